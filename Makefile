@@ -1,0 +1,78 @@
+# flowhook — the two commands are `make run` (or `go run ./server/cmd/flowhook serve`) and
+# `make test`. Everything else here is what they are made of.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+BUF := $(GO) tool -modfile=tools/buf/go.mod buf
+SDK := sdk/typescript
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# The generated trees; `make generate` must leave them exactly as committed.
+GENERATED := gen ent $(SDK)/src/gen
+export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+
+.PHONY: run build generate check-generated lint breaking test test-go migration ensure-postgres bench clean
+
+## run: serve on the embedded SQLite database in ./flowhook-data (http://127.0.0.1:8080)
+run:
+	$(GO) run ./server/cmd/flowhook serve
+
+## build: bin/flowhook with the version and commit linked in
+build:
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/flowhook ./server/cmd/flowhook
+
+## test: everything CI checks — generated code fresh, lint, and every Go test (race detector)
+##       on PostgreSQL and SQLite. Starts PostgreSQL when it is down; fails when it cannot.
+test: ensure-postgres check-generated lint test-go
+
+test-go:
+	$(GO) test -race -count=1 ./...
+
+ensure-postgres:
+	bash tools/ensure-postgres.sh
+
+$(SDK)/node_modules/.installed: $(SDK)/package.json $(SDK)/package-lock.json
+	cd $(SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## generate: gen/ (protoc-gen-go, connect-go), $(SDK)/src/gen (protoc-gen-es) and ent/
+generate: $(SDK)/node_modules/.installed
+	$(BUF) generate
+	$(GO) generate ./ent
+
+## check-generated: fails when `make generate` changes any generated file
+check-generated:
+	@before=$$(find $(GENERATED) -type f -print0 | sort -z | xargs -0 sha256sum); \
+	$(MAKE) --no-print-directory generate; \
+	after=$$(find $(GENERATED) -type f -print0 | sort -z | xargs -0 sha256sum); \
+	if [ "$$before" != "$$after" ]; then \
+	  diff <(echo "$$before") <(echo "$$after") || true; \
+	  echo "generated code is stale: run 'make generate' and commit the result" >&2; exit 1; \
+	fi; echo "generated code is fresh"
+
+## lint: buf lint and breaking, go vet, gofmt, the SDK's type check
+lint: breaking $(SDK)/node_modules/.installed
+	$(BUF) lint
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v -E '^(gen|ent)/' ; git ls-files --others --exclude-standard '*.go' | grep -v -E '^(gen|ent)/')); \
+	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
+	cd $(SDK) && npx tsc --noEmit
+
+## breaking: the API contract against the previous commit, when it has one with proto/
+breaking:
+	@if git rev-parse -q --verify HEAD~1 >/dev/null && git cat-file -e HEAD~1:proto 2>/dev/null; then \
+	  $(BUF) breaking proto --against '.git#ref=HEAD~1,subdir=proto' && echo "no breaking API changes since HEAD~1"; \
+	else echo "buf breaking: no previous commit with proto/ to compare against"; fi
+
+## migration: write the migrations that bring ent/migrate/{postgres,sqlite} up to ent/schema
+migration: ensure-postgres
+	@test -n "$(NAME)" || (echo "usage: make migration NAME=add_something" >&2; exit 2)
+	$(GO) run ./server/cmd/migrationgen -name $(NAME)
+
+## bench: the Go benchmarks on PostgreSQL
+bench: ensure-postgres
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin flowhook-data

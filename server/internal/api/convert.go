@@ -1,0 +1,191 @@
+package api
+
+import (
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// Enum numbers are the same on the wire and in the engine, so conversion is a cast; unknown
+// numbers pass through for the engine's validation to name.
+
+func draftFromProto(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems) {
+	var ps engine.Problems
+	if p == nil {
+		return engine.Draft{}, ps
+	}
+	d := engine.Draft{
+		Name:        p.GetName(),
+		Description: p.GetDescription(),
+		States:      make([]engine.State, len(p.GetStates())),
+		Transitions: make([]engine.Transition, len(p.GetTransitions())),
+	}
+	for i, s := range p.GetStates() {
+		st := engine.State{
+			Key:        s.GetKey(),
+			Name:       s.GetName(),
+			Kind:       engine.StateKind(s.GetKind()),
+			FormFields: make([]engine.FormField, len(s.GetFormFields())),
+		}
+		for j, f := range s.GetFormFields() {
+			st.FormFields[j] = engine.FormField{Name: f.GetName(), Label: f.GetLabel(), Type: engine.FieldType(f.GetType()), Required: f.GetRequired()}
+		}
+		if a := s.GetAssignee(); a != nil {
+			st.Assignee = &engine.Assignee{UserID: a.GetUserId(), GroupID: a.GetGroupId()}
+		}
+		if e := s.GetExternal(); e != nil {
+			ext := &engine.ExternalStep{
+				Provider:      engine.Provider(e.GetProvider()),
+				EmailSubject:  e.GetEmailSubject(),
+				DocumentTitle: e.GetDocumentTitle(),
+				Signers:       make([]engine.Signer, len(e.GetSigners())),
+			}
+			for j, sg := range e.GetSigners() {
+				ext.Signers[j] = engine.Signer{NameField: sg.GetNameField(), EmailField: sg.GetEmailField()}
+			}
+			if len(e.GetOutcomeOverrides()) > 0 {
+				ext.OutcomeOverrides = make(map[string]engine.Outcome, len(e.GetOutcomeOverrides()))
+				for ev, o := range e.GetOutcomeOverrides() {
+					ext.OutcomeOverrides[ev] = engine.Outcome(o)
+				}
+			}
+			st.External = ext
+		}
+		if t := s.GetTimeout(); t != nil {
+			if err := t.CheckValid(); err != nil {
+				ps.Add(fmt.Sprintf("states[%d].timeout", i), "is not a valid duration")
+			} else {
+				st.Timeout = t.AsDuration()
+			}
+		}
+		if len(st.FormFields) == 0 {
+			st.FormFields = nil
+		}
+		d.States[i] = st
+	}
+	for i, t := range p.GetTransitions() {
+		d.Transitions[i] = engine.Transition{
+			Key:       t.GetKey(),
+			Name:      t.GetName(),
+			From:      t.GetFromState(),
+			To:        t.GetToState(),
+			OnOutcome: engine.Outcome(t.GetOnOutcome()),
+			// Actions are output only: the engine derives them.
+		}
+	}
+	return d, ps
+}
+
+func statesToProto(states []engine.State) []*flowhookv1.State {
+	out := make([]*flowhookv1.State, len(states))
+	for i, s := range states {
+		ps := &flowhookv1.State{
+			Key:  s.Key,
+			Name: s.Name,
+			Kind: flowhookv1.StateKind(s.Kind),
+		}
+		for _, f := range s.FormFields {
+			ps.FormFields = append(ps.FormFields, &flowhookv1.FormField{Name: f.Name, Label: f.Label, Type: flowhookv1.FieldType(f.Type), Required: f.Required})
+		}
+		if a := s.Assignee; a != nil {
+			if a.GroupID != "" {
+				ps.Assignee = &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_GroupId{GroupId: a.GroupID}}
+			} else {
+				ps.Assignee = &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_UserId{UserId: a.UserID}}
+			}
+		}
+		if e := s.External; e != nil {
+			pe := &flowhookv1.ExternalStep{
+				Provider:      flowhookv1.Provider(e.Provider),
+				EmailSubject:  e.EmailSubject,
+				DocumentTitle: e.DocumentTitle,
+			}
+			for _, sg := range e.Signers {
+				pe.Signers = append(pe.Signers, &flowhookv1.Signer{NameField: sg.NameField, EmailField: sg.EmailField})
+			}
+			if len(e.OutcomeOverrides) > 0 {
+				pe.OutcomeOverrides = make(map[string]flowhookv1.Outcome, len(e.OutcomeOverrides))
+				for ev, o := range e.OutcomeOverrides {
+					pe.OutcomeOverrides[ev] = flowhookv1.Outcome(o)
+				}
+			}
+			ps.External = pe
+		}
+		if s.Timeout > 0 {
+			ps.Timeout = durationpb.New(s.Timeout)
+		}
+		out[i] = ps
+	}
+	return out
+}
+
+func transitionsToProto(ts []engine.Transition) []*flowhookv1.Transition {
+	out := make([]*flowhookv1.Transition, len(ts))
+	for i, t := range ts {
+		pt := &flowhookv1.Transition{
+			Key:       t.Key,
+			Name:      t.Name,
+			FromState: t.From,
+			ToState:   t.To,
+			OnOutcome: flowhookv1.Outcome(t.OnOutcome),
+		}
+		for _, a := range t.Actions {
+			pt.Actions = append(pt.Actions, &flowhookv1.Action{Kind: flowhookv1.ActionKind(a.Kind)})
+		}
+		out[i] = pt
+	}
+	return out
+}
+
+func draftToProto(d engine.Draft) *flowhookv1.WorkflowDraft {
+	return &flowhookv1.WorkflowDraft{
+		Name:        d.Name,
+		Description: d.Description,
+		States:      statesToProto(d.States),
+		Transitions: transitionsToProto(d.Transitions),
+	}
+}
+
+func workflowToProto(w engine.Workflow) *flowhookv1.Workflow {
+	return &flowhookv1.Workflow{
+		Id:            w.ID,
+		Revision:      w.Revision,
+		Draft:         draftToProto(w.Draft),
+		LatestVersion: w.LatestVersion,
+		CreatedAt:     timestamp(w.CreatedAt),
+		UpdatedAt:     timestamp(w.UpdatedAt),
+	}
+}
+
+func versionToProto(v engine.Version) *flowhookv1.WorkflowVersion {
+	return &flowhookv1.WorkflowVersion{
+		WorkflowId:  v.WorkflowID,
+		Version:     v.Version,
+		Revision:    v.Revision,
+		Name:        v.Definition.Name,
+		Description: v.Definition.Description,
+		States:      statesToProto(v.Definition.States),
+		Transitions: transitionsToProto(v.Definition.Transitions),
+		PublishedAt: timestamp(v.PublishedAt),
+	}
+}
+
+func problemsToProto(ps []engine.Problem) []*flowhookv1.Problem {
+	out := make([]*flowhookv1.Problem, len(ps))
+	for i, p := range ps {
+		out[i] = &flowhookv1.Problem{Path: p.Path, Message: p.Message}
+	}
+	return out
+}
+
+func timestamp(t time.Time) *timestamppb.Timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	return timestamppb.New(t)
+}

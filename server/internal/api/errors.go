@@ -1,0 +1,84 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+
+	"connectrpc.com/connect"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// toConnect maps an engine error to the Connect error a caller sees. The one place codes are
+// chosen. Only messages the engine and store wrote for callers travel; anything unclassified is
+// logged here and answered with a bare "internal error".
+func toConnect(ctx context.Context, log *slog.Logger, err error) error {
+	if err == nil {
+		return nil
+	}
+	var cerr *connect.Error
+	if errors.As(err, &cerr) {
+		return cerr
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, errors.New("the request was canceled"))
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, errors.New("the request ran out of time"))
+	case errors.Is(err, engine.ErrUnavailable):
+		log.WarnContext(ctx, "database unavailable", errAttr(err))
+		return connect.NewError(connect.CodeUnavailable, errors.New("the service is temporarily unavailable; retry later"))
+	}
+	if problems, ok := engine.IsValidation(err); ok {
+		code := connect.CodeInvalidArgument
+		msg := "invalid request"
+		if errors.Is(err, engine.ErrFailedPrecondition) {
+			code, msg = connect.CodeFailedPrecondition, "the workflow's draft is not valid"
+		}
+		return withProblems(code, msg, problems)
+	}
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return connect.NewError(connect.CodeNotFound, err)
+	case errors.Is(err, engine.ErrConflict):
+		return connect.NewError(connect.CodeAborted, err)
+	case errors.Is(err, engine.ErrFailedPrecondition):
+		return connect.NewError(connect.CodeFailedPrecondition, err)
+	}
+	log.ErrorContext(ctx, "internal error", errAttr(err))
+	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+}
+
+// withProblems builds an error whose message lists the problems and whose detail carries them
+// as a ValidationErrorDetails, for clients to show next to each field.
+func withProblems(code connect.Code, msg string, problems []engine.Problem) error {
+	text := msg + ": " + problems[0].String()
+	if len(problems) > 1 {
+		text += " (and " + strconv.Itoa(len(problems)-1) + " more problems)"
+	}
+	cerr := connect.NewError(code, errors.New(text))
+	if detail, err := connect.NewErrorDetail(&flowhookv1.ValidationErrorDetails{Problems: problemsToProto(problems)}); err == nil {
+		cerr.AddDetail(detail)
+	}
+	return cerr
+}
+
+// invalid is a request-shape error raised by the api layer itself.
+func invalid(ps engine.Problems) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	return withProblems(connect.CodeInvalidArgument, "invalid request", ps)
+}
+
+// errAttr logs an error with the detail a classified database error keeps out of its message.
+func errAttr(err error) slog.Attr {
+	var lv slog.LogValuer
+	if errors.As(err, &lv) {
+		return slog.Group("error", "message", err.Error(), "detail", lv)
+	}
+	return slog.String("error", err.Error())
+}

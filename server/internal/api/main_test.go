@@ -1,0 +1,120 @@
+package api_test
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace/noop"
+	"go.uber.org/goleak"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
+	"github.com/flowhook/flowhook/server/internal/app"
+	"github.com/flowhook/flowhook/server/internal/config"
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/store"
+	"github.com/flowhook/flowhook/server/internal/telemetry"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// database/sql's connection opener lives as long as a *sql.DB; pgx's pool health check too.
+		goleak.IgnoreTopFunction("database/sql.(*DB).connectionOpener"),
+		goleak.IgnoreAnyFunction("github.com/jackc/pgx/v5/pgxpool.(*Pool).backgroundHealthCheck"),
+	)
+}
+
+// testBundle is a running flowhook server on a real database, with clients for it.
+type testBundle struct {
+	baseURL    string
+	httpClient *http.Client // HTTP/1.1
+	h2cClient  *http.Client // cleartext HTTP/2, for gRPC and bidi streams
+	// design speaks the Connect protocol over HTTP/1.1, designGRPC gRPC over h2c.
+	design     flowhookv1connect.WorkflowDesignServiceClient
+	designGRPC flowhookv1connect.WorkflowDesignServiceClient
+	app        *app.App
+}
+
+// setup starts a server on a fresh database of the dialect; it stops when the test ends.
+func setup(t *testing.T, d store.Dialect) *testBundle {
+	t.Helper()
+	cfg := config.Default()
+	opts := dbtest.Options(t, d)
+	cfg.DatabaseURL, cfg.DataDir = opts.DatabaseURL, opts.DataDir
+	cfg.DBMaxConns = 8
+	cfg.MaxRequestBytes = 1 << 20
+
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.DiscardHandler)
+	a, err := app.New(ctx, cfg, log, &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()})
+	require.NoError(t, err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	h2c := &http.Client{Transport: &http.Transport{Protocols: &protocols, TLSClientConfig: &tls.Config{}}}
+	h1 := &http.Client{Transport: &http.Transport{}}
+	baseURL := "http://" + ln.Addr().String()
+	t.Cleanup(func() {
+		h1.CloseIdleConnections()
+		h2c.CloseIdleConnections()
+		cancel()
+		require.NoError(t, <-done)
+		require.NoError(t, a.Close())
+	})
+	return &testBundle{
+		baseURL:    baseURL,
+		httpClient: h1,
+		h2cClient:  h2c,
+		design:     flowhookv1connect.NewWorkflowDesignServiceClient(h1, baseURL),
+		designGRPC: flowhookv1connect.NewWorkflowDesignServiceClient(h2c, baseURL, connect.WithGRPC()),
+		app:        a,
+	}
+}
+
+// forEachDialect runs the test on PostgreSQL and on SQLite.
+func forEachDialect(t *testing.T, fn func(t *testing.T, d store.Dialect)) {
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			fn(t, d)
+		})
+	}
+}
+
+// requireCode asserts err is a Connect error with the code and returns it.
+func requireCode(t *testing.T, err error, code connect.Code) *connect.Error {
+	t.Helper()
+	require.Error(t, err)
+	var cerr *connect.Error
+	require.True(t, errors.As(err, &cerr), "not a connect error: %v", err)
+	require.Equal(t, code, cerr.Code(), "message: %s", cerr.Message())
+	return cerr
+}
+
+// problems returns the ValidationErrorDetails of an error as "path: message" strings.
+func problems(t *testing.T, cerr *connect.Error) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, d := range cerr.Details() {
+		v, err := d.Value()
+		require.NoError(t, err)
+		if vd, ok := v.(*flowhookv1.ValidationErrorDetails); ok {
+			for _, p := range vd.GetProblems() {
+				out[p.GetPath()] = p.GetMessage()
+			}
+		}
+	}
+	require.NotEmpty(t, out, "the error carries no ValidationErrorDetails")
+	return out
+}

@@ -1,0 +1,59 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"connectrpc.com/connect"
+	"connectrpc.com/grpchealth"
+	"connectrpc.com/grpcreflect"
+	"connectrpc.com/otelconnect"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
+)
+
+// Services are the handlers Register mounts.
+type Services struct {
+	Design *DesignService
+	Health *HealthChecker
+}
+
+// Options tune every RPC handler.
+type Options struct {
+	Log             *slog.Logger
+	TracerProvider  trace.TracerProvider
+	MaxRequestBytes int
+}
+
+// ServiceNames lists the served services, for reflection and health.
+var ServiceNames = []string{
+	flowhookv1connect.WorkflowDesignServiceName,
+}
+
+// Register mounts the Connect services, gRPC health and reflection on mux. Every RPC gets a
+// span (otelconnect), a cap on its request size, and panic recovery that answers Internal.
+func Register(mux *http.ServeMux, svc Services, o Options) error {
+	otelInterceptor, err := otelconnect.NewInterceptor(
+		otelconnect.WithTracerProvider(o.TracerProvider),
+	)
+	if err != nil {
+		return err
+	}
+	opts := []connect.HandlerOption{
+		connect.WithInterceptors(otelInterceptor),
+		connect.WithReadMaxBytes(o.MaxRequestBytes),
+		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
+			o.Log.ErrorContext(ctx, "panic in handler", "procedure", spec.Procedure, "panic", p)
+			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
+		}),
+	}
+	mux.Handle(flowhookv1connect.NewWorkflowDesignServiceHandler(svc.Design, opts...))
+	mux.Handle(grpchealth.NewHandler(svc.Health))
+	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
+	mux.Handle(grpcreflect.NewHandlerV1(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	return nil
+}

@@ -1,0 +1,132 @@
+// Package app assembles flowhook from its configuration: it opens and migrates the database,
+// builds the engine, the Connect services and the webhook router, and serves them on one
+// hardened http.Server (HTTP/1.1 and h2c) until its context ends, then drains requests.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/flowhook/flowhook/server/internal/api"
+	"github.com/flowhook/flowhook/server/internal/config"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
+	"github.com/flowhook/flowhook/server/internal/telemetry"
+	"github.com/flowhook/flowhook/server/internal/webhook"
+)
+
+// App is a running flowhook: its database and its HTTP handler.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	db      *store.DB
+	handler http.Handler
+}
+
+// New opens and migrates the database and builds the handler.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*App, error) {
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: int32(cfg.DBMaxConns)})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Migrate(ctx, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, db: db}
+	if a.handler, err = a.routes(tel); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Handler serves everything: the RPCs, /webhooks/, /healthz and /readyz.
+func (a *App) Handler() http.Handler { return a.handler }
+
+// DB is the open database (for tests and admin commands).
+func (a *App) DB() *store.DB { return a.db }
+
+// Close releases the database.
+func (a *App) Close() error { return a.db.Close() }
+
+func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
+	st := store.New(a.db)
+	mux := http.NewServeMux()
+	err := api.Register(mux, api.Services{
+		Design: api.NewDesignService(engine.NewDesigner(st), a.log),
+		Health: api.NewHealthChecker(st.Ping, api.ServiceNames...),
+	}, api.Options{Log: a.log, TracerProvider: tel.TracerProvider, MaxRequestBytes: a.cfg.MaxRequestBytes})
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle(webhook.Pattern, webhook.NewRouter())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := st.Ping(r.Context()); err != nil {
+			writeStatus(w, http.StatusServiceUnavailable, "database unavailable")
+			return
+		}
+		writeStatus(w, http.StatusOK, "ready")
+	})
+	return mux, nil
+}
+
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "{\"status\":%q}\n", status)
+}
+
+// Server returns the hardened http.Server for the handler: HTTP/1.1 and cleartext HTTP/2 (so
+// gRPC clients work without TLS), every timeout and the header size bounded.
+func (a *App) Server() *http.Server {
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Server{
+		Handler:           a.handler,
+		Protocols:         &protocols,
+		ReadHeaderTimeout: a.cfg.ReadHeaderTimeout,
+		ReadTimeout:       a.cfg.ReadTimeout,
+		WriteTimeout:      a.cfg.WriteTimeout,
+		IdleTimeout:       a.cfg.IdleTimeout,
+		MaxHeaderBytes:    a.cfg.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// Serve serves on ln until ctx ends, then stops taking connections and drains the requests in
+// flight for up to the shutdown timeout.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := a.Server()
+	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	a.log.InfoContext(ctx, "serving", "addr", ln.Addr().String(), "database", string(a.db.Dialect))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.InfoContext(ctx, "shutting down: draining requests", "timeout", a.cfg.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	start := time.Now()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	a.log.InfoContext(ctx, "stopped", "drained_in", time.Since(start).String())
+	return nil
+}

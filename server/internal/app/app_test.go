@@ -1,0 +1,91 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/flowhook/flowhook/server/internal/app"
+	"github.com/flowhook/flowhook/server/internal/config"
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/telemetry"
+)
+
+// TestGracefulShutdown stops the server while a request is being handled: the request
+// completes with its answer, then Serve returns and nothing listens any more. The request is
+// held inside its handler by a table lock the test owns, and the test sees it waiting in
+// pg_stat_activity before it stops the server.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	url := dbtest.NewPostgres(t)
+	cfg := config.Default()
+	cfg.DatabaseURL = url
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()})
+	require.NoError(t, err)
+	defer a.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	served := make(chan error, 1)
+	go func() { served <- a.Serve(ctx, ln) }()
+
+	locker, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer locker.Close(context.Background())
+	tx, err := locker.Begin(ctx)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, "LOCK TABLE workflows IN ACCESS EXCLUSIVE MODE")
+	require.NoError(t, err)
+
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	type answer struct {
+		status int
+		body   string
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		res, err := client.Post("http://"+ln.Addr().String()+"/flowhook.v1.WorkflowDesignService/ListWorkflows",
+			"application/json", strings.NewReader(`{"pageSize":5}`))
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		answered <- answer{status: res.StatusCode, body: string(b), err: err}
+	}()
+
+	require.Eventually(t, func() bool {
+		var waiting int
+		err := locker.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`).Scan(&waiting)
+		return err == nil && waiting > 0
+	}, 10*time.Second, 10*time.Millisecond, "the request never reached the database")
+
+	cancel() // SIGTERM
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned with a request in flight: %v", err)
+	default:
+	}
+	require.NoError(t, tx.Rollback(context.Background()))
+
+	got := <-answered
+	require.NoError(t, got.err, "the request in flight was cut off")
+	require.Equal(t, http.StatusOK, got.status, got.body)
+	require.NoError(t, <-served)
+	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
+	require.Error(t, err, "nothing listens after shutdown")
+}

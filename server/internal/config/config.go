@@ -1,0 +1,184 @@
+// Package config holds flowhook's typed configuration, read from command-line flags and
+// FLOWHOOK_* environment variables (a flag wins over its variable), with defaults and a
+// Validate that names every problem precisely at start-up.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything `flowhook serve` needs to know.
+type Config struct {
+	// Addr is the host:port the server listens on.
+	Addr string
+	// DatabaseURL selects PostgreSQL (postgres://…); empty runs on the embedded SQLite database.
+	DatabaseURL string
+	// DataDir holds the embedded database and other local state.
+	DataDir string
+	// PublicURL is the base URL the outside world reaches this service at (webhook URLs).
+	PublicURL string
+	// LogLevel is debug, info, warn or error; LogFormat is json or text.
+	LogLevel  slog.Level
+	LogFormat string
+	// DBMaxConns bounds the PostgreSQL pool (0: pgx's default, max(4, cores)).
+	DBMaxConns int
+
+	// HTTP server hardening.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	ShutdownTimeout   time.Duration
+	MaxHeaderBytes    int
+	// MaxRequestBytes caps one RPC request message.
+	MaxRequestBytes int
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Addr:              "127.0.0.1:8080",
+		DataDir:           "./flowhook-data",
+		LogLevel:          slog.LevelInfo,
+		LogFormat:         "json",
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ShutdownTimeout:   30 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		MaxRequestBytes:   4 << 20,
+	}
+}
+
+// Load reads the configuration: defaults, then FLOWHOOK_* variables from getenv, then flags
+// from args. It returns flag.ErrHelp when -h was asked for.
+func Load(name string, args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	c := Default()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usage)
+	var errs []error
+	env := func(key string) string { return getenv("FLOWHOOK_" + key) }
+
+	str := func(p *string, flagName, key, help string) {
+		if v := env(key); v != "" {
+			*p = v
+		}
+		fs.StringVar(p, flagName, *p, help+" (env FLOWHOOK_"+key+")")
+	}
+	dur := func(p *time.Duration, flagName, key, help string) {
+		if v := env(key); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("FLOWHOOK_%s: %q is not a duration (e.g. 30s, 2m)", key, v))
+			} else {
+				*p = d
+			}
+		}
+		fs.DurationVar(p, flagName, *p, help+" (env FLOWHOOK_"+key+")")
+	}
+	num := func(p *int, flagName, key, help string) {
+		if v := env(key); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("FLOWHOOK_%s: %q is not a whole number", key, v))
+			} else {
+				*p = n
+			}
+		}
+		fs.IntVar(p, flagName, *p, help+" (env FLOWHOOK_"+key+")")
+	}
+
+	logLevel := c.LogLevel.String()
+	str(&c.Addr, "addr", "ADDR", "host:port to listen on")
+	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL (postgres://…); empty runs on the embedded SQLite database in -data-dir")
+	str(&c.DataDir, "data-dir", "DATA_DIR", "directory of the embedded database")
+	str(&c.PublicURL, "public-url", "PUBLIC_URL", "base URL providers reach this service at; default http://{addr}")
+	str(&logLevel, "log-level", "LOG_LEVEL", "debug, info, warn or error")
+	str(&c.LogFormat, "log-format", "LOG_FORMAT", "json or text")
+	num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "PostgreSQL pool size (0: pgx's default)")
+	dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
+	dur(&c.ReadTimeout, "read-timeout", "READ_TIMEOUT", "time to read a whole request")
+	dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "time to write a response")
+	dur(&c.IdleTimeout, "idle-timeout", "IDLE_TIMEOUT", "keep-alive idle time")
+	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "time to drain requests on SIGTERM")
+	num(&c.MaxHeaderBytes, "max-header-bytes", "MAX_HEADER_BYTES", "largest request header block")
+	num(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "largest RPC request message")
+
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", logLevel))
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	if err := errors.Join(errs...); err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports every problem of the configuration at once.
+func (c Config) Validate() error {
+	var errs []error
+	if _, port, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: want host:port, e.g. 127.0.0.1:8080 or :8080", c.Addr))
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		errs = append(errs, fmt.Errorf("addr %q: port must be a number from 0 to 65535", c.Addr))
+	}
+	if c.DatabaseURL != "" {
+		u, err := url.Parse(c.DatabaseURL)
+		switch {
+		case err != nil:
+			errs = append(errs, errors.New("database URL: cannot be parsed as a URL (want postgres://user@host:5432/db)"))
+		case u.Scheme != "postgres" && u.Scheme != "postgresql":
+			errs = append(errs, fmt.Errorf("database URL: scheme %q is not supported; use postgres:// or leave it empty for the embedded database", u.Scheme))
+		}
+	} else if strings.TrimSpace(c.DataDir) == "" {
+		errs = append(errs, errors.New("data dir: required when no database URL is set"))
+	}
+	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("public URL %q: want an absolute http:// or https:// URL", c.PublicURL))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("log format %q: want json or text", c.LogFormat))
+	}
+	if c.DBMaxConns < 0 || c.DBMaxConns > 10000 {
+		errs = append(errs, fmt.Errorf("db max conns %d: want 0 to 10000", c.DBMaxConns))
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"read header timeout", c.ReadHeaderTimeout}, {"read timeout", c.ReadTimeout},
+		{"write timeout", c.WriteTimeout}, {"idle timeout", c.IdleTimeout}, {"shutdown timeout", c.ShutdownTimeout},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("%s %s: must be positive", d.name, d.v))
+		}
+	}
+	if c.MaxHeaderBytes < 4<<10 || c.MaxHeaderBytes > 16<<20 {
+		errs = append(errs, fmt.Errorf("max header bytes %d: want 4096 to 16777216", c.MaxHeaderBytes))
+	}
+	if c.MaxRequestBytes < 64<<10 || c.MaxRequestBytes > 256<<20 {
+		errs = append(errs, fmt.Errorf("max request bytes %d: want 65536 to 268435456", c.MaxRequestBytes))
+	}
+	return errors.Join(errs...)
+}
+
+// Embedded reports whether the service runs on the embedded SQLite database.
+func (c Config) Embedded() bool { return c.DatabaseURL == "" }

@@ -1,0 +1,86 @@
+package config_test
+
+import (
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load("serve", nil, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.True(t, c.Embedded())
+	require.Equal(t, "127.0.0.1:8080", c.Addr)
+	require.Equal(t, "./flowhook-data", c.DataDir)
+	require.Equal(t, "http://127.0.0.1:8080", c.PublicURL)
+	require.Equal(t, slog.LevelInfo, c.LogLevel)
+}
+
+func TestLoadEnvThenFlags(t *testing.T) {
+	t.Parallel()
+	c, err := config.Load("serve",
+		[]string{"-addr", ":9090", "-log-level", "debug"},
+		env(map[string]string{
+			"FLOWHOOK_ADDR":             "0.0.0.0:7000",
+			"FLOWHOOK_DATABASE_URL":     "postgres://flowhook@db:5432/flowhook",
+			"FLOWHOOK_SHUTDOWN_TIMEOUT": "5s",
+			"FLOWHOOK_PUBLIC_URL":       "https://flowhook.example.com",
+		}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, ":9090", c.Addr, "a flag wins over its variable")
+	require.False(t, c.Embedded())
+	require.Equal(t, 5*time.Second, c.ShutdownTimeout)
+	require.Equal(t, slog.LevelDebug, c.LogLevel)
+	require.Equal(t, "https://flowhook.example.com", c.PublicURL)
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{"bad duration in env", nil, map[string]string{"FLOWHOOK_READ_TIMEOUT": "soon"}, []string{`FLOWHOOK_READ_TIMEOUT: "soon" is not a duration`}},
+		{"bad number in env", nil, map[string]string{"FLOWHOOK_DB_MAX_CONNS": "many"}, []string{`FLOWHOOK_DB_MAX_CONNS: "many" is not a whole number`}},
+		{"several at once", []string{"-addr", "nowhere", "-log-format", "xml", "-log-level", "loud"}, nil, []string{
+			`log level "loud"`,
+		}},
+		{"validation lists all", []string{"-addr", "nowhere", "-log-format", "xml", "-read-timeout", "0s"}, nil, []string{
+			`addr "nowhere": want host:port`, `log format "xml"`, "read timeout 0s: must be positive",
+		}},
+		{"unsupported database", []string{"-database-url", "mysql://root@db/x"}, nil, []string{`database URL: scheme "mysql" is not supported`}},
+		{"password never echoed", []string{"-database-url", "mysql://root:hunter2@db/x"}, nil, []string{"scheme"}},
+		{"bad port", []string{"-addr", "127.0.0.1:99999"}, nil, []string{"port must be a number from 0 to 65535"}},
+		{"bad public url", []string{"-public-url", "ftp://x"}, nil, []string{`public URL "ftp://x"`}},
+		{"stray argument", []string{"extra"}, nil, []string{"unexpected arguments: extra"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.Load("serve", tc.args, env(tc.env), io.Discard)
+			require.Error(t, err)
+			for _, w := range tc.want {
+				require.Contains(t, err.Error(), w)
+			}
+			require.NotContains(t, err.Error(), "hunter2")
+		})
+	}
+}
+
+func TestLoadHelp(t *testing.T) {
+	t.Parallel()
+	_, err := config.Load("serve", []string{"-h"}, env(nil), io.Discard)
+	require.True(t, errors.Is(err, flag.ErrHelp))
+}

@@ -1,0 +1,410 @@
+package engine
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Limits on the size of a draft. A request over them is refused with a problem, so that one
+// design cannot make every later read of it expensive.
+const (
+	MaxStates           = 200
+	MaxTransitions      = 1000
+	MaxFormFields       = 100
+	MaxSigners          = 20
+	MaxOutcomeOverrides = 50
+	MaxNameLen          = 200
+	MaxDescriptionLen   = 4000
+	MaxKeyLen           = 64
+	MaxEmailSubjectLen  = 100 // DocuSign's limit for an envelope's emailSubject
+	MaxTimeout          = 366 * 24 * time.Hour
+)
+
+var keyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*$`)
+
+// ValidateDraft returns every problem of a draft, with paths relative to it
+// (e.g. "states[2].assignee"); an empty result means the draft can be saved and published.
+func ValidateDraft(d Draft) Problems {
+	var ps Problems
+	checkText(&ps, "name", d.Name, MaxNameLen, true)
+	checkText(&ps, "description", d.Description, MaxDescriptionLen, false)
+	if len(d.States) > MaxStates {
+		ps.Add("states", "at most %d states are allowed, got %d", MaxStates, len(d.States))
+		return ps
+	}
+	if len(d.Transitions) > MaxTransitions {
+		ps.Add("transitions", "at most %d transitions are allowed, got %d", MaxTransitions, len(d.Transitions))
+		return ps
+	}
+
+	states := validateStates(&ps, d.States)
+	edgesOK := validateTransitions(&ps, d, states)
+	// Reachability only means something once every state has its own key and a known kind,
+	// there is one START and an END, and every transition joins two existing states; other
+	// problems (names, forms, signers) do not hide it.
+	if edgesOK && len(states) == len(d.States) && kindsValid(d.States) &&
+		countKind(d.States, StateKindStart) == 1 && countKind(d.States, StateKindEnd) > 0 {
+		validateGraph(&ps, d, states)
+	}
+	return ps
+}
+
+// validateStates checks each state on its own and returns the index of each valid key.
+func validateStates(ps *Problems, states []State) map[string]int {
+	index := make(map[string]int, len(states))
+	var starts, ends []int
+	for i, s := range states {
+		path := fmt.Sprintf("states[%d]", i)
+		if checkKey(ps, path+".key", s.Key) {
+			if j, dup := index[s.Key]; dup {
+				ps.Add(path+".key", "duplicate state key %q (also states[%d])", s.Key, j)
+			} else {
+				index[s.Key] = i
+			}
+		}
+		checkText(ps, path+".name", s.Name, MaxNameLen, false)
+		switch {
+		case s.Kind == StateKindUnspecified:
+			ps.Add(path+".kind", "is required")
+		case !s.Kind.Valid():
+			ps.Add(path+".kind", "unknown state kind %d", int(s.Kind))
+		}
+		switch s.Kind {
+		case StateKindStart:
+			starts = append(starts, i)
+		case StateKindEnd:
+			ends = append(ends, i)
+		}
+
+		if s.Kind == StateKindStart || s.Kind == StateKindHuman {
+			validateFormFields(ps, path+".form_fields", s.FormFields)
+		} else if len(s.FormFields) > 0 && s.Kind.Valid() {
+			ps.Add(path+".form_fields", "only START and HUMAN states have form fields")
+		}
+
+		switch {
+		case s.Kind == StateKindHuman && s.Assignee == nil:
+			ps.Add(path+".assignee", "a HUMAN state needs an assignee (a user or a group)")
+		case s.Kind == StateKindHuman:
+			validateAssignee(ps, path+".assignee", *s.Assignee)
+		case s.Assignee != nil && s.Kind.Valid():
+			ps.Add(path+".assignee", "only HUMAN states have an assignee; %s states are assigned to nobody", s.Kind)
+		}
+
+		switch {
+		case s.Kind == StateKindExternal && s.External == nil:
+			ps.Add(path+".external", "an EXTERNAL state needs its external step (provider and signers)")
+		case s.Kind != StateKindExternal && s.External != nil && s.Kind.Valid():
+			ps.Add(path+".external", "only EXTERNAL states have an external step")
+		}
+
+		switch {
+		case s.Timeout < 0:
+			ps.Add(path+".timeout", "must not be negative")
+		case s.Timeout > MaxTimeout:
+			ps.Add(path+".timeout", "must be at most %s", MaxTimeout)
+		case s.Timeout > 0 && s.Kind != StateKindHuman && s.Kind != StateKindExternal && s.Kind.Valid():
+			ps.Add(path+".timeout", "only HUMAN and EXTERNAL states can time out")
+		}
+	}
+
+	switch {
+	case len(starts) == 0:
+		ps.Add("states", "a workflow needs exactly one START state, found none")
+	case len(starts) > 1:
+		for _, i := range starts[1:] {
+			ps.Add(fmt.Sprintf("states[%d].kind", i), "a workflow needs exactly one START state; states[%d] is already START", starts[0])
+		}
+	}
+	if len(ends) == 0 {
+		ps.Add("states", "a workflow needs at least one END state, found none")
+	}
+
+	// External steps are checked against the start form, so they come once all states are read.
+	var startForm []FormField
+	if len(starts) > 0 {
+		startForm = states[starts[0]].FormFields
+	}
+	for i, s := range states {
+		if s.Kind == StateKindExternal && s.External != nil {
+			validateExternal(ps, fmt.Sprintf("states[%d].external", i), *s.External, startForm)
+		}
+	}
+	return index
+}
+
+func validateFormFields(ps *Problems, path string, fields []FormField) {
+	if len(fields) > MaxFormFields {
+		ps.Add(path, "at most %d form fields are allowed, got %d", MaxFormFields, len(fields))
+		return
+	}
+	seen := make(map[string]int, len(fields))
+	for i, f := range fields {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if checkKey(ps, p+".name", f.Name) {
+			if j, dup := seen[f.Name]; dup {
+				ps.Add(p+".name", "duplicate field name %q (also %s[%d])", f.Name, path, j)
+			} else {
+				seen[f.Name] = i
+			}
+		}
+		checkText(ps, p+".label", f.Label, MaxNameLen, false)
+		switch {
+		case f.Type == FieldTypeUnspecified:
+			ps.Add(p+".type", "is required")
+		case !f.Type.Valid():
+			ps.Add(p+".type", "unknown field type %d", int(f.Type))
+		}
+	}
+}
+
+func validateAssignee(ps *Problems, path string, a Assignee) {
+	switch {
+	case a.UserID == "" && a.GroupID == "":
+		ps.Add(path, "set either user_id or group_id")
+	case a.UserID != "" && a.GroupID != "":
+		ps.Add(path, "set either user_id or group_id, not both")
+	case a.UserID != "":
+		checkText(ps, path+".user_id", a.UserID, MaxKeyLen*2, true)
+	default:
+		checkText(ps, path+".group_id", a.GroupID, MaxKeyLen*2, true)
+	}
+}
+
+func validateExternal(ps *Problems, path string, e ExternalStep, startForm []FormField) {
+	switch {
+	case e.Provider == ProviderUnspecified:
+		ps.Add(path+".provider", "is required")
+	case !e.Provider.Valid():
+		ps.Add(path+".provider", "unknown provider %d", int(e.Provider))
+	}
+	checkText(ps, path+".email_subject", e.EmailSubject, MaxEmailSubjectLen, false)
+	checkText(ps, path+".document_title", e.DocumentTitle, MaxNameLen, false)
+
+	fields := make(map[string]FieldType, len(startForm))
+	for _, f := range startForm {
+		fields[f.Name] = f.Type
+	}
+	switch {
+	case len(e.Signers) == 0:
+		ps.Add(path+".signers", "at least one signer is required")
+	case len(e.Signers) > MaxSigners:
+		ps.Add(path+".signers", "at most %d signers are allowed, got %d", MaxSigners, len(e.Signers))
+	}
+	for i, s := range e.Signers {
+		if i >= MaxSigners {
+			break
+		}
+		p := fmt.Sprintf("%s.signers[%d]", path, i)
+		checkBoundField(ps, p+".name_field", s.NameField, fields, FieldTypeString)
+		checkBoundField(ps, p+".email_field", s.EmailField, fields, FieldTypeEmail)
+	}
+
+	if len(e.OutcomeOverrides) > MaxOutcomeOverrides {
+		ps.Add(path+".outcome_overrides", "at most %d overrides are allowed, got %d", MaxOutcomeOverrides, len(e.OutcomeOverrides))
+		return
+	}
+	events := make([]string, 0, len(e.OutcomeOverrides))
+	for ev := range e.OutcomeOverrides {
+		events = append(events, ev)
+	}
+	slices.Sort(events) // problems in a stable order
+	for _, ev := range events {
+		p := fmt.Sprintf("%s.outcome_overrides[%q]", path, ev)
+		if e.Provider.Valid() && !knownEvent(e.Provider, ev) {
+			ps.Add(p, "%q is not an event %s reports", ev, e.Provider)
+		}
+		switch o := e.OutcomeOverrides[ev]; {
+		case o == OutcomeUnspecified:
+			ps.Add(p, "the outcome is required")
+		case !o.Valid():
+			ps.Add(p, "unknown outcome %d", int(o))
+		}
+	}
+}
+
+func checkBoundField(ps *Problems, path, name string, fields map[string]FieldType, want FieldType) {
+	if name == "" {
+		ps.Add(path, "is required: name a start-form field of type %s", want)
+		return
+	}
+	typ, ok := fields[name]
+	switch {
+	case !ok:
+		ps.Add(path, "the start form has no field %q", name)
+	case typ != want:
+		ps.Add(path, "start-form field %q is %s; a field of type %s is required", name, typ, want)
+	}
+}
+
+// validateTransitions checks each transition and reports whether all join existing states.
+func validateTransitions(ps *Problems, d Draft, states map[string]int) bool {
+	edgesOK := true
+	keys := make(map[string]int, len(d.Transitions))
+	// outcomes[from][outcome] = index of the first transition out of from on that outcome
+	outcomes := make(map[string]map[Outcome]int)
+	for i, t := range d.Transitions {
+		path := fmt.Sprintf("transitions[%d]", i)
+		if checkKey(ps, path+".key", t.Key) {
+			if j, dup := keys[t.Key]; dup {
+				ps.Add(path+".key", "duplicate transition key %q (also transitions[%d])", t.Key, j)
+			} else {
+				keys[t.Key] = i
+			}
+		}
+		checkText(ps, path+".name", t.Name, MaxNameLen, false)
+
+		var from, to State
+		fromOK, toOK := false, false
+		if t.From == "" {
+			ps.Add(path+".from_state", "is required")
+		} else if j, ok := states[t.From]; !ok {
+			ps.Add(path+".from_state", "no state has the key %q", t.From)
+		} else {
+			from, fromOK = d.States[j], true
+		}
+		if t.To == "" {
+			ps.Add(path+".to_state", "is required")
+		} else if j, ok := states[t.To]; !ok {
+			ps.Add(path+".to_state", "no state has the key %q", t.To)
+		} else {
+			to, toOK = d.States[j], true
+		}
+		if fromOK && from.Kind == StateKindEnd {
+			ps.Add(path+".from_state", "END state %q has no way out", from.Key)
+		}
+		if toOK && to.Kind == StateKindStart {
+			ps.Add(path+".to_state", "no transition may lead into the START state %q", to.Key)
+		}
+
+		edgesOK = edgesOK && fromOK && toOK
+		if !fromOK {
+			continue
+		}
+		switch {
+		case from.Kind == StateKindExternal && t.OnOutcome == OutcomeUnspecified:
+			ps.Add(path+".on_outcome", "a transition out of EXTERNAL state %q needs the outcome that takes it", from.Key)
+		case from.Kind == StateKindExternal && !t.OnOutcome.Valid():
+			ps.Add(path+".on_outcome", "unknown outcome %d", int(t.OnOutcome))
+		case from.Kind == StateKindExternal:
+			byOutcome := outcomes[from.Key]
+			if byOutcome == nil {
+				byOutcome = make(map[Outcome]int)
+				outcomes[from.Key] = byOutcome
+			}
+			if j, dup := byOutcome[t.OnOutcome]; dup {
+				ps.Add(path+".on_outcome", "outcome %s already leaves %q by transitions[%d]", t.OnOutcome, from.Key, j)
+			} else {
+				byOutcome[t.OnOutcome] = i
+			}
+		case t.OnOutcome != OutcomeUnspecified:
+			ps.Add(path+".on_outcome", "only transitions out of EXTERNAL states carry an outcome; %q is %s", from.Key, from.Kind)
+		}
+	}
+	return edgesOK
+}
+
+func kindsValid(states []State) bool {
+	for _, s := range states {
+		if !s.Kind.Valid() {
+			return false
+		}
+	}
+	return true
+}
+
+func countKind(states []State, k StateKind) int {
+	n := 0
+	for _, s := range states {
+		if s.Kind == k {
+			n++
+		}
+	}
+	return n
+}
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// validateGraph checks that every state lies on a path from START to an END.
+func validateGraph(ps *Problems, d Draft, states map[string]int) {
+	out := make(map[string][]string, len(d.States))
+	in := make(map[string][]string, len(d.States))
+	for _, t := range d.Transitions {
+		out[t.From] = append(out[t.From], t.To)
+		in[t.To] = append(in[t.To], t.From)
+	}
+	var start string
+	var ends []string
+	for _, s := range d.States {
+		switch s.Kind {
+		case StateKindStart:
+			start = s.Key
+		case StateKindEnd:
+			ends = append(ends, s.Key)
+		}
+	}
+	fromStart := reach(out, start)
+	toEnd := reach(in, ends...)
+	for i, s := range d.States {
+		path := fmt.Sprintf("states[%d]", i)
+		if !fromStart[s.Key] {
+			ps.Add(path, "state %q cannot be reached from the START state", s.Key)
+		}
+		if !toEnd[s.Key] {
+			ps.Add(path, "no END state can be reached from state %q", s.Key)
+		}
+	}
+}
+
+func reach(edges map[string][]string, from ...string) map[string]bool {
+	seen := make(map[string]bool)
+	queue := slices.Clone(from)
+	for _, f := range from {
+		seen[f] = true
+	}
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		for _, m := range edges[n] {
+			if !seen[m] {
+				seen[m] = true
+				queue = append(queue, m)
+			}
+		}
+	}
+	return seen
+}
+
+func checkKey(ps *Problems, path, key string) bool {
+	switch {
+	case key == "":
+		ps.Add(path, "is required")
+	case !keyPattern.MatchString(key):
+		ps.Add(path, "%q must start with a letter and hold only letters, digits, '_', '-' and '.'", truncateText(key, MaxKeyLen))
+	case len(key) > MaxKeyLen:
+		ps.Add(path, "must be at most %d characters", MaxKeyLen)
+	default:
+		return true
+	}
+	return false
+}
+
+func checkText(ps *Problems, path, s string, max int, required bool) {
+	switch {
+	case required && strings.TrimSpace(s) == "":
+		ps.Add(path, "is required")
+	case !utf8.ValidString(s):
+		ps.Add(path, "must be valid UTF-8")
+	case utf8.RuneCountInString(s) > max:
+		ps.Add(path, "must be at most %d characters, got %d", max, utf8.RuneCountInString(s))
+	}
+}

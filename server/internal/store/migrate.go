@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+
+	"github.com/flowhook/flowhook/ent/migrate"
+)
+
+// Migrate applies flowhook's versioned migrations and then River's. On PostgreSQL a session
+// advisory lock serialises replicas that start at the same time.
+func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
+	dir, err := fs.Sub(migrate.Files, string(db.Dialect))
+	if err != nil {
+		return err
+	}
+	var opts []goose.ProviderOption
+	gooseDialect := goose.DialectSQLite3
+	if db.Dialect == Postgres {
+		gooseDialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	provider, err := goose.NewProvider(gooseDialect, db.SQL, dir, opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	results, err := provider.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", translate(err))
+	}
+	for _, r := range results {
+		log.InfoContext(ctx, "applied migration", "version", r.Source.Version, "path", r.Source.Path, "duration", r.Duration.String())
+	}
+
+	var res *rivermigrate.MigrateResult
+	if db.Dialect == Postgres {
+		res, err = migrateRiverPostgres(ctx, db)
+	} else {
+		var m *rivermigrate.Migrator[*sql.Tx]
+		if m, err = rivermigrate.New(riversqlite.New(db.SQL), nil); err == nil {
+			res, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("apply River migrations: %w", translate(err))
+	}
+	for _, v := range res.Versions {
+		log.InfoContext(ctx, "applied River migration", "version", v.Version, "name", v.Name)
+	}
+	return nil
+}
+
+// riverMigrationLock is the advisory-lock key that serialises River's migrations between replicas.
+const riverMigrationLock = 0x666c6f77 // "flow"
+
+func migrateRiverPostgres(ctx context.Context, db *DB) (*rivermigrate.MigrateResult, error) {
+	m, err := rivermigrate.New(riverpgxv5.New(db.Pool), nil)
+	if err != nil {
+		return nil, err
+	}
+	// River runs each version in a transaction of its own (an enum value it adds cannot be used
+	// in the transaction that adds it), so the lock is a session lock on a connection held aside.
+	conn, err := db.Pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", riverMigrationLock); err != nil {
+		return nil, err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", riverMigrationLock) //nolint:errcheck // also released when the session ends
+	return m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+}

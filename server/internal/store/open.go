@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/flowhook/flowhook/ent"
+)
+
+// Dialect names the kind of database a Store runs on.
+type Dialect string
+
+const (
+	Postgres Dialect = "postgres"
+	SQLite   Dialect = "sqlite"
+)
+
+// SQLiteFile is the name of the embedded database inside the data directory.
+const SQLiteFile = "flowhook.db"
+
+// Options say which database to open.
+type Options struct {
+	// DatabaseURL is a postgres:// URL; empty selects the embedded SQLite database.
+	DatabaseURL string
+	// DataDir holds the embedded database (created when missing).
+	DataDir string
+	// MaxConns bounds the PostgreSQL pool; 0 keeps pgx's default.
+	MaxConns int32
+}
+
+// DB is an open database: the pgx pool (PostgreSQL only), the database/sql handle over it and
+// the ent client over that. River uses the same pool.
+type DB struct {
+	Dialect Dialect
+	SQL     *sql.DB
+	Pool    *pgxpool.Pool // nil on SQLite
+	Client  *ent.Client
+}
+
+// Open connects to the database the options name. It does not migrate: call Migrate.
+func Open(ctx context.Context, o Options) (*DB, error) {
+	if o.DatabaseURL != "" {
+		return openPostgres(ctx, o)
+	}
+	return openSQLite(o.DataDir)
+}
+
+func openPostgres(ctx context.Context, o Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(o.DatabaseURL)
+	if err != nil {
+		// pgconn masks the password in its parse errors.
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	return &DB{
+		Dialect: Postgres,
+		SQL:     db,
+		Pool:    pool,
+		Client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))),
+	}, nil
+}
+
+// SQLiteDSN is the modernc DSN of an embedded database file: foreign keys on, WAL, a busy
+// timeout, and IMMEDIATE transactions so that writers queue instead of failing on upgrade.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+}
+
+func openSQLite(dataDir string) (*DB, error) {
+	if dataDir == "" {
+		return nil, errors.New("data directory is empty")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	db, err := sql.Open("sqlite", SQLiteDSN(filepath.Join(dataDir, SQLiteFile)))
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite: %w", err)
+	}
+	// One connection: SQLite has one writer anyway, and River's SQLite driver asks for it.
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	return &DB{
+		Dialect: SQLite,
+		SQL:     db,
+		Client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))),
+	}, nil
+}
+
+// Close releases the connections.
+func (db *DB) Close() error {
+	err := db.SQL.Close()
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	return err
+}
+
+// Ping reports whether the database answers within a short time.
+func (db *DB) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := db.SQL.PingContext(ctx); err != nil {
+		return translate(err)
+	}
+	return nil
+}

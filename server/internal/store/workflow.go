@@ -1,0 +1,352 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/workflow"
+	"github.com/flowhook/flowhook/ent/workflowversion"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// Store implements engine.Store over ent.
+type Store struct {
+	db *DB
+}
+
+var _ engine.Store = (*Store)(nil)
+
+// New returns the engine's Store over an open database.
+func New(db *DB) *Store { return &Store{db: db} }
+
+// Ping reports whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
+
+// parseID turns an API id into a UUID; a malformed id can match nothing, so it is NotFound.
+func parseID(kind, id string) (uuid.UUID, error) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return uuid.UUID{}, fmt.Errorf("%w: %s %q", engine.ErrNotFound, kind, id)
+	}
+	return u, nil
+}
+
+func (s *Store) CreateWorkflow(ctx context.Context, d engine.Draft) (engine.Workflow, error) {
+	raw, err := engine.MarshalDefinition(d)
+	if err != nil {
+		return engine.Workflow{}, err
+	}
+	now := now()
+	row, err := s.db.Client.Workflow.Create().
+		SetCreatedAt(now).
+		SetUpdatedAt(now).
+		SetName(d.Name).
+		SetDescription(d.Description).
+		SetDraft(raw).
+		Save(ctx)
+	if err != nil {
+		return engine.Workflow{}, translate(err)
+	}
+	return workflowFromRow(row)
+}
+
+func (s *Store) UpdateWorkflow(ctx context.Context, id string, d engine.Draft, expectedRevision int64) (engine.Workflow, error) {
+	wid, err := parseID("workflow", id)
+	if err != nil {
+		return engine.Workflow{}, err
+	}
+	raw, err := engine.MarshalDefinition(d)
+	if err != nil {
+		return engine.Workflow{}, err
+	}
+	// The revision in the WHERE clause decides races between replicas: of two updates from the
+	// same revision, exactly one matches.
+	n, err := s.db.Client.Workflow.Update().
+		Where(workflow.ID(wid), workflow.Revision(expectedRevision)).
+		SetName(d.Name).
+		SetDescription(d.Description).
+		SetDraft(raw).
+		SetUpdatedAt(now()).
+		AddRevision(1).
+		Save(ctx)
+	if err != nil {
+		return engine.Workflow{}, translate(err)
+	}
+	if n == 0 {
+		return engine.Workflow{}, s.revisionMismatch(ctx, wid, expectedRevision)
+	}
+	return s.GetWorkflow(ctx, id)
+}
+
+// revisionMismatch explains why a conditional update matched no row.
+func (s *Store) revisionMismatch(ctx context.Context, wid uuid.UUID, expected int64) error {
+	row, err := s.db.Client.Workflow.Get(ctx, wid)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return fmt.Errorf("%w: workflow %s", engine.ErrNotFound, wid)
+		}
+		return translate(err)
+	}
+	return fmt.Errorf("%w: the workflow is at revision %d, not %d", engine.ErrConflict, row.Revision, expected)
+}
+
+func (s *Store) GetWorkflow(ctx context.Context, id string) (engine.Workflow, error) {
+	wid, err := parseID("workflow", id)
+	if err != nil {
+		return engine.Workflow{}, err
+	}
+	row, err := s.db.Client.Workflow.Get(ctx, wid)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.Workflow{}, fmt.Errorf("%w: workflow %s", engine.ErrNotFound, id)
+		}
+		return engine.Workflow{}, translate(err)
+	}
+	return workflowFromRow(row)
+}
+
+func (s *Store) ListWorkflows(ctx context.Context, f engine.WorkflowFilter, p engine.Page) ([]engine.Workflow, string, int64, error) {
+	q := s.db.Client.Workflow.Query()
+	if f.NameContains != "" {
+		q = q.Where(workflow.NameContainsFold(f.NameContains))
+	}
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
+	}
+	if p.After != "" {
+		after, err := uuid.Parse(p.After)
+		if err != nil {
+			return nil, "", 0, engine.Invalid(engine.Problem{Path: "page_token", Message: "is not a token this service issued"})
+		}
+		q = q.Where(workflow.IDGT(after))
+	}
+	rows, err := q.Order(workflow.ByID()).Limit(p.Size + 1).All(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
+	}
+	next := ""
+	if len(rows) > p.Size {
+		rows = rows[:p.Size]
+		next = rows[len(rows)-1].ID.String()
+	}
+	out := make([]engine.Workflow, len(rows))
+	for i, r := range rows {
+		if out[i], err = workflowFromRow(r); err != nil {
+			return nil, "", 0, err
+		}
+	}
+	return out, next, int64(total), nil
+}
+
+func (s *Store) PublishVersion(ctx context.Context, id string, expectedRevision int64, build func(engine.Draft) (engine.Draft, error)) (engine.Version, error) {
+	wid, err := parseID("workflow", id)
+	if err != nil {
+		return engine.Version{}, err
+	}
+	var out engine.Version
+	err = s.inTx(ctx, func(tx *ent.Tx) error {
+		// Publishing a revision twice (a retried request, or two racing ones) yields one version.
+		if v, err := tx.WorkflowVersion.Query().
+			Where(workflowversion.WorkflowID(wid), workflowversion.Revision(expectedRevision)).
+			Only(ctx); err == nil {
+			out, err = versionFromRow(v)
+			return err
+		} else if !ent.IsNotFound(err) {
+			return err
+		}
+		wf, err := tx.Workflow.Get(ctx, wid)
+		if err != nil {
+			if ent.IsNotFound(err) {
+				return fmt.Errorf("%w: workflow %s", engine.ErrNotFound, id)
+			}
+			return err
+		}
+		if wf.Revision != expectedRevision {
+			return fmt.Errorf("%w: the workflow is at revision %d, not %d", engine.ErrConflict, wf.Revision, expectedRevision)
+		}
+		draft, err := engine.UnmarshalDefinition(wf.Draft)
+		if err != nil {
+			return fmt.Errorf("stored draft of workflow %s: %w", id, err)
+		}
+		def, err := build(draft)
+		if err != nil {
+			return err
+		}
+		raw, err := engine.MarshalDefinition(def)
+		if err != nil {
+			return err
+		}
+		number := wf.LatestVersion + 1
+		row, err := tx.WorkflowVersion.Create().
+			SetWorkflowID(wid).
+			SetVersion(number).
+			SetRevision(expectedRevision).
+			SetDefinition(raw).
+			SetPublishedAt(now()).
+			Save(ctx)
+		if err != nil {
+			return err
+		}
+		n, err := tx.Workflow.Update().
+			Where(workflow.ID(wid), workflow.Revision(expectedRevision), workflow.LatestVersion(wf.LatestVersion)).
+			SetLatestVersion(number).
+			Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: the workflow changed while publishing", engine.ErrConflict)
+		}
+		out, err = versionFromRow(row)
+		return err
+	})
+	if err != nil && isUniqueViolation(err) {
+		// A concurrent publish of the same revision won the race: answer with its version.
+		if v, gerr := s.versionAtRevision(ctx, wid, expectedRevision); gerr == nil {
+			return v, nil
+		}
+		return engine.Version{}, fmt.Errorf("%w: another version was published concurrently", engine.ErrConflict)
+	}
+	return out, translate(err)
+}
+
+func (s *Store) versionAtRevision(ctx context.Context, wid uuid.UUID, revision int64) (engine.Version, error) {
+	row, err := s.db.Client.WorkflowVersion.Query().
+		Where(workflowversion.WorkflowID(wid), workflowversion.Revision(revision)).
+		Only(ctx)
+	if err != nil {
+		return engine.Version{}, translate(err)
+	}
+	return versionFromRow(row)
+}
+
+func (s *Store) GetVersion(ctx context.Context, id string, number int32) (engine.Version, error) {
+	wid, err := parseID("workflow", id)
+	if err != nil {
+		return engine.Version{}, err
+	}
+	q := s.db.Client.WorkflowVersion.Query().Where(workflowversion.WorkflowID(wid))
+	if number > 0 {
+		q = q.Where(workflowversion.Version(number))
+	} else {
+		q = q.Order(workflowversion.ByVersion(entsql.OrderDesc())).Limit(1)
+	}
+	row, err := q.First(ctx)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.Version{}, s.versionNotFound(ctx, wid, number)
+		}
+		return engine.Version{}, translate(err)
+	}
+	return versionFromRow(row)
+}
+
+func (s *Store) versionNotFound(ctx context.Context, wid uuid.UUID, number int32) error {
+	exists, err := s.db.Client.Workflow.Query().Where(workflow.ID(wid)).Exist(ctx)
+	switch {
+	case err != nil:
+		return translate(err)
+	case !exists:
+		return fmt.Errorf("%w: workflow %s", engine.ErrNotFound, wid)
+	case number == 0:
+		return fmt.Errorf("%w: workflow %s has no published version", engine.ErrNotFound, wid)
+	default:
+		return fmt.Errorf("%w: workflow %s has no version %d", engine.ErrNotFound, wid, number)
+	}
+}
+
+func (s *Store) ListVersions(ctx context.Context, id string, p engine.Page) ([]engine.Version, string, error) {
+	wid, err := parseID("workflow", id)
+	if err != nil {
+		return nil, "", err
+	}
+	exists, err := s.db.Client.Workflow.Query().Where(workflow.ID(wid)).Exist(ctx)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	if !exists {
+		return nil, "", fmt.Errorf("%w: workflow %s", engine.ErrNotFound, id)
+	}
+	q := s.db.Client.WorkflowVersion.Query().Where(workflowversion.WorkflowID(wid))
+	if p.After != "" {
+		before, err := strconv.ParseInt(p.After, 10, 32)
+		if err != nil {
+			return nil, "", engine.Invalid(engine.Problem{Path: "page_token", Message: "is not a token this service issued"})
+		}
+		q = q.Where(workflowversion.VersionLT(int32(before)))
+	}
+	rows, err := q.Order(workflowversion.ByVersion(entsql.OrderDesc())).Limit(p.Size + 1).All(ctx)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	next := ""
+	if len(rows) > p.Size {
+		rows = rows[:p.Size]
+		next = strconv.Itoa(int(rows[len(rows)-1].Version))
+	}
+	out := make([]engine.Version, len(rows))
+	for i, r := range rows {
+		if out[i], err = versionFromRow(r); err != nil {
+			return nil, "", err
+		}
+	}
+	return out, next, nil
+}
+
+// now is the time stored for a change, at the microsecond precision PostgreSQL keeps, so that
+// what a write returns equals what a later read returns.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// inTx runs fn in a transaction, rolling back when it fails.
+func (s *Store) inTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	tx, err := s.db.Client.BeginTx(ctx, &sql.TxOptions{})
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	return tx.Commit()
+}
+
+func workflowFromRow(r *ent.Workflow) (engine.Workflow, error) {
+	d, err := engine.UnmarshalDefinition(r.Draft)
+	if err != nil {
+		return engine.Workflow{}, fmt.Errorf("stored draft of workflow %s: %w", r.ID, err)
+	}
+	return engine.Workflow{
+		ID:            r.ID.String(),
+		Revision:      r.Revision,
+		Draft:         d,
+		LatestVersion: r.LatestVersion,
+		CreatedAt:     r.CreatedAt,
+		UpdatedAt:     r.UpdatedAt,
+	}, nil
+}
+
+func versionFromRow(r *ent.WorkflowVersion) (engine.Version, error) {
+	d, err := engine.UnmarshalDefinition(json.RawMessage(r.Definition))
+	if err != nil {
+		return engine.Version{}, fmt.Errorf("stored definition of workflow %s version %d: %w", r.WorkflowID, r.Version, err)
+	}
+	return engine.Version{
+		WorkflowID:  r.WorkflowID.String(),
+		Version:     r.Version,
+		Revision:    r.Revision,
+		Definition:  d,
+		PublishedAt: r.PublishedAt,
+	}, nil
+}

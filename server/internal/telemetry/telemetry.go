@@ -1,0 +1,78 @@
+// Package telemetry sets up OpenTelemetry tracing from the standard OTEL_* environment: with an
+// OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) spans are
+// exported over OTLP/HTTP in batches; without one they are still created (trace ids reach the
+// logs) but exported nowhere. OTEL_SDK_DISABLED=true turns tracing off entirely.
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+)
+
+// ServiceName is the default service.name of flowhook's spans (OTEL_SERVICE_NAME wins).
+const ServiceName = "flowhook"
+
+// Telemetry is the configured tracer provider and how to flush it.
+type Telemetry struct {
+	TracerProvider trace.TracerProvider
+	// Exporting says whether spans leave the process.
+	Exporting bool
+	shutdown  func(context.Context) error
+}
+
+// Setup builds the tracer provider from getenv and installs it, with the W3C trace-context
+// and baggage propagators, as the global one.
+func Setup(ctx context.Context, version string, getenv func(string) string) (*Telemetry, error) {
+	t := &Telemetry{shutdown: func(context.Context) error { return nil }}
+	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
+		t.TracerProvider = noop.NewTracerProvider()
+		return t, nil
+	}
+	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
+		semconv.ServiceName(ServiceName), semconv.ServiceVersion(version)))
+	if err != nil {
+		return nil, fmt.Errorf("telemetry resource: %w", err)
+	}
+	// resource.Default already read OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES; let them win.
+	if env, err := resource.New(ctx, resource.WithFromEnv()); err == nil {
+		if merged, err := resource.Merge(res, env); err == nil {
+			res = merged
+		}
+	}
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	exporter := getenv("OTEL_TRACES_EXPORTER")
+	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") + getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	if exporter != "none" && (endpoint != "" || exporter == "otlp") {
+		exp, err := otlptracehttp.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("OTLP trace exporter: %w", err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+		t.Exporting = true
+	}
+	tp := sdktrace.NewTracerProvider(opts...)
+	t.TracerProvider = tp
+	t.shutdown = tp.Shutdown
+	otel.SetTracerProvider(tp)
+	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
+	return t, nil
+}
+
+// Shutdown flushes pending spans.
+func (t *Telemetry) Shutdown(ctx context.Context) error {
+	if err := t.shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("telemetry shutdown: %w", err)
+	}
+	return nil
+}
