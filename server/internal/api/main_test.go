@@ -43,7 +43,7 @@ type testBundle struct {
 }
 
 // setup starts a server on a fresh database of the dialect; it stops when the test ends.
-func setup(t *testing.T, d store.Dialect) *testBundle {
+func setup(t testing.TB, d store.Dialect) *testBundle {
 	t.Helper()
 	cfg := config.Default()
 	opts := dbtest.Options(t, d)
