@@ -12,6 +12,11 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/flowhook/flowhook/ent/activity"
+	"github.com/flowhook/flowhook/ent/apikey"
+	"github.com/flowhook/flowhook/ent/group"
+	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/user"
 	"github.com/flowhook/flowhook/ent/workflow"
 	"github.com/flowhook/flowhook/ent/workflowversion"
 )
@@ -74,6 +79,11 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			activity.Table:        activity.ValidColumn,
+			apikey.Table:          apikey.ValidColumn,
+			group.Table:           group.ValidColumn,
+			instance.Table:        instance.ValidColumn,
+			user.Table:            user.ValidColumn,
 			workflow.Table:        workflow.ValidColumn,
 			workflowversion.Table: workflowversion.ValidColumn,
 		})

@@ -5,7 +5,12 @@ package ent
 import (
 	"time"
 
+	"github.com/flowhook/flowhook/ent/activity"
+	"github.com/flowhook/flowhook/ent/apikey"
+	"github.com/flowhook/flowhook/ent/group"
+	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/schema"
+	"github.com/flowhook/flowhook/ent/user"
 	"github.com/flowhook/flowhook/ent/workflow"
 	"github.com/flowhook/flowhook/ent/workflowversion"
 	"github.com/google/uuid"
@@ -15,6 +20,139 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	activityMixin := schema.Activity{}.Mixin()
+	activityMixinFields0 := activityMixin[0].Fields()
+	_ = activityMixinFields0
+	activityFields := schema.Activity{}.Fields()
+	_ = activityFields
+	// activityDescActorID is the schema descriptor for actor_id field.
+	activityDescActorID := activityFields[3].Descriptor()
+	// activity.DefaultActorID holds the default value on creation for the actor_id field.
+	activity.DefaultActorID = activityDescActorID.Default.(string)
+	// activityDescFromState is the schema descriptor for from_state field.
+	activityDescFromState := activityFields[4].Descriptor()
+	// activity.DefaultFromState holds the default value on creation for the from_state field.
+	activity.DefaultFromState = activityDescFromState.Default.(string)
+	// activityDescToState is the schema descriptor for to_state field.
+	activityDescToState := activityFields[5].Descriptor()
+	// activity.DefaultToState holds the default value on creation for the to_state field.
+	activity.DefaultToState = activityDescToState.Default.(string)
+	// activityDescTransitionKey is the schema descriptor for transition_key field.
+	activityDescTransitionKey := activityFields[6].Descriptor()
+	// activity.DefaultTransitionKey holds the default value on creation for the transition_key field.
+	activity.DefaultTransitionKey = activityDescTransitionKey.Default.(string)
+	// activityDescMessage is the schema descriptor for message field.
+	activityDescMessage := activityFields[8].Descriptor()
+	// activity.DefaultMessage holds the default value on creation for the message field.
+	activity.DefaultMessage = activityDescMessage.Default.(string)
+	// activityDescID is the schema descriptor for id field.
+	activityDescID := activityMixinFields0[0].Descriptor()
+	// activity.DefaultID holds the default value on creation for the id field.
+	activity.DefaultID = activityDescID.Default.(func() uuid.UUID)
+	apikeyMixin := schema.ApiKey{}.Mixin()
+	apikeyMixinFields0 := apikeyMixin[0].Fields()
+	_ = apikeyMixinFields0
+	apikeyFields := schema.ApiKey{}.Fields()
+	_ = apikeyFields
+	// apikeyDescName is the schema descriptor for name field.
+	apikeyDescName := apikeyFields[1].Descriptor()
+	// apikey.DefaultName holds the default value on creation for the name field.
+	apikey.DefaultName = apikeyDescName.Default.(string)
+	// apikeyDescCreatedAt is the schema descriptor for created_at field.
+	apikeyDescCreatedAt := apikeyFields[4].Descriptor()
+	// apikey.DefaultCreatedAt holds the default value on creation for the created_at field.
+	apikey.DefaultCreatedAt = apikeyDescCreatedAt.Default.(func() time.Time)
+	// apikeyDescID is the schema descriptor for id field.
+	apikeyDescID := apikeyMixinFields0[0].Descriptor()
+	// apikey.DefaultID holds the default value on creation for the id field.
+	apikey.DefaultID = apikeyDescID.Default.(func() uuid.UUID)
+	groupMixin := schema.Group{}.Mixin()
+	groupMixinFields0 := groupMixin[0].Fields()
+	_ = groupMixinFields0
+	groupMixinFields1 := groupMixin[1].Fields()
+	_ = groupMixinFields1
+	groupFields := schema.Group{}.Fields()
+	_ = groupFields
+	// groupDescCreatedAt is the schema descriptor for created_at field.
+	groupDescCreatedAt := groupMixinFields1[0].Descriptor()
+	// group.DefaultCreatedAt holds the default value on creation for the created_at field.
+	group.DefaultCreatedAt = groupDescCreatedAt.Default.(func() time.Time)
+	// groupDescUpdatedAt is the schema descriptor for updated_at field.
+	groupDescUpdatedAt := groupMixinFields1[1].Descriptor()
+	// group.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	group.DefaultUpdatedAt = groupDescUpdatedAt.Default.(func() time.Time)
+	// group.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	group.UpdateDefaultUpdatedAt = groupDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// groupDescName is the schema descriptor for name field.
+	groupDescName := groupFields[0].Descriptor()
+	// group.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	group.NameValidator = groupDescName.Validators[0].(func(string) error)
+	// groupDescDescription is the schema descriptor for description field.
+	groupDescDescription := groupFields[1].Descriptor()
+	// group.DefaultDescription holds the default value on creation for the description field.
+	group.DefaultDescription = groupDescDescription.Default.(string)
+	// groupDescID is the schema descriptor for id field.
+	groupDescID := groupMixinFields0[0].Descriptor()
+	// group.DefaultID holds the default value on creation for the id field.
+	group.DefaultID = groupDescID.Default.(func() uuid.UUID)
+	instanceMixin := schema.Instance{}.Mixin()
+	instanceMixinFields0 := instanceMixin[0].Fields()
+	_ = instanceMixinFields0
+	instanceMixinFields1 := instanceMixin[1].Fields()
+	_ = instanceMixinFields1
+	instanceFields := schema.Instance{}.Fields()
+	_ = instanceFields
+	// instanceDescCreatedAt is the schema descriptor for created_at field.
+	instanceDescCreatedAt := instanceMixinFields1[0].Descriptor()
+	// instance.DefaultCreatedAt holds the default value on creation for the created_at field.
+	instance.DefaultCreatedAt = instanceDescCreatedAt.Default.(func() time.Time)
+	// instanceDescUpdatedAt is the schema descriptor for updated_at field.
+	instanceDescUpdatedAt := instanceMixinFields1[1].Descriptor()
+	// instance.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	instance.DefaultUpdatedAt = instanceDescUpdatedAt.Default.(func() time.Time)
+	// instance.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	instance.UpdateDefaultUpdatedAt = instanceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// instanceDescRevision is the schema descriptor for revision field.
+	instanceDescRevision := instanceFields[6].Descriptor()
+	// instance.DefaultRevision holds the default value on creation for the revision field.
+	instance.DefaultRevision = instanceDescRevision.Default.(int64)
+	// instanceDescReason is the schema descriptor for reason field.
+	instanceDescReason := instanceFields[13].Descriptor()
+	// instance.DefaultReason holds the default value on creation for the reason field.
+	instance.DefaultReason = instanceDescReason.Default.(string)
+	// instanceDescID is the schema descriptor for id field.
+	instanceDescID := instanceMixinFields0[0].Descriptor()
+	// instance.DefaultID holds the default value on creation for the id field.
+	instance.DefaultID = instanceDescID.Default.(func() uuid.UUID)
+	userMixin := schema.User{}.Mixin()
+	userMixinFields0 := userMixin[0].Fields()
+	_ = userMixinFields0
+	userMixinFields1 := userMixin[1].Fields()
+	_ = userMixinFields1
+	userFields := schema.User{}.Fields()
+	_ = userFields
+	// userDescCreatedAt is the schema descriptor for created_at field.
+	userDescCreatedAt := userMixinFields1[0].Descriptor()
+	// user.DefaultCreatedAt holds the default value on creation for the created_at field.
+	user.DefaultCreatedAt = userDescCreatedAt.Default.(func() time.Time)
+	// userDescUpdatedAt is the schema descriptor for updated_at field.
+	userDescUpdatedAt := userMixinFields1[1].Descriptor()
+	// user.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	user.DefaultUpdatedAt = userDescUpdatedAt.Default.(func() time.Time)
+	// user.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	user.UpdateDefaultUpdatedAt = userDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// userDescDisplayName is the schema descriptor for display_name field.
+	userDescDisplayName := userFields[0].Descriptor()
+	// user.DisplayNameValidator is a validator for the "display_name" field. It is called by the builders before save.
+	user.DisplayNameValidator = userDescDisplayName.Validators[0].(func(string) error)
+	// userDescEmail is the schema descriptor for email field.
+	userDescEmail := userFields[1].Descriptor()
+	// user.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	user.EmailValidator = userDescEmail.Validators[0].(func(string) error)
+	// userDescID is the schema descriptor for id field.
+	userDescID := userMixinFields0[0].Descriptor()
+	// user.DefaultID holds the default value on creation for the id field.
+	user.DefaultID = userDescID.Default.(func() uuid.UUID)
 	workflowMixin := schema.Workflow{}.Mixin()
 	workflowMixinFields0 := workflowMixin[0].Fields()
 	_ = workflowMixinFields0

@@ -8,6 +8,174 @@ import (
 )
 
 var (
+	// ActivitiesColumns holds the columns for the "activities" table.
+	ActivitiesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "seq", Type: field.TypeInt64},
+		{Name: "kind", Type: field.TypeString},
+		{Name: "actor_id", Type: field.TypeString, Default: ""},
+		{Name: "from_state", Type: field.TypeString, Default: ""},
+		{Name: "to_state", Type: field.TypeString, Default: ""},
+		{Name: "transition_key", Type: field.TypeString, Default: ""},
+		{Name: "details", Type: field.TypeJSON, Nullable: true},
+		{Name: "message", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "instance_id", Type: field.TypeUUID},
+	}
+	// ActivitiesTable holds the schema information for the "activities" table.
+	ActivitiesTable = &schema.Table{
+		Name:       "activities",
+		Columns:    ActivitiesColumns,
+		PrimaryKey: []*schema.Column{ActivitiesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "activities_instances_activities",
+				Columns:    []*schema.Column{ActivitiesColumns[10]},
+				RefColumns: []*schema.Column{InstancesColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "activity_instance_id_seq",
+				Unique:  true,
+				Columns: []*schema.Column{ActivitiesColumns[10], ActivitiesColumns[1]},
+			},
+			{
+				Name:    "activity_instance_id_actor_id",
+				Unique:  false,
+				Columns: []*schema.Column{ActivitiesColumns[10], ActivitiesColumns[3]},
+			},
+		},
+	}
+	// APIKeysColumns holds the columns for the "api_keys" table.
+	APIKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "name", Type: field.TypeString, Default: ""},
+		{Name: "prefix", Type: field.TypeString},
+		{Name: "hash", Type: field.TypeString, Unique: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// APIKeysTable holds the schema information for the "api_keys" table.
+	APIKeysTable = &schema.Table{
+		Name:       "api_keys",
+		Columns:    APIKeysColumns,
+		PrimaryKey: []*schema.Column{APIKeysColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "api_keys_users_api_keys",
+				Columns:    []*schema.Column{APIKeysColumns[7]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.NoAction,
+			},
+		},
+	}
+	// GroupsColumns holds the columns for the "groups" table.
+	GroupsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Unique: true},
+		{Name: "description", Type: field.TypeString, Size: 2147483647, Default: ""},
+	}
+	// GroupsTable holds the schema information for the "groups" table.
+	GroupsTable = &schema.Table{
+		Name:       "groups",
+		Columns:    GroupsColumns,
+		PrimaryKey: []*schema.Column{GroupsColumns[0]},
+	}
+	// InstancesColumns holds the columns for the "instances" table.
+	InstancesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "workflow_id", Type: field.TypeUUID},
+		{Name: "version", Type: field.TypeInt32},
+		{Name: "workflow_name", Type: field.TypeString},
+		{Name: "state_key", Type: field.TypeString},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "WAITING_EXTERNAL", "COMPLETED", "CANCELLED", "FAILED"}},
+		{Name: "form_data", Type: field.TypeJSON},
+		{Name: "revision", Type: field.TypeInt64, Default: 1},
+		{Name: "started_by", Type: field.TypeUUID},
+		{Name: "request_id", Type: field.TypeString, Nullable: true},
+		{Name: "assignee_user_id", Type: field.TypeString, Nullable: true},
+		{Name: "assignee_group_id", Type: field.TypeString, Nullable: true},
+		{Name: "provider", Type: field.TypeString, Nullable: true},
+		{Name: "external_id", Type: field.TypeString, Nullable: true},
+		{Name: "reason", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "ended_at", Type: field.TypeTime, Nullable: true},
+	}
+	// InstancesTable holds the schema information for the "instances" table.
+	InstancesTable = &schema.Table{
+		Name:       "instances",
+		Columns:    InstancesColumns,
+		PrimaryKey: []*schema.Column{InstancesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "instance_started_by_request_id",
+				Unique:  true,
+				Columns: []*schema.Column{InstancesColumns[10], InstancesColumns[11]},
+			},
+			{
+				Name:    "instance_assignee_user_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[12], InstancesColumns[0]},
+			},
+			{
+				Name:    "instance_assignee_group_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[13], InstancesColumns[0]},
+			},
+			{
+				Name:    "instance_workflow_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[3], InstancesColumns[0]},
+			},
+			{
+				Name:    "instance_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[7], InstancesColumns[0]},
+			},
+			{
+				Name:    "instance_state_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[6], InstancesColumns[0]},
+			},
+			{
+				Name:    "instance_started_by_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[10], InstancesColumns[0]},
+			},
+			{
+				Name:    "instance_provider_external_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[14], InstancesColumns[15]},
+			},
+			{
+				Name:    "instance_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[1]},
+			},
+		},
+	}
+	// UsersColumns holds the columns for the "users" table.
+	UsersColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "display_name", Type: field.TypeString},
+		{Name: "email", Type: field.TypeString, Unique: true},
+		{Name: "roles", Type: field.TypeJSON},
+	}
+	// UsersTable holds the schema information for the "users" table.
+	UsersTable = &schema.Table{
+		Name:       "users",
+		Columns:    UsersColumns,
+		PrimaryKey: []*schema.Column{UsersColumns[0]},
+	}
 	// WorkflowsColumns holds the columns for the "workflows" table.
 	WorkflowsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -67,13 +235,48 @@ var (
 			},
 		},
 	}
+	// UserGroupsColumns holds the columns for the "user_groups" table.
+	UserGroupsColumns = []*schema.Column{
+		{Name: "user_id", Type: field.TypeUUID},
+		{Name: "group_id", Type: field.TypeUUID},
+	}
+	// UserGroupsTable holds the schema information for the "user_groups" table.
+	UserGroupsTable = &schema.Table{
+		Name:       "user_groups",
+		Columns:    UserGroupsColumns,
+		PrimaryKey: []*schema.Column{UserGroupsColumns[0], UserGroupsColumns[1]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "user_groups_user_id",
+				Columns:    []*schema.Column{UserGroupsColumns[0]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
+				Symbol:     "user_groups_group_id",
+				Columns:    []*schema.Column{UserGroupsColumns[1]},
+				RefColumns: []*schema.Column{GroupsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		ActivitiesTable,
+		APIKeysTable,
+		GroupsTable,
+		InstancesTable,
+		UsersTable,
 		WorkflowsTable,
 		WorkflowVersionsTable,
+		UserGroupsTable,
 	}
 )
 
 func init() {
+	ActivitiesTable.ForeignKeys[0].RefTable = InstancesTable
+	APIKeysTable.ForeignKeys[0].RefTable = UsersTable
 	WorkflowVersionsTable.ForeignKeys[0].RefTable = WorkflowsTable
+	UserGroupsTable.ForeignKeys[0].RefTable = UsersTable
+	UserGroupsTable.ForeignKeys[1].RefTable = GroupsTable
 }

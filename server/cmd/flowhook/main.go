@@ -57,7 +57,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	var err error
 	switch args[0] {
 	case "serve":
-		err = serve(ctx, args[1:], getenv, stderr)
+		err = serve(ctx, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args[1:], getenv, stderr)
 	case "version":
@@ -93,7 +93,7 @@ func load(name string, args []string, getenv func(string) string, stderr io.Writ
 	return cfg, slog.New(h), nil
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, log, err := load("flowhook serve", args, getenv, stderr)
 	if err != nil {
 		return err
@@ -116,6 +116,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	defer a.Close()
+	if a.BootstrapKey != "" {
+		// Printed once, to the terminal rather than the logs: it is a credential.
+		fmt.Fprintf(stdout, "\nCreated the first admin (admin@flowhook.local). Its API key, shown only now:\n\n    %s\n\n"+
+			"Use it as: Authorization: Bearer <key>. Set FLOWHOOK_BOOTSTRAP_ADMIN_KEY to choose it instead.\n\n", a.BootstrapKey)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)

@@ -17,7 +17,7 @@ func BenchmarkDesign(b *testing.B) {
 		b.Run(string(d), func(b *testing.B) {
 			bundle := setup(b, d)
 			ctx := context.Background()
-			draft := signingDraft("Bench")
+			draft := bundle.draft("Bench")
 			var ids []string
 			b.Run("CreateWorkflow", func(b *testing.B) {
 				for i := 0; b.Loop(); i++ {

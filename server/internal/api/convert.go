@@ -92,13 +92,7 @@ func statesToProto(states []engine.State) []*flowhookv1.State {
 		for _, f := range s.FormFields {
 			ps.FormFields = append(ps.FormFields, &flowhookv1.FormField{Name: f.Name, Label: f.Label, Type: flowhookv1.FieldType(f.Type), Required: f.Required})
 		}
-		if a := s.Assignee; a != nil {
-			if a.GroupID != "" {
-				ps.Assignee = &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_GroupId{GroupId: a.GroupID}}
-			} else {
-				ps.Assignee = &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_UserId{UserId: a.UserID}}
-			}
-		}
+		ps.Assignee = assigneeToProto(s.Assignee)
 		if e := s.External; e != nil {
 			pe := &flowhookv1.ExternalStep{
 				Provider:      flowhookv1.Provider(e.Provider),

@@ -90,9 +90,13 @@ func (s *DesignService) ListWorkflows(ctx context.Context, req *connect.Request[
 	return connect.NewResponse(res), nil
 }
 
-func (s *DesignService) ValidateWorkflow(_ context.Context, req *connect.Request[flowhookv1.ValidateWorkflowRequest]) (*connect.Response[flowhookv1.ValidateWorkflowResponse], error) {
+func (s *DesignService) ValidateWorkflow(ctx context.Context, req *connect.Request[flowhookv1.ValidateWorkflowRequest]) (*connect.Response[flowhookv1.ValidateWorkflowResponse], error) {
 	draft, ps := draftFromProto(req.Msg.GetWorkflow())
-	ps = append(ps, s.designer.Validate(draft)...)
+	dps, err := s.designer.Validate(ctx, draft)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	ps = append(ps, dps...)
 	return connect.NewResponse(&flowhookv1.ValidateWorkflowResponse{Problems: problemsToProto(ps)}), nil
 }
 

@@ -64,7 +64,7 @@ func TestDesignLifecycle(t *testing.T) {
 		b := setup(t, d)
 		ctx := context.Background()
 
-		created, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: signingDraft("Contract signing")}))
+		created, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: b.draft("Contract signing")}))
 		require.NoError(t, err)
 		wf := created.Msg.GetWorkflow()
 		require.NotEmpty(t, wf.GetId())
@@ -86,7 +86,7 @@ func TestDesignLifecycle(t *testing.T) {
 		require.True(t, proto.Equal(wf, got.Msg.GetWorkflow()), "get returns what create returned")
 
 		// Update from revision 1; a second update from revision 1 is stale.
-		draft2 := signingDraft("Contract signing v2")
+		draft2 := b.draft("Contract signing v2")
 		// A designer who sends an action gets it replaced by the derived one, never removed.
 		draft2.Transitions[1].Actions = nil
 		draft2.Transitions[0].Actions = []*flowhookv1.Action{{Kind: flowhookv1.ActionKind_ACTION_KIND_ONESPAN_CREATE_PACKAGE}}
@@ -96,7 +96,7 @@ func TestDesignLifecycle(t *testing.T) {
 		require.Equal(t, "Contract signing v2", updated.Msg.GetWorkflow().GetDraft().GetName())
 		require.Empty(t, updated.Msg.GetWorkflow().GetDraft().GetTransitions()[0].GetActions())
 		require.Len(t, updated.Msg.GetWorkflow().GetDraft().GetTransitions()[1].GetActions(), 1)
-		_, err = b.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{WorkflowId: wf.GetId(), Workflow: signingDraft("stale"), ExpectedRevision: 1}))
+		_, err = b.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{WorkflowId: wf.GetId(), Workflow: b.draft("stale"), ExpectedRevision: 1}))
 		cerr := requireCode(t, err, connect.CodeAborted)
 		require.Contains(t, cerr.Message(), "revision 2")
 
@@ -113,7 +113,7 @@ func TestDesignLifecycle(t *testing.T) {
 		require.Len(t, v1.GetTransitions()[1].GetActions(), 1)
 
 		// Editing the draft never changes the published version.
-		draft3 := signingDraft("Contract signing v3")
+		draft3 := b.draft("Contract signing v3")
 		draft3.States[1].Name = "Finance review"
 		_, err = b.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{WorkflowId: wf.GetId(), Workflow: draft3, ExpectedRevision: 2}))
 		require.NoError(t, err)
@@ -171,7 +171,7 @@ func TestListWorkflowsPagination(t *testing.T) {
 			if i%2 == 0 {
 				name = fmt.Sprintf("ALPHA onboarding %d", i)
 			}
-			res, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: signingDraft(name)}))
+			res, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: b.draft(name)}))
 			require.NoError(t, err)
 			if i%2 == 0 {
 				alphas = append(alphas, res.Msg.GetWorkflow().GetId())
@@ -212,17 +212,17 @@ func TestDesignRejectsBadInput(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
 		b := setup(t, d)
 		ctx := context.Background()
-		created, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: signingDraft("Valid")}))
+		created, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: b.draft("Valid")}))
 		require.NoError(t, err)
 		id := created.Msg.GetWorkflow().GetId()
 
-		broken := signingDraft("Broken")
+		broken := b.draft("Broken")
 		broken.States[1].Assignee = nil                                                // HUMAN without assignee
 		broken.States[2].External.Signers[0].EmailField = "amount"                     // bound to a NUMBER
 		broken.Transitions = append(broken.Transitions[:2], broken.Transitions[3:]...) // "rejected" now only from sign
 		broken.Transitions[2].OnOutcome = flowhookv1.Outcome_OUTCOME_UNSPECIFIED
 
-		unknownEnum := signingDraft("Unknown enum")
+		unknownEnum := b.draft("Unknown enum")
 		unknownEnum.States[1].Kind = flowhookv1.StateKind(99)
 
 		long := signingDraft(strings.Repeat("x", 201))
@@ -258,17 +258,17 @@ func TestDesignRejectsBadInput(t *testing.T) {
 				return err
 			}, connect.CodeInvalidArgument, []string{"workflow.name"}},
 			{"invalid timeout", func() error {
-				dr := signingDraft("Bad timeout")
+				dr := b.draft("Bad timeout")
 				dr.States[1].Timeout = &durationpb.Duration{Seconds: 1, Nanos: -5}
 				_, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: dr}))
 				return err
 			}, connect.CodeInvalidArgument, []string{"workflow.states[1].timeout"}},
 			{"stale revision", func() error {
-				_, err := b.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{WorkflowId: id, Workflow: signingDraft("x"), ExpectedRevision: 7}))
+				_, err := b.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{WorkflowId: id, Workflow: b.draft("x"), ExpectedRevision: 7}))
 				return err
 			}, connect.CodeAborted, nil},
 			{"update without revision", func() error {
-				_, err := b.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{WorkflowId: id, Workflow: signingDraft("x")}))
+				_, err := b.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{WorkflowId: id, Workflow: b.draft("x")}))
 				return err
 			}, connect.CodeInvalidArgument, []string{"expected_revision"}},
 			{"update with bad id and bad draft", func() error {
@@ -316,7 +316,7 @@ func TestDesignRejectsBadInput(t *testing.T) {
 				return err
 			}, connect.CodeInvalidArgument, []string{"page_size"}},
 			{"oversized message", func() error {
-				dr := signingDraft("big")
+				dr := b.draft("big")
 				dr.Description = strings.Repeat("d", 2<<20)
 				_, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: dr}))
 				return err
@@ -351,11 +351,11 @@ func TestValidateWorkflow(t *testing.T) {
 	t.Parallel()
 	b := setup(t, store.SQLite)
 	ctx := context.Background()
-	ok, err := b.design.ValidateWorkflow(ctx, connect.NewRequest(&flowhookv1.ValidateWorkflowRequest{Workflow: signingDraft("ok")}))
+	ok, err := b.design.ValidateWorkflow(ctx, connect.NewRequest(&flowhookv1.ValidateWorkflowRequest{Workflow: b.draft("ok")}))
 	require.NoError(t, err)
 	require.Empty(t, ok.Msg.GetProblems())
 
-	dr := signingDraft("bad")
+	dr := b.draft("bad")
 	dr.States[0].Kind = flowhookv1.StateKind_STATE_KIND_HUMAN // no START any more, and HUMAN without assignee
 	res, err := b.design.ValidateWorkflow(ctx, connect.NewRequest(&flowhookv1.ValidateWorkflowRequest{Workflow: dr}))
 	require.NoError(t, err)
@@ -379,7 +379,7 @@ func TestConcurrentChanges(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
 		b := setup(t, d)
 		ctx := context.Background()
-		created, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: signingDraft("Race")}))
+		created, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: b.draft("Race")}))
 		require.NoError(t, err)
 		id := created.Msg.GetWorkflow().GetId()
 
@@ -389,7 +389,7 @@ func TestConcurrentChanges(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				_, errs[i] = b.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{
-					WorkflowId: id, Workflow: signingDraft(fmt.Sprintf("Race %d", i)), ExpectedRevision: 1}))
+					WorkflowId: id, Workflow: b.draft(fmt.Sprintf("Race %d", i)), ExpectedRevision: 1}))
 			})
 		}
 		wg.Wait()
@@ -432,10 +432,14 @@ func TestPlainHTTP(t *testing.T) {
 	t.Parallel()
 	b := setup(t, store.SQLite)
 	ctx := context.Background()
+	authorization := "Bearer " + bootstrapKey
 	post := func(path, contentType, body string) (int, map[string]any) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+path, strings.NewReader(body))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", contentType)
+		if authorization != "" {
+			req.Header.Set("Authorization", authorization)
+		}
 		res, err := b.httpClient.Do(req)
 		require.NoError(t, err)
 		defer res.Body.Close()
@@ -464,6 +468,14 @@ func TestPlainHTTP(t *testing.T) {
 
 	status, _ = post(create, "text/plain", draftJSON)
 	require.Equal(t, http.StatusUnsupportedMediaType, status)
+
+	for _, a := range []string{"", "Bearer", "Bearer nope", "Basic " + bootstrapKey, "Bearer " + strings.Repeat("k", 10_000)} {
+		authorization = a
+		status, body = post(create, "application/json", draftJSON)
+		require.Equal(t, http.StatusUnauthorized, status, a)
+		require.Equal(t, "unauthenticated", body["code"])
+	}
+	authorization = "Bearer " + bootstrapKey
 
 	status, body = post("/webhooks/Nobody", "application/json", `{}`)
 	require.Equal(t, http.StatusNotFound, status)

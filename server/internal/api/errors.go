@@ -45,6 +45,10 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 		return connect.NewError(connect.CodeNotFound, err)
 	case errors.Is(err, engine.ErrConflict):
 		return connect.NewError(connect.CodeAborted, err)
+	case errors.Is(err, engine.ErrAlreadyExists):
+		return connect.NewError(connect.CodeAlreadyExists, err)
+	case errors.Is(err, engine.ErrPermissionDenied):
+		return connect.NewError(connect.CodePermissionDenied, err)
 	case errors.Is(err, engine.ErrFailedPrecondition):
 		return connect.NewError(connect.CodeFailedPrecondition, err)
 	}

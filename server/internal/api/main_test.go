@@ -31,15 +31,56 @@ func TestMain(m *testing.M) {
 	)
 }
 
-// testBundle is a running flowhook server on a real database, with clients for it.
+// bootstrapKey is the first admin's key in every test server.
+const bootstrapKey = "fh_test_bootstrap_admin_key_0123456789"
+
+// testBundle is a running flowhook server on a real database, with an admin's clients for it.
 type testBundle struct {
 	baseURL    string
 	httpClient *http.Client // HTTP/1.1
 	h2cClient  *http.Client // cleartext HTTP/2, for gRPC and bidi streams
-	// design speaks the Connect protocol over HTTP/1.1, designGRPC gRPC over h2c.
+	clients               // the bootstrap admin's
+	app        *app.App
+	// legalGroupID is a group created at setup, the assignee of signingDraft's review.
+	legalGroupID string
+}
+
+// clients are one caller's clients: Connect over HTTP/1.1, and designGRPC gRPC over h2c.
+type clients struct {
 	design     flowhookv1connect.WorkflowDesignServiceClient
 	designGRPC flowhookv1connect.WorkflowDesignServiceClient
-	app        *app.App
+	instances  flowhookv1connect.WorkflowInstanceServiceClient
+	identity   flowhookv1connect.IdentityServiceClient
+}
+
+// as returns clients that send key as their bearer credential ("" sends none).
+func (b *testBundle) as(key string) clients {
+	opts := []connect.ClientOption{connect.WithInterceptors(bearer(key))}
+	return clients{
+		design:     flowhookv1connect.NewWorkflowDesignServiceClient(b.httpClient, b.baseURL, opts...),
+		designGRPC: flowhookv1connect.NewWorkflowDesignServiceClient(b.h2cClient, b.baseURL, append(opts, connect.WithGRPC())...),
+		instances:  flowhookv1connect.NewWorkflowInstanceServiceClient(b.httpClient, b.baseURL, opts...),
+		identity:   flowhookv1connect.NewIdentityServiceClient(b.httpClient, b.baseURL, opts...),
+	}
+}
+
+// bearer adds the Authorization header to every request.
+func bearer(key string) connect.UnaryInterceptorFunc {
+	return func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			if key != "" {
+				req.Header().Set("Authorization", "Bearer "+key)
+			}
+			return next(ctx, req)
+		}
+	}
+}
+
+// draft is signingDraft with its review assigned to the bundle's legal group.
+func (b *testBundle) draft(name string) *flowhookv1.WorkflowDraft {
+	d := signingDraft(name)
+	d.States[1].Assignee = &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_GroupId{GroupId: b.legalGroupID}}
+	return d
 }
 
 // setup starts a server on a fresh database of the dialect; it stops when the test ends.
@@ -50,6 +91,7 @@ func setup(t testing.TB, d store.Dialect) *testBundle {
 	cfg.DatabaseURL, cfg.DataDir = opts.DatabaseURL, opts.DataDir
 	cfg.DBMaxConns = 8
 	cfg.MaxRequestBytes = 1 << 20
+	cfg.BootstrapAdminKey = bootstrapKey
 
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
@@ -72,14 +114,12 @@ func setup(t testing.TB, d store.Dialect) *testBundle {
 		require.NoError(t, <-done)
 		require.NoError(t, a.Close())
 	})
-	return &testBundle{
-		baseURL:    baseURL,
-		httpClient: h1,
-		h2cClient:  h2c,
-		design:     flowhookv1connect.NewWorkflowDesignServiceClient(h1, baseURL),
-		designGRPC: flowhookv1connect.NewWorkflowDesignServiceClient(h2c, baseURL, connect.WithGRPC()),
-		app:        a,
-	}
+	b := &testBundle{baseURL: baseURL, httpClient: h1, h2cClient: h2c, app: a}
+	b.clients = b.as(bootstrapKey)
+	g, err := b.identity.CreateGroup(ctx, connect.NewRequest(&flowhookv1.CreateGroupRequest{Name: "legal"}))
+	require.NoError(t, err)
+	b.legalGroupID = g.Msg.GetGroup().GetId()
+	return b
 }
 
 // forEachDialect runs the test on PostgreSQL and on SQLite.

@@ -13,12 +13,17 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
+	"github.com/flowhook/flowhook/server/internal/auth"
 )
 
 // Services are the handlers Register mounts.
 type Services struct {
-	Design *DesignService
-	Health *HealthChecker
+	Design    *DesignService
+	Instances *InstanceService
+	Identity  *IdentityService
+	Health    *HealthChecker
+	// Auth authenticates and authorises every RPC but health and reflection.
+	Auth *auth.Authenticator
 }
 
 // Options tune every RPC handler.
@@ -31,10 +36,13 @@ type Options struct {
 // ServiceNames lists the served services, for reflection and health.
 var ServiceNames = []string{
 	flowhookv1connect.WorkflowDesignServiceName,
+	flowhookv1connect.WorkflowInstanceServiceName,
+	flowhookv1connect.IdentityServiceName,
 }
 
 // Register mounts the Connect services, gRPC health and reflection on mux. Every RPC gets a
-// span (otelconnect), a cap on its request size, and panic recovery that answers Internal.
+// span (otelconnect), authentication and its role check, a cap on its request size, and panic
+// recovery that answers Internal. Health and reflection need no credentials.
 func Register(mux *http.ServeMux, svc Services, o Options) error {
 	otelInterceptor, err := otelconnect.NewInterceptor(
 		otelconnect.WithTracerProvider(o.TracerProvider),
@@ -43,7 +51,9 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 		return err
 	}
 	opts := []connect.HandlerOption{
-		connect.WithInterceptors(otelInterceptor),
+		connect.WithInterceptors(otelInterceptor, svc.Auth.Interceptor(func(ctx context.Context, err error) error {
+			return toConnect(ctx, o.Log, err)
+		})),
 		connect.WithReadMaxBytes(o.MaxRequestBytes),
 		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
 			o.Log.ErrorContext(ctx, "panic in handler", "procedure", spec.Procedure, "panic", p)
@@ -51,6 +61,8 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 		}),
 	}
 	mux.Handle(flowhookv1connect.NewWorkflowDesignServiceHandler(svc.Design, opts...))
+	mux.Handle(flowhookv1connect.NewWorkflowInstanceServiceHandler(svc.Instances, opts...))
+	mux.Handle(flowhookv1connect.NewIdentityServiceHandler(svc.Identity, opts...))
 	mux.Handle(grpchealth.NewHandler(svc.Health))
 	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flowhook/flowhook/server/internal/api"
+	"github.com/flowhook/flowhook/server/internal/auth"
 	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/store"
@@ -22,6 +23,10 @@ import (
 
 // App is a running flowhook: its database and its HTTP handler.
 type App struct {
+	// BootstrapKey is the first admin's API key when this start generated it: the caller shows
+	// it once. Empty otherwise.
+	BootstrapKey string
+
 	cfg     config.Config
 	log     *slog.Logger
 	db      *store.DB
@@ -39,11 +44,39 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, db: db}
+	if a.BootstrapKey, err = a.bootstrap(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if a.handler, err = a.routes(tel); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// bootstrap creates the first admin on an empty database, with the configured key or a new
+// one. It returns the key when it generated it (to be shown once), "" otherwise.
+func (a *App) bootstrap(ctx context.Context) (string, error) {
+	secret := a.cfg.BootstrapAdminKey
+	generated := secret == ""
+	if generated {
+		secret = auth.NewSecret()
+	}
+	created, err := store.New(a.db).Bootstrap(ctx,
+		engine.User{DisplayName: "Administrator", Email: "admin@flowhook.local", Roles: []engine.Role{engine.RoleAdmin}},
+		engine.APIKey{Name: "bootstrap", Prefix: auth.Prefix(secret), Hash: auth.Hash(secret)})
+	if err != nil {
+		return "", fmt.Errorf("bootstrap the first admin: %w", err)
+	}
+	if !created {
+		return "", nil
+	}
+	a.log.InfoContext(ctx, "created the first admin (admin@flowhook.local)", "api_key_prefix", auth.Prefix(secret), "generated", generated)
+	if generated {
+		return secret, nil
+	}
+	return "", nil
 }
 
 // Handler serves everything: the RPCs, /webhooks/, /healthz and /readyz.
@@ -57,10 +90,14 @@ func (a *App) Close() error { return a.db.Close() }
 
 func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	st := store.New(a.db)
+	clock := engine.SystemClock{}
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{
-		Design: api.NewDesignService(engine.NewDesigner(st), a.log),
-		Health: api.NewHealthChecker(st.Ping, api.ServiceNames...),
+		Design:    api.NewDesignService(engine.NewDesigner(st, st), a.log),
+		Instances: api.NewInstanceService(engine.NewRunner(st, st, clock), a.log),
+		Identity:  api.NewIdentityService(engine.NewIdentity(st, clock), st, a.log),
+		Health:    api.NewHealthChecker(st.Ping, api.ServiceNames...),
+		Auth:      auth.NewAuthenticator(st, clock, a.log),
 	}, api.Options{Log: a.log, TracerProvider: tel.TracerProvider, MaxRequestBytes: a.cfg.MaxRequestBytes})
 	if err != nil {
 		return nil, err

@@ -29,6 +29,7 @@ func TestGracefulShutdown(t *testing.T) {
 	url := dbtest.NewPostgres(t)
 	cfg := config.Default()
 	cfg.DatabaseURL = url
+	cfg.BootstrapAdminKey = "fh_graceful_shutdown_admin_key"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, err := app.New(ctx, cfg, slog.New(slog.DiscardHandler), &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()})
@@ -56,8 +57,15 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	answered := make(chan answer, 1)
 	go func() {
-		res, err := client.Post("http://"+ln.Addr().String()+"/flowhook.v1.WorkflowDesignService/ListWorkflows",
-			"application/json", strings.NewReader(`{"pageSize":5}`))
+		req, err := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/flowhook.v1.WorkflowDesignService/ListWorkflows",
+			strings.NewReader(`{"pageSize":5}`))
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+cfg.BootstrapAdminKey)
+		res, err := client.Do(req)
 		if err != nil {
 			answered <- answer{err: err}
 			return

@@ -41,6 +41,9 @@ type Config struct {
 	MaxHeaderBytes    int
 	// MaxRequestBytes caps one RPC request message.
 	MaxRequestBytes int
+	// BootstrapAdminKey is the API key of the first admin, created on an empty database; empty
+	// makes serve generate one and print it once. Never logged.
+	BootstrapAdminKey string
 }
 
 // Default returns the configuration used when nothing is set.
@@ -101,6 +104,8 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 	logLevel := c.LogLevel.String()
 	str(&c.Addr, "addr", "ADDR", "host:port to listen on")
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL (postgres://…); empty runs on the embedded SQLite database in -data-dir")
+	// The bootstrap key is read from the environment only: a flag would show in `ps`.
+	c.BootstrapAdminKey = env("BOOTSTRAP_ADMIN_KEY")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "directory of the embedded database")
 	str(&c.PublicURL, "public-url", "PUBLIC_URL", "base URL providers reach this service at; default http://{addr}")
 	str(&logLevel, "log-level", "LOG_LEVEL", "debug, info, warn or error")
@@ -153,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("public URL %q: want an absolute http:// or https:// URL", c.PublicURL))
+	}
+	if k := c.BootstrapAdminKey; k != "" && (len(k) < 20 || len(k) > 512 || strings.ContainsAny(k, " \t\r\n")) {
+		errs = append(errs, errors.New("FLOWHOOK_BOOTSTRAP_ADMIN_KEY: want 20 to 512 characters without spaces"))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log format %q: want json or text", c.LogFormat))

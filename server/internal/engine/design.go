@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Paging bounds shared by every list.
@@ -14,18 +15,71 @@ const (
 
 // Designer is the design side of the engine: drafts, validation and publication.
 type Designer struct {
-	store Store
+	store     Store
+	directory IdentityStore
 }
 
-// NewDesigner returns a Designer over the store.
-func NewDesigner(store Store) *Designer { return &Designer{store: store} }
+// NewDesigner returns a Designer over the store; assignees are checked against directory.
+func NewDesigner(store Store, directory IdentityStore) *Designer {
+	return &Designer{store: store, directory: directory}
+}
 
-// Validate returns every problem of the draft, paths relative to it.
-func (d *Designer) Validate(draft Draft) Problems { return ValidateDraft(draft) }
+// Validate returns every problem of the draft, paths relative to it: its own, and assignees
+// that name no user or group.
+func (d *Designer) Validate(ctx context.Context, draft Draft) (Problems, error) {
+	ps := ValidateDraft(draft)
+	aps, err := d.checkAssignees(ctx, draft)
+	return append(ps, aps...), err
+}
+
+// checkAssignees reports HUMAN states assigned to users or groups that do not exist.
+func (d *Designer) checkAssignees(ctx context.Context, draft Draft) (Problems, error) {
+	var users, groups []string
+	for _, s := range draft.States {
+		if s.Kind == StateKindHuman && s.Assignee != nil {
+			if s.Assignee.UserID != "" {
+				users = append(users, s.Assignee.UserID)
+			}
+			if s.Assignee.GroupID != "" {
+				groups = append(groups, s.Assignee.GroupID)
+			}
+		}
+	}
+	if len(users)+len(groups) == 0 {
+		return nil, nil
+	}
+	missingUsers, missingGroups, err := d.directory.MissingAssignees(ctx, users, groups)
+	if err != nil {
+		return nil, err
+	}
+	var ps Problems
+	for i, s := range draft.States {
+		if s.Kind != StateKindHuman || s.Assignee == nil {
+			continue
+		}
+		if s.Assignee.UserID != "" && slices.Contains(missingUsers, s.Assignee.UserID) {
+			ps.Add(fmt.Sprintf("states[%d].assignee.user_id", i), "no user has the id %q", truncateText(s.Assignee.UserID, 64))
+		}
+		if s.Assignee.GroupID != "" && slices.Contains(missingGroups, s.Assignee.GroupID) {
+			ps.Add(fmt.Sprintf("states[%d].assignee.group_id", i), "no group has the id %q", truncateText(s.Assignee.GroupID, 64))
+		}
+	}
+	return ps, nil
+}
+
+// validateForSave is every problem of a draft being saved, paths under "workflow".
+func (d *Designer) validateForSave(ctx context.Context, draft Draft) (Problems, error) {
+	ps, err := d.Validate(ctx, draft)
+	return ps.Prefixed("workflow"), err
+}
 
 // Create saves a valid draft as a new workflow.
 func (d *Designer) Create(ctx context.Context, draft Draft) (Workflow, error) {
-	if err := ValidateDraft(draft).Prefixed("workflow").Err(); err != nil {
+	ps, err := d.validateForSave(ctx, draft)
+	if err != nil {
+		return Workflow{}, err
+	}
+	if err := ps.Err(); err != nil {
 		return Workflow{}, err
 	}
 	return d.store.CreateWorkflow(ctx, normalize(draft))
@@ -37,7 +91,11 @@ func (d *Designer) Update(ctx context.Context, id string, draft Draft, expectedR
 	if expectedRevision <= 0 {
 		ps.Add("expected_revision", "is required: pass the revision you read (it starts at 1)")
 	}
-	ps = append(ps, ValidateDraft(draft).Prefixed("workflow")...)
+	dps, err := d.validateForSave(ctx, draft)
+	if err != nil {
+		return Workflow{}, err
+	}
+	ps = append(ps, dps...)
 	if err := ps.Err(); err != nil {
 		return Workflow{}, err
 	}

@@ -15,6 +15,10 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrFailedPrecondition: the request is well-formed but the system is not in a state for it.
 	ErrFailedPrecondition = errors.New("failed precondition")
+	// ErrAlreadyExists: a unique name or email is taken.
+	ErrAlreadyExists = errors.New("already exists")
+	// ErrPermissionDenied: the caller may not do this (to this thing).
+	ErrPermissionDenied = errors.New("permission denied")
 	// ErrUnavailable: a dependency (the database) is unavailable; retrying later may succeed.
 	ErrUnavailable = errors.New("unavailable")
 )

@@ -1,0 +1,95 @@
+package schema
+
+import (
+	"encoding/json"
+
+	"entgo.io/ent"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// Instance is one run of a published workflow version. Every change increases revision and is
+// conditional on it, so that racing replicas cannot both move an instance.
+type Instance struct{ ent.Schema }
+
+func (Instance) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{}, timeMixin{}} }
+
+func (Instance) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("workflow_id", uuid.UUID{}).Immutable(),
+		field.Int32("version").Immutable(),
+		field.String("workflow_name").Immutable(),
+		field.String("state_key"),
+		field.Enum("status").Values("ACTIVE", "WAITING_EXTERNAL", "COMPLETED", "CANCELLED", "FAILED"),
+		field.JSON("form_data", json.RawMessage{}),
+		field.Int64("revision").Default(1),
+		field.UUID("started_by", uuid.UUID{}).Immutable(),
+		// Idempotency of StartInstance, per starter.
+		field.String("request_id").Optional().Nillable().Immutable(),
+		// Who acts now: set only while ACTIVE in a HUMAN state, so that "assigned to me" is
+		// an index lookup on either column.
+		field.String("assignee_user_id").Optional().Nillable(),
+		field.String("assignee_group_id").Optional().Nillable(),
+		// The provider of the EXTERNAL state it waits (or waited) in, and the coupled id.
+		field.String("provider").Optional().Nillable(),
+		field.String("external_id").Optional().Nillable(),
+		field.Text("reason").Default(""),
+		field.Time("ended_at").Optional().Nillable(),
+	}
+}
+
+func (Instance) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("activities", Activity.Type),
+	}
+}
+
+func (Instance) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("started_by", "request_id").Unique(),
+		index.Fields("assignee_user_id", "id"),
+		index.Fields("assignee_group_id", "id"),
+		index.Fields("workflow_id", "id"),
+		index.Fields("status", "id"),
+		index.Fields("state_key", "id"),
+		index.Fields("started_by", "id"),
+		index.Fields("provider", "external_id"),
+		index.Fields("created_at"),
+	}
+}
+
+// Activity is one entry of an instance's timeline (Form Activity).
+type Activity struct{ ent.Schema }
+
+func (Activity) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{}} }
+
+func (Activity) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("instance_id", uuid.UUID{}).Immutable(),
+		field.Int64("seq").Immutable(),
+		field.String("kind").Immutable(),
+		field.String("actor_id").Default("").Immutable(),
+		field.String("from_state").Default("").Immutable(),
+		field.String("to_state").Default("").Immutable(),
+		field.String("transition_key").Default("").Immutable(),
+		// Form field changes, assignee and other details, in the engine's JSON form.
+		field.JSON("details", json.RawMessage{}).Optional().Immutable(),
+		field.Text("message").Default("").Immutable(),
+		field.Time("created_at").Immutable(),
+	}
+}
+
+func (Activity) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("instance", Instance.Type).Ref("activities").Field("instance_id").Unique().Required().Immutable(),
+	}
+}
+
+func (Activity) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("instance_id", "seq").Unique(),
+		index.Fields("instance_id", "actor_id"),
+	}
+}

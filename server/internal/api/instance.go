@@ -1,0 +1,275 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// InstanceService implements WorkflowInstanceService over the engine's Runner.
+type InstanceService struct {
+	runner *engine.Runner
+	log    *slog.Logger
+}
+
+var _ flowhookv1connect.WorkflowInstanceServiceHandler = (*InstanceService)(nil)
+
+// NewInstanceService returns the instance service.
+func NewInstanceService(runner *engine.Runner, log *slog.Logger) *InstanceService {
+	return &InstanceService{runner: runner, log: log}
+}
+
+func (s *InstanceService) StartInstance(ctx context.Context, req *connect.Request[flowhookv1.StartInstanceRequest]) (*connect.Response[flowhookv1.StartInstanceResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps engine.Problems
+	checkID(&ps, "workflow_id", req.Msg.GetWorkflowId())
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	inst, err := s.runner.Start(ctx, p, engine.StartInput{
+		WorkflowID:    req.Msg.GetWorkflowId(),
+		Version:       req.Msg.GetVersion(),
+		FormData:      req.Msg.GetFormData().AsMap(),
+		TransitionKey: req.Msg.GetTransitionKey(),
+		RequestID:     req.Msg.GetRequestId(),
+	})
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.StartInstanceResponse{Instance: instanceToProto(inst)}), nil
+}
+
+func (s *InstanceService) GetInstance(ctx context.Context, req *connect.Request[flowhookv1.GetInstanceRequest]) (*connect.Response[flowhookv1.GetInstanceResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps engine.Problems
+	checkID(&ps, "instance_id", req.Msg.GetInstanceId())
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	inst, err := s.runner.Get(ctx, p, req.Msg.GetInstanceId())
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.GetInstanceResponse{Instance: instanceToProto(inst)}), nil
+}
+
+func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Request[flowhookv1.ListInstancesRequest]) (*connect.Response[flowhookv1.ListInstancesResponse], error) {
+	var ps engine.Problems
+	pf := req.Msg.GetFilter()
+	f := engine.InstanceFilter{
+		WorkflowID: pf.GetWorkflowId(),
+		Version:    pf.GetVersion(),
+		StateKey:   pf.GetStateKey(),
+		Status:     engine.InstanceStatus(pf.GetStatus()),
+		Provider:   engine.Provider(pf.GetProvider()),
+		ExternalID: pf.GetExternalId(),
+		StartedBy:  pf.GetStartedBy(),
+	}
+	if f.WorkflowID != "" {
+		checkID(&ps, "filter.workflow_id", f.WorkflowID)
+	}
+	if f.StartedBy != "" {
+		checkID(&ps, "filter.started_by", f.StartedBy)
+	}
+	if f.Version < 0 {
+		ps.Add("filter.version", "must not be negative")
+	}
+	if f.Status != engine.StatusUnspecified && !f.Status.Valid() {
+		ps.Add("filter.status", "unknown status %d", int(f.Status))
+	}
+	if f.Provider != engine.ProviderUnspecified && !f.Provider.Valid() {
+		ps.Add("filter.provider", "unknown provider %d", int(f.Provider))
+	}
+	if len(f.StateKey) > engine.MaxKeyLen {
+		ps.Add("filter.state_key", "must be at most %d characters", engine.MaxKeyLen)
+	}
+	if len(f.ExternalID) > 255 {
+		ps.Add("filter.external_id", "must be at most 255 characters")
+	}
+	if t := pf.GetCreatedAfter(); t != nil {
+		if t.CheckValid() != nil {
+			ps.Add("filter.created_after", "is not a valid timestamp")
+		} else {
+			f.CreatedAfter = t.AsTime()
+		}
+	}
+	if t := pf.GetCreatedBefore(); t != nil {
+		if t.CheckValid() != nil {
+			ps.Add("filter.created_before", "is not a valid timestamp")
+		} else {
+			f.CreatedBefore = t.AsTime()
+		}
+	}
+	// The token is bound to the whole filter.
+	filterKey := pf.String()
+	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filterKey)
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	list, next, total, err := s.runner.List(ctx, f, p)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	res := &flowhookv1.ListInstancesResponse{NextPageToken: encodePageToken(next, filterKey), TotalSize: total}
+	for _, in := range list {
+		res.Instances = append(res.Instances, instanceToProto(in))
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (s *InstanceService) ListAssignedToMe(ctx context.Context, req *connect.Request[flowhookv1.ListAssignedToMeRequest]) (*connect.Response[flowhookv1.ListAssignedToMeResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps engine.Problems
+	pg := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "assigned:"+p.UserID)
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	list, next, err := s.runner.AssignedTo(ctx, p, pg)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	res := &flowhookv1.ListAssignedToMeResponse{NextPageToken: encodePageToken(next, "assigned:"+p.UserID)}
+	for _, in := range list {
+		res.Instances = append(res.Instances, instanceToProto(in))
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (s *InstanceService) TakeTransition(ctx context.Context, req *connect.Request[flowhookv1.TakeTransitionRequest]) (*connect.Response[flowhookv1.TakeTransitionResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps engine.Problems
+	checkID(&ps, "instance_id", req.Msg.GetInstanceId())
+	if req.Msg.GetExpectedRevision() < 0 {
+		ps.Add("expected_revision", "must not be negative")
+	}
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	inst, err := s.runner.Take(ctx, p, engine.TakeInput{
+		InstanceID:       req.Msg.GetInstanceId(),
+		TransitionKey:    req.Msg.GetTransitionKey(),
+		FormData:         req.Msg.GetFormData().AsMap(),
+		ExpectedRevision: req.Msg.GetExpectedRevision(),
+	})
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.TakeTransitionResponse{Instance: instanceToProto(inst)}), nil
+}
+
+func (s *InstanceService) CancelInstance(ctx context.Context, req *connect.Request[flowhookv1.CancelInstanceRequest]) (*connect.Response[flowhookv1.CancelInstanceResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps engine.Problems
+	checkID(&ps, "instance_id", req.Msg.GetInstanceId())
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	inst, err := s.runner.Cancel(ctx, p, req.Msg.GetInstanceId(), req.Msg.GetReason())
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.CancelInstanceResponse{Instance: instanceToProto(inst)}), nil
+}
+
+func (s *InstanceService) ListActivity(ctx context.Context, req *connect.Request[flowhookv1.ListActivityRequest]) (*connect.Response[flowhookv1.ListActivityResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps engine.Problems
+	id := req.Msg.GetInstanceId()
+	checkID(&ps, "instance_id", id)
+	pg := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), id)
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	acts, next, err := s.runner.Activity(ctx, p, id, pg)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	res := &flowhookv1.ListActivityResponse{NextPageToken: encodePageToken(next, id)}
+	for _, a := range acts {
+		res.Entries = append(res.Entries, activityToProto(a))
+	}
+	return connect.NewResponse(res), nil
+}
+
+func instanceToProto(in engine.Instance) *flowhookv1.Instance {
+	form, _ := structpb.NewStruct(in.FormData) // values came from a Struct or from JSON: always convertible
+	out := &flowhookv1.Instance{
+		Id:           in.ID,
+		WorkflowId:   in.WorkflowID,
+		Version:      in.Version,
+		WorkflowName: in.WorkflowName,
+		StateKey:     in.StateKey,
+		Status:       flowhookv1.InstanceStatus(in.Status),
+		FormData:     form,
+		Revision:     in.Revision,
+		StartedBy:    in.StartedBy,
+		Provider:     flowhookv1.Provider(in.Provider),
+		Reason:       in.Reason,
+		CreatedAt:    timestamp(in.CreatedAt),
+		UpdatedAt:    timestamp(in.UpdatedAt),
+	}
+	out.Assignee = assigneeToProto(in.Assignee)
+	return out
+}
+
+func assigneeToProto(a *engine.Assignee) *flowhookv1.Assignee {
+	switch {
+	case a == nil:
+		return nil
+	case a.GroupID != "":
+		return &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_GroupId{GroupId: a.GroupID}}
+	default:
+		return &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_UserId{UserId: a.UserID}}
+	}
+}
+
+func activityToProto(a engine.Activity) *flowhookv1.ActivityEntry {
+	out := &flowhookv1.ActivityEntry{
+		Id:            a.ID,
+		InstanceId:    a.InstanceID,
+		Sequence:      a.Seq,
+		Kind:          flowhookv1.ActivityKind(a.Kind),
+		ActorId:       a.ActorID,
+		FromState:     a.FromState,
+		ToState:       a.ToState,
+		TransitionKey: a.TransitionKey,
+		Message:       a.Message,
+		CreatedAt:     timestamp(a.CreatedAt),
+		Assignee:      assigneeToProto(a.Assignee),
+	}
+	for _, c := range a.Changes {
+		fc := &flowhookv1.FieldChange{Name: c.Name}
+		if c.Old != nil {
+			fc.OldValue, _ = structpb.NewValue(c.Old)
+		}
+		if c.New != nil {
+			fc.NewValue, _ = structpb.NewValue(c.New)
+		}
+		out.Changes = append(out.Changes, fc)
+	}
+	return out
+}

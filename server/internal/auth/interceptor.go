@@ -1,0 +1,107 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"connectrpc.com/connect"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// Interceptor authenticates every call and checks the caller's roles against Procedures. A
+// procedure missing from the table is refused: new RPCs are closed until someone opens them.
+func (a *Authenticator) Interceptor(onError func(context.Context, error) error) connect.Interceptor {
+	return &interceptor{auth: a, onError: onError}
+}
+
+type interceptor struct {
+	auth    *Authenticator
+	onError func(context.Context, error) error
+}
+
+func (i *interceptor) check(ctx context.Context, procedure, header string) (context.Context, error) {
+	p, err := i.auth.Authenticate(ctx, header)
+	if err != nil {
+		var cerr *connect.Error
+		if errors.As(err, &cerr) {
+			return ctx, cerr
+		}
+		return ctx, i.onError(ctx, err)
+	}
+	roles, known := Procedures[procedure]
+	if !known {
+		return ctx, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s is not open to any role", procedure))
+	}
+	for _, r := range roles {
+		if p.Has(r) {
+			return WithPrincipal(ctx, p), nil
+		}
+	}
+	return ctx, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s needs one of the roles %v", procedure, roles))
+}
+
+func (i *interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {
+	return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+		ctx, err := i.check(ctx, req.Spec().Procedure, req.Header().Get("Authorization"))
+		if err != nil {
+			return nil, err
+		}
+		return next(ctx, req)
+	}
+}
+
+func (i *interceptor) WrapStreamingClient(next connect.StreamingClientFunc) connect.StreamingClientFunc {
+	return next
+}
+
+func (i *interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) connect.StreamingHandlerFunc {
+	return func(ctx context.Context, conn connect.StreamingHandlerConn) error {
+		ctx, err := i.check(ctx, conn.Spec().Procedure, conn.RequestHeader().Get("Authorization"))
+		if err != nil {
+			return err
+		}
+		return next(ctx, conn)
+	}
+}
+
+var (
+	anyone    = []engine.Role{engine.RoleAdmin, engine.RoleDesigner, engine.RoleUser}
+	admins    = []engine.Role{engine.RoleAdmin}
+	designers = []engine.Role{engine.RoleDesigner}
+	users     = []engine.Role{engine.RoleUser}
+)
+
+// Procedures lists, for every RPC, the roles that may call it (ADMIN holds every role). What
+// a role may do to a particular instance is the engine's to decide.
+var Procedures = map[string][]engine.Role{
+	"/flowhook.v1.WorkflowDesignService/CreateWorkflow":   designers,
+	"/flowhook.v1.WorkflowDesignService/UpdateWorkflow":   designers,
+	"/flowhook.v1.WorkflowDesignService/GetWorkflow":      designers,
+	"/flowhook.v1.WorkflowDesignService/ListWorkflows":    designers,
+	"/flowhook.v1.WorkflowDesignService/ValidateWorkflow": designers,
+	"/flowhook.v1.WorkflowDesignService/PublishWorkflow":  designers,
+	// Users read published versions: the forms they fill come from them.
+	"/flowhook.v1.WorkflowDesignService/GetWorkflowVersion":   {engine.RoleDesigner, engine.RoleUser},
+	"/flowhook.v1.WorkflowDesignService/ListWorkflowVersions": {engine.RoleDesigner, engine.RoleUser},
+
+	"/flowhook.v1.WorkflowInstanceService/StartInstance":    users,
+	"/flowhook.v1.WorkflowInstanceService/GetInstance":      users,
+	"/flowhook.v1.WorkflowInstanceService/ListInstances":    admins,
+	"/flowhook.v1.WorkflowInstanceService/ListAssignedToMe": users,
+	"/flowhook.v1.WorkflowInstanceService/TakeTransition":   users,
+	"/flowhook.v1.WorkflowInstanceService/CancelInstance":   users,
+	"/flowhook.v1.WorkflowInstanceService/ListActivity":     users,
+
+	"/flowhook.v1.IdentityService/CreateUser":        admins,
+	"/flowhook.v1.IdentityService/ListUsers":         admins,
+	"/flowhook.v1.IdentityService/CreateGroup":       admins,
+	"/flowhook.v1.IdentityService/ListGroups":        admins,
+	"/flowhook.v1.IdentityService/AddGroupMember":    admins,
+	"/flowhook.v1.IdentityService/RemoveGroupMember": admins,
+	"/flowhook.v1.IdentityService/CreateApiKey":      anyone,
+	"/flowhook.v1.IdentityService/RevokeApiKey":      anyone,
+	"/flowhook.v1.IdentityService/ListApiKeys":       anyone,
+	"/flowhook.v1.IdentityService/WhoAmI":            anyone,
+}

@@ -1,0 +1,139 @@
+package engine
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// InstanceStatus is where an instance is in its life.
+type InstanceStatus int
+
+const (
+	StatusUnspecified     InstanceStatus = iota
+	StatusActive                         // in a HUMAN state, waiting for its assignee
+	StatusWaitingExternal                // in an EXTERNAL state, waiting for the outside system
+	StatusCompleted                      // reached an END state
+	StatusCancelled
+	StatusFailed
+)
+
+var statusNames = []string{"", "ACTIVE", "WAITING_EXTERNAL", "COMPLETED", "CANCELLED", "FAILED"}
+
+func (s InstanceStatus) String() string { return enumName(statusNames, int(s)) }
+func (s InstanceStatus) Valid() bool    { return s > 0 && int(s) < len(statusNames) }
+
+// Open reports whether the instance can still move.
+func (s InstanceStatus) Open() bool { return s == StatusActive || s == StatusWaitingExternal }
+
+// ParseStatus reads a status name as stored.
+func ParseStatus(name string) (InstanceStatus, error) {
+	var v int
+	err := parseEnum(statusNames, []byte(name), &v)
+	return InstanceStatus(v), err
+}
+
+// ParseProvider reads a provider name as stored.
+func ParseProvider(name string) (Provider, error) {
+	var v int
+	err := parseEnum(providerNames, []byte(name), &v)
+	return Provider(v), err
+}
+
+// Instance is one run of a published workflow version.
+type Instance struct {
+	ID           string
+	WorkflowID   string
+	Version      int32
+	WorkflowName string
+	StateKey     string
+	Status       InstanceStatus
+	FormData     map[string]any
+	Revision     int64
+	StartedBy    string
+	RequestID    string
+	Assignee     *Assignee // set only while ACTIVE in a HUMAN state
+	Provider     Provider  // of the EXTERNAL state it waits (or waited) in
+	ExternalID   string
+	Reason       string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	EndedAt      *time.Time
+}
+
+// ActivityKind names an entry of the timeline.
+type ActivityKind int
+
+const (
+	ActivityUnspecified ActivityKind = iota
+	ActivityStarted
+	ActivityTransition
+	ActivityAssigned
+	ActivityWaitingExternal
+	ActivityCompleted
+	ActivityCancelled
+	ActivityFailed
+	ActivityExternalProgress
+	ActivityOutcome
+)
+
+var activityKindNames = []string{"", "STARTED", "TRANSITION", "ASSIGNED", "WAITING_EXTERNAL", "COMPLETED",
+	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME"}
+
+func (k ActivityKind) String() string { return enumName(activityKindNames, int(k)) }
+
+// ParseActivityKind reads a kind name as stored.
+func ParseActivityKind(name string) (ActivityKind, error) {
+	var v int
+	err := parseEnum(activityKindNames, []byte(name), &v)
+	return ActivityKind(v), err
+}
+
+// FieldChange is a form field's value before and after (nil: no value).
+type FieldChange struct {
+	Name string `json:"name"`
+	Old  any    `json:"old,omitempty"`
+	New  any    `json:"new,omitempty"`
+}
+
+// Activity is one entry of an instance's timeline.
+type Activity struct {
+	ID            string
+	InstanceID    string
+	Seq           int64
+	Kind          ActivityKind
+	ActorID       string
+	FromState     string
+	ToState       string
+	TransitionKey string
+	Changes       []FieldChange
+	Assignee      *Assignee
+	Message       string
+	CreatedAt     time.Time
+}
+
+// ActivityDetails is the stored JSON form of an activity's structured details.
+type ActivityDetails struct {
+	Changes  []FieldChange `json:"changes,omitempty"`
+	Assignee *Assignee     `json:"assignee,omitempty"`
+}
+
+// MarshalDetails returns the stored form of an activity's details (nil when it has none).
+func (a Activity) MarshalDetails() (json.RawMessage, error) {
+	if len(a.Changes) == 0 && a.Assignee == nil {
+		return nil, nil
+	}
+	return json.Marshal(ActivityDetails{Changes: a.Changes, Assignee: a.Assignee})
+}
+
+// InstanceFilter narrows ListInstances (Workflow Manage). Zero values match everything.
+type InstanceFilter struct {
+	WorkflowID    string
+	Version       int32
+	StateKey      string
+	Status        InstanceStatus
+	Provider      Provider
+	ExternalID    string
+	StartedBy     string
+	CreatedAfter  time.Time // inclusive
+	CreatedBefore time.Time // exclusive
+}

@@ -1,0 +1,362 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+	"sync"
+)
+
+// InstanceStore is the persistence port of instances and their timelines.
+type InstanceStore interface {
+	// CreateInstance saves a new instance with its first activities. When the starter already
+	// used the request id it returns ErrDuplicateRequest and saves nothing.
+	CreateInstance(ctx context.Context, in Instance, acts []Activity) (Instance, error)
+	// InstanceByRequest returns the instance a starter started with a request id.
+	InstanceByRequest(ctx context.Context, startedBy, requestID string) (Instance, error)
+	GetInstance(ctx context.Context, id string) (Instance, error)
+	// UpdateInstance saves in (its revision increased by one) and appends the activities, when
+	// the stored revision is still expectedRevision; ErrConflict otherwise.
+	UpdateInstance(ctx context.Context, in Instance, expectedRevision int64, acts []Activity) (Instance, error)
+	ListInstances(ctx context.Context, f InstanceFilter, p Page) ([]Instance, string, int64, error)
+	// ListAssigned returns the ACTIVE instances assigned to the user or one of the groups,
+	// oldest first.
+	ListAssigned(ctx context.Context, userID string, groupIDs []string, p Page) ([]Instance, string, error)
+	ListActivity(ctx context.Context, instanceID string, p Page) ([]Activity, string, error)
+	// HasActed reports whether the user appears as the actor of any of the instance's activities.
+	HasActed(ctx context.Context, instanceID, userID string) (bool, error)
+}
+
+// ErrDuplicateRequest: a StartInstance request id was used already.
+var ErrDuplicateRequest = errors.New("duplicate request")
+
+// Runner runs instances: start, transitions, cancellation, and what users may see of them.
+type Runner struct {
+	instances InstanceStore
+	versions  Store
+	clock     Clock
+	cache     versionCache
+}
+
+// NewRunner returns the instance side of the engine.
+func NewRunner(instances InstanceStore, versions Store, clock Clock) *Runner {
+	return &Runner{instances: instances, versions: versions, clock: clock}
+}
+
+// StartInput is what starting an instance takes.
+type StartInput struct {
+	WorkflowID    string
+	Version       int32 // 0: latest
+	FormData      map[string]any
+	TransitionKey string
+	RequestID     string
+}
+
+const maxRequestIDLen = 128
+
+// Start starts an instance on a published version and takes the transition out of START.
+func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instance, error) {
+	if len(in.RequestID) > maxRequestIDLen {
+		return Instance{}, Invalid(Problem{Path: "request_id", Message: fmt.Sprintf("must be at most %d characters", maxRequestIDLen)})
+	}
+	if in.Version < 0 {
+		return Instance{}, Invalid(Problem{Path: "version", Message: "must not be negative (0 means the latest)"})
+	}
+	if in.RequestID != "" {
+		if existing, err := r.instances.InstanceByRequest(ctx, p.UserID, in.RequestID); err == nil {
+			return r.sameRequest(existing, in)
+		} else if !errors.Is(err, ErrNotFound) {
+			return Instance{}, err
+		}
+	}
+	v, err := r.versions.GetVersion(ctx, in.WorkflowID, in.Version)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) && in.Version == 0 && strings.Contains(err.Error(), "no published version") {
+			return Instance{}, fmt.Errorf("%w: the workflow has no published version to start", ErrFailedPrecondition)
+		}
+		return Instance{}, err
+	}
+	def := v.Definition
+	var start State
+	for _, s := range def.States {
+		if s.Kind == StateKindStart {
+			start = s
+		}
+	}
+	data, ps := ValidateForm("form_data", start.FormFields, in.FormData)
+	t, tps := pickTransition(def, start, in.TransitionKey)
+	ps = append(ps, tps...)
+	if err := ps.Err(); err != nil {
+		return Instance{}, err
+	}
+
+	now := r.clock.Now()
+	inst := Instance{
+		WorkflowID:   v.WorkflowID,
+		Version:      v.Version,
+		WorkflowName: def.Name,
+		StateKey:     start.Key,
+		FormData:     data,
+		Revision:     1,
+		StartedBy:    p.UserID,
+		RequestID:    in.RequestID,
+		CreatedAt:    now,
+		UpdatedAt:    now,
+	}
+	acts := []Activity{{Kind: ActivityStarted, ActorID: p.UserID, ToState: start.Key, Changes: diffForm(nil, data), CreatedAt: now,
+		Message: fmt.Sprintf("started %q version %d", def.Name, v.Version)}}
+	acts = append(acts, r.move(&inst, def, t, p.UserID, nil)...)
+	created, err := r.instances.CreateInstance(ctx, inst, acts)
+	if errors.Is(err, ErrDuplicateRequest) {
+		existing, gerr := r.instances.InstanceByRequest(ctx, p.UserID, in.RequestID)
+		if gerr != nil {
+			return Instance{}, gerr
+		}
+		return r.sameRequest(existing, in)
+	}
+	return created, err
+}
+
+// sameRequest answers a repeated request id with the instance it started, unless the id is
+// being reused for another workflow.
+func (r *Runner) sameRequest(existing Instance, in StartInput) (Instance, error) {
+	if existing.WorkflowID != in.WorkflowID {
+		return Instance{}, Invalid(Problem{Path: "request_id", Message: "was already used to start an instance of another workflow"})
+	}
+	return existing, nil
+}
+
+func pickTransition(def Draft, from State, key string) (Transition, Problems) {
+	var ps Problems
+	var out []string
+	for _, t := range def.Transitions {
+		if t.From != from.Key {
+			continue
+		}
+		if key != "" && t.Key == key {
+			return t, nil
+		}
+		out = append(out, t.Key)
+	}
+	switch {
+	case key == "" && len(out) == 1:
+		for _, t := range def.Transitions {
+			if t.Key == out[0] {
+				return t, nil
+			}
+		}
+	case key == "":
+		ps.Add("transition_key", "is required: state %q has %d ways out (%s)", from.Key, len(out), strings.Join(out, ", "))
+	default:
+		ps.Add("transition_key", "state %q has no transition %q; its ways out are: %s", from.Key, truncateText(key, MaxKeyLen), strings.Join(out, ", "))
+	}
+	return Transition{}, ps
+}
+
+// move takes transition t: the instance enters t's target, and the activities say so.
+func (r *Runner) move(inst *Instance, def Draft, t Transition, actor string, changes []FieldChange) []Activity {
+	now := r.clock.Now()
+	to, _ := def.State(t.To)
+	acts := []Activity{{Kind: ActivityTransition, ActorID: actor, FromState: inst.StateKey, ToState: to.Key,
+		TransitionKey: t.Key, Changes: changes, CreatedAt: now,
+		Message: fmt.Sprintf("took %q from %q to %q", t.Key, inst.StateKey, to.Key)}}
+	inst.StateKey = to.Key
+	inst.Assignee = nil
+	inst.UpdatedAt = now
+	switch to.Kind {
+	case StateKindHuman:
+		inst.Status = StatusActive
+		a := *to.Assignee
+		inst.Assignee = &a
+		acts = append(acts, Activity{Kind: ActivityAssigned, ToState: to.Key, Assignee: &a, CreatedAt: now,
+			Message: fmt.Sprintf("waiting in %q for its assignee", to.Key)})
+	case StateKindExternal:
+		inst.Status = StatusWaitingExternal
+		inst.Provider = to.External.Provider
+		inst.ExternalID = ""
+		acts = append(acts, Activity{Kind: ActivityWaitingExternal, ToState: to.Key, CreatedAt: now,
+			Message: fmt.Sprintf("waiting in %q for %s", to.Key, to.External.Provider)})
+	case StateKindEnd:
+		inst.Status = StatusCompleted
+		inst.EndedAt = &now
+		acts = append(acts, Activity{Kind: ActivityCompleted, ToState: to.Key, CreatedAt: now,
+			Message: fmt.Sprintf("completed in %q", to.Key)})
+	}
+	return acts
+}
+
+// TakeInput is what taking a transition out of a HUMAN state takes.
+type TakeInput struct {
+	InstanceID       string
+	TransitionKey    string
+	FormData         map[string]any
+	ExpectedRevision int64 // 0: no check beyond the revision read
+}
+
+// Take takes a transition out of the instance's HUMAN state, for an assignee or an admin.
+func (r *Runner) Take(ctx context.Context, p Principal, in TakeInput) (Instance, error) {
+	inst, err := r.instances.GetInstance(ctx, in.InstanceID)
+	if err != nil {
+		return Instance{}, err
+	}
+	if !r.canSee(ctx, p, inst) {
+		return Instance{}, errNotYours
+	}
+	if in.ExpectedRevision > 0 && in.ExpectedRevision != inst.Revision {
+		return Instance{}, fmt.Errorf("%w: the instance is at revision %d, not %d", ErrConflict, inst.Revision, in.ExpectedRevision)
+	}
+	if inst.Status != StatusActive {
+		return Instance{}, fmt.Errorf("%w: the instance is %s in %q; there is no transition to take", ErrFailedPrecondition, inst.Status, inst.StateKey)
+	}
+	if !p.IsAdmin() && !isAssignee(p, inst.Assignee) {
+		return Instance{}, fmt.Errorf("%w: %q is assigned to someone else", ErrPermissionDenied, inst.StateKey)
+	}
+	def, err := r.definition(ctx, inst.WorkflowID, inst.Version)
+	if err != nil {
+		return Instance{}, err
+	}
+	state, _ := def.State(inst.StateKey)
+	data, ps := ValidateForm("form_data", state.FormFields, in.FormData)
+	t, tps := pickTransition(def, state, in.TransitionKey)
+	if in.TransitionKey == "" && len(tps) > 0 {
+		tps = Problems{{Path: "transition_key", Message: "is required"}}
+	}
+	ps = append(ps, tps...)
+	if err := ps.Err(); err != nil {
+		return Instance{}, err
+	}
+	read := inst.Revision
+	changes := diffForm(inst.FormData, data)
+	merged := maps.Clone(inst.FormData)
+	if merged == nil {
+		merged = map[string]any{}
+	}
+	maps.Copy(merged, data)
+	inst.FormData = merged
+	acts := r.move(&inst, def, t, p.UserID, changes)
+	return r.instances.UpdateInstance(ctx, inst, read, acts)
+}
+
+// Cancel cancels an open instance, for an admin or its starter.
+func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (Instance, error) {
+	var ps Problems
+	checkText(&ps, "reason", reason, MaxDescriptionLen, true)
+	if err := ps.Err(); err != nil {
+		return Instance{}, err
+	}
+	inst, err := r.instances.GetInstance(ctx, id)
+	if err != nil {
+		return Instance{}, err
+	}
+	if !r.canSee(ctx, p, inst) {
+		return Instance{}, errNotYours
+	}
+	if !p.IsAdmin() && inst.StartedBy != p.UserID {
+		return Instance{}, fmt.Errorf("%w: only an admin or the user who started it cancels an instance", ErrPermissionDenied)
+	}
+	if !inst.Status.Open() {
+		return Instance{}, fmt.Errorf("%w: the instance is %s already", ErrFailedPrecondition, inst.Status)
+	}
+	now := r.clock.Now()
+	read := inst.Revision
+	inst.Status = StatusCancelled
+	inst.Assignee = nil
+	inst.Reason = reason
+	inst.EndedAt = &now
+	inst.UpdatedAt = now
+	acts := []Activity{{Kind: ActivityCancelled, ActorID: p.UserID, FromState: inst.StateKey, Message: reason, CreatedAt: now}}
+	return r.instances.UpdateInstance(ctx, inst, read, acts)
+}
+
+// Get returns an instance the caller may see.
+func (r *Runner) Get(ctx context.Context, p Principal, id string) (Instance, error) {
+	inst, err := r.instances.GetInstance(ctx, id)
+	if err != nil {
+		return Instance{}, err
+	}
+	if !r.canSee(ctx, p, inst) {
+		return Instance{}, errNotYours
+	}
+	return inst, nil
+}
+
+// List is Workflow Manage: every instance, filtered (admins; checked by the caller's role).
+func (r *Runner) List(ctx context.Context, f InstanceFilter, p Page) ([]Instance, string, int64, error) {
+	if !f.CreatedAfter.IsZero() && !f.CreatedBefore.IsZero() && !f.CreatedAfter.Before(f.CreatedBefore) {
+		return nil, "", 0, Invalid(Problem{Path: "filter.created_before", Message: "must be after created_after"})
+	}
+	return r.instances.ListInstances(ctx, f, p)
+}
+
+// AssignedTo returns the instances waiting on the caller or the caller's groups.
+func (r *Runner) AssignedTo(ctx context.Context, p Principal, pg Page) ([]Instance, string, error) {
+	return r.instances.ListAssigned(ctx, p.UserID, p.GroupIDs, pg)
+}
+
+// Activity returns a page of an instance's timeline, for those who may see it.
+func (r *Runner) Activity(ctx context.Context, p Principal, id string, pg Page) ([]Activity, string, error) {
+	if _, err := r.Get(ctx, p, id); err != nil {
+		return nil, "", err
+	}
+	return r.instances.ListActivity(ctx, id, pg)
+}
+
+var errNotYours = fmt.Errorf("%w: only admins, its starter, its assignees and those who acted on it see an instance", ErrPermissionDenied)
+
+// canSee: admins, the starter, the current assignees, and whoever acted on the instance.
+func (r *Runner) canSee(ctx context.Context, p Principal, inst Instance) bool {
+	if p.IsAdmin() || inst.StartedBy == p.UserID || isAssignee(p, inst.Assignee) {
+		return true
+	}
+	acted, err := r.instances.HasActed(ctx, inst.ID, p.UserID)
+	return err == nil && acted
+}
+
+func isAssignee(p Principal, a *Assignee) bool {
+	if a == nil {
+		return false
+	}
+	return (a.UserID != "" && a.UserID == p.UserID) || (a.GroupID != "" && p.InGroup(a.GroupID))
+}
+
+// definition returns a published version's definition. Versions are immutable, so every
+// replica may cache them without coordination.
+func (r *Runner) definition(ctx context.Context, workflowID string, version int32) (Draft, error) {
+	key := fmt.Sprintf("%s/%d", workflowID, version)
+	if d, ok := r.cache.get(key); ok {
+		return d, nil
+	}
+	v, err := r.versions.GetVersion(ctx, workflowID, version)
+	if err != nil {
+		return Draft{}, err
+	}
+	r.cache.put(key, v.Definition)
+	return v.Definition, nil
+}
+
+// versionCache holds immutable definitions; it is emptied when full rather than evicting one
+// by one, which is simple and enough for the number of live versions a deployment has.
+type versionCache struct {
+	mu sync.Mutex
+	m  map[string]Draft
+}
+
+const versionCacheSize = 1024
+
+func (c *versionCache) get(k string) (Draft, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.m[k]
+	return d, ok
+}
+
+func (c *versionCache) put(k string, d Draft) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= versionCacheSize {
+		c.m = make(map[string]Draft)
+	}
+	c.m[k] = d
+}

@@ -1,0 +1,383 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/apikey"
+	"github.com/flowhook/flowhook/ent/group"
+	"github.com/flowhook/flowhook/ent/user"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+var _ engine.IdentityStore = (*Store)(nil)
+
+func (s *Store) CreateUser(ctx context.Context, u engine.User) (engine.User, error) {
+	now := now()
+	row, err := s.db.Client.User.Create().
+		SetDisplayName(u.DisplayName).
+		SetEmail(u.Email).
+		SetRoles(roleNames(u.Roles)).
+		SetCreatedAt(now).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil {
+		if isUniqueViolation(err) || ent.IsConstraintError(err) {
+			return engine.User{}, fmt.Errorf("%w: a user with the email %q exists", engine.ErrAlreadyExists, u.Email)
+		}
+		return engine.User{}, translate(err)
+	}
+	return userFromRow(row), nil
+}
+
+func (s *Store) GetUser(ctx context.Context, id string) (engine.User, error) {
+	uid, err := parseID("user", id)
+	if err != nil {
+		return engine.User{}, err
+	}
+	row, err := s.db.Client.User.Get(ctx, uid)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.User{}, fmt.Errorf("%w: user %s", engine.ErrNotFound, id)
+		}
+		return engine.User{}, translate(err)
+	}
+	return userFromRow(row), nil
+}
+
+func (s *Store) ListUsers(ctx context.Context, p engine.Page) ([]engine.User, string, error) {
+	q := s.db.Client.User.Query()
+	if p.After != "" {
+		after, err := uuid.Parse(p.After)
+		if err != nil {
+			return nil, "", badToken()
+		}
+		q = q.Where(user.IDGT(after))
+	}
+	rows, err := q.Order(user.ByID()).Limit(p.Size + 1).All(ctx)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	rows, next := cut(rows, p.Size, func(r *ent.User) string { return r.ID.String() })
+	out := make([]engine.User, len(rows))
+	for i, r := range rows {
+		out[i] = userFromRow(r)
+	}
+	return out, next, nil
+}
+
+func (s *Store) CreateGroup(ctx context.Context, g engine.Group) (engine.Group, error) {
+	now := now()
+	row, err := s.db.Client.Group.Create().
+		SetName(g.Name).
+		SetDescription(g.Description).
+		SetCreatedAt(now).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil {
+		if isUniqueViolation(err) || ent.IsConstraintError(err) {
+			return engine.Group{}, fmt.Errorf("%w: a group named %q exists", engine.ErrAlreadyExists, g.Name)
+		}
+		return engine.Group{}, translate(err)
+	}
+	return groupFromRow(row, nil), nil
+}
+
+func (s *Store) GetGroup(ctx context.Context, id string) (engine.Group, error) {
+	gid, err := parseID("group", id)
+	if err != nil {
+		return engine.Group{}, err
+	}
+	row, err := s.db.Client.Group.Query().Where(group.ID(gid)).WithMembers(func(q *ent.UserQuery) {
+		q.Select(user.FieldID).Order(user.ByID())
+	}).Only(ctx)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.Group{}, fmt.Errorf("%w: group %s", engine.ErrNotFound, id)
+		}
+		return engine.Group{}, translate(err)
+	}
+	return groupFromRow(row, row.Edges.Members), nil
+}
+
+func (s *Store) ListGroups(ctx context.Context, p engine.Page) ([]engine.Group, string, error) {
+	q := s.db.Client.Group.Query()
+	if p.After != "" {
+		after, err := uuid.Parse(p.After)
+		if err != nil {
+			return nil, "", badToken()
+		}
+		q = q.Where(group.IDGT(after))
+	}
+	rows, err := q.Order(group.ByID()).Limit(p.Size + 1).WithMembers(func(q *ent.UserQuery) {
+		q.Select(user.FieldID).Order(user.ByID())
+	}).All(ctx)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	rows, next := cut(rows, p.Size, func(r *ent.Group) string { return r.ID.String() })
+	out := make([]engine.Group, len(rows))
+	for i, r := range rows {
+		out[i] = groupFromRow(r, r.Edges.Members)
+	}
+	return out, next, nil
+}
+
+func (s *Store) SetGroupMember(ctx context.Context, groupID, userID string, member bool) (engine.Group, error) {
+	gid, err := parseID("group", groupID)
+	if err != nil {
+		return engine.Group{}, err
+	}
+	uid, err := parseID("user", userID)
+	if err != nil {
+		return engine.Group{}, err
+	}
+	if _, err := s.GetUser(ctx, userID); err != nil {
+		return engine.Group{}, err
+	}
+	if _, err := s.GetGroup(ctx, groupID); err != nil {
+		return engine.Group{}, err
+	}
+	upd := s.db.Client.Group.UpdateOneID(gid)
+	if member {
+		// Adding an existing member must not fail: only add when absent. A racing duplicate
+		// hits the join table's primary key and is then a no-op too.
+		exists, err := s.db.Client.Group.Query().Where(group.ID(gid), group.HasMembersWith(user.ID(uid))).Exist(ctx)
+		if err != nil {
+			return engine.Group{}, translate(err)
+		}
+		if exists {
+			return s.GetGroup(ctx, groupID)
+		}
+		upd = upd.AddMemberIDs(uid)
+	} else {
+		upd = upd.RemoveMemberIDs(uid)
+	}
+	if err := upd.Exec(ctx); err != nil && !isUniqueViolation(err) && !ent.IsConstraintError(err) {
+		return engine.Group{}, translate(err)
+	}
+	return s.GetGroup(ctx, groupID)
+}
+
+func (s *Store) GroupsOf(ctx context.Context, userID string) ([]string, error) {
+	uid, err := parseID("user", userID)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := s.db.Client.Group.Query().Where(group.HasMembersWith(user.ID(uid))).Order(group.ByID()).IDs(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out, nil
+}
+
+func (s *Store) CreateAPIKey(ctx context.Context, k engine.APIKey) (engine.APIKey, error) {
+	uid, err := parseID("user", k.UserID)
+	if err != nil {
+		return engine.APIKey{}, err
+	}
+	row, err := s.db.Client.ApiKey.Create().
+		SetUserID(uid).
+		SetName(k.Name).
+		SetPrefix(k.Prefix).
+		SetHash(k.Hash).
+		SetCreatedAt(now()).
+		Save(ctx)
+	if err != nil {
+		return engine.APIKey{}, translate(err)
+	}
+	return keyFromRow(row), nil
+}
+
+func (s *Store) GetAPIKey(ctx context.Context, id string) (engine.APIKey, error) {
+	kid, err := parseID("api key", id)
+	if err != nil {
+		return engine.APIKey{}, err
+	}
+	row, err := s.db.Client.ApiKey.Get(ctx, kid)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.APIKey{}, fmt.Errorf("%w: api key %s", engine.ErrNotFound, id)
+		}
+		return engine.APIKey{}, translate(err)
+	}
+	return keyFromRow(row), nil
+}
+
+func (s *Store) ListAPIKeys(ctx context.Context, userID string) ([]engine.APIKey, error) {
+	uid, err := parseID("user", userID)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Client.ApiKey.Query().Where(apikey.UserID(uid)).Order(apikey.ByID()).All(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]engine.APIKey, len(rows))
+	for i, r := range rows {
+		out[i] = keyFromRow(r)
+	}
+	return out, nil
+}
+
+func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (engine.APIKey, error) {
+	kid, err := parseID("api key", id)
+	if err != nil {
+		return engine.APIKey{}, err
+	}
+	// Conditional: the first revocation's time stands.
+	if err := s.db.Client.ApiKey.Update().Where(apikey.ID(kid), apikey.RevokedAtIsNil()).
+		SetRevokedAt(at.UTC().Truncate(time.Microsecond)).Exec(ctx); err != nil {
+		return engine.APIKey{}, translate(err)
+	}
+	return s.GetAPIKey(ctx, id)
+}
+
+func (s *Store) APIKeyByHash(ctx context.Context, hash string) (engine.APIKey, engine.User, error) {
+	row, err := s.db.Client.ApiKey.Query().Where(apikey.Hash(hash)).WithUser().Only(ctx)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.APIKey{}, engine.User{}, fmt.Errorf("%w: api key", engine.ErrNotFound)
+		}
+		return engine.APIKey{}, engine.User{}, translate(err)
+	}
+	return keyFromRow(row), userFromRow(row.Edges.User), nil
+}
+
+func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, interval time.Duration) error {
+	kid, err := parseID("api key", id)
+	if err != nil {
+		return err
+	}
+	at = at.UTC().Truncate(time.Microsecond)
+	err = s.db.Client.ApiKey.Update().
+		Where(apikey.ID(kid), apikey.Or(apikey.LastUsedAtIsNil(), apikey.LastUsedAtLT(at.Add(-interval)))).
+		SetLastUsedAt(at).
+		Exec(ctx)
+	return translate(err)
+}
+
+func (s *Store) Bootstrap(ctx context.Context, admin engine.User, key engine.APIKey) (bool, error) {
+	created := false
+	err := s.inTx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.User.Query().Limit(1).Count(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		now := now()
+		u, err := tx.User.Create().SetDisplayName(admin.DisplayName).SetEmail(admin.Email).
+			SetRoles(roleNames(admin.Roles)).SetCreatedAt(now).SetUpdatedAt(now).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ApiKey.Create().SetUserID(u.ID).SetName(key.Name).SetPrefix(key.Prefix).
+			SetHash(key.Hash).SetCreatedAt(now).Save(ctx); err != nil {
+			return err
+		}
+		created = true
+		return nil
+	})
+	if err != nil && (isUniqueViolation(err) || ent.IsConstraintError(err)) {
+		return false, nil // another replica bootstrapped at the same moment
+	}
+	return created, translate(err)
+}
+
+func (s *Store) MissingAssignees(ctx context.Context, userIDs, groupIDs []string) ([]string, []string, error) {
+	missingUsers, err := missing(userIDs, func(ids []uuid.UUID) ([]uuid.UUID, error) {
+		return s.db.Client.User.Query().Where(user.IDIn(ids...)).IDs(ctx)
+	})
+	if err != nil {
+		return nil, nil, translate(err)
+	}
+	missingGroups, err := missing(groupIDs, func(ids []uuid.UUID) ([]uuid.UUID, error) {
+		return s.db.Client.Group.Query().Where(group.IDIn(ids...)).IDs(ctx)
+	})
+	if err != nil {
+		return nil, nil, translate(err)
+	}
+	return missingUsers, missingGroups, nil
+}
+
+// missing returns the ids that are not UUIDs or that found returns nothing for.
+func missing(ids []string, found func([]uuid.UUID) ([]uuid.UUID, error)) ([]string, error) {
+	var parsed []uuid.UUID
+	var out []string
+	for _, id := range ids {
+		u, err := uuid.Parse(id)
+		if err != nil {
+			out = append(out, id)
+			continue
+		}
+		parsed = append(parsed, u)
+	}
+	if len(parsed) == 0 {
+		return out, nil
+	}
+	have, err := found(parsed)
+	if err != nil {
+		return nil, err
+	}
+	exists := make(map[uuid.UUID]bool, len(have))
+	for _, h := range have {
+		exists[h] = true
+	}
+	for _, u := range parsed {
+		if !exists[u] {
+			out = append(out, u.String())
+		}
+	}
+	return out, nil
+}
+
+func roleNames(roles []engine.Role) []string {
+	out := make([]string, len(roles))
+	for i, r := range roles {
+		out[i] = r.String()
+	}
+	return out
+}
+
+func userFromRow(r *ent.User) engine.User {
+	u := engine.User{ID: r.ID.String(), DisplayName: r.DisplayName, Email: r.Email, CreatedAt: r.CreatedAt}
+	for _, name := range r.Roles {
+		if role, err := engine.ParseRole(name); err == nil {
+			u.Roles = append(u.Roles, role)
+		}
+	}
+	return u
+}
+
+func groupFromRow(r *ent.Group, members []*ent.User) engine.Group {
+	g := engine.Group{ID: r.ID.String(), Name: r.Name, Description: r.Description, CreatedAt: r.CreatedAt}
+	for _, m := range members {
+		g.MemberIDs = append(g.MemberIDs, m.ID.String())
+	}
+	return g
+}
+
+func keyFromRow(r *ent.ApiKey) engine.APIKey {
+	return engine.APIKey{ID: r.ID.String(), UserID: r.UserID.String(), Name: r.Name, Prefix: r.Prefix, Hash: r.Hash,
+		CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, RevokedAt: r.RevokedAt}
+}
+
+func badToken() error {
+	return engine.Invalid(engine.Problem{Path: "page_token", Message: "is not a token this service issued"})
+}
+
+// cut trims a page fetched with one row extra and returns the position after it.
+func cut[T any](rows []T, size int, pos func(T) string) ([]T, string) {
+	if len(rows) <= size {
+		return rows, ""
+	}
+	rows = rows[:size]
+	return rows, pos(rows[len(rows)-1])
+}

@@ -1,0 +1,389 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/activity"
+	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/predicate"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+var _ engine.InstanceStore = (*Store)(nil)
+
+func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []engine.Activity) (engine.Instance, error) {
+	wid, err := parseID("workflow", in.WorkflowID)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	starter, err := parseID("user", in.StartedBy)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	form, err := json.Marshal(in.FormData)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	var out engine.Instance
+	err = s.inTx(ctx, func(tx *ent.Tx) error {
+		c := tx.Instance.Create().
+			SetCreatedAt(dbTime(in.CreatedAt)).
+			SetUpdatedAt(dbTime(in.UpdatedAt)).
+			SetWorkflowID(wid).
+			SetVersion(in.Version).
+			SetWorkflowName(in.WorkflowName).
+			SetStartedBy(starter)
+		if in.RequestID != "" {
+			c.SetRequestID(in.RequestID)
+		}
+		setInstanceFields(c.Mutation(), in, form)
+		row, err := c.Save(ctx)
+		if err != nil {
+			return err
+		}
+		if err := insertActivities(ctx, tx, row.ID, 0, acts); err != nil {
+			return err
+		}
+		out, err = instanceFromRow(row)
+		return err
+	})
+	if err != nil && in.RequestID != "" && isUniqueViolation(err) {
+		return engine.Instance{}, engine.ErrDuplicateRequest
+	}
+	return out, translate(err)
+}
+
+// setInstanceFields writes the fields that change as an instance moves.
+func setInstanceFields(m *ent.InstanceMutation, in engine.Instance, form []byte) {
+	m.SetStateKey(in.StateKey)
+	m.SetStatus(instance.Status(in.Status.String()))
+	m.SetFormData(form)
+	m.SetReason(in.Reason)
+	if a := in.Assignee; a != nil && a.UserID != "" {
+		m.SetAssigneeUserID(a.UserID)
+	} else {
+		m.ClearAssigneeUserID()
+	}
+	if a := in.Assignee; a != nil && a.GroupID != "" {
+		m.SetAssigneeGroupID(a.GroupID)
+	} else {
+		m.ClearAssigneeGroupID()
+	}
+	if in.Provider.Valid() {
+		m.SetProvider(in.Provider.String())
+	}
+	if in.ExternalID != "" {
+		m.SetExternalID(in.ExternalID)
+	} else {
+		m.ClearExternalID()
+	}
+	if in.EndedAt != nil {
+		m.SetEndedAt(dbTime(*in.EndedAt))
+	}
+}
+
+func insertActivities(ctx context.Context, tx *ent.Tx, instanceID uuid.UUID, lastSeq int64, acts []engine.Activity) error {
+	if len(acts) == 0 {
+		return nil
+	}
+	builders := make([]*ent.ActivityCreate, len(acts))
+	for i, a := range acts {
+		details, err := a.MarshalDetails()
+		if err != nil {
+			return err
+		}
+		b := tx.Activity.Create().
+			SetInstanceID(instanceID).
+			SetSeq(lastSeq + int64(i) + 1).
+			SetKind(a.Kind.String()).
+			SetActorID(a.ActorID).
+			SetFromState(a.FromState).
+			SetToState(a.ToState).
+			SetTransitionKey(a.TransitionKey).
+			SetMessage(a.Message).
+			SetCreatedAt(dbTime(a.CreatedAt))
+		if details != nil {
+			b.SetDetails(details)
+		}
+		builders[i] = b
+	}
+	return tx.Activity.CreateBulk(builders...).Exec(ctx)
+}
+
+func (s *Store) InstanceByRequest(ctx context.Context, startedBy, requestID string) (engine.Instance, error) {
+	starter, err := parseID("user", startedBy)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	row, err := s.db.Client.Instance.Query().Where(instance.StartedBy(starter), instance.RequestID(requestID)).Only(ctx)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.Instance{}, fmt.Errorf("%w: request %q", engine.ErrNotFound, requestID)
+		}
+		return engine.Instance{}, translate(err)
+	}
+	return instanceFromRow(row)
+}
+
+func (s *Store) GetInstance(ctx context.Context, id string) (engine.Instance, error) {
+	iid, err := parseID("instance", id)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	row, err := s.db.Client.Instance.Get(ctx, iid)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.Instance{}, fmt.Errorf("%w: instance %s", engine.ErrNotFound, id)
+		}
+		return engine.Instance{}, translate(err)
+	}
+	return instanceFromRow(row)
+}
+
+func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expectedRevision int64, acts []engine.Activity) (engine.Instance, error) {
+	iid, err := parseID("instance", in.ID)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	form, err := json.Marshal(in.FormData)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	var out engine.Instance
+	err = s.inTx(ctx, func(tx *ent.Tx) error {
+		// The revision decides races between replicas: exactly one update from a revision wins.
+		u := tx.Instance.Update().
+			Where(instance.ID(iid), instance.Revision(expectedRevision)).
+			SetUpdatedAt(dbTime(in.UpdatedAt)).
+			AddRevision(1)
+		setInstanceFields(u.Mutation(), in, form)
+		n, err := u.Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
+		}
+		last, err := tx.Activity.Query().Where(activity.InstanceID(iid)).Aggregate(ent.Max(activity.FieldSeq)).Int(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return err
+		}
+		if err := insertActivities(ctx, tx, iid, int64(last), acts); err != nil {
+			return err
+		}
+		row, err := tx.Instance.Get(ctx, iid)
+		if err != nil {
+			return err
+		}
+		out, err = instanceFromRow(row)
+		return err
+	})
+	return out, translate(err)
+}
+
+func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p engine.Page) ([]engine.Instance, string, int64, error) {
+	var where []predicate.Instance
+	if f.WorkflowID != "" {
+		wid, err := uuid.Parse(f.WorkflowID)
+		if err != nil {
+			return nil, "", 0, nil
+		}
+		where = append(where, instance.WorkflowID(wid))
+	}
+	if f.Version > 0 {
+		where = append(where, instance.Version(f.Version))
+	}
+	if f.StateKey != "" {
+		where = append(where, instance.StateKey(f.StateKey))
+	}
+	if f.Status.Valid() {
+		where = append(where, instance.StatusEQ(instance.Status(f.Status.String())))
+	}
+	if f.Provider.Valid() {
+		where = append(where, instance.Provider(f.Provider.String()))
+	}
+	if f.ExternalID != "" {
+		where = append(where, instance.ExternalID(f.ExternalID))
+	}
+	if f.StartedBy != "" {
+		uid, err := uuid.Parse(f.StartedBy)
+		if err != nil {
+			return nil, "", 0, nil
+		}
+		where = append(where, instance.StartedBy(uid))
+	}
+	if !f.CreatedAfter.IsZero() {
+		where = append(where, instance.CreatedAtGTE(dbTime(f.CreatedAfter)))
+	}
+	if !f.CreatedBefore.IsZero() {
+		where = append(where, instance.CreatedAtLT(dbTime(f.CreatedBefore)))
+	}
+	total, err := s.db.Client.Instance.Query().Where(where...).Count(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
+	}
+	q := s.db.Client.Instance.Query().Where(where...)
+	if p.After != "" {
+		before, err := uuid.Parse(p.After)
+		if err != nil {
+			return nil, "", 0, badToken()
+		}
+		q = q.Where(instance.IDLT(before))
+	}
+	// Newest first: ids are UUIDv7, ordered by creation.
+	rows, err := q.Order(instance.ByID(entsql.OrderDesc())).Limit(p.Size + 1).All(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
+	}
+	out, next, err := instancesFromRows(rows, p.Size)
+	return out, next, int64(total), err
+}
+
+func (s *Store) ListAssigned(ctx context.Context, userID string, groupIDs []string, p engine.Page) ([]engine.Instance, string, error) {
+	who := []predicate.Instance{instance.AssigneeUserID(userID)}
+	if len(groupIDs) > 0 {
+		who = append(who, instance.AssigneeGroupIDIn(groupIDs...))
+	}
+	q := s.db.Client.Instance.Query().Where(instance.Or(who...), instance.StatusEQ(instance.StatusACTIVE))
+	if p.After != "" {
+		after, err := uuid.Parse(p.After)
+		if err != nil {
+			return nil, "", badToken()
+		}
+		q = q.Where(instance.IDGT(after))
+	}
+	rows, err := q.Order(instance.ByID()).Limit(p.Size + 1).All(ctx)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	out, next, err := instancesFromRows(rows, p.Size)
+	return out, next, err
+}
+
+func (s *Store) ListActivity(ctx context.Context, instanceID string, p engine.Page) ([]engine.Activity, string, error) {
+	iid, err := parseID("instance", instanceID)
+	if err != nil {
+		return nil, "", err
+	}
+	q := s.db.Client.Activity.Query().Where(activity.InstanceID(iid))
+	if p.After != "" {
+		after, err := strconv.ParseInt(p.After, 10, 64)
+		if err != nil {
+			return nil, "", badToken()
+		}
+		q = q.Where(activity.SeqGT(after))
+	}
+	rows, err := q.Order(activity.BySeq()).Limit(p.Size + 1).All(ctx)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	rows, next := cut(rows, p.Size, func(r *ent.Activity) string { return strconv.FormatInt(r.Seq, 10) })
+	out := make([]engine.Activity, len(rows))
+	for i, r := range rows {
+		if out[i], err = activityFromRow(r); err != nil {
+			return nil, "", err
+		}
+	}
+	return out, next, nil
+}
+
+func (s *Store) HasActed(ctx context.Context, instanceID, userID string) (bool, error) {
+	iid, err := parseID("instance", instanceID)
+	if err != nil {
+		return false, err
+	}
+	ok, err := s.db.Client.Activity.Query().Where(activity.InstanceID(iid), activity.ActorID(userID)).Exist(ctx)
+	return ok, translate(err)
+}
+
+func instancesFromRows(rows []*ent.Instance, size int) ([]engine.Instance, string, error) {
+	rows, next := cut(rows, size, func(r *ent.Instance) string { return r.ID.String() })
+	out := make([]engine.Instance, len(rows))
+	for i, r := range rows {
+		var err error
+		if out[i], err = instanceFromRow(r); err != nil {
+			return nil, "", err
+		}
+	}
+	return out, next, nil
+}
+
+func instanceFromRow(r *ent.Instance) (engine.Instance, error) {
+	status, err := engine.ParseStatus(string(r.Status))
+	if err != nil {
+		return engine.Instance{}, fmt.Errorf("instance %s: %w", r.ID, err)
+	}
+	var form map[string]any
+	if err := json.Unmarshal(r.FormData, &form); err != nil {
+		return engine.Instance{}, fmt.Errorf("instance %s form data: %w", r.ID, err)
+	}
+	in := engine.Instance{
+		ID:           r.ID.String(),
+		WorkflowID:   r.WorkflowID.String(),
+		Version:      r.Version,
+		WorkflowName: r.WorkflowName,
+		StateKey:     r.StateKey,
+		Status:       status,
+		FormData:     form,
+		Revision:     r.Revision,
+		StartedBy:    r.StartedBy.String(),
+		Reason:       r.Reason,
+		CreatedAt:    r.CreatedAt,
+		UpdatedAt:    r.UpdatedAt,
+		EndedAt:      r.EndedAt,
+	}
+	if r.RequestID != nil {
+		in.RequestID = *r.RequestID
+	}
+	if r.AssigneeUserID != nil || r.AssigneeGroupID != nil {
+		in.Assignee = &engine.Assignee{}
+		if r.AssigneeUserID != nil {
+			in.Assignee.UserID = *r.AssigneeUserID
+		}
+		if r.AssigneeGroupID != nil {
+			in.Assignee.GroupID = *r.AssigneeGroupID
+		}
+	}
+	if r.Provider != nil {
+		in.Provider, _ = engine.ParseProvider(*r.Provider)
+	}
+	if r.ExternalID != nil {
+		in.ExternalID = *r.ExternalID
+	}
+	return in, nil
+}
+
+func activityFromRow(r *ent.Activity) (engine.Activity, error) {
+	kind, _ := engine.ParseActivityKind(r.Kind)
+	a := engine.Activity{
+		ID:            r.ID.String(),
+		InstanceID:    r.InstanceID.String(),
+		Seq:           r.Seq,
+		Kind:          kind,
+		ActorID:       r.ActorID,
+		FromState:     r.FromState,
+		ToState:       r.ToState,
+		TransitionKey: r.TransitionKey,
+		Message:       r.Message,
+		CreatedAt:     r.CreatedAt,
+	}
+	if len(r.Details) > 0 {
+		var d engine.ActivityDetails
+		if err := json.Unmarshal(r.Details, &d); err != nil {
+			return engine.Activity{}, fmt.Errorf("activity %s details: %w", r.ID, err)
+		}
+		a.Changes, a.Assignee = d.Changes, d.Assignee
+	}
+	return a, nil
+}
+
+// dbTime is a time as the databases keep it: UTC, microseconds.
+func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
