@@ -34,6 +34,10 @@ type Activity struct {
 	ToState string `json:"to_state,omitempty"`
 	// TransitionKey holds the value of the "transition_key" field.
 	TransitionKey string `json:"transition_key,omitempty"`
+	// AssigneeUserID holds the value of the "assignee_user_id" field.
+	AssigneeUserID string `json:"assignee_user_id,omitempty"`
+	// AssigneeGroupID holds the value of the "assignee_group_id" field.
+	AssigneeGroupID string `json:"assignee_group_id,omitempty"`
 	// Details holds the value of the "details" field.
 	Details json.RawMessage `json:"details,omitempty"`
 	// Message holds the value of the "message" field.
@@ -75,7 +79,7 @@ func (*Activity) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case activity.FieldSeq:
 			values[i] = new(sql.NullInt64)
-		case activity.FieldKind, activity.FieldActorID, activity.FieldFromState, activity.FieldToState, activity.FieldTransitionKey, activity.FieldMessage:
+		case activity.FieldKind, activity.FieldActorID, activity.FieldFromState, activity.FieldToState, activity.FieldTransitionKey, activity.FieldAssigneeUserID, activity.FieldAssigneeGroupID, activity.FieldMessage:
 			values[i] = new(sql.NullString)
 		case activity.FieldCreatedAt:
 			values[i] = new(sql.NullTime)
@@ -143,6 +147,18 @@ func (_m *Activity) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field transition_key", values[i])
 			} else if value.Valid {
 				_m.TransitionKey = value.String
+			}
+		case activity.FieldAssigneeUserID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field assignee_user_id", values[i])
+			} else if value.Valid {
+				_m.AssigneeUserID = value.String
+			}
+		case activity.FieldAssigneeGroupID:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field assignee_group_id", values[i])
+			} else if value.Valid {
+				_m.AssigneeGroupID = value.String
 			}
 		case activity.FieldDetails:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -225,6 +241,12 @@ func (_m *Activity) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("transition_key=")
 	builder.WriteString(_m.TransitionKey)
+	builder.WriteString(", ")
+	builder.WriteString("assignee_user_id=")
+	builder.WriteString(_m.AssigneeUserID)
+	builder.WriteString(", ")
+	builder.WriteString("assignee_group_id=")
+	builder.WriteString(_m.AssigneeGroupID)
 	builder.WriteString(", ")
 	builder.WriteString("details=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Details))

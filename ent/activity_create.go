@@ -100,6 +100,34 @@ func (_c *ActivityCreate) SetNillableTransitionKey(v *string) *ActivityCreate {
 	return _c
 }
 
+// SetAssigneeUserID sets the "assignee_user_id" field.
+func (_c *ActivityCreate) SetAssigneeUserID(v string) *ActivityCreate {
+	_c.mutation.SetAssigneeUserID(v)
+	return _c
+}
+
+// SetNillableAssigneeUserID sets the "assignee_user_id" field if the given value is not nil.
+func (_c *ActivityCreate) SetNillableAssigneeUserID(v *string) *ActivityCreate {
+	if v != nil {
+		_c.SetAssigneeUserID(*v)
+	}
+	return _c
+}
+
+// SetAssigneeGroupID sets the "assignee_group_id" field.
+func (_c *ActivityCreate) SetAssigneeGroupID(v string) *ActivityCreate {
+	_c.mutation.SetAssigneeGroupID(v)
+	return _c
+}
+
+// SetNillableAssigneeGroupID sets the "assignee_group_id" field if the given value is not nil.
+func (_c *ActivityCreate) SetNillableAssigneeGroupID(v *string) *ActivityCreate {
+	if v != nil {
+		_c.SetAssigneeGroupID(*v)
+	}
+	return _c
+}
+
 // SetDetails sets the "details" field.
 func (_c *ActivityCreate) SetDetails(v json.RawMessage) *ActivityCreate {
 	_c.mutation.SetDetails(v)
@@ -196,6 +224,14 @@ func (_c *ActivityCreate) defaults() {
 		v := activity.DefaultTransitionKey
 		_c.mutation.SetTransitionKey(v)
 	}
+	if _, ok := _c.mutation.AssigneeUserID(); !ok {
+		v := activity.DefaultAssigneeUserID
+		_c.mutation.SetAssigneeUserID(v)
+	}
+	if _, ok := _c.mutation.AssigneeGroupID(); !ok {
+		v := activity.DefaultAssigneeGroupID
+		_c.mutation.SetAssigneeGroupID(v)
+	}
 	if _, ok := _c.mutation.Message(); !ok {
 		v := activity.DefaultMessage
 		_c.mutation.SetMessage(v)
@@ -228,6 +264,12 @@ func (_c *ActivityCreate) check() error {
 	}
 	if _, ok := _c.mutation.TransitionKey(); !ok {
 		return &ValidationError{Name: "transition_key", err: errors.New(`ent: missing required field "Activity.transition_key"`)}
+	}
+	if _, ok := _c.mutation.AssigneeUserID(); !ok {
+		return &ValidationError{Name: "assignee_user_id", err: errors.New(`ent: missing required field "Activity.assignee_user_id"`)}
+	}
+	if _, ok := _c.mutation.AssigneeGroupID(); !ok {
+		return &ValidationError{Name: "assignee_group_id", err: errors.New(`ent: missing required field "Activity.assignee_group_id"`)}
 	}
 	if _, ok := _c.mutation.Message(); !ok {
 		return &ValidationError{Name: "message", err: errors.New(`ent: missing required field "Activity.message"`)}
@@ -297,6 +339,14 @@ func (_c *ActivityCreate) createSpec() (*Activity, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.TransitionKey(); ok {
 		_spec.SetField(activity.FieldTransitionKey, field.TypeString, value)
 		_node.TransitionKey = value
+	}
+	if value, ok := _c.mutation.AssigneeUserID(); ok {
+		_spec.SetField(activity.FieldAssigneeUserID, field.TypeString, value)
+		_node.AssigneeUserID = value
+	}
+	if value, ok := _c.mutation.AssigneeGroupID(); ok {
+		_spec.SetField(activity.FieldAssigneeGroupID, field.TypeString, value)
+		_node.AssigneeGroupID = value
 	}
 	if value, ok := _c.mutation.Details(); ok {
 		_spec.SetField(activity.FieldDetails, field.TypeJSON, value)
@@ -416,6 +466,12 @@ func (u *ActivityUpsertOne) UpdateNewValues() *ActivityUpsertOne {
 		}
 		if _, exists := u.create.mutation.TransitionKey(); exists {
 			s.SetIgnore(activity.FieldTransitionKey)
+		}
+		if _, exists := u.create.mutation.AssigneeUserID(); exists {
+			s.SetIgnore(activity.FieldAssigneeUserID)
+		}
+		if _, exists := u.create.mutation.AssigneeGroupID(); exists {
+			s.SetIgnore(activity.FieldAssigneeGroupID)
 		}
 		if _, exists := u.create.mutation.Details(); exists {
 			s.SetIgnore(activity.FieldDetails)
@@ -660,6 +716,12 @@ func (u *ActivityUpsertBulk) UpdateNewValues() *ActivityUpsertBulk {
 			}
 			if _, exists := b.mutation.TransitionKey(); exists {
 				s.SetIgnore(activity.FieldTransitionKey)
+			}
+			if _, exists := b.mutation.AssigneeUserID(); exists {
+				s.SetIgnore(activity.FieldAssigneeUserID)
+			}
+			if _, exists := b.mutation.AssigneeGroupID(); exists {
+				s.SetIgnore(activity.FieldAssigneeGroupID)
 			}
 			if _, exists := b.mutation.Details(); exists {
 				s.SetIgnore(activity.FieldDetails)

@@ -44,26 +44,28 @@ const (
 // ActivityMutation represents an operation that mutates the Activity nodes in the graph.
 type ActivityMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *uuid.UUID
-	seq             *int64
-	addseq          *int64
-	kind            *string
-	actor_id        *string
-	from_state      *string
-	to_state        *string
-	transition_key  *string
-	details         *json.RawMessage
-	appenddetails   json.RawMessage
-	message         *string
-	created_at      *time.Time
-	clearedFields   map[string]struct{}
-	instance        *uuid.UUID
-	clearedinstance bool
-	done            bool
-	oldValue        func(context.Context) (*Activity, error)
-	predicates      []predicate.Activity
+	op                Op
+	typ               string
+	id                *uuid.UUID
+	seq               *int64
+	addseq            *int64
+	kind              *string
+	actor_id          *string
+	from_state        *string
+	to_state          *string
+	transition_key    *string
+	assignee_user_id  *string
+	assignee_group_id *string
+	details           *json.RawMessage
+	appenddetails     json.RawMessage
+	message           *string
+	created_at        *time.Time
+	clearedFields     map[string]struct{}
+	instance          *uuid.UUID
+	clearedinstance   bool
+	done              bool
+	oldValue          func(context.Context) (*Activity, error)
+	predicates        []predicate.Activity
 }
 
 var _ ent.Mutation = (*ActivityMutation)(nil)
@@ -442,6 +444,78 @@ func (m *ActivityMutation) ResetTransitionKey() {
 	m.transition_key = nil
 }
 
+// SetAssigneeUserID sets the "assignee_user_id" field.
+func (m *ActivityMutation) SetAssigneeUserID(s string) {
+	m.assignee_user_id = &s
+}
+
+// AssigneeUserID returns the value of the "assignee_user_id" field in the mutation.
+func (m *ActivityMutation) AssigneeUserID() (r string, exists bool) {
+	v := m.assignee_user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssigneeUserID returns the old "assignee_user_id" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldAssigneeUserID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssigneeUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssigneeUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssigneeUserID: %w", err)
+	}
+	return oldValue.AssigneeUserID, nil
+}
+
+// ResetAssigneeUserID resets all changes to the "assignee_user_id" field.
+func (m *ActivityMutation) ResetAssigneeUserID() {
+	m.assignee_user_id = nil
+}
+
+// SetAssigneeGroupID sets the "assignee_group_id" field.
+func (m *ActivityMutation) SetAssigneeGroupID(s string) {
+	m.assignee_group_id = &s
+}
+
+// AssigneeGroupID returns the value of the "assignee_group_id" field in the mutation.
+func (m *ActivityMutation) AssigneeGroupID() (r string, exists bool) {
+	v := m.assignee_group_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAssigneeGroupID returns the old "assignee_group_id" field's value of the Activity entity.
+// If the Activity object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivityMutation) OldAssigneeGroupID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAssigneeGroupID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAssigneeGroupID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAssigneeGroupID: %w", err)
+	}
+	return oldValue.AssigneeGroupID, nil
+}
+
+// ResetAssigneeGroupID resets all changes to the "assignee_group_id" field.
+func (m *ActivityMutation) ResetAssigneeGroupID() {
+	m.assignee_group_id = nil
+}
+
 // SetDetails sets the "details" field.
 func (m *ActivityMutation) SetDetails(jm json.RawMessage) {
 	m.details = &jm
@@ -640,7 +714,7 @@ func (m *ActivityMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ActivityMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 12)
 	if m.instance != nil {
 		fields = append(fields, activity.FieldInstanceID)
 	}
@@ -661,6 +735,12 @@ func (m *ActivityMutation) Fields() []string {
 	}
 	if m.transition_key != nil {
 		fields = append(fields, activity.FieldTransitionKey)
+	}
+	if m.assignee_user_id != nil {
+		fields = append(fields, activity.FieldAssigneeUserID)
+	}
+	if m.assignee_group_id != nil {
+		fields = append(fields, activity.FieldAssigneeGroupID)
 	}
 	if m.details != nil {
 		fields = append(fields, activity.FieldDetails)
@@ -693,6 +773,10 @@ func (m *ActivityMutation) Field(name string) (ent.Value, bool) {
 		return m.ToState()
 	case activity.FieldTransitionKey:
 		return m.TransitionKey()
+	case activity.FieldAssigneeUserID:
+		return m.AssigneeUserID()
+	case activity.FieldAssigneeGroupID:
+		return m.AssigneeGroupID()
 	case activity.FieldDetails:
 		return m.Details()
 	case activity.FieldMessage:
@@ -722,6 +806,10 @@ func (m *ActivityMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldToState(ctx)
 	case activity.FieldTransitionKey:
 		return m.OldTransitionKey(ctx)
+	case activity.FieldAssigneeUserID:
+		return m.OldAssigneeUserID(ctx)
+	case activity.FieldAssigneeGroupID:
+		return m.OldAssigneeGroupID(ctx)
 	case activity.FieldDetails:
 		return m.OldDetails(ctx)
 	case activity.FieldMessage:
@@ -785,6 +873,20 @@ func (m *ActivityMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetTransitionKey(v)
+		return nil
+	case activity.FieldAssigneeUserID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssigneeUserID(v)
+		return nil
+	case activity.FieldAssigneeGroupID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAssigneeGroupID(v)
 		return nil
 	case activity.FieldDetails:
 		v, ok := value.(json.RawMessage)
@@ -900,6 +1002,12 @@ func (m *ActivityMutation) ResetField(name string) error {
 		return nil
 	case activity.FieldTransitionKey:
 		m.ResetTransitionKey()
+		return nil
+	case activity.FieldAssigneeUserID:
+		m.ResetAssigneeUserID()
+		return nil
+	case activity.FieldAssigneeGroupID:
+		m.ResetAssigneeGroupID()
 		return nil
 	case activity.FieldDetails:
 		m.ResetDetails()

@@ -41,8 +41,16 @@ func init() {
 	activityDescTransitionKey := activityFields[6].Descriptor()
 	// activity.DefaultTransitionKey holds the default value on creation for the transition_key field.
 	activity.DefaultTransitionKey = activityDescTransitionKey.Default.(string)
+	// activityDescAssigneeUserID is the schema descriptor for assignee_user_id field.
+	activityDescAssigneeUserID := activityFields[7].Descriptor()
+	// activity.DefaultAssigneeUserID holds the default value on creation for the assignee_user_id field.
+	activity.DefaultAssigneeUserID = activityDescAssigneeUserID.Default.(string)
+	// activityDescAssigneeGroupID is the schema descriptor for assignee_group_id field.
+	activityDescAssigneeGroupID := activityFields[8].Descriptor()
+	// activity.DefaultAssigneeGroupID holds the default value on creation for the assignee_group_id field.
+	activity.DefaultAssigneeGroupID = activityDescAssigneeGroupID.Default.(string)
 	// activityDescMessage is the schema descriptor for message field.
-	activityDescMessage := activityFields[8].Descriptor()
+	activityDescMessage := activityFields[10].Descriptor()
 	// activity.DefaultMessage holds the default value on creation for the message field.
 	activity.DefaultMessage = activityDescMessage.Default.(string)
 	// activityDescID is the schema descriptor for id field.

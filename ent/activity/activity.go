@@ -27,6 +27,10 @@ const (
 	FieldToState = "to_state"
 	// FieldTransitionKey holds the string denoting the transition_key field in the database.
 	FieldTransitionKey = "transition_key"
+	// FieldAssigneeUserID holds the string denoting the assignee_user_id field in the database.
+	FieldAssigneeUserID = "assignee_user_id"
+	// FieldAssigneeGroupID holds the string denoting the assignee_group_id field in the database.
+	FieldAssigneeGroupID = "assignee_group_id"
 	// FieldDetails holds the string denoting the details field in the database.
 	FieldDetails = "details"
 	// FieldMessage holds the string denoting the message field in the database.
@@ -56,6 +60,8 @@ var Columns = []string{
 	FieldFromState,
 	FieldToState,
 	FieldTransitionKey,
+	FieldAssigneeUserID,
+	FieldAssigneeGroupID,
 	FieldDetails,
 	FieldMessage,
 	FieldCreatedAt,
@@ -80,6 +86,10 @@ var (
 	DefaultToState string
 	// DefaultTransitionKey holds the default value on creation for the "transition_key" field.
 	DefaultTransitionKey string
+	// DefaultAssigneeUserID holds the default value on creation for the "assignee_user_id" field.
+	DefaultAssigneeUserID string
+	// DefaultAssigneeGroupID holds the default value on creation for the "assignee_group_id" field.
+	DefaultAssigneeGroupID string
 	// DefaultMessage holds the default value on creation for the "message" field.
 	DefaultMessage string
 	// DefaultID holds the default value on creation for the "id" field.
@@ -127,6 +137,16 @@ func ByToState(opts ...sql.OrderTermOption) OrderOption {
 // ByTransitionKey orders the results by the transition_key field.
 func ByTransitionKey(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTransitionKey, opts...).ToFunc()
+}
+
+// ByAssigneeUserID orders the results by the assignee_user_id field.
+func ByAssigneeUserID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAssigneeUserID, opts...).ToFunc()
+}
+
+// ByAssigneeGroupID orders the results by the assignee_group_id field.
+func ByAssigneeGroupID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAssigneeGroupID, opts...).ToFunc()
 }
 
 // ByMessage orders the results by the message field.

@@ -91,6 +91,16 @@ func TransitionKey(v string) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldTransitionKey, v))
 }
 
+// AssigneeUserID applies equality check predicate on the "assignee_user_id" field. It's identical to AssigneeUserIDEQ.
+func AssigneeUserID(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldAssigneeUserID, v))
+}
+
+// AssigneeGroupID applies equality check predicate on the "assignee_group_id" field. It's identical to AssigneeGroupIDEQ.
+func AssigneeGroupID(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldAssigneeGroupID, v))
+}
+
 // Message applies equality check predicate on the "message" field. It's identical to MessageEQ.
 func Message(v string) predicate.Activity {
 	return predicate.Activity(sql.FieldEQ(FieldMessage, v))
@@ -484,6 +494,136 @@ func TransitionKeyEqualFold(v string) predicate.Activity {
 // TransitionKeyContainsFold applies the ContainsFold predicate on the "transition_key" field.
 func TransitionKeyContainsFold(v string) predicate.Activity {
 	return predicate.Activity(sql.FieldContainsFold(FieldTransitionKey, v))
+}
+
+// AssigneeUserIDEQ applies the EQ predicate on the "assignee_user_id" field.
+func AssigneeUserIDEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDNEQ applies the NEQ predicate on the "assignee_user_id" field.
+func AssigneeUserIDNEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldNEQ(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDIn applies the In predicate on the "assignee_user_id" field.
+func AssigneeUserIDIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldIn(FieldAssigneeUserID, vs...))
+}
+
+// AssigneeUserIDNotIn applies the NotIn predicate on the "assignee_user_id" field.
+func AssigneeUserIDNotIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldNotIn(FieldAssigneeUserID, vs...))
+}
+
+// AssigneeUserIDGT applies the GT predicate on the "assignee_user_id" field.
+func AssigneeUserIDGT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDGTE applies the GTE predicate on the "assignee_user_id" field.
+func AssigneeUserIDGTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDLT applies the LT predicate on the "assignee_user_id" field.
+func AssigneeUserIDLT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDLTE applies the LTE predicate on the "assignee_user_id" field.
+func AssigneeUserIDLTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDContains applies the Contains predicate on the "assignee_user_id" field.
+func AssigneeUserIDContains(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContains(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDHasPrefix applies the HasPrefix predicate on the "assignee_user_id" field.
+func AssigneeUserIDHasPrefix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasPrefix(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDHasSuffix applies the HasSuffix predicate on the "assignee_user_id" field.
+func AssigneeUserIDHasSuffix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasSuffix(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDEqualFold applies the EqualFold predicate on the "assignee_user_id" field.
+func AssigneeUserIDEqualFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEqualFold(FieldAssigneeUserID, v))
+}
+
+// AssigneeUserIDContainsFold applies the ContainsFold predicate on the "assignee_user_id" field.
+func AssigneeUserIDContainsFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContainsFold(FieldAssigneeUserID, v))
+}
+
+// AssigneeGroupIDEQ applies the EQ predicate on the "assignee_group_id" field.
+func AssigneeGroupIDEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEQ(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDNEQ applies the NEQ predicate on the "assignee_group_id" field.
+func AssigneeGroupIDNEQ(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldNEQ(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDIn applies the In predicate on the "assignee_group_id" field.
+func AssigneeGroupIDIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldIn(FieldAssigneeGroupID, vs...))
+}
+
+// AssigneeGroupIDNotIn applies the NotIn predicate on the "assignee_group_id" field.
+func AssigneeGroupIDNotIn(vs ...string) predicate.Activity {
+	return predicate.Activity(sql.FieldNotIn(FieldAssigneeGroupID, vs...))
+}
+
+// AssigneeGroupIDGT applies the GT predicate on the "assignee_group_id" field.
+func AssigneeGroupIDGT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDGTE applies the GTE predicate on the "assignee_group_id" field.
+func AssigneeGroupIDGTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDLT applies the LT predicate on the "assignee_group_id" field.
+func AssigneeGroupIDLT(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDLTE applies the LTE predicate on the "assignee_group_id" field.
+func AssigneeGroupIDLTE(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDContains applies the Contains predicate on the "assignee_group_id" field.
+func AssigneeGroupIDContains(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContains(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDHasPrefix applies the HasPrefix predicate on the "assignee_group_id" field.
+func AssigneeGroupIDHasPrefix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasPrefix(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDHasSuffix applies the HasSuffix predicate on the "assignee_group_id" field.
+func AssigneeGroupIDHasSuffix(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldHasSuffix(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDEqualFold applies the EqualFold predicate on the "assignee_group_id" field.
+func AssigneeGroupIDEqualFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldEqualFold(FieldAssigneeGroupID, v))
+}
+
+// AssigneeGroupIDContainsFold applies the ContainsFold predicate on the "assignee_group_id" field.
+func AssigneeGroupIDContainsFold(v string) predicate.Activity {
+	return predicate.Activity(sql.FieldContainsFold(FieldAssigneeGroupID, v))
 }
 
 // DetailsIsNil applies the IsNil predicate on the "details" field.

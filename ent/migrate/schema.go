@@ -17,6 +17,8 @@ var (
 		{Name: "from_state", Type: field.TypeString, Default: ""},
 		{Name: "to_state", Type: field.TypeString, Default: ""},
 		{Name: "transition_key", Type: field.TypeString, Default: ""},
+		{Name: "assignee_user_id", Type: field.TypeString, Default: ""},
+		{Name: "assignee_group_id", Type: field.TypeString, Default: ""},
 		{Name: "details", Type: field.TypeJSON, Nullable: true},
 		{Name: "message", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "created_at", Type: field.TypeTime},
@@ -30,7 +32,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "activities_instances_activities",
-				Columns:    []*schema.Column{ActivitiesColumns[10]},
+				Columns:    []*schema.Column{ActivitiesColumns[12]},
 				RefColumns: []*schema.Column{InstancesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -39,12 +41,12 @@ var (
 			{
 				Name:    "activity_instance_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{ActivitiesColumns[10], ActivitiesColumns[1]},
+				Columns: []*schema.Column{ActivitiesColumns[12], ActivitiesColumns[1]},
 			},
 			{
 				Name:    "activity_instance_id_actor_id",
 				Unique:  false,
-				Columns: []*schema.Column{ActivitiesColumns[10], ActivitiesColumns[3]},
+				Columns: []*schema.Column{ActivitiesColumns[12], ActivitiesColumns[3]},
 			},
 		},
 	}

@@ -74,6 +74,9 @@ func (Activity) Fields() []ent.Field {
 		field.String("from_state").Default("").Immutable(),
 		field.String("to_state").Default("").Immutable(),
 		field.String("transition_key").Default("").Immutable(),
+		// Whom an ASSIGNED entry assigned the instance to: past assignees may still read it.
+		field.String("assignee_user_id").Default("").Immutable(),
+		field.String("assignee_group_id").Default("").Immutable(),
 		// Form field changes, assignee and other details, in the engine's JSON form.
 		field.JSON("details", json.RawMessage{}).Optional().Immutable(),
 		field.Text("message").Default("").Immutable(),

@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -120,15 +121,25 @@ func createDatabase(t testing.TB, clause string) string {
 }
 
 func withDatabase(t testing.TB, name string) string {
-	cfg, err := pgx.ParseConfig(AdminURL())
+	u, err := urlFor(name)
 	if err != nil {
 		t.Fatalf("dbtest: TEST_DATABASE_URL: %v", err)
 	}
-	u := fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name)
-	if cfg.Password != "" {
-		u = fmt.Sprintf("postgres://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, name)
-	}
 	return u
+}
+
+// urlFor is the admin URL with its database replaced by name. (pgx's ConnConfig.ConnString
+// returns the string it was parsed from, so the URL is rewritten, not the config.)
+func urlFor(name string) (string, error) {
+	u, err := url.Parse(AdminURL())
+	if err != nil {
+		return "", err
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return "", fmt.Errorf("TEST_DATABASE_URL must be a postgres:// URL")
+	}
+	u.Path = "/" + name
+	return u.String(), nil
 }
 
 // ensureTemplate creates, once per schema, a migrated template database named after a hash of
@@ -163,12 +174,11 @@ func ensureTemplate(ctx context.Context) (string, error) {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+building); err != nil {
 		return "", err
 	}
-	cfg, err := pgx.ParseConfig(AdminURL())
+	url, err := urlFor(building)
 	if err != nil {
 		return "", err
 	}
-	cfg.Database = building
-	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.ConnString(), MaxConns: 2})
+	db, err := store.Open(ctx, store.Options{DatabaseURL: url, MaxConns: 2})
 	if err != nil {
 		return "", err
 	}

@@ -25,8 +25,9 @@ type InstanceStore interface {
 	// oldest first.
 	ListAssigned(ctx context.Context, userID string, groupIDs []string, p Page) ([]Instance, string, error)
 	ListActivity(ctx context.Context, instanceID string, p Page) ([]Activity, string, error)
-	// HasActed reports whether the user appears as the actor of any of the instance's activities.
-	HasActed(ctx context.Context, instanceID, userID string) (bool, error)
+	// TookPart reports whether the user acted on the instance, or it was ever assigned to the
+	// user or one of the groups.
+	TookPart(ctx context.Context, instanceID, userID string, groupIDs []string) (bool, error)
 }
 
 // ErrDuplicateRequest: a StartInstance request id was used already.
@@ -305,13 +306,13 @@ func (r *Runner) Activity(ctx context.Context, p Principal, id string, pg Page) 
 
 var errNotYours = fmt.Errorf("%w: only admins, its starter, its assignees and those who acted on it see an instance", ErrPermissionDenied)
 
-// canSee: admins, the starter, the current assignees, and whoever acted on the instance.
+// canSee: admins, the starter, the current and past assignees, and whoever acted on it.
 func (r *Runner) canSee(ctx context.Context, p Principal, inst Instance) bool {
 	if p.IsAdmin() || inst.StartedBy == p.UserID || isAssignee(p, inst.Assignee) {
 		return true
 	}
-	acted, err := r.instances.HasActed(ctx, inst.ID, p.UserID)
-	return err == nil && acted
+	took, err := r.instances.TookPart(ctx, inst.ID, p.UserID, p.GroupIDs)
+	return err == nil && took
 }
 
 func isAssignee(p Principal, a *Assignee) bool {

@@ -113,6 +113,9 @@ func insertActivities(ctx context.Context, tx *ent.Tx, instanceID uuid.UUID, las
 		if details != nil {
 			b.SetDetails(details)
 		}
+		if a.Assignee != nil {
+			b.SetAssigneeUserID(a.Assignee.UserID).SetAssigneeGroupID(a.Assignee.GroupID)
+		}
 		builders[i] = b
 	}
 	return tx.Activity.CreateBulk(builders...).Exec(ctx)
@@ -295,12 +298,16 @@ func (s *Store) ListActivity(ctx context.Context, instanceID string, p engine.Pa
 	return out, next, nil
 }
 
-func (s *Store) HasActed(ctx context.Context, instanceID, userID string) (bool, error) {
+func (s *Store) TookPart(ctx context.Context, instanceID, userID string, groupIDs []string) (bool, error) {
 	iid, err := parseID("instance", instanceID)
 	if err != nil {
 		return false, err
 	}
-	ok, err := s.db.Client.Activity.Query().Where(activity.InstanceID(iid), activity.ActorID(userID)).Exist(ctx)
+	who := []predicate.Activity{activity.ActorID(userID), activity.AssigneeUserID(userID)}
+	if len(groupIDs) > 0 {
+		who = append(who, activity.AssigneeGroupIDIn(groupIDs...))
+	}
+	ok, err := s.db.Client.Activity.Query().Where(activity.InstanceID(iid), activity.Or(who...)).Exist(ctx)
 	return ok, translate(err)
 }
 

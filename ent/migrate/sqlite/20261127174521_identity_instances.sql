@@ -1,6 +1,6 @@
 -- +goose Up
 -- create "activities" table
-CREATE TABLE `activities` (`id` uuid NOT NULL, `seq` integer NOT NULL, `kind` text NOT NULL, `actor_id` text NOT NULL DEFAULT (''), `from_state` text NOT NULL DEFAULT (''), `to_state` text NOT NULL DEFAULT (''), `transition_key` text NOT NULL DEFAULT (''), `details` json NULL, `message` text NOT NULL DEFAULT (''), `created_at` datetime NOT NULL, `instance_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `activities_instances_activities` FOREIGN KEY (`instance_id`) REFERENCES `instances` (`id`) ON DELETE NO ACTION);
+CREATE TABLE `activities` (`id` uuid NOT NULL, `seq` integer NOT NULL, `kind` text NOT NULL, `actor_id` text NOT NULL DEFAULT (''), `from_state` text NOT NULL DEFAULT (''), `to_state` text NOT NULL DEFAULT (''), `transition_key` text NOT NULL DEFAULT (''), `assignee_user_id` text NOT NULL DEFAULT (''), `assignee_group_id` text NOT NULL DEFAULT (''), `details` json NULL, `message` text NOT NULL DEFAULT (''), `created_at` datetime NOT NULL, `instance_id` uuid NOT NULL, PRIMARY KEY (`id`), CONSTRAINT `activities_instances_activities` FOREIGN KEY (`instance_id`) REFERENCES `instances` (`id`) ON DELETE NO ACTION);
 -- create index "activity_instance_id_seq" to table: "activities"
 CREATE UNIQUE INDEX `activity_instance_id_seq` ON `activities` (`instance_id`, `seq`);
 -- create index "activity_instance_id_actor_id" to table: "activities"
