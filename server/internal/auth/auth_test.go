@@ -1,0 +1,120 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/auth"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// keyStore is an in-memory identity store holding one key; the methods auth does not use are
+// left to the embedded nil interface.
+type keyStore struct {
+	engine.IdentityStore
+	key     engine.APIKey
+	user    engine.User
+	touched int
+}
+
+func (s *keyStore) APIKeyByHash(_ context.Context, hash string) (engine.APIKey, engine.User, error) {
+	if hash != s.key.Hash {
+		return engine.APIKey{}, engine.User{}, engine.ErrNotFound
+	}
+	return s.key, s.user, nil
+}
+
+func (s *keyStore) GroupsOf(context.Context, string) ([]string, error) { return []string{"g1"}, nil }
+
+func (s *keyStore) TouchAPIKey(context.Context, string, time.Time, time.Duration) error {
+	s.touched++
+	return nil
+}
+
+type fixedClock struct{}
+
+func (fixedClock) Now() time.Time { return time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC) }
+
+func newAuth(secret string) (*auth.Authenticator, *keyStore) {
+	st := &keyStore{
+		key:  engine.APIKey{ID: "k1", UserID: "u1", Hash: auth.Hash(secret)},
+		user: engine.User{ID: "u1", Roles: []engine.Role{engine.RoleUser}},
+	}
+	return auth.NewAuthenticator(st, fixedClock{}, slog.New(slog.DiscardHandler)), st
+}
+
+func TestSecrets(t *testing.T) {
+	t.Parallel()
+	a, b := auth.NewSecret(), auth.NewSecret()
+	require.NotEqual(t, a, b)
+	require.True(t, strings.HasPrefix(a, "fh_"))
+	require.Len(t, a, 3+43)
+	require.Len(t, auth.Hash(a), 64)
+	require.NotContains(t, auth.Hash(a), a)
+	require.Equal(t, a[:auth.KeyPrefixLen], auth.Prefix(a))
+	require.Equal(t, "short", auth.Prefix("short"))
+}
+
+func TestAuthenticate(t *testing.T) {
+	t.Parallel()
+	secret := auth.NewSecret()
+	a, st := newAuth(secret)
+	ctx := context.Background()
+
+	p, err := a.Authenticate(ctx, "Bearer "+secret)
+	require.NoError(t, err)
+	require.Equal(t, engine.Principal{UserID: "u1", Roles: []engine.Role{engine.RoleUser}, GroupIDs: []string{"g1"}, APIKeyID: "k1"}, p)
+	require.Equal(t, 1, st.touched)
+	_, err = a.Authenticate(ctx, "bearer   "+secret+"  ")
+	require.NoError(t, err, "the scheme is case-insensitive and spaces around the key are ignored")
+
+	for _, h := range []string{"", "Bearer", "Bearer ", "Basic " + secret, secret, "Bearer " + secret + "x",
+		"Bearer " + secret[:len(secret)-1], "Bearer " + strings.Repeat("a", auth.MaxKeyLen+1)} {
+		_, err := a.Authenticate(ctx, h)
+		var cerr *connect.Error
+		require.True(t, errors.As(err, &cerr), "header %q", h)
+		require.Equal(t, connect.CodeUnauthenticated, cerr.Code(), "header %q", h)
+		require.NotContains(t, cerr.Message(), secret)
+	}
+
+	st.key.RevokedAt = new(time.Time)
+	_, err = a.Authenticate(ctx, "Bearer "+secret)
+	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err), "a revoked key")
+}
+
+// FuzzAuthenticate: no header makes Authenticate panic, and only the one key authenticates.
+func FuzzAuthenticate(f *testing.F) {
+	secret := "fh_fuzz_secret_0123456789abcdef"
+	a, _ := newAuth(secret)
+	f.Add("Bearer " + secret)
+	f.Add("Bearer")
+	f.Add("bEaReR \t" + secret)
+	f.Add("Basic Zm9vOmJhcg==")
+	f.Fuzz(func(t *testing.T, header string) {
+		p, err := a.Authenticate(context.Background(), header)
+		if err == nil {
+			require.Equal(t, "u1", p.UserID)
+			require.Contains(t, header, secret)
+			return
+		}
+		require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err))
+	})
+}
+
+func TestProceduresCoverRoles(t *testing.T) {
+	t.Parallel()
+	for proc, roles := range auth.Procedures {
+		require.NotEmpty(t, roles, proc)
+		require.True(t, strings.HasPrefix(proc, "/flowhook.v1."), proc)
+		for _, r := range roles {
+			require.True(t, r.Valid(), proc)
+		}
+	}
+}
