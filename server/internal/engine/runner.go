@@ -73,10 +73,13 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 		}
 	}
 	v, err := r.versions.GetVersion(ctx, in.WorkflowID, in.Version)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) && in.Version == 0 && strings.Contains(err.Error(), "no published version") {
+	if errors.Is(err, ErrNotFound) && in.Version == 0 {
+		// Either no such workflow (NotFound stands) or one that was never published.
+		if wf, gerr := r.versions.GetWorkflow(ctx, in.WorkflowID); gerr == nil && wf.LatestVersion == 0 {
 			return Instance{}, fmt.Errorf("%w: the workflow has no published version to start", ErrFailedPrecondition)
 		}
+	}
+	if err != nil {
 		return Instance{}, err
 	}
 	def := v.Definition
