@@ -39,7 +39,7 @@ type testBundle struct {
 	baseURL    string
 	httpClient *http.Client // HTTP/1.1
 	h2cClient  *http.Client // cleartext HTTP/2, for gRPC and bidi streams
-	clients               // the bootstrap admin's
+	clients                 // the bootstrap admin's
 	app        *app.App
 	// legalGroupID is a group created at setup, the assignee of signingDraft's review.
 	legalGroupID string
