@@ -137,6 +137,11 @@ var (
 				Columns: []*schema.Column{InstancesColumns[3], InstancesColumns[0]},
 			},
 			{
+				Name:    "instance_workflow_id_state_key_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[3], InstancesColumns[6], InstancesColumns[0]},
+			},
+			{
 				Name:    "instance_status_id",
 				Unique:  false,
 				Columns: []*schema.Column{InstancesColumns[7], InstancesColumns[0]},
@@ -157,9 +162,9 @@ var (
 				Columns: []*schema.Column{InstancesColumns[14], InstancesColumns[15]},
 			},
 			{
-				Name:    "instance_created_at",
+				Name:    "instance_created_at_id",
 				Unique:  false,
-				Columns: []*schema.Column{InstancesColumns[1]},
+				Columns: []*schema.Column{InstancesColumns[1], InstancesColumns[0]},
 			},
 		},
 	}

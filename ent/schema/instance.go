@@ -52,11 +52,12 @@ func (Instance) Indexes() []ent.Index {
 		index.Fields("assignee_user_id", "id"),
 		index.Fields("assignee_group_id", "id"),
 		index.Fields("workflow_id", "id"),
+		index.Fields("workflow_id", "state_key", "id"),
 		index.Fields("status", "id"),
 		index.Fields("state_key", "id"),
 		index.Fields("started_by", "id"),
 		index.Fields("provider", "external_id"),
-		index.Fields("created_at"),
+		index.Fields("created_at", "id"),
 	}
 }
 

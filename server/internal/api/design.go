@@ -81,7 +81,7 @@ func (s *DesignService) ListWorkflows(ctx context.Context, req *connect.Request[
 	}
 	res := &flowhookv1.ListWorkflowsResponse{
 		Workflows:     make([]*flowhookv1.Workflow, len(wfs)),
-		NextPageToken: encodePageToken(next, filter),
+		NextPageToken: encodePageToken(next, filter, total),
 		TotalSize:     total,
 	}
 	for i, wf := range wfs {

@@ -122,7 +122,7 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	res := &flowhookv1.ListInstancesResponse{NextPageToken: encodePageToken(next, filterKey), TotalSize: total}
+	res := &flowhookv1.ListInstancesResponse{NextPageToken: encodePageToken(next, filterKey, total), TotalSize: total}
 	for _, in := range list {
 		res.Instances = append(res.Instances, instanceToProto(in))
 	}

@@ -19,9 +19,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flowhook/flowhook/ent"
-	"github.com/flowhook/flowhook/ent/instance"
-	"github.com/flowhook/flowhook/ent/predicate"
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
@@ -85,14 +84,16 @@ func BenchmarkInstanceLists(b *testing.B) {
 	ex := newListBenchExplainer(bundle)
 	for _, c := range lists {
 		ex.explain(b, "ListInstances/"+c.name, func(ctx context.Context, cl *ent.Client) error {
-			return mirrorListInstances(ctx, cl, c.filter, listBenchPage)
+			_, _, _, err := explainStore(cl, ex.db).ListInstances(ctx, engineFilter(c.filter), engine.Page{Size: listBenchPage})
+			return err
 		})
 	}
 	for _, c := range assigned {
 		b.Logf("ListAssignedToMe/%s: user %s in %d groups, %d ACTIVE instances assigned to the user or the groups",
 			c.name, c.user.id, len(c.user.groupIDs), fx.assignedCount(c.user))
 		ex.explain(b, "ListAssignedToMe/"+c.name, func(ctx context.Context, cl *ent.Client) error {
-			return mirrorListAssigned(ctx, cl, c.user.id, c.user.groupIDs, listBenchPage)
+			_, _, err := explainStore(cl, ex.db).ListAssigned(ctx, c.user.id, c.user.groupIDs, engine.Page{Size: listBenchPage})
+			return err
 		})
 	}
 	b.Log(fx.summary)
@@ -510,52 +511,28 @@ func (r *listBenchRecorder) reset() []listBenchStatement {
 	return out
 }
 
-// mirrorListInstances issues the statements store.ListInstances issues for the first page of
-// the filter: the count for total_size, then the page, newest first. It follows the predicates
-// of store/instance.go; keep the two in step.
-func mirrorListInstances(ctx context.Context, cl *ent.Client, f *flowhookv1.InstanceFilter, size int) error {
-	var where []predicate.Instance
-	if f.GetWorkflowId() != "" {
-		where = append(where, instance.WorkflowID(uuid.MustParse(f.GetWorkflowId())))
-	}
-	if f.GetVersion() > 0 {
-		where = append(where, instance.Version(f.GetVersion()))
-	}
-	if f.GetStateKey() != "" {
-		where = append(where, instance.StateKey(f.GetStateKey()))
-	}
-	if f.GetStatus() != flowhookv1.InstanceStatus_INSTANCE_STATUS_UNSPECIFIED {
-		where = append(where, instance.StatusEQ(instance.Status(strings.TrimPrefix(f.GetStatus().String(), "INSTANCE_STATUS_"))))
-	}
-	if f.GetProvider() != flowhookv1.Provider_PROVIDER_UNSPECIFIED {
-		where = append(where, instance.Provider(strings.TrimPrefix(f.GetProvider().String(), "PROVIDER_")))
-	}
-	if f.GetExternalId() != "" {
-		where = append(where, instance.ExternalID(f.GetExternalId()))
-	}
-	if f.GetStartedBy() != "" {
-		where = append(where, instance.StartedBy(uuid.MustParse(f.GetStartedBy())))
-	}
-	if t := f.GetCreatedAfter(); t != nil {
-		where = append(where, instance.CreatedAtGTE(t.AsTime().UTC().Truncate(time.Microsecond)))
-	}
-	if t := f.GetCreatedBefore(); t != nil {
-		where = append(where, instance.CreatedAtLT(t.AsTime().UTC().Truncate(time.Microsecond)))
-	}
-	if _, err := cl.Instance.Query().Where(where...).Count(ctx); err != nil {
-		return err
-	}
-	_, err := cl.Instance.Query().Where(where...).Order(instance.ByID(entsql.OrderDesc())).Limit(size + 1).All(ctx)
-	return err
+// explainStore is the real store over the explainer's recording client, so that the plans are
+// those of the statements store.ListInstances and store.ListAssigned really issue.
+func explainStore(cl *ent.Client, db *sql.DB) *store.Store {
+	return store.New(&store.DB{Dialect: store.Postgres, SQL: db, Client: cl})
 }
 
-// mirrorListAssigned issues the statement store.ListAssigned issues for the first page.
-func mirrorListAssigned(ctx context.Context, cl *ent.Client, userID string, groupIDs []string, size int) error {
-	who := []predicate.Instance{instance.AssigneeUserID(userID)}
-	if len(groupIDs) > 0 {
-		who = append(who, instance.AssigneeGroupIDIn(groupIDs...))
+// engineFilter is the filter the API hands the store for a request's filter.
+func engineFilter(f *flowhookv1.InstanceFilter) engine.InstanceFilter {
+	out := engine.InstanceFilter{
+		WorkflowID: f.GetWorkflowId(),
+		Version:    f.GetVersion(),
+		StateKey:   f.GetStateKey(),
+		Status:     engine.InstanceStatus(f.GetStatus()),
+		Provider:   engine.Provider(f.GetProvider()),
+		ExternalID: f.GetExternalId(),
+		StartedBy:  f.GetStartedBy(),
 	}
-	_, err := cl.Instance.Query().Where(instance.Or(who...), instance.StatusEQ(instance.StatusACTIVE)).
-		Order(instance.ByID()).Limit(size + 1).All(ctx)
-	return err
+	if t := f.GetCreatedAfter(); t != nil {
+		out.CreatedAfter = t.AsTime()
+	}
+	if t := f.GetCreatedBefore(); t != nil {
+		out.CreatedBefore = t.AsTime()
+	}
+	return out
 }

@@ -12,13 +12,20 @@ import (
 type pageToken struct {
 	After  string `json:"a"`
 	Filter string `json:"f,omitempty"`
+	Total  int64  `json:"t,omitempty"`
 }
 
-func encodePageToken(after, filter string) string {
+// encodePageToken returns the token of the page after after; total is the count of the whole
+// listing, when it has one.
+func encodePageToken(after, filter string, total ...int64) string {
 	if after == "" {
 		return ""
 	}
-	b, _ := json.Marshal(pageToken{After: after, Filter: filter}) // cannot fail: two strings
+	t := pageToken{After: after, Filter: filter}
+	if len(total) > 0 {
+		t.Total = total[0]
+	}
+	b, _ := json.Marshal(t) // cannot fail: strings and a number
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
@@ -39,7 +46,7 @@ func page(ps *engine.Problems, size int32, token, filter string) engine.Page {
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(token)
 	var t pageToken
-	if err != nil || len(raw) > 1024 || json.Unmarshal(raw, &t) != nil || t.After == "" {
+	if err != nil || len(raw) > 4096 || json.Unmarshal(raw, &t) != nil || t.After == "" || t.Total < 0 {
 		ps.Add("page_token", "is not a token this service issued")
 		return p
 	}
@@ -47,6 +54,6 @@ func page(ps *engine.Problems, size int32, token, filter string) engine.Page {
 		ps.Add("page_token", "was issued for another filter; start again from the first page")
 		return p
 	}
-	p.After = t.After
+	p.After, p.Total = t.After, t.Total
 	return p
 }

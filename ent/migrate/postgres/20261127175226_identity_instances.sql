@@ -5,8 +5,8 @@ CREATE TABLE "instances" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL,
 CREATE INDEX "instance_assignee_group_id_id" ON "instances" ("assignee_group_id", "id");
 -- create index "instance_assignee_user_id_id" to table: "instances"
 CREATE INDEX "instance_assignee_user_id_id" ON "instances" ("assignee_user_id", "id");
--- create index "instance_created_at" to table: "instances"
-CREATE INDEX "instance_created_at" ON "instances" ("created_at");
+-- create index "instance_created_at_id" to table: "instances"
+CREATE INDEX "instance_created_at_id" ON "instances" ("created_at", "id");
 -- create index "instance_provider_external_id" to table: "instances"
 CREATE INDEX "instance_provider_external_id" ON "instances" ("provider", "external_id");
 -- create index "instance_started_by_id" to table: "instances"
@@ -19,6 +19,8 @@ CREATE INDEX "instance_state_key_id" ON "instances" ("state_key", "id");
 CREATE INDEX "instance_status_id" ON "instances" ("status", "id");
 -- create index "instance_workflow_id_id" to table: "instances"
 CREATE INDEX "instance_workflow_id_id" ON "instances" ("workflow_id", "id");
+-- create index "instance_workflow_id_state_key_id" to table: "instances"
+CREATE INDEX "instance_workflow_id_state_key_id" ON "instances" ("workflow_id", "state_key", "id");
 -- create "activities" table
 CREATE TABLE "activities" ("id" uuid NOT NULL, "seq" bigint NOT NULL, "kind" character varying NOT NULL, "actor_id" character varying NOT NULL DEFAULT '', "from_state" character varying NOT NULL DEFAULT '', "to_state" character varying NOT NULL DEFAULT '', "transition_key" character varying NOT NULL DEFAULT '', "assignee_user_id" character varying NOT NULL DEFAULT '', "assignee_group_id" character varying NOT NULL DEFAULT '', "details" jsonb NULL, "message" text NOT NULL DEFAULT '', "created_at" timestamptz NOT NULL, "instance_id" uuid NOT NULL, PRIMARY KEY ("id"), CONSTRAINT "activities_instances_activities" FOREIGN KEY ("instance_id") REFERENCES "instances" ("id") ON UPDATE NO ACTION ON DELETE NO ACTION);
 -- create index "activity_instance_id_actor_id" to table: "activities"
@@ -61,6 +63,8 @@ DROP INDEX "activity_instance_id_seq";
 DROP INDEX "activity_instance_id_actor_id";
 -- reverse: create "activities" table
 DROP TABLE "activities";
+-- reverse: create index "instance_workflow_id_state_key_id" to table: "instances"
+DROP INDEX "instance_workflow_id_state_key_id";
 -- reverse: create index "instance_workflow_id_id" to table: "instances"
 DROP INDEX "instance_workflow_id_id";
 -- reverse: create index "instance_status_id" to table: "instances"
@@ -73,8 +77,8 @@ DROP INDEX "instance_started_by_request_id";
 DROP INDEX "instance_started_by_id";
 -- reverse: create index "instance_provider_external_id" to table: "instances"
 DROP INDEX "instance_provider_external_id";
--- reverse: create index "instance_created_at" to table: "instances"
-DROP INDEX "instance_created_at";
+-- reverse: create index "instance_created_at_id" to table: "instances"
+DROP INDEX "instance_created_at_id";
 -- reverse: create index "instance_assignee_user_id_id" to table: "instances"
 DROP INDEX "instance_assignee_user_id_id";
 -- reverse: create index "instance_assignee_group_id_id" to table: "instances"

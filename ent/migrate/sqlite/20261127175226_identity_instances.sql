@@ -23,6 +23,8 @@ CREATE INDEX `instance_assignee_user_id_id` ON `instances` (`assignee_user_id`, 
 CREATE INDEX `instance_assignee_group_id_id` ON `instances` (`assignee_group_id`, `id`);
 -- create index "instance_workflow_id_id" to table: "instances"
 CREATE INDEX `instance_workflow_id_id` ON `instances` (`workflow_id`, `id`);
+-- create index "instance_workflow_id_state_key_id" to table: "instances"
+CREATE INDEX `instance_workflow_id_state_key_id` ON `instances` (`workflow_id`, `state_key`, `id`);
 -- create index "instance_status_id" to table: "instances"
 CREATE INDEX `instance_status_id` ON `instances` (`status`, `id`);
 -- create index "instance_state_key_id" to table: "instances"
@@ -31,8 +33,8 @@ CREATE INDEX `instance_state_key_id` ON `instances` (`state_key`, `id`);
 CREATE INDEX `instance_started_by_id` ON `instances` (`started_by`, `id`);
 -- create index "instance_provider_external_id" to table: "instances"
 CREATE INDEX `instance_provider_external_id` ON `instances` (`provider`, `external_id`);
--- create index "instance_created_at" to table: "instances"
-CREATE INDEX `instance_created_at` ON `instances` (`created_at`);
+-- create index "instance_created_at_id" to table: "instances"
+CREATE INDEX `instance_created_at_id` ON `instances` (`created_at`, `id`);
 -- create "users" table
 CREATE TABLE `users` (`id` uuid NOT NULL, `created_at` datetime NOT NULL, `updated_at` datetime NOT NULL, `display_name` text NOT NULL, `email` text NOT NULL, `roles` json NOT NULL, PRIMARY KEY (`id`));
 -- create index "users_email_key" to table: "users"
@@ -47,8 +49,8 @@ DROP TABLE `user_groups`;
 DROP INDEX `users_email_key`;
 -- reverse: create "users" table
 DROP TABLE `users`;
--- reverse: create index "instance_created_at" to table: "instances"
-DROP INDEX `instance_created_at`;
+-- reverse: create index "instance_created_at_id" to table: "instances"
+DROP INDEX `instance_created_at_id`;
 -- reverse: create index "instance_provider_external_id" to table: "instances"
 DROP INDEX `instance_provider_external_id`;
 -- reverse: create index "instance_started_by_id" to table: "instances"
@@ -57,6 +59,8 @@ DROP INDEX `instance_started_by_id`;
 DROP INDEX `instance_state_key_id`;
 -- reverse: create index "instance_status_id" to table: "instances"
 DROP INDEX `instance_status_id`;
+-- reverse: create index "instance_workflow_id_state_key_id" to table: "instances"
+DROP INDEX `instance_workflow_id_state_key_id`;
 -- reverse: create index "instance_workflow_id_id" to table: "instances"
 DROP INDEX `instance_workflow_id_id`;
 -- reverse: create index "instance_assignee_group_id_id" to table: "instances"

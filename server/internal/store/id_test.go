@@ -1,0 +1,27 @@
+package store
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The id of an instance created at t lies in [idFloor(t), idFloor(t+1ms)): what the created-at
+// range filter of ListInstances relies on.
+func TestIDAtIsUUIDv7WithinItsMillisecond(t *testing.T) {
+	t.Parallel()
+	base := time.Date(2026, 11, 27, 17, 0, 0, 0, time.UTC)
+	for _, d := range []time.Duration{0, time.Microsecond, 999 * time.Microsecond, time.Millisecond, 36 * time.Hour} {
+		at := base.Add(d)
+		for range 100 {
+			id := idAt(at)
+			require.EqualValues(t, 7, id.Version())
+			require.Equal(t, "RFC4122", id.Variant().String())
+			require.Equal(t, at.UnixMilli(), time.Unix(id.Time().UnixTime()).UnixMilli())
+			require.GreaterOrEqual(t, id.String(), idFloor(at).String())
+			require.Less(t, id.String(), idFloor(at.Add(time.Millisecond)).String())
+		}
+	}
+	require.Less(t, idAt(base).String(), idAt(base.Add(time.Millisecond)).String(), "later milliseconds sort later")
+}
