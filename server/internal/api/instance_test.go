@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
@@ -256,12 +257,23 @@ func TestInstancesPinnedToVersion(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// TestConcurrentInstanceChanges races calls as several replicas would and counts the effects.
+// TestConcurrentInstanceChanges races calls through two servers on one database, as replicas
+// would, and counts the effects.
 func TestConcurrentInstanceChanges(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
 		b := setup(t, d)
 		p := newPeople(t, b)
+		r := b.replica(t)
+		// The same keys, through the other server.
+		onReplica := func(c clients) clients {
+			return clients{
+				design:    flowhookv1connect.NewWorkflowDesignServiceClient(r.httpClient, r.baseURL, c.opts...),
+				instances: flowhookv1connect.NewWorkflowInstanceServiceClient(r.httpClient, r.baseURL, c.opts...),
+				identity:  flowhookv1connect.NewIdentityServiceClient(r.httpClient, r.baseURL, c.opts...),
+				opts:      c.opts,
+			}
+		}
 		ctx := context.Background()
 		const n = 10
 
@@ -271,9 +283,13 @@ func TestConcurrentInstanceChanges(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
-				r := validStart(t, p.workflowID)
-				r.RequestId = "order-4711"
-				res, err := p.starter.instances.StartInstance(ctx, connect.NewRequest(r))
+				req := validStart(t, p.workflowID)
+				req.RequestId = "order-4711"
+				c := p.starter
+				if i%2 == 1 {
+					c = onReplica(c)
+				}
+				res, err := c.instances.StartInstance(ctx, connect.NewRequest(req))
 				errs[i] = err
 				if err == nil {
 					ids[i] = res.Msg.GetInstance().GetId()
@@ -289,9 +305,9 @@ func TestConcurrentInstanceChanges(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 1, list.Msg.GetTotalSize())
 		// The same id from another user is another request.
-		r := validStart(t, p.workflowID)
-		r.RequestId = "order-4711"
-		other, err := b.instances.StartInstance(ctx, connect.NewRequest(r))
+		again := validStart(t, p.workflowID)
+		again.RequestId = "order-4711"
+		other, err := b.instances.StartInstance(ctx, connect.NewRequest(again))
 		require.NoError(t, err)
 		require.NotEqual(t, ids[0], other.Msg.GetInstance().GetId())
 
@@ -305,6 +321,9 @@ func TestConcurrentInstanceChanges(t *testing.T) {
 			caller := p.member
 			if i%3 == 0 {
 				caller = b.clients // an admin
+			}
+			if i%2 == 0 {
+				caller = onReplica(caller)
 			}
 			wg.Go(func() {
 				_, errs[i] = caller.instances.TakeTransition(ctx, connect.NewRequest(&flowhookv1.TakeTransitionRequest{InstanceId: ids[0], TransitionKey: key}))

@@ -43,6 +43,7 @@ type testBundle struct {
 	app        *app.App
 	// legalGroupID is a group created at setup, the assignee of signingDraft's review.
 	legalGroupID string
+	cfg          config.Config
 }
 
 // clients are one caller's clients: Connect over HTTP/1.1, and designGRPC gRPC over h2c.
@@ -51,6 +52,7 @@ type clients struct {
 	designGRPC flowhookv1connect.WorkflowDesignServiceClient
 	instances  flowhookv1connect.WorkflowInstanceServiceClient
 	identity   flowhookv1connect.IdentityServiceClient
+	opts       []connect.ClientOption // the credentials these clients send
 }
 
 // as returns clients that send key as their bearer credential ("" sends none).
@@ -61,6 +63,7 @@ func (b *testBundle) as(key string) clients {
 		designGRPC: flowhookv1connect.NewWorkflowDesignServiceClient(b.h2cClient, b.baseURL, append(opts, connect.WithGRPC())...),
 		instances:  flowhookv1connect.NewWorkflowInstanceServiceClient(b.httpClient, b.baseURL, opts...),
 		identity:   flowhookv1connect.NewIdentityServiceClient(b.httpClient, b.baseURL, opts...),
+		opts:       opts,
 	}
 }
 
@@ -93,6 +96,24 @@ func setup(t testing.TB, d store.Dialect) *testBundle {
 	cfg.MaxRequestBytes = 1 << 20
 	cfg.BootstrapAdminKey = bootstrapKey
 
+	b := serve(t, cfg)
+	g, err := b.identity.CreateGroup(context.Background(), connect.NewRequest(&flowhookv1.CreateGroupRequest{Name: "legal"}))
+	require.NoError(t, err)
+	b.legalGroupID = g.Msg.GetGroup().GetId()
+	return b
+}
+
+// replica starts another server on the bundle's database, as a second `flowhook serve` would.
+func (b *testBundle) replica(t testing.TB) *testBundle {
+	t.Helper()
+	r := serve(t, b.cfg)
+	r.legalGroupID = b.legalGroupID
+	return r
+}
+
+// serve runs a server with cfg until the test ends.
+func serve(t testing.TB, cfg config.Config) *testBundle {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	a, err := app.New(ctx, cfg, log, &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()})
@@ -114,11 +135,8 @@ func setup(t testing.TB, d store.Dialect) *testBundle {
 		require.NoError(t, <-done)
 		require.NoError(t, a.Close())
 	})
-	b := &testBundle{baseURL: baseURL, httpClient: h1, h2cClient: h2c, app: a}
+	b := &testBundle{baseURL: baseURL, httpClient: h1, h2cClient: h2c, app: a, cfg: cfg}
 	b.clients = b.as(bootstrapKey)
-	g, err := b.identity.CreateGroup(ctx, connect.NewRequest(&flowhookv1.CreateGroupRequest{Name: "legal"}))
-	require.NoError(t, err)
-	b.legalGroupID = g.Msg.GetGroup().GetId()
 	return b
 }
 
