@@ -16,9 +16,13 @@ import (
 	"github.com/flowhook/flowhook/ent/apikey"
 	"github.com/flowhook/flowhook/ent/group"
 	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/setting"
+	"github.com/flowhook/flowhook/ent/signeddocument"
 	"github.com/flowhook/flowhook/ent/user"
+	"github.com/flowhook/flowhook/ent/webhookevent"
 	"github.com/flowhook/flowhook/ent/workflow"
 	"github.com/flowhook/flowhook/ent/workflowversion"
+	"github.com/flowhook/flowhook/ent/workitem"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -83,7 +87,11 @@ func checkColumn(t, c string) error {
 			apikey.Table:          apikey.ValidColumn,
 			group.Table:           group.ValidColumn,
 			instance.Table:        instance.ValidColumn,
+			setting.Table:         setting.ValidColumn,
+			signeddocument.Table:  signeddocument.ValidColumn,
 			user.Table:            user.ValidColumn,
+			webhookevent.Table:    webhookevent.ValidColumn,
+			workitem.Table:        workitem.ValidColumn,
 			workflow.Table:        workflow.ValidColumn,
 			workflowversion.Table: workflowversion.ValidColumn,
 		})

@@ -10,9 +10,13 @@ import (
 	"github.com/flowhook/flowhook/ent/group"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/schema"
+	"github.com/flowhook/flowhook/ent/setting"
+	"github.com/flowhook/flowhook/ent/signeddocument"
 	"github.com/flowhook/flowhook/ent/user"
+	"github.com/flowhook/flowhook/ent/webhookevent"
 	"github.com/flowhook/flowhook/ent/workflow"
 	"github.com/flowhook/flowhook/ent/workflowversion"
+	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/google/uuid"
 )
 
@@ -132,6 +136,29 @@ func init() {
 	instanceDescID := instanceMixinFields0[0].Descriptor()
 	// instance.DefaultID holds the default value on creation for the id field.
 	instance.DefaultID = instanceDescID.Default.(func() uuid.UUID)
+	settingFields := schema.Setting{}.Fields()
+	_ = settingFields
+	// settingDescRevision is the schema descriptor for revision field.
+	settingDescRevision := settingFields[3].Descriptor()
+	// setting.DefaultRevision holds the default value on creation for the revision field.
+	setting.DefaultRevision = settingDescRevision.Default.(int64)
+	// settingDescUpdatedBy is the schema descriptor for updated_by field.
+	settingDescUpdatedBy := settingFields[5].Descriptor()
+	// setting.DefaultUpdatedBy holds the default value on creation for the updated_by field.
+	setting.DefaultUpdatedBy = settingDescUpdatedBy.Default.(string)
+	// settingDescID is the schema descriptor for id field.
+	settingDescID := settingFields[0].Descriptor()
+	// setting.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	setting.IDValidator = settingDescID.Validators[0].(func(string) error)
+	signeddocumentMixin := schema.SignedDocument{}.Mixin()
+	signeddocumentMixinFields0 := signeddocumentMixin[0].Fields()
+	_ = signeddocumentMixinFields0
+	signeddocumentFields := schema.SignedDocument{}.Fields()
+	_ = signeddocumentFields
+	// signeddocumentDescID is the schema descriptor for id field.
+	signeddocumentDescID := signeddocumentMixinFields0[0].Descriptor()
+	// signeddocument.DefaultID holds the default value on creation for the id field.
+	signeddocument.DefaultID = signeddocumentDescID.Default.(func() uuid.UUID)
 	userMixin := schema.User{}.Mixin()
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0
@@ -161,6 +188,80 @@ func init() {
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.
 	user.DefaultID = userDescID.Default.(func() uuid.UUID)
+	webhookeventMixin := schema.WebhookEvent{}.Mixin()
+	webhookeventMixinFields0 := webhookeventMixin[0].Fields()
+	_ = webhookeventMixinFields0
+	webhookeventFields := schema.WebhookEvent{}.Fields()
+	_ = webhookeventFields
+	// webhookeventDescRemoteAddr is the schema descriptor for remote_addr field.
+	webhookeventDescRemoteAddr := webhookeventFields[7].Descriptor()
+	// webhookevent.DefaultRemoteAddr holds the default value on creation for the remote_addr field.
+	webhookevent.DefaultRemoteAddr = webhookeventDescRemoteAddr.Default.(string)
+	// webhookeventDescVerdictReason is the schema descriptor for verdict_reason field.
+	webhookeventDescVerdictReason := webhookeventFields[10].Descriptor()
+	// webhookevent.DefaultVerdictReason holds the default value on creation for the verdict_reason field.
+	webhookevent.DefaultVerdictReason = webhookeventDescVerdictReason.Default.(string)
+	// webhookeventDescInstanceID is the schema descriptor for instance_id field.
+	webhookeventDescInstanceID := webhookeventFields[11].Descriptor()
+	// webhookevent.DefaultInstanceID holds the default value on creation for the instance_id field.
+	webhookevent.DefaultInstanceID = webhookeventDescInstanceID.Default.(string)
+	// webhookeventDescWorkItemID is the schema descriptor for work_item_id field.
+	webhookeventDescWorkItemID := webhookeventFields[12].Descriptor()
+	// webhookevent.DefaultWorkItemID holds the default value on creation for the work_item_id field.
+	webhookevent.DefaultWorkItemID = webhookeventDescWorkItemID.Default.(string)
+	// webhookeventDescAttempts is the schema descriptor for attempts field.
+	webhookeventDescAttempts := webhookeventFields[13].Descriptor()
+	// webhookevent.DefaultAttempts holds the default value on creation for the attempts field.
+	webhookevent.DefaultAttempts = webhookeventDescAttempts.Default.(int)
+	// webhookeventDescTraceID is the schema descriptor for trace_id field.
+	webhookeventDescTraceID := webhookeventFields[15].Descriptor()
+	// webhookevent.DefaultTraceID holds the default value on creation for the trace_id field.
+	webhookevent.DefaultTraceID = webhookeventDescTraceID.Default.(string)
+	// webhookeventDescID is the schema descriptor for id field.
+	webhookeventDescID := webhookeventMixinFields0[0].Descriptor()
+	// webhookevent.DefaultID holds the default value on creation for the id field.
+	webhookevent.DefaultID = webhookeventDescID.Default.(func() uuid.UUID)
+	workitemMixin := schema.WorkItem{}.Mixin()
+	workitemMixinFields0 := workitemMixin[0].Fields()
+	_ = workitemMixinFields0
+	workitemMixinFields1 := workitemMixin[1].Fields()
+	_ = workitemMixinFields1
+	workitemFields := schema.WorkItem{}.Fields()
+	_ = workitemFields
+	// workitemDescCreatedAt is the schema descriptor for created_at field.
+	workitemDescCreatedAt := workitemMixinFields1[0].Descriptor()
+	// workitem.DefaultCreatedAt holds the default value on creation for the created_at field.
+	workitem.DefaultCreatedAt = workitemDescCreatedAt.Default.(func() time.Time)
+	// workitemDescUpdatedAt is the schema descriptor for updated_at field.
+	workitemDescUpdatedAt := workitemMixinFields1[1].Descriptor()
+	// workitem.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	workitem.DefaultUpdatedAt = workitemDescUpdatedAt.Default.(func() time.Time)
+	// workitem.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	workitem.UpdateDefaultUpdatedAt = workitemDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// workitemDescProviderStatus is the schema descriptor for provider_status field.
+	workitemDescProviderStatus := workitemFields[6].Descriptor()
+	// workitem.DefaultProviderStatus holds the default value on creation for the provider_status field.
+	workitem.DefaultProviderStatus = workitemDescProviderStatus.Default.(string)
+	// workitemDescOutcome is the schema descriptor for outcome field.
+	workitemDescOutcome := workitemFields[7].Descriptor()
+	// workitem.DefaultOutcome holds the default value on creation for the outcome field.
+	workitem.DefaultOutcome = workitemDescOutcome.Default.(string)
+	// workitemDescError is the schema descriptor for error field.
+	workitemDescError := workitemFields[8].Descriptor()
+	// workitem.DefaultError holds the default value on creation for the error field.
+	workitem.DefaultError = workitemDescError.Default.(string)
+	// workitemDescTraceparent is the schema descriptor for traceparent field.
+	workitemDescTraceparent := workitemFields[10].Descriptor()
+	// workitem.DefaultTraceparent holds the default value on creation for the traceparent field.
+	workitem.DefaultTraceparent = workitemDescTraceparent.Default.(string)
+	// workitemDescRevision is the schema descriptor for revision field.
+	workitemDescRevision := workitemFields[12].Descriptor()
+	// workitem.DefaultRevision holds the default value on creation for the revision field.
+	workitem.DefaultRevision = workitemDescRevision.Default.(int64)
+	// workitemDescID is the schema descriptor for id field.
+	workitemDescID := workitemMixinFields0[0].Descriptor()
+	// workitem.DefaultID holds the default value on creation for the id field.
+	workitem.DefaultID = workitemDescID.Default.(func() uuid.UUID)
 	workflowMixin := schema.Workflow{}.Mixin()
 	workflowMixinFields0 := workflowMixin[0].Fields()
 	_ = workflowMixinFields0

@@ -22,8 +22,16 @@ type Tx struct {
 	Group *GroupClient
 	// Instance is the client for interacting with the Instance builders.
 	Instance *InstanceClient
+	// Setting is the client for interacting with the Setting builders.
+	Setting *SettingClient
+	// SignedDocument is the client for interacting with the SignedDocument builders.
+	SignedDocument *SignedDocumentClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebhookEvent is the client for interacting with the WebhookEvent builders.
+	WebhookEvent *WebhookEventClient
+	// WorkItem is the client for interacting with the WorkItem builders.
+	WorkItem *WorkItemClient
 	// Workflow is the client for interacting with the Workflow builders.
 	Workflow *WorkflowClient
 	// WorkflowVersion is the client for interacting with the WorkflowVersion builders.
@@ -163,7 +171,11 @@ func (tx *Tx) init() {
 	tx.ApiKey = NewApiKeyClient(tx.config)
 	tx.Group = NewGroupClient(tx.config)
 	tx.Instance = NewInstanceClient(tx.config)
+	tx.Setting = NewSettingClient(tx.config)
+	tx.SignedDocument = NewSignedDocumentClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.WebhookEvent = NewWebhookEventClient(tx.config)
+	tx.WorkItem = NewWorkItemClient(tx.config)
 	tx.Workflow = NewWorkflowClient(tx.config)
 	tx.WorkflowVersion = NewWorkflowVersionClient(tx.config)
 }

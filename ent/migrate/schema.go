@@ -168,6 +168,45 @@ var (
 			},
 		},
 	}
+	// SettingsColumns holds the columns for the "settings" table.
+	SettingsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "plain", Type: field.TypeJSON, Nullable: true},
+		{Name: "secret_box", Type: field.TypeBytes, Nullable: true},
+		{Name: "revision", Type: field.TypeInt64, Default: 1},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "updated_by", Type: field.TypeString, Default: ""},
+	}
+	// SettingsTable holds the schema information for the "settings" table.
+	SettingsTable = &schema.Table{
+		Name:       "settings",
+		Columns:    SettingsColumns,
+		PrimaryKey: []*schema.Column{SettingsColumns[0]},
+	}
+	// SignedDocumentsColumns holds the columns for the "signed_documents" table.
+	SignedDocumentsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "instance_id", Type: field.TypeUUID},
+		{Name: "work_item_id", Type: field.TypeUUID, Unique: true},
+		{Name: "content_type", Type: field.TypeString},
+		{Name: "name", Type: field.TypeString},
+		{Name: "content", Type: field.TypeBytes},
+		{Name: "sha256", Type: field.TypeString},
+		{Name: "created_at", Type: field.TypeTime},
+	}
+	// SignedDocumentsTable holds the schema information for the "signed_documents" table.
+	SignedDocumentsTable = &schema.Table{
+		Name:       "signed_documents",
+		Columns:    SignedDocumentsColumns,
+		PrimaryKey: []*schema.Column{SignedDocumentsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signeddocument_instance_id",
+				Unique:  false,
+				Columns: []*schema.Column{SignedDocumentsColumns[1]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -182,6 +221,96 @@ var (
 		Name:       "users",
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
+	}
+	// WebhookEventsColumns holds the columns for the "webhook_events" table.
+	WebhookEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "provider", Type: field.TypeString},
+		{Name: "dedupe_key", Type: field.TypeString},
+		{Name: "event_type", Type: field.TypeString},
+		{Name: "external_id", Type: field.TypeString},
+		{Name: "provider_time", Type: field.TypeTime, Nullable: true},
+		{Name: "body", Type: field.TypeBytes},
+		{Name: "headers", Type: field.TypeJSON, Nullable: true},
+		{Name: "remote_addr", Type: field.TypeString, Default: ""},
+		{Name: "received_at", Type: field.TypeTime},
+		{Name: "verdict", Type: field.TypeEnum, Enums: []string{"PENDING", "APPLIED", "PROGRESS", "DUPLICATE", "STALE", "IGNORED", "REJECTED", "UNPARSEABLE", "ORPHANED"}, Default: "PENDING"},
+		{Name: "verdict_reason", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "instance_id", Type: field.TypeString, Default: ""},
+		{Name: "work_item_id", Type: field.TypeString, Default: ""},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "processed_at", Type: field.TypeTime, Nullable: true},
+		{Name: "trace_id", Type: field.TypeString, Default: ""},
+	}
+	// WebhookEventsTable holds the schema information for the "webhook_events" table.
+	WebhookEventsTable = &schema.Table{
+		Name:       "webhook_events",
+		Columns:    WebhookEventsColumns,
+		PrimaryKey: []*schema.Column{WebhookEventsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webhookevent_provider_dedupe_key",
+				Unique:  true,
+				Columns: []*schema.Column{WebhookEventsColumns[1], WebhookEventsColumns[2]},
+			},
+			{
+				Name:    "webhookevent_provider_external_id_received_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[1], WebhookEventsColumns[4], WebhookEventsColumns[9]},
+			},
+			{
+				Name:    "webhookevent_verdict_received_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[10], WebhookEventsColumns[9]},
+			},
+			{
+				Name:    "webhookevent_received_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[9]},
+			},
+		},
+	}
+	// WorkItemsColumns holds the columns for the "work_items" table.
+	WorkItemsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "instance_id", Type: field.TypeUUID},
+		{Name: "state_key", Type: field.TypeString},
+		{Name: "entered_revision", Type: field.TypeInt64},
+		{Name: "provider", Type: field.TypeString},
+		{Name: "external_id", Type: field.TypeString, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"CREATING", "WAITING", "RESOLVED", "FAILED", "CANCELLED"}},
+		{Name: "provider_status", Type: field.TypeString, Default: ""},
+		{Name: "outcome", Type: field.TypeString, Default: ""},
+		{Name: "error", Type: field.TypeString, Size: 2147483647, Default: ""},
+		{Name: "last_event_at", Type: field.TypeTime, Nullable: true},
+		{Name: "traceparent", Type: field.TypeString, Default: ""},
+		{Name: "resolved_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revision", Type: field.TypeInt64, Default: 1},
+	}
+	// WorkItemsTable holds the schema information for the "work_items" table.
+	WorkItemsTable = &schema.Table{
+		Name:       "work_items",
+		Columns:    WorkItemsColumns,
+		PrimaryKey: []*schema.Column{WorkItemsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "workitem_provider_external_id",
+				Unique:  true,
+				Columns: []*schema.Column{WorkItemsColumns[6], WorkItemsColumns[7]},
+			},
+			{
+				Name:    "workitem_instance_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{WorkItemsColumns[3], WorkItemsColumns[1]},
+			},
+			{
+				Name:    "workitem_status_provider",
+				Unique:  false,
+				Columns: []*schema.Column{WorkItemsColumns[8], WorkItemsColumns[6]},
+			},
+		},
 	}
 	// WorkflowsColumns holds the columns for the "workflows" table.
 	WorkflowsColumns = []*schema.Column{
@@ -273,7 +402,11 @@ var (
 		APIKeysTable,
 		GroupsTable,
 		InstancesTable,
+		SettingsTable,
+		SignedDocumentsTable,
 		UsersTable,
+		WebhookEventsTable,
+		WorkItemsTable,
 		WorkflowsTable,
 		WorkflowVersionsTable,
 		UserGroupsTable,

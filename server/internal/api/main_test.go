@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"testing"
+	"time"
 
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
@@ -92,7 +93,7 @@ func setup(t testing.TB, d store.Dialect) *testBundle {
 	cfg := config.Default()
 	opts := dbtest.Options(t, d)
 	cfg.DatabaseURL, cfg.DataDir = opts.DatabaseURL, opts.DataDir
-	cfg.DBMaxConns = 8
+	cfg.DBMaxConns = 12
 	cfg.MaxRequestBytes = 1 << 20
 	cfg.BootstrapAdminKey = bootstrapKey
 
@@ -128,6 +129,19 @@ func serve(t testing.TB, cfg config.Config) *testBundle {
 	h2c := &http.Client{Transport: &http.Transport{Protocols: &protocols, TLSClientConfig: &tls.Config{}}}
 	h1 := &http.Client{Transport: &http.Transport{}}
 	baseURL := "http://" + ln.Addr().String()
+	// The server answers, or says why it stopped (a listener that nobody serves would hang).
+	probe := &http.Client{Timeout: 10 * time.Second}
+	if res, err := probe.Get(baseURL + "/healthz"); err != nil {
+		cancel()
+		select {
+		case serveErr := <-done:
+			t.Fatalf("the server did not start: %v", serveErr)
+		default:
+			t.Fatalf("the server does not answer: %v", err)
+		}
+	} else {
+		require.NoError(t, res.Body.Close())
+	}
 	t.Cleanup(func() {
 		h1.CloseIdleConnections()
 		h2c.CloseIdleConnections()

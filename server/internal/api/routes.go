@@ -21,6 +21,7 @@ type Services struct {
 	Design    *DesignService
 	Instances *InstanceService
 	Identity  *IdentityService
+	Settings  *SettingsService
 	Health    *HealthChecker
 	// Auth authenticates and authorises every RPC but health and reflection.
 	Auth *auth.Authenticator
@@ -38,6 +39,7 @@ var ServiceNames = []string{
 	flowhookv1connect.WorkflowDesignServiceName,
 	flowhookv1connect.WorkflowInstanceServiceName,
 	flowhookv1connect.IdentityServiceName,
+	flowhookv1connect.ProviderSettingsServiceName,
 }
 
 // Register mounts the Connect services, gRPC health and reflection on mux. Every RPC gets a
@@ -63,6 +65,7 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 	mux.Handle(flowhookv1connect.NewWorkflowDesignServiceHandler(svc.Design, opts...))
 	mux.Handle(flowhookv1connect.NewWorkflowInstanceServiceHandler(svc.Instances, opts...))
 	mux.Handle(flowhookv1connect.NewIdentityServiceHandler(svc.Identity, opts...))
+	mux.Handle(flowhookv1connect.NewProviderSettingsServiceHandler(svc.Settings, opts...))
 	mux.Handle(grpchealth.NewHandler(svc.Health))
 	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

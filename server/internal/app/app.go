@@ -10,19 +10,27 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/flowhook/flowhook/server/internal/api"
 	"github.com/flowhook/flowhook/server/internal/auth"
 	"github.com/flowhook/flowhook/server/internal/config"
+	"github.com/flowhook/flowhook/server/internal/document"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
 	"github.com/flowhook/flowhook/server/internal/webhook"
+	"github.com/flowhook/flowhook/server/internal/worker"
 )
 
 // App is a running flowhook: its database and its HTTP handler.
 type App struct {
+	sealer *store.Sealer
+	queue  *worker.Queue
+
 	// BootstrapKey is the first admin's API key when this start generated it: the caller shows
 	// it once. Empty otherwise.
 	BootstrapKey string
@@ -44,6 +52,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, db: db}
+	if a.sealer, err = sealer(cfg, log); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.queue, err = worker.New(db, log, worker.Options{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: time.Second}); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if a.BootstrapKey, err = a.bootstrap(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -79,6 +95,54 @@ func (a *App) bootstrap(ctx context.Context) (string, error) {
 	return "", nil
 }
 
+// callbackURL is where a provider reports events: {public URL}/webhooks/{Provider}.
+func (a *App) callbackURL(p engine.Provider) string {
+	name := map[engine.Provider]string{engine.ProviderDocuSign: "DocuSign", engine.ProviderOneSpan: "OneSpan"}[p]
+	return strings.TrimRight(a.cfg.PublicURL, "/") + "/webhooks/" + name
+}
+
+// render turns the start form into the PDF to sign.
+func render(in engine.DocumentInput) ([]byte, []string, error) {
+	d := document.Input{Title: in.Title, WorkflowName: in.WorkflowName, Reference: in.Reference, CreatedAt: in.CreatedAt}
+	for _, f := range in.Fields {
+		d.Fields = append(d.Fields, document.Field{Label: f.Label, Value: f.Value})
+	}
+	for _, s := range in.Signers {
+		d.Signers = append(d.Signers, document.Signer{Name: s.Name, Email: s.Email})
+	}
+	out, err := document.Render(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out.PDF, out.Anchors, nil
+}
+
+// store is the store with secrets sealing and jobs.
+func (a *App) store() *store.Store {
+	return store.New(a.db).WithSealer(a.sealer).WithJobs(a.queue)
+}
+
+// sealer returns the sealer of provider secrets: the configured key, else (embedded mode) the
+// one kept in the data dir. Without either, secrets cannot be saved, and saying so is left to
+// the call that tries.
+func sealer(cfg config.Config, log *slog.Logger) (*store.Sealer, error) {
+	var key []byte
+	var err error
+	switch {
+	case cfg.SecretKey != "":
+		key, err = store.ParseSecretKey(cfg.SecretKey)
+	case cfg.Embedded():
+		key, err = store.LoadOrCreateSecretKey(cfg.DataDir)
+	default:
+		log.Warn("FLOWHOOK_SECRET_KEY is not set: provider secrets cannot be saved until it is")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return store.NewSealer(key)
+}
+
 // Handler serves everything: the RPCs, /webhooks/, /healthz and /readyz.
 func (a *App) Handler() http.Handler { return a.handler }
 
@@ -89,20 +153,31 @@ func (a *App) DB() *store.DB { return a.db }
 func (a *App) Close() error { return a.db.Close() }
 
 func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
-	st := store.New(a.db)
+	st := a.store()
 	clock := engine.SystemClock{}
+	registry := provider.NewRegistry(st, &http.Client{Timeout: 60 * time.Second}, time.Now)
+	runner := engine.NewRunner(st, st, clock)
+	external := engine.NewExternal(st, st, runner, map[engine.Provider]engine.OutcomeFunc{
+		engine.ProviderDocuSign: docusign.DefaultOutcome,
+	}, clock, a.cfg.OrphanWindow)
+	creator := engine.NewCreator(st, st, runner, registry, render, a.callbackURL, clock)
+	worker.Register(a.queue.Workers(), creator, external)
+
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{
 		Design:    api.NewDesignService(engine.NewDesigner(st, st), a.log),
-		Instances: api.NewInstanceService(engine.NewRunner(st, st, clock), a.log),
+		Instances: api.NewInstanceService(runner, a.log),
 		Identity:  api.NewIdentityService(engine.NewIdentity(st, clock), st, a.log),
+		Settings:  api.NewSettingsService(st, registry, a.callbackURL, a.log),
 		Health:    api.NewHealthChecker(st.Ping, api.ServiceNames...),
 		Auth:      auth.NewAuthenticator(st, clock, a.log),
 	}, api.Options{Log: a.log, TracerProvider: tel.TracerProvider, MaxRequestBytes: a.cfg.MaxRequestBytes})
 	if err != nil {
 		return nil, err
 	}
-	mux.Handle(webhook.Pattern, webhook.NewRouter())
+	hooks := webhook.NewRouter()
+	hooks.Handle("DocuSign", webhook.NewDocuSign(registry.DocuSignHMACKeys, external, a.log))
+	mux.Handle(webhook.Pattern, hooks)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
@@ -146,6 +221,9 @@ func (a *App) Server() *http.Server {
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := a.Server()
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
+	if err := a.queue.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start the job queue: %w", err)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.InfoContext(ctx, "serving", "addr", ln.Addr().String(), "database", string(a.db.Dialect))
@@ -162,6 +240,10 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	// Jobs in progress finish (or are rescued by another replica after the deadline).
+	if err := a.queue.Stop(shutdownCtx); err != nil {
 		return err
 	}
 	a.log.InfoContext(ctx, "stopped", "drained_in", time.Since(start).String())

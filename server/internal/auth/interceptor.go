@@ -104,4 +104,8 @@ var Procedures = map[string][]engine.Role{
 	"/flowhook.v1.IdentityService/RevokeApiKey":      anyone,
 	"/flowhook.v1.IdentityService/ListApiKeys":       anyone,
 	"/flowhook.v1.IdentityService/WhoAmI":            anyone,
+
+	"/flowhook.v1.ProviderSettingsService/GetDocuSignSettings":    admins,
+	"/flowhook.v1.ProviderSettingsService/UpdateDocuSignSettings": admins,
+	"/flowhook.v1.ProviderSettingsService/TestProviderConnection": admins,
 }

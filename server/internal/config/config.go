@@ -29,7 +29,7 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat is json or text.
 	LogLevel  slog.Level
 	LogFormat string
-	// DBMaxConns bounds the PostgreSQL pool (0: pgx's default, max(4, cores)).
+	// DBMaxConns bounds the PostgreSQL pool (0: 20).
 	DBMaxConns int
 
 	// HTTP server hardening.
@@ -44,6 +44,13 @@ type Config struct {
 	// BootstrapAdminKey is the API key of the first admin, created on an empty database; empty
 	// makes serve generate one and print it once. Never logged.
 	BootstrapAdminKey string
+	// SecretKey (base64 of 32 bytes) seals provider secrets at rest. The embedded mode
+	// generates one in the data dir when it is empty; with PostgreSQL every replica needs the
+	// same one. Never logged.
+	SecretKey string
+	// OrphanWindow is how long a webhook for an unknown work item is retried before it is
+	// marked ORPHANED (the webhook may beat the commit that couples the id).
+	OrphanWindow time.Duration
 }
 
 // Default returns the configuration used when nothing is set.
@@ -60,6 +67,7 @@ func Default() Config {
 		ShutdownTimeout:   30 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		MaxRequestBytes:   4 << 20,
+		OrphanWindow:      15 * time.Minute,
 	}
 }
 
@@ -106,17 +114,19 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL (postgres://…); empty runs on the embedded SQLite database in -data-dir")
 	// The bootstrap key is read from the environment only: a flag would show in `ps`.
 	c.BootstrapAdminKey = env("BOOTSTRAP_ADMIN_KEY")
+	c.SecretKey = env("SECRET_KEY")
 	str(&c.DataDir, "data-dir", "DATA_DIR", "directory of the embedded database")
 	str(&c.PublicURL, "public-url", "PUBLIC_URL", "base URL providers reach this service at; default http://{addr}")
 	str(&logLevel, "log-level", "LOG_LEVEL", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "LOG_FORMAT", "json or text")
-	num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "PostgreSQL pool size (0: pgx's default)")
+	num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "PostgreSQL pool size (0: 20)")
 	dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
 	dur(&c.ReadTimeout, "read-timeout", "READ_TIMEOUT", "time to read a whole request")
 	dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "time to write a response")
 	dur(&c.IdleTimeout, "idle-timeout", "IDLE_TIMEOUT", "keep-alive idle time")
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "time to drain requests on SIGTERM")
 	num(&c.MaxHeaderBytes, "max-header-bytes", "MAX_HEADER_BYTES", "largest request header block")
+	dur(&c.OrphanWindow, "orphan-window", "ORPHAN_WINDOW", "how long to retry a webhook for an unknown work item")
 	num(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "largest RPC request message")
 
 	if err := fs.Parse(args); err != nil {
@@ -161,6 +171,9 @@ func (c Config) Validate() error {
 	}
 	if k := c.BootstrapAdminKey; k != "" && (len(k) < 20 || len(k) > 512 || strings.ContainsAny(k, " \t\r\n")) {
 		errs = append(errs, errors.New("FLOWHOOK_BOOTSTRAP_ADMIN_KEY: want 20 to 512 characters without spaces"))
+	}
+	if c.OrphanWindow <= 0 || c.OrphanWindow > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("orphan window %s: want more than 0 and at most 168h", c.OrphanWindow))
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log format %q: want json or text", c.LogFormat))

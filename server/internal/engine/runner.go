@@ -11,15 +11,18 @@ import (
 
 // InstanceStore is the persistence port of instances and their timelines.
 type InstanceStore interface {
-	// CreateInstance saves a new instance with its first activities. When the starter already
-	// used the request id it returns ErrDuplicateRequest and saves nothing.
-	CreateInstance(ctx context.Context, in Instance, acts []Activity) (Instance, error)
+	// CreateInstance saves a new instance with its first activities and effects. When the
+	// starter already used the request id it returns ErrDuplicateRequest and saves nothing.
+	CreateInstance(ctx context.Context, in Instance, acts []Activity, eff Effects) (Instance, error)
 	// InstanceByRequest returns the instance a starter started with a request id.
 	InstanceByRequest(ctx context.Context, startedBy, requestID string) (Instance, error)
 	GetInstance(ctx context.Context, id string) (Instance, error)
-	// UpdateInstance saves in (its revision increased by one) and appends the activities, when
-	// the stored revision is still expectedRevision; ErrConflict otherwise.
-	UpdateInstance(ctx context.Context, in Instance, expectedRevision int64, acts []Activity) (Instance, error)
+	// UpdateInstance saves in (its revision increased by one), appends the activities and
+	// commits the effects, when the stored revision is still expectedRevision; ErrConflict
+	// otherwise.
+	UpdateInstance(ctx context.Context, in Instance, expectedRevision int64, acts []Activity, eff Effects) (Instance, error)
+	// CurrentWorkItem returns the newest work item of an instance (ErrNotFound when none).
+	CurrentWorkItem(ctx context.Context, instanceID string) (WorkItem, error)
 	ListInstances(ctx context.Context, f InstanceFilter, p Page) ([]Instance, string, int64, error)
 	// ListAssigned returns the ACTIVE instances assigned to the user or one of the groups,
 	// oldest first.
@@ -98,6 +101,7 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 
 	now := r.clock.Now()
 	inst := Instance{
+		ID:           NewIDAt(now),
 		WorkflowID:   v.WorkflowID,
 		Version:      v.Version,
 		WorkflowName: def.Name,
@@ -111,8 +115,9 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 	}
 	acts := []Activity{{Kind: ActivityStarted, ActorID: p.UserID, ToState: start.Key, Changes: diffForm(nil, data), CreatedAt: now,
 		Message: fmt.Sprintf("started %q version %d", def.Name, v.Version)}}
-	acts = append(acts, r.move(&inst, def, t, p.UserID, nil)...)
-	created, err := r.instances.CreateInstance(ctx, inst, acts)
+	moved, eff := r.move(ctx, &inst, def, t, p.UserID, nil)
+	acts = append(acts, moved...)
+	created, err := r.instances.CreateInstance(ctx, inst, acts, eff)
 	if errors.Is(err, ErrDuplicateRequest) {
 		existing, gerr := r.instances.InstanceByRequest(ctx, p.UserID, in.RequestID)
 		if gerr != nil {
@@ -159,8 +164,11 @@ func pickTransition(def Draft, from State, key string) (Transition, Problems) {
 	return Transition{}, ps
 }
 
-// move takes transition t: the instance enters t's target, and the activities say so.
-func (r *Runner) move(inst *Instance, def Draft, t Transition, actor string, changes []FieldChange) []Activity {
+// move takes transition t: the instance enters t's target, and the activities say so. Entering
+// an EXTERNAL state creates its work item and the job that creates it at the provider.
+// inst.Revision must be the revision the instance will have once saved.
+func (r *Runner) move(ctx context.Context, inst *Instance, def Draft, t Transition, actor string, changes []FieldChange) ([]Activity, Effects) {
+	var eff Effects
 	now := r.clock.Now()
 	to, _ := def.State(t.To)
 	acts := []Activity{{Kind: ActivityTransition, ActorID: actor, FromState: inst.StateKey, ToState: to.Key,
@@ -180,6 +188,20 @@ func (r *Runner) move(inst *Instance, def Draft, t Transition, actor string, cha
 		inst.Status = StatusWaitingExternal
 		inst.Provider = to.External.Provider
 		inst.ExternalID = ""
+		wi := WorkItem{
+			ID:              NewIDAt(now),
+			InstanceID:      inst.ID,
+			StateKey:        to.Key,
+			EnteredRevision: inst.Revision,
+			Provider:        to.External.Provider,
+			Status:          WorkItemCreating,
+			Traceparent:     Traceparent(ctx),
+			CreatedAt:       now,
+			UpdatedAt:       now,
+			Revision:        1,
+		}
+		eff.NewWorkItems = append(eff.NewWorkItems, wi)
+		eff.Jobs = append(eff.Jobs, CreateWorkItemJob{WorkItemID: wi.ID})
 		acts = append(acts, Activity{Kind: ActivityWaitingExternal, ToState: to.Key, CreatedAt: now,
 			Message: fmt.Sprintf("waiting in %q for %s", to.Key, to.External.Provider)})
 	case StateKindEnd:
@@ -188,7 +210,7 @@ func (r *Runner) move(inst *Instance, def Draft, t Transition, actor string, cha
 		acts = append(acts, Activity{Kind: ActivityCompleted, ToState: to.Key, CreatedAt: now,
 			Message: fmt.Sprintf("completed in %q", to.Key)})
 	}
-	return acts
+	return acts, eff
 }
 
 // TakeInput is what taking a transition out of a HUMAN state takes.
@@ -239,8 +261,9 @@ func (r *Runner) Take(ctx context.Context, p Principal, in TakeInput) (Instance,
 	}
 	maps.Copy(merged, data)
 	inst.FormData = merged
-	acts := r.move(&inst, def, t, p.UserID, changes)
-	return r.instances.UpdateInstance(ctx, inst, read, acts)
+	inst.Revision = read + 1
+	acts, eff := r.move(ctx, &inst, def, t, p.UserID, changes)
+	return r.instances.UpdateInstance(ctx, inst, read, acts, eff)
 }
 
 // Cancel cancels an open instance, for an admin or its starter.
@@ -265,13 +288,23 @@ func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (In
 	}
 	now := r.clock.Now()
 	read := inst.Revision
+	waiting := inst.Status == StatusWaitingExternal
 	inst.Status = StatusCancelled
 	inst.Assignee = nil
 	inst.Reason = reason
 	inst.EndedAt = &now
 	inst.UpdatedAt = now
 	acts := []Activity{{Kind: ActivityCancelled, ActorID: p.UserID, FromState: inst.StateKey, Message: reason, CreatedAt: now}}
-	return r.instances.UpdateInstance(ctx, inst, read, acts)
+	var eff Effects
+	if waiting {
+		// A work item still open at its provider is voided there, in the background.
+		if wi, err := r.instances.CurrentWorkItem(ctx, inst.ID); err == nil && wi.Status.Open() {
+			eff.Jobs = append(eff.Jobs, CancelWorkItemJob{WorkItemID: wi.ID, Reason: reason})
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return Instance{}, err
+		}
+	}
+	return r.instances.UpdateInstance(ctx, inst, read, acts, eff)
 }
 
 // Get returns an instance the caller may see.

@@ -4,18 +4,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
-// The id of an instance created at t lies in [idFloor(t), idFloor(t+1ms)): what the created-at
+// engine.NewIDAt makes instance ids; the id of an instance created at t lies in [idFloor(t), idFloor(t+1ms)): what the created-at
 // range filter of ListInstances relies on.
-func TestIDAtIsUUIDv7WithinItsMillisecond(t *testing.T) {
+func TestNewIDAtIsUUIDv7WithinItsMillisecond(t *testing.T) {
 	t.Parallel()
 	base := time.Date(2026, 11, 27, 17, 0, 0, 0, time.UTC)
 	for _, d := range []time.Duration{0, time.Microsecond, 999 * time.Microsecond, time.Millisecond, 36 * time.Hour} {
 		at := base.Add(d)
 		for range 100 {
-			id := idAt(at)
+			id := uuid.MustParse(engine.NewIDAt(at))
 			require.EqualValues(t, 7, id.Version())
 			require.Equal(t, "RFC4122", id.Variant().String())
 			require.Equal(t, at.UnixMilli(), time.Unix(id.Time().UnixTime()).UnixMilli())
@@ -23,5 +26,5 @@ func TestIDAtIsUUIDv7WithinItsMillisecond(t *testing.T) {
 			require.Less(t, id.String(), idFloor(at.Add(time.Millisecond)).String())
 		}
 	}
-	require.Less(t, idAt(base).String(), idAt(base.Add(time.Millisecond)).String(), "later milliseconds sort later")
+	require.Less(t, engine.NewIDAt(base), engine.NewIDAt(base.Add(time.Millisecond)), "later milliseconds sort later")
 }

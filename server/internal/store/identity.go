@@ -267,7 +267,7 @@ func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, interv
 
 func (s *Store) Bootstrap(ctx context.Context, admin engine.User, key engine.APIKey) (bool, error) {
 	created := false
-	err := s.inTx(ctx, func(tx *ent.Tx) error {
+	err := s.inTx(ctx, func(tx txn) error {
 		n, err := tx.User.Query().Limit(1).Count(ctx)
 		if err != nil || n > 0 {
 			return err

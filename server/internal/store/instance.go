@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -20,7 +19,7 @@ import (
 
 var _ engine.InstanceStore = (*Store)(nil)
 
-func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []engine.Activity) (engine.Instance, error) {
+func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []engine.Activity, eff engine.Effects) (engine.Instance, error) {
 	wid, err := parseID("workflow", in.WorkflowID)
 	if err != nil {
 		return engine.Instance{}, err
@@ -34,9 +33,9 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 		return engine.Instance{}, err
 	}
 	var out engine.Instance
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
+	err = s.inTx(ctx, func(tx txn) error {
 		c := tx.Instance.Create().
-			SetID(idAt(in.CreatedAt)).
+			SetID(uuid.MustParse(in.ID)).
 			SetCreatedAt(dbTime(in.CreatedAt)).
 			SetUpdatedAt(dbTime(in.UpdatedAt)).
 			SetWorkflowID(wid).
@@ -52,6 +51,9 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 			return err
 		}
 		if err := insertActivities(ctx, tx, row.ID, 0, acts); err != nil {
+			return err
+		}
+		if err := s.applyEffects(ctx, tx, eff); err != nil {
 			return err
 		}
 		out, err = instanceFromRow(row)
@@ -92,7 +94,7 @@ func setInstanceFields(m *ent.InstanceMutation, in engine.Instance, form []byte)
 	}
 }
 
-func insertActivities(ctx context.Context, tx *ent.Tx, instanceID uuid.UUID, lastSeq int64, acts []engine.Activity) error {
+func insertActivities(ctx context.Context, tx txn, instanceID uuid.UUID, lastSeq int64, acts []engine.Activity) error {
 	if len(acts) == 0 {
 		return nil
 	}
@@ -153,7 +155,7 @@ func (s *Store) GetInstance(ctx context.Context, id string) (engine.Instance, er
 	return instanceFromRow(row)
 }
 
-func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expectedRevision int64, acts []engine.Activity) (engine.Instance, error) {
+func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expectedRevision int64, acts []engine.Activity, eff engine.Effects) (engine.Instance, error) {
 	iid, err := parseID("instance", in.ID)
 	if err != nil {
 		return engine.Instance{}, err
@@ -163,7 +165,7 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 		return engine.Instance{}, err
 	}
 	var out engine.Instance
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
+	err = s.inTx(ctx, func(tx txn) error {
 		// The revision decides races between replicas: exactly one update from a revision wins.
 		u := tx.Instance.Update().
 			Where(instance.ID(iid), instance.Revision(expectedRevision)).
@@ -182,6 +184,9 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 			return err
 		}
 		if err := insertActivities(ctx, tx, iid, int64(last), acts); err != nil {
+			return err
+		}
+		if err := s.applyEffects(ctx, tx, eff); err != nil {
 			return err
 		}
 		row, err := tx.Instance.Get(ctx, iid)
@@ -399,17 +404,6 @@ func activityFromRow(r *ent.Activity) (engine.Activity, error) {
 		a.Changes, a.Assignee = d.Changes, d.Assignee
 	}
 	return a, nil
-}
-
-// idAt returns a UUIDv7 whose timestamp is t's millisecond: 48 bits of Unix milliseconds,
-// version 7, variant, then random bits (RFC 9562 §5.7).
-func idAt(t time.Time) uuid.UUID {
-	var u uuid.UUID
-	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails (Go 1.24+)
-	putMillis(&u, t)
-	u[6] = u[6]&0x0f | 0x70
-	u[8] = u[8]&0x3f | 0x80
-	return u
 }
 
 // idFloor is the smallest UUIDv7 of t's millisecond.

@@ -62,6 +62,9 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		// pgconn masks the password in its parse errors.
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
+	// pgx's default (max(4, cores)) is too few once River's listener, leader and fetchers hold
+	// connections beside the requests.
+	cfg.MaxConns = 20
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
@@ -18,15 +19,24 @@ import (
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
-// Store implements engine.Store over ent.
+// Store implements the engine's store ports over ent.
 type Store struct {
-	db *DB
+	db     *DB
+	sealer *Sealer
+	jobs   JobInserter
 }
 
 var _ engine.Store = (*Store)(nil)
 
 // New returns the engine's Store over an open database.
 func New(db *DB) *Store { return &Store{db: db} }
+
+// WithSealer returns the store sealing secrets with sealer.
+func (s *Store) WithSealer(sealer *Sealer) *Store {
+	out := *s
+	out.sealer = sealer
+	return &out
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }
@@ -159,7 +169,7 @@ func (s *Store) PublishVersion(ctx context.Context, id string, expectedRevision 
 		return engine.Version{}, err
 	}
 	var out engine.Version
-	err = s.inTx(ctx, func(tx *ent.Tx) error {
+	err = s.inTx(ctx, func(tx txn) error {
 		// Publishing a revision twice (a retried request, or two racing ones) yields one version.
 		if v, err := tx.WorkflowVersion.Query().
 			Where(workflowversion.WorkflowID(wid), workflowversion.Revision(expectedRevision)).
@@ -312,19 +322,66 @@ func (s *Store) ListVersions(ctx context.Context, id string, p engine.Page) ([]e
 // what a write returns equals what a later read returns.
 func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-// inTx runs fn in a transaction, rolling back when it fails.
-func (s *Store) inTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
-	tx, err := s.db.Client.BeginTx(ctx, &sql.TxOptions{})
+// txn is a transaction: an ent client bound to it, and the *sql.Tx itself for River, so that
+// rows and the jobs they make necessary commit together.
+type txn struct {
+	*ent.Client
+	sql *sql.Tx
+}
+
+// nopTxDriver lets an ent client run on a caller-owned *sql.Tx: what ent would open as a
+// nested transaction runs in the outer one.
+type nopTxDriver struct{ *entsql.Driver }
+
+func (d nopTxDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
+
+// inTx runs fn in a transaction, rolling back when it fails. On SQLite (one connection) fn must
+// use only tx.
+func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) error {
+	sqlTx, err := s.db.SQL.BeginTx(ctx, &sql.TxOptions{})
 	if err != nil {
 		return err
 	}
+	d := dialect.Postgres
+	if s.db.Dialect == SQLite {
+		d = dialect.SQLite
+	}
+	tx := txn{Client: ent.NewClient(ent.Driver(nopTxDriver{entsql.NewDriver(d, entsql.Conn{ExecQuerier: sqlTx})})), sql: sqlTx}
 	if err := fn(tx); err != nil {
-		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, rerr)
 		}
 		return err
 	}
-	return tx.Commit()
+	return sqlTx.Commit()
+}
+
+// JobInserter enqueues background jobs inside a transaction (River's InsertTx).
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, job engine.Job) error
+}
+
+// WithJobs returns the store enqueuing jobs through jobs.
+func (s *Store) WithJobs(jobs JobInserter) *Store {
+	out := *s
+	out.jobs = jobs
+	return &out
+}
+
+// enqueue inserts jobs in tx; a store without an inserter refuses work that needs one.
+func (s *Store) enqueue(ctx context.Context, tx txn, jobs []engine.Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	if s.jobs == nil {
+		return errors.New("store: background jobs are not configured")
+	}
+	for _, j := range jobs {
+		if err := s.jobs.InsertTx(ctx, tx.sql, j); err != nil {
+			return fmt.Errorf("enqueue %s: %w", j.Kind(), err)
+		}
+	}
+	return nil
 }
 
 func workflowFromRow(r *ent.Workflow) (engine.Workflow, error) {

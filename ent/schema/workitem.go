@@ -1,0 +1,119 @@
+package schema
+
+import (
+	"entgo.io/ent"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// WorkItem is the thing an EXTERNAL state created at its provider (a DocuSign envelope, a
+// OneSpan package), coupled to the instance by the provider's id.
+type WorkItem struct{ ent.Schema }
+
+func (WorkItem) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{}, timeMixin{}} }
+
+func (WorkItem) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("instance_id", uuid.UUID{}).Immutable(),
+		// The state it was created for, and the instance revision at which the instance
+		// entered it: an instance may enter the same state again later.
+		field.String("state_key").Immutable(),
+		field.Int64("entered_revision").Immutable(),
+		field.String("provider").Immutable(),
+		// The provider's id (envelopeId, packageId); unique per provider once coupled.
+		field.String("external_id").Optional().Nillable(),
+		field.Enum("status").Values("CREATING", "WAITING", "RESOLVED", "FAILED", "CANCELLED"),
+		field.String("provider_status").Default(""),
+		field.String("outcome").Default(""),
+		field.Text("error").Default(""),
+		// The provider's time of the newest event applied: older ones are stale.
+		field.Time("last_event_at").Optional().Nillable(),
+		// W3C trace context of the transition that created it, for span links.
+		field.String("traceparent").Default(""),
+		field.Time("resolved_at").Optional().Nillable(),
+		field.Int64("revision").Default(1),
+	}
+}
+
+func (WorkItem) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("provider", "external_id").Unique(),
+		index.Fields("instance_id", "created_at"),
+		index.Fields("status", "provider"),
+	}
+}
+
+// WebhookEvent is the inbox: every authenticated notification, raw, with its verdict.
+type WebhookEvent struct{ ent.Schema }
+
+func (WebhookEvent) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{}} }
+
+func (WebhookEvent) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("provider").Immutable(),
+		// Stable across the provider's redeliveries; unique per provider.
+		field.String("dedupe_key").Immutable(),
+		field.String("event_type").Immutable(),
+		field.String("external_id").Immutable(),
+		field.Time("provider_time").Optional().Nillable().Immutable(),
+		field.Bytes("body").Immutable(),
+		// Headers safe to keep (no signatures, no credentials).
+		field.JSON("headers", map[string]string{}).Optional().Immutable(),
+		field.String("remote_addr").Default("").Immutable(),
+		field.Time("received_at").Immutable(),
+		field.Enum("verdict").Values("PENDING", "APPLIED", "PROGRESS", "DUPLICATE", "STALE", "IGNORED",
+			"REJECTED", "UNPARSEABLE", "ORPHANED").Default("PENDING"),
+		field.Text("verdict_reason").Default(""),
+		field.String("instance_id").Default(""),
+		field.String("work_item_id").Default(""),
+		field.Int("attempts").Default(0),
+		field.Time("processed_at").Optional().Nillable(),
+		field.String("trace_id").Default(""),
+	}
+}
+
+func (WebhookEvent) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("provider", "dedupe_key").Unique(),
+		index.Fields("provider", "external_id", "received_at"),
+		index.Fields("verdict", "received_at"),
+		index.Fields("received_at"),
+	}
+}
+
+// Setting is one named group of settings (a provider's, the security settings). Secrets are
+// kept sealed (AES-256-GCM) in secret_box, apart from the plain values.
+type Setting struct{ ent.Schema }
+
+func (Setting) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("id").Immutable().NotEmpty(),
+		field.JSON("plain", map[string]any{}).Optional(),
+		field.Bytes("secret_box").Optional(),
+		field.Int64("revision").Default(1),
+		field.Time("updated_at"),
+		field.String("updated_by").Default(""),
+	}
+}
+
+// SignedDocument is a provider's signed document, kept with the instance.
+type SignedDocument struct{ ent.Schema }
+
+func (SignedDocument) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{}} }
+
+func (SignedDocument) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("instance_id", uuid.UUID{}).Immutable(),
+		field.UUID("work_item_id", uuid.UUID{}).Immutable().Unique(),
+		field.String("content_type").Immutable(),
+		field.String("name").Immutable(),
+		field.Bytes("content").Immutable(),
+		field.String("sha256").Immutable(),
+		field.Time("created_at").Immutable(),
+	}
+}
+
+func (SignedDocument) Indexes() []ent.Index {
+	return []ent.Index{index.Fields("instance_id")}
+}

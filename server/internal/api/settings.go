@@ -1,0 +1,127 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"connectrpc.com/connect"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider"
+)
+
+// SettingsService implements ProviderSettingsService.
+type SettingsService struct {
+	settings    engine.SettingsStore
+	registry    *provider.Registry
+	callbackURL func(engine.Provider) string
+	log         *slog.Logger
+}
+
+var _ flowhookv1connect.ProviderSettingsServiceHandler = (*SettingsService)(nil)
+
+// NewSettingsService returns the settings service.
+func NewSettingsService(settings engine.SettingsStore, registry *provider.Registry, callbackURL func(engine.Provider) string, log *slog.Logger) *SettingsService {
+	return &SettingsService{settings: settings, registry: registry, callbackURL: callbackURL, log: log}
+}
+
+func (s *SettingsService) GetDocuSignSettings(ctx context.Context, _ *connect.Request[flowhookv1.GetDocuSignSettingsRequest]) (*connect.Response[flowhookv1.GetDocuSignSettingsResponse], error) {
+	st, err := s.settings.GetSettings(ctx, engine.SettingsDocuSign)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.GetDocuSignSettingsResponse{Settings: s.docuSignToProto(st)}), nil
+}
+
+func (s *SettingsService) UpdateDocuSignSettings(ctx context.Context, req *connect.Request[flowhookv1.UpdateDocuSignSettingsRequest]) (*connect.Response[flowhookv1.UpdateDocuSignSettingsResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	cur, err := s.settings.GetSettings(ctx, engine.SettingsDocuSign)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	var ps engine.Problems
+	if m.GetExpectedRevision() != cur.Revision {
+		return nil, toConnect(ctx, s.log, fmt.Errorf("%w: the settings are at revision %d, not %d", engine.ErrConflict, cur.Revision, m.GetExpectedRevision()))
+	}
+	next := engine.Settings{ID: engine.SettingsDocuSign, UpdatedBy: p.UserID, Plain: map[string]any{
+		provider.KeyAccountID:      strings.TrimSpace(m.GetAccountId()),
+		provider.KeyIntegrationKey: strings.TrimSpace(m.GetIntegrationKey()),
+		provider.KeyUserID:         strings.TrimSpace(m.GetUserId()),
+		provider.KeyOAuthBaseURL:   strings.TrimSpace(m.GetOauthBaseUrl()),
+	}, Secrets: map[string]string{}}
+	for k, v := range cur.Secrets {
+		next.Secrets[k] = v
+	}
+	if m.PrivateKeyPem != nil {
+		next.Secrets[provider.KeyPrivateKey] = m.GetPrivateKeyPem()
+	}
+	if m.GetReplaceHmacKeys() {
+		for i, k := range m.GetHmacKeys() {
+			if strings.ContainsAny(k, "\r\n") {
+				ps.Add(fmt.Sprintf("hmac_keys[%d]", i), "must be one line")
+			}
+		}
+		next.Secrets[provider.KeyHMACKeys] = strings.Join(m.GetHmacKeys(), "\n")
+	}
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	if err := provider.DocuSignSettings(next).Validate(); err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	saved, err := s.settings.PutSettings(ctx, next, cur.Revision)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.UpdateDocuSignSettingsResponse{Settings: s.docuSignToProto(saved)}), nil
+}
+
+func (s *SettingsService) TestProviderConnection(ctx context.Context, req *connect.Request[flowhookv1.TestProviderConnectionRequest]) (*connect.Response[flowhookv1.TestProviderConnectionResponse], error) {
+	switch req.Msg.GetProvider() {
+	case flowhookv1.Provider_PROVIDER_DOCUSIGN:
+	default:
+		return nil, invalid(engine.Problems{{Path: "provider", Message: "only PROVIDER_DOCUSIGN can be tested"}})
+	}
+	c, err := s.registry.DocuSign(ctx)
+	if err != nil {
+		if errors.Is(err, engine.ErrProviderPermanent) {
+			return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: err.Error()}), nil
+		}
+		return nil, toConnect(ctx, s.log, err)
+	}
+	info, err := c.TestConnection(ctx)
+	if err != nil {
+		var pe *engine.ProviderError
+		if errors.As(err, &pe) || errors.Is(err, engine.ErrProviderPermanent) {
+			return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: err.Error()}), nil
+		}
+		return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: "DocuSign could not be reached"}), nil
+	}
+	return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Ok: true,
+		Message:     fmt.Sprintf("signed in as %s for account %s", info.Name, info.AccountName),
+		AccountName: info.AccountName, UserName: info.Name, BaseUri: info.BaseURI}), nil
+}
+
+func (s *SettingsService) docuSignToProto(st engine.Settings) *flowhookv1.DocuSignSettings {
+	ds := provider.DocuSignSettings(st)
+	return &flowhookv1.DocuSignSettings{
+		AccountId:      ds.AccountID,
+		IntegrationKey: ds.IntegrationKey,
+		UserId:         ds.UserID,
+		OauthBaseUrl:   ds.OAuthBaseURL,
+		PrivateKeySet:  len(ds.PrivateKeyPEM) > 0,
+		HmacKeyCount:   int32(len(ds.HMACKeys)),
+		WebhookUrl:     s.callbackURL(engine.ProviderDocuSign),
+		Revision:       st.Revision,
+		UpdatedAt:      timestamp(st.UpdatedAt),
+	}
+}

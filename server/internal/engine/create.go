@@ -1,0 +1,240 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DocumentInput is what the document renderer turns into the PDF to sign.
+type DocumentInput struct {
+	Title        string
+	WorkflowName string
+	Reference    string
+	Fields       []DocumentField
+	Signers      []Party
+	CreatedAt    time.Time
+}
+
+// DocumentField is one labelled value of the start form.
+type DocumentField struct{ Label, Value string }
+
+// RenderFunc renders a document and returns the PDF and each signer's anchor text.
+type RenderFunc func(DocumentInput) (pdf []byte, anchors []string, err error)
+
+// ProviderClients hands out provider clients configured from the current settings.
+type ProviderClients interface {
+	Client(ctx context.Context, p Provider) (ProviderClient, error)
+}
+
+// Creator creates work items at their providers and voids them on cancellation.
+type Creator struct {
+	work        WorkStore
+	instances   InstanceStore
+	runner      *Runner
+	clients     ProviderClients
+	render      RenderFunc
+	callbackURL func(Provider) string
+	clock       Clock
+}
+
+// NewCreator returns the work-item side of the engine.
+func NewCreator(work WorkStore, instances InstanceStore, runner *Runner, clients ProviderClients, render RenderFunc, callbackURL func(Provider) string, clock Clock) *Creator {
+	return &Creator{work: work, instances: instances, runner: runner, clients: clients, render: render, callbackURL: callbackURL, clock: clock}
+}
+
+// Create creates a CREATING work item at its provider and couples the provider's id. retried
+// says an earlier attempt may have reached the provider: then it first looks for the item
+// carrying our id, so that a crash between the provider's answer and our commit does not
+// create a second one. A permanent failure, or any failure on the last attempt, fails the work
+// item and its instance with a readable reason; other failures are returned to be retried.
+func (c *Creator) Create(ctx context.Context, workItemID string, retried, lastAttempt bool) error {
+	wi, err := c.work.GetWorkItem(ctx, workItemID)
+	if err != nil {
+		return err
+	}
+	if wi.Status != WorkItemCreating {
+		return nil
+	}
+	inst, err := c.instances.GetInstance(ctx, wi.InstanceID)
+	if err != nil {
+		return err
+	}
+	if inst.Status != StatusWaitingExternal || inst.Revision != wi.EnteredRevision {
+		return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, "the instance moved on before the work item was created", nil)
+	}
+	def, err := c.runner.definition(ctx, inst.WorkflowID, inst.Version)
+	if err != nil {
+		return err
+	}
+	req, err := c.request(def, inst, wi)
+	if err != nil {
+		return c.fail(ctx, wi, err)
+	}
+	client, err := c.clients.Client(ctx, wi.Provider)
+	if err != nil {
+		return c.failOrRetry(ctx, wi, err, lastAttempt)
+	}
+	externalID, found := "", false
+	if retried {
+		if externalID, found, err = client.FindByWorkItem(ctx, wi.ID, wi.CreatedAt); err != nil {
+			return c.failOrRetry(ctx, wi, err, lastAttempt)
+		}
+	}
+	if !found {
+		if externalID, err = client.Create(ctx, req); err != nil {
+			return c.failOrRetry(ctx, wi, err, lastAttempt)
+		}
+	}
+	names := make([]string, len(req.Signers))
+	for i, s := range req.Signers {
+		names[i] = s.Email
+	}
+	_, err = c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
+		CreatedAt: c.clock.Now(), Message: fmt.Sprintf("%s %s sent to %s", wi.Provider, externalID, strings.Join(names, ", "))})
+	if errors.Is(err, ErrConflict) {
+		return nil // coupled by a racing attempt
+	}
+	return err
+}
+
+// request builds the provider request from the state's external step and the start form.
+func (c *Creator) request(def Draft, inst Instance, wi WorkItem) (WorkItemRequest, error) {
+	state, ok := def.State(wi.StateKey)
+	if !ok || state.External == nil {
+		return WorkItemRequest{}, fmt.Errorf("%w: state %q is not an EXTERNAL state of version %d", ErrProviderPermanent, wi.StateKey, inst.Version)
+	}
+	ext := state.External
+	var start State
+	for _, s := range def.States {
+		if s.Kind == StateKindStart {
+			start = s
+		}
+	}
+	in := DocumentInput{
+		Title:        nonEmpty(ext.DocumentTitle, def.Name),
+		WorkflowName: def.Name,
+		Reference:    inst.ID,
+		CreatedAt:    wi.CreatedAt,
+	}
+	for _, f := range start.FormFields {
+		label := nonEmpty(f.Label, f.Name)
+		v, ok := inst.FormData[f.Name]
+		value := ""
+		if ok && v != nil {
+			value = fmt.Sprint(v)
+		}
+		in.Fields = append(in.Fields, DocumentField{Label: label, Value: value})
+	}
+	for i, s := range ext.Signers {
+		name, _ := inst.FormData[s.NameField].(string)
+		email, _ := inst.FormData[s.EmailField].(string)
+		if name == "" || email == "" {
+			return WorkItemRequest{}, fmt.Errorf("%w: signer %d has no name or email in the start form (fields %q, %q)",
+				ErrProviderPermanent, i+1, s.NameField, s.EmailField)
+		}
+		in.Signers = append(in.Signers, Party{Name: name, Email: email})
+	}
+	pdf, anchors, err := c.render(in)
+	if err != nil {
+		return WorkItemRequest{}, fmt.Errorf("%w: rendering the document: %w", ErrProviderPermanent, err)
+	}
+	for i := range in.Signers {
+		if i < len(anchors) {
+			in.Signers[i].Anchor = anchors[i]
+		}
+	}
+	return WorkItemRequest{
+		WorkItemID:    wi.ID,
+		InstanceID:    inst.ID,
+		EmailSubject:  nonEmpty(ext.EmailSubject, truncateText("Please sign: "+in.Title, MaxEmailSubjectLen-1)),
+		DocumentTitle: in.Title,
+		Document:      pdf,
+		Signers:       in.Signers,
+		CallbackURL:   c.callbackURL(wi.Provider),
+	}, nil
+}
+
+func (c *Creator) failOrRetry(ctx context.Context, wi WorkItem, err error, lastAttempt bool) error {
+	if errors.Is(err, ErrProviderPermanent) || lastAttempt {
+		return c.fail(ctx, wi, err)
+	}
+	return err
+}
+
+func (c *Creator) fail(ctx context.Context, wi WorkItem, cause error) error {
+	reason := fmt.Sprintf("creating the %s work item failed: %s", wi.Provider, publicText(cause))
+	return c.work.FailWorkItem(ctx, wi.ID, reason, Activity{Kind: ActivityFailed, FromState: wi.StateKey,
+		CreatedAt: c.clock.Now(), Message: reason})
+}
+
+// Cancel voids an open work item at its provider because its instance was cancelled.
+func (c *Creator) Cancel(ctx context.Context, workItemID, reason string, lastAttempt bool) error {
+	wi, err := c.work.GetWorkItem(ctx, workItemID)
+	if err != nil {
+		return err
+	}
+	now := c.clock.Now()
+	switch wi.Status {
+	case WorkItemCreating:
+		// Nothing at the provider yet; the create job sees the cancelled instance and stops.
+		return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, "cancelled before it was created", nil)
+	case WorkItemWaiting:
+	default:
+		return nil
+	}
+	client, err := c.clients.Client(ctx, wi.Provider)
+	if err == nil {
+		err = client.Cancel(ctx, wi.ExternalID, reason)
+	}
+	if err != nil && !errors.Is(err, ErrProviderPermanent) && !lastAttempt {
+		return err
+	}
+	act := Activity{Kind: ActivityExternalProgress, FromState: wi.StateKey, CreatedAt: now,
+		Message: fmt.Sprintf("voided %s %s: %s", wi.Provider, wi.ExternalID, reason)}
+	note := ""
+	if err != nil {
+		note = publicText(err)
+		act.Message = fmt.Sprintf("could not void %s %s: %s", wi.Provider, wi.ExternalID, note)
+	}
+	return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, note, &act)
+}
+
+// FetchDocument downloads and keeps the signed document of a FINISHED work item.
+func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
+	wi, err := c.work.GetWorkItem(ctx, workItemID)
+	if err != nil {
+		return err
+	}
+	if wi.Status != WorkItemResolved || wi.Outcome != OutcomeFinished || wi.ExternalID == "" {
+		return nil
+	}
+	client, err := c.clients.Client(ctx, wi.Provider)
+	if err != nil {
+		return err
+	}
+	pdf, err := client.Download(ctx, wi.ExternalID)
+	if err != nil {
+		return err
+	}
+	return c.work.SaveDocument(ctx, wi.ID, "signed.pdf", "application/pdf", pdf)
+}
+
+// publicText is an error's text for an administrator: provider errors are readable and hold
+// no credentials; anything else is summarised.
+func publicText(err error) string {
+	var pe *ProviderError
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Error()
+	case errors.As(err, &ve):
+		return ve.Error()
+	case errors.Is(err, ErrProviderPermanent):
+		return err.Error()
+	default:
+		return "the provider could not be reached (" + truncateText(err.Error(), 200) + ")"
+	}
+}

@@ -1,0 +1,122 @@
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+
+	"go.opentelemetry.io/otel/propagation"
+)
+
+// WorkItemStatus is where a work item is at our side.
+type WorkItemStatus string
+
+const (
+	// WorkItemCreating: the create job has not yet got the provider's id.
+	WorkItemCreating WorkItemStatus = "CREATING"
+	// WorkItemWaiting: coupled to the provider's id, waiting for an outcome.
+	WorkItemWaiting WorkItemStatus = "WAITING"
+	// WorkItemResolved: a terminal outcome arrived and was applied.
+	WorkItemResolved WorkItemStatus = "RESOLVED"
+	// WorkItemFailed: creating it failed for good.
+	WorkItemFailed WorkItemStatus = "FAILED"
+	// WorkItemCancelled: voided at the provider because the instance was cancelled.
+	WorkItemCancelled WorkItemStatus = "CANCELLED"
+)
+
+// Open reports whether the work item may still change.
+func (s WorkItemStatus) Open() bool { return s == WorkItemCreating || s == WorkItemWaiting }
+
+// WorkItem is what an EXTERNAL state created at its provider, coupled to the instance by the
+// provider's id.
+type WorkItem struct {
+	ID              string
+	InstanceID      string
+	StateKey        string
+	EnteredRevision int64
+	Provider        Provider
+	ExternalID      string
+	Status          WorkItemStatus
+	ProviderStatus  string
+	Outcome         Outcome
+	Error           string
+	LastEventAt     *time.Time
+	Traceparent     string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	ResolvedAt      *time.Time
+	Revision        int64
+}
+
+// Job is background work the store enqueues in the transaction that makes it necessary.
+// Its Kind names the worker; the value is its JSON arguments.
+type Job interface{ Kind() string }
+
+// CreateWorkItemJob renders the document and creates the work item at its provider.
+type CreateWorkItemJob struct {
+	WorkItemID string `json:"work_item_id"`
+}
+
+func (CreateWorkItemJob) Kind() string { return "create_work_item" }
+
+// ProcessEventJob applies a stored webhook event.
+type ProcessEventJob struct {
+	EventID string `json:"event_id"`
+}
+
+func (ProcessEventJob) Kind() string { return "process_event" }
+
+// CancelWorkItemJob voids a work item at its provider because its instance was cancelled.
+type CancelWorkItemJob struct {
+	WorkItemID string `json:"work_item_id"`
+	Reason     string `json:"reason"`
+}
+
+func (CancelWorkItemJob) Kind() string { return "cancel_work_item" }
+
+// FetchDocumentJob downloads the signed document of a finished work item.
+type FetchDocumentJob struct {
+	WorkItemID string `json:"work_item_id"`
+}
+
+func (FetchDocumentJob) Kind() string { return "fetch_document" }
+
+// Effects are rows and jobs that must commit together with an instance change.
+type Effects struct {
+	NewWorkItems []WorkItem
+	Jobs         []Job
+}
+
+// NewIDAt returns a UUIDv7 string whose timestamp is t's millisecond (RFC 9562 §5.7): ids
+// sort by creation time, and a time range bounds an id range.
+func NewIDAt(t time.Time) string {
+	var u [16]byte
+	_, _ = rand.Read(u[6:]) // crypto/rand.Read never fails (Go 1.24+)
+	ms := uint64(max(t.UnixMilli(), 0))
+	for i := 5; i >= 0; i-- {
+		u[i] = byte(ms)
+		ms >>= 8
+	}
+	u[6] = u[6]&0x0f | 0x70
+	u[8] = u[8]&0x3f | 0x80
+	var b [36]byte
+	hex.Encode(b[0:8], u[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], u[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], u[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], u[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:], u[10:])
+	return string(b[:])
+}
+
+// Traceparent returns the W3C trace context of ctx ("" when it carries no span), kept with a
+// work item so that the span processing its webhook days later can link to its origin.
+func Traceparent(ctx context.Context) string {
+	carrier := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, carrier)
+	return carrier["traceparent"]
+}

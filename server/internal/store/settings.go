@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/setting"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+var _ engine.SettingsStore = (*Store)(nil)
+
+// GetSettings returns a settings group with its secrets opened; a group never saved is empty
+// at revision 0.
+func (s *Store) GetSettings(ctx context.Context, id string) (engine.Settings, error) {
+	row, err := s.db.Client.Setting.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return engine.Settings{ID: id, Plain: map[string]any{}, Secrets: map[string]string{}}, nil
+	}
+	if err != nil {
+		return engine.Settings{}, translate(err)
+	}
+	out := engine.Settings{ID: id, Plain: row.Plain, Secrets: map[string]string{}, Revision: row.Revision,
+		UpdatedAt: row.UpdatedAt, UpdatedBy: row.UpdatedBy}
+	if out.Plain == nil {
+		out.Plain = map[string]any{}
+	}
+	if len(row.SecretBox) > 0 {
+		if s.sealer == nil {
+			return engine.Settings{}, fmt.Errorf("settings %s hold secrets but no secret key is configured", id)
+		}
+		raw, err := s.sealer.Open(row.SecretBox, "settings/"+id)
+		if err != nil {
+			return engine.Settings{}, fmt.Errorf("settings %s: %w", id, err)
+		}
+		if err := json.Unmarshal(raw, &out.Secrets); err != nil {
+			return engine.Settings{}, fmt.Errorf("settings %s secrets: %w", id, err)
+		}
+	}
+	return out, nil
+}
+
+// PutSettings saves a settings group when it is still at expectedRevision (0: never saved).
+func (s *Store) PutSettings(ctx context.Context, in engine.Settings, expectedRevision int64) (engine.Settings, error) {
+	var box []byte
+	if len(in.Secrets) > 0 {
+		if s.sealer == nil {
+			return engine.Settings{}, fmt.Errorf("%w: secrets cannot be saved: set FLOWHOOK_SECRET_KEY (base64 of 32 random bytes, the same on every replica)", engine.ErrFailedPrecondition)
+		}
+		raw, err := json.Marshal(in.Secrets)
+		if err != nil {
+			return engine.Settings{}, err
+		}
+		box = s.sealer.Seal(raw, "settings/"+in.ID)
+	}
+	now := now()
+	var err error
+	if expectedRevision == 0 {
+		err = s.db.Client.Setting.Create().SetID(in.ID).SetPlain(in.Plain).SetSecretBox(box).
+			SetUpdatedAt(now).SetUpdatedBy(in.UpdatedBy).Exec(ctx)
+		if err != nil && (isUniqueViolation(err) || ent.IsConstraintError(err)) {
+			return engine.Settings{}, fmt.Errorf("%w: the settings were saved concurrently; read them again", engine.ErrConflict)
+		}
+	} else {
+		var n int
+		n, err = s.db.Client.Setting.Update().Where(setting.ID(in.ID), setting.Revision(expectedRevision)).
+			SetPlain(in.Plain).SetSecretBox(box).SetUpdatedAt(now).SetUpdatedBy(in.UpdatedBy).AddRevision(1).Save(ctx)
+		if err == nil && n == 0 {
+			return engine.Settings{}, fmt.Errorf("%w: the settings changed since revision %d; read them again", engine.ErrConflict, expectedRevision)
+		}
+	}
+	if err != nil {
+		return engine.Settings{}, translate(err)
+	}
+	return s.GetSettings(ctx, in.ID)
+}

@@ -1,0 +1,385 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/activity"
+	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/signeddocument"
+	"github.com/flowhook/flowhook/ent/webhookevent"
+	"github.com/flowhook/flowhook/ent/workitem"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// applyEffects inserts the new work items and enqueues the jobs, in tx.
+func (s *Store) applyEffects(ctx context.Context, tx txn, eff engine.Effects) error {
+	for _, wi := range eff.NewWorkItems {
+		iid, err := uuid.Parse(wi.InstanceID)
+		if err != nil {
+			return fmt.Errorf("work item %s: instance id: %w", wi.ID, err)
+		}
+		err = tx.WorkItem.Create().
+			SetID(uuid.MustParse(wi.ID)).
+			SetInstanceID(iid).
+			SetStateKey(wi.StateKey).
+			SetEnteredRevision(wi.EnteredRevision).
+			SetProvider(wi.Provider.String()).
+			SetStatus(workitem.Status(wi.Status)).
+			SetTraceparent(wi.Traceparent).
+			SetCreatedAt(dbTime(wi.CreatedAt)).
+			SetUpdatedAt(dbTime(wi.UpdatedAt)).
+			Exec(ctx)
+		if err != nil {
+			return err
+		}
+	}
+	return s.enqueue(ctx, tx, eff.Jobs)
+}
+
+func (s *Store) CurrentWorkItem(ctx context.Context, instanceID string) (engine.WorkItem, error) {
+	iid, err := parseID("instance", instanceID)
+	if err != nil {
+		return engine.WorkItem{}, err
+	}
+	row, err := s.db.Client.WorkItem.Query().Where(workitem.InstanceID(iid)).
+		Order(workitem.ByCreatedAt(entsql.OrderDesc()), workitem.ByID(entsql.OrderDesc())).First(ctx)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.WorkItem{}, fmt.Errorf("%w: instance %s has no work item", engine.ErrNotFound, instanceID)
+		}
+		return engine.WorkItem{}, translate(err)
+	}
+	return workItemFromRow(row), nil
+}
+
+func (s *Store) GetWorkItem(ctx context.Context, id string) (engine.WorkItem, error) {
+	wid, err := parseID("work item", id)
+	if err != nil {
+		return engine.WorkItem{}, err
+	}
+	row, err := s.db.Client.WorkItem.Get(ctx, wid)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.WorkItem{}, fmt.Errorf("%w: work item %s", engine.ErrNotFound, id)
+		}
+		return engine.WorkItem{}, translate(err)
+	}
+	return workItemFromRow(row), nil
+}
+
+func workItemFromRow(r *ent.WorkItem) engine.WorkItem {
+	p, _ := engine.ParseProvider(r.Provider)
+	var o engine.Outcome
+	_ = o.UnmarshalText([]byte(r.Outcome))
+	wi := engine.WorkItem{
+		ID:              r.ID.String(),
+		InstanceID:      r.InstanceID.String(),
+		StateKey:        r.StateKey,
+		EnteredRevision: r.EnteredRevision,
+		Provider:        p,
+		Status:          engine.WorkItemStatus(r.Status),
+		ProviderStatus:  r.ProviderStatus,
+		Outcome:         o,
+		Error:           r.Error,
+		LastEventAt:     r.LastEventAt,
+		Traceparent:     r.Traceparent,
+		CreatedAt:       r.CreatedAt,
+		UpdatedAt:       r.UpdatedAt,
+		ResolvedAt:      r.ResolvedAt,
+		Revision:        r.Revision,
+	}
+	if r.ExternalID != nil {
+		wi.ExternalID = *r.ExternalID
+	}
+	return wi
+}
+
+var _ engine.WorkStore = (*Store)(nil)
+
+func (s *Store) WorkItemByExternal(ctx context.Context, p engine.Provider, externalID string) (engine.WorkItem, error) {
+	row, err := s.db.Client.WorkItem.Query().Where(workitem.Provider(p.String()), workitem.ExternalID(externalID)).Only(ctx)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.WorkItem{}, fmt.Errorf("%w: %s work item %s", engine.ErrNotFound, p, externalID)
+		}
+		return engine.WorkItem{}, translate(err)
+	}
+	return workItemFromRow(row), nil
+}
+
+func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act engine.Activity) (engine.WorkItem, error) {
+	wid, err := parseID("work item", id)
+	if err != nil {
+		return engine.WorkItem{}, err
+	}
+	var out engine.WorkItem
+	err = s.inTx(ctx, func(tx txn) error {
+		n, err := tx.WorkItem.Update().Where(workitem.ID(wid), workitem.StatusEQ(workitem.StatusCREATING)).
+			SetExternalID(externalID).SetStatus(workitem.StatusWAITING).SetUpdatedAt(now()).AddRevision(1).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: work item %s is no longer being created", engine.ErrConflict, id)
+		}
+		row, err := tx.WorkItem.Get(ctx, wid)
+		if err != nil {
+			return err
+		}
+		// The instance shows the coupled id (Workflow Manage filters on it); not a revision of
+		// the instance's own.
+		if err := tx.Instance.Update().Where(instance.ID(row.InstanceID)).SetExternalID(externalID).Exec(ctx); err != nil {
+			return err
+		}
+		if err := appendActivities(ctx, tx, row.InstanceID, []engine.Activity{act}); err != nil {
+			return err
+		}
+		// Events that beat this commit are waiting: process them now rather than at their
+		// next retry.
+		early, err := tx.WebhookEvent.Query().Where(webhookevent.Provider(row.Provider), webhookevent.ExternalID(externalID),
+			webhookevent.VerdictEQ(webhookevent.VerdictPENDING)).IDs(ctx)
+		if err != nil {
+			return err
+		}
+		jobs := make([]engine.Job, len(early))
+		for i, e := range early {
+			jobs[i] = engine.ProcessEventJob{EventID: e.String()}
+		}
+		if err := s.enqueue(ctx, tx, jobs); err != nil {
+			return err
+		}
+		out = workItemFromRow(row)
+		return nil
+	})
+	if err != nil && (isUniqueViolation(err) || ent.IsConstraintError(err)) {
+		return engine.WorkItem{}, fmt.Errorf("%w: another work item already has the id %s", engine.ErrConflict, externalID)
+	}
+	return out, translate(err)
+}
+
+func (s *Store) FailWorkItem(ctx context.Context, id, reason string, act engine.Activity) error {
+	wid, err := parseID("work item", id)
+	if err != nil {
+		return err
+	}
+	return translate(s.inTx(ctx, func(tx txn) error {
+		row, err := tx.WorkItem.Get(ctx, wid)
+		if err != nil {
+			return err
+		}
+		if err := tx.WorkItem.UpdateOneID(wid).SetStatus(workitem.StatusFAILED).SetError(reason).
+			SetUpdatedAt(now()).AddRevision(1).Exec(ctx); err != nil {
+			return err
+		}
+		// The instance fails only if it still waits on this work item.
+		n, err := tx.Instance.Update().Where(instance.ID(row.InstanceID), instance.Revision(row.EnteredRevision),
+			instance.StatusEQ(instance.StatusWAITING_EXTERNAL)).
+			SetStatus(instance.StatusFAILED).SetReason(reason).SetEndedAt(now()).SetUpdatedAt(now()).AddRevision(1).Save(ctx)
+		if err != nil || n == 0 {
+			return err
+		}
+		return appendActivities(ctx, tx, row.InstanceID, []engine.Activity{act})
+	}))
+}
+
+func (s *Store) CloseWorkItem(ctx context.Context, id string, status engine.WorkItemStatus, note string, act *engine.Activity) error {
+	wid, err := parseID("work item", id)
+	if err != nil {
+		return err
+	}
+	return translate(s.inTx(ctx, func(tx txn) error {
+		row, err := tx.WorkItem.Get(ctx, wid)
+		if err != nil {
+			return err
+		}
+		if err := tx.WorkItem.UpdateOneID(wid).SetStatus(workitem.Status(status)).SetError(note).
+			SetUpdatedAt(now()).AddRevision(1).Exec(ctx); err != nil {
+			return err
+		}
+		if act == nil {
+			return nil
+		}
+		return appendActivities(ctx, tx, row.InstanceID, []engine.Activity{*act})
+	}))
+}
+
+// appendActivities adds activities after the instance's last one.
+func appendActivities(ctx context.Context, tx txn, instanceID uuid.UUID, acts []engine.Activity) error {
+	last, err := tx.Activity.Query().Where(activity.InstanceID(instanceID)).Aggregate(ent.Max(activity.FieldSeq)).Int(ctx)
+	if err != nil && !ent.IsNotFound(err) {
+		return err
+	}
+	return insertActivities(ctx, tx, instanceID, int64(last), acts)
+}
+
+func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
+	id := uuid.MustParse(engine.NewIDAt(ev.ReceivedAt))
+	created := false
+	err := s.inTx(ctx, func(tx txn) error {
+		c := tx.WebhookEvent.Create().
+			SetID(id).
+			SetProvider(ev.Event.Provider.String()).
+			SetDedupeKey(ev.Event.DedupeKey).
+			SetEventType(ev.Event.Type).
+			SetExternalID(ev.Event.ExternalID).
+			SetBody(ev.Body).
+			SetHeaders(ev.Headers).
+			SetRemoteAddr(ev.RemoteAddr).
+			SetReceivedAt(dbTime(ev.ReceivedAt)).
+			SetVerdict(webhookevent.Verdict(ev.Verdict)).
+			SetVerdictReason(ev.Reason).
+			SetTraceID(ev.TraceID)
+		if !ev.Event.OccurredAt.IsZero() {
+			c.SetProviderTime(dbTime(ev.Event.OccurredAt))
+		}
+		// ON CONFLICT (provider, dedupe_key) DO NOTHING: a redelivery is stored once.
+		n, err := c.OnConflictColumns(webhookevent.FieldProvider, webhookevent.FieldDedupeKey).DoNothing().ID(ctx)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) || ent.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}
+		created = n == id
+		if !created || ev.Verdict != engine.VerdictPending {
+			return nil
+		}
+		return s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: id.String()}})
+	})
+	if err != nil {
+		return engine.StoredEvent{}, false, translate(err)
+	}
+	if created {
+		ev.ID = id.String()
+		return ev, true, nil
+	}
+	row, err := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.Provider.String()),
+		webhookevent.DedupeKey(ev.Event.DedupeKey)).Only(ctx)
+	if err != nil {
+		return engine.StoredEvent{}, false, translate(err)
+	}
+	return eventFromRow(row), false, nil
+}
+
+func (s *Store) GetEvent(ctx context.Context, id string) (engine.StoredEvent, error) {
+	eid, err := parseID("event", id)
+	if err != nil {
+		return engine.StoredEvent{}, err
+	}
+	row, err := s.db.Client.WebhookEvent.Get(ctx, eid)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.StoredEvent{}, fmt.Errorf("%w: event %s", engine.ErrNotFound, id)
+		}
+		return engine.StoredEvent{}, translate(err)
+	}
+	return eventFromRow(row), nil
+}
+
+func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
+	eid, err := parseID("event", r.EventID)
+	if err != nil {
+		return err
+	}
+	return translate(s.inTx(ctx, func(tx txn) error {
+		n, err := tx.WebhookEvent.Update().Where(webhookevent.ID(eid), webhookevent.VerdictEQ(webhookevent.VerdictPENDING)).
+			SetVerdict(webhookevent.Verdict(r.Verdict)).SetVerdictReason(r.Reason).
+			SetInstanceID(r.InstanceID).SetWorkItemID(r.WorkItemID).
+			SetProcessedAt(now()).AddAttempts(1).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
+		}
+		if w := r.WorkItem; w != nil {
+			u := tx.WorkItem.Update().Where(workitem.ID(uuid.MustParse(w.ID)), workitem.Revision(w.Revision)).
+				SetStatus(workitem.Status(w.Status)).SetProviderStatus(w.ProviderStatus).
+				SetUpdatedAt(dbTime(w.UpdatedAt)).AddRevision(1)
+			if w.Outcome.Valid() {
+				u.SetOutcome(w.Outcome.String())
+			}
+			if w.LastEventAt != nil {
+				u.SetLastEventAt(dbTime(*w.LastEventAt))
+			}
+			if w.ResolvedAt != nil {
+				u.SetResolvedAt(dbTime(*w.ResolvedAt))
+			}
+			n, err := u.Save(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, w.ID)
+			}
+		}
+		iid, err := uuid.Parse(r.InstanceID)
+		if r.Instance != nil {
+			in := *r.Instance
+			form, merr := json.Marshal(in.FormData)
+			if merr != nil {
+				return merr
+			}
+			u := tx.Instance.Update().Where(instance.ID(iid), instance.Revision(r.InstanceRevision)).
+				SetUpdatedAt(dbTime(in.UpdatedAt)).AddRevision(1)
+			setInstanceFields(u.Mutation(), in, form)
+			n, err := u.Save(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("%w: instance %s changed concurrently", engine.ErrConflict, r.InstanceID)
+			}
+		}
+		if len(r.Activities) > 0 && err == nil {
+			if err := appendActivities(ctx, tx, iid, r.Activities); err != nil {
+				return err
+			}
+		}
+		return s.applyEffects(ctx, tx, r.Effects)
+	}))
+}
+
+func (s *Store) SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error {
+	wid, err := parseID("work item", workItemID)
+	if err != nil {
+		return err
+	}
+	wi, err := s.db.Client.WorkItem.Get(ctx, wid)
+	if err != nil {
+		return translate(err)
+	}
+	sum := sha256.Sum256(content)
+	err = s.db.Client.SignedDocument.Create().SetInstanceID(wi.InstanceID).SetWorkItemID(wid).SetName(name).
+		SetContentType(contentType).SetContent(content).SetSha256(hex.EncodeToString(sum[:])).SetCreatedAt(now()).
+		OnConflictColumns(signeddocument.FieldWorkItemID).DoNothing().Exec(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return translate(err)
+	}
+	return nil
+}
+
+func eventFromRow(r *ent.WebhookEvent) engine.StoredEvent {
+	p, _ := engine.ParseProvider(r.Provider)
+	ev := engine.StoredEvent{
+		ID:    r.ID.String(),
+		Event: engine.InboundEvent{Provider: p, Type: r.EventType, ExternalID: r.ExternalID, DedupeKey: r.DedupeKey},
+		Body:  r.Body, Headers: r.Headers, RemoteAddr: r.RemoteAddr, ReceivedAt: r.ReceivedAt,
+		Verdict: engine.Verdict(r.Verdict), Reason: r.VerdictReason, InstanceID: r.InstanceID,
+		WorkItemID: r.WorkItemID, Attempts: r.Attempts, TraceID: r.TraceID,
+	}
+	if r.ProviderTime != nil {
+		ev.Event.OccurredAt = *r.ProviderTime
+	}
+	return ev
+}

@@ -1,0 +1,68 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// Register adds flowhook's workers to a River bundle.
+func Register(workers *river.Workers, creator *engine.Creator, external *engine.External) {
+	river.AddWorker(workers, &createWorker{creator: creator})
+	river.AddWorker(workers, &processWorker{external: external})
+	river.AddWorker(workers, &cancelWorker{creator: creator})
+	river.AddWorker(workers, &fetchWorker{creator: creator})
+}
+
+type createWorker struct {
+	river.WorkerDefaults[engine.CreateWorkItemJob]
+	creator *engine.Creator
+}
+
+func (w *createWorker) Work(ctx context.Context, job *river.Job[engine.CreateWorkItemJob]) error {
+	// Any attempt after the first may follow one that reached the provider.
+	return w.creator.Create(ctx, job.Args.WorkItemID, job.Attempt > 1, job.Attempt >= job.MaxAttempts)
+}
+
+type processWorker struct {
+	river.WorkerDefaults[engine.ProcessEventJob]
+	external *engine.External
+}
+
+func (w *processWorker) Work(ctx context.Context, job *river.Job[engine.ProcessEventJob]) error {
+	_, err := w.external.Process(ctx, job.Args.EventID)
+	if errors.Is(err, engine.ErrRetryLater) {
+		// The work item is not coupled yet: look again soon, without spending an attempt.
+		// CoupleWorkItem also re-enqueues the event the moment the coupling commits.
+		return river.JobSnooze(snooze(job.Attempt))
+	}
+	return err
+}
+
+// snooze grows from one second to a minute.
+func snooze(attempt int) time.Duration {
+	d := time.Second << min(attempt, 6)
+	return min(d, time.Minute)
+}
+
+type cancelWorker struct {
+	river.WorkerDefaults[engine.CancelWorkItemJob]
+	creator *engine.Creator
+}
+
+func (w *cancelWorker) Work(ctx context.Context, job *river.Job[engine.CancelWorkItemJob]) error {
+	return w.creator.Cancel(ctx, job.Args.WorkItemID, job.Args.Reason, job.Attempt >= job.MaxAttempts)
+}
+
+type fetchWorker struct {
+	river.WorkerDefaults[engine.FetchDocumentJob]
+	creator *engine.Creator
+}
+
+func (w *fetchWorker) Work(ctx context.Context, job *river.Job[engine.FetchDocumentJob]) error {
+	return w.creator.FetchDocument(ctx, job.Args.WorkItemID)
+}
