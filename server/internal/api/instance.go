@@ -233,6 +233,19 @@ func instanceToProto(in engine.Instance) *flowhookv1.Instance {
 		UpdatedAt:    timestamp(in.UpdatedAt),
 	}
 	out.Assignee = assigneeToProto(in.Assignee)
+	if w := in.WorkItem; w != nil {
+		out.WorkItem = &flowhookv1.WorkItem{
+			Id:         w.ID,
+			Provider:   flowhookv1.Provider(w.Provider),
+			ExternalId: w.ExternalID,
+			Status:     string(w.Status),
+			Outcome:    flowhookv1.Outcome(w.Outcome),
+			CreatedAt:  timestamp(w.CreatedAt),
+		}
+		if w.ResolvedAt != nil {
+			out.WorkItem.ResolvedAt = timestamp(*w.ResolvedAt)
+		}
+	}
 	return out
 }
 

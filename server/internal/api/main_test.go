@@ -53,6 +53,7 @@ type clients struct {
 	designGRPC flowhookv1connect.WorkflowDesignServiceClient
 	instances  flowhookv1connect.WorkflowInstanceServiceClient
 	identity   flowhookv1connect.IdentityServiceClient
+	settings   flowhookv1connect.ProviderSettingsServiceClient
 	opts       []connect.ClientOption // the credentials these clients send
 }
 
@@ -64,6 +65,7 @@ func (b *testBundle) as(key string) clients {
 		designGRPC: flowhookv1connect.NewWorkflowDesignServiceClient(b.h2cClient, b.baseURL, append(opts, connect.WithGRPC())...),
 		instances:  flowhookv1connect.NewWorkflowInstanceServiceClient(b.httpClient, b.baseURL, opts...),
 		identity:   flowhookv1connect.NewIdentityServiceClient(b.httpClient, b.baseURL, opts...),
+		settings:   flowhookv1connect.NewProviderSettingsServiceClient(b.httpClient, b.baseURL, opts...),
 		opts:       opts,
 	}
 }
@@ -96,6 +98,9 @@ func setup(t testing.TB, d store.Dialect) *testBundle {
 	cfg.DBMaxConns = 12
 	cfg.MaxRequestBytes = 1 << 20
 	cfg.BootstrapAdminKey = bootstrapKey
+	if d == store.Postgres {
+		cfg.SecretKey = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0zMmJ5dGU=" // 32 bytes, tests only
+	}
 
 	b := serve(t, cfg)
 	g, err := b.identity.CreateGroup(context.Background(), connect.NewRequest(&flowhookv1.CreateGroupRequest{Name: "legal"}))
@@ -115,11 +120,13 @@ func (b *testBundle) replica(t testing.TB) *testBundle {
 // serve runs a server with cfg until the test ends.
 func serve(t testing.TB, cfg config.Config) *testBundle {
 	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	// Providers call back to this very server.
+	cfg.PublicURL = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
 	a, err := app.New(ctx, cfg, log, &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()})
-	require.NoError(t, err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()

@@ -58,6 +58,8 @@ type Instance struct {
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
 	EndedAt      *time.Time
+	// WorkItem is the newest work item, when read with it (GetInstance).
+	WorkItem *WorkItem
 }
 
 // ActivityKind names an entry of the timeline.

@@ -316,6 +316,14 @@ func (r *Runner) Get(ctx context.Context, p Principal, id string) (Instance, err
 	if !r.canSee(ctx, p, inst) {
 		return Instance{}, errNotYours
 	}
+	if inst.Provider.Valid() {
+		switch wi, err := r.instances.CurrentWorkItem(ctx, inst.ID); {
+		case err == nil:
+			inst.WorkItem = &wi
+		case !errors.Is(err, ErrNotFound):
+			return Instance{}, err
+		}
+	}
 	return inst, nil
 }
 
