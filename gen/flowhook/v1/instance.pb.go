@@ -1480,6 +1480,135 @@ func (x *ListActivityResponse) GetNextPageToken() string {
 	return ""
 }
 
+type GetSignedDocumentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSignedDocumentRequest) Reset() {
+	*x = GetSignedDocumentRequest{}
+	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSignedDocumentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSignedDocumentRequest) ProtoMessage() {}
+
+func (x *GetSignedDocumentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSignedDocumentRequest.ProtoReflect.Descriptor instead.
+func (*GetSignedDocumentRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetSignedDocumentRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+type GetSignedDocumentResponse struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	ContentType string                 `protobuf:"bytes,2,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	Content     []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`
+	// Hex SHA-256 of content.
+	Sha256        string                 `protobuf:"bytes,4,opt,name=sha256,proto3" json:"sha256,omitempty"`
+	WorkItemId    string                 `protobuf:"bytes,5,opt,name=work_item_id,json=workItemId,proto3" json:"work_item_id,omitempty"`
+	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSignedDocumentResponse) Reset() {
+	*x = GetSignedDocumentResponse{}
+	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSignedDocumentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSignedDocumentResponse) ProtoMessage() {}
+
+func (x *GetSignedDocumentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSignedDocumentResponse.ProtoReflect.Descriptor instead.
+func (*GetSignedDocumentResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetSignedDocumentResponse) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *GetSignedDocumentResponse) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *GetSignedDocumentResponse) GetContent() []byte {
+	if x != nil {
+		return x.Content
+	}
+	return nil
+}
+
+func (x *GetSignedDocumentResponse) GetSha256() string {
+	if x != nil {
+		return x.Sha256
+	}
+	return ""
+}
+
+func (x *GetSignedDocumentResponse) GetWorkItemId() string {
+	if x != nil {
+		return x.WorkItemId
+	}
+	return ""
+}
+
+func (x *GetSignedDocumentResponse) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
 var File_flowhook_v1_instance_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_instance_proto_rawDesc = "" +
@@ -1605,7 +1734,19 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"t\n" +
 	"\x14ListActivityResponse\x124\n" +
 	"\aentries\x18\x01 \x03(\v2\x1a.flowhook.v1.ActivityEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*\xcd\x01\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
+	"\x18GetSignedDocumentRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\"\xe1\x01\n" +
+	"\x19GetSignedDocumentResponse\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fcontent_type\x18\x02 \x01(\tR\vcontentType\x12\x18\n" +
+	"\acontent\x18\x03 \x01(\fR\acontent\x12\x16\n" +
+	"\x06sha256\x18\x04 \x01(\tR\x06sha256\x12 \n" +
+	"\fwork_item_id\x18\x05 \x01(\tR\n" +
+	"workItemId\x129\n" +
+	"\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt*\xcd\x01\n" +
 	"\x0eInstanceStatus\x12\x1f\n" +
 	"\x1bINSTANCE_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n" +
 	"\x16INSTANCE_STATUS_ACTIVE\x10\x01\x12$\n" +
@@ -1623,7 +1764,7 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\x17ACTIVITY_KIND_CANCELLED\x10\x06\x12\x18\n" +
 	"\x14ACTIVITY_KIND_FAILED\x10\a\x12#\n" +
 	"\x1fACTIVITY_KIND_EXTERNAL_PROGRESS\x10\b\x12\x19\n" +
-	"\x15ACTIVITY_KIND_OUTCOME\x10\t2\xa1\x05\n" +
+	"\x15ACTIVITY_KIND_OUTCOME\x10\t2\x8a\x06\n" +
 	"\x17WorkflowInstanceService\x12X\n" +
 	"\rStartInstance\x12!.flowhook.v1.StartInstanceRequest\x1a\".flowhook.v1.StartInstanceResponse\"\x00\x12U\n" +
 	"\vGetInstance\x12\x1f.flowhook.v1.GetInstanceRequest\x1a .flowhook.v1.GetInstanceResponse\"\x03\x90\x02\x01\x12[\n" +
@@ -1631,7 +1772,8 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\x10ListAssignedToMe\x12$.flowhook.v1.ListAssignedToMeRequest\x1a%.flowhook.v1.ListAssignedToMeResponse\"\x03\x90\x02\x01\x12[\n" +
 	"\x0eTakeTransition\x12\".flowhook.v1.TakeTransitionRequest\x1a#.flowhook.v1.TakeTransitionResponse\"\x00\x12[\n" +
 	"\x0eCancelInstance\x12\".flowhook.v1.CancelInstanceRequest\x1a#.flowhook.v1.CancelInstanceResponse\"\x00\x12X\n" +
-	"\fListActivity\x12 .flowhook.v1.ListActivityRequest\x1a!.flowhook.v1.ListActivityResponse\"\x03\x90\x02\x01B\xa6\x01\n" +
+	"\fListActivity\x12 .flowhook.v1.ListActivityRequest\x1a!.flowhook.v1.ListActivityResponse\"\x03\x90\x02\x01\x12g\n" +
+	"\x11GetSignedDocument\x12%.flowhook.v1.GetSignedDocumentRequest\x1a&.flowhook.v1.GetSignedDocumentResponse\"\x03\x90\x02\x01B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rInstanceProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
 
 var (
@@ -1647,87 +1789,92 @@ func file_flowhook_v1_instance_proto_rawDescGZIP() []byte {
 }
 
 var file_flowhook_v1_instance_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_flowhook_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_flowhook_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_flowhook_v1_instance_proto_goTypes = []any{
-	(InstanceStatus)(0),              // 0: flowhook.v1.InstanceStatus
-	(ActivityKind)(0),                // 1: flowhook.v1.ActivityKind
-	(*WorkItem)(nil),                 // 2: flowhook.v1.WorkItem
-	(*Instance)(nil),                 // 3: flowhook.v1.Instance
-	(*StartInstanceRequest)(nil),     // 4: flowhook.v1.StartInstanceRequest
-	(*StartInstanceResponse)(nil),    // 5: flowhook.v1.StartInstanceResponse
-	(*GetInstanceRequest)(nil),       // 6: flowhook.v1.GetInstanceRequest
-	(*GetInstanceResponse)(nil),      // 7: flowhook.v1.GetInstanceResponse
-	(*InstanceFilter)(nil),           // 8: flowhook.v1.InstanceFilter
-	(*ListInstancesRequest)(nil),     // 9: flowhook.v1.ListInstancesRequest
-	(*ListInstancesResponse)(nil),    // 10: flowhook.v1.ListInstancesResponse
-	(*ListAssignedToMeRequest)(nil),  // 11: flowhook.v1.ListAssignedToMeRequest
-	(*ListAssignedToMeResponse)(nil), // 12: flowhook.v1.ListAssignedToMeResponse
-	(*TakeTransitionRequest)(nil),    // 13: flowhook.v1.TakeTransitionRequest
-	(*TakeTransitionResponse)(nil),   // 14: flowhook.v1.TakeTransitionResponse
-	(*CancelInstanceRequest)(nil),    // 15: flowhook.v1.CancelInstanceRequest
-	(*CancelInstanceResponse)(nil),   // 16: flowhook.v1.CancelInstanceResponse
-	(*FieldChange)(nil),              // 17: flowhook.v1.FieldChange
-	(*ActivityEntry)(nil),            // 18: flowhook.v1.ActivityEntry
-	(*ListActivityRequest)(nil),      // 19: flowhook.v1.ListActivityRequest
-	(*ListActivityResponse)(nil),     // 20: flowhook.v1.ListActivityResponse
-	(Provider)(0),                    // 21: flowhook.v1.Provider
-	(Outcome)(0),                     // 22: flowhook.v1.Outcome
-	(*timestamppb.Timestamp)(nil),    // 23: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),          // 24: google.protobuf.Struct
-	(*Assignee)(nil),                 // 25: flowhook.v1.Assignee
-	(*structpb.Value)(nil),           // 26: google.protobuf.Value
+	(InstanceStatus)(0),               // 0: flowhook.v1.InstanceStatus
+	(ActivityKind)(0),                 // 1: flowhook.v1.ActivityKind
+	(*WorkItem)(nil),                  // 2: flowhook.v1.WorkItem
+	(*Instance)(nil),                  // 3: flowhook.v1.Instance
+	(*StartInstanceRequest)(nil),      // 4: flowhook.v1.StartInstanceRequest
+	(*StartInstanceResponse)(nil),     // 5: flowhook.v1.StartInstanceResponse
+	(*GetInstanceRequest)(nil),        // 6: flowhook.v1.GetInstanceRequest
+	(*GetInstanceResponse)(nil),       // 7: flowhook.v1.GetInstanceResponse
+	(*InstanceFilter)(nil),            // 8: flowhook.v1.InstanceFilter
+	(*ListInstancesRequest)(nil),      // 9: flowhook.v1.ListInstancesRequest
+	(*ListInstancesResponse)(nil),     // 10: flowhook.v1.ListInstancesResponse
+	(*ListAssignedToMeRequest)(nil),   // 11: flowhook.v1.ListAssignedToMeRequest
+	(*ListAssignedToMeResponse)(nil),  // 12: flowhook.v1.ListAssignedToMeResponse
+	(*TakeTransitionRequest)(nil),     // 13: flowhook.v1.TakeTransitionRequest
+	(*TakeTransitionResponse)(nil),    // 14: flowhook.v1.TakeTransitionResponse
+	(*CancelInstanceRequest)(nil),     // 15: flowhook.v1.CancelInstanceRequest
+	(*CancelInstanceResponse)(nil),    // 16: flowhook.v1.CancelInstanceResponse
+	(*FieldChange)(nil),               // 17: flowhook.v1.FieldChange
+	(*ActivityEntry)(nil),             // 18: flowhook.v1.ActivityEntry
+	(*ListActivityRequest)(nil),       // 19: flowhook.v1.ListActivityRequest
+	(*ListActivityResponse)(nil),      // 20: flowhook.v1.ListActivityResponse
+	(*GetSignedDocumentRequest)(nil),  // 21: flowhook.v1.GetSignedDocumentRequest
+	(*GetSignedDocumentResponse)(nil), // 22: flowhook.v1.GetSignedDocumentResponse
+	(Provider)(0),                     // 23: flowhook.v1.Provider
+	(Outcome)(0),                      // 24: flowhook.v1.Outcome
+	(*timestamppb.Timestamp)(nil),     // 25: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 26: google.protobuf.Struct
+	(*Assignee)(nil),                  // 27: flowhook.v1.Assignee
+	(*structpb.Value)(nil),            // 28: google.protobuf.Value
 }
 var file_flowhook_v1_instance_proto_depIdxs = []int32{
-	21, // 0: flowhook.v1.WorkItem.provider:type_name -> flowhook.v1.Provider
-	22, // 1: flowhook.v1.WorkItem.outcome:type_name -> flowhook.v1.Outcome
-	23, // 2: flowhook.v1.WorkItem.created_at:type_name -> google.protobuf.Timestamp
-	23, // 3: flowhook.v1.WorkItem.resolved_at:type_name -> google.protobuf.Timestamp
+	23, // 0: flowhook.v1.WorkItem.provider:type_name -> flowhook.v1.Provider
+	24, // 1: flowhook.v1.WorkItem.outcome:type_name -> flowhook.v1.Outcome
+	25, // 2: flowhook.v1.WorkItem.created_at:type_name -> google.protobuf.Timestamp
+	25, // 3: flowhook.v1.WorkItem.resolved_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: flowhook.v1.Instance.status:type_name -> flowhook.v1.InstanceStatus
-	24, // 5: flowhook.v1.Instance.form_data:type_name -> google.protobuf.Struct
-	23, // 6: flowhook.v1.Instance.created_at:type_name -> google.protobuf.Timestamp
-	23, // 7: flowhook.v1.Instance.updated_at:type_name -> google.protobuf.Timestamp
+	26, // 5: flowhook.v1.Instance.form_data:type_name -> google.protobuf.Struct
+	25, // 6: flowhook.v1.Instance.created_at:type_name -> google.protobuf.Timestamp
+	25, // 7: flowhook.v1.Instance.updated_at:type_name -> google.protobuf.Timestamp
 	2,  // 8: flowhook.v1.Instance.work_item:type_name -> flowhook.v1.WorkItem
-	25, // 9: flowhook.v1.Instance.assignee:type_name -> flowhook.v1.Assignee
-	21, // 10: flowhook.v1.Instance.provider:type_name -> flowhook.v1.Provider
-	24, // 11: flowhook.v1.StartInstanceRequest.form_data:type_name -> google.protobuf.Struct
+	27, // 9: flowhook.v1.Instance.assignee:type_name -> flowhook.v1.Assignee
+	23, // 10: flowhook.v1.Instance.provider:type_name -> flowhook.v1.Provider
+	26, // 11: flowhook.v1.StartInstanceRequest.form_data:type_name -> google.protobuf.Struct
 	3,  // 12: flowhook.v1.StartInstanceResponse.instance:type_name -> flowhook.v1.Instance
 	3,  // 13: flowhook.v1.GetInstanceResponse.instance:type_name -> flowhook.v1.Instance
 	0,  // 14: flowhook.v1.InstanceFilter.status:type_name -> flowhook.v1.InstanceStatus
-	21, // 15: flowhook.v1.InstanceFilter.provider:type_name -> flowhook.v1.Provider
-	23, // 16: flowhook.v1.InstanceFilter.created_after:type_name -> google.protobuf.Timestamp
-	23, // 17: flowhook.v1.InstanceFilter.created_before:type_name -> google.protobuf.Timestamp
+	23, // 15: flowhook.v1.InstanceFilter.provider:type_name -> flowhook.v1.Provider
+	25, // 16: flowhook.v1.InstanceFilter.created_after:type_name -> google.protobuf.Timestamp
+	25, // 17: flowhook.v1.InstanceFilter.created_before:type_name -> google.protobuf.Timestamp
 	8,  // 18: flowhook.v1.ListInstancesRequest.filter:type_name -> flowhook.v1.InstanceFilter
 	3,  // 19: flowhook.v1.ListInstancesResponse.instances:type_name -> flowhook.v1.Instance
 	3,  // 20: flowhook.v1.ListAssignedToMeResponse.instances:type_name -> flowhook.v1.Instance
-	24, // 21: flowhook.v1.TakeTransitionRequest.form_data:type_name -> google.protobuf.Struct
+	26, // 21: flowhook.v1.TakeTransitionRequest.form_data:type_name -> google.protobuf.Struct
 	3,  // 22: flowhook.v1.TakeTransitionResponse.instance:type_name -> flowhook.v1.Instance
 	3,  // 23: flowhook.v1.CancelInstanceResponse.instance:type_name -> flowhook.v1.Instance
-	26, // 24: flowhook.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	26, // 25: flowhook.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	28, // 24: flowhook.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	28, // 25: flowhook.v1.FieldChange.new_value:type_name -> google.protobuf.Value
 	1,  // 26: flowhook.v1.ActivityEntry.kind:type_name -> flowhook.v1.ActivityKind
 	17, // 27: flowhook.v1.ActivityEntry.changes:type_name -> flowhook.v1.FieldChange
-	23, // 28: flowhook.v1.ActivityEntry.created_at:type_name -> google.protobuf.Timestamp
-	25, // 29: flowhook.v1.ActivityEntry.assignee:type_name -> flowhook.v1.Assignee
+	25, // 28: flowhook.v1.ActivityEntry.created_at:type_name -> google.protobuf.Timestamp
+	27, // 29: flowhook.v1.ActivityEntry.assignee:type_name -> flowhook.v1.Assignee
 	18, // 30: flowhook.v1.ListActivityResponse.entries:type_name -> flowhook.v1.ActivityEntry
-	4,  // 31: flowhook.v1.WorkflowInstanceService.StartInstance:input_type -> flowhook.v1.StartInstanceRequest
-	6,  // 32: flowhook.v1.WorkflowInstanceService.GetInstance:input_type -> flowhook.v1.GetInstanceRequest
-	9,  // 33: flowhook.v1.WorkflowInstanceService.ListInstances:input_type -> flowhook.v1.ListInstancesRequest
-	11, // 34: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:input_type -> flowhook.v1.ListAssignedToMeRequest
-	13, // 35: flowhook.v1.WorkflowInstanceService.TakeTransition:input_type -> flowhook.v1.TakeTransitionRequest
-	15, // 36: flowhook.v1.WorkflowInstanceService.CancelInstance:input_type -> flowhook.v1.CancelInstanceRequest
-	19, // 37: flowhook.v1.WorkflowInstanceService.ListActivity:input_type -> flowhook.v1.ListActivityRequest
-	5,  // 38: flowhook.v1.WorkflowInstanceService.StartInstance:output_type -> flowhook.v1.StartInstanceResponse
-	7,  // 39: flowhook.v1.WorkflowInstanceService.GetInstance:output_type -> flowhook.v1.GetInstanceResponse
-	10, // 40: flowhook.v1.WorkflowInstanceService.ListInstances:output_type -> flowhook.v1.ListInstancesResponse
-	12, // 41: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:output_type -> flowhook.v1.ListAssignedToMeResponse
-	14, // 42: flowhook.v1.WorkflowInstanceService.TakeTransition:output_type -> flowhook.v1.TakeTransitionResponse
-	16, // 43: flowhook.v1.WorkflowInstanceService.CancelInstance:output_type -> flowhook.v1.CancelInstanceResponse
-	20, // 44: flowhook.v1.WorkflowInstanceService.ListActivity:output_type -> flowhook.v1.ListActivityResponse
-	38, // [38:45] is the sub-list for method output_type
-	31, // [31:38] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	25, // 31: flowhook.v1.GetSignedDocumentResponse.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 32: flowhook.v1.WorkflowInstanceService.StartInstance:input_type -> flowhook.v1.StartInstanceRequest
+	6,  // 33: flowhook.v1.WorkflowInstanceService.GetInstance:input_type -> flowhook.v1.GetInstanceRequest
+	9,  // 34: flowhook.v1.WorkflowInstanceService.ListInstances:input_type -> flowhook.v1.ListInstancesRequest
+	11, // 35: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:input_type -> flowhook.v1.ListAssignedToMeRequest
+	13, // 36: flowhook.v1.WorkflowInstanceService.TakeTransition:input_type -> flowhook.v1.TakeTransitionRequest
+	15, // 37: flowhook.v1.WorkflowInstanceService.CancelInstance:input_type -> flowhook.v1.CancelInstanceRequest
+	19, // 38: flowhook.v1.WorkflowInstanceService.ListActivity:input_type -> flowhook.v1.ListActivityRequest
+	21, // 39: flowhook.v1.WorkflowInstanceService.GetSignedDocument:input_type -> flowhook.v1.GetSignedDocumentRequest
+	5,  // 40: flowhook.v1.WorkflowInstanceService.StartInstance:output_type -> flowhook.v1.StartInstanceResponse
+	7,  // 41: flowhook.v1.WorkflowInstanceService.GetInstance:output_type -> flowhook.v1.GetInstanceResponse
+	10, // 42: flowhook.v1.WorkflowInstanceService.ListInstances:output_type -> flowhook.v1.ListInstancesResponse
+	12, // 43: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:output_type -> flowhook.v1.ListAssignedToMeResponse
+	14, // 44: flowhook.v1.WorkflowInstanceService.TakeTransition:output_type -> flowhook.v1.TakeTransitionResponse
+	16, // 45: flowhook.v1.WorkflowInstanceService.CancelInstance:output_type -> flowhook.v1.CancelInstanceResponse
+	20, // 46: flowhook.v1.WorkflowInstanceService.ListActivity:output_type -> flowhook.v1.ListActivityResponse
+	22, // 47: flowhook.v1.WorkflowInstanceService.GetSignedDocument:output_type -> flowhook.v1.GetSignedDocumentResponse
+	40, // [40:48] is the sub-list for method output_type
+	32, // [32:40] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_instance_proto_init() }
@@ -1742,7 +1889,7 @@ func file_flowhook_v1_instance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_instance_proto_rawDesc), len(file_flowhook_v1_instance_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   19,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

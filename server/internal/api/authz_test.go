@@ -139,12 +139,7 @@ func newAuthzFixture(t *testing.T, b *testBundle) *authzFixture {
 	for _, c := range authzCallers {
 		f.rec[c] = &authzRecorder{}
 		opts := []connect.ClientOption{connect.WithInterceptors(bearer(f.secrets[c]), f.rec[c].interceptor())}
-		f.cl[c] = clients{
-			design:     flowhookv1connect.NewWorkflowDesignServiceClient(b.httpClient, b.baseURL, opts...),
-			designGRPC: flowhookv1connect.NewWorkflowDesignServiceClient(b.h2cClient, b.baseURL, append(opts, connect.WithGRPC())...),
-			instances:  flowhookv1connect.NewWorkflowInstanceServiceClient(b.httpClient, b.baseURL, opts...),
-			identity:   flowhookv1connect.NewIdentityServiceClient(b.httpClient, b.baseURL, opts...),
-		}
+		f.cl[c] = b.clientsWith(opts...)
 	}
 
 	f.workflowID = f.newWorkflow(t)
@@ -448,6 +443,34 @@ func authzRows() []authzRow {
 			return err
 		}},
 
+		// Nothing was signed yet: those who may see the instance learn that; others may not ask.
+		{flowhookv1connect.WorkflowInstanceServiceGetSignedDocumentProcedure, "", authzWant(connect.CodeNotFound, authzDenied, connect.CodeNotFound, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].instances.GetSignedDocument(f.ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: f.reviewID}))
+			return err
+		}},
+
+		// ProviderSettingsService
+		{flowhookv1connect.ProviderSettingsServiceGetDocuSignSettingsProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			res, err := f.cl[c].settings.GetDocuSignSettings(f.ctx, connect.NewRequest(&flowhookv1.GetDocuSignSettingsRequest{}))
+			if err == nil {
+				require.Equal(t, f.b.baseURL+"/webhooks/DocuSign", res.Msg.GetSettings().GetWebhookUrl())
+			}
+			return err
+		}},
+		// An admin's incomplete settings are refused with every problem; nobody else gets that far.
+		{flowhookv1connect.ProviderSettingsServiceUpdateDocuSignSettingsProcedure, "", authzWant(connect.CodeInvalidArgument, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].settings.UpdateDocuSignSettings(f.ctx, connect.NewRequest(&flowhookv1.UpdateDocuSignSettingsRequest{AccountId: "not-a-guid"}))
+			return err
+		}},
+		{flowhookv1connect.ProviderSettingsServiceTestProviderConnectionProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			res, err := f.cl[c].settings.TestProviderConnection(f.ctx, connect.NewRequest(&flowhookv1.TestProviderConnectionRequest{Provider: flowhookv1.Provider_PROVIDER_DOCUSIGN}))
+			if err == nil {
+				require.False(t, res.Msg.GetOk(), "nothing is configured")
+				require.Contains(t, res.Msg.GetMessage(), "not configured")
+			}
+			return err
+		}},
+
 		// IdentityService
 		{flowhookv1connect.IdentityServiceCreateUserProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
 			name := f.next("created")
@@ -593,6 +616,7 @@ func authzProcedures() []string {
 		flowhookv1.File_flowhook_v1_design_proto,
 		flowhookv1.File_flowhook_v1_instance_proto,
 		flowhookv1.File_flowhook_v1_identity_proto,
+		flowhookv1.File_flowhook_v1_settings_proto,
 	} {
 		for i := range fd.Services().Len() {
 			s := fd.Services().Get(i)
@@ -611,7 +635,7 @@ func TestAuthorization(t *testing.T) {
 
 	t.Run("table covers every RPC and caller", func(t *testing.T) {
 		procs := authzProcedures()
-		require.Len(t, procs, 25, "design 8 + instance 7 + identity 10")
+		require.Len(t, procs, 29, "design 8 + instance 8 + identity 10 + settings 3")
 		base := map[string]bool{}
 		names := map[string]bool{}
 		for _, r := range rows {

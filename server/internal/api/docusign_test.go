@@ -113,6 +113,22 @@ func TestDocuSignEndToEnd(t *testing.T) {
 			require.Equal(t, http.StatusOK, dl.StatusCode, "%s: %s", dl.Event, dl.Err)
 		}
 
+		// The combined signed PDF is fetched in the background and kept with the instance.
+		var doc *flowhookv1.GetSignedDocumentResponse
+		require.Eventually(t, func() bool {
+			res, err := b.starter.instances.GetSignedDocument(ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
+			if err != nil {
+				return false
+			}
+			doc = res.Msg
+			return true
+		}, 20*time.Second, 10*time.Millisecond, "the signed document was never fetched")
+		require.Equal(t, "application/pdf", doc.GetContentType())
+		require.True(t, strings.HasPrefix(string(doc.GetContent()), "%PDF-"))
+		require.Len(t, doc.GetSha256(), 64)
+		_, err = b.outsider.instances.GetSignedDocument(ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
+		requireCode(t, err, connect.CodePermissionDenied)
+
 		// A late envelope-delivered changes nothing.
 		require.Error(t, b.fake.Deliver(envID), "DocuSign itself refuses to deliver a completed envelope")
 		acts, err := b.starter.instances.ListActivity(ctx, connect.NewRequest(&flowhookv1.ListActivityRequest{InstanceId: id}))

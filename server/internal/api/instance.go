@@ -215,6 +215,24 @@ func (s *InstanceService) ListActivity(ctx context.Context, req *connect.Request
 	return connect.NewResponse(res), nil
 }
 
+func (s *InstanceService) GetSignedDocument(ctx context.Context, req *connect.Request[flowhookv1.GetSignedDocumentRequest]) (*connect.Response[flowhookv1.GetSignedDocumentResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps engine.Problems
+	checkID(&ps, "instance_id", req.Msg.GetInstanceId())
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	doc, err := s.runner.SignedDocument(ctx, p, req.Msg.GetInstanceId())
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.GetSignedDocumentResponse{Name: doc.Name, ContentType: doc.ContentType,
+		Content: doc.Content, Sha256: doc.SHA256, WorkItemId: doc.WorkItemID, CreatedAt: timestamp(doc.CreatedAt)}), nil
+}
+
 func instanceToProto(in engine.Instance) *flowhookv1.Instance {
 	form, _ := structpb.NewStruct(in.FormData) // values came from a Struct or from JSON: always convertible
 	out := &flowhookv1.Instance{

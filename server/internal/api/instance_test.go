@@ -13,7 +13,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
-	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
@@ -266,14 +265,7 @@ func TestConcurrentInstanceChanges(t *testing.T) {
 		p := newPeople(t, b)
 		r := b.replica(t)
 		// The same keys, through the other server.
-		onReplica := func(c clients) clients {
-			return clients{
-				design:    flowhookv1connect.NewWorkflowDesignServiceClient(r.httpClient, r.baseURL, c.opts...),
-				instances: flowhookv1connect.NewWorkflowInstanceServiceClient(r.httpClient, r.baseURL, c.opts...),
-				identity:  flowhookv1connect.NewIdentityServiceClient(r.httpClient, r.baseURL, c.opts...),
-				opts:      c.opts,
-			}
-		}
+		onReplica := func(c clients) clients { return r.clientsWith(c.opts...) }
 		ctx := context.Background()
 		const n = 10
 

@@ -59,7 +59,11 @@ type clients struct {
 
 // as returns clients that send key as their bearer credential ("" sends none).
 func (b *testBundle) as(key string) clients {
-	opts := []connect.ClientOption{connect.WithInterceptors(bearer(key))}
+	return b.clientsWith(connect.WithInterceptors(bearer(key)))
+}
+
+// clientsWith returns clients of this server with the options (credentials, recorders).
+func (b *testBundle) clientsWith(opts ...connect.ClientOption) clients {
 	return clients{
 		design:     flowhookv1connect.NewWorkflowDesignServiceClient(b.httpClient, b.baseURL, opts...),
 		designGRPC: flowhookv1connect.NewWorkflowDesignServiceClient(b.h2cClient, b.baseURL, append(opts, connect.WithGRPC())...),

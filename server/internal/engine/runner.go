@@ -23,6 +23,8 @@ type InstanceStore interface {
 	UpdateInstance(ctx context.Context, in Instance, expectedRevision int64, acts []Activity, eff Effects) (Instance, error)
 	// CurrentWorkItem returns the newest work item of an instance (ErrNotFound when none).
 	CurrentWorkItem(ctx context.Context, instanceID string) (WorkItem, error)
+	// LatestSignedDocument returns the newest signed document of an instance.
+	LatestSignedDocument(ctx context.Context, instanceID string) (SignedDocument, error)
 	ListInstances(ctx context.Context, f InstanceFilter, p Page) ([]Instance, string, int64, error)
 	// ListAssigned returns the ACTIVE instances assigned to the user or one of the groups,
 	// oldest first.
@@ -325,6 +327,14 @@ func (r *Runner) Get(ctx context.Context, p Principal, id string) (Instance, err
 		}
 	}
 	return inst, nil
+}
+
+// SignedDocument returns the instance's signed document, for those who may see the instance.
+func (r *Runner) SignedDocument(ctx context.Context, p Principal, id string) (SignedDocument, error) {
+	if _, err := r.Get(ctx, p, id); err != nil {
+		return SignedDocument{}, err
+	}
+	return r.instances.LatestSignedDocument(ctx, id)
 }
 
 // List is Workflow Manage: every instance, filtered (admins; checked by the caller's role).

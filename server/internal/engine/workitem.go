@@ -120,3 +120,13 @@ func Traceparent(ctx context.Context) string {
 	propagation.TraceContext{}.Inject(ctx, carrier)
 	return carrier["traceparent"]
 }
+
+// SignedDocument is the signed document a provider returned for a finished work item.
+type SignedDocument struct {
+	WorkItemID  string
+	Name        string
+	ContentType string
+	Content     []byte
+	SHA256      string
+	CreatedAt   time.Time
+}

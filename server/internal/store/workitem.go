@@ -383,3 +383,20 @@ func eventFromRow(r *ent.WebhookEvent) engine.StoredEvent {
 	}
 	return ev
 }
+
+func (s *Store) LatestSignedDocument(ctx context.Context, instanceID string) (engine.SignedDocument, error) {
+	iid, err := parseID("instance", instanceID)
+	if err != nil {
+		return engine.SignedDocument{}, err
+	}
+	row, err := s.db.Client.SignedDocument.Query().Where(signeddocument.InstanceID(iid)).
+		Order(signeddocument.ByCreatedAt(entsql.OrderDesc())).First(ctx)
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return engine.SignedDocument{}, fmt.Errorf("%w: instance %s has no signed document (yet)", engine.ErrNotFound, instanceID)
+		}
+		return engine.SignedDocument{}, translate(err)
+	}
+	return engine.SignedDocument{WorkItemID: row.WorkItemID.String(), Name: row.Name, ContentType: row.ContentType,
+		Content: row.Content, SHA256: row.Sha256, CreatedAt: row.CreatedAt}, nil
+}

@@ -54,6 +54,9 @@ const (
 	// WorkflowInstanceServiceListActivityProcedure is the fully-qualified name of the
 	// WorkflowInstanceService's ListActivity RPC.
 	WorkflowInstanceServiceListActivityProcedure = "/flowhook.v1.WorkflowInstanceService/ListActivity"
+	// WorkflowInstanceServiceGetSignedDocumentProcedure is the fully-qualified name of the
+	// WorkflowInstanceService's GetSignedDocument RPC.
+	WorkflowInstanceServiceGetSignedDocumentProcedure = "/flowhook.v1.WorkflowInstanceService/GetSignedDocument"
 )
 
 // WorkflowInstanceServiceClient is a client for the flowhook.v1.WorkflowInstanceService service.
@@ -74,6 +77,9 @@ type WorkflowInstanceServiceClient interface {
 	// Form Activity: the instance's timeline, oldest first. Readable like GetInstance, and by
 	// everyone who acted on the instance.
 	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
+	// The signed document an outside system returned when the work item FINISHED (DocuSign's
+	// combined PDF). Readable like GetInstance; NotFound until it has been fetched.
+	GetSignedDocument(context.Context, *connect.Request[v1.GetSignedDocumentRequest]) (*connect.Response[v1.GetSignedDocumentResponse], error)
 }
 
 // NewWorkflowInstanceServiceClient constructs a client for the flowhook.v1.WorkflowInstanceService
@@ -133,18 +139,26 @@ func NewWorkflowInstanceServiceClient(httpClient connect.HTTPClient, baseURL str
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		getSignedDocument: connect.NewClient[v1.GetSignedDocumentRequest, v1.GetSignedDocumentResponse](
+			httpClient,
+			baseURL+WorkflowInstanceServiceGetSignedDocumentProcedure,
+			connect.WithSchema(workflowInstanceServiceMethods.ByName("GetSignedDocument")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // workflowInstanceServiceClient implements WorkflowInstanceServiceClient.
 type workflowInstanceServiceClient struct {
-	startInstance    *connect.Client[v1.StartInstanceRequest, v1.StartInstanceResponse]
-	getInstance      *connect.Client[v1.GetInstanceRequest, v1.GetInstanceResponse]
-	listInstances    *connect.Client[v1.ListInstancesRequest, v1.ListInstancesResponse]
-	listAssignedToMe *connect.Client[v1.ListAssignedToMeRequest, v1.ListAssignedToMeResponse]
-	takeTransition   *connect.Client[v1.TakeTransitionRequest, v1.TakeTransitionResponse]
-	cancelInstance   *connect.Client[v1.CancelInstanceRequest, v1.CancelInstanceResponse]
-	listActivity     *connect.Client[v1.ListActivityRequest, v1.ListActivityResponse]
+	startInstance     *connect.Client[v1.StartInstanceRequest, v1.StartInstanceResponse]
+	getInstance       *connect.Client[v1.GetInstanceRequest, v1.GetInstanceResponse]
+	listInstances     *connect.Client[v1.ListInstancesRequest, v1.ListInstancesResponse]
+	listAssignedToMe  *connect.Client[v1.ListAssignedToMeRequest, v1.ListAssignedToMeResponse]
+	takeTransition    *connect.Client[v1.TakeTransitionRequest, v1.TakeTransitionResponse]
+	cancelInstance    *connect.Client[v1.CancelInstanceRequest, v1.CancelInstanceResponse]
+	listActivity      *connect.Client[v1.ListActivityRequest, v1.ListActivityResponse]
+	getSignedDocument *connect.Client[v1.GetSignedDocumentRequest, v1.GetSignedDocumentResponse]
 }
 
 // StartInstance calls flowhook.v1.WorkflowInstanceService.StartInstance.
@@ -182,6 +196,11 @@ func (c *workflowInstanceServiceClient) ListActivity(ctx context.Context, req *c
 	return c.listActivity.CallUnary(ctx, req)
 }
 
+// GetSignedDocument calls flowhook.v1.WorkflowInstanceService.GetSignedDocument.
+func (c *workflowInstanceServiceClient) GetSignedDocument(ctx context.Context, req *connect.Request[v1.GetSignedDocumentRequest]) (*connect.Response[v1.GetSignedDocumentResponse], error) {
+	return c.getSignedDocument.CallUnary(ctx, req)
+}
+
 // WorkflowInstanceServiceHandler is an implementation of the flowhook.v1.WorkflowInstanceService
 // service.
 type WorkflowInstanceServiceHandler interface {
@@ -201,6 +220,9 @@ type WorkflowInstanceServiceHandler interface {
 	// Form Activity: the instance's timeline, oldest first. Readable like GetInstance, and by
 	// everyone who acted on the instance.
 	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
+	// The signed document an outside system returned when the work item FINISHED (DocuSign's
+	// combined PDF). Readable like GetInstance; NotFound until it has been fetched.
+	GetSignedDocument(context.Context, *connect.Request[v1.GetSignedDocumentRequest]) (*connect.Response[v1.GetSignedDocumentResponse], error)
 }
 
 // NewWorkflowInstanceServiceHandler builds an HTTP handler from the service implementation. It
@@ -256,6 +278,13 @@ func NewWorkflowInstanceServiceHandler(svc WorkflowInstanceServiceHandler, opts 
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowInstanceServiceGetSignedDocumentHandler := connect.NewUnaryHandler(
+		WorkflowInstanceServiceGetSignedDocumentProcedure,
+		svc.GetSignedDocument,
+		connect.WithSchema(workflowInstanceServiceMethods.ByName("GetSignedDocument")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/flowhook.v1.WorkflowInstanceService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkflowInstanceServiceStartInstanceProcedure:
@@ -272,6 +301,8 @@ func NewWorkflowInstanceServiceHandler(svc WorkflowInstanceServiceHandler, opts 
 			workflowInstanceServiceCancelInstanceHandler.ServeHTTP(w, r)
 		case WorkflowInstanceServiceListActivityProcedure:
 			workflowInstanceServiceListActivityHandler.ServeHTTP(w, r)
+		case WorkflowInstanceServiceGetSignedDocumentProcedure:
+			workflowInstanceServiceGetSignedDocumentHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -307,4 +338,8 @@ func (UnimplementedWorkflowInstanceServiceHandler) CancelInstance(context.Contex
 
 func (UnimplementedWorkflowInstanceServiceHandler) ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowInstanceService.ListActivity is not implemented"))
+}
+
+func (UnimplementedWorkflowInstanceServiceHandler) GetSignedDocument(context.Context, *connect.Request[v1.GetSignedDocumentRequest]) (*connect.Response[v1.GetSignedDocumentResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowInstanceService.GetSignedDocument is not implemented"))
 }
