@@ -28,7 +28,7 @@ type docuSignBundle struct {
 
 var testHMACKeys = []string{"old-connect-key", "current-connect-key"}
 
-func setupDocuSign(t *testing.T, d store.Dialect) docuSignBundle {
+func setupDocuSign(t testing.TB, d store.Dialect) docuSignBundle {
 	t.Helper()
 	b := setup(t, d)
 	p := newPeople(t, b)

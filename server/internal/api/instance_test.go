@@ -24,7 +24,7 @@ type people struct {
 	workflowID                      string
 }
 
-func newPeople(t *testing.T, b *testBundle) people {
+func newPeople(t testing.TB, b *testBundle) people {
 	t.Helper()
 	ctx := context.Background()
 	user := func(name string) (string, clients) {
@@ -49,14 +49,14 @@ func newPeople(t *testing.T, b *testBundle) people {
 	return p
 }
 
-func form(t *testing.T, m map[string]any) *structpb.Struct {
+func form(t testing.TB, m map[string]any) *structpb.Struct {
 	t.Helper()
 	s, err := structpb.NewStruct(m)
 	require.NoError(t, err)
 	return s
 }
 
-func validStart(t *testing.T, workflowID string) *flowhookv1.StartInstanceRequest {
+func validStart(t testing.TB, workflowID string) *flowhookv1.StartInstanceRequest {
 	return &flowhookv1.StartInstanceRequest{WorkflowId: workflowID, FormData: form(t, map[string]any{
 		"signer_name": "Ada Lovelace", "signer_email": "Ada@Example.com", "amount": 1200.5})}
 }

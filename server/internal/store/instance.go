@@ -179,11 +179,11 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 		if n == 0 {
 			return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
 		}
-		last, err := tx.Activity.Query().Where(activity.InstanceID(iid)).Aggregate(ent.Max(activity.FieldSeq)).Int(ctx)
-		if err != nil && !ent.IsNotFound(err) {
+		last, err := lastSeq(ctx, tx, iid)
+		if err != nil {
 			return err
 		}
-		if err := insertActivities(ctx, tx, iid, int64(last), acts); err != nil {
+		if err := insertActivities(ctx, tx, iid, last, acts); err != nil {
 			return err
 		}
 		if err := s.applyEffects(ctx, tx, eff); err != nil {

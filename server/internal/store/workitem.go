@@ -215,11 +215,11 @@ func (s *Store) CloseWorkItem(ctx context.Context, id string, status engine.Work
 
 // appendActivities adds activities after the instance's last one.
 func appendActivities(ctx context.Context, tx txn, instanceID uuid.UUID, acts []engine.Activity) error {
-	last, err := tx.Activity.Query().Where(activity.InstanceID(instanceID)).Aggregate(ent.Max(activity.FieldSeq)).Int(ctx)
-	if err != nil && !ent.IsNotFound(err) {
+	last, err := lastSeq(ctx, tx, instanceID)
+	if err != nil {
 		return err
 	}
-	return insertActivities(ctx, tx, instanceID, int64(last), acts)
+	return insertActivities(ctx, tx, instanceID, last, acts)
 }
 
 func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
@@ -399,4 +399,17 @@ func (s *Store) LatestSignedDocument(ctx context.Context, instanceID string) (en
 	}
 	return engine.SignedDocument{WorkItemID: row.WorkItemID.String(), Name: row.Name, ContentType: row.ContentType,
 		Content: row.Content, SHA256: row.Sha256, CreatedAt: row.CreatedAt}, nil
+}
+
+// lastSeq is the sequence number of an instance's newest activity (0 when it has none).
+func lastSeq(ctx context.Context, tx txn, instanceID uuid.UUID) (int64, error) {
+	row, err := tx.Activity.Query().Where(activity.InstanceID(instanceID)).
+		Order(activity.BySeq(entsql.OrderDesc())).Select(activity.FieldSeq).First(ctx)
+	if ent.IsNotFound(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return row.Seq, nil
 }
