@@ -34,7 +34,16 @@ type Registry struct {
 	mu       sync.Mutex
 	docusign *docusign.Client
 	revision int64
+
+	// The HMAC keys are read on every notification: kept for keysTTL, so that a rotation
+	// reaches every replica within that time without a database read per webhook.
+	keysMu   sync.Mutex
+	keys     []string
+	keysRead time.Time
 }
+
+// keysTTL is how long HMAC keys read from the settings are reused.
+const keysTTL = 2 * time.Second
 
 // NewRegistry returns a registry over the settings store.
 func NewRegistry(settings engine.SettingsStore, httpClient *http.Client, now func() time.Time) *Registry {
@@ -96,9 +105,14 @@ func (r *Registry) DocuSign(ctx context.Context) (*docusign.Client, error) {
 
 // DocuSignHMACKeys returns the keys a DocuSign Connect message may be signed with.
 func (r *Registry) DocuSignHMACKeys(ctx context.Context) ([]string, error) {
-	s, err := r.settings.GetSettings(ctx, engine.SettingsDocuSign)
-	if err != nil {
-		return nil, err
+	r.keysMu.Lock()
+	defer r.keysMu.Unlock()
+	if now := r.now(); r.keysRead.IsZero() || now.Sub(r.keysRead) >= keysTTL || now.Before(r.keysRead) {
+		s, err := r.settings.GetSettings(ctx, engine.SettingsDocuSign)
+		if err != nil {
+			return nil, err
+		}
+		r.keys, r.keysRead = DocuSignSettings(s).HMACKeys, now
 	}
-	return DocuSignSettings(s).HMACKeys, nil
+	return r.keys, nil
 }

@@ -254,7 +254,7 @@ func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.
 		if !created || ev.Verdict != engine.VerdictPending {
 			return nil
 		}
-		return s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: id.String()}})
+		return s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: id.String(), FallbackAfter: engine.IngestFallbackDelay}})
 	})
 	if err != nil {
 		return engine.StoredEvent{}, false, translate(err)
