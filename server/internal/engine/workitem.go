@@ -74,7 +74,7 @@ func (ProcessEventJob) Kind() string { return "process_event" }
 func (j ProcessEventJob) ScheduleIn() time.Duration { return j.FallbackAfter }
 
 // IngestFallbackDelay is how long an ingested event's job waits for the inline processing.
-const IngestFallbackDelay = 30 * time.Second
+const IngestFallbackDelay = 5 * time.Second
 
 // CancelWorkItemJob voids a work item at its provider because its instance was cancelled.
 type CancelWorkItemJob struct {
