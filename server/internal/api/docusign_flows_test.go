@@ -31,7 +31,6 @@ import (
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/dbtest"
-	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
 	"github.com/flowhook/flowhook/server/internal/store"
@@ -49,9 +48,9 @@ const (
 	// scheduler's pass).
 	flowsRetryWait = 45 * time.Second
 	flowsTick      = 20 * time.Millisecond
-	// flowsOrphanWait bounds orphaning: an event the receiver could not apply inline is
-	// looked at again by its fallback job, which waits engine.IngestFallbackDelay (30 s).
-	flowsOrphanWait = engine.IngestFallbackDelay + 60*time.Second
+	// flowsOrphanWait bounds orphaning: an event that could not be applied as it arrived is
+	// looked at again by its job, snoozed with a growing delay until the window has passed.
+	flowsOrphanWait = 60 * time.Second
 )
 
 // flowsConfigureDocuSign points a running server at a new fake DocuSign, as setupDocuSign does.

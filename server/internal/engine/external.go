@@ -75,6 +75,10 @@ type WorkStore interface {
 	// FinishEvent saves a result when the event is still PENDING (ErrConflict otherwise, or
 	// when the instance or work item moved since they were read).
 	FinishEvent(ctx context.Context, r EventResult) error
+	// InsertEventApplied stores a new event with its result applied, in one transaction; a
+	// known dedupe key stores and applies nothing (created false); ErrConflict when the
+	// instance or work item moved since they were read.
+	InsertEventApplied(ctx context.Context, ev StoredEvent, r EventResult) (StoredEvent, bool, error)
 	// SaveDocument keeps a work item's signed document.
 	SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error
 }
@@ -101,15 +105,6 @@ func NewExternal(work WorkStore, instances InstanceStore, runner *Runner, outcom
 	return &External{work: work, instances: instances, runner: runner, outcomes: outcomes, clock: clock, OrphanWindow: orphanWindow}
 }
 
-// Ingest stores an authenticated event with its processing job (once per dedupe key).
-func (x *External) Ingest(ctx context.Context, ev StoredEvent) (StoredEvent, bool, error) {
-	ev.Verdict = VerdictPending
-	if ev.ReceivedAt.IsZero() {
-		ev.ReceivedAt = x.clock.Now()
-	}
-	return x.work.InsertEvent(ctx, ev)
-}
-
 // Process applies a stored event. It is idempotent: an event no longer PENDING is left alone,
 // and of two racing processors one saves its result. ErrRetryLater asks to be called again.
 func (x *External) Process(ctx context.Context, eventID string) (Verdict, error) {
@@ -132,31 +127,66 @@ func (x *External) process(ctx context.Context, eventID string) (Verdict, error)
 	if ev.Verdict != VerdictPending {
 		return ev.Verdict, nil
 	}
+	res, err := x.evaluate(ctx, ev)
+	if err != nil {
+		return VerdictPending, err
+	}
+	return res.Verdict, x.work.FinishEvent(ctx, res)
+}
+
+// Receive stores an authenticated event and, when its work item is known, applies it in the
+// same transaction: one commit per notification, nothing left for a job. When it cannot be
+// applied yet (no work item coupled), or something moved meanwhile, it is stored PENDING with
+// its processing job, as Ingest does. created is false for a redelivery.
+func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bool, error) {
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = x.clock.Now()
+	}
+	if ev.Verdict == "" {
+		ev.Verdict = VerdictPending
+		res, err := x.evaluate(ctx, ev)
+		switch {
+		case err == nil:
+			saved, created, err := x.work.InsertEventApplied(ctx, ev, res)
+			if !errors.Is(err, ErrConflict) {
+				return saved, created, err
+			}
+			// Something moved between the reads and the write: let the job sort it out.
+		case !errors.Is(err, ErrRetryLater):
+			return StoredEvent{}, false, err
+		}
+	}
+	return x.work.InsertEvent(ctx, ev)
+}
+
+// evaluate decides what an event does, reading but not writing. ErrRetryLater: its work item
+// is not coupled yet and the orphan window is still open.
+func (x *External) evaluate(ctx context.Context, ev StoredEvent) (EventResult, error) {
 	res := EventResult{EventID: ev.ID}
-	finish := func(v Verdict, reason string) (Verdict, error) {
+	finish := func(v Verdict, reason string) (EventResult, error) {
 		res.Verdict, res.Reason = v, reason
-		return v, x.work.FinishEvent(ctx, res)
+		return res, nil
 	}
 
 	wi, err := x.work.WorkItemByExternal(ctx, ev.Event.Provider, ev.Event.ExternalID)
 	if errors.Is(err, ErrNotFound) {
 		if x.clock.Now().Sub(ev.ReceivedAt) < x.OrphanWindow {
-			return VerdictPending, fmt.Errorf("%w: no work item is coupled to %s %s yet", ErrRetryLater, ev.Event.Provider, ev.Event.ExternalID)
+			return res, fmt.Errorf("%w: no work item is coupled to %s %s yet", ErrRetryLater, ev.Event.Provider, ev.Event.ExternalID)
 		}
 		return finish(VerdictOrphaned, fmt.Sprintf("no work item has the %s id %s after %s", ev.Event.Provider, ev.Event.ExternalID, x.OrphanWindow))
 	}
 	if err != nil {
-		return "", err
+		return res, err
 	}
 	res.WorkItemID, res.InstanceID = wi.ID, wi.InstanceID
 
 	inst, err := x.instances.GetInstance(ctx, wi.InstanceID)
 	if err != nil {
-		return "", err
+		return res, err
 	}
 	def, err := x.runner.definition(ctx, inst.WorkflowID, inst.Version)
 	if err != nil {
-		return "", err
+		return res, err
 	}
 	state, _ := def.State(wi.StateKey)
 	outcome, terminal := x.outcome(ev.Event, state)

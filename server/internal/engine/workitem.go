@@ -60,21 +60,12 @@ type CreateWorkItemJob struct {
 
 func (CreateWorkItemJob) Kind() string { return "create_work_item" }
 
-// ProcessEventJob applies a stored webhook event.
+// ProcessEventJob applies a stored webhook event that could not be applied as it arrived.
 type ProcessEventJob struct {
 	EventID string `json:"event_id"`
-	// FallbackAfter delays the job: the receiver applies the event right after storing it, so
-	// the job committed with it only has to run when that did not happen (a crash, an error).
-	FallbackAfter time.Duration `json:"-"`
 }
 
 func (ProcessEventJob) Kind() string { return "process_event" }
-
-// ScheduleIn is how long the queue waits before working the job.
-func (j ProcessEventJob) ScheduleIn() time.Duration { return j.FallbackAfter }
-
-// IngestFallbackDelay is how long an ingested event's job waits for the inline processing.
-const IngestFallbackDelay = 5 * time.Second
 
 // CancelWorkItemJob voids a work item at its provider because its instance was cancelled.
 type CancelWorkItemJob struct {

@@ -226,24 +226,8 @@ func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.
 	id := uuid.MustParse(engine.NewIDAt(ev.ReceivedAt))
 	created := false
 	err := s.inTx(ctx, func(tx txn) error {
-		c := tx.WebhookEvent.Create().
-			SetID(id).
-			SetProvider(ev.Event.Provider.String()).
-			SetDedupeKey(ev.Event.DedupeKey).
-			SetEventType(ev.Event.Type).
-			SetExternalID(ev.Event.ExternalID).
-			SetBody(ev.Body).
-			SetHeaders(ev.Headers).
-			SetRemoteAddr(ev.RemoteAddr).
-			SetReceivedAt(dbTime(ev.ReceivedAt)).
-			SetVerdict(webhookevent.Verdict(ev.Verdict)).
-			SetVerdictReason(ev.Reason).
-			SetTraceID(ev.TraceID)
-		if !ev.Event.OccurredAt.IsZero() {
-			c.SetProviderTime(dbTime(ev.Event.OccurredAt))
-		}
 		// ON CONFLICT (provider, dedupe_key) DO NOTHING: a redelivery is stored once.
-		n, err := c.OnConflictColumns(webhookevent.FieldProvider, webhookevent.FieldDedupeKey).DoNothing().ID(ctx)
+		n, err := eventCreate(tx, id, ev).OnConflictColumns(webhookevent.FieldProvider, webhookevent.FieldDedupeKey).DoNothing().ID(ctx)
 		if err != nil {
 			if errors.Is(err, sql.ErrNoRows) || ent.IsNotFound(err) {
 				return nil
@@ -254,7 +238,7 @@ func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.
 		if !created || ev.Verdict != engine.VerdictPending {
 			return nil
 		}
-		return s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: id.String(), FallbackAfter: engine.IngestFallbackDelay}})
+		return s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: id.String()}})
 	})
 	if err != nil {
 		return engine.StoredEvent{}, false, translate(err)
@@ -263,6 +247,32 @@ func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.
 		ev.ID = id.String()
 		return ev, true, nil
 	}
+	return s.eventByKey(ctx, ev)
+}
+
+// eventCreate is the insert of an inbox row.
+func eventCreate(tx txn, id uuid.UUID, ev engine.StoredEvent) *ent.WebhookEventCreate {
+	c := tx.WebhookEvent.Create().
+		SetID(id).
+		SetProvider(ev.Event.Provider.String()).
+		SetDedupeKey(ev.Event.DedupeKey).
+		SetEventType(ev.Event.Type).
+		SetExternalID(ev.Event.ExternalID).
+		SetBody(ev.Body).
+		SetHeaders(ev.Headers).
+		SetRemoteAddr(ev.RemoteAddr).
+		SetReceivedAt(dbTime(ev.ReceivedAt)).
+		SetVerdict(webhookevent.Verdict(ev.Verdict)).
+		SetVerdictReason(ev.Reason).
+		SetTraceID(ev.TraceID)
+	if !ev.Event.OccurredAt.IsZero() {
+		c.SetProviderTime(dbTime(ev.Event.OccurredAt))
+	}
+	return c
+}
+
+// eventByKey returns the stored event a redelivery duplicates.
+func (s *Store) eventByKey(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
 	row, err := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.Provider.String()),
 		webhookevent.DedupeKey(ev.Event.DedupeKey)).Only(ctx)
 	if err != nil {
@@ -302,52 +312,93 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 		if n == 0 {
 			return fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
 		}
-		if w := r.WorkItem; w != nil {
-			u := tx.WorkItem.Update().Where(workitem.ID(uuid.MustParse(w.ID)), workitem.Revision(w.Revision)).
-				SetStatus(workitem.Status(w.Status)).SetProviderStatus(w.ProviderStatus).
-				SetUpdatedAt(dbTime(w.UpdatedAt)).AddRevision(1)
-			if w.Outcome.Valid() {
-				u.SetOutcome(w.Outcome.String())
-			}
-			if w.LastEventAt != nil {
-				u.SetLastEventAt(dbTime(*w.LastEventAt))
-			}
-			if w.ResolvedAt != nil {
-				u.SetResolvedAt(dbTime(*w.ResolvedAt))
-			}
-			n, err := u.Save(ctx)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, w.ID)
-			}
-		}
-		iid, err := uuid.Parse(r.InstanceID)
-		if r.Instance != nil {
-			in := *r.Instance
-			form, merr := json.Marshal(in.FormData)
-			if merr != nil {
-				return merr
-			}
-			u := tx.Instance.Update().Where(instance.ID(iid), instance.Revision(r.InstanceRevision)).
-				SetUpdatedAt(dbTime(in.UpdatedAt)).AddRevision(1)
-			setInstanceFields(u.Mutation(), in, form)
-			n, err := u.Save(ctx)
-			if err != nil {
-				return err
-			}
-			if n == 0 {
-				return fmt.Errorf("%w: instance %s changed concurrently", engine.ErrConflict, r.InstanceID)
-			}
-		}
-		if len(r.Activities) > 0 && err == nil {
-			if err := appendActivities(ctx, tx, iid, r.Activities); err != nil {
-				return err
-			}
-		}
-		return s.applyEffects(ctx, tx, r.Effects)
+		return s.applyResult(ctx, tx, r)
 	}))
+}
+
+func (s *Store) InsertEventApplied(ctx context.Context, ev engine.StoredEvent, r engine.EventResult) (engine.StoredEvent, bool, error) {
+	id := uuid.MustParse(engine.NewIDAt(ev.ReceivedAt))
+	ev.Verdict, ev.Reason = r.Verdict, r.Reason
+	created := false
+	err := s.inTx(ctx, func(tx txn) error {
+		c := eventCreate(tx, id, ev).SetInstanceID(r.InstanceID).SetWorkItemID(r.WorkItemID).
+			SetProcessedAt(now()).SetAttempts(1)
+		n, err := c.OnConflictColumns(webhookevent.FieldProvider, webhookevent.FieldDedupeKey).DoNothing().ID(ctx)
+		if err != nil {
+			if errors.Is(err, sql.ErrNoRows) || ent.IsNotFound(err) {
+				return nil // a redelivery: stored and applied before
+			}
+			return err
+		}
+		if created = n == id; !created {
+			return nil
+		}
+		return s.applyResult(ctx, tx, r)
+	})
+	if err != nil {
+		return engine.StoredEvent{}, false, translate(err)
+	}
+	if created {
+		ev.ID, ev.InstanceID, ev.WorkItemID = id.String(), r.InstanceID, r.WorkItemID
+		return ev, true, nil
+	}
+	return s.eventByKey(ctx, ev)
+}
+
+// applyResult writes what processing an event decided: the work item and instance (each only
+// if still at the revision read), the activities and the effects.
+func (s *Store) applyResult(ctx context.Context, tx txn, r engine.EventResult) error {
+	if w := r.WorkItem; w != nil {
+		u := tx.WorkItem.Update().Where(workitem.ID(uuid.MustParse(w.ID)), workitem.Revision(w.Revision)).
+			SetStatus(workitem.Status(w.Status)).SetProviderStatus(w.ProviderStatus).
+			SetUpdatedAt(dbTime(w.UpdatedAt)).AddRevision(1)
+		if w.Outcome.Valid() {
+			u.SetOutcome(w.Outcome.String())
+		}
+		if w.LastEventAt != nil {
+			u.SetLastEventAt(dbTime(*w.LastEventAt))
+		}
+		if w.ResolvedAt != nil {
+			u.SetResolvedAt(dbTime(*w.ResolvedAt))
+		}
+		n, err := u.Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, w.ID)
+		}
+	}
+	if r.InstanceID == "" {
+		return s.applyEffects(ctx, tx, r.Effects)
+	}
+	iid, err := uuid.Parse(r.InstanceID)
+	if err != nil {
+		return err
+	}
+	if r.Instance != nil {
+		in := *r.Instance
+		form, err := json.Marshal(in.FormData)
+		if err != nil {
+			return err
+		}
+		u := tx.Instance.Update().Where(instance.ID(iid), instance.Revision(r.InstanceRevision)).
+			SetUpdatedAt(dbTime(in.UpdatedAt)).AddRevision(1)
+		setInstanceFields(u.Mutation(), in, form)
+		n, err := u.Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: instance %s changed concurrently", engine.ErrConflict, r.InstanceID)
+		}
+	}
+	if len(r.Activities) > 0 {
+		if err := appendActivities(ctx, tx, iid, r.Activities); err != nil {
+			return err
+		}
+	}
+	return s.applyEffects(ctx, tx, r.Effects)
 }
 
 func (s *Store) SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error {

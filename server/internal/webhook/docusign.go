@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
@@ -22,8 +21,9 @@ const MaxBody = 1 << 20
 
 // Ingester stores events and applies them (the engine's External).
 type Ingester interface {
-	Ingest(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error)
-	Process(ctx context.Context, eventID string) (engine.Verdict, error)
+	// Receive stores an event and applies it in the same transaction when it can, or leaves
+	// it PENDING with its job; created is false for a redelivery.
+	Receive(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error)
 }
 
 // DocuSign receives DocuSign Connect (JSON SIM) notifications.
@@ -31,13 +31,11 @@ type DocuSign struct {
 	keys   func(context.Context) ([]string, error)
 	ingest Ingester
 	log    *slog.Logger
-	// InlineTimeout bounds applying the event before answering; the job applies it otherwise.
-	InlineTimeout time.Duration
 }
 
 // NewDocuSign returns the DocuSign receiver; keys returns the configured HMAC keys.
 func NewDocuSign(keys func(context.Context) ([]string, error), ingest Ingester, log *slog.Logger) *DocuSign {
-	return &DocuSign{keys: keys, ingest: ingest, log: log, InlineTimeout: 2 * time.Second}
+	return &DocuSign{keys: keys, ingest: ingest, log: log}
 }
 
 // safeHeaders are the request headers kept with an event: none that authenticates it.
@@ -79,7 +77,9 @@ func (d *DocuSign) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		stored.Verdict, stored.Reason = engine.VerdictUnparseable, perr.Error()
 	}
 	stored.Event.Provider = engine.ProviderDocuSign
-	saved, created, err := d.ingest.Ingest(ctx, stored)
+	// One transaction stores it and, when its work item is known, applies it: the 200 below
+	// means the workflow has moved (or the event waits, durably, with its job).
+	_, created, err := d.ingest.Receive(ctx, stored)
 	if err != nil {
 		d.unavailable(w, r, err)
 		return
@@ -87,13 +87,6 @@ func (d *DocuSign) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	status := "accepted"
 	if !created {
 		status = "duplicate"
-	} else if perr == nil {
-		// Apply it now for latency; the job committed with it is the durable fallback.
-		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.InlineTimeout)
-		if _, err := d.ingest.Process(pctx, saved.ID); err != nil && !errors.Is(err, engine.ErrRetryLater) {
-			d.log.WarnContext(ctx, "applying a docusign event inline failed; its job will retry", "event_id", saved.ID, "error", err.Error())
-		}
-		cancel()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)

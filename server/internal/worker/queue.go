@@ -83,11 +83,7 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, job engine.Job) error 
 	if !ok {
 		return fmt.Errorf("job %T is not River job arguments", job)
 	}
-	var opts *river.InsertOpts
-	if d, ok := job.(interface{ ScheduleIn() time.Duration }); ok && d.ScheduleIn() > 0 {
-		opts = &river.InsertOpts{ScheduledAt: time.Now().Add(d.ScheduleIn())}
-	}
-	_, err := q.client.InsertTx(ctx, tx, args, opts)
+	_, err := q.client.InsertTx(ctx, tx, args, nil)
 	return err
 }
 
