@@ -30,7 +30,8 @@ type DocuSignSettings struct {
 	IntegrationKey string `protobuf:"bytes,2,opt,name=integration_key,json=integrationKey,proto3" json:"integration_key,omitempty"`
 	// The user the integration impersonates (JWT grant), a GUID.
 	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// https://account-d.docusign.com (demo) or https://account.docusign.com (production).
+	// https://account-d.docusign.com (demo, the default when empty) or
+	// https://account.docusign.com (production); any URL, so a sandbox or a fake can stand in.
 	OauthBaseUrl string `protobuf:"bytes,4,opt,name=oauth_base_url,json=oauthBaseUrl,proto3" json:"oauth_base_url,omitempty"`
 	// Output only: whether the RSA private key is set.
 	PrivateKeySet bool `protobuf:"varint,5,opt,name=private_key_set,json=privateKeySet,proto3" json:"private_key_set,omitempty"`

@@ -13,6 +13,7 @@ import (
 	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 )
 
 // SettingsService implements ProviderSettingsService.
@@ -52,11 +53,15 @@ func (s *SettingsService) UpdateDocuSignSettings(ctx context.Context, req *conne
 	if m.GetExpectedRevision() != cur.Revision {
 		return nil, toConnect(ctx, s.log, fmt.Errorf("%w: the settings are at revision %d, not %d", engine.ErrConflict, cur.Revision, m.GetExpectedRevision()))
 	}
+	oauth := strings.TrimSpace(m.GetOauthBaseUrl())
+	if oauth == "" {
+		oauth = docusign.DemoOAuthBaseURL // DocuSign's developer environment until told otherwise
+	}
 	next := engine.Settings{ID: engine.SettingsDocuSign, UpdatedBy: p.UserID, Plain: map[string]any{
 		provider.KeyAccountID:      strings.TrimSpace(m.GetAccountId()),
 		provider.KeyIntegrationKey: strings.TrimSpace(m.GetIntegrationKey()),
 		provider.KeyUserID:         strings.TrimSpace(m.GetUserId()),
-		provider.KeyOAuthBaseURL:   strings.TrimSpace(m.GetOauthBaseUrl()),
+		provider.KeyOAuthBaseURL:   oauth,
 	}, Secrets: map[string]string{}}
 	for k, v := range cur.Secrets {
 		next.Secrets[k] = v

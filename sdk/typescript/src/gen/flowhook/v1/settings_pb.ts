@@ -42,7 +42,8 @@ export type DocuSignSettings = Message<"flowhook.v1.DocuSignSettings"> & {
   userId: string;
 
   /**
-   * https://account-d.docusign.com (demo) or https://account.docusign.com (production).
+   * https://account-d.docusign.com (demo, the default when empty) or
+   * https://account.docusign.com (production); any URL, so a sandbox or a fake can stand in.
    *
    * @generated from field: string oauth_base_url = 4;
    */
