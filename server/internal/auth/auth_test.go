@@ -74,6 +74,18 @@ func TestAuthenticate(t *testing.T) {
 	require.Equal(t, 1, st.touched)
 	_, err = a.Authenticate(ctx, "bearer   "+secret+"  ")
 	require.NoError(t, err, "the scheme is case-insensitive and spaces around the key are ignored")
+	// A use recorded within the interval needs no write.
+	recent := fixedClock{}.Now().Add(-10 * time.Second)
+	st.key.LastUsedAt = &recent
+	_, err = a.Authenticate(ctx, "Bearer "+secret)
+	require.NoError(t, err)
+	require.Equal(t, 2, st.touched, "no write for a key used ten seconds ago")
+	stale := fixedClock{}.Now().Add(-2 * time.Minute)
+	st.key.LastUsedAt = &stale
+	_, err = a.Authenticate(ctx, "Bearer "+secret)
+	require.NoError(t, err)
+	require.Equal(t, 3, st.touched, "a use after the interval is recorded")
+	st.key.LastUsedAt = nil
 
 	for _, h := range []string{"", "Bearer", "Bearer ", "Basic " + secret, secret, "Bearer " + secret + "x",
 		"Bearer " + secret[:len(secret)-1], "Bearer " + strings.Repeat("a", auth.MaxKeyLen+1)} {
