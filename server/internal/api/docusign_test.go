@@ -68,6 +68,18 @@ func (b docuSignBundle) toSignature(t *testing.T) (instanceID, envelopeID string
 	return id, envs[len(envs)-1].EnvelopeID
 }
 
+// settled waits until the instance is in the state: a notification that raced a job applying
+// an earlier one of the same envelope is applied by its own job, a moment later.
+func (b docuSignBundle) settled(t *testing.T, id, state string) *flowhookv1.Instance {
+	t.Helper()
+	var in *flowhookv1.Instance
+	require.Eventually(t, func() bool {
+		in = b.instance(t, id)
+		return in.GetStateKey() == state
+	}, 20*time.Second, 10*time.Millisecond, "the instance never reached %q", state)
+	return in
+}
+
 func (b docuSignBundle) instance(t *testing.T, id string) *flowhookv1.Instance {
 	t.Helper()
 	got, err := b.instances.GetInstance(context.Background(), connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: id}))
@@ -105,8 +117,7 @@ func TestDocuSignEndToEnd(t *testing.T) {
 
 		// DocuSign reports completion: the instance takes "signed" to END.
 		require.NoError(t, b.fake.Complete(envID))
-		done := b.instance(t, id)
-		require.Equal(t, "done", done.GetStateKey())
+		done := b.settled(t, id, "done")
 		require.Equal(t, flowhookv1.InstanceStatus_INSTANCE_STATUS_COMPLETED, done.GetStatus())
 		require.Equal(t, flowhookv1.Outcome_OUTCOME_FINISHED, done.GetWorkItem().GetOutcome())
 		for _, dl := range b.fake.Deliveries() {
@@ -144,14 +155,13 @@ func TestDocuSignEndToEnd(t *testing.T) {
 		// Declined: the other way out.
 		id2, env2 := b.toSignature(t)
 		require.NoError(t, b.fake.Decline(env2, "I do not agree"))
-		rejected := b.instance(t, id2)
-		require.Equal(t, "rejected", rejected.GetStateKey())
+		rejected := b.settled(t, id2, "rejected")
 		require.Equal(t, flowhookv1.Outcome_OUTCOME_DENIED, rejected.GetWorkItem().GetOutcome())
 
 		// Voided: the state overrides envelope-voided to DENIED.
 		id3, env3 := b.toSignature(t)
 		require.NoError(t, b.fake.Void(env3, "wrong amount"))
-		require.Equal(t, "rejected", b.instance(t, id3).GetStateKey())
+		b.settled(t, id3, "rejected")
 	})
 }
 

@@ -144,16 +144,20 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 	}
 	if ev.Verdict == "" {
 		ev.Verdict = VerdictPending
-		res, err := x.evaluate(ctx, ev)
-		switch {
-		case err == nil:
+		// Something may move between the reads and the write (a progress event of the same
+		// envelope applied by a job): read again a few times before leaving it to the job.
+		for attempt := 0; attempt < 3; attempt++ {
+			res, err := x.evaluate(ctx, ev)
+			if errors.Is(err, ErrRetryLater) {
+				break
+			}
+			if err != nil {
+				return StoredEvent{}, false, err
+			}
 			saved, created, err := x.work.InsertEventApplied(ctx, ev, res)
 			if !errors.Is(err, ErrConflict) {
 				return saved, created, err
 			}
-			// Something moved between the reads and the write: let the job sort it out.
-		case !errors.Is(err, ErrRetryLater):
-			return StoredEvent{}, false, err
 		}
 	}
 	return x.work.InsertEvent(ctx, ev)
