@@ -16,15 +16,14 @@ import (
 // IdentityService implements users, groups and API keys.
 type IdentityService struct {
 	identity *engine.Identity
-	store    engine.IdentityStore
 	log      *slog.Logger
 }
 
 var _ flowhookv1connect.IdentityServiceHandler = (*IdentityService)(nil)
 
 // NewIdentityService returns the identity service.
-func NewIdentityService(identity *engine.Identity, store engine.IdentityStore, log *slog.Logger) *IdentityService {
-	return &IdentityService{identity: identity, store: store, log: log}
+func NewIdentityService(identity *engine.Identity, log *slog.Logger) *IdentityService {
+	return &IdentityService{identity: identity, log: log}
 }
 
 // principal returns the authenticated caller; the auth interceptor guarantees one.

@@ -167,7 +167,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	err := api.Register(mux, api.Services{
 		Design:    api.NewDesignService(engine.NewDesigner(st, st), a.log),
 		Instances: api.NewInstanceService(runner, a.log),
-		Identity:  api.NewIdentityService(engine.NewIdentity(st, clock), st, a.log),
+		Identity:  api.NewIdentityService(engine.NewIdentity(st, clock), a.log),
 		Settings:  api.NewSettingsService(st, registry, a.callbackURL, a.log),
 		Health:    api.NewHealthChecker(st.Ping, api.ServiceNames...),
 		Auth:      auth.NewAuthenticator(st, clock, a.log),
