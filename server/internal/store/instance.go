@@ -160,30 +160,12 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	form, err := json.Marshal(in.FormData)
-	if err != nil {
-		return engine.Instance{}, err
-	}
 	var out engine.Instance
 	err = s.inTx(ctx, func(tx txn) error {
-		// The revision decides races between replicas: exactly one update from a revision wins.
-		u := tx.Instance.Update().
-			Where(instance.ID(iid), instance.Revision(expectedRevision)).
-			SetUpdatedAt(dbTime(in.UpdatedAt)).
-			AddRevision(1)
-		setInstanceFields(u.Mutation(), in, form)
-		n, err := u.Save(ctx)
-		if err != nil {
+		if err := updateInstance(ctx, tx, iid, in, expectedRevision); err != nil {
 			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
-		}
-		last, err := lastSeq(ctx, tx, iid)
-		if err != nil {
-			return err
-		}
-		if err := insertActivities(ctx, tx, iid, last, acts); err != nil {
+		if err := appendActivities(ctx, tx, iid, acts); err != nil {
 			return err
 		}
 		if err := s.applyEffects(ctx, tx, eff); err != nil {
@@ -197,6 +179,28 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 		return err
 	})
 	return out, translate(err)
+}
+
+// updateInstance saves in, its revision increased by one, when the stored revision is still
+// expectedRevision: of racing updates from one revision, on any replica, exactly one wins.
+func updateInstance(ctx context.Context, tx txn, iid uuid.UUID, in engine.Instance, expectedRevision int64) error {
+	form, err := json.Marshal(in.FormData)
+	if err != nil {
+		return err
+	}
+	u := tx.Instance.Update().
+		Where(instance.ID(iid), instance.Revision(expectedRevision)).
+		SetUpdatedAt(dbTime(in.UpdatedAt)).
+		AddRevision(1)
+	setInstanceFields(u.Mutation(), in, form)
+	n, err := u.Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
+	}
+	return nil
 }
 
 func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p engine.Page) ([]engine.Instance, string, int64, error) {

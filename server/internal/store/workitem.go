@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -215,6 +214,9 @@ func (s *Store) CloseWorkItem(ctx context.Context, id string, status engine.Work
 
 // appendActivities adds activities after the instance's last one.
 func appendActivities(ctx context.Context, tx txn, instanceID uuid.UUID, acts []engine.Activity) error {
+	if len(acts) == 0 {
+		return nil
+	}
 	last, err := lastSeq(ctx, tx, instanceID)
 	if err != nil {
 		return err
@@ -377,26 +379,12 @@ func (s *Store) applyResult(ctx context.Context, tx txn, r engine.EventResult) e
 		return err
 	}
 	if r.Instance != nil {
-		in := *r.Instance
-		form, err := json.Marshal(in.FormData)
-		if err != nil {
+		if err := updateInstance(ctx, tx, iid, *r.Instance, r.InstanceRevision); err != nil {
 			return err
-		}
-		u := tx.Instance.Update().Where(instance.ID(iid), instance.Revision(r.InstanceRevision)).
-			SetUpdatedAt(dbTime(in.UpdatedAt)).AddRevision(1)
-		setInstanceFields(u.Mutation(), in, form)
-		n, err := u.Save(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: instance %s changed concurrently", engine.ErrConflict, r.InstanceID)
 		}
 	}
-	if len(r.Activities) > 0 {
-		if err := appendActivities(ctx, tx, iid, r.Activities); err != nil {
-			return err
-		}
+	if err := appendActivities(ctx, tx, iid, r.Activities); err != nil {
+		return err
 	}
 	return s.applyEffects(ctx, tx, r.Effects)
 }
