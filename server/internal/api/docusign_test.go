@@ -195,3 +195,34 @@ func TestDocuSignWebhookRejectsBadInput(t *testing.T) {
 	junk := `{"event": `
 	require.Equal(t, http.StatusOK, post("application/json", junk, map[string]string{"X-DocuSign-Signature-1": docusignfake.Signature([]byte(junk), testHMACKeys[0])}))
 }
+
+// TestDocuSignCancelledWhileCreating cancels an instance whose envelope DocuSign created but
+// whose answer was lost: the retry finds the envelope by our id and voids it rather than
+// leaving a signer with an envelope for a cancelled instance.
+func TestDocuSignCancelledWhileCreating(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		b := setupDocuSign(t, d)
+		ctx := context.Background()
+		b.fake.DropNextCreateResponse()
+		started, err := b.starter.instances.StartInstance(ctx, connect.NewRequest(validStart(t, b.workflowID)))
+		require.NoError(t, err)
+		id := started.Msg.GetInstance().GetId()
+		_, err = b.member.instances.TakeTransition(ctx, connect.NewRequest(&flowhookv1.TakeTransitionRequest{InstanceId: id, TransitionKey: "approve"}))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(b.fake.Envelopes()) == 1 }, 20*time.Second, 10*time.Millisecond)
+		envID := b.fake.Envelopes()[0].EnvelopeID
+		require.NotEmpty(t, envID, "DocuSign created it; only its answer was lost")
+
+		_, err = b.starter.instances.CancelInstance(ctx, connect.NewRequest(&flowhookv1.CancelInstanceRequest{InstanceId: id, Reason: "withdrawn"}))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool {
+			status, ok := b.fake.EnvelopeStatus(envID)
+			return ok && status == "voided" && b.instance(t, id).GetWorkItem().GetStatus() == "CANCELLED"
+		}, 45*time.Second, 20*time.Millisecond, "the envelope created before the cancellation was never voided")
+		require.Len(t, b.fake.Envelopes(), 1, "no second envelope")
+		in := b.instance(t, id)
+		require.Equal(t, flowhookv1.InstanceStatus_INSTANCE_STATUS_CANCELLED, in.GetStatus())
+		require.Equal(t, envID, in.GetWorkItem().GetExternalId())
+	})
+}

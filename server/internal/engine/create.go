@@ -62,8 +62,8 @@ func (c *Creator) Create(ctx context.Context, workItemID string, retried, lastAt
 	if err != nil {
 		return err
 	}
-	if inst.Status != StatusWaitingExternal || inst.Revision != wi.EnteredRevision {
-		return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, "the instance moved on before the work item was created", nil)
+	if movedOn(inst, wi) {
+		return c.abandon(ctx, wi, inst, retried, lastAttempt)
 	}
 	def, err := c.runner.definition(ctx, inst.WorkflowID, inst.Version)
 	if err != nil {
@@ -97,7 +97,45 @@ func (c *Creator) Create(ctx context.Context, workItemID string, retried, lastAt
 	if errors.Is(err, ErrConflict) {
 		return nil // coupled by a racing attempt
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	// The instance may have been cancelled while the provider was creating the item: the
+	// cancel job left a CREATING item to this job, so it is voided here, now that it has an id.
+	if now, err := c.instances.GetInstance(ctx, wi.InstanceID); err == nil && movedOn(now, wi) {
+		return c.Cancel(ctx, wi.ID, nonEmpty(now.Reason, "the instance moved on"), lastAttempt)
+	}
+	return nil
+}
+
+// movedOn reports whether the instance no longer waits on the work item.
+func movedOn(inst Instance, wi WorkItem) bool {
+	return inst.Status != StatusWaitingExternal || inst.Revision != wi.EnteredRevision
+}
+
+// abandon ends a work item whose instance moved on (was cancelled) before it was coupled. An
+// earlier attempt may have reached the provider: then the item it created is found by our id,
+// coupled and voided, so that nobody is asked to sign for a cancelled instance.
+func (c *Creator) abandon(ctx context.Context, wi WorkItem, inst Instance, retried, lastAttempt bool) error {
+	if retried {
+		client, err := c.clients.Client(ctx, wi.Provider)
+		if err != nil {
+			return c.failOrRetry(ctx, wi, err, lastAttempt)
+		}
+		externalID, found, err := client.FindByWorkItem(ctx, wi.ID, wi.CreatedAt)
+		if err != nil {
+			return c.failOrRetry(ctx, wi, err, lastAttempt)
+		}
+		if found {
+			_, err := c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
+				CreatedAt: c.clock.Now(), Message: fmt.Sprintf("%s %s was created before the instance moved on", wi.Provider, externalID)})
+			if err != nil && !errors.Is(err, ErrConflict) {
+				return err
+			}
+			return c.Cancel(ctx, wi.ID, nonEmpty(inst.Reason, "the instance moved on"), lastAttempt)
+		}
+	}
+	return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, "the instance moved on before the work item was created", nil)
 }
 
 // request builds the provider request from the state's external step and the start form.
@@ -177,12 +215,9 @@ func (c *Creator) Cancel(ctx context.Context, workItemID, reason string, lastAtt
 		return err
 	}
 	now := c.clock.Now()
-	switch wi.Status {
-	case WorkItemCreating:
-		// Nothing at the provider yet; the create job sees the cancelled instance and stops.
-		return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, "cancelled before it was created", nil)
-	case WorkItemWaiting:
-	default:
+	if wi.Status != WorkItemWaiting {
+		// CREATING: the create job may be talking to the provider right now; it sees the
+		// cancelled instance and voids whatever it created (Create, abandon).
 		return nil
 	}
 	client, err := c.clients.Client(ctx, wi.Provider)
