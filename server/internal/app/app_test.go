@@ -39,6 +39,13 @@ func TestGracefulShutdown(t *testing.T) {
 	require.NoError(t, err)
 	served := make(chan error, 1)
 	go func() { served <- a.Serve(ctx, ln) }()
+	// Serving starts after the job queue: wait for it before holding the lock. The GET waits
+	// in the listener's backlog until the server accepts it.
+	probe := &http.Client{Timeout: 60 * time.Second}
+	res, err := probe.Get("http://" + ln.Addr().String() + "/healthz")
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	probe.CloseIdleConnections()
 
 	locker, err := pgx.Connect(ctx, url)
 	require.NoError(t, err)
