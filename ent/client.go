@@ -18,6 +18,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/apikey"
+	"github.com/flowhook/flowhook/ent/eventlogentry"
 	"github.com/flowhook/flowhook/ent/group"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/setting"
@@ -40,6 +41,8 @@ type Client struct {
 	Activity *ActivityClient
 	// ApiKey is the client for interacting with the ApiKey builders.
 	ApiKey *ApiKeyClient
+	// EventLogEntry is the client for interacting with the EventLogEntry builders.
+	EventLogEntry *EventLogEntryClient
 	// Group is the client for interacting with the Group builders.
 	Group *GroupClient
 	// Instance is the client for interacting with the Instance builders.
@@ -71,6 +74,7 @@ func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.Activity = NewActivityClient(c.config)
 	c.ApiKey = NewApiKeyClient(c.config)
+	c.EventLogEntry = NewEventLogEntryClient(c.config)
 	c.Group = NewGroupClient(c.config)
 	c.Instance = NewInstanceClient(c.config)
 	c.Setting = NewSettingClient(c.config)
@@ -174,6 +178,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		config:          cfg,
 		Activity:        NewActivityClient(cfg),
 		ApiKey:          NewApiKeyClient(cfg),
+		EventLogEntry:   NewEventLogEntryClient(cfg),
 		Group:           NewGroupClient(cfg),
 		Instance:        NewInstanceClient(cfg),
 		Setting:         NewSettingClient(cfg),
@@ -204,6 +209,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		config:          cfg,
 		Activity:        NewActivityClient(cfg),
 		ApiKey:          NewApiKeyClient(cfg),
+		EventLogEntry:   NewEventLogEntryClient(cfg),
 		Group:           NewGroupClient(cfg),
 		Instance:        NewInstanceClient(cfg),
 		Setting:         NewSettingClient(cfg),
@@ -242,8 +248,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.Activity, c.ApiKey, c.Group, c.Instance, c.Setting, c.SignedDocument, c.User,
-		c.WebhookEvent, c.WorkItem, c.Workflow, c.WorkflowVersion,
+		c.Activity, c.ApiKey, c.EventLogEntry, c.Group, c.Instance, c.Setting,
+		c.SignedDocument, c.User, c.WebhookEvent, c.WorkItem, c.Workflow,
+		c.WorkflowVersion,
 	} {
 		n.Use(hooks...)
 	}
@@ -253,8 +260,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.Activity, c.ApiKey, c.Group, c.Instance, c.Setting, c.SignedDocument, c.User,
-		c.WebhookEvent, c.WorkItem, c.Workflow, c.WorkflowVersion,
+		c.Activity, c.ApiKey, c.EventLogEntry, c.Group, c.Instance, c.Setting,
+		c.SignedDocument, c.User, c.WebhookEvent, c.WorkItem, c.Workflow,
+		c.WorkflowVersion,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -267,6 +275,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Activity.mutate(ctx, m)
 	case *ApiKeyMutation:
 		return c.ApiKey.mutate(ctx, m)
+	case *EventLogEntryMutation:
+		return c.EventLogEntry.mutate(ctx, m)
 	case *GroupMutation:
 		return c.Group.mutate(ctx, m)
 	case *InstanceMutation:
@@ -585,6 +595,139 @@ func (c *ApiKeyClient) mutate(ctx context.Context, m *ApiKeyMutation) (Value, er
 		return (&ApiKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown ApiKey mutation op: %q", m.Op())
+	}
+}
+
+// EventLogEntryClient is a client for the EventLogEntry schema.
+type EventLogEntryClient struct {
+	config
+}
+
+// NewEventLogEntryClient returns a client for the EventLogEntry from the given config.
+func NewEventLogEntryClient(c config) *EventLogEntryClient {
+	return &EventLogEntryClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `eventlogentry.Hooks(f(g(h())))`.
+func (c *EventLogEntryClient) Use(hooks ...Hook) {
+	c.hooks.EventLogEntry = append(c.hooks.EventLogEntry, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `eventlogentry.Intercept(f(g(h())))`.
+func (c *EventLogEntryClient) Intercept(interceptors ...Interceptor) {
+	c.inters.EventLogEntry = append(c.inters.EventLogEntry, interceptors...)
+}
+
+// Create returns a builder for creating a EventLogEntry entity.
+func (c *EventLogEntryClient) Create() *EventLogEntryCreate {
+	mutation := newEventLogEntryMutation(c.config, OpCreate)
+	return &EventLogEntryCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of EventLogEntry entities.
+func (c *EventLogEntryClient) CreateBulk(builders ...*EventLogEntryCreate) *EventLogEntryCreateBulk {
+	return &EventLogEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EventLogEntryClient) MapCreateBulk(slice any, setFunc func(*EventLogEntryCreate, int)) *EventLogEntryCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EventLogEntryCreateBulk{err: fmt.Errorf("calling to EventLogEntryClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EventLogEntryCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EventLogEntryCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for EventLogEntry.
+func (c *EventLogEntryClient) Update() *EventLogEntryUpdate {
+	mutation := newEventLogEntryMutation(c.config, OpUpdate)
+	return &EventLogEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EventLogEntryClient) UpdateOne(_m *EventLogEntry) *EventLogEntryUpdateOne {
+	mutation := newEventLogEntryMutation(c.config, OpUpdateOne, withEventLogEntry(_m))
+	return &EventLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EventLogEntryClient) UpdateOneID(id uuid.UUID) *EventLogEntryUpdateOne {
+	mutation := newEventLogEntryMutation(c.config, OpUpdateOne, withEventLogEntryID(id))
+	return &EventLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for EventLogEntry.
+func (c *EventLogEntryClient) Delete() *EventLogEntryDelete {
+	mutation := newEventLogEntryMutation(c.config, OpDelete)
+	return &EventLogEntryDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EventLogEntryClient) DeleteOne(_m *EventLogEntry) *EventLogEntryDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EventLogEntryClient) DeleteOneID(id uuid.UUID) *EventLogEntryDeleteOne {
+	builder := c.Delete().Where(eventlogentry.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EventLogEntryDeleteOne{builder}
+}
+
+// Query returns a query builder for EventLogEntry.
+func (c *EventLogEntryClient) Query() *EventLogEntryQuery {
+	return &EventLogEntryQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEventLogEntry},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a EventLogEntry entity by its id.
+func (c *EventLogEntryClient) Get(ctx context.Context, id uuid.UUID) (*EventLogEntry, error) {
+	return c.Query().Where(eventlogentry.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EventLogEntryClient) GetX(ctx context.Context, id uuid.UUID) *EventLogEntry {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *EventLogEntryClient) Hooks() []Hook {
+	return c.hooks.EventLogEntry
+}
+
+// Interceptors returns the client interceptors.
+func (c *EventLogEntryClient) Interceptors() []Interceptor {
+	return c.inters.EventLogEntry
+}
+
+func (c *EventLogEntryClient) mutate(ctx context.Context, m *EventLogEntryMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EventLogEntryCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EventLogEntryUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EventLogEntryUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EventLogEntryDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown EventLogEntry mutation op: %q", m.Op())
 	}
 }
 
@@ -1884,12 +2027,12 @@ func (c *WorkflowVersionClient) mutate(ctx context.Context, m *WorkflowVersionMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		Activity, ApiKey, Group, Instance, Setting, SignedDocument, User, WebhookEvent,
-		WorkItem, Workflow, WorkflowVersion []ent.Hook
+		Activity, ApiKey, EventLogEntry, Group, Instance, Setting, SignedDocument, User,
+		WebhookEvent, WorkItem, Workflow, WorkflowVersion []ent.Hook
 	}
 	inters struct {
-		Activity, ApiKey, Group, Instance, Setting, SignedDocument, User, WebhookEvent,
-		WorkItem, Workflow, WorkflowVersion []ent.Interceptor
+		Activity, ApiKey, EventLogEntry, Group, Instance, Setting, SignedDocument, User,
+		WebhookEvent, WorkItem, Workflow, WorkflowVersion []ent.Interceptor
 	}
 )
 

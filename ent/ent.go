@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/apikey"
+	"github.com/flowhook/flowhook/ent/eventlogentry"
 	"github.com/flowhook/flowhook/ent/group"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/setting"
@@ -85,6 +86,7 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			activity.Table:        activity.ValidColumn,
 			apikey.Table:          apikey.ValidColumn,
+			eventlogentry.Table:   eventlogentry.ValidColumn,
 			group.Table:           group.ValidColumn,
 			instance.Table:        instance.ValidColumn,
 			setting.Table:         setting.ValidColumn,

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/apikey"
+	"github.com/flowhook/flowhook/ent/eventlogentry"
 	"github.com/flowhook/flowhook/ent/group"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/predicate"
@@ -38,6 +39,7 @@ const (
 	// Node types.
 	TypeActivity        = "Activity"
 	TypeApiKey          = "ApiKey"
+	TypeEventLogEntry   = "EventLogEntry"
 	TypeGroup           = "Group"
 	TypeInstance        = "Instance"
 	TypeSetting         = "Setting"
@@ -1853,6 +1855,698 @@ func (m *ApiKeyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown ApiKey edge %s", name)
+}
+
+// EventLogEntryMutation represents an operation that mutates the EventLogEntry nodes in the graph.
+type EventLogEntryMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *uuid.UUID
+	event_id      *uuid.UUID
+	step          *string
+	message       *string
+	at            *time.Time
+	elapsed_us    *int64
+	addelapsed_us *int64
+	trace_id      *string
+	span_id       *string
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*EventLogEntry, error)
+	predicates    []predicate.EventLogEntry
+}
+
+var _ ent.Mutation = (*EventLogEntryMutation)(nil)
+
+// eventlogentryOption allows management of the mutation configuration using functional options.
+type eventlogentryOption func(*EventLogEntryMutation)
+
+// newEventLogEntryMutation creates new mutation for the EventLogEntry entity.
+func newEventLogEntryMutation(c config, op Op, opts ...eventlogentryOption) *EventLogEntryMutation {
+	m := &EventLogEntryMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEventLogEntry,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEventLogEntryID sets the ID field of the mutation.
+func withEventLogEntryID(id uuid.UUID) eventlogentryOption {
+	return func(m *EventLogEntryMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *EventLogEntry
+		)
+		m.oldValue = func(ctx context.Context) (*EventLogEntry, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().EventLogEntry.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEventLogEntry sets the old EventLogEntry of the mutation.
+func withEventLogEntry(node *EventLogEntry) eventlogentryOption {
+	return func(m *EventLogEntryMutation) {
+		m.oldValue = func(context.Context) (*EventLogEntry, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EventLogEntryMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EventLogEntryMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of EventLogEntry entities.
+func (m *EventLogEntryMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EventLogEntryMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EventLogEntryMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().EventLogEntry.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetEventID sets the "event_id" field.
+func (m *EventLogEntryMutation) SetEventID(u uuid.UUID) {
+	m.event_id = &u
+}
+
+// EventID returns the value of the "event_id" field in the mutation.
+func (m *EventLogEntryMutation) EventID() (r uuid.UUID, exists bool) {
+	v := m.event_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEventID returns the old "event_id" field's value of the EventLogEntry entity.
+// If the EventLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventLogEntryMutation) OldEventID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEventID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEventID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEventID: %w", err)
+	}
+	return oldValue.EventID, nil
+}
+
+// ResetEventID resets all changes to the "event_id" field.
+func (m *EventLogEntryMutation) ResetEventID() {
+	m.event_id = nil
+}
+
+// SetStep sets the "step" field.
+func (m *EventLogEntryMutation) SetStep(s string) {
+	m.step = &s
+}
+
+// Step returns the value of the "step" field in the mutation.
+func (m *EventLogEntryMutation) Step() (r string, exists bool) {
+	v := m.step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStep returns the old "step" field's value of the EventLogEntry entity.
+// If the EventLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventLogEntryMutation) OldStep(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStep is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStep requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStep: %w", err)
+	}
+	return oldValue.Step, nil
+}
+
+// ResetStep resets all changes to the "step" field.
+func (m *EventLogEntryMutation) ResetStep() {
+	m.step = nil
+}
+
+// SetMessage sets the "message" field.
+func (m *EventLogEntryMutation) SetMessage(s string) {
+	m.message = &s
+}
+
+// Message returns the value of the "message" field in the mutation.
+func (m *EventLogEntryMutation) Message() (r string, exists bool) {
+	v := m.message
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMessage returns the old "message" field's value of the EventLogEntry entity.
+// If the EventLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventLogEntryMutation) OldMessage(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMessage is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMessage requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMessage: %w", err)
+	}
+	return oldValue.Message, nil
+}
+
+// ResetMessage resets all changes to the "message" field.
+func (m *EventLogEntryMutation) ResetMessage() {
+	m.message = nil
+}
+
+// SetAt sets the "at" field.
+func (m *EventLogEntryMutation) SetAt(t time.Time) {
+	m.at = &t
+}
+
+// At returns the value of the "at" field in the mutation.
+func (m *EventLogEntryMutation) At() (r time.Time, exists bool) {
+	v := m.at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAt returns the old "at" field's value of the EventLogEntry entity.
+// If the EventLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventLogEntryMutation) OldAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAt: %w", err)
+	}
+	return oldValue.At, nil
+}
+
+// ResetAt resets all changes to the "at" field.
+func (m *EventLogEntryMutation) ResetAt() {
+	m.at = nil
+}
+
+// SetElapsedUs sets the "elapsed_us" field.
+func (m *EventLogEntryMutation) SetElapsedUs(i int64) {
+	m.elapsed_us = &i
+	m.addelapsed_us = nil
+}
+
+// ElapsedUs returns the value of the "elapsed_us" field in the mutation.
+func (m *EventLogEntryMutation) ElapsedUs() (r int64, exists bool) {
+	v := m.elapsed_us
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldElapsedUs returns the old "elapsed_us" field's value of the EventLogEntry entity.
+// If the EventLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventLogEntryMutation) OldElapsedUs(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldElapsedUs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldElapsedUs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldElapsedUs: %w", err)
+	}
+	return oldValue.ElapsedUs, nil
+}
+
+// AddElapsedUs adds i to the "elapsed_us" field.
+func (m *EventLogEntryMutation) AddElapsedUs(i int64) {
+	if m.addelapsed_us != nil {
+		*m.addelapsed_us += i
+	} else {
+		m.addelapsed_us = &i
+	}
+}
+
+// AddedElapsedUs returns the value that was added to the "elapsed_us" field in this mutation.
+func (m *EventLogEntryMutation) AddedElapsedUs() (r int64, exists bool) {
+	v := m.addelapsed_us
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetElapsedUs resets all changes to the "elapsed_us" field.
+func (m *EventLogEntryMutation) ResetElapsedUs() {
+	m.elapsed_us = nil
+	m.addelapsed_us = nil
+}
+
+// SetTraceID sets the "trace_id" field.
+func (m *EventLogEntryMutation) SetTraceID(s string) {
+	m.trace_id = &s
+}
+
+// TraceID returns the value of the "trace_id" field in the mutation.
+func (m *EventLogEntryMutation) TraceID() (r string, exists bool) {
+	v := m.trace_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTraceID returns the old "trace_id" field's value of the EventLogEntry entity.
+// If the EventLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventLogEntryMutation) OldTraceID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTraceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTraceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTraceID: %w", err)
+	}
+	return oldValue.TraceID, nil
+}
+
+// ResetTraceID resets all changes to the "trace_id" field.
+func (m *EventLogEntryMutation) ResetTraceID() {
+	m.trace_id = nil
+}
+
+// SetSpanID sets the "span_id" field.
+func (m *EventLogEntryMutation) SetSpanID(s string) {
+	m.span_id = &s
+}
+
+// SpanID returns the value of the "span_id" field in the mutation.
+func (m *EventLogEntryMutation) SpanID() (r string, exists bool) {
+	v := m.span_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSpanID returns the old "span_id" field's value of the EventLogEntry entity.
+// If the EventLogEntry object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EventLogEntryMutation) OldSpanID(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSpanID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSpanID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSpanID: %w", err)
+	}
+	return oldValue.SpanID, nil
+}
+
+// ResetSpanID resets all changes to the "span_id" field.
+func (m *EventLogEntryMutation) ResetSpanID() {
+	m.span_id = nil
+}
+
+// Where appends a list predicates to the EventLogEntryMutation builder.
+func (m *EventLogEntryMutation) Where(ps ...predicate.EventLogEntry) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EventLogEntryMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EventLogEntryMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.EventLogEntry, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EventLogEntryMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EventLogEntryMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (EventLogEntry).
+func (m *EventLogEntryMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EventLogEntryMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.event_id != nil {
+		fields = append(fields, eventlogentry.FieldEventID)
+	}
+	if m.step != nil {
+		fields = append(fields, eventlogentry.FieldStep)
+	}
+	if m.message != nil {
+		fields = append(fields, eventlogentry.FieldMessage)
+	}
+	if m.at != nil {
+		fields = append(fields, eventlogentry.FieldAt)
+	}
+	if m.elapsed_us != nil {
+		fields = append(fields, eventlogentry.FieldElapsedUs)
+	}
+	if m.trace_id != nil {
+		fields = append(fields, eventlogentry.FieldTraceID)
+	}
+	if m.span_id != nil {
+		fields = append(fields, eventlogentry.FieldSpanID)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EventLogEntryMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case eventlogentry.FieldEventID:
+		return m.EventID()
+	case eventlogentry.FieldStep:
+		return m.Step()
+	case eventlogentry.FieldMessage:
+		return m.Message()
+	case eventlogentry.FieldAt:
+		return m.At()
+	case eventlogentry.FieldElapsedUs:
+		return m.ElapsedUs()
+	case eventlogentry.FieldTraceID:
+		return m.TraceID()
+	case eventlogentry.FieldSpanID:
+		return m.SpanID()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EventLogEntryMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case eventlogentry.FieldEventID:
+		return m.OldEventID(ctx)
+	case eventlogentry.FieldStep:
+		return m.OldStep(ctx)
+	case eventlogentry.FieldMessage:
+		return m.OldMessage(ctx)
+	case eventlogentry.FieldAt:
+		return m.OldAt(ctx)
+	case eventlogentry.FieldElapsedUs:
+		return m.OldElapsedUs(ctx)
+	case eventlogentry.FieldTraceID:
+		return m.OldTraceID(ctx)
+	case eventlogentry.FieldSpanID:
+		return m.OldSpanID(ctx)
+	}
+	return nil, fmt.Errorf("unknown EventLogEntry field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EventLogEntryMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case eventlogentry.FieldEventID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEventID(v)
+		return nil
+	case eventlogentry.FieldStep:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStep(v)
+		return nil
+	case eventlogentry.FieldMessage:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMessage(v)
+		return nil
+	case eventlogentry.FieldAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAt(v)
+		return nil
+	case eventlogentry.FieldElapsedUs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetElapsedUs(v)
+		return nil
+	case eventlogentry.FieldTraceID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTraceID(v)
+		return nil
+	case eventlogentry.FieldSpanID:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSpanID(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EventLogEntry field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EventLogEntryMutation) AddedFields() []string {
+	var fields []string
+	if m.addelapsed_us != nil {
+		fields = append(fields, eventlogentry.FieldElapsedUs)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EventLogEntryMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case eventlogentry.FieldElapsedUs:
+		return m.AddedElapsedUs()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EventLogEntryMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case eventlogentry.FieldElapsedUs:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddElapsedUs(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EventLogEntry numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EventLogEntryMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EventLogEntryMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EventLogEntryMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown EventLogEntry nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EventLogEntryMutation) ResetField(name string) error {
+	switch name {
+	case eventlogentry.FieldEventID:
+		m.ResetEventID()
+		return nil
+	case eventlogentry.FieldStep:
+		m.ResetStep()
+		return nil
+	case eventlogentry.FieldMessage:
+		m.ResetMessage()
+		return nil
+	case eventlogentry.FieldAt:
+		m.ResetAt()
+		return nil
+	case eventlogentry.FieldElapsedUs:
+		m.ResetElapsedUs()
+		return nil
+	case eventlogentry.FieldTraceID:
+		m.ResetTraceID()
+		return nil
+	case eventlogentry.FieldSpanID:
+		m.ResetSpanID()
+		return nil
+	}
+	return fmt.Errorf("unknown EventLogEntry field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EventLogEntryMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EventLogEntryMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EventLogEntryMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EventLogEntryMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EventLogEntryMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EventLogEntryMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EventLogEntryMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown EventLogEntry unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EventLogEntryMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown EventLogEntry edge %s", name)
 }
 
 // GroupMutation represents an operation that mutates the Group nodes in the graph.
@@ -5977,6 +6671,9 @@ type WebhookEventMutation struct {
 	addattempts    *int
 	processed_at   *time.Time
 	trace_id       *string
+	traceparent    *string
+	size           *int64
+	addsize        *int64
 	clearedFields  map[string]struct{}
 	done           bool
 	oldValue       func(context.Context) (*WebhookEvent, error)
@@ -6722,6 +7419,98 @@ func (m *WebhookEventMutation) ResetTraceID() {
 	m.trace_id = nil
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (m *WebhookEventMutation) SetTraceparent(s string) {
+	m.traceparent = &s
+}
+
+// Traceparent returns the value of the "traceparent" field in the mutation.
+func (m *WebhookEventMutation) Traceparent() (r string, exists bool) {
+	v := m.traceparent
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTraceparent returns the old "traceparent" field's value of the WebhookEvent entity.
+// If the WebhookEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookEventMutation) OldTraceparent(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTraceparent is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTraceparent requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTraceparent: %w", err)
+	}
+	return oldValue.Traceparent, nil
+}
+
+// ResetTraceparent resets all changes to the "traceparent" field.
+func (m *WebhookEventMutation) ResetTraceparent() {
+	m.traceparent = nil
+}
+
+// SetSize sets the "size" field.
+func (m *WebhookEventMutation) SetSize(i int64) {
+	m.size = &i
+	m.addsize = nil
+}
+
+// Size returns the value of the "size" field in the mutation.
+func (m *WebhookEventMutation) Size() (r int64, exists bool) {
+	v := m.size
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSize returns the old "size" field's value of the WebhookEvent entity.
+// If the WebhookEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookEventMutation) OldSize(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSize is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSize requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSize: %w", err)
+	}
+	return oldValue.Size, nil
+}
+
+// AddSize adds i to the "size" field.
+func (m *WebhookEventMutation) AddSize(i int64) {
+	if m.addsize != nil {
+		*m.addsize += i
+	} else {
+		m.addsize = &i
+	}
+}
+
+// AddedSize returns the value that was added to the "size" field in this mutation.
+func (m *WebhookEventMutation) AddedSize() (r int64, exists bool) {
+	v := m.addsize
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSize resets all changes to the "size" field.
+func (m *WebhookEventMutation) ResetSize() {
+	m.size = nil
+	m.addsize = nil
+}
+
 // Where appends a list predicates to the WebhookEventMutation builder.
 func (m *WebhookEventMutation) Where(ps ...predicate.WebhookEvent) {
 	m.predicates = append(m.predicates, ps...)
@@ -6756,7 +7545,7 @@ func (m *WebhookEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WebhookEventMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 18)
 	if m.provider != nil {
 		fields = append(fields, webhookevent.FieldProvider)
 	}
@@ -6805,6 +7594,12 @@ func (m *WebhookEventMutation) Fields() []string {
 	if m.trace_id != nil {
 		fields = append(fields, webhookevent.FieldTraceID)
 	}
+	if m.traceparent != nil {
+		fields = append(fields, webhookevent.FieldTraceparent)
+	}
+	if m.size != nil {
+		fields = append(fields, webhookevent.FieldSize)
+	}
 	return fields
 }
 
@@ -6845,6 +7640,10 @@ func (m *WebhookEventMutation) Field(name string) (ent.Value, bool) {
 		return m.ProcessedAt()
 	case webhookevent.FieldTraceID:
 		return m.TraceID()
+	case webhookevent.FieldTraceparent:
+		return m.Traceparent()
+	case webhookevent.FieldSize:
+		return m.Size()
 	}
 	return nil, false
 }
@@ -6886,6 +7685,10 @@ func (m *WebhookEventMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldProcessedAt(ctx)
 	case webhookevent.FieldTraceID:
 		return m.OldTraceID(ctx)
+	case webhookevent.FieldTraceparent:
+		return m.OldTraceparent(ctx)
+	case webhookevent.FieldSize:
+		return m.OldSize(ctx)
 	}
 	return nil, fmt.Errorf("unknown WebhookEvent field %s", name)
 }
@@ -7007,6 +7810,20 @@ func (m *WebhookEventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetTraceID(v)
 		return nil
+	case webhookevent.FieldTraceparent:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTraceparent(v)
+		return nil
+	case webhookevent.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSize(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent field %s", name)
 }
@@ -7018,6 +7835,9 @@ func (m *WebhookEventMutation) AddedFields() []string {
 	if m.addattempts != nil {
 		fields = append(fields, webhookevent.FieldAttempts)
 	}
+	if m.addsize != nil {
+		fields = append(fields, webhookevent.FieldSize)
+	}
 	return fields
 }
 
@@ -7028,6 +7848,8 @@ func (m *WebhookEventMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case webhookevent.FieldAttempts:
 		return m.AddedAttempts()
+	case webhookevent.FieldSize:
+		return m.AddedSize()
 	}
 	return nil, false
 }
@@ -7043,6 +7865,13 @@ func (m *WebhookEventMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAttempts(v)
+		return nil
+	case webhookevent.FieldSize:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSize(v)
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent numeric field %s", name)
@@ -7139,6 +7968,12 @@ func (m *WebhookEventMutation) ResetField(name string) error {
 		return nil
 	case webhookevent.FieldTraceID:
 		m.ResetTraceID()
+		return nil
+	case webhookevent.FieldTraceparent:
+		m.ResetTraceparent()
+		return nil
+	case webhookevent.FieldSize:
+		m.ResetSize()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent field %s", name)

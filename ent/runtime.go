@@ -7,6 +7,7 @@ import (
 
 	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/apikey"
+	"github.com/flowhook/flowhook/ent/eventlogentry"
 	"github.com/flowhook/flowhook/ent/group"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/schema"
@@ -78,6 +79,27 @@ func init() {
 	apikeyDescID := apikeyMixinFields0[0].Descriptor()
 	// apikey.DefaultID holds the default value on creation for the id field.
 	apikey.DefaultID = apikeyDescID.Default.(func() uuid.UUID)
+	eventlogentryMixin := schema.EventLogEntry{}.Mixin()
+	eventlogentryMixinFields0 := eventlogentryMixin[0].Fields()
+	_ = eventlogentryMixinFields0
+	eventlogentryFields := schema.EventLogEntry{}.Fields()
+	_ = eventlogentryFields
+	// eventlogentryDescElapsedUs is the schema descriptor for elapsed_us field.
+	eventlogentryDescElapsedUs := eventlogentryFields[4].Descriptor()
+	// eventlogentry.DefaultElapsedUs holds the default value on creation for the elapsed_us field.
+	eventlogentry.DefaultElapsedUs = eventlogentryDescElapsedUs.Default.(int64)
+	// eventlogentryDescTraceID is the schema descriptor for trace_id field.
+	eventlogentryDescTraceID := eventlogentryFields[5].Descriptor()
+	// eventlogentry.DefaultTraceID holds the default value on creation for the trace_id field.
+	eventlogentry.DefaultTraceID = eventlogentryDescTraceID.Default.(string)
+	// eventlogentryDescSpanID is the schema descriptor for span_id field.
+	eventlogentryDescSpanID := eventlogentryFields[6].Descriptor()
+	// eventlogentry.DefaultSpanID holds the default value on creation for the span_id field.
+	eventlogentry.DefaultSpanID = eventlogentryDescSpanID.Default.(string)
+	// eventlogentryDescID is the schema descriptor for id field.
+	eventlogentryDescID := eventlogentryMixinFields0[0].Descriptor()
+	// eventlogentry.DefaultID holds the default value on creation for the id field.
+	eventlogentry.DefaultID = eventlogentryDescID.Default.(func() uuid.UUID)
 	groupMixin := schema.Group{}.Mixin()
 	groupMixinFields0 := groupMixin[0].Fields()
 	_ = groupMixinFields0
@@ -217,6 +239,14 @@ func init() {
 	webhookeventDescTraceID := webhookeventFields[15].Descriptor()
 	// webhookevent.DefaultTraceID holds the default value on creation for the trace_id field.
 	webhookevent.DefaultTraceID = webhookeventDescTraceID.Default.(string)
+	// webhookeventDescTraceparent is the schema descriptor for traceparent field.
+	webhookeventDescTraceparent := webhookeventFields[16].Descriptor()
+	// webhookevent.DefaultTraceparent holds the default value on creation for the traceparent field.
+	webhookevent.DefaultTraceparent = webhookeventDescTraceparent.Default.(string)
+	// webhookeventDescSize is the schema descriptor for size field.
+	webhookeventDescSize := webhookeventFields[17].Descriptor()
+	// webhookevent.DefaultSize holds the default value on creation for the size field.
+	webhookevent.DefaultSize = webhookeventDescSize.Default.(int64)
 	// webhookeventDescID is the schema descriptor for id field.
 	webhookeventDescID := webhookeventMixinFields0[0].Descriptor()
 	// webhookevent.DefaultID holds the default value on creation for the id field.

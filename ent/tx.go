@@ -18,6 +18,8 @@ type Tx struct {
 	Activity *ActivityClient
 	// ApiKey is the client for interacting with the ApiKey builders.
 	ApiKey *ApiKeyClient
+	// EventLogEntry is the client for interacting with the EventLogEntry builders.
+	EventLogEntry *EventLogEntryClient
 	// Group is the client for interacting with the Group builders.
 	Group *GroupClient
 	// Instance is the client for interacting with the Instance builders.
@@ -169,6 +171,7 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.Activity = NewActivityClient(tx.config)
 	tx.ApiKey = NewApiKeyClient(tx.config)
+	tx.EventLogEntry = NewEventLogEntryClient(tx.config)
 	tx.Group = NewGroupClient(tx.config)
 	tx.Instance = NewInstanceClient(tx.config)
 	tx.Setting = NewSettingClient(tx.config)

@@ -50,7 +50,11 @@ type WebhookEvent struct {
 	// ProcessedAt holds the value of the "processed_at" field.
 	ProcessedAt *time.Time `json:"processed_at,omitempty"`
 	// TraceID holds the value of the "trace_id" field.
-	TraceID      string `json:"trace_id,omitempty"`
+	TraceID string `json:"trace_id,omitempty"`
+	// Traceparent holds the value of the "traceparent" field.
+	Traceparent string `json:"traceparent,omitempty"`
+	// Size holds the value of the "size" field.
+	Size         int64 `json:"size,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -61,9 +65,9 @@ func (*WebhookEvent) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case webhookevent.FieldBody, webhookevent.FieldHeaders:
 			values[i] = new([]byte)
-		case webhookevent.FieldAttempts:
+		case webhookevent.FieldAttempts, webhookevent.FieldSize:
 			values[i] = new(sql.NullInt64)
-		case webhookevent.FieldProvider, webhookevent.FieldDedupeKey, webhookevent.FieldEventType, webhookevent.FieldExternalID, webhookevent.FieldRemoteAddr, webhookevent.FieldVerdict, webhookevent.FieldVerdictReason, webhookevent.FieldInstanceID, webhookevent.FieldWorkItemID, webhookevent.FieldTraceID:
+		case webhookevent.FieldProvider, webhookevent.FieldDedupeKey, webhookevent.FieldEventType, webhookevent.FieldExternalID, webhookevent.FieldRemoteAddr, webhookevent.FieldVerdict, webhookevent.FieldVerdictReason, webhookevent.FieldInstanceID, webhookevent.FieldWorkItemID, webhookevent.FieldTraceID, webhookevent.FieldTraceparent:
 			values[i] = new(sql.NullString)
 		case webhookevent.FieldProviderTime, webhookevent.FieldReceivedAt, webhookevent.FieldProcessedAt:
 			values[i] = new(sql.NullTime)
@@ -190,6 +194,18 @@ func (_m *WebhookEvent) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.TraceID = value.String
 			}
+		case webhookevent.FieldTraceparent:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field traceparent", values[i])
+			} else if value.Valid {
+				_m.Traceparent = value.String
+			}
+		case webhookevent.FieldSize:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field size", values[i])
+			} else if value.Valid {
+				_m.Size = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -277,6 +293,12 @@ func (_m *WebhookEvent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("trace_id=")
 	builder.WriteString(_m.TraceID)
+	builder.WriteString(", ")
+	builder.WriteString("traceparent=")
+	builder.WriteString(_m.Traceparent)
+	builder.WriteString(", ")
+	builder.WriteString("size=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Size))
 	builder.WriteByte(')')
 	return builder.String()
 }

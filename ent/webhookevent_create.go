@@ -192,6 +192,34 @@ func (_c *WebhookEventCreate) SetNillableTraceID(v *string) *WebhookEventCreate 
 	return _c
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (_c *WebhookEventCreate) SetTraceparent(v string) *WebhookEventCreate {
+	_c.mutation.SetTraceparent(v)
+	return _c
+}
+
+// SetNillableTraceparent sets the "traceparent" field if the given value is not nil.
+func (_c *WebhookEventCreate) SetNillableTraceparent(v *string) *WebhookEventCreate {
+	if v != nil {
+		_c.SetTraceparent(*v)
+	}
+	return _c
+}
+
+// SetSize sets the "size" field.
+func (_c *WebhookEventCreate) SetSize(v int64) *WebhookEventCreate {
+	_c.mutation.SetSize(v)
+	return _c
+}
+
+// SetNillableSize sets the "size" field if the given value is not nil.
+func (_c *WebhookEventCreate) SetNillableSize(v *int64) *WebhookEventCreate {
+	if v != nil {
+		_c.SetSize(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WebhookEventCreate) SetID(v uuid.UUID) *WebhookEventCreate {
 	_c.mutation.SetID(v)
@@ -269,6 +297,14 @@ func (_c *WebhookEventCreate) defaults() {
 		v := webhookevent.DefaultTraceID
 		_c.mutation.SetTraceID(v)
 	}
+	if _, ok := _c.mutation.Traceparent(); !ok {
+		v := webhookevent.DefaultTraceparent
+		_c.mutation.SetTraceparent(v)
+	}
+	if _, ok := _c.mutation.Size(); !ok {
+		v := webhookevent.DefaultSize
+		_c.mutation.SetSize(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := webhookevent.DefaultID()
 		_c.mutation.SetID(v)
@@ -320,6 +356,12 @@ func (_c *WebhookEventCreate) check() error {
 	}
 	if _, ok := _c.mutation.TraceID(); !ok {
 		return &ValidationError{Name: "trace_id", err: errors.New(`ent: missing required field "WebhookEvent.trace_id"`)}
+	}
+	if _, ok := _c.mutation.Traceparent(); !ok {
+		return &ValidationError{Name: "traceparent", err: errors.New(`ent: missing required field "WebhookEvent.traceparent"`)}
+	}
+	if _, ok := _c.mutation.Size(); !ok {
+		return &ValidationError{Name: "size", err: errors.New(`ent: missing required field "WebhookEvent.size"`)}
 	}
 	return nil
 }
@@ -421,6 +463,14 @@ func (_c *WebhookEventCreate) createSpec() (*WebhookEvent, *sqlgraph.CreateSpec)
 		_spec.SetField(webhookevent.FieldTraceID, field.TypeString, value)
 		_node.TraceID = value
 	}
+	if value, ok := _c.mutation.Traceparent(); ok {
+		_spec.SetField(webhookevent.FieldTraceparent, field.TypeString, value)
+		_node.Traceparent = value
+	}
+	if value, ok := _c.mutation.Size(); ok {
+		_spec.SetField(webhookevent.FieldSize, field.TypeInt64, value)
+		_node.Size = value
+	}
 	return _node, _spec
 }
 
@@ -472,6 +522,48 @@ type (
 		*sql.UpdateSet
 	}
 )
+
+// SetEventType sets the "event_type" field.
+func (u *WebhookEventUpsert) SetEventType(v string) *WebhookEventUpsert {
+	u.Set(webhookevent.FieldEventType, v)
+	return u
+}
+
+// UpdateEventType sets the "event_type" field to the value that was provided on create.
+func (u *WebhookEventUpsert) UpdateEventType() *WebhookEventUpsert {
+	u.SetExcluded(webhookevent.FieldEventType)
+	return u
+}
+
+// SetExternalID sets the "external_id" field.
+func (u *WebhookEventUpsert) SetExternalID(v string) *WebhookEventUpsert {
+	u.Set(webhookevent.FieldExternalID, v)
+	return u
+}
+
+// UpdateExternalID sets the "external_id" field to the value that was provided on create.
+func (u *WebhookEventUpsert) UpdateExternalID() *WebhookEventUpsert {
+	u.SetExcluded(webhookevent.FieldExternalID)
+	return u
+}
+
+// SetProviderTime sets the "provider_time" field.
+func (u *WebhookEventUpsert) SetProviderTime(v time.Time) *WebhookEventUpsert {
+	u.Set(webhookevent.FieldProviderTime, v)
+	return u
+}
+
+// UpdateProviderTime sets the "provider_time" field to the value that was provided on create.
+func (u *WebhookEventUpsert) UpdateProviderTime() *WebhookEventUpsert {
+	u.SetExcluded(webhookevent.FieldProviderTime)
+	return u
+}
+
+// ClearProviderTime clears the value of the "provider_time" field.
+func (u *WebhookEventUpsert) ClearProviderTime() *WebhookEventUpsert {
+	u.SetNull(webhookevent.FieldProviderTime)
+	return u
+}
 
 // SetVerdict sets the "verdict" field.
 func (u *WebhookEventUpsert) SetVerdict(v webhookevent.Verdict) *WebhookEventUpsert {
@@ -569,6 +661,18 @@ func (u *WebhookEventUpsert) UpdateTraceID() *WebhookEventUpsert {
 	return u
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (u *WebhookEventUpsert) SetTraceparent(v string) *WebhookEventUpsert {
+	u.Set(webhookevent.FieldTraceparent, v)
+	return u
+}
+
+// UpdateTraceparent sets the "traceparent" field to the value that was provided on create.
+func (u *WebhookEventUpsert) UpdateTraceparent() *WebhookEventUpsert {
+	u.SetExcluded(webhookevent.FieldTraceparent)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -592,15 +696,6 @@ func (u *WebhookEventUpsertOne) UpdateNewValues() *WebhookEventUpsertOne {
 		if _, exists := u.create.mutation.DedupeKey(); exists {
 			s.SetIgnore(webhookevent.FieldDedupeKey)
 		}
-		if _, exists := u.create.mutation.EventType(); exists {
-			s.SetIgnore(webhookevent.FieldEventType)
-		}
-		if _, exists := u.create.mutation.ExternalID(); exists {
-			s.SetIgnore(webhookevent.FieldExternalID)
-		}
-		if _, exists := u.create.mutation.ProviderTime(); exists {
-			s.SetIgnore(webhookevent.FieldProviderTime)
-		}
 		if _, exists := u.create.mutation.Body(); exists {
 			s.SetIgnore(webhookevent.FieldBody)
 		}
@@ -612,6 +707,9 @@ func (u *WebhookEventUpsertOne) UpdateNewValues() *WebhookEventUpsertOne {
 		}
 		if _, exists := u.create.mutation.ReceivedAt(); exists {
 			s.SetIgnore(webhookevent.FieldReceivedAt)
+		}
+		if _, exists := u.create.mutation.Size(); exists {
+			s.SetIgnore(webhookevent.FieldSize)
 		}
 	}))
 	return u
@@ -642,6 +740,55 @@ func (u *WebhookEventUpsertOne) Update(set func(*WebhookEventUpsert)) *WebhookEv
 		set(&WebhookEventUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetEventType sets the "event_type" field.
+func (u *WebhookEventUpsertOne) SetEventType(v string) *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetEventType(v)
+	})
+}
+
+// UpdateEventType sets the "event_type" field to the value that was provided on create.
+func (u *WebhookEventUpsertOne) UpdateEventType() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateEventType()
+	})
+}
+
+// SetExternalID sets the "external_id" field.
+func (u *WebhookEventUpsertOne) SetExternalID(v string) *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetExternalID(v)
+	})
+}
+
+// UpdateExternalID sets the "external_id" field to the value that was provided on create.
+func (u *WebhookEventUpsertOne) UpdateExternalID() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateExternalID()
+	})
+}
+
+// SetProviderTime sets the "provider_time" field.
+func (u *WebhookEventUpsertOne) SetProviderTime(v time.Time) *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetProviderTime(v)
+	})
+}
+
+// UpdateProviderTime sets the "provider_time" field to the value that was provided on create.
+func (u *WebhookEventUpsertOne) UpdateProviderTime() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateProviderTime()
+	})
+}
+
+// ClearProviderTime clears the value of the "provider_time" field.
+func (u *WebhookEventUpsertOne) ClearProviderTime() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.ClearProviderTime()
+	})
 }
 
 // SetVerdict sets the "verdict" field.
@@ -753,6 +900,20 @@ func (u *WebhookEventUpsertOne) SetTraceID(v string) *WebhookEventUpsertOne {
 func (u *WebhookEventUpsertOne) UpdateTraceID() *WebhookEventUpsertOne {
 	return u.Update(func(s *WebhookEventUpsert) {
 		s.UpdateTraceID()
+	})
+}
+
+// SetTraceparent sets the "traceparent" field.
+func (u *WebhookEventUpsertOne) SetTraceparent(v string) *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetTraceparent(v)
+	})
+}
+
+// UpdateTraceparent sets the "traceparent" field to the value that was provided on create.
+func (u *WebhookEventUpsertOne) UpdateTraceparent() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateTraceparent()
 	})
 }
 
@@ -945,15 +1106,6 @@ func (u *WebhookEventUpsertBulk) UpdateNewValues() *WebhookEventUpsertBulk {
 			if _, exists := b.mutation.DedupeKey(); exists {
 				s.SetIgnore(webhookevent.FieldDedupeKey)
 			}
-			if _, exists := b.mutation.EventType(); exists {
-				s.SetIgnore(webhookevent.FieldEventType)
-			}
-			if _, exists := b.mutation.ExternalID(); exists {
-				s.SetIgnore(webhookevent.FieldExternalID)
-			}
-			if _, exists := b.mutation.ProviderTime(); exists {
-				s.SetIgnore(webhookevent.FieldProviderTime)
-			}
 			if _, exists := b.mutation.Body(); exists {
 				s.SetIgnore(webhookevent.FieldBody)
 			}
@@ -965,6 +1117,9 @@ func (u *WebhookEventUpsertBulk) UpdateNewValues() *WebhookEventUpsertBulk {
 			}
 			if _, exists := b.mutation.ReceivedAt(); exists {
 				s.SetIgnore(webhookevent.FieldReceivedAt)
+			}
+			if _, exists := b.mutation.Size(); exists {
+				s.SetIgnore(webhookevent.FieldSize)
 			}
 		}
 	}))
@@ -996,6 +1151,55 @@ func (u *WebhookEventUpsertBulk) Update(set func(*WebhookEventUpsert)) *WebhookE
 		set(&WebhookEventUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetEventType sets the "event_type" field.
+func (u *WebhookEventUpsertBulk) SetEventType(v string) *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetEventType(v)
+	})
+}
+
+// UpdateEventType sets the "event_type" field to the value that was provided on create.
+func (u *WebhookEventUpsertBulk) UpdateEventType() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateEventType()
+	})
+}
+
+// SetExternalID sets the "external_id" field.
+func (u *WebhookEventUpsertBulk) SetExternalID(v string) *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetExternalID(v)
+	})
+}
+
+// UpdateExternalID sets the "external_id" field to the value that was provided on create.
+func (u *WebhookEventUpsertBulk) UpdateExternalID() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateExternalID()
+	})
+}
+
+// SetProviderTime sets the "provider_time" field.
+func (u *WebhookEventUpsertBulk) SetProviderTime(v time.Time) *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetProviderTime(v)
+	})
+}
+
+// UpdateProviderTime sets the "provider_time" field to the value that was provided on create.
+func (u *WebhookEventUpsertBulk) UpdateProviderTime() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateProviderTime()
+	})
+}
+
+// ClearProviderTime clears the value of the "provider_time" field.
+func (u *WebhookEventUpsertBulk) ClearProviderTime() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.ClearProviderTime()
+	})
 }
 
 // SetVerdict sets the "verdict" field.
@@ -1107,6 +1311,20 @@ func (u *WebhookEventUpsertBulk) SetTraceID(v string) *WebhookEventUpsertBulk {
 func (u *WebhookEventUpsertBulk) UpdateTraceID() *WebhookEventUpsertBulk {
 	return u.Update(func(s *WebhookEventUpsert) {
 		s.UpdateTraceID()
+	})
+}
+
+// SetTraceparent sets the "traceparent" field.
+func (u *WebhookEventUpsertBulk) SetTraceparent(v string) *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetTraceparent(v)
+	})
+}
+
+// UpdateTraceparent sets the "traceparent" field to the value that was provided on create.
+func (u *WebhookEventUpsertBulk) UpdateTraceparent() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateTraceparent()
 	})
 }
 

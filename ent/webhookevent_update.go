@@ -29,6 +29,54 @@ func (_u *WebhookEventUpdate) Where(ps ...predicate.WebhookEvent) *WebhookEventU
 	return _u
 }
 
+// SetEventType sets the "event_type" field.
+func (_u *WebhookEventUpdate) SetEventType(v string) *WebhookEventUpdate {
+	_u.mutation.SetEventType(v)
+	return _u
+}
+
+// SetNillableEventType sets the "event_type" field if the given value is not nil.
+func (_u *WebhookEventUpdate) SetNillableEventType(v *string) *WebhookEventUpdate {
+	if v != nil {
+		_u.SetEventType(*v)
+	}
+	return _u
+}
+
+// SetExternalID sets the "external_id" field.
+func (_u *WebhookEventUpdate) SetExternalID(v string) *WebhookEventUpdate {
+	_u.mutation.SetExternalID(v)
+	return _u
+}
+
+// SetNillableExternalID sets the "external_id" field if the given value is not nil.
+func (_u *WebhookEventUpdate) SetNillableExternalID(v *string) *WebhookEventUpdate {
+	if v != nil {
+		_u.SetExternalID(*v)
+	}
+	return _u
+}
+
+// SetProviderTime sets the "provider_time" field.
+func (_u *WebhookEventUpdate) SetProviderTime(v time.Time) *WebhookEventUpdate {
+	_u.mutation.SetProviderTime(v)
+	return _u
+}
+
+// SetNillableProviderTime sets the "provider_time" field if the given value is not nil.
+func (_u *WebhookEventUpdate) SetNillableProviderTime(v *time.Time) *WebhookEventUpdate {
+	if v != nil {
+		_u.SetProviderTime(*v)
+	}
+	return _u
+}
+
+// ClearProviderTime clears the value of the "provider_time" field.
+func (_u *WebhookEventUpdate) ClearProviderTime() *WebhookEventUpdate {
+	_u.mutation.ClearProviderTime()
+	return _u
+}
+
 // SetVerdict sets the "verdict" field.
 func (_u *WebhookEventUpdate) SetVerdict(v webhookevent.Verdict) *WebhookEventUpdate {
 	_u.mutation.SetVerdict(v)
@@ -140,6 +188,20 @@ func (_u *WebhookEventUpdate) SetNillableTraceID(v *string) *WebhookEventUpdate 
 	return _u
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (_u *WebhookEventUpdate) SetTraceparent(v string) *WebhookEventUpdate {
+	_u.mutation.SetTraceparent(v)
+	return _u
+}
+
+// SetNillableTraceparent sets the "traceparent" field if the given value is not nil.
+func (_u *WebhookEventUpdate) SetNillableTraceparent(v *string) *WebhookEventUpdate {
+	if v != nil {
+		_u.SetTraceparent(*v)
+	}
+	return _u
+}
+
 // Mutation returns the WebhookEventMutation object of the builder.
 func (_u *WebhookEventUpdate) Mutation() *WebhookEventMutation {
 	return _u.mutation
@@ -200,6 +262,15 @@ func (_u *WebhookEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 			}
 		}
 	}
+	if value, ok := _u.mutation.EventType(); ok {
+		_spec.SetField(webhookevent.FieldEventType, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ExternalID(); ok {
+		_spec.SetField(webhookevent.FieldExternalID, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ProviderTime(); ok {
+		_spec.SetField(webhookevent.FieldProviderTime, field.TypeTime, value)
+	}
 	if _u.mutation.ProviderTimeCleared() {
 		_spec.ClearField(webhookevent.FieldProviderTime, field.TypeTime)
 	}
@@ -233,6 +304,9 @@ func (_u *WebhookEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 	if value, ok := _u.mutation.TraceID(); ok {
 		_spec.SetField(webhookevent.FieldTraceID, field.TypeString, value)
 	}
+	if value, ok := _u.mutation.Traceparent(); ok {
+		_spec.SetField(webhookevent.FieldTraceparent, field.TypeString, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -253,6 +327,54 @@ type WebhookEventUpdateOne struct {
 	hooks     []Hook
 	mutation  *WebhookEventMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetEventType sets the "event_type" field.
+func (_u *WebhookEventUpdateOne) SetEventType(v string) *WebhookEventUpdateOne {
+	_u.mutation.SetEventType(v)
+	return _u
+}
+
+// SetNillableEventType sets the "event_type" field if the given value is not nil.
+func (_u *WebhookEventUpdateOne) SetNillableEventType(v *string) *WebhookEventUpdateOne {
+	if v != nil {
+		_u.SetEventType(*v)
+	}
+	return _u
+}
+
+// SetExternalID sets the "external_id" field.
+func (_u *WebhookEventUpdateOne) SetExternalID(v string) *WebhookEventUpdateOne {
+	_u.mutation.SetExternalID(v)
+	return _u
+}
+
+// SetNillableExternalID sets the "external_id" field if the given value is not nil.
+func (_u *WebhookEventUpdateOne) SetNillableExternalID(v *string) *WebhookEventUpdateOne {
+	if v != nil {
+		_u.SetExternalID(*v)
+	}
+	return _u
+}
+
+// SetProviderTime sets the "provider_time" field.
+func (_u *WebhookEventUpdateOne) SetProviderTime(v time.Time) *WebhookEventUpdateOne {
+	_u.mutation.SetProviderTime(v)
+	return _u
+}
+
+// SetNillableProviderTime sets the "provider_time" field if the given value is not nil.
+func (_u *WebhookEventUpdateOne) SetNillableProviderTime(v *time.Time) *WebhookEventUpdateOne {
+	if v != nil {
+		_u.SetProviderTime(*v)
+	}
+	return _u
+}
+
+// ClearProviderTime clears the value of the "provider_time" field.
+func (_u *WebhookEventUpdateOne) ClearProviderTime() *WebhookEventUpdateOne {
+	_u.mutation.ClearProviderTime()
+	return _u
 }
 
 // SetVerdict sets the "verdict" field.
@@ -366,6 +488,20 @@ func (_u *WebhookEventUpdateOne) SetNillableTraceID(v *string) *WebhookEventUpda
 	return _u
 }
 
+// SetTraceparent sets the "traceparent" field.
+func (_u *WebhookEventUpdateOne) SetTraceparent(v string) *WebhookEventUpdateOne {
+	_u.mutation.SetTraceparent(v)
+	return _u
+}
+
+// SetNillableTraceparent sets the "traceparent" field if the given value is not nil.
+func (_u *WebhookEventUpdateOne) SetNillableTraceparent(v *string) *WebhookEventUpdateOne {
+	if v != nil {
+		_u.SetTraceparent(*v)
+	}
+	return _u
+}
+
 // Mutation returns the WebhookEventMutation object of the builder.
 func (_u *WebhookEventUpdateOne) Mutation() *WebhookEventMutation {
 	return _u.mutation
@@ -456,6 +592,15 @@ func (_u *WebhookEventUpdateOne) sqlSave(ctx context.Context) (_node *WebhookEve
 			}
 		}
 	}
+	if value, ok := _u.mutation.EventType(); ok {
+		_spec.SetField(webhookevent.FieldEventType, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ExternalID(); ok {
+		_spec.SetField(webhookevent.FieldExternalID, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.ProviderTime(); ok {
+		_spec.SetField(webhookevent.FieldProviderTime, field.TypeTime, value)
+	}
 	if _u.mutation.ProviderTimeCleared() {
 		_spec.ClearField(webhookevent.FieldProviderTime, field.TypeTime)
 	}
@@ -488,6 +633,9 @@ func (_u *WebhookEventUpdateOne) sqlSave(ctx context.Context) (_node *WebhookEve
 	}
 	if value, ok := _u.mutation.TraceID(); ok {
 		_spec.SetField(webhookevent.FieldTraceID, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Traceparent(); ok {
+		_spec.SetField(webhookevent.FieldTraceparent, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &WebhookEvent{config: _u.config}

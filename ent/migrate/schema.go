@@ -75,6 +75,35 @@ var (
 			},
 		},
 	}
+	// EventLogEntriesColumns holds the columns for the "event_log_entries" table.
+	EventLogEntriesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "event_id", Type: field.TypeUUID},
+		{Name: "step", Type: field.TypeString},
+		{Name: "message", Type: field.TypeString, Size: 2147483647},
+		{Name: "at", Type: field.TypeTime},
+		{Name: "elapsed_us", Type: field.TypeInt64, Default: 0},
+		{Name: "trace_id", Type: field.TypeString, Default: ""},
+		{Name: "span_id", Type: field.TypeString, Default: ""},
+	}
+	// EventLogEntriesTable holds the schema information for the "event_log_entries" table.
+	EventLogEntriesTable = &schema.Table{
+		Name:       "event_log_entries",
+		Columns:    EventLogEntriesColumns,
+		PrimaryKey: []*schema.Column{EventLogEntriesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "eventlogentry_event_id_id",
+				Unique:  false,
+				Columns: []*schema.Column{EventLogEntriesColumns[1], EventLogEntriesColumns[0]},
+			},
+			{
+				Name:    "eventlogentry_at",
+				Unique:  false,
+				Columns: []*schema.Column{EventLogEntriesColumns[4]},
+			},
+		},
+	}
 	// GroupsColumns holds the columns for the "groups" table.
 	GroupsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -241,6 +270,8 @@ var (
 		{Name: "attempts", Type: field.TypeInt, Default: 0},
 		{Name: "processed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "trace_id", Type: field.TypeString, Default: ""},
+		{Name: "traceparent", Type: field.TypeString, Default: ""},
+		{Name: "size", Type: field.TypeInt64, Default: 0},
 	}
 	// WebhookEventsTable holds the schema information for the "webhook_events" table.
 	WebhookEventsTable = &schema.Table{
@@ -267,6 +298,11 @@ var (
 				Name:    "webhookevent_received_at",
 				Unique:  false,
 				Columns: []*schema.Column{WebhookEventsColumns[9]},
+			},
+			{
+				Name:    "webhookevent_instance_id",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[12]},
 			},
 		},
 	}
@@ -400,6 +436,7 @@ var (
 	Tables = []*schema.Table{
 		ActivitiesTable,
 		APIKeysTable,
+		EventLogEntriesTable,
 		GroupsTable,
 		InstancesTable,
 		SettingsTable,

@@ -12,6 +12,9 @@ type Activity func(*sql.Selector)
 // ApiKey is the predicate function for apikey builders.
 type ApiKey func(*sql.Selector)
 
+// EventLogEntry is the predicate function for eventlogentry builders.
+type EventLogEntry func(*sql.Selector)
+
 // Group is the predicate function for group builders.
 type Group func(*sql.Selector)
 

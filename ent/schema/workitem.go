@@ -54,9 +54,10 @@ func (WebhookEvent) Fields() []ent.Field {
 		field.String("provider").Immutable(),
 		// Stable across the provider's redeliveries; unique per provider.
 		field.String("dedupe_key").Immutable(),
-		field.String("event_type").Immutable(),
-		field.String("external_id").Immutable(),
-		field.Time("provider_time").Optional().Nillable().Immutable(),
+		// Read from the body; a replay reads it again (a fixed parser may read more).
+		field.String("event_type"),
+		field.String("external_id"),
+		field.Time("provider_time").Optional().Nillable(),
 		field.Bytes("body").Immutable(),
 		// Headers safe to keep (no signatures, no credentials).
 		field.JSON("headers", map[string]string{}).Optional().Immutable(),
@@ -70,6 +71,11 @@ func (WebhookEvent) Fields() []ent.Field {
 		field.Int("attempts").Default(0),
 		field.Time("processed_at").Optional().Nillable(),
 		field.String("trace_id").Default(""),
+		// W3C trace context of the request that delivered it: the span that processes it
+		// later links to it.
+		field.String("traceparent").Default(""),
+		// The body's length as received (the body kept may be cut short when rejected).
+		field.Int64("size").Default(0).Immutable(),
 	}
 }
 
@@ -79,6 +85,33 @@ func (WebhookEvent) Indexes() []ent.Index {
 		index.Fields("provider", "external_id", "received_at"),
 		index.Fields("verdict", "received_at"),
 		index.Fields("received_at"),
+		index.Fields("instance_id"),
+	}
+}
+
+// EventLogEntry is one step of the handling of a notification (the Event Log), written when
+// the Webhook Receiver debug option is on, and by replays.
+type EventLogEntry struct{ ent.Schema }
+
+func (EventLogEntry) Mixin() []ent.Mixin { return []ent.Mixin{idMixin{}} }
+
+func (EventLogEntry) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("event_id", uuid.UUID{}).Immutable(),
+		field.String("step").Immutable(),
+		field.Text("message").Immutable(),
+		field.Time("at").Immutable(),
+		// Microseconds since the start of the handling the step belongs to.
+		field.Int64("elapsed_us").Default(0).Immutable(),
+		field.String("trace_id").Default("").Immutable(),
+		field.String("span_id").Default("").Immutable(),
+	}
+}
+
+func (EventLogEntry) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("event_id", "id"),
+		index.Fields("at"),
 	}
 }
 

@@ -46,6 +46,10 @@ const (
 	FieldProcessedAt = "processed_at"
 	// FieldTraceID holds the string denoting the trace_id field in the database.
 	FieldTraceID = "trace_id"
+	// FieldTraceparent holds the string denoting the traceparent field in the database.
+	FieldTraceparent = "traceparent"
+	// FieldSize holds the string denoting the size field in the database.
+	FieldSize = "size"
 	// Table holds the table name of the webhookevent in the database.
 	Table = "webhook_events"
 )
@@ -69,6 +73,8 @@ var Columns = []string{
 	FieldAttempts,
 	FieldProcessedAt,
 	FieldTraceID,
+	FieldTraceparent,
+	FieldSize,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -94,6 +100,10 @@ var (
 	DefaultAttempts int
 	// DefaultTraceID holds the default value on creation for the "trace_id" field.
 	DefaultTraceID string
+	// DefaultTraceparent holds the default value on creation for the "traceparent" field.
+	DefaultTraceparent string
+	// DefaultSize holds the default value on creation for the "size" field.
+	DefaultSize int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -207,4 +217,14 @@ func ByProcessedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByTraceID orders the results by the trace_id field.
 func ByTraceID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldTraceID, opts...).ToFunc()
+}
+
+// ByTraceparent orders the results by the traceparent field.
+func ByTraceparent(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTraceparent, opts...).ToFunc()
+}
+
+// BySize orders the results by the size field.
+func BySize(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSize, opts...).ToFunc()
 }

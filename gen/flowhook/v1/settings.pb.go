@@ -486,6 +486,267 @@ func (x *TestProviderConnectionResponse) GetBaseUri() string {
 	return ""
 }
 
+// The security settings.
+type SecuritySettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Webhook Receiver debug option: every notification, whatever becomes of it (rejected,
+	// ignored, duplicate, stale, orphaned or applied), writes each step of its handling to the
+	// Event Log and as events of its trace. Independent of the log level. Off by default; with it
+	// off, handled notifications are still kept with their verdict, and rejected ones are only
+	// counted in the metrics.
+	WebhookReceiverDebug bool `protobuf:"varint,1,opt,name=webhook_receiver_debug,json=webhookReceiverDebug,proto3" json:"webhook_receiver_debug,omitempty"`
+	// How many days the Event Log keeps notifications and their steps (default 30).
+	EventRetentionDays int32 `protobuf:"varint,2,opt,name=event_retention_days,json=eventRetentionDays,proto3" json:"event_retention_days,omitempty"`
+	// Output only: pass as expected_revision (0: never saved).
+	Revision      int64                  `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecuritySettings) Reset() {
+	*x = SecuritySettings{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecuritySettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecuritySettings) ProtoMessage() {}
+
+func (x *SecuritySettings) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecuritySettings.ProtoReflect.Descriptor instead.
+func (*SecuritySettings) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *SecuritySettings) GetWebhookReceiverDebug() bool {
+	if x != nil {
+		return x.WebhookReceiverDebug
+	}
+	return false
+}
+
+func (x *SecuritySettings) GetEventRetentionDays() int32 {
+	if x != nil {
+		return x.EventRetentionDays
+	}
+	return 0
+}
+
+func (x *SecuritySettings) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *SecuritySettings) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type GetSecuritySettingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSecuritySettingsRequest) Reset() {
+	*x = GetSecuritySettingsRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSecuritySettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSecuritySettingsRequest) ProtoMessage() {}
+
+func (x *GetSecuritySettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSecuritySettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetSecuritySettingsRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{8}
+}
+
+type GetSecuritySettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *SecuritySettings      `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSecuritySettingsResponse) Reset() {
+	*x = GetSecuritySettingsResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSecuritySettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSecuritySettingsResponse) ProtoMessage() {}
+
+func (x *GetSecuritySettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSecuritySettingsResponse.ProtoReflect.Descriptor instead.
+func (*GetSecuritySettingsResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *GetSecuritySettingsResponse) GetSettings() *SecuritySettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+type UpdateSecuritySettingsRequest struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	WebhookReceiverDebug bool                   `protobuf:"varint,1,opt,name=webhook_receiver_debug,json=webhookReceiverDebug,proto3" json:"webhook_receiver_debug,omitempty"`
+	// 1 to 3650; 0 means the default, 30.
+	EventRetentionDays int32 `protobuf:"varint,2,opt,name=event_retention_days,json=eventRetentionDays,proto3" json:"event_retention_days,omitempty"`
+	ExpectedRevision   int64 `protobuf:"varint,3,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *UpdateSecuritySettingsRequest) Reset() {
+	*x = UpdateSecuritySettingsRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSecuritySettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSecuritySettingsRequest) ProtoMessage() {}
+
+func (x *UpdateSecuritySettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSecuritySettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateSecuritySettingsRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UpdateSecuritySettingsRequest) GetWebhookReceiverDebug() bool {
+	if x != nil {
+		return x.WebhookReceiverDebug
+	}
+	return false
+}
+
+func (x *UpdateSecuritySettingsRequest) GetEventRetentionDays() int32 {
+	if x != nil {
+		return x.EventRetentionDays
+	}
+	return 0
+}
+
+func (x *UpdateSecuritySettingsRequest) GetExpectedRevision() int64 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
+}
+
+type UpdateSecuritySettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *SecuritySettings      `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateSecuritySettingsResponse) Reset() {
+	*x = UpdateSecuritySettingsResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateSecuritySettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateSecuritySettingsResponse) ProtoMessage() {}
+
+func (x *UpdateSecuritySettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateSecuritySettingsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateSecuritySettingsResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpdateSecuritySettingsResponse) GetSettings() *SecuritySettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
 var File_flowhook_v1_settings_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_settings_proto_rawDesc = "" +
@@ -527,11 +788,28 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
 	"\faccount_name\x18\x03 \x01(\tR\vaccountName\x12\x1b\n" +
 	"\tuser_name\x18\x04 \x01(\tR\buserName\x12\x19\n" +
-	"\bbase_uri\x18\x05 \x01(\tR\abaseUri2\xf2\x02\n" +
+	"\bbase_uri\x18\x05 \x01(\tR\abaseUri\"\xd1\x01\n" +
+	"\x10SecuritySettings\x124\n" +
+	"\x16webhook_receiver_debug\x18\x01 \x01(\bR\x14webhookReceiverDebug\x120\n" +
+	"\x14event_retention_days\x18\x02 \x01(\x05R\x12eventRetentionDays\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x03R\brevision\x129\n" +
+	"\n" +
+	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x1c\n" +
+	"\x1aGetSecuritySettingsRequest\"X\n" +
+	"\x1bGetSecuritySettingsResponse\x129\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings\"\xb4\x01\n" +
+	"\x1dUpdateSecuritySettingsRequest\x124\n" +
+	"\x16webhook_receiver_debug\x18\x01 \x01(\bR\x14webhookReceiverDebug\x120\n" +
+	"\x14event_retention_days\x18\x02 \x01(\x05R\x12eventRetentionDays\x12+\n" +
+	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\"[\n" +
+	"\x1eUpdateSecuritySettingsResponse\x129\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings2\xd6\x04\n" +
 	"\x17ProviderSettingsService\x12m\n" +
 	"\x13GetDocuSignSettings\x12'.flowhook.v1.GetDocuSignSettingsRequest\x1a(.flowhook.v1.GetDocuSignSettingsResponse\"\x03\x90\x02\x01\x12s\n" +
 	"\x16UpdateDocuSignSettings\x12*.flowhook.v1.UpdateDocuSignSettingsRequest\x1a+.flowhook.v1.UpdateDocuSignSettingsResponse\"\x00\x12s\n" +
-	"\x16TestProviderConnection\x12*.flowhook.v1.TestProviderConnectionRequest\x1a+.flowhook.v1.TestProviderConnectionResponse\"\x00B\xa6\x01\n" +
+	"\x16TestProviderConnection\x12*.flowhook.v1.TestProviderConnectionRequest\x1a+.flowhook.v1.TestProviderConnectionResponse\"\x00\x12m\n" +
+	"\x13GetSecuritySettings\x12'.flowhook.v1.GetSecuritySettingsRequest\x1a(.flowhook.v1.GetSecuritySettingsResponse\"\x03\x90\x02\x01\x12s\n" +
+	"\x16UpdateSecuritySettings\x12*.flowhook.v1.UpdateSecuritySettingsRequest\x1a+.flowhook.v1.UpdateSecuritySettingsResponse\"\x00B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rSettingsProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
 
 var (
@@ -546,7 +824,7 @@ func file_flowhook_v1_settings_proto_rawDescGZIP() []byte {
 	return file_flowhook_v1_settings_proto_rawDescData
 }
 
-var file_flowhook_v1_settings_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_flowhook_v1_settings_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_flowhook_v1_settings_proto_goTypes = []any{
 	(*DocuSignSettings)(nil),               // 0: flowhook.v1.DocuSignSettings
 	(*GetDocuSignSettingsRequest)(nil),     // 1: flowhook.v1.GetDocuSignSettingsRequest
@@ -555,25 +833,37 @@ var file_flowhook_v1_settings_proto_goTypes = []any{
 	(*UpdateDocuSignSettingsResponse)(nil), // 4: flowhook.v1.UpdateDocuSignSettingsResponse
 	(*TestProviderConnectionRequest)(nil),  // 5: flowhook.v1.TestProviderConnectionRequest
 	(*TestProviderConnectionResponse)(nil), // 6: flowhook.v1.TestProviderConnectionResponse
-	(*timestamppb.Timestamp)(nil),          // 7: google.protobuf.Timestamp
-	(Provider)(0),                          // 8: flowhook.v1.Provider
+	(*SecuritySettings)(nil),               // 7: flowhook.v1.SecuritySettings
+	(*GetSecuritySettingsRequest)(nil),     // 8: flowhook.v1.GetSecuritySettingsRequest
+	(*GetSecuritySettingsResponse)(nil),    // 9: flowhook.v1.GetSecuritySettingsResponse
+	(*UpdateSecuritySettingsRequest)(nil),  // 10: flowhook.v1.UpdateSecuritySettingsRequest
+	(*UpdateSecuritySettingsResponse)(nil), // 11: flowhook.v1.UpdateSecuritySettingsResponse
+	(*timestamppb.Timestamp)(nil),          // 12: google.protobuf.Timestamp
+	(Provider)(0),                          // 13: flowhook.v1.Provider
 }
 var file_flowhook_v1_settings_proto_depIdxs = []int32{
-	7, // 0: flowhook.v1.DocuSignSettings.updated_at:type_name -> google.protobuf.Timestamp
-	0, // 1: flowhook.v1.GetDocuSignSettingsResponse.settings:type_name -> flowhook.v1.DocuSignSettings
-	0, // 2: flowhook.v1.UpdateDocuSignSettingsResponse.settings:type_name -> flowhook.v1.DocuSignSettings
-	8, // 3: flowhook.v1.TestProviderConnectionRequest.provider:type_name -> flowhook.v1.Provider
-	1, // 4: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:input_type -> flowhook.v1.GetDocuSignSettingsRequest
-	3, // 5: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:input_type -> flowhook.v1.UpdateDocuSignSettingsRequest
-	5, // 6: flowhook.v1.ProviderSettingsService.TestProviderConnection:input_type -> flowhook.v1.TestProviderConnectionRequest
-	2, // 7: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:output_type -> flowhook.v1.GetDocuSignSettingsResponse
-	4, // 8: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:output_type -> flowhook.v1.UpdateDocuSignSettingsResponse
-	6, // 9: flowhook.v1.ProviderSettingsService.TestProviderConnection:output_type -> flowhook.v1.TestProviderConnectionResponse
-	7, // [7:10] is the sub-list for method output_type
-	4, // [4:7] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	12, // 0: flowhook.v1.DocuSignSettings.updated_at:type_name -> google.protobuf.Timestamp
+	0,  // 1: flowhook.v1.GetDocuSignSettingsResponse.settings:type_name -> flowhook.v1.DocuSignSettings
+	0,  // 2: flowhook.v1.UpdateDocuSignSettingsResponse.settings:type_name -> flowhook.v1.DocuSignSettings
+	13, // 3: flowhook.v1.TestProviderConnectionRequest.provider:type_name -> flowhook.v1.Provider
+	12, // 4: flowhook.v1.SecuritySettings.updated_at:type_name -> google.protobuf.Timestamp
+	7,  // 5: flowhook.v1.GetSecuritySettingsResponse.settings:type_name -> flowhook.v1.SecuritySettings
+	7,  // 6: flowhook.v1.UpdateSecuritySettingsResponse.settings:type_name -> flowhook.v1.SecuritySettings
+	1,  // 7: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:input_type -> flowhook.v1.GetDocuSignSettingsRequest
+	3,  // 8: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:input_type -> flowhook.v1.UpdateDocuSignSettingsRequest
+	5,  // 9: flowhook.v1.ProviderSettingsService.TestProviderConnection:input_type -> flowhook.v1.TestProviderConnectionRequest
+	8,  // 10: flowhook.v1.ProviderSettingsService.GetSecuritySettings:input_type -> flowhook.v1.GetSecuritySettingsRequest
+	10, // 11: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:input_type -> flowhook.v1.UpdateSecuritySettingsRequest
+	2,  // 12: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:output_type -> flowhook.v1.GetDocuSignSettingsResponse
+	4,  // 13: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:output_type -> flowhook.v1.UpdateDocuSignSettingsResponse
+	6,  // 14: flowhook.v1.ProviderSettingsService.TestProviderConnection:output_type -> flowhook.v1.TestProviderConnectionResponse
+	9,  // 15: flowhook.v1.ProviderSettingsService.GetSecuritySettings:output_type -> flowhook.v1.GetSecuritySettingsResponse
+	11, // 16: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:output_type -> flowhook.v1.UpdateSecuritySettingsResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_settings_proto_init() }
@@ -589,7 +879,7 @@ func file_flowhook_v1_settings_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_settings_proto_rawDesc), len(file_flowhook_v1_settings_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

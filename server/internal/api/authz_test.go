@@ -471,6 +471,36 @@ func authzRows() []authzRow {
 			return err
 		}},
 
+		{flowhookv1connect.ProviderSettingsServiceGetSecuritySettingsProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			res, err := f.cl[c].settings.GetSecuritySettings(f.ctx, connect.NewRequest(&flowhookv1.GetSecuritySettingsRequest{}))
+			if err == nil {
+				require.EqualValues(t, 30, res.Msg.GetSettings().GetEventRetentionDays())
+			}
+			return err
+		}},
+		// An admin's out-of-range retention is refused; nobody else gets that far.
+		{flowhookv1connect.ProviderSettingsServiceUpdateSecuritySettingsProcedure, "", authzWant(connect.CodeInvalidArgument, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].settings.UpdateSecuritySettings(f.ctx, connect.NewRequest(&flowhookv1.UpdateSecuritySettingsRequest{WebhookReceiverDebug: true, EventRetentionDays: -1}))
+			return err
+		}},
+
+		// EventLogService
+		{flowhookv1connect.EventLogServiceListEventsProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			res, err := f.cl[c].eventLog.ListEvents(f.ctx, connect.NewRequest(&flowhookv1.ListEventsRequest{}))
+			if err == nil {
+				require.Empty(t, res.Msg.GetEvents(), "no provider has called")
+			}
+			return err
+		}},
+		{flowhookv1connect.EventLogServiceGetEventProcedure, "", authzWant(connect.CodeNotFound, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].eventLog.GetEvent(f.ctx, connect.NewRequest(&flowhookv1.GetEventRequest{Id: f.reviewID}))
+			return err
+		}},
+		{flowhookv1connect.EventLogServiceReplayEventProcedure, "", authzWant(connect.CodeNotFound, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].eventLog.ReplayEvent(f.ctx, connect.NewRequest(&flowhookv1.ReplayEventRequest{Id: f.reviewID}))
+			return err
+		}},
+
 		// IdentityService
 		{flowhookv1connect.IdentityServiceCreateUserProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
 			name := f.next("created")
@@ -609,7 +639,7 @@ func authzRows() []authzRow {
 	}
 }
 
-// authzProcedures lists every RPC of the three services, from their descriptors.
+// authzProcedures lists every RPC of the services, from their descriptors.
 func authzProcedures() []string {
 	var out []string
 	for _, fd := range []protoreflect.FileDescriptor{
@@ -617,6 +647,7 @@ func authzProcedures() []string {
 		flowhookv1.File_flowhook_v1_instance_proto,
 		flowhookv1.File_flowhook_v1_identity_proto,
 		flowhookv1.File_flowhook_v1_settings_proto,
+		flowhookv1.File_flowhook_v1_eventlog_proto,
 	} {
 		for i := range fd.Services().Len() {
 			s := fd.Services().Get(i)
@@ -635,7 +666,7 @@ func TestAuthorization(t *testing.T) {
 
 	t.Run("table covers every RPC and caller", func(t *testing.T) {
 		procs := authzProcedures()
-		require.Len(t, procs, 29, "design 8 + instance 8 + identity 10 + settings 3")
+		require.Len(t, procs, 34, "design 8 + instance 8 + identity 10 + settings 5 + event log 3")
 		base := map[string]bool{}
 		names := map[string]bool{}
 		for _, r := range rows {

@@ -54,6 +54,7 @@ type clients struct {
 	instances  flowhookv1connect.WorkflowInstanceServiceClient
 	identity   flowhookv1connect.IdentityServiceClient
 	settings   flowhookv1connect.ProviderSettingsServiceClient
+	eventLog   flowhookv1connect.EventLogServiceClient
 	opts       []connect.ClientOption // the credentials these clients send
 }
 
@@ -70,6 +71,7 @@ func (b *testBundle) clientsWith(opts ...connect.ClientOption) clients {
 		instances:  flowhookv1connect.NewWorkflowInstanceServiceClient(b.httpClient, b.baseURL, opts...),
 		identity:   flowhookv1connect.NewIdentityServiceClient(b.httpClient, b.baseURL, opts...),
 		settings:   flowhookv1connect.NewProviderSettingsServiceClient(b.httpClient, b.baseURL, opts...),
+		eventLog:   flowhookv1connect.NewEventLogServiceClient(b.httpClient, b.baseURL, opts...),
 		opts:       opts,
 	}
 }

@@ -22,6 +22,7 @@ type Services struct {
 	Instances *InstanceService
 	Identity  *IdentityService
 	Settings  *SettingsService
+	EventLog  *EventLogService
 	Health    *HealthChecker
 	// Auth authenticates and authorises every RPC but health and reflection.
 	Auth *auth.Authenticator
@@ -40,6 +41,7 @@ var ServiceNames = []string{
 	flowhookv1connect.WorkflowInstanceServiceName,
 	flowhookv1connect.IdentityServiceName,
 	flowhookv1connect.ProviderSettingsServiceName,
+	flowhookv1connect.EventLogServiceName,
 }
 
 // Register mounts the Connect services, gRPC health and reflection on mux. Every RPC gets a
@@ -66,6 +68,7 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 	mux.Handle(flowhookv1connect.NewWorkflowInstanceServiceHandler(svc.Instances, opts...))
 	mux.Handle(flowhookv1connect.NewIdentityServiceHandler(svc.Identity, opts...))
 	mux.Handle(flowhookv1connect.NewProviderSettingsServiceHandler(svc.Settings, opts...))
+	mux.Handle(flowhookv1connect.NewEventLogServiceHandler(svc.EventLog, opts...))
 	mux.Handle(grpchealth.NewHandler(svc.Health))
 	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
 	mux.Handle(grpcreflect.NewHandlerV1(reflector))

@@ -19,6 +19,7 @@ import (
 // SettingsService implements ProviderSettingsService.
 type SettingsService struct {
 	settings    engine.SettingsStore
+	security    *engine.Security
 	registry    *provider.Registry
 	callbackURL func(engine.Provider) string
 	log         *slog.Logger
@@ -27,8 +28,58 @@ type SettingsService struct {
 var _ flowhookv1connect.ProviderSettingsServiceHandler = (*SettingsService)(nil)
 
 // NewSettingsService returns the settings service.
-func NewSettingsService(settings engine.SettingsStore, registry *provider.Registry, callbackURL func(engine.Provider) string, log *slog.Logger) *SettingsService {
-	return &SettingsService{settings: settings, registry: registry, callbackURL: callbackURL, log: log}
+func NewSettingsService(settings engine.SettingsStore, security *engine.Security, registry *provider.Registry, callbackURL func(engine.Provider) string, log *slog.Logger) *SettingsService {
+	return &SettingsService{settings: settings, security: security, registry: registry, callbackURL: callbackURL, log: log}
+}
+
+func (s *SettingsService) GetSecuritySettings(ctx context.Context, _ *connect.Request[flowhookv1.GetSecuritySettingsRequest]) (*connect.Response[flowhookv1.GetSecuritySettingsResponse], error) {
+	st, err := s.settings.GetSettings(ctx, engine.SettingsSecurity)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.GetSecuritySettingsResponse{Settings: securityToProto(engine.SecurityFrom(st))}), nil
+}
+
+func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *connect.Request[flowhookv1.UpdateSecuritySettingsRequest]) (*connect.Response[flowhookv1.UpdateSecuritySettingsResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	var ps engine.Problems
+	days := int(m.GetEventRetentionDays())
+	switch {
+	case days == 0:
+		days = engine.DefaultEventRetentionDays
+	case days < 1 || days > engine.MaxEventRetentionDays:
+		ps.Add("event_retention_days", "must be between 1 and %d (0 means the default, %d)", engine.MaxEventRetentionDays, engine.DefaultEventRetentionDays)
+	}
+	if m.GetExpectedRevision() < 0 {
+		ps.Add("expected_revision", "must not be negative")
+	}
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	next := engine.SecuritySettings{WebhookReceiverDebug: m.GetWebhookReceiverDebug(), EventRetentionDays: days}
+	saved, err := s.settings.PutSettings(ctx, engine.Settings{ID: engine.SettingsSecurity, Plain: next.Plain(), UpdatedBy: p.UserID}, m.GetExpectedRevision())
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	// This replica applies it now; the others within engine.SecurityTTL.
+	s.security.Forget()
+	sec := engine.SecurityFrom(saved)
+	s.log.InfoContext(ctx, "security settings changed", "webhook_receiver_debug", sec.WebhookReceiverDebug,
+		"event_retention_days", sec.EventRetentionDays, "by", p.UserID, "revision", sec.Revision)
+	return connect.NewResponse(&flowhookv1.UpdateSecuritySettingsResponse{Settings: securityToProto(sec)}), nil
+}
+
+func securityToProto(s engine.SecuritySettings) *flowhookv1.SecuritySettings {
+	return &flowhookv1.SecuritySettings{
+		WebhookReceiverDebug: s.WebhookReceiverDebug,
+		EventRetentionDays:   int32(s.EventRetentionDays),
+		Revision:             s.Revision,
+		UpdatedAt:            timestamp(s.UpdatedAt),
+	}
 }
 
 func (s *SettingsService) GetDocuSignSettings(ctx context.Context, _ *connect.Request[flowhookv1.GetDocuSignSettingsRequest]) (*connect.Response[flowhookv1.GetDocuSignSettingsResponse], error) {

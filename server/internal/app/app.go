@@ -13,6 +13,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+
 	"github.com/flowhook/flowhook/server/internal/api"
 	"github.com/flowhook/flowhook/server/internal/auth"
 	"github.com/flowhook/flowhook/server/internal/config"
@@ -56,7 +60,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		db.Close()
 		return nil, err
 	}
-	if a.queue, err = worker.New(db, log, worker.Options{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: time.Second}); err != nil {
+	if tel.MeterProvider == nil {
+		tel.MeterProvider = metricnoop.NewMeterProvider()
+	}
+	if a.queue, err = worker.New(db, log, worker.Options{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: time.Second,
+		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -143,7 +151,7 @@ func sealer(cfg config.Config, log *slog.Logger) (*store.Sealer, error) {
 	return store.NewSealer(key)
 }
 
-// Handler serves everything: the RPCs, /webhooks/, /healthz and /readyz.
+// Handler serves everything: the RPCs, /webhooks/, /healthz, /readyz and /metrics.
 func (a *App) Handler() http.Handler { return a.handler }
 
 // DB is the open database (for tests and admin commands).
@@ -155,29 +163,52 @@ func (a *App) Close() error { return a.db.Close() }
 func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	st := a.store()
 	clock := engine.SystemClock{}
+	security := engine.NewSecurity(st, clock)
 	registry := provider.NewRegistry(st, &http.Client{Timeout: 60 * time.Second}, time.Now)
 	runner := engine.NewRunner(st, st, clock)
 	external := engine.NewExternal(st, st, runner, map[engine.Provider]engine.OutcomeFunc{
 		engine.ProviderDocuSign: docusign.DefaultOutcome,
 	}, clock, a.cfg.OrphanWindow)
+	external.Parsers = map[engine.Provider]engine.ParseFunc{engine.ProviderDocuSign: docusign.ParseEvent}
+	external.Log, external.Debug = st, security.Debug
+	if err := external.Instrument(tel.TracerProvider, tel.MeterProvider); err != nil {
+		return nil, err
+	}
+	if err := waitingGauge(tel.MeterProvider, st); err != nil {
+		return nil, err
+	}
 	creator := engine.NewCreator(st, st, runner, registry, render, a.callbackURL, clock)
-	worker.Register(a.queue.Workers(), creator, external)
+	worker.Register(a.queue.Workers(), creator, external, func(ctx context.Context) (int, error) {
+		return engine.PurgeEventLog(ctx, st, security, clock)
+	})
 
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{
 		Design:    api.NewDesignService(engine.NewDesigner(st, st), a.log),
 		Instances: api.NewInstanceService(runner, a.log),
 		Identity:  api.NewIdentityService(engine.NewIdentity(st, clock), a.log),
-		Settings:  api.NewSettingsService(st, registry, a.callbackURL, a.log),
+		Settings:  api.NewSettingsService(st, security, registry, a.callbackURL, a.log),
+		EventLog:  api.NewEventLogService(st, external, a.log),
 		Health:    api.NewHealthChecker(st.Ping, api.ServiceNames...),
 		Auth:      auth.NewAuthenticator(st, clock, a.log),
 	}, api.Options{Log: a.log, TracerProvider: tel.TracerProvider, MaxRequestBytes: a.cfg.MaxRequestBytes})
 	if err != nil {
 		return nil, err
 	}
-	hooks := webhook.NewRouter()
-	hooks.Handle("DocuSign", webhook.NewDocuSign(registry.DocuSignHMACKeys, external, a.log))
+	hooks, err := webhook.NewRouter(webhook.Options{TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
+		Debug: security.Debug, Ingest: external, Log: st})
+	if err != nil {
+		return nil, err
+	}
+	hooks.Handle(engine.ProviderDocuSign, "DocuSign", webhook.NewDocuSign(registry.DocuSignHMACKeys, external, a.log))
 	mux.Handle(webhook.Pattern, hooks)
+	metrics := tel.Metrics
+	if metrics == nil {
+		metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "metrics are off (OTEL_SDK_DISABLED)", http.StatusNotFound)
+		})
+	}
+	mux.Handle("GET /metrics", metrics)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})
@@ -189,6 +220,26 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		writeStatus(w, http.StatusOK, "ready")
 	})
 	return mux, nil
+}
+
+// waitingGauge reports, at each scrape, the work items waiting at each provider.
+func waitingGauge(mp metric.MeterProvider, st *store.Store) error {
+	_, err := mp.Meter("github.com/flowhook/flowhook/server/internal/app").Int64ObservableGauge("flowhook.work_items.waiting",
+		metric.WithDescription("Work items being created or waiting for their outcome, by provider"),
+		metric.WithUnit("{work_item}"),
+		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			counts, err := st.WaitingWorkItems(ctx)
+			if err != nil {
+				return err
+			}
+			for _, p := range []engine.Provider{engine.ProviderDocuSign, engine.ProviderOneSpan} {
+				o.Observe(counts[p.String()], metric.WithAttributes(attribute.String("provider", p.String())))
+			}
+			return nil
+		}))
+	return err
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {

@@ -109,4 +109,9 @@ var Procedures = map[string][]engine.Role{
 	"/flowhook.v1.ProviderSettingsService/GetDocuSignSettings":    admins,
 	"/flowhook.v1.ProviderSettingsService/UpdateDocuSignSettings": admins,
 	"/flowhook.v1.ProviderSettingsService/TestProviderConnection": admins,
+	"/flowhook.v1.ProviderSettingsService/GetSecuritySettings":    admins,
+	"/flowhook.v1.ProviderSettingsService/UpdateSecuritySettings": admins,
+	"/flowhook.v1.EventLogService/ListEvents":                     admins,
+	"/flowhook.v1.EventLogService/GetEvent":                       admins,
+	"/flowhook.v1.EventLogService/ReplayEvent":                    admins,
 }

@@ -6,6 +6,16 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/flowhook/flowhook/server/internal/eventlog"
 )
 
 // Verdict is what processing made of an inbound event.
@@ -37,6 +47,11 @@ type StoredEvent struct {
 	WorkItemID string
 	Attempts   int
 	TraceID    string
+	// Traceparent is the W3C trace context of the request that delivered it.
+	Traceparent string
+	// Size is the body's length as received.
+	Size        int64
+	ProcessedAt *time.Time
 }
 
 // EventResult is the outcome of processing an event, saved in one transaction: the verdict,
@@ -79,6 +94,10 @@ type WorkStore interface {
 	// known dedupe key stores and applies nothing (created false); ErrConflict when the
 	// instance or work item moved since they were read.
 	InsertEventApplied(ctx context.Context, ev StoredEvent, r EventResult) (StoredEvent, bool, error)
+	// ReplayEvent saves the result of a replay: the event's parsed fields and verdict when it
+	// has still been processed attempts times (ErrConflict otherwise), the result applied, and
+	// a processing job when the verdict is PENDING.
+	ReplayEvent(ctx context.Context, ev StoredEvent, attempts int, r EventResult) error
 	// SaveDocument keeps a work item's signed document.
 	SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error
 }
@@ -86,8 +105,18 @@ type WorkStore interface {
 // OutcomeFunc maps a provider's event to an outcome; false means it is progress, not an outcome.
 type OutcomeFunc func(eventType, reason string) (Outcome, bool)
 
+// ParseFunc reads a provider's notification body (replays read stored bodies again).
+type ParseFunc func(body []byte) (InboundEvent, error)
+
 // ErrRetryLater: the event cannot be processed yet (its work item is not coupled yet).
 var ErrRetryLater = errors.New("retry later")
+
+// Where an event is processed: as it arrives, by its job, or replayed by an administrator.
+const (
+	PathInline = "inline"
+	PathJob    = "job"
+	PathReplay = "replay"
+)
 
 // External processes what providers report about work items.
 type External struct {
@@ -98,16 +127,62 @@ type External struct {
 	clock     Clock
 	// OrphanWindow is how long an event for an unknown id is retried before it is ORPHANED.
 	OrphanWindow time.Duration
+
+	// Parsers read stored bodies again on replay.
+	Parsers map[Provider]ParseFunc
+	// Log keeps the steps of processing (the Event Log); Debug says whether to record them.
+	Log   EventLogStore
+	Debug func(context.Context) bool
+
+	tracer   trace.Tracer
+	duration metric.Float64Histogram
 }
 
 // NewExternal returns the external-event side of the engine.
 func NewExternal(work WorkStore, instances InstanceStore, runner *Runner, outcomes map[Provider]OutcomeFunc, clock Clock, orphanWindow time.Duration) *External {
-	return &External{work: work, instances: instances, runner: runner, outcomes: outcomes, clock: clock, OrphanWindow: orphanWindow}
+	x := &External{work: work, instances: instances, runner: runner, outcomes: outcomes, clock: clock, OrphanWindow: orphanWindow,
+		Debug: func(context.Context) bool { return false }}
+	_ = x.Instrument(tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
+	return x
+}
+
+// Instrument makes processing spans and measures processing time with the providers.
+func (x *External) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) error {
+	x.tracer = tp.Tracer("github.com/flowhook/flowhook/server/internal/engine")
+	h, err := mp.Meter("github.com/flowhook/flowhook/server/internal/engine").Float64Histogram("flowhook.webhook.process.duration",
+		metric.WithDescription("Time to process a notification: find its work item, decide and save the verdict"),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+	if err != nil {
+		return err
+	}
+	x.duration = h
+	return nil
 }
 
 // Process applies a stored event. It is idempotent: an event no longer PENDING is left alone,
 // and of two racing processors one saves its result. ErrRetryLater asks to be called again.
+// With the debug option on, its steps go to the Event Log.
 func (x *External) Process(ctx context.Context, eventID string) (Verdict, error) {
+	var trail *eventlog.Trail
+	if x.Log != nil && x.Debug(ctx) {
+		trail = eventlog.NewTrail(x.clock.Now)
+		ctx = eventlog.With(ctx, trail)
+	}
+	v, err := x.processRetrying(ctx, eventID)
+	if trail != nil {
+		if err != nil && !errors.Is(err, ErrRetryLater) {
+			eventlog.Note(ctx, eventlog.StepError, "processing failed and will be retried: %s", safeError(err))
+		}
+		if entries := trail.Entries(); len(entries) > 0 {
+			// The Event Log is a debugging aid: failing to write it must not fail the job.
+			_ = x.Log.AppendEventLog(context.WithoutCancel(ctx), eventID, entries)
+		}
+	}
+	return v, err
+}
+
+func (x *External) processRetrying(ctx context.Context, eventID string) (Verdict, error) {
 	for attempt := 0; ; attempt++ {
 		v, err := x.process(ctx, eventID)
 		// A conflict means something moved between the read and the write: read again, a few
@@ -127,17 +202,16 @@ func (x *External) process(ctx context.Context, eventID string) (Verdict, error)
 	if ev.Verdict != VerdictPending {
 		return ev.Verdict, nil
 	}
-	res, err := x.evaluate(ctx, ev)
-	if err != nil {
-		return VerdictPending, err
-	}
-	return res.Verdict, x.work.FinishEvent(ctx, res)
+	return x.handle(ctx, ev, PathJob, func(ctx context.Context, res EventResult) error {
+		return x.work.FinishEvent(ctx, res)
+	})
 }
 
 // Receive stores an authenticated event and, when its work item is known, applies it in the
 // same transaction: one commit per notification, nothing left for a job. When it cannot be
 // applied yet (no work item coupled), or something moved meanwhile, it is stored PENDING with
-// its processing job, as Ingest does. created is false for a redelivery.
+// its processing job. An event given a verdict already (unparseable, rejected) is only stored.
+// created is false for a redelivery.
 func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bool, error) {
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = x.clock.Now()
@@ -147,40 +221,180 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 		// Something may move between the reads and the write (a progress event of the same
 		// envelope applied by a job): read again a few times before leaving it to the job.
 		for attempt := 0; attempt < 3; attempt++ {
-			res, err := x.evaluate(ctx, ev)
+			var saved StoredEvent
+			var created bool
+			_, err := x.handle(ctx, ev, PathInline, func(ctx context.Context, res EventResult) error {
+				var err error
+				saved, created, err = x.work.InsertEventApplied(ctx, ev, res)
+				return err
+			})
 			if errors.Is(err, ErrRetryLater) {
 				break
+			}
+			if errors.Is(err, ErrConflict) {
+				eventlog.Note(ctx, eventlog.StepError, "the work item or instance changed while this was decided; reading again")
+				continue
 			}
 			if err != nil {
 				return StoredEvent{}, false, err
 			}
-			saved, created, err := x.work.InsertEventApplied(ctx, ev, res)
-			if !errors.Is(err, ErrConflict) {
-				return saved, created, err
-			}
+			return x.received(ctx, saved, created)
 		}
 	}
-	return x.work.InsertEvent(ctx, ev)
+	saved, created, err := x.work.InsertEvent(ctx, ev)
+	if err != nil {
+		return StoredEvent{}, false, err
+	}
+	return x.received(ctx, saved, created)
 }
 
-// evaluate decides what an event does, reading but not writing. ErrRetryLater: its work item
-// is not coupled yet and the orphan window is still open.
-func (x *External) evaluate(ctx context.Context, ev StoredEvent) (EventResult, error) {
+// received notes a redelivery.
+func (x *External) received(ctx context.Context, saved StoredEvent, created bool) (StoredEvent, bool, error) {
+	if !created {
+		eventlog.Note(ctx, eventlog.StepDeduplicated, "a redelivery of event %s, first received %s (verdict %s); nothing changed",
+			saved.ID, saved.ReceivedAt.UTC().Format(time.RFC3339), saved.Verdict)
+	} else if saved.Verdict == VerdictPending {
+		eventlog.Note(ctx, eventlog.StepVerdict, "stored PENDING with its processing job (after %s)", elapsed(ctx))
+	}
+	return saved, created, nil
+}
+
+// handle finds the event's work item, decides what the event does and saves the result with
+// save, in a span linked to the transition that created the work item and to the request
+// that delivered the event.
+func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save func(context.Context, EventResult) error) (Verdict, error) {
+	start := time.Now()
+	wi, err := x.work.WorkItemByExternal(ctx, ev.Event.Provider, ev.Event.ExternalID)
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return "", err
+	}
+	ctx, span := x.startSpan(ctx, ev, wi, found, path)
+	defer span.End()
+
+	res, err := x.decide(ctx, ev, wi, found)
+	if err == nil {
+		err = save(ctx, res)
+	}
+	verdict := string(res.Verdict)
+	switch {
+	case errors.Is(err, ErrRetryLater):
+		verdict = string(VerdictPending)
+		span.SetAttributes(attribute.Bool("flowhook.retry_later", true))
+	case err != nil:
+		verdict = "error"
+		span.SetStatus(codes.Error, "not saved")
+		span.SetAttributes(attribute.String("flowhook.error", errorClass(err)))
+	default:
+		msg := string(res.Verdict)
+		if res.Reason != "" {
+			msg += ": " + res.Reason
+		}
+		eventlog.Note(ctx, eventlog.StepVerdict, "%s (after %s)", msg, elapsed(ctx))
+	}
+	span.SetAttributes(attribute.String("flowhook.webhook.verdict", verdict))
+	if res.InstanceID != "" {
+		span.SetAttributes(attribute.String("flowhook.instance_id", res.InstanceID))
+	}
+	x.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
+		attribute.String("provider", ev.Event.Provider.String()),
+		attribute.String("verdict", verdict),
+		attribute.String("path", path)))
+	return res.Verdict, err
+}
+
+// startSpan starts the processing span. Its links lead to the transition that created the work
+// item (days earlier, perhaps) and to the request that delivered the event.
+func (x *External) startSpan(ctx context.Context, ev StoredEvent, wi WorkItem, found bool, path string) (context.Context, trace.Span) {
+	var links []trace.Link
+	if found {
+		if sc := spanContextOf(wi.Traceparent); sc.IsValid() {
+			links = append(links, trace.Link{SpanContext: sc, Attributes: []attribute.KeyValue{
+				attribute.String("flowhook.link", "work_item.created")}})
+		}
+	}
+	ingest := spanContextOf(ev.Traceparent)
+	if !ingest.IsValid() && path == PathInline {
+		ingest = trace.SpanContextFromContext(ctx)
+	}
+	if ingest.IsValid() {
+		links = append(links, trace.Link{SpanContext: ingest, Attributes: []attribute.KeyValue{
+			attribute.String("flowhook.link", "webhook.received")}})
+	}
+	attrs := []attribute.KeyValue{
+		attribute.String("flowhook.provider", ev.Event.Provider.String()),
+		attribute.String("flowhook.event.type", ev.Event.Type),
+		attribute.String("flowhook.external_id", ev.Event.ExternalID),
+		attribute.String("flowhook.process.path", path),
+	}
+	if ev.ID != "" {
+		attrs = append(attrs, attribute.String("flowhook.event.id", ev.ID))
+	}
+	if found {
+		attrs = append(attrs, attribute.String("flowhook.work_item_id", wi.ID))
+	}
+	return x.tracer.Start(ctx, "webhook.process", trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithLinks(links...), trace.WithAttributes(attrs...))
+}
+
+// spanContextOf reads a W3C traceparent.
+func spanContextOf(traceparent string) trace.SpanContext {
+	if traceparent == "" {
+		return trace.SpanContext{}
+	}
+	ctx := propagation.TraceContext{}.Extract(context.Background(), propagation.MapCarrier{"traceparent": traceparent})
+	return trace.SpanContextFromContext(ctx)
+}
+
+// elapsed is the time since the trail in ctx started ("" without one).
+func elapsed(ctx context.Context) string {
+	if t := eventlog.From(ctx); t != nil {
+		return t.Elapsed().Round(time.Microsecond).String()
+	}
+	return ""
+}
+
+// errorClass names an error's kind for spans and metrics, never its text.
+func errorClass(err error) string {
+	switch {
+	case errors.Is(err, ErrConflict):
+		return "conflict"
+	case errors.Is(err, ErrNotFound):
+		return "not_found"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "timeout"
+	default:
+		return "unavailable"
+	}
+}
+
+// safeError is an error's description for the Event Log: the engine's own errors say what
+// happened; anything else (a driver's text) is named by its class only.
+func safeError(err error) string {
+	for _, known := range []error{ErrConflict, ErrNotFound, ErrFailedPrecondition} {
+		if errors.Is(err, known) {
+			return err.Error()
+		}
+	}
+	return "the database is unavailable (" + errorClass(err) + ")"
+}
+
+// decide says what an event does, reading but not writing. ErrRetryLater: its work item is not
+// coupled yet and the orphan window is still open.
+func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, found bool) (EventResult, error) {
 	res := EventResult{EventID: ev.ID}
 	finish := func(v Verdict, reason string) (EventResult, error) {
 		res.Verdict, res.Reason = v, reason
 		return res, nil
 	}
 
-	wi, err := x.work.WorkItemByExternal(ctx, ev.Event.Provider, ev.Event.ExternalID)
-	if errors.Is(err, ErrNotFound) {
-		if x.clock.Now().Sub(ev.ReceivedAt) < x.OrphanWindow {
+	if !found {
+		if until := ev.ReceivedAt.Add(x.OrphanWindow); x.clock.Now().Before(until) {
+			eventlog.Note(ctx, eventlog.StepBuffered, "no work item has the %s id %s yet (its creation may not have committed); kept PENDING and retried until %s",
+				ev.Event.Provider, ev.Event.ExternalID, until.UTC().Format(time.RFC3339))
 			return res, fmt.Errorf("%w: no work item is coupled to %s %s yet", ErrRetryLater, ev.Event.Provider, ev.Event.ExternalID)
 		}
 		return finish(VerdictOrphaned, fmt.Sprintf("no work item has the %s id %s after %s", ev.Event.Provider, ev.Event.ExternalID, x.OrphanWindow))
-	}
-	if err != nil {
-		return res, err
 	}
 	res.WorkItemID, res.InstanceID = wi.ID, wi.InstanceID
 
@@ -188,6 +402,8 @@ func (x *External) evaluate(ctx context.Context, ev StoredEvent) (EventResult, e
 	if err != nil {
 		return res, err
 	}
+	eventlog.Note(ctx, eventlog.StepMatched, "work item %s (%s, provider status %s) of instance %s, which is %s in state %q",
+		wi.ID, strings.ToLower(string(wi.Status)), nonEmpty(wi.ProviderStatus, "-"), inst.ID, inst.Status, inst.StateKey)
 	def, err := x.runner.definition(ctx, inst.WorkflowID, inst.Version)
 	if err != nil {
 		return res, err
@@ -201,6 +417,7 @@ func (x *External) evaluate(ctx context.Context, ev StoredEvent) (EventResult, e
 	now := x.clock.Now()
 
 	if !terminal {
+		eventlog.Note(ctx, eventlog.StepOutcome, "%s is progress, not an outcome", ev.Event.Type)
 		switch {
 		case !wi.Status.Open():
 			return finish(VerdictStale, fmt.Sprintf("%s arrived after the work item was %s", ev.Event.Type, strings.ToLower(string(wi.Status))))
@@ -216,6 +433,7 @@ func (x *External) evaluate(ctx context.Context, ev StoredEvent) (EventResult, e
 			Message: fmt.Sprintf("%s reported %s", ev.Event.Provider, ev.Event.Type)}}
 		return finish(VerdictProgress, "")
 	}
+	eventlog.Note(ctx, eventlog.StepOutcome, "%s maps to the outcome %s", ev.Event.Type, outcome)
 
 	if !wi.Status.Open() {
 		if wi.Status == WorkItemResolved && wi.Outcome == outcome {
@@ -250,6 +468,7 @@ func (x *External) evaluate(ctx context.Context, ev StoredEvent) (EventResult, e
 	}
 	if next == nil {
 		// The designer gave this outcome no way out: the instance stays, and says so.
+		eventlog.Note(ctx, eventlog.StepTransition, "state %q has no transition for %s; the instance stays where it is", wi.StateKey, outcome)
 		res.Activities = append(res.Activities, Activity{Kind: ActivityOutcome, ToState: wi.StateKey, CreatedAt: now,
 			Message: fmt.Sprintf("state %q has no transition for %s; the instance stays where it is", wi.StateKey, outcome)})
 		return finish(VerdictApplied, "no transition for "+outcome.String())
@@ -261,6 +480,8 @@ func (x *External) evaluate(ctx context.Context, ev StoredEvent) (EventResult, e
 	res.Activities = append(res.Activities, acts...)
 	res.Effects.NewWorkItems = append(res.Effects.NewWorkItems, eff.NewWorkItems...)
 	res.Effects.Jobs = append(res.Effects.Jobs, eff.Jobs...)
+	eventlog.Note(ctx, eventlog.StepTransition, "took %q from %q to %q; the instance is now %s", next.Key, wi.StateKey, next.To, moved.Status)
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("flowhook.transition", next.Key))
 	return finish(VerdictApplied, fmt.Sprintf("took %q to %q", next.Key, next.To))
 }
 

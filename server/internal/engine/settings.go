@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -29,3 +30,93 @@ const (
 	SettingsOneSpan  = "provider.onespan"
 	SettingsSecurity = "security"
 )
+
+// DefaultEventRetentionDays is how long the Event Log keeps notifications unless told otherwise.
+const DefaultEventRetentionDays = 30
+
+// MaxEventRetentionDays bounds the retention (ten years).
+const MaxEventRetentionDays = 3650
+
+// SecuritySettings are the security settings group.
+type SecuritySettings struct {
+	// WebhookReceiverDebug writes every notification's steps to the Event Log and as span
+	// events.
+	WebhookReceiverDebug bool
+	// EventRetentionDays is how long the Event Log keeps notifications and their steps.
+	EventRetentionDays int
+	Revision           int64
+	UpdatedAt          time.Time
+}
+
+// Settings keys of the security group.
+const (
+	KeyWebhookReceiverDebug = "webhook_receiver_debug"
+	KeyEventRetentionDays   = "event_retention_days"
+)
+
+// SecurityFrom reads the security group (defaults where never saved).
+func SecurityFrom(s Settings) SecuritySettings {
+	out := SecuritySettings{EventRetentionDays: DefaultEventRetentionDays, Revision: s.Revision, UpdatedAt: s.UpdatedAt}
+	out.WebhookReceiverDebug, _ = s.Plain[KeyWebhookReceiverDebug].(bool)
+	// JSON numbers come back as float64.
+	if d, ok := s.Plain[KeyEventRetentionDays].(float64); ok && d >= 1 && d <= MaxEventRetentionDays {
+		out.EventRetentionDays = int(d)
+	}
+	return out
+}
+
+// Plain is the group's stored form.
+func (s SecuritySettings) Plain() map[string]any {
+	return map[string]any{KeyWebhookReceiverDebug: s.WebhookReceiverDebug, KeyEventRetentionDays: s.EventRetentionDays}
+}
+
+// Security reads the security settings on hot paths (every notification asks whether the
+// debug option is on): a value read is reused for TTL, so a change reaches every replica
+// within that time without a database read per webhook.
+type Security struct {
+	store SettingsStore
+	clock Clock
+	ttl   time.Duration
+
+	mu   sync.Mutex
+	cur  SecuritySettings
+	read time.Time
+}
+
+// SecurityTTL is how long Security reuses a read.
+const SecurityTTL = 2 * time.Second
+
+// NewSecurity returns the security settings reader.
+func NewSecurity(store SettingsStore, clock Clock) *Security {
+	return &Security{store: store, clock: clock, ttl: SecurityTTL}
+}
+
+// Get returns the settings, read at most TTL ago.
+func (s *Security) Get(ctx context.Context) (SecuritySettings, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	if !s.read.IsZero() && now.Sub(s.read) < s.ttl && !now.Before(s.read) {
+		return s.cur, nil
+	}
+	st, err := s.store.GetSettings(ctx, SettingsSecurity)
+	if err != nil {
+		return s.cur, err
+	}
+	s.cur, s.read = SecurityFrom(st), now
+	return s.cur, nil
+}
+
+// Debug says whether the Webhook Receiver debug option is on. When the settings cannot be
+// read it answers with the last value read (off before any).
+func (s *Security) Debug(ctx context.Context) bool {
+	st, _ := s.Get(ctx)
+	return st.WebhookReceiverDebug
+}
+
+// Forget drops the value read, so the next Get reads again (after this replica saved a change).
+func (s *Security) Forget() {
+	s.mu.Lock()
+	s.read = time.Time{}
+	s.mu.Unlock()
+}

@@ -130,3 +130,8 @@ type SignedDocument struct {
 	SHA256      string
 	CreatedAt   time.Time
 }
+
+// PurgeEventLogJob deletes what the Event Log keeps beyond its retention (periodic).
+type PurgeEventLogJob struct{}
+
+func (PurgeEventLogJob) Kind() string { return "purge_event_log" }

@@ -266,7 +266,9 @@ func eventCreate(tx txn, id uuid.UUID, ev engine.StoredEvent) *ent.WebhookEventC
 		SetReceivedAt(dbTime(ev.ReceivedAt)).
 		SetVerdict(webhookevent.Verdict(ev.Verdict)).
 		SetVerdictReason(ev.Reason).
-		SetTraceID(ev.TraceID)
+		SetTraceID(ev.TraceID).
+		SetTraceparent(ev.Traceparent).
+		SetSize(ev.Size)
 	if !ev.Event.OccurredAt.IsZero() {
 		c.SetProviderTime(dbTime(ev.Event.OccurredAt))
 	}
@@ -416,6 +418,7 @@ func eventFromRow(r *ent.WebhookEvent) engine.StoredEvent {
 		Body:  r.Body, Headers: r.Headers, RemoteAddr: r.RemoteAddr, ReceivedAt: r.ReceivedAt,
 		Verdict: engine.Verdict(r.Verdict), Reason: r.VerdictReason, InstanceID: r.InstanceID,
 		WorkItemID: r.WorkItemID, Attempts: r.Attempts, TraceID: r.TraceID,
+		Traceparent: r.Traceparent, Size: r.Size, ProcessedAt: r.ProcessedAt,
 	}
 	if r.ProviderTime != nil {
 		ev.Event.OccurredAt = *r.ProviderTime

@@ -1,17 +1,21 @@
-// Package telemetry sets up OpenTelemetry tracing from the standard OTEL_* environment: with an
+// Package telemetry sets up OpenTelemetry from the standard OTEL_* environment. Traces: with an
 // OTLP endpoint (OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) spans are
 // exported over OTLP/HTTP in batches; without one they are still created (trace ids reach the
-// logs) but exported nowhere. OTEL_SDK_DISABLED=true turns tracing off entirely.
+// logs and the Event Log) but exported nowhere. Metrics: always on, read by Prometheus at
+// GET /metrics. OTEL_SDK_DISABLED=true turns both off.
 package telemetry
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -23,9 +27,13 @@ import (
 // ServiceName is the default service.name of flowhook's spans (OTEL_SERVICE_NAME wins).
 const ServiceName = "flowhook"
 
-// Telemetry is the configured tracer provider and how to flush it.
+// Telemetry is the configured tracer and meter providers, the /metrics handler, and how to
+// flush them.
 type Telemetry struct {
 	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	// Metrics serves the meter provider's instruments in Prometheus' text format (GET /metrics).
+	Metrics http.Handler
 	// Exporting says whether spans leave the process.
 	Exporting bool
 	shutdown  func(context.Context) error
@@ -37,6 +45,7 @@ func Setup(ctx context.Context, version string, getenv func(string) string) (*Te
 	t := &Telemetry{shutdown: func(context.Context) error { return nil }}
 	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
 		t.TracerProvider = noop.NewTracerProvider()
+		t.MeterProvider = metricnoop.NewMeterProvider()
 		return t, nil
 	}
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL,
@@ -62,9 +71,14 @@ func Setup(ctx context.Context, version string, getenv func(string) string) (*Te
 		t.Exporting = true
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
-	t.TracerProvider = tp
-	t.shutdown = tp.Shutdown
+	mp, handler, err := newMetrics(res)
+	if err != nil {
+		return nil, err
+	}
+	t.TracerProvider, t.MeterProvider, t.Metrics = tp, mp, handler
+	t.shutdown = func(ctx context.Context) error { return errors.Join(tp.Shutdown(ctx), mp.Shutdown(ctx)) }
 	otel.SetTracerProvider(tp)
+	otel.SetMeterProvider(mp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return t, nil
 }

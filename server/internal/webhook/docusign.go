@@ -10,8 +10,10 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/eventlog"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 )
 
@@ -19,19 +21,14 @@ import (
 // with recipients and custom fields; documents are never requested in them.
 const MaxBody = 1 << 20
 
-// Ingester stores events and applies them (the engine's External).
-type Ingester interface {
-	// Receive stores an event and applies it in the same transaction when it can, or leaves
-	// it PENDING with its job; created is false for a redelivery.
-	Receive(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error)
-}
-
 // DocuSign receives DocuSign Connect (JSON SIM) notifications.
 type DocuSign struct {
 	keys   func(context.Context) ([]string, error)
 	ingest Ingester
 	log    *slog.Logger
 }
+
+var _ Receiver = (*DocuSign)(nil)
 
 // NewDocuSign returns the DocuSign receiver; keys returns the configured HMAC keys.
 func NewDocuSign(keys func(context.Context) ([]string, error), ingest Ingester, log *slog.Logger) *DocuSign {
@@ -41,63 +38,71 @@ func NewDocuSign(keys func(context.Context) ([]string, error), ingest Ingester, 
 // safeHeaders are the request headers kept with an event: none that authenticates it.
 var safeHeaders = []string{"Content-Type", "User-Agent", "X-Docusign-Accountid", "X-Authorization-Digest", "X-Forwarded-For"}
 
-func (d *DocuSign) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (d *DocuSign) Receive(r *http.Request, dl *Delivery) Reply {
 	ctx := r.Context()
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		WriteError(w, http.StatusUnsupportedMediaType, "DocuSign notifications are JSON (Content-Type: application/json)")
-		return
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		eventlog.Note(ctx, eventlog.StepReceived, "from %s, Content-Type %q", dl.RemoteAddr, truncate(ct, 100))
+		dl.Reject(ctx, "unsupported content type (DocuSign Connect sends application/json)")
+		return Reply{Status: http.StatusUnsupportedMediaType, Error: "DocuSign notifications are JSON (Content-Type: application/json)"}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
+	dl.Body, dl.Headers = body, keep(r.Header)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			WriteError(w, http.StatusRequestEntityTooLarge, "the notification is larger than 1 MiB")
-			return
+			eventlog.Note(ctx, eventlog.StepReceived, "more than %d bytes from %s", MaxBody, dl.RemoteAddr)
+			dl.Reject(ctx, "the body is larger than 1 MiB")
+			return Reply{Status: http.StatusRequestEntityTooLarge, Error: "the notification is larger than 1 MiB"}
 		}
-		WriteError(w, http.StatusBadRequest, "the body could not be read")
-		return
+		eventlog.Note(ctx, eventlog.StepReceived, "from %s; the body could not be read", dl.RemoteAddr)
+		dl.Reject(ctx, "the body could not be read")
+		return Reply{Status: http.StatusBadRequest, Error: "the body could not be read"}
 	}
+	eventlog.Note(ctx, eventlog.StepReceived, "%d bytes of JSON from %s", len(body), dl.RemoteAddr)
 	keys, err := d.keys(ctx)
 	if err != nil {
-		d.unavailable(w, r, err)
-		return
+		return d.unavailable(ctx, dl, err)
 	}
 	// Authenticate before parsing anything.
 	if err := docusign.Verify(body, r.Header, keys); err != nil {
-		d.log.InfoContext(ctx, "docusign webhook rejected", "reason", rejectReason(err), "remote", r.RemoteAddr, "bytes", len(body))
-		WriteError(w, http.StatusUnauthorized, "the notification is not signed with a configured HMAC key")
-		return
+		reason := rejectReason(err)
+		d.log.InfoContext(ctx, "docusign webhook rejected", "reason", reason, "remote", dl.RemoteAddr, "bytes", len(body))
+		dl.Reject(ctx, "HMAC: %s (%d key(s) configured, %d signature header(s) sent)", reason, len(keys), signatureCount(r.Header))
+		return Reply{Status: http.StatusUnauthorized, Error: "the notification is not signed with a configured HMAC key"}
 	}
+	eventlog.Note(ctx, eventlog.StepAuthenticated, "HMAC-SHA256 signature matches one of the %d configured key(s)", len(keys))
 	ev, perr := docusign.ParseEvent(body)
-	stored := engine.StoredEvent{Event: ev, Body: body, Headers: keep(r.Header), RemoteAddr: r.RemoteAddr}
+	stored := engine.StoredEvent{Event: ev, Body: body, Headers: dl.Headers, RemoteAddr: dl.RemoteAddr, Size: int64(len(body))}
 	if perr != nil {
 		// Authentic but unreadable: kept for an administrator, never retried.
 		sum := sha256.Sum256(body)
 		stored.Event = engine.InboundEvent{Provider: engine.ProviderDocuSign, Type: "unparseable", DedupeKey: hex.EncodeToString(sum[:])}
 		stored.Verdict, stored.Reason = engine.VerdictUnparseable, perr.Error()
+		eventlog.Note(ctx, eventlog.StepParsed, "unparseable: %s", perr.Error())
+	} else {
+		eventlog.Note(ctx, eventlog.StepParsed, "%s for envelope %s (status %q)%s", ev.Type, ev.ExternalID, ev.Status, at(ev.OccurredAt))
 	}
 	stored.Event.Provider = engine.ProviderDocuSign
+	dl.Traced(ctx, &stored)
 	// One transaction stores it and, when its work item is known, applies it: the 200 below
 	// means the workflow has moved (or the event waits, durably, with its job).
-	_, created, err := d.ingest.Receive(ctx, stored)
+	saved, created, err := d.ingest.Receive(ctx, stored)
 	if err != nil {
-		d.unavailable(w, r, err)
-		return
+		return d.unavailable(ctx, dl, err)
 	}
-	status := "accepted"
+	dl.Stored(saved, created)
 	if !created {
-		status = "duplicate"
+		return Reply{Status: http.StatusOK, Result: "duplicate"}
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = io.WriteString(w, `{"status":"`+status+`"}`+"\n")
+	return Reply{Status: http.StatusOK, Result: "accepted"}
 }
 
 // unavailable answers 503 with Retry-After: the provider retries, nothing is lost.
-func (d *DocuSign) unavailable(w http.ResponseWriter, r *http.Request, err error) {
-	d.log.WarnContext(r.Context(), "docusign webhook not stored", "error", err.Error())
-	w.Header().Set("Retry-After", "30")
-	WriteError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry later")
+func (d *DocuSign) unavailable(ctx context.Context, dl *Delivery, err error) Reply {
+	d.log.WarnContext(ctx, "docusign webhook not stored", "error", err.Error())
+	dl.Failed(ctx, "the database is unavailable")
+	return Reply{Status: http.StatusServiceUnavailable, Error: "temporarily unavailable; retry later", RetryAfter: 30}
 }
 
 func rejectReason(err error) string {
@@ -111,12 +116,37 @@ func rejectReason(err error) string {
 	}
 }
 
+// signatureCount is how many X-DocuSign-Signature-N headers came (their values are never kept).
+func signatureCount(h http.Header) int {
+	n := 0
+	for k := range h {
+		if strings.HasPrefix(strings.ToLower(k), "x-docusign-signature-") {
+			n++
+		}
+	}
+	return n
+}
+
 func keep(h http.Header) map[string]string {
 	out := make(map[string]string, len(safeHeaders))
 	for _, k := range safeHeaders {
 		if v := h.Get(k); v != "" {
-			out[k] = strings.ToValidUTF8(v, "?")
+			out[k] = truncate(strings.ToValidUTF8(v, "?"), 512)
 		}
 	}
 	return out
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+func at(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return ", generated " + t.UTC().Format(time.RFC3339Nano)
 }

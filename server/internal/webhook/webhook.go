@@ -1,44 +1,292 @@
 // Package webhook holds the plain net/http handlers that receive providers' notifications at
 // POST /webhooks/{provider}. Each provider's receiver follows one pipeline: limits, then
-// authentication before parsing, then the raw event and its processing job committed in one
-// transaction, then 2xx. This file routes a request to the receiver of its provider, whose name
-// is matched without regard to case (/webhooks/DocuSign and /webhooks/docusign are the same).
+// authentication before parsing, then the raw event stored (and applied, when its work item is
+// known) in one transaction, then 2xx.
+//
+// The router is the part every provider shares: it finds the receiver of the provider named in
+// the path (without regard to case: /webhooks/DocuSign and /webhooks/docusign are the same),
+// makes each request the root span of a new trace (a public endpoint: a caller's trace context
+// is only linked), counts and times deliveries by provider and verdict, and, when the Webhook
+// Receiver debug option is on, gives the receiver a trail for the Event Log, keeps rejected
+// notifications, and writes the steps before the response goes out.
 package webhook
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/eventlog"
 )
+
+// Pattern is the mux pattern the router serves, and the route its spans name.
+const Pattern = "/webhooks/{provider}"
+
+// SpanName is the name of every webhook request's server span.
+const SpanName = "POST " + Pattern
+
+// MaxRejectedBody is how much of a rejected notification's body is kept (debug option on): it
+// was never authenticated, so anyone could have sent it.
+const MaxRejectedBody = 64 << 10
+
+// Ingester stores events and applies them (the engine's External).
+type Ingester interface {
+	// Receive stores an event and applies it in the same transaction when it can, or leaves
+	// it PENDING with its job; an event with a verdict is only stored. created is false for a
+	// redelivery.
+	Receive(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error)
+}
+
+// EventLog keeps the steps of a delivery.
+type EventLog interface {
+	AppendEventLog(ctx context.Context, eventID string, entries []eventlog.Entry) error
+}
+
+// Receiver handles the notifications of one provider. It reads and checks the request, records
+// what it learns in the delivery, and says what to answer; the router writes the answer.
+type Receiver interface {
+	Receive(r *http.Request, d *Delivery) Reply
+}
+
+// Reply is the answer to a delivery.
+type Reply struct {
+	Status int
+	// Error is the message of an error answer, safe to show anyone.
+	Error string
+	// Result is the status word of a 200 ("accepted", "duplicate").
+	Result string
+	// RetryAfter asks the provider to retry after that many seconds (503).
+	RetryAfter int
+}
+
+// Delivery is one notification being received: what the router and the receiver learn of it.
+type Delivery struct {
+	Provider   engine.Provider
+	Start      time.Time
+	RemoteAddr string
+	// Body and Headers are what the receiver read (safe headers only), kept with a rejected
+	// notification when the debug option is on.
+	Body    []byte
+	Headers map[string]string
+
+	span    trace.Span
+	verdict string
+	event   engine.StoredEvent
+	reason  string
+}
+
+// Reject records that the notification was refused, and why (a reason class, never a secret).
+func (d *Delivery) Reject(ctx context.Context, format string, args ...any) {
+	d.verdict = "rejected"
+	d.reason = format
+	if len(args) > 0 {
+		d.reason = fmt.Sprintf(format, args...)
+	}
+	eventlog.Note(ctx, eventlog.StepRejected, "%s", d.reason)
+	d.span.SetAttributes(attribute.String("flowhook.webhook.reject_reason", d.reason))
+}
+
+// Stored records the event as saved; created is false for a redelivery.
+func (d *Delivery) Stored(ev engine.StoredEvent, created bool) {
+	d.event = ev
+	d.verdict = strings.ToLower(string(ev.Verdict))
+	if !created {
+		d.verdict = "duplicate"
+	}
+	d.span.SetAttributes(
+		attribute.String("flowhook.event.id", ev.ID),
+		attribute.String("flowhook.event.type", ev.Event.Type),
+		attribute.String("flowhook.external_id", ev.Event.ExternalID),
+		attribute.String("flowhook.webhook.verdict", string(ev.Verdict)),
+		attribute.Bool("flowhook.webhook.redelivery", !created),
+	)
+	if ev.InstanceID != "" {
+		d.span.SetAttributes(attribute.String("flowhook.instance_id", ev.InstanceID))
+	}
+}
+
+// Failed records that the notification could not be stored (the provider retries).
+func (d *Delivery) Failed(ctx context.Context, class string) {
+	d.verdict = "error"
+	eventlog.Note(ctx, eventlog.StepError, "not stored: %s; answered 503 so that the provider retries", class)
+	d.span.SetAttributes(attribute.String("flowhook.error", class))
+}
+
+// Traced fills an event's trace fields from the delivery's span.
+func (d *Delivery) Traced(ctx context.Context, ev *engine.StoredEvent) {
+	if sc := d.span.SpanContext(); sc.IsValid() {
+		ev.TraceID = sc.TraceID().String()
+		ev.Traceparent = engine.Traceparent(ctx)
+	}
+}
+
+// Options configure the router.
+type Options struct {
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	// Debug says whether the Webhook Receiver debug option is on.
+	Debug func(context.Context) bool
+	// Ingest stores rejected notifications (debug option on), Log their steps.
+	Ingest Ingester
+	Log    EventLog
+}
 
 // Router dispatches /webhooks/{provider} to the provider's receiver.
 type Router struct {
-	receivers map[string]http.Handler
+	receivers map[string]route
+	opts      Options
+	tracer    trace.Tracer
+	count     metric.Int64Counter
+	latency   metric.Float64Histogram
+}
+
+type route struct {
+	provider engine.Provider
+	receiver Receiver
 }
 
 // NewRouter returns a router with no receivers; Handle adds them.
-func NewRouter() *Router { return &Router{receivers: map[string]http.Handler{}} }
-
-// Handle registers the receiver of a provider.
-func (rt *Router) Handle(provider string, h http.Handler) {
-	rt.receivers[strings.ToLower(provider)] = h
+func NewRouter(o Options) (*Router, error) {
+	meter := o.MeterProvider.Meter("github.com/flowhook/flowhook/server/internal/webhook")
+	count, err := meter.Int64Counter("flowhook.webhooks",
+		metric.WithDescription("Notifications received, by provider and verdict (rejected and ignored ones included)"),
+		metric.WithUnit("{notification}"))
+	if err != nil {
+		return nil, err
+	}
+	latency, err := meter.Float64Histogram("flowhook.webhook.ingest.duration",
+		metric.WithDescription("Time from a notification's arrival to the answer (stored, and applied when its work item is known)"),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+	if err != nil {
+		return nil, err
+	}
+	if o.Debug == nil {
+		o.Debug = func(context.Context) bool { return false }
+	}
+	return &Router{receivers: map[string]route{}, opts: o, count: count, latency: latency,
+		tracer: o.TracerProvider.Tracer("github.com/flowhook/flowhook/server/internal/webhook")}, nil
 }
 
-// Pattern is the mux pattern the router serves.
-const Pattern = "/webhooks/{provider}"
+// Handle registers the receiver of a provider.
+func (rt *Router) Handle(p engine.Provider, name string, rc Receiver) {
+	rt.receivers[strings.ToLower(name)] = route{provider: p, receiver: rc}
+}
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h, ok := rt.receivers[strings.ToLower(r.PathValue("provider"))]
+	start := time.Now()
+	rc, ok := rt.receivers[strings.ToLower(r.PathValue("provider"))]
 	if !ok {
+		rt.count.Add(r.Context(), 1, metric.WithAttributes(attribute.String("provider", "unknown"), attribute.String("verdict", "rejected")))
 		WriteError(w, http.StatusNotFound, "no such webhook provider")
 		return
 	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		WriteError(w, http.StatusMethodNotAllowed, "webhooks accept POST only")
-		return
+	provider := rc.provider.String()
+
+	// A public endpoint: a new trace, whatever the caller sent; its context is only linked.
+	var links []trace.Link
+	if remote := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))); remote.IsValid() {
+		links = append(links, trace.Link{SpanContext: remote, Attributes: []attribute.KeyValue{attribute.String("flowhook.link", "caller")}})
 	}
-	h.ServeHTTP(w, r)
+	ctx, span := rt.tracer.Start(r.Context(), SpanName, trace.WithNewRoot(), trace.WithLinks(links...),
+		trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
+			attribute.String("http.request.method", r.Method),
+			attribute.String("http.route", Pattern),
+			attribute.String("flowhook.provider", provider),
+		))
+	defer span.End()
+
+	d := &Delivery{Provider: rc.provider, Start: start, RemoteAddr: r.RemoteAddr, span: span}
+	var trail *eventlog.Trail
+	if rt.opts.Debug(ctx) {
+		trail = eventlog.NewTrail(nil)
+		ctx = eventlog.With(ctx, trail)
+	}
+
+	var reply Reply
+	if r.Method != http.MethodPost {
+		d.Reject(ctx, "method %s is not allowed", r.Method)
+		reply = Reply{Status: http.StatusMethodNotAllowed, Error: "webhooks accept POST only"}
+		w.Header().Set("Allow", http.MethodPost)
+	} else {
+		reply = rc.receiver.Receive(r.WithContext(ctx), d)
+	}
+	if trail != nil {
+		rt.record(ctx, d, trail)
+	}
+
+	if reply.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(reply.RetryAfter))
+	}
+	if reply.Status == http.StatusOK {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"status":"` + reply.Result + `"}` + "\n"))
+	} else {
+		WriteError(w, reply.Status, reply.Error)
+	}
+
+	span.SetAttributes(attribute.Int("http.response.status_code", reply.Status), attribute.Int("http.request.body.size", len(d.Body)))
+	if reply.Status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(reply.Status))
+	}
+	verdict := d.verdict
+	if verdict == "" {
+		verdict = "rejected"
+	}
+	attrs := metric.WithAttributes(attribute.String("provider", provider), attribute.String("verdict", verdict))
+	rt.count.Add(ctx, 1, attrs)
+	rt.latency.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attribute.String("provider", provider)))
+}
+
+// record writes the delivery's steps to the Event Log, with the event it became; a rejected
+// notification is kept first (as REJECTED, its body cut to MaxRejectedBody) so that its steps
+// have an event to belong to.
+func (rt *Router) record(ctx context.Context, d *Delivery, trail *eventlog.Trail) {
+	// The Event Log is a debugging aid: it must not fail or hold up a delivery for long.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if d.event.ID == "" {
+		if d.verdict != "rejected" || rt.opts.Ingest == nil {
+			return
+		}
+		body := d.Body
+		if len(body) > MaxRejectedBody {
+			body = body[:MaxRejectedBody]
+		}
+		ev := engine.StoredEvent{
+			Event:      engine.InboundEvent{Provider: d.Provider, DedupeKey: "rejected:" + uuid.NewString()},
+			Body:       body,
+			Headers:    d.Headers,
+			Size:       int64(len(d.Body)),
+			RemoteAddr: d.RemoteAddr,
+			ReceivedAt: d.Start,
+			Verdict:    engine.VerdictRejected,
+			Reason:     d.reason,
+		}
+		d.Traced(ctx, &ev)
+		saved, _, err := rt.opts.Ingest.Receive(ctx, ev)
+		if err != nil {
+			return
+		}
+		d.event = saved
+		d.span.SetAttributes(attribute.String("flowhook.event.id", saved.ID))
+	}
+	if rt.opts.Log != nil {
+		_ = rt.opts.Log.AppendEventLog(ctx, d.event.ID, trail.Entries())
+	}
 }
 
 // WriteError answers with a small JSON error body; the message must be safe to show anyone.

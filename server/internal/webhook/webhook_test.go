@@ -8,17 +8,25 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/webhook"
 )
 
+type receiverFunc func(r *http.Request, d *webhook.Delivery) webhook.Reply
+
+func (f receiverFunc) Receive(r *http.Request, d *webhook.Delivery) webhook.Reply { return f(r, d) }
+
 func TestRouter(t *testing.T) {
 	t.Parallel()
-	rt := webhook.NewRouter()
+	rt, err := webhook.NewRouter(webhook.Options{TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider()})
+	require.NoError(t, err)
 	var got []string
-	rt.Handle("DocuSign", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rt.Handle(engine.ProviderDocuSign, "DocuSign", receiverFunc(func(r *http.Request, _ *webhook.Delivery) webhook.Reply {
 		got = append(got, r.URL.Path)
-		w.WriteHeader(http.StatusOK)
+		return webhook.Reply{Status: http.StatusOK, Result: "accepted"}
 	}))
 	mux := http.NewServeMux()
 	mux.Handle(webhook.Pattern, rt)

@@ -10,12 +10,24 @@ import (
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
-// Register adds flowhook's workers to a River bundle.
-func Register(workers *river.Workers, creator *engine.Creator, external *engine.External) {
+// Register adds flowhook's workers to a River bundle; purge deletes what the Event Log keeps
+// beyond its retention and says how many rows went.
+func Register(workers *river.Workers, creator *engine.Creator, external *engine.External, purge func(context.Context) (int, error)) {
 	river.AddWorker(workers, &createWorker{creator: creator})
 	river.AddWorker(workers, &processWorker{external: external})
 	river.AddWorker(workers, &cancelWorker{creator: creator})
 	river.AddWorker(workers, &fetchWorker{creator: creator})
+	river.AddWorker(workers, &purgeWorker{purge: purge})
+}
+
+type purgeWorker struct {
+	river.WorkerDefaults[engine.PurgeEventLogJob]
+	purge func(context.Context) (int, error)
+}
+
+func (w *purgeWorker) Work(ctx context.Context, _ *river.Job[engine.PurgeEventLogJob]) error {
+	_, err := w.purge(ctx)
+	return err
 }
 
 type createWorker struct {

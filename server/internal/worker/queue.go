@@ -16,6 +16,13 @@ import (
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/riverqueue/rivercontrib/otelriver"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/store"
@@ -31,6 +38,12 @@ type Options struct {
 	// FetchCooldown is the least time between two fetches (River's default, 100 ms, would cap
 	// a busy server's latency; webhooks are also applied inline, so the job is a fallback).
 	FetchCooldown time.Duration
+	// PurgeInterval is how often the Event Log is purged of what is past its retention
+	// (default hourly; the leader replica runs it).
+	PurgeInterval time.Duration
+	// Every job is a span (linked to the span that enqueued it) and is counted and timed.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
 }
 
 // Queue is this process's River client. Before Start it only inserts.
@@ -53,6 +66,21 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if o.MaxWorkers <= 0 {
 		o.MaxWorkers = 20
 	}
+	if o.PurgeInterval <= 0 {
+		o.PurgeInterval = time.Hour
+	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = tracenoop.NewTracerProvider()
+	}
+	if o.MeterProvider == nil {
+		o.MeterProvider = metricnoop.NewMeterProvider()
+	}
+	failures, err := o.MeterProvider.Meter("github.com/flowhook/flowhook/server/internal/worker").Int64Counter("flowhook.jobs.failed",
+		metric.WithDescription("Job attempts that failed (they are retried with backoff until their last attempt), by kind"),
+		metric.WithUnit("{attempt}"))
+	if err != nil {
+		return nil, err
+	}
 	cfg := &river.Config{
 		Logger:            log.With("component", "river"),
 		Workers:           workers,
@@ -64,6 +92,20 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 		JobTimeout:        2 * time.Minute,
 		// Jobs whose worker a later change adds are kept, not refused, by older replicas.
 		SkipUnknownJobCheck: true,
+		Middleware: []rivertype.Middleware{
+			otelriver.NewMiddleware(&otelriver.MiddlewareConfig{
+				TracerProvider:              o.TracerProvider,
+				MeterProvider:               o.MeterProvider,
+				EnableTracePropagation:      true,
+				EnableWorkSpanJobKindSuffix: true,
+			}),
+			&failureCounter{failed: failures},
+		},
+		PeriodicJobs: []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(o.PurgeInterval), func() (river.JobArgs, *river.InsertOpts) {
+				return engine.PurgeEventLogJob{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: o.PurgeInterval}}
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
+		},
 	}
 	client, err := river.NewClient(driver, cfg)
 	if err != nil {
@@ -95,6 +137,22 @@ func (q *Queue) Stop(ctx context.Context) error {
 	err := q.client.Stop(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("stopping the job queue: jobs still running at the deadline: %w", err)
+	}
+	return err
+}
+
+// failureCounter counts failed job attempts by kind (a snooze or a cancel is not a failure).
+type failureCounter struct {
+	river.MiddlewareDefaults
+	failed metric.Int64Counter
+}
+
+func (m *failureCounter) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) error {
+	err := doInner(ctx)
+	var snooze *river.JobSnoozeError
+	var cancel *river.JobCancelError
+	if err != nil && !errors.As(err, &snooze) && !errors.As(err, &cancel) {
+		m.failed.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", job.Kind)))
 	}
 	return err
 }

@@ -42,6 +42,12 @@ const (
 	// ProviderSettingsServiceTestProviderConnectionProcedure is the fully-qualified name of the
 	// ProviderSettingsService's TestProviderConnection RPC.
 	ProviderSettingsServiceTestProviderConnectionProcedure = "/flowhook.v1.ProviderSettingsService/TestProviderConnection"
+	// ProviderSettingsServiceGetSecuritySettingsProcedure is the fully-qualified name of the
+	// ProviderSettingsService's GetSecuritySettings RPC.
+	ProviderSettingsServiceGetSecuritySettingsProcedure = "/flowhook.v1.ProviderSettingsService/GetSecuritySettings"
+	// ProviderSettingsServiceUpdateSecuritySettingsProcedure is the fully-qualified name of the
+	// ProviderSettingsService's UpdateSecuritySettings RPC.
+	ProviderSettingsServiceUpdateSecuritySettingsProcedure = "/flowhook.v1.ProviderSettingsService/UpdateSecuritySettings"
 )
 
 // ProviderSettingsServiceClient is a client for the flowhook.v1.ProviderSettingsService service.
@@ -51,6 +57,9 @@ type ProviderSettingsServiceClient interface {
 	UpdateDocuSignSettings(context.Context, *connect.Request[v1.UpdateDocuSignSettingsRequest]) (*connect.Response[v1.UpdateDocuSignSettingsResponse], error)
 	// Signs in at the provider with the saved settings and reads who the integration acts as.
 	TestProviderConnection(context.Context, *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error)
+	GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error)
+	// Every replica applies a change within a few seconds.
+	UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error)
 }
 
 // NewProviderSettingsServiceClient constructs a client for the flowhook.v1.ProviderSettingsService
@@ -83,6 +92,19 @@ func NewProviderSettingsServiceClient(httpClient connect.HTTPClient, baseURL str
 			connect.WithSchema(providerSettingsServiceMethods.ByName("TestProviderConnection")),
 			connect.WithClientOptions(opts...),
 		),
+		getSecuritySettings: connect.NewClient[v1.GetSecuritySettingsRequest, v1.GetSecuritySettingsResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceGetSecuritySettingsProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("GetSecuritySettings")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateSecuritySettings: connect.NewClient[v1.UpdateSecuritySettingsRequest, v1.UpdateSecuritySettingsResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceUpdateSecuritySettingsProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("UpdateSecuritySettings")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -91,6 +113,8 @@ type providerSettingsServiceClient struct {
 	getDocuSignSettings    *connect.Client[v1.GetDocuSignSettingsRequest, v1.GetDocuSignSettingsResponse]
 	updateDocuSignSettings *connect.Client[v1.UpdateDocuSignSettingsRequest, v1.UpdateDocuSignSettingsResponse]
 	testProviderConnection *connect.Client[v1.TestProviderConnectionRequest, v1.TestProviderConnectionResponse]
+	getSecuritySettings    *connect.Client[v1.GetSecuritySettingsRequest, v1.GetSecuritySettingsResponse]
+	updateSecuritySettings *connect.Client[v1.UpdateSecuritySettingsRequest, v1.UpdateSecuritySettingsResponse]
 }
 
 // GetDocuSignSettings calls flowhook.v1.ProviderSettingsService.GetDocuSignSettings.
@@ -108,6 +132,16 @@ func (c *providerSettingsServiceClient) TestProviderConnection(ctx context.Conte
 	return c.testProviderConnection.CallUnary(ctx, req)
 }
 
+// GetSecuritySettings calls flowhook.v1.ProviderSettingsService.GetSecuritySettings.
+func (c *providerSettingsServiceClient) GetSecuritySettings(ctx context.Context, req *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error) {
+	return c.getSecuritySettings.CallUnary(ctx, req)
+}
+
+// UpdateSecuritySettings calls flowhook.v1.ProviderSettingsService.UpdateSecuritySettings.
+func (c *providerSettingsServiceClient) UpdateSecuritySettings(ctx context.Context, req *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error) {
+	return c.updateSecuritySettings.CallUnary(ctx, req)
+}
+
 // ProviderSettingsServiceHandler is an implementation of the flowhook.v1.ProviderSettingsService
 // service.
 type ProviderSettingsServiceHandler interface {
@@ -116,6 +150,9 @@ type ProviderSettingsServiceHandler interface {
 	UpdateDocuSignSettings(context.Context, *connect.Request[v1.UpdateDocuSignSettingsRequest]) (*connect.Response[v1.UpdateDocuSignSettingsResponse], error)
 	// Signs in at the provider with the saved settings and reads who the integration acts as.
 	TestProviderConnection(context.Context, *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error)
+	GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error)
+	// Every replica applies a change within a few seconds.
+	UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error)
 }
 
 // NewProviderSettingsServiceHandler builds an HTTP handler from the service implementation. It
@@ -144,6 +181,19 @@ func NewProviderSettingsServiceHandler(svc ProviderSettingsServiceHandler, opts 
 		connect.WithSchema(providerSettingsServiceMethods.ByName("TestProviderConnection")),
 		connect.WithHandlerOptions(opts...),
 	)
+	providerSettingsServiceGetSecuritySettingsHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceGetSecuritySettingsProcedure,
+		svc.GetSecuritySettings,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("GetSecuritySettings")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	providerSettingsServiceUpdateSecuritySettingsHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceUpdateSecuritySettingsProcedure,
+		svc.UpdateSecuritySettings,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("UpdateSecuritySettings")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/flowhook.v1.ProviderSettingsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ProviderSettingsServiceGetDocuSignSettingsProcedure:
@@ -152,6 +202,10 @@ func NewProviderSettingsServiceHandler(svc ProviderSettingsServiceHandler, opts 
 			providerSettingsServiceUpdateDocuSignSettingsHandler.ServeHTTP(w, r)
 		case ProviderSettingsServiceTestProviderConnectionProcedure:
 			providerSettingsServiceTestProviderConnectionHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceGetSecuritySettingsProcedure:
+			providerSettingsServiceGetSecuritySettingsHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceUpdateSecuritySettingsProcedure:
+			providerSettingsServiceUpdateSecuritySettingsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -171,4 +225,12 @@ func (UnimplementedProviderSettingsServiceHandler) UpdateDocuSignSettings(contex
 
 func (UnimplementedProviderSettingsServiceHandler) TestProviderConnection(context.Context, *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.TestProviderConnection is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.GetSecuritySettings is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.UpdateSecuritySettings is not implemented"))
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowhook/v1/settings.proto.
  */
 export const file_flowhook_v1_settings: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93aG9vay92MS9zZXR0aW5ncy5wcm90bxILZmxvd2hvb2sudjEi8AEKEERvY3VTaWduU2V0dGluZ3MSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIXCg9wcml2YXRlX2tleV9zZXQYBSABKAgSFgoOaG1hY19rZXlfY291bnQYBiABKAUSEwoLd2ViaG9va191cmwYByABKAkSEAoIcmV2aXNpb24YCCABKAMSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHAoaR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QiTgobR2V0RG9jdVNpZ25TZXR0aW5nc1Jlc3BvbnNlEi8KCHNldHRpbmdzGAEgASgLMh0uZmxvd2hvb2sudjEuRG9jdVNpZ25TZXR0aW5ncyLwAQodVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIcCg9wcml2YXRlX2tleV9wZW0YBSABKAlIAIgBARIRCglobWFjX2tleXMYBiADKAkSGQoRcmVwbGFjZV9obWFjX2tleXMYByABKAgSGQoRZXhwZWN0ZWRfcmV2aXNpb24YCCABKANCEgoQX3ByaXZhdGVfa2V5X3BlbSJRCh5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5Eb2N1U2lnblNldHRpbmdzIkgKHVRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXF1ZXN0EicKCHByb3ZpZGVyGAEgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXIieAoeVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSFAoMYWNjb3VudF9uYW1lGAMgASgJEhEKCXVzZXJfbmFtZRgEIAEoCRIQCghiYXNlX3VyaRgFIAEoCTLyAgoXUHJvdmlkZXJTZXR0aW5nc1NlcnZpY2USbQoTR2V0RG9jdVNpZ25TZXR0aW5ncxInLmZsb3dob29rLnYxLkdldERvY3VTaWduU2V0dGluZ3NSZXF1ZXN0GiguZmxvd2hvb2sudjEuR2V0RG9jdVNpZ25TZXR0aW5nc1Jlc3BvbnNlIgOQAgEScwoWVXBkYXRlRG9jdVNpZ25TZXR0aW5ncxIqLmZsb3dob29rLnYxLlVwZGF0ZURvY3VTaWduU2V0dGluZ3NSZXF1ZXN0GisuZmxvd2hvb2sudjEuVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1Jlc3BvbnNlIgAScwoWVGVzdFByb3ZpZGVyQ29ubmVjdGlvbhIqLmZsb3dob29rLnYxLlRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXF1ZXN0GisuZmxvd2hvb2sudjEuVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlc3BvbnNlIgBCpgEKD2NvbS5mbG93aG9vay52MUINU2V0dGluZ3NQcm90b1ABWjdnaXRodWIuY29tL2Zsb3dob29rL2Zsb3dob29rL2dlbi9mbG93aG9vay92MTtmbG93aG9va3YxogIDRlhYqgILRmxvd2hvb2suVjHKAgtGbG93aG9va1xWMeICF0Zsb3dob29rXFYxXEdQQk1ldGFkYXRh6gIMRmxvd2hvb2s6OlYxYgZwcm90bzM", [file_flowhook_v1_workflow, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93aG9vay92MS9zZXR0aW5ncy5wcm90bxILZmxvd2hvb2sudjEi8AEKEERvY3VTaWduU2V0dGluZ3MSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIXCg9wcml2YXRlX2tleV9zZXQYBSABKAgSFgoOaG1hY19rZXlfY291bnQYBiABKAUSEwoLd2ViaG9va191cmwYByABKAkSEAoIcmV2aXNpb24YCCABKAMSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHAoaR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QiTgobR2V0RG9jdVNpZ25TZXR0aW5nc1Jlc3BvbnNlEi8KCHNldHRpbmdzGAEgASgLMh0uZmxvd2hvb2sudjEuRG9jdVNpZ25TZXR0aW5ncyLwAQodVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIcCg9wcml2YXRlX2tleV9wZW0YBSABKAlIAIgBARIRCglobWFjX2tleXMYBiADKAkSGQoRcmVwbGFjZV9obWFjX2tleXMYByABKAgSGQoRZXhwZWN0ZWRfcmV2aXNpb24YCCABKANCEgoQX3ByaXZhdGVfa2V5X3BlbSJRCh5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5Eb2N1U2lnblNldHRpbmdzIkgKHVRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXF1ZXN0EicKCHByb3ZpZGVyGAEgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXIieAoeVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSFAoMYWNjb3VudF9uYW1lGAMgASgJEhEKCXVzZXJfbmFtZRgEIAEoCRIQCghiYXNlX3VyaRgFIAEoCSKSAQoQU2VjdXJpdHlTZXR0aW5ncxIeChZ3ZWJob29rX3JlY2VpdmVyX2RlYnVnGAEgASgIEhwKFGV2ZW50X3JldGVudGlvbl9kYXlzGAIgASgFEhAKCHJldmlzaW9uGAMgASgDEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhwKGkdldFNlY3VyaXR5U2V0dGluZ3NSZXF1ZXN0Ik4KG0dldFNlY3VyaXR5U2V0dGluZ3NSZXNwb25zZRIvCghzZXR0aW5ncxgBIAEoCzIdLmZsb3dob29rLnYxLlNlY3VyaXR5U2V0dGluZ3MieAodVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QSHgoWd2ViaG9va19yZWNlaXZlcl9kZWJ1ZxgBIAEoCBIcChRldmVudF9yZXRlbnRpb25fZGF5cxgCIAEoBRIZChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoAyJRCh5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5TZWN1cml0eVNldHRpbmdzMtYEChdQcm92aWRlclNldHRpbmdzU2VydmljZRJtChNHZXREb2N1U2lnblNldHRpbmdzEicuZmxvd2hvb2sudjEuR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QaKC5mbG93aG9vay52MS5HZXREb2N1U2lnblNldHRpbmdzUmVzcG9uc2UiA5ACARJzChZVcGRhdGVEb2N1U2lnblNldHRpbmdzEiouZmxvd2hvb2sudjEuVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QaKy5mbG93aG9vay52MS5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2UiABJzChZUZXN0UHJvdmlkZXJDb25uZWN0aW9uEiouZmxvd2hvb2sudjEuVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlcXVlc3QaKy5mbG93aG9vay52MS5UZXN0UHJvdmlkZXJDb25uZWN0aW9uUmVzcG9uc2UiABJtChNHZXRTZWN1cml0eVNldHRpbmdzEicuZmxvd2hvb2sudjEuR2V0U2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QaKC5mbG93aG9vay52MS5HZXRTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiA5ACARJzChZVcGRhdGVTZWN1cml0eVNldHRpbmdzEiouZmxvd2hvb2sudjEuVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QaKy5mbG93aG9vay52MS5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiAEKmAQoPY29tLmZsb3dob29rLnYxQg1TZXR0aW5nc1Byb3RvUAFaN2dpdGh1Yi5jb20vZmxvd2hvb2svZmxvd2hvb2svZ2VuL2Zsb3dob29rL3YxO2Zsb3dob29rdjGiAgNGWFiqAgtGbG93aG9vay5WMcoCC0Zsb3dob29rXFYx4gIXRmxvd2hvb2tcVjFcR1BCTWV0YWRhdGHqAgxGbG93aG9vazo6VjFiBnByb3RvMw", [file_flowhook_v1_workflow, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message flowhook.v1.DocuSignSettings
@@ -250,6 +250,126 @@ export const TestProviderConnectionResponseSchema: GenMessage<TestProviderConnec
   messageDesc(file_flowhook_v1_settings, 6);
 
 /**
+ * The security settings.
+ *
+ * @generated from message flowhook.v1.SecuritySettings
+ */
+export type SecuritySettings = Message<"flowhook.v1.SecuritySettings"> & {
+  /**
+   * The Webhook Receiver debug option: every notification, whatever becomes of it (rejected,
+   * ignored, duplicate, stale, orphaned or applied), writes each step of its handling to the
+   * Event Log and as events of its trace. Independent of the log level. Off by default; with it
+   * off, handled notifications are still kept with their verdict, and rejected ones are only
+   * counted in the metrics.
+   *
+   * @generated from field: bool webhook_receiver_debug = 1;
+   */
+  webhookReceiverDebug: boolean;
+
+  /**
+   * How many days the Event Log keeps notifications and their steps (default 30).
+   *
+   * @generated from field: int32 event_retention_days = 2;
+   */
+  eventRetentionDays: number;
+
+  /**
+   * Output only: pass as expected_revision (0: never saved).
+   *
+   * @generated from field: int64 revision = 3;
+   */
+  revision: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 4;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.SecuritySettings.
+ * Use `create(SecuritySettingsSchema)` to create a new message.
+ */
+export const SecuritySettingsSchema: GenMessage<SecuritySettings> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 7);
+
+/**
+ * @generated from message flowhook.v1.GetSecuritySettingsRequest
+ */
+export type GetSecuritySettingsRequest = Message<"flowhook.v1.GetSecuritySettingsRequest"> & {
+};
+
+/**
+ * Describes the message flowhook.v1.GetSecuritySettingsRequest.
+ * Use `create(GetSecuritySettingsRequestSchema)` to create a new message.
+ */
+export const GetSecuritySettingsRequestSchema: GenMessage<GetSecuritySettingsRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 8);
+
+/**
+ * @generated from message flowhook.v1.GetSecuritySettingsResponse
+ */
+export type GetSecuritySettingsResponse = Message<"flowhook.v1.GetSecuritySettingsResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.SecuritySettings settings = 1;
+   */
+  settings?: SecuritySettings | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.GetSecuritySettingsResponse.
+ * Use `create(GetSecuritySettingsResponseSchema)` to create a new message.
+ */
+export const GetSecuritySettingsResponseSchema: GenMessage<GetSecuritySettingsResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 9);
+
+/**
+ * @generated from message flowhook.v1.UpdateSecuritySettingsRequest
+ */
+export type UpdateSecuritySettingsRequest = Message<"flowhook.v1.UpdateSecuritySettingsRequest"> & {
+  /**
+   * @generated from field: bool webhook_receiver_debug = 1;
+   */
+  webhookReceiverDebug: boolean;
+
+  /**
+   * 1 to 3650; 0 means the default, 30.
+   *
+   * @generated from field: int32 event_retention_days = 2;
+   */
+  eventRetentionDays: number;
+
+  /**
+   * @generated from field: int64 expected_revision = 3;
+   */
+  expectedRevision: bigint;
+};
+
+/**
+ * Describes the message flowhook.v1.UpdateSecuritySettingsRequest.
+ * Use `create(UpdateSecuritySettingsRequestSchema)` to create a new message.
+ */
+export const UpdateSecuritySettingsRequestSchema: GenMessage<UpdateSecuritySettingsRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 10);
+
+/**
+ * @generated from message flowhook.v1.UpdateSecuritySettingsResponse
+ */
+export type UpdateSecuritySettingsResponse = Message<"flowhook.v1.UpdateSecuritySettingsResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.SecuritySettings settings = 1;
+   */
+  settings?: SecuritySettings | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.UpdateSecuritySettingsResponse.
+ * Use `create(UpdateSecuritySettingsResponseSchema)` to create a new message.
+ */
+export const UpdateSecuritySettingsResponseSchema: GenMessage<UpdateSecuritySettingsResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 11);
+
+/**
  * Provider and security settings (admin only). Secrets are write-only: a Get says whether each
  * is set, never its value; they are sealed at rest with FLOWHOOK_SECRET_KEY.
  *
@@ -283,6 +403,24 @@ export const ProviderSettingsService: GenService<{
     methodKind: "unary";
     input: typeof TestProviderConnectionRequestSchema;
     output: typeof TestProviderConnectionResponseSchema;
+  },
+  /**
+   * @generated from rpc flowhook.v1.ProviderSettingsService.GetSecuritySettings
+   */
+  getSecuritySettings: {
+    methodKind: "unary";
+    input: typeof GetSecuritySettingsRequestSchema;
+    output: typeof GetSecuritySettingsResponseSchema;
+  },
+  /**
+   * Every replica applies a change within a few seconds.
+   *
+   * @generated from rpc flowhook.v1.ProviderSettingsService.UpdateSecuritySettings
+   */
+  updateSecuritySettings: {
+    methodKind: "unary";
+    input: typeof UpdateSecuritySettingsRequestSchema;
+    output: typeof UpdateSecuritySettingsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowhook_v1_settings, 0);

@@ -1,0 +1,178 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/eventlog"
+)
+
+// EventLogService implements EventLogService: the inbox read back, with each event's steps.
+type EventLogService struct {
+	log      engine.EventLogStore
+	external *engine.External
+	logger   *slog.Logger
+}
+
+var _ flowhookv1connect.EventLogServiceHandler = (*EventLogService)(nil)
+
+// NewEventLogService returns the Event Log service.
+func NewEventLogService(log engine.EventLogStore, external *engine.External, logger *slog.Logger) *EventLogService {
+	return &EventLogService{log: log, external: external, logger: logger}
+}
+
+func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[flowhookv1.ListEventsRequest]) (*connect.Response[flowhookv1.ListEventsResponse], error) {
+	var ps engine.Problems
+	pf := req.Msg.GetFilter()
+	f := engine.EventFilter{
+		Provider:   engine.Provider(pf.GetProvider()),
+		EventType:  pf.GetEventType(),
+		ExternalID: pf.GetExternalId(),
+		InstanceID: pf.GetInstanceId(),
+	}
+	if f.Provider != engine.ProviderUnspecified && !f.Provider.Valid() {
+		ps.Add("filter.provider", "unknown provider %d", int(f.Provider))
+	}
+	if v := pf.GetVerdict(); v != flowhookv1.Verdict_VERDICT_UNSPECIFIED {
+		if f.Verdict = verdictFromProto(v); f.Verdict == "" {
+			ps.Add("filter.verdict", "unknown verdict %d", int32(v))
+		}
+	}
+	if len(f.EventType) > 255 {
+		ps.Add("filter.event_type", "must be at most 255 characters")
+	}
+	if len(f.ExternalID) > 255 {
+		ps.Add("filter.external_id", "must be at most 255 characters")
+	}
+	if f.InstanceID != "" {
+		checkID(&ps, "filter.instance_id", f.InstanceID)
+	}
+	if t := pf.GetSince(); t != nil {
+		if t.CheckValid() != nil {
+			ps.Add("filter.since", "is not a valid timestamp")
+		} else {
+			f.Since = t.AsTime()
+		}
+	}
+	if t := pf.GetUntil(); t != nil {
+		if t.CheckValid() != nil {
+			ps.Add("filter.until", "is not a valid timestamp")
+		} else {
+			f.Until = t.AsTime()
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		ps.Add("filter.until", "must be after since")
+	}
+	filterKey := pf.String()
+	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filterKey)
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	list, next, total, err := s.log.ListEvents(ctx, f, p)
+	if err != nil {
+		return nil, toConnect(ctx, s.logger, err)
+	}
+	res := &flowhookv1.ListEventsResponse{NextPageToken: encodePageToken(next, filterKey, total), TotalSize: total}
+	for _, ev := range list {
+		res.Events = append(res.Events, eventToProto(ev))
+	}
+	return connect.NewResponse(res), nil
+}
+
+func (s *EventLogService) GetEvent(ctx context.Context, req *connect.Request[flowhookv1.GetEventRequest]) (*connect.Response[flowhookv1.GetEventResponse], error) {
+	var ps engine.Problems
+	checkID(&ps, "id", req.Msg.GetId())
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	ev, err := s.log.GetEvent(ctx, req.Msg.GetId())
+	if err != nil {
+		return nil, toConnect(ctx, s.logger, err)
+	}
+	entries, err := s.log.EventLog(ctx, ev.ID)
+	if err != nil {
+		return nil, toConnect(ctx, s.logger, err)
+	}
+	return connect.NewResponse(&flowhookv1.GetEventResponse{Event: eventToProto(ev), Body: ev.Body,
+		Headers: ev.Headers, Entries: entriesToProto(entries)}), nil
+}
+
+func (s *EventLogService) ReplayEvent(ctx context.Context, req *connect.Request[flowhookv1.ReplayEventRequest]) (*connect.Response[flowhookv1.ReplayEventResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var ps engine.Problems
+	checkID(&ps, "id", req.Msg.GetId())
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	ev, before, entries, err := s.external.Replay(ctx, req.Msg.GetId(), p.UserID)
+	if err != nil {
+		return nil, toConnect(ctx, s.logger, err)
+	}
+	return connect.NewResponse(&flowhookv1.ReplayEventResponse{Event: eventToProto(ev),
+		PreviousVerdict: verdictToProto(before), Entries: entriesToProto(entries)}), nil
+}
+
+func verdictToProto(v engine.Verdict) flowhookv1.Verdict {
+	return flowhookv1.Verdict(flowhookv1.Verdict_value["VERDICT_"+string(v)])
+}
+
+// verdictFromProto returns "" for a value this server does not know.
+func verdictFromProto(v flowhookv1.Verdict) engine.Verdict {
+	name, ok := flowhookv1.Verdict_name[int32(v)]
+	if !ok || v == flowhookv1.Verdict_VERDICT_UNSPECIFIED {
+		return ""
+	}
+	return engine.Verdict(name[len("VERDICT_"):])
+}
+
+func eventToProto(ev engine.StoredEvent) *flowhookv1.Event {
+	out := &flowhookv1.Event{
+		Id:            ev.ID,
+		Provider:      flowhookv1.Provider(ev.Event.Provider),
+		EventType:     ev.Event.Type,
+		ExternalId:    ev.Event.ExternalID,
+		Verdict:       verdictToProto(ev.Verdict),
+		VerdictReason: ev.Reason,
+		InstanceId:    ev.InstanceID,
+		WorkItemId:    ev.WorkItemID,
+		ReceivedAt:    timestamp(ev.ReceivedAt),
+		Attempts:      int32(ev.Attempts),
+		TraceId:       ev.TraceID,
+		SizeBytes:     ev.Size,
+		RemoteAddr:    ev.RemoteAddr,
+	}
+	if !ev.Event.OccurredAt.IsZero() {
+		out.ProviderTime = timestamp(ev.Event.OccurredAt)
+	}
+	if ev.ProcessedAt != nil {
+		out.ProcessedAt = timestamp(*ev.ProcessedAt)
+	}
+	return out
+}
+
+func entriesToProto(entries []eventlog.Entry) []*flowhookv1.EventLogEntry {
+	out := make([]*flowhookv1.EventLogEntry, len(entries))
+	for i, e := range entries {
+		out[i] = &flowhookv1.EventLogEntry{
+			Id:      e.ID,
+			Step:    flowhookv1.EventStep(flowhookv1.EventStep_value["EVENT_STEP_"+string(e.Step)]),
+			Message: e.Message,
+			At:      timestamp(e.At),
+			Elapsed: durationpb.New(e.Elapsed.Round(time.Microsecond)),
+			TraceId: e.TraceID,
+			SpanId:  e.SpanID,
+		}
+	}
+	return out
+}
