@@ -15,8 +15,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
 	"github.com/flowhook/flowhook/server/internal/store"
+	"github.com/flowhook/flowhook/server/internal/telemetry"
 )
 
 // docuSignBundle is a server, its people, and a fake DocuSign it is configured for.
@@ -30,7 +32,13 @@ var testHMACKeys = []string{"old-connect-key", "current-connect-key"}
 
 func setupDocuSign(t testing.TB, d store.Dialect) docuSignBundle {
 	t.Helper()
-	b := setup(t, d)
+	return setupDocuSignWith(t, d, nil, nil)
+}
+
+// setupDocuSignWith is setupDocuSign with telemetry and a configuration change (see setupWith).
+func setupDocuSignWith(t testing.TB, d store.Dialect, tel *telemetry.Telemetry, configure func(*config.Config)) docuSignBundle {
+	t.Helper()
+	b := setupWith(t, d, tel, configure)
 	p := newPeople(t, b)
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)

@@ -98,6 +98,12 @@ func (b *testBundle) draft(name string) *flowhookv1.WorkflowDraft {
 // setup starts a server on a fresh database of the dialect; it stops when the test ends.
 func setup(t testing.TB, d store.Dialect) *testBundle {
 	t.Helper()
+	return setupWith(t, d, nil, nil)
+}
+
+// setupWith is setup with telemetry (nil: none) and a change to the configuration (nil: none).
+func setupWith(t testing.TB, d store.Dialect, tel *telemetry.Telemetry, configure func(*config.Config)) *testBundle {
+	t.Helper()
 	cfg := config.Default()
 	opts := dbtest.Options(t, d)
 	cfg.DatabaseURL, cfg.DataDir = opts.DatabaseURL, opts.DataDir
@@ -108,7 +114,10 @@ func setup(t testing.TB, d store.Dialect) *testBundle {
 		cfg.SecretKey = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0zMmJ5dGU=" // 32 bytes, tests only
 	}
 
-	b := serve(t, cfg)
+	if configure != nil {
+		configure(&cfg)
+	}
+	b := serveWith(t, cfg, tel)
 	g, err := b.identity.CreateGroup(context.Background(), connect.NewRequest(&flowhookv1.CreateGroupRequest{Name: "legal"}))
 	require.NoError(t, err)
 	b.legalGroupID = g.Msg.GetGroup().GetId()
@@ -126,13 +135,22 @@ func (b *testBundle) replica(t testing.TB) *testBundle {
 // serve runs a server with cfg until the test ends.
 func serve(t testing.TB, cfg config.Config) *testBundle {
 	t.Helper()
+	return serveWith(t, cfg, nil)
+}
+
+// serveWith runs a server with cfg and telemetry (nil: spans and metrics go nowhere).
+func serveWith(t testing.TB, cfg config.Config, tel *telemetry.Telemetry) *testBundle {
+	t.Helper()
+	if tel == nil {
+		tel = &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	// Providers call back to this very server.
 	cfg.PublicURL = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.DiscardHandler)
-	a, err := app.New(ctx, cfg, log, &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()})
+	a, err := app.New(ctx, cfg, log, tel)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ctx, ln) }()

@@ -304,7 +304,8 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save
 }
 
 // startSpan starts the processing span. Its links lead to the transition that created the work
-// item (days earlier, perhaps) and to the request that delivered the event.
+// item (days earlier, perhaps) and, when a job or a replay processes it, to the request that
+// delivered the event (inline, that request's span is the parent).
 func (x *External) startSpan(ctx context.Context, ev StoredEvent, wi WorkItem, found bool, path string) (context.Context, trace.Span) {
 	var links []trace.Link
 	if found {
@@ -313,11 +314,9 @@ func (x *External) startSpan(ctx context.Context, ev StoredEvent, wi WorkItem, f
 				attribute.String("flowhook.link", "work_item.created")}})
 		}
 	}
-	ingest := spanContextOf(ev.Traceparent)
-	if !ingest.IsValid() && path == PathInline {
-		ingest = trace.SpanContextFromContext(ctx)
-	}
-	if ingest.IsValid() {
+	// Processed as it arrives, the request's span is the parent; a link to it as well would
+	// make Jaeger drop the parent relation (it shows a link to the parent instead).
+	if ingest := spanContextOf(ev.Traceparent); ingest.IsValid() && ingest.SpanID() != trace.SpanContextFromContext(ctx).SpanID() {
 		links = append(links, trace.Link{SpanContext: ingest, Attributes: []attribute.KeyValue{
 			attribute.String("flowhook.link", "webhook.received")}})
 	}

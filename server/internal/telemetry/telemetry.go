@@ -83,6 +83,16 @@ func Setup(ctx context.Context, version string, getenv func(string) string) (*Te
 	return t, nil
 }
 
+// New returns telemetry with the tracer provider and a Prometheus-read meter provider of its
+// own, installing nothing globally (tests run several servers in one process).
+func New(tp trace.TracerProvider) (*Telemetry, error) {
+	mp, handler, err := newMetrics(resource.Default())
+	if err != nil {
+		return nil, err
+	}
+	return &Telemetry{TracerProvider: tp, MeterProvider: mp, Metrics: handler, shutdown: mp.Shutdown}, nil
+}
+
 // Shutdown flushes pending spans.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
 	if err := t.shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
