@@ -31,13 +31,16 @@ func tracedDocuSign(t *testing.T, d store.Dialect) (docuSignBundle, *tracetest.S
 }
 
 // enableDebug turns the Webhook Receiver debug option on.
-func (b docuSignBundle) enableDebug(t *testing.T) {
+func (b docuSignBundle) enableDebug(t testing.TB) { b.setDebug(t, true) }
+
+// setDebug sets the Webhook Receiver debug option (this server applies it at once).
+func (b docuSignBundle) setDebug(t testing.TB, on bool) {
 	t.Helper()
 	ctx := context.Background()
 	cur, err := b.settings.GetSecuritySettings(ctx, connect.NewRequest(&flowhookv1.GetSecuritySettingsRequest{}))
 	require.NoError(t, err)
 	_, err = b.settings.UpdateSecuritySettings(ctx, connect.NewRequest(&flowhookv1.UpdateSecuritySettingsRequest{
-		WebhookReceiverDebug: true, ExpectedRevision: cur.Msg.GetSettings().GetRevision()}))
+		WebhookReceiverDebug: on, ExpectedRevision: cur.Msg.GetSettings().GetRevision()}))
 	require.NoError(t, err)
 }
 

@@ -27,17 +27,22 @@ import (
 //     with its job, look for the work item, answer.
 //   - Transition: envelope-completed for an instance waiting in "sign": everything above plus
 //     resolving the work item and taking the transition to END, in one transaction.
+//   - TransitionDebug: Transition with the Webhook Receiver debug option on.
 //
 // "light" sends one request at a time; "saturated" keeps 32 in flight. Each reports the
 // latency percentiles of the requests and their rate.
 func BenchmarkDocuSignWebhook(b *testing.B) {
 	bundle := setupDocuSign(b, store.Postgres)
-	for _, kind := range []string{"Ingest", "Transition"} {
+	for _, kind := range []string{"Ingest", "Transition", "TransitionDebug"} {
 		for _, load := range []struct {
 			name     string
 			inFlight int
 		}{{"light", 1}, {"saturated", 32}} {
 			b.Run(kind+"/"+load.name, func(b *testing.B) {
+				// TransitionDebug: the same with the Webhook Receiver debug option on (every
+				// step written to the Event Log and as span events).
+				bundle.setDebug(b, kind == "TransitionDebug")
+				kind := strings.TrimSuffix(kind, "Debug")
 				var ids []string
 				if kind == "Transition" {
 					ids = seedWaiting(b, bundle, b.N)

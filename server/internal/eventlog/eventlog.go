@@ -101,7 +101,8 @@ func From(ctx context.Context) *Trail {
 func Enabled(ctx context.Context) bool { return From(ctx) != nil }
 
 // Note records a step when ctx carries a trail: in the trail, with the trace and span of ctx,
-// and as an event of that span ("webhook.received", "webhook.parsed"..., with the message as flowhook.message).
+// and as an event of that span (webhook.received, webhook.parsed..., with the message as the
+// attribute flowhook.message).
 func Note(ctx context.Context, step Step, format string, args ...any) {
 	t := From(ctx)
 	if t == nil {
@@ -111,19 +112,20 @@ func Note(ctx context.Context, step Step, format string, args ...any) {
 	if len(args) > 0 {
 		msg = fmt.Sprintf(format, args...)
 	}
+	span := trace.SpanFromContext(ctx)
+	// The id, the time and the position are taken together: concurrent notes stay in order.
+	t.mu.Lock()
 	at := t.now()
 	e := Entry{ID: uuid.Must(uuid.NewV7()).String(), Step: step, Message: msg, At: at, Elapsed: at.Sub(t.start)}
-	span := trace.SpanFromContext(ctx)
 	if sc := span.SpanContext(); sc.IsValid() {
 		e.TraceID, e.SpanID = sc.TraceID().String(), sc.SpanID().String()
 	}
+	t.entries = append(t.entries, e)
+	t.mu.Unlock()
 	span.AddEvent(EventName(step), trace.WithTimestamp(at), trace.WithAttributes(
 		attribute.String("flowhook.step", string(step)),
 		attribute.String("flowhook.message", msg),
 	))
-	t.mu.Lock()
-	t.entries = append(t.entries, e)
-	t.mu.Unlock()
 }
 
 // EventName is the name of a step's span event.

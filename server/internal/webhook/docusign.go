@@ -41,13 +41,14 @@ var safeHeaders = []string{"Content-Type", "User-Agent", "X-Docusign-Accountid",
 func (d *DocuSign) Receive(r *http.Request, dl *Delivery) Reply {
 	ctx := r.Context()
 	ct := r.Header.Get("Content-Type")
+	dl.Headers = keep(r.Header)
 	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 		eventlog.Note(ctx, eventlog.StepReceived, "from %s, Content-Type %q", dl.RemoteAddr, truncate(ct, 100))
 		dl.Reject(ctx, "unsupported content type (DocuSign Connect sends application/json)")
 		return Reply{Status: http.StatusUnsupportedMediaType, Error: "DocuSign notifications are JSON (Content-Type: application/json)"}
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
-	dl.Body, dl.Headers = body, keep(r.Header)
+	dl.Body = body
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {

@@ -101,15 +101,18 @@ func (d *Delivery) Reject(ctx context.Context, format string, args ...any) {
 // Stored records the event as saved; created is false for a redelivery.
 func (d *Delivery) Stored(ev engine.StoredEvent, created bool) {
 	d.event = ev
-	d.verdict = strings.ToLower(string(ev.Verdict))
+	// A redelivery's verdict is DUPLICATE; the event it repeats keeps its own.
+	verdict := ev.Verdict
 	if !created {
-		d.verdict = "duplicate"
+		verdict = engine.VerdictDuplicate
 	}
+	d.verdict = strings.ToLower(string(verdict))
 	d.span.SetAttributes(
 		attribute.String("flowhook.event.id", ev.ID),
 		attribute.String("flowhook.event.type", ev.Event.Type),
 		attribute.String("flowhook.external_id", ev.Event.ExternalID),
-		attribute.String("flowhook.webhook.verdict", string(ev.Verdict)),
+		attribute.String("flowhook.webhook.verdict", string(verdict)),
+		attribute.String("flowhook.event.verdict", string(ev.Verdict)),
 		attribute.Bool("flowhook.webhook.redelivery", !created),
 	)
 	if ev.InstanceID != "" {
