@@ -11,8 +11,11 @@ LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # The generated trees; `make generate` must leave them exactly as committed.
 GENERATED := gen ent $(SDK)/src/gen
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
+# The Jaeger the tests run (server/internal/jaegertest), cached outside the repository by `make jaeger`.
+JAEGER_BIN := $(shell bash tools/ensure-jaeger.sh --path)
+export FLOWHOOK_JAEGER_BIN ?= $(JAEGER_BIN)
 
-.PHONY: run build generate check-generated lint breaking test test-go migration ensure-postgres bench clean
+.PHONY: run build generate check-generated lint breaking test test-go migration ensure-postgres jaeger bench clean
 
 ## run: serve on the embedded SQLite database in ./flowhook-data (http://127.0.0.1:8080)
 run:
@@ -26,11 +29,17 @@ build:
 ##       on PostgreSQL and SQLite. Starts PostgreSQL when it is down; fails when it cannot.
 test: ensure-postgres check-generated lint test-go
 
-test-go:
+test-go: jaeger
 	$(GO) test -race -count=1 ./...
 
 ensure-postgres:
 	bash tools/ensure-postgres.sh
+
+## jaeger: the Jaeger the Go tests trace into, built once (minutes) into ~/.cache/flowhook under a
+##         name from its version and tools/jaeger/go.sum; instant once built. The tests find it
+##         through FLOWHOOK_JAEGER_BIN, which this Makefile exports.
+jaeger:
+	@GO=$(GO) bash tools/ensure-jaeger.sh
 
 $(SDK)/node_modules/.installed: $(SDK)/package.json $(SDK)/package-lock.json
 	cd $(SDK) && npm ci --no-audit --no-fund --loglevel=error
