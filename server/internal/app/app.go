@@ -196,7 +196,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		return nil, err
 	}
 	hooks, err := webhook.NewRouter(webhook.Options{TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
-		Debug: security.Debug, Ingest: external, Log: st})
+		Debug: security.Debug, Ingest: external, Log: st, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}

@@ -188,6 +188,7 @@ func (x *External) processRetrying(ctx context.Context, eventID string) (Verdict
 		// A conflict means something moved between the read and the write: read again, a few
 		// times; a racing processor that saved first makes the next read a no-op.
 		if errors.Is(err, ErrConflict) && attempt < 3 {
+			eventlog.Note(ctx, eventlog.StepError, "the event, its work item or its instance changed while this was decided; reading again")
 			continue
 		}
 		return v, err
@@ -216,7 +217,8 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = x.clock.Now()
 	}
-	if ev.Verdict == "" {
+	given := ev.Verdict != ""
+	if !given {
 		ev.Verdict = VerdictPending
 		// Something may move between the reads and the write (a progress event of the same
 		// envelope applied by a job): read again a few times before leaving it to the job.
@@ -238,23 +240,26 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 			if err != nil {
 				return StoredEvent{}, false, err
 			}
-			return x.received(ctx, saved, created)
+			return x.received(ctx, saved, created, false)
 		}
 	}
 	saved, created, err := x.work.InsertEvent(ctx, ev)
 	if err != nil {
 		return StoredEvent{}, false, err
 	}
-	return x.received(ctx, saved, created)
+	return x.received(ctx, saved, created, given)
 }
 
-// received notes a redelivery.
-func (x *External) received(ctx context.Context, saved StoredEvent, created bool) (StoredEvent, bool, error) {
+// received notes a redelivery, or the verdict of an event stored without deciding (given: it
+// came with its verdict; decided ones noted theirs in handle).
+func (x *External) received(ctx context.Context, saved StoredEvent, created, given bool) (StoredEvent, bool, error) {
 	if !created {
 		eventlog.Note(ctx, eventlog.StepDeduplicated, "a redelivery of event %s, first received %s (verdict %s); nothing changed",
 			saved.ID, saved.ReceivedAt.UTC().Format(time.RFC3339), saved.Verdict)
 	} else if saved.Verdict == VerdictPending {
 		eventlog.Note(ctx, eventlog.StepVerdict, "stored PENDING with its processing job (after %s)", elapsed(ctx))
+	} else if given && saved.Verdict != VerdictRejected { // a rejection says why in its REJECTED step
+		eventlog.Note(ctx, eventlog.StepVerdict, "%s%s (after %s)", saved.Verdict, reasonSuffix(saved.Reason), elapsed(ctx))
 	}
 	return saved, created, nil
 }

@@ -136,9 +136,11 @@ func (s *Store) PurgeEvents(ctx context.Context, cutoff time.Time, limit int) (i
 			return err
 		}
 		if len(ids) > 0 {
-			if _, err := tx.EventLogEntry.Delete().Where(eventlogentry.EventIDIn(ids...)).Exec(ctx); err != nil {
+			steps, err := tx.EventLogEntry.Delete().Where(eventlogentry.EventIDIn(ids...)).Exec(ctx)
+			if err != nil {
 				return err
 			}
+			total += steps
 			n, err := tx.WebhookEvent.Delete().Where(webhookevent.IDIn(ids...)).Exec(ctx)
 			if err != nil {
 				return err

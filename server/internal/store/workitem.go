@@ -254,6 +254,9 @@ func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.
 
 // eventCreate is the insert of an inbox row.
 func eventCreate(tx txn, id uuid.UUID, ev engine.StoredEvent) *ent.WebhookEventCreate {
+	if ev.Body == nil {
+		ev.Body = []byte{} // a rejected request whose body was never read
+	}
 	c := tx.WebhookEvent.Create().
 		SetID(id).
 		SetProvider(ev.Event.Provider.String()).

@@ -15,6 +15,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -144,6 +145,8 @@ type Options struct {
 	// Ingest stores rejected notifications (debug option on), Log their steps.
 	Ingest Ingester
 	Log    EventLog
+	// Logger reports what could not be written to the Event Log.
+	Logger *slog.Logger
 }
 
 // Router dispatches /webhooks/{provider} to the provider's receiver.
@@ -178,6 +181,9 @@ func NewRouter(o Options) (*Router, error) {
 	}
 	if o.Debug == nil {
 		o.Debug = func(context.Context) bool { return false }
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Router{receivers: map[string]route{}, opts: o, count: count, latency: latency,
 		tracer: o.TracerProvider.Tracer("github.com/flowhook/flowhook/server/internal/webhook")}, nil
@@ -282,13 +288,16 @@ func (rt *Router) record(ctx context.Context, d *Delivery, trail *eventlog.Trail
 		d.Traced(ctx, &ev)
 		saved, _, err := rt.opts.Ingest.Receive(ctx, ev)
 		if err != nil {
+			rt.opts.Logger.WarnContext(ctx, "a rejected notification was not kept in the Event Log", "error", err.Error())
 			return
 		}
 		d.event = saved
 		d.span.SetAttributes(attribute.String("flowhook.event.id", saved.ID))
 	}
 	if rt.opts.Log != nil {
-		_ = rt.opts.Log.AppendEventLog(ctx, d.event.ID, trail.Entries())
+		if err := rt.opts.Log.AppendEventLog(ctx, d.event.ID, trail.Entries()); err != nil {
+			rt.opts.Logger.WarnContext(ctx, "the steps of a notification were not written to the Event Log", "event_id", d.event.ID, "error", err.Error())
+		}
 	}
 }
 
