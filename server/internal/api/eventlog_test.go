@@ -40,7 +40,6 @@ import (
 // notifications for envelopes nobody knows). Background work is awaited with
 // require.Eventually.
 
-
 // Steps, short.
 const (
 	stReceived      = flowhookv1.EventStep_EVENT_STEP_RECEIVED
