@@ -327,6 +327,8 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 type txn struct {
 	*ent.Client
 	sql *sql.Tx
+	// locks: the database takes row locks (PostgreSQL); SQLite's transactions run one at a time.
+	locks bool
 }
 
 // nopTxDriver lets an ent client run on a caller-owned *sql.Tx: what ent would open as a
@@ -346,7 +348,8 @@ func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) error {
 	if s.db.Dialect == SQLite {
 		d = dialect.SQLite
 	}
-	tx := txn{Client: ent.NewClient(ent.Driver(nopTxDriver{entsql.NewDriver(d, entsql.Conn{ExecQuerier: sqlTx})})), sql: sqlTx}
+	tx := txn{Client: ent.NewClient(ent.Driver(nopTxDriver{entsql.NewDriver(d, entsql.Conn{ExecQuerier: sqlTx})})), sql: sqlTx,
+		locks: s.db.Dialect == Postgres}
 	if err := fn(tx); err != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, rerr)

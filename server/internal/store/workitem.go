@@ -212,10 +212,18 @@ func (s *Store) CloseWorkItem(ctx context.Context, id string, status engine.Work
 	}))
 }
 
-// appendActivities adds activities after the instance's last one.
+// appendActivities adds activities after the instance's last one. The instance's row is
+// locked first (PostgreSQL), so that appends to one instance from concurrent transactions (a
+// cancellation and a progress webhook, say) take turns instead of both reading the same last
+// sequence number and one failing on the unique (instance, seq).
 func appendActivities(ctx context.Context, tx txn, instanceID uuid.UUID, acts []engine.Activity) error {
 	if len(acts) == 0 {
 		return nil
+	}
+	if tx.locks {
+		if _, err := tx.Instance.Query().Where(instance.ID(instanceID)).ForUpdate().IDs(ctx); err != nil {
+			return err
+		}
 	}
 	last, err := lastSeq(ctx, tx, instanceID)
 	if err != nil {
