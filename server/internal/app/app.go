@@ -110,7 +110,7 @@ func (a *App) callbackURL(p engine.Provider) string {
 }
 
 // render turns the start form into the PDF to sign.
-func render(in engine.DocumentInput) ([]byte, []string, error) {
+func render(in engine.DocumentInput) (engine.Rendered, error) {
 	d := document.Input{Title: in.Title, WorkflowName: in.WorkflowName, Reference: in.Reference, CreatedAt: in.CreatedAt}
 	for _, f := range in.Fields {
 		d.Fields = append(d.Fields, document.Field{Label: f.Label, Value: f.Value})
@@ -120,9 +120,13 @@ func render(in engine.DocumentInput) ([]byte, []string, error) {
 	}
 	out, err := document.Render(d)
 	if err != nil {
-		return nil, nil, err
+		return engine.Rendered{}, err
 	}
-	return out.PDF, out.Anchors, nil
+	r := engine.Rendered{PDF: out.PDF, Anchors: out.Anchors}
+	for _, p := range out.Placements {
+		r.Boxes = append(r.Boxes, engine.Box{Page: p.Page, Left: p.X, Top: p.Y, Width: p.Width, Height: p.Height})
+	}
+	return r, nil
 }
 
 // store is the store with secrets sealing and jobs.

@@ -22,7 +22,15 @@ type DocumentInput struct {
 type DocumentField struct{ Label, Value string }
 
 // RenderFunc renders a document and returns the PDF and each signer's anchor text.
-type RenderFunc func(DocumentInput) (pdf []byte, anchors []string, err error)
+type RenderFunc func(DocumentInput) (Rendered, error)
+
+// Rendered is a rendered document: the PDF, and for each signer (in order) the anchor text and
+// the box where they sign.
+type Rendered struct {
+	PDF     []byte
+	Anchors []string
+	Boxes   []Box
+}
 
 // ProviderClients hands out provider clients configured from the current settings.
 type ProviderClients interface {
@@ -175,13 +183,17 @@ func (c *Creator) request(def Draft, inst Instance, wi WorkItem) (WorkItemReques
 		}
 		in.Signers = append(in.Signers, Party{Name: name, Email: email})
 	}
-	pdf, anchors, err := c.render(in)
+	doc, err := c.render(in)
 	if err != nil {
 		return WorkItemRequest{}, fmt.Errorf("%w: rendering the document: %w", ErrProviderPermanent, err)
 	}
 	for i := range in.Signers {
-		if i < len(anchors) {
-			in.Signers[i].Anchor = anchors[i]
+		if i < len(doc.Anchors) {
+			in.Signers[i].Anchor = doc.Anchors[i]
+		}
+		if i < len(doc.Boxes) {
+			b := doc.Boxes[i]
+			in.Signers[i].Box = &b
 		}
 	}
 	return WorkItemRequest{
@@ -189,7 +201,7 @@ func (c *Creator) request(def Draft, inst Instance, wi WorkItem) (WorkItemReques
 		InstanceID:    inst.ID,
 		EmailSubject:  nonEmpty(ext.EmailSubject, truncateText("Please sign: "+in.Title, MaxEmailSubjectLen-1)),
 		DocumentTitle: in.Title,
-		Document:      pdf,
+		Document:      doc.PDF,
 		Signers:       in.Signers,
 		CallbackURL:   c.callbackURL(wi.Provider),
 	}, nil

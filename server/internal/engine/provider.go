@@ -17,6 +17,16 @@ type Party struct {
 	Email string
 	// Anchor is the text the document renderer put where this party signs (e.g. "/sn1/").
 	Anchor string
+	// Box is where the renderer put this party's signature box, for providers that place
+	// fields by position (OneSpan); nil when unknown.
+	Box *Box
+}
+
+// Box is a rectangle on a page of the document: PDF points (1/72 inch) from the top-left
+// corner; Page counts from 1.
+type Box struct {
+	Page                     int
+	Left, Top, Width, Height float64
 }
 
 // WorkItemRequest is what creating a work item at a provider takes.
