@@ -9,6 +9,7 @@ package flowhookv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -365,6 +366,309 @@ func (x *UpdateDocuSignSettingsResponse) GetSettings() *DocuSignSettings {
 	return nil
 }
 
+type OneSpanSettings struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The OneSpan Sign host of the account's region, e.g. https://sandbox.esignlive.com (the
+	// default when empty) or https://apps.esignlive.com; the API is under {base_url}/api.
+	BaseUrl string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// Output only: whether the API key is set.
+	ApiKeySet bool `protobuf:"varint,2,opt,name=api_key_set,json=apiKeySet,proto3" json:"api_key_set,omitempty"`
+	// Output only: whether a callback key is set.
+	CallbackKeySet bool `protobuf:"varint,3,opt,name=callback_key_set,json=callbackKeySet,proto3" json:"callback_key_set,omitempty"`
+	// Output only: until when the previous callback key is still accepted (unset: none is).
+	PreviousCallbackKeyValidUntil *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=previous_callback_key_valid_until,json=previousCallbackKeyValidUntil,proto3" json:"previous_callback_key_valid_until,omitempty"`
+	// Output only: the callback URL to configure at OneSpan, from FLOWHOOK_PUBLIC_URL.
+	WebhookUrl string `protobuf:"bytes,5,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	// Output only: pass as expected_revision (0: never saved).
+	Revision      int64                  `protobuf:"varint,6,opt,name=revision,proto3" json:"revision,omitempty"`
+	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OneSpanSettings) Reset() {
+	*x = OneSpanSettings{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OneSpanSettings) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OneSpanSettings) ProtoMessage() {}
+
+func (x *OneSpanSettings) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OneSpanSettings.ProtoReflect.Descriptor instead.
+func (*OneSpanSettings) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *OneSpanSettings) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *OneSpanSettings) GetApiKeySet() bool {
+	if x != nil {
+		return x.ApiKeySet
+	}
+	return false
+}
+
+func (x *OneSpanSettings) GetCallbackKeySet() bool {
+	if x != nil {
+		return x.CallbackKeySet
+	}
+	return false
+}
+
+func (x *OneSpanSettings) GetPreviousCallbackKeyValidUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousCallbackKeyValidUntil
+	}
+	return nil
+}
+
+func (x *OneSpanSettings) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *OneSpanSettings) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *OneSpanSettings) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+type GetOneSpanSettingsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOneSpanSettingsRequest) Reset() {
+	*x = GetOneSpanSettingsRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOneSpanSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOneSpanSettingsRequest) ProtoMessage() {}
+
+func (x *GetOneSpanSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOneSpanSettingsRequest.ProtoReflect.Descriptor instead.
+func (*GetOneSpanSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{6}
+}
+
+type GetOneSpanSettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *OneSpanSettings       `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetOneSpanSettingsResponse) Reset() {
+	*x = GetOneSpanSettingsResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetOneSpanSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetOneSpanSettingsResponse) ProtoMessage() {}
+
+func (x *GetOneSpanSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetOneSpanSettingsResponse.ProtoReflect.Descriptor instead.
+func (*GetOneSpanSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetOneSpanSettingsResponse) GetSettings() *OneSpanSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
+type UpdateOneSpanSettingsRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	BaseUrl string                 `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
+	// The API key, sent to OneSpan as is (Authorization: Basic {api_key}); unset keeps the saved one.
+	ApiKey *string `protobuf:"bytes,2,opt,name=api_key,json=apiKey,proto3,oneof" json:"api_key,omitempty"`
+	// The callback key OneSpan sends with every callback; unset keeps the saved one. A new one
+	// replaces it, and the one it replaces is accepted for callback_key_grace more.
+	CallbackKey *string `protobuf:"bytes,3,opt,name=callback_key,json=callbackKey,proto3,oneof" json:"callback_key,omitempty"`
+	// How long a replaced callback key is still accepted: 0 means 24 hours; at most 30 days.
+	CallbackKeyGrace *durationpb.Duration `protobuf:"bytes,4,opt,name=callback_key_grace,json=callbackKeyGrace,proto3" json:"callback_key_grace,omitempty"`
+	ExpectedRevision int64                `protobuf:"varint,5,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *UpdateOneSpanSettingsRequest) Reset() {
+	*x = UpdateOneSpanSettingsRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOneSpanSettingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOneSpanSettingsRequest) ProtoMessage() {}
+
+func (x *UpdateOneSpanSettingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOneSpanSettingsRequest.ProtoReflect.Descriptor instead.
+func (*UpdateOneSpanSettingsRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *UpdateOneSpanSettingsRequest) GetBaseUrl() string {
+	if x != nil {
+		return x.BaseUrl
+	}
+	return ""
+}
+
+func (x *UpdateOneSpanSettingsRequest) GetApiKey() string {
+	if x != nil && x.ApiKey != nil {
+		return *x.ApiKey
+	}
+	return ""
+}
+
+func (x *UpdateOneSpanSettingsRequest) GetCallbackKey() string {
+	if x != nil && x.CallbackKey != nil {
+		return *x.CallbackKey
+	}
+	return ""
+}
+
+func (x *UpdateOneSpanSettingsRequest) GetCallbackKeyGrace() *durationpb.Duration {
+	if x != nil {
+		return x.CallbackKeyGrace
+	}
+	return nil
+}
+
+func (x *UpdateOneSpanSettingsRequest) GetExpectedRevision() int64 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
+}
+
+type UpdateOneSpanSettingsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Settings      *OneSpanSettings       `protobuf:"bytes,1,opt,name=settings,proto3" json:"settings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateOneSpanSettingsResponse) Reset() {
+	*x = UpdateOneSpanSettingsResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateOneSpanSettingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateOneSpanSettingsResponse) ProtoMessage() {}
+
+func (x *UpdateOneSpanSettingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateOneSpanSettingsResponse.ProtoReflect.Descriptor instead.
+func (*UpdateOneSpanSettingsResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *UpdateOneSpanSettingsResponse) GetSettings() *OneSpanSettings {
+	if x != nil {
+		return x.Settings
+	}
+	return nil
+}
+
 type TestProviderConnectionRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Provider      Provider               `protobuf:"varint,1,opt,name=provider,proto3,enum=flowhook.v1.Provider" json:"provider,omitempty"`
@@ -374,7 +678,7 @@ type TestProviderConnectionRequest struct {
 
 func (x *TestProviderConnectionRequest) Reset() {
 	*x = TestProviderConnectionRequest{}
-	mi := &file_flowhook_v1_settings_proto_msgTypes[5]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -386,7 +690,7 @@ func (x *TestProviderConnectionRequest) String() string {
 func (*TestProviderConnectionRequest) ProtoMessage() {}
 
 func (x *TestProviderConnectionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_settings_proto_msgTypes[5]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -399,7 +703,7 @@ func (x *TestProviderConnectionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestProviderConnectionRequest.ProtoReflect.Descriptor instead.
 func (*TestProviderConnectionRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{5}
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *TestProviderConnectionRequest) GetProvider() Provider {
@@ -423,7 +727,7 @@ type TestProviderConnectionResponse struct {
 
 func (x *TestProviderConnectionResponse) Reset() {
 	*x = TestProviderConnectionResponse{}
-	mi := &file_flowhook_v1_settings_proto_msgTypes[6]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -435,7 +739,7 @@ func (x *TestProviderConnectionResponse) String() string {
 func (*TestProviderConnectionResponse) ProtoMessage() {}
 
 func (x *TestProviderConnectionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_settings_proto_msgTypes[6]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -448,7 +752,7 @@ func (x *TestProviderConnectionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TestProviderConnectionResponse.ProtoReflect.Descriptor instead.
 func (*TestProviderConnectionResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{6}
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TestProviderConnectionResponse) GetOk() bool {
@@ -506,7 +810,7 @@ type SecuritySettings struct {
 
 func (x *SecuritySettings) Reset() {
 	*x = SecuritySettings{}
-	mi := &file_flowhook_v1_settings_proto_msgTypes[7]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -518,7 +822,7 @@ func (x *SecuritySettings) String() string {
 func (*SecuritySettings) ProtoMessage() {}
 
 func (x *SecuritySettings) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_settings_proto_msgTypes[7]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -531,7 +835,7 @@ func (x *SecuritySettings) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecuritySettings.ProtoReflect.Descriptor instead.
 func (*SecuritySettings) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{7}
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SecuritySettings) GetWebhookReceiverDebug() bool {
@@ -570,7 +874,7 @@ type GetSecuritySettingsRequest struct {
 
 func (x *GetSecuritySettingsRequest) Reset() {
 	*x = GetSecuritySettingsRequest{}
-	mi := &file_flowhook_v1_settings_proto_msgTypes[8]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -582,7 +886,7 @@ func (x *GetSecuritySettingsRequest) String() string {
 func (*GetSecuritySettingsRequest) ProtoMessage() {}
 
 func (x *GetSecuritySettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_settings_proto_msgTypes[8]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -595,7 +899,7 @@ func (x *GetSecuritySettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSecuritySettingsRequest.ProtoReflect.Descriptor instead.
 func (*GetSecuritySettingsRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{8}
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{13}
 }
 
 type GetSecuritySettingsResponse struct {
@@ -607,7 +911,7 @@ type GetSecuritySettingsResponse struct {
 
 func (x *GetSecuritySettingsResponse) Reset() {
 	*x = GetSecuritySettingsResponse{}
-	mi := &file_flowhook_v1_settings_proto_msgTypes[9]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +923,7 @@ func (x *GetSecuritySettingsResponse) String() string {
 func (*GetSecuritySettingsResponse) ProtoMessage() {}
 
 func (x *GetSecuritySettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_settings_proto_msgTypes[9]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +936,7 @@ func (x *GetSecuritySettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSecuritySettingsResponse.ProtoReflect.Descriptor instead.
 func (*GetSecuritySettingsResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{9}
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetSecuritySettingsResponse) GetSettings() *SecuritySettings {
@@ -654,7 +958,7 @@ type UpdateSecuritySettingsRequest struct {
 
 func (x *UpdateSecuritySettingsRequest) Reset() {
 	*x = UpdateSecuritySettingsRequest{}
-	mi := &file_flowhook_v1_settings_proto_msgTypes[10]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -666,7 +970,7 @@ func (x *UpdateSecuritySettingsRequest) String() string {
 func (*UpdateSecuritySettingsRequest) ProtoMessage() {}
 
 func (x *UpdateSecuritySettingsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_settings_proto_msgTypes[10]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -679,7 +983,7 @@ func (x *UpdateSecuritySettingsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSecuritySettingsRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSecuritySettingsRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{10}
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *UpdateSecuritySettingsRequest) GetWebhookReceiverDebug() bool {
@@ -712,7 +1016,7 @@ type UpdateSecuritySettingsResponse struct {
 
 func (x *UpdateSecuritySettingsResponse) Reset() {
 	*x = UpdateSecuritySettingsResponse{}
-	mi := &file_flowhook_v1_settings_proto_msgTypes[11]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -724,7 +1028,7 @@ func (x *UpdateSecuritySettingsResponse) String() string {
 func (*UpdateSecuritySettingsResponse) ProtoMessage() {}
 
 func (x *UpdateSecuritySettingsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_settings_proto_msgTypes[11]
+	mi := &file_flowhook_v1_settings_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -737,7 +1041,7 @@ func (x *UpdateSecuritySettingsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSecuritySettingsResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSecuritySettingsResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{11}
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *UpdateSecuritySettingsResponse) GetSettings() *SecuritySettings {
@@ -751,7 +1055,7 @@ var File_flowhook_v1_settings_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/settings.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n" +
+	"\x1aflowhook/v1/settings.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n" +
 	"\x10DocuSignSettings\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12'\n" +
@@ -780,7 +1084,31 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\x11expected_revision\x18\b \x01(\x03R\x10expectedRevisionB\x12\n" +
 	"\x10_private_key_pem\"[\n" +
 	"\x1eUpdateDocuSignSettingsResponse\x129\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.DocuSignSettingsR\bsettings\"R\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.DocuSignSettingsR\bsettings\"\xd4\x02\n" +
+	"\x0fOneSpanSettings\x12\x19\n" +
+	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x1e\n" +
+	"\vapi_key_set\x18\x02 \x01(\bR\tapiKeySet\x12(\n" +
+	"\x10callback_key_set\x18\x03 \x01(\bR\x0ecallbackKeySet\x12d\n" +
+	"!previous_callback_key_valid_until\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x1dpreviousCallbackKeyValidUntil\x12\x1f\n" +
+	"\vwebhook_url\x18\x05 \x01(\tR\n" +
+	"webhookUrl\x12\x1a\n" +
+	"\brevision\x18\x06 \x01(\x03R\brevision\x129\n" +
+	"\n" +
+	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x1b\n" +
+	"\x19GetOneSpanSettingsRequest\"V\n" +
+	"\x1aGetOneSpanSettingsResponse\x128\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"\x92\x02\n" +
+	"\x1cUpdateOneSpanSettingsRequest\x12\x19\n" +
+	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x1c\n" +
+	"\aapi_key\x18\x02 \x01(\tH\x00R\x06apiKey\x88\x01\x01\x12&\n" +
+	"\fcallback_key\x18\x03 \x01(\tH\x01R\vcallbackKey\x88\x01\x01\x12G\n" +
+	"\x12callback_key_grace\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x10callbackKeyGrace\x12+\n" +
+	"\x11expected_revision\x18\x05 \x01(\x03R\x10expectedRevisionB\n" +
+	"\n" +
+	"\b_api_keyB\x0f\n" +
+	"\r_callback_key\"Y\n" +
+	"\x1dUpdateOneSpanSettingsResponse\x128\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"R\n" +
 	"\x1dTestProviderConnectionRequest\x121\n" +
 	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\"\xa5\x01\n" +
 	"\x1eTestProviderConnectionResponse\x12\x0e\n" +
@@ -803,11 +1131,13 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\x14event_retention_days\x18\x02 \x01(\x05R\x12eventRetentionDays\x12+\n" +
 	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\"[\n" +
 	"\x1eUpdateSecuritySettingsResponse\x129\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings2\xd6\x04\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings2\xb4\x06\n" +
 	"\x17ProviderSettingsService\x12m\n" +
 	"\x13GetDocuSignSettings\x12'.flowhook.v1.GetDocuSignSettingsRequest\x1a(.flowhook.v1.GetDocuSignSettingsResponse\"\x03\x90\x02\x01\x12s\n" +
 	"\x16UpdateDocuSignSettings\x12*.flowhook.v1.UpdateDocuSignSettingsRequest\x1a+.flowhook.v1.UpdateDocuSignSettingsResponse\"\x00\x12s\n" +
-	"\x16TestProviderConnection\x12*.flowhook.v1.TestProviderConnectionRequest\x1a+.flowhook.v1.TestProviderConnectionResponse\"\x00\x12m\n" +
+	"\x16TestProviderConnection\x12*.flowhook.v1.TestProviderConnectionRequest\x1a+.flowhook.v1.TestProviderConnectionResponse\"\x00\x12j\n" +
+	"\x12GetOneSpanSettings\x12&.flowhook.v1.GetOneSpanSettingsRequest\x1a'.flowhook.v1.GetOneSpanSettingsResponse\"\x03\x90\x02\x01\x12p\n" +
+	"\x15UpdateOneSpanSettings\x12).flowhook.v1.UpdateOneSpanSettingsRequest\x1a*.flowhook.v1.UpdateOneSpanSettingsResponse\"\x00\x12m\n" +
 	"\x13GetSecuritySettings\x12'.flowhook.v1.GetSecuritySettingsRequest\x1a(.flowhook.v1.GetSecuritySettingsResponse\"\x03\x90\x02\x01\x12s\n" +
 	"\x16UpdateSecuritySettings\x12*.flowhook.v1.UpdateSecuritySettingsRequest\x1a+.flowhook.v1.UpdateSecuritySettingsResponse\"\x00B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rSettingsProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
@@ -824,46 +1154,61 @@ func file_flowhook_v1_settings_proto_rawDescGZIP() []byte {
 	return file_flowhook_v1_settings_proto_rawDescData
 }
 
-var file_flowhook_v1_settings_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_flowhook_v1_settings_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_flowhook_v1_settings_proto_goTypes = []any{
 	(*DocuSignSettings)(nil),               // 0: flowhook.v1.DocuSignSettings
 	(*GetDocuSignSettingsRequest)(nil),     // 1: flowhook.v1.GetDocuSignSettingsRequest
 	(*GetDocuSignSettingsResponse)(nil),    // 2: flowhook.v1.GetDocuSignSettingsResponse
 	(*UpdateDocuSignSettingsRequest)(nil),  // 3: flowhook.v1.UpdateDocuSignSettingsRequest
 	(*UpdateDocuSignSettingsResponse)(nil), // 4: flowhook.v1.UpdateDocuSignSettingsResponse
-	(*TestProviderConnectionRequest)(nil),  // 5: flowhook.v1.TestProviderConnectionRequest
-	(*TestProviderConnectionResponse)(nil), // 6: flowhook.v1.TestProviderConnectionResponse
-	(*SecuritySettings)(nil),               // 7: flowhook.v1.SecuritySettings
-	(*GetSecuritySettingsRequest)(nil),     // 8: flowhook.v1.GetSecuritySettingsRequest
-	(*GetSecuritySettingsResponse)(nil),    // 9: flowhook.v1.GetSecuritySettingsResponse
-	(*UpdateSecuritySettingsRequest)(nil),  // 10: flowhook.v1.UpdateSecuritySettingsRequest
-	(*UpdateSecuritySettingsResponse)(nil), // 11: flowhook.v1.UpdateSecuritySettingsResponse
-	(*timestamppb.Timestamp)(nil),          // 12: google.protobuf.Timestamp
-	(Provider)(0),                          // 13: flowhook.v1.Provider
+	(*OneSpanSettings)(nil),                // 5: flowhook.v1.OneSpanSettings
+	(*GetOneSpanSettingsRequest)(nil),      // 6: flowhook.v1.GetOneSpanSettingsRequest
+	(*GetOneSpanSettingsResponse)(nil),     // 7: flowhook.v1.GetOneSpanSettingsResponse
+	(*UpdateOneSpanSettingsRequest)(nil),   // 8: flowhook.v1.UpdateOneSpanSettingsRequest
+	(*UpdateOneSpanSettingsResponse)(nil),  // 9: flowhook.v1.UpdateOneSpanSettingsResponse
+	(*TestProviderConnectionRequest)(nil),  // 10: flowhook.v1.TestProviderConnectionRequest
+	(*TestProviderConnectionResponse)(nil), // 11: flowhook.v1.TestProviderConnectionResponse
+	(*SecuritySettings)(nil),               // 12: flowhook.v1.SecuritySettings
+	(*GetSecuritySettingsRequest)(nil),     // 13: flowhook.v1.GetSecuritySettingsRequest
+	(*GetSecuritySettingsResponse)(nil),    // 14: flowhook.v1.GetSecuritySettingsResponse
+	(*UpdateSecuritySettingsRequest)(nil),  // 15: flowhook.v1.UpdateSecuritySettingsRequest
+	(*UpdateSecuritySettingsResponse)(nil), // 16: flowhook.v1.UpdateSecuritySettingsResponse
+	(*timestamppb.Timestamp)(nil),          // 17: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 18: google.protobuf.Duration
+	(Provider)(0),                          // 19: flowhook.v1.Provider
 }
 var file_flowhook_v1_settings_proto_depIdxs = []int32{
-	12, // 0: flowhook.v1.DocuSignSettings.updated_at:type_name -> google.protobuf.Timestamp
+	17, // 0: flowhook.v1.DocuSignSettings.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: flowhook.v1.GetDocuSignSettingsResponse.settings:type_name -> flowhook.v1.DocuSignSettings
 	0,  // 2: flowhook.v1.UpdateDocuSignSettingsResponse.settings:type_name -> flowhook.v1.DocuSignSettings
-	13, // 3: flowhook.v1.TestProviderConnectionRequest.provider:type_name -> flowhook.v1.Provider
-	12, // 4: flowhook.v1.SecuritySettings.updated_at:type_name -> google.protobuf.Timestamp
-	7,  // 5: flowhook.v1.GetSecuritySettingsResponse.settings:type_name -> flowhook.v1.SecuritySettings
-	7,  // 6: flowhook.v1.UpdateSecuritySettingsResponse.settings:type_name -> flowhook.v1.SecuritySettings
-	1,  // 7: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:input_type -> flowhook.v1.GetDocuSignSettingsRequest
-	3,  // 8: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:input_type -> flowhook.v1.UpdateDocuSignSettingsRequest
-	5,  // 9: flowhook.v1.ProviderSettingsService.TestProviderConnection:input_type -> flowhook.v1.TestProviderConnectionRequest
-	8,  // 10: flowhook.v1.ProviderSettingsService.GetSecuritySettings:input_type -> flowhook.v1.GetSecuritySettingsRequest
-	10, // 11: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:input_type -> flowhook.v1.UpdateSecuritySettingsRequest
-	2,  // 12: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:output_type -> flowhook.v1.GetDocuSignSettingsResponse
-	4,  // 13: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:output_type -> flowhook.v1.UpdateDocuSignSettingsResponse
-	6,  // 14: flowhook.v1.ProviderSettingsService.TestProviderConnection:output_type -> flowhook.v1.TestProviderConnectionResponse
-	9,  // 15: flowhook.v1.ProviderSettingsService.GetSecuritySettings:output_type -> flowhook.v1.GetSecuritySettingsResponse
-	11, // 16: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:output_type -> flowhook.v1.UpdateSecuritySettingsResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	17, // 3: flowhook.v1.OneSpanSettings.previous_callback_key_valid_until:type_name -> google.protobuf.Timestamp
+	17, // 4: flowhook.v1.OneSpanSettings.updated_at:type_name -> google.protobuf.Timestamp
+	5,  // 5: flowhook.v1.GetOneSpanSettingsResponse.settings:type_name -> flowhook.v1.OneSpanSettings
+	18, // 6: flowhook.v1.UpdateOneSpanSettingsRequest.callback_key_grace:type_name -> google.protobuf.Duration
+	5,  // 7: flowhook.v1.UpdateOneSpanSettingsResponse.settings:type_name -> flowhook.v1.OneSpanSettings
+	19, // 8: flowhook.v1.TestProviderConnectionRequest.provider:type_name -> flowhook.v1.Provider
+	17, // 9: flowhook.v1.SecuritySettings.updated_at:type_name -> google.protobuf.Timestamp
+	12, // 10: flowhook.v1.GetSecuritySettingsResponse.settings:type_name -> flowhook.v1.SecuritySettings
+	12, // 11: flowhook.v1.UpdateSecuritySettingsResponse.settings:type_name -> flowhook.v1.SecuritySettings
+	1,  // 12: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:input_type -> flowhook.v1.GetDocuSignSettingsRequest
+	3,  // 13: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:input_type -> flowhook.v1.UpdateDocuSignSettingsRequest
+	10, // 14: flowhook.v1.ProviderSettingsService.TestProviderConnection:input_type -> flowhook.v1.TestProviderConnectionRequest
+	6,  // 15: flowhook.v1.ProviderSettingsService.GetOneSpanSettings:input_type -> flowhook.v1.GetOneSpanSettingsRequest
+	8,  // 16: flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings:input_type -> flowhook.v1.UpdateOneSpanSettingsRequest
+	13, // 17: flowhook.v1.ProviderSettingsService.GetSecuritySettings:input_type -> flowhook.v1.GetSecuritySettingsRequest
+	15, // 18: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:input_type -> flowhook.v1.UpdateSecuritySettingsRequest
+	2,  // 19: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:output_type -> flowhook.v1.GetDocuSignSettingsResponse
+	4,  // 20: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:output_type -> flowhook.v1.UpdateDocuSignSettingsResponse
+	11, // 21: flowhook.v1.ProviderSettingsService.TestProviderConnection:output_type -> flowhook.v1.TestProviderConnectionResponse
+	7,  // 22: flowhook.v1.ProviderSettingsService.GetOneSpanSettings:output_type -> flowhook.v1.GetOneSpanSettingsResponse
+	9,  // 23: flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings:output_type -> flowhook.v1.UpdateOneSpanSettingsResponse
+	14, // 24: flowhook.v1.ProviderSettingsService.GetSecuritySettings:output_type -> flowhook.v1.GetSecuritySettingsResponse
+	16, // 25: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:output_type -> flowhook.v1.UpdateSecuritySettingsResponse
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_settings_proto_init() }
@@ -873,13 +1218,14 @@ func file_flowhook_v1_settings_proto_init() {
 	}
 	file_flowhook_v1_workflow_proto_init()
 	file_flowhook_v1_settings_proto_msgTypes[3].OneofWrappers = []any{}
+	file_flowhook_v1_settings_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_settings_proto_rawDesc), len(file_flowhook_v1_settings_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -471,6 +471,19 @@ func authzRows() []authzRow {
 			return err
 		}},
 
+		{flowhookv1connect.ProviderSettingsServiceGetOneSpanSettingsProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			res, err := f.cl[c].settings.GetOneSpanSettings(f.ctx, connect.NewRequest(&flowhookv1.GetOneSpanSettingsRequest{}))
+			if err == nil {
+				require.Equal(t, f.b.baseURL+"/webhooks/OneSpan", res.Msg.GetSettings().GetWebhookUrl())
+				require.False(t, res.Msg.GetSettings().GetApiKeySet())
+			}
+			return err
+		}},
+		// An admin's bad base URL is refused; nobody else gets that far.
+		{flowhookv1connect.ProviderSettingsServiceUpdateOneSpanSettingsProcedure, "", authzWant(connect.CodeInvalidArgument, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].settings.UpdateOneSpanSettings(f.ctx, connect.NewRequest(&flowhookv1.UpdateOneSpanSettingsRequest{BaseUrl: "ftp://example.com"}))
+			return err
+		}},
 		{flowhookv1connect.ProviderSettingsServiceGetSecuritySettingsProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
 			res, err := f.cl[c].settings.GetSecuritySettings(f.ctx, connect.NewRequest(&flowhookv1.GetSecuritySettingsRequest{}))
 			if err == nil {
@@ -666,7 +679,7 @@ func TestAuthorization(t *testing.T) {
 
 	t.Run("table covers every RPC and caller", func(t *testing.T) {
 		procs := authzProcedures()
-		require.Len(t, procs, 34, "design 8 + instance 8 + identity 10 + settings 5 + event log 3")
+		require.Len(t, procs, 36, "design 8 + instance 8 + identity 10 + settings 7 + event log 3")
 		base := map[string]bool{}
 		names := map[string]bool{}
 		for _, r := range rows {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
+	"time"
 
 	"connectrpc.com/connect"
 
@@ -180,4 +182,94 @@ func (s *SettingsService) docuSignToProto(st engine.Settings) *flowhookv1.DocuSi
 		Revision:       st.Revision,
 		UpdatedAt:      timestamp(st.UpdatedAt),
 	}
+}
+
+// maxCallbackKeyGrace bounds how long a replaced OneSpan callback key is still accepted.
+const maxCallbackKeyGrace = 30 * 24 * time.Hour
+
+func (s *SettingsService) GetOneSpanSettings(ctx context.Context, _ *connect.Request[flowhookv1.GetOneSpanSettingsRequest]) (*connect.Response[flowhookv1.GetOneSpanSettingsResponse], error) {
+	st, err := s.settings.GetSettings(ctx, engine.SettingsOneSpan)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.GetOneSpanSettingsResponse{Settings: s.oneSpanToProto(st)}), nil
+}
+
+func (s *SettingsService) UpdateOneSpanSettings(ctx context.Context, req *connect.Request[flowhookv1.UpdateOneSpanSettingsRequest]) (*connect.Response[flowhookv1.UpdateOneSpanSettingsResponse], error) {
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	cur, err := s.settings.GetSettings(ctx, engine.SettingsOneSpan)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	if m.GetExpectedRevision() != cur.Revision {
+		return nil, toConnect(ctx, s.log, fmt.Errorf("%w: the settings are at revision %d, not %d", engine.ErrConflict, cur.Revision, m.GetExpectedRevision()))
+	}
+	var ps engine.Problems
+	base := strings.TrimRight(strings.TrimSpace(m.GetBaseUrl()), "/")
+	if base == "" {
+		base = provider.OneSpanSandboxURL
+	}
+	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		ps.Add("base_url", "must be an http(s) URL such as %s", provider.OneSpanSandboxURL)
+	}
+	secret := func(path string, v *string, minLen int) {
+		if v == nil {
+			return
+		}
+		switch {
+		case strings.ContainsAny(*v, "\r\n \t"):
+			ps.Add(path, "must be one word (no spaces or line breaks)")
+		case len(*v) < minLen || len(*v) > 1024:
+			ps.Add(path, "must be %d to 1024 characters", minLen)
+		}
+	}
+	secret("api_key", m.ApiKey, 8)
+	secret("callback_key", m.CallbackKey, 16)
+	grace := provider.DefaultCallbackKeyGrace
+	if g := m.GetCallbackKeyGrace(); g != nil {
+		switch d := g.AsDuration(); {
+		case g.CheckValid() != nil || d < 0 || d > maxCallbackKeyGrace:
+			ps.Add("callback_key_grace", "must be between 0 (24 hours) and 30 days")
+		case d > 0:
+			grace = d
+		}
+	}
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	next := provider.OneSpanConfigFrom(cur)
+	next.BaseURL = base
+	if m.ApiKey != nil {
+		next.APIKey = m.GetApiKey()
+	}
+	if m.CallbackKey != nil {
+		next = next.Roll(m.GetCallbackKey(), time.Now(), grace)
+	}
+	st := next.Settings()
+	st.UpdatedBy = p.UserID
+	saved, err := s.settings.PutSettings(ctx, st, cur.Revision)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.UpdateOneSpanSettingsResponse{Settings: s.oneSpanToProto(saved)}), nil
+}
+
+func (s *SettingsService) oneSpanToProto(st engine.Settings) *flowhookv1.OneSpanSettings {
+	c := provider.OneSpanConfigFrom(st)
+	out := &flowhookv1.OneSpanSettings{
+		BaseUrl:        c.BaseURL,
+		ApiKeySet:      c.APIKey != "",
+		CallbackKeySet: c.CallbackKey != "",
+		WebhookUrl:     s.callbackURL(engine.ProviderOneSpan),
+		Revision:       st.Revision,
+		UpdatedAt:      timestamp(st.UpdatedAt),
+	}
+	if c.PreviousCallbackKey != "" && time.Now().Before(c.PreviousValidUntil) {
+		out.PreviousCallbackKeyValidUntil = timestamp(c.PreviousValidUntil)
+	}
+	return out
 }

@@ -109,6 +109,8 @@ var Procedures = map[string][]engine.Role{
 	"/flowhook.v1.ProviderSettingsService/GetDocuSignSettings":    admins,
 	"/flowhook.v1.ProviderSettingsService/UpdateDocuSignSettings": admins,
 	"/flowhook.v1.ProviderSettingsService/TestProviderConnection": admins,
+	"/flowhook.v1.ProviderSettingsService/GetOneSpanSettings":     admins,
+	"/flowhook.v1.ProviderSettingsService/UpdateOneSpanSettings":  admins,
 	"/flowhook.v1.ProviderSettingsService/GetSecuritySettings":    admins,
 	"/flowhook.v1.ProviderSettingsService/UpdateSecuritySettings": admins,
 	"/flowhook.v1.EventLogService/ListEvents":                     admins,

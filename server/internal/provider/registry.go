@@ -37,9 +37,11 @@ type Registry struct {
 
 	// The HMAC keys are read on every notification: kept for keysTTL, so that a rotation
 	// reaches every replica within that time without a database read per webhook.
-	keysMu   sync.Mutex
-	keys     []string
-	keysRead time.Time
+	keysMu      sync.Mutex
+	keys        []string
+	keysRead    time.Time
+	oneSpan     OneSpanConfig
+	oneSpanRead time.Time
 }
 
 // keysTTL is how long HMAC keys read from the settings are reused.

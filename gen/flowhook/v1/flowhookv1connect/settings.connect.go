@@ -42,6 +42,12 @@ const (
 	// ProviderSettingsServiceTestProviderConnectionProcedure is the fully-qualified name of the
 	// ProviderSettingsService's TestProviderConnection RPC.
 	ProviderSettingsServiceTestProviderConnectionProcedure = "/flowhook.v1.ProviderSettingsService/TestProviderConnection"
+	// ProviderSettingsServiceGetOneSpanSettingsProcedure is the fully-qualified name of the
+	// ProviderSettingsService's GetOneSpanSettings RPC.
+	ProviderSettingsServiceGetOneSpanSettingsProcedure = "/flowhook.v1.ProviderSettingsService/GetOneSpanSettings"
+	// ProviderSettingsServiceUpdateOneSpanSettingsProcedure is the fully-qualified name of the
+	// ProviderSettingsService's UpdateOneSpanSettings RPC.
+	ProviderSettingsServiceUpdateOneSpanSettingsProcedure = "/flowhook.v1.ProviderSettingsService/UpdateOneSpanSettings"
 	// ProviderSettingsServiceGetSecuritySettingsProcedure is the fully-qualified name of the
 	// ProviderSettingsService's GetSecuritySettings RPC.
 	ProviderSettingsServiceGetSecuritySettingsProcedure = "/flowhook.v1.ProviderSettingsService/GetSecuritySettings"
@@ -57,6 +63,10 @@ type ProviderSettingsServiceClient interface {
 	UpdateDocuSignSettings(context.Context, *connect.Request[v1.UpdateDocuSignSettingsRequest]) (*connect.Response[v1.UpdateDocuSignSettingsResponse], error)
 	// Signs in at the provider with the saved settings and reads who the integration acts as.
 	TestProviderConnection(context.Context, *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error)
+	GetOneSpanSettings(context.Context, *connect.Request[v1.GetOneSpanSettingsRequest]) (*connect.Response[v1.GetOneSpanSettingsResponse], error)
+	// Replaces the plain values; secrets change only when given. A new callback key is rolled:
+	// the previous one is still accepted for callback_key_grace.
+	UpdateOneSpanSettings(context.Context, *connect.Request[v1.UpdateOneSpanSettingsRequest]) (*connect.Response[v1.UpdateOneSpanSettingsResponse], error)
 	GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error)
 	// Every replica applies a change within a few seconds.
 	UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error)
@@ -92,6 +102,19 @@ func NewProviderSettingsServiceClient(httpClient connect.HTTPClient, baseURL str
 			connect.WithSchema(providerSettingsServiceMethods.ByName("TestProviderConnection")),
 			connect.WithClientOptions(opts...),
 		),
+		getOneSpanSettings: connect.NewClient[v1.GetOneSpanSettingsRequest, v1.GetOneSpanSettingsResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceGetOneSpanSettingsProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("GetOneSpanSettings")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateOneSpanSettings: connect.NewClient[v1.UpdateOneSpanSettingsRequest, v1.UpdateOneSpanSettingsResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceUpdateOneSpanSettingsProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("UpdateOneSpanSettings")),
+			connect.WithClientOptions(opts...),
+		),
 		getSecuritySettings: connect.NewClient[v1.GetSecuritySettingsRequest, v1.GetSecuritySettingsResponse](
 			httpClient,
 			baseURL+ProviderSettingsServiceGetSecuritySettingsProcedure,
@@ -113,6 +136,8 @@ type providerSettingsServiceClient struct {
 	getDocuSignSettings    *connect.Client[v1.GetDocuSignSettingsRequest, v1.GetDocuSignSettingsResponse]
 	updateDocuSignSettings *connect.Client[v1.UpdateDocuSignSettingsRequest, v1.UpdateDocuSignSettingsResponse]
 	testProviderConnection *connect.Client[v1.TestProviderConnectionRequest, v1.TestProviderConnectionResponse]
+	getOneSpanSettings     *connect.Client[v1.GetOneSpanSettingsRequest, v1.GetOneSpanSettingsResponse]
+	updateOneSpanSettings  *connect.Client[v1.UpdateOneSpanSettingsRequest, v1.UpdateOneSpanSettingsResponse]
 	getSecuritySettings    *connect.Client[v1.GetSecuritySettingsRequest, v1.GetSecuritySettingsResponse]
 	updateSecuritySettings *connect.Client[v1.UpdateSecuritySettingsRequest, v1.UpdateSecuritySettingsResponse]
 }
@@ -130,6 +155,16 @@ func (c *providerSettingsServiceClient) UpdateDocuSignSettings(ctx context.Conte
 // TestProviderConnection calls flowhook.v1.ProviderSettingsService.TestProviderConnection.
 func (c *providerSettingsServiceClient) TestProviderConnection(ctx context.Context, req *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error) {
 	return c.testProviderConnection.CallUnary(ctx, req)
+}
+
+// GetOneSpanSettings calls flowhook.v1.ProviderSettingsService.GetOneSpanSettings.
+func (c *providerSettingsServiceClient) GetOneSpanSettings(ctx context.Context, req *connect.Request[v1.GetOneSpanSettingsRequest]) (*connect.Response[v1.GetOneSpanSettingsResponse], error) {
+	return c.getOneSpanSettings.CallUnary(ctx, req)
+}
+
+// UpdateOneSpanSettings calls flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings.
+func (c *providerSettingsServiceClient) UpdateOneSpanSettings(ctx context.Context, req *connect.Request[v1.UpdateOneSpanSettingsRequest]) (*connect.Response[v1.UpdateOneSpanSettingsResponse], error) {
+	return c.updateOneSpanSettings.CallUnary(ctx, req)
 }
 
 // GetSecuritySettings calls flowhook.v1.ProviderSettingsService.GetSecuritySettings.
@@ -150,6 +185,10 @@ type ProviderSettingsServiceHandler interface {
 	UpdateDocuSignSettings(context.Context, *connect.Request[v1.UpdateDocuSignSettingsRequest]) (*connect.Response[v1.UpdateDocuSignSettingsResponse], error)
 	// Signs in at the provider with the saved settings and reads who the integration acts as.
 	TestProviderConnection(context.Context, *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error)
+	GetOneSpanSettings(context.Context, *connect.Request[v1.GetOneSpanSettingsRequest]) (*connect.Response[v1.GetOneSpanSettingsResponse], error)
+	// Replaces the plain values; secrets change only when given. A new callback key is rolled:
+	// the previous one is still accepted for callback_key_grace.
+	UpdateOneSpanSettings(context.Context, *connect.Request[v1.UpdateOneSpanSettingsRequest]) (*connect.Response[v1.UpdateOneSpanSettingsResponse], error)
 	GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error)
 	// Every replica applies a change within a few seconds.
 	UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error)
@@ -181,6 +220,19 @@ func NewProviderSettingsServiceHandler(svc ProviderSettingsServiceHandler, opts 
 		connect.WithSchema(providerSettingsServiceMethods.ByName("TestProviderConnection")),
 		connect.WithHandlerOptions(opts...),
 	)
+	providerSettingsServiceGetOneSpanSettingsHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceGetOneSpanSettingsProcedure,
+		svc.GetOneSpanSettings,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("GetOneSpanSettings")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	providerSettingsServiceUpdateOneSpanSettingsHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceUpdateOneSpanSettingsProcedure,
+		svc.UpdateOneSpanSettings,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("UpdateOneSpanSettings")),
+		connect.WithHandlerOptions(opts...),
+	)
 	providerSettingsServiceGetSecuritySettingsHandler := connect.NewUnaryHandler(
 		ProviderSettingsServiceGetSecuritySettingsProcedure,
 		svc.GetSecuritySettings,
@@ -202,6 +254,10 @@ func NewProviderSettingsServiceHandler(svc ProviderSettingsServiceHandler, opts 
 			providerSettingsServiceUpdateDocuSignSettingsHandler.ServeHTTP(w, r)
 		case ProviderSettingsServiceTestProviderConnectionProcedure:
 			providerSettingsServiceTestProviderConnectionHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceGetOneSpanSettingsProcedure:
+			providerSettingsServiceGetOneSpanSettingsHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceUpdateOneSpanSettingsProcedure:
+			providerSettingsServiceUpdateOneSpanSettingsHandler.ServeHTTP(w, r)
 		case ProviderSettingsServiceGetSecuritySettingsProcedure:
 			providerSettingsServiceGetSecuritySettingsHandler.ServeHTTP(w, r)
 		case ProviderSettingsServiceUpdateSecuritySettingsProcedure:
@@ -225,6 +281,14 @@ func (UnimplementedProviderSettingsServiceHandler) UpdateDocuSignSettings(contex
 
 func (UnimplementedProviderSettingsServiceHandler) TestProviderConnection(context.Context, *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.TestProviderConnection is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) GetOneSpanSettings(context.Context, *connect.Request[v1.GetOneSpanSettingsRequest]) (*connect.Response[v1.GetOneSpanSettingsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.GetOneSpanSettings is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) UpdateOneSpanSettings(context.Context, *connect.Request[v1.UpdateOneSpanSettingsRequest]) (*connect.Response[v1.UpdateOneSpanSettingsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings is not implemented"))
 }
 
 func (UnimplementedProviderSettingsServiceHandler) GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error) {

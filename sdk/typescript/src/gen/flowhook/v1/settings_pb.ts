@@ -6,15 +6,15 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Provider } from "./workflow_pb.js";
 import { file_flowhook_v1_workflow } from "./workflow_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file flowhook/v1/settings.proto.
  */
 export const file_flowhook_v1_settings: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93aG9vay92MS9zZXR0aW5ncy5wcm90bxILZmxvd2hvb2sudjEi8AEKEERvY3VTaWduU2V0dGluZ3MSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIXCg9wcml2YXRlX2tleV9zZXQYBSABKAgSFgoOaG1hY19rZXlfY291bnQYBiABKAUSEwoLd2ViaG9va191cmwYByABKAkSEAoIcmV2aXNpb24YCCABKAMSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHAoaR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QiTgobR2V0RG9jdVNpZ25TZXR0aW5nc1Jlc3BvbnNlEi8KCHNldHRpbmdzGAEgASgLMh0uZmxvd2hvb2sudjEuRG9jdVNpZ25TZXR0aW5ncyLwAQodVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIcCg9wcml2YXRlX2tleV9wZW0YBSABKAlIAIgBARIRCglobWFjX2tleXMYBiADKAkSGQoRcmVwbGFjZV9obWFjX2tleXMYByABKAgSGQoRZXhwZWN0ZWRfcmV2aXNpb24YCCABKANCEgoQX3ByaXZhdGVfa2V5X3BlbSJRCh5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5Eb2N1U2lnblNldHRpbmdzIkgKHVRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXF1ZXN0EicKCHByb3ZpZGVyGAEgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXIieAoeVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSFAoMYWNjb3VudF9uYW1lGAMgASgJEhEKCXVzZXJfbmFtZRgEIAEoCRIQCghiYXNlX3VyaRgFIAEoCSKSAQoQU2VjdXJpdHlTZXR0aW5ncxIeChZ3ZWJob29rX3JlY2VpdmVyX2RlYnVnGAEgASgIEhwKFGV2ZW50X3JldGVudGlvbl9kYXlzGAIgASgFEhAKCHJldmlzaW9uGAMgASgDEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhwKGkdldFNlY3VyaXR5U2V0dGluZ3NSZXF1ZXN0Ik4KG0dldFNlY3VyaXR5U2V0dGluZ3NSZXNwb25zZRIvCghzZXR0aW5ncxgBIAEoCzIdLmZsb3dob29rLnYxLlNlY3VyaXR5U2V0dGluZ3MieAodVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QSHgoWd2ViaG9va19yZWNlaXZlcl9kZWJ1ZxgBIAEoCBIcChRldmVudF9yZXRlbnRpb25fZGF5cxgCIAEoBRIZChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoAyJRCh5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5TZWN1cml0eVNldHRpbmdzMtYEChdQcm92aWRlclNldHRpbmdzU2VydmljZRJtChNHZXREb2N1U2lnblNldHRpbmdzEicuZmxvd2hvb2sudjEuR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QaKC5mbG93aG9vay52MS5HZXREb2N1U2lnblNldHRpbmdzUmVzcG9uc2UiA5ACARJzChZVcGRhdGVEb2N1U2lnblNldHRpbmdzEiouZmxvd2hvb2sudjEuVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QaKy5mbG93aG9vay52MS5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2UiABJzChZUZXN0UHJvdmlkZXJDb25uZWN0aW9uEiouZmxvd2hvb2sudjEuVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlcXVlc3QaKy5mbG93aG9vay52MS5UZXN0UHJvdmlkZXJDb25uZWN0aW9uUmVzcG9uc2UiABJtChNHZXRTZWN1cml0eVNldHRpbmdzEicuZmxvd2hvb2sudjEuR2V0U2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QaKC5mbG93aG9vay52MS5HZXRTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiA5ACARJzChZVcGRhdGVTZWN1cml0eVNldHRpbmdzEiouZmxvd2hvb2sudjEuVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QaKy5mbG93aG9vay52MS5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiAEKmAQoPY29tLmZsb3dob29rLnYxQg1TZXR0aW5nc1Byb3RvUAFaN2dpdGh1Yi5jb20vZmxvd2hvb2svZmxvd2hvb2svZ2VuL2Zsb3dob29rL3YxO2Zsb3dob29rdjGiAgNGWFiqAgtGbG93aG9vay5WMcoCC0Zsb3dob29rXFYx4gIXRmxvd2hvb2tcVjFcR1BCTWV0YWRhdGHqAgxGbG93aG9vazo6VjFiBnByb3RvMw", [file_flowhook_v1_workflow, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93aG9vay92MS9zZXR0aW5ncy5wcm90bxILZmxvd2hvb2sudjEi8AEKEERvY3VTaWduU2V0dGluZ3MSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIXCg9wcml2YXRlX2tleV9zZXQYBSABKAgSFgoOaG1hY19rZXlfY291bnQYBiABKAUSEwoLd2ViaG9va191cmwYByABKAkSEAoIcmV2aXNpb24YCCABKAMSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHAoaR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QiTgobR2V0RG9jdVNpZ25TZXR0aW5nc1Jlc3BvbnNlEi8KCHNldHRpbmdzGAEgASgLMh0uZmxvd2hvb2sudjEuRG9jdVNpZ25TZXR0aW5ncyLwAQodVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIcCg9wcml2YXRlX2tleV9wZW0YBSABKAlIAIgBARIRCglobWFjX2tleXMYBiADKAkSGQoRcmVwbGFjZV9obWFjX2tleXMYByABKAgSGQoRZXhwZWN0ZWRfcmV2aXNpb24YCCABKANCEgoQX3ByaXZhdGVfa2V5X3BlbSJRCh5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5Eb2N1U2lnblNldHRpbmdzIvABCg9PbmVTcGFuU2V0dGluZ3MSEAoIYmFzZV91cmwYASABKAkSEwoLYXBpX2tleV9zZXQYAiABKAgSGAoQY2FsbGJhY2tfa2V5X3NldBgDIAEoCBJFCiFwcmV2aW91c19jYWxsYmFja19rZXlfdmFsaWRfdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3dlYmhvb2tfdXJsGAUgASgJEhAKCHJldmlzaW9uGAYgASgDEi4KCnVwZGF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhsKGUdldE9uZVNwYW5TZXR0aW5nc1JlcXVlc3QiTAoaR2V0T25lU3BhblNldHRpbmdzUmVzcG9uc2USLgoIc2V0dGluZ3MYASABKAsyHC5mbG93aG9vay52MS5PbmVTcGFuU2V0dGluZ3Mi0AEKHFVwZGF0ZU9uZVNwYW5TZXR0aW5nc1JlcXVlc3QSEAoIYmFzZV91cmwYASABKAkSFAoHYXBpX2tleRgCIAEoCUgAiAEBEhkKDGNhbGxiYWNrX2tleRgDIAEoCUgBiAEBEjUKEmNhbGxiYWNrX2tleV9ncmFjZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoA0IKCghfYXBpX2tleUIPCg1fY2FsbGJhY2tfa2V5Ik8KHVVwZGF0ZU9uZVNwYW5TZXR0aW5nc1Jlc3BvbnNlEi4KCHNldHRpbmdzGAEgASgLMhwuZmxvd2hvb2sudjEuT25lU3BhblNldHRpbmdzIkgKHVRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXF1ZXN0EicKCHByb3ZpZGVyGAEgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXIieAoeVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSFAoMYWNjb3VudF9uYW1lGAMgASgJEhEKCXVzZXJfbmFtZRgEIAEoCRIQCghiYXNlX3VyaRgFIAEoCSKSAQoQU2VjdXJpdHlTZXR0aW5ncxIeChZ3ZWJob29rX3JlY2VpdmVyX2RlYnVnGAEgASgIEhwKFGV2ZW50X3JldGVudGlvbl9kYXlzGAIgASgFEhAKCHJldmlzaW9uGAMgASgDEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhwKGkdldFNlY3VyaXR5U2V0dGluZ3NSZXF1ZXN0Ik4KG0dldFNlY3VyaXR5U2V0dGluZ3NSZXNwb25zZRIvCghzZXR0aW5ncxgBIAEoCzIdLmZsb3dob29rLnYxLlNlY3VyaXR5U2V0dGluZ3MieAodVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QSHgoWd2ViaG9va19yZWNlaXZlcl9kZWJ1ZxgBIAEoCBIcChRldmVudF9yZXRlbnRpb25fZGF5cxgCIAEoBRIZChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoAyJRCh5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5TZWN1cml0eVNldHRpbmdzMrQGChdQcm92aWRlclNldHRpbmdzU2VydmljZRJtChNHZXREb2N1U2lnblNldHRpbmdzEicuZmxvd2hvb2sudjEuR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QaKC5mbG93aG9vay52MS5HZXREb2N1U2lnblNldHRpbmdzUmVzcG9uc2UiA5ACARJzChZVcGRhdGVEb2N1U2lnblNldHRpbmdzEiouZmxvd2hvb2sudjEuVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QaKy5mbG93aG9vay52MS5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2UiABJzChZUZXN0UHJvdmlkZXJDb25uZWN0aW9uEiouZmxvd2hvb2sudjEuVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlcXVlc3QaKy5mbG93aG9vay52MS5UZXN0UHJvdmlkZXJDb25uZWN0aW9uUmVzcG9uc2UiABJqChJHZXRPbmVTcGFuU2V0dGluZ3MSJi5mbG93aG9vay52MS5HZXRPbmVTcGFuU2V0dGluZ3NSZXF1ZXN0GicuZmxvd2hvb2sudjEuR2V0T25lU3BhblNldHRpbmdzUmVzcG9uc2UiA5ACARJwChVVcGRhdGVPbmVTcGFuU2V0dGluZ3MSKS5mbG93aG9vay52MS5VcGRhdGVPbmVTcGFuU2V0dGluZ3NSZXF1ZXN0GiouZmxvd2hvb2sudjEuVXBkYXRlT25lU3BhblNldHRpbmdzUmVzcG9uc2UiABJtChNHZXRTZWN1cml0eVNldHRpbmdzEicuZmxvd2hvb2sudjEuR2V0U2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QaKC5mbG93aG9vay52MS5HZXRTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiA5ACARJzChZVcGRhdGVTZWN1cml0eVNldHRpbmdzEiouZmxvd2hvb2sudjEuVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QaKy5mbG93aG9vay52MS5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiAEKmAQoPY29tLmZsb3dob29rLnYxQg1TZXR0aW5nc1Byb3RvUAFaN2dpdGh1Yi5jb20vZmxvd2hvb2svZmxvd2hvb2svZ2VuL2Zsb3dob29rL3YxO2Zsb3dob29rdjGiAgNGWFiqAgtGbG93aG9vay5WMcoCC0Zsb3dob29rXFYx4gIXRmxvd2hvb2tcVjFcR1BCTWV0YWRhdGHqAgxGbG93aG9vazo6VjFiBnByb3RvMw", [file_flowhook_v1_workflow, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message flowhook.v1.DocuSignSettings
@@ -194,6 +194,157 @@ export const UpdateDocuSignSettingsResponseSchema: GenMessage<UpdateDocuSignSett
   messageDesc(file_flowhook_v1_settings, 4);
 
 /**
+ * @generated from message flowhook.v1.OneSpanSettings
+ */
+export type OneSpanSettings = Message<"flowhook.v1.OneSpanSettings"> & {
+  /**
+   * The OneSpan Sign host of the account's region, e.g. https://sandbox.esignlive.com (the
+   * default when empty) or https://apps.esignlive.com; the API is under {base_url}/api.
+   *
+   * @generated from field: string base_url = 1;
+   */
+  baseUrl: string;
+
+  /**
+   * Output only: whether the API key is set.
+   *
+   * @generated from field: bool api_key_set = 2;
+   */
+  apiKeySet: boolean;
+
+  /**
+   * Output only: whether a callback key is set.
+   *
+   * @generated from field: bool callback_key_set = 3;
+   */
+  callbackKeySet: boolean;
+
+  /**
+   * Output only: until when the previous callback key is still accepted (unset: none is).
+   *
+   * @generated from field: google.protobuf.Timestamp previous_callback_key_valid_until = 4;
+   */
+  previousCallbackKeyValidUntil?: Timestamp | undefined;
+
+  /**
+   * Output only: the callback URL to configure at OneSpan, from FLOWHOOK_PUBLIC_URL.
+   *
+   * @generated from field: string webhook_url = 5;
+   */
+  webhookUrl: string;
+
+  /**
+   * Output only: pass as expected_revision (0: never saved).
+   *
+   * @generated from field: int64 revision = 6;
+   */
+  revision: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 7;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.OneSpanSettings.
+ * Use `create(OneSpanSettingsSchema)` to create a new message.
+ */
+export const OneSpanSettingsSchema: GenMessage<OneSpanSettings> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 5);
+
+/**
+ * @generated from message flowhook.v1.GetOneSpanSettingsRequest
+ */
+export type GetOneSpanSettingsRequest = Message<"flowhook.v1.GetOneSpanSettingsRequest"> & {
+};
+
+/**
+ * Describes the message flowhook.v1.GetOneSpanSettingsRequest.
+ * Use `create(GetOneSpanSettingsRequestSchema)` to create a new message.
+ */
+export const GetOneSpanSettingsRequestSchema: GenMessage<GetOneSpanSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 6);
+
+/**
+ * @generated from message flowhook.v1.GetOneSpanSettingsResponse
+ */
+export type GetOneSpanSettingsResponse = Message<"flowhook.v1.GetOneSpanSettingsResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.OneSpanSettings settings = 1;
+   */
+  settings?: OneSpanSettings | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.GetOneSpanSettingsResponse.
+ * Use `create(GetOneSpanSettingsResponseSchema)` to create a new message.
+ */
+export const GetOneSpanSettingsResponseSchema: GenMessage<GetOneSpanSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 7);
+
+/**
+ * @generated from message flowhook.v1.UpdateOneSpanSettingsRequest
+ */
+export type UpdateOneSpanSettingsRequest = Message<"flowhook.v1.UpdateOneSpanSettingsRequest"> & {
+  /**
+   * @generated from field: string base_url = 1;
+   */
+  baseUrl: string;
+
+  /**
+   * The API key, sent to OneSpan as is (Authorization: Basic {api_key}); unset keeps the saved one.
+   *
+   * @generated from field: optional string api_key = 2;
+   */
+  apiKey?: string | undefined;
+
+  /**
+   * The callback key OneSpan sends with every callback; unset keeps the saved one. A new one
+   * replaces it, and the one it replaces is accepted for callback_key_grace more.
+   *
+   * @generated from field: optional string callback_key = 3;
+   */
+  callbackKey?: string | undefined;
+
+  /**
+   * How long a replaced callback key is still accepted: 0 means 24 hours; at most 30 days.
+   *
+   * @generated from field: google.protobuf.Duration callback_key_grace = 4;
+   */
+  callbackKeyGrace?: Duration | undefined;
+
+  /**
+   * @generated from field: int64 expected_revision = 5;
+   */
+  expectedRevision: bigint;
+};
+
+/**
+ * Describes the message flowhook.v1.UpdateOneSpanSettingsRequest.
+ * Use `create(UpdateOneSpanSettingsRequestSchema)` to create a new message.
+ */
+export const UpdateOneSpanSettingsRequestSchema: GenMessage<UpdateOneSpanSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 8);
+
+/**
+ * @generated from message flowhook.v1.UpdateOneSpanSettingsResponse
+ */
+export type UpdateOneSpanSettingsResponse = Message<"flowhook.v1.UpdateOneSpanSettingsResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.OneSpanSettings settings = 1;
+   */
+  settings?: OneSpanSettings | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.UpdateOneSpanSettingsResponse.
+ * Use `create(UpdateOneSpanSettingsResponseSchema)` to create a new message.
+ */
+export const UpdateOneSpanSettingsResponseSchema: GenMessage<UpdateOneSpanSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 9);
+
+/**
  * @generated from message flowhook.v1.TestProviderConnectionRequest
  */
 export type TestProviderConnectionRequest = Message<"flowhook.v1.TestProviderConnectionRequest"> & {
@@ -208,7 +359,7 @@ export type TestProviderConnectionRequest = Message<"flowhook.v1.TestProviderCon
  * Use `create(TestProviderConnectionRequestSchema)` to create a new message.
  */
 export const TestProviderConnectionRequestSchema: GenMessage<TestProviderConnectionRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_settings, 5);
+  messageDesc(file_flowhook_v1_settings, 10);
 
 /**
  * @generated from message flowhook.v1.TestProviderConnectionResponse
@@ -247,7 +398,7 @@ export type TestProviderConnectionResponse = Message<"flowhook.v1.TestProviderCo
  * Use `create(TestProviderConnectionResponseSchema)` to create a new message.
  */
 export const TestProviderConnectionResponseSchema: GenMessage<TestProviderConnectionResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_settings, 6);
+  messageDesc(file_flowhook_v1_settings, 11);
 
 /**
  * The security settings.
@@ -291,7 +442,7 @@ export type SecuritySettings = Message<"flowhook.v1.SecuritySettings"> & {
  * Use `create(SecuritySettingsSchema)` to create a new message.
  */
 export const SecuritySettingsSchema: GenMessage<SecuritySettings> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_settings, 7);
+  messageDesc(file_flowhook_v1_settings, 12);
 
 /**
  * @generated from message flowhook.v1.GetSecuritySettingsRequest
@@ -304,7 +455,7 @@ export type GetSecuritySettingsRequest = Message<"flowhook.v1.GetSecuritySetting
  * Use `create(GetSecuritySettingsRequestSchema)` to create a new message.
  */
 export const GetSecuritySettingsRequestSchema: GenMessage<GetSecuritySettingsRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_settings, 8);
+  messageDesc(file_flowhook_v1_settings, 13);
 
 /**
  * @generated from message flowhook.v1.GetSecuritySettingsResponse
@@ -321,7 +472,7 @@ export type GetSecuritySettingsResponse = Message<"flowhook.v1.GetSecuritySettin
  * Use `create(GetSecuritySettingsResponseSchema)` to create a new message.
  */
 export const GetSecuritySettingsResponseSchema: GenMessage<GetSecuritySettingsResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_settings, 9);
+  messageDesc(file_flowhook_v1_settings, 14);
 
 /**
  * @generated from message flowhook.v1.UpdateSecuritySettingsRequest
@@ -350,7 +501,7 @@ export type UpdateSecuritySettingsRequest = Message<"flowhook.v1.UpdateSecurityS
  * Use `create(UpdateSecuritySettingsRequestSchema)` to create a new message.
  */
 export const UpdateSecuritySettingsRequestSchema: GenMessage<UpdateSecuritySettingsRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_settings, 10);
+  messageDesc(file_flowhook_v1_settings, 15);
 
 /**
  * @generated from message flowhook.v1.UpdateSecuritySettingsResponse
@@ -367,7 +518,7 @@ export type UpdateSecuritySettingsResponse = Message<"flowhook.v1.UpdateSecurity
  * Use `create(UpdateSecuritySettingsResponseSchema)` to create a new message.
  */
 export const UpdateSecuritySettingsResponseSchema: GenMessage<UpdateSecuritySettingsResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_settings, 11);
+  messageDesc(file_flowhook_v1_settings, 16);
 
 /**
  * Provider and security settings (admin only). Secrets are write-only: a Get says whether each
@@ -403,6 +554,25 @@ export const ProviderSettingsService: GenService<{
     methodKind: "unary";
     input: typeof TestProviderConnectionRequestSchema;
     output: typeof TestProviderConnectionResponseSchema;
+  },
+  /**
+   * @generated from rpc flowhook.v1.ProviderSettingsService.GetOneSpanSettings
+   */
+  getOneSpanSettings: {
+    methodKind: "unary";
+    input: typeof GetOneSpanSettingsRequestSchema;
+    output: typeof GetOneSpanSettingsResponseSchema;
+  },
+  /**
+   * Replaces the plain values; secrets change only when given. A new callback key is rolled:
+   * the previous one is still accepted for callback_key_grace.
+   *
+   * @generated from rpc flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings
+   */
+  updateOneSpanSettings: {
+    methodKind: "unary";
+    input: typeof UpdateOneSpanSettingsRequestSchema;
+    output: typeof UpdateOneSpanSettingsResponseSchema;
   },
   /**
    * @generated from rpc flowhook.v1.ProviderSettingsService.GetSecuritySettings
