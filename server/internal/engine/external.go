@@ -108,6 +108,11 @@ type OutcomeFunc func(eventType, reason string) (Outcome, bool)
 // ParseFunc reads a provider's notification body (replays read stored bodies again).
 type ParseFunc func(body []byte) (InboundEvent, error)
 
+// ConfirmFunc reads a work item's status back from its provider. Providers whose callbacks
+// are not signed (OneSpan: a shared key, nothing binds the body) have one: their outcomes are
+// applied only when the provider confirms them.
+type ConfirmFunc func(ctx context.Context, externalID string) (ExternalStatus, error)
+
 // ErrRetryLater: the event cannot be processed yet (its work item is not coupled yet).
 var ErrRetryLater = errors.New("retry later")
 
@@ -130,6 +135,10 @@ type External struct {
 
 	// Parsers read stored bodies again on replay.
 	Parsers map[Provider]ParseFunc
+	// Confirm reads back the providers whose callbacks are unsigned; their events are
+	// processed by their job (never inline: the read-back is a call to the provider) and an
+	// outcome the provider does not confirm changes nothing.
+	Confirm map[Provider]ConfirmFunc
 	// Log keeps the steps of processing (the Event Log); Debug says whether to record them.
 	Log   EventLogStore
 	Debug func(context.Context) bool
@@ -218,7 +227,13 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 		ev.ReceivedAt = x.clock.Now()
 	}
 	given := ev.Verdict != ""
-	if !given {
+	if !given && x.Confirm[ev.Event.Provider] != nil {
+		// The answer must not wait for a call to the provider: the job reads it back.
+		ev.Verdict = VerdictPending
+		eventlog.Note(ctx, eventlog.StepBuffered, "%s callbacks are not signed: the job reads the %s back from %s before anything moves",
+			ev.Event.Provider, ev.Event.ExternalID, ev.Event.Provider)
+	}
+	if !given && ev.Verdict == "" {
 		ev.Verdict = VerdictPending
 		// Something may move between the reads and the write (a progress event of the same
 		// envelope applied by a job): read again a few times before leaving it to the job.
@@ -358,6 +373,16 @@ func elapsed(ctx context.Context) string {
 	return ""
 }
 
+// providerErrorText is a provider error's readable text (a ProviderError never holds a
+// credential), or its class.
+func providerErrorText(err error) string {
+	var pe *ProviderError
+	if errors.As(err, &pe) {
+		return pe.Error()
+	}
+	return safeError(err)
+}
+
 // errorClass names an error's kind for spans and metrics, never its text.
 func errorClass(err error) string {
 	switch {
@@ -447,6 +472,21 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 	}
 	if inst.Status != StatusWaitingExternal || inst.StateKey != wi.StateKey || inst.Revision != wi.EnteredRevision {
 		return finish(VerdictStale, fmt.Sprintf("the instance is %s in %q and no longer waits on this work item", inst.Status, inst.StateKey))
+	}
+	if confirm := x.Confirm[ev.Event.Provider]; confirm != nil {
+		st, err := confirm(ctx, ev.Event.ExternalID)
+		if err != nil {
+			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed (retried): %s", ev.Event.Provider, ev.Event.ExternalID, providerErrorText(err))
+			return res, err
+		}
+		if st.Outcome != outcome {
+			eventlog.Note(ctx, eventlog.StepOutcome, "%s says %s is %q, which is not %s: the callback is not confirmed", ev.Event.Provider, ev.Event.ExternalID, st.Status, outcome)
+			return finish(VerdictIgnored, fmt.Sprintf("%s reports the status %q, which disagrees with %s; nothing changed", ev.Event.Provider, st.Status, ev.Event.Type))
+		}
+		eventlog.Note(ctx, eventlog.StepOutcome, "%s confirms: %s is %q", ev.Event.Provider, ev.Event.ExternalID, st.Status)
+		if ev.Event.Reason == "" {
+			ev.Event.Reason = st.Reason
+		}
 	}
 
 	w := wi
