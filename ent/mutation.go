@@ -8050,6 +8050,7 @@ type WorkItemMutation struct {
 	resolved_at         *time.Time
 	revision            *int64
 	addrevision         *int64
+	last_checked_at     *time.Time
 	clearedFields       map[string]struct{}
 	done                bool
 	oldValue            func(context.Context) (*WorkItem, error)
@@ -8779,6 +8780,55 @@ func (m *WorkItemMutation) ResetRevision() {
 	m.addrevision = nil
 }
 
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (m *WorkItemMutation) SetLastCheckedAt(t time.Time) {
+	m.last_checked_at = &t
+}
+
+// LastCheckedAt returns the value of the "last_checked_at" field in the mutation.
+func (m *WorkItemMutation) LastCheckedAt() (r time.Time, exists bool) {
+	v := m.last_checked_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLastCheckedAt returns the old "last_checked_at" field's value of the WorkItem entity.
+// If the WorkItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkItemMutation) OldLastCheckedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLastCheckedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLastCheckedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLastCheckedAt: %w", err)
+	}
+	return oldValue.LastCheckedAt, nil
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (m *WorkItemMutation) ClearLastCheckedAt() {
+	m.last_checked_at = nil
+	m.clearedFields[workitem.FieldLastCheckedAt] = struct{}{}
+}
+
+// LastCheckedAtCleared returns if the "last_checked_at" field was cleared in this mutation.
+func (m *WorkItemMutation) LastCheckedAtCleared() bool {
+	_, ok := m.clearedFields[workitem.FieldLastCheckedAt]
+	return ok
+}
+
+// ResetLastCheckedAt resets all changes to the "last_checked_at" field.
+func (m *WorkItemMutation) ResetLastCheckedAt() {
+	m.last_checked_at = nil
+	delete(m.clearedFields, workitem.FieldLastCheckedAt)
+}
+
 // Where appends a list predicates to the WorkItemMutation builder.
 func (m *WorkItemMutation) Where(ps ...predicate.WorkItem) {
 	m.predicates = append(m.predicates, ps...)
@@ -8813,7 +8863,7 @@ func (m *WorkItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkItemMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 16)
 	if m.created_at != nil {
 		fields = append(fields, workitem.FieldCreatedAt)
 	}
@@ -8859,6 +8909,9 @@ func (m *WorkItemMutation) Fields() []string {
 	if m.revision != nil {
 		fields = append(fields, workitem.FieldRevision)
 	}
+	if m.last_checked_at != nil {
+		fields = append(fields, workitem.FieldLastCheckedAt)
+	}
 	return fields
 }
 
@@ -8897,6 +8950,8 @@ func (m *WorkItemMutation) Field(name string) (ent.Value, bool) {
 		return m.ResolvedAt()
 	case workitem.FieldRevision:
 		return m.Revision()
+	case workitem.FieldLastCheckedAt:
+		return m.LastCheckedAt()
 	}
 	return nil, false
 }
@@ -8936,6 +8991,8 @@ func (m *WorkItemMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldResolvedAt(ctx)
 	case workitem.FieldRevision:
 		return m.OldRevision(ctx)
+	case workitem.FieldLastCheckedAt:
+		return m.OldLastCheckedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown WorkItem field %s", name)
 }
@@ -9050,6 +9107,13 @@ func (m *WorkItemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRevision(v)
 		return nil
+	case workitem.FieldLastCheckedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLastCheckedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WorkItem field %s", name)
 }
@@ -9116,6 +9180,9 @@ func (m *WorkItemMutation) ClearedFields() []string {
 	if m.FieldCleared(workitem.FieldResolvedAt) {
 		fields = append(fields, workitem.FieldResolvedAt)
 	}
+	if m.FieldCleared(workitem.FieldLastCheckedAt) {
+		fields = append(fields, workitem.FieldLastCheckedAt)
+	}
 	return fields
 }
 
@@ -9138,6 +9205,9 @@ func (m *WorkItemMutation) ClearField(name string) error {
 		return nil
 	case workitem.FieldResolvedAt:
 		m.ClearResolvedAt()
+		return nil
+	case workitem.FieldLastCheckedAt:
+		m.ClearLastCheckedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WorkItem nullable field %s", name)
@@ -9191,6 +9261,9 @@ func (m *WorkItemMutation) ResetField(name string) error {
 		return nil
 	case workitem.FieldRevision:
 		m.ResetRevision()
+		return nil
+	case workitem.FieldLastCheckedAt:
+		m.ResetLastCheckedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WorkItem field %s", name)

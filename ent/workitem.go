@@ -47,8 +47,10 @@ type WorkItem struct {
 	// ResolvedAt holds the value of the "resolved_at" field.
 	ResolvedAt *time.Time `json:"resolved_at,omitempty"`
 	// Revision holds the value of the "revision" field.
-	Revision     int64 `json:"revision,omitempty"`
-	selectValues sql.SelectValues
+	Revision int64 `json:"revision,omitempty"`
+	// LastCheckedAt holds the value of the "last_checked_at" field.
+	LastCheckedAt *time.Time `json:"last_checked_at,omitempty"`
+	selectValues  sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -60,7 +62,7 @@ func (*WorkItem) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case workitem.FieldStateKey, workitem.FieldProvider, workitem.FieldExternalID, workitem.FieldStatus, workitem.FieldProviderStatus, workitem.FieldOutcome, workitem.FieldError, workitem.FieldTraceparent:
 			values[i] = new(sql.NullString)
-		case workitem.FieldCreatedAt, workitem.FieldUpdatedAt, workitem.FieldLastEventAt, workitem.FieldResolvedAt:
+		case workitem.FieldCreatedAt, workitem.FieldUpdatedAt, workitem.FieldLastEventAt, workitem.FieldResolvedAt, workitem.FieldLastCheckedAt:
 			values[i] = new(sql.NullTime)
 		case workitem.FieldID, workitem.FieldInstanceID:
 			values[i] = new(uuid.UUID)
@@ -178,6 +180,13 @@ func (_m *WorkItem) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Revision = value.Int64
 			}
+		case workitem.FieldLastCheckedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field last_checked_at", values[i])
+			} else if value.Valid {
+				_m.LastCheckedAt = new(time.Time)
+				*_m.LastCheckedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -264,6 +273,11 @@ func (_m *WorkItem) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("revision=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Revision))
+	builder.WriteString(", ")
+	if v := _m.LastCheckedAt; v != nil {
+		builder.WriteString("last_checked_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

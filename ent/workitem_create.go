@@ -194,6 +194,20 @@ func (_c *WorkItemCreate) SetNillableRevision(v *int64) *WorkItemCreate {
 	return _c
 }
 
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (_c *WorkItemCreate) SetLastCheckedAt(v time.Time) *WorkItemCreate {
+	_c.mutation.SetLastCheckedAt(v)
+	return _c
+}
+
+// SetNillableLastCheckedAt sets the "last_checked_at" field if the given value is not nil.
+func (_c *WorkItemCreate) SetNillableLastCheckedAt(v *time.Time) *WorkItemCreate {
+	if v != nil {
+		_c.SetLastCheckedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WorkItemCreate) SetID(v uuid.UUID) *WorkItemCreate {
 	_c.mutation.SetID(v)
@@ -416,6 +430,10 @@ func (_c *WorkItemCreate) createSpec() (*WorkItem, *sqlgraph.CreateSpec) {
 		_spec.SetField(workitem.FieldRevision, field.TypeInt64, value)
 		_node.Revision = value
 	}
+	if value, ok := _c.mutation.LastCheckedAt(); ok {
+		_spec.SetField(workitem.FieldLastCheckedAt, field.TypeTime, value)
+		_node.LastCheckedAt = &value
+	}
 	return _node, _spec
 }
 
@@ -609,6 +627,24 @@ func (u *WorkItemUpsert) UpdateRevision() *WorkItemUpsert {
 // AddRevision adds v to the "revision" field.
 func (u *WorkItemUpsert) AddRevision(v int64) *WorkItemUpsert {
 	u.Add(workitem.FieldRevision, v)
+	return u
+}
+
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (u *WorkItemUpsert) SetLastCheckedAt(v time.Time) *WorkItemUpsert {
+	u.Set(workitem.FieldLastCheckedAt, v)
+	return u
+}
+
+// UpdateLastCheckedAt sets the "last_checked_at" field to the value that was provided on create.
+func (u *WorkItemUpsert) UpdateLastCheckedAt() *WorkItemUpsert {
+	u.SetExcluded(workitem.FieldLastCheckedAt)
+	return u
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (u *WorkItemUpsert) ClearLastCheckedAt() *WorkItemUpsert {
+	u.SetNull(workitem.FieldLastCheckedAt)
 	return u
 }
 
@@ -840,6 +876,27 @@ func (u *WorkItemUpsertOne) AddRevision(v int64) *WorkItemUpsertOne {
 func (u *WorkItemUpsertOne) UpdateRevision() *WorkItemUpsertOne {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.UpdateRevision()
+	})
+}
+
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (u *WorkItemUpsertOne) SetLastCheckedAt(v time.Time) *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetLastCheckedAt(v)
+	})
+}
+
+// UpdateLastCheckedAt sets the "last_checked_at" field to the value that was provided on create.
+func (u *WorkItemUpsertOne) UpdateLastCheckedAt() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateLastCheckedAt()
+	})
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (u *WorkItemUpsertOne) ClearLastCheckedAt() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.ClearLastCheckedAt()
 	})
 }
 
@@ -1238,6 +1295,27 @@ func (u *WorkItemUpsertBulk) AddRevision(v int64) *WorkItemUpsertBulk {
 func (u *WorkItemUpsertBulk) UpdateRevision() *WorkItemUpsertBulk {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.UpdateRevision()
+	})
+}
+
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (u *WorkItemUpsertBulk) SetLastCheckedAt(v time.Time) *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetLastCheckedAt(v)
+	})
+}
+
+// UpdateLastCheckedAt sets the "last_checked_at" field to the value that was provided on create.
+func (u *WorkItemUpsertBulk) UpdateLastCheckedAt() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateLastCheckedAt()
+	})
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (u *WorkItemUpsertBulk) ClearLastCheckedAt() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.ClearLastCheckedAt()
 	})
 }
 

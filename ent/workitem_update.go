@@ -186,6 +186,26 @@ func (_u *WorkItemUpdate) AddRevision(v int64) *WorkItemUpdate {
 	return _u
 }
 
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (_u *WorkItemUpdate) SetLastCheckedAt(v time.Time) *WorkItemUpdate {
+	_u.mutation.SetLastCheckedAt(v)
+	return _u
+}
+
+// SetNillableLastCheckedAt sets the "last_checked_at" field if the given value is not nil.
+func (_u *WorkItemUpdate) SetNillableLastCheckedAt(v *time.Time) *WorkItemUpdate {
+	if v != nil {
+		_u.SetLastCheckedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (_u *WorkItemUpdate) ClearLastCheckedAt() *WorkItemUpdate {
+	_u.mutation.ClearLastCheckedAt()
+	return _u
+}
+
 // Mutation returns the WorkItemMutation object of the builder.
 func (_u *WorkItemUpdate) Mutation() *WorkItemMutation {
 	return _u.mutation
@@ -296,6 +316,12 @@ func (_u *WorkItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedRevision(); ok {
 		_spec.AddField(workitem.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastCheckedAt(); ok {
+		_spec.SetField(workitem.FieldLastCheckedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastCheckedAtCleared() {
+		_spec.ClearField(workitem.FieldLastCheckedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -476,6 +502,26 @@ func (_u *WorkItemUpdateOne) AddRevision(v int64) *WorkItemUpdateOne {
 	return _u
 }
 
+// SetLastCheckedAt sets the "last_checked_at" field.
+func (_u *WorkItemUpdateOne) SetLastCheckedAt(v time.Time) *WorkItemUpdateOne {
+	_u.mutation.SetLastCheckedAt(v)
+	return _u
+}
+
+// SetNillableLastCheckedAt sets the "last_checked_at" field if the given value is not nil.
+func (_u *WorkItemUpdateOne) SetNillableLastCheckedAt(v *time.Time) *WorkItemUpdateOne {
+	if v != nil {
+		_u.SetLastCheckedAt(*v)
+	}
+	return _u
+}
+
+// ClearLastCheckedAt clears the value of the "last_checked_at" field.
+func (_u *WorkItemUpdateOne) ClearLastCheckedAt() *WorkItemUpdateOne {
+	_u.mutation.ClearLastCheckedAt()
+	return _u
+}
+
 // Mutation returns the WorkItemMutation object of the builder.
 func (_u *WorkItemUpdateOne) Mutation() *WorkItemMutation {
 	return _u.mutation
@@ -616,6 +662,12 @@ func (_u *WorkItemUpdateOne) sqlSave(ctx context.Context) (_node *WorkItem, err 
 	}
 	if value, ok := _u.mutation.AddedRevision(); ok {
 		_spec.AddField(workitem.FieldRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.LastCheckedAt(); ok {
+		_spec.SetField(workitem.FieldLastCheckedAt, field.TypeTime, value)
+	}
+	if _u.mutation.LastCheckedAtCleared() {
+		_spec.ClearField(workitem.FieldLastCheckedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &WorkItem{config: _u.config}

@@ -324,6 +324,7 @@ var (
 		{Name: "traceparent", Type: field.TypeString, Default: ""},
 		{Name: "resolved_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revision", Type: field.TypeInt64, Default: 1},
+		{Name: "last_checked_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WorkItemsTable holds the schema information for the "work_items" table.
 	WorkItemsTable = &schema.Table{
@@ -345,6 +346,11 @@ var (
 				Name:    "workitem_status_provider",
 				Unique:  false,
 				Columns: []*schema.Column{WorkItemsColumns[8], WorkItemsColumns[6]},
+			},
+			{
+				Name:    "workitem_status_last_checked_at",
+				Unique:  false,
+				Columns: []*schema.Column{WorkItemsColumns[8], WorkItemsColumns[16]},
 			},
 		},
 	}

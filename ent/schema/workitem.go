@@ -33,6 +33,9 @@ func (WorkItem) Fields() []ent.Field {
 		field.String("traceparent").Default(""),
 		field.Time("resolved_at").Optional().Nillable(),
 		field.Int64("revision").Default(1),
+		// When reconciliation last asked the provider about it (at most once per 15 minutes
+		// for DocuSign).
+		field.Time("last_checked_at").Optional().Nillable(),
 	}
 }
 
@@ -41,6 +44,7 @@ func (WorkItem) Indexes() []ent.Index {
 		index.Fields("provider", "external_id").Unique(),
 		index.Fields("instance_id", "created_at"),
 		index.Fields("status", "provider"),
+		index.Fields("status", "last_checked_at"),
 	}
 }
 

@@ -45,6 +45,8 @@ const (
 	FieldResolvedAt = "resolved_at"
 	// FieldRevision holds the string denoting the revision field in the database.
 	FieldRevision = "revision"
+	// FieldLastCheckedAt holds the string denoting the last_checked_at field in the database.
+	FieldLastCheckedAt = "last_checked_at"
 	// Table holds the table name of the workitem in the database.
 	Table = "work_items"
 )
@@ -67,6 +69,7 @@ var Columns = []string{
 	FieldTraceparent,
 	FieldResolvedAt,
 	FieldRevision,
+	FieldLastCheckedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -207,4 +210,9 @@ func ByResolvedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByRevision orders the results by the revision field.
 func ByRevision(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRevision, opts...).ToFunc()
+}
+
+// ByLastCheckedAt orders the results by the last_checked_at field.
+func ByLastCheckedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLastCheckedAt, opts...).ToFunc()
 }

@@ -888,6 +888,132 @@ func (x *ReplayEventResponse) GetEntries() []*EventLogEntry {
 	return nil
 }
 
+type ReconcileWorkItemsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this provider's work items (unspecified: every provider's).
+	Provider Provider `protobuf:"varint,1,opt,name=provider,proto3,enum=flowhook.v1.Provider" json:"provider,omitempty"`
+	// At most this many work items per provider: 1 to 1000; 0 means 200.
+	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileWorkItemsRequest) Reset() {
+	*x = ReconcileWorkItemsRequest{}
+	mi := &file_flowhook_v1_eventlog_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileWorkItemsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileWorkItemsRequest) ProtoMessage() {}
+
+func (x *ReconcileWorkItemsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_eventlog_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileWorkItemsRequest.ProtoReflect.Descriptor instead.
+func (*ReconcileWorkItemsRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_eventlog_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ReconcileWorkItemsRequest) GetProvider() Provider {
+	if x != nil {
+		return x.Provider
+	}
+	return Provider_PROVIDER_UNSPECIFIED
+}
+
+func (x *ReconcileWorkItemsRequest) GetLimit() int32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type ReconcileWorkItemsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// How many work items the providers were asked about.
+	Checked int32 `protobuf:"varint,1,opt,name=checked,proto3" json:"checked,omitempty"`
+	// How many had reached an outcome at their provider.
+	OutcomesFound int32 `protobuf:"varint,2,opt,name=outcomes_found,json=outcomesFound,proto3" json:"outcomes_found,omitempty"`
+	// How many of those became new events (a webhook may have reported them already).
+	EventsStored int32 `protobuf:"varint,3,opt,name=events_stored,json=eventsStored,proto3" json:"events_stored,omitempty"`
+	// What failed, readable (a provider not configured, a status read refused).
+	Problems      []string `protobuf:"bytes,4,rep,name=problems,proto3" json:"problems,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReconcileWorkItemsResponse) Reset() {
+	*x = ReconcileWorkItemsResponse{}
+	mi := &file_flowhook_v1_eventlog_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReconcileWorkItemsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReconcileWorkItemsResponse) ProtoMessage() {}
+
+func (x *ReconcileWorkItemsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_eventlog_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReconcileWorkItemsResponse.ProtoReflect.Descriptor instead.
+func (*ReconcileWorkItemsResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_eventlog_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ReconcileWorkItemsResponse) GetChecked() int32 {
+	if x != nil {
+		return x.Checked
+	}
+	return 0
+}
+
+func (x *ReconcileWorkItemsResponse) GetOutcomesFound() int32 {
+	if x != nil {
+		return x.OutcomesFound
+	}
+	return 0
+}
+
+func (x *ReconcileWorkItemsResponse) GetEventsStored() int32 {
+	if x != nil {
+		return x.EventsStored
+	}
+	return 0
+}
+
+func (x *ReconcileWorkItemsResponse) GetProblems() []string {
+	if x != nil {
+		return x.Problems
+	}
+	return nil
+}
+
 var File_flowhook_v1_eventlog_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_eventlog_proto_rawDesc = "" +
@@ -961,7 +1087,15 @@ const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\x13ReplayEventResponse\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x12.flowhook.v1.EventR\x05event\x12?\n" +
 	"\x10previous_verdict\x18\x02 \x01(\x0e2\x14.flowhook.v1.VerdictR\x0fpreviousVerdict\x124\n" +
-	"\aentries\x18\x03 \x03(\v2\x1a.flowhook.v1.EventLogEntryR\aentries*\xe6\x01\n" +
+	"\aentries\x18\x03 \x03(\v2\x1a.flowhook.v1.EventLogEntryR\aentries\"d\n" +
+	"\x19ReconcileWorkItemsRequest\x121\n" +
+	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x9e\x01\n" +
+	"\x1aReconcileWorkItemsResponse\x12\x18\n" +
+	"\achecked\x18\x01 \x01(\x05R\achecked\x12%\n" +
+	"\x0eoutcomes_found\x18\x02 \x01(\x05R\routcomesFound\x12#\n" +
+	"\revents_stored\x18\x03 \x01(\x05R\feventsStored\x12\x1a\n" +
+	"\bproblems\x18\x04 \x03(\tR\bproblems*\xe6\x01\n" +
 	"\aVerdict\x12\x17\n" +
 	"\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fVERDICT_APPLIED\x10\x01\x12\x14\n" +
@@ -987,12 +1121,13 @@ const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\x12EVENT_STEP_VERDICT\x10\n" +
 	"\x12\x17\n" +
 	"\x13EVENT_STEP_REPLAYED\x10\v\x12\x14\n" +
-	"\x10EVENT_STEP_ERROR\x10\f2\x87\x02\n" +
+	"\x10EVENT_STEP_ERROR\x10\f2\xf0\x02\n" +
 	"\x0fEventLogService\x12R\n" +
 	"\n" +
 	"ListEvents\x12\x1e.flowhook.v1.ListEventsRequest\x1a\x1f.flowhook.v1.ListEventsResponse\"\x03\x90\x02\x01\x12L\n" +
 	"\bGetEvent\x12\x1c.flowhook.v1.GetEventRequest\x1a\x1d.flowhook.v1.GetEventResponse\"\x03\x90\x02\x01\x12R\n" +
-	"\vReplayEvent\x12\x1f.flowhook.v1.ReplayEventRequest\x1a .flowhook.v1.ReplayEventResponse\"\x00B\xa6\x01\n" +
+	"\vReplayEvent\x12\x1f.flowhook.v1.ReplayEventRequest\x1a .flowhook.v1.ReplayEventResponse\"\x00\x12g\n" +
+	"\x12ReconcileWorkItems\x12&.flowhook.v1.ReconcileWorkItemsRequest\x1a'.flowhook.v1.ReconcileWorkItemsResponse\"\x00B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rEventlogProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
 
 var (
@@ -1008,56 +1143,61 @@ func file_flowhook_v1_eventlog_proto_rawDescGZIP() []byte {
 }
 
 var file_flowhook_v1_eventlog_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_flowhook_v1_eventlog_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_flowhook_v1_eventlog_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_flowhook_v1_eventlog_proto_goTypes = []any{
-	(Verdict)(0),                  // 0: flowhook.v1.Verdict
-	(EventStep)(0),                // 1: flowhook.v1.EventStep
-	(*Event)(nil),                 // 2: flowhook.v1.Event
-	(*EventLogEntry)(nil),         // 3: flowhook.v1.EventLogEntry
-	(*EventFilter)(nil),           // 4: flowhook.v1.EventFilter
-	(*ListEventsRequest)(nil),     // 5: flowhook.v1.ListEventsRequest
-	(*ListEventsResponse)(nil),    // 6: flowhook.v1.ListEventsResponse
-	(*GetEventRequest)(nil),       // 7: flowhook.v1.GetEventRequest
-	(*GetEventResponse)(nil),      // 8: flowhook.v1.GetEventResponse
-	(*ReplayEventRequest)(nil),    // 9: flowhook.v1.ReplayEventRequest
-	(*ReplayEventResponse)(nil),   // 10: flowhook.v1.ReplayEventResponse
-	nil,                           // 11: flowhook.v1.GetEventResponse.HeadersEntry
-	(Provider)(0),                 // 12: flowhook.v1.Provider
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(Verdict)(0),                       // 0: flowhook.v1.Verdict
+	(EventStep)(0),                     // 1: flowhook.v1.EventStep
+	(*Event)(nil),                      // 2: flowhook.v1.Event
+	(*EventLogEntry)(nil),              // 3: flowhook.v1.EventLogEntry
+	(*EventFilter)(nil),                // 4: flowhook.v1.EventFilter
+	(*ListEventsRequest)(nil),          // 5: flowhook.v1.ListEventsRequest
+	(*ListEventsResponse)(nil),         // 6: flowhook.v1.ListEventsResponse
+	(*GetEventRequest)(nil),            // 7: flowhook.v1.GetEventRequest
+	(*GetEventResponse)(nil),           // 8: flowhook.v1.GetEventResponse
+	(*ReplayEventRequest)(nil),         // 9: flowhook.v1.ReplayEventRequest
+	(*ReplayEventResponse)(nil),        // 10: flowhook.v1.ReplayEventResponse
+	(*ReconcileWorkItemsRequest)(nil),  // 11: flowhook.v1.ReconcileWorkItemsRequest
+	(*ReconcileWorkItemsResponse)(nil), // 12: flowhook.v1.ReconcileWorkItemsResponse
+	nil,                                // 13: flowhook.v1.GetEventResponse.HeadersEntry
+	(Provider)(0),                      // 14: flowhook.v1.Provider
+	(*timestamppb.Timestamp)(nil),      // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),        // 16: google.protobuf.Duration
 }
 var file_flowhook_v1_eventlog_proto_depIdxs = []int32{
-	12, // 0: flowhook.v1.Event.provider:type_name -> flowhook.v1.Provider
+	14, // 0: flowhook.v1.Event.provider:type_name -> flowhook.v1.Provider
 	0,  // 1: flowhook.v1.Event.verdict:type_name -> flowhook.v1.Verdict
-	13, // 2: flowhook.v1.Event.received_at:type_name -> google.protobuf.Timestamp
-	13, // 3: flowhook.v1.Event.provider_time:type_name -> google.protobuf.Timestamp
-	13, // 4: flowhook.v1.Event.processed_at:type_name -> google.protobuf.Timestamp
+	15, // 2: flowhook.v1.Event.received_at:type_name -> google.protobuf.Timestamp
+	15, // 3: flowhook.v1.Event.provider_time:type_name -> google.protobuf.Timestamp
+	15, // 4: flowhook.v1.Event.processed_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: flowhook.v1.EventLogEntry.step:type_name -> flowhook.v1.EventStep
-	13, // 6: flowhook.v1.EventLogEntry.at:type_name -> google.protobuf.Timestamp
-	14, // 7: flowhook.v1.EventLogEntry.elapsed:type_name -> google.protobuf.Duration
-	12, // 8: flowhook.v1.EventFilter.provider:type_name -> flowhook.v1.Provider
+	15, // 6: flowhook.v1.EventLogEntry.at:type_name -> google.protobuf.Timestamp
+	16, // 7: flowhook.v1.EventLogEntry.elapsed:type_name -> google.protobuf.Duration
+	14, // 8: flowhook.v1.EventFilter.provider:type_name -> flowhook.v1.Provider
 	0,  // 9: flowhook.v1.EventFilter.verdict:type_name -> flowhook.v1.Verdict
-	13, // 10: flowhook.v1.EventFilter.since:type_name -> google.protobuf.Timestamp
-	13, // 11: flowhook.v1.EventFilter.until:type_name -> google.protobuf.Timestamp
+	15, // 10: flowhook.v1.EventFilter.since:type_name -> google.protobuf.Timestamp
+	15, // 11: flowhook.v1.EventFilter.until:type_name -> google.protobuf.Timestamp
 	4,  // 12: flowhook.v1.ListEventsRequest.filter:type_name -> flowhook.v1.EventFilter
 	2,  // 13: flowhook.v1.ListEventsResponse.events:type_name -> flowhook.v1.Event
 	2,  // 14: flowhook.v1.GetEventResponse.event:type_name -> flowhook.v1.Event
-	11, // 15: flowhook.v1.GetEventResponse.headers:type_name -> flowhook.v1.GetEventResponse.HeadersEntry
+	13, // 15: flowhook.v1.GetEventResponse.headers:type_name -> flowhook.v1.GetEventResponse.HeadersEntry
 	3,  // 16: flowhook.v1.GetEventResponse.entries:type_name -> flowhook.v1.EventLogEntry
 	2,  // 17: flowhook.v1.ReplayEventResponse.event:type_name -> flowhook.v1.Event
 	0,  // 18: flowhook.v1.ReplayEventResponse.previous_verdict:type_name -> flowhook.v1.Verdict
 	3,  // 19: flowhook.v1.ReplayEventResponse.entries:type_name -> flowhook.v1.EventLogEntry
-	5,  // 20: flowhook.v1.EventLogService.ListEvents:input_type -> flowhook.v1.ListEventsRequest
-	7,  // 21: flowhook.v1.EventLogService.GetEvent:input_type -> flowhook.v1.GetEventRequest
-	9,  // 22: flowhook.v1.EventLogService.ReplayEvent:input_type -> flowhook.v1.ReplayEventRequest
-	6,  // 23: flowhook.v1.EventLogService.ListEvents:output_type -> flowhook.v1.ListEventsResponse
-	8,  // 24: flowhook.v1.EventLogService.GetEvent:output_type -> flowhook.v1.GetEventResponse
-	10, // 25: flowhook.v1.EventLogService.ReplayEvent:output_type -> flowhook.v1.ReplayEventResponse
-	23, // [23:26] is the sub-list for method output_type
-	20, // [20:23] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	14, // 20: flowhook.v1.ReconcileWorkItemsRequest.provider:type_name -> flowhook.v1.Provider
+	5,  // 21: flowhook.v1.EventLogService.ListEvents:input_type -> flowhook.v1.ListEventsRequest
+	7,  // 22: flowhook.v1.EventLogService.GetEvent:input_type -> flowhook.v1.GetEventRequest
+	9,  // 23: flowhook.v1.EventLogService.ReplayEvent:input_type -> flowhook.v1.ReplayEventRequest
+	11, // 24: flowhook.v1.EventLogService.ReconcileWorkItems:input_type -> flowhook.v1.ReconcileWorkItemsRequest
+	6,  // 25: flowhook.v1.EventLogService.ListEvents:output_type -> flowhook.v1.ListEventsResponse
+	8,  // 26: flowhook.v1.EventLogService.GetEvent:output_type -> flowhook.v1.GetEventResponse
+	10, // 27: flowhook.v1.EventLogService.ReplayEvent:output_type -> flowhook.v1.ReplayEventResponse
+	12, // 28: flowhook.v1.EventLogService.ReconcileWorkItems:output_type -> flowhook.v1.ReconcileWorkItemsResponse
+	25, // [25:29] is the sub-list for method output_type
+	21, // [21:25] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_eventlog_proto_init() }
@@ -1072,7 +1212,7 @@ func file_flowhook_v1_eventlog_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_eventlog_proto_rawDesc), len(file_flowhook_v1_eventlog_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   10,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

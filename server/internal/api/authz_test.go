@@ -514,6 +514,15 @@ func authzRows() []authzRow {
 			return err
 		}},
 
+		// Nothing waits at a provider: an admin's run asks nobody.
+		{flowhookv1connect.EventLogServiceReconcileWorkItemsProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			res, err := f.cl[c].eventLog.ReconcileWorkItems(f.ctx, connect.NewRequest(&flowhookv1.ReconcileWorkItemsRequest{}))
+			if err == nil {
+				require.Zero(t, res.Msg.GetChecked())
+			}
+			return err
+		}},
+
 		// IdentityService
 		{flowhookv1connect.IdentityServiceCreateUserProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
 			name := f.next("created")
@@ -679,7 +688,7 @@ func TestAuthorization(t *testing.T) {
 
 	t.Run("table covers every RPC and caller", func(t *testing.T) {
 		procs := authzProcedures()
-		require.Len(t, procs, 36, "design 8 + instance 8 + identity 10 + settings 7 + event log 3")
+		require.Len(t, procs, 37, "design 8 + instance 8 + identity 10 + settings 7 + event log 4")
 		base := map[string]bool{}
 		names := map[string]bool{}
 		for _, r := range rows {

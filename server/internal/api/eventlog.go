@@ -16,16 +16,41 @@ import (
 
 // EventLogService implements EventLogService: the inbox read back, with each event's steps.
 type EventLogService struct {
-	log      engine.EventLogStore
-	external *engine.External
-	logger   *slog.Logger
+	log        engine.EventLogStore
+	external   *engine.External
+	reconciler *engine.Reconciler
+	logger     *slog.Logger
 }
 
 var _ flowhookv1connect.EventLogServiceHandler = (*EventLogService)(nil)
 
 // NewEventLogService returns the Event Log service.
-func NewEventLogService(log engine.EventLogStore, external *engine.External, logger *slog.Logger) *EventLogService {
-	return &EventLogService{log: log, external: external, logger: logger}
+func NewEventLogService(log engine.EventLogStore, external *engine.External, reconciler *engine.Reconciler, logger *slog.Logger) *EventLogService {
+	return &EventLogService{log: log, external: external, reconciler: reconciler, logger: logger}
+}
+
+func (s *EventLogService) ReconcileWorkItems(ctx context.Context, req *connect.Request[flowhookv1.ReconcileWorkItemsRequest]) (*connect.Response[flowhookv1.ReconcileWorkItemsResponse], error) {
+	var ps engine.Problems
+	p := engine.Provider(req.Msg.GetProvider())
+	if p != engine.ProviderUnspecified && !p.Valid() {
+		ps.Add("provider", "unknown provider %d", int(p))
+	}
+	limit := int(req.Msg.GetLimit())
+	switch {
+	case limit == 0:
+		limit = 200
+	case limit < 0 || limit > 1000:
+		ps.Add("limit", "must be between 1 and 1000 (0 means 200)")
+	}
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	rep, err := s.reconciler.Run(ctx, p, limit)
+	if err != nil {
+		return nil, toConnect(ctx, s.logger, err)
+	}
+	return connect.NewResponse(&flowhookv1.ReconcileWorkItemsResponse{Checked: int32(rep.Checked), OutcomesFound: int32(rep.Outcomes),
+		EventsStored: int32(rep.Stored), Problems: rep.Problems}), nil
 }
 
 func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[flowhookv1.ListEventsRequest]) (*connect.Response[flowhookv1.ListEventsResponse], error) {

@@ -64,7 +64,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		tel.MeterProvider = metricnoop.NewMeterProvider()
 	}
 	if a.queue, err = worker.New(db, log, worker.Options{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: time.Second,
-		TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
+		ReconcileInterval: cfg.ReconcileInterval, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -182,7 +182,12 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		return nil, err
 	}
 	creator := engine.NewCreator(st, st, runner, registry, render, a.callbackURL, clock)
-	worker.Register(a.queue.Workers(), creator, external, func(ctx context.Context) (int, error) {
+	reconciler := engine.NewReconciler(st, external, registry.Client, clock)
+	// DocuSign allows one status read per envelope per 15 minutes; OneSpan publishes no limit
+	// and gets the same courtesy.
+	reconciler.MinInterval[engine.ProviderDocuSign] = 15 * time.Minute
+	reconciler.StatusEvent[engine.ProviderDocuSign] = func(s engine.ExternalStatus) string { return "envelope-" + s.Status }
+	worker.Register(a.queue.Workers(), creator, external, reconciler, func(ctx context.Context) (int, error) {
 		return engine.PurgeEventLog(ctx, st, security, clock)
 	})
 
@@ -192,7 +197,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		Instances: api.NewInstanceService(runner, a.log),
 		Identity:  api.NewIdentityService(engine.NewIdentity(st, clock), a.log),
 		Settings:  api.NewSettingsService(st, security, registry, a.callbackURL, a.log),
-		EventLog:  api.NewEventLogService(st, external, a.log),
+		EventLog:  api.NewEventLogService(st, external, reconciler, a.log),
 		Health:    api.NewHealthChecker(st.Ping, api.ServiceNames...),
 		Auth:      auth.NewAuthenticator(st, clock, a.log),
 	}, api.Options{Log: a.log, TracerProvider: tel.TracerProvider, MaxRequestBytes: a.cfg.MaxRequestBytes})

@@ -116,4 +116,5 @@ var Procedures = map[string][]engine.Role{
 	"/flowhook.v1.EventLogService/ListEvents":                     admins,
 	"/flowhook.v1.EventLogService/GetEvent":                       admins,
 	"/flowhook.v1.EventLogService/ReplayEvent":                    admins,
+	"/flowhook.v1.EventLogService/ReconcileWorkItems":             admins,
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// OrphanWindow is how long a webhook for an unknown work item is retried before it is
 	// marked ORPHANED (the webhook may beat the commit that couples the id).
 	OrphanWindow time.Duration
+	// ReconcileInterval is how often work items still waiting are checked at their provider
+	// (for notifications that never arrived).
+	ReconcileInterval time.Duration
 }
 
 // Default returns the configuration used when nothing is set.
@@ -68,6 +71,7 @@ func Default() Config {
 		MaxHeaderBytes:    64 << 10,
 		MaxRequestBytes:   4 << 20,
 		OrphanWindow:      15 * time.Minute,
+		ReconcileInterval: 6 * time.Hour,
 	}
 }
 
@@ -127,6 +131,7 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "time to drain requests on SIGTERM")
 	num(&c.MaxHeaderBytes, "max-header-bytes", "MAX_HEADER_BYTES", "largest request header block")
 	dur(&c.OrphanWindow, "orphan-window", "ORPHAN_WINDOW", "how long to retry a webhook for an unknown work item")
+	dur(&c.ReconcileInterval, "reconcile-interval", "RECONCILE_INTERVAL", "how often to ask providers about work items still waiting")
 	num(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "largest RPC request message")
 
 	if err := fs.Parse(args); err != nil {
@@ -171,6 +176,9 @@ func (c Config) Validate() error {
 	}
 	if k := c.BootstrapAdminKey; k != "" && (len(k) < 20 || len(k) > 512 || strings.ContainsAny(k, " \t\r\n")) {
 		errs = append(errs, errors.New("FLOWHOOK_BOOTSTRAP_ADMIN_KEY: want 20 to 512 characters without spaces"))
+	}
+	if c.ReconcileInterval < time.Minute || c.ReconcileInterval > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("reconcile interval %s: want at least 1m and at most 168h", c.ReconcileInterval))
 	}
 	if c.OrphanWindow <= 0 || c.OrphanWindow > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("orphan window %s: want more than 0 and at most 168h", c.OrphanWindow))

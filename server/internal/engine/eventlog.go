@@ -93,8 +93,9 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 		return ev, before, nil
 	}
 
-	// Read the body again: the parser may have learnt to read it since.
-	if parse := x.Parsers[ev.Event.Provider]; parse != nil {
+	// Read the body again: the parser may have learnt to read it since (not an event that
+	// reconciliation made: its body is not the provider's).
+	if parse := x.Parsers[ev.Event.Provider]; parse != nil && ev.Headers[SourceHeader] == "" {
 		parsed, perr := parse(ev.Body)
 		if perr != nil {
 			res := EventResult{EventID: ev.ID, Verdict: VerdictUnparseable, Reason: perr.Error()}

@@ -135,3 +135,8 @@ type SignedDocument struct {
 type PurgeEventLogJob struct{}
 
 func (PurgeEventLogJob) Kind() string { return "purge_event_log" }
+
+// ReconcileJob asks the providers about work items still waiting (periodic).
+type ReconcileJob struct{}
+
+func (ReconcileJob) Kind() string { return "reconcile_work_items" }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
@@ -465,4 +466,30 @@ func lastSeq(ctx context.Context, tx txn, instanceID uuid.UUID) (int64, error) {
 		return 0, err
 	}
 	return row.Seq, nil
+}
+
+var _ engine.ReconcileStore = (*Store)(nil)
+
+func (s *Store) WorkItemsToReconcile(ctx context.Context, p engine.Provider, checkedBefore time.Time, limit int) ([]engine.WorkItem, error) {
+	rows, err := s.db.Client.WorkItem.Query().
+		Where(workitem.StatusEQ(workitem.StatusWAITING), workitem.Provider(p.String()), workitem.ExternalIDNotNil(),
+			workitem.Or(workitem.LastCheckedAtIsNil(), workitem.LastCheckedAtLT(dbTime(checkedBefore)))).
+		Order(workitem.ByLastCheckedAt(entsql.OrderNullsFirst()), workitem.ByID()).Limit(limit).All(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]engine.WorkItem, len(rows))
+	for i, r := range rows {
+		out[i] = workItemFromRow(r)
+	}
+	return out, nil
+}
+
+func (s *Store) MarkChecked(ctx context.Context, workItemID string, at time.Time) error {
+	wid, err := parseID("work item", workItemID)
+	if err != nil {
+		return err
+	}
+	// Not a change of the work item's own: its revision stays.
+	return translate(s.db.Client.WorkItem.UpdateOneID(wid).SetLastCheckedAt(dbTime(at)).Exec(ctx))
 }

@@ -12,7 +12,8 @@ import (
 
 // Register adds flowhook's workers to a River bundle; purge deletes what the Event Log keeps
 // beyond its retention and says how many rows went.
-func Register(workers *river.Workers, creator *engine.Creator, external *engine.External, purge func(context.Context) (int, error)) {
+func Register(workers *river.Workers, creator *engine.Creator, external *engine.External, reconciler *engine.Reconciler, purge func(context.Context) (int, error)) {
+	river.AddWorker(workers, &reconcileWorker{reconciler: reconciler})
 	river.AddWorker(workers, &createWorker{creator: creator})
 	river.AddWorker(workers, &processWorker{external: external})
 	river.AddWorker(workers, &cancelWorker{creator: creator})
@@ -77,4 +78,19 @@ type fetchWorker struct {
 
 func (w *fetchWorker) Work(ctx context.Context, job *river.Job[engine.FetchDocumentJob]) error {
 	return w.creator.FetchDocument(ctx, job.Args.WorkItemID)
+}
+
+type reconcileWorker struct {
+	river.WorkerDefaults[engine.ReconcileJob]
+	reconciler *engine.Reconciler
+}
+
+// Timeout: a run asks providers about up to 500 work items each, one at a time.
+func (w *reconcileWorker) Timeout(*river.Job[engine.ReconcileJob]) time.Duration {
+	return 30 * time.Minute
+}
+
+func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[engine.ReconcileJob]) error {
+	_, err := w.reconciler.Run(ctx, engine.ProviderUnspecified, 500)
+	return err
 }

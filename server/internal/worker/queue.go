@@ -41,6 +41,9 @@ type Options struct {
 	// PurgeInterval is how often the Event Log is purged of what is past its retention
 	// (default hourly; the leader replica runs it).
 	PurgeInterval time.Duration
+	// ReconcileInterval is how often work items still waiting are checked at their provider
+	// (default 6 hours; the leader replica runs it).
+	ReconcileInterval time.Duration
 	// Every job is a span (linked to the span that enqueued it) and is counted and timed.
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -68,6 +71,9 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	}
 	if o.PurgeInterval <= 0 {
 		o.PurgeInterval = time.Hour
+	}
+	if o.ReconcileInterval <= 0 {
+		o.ReconcileInterval = 6 * time.Hour
 	}
 	if o.TracerProvider == nil {
 		o.TracerProvider = tracenoop.NewTracerProvider()
@@ -105,6 +111,9 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(o.PurgeInterval), func() (river.JobArgs, *river.InsertOpts) {
 				return engine.PurgeEventLogJob{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: o.PurgeInterval}}
 			}, &river.PeriodicJobOpts{RunOnStart: true}),
+			river.NewPeriodicJob(river.PeriodicInterval(o.ReconcileInterval), func() (river.JobArgs, *river.InsertOpts) {
+				return engine.ReconcileJob{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: o.ReconcileInterval}}
+			}, nil),
 		},
 	}
 	client, err := river.NewClient(driver, cfg)

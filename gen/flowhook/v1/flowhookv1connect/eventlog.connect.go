@@ -42,6 +42,9 @@ const (
 	// EventLogServiceReplayEventProcedure is the fully-qualified name of the EventLogService's
 	// ReplayEvent RPC.
 	EventLogServiceReplayEventProcedure = "/flowhook.v1.EventLogService/ReplayEvent"
+	// EventLogServiceReconcileWorkItemsProcedure is the fully-qualified name of the EventLogService's
+	// ReconcileWorkItems RPC.
+	EventLogServiceReconcileWorkItemsProcedure = "/flowhook.v1.EventLogService/ReconcileWorkItems"
 )
 
 // EventLogServiceClient is a client for the flowhook.v1.EventLogService service.
@@ -55,6 +58,12 @@ type EventLogServiceClient interface {
 	// whose outcome was applied changes nothing more. Rejected notifications were never
 	// authenticated and cannot be replayed (FailedPrecondition).
 	ReplayEvent(context.Context, *connect.Request[v1.ReplayEventRequest]) (*connect.Response[v1.ReplayEventResponse], error)
+	// Asks the providers about work items still waiting, within each provider's polling limits
+	// (DocuSign: one status read per envelope per 15 minutes at most; items asked about more
+	// recently are left for later), and feeds any outcome found through the webhook pipeline as
+	// the event the provider would have sent: stored, deduplicated and applied exactly as one. A
+	// periodic job does the same every FLOWHOOK_RECONCILE_INTERVAL (6 hours by default).
+	ReconcileWorkItems(context.Context, *connect.Request[v1.ReconcileWorkItemsRequest]) (*connect.Response[v1.ReconcileWorkItemsResponse], error)
 }
 
 // NewEventLogServiceClient constructs a client for the flowhook.v1.EventLogService service. By
@@ -88,14 +97,21 @@ func NewEventLogServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithSchema(eventLogServiceMethods.ByName("ReplayEvent")),
 			connect.WithClientOptions(opts...),
 		),
+		reconcileWorkItems: connect.NewClient[v1.ReconcileWorkItemsRequest, v1.ReconcileWorkItemsResponse](
+			httpClient,
+			baseURL+EventLogServiceReconcileWorkItemsProcedure,
+			connect.WithSchema(eventLogServiceMethods.ByName("ReconcileWorkItems")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
 // eventLogServiceClient implements EventLogServiceClient.
 type eventLogServiceClient struct {
-	listEvents  *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
-	getEvent    *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
-	replayEvent *connect.Client[v1.ReplayEventRequest, v1.ReplayEventResponse]
+	listEvents         *connect.Client[v1.ListEventsRequest, v1.ListEventsResponse]
+	getEvent           *connect.Client[v1.GetEventRequest, v1.GetEventResponse]
+	replayEvent        *connect.Client[v1.ReplayEventRequest, v1.ReplayEventResponse]
+	reconcileWorkItems *connect.Client[v1.ReconcileWorkItemsRequest, v1.ReconcileWorkItemsResponse]
 }
 
 // ListEvents calls flowhook.v1.EventLogService.ListEvents.
@@ -113,6 +129,11 @@ func (c *eventLogServiceClient) ReplayEvent(ctx context.Context, req *connect.Re
 	return c.replayEvent.CallUnary(ctx, req)
 }
 
+// ReconcileWorkItems calls flowhook.v1.EventLogService.ReconcileWorkItems.
+func (c *eventLogServiceClient) ReconcileWorkItems(ctx context.Context, req *connect.Request[v1.ReconcileWorkItemsRequest]) (*connect.Response[v1.ReconcileWorkItemsResponse], error) {
+	return c.reconcileWorkItems.CallUnary(ctx, req)
+}
+
 // EventLogServiceHandler is an implementation of the flowhook.v1.EventLogService service.
 type EventLogServiceHandler interface {
 	// Notifications newest first, filtered and paginated.
@@ -124,6 +145,12 @@ type EventLogServiceHandler interface {
 	// whose outcome was applied changes nothing more. Rejected notifications were never
 	// authenticated and cannot be replayed (FailedPrecondition).
 	ReplayEvent(context.Context, *connect.Request[v1.ReplayEventRequest]) (*connect.Response[v1.ReplayEventResponse], error)
+	// Asks the providers about work items still waiting, within each provider's polling limits
+	// (DocuSign: one status read per envelope per 15 minutes at most; items asked about more
+	// recently are left for later), and feeds any outcome found through the webhook pipeline as
+	// the event the provider would have sent: stored, deduplicated and applied exactly as one. A
+	// periodic job does the same every FLOWHOOK_RECONCILE_INTERVAL (6 hours by default).
+	ReconcileWorkItems(context.Context, *connect.Request[v1.ReconcileWorkItemsRequest]) (*connect.Response[v1.ReconcileWorkItemsResponse], error)
 }
 
 // NewEventLogServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -153,6 +180,12 @@ func NewEventLogServiceHandler(svc EventLogServiceHandler, opts ...connect.Handl
 		connect.WithSchema(eventLogServiceMethods.ByName("ReplayEvent")),
 		connect.WithHandlerOptions(opts...),
 	)
+	eventLogServiceReconcileWorkItemsHandler := connect.NewUnaryHandler(
+		EventLogServiceReconcileWorkItemsProcedure,
+		svc.ReconcileWorkItems,
+		connect.WithSchema(eventLogServiceMethods.ByName("ReconcileWorkItems")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/flowhook.v1.EventLogService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case EventLogServiceListEventsProcedure:
@@ -161,6 +194,8 @@ func NewEventLogServiceHandler(svc EventLogServiceHandler, opts ...connect.Handl
 			eventLogServiceGetEventHandler.ServeHTTP(w, r)
 		case EventLogServiceReplayEventProcedure:
 			eventLogServiceReplayEventHandler.ServeHTTP(w, r)
+		case EventLogServiceReconcileWorkItemsProcedure:
+			eventLogServiceReconcileWorkItemsHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -180,4 +215,8 @@ func (UnimplementedEventLogServiceHandler) GetEvent(context.Context, *connect.Re
 
 func (UnimplementedEventLogServiceHandler) ReplayEvent(context.Context, *connect.Request[v1.ReplayEventRequest]) (*connect.Response[v1.ReplayEventResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.EventLogService.ReplayEvent is not implemented"))
+}
+
+func (UnimplementedEventLogServiceHandler) ReconcileWorkItems(context.Context, *connect.Request[v1.ReconcileWorkItemsRequest]) (*connect.Response[v1.ReconcileWorkItemsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.EventLogService.ReconcileWorkItems is not implemented"))
 }
