@@ -556,6 +556,10 @@ type UpdateOneSpanSettingsRequest struct {
 	// How long a replaced callback key is still accepted: 0 means 24 hours; at most 30 days.
 	CallbackKeyGrace *durationpb.Duration `protobuf:"bytes,4,opt,name=callback_key_grace,json=callbackKeyGrace,proto3" json:"callback_key_grace,omitempty"`
 	ExpectedRevision int64                `protobuf:"varint,5,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	// After saving, register webhook_url and the current callback key at OneSpan for the events
+	// flowhook handles (POST /api/callback; one configuration per OneSpan account). When OneSpan
+	// refuses, the settings stay saved and the error says why.
+	RegisterCallback bool `protobuf:"varint,6,opt,name=register_callback,json=registerCallback,proto3" json:"register_callback,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
 }
@@ -623,6 +627,13 @@ func (x *UpdateOneSpanSettingsRequest) GetExpectedRevision() int64 {
 		return x.ExpectedRevision
 	}
 	return 0
+}
+
+func (x *UpdateOneSpanSettingsRequest) GetRegisterCallback() bool {
+	if x != nil {
+		return x.RegisterCallback
+	}
+	return false
 }
 
 type UpdateOneSpanSettingsResponse struct {
@@ -1097,13 +1108,14 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x1b\n" +
 	"\x19GetOneSpanSettingsRequest\"V\n" +
 	"\x1aGetOneSpanSettingsResponse\x128\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"\x92\x02\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"\xbf\x02\n" +
 	"\x1cUpdateOneSpanSettingsRequest\x12\x19\n" +
 	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x1c\n" +
 	"\aapi_key\x18\x02 \x01(\tH\x00R\x06apiKey\x88\x01\x01\x12&\n" +
 	"\fcallback_key\x18\x03 \x01(\tH\x01R\vcallbackKey\x88\x01\x01\x12G\n" +
 	"\x12callback_key_grace\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x10callbackKeyGrace\x12+\n" +
-	"\x11expected_revision\x18\x05 \x01(\x03R\x10expectedRevisionB\n" +
+	"\x11expected_revision\x18\x05 \x01(\x03R\x10expectedRevision\x12+\n" +
+	"\x11register_callback\x18\x06 \x01(\bR\x10registerCallbackB\n" +
 	"\n" +
 	"\b_api_keyB\x0f\n" +
 	"\r_callback_key\"Y\n" +

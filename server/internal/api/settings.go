@@ -146,8 +146,10 @@ func (s *SettingsService) UpdateDocuSignSettings(ctx context.Context, req *conne
 func (s *SettingsService) TestProviderConnection(ctx context.Context, req *connect.Request[flowhookv1.TestProviderConnectionRequest]) (*connect.Response[flowhookv1.TestProviderConnectionResponse], error) {
 	switch req.Msg.GetProvider() {
 	case flowhookv1.Provider_PROVIDER_DOCUSIGN:
+	case flowhookv1.Provider_PROVIDER_ONESPAN:
+		return s.testOneSpan(ctx)
 	default:
-		return nil, invalid(engine.Problems{{Path: "provider", Message: "only PROVIDER_DOCUSIGN can be tested"}})
+		return nil, invalid(engine.Problems{{Path: "provider", Message: "must be PROVIDER_DOCUSIGN or PROVIDER_ONESPAN"}})
 	}
 	c, err := s.registry.DocuSign(ctx)
 	if err != nil {
@@ -251,9 +253,22 @@ func (s *SettingsService) UpdateOneSpanSettings(ctx context.Context, req *connec
 	}
 	st := next.Settings()
 	st.UpdatedBy = p.UserID
+	if m.GetRegisterCallback() && (next.APIKey == "" || next.CallbackKey == "") {
+		return nil, invalid(engine.Problems{{Path: "register_callback", Message: "needs an API key and a callback key"}})
+	}
 	saved, err := s.settings.PutSettings(ctx, st, cur.Revision)
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
+	}
+	if m.GetRegisterCallback() {
+		c, err := s.registry.OneSpan(ctx)
+		if err == nil {
+			err = c.RegisterCallback(ctx, s.callbackURL(engine.ProviderOneSpan), next.CallbackKey, nil)
+		}
+		if err != nil {
+			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("the settings are saved (revision %d), but registering the callback at OneSpan failed: %s",
+				saved.Revision, providerMessage(err)))
+		}
 	}
 	return connect.NewResponse(&flowhookv1.UpdateOneSpanSettingsResponse{Settings: s.oneSpanToProto(saved)}), nil
 }
@@ -272,4 +287,38 @@ func (s *SettingsService) oneSpanToProto(st engine.Settings) *flowhookv1.OneSpan
 		out.PreviousCallbackKeyValidUntil = timestamp(c.PreviousValidUntil)
 	}
 	return out
+}
+
+func (s *SettingsService) testOneSpan(ctx context.Context) (*connect.Response[flowhookv1.TestProviderConnectionResponse], error) {
+	c, err := s.registry.OneSpan(ctx)
+	if err != nil {
+		if errors.Is(err, engine.ErrProviderPermanent) {
+			return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: err.Error()}), nil
+		}
+		return nil, toConnect(ctx, s.log, err)
+	}
+	info, err := c.TestConnection(ctx)
+	if err != nil {
+		return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: providerMessage(err)}), nil
+	}
+	msg := fmt.Sprintf("signed in at %s; %d package(s) in the inbox", info.APIRoot, info.InboxPackages)
+	want := s.callbackURL(engine.ProviderOneSpan)
+	switch {
+	case info.CallbackURL == "":
+		msg += "; no callback is registered (save the settings with register_callback)"
+	case info.CallbackURL != want:
+		msg += fmt.Sprintf("; the callback registered is %s, not %s", info.CallbackURL, want)
+	default:
+		msg += "; the callback is registered"
+	}
+	return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Ok: true, Message: msg, BaseUri: info.APIRoot}), nil
+}
+
+// providerMessage is a provider error's readable text; a transport error is named only.
+func providerMessage(err error) string {
+	var pe *engine.ProviderError
+	if errors.As(err, &pe) || errors.Is(err, engine.ErrProviderPermanent) {
+		return err.Error()
+	}
+	return "the provider could not be reached"
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
+	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
 	"github.com/flowhook/flowhook/server/internal/webhook"
@@ -172,8 +173,17 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	runner := engine.NewRunner(st, st, clock)
 	external := engine.NewExternal(st, st, runner, map[engine.Provider]engine.OutcomeFunc{
 		engine.ProviderDocuSign: docusign.DefaultOutcome,
+		engine.ProviderOneSpan:  onespan.DefaultOutcome,
 	}, clock, a.cfg.OrphanWindow)
-	external.Parsers = map[engine.Provider]engine.ParseFunc{engine.ProviderDocuSign: docusign.ParseEvent}
+	external.Parsers = map[engine.Provider]engine.ParseFunc{engine.ProviderDocuSign: docusign.ParseEvent, engine.ProviderOneSpan: onespan.ParseEvent}
+	// OneSpan signs no callback body: its outcomes are confirmed by reading the package back.
+	external.Confirm = map[engine.Provider]engine.ConfirmFunc{engine.ProviderOneSpan: func(ctx context.Context, id string) (engine.ExternalStatus, error) {
+		c, err := registry.OneSpan(ctx)
+		if err != nil {
+			return engine.ExternalStatus{}, err
+		}
+		return c.Status(ctx, id)
+	}}
 	external.Log, external.Debug = st, security.Debug
 	if err := external.Instrument(tel.TracerProvider, tel.MeterProvider); err != nil {
 		return nil, err
@@ -187,6 +197,8 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	// and gets the same courtesy.
 	reconciler.MinInterval[engine.ProviderDocuSign] = 15 * time.Minute
 	reconciler.StatusEvent[engine.ProviderDocuSign] = func(s engine.ExternalStatus) string { return "envelope-" + s.Status }
+	reconciler.MinInterval[engine.ProviderOneSpan] = 15 * time.Minute
+	reconciler.StatusEvent[engine.ProviderOneSpan] = provider.OneSpanStatusEvent
 	worker.Register(a.queue.Workers(), creator, external, reconciler, func(ctx context.Context) (int, error) {
 		return engine.PurgeEventLog(ctx, st, security, clock)
 	})
@@ -210,6 +222,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		return nil, err
 	}
 	hooks.Handle(engine.ProviderDocuSign, "DocuSign", webhook.NewDocuSign(registry.DocuSignHMACKeys, external, a.log))
+	hooks.Handle(engine.ProviderOneSpan, "OneSpan", webhook.NewOneSpan(registry.OneSpanCallbackKeys, external, a.log))
 	mux.Handle(webhook.Pattern, hooks)
 	metrics := tel.Metrics
 	if metrics == nil {

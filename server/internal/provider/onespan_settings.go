@@ -2,7 +2,10 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"time"
+
+	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
@@ -102,4 +105,48 @@ func (r *Registry) OneSpanCallbackKeys(ctx context.Context) ([]string, error) {
 	}
 	// The grace period is checked at every call, not at every read.
 	return r.oneSpan.CallbackKeys(now), nil
+}
+
+// OneSpan returns the OneSpan client for the current settings.
+func (r *Registry) OneSpan(ctx context.Context) (*onespan.Client, error) {
+	s, err := r.settings.GetSettings(ctx, engine.SettingsOneSpan)
+	if err != nil {
+		return nil, err
+	}
+	cfg := OneSpanConfigFrom(s)
+	if s.Revision == 0 || cfg.APIKey == "" {
+		return nil, ErrNotConfigured
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.onespan != nil && r.osRev == s.Revision {
+		return r.onespan, nil
+	}
+	c, err := onespan.NewClient(onespan.Settings{BaseURL: cfg.BaseURL, APIKey: cfg.APIKey, CallbackKeys: cfg.CallbackKeys(r.now())}, r.http, r.now)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotConfigured, err)
+	}
+	r.onespan, r.osRev = c, s.Revision
+	return c, nil
+}
+
+// OneSpanStatusEvent names the callback OneSpan would have sent for a package's status (for
+// reconciliation, which feeds what it finds through the webhook pipeline).
+func OneSpanStatusEvent(st engine.ExternalStatus) string {
+	switch st.Status {
+	case "COMPLETED":
+		return "PACKAGE_COMPLETE"
+	case "DECLINED":
+		return "PACKAGE_DECLINE"
+	case "OPTED_OUT":
+		return "PACKAGE_OPT_OUT"
+	case "EXPIRED":
+		return "PACKAGE_EXPIRE"
+	case "ARCHIVED":
+		return "PACKAGE_ARCHIVE"
+	}
+	if st.Outcome == engine.OutcomeDeleted {
+		return "PACKAGE_DELETE" // trashed, or gone
+	}
+	return "PACKAGE_" + st.Status
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
+	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 )
 
 // Settings keys of DocuSign's settings group.
@@ -34,6 +35,8 @@ type Registry struct {
 	mu       sync.Mutex
 	docusign *docusign.Client
 	revision int64
+	onespan  *onespan.Client
+	osRev    int64
 
 	// The HMAC keys are read on every notification: kept for keysTTL, so that a rotation
 	// reaches every replica within that time without a database read per webhook.
@@ -78,6 +81,8 @@ func (r *Registry) Client(ctx context.Context, p engine.Provider) (engine.Provid
 	switch p {
 	case engine.ProviderDocuSign:
 		return r.DocuSign(ctx)
+	case engine.ProviderOneSpan:
+		return r.OneSpan(ctx)
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrNotConfigured, p)
 	}

@@ -128,9 +128,12 @@ func signatureCount(h http.Header) int {
 	return n
 }
 
-func keep(h http.Header) map[string]string {
-	out := make(map[string]string, len(safeHeaders))
-	for _, k := range safeHeaders {
+func keep(h http.Header) map[string]string { return keepHeaders(h, safeHeaders) }
+
+// keepHeaders returns the named headers' values, cut short and made valid UTF-8.
+func keepHeaders(h http.Header, names []string) map[string]string {
+	out := make(map[string]string, len(names))
+	for _, k := range names {
 		if v := h.Get(k); v != "" {
 			out[k] = truncate(strings.ToValidUTF8(v, "?"), 512)
 		}

@@ -121,6 +121,16 @@ func (d *Delivery) Stored(ev engine.StoredEvent, created bool) {
 	}
 }
 
+// Ignored records an event flowhook does not act on and did not keep (debug option off).
+func (d *Delivery) Ignored(ev engine.InboundEvent) {
+	d.verdict = "ignored"
+	d.span.SetAttributes(
+		attribute.String("flowhook.event.type", ev.Type),
+		attribute.String("flowhook.external_id", ev.ExternalID),
+		attribute.String("flowhook.webhook.verdict", string(engine.VerdictIgnored)),
+	)
+}
+
 // Failed records that the notification could not be stored (the provider retries).
 func (d *Delivery) Failed(ctx context.Context, class string) {
 	d.verdict = "error"

@@ -1,0 +1,535 @@
+package onespanfake
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+)
+
+// Callback is the account's callback configuration (providers.md B5).
+type Callback struct {
+	URL    string   `json:"url"`
+	Key    string   `json:"key,omitempty"`
+	Events []string `json:"events"`
+}
+
+// KnownEvents are the event names OneSpan accepts in a callback configuration: the OpenAPI
+// 11.51 enum and DOCUMENT_VIEWED (providers.md B6). PACKAGE_DELETED is not one of them.
+var KnownEvents = []string{
+	"DOCUMENT_SIGNED", "DOCUMENT_VIEWED", "EMAIL_BOUNCE", "KBA_FAILURE", "PACKAGE_ACTIVATE",
+	"PACKAGE_ARCHIVE", "PACKAGE_ATTACHMENT", "PACKAGE_COMPLETE", "PACKAGE_CREATE",
+	"PACKAGE_DEACTIVATE", "PACKAGE_DECLINE", "PACKAGE_DELETE", "PACKAGE_EXPIRE",
+	"PACKAGE_OPT_OUT", "PACKAGE_READY_FOR_COMPLETE", "PACKAGE_RESTORE", "PACKAGE_TRASH",
+	"ROLE_REASSIGN", "SIGNER_COMPLETE", "SIGNER_LOCKED", "TEMPLATE_CREATE",
+}
+
+// registerCallback is POST /api/callback: it creates or replaces the configuration.
+func (f *Fake) registerCallback(w http.ResponseWriter, r *http.Request) {
+	var cb Callback
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&cb); err != nil {
+		validationError(w, "error.validation.invalidJson", "The callback JSON is not valid.")
+		return
+	}
+	if u, err := url.Parse(cb.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		validationError(w, "error.validation.callbackUrl", "The callback URL must be an absolute http(s) URL.")
+		return
+	}
+	for _, e := range cb.Events {
+		if !slices.Contains(KnownEvents, e) {
+			validationError(w, "error.validation.callbackEvent", "Unknown event: "+e)
+			return
+		}
+	}
+	f.mu.Lock()
+	f.callback = &Callback{URL: cb.URL, Key: cb.Key, Events: slices.Clone(cb.Events)}
+	f.mu.Unlock()
+	writeJSON(w, http.StatusOK, cb)
+}
+
+// getCallback is GET /api/callback; 404 while none is registered.
+func (f *Fake) getCallback(w http.ResponseWriter, _ *http.Request) {
+	f.mu.Lock()
+	cb := f.callback
+	var out Callback
+	if cb != nil {
+		out = Callback{URL: cb.URL, Key: cb.Key, Events: slices.Clone(cb.Events)}
+	}
+	f.mu.Unlock()
+	if cb == nil {
+		writeError(w, http.StatusNotFound, "error.notFound", "Resource Not Found", "No callback is configured.")
+		return
+	}
+	if out.Events == nil {
+		out.Events = []string{}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// RegisteredCallback returns the callback configuration; false when none is registered.
+func (f *Fake) RegisteredCallback() (Callback, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.callback == nil {
+		return Callback{}, false
+	}
+	return Callback{URL: f.callback.URL, Key: f.callback.Key, Events: slices.Clone(f.callback.Events)}, true
+}
+
+// Event is the callback body (providers.md B6), with its fields in OneSpan's order; message
+// and documentId are null unless set.
+type Event struct {
+	Class       string  `json:"@class"`
+	Name        string  `json:"name"`
+	SessionUser string  `json:"sessionUser"`
+	PackageID   string  `json:"packageId"`
+	Message     *string `json:"message"`
+	DocumentID  *string `json:"documentId"`
+	CreatedDate string  `json:"createdDate"`
+}
+
+const eventClass = "com.silanis.esl.packages.event.ESLProcessEvent"
+
+// outgoing is an event on its way to the listener, with the configuration of its time.
+type outgoing struct {
+	url  string
+	key  string
+	body []byte
+	ev   Event
+}
+
+// eventLocked builds a package's event, or nil when the callback configuration does not ask
+// for it. The caller holds f.mu.
+func (f *Fake) eventLocked(p *pkg, name, sessionUser, documentID, message string) *outgoing {
+	cb := f.callback
+	if cb == nil || !slices.Contains(cb.Events, name) {
+		return nil
+	}
+	ev := Event{Class: eventClass, Name: name, SessionUser: sessionUser, PackageID: p.id, CreatedDate: f.now().UTC().Format(eventLayout)}
+	if documentID != "" {
+		ev.DocumentID = &documentID
+	}
+	if message != "" {
+		ev.Message = &message
+	}
+	body, _ := json.Marshal(ev) // an Event of strings always marshals
+	return &outgoing{url: cb.URL, key: cb.Key, body: body, ev: ev}
+}
+
+// Delivery is one callback POST.
+type Delivery struct {
+	PackageID string
+	Event     string
+	URL       string
+	// StatusCode is the listener's answer; 0 when the request failed (Err says why).
+	StatusCode int
+	Err        string
+	Header     http.Header
+	Body       []byte
+	// Replay marks a delivery made by Replay.
+	Replay bool
+}
+
+// OK reports whether OneSpan would count the delivery as done (2xx; UNCONFIRMED).
+func (d Delivery) OK() bool { return d.StatusCode >= 200 && d.StatusCode < 300 }
+
+// dispatch sends events in order, or holds them while holding is on.
+func (f *Fake) dispatch(msgs []*outgoing) {
+	msgs = slices.DeleteFunc(msgs, func(o *outgoing) bool { return o == nil })
+	f.mu.Lock()
+	if f.holding {
+		f.held = append(f.held, msgs...)
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	for _, o := range msgs {
+		f.send(o)
+	}
+}
+
+// send posts an event once, and again for each configured duplicate. OneSpan does not retry:
+// each failed post becomes a failure email (FailedDeliveries).
+func (f *Fake) send(o *outgoing) {
+	f.mu.Lock()
+	dups := f.duplicates
+	f.mu.Unlock()
+	for range dups {
+		if d := f.post(o.url, o.key, o.body, o.ev, false); !d.OK() {
+			f.mu.Lock()
+			f.failed = append(f.failed, d)
+			f.mu.Unlock()
+		}
+	}
+}
+
+// post sends the body with OneSpan's headers and records the delivery.
+func (f *Fake) post(target, key string, body []byte, ev Event, replay bool) Delivery {
+	d := Delivery{PackageID: ev.PackageID, Event: ev.Name, URL: target, Body: slices.Clone(body), Replay: replay}
+	ctx, cancel := context.WithTimeout(context.Background(), f.opts.DeliveryTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json; charset=utf-8")
+		if key != "" {
+			// The registered key as is, not base64 of user:password (providers.md B6); no
+			// header at all when no key is configured.
+			req.Header.Set("Authorization", "Basic "+key)
+		}
+		d.Header = req.Header.Clone()
+		var resp *http.Response
+		if resp, err = f.hc.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			d.StatusCode = resp.StatusCode
+		}
+	}
+	if err != nil {
+		d.Err = err.Error()
+	}
+	f.mu.Lock()
+	f.deliveries = append(f.deliveries, d)
+	f.mu.Unlock()
+	return d
+}
+
+// --- callback knobs ---
+
+// Deliveries returns every callback POST made, in order, replays included.
+func (f *Fake) Deliveries() []Delivery {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.deliveries)
+}
+
+// DeliveredEvents returns the event names of the successful deliveries, in order.
+func (f *Fake) DeliveredEvents() []string {
+	var out []string
+	for _, d := range f.Deliveries() {
+		if d.OK() {
+			out = append(out, d.Event)
+		}
+	}
+	return out
+}
+
+// FailedDeliveries returns the failed deliveries, oldest first: what OneSpan's callback
+// failure emails to the sender would carry (the JSON payload in Body).
+func (f *Fake) FailedDeliveries() []Delivery {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.failed)
+}
+
+// Replay posts the payload of FailedDeliveries()[i] again with the same headers, as an
+// integrator replaying a failure email would, and returns the new delivery. A replay that
+// fails sends no new email.
+func (f *Fake) Replay(i int) (Delivery, error) {
+	f.mu.Lock()
+	if i < 0 || i >= len(f.failed) {
+		n := len(f.failed)
+		f.mu.Unlock()
+		return Delivery{}, errorf("no failed delivery %d (there are %d)", i, n)
+	}
+	d := f.failed[i]
+	f.mu.Unlock()
+	key := ""
+	if auth := d.Header.Get("Authorization"); len(auth) > len("Basic ") {
+		key = auth[len("Basic "):]
+	}
+	return f.post(d.URL, key, d.Body, Event{Name: d.Event, PackageID: d.PackageID}, true), nil
+}
+
+// SetDuplicates makes each delivery post the same bytes n times (n < 1 means once).
+func (f *Fake) SetDuplicates(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.duplicates = max(n, 1)
+}
+
+// HoldDeliveries holds new events instead of sending them, until Flush or FlushReverse; off
+// sends new events at once again (held ones stay held).
+func (f *Fake) HoldDeliveries(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.holding = on
+}
+
+// Held returns the names of the held events, in the order they were produced.
+func (f *Fake) Held() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]string, len(f.held))
+	for i, o := range f.held {
+		out[i] = o.ev.Name
+	}
+	return out
+}
+
+// Flush sends the held events, in the order given as indexes into Held (a permutation of all
+// of them), or in the order produced when none is given.
+func (f *Fake) Flush(order ...int) error {
+	f.mu.Lock()
+	held := f.held
+	if order == nil {
+		order = make([]int, len(held))
+		for i := range order {
+			order[i] = i
+		}
+	}
+	if len(order) != len(held) {
+		f.mu.Unlock()
+		return errorf("flush order has %d indexes for %d held events", len(order), len(held))
+	}
+	seen := make([]bool, len(held))
+	for _, i := range order {
+		if i < 0 || i >= len(held) || seen[i] {
+			f.mu.Unlock()
+			return errorf("flush order %v is not a permutation of 0..%d", order, len(held)-1)
+		}
+		seen[i] = true
+	}
+	f.held = nil
+	f.mu.Unlock()
+	for _, i := range order {
+		f.send(held[i])
+	}
+	return nil
+}
+
+// FlushReverse sends the held events last first.
+func (f *Fake) FlushReverse() error {
+	f.mu.Lock()
+	n := len(f.held)
+	f.mu.Unlock()
+	order := make([]int, n)
+	for i := range order {
+		order[i] = n - 1 - i
+	}
+	return f.Flush(order...)
+}
+
+// --- hooks that move packages ---
+
+// lockPackage returns the package with f.mu held, or an error (and f.mu released) when it does
+// not exist, or is trashed, or is not in one of the statuses (any status when none is given).
+func (f *Fake) lockPackage(id string, allowTrashed bool, statuses ...string) (*pkg, error) {
+	f.mu.Lock()
+	p, ok := f.packages[id]
+	switch {
+	case !ok:
+		f.mu.Unlock()
+		return nil, errorf("no package %s", id)
+	case p.trashed && !allowTrashed:
+		f.mu.Unlock()
+		return nil, errorf("package %s is trashed", id)
+	case len(statuses) > 0 && !slices.Contains(statuses, p.status):
+		f.mu.Unlock()
+		return nil, errorf("package %s is %s, want one of %v", id, p.status, statuses)
+	}
+	return p, nil
+}
+
+func (f *Fake) activateLocked(p *pkg) *outgoing {
+	p.status, p.updated = "SENT", f.now()
+	return f.eventLocked(p, "PACKAGE_ACTIVATE", f.opts.SenderID, "", "")
+}
+
+// Activate sends a draft: PACKAGE_ACTIVATE.
+func (f *Fake) Activate(id string) error {
+	p, err := f.lockPackage(id, false, "DRAFT")
+	if err != nil {
+		return err
+	}
+	msg := f.activateLocked(p)
+	f.mu.Unlock()
+	f.dispatch([]*outgoing{msg})
+	return nil
+}
+
+// current is the first signer who has not signed yet, in signing order.
+func current(p *pkg) *signerState {
+	for _, s := range p.signers {
+		if s.signed.IsZero() {
+			return s
+		}
+	}
+	return nil
+}
+
+// signLocked is the current signer signing every document: DOCUMENT_SIGNED per document, then
+// SIGNER_COMPLETE; after the last signer PACKAGE_COMPLETE (autocomplete) or
+// PACKAGE_READY_FOR_COMPLETE.
+func (f *Fake) signLocked(p *pkg) []*outgoing {
+	now := f.now()
+	s := current(p)
+	s.signed, p.updated = now, now
+	var msgs []*outgoing
+	for _, d := range p.docs {
+		msgs = append(msgs, f.eventLocked(p, "DOCUMENT_SIGNED", s.id, d.id, ""))
+	}
+	msgs = append(msgs, f.eventLocked(p, "SIGNER_COMPLETE", s.id, "", ""))
+	if current(p) == nil {
+		if p.def.Autocomplete != nil && !*p.def.Autocomplete {
+			msgs = append(msgs, f.eventLocked(p, "PACKAGE_READY_FOR_COMPLETE", s.id, "", ""))
+		} else {
+			p.status, p.completed = "COMPLETED", now
+			msgs = append(msgs, f.eventLocked(p, "PACKAGE_COMPLETE", s.id, "", ""))
+		}
+	}
+	return msgs
+}
+
+// Sign is the current signer signing (see Complete for the events).
+func (f *Fake) Sign(id string) error {
+	p, err := f.lockPackage(id, false, "SENT")
+	if err != nil {
+		return err
+	}
+	if current(p) == nil {
+		f.mu.Unlock()
+		return errorf("package %s has no signer left to sign", id)
+	}
+	msgs := f.signLocked(p)
+	f.mu.Unlock()
+	f.dispatch(msgs)
+	return nil
+}
+
+// Complete is every remaining signer signing, in order: for each, DOCUMENT_SIGNED per document
+// and SIGNER_COMPLETE; then PACKAGE_COMPLETE, whose sessionUser is the last signer, and the
+// package is COMPLETED.
+func (f *Fake) Complete(id string) error {
+	p, err := f.lockPackage(id, false, "SENT")
+	if err != nil {
+		return err
+	}
+	var msgs []*outgoing
+	for current(p) != nil {
+		msgs = append(msgs, f.signLocked(p)...)
+	}
+	f.mu.Unlock()
+	f.dispatch(msgs)
+	return nil
+}
+
+// refuse is the current signer declining or opting out with a reason: the package takes
+// the status, the reason becomes a message of the package, and the event (with no message)
+// goes out.
+func (f *Fake) refuse(id, status, event, reason string) error {
+	p, err := f.lockPackage(id, false, "SENT")
+	if err != nil {
+		return err
+	}
+	now := f.now()
+	s := current(p)
+	if s == nil {
+		s = p.signers[len(p.signers)-1]
+	}
+	p.status, p.updated = status, now
+	if reason != "" {
+		p.messages = append(p.messages, message{content: reason, created: now, from: s})
+	}
+	msg := f.eventLocked(p, event, s.id, "", "")
+	f.mu.Unlock()
+	f.dispatch([]*outgoing{msg})
+	return nil
+}
+
+// Decline is the current signer declining: DECLINED, PACKAGE_DECLINE.
+func (f *Fake) Decline(id, reason string) error {
+	return f.refuse(id, "DECLINED", "PACKAGE_DECLINE", reason)
+}
+
+// OptOut is the current signer opting out of signing electronically: OPTED_OUT,
+// PACKAGE_OPT_OUT.
+func (f *Fake) OptOut(id, reason string) error {
+	return f.refuse(id, "OPTED_OUT", "PACKAGE_OPT_OUT", reason)
+}
+
+// Expire is the package passing its expiry date: EXPIRED, PACKAGE_EXPIRE.
+func (f *Fake) Expire(id string) error {
+	p, err := f.lockPackage(id, false, "SENT")
+	if err != nil {
+		return err
+	}
+	p.status, p.updated = "EXPIRED", f.now()
+	msg := f.eventLocked(p, "PACKAGE_EXPIRE", f.opts.SenderID, "", "")
+	f.mu.Unlock()
+	f.dispatch([]*outgoing{msg})
+	return nil
+}
+
+// Archive is the sender archiving the package: ARCHIVED, PACKAGE_ARCHIVE. OneSpan archives
+// finished packages, but the hook allows a SENT one too (a package archived while a workflow
+// still waits on it).
+func (f *Fake) Archive(id string) error {
+	p, err := f.lockPackage(id, true, "SENT", "COMPLETED", "DECLINED", "OPTED_OUT", "EXPIRED")
+	if err != nil {
+		return err
+	}
+	p.status, p.updated = "ARCHIVED", f.now()
+	msg := f.eventLocked(p, "PACKAGE_ARCHIVE", f.opts.SenderID, "", "")
+	f.mu.Unlock()
+	f.dispatch([]*outgoing{msg})
+	return nil
+}
+
+func (f *Fake) trashLocked(p *pkg, trashed bool) *outgoing {
+	p.trashed, p.updated = trashed, f.now()
+	if trashed {
+		return f.eventLocked(p, "PACKAGE_TRASH", f.opts.SenderID, "", "")
+	}
+	return f.eventLocked(p, "PACKAGE_RESTORE", f.opts.SenderID, "", "")
+}
+
+// Trash is the sender moving the package to the trash: it stays readable with "trashed":
+// true, its status unchanged; PACKAGE_TRASH.
+func (f *Fake) Trash(id string) error {
+	p, err := f.lockPackage(id, false)
+	if err != nil {
+		return err
+	}
+	msg := f.trashLocked(p, true)
+	f.mu.Unlock()
+	f.dispatch([]*outgoing{msg})
+	return nil
+}
+
+// Restore takes the package out of the trash: PACKAGE_RESTORE.
+func (f *Fake) Restore(id string) error {
+	p, err := f.lockPackage(id, true)
+	if err != nil {
+		return err
+	}
+	if !p.trashed {
+		f.mu.Unlock()
+		return errorf("package %s is not trashed", id)
+	}
+	msg := f.trashLocked(p, false)
+	f.mu.Unlock()
+	f.dispatch([]*outgoing{msg})
+	return nil
+}
+
+func (f *Fake) deleteLocked(p *pkg) *outgoing {
+	msg := f.eventLocked(p, "PACKAGE_DELETE", f.opts.SenderID, "", "")
+	delete(f.packages, p.id)
+	return msg
+}
+
+// Delete is the sender deleting the package, as DELETE /api/packages/{id} does: it is gone
+// (404) and PACKAGE_DELETE goes out.
+func (f *Fake) Delete(id string) error {
+	p, err := f.lockPackage(id, true)
+	if err != nil {
+		return err
+	}
+	msg := f.deleteLocked(p)
+	f.mu.Unlock()
+	f.dispatch([]*outgoing{msg})
+	return nil
+}
