@@ -135,6 +135,19 @@ func TestOneSpanEndToEnd(t *testing.T) {
 
 		require.NoError(t, b.fake.Complete(pkg))
 		b.settled(t, id, "done")
+		// The signed documents come as OneSpan's zip.
+		var doc *flowhookv1.GetSignedDocumentResponse
+		require.Eventually(t, func() bool {
+			res, err := b.starter.instances.GetSignedDocument(context.Background(), connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
+			if err != nil {
+				return false
+			}
+			doc = res.Msg
+			return true
+		}, 20*time.Second, 10*time.Millisecond)
+		require.Equal(t, "application/zip", doc.GetContentType())
+		require.Equal(t, "signed-documents.zip", doc.GetName())
+		require.True(t, bytes.HasPrefix(doc.GetContent(), []byte("PK\x03\x04")))
 
 		id2, pkg2 := b.toSignature(t)
 		require.NoError(t, b.fake.Decline(pkg2, "wrong amount"))

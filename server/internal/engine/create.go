@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -262,11 +263,16 @@ func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
 	if err != nil {
 		return err
 	}
-	pdf, err := client.Download(ctx, wi.ExternalID)
+	doc, err := client.Download(ctx, wi.ExternalID)
 	if err != nil {
 		return err
 	}
-	return c.work.SaveDocument(ctx, wi.ID, "signed.pdf", "application/pdf", pdf)
+	// DocuSign gives one combined PDF; OneSpan a zip of the package's documents.
+	name, contentType := "signed.pdf", "application/pdf"
+	if bytes.HasPrefix(doc, []byte("PK\x03\x04")) {
+		name, contentType = "signed-documents.zip", "application/zip"
+	}
+	return c.work.SaveDocument(ctx, wi.ID, name, contentType, doc)
 }
 
 // publicText is an error's text for an administrator: provider errors are readable and hold
