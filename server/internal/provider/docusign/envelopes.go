@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -321,8 +322,9 @@ func StatusOutcome(status, voidedReason string) engine.Outcome {
 
 func isExpiry(reason string) bool { return strings.Contains(strings.ToLower(reason), "expir") }
 
-// Cancel voids the envelope (providers.md A10). DocuSign refuses to void a completed,
-// declined or voided envelope with a 400, which comes back as a permanent ProviderError.
+// Cancel voids the envelope (providers.md A10). DocuSign refuses to void a completed or
+// declined envelope with a 400, which comes back as a permanent ProviderError. Voiding an
+// envelope voided already succeeds (a retried cancel job): it is what was asked.
 func (c *Client) Cancel(ctx context.Context, externalID, reason string) error {
 	if err := checkEnvelopeID(externalID); err != nil {
 		return err
@@ -341,6 +343,12 @@ func (c *Client) Cancel(ctx context.Context, externalID, reason string) error {
 			VoidedReason string `json:"voidedReason"`
 		}{"voided", reason},
 	})
+	var pe *engine.ProviderError
+	if errors.As(err, &pe) && pe.Code == "ENVELOPE_CANNOT_VOID_INVALID_STATE" {
+		if st, serr := c.Status(ctx, externalID); serr == nil && st.Status == "voided" {
+			return nil
+		}
+	}
 	return err
 }
 
