@@ -100,6 +100,9 @@ type WorkStore interface {
 	ReplayEvent(ctx context.Context, ev StoredEvent, attempts int, r EventResult) error
 	// SaveDocument keeps a work item's signed document.
 	SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error
+	// EarlierPending says whether another event of the same provider and external id, earlier
+	// by the provider's time, still waits to be processed.
+	EarlierPending(ctx context.Context, ev StoredEvent) (bool, error)
 }
 
 // OutcomeFunc maps a provider's event to an outcome; false means it is progress, not an outcome.
@@ -474,12 +477,22 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 		return finish(VerdictStale, fmt.Sprintf("the instance is %s in %q and no longer waits on this work item", inst.Status, inst.StateKey))
 	}
 	if confirm := x.Confirm[ev.Event.Provider]; confirm != nil {
+		// Processed by jobs, callbacks of one item could be applied out of their order; the
+		// read-back cannot always tell (an archive hides a decline), so the earlier goes first.
+		earlier, err := x.work.EarlierPending(ctx, ev)
+		if err != nil {
+			return res, err
+		}
+		if earlier {
+			eventlog.Note(ctx, eventlog.StepBuffered, "an earlier callback of %s %s is still being processed: this one waits for it", ev.Event.Provider, ev.Event.ExternalID)
+			return res, fmt.Errorf("%w: an earlier event of %s %s is pending", ErrRetryLater, ev.Event.Provider, ev.Event.ExternalID)
+		}
 		st, err := confirm(ctx, ev.Event.ExternalID)
 		if err != nil {
 			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed (retried): %s", ev.Event.Provider, ev.Event.ExternalID, providerErrorText(err))
 			return res, err
 		}
-		if st.Outcome != outcome {
+		if st.Outcome != outcome && !st.Concealed {
 			eventlog.Note(ctx, eventlog.StepOutcome, "%s says %s is %q, which is not %s: the callback is not confirmed", ev.Event.Provider, ev.Event.ExternalID, st.Status, outcome)
 			return finish(VerdictIgnored, fmt.Sprintf("%s reports the status %q, which disagrees with %s; nothing changed", ev.Event.Provider, st.Status, ev.Event.Type))
 		}

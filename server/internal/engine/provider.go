@@ -52,6 +52,10 @@ type ExternalStatus struct {
 	// Reason is the void, decline or opt-out reason, when the provider gives one.
 	Reason    string
 	ChangedAt time.Time
+	// Concealed: the item reached a terminal state but its status no longer says which (a
+	// OneSpan package archived after a decline). It confirms whatever terminal outcome a
+	// callback reports; Outcome is what it means when nothing else is known.
+	Concealed bool
 }
 
 // ProviderClient is a client of one outside system, configured for one account.

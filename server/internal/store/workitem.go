@@ -493,3 +493,17 @@ func (s *Store) MarkChecked(ctx context.Context, workItemID string, at time.Time
 	// Not a change of the work item's own: its revision stays.
 	return translate(s.db.Client.WorkItem.UpdateOneID(wid).SetLastCheckedAt(dbTime(at)).Exec(ctx))
 }
+
+func (s *Store) EarlierPending(ctx context.Context, ev engine.StoredEvent) (bool, error) {
+	if ev.Event.OccurredAt.IsZero() {
+		return false, nil
+	}
+	q := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.Provider.String()),
+		webhookevent.ExternalID(ev.Event.ExternalID), webhookevent.VerdictEQ(webhookevent.VerdictPENDING),
+		webhookevent.ProviderTimeLT(dbTime(ev.Event.OccurredAt)))
+	if id, err := uuid.Parse(ev.ID); err == nil {
+		q = q.Where(webhookevent.IDNEQ(id))
+	}
+	n, err := q.Exist(ctx)
+	return n, translate(err)
+}

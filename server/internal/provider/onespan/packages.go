@@ -529,6 +529,10 @@ func (c *Client) Status(ctx context.Context, externalID string) (engine.External
 	// archive says (StatusOutcome alone cannot tell).
 	if status == "ARCHIVED" && strings.TrimSpace(p.Completed) != "" {
 		st.Outcome = engine.OutcomeFinished
+	} else if status == "ARCHIVED" {
+		// Archiving hides what came before (a decline, an opt-out, an expiry): DELETED is all
+		// the status says, and any terminal outcome a callback reports is consistent with it.
+		st.Concealed = true
 	}
 	if status == "DECLINED" || status == "OPTED_OUT" {
 		var newest time.Time
