@@ -271,3 +271,38 @@ func TestOneSpanLostCallbackReconciled(t *testing.T) {
 	require.EqualValues(t, 1, rep.Msg.GetEventsStored())
 	b.settled(t, id, "done")
 }
+
+// TestOneSpanCallbackBeforeCoupling: OneSpan created the package but its answer was lost, and
+// the package completes at once. The callback arrives before flowhook knows the package id: it
+// waits, the create job's retry finds the package by our work-item id (no second package), and
+// the waiting callback is then confirmed and applied once.
+func TestOneSpanCallbackBeforeCoupling(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		b := setupOneSpan(t, d)
+		ctx := context.Background()
+		b.fake.DropNextCreateResponse()
+		started, err := b.starter.instances.StartInstance(ctx, connect.NewRequest(validStart(t, b.workflowID)))
+		require.NoError(t, err)
+		id := started.Msg.GetInstance().GetId()
+		_, err = b.member.instances.TakeTransition(ctx, connect.NewRequest(&flowhookv1.TakeTransitionRequest{InstanceId: id, TransitionKey: "approve"}))
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return len(b.fake.Packages()) == 1 && b.fake.Packages()[0].ID != "" }, 20*time.Second, 10*time.Millisecond)
+		pkg := b.fake.Packages()[0].ID
+		require.NoError(t, b.fake.Complete(pkg))
+		early, err := b.instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: id}))
+		require.NoError(t, err)
+		require.Equal(t, "CREATING", early.Msg.GetInstance().GetWorkItem().GetStatus(), "the callback came after the coupling; the test lost its race with River's backoff")
+
+		done := b.settled(t, id, "done")
+		require.Equal(t, pkg, done.GetWorkItem().GetExternalId())
+		require.Len(t, b.fake.Packages(), 1, "the retry found the package rather than creating another")
+		var applied int
+		for _, e := range b.events(t, &flowhookv1.EventFilter{ExternalId: pkg, EventType: "PACKAGE_COMPLETE"}) {
+			if e.GetVerdict() == flowhookv1.Verdict_VERDICT_APPLIED {
+				applied++
+			}
+		}
+		require.Equal(t, 1, applied)
+	})
+}
