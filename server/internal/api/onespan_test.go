@@ -27,7 +27,7 @@ type oneSpanBundle struct {
 
 const oneSpanCallbackKey = "onespan-callback-key-for-tests"
 
-func setupOneSpan(t *testing.T, d store.Dialect) oneSpanBundle {
+func setupOneSpan(t testing.TB, d store.Dialect) oneSpanBundle {
 	t.Helper()
 	b := setup(t, d)
 	p := newPeople(t, b)
