@@ -77,6 +77,8 @@ type Delivery struct {
 	Provider   engine.Provider
 	Start      time.Time
 	RemoteAddr string
+	// ContentLength is the length the request declared (-1: unknown).
+	ContentLength int64
 	// Body and Headers are what the receiver read (safe headers only), kept with a rejected
 	// notification when the debug option is on.
 	Body    []byte
@@ -87,6 +89,9 @@ type Delivery struct {
 	event   engine.StoredEvent
 	reason  string
 }
+
+// size is the body's length as sent: what was read, or the declared length of one cut short.
+func (d *Delivery) size() int64 { return max(int64(len(d.Body)), d.ContentLength) }
 
 // Reject records that the notification was refused, and why (a reason class, never a secret).
 func (d *Delivery) Reject(ctx context.Context, format string, args ...any) {
@@ -227,7 +232,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		))
 	defer span.End()
 
-	d := &Delivery{Provider: rc.provider, Start: start, RemoteAddr: r.RemoteAddr, span: span}
+	d := &Delivery{Provider: rc.provider, Start: start, RemoteAddr: r.RemoteAddr, ContentLength: r.ContentLength, span: span}
 	var trail *eventlog.Trail
 	if rt.opts.Debug(ctx) {
 		trail = eventlog.NewTrail(nil)
@@ -257,7 +262,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, reply.Status, reply.Error)
 	}
 
-	span.SetAttributes(attribute.Int("http.response.status_code", reply.Status), attribute.Int("http.request.body.size", len(d.Body)))
+	span.SetAttributes(attribute.Int("http.response.status_code", reply.Status), attribute.Int64("http.request.body.size", d.size()))
 	if reply.Status >= 500 {
 		span.SetStatus(codes.Error, http.StatusText(reply.Status))
 	}
@@ -289,7 +294,7 @@ func (rt *Router) record(ctx context.Context, d *Delivery, trail *eventlog.Trail
 			Event:      engine.InboundEvent{Provider: d.Provider, DedupeKey: "rejected:" + uuid.NewString()},
 			Body:       body,
 			Headers:    d.Headers,
-			Size:       int64(len(d.Body)),
+			Size:       d.size(),
 			RemoteAddr: d.RemoteAddr,
 			ReceivedAt: d.Start,
 			Verdict:    engine.VerdictRejected,
