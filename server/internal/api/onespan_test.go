@@ -306,3 +306,39 @@ func TestOneSpanCallbackBeforeCoupling(t *testing.T) {
 		require.Equal(t, 1, applied)
 	})
 }
+
+// TestOneSpanCancelDeletesThePackage: cancelling an instance that waits on a OneSpan package
+// deletes the package in the background; the PACKAGE_DELETE callback that follows changes
+// nothing. The connection test says the callback is registered.
+func TestOneSpanCancelDeletesThePackage(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		b := setupOneSpan(t, d)
+		ctx := context.Background()
+		test, err := b.settings.TestProviderConnection(ctx, connect.NewRequest(&flowhookv1.TestProviderConnectionRequest{Provider: flowhookv1.Provider_PROVIDER_ONESPAN}))
+		require.NoError(t, err)
+		require.True(t, test.Msg.GetOk(), test.Msg.GetMessage())
+		require.Contains(t, test.Msg.GetMessage(), "the callback is registered")
+
+		id, pkg := b.toSignature(t)
+		res, err := b.starter.instances.CancelInstance(ctx, connect.NewRequest(&flowhookv1.CancelInstanceRequest{InstanceId: id, Reason: "withdrawn by the customer"}))
+		require.NoError(t, err)
+		require.Equal(t, flowhookv1.InstanceStatus_INSTANCE_STATUS_CANCELLED, res.Msg.GetInstance().GetStatus())
+		revision := res.Msg.GetInstance().GetRevision()
+		require.Eventually(t, func() bool {
+			st, ok := b.fake.State(pkg)
+			got, err := b.instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: id}))
+			return ok && st.Deleted && err == nil && got.Msg.GetInstance().GetWorkItem().GetStatus() == "CANCELLED"
+		}, 20*time.Second, 10*time.Millisecond, "the package was never deleted at OneSpan")
+
+		// OneSpan reports the deletion: stored, and nothing moves.
+		require.Eventually(t, func() bool {
+			evs := b.events(t, &flowhookv1.EventFilter{ExternalId: pkg, EventType: "PACKAGE_DELETE"})
+			return len(evs) == 1 && evs[0].GetVerdict() == flowhookv1.Verdict_VERDICT_STALE
+		}, 20*time.Second, 10*time.Millisecond)
+		got, err := b.instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: id}))
+		require.NoError(t, err)
+		require.Equal(t, revision, got.Msg.GetInstance().GetRevision())
+		require.Equal(t, flowhookv1.InstanceStatus_INSTANCE_STATUS_CANCELLED, got.Msg.GetInstance().GetStatus())
+	})
+}
