@@ -40,27 +40,11 @@ var safeHeaders = []string{"Content-Type", "User-Agent", "X-Docusign-Accountid",
 
 func (d *DocuSign) Receive(r *http.Request, dl *Delivery) Reply {
 	ctx := r.Context()
-	ct := r.Header.Get("Content-Type")
 	dl.Headers = keep(r.Header)
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		eventlog.Note(ctx, eventlog.StepReceived, "from %s, Content-Type %q", dl.RemoteAddr, truncate(ct, 100))
-		dl.Reject(ctx, "unsupported content type (DocuSign Connect sends application/json)")
-		return Reply{Status: http.StatusUnsupportedMediaType, Error: "DocuSign notifications are JSON (Content-Type: application/json)"}
+	body, refused, ok := readJSON(r, dl, jsonLimits{max: MaxBody, maxText: "1 MiB", sender: "DocuSign Connect", noun: "DocuSign notifications", one: "notification"})
+	if !ok {
+		return refused
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBody))
-	dl.Body = body
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			eventlog.Note(ctx, eventlog.StepReceived, "more than %d bytes from %s", MaxBody, dl.RemoteAddr)
-			dl.Reject(ctx, "the body is larger than 1 MiB")
-			return Reply{Status: http.StatusRequestEntityTooLarge, Error: "the notification is larger than 1 MiB"}
-		}
-		eventlog.Note(ctx, eventlog.StepReceived, "from %s; the body could not be read", dl.RemoteAddr)
-		dl.Reject(ctx, "the body could not be read")
-		return Reply{Status: http.StatusBadRequest, Error: "the body could not be read"}
-	}
-	eventlog.Note(ctx, eventlog.StepReceived, "%d bytes of JSON from %s", len(body), dl.RemoteAddr)
 	keys, err := d.keys(ctx)
 	if err != nil {
 		return d.unavailable(ctx, dl, err)
@@ -100,6 +84,42 @@ func (d *DocuSign) Receive(r *http.Request, dl *Delivery) Reply {
 }
 
 // unavailable answers 503 with Retry-After: the provider retries, nothing is lost.
+// jsonLimits describe what a receiver accepts: JSON bodies up to max bytes.
+type jsonLimits struct {
+	max     int64
+	maxText string // "1 MiB"
+	sender  string // who sends JSON: "DocuSign Connect"
+	noun    string // what they send, plural: "DocuSign notifications"
+	one     string // one of them: "notification"
+}
+
+// readJSON checks the content type and reads the body up to the limit, noting what it found.
+// When it refuses the request, the delivery records why and ok is false with the reply.
+func readJSON(r *http.Request, dl *Delivery, l jsonLimits) (body []byte, refused Reply, ok bool) {
+	ctx := r.Context()
+	ct := r.Header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		eventlog.Note(ctx, eventlog.StepReceived, "from %s, Content-Type %q", dl.RemoteAddr, truncate(ct, 100))
+		dl.Reject(ctx, "unsupported content type (%s sends application/json)", l.sender)
+		return nil, Reply{Status: http.StatusUnsupportedMediaType, Error: l.noun + " are JSON (Content-Type: application/json)"}, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, l.max))
+	dl.Body = body
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			eventlog.Note(ctx, eventlog.StepReceived, "more than %d bytes from %s", l.max, dl.RemoteAddr)
+			dl.Reject(ctx, "the body is larger than %s", l.maxText)
+			return nil, Reply{Status: http.StatusRequestEntityTooLarge, Error: "the " + l.one + " is larger than " + l.maxText}, false
+		}
+		eventlog.Note(ctx, eventlog.StepReceived, "from %s; the body could not be read", dl.RemoteAddr)
+		dl.Reject(ctx, "the body could not be read")
+		return nil, Reply{Status: http.StatusBadRequest, Error: "the body could not be read"}, false
+	}
+	eventlog.Note(ctx, eventlog.StepReceived, "%d bytes of JSON from %s", len(body), dl.RemoteAddr)
+	return body, Reply{}, true
+}
+
 func (d *DocuSign) unavailable(ctx context.Context, dl *Delivery, err error) Reply {
 	d.log.WarnContext(ctx, "docusign webhook not stored", "error", err.Error())
 	dl.Failed(ctx, "the database is unavailable")

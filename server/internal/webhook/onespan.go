@@ -5,9 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -41,27 +39,11 @@ var oneSpanSafeHeaders = []string{"Content-Type", "User-Agent", "X-Forwarded-For
 
 func (o *OneSpan) Receive(r *http.Request, dl *Delivery) Reply {
 	ctx := r.Context()
-	ct := r.Header.Get("Content-Type")
 	dl.Headers = keepHeaders(r.Header, oneSpanSafeHeaders)
-	if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		eventlog.Note(ctx, eventlog.StepReceived, "from %s, Content-Type %q", dl.RemoteAddr, truncate(ct, 100))
-		dl.Reject(ctx, "unsupported content type (OneSpan sends application/json)")
-		return Reply{Status: http.StatusUnsupportedMediaType, Error: "OneSpan callbacks are JSON (Content-Type: application/json)"}
+	body, refused, ok := readJSON(r, dl, jsonLimits{max: MaxOneSpanBody, maxText: "64 KiB", sender: "OneSpan", noun: "OneSpan callbacks", one: "callback"})
+	if !ok {
+		return refused
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxOneSpanBody))
-	dl.Body = body
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			eventlog.Note(ctx, eventlog.StepReceived, "more than %d bytes from %s", MaxOneSpanBody, dl.RemoteAddr)
-			dl.Reject(ctx, "the body is larger than 64 KiB")
-			return Reply{Status: http.StatusRequestEntityTooLarge, Error: "the callback is larger than 64 KiB"}
-		}
-		eventlog.Note(ctx, eventlog.StepReceived, "from %s; the body could not be read", dl.RemoteAddr)
-		dl.Reject(ctx, "the body could not be read")
-		return Reply{Status: http.StatusBadRequest, Error: "the body could not be read"}
-	}
-	eventlog.Note(ctx, eventlog.StepReceived, "%d bytes of JSON from %s", len(body), dl.RemoteAddr)
 	keys, err := o.keys(ctx)
 	if err != nil {
 		return o.unavailable(ctx, dl, err)
