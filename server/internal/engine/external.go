@@ -101,7 +101,7 @@ type WorkStore interface {
 	// SaveDocument keeps a work item's signed document.
 	SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error
 	// EarlierPending says whether another event of the same provider and external id, earlier
-	// by the provider's time, still waits to be processed.
+	// by the provider's time (then by receipt), still waits to be processed.
 	EarlierPending(ctx context.Context, ev StoredEvent) (bool, error)
 }
 

@@ -498,12 +498,14 @@ func (s *Store) EarlierPending(ctx context.Context, ev engine.StoredEvent) (bool
 	if ev.Event.OccurredAt.IsZero() {
 		return false, nil
 	}
-	q := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.Provider.String()),
-		webhookevent.ExternalID(ev.Event.ExternalID), webhookevent.VerdictEQ(webhookevent.VerdictPENDING),
-		webhookevent.ProviderTimeLT(dbTime(ev.Event.OccurredAt)))
+	at := dbTime(ev.Event.OccurredAt)
+	earlier := webhookevent.ProviderTimeLT(at)
 	if id, err := uuid.Parse(ev.ID); err == nil {
-		q = q.Where(webhookevent.IDNEQ(id))
+		// The same provider time (milliseconds): the one received first is the earlier.
+		earlier = webhookevent.Or(earlier, webhookevent.And(webhookevent.ProviderTime(at), webhookevent.IDLT(id)))
 	}
+	q := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.Provider.String()),
+		webhookevent.ExternalID(ev.Event.ExternalID), webhookevent.VerdictEQ(webhookevent.VerdictPENDING), earlier)
 	n, err := q.Exist(ctx)
 	return n, translate(err)
 }
