@@ -62,7 +62,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		return nil, err
 	}
 	if tel.MeterProvider == nil {
-		tel.MeterProvider = metricnoop.NewMeterProvider()
+		// Without metrics (OTEL_SDK_DISABLED, tests): a copy with a no-op meter provider, so
+		// the caller's Telemetry is left as given.
+		t := *tel
+		t.MeterProvider = metricnoop.NewMeterProvider()
+		tel = &t
 	}
 	if a.queue, err = worker.New(db, log, worker.Options{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: time.Second,
 		ReconcileInterval: cfg.ReconcileInterval, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
