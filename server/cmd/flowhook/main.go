@@ -111,6 +111,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if cfg.Embedded() {
 		log.InfoContext(ctx, "using the embedded SQLite database; set FLOWHOOK_DATABASE_URL for PostgreSQL", "data_dir", cfg.DataDir)
 	}
+	// Listen before building the app: with port 0 the system picks a free port, and the
+	// default public URL (http://{addr}) must name the port actually bound, since providers
+	// call back to it. The "serving" log line reports the address.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if cfg.PublicURL == "http://"+cfg.Addr {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
 	a, err := app.New(ctx, cfg, log, tel)
 	if err != nil {
 		return err
@@ -120,10 +131,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		// Printed once, to the terminal rather than the logs: it is a credential.
 		fmt.Fprintf(stdout, "\nCreated the first admin (admin@flowhook.local). Its API key, shown only now:\n\n    %s\n\n"+
 			"Use it as: Authorization: Bearer <key>. Set FLOWHOOK_BOOTSTRAP_ADMIN_KEY to choose it instead.\n\n", a.BootstrapKey)
-	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	return a.Serve(ctx, ln)
 }

@@ -303,7 +303,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	a.log.InfoContext(ctx, "serving", "addr", ln.Addr().String(), "database", string(a.db.Dialect))
+	a.log.InfoContext(ctx, "serving", "addr", ln.Addr().String(), "database", string(a.db.Dialect), "public_url", a.cfg.PublicURL)
 	select {
 	case err := <-errc:
 		return err

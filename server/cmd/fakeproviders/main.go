@@ -1,0 +1,326 @@
+// Command fakeproviders runs local stand-ins for DocuSign and OneSpan Sign, for developing a
+// front end against a real flowhook with nothing outside the machine, and for the TypeScript
+// SDK's tests. The fakes are the ones the Go tests use (server/internal/provider/…fake): they
+// follow the providers' real API shapes, so flowhook talks to them with its real clients, and
+// they deliver webhooks (DocuSign Connect messages with HMAC signatures, OneSpan callbacks with
+// the callback key) back to flowhook exactly as the providers would.
+//
+//	fakeproviders [-addr 127.0.0.1]
+//
+// Each fake listens on its own free loopback port. Once they listen, one JSON line goes to
+// stdout:
+//
+//	{"docusign":"http://127.0.0.1:41001","onespan":"http://127.0.0.1:41002","control":"http://127.0.0.1:41003"}
+//
+// The control URL serves a small JSON API that plays the signers' and senders' part:
+//
+//	GET  /docusign/account                   accountId, integrationKey, userId, privateKeyPem, hmacKeys:
+//	                                         what UpdateDocuSignSettings needs (oauth_base_url = the docusign URL)
+//	GET  /docusign/envelopes                 envelopes created so far: envelopeId, status, subject
+//	POST /docusign/envelopes/{id}/{action}   deliver | sign | complete | decline | void | expire;
+//	                                         body {"reason": "…"} for decline and void
+//	GET  /docusign/deliveries                every Connect message posted: envelopeId, event, statusCode, …
+//	GET  /onespan/account                    apiKey (UpdateOneSpanSettings: base_url = the onespan URL)
+//	GET  /onespan/packages                   packages created so far: packageId, status, name
+//	POST /onespan/packages/{id}/{action}     sign | complete | decline | optout | expire | archive | trash | delete
+//	GET  /onespan/deliveries                 every callback posted: packageId, event, statusCode, …
+//
+// An action answers once the provider's notifications have been posted to flowhook, with the
+// deliveries it made. The credentials are generated at start and live only in this process;
+// the fakes hold everything in memory and forget it when the command stops (SIGINT/SIGTERM).
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/provider/onespan/onespanfake"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "fakeproviders:", err)
+		os.Exit(1)
+	}
+}
+
+// URLs is the line the command prints once every fake listens.
+type URLs struct {
+	DocuSign string `json:"docusign"`
+	OneSpan  string `json:"onespan"`
+	Control  string `json:"control"`
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("fakeproviders", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	host := fs.String("addr", "127.0.0.1", "host (or IP) the fakes listen on, each on a free port")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	f, err := newFakes()
+	if err != nil {
+		return err
+	}
+	handlers := []http.Handler{f.docuSign.Handler(), f.oneSpan.Handler(), f.control()}
+	servers := make([]*http.Server, len(handlers))
+	urls := make([]string, len(handlers))
+	errc := make(chan error, len(handlers))
+	for i, h := range handlers {
+		ln, err := net.Listen("tcp", net.JoinHostPort(*host, "0"))
+		if err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		servers[i] = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		urls[i] = "http://" + ln.Addr().String()
+		go func() { errc <- servers[i].Serve(ln) }()
+	}
+	line, err := json.Marshal(URLs{DocuSign: urls[0], OneSpan: urls[1], Control: urls[2]})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, string(line))
+
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdown)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// fakes is one DocuSign account and one OneSpan account with their credentials.
+type fakes struct {
+	docuSign      *docusignfake.Fake
+	docuSignPEM   string
+	docuSignHMAC  string
+	oneSpan       *onespanfake.Fake
+	oneSpanAPIKey string
+}
+
+func newFakes() (*fakes, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	hmacKey := make([]byte, 32)
+	if _, err := rand.Read(hmacKey); err != nil {
+		return nil, err
+	}
+	f := &fakes{
+		docuSignPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
+		docuSignHMAC: base64.StdEncoding.EncodeToString(hmacKey),
+		oneSpan:      onespanfake.New(onespanfake.Options{}),
+	}
+	f.docuSign = docusignfake.New(docusignfake.Options{PublicKey: &key.PublicKey, HMACKeys: []string{f.docuSignHMAC}})
+	f.oneSpanAPIKey = f.oneSpan.APIKey()
+	return f, nil
+}
+
+// Delivery is one notification a fake posted to its listener.
+type Delivery struct {
+	ID         string `json:"id"`
+	Event      string `json:"event"`
+	URL        string `json:"url"`
+	StatusCode int    `json:"statusCode"`
+	Error      string `json:"error,omitempty"`
+}
+
+func (f *fakes) control() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /docusign/account", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"accountId": f.docuSign.AccountID(), "integrationKey": f.docuSign.IntegrationKey(), "userId": f.docuSign.UserID(),
+			"privateKeyPem": f.docuSignPEM, "hmacKeys": []string{f.docuSignHMAC}})
+	})
+	mux.HandleFunc("GET /docusign/envelopes", func(w http.ResponseWriter, r *http.Request) {
+		type envelope struct {
+			EnvelopeID string `json:"envelopeId"`
+			Status     string `json:"status"`
+			Subject    string `json:"subject"`
+		}
+		list := []envelope{}
+		for _, c := range f.docuSign.Envelopes() {
+			status, _ := f.docuSign.EnvelopeStatus(c.EnvelopeID)
+			list = append(list, envelope{EnvelopeID: c.EnvelopeID, Status: status, Subject: c.Definition.EmailSubject})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"envelopes": list})
+	})
+	mux.HandleFunc("GET /docusign/deliveries", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"deliveries": docuSignDeliveries(f.docuSign.Deliveries())})
+	})
+	mux.HandleFunc("POST /docusign/envelopes/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if _, ok := f.docuSign.EnvelopeStatus(id); !ok {
+			writeError(w, http.StatusNotFound, "no envelope "+id)
+			return
+		}
+		reason, ok := readReason(w, r)
+		if !ok {
+			return
+		}
+		actions := map[string]func() error{
+			"deliver":  func() error { return f.docuSign.Deliver(id) },
+			"sign":     func() error { return f.docuSign.Sign(id) },
+			"complete": func() error { return f.docuSign.Complete(id) },
+			"decline":  func() error { return f.docuSign.Decline(id, reason) },
+			"void":     func() error { return f.docuSign.Void(id, reason) },
+			"expire":   func() error { return f.docuSign.Expire(id) },
+		}
+		before := len(f.docuSign.Deliveries())
+		if !act(w, actions, r.PathValue("action")) {
+			return
+		}
+		status, _ := f.docuSign.EnvelopeStatus(id)
+		writeJSON(w, http.StatusOK, map[string]any{"envelopeId": id, "status": status,
+			"deliveries": docuSignDeliveries(f.docuSign.Deliveries()[before:])})
+	})
+
+	mux.HandleFunc("GET /onespan/account", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"apiKey": f.oneSpanAPIKey})
+	})
+	mux.HandleFunc("GET /onespan/packages", func(w http.ResponseWriter, r *http.Request) {
+		type pkg struct {
+			PackageID string `json:"packageId"`
+			Status    string `json:"status"`
+			Name      string `json:"name"`
+		}
+		list := []pkg{}
+		for _, c := range f.oneSpan.Packages() {
+			st, _ := f.oneSpan.State(c.ID)
+			status := st.Status
+			if st.Deleted {
+				status = "DELETED"
+			}
+			list = append(list, pkg{PackageID: c.ID, Status: status, Name: c.Package.Name})
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"packages": list})
+	})
+	mux.HandleFunc("GET /onespan/deliveries", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"deliveries": oneSpanDeliveries(f.oneSpan.Deliveries())})
+	})
+	mux.HandleFunc("POST /onespan/packages/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if _, ok := f.oneSpan.State(id); !ok {
+			writeError(w, http.StatusNotFound, "no package "+id)
+			return
+		}
+		reason, ok := readReason(w, r)
+		if !ok {
+			return
+		}
+		actions := map[string]func() error{
+			"sign":     func() error { return f.oneSpan.Sign(id) },
+			"complete": func() error { return f.oneSpan.Complete(id) },
+			"decline":  func() error { return f.oneSpan.Decline(id, reason) },
+			"optout":   func() error { return f.oneSpan.OptOut(id, reason) },
+			"expire":   func() error { return f.oneSpan.Expire(id) },
+			"archive":  func() error { return f.oneSpan.Archive(id) },
+			"trash":    func() error { return f.oneSpan.Trash(id) },
+			"delete":   func() error { return f.oneSpan.Delete(id) },
+		}
+		before := len(f.oneSpan.Deliveries())
+		if !act(w, actions, r.PathValue("action")) {
+			return
+		}
+		st, _ := f.oneSpan.State(id)
+		status := st.Status
+		if st.Deleted {
+			status = "DELETED"
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"packageId": id, "status": status,
+			"deliveries": oneSpanDeliveries(f.oneSpan.Deliveries()[before:])})
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such control endpoint; see `go doc ./server/cmd/fakeproviders`")
+	})
+	return mux
+}
+
+// act runs the named action; it answers the request itself and reports false when it did not
+// run or failed (the envelope or package is in a state the action does not apply to).
+func act(w http.ResponseWriter, actions map[string]func() error, name string) bool {
+	do, ok := actions[name]
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown action "+name)
+		return false
+	}
+	if err := do(); err != nil {
+		writeError(w, http.StatusConflict, err.Error())
+		return false
+	}
+	return true
+}
+
+// readReason reads the optional {"reason": "…"} body of an action.
+func readReason(w http.ResponseWriter, r *http.Request) (string, bool) {
+	var body struct {
+		Reason string `json:"reason"`
+	}
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return "", false
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			writeError(w, http.StatusBadRequest, "body: want {\"reason\": \"…\"}")
+			return "", false
+		}
+	}
+	if body.Reason == "" {
+		body.Reason = "no reason given"
+	}
+	return body.Reason, true
+}
+
+func docuSignDeliveries(ds []docusignfake.Delivery) []Delivery {
+	out := make([]Delivery, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, Delivery{ID: d.EnvelopeID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err})
+	}
+	return out
+}
+
+func oneSpanDeliveries(ds []onespanfake.Delivery) []Delivery {
+	out := make([]Delivery, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, Delivery{ID: d.PackageID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err})
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
