@@ -15,7 +15,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 JAEGER_BIN := $(shell bash tools/ensure-jaeger.sh --path)
 export FLOWHOOK_JAEGER_BIN ?= $(JAEGER_BIN)
 
-.PHONY: run build generate check-generated lint breaking test test-go migration ensure-postgres jaeger bench clean
+.PHONY: run build generate check-generated lint breaking test test-go test-sdk migration ensure-postgres jaeger bench clean
 
 ## run: serve on the embedded SQLite database in ./flowhook-data (http://127.0.0.1:8080)
 run:
@@ -25,15 +25,24 @@ run:
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/flowhook ./server/cmd/flowhook
 
-## test: everything CI checks — generated code fresh, lint, and every Go test (race detector)
-##       on PostgreSQL and SQLite. Starts PostgreSQL when it is down; fails when it cannot.
-test: ensure-postgres check-generated lint test-go
+## test: everything CI checks — generated code fresh, lint, every Go test (race detector) on
+##       PostgreSQL and SQLite, and the TypeScript SDK against the running server. Starts
+##       PostgreSQL when it is down; fails when it cannot.
+test: ensure-postgres check-generated lint test-go test-sdk
 
 test-go: jaeger
 	$(GO) test -race -count=1 ./...
 
 ensure-postgres:
 	bash tools/ensure-postgres.sh
+
+## test-sdk: the TypeScript SDK's tests: builds the server (race detector on) and the provider
+##           fakes, then sdk/typescript's `npm test` starts them and drives them through the SDK
+test-sdk: $(SDK)/node_modules/.installed
+	@bindir=$$(mktemp -d); trap 'rm -rf "$$bindir"' EXIT; \
+	$(GO) build -race -o "$$bindir/flowhook" ./server/cmd/flowhook; \
+	$(GO) build -o "$$bindir/fakeproviders" ./server/cmd/fakeproviders; \
+	cd $(SDK) && FLOWHOOK_BIN="$$bindir/flowhook" FLOWHOOK_FAKES_BIN="$$bindir/fakeproviders" npm test
 
 ## jaeger: the Jaeger the Go tests trace into, built once (minutes) into ~/.cache/flowhook under a
 ##         name from its version and tools/jaeger/go.sum; instant once built. The tests find it

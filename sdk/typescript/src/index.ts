@@ -5,6 +5,7 @@
 // hand-written layer: the client factory and error helpers.
 
 export { createFlowhookClient, withBearer, type ApiKeySource, type FlowhookClient, type FlowhookClientOptions } from "./client.js";
+export { createClient, type CallOptions, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 export { Code, ConnectError, codeName, describeError, errorCode, hasCode, validationProblems } from "./errors.js";
 
 // Every message, enum and service of flowhook.v1.

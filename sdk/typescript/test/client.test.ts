@@ -1,0 +1,240 @@
+// The client factory, the transports and the error helpers, against the running server.
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import * as sdk from "@flowhook/sdk";
+import {
+  Code,
+  ConnectError,
+  FieldType,
+  Role,
+  StateKind,
+  codeName,
+  createFlowhookClient,
+  describeError,
+  errorCode,
+  hasCode,
+  validationProblems,
+  withBearer,
+  type FlowhookClient,
+} from "@flowhook/sdk";
+import * as sdkNode from "@flowhook/sdk/node";
+import { createFlowhookNodeClient, createNodeTransport, type NodeTransportOptions } from "@flowhook/sdk/node";
+import { createConnectTransport } from "@connectrpc/connect-web";
+import { Server, sdkDir } from "./harness.js";
+
+describe("the client", () => {
+  let server: Server;
+  let admin: FlowhookClient;
+
+  before(async () => {
+    server = await Server.start();
+    admin = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: server.adminKey });
+  });
+
+  after(async () => {
+    assert.equal(await server?.stop(), 0, server?.output());
+    assert.ok(!server.output().includes(server.adminKey), "the admin key appeared in the server's output");
+  });
+
+  const transports: [string, Omit<NodeTransportOptions, "baseUrl">][] = [
+    ["Connect JSON over HTTP/1.1", { protocol: "connect" }],
+    ["Connect binary over HTTP/2 (h2c)", { protocol: "connect", httpVersion: "2", useBinaryFormat: true }],
+    ["gRPC (h2c)", { protocol: "grpc" }],
+    ["gRPC-Web over HTTP/1.1", { protocol: "grpc-web" }],
+  ];
+  for (const [name, opts] of transports) {
+    it(`works over ${name} from Node`, async () => {
+      const client = createFlowhookNodeClient({ ...opts, baseUrl: server.baseUrl, apiKey: server.adminKey });
+      const me = await client.identity.whoAmI({});
+      assert.equal(me.user?.email, "admin@flowhook.local");
+      assert.ok(me.user?.roles.includes(Role.ADMIN));
+
+      // Errors and their details cross every protocol intact.
+      const err = await client.design.createWorkflow({ workflow: { name: "" } }).then(
+        () => assert.fail("an empty draft was accepted"),
+        (e: unknown) => e,
+      );
+      assert.equal(errorCode(err), Code.InvalidArgument);
+      assert.ok(validationProblems(err).some((p) => p.path === "workflow.name"), describeError(err));
+
+      const bad = createFlowhookNodeClient({ ...opts, baseUrl: server.baseUrl, apiKey: "fh_not_a_real_key_0000000000" });
+      await assert.rejects(bad.identity.whoAmI({}), (e) => hasCode(e, Code.Unauthenticated));
+    });
+  }
+
+  it("works over the browser transport (fetch), in JSON and binary", async () => {
+    for (const useBinaryFormat of [false, true]) {
+      const client = createFlowhookClient({ baseUrl: server.baseUrl + "/", apiKey: server.adminKey, useBinaryFormat });
+      assert.equal((await client.identity.whoAmI({})).user?.email, "admin@flowhook.local");
+    }
+  });
+
+  it("attaches the key to a transport of the caller's choosing", async () => {
+    const seen: string[] = [];
+    const transport = createConnectTransport({
+      baseUrl: server.baseUrl,
+      interceptors: [
+        (next) => async (req) => {
+          seen.push(req.header.get("Authorization") === `Bearer ${server.adminKey}` ? "bearer" : "none");
+          return next(req);
+        },
+      ],
+    });
+    const client = createFlowhookClient({ transport, apiKey: server.adminKey });
+    await client.identity.whoAmI({});
+    await client.design.listWorkflows({});
+    assert.deepEqual(seen, ["bearer", "bearer"]);
+    // withBearer serves clients of one's own.
+    const raw = sdk.withBearer(createNodeTransport({ baseUrl: server.baseUrl }), server.adminKey);
+    assert.equal(typeof raw.unary, "function");
+  });
+
+  it("asks a key function before every call, so keys can rotate", async () => {
+    const made = await admin.identity.createApiKey({ name: "rotating" });
+    let key = made.secret;
+    let asked = 0;
+    const client = createFlowhookClient({
+      baseUrl: server.baseUrl,
+      apiKey: async () => {
+        asked++;
+        return key;
+      },
+    });
+    assert.equal((await client.identity.whoAmI({})).apiKeyId, made.apiKey?.id);
+    await admin.identity.revokeApiKey({ apiKeyId: made.apiKey!.id });
+    await assert.rejects(client.identity.whoAmI({}), (e) => errorCode(e) === Code.Unauthenticated);
+    key = server.adminKey;
+    assert.equal((await client.identity.whoAmI({})).user?.email, "admin@flowhook.local");
+    assert.equal(asked, 3);
+
+    const broken = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: () => "" });
+    await assert.rejects(broken.identity.whoAmI({}), /apiKey is required/);
+  });
+
+  it("refuses a missing key, a key with spaces and a bad base URL before any request", () => {
+    assert.throws(() => createFlowhookClient({ baseUrl: server.baseUrl, apiKey: "" }), /apiKey is required/);
+    assert.throws(() => createFlowhookClient({ baseUrl: server.baseUrl, apiKey: "a b\r\nX-Evil: 1" }), /spaces or control characters/);
+    assert.throws(() => createFlowhookClient({ baseUrl: "localhost:8080", apiKey: "k".repeat(30) }), /not an absolute URL|want http/);
+    assert.throws(() => createFlowhookClient({ baseUrl: "ftp://example.com", apiKey: "k".repeat(30) }), /want http/);
+    assert.throws(() => createFlowhookClient({ baseUrl: "", apiKey: "k".repeat(30) }), /baseUrl is required/);
+    assert.throws(() => withBearer(createNodeTransport({ baseUrl: server.baseUrl }), 42 as never), /string or a function/);
+    assert.throws(() => createNodeTransport({ baseUrl: server.baseUrl, protocol: "grpc", httpVersion: "1.1" }), /gRPC needs HTTP\/2/);
+    assert.throws(() => createNodeTransport({ baseUrl: server.baseUrl, protocol: "soap" as never }), /unknown protocol/);
+  });
+
+  it("gets Unauthenticated without a key, with a wrong one, and PermissionDenied without the role", async () => {
+    const anonymous = sdk.createClient(sdk.IdentityService, createConnectTransport({ baseUrl: server.baseUrl }));
+    const err = await anonymous.whoAmI({}).then(
+      () => assert.fail("a call without a key was answered"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof ConnectError);
+    assert.equal(err.code, Code.Unauthenticated);
+    assert.equal(codeName(err.code), "unauthenticated");
+
+    const wrong = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: server.adminKey + "x" });
+    await assert.rejects(wrong.design.listWorkflows({}), (e) => errorCode(e) === Code.Unauthenticated && !/hash|sql|bcrypt/i.test((e as ConnectError).rawMessage));
+
+    const user = await admin.identity.createUser({ displayName: "Uma", email: "uma@example.com", roles: [Role.USER] });
+    const key = await admin.identity.createApiKey({ userId: user.user!.id, name: "t" });
+    const uma = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: key.secret });
+    for (const call of [
+      () => uma.settings.getSecuritySettings({}),
+      () => uma.eventLog.listEvents({}),
+      () => uma.identity.createUser({ displayName: "x", email: "x@example.com", roles: [Role.ADMIN] }),
+      () => uma.design.createWorkflow({ workflow: { name: "nope" } }),
+    ]) {
+      await assert.rejects(call(), (e) => errorCode(e) === Code.PermissionDenied);
+    }
+  });
+
+  it("reports malformed, unknown, oversized and cancelled calls clearly", async () => {
+    // Malformed id: InvalidArgument naming the field.
+    const bad = await admin.instances.getInstance({ instanceId: "not-an-id" }).catch((e: unknown) => e);
+    assert.equal(errorCode(bad), Code.InvalidArgument);
+    assert.deepEqual(validationProblems(bad).map((p) => p.path), ["instance_id"]);
+
+    // Unknown id: NotFound.
+    const missing = await admin.instances.getInstance({ instanceId: "0190f7a0-0000-7000-8000-000000000000" }).catch((e: unknown) => e);
+    assert.equal(errorCode(missing), Code.NotFound, describeError(missing));
+
+    // Oversized: refused before it is read, without internal text.
+    const huge = await admin.design
+      .validateWorkflow({ workflow: { name: "x".repeat(5 << 20) } })
+      .catch((e: unknown) => e);
+    assert.equal(errorCode(huge), Code.ResourceExhausted, describeError(huge));
+    assert.ok(!/goroutine|panic|\.go:/.test(describeError(huge)), describeError(huge));
+
+    // Cancelled by the caller: Canceled, and the client stays usable.
+    const ctl = new AbortController();
+    const pending = admin.design.listWorkflows({}, { signal: ctl.signal });
+    ctl.abort();
+    await assert.rejects(pending, (e) => errorCode(e) === Code.Canceled);
+    assert.ok((await admin.identity.whoAmI({})).user);
+
+    // A timeout that cannot be met: DeadlineExceeded.
+    await assert.rejects(admin.design.listWorkflows({}, { timeoutMs: 0.001 }), (e) => errorCode(e) === Code.DeadlineExceeded);
+  });
+
+  it("publishes and starts with enums and well-known types from the package", async () => {
+    const me = await admin.identity.whoAmI({});
+    const draft = sdk.create(sdk.WorkflowDraftSchema, {
+      name: "Leave request",
+      states: [
+        { key: "start", name: "Request", kind: StateKind.START, formFields: [{ name: "days", label: "Days", type: FieldType.NUMBER, required: true }] },
+        { key: "approve", name: "Approve", kind: StateKind.HUMAN, assignee: { assignee: { case: "userId", value: me.user!.id } }, timeout: sdk.durationFromMs(3_600_000) },
+        { key: "done", name: "Done", kind: StateKind.END },
+      ],
+      transitions: [
+        { key: "submit", fromState: "start", toState: "approve" },
+        { key: "ok", fromState: "approve", toState: "done" },
+      ],
+    });
+    const created = await admin.design.createWorkflow({ workflow: draft });
+    assert.equal(sdk.durationMs(created.workflow!.draft!.states[1]!.timeout!), 3_600_000);
+    assert.ok(sdk.timestampDate(created.workflow!.createdAt!).getTime() <= Date.now());
+    // Messages convert to and from the proto3 JSON the Connect protocol speaks.
+    const json = sdk.toJson(sdk.WorkflowDraftSchema, draft) as { states: { kind: string }[] };
+    assert.equal(json.states[0]?.kind, "STATE_KIND_START");
+    assert.ok(sdk.equals(sdk.WorkflowDraftSchema, sdk.fromJson(sdk.WorkflowDraftSchema, json), draft));
+    await admin.design.publishWorkflow({ workflowId: created.workflow!.id, expectedRevision: 1n });
+    const started = await admin.instances.startInstance({ workflowId: created.workflow!.id, formData: { days: 3 } });
+    assert.equal(started.instance?.stateKey, "approve");
+    const mine = await admin.instances.listAssignedToMe({ pageSize: 10 });
+    assert.deepEqual(mine.instances.map((i) => i.id), [started.instance!.id]);
+  });
+
+  it("helpers read any error", () => {
+    assert.equal(errorCode(new Error("boom")), Code.Unknown);
+    assert.equal(errorCode("not even an error"), Code.Unknown);
+    assert.deepEqual(validationProblems(new Error("boom")), []);
+    assert.deepEqual(validationProblems(undefined), []);
+    assert.equal(hasCode(new Error("x"), Code.Unknown), false);
+    assert.equal(codeName(Code.InvalidArgument), "invalid_argument");
+    assert.equal(codeName(Code.FailedPrecondition), "failed_precondition");
+    assert.equal(codeName(99 as Code), "code_99");
+    assert.equal(describeError(new ConnectError("nope", Code.NotFound)), "not_found: nope");
+  });
+});
+
+describe("the package's exports", () => {
+  it("re-exports every generated message, enum and service", async () => {
+    const genDir = join(sdkDir(), "dist", "gen", "flowhook", "v1");
+    const files = readdirSync(genDir).filter((f) => f.endsWith("_pb.js"));
+    assert.equal(files.length, 6, files.join(", "));
+    for (const f of files) {
+      const mod = (await import(pathToFileURL(join(genDir, f)).href)) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(mod)) {
+        assert.equal((sdk as Record<string, unknown>)[name], value, `@flowhook/sdk exports ${name} of ${f}`);
+        assert.equal((sdkNode as Record<string, unknown>)[name], value, `@flowhook/sdk/node exports ${name} of ${f}`);
+      }
+    }
+    for (const svc of [sdk.WorkflowDesignService, sdk.WorkflowInstanceService, sdk.IdentityService, sdk.ProviderSettingsService, sdk.EventLogService]) {
+      assert.equal(svc.kind, "service");
+    }
+    assert.equal(sdk.Role.ADMIN, 1);
+  });
+});
