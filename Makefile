@@ -15,7 +15,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 JAEGER_BIN := $(shell bash tools/ensure-jaeger.sh --path)
 export FLOWHOOK_JAEGER_BIN ?= $(JAEGER_BIN)
 
-.PHONY: run build generate check-generated lint breaking test test-go test-sdk migration ensure-postgres jaeger bench clean
+.PHONY: run build generate check-generated lint breaking test test-go test-sdk migration ensure-postgres jaeger bench bench-sdk clean
 
 ## run: serve on the embedded SQLite database in ./flowhook-data (http://127.0.0.1:8080)
 run:
@@ -91,6 +91,10 @@ migration: ensure-postgres
 ## bench: the Go benchmarks on PostgreSQL
 bench: ensure-postgres
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-sdk: calls per second and latency through the TypeScript SDK, per transport
+bench-sdk: $(SDK)/node_modules/.installed
+	cd $(SDK) && npm run bench
 
 clean:
 	rm -rf bin flowhook-data
