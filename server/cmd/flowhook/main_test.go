@@ -1,7 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,4 +48,42 @@ func TestRunCommands(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeOnPortZero: with -addr 127.0.0.1:0 the server takes a free port, and the default
+// public URL (the webhook URLs providers call) names that port, not 0.
+func TestServeOnPortZero(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	env := map[string]string{"FLOWHOOK_BOOTSTRAP_ADMIN_KEY": "fh_test_port_zero_key_0123456789"}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-data-dir", t.TempDir()}, func(k string) string { return env[k] }, io.Discard, pw)
+		pw.Close()
+	}()
+	var serving struct {
+		Msg       string `json:"msg"`
+		Addr      string `json:"addr"`
+		PublicURL string `json:"public_url"`
+	}
+	scan := bufio.NewScanner(pr)
+	for scan.Scan() {
+		if json.Unmarshal(scan.Bytes(), &serving) == nil && serving.Msg == "serving" {
+			break
+		}
+	}
+	require.Equal(t, "serving", serving.Msg, "the server never logged that it serves")
+	_, port, err := net.SplitHostPort(serving.Addr)
+	require.NoError(t, err)
+	require.NotEqual(t, "0", port)
+	require.Equal(t, "http://"+serving.Addr, serving.PublicURL)
+	res, err := http.Get(serving.PublicURL + "/healthz")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+
+	cancel()
+	go func() { _, _ = io.Copy(io.Discard, pr) }() // the drain logs
+	require.NoError(t, <-done)
 }

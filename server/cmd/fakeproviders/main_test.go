@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestRunPrintsURLsAndStops: the one JSON line names three servers that answer, and the
+// command returns cleanly when its context ends.
+func TestRunPrintsURLsAndStops(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, pw, io.Discard) }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	require.NoError(t, err)
+	var urls URLs
+	require.NoError(t, json.Unmarshal([]byte(line), &urls))
+
+	// DocuSign answers with its own error shape, OneSpan's API wants its key, control lists.
+	res, err := http.Get(urls.DocuSign + "/restapi/v2.1/nothing")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNotFound, res.StatusCode)
+	res.Body.Close()
+	res, err = http.Get(urls.OneSpan + "/api/packages")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	res.Body.Close()
+	res, err = http.Get(urls.Control + "/docusign/envelopes")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.JSONEq(t, `{"envelopes":[]}`, string(body))
+
+	cancel()
+	require.NoError(t, <-done)
+	pr.Close()
+}
+
+func TestRunRejectsBadFlags(t *testing.T) {
+	t.Parallel()
+	require.Error(t, run(context.Background(), []string{"-nope"}, io.Discard, io.Discard))
+	require.Error(t, run(context.Background(), []string{"-addr", "256.0.0.1"}, io.Discard, io.Discard))
+}
+
+// TestControlAPI: the credentials a front-end developer enters in the settings, and clear
+// answers for anything unknown, malformed or too large.
+func TestControlAPI(t *testing.T) {
+	t.Parallel()
+	f, err := newFakes()
+	require.NoError(t, err)
+	srv := httptest.NewServer(f.control())
+	t.Cleanup(srv.Close)
+
+	call := func(method, path, body string) (int, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		require.NoError(t, err)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		require.Equal(t, "application/json", res.Header.Get("Content-Type"))
+		var out map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+		return res.StatusCode, out
+	}
+
+	code, account := call("GET", "/docusign/account", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, f.docuSign.AccountID(), account["accountId"])
+	require.Contains(t, account["privateKeyPem"], "-----BEGIN RSA PRIVATE KEY-----")
+	require.Len(t, account["hmacKeys"], 1)
+	code, oneSpan := call("GET", "/onespan/account", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, f.oneSpan.APIKey(), oneSpan["apiKey"])
+	code, list := call("GET", "/onespan/packages", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, []any{}, list["packages"])
+	for _, path := range []string{"/docusign/deliveries", "/onespan/deliveries"} {
+		code, got := call("GET", path, "")
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, []any{}, got["deliveries"])
+	}
+
+	for _, tc := range []struct {
+		method, path, body string
+		code               int
+		msg                string
+	}{
+		{"POST", "/docusign/envelopes/4f1c0000-0000-0000-0000-000000000000/complete", "", http.StatusNotFound, "no envelope"},
+		{"POST", "/onespan/packages/abc/complete", "", http.StatusNotFound, "no package"},
+		{"GET", "/docusign/envelopes/x/complete", "", http.StatusNotFound, "no such control endpoint"},
+		{"DELETE", "/docusign/account", "", http.StatusNotFound, "no such control endpoint"},
+		{"GET", "/elsewhere", "", http.StatusNotFound, "no such control endpoint"},
+	} {
+		req, err := http.NewRequest(tc.method, srv.URL+tc.path, strings.NewReader(tc.body))
+		require.NoError(t, err)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Equal(t, tc.code, res.StatusCode, "%s %s: %s", tc.method, tc.path, b)
+		require.Contains(t, string(b), tc.msg)
+	}
+}
+
+// TestReadReason: the optional body of an action, malformed and oversized.
+func TestReadReason(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body   string
+		ok     bool
+		code   int
+		reason string
+	}{
+		{"", true, 0, "no reason given"},
+		{`{"reason":"wrong amount"}`, true, 0, "wrong amount"},
+		{`{"reason":`, false, http.StatusBadRequest, ""},
+		{`["reason"]`, false, http.StatusBadRequest, ""},
+		{`{"reason":"` + strings.Repeat("x", 70<<10) + `"}`, false, http.StatusRequestEntityTooLarge, ""},
+	} {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("POST", "/docusign/envelopes/x/decline", strings.NewReader(tc.body))
+		reason, ok := readReason(w, r)
+		require.Equal(t, tc.ok, ok)
+		if ok {
+			require.Equal(t, tc.reason, reason)
+		} else {
+			require.Equal(t, tc.code, w.Code)
+		}
+	}
+}
