@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -274,24 +275,30 @@ func Example_eventLog() {
 		t.Fatal(err)
 	}
 
-	// The notifications about the envelope, newest first, once all are processed.
+	// The notifications about the envelope, once all are processed. ListEvents returns them
+	// newest first by id, but ids only order them to the millisecond: sort them by the time
+	// they were received, oldest first.
 	if err := waitFor(ctx, "the notifications are processed", func(ctx context.Context) (bool, error) {
 		return processed(ctx, admin, envelopeID)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	events, err := admin.EventLog.ListEvents(ctx, connect.NewRequest(&flowhookv1.ListEventsRequest{
+	res, err := admin.EventLog.ListEvents(ctx, connect.NewRequest(&flowhookv1.ListEventsRequest{
 		Filter: &flowhookv1.EventFilter{ExternalId: envelopeID}}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fmt.Println(events.Msg.GetTotalSize(), "events")
-	for _, e := range events.Msg.GetEvents() {
+	events := res.Msg.GetEvents()
+	slices.SortFunc(events, func(a, b *flowhookv1.Event) int {
+		return a.GetReceivedAt().AsTime().Compare(b.GetReceivedAt().AsTime())
+	})
+	fmt.Println(res.Msg.GetTotalSize(), "events")
+	for _, e := range events {
 		fmt.Println(e.GetProvider(), e.GetEventType(), e.GetVerdict(), e.GetInstanceId() == id)
 	}
 	// Output:
 	// 3 events
-	// PROVIDER_DOCUSIGN envelope-completed VERDICT_APPLIED true
-	// PROVIDER_DOCUSIGN recipient-completed VERDICT_PROGRESS true
 	// PROVIDER_DOCUSIGN envelope-sent VERDICT_PROGRESS true
+	// PROVIDER_DOCUSIGN recipient-completed VERDICT_PROGRESS true
+	// PROVIDER_DOCUSIGN envelope-completed VERDICT_APPLIED true
 }

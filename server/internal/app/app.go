@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	connectcors "connectrpc.com/cors"
+	"github.com/rs/cors"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
@@ -245,7 +247,23 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		}
 		writeStatus(w, http.StatusOK, "ready")
 	})
-	return mux, nil
+	return withCORS(mux, a.cfg.CORSOrigins), nil
+}
+
+// withCORS lets browser front ends on the allowed origins call the API: Connect, gRPC-Web and
+// the bearer credential (connectrpc.com/cors lists the methods and headers those protocols
+// need). Without origins the handler is returned as is, and browsers keep to the same origin.
+func withCORS(h http.Handler, origins []string) http.Handler {
+	if len(origins) == 0 {
+		return h
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: connectcors.AllowedMethods(),
+		AllowedHeaders: append(connectcors.AllowedHeaders(), "Authorization"),
+		ExposedHeaders: connectcors.ExposedHeaders(),
+		MaxAge:         7200, // seconds a browser may cache a preflight answer
+	}).Handler(h)
 }
 
 // waitingGauge reports, at each scrape, the work items waiting at each provider.

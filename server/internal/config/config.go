@@ -54,6 +54,10 @@ type Config struct {
 	// ReconcileInterval is how often work items still waiting are checked at their provider
 	// (for notifications that never arrived).
 	ReconcileInterval time.Duration
+	// CORSOrigins are the browser origins (https://app.example.com) allowed to call the API
+	// from another origin, e.g. a front end built on the TypeScript SDK; "*" allows any. Empty
+	// allows none: browsers then reach the API only from its own origin.
+	CORSOrigins []string
 }
 
 // Default returns the configuration used when nothing is set.
@@ -133,6 +137,8 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 	dur(&c.OrphanWindow, "orphan-window", "ORPHAN_WINDOW", "how long to retry a webhook for an unknown work item")
 	dur(&c.ReconcileInterval, "reconcile-interval", "RECONCILE_INTERVAL", "how often to ask providers about work items still waiting")
 	num(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "largest RPC request message")
+	var corsOrigins string
+	str(&corsOrigins, "cors-origins", "CORS_ORIGINS", "comma-separated browser origins allowed to call the API (https://app.example.com; * for any)")
 
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -145,6 +151,11 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr
+	}
+	for o := range strings.SplitSeq(corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			c.CORSOrigins = append(c.CORSOrigins, o)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return c, err
@@ -173,6 +184,15 @@ func (c Config) Validate() error {
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("public URL %q: want an absolute http:// or https:// URL", c.PublicURL))
+	}
+	for _, o := range c.CORSOrigins {
+		if o == "*" {
+			continue
+		}
+		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			errs = append(errs, fmt.Errorf("CORS origin %q: want scheme://host[:port] (e.g. https://app.example.com) or *", o))
+		}
 	}
 	if k := c.BootstrapAdminKey; k != "" && (len(k) < 20 || len(k) > 512 || strings.ContainsAny(k, " \t\r\n")) {
 		errs = append(errs, errors.New("FLOWHOOK_BOOTSTRAP_ADMIN_KEY: want 20 to 512 characters without spaces"))

@@ -35,6 +35,7 @@ func TestLoadEnvThenFlags(t *testing.T) {
 			"FLOWHOOK_DATABASE_URL":     "postgres://flowhook@db:5432/flowhook",
 			"FLOWHOOK_SHUTDOWN_TIMEOUT": "5s",
 			"FLOWHOOK_PUBLIC_URL":       "https://flowhook.example.com",
+			"FLOWHOOK_CORS_ORIGINS":     " https://app.example.com, http://localhost:5173 ,,",
 		}), io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, ":9090", c.Addr, "a flag wins over its variable")
@@ -42,6 +43,7 @@ func TestLoadEnvThenFlags(t *testing.T) {
 	require.Equal(t, 5*time.Second, c.ShutdownTimeout)
 	require.Equal(t, slog.LevelDebug, c.LogLevel)
 	require.Equal(t, "https://flowhook.example.com", c.PublicURL)
+	require.Equal(t, []string{"https://app.example.com", "http://localhost:5173"}, c.CORSOrigins)
 }
 
 func TestLoadReportsEveryProblem(t *testing.T) {
@@ -65,6 +67,9 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		{"bad port", []string{"-addr", "127.0.0.1:99999"}, nil, []string{"port must be a number from 0 to 65535"}},
 		{"bad public url", []string{"-public-url", "ftp://x"}, nil, []string{`public URL "ftp://x"`}},
 		{"stray argument", []string{"extra"}, nil, []string{"unexpected arguments: extra"}},
+		{"bad CORS origins", []string{"-cors-origins", "app.example.com,https://x.example.com/app,https://ok.example.com,*"}, nil, []string{
+			`CORS origin "app.example.com"`, `CORS origin "https://x.example.com/app"`,
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
