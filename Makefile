@@ -37,8 +37,10 @@ ensure-postgres:
 	bash tools/ensure-postgres.sh
 
 ## test-sdk: the TypeScript SDK's tests: builds the server (race detector on) and the provider
-##           fakes, then sdk/typescript's `npm test` starts them and drives them through the SDK
+##           fakes, then sdk/typescript's `npm test` starts them and drives them through the SDK,
+##           in Node and in headless Chromium (installed with apt when missing)
 test-sdk: $(SDK)/node_modules/.installed
+	@bash tools/ensure-chromium.sh
 	@bindir=$$(mktemp -d); trap 'rm -rf "$$bindir"' EXIT; \
 	$(GO) build -race -o "$$bindir/flowhook" ./server/cmd/flowhook; \
 	$(GO) build -o "$$bindir/fakeproviders" ./server/cmd/fakeproviders; \

@@ -54,6 +54,28 @@ function binary(name: string, envVar: string): string {
   return out;
 }
 
+/**
+ * The Chromium the browser tests drive: $FLOWHOOK_CHROMIUM, else the first of the usual names
+ * on PATH (`make test` installs Debian's chromium-headless-shell when none is there).
+ */
+export function chromiumPath(): string {
+  const given = process.env["FLOWHOOK_CHROMIUM"];
+  if (given) {
+    if (!existsSync(given)) {
+      throw new Error(`harness: FLOWHOOK_CHROMIUM=${given} does not exist`);
+    }
+    return given;
+  }
+  for (const name of ["chromium-headless-shell", "chromium", "chromium-browser", "google-chrome"]) {
+    for (const dir of (process.env["PATH"] ?? "").split(":")) {
+      if (dir && existsSync(join(dir, name))) {
+        return join(dir, name);
+      }
+    }
+  }
+  throw new Error("harness: no Chromium found for the browser tests: run tools/ensure-chromium.sh, or set FLOWHOOK_CHROMIUM");
+}
+
 /** Reads lines from a stream into lines, handing each to onLine too. */
 function collect(child: ChildProcess, stream: "stdout" | "stderr", onLine: (line: string) => void, lines: string[] = []): string[] {
   const src = child[stream];
@@ -161,7 +183,7 @@ export class Server {
    * Starts the server the way the README's first command does, but on a free port (127.0.0.1:0;
    * the "serving" log line says which) and with a data directory of its own.
    */
-  static async start(): Promise<Server> {
+  static async start(options: { env?: Record<string, string> } = {}): Promise<Server> {
     const dataDir = mkdtempSync(join(tmpdir(), "flowhook-sdk-data-"));
     const adminKey = "fh_test_" + randomBytes(24).toString("base64url");
     // A clean environment: nothing from the caller's FLOWHOOK_* or OTEL_* settings leaks in
@@ -180,6 +202,7 @@ export class Server {
       FLOWHOOK_LOG_LEVEL: "debug",
       OTEL_TRACES_EXPORTER: "none",
       OTEL_METRICS_EXPORTER: "none",
+      ...options.env,
     });
     const child = spawn(binary("flowhook", "FLOWHOOK_BIN"), ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let serving: ((addr: string) => void) | undefined;
