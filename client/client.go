@@ -6,8 +6,13 @@
 //	me, err := c.Identity.WhoAmI(ctx, connect.NewRequest(&flowhookv1.WhoAmIRequest{}))
 //
 // Calls use the Connect protocol by default; pass connect.WithGRPC() or connect.WithGRPCWeb()
-// to New for the others. flowhook serves gRPC over cleartext HTTP/2 (h2c), so a gRPC client
-// needs an *http.Client whose transport speaks it (see http.Protocols.SetUnencryptedHTTP2).
+// to New for the others. gRPC is HTTP/2, which flowhook serves in cleartext (h2c): give New an
+// *http.Client whose transport speaks it for gRPC,
+//
+//	var protocols http.Protocols
+//	protocols.SetUnencryptedHTTP2(true)
+//	h2c := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+//	c := client.New(h2c, baseURL, apiKey, connect.WithGRPC())
 //
 // Errors are *connect.Error values: Code gives the code (InvalidArgument, NotFound, Aborted for
 // a stale expected_revision, Unauthenticated, PermissionDenied…), and Problems the validation

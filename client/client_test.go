@@ -132,10 +132,48 @@ func TestNewSendsTheKey(t *testing.T) {
 	assigned, err := asBob.Instances.ListAssignedToMe(ctx, connect.NewRequest(&flowhookv1.ListAssignedToMeRequest{}))
 	require.NoError(t, err)
 	require.Empty(t, assigned.Msg.GetInstances())
-	// And the admin's reach them all.
+}
+
+// TestOptionsReachEveryService passes an interceptor to New and calls each service once: it
+// sees every call, after Bearer has set the key.
+func TestOptionsReachEveryService(t *testing.T) {
+	t.Parallel()
+	srv := flowhooktest.Start(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	seen := map[string]string{} // procedure → Authorization
+	record := connect.UnaryInterceptorFunc(func(next connect.UnaryFunc) connect.UnaryFunc {
+		return func(ctx context.Context, req connect.AnyRequest) (connect.AnyResponse, error) {
+			mu.Lock()
+			seen[req.Spec().Procedure] = req.Header().Get("Authorization")
+			mu.Unlock()
+			return next(ctx, req)
+		}
+	})
+	admin := client.New(h1Client(t), srv.URL, srv.AdminKey, connect.WithInterceptors(record))
+
+	_, err := admin.Design.ListWorkflows(ctx, connect.NewRequest(&flowhookv1.ListWorkflowsRequest{}))
+	require.NoError(t, err)
+	_, err = admin.Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{}))
+	require.NoError(t, err)
+	_, err = admin.Identity.ListUsers(ctx, connect.NewRequest(&flowhookv1.ListUsersRequest{}))
+	require.NoError(t, err)
 	settings, err := admin.Settings.GetDocuSignSettings(ctx, connect.NewRequest(&flowhookv1.GetDocuSignSettingsRequest{}))
 	require.NoError(t, err)
 	require.Equal(t, srv.URL+"/webhooks/DocuSign", settings.Msg.GetSettings().GetWebhookUrl())
+	_, err = admin.EventLog.ListEvents(ctx, connect.NewRequest(&flowhookv1.ListEventsRequest{}))
+	require.NoError(t, err)
+
+	bearer := "Bearer " + srv.AdminKey
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, map[string]string{
+		"/flowhook.v1.WorkflowDesignService/ListWorkflows":         bearer,
+		"/flowhook.v1.WorkflowInstanceService/ListInstances":       bearer,
+		"/flowhook.v1.IdentityService/ListUsers":                   bearer,
+		"/flowhook.v1.ProviderSettingsService/GetDocuSignSettings": bearer,
+		"/flowhook.v1.EventLogService/ListEvents":                  bearer,
+	}, seen)
 }
 
 func TestWrongKeyIsUnauthenticated(t *testing.T) {

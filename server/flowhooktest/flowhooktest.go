@@ -8,21 +8,21 @@
 //
 //	func TestContracts(t *testing.T) {
 //		srv := flowhooktest.Start(t)
-//		c := client.New(nil, srv.URL, srv.AdminKey)
-//		// … create a workflow with an EXTERNAL DocuSign state, start an instance …
-//		envs := srv.DocuSign.Envelopes()
-//		if err := srv.DocuSign.Complete(envs[len(envs)-1]); err != nil {
+//		admin := client.New(nil, srv.URL, srv.AdminKey) // package github.com/flowhook/flowhook/client
+//		// … publish a workflow with an EXTERNAL DocuSign state, start an instance, and poll
+//		// GetInstance until its work_item.external_id, the envelope's id, is set …
+//		if err := srv.DocuSign.Complete(envelopeID); err != nil {
 //			t.Fatal(err)
 //		}
-//		// … the instance has taken its OUTCOME_FINISHED transition …
+//		// … the instance takes the state's OUTCOME_FINISHED transition …
 //	}
 //
 // The server speaks Connect, gRPC and gRPC-Web on one port, over HTTP/1.1 and cleartext
-// HTTP/2 (h2c); gRPC needs an HTTP/2 client. Its logs are discarded and its spans go nowhere.
+// HTTP/2 (h2c, which gRPC clients need). Its logs are discarded and its spans go nowhere.
 //
-// Of testing.TB, Start calls only Helper, Cleanup, TempDir, Fatalf and Errorf (the latter two
-// never after the cleanups have run), so a stand-in that embeds testing.TB and implements those
-// can drive it from an example function, which gets no *testing.T.
+// Of testing.TB, Start calls only Helper, Cleanup, TempDir and Fatalf (from the goroutine that
+// called it), and Errorf (from its cleanups), so a stand-in that embeds testing.TB and
+// implements those can drive it from an example function, which gets no *testing.T.
 package flowhooktest
 
 import (
@@ -33,6 +33,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,6 +72,12 @@ type Server struct {
 // DocuSign is the local DocuSign account a Server is configured with. Its methods act as the
 // envelopes' signers would, and return once DocuSign's Connect notifications have been
 // delivered to the server. They are safe for concurrent use.
+//
+// As the real DocuSign does, it sends envelope-sent while the server's create call is still
+// waiting for its answer, so the server keeps that notification until the envelope is coupled
+// to its instance and processes it a moment later, in the background. A test that compares an
+// instance's timeline or the Event Log waits until EventLogService.ListEvents shows no PENDING
+// event for the envelope before moving it on.
 type DocuSign struct {
 	fake *docusignfake.Fake
 }
@@ -207,7 +214,7 @@ func waitHealthy(hc *http.Client, baseURL string, exited <-chan struct{}, serveE
 	defer tick.Stop()
 	var last error
 	for {
-		res, err := hc.Get(baseURL + "/healthz")
+		res, err := probe(hc, baseURL+"/healthz")
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -224,6 +231,23 @@ func waitHealthy(hc *http.Client, baseURL string, exited <-chan struct{}, serveE
 		case <-tick.C:
 		}
 	}
+}
+
+// probe is one GET of url, given a second: a server that accepted the connection but stopped
+// serving must not hold up waitHealthy, which watches for that.
+func probe(hc *http.Client, url string) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body) // small; read while the context lives
+	return res, nil
 }
 
 // configureDocuSign saves the fake as the server's DocuSign account through the API, as an
