@@ -174,31 +174,20 @@ func (f *fakes) control() http.Handler {
 	mux.HandleFunc("GET /docusign/deliveries", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"deliveries": docuSignDeliveries(f.docuSign.Deliveries())})
 	})
-	mux.HandleFunc("POST /docusign/envelopes/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if _, ok := f.docuSign.EnvelopeStatus(id); !ok {
-			writeError(w, http.StatusNotFound, "no envelope "+id)
-			return
-		}
-		reason, ok := readReason(w, r)
-		if !ok {
-			return
-		}
-		actions := map[string]func() error{
-			"deliver":  func() error { return f.docuSign.Deliver(id) },
-			"sign":     func() error { return f.docuSign.Sign(id) },
-			"complete": func() error { return f.docuSign.Complete(id) },
-			"decline":  func() error { return f.docuSign.Decline(id, reason) },
-			"void":     func() error { return f.docuSign.Void(id, reason) },
-			"expire":   func() error { return f.docuSign.Expire(id) },
-		}
-		before := len(f.docuSign.Deliveries())
-		if !act(w, actions, r.PathValue("action")) {
-			return
-		}
-		status, _ := f.docuSign.EnvelopeStatus(id)
-		writeJSON(w, http.StatusOK, map[string]any{"envelopeId": id, "status": status,
-			"deliveries": docuSignDeliveries(f.docuSign.Deliveries()[before:])})
+	mux.Handle("POST /docusign/envelopes/{id}/{action}", actionHandler{
+		kind: "envelope", idField: "envelopeId",
+		status:     f.docuSign.EnvelopeStatus,
+		deliveries: func() []Delivery { return docuSignDeliveries(f.docuSign.Deliveries()) },
+		actions: func(id, reason string) map[string]func() error {
+			return map[string]func() error{
+				"deliver":  func() error { return f.docuSign.Deliver(id) },
+				"sign":     func() error { return f.docuSign.Sign(id) },
+				"complete": func() error { return f.docuSign.Complete(id) },
+				"decline":  func() error { return f.docuSign.Decline(id, reason) },
+				"void":     func() error { return f.docuSign.Void(id, reason) },
+				"expire":   func() error { return f.docuSign.Expire(id) },
+			}
+		},
 	})
 
 	mux.HandleFunc("GET /onespan/account", func(w http.ResponseWriter, r *http.Request) {
@@ -212,11 +201,7 @@ func (f *fakes) control() http.Handler {
 		}
 		list := []pkg{}
 		for _, c := range f.oneSpan.Packages() {
-			st, _ := f.oneSpan.State(c.ID)
-			status := st.Status
-			if st.Deleted {
-				status = "DELETED"
-			}
+			status, _ := f.oneSpanStatus(c.ID)
 			list = append(list, pkg{PackageID: c.ID, Status: status, Name: c.Package.Name})
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"packages": list})
@@ -224,37 +209,22 @@ func (f *fakes) control() http.Handler {
 	mux.HandleFunc("GET /onespan/deliveries", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"deliveries": oneSpanDeliveries(f.oneSpan.Deliveries())})
 	})
-	mux.HandleFunc("POST /onespan/packages/{id}/{action}", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if _, ok := f.oneSpan.State(id); !ok {
-			writeError(w, http.StatusNotFound, "no package "+id)
-			return
-		}
-		reason, ok := readReason(w, r)
-		if !ok {
-			return
-		}
-		actions := map[string]func() error{
-			"sign":     func() error { return f.oneSpan.Sign(id) },
-			"complete": func() error { return f.oneSpan.Complete(id) },
-			"decline":  func() error { return f.oneSpan.Decline(id, reason) },
-			"optout":   func() error { return f.oneSpan.OptOut(id, reason) },
-			"expire":   func() error { return f.oneSpan.Expire(id) },
-			"archive":  func() error { return f.oneSpan.Archive(id) },
-			"trash":    func() error { return f.oneSpan.Trash(id) },
-			"delete":   func() error { return f.oneSpan.Delete(id) },
-		}
-		before := len(f.oneSpan.Deliveries())
-		if !act(w, actions, r.PathValue("action")) {
-			return
-		}
-		st, _ := f.oneSpan.State(id)
-		status := st.Status
-		if st.Deleted {
-			status = "DELETED"
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"packageId": id, "status": status,
-			"deliveries": oneSpanDeliveries(f.oneSpan.Deliveries()[before:])})
+	mux.Handle("POST /onespan/packages/{id}/{action}", actionHandler{
+		kind: "package", idField: "packageId",
+		status:     f.oneSpanStatus,
+		deliveries: func() []Delivery { return oneSpanDeliveries(f.oneSpan.Deliveries()) },
+		actions: func(id, reason string) map[string]func() error {
+			return map[string]func() error{
+				"sign":     func() error { return f.oneSpan.Sign(id) },
+				"complete": func() error { return f.oneSpan.Complete(id) },
+				"decline":  func() error { return f.oneSpan.Decline(id, reason) },
+				"optout":   func() error { return f.oneSpan.OptOut(id, reason) },
+				"expire":   func() error { return f.oneSpan.Expire(id) },
+				"archive":  func() error { return f.oneSpan.Archive(id) },
+				"trash":    func() error { return f.oneSpan.Trash(id) },
+				"delete":   func() error { return f.oneSpan.Delete(id) },
+			}
+		},
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such control endpoint; see `go doc ./server/cmd/fakeproviders`")
@@ -262,19 +232,47 @@ func (f *fakes) control() http.Handler {
 	return mux
 }
 
-// act runs the named action; it answers the request itself and reports false when it did not
-// run or failed (the envelope or package is in a state the action does not apply to).
-func act(w http.ResponseWriter, actions map[string]func() error, name string) bool {
-	do, ok := actions[name]
-	if !ok {
-		writeError(w, http.StatusNotFound, "unknown action "+name)
-		return false
+// oneSpanStatus is a package's status, DELETED once it is deleted.
+func (f *fakes) oneSpanStatus(id string) (string, bool) {
+	st, ok := f.oneSpan.State(id)
+	if st.Deleted {
+		return "DELETED", ok
 	}
+	return st.Status, ok
+}
+
+// actionHandler serves POST …/{id}/{action} for one fake: it plays the action on the work item
+// (an envelope, a package) and answers with its status and the notifications the action
+// posted: 404 for an unknown item or action, 409 when the item's state does not allow it.
+type actionHandler struct {
+	kind, idField string
+	status        func(id string) (string, bool)
+	deliveries    func() []Delivery
+	actions       func(id, reason string) map[string]func() error
+}
+
+func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if _, ok := h.status(id); !ok {
+		writeError(w, http.StatusNotFound, "no "+h.kind+" "+id)
+		return
+	}
+	reason, ok := readReason(w, r)
+	if !ok {
+		return
+	}
+	do, ok := h.actions(id, reason)[r.PathValue("action")]
+	if !ok {
+		writeError(w, http.StatusNotFound, "unknown action "+r.PathValue("action"))
+		return
+	}
+	before := len(h.deliveries())
 	if err := do(); err != nil {
 		writeError(w, http.StatusConflict, err.Error())
-		return false
+		return
 	}
-	return true
+	status, _ := h.status(id)
+	writeJSON(w, http.StatusOK, map[string]any{h.idField: id, "status": status, "deliveries": h.deliveries()[before:]})
 }
 
 // readReason reads the optional {"reason": "…"} body of an action.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -138,4 +139,51 @@ func TestReadReason(t *testing.T) {
 			require.Equal(t, tc.code, w.Code)
 		}
 	}
+}
+
+// TestActionHandler: an action answers with the item's new status and the notifications it
+// posted; an unknown action is 404, and one the item's state refuses is 409 with the reason.
+func TestActionHandler(t *testing.T) {
+	t.Parallel()
+	status := "sent"
+	var posted []Delivery
+	h := actionHandler{
+		kind: "envelope", idField: "envelopeId",
+		status:     func(id string) (string, bool) { return status, id == "e1" },
+		deliveries: func() []Delivery { return posted },
+		actions: func(id, reason string) map[string]func() error {
+			return map[string]func() error{
+				"decline": func() error {
+					if status != "sent" {
+						return errors.New("envelope e1 is " + status)
+					}
+					status = "declined"
+					posted = append(posted, Delivery{ID: id, Event: "envelope-declined", StatusCode: 200, URL: reason})
+					return nil
+				},
+			}
+		},
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /envelopes/{id}/{action}", h)
+	do := func(path, body string) (int, string) {
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, httptest.NewRequest("POST", path, strings.NewReader(body)))
+		return w.Code, w.Body.String()
+	}
+	code, body := do("/envelopes/e1/decline", `{"reason":"wrong amount"}`)
+	require.Equal(t, http.StatusOK, code, body)
+	require.JSONEq(t, `{"envelopeId":"e1","status":"declined","deliveries":[{"id":"e1","event":"envelope-declined","url":"wrong amount","statusCode":200}]}`, body)
+	code, body = do("/envelopes/e1/decline", "")
+	require.Equal(t, http.StatusConflict, code)
+	require.Contains(t, body, "envelope e1 is declined")
+	code, body = do("/envelopes/e1/shred", "")
+	require.Equal(t, http.StatusNotFound, code)
+	require.Contains(t, body, "unknown action shred")
+	code, body = do("/envelopes/e2/decline", "")
+	require.Equal(t, http.StatusNotFound, code)
+	require.Contains(t, body, "no envelope e2")
+	code, _ = do("/envelopes/e1/decline", "{")
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Len(t, posted, 1, "refused actions posted nothing")
 }
