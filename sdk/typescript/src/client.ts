@@ -21,8 +21,9 @@ export type FlowhookClientOptions = {
 } & (
   | {
       /**
-       * Where flowhook serves its API, e.g. `https://flowhook.example.com` (no path: the RPCs
-       * live at `/flowhook.v1.<Service>/<Method>`). The default transport speaks the Connect
+       * Where flowhook serves its API, e.g. `https://flowhook.example.com`: the RPCs live at
+       * `{baseUrl}/flowhook.v1.<Service>/<Method>`. In a browser it may be a path of the page's
+       * origin (`/flowhook`) when a reverse proxy serves flowhook there. The default transport speaks the Connect
        * protocol (JSON) over `fetch`, so it works in browsers, Node 20+, Deno and Bun.
        */
       baseUrl: string;
@@ -120,9 +121,12 @@ function checkBaseUrl(baseUrl: unknown): string {
   if (typeof baseUrl !== "string" || baseUrl === "") {
     throw new TypeError("flowhook: baseUrl is required, e.g. http://127.0.0.1:8080");
   }
+  // In a browser, a path ("/api") is relative to the page, for a flowhook behind the same
+  // origin's reverse proxy; elsewhere the URL must be absolute.
+  const page = (globalThis as { location?: { href?: unknown } }).location?.href;
   let url: URL;
   try {
-    url = new URL(baseUrl);
+    url = new URL(baseUrl, typeof page === "string" && baseUrl.startsWith("/") ? page : undefined);
   } catch {
     throw new TypeError(`flowhook: baseUrl ${JSON.stringify(baseUrl)} is not an absolute URL (e.g. http://127.0.0.1:8080)`);
   }

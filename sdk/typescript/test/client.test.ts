@@ -120,6 +120,16 @@ describe("the client", () => {
     assert.throws(() => createFlowhookClient({ baseUrl: "localhost:8080", apiKey: "k".repeat(30) }), /not an absolute URL|want http/);
     assert.throws(() => createFlowhookClient({ baseUrl: "ftp://example.com", apiKey: "k".repeat(30) }), /want http/);
     assert.throws(() => createFlowhookClient({ baseUrl: "", apiKey: "k".repeat(30) }), /baseUrl is required/);
+    // A path is a URL relative to the page, so only where there is a page (a browser).
+    assert.throws(() => createFlowhookClient({ baseUrl: "/flowhook", apiKey: "k".repeat(30) }), /not an absolute URL/);
+    const g = globalThis as { location?: unknown };
+    g.location = { href: "https://app.example.com/forms/" };
+    try {
+      assert.ok(createFlowhookClient({ baseUrl: "/flowhook", apiKey: "k".repeat(30) }).design);
+      assert.throws(() => createFlowhookClient({ baseUrl: "localhost:8080", apiKey: "k".repeat(30) }), /want http/);
+    } finally {
+      delete g.location;
+    }
     assert.throws(() => withBearer(createNodeTransport({ baseUrl: server.baseUrl }), 42 as never), /string or a function/);
     assert.throws(() => createNodeTransport({ baseUrl: server.baseUrl, protocol: "grpc", httpVersion: "1.1" }), /gRPC needs HTTP\/2/);
     assert.throws(() => createNodeTransport({ baseUrl: server.baseUrl, protocol: "soap" as never }), /unknown protocol/);
