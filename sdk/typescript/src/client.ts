@@ -111,10 +111,16 @@ export function withBearer(transport: Transport, apiKey: ApiKeySource): Transpor
   };
   return {
     unary: async (method, signal, timeoutMs, header, input, contextValues) =>
-      transport.unary(method, signal, timeoutMs, await headers(header), input, contextValues),
+      transport.unary(method, signal, wholeMs(timeoutMs), await headers(header), input, contextValues),
     stream: async (method, signal, timeoutMs, header, input, contextValues) =>
-      transport.stream(method, signal, timeoutMs, await headers(header), input, contextValues),
+      transport.stream(method, signal, wholeMs(timeoutMs), await headers(header), input, contextValues),
   };
+}
+
+// The Connect and gRPC timeout headers carry whole milliseconds: a fractional timeoutMs would
+// be sent as is and refused by the server (invalid_argument), so it is rounded up.
+function wholeMs(timeoutMs: number | undefined): number | undefined {
+  return timeoutMs !== undefined && timeoutMs > 0 ? Math.ceil(timeoutMs) : timeoutMs;
 }
 
 function checkBaseUrl(baseUrl: unknown): string {

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { readdirSync } from "node:fs";
+import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as sdk from "@flowhook/sdk";
@@ -185,8 +186,26 @@ describe("the client", () => {
     await assert.rejects(pending, (e) => errorCode(e) === Code.Canceled);
     assert.ok((await admin.identity.whoAmI({})).user);
 
-    // A timeout that cannot be met: DeadlineExceeded.
-    await assert.rejects(admin.design.listWorkflows({}, { timeoutMs: 0.001 }), (e) => errorCode(e) === Code.DeadlineExceeded);
+  });
+
+  it("gives up on a server that never answers with DeadlineExceeded, sending whole milliseconds", async () => {
+    // A listener that accepts and never answers: the deadline is the only way out.
+    const seen: string[] = [];
+    const silent = createNetServer((socket) => socket.on("data", (b: Buffer) => seen.push(b.toString("latin1"))));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const client = createFlowhookClient({ baseUrl: url, apiKey: server.adminKey });
+      await assert.rejects(client.design.listWorkflows({}, { timeoutMs: 80 }), (e) => errorCode(e) === Code.DeadlineExceeded);
+      // A fractional timeout goes out rounded up (the server refuses "0.5").
+      const grpc = createFlowhookNodeClient({ baseUrl: url, apiKey: server.adminKey, protocol: "grpc-web" });
+      await assert.rejects(grpc.design.listWorkflows({}, { timeoutMs: 40.5 }), (e) => errorCode(e) === Code.DeadlineExceeded);
+      const sent = seen.join("");
+      assert.match(sent, /connect-timeout-ms: 80\r\n/i);
+      assert.match(sent, /grpc-timeout: 41m\r\n/i);
+    } finally {
+      silent.close();
+    }
   });
 
   it("publishes and starts with enums and well-known types from the package", async () => {
