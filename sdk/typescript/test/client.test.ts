@@ -188,6 +188,22 @@ describe("the client", () => {
 
   });
 
+  it("reports a server that is down, through each transport", async () => {
+    // A port that was just free: nothing listens there.
+    const probe = createNetServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    const url = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const web = createFlowhookClient({ baseUrl: url, apiKey: server.adminKey });
+    const webErr = await web.identity.whoAmI({}).catch((e: unknown) => e);
+    assert.equal(errorCode(webErr), Code.Unknown, describeError(webErr)); // fetch says only "failed"
+    for (const protocol of ["connect", "grpc", "grpc-web"] as const) {
+      const node = createFlowhookNodeClient({ baseUrl: url, apiKey: server.adminKey, protocol });
+      const err = await node.identity.whoAmI({}).catch((e: unknown) => e);
+      assert.equal(errorCode(err), Code.Unavailable, `${protocol}: ${describeError(err)}`);
+    }
+  });
+
   it("gives up on a server that never answers with DeadlineExceeded, sending whole milliseconds", async () => {
     // A listener that accepts and never answers: the deadline is the only way out.
     const seen: string[] = [];

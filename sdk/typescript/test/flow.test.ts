@@ -7,6 +7,7 @@ import {
   Code,
   ConnectError,
   EventStep,
+  InstanceSchema,
   InstanceStatus,
   Outcome,
   Provider,
@@ -14,6 +15,7 @@ import {
   Verdict,
   createFlowhookClient,
   describeError,
+  equals,
   errorCode,
   validationProblems,
   type FlowhookClient,
@@ -251,6 +253,25 @@ describe("a signing workflow through the SDK", () => {
 
     // Admin only: alice may not read it.
     await assert.rejects(alice.eventLog.listEvents({}), (err) => errorCode(err) === Code.PermissionDenied);
+  });
+
+  it("keeps everything across a restart, and the same clients carry on", async () => {
+    const before = await admin.instances.getInstance({ instanceId: instance.id });
+    // By envelope: a notification that beat the coupling (envelope-sent) is matched to the
+    // instance by a job, which may run on either side of the restart.
+    const eventsBefore = await admin.eventLog.listEvents({ filter: { externalId: envelopeId } });
+    assert.equal(await server.restart(), 0, "the server drains and exits cleanly:\n" + server.output());
+    const after = await admin.instances.getInstance({ instanceId: instance.id });
+    assert.ok(equals(InstanceSchema, after.instance!, before.instance!), "the instance is as it was");
+    assert.equal((await alice.identity.whoAmI({})).user?.id, aliceId, "her key still works");
+    const eventsAfter = await admin.eventLog.listEvents({ filter: { externalId: envelopeId } });
+    assert.deepEqual(eventsAfter.events.map((e) => e.id), eventsBefore.events.map((e) => e.id));
+    // The bootstrap ran on the empty database only: there is still one admin.
+    const users = await admin.identity.listUsers({});
+    assert.equal(users.users.filter((u) => u.roles.includes(Role.ADMIN)).length, 1);
+    // DocuSign keeps reaching it: the next test's webhooks go to the restarted server.
+    const settings = await admin.settings.getDocuSignSettings({});
+    assert.equal(settings.settings?.webhookUrl, server.baseUrl + "/webhooks/DocuSign");
   });
 
   it("answers a duplicate webhook delivery without a second transition", async () => {

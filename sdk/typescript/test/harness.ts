@@ -174,7 +174,8 @@ export class Server {
     readonly baseUrl: string,
     /** The bootstrap admin's API key. */
     readonly adminKey: string,
-    private readonly child: ChildProcess,
+    private child: ChildProcess,
+    private readonly env: NodeJS.ProcessEnv,
     private readonly logLines: string[],
     private readonly dataDir: string,
   ) {}
@@ -204,9 +205,17 @@ export class Server {
       OTEL_METRICS_EXPORTER: "none",
       ...options.env,
     });
+    const output: string[] = [];
+    const { child, addr } = await Server.spawn(env, output);
+    // A restart listens where this one does.
+    env["FLOWHOOK_ADDR"] = addr;
+    return new Server("http://" + addr, adminKey, child, env, output, dataDir);
+  }
+
+  /** Runs `flowhook serve` and resolves once its "serving" log line says where it listens. */
+  private static async spawn(env: NodeJS.ProcessEnv, output: string[]): Promise<{ child: ChildProcess; addr: string }> {
     const child = spawn(binary("flowhook", "FLOWHOOK_BIN"), ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let serving: ((addr: string) => void) | undefined;
-    const output: string[] = [];
     collect(child, "stdout", () => {}, output);
     collect(child, "stderr", (line) => {
       try {
@@ -220,10 +229,21 @@ export class Server {
     }, output);
     const addr = await awaitStart<string>(child, "flowhook serve", 60_000, (found) => (serving = found), () => output.join("\n"));
     child.removeAllListeners("exit");
-    return new Server("http://" + addr, adminKey, child, output, dataDir);
+    return { child, addr };
   }
 
-  /** Everything the server wrote to stdout and stderr so far. */
+  /**
+   * Stops the server gracefully and starts it again on the same port and database, as an
+   * operator's restart would. Resolves with the stopped process's exit code once the new one
+   * serves.
+   */
+  async restart(): Promise<number | null> {
+    const code = await stop(this.child);
+    this.child = (await Server.spawn(this.env, this.logLines)).child;
+    return code;
+  }
+
+  /** Everything the server wrote to stdout and stderr so far, restarts included. */
   output(): string {
     return this.logLines.join("\n");
   }
