@@ -153,7 +153,8 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		c.PublicURL = "http://" + c.Addr
 	}
 	for o := range strings.SplitSeq(corsOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
+		// Browsers send an Origin without a trailing slash; one pasted with it would never match.
+		if o = strings.TrimRight(strings.TrimSpace(o), "/"); o != "" {
 			c.CORSOrigins = append(c.CORSOrigins, o)
 		}
 	}
@@ -190,7 +191,7 @@ func (c Config) Validate() error {
 			continue
 		}
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			errs = append(errs, fmt.Errorf("CORS origin %q: want scheme://host[:port] (e.g. https://app.example.com) or *", o))
 		}
 	}

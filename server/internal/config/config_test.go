@@ -35,7 +35,7 @@ func TestLoadEnvThenFlags(t *testing.T) {
 			"FLOWHOOK_DATABASE_URL":     "postgres://flowhook@db:5432/flowhook",
 			"FLOWHOOK_SHUTDOWN_TIMEOUT": "5s",
 			"FLOWHOOK_PUBLIC_URL":       "https://flowhook.example.com",
-			"FLOWHOOK_CORS_ORIGINS":     " https://app.example.com, http://localhost:5173 ,,",
+			"FLOWHOOK_CORS_ORIGINS":     " https://app.example.com/, http://localhost:5173 ,,",
 		}), io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, ":9090", c.Addr, "a flag wins over its variable")
