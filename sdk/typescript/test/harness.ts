@@ -139,7 +139,13 @@ export class Fakes {
   static async start(): Promise<Fakes> {
     const child = spawn(binary("fakeproviders", "FLOWHOOK_FAKES_BIN"), [], { stdio: ["ignore", "pipe", "pipe"] });
     let first: ((v: FakeURLs) => void) | undefined;
-    const out = collect(child, "stdout", (line) => first?.(JSON.parse(line) as FakeURLs));
+    const out = collect(child, "stdout", (line) => {
+      try {
+        first?.(JSON.parse(line) as FakeURLs);
+      } catch {
+        // not the URLs line; kept for the diagnostics
+      }
+    });
     const errs = collect(child, "stderr", () => {});
     const urls = await awaitStart<FakeURLs>(child, "fakeproviders", 30_000, (found) => (first = found), () => [...out, ...errs].join("\n"));
     child.removeAllListeners("exit");
