@@ -280,8 +280,17 @@ describe("a signing workflow through the SDK", () => {
       const got = await alice.instances.getInstance({ instanceId: started.instance!.id });
       return got.instance?.workItem?.externalId ? got.instance : undefined;
     });
-    const declined = await fakes.control<ActionResult>("POST", `/docusign/envelopes/${waiting.workItem!.externalId}/decline`, { reason: "wrong amount" });
+    // DocuSign posts every message three times: each copy is acknowledged, one counts.
+    await fakes.control("PUT", "/docusign/duplicates", { count: 3 });
+    let declined: ActionResult;
+    try {
+      declined = await fakes.control<ActionResult>("POST", `/docusign/envelopes/${waiting.workItem!.externalId}/decline`, { reason: "wrong amount" });
+    } finally {
+      await fakes.control("PUT", "/docusign/duplicates", { count: 1 });
+    }
     assert.equal(declined.status, "declined");
+    assert.deepEqual(declined.deliveries.map((d) => d.event), [...Array(3).fill("recipient-declined"), ...Array(3).fill("envelope-declined")]);
+    assert.ok(declined.deliveries.every((d) => d.statusCode === 200), "every copy is acknowledged");
     const rejected = await eventually("the instance is rejected", async () => {
       const got = await admin.instances.getInstance({ instanceId: waiting.id });
       return got.instance?.stateKey === "rejected" ? got.instance : undefined;
@@ -292,6 +301,10 @@ describe("a signing workflow through the SDK", () => {
     const { entries } = await admin.instances.listActivity({ instanceId: waiting.id });
     assert.equal(entries.filter((e) => e.transitionKey === "declined").length, 1);
     assert.ok(entries.some((e) => e.message.includes("wrong amount")), "the decline reason is in the timeline");
+    // The Event Log keeps one event per notification; the copies are answered as redeliveries.
+    const { events } = await admin.eventLog.listEvents({ filter: { externalId: waiting.workItem!.externalId, eventType: "envelope-declined" } });
+    assert.equal(events.length, 1, events.map((e) => Verdict[e.verdict]).join(", "));
+    assert.equal(events[0]?.verdict, Verdict.APPLIED);
   });
 
   it("reports a broken draft as InvalidArgument with every problem readable", async () => {

@@ -153,7 +153,7 @@ export class Fakes {
   }
 
   /** Calls the control API; fails on any status but 200. */
-  async control<T>(method: "GET" | "POST", path: string, body?: unknown): Promise<T> {
+  async control<T>(method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<T> {
     const res = await fetch(this.urls.control + path, {
       method,
       headers: body === undefined ? {} : { "Content-Type": "application/json" },

@@ -20,10 +20,12 @@
 //	POST /docusign/envelopes/{id}/{action}   deliver | sign | complete | decline | void | expire;
 //	                                         body {"reason": "…"} for decline and void
 //	GET  /docusign/deliveries                every Connect message posted: envelopeId, event, statusCode, …
+//	PUT  /docusign/duplicates                {"count": n}: post every message n times from now on (1 to 10)
 //	GET  /onespan/account                    apiKey (UpdateOneSpanSettings: base_url = the onespan URL)
 //	GET  /onespan/packages                   packages created so far: packageId, status, name
 //	POST /onespan/packages/{id}/{action}     sign | complete | decline | optout | expire | archive | trash | delete
 //	GET  /onespan/deliveries                 every callback posted: packageId, event, statusCode, …
+//	PUT  /onespan/duplicates                 {"count": n}: post every callback n times from now on (1 to 10)
 //
 // An action answers once the provider's notifications have been posted to flowhook, with the
 // deliveries it made. The credentials are generated at start and live only in this process;
@@ -190,6 +192,8 @@ func (f *fakes) control() http.Handler {
 		},
 	})
 
+	mux.HandleFunc("PUT /docusign/duplicates", setDuplicates(f.docuSign.SetDuplicates))
+
 	mux.HandleFunc("GET /onespan/account", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"apiKey": f.oneSpanAPIKey})
 	})
@@ -226,6 +230,7 @@ func (f *fakes) control() http.Handler {
 			}
 		},
 	})
+	mux.HandleFunc("PUT /onespan/duplicates", setDuplicates(f.oneSpan.SetDuplicates))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such control endpoint; see `go doc ./server/cmd/fakeproviders`")
 	})
@@ -280,21 +285,49 @@ func readReason(w http.ResponseWriter, r *http.Request) (string, bool) {
 	var body struct {
 		Reason string `json:"reason"`
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
-	if err != nil {
-		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+	if !readBody(w, r, &body, `{"reason": "…"}`) {
 		return "", false
-	}
-	if len(raw) > 0 {
-		if err := json.Unmarshal(raw, &body); err != nil {
-			writeError(w, http.StatusBadRequest, "body: want {\"reason\": \"…\"}")
-			return "", false
-		}
 	}
 	if body.Reason == "" {
 		body.Reason = "no reason given"
 	}
 	return body.Reason, true
+}
+
+// readBody decodes an optional JSON body of at most 64 KiB into v; it answers the request
+// itself (413, or 400 naming the shape wanted) and reports false when it cannot.
+func readBody(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 64<<10))
+	if err != nil {
+		writeError(w, http.StatusRequestEntityTooLarge, "body too large")
+		return false
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, v); err != nil {
+			writeError(w, http.StatusBadRequest, "body: want "+shape)
+			return false
+		}
+	}
+	return true
+}
+
+// setDuplicates serves PUT …/duplicates {"count": n}: every notification the fake posts from
+// then on is posted n times (1 to 10), as providers do when they retry or resend.
+func setDuplicates(set func(n int)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Count int `json:"count"`
+		}
+		if !readBody(w, r, &body, `{"count": 1 to 10}`) {
+			return
+		}
+		if body.Count < 1 || body.Count > 10 {
+			writeError(w, http.StatusBadRequest, "count: want 1 to 10")
+			return
+		}
+		set(body.Count)
+		writeJSON(w, http.StatusOK, map[string]int{"count": body.Count})
+	}
 }
 
 func docuSignDeliveries(ds []docusignfake.Delivery) []Delivery {

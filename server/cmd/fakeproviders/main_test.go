@@ -92,11 +92,20 @@ func TestControlAPI(t *testing.T) {
 		require.Equal(t, []any{}, got["deliveries"])
 	}
 
+	for _, path := range []string{"/docusign/duplicates", "/onespan/duplicates"} {
+		code, got := call("PUT", path, `{"count":3}`)
+		require.Equal(t, http.StatusOK, code)
+		require.EqualValues(t, 3, got["count"])
+	}
 	for _, tc := range []struct {
 		method, path, body string
 		code               int
 		msg                string
 	}{
+		{"PUT", "/docusign/duplicates", `{"count":0}`, http.StatusBadRequest, "count: want 1 to 10"},
+		{"PUT", "/onespan/duplicates", `{"count":11}`, http.StatusBadRequest, "count: want 1 to 10"},
+		{"PUT", "/docusign/duplicates", `{"count":"3"}`, http.StatusBadRequest, "body: want"},
+		{"PUT", "/onespan/duplicates", "", http.StatusBadRequest, "count: want 1 to 10"},
 		{"POST", "/docusign/envelopes/4f1c0000-0000-0000-0000-000000000000/complete", "", http.StatusNotFound, "no envelope"},
 		{"POST", "/onespan/packages/abc/complete", "", http.StatusNotFound, "no package"},
 		{"GET", "/docusign/envelopes/x/complete", "", http.StatusNotFound, "no such control endpoint"},
