@@ -213,6 +213,8 @@ func TestDocuSignCancelledWhileCreating(t *testing.T) {
 		b := setupDocuSign(t, d)
 		ctx := context.Background()
 		b.fake.DropNextCreateResponse()
+		release := b.fake.HoldLookups() // the retry's lookup waits until the instance is cancelled
+		t.Cleanup(release)
 		started, err := b.starter.instances.StartInstance(ctx, connect.NewRequest(validStart(t, b.workflowID)))
 		require.NoError(t, err)
 		id := started.Msg.GetInstance().GetId()
@@ -224,6 +226,10 @@ func TestDocuSignCancelledWhileCreating(t *testing.T) {
 
 		_, err = b.starter.instances.CancelInstance(ctx, connect.NewRequest(&flowhookv1.CancelInstanceRequest{InstanceId: id, Reason: "withdrawn"}))
 		require.NoError(t, err)
+		creating := b.instance(t, id)
+		require.Equal(t, "CREATING", creating.GetWorkItem().GetStatus(), "cancelled before the retry coupled the envelope")
+		require.Empty(t, creating.GetWorkItem().GetExternalId())
+		release()
 		require.Eventually(t, func() bool {
 			status, ok := b.fake.EnvelopeStatus(envID)
 			return ok && status == "voided" && b.instance(t, id).GetWorkItem().GetStatus() == "CANCELLED"

@@ -865,16 +865,20 @@ func TestEventLogDebugStories(t *testing.T) {
 		t.Run("PENDING, then applied by its job", func(t *testing.T) {
 			// The create's answer is lost: the envelope exists at DocuSign, and its completion
 			// arrives, before the job's retry couples it.
+			// The fake holds the retry's lookup until the completion is stored PENDING.
 			b.fake.DropNextCreateResponse()
+			release := b.fake.HoldLookups()
+			t.Cleanup(release)
 			id2 := elApprove(t, b)
 			env2 := elCreatedEnvelope(t, b.fake, 1)
 			require.NotEqual(t, envID, env2)
 			require.NoError(t, b.fake.Complete(env2))
 			elDelivery(t, b.fake, env2, "envelope-completed")
 			early := b.instance(t, id2)
-			require.Equal(t, "CREATING", early.GetWorkItem().GetStatus(), "the retry coupled the envelope before the event arrived; the test lost its race")
+			require.Equal(t, "CREATING", early.GetWorkItem().GetStatus())
 			done := &flowhookv1.EventFilter{ExternalId: env2, EventType: "envelope-completed"}
 			ev := elAwait(t, b.clients, done, flowhookv1.Verdict_VERDICT_PENDING, flowsWait)
+			release()
 			first := elGet(t, b.clients, ev.GetId()).GetEntries()
 			require.GreaterOrEqual(t, len(first), 5, elStory(first))
 			elRequireSteps(t, first[:5], stReceived, stAuthenticated, stParsed, stBuffered, stVerdict)
@@ -1302,8 +1306,10 @@ func TestReplayEventConcurrently(t *testing.T) {
 		b := setupDocuSignWith(t, d, nil, func(c *config.Config) { c.OrphanWindow = time.Millisecond })
 		ctx := context.Background()
 		// The create's answer is lost: DocuSign has the envelope; flowhook couples it only on
-		// the create job's retry.
+		// the create job's retry, whose lookup the fake holds until the completion is orphaned.
 		b.fake.DropNextCreateResponse()
+		release := b.fake.HoldLookups()
+		t.Cleanup(release)
 		id := elApprove(t, b)
 		envID := elCreatedEnvelope(t, b.fake, 0)
 		require.NoError(t, b.fake.Complete(envID))
@@ -1312,6 +1318,7 @@ func TestReplayEventConcurrently(t *testing.T) {
 		orphan := elAwait(t, b.clients, done, flowhookv1.Verdict_VERDICT_ORPHANED, flowsWait)
 		require.Empty(t, orphan.GetInstanceId())
 		require.EqualValues(t, 1, orphan.GetAttempts())
+		release()
 
 		require.Eventually(t, func() bool {
 			in := elInstance(b.clients, id)

@@ -218,7 +218,10 @@ func TestWebhookTraceOfAnEarlyNotification(t *testing.T) {
 
 	// DocuSign creates the envelope but its answer is lost, and it completes at once: the
 	// notification arrives before flowhook knows the envelope's id.
+	// The fake holds the create job's retry (its lookup) until the notification is in.
 	b.fake.DropNextCreateResponse()
+	release := b.fake.HoldLookups()
+	t.Cleanup(release)
 	started, err := b.starter.instances.StartInstance(ctx, connect.NewRequest(validStart(t, b.workflowID)))
 	require.NoError(t, err)
 	id := started.Msg.GetInstance().GetId()
@@ -227,6 +230,7 @@ func TestWebhookTraceOfAnEarlyNotification(t *testing.T) {
 	require.Eventually(t, func() bool { return len(b.fake.Envelopes()) == 1 }, 20*time.Second, 10*time.Millisecond)
 	envID := b.fake.Envelopes()[0].EnvelopeID
 	require.NoError(t, b.fake.Complete(envID))
+	release()
 	b.settled(t, id, "done")
 
 	var viaJob sdktrace.ReadOnlySpan
@@ -235,8 +239,6 @@ func TestWebhookTraceOfAnEarlyNotification(t *testing.T) {
 			viaJob = s
 		}
 	}
-	// The create job retries after River's backoff (a second or more), long after the
-	// notification that DocuSign sent at once.
 	require.NotNil(t, viaJob, "the notification was applied by its job")
 	_, ok := linkTo(viaJob.Links(), "work_item.created")
 	require.True(t, ok)

@@ -304,6 +304,9 @@ func validateDefinition(def EnvelopeDefinition) (map[string][]byte, string, stri
 // listStatusChanges is GET …/envelopes (providers.md A8), with from_date, to_date,
 // envelope_ids, status and custom_field=name=value filters.
 func (f *Fake) listStatusChanges(w http.ResponseWriter, r *http.Request) {
+	if !f.lookups.Wait(r.Context()) {
+		return // the client gave up while the test held the lookup
+	}
 	q := r.URL.Query()
 	var from, to time.Time
 	var ids map[string]bool

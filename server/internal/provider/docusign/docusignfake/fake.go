@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/server/internal/provider/fakegate"
 )
 
 // Options configure a Fake. Zero values get defaults.
@@ -117,6 +119,7 @@ type Fake struct {
 	hmacKeys       []string
 	failures       []Failure
 	dropNextCreate bool
+	lookups        fakegate.Gate // holds listStatusChanges (HoldLookups)
 	envelopes      map[string]*envelope
 	creates        []CreateRequest
 	requests       []Request
@@ -281,6 +284,14 @@ func (f *Fake) DropNextCreateResponse() {
 	defer f.mu.Unlock()
 	f.dropNextCreate = true
 }
+
+// HoldLookups holds envelope listings (GET …/envelopes, the lookup FindByWorkItem makes when
+// a create's answer was lost) until release is called, so that a test can act while a create
+// job's retry waits to couple the envelope.
+func (f *Fake) HoldLookups() (release func()) { return f.lookups.Hold() }
+
+// HeldLookups is how many envelope listings HoldLookups holds now.
+func (f *Fake) HeldLookups() int { return f.lookups.Waiting() }
 
 // SetHMACKeys replaces the keys Connect messages are signed with (key rotation).
 func (f *Fake) SetHMACKeys(keys ...string) {

@@ -879,3 +879,34 @@ func TestHooksCheckTheState(t *testing.T) {
 	st, _ = b.fake.EnvelopeStatus(id2)
 	require.Equal(t, "completed", st)
 }
+
+// TestHoldLookups: a held envelope listing answers only after the release; other requests
+// pass meanwhile.
+func TestHoldLookups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	release := b.fake.HoldLookups()
+	t.Cleanup(release)
+	listed := make(chan int, 1)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, b.url+"/restapi/v2.1/accounts/"+b.fake.AccountID()+"/envelopes?from_date=2026-01-01", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	go func() {
+		resp, err := b.hc.Do(req)
+		if err != nil {
+			listed <- 0
+			return
+		}
+		resp.Body.Close()
+		listed <- resp.StatusCode
+	}()
+	require.Eventually(t, func() bool { return b.fake.HeldLookups() == 1 }, 10*time.Second, time.Millisecond)
+	status, _, _ := b.do(t, http.MethodGet, "/envelopes/3f2504e0-4f89-41d3-9a0c-0305e82c3301", nil)
+	require.Equal(t, http.StatusBadRequest, status, "an envelope read is not held: ENVELOPE_DOES_NOT_EXIST")
+	require.Empty(t, listed, "the listing waits")
+	release()
+	require.Equal(t, http.StatusOK, <-listed)
+	require.Zero(t, b.fake.HeldLookups())
+	status, _, _ = b.do(t, http.MethodGet, "/envelopes?from_date=2026-01-01", nil)
+	require.Equal(t, http.StatusOK, status, "not held after the release")
+}

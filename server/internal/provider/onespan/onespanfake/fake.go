@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/server/internal/provider/fakegate"
 )
 
 // Options configure a Fake. Zero values get defaults.
@@ -73,6 +75,7 @@ type Fake struct {
 	apiKey         string
 	failures       []Failure
 	dropNextCreate bool
+	lookups        fakegate.Gate // holds package listings (HoldLookups)
 	listOmitsData  bool
 	packages       map[string]*pkg
 	order          []string // package ids in creation order
@@ -215,6 +218,14 @@ func (f *Fake) DropNextCreateResponse() {
 	defer f.mu.Unlock()
 	f.dropNextCreate = true
 }
+
+// HoldLookups holds package listings (GET /api/packages, the lookup FindByWorkItem makes when
+// a create's answer was lost) until release is called, so that a test can act while a create
+// job's retry waits to couple the package.
+func (f *Fake) HoldLookups() (release func()) { return f.lookups.Hold() }
+
+// HeldLookups is how many package listings HoldLookups holds now.
+func (f *Fake) HeldLookups() int { return f.lookups.Waiting() }
 
 // SetListOmitsData makes package listings leave out the packages' data attributes (the full
 // package still has them), for clients that must cope with either shape.

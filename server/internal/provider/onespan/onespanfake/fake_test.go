@@ -823,3 +823,32 @@ func TestPDFPositionsNeedReadablePages(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/packages", body, h).status)
 	require.True(t, strings.HasPrefix(string(onespanfake.PDF()), "%PDF-1.4"))
 }
+
+// TestHoldLookups: a held package listing answers only after the release; other requests pass
+// meanwhile.
+func TestHoldLookups(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	release := b.fake.HoldLookups()
+	t.Cleanup(release)
+	listed := make(chan int, 1)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, b.url+"/api/packages?query=inbox&from=1&to=1", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Basic "+apiKey)
+	go func() {
+		resp, err := b.hc.Do(req)
+		if err != nil {
+			listed <- 0
+			return
+		}
+		resp.Body.Close()
+		listed <- resp.StatusCode
+	}()
+	require.Eventually(t, func() bool { return b.fake.HeldLookups() == 1 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/no-such-package", nil, nil).status, "a package read is not held")
+	require.Empty(t, listed, "the listing waits")
+	release()
+	require.Equal(t, http.StatusOK, <-listed)
+	require.Zero(t, b.fake.HeldLookups())
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/packages?query=inbox&from=1&to=1", nil, nil).status, "not held after the release")
+}

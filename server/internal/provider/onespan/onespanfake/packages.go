@@ -512,6 +512,9 @@ func (f *Fake) getPackage(w http.ResponseWriter, r *http.Request) {
 // listPackages is GET /api/packages?query=&from=&to=&lastUpdatedStartDate=&lastUpdatedEndDate=
 // &sort=&dir= → {"results": [...], "count": n}; from and to count from 1, both included.
 func (f *Fake) listPackages(w http.ResponseWriter, r *http.Request) {
+	if !f.lookups.Wait(r.Context()) {
+		return // the client gave up while the test held the lookup
+	}
 	q := r.URL.Query()
 	query := q.Get("query")
 	if query == "" {
