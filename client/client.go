@@ -16,7 +16,8 @@
 //
 // Errors are *connect.Error values: Code gives the code (InvalidArgument, NotFound, Aborted for
 // a stale expected_revision, Unauthenticated, PermissionDenied…), and Problems the validation
-// problems an InvalidArgument carries. For tests, package
+// problems an InvalidArgument carries. Items and Pages follow a listing's page tokens in one
+// range loop. For tests, package
 // github.com/flowhook/flowhook/server/flowhooktest runs a real server in-process.
 package client
 

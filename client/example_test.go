@@ -245,6 +245,46 @@ func Example_unauthenticated() {
 	// unauthenticated
 }
 
+// Items follows a listing's page tokens: one loop over every group, however many pages they
+// take. Pages does the same page by page.
+func ExampleItems() {
+	t, stop := newExampleTB("ExampleItems")
+	defer stop()
+	srv := flowhooktest.Start(t)
+	ctx := context.Background()
+	c := client.New(nil, srv.URL, srv.AdminKey)
+	for _, name := range []string{"legal", "finance", "sales", "support", "hr"} {
+		if _, err := c.Identity.CreateGroup(ctx, connect.NewRequest(&flowhookv1.CreateGroupRequest{Name: name})); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Two groups a page, to show the walk; leave PageSize out for the server's default.
+	groups := client.Items(ctx, c.Identity.ListGroups, &flowhookv1.ListGroupsRequest{PageSize: 2},
+		(*flowhookv1.ListGroupsResponse).GetGroups)
+	for g, err := range groups {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Println(g.GetName())
+	}
+	pages := 0
+	for _, err := range client.Pages(ctx, c.Identity.ListGroups, &flowhookv1.ListGroupsRequest{PageSize: 2}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+	}
+	fmt.Println(pages, "pages")
+	// Output:
+	// legal
+	// finance
+	// sales
+	// support
+	// hr
+	// 3 pages
+}
+
 // The Event Log keeps every notification DocuSign sent, with what the server made of it.
 func Example_eventLog() {
 	t, stop := newExampleTB("Example_eventLog")

@@ -13,6 +13,7 @@ import {
   createFlowhookClient,
   describeError,
   errorCode,
+  items,
   validationProblems,
 } from "@flowhook/sdk";
 
@@ -96,9 +97,8 @@ const took = await flowhook.instances.takeTransition({
 });
 console.log(`approved: the instance is now "${took.instance?.stateKey}"`);
 
-// The instance's timeline (Form Activity).
-const { entries } = await flowhook.instances.listActivity({ instanceId: todo.id });
-for (const e of entries) {
+// The instance's timeline (Form Activity), every page of it.
+for await (const e of items(flowhook.instances.listActivity, { instanceId: todo.id }, (r) => r.entries)) {
   const move = e.transitionKey ? ` ${e.transitionKey}: ${e.fromState} → ${e.toState}` : "";
   console.log(`  ${e.sequence}. ${ActivityKind[e.kind]}${move}`);
 }

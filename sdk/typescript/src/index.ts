@@ -2,10 +2,11 @@
 //
 // The messages, enums and service descriptors are generated from proto/flowhook/v1 by
 // protoc-gen-es (src/gen, never edited by hand); this file and its neighbours are the small
-// hand-written layer: the client factory and error helpers.
+// hand-written layer: the client factory, the paging helpers and the error helpers.
 
 export { createFlowhookClient, withBearer, type ApiKeySource, type FlowhookClient, type FlowhookClientOptions } from "./client.js";
 export { createClient, type CallOptions, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+export { items, pages, type ListCall } from "./pages.js";
 export { Code, ConnectError, codeName, describeError, errorCode, hasCode, validationProblems } from "./errors.js";
 
 // Every message, enum and service of flowhook.v1.

@@ -17,9 +17,15 @@ import {
   describeError,
   errorCode,
   hasCode,
+  items,
+  pages,
   validationProblems,
   withBearer,
   type FlowhookClient,
+  type ListCall,
+  type ListGroupsRequestSchema,
+  type ListGroupsResponse,
+  type MessageInitShape,
 } from "@flowhook/sdk";
 import * as sdkNode from "@flowhook/sdk/node";
 import { createFlowhookNodeClient, createNodeTransport, type NodeTransportOptions } from "@flowhook/sdk/node";
@@ -250,6 +256,74 @@ describe("the client", () => {
     assert.equal(started.instance?.stateKey, "approve");
     const mine = await admin.instances.listAssignedToMe({ pageSize: 10 });
     assert.deepEqual(mine.instances.map((i) => i.id), [started.instance!.id]);
+  });
+
+  it("walks every page of a list, asking for a page only when the loop wants it", async () => {
+    const made = new Set<string>();
+    for (let i = 0; i < 7; i++) {
+      made.add((await admin.identity.createGroup({ name: `paged-${i}` })).group!.id);
+    }
+    let calls = 0;
+    const listGroups: ListCall<MessageInitShape<typeof ListGroupsRequestSchema>, ListGroupsResponse> = (req, opts) => {
+      calls++;
+      return admin.identity.listGroups(req, opts);
+    };
+
+    const seen: string[] = [];
+    let last = "unset";
+    for await (const page of pages(listGroups, { pageSize: 3 })) {
+      assert.ok(page.groups.length <= 3, `a page of ${page.groups.length}`);
+      seen.push(...page.groups.map((g) => g.id));
+      last = page.nextPageToken;
+    }
+    assert.equal(last, "", "it stopped at the last page");
+    assert.equal(new Set(seen).size, seen.length, "no group twice");
+    for (const id of made) {
+      assert.ok(seen.includes(id), `group ${id} was listed`);
+    }
+    assert.ok(calls >= Math.ceil(seen.length / 3) && calls <= Math.ceil(seen.length / 3) + 1, `${calls} calls for ${seen.length} groups`);
+
+    // items flattens the same walk; a break stops the calls.
+    const flat: string[] = [];
+    for await (const g of items(admin.identity.listGroups, { pageSize: 3 }, (r) => r.groups)) {
+      flat.push(g.id);
+    }
+    assert.deepEqual(flat, seen);
+    calls = 0;
+    for await (const page of pages(listGroups, { pageSize: 3 })) {
+      assert.equal(page.groups.length, 3);
+      break;
+    }
+    assert.equal(calls, 1, "a break asks for no further page");
+
+    // A walk may start from a token; options (here a signal) reach every call; a failed call
+    // rejects the loop with its code.
+    const first = await admin.identity.listGroups({ pageSize: 3 });
+    const rest: string[] = [];
+    for await (const g of items(admin.identity.listGroups, { pageSize: 3, pageToken: first.nextPageToken }, (r) => r.groups)) {
+      rest.push(g.id);
+    }
+    assert.deepEqual([...first.groups.map((g) => g.id), ...rest], seen);
+    const walk = async (req: MessageInitShape<typeof ListGroupsRequestSchema>, signal?: AbortSignal) => {
+      for await (const page of pages(admin.identity.listGroups, req, { signal })) {
+        void page;
+      }
+    };
+    await assert.rejects(walk({ pageSize: 3 }, AbortSignal.abort()), (e) => errorCode(e) === Code.Canceled);
+    await assert.rejects(walk({ pageSize: 3, pageToken: "not a token" }), (e) => hasCode(e, Code.InvalidArgument));
+
+    // A server that repeats a token is not followed round in circles.
+    const circular: ListCall<{ pageToken?: string }, { nextPageToken: string }> = async () => ({ nextPageToken: "again" });
+    let pagesSeen = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of pages(circular, {})) {
+          pagesSeen++;
+        }
+      })(),
+      /answered a page token it had answered before/,
+    );
+    assert.equal(pagesSeen, 2);
   });
 
   it("helpers read any error", () => {

@@ -104,7 +104,7 @@ console.log(JSON.stringify({ web: web.user.email, grpc: grpc.user.email, admin: 
     // The declarations work for a strict TypeScript consumer (no @types/node needed).
     writeFileSync(
       join(app, "main.ts"),
-      `import { createFlowhookClient, InstanceStatus, validationProblems, type FlowhookClient, type Instance, type Problem } from "@flowhook/sdk";
+      `import { createFlowhookClient, InstanceStatus, items, validationProblems, type FlowhookClient, type Instance, type Problem } from "@flowhook/sdk";
 import { createNodeTransport } from "@flowhook/sdk/node";
 const client: FlowhookClient = createFlowhookClient({ transport: createNodeTransport({ baseUrl: "http://127.0.0.1:8080", protocol: "grpc" }), apiKey: () => "key" });
 export async function waiting(workflowId: string): Promise<Instance[]> {
@@ -112,6 +112,13 @@ export async function waiting(workflowId: string): Promise<Instance[]> {
   return res.instances;
 }
 export function problems(err: unknown): Problem[] { return validationProblems(err); }
+export async function assigned(): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const inst of items(client.instances.listAssignedToMe, { pageSize: 50 }, (r) => r.instances)) ids.push(inst.id);
+  return ids;
+}
+// @ts-expect-error: a picker must return the response's items
+items(client.instances.listAssignedToMe, {}, (r) => r.nextPageToken);
 // @ts-expect-error: a misspelt field is a type error
 client.instances.startInstance({ workflowID: "x" });
 `,
