@@ -44,7 +44,13 @@ func BenchmarkDesign(b *testing.B) {
 			})
 			// Each iteration saves a new draft revision and publishes it as the next version.
 			b.Run("UpdateAndPublish", func(b *testing.B) {
-				id, rev := ids[0], int64(1)
+				// From the workflow's current revision: with -count, this runs again on it.
+				id := ids[0]
+				cur, err := bundle.design.GetWorkflow(ctx, connect.NewRequest(&flowhookv1.GetWorkflowRequest{WorkflowId: id}))
+				if err != nil {
+					b.Fatal(err)
+				}
+				rev := cur.Msg.GetWorkflow().GetRevision()
 				for b.Loop() {
 					if _, err := bundle.design.UpdateWorkflow(ctx, connect.NewRequest(&flowhookv1.UpdateWorkflowRequest{WorkflowId: id, Workflow: draft, ExpectedRevision: rev})); err != nil {
 						b.Fatal(err)
