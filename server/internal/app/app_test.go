@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -82,8 +83,15 @@ func TestGracefulShutdown(t *testing.T) {
 		answered <- answer{status: res.StatusCode, body: string(b), err: err}
 	}()
 
-	// Poll until the request waits on the lock; if it was answered instead, say how.
-	deadline := time.Now().Add(30 * time.Second)
+	// Poll until the request waits on the lock; if it was answered instead, say how. The polls
+	// use a connection of their own, outside the locker's transaction, for which PostgreSQL may
+	// keep one pg_stat_activity snapshot as long as it lasts (psql shows it does). The bound is
+	// generous: under heavy load (other packages' tests, -race) the request once took longer
+	// than 30 s to show; the failure lists what every session was doing.
+	watcher, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer watcher.Close(context.Background())
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
 		case got := <-answered:
@@ -91,13 +99,15 @@ func TestGracefulShutdown(t *testing.T) {
 		default:
 		}
 		var waiting int
-		err := locker.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+		err := watcher.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`).Scan(&waiting)
 		require.NoError(t, err)
 		if waiting > 0 {
 			break
 		}
-		require.True(t, time.Now().Before(deadline), "the request never reached the database")
+		if time.Now().After(deadline) {
+			t.Fatalf("the request never reached the lock; the database's other sessions: %s", sessions(t, watcher))
+		}
 		// Each poll is a round trip to PostgreSQL: the loop does not spin.
 	}
 
@@ -115,4 +125,24 @@ func TestGracefulShutdown(t *testing.T) {
 	require.NoError(t, <-served)
 	_, err = net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 	require.Error(t, err, "nothing listens after shutdown")
+}
+
+// sessions describes the database's other sessions, for a failure message.
+func sessions(t *testing.T, conn *pgx.Conn) string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), `SELECT coalesce(state, ''), coalesce(wait_event_type, ''), coalesce(wait_event, ''), left(query, 80)
+		FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`)
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var state, waitType, wait, query string
+		if err := rows.Scan(&state, &waitType, &wait, &query); err != nil {
+			return err.Error()
+		}
+		out = append(out, fmt.Sprintf("[%s %s/%s %q]", state, waitType, wait, query))
+	}
+	return strings.Join(out, " ")
 }
