@@ -41,8 +41,9 @@ func Pages[Req, Res any, ReqP interface {
 			return
 		}
 		seen := map[string]bool{}
-		for {
-			res, err := list(ctx, connect.NewRequest((*Req)(next)))
+		for n := 1; ; n++ {
+			// Each call gets its own message, so that none changes under a caller that keeps it.
+			res, err := list(ctx, connect.NewRequest((*Req)(proto.Clone(next).(ReqP))))
 			if err != nil {
 				yield(nil, err)
 				return
@@ -57,7 +58,7 @@ func Pages[Req, Res any, ReqP interface {
 			}
 			// A server that hands back a token it gave before would be followed for ever.
 			if seen[token] {
-				yield(nil, fmt.Errorf("client: %s answered a page token it had answered before (%d pages in)", m.Descriptor().FullName(), len(seen)))
+				yield(nil, fmt.Errorf("client: %s: page %d answered a page token an earlier page had", m.Descriptor().FullName(), n))
 				return
 			}
 			seen[token] = true

@@ -145,5 +145,5 @@ func TestPagesRefusesWhatIsNotAListing(t *testing.T) {
 	}
 	require.Equal(t, 2, pages)
 	require.Equal(t, []string{"", "again"}, tokens, "each page asked for with the token before it")
-	require.EqualError(t, last, "client: flowhook.v1.ListGroupsRequest answered a page token it had answered before (1 pages in)")
+	require.EqualError(t, last, "client: flowhook.v1.ListGroupsRequest: page 2 answered a page token an earlier page had")
 }

@@ -29,16 +29,16 @@ export async function* pages<Req extends { pageToken?: string }, Res extends { n
 ): AsyncGenerator<Res, void, undefined> {
   let token = request.pageToken ?? "";
   const seen = new Set<string>();
-  for (;;) {
+  for (let n = 1; ; n++) {
     const res = await list({ ...request, pageToken: token }, options);
     yield res;
     token = res.nextPageToken;
     if (token === "") {
       return;
     }
-    // A server that hands back a token it gave before would loop for ever.
+    // A server that hands back a token it gave before would be followed for ever.
     if (seen.has(token)) {
-      throw new Error(`flowhook: the list answered a page token it had answered before (${seen.size} pages in); stopping`);
+      throw new Error(`flowhook: page ${n} of the list answered a page token an earlier page had; stopping`);
     }
     seen.add(token);
   }

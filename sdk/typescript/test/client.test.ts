@@ -321,7 +321,7 @@ describe("the client", () => {
           pagesSeen++;
         }
       })(),
-      /answered a page token it had answered before/,
+      /^Error: flowhook: page 2 of the list answered a page token an earlier page had; stopping$/,
     );
     assert.equal(pagesSeen, 2);
   });
