@@ -92,6 +92,23 @@ func TestWebhookTraces(t *testing.T) {
 	id, envID := b.toSignature(t)
 	require.NoError(t, b.fake.Complete(envID))
 	b.settled(t, id, "done")
+	// A span ends just after what it did became visible (a job's after its commit, a request's
+	// after its answer): wait until those read below have ended.
+	require.Eventually(t, func() bool {
+		var job, ingest, process bool
+		for _, s := range rec.Ended() {
+			mine := attr(s, "flowhook.external_id") == envID
+			switch s.Name() {
+			case "river.work/create_work_item":
+				job = true
+			case webhook.SpanName:
+				ingest = ingest || mine && attr(s, "flowhook.event.type") == "envelope-completed"
+			case "webhook.process":
+				process = process || mine && attr(s, "flowhook.webhook.verdict") == "APPLIED"
+			}
+		}
+		return job && ingest && process
+	}, 20*time.Second, 10*time.Millisecond, "the spans of the envelope's story never all ended")
 
 	// The transition that entered the DocuSign state: its span is the work item's origin.
 	var approve sdktrace.ReadOnlySpan
@@ -233,13 +250,16 @@ func TestWebhookTraceOfAnEarlyNotification(t *testing.T) {
 	release()
 	b.settled(t, id, "done")
 
+	// The processing span ends just after its commit, which the instance's state shows first.
 	var viaJob sdktrace.ReadOnlySpan
-	for _, s := range spansNamed(rec, "webhook.process", "flowhook.process.path", "job") {
-		if attr(s, "flowhook.external_id") == envID && attr(s, "flowhook.webhook.verdict") == "APPLIED" {
-			viaJob = s
+	require.Eventually(t, func() bool {
+		for _, s := range spansNamed(rec, "webhook.process", "flowhook.process.path", "job") {
+			if attr(s, "flowhook.external_id") == envID && attr(s, "flowhook.webhook.verdict") == "APPLIED" {
+				viaJob = s
+			}
 		}
-	}
-	require.NotNil(t, viaJob, "the notification was applied by its job")
+		return viaJob != nil
+	}, 20*time.Second, 10*time.Millisecond, "the notification was applied by its job")
 	_, ok := linkTo(viaJob.Links(), "work_item.created")
 	require.True(t, ok)
 	ingest, ok := linkTo(viaJob.Links(), "webhook.received")
