@@ -258,26 +258,29 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 			if err != nil {
 				return StoredEvent{}, false, err
 			}
-			return x.received(ctx, saved, created, false)
+			return x.received(ctx, eventlog.Reserve(ctx), saved, created, false)
 		}
 	}
+	// The event's job may run as soon as the insert commits: the verdict noted below keeps its
+	// place before anything the job notes.
+	mark := eventlog.Reserve(ctx)
 	saved, created, err := x.work.InsertEvent(ctx, ev)
 	if err != nil {
 		return StoredEvent{}, false, err
 	}
-	return x.received(ctx, saved, created, given)
+	return x.received(ctx, mark, saved, created, given)
 }
 
-// received notes a redelivery, or the verdict of an event stored without deciding (given: it
-// came with its verdict; decided ones noted theirs in handle).
-func (x *External) received(ctx context.Context, saved StoredEvent, created, given bool) (StoredEvent, bool, error) {
+// received notes, at mark, a redelivery, or the verdict of an event stored without deciding
+// (given: it came with its verdict; decided ones noted theirs in handle).
+func (x *External) received(ctx context.Context, mark eventlog.Mark, saved StoredEvent, created, given bool) (StoredEvent, bool, error) {
 	if !created {
-		eventlog.Note(ctx, eventlog.StepDeduplicated, "a redelivery of event %s, first received %s (verdict %s); nothing changed",
+		mark.Note(ctx, eventlog.StepDeduplicated, "a redelivery of event %s, first received %s (verdict %s); nothing changed",
 			saved.ID, saved.ReceivedAt.UTC().Format(time.RFC3339), saved.Verdict)
 	} else if saved.Verdict == VerdictPending {
-		eventlog.Note(ctx, eventlog.StepVerdict, "stored PENDING with its processing job (after %s)", elapsed(ctx))
+		mark.Note(ctx, eventlog.StepVerdict, "stored PENDING with its processing job (after %s)", elapsed(ctx))
 	} else if given && saved.Verdict != VerdictRejected { // a rejection says why in its REJECTED step
-		eventlog.Note(ctx, eventlog.StepVerdict, "%s%s (after %s)", saved.Verdict, reasonSuffix(saved.Reason), elapsed(ctx))
+		mark.Note(ctx, eventlog.StepVerdict, "%s%s (after %s)", saved.Verdict, reasonSuffix(saved.Reason), elapsed(ctx))
 	}
 	return saved, created, nil
 }

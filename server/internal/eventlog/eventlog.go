@@ -12,6 +12,7 @@ package eventlog
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -108,19 +109,60 @@ func Note(ctx context.Context, step Step, format string, args ...any) {
 	if t == nil {
 		return
 	}
+	// The id, the time and the position are taken together: concurrent notes stay in order.
+	t.mu.Lock()
+	at := t.now()
+	id := uuid.Must(uuid.NewV7()).String()
+	t.add(ctx, id, at, step, format, args)
+}
+
+// Mark is the place in the story of a step noted later, taken before the work the step
+// reports. Noted with Mark.Note, the step keeps that place (its id and time), ahead of anything
+// noted meanwhile: a delivery that commits an event with its processing job says so only once
+// the commit succeeded, but the job may have run and written its own steps by then.
+type Mark struct {
+	t  *Trail
+	id string
+	at time.Time
+}
+
+// Reserve takes a Mark now; without a trail in ctx, the Mark notes nothing.
+func Reserve(ctx context.Context) Mark {
+	t := From(ctx)
+	if t == nil {
+		return Mark{}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return Mark{t: t, id: uuid.Must(uuid.NewV7()).String(), at: t.now()}
+}
+
+// Note records the step at the mark, as Note does. A Mark is meant to be noted once.
+func (m Mark) Note(ctx context.Context, step Step, format string, args ...any) {
+	if m.t == nil {
+		return
+	}
+	m.t.mu.Lock()
+	m.t.add(ctx, m.id, m.at, step, format, args)
+}
+
+// add records an entry; t.mu is held and add releases it.
+func (t *Trail) add(ctx context.Context, id string, at time.Time, step Step, format string, args []any) {
 	msg := format
 	if len(args) > 0 {
 		msg = fmt.Sprintf(format, args...)
 	}
 	span := trace.SpanFromContext(ctx)
-	// The id, the time and the position are taken together: concurrent notes stay in order.
-	t.mu.Lock()
-	at := t.now()
-	e := Entry{ID: uuid.Must(uuid.NewV7()).String(), Step: step, Message: msg, At: at, Elapsed: at.Sub(t.start)}
+	e := Entry{ID: id, Step: step, Message: msg, At: at, Elapsed: at.Sub(t.start)}
 	if sc := span.SpanContext(); sc.IsValid() {
 		e.TraceID, e.SpanID = sc.TraceID().String(), sc.SpanID().String()
 	}
-	t.entries = append(t.entries, e)
+	// Kept in id order, so that a mark's step lands where the mark was taken.
+	i := len(t.entries)
+	for i > 0 && t.entries[i-1].ID > id {
+		i--
+	}
+	t.entries = slices.Insert(t.entries, i, e)
 	t.mu.Unlock()
 	span.AddEvent(EventName(step), trace.WithTimestamp(at), trace.WithAttributes(
 		attribute.String("flowhook.step", string(step)),

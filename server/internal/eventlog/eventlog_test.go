@@ -234,3 +234,42 @@ func TestEventName(t *testing.T) {
 	}
 	require.Equal(t, eventlog.StepReceived, eventlog.Steps[0], "Steps is in the order of the handling")
 }
+
+// TestMarkKeepsItsPlace: a step noted at a Mark keeps the id and time of the moment the mark
+// was taken, ahead of what was noted meanwhile, in its own trail or in another (a job's).
+func TestMarkKeepsItsPlace(t *testing.T) {
+	t.Parallel()
+	tracer, rec := recording(t)
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	clock := &ticker{t: start, step: 10 * time.Millisecond}
+	delivery := eventlog.NewTrail(clock.now) // start+10ms
+	ctx, span := tracer.Start(eventlog.With(context.Background(), delivery), "delivery")
+
+	eventlog.Note(ctx, eventlog.StepReceived, "received")                        // +20ms
+	mark := eventlog.Reserve(ctx)                                                // +30ms
+	job := eventlog.NewTrail(clock.now)                                          // +40ms
+	eventlog.Note(eventlog.With(ctx, job), eventlog.StepBuffered, "the job ran") // +50ms
+	eventlog.Note(ctx, eventlog.StepError, "noted after the mark")               // +60ms
+	mark.Note(ctx, eventlog.StepVerdict, "stored PENDING")
+	span.End()
+
+	entries := delivery.Entries()
+	require.Equal(t, []eventlog.Step{eventlog.StepReceived, eventlog.StepVerdict, eventlog.StepError},
+		[]eventlog.Step{entries[0].Step, entries[1].Step, entries[2].Step}, "the marked step is where the mark was taken")
+	require.Len(t, entries, 3)
+	require.Equal(t, start.Add(30*time.Millisecond), entries[1].At)
+	require.Equal(t, 20*time.Millisecond, entries[1].Elapsed)
+	require.Less(t, entries[1].ID, job.Entries()[0].ID, "it sorts before the job's step, noted earlier")
+	require.True(t, slices.IsSortedFunc(entries, func(a, b eventlog.Entry) int { return strings.Compare(a.ID, b.ID) }))
+	events := rec.Ended()[0].Events()
+	require.Len(t, events, 4)
+	require.Equal(t, "webhook.verdict", events[3].Name)
+	require.Equal(t, start.Add(30*time.Millisecond), events[3].Time, "the span event has the mark's time")
+
+	// Without a trail, a mark notes nothing.
+	none := eventlog.Reserve(context.Background())
+	require.NotPanics(t, func() { none.Note(context.Background(), eventlog.StepVerdict, "x") })
+	var zero eventlog.Mark
+	require.NotPanics(t, func() { zero.Note(ctx, eventlog.StepVerdict, "x") })
+	require.Len(t, delivery.Entries(), 3)
+}
