@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 
 	"ariga.io/atlas/sql/sqltool"
 	"entgo.io/ent/dialect"
@@ -15,6 +16,11 @@ import (
 
 // MigrationDir is where the versioned migrations of a dialect live, relative to the module root.
 func MigrationDir(d Dialect) string { return "ent/migrate/" + string(d) }
+
+// diffMu serialises Diff: ent's planner writes into the package-level migrate.Tables it is
+// given (symbols, keys, index back-references), so two diffs at once race (the race detector
+// caught the PostgreSQL and SQLite checks of TestMigrationsMatchSchema doing so).
+var diffMu sync.Mutex
 
 // Diff writes into dir (a goose migration directory) a migration called name holding whatever
 // the ent schema has that the directory's migrations do not produce; it writes nothing when they
@@ -39,6 +45,8 @@ func Diff(ctx context.Context, dev *sql.DB, d Dialect, dir, name string) error {
 	if err != nil {
 		return fmt.Errorf("migration planner: %w", err)
 	}
+	diffMu.Lock()
+	defer diffMu.Unlock()
 	if err := m.NamedDiff(ctx, name, migrate.Tables...); err != nil {
 		return fmt.Errorf("diff %s: %w", d, err)
 	}
