@@ -216,9 +216,11 @@ type Event struct {
 	// How many times it was processed (replays included).
 	Attempts int32 `protobuf:"varint,12,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// The trace of the request that delivered it (open it in Jaeger).
-	TraceId       string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
-	SizeBytes     int64  `protobuf:"varint,14,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
-	RemoteAddr    string `protobuf:"bytes,15,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	TraceId    string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	SizeBytes  int64  `protobuf:"varint,14,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
+	RemoteAddr string `protobuf:"bytes,15,opt,name=remote_addr,json=remoteAddr,proto3" json:"remote_addr,omitempty"`
+	// The connector that sent it, with PROVIDER_CONNECTOR.
+	Connector     string `protobuf:"bytes,16,opt,name=connector,proto3" json:"connector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -358,6 +360,13 @@ func (x *Event) GetRemoteAddr() string {
 	return ""
 }
 
+func (x *Event) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
+}
+
 // One step in the Event Log.
 type EventLogEntry struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
@@ -461,8 +470,10 @@ type EventFilter struct {
 	ExternalId string                 `protobuf:"bytes,4,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
 	InstanceId string                 `protobuf:"bytes,5,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
 	// Received at or after since, and before until.
-	Since         *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=since,proto3" json:"since,omitempty"`
-	Until         *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=until,proto3" json:"until,omitempty"`
+	Since *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=since,proto3" json:"since,omitempty"`
+	Until *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=until,proto3" json:"until,omitempty"`
+	// With provider PROVIDER_CONNECTOR: only this connector's (empty: every connector's).
+	Connector     string `protobuf:"bytes,8,opt,name=connector,proto3" json:"connector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -544,6 +555,13 @@ func (x *EventFilter) GetUntil() *timestamppb.Timestamp {
 		return x.Until
 	}
 	return nil
+}
+
+func (x *EventFilter) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
 }
 
 type ListEventsRequest struct {
@@ -892,7 +910,8 @@ type ReconcileWorkItemsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this provider's work items (unspecified: every provider's).
 	Provider Provider `protobuf:"varint,1,opt,name=provider,proto3,enum=flowhook.v1.Provider" json:"provider,omitempty"`
-	// At most this many work items per provider: 1 to 1000; 0 means 200.
+	// At most this many work items per system (a provider's account, a connector): 1 to
+	// 1000; 0 means 200.
 	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1018,7 +1037,7 @@ var File_flowhook_v1_eventlog_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/eventlog.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x04\n" +
+	"\x1aflowhook/v1/eventlog.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x04\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
 	"\bprovider\x18\x02 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x1d\n" +
@@ -1042,7 +1061,8 @@ const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\n" +
 	"size_bytes\x18\x0e \x01(\x03R\tsizeBytes\x12\x1f\n" +
 	"\vremote_addr\x18\x0f \x01(\tR\n" +
-	"remoteAddr\"\xfa\x01\n" +
+	"remoteAddr\x12\x1c\n" +
+	"\tconnector\x18\x10 \x01(\tR\tconnector\"\xfa\x01\n" +
 	"\rEventLogEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12*\n" +
 	"\x04step\x18\x02 \x01(\x0e2\x16.flowhook.v1.EventStepR\x04step\x12\x18\n" +
@@ -1050,7 +1070,7 @@ const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x123\n" +
 	"\aelapsed\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\aelapsed\x12\x19\n" +
 	"\btrace_id\x18\x06 \x01(\tR\atraceId\x12\x17\n" +
-	"\aspan_id\x18\a \x01(\tR\x06spanId\"\xb5\x02\n" +
+	"\aspan_id\x18\a \x01(\tR\x06spanId\"\xd3\x02\n" +
 	"\vEventFilter\x121\n" +
 	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12.\n" +
 	"\averdict\x18\x02 \x01(\x0e2\x14.flowhook.v1.VerdictR\averdict\x12\x1d\n" +
@@ -1061,7 +1081,8 @@ const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\vinstance_id\x18\x05 \x01(\tR\n" +
 	"instanceId\x120\n" +
 	"\x05since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
-	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"\x81\x01\n" +
+	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1c\n" +
+	"\tconnector\x18\b \x01(\tR\tconnector\"\x81\x01\n" +
 	"\x11ListEventsRequest\x120\n" +
 	"\x06filter\x18\x01 \x01(\v2\x18.flowhook.v1.EventFilterR\x06filter\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +

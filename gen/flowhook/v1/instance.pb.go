@@ -160,12 +160,15 @@ type WorkItem struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Id       string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Provider Provider               `protobuf:"varint,2,opt,name=provider,proto3,enum=flowhook.v1.Provider" json:"provider,omitempty"`
-	// The provider's id: DocuSign's envelopeId, OneSpan's packageId.
-	ExternalId    string                 `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
-	Status        string                 `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
-	Outcome       Outcome                `protobuf:"varint,5,opt,name=outcome,proto3,enum=flowhook.v1.Outcome" json:"outcome,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
-	ResolvedAt    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
+	// The provider's id: DocuSign's envelopeId, OneSpan's packageId, the id a connector's
+	// system answered the create with.
+	ExternalId string                 `protobuf:"bytes,3,opt,name=external_id,json=externalId,proto3" json:"external_id,omitempty"`
+	Status     string                 `protobuf:"bytes,4,opt,name=status,proto3" json:"status,omitempty"`
+	Outcome    Outcome                `protobuf:"varint,5,opt,name=outcome,proto3,enum=flowhook.v1.Outcome" json:"outcome,omitempty"`
+	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ResolvedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=resolved_at,json=resolvedAt,proto3" json:"resolved_at,omitempty"`
+	// The connector's name, with PROVIDER_CONNECTOR.
+	Connector     string `protobuf:"bytes,8,opt,name=connector,proto3" json:"connector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -249,6 +252,13 @@ func (x *WorkItem) GetResolvedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *WorkItem) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
+}
+
 type Instance struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
 	Id         string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -273,7 +283,9 @@ type Instance struct {
 	// The provider of the EXTERNAL state it waits in (or last waited in).
 	Provider Provider `protobuf:"varint,14,opt,name=provider,proto3,enum=flowhook.v1.Provider" json:"provider,omitempty"`
 	// Why it was cancelled or failed.
-	Reason        string `protobuf:"bytes,15,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,15,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The connector of the EXTERNAL state it waits (or last waited) in, with PROVIDER_CONNECTOR.
+	Connector     string `protobuf:"bytes,16,opt,name=connector,proto3" json:"connector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -409,6 +421,13 @@ func (x *Instance) GetProvider() Provider {
 func (x *Instance) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *Instance) GetConnector() string {
+	if x != nil {
+		return x.Connector
 	}
 	return ""
 }
@@ -638,7 +657,10 @@ type InstanceFilter struct {
 	CreatedAfter  *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created_after,json=createdAfter,proto3" json:"created_after,omitempty"`
 	CreatedBefore *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created_before,json=createdBefore,proto3" json:"created_before,omitempty"`
 	// Started by this user.
-	StartedBy     string `protobuf:"bytes,9,opt,name=started_by,json=startedBy,proto3" json:"started_by,omitempty"`
+	StartedBy string `protobuf:"bytes,9,opt,name=started_by,json=startedBy,proto3" json:"started_by,omitempty"`
+	// With provider PROVIDER_CONNECTOR: only this connector's instances (empty: every
+	// connector's).
+	Connector     string `protobuf:"bytes,10,opt,name=connector,proto3" json:"connector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -732,6 +754,13 @@ func (x *InstanceFilter) GetCreatedBefore() *timestamppb.Timestamp {
 func (x *InstanceFilter) GetStartedBy() string {
 	if x != nil {
 		return x.StartedBy
+	}
+	return ""
+}
+
+func (x *InstanceFilter) GetConnector() string {
+	if x != nil {
+		return x.Connector
 	}
 	return ""
 }
@@ -1613,7 +1642,7 @@ var File_flowhook_v1_instance_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/instance.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xae\x02\n" +
+	"\x1aflowhook/v1/instance.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x02\n" +
 	"\bWorkItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
 	"\bprovider\x18\x02 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x1f\n" +
@@ -1624,7 +1653,8 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12;\n" +
 	"\vresolved_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"resolvedAt\"\xe5\x04\n" +
+	"resolvedAt\x12\x1c\n" +
+	"\tconnector\x18\b \x01(\tR\tconnector\"\x83\x05\n" +
 	"\bInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -1645,7 +1675,8 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\rworkflow_name\x18\f \x01(\tR\fworkflowName\x121\n" +
 	"\bassignee\x18\r \x01(\v2\x15.flowhook.v1.AssigneeR\bassignee\x121\n" +
 	"\bprovider\x18\x0e \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x16\n" +
-	"\x06reason\x18\x0f \x01(\tR\x06reason\"\xcd\x01\n" +
+	"\x06reason\x18\x0f \x01(\tR\x06reason\x12\x1c\n" +
+	"\tconnector\x18\x10 \x01(\tR\tconnector\"\xcd\x01\n" +
 	"\x14StartInstanceRequest\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
@@ -1660,7 +1691,7 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\vinstance_id\x18\x01 \x01(\tR\n" +
 	"instanceId\"H\n" +
 	"\x13GetInstanceResponse\x121\n" +
-	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\x94\x03\n" +
+	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\xb2\x03\n" +
 	"\x0eInstanceFilter\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
@@ -1673,7 +1704,9 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\rcreated_after\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
 	"\x0ecreated_before\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12\x1d\n" +
 	"\n" +
-	"started_by\x18\t \x01(\tR\tstartedBy\"\x87\x01\n" +
+	"started_by\x18\t \x01(\tR\tstartedBy\x12\x1c\n" +
+	"\tconnector\x18\n" +
+	" \x01(\tR\tconnector\"\x87\x01\n" +
 	"\x14ListInstancesRequest\x123\n" +
 	"\x06filter\x18\x01 \x01(\v2\x1b.flowhook.v1.InstanceFilterR\x06filter\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +

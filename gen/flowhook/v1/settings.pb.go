@@ -681,8 +681,10 @@ func (x *UpdateOneSpanSettingsResponse) GetSettings() *OneSpanSettings {
 }
 
 type TestProviderConnectionRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Provider      Provider               `protobuf:"varint,1,opt,name=provider,proto3,enum=flowhook.v1.Provider" json:"provider,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Provider Provider               `protobuf:"varint,1,opt,name=provider,proto3,enum=flowhook.v1.Provider" json:"provider,omitempty"`
+	// With PROVIDER_CONNECTOR, the connector.
+	Connector     string `protobuf:"bytes,2,opt,name=connector,proto3" json:"connector,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -722,6 +724,13 @@ func (x *TestProviderConnectionRequest) GetProvider() Provider {
 		return x.Provider
 	}
 	return Provider_PROVIDER_UNSPECIFIED
+}
+
+func (x *TestProviderConnectionRequest) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
 }
 
 type TestProviderConnectionResponse struct {
@@ -1062,6 +1071,792 @@ func (x *UpdateSecuritySettingsResponse) GetSettings() *SecuritySettings {
 	return nil
 }
 
+// A connector: how flowhook reaches an outside system (cloud-to-cloud integration) and how the
+// system reports back. flowhook signs every call with the signing secret (Standard Webhooks:
+// webhook-id, webhook-timestamp, webhook-signature) and sends Idempotency-Key: {work item id}
+// with a create; the system signs its callbacks to webhook_url the same way.
+type Connector struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lower case letters, digits and '-'; unique; part of webhook_url. Never changes.
+	Name        string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// POSTed {"type":"workitem.create","timestamp","data":{workItemId, instanceId, workflowId,
+	// workflowVersion, state, formData, callbackUrl, document?}}, answered 2xx {"id": …}.
+	CreateUrl string `protobuf:"bytes,3,opt,name=create_url,json=createUrl,proto3" json:"create_url,omitempty"`
+	// Optional. GET, answered {"type": <latest event type>, "reason"}: reconciliation. May hold
+	// {id} for the system's id of the work item.
+	StatusUrl string `protobuf:"bytes,4,opt,name=status_url,json=statusUrl,proto3" json:"status_url,omitempty"`
+	// Optional. POSTed {"type":"workitem.cancel","timestamp","data":{id, reason}} when a waiting
+	// instance is cancelled. May hold {id}.
+	CancelUrl string `protobuf:"bytes,5,opt,name=cancel_url,json=cancelUrl,proto3" json:"cancel_url,omitempty"`
+	// The system's event types and the outcome each means; other types are progress.
+	Outcomes map[string]Outcome `protobuf:"bytes,6,rep,name=outcomes,proto3" json:"outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=flowhook.v1.Outcome"`
+	// Output only: pass as expected_revision.
+	Revision int64 `protobuf:"varint,7,opt,name=revision,proto3" json:"revision,omitempty"`
+	// Output only: whether the signing secret is set (always, once created).
+	SigningSecretSet bool `protobuf:"varint,8,opt,name=signing_secret_set,json=signingSecretSet,proto3" json:"signing_secret_set,omitempty"`
+	// Output only: where the system posts its callbacks: {FLOWHOOK_PUBLIC_URL}/webhooks/c2i/{name}.
+	WebhookUrl string                 `protobuf:"bytes,9,opt,name=webhook_url,json=webhookUrl,proto3" json:"webhook_url,omitempty"`
+	CreatedAt  *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	UpdatedAt  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// Output only: until when the signing secret replaced last still verifies callbacks (unset:
+	// no previous secret does).
+	PreviousSigningSecretValidUntil *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=previous_signing_secret_valid_until,json=previousSigningSecretValidUntil,proto3" json:"previous_signing_secret_valid_until,omitempty"`
+	// Output only: whether an auth header is set, and its name (never its value).
+	AuthHeaderSet  bool   `protobuf:"varint,13,opt,name=auth_header_set,json=authHeaderSet,proto3" json:"auth_header_set,omitempty"`
+	AuthHeaderName string `protobuf:"bytes,14,opt,name=auth_header_name,json=authHeaderName,proto3" json:"auth_header_name,omitempty"`
+	// Output only: what an administrator should know, e.g. a URL that is not https.
+	Warnings      []string `protobuf:"bytes,15,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Connector) Reset() {
+	*x = Connector{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Connector) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Connector) ProtoMessage() {}
+
+func (x *Connector) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Connector.ProtoReflect.Descriptor instead.
+func (*Connector) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *Connector) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Connector) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Connector) GetCreateUrl() string {
+	if x != nil {
+		return x.CreateUrl
+	}
+	return ""
+}
+
+func (x *Connector) GetStatusUrl() string {
+	if x != nil {
+		return x.StatusUrl
+	}
+	return ""
+}
+
+func (x *Connector) GetCancelUrl() string {
+	if x != nil {
+		return x.CancelUrl
+	}
+	return ""
+}
+
+func (x *Connector) GetOutcomes() map[string]Outcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *Connector) GetRevision() int64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *Connector) GetSigningSecretSet() bool {
+	if x != nil {
+		return x.SigningSecretSet
+	}
+	return false
+}
+
+func (x *Connector) GetWebhookUrl() string {
+	if x != nil {
+		return x.WebhookUrl
+	}
+	return ""
+}
+
+func (x *Connector) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Connector) GetUpdatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Connector) GetPreviousSigningSecretValidUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSigningSecretValidUntil
+	}
+	return nil
+}
+
+func (x *Connector) GetAuthHeaderSet() bool {
+	if x != nil {
+		return x.AuthHeaderSet
+	}
+	return false
+}
+
+func (x *Connector) GetAuthHeaderName() string {
+	if x != nil {
+		return x.AuthHeaderName
+	}
+	return ""
+}
+
+func (x *Connector) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+type CreateConnectorRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Defaults to the name.
+	DisplayName string             `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	CreateUrl   string             `protobuf:"bytes,3,opt,name=create_url,json=createUrl,proto3" json:"create_url,omitempty"`
+	StatusUrl   string             `protobuf:"bytes,4,opt,name=status_url,json=statusUrl,proto3" json:"status_url,omitempty"`
+	CancelUrl   string             `protobuf:"bytes,5,opt,name=cancel_url,json=cancelUrl,proto3" json:"cancel_url,omitempty"`
+	Outcomes    map[string]Outcome `protobuf:"bytes,6,rep,name=outcomes,proto3" json:"outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=flowhook.v1.Outcome"`
+	// Write-only: "whsec_" + base64 of 24 to 64 random bytes; empty: one is generated and
+	// returned once in CreateConnectorResponse.signing_secret.
+	SigningSecret string `protobuf:"bytes,7,opt,name=signing_secret,json=signingSecret,proto3" json:"signing_secret,omitempty"`
+	// Write-only, optional: a header sent on every call to the system, as "Name: value" (e.g.
+	// "Authorization: Bearer …").
+	AuthHeader    string `protobuf:"bytes,8,opt,name=auth_header,json=authHeader,proto3" json:"auth_header,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateConnectorRequest) Reset() {
+	*x = CreateConnectorRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateConnectorRequest) ProtoMessage() {}
+
+func (x *CreateConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateConnectorRequest.ProtoReflect.Descriptor instead.
+func (*CreateConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CreateConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CreateConnectorRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *CreateConnectorRequest) GetCreateUrl() string {
+	if x != nil {
+		return x.CreateUrl
+	}
+	return ""
+}
+
+func (x *CreateConnectorRequest) GetStatusUrl() string {
+	if x != nil {
+		return x.StatusUrl
+	}
+	return ""
+}
+
+func (x *CreateConnectorRequest) GetCancelUrl() string {
+	if x != nil {
+		return x.CancelUrl
+	}
+	return ""
+}
+
+func (x *CreateConnectorRequest) GetOutcomes() map[string]Outcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *CreateConnectorRequest) GetSigningSecret() string {
+	if x != nil {
+		return x.SigningSecret
+	}
+	return ""
+}
+
+func (x *CreateConnectorRequest) GetAuthHeader() string {
+	if x != nil {
+		return x.AuthHeader
+	}
+	return ""
+}
+
+type CreateConnectorResponse struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Connector *Connector             `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	// The generated signing secret, shown this once (empty when the request gave one).
+	SigningSecret string `protobuf:"bytes,2,opt,name=signing_secret,json=signingSecret,proto3" json:"signing_secret,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateConnectorResponse) Reset() {
+	*x = CreateConnectorResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateConnectorResponse) ProtoMessage() {}
+
+func (x *CreateConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateConnectorResponse.ProtoReflect.Descriptor instead.
+func (*CreateConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *CreateConnectorResponse) GetConnector() *Connector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+func (x *CreateConnectorResponse) GetSigningSecret() string {
+	if x != nil {
+		return x.SigningSecret
+	}
+	return ""
+}
+
+type GetConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConnectorRequest) Reset() {
+	*x = GetConnectorRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConnectorRequest) ProtoMessage() {}
+
+func (x *GetConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConnectorRequest.ProtoReflect.Descriptor instead.
+func (*GetConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *GetConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type GetConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *Connector             `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetConnectorResponse) Reset() {
+	*x = GetConnectorResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetConnectorResponse) ProtoMessage() {}
+
+func (x *GetConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetConnectorResponse.ProtoReflect.Descriptor instead.
+func (*GetConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetConnectorResponse) GetConnector() *Connector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+type ListConnectorsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 500; 0 means 50.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConnectorsRequest) Reset() {
+	*x = ListConnectorsRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConnectorsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConnectorsRequest) ProtoMessage() {}
+
+func (x *ListConnectorsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConnectorsRequest.ProtoReflect.Descriptor instead.
+func (*ListConnectorsRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ListConnectorsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListConnectorsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ListConnectorsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connectors    []*Connector           `protobuf:"bytes,1,rep,name=connectors,proto3" json:"connectors,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	TotalSize     int64                  `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListConnectorsResponse) Reset() {
+	*x = ListConnectorsResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListConnectorsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListConnectorsResponse) ProtoMessage() {}
+
+func (x *ListConnectorsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListConnectorsResponse.ProtoReflect.Descriptor instead.
+func (*ListConnectorsResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ListConnectorsResponse) GetConnectors() []*Connector {
+	if x != nil {
+		return x.Connectors
+	}
+	return nil
+}
+
+func (x *ListConnectorsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListConnectorsResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
+type UpdateConnectorRequest struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	CreateUrl   string                 `protobuf:"bytes,3,opt,name=create_url,json=createUrl,proto3" json:"create_url,omitempty"`
+	StatusUrl   string                 `protobuf:"bytes,4,opt,name=status_url,json=statusUrl,proto3" json:"status_url,omitempty"`
+	CancelUrl   string                 `protobuf:"bytes,5,opt,name=cancel_url,json=cancelUrl,proto3" json:"cancel_url,omitempty"`
+	Outcomes    map[string]Outcome     `protobuf:"bytes,6,rep,name=outcomes,proto3" json:"outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=flowhook.v1.Outcome"`
+	// Write-only: empty keeps the stored secret; a new one replaces it, and the one replaced
+	// still verifies callbacks for signing_secret_grace.
+	SigningSecret string `protobuf:"bytes,7,opt,name=signing_secret,json=signingSecret,proto3" json:"signing_secret,omitempty"`
+	// Write-only: empty keeps the stored header (clear_auth_header removes it).
+	AuthHeader       string `protobuf:"bytes,8,opt,name=auth_header,json=authHeader,proto3" json:"auth_header,omitempty"`
+	ExpectedRevision int64  `protobuf:"varint,9,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
+	// 0 means 24 hours; at most 30 days.
+	SigningSecretGrace *durationpb.Duration `protobuf:"bytes,10,opt,name=signing_secret_grace,json=signingSecretGrace,proto3" json:"signing_secret_grace,omitempty"`
+	ClearAuthHeader    bool                 `protobuf:"varint,11,opt,name=clear_auth_header,json=clearAuthHeader,proto3" json:"clear_auth_header,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
+}
+
+func (x *UpdateConnectorRequest) Reset() {
+	*x = UpdateConnectorRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateConnectorRequest) ProtoMessage() {}
+
+func (x *UpdateConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateConnectorRequest.ProtoReflect.Descriptor instead.
+func (*UpdateConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *UpdateConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetCreateUrl() string {
+	if x != nil {
+		return x.CreateUrl
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetStatusUrl() string {
+	if x != nil {
+		return x.StatusUrl
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetCancelUrl() string {
+	if x != nil {
+		return x.CancelUrl
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetOutcomes() map[string]Outcome {
+	if x != nil {
+		return x.Outcomes
+	}
+	return nil
+}
+
+func (x *UpdateConnectorRequest) GetSigningSecret() string {
+	if x != nil {
+		return x.SigningSecret
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetAuthHeader() string {
+	if x != nil {
+		return x.AuthHeader
+	}
+	return ""
+}
+
+func (x *UpdateConnectorRequest) GetExpectedRevision() int64 {
+	if x != nil {
+		return x.ExpectedRevision
+	}
+	return 0
+}
+
+func (x *UpdateConnectorRequest) GetSigningSecretGrace() *durationpb.Duration {
+	if x != nil {
+		return x.SigningSecretGrace
+	}
+	return nil
+}
+
+func (x *UpdateConnectorRequest) GetClearAuthHeader() bool {
+	if x != nil {
+		return x.ClearAuthHeader
+	}
+	return false
+}
+
+type UpdateConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Connector     *Connector             `protobuf:"bytes,1,opt,name=connector,proto3" json:"connector,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateConnectorResponse) Reset() {
+	*x = UpdateConnectorResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateConnectorResponse) ProtoMessage() {}
+
+func (x *UpdateConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateConnectorResponse.ProtoReflect.Descriptor instead.
+func (*UpdateConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *UpdateConnectorResponse) GetConnector() *Connector {
+	if x != nil {
+		return x.Connector
+	}
+	return nil
+}
+
+type DeleteConnectorRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteConnectorRequest) Reset() {
+	*x = DeleteConnectorRequest{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConnectorRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConnectorRequest) ProtoMessage() {}
+
+func (x *DeleteConnectorRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConnectorRequest.ProtoReflect.Descriptor instead.
+func (*DeleteConnectorRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *DeleteConnectorRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+type DeleteConnectorResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteConnectorResponse) Reset() {
+	*x = DeleteConnectorResponse{}
+	mi := &file_flowhook_v1_settings_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteConnectorResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteConnectorResponse) ProtoMessage() {}
+
+func (x *DeleteConnectorResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_settings_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteConnectorResponse.ProtoReflect.Descriptor instead.
+func (*DeleteConnectorResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_settings_proto_rawDescGZIP(), []int{27}
+}
+
 var File_flowhook_v1_settings_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_settings_proto_rawDesc = "" +
@@ -1120,9 +1915,10 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\b_api_keyB\x0f\n" +
 	"\r_callback_key\"Y\n" +
 	"\x1dUpdateOneSpanSettingsResponse\x128\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"R\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"p\n" +
 	"\x1dTestProviderConnectionRequest\x121\n" +
-	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\"\xa5\x01\n" +
+	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x1c\n" +
+	"\tconnector\x18\x02 \x01(\tR\tconnector\"\xa5\x01\n" +
 	"\x1eTestProviderConnectionResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
@@ -1143,7 +1939,93 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\x14event_retention_days\x18\x02 \x01(\x05R\x12eventRetentionDays\x12+\n" +
 	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\"[\n" +
 	"\x1eUpdateSecuritySettingsResponse\x129\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings2\xb4\x06\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings\"\xed\x05\n" +
+	"\tConnector\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1d\n" +
+	"\n" +
+	"create_url\x18\x03 \x01(\tR\tcreateUrl\x12\x1d\n" +
+	"\n" +
+	"status_url\x18\x04 \x01(\tR\tstatusUrl\x12\x1d\n" +
+	"\n" +
+	"cancel_url\x18\x05 \x01(\tR\tcancelUrl\x12@\n" +
+	"\boutcomes\x18\x06 \x03(\v2$.flowhook.v1.Connector.OutcomesEntryR\boutcomes\x12\x1a\n" +
+	"\brevision\x18\a \x01(\x03R\brevision\x12,\n" +
+	"\x12signing_secret_set\x18\b \x01(\bR\x10signingSecretSet\x12\x1f\n" +
+	"\vwebhook_url\x18\t \x01(\tR\n" +
+	"webhookUrl\x129\n" +
+	"\n" +
+	"created_at\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"updated_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12h\n" +
+	"#previous_signing_secret_valid_until\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\x1fpreviousSigningSecretValidUntil\x12&\n" +
+	"\x0fauth_header_set\x18\r \x01(\bR\rauthHeaderSet\x12(\n" +
+	"\x10auth_header_name\x18\x0e \x01(\tR\x0eauthHeaderName\x12\x1a\n" +
+	"\bwarnings\x18\x0f \x03(\tR\bwarnings\x1aQ\n" +
+	"\rOutcomesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\x0e2\x14.flowhook.v1.OutcomeR\x05value:\x028\x01\"\x96\x03\n" +
+	"\x16CreateConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1d\n" +
+	"\n" +
+	"create_url\x18\x03 \x01(\tR\tcreateUrl\x12\x1d\n" +
+	"\n" +
+	"status_url\x18\x04 \x01(\tR\tstatusUrl\x12\x1d\n" +
+	"\n" +
+	"cancel_url\x18\x05 \x01(\tR\tcancelUrl\x12M\n" +
+	"\boutcomes\x18\x06 \x03(\v21.flowhook.v1.CreateConnectorRequest.OutcomesEntryR\boutcomes\x12%\n" +
+	"\x0esigning_secret\x18\a \x01(\tR\rsigningSecret\x12\x1f\n" +
+	"\vauth_header\x18\b \x01(\tR\n" +
+	"authHeader\x1aQ\n" +
+	"\rOutcomesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\x0e2\x14.flowhook.v1.OutcomeR\x05value:\x028\x01\"v\n" +
+	"\x17CreateConnectorResponse\x124\n" +
+	"\tconnector\x18\x01 \x01(\v2\x16.flowhook.v1.ConnectorR\tconnector\x12%\n" +
+	"\x0esigning_secret\x18\x02 \x01(\tR\rsigningSecret\")\n" +
+	"\x13GetConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"L\n" +
+	"\x14GetConnectorResponse\x124\n" +
+	"\tconnector\x18\x01 \x01(\v2\x16.flowhook.v1.ConnectorR\tconnector\"S\n" +
+	"\x15ListConnectorsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x97\x01\n" +
+	"\x16ListConnectorsResponse\x126\n" +
+	"\n" +
+	"connectors\x18\x01 \x03(\v2\x16.flowhook.v1.ConnectorR\n" +
+	"connectors\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\xbc\x04\n" +
+	"\x16UpdateConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1d\n" +
+	"\n" +
+	"create_url\x18\x03 \x01(\tR\tcreateUrl\x12\x1d\n" +
+	"\n" +
+	"status_url\x18\x04 \x01(\tR\tstatusUrl\x12\x1d\n" +
+	"\n" +
+	"cancel_url\x18\x05 \x01(\tR\tcancelUrl\x12M\n" +
+	"\boutcomes\x18\x06 \x03(\v21.flowhook.v1.UpdateConnectorRequest.OutcomesEntryR\boutcomes\x12%\n" +
+	"\x0esigning_secret\x18\a \x01(\tR\rsigningSecret\x12\x1f\n" +
+	"\vauth_header\x18\b \x01(\tR\n" +
+	"authHeader\x12+\n" +
+	"\x11expected_revision\x18\t \x01(\x03R\x10expectedRevision\x12K\n" +
+	"\x14signing_secret_grace\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\x12signingSecretGrace\x12*\n" +
+	"\x11clear_auth_header\x18\v \x01(\bR\x0fclearAuthHeader\x1aQ\n" +
+	"\rOutcomesEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
+	"\x05value\x18\x02 \x01(\x0e2\x14.flowhook.v1.OutcomeR\x05value:\x028\x01\"O\n" +
+	"\x17UpdateConnectorResponse\x124\n" +
+	"\tconnector\x18\x01 \x01(\v2\x16.flowhook.v1.ConnectorR\tconnector\",\n" +
+	"\x16DeleteConnectorRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\"\x19\n" +
+	"\x17DeleteConnectorResponse2\x8e\n" +
+	"\n" +
 	"\x17ProviderSettingsService\x12m\n" +
 	"\x13GetDocuSignSettings\x12'.flowhook.v1.GetDocuSignSettingsRequest\x1a(.flowhook.v1.GetDocuSignSettingsResponse\"\x03\x90\x02\x01\x12s\n" +
 	"\x16UpdateDocuSignSettings\x12*.flowhook.v1.UpdateDocuSignSettingsRequest\x1a+.flowhook.v1.UpdateDocuSignSettingsResponse\"\x00\x12s\n" +
@@ -1151,7 +2033,12 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\x12GetOneSpanSettings\x12&.flowhook.v1.GetOneSpanSettingsRequest\x1a'.flowhook.v1.GetOneSpanSettingsResponse\"\x03\x90\x02\x01\x12p\n" +
 	"\x15UpdateOneSpanSettings\x12).flowhook.v1.UpdateOneSpanSettingsRequest\x1a*.flowhook.v1.UpdateOneSpanSettingsResponse\"\x00\x12m\n" +
 	"\x13GetSecuritySettings\x12'.flowhook.v1.GetSecuritySettingsRequest\x1a(.flowhook.v1.GetSecuritySettingsResponse\"\x03\x90\x02\x01\x12s\n" +
-	"\x16UpdateSecuritySettings\x12*.flowhook.v1.UpdateSecuritySettingsRequest\x1a+.flowhook.v1.UpdateSecuritySettingsResponse\"\x00B\xa6\x01\n" +
+	"\x16UpdateSecuritySettings\x12*.flowhook.v1.UpdateSecuritySettingsRequest\x1a+.flowhook.v1.UpdateSecuritySettingsResponse\"\x00\x12^\n" +
+	"\x0fCreateConnector\x12#.flowhook.v1.CreateConnectorRequest\x1a$.flowhook.v1.CreateConnectorResponse\"\x00\x12X\n" +
+	"\fGetConnector\x12 .flowhook.v1.GetConnectorRequest\x1a!.flowhook.v1.GetConnectorResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\x0eListConnectors\x12\".flowhook.v1.ListConnectorsRequest\x1a#.flowhook.v1.ListConnectorsResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\x0fUpdateConnector\x12#.flowhook.v1.UpdateConnectorRequest\x1a$.flowhook.v1.UpdateConnectorResponse\"\x00\x12^\n" +
+	"\x0fDeleteConnector\x12#.flowhook.v1.DeleteConnectorRequest\x1a$.flowhook.v1.DeleteConnectorResponse\"\x00B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rSettingsProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
 
 var (
@@ -1166,7 +2053,7 @@ func file_flowhook_v1_settings_proto_rawDescGZIP() []byte {
 	return file_flowhook_v1_settings_proto_rawDescData
 }
 
-var file_flowhook_v1_settings_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_flowhook_v1_settings_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_flowhook_v1_settings_proto_goTypes = []any{
 	(*DocuSignSettings)(nil),               // 0: flowhook.v1.DocuSignSettings
 	(*GetDocuSignSettingsRequest)(nil),     // 1: flowhook.v1.GetDocuSignSettingsRequest
@@ -1185,42 +2072,81 @@ var file_flowhook_v1_settings_proto_goTypes = []any{
 	(*GetSecuritySettingsResponse)(nil),    // 14: flowhook.v1.GetSecuritySettingsResponse
 	(*UpdateSecuritySettingsRequest)(nil),  // 15: flowhook.v1.UpdateSecuritySettingsRequest
 	(*UpdateSecuritySettingsResponse)(nil), // 16: flowhook.v1.UpdateSecuritySettingsResponse
-	(*timestamppb.Timestamp)(nil),          // 17: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),            // 18: google.protobuf.Duration
-	(Provider)(0),                          // 19: flowhook.v1.Provider
+	(*Connector)(nil),                      // 17: flowhook.v1.Connector
+	(*CreateConnectorRequest)(nil),         // 18: flowhook.v1.CreateConnectorRequest
+	(*CreateConnectorResponse)(nil),        // 19: flowhook.v1.CreateConnectorResponse
+	(*GetConnectorRequest)(nil),            // 20: flowhook.v1.GetConnectorRequest
+	(*GetConnectorResponse)(nil),           // 21: flowhook.v1.GetConnectorResponse
+	(*ListConnectorsRequest)(nil),          // 22: flowhook.v1.ListConnectorsRequest
+	(*ListConnectorsResponse)(nil),         // 23: flowhook.v1.ListConnectorsResponse
+	(*UpdateConnectorRequest)(nil),         // 24: flowhook.v1.UpdateConnectorRequest
+	(*UpdateConnectorResponse)(nil),        // 25: flowhook.v1.UpdateConnectorResponse
+	(*DeleteConnectorRequest)(nil),         // 26: flowhook.v1.DeleteConnectorRequest
+	(*DeleteConnectorResponse)(nil),        // 27: flowhook.v1.DeleteConnectorResponse
+	nil,                                    // 28: flowhook.v1.Connector.OutcomesEntry
+	nil,                                    // 29: flowhook.v1.CreateConnectorRequest.OutcomesEntry
+	nil,                                    // 30: flowhook.v1.UpdateConnectorRequest.OutcomesEntry
+	(*timestamppb.Timestamp)(nil),          // 31: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),            // 32: google.protobuf.Duration
+	(Provider)(0),                          // 33: flowhook.v1.Provider
+	(Outcome)(0),                           // 34: flowhook.v1.Outcome
 }
 var file_flowhook_v1_settings_proto_depIdxs = []int32{
-	17, // 0: flowhook.v1.DocuSignSettings.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 0: flowhook.v1.DocuSignSettings.updated_at:type_name -> google.protobuf.Timestamp
 	0,  // 1: flowhook.v1.GetDocuSignSettingsResponse.settings:type_name -> flowhook.v1.DocuSignSettings
 	0,  // 2: flowhook.v1.UpdateDocuSignSettingsResponse.settings:type_name -> flowhook.v1.DocuSignSettings
-	17, // 3: flowhook.v1.OneSpanSettings.previous_callback_key_valid_until:type_name -> google.protobuf.Timestamp
-	17, // 4: flowhook.v1.OneSpanSettings.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 3: flowhook.v1.OneSpanSettings.previous_callback_key_valid_until:type_name -> google.protobuf.Timestamp
+	31, // 4: flowhook.v1.OneSpanSettings.updated_at:type_name -> google.protobuf.Timestamp
 	5,  // 5: flowhook.v1.GetOneSpanSettingsResponse.settings:type_name -> flowhook.v1.OneSpanSettings
-	18, // 6: flowhook.v1.UpdateOneSpanSettingsRequest.callback_key_grace:type_name -> google.protobuf.Duration
+	32, // 6: flowhook.v1.UpdateOneSpanSettingsRequest.callback_key_grace:type_name -> google.protobuf.Duration
 	5,  // 7: flowhook.v1.UpdateOneSpanSettingsResponse.settings:type_name -> flowhook.v1.OneSpanSettings
-	19, // 8: flowhook.v1.TestProviderConnectionRequest.provider:type_name -> flowhook.v1.Provider
-	17, // 9: flowhook.v1.SecuritySettings.updated_at:type_name -> google.protobuf.Timestamp
+	33, // 8: flowhook.v1.TestProviderConnectionRequest.provider:type_name -> flowhook.v1.Provider
+	31, // 9: flowhook.v1.SecuritySettings.updated_at:type_name -> google.protobuf.Timestamp
 	12, // 10: flowhook.v1.GetSecuritySettingsResponse.settings:type_name -> flowhook.v1.SecuritySettings
 	12, // 11: flowhook.v1.UpdateSecuritySettingsResponse.settings:type_name -> flowhook.v1.SecuritySettings
-	1,  // 12: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:input_type -> flowhook.v1.GetDocuSignSettingsRequest
-	3,  // 13: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:input_type -> flowhook.v1.UpdateDocuSignSettingsRequest
-	10, // 14: flowhook.v1.ProviderSettingsService.TestProviderConnection:input_type -> flowhook.v1.TestProviderConnectionRequest
-	6,  // 15: flowhook.v1.ProviderSettingsService.GetOneSpanSettings:input_type -> flowhook.v1.GetOneSpanSettingsRequest
-	8,  // 16: flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings:input_type -> flowhook.v1.UpdateOneSpanSettingsRequest
-	13, // 17: flowhook.v1.ProviderSettingsService.GetSecuritySettings:input_type -> flowhook.v1.GetSecuritySettingsRequest
-	15, // 18: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:input_type -> flowhook.v1.UpdateSecuritySettingsRequest
-	2,  // 19: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:output_type -> flowhook.v1.GetDocuSignSettingsResponse
-	4,  // 20: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:output_type -> flowhook.v1.UpdateDocuSignSettingsResponse
-	11, // 21: flowhook.v1.ProviderSettingsService.TestProviderConnection:output_type -> flowhook.v1.TestProviderConnectionResponse
-	7,  // 22: flowhook.v1.ProviderSettingsService.GetOneSpanSettings:output_type -> flowhook.v1.GetOneSpanSettingsResponse
-	9,  // 23: flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings:output_type -> flowhook.v1.UpdateOneSpanSettingsResponse
-	14, // 24: flowhook.v1.ProviderSettingsService.GetSecuritySettings:output_type -> flowhook.v1.GetSecuritySettingsResponse
-	16, // 25: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:output_type -> flowhook.v1.UpdateSecuritySettingsResponse
-	19, // [19:26] is the sub-list for method output_type
-	12, // [12:19] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	28, // 12: flowhook.v1.Connector.outcomes:type_name -> flowhook.v1.Connector.OutcomesEntry
+	31, // 13: flowhook.v1.Connector.created_at:type_name -> google.protobuf.Timestamp
+	31, // 14: flowhook.v1.Connector.updated_at:type_name -> google.protobuf.Timestamp
+	31, // 15: flowhook.v1.Connector.previous_signing_secret_valid_until:type_name -> google.protobuf.Timestamp
+	29, // 16: flowhook.v1.CreateConnectorRequest.outcomes:type_name -> flowhook.v1.CreateConnectorRequest.OutcomesEntry
+	17, // 17: flowhook.v1.CreateConnectorResponse.connector:type_name -> flowhook.v1.Connector
+	17, // 18: flowhook.v1.GetConnectorResponse.connector:type_name -> flowhook.v1.Connector
+	17, // 19: flowhook.v1.ListConnectorsResponse.connectors:type_name -> flowhook.v1.Connector
+	30, // 20: flowhook.v1.UpdateConnectorRequest.outcomes:type_name -> flowhook.v1.UpdateConnectorRequest.OutcomesEntry
+	32, // 21: flowhook.v1.UpdateConnectorRequest.signing_secret_grace:type_name -> google.protobuf.Duration
+	17, // 22: flowhook.v1.UpdateConnectorResponse.connector:type_name -> flowhook.v1.Connector
+	34, // 23: flowhook.v1.Connector.OutcomesEntry.value:type_name -> flowhook.v1.Outcome
+	34, // 24: flowhook.v1.CreateConnectorRequest.OutcomesEntry.value:type_name -> flowhook.v1.Outcome
+	34, // 25: flowhook.v1.UpdateConnectorRequest.OutcomesEntry.value:type_name -> flowhook.v1.Outcome
+	1,  // 26: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:input_type -> flowhook.v1.GetDocuSignSettingsRequest
+	3,  // 27: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:input_type -> flowhook.v1.UpdateDocuSignSettingsRequest
+	10, // 28: flowhook.v1.ProviderSettingsService.TestProviderConnection:input_type -> flowhook.v1.TestProviderConnectionRequest
+	6,  // 29: flowhook.v1.ProviderSettingsService.GetOneSpanSettings:input_type -> flowhook.v1.GetOneSpanSettingsRequest
+	8,  // 30: flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings:input_type -> flowhook.v1.UpdateOneSpanSettingsRequest
+	13, // 31: flowhook.v1.ProviderSettingsService.GetSecuritySettings:input_type -> flowhook.v1.GetSecuritySettingsRequest
+	15, // 32: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:input_type -> flowhook.v1.UpdateSecuritySettingsRequest
+	18, // 33: flowhook.v1.ProviderSettingsService.CreateConnector:input_type -> flowhook.v1.CreateConnectorRequest
+	20, // 34: flowhook.v1.ProviderSettingsService.GetConnector:input_type -> flowhook.v1.GetConnectorRequest
+	22, // 35: flowhook.v1.ProviderSettingsService.ListConnectors:input_type -> flowhook.v1.ListConnectorsRequest
+	24, // 36: flowhook.v1.ProviderSettingsService.UpdateConnector:input_type -> flowhook.v1.UpdateConnectorRequest
+	26, // 37: flowhook.v1.ProviderSettingsService.DeleteConnector:input_type -> flowhook.v1.DeleteConnectorRequest
+	2,  // 38: flowhook.v1.ProviderSettingsService.GetDocuSignSettings:output_type -> flowhook.v1.GetDocuSignSettingsResponse
+	4,  // 39: flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings:output_type -> flowhook.v1.UpdateDocuSignSettingsResponse
+	11, // 40: flowhook.v1.ProviderSettingsService.TestProviderConnection:output_type -> flowhook.v1.TestProviderConnectionResponse
+	7,  // 41: flowhook.v1.ProviderSettingsService.GetOneSpanSettings:output_type -> flowhook.v1.GetOneSpanSettingsResponse
+	9,  // 42: flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings:output_type -> flowhook.v1.UpdateOneSpanSettingsResponse
+	14, // 43: flowhook.v1.ProviderSettingsService.GetSecuritySettings:output_type -> flowhook.v1.GetSecuritySettingsResponse
+	16, // 44: flowhook.v1.ProviderSettingsService.UpdateSecuritySettings:output_type -> flowhook.v1.UpdateSecuritySettingsResponse
+	19, // 45: flowhook.v1.ProviderSettingsService.CreateConnector:output_type -> flowhook.v1.CreateConnectorResponse
+	21, // 46: flowhook.v1.ProviderSettingsService.GetConnector:output_type -> flowhook.v1.GetConnectorResponse
+	23, // 47: flowhook.v1.ProviderSettingsService.ListConnectors:output_type -> flowhook.v1.ListConnectorsResponse
+	25, // 48: flowhook.v1.ProviderSettingsService.UpdateConnector:output_type -> flowhook.v1.UpdateConnectorResponse
+	27, // 49: flowhook.v1.ProviderSettingsService.DeleteConnector:output_type -> flowhook.v1.DeleteConnectorResponse
+	38, // [38:50] is the sub-list for method output_type
+	26, // [26:38] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_settings_proto_init() }
@@ -1237,7 +2163,7 @@ func file_flowhook_v1_settings_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_settings_proto_rawDesc), len(file_flowhook_v1_settings_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

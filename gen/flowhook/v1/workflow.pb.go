@@ -32,7 +32,8 @@ const (
 	StateKind_STATE_KIND_START StateKind = 1
 	// Actioned by a person: the assignee (a user or a member of a group).
 	StateKind_STATE_KIND_HUMAN StateKind = 2
-	// Actioned by an outside system (DocuSign, OneSpan); assigned to nobody.
+	// Actioned by an outside system (DocuSign, OneSpan, any system reached through a
+	// connector); assigned to nobody.
 	StateKind_STATE_KIND_EXTERNAL StateKind = 3
 	// Reaching an END state completes the instance.
 	StateKind_STATE_KIND_END StateKind = 4
@@ -148,6 +149,9 @@ const (
 	Provider_PROVIDER_UNSPECIFIED Provider = 0
 	Provider_PROVIDER_DOCUSIGN    Provider = 1
 	Provider_PROVIDER_ONESPAN     Provider = 2
+	// Any outside system, through a connector an administrator registers
+	// (ProviderSettingsService.CreateConnector): calls and callbacks signed with Standard Webhooks.
+	Provider_PROVIDER_CONNECTOR Provider = 3
 )
 
 // Enum value maps for Provider.
@@ -156,11 +160,13 @@ var (
 		0: "PROVIDER_UNSPECIFIED",
 		1: "PROVIDER_DOCUSIGN",
 		2: "PROVIDER_ONESPAN",
+		3: "PROVIDER_CONNECTOR",
 	}
 	Provider_value = map[string]int32{
 		"PROVIDER_UNSPECIFIED": 0,
 		"PROVIDER_DOCUSIGN":    1,
 		"PROVIDER_ONESPAN":     2,
+		"PROVIDER_CONNECTOR":   3,
 	}
 )
 
@@ -257,6 +263,8 @@ const (
 	ActionKind_ACTION_KIND_UNSPECIFIED              ActionKind = 0
 	ActionKind_ACTION_KIND_DOCUSIGN_CREATE_ENVELOPE ActionKind = 1
 	ActionKind_ACTION_KIND_ONESPAN_CREATE_PACKAGE   ActionKind = 2
+	// POST the work item to the connector's create_url.
+	ActionKind_ACTION_KIND_CONNECTOR_CREATE_WORK_ITEM ActionKind = 3
 )
 
 // Enum value maps for ActionKind.
@@ -265,11 +273,13 @@ var (
 		0: "ACTION_KIND_UNSPECIFIED",
 		1: "ACTION_KIND_DOCUSIGN_CREATE_ENVELOPE",
 		2: "ACTION_KIND_ONESPAN_CREATE_PACKAGE",
+		3: "ACTION_KIND_CONNECTOR_CREATE_WORK_ITEM",
 	}
 	ActionKind_value = map[string]int32{
-		"ACTION_KIND_UNSPECIFIED":              0,
-		"ACTION_KIND_DOCUSIGN_CREATE_ENVELOPE": 1,
-		"ACTION_KIND_ONESPAN_CREATE_PACKAGE":   2,
+		"ACTION_KIND_UNSPECIFIED":                0,
+		"ACTION_KIND_DOCUSIGN_CREATE_ENVELOPE":   1,
+		"ACTION_KIND_ONESPAN_CREATE_PACKAGE":     2,
+		"ACTION_KIND_CONNECTOR_CREATE_WORK_ITEM": 3,
 	}
 )
 
@@ -511,16 +521,25 @@ func (x *Signer) GetEmailField() string {
 type ExternalStep struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	Provider Provider               `protobuf:"varint,1,opt,name=provider,proto3,enum=flowhook.v1.Provider" json:"provider,omitempty"`
-	// The subject of the email the provider sends (at most 100 characters, DocuSign's limit).
+	// The subject of the email the provider sends (at most 100 characters, DocuSign's limit); a
+	// connector's system gets it as the work item's title.
 	EmailSubject string `protobuf:"bytes,2,opt,name=email_subject,json=emailSubject,proto3" json:"email_subject,omitempty"`
 	// The title of the document rendered from the start form.
-	DocumentTitle string    `protobuf:"bytes,3,opt,name=document_title,json=documentTitle,proto3" json:"document_title,omitempty"`
-	Signers       []*Signer `protobuf:"bytes,4,rep,name=signers,proto3" json:"signers,omitempty"`
-	// Provider event name (e.g. "envelope-voided", "PACKAGE_OPT_OUT") to the outcome it means
-	// for this state; wins over the provider's default mapping.
+	DocumentTitle string `protobuf:"bytes,3,opt,name=document_title,json=documentTitle,proto3" json:"document_title,omitempty"`
+	// DocuSign and OneSpan: at least one. A connector: optional (the parties, when the form has
+	// them).
+	Signers []*Signer `protobuf:"bytes,4,rep,name=signers,proto3" json:"signers,omitempty"`
+	// Provider event name (e.g. "envelope-voided", "PACKAGE_OPT_OUT", or any type a connector's
+	// system sends) to the outcome it means for this state; wins over the provider's mapping
+	// (a connector's `outcomes`).
 	OutcomeOverrides map[string]Outcome `protobuf:"bytes,5,rep,name=outcome_overrides,json=outcomeOverrides,proto3" json:"outcome_overrides,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=flowhook.v1.Outcome"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The connector's name: required with PROVIDER_CONNECTOR, refused with other providers.
+	Connector string `protobuf:"bytes,6,opt,name=connector,proto3" json:"connector,omitempty"`
+	// Send the PDF rendered from the start form with the work item (a connector's create
+	// request carries it as data.document). DocuSign and OneSpan always send it.
+	IncludeDocument bool `protobuf:"varint,7,opt,name=include_document,json=includeDocument,proto3" json:"include_document,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ExternalStep) Reset() {
@@ -586,6 +605,20 @@ func (x *ExternalStep) GetOutcomeOverrides() map[string]Outcome {
 		return x.OutcomeOverrides
 	}
 	return nil
+}
+
+func (x *ExternalStep) GetConnector() string {
+	if x != nil {
+		return x.Connector
+	}
+	return ""
+}
+
+func (x *ExternalStep) GetIncludeDocument() bool {
+	if x != nil {
+		return x.IncludeDocument
+	}
+	return false
 }
 
 type State struct {
@@ -1196,13 +1229,15 @@ const file_flowhook_v1_workflow_proto_rawDesc = "" +
 	"\n" +
 	"name_field\x18\x01 \x01(\tR\tnameField\x12\x1f\n" +
 	"\vemail_field\x18\x02 \x01(\tR\n" +
-	"emailField\"\xf5\x02\n" +
+	"emailField\"\xbe\x03\n" +
 	"\fExternalStep\x121\n" +
 	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12#\n" +
 	"\remail_subject\x18\x02 \x01(\tR\femailSubject\x12%\n" +
 	"\x0edocument_title\x18\x03 \x01(\tR\rdocumentTitle\x12-\n" +
 	"\asigners\x18\x04 \x03(\v2\x13.flowhook.v1.SignerR\asigners\x12\\\n" +
-	"\x11outcome_overrides\x18\x05 \x03(\v2/.flowhook.v1.ExternalStep.OutcomeOverridesEntryR\x10outcomeOverrides\x1aY\n" +
+	"\x11outcome_overrides\x18\x05 \x03(\v2/.flowhook.v1.ExternalStep.OutcomeOverridesEntryR\x10outcomeOverrides\x12\x1c\n" +
+	"\tconnector\x18\x06 \x01(\tR\tconnector\x12)\n" +
+	"\x10include_document\x18\a \x01(\bR\x0fincludeDocument\x1aY\n" +
 	"\x15OutcomeOverridesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
 	"\x05value\x18\x02 \x01(\x0e2\x14.flowhook.v1.OutcomeR\x05value:\x028\x01\"\xb1\x02\n" +
@@ -1268,23 +1303,25 @@ const file_flowhook_v1_workflow_proto_rawDesc = "" +
 	"\x11FIELD_TYPE_NUMBER\x10\x02\x12\x13\n" +
 	"\x0fFIELD_TYPE_BOOL\x10\x03\x12\x13\n" +
 	"\x0fFIELD_TYPE_DATE\x10\x04\x12\x14\n" +
-	"\x10FIELD_TYPE_EMAIL\x10\x05*Q\n" +
+	"\x10FIELD_TYPE_EMAIL\x10\x05*i\n" +
 	"\bProvider\x12\x18\n" +
 	"\x14PROVIDER_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11PROVIDER_DOCUSIGN\x10\x01\x12\x14\n" +
-	"\x10PROVIDER_ONESPAN\x10\x02*\x8c\x01\n" +
+	"\x10PROVIDER_ONESPAN\x10\x02\x12\x16\n" +
+	"\x12PROVIDER_CONNECTOR\x10\x03*\x8c\x01\n" +
 	"\aOutcome\x12\x17\n" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10OUTCOME_APPROVED\x10\x01\x12\x12\n" +
 	"\x0eOUTCOME_DENIED\x10\x02\x12\x14\n" +
 	"\x10OUTCOME_FINISHED\x10\x03\x12\x13\n" +
 	"\x0fOUTCOME_DELETED\x10\x04\x12\x13\n" +
-	"\x0fOUTCOME_EXPIRED\x10\x05*{\n" +
+	"\x0fOUTCOME_EXPIRED\x10\x05*\xa7\x01\n" +
 	"\n" +
 	"ActionKind\x12\x1b\n" +
 	"\x17ACTION_KIND_UNSPECIFIED\x10\x00\x12(\n" +
 	"$ACTION_KIND_DOCUSIGN_CREATE_ENVELOPE\x10\x01\x12&\n" +
-	"\"ACTION_KIND_ONESPAN_CREATE_PACKAGE\x10\x02B\xa6\x01\n" +
+	"\"ACTION_KIND_ONESPAN_CREATE_PACKAGE\x10\x02\x12*\n" +
+	"&ACTION_KIND_CONNECTOR_CREATE_WORK_ITEM\x10\x03B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rWorkflowProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
 
 var (

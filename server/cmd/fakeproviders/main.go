@@ -1,18 +1,20 @@
-// Command fakeproviders runs local stand-ins for DocuSign and OneSpan Sign, for developing a
-// front end against a real flowhook with nothing outside the machine, and for the TypeScript
-// SDK's tests. The fakes are the ones the Go tests use (server/internal/provider/…fake): they
-// follow the providers' real API shapes, so flowhook talks to them with its real clients, and
-// they deliver webhooks (DocuSign Connect messages with HMAC signatures, OneSpan callbacks with
-// the callback key) back to flowhook exactly as the providers would.
+// Command fakeproviders runs local stand-ins for DocuSign, OneSpan Sign and a ticketing system
+// reached through a connector, for developing a front end against a real flowhook with nothing
+// outside the machine, and for the TypeScript SDK's tests. The fakes are the ones the Go tests
+// use (server/internal/provider/…fake): they follow the real API shapes — the ticketing fake
+// follows flowhook's connector protocol (Standard Webhooks signatures both ways) — so flowhook
+// talks to them with its real clients, and they deliver webhooks (DocuSign Connect messages
+// with HMAC signatures, OneSpan callbacks with the callback key, signed ticket events) back to
+// flowhook exactly as the systems would.
 //
 //	fakeproviders [-addr 127.0.0.1]
 //
 // Each fake listens on its own free loopback port. Once they listen, one JSON line goes to
 // stdout:
 //
-//	{"docusign":"http://127.0.0.1:41001","onespan":"http://127.0.0.1:41002","control":"http://127.0.0.1:41003"}
+//	{"docusign":"http://127.0.0.1:41001","onespan":"http://127.0.0.1:41002","tickets":"http://127.0.0.1:41003","control":"http://127.0.0.1:41004"}
 //
-// The control URL serves a small JSON API that plays the signers' and senders' part:
+// The control URL serves a small JSON API that plays the signers', senders' and agents' part:
 //
 //	GET  /docusign/account                   accountId, integrationKey, userId, privateKeyPem, hmacKeys:
 //	                                         what UpdateDocuSignSettings needs (oauth_base_url = the docusign URL)
@@ -26,8 +28,16 @@
 //	POST /onespan/packages/{id}/{action}     sign | complete | decline | optout | expire | archive | trash | delete
 //	GET  /onespan/deliveries                 every callback posted: packageId, event, statusCode, …
 //	PUT  /onespan/duplicates                 {"count": n}: post every callback n times from now on (1 to 10)
+//	GET  /tickets/account                    signingSecret, createUrl, statusUrl, cancelUrl, outcomes (event
+//	                                         type → outcome): what CreateConnector needs
+//	PUT  /tickets/secret                     {"secret": "whsec_…"}: use a secret flowhook generated instead
+//	GET  /tickets/tickets                    tickets created so far: id, workItemId, state, latestType, reason
+//	POST /tickets/tickets/{id}/{action}      approve | reject | resolve | delete | expire | comment;
+//	                                         body {"reason": "…"} (a comment's text)
+//	GET  /tickets/deliveries                 every ticket event posted: id, event, statusCode, …
+//	PUT  /tickets/duplicates                 {"count": n}: post every event n times from now on (1 to 10)
 //
-// An action answers once the provider's notifications have been posted to flowhook, with the
+// An action answers once the system's notifications have been posted to flowhook, with the
 // deliveries it made. The credentials are generated at start and live only in this process;
 // the fakes hold everything in memory and forget it when the command stops (SIGINT/SIGTERM).
 package main
@@ -51,6 +61,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/flowhook/flowhook/server/internal/provider/connector/connectorfake"
+	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan/onespanfake"
 )
@@ -68,6 +80,7 @@ func main() {
 type URLs struct {
 	DocuSign string `json:"docusign"`
 	OneSpan  string `json:"onespan"`
+	Tickets  string `json:"tickets"`
 	Control  string `json:"control"`
 }
 
@@ -82,20 +95,32 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	handlers := []http.Handler{f.docuSign.Handler(), f.oneSpan.Handler(), f.control()}
-	servers := make([]*http.Server, len(handlers))
-	urls := make([]string, len(handlers))
-	errc := make(chan error, len(handlers))
-	for i, h := range handlers {
+	// Listen on every port first: the control API tells the ticketing fake's URL.
+	const count = 4 // docusign, onespan, tickets, control
+	lns := make([]net.Listener, 0, count)
+	defer func() {
+		for _, ln := range lns {
+			ln.Close() // after Shutdown a no-op; on an early return, frees the ports
+		}
+	}()
+	urls := make([]string, count)
+	for i := range count {
 		ln, err := net.Listen("tcp", net.JoinHostPort(*host, "0"))
 		if err != nil {
 			return fmt.Errorf("listen: %w", err)
 		}
-		servers[i] = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		lns = append(lns, ln)
 		urls[i] = "http://" + ln.Addr().String()
-		go func() { errc <- servers[i].Serve(ln) }()
 	}
-	line, err := json.Marshal(URLs{DocuSign: urls[0], OneSpan: urls[1], Control: urls[2]})
+	f.ticketsURL = urls[2]
+	handlers := []http.Handler{f.docuSign.Handler(), f.oneSpan.Handler(), f.tickets.Handler(), f.control()}
+	servers := make([]*http.Server, count)
+	errc := make(chan error, count)
+	for i, h := range handlers {
+		servers[i] = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+		go func() { errc <- servers[i].Serve(lns[i]) }()
+	}
+	line, err := json.Marshal(URLs{DocuSign: urls[0], OneSpan: urls[1], Tickets: urls[2], Control: urls[3]})
 	if err != nil {
 		return err
 	}
@@ -116,13 +141,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return err
 }
 
-// fakes is one DocuSign account and one OneSpan account with their credentials.
+// fakes is one DocuSign account, one OneSpan account and one ticketing system with their
+// credentials.
 type fakes struct {
 	docuSign      *docusignfake.Fake
 	docuSignPEM   string
 	docuSignHMAC  string
 	oneSpan       *onespanfake.Fake
 	oneSpanAPIKey string
+	tickets       *connectorfake.Fake // its signing secret is generated in New
+	ticketsURL    string              // the ticketing fake's base URL, once it listens
 }
 
 func newFakes() (*fakes, error) {
@@ -138,6 +166,7 @@ func newFakes() (*fakes, error) {
 		docuSignPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
 		docuSignHMAC: base64.StdEncoding.EncodeToString(hmacKey),
 		oneSpan:      onespanfake.New(onespanfake.Options{}),
+		tickets:      connectorfake.New(connectorfake.Options{}),
 	}
 	f.docuSign = docusignfake.New(docusignfake.Options{PublicKey: &key.PublicKey, HMACKeys: []string{f.docuSignHMAC}})
 	f.oneSpanAPIKey = f.oneSpan.APIKey()
@@ -160,81 +189,165 @@ func (f *fakes) control() http.Handler {
 			"accountId": f.docuSign.AccountID(), "integrationKey": f.docuSign.IntegrationKey(), "userId": f.docuSign.UserID(),
 			"privateKeyPem": f.docuSignPEM, "hmacKeys": []string{f.docuSignHMAC}})
 	})
-	mux.HandleFunc("GET /docusign/envelopes", func(w http.ResponseWriter, r *http.Request) {
-		type envelope struct {
-			EnvelopeID string `json:"envelopeId"`
-			Status     string `json:"status"`
-			Subject    string `json:"subject"`
-		}
-		list := []envelope{}
-		for _, c := range f.docuSign.Envelopes() {
-			status, _ := f.docuSign.EnvelopeStatus(c.EnvelopeID)
-			list = append(list, envelope{EnvelopeID: c.EnvelopeID, Status: status, Subject: c.Definition.EmailSubject})
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"envelopes": list})
-	})
-	mux.HandleFunc("GET /docusign/deliveries", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"deliveries": docuSignDeliveries(f.docuSign.Deliveries())})
-	})
-	mux.Handle("POST /docusign/envelopes/{id}/{action}", actionHandler{
-		kind: "envelope", idField: "envelopeId",
-		status:     f.docuSign.EnvelopeStatus,
-		deliveries: func() []Delivery { return docuSignDeliveries(f.docuSign.Deliveries()) },
-		actions: func(id, reason string) map[string]func() error {
-			return map[string]func() error{
-				"deliver":  func() error { return f.docuSign.Deliver(id) },
-				"sign":     func() error { return f.docuSign.Sign(id) },
-				"complete": func() error { return f.docuSign.Complete(id) },
-				"decline":  func() error { return f.docuSign.Decline(id, reason) },
-				"void":     func() error { return f.docuSign.Void(id, reason) },
-				"expire":   func() error { return f.docuSign.Expire(id) },
-			}
-		},
-	})
-
-	mux.HandleFunc("PUT /docusign/duplicates", setDuplicates(f.docuSign.SetDuplicates))
-
 	mux.HandleFunc("GET /onespan/account", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"apiKey": f.oneSpanAPIKey})
 	})
-	mux.HandleFunc("GET /onespan/packages", func(w http.ResponseWriter, r *http.Request) {
-		type pkg struct {
-			PackageID string `json:"packageId"`
-			Status    string `json:"status"`
-			Name      string `json:"name"`
+	mux.HandleFunc("GET /tickets/account", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{
+			"signingSecret": f.tickets.Secrets()[0], "createUrl": connectorfake.CreateURL(f.ticketsURL),
+			"statusUrl": connectorfake.StatusURL(f.ticketsURL), "cancelUrl": connectorfake.CancelURL(f.ticketsURL),
+			"outcomes": connectorfake.Outcomes})
+	})
+	mux.HandleFunc("PUT /tickets/secret", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Secret string `json:"secret"`
 		}
-		list := []pkg{}
-		for _, c := range f.oneSpan.Packages() {
-			status, _ := f.oneSpanStatus(c.ID)
-			list = append(list, pkg{PackageID: c.ID, Status: status, Name: c.Package.Name})
+		if !readBody(w, r, &body, `{"secret": "whsec_…"}`) {
+			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"packages": list})
+		if _, err := standardwebhooks.ParseSecret(body.Secret); err != nil {
+			writeError(w, http.StatusBadRequest, "secret: "+err.Error())
+			return
+		}
+		_ = f.tickets.SetSecrets(body.Secret) // parsed above: it cannot fail
+		writeJSON(w, http.StatusOK, map[string]string{"signingSecret": body.Secret})
 	})
-	mux.HandleFunc("GET /onespan/deliveries", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"deliveries": oneSpanDeliveries(f.oneSpan.Deliveries())})
-	})
-	mux.Handle("POST /onespan/packages/{id}/{action}", actionHandler{
-		kind: "package", idField: "packageId",
-		status:     f.oneSpanStatus,
-		deliveries: func() []Delivery { return oneSpanDeliveries(f.oneSpan.Deliveries()) },
-		actions: func(id, reason string) map[string]func() error {
-			return map[string]func() error{
-				"sign":     func() error { return f.oneSpan.Sign(id) },
-				"complete": func() error { return f.oneSpan.Complete(id) },
-				"decline":  func() error { return f.oneSpan.Decline(id, reason) },
-				"optout":   func() error { return f.oneSpan.OptOut(id, reason) },
-				"expire":   func() error { return f.oneSpan.Expire(id) },
-				"archive":  func() error { return f.oneSpan.Archive(id) },
-				"trash":    func() error { return f.oneSpan.Trash(id) },
-				"delete":   func() error { return f.oneSpan.Delete(id) },
-			}
-		},
-	})
-	mux.HandleFunc("PUT /onespan/duplicates", setDuplicates(f.oneSpan.SetDuplicates))
+	for _, s := range f.systems() {
+		s.register(mux)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such control endpoint; see `go doc ./server/cmd/fakeproviders`")
 	})
 	return mux
+}
+
+// system is one fake's part of the control API beside its account: its work items, the
+// notifications it posted, the actions that move an item, and the duplicates knob.
+type system struct {
+	prefix     string     // "/docusign"
+	items      string     // the items' path segment and JSON key: "envelopes"
+	list       func() any // the items, for GET {prefix}/{items}
+	deliveries func() []Delivery
+	duplicates func(n int)
+	action     actionHandler // its deliveries are filled in by register
+}
+
+func (s system) register(mux *http.ServeMux) {
+	mux.HandleFunc("GET "+s.prefix+"/"+s.items, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{s.items: s.list()})
+	})
+	mux.HandleFunc("GET "+s.prefix+"/deliveries", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.deliveries()})
+	})
+	s.action.deliveries = s.deliveries
+	mux.Handle("POST "+s.prefix+"/"+s.items+"/{id}/{action}", s.action)
+	mux.HandleFunc("PUT "+s.prefix+"/duplicates", setDuplicates(s.duplicates))
+}
+
+func (f *fakes) systems() []system {
+	return []system{{
+		prefix: "/docusign", items: "envelopes", list: f.envelopes, duplicates: f.docuSign.SetDuplicates,
+		deliveries: func() []Delivery {
+			return convert(f.docuSign.Deliveries(), func(d docusignfake.Delivery) Delivery {
+				return Delivery{ID: d.EnvelopeID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
+			})
+		},
+		action: actionHandler{kind: "envelope", idField: "envelopeId", status: f.docuSign.EnvelopeStatus,
+			actions: func(id, reason string) map[string]func() error {
+				return map[string]func() error{
+					"deliver":  func() error { return f.docuSign.Deliver(id) },
+					"sign":     func() error { return f.docuSign.Sign(id) },
+					"complete": func() error { return f.docuSign.Complete(id) },
+					"decline":  func() error { return f.docuSign.Decline(id, reason) },
+					"void":     func() error { return f.docuSign.Void(id, reason) },
+					"expire":   func() error { return f.docuSign.Expire(id) },
+				}
+			}},
+	}, {
+		prefix: "/onespan", items: "packages", list: f.packages, duplicates: f.oneSpan.SetDuplicates,
+		deliveries: func() []Delivery {
+			return convert(f.oneSpan.Deliveries(), func(d onespanfake.Delivery) Delivery {
+				return Delivery{ID: d.PackageID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
+			})
+		},
+		action: actionHandler{kind: "package", idField: "packageId", status: f.oneSpanStatus,
+			actions: func(id, reason string) map[string]func() error {
+				return map[string]func() error{
+					"sign":     func() error { return f.oneSpan.Sign(id) },
+					"complete": func() error { return f.oneSpan.Complete(id) },
+					"decline":  func() error { return f.oneSpan.Decline(id, reason) },
+					"optout":   func() error { return f.oneSpan.OptOut(id, reason) },
+					"expire":   func() error { return f.oneSpan.Expire(id) },
+					"archive":  func() error { return f.oneSpan.Archive(id) },
+					"trash":    func() error { return f.oneSpan.Trash(id) },
+					"delete":   func() error { return f.oneSpan.Delete(id) },
+				}
+			}},
+	}, {
+		prefix: "/tickets", items: "tickets", list: f.ticketList, duplicates: f.tickets.SetDuplicates,
+		deliveries: func() []Delivery {
+			return convert(f.tickets.Deliveries(), func(d connectorfake.Delivery) Delivery {
+				return Delivery{ID: d.TicketID, Event: d.Type, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
+			})
+		},
+		action: actionHandler{kind: "ticket", idField: "id", status: f.ticketType,
+			actions: func(id, reason string) map[string]func() error {
+				return map[string]func() error{
+					"approve": func() error { return f.tickets.Approve(id, reason) },
+					"reject":  func() error { return f.tickets.Reject(id, reason) },
+					"resolve": func() error { return f.tickets.Resolve(id) },
+					"delete":  func() error { return f.tickets.Delete(id) },
+					"expire":  func() error { return f.tickets.Expire(id) },
+					"comment": func() error { return f.tickets.Comment(id, reason) },
+				}
+			}},
+	}}
+}
+
+// envelopes lists the DocuSign envelopes created so far.
+func (f *fakes) envelopes() any {
+	type envelope struct {
+		EnvelopeID string `json:"envelopeId"`
+		Status     string `json:"status"`
+		Subject    string `json:"subject"`
+	}
+	list := []envelope{}
+	for _, c := range f.docuSign.Envelopes() {
+		status, _ := f.docuSign.EnvelopeStatus(c.EnvelopeID)
+		list = append(list, envelope{EnvelopeID: c.EnvelopeID, Status: status, Subject: c.Definition.EmailSubject})
+	}
+	return list
+}
+
+// packages lists the OneSpan packages created so far.
+func (f *fakes) packages() any {
+	type pkg struct {
+		PackageID string `json:"packageId"`
+		Status    string `json:"status"`
+		Name      string `json:"name"`
+	}
+	list := []pkg{}
+	for _, c := range f.oneSpan.Packages() {
+		status, _ := f.oneSpanStatus(c.ID)
+		list = append(list, pkg{PackageID: c.ID, Status: status, Name: c.Package.Name})
+	}
+	return list
+}
+
+// ticketList lists the tickets created so far.
+func (f *fakes) ticketList() any {
+	type ticket struct {
+		ID         string `json:"id"`
+		WorkItemID string `json:"workItemId"`
+		State      string `json:"state"`
+		LatestType string `json:"latestType"`
+		Reason     string `json:"reason"`
+	}
+	list := []ticket{}
+	for _, t := range f.tickets.Tickets() {
+		list = append(list, ticket{ID: t.ID, WorkItemID: t.WorkItemID, State: t.State, LatestType: t.LatestType, Reason: t.Reason})
+	}
+	return list
 }
 
 // oneSpanStatus is a package's status, DELETED once it is deleted.
@@ -244,6 +357,12 @@ func (f *fakes) oneSpanStatus(id string) (string, bool) {
 		return "DELETED", ok
 	}
 	return st.Status, ok
+}
+
+// ticketType is a ticket's latest event type.
+func (f *fakes) ticketType(id string) (string, bool) {
+	t, ok := f.tickets.Ticket(id)
+	return t.LatestType, ok
 }
 
 // actionHandler serves POST …/{id}/{action} for one fake: it plays the action on the work item
@@ -330,18 +449,11 @@ func setDuplicates(set func(n int)) http.HandlerFunc {
 	}
 }
 
-func docuSignDeliveries(ds []docusignfake.Delivery) []Delivery {
+// convert maps a fake's deliveries to the control API's.
+func convert[D any](ds []D, to func(D) Delivery) []Delivery {
 	out := make([]Delivery, 0, len(ds))
 	for _, d := range ds {
-		out = append(out, Delivery{ID: d.EnvelopeID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err})
-	}
-	return out
-}
-
-func oneSpanDeliveries(ds []onespanfake.Delivery) []Delivery {
-	out := make([]Delivery, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, Delivery{ID: d.PackageID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err})
+		out = append(out, to(d))
 	}
 	return out
 }

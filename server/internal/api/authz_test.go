@@ -496,6 +496,31 @@ func authzRows() []authzRow {
 			_, err := f.cl[c].settings.UpdateSecuritySettings(f.ctx, connect.NewRequest(&flowhookv1.UpdateSecuritySettingsRequest{WebhookReceiverDebug: true, EventRetentionDays: -1}))
 			return err
 		}},
+		// Connectors: an admin's malformed or unknown names are refused; nobody else gets that far.
+		{flowhookv1connect.ProviderSettingsServiceCreateConnectorProcedure, "", authzWant(connect.CodeInvalidArgument, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].settings.CreateConnector(f.ctx, connect.NewRequest(&flowhookv1.CreateConnectorRequest{Name: "Not A Name"}))
+			return err
+		}},
+		{flowhookv1connect.ProviderSettingsServiceGetConnectorProcedure, "", authzWant(connect.CodeNotFound, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].settings.GetConnector(f.ctx, connect.NewRequest(&flowhookv1.GetConnectorRequest{Name: "nobody"}))
+			return err
+		}},
+		{flowhookv1connect.ProviderSettingsServiceListConnectorsProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			res, err := f.cl[c].settings.ListConnectors(f.ctx, connect.NewRequest(&flowhookv1.ListConnectorsRequest{}))
+			if err == nil {
+				require.Empty(t, res.Msg.GetConnectors())
+			}
+			return err
+		}},
+		{flowhookv1connect.ProviderSettingsServiceUpdateConnectorProcedure, "", authzWant(connect.CodeNotFound, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].settings.UpdateConnector(f.ctx, connect.NewRequest(&flowhookv1.UpdateConnectorRequest{Name: "nobody",
+				CreateUrl: "https://tickets.example.com/tickets", ExpectedRevision: 1}))
+			return err
+		}},
+		{flowhookv1connect.ProviderSettingsServiceDeleteConnectorProcedure, "", authzWant(connect.CodeNotFound, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].settings.DeleteConnector(f.ctx, connect.NewRequest(&flowhookv1.DeleteConnectorRequest{Name: "nobody"}))
+			return err
+		}},
 
 		// EventLogService
 		{flowhookv1connect.EventLogServiceListEventsProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
@@ -688,7 +713,7 @@ func TestAuthorization(t *testing.T) {
 
 	t.Run("table covers every RPC and caller", func(t *testing.T) {
 		procs := authzProcedures()
-		require.Len(t, procs, 37, "design 8 + instance 8 + identity 10 + settings 7 + event log 4")
+		require.Len(t, procs, 42, "design 8 + instance 8 + identity 10 + settings 12 + event log 4")
 		base := map[string]bool{}
 		names := map[string]bool{}
 		for _, r := range rows {

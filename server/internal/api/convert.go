@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -12,7 +14,48 @@ import (
 )
 
 // Enum numbers are the same on the wire and in the engine, so conversion is a cast; unknown
-// numbers pass through for the engine's validation to name.
+// numbers pass through for the engine's validation to name. Providers and action kinds are
+// names in the engine (each provider names itself): they convert by name, PROVIDER_ and
+// ACTION_KIND_ prefixes off.
+
+// providerFromProto is the engine's name of a provider; a number the enum does not have keeps
+// its number, for validation to name.
+func providerFromProto(p flowhookv1.Provider) engine.Provider {
+	if p == flowhookv1.Provider_PROVIDER_UNSPECIFIED {
+		return engine.ProviderUnspecified
+	}
+	if name, ok := flowhookv1.Provider_name[int32(p)]; ok {
+		return engine.Provider(strings.TrimPrefix(name, "PROVIDER_"))
+	}
+	return engine.Provider(strconv.Itoa(int(p)))
+}
+
+// knownProvider reports whether the API has the provider (a filter naming another is refused).
+func knownProvider(p flowhookv1.Provider) bool {
+	_, ok := flowhookv1.Provider_name[int32(p)]
+	return ok
+}
+
+func providerToProto(p engine.Provider) flowhookv1.Provider {
+	return flowhookv1.Provider(flowhookv1.Provider_value["PROVIDER_"+string(p)])
+}
+
+func actionToProto(a engine.ActionKind) flowhookv1.ActionKind {
+	return flowhookv1.ActionKind(flowhookv1.ActionKind_value["ACTION_KIND_"+string(a)])
+}
+
+// checkProviderFilter checks a filter's provider and connector: a known provider, and a
+// connector only with one (PROVIDER_CONNECTOR).
+func checkProviderFilter(ps *engine.Problems, path string, p flowhookv1.Provider, connector string) {
+	switch {
+	case p != flowhookv1.Provider_PROVIDER_UNSPECIFIED && !knownProvider(p):
+		ps.Add(path+"provider", "unknown provider %d", int(p))
+	case connector != "" && p == flowhookv1.Provider_PROVIDER_UNSPECIFIED:
+		ps.Add(path+"connector", "needs its provider: PROVIDER_CONNECTOR")
+	case connector != "" && !engine.ValidConnectorName(connector):
+		ps.Add(path+"connector", "is not a connector name (lower case letters, digits and '-')")
+	}
+}
 
 func draftFromProto(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems) {
 	var ps engine.Problems
@@ -40,10 +83,12 @@ func draftFromProto(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems)
 		}
 		if e := s.GetExternal(); e != nil {
 			ext := &engine.ExternalStep{
-				Provider:      engine.Provider(e.GetProvider()),
-				EmailSubject:  e.GetEmailSubject(),
-				DocumentTitle: e.GetDocumentTitle(),
-				Signers:       make([]engine.Signer, len(e.GetSigners())),
+				Provider:        providerFromProto(e.GetProvider()),
+				Connector:       e.GetConnector(),
+				IncludeDocument: e.GetIncludeDocument(),
+				EmailSubject:    e.GetEmailSubject(),
+				DocumentTitle:   e.GetDocumentTitle(),
+				Signers:         make([]engine.Signer, len(e.GetSigners())),
 			}
 			for j, sg := range e.GetSigners() {
 				ext.Signers[j] = engine.Signer{NameField: sg.GetNameField(), EmailField: sg.GetEmailField()}
@@ -95,9 +140,11 @@ func statesToProto(states []engine.State) []*flowhookv1.State {
 		ps.Assignee = assigneeToProto(s.Assignee)
 		if e := s.External; e != nil {
 			pe := &flowhookv1.ExternalStep{
-				Provider:      flowhookv1.Provider(e.Provider),
-				EmailSubject:  e.EmailSubject,
-				DocumentTitle: e.DocumentTitle,
+				Provider:        providerToProto(e.Provider),
+				Connector:       e.Connector,
+				IncludeDocument: e.IncludeDocument,
+				EmailSubject:    e.EmailSubject,
+				DocumentTitle:   e.DocumentTitle,
 			}
 			for _, sg := range e.Signers {
 				pe.Signers = append(pe.Signers, &flowhookv1.Signer{NameField: sg.NameField, EmailField: sg.EmailField})
@@ -129,7 +176,7 @@ func transitionsToProto(ts []engine.Transition) []*flowhookv1.Transition {
 			OnOutcome: flowhookv1.Outcome(t.OnOutcome),
 		}
 		for _, a := range t.Actions {
-			pt.Actions = append(pt.Actions, &flowhookv1.Action{Kind: flowhookv1.ActionKind(a.Kind)})
+			pt.Actions = append(pt.Actions, &flowhookv1.Action{Kind: actionToProto(a.Kind)})
 		}
 		out[i] = pt
 	}

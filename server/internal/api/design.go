@@ -27,7 +27,7 @@ func NewDesignService(designer *engine.Designer, log *slog.Logger) *DesignServic
 
 func (s *DesignService) CreateWorkflow(ctx context.Context, req *connect.Request[flowhookv1.CreateWorkflowRequest]) (*connect.Response[flowhookv1.CreateWorkflowResponse], error) {
 	draft, ps := requiredDraft(req.Msg.GetWorkflow())
-	if err := invalidDraft(ps, draft); err != nil {
+	if err := s.invalidDraft(ps, draft); err != nil {
 		return nil, err
 	}
 	wf, err := s.designer.Create(ctx, draft)
@@ -42,7 +42,7 @@ func (s *DesignService) UpdateWorkflow(ctx context.Context, req *connect.Request
 	checkID(&ps, "workflow_id", req.Msg.GetWorkflowId())
 	draft, dps := requiredDraft(req.Msg.GetWorkflow())
 	ps = append(ps, dps...)
-	if err := invalidDraft(ps, draft); err != nil {
+	if err := s.invalidDraft(ps, draft); err != nil {
 		return nil, err
 	}
 	wf, err := s.designer.Update(ctx, req.Msg.GetWorkflowId(), draft, req.Msg.GetExpectedRevision())
@@ -161,11 +161,11 @@ func requiredDraft(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems) 
 
 // invalidDraft reports the api layer's problems together with the draft's own, so that a
 // caller sees every problem in one answer.
-func invalidDraft(ps engine.Problems, draft engine.Draft) error {
+func (s *DesignService) invalidDraft(ps engine.Problems, draft engine.Draft) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	return invalid(append(ps, engine.ValidateDraft(draft).Prefixed("workflow")...))
+	return invalid(append(ps, s.designer.DraftProblems(draft).Prefixed("workflow")...))
 }
 
 // checkID adds a problem when id is not a flowhook id (a UUID).

@@ -31,10 +31,8 @@ func NewEventLogService(log engine.EventLogStore, external *engine.External, rec
 
 func (s *EventLogService) ReconcileWorkItems(ctx context.Context, req *connect.Request[flowhookv1.ReconcileWorkItemsRequest]) (*connect.Response[flowhookv1.ReconcileWorkItemsResponse], error) {
 	var ps engine.Problems
-	p := engine.Provider(req.Msg.GetProvider())
-	if p != engine.ProviderUnspecified && !p.Valid() {
-		ps.Add("provider", "unknown provider %d", int(p))
-	}
+	p := providerFromProto(req.Msg.GetProvider())
+	checkProviderFilter(&ps, "", req.Msg.GetProvider(), "")
 	limit := int(req.Msg.GetLimit())
 	switch {
 	case limit == 0:
@@ -57,14 +55,13 @@ func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[f
 	var ps engine.Problems
 	pf := req.Msg.GetFilter()
 	f := engine.EventFilter{
-		Provider:   engine.Provider(pf.GetProvider()),
+		Provider:   providerFromProto(pf.GetProvider()),
+		Connector:  pf.GetConnector(),
 		EventType:  pf.GetEventType(),
 		ExternalID: pf.GetExternalId(),
 		InstanceID: pf.GetInstanceId(),
 	}
-	if f.Provider != engine.ProviderUnspecified && !f.Provider.Valid() {
-		ps.Add("filter.provider", "unknown provider %d", int(f.Provider))
-	}
+	checkProviderFilter(&ps, "filter.", pf.GetProvider(), f.Connector)
 	if v := pf.GetVerdict(); v != flowhookv1.Verdict_VERDICT_UNSPECIFIED {
 		if f.Verdict = verdictFromProto(v); f.Verdict == "" {
 			ps.Add("filter.verdict", "unknown verdict %d", int32(v))
@@ -164,7 +161,8 @@ func verdictFromProto(v flowhookv1.Verdict) engine.Verdict {
 func eventToProto(ev engine.StoredEvent) *flowhookv1.Event {
 	out := &flowhookv1.Event{
 		Id:            ev.ID,
-		Provider:      flowhookv1.Provider(ev.Event.Provider),
+		Provider:      providerToProto(ev.Event.System.Provider),
+		Connector:     ev.Event.System.Connector,
 		EventType:     ev.Event.Type,
 		ExternalId:    ev.Event.ExternalID,
 		Verdict:       verdictToProto(ev.Verdict),

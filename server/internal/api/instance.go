@@ -73,7 +73,8 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 		Version:    pf.GetVersion(),
 		StateKey:   pf.GetStateKey(),
 		Status:     engine.InstanceStatus(pf.GetStatus()),
-		Provider:   engine.Provider(pf.GetProvider()),
+		Provider:   providerFromProto(pf.GetProvider()),
+		Connector:  pf.GetConnector(),
 		ExternalID: pf.GetExternalId(),
 		StartedBy:  pf.GetStartedBy(),
 	}
@@ -89,9 +90,7 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 	if f.Status != engine.StatusUnspecified && !f.Status.Valid() {
 		ps.Add("filter.status", "unknown status %d", int(f.Status))
 	}
-	if f.Provider != engine.ProviderUnspecified && !f.Provider.Valid() {
-		ps.Add("filter.provider", "unknown provider %d", int(f.Provider))
-	}
+	checkProviderFilter(&ps, "filter.", pf.GetProvider(), f.Connector)
 	if len(f.StateKey) > engine.MaxKeyLen {
 		ps.Add("filter.state_key", "must be at most %d characters", engine.MaxKeyLen)
 	}
@@ -245,7 +244,8 @@ func instanceToProto(in engine.Instance) *flowhookv1.Instance {
 		FormData:     form,
 		Revision:     in.Revision,
 		StartedBy:    in.StartedBy,
-		Provider:     flowhookv1.Provider(in.Provider),
+		Provider:     providerToProto(in.System.Provider),
+		Connector:    in.System.Connector,
 		Reason:       in.Reason,
 		CreatedAt:    timestamp(in.CreatedAt),
 		UpdatedAt:    timestamp(in.UpdatedAt),
@@ -254,7 +254,8 @@ func instanceToProto(in engine.Instance) *flowhookv1.Instance {
 	if w := in.WorkItem; w != nil {
 		out.WorkItem = &flowhookv1.WorkItem{
 			Id:         w.ID,
-			Provider:   flowhookv1.Provider(w.Provider),
+			Provider:   providerToProto(w.System.Provider),
+			Connector:  w.System.Connector,
 			ExternalId: w.ExternalID,
 			Status:     string(w.Status),
 			Outcome:    flowhookv1.Outcome(w.Outcome),

@@ -2,36 +2,35 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
 	"github.com/flowhook/flowhook/server/internal/engine"
-	"github.com/flowhook/flowhook/server/internal/provider"
-	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 )
 
-// SettingsService implements ProviderSettingsService.
+// SettingsService implements ProviderSettingsService. A provider's settings group travels
+// between this service and the provider as the JSON form of the RPC's messages
+// (engine.ProviderSettings), so that nothing here knows a provider's fields.
 type SettingsService struct {
-	settings    engine.SettingsStore
-	security    *engine.Security
-	registry    *provider.Registry
-	callbackURL func(engine.Provider) string
-	log         *slog.Logger
+	settings   engine.SettingsStore
+	security   *engine.Security
+	providers  engine.ProviderSettings
+	connectors engine.Connectors
+	log        *slog.Logger
 }
 
 var _ flowhookv1connect.ProviderSettingsServiceHandler = (*SettingsService)(nil)
 
 // NewSettingsService returns the settings service.
-func NewSettingsService(settings engine.SettingsStore, security *engine.Security, registry *provider.Registry, callbackURL func(engine.Provider) string, log *slog.Logger) *SettingsService {
-	return &SettingsService{settings: settings, security: security, registry: registry, callbackURL: callbackURL, log: log}
+func NewSettingsService(settings engine.SettingsStore, security *engine.Security, providers engine.ProviderSettings, connectors engine.Connectors, log *slog.Logger) *SettingsService {
+	return &SettingsService{settings: settings, security: security, providers: providers, connectors: connectors, log: log}
 }
 
 func (s *SettingsService) GetSecuritySettings(ctx context.Context, _ *connect.Request[flowhookv1.GetSecuritySettingsRequest]) (*connect.Response[flowhookv1.GetSecuritySettingsResponse], error) {
@@ -85,240 +84,201 @@ func securityToProto(s engine.SecuritySettings) *flowhookv1.SecuritySettings {
 }
 
 func (s *SettingsService) GetDocuSignSettings(ctx context.Context, _ *connect.Request[flowhookv1.GetDocuSignSettingsRequest]) (*connect.Response[flowhookv1.GetDocuSignSettingsResponse], error) {
-	st, err := s.settings.GetSettings(ctx, engine.SettingsDocuSign)
-	if err != nil {
-		return nil, toConnect(ctx, s.log, err)
+	out := &flowhookv1.DocuSignSettings{}
+	if err := s.view(ctx, "DOCUSIGN", out); err != nil {
+		return nil, err
 	}
-	return connect.NewResponse(&flowhookv1.GetDocuSignSettingsResponse{Settings: s.docuSignToProto(st)}), nil
+	return connect.NewResponse(&flowhookv1.GetDocuSignSettingsResponse{Settings: out}), nil
 }
 
 func (s *SettingsService) UpdateDocuSignSettings(ctx context.Context, req *connect.Request[flowhookv1.UpdateDocuSignSettingsRequest]) (*connect.Response[flowhookv1.UpdateDocuSignSettingsResponse], error) {
-	p, err := principal(ctx)
-	if err != nil {
+	out := &flowhookv1.DocuSignSettings{}
+	if err := s.update(ctx, "DOCUSIGN", req.Msg, req.Msg.GetExpectedRevision(), out); err != nil {
 		return nil, err
 	}
-	m := req.Msg
-	cur, err := s.settings.GetSettings(ctx, engine.SettingsDocuSign)
-	if err != nil {
-		return nil, toConnect(ctx, s.log, err)
-	}
-	var ps engine.Problems
-	if m.GetExpectedRevision() != cur.Revision {
-		return nil, toConnect(ctx, s.log, fmt.Errorf("%w: the settings are at revision %d, not %d", engine.ErrConflict, cur.Revision, m.GetExpectedRevision()))
-	}
-	oauth := strings.TrimSpace(m.GetOauthBaseUrl())
-	if oauth == "" {
-		oauth = docusign.DemoOAuthBaseURL // DocuSign's developer environment until told otherwise
-	}
-	next := engine.Settings{ID: engine.SettingsDocuSign, UpdatedBy: p.UserID, Plain: map[string]any{
-		provider.KeyAccountID:      strings.TrimSpace(m.GetAccountId()),
-		provider.KeyIntegrationKey: strings.TrimSpace(m.GetIntegrationKey()),
-		provider.KeyUserID:         strings.TrimSpace(m.GetUserId()),
-		provider.KeyOAuthBaseURL:   oauth,
-	}, Secrets: map[string]string{}}
-	for k, v := range cur.Secrets {
-		next.Secrets[k] = v
-	}
-	if m.PrivateKeyPem != nil {
-		next.Secrets[provider.KeyPrivateKey] = m.GetPrivateKeyPem()
-	}
-	if m.GetReplaceHmacKeys() {
-		for i, k := range m.GetHmacKeys() {
-			if strings.ContainsAny(k, "\r\n") {
-				ps.Add(fmt.Sprintf("hmac_keys[%d]", i), "must be one line")
-			}
-		}
-		next.Secrets[provider.KeyHMACKeys] = strings.Join(m.GetHmacKeys(), "\n")
-	}
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
-	if err := provider.DocuSignSettings(next).Validate(); err != nil {
-		return nil, toConnect(ctx, s.log, err)
-	}
-	saved, err := s.settings.PutSettings(ctx, next, cur.Revision)
-	if err != nil {
-		return nil, toConnect(ctx, s.log, err)
-	}
-	return connect.NewResponse(&flowhookv1.UpdateDocuSignSettingsResponse{Settings: s.docuSignToProto(saved)}), nil
+	return connect.NewResponse(&flowhookv1.UpdateDocuSignSettingsResponse{Settings: out}), nil
 }
-
-func (s *SettingsService) TestProviderConnection(ctx context.Context, req *connect.Request[flowhookv1.TestProviderConnectionRequest]) (*connect.Response[flowhookv1.TestProviderConnectionResponse], error) {
-	switch req.Msg.GetProvider() {
-	case flowhookv1.Provider_PROVIDER_DOCUSIGN:
-	case flowhookv1.Provider_PROVIDER_ONESPAN:
-		return s.testOneSpan(ctx)
-	default:
-		return nil, invalid(engine.Problems{{Path: "provider", Message: "must be PROVIDER_DOCUSIGN or PROVIDER_ONESPAN"}})
-	}
-	c, err := s.registry.DocuSign(ctx)
-	if err != nil {
-		if errors.Is(err, engine.ErrProviderPermanent) {
-			return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: err.Error()}), nil
-		}
-		return nil, toConnect(ctx, s.log, err)
-	}
-	info, err := c.TestConnection(ctx)
-	if err != nil {
-		var pe *engine.ProviderError
-		if errors.As(err, &pe) || errors.Is(err, engine.ErrProviderPermanent) {
-			return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: err.Error()}), nil
-		}
-		return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: "DocuSign could not be reached"}), nil
-	}
-	return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Ok: true,
-		Message:     fmt.Sprintf("signed in as %s for account %s", info.Name, info.AccountName),
-		AccountName: info.AccountName, UserName: info.Name, BaseUri: info.BaseURI}), nil
-}
-
-func (s *SettingsService) docuSignToProto(st engine.Settings) *flowhookv1.DocuSignSettings {
-	ds := provider.DocuSignSettings(st)
-	return &flowhookv1.DocuSignSettings{
-		AccountId:      ds.AccountID,
-		IntegrationKey: ds.IntegrationKey,
-		UserId:         ds.UserID,
-		OauthBaseUrl:   ds.OAuthBaseURL,
-		PrivateKeySet:  len(ds.PrivateKeyPEM) > 0,
-		HmacKeyCount:   int32(len(ds.HMACKeys)),
-		WebhookUrl:     s.callbackURL(engine.ProviderDocuSign),
-		Revision:       st.Revision,
-		UpdatedAt:      timestamp(st.UpdatedAt),
-	}
-}
-
-// maxCallbackKeyGrace bounds how long a replaced OneSpan callback key is still accepted.
-const maxCallbackKeyGrace = 30 * 24 * time.Hour
 
 func (s *SettingsService) GetOneSpanSettings(ctx context.Context, _ *connect.Request[flowhookv1.GetOneSpanSettingsRequest]) (*connect.Response[flowhookv1.GetOneSpanSettingsResponse], error) {
-	st, err := s.settings.GetSettings(ctx, engine.SettingsOneSpan)
-	if err != nil {
-		return nil, toConnect(ctx, s.log, err)
+	out := &flowhookv1.OneSpanSettings{}
+	if err := s.view(ctx, "ONESPAN", out); err != nil {
+		return nil, err
 	}
-	return connect.NewResponse(&flowhookv1.GetOneSpanSettingsResponse{Settings: s.oneSpanToProto(st)}), nil
+	return connect.NewResponse(&flowhookv1.GetOneSpanSettingsResponse{Settings: out}), nil
 }
 
 func (s *SettingsService) UpdateOneSpanSettings(ctx context.Context, req *connect.Request[flowhookv1.UpdateOneSpanSettingsRequest]) (*connect.Response[flowhookv1.UpdateOneSpanSettingsResponse], error) {
-	p, err := principal(ctx)
-	if err != nil {
+	out := &flowhookv1.OneSpanSettings{}
+	if err := s.update(ctx, "ONESPAN", req.Msg, req.Msg.GetExpectedRevision(), out); err != nil {
 		return nil, err
 	}
-	m := req.Msg
-	cur, err := s.settings.GetSettings(ctx, engine.SettingsOneSpan)
+	return connect.NewResponse(&flowhookv1.UpdateOneSpanSettingsResponse{Settings: out}), nil
+}
+
+// view reads a provider's settings into its message.
+func (s *SettingsService) view(ctx context.Context, p engine.Provider, out proto.Message) error {
+	b, err := s.providers.ViewSettings(ctx, p)
 	if err != nil {
-		return nil, toConnect(ctx, s.log, err)
+		return toConnect(ctx, s.log, err)
 	}
-	if m.GetExpectedRevision() != cur.Revision {
-		return nil, toConnect(ctx, s.log, fmt.Errorf("%w: the settings are at revision %d, not %d", engine.ErrConflict, cur.Revision, m.GetExpectedRevision()))
+	return s.decode(ctx, b, out)
+}
+
+// update hands a provider its update request and reads the settings it saved into out.
+func (s *SettingsService) update(ctx context.Context, p engine.Provider, req proto.Message, expectedRevision int64, out proto.Message) error {
+	caller, err := principal(ctx)
+	if err != nil {
+		return err
 	}
+	if expectedRevision < 0 {
+		return invalid(engine.Problems{{Path: "expected_revision", Message: "must not be negative"}})
+	}
+	b, err := protojson.Marshal(req)
+	if err != nil {
+		return invalid(engine.Problems{{Path: "", Message: "the request cannot be read: " + err.Error()}})
+	}
+	saved, err := s.providers.UpdateSettings(ctx, p, b, expectedRevision, caller.UserID)
+	if err != nil {
+		return toConnect(ctx, s.log, err)
+	}
+	return s.decode(ctx, saved, out)
+}
+
+// decode reads a provider's settings message; a field the message lacks is this server's
+// mistake, not the caller's.
+func (s *SettingsService) decode(ctx context.Context, b []byte, out proto.Message) error {
+	if err := protojson.Unmarshal(b, out); err != nil {
+		return toConnect(ctx, s.log, fmt.Errorf("a provider's settings do not fit %T: %w", out, err))
+	}
+	return nil
+}
+
+func (s *SettingsService) TestProviderConnection(ctx context.Context, req *connect.Request[flowhookv1.TestProviderConnectionRequest]) (*connect.Response[flowhookv1.TestProviderConnectionResponse], error) {
 	var ps engine.Problems
-	base := strings.TrimRight(strings.TrimSpace(m.GetBaseUrl()), "/")
-	if base == "" {
-		base = provider.OneSpanSandboxURL
-	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		ps.Add("base_url", "must be an http(s) URL such as %s", provider.OneSpanSandboxURL)
-	}
-	secret := func(path string, v *string, minLen int) {
-		if v == nil {
-			return
-		}
-		switch {
-		case strings.ContainsAny(*v, "\r\n \t"):
-			ps.Add(path, "must be one word (no spaces or line breaks)")
-		case len(*v) < minLen || len(*v) > 1024:
-			ps.Add(path, "must be %d to 1024 characters", minLen)
-		}
-	}
-	secret("api_key", m.ApiKey, 8)
-	secret("callback_key", m.CallbackKey, 16)
-	grace := provider.DefaultCallbackKeyGrace
-	if g := m.GetCallbackKeyGrace(); g != nil {
-		switch d := g.AsDuration(); {
-		case g.CheckValid() != nil || d < 0 || d > maxCallbackKeyGrace:
-			ps.Add("callback_key_grace", "must be between 0 (24 hours) and 30 days")
-		case d > 0:
-			grace = d
-		}
+	p := req.Msg.GetProvider()
+	connector := req.Msg.GetConnector()
+	switch {
+	case p == flowhookv1.Provider_PROVIDER_UNSPECIFIED || !knownProvider(p):
+		ps.Add("provider", "must be one of PROVIDER_DOCUSIGN, PROVIDER_ONESPAN, PROVIDER_CONNECTOR")
+	case p == flowhookv1.Provider_PROVIDER_CONNECTOR && !engine.ValidConnectorName(connector):
+		ps.Add("connector", "is required with PROVIDER_CONNECTOR: the connector's name")
+	case p != flowhookv1.Provider_PROVIDER_CONNECTOR && connector != "":
+		ps.Add("connector", "goes with PROVIDER_CONNECTOR only")
 	}
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
-	next := provider.OneSpanConfigFrom(cur)
-	next.BaseURL = base
-	if m.ApiKey != nil {
-		next.APIKey = m.GetApiKey()
-	}
-	if m.CallbackKey != nil {
-		next = next.Roll(m.GetCallbackKey(), time.Now(), grace)
-	}
-	st := next.Settings()
-	st.UpdatedBy = p.UserID
-	if m.GetRegisterCallback() && (next.APIKey == "" || next.CallbackKey == "") {
-		return nil, invalid(engine.Problems{{Path: "register_callback", Message: "needs an API key and a callback key"}})
-	}
-	saved, err := s.settings.PutSettings(ctx, st, cur.Revision)
+	rep, err := s.providers.TestConnection(ctx, engine.System{Provider: providerFromProto(p), Connector: connector})
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	if m.GetRegisterCallback() {
-		c, err := s.registry.OneSpan(ctx)
-		if err == nil {
-			err = c.RegisterCallback(ctx, s.callbackURL(engine.ProviderOneSpan), next.CallbackKey, nil)
-		}
-		if err != nil {
-			return nil, connect.NewError(connect.CodeFailedPrecondition, fmt.Errorf("the settings are saved (revision %d), but registering the callback at OneSpan failed: %s",
-				saved.Revision, providerMessage(err)))
-		}
-	}
-	return connect.NewResponse(&flowhookv1.UpdateOneSpanSettingsResponse{Settings: s.oneSpanToProto(saved)}), nil
+	return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Ok: rep.OK, Message: rep.Message,
+		AccountName: rep.AccountName, UserName: rep.UserName, BaseUri: rep.BaseURI}), nil
 }
 
-func (s *SettingsService) oneSpanToProto(st engine.Settings) *flowhookv1.OneSpanSettings {
-	c := provider.OneSpanConfigFrom(st)
-	out := &flowhookv1.OneSpanSettings{
-		BaseUrl:        c.BaseURL,
-		ApiKeySet:      c.APIKey != "",
-		CallbackKeySet: c.CallbackKey != "",
-		WebhookUrl:     s.callbackURL(engine.ProviderOneSpan),
-		Revision:       st.Revision,
-		UpdatedAt:      timestamp(st.UpdatedAt),
+// maxConnectorGrace bounds how long a replaced signing secret still verifies callbacks.
+const maxConnectorGrace = 30 * 24 * time.Hour
+
+func (s *SettingsService) CreateConnector(ctx context.Context, req *connect.Request[flowhookv1.CreateConnectorRequest]) (*connect.Response[flowhookv1.CreateConnectorResponse], error) {
+	caller, err := principal(ctx)
+	if err != nil {
+		return nil, err
 	}
-	if c.PreviousCallbackKey != "" && time.Now().Before(c.PreviousValidUntil) {
-		out.PreviousCallbackKeyValidUntil = timestamp(c.PreviousValidUntil)
+	m := req.Msg
+	in := engine.ConnectorInput{Name: m.GetName(), DisplayName: m.GetDisplayName(), CreateURL: m.GetCreateUrl(),
+		StatusURL: m.GetStatusUrl(), CancelURL: m.GetCancelUrl(), Outcomes: outcomesFromProto(m.GetOutcomes()),
+		SigningSecret: m.GetSigningSecret(), AuthHeader: m.GetAuthHeader()}
+	c, secret, err := s.connectors.CreateConnector(ctx, in, caller.UserID)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	s.log.InfoContext(ctx, "connector created", "connector", c.Name, "by", caller.UserID, "secret_generated", secret != "")
+	return connect.NewResponse(&flowhookv1.CreateConnectorResponse{Connector: connectorToProto(c), SigningSecret: secret}), nil
+}
+
+func (s *SettingsService) GetConnector(ctx context.Context, req *connect.Request[flowhookv1.GetConnectorRequest]) (*connect.Response[flowhookv1.GetConnectorResponse], error) {
+	c, err := s.connectors.GetConnector(ctx, req.Msg.GetName())
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	return connect.NewResponse(&flowhookv1.GetConnectorResponse{Connector: connectorToProto(c)}), nil
+}
+
+func (s *SettingsService) ListConnectors(ctx context.Context, req *connect.Request[flowhookv1.ListConnectorsRequest]) (*connect.Response[flowhookv1.ListConnectorsResponse], error) {
+	var ps engine.Problems
+	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "connectors")
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	list, next, total, err := s.connectors.ListConnectors(ctx, p)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	if p.After != "" {
+		total = p.Total
+	}
+	out := &flowhookv1.ListConnectorsResponse{NextPageToken: encodePageToken(next, "connectors", total), TotalSize: total}
+	for _, c := range list {
+		out.Connectors = append(out.Connectors, connectorToProto(c))
+	}
+	return connect.NewResponse(out), nil
+}
+
+func (s *SettingsService) UpdateConnector(ctx context.Context, req *connect.Request[flowhookv1.UpdateConnectorRequest]) (*connect.Response[flowhookv1.UpdateConnectorResponse], error) {
+	caller, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m := req.Msg
+	in := engine.ConnectorInput{Name: m.GetName(), DisplayName: m.GetDisplayName(), CreateURL: m.GetCreateUrl(),
+		StatusURL: m.GetStatusUrl(), CancelURL: m.GetCancelUrl(), Outcomes: outcomesFromProto(m.GetOutcomes()),
+		SigningSecret: m.GetSigningSecret(), AuthHeader: m.GetAuthHeader(), ClearAuthHeader: m.GetClearAuthHeader(),
+		ExpectedRevision: m.GetExpectedRevision()}
+	if g := m.GetSigningSecretGrace(); g != nil {
+		if d := g.AsDuration(); g.CheckValid() != nil || d < 0 || d > maxConnectorGrace {
+			return nil, invalid(engine.Problems{{Path: "signing_secret_grace", Message: "must be between 0 (24 hours) and 30 days"}})
+		} else {
+			in.SecretGrace = d
+		}
+	}
+	c, err := s.connectors.UpdateConnector(ctx, in, caller.UserID)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	s.log.InfoContext(ctx, "connector updated", "connector", c.Name, "by", caller.UserID, "revision", c.Revision)
+	return connect.NewResponse(&flowhookv1.UpdateConnectorResponse{Connector: connectorToProto(c)}), nil
+}
+
+func (s *SettingsService) DeleteConnector(ctx context.Context, req *connect.Request[flowhookv1.DeleteConnectorRequest]) (*connect.Response[flowhookv1.DeleteConnectorResponse], error) {
+	caller, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.connectors.DeleteConnector(ctx, req.Msg.GetName()); err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	s.log.InfoContext(ctx, "connector deleted", "connector", req.Msg.GetName(), "by", caller.UserID)
+	return connect.NewResponse(&flowhookv1.DeleteConnectorResponse{}), nil
+}
+
+func outcomesFromProto(m map[string]flowhookv1.Outcome) map[string]engine.Outcome {
+	out := make(map[string]engine.Outcome, len(m))
+	for k, v := range m {
+		out[k] = engine.Outcome(v)
 	}
 	return out
 }
 
-func (s *SettingsService) testOneSpan(ctx context.Context) (*connect.Response[flowhookv1.TestProviderConnectionResponse], error) {
-	c, err := s.registry.OneSpan(ctx)
-	if err != nil {
-		if errors.Is(err, engine.ErrProviderPermanent) {
-			return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: err.Error()}), nil
+func connectorToProto(c engine.Connector) *flowhookv1.Connector {
+	out := &flowhookv1.Connector{Name: c.Name, DisplayName: c.DisplayName, CreateUrl: c.CreateURL, StatusUrl: c.StatusURL,
+		CancelUrl: c.CancelURL, Revision: c.Revision, SigningSecretSet: c.SigningSecretSet, WebhookUrl: c.WebhookURL,
+		CreatedAt: timestamp(c.CreatedAt), UpdatedAt: timestamp(c.UpdatedAt), AuthHeaderSet: c.AuthHeaderName != "",
+		AuthHeaderName: c.AuthHeaderName, Warnings: c.Warnings, PreviousSigningSecretValidUntil: timestamp(c.PreviousSecretValidUntil)}
+	if len(c.Outcomes) > 0 {
+		out.Outcomes = make(map[string]flowhookv1.Outcome, len(c.Outcomes))
+		for k, v := range c.Outcomes {
+			out.Outcomes[k] = flowhookv1.Outcome(v)
 		}
-		return nil, toConnect(ctx, s.log, err)
 	}
-	info, err := c.TestConnection(ctx)
-	if err != nil {
-		return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Message: providerMessage(err)}), nil
-	}
-	msg := fmt.Sprintf("signed in at %s; %d package(s) in the inbox", info.APIRoot, info.InboxPackages)
-	want := s.callbackURL(engine.ProviderOneSpan)
-	switch {
-	case info.CallbackURL == "":
-		msg += "; no callback is registered (save the settings with register_callback)"
-	case info.CallbackURL != want:
-		msg += fmt.Sprintf("; the callback registered is %s, not %s", info.CallbackURL, want)
-	default:
-		msg += "; the callback is registered"
-	}
-	return connect.NewResponse(&flowhookv1.TestProviderConnectionResponse{Ok: true, Message: msg, BaseUri: info.APIRoot}), nil
-}
-
-// providerMessage is a provider error's readable text; a transport error is named only.
-func providerMessage(err error) string {
-	var pe *engine.ProviderError
-	if errors.As(err, &pe) || errors.Is(err, engine.ErrProviderPermanent) {
-		return err.Error()
-	}
-	return "the provider could not be reached"
+	return out
 }

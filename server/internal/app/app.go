@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	connectcors "connectrpc.com/cors"
@@ -25,8 +24,7 @@ import (
 	"github.com/flowhook/flowhook/server/internal/document"
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider"
-	"github.com/flowhook/flowhook/server/internal/provider/docusign"
-	"github.com/flowhook/flowhook/server/internal/provider/onespan"
+	"github.com/flowhook/flowhook/server/internal/provider/connector"
 	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
 	"github.com/flowhook/flowhook/server/internal/webhook"
@@ -123,12 +121,6 @@ func (a *App) bootstrap(ctx context.Context) (string, error) {
 	return "", nil
 }
 
-// callbackURL is where a provider reports events: {public URL}/webhooks/{Provider}.
-func (a *App) callbackURL(p engine.Provider) string {
-	name := map[engine.Provider]string{engine.ProviderDocuSign: "DocuSign", engine.ProviderOneSpan: "OneSpan"}[p]
-	return strings.TrimRight(a.cfg.PublicURL, "/") + "/webhooks/" + name
-}
-
 // render turns the start form into the PDF to sign.
 func render(in engine.DocumentInput) (engine.Rendered, error) {
 	d := document.Input{Title: in.Title, WorkflowName: in.WorkflowName, Reference: in.Reference, CreatedAt: in.CreatedAt}
@@ -188,46 +180,29 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	st := a.store()
 	clock := engine.SystemClock{}
 	security := engine.NewSecurity(st, clock)
-	registry := provider.NewRegistry(st, &http.Client{Timeout: 60 * time.Second}, time.Now)
+	providers := provider.NewRegistry(st, a.cfg.PublicURL, &http.Client{Timeout: a.cfg.ProviderTimeout}, time.Now, provider.Builtin()...)
+	connectors := connector.NewAdmin(st, st, providers.CallbackURL, time.Now)
 	runner := engine.NewRunner(st, st, clock)
-	external := engine.NewExternal(st, st, runner, map[engine.Provider]engine.OutcomeFunc{
-		engine.ProviderDocuSign: docusign.DefaultOutcome,
-		engine.ProviderOneSpan:  onespan.DefaultOutcome,
-	}, clock, a.cfg.OrphanWindow)
-	external.Parsers = map[engine.Provider]engine.ParseFunc{engine.ProviderDocuSign: docusign.ParseEvent, engine.ProviderOneSpan: onespan.ParseEvent}
-	// OneSpan signs no callback body: its outcomes are confirmed by reading the package back.
-	external.Confirm = map[engine.Provider]engine.ConfirmFunc{engine.ProviderOneSpan: func(ctx context.Context, id string) (engine.ExternalStatus, error) {
-		c, err := registry.OneSpan(ctx)
-		if err != nil {
-			return engine.ExternalStatus{}, err
-		}
-		return c.Status(ctx, id)
-	}}
+	external := engine.NewExternal(st, st, runner, providers, clock, a.cfg.OrphanWindow)
 	external.Log, external.Debug = st, security.Debug
 	if err := external.Instrument(tel.TracerProvider, tel.MeterProvider); err != nil {
 		return nil, err
 	}
-	if err := waitingGauge(tel.MeterProvider, st); err != nil {
+	if err := waitingGauge(tel.MeterProvider, st, providers); err != nil {
 		return nil, err
 	}
-	creator := engine.NewCreator(st, st, runner, registry, render, a.callbackURL, clock)
-	reconciler := engine.NewReconciler(st, external, registry.Client, clock)
-	// DocuSign allows one status read per envelope per 15 minutes; OneSpan publishes no limit
-	// and gets the same courtesy.
-	reconciler.MinInterval[engine.ProviderDocuSign] = 15 * time.Minute
-	reconciler.StatusEvent[engine.ProviderDocuSign] = func(s engine.ExternalStatus) string { return "envelope-" + s.Status }
-	reconciler.MinInterval[engine.ProviderOneSpan] = 15 * time.Minute
-	reconciler.StatusEvent[engine.ProviderOneSpan] = provider.OneSpanStatusEvent
+	creator := engine.NewCreator(st, st, runner, providers, render, clock)
+	reconciler := engine.NewReconciler(st, external, providers, clock)
 	worker.Register(a.queue.Workers(), creator, external, reconciler, func(ctx context.Context) (int, error) {
 		return engine.PurgeEventLog(ctx, st, security, clock)
 	})
 
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{
-		Design:    api.NewDesignService(engine.NewDesigner(st, st), a.log),
+		Design:    api.NewDesignService(engine.NewDesigner(st, st, providers, connectors), a.log),
 		Instances: api.NewInstanceService(runner, a.log),
 		Identity:  api.NewIdentityService(engine.NewIdentity(st, clock), a.log),
-		Settings:  api.NewSettingsService(st, security, registry, a.callbackURL, a.log),
+		Settings:  api.NewSettingsService(st, security, providers, connectors, a.log),
 		EventLog:  api.NewEventLogService(st, external, reconciler, a.log),
 		Health:    api.NewHealthChecker(st.Ping, api.ServiceNames...),
 		Auth:      auth.NewAuthenticator(st, clock, a.log),
@@ -235,14 +210,13 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	hooks, err := webhook.NewRouter(webhook.Options{TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider,
-		Debug: security.Debug, Ingest: external, Log: st, Logger: a.log})
+	hooks, err := webhook.NewRouter(webhook.Options{Lookup: providers.Receiving, TracerProvider: tel.TracerProvider,
+		MeterProvider: tel.MeterProvider, Debug: security.Debug, Ingest: external, Log: st, Logger: a.log})
 	if err != nil {
 		return nil, err
 	}
-	hooks.Handle(engine.ProviderDocuSign, "DocuSign", webhook.NewDocuSign(registry.DocuSignHMACKeys, external, a.log))
-	hooks.Handle(engine.ProviderOneSpan, "OneSpan", webhook.NewOneSpan(registry.OneSpanCallbackKeys, external, a.log))
 	mux.Handle(webhook.Pattern, hooks)
+	mux.Handle(webhook.ConnectorPattern, hooks)
 	metrics := tel.Metrics
 	if metrics == nil {
 		metrics = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -279,8 +253,9 @@ func withCORS(h http.Handler, origins []string) http.Handler {
 	}).Handler(h)
 }
 
-// waitingGauge reports, at each scrape, the work items waiting at each provider.
-func waitingGauge(mp metric.MeterProvider, st *store.Store) error {
+// waitingGauge reports, at each scrape, the work items waiting at each system: every
+// provider's own (zero included) and every connector's that has any.
+func waitingGauge(mp metric.MeterProvider, st *store.Store, providers engine.Catalog) error {
 	_, err := mp.Meter("github.com/flowhook/flowhook/server/internal/app").Int64ObservableGauge("flowhook.work_items.waiting",
 		metric.WithDescription("Work items being created or waiting for their outcome, by provider"),
 		metric.WithUnit("{work_item}"),
@@ -291,8 +266,15 @@ func waitingGauge(mp metric.MeterProvider, st *store.Store) error {
 			if err != nil {
 				return err
 			}
-			for _, p := range []engine.Provider{engine.ProviderDocuSign, engine.ProviderOneSpan} {
-				o.Observe(counts[p.String()], metric.WithAttributes(attribute.String("provider", p.String())))
+			for _, spec := range providers.Specs() {
+				if !spec.Connectors {
+					if _, ok := counts[spec.Provider.String()]; !ok {
+						counts[spec.Provider.String()] = 0
+					}
+				}
+			}
+			for system, n := range counts {
+				o.Observe(n, metric.WithAttributes(attribute.String("provider", system)))
 			}
 			return nil
 		}))

@@ -54,6 +54,9 @@ type Config struct {
 	// ReconcileInterval is how often work items still waiting are checked at their provider
 	// (for notifications that never arrived).
 	ReconcileInterval time.Duration
+	// ProviderTimeout bounds one HTTP exchange with an outside system (a provider's API, a
+	// connector's create_url); a create that times out is tried again.
+	ProviderTimeout time.Duration
 	// CORSOrigins are the browser origins (https://app.example.com) allowed to call the API
 	// from another origin, e.g. a front end built on the TypeScript SDK; "*" allows any. Empty
 	// allows none: browsers then reach the API only from its own origin.
@@ -76,6 +79,7 @@ func Default() Config {
 		MaxRequestBytes:   4 << 20,
 		OrphanWindow:      15 * time.Minute,
 		ReconcileInterval: 6 * time.Hour,
+		ProviderTimeout:   60 * time.Second,
 	}
 }
 
@@ -136,6 +140,7 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 	num(&c.MaxHeaderBytes, "max-header-bytes", "MAX_HEADER_BYTES", "largest request header block")
 	dur(&c.OrphanWindow, "orphan-window", "ORPHAN_WINDOW", "how long to retry a webhook for an unknown work item")
 	dur(&c.ReconcileInterval, "reconcile-interval", "RECONCILE_INTERVAL", "how often to ask providers about work items still waiting")
+	dur(&c.ProviderTimeout, "provider-timeout", "PROVIDER_TIMEOUT", "time one HTTP exchange with an outside system may take")
 	num(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "largest RPC request message")
 	var corsOrigins string
 	str(&corsOrigins, "cors-origins", "CORS_ORIGINS", "comma-separated browser origins allowed to call the API (https://app.example.com; * for any)")
@@ -200,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReconcileInterval < time.Minute || c.ReconcileInterval > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("reconcile interval %s: want at least 1m and at most 168h", c.ReconcileInterval))
+	}
+	if c.ProviderTimeout < 100*time.Millisecond || c.ProviderTimeout > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("provider timeout %s: want at least 100ms and at most 10m", c.ProviderTimeout))
 	}
 	if c.OrphanWindow <= 0 || c.OrphanWindow > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("orphan window %s: want more than 0 and at most 168h", c.OrphanWindow))

@@ -40,30 +40,28 @@ type Output struct {
 	Placements []Placement // Placements[i] is Signer i's signature box
 }
 
-// Errors for an Input that cannot be rendered.
-var (
-	ErrNoSigners   = errors.New("document: no signers")
-	ErrNoCreatedAt = errors.New("document: no creation time")
-)
+// ErrNoCreatedAt: an Input without a creation time cannot be rendered.
+var ErrNoCreatedAt = errors.New("document: no creation time")
 
 // Anchor is the anchor text of the signer at index i (0-based): "/sn1/", "/sn2/", … The closing
 // slash keeps one anchor from being a prefix of another ("/sn1/" is not in "/sn10/").
 func Anchor(i int) string { return "/sn" + strconv.Itoa(i+1) + "/" }
 
-// Render lays out in as a PDF. It fails for an Input without signers or without CreatedAt (a
-// zero time would make fpdf stamp the current time, and the output would not be reproducible),
-// and when fpdf reports an error.
+// Render lays out in as a PDF: the form's fields and, when it has signers, a signature block
+// each (a document sent to a connector's system may have none). It fails for an Input without
+// CreatedAt (a zero time would make fpdf stamp the current time, and the output would not be
+// reproducible), and when fpdf reports an error.
 func Render(in Input) (Output, error) {
-	if len(in.Signers) == 0 {
-		return Output{}, ErrNoSigners
-	}
 	if in.CreatedAt.IsZero() {
 		return Output{}, ErrNoCreatedAt
 	}
 	r := newRenderer(in)
 	r.header()
 	r.fields()
-	placements := r.signatures()
+	var placements []Placement
+	if len(in.Signers) > 0 {
+		placements = r.signatures()
+	}
 	pdf, err := r.output()
 	if err != nil {
 		return Output{}, err

@@ -191,6 +191,22 @@ func TestRenderDeterministic(t *testing.T) {
 	}
 }
 
+// A document without signers (sent to a connector's system) has the form and no signature
+// block.
+func TestRenderWithoutSigners(t *testing.T) {
+	t.Parallel()
+	in := small()
+	in.Signers = nil
+	out, err := document.Render(in)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(out.PDF, []byte("%PDF-")))
+	require.Empty(t, out.Anchors)
+	require.Empty(t, out.Placements)
+	with, err := document.Render(small())
+	require.NoError(t, err)
+	require.Less(t, len(out.PDF), len(with.PDF), "no signature block")
+}
+
 func TestRenderErrors(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
@@ -198,8 +214,6 @@ func TestRenderErrors(t *testing.T) {
 		change func(in *document.Input)
 		err    error
 	}{
-		{"nil signers", func(in *document.Input) { in.Signers = nil }, document.ErrNoSigners},
-		{"empty signers", func(in *document.Input) { in.Signers = []document.Signer{} }, document.ErrNoSigners},
 		{"zero CreatedAt", func(in *document.Input) { in.CreatedAt = time.Time{} }, document.ErrNoCreatedAt},
 	}
 	for _, tc := range cases {

@@ -33,25 +33,19 @@ type Rendered struct {
 	Boxes   []Box
 }
 
-// ProviderClients hands out provider clients configured from the current settings.
-type ProviderClients interface {
-	Client(ctx context.Context, p Provider) (ProviderClient, error)
-}
-
 // Creator creates work items at their providers and voids them on cancellation.
 type Creator struct {
-	work        WorkStore
-	instances   InstanceStore
-	runner      *Runner
-	clients     ProviderClients
-	render      RenderFunc
-	callbackURL func(Provider) string
-	clock       Clock
+	work      WorkStore
+	instances InstanceStore
+	runner    *Runner
+	providers Providers
+	render    RenderFunc
+	clock     Clock
 }
 
 // NewCreator returns the work-item side of the engine.
-func NewCreator(work WorkStore, instances InstanceStore, runner *Runner, clients ProviderClients, render RenderFunc, callbackURL func(Provider) string, clock Clock) *Creator {
-	return &Creator{work: work, instances: instances, runner: runner, clients: clients, render: render, callbackURL: callbackURL, clock: clock}
+func NewCreator(work WorkStore, instances InstanceStore, runner *Runner, providers Providers, render RenderFunc, clock Clock) *Creator {
+	return &Creator{work: work, instances: instances, runner: runner, providers: providers, render: render, clock: clock}
 }
 
 // Create creates a CREATING work item at its provider and couples the provider's id. retried
@@ -82,7 +76,7 @@ func (c *Creator) Create(ctx context.Context, workItemID string, retried, lastAt
 	if err != nil {
 		return c.fail(ctx, wi, err)
 	}
-	client, err := c.clients.Client(ctx, wi.Provider)
+	client, err := c.providers.Client(ctx, wi.System)
 	if err != nil {
 		return c.failOrRetry(ctx, wi, err, lastAttempt)
 	}
@@ -97,12 +91,16 @@ func (c *Creator) Create(ctx context.Context, workItemID string, retried, lastAt
 			return c.failOrRetry(ctx, wi, err, lastAttempt)
 		}
 	}
-	names := make([]string, len(req.Signers))
-	for i, s := range req.Signers {
-		names[i] = s.Email
+	msg := fmt.Sprintf("%s created %s", wi.System, externalID)
+	if len(req.Parties) > 0 {
+		names := make([]string, len(req.Parties))
+		for i, s := range req.Parties {
+			names[i] = s.Email
+		}
+		msg = fmt.Sprintf("%s %s sent to %s", wi.System, externalID, strings.Join(names, ", "))
 	}
 	_, err = c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
-		CreatedAt: c.clock.Now(), Message: fmt.Sprintf("%s %s sent to %s", wi.Provider, externalID, strings.Join(names, ", "))})
+		CreatedAt: c.clock.Now(), Message: msg})
 	if errors.Is(err, ErrConflict) {
 		return nil // coupled by a racing attempt
 	}
@@ -127,7 +125,7 @@ func movedOn(inst Instance, wi WorkItem) bool {
 // coupled and voided, so that nobody is asked to sign for a cancelled instance.
 func (c *Creator) abandon(ctx context.Context, wi WorkItem, inst Instance, retried, lastAttempt bool) error {
 	if retried {
-		client, err := c.clients.Client(ctx, wi.Provider)
+		client, err := c.providers.Client(ctx, wi.System)
 		if err != nil {
 			return c.failOrRetry(ctx, wi, err, lastAttempt)
 		}
@@ -137,7 +135,7 @@ func (c *Creator) abandon(ctx context.Context, wi WorkItem, inst Instance, retri
 		}
 		if found {
 			_, err := c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
-				CreatedAt: c.clock.Now(), Message: fmt.Sprintf("%s %s was created before the instance moved on", wi.Provider, externalID)})
+				CreatedAt: c.clock.Now(), Message: fmt.Sprintf("%s %s was created before the instance moved on", wi.System, externalID)})
 			if err != nil && !errors.Is(err, ErrConflict) {
 				return err
 			}
@@ -147,13 +145,19 @@ func (c *Creator) abandon(ctx context.Context, wi WorkItem, inst Instance, retri
 	return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, "the instance moved on before the work item was created", nil)
 }
 
-// request builds the provider request from the state's external step and the start form.
+// request builds the provider request from the state's external step and the instance: the
+// document rendered from the start form when the provider signs one or the step includes it,
+// and the parties named by the step's signers.
 func (c *Creator) request(def Draft, inst Instance, wi WorkItem) (WorkItemRequest, error) {
 	state, ok := def.State(wi.StateKey)
 	if !ok || state.External == nil {
 		return WorkItemRequest{}, fmt.Errorf("%w: state %q is not an EXTERNAL state of version %d", ErrProviderPermanent, wi.StateKey, inst.Version)
 	}
 	ext := state.External
+	spec, ok := c.providers.Spec(ext.Provider)
+	if !ok {
+		return WorkItemRequest{}, fmt.Errorf("%w: no provider is named %s", ErrProviderPermanent, ext.Provider)
+	}
 	var start State
 	for _, s := range def.States {
 		if s.Kind == StateKindStart {
@@ -179,33 +183,46 @@ func (c *Creator) request(def Draft, inst Instance, wi WorkItem) (WorkItemReques
 		name, _ := inst.FormData[s.NameField].(string)
 		email, _ := inst.FormData[s.EmailField].(string)
 		if name == "" || email == "" {
+			if !spec.Signers {
+				continue // a party the form left out; nobody signs anything
+			}
 			return WorkItemRequest{}, fmt.Errorf("%w: signer %d has no name or email in the start form (fields %q, %q)",
 				ErrProviderPermanent, i+1, s.NameField, s.EmailField)
 		}
 		in.Signers = append(in.Signers, Party{Name: name, Email: email})
 	}
-	doc, err := c.render(in)
-	if err != nil {
-		return WorkItemRequest{}, fmt.Errorf("%w: rendering the document: %w", ErrProviderPermanent, err)
+	req := WorkItemRequest{
+		WorkItemID:      wi.ID,
+		InstanceID:      inst.ID,
+		WorkflowID:      inst.WorkflowID,
+		WorkflowVersion: inst.Version,
+		WorkflowName:    def.Name,
+		State:           wi.StateKey,
+		FormData:        inst.FormData,
+		Subject:         nonEmpty(ext.EmailSubject, in.Title),
+		CallbackURL:     c.providers.CallbackURL(wi.System),
 	}
-	for i := range in.Signers {
-		if i < len(doc.Anchors) {
-			in.Signers[i].Anchor = doc.Anchors[i]
-		}
-		if i < len(doc.Boxes) {
-			b := doc.Boxes[i]
-			in.Signers[i].Box = &b
-		}
+	if spec.Signers {
+		req.Subject = nonEmpty(ext.EmailSubject, truncateText("Please sign: "+in.Title, MaxEmailSubjectLen-1))
 	}
-	return WorkItemRequest{
-		WorkItemID:    wi.ID,
-		InstanceID:    inst.ID,
-		EmailSubject:  nonEmpty(ext.EmailSubject, truncateText("Please sign: "+in.Title, MaxEmailSubjectLen-1)),
-		DocumentTitle: in.Title,
-		Document:      doc.PDF,
-		Signers:       in.Signers,
-		CallbackURL:   c.callbackURL(wi.Provider),
-	}, nil
+	if spec.Signers || ext.IncludeDocument {
+		doc, err := c.render(in)
+		if err != nil {
+			return WorkItemRequest{}, fmt.Errorf("%w: rendering the document: %w", ErrProviderPermanent, err)
+		}
+		for i := range in.Signers {
+			if i < len(doc.Anchors) {
+				in.Signers[i].Anchor = doc.Anchors[i]
+			}
+			if i < len(doc.Boxes) {
+				b := doc.Boxes[i]
+				in.Signers[i].Box = &b
+			}
+		}
+		req.Document = &Document{Title: in.Title, ContentType: "application/pdf", Content: doc.PDF}
+	}
+	req.Parties = in.Signers
+	return req, nil
 }
 
 func (c *Creator) failOrRetry(ctx context.Context, wi WorkItem, err error, lastAttempt bool) error {
@@ -216,7 +233,7 @@ func (c *Creator) failOrRetry(ctx context.Context, wi WorkItem, err error, lastA
 }
 
 func (c *Creator) fail(ctx context.Context, wi WorkItem, cause error) error {
-	reason := fmt.Sprintf("creating the %s work item failed: %s", wi.Provider, publicText(cause))
+	reason := fmt.Sprintf("creating the %s work item failed: %s", wi.System, publicText(cause))
 	return c.work.FailWorkItem(ctx, wi.ID, reason, Activity{Kind: ActivityFailed, FromState: wi.StateKey,
 		CreatedAt: c.clock.Now(), Message: reason})
 }
@@ -233,19 +250,19 @@ func (c *Creator) Cancel(ctx context.Context, workItemID, reason string, lastAtt
 		// cancelled instance and voids whatever it created (Create, abandon).
 		return nil
 	}
-	client, err := c.clients.Client(ctx, wi.Provider)
+	client, err := c.providers.Client(ctx, wi.System)
 	if err == nil {
 		err = client.Cancel(ctx, wi.ExternalID, reason)
 	}
-	if err != nil && !errors.Is(err, ErrProviderPermanent) && !lastAttempt {
+	if err != nil && !errors.Is(err, ErrProviderPermanent) && !errors.Is(err, ErrNotSupported) && !lastAttempt {
 		return err
 	}
 	act := Activity{Kind: ActivityExternalProgress, FromState: wi.StateKey, CreatedAt: now,
-		Message: fmt.Sprintf("voided %s %s: %s", wi.Provider, wi.ExternalID, reason)}
+		Message: fmt.Sprintf("voided %s %s: %s", wi.System, wi.ExternalID, reason)}
 	note := ""
 	if err != nil {
 		note = publicText(err)
-		act.Message = fmt.Sprintf("could not void %s %s: %s", wi.Provider, wi.ExternalID, note)
+		act.Message = fmt.Sprintf("could not void %s %s: %s", wi.System, wi.ExternalID, note)
 	}
 	return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, note, &act)
 }
@@ -259,11 +276,14 @@ func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
 	if wi.Status != WorkItemResolved || wi.Outcome != OutcomeFinished || wi.ExternalID == "" {
 		return nil
 	}
-	client, err := c.clients.Client(ctx, wi.Provider)
+	client, err := c.providers.Client(ctx, wi.System)
 	if err != nil {
 		return err
 	}
 	doc, err := client.Download(ctx, wi.ExternalID)
+	if errors.Is(err, ErrNoDocument) {
+		return nil // the outside system keeps no result document
+	}
 	if err != nil {
 		return err
 	}
@@ -285,7 +305,7 @@ func publicText(err error) string {
 		return pe.Error()
 	case errors.As(err, &ve):
 		return ve.Error()
-	case errors.Is(err, ErrProviderPermanent):
+	case errors.Is(err, ErrProviderPermanent), errors.Is(err, ErrNotSupported), errors.Is(err, ErrNotConfigured):
 		return err.Error()
 	default:
 		return "the provider could not be reached (" + truncateText(err.Error(), 200) + ")"

@@ -15,21 +15,58 @@ const (
 
 // Designer is the design side of the engine: drafts, validation and publication.
 type Designer struct {
-	store     Store
-	directory IdentityStore
+	store      Store
+	directory  IdentityStore
+	providers  Catalog
+	connectors ConnectorDirectory
 }
 
-// NewDesigner returns a Designer over the store; assignees are checked against directory.
-func NewDesigner(store Store, directory IdentityStore) *Designer {
-	return &Designer{store: store, directory: directory}
+// NewDesigner returns a Designer over the store; assignees are checked against directory,
+// external steps against the providers and the connectors registered.
+func NewDesigner(store Store, directory IdentityStore, providers Catalog, connectors ConnectorDirectory) *Designer {
+	return &Designer{store: store, directory: directory, providers: providers, connectors: connectors}
 }
 
-// Validate returns every problem of the draft, paths relative to it: its own, and assignees
-// that name no user or group.
+// Validate returns every problem of the draft, paths relative to it: its own, assignees that
+// name no user or group, and external steps that name no connector.
 func (d *Designer) Validate(ctx context.Context, draft Draft) (Problems, error) {
-	ps := ValidateDraft(draft)
+	ps := ValidateDraft(draft, d.providers)
 	aps, err := d.checkAssignees(ctx, draft)
-	return append(ps, aps...), err
+	if err != nil {
+		return nil, err
+	}
+	cps, err := d.checkConnectors(ctx, draft)
+	ps = append(ps, aps...)
+	return append(ps, cps...), err
+}
+
+// DraftProblems are the draft's own problems, without looking anything up.
+func (d *Designer) DraftProblems(draft Draft) Problems { return ValidateDraft(draft, d.providers) }
+
+// checkConnectors reports external steps that name a connector nobody registered.
+func (d *Designer) checkConnectors(ctx context.Context, draft Draft) (Problems, error) {
+	var names []string
+	for _, s := range draft.States {
+		if s.Kind == StateKindExternal && s.External != nil && ValidConnectorName(s.External.Connector) {
+			if spec, ok := d.providers.Spec(s.External.Provider); ok && spec.Connectors {
+				names = append(names, s.External.Connector)
+			}
+		}
+	}
+	if len(names) == 0 || d.connectors == nil {
+		return nil, nil
+	}
+	missing, err := d.connectors.MissingConnectors(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	var ps Problems
+	for i, s := range draft.States {
+		if s.Kind == StateKindExternal && s.External != nil && slices.Contains(missing, s.External.Connector) {
+			ps.Add(fmt.Sprintf("states[%d].external.connector", i), "no connector is named %q; an admin registers it with CreateConnector", s.External.Connector)
+		}
+	}
+	return ps, nil
 }
 
 // checkAssignees reports HUMAN states assigned to users or groups that do not exist.
@@ -82,7 +119,7 @@ func (d *Designer) Create(ctx context.Context, draft Draft) (Workflow, error) {
 	if err := ps.Err(); err != nil {
 		return Workflow{}, err
 	}
-	return d.store.CreateWorkflow(ctx, normalize(draft))
+	return d.store.CreateWorkflow(ctx, normalize(draft, d.providers))
 }
 
 // Update replaces the draft of a workflow, guarded by its revision.
@@ -99,7 +136,7 @@ func (d *Designer) Update(ctx context.Context, id string, draft Draft, expectedR
 	if err := ps.Err(); err != nil {
 		return Workflow{}, err
 	}
-	return d.store.UpdateWorkflow(ctx, id, normalize(draft), expectedRevision)
+	return d.store.UpdateWorkflow(ctx, id, normalize(draft, d.providers), expectedRevision)
 }
 
 // Get returns a workflow.
@@ -117,12 +154,22 @@ func (d *Designer) Publish(ctx context.Context, id string, expectedRevision int6
 	if expectedRevision <= 0 {
 		return Version{}, Invalid(Problem{Path: "expected_revision", Message: "is required: pass the revision you read (it starts at 1)"})
 	}
+	// A connector may have been deleted since the draft was saved: it must exist now.
+	if wf, err := d.store.GetWorkflow(ctx, id); err == nil && wf.Revision == expectedRevision {
+		ps, err := d.checkConnectors(ctx, wf.Draft)
+		if err != nil {
+			return Version{}, err
+		}
+		if len(ps) > 0 {
+			return Version{}, fmt.Errorf("%w: the draft does not validate; update it first: %w", ErrFailedPrecondition, ps.Prefixed("workflow").Err())
+		}
+	}
 	return d.store.PublishVersion(ctx, id, expectedRevision, func(draft Draft) (Draft, error) {
 		// Drafts are validated when saved, but the rules may have grown since: check again.
-		if ps := ValidateDraft(draft); len(ps) > 0 {
+		if ps := ValidateDraft(draft, d.providers); len(ps) > 0 {
 			return Draft{}, fmt.Errorf("%w: the draft does not validate; update it first: %w", ErrFailedPrecondition, ps.Prefixed("workflow").Err())
 		}
-		return WithActions(draft), nil
+		return WithActions(draft, d.providers), nil
 	})
 }
 
@@ -140,8 +187,8 @@ func (d *Designer) ListVersions(ctx context.Context, id string, p Page) ([]Versi
 }
 
 // normalize drops what the caller may not set: transition actions are derived, output only.
-func normalize(d Draft) Draft {
-	d.Transitions = WithActions(d).Transitions
+func normalize(d Draft, providers Catalog) Draft {
+	d.Transitions = WithActions(d, providers).Transitions
 	return d
 }
 

@@ -11,7 +11,9 @@ import (
 
 // EventFilter narrows ListEvents; zero fields match everything.
 type EventFilter struct {
+	// Provider matches every system of the provider; with Connector, that connector's only.
 	Provider   Provider
+	Connector  string
 	Verdict    Verdict
 	EventType  string
 	ExternalID string
@@ -95,8 +97,8 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 
 	// Read the body again: the parser may have learnt to read it since (not an event that
 	// reconciliation made: its body is not the provider's).
-	if parse := x.Parsers[ev.Event.Provider]; parse != nil && ev.Headers[SourceHeader] == "" {
-		parsed, perr := parse(ev.Body)
+	if ev.Headers[SourceHeader] == "" {
+		parsed, perr := x.providers.Parse(ev.Event.System, ev.Body)
 		if perr != nil {
 			res := EventResult{EventID: ev.ID, Verdict: VerdictUnparseable, Reason: perr.Error()}
 			eventlog.Note(ctx, eventlog.StepVerdict, "%s: %s", res.Verdict, res.Reason)
@@ -105,9 +107,9 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 			}
 			return x.reread(ctx, eventID, before)
 		}
-		parsed.Provider, parsed.DedupeKey = ev.Event.Provider, ev.Event.DedupeKey
+		parsed.System, parsed.DedupeKey = ev.Event.System, ev.Event.DedupeKey
 		ev.Event = parsed
-		eventlog.Note(ctx, eventlog.StepParsed, "%s for %s %s%s", parsed.Type, parsed.Provider, parsed.ExternalID, occurred(parsed.OccurredAt))
+		eventlog.Note(ctx, eventlog.StepParsed, "%s for %s %s%s", parsed.Type, parsed.System, parsed.ExternalID, occurred(parsed.OccurredAt))
 	}
 	attempts := ev.Attempts
 	_, err = x.handle(ctx, ev, PathReplay, func(ctx context.Context, res EventResult) error {

@@ -74,7 +74,7 @@ type EventResult struct {
 // WorkStore is the persistence port of work items and the inbox.
 type WorkStore interface {
 	GetWorkItem(ctx context.Context, id string) (WorkItem, error)
-	WorkItemByExternal(ctx context.Context, p Provider, externalID string) (WorkItem, error)
+	WorkItemByExternal(ctx context.Context, s System, externalID string) (WorkItem, error)
 	// CoupleWorkItem sets the provider's id on a CREATING work item (WAITING), records the
 	// activity, and re-enqueues events that arrived for that id before the coupling.
 	CoupleWorkItem(ctx context.Context, id, externalID string, act Activity) (WorkItem, error)
@@ -105,17 +105,6 @@ type WorkStore interface {
 	EarlierPending(ctx context.Context, ev StoredEvent) (bool, error)
 }
 
-// OutcomeFunc maps a provider's event to an outcome; false means it is progress, not an outcome.
-type OutcomeFunc func(eventType, reason string) (Outcome, bool)
-
-// ParseFunc reads a provider's notification body (replays read stored bodies again).
-type ParseFunc func(body []byte) (InboundEvent, error)
-
-// ConfirmFunc reads a work item's status back from its provider. Providers whose callbacks
-// are not signed (OneSpan: a shared key, nothing binds the body) have one: their outcomes are
-// applied only when the provider confirms them.
-type ConfirmFunc func(ctx context.Context, externalID string) (ExternalStatus, error)
-
 // ErrRetryLater: the event cannot be processed yet (its work item is not coupled yet).
 var ErrRetryLater = errors.New("retry later")
 
@@ -126,22 +115,20 @@ const (
 	PathReplay = "replay"
 )
 
-// External processes what providers report about work items.
+// External processes what providers report about work items. A provider whose notifications
+// are not signed over their body (ProviderSpec.SignsBody false: OneSpan sends a shared key,
+// nothing binds the body to it) has its events processed by their job, never inline (the
+// read-back is a call to the provider), and an outcome the provider does not confirm when
+// asked changes nothing.
 type External struct {
 	work      WorkStore
 	instances InstanceStore
 	runner    *Runner
-	outcomes  map[Provider]OutcomeFunc
+	providers Providers
 	clock     Clock
 	// OrphanWindow is how long an event for an unknown id is retried before it is ORPHANED.
 	OrphanWindow time.Duration
 
-	// Parsers read stored bodies again on replay.
-	Parsers map[Provider]ParseFunc
-	// Confirm reads back the providers whose callbacks are unsigned; their events are
-	// processed by their job (never inline: the read-back is a call to the provider) and an
-	// outcome the provider does not confirm changes nothing.
-	Confirm map[Provider]ConfirmFunc
 	// Log keeps the steps of processing (the Event Log); Debug says whether to record them.
 	Log   EventLogStore
 	Debug func(context.Context) bool
@@ -151,8 +138,8 @@ type External struct {
 }
 
 // NewExternal returns the external-event side of the engine.
-func NewExternal(work WorkStore, instances InstanceStore, runner *Runner, outcomes map[Provider]OutcomeFunc, clock Clock, orphanWindow time.Duration) *External {
-	x := &External{work: work, instances: instances, runner: runner, outcomes: outcomes, clock: clock, OrphanWindow: orphanWindow,
+func NewExternal(work WorkStore, instances InstanceStore, runner *Runner, providers Providers, clock Clock, orphanWindow time.Duration) *External {
+	x := &External{work: work, instances: instances, runner: runner, providers: providers, clock: clock, OrphanWindow: orphanWindow,
 		Debug: func(context.Context) bool { return false }}
 	_ = x.Instrument(tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
 	return x
@@ -230,11 +217,11 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 		ev.ReceivedAt = x.clock.Now()
 	}
 	given := ev.Verdict != ""
-	if !given && x.Confirm[ev.Event.Provider] != nil {
+	if !given && !x.signsBody(ev.Event.System) {
 		// The answer must not wait for a call to the provider: the job reads it back.
 		ev.Verdict = VerdictPending
 		eventlog.Note(ctx, eventlog.StepBuffered, "%s callbacks are not signed: the job reads the %s back from %s before anything moves",
-			ev.Event.Provider, ev.Event.ExternalID, ev.Event.Provider)
+			ev.Event.System, ev.Event.ExternalID, ev.Event.System)
 	}
 	if !given && ev.Verdict == "" {
 		ev.Verdict = VerdictPending
@@ -271,6 +258,12 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 	return x.received(ctx, mark, saved, created, given)
 }
 
+// signsBody says whether a system's notifications are signed over their body.
+func (x *External) signsBody(s System) bool {
+	spec, ok := x.providers.Spec(s.Provider)
+	return ok && spec.SignsBody
+}
+
 // received notes, at mark, a redelivery, or the verdict of an event stored without deciding
 // (given: it came with its verdict; decided ones noted theirs in handle).
 func (x *External) received(ctx context.Context, mark eventlog.Mark, saved StoredEvent, created, given bool) (StoredEvent, bool, error) {
@@ -290,7 +283,7 @@ func (x *External) received(ctx context.Context, mark eventlog.Mark, saved Store
 // that delivered the event.
 func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save func(context.Context, EventResult) error) (Verdict, error) {
 	start := time.Now()
-	wi, err := x.work.WorkItemByExternal(ctx, ev.Event.Provider, ev.Event.ExternalID)
+	wi, err := x.work.WorkItemByExternal(ctx, ev.Event.System, ev.Event.ExternalID)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
@@ -323,7 +316,7 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save
 		span.SetAttributes(attribute.String("flowhook.instance_id", res.InstanceID))
 	}
 	x.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
-		attribute.String("provider", ev.Event.Provider.String()),
+		attribute.String("provider", ev.Event.System.String()),
 		attribute.String("verdict", verdict),
 		attribute.String("path", path)))
 	return res.Verdict, err
@@ -347,7 +340,7 @@ func (x *External) startSpan(ctx context.Context, ev StoredEvent, wi WorkItem, f
 			attribute.String("flowhook.link", "webhook.received")}})
 	}
 	attrs := []attribute.KeyValue{
-		attribute.String("flowhook.provider", ev.Event.Provider.String()),
+		attribute.String("flowhook.provider", ev.Event.System.String()),
 		attribute.String("flowhook.event.type", ev.Event.Type),
 		attribute.String("flowhook.external_id", ev.Event.ExternalID),
 		attribute.String("flowhook.process.path", path),
@@ -426,10 +419,10 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 	if !found {
 		if until := ev.ReceivedAt.Add(x.OrphanWindow); x.clock.Now().Before(until) {
 			eventlog.Note(ctx, eventlog.StepBuffered, "no work item has the %s id %s yet (its creation may not have committed); kept PENDING and retried until %s",
-				ev.Event.Provider, ev.Event.ExternalID, until.UTC().Format(time.RFC3339))
-			return res, fmt.Errorf("%w: no work item is coupled to %s %s yet", ErrRetryLater, ev.Event.Provider, ev.Event.ExternalID)
+				ev.Event.System, ev.Event.ExternalID, until.UTC().Format(time.RFC3339))
+			return res, fmt.Errorf("%w: no work item is coupled to %s %s yet", ErrRetryLater, ev.Event.System, ev.Event.ExternalID)
 		}
-		return finish(VerdictOrphaned, fmt.Sprintf("no work item has the %s id %s after %s", ev.Event.Provider, ev.Event.ExternalID, x.OrphanWindow))
+		return finish(VerdictOrphaned, fmt.Sprintf("no work item has the %s id %s after %s", ev.Event.System, ev.Event.ExternalID, x.OrphanWindow))
 	}
 	res.WorkItemID, res.InstanceID = wi.ID, wi.InstanceID
 
@@ -444,7 +437,10 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 		return res, err
 	}
 	state, _ := def.State(wi.StateKey)
-	outcome, terminal := x.outcome(ev.Event, state)
+	outcome, terminal, err := x.outcome(ctx, ev.Event, state)
+	if err != nil {
+		return res, err
+	}
 	at := ev.Event.OccurredAt
 	if at.IsZero() {
 		at = ev.ReceivedAt
@@ -465,7 +461,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 		w.UpdatedAt = now
 		res.WorkItem = &w
 		res.Activities = []Activity{{Kind: ActivityExternalProgress, ToState: wi.StateKey, CreatedAt: now,
-			Message: fmt.Sprintf("%s reported %s", ev.Event.Provider, ev.Event.Type)}}
+			Message: fmt.Sprintf("%s reported %s", ev.Event.System, ev.Event.Type)}}
 		return finish(VerdictProgress, "")
 	}
 	eventlog.Note(ctx, eventlog.StepOutcome, "%s maps to the outcome %s", ev.Event.Type, outcome)
@@ -479,7 +475,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 	if inst.Status != StatusWaitingExternal || inst.StateKey != wi.StateKey || inst.Revision != wi.EnteredRevision {
 		return finish(VerdictStale, fmt.Sprintf("the instance is %s in %q and no longer waits on this work item", inst.Status, inst.StateKey))
 	}
-	if confirm := x.Confirm[ev.Event.Provider]; confirm != nil {
+	if sys := ev.Event.System; !x.signsBody(sys) {
 		// Processed by jobs, callbacks of one item could be applied out of their order; the
 		// read-back cannot always tell (an archive hides a decline), so the earlier goes first.
 		earlier, err := x.work.EarlierPending(ctx, ev)
@@ -487,19 +483,19 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 			return res, err
 		}
 		if earlier {
-			eventlog.Note(ctx, eventlog.StepBuffered, "an earlier callback of %s %s is still being processed: this one waits for it", ev.Event.Provider, ev.Event.ExternalID)
-			return res, fmt.Errorf("%w: an earlier event of %s %s is pending", ErrRetryLater, ev.Event.Provider, ev.Event.ExternalID)
+			eventlog.Note(ctx, eventlog.StepBuffered, "an earlier callback of %s %s is still being processed: this one waits for it", sys, ev.Event.ExternalID)
+			return res, fmt.Errorf("%w: an earlier event of %s %s is pending", ErrRetryLater, sys, ev.Event.ExternalID)
 		}
-		st, err := confirm(ctx, ev.Event.ExternalID)
+		st, err := x.confirm(ctx, sys, ev.Event.ExternalID)
 		if err != nil {
-			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed (retried): %s", ev.Event.Provider, ev.Event.ExternalID, providerErrorText(err))
+			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed (retried): %s", sys, ev.Event.ExternalID, providerErrorText(err))
 			return res, err
 		}
 		if st.Outcome != outcome && !st.Concealed {
-			eventlog.Note(ctx, eventlog.StepOutcome, "%s says %s is %q, which is not %s: the callback is not confirmed", ev.Event.Provider, ev.Event.ExternalID, st.Status, outcome)
-			return finish(VerdictIgnored, fmt.Sprintf("%s reports the status %q, which disagrees with %s; nothing changed", ev.Event.Provider, st.Status, ev.Event.Type))
+			eventlog.Note(ctx, eventlog.StepOutcome, "%s says %s is %q, which is not %s: the callback is not confirmed", sys, ev.Event.ExternalID, st.Status, outcome)
+			return finish(VerdictIgnored, fmt.Sprintf("%s reports the status %q, which disagrees with %s; nothing changed", sys, st.Status, ev.Event.Type))
 		}
-		eventlog.Note(ctx, eventlog.StepOutcome, "%s confirms: %s is %q", ev.Event.Provider, ev.Event.ExternalID, st.Status)
+		eventlog.Note(ctx, eventlog.StepOutcome, "%s confirms: %s is %q", sys, ev.Event.ExternalID, st.Status)
 		if ev.Event.Reason == "" {
 			ev.Event.Reason = st.Reason
 		}
@@ -545,21 +541,42 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 	return finish(VerdictApplied, fmt.Sprintf("took %q to %q", next.Key, next.To))
 }
 
-// outcome maps an event to an outcome: the state's overrides first, then the provider's table.
-func (x *External) outcome(ev InboundEvent, state State) (Outcome, bool) {
+// outcome maps an event to an outcome: the state's overrides first, then the system's table.
+func (x *External) outcome(ctx context.Context, ev InboundEvent, state State) (Outcome, bool, error) {
 	if state.External != nil {
 		if o, ok := state.External.OutcomeOverrides[ev.Type]; ok && o.Valid() {
-			return o, true
+			return o, true, nil
 		}
 	}
-	if f := x.outcomes[ev.Provider]; f != nil {
-		return f(ev.Type, ev.Reason)
+	return x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason)
+}
+
+// WorkItemOutcome maps an event of a work item's system as processing it would: through the
+// overrides of the state the work item was created for, then the system's table.
+func (x *External) WorkItemOutcome(ctx context.Context, wi WorkItem, eventType, reason string) (Outcome, bool, error) {
+	inst, err := x.instances.GetInstance(ctx, wi.InstanceID)
+	if err != nil {
+		return OutcomeUnspecified, false, err
 	}
-	return OutcomeUnspecified, false
+	def, err := x.runner.definition(ctx, inst.WorkflowID, inst.Version)
+	if err != nil {
+		return OutcomeUnspecified, false, err
+	}
+	state, _ := def.State(wi.StateKey)
+	return x.outcome(ctx, InboundEvent{System: wi.System, Type: eventType, Reason: reason}, state)
+}
+
+// confirm reads a work item's status back from its system.
+func (x *External) confirm(ctx context.Context, s System, externalID string) (ExternalStatus, error) {
+	c, err := x.providers.Client(ctx, s)
+	if err != nil {
+		return ExternalStatus{}, err
+	}
+	return c.Status(ctx, externalID)
 }
 
 func outcomeMessage(ev InboundEvent, o Outcome) string {
-	msg := fmt.Sprintf("%s reported %s: outcome %s", ev.Provider, ev.Type, o)
+	msg := fmt.Sprintf("%s reported %s: outcome %s", ev.System, ev.Type, o)
 	if ev.Reason != "" {
 		msg += " (" + truncateText(ev.Reason, 200) + ")"
 	}

@@ -32,13 +32,6 @@ func ParseStatus(name string) (InstanceStatus, error) {
 	return InstanceStatus(v), err
 }
 
-// ParseProvider reads a provider name as stored.
-func ParseProvider(name string) (Provider, error) {
-	var v int
-	err := parseEnum(providerNames, []byte(name), &v)
-	return Provider(v), err
-}
-
 // Instance is one run of a published workflow version.
 type Instance struct {
 	ID           string
@@ -52,7 +45,7 @@ type Instance struct {
 	StartedBy    string
 	RequestID    string
 	Assignee     *Assignee // set only while ACTIVE in a HUMAN state
-	Provider     Provider  // of the EXTERNAL state it waits (or waited) in
+	System       System    // of the EXTERNAL state it waits (or waited) in
 	ExternalID   string
 	Reason       string
 	CreatedAt    time.Time
@@ -129,11 +122,13 @@ func (a Activity) MarshalDetails() (json.RawMessage, error) {
 
 // InstanceFilter narrows ListInstances (Workflow Manage). Zero values match everything.
 type InstanceFilter struct {
-	WorkflowID    string
-	Version       int32
-	StateKey      string
-	Status        InstanceStatus
+	WorkflowID string
+	Version    int32
+	StateKey   string
+	Status     InstanceStatus
+	// Provider matches every system of the provider; with Connector, that connector's only.
 	Provider      Provider
+	Connector     string
 	ExternalID    string
 	StartedBy     string
 	CreatedAfter  time.Time // inclusive

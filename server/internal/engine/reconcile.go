@@ -12,10 +12,10 @@ import (
 
 // ReconcileStore is the persistence port of reconciliation.
 type ReconcileStore interface {
-	// WorkItemsToReconcile returns up to limit WAITING work items of the provider that nobody
-	// asked the provider about since checkedBefore, the longest unasked first.
-	WorkItemsToReconcile(ctx context.Context, p Provider, checkedBefore time.Time, limit int) ([]WorkItem, error)
-	// MarkChecked records when the provider was asked about a work item.
+	// WorkItemsToReconcile returns up to limit WAITING work items of the system that nobody
+	// asked the system about since checkedBefore, the longest unasked first.
+	WorkItemsToReconcile(ctx context.Context, s System, checkedBefore time.Time, limit int) ([]WorkItem, error)
+	// MarkChecked records when the system was asked about a work item.
 	MarkChecked(ctx context.Context, workItemID string, at time.Time) error
 }
 
@@ -35,82 +35,93 @@ type ReconcileReport struct {
 const SourceHeader = "X-Flowhook-Source"
 
 // Reconciler catches up on notifications a provider never delivered (OneSpan does not resend
-// a failed callback; DocuSign gives up after its retries): it asks the providers about work
+// a failed callback; DocuSign gives up after its retries): it asks the systems about work
 // items still WAITING and feeds any outcome it finds through the webhook pipeline, as the event
-// the provider would have sent, so that it is stored, deduplicated, routed and confirmed
-// exactly like one.
+// the system would have sent, so that it is stored, deduplicated, routed and confirmed exactly
+// like one. A provider takes part when its spec has a ReconcileInterval and a StatusEvent; a
+// system that cannot say (a connector without a status URL) is left out.
 type Reconciler struct {
-	store    ReconcileStore
-	external *External
-	clients  func(context.Context, Provider) (ProviderClient, error)
-	clock    Clock
-	// MinInterval is the least time between two questions about one work item, per provider
-	// (DocuSign: 15 minutes).
-	MinInterval map[Provider]time.Duration
-	// StatusEvent names the event the provider would have sent for a status; providers absent
-	// from it are not reconciled.
-	StatusEvent map[Provider]func(ExternalStatus) string
+	store     ReconcileStore
+	external  *External
+	providers Providers
+	clock     Clock
 }
 
 // NewReconciler returns a reconciler.
-func NewReconciler(store ReconcileStore, external *External, clients func(context.Context, Provider) (ProviderClient, error), clock Clock) *Reconciler {
-	return &Reconciler{store: store, external: external, clients: clients, clock: clock,
-		MinInterval: map[Provider]time.Duration{}, StatusEvent: map[Provider]func(ExternalStatus) string{}}
+func NewReconciler(store ReconcileStore, external *External, providers Providers, clock Clock) *Reconciler {
+	return &Reconciler{store: store, external: external, providers: providers, clock: clock}
 }
 
-// Run reconciles up to limit work items of each provider (only: one provider; unspecified:
-// all of them).
+// Run reconciles up to limit work items of each system (only: one provider's systems;
+// unspecified: every provider's).
 func (r *Reconciler) Run(ctx context.Context, only Provider, limit int) (ReconcileReport, error) {
 	var rep ReconcileReport
-	for _, p := range []Provider{ProviderDocuSign, ProviderOneSpan} {
-		name := r.StatusEvent[p]
-		if name == nil || (only != ProviderUnspecified && only != p) {
+	for _, spec := range r.providers.Specs() {
+		if spec.ReconcileInterval <= 0 || spec.StatusEvent == nil || (only != ProviderUnspecified && only != spec.Provider) {
 			continue
 		}
-		now := r.clock.Now()
-		items, err := r.store.WorkItemsToReconcile(ctx, p, now.Add(-r.MinInterval[p]), limit)
+		systems, err := r.providers.Systems(ctx, spec.Provider)
 		if err != nil {
 			return rep, err
 		}
-		if len(items) == 0 {
-			continue
-		}
-		client, err := r.clients(ctx, p)
-		if err != nil {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %s", p, providerErrorText(err)))
-			continue
-		}
-		for _, wi := range items {
-			if err := ctx.Err(); err != nil {
+		for _, sys := range systems {
+			if err := r.system(ctx, spec, sys, limit, &rep); err != nil {
 				return rep, err
-			}
-			st, err := client.Status(ctx, wi.ExternalID)
-			rep.Checked++
-			if merr := r.store.MarkChecked(ctx, wi.ID, now); merr != nil {
-				return rep, merr
-			}
-			if err != nil {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %s", p, wi.ExternalID, providerErrorText(err)))
-				continue
-			}
-			if !st.Outcome.Valid() {
-				continue // still waiting at the provider too
-			}
-			rep.Outcomes++
-			created, err := r.feed(ctx, p, wi, st, name(st))
-			if err != nil {
-				return rep, err
-			}
-			if created {
-				rep.Stored++
 			}
 		}
 	}
 	return rep, nil
 }
 
+// system reconciles the work items of one system.
+func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, limit int, rep *ReconcileReport) error {
+	now := r.clock.Now()
+	items, err := r.store.WorkItemsToReconcile(ctx, sys, now.Add(-spec.ReconcileInterval), limit)
+	if err != nil || len(items) == 0 {
+		return err
+	}
+	client, err := r.providers.Client(ctx, sys)
+	if err != nil {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %s", sys, providerErrorText(err)))
+		return nil
+	}
+	for _, wi := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		st, err := client.Status(ctx, wi.ExternalID)
+		if errors.Is(err, ErrNotSupported) {
+			return nil // the system cannot be asked
+		}
+		rep.Checked++
+		if merr := r.store.MarkChecked(ctx, wi.ID, now); merr != nil {
+			return merr
+		}
+		if err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %s", sys, wi.ExternalID, providerErrorText(err)))
+			continue
+		}
+		eventType := spec.StatusEvent(st)
+		if _, terminal, err := r.external.WorkItemOutcome(ctx, wi, eventType, st.Reason); err != nil {
+			return err
+		} else if !terminal {
+			continue // still waiting at the system too
+		}
+		rep.Outcomes++
+		created, err := r.feed(ctx, wi, st, eventType)
+		if err != nil {
+			return err
+		}
+		if created {
+			rep.Stored++
+		}
+	}
+	return nil
+}
+
 // feed stores the event the provider would have sent for st and processes it.
-func (r *Reconciler) feed(ctx context.Context, p Provider, wi WorkItem, st ExternalStatus, eventType string) (bool, error) {
+func (r *Reconciler) feed(ctx context.Context, wi WorkItem, st ExternalStatus, eventType string) (bool, error) {
+	p := wi.System
 	body, err := json.Marshal(map[string]any{"source": "reconciliation", "provider": p.String(), "externalId": wi.ExternalID,
 		"status": st.Status, "reason": st.Reason, "changedAt": st.ChangedAt})
 	if err != nil {
@@ -118,7 +129,7 @@ func (r *Reconciler) feed(ctx context.Context, p Provider, wi WorkItem, st Exter
 	}
 	at := st.ChangedAt
 	ev := StoredEvent{
-		Event: InboundEvent{Provider: p, Type: eventType, ExternalID: wi.ExternalID, OccurredAt: at, Status: st.Status, Reason: st.Reason,
+		Event: InboundEvent{System: p, Type: eventType, ExternalID: wi.ExternalID, OccurredAt: at, Status: st.Status, Reason: st.Reason,
 			// One event per status found: a second run that finds the same is a duplicate.
 			DedupeKey: "reconcile:" + wi.ExternalID + ":" + st.Status},
 		Body: body, Size: int64(len(body)), Headers: map[string]string{SourceHeader: "reconciliation"}, RemoteAddr: "reconciliation",

@@ -188,14 +188,14 @@ func (r *Runner) move(ctx context.Context, inst *Instance, def Draft, t Transiti
 			Message: fmt.Sprintf("waiting in %q for its assignee", to.Key)})
 	case StateKindExternal:
 		inst.Status = StatusWaitingExternal
-		inst.Provider = to.External.Provider
+		inst.System = SystemOf(to.External)
 		inst.ExternalID = ""
 		wi := WorkItem{
 			ID:              NewIDAt(now),
 			InstanceID:      inst.ID,
 			StateKey:        to.Key,
 			EnteredRevision: inst.Revision,
-			Provider:        to.External.Provider,
+			System:          SystemOf(to.External),
 			Status:          WorkItemCreating,
 			Traceparent:     Traceparent(ctx),
 			CreatedAt:       now,
@@ -205,7 +205,7 @@ func (r *Runner) move(ctx context.Context, inst *Instance, def Draft, t Transiti
 		eff.NewWorkItems = append(eff.NewWorkItems, wi)
 		eff.Jobs = append(eff.Jobs, CreateWorkItemJob{WorkItemID: wi.ID})
 		acts = append(acts, Activity{Kind: ActivityWaitingExternal, ToState: to.Key, CreatedAt: now,
-			Message: fmt.Sprintf("waiting in %q for %s", to.Key, to.External.Provider)})
+			Message: fmt.Sprintf("waiting in %q for %s", to.Key, SystemOf(to.External))})
 	case StateKindEnd:
 		inst.Status = StatusCompleted
 		inst.EndedAt = &now
@@ -318,7 +318,7 @@ func (r *Runner) Get(ctx context.Context, p Principal, id string) (Instance, err
 	if !r.canSee(ctx, p, inst) {
 		return Instance{}, errNotYours
 	}
-	if inst.Provider.Valid() {
+	if inst.System.Provider != ProviderUnspecified {
 		switch wi, err := r.instances.CurrentWorkItem(ctx, inst.ID); {
 		case err == nil:
 			inst.WorkItem = &wi

@@ -22,14 +22,15 @@ type SettingsStore interface {
 	GetSettings(ctx context.Context, id string) (Settings, error)
 	// PutSettings saves the group when it is still at expectedRevision; ErrConflict otherwise.
 	PutSettings(ctx context.Context, s Settings, expectedRevision int64) (Settings, error)
+	// ListSettings returns up to limit groups whose id starts with prefix and sorts after
+	// after, by id, and how many groups have the prefix.
+	ListSettings(ctx context.Context, prefix, after string, limit int) ([]Settings, int64, error)
+	// DeleteSettings removes a group; ErrNotFound when there is none.
+	DeleteSettings(ctx context.Context, id string) error
 }
 
-// Settings group ids.
-const (
-	SettingsDocuSign = "provider.docusign"
-	SettingsOneSpan  = "provider.onespan"
-	SettingsSecurity = "security"
-)
+// SettingsSecurity is the id of the security settings group. Each provider names its own.
+const SettingsSecurity = "security"
 
 // DefaultEventRetentionDays is how long the Event Log keeps notifications unless told otherwise.
 const DefaultEventRetentionDays = 30

@@ -26,9 +26,22 @@ const (
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*$`)
 
+// MaxConnectorNameLen bounds a connector's name.
+const MaxConnectorNameLen = 63
+
+var connectorNamePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+
+// ValidConnectorName reports whether name may name a connector: lower case letters, digits
+// and '-', starting with a letter or digit, at most MaxConnectorNameLen characters. It becomes
+// part of URLs (/webhooks/c2i/{name}) and metric labels.
+func ValidConnectorName(name string) bool {
+	return len(name) <= MaxConnectorNameLen && connectorNamePattern.MatchString(name)
+}
+
 // ValidateDraft returns every problem of a draft, with paths relative to it
 // (e.g. "states[2].assignee"); an empty result means the draft can be saved and published.
-func ValidateDraft(d Draft) Problems {
+// Its EXTERNAL steps are checked against the providers' specs.
+func ValidateDraft(d Draft, providers Catalog) Problems {
 	var ps Problems
 	checkText(&ps, "name", d.Name, MaxNameLen, true)
 	checkText(&ps, "description", d.Description, MaxDescriptionLen, false)
@@ -41,7 +54,7 @@ func ValidateDraft(d Draft) Problems {
 		return ps
 	}
 
-	states := validateStates(&ps, d.States)
+	states := validateStates(&ps, d.States, providers)
 	edgesOK := validateTransitions(&ps, d, states)
 	// Reachability only means something once every state has its own key and a known kind,
 	// there is one START and an END, and every transition joins two existing states; other
@@ -54,7 +67,7 @@ func ValidateDraft(d Draft) Problems {
 }
 
 // validateStates checks each state on its own and returns the index of each valid key.
-func validateStates(ps *Problems, states []State) map[string]int {
+func validateStates(ps *Problems, states []State, providers Catalog) map[string]int {
 	index := make(map[string]int, len(states))
 	var starts, ends []int
 	for i, s := range states {
@@ -97,7 +110,7 @@ func validateStates(ps *Problems, states []State) map[string]int {
 
 		switch {
 		case s.Kind == StateKindExternal && s.External == nil:
-			ps.Add(path+".external", "an EXTERNAL state needs its external step (provider and signers)")
+			ps.Add(path+".external", "an EXTERNAL state needs its external step (its provider, and what the provider needs)")
 		case s.Kind != StateKindExternal && s.External != nil && s.Kind.Valid():
 			ps.Add(path+".external", "only EXTERNAL states have an external step")
 		}
@@ -131,7 +144,7 @@ func validateStates(ps *Problems, states []State) map[string]int {
 	}
 	for i, s := range states {
 		if s.Kind == StateKindExternal && s.External != nil {
-			validateExternal(ps, fmt.Sprintf("states[%d].external", i), *s.External, startForm)
+			validateExternal(ps, fmt.Sprintf("states[%d].external", i), *s.External, startForm, providers)
 		}
 	}
 	return index
@@ -175,12 +188,23 @@ func validateAssignee(ps *Problems, path string, a Assignee) {
 	}
 }
 
-func validateExternal(ps *Problems, path string, e ExternalStep, startForm []FormField) {
+func validateExternal(ps *Problems, path string, e ExternalStep, startForm []FormField, providers Catalog) {
+	spec, known := providers.Spec(e.Provider)
 	switch {
 	case e.Provider == ProviderUnspecified:
 		ps.Add(path+".provider", "is required")
-	case !e.Provider.Valid():
-		ps.Add(path+".provider", "unknown provider %d", int(e.Provider))
+	case !known:
+		ps.Add(path+".provider", "unknown provider %q", truncateText(string(e.Provider), MaxKeyLen))
+	}
+	switch {
+	case !known:
+	case spec.Connectors && e.Connector == "":
+		ps.Add(path+".connector", "is required: name the %s connector the work item is created with", spec.Name)
+	case spec.Connectors && !ValidConnectorName(e.Connector):
+		ps.Add(path+".connector", "%q is not a connector name (lower case letters, digits and '-', at most %d characters)",
+			truncateText(e.Connector, MaxKeyLen), MaxConnectorNameLen)
+	case !spec.Connectors && e.Connector != "":
+		ps.Add(path+".connector", "only a provider with connectors takes one; %s has none", spec.Name)
 	}
 	checkText(ps, path+".email_subject", e.EmailSubject, MaxEmailSubjectLen, false)
 	checkText(ps, path+".document_title", e.DocumentTitle, MaxNameLen, false)
@@ -189,8 +213,9 @@ func validateExternal(ps *Problems, path string, e ExternalStep, startForm []For
 	for _, f := range startForm {
 		fields[f.Name] = f.Type
 	}
+	// A signature provider needs someone to sign; to others the parties are optional.
 	switch {
-	case len(e.Signers) == 0:
+	case len(e.Signers) == 0 && (!known || spec.Signers):
 		ps.Add(path+".signers", "at least one signer is required")
 	case len(e.Signers) > MaxSigners:
 		ps.Add(path+".signers", "at most %d signers are allowed, got %d", MaxSigners, len(e.Signers))
@@ -214,9 +239,13 @@ func validateExternal(ps *Problems, path string, e ExternalStep, startForm []For
 	}
 	slices.Sort(events) // problems in a stable order
 	for _, ev := range events {
-		p := fmt.Sprintf("%s.outcome_overrides[%q]", path, ev)
-		if e.Provider.Valid() && !knownEvent(e.Provider, ev) {
-			ps.Add(p, "%q is not an event %s reports", ev, e.Provider)
+		p := fmt.Sprintf("%s.outcome_overrides[%q]", path, truncateText(ev, MaxEventTypeLen))
+		if known && !spec.KnowsEvent(ev) {
+			if spec.Events == nil {
+				ps.Add(p, "an event type is 1 to %d characters", MaxEventTypeLen)
+			} else {
+				ps.Add(p, "%q is not an event %s reports", truncateText(ev, MaxEventTypeLen), e.Provider)
+			}
 		}
 		switch o := e.OutcomeOverrides[ev]; {
 		case o == OutcomeUnspecified:

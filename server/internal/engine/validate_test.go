@@ -13,6 +13,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider"
+)
+
+// The providers flowhook has: their specs are what drafts are validated against.
+var catalog = provider.Specs()
+
+const (
+	docuSign  engine.Provider = "DOCUSIGN"
+	oneSpan   engine.Provider = "ONESPAN"
+	connector engine.Provider = "CONNECTOR"
+
+	createEnvelope engine.ActionKind = "DOCUSIGN_CREATE_ENVELOPE"
+	createPackage  engine.ActionKind = "ONESPAN_CREATE_PACKAGE"
 )
 
 // Indexes of the base draft's states and transitions, to keep the expected paths readable.
@@ -58,7 +71,7 @@ func baseDraft() engine.Draft {
 				Name: "Signature",
 				Kind: engine.StateKindExternal,
 				External: &engine.ExternalStep{
-					Provider:      engine.ProviderDocuSign,
+					Provider:      docuSign,
 					EmailSubject:  "Please sign your purchase request",
 					DocumentTitle: "Purchase request",
 					Signers:       []engine.Signer{{NameField: "name", EmailField: "email"}},
@@ -199,8 +212,8 @@ func requireProblems(t *testing.T, got engine.Problems, wants []want) {
 func TestBaseDraftIsValid(t *testing.T) {
 	t.Parallel()
 	d := baseDraft()
-	require.Empty(t, engine.ValidateDraft(d))
-	require.NoError(t, engine.ValidateDraft(d).Err())
+	require.Empty(t, engine.ValidateDraft(d, catalog))
+	require.NoError(t, engine.ValidateDraft(d, catalog).Err())
 }
 
 func TestCloneDraftIsDeep(t *testing.T) {
@@ -262,7 +275,7 @@ func TestValidateDraft(t *testing.T) {
 		{
 			name: "valid: OneSpan provider with a OneSpan override",
 			mutate: func(d *engine.Draft) {
-				ext(d).Provider = engine.ProviderOneSpan
+				ext(d).Provider = oneSpan
 				ext(d).OutcomeOverrides = map[string]engine.Outcome{"PACKAGE_DECLINE": engine.OutcomeDenied}
 			},
 		},
@@ -285,7 +298,7 @@ func TestValidateDraft(t *testing.T) {
 				cs := d.States[stSign]
 				cs.Key = "countersign"
 				cs.External = &engine.ExternalStep{
-					Provider: engine.ProviderOneSpan,
+					Provider: oneSpan,
 					Signers:  []engine.Signer{{NameField: "name", EmailField: "email"}},
 				}
 				d.States = append(d.States, cs)
@@ -719,7 +732,7 @@ func TestValidateDraft(t *testing.T) {
 		{
 			name: "external: step on a HUMAN state (not validated further)",
 			mutate: func(d *engine.Draft) {
-				d.States[stReview].External = &engine.ExternalStep{Provider: engine.Provider(99)}
+				d.States[stReview].External = &engine.ExternalStep{Provider: engine.Provider("99")}
 			},
 			want: []want{p("states[1].external", "only EXTERNAL states have an external step")},
 		},
@@ -740,13 +753,13 @@ func TestValidateDraft(t *testing.T) {
 		},
 		{
 			name:   "external: unknown provider",
-			mutate: func(d *engine.Draft) { ext(d).Provider = engine.Provider(99) },
-			want:   []want{pExact("states[2].external.provider", "unknown provider 99")},
+			mutate: func(d *engine.Draft) { ext(d).Provider = engine.Provider("99") },
+			want:   []want{pExact("states[2].external.provider", `unknown provider "99"`)},
 		},
 		{
 			name:   "external: negative provider",
-			mutate: func(d *engine.Draft) { ext(d).Provider = engine.Provider(-1) },
-			want:   []want{pExact("states[2].external.provider", "unknown provider -1")},
+			mutate: func(d *engine.Draft) { ext(d).Provider = engine.Provider("-1") },
+			want:   []want{pExact("states[2].external.provider", `unknown provider "-1"`)},
 		},
 		{
 			name:   "external: email subject too long",
@@ -858,7 +871,7 @@ func TestValidateDraft(t *testing.T) {
 		{
 			name: "overrides: DocuSign event under OneSpan",
 			mutate: func(d *engine.Draft) {
-				ext(d).Provider = engine.ProviderOneSpan
+				ext(d).Provider = oneSpan
 			},
 			want: []want{p(`states[2].external.outcome_overrides["envelope-voided"]`, `"envelope-voided" is not an event ONESPAN reports`)},
 		},
@@ -882,8 +895,8 @@ func TestValidateDraft(t *testing.T) {
 		},
 		{
 			name:   "overrides: event names are not checked for an unknown provider",
-			mutate: func(d *engine.Draft) { ext(d).Provider = engine.Provider(7) },
-			want:   []want{pExact("states[2].external.provider", "unknown provider 7")},
+			mutate: func(d *engine.Draft) { ext(d).Provider = engine.Provider("7") },
+			want:   []want{pExact("states[2].external.provider", `unknown provider "7"`)},
 		},
 		{
 			name: "overrides: too many",
@@ -1148,11 +1161,11 @@ func TestValidateDraft(t *testing.T) {
 			tc.mutate(&d)
 			before := cloneDraft(d)
 
-			got := engine.ValidateDraft(d)
+			got := engine.ValidateDraft(d, catalog)
 
 			requireProblems(t, got, tc.want)
 			require.Equal(t, before, d, "ValidateDraft changed its input")
-			require.Equal(t, got, engine.ValidateDraft(d), "ValidateDraft is not deterministic")
+			require.Equal(t, got, engine.ValidateDraft(d, catalog), "ValidateDraft is not deterministic")
 			if len(tc.want) == 0 {
 				require.NoError(t, got.Err())
 			} else {
@@ -1182,7 +1195,7 @@ func TestValidateDraftStateLimit(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			d := chainDraft(tc.extra)
-			requireProblems(t, engine.ValidateDraft(d), tc.want)
+			requireProblems(t, engine.ValidateDraft(d, catalog), tc.want)
 		})
 	}
 }
@@ -1195,7 +1208,7 @@ func TestValidateDraftOverrideProblemsAreSorted(t *testing.T) {
 		"beta": engine.OutcomeApproved, "omega": engine.OutcomeApproved,
 	}
 	var paths []string
-	for _, pr := range engine.ValidateDraft(d) {
+	for _, pr := range engine.ValidateDraft(d, catalog) {
 		paths = append(paths, pr.Path)
 	}
 	const prefix = "states[2].external.outcome_overrides"
@@ -1209,7 +1222,7 @@ func TestProblemsPrefixedAndErr(t *testing.T) {
 	d := baseDraft()
 	d.Name = ""
 	d.States[stReview].Assignee = nil
-	ps := engine.ValidateDraft(d)
+	ps := engine.ValidateDraft(d, catalog)
 	prefixed := ps.Prefixed("workflow")
 	require.Equal(t, engine.Problems{
 		{Path: "workflow.name", Message: "is required"},
@@ -1219,14 +1232,14 @@ func TestProblemsPrefixedAndErr(t *testing.T) {
 
 	err := prefixed.Err()
 	require.EqualError(t, err, "invalid: workflow.name: is required; workflow.states[1].assignee: "+ps[1].Message)
-	require.NoError(t, engine.ValidateDraft(baseDraft()).Prefixed("workflow").Err())
+	require.NoError(t, engine.ValidateDraft(baseDraft(), catalog).Prefixed("workflow").Err())
 }
 
 func TestWithActions(t *testing.T) {
 	t.Parallel()
 
-	docuSign := []engine.Action{{Kind: engine.ActionKindDocuSignCreateEnvelope}}
-	oneSpan := []engine.Action{{Kind: engine.ActionKindOneSpanCreatePackage}}
+	envelope := []engine.Action{{Kind: createEnvelope}}
+	pkg := []engine.Action{{Kind: createPackage}}
 
 	tests := []struct {
 		name   string
@@ -1235,43 +1248,43 @@ func TestWithActions(t *testing.T) {
 	}{
 		{
 			name: "DocuSign target gets a create-envelope action",
-			want: [][]engine.Action{nil, docuSign, nil, nil, nil},
+			want: [][]engine.Action{nil, envelope, nil, nil, nil},
 		},
 		{
 			name:   "OneSpan target gets a create-package action",
-			mutate: func(d *engine.Draft) { d.States[stSign].External.Provider = engine.ProviderOneSpan },
-			want:   [][]engine.Action{nil, oneSpan, nil, nil, nil},
+			mutate: func(d *engine.Draft) { d.States[stSign].External.Provider = oneSpan },
+			want:   [][]engine.Action{nil, pkg, nil, nil, nil},
 		},
 		{
 			name: "caller-supplied actions are discarded",
 			mutate: func(d *engine.Draft) {
 				for i := range d.Transitions {
 					d.Transitions[i].Actions = []engine.Action{
-						{Kind: engine.ActionKindOneSpanCreatePackage},
-						{Kind: engine.ActionKindDocuSignCreateEnvelope},
-						{Kind: engine.ActionKind(9)},
+						{Kind: createPackage},
+						{Kind: createEnvelope},
+						{Kind: engine.ActionKind("SEND_FAX")},
 					}
 				}
 			},
-			want: [][]engine.Action{nil, docuSign, nil, nil, nil},
+			want: [][]engine.Action{nil, envelope, nil, nil, nil},
 		},
 		{
 			name: "every transition into an EXTERNAL state gets the action",
 			mutate: func(d *engine.Draft) {
 				d.Transitions = append(d.Transitions, edge("fast_track", "start", "sign"))
 			},
-			want: [][]engine.Action{nil, docuSign, nil, nil, nil, docuSign},
+			want: [][]engine.Action{nil, envelope, nil, nil, nil, envelope},
 		},
 		{
 			name: "each EXTERNAL state's own provider decides",
 			mutate: func(d *engine.Draft) {
 				cs := d.States[stSign]
 				cs.Key = "countersign"
-				cs.External = &engine.ExternalStep{Provider: engine.ProviderOneSpan}
+				cs.External = &engine.ExternalStep{Provider: oneSpan}
 				d.States = append(d.States, cs)
 				d.Transitions[trSigned].To = "countersign"
 			},
-			want: [][]engine.Action{nil, docuSign, nil, oneSpan, nil},
+			want: [][]engine.Action{nil, envelope, nil, pkg, nil},
 		},
 		{
 			name:   "unspecified provider gets none",
@@ -1280,7 +1293,7 @@ func TestWithActions(t *testing.T) {
 		},
 		{
 			name:   "unknown provider gets none",
-			mutate: func(d *engine.Draft) { d.States[stSign].External.Provider = engine.Provider(99) },
+			mutate: func(d *engine.Draft) { d.States[stSign].External.Provider = engine.Provider("99") },
 			want:   [][]engine.Action{nil, nil, nil, nil, nil},
 		},
 		{
@@ -1291,7 +1304,7 @@ func TestWithActions(t *testing.T) {
 		{
 			name: "a step on a non-EXTERNAL state gets none",
 			mutate: func(d *engine.Draft) {
-				d.States[stReview].External = &engine.ExternalStep{Provider: engine.ProviderDocuSign}
+				d.States[stReview].External = &engine.ExternalStep{Provider: docuSign}
 				d.States[stSign].External.Provider = engine.ProviderUnspecified
 			},
 			want: [][]engine.Action{nil, nil, nil, nil, nil},
@@ -1300,7 +1313,7 @@ func TestWithActions(t *testing.T) {
 			name: "transition to a missing state gets none",
 			mutate: func(d *engine.Draft) {
 				d.Transitions[trApprove].To = "ghost"
-				d.Transitions[trApprove].Actions = docuSign
+				d.Transitions[trApprove].Actions = envelope
 			},
 			want: [][]engine.Action{nil, nil, nil, nil, nil},
 		},
@@ -1320,7 +1333,7 @@ func TestWithActions(t *testing.T) {
 			}
 			before := cloneDraft(d)
 
-			got := engine.WithActions(d)
+			got := engine.WithActions(d, catalog)
 
 			require.Equal(t, before, d, "WithActions changed its input")
 			require.Len(t, got.Transitions, len(tc.want))
@@ -1342,13 +1355,13 @@ func TestWithActions(t *testing.T) {
 func TestWithActionsResultIsIndependent(t *testing.T) {
 	t.Parallel()
 	d := baseDraft()
-	got := engine.WithActions(d)
-	require.Equal(t, []engine.Action{{Kind: engine.ActionKindDocuSignCreateEnvelope}}, got.Transitions[trApprove].Actions)
+	got := engine.WithActions(d, catalog)
+	require.Equal(t, []engine.Action{{Kind: createEnvelope}}, got.Transitions[trApprove].Actions)
 	got.Transitions[trApprove].Key = "changed"
-	got.Transitions[trApprove].Actions[0].Kind = engine.ActionKindOneSpanCreatePackage
+	got.Transitions[trApprove].Actions[0].Kind = createPackage
 	require.Equal(t, baseDraft().Transitions, d.Transitions)
-	again := engine.WithActions(d)
-	require.Equal(t, []engine.Action{{Kind: engine.ActionKindDocuSignCreateEnvelope}}, again.Transitions[trApprove].Actions)
+	again := engine.WithActions(d, catalog)
+	require.Equal(t, []engine.Action{{Kind: createEnvelope}}, again.Transitions[trApprove].Actions)
 }
 
 func TestDefinitionRoundTrip(t *testing.T) {
@@ -1371,7 +1384,7 @@ func TestDefinitionRoundTrip(t *testing.T) {
 		},
 		{
 			name:  "published form with actions",
-			draft: engine.WithActions(baseDraft()),
+			draft: engine.WithActions(baseDraft(), catalog),
 			contains: []string{
 				`"actions":[{"kind":"DOCUSIGN_CREATE_ENVELOPE"}]`,
 				`"kind":"EXTERNAL"`,
@@ -1381,9 +1394,9 @@ func TestDefinitionRoundTrip(t *testing.T) {
 			name: "OneSpan with actions",
 			draft: func() engine.Draft {
 				d := baseDraft()
-				d.States[stSign].External.Provider = engine.ProviderOneSpan
+				d.States[stSign].External.Provider = oneSpan
 				d.States[stSign].External.OutcomeOverrides = map[string]engine.Outcome{"PACKAGE_EXPIRE": engine.OutcomeExpired}
-				return engine.WithActions(d)
+				return engine.WithActions(d, catalog)
 			}(),
 			contains: []string{
 				`"provider":"ONESPAN"`,
@@ -1411,14 +1424,14 @@ func TestDefinitionRoundTrip(t *testing.T) {
 			got, err := engine.UnmarshalDefinition(b)
 			require.NoError(t, err)
 			require.Equal(t, tc.draft, got)
-			require.Empty(t, engine.ValidateDraft(got))
+			require.Empty(t, engine.ValidateDraft(got, catalog))
 		})
 	}
 }
 
 func TestUnmarshalDefinitionEnums(t *testing.T) {
 	t.Parallel()
-	b, err := engine.MarshalDefinition(engine.WithActions(baseDraft()))
+	b, err := engine.MarshalDefinition(engine.WithActions(baseDraft(), catalog))
 	require.NoError(t, err)
 	base := string(b)
 
@@ -1434,10 +1447,8 @@ func TestUnmarshalDefinitionEnums(t *testing.T) {
 		{name: "state kind as the unknown name", old: `"kind":"EXTERNAL"`, new: `"kind":"UNKNOWN(3)"`, wantErr: `unknown value "UNKNOWN(3)"`},
 		{name: "state kind as a number", old: `"kind":"EXTERNAL"`, new: `"kind":3`, wantErr: "cannot unmarshal number"},
 		{name: "unknown field type", old: `"type":"EMAIL"`, new: `"type":"PHONE"`, wantErr: `unknown value "PHONE"`},
-		{name: "unknown provider", old: `"provider":"DOCUSIGN"`, new: `"provider":"ADOBE_SIGN"`, wantErr: `unknown value "ADOBE_SIGN"`},
 		{name: "unknown outcome", old: `"onOutcome":"FINISHED"`, new: `"onOutcome":"DONE"`, wantErr: `unknown value "DONE"`},
 		{name: "unknown override outcome", old: `"envelope-voided":"DENIED"`, new: `"envelope-voided":"REJECTED"`, wantErr: `unknown value "REJECTED"`},
-		{name: "unknown action kind", old: `"DOCUSIGN_CREATE_ENVELOPE"`, new: `"SEND_FAX"`, wantErr: `unknown value "SEND_FAX"`},
 		{
 			name: "UNSPECIFIED reads as unspecified",
 			old:  `"onOutcome":"FINISHED"`, new: `"onOutcome":"UNSPECIFIED"`,
@@ -1450,7 +1461,7 @@ func TestUnmarshalDefinitionEnums(t *testing.T) {
 			old:  `"kind":"EXTERNAL"`, new: `"kind":""`,
 			check: func(t *testing.T, d engine.Draft) {
 				require.Equal(t, engine.StateKindUnspecified, d.States[stSign].Kind)
-				requireProblems(t, engine.ValidateDraft(d), []want{
+				requireProblems(t, engine.ValidateDraft(d, catalog), []want{
 					pExact("states[2].kind", "is required"),
 					p("transitions[3].on_outcome", `"sign" is UNSPECIFIED`),
 					p("transitions[4].on_outcome", `"sign" is UNSPECIFIED`),
@@ -1527,7 +1538,7 @@ func fuzzDraft(a fuzzArgs) engine.Draft {
 			}
 			if bits&2 != 0 {
 				s.External = &engine.ExternalStep{
-					Provider: engine.Provider(provider),
+					Provider: []engine.Provider{"", docuSign, oneSpan, connector, "ADOBE_SIGN"}[(provider%5+5)%5],
 					Signers:  []engine.Signer{{NameField: field, EmailField: "email"}},
 				}
 				if fieldType < 0 {
@@ -1605,7 +1616,7 @@ func TestFuzzDraft(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			requireProblems(t, engine.ValidateDraft(fuzzDraft(tc.seed)), tc.want)
+			requireProblems(t, engine.ValidateDraft(fuzzDraft(tc.seed), catalog), tc.want)
 		})
 	}
 	d := fuzzDraft(fuzzSeeds[0])
@@ -1627,7 +1638,7 @@ func FuzzValidateDraft(f *testing.F) {
 		before := cloneDraft(d)
 
 		var ps engine.Problems
-		require.NotPanics(t, func() { ps = engine.ValidateDraft(d) })
+		require.NotPanics(t, func() { ps = engine.ValidateDraft(d, catalog) })
 
 		for _, pr := range ps {
 			require.NotEmpty(t, pr.Path, "problem without a path: %q", pr.Message)
@@ -1636,7 +1647,7 @@ func FuzzValidateDraft(f *testing.F) {
 			require.True(t, utf8.ValidString(pr.Message), "message is not valid UTF-8: %q", pr.Message)
 		}
 		require.Equal(t, before, d, "ValidateDraft changed its input")
-		require.Equal(t, ps, engine.ValidateDraft(d), "ValidateDraft is not deterministic")
+		require.Equal(t, ps, engine.ValidateDraft(d, catalog), "ValidateDraft is not deterministic")
 
 		if len(ps) > 0 {
 			return
@@ -1653,10 +1664,10 @@ func FuzzValidateDraft(f *testing.F) {
 		}
 		require.Equal(t, 1, starts)
 		require.Positive(t, ends)
-		b, err := engine.MarshalDefinition(engine.WithActions(d))
+		b, err := engine.MarshalDefinition(engine.WithActions(d, catalog))
 		require.NoError(t, err)
 		got, err := engine.UnmarshalDefinition(b)
 		require.NoError(t, err)
-		require.Equal(t, engine.WithActions(d), got)
+		require.Equal(t, engine.WithActions(d, catalog), got)
 	})
 }

@@ -33,17 +33,6 @@ const (
 
 var fieldTypeNames = []string{"", "STRING", "NUMBER", "BOOL", "DATE", "EMAIL"}
 
-// Provider is an outside system that actions EXTERNAL states.
-type Provider int
-
-const (
-	ProviderUnspecified Provider = iota
-	ProviderDocuSign
-	ProviderOneSpan
-)
-
-var providerNames = []string{"", "DOCUSIGN", "ONESPAN"}
-
 // Outcome is what an outside system reports for a work item.
 type Outcome int
 
@@ -58,43 +47,29 @@ const (
 
 var outcomeNames = []string{"", "APPROVED", "DENIED", "FINISHED", "DELETED", "EXPIRED"}
 
-// ActionKind is something the platform does when a transition is taken.
-type ActionKind int
+// ActionKind is something the platform does when a transition is taken, as its provider
+// names it ("DOCUSIGN_CREATE_ENVELOPE"): the API's ActionKind enum after its ACTION_KIND_
+// prefix.
+type ActionKind string
 
-const (
-	ActionKindUnspecified ActionKind = iota
-	ActionKindDocuSignCreateEnvelope
-	ActionKindOneSpanCreatePackage
-)
-
-var actionKindNames = []string{"", "DOCUSIGN_CREATE_ENVELOPE", "ONESPAN_CREATE_PACKAGE"}
-
-func (k StateKind) String() string  { return enumName(stateKindNames, int(k)) }
-func (t FieldType) String() string  { return enumName(fieldTypeNames, int(t)) }
-func (p Provider) String() string   { return enumName(providerNames, int(p)) }
-func (o Outcome) String() string    { return enumName(outcomeNames, int(o)) }
-func (a ActionKind) String() string { return enumName(actionKindNames, int(a)) }
+func (k StateKind) String() string { return enumName(stateKindNames, int(k)) }
+func (t FieldType) String() string { return enumName(fieldTypeNames, int(t)) }
+func (o Outcome) String() string   { return enumName(outcomeNames, int(o)) }
 
 // Valid reports whether k is one of the declared kinds (not unspecified).
-func (k StateKind) Valid() bool  { return k > 0 && int(k) < len(stateKindNames) }
-func (t FieldType) Valid() bool  { return t > 0 && int(t) < len(fieldTypeNames) }
-func (p Provider) Valid() bool   { return p > 0 && int(p) < len(providerNames) }
-func (o Outcome) Valid() bool    { return o > 0 && int(o) < len(outcomeNames) }
-func (a ActionKind) Valid() bool { return a > 0 && int(a) < len(actionKindNames) }
+func (k StateKind) Valid() bool { return k > 0 && int(k) < len(stateKindNames) }
+func (t FieldType) Valid() bool { return t > 0 && int(t) < len(fieldTypeNames) }
+func (o Outcome) Valid() bool   { return o > 0 && int(o) < len(outcomeNames) }
 
 // The enums persist as their names, so that stored definitions survive a renumbering and read
 // well in the database.
-func (k StateKind) MarshalText() ([]byte, error)  { return []byte(k.String()), nil }
-func (t FieldType) MarshalText() ([]byte, error)  { return []byte(t.String()), nil }
-func (p Provider) MarshalText() ([]byte, error)   { return []byte(p.String()), nil }
-func (o Outcome) MarshalText() ([]byte, error)    { return []byte(o.String()), nil }
-func (a ActionKind) MarshalText() ([]byte, error) { return []byte(a.String()), nil }
+func (k StateKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+func (t FieldType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+func (o Outcome) MarshalText() ([]byte, error)   { return []byte(o.String()), nil }
 
-func (k *StateKind) UnmarshalText(b []byte) error  { return parseEnum(stateKindNames, b, (*int)(k)) }
-func (t *FieldType) UnmarshalText(b []byte) error  { return parseEnum(fieldTypeNames, b, (*int)(t)) }
-func (p *Provider) UnmarshalText(b []byte) error   { return parseEnum(providerNames, b, (*int)(p)) }
-func (o *Outcome) UnmarshalText(b []byte) error    { return parseEnum(outcomeNames, b, (*int)(o)) }
-func (a *ActionKind) UnmarshalText(b []byte) error { return parseEnum(actionKindNames, b, (*int)(a)) }
+func (k *StateKind) UnmarshalText(b []byte) error { return parseEnum(stateKindNames, b, (*int)(k)) }
+func (t *FieldType) UnmarshalText(b []byte) error { return parseEnum(fieldTypeNames, b, (*int)(t)) }
+func (o *Outcome) UnmarshalText(b []byte) error   { return parseEnum(outcomeNames, b, (*int)(o)) }
 
 func enumName(names []string, v int) string {
 	if v == 0 {
@@ -143,7 +118,12 @@ type Signer struct {
 
 // ExternalStep is what an EXTERNAL state asks of its provider.
 type ExternalStep struct {
-	Provider         Provider           `json:"provider"`
+	Provider Provider `json:"provider"`
+	// Connector names the connector, for a provider with connectors.
+	Connector string `json:"connector,omitempty"`
+	// IncludeDocument sends the PDF rendered from the start form with the work item (a
+	// signature provider always sends it).
+	IncludeDocument  bool               `json:"includeDocument,omitempty"`
 	EmailSubject     string             `json:"emailSubject,omitempty"`
 	DocumentTitle    string             `json:"documentTitle,omitempty"`
 	Signers          []Signer           `json:"signers,omitempty"`
@@ -223,26 +203,23 @@ func UnmarshalDefinition(b []byte) (Draft, error) {
 }
 
 // WithActions returns a copy of the draft whose transitions carry the actions the platform
-// derives from their target: entering an EXTERNAL state creates the provider's work item.
-// Actions given by a caller are discarded: they are output only.
-func WithActions(d Draft) Draft {
-	kinds := make(map[string]*ExternalStep, len(d.States))
+// derives from their target: entering an EXTERNAL state creates the work item at its
+// provider. Actions given by a caller are discarded: they are output only.
+func WithActions(d Draft, providers Catalog) Draft {
+	kinds := make(map[string]ActionKind, len(d.States))
 	for i := range d.States {
-		if d.States[i].Kind == StateKindExternal {
-			kinds[d.States[i].Key] = d.States[i].External
+		if s := d.States[i]; s.Kind == StateKindExternal && s.External != nil {
+			if spec, ok := providers.Spec(s.External.Provider); ok {
+				kinds[s.Key] = spec.Action
+			}
 		}
 	}
 	out := d
 	out.Transitions = make([]Transition, len(d.Transitions))
 	for i, t := range d.Transitions {
 		t.Actions = nil
-		if ext, ok := kinds[t.To]; ok && ext != nil {
-			switch ext.Provider {
-			case ProviderDocuSign:
-				t.Actions = []Action{{Kind: ActionKindDocuSignCreateEnvelope}}
-			case ProviderOneSpan:
-				t.Actions = []Action{{Kind: ActionKindOneSpanCreatePackage}}
-			}
+		if k := kinds[t.To]; k != "" {
+			t.Actions = []Action{{Kind: k}}
 		}
 		out.Transitions[i] = t
 	}

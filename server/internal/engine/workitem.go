@@ -35,7 +35,7 @@ type WorkItem struct {
 	InstanceID      string
 	StateKey        string
 	EnteredRevision int64
-	Provider        Provider
+	System          System
 	ExternalID      string
 	Status          WorkItemStatus
 	ProviderStatus  string

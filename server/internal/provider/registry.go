@@ -1,10 +1,16 @@
-// Package provider builds the clients of the outside systems (DocuSign, OneSpan) from their
-// settings, which administrators change at run time: a client is rebuilt when its settings'
-// revision changes and reused otherwise, so that an access token outlives one job.
+// Package provider is the registry of flowhook's providers: the outside systems that action
+// EXTERNAL states. Each provider is one package below this one (docusign, onespan, connector)
+// implementing Plugin, and one line of Builtin. The Registry implements the engine's provider
+// port over them — specs, clients built from the settings administrators change at run time
+// (rebuilt when their revision changes, reused otherwise, so that an access token outlives one
+// job), event tables, the webhook side of each system and the settings API — and is all the
+// rest of flowhook sees of any provider.
 package provider
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -12,114 +18,401 @@ import (
 	"time"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/connector"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 )
 
-// Settings keys of DocuSign's settings group.
-const (
-	KeyAccountID      = "account_id"
-	KeyIntegrationKey = "integration_key"
-	KeyUserID         = "user_id"
-	KeyOAuthBaseURL   = "oauth_base_url"
-	KeyPrivateKey     = "private_key_pem" // secret
-	KeyHMACKeys       = "hmac_keys"       // secret, one per line
-)
-
-// Registry hands out provider clients configured from the stored settings.
-type Registry struct {
-	settings engine.SettingsStore
-	http     *http.Client
-	now      func() time.Time
-
-	mu       sync.Mutex
-	docusign *docusign.Client
-	revision int64
-	onespan  *onespan.Client
-	osRev    int64
-
-	// The HMAC keys are read on every notification: kept for keysTTL, so that a rotation
-	// reaches every replica within that time without a database read per webhook.
-	keysMu      sync.Mutex
-	keys        []string
-	keysRead    time.Time
-	oneSpan     OneSpanConfig
-	oneSpanRead time.Time
-}
-
-// keysTTL is how long HMAC keys read from the settings are reused.
-const keysTTL = 2 * time.Second
-
-// NewRegistry returns a registry over the settings store.
-func NewRegistry(settings engine.SettingsStore, httpClient *http.Client, now func() time.Time) *Registry {
-	return &Registry{settings: settings, http: httpClient, now: now}
-}
-
-// ErrNotConfigured: the provider has no (complete) settings yet.
-var ErrNotConfigured = fmt.Errorf("%w: the provider is not configured; an admin sets it up in the provider settings", engine.ErrProviderPermanent)
-
-// DocuSignSettings reads DocuSign's settings.
-func DocuSignSettings(s engine.Settings) docusign.Settings {
-	str := func(k string) string { v, _ := s.Plain[k].(string); return v }
-	out := docusign.Settings{
-		AccountID:      str(KeyAccountID),
-		IntegrationKey: str(KeyIntegrationKey),
-		UserID:         str(KeyUserID),
-		OAuthBaseURL:   str(KeyOAuthBaseURL),
-		PrivateKeyPEM:  []byte(s.Secrets[KeyPrivateKey]),
+// Builtin lists flowhook's providers. Adding one is a package and a line here.
+func Builtin() []Plugin {
+	return []Plugin{
+		docusign.Plugin{},
+		onespan.Plugin{},
+		connector.Plugin{},
 	}
-	for _, k := range strings.Split(s.Secrets[KeyHMACKeys], "\n") {
-		if k = strings.TrimSpace(k); k != "" {
-			out.HMACKeys = append(out.HMACKeys, k)
-		}
+}
+
+// Specs is the catalog of the plugins' specs (Builtin's, when none are given).
+func Specs(plugins ...Plugin) engine.Specs {
+	if len(plugins) == 0 {
+		plugins = Builtin()
+	}
+	out := make(engine.Specs, len(plugins))
+	for i, p := range plugins {
+		out[i] = p.Spec()
 	}
 	return out
 }
 
-// Client returns the client of a provider.
-func (r *Registry) Client(ctx context.Context, p engine.Provider) (engine.ProviderClient, error) {
-	switch p {
-	case engine.ProviderDocuSign:
-		return r.DocuSign(ctx)
-	case engine.ProviderOneSpan:
-		return r.OneSpan(ctx)
-	default:
-		return nil, fmt.Errorf("%w: %s", ErrNotConfigured, p)
-	}
+// credentialsTTL is how long settings read for a notification are reused: every notification
+// needs its system's keys, and a rotation reaches every replica within this time without a
+// database read per webhook.
+const credentialsTTL = 2 * time.Second
+
+// Registry holds the providers and implements the engine's provider port over them.
+type Registry struct {
+	plugins   []Plugin
+	settings  engine.SettingsStore
+	http      *http.Client
+	now       func() time.Time
+	publicURL string
+
+	mu      sync.Mutex
+	clients map[string]cachedClient // by system
+	read    map[string]cachedSettings
 }
 
-// DocuSign returns the DocuSign client for the current settings.
-func (r *Registry) DocuSign(ctx context.Context) (*docusign.Client, error) {
-	s, err := r.settings.GetSettings(ctx, engine.SettingsDocuSign)
+type cachedClient struct {
+	revision int64
+	client   engine.ProviderClient
+}
+
+type cachedSettings struct {
+	settings engine.Settings
+	at       time.Time
+}
+
+var (
+	_ engine.Providers        = (*Registry)(nil)
+	_ engine.ProviderSettings = (*Registry)(nil)
+)
+
+// NewRegistry returns a registry of the plugins over the settings store; publicURL is the base
+// of the webhook URLs providers report to.
+func NewRegistry(settings engine.SettingsStore, publicURL string, httpClient *http.Client, now func() time.Time, plugins ...Plugin) *Registry {
+	return &Registry{plugins: plugins, settings: settings, http: httpClient, now: now,
+		publicURL: strings.TrimRight(publicURL, "/"), clients: map[string]cachedClient{}, read: map[string]cachedSettings{}}
+}
+
+// Spec describes a provider.
+func (r *Registry) Spec(p engine.Provider) (engine.ProviderSpec, bool) {
+	if pl, ok := r.plugin(p); ok {
+		return pl.Spec(), true
+	}
+	return engine.ProviderSpec{}, false
+}
+
+// Specs lists every provider in Builtin's order.
+func (r *Registry) Specs() []engine.ProviderSpec {
+	out := make([]engine.ProviderSpec, len(r.plugins))
+	for i, p := range r.plugins {
+		out[i] = p.Spec()
+	}
+	return out
+}
+
+func (r *Registry) plugin(p engine.Provider) (Plugin, bool) {
+	for _, pl := range r.plugins {
+		if pl.Spec().Provider == p {
+			return pl, true
+		}
+	}
+	return nil, false
+}
+
+// notConfigured says a system has no settings.
+func notConfigured(sys engine.System, spec engine.ProviderSpec) error {
+	if sys.Connector != "" {
+		return fmt.Errorf("%w: %w: no %s connector is named %q", engine.ErrProviderPermanent, engine.ErrNotConfigured, spec.Name, sys.Connector)
+	}
+	return fmt.Errorf("%w: %w", engine.ErrProviderPermanent, engine.ErrNotConfigured)
+}
+
+func (r *Registry) lookup(sys engine.System) (Plugin, engine.ProviderSpec, error) {
+	pl, ok := r.plugin(sys.Provider)
+	if !ok {
+		return nil, engine.ProviderSpec{}, fmt.Errorf("%w: no provider is named %s", engine.ErrProviderPermanent, sys.Provider)
+	}
+	spec := pl.Spec()
+	if spec.Connectors != (sys.Connector != "") {
+		return nil, spec, fmt.Errorf("%w: %s is not a %s system", engine.ErrProviderPermanent, sys, spec.Name)
+	}
+	return pl, spec, nil
+}
+
+// Client returns the client of a system for its current settings.
+func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.ProviderClient, error) {
+	pl, spec, err := r.lookup(sys)
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.settings.GetSettings(ctx, pl.SettingsID(sys.Connector))
 	if err != nil {
 		return nil, err
 	}
 	if s.Revision == 0 {
-		return nil, ErrNotConfigured
+		return nil, notConfigured(sys, spec)
 	}
+	key := sys.String()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.docusign != nil && r.revision == s.Revision {
-		return r.docusign, nil
+	if c, ok := r.clients[key]; ok && c.revision == s.Revision {
+		return c.client, nil
 	}
-	c, err := docusign.NewClient(DocuSignSettings(s), r.http, r.now)
+	c, err := pl.NewClient(sys, s, r.http, r.now)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrNotConfigured, err)
+		if errors.Is(err, engine.ErrNotConfigured) {
+			return nil, fmt.Errorf("%w: %w", engine.ErrProviderPermanent, err)
+		}
+		return nil, err
 	}
-	r.docusign, r.revision = c, s.Revision
+	r.clients[key] = cachedClient{revision: s.Revision, client: c}
 	return c, nil
 }
 
-// DocuSignHMACKeys returns the keys a DocuSign Connect message may be signed with.
-func (r *Registry) DocuSignHMACKeys(ctx context.Context) ([]string, error) {
-	r.keysMu.Lock()
-	defer r.keysMu.Unlock()
-	if now := r.now(); r.keysRead.IsZero() || now.Sub(r.keysRead) >= keysTTL || now.Before(r.keysRead) {
-		s, err := r.settings.GetSettings(ctx, engine.SettingsDocuSign)
+// recent returns a system's settings read at most credentialsTTL ago.
+func (r *Registry) recent(ctx context.Context, pl Plugin, sys engine.System) (engine.Settings, error) {
+	key := sys.String()
+	now := r.now()
+	r.mu.Lock()
+	c, ok := r.read[key]
+	r.mu.Unlock()
+	if ok && now.Sub(c.at) < credentialsTTL && !now.Before(c.at) {
+		return c.settings, nil
+	}
+	s, err := r.settings.GetSettings(ctx, pl.SettingsID(sys.Connector))
+	if err != nil {
+		return engine.Settings{}, err
+	}
+	r.mu.Lock()
+	r.read[key] = cachedSettings{settings: s, at: now}
+	r.mu.Unlock()
+	return s, nil
+}
+
+// Outcome maps an event of a system by its provider's table (a connector's own, from its
+// settings read at most credentialsTTL ago).
+func (r *Registry) Outcome(ctx context.Context, sys engine.System, eventType, reason string) (engine.Outcome, bool, error) {
+	pl, spec, err := r.lookup(sys)
+	if err != nil {
+		return engine.OutcomeUnspecified, false, nil // no table: progress
+	}
+	var s engine.Settings
+	if spec.Connectors {
+		if s, err = r.recent(ctx, pl, sys); err != nil {
+			return engine.OutcomeUnspecified, false, err
+		}
+	}
+	o, ok := pl.Outcome(s, eventType, reason)
+	return o, ok, nil
+}
+
+// Parse reads a stored notification of a system again.
+func (r *Registry) Parse(sys engine.System, body []byte) (engine.InboundEvent, error) {
+	pl, _, err := r.lookup(sys)
+	if err != nil {
+		return engine.InboundEvent{}, err
+	}
+	ev, err := pl.ParseEvent(body, nil)
+	if err != nil {
+		return engine.InboundEvent{}, err
+	}
+	ev.System = sys
+	return ev, nil
+}
+
+// Systems lists the systems of a provider: itself, or each of its connectors.
+func (r *Registry) Systems(ctx context.Context, p engine.Provider) ([]engine.System, error) {
+	pl, ok := r.plugin(p)
+	if !ok {
+		return nil, nil
+	}
+	if !pl.Spec().Connectors {
+		return []engine.System{{Provider: p}}, nil
+	}
+	prefix := pl.SettingsID("")
+	var out []engine.System
+	for after := ""; ; {
+		page, _, err := r.settings.ListSettings(ctx, prefix, after, 200)
 		if err != nil {
 			return nil, err
 		}
-		r.keys, r.keysRead = DocuSignSettings(s).HMACKeys, now
+		for _, s := range page {
+			out = append(out, engine.System{Provider: p, Connector: strings.TrimPrefix(s.ID, prefix)})
+		}
+		if len(page) < 200 {
+			return out, nil
+		}
+		after = page[len(page)-1].ID
 	}
-	return r.keys, nil
+}
+
+// CallbackURL is {public URL}/webhooks/{route}[/{connector}].
+func (r *Registry) CallbackURL(sys engine.System) string {
+	pl, ok := r.plugin(sys.Provider)
+	if !ok {
+		return ""
+	}
+	u := r.publicURL + "/webhooks/" + pl.Spec().Route
+	if sys.Connector != "" {
+		u += "/" + sys.Connector
+	}
+	return u
+}
+
+// Receiving returns how the notifications that arrive at /webhooks/{route}[/{connector}] are
+// received: the route names the provider without regard to case; false when no provider has
+// the route, or no connector the name.
+func (r *Registry) Receiving(ctx context.Context, route, connector string) (engine.Receiving, bool, error) {
+	for _, pl := range r.plugins {
+		spec := pl.Spec()
+		if !strings.EqualFold(spec.Route, route) || spec.Connectors != (connector != "") {
+			continue
+		}
+		sys := engine.System{Provider: spec.Provider, Connector: connector}
+		if spec.Connectors {
+			if !engine.ValidConnectorName(connector) {
+				return nil, false, nil
+			}
+			s, err := r.recent(ctx, pl, sys)
+			if err != nil {
+				return nil, false, err
+			}
+			if s.Revision == 0 {
+				return nil, false, nil
+			}
+		}
+		credentials := func(ctx context.Context) ([]string, error) {
+			s, err := r.recent(ctx, pl, sys)
+			if err != nil {
+				return nil, err
+			}
+			// A grace period is checked at every call, not at every read.
+			return pl.Credentials(s, r.now()), nil
+		}
+		return NewReceiving(pl, sys, credentials, r.now), true, nil
+	}
+	return nil, false, nil
+}
+
+// NewReceiving is a system's webhook side over its provider's plugin: credentials says what a
+// notification may be authenticated with now.
+func NewReceiving(pl Plugin, sys engine.System, credentials func(context.Context) ([]string, error), now func() time.Time) engine.Receiving {
+	return receiving{pl: pl, sys: sys, credentials: credentials, now: now}
+}
+
+type receiving struct {
+	pl          Plugin
+	sys         engine.System
+	credentials func(context.Context) ([]string, error)
+	now         func() time.Time
+}
+
+func (v receiving) System() engine.System { return v.sys }
+
+// Route is the pattern the router names spans by: "/webhooks/{provider}" for a provider's
+// one system, "/webhooks/c2i/{connector}" for a connector.
+func (v receiving) Route() string {
+	if v.sys.Connector != "" {
+		return "/webhooks/" + v.pl.Spec().Route + "/{connector}"
+	}
+	return "/webhooks/{provider}"
+}
+
+func (v receiving) Limits() engine.InboundLimits { return v.pl.Limits() }
+
+func (v receiving) Credentials(ctx context.Context) ([]string, error) { return v.credentials(ctx) }
+
+func (v receiving) Authenticate(body []byte, h http.Header, creds []string) engine.Authentication {
+	return v.pl.Authenticate(body, h, creds, v.now())
+}
+
+func (v receiving) Parse(body []byte, h http.Header) (engine.InboundEvent, error) {
+	ev, err := v.pl.ParseEvent(body, h)
+	if err != nil {
+		return engine.InboundEvent{}, err
+	}
+	ev.System = v.sys
+	return ev, nil
+}
+
+func (v receiving) Handles(eventType string) bool { return v.pl.Handles(eventType) }
+
+// editor returns the settings editor of a provider.
+func (r *Registry) editor(p engine.Provider) (Plugin, SettingsEditor, error) {
+	pl, ok := r.plugin(p)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: no provider is named %s", engine.ErrNotFound, p)
+	}
+	ed, ok := pl.(SettingsEditor)
+	if !ok {
+		return nil, nil, fmt.Errorf("%w: %s has no settings of its own", engine.ErrFailedPrecondition, pl.Spec().Name)
+	}
+	return pl, ed, nil
+}
+
+// ViewSettings returns a provider's settings message as JSON.
+func (r *Registry) ViewSettings(ctx context.Context, p engine.Provider) ([]byte, error) {
+	pl, ed, err := r.editor(p)
+	if err != nil {
+		return nil, err
+	}
+	s, err := r.settings.GetSettings(ctx, pl.SettingsID(""))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(ed.ViewSettings(s, r.CallbackURL(engine.System{Provider: p}), r.now()))
+}
+
+// UpdateSettings applies an update to a provider's settings when they are at
+// expectedRevision, saves them, and runs the provider's follow-up (registering a callback):
+// when that fails the settings stay saved and the error says so.
+func (r *Registry) UpdateSettings(ctx context.Context, p engine.Provider, update []byte, expectedRevision int64, actor string) ([]byte, error) {
+	pl, ed, err := r.editor(p)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := r.settings.GetSettings(ctx, pl.SettingsID(""))
+	if err != nil {
+		return nil, err
+	}
+	if expectedRevision != cur.Revision {
+		return nil, fmt.Errorf("%w: the settings are at revision %d, not %d", engine.ErrConflict, cur.Revision, expectedRevision)
+	}
+	next, err := ed.ApplySettings(cur, update, r.now())
+	if err != nil {
+		return nil, err
+	}
+	next.ID, next.UpdatedBy = pl.SettingsID(""), actor
+	saved, err := r.settings.PutSettings(ctx, next, cur.Revision)
+	if err != nil {
+		return nil, err
+	}
+	sys := engine.System{Provider: p}
+	webhookURL := r.CallbackURL(sys)
+	client := func() (engine.ProviderClient, error) { return r.Client(ctx, sys) }
+	if err := ed.SettingsSaved(ctx, saved, client, update, webhookURL); err != nil {
+		return nil, fmt.Errorf("%w: the settings are saved (revision %d), but %s", engine.ErrFailedPrecondition, saved.Revision, followUpText(err))
+	}
+	return json.Marshal(ed.ViewSettings(saved, webhookURL, r.now()))
+}
+
+// followUpText is a follow-up's failure, readable: what the provider refused (its error holds
+// no credential), or that it could not be reached (a transport error's text is not shown).
+func followUpText(err error) string {
+	var pe *engine.ProviderError
+	if errors.As(err, &pe) || errors.Is(err, engine.ErrProviderPermanent) {
+		return err.Error()
+	}
+	return "the provider could not be reached"
+}
+
+// TestConnection signs in at a system with its saved settings.
+func (r *Registry) TestConnection(ctx context.Context, sys engine.System) (engine.ConnectionReport, error) {
+	pl, _, err := r.lookup(sys)
+	if err != nil {
+		return engine.ConnectionReport{Message: err.Error()}, nil
+	}
+	t, ok := pl.(Tester)
+	if !ok {
+		return engine.ConnectionReport{Message: pl.Spec().Name + " has no connection test"}, nil
+	}
+	c, err := r.Client(ctx, sys)
+	if err != nil {
+		if errors.Is(err, engine.ErrProviderPermanent) {
+			return engine.ConnectionReport{Message: err.Error()}, nil
+		}
+		return engine.ConnectionReport{}, err
+	}
+	return t.TestConnection(ctx, c, r.CallbackURL(sys)), nil
 }

@@ -29,8 +29,12 @@ var listFields = []string{webhookevent.FieldID, webhookevent.FieldProvider, webh
 
 func (s *Store) ListEvents(ctx context.Context, f engine.EventFilter, p engine.Page) ([]engine.StoredEvent, string, int64, error) {
 	var where []predicate.WebhookEvent
-	if f.Provider.Valid() {
-		where = append(where, webhookevent.Provider(f.Provider.String()))
+	if f.Provider != engine.ProviderUnspecified {
+		match := webhookevent.Provider(engine.System{Provider: f.Provider, Connector: f.Connector}.String())
+		if f.Connector == "" {
+			match = webhookevent.Or(match, webhookevent.ProviderHasPrefix(systemPrefix(f.Provider)))
+		}
+		where = append(where, match)
 	}
 	if f.Verdict != "" {
 		where = append(where, webhookevent.VerdictEQ(webhookevent.Verdict(f.Verdict)))
@@ -191,7 +195,13 @@ func (s *Store) ReplayEvent(ctx context.Context, ev engine.StoredEvent, attempts
 	}))
 }
 
-// WaitingWorkItems counts the work items waiting at each provider (being created or waiting
+// systemPrefix starts the stored form of every connector of a provider: a filter on the
+// provider alone matches them too.
+func systemPrefix(p engine.Provider) string {
+	return engine.System{Provider: p, Connector: "-"}.String()[:len(p)+1]
+}
+
+// WaitingWorkItems counts the work items waiting at each system (being created or waiting
 // for an outcome).
 func (s *Store) WaitingWorkItems(ctx context.Context) (map[string]int64, error) {
 	var rows []struct {

@@ -81,8 +81,8 @@ func setInstanceFields(m *ent.InstanceMutation, in engine.Instance, form []byte)
 	} else {
 		m.ClearAssigneeGroupID()
 	}
-	if in.Provider.Valid() {
-		m.SetProvider(in.Provider.String())
+	if in.System.Provider != engine.ProviderUnspecified {
+		m.SetProvider(in.System.String())
 	}
 	if in.ExternalID != "" {
 		m.SetExternalID(in.ExternalID)
@@ -221,8 +221,12 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 	if f.Status.Valid() {
 		where = append(where, instance.StatusEQ(instance.Status(f.Status.String())))
 	}
-	if f.Provider.Valid() {
-		where = append(where, instance.Provider(f.Provider.String()))
+	if f.Provider != engine.ProviderUnspecified {
+		match := instance.Provider(engine.System{Provider: f.Provider, Connector: f.Connector}.String())
+		if f.Connector == "" {
+			match = instance.Or(match, instance.ProviderHasPrefix(systemPrefix(f.Provider)))
+		}
+		where = append(where, match)
 	}
 	if f.ExternalID != "" {
 		where = append(where, instance.ExternalID(f.ExternalID))
@@ -378,7 +382,7 @@ func instanceFromRow(r *ent.Instance) (engine.Instance, error) {
 		}
 	}
 	if r.Provider != nil {
-		in.Provider, _ = engine.ParseProvider(*r.Provider)
+		in.System = engine.ParseSystem(*r.Provider)
 	}
 	if r.ExternalID != nil {
 		in.ExternalID = *r.ExternalID

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/setting"
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -75,4 +77,44 @@ func (s *Store) PutSettings(ctx context.Context, in engine.Settings, expectedRev
 		return engine.Settings{}, translate(err)
 	}
 	return s.GetSettings(ctx, in.ID)
+}
+
+// ListSettings returns up to limit groups whose id starts with prefix and sorts after after.
+func (s *Store) ListSettings(ctx context.Context, prefix, after string, limit int) ([]engine.Settings, int64, error) {
+	hasPrefix := func(sel *entsql.Selector) { sel.Where(entsql.HasPrefix(sel.C(setting.FieldID), prefix)) }
+	total, err := s.db.Client.Setting.Query().Where(hasPrefix).Count(ctx)
+	if err != nil {
+		return nil, 0, translate(err)
+	}
+	q := s.db.Client.Setting.Query().Where(hasPrefix)
+	if after != "" {
+		q = q.Where(setting.IDGT(after))
+	}
+	ids, err := q.Order(ent.Asc(setting.FieldID)).Limit(limit).IDs(ctx)
+	if err != nil {
+		return nil, 0, translate(err)
+	}
+	out := make([]engine.Settings, 0, len(ids))
+	for _, id := range ids {
+		st, err := s.GetSettings(ctx, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if st.Revision > 0 { // deleted meanwhile
+			out = append(out, st)
+		}
+	}
+	return out, int64(total), nil
+}
+
+// DeleteSettings removes a settings group.
+func (s *Store) DeleteSettings(ctx context.Context, id string) error {
+	n, err := s.db.Client.Setting.Delete().Where(setting.ID(id)).Exec(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: settings %s", engine.ErrNotFound, id)
+	}
+	return nil
 }

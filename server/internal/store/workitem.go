@@ -33,7 +33,7 @@ func (s *Store) applyEffects(ctx context.Context, tx txn, eff engine.Effects) er
 			SetInstanceID(iid).
 			SetStateKey(wi.StateKey).
 			SetEnteredRevision(wi.EnteredRevision).
-			SetProvider(wi.Provider.String()).
+			SetProvider(wi.System.String()).
 			SetStatus(workitem.Status(wi.Status)).
 			SetTraceparent(wi.Traceparent).
 			SetCreatedAt(dbTime(wi.CreatedAt)).
@@ -78,7 +78,6 @@ func (s *Store) GetWorkItem(ctx context.Context, id string) (engine.WorkItem, er
 }
 
 func workItemFromRow(r *ent.WorkItem) engine.WorkItem {
-	p, _ := engine.ParseProvider(r.Provider)
 	var o engine.Outcome
 	_ = o.UnmarshalText([]byte(r.Outcome))
 	wi := engine.WorkItem{
@@ -86,7 +85,7 @@ func workItemFromRow(r *ent.WorkItem) engine.WorkItem {
 		InstanceID:      r.InstanceID.String(),
 		StateKey:        r.StateKey,
 		EnteredRevision: r.EnteredRevision,
-		Provider:        p,
+		System:          engine.ParseSystem(r.Provider),
 		Status:          engine.WorkItemStatus(r.Status),
 		ProviderStatus:  r.ProviderStatus,
 		Outcome:         o,
@@ -106,7 +105,7 @@ func workItemFromRow(r *ent.WorkItem) engine.WorkItem {
 
 var _ engine.WorkStore = (*Store)(nil)
 
-func (s *Store) WorkItemByExternal(ctx context.Context, p engine.Provider, externalID string) (engine.WorkItem, error) {
+func (s *Store) WorkItemByExternal(ctx context.Context, p engine.System, externalID string) (engine.WorkItem, error) {
 	row, err := s.db.Client.WorkItem.Query().Where(workitem.Provider(p.String()), workitem.ExternalID(externalID)).Only(ctx)
 	if err != nil {
 		if ent.IsNotFound(err) {
@@ -268,7 +267,7 @@ func eventCreate(tx txn, id uuid.UUID, ev engine.StoredEvent) *ent.WebhookEventC
 	}
 	c := tx.WebhookEvent.Create().
 		SetID(id).
-		SetProvider(ev.Event.Provider.String()).
+		SetProvider(ev.Event.System.String()).
 		SetDedupeKey(ev.Event.DedupeKey).
 		SetEventType(ev.Event.Type).
 		SetExternalID(ev.Event.ExternalID).
@@ -289,7 +288,7 @@ func eventCreate(tx txn, id uuid.UUID, ev engine.StoredEvent) *ent.WebhookEventC
 
 // eventByKey returns the stored event a redelivery duplicates.
 func (s *Store) eventByKey(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
-	row, err := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.Provider.String()),
+	row, err := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.System.String()),
 		webhookevent.DedupeKey(ev.Event.DedupeKey)).Only(ctx)
 	if err != nil {
 		return engine.StoredEvent{}, false, translate(err)
@@ -423,10 +422,9 @@ func (s *Store) SaveDocument(ctx context.Context, workItemID, name, contentType 
 }
 
 func eventFromRow(r *ent.WebhookEvent) engine.StoredEvent {
-	p, _ := engine.ParseProvider(r.Provider)
 	ev := engine.StoredEvent{
 		ID:    r.ID.String(),
-		Event: engine.InboundEvent{Provider: p, Type: r.EventType, ExternalID: r.ExternalID, DedupeKey: r.DedupeKey},
+		Event: engine.InboundEvent{System: engine.ParseSystem(r.Provider), Type: r.EventType, ExternalID: r.ExternalID, DedupeKey: r.DedupeKey},
 		Body:  r.Body, Headers: r.Headers, RemoteAddr: r.RemoteAddr, ReceivedAt: r.ReceivedAt,
 		Verdict: engine.Verdict(r.Verdict), Reason: r.VerdictReason, InstanceID: r.InstanceID,
 		WorkItemID: r.WorkItemID, Attempts: r.Attempts, TraceID: r.TraceID,
@@ -470,7 +468,7 @@ func lastSeq(ctx context.Context, tx txn, instanceID uuid.UUID) (int64, error) {
 
 var _ engine.ReconcileStore = (*Store)(nil)
 
-func (s *Store) WorkItemsToReconcile(ctx context.Context, p engine.Provider, checkedBefore time.Time, limit int) ([]engine.WorkItem, error) {
+func (s *Store) WorkItemsToReconcile(ctx context.Context, p engine.System, checkedBefore time.Time, limit int) ([]engine.WorkItem, error) {
 	rows, err := s.db.Client.WorkItem.Query().
 		Where(workitem.StatusEQ(workitem.StatusWAITING), workitem.Provider(p.String()), workitem.ExternalIDNotNil(),
 			workitem.Or(workitem.LastCheckedAtIsNil(), workitem.LastCheckedAtLT(dbTime(checkedBefore)))).
@@ -504,7 +502,7 @@ func (s *Store) EarlierPending(ctx context.Context, ev engine.StoredEvent) (bool
 		// The same provider time (milliseconds): the one received first is the earlier.
 		earlier = webhookevent.Or(earlier, webhookevent.And(webhookevent.ProviderTime(at), webhookevent.IDLT(id)))
 	}
-	q := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.Provider.String()),
+	q := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.System.String()),
 		webhookevent.ExternalID(ev.Event.ExternalID), webhookevent.VerdictEQ(webhookevent.VerdictPENDING), earlier)
 	n, err := q.Exist(ctx)
 	return n, translate(err)

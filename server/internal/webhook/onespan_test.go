@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,14 +18,12 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/eventlog"
+	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 	"github.com/flowhook/flowhook/server/internal/webhook"
 )
 
@@ -112,41 +109,10 @@ type osFixture struct {
 
 func newOneSpanFixture(t *testing.T) *osFixture {
 	t.Helper()
-	f := &fixture{
-		spans:  tracetest.NewSpanRecorder(),
-		reader: sdkmetric.NewManualReader(),
-		ingest: &fakeIngester{byKey: map[string]engine.StoredEvent{}},
-		logs:   &syncBuffer{},
-	}
-	f.log = &fakeLog{responded: func() bool {
-		w := f.writer.Load()
-		return w != nil && w.wrote.Load()
-	}}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
-	t.Cleanup(func() {
-		require.NoError(t, tp.Shutdown(context.Background()))
-		require.NoError(t, mp.Shutdown(context.Background()))
-	})
+	f := baseFixture(t)
 	pending := &pendingIngester{next: f.ingest}
-	rt, err := webhook.NewRouter(webhook.Options{
-		TracerProvider: tp,
-		MeterProvider:  mp,
-		Debug:          func(context.Context) bool { return f.debug.Load() },
-		Ingest:         pending,
-		Log:            f.log,
-	})
-	require.NoError(t, err)
 	keys := &osKeys{keys: []string{osKeyCurrent, osKeyPrevious}}
-	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rt.Handle(engine.ProviderOneSpan, "OneSpan", webhook.NewOneSpan(keys.get, pending, logger))
-	mux := http.NewServeMux()
-	mux.Handle(webhook.Pattern, rt)
-	f.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tw := &trackingWriter{ResponseWriter: w}
-		f.writer.Store(tw)
-		mux.ServeHTTP(tw, r)
-	})
+	f.route(t, onespan.Plugin{}, keys.get, pending)
 	return &osFixture{fixture: f, pending: pending, keys: keys}
 }
 
@@ -209,7 +175,7 @@ func requireOneSpanRefused(t *testing.T, f *osFixture, r result, status int, rea
 	require.False(t, ok)
 	if status == http.StatusUnauthorized {
 		require.Equal(t, "the callback does not carry a configured callback key", errorBody(t, r.rec))
-		require.Contains(t, f.logs.String(), "onespan callback rejected")
+		require.Contains(t, f.logs.String(), "onespan webhook rejected")
 	}
 }
 
@@ -220,7 +186,7 @@ func requireOneSpanRejectedStored(t *testing.T, r result, reason string) engine.
 	require.Len(t, r.stored, 1)
 	ev := r.stored[0]
 	require.Equal(t, engine.VerdictRejected, ev.Verdict)
-	require.Equal(t, engine.ProviderOneSpan, ev.Event.Provider)
+	require.Equal(t, onespan.Provider, ev.Event.System.Provider)
 	require.True(t, strings.HasPrefix(ev.Event.DedupeKey, "rejected:"), ev.Event.DedupeKey)
 	require.Empty(t, ev.Event.Type, "a rejected callback is never parsed")
 	require.Empty(t, ev.Event.ExternalID)
@@ -254,7 +220,7 @@ func requireHandedOver(t *testing.T, f *osFixture, r result, given int, eventTyp
 	require.Len(t, all, given+1, "one event handed over")
 	ev := all[given]
 	require.Empty(t, ev.Verdict, "a handled event is left to the engine (which reads the package back)")
-	require.Equal(t, engine.ProviderOneSpan, ev.Event.Provider)
+	require.Equal(t, onespan.Provider, ev.Event.System.Provider)
 	require.Equal(t, eventType, ev.Event.Type)
 	require.Equal(t, packageID, ev.Event.ExternalID)
 	require.Regexp(t, `^[0-9a-f]{64}$`, ev.Event.DedupeKey)
@@ -304,7 +270,7 @@ func TestOneSpanReceiver(t *testing.T) {
 				require.Len(t, all, given+1)
 				ev := all[given]
 				require.Empty(t, ev.Verdict)
-				require.Equal(t, engine.ProviderOneSpan, ev.Event.Provider)
+				require.Equal(t, onespan.Provider, ev.Event.System.Provider)
 				require.Equal(t, "PACKAGE_COMPLETE", ev.Event.Type)
 				require.Equal(t, osPackage1, ev.Event.ExternalID)
 				require.Equal(t, time.Date(2026, 11, 27, 14, 12, 34, 544e6, time.UTC), ev.Event.OccurredAt.UTC())
@@ -583,7 +549,7 @@ func TestOneSpanReceiver(t *testing.T) {
 				require.Contains(t, errorBody(t, r.rec), "64 KiB")
 				requireOneSpanSpan(t, r, http.StatusRequestEntityTooLarge)
 				ev := requireOneSpanRejectedStored(t, r, "larger than 64 KiB")
-				require.Len(t, ev.Body, webhook.MaxOneSpanBody, "what was read: the limit")
+				require.Len(t, ev.Body, onespan.MaxBody, "what was read: the limit")
 				require.LessOrEqual(t, len(ev.Body), webhook.MaxRejectedBody)
 				require.Equal(t, r.sent[:len(ev.Body)], ev.Body, "the start of what was sent")
 				require.Equal(t, int64(len(r.sent)), ev.Size, "the size sent, not the part kept")
@@ -595,12 +561,12 @@ func TestOneSpanReceiver(t *testing.T) {
 			name: "a body of exactly 64 KiB is read",
 			req: func() *http.Request {
 				head := fmt.Sprintf(`{"name":"PACKAGE_COMPLETE","packageId":%q,"createdDate":"2026-11-27T15:00:00.000Z","pad":"`, osPackage2)
-				body := head + strings.Repeat("x", webhook.MaxOneSpanBody-len(head)-2) + `"}`
+				body := head + strings.Repeat("x", onespan.MaxBody-len(head)-2) + `"}`
 				return osCallback([]byte(body), osKeyCurrent)
 			},
 			verdict: "pending", status: http.StatusOK,
 			check: func(t *testing.T, r result, given int) {
-				require.Len(t, r.sent, webhook.MaxOneSpanBody)
+				require.Len(t, r.sent, onespan.MaxBody)
 				require.Equal(t, "accepted", statusBody(t, r.rec))
 				requireHandedOver(t, f, r, given, "PACKAGE_COMPLETE", osPackage2)
 			},
@@ -620,7 +586,7 @@ func TestOneSpanReceiver(t *testing.T) {
 				require.Len(t, r.stored, 1)
 				ev := r.stored[0]
 				require.Equal(t, engine.VerdictUnparseable, ev.Verdict)
-				require.Equal(t, engine.ProviderOneSpan, ev.Event.Provider)
+				require.Equal(t, onespan.Provider, ev.Event.System.Provider)
 				require.Equal(t, "unparseable", ev.Event.Type)
 				require.Empty(t, ev.Event.ExternalID)
 				sum := sha256.Sum256(r.sent)
@@ -747,7 +713,7 @@ func TestOneSpanReceiver(t *testing.T) {
 				ignoredID = ev.ID
 				require.Equal(t, engine.VerdictIgnored, ev.Verdict)
 				require.Equal(t, "flowhook does not act on SIGNER_COMPLETE", ev.Reason)
-				require.Equal(t, engine.ProviderOneSpan, ev.Event.Provider)
+				require.Equal(t, onespan.Provider, ev.Event.System.Provider)
 				require.Equal(t, "SIGNER_COMPLETE", ev.Event.Type)
 				require.Equal(t, osPackage1, ev.Event.ExternalID)
 				require.Equal(t, r.sent, ev.Body)
@@ -838,7 +804,7 @@ func TestOneSpanReceiver(t *testing.T) {
 				requireOneSpanSpan(t, r, http.StatusMethodNotAllowed)
 				require.Len(t, r.stored, 1)
 				require.Equal(t, engine.VerdictRejected, r.stored[0].Verdict)
-				require.Equal(t, engine.ProviderOneSpan, r.stored[0].Event.Provider)
+				require.Equal(t, onespan.Provider, r.stored[0].Event.System.Provider)
 				require.Nil(t, r.stored[0].Headers, "the receiver never saw it")
 			},
 		},
@@ -938,7 +904,7 @@ func TestOneSpanReceiver(t *testing.T) {
 			}
 		}
 		logged := f.logs.String()
-		require.Contains(t, logged, "onespan callback rejected")
+		require.Contains(t, logged, "onespan webhook rejected")
 		haystack = append(haystack, logged)
 		stored, _ := f.ingest.snapshot()
 		require.NotEmpty(t, stored)

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -27,6 +28,8 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/eventlog"
+	"github.com/flowhook/flowhook/server/internal/provider"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
 	"github.com/flowhook/flowhook/server/internal/webhook"
 )
@@ -71,7 +74,7 @@ func (f *fakeIngester) Receive(_ context.Context, ev engine.StoredEvent) (engine
 	if f.fail != nil {
 		return engine.StoredEvent{}, false, f.fail
 	}
-	key := ev.Event.Provider.String() + "\x00" + ev.Event.DedupeKey
+	key := ev.Event.System.String() + "\x00" + ev.Event.DedupeKey
 	if old, ok := f.byKey[key]; ok {
 		return old, false, nil
 	}
@@ -174,7 +177,17 @@ type fixture struct {
 	responses []string
 }
 
+// newFixture is a router with DocuSign's receiving only, keys A and B configured.
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := baseFixture(t)
+	keys := func(context.Context) ([]string, error) { return []string{keyA, keyB}, nil }
+	f.route(t, docusign.Plugin{}, keys, f.ingest)
+	return f
+}
+
+// baseFixture records everything a router does, before any route is added.
+func baseFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{
 		spans:  tracetest.NewSpanRecorder(),
@@ -186,31 +199,41 @@ func newFixture(t *testing.T) *fixture {
 		w := f.writer.Load()
 		return w != nil && w.wrote.Load()
 	}}
+	return f
+}
+
+// route makes the fixture's handler a router with one provider's receiving (no connector),
+// its credentials given by keys, storing what it receives with ingest.
+func (f *fixture) route(t *testing.T, pl provider.Plugin, keys func(context.Context) ([]string, error), ingest webhook.Ingester) {
+	t.Helper()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(f.spans))
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(f.reader))
 	t.Cleanup(func() {
 		require.NoError(t, tp.Shutdown(context.Background()))
 		require.NoError(t, mp.Shutdown(context.Background()))
 	})
+	spec := pl.Spec()
+	rc := provider.NewReceiving(pl, engine.System{Provider: spec.Provider}, keys, time.Now)
 	rt, err := webhook.NewRouter(webhook.Options{
+		Lookup: func(_ context.Context, route, connector string) (engine.Receiving, bool, error) {
+			return rc, strings.EqualFold(route, spec.Route) && connector == "", nil
+		},
 		TracerProvider: tp,
 		MeterProvider:  mp,
 		Debug:          func(context.Context) bool { return f.debug.Load() },
-		Ingest:         f.ingest,
+		Ingest:         ingest,
 		Log:            f.log,
+		Logger:         slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	require.NoError(t, err)
-	keys := func(context.Context) ([]string, error) { return []string{keyA, keyB}, nil }
-	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	rt.Handle(engine.ProviderDocuSign, "DocuSign", webhook.NewDocuSign(keys, f.ingest, logger))
 	mux := http.NewServeMux()
 	mux.Handle(webhook.Pattern, rt)
+	mux.Handle(webhook.ConnectorPattern, rt)
 	f.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tw := &trackingWriter{ResponseWriter: w}
 		f.writer.Store(tw)
 		mux.ServeHTTP(tw, r)
 	})
-	return f
 }
 
 // request builds a notification; each signer key adds an X-DocuSign-Signature-N header.
@@ -347,7 +370,7 @@ func requireRejectedStored(t *testing.T, r result, reason string) engine.StoredE
 	require.Len(t, r.stored, 1)
 	ev := r.stored[0]
 	require.Equal(t, engine.VerdictRejected, ev.Verdict)
-	require.Equal(t, engine.ProviderDocuSign, ev.Event.Provider)
+	require.Equal(t, docusign.Provider, ev.Event.System.Provider)
 	require.Contains(t, ev.Reason, reason)
 	require.NotEmpty(t, ev.ID)
 	require.Equal(t, r.span.SpanContext().TraceID().String(), ev.TraceID)
@@ -431,7 +454,7 @@ func TestDocuSignReceiver(t *testing.T) {
 				require.Equal(t, "00-"+sc.TraceID().String()+"-"+sc.SpanID().String()+"-01", ev.Traceparent)
 				require.Equal(t, r.sent, ev.Body)
 				require.Equal(t, int64(len(r.sent)), ev.Size)
-				require.Equal(t, engine.ProviderDocuSign, ev.Event.Provider)
+				require.Equal(t, docusign.Provider, ev.Event.System.Provider)
 				require.Equal(t, envelope1, ev.Event.ExternalID)
 				require.Equal(t, "application/json", ev.Headers["Content-Type"])
 				require.NotContains(t, ev.Headers, "X-Docusign-Signature-1")
@@ -600,7 +623,7 @@ func TestDocuSignReceiver(t *testing.T) {
 			name:  "body above 1 MiB, debug option on",
 			debug: true,
 			req: func() *http.Request {
-				body := []byte(`{"event":"envelope-completed","pad":"` + strings.Repeat("x", webhook.MaxBody) + `"}`)
+				body := []byte(`{"event":"envelope-completed","pad":"` + strings.Repeat("x", docusign.MaxBody) + `"}`)
 				return f.request(http.MethodPost, "/webhooks/docusign", "application/json", body, keyA)
 			},
 			provider: "DOCUSIGN", verdict: "rejected", status: http.StatusRequestEntityTooLarge,

@@ -1,19 +1,28 @@
-// Package webhook holds the plain net/http handlers that receive providers' notifications at
-// POST /webhooks/{provider}. Each provider's receiver follows one pipeline: limits, then
-// authentication before parsing, then the raw event stored (and applied, when its work item is
-// known) in one transaction, then 2xx.
+// Package webhook holds the plain net/http handler that receives the outside systems'
+// notifications at POST /webhooks/{provider} (DocuSign, OneSpan) and
+// POST /webhooks/{provider}/{connector} (a connector: /webhooks/c2i/{name}). Every system's
+// notifications go through one pipeline; what differs between providers — limits, how a
+// notification is authenticated, how it is read — comes from the provider port
+// (engine.Receiving):
 //
-// The router is the part every provider shares: it finds the receiver of the provider named in
-// the path (without regard to case: /webhooks/DocuSign and /webhooks/docusign are the same),
-// makes each request the root span of a new trace (a public endpoint: a caller's trace context
-// is only linked), counts and times deliveries by provider and verdict, and, when the Webhook
-// Receiver debug option is on, gives the receiver a trail for the Event Log, keeps rejected
-// notifications, and writes the steps before the response goes out.
+//  1. the route names a system (the provider without regard to case: /webhooks/DocuSign and
+//     /webhooks/docusign are the same; an unknown one, or a connector nobody registered, 404);
+//  2. limits: POST only, JSON only, the provider's body size;
+//  3. authentication before anything parses the body (401, nothing stored);
+//  4. parsing; an authentic body that cannot be read is kept as UNPARSEABLE;
+//  5. one transaction stores the raw event and, when its work item is known, applies it;
+//  6. 200 only after the commit; 503 with Retry-After when the database is unavailable.
+//
+// Each request is the root span of a new trace (a public endpoint: a caller's trace context is
+// only linked); deliveries are counted and timed by system and verdict; with the Webhook
+// Receiver debug option on, each step goes to the Event Log (rejected notifications are kept
+// for it) before the response goes out.
 package webhook
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -32,10 +41,14 @@ import (
 	"github.com/flowhook/flowhook/server/internal/eventlog"
 )
 
-// Pattern is the mux pattern the router serves, and the route its spans name.
-const Pattern = "/webhooks/{provider}"
+// Pattern and ConnectorPattern are the mux patterns the router serves.
+const (
+	Pattern          = "/webhooks/{provider}"
+	ConnectorPattern = "/webhooks/{provider}/{connector}"
+)
 
-// SpanName is the name of every webhook request's server span.
+// SpanName is the name of the server span of a request to a provider's one system; a
+// connector's is "POST " + its route ("/webhooks/c2i/{connector}").
 const SpanName = "POST " + Pattern
 
 // MaxRejectedBody is how much of a rejected notification's body is kept (debug option on): it
@@ -55,12 +68,6 @@ type EventLog interface {
 	AppendEventLog(ctx context.Context, eventID string, entries []eventlog.Entry) error
 }
 
-// Receiver handles the notifications of one provider. It reads and checks the request, records
-// what it learns in the delivery, and says what to answer; the router writes the answer.
-type Receiver interface {
-	Receive(r *http.Request, d *Delivery) Reply
-}
-
 // Reply is the answer to a delivery.
 type Reply struct {
 	Status int
@@ -72,9 +79,9 @@ type Reply struct {
 	RetryAfter int
 }
 
-// Delivery is one notification being received: what the router and the receiver learn of it.
+// Delivery is one notification being received: what the router learns of it.
 type Delivery struct {
-	Provider   engine.Provider
+	System     engine.System
 	Start      time.Time
 	RemoteAddr string
 	// ContentLength is the length the request declared (-1: unknown).
@@ -153,32 +160,29 @@ func (d *Delivery) Traced(ctx context.Context, ev *engine.StoredEvent) {
 
 // Options configure the router.
 type Options struct {
+	// Lookup finds the system a route names (the provider port): false when none is.
+	Lookup         func(ctx context.Context, route, connector string) (engine.Receiving, bool, error)
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 	// Debug says whether the Webhook Receiver debug option is on.
 	Debug func(context.Context) bool
-	// Ingest stores rejected notifications (debug option on), Log their steps.
+	// Ingest stores (and applies) notifications, and rejected ones while debugging; Log
+	// their steps.
 	Ingest Ingester
 	Log    EventLog
 	// Logger reports what could not be written to the Event Log.
 	Logger *slog.Logger
 }
 
-// Router dispatches /webhooks/{provider} to the provider's receiver.
+// Router receives every system's notifications.
 type Router struct {
-	receivers map[string]route
-	opts      Options
-	tracer    trace.Tracer
-	count     metric.Int64Counter
-	latency   metric.Float64Histogram
+	opts    Options
+	tracer  trace.Tracer
+	count   metric.Int64Counter
+	latency metric.Float64Histogram
 }
 
-type route struct {
-	provider engine.Provider
-	receiver Receiver
-}
-
-// NewRouter returns a router with no receivers; Handle adds them.
+// NewRouter returns the router; mount it at Pattern and ConnectorPattern.
 func NewRouter(o Options) (*Router, error) {
 	meter := o.MeterProvider.Meter("github.com/flowhook/flowhook/server/internal/webhook")
 	count, err := meter.Int64Counter("flowhook.webhooks",
@@ -200,39 +204,49 @@ func NewRouter(o Options) (*Router, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Router{receivers: map[string]route{}, opts: o, count: count, latency: latency,
+	if o.Lookup == nil {
+		return nil, errors.New("webhook: Options.Lookup is required")
+	}
+	return &Router{opts: o, count: count, latency: latency,
 		tracer: o.TracerProvider.Tracer("github.com/flowhook/flowhook/server/internal/webhook")}, nil
-}
-
-// Handle registers the receiver of a provider.
-func (rt *Router) Handle(p engine.Provider, name string, rc Receiver) {
-	rt.receivers[strings.ToLower(name)] = route{provider: p, receiver: rc}
 }
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rc, ok := rt.receivers[strings.ToLower(r.PathValue("provider"))]
-	if !ok {
-		rt.count.Add(r.Context(), 1, metric.WithAttributes(attribute.String("provider", "unknown"), attribute.String("verdict", "rejected")))
-		WriteError(w, http.StatusNotFound, "no such webhook provider")
+	rc, ok, err := rt.opts.Lookup(r.Context(), r.PathValue("provider"), r.PathValue("connector"))
+	if err != nil {
+		rt.opts.Logger.WarnContext(r.Context(), "webhook route not looked up", "error", err.Error())
+		rt.count.Add(r.Context(), 1, metric.WithAttributes(attribute.String("provider", "unknown"), attribute.String("verdict", "error")))
+		w.Header().Set("Retry-After", "30")
+		WriteError(w, http.StatusServiceUnavailable, "temporarily unavailable; retry later")
 		return
 	}
-	provider := rc.provider.String()
+	if !ok {
+		rt.count.Add(r.Context(), 1, metric.WithAttributes(attribute.String("provider", "unknown"), attribute.String("verdict", "rejected")))
+		msg := "no such webhook provider"
+		if r.PathValue("connector") != "" {
+			msg = "no such webhook provider or connector"
+		}
+		WriteError(w, http.StatusNotFound, msg)
+		return
+	}
+	sys := rc.System()
+	provider := sys.String()
 
 	// A public endpoint: a new trace, whatever the caller sent; its context is only linked.
 	var links []trace.Link
 	if remote := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(r.Context(), propagation.HeaderCarrier(r.Header))); remote.IsValid() {
 		links = append(links, trace.Link{SpanContext: remote, Attributes: []attribute.KeyValue{attribute.String("flowhook.link", "caller")}})
 	}
-	ctx, span := rt.tracer.Start(r.Context(), SpanName, trace.WithNewRoot(), trace.WithLinks(links...),
+	ctx, span := rt.tracer.Start(r.Context(), "POST "+rc.Route(), trace.WithNewRoot(), trace.WithLinks(links...),
 		trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(
 			attribute.String("http.request.method", r.Method),
-			attribute.String("http.route", Pattern),
+			attribute.String("http.route", rc.Route()),
 			attribute.String("flowhook.provider", provider),
 		))
 	defer span.End()
 
-	d := &Delivery{Provider: rc.provider, Start: start, RemoteAddr: r.RemoteAddr, ContentLength: r.ContentLength, span: span}
+	d := &Delivery{System: sys, Start: start, RemoteAddr: r.RemoteAddr, ContentLength: r.ContentLength, span: span}
 	var trail *eventlog.Trail
 	if rt.opts.Debug(ctx) {
 		trail = eventlog.NewTrail(nil)
@@ -245,7 +259,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply = Reply{Status: http.StatusMethodNotAllowed, Error: "webhooks accept POST only"}
 		w.Header().Set("Allow", http.MethodPost)
 	} else {
-		reply = rc.receiver.Receive(r.WithContext(ctx), d)
+		reply = rt.receive(r.WithContext(ctx), rc, d)
 	}
 	if trail != nil {
 		rt.record(ctx, d, trail)
@@ -291,7 +305,7 @@ func (rt *Router) record(ctx context.Context, d *Delivery, trail *eventlog.Trail
 			body = body[:MaxRejectedBody]
 		}
 		ev := engine.StoredEvent{
-			Event:      engine.InboundEvent{Provider: d.Provider, DedupeKey: "rejected:" + uuid.NewString()},
+			Event:      engine.InboundEvent{System: d.System, DedupeKey: "rejected:" + uuid.NewString()},
 			Body:       body,
 			Headers:    d.Headers,
 			Size:       d.size(),

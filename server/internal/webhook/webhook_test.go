@@ -1,12 +1,14 @@
 package webhook_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
@@ -15,21 +17,46 @@ import (
 	"github.com/flowhook/flowhook/server/internal/webhook"
 )
 
-type receiverFunc func(r *http.Request, d *webhook.Delivery) webhook.Reply
+// acceptAll is a system's webhook side that takes any JSON object as an event of its own.
+type acceptAll struct{ sys engine.System }
 
-func (f receiverFunc) Receive(r *http.Request, d *webhook.Delivery) webhook.Reply { return f(r, d) }
+func (a acceptAll) System() engine.System { return a.sys }
+func (a acceptAll) Route() string         { return webhook.Pattern }
+func (a acceptAll) Limits() engine.InboundLimits {
+	return engine.InboundLimits{MaxBody: 1 << 10, MaxBodyText: "1 KiB", Sender: "the test", Noun: "test notifications", One: "notification", Item: "item"}
+}
+func (a acceptAll) Credentials(context.Context) ([]string, error) { return nil, nil }
+func (a acceptAll) Authenticate([]byte, http.Header, []string) engine.Authentication {
+	return engine.Authentication{OK: true, Note: "anything goes"}
+}
+func (a acceptAll) Parse(_ []byte, _ http.Header) (engine.InboundEvent, error) {
+	return engine.InboundEvent{Type: "test", ExternalID: "x", DedupeKey: uuid.NewString()}, nil
+}
+func (a acceptAll) Handles(string) bool { return true }
+
+// storeAll stores every event as applied.
+type storeAll struct{}
+
+func (storeAll) Receive(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
+	ev.ID, ev.Verdict = uuid.NewString(), engine.VerdictApplied
+	return ev, true, nil
+}
 
 func TestRouter(t *testing.T) {
 	t.Parallel()
-	rt, err := webhook.NewRouter(webhook.Options{TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider()})
-	require.NoError(t, err)
 	var got []string
-	rt.Handle(engine.ProviderDocuSign, "DocuSign", receiverFunc(func(r *http.Request, _ *webhook.Delivery) webhook.Reply {
-		got = append(got, r.URL.Path)
-		return webhook.Reply{Status: http.StatusOK, Result: "accepted"}
-	}))
+	sys := engine.System{Provider: "TEST"}
+	rt, err := webhook.NewRouter(webhook.Options{
+		Lookup: func(_ context.Context, route, connector string) (engine.Receiving, bool, error) {
+			got = append(got, route+"|"+connector)
+			return acceptAll{sys: sys}, strings.EqualFold(route, "DocuSign") && connector == "", nil
+		},
+		Ingest:         storeAll{},
+		TracerProvider: tracenoop.NewTracerProvider(), MeterProvider: metricnoop.NewMeterProvider()})
+	require.NoError(t, err)
 	mux := http.NewServeMux()
 	mux.Handle(webhook.Pattern, rt)
+	mux.Handle(webhook.ConnectorPattern, rt)
 
 	cases := []struct {
 		method, path string
@@ -42,10 +69,13 @@ func TestRouter(t *testing.T) {
 		{http.MethodGet, "/webhooks/DocuSign", http.StatusMethodNotAllowed, "webhooks accept POST only"},
 		{http.MethodPut, "/webhooks/DocuSign", http.StatusMethodNotAllowed, "webhooks accept POST only"},
 		{http.MethodPost, "/webhooks/Unknown", http.StatusNotFound, "no such webhook provider"},
+		{http.MethodPost, "/webhooks/c2i/nobody", http.StatusNotFound, "no such webhook provider or connector"},
 	}
 	for _, tc := range cases {
 		rec := httptest.NewRecorder()
-		mux.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, strings.NewReader(`{}`)))
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(`{}`))
+		req.Header.Set("Content-Type", "application/json")
+		mux.ServeHTTP(rec, req)
 		require.Equal(t, tc.status, rec.Code, "%s %s", tc.method, tc.path)
 		if tc.errText != "" {
 			var body map[string]string
@@ -57,5 +87,5 @@ func TestRouter(t *testing.T) {
 			require.Equal(t, http.MethodPost, rec.Header().Get("Allow"))
 		}
 	}
-	require.Equal(t, []string{"/webhooks/DocuSign", "/webhooks/docusign", "/webhooks/DOCUSIGN"}, got)
+	require.Equal(t, []string{"DocuSign|", "docusign|", "DOCUSIGN|", "DocuSign|", "DocuSign|", "Unknown|", "c2i|nobody"}, got)
 }

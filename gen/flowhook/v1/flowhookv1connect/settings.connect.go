@@ -54,6 +54,21 @@ const (
 	// ProviderSettingsServiceUpdateSecuritySettingsProcedure is the fully-qualified name of the
 	// ProviderSettingsService's UpdateSecuritySettings RPC.
 	ProviderSettingsServiceUpdateSecuritySettingsProcedure = "/flowhook.v1.ProviderSettingsService/UpdateSecuritySettings"
+	// ProviderSettingsServiceCreateConnectorProcedure is the fully-qualified name of the
+	// ProviderSettingsService's CreateConnector RPC.
+	ProviderSettingsServiceCreateConnectorProcedure = "/flowhook.v1.ProviderSettingsService/CreateConnector"
+	// ProviderSettingsServiceGetConnectorProcedure is the fully-qualified name of the
+	// ProviderSettingsService's GetConnector RPC.
+	ProviderSettingsServiceGetConnectorProcedure = "/flowhook.v1.ProviderSettingsService/GetConnector"
+	// ProviderSettingsServiceListConnectorsProcedure is the fully-qualified name of the
+	// ProviderSettingsService's ListConnectors RPC.
+	ProviderSettingsServiceListConnectorsProcedure = "/flowhook.v1.ProviderSettingsService/ListConnectors"
+	// ProviderSettingsServiceUpdateConnectorProcedure is the fully-qualified name of the
+	// ProviderSettingsService's UpdateConnector RPC.
+	ProviderSettingsServiceUpdateConnectorProcedure = "/flowhook.v1.ProviderSettingsService/UpdateConnector"
+	// ProviderSettingsServiceDeleteConnectorProcedure is the fully-qualified name of the
+	// ProviderSettingsService's DeleteConnector RPC.
+	ProviderSettingsServiceDeleteConnectorProcedure = "/flowhook.v1.ProviderSettingsService/DeleteConnector"
 )
 
 // ProviderSettingsServiceClient is a client for the flowhook.v1.ProviderSettingsService service.
@@ -70,6 +85,20 @@ type ProviderSettingsServiceClient interface {
 	GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error)
 	// Every replica applies a change within a few seconds.
 	UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error)
+	// Registers a connector: an outside system that EXTERNAL states with PROVIDER_CONNECTOR
+	// create work items in. AlreadyExists when the name is taken. An empty signing_secret is
+	// generated and returned once, in the response.
+	CreateConnector(context.Context, *connect.Request[v1.CreateConnectorRequest]) (*connect.Response[v1.CreateConnectorResponse], error)
+	GetConnector(context.Context, *connect.Request[v1.GetConnectorRequest]) (*connect.Response[v1.GetConnectorResponse], error)
+	// Connectors by name.
+	ListConnectors(context.Context, *connect.Request[v1.ListConnectorsRequest]) (*connect.Response[v1.ListConnectorsResponse], error)
+	// Replaces a connector's settings when it is at expected_revision (Aborted otherwise).
+	// Secrets left empty are kept; a new signing secret is rolled: the one it replaces still
+	// verifies callbacks for signing_secret_grace.
+	UpdateConnector(context.Context, *connect.Request[v1.UpdateConnectorRequest]) (*connect.Response[v1.UpdateConnectorResponse], error)
+	// FailedPrecondition while a published workflow version names it or a work item is being
+	// created or waits at it.
+	DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error)
 }
 
 // NewProviderSettingsServiceClient constructs a client for the flowhook.v1.ProviderSettingsService
@@ -128,6 +157,38 @@ func NewProviderSettingsServiceClient(httpClient connect.HTTPClient, baseURL str
 			connect.WithSchema(providerSettingsServiceMethods.ByName("UpdateSecuritySettings")),
 			connect.WithClientOptions(opts...),
 		),
+		createConnector: connect.NewClient[v1.CreateConnectorRequest, v1.CreateConnectorResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceCreateConnectorProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("CreateConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		getConnector: connect.NewClient[v1.GetConnectorRequest, v1.GetConnectorResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceGetConnectorProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("GetConnector")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		listConnectors: connect.NewClient[v1.ListConnectorsRequest, v1.ListConnectorsResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceListConnectorsProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("ListConnectors")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
+		updateConnector: connect.NewClient[v1.UpdateConnectorRequest, v1.UpdateConnectorResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceUpdateConnectorProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("UpdateConnector")),
+			connect.WithClientOptions(opts...),
+		),
+		deleteConnector: connect.NewClient[v1.DeleteConnectorRequest, v1.DeleteConnectorResponse](
+			httpClient,
+			baseURL+ProviderSettingsServiceDeleteConnectorProcedure,
+			connect.WithSchema(providerSettingsServiceMethods.ByName("DeleteConnector")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -140,6 +201,11 @@ type providerSettingsServiceClient struct {
 	updateOneSpanSettings  *connect.Client[v1.UpdateOneSpanSettingsRequest, v1.UpdateOneSpanSettingsResponse]
 	getSecuritySettings    *connect.Client[v1.GetSecuritySettingsRequest, v1.GetSecuritySettingsResponse]
 	updateSecuritySettings *connect.Client[v1.UpdateSecuritySettingsRequest, v1.UpdateSecuritySettingsResponse]
+	createConnector        *connect.Client[v1.CreateConnectorRequest, v1.CreateConnectorResponse]
+	getConnector           *connect.Client[v1.GetConnectorRequest, v1.GetConnectorResponse]
+	listConnectors         *connect.Client[v1.ListConnectorsRequest, v1.ListConnectorsResponse]
+	updateConnector        *connect.Client[v1.UpdateConnectorRequest, v1.UpdateConnectorResponse]
+	deleteConnector        *connect.Client[v1.DeleteConnectorRequest, v1.DeleteConnectorResponse]
 }
 
 // GetDocuSignSettings calls flowhook.v1.ProviderSettingsService.GetDocuSignSettings.
@@ -177,6 +243,31 @@ func (c *providerSettingsServiceClient) UpdateSecuritySettings(ctx context.Conte
 	return c.updateSecuritySettings.CallUnary(ctx, req)
 }
 
+// CreateConnector calls flowhook.v1.ProviderSettingsService.CreateConnector.
+func (c *providerSettingsServiceClient) CreateConnector(ctx context.Context, req *connect.Request[v1.CreateConnectorRequest]) (*connect.Response[v1.CreateConnectorResponse], error) {
+	return c.createConnector.CallUnary(ctx, req)
+}
+
+// GetConnector calls flowhook.v1.ProviderSettingsService.GetConnector.
+func (c *providerSettingsServiceClient) GetConnector(ctx context.Context, req *connect.Request[v1.GetConnectorRequest]) (*connect.Response[v1.GetConnectorResponse], error) {
+	return c.getConnector.CallUnary(ctx, req)
+}
+
+// ListConnectors calls flowhook.v1.ProviderSettingsService.ListConnectors.
+func (c *providerSettingsServiceClient) ListConnectors(ctx context.Context, req *connect.Request[v1.ListConnectorsRequest]) (*connect.Response[v1.ListConnectorsResponse], error) {
+	return c.listConnectors.CallUnary(ctx, req)
+}
+
+// UpdateConnector calls flowhook.v1.ProviderSettingsService.UpdateConnector.
+func (c *providerSettingsServiceClient) UpdateConnector(ctx context.Context, req *connect.Request[v1.UpdateConnectorRequest]) (*connect.Response[v1.UpdateConnectorResponse], error) {
+	return c.updateConnector.CallUnary(ctx, req)
+}
+
+// DeleteConnector calls flowhook.v1.ProviderSettingsService.DeleteConnector.
+func (c *providerSettingsServiceClient) DeleteConnector(ctx context.Context, req *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error) {
+	return c.deleteConnector.CallUnary(ctx, req)
+}
+
 // ProviderSettingsServiceHandler is an implementation of the flowhook.v1.ProviderSettingsService
 // service.
 type ProviderSettingsServiceHandler interface {
@@ -192,6 +283,20 @@ type ProviderSettingsServiceHandler interface {
 	GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error)
 	// Every replica applies a change within a few seconds.
 	UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error)
+	// Registers a connector: an outside system that EXTERNAL states with PROVIDER_CONNECTOR
+	// create work items in. AlreadyExists when the name is taken. An empty signing_secret is
+	// generated and returned once, in the response.
+	CreateConnector(context.Context, *connect.Request[v1.CreateConnectorRequest]) (*connect.Response[v1.CreateConnectorResponse], error)
+	GetConnector(context.Context, *connect.Request[v1.GetConnectorRequest]) (*connect.Response[v1.GetConnectorResponse], error)
+	// Connectors by name.
+	ListConnectors(context.Context, *connect.Request[v1.ListConnectorsRequest]) (*connect.Response[v1.ListConnectorsResponse], error)
+	// Replaces a connector's settings when it is at expected_revision (Aborted otherwise).
+	// Secrets left empty are kept; a new signing secret is rolled: the one it replaces still
+	// verifies callbacks for signing_secret_grace.
+	UpdateConnector(context.Context, *connect.Request[v1.UpdateConnectorRequest]) (*connect.Response[v1.UpdateConnectorResponse], error)
+	// FailedPrecondition while a published workflow version names it or a work item is being
+	// created or waits at it.
+	DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error)
 }
 
 // NewProviderSettingsServiceHandler builds an HTTP handler from the service implementation. It
@@ -246,6 +351,38 @@ func NewProviderSettingsServiceHandler(svc ProviderSettingsServiceHandler, opts 
 		connect.WithSchema(providerSettingsServiceMethods.ByName("UpdateSecuritySettings")),
 		connect.WithHandlerOptions(opts...),
 	)
+	providerSettingsServiceCreateConnectorHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceCreateConnectorProcedure,
+		svc.CreateConnector,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("CreateConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	providerSettingsServiceGetConnectorHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceGetConnectorProcedure,
+		svc.GetConnector,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("GetConnector")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	providerSettingsServiceListConnectorsHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceListConnectorsProcedure,
+		svc.ListConnectors,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("ListConnectors")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
+	providerSettingsServiceUpdateConnectorHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceUpdateConnectorProcedure,
+		svc.UpdateConnector,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("UpdateConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
+	providerSettingsServiceDeleteConnectorHandler := connect.NewUnaryHandler(
+		ProviderSettingsServiceDeleteConnectorProcedure,
+		svc.DeleteConnector,
+		connect.WithSchema(providerSettingsServiceMethods.ByName("DeleteConnector")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/flowhook.v1.ProviderSettingsService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case ProviderSettingsServiceGetDocuSignSettingsProcedure:
@@ -262,6 +399,16 @@ func NewProviderSettingsServiceHandler(svc ProviderSettingsServiceHandler, opts 
 			providerSettingsServiceGetSecuritySettingsHandler.ServeHTTP(w, r)
 		case ProviderSettingsServiceUpdateSecuritySettingsProcedure:
 			providerSettingsServiceUpdateSecuritySettingsHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceCreateConnectorProcedure:
+			providerSettingsServiceCreateConnectorHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceGetConnectorProcedure:
+			providerSettingsServiceGetConnectorHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceListConnectorsProcedure:
+			providerSettingsServiceListConnectorsHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceUpdateConnectorProcedure:
+			providerSettingsServiceUpdateConnectorHandler.ServeHTTP(w, r)
+		case ProviderSettingsServiceDeleteConnectorProcedure:
+			providerSettingsServiceDeleteConnectorHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -297,4 +444,24 @@ func (UnimplementedProviderSettingsServiceHandler) GetSecuritySettings(context.C
 
 func (UnimplementedProviderSettingsServiceHandler) UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.UpdateSecuritySettings is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) CreateConnector(context.Context, *connect.Request[v1.CreateConnectorRequest]) (*connect.Response[v1.CreateConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.CreateConnector is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) GetConnector(context.Context, *connect.Request[v1.GetConnectorRequest]) (*connect.Response[v1.GetConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.GetConnector is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) ListConnectors(context.Context, *connect.Request[v1.ListConnectorsRequest]) (*connect.Response[v1.ListConnectorsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.ListConnectors is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) UpdateConnector(context.Context, *connect.Request[v1.UpdateConnectorRequest]) (*connect.Response[v1.UpdateConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.UpdateConnector is not implemented"))
+}
+
+func (UnimplementedProviderSettingsServiceHandler) DeleteConnector(context.Context, *connect.Request[v1.DeleteConnectorRequest]) (*connect.Response[v1.DeleteConnectorResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.ProviderSettingsService.DeleteConnector is not implemented"))
 }

@@ -1,30 +1,27 @@
 package docusign
 
 import (
-	"bytes"
 	"context"
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/rest"
 )
 
 // Limits of the client's retries and reads.
 const (
-	// MaxRetries is how many times a rate-limited or failed request is tried again.
-	MaxRetries = 3
-	// MaxRetryWait caps one wait between tries; when DocuSign asks for longer (an exhausted
-	// hourly limit), the client stops and reports the wait in ProviderError.RetryAfter instead.
-	MaxRetryWait = 30 * time.Second
+	// MaxRetries is how many times a rate-limited or failed request is tried again; a wait
+	// DocuSign asks for beyond rest.DefaultMaxRetryWait (an exhausted hourly limit) is not
+	// waited for but reported in ProviderError.RetryAfter.
+	MaxRetries = rest.DefaultMaxRetries
 	// DefaultMaxDocumentSize caps a downloaded document.
 	DefaultMaxDocumentSize int64 = 64 << 20
 
@@ -32,7 +29,6 @@ const (
 	tokenRefreshMargin       = 5 * time.Minute
 	defaultTokenLife         = time.Hour
 	burstWindow              = 30 * time.Second // DocuSign's burst limit counts per 30 s
-	baseBackoff              = time.Second
 	jwtGrantType             = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 	defaultHTTPTimeout       = 2 * time.Minute
 )
@@ -44,9 +40,8 @@ type Client struct {
 	key         *rsa.PrivateKey
 	oauthBase   string // scheme://host[/prefix], no trailing slash
 	aud         string // the bare OAuth host: the JWT's aud
-	hc          *http.Client
+	rc          rest.Client
 	now         func() time.Time
-	wait        func(ctx context.Context, d time.Duration) error
 	maxDocument int64
 
 	// signIn admits one sign-in at a time, so that concurrent callers with an expired token
@@ -84,7 +79,7 @@ type Option func(*Client)
 // WithWait replaces how the client waits between retries (tests pass one that returns at once
 // and records the durations). wait must return ctx.Err() when ctx ends first.
 func WithWait(wait func(ctx context.Context, d time.Duration) error) Option {
-	return func(c *Client) { c.wait = wait }
+	return func(c *Client) { c.rc.Wait = wait }
 }
 
 // WithMaxDocumentSize changes the cap on a downloaded document (DefaultMaxDocumentSize).
@@ -117,9 +112,8 @@ func NewClient(s Settings, httpClient *http.Client, now func() time.Time, opts .
 		key:         key,
 		oauthBase:   u.String(),
 		aud:         u.Hostname(),
-		hc:          httpClient,
+		rc:          rest.Client{HTTP: httpClient, Now: now, RateLimit: rateLimit},
 		now:         now,
-		wait:        sleepCtx,
 		maxDocument: DefaultMaxDocumentSize,
 		signIn:      make(chan struct{}, 1),
 	}
@@ -128,9 +122,6 @@ func NewClient(s Settings, httpClient *http.Client, now func() time.Time, opts .
 	}
 	return c, nil
 }
-
-// Kind says the client is DocuSign's.
-func (c *Client) Kind() engine.Provider { return engine.ProviderDocuSign }
 
 // TestConnection signs in afresh (a new JWT grant and userinfo, whatever is cached) and says
 // who the client acts as. The new session replaces the cached one.
@@ -147,20 +138,6 @@ func (c *Client) TestConnection(ctx context.Context) (UserInfo, error) {
 	c.sess = s
 	c.mu.Unlock()
 	return s.info, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func (c *Client) lockSignIn(ctx context.Context) error {
@@ -213,13 +190,12 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 		return nil, fmt.Errorf("docusign: signing the JWT assertion: %w", err)
 	}
 	form := []byte(url.Values{"grant_type": {jwtGrantType}, "assertion": {jwt}}.Encode())
-	resp, err := c.withRetry(ctx, true, func() (*response, error) {
-		return c.send(ctx, http.MethodPost, c.oauthBase+"/oauth/token", form, "application/x-www-form-urlencoded", "application/json", "", maxJSONResponse)
-	})
+	resp, err := c.rc.Do(ctx, rest.Request{Method: http.MethodPost, URL: c.oauthBase + "/oauth/token", Body: form,
+		ContentType: "application/x-www-form-urlencoded", Accept: "application/json", Idempotent: true, Limit: maxJSONResponse})
 	if err != nil {
 		return nil, fmt.Errorf("docusign: requesting an access token: %w", err)
 	}
-	if resp.status != http.StatusOK {
+	if resp.Status != http.StatusOK {
 		return nil, providerError(resp)
 	}
 	var tok struct {
@@ -227,11 +203,11 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 		TokenType   string  `json:"token_type"`
 		ExpiresIn   flexInt `json:"expires_in"`
 	}
-	if err := json.Unmarshal(resp.body, &tok); err != nil || tok.AccessToken == "" {
-		return nil, localError(resp.status, false, "the token response has no access_token")
+	if err := json.Unmarshal(resp.Body, &tok); err != nil || tok.AccessToken == "" {
+		return nil, localError(resp.Status, false, "the token response has no access_token")
 	}
 	if tok.TokenType != "" && !strings.EqualFold(tok.TokenType, "Bearer") {
-		return nil, localError(resp.status, true, "the token response has token_type "+quote(tok.TokenType)+", want Bearer")
+		return nil, localError(resp.Status, true, "the token response has token_type "+rest.Quote(tok.TokenType)+", want Bearer")
 	}
 	life := time.Duration(tok.ExpiresIn) * time.Second
 	if tok.ExpiresIn <= 0 || tok.ExpiresIn > 1<<31 {
@@ -247,13 +223,12 @@ func (c *Client) login(ctx context.Context) (*session, error) {
 
 // userInfo reads /oauth/userinfo and picks the configured account, or the default one.
 func (c *Client) userInfo(ctx context.Context, token string) (UserInfo, string, error) {
-	resp, err := c.withRetry(ctx, true, func() (*response, error) {
-		return c.send(ctx, http.MethodGet, c.oauthBase+"/oauth/userinfo", nil, "", "application/json", token, maxJSONResponse)
-	})
+	resp, err := c.rc.Do(ctx, rest.Request{Method: http.MethodGet, URL: c.oauthBase + "/oauth/userinfo",
+		Accept: "application/json", Header: bearer(token), Idempotent: true, Limit: maxJSONResponse})
 	if err != nil {
 		return UserInfo{}, "", fmt.Errorf("docusign: reading userinfo: %w", err)
 	}
-	if resp.status != http.StatusOK {
+	if resp.Status != http.StatusOK {
 		return UserInfo{}, "", providerError(resp)
 	}
 	var ui struct {
@@ -267,8 +242,8 @@ func (c *Client) userInfo(ctx context.Context, token string) (UserInfo, string, 
 			BaseURI     string   `json:"base_uri"`
 		} `json:"accounts"`
 	}
-	if err := json.Unmarshal(resp.body, &ui); err != nil {
-		return UserInfo{}, "", localError(resp.status, false, "the userinfo response is not JSON")
+	if err := json.Unmarshal(resp.Body, &ui); err != nil {
+		return UserInfo{}, "", localError(resp.Status, false, "the userinfo response is not JSON")
 	}
 	idx := -1
 	for i, a := range ui.Accounts {
@@ -300,14 +275,8 @@ func (c *Client) userInfo(ctx context.Context, token string) (UserInfo, string, 
 	return info, info.BaseURI + "/restapi/v2.1/accounts/" + url.PathEscape(acct.AccountID), nil
 }
 
-// response is one HTTP exchange, its body read up to a limit.
-type response struct {
-	status     int
-	header     http.Header
-	body       []byte
-	tooLarge   bool          // the body was longer than the limit and is cut
-	retryAfter time.Duration // set on a 429/5xx that is not retried further
-}
+// bearer is the header carrying an access token.
+func bearer(token string) http.Header { return http.Header{"Authorization": {"Bearer " + token}} }
 
 // call is one REST request below the account's base URI.
 type call struct {
@@ -323,7 +292,7 @@ type call struct {
 
 // api sends a call with the session's token: 429 and 5xx (of idempotent calls) are retried with
 // backoff, a 401 gets a new token once, any other non-2xx becomes a *engine.ProviderError.
-func (c *Client) api(ctx context.Context, cl call) (*response, error) {
+func (c *Client) api(ctx context.Context, cl call) (*rest.Response, error) {
 	var payload []byte
 	contentType := ""
 	if cl.body != nil {
@@ -348,127 +317,50 @@ func (c *Client) api(ctx context.Context, cl call) (*response, error) {
 		if len(cl.query) > 0 {
 			target += "?" + cl.query.Encode()
 		}
-		resp, err := c.withRetry(ctx, cl.idempotent, func() (*response, error) {
-			return c.send(ctx, cl.method, target, payload, contentType, cl.accept, s.token, cl.limit)
-		})
+		resp, err := c.rc.Do(ctx, rest.Request{Method: cl.method, URL: target, Body: payload, ContentType: contentType,
+			Accept: cl.accept, Header: bearer(s.token), Idempotent: cl.idempotent, Limit: cl.limit})
 		if err != nil {
 			return nil, fmt.Errorf("docusign: %s: %w", cl.op, err)
 		}
-		if resp.status == http.StatusUnauthorized && !refreshed {
+		if resp.Status == http.StatusUnauthorized && !refreshed {
 			if s, err = c.session(ctx, s); err != nil {
 				return nil, err
 			}
 			continue
 		}
-		if resp.status/100 != 2 {
+		if resp.Status/100 != 2 {
 			return nil, providerError(resp)
 		}
 		return resp, nil
 	}
 }
 
-// withRetry repeats try on 429, and on transport errors and 5xx when the request is
-// idempotent, at most MaxRetries times. It returns the last response whatever its status.
-func (c *Client) withRetry(ctx context.Context, idempotent bool, try func() (*response, error)) (*response, error) {
-	for attempt := 0; ; attempt++ {
-		resp, err := try()
-		var delay time.Duration
-		switch {
-		case err != nil:
-			if ctx.Err() != nil || !idempotent || attempt >= MaxRetries {
-				return nil, err
-			}
-			delay = baseBackoff << attempt
-		case isTransient(resp.status):
-			delay = c.retryDelay(resp.header, attempt)
-			// A create that failed with a 5xx may have been created all the same: the caller
-			// looks for it (FindByWorkItem) before trying again, so it is not retried here.
-			if attempt >= MaxRetries || delay > MaxRetryWait || (!idempotent && resp.status != http.StatusTooManyRequests) {
-				resp.retryAfter = delay
-				return resp, nil
-			}
-		default:
-			return resp, nil
-		}
-		if err := c.wait(ctx, delay); err != nil {
-			return nil, err
-		}
-	}
-}
-
-func isTransient(status int) bool {
-	return status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500
-}
-
-// retryDelay is how long DocuSign asked us to wait: Retry-After, else the hourly limit's
-// reset time when it is exhausted, else the burst window when the burst limit is exhausted,
-// else exponential backoff from one second.
-func (c *Client) retryDelay(h http.Header, attempt int) time.Duration {
-	const longest = 24 * time.Hour
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
-			return min(time.Duration(min(n, int64(longest/time.Second)))*time.Second, longest)
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return min(max(t.Sub(c.now()), 0), longest)
-		}
-	}
+// rateLimit is how long DocuSign's rate-limit headers ask us to wait when an answer carries
+// no Retry-After: until the hourly limit's reset when it is exhausted, else the burst window
+// when the burst limit is exhausted; zero when neither is.
+func rateLimit(h http.Header, now time.Time) time.Duration {
 	if strings.TrimSpace(h.Get("X-RateLimit-Remaining")) == "0" {
 		if n, err := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Reset")), 10, 64); err == nil && n > 0 && n < 1<<40 {
-			return min(max(time.Unix(n, 0).Sub(c.now()), 0), longest)
+			return max(time.Unix(n, 0).Sub(now), 0)
 		}
 	}
 	if strings.TrimSpace(h.Get("X-BurstLimit-Remaining")) == "0" {
 		return burstWindow
 	}
-	return baseBackoff << attempt
-}
-
-// send makes one HTTP exchange and reads the body, at most limit bytes of it.
-func (c *Client) send(ctx context.Context, method, target string, body []byte, contentType, accept, token string, limit int64) (*response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, target, rd)
-	if err != nil {
-		return nil, err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.Header.Set("Accept", accept)
-	req.Header.Set("User-Agent", "flowhook")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	r := &response{status: resp.StatusCode, header: resp.Header, body: b}
-	if int64(len(b)) > limit {
-		r.body, r.tooLarge = b[:limit], true
-	}
-	return r, nil
+	return 0
 }
 
 // providerError turns a non-2xx answer into a *engine.ProviderError: REST errors carry
 // {errorCode, message}, OAuth errors {error, error_description}. 408, 429 and 5xx are
 // transient; every other status is permanent (a 401 only reaches here after a new token).
-func providerError(resp *response) error {
+func providerError(resp *rest.Response) error {
 	var body struct {
 		ErrorCode        string `json:"errorCode"`
 		Message          string `json:"message"`
 		Error            string `json:"error"`
 		ErrorDescription string `json:"error_description"`
 	}
-	_ = json.Unmarshal(resp.body, &body) // a body that is not JSON still gives the status
+	_ = json.Unmarshal(resp.Body, &body) // a body that is not JSON still gives the status
 	code, msg := body.ErrorCode, body.Message
 	if code == "" && body.Error != "" {
 		code, msg = body.Error, body.ErrorDescription
@@ -477,41 +369,25 @@ func providerError(resp *response) error {
 		msg = "the impersonated user has not granted consent to the integration key"
 	}
 	if msg == "" {
-		msg = http.StatusText(resp.status)
+		msg = http.StatusText(resp.Status)
 	}
 	pe := &engine.ProviderError{
-		Provider:   engine.ProviderDocuSign,
-		HTTPStatus: resp.status,
-		Code:       clean(code, 100),
-		Message:    clean(msg, 500),
-		Permanent:  !isTransient(resp.status),
+		System:     system,
+		HTTPStatus: resp.Status,
+		Code:       rest.Clean(code, 100),
+		Message:    rest.Clean(msg, 500),
+		Permanent:  !rest.Transient(resp.Status),
 	}
 	if !pe.Permanent {
-		pe.RetryAfter = resp.retryAfter
+		pe.RetryAfter = resp.RetryAfter
 	}
 	return pe
 }
 
 // localError is a problem the client found in an answer DocuSign gave.
 func localError(status int, permanent bool, msg string) error {
-	return &engine.ProviderError{Provider: engine.ProviderDocuSign, HTTPStatus: status, Message: msg, Permanent: permanent}
+	return &engine.ProviderError{System: system, HTTPStatus: status, Message: msg, Permanent: permanent}
 }
-
-// clean keeps provider text printable and short, since it reaches administrators.
-func clean(s string, n int) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if r := []rune(s); len(r) > n {
-		s = string(r[:n]) + "…"
-	}
-	return s
-}
-
-func quote(s string) string { return strconv.Quote(clean(s, 40)) }
 
 // flexInt and flexBool accept a JSON number or boolean also when it comes as a string, as
 // DocuSign sends most scalars.

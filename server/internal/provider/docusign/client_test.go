@@ -1,9 +1,9 @@
 package docusign_test
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,13 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"encoding/pem"
-
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 const (
@@ -55,7 +54,7 @@ func TestCreateSendsTheEnvelopeShape(t *testing.T) {
 		"emailSubject": "Please sign: wi_shape",
 		"status":       "sent",
 		"documents": []any{map[string]any{
-			"documentBase64": base64.StdEncoding.EncodeToString(req.Document),
+			"documentBase64": base64.StdEncoding.EncodeToString(req.Document.Content),
 			"documentId":     "1",
 			"fileExtension":  "pdf",
 			"name":           "Contract wi_shape",
@@ -68,7 +67,7 @@ func TestCreateSendsTheEnvelopeShape(t *testing.T) {
 			"name": "flowhookWorkItemId", "value": "wi_shape", "show": "false", "required": "false",
 		}}},
 		"eventNotification": map[string]any{
-			"url":                       b.hook.url,
+			"url":                       b.hook.URL,
 			"requireAcknowledgment":     "true",
 			"loggingEnabled":            "true",
 			"includeHMAC":               "true",
@@ -91,7 +90,7 @@ func TestCreateSendsTheEnvelopeShape(t *testing.T) {
 	status, ok := b.fake.EnvelopeStatus(id)
 	require.True(t, ok)
 	require.Equal(t, "sent", status)
-	evs, errs := b.hook.received()
+	evs, errs := b.hook.Received()
 	require.Empty(t, errs)
 	require.Len(t, evs, 1)
 	require.Equal(t, "envelope-sent", evs[0].Type)
@@ -104,43 +103,21 @@ func TestCreateValidatesBeforeSending(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	good := b.request("wi_valid")
-	cases := []struct {
-		name  string
-		edit  func(*engine.WorkItemRequest)
-		paths []string
-	}{
-		{"no work item id", func(r *engine.WorkItemRequest) { r.WorkItemID = "" }, []string{"work_item_id"}},
-		{"no subject", func(r *engine.WorkItemRequest) { r.EmailSubject = " " }, []string{"email_subject"}},
-		{"subject of 101 characters", func(r *engine.WorkItemRequest) { r.EmailSubject = strings.Repeat("é", 101) }, []string{"email_subject"}},
-		{"no document", func(r *engine.WorkItemRequest) { r.Document = nil }, []string{"document"}},
-		{"no signers", func(r *engine.WorkItemRequest) { r.Signers = nil }, []string{"signers"}},
-		{"a signer without anything", func(r *engine.WorkItemRequest) { r.Signers = []engine.Party{{}} },
-			[]string{"signers[0].name", "signers[0].email", "signers[0].anchor"}},
-		{"relative callback", func(r *engine.WorkItemRequest) { r.CallbackURL = "/webhooks/docusign" }, []string{"callback_url"}},
-	}
-	t.Run("cases", func(t *testing.T) {
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				t.Parallel()
-				req := good
-				req.Signers = append([]engine.Party(nil), good.Signers...)
-				tc.edit(&req)
-				_, err := b.client.Create(t.Context(), req)
-				require.ErrorIs(t, err, engine.ErrProviderPermanent)
-				var ve *engine.ValidationError
-				require.ErrorAs(t, err, &ve)
-				var paths []string
-				for _, p := range ve.Problems {
-					paths = append(paths, p.Path)
-				}
-				require.Equal(t, tc.paths, paths)
-			})
-		}
+	providertest.RequireInvalidRequests(t, b.client, good, []providertest.RequestCase{
+		{Name: "no work item id", Edit: func(r *engine.WorkItemRequest) { r.WorkItemID = "" }, Paths: []string{"work_item_id"}},
+		{Name: "no subject", Edit: func(r *engine.WorkItemRequest) { r.Subject = " " }, Paths: []string{"email_subject"}},
+		{Name: "subject of 101 characters", Edit: func(r *engine.WorkItemRequest) { r.Subject = strings.Repeat("é", 101) }, Paths: []string{"email_subject"}},
+		{Name: "no document", Edit: func(r *engine.WorkItemRequest) { r.Document = nil }, Paths: []string{"document"}},
+		{Name: "an empty document", Edit: func(r *engine.WorkItemRequest) { r.Document = &engine.Document{Title: "Empty"} }, Paths: []string{"document"}},
+		{Name: "no signers", Edit: func(r *engine.WorkItemRequest) { r.Parties = nil }, Paths: []string{"signers"}},
+		{Name: "a signer without anything", Edit: func(r *engine.WorkItemRequest) { r.Parties = []engine.Party{{}} },
+			Paths: []string{"signers[0].name", "signers[0].email", "signers[0].anchor"}},
+		{Name: "relative callback", Edit: func(r *engine.WorkItemRequest) { r.CallbackURL = "/webhooks/docusign" }, Paths: []string{"callback_url"}},
 	})
 	require.Empty(t, b.fake.Envelopes(), "nothing reaches DocuSign")
 	// A subject of exactly 100 characters (not bytes) is fine.
 	req := good
-	req.EmailSubject = strings.Repeat("é", 100)
+	req.Subject = strings.Repeat("é", 100)
 	_, err := b.client.Create(t.Context(), req)
 	require.NoError(t, err)
 }
@@ -237,7 +214,7 @@ func TestUnauthorizedGetsOneNewToken(t *testing.T) {
 		require.Equal(t, http.StatusUnauthorized, pe.HTTPStatus)
 		require.Equal(t, "USER_AUTHENTICATION_FAILED", pe.Code)
 		require.Equal(t, 2, b.fake.CountRequests(http.MethodPost, tokenPath), "exactly one new token")
-		require.Empty(t, b.waits.all(), "a 401 is not backed off")
+		require.Empty(t, b.waits.Waits(), "a 401 is not backed off")
 	})
 }
 
@@ -252,7 +229,7 @@ func TestBadRequestIsPermanentWithItsCode(t *testing.T) {
 	require.Contains(t, pe.Message, "does not exist")
 	require.Zero(t, pe.RetryAfter)
 	require.Equal(t, "DOCUSIGN: HTTP 400 ENVELOPE_DOES_NOT_EXIST: "+pe.Message, err.Error())
-	require.Empty(t, b.waits.all())
+	require.Empty(t, b.waits.Waits())
 
 	// An id that is not a GUID never reaches a URL.
 	n := len(b.fake.Requests())
@@ -266,69 +243,63 @@ func TestBadRequestIsPermanentWithItsCode(t *testing.T) {
 	require.Len(t, b.fake.Requests(), n)
 }
 
-func TestRateLimitIsRetried(t *testing.T) {
+// TestClient runs the client tests every REST provider shares against the fake: retries of
+// 429 (a create's too) and of idempotent 5xx, the retry cap, the context, a lost create answer
+// and FindByWorkItem.
+func TestClient(t *testing.T) {
 	t.Parallel()
-	t.Run("burst then success", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		b.fake.FailNext(3, docusignfake.Failure{Status: http.StatusTooManyRequests, RetryAfter: 2 * time.Second})
-		id, err := b.client.Create(t.Context(), b.request("wi_burst"))
-		require.NoError(t, err)
-		require.Equal(t, []time.Duration{2 * time.Second, 2 * time.Second, 2 * time.Second}, b.waits.all())
-		require.Len(t, b.fake.Envelopes(), 1, "a 429 is retried, even for a create")
-		require.Equal(t, id, b.fake.Envelopes()[0].EnvelopeID)
-	})
-	t.Run("burst that outlasts the retries", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		id := b.create(t, "wi_burst_long")
-		b.fake.FailNext(4, docusignfake.Failure{Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second})
-		_, err := b.client.Status(t.Context(), id)
-		pe := providerErr(t, err)
-		require.False(t, pe.Permanent)
-		require.NotErrorIs(t, err, engine.ErrProviderPermanent)
-		require.Equal(t, http.StatusTooManyRequests, pe.HTTPStatus)
-		require.Equal(t, "Burst_APIInvocation_Envelope_Limit_Exceeded", pe.Code)
-		require.Equal(t, 3*time.Second, pe.RetryAfter)
-		require.Len(t, b.waits.all(), docusign.MaxRetries)
-	})
-	t.Run("a wait longer than the cap is not waited", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		id := b.create(t, "wi_hourly")
-		b.fake.FailNext(1, docusignfake.Failure{Status: http.StatusTooManyRequests, Code: "HOURLY_APIINVOCATION_LIMIT_EXCEEDED", RetryAfter: 20 * time.Minute})
-		_, err := b.client.Status(t.Context(), id)
-		pe := providerErr(t, err)
-		require.False(t, pe.Permanent)
-		require.Equal(t, 20*time.Minute, pe.RetryAfter)
-		require.Empty(t, b.waits.all())
+	providertest.RunClient(t, providertest.ClientHarness{
+		System:     system,
+		MaxRetries: docusign.MaxRetries,
+		OpenStatus: "sent",
+		Codes: map[int]string{
+			http.StatusTooManyRequests:     "Burst_APIInvocation_Envelope_Limit_Exceeded",
+			http.StatusInternalServerError: "UNSPECIFIED_ERROR",
+		},
+		Open: func(t *testing.T, clock *providertest.Clock, wait providertest.WaitFunc) providertest.ClientAccount {
+			b := setup(t, func(c *setupConfig) {
+				c.clock = clock
+				c.options = []docusign.Option{docusign.WithWait(wait)}
+			})
+			return providertest.ClientAccount{
+				Client:  b.client,
+				Request: func(id string) engine.WorkItemRequest { return b.request(id) },
+				Fail: func(n, status int, retryAfter time.Duration) {
+					b.fake.FailNext(n, docusignfake.Failure{Status: status, RetryAfter: retryAfter})
+				},
+				DropNextCreateResponse: b.fake.DropNextCreateResponse,
+				Created: func() []string {
+					var ids []string
+					for _, e := range b.fake.Envelopes() {
+						if e.EnvelopeID != "" {
+							ids = append(ids, e.EnvelopeID)
+						}
+					}
+					return ids
+				},
+			}
+		},
 	})
 }
 
-func TestServerErrorsAreRetriedWhenIdempotent(t *testing.T) {
+// A 429 from the fake carries X-BurstLimit-Remaining: 0 as well as Retry-After: Retry-After
+// wins, and an hourly limit DocuSign says is exhausted is reported, not waited for.
+func TestRateLimitHeadersThroughTheFake(t *testing.T) {
 	t.Parallel()
-	t.Run("status read", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		id := b.create(t, "wi_5xx")
-		b.fake.FailNext(2, docusignfake.Failure{Status: http.StatusServiceUnavailable})
-		st, err := b.client.Status(t.Context(), id)
-		require.NoError(t, err)
-		require.Equal(t, "sent", st.Status)
-		require.Equal(t, []time.Duration{time.Second, 2 * time.Second}, b.waits.all(), "exponential backoff without headers")
-	})
-	t.Run("create is not retried", func(t *testing.T) {
-		t.Parallel()
-		b := setup(t)
-		b.fake.FailNext(1, docusignfake.Failure{Status: http.StatusInternalServerError})
-		_, err := b.client.Create(t.Context(), b.request("wi_5xx_create"))
-		pe := providerErr(t, err)
-		require.False(t, pe.Permanent)
-		require.Equal(t, http.StatusInternalServerError, pe.HTTPStatus)
-		require.Equal(t, "UNSPECIFIED_ERROR", pe.Code)
-		require.Equal(t, time.Second, pe.RetryAfter)
-		require.Empty(t, b.waits.all())
-	})
+	b := setup(t)
+	id := b.create(t, "wi_hourly")
+	b.fake.FailNext(1, docusignfake.Failure{Status: http.StatusTooManyRequests, Code: "HOURLY_APIINVOCATION_LIMIT_EXCEEDED", RetryAfter: 20 * time.Minute})
+	_, err := b.client.Status(t.Context(), id)
+	pe := providerErr(t, err)
+	require.False(t, pe.Permanent)
+	require.Equal(t, "HOURLY_APIINVOCATION_LIMIT_EXCEEDED", pe.Code)
+	require.Equal(t, 20*time.Minute, pe.RetryAfter, "Retry-After, not the 30 s burst window")
+	require.Empty(t, b.waits.Waits())
+
+	b.fake.FailNext(1, docusignfake.Failure{Status: http.StatusTooManyRequests, RetryAfter: 2 * time.Second})
+	_, err = b.client.Status(t.Context(), id)
+	require.NoError(t, err)
+	require.Equal(t, []time.Duration{2 * time.Second}, b.waits.Waits())
 }
 
 func TestRetryDelayHeaders(t *testing.T) {
@@ -339,12 +310,14 @@ func TestRetryDelayHeaders(t *testing.T) {
 		header map[string]string
 		want   time.Duration
 	}{
-		{"Retry-After seconds", map[string]string{"Retry-After": "7"}, 7 * time.Second},
-		{"Retry-After date", map[string]string{"Retry-After": now.Add(9 * time.Second).Format(http.TimeFormat)}, 9 * time.Second},
 		{"hourly limit exhausted: until the reset", map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(now.Add(12 * time.Second).Unix())}, 12 * time.Second},
 		{"hourly limit left: reset ignored", map[string]string{"X-RateLimit-Remaining": "10", "X-RateLimit-Reset": fmt.Sprint(now.Add(12 * time.Second).Unix())}, time.Second},
 		{"burst exhausted: the burst window", map[string]string{"X-BurstLimit-Remaining": "0"}, 30 * time.Second},
-		{"Retry-After wins", map[string]string{"Retry-After": "4", "X-BurstLimit-Remaining": "0"}, 4 * time.Second},
+		{"hourly limit exhausted, reset passed: backoff", map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(now.Add(-time.Minute).Unix())}, time.Second},
+		{"hourly limit exhausted and burst: the reset", map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(now.Add(time.Hour).Unix()), "X-BurstLimit-Remaining": "0"}, time.Hour},
+		{"a reset days away: a day at most", map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(now.Add(72 * time.Hour).Unix())}, 24 * time.Hour},
+		{"Retry-After wins over the burst window", map[string]string{"Retry-After": "4", "X-BurstLimit-Remaining": "0"}, 4 * time.Second},
+		{"Retry-After wins over the hourly reset", map[string]string{"Retry-After": "4", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(now.Add(time.Hour).Unix())}, 4 * time.Second},
 		{"garbage: backoff", map[string]string{"Retry-After": "soon", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "later"}, time.Second},
 	}
 	for _, tc := range cases {
@@ -359,50 +332,17 @@ func TestRetryDelayHeaders(t *testing.T) {
 	}
 }
 
-func TestWaitRespectsContext(t *testing.T) {
-	t.Parallel()
-	ctx, cancel := context.WithCancel(t.Context())
-	cancel()
-	start := time.Now()
-	require.ErrorIs(t, docusign.SleepCtx(ctx, time.Hour), context.Canceled)
-	require.Less(t, time.Since(start), time.Minute)
-
-	// A client whose wait sees the context end stops retrying with the context's error.
-	b := setup(t, func(c *setupConfig) {
-		c.options = []docusign.Option{docusign.WithWait(func(ctx context.Context, d time.Duration) error {
-			return context.DeadlineExceeded
-		})}
-	})
-	id := b.create(t, "wi_ctx")
-	b.fake.FailNext(1, docusignfake.Failure{Status: http.StatusTooManyRequests})
-	_, err := b.client.Status(t.Context(), id)
-	require.ErrorIs(t, err, context.DeadlineExceeded)
-}
-
-func TestFindByWorkItem(t *testing.T) {
+// The envelope listing FindByWorkItem reads is filtered by our custom field and starts five
+// minutes before since (clock skew). RunClient checks what it finds.
+func TestFindByWorkItemQuery(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	start := b.clock.Now()
 	b.clock.Advance(time.Minute)
 	id := b.create(t, "wi_find")
-	b.create(t, "wi_other")
-
 	got, found, err := b.client.FindByWorkItem(t.Context(), "wi_find", start)
 	require.NoError(t, err)
 	require.True(t, found)
-	require.Equal(t, id, got)
-
-	_, found, err = b.client.FindByWorkItem(t.Context(), "wi_missing", start)
-	require.NoError(t, err)
-	require.False(t, found)
-
-	_, found, err = b.client.FindByWorkItem(t.Context(), "wi_find", start.Add(time.Hour))
-	require.NoError(t, err)
-	require.False(t, found, "an envelope that changed before since is not listed")
-
-	got, found, err = b.client.FindByWorkItem(t.Context(), "wi_find", time.Time{})
-	require.NoError(t, err)
-	require.True(t, found, "a zero since looks back 30 days")
 	require.Equal(t, id, got)
 
 	var list []docusignfake.Request
@@ -411,25 +351,9 @@ func TestFindByWorkItem(t *testing.T) {
 			list = append(list, r)
 		}
 	}
-	require.NotEmpty(t, list)
+	require.Len(t, list, 1)
 	require.Contains(t, list[0].Query, "custom_field=flowhookWorkItemId%3Dwi_find")
 	require.Contains(t, list[0].Query, "from_date=2026-04-29T17%3A55%3A00Z", "since less five minutes of clock skew")
-}
-
-func TestLostCreateResponseIsFoundAgain(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	since := b.clock.Now()
-	b.fake.DropNextCreateResponse()
-	_, err := b.client.Create(t.Context(), b.request("wi_lost"))
-	require.Error(t, err)
-	require.NotErrorIs(t, err, engine.ErrProviderPermanent, "a lost answer is worth retrying, after a look")
-	require.Len(t, b.fake.Envelopes(), 1, "a POST is not repeated blindly")
-
-	id, found, err := b.client.FindByWorkItem(t.Context(), "wi_lost", since)
-	require.NoError(t, err)
-	require.True(t, found)
-	require.Equal(t, b.fake.Envelopes()[0].EnvelopeID, id)
 }
 
 func TestStatusMapsOutcomes(t *testing.T) {
@@ -465,7 +389,7 @@ func TestStatusMapsOutcomes(t *testing.T) {
 			require.Equal(t, engine.ExternalStatus{Status: tc.status, Outcome: tc.outcome, Reason: tc.reason, ChangedAt: changed}, st)
 
 			// The webhook said the same, and DefaultOutcome agrees with Status.
-			evs, errs := b.hook.received()
+			evs, errs := b.hook.Received()
 			require.Empty(t, errs)
 			last := evs[len(evs)-1]
 			require.Equal(t, tc.event, last.Type)
@@ -490,7 +414,7 @@ func TestCompleteSendsRecipientThenEnvelopeEvents(t *testing.T) {
 	require.Equal(t, []string{
 		"envelope-sent", "recipient-delivered", "envelope-delivered",
 		"recipient-completed", "recipient-completed", "envelope-completed",
-	}, b.hook.types())
+	}, b.hook.Types())
 }
 
 func TestCancel(t *testing.T) {
@@ -503,7 +427,7 @@ func TestCancel(t *testing.T) {
 	require.Equal(t, "voided", st.Status)
 	require.Equal(t, engine.OutcomeDeleted, st.Outcome)
 	require.Equal(t, "Workflow cancelled", st.Reason)
-	require.Equal(t, []string{"envelope-sent", "envelope-voided"}, b.hook.types())
+	require.Equal(t, []string{"envelope-sent", "envelope-voided"}, b.hook.Types())
 
 	// Voiding again succeeds (a retried cancel job) and changes nothing; voiding a finished
 	// envelope is refused for good.
@@ -511,7 +435,7 @@ func TestCancel(t *testing.T) {
 	st, err = b.client.Status(t.Context(), id)
 	require.NoError(t, err)
 	require.Equal(t, "Workflow cancelled", st.Reason)
-	require.Equal(t, []string{"envelope-sent", "envelope-voided"}, b.hook.types())
+	require.Equal(t, []string{"envelope-sent", "envelope-voided"}, b.hook.Types())
 	for _, finish := range []func(string) error{
 		b.fake.Complete,
 		func(id string) error { return b.fake.Decline(id, "no") },
@@ -682,15 +606,7 @@ func TestSettingsValidate(t *testing.T) {
 	s.HMACKeys = nil
 	require.NoError(t, s.Validate(), "account and HMAC keys are optional")
 
-	paths := func(err error) []string {
-		var ve *engine.ValidationError
-		require.ErrorAs(t, err, &ve)
-		var out []string
-		for _, p := range ve.Problems {
-			out = append(out, p.Path)
-		}
-		return out
-	}
+	paths := func(err error) []string { t.Helper(); return providertest.ProblemPaths(t, err) }
 	require.Equal(t, []string{"integration_key", "user_id", "oauth_base_url", "private_key_pem"}, paths(docusign.Settings{}.Validate()))
 	bad := docusign.Settings{
 		AccountID:      "acct",
@@ -719,10 +635,4 @@ func TestSettingsValidate(t *testing.T) {
 	_, err := docusign.NewClient(bad, nil, nil)
 	require.Error(t, err)
 	require.True(t, errors.As(err, new(*engine.ValidationError)))
-}
-
-func TestKind(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	require.Equal(t, engine.ProviderDocuSign, b.client.Kind())
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/rest"
 )
 
 // MaxSignatures is how many X-DocuSign-Signature-N headers Verify considers (N = 1…10): one
@@ -157,14 +158,14 @@ func ParseEvent(body []byte) (engine.InboundEvent, error) {
 		return engine.InboundEvent{}, ErrMalformedEvent
 	}
 	ev := engine.InboundEvent{
-		Provider:   engine.ProviderDocuSign,
+		System:     system,
 		Type:       m.Event,
 		ExternalID: envelopeID,
 		DedupeKey:  key,
 		Status:     sum.Status,
 		Reason:     sum.VoidedReason,
 	}
-	ev.OccurredAt, _ = parseTime(m.GeneratedDateTime)
+	ev.OccurredAt, _ = rest.ParseTime(m.GeneratedDateTime)
 	if ev.Reason == "" {
 		for _, s := range sum.Recipients.Signers {
 			if s.DeclinedReason != "" {

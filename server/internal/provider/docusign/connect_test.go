@@ -3,18 +3,16 @@ package docusign_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 type hmacVector struct {
@@ -27,10 +25,8 @@ type hmacVector struct {
 
 func loadVectors(t *testing.T) []hmacVector {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "hmac_vectors.json"))
-	require.NoError(t, err)
 	var vs []hmacVector
-	require.NoError(t, json.Unmarshal(b, &vs))
+	require.NoError(t, json.Unmarshal(providertest.ReadTestdata(t, "hmac_vectors.json"), &vs))
 	require.NotEmpty(t, vs)
 	return vs
 }
@@ -40,9 +36,7 @@ func (v hmacVector) body(t *testing.T) []byte {
 	if v.BodyFile == "" {
 		return []byte(v.Body)
 	}
-	b, err := os.ReadFile(filepath.Join("testdata", v.BodyFile))
-	require.NoError(t, err)
-	return b
+	return providertest.ReadTestdata(t, v.BodyFile)
 }
 
 func sigHeader(sigs ...string) http.Header {
@@ -120,28 +114,9 @@ func TestVerifyNegative(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := docusign.Verify(tc.body, tc.header, tc.keys)
-			if tc.want == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, tc.want)
+			require.ErrorIs(t, docusign.Verify(tc.body, tc.header, tc.keys), tc.want, "nil: it passes")
 		})
 	}
-}
-
-func readEvent(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "events", name))
-	require.NoError(t, err)
-	return b
-}
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	require.NoError(t, err)
-	return tm
 }
 
 func TestParseEvent(t *testing.T) {
@@ -152,29 +127,29 @@ func TestParseEvent(t *testing.T) {
 	}{
 		{"envelope-sent.json", engine.InboundEvent{
 			Type: "envelope-sent", ExternalID: "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-			OccurredAt: mustTime(t, "2026-04-29T18:55:01.1234567Z"), Status: "sent", WorkItemID: "wi_01HZX3K9V7",
+			OccurredAt: providertest.Time(t, "2026-04-29T18:55:01.1234567Z"), Status: "sent", WorkItemID: "wi_01HZX3K9V7",
 		}},
 		{"recipient-completed.json", engine.InboundEvent{
 			Type: "recipient-completed", ExternalID: "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-			OccurredAt: mustTime(t, "2026-04-29T19:00:00Z"), Status: "delivered", WorkItemID: "wi_01HZX3K9V7",
+			OccurredAt: providertest.Time(t, "2026-04-29T19:00:00Z"), Status: "delivered", WorkItemID: "wi_01HZX3K9V7",
 		}},
 		{"envelope-completed.json", engine.InboundEvent{
 			Type: "envelope-completed", ExternalID: "a1b2c3d4-e5f6-7890-abcd-ef1234567890",
-			OccurredAt: mustTime(t, "2026-04-29T19:00:00Z"), Status: "completed", WorkItemID: "wi_01HZX3K9V7",
+			OccurredAt: providertest.Time(t, "2026-04-29T19:00:00Z"), Status: "completed", WorkItemID: "wi_01HZX3K9V7",
 		}},
 		{"envelope-declined.json", engine.InboundEvent{
 			Type: "envelope-declined", ExternalID: "0f9e8d7c-6b5a-4321-9876-fedcba987654",
-			OccurredAt: mustTime(t, "2026-05-02T08:15:30.25Z"), Status: "declined",
+			OccurredAt: providertest.Time(t, "2026-05-02T08:15:30.25Z"), Status: "declined",
 			Reason: "The amount is wrong.", WorkItemID: "wi_decline_7",
 		}},
 		{"envelope-voided.json", engine.InboundEvent{
 			Type: "envelope-voided", ExternalID: "11111111-2222-3333-4444-555555555555",
-			OccurredAt: mustTime(t, "2026-05-03T10:00:00.0000001Z"), Status: "voided",
+			OccurredAt: providertest.Time(t, "2026-05-03T10:00:00.0000001Z"), Status: "voided",
 			Reason: "Workflow cancelled", WorkItemID: "wi_void_1",
 		}},
 		{"envelope-voided-expired.json", engine.InboundEvent{
 			Type: "envelope-voided", ExternalID: "99999999-8888-7777-6666-555555555555",
-			OccurredAt: mustTime(t, "2026-06-01T00:00:05.1234567Z"), Status: "voided",
+			OccurredAt: providertest.Time(t, "2026-06-01T00:00:05.1234567Z"), Status: "voided",
 			Reason: "Envelope has expired.", WorkItemID: "wi_exp_3",
 		}},
 		{"envelope-delivered-minimal.json", engine.InboundEvent{
@@ -183,12 +158,13 @@ func TestParseEvent(t *testing.T) {
 	}
 	keys := map[string]string{}
 	for _, tc := range cases {
-		ev, err := docusign.ParseEvent(readEvent(t, tc.file))
+		body := providertest.ReadTestdata(t, "events", tc.file)
+		ev, err := docusign.ParseEvent(body)
 		require.NoError(t, err, tc.file)
-		require.Len(t, ev.DedupeKey, 64, tc.file)
+		providertest.RequireEvent(t, docusign.ParseEvent, system, body, ev)
 		require.NotContains(t, keys, ev.DedupeKey, "%s shares a dedupe key with %s", tc.file, keys[ev.DedupeKey])
 		keys[ev.DedupeKey] = tc.file
-		tc.want.Provider = engine.ProviderDocuSign
+		tc.want.System = system
 		tc.want.DedupeKey = ev.DedupeKey
 		require.Equal(t, tc.want, ev, tc.file)
 	}
@@ -224,17 +200,6 @@ func TestParseEventErrors(t *testing.T) {
 	}
 }
 
-// withTop returns the message with a top-level field set.
-func withTop(t *testing.T, body []byte, key string, value any) []byte {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(body, &m))
-	m[key] = value
-	b, err := json.Marshal(m)
-	require.NoError(t, err)
-	return b
-}
-
 func TestDedupeKey(t *testing.T) {
 	t.Parallel()
 	parse := func(b []byte) string {
@@ -242,13 +207,13 @@ func TestDedupeKey(t *testing.T) {
 		require.NoError(t, err)
 		return ev.DedupeKey
 	}
-	base := readEvent(t, "envelope-completed.json")
+	base := providertest.ReadTestdata(t, "events", "envelope-completed.json")
 	key := parse(base)
 
 	t.Run("redeliveries share a key", func(t *testing.T) {
 		t.Parallel()
-		require.Equal(t, parse(withTop(t, base, "retryCount", 0)), parse(withTop(t, base, "retryCount", 3)))
-		require.Equal(t, key, parse(withTop(t, base, "retryCount", 10)))
+		require.Equal(t, parse(providertest.WithField(t, base, "retryCount", 0)), parse(providertest.WithField(t, base, "retryCount", 3)))
+		require.Equal(t, key, parse(providertest.WithField(t, base, "retryCount", 10)))
 		// The exact bytes DocuSign would resend: only the digits of retryCount change.
 		resent := strings.Replace(string(base), `"retryCount": 0`, `"retryCount": 3`, 1)
 		require.NotEqual(t, string(base), resent)
@@ -264,7 +229,7 @@ func TestDedupeKey(t *testing.T) {
 	})
 	t.Run("another event differs", func(t *testing.T) {
 		t.Parallel()
-		require.NotEqual(t, key, parse(withTop(t, base, "event", "envelope-delivered")))
+		require.NotEqual(t, key, parse(providertest.WithField(t, base, "event", "envelope-delivered")))
 	})
 	t.Run("another envelope differs", func(t *testing.T) {
 		t.Parallel()
@@ -273,7 +238,7 @@ func TestDedupeKey(t *testing.T) {
 	})
 	t.Run("another time differs", func(t *testing.T) {
 		t.Parallel()
-		require.NotEqual(t, key, parse(withTop(t, base, "generatedDateTime", "2026-04-29T19:00:00.0000001Z")))
+		require.NotEqual(t, key, parse(providertest.WithField(t, base, "generatedDateTime", "2026-04-29T19:00:00.0000001Z")))
 	})
 	t.Run("a nested retryCount counts", func(t *testing.T) {
 		t.Parallel()
@@ -312,7 +277,7 @@ func TestDefaultOutcome(t *testing.T) {
 		require.Equal(t, tc.want, got, "%s %q", tc.event, tc.reason)
 		require.Equal(t, tc.terminal, ok, "%s %q", tc.event, tc.reason)
 	}
-	for _, ev := range engine.ProviderEvents[engine.ProviderDocuSign] {
+	for _, ev := range docusign.Events {
 		_, ok := docusign.DefaultOutcome(ev, "")
 		require.Equal(t, ev == "envelope-completed" || ev == "envelope-declined" || ev == "envelope-voided" ||
 			ev == "envelope-deleted" || ev == "envelope-purge", ok, ev)

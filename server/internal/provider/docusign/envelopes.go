@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/rest"
 )
 
 // WorkItemIDField is the envelope text custom field that carries flowhook's work-item id.
@@ -113,12 +114,15 @@ type eventData struct {
 // party in routing order, the work-item id as a hidden custom field, and a per-envelope
 // Connect webhook with HMAC.
 func envelopeDefinitionFor(req engine.WorkItemRequest) envelopeDefinition {
-	title := req.DocumentTitle
-	if strings.TrimSpace(title) == "" {
-		title = defaultDocTitle
+	title, content := defaultDocTitle, []byte(nil)
+	if d := req.Document; d != nil {
+		content = d.Content
+		if strings.TrimSpace(d.Title) != "" {
+			title = d.Title
+		}
 	}
-	signers := make([]signer, len(req.Signers))
-	for i, p := range req.Signers {
+	signers := make([]signer, len(req.Parties))
+	for i, p := range req.Parties {
 		n := strconv.Itoa(i + 1)
 		signers[i] = signer{
 			Email: p.Email, Name: p.Name, RecipientID: n, RoutingOrder: n,
@@ -129,10 +133,10 @@ func envelopeDefinitionFor(req engine.WorkItemRequest) envelopeDefinition {
 		}
 	}
 	return envelopeDefinition{
-		EmailSubject: req.EmailSubject,
+		EmailSubject: req.Subject,
 		Status:       "sent",
 		Documents: []document{{
-			DocumentBase64: base64.StdEncoding.EncodeToString(req.Document),
+			DocumentBase64: base64.StdEncoding.EncodeToString(content),
 			DocumentID:     "1",
 			FileExtension:  "pdf",
 			Name:           title,
@@ -162,19 +166,19 @@ func validateRequest(req engine.WorkItemRequest) error {
 	if strings.TrimSpace(req.WorkItemID) == "" {
 		ps.Add("work_item_id", "is required")
 	}
-	switch n := utf8.RuneCountInString(req.EmailSubject); {
-	case strings.TrimSpace(req.EmailSubject) == "":
+	switch n := utf8.RuneCountInString(req.Subject); {
+	case strings.TrimSpace(req.Subject) == "":
 		ps.Add("email_subject", "is required")
 	case n > maxEmailSubject:
 		ps.Add("email_subject", "is %d characters; DocuSign takes at most %d", n, maxEmailSubject)
 	}
-	if len(req.Document) == 0 {
+	if req.Document == nil || len(req.Document.Content) == 0 {
 		ps.Add("document", "is required")
 	}
-	if len(req.Signers) == 0 {
+	if len(req.Parties) == 0 {
 		ps.Add("signers", "at least one signer is required")
 	}
-	for i, p := range req.Signers {
+	for i, p := range req.Parties {
 		path := fmt.Sprintf("signers[%d]", i)
 		if strings.TrimSpace(p.Name) == "" {
 			ps.Add(path+".name", "is required")
@@ -213,8 +217,8 @@ func (c *Client) Create(ctx context.Context, req engine.WorkItemRequest) (string
 		EnvelopeID string `json:"envelopeId"`
 		Status     string `json:"status"`
 	}
-	if err := json.Unmarshal(resp.body, &sum); err != nil || !isGUID(sum.EnvelopeID) {
-		return "", localError(resp.status, false, "the envelope summary has no envelopeId")
+	if err := json.Unmarshal(resp.Body, &sum); err != nil || !isGUID(sum.EnvelopeID) {
+		return "", localError(resp.Status, false, "the envelope summary has no envelopeId")
 	}
 	return sum.EnvelopeID, nil
 }
@@ -246,15 +250,15 @@ func (c *Client) FindByWorkItem(ctx context.Context, workItemID string, since ti
 			CreatedDateTime string `json:"createdDateTime"`
 		} `json:"envelopes"`
 	}
-	if err := json.Unmarshal(resp.body, &list); err != nil {
-		return "", false, localError(resp.status, false, "the envelope list is not JSON")
+	if err := json.Unmarshal(resp.Body, &list); err != nil {
+		return "", false, localError(resp.Status, false, "the envelope list is not JSON")
 	}
 	best, bestAt := "", time.Time{}
 	for _, e := range list.Envelopes {
 		if !isGUID(e.EnvelopeID) {
 			continue
 		}
-		at, _ := parseTime(e.CreatedDateTime)
+		at, _ := rest.ParseTime(e.CreatedDateTime)
 		if best == "" || at.Before(bestAt) {
 			best, bestAt = e.EnvelopeID, at
 		}
@@ -284,8 +288,8 @@ func (c *Client) Status(ctx context.Context, externalID string) (engine.External
 			} `json:"signers"`
 		} `json:"recipients"`
 	}
-	if err := json.Unmarshal(resp.body, &env); err != nil || env.Status == "" {
-		return engine.ExternalStatus{}, localError(resp.status, false, "the envelope has no status")
+	if err := json.Unmarshal(resp.Body, &env); err != nil || env.Status == "" {
+		return engine.ExternalStatus{}, localError(resp.Status, false, "the envelope has no status")
 	}
 	st := engine.ExternalStatus{Status: env.Status, Reason: env.VoidedReason}
 	if st.Reason == "" {
@@ -296,7 +300,7 @@ func (c *Client) Status(ctx context.Context, externalID string) (engine.External
 			}
 		}
 	}
-	st.ChangedAt, _ = parseTime(env.StatusChangedDateTime)
+	st.ChangedAt, _ = rest.ParseTime(env.StatusChangedDateTime)
 	st.Outcome = StatusOutcome(env.Status, env.VoidedReason)
 	return st, nil
 }
@@ -365,35 +369,19 @@ func (c *Client) Download(ctx context.Context, externalID string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	if resp.tooLarge {
-		return nil, localError(resp.status, true, fmt.Sprintf("the combined document is larger than %d bytes", c.maxDocument))
+	if resp.TooLarge {
+		return nil, localError(resp.Status, true, fmt.Sprintf("the combined document is larger than %d bytes", c.maxDocument))
 	}
-	if !bytes.HasPrefix(resp.body, []byte("%PDF-")) {
-		return nil, localError(resp.status, false, "the combined document is not a PDF")
+	if !bytes.HasPrefix(resp.Body, []byte("%PDF-")) {
+		return nil, localError(resp.Status, false, "the combined document is not a PDF")
 	}
-	return resp.body, nil
+	return resp.Body, nil
 }
 
 // checkEnvelopeID keeps anything but a GUID out of request paths.
 func checkEnvelopeID(id string) error {
 	if !isGUID(id) {
-		return fmt.Errorf("docusign: %w: envelope id %s is not a GUID", engine.ErrProviderPermanent, quote(id))
+		return fmt.Errorf("docusign: %w: envelope id %s is not a GUID", engine.ErrProviderPermanent, rest.Quote(id))
 	}
 	return nil
-}
-
-// parseTime reads DocuSign's ISO-8601 times: RFC 3339 with up to 9 fractional digits (DocuSign
-// often sends 7), and the same without a zone, which is UTC.
-func parseTime(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, false
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), true
-	}
-	if t, err := time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC); err == nil {
-		return t, true
-	}
-	return time.Time{}, false
 }

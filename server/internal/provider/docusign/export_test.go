@@ -3,13 +3,12 @@ package docusign
 import (
 	"net/http"
 	"time"
-)
 
-// SleepCtx is the client's default wait between retries.
-var SleepCtx = sleepCtx
+	"github.com/flowhook/flowhook/server/internal/provider/rest"
+)
 
 // RetryDelay is how long the client waits after an answer with header h at time now.
 func RetryDelay(h http.Header, now time.Time, attempt int) time.Duration {
-	c := &Client{now: func() time.Time { return now }}
-	return c.retryDelay(h, attempt)
+	rc := rest.Client{Now: func() time.Time { return now }, RateLimit: rateLimit}
+	return rc.RetryDelay(h, attempt)
 }

@@ -1,12 +1,8 @@
 package docusign_test
 
 import (
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,26 +12,13 @@ import (
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
-
-func eventSeeds(f *testing.F) [][]byte {
-	f.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "events", "*.json"))
-	require.NoError(f, err)
-	require.NotEmpty(f, paths)
-	var out [][]byte
-	for _, p := range paths {
-		b, err := os.ReadFile(p)
-		require.NoError(f, err)
-		out = append(out, b)
-	}
-	return out
-}
 
 // FuzzVerify: Verify never panics, always accepts the right signature in any of the headers
 // it reads, and accepts nothing else.
 func FuzzVerify(f *testing.F) {
-	for _, b := range eventSeeds(f) {
+	for _, b := range providertest.Testdata(f, "events/*.json") {
 		f.Add(b, "hV2Cq3m5r0gXk9uT1yZbN4eW7sJpL6aDfQ8cR2vM0oE=", "bm9wZQ==", uint8(1))
 	}
 	f.Add([]byte(""), "k", "", uint8(0))
@@ -69,32 +52,15 @@ func FuzzVerify(f *testing.F) {
 // promises, is deterministic, and gives a redelivery (another top-level retryCount) the same
 // dedupe key.
 func FuzzParseEvent(f *testing.F) {
-	for _, b := range eventSeeds(f) {
-		f.Add(b)
-	}
+	seeds := providertest.Testdata(f, "events/*.json")
 	for _, s := range []string{``, `{}`, `null`, `[]`, `{"event":"x","data":{"envelopeId":"y"}}`,
 		`{"event":"x","retryCount":"7","data":{"envelopeSummary":{"envelopeId":"z"}}}`,
 		`{"event":"x","data":{"envelopeId":"y","envelopeSummary":{"recipients":{"signers":[{"declinedReason":"r"}]}}}}`,
 		`{"event":"x","data":{"envelopeId":"y"},"retryCount":1e400}`} {
-		f.Add([]byte(s))
+		seeds = append(seeds, []byte(s))
 	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := docusign.ParseEvent(body)
-		if err != nil {
-			require.True(t, errors.Is(err, docusign.ErrMalformedEvent) || errors.Is(err, docusign.ErrMissingEvent) ||
-				errors.Is(err, docusign.ErrMissingEnvelopeID), "unexpected error %v", err)
-			return
-		}
-		require.Equal(t, engine.ProviderDocuSign, ev.Provider)
-		require.NotEmpty(t, strings.TrimSpace(ev.Type))
-		require.NotEmpty(t, strings.TrimSpace(ev.ExternalID))
-		_, herr := hex.DecodeString(ev.DedupeKey)
-		require.NoError(t, herr)
-		require.Len(t, ev.DedupeKey, 64)
-		again, err := docusign.ParseEvent(body)
-		require.NoError(t, err)
-		require.Equal(t, ev, again)
-
+	errs := []error{docusign.ErrMalformedEvent, docusign.ErrMissingEvent, docusign.ErrMissingEnvelopeID}
+	providertest.FuzzParse(f, docusign.ParseEvent, system, errs, func(t *testing.T, body []byte, ev engine.InboundEvent) {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(body, &m) != nil {
 			return // valid for ParseEvent but not for a map (duplicate-key quirks): nothing more to check
@@ -105,5 +71,5 @@ func FuzzParseEvent(f *testing.F) {
 		ev2, err := docusign.ParseEvent(resent)
 		require.NoError(t, err)
 		require.Equal(t, ev.DedupeKey, ev2.DedupeKey, "a redelivery must keep the dedupe key")
-	})
+	}, seeds...)
 }

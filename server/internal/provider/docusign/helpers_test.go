@@ -1,24 +1,24 @@
 package docusign_test
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
+
+// system is what DocuSign's errors and events name.
+var system = engine.System{Provider: docusign.Provider}
 
 // One RSA key for the whole test binary: generating 2048-bit keys is slow under -race.
 var testKey = sync.OnceValue(func() *rsa.PrivateKey {
@@ -48,95 +48,14 @@ func pkcs8PEM(t testing.TB, k *rsa.PrivateKey) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
 
-// clock is a settable time source shared by the fake and the client.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 4, 29, 18, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// waitLog stands in for the client's backoff sleep: it records and returns at once.
-type waitLog struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (w *waitLog) wait(ctx context.Context, d time.Duration) error {
-	w.mu.Lock()
-	w.waits = append(w.waits, d)
-	w.mu.Unlock()
-	return ctx.Err()
-}
-
-func (w *waitLog) all() []time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]time.Duration(nil), w.waits...)
-}
-
-// receiver is a Connect listener that verifies and parses like flowhook's webhook will.
-type receiver struct {
-	url  string
-	keys []string
-
-	mu     sync.Mutex
-	events []engine.InboundEvent
-	errs   []error
-}
-
-func newReceiver(t *testing.T, keys ...string) *receiver {
-	t.Helper()
-	rc := &receiver{keys: keys}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-		if err == nil {
-			err = docusign.Verify(body, r.Header, rc.keys)
+// newReceiver is a Connect listener that verifies and parses like flowhook's webhook will.
+func newReceiver(t *testing.T, keys ...string) *providertest.Listener {
+	return providertest.NewListener(t, "/webhooks/docusign", docusign.MaxBody, func(body []byte, h http.Header) (engine.InboundEvent, error) {
+		if err := docusign.Verify(body, h, keys); err != nil {
+			return engine.InboundEvent{}, err
 		}
-		var ev engine.InboundEvent
-		if err == nil {
-			ev, err = docusign.ParseEvent(body)
-		}
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		if err != nil {
-			rc.errs = append(rc.errs, err)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		rc.events = append(rc.events, ev)
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(srv.Close)
-	rc.url = srv.URL + "/webhooks/docusign"
-	return rc
-}
-
-func (rc *receiver) received() ([]engine.InboundEvent, []error) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]engine.InboundEvent(nil), rc.events...), append([]error(nil), rc.errs...)
-}
-
-func (rc *receiver) types() []string {
-	evs, _ := rc.received()
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.Type
-	}
-	return out
+		return docusign.ParseEvent(body)
+	})
 }
 
 const (
@@ -149,13 +68,13 @@ type testBundle struct {
 	url      string
 	client   *docusign.Client
 	settings docusign.Settings
-	clock    *clock
-	waits    *waitLog
-	hook     *receiver
-	hc       *http.Client
+	clock    *providertest.Clock
+	waits    *providertest.WaitLog
+	hook     *providertest.Listener
 }
 
 type setupConfig struct {
+	clock    *providertest.Clock
 	fake     func(*docusignfake.Options)
 	settings func(*docusign.Settings)
 	options  []docusign.Option
@@ -165,11 +84,11 @@ type setupConfig struct {
 // shares the fake's clock and waits for nothing.
 func setup(t *testing.T, mods ...func(*setupConfig)) *testBundle {
 	t.Helper()
-	var cfg setupConfig
+	cfg := setupConfig{clock: providertest.NewClock()}
 	for _, m := range mods {
 		m(&cfg)
 	}
-	b := &testBundle{clock: newClock(), waits: &waitLog{}}
+	b := &testBundle{clock: cfg.clock, waits: &providertest.WaitLog{}}
 	b.hook = newReceiver(t, hmacKey)
 	opts := docusignfake.Options{
 		PublicKey: &testKey().PublicKey,
@@ -192,9 +111,8 @@ func setup(t *testing.T, mods ...func(*setupConfig)) *testBundle {
 	if cfg.settings != nil {
 		cfg.settings(&b.settings)
 	}
-	b.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}
-	t.Cleanup(b.hc.CloseIdleConnections)
-	c, err := docusign.NewClient(b.settings, b.hc, b.clock.Now, append([]docusign.Option{docusign.WithWait(b.waits.wait)}, cfg.options...)...)
+	c, err := docusign.NewClient(b.settings, providertest.HTTPClient(t), b.clock.Now,
+		append([]docusign.Option{docusign.WithWait(b.waits.Wait)}, cfg.options...)...)
 	require.NoError(t, err)
 	b.client = c
 	return b
@@ -205,28 +123,22 @@ func (b *testBundle) request(workItemID string, parties ...engine.Party) engine.
 		parties = []engine.Party{{Name: "Ada Lovelace", Email: "ada@example.com", Anchor: "/sn1/"}}
 	}
 	return engine.WorkItemRequest{
-		WorkItemID:    workItemID,
-		InstanceID:    "inst_" + workItemID,
-		EmailSubject:  "Please sign: " + workItemID,
-		DocumentTitle: "Contract " + workItemID,
-		Document:      docusignfake.PDF("Contract for " + workItemID),
-		Signers:       parties,
-		CallbackURL:   b.hook.url,
+		WorkItemID: workItemID,
+		InstanceID: "inst_" + workItemID,
+		Subject:    "Please sign: " + workItemID,
+		Document: &engine.Document{Title: "Contract " + workItemID, ContentType: "application/pdf",
+			Content: docusignfake.PDF("Contract for " + workItemID)},
+		Parties:     parties,
+		CallbackURL: b.hook.URL,
 	}
 }
 
 func (b *testBundle) create(t *testing.T, workItemID string, parties ...engine.Party) string {
 	t.Helper()
-	id, err := b.client.Create(t.Context(), b.request(workItemID, parties...))
-	require.NoError(t, err)
-	return id
+	return providertest.Create(t, b.client, b.request(workItemID, parties...))
 }
 
 func providerErr(t *testing.T, err error) *engine.ProviderError {
 	t.Helper()
-	require.Error(t, err)
-	var pe *engine.ProviderError
-	require.ErrorAs(t, err, &pe)
-	require.Equal(t, engine.ProviderDocuSign, pe.Provider)
-	return pe
+	return providertest.RequireProviderError(t, err, system)
 }

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/rest"
 )
 
 // Verify's errors.
@@ -148,17 +149,17 @@ func ParseEvent(body []byte) (engine.InboundEvent, error) {
 	if strings.TrimSpace(pkg) == "" || len(pkg) > maxEventField || !printable(pkg) {
 		return engine.InboundEvent{}, ErrMissingPackageID
 	}
-	at, ok := parseTime(str(e.CreatedDate))
+	at, ok := rest.ParseTime(str(e.CreatedDate))
 	if !ok {
 		return engine.InboundEvent{}, ErrBadCreatedDate
 	}
 	ev := engine.InboundEvent{
-		Provider:   engine.ProviderOneSpan,
+		System:     system,
 		Type:       name,
 		ExternalID: pkg,
 		DedupeKey:  dedupeKey(pkg, name, str(e.SessionUser), str(e.DocumentID), at.Format(time.RFC3339Nano)),
 		OccurredAt: at,
-		Reason:     clean(str(e.Message), 1000),
+		Reason:     rest.Clean(str(e.Message), 1000),
 	}
 	return ev, nil
 }

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 func authHeader(values ...string) http.Header {
@@ -66,28 +65,9 @@ func TestVerify(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			err := onespan.Verify(tc.header, tc.keys)
-			if tc.want == nil {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, tc.want)
+			require.ErrorIs(t, onespan.Verify(tc.header, tc.keys), tc.want, "nil: it passes")
 		})
 	}
-}
-
-func readEvent(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "events", name))
-	require.NoError(t, err)
-	return b
-}
-
-func mustTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339Nano, s)
-	require.NoError(t, err)
-	return tm
 }
 
 func TestParseEvent(t *testing.T) {
@@ -97,26 +77,28 @@ func TestParseEvent(t *testing.T) {
 		want engine.InboundEvent
 	}{
 		{"package-complete.json", engine.InboundEvent{Type: "PACKAGE_COMPLETE", ExternalID: "LWsUTvGgE4WpOvaQPT16idnxNj8=",
-			OccurredAt: mustTime(t, "2020-08-21T14:12:34.544Z")}},
+			OccurredAt: providertest.Time(t, "2020-08-21T14:12:34.544Z")}},
 		{"package-decline.json", engine.InboundEvent{Type: "PACKAGE_DECLINE", ExternalID: "xT9OeZ-j2jIynQBaLeLdgp9CtZk=",
-			OccurredAt: mustTime(t, "2026-05-02T08:15:30.25Z")}},
+			OccurredAt: providertest.Time(t, "2026-05-02T08:15:30.25Z")}},
 		{"document-signed.json", engine.InboundEvent{Type: "DOCUMENT_SIGNED", ExternalID: "xT9OeZ-j2jIynQBaLeLdgp9CtZk=",
-			OccurredAt: mustTime(t, "2026-05-02T08:10:00.001Z")}},
+			OccurredAt: providertest.Time(t, "2026-05-02T08:10:00.001Z")}},
 		{"email-bounce.json", engine.InboundEvent{Type: "EMAIL_BOUNCE", ExternalID: "LWsUTvGgE4WpOvaQPT16idnxNj8=",
-			OccurredAt: mustTime(t, "2026-05-01T09:00:00Z"), Reason: "BOUNCE"}},
+			OccurredAt: providertest.Time(t, "2026-05-01T09:00:00Z"), Reason: "BOUNCE"}},
 		{"package-trash-minimal.json", engine.InboundEvent{Type: "PACKAGE_TRASH", ExternalID: "LWsUTvGgE4WpOvaQPT16idnxNj8=",
-			OccurredAt: mustTime(t, "2026-05-03T10:00:00Z")}},
+			OccurredAt: providertest.Time(t, "2026-05-03T10:00:00Z")}},
 		{"cobrowse-request.json", engine.InboundEvent{Type: "COBROWSE_REQUEST", ExternalID: "LWsUTvGgE4WpOvaQPT16idnxNj8=",
-			OccurredAt: mustTime(t, "2026-05-04T11:22:33.456Z")}},
+			OccurredAt: providertest.Time(t, "2026-05-04T11:22:33.456Z")}},
 	}
 	keys := map[string]string{}
 	for _, tc := range cases {
-		ev, err := onespan.ParseEvent(readEvent(t, tc.file))
+		body := providertest.ReadTestdata(t, "events", tc.file)
+		ev, err := onespan.ParseEvent(body)
 		require.NoError(t, err, tc.file)
+		providertest.RequireEvent(t, onespan.ParseEvent, system, body, ev)
 		require.Regexp(t, `^[0-9a-f]{64}$`, ev.DedupeKey, tc.file)
 		require.NotContains(t, keys, ev.DedupeKey, "%s shares a dedupe key with %s", tc.file, keys[ev.DedupeKey])
 		keys[ev.DedupeKey] = tc.file
-		tc.want.Provider = engine.ProviderOneSpan
+		tc.want.System = system
 		tc.want.DedupeKey = ev.DedupeKey
 		require.Equal(t, tc.want, ev, tc.file)
 		require.Equal(t, time.UTC, ev.OccurredAt.Location(), tc.file)
@@ -169,17 +151,6 @@ func TestParseEventErrors(t *testing.T) {
 	require.NoError(t, err)
 }
 
-// withField returns the event with a top-level field set.
-func withField(t *testing.T, body []byte, key string, value any) []byte {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(body, &m))
-	m[key] = value
-	b, err := json.Marshal(m)
-	require.NoError(t, err)
-	return b
-}
-
 func TestDedupeKey(t *testing.T) {
 	t.Parallel()
 	parse := func(b []byte) string {
@@ -187,7 +158,7 @@ func TestDedupeKey(t *testing.T) {
 		require.NoError(t, err)
 		return ev.DedupeKey
 	}
-	base := readEvent(t, "document-signed.json")
+	base := providertest.ReadTestdata(t, "events", "document-signed.json")
 	key := parse(base)
 
 	t.Run("identical redeliveries share a key", func(t *testing.T) {
@@ -202,10 +173,10 @@ func TestDedupeKey(t *testing.T) {
 		compact, err := json.Marshal(m) // keys sorted, spacing changed
 		require.NoError(t, err)
 		require.Equal(t, key, parse(compact))
-		require.Equal(t, key, parse(withField(t, base, "@class", "something.Else")))
-		require.Equal(t, key, parse(withField(t, base, "message", "x")))
-		require.Equal(t, key, parse(withField(t, base, "createdDate", "2026-05-02T08:10:00.001000Z")), "the same instant")
-		require.Equal(t, key, parse(withField(t, base, "createdDate", "2026-05-02T10:10:00.001+02:00")), "the same instant in another zone")
+		require.Equal(t, key, parse(providertest.WithField(t, base, "@class", "something.Else")))
+		require.Equal(t, key, parse(providertest.WithField(t, base, "message", "x")))
+		require.Equal(t, key, parse(providertest.WithField(t, base, "createdDate", "2026-05-02T08:10:00.001000Z")), "the same instant")
+		require.Equal(t, key, parse(providertest.WithField(t, base, "createdDate", "2026-05-02T10:10:00.001+02:00")), "the same instant in another zone")
 	})
 	t.Run("each of the five fields counts", func(t *testing.T) {
 		t.Parallel()
@@ -216,15 +187,15 @@ func TestDedupeKey(t *testing.T) {
 			"documentId":  "another-document",
 			"createdDate": "2026-05-02T08:10:00.002Z",
 		} {
-			require.NotEqual(t, key, parse(withField(t, base, field, value)), field)
+			require.NotEqual(t, key, parse(providertest.WithField(t, base, field, value)), field)
 		}
-		require.NotEqual(t, key, parse(withField(t, base, "documentId", nil)), "documentId null")
-		require.NotEqual(t, key, parse(withField(t, base, "sessionUser", nil)), "sessionUser null")
+		require.NotEqual(t, key, parse(providertest.WithField(t, base, "documentId", nil)), "documentId null")
+		require.NotEqual(t, key, parse(providertest.WithField(t, base, "sessionUser", nil)), "sessionUser null")
 	})
 	t.Run("fields do not run into each other", func(t *testing.T) {
 		t.Parallel()
-		a := withField(t, withField(t, base, "sessionUser", "ab"), "documentId", "c")
-		b := withField(t, withField(t, base, "sessionUser", "a"), "documentId", "bc")
+		a := providertest.WithField(t, providertest.WithField(t, base, "sessionUser", "ab"), "documentId", "c")
+		b := providertest.WithField(t, providertest.WithField(t, base, "sessionUser", "a"), "documentId", "bc")
 		require.NotEqual(t, parse(a), parse(b))
 	})
 }
@@ -262,7 +233,7 @@ func TestDefaultOutcome(t *testing.T) {
 	// HandledEvents is exactly what DefaultOutcome ends on, and every one of them is an event
 	// the engine lets a state override.
 	var handled []string
-	for _, ev := range engine.ProviderEvents[engine.ProviderOneSpan] {
+	for _, ev := range onespan.Events {
 		if onespan.Handled(ev) {
 			handled = append(handled, ev)
 		}
@@ -270,7 +241,7 @@ func TestDefaultOutcome(t *testing.T) {
 	require.ElementsMatch(t, onespan.HandledEvents, handled)
 	// Every event flowhook registers is one OneSpan knows; PACKAGE_DELETED is not registered.
 	for _, ev := range onespan.CallbackEvents {
-		require.Contains(t, engine.ProviderEvents[engine.ProviderOneSpan], ev)
+		require.Contains(t, onespan.Events, ev)
 	}
 	require.NotContains(t, onespan.CallbackEvents, "PACKAGE_DELETED")
 }
@@ -304,16 +275,16 @@ func TestStatusOutcome(t *testing.T) {
 }
 
 // TestCallbacksEndToEnd: the fake's callbacks pass Verify and ParseEvent; a duplicate delivery
-// keeps its dedupe key; a key the receiver does not know is refused before the body is read.
+// keeps its dedupe key; a key the receiver does not know is refused before the body is parsed.
 func TestCallbacksEndToEnd(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.fake.SetDuplicates(2)
 	id := b.create(t, "wi_e2e")
 	require.NoError(t, b.fake.Decline(id, "No."))
-	evs, errs := b.hook.received()
+	evs, errs := b.hook.Received()
 	require.Empty(t, errs)
-	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_CREATE", "PACKAGE_ACTIVATE", "PACKAGE_ACTIVATE", "PACKAGE_DECLINE", "PACKAGE_DECLINE"}, b.hook.types())
+	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_CREATE", "PACKAGE_ACTIVATE", "PACKAGE_ACTIVATE", "PACKAGE_DECLINE", "PACKAGE_DECLINE"}, b.hook.Types())
 	for i := 0; i < len(evs); i += 2 {
 		require.Equal(t, evs[i], evs[i+1], "a duplicate parses the same, dedupe key included")
 	}
@@ -322,10 +293,10 @@ func TestCallbacksEndToEnd(t *testing.T) {
 
 	// The receiver rotates to a key OneSpan does not send yet: every callback is refused and
 	// kept in OneSpan's failure emails, never retried.
-	b.hook.setKeys("a-new-key")
+	b.hook.SetReceive(receive("a-new-key"))
 	b.fake.SetDuplicates(1)
 	b.create(t, "wi_e2e_refused")
-	_, errs = b.hook.received()
+	_, errs = b.hook.Received()
 	require.Len(t, errs, 2)
 	for _, err := range errs {
 		require.True(t, errors.Is(err, onespan.ErrMismatch), err)
@@ -341,19 +312,19 @@ func TestReplayKeepsTheDedupeKey(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	id := b.create(t, "wi_replay")
-	b.hook.setStatus(http.StatusServiceUnavailable)
+	b.hook.SetStatus(http.StatusServiceUnavailable)
 	require.NoError(t, b.fake.Complete(id))
-	first, _ := b.hook.received()
+	first, _ := b.hook.Received()
 	require.Len(t, first, 5)
 	failed := b.fake.FailedDeliveries()
 	require.Len(t, failed, 3, "DOCUMENT_SIGNED, SIGNER_COMPLETE, PACKAGE_COMPLETE: each tried once")
 	require.Len(t, b.fake.Deliveries(), 5)
 
-	b.hook.setStatus(http.StatusOK)
+	b.hook.SetStatus(http.StatusOK)
 	d, err := b.fake.Replay(2)
 	require.NoError(t, err)
 	require.True(t, d.OK())
-	all, errs := b.hook.received()
+	all, errs := b.hook.Received()
 	require.Empty(t, errs)
 	require.Len(t, all, 6)
 	replayed, original := all[5], all[4]

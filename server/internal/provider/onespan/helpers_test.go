@@ -1,20 +1,19 @@
 package onespan_test
 
 import (
-	"context"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan/onespanfake"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
+
+// system is what OneSpan's errors and events name.
+var system = engine.System{Provider: onespan.Provider}
 
 // Keys shaped like OneSpan's: an API key is base64 text; a callback key is whatever the
 // administrator typed.
@@ -24,113 +23,14 @@ const (
 	callbackKeyOld = "cb-key-previous-0b1c"
 )
 
-// clock is a settable time source shared by the fake and the client.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 4, 29, 18, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// waitLog stands in for the client's backoff sleep: it records and returns at once.
-type waitLog struct {
-	mu    sync.Mutex
-	waits []time.Duration
-}
-
-func (w *waitLog) wait(ctx context.Context, d time.Duration) error {
-	w.mu.Lock()
-	w.waits = append(w.waits, d)
-	w.mu.Unlock()
-	return ctx.Err()
-}
-
-func (w *waitLog) all() []time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]time.Duration(nil), w.waits...)
-}
-
-// receiver is a callback listener that verifies and parses like flowhook's webhook will:
-// Verify on the headers before the body is parsed.
-type receiver struct {
-	url  string
-	keys []string
-
-	mu     sync.Mutex
-	events []engine.InboundEvent
-	errs   []error
-	status int // the answer to a verified, parsed event
-}
-
-func newReceiver(t *testing.T, keys ...string) *receiver {
-	t.Helper()
-	rc := &receiver{keys: keys, status: http.StatusOK}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rc.mu.Lock()
-		keys := rc.keys
-		rc.mu.Unlock()
-		err := onespan.Verify(r.Header, keys)
-		var ev engine.InboundEvent
-		if err == nil {
-			var body []byte
-			body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, onespan.MaxEventSize))
-			if err == nil {
-				ev, err = onespan.ParseEvent(body)
-			}
+// receive verifies a callback's key before its body is parsed, like flowhook's webhook.
+func receive(keys ...string) providertest.Receive {
+	return func(body []byte, h http.Header) (engine.InboundEvent, error) {
+		if err := onespan.Verify(h, keys); err != nil {
+			return engine.InboundEvent{}, err
 		}
-		rc.mu.Lock()
-		defer rc.mu.Unlock()
-		if err != nil {
-			rc.errs = append(rc.errs, err)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		rc.events = append(rc.events, ev)
-		w.WriteHeader(rc.status)
-	}))
-	t.Cleanup(srv.Close)
-	rc.url = srv.URL + "/webhooks/OneSpan"
-	return rc
-}
-
-func (rc *receiver) setKeys(keys ...string) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.keys = keys
-}
-
-func (rc *receiver) setStatus(code int) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	rc.status = code
-}
-
-func (rc *receiver) received() ([]engine.InboundEvent, []error) {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return append([]engine.InboundEvent(nil), rc.events...), append([]error(nil), rc.errs...)
-}
-
-func (rc *receiver) types() []string {
-	evs, _ := rc.received()
-	out := make([]string, len(evs))
-	for i, e := range evs {
-		out[i] = e.Type
+		return onespan.ParseEvent(body)
 	}
-	return out
 }
 
 type testBundle struct {
@@ -138,13 +38,13 @@ type testBundle struct {
 	url      string
 	client   *onespan.Client
 	settings onespan.Settings
-	clock    *clock
-	waits    *waitLog
-	hook     *receiver
-	hc       *http.Client
+	clock    *providertest.Clock
+	waits    *providertest.WaitLog
+	hook     *providertest.Listener
 }
 
 type setupConfig struct {
+	clock    *providertest.Clock
 	fake     func(*onespanfake.Options)
 	settings func(*onespan.Settings)
 	options  []onespan.Option
@@ -154,15 +54,15 @@ type setupConfig struct {
 // builds a client for it that shares the fake's clock and waits for nothing.
 func setup(t *testing.T, mods ...func(*setupConfig)) *testBundle {
 	t.Helper()
-	var cfg setupConfig
+	cfg := setupConfig{clock: providertest.NewClock()}
 	for _, m := range mods {
 		m(&cfg)
 	}
-	b := &testBundle{clock: newClock(), waits: &waitLog{}}
-	b.hook = newReceiver(t, callbackKey)
+	b := &testBundle{clock: cfg.clock, waits: &providertest.WaitLog{}}
+	b.hook = providertest.NewListener(t, "/webhooks/OneSpan", onespan.MaxEventSize, receive(callbackKey))
 	opts := onespanfake.Options{
 		APIKey:         apiKey,
-		CallbackURL:    b.hook.url,
+		CallbackURL:    b.hook.URL,
 		CallbackKey:    callbackKey,
 		CallbackEvents: onespanfake.KnownEvents,
 		Now:            b.clock.Now,
@@ -176,9 +76,8 @@ func setup(t *testing.T, mods ...func(*setupConfig)) *testBundle {
 	if cfg.settings != nil {
 		cfg.settings(&b.settings)
 	}
-	b.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}
-	t.Cleanup(b.hc.CloseIdleConnections)
-	c, err := onespan.NewClient(b.settings, b.hc, b.clock.Now, append([]onespan.Option{onespan.WithWait(b.waits.wait)}, cfg.options...)...)
+	c, err := onespan.NewClient(b.settings, providertest.HTTPClient(t), b.clock.Now,
+		append([]onespan.Option{onespan.WithWait(b.waits.Wait)}, cfg.options...)...)
 	require.NoError(t, err)
 	b.client = c
 	return b
@@ -190,40 +89,22 @@ func (b *testBundle) request(workItemID string, parties ...engine.Party) engine.
 		parties = []engine.Party{{Name: "Ada Lovelace", Email: "ada@example.com", Anchor: "/sn1/"}}
 	}
 	return engine.WorkItemRequest{
-		WorkItemID:    workItemID,
-		InstanceID:    "inst_" + workItemID,
-		EmailSubject:  "Please sign: " + workItemID,
-		DocumentTitle: "Contract " + workItemID,
-		Document:      onespanfake.PDF("Contract for "+workItemID+" /sn1/", "Second page /sn2/ /sn3/"),
-		Signers:       parties,
-		CallbackURL:   b.hook.url,
+		WorkItemID: workItemID,
+		InstanceID: "inst_" + workItemID,
+		Subject:    "Please sign: " + workItemID,
+		Document: &engine.Document{Title: "Contract " + workItemID, ContentType: "application/pdf",
+			Content: onespanfake.PDF("Contract for "+workItemID+" /sn1/", "Second page /sn2/ /sn3/")},
+		Parties:     parties,
+		CallbackURL: b.hook.URL,
 	}
 }
 
 func (b *testBundle) create(t *testing.T, workItemID string, parties ...engine.Party) string {
 	t.Helper()
-	id, err := b.client.Create(t.Context(), b.request(workItemID, parties...))
-	require.NoError(t, err)
-	return id
+	return providertest.Create(t, b.client, b.request(workItemID, parties...))
 }
 
 func providerErr(t *testing.T, err error) *engine.ProviderError {
 	t.Helper()
-	require.Error(t, err)
-	var pe *engine.ProviderError
-	require.ErrorAs(t, err, &pe)
-	require.Equal(t, engine.ProviderOneSpan, pe.Provider)
-	return pe
-}
-
-// problemPaths lists the paths of a validation error's problems.
-func problemPaths(t *testing.T, err error) []string {
-	t.Helper()
-	var ve *engine.ValidationError
-	require.ErrorAs(t, err, &ve)
-	var out []string
-	for _, p := range ve.Problems {
-		out = append(out, p.Path)
-	}
-	return out
+	return providertest.RequireProviderError(t, err, system)
 }

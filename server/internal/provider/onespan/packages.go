@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/rest"
 )
 
 // The package's free data attributes that carry flowhook's ids.
@@ -151,7 +152,10 @@ func toPixels(points float64) float64 {
 }
 
 func documentTitle(req engine.WorkItemRequest) string {
-	title := strings.TrimSpace(req.DocumentTitle)
+	title := ""
+	if req.Document != nil {
+		title = strings.TrimSpace(req.Document.Title)
+	}
 	if title == "" {
 		title = defaultDocTitle
 	}
@@ -170,13 +174,13 @@ func truncate(s string, n int) string {
 // text, and flowhook's ids in the package's data.
 func packageFor(req engine.WorkItemRequest) packagePayload {
 	title := documentTitle(req)
-	subject := strings.TrimSpace(req.EmailSubject)
+	subject := strings.TrimSpace(req.Subject)
 	if subject == "" {
 		subject = title
 	}
 	doc := document{Name: title}
-	roles := make([]role, len(req.Signers))
-	for i, p := range req.Signers {
+	roles := make([]role, len(req.Parties))
+	for i, p := range req.Parties {
 		id := RoleID(i)
 		first, last := SplitName(p.Name)
 		roles[i] = role{
@@ -226,15 +230,15 @@ func validateRequest(req engine.WorkItemRequest) error {
 		ps.Add("work_item_id", "must be printable text of at most %d characters", maxAttribute)
 	}
 	switch {
-	case len(req.Document) == 0:
+	case req.Document == nil || len(req.Document.Content) == 0:
 		ps.Add("document", "is required")
-	case !bytes.HasPrefix(req.Document, []byte("%PDF-")):
+	case !bytes.HasPrefix(req.Document.Content, []byte("%PDF-")):
 		ps.Add("document", "is not a PDF")
 	}
-	if len(req.Signers) == 0 {
+	if len(req.Parties) == 0 {
 		ps.Add("signers", "at least one signer is required")
 	}
-	for i, p := range req.Signers {
+	for i, p := range req.Parties {
 		path := fmt.Sprintf("signers[%d]", i)
 		if strings.TrimSpace(p.Name) == "" {
 			ps.Add(path+".name", "is required: OneSpan needs a first and a last name")
@@ -342,7 +346,7 @@ func (c *Client) Create(ctx context.Context, req engine.WorkItemRequest) (string
 	if err != nil {
 		return "", err
 	}
-	body, contentType, err := multipartBody(payload, pkg.Documents[0].Name, req.Document)
+	body, contentType, err := multipartBody(payload, pkg.Documents[0].Name, req.Document.Content)
 	if err != nil {
 		return "", fmt.Errorf("onespan: building the create request: %w", err)
 	}
@@ -356,8 +360,8 @@ func (c *Client) Create(ctx context.Context, req engine.WorkItemRequest) (string
 	var out struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(resp.body, &out); err != nil || checkID("package", out.ID) != nil {
-		return "", localError(resp.status, false, "the create answer has no usable package id")
+	if err := json.Unmarshal(resp.Body, &out); err != nil || checkID("package", out.ID) != nil {
+		return "", localError(resp.Status, false, "the create answer has no usable package id")
 	}
 	return out.ID, nil
 }
@@ -400,7 +404,7 @@ func (c *Client) FindByWorkItem(ctx context.Context, workItemID string, since ti
 	to := c.now().Add(24 * time.Hour) // a bound the API expects, far enough for any skew
 	best, bestAt := "", time.Time{}
 	consider := func(id, created string) {
-		at, _ := parseTime(created)
+		at, _ := rest.ParseTime(created)
 		if best == "" || at.Before(bestAt) {
 			best, bestAt = id, at
 		}
@@ -424,15 +428,15 @@ func (c *Client) FindByWorkItem(ctx context.Context, workItemID string, since ti
 		if err != nil {
 			return "", false, err
 		}
-		if resp.tooLarge {
-			return "", false, localError(resp.status, false, "a page of the package list is too large to read")
+		if resp.TooLarge {
+			return "", false, localError(resp.Status, false, "a page of the package list is too large to read")
 		}
 		var list struct {
 			Results []listedPackage `json:"results"`
 			Count   int             `json:"count"`
 		}
-		if err := json.Unmarshal(resp.body, &list); err != nil {
-			return "", false, localError(resp.status, false, "the package list is not JSON")
+		if err := json.Unmarshal(resp.Body, &list); err != nil {
+			return "", false, localError(resp.Status, false, "the package list is not JSON")
 		}
 		for _, p := range list.Results {
 			if checkID("package", p.ID) != nil {
@@ -463,7 +467,7 @@ func (c *Client) FindByWorkItem(ctx context.Context, workItemID string, since ti
 	}
 	return "", false, localError(0, false, fmt.Sprintf(
 		"more than %d packages changed since %s and none of them carries work item %s; not sure that it does not exist",
-		c.pageSize*c.maxPages, from.UTC().Format(time.RFC3339), quote(workItemID)))
+		c.pageSize*c.maxPages, from.UTC().Format(time.RFC3339), rest.Quote(workItemID)))
 }
 
 // packageView is the part of GET /api/packages/{id} flowhook reads (providers.md B4).
@@ -493,8 +497,8 @@ func (c *Client) getPackage(ctx context.Context, id string) (*packageView, error
 		return nil, err
 	}
 	var p packageView
-	if err := json.Unmarshal(resp.body, &p); err != nil || p.Status == "" {
-		return nil, localError(resp.status, false, "the package has no status")
+	if err := json.Unmarshal(resp.Body, &p); err != nil || p.Status == "" {
+		return nil, localError(resp.Status, false, "the package has no status")
 	}
 	return &p, nil
 }
@@ -540,13 +544,13 @@ func (c *Client) Status(ctx context.Context, externalID string) (engine.External
 			if strings.TrimSpace(m.Content) == "" {
 				continue
 			}
-			at, _ := parseTime(m.Created)
+			at, _ := rest.ParseTime(m.Created)
 			if st.Reason == "" || !at.Before(newest) {
-				st.Reason, newest = clean(m.Content, 1000), at
+				st.Reason, newest = rest.Clean(m.Content, 1000), at
 			}
 		}
 	}
-	st.ChangedAt, _ = parseTime(p.Updated)
+	st.ChangedAt, _ = rest.ParseTime(p.Updated)
 	return st, nil
 }
 
@@ -574,7 +578,7 @@ func (c *Client) Cancel(ctx context.Context, externalID, reason string) error {
 		return err
 	}
 	if status := strings.ToUpper(p.Status); status != "DRAFT" && status != "SENT" {
-		return localError(0, true, fmt.Sprintf("package %s is %s; only a DRAFT or SENT package is deleted", externalID, clean(p.Status, 40)))
+		return localError(0, true, fmt.Sprintf("package %s is %s; only a DRAFT or SENT package is deleted", externalID, rest.Clean(p.Status, 40)))
 	}
 	_, err = c.api(ctx, call{
 		op: "deleting a package", method: http.MethodDelete, path: "/packages/" + url.PathEscape(externalID), idempotent: true,
@@ -598,13 +602,13 @@ func (c *Client) Download(ctx context.Context, externalID string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	if resp.tooLarge {
-		return nil, localError(resp.status, true, fmt.Sprintf("the documents zip is larger than %d bytes", c.maxDocument))
+	if resp.TooLarge {
+		return nil, localError(resp.Status, true, fmt.Sprintf("the documents zip is larger than %d bytes", c.maxDocument))
 	}
-	if !bytes.HasPrefix(resp.body, []byte("PK\x03\x04")) && !bytes.HasPrefix(resp.body, []byte("PK\x05\x06")) {
-		return nil, localError(resp.status, false, "the documents download is not a zip")
+	if !bytes.HasPrefix(resp.Body, []byte("PK\x03\x04")) && !bytes.HasPrefix(resp.Body, []byte("PK\x05\x06")) {
+		return nil, localError(resp.Status, false, "the documents download is not a zip")
 	}
-	return resp.body, nil
+	return resp.Body, nil
 }
 
 // DownloadPDF returns one document of the package as PDF (GET …/documents/{documentId}/pdf,
@@ -624,13 +628,13 @@ func (c *Client) DownloadPDF(ctx context.Context, packageID, documentID string) 
 	if err != nil {
 		return nil, err
 	}
-	if resp.tooLarge {
-		return nil, localError(resp.status, true, fmt.Sprintf("the document is larger than %d bytes", c.maxDocument))
+	if resp.TooLarge {
+		return nil, localError(resp.Status, true, fmt.Sprintf("the document is larger than %d bytes", c.maxDocument))
 	}
-	if !bytes.HasPrefix(resp.body, []byte("%PDF-")) {
-		return nil, localError(resp.status, false, "the document is not a PDF")
+	if !bytes.HasPrefix(resp.Body, []byte("%PDF-")) {
+		return nil, localError(resp.Status, false, "the document is not a PDF")
 	}
-	return resp.body, nil
+	return resp.Body, nil
 }
 
 // checkID keeps anything but an id of OneSpan's alphabet out of request paths: package ids
@@ -644,7 +648,7 @@ func checkID(kind, id string) error {
 			strings.IndexByte("-_=+.~", ch) >= 0
 	}
 	if !ok {
-		return fmt.Errorf("onespan: %w: %s id %s is not a OneSpan id", engine.ErrProviderPermanent, kind, quote(id))
+		return fmt.Errorf("onespan: %w: %s id %s is not a OneSpan id", engine.ErrProviderPermanent, kind, rest.Quote(id))
 	}
 	return nil
 }
@@ -721,11 +725,11 @@ func (c *Client) GetCallback(ctx context.Context) (Callback, error) {
 		return Callback{}, err
 	}
 	var cb Callback
-	if len(bytes.TrimSpace(resp.body)) == 0 {
+	if len(bytes.TrimSpace(resp.Body)) == 0 {
 		return Callback{}, nil
 	}
-	if err := json.Unmarshal(resp.body, &cb); err != nil {
-		return Callback{}, localError(resp.status, false, "the callback configuration is not JSON")
+	if err := json.Unmarshal(resp.Body, &cb); err != nil {
+		return Callback{}, localError(resp.Status, false, "the callback configuration is not JSON")
 	}
 	return cb, nil
 }

@@ -1,16 +1,15 @@
-// Package providertest is the conformance suite every engine.ProviderClient passes against its
-// provider's fake: creating a work item and finding it again after a lost answer, reading its
-// status through each terminal transition, cancelling it, downloading the signed document, and
-// the provider's notifications — verified, parsed, deduplicated across redeliveries and mapped
-// to outcomes the way the engine needs them.
+// Package providertest is the conformance suite every provider passes against its fake: its
+// client creates a work item and finds it again (or creates it again, idempotently) after a
+// lost answer, reads its status through each terminal transition, cancels it and downloads its
+// result document; its plugin authenticates, parses, deduplicates across redeliveries and maps
+// to outcomes the notifications the fake sends, the way the engine needs them.
 //
 // A provider plugs in with a Harness; whatever differs between providers is declared there, not
-// in the suite. Run is called from the provider's own tests.
+// in the suite. The registry's test runs it for every provider flowhook has.
 package providertest
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"maps"
 	"net/http"
@@ -23,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider"
 )
 
 // Anchor is the anchor text of the one signer of the suite's work items: Harness.Document
@@ -31,7 +31,10 @@ const Anchor = "/sn1/"
 
 // Harness is how a provider plugs into the suite.
 type Harness struct {
-	Kind engine.Provider
+	// Plugin is the provider under test.
+	Plugin provider.Plugin
+	// Settings are what the plugin reads its event table from (a connector's outcomes).
+	Settings engine.Settings
 	// NewClient starts a fresh fake account for t (stopped when t ends) whose notifications go
 	// to callbackURL, and returns a client of that account with the fake's test hooks.
 	NewClient func(t *testing.T, callbackURL string) (engine.ProviderClient, Fake)
@@ -39,22 +42,24 @@ type Harness struct {
 	Document []byte
 	// OpenStatuses are the provider's words for an item that was just created and waits.
 	OpenStatuses []string
-	// DownloadPrefix starts every document Download returns (a PDF's "%PDF-", a zip's "PK…").
+	// DownloadPrefix starts every document Download returns (a PDF's "%PDF-", a zip's "PK…");
+	// nil: the provider keeps none, and Download says so (engine.ErrNoDocument).
 	DownloadPrefix []byte
+	// Searchable says FindByWorkItem finds an item by our id. Otherwise the provider makes one
+	// item per create request id (an idempotency key): creating again after a lost answer
+	// returns the item made the first time.
+	Searchable bool
+	// StatusHasTime says Status reports when the item's status changed.
+	StatusHasTime bool
 
-	// Keys are the notification keys NewClient's fake is configured with.
-	Keys []string
-	// Verify authenticates a notification (body and request header) with keys.
-	Verify func(body []byte, h http.Header, keys []string) error
+	// Keys are the notification keys NewClient's fake is configured with; OtherKey is a
+	// well-formed key that is not one of them (default: a word).
+	Keys     []string
+	OtherKey string
 	// Forge returns a request header carrying credentials for body under a key not in Keys.
 	Forge func(body []byte) http.Header
-	// SignsBody says the credentials cover the body: a changed body fails Verify. Without it
-	// a verified notification is only a hint, which the engine confirms by reading the item.
-	SignsBody bool
-	// VerifyErrors are Verify's errors for each kind of refusal (errors.Is).
-	VerifyErrors VerifyErrors
-	// ParseEvent reads a verified notification.
-	ParseEvent func(body []byte) (engine.InboundEvent, error)
+	// Reasons are Authenticate's reasons for each kind of refusal.
+	Reasons Reasons
 	// EventsCarryReason says a decline notification carries the decline reason.
 	EventsCarryReason bool
 	// EventsCarryWorkItemID says notifications carry our work item id.
@@ -63,24 +68,25 @@ type Harness struct {
 	// delivery's (DocuSign counts retryCount up); else they are the same bytes.
 	RedeliveryRewritesBody bool
 
-	// DefaultOutcome maps an event to its outcome, as the engine is configured with.
-	DefaultOutcome engine.OutcomeFunc
-	// Outcomes are the events, among engine.ProviderEvents[Kind], that end a work item with no
-	// reason given, and their outcomes; every other event of the provider is progress.
+	// Events are the events the fake sends, for a provider whose spec lists none (a
+	// connector's system names its own).
+	Events []string
+	// Outcomes are the events that end a work item with no reason given, and their outcomes;
+	// every other event of the provider is progress.
 	Outcomes map[string]engine.Outcome
 
 	// Cancel is what cancelling an open work item does.
 	Cancel CancelBehavior
 }
 
-// VerifyErrors are a provider's Verify errors.
-type VerifyErrors struct {
+// Reasons are Authenticate's reasons for a provider's refusals.
+type Reasons struct {
 	// NoKeys: nothing is configured to verify with.
-	NoKeys error
+	NoKeys string
 	// NoCredentials: the request carries no credentials.
-	NoCredentials error
+	NoCredentials string
 	// Mismatch: the credentials match no configured key (or not the body).
-	Mismatch error
+	Mismatch string
 }
 
 // CancelBehavior is what a provider documents for Cancel of an open work item.
@@ -138,22 +144,40 @@ func Run(t *testing.T, h Harness) {
 
 func (h Harness) check(t *testing.T) {
 	t.Helper()
-	require.True(t, h.Kind.Valid(), "harness: Kind is required")
+	require.NotNil(t, h.Plugin, "harness: Plugin is required")
+	require.NotEmpty(t, h.spec().Provider, "harness: the plugin has no name")
 	require.NotNil(t, h.NewClient, "harness: NewClient is required")
 	require.NotEmpty(t, h.Document, "harness: Document is required")
 	require.NotEmpty(t, h.OpenStatuses, "harness: OpenStatuses is required")
-	require.NotEmpty(t, h.DownloadPrefix, "harness: DownloadPrefix is required")
 	require.NotEmpty(t, h.Keys, "harness: Keys is required")
-	require.NotNil(t, h.Verify, "harness: Verify is required")
 	require.NotNil(t, h.Forge, "harness: Forge is required")
-	require.NotNil(t, h.ParseEvent, "harness: ParseEvent is required")
-	require.NotNil(t, h.DefaultOutcome, "harness: DefaultOutcome is required")
 	require.NotEmpty(t, h.Outcomes, "harness: Outcomes is required")
-	for _, err := range []error{h.VerifyErrors.NoKeys, h.VerifyErrors.NoCredentials, h.VerifyErrors.Mismatch} {
-		require.Error(t, err, "harness: every VerifyErrors sentinel is required")
+	require.NotEmpty(t, h.events(), "harness: the spec lists no events, nor does Events")
+	for _, r := range []string{h.Reasons.NoKeys, h.Reasons.NoCredentials, h.Reasons.Mismatch} {
+		require.NotEmpty(t, r, "harness: every Reasons entry is required")
 	}
 	require.True(t, h.Cancel.Outcome.Valid(), "harness: Cancel.Outcome is required")
 	require.NotEmpty(t, h.Cancel.Status, "harness: Cancel.Status is required")
+}
+
+func (h Harness) spec() engine.ProviderSpec { return h.Plugin.Spec() }
+
+// events are every event the provider reports.
+func (h Harness) events() []string {
+	if ev := h.spec().Events; ev != nil {
+		return ev
+	}
+	return h.Events
+}
+
+// outcome maps an event as the engine does with the provider's table.
+func (h Harness) outcome(eventType, reason string) (engine.Outcome, bool) {
+	return h.Plugin.Outcome(h.Settings, eventType, reason)
+}
+
+// authenticate checks a notification as the webhook router does.
+func (h Harness) authenticate(body []byte, header http.Header, keys []string) engine.Authentication {
+	return h.Plugin.Authenticate(body, header, keys, time.Now())
 }
 
 // --- the listener and the account ---
@@ -230,19 +254,22 @@ func (h Harness) open(t *testing.T) *account {
 	c, f := h.NewClient(t, hook.url)
 	require.NotNil(t, c)
 	require.NotNil(t, f)
-	require.Equal(t, h.Kind, c.Kind())
 	return &account{h: h, client: c, fake: f, hook: hook}
 }
 
 func (a *account) request(workItemID string) engine.WorkItemRequest {
 	return engine.WorkItemRequest{
-		WorkItemID:    workItemID,
-		InstanceID:    "inst_" + workItemID,
-		EmailSubject:  "Please sign: " + workItemID,
-		DocumentTitle: "Contract " + workItemID,
-		Document:      bytes.Clone(a.h.Document),
-		Signers:       []engine.Party{{Name: "Ada Lovelace", Email: "ada@example.com", Anchor: Anchor}},
-		CallbackURL:   a.hook.url,
+		WorkItemID:      workItemID,
+		InstanceID:      "inst_" + workItemID,
+		WorkflowID:      "wf_conformance",
+		WorkflowVersion: 1,
+		WorkflowName:    "Conformance",
+		State:           "sign",
+		FormData:        map[string]any{"name": "Ada Lovelace", "email": "ada@example.com"},
+		Subject:         "Please sign: " + workItemID,
+		Document:        &engine.Document{Title: "Contract " + workItemID, ContentType: "application/pdf", Content: bytes.Clone(a.h.Document)},
+		Parties:         []engine.Party{{Name: "Ada Lovelace", Email: "ada@example.com", Anchor: Anchor}},
+		CallbackURL:     a.hook.url,
 	}
 }
 
@@ -283,22 +310,24 @@ func (a *account) checkNotifications(t *testing.T, ns []notification, externalID
 	evs := make([]engine.InboundEvent, len(ns))
 	keys := map[string]string{}
 	for i, n := range ns {
-		require.NoError(t, h.Verify(n.Body, n.Header, h.Keys), "%s verifies", n.Event)
-		ev, err := h.ParseEvent(n.Body)
+		auth := h.authenticate(n.Body, n.Header, h.Keys)
+		require.True(t, auth.OK, "%s authenticates: %s", n.Event, auth.Note)
+		ev, err := h.Plugin.ParseEvent(n.Body, n.Header)
 		require.NoError(t, err, "%s parses", n.Event)
-		require.Equal(t, h.Kind, ev.Provider, n.Event)
+		require.Equal(t, h.spec().Provider, ev.System.Provider, n.Event)
 		require.Equal(t, n.Event, ev.Type)
 		require.Equal(t, externalID, n.ExternalID, "the fake sent %s for the item", n.Event)
 		require.Equal(t, externalID, ev.ExternalID, n.Event)
 		require.NotEmpty(t, ev.DedupeKey, n.Event)
 		require.False(t, ev.OccurredAt.IsZero(), "%s has a time", n.Event)
-		require.Contains(t, engine.ProviderEvents[h.Kind], ev.Type, "outcome overrides can name %s", ev.Type)
+		require.Contains(t, h.events(), ev.Type, "%s is an event of the provider", ev.Type)
+		require.True(t, h.spec().KnowsEvent(ev.Type), "outcome overrides can name %s", ev.Type)
 		if h.EventsCarryWorkItemID {
 			require.Equal(t, workItemID, ev.WorkItemID, n.Event)
 		} else {
 			require.Empty(t, ev.WorkItemID, n.Event)
 		}
-		again, err := h.ParseEvent(bytes.Clone(n.Body))
+		again, err := h.Plugin.ParseEvent(bytes.Clone(n.Body), n.Header.Clone())
 		require.NoError(t, err)
 		require.Equal(t, ev, again, "parsing %s again gives the same event", n.Event)
 		if prev, dup := keys[ev.DedupeKey]; dup {
@@ -314,7 +343,7 @@ func (a *account) checkNotifications(t *testing.T, ns []notification, externalID
 func (h Harness) requireProgress(t *testing.T, evs []engine.InboundEvent) {
 	t.Helper()
 	for _, ev := range evs {
-		o, ok := h.DefaultOutcome(ev.Type, ev.Reason)
+		o, ok := h.outcome(ev.Type, ev.Reason)
 		require.False(t, ok, "%s (reason %q) is progress, not %s", ev.Type, ev.Reason, o)
 	}
 }
@@ -325,7 +354,7 @@ func (h Harness) requireEnds(t *testing.T, evs []engine.InboundEvent, want engin
 	require.NotEmpty(t, evs, "the transition sent notifications")
 	last := evs[len(evs)-1]
 	h.requireProgress(t, evs[:len(evs)-1])
-	o, ok := h.DefaultOutcome(last.Type, last.Reason)
+	o, ok := h.outcome(last.Type, last.Reason)
 	require.True(t, ok, "%s (reason %q) ends the item", last.Type, last.Reason)
 	require.Equal(t, want, o, "%s (reason %q)", last.Type, last.Reason)
 	require.Contains(t, slices.Collect(maps.Keys(h.Outcomes)), last.Type, "Outcomes lists %s", last.Type)
@@ -349,7 +378,7 @@ func (a *account) transition(t *testing.T, workItemID string, move func(id strin
 	require.Equal(t, want, st.Outcome, "Status agrees with %s: %+v", last.Type, st)
 	require.NotEmpty(t, st.Status)
 	require.NotContains(t, a.h.OpenStatuses, st.Status)
-	if timed {
+	if timed && a.h.StatusHasTime {
 		require.False(t, st.ChangedAt.IsZero(), "Status says when it changed")
 	}
 	return id, st, last
@@ -361,14 +390,14 @@ func (a *account) transition(t *testing.T, workItemID string, move func(id strin
 // reason given, and every other event the provider has to progress.
 func (h Harness) testOutcomes(t *testing.T) {
 	t.Parallel()
-	known := engine.ProviderEvents[h.Kind]
+	known := h.events()
 	require.NotEmpty(t, known)
 	for ev, want := range h.Outcomes {
-		require.Contains(t, known, ev, "Outcomes names a %s event", h.Kind)
+		require.Contains(t, known, ev, "Outcomes names a %s event", h.spec().Name)
 		require.True(t, want.Valid(), "%s: %v", ev, want)
 	}
 	for _, ev := range known {
-		o, ok := h.DefaultOutcome(ev, "")
+		o, ok := h.outcome(ev, "")
 		if want, terminal := h.Outcomes[ev]; terminal {
 			require.True(t, ok, "%s ends the item", ev)
 			require.Equal(t, want, o, ev)
@@ -378,7 +407,7 @@ func (h Harness) testOutcomes(t *testing.T) {
 		}
 	}
 	for _, ev := range []string{"", "flowhook-conformance-unknown-event"} {
-		o, ok := h.DefaultOutcome(ev, "")
+		o, ok := h.outcome(ev, "")
 		require.False(t, ok, "%q is no outcome", ev)
 		require.Equal(t, engine.OutcomeUnspecified, o)
 	}
@@ -403,12 +432,20 @@ func (h Harness) testCreate(t *testing.T) {
 	for wi, want := range map[string]string{"wi_conf_create": id, "wi_conf_create_other": other} {
 		got, found, err := a.client.FindByWorkItem(t.Context(), wi, from)
 		require.NoError(t, err)
-		require.True(t, found, wi)
-		require.Equal(t, want, got, wi)
+		require.Equal(t, h.Searchable, found, wi)
+		if h.Searchable {
+			require.Equal(t, want, got, wi)
+		}
 	}
 	_, found, err := a.client.FindByWorkItem(t.Context(), "wi_conf_never_created", from)
 	require.NoError(t, err)
 	require.False(t, found)
+	if !h.Searchable {
+		// Creating again under the same id is answered with the item made the first time.
+		again := a.create(t, "wi_conf_create")
+		require.Equal(t, id, again)
+		require.Equal(t, []string{id, other}, a.fake.Created(), "the repeated create made nothing new")
+	}
 
 	byItem := map[string][]notification{}
 	for _, n := range a.notifications(t) {
@@ -422,20 +459,31 @@ func (h Harness) testCreate(t *testing.T) {
 }
 
 // testLostCreate: when the create's answer is lost the item exists all the same, Create
-// reports an error without having created a second item, and FindByWorkItem finds the one,
-// so that the engine's retry couples it instead of creating another.
+// reports an error without having created a second item, and FindByWorkItem finds the one —
+// or, for a provider that is not searched, creating again returns it — so that the engine's
+// retry couples it instead of creating another.
 func (h Harness) testLostCreate(t *testing.T) {
 	t.Parallel()
 	a := h.open(t)
 	from := since()
 	a.fake.DropNextCreateResponse()
-	_, err := a.client.Create(t.Context(), a.request("wi_conf_lost"))
-	require.Error(t, err)
+	first, err := a.client.Create(t.Context(), a.request("wi_conf_lost"))
+	if h.Searchable {
+		require.Error(t, err, "the answer was lost")
+	}
 	created := a.fake.Created()
-	require.Len(t, created, 1, "the lost create was not sent again")
+	require.Len(t, created, 1, "the lost create was not made twice")
 	got, found, err := a.client.FindByWorkItem(t.Context(), "wi_conf_lost", from)
 	require.NoError(t, err)
-	require.True(t, found)
+	require.Equal(t, h.Searchable, found)
+	if !h.Searchable {
+		// The client may have repeated the create under its idempotency key and got the item
+		// back already; creating again certainly does.
+		if first != "" {
+			require.Equal(t, created[0], first)
+		}
+		got = a.create(t, "wi_conf_lost")
+	}
 	require.Equal(t, created[0], got)
 	st, err := a.client.Status(t.Context(), got)
 	require.NoError(t, err)
@@ -451,9 +499,13 @@ func (h Harness) testComplete(t *testing.T) {
 	a := h.open(t)
 	id, _, _ := a.transition(t, "wi_conf_complete", a.fake.Complete, engine.OutcomeFinished, true)
 	doc, err := a.client.Download(t.Context(), id)
-	require.NoError(t, err)
-	require.NotEmpty(t, doc)
-	require.True(t, bytes.HasPrefix(doc, h.DownloadPrefix), "the download starts with %q", h.DownloadPrefix)
+	if h.DownloadPrefix == nil {
+		require.ErrorIs(t, err, engine.ErrNoDocument)
+	} else {
+		require.NoError(t, err)
+		require.NotEmpty(t, doc)
+		require.True(t, bytes.HasPrefix(doc, h.DownloadPrefix), "the download starts with %q", h.DownloadPrefix)
+	}
 
 	before := len(a.notifications(t))
 	err = a.client.Cancel(t.Context(), id, "too late")
@@ -568,43 +620,48 @@ func (h Harness) testVerify(t *testing.T) {
 	n := ns[0]
 	tampered := bytes.Clone(n.Body)
 	tampered[len(tampered)/2] ^= 0x01
-	const otherKey = "flowhook-conformance-other-key"
+	otherKey := h.OtherKey
+	if otherKey == "" {
+		otherKey = "flowhook-conformance-other-key"
+	}
 	only := func(name, value string) http.Header {
 		hd := http.Header{}
 		hd.Set(name, value)
 		return hd
 	}
-	tamperedWant := error(nil)
-	if h.SignsBody {
-		tamperedWant = h.VerifyErrors.Mismatch
+	tamperedWant := ""
+	if h.spec().SignsBody {
+		tamperedWant = h.Reasons.Mismatch
 	}
 	for _, tc := range []struct {
 		name   string
 		body   []byte
 		header http.Header
 		keys   []string
-		want   error
+		want   string // the reason of a refusal; "" passes
 	}{
-		{"delivered", n.Body, n.Header, h.Keys, nil},
-		{"rotation: the key among others", n.Body, n.Header, append([]string{otherKey}, h.Keys...), nil},
-		{"no header", n.Body, http.Header{}, h.Keys, h.VerifyErrors.NoCredentials},
-		{"nil header", n.Body, nil, h.Keys, h.VerifyErrors.NoCredentials},
-		{"content type only", n.Body, only("Content-Type", "application/json"), h.Keys, h.VerifyErrors.NoCredentials},
-		{"other keys", n.Body, n.Header, []string{otherKey}, h.VerifyErrors.Mismatch},
-		{"forged", n.Body, h.Forge(n.Body), h.Keys, h.VerifyErrors.Mismatch},
-		{"no keys", n.Body, n.Header, nil, h.VerifyErrors.NoKeys},
-		{"empty key", n.Body, n.Header, []string{""}, h.VerifyErrors.NoKeys},
+		{"delivered", n.Body, n.Header, h.Keys, ""},
+		{"rotation: the key among others", n.Body, n.Header, append([]string{otherKey}, h.Keys...), ""},
+		{"no header", n.Body, http.Header{}, h.Keys, h.Reasons.NoCredentials},
+		{"nil header", n.Body, nil, h.Keys, h.Reasons.NoCredentials},
+		{"content type only", n.Body, only("Content-Type", "application/json"), h.Keys, h.Reasons.NoCredentials},
+		{"other keys", n.Body, n.Header, []string{otherKey}, h.Reasons.Mismatch},
+		{"forged", n.Body, h.Forge(n.Body), h.Keys, h.Reasons.Mismatch},
+		{"no keys", n.Body, n.Header, nil, h.Reasons.NoKeys},
+		{"empty key", n.Body, n.Header, []string{""}, h.Reasons.NoKeys},
 		{"changed body", tampered, n.Header, h.Keys, tamperedWant},
 	} {
-		err := h.Verify(tc.body, tc.header, tc.keys)
-		if tc.want == nil {
-			require.NoError(t, err, tc.name)
+		auth := h.authenticate(tc.body, tc.header, tc.keys)
+		if tc.want == "" {
+			require.True(t, auth.OK, "%s: %s", tc.name, auth.Note)
 			continue
 		}
-		require.ErrorIs(t, err, tc.want, tc.name)
-		for _, other := range []error{h.VerifyErrors.NoKeys, h.VerifyErrors.NoCredentials, h.VerifyErrors.Mismatch} {
-			if !errors.Is(tc.want, other) {
-				require.NotErrorIs(t, err, other, "%s: the error says what is wrong", tc.name)
+		require.False(t, auth.OK, tc.name)
+		require.Equal(t, tc.want, auth.Reason, "%s: the reason says what is wrong", tc.name)
+		require.Contains(t, auth.Note, tc.want, tc.name)
+		for _, k := range append(tc.keys, h.Keys...) {
+			if k != "" {
+				require.NotContains(t, auth.Note, k, "%s: the note holds no key", tc.name)
 			}
 		}
 	}
@@ -631,7 +688,7 @@ func (h Harness) testParseMalformed(t *testing.T) {
 		"empty object":      []byte("{}"),
 		"truncated":         body[:len(body)/2],
 	} {
-		ev, err := h.ParseEvent(b)
+		ev, err := h.Plugin.ParseEvent(b, nil)
 		require.Error(t, err, name)
 		require.Equal(t, engine.InboundEvent{}, ev, name)
 	}

@@ -1,17 +1,17 @@
 package docusignfake
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+
+	"github.com/flowhook/flowhook/server/internal/provider/fakehook"
 )
 
 // connectMessage is a JSON SIM message (providers.md A5). retryCount and configurationId are
@@ -36,11 +36,40 @@ type connectData struct {
 
 // outgoing is a message on its way to one listener.
 type outgoing struct {
-	url       string
-	ack       bool // requireAcknowledgment: a failure is retried
-	sign      bool // includeHMAC
-	msg       connectMessage
-	attempted bool
+	f    *Fake
+	url  string
+	ack  bool // requireAcknowledgment: a failure is retried
+	sign bool // includeHMAC
+	msg  connectMessage
+}
+
+func (o *outgoing) Target() string { return o.url }
+func (o *outgoing) Event() string  { return o.msg.Event }
+
+// Build is the message's exact bytes with the retry count of this try, signed with every HMAC
+// key the fake has at the time of sending.
+func (o *outgoing) Build(retry int) ([]byte, http.Header, error) {
+	m := o.msg
+	m.RetryCount = retry
+	body, err := json.Marshal(m) // a connectMessage of strings and numbers always marshals
+	if err != nil {
+		return nil, nil, err
+	}
+	o.f.mu.Lock()
+	keys := slices.Clone(o.f.hmacKeys)
+	o.f.mu.Unlock()
+	// Set as DocuSign spells them; Go's server canonicalizes them on the other side.
+	h := http.Header{
+		"Content-Type":         {"application/json"},
+		"X-DocuSign-AccountId": {o.f.opts.AccountID},
+	}
+	if o.sign && len(keys) > 0 {
+		h["X-Authorization-Digest"] = []string{"HMACSHA256"}
+		for i, k := range keys {
+			h["X-DocuSign-Signature-"+strconv.Itoa(i+1)] = []string{Signature(body, k)}
+		}
+	}
+	return body, h, nil
 }
 
 // messageLocked snapshots the envelope into the message for an event, or returns nil when
@@ -56,6 +85,7 @@ func (f *Fake) messageLocked(e *envelope, event, recipientID string) *outgoing {
 		inc[d] = true
 	}
 	return &outgoing{
+		f:    f,
 		url:  n.URL,
 		ack:  n.RequireAcknowledgment == "true",
 		sign: n.IncludeHMAC == "true",
@@ -76,104 +106,87 @@ func (f *Fake) messageLocked(e *envelope, event, recipientID string) *outgoing {
 	}
 }
 
-// dispatch sends messages in order, or holds them while holding is on.
-func (f *Fake) dispatch(msgs []*outgoing) {
-	msgs = slices.DeleteFunc(msgs, func(o *outgoing) bool { return o == nil })
-	f.mu.Lock()
-	if f.holding {
-		f.held = append(f.held, msgs...)
-		f.mu.Unlock()
-		return
-	}
-	f.mu.Unlock()
-	for _, o := range msgs {
-		f.send(o)
-	}
+type (
+	connectSender = fakehook.Sender[*outgoing]
+	connectMsg    = fakehook.Outgoing[*outgoing]
+)
+
+// connectPolicy is Connect's retry policy (providers.md A7); it applies to messages whose
+// eventNotification has requireAcknowledgment "true", others are tried once.
+type connectPolicy struct {
+	mu      sync.Mutex
+	retry   RetryPolicy
+	down    map[string]bool // listener URLs that failed, whose messages wait in pending
+	pending []*connectMsg
+	dropped []*connectMsg // gave up after RetryPolicy.Max retries
 }
 
-// send delivers one message under the retry policy (providers.md A7).
-func (f *Fake) send(o *outgoing) {
-	f.mu.Lock()
-	policy := f.retry
-	if o.ack && !policy.Immediate && f.down[o.url] {
-		f.pending = append(f.pending, o) // not tried while the listener is down
-		f.mu.Unlock()
+// Deliver sends one message under the retry policy.
+func (p *connectPolicy) Deliver(s *connectSender, o *connectMsg) {
+	p.mu.Lock()
+	policy := p.retry
+	if o.Message.ack && !policy.Immediate && p.down[o.Message.url] {
+		p.pending = append(p.pending, o) // not tried while the listener is down
+		p.mu.Unlock()
 		return
 	}
-	f.mu.Unlock()
-	if f.attempt(o) || !o.ack {
+	p.mu.Unlock()
+	if s.Attempt(o)[0].OK() || !o.Message.ack {
 		return
 	}
 	if policy.Immediate {
-		for o.msg.RetryCount < policy.Max {
-			o.msg.RetryCount++
-			if f.attempt(o) {
+		for o.Retry < policy.Max {
+			o.Retry++
+			if s.Attempt(o)[0].OK() {
 				return
 			}
 		}
-		f.mu.Lock()
-		f.dropped = append(f.dropped, o)
-		f.mu.Unlock()
+		p.mu.Lock()
+		p.dropped = append(p.dropped, o)
+		p.mu.Unlock()
 		return
 	}
-	f.mu.Lock()
-	f.down[o.url] = true
-	f.pending = append(f.pending, o)
-	f.mu.Unlock()
+	p.mu.Lock()
+	p.down[o.Message.url] = true
+	p.pending = append(p.pending, o)
+	p.mu.Unlock()
 }
 
-// attempt posts the message once, and again for each configured duplicate; it reports
-// whether the first post was acknowledged.
-func (f *Fake) attempt(o *outgoing) bool {
-	f.mu.Lock()
-	dups := f.duplicates
-	f.mu.Unlock()
-	ok := f.post(o)
-	for i := 1; i < dups; i++ {
-		f.post(o)
-	}
-	return ok
-}
-
-// post sends the message's exact bytes, signed with every HMAC key, and records the delivery.
-func (f *Fake) post(o *outgoing) bool {
-	body, err := json.Marshal(o.msg) // a connectMessage of strings and numbers always marshals
-	f.mu.Lock()
-	keys := slices.Clone(f.hmacKeys)
-	f.mu.Unlock()
-	d := Delivery{EnvelopeID: o.msg.Data.EnvelopeID, Event: o.msg.Event, RetryCount: o.msg.RetryCount, URL: o.url, Body: body}
-	ctx, cancel := context.WithTimeout(context.Background(), f.opts.DeliveryTimeout)
-	defer cancel()
-	var req *http.Request
-	if err == nil {
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, o.url, bytes.NewReader(body))
-	}
-	if err == nil {
-		// Set as DocuSign spells them; Go's server canonicalizes them on the other side.
-		req.Header["Content-Type"] = []string{"application/json"}
-		req.Header["X-DocuSign-AccountId"] = []string{f.opts.AccountID}
-		if o.sign && len(keys) > 0 {
-			req.Header["X-Authorization-Digest"] = []string{"HMACSHA256"}
-			for i, k := range keys {
-				req.Header["X-DocuSign-Signature-"+strconv.Itoa(i+1)] = []string{Signature(body, k)}
-			}
+// retryPending is RetryPending's work.
+func (p *connectPolicy) retryPending(s *connectSender) {
+	p.mu.Lock()
+	queue := p.pending
+	p.pending = nil
+	policy := p.retry
+	p.mu.Unlock()
+	var keep []*connectMsg
+	failed := map[string]bool{}
+	for _, o := range queue {
+		if failed[o.Message.url] {
+			keep = append(keep, o)
+			continue
 		}
-		d.Header = req.Header.Clone()
-		var resp *http.Response
-		if resp, err = f.hc.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			d.StatusCode = resp.StatusCode
+		if o.Tried {
+			o.Retry++
 		}
+		if s.Attempt(o)[0].OK() {
+			continue
+		}
+		failed[o.Message.url] = true
+		if o.Retry >= policy.Max {
+			p.mu.Lock()
+			p.dropped = append(p.dropped, o)
+			p.mu.Unlock()
+			continue
+		}
+		keep = append(keep, o)
 	}
-	if err != nil {
-		d.Err = err.Error()
+	p.mu.Lock()
+	for _, o := range queue {
+		p.down[o.Message.url] = failed[o.Message.url]
 	}
-	o.attempted = true
-	f.mu.Lock()
-	f.deliveries = append(f.deliveries, d)
-	f.mu.Unlock()
-	return d.OK()
+	p.pending = append(keep, p.pending...)
+	p.mu.Unlock()
 }
 
 // Signature is a Connect signature: base64(HMAC-SHA256(key, body)) (providers.md A6).
@@ -187,148 +200,60 @@ func Signature(body []byte, key string) string {
 
 // Deliveries returns every Connect POST made, in order.
 func (f *Fake) Deliveries() []Delivery {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.deliveries)
-}
-
-// SetDuplicates makes each delivery attempt post the same bytes n times (n < 1 means once).
-func (f *Fake) SetDuplicates(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.duplicates = max(n, 1)
-}
-
-// HoldDeliveries holds new messages instead of sending them, until Flush or FlushReverse; off
-// sends new messages at once again (held ones stay held).
-func (f *Fake) HoldDeliveries(on bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.holding = on
-}
-
-// Held returns the events of the held messages, in the order they were produced.
-func (f *Fake) Held() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, len(f.held))
-	for i, o := range f.held {
-		out[i] = o.msg.Event
+	ds := f.hooks.Deliveries()
+	out := make([]Delivery, len(ds))
+	for i, d := range ds {
+		out[i] = Delivery{
+			EnvelopeID: d.Message.msg.Data.EnvelopeID, Event: d.Event, RetryCount: d.Retry, URL: d.URL,
+			StatusCode: d.StatusCode, Err: d.Err, Header: d.Header, Body: d.Body,
+		}
 	}
 	return out
 }
 
+// SetDuplicates makes each delivery attempt post the same bytes n times (n < 1 means once).
+func (f *Fake) SetDuplicates(n int) { f.hooks.SetDuplicates(n) }
+
+// HoldDeliveries holds new messages instead of sending them, until Flush or FlushReverse; off
+// sends new messages at once again (held ones stay held).
+func (f *Fake) HoldDeliveries(on bool) { f.hooks.HoldDeliveries(on) }
+
+// Held returns the events of the held messages, in the order they were produced.
+func (f *Fake) Held() []string { return f.hooks.Held() }
+
 // Flush sends the held messages, in the order given as indexes into Held (a permutation of
 // all of them), or in the order produced when none is given.
-func (f *Fake) Flush(order ...int) error {
-	f.mu.Lock()
-	held := f.held
-	if order == nil {
-		order = make([]int, len(held))
-		for i := range order {
-			order[i] = i
-		}
-	}
-	seen := make([]bool, len(held))
-	if len(order) != len(held) {
-		f.mu.Unlock()
-		return errorf("flush order has %d indexes for %d held messages", len(order), len(held))
-	}
-	for _, i := range order {
-		if i < 0 || i >= len(held) || seen[i] {
-			f.mu.Unlock()
-			return errorf("flush order %v is not a permutation of 0..%d", order, len(held)-1)
-		}
-		seen[i] = true
-	}
-	f.held = nil
-	f.mu.Unlock()
-	for _, i := range order {
-		f.send(held[i])
-	}
-	return nil
-}
+func (f *Fake) Flush(order ...int) error { return f.hooks.Flush(order...) }
 
 // FlushReverse sends the held messages last first.
-func (f *Fake) FlushReverse() error {
-	f.mu.Lock()
-	n := len(f.held)
-	f.mu.Unlock()
-	order := make([]int, n)
-	for i := range order {
-		order[i] = n - 1 - i
-	}
-	return f.Flush(order...)
-}
+func (f *Fake) FlushReverse() error { return f.hooks.FlushReverse() }
 
 // SetRetryPolicy changes how failed deliveries are retried (default: Max 10, not Immediate).
 func (f *Fake) SetRetryPolicy(p RetryPolicy) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.retry = p
+	f.connect.mu.Lock()
+	defer f.connect.mu.Unlock()
+	f.connect.retry = p
 }
 
 // Pending returns the events of the messages waiting for RetryPending, oldest first.
 func (f *Fake) Pending() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, len(f.pending))
-	for i, o := range f.pending {
-		out[i] = o.msg.Event
-	}
-	return out
+	f.connect.mu.Lock()
+	defer f.connect.mu.Unlock()
+	return fakehook.Events(f.connect.pending)
 }
 
 // Dropped returns the events of messages given up after RetryPolicy.Max retries.
 func (f *Fake) Dropped() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, len(f.dropped))
-	for i, o := range f.dropped {
-		out[i] = o.msg.Event
-	}
-	return out
+	f.connect.mu.Lock()
+	defer f.connect.mu.Unlock()
+	return fakehook.Events(f.connect.dropped)
 }
 
 // RetryPending is DocuSign's daily retry: for each listener that is down it re-sends the
 // oldest waiting message (retryCount+1 if it was tried before); on success the listener is up
 // and its other waiting messages follow at once, in order. A message that has used its
-// retries is dropped.
-func (f *Fake) RetryPending() {
-	f.mu.Lock()
-	queue := f.pending
-	f.pending = nil
-	policy := f.retry
-	f.mu.Unlock()
-	var keep []*outgoing
-	failed := map[string]bool{}
-	for _, o := range queue {
-		if failed[o.url] {
-			keep = append(keep, o)
-			continue
-		}
-		if o.attempted {
-			o.msg.RetryCount++
-		}
-		if f.attempt(o) {
-			continue
-		}
-		failed[o.url] = true
-		if o.msg.RetryCount >= policy.Max {
-			f.mu.Lock()
-			f.dropped = append(f.dropped, o)
-			f.mu.Unlock()
-			continue
-		}
-		keep = append(keep, o)
-	}
-	f.mu.Lock()
-	for _, o := range queue {
-		f.down[o.url] = failed[o.url]
-	}
-	f.pending = append(keep, f.pending...)
-	f.mu.Unlock()
-}
+// retries is dropped. It is also the fake's "redeliver now".
+func (f *Fake) RetryPending() { f.connect.retryPending(f.hooks) }
 
 // --- hooks that move envelopes ---
 
@@ -374,7 +299,7 @@ func (f *Fake) Deliver(id string) error {
 		msgs = append(msgs, f.messageLocked(e, "envelope-delivered", ""))
 	}
 	f.mu.Unlock()
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	return nil
 }
 
@@ -387,7 +312,7 @@ func (f *Fake) Sign(id string) error {
 	}
 	msgs := f.signLocked(e)
 	f.mu.Unlock()
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	return nil
 }
 
@@ -421,7 +346,7 @@ func (f *Fake) Complete(id string) error {
 		msgs = append(msgs, f.signLocked(e)...)
 	}
 	f.mu.Unlock()
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	return nil
 }
 
@@ -439,7 +364,7 @@ func (f *Fake) Decline(id, reason string) error {
 	e.status, e.declined, e.changed = "declined", now, now
 	msgs = append(msgs, f.messageLocked(e, "envelope-declined", ""))
 	f.mu.Unlock()
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	return nil
 }
 
@@ -454,7 +379,7 @@ func (f *Fake) Void(id, reason string) error {
 	if err != nil {
 		return err
 	}
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	return nil
 }
 

@@ -189,7 +189,7 @@ func (f *Fake) createEnvelope(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Unlock()
 
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	if drop {
 		panic(http.ErrAbortHandler) // the server closes the connection without an answer
 	}
@@ -485,7 +485,7 @@ func (f *Fake) updateEnvelope(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f.mu.Unlock()
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	writeJSON(w, http.StatusOK, map[string]string{"envelopeId": id})
 }
 

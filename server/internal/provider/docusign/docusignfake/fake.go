@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowhook/flowhook/server/internal/provider/fakegate"
+	"github.com/flowhook/flowhook/server/internal/provider/fakehook"
 )
 
 // Options configure a Fake. Zero values get defaults.
@@ -110,7 +110,6 @@ func (d Delivery) OK() bool { return d.StatusCode >= 200 && d.StatusCode < 300 }
 type Fake struct {
 	opts Options
 	now  func() time.Time
-	hc   *http.Client
 
 	mu             sync.Mutex
 	tokens         map[string]time.Time // access token → expiry
@@ -128,15 +127,9 @@ type Fake struct {
 	burstWindow    time.Time
 	burstCount     int
 
-	// Connect
-	deliveries []Delivery
-	duplicates int
-	holding    bool
-	held       []*outgoing
-	retry      RetryPolicy
-	down       map[string]bool // listener URLs that failed, whose messages wait in pending
-	pending    []*outgoing
-	dropped    []*outgoing // gave up after RetryPolicy.Max retries
+	// Connect: the sender holds its own lock, so f.mu is never held while it posts.
+	hooks   *connectSender
+	connect *connectPolicy
 }
 
 // Rate limits the fake advertises (DocuSign's production defaults, providers.md A3).
@@ -165,23 +158,20 @@ func New(opts Options) *Fake {
 	if opts.DeliveryTimeout <= 0 {
 		opts.DeliveryTimeout = 100 * time.Second
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: opts.DeliveryTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
 	if opts.ConfigurationID == 0 {
 		opts.ConfigurationID = 1
 	}
+	connect := &connectPolicy{retry: RetryPolicy{Max: 10}, down: map[string]bool{}}
+	hooks := fakehook.New(fakehook.Options[*outgoing]{Name: "docusignfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: connect})
 	return &Fake{
 		opts:          opts,
 		now:           opts.Now,
-		hc:            opts.HTTPClient,
 		tokens:        map[string]time.Time{},
 		tokenLifetime: opts.TokenLifetime,
 		hmacKeys:      slices.Clone(opts.HMACKeys),
 		envelopes:     map[string]*envelope{},
-		retry:         RetryPolicy{Max: 10},
-		duplicates:    1,
-		down:          map[string]bool{},
+		hooks:         hooks,
+		connect:       connect,
 	}
 }
 
@@ -189,12 +179,7 @@ func New(opts Options) *Fake {
 // which is both the OAuth base URL and the REST base_uri.
 func (f *Fake) Start(t testing.TB) string {
 	t.Helper()
-	srv := httptest.NewServer(f.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		f.hc.CloseIdleConnections()
-	})
-	return srv.URL
+	return f.hooks.Start(t, f.Handler())
 }
 
 // AccountID, IntegrationKey and UserID are the identities the fake expects.
@@ -338,34 +323,12 @@ func (f *Fake) EnvelopeStatus(id string) (string, bool) {
 
 // --- middleware ---
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
+// recorded logs every request with the status it was answered with.
 func (f *Fake) recorded(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			f.mu.Lock()
-			f.requests = append(f.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: sw.status})
-			f.mu.Unlock()
-		}()
-		next.ServeHTTP(sw, r)
+	return fakehook.Recorded(next, func(r *http.Request, status int) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.requests = append(f.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status})
 	})
 }
 

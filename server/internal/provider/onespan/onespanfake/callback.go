@@ -1,13 +1,12 @@
 package onespanfake
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
+
+	"github.com/flowhook/flowhook/server/internal/provider/fakehook"
 )
 
 // Callback is the account's callback configuration (providers.md B5).
@@ -101,6 +100,20 @@ type outgoing struct {
 	ev   Event
 }
 
+func (o *outgoing) Target() string { return o.url }
+func (o *outgoing) Event() string  { return o.ev.Name }
+
+// Build is the same bytes and headers on every post: OneSpan never retries.
+func (o *outgoing) Build(int) ([]byte, http.Header, error) {
+	h := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
+	if o.key != "" {
+		// The registered key as is, not base64 of user:password (providers.md B6); no header
+		// at all when no key is configured.
+		h.Set("Authorization", "Basic "+o.key)
+	}
+	return o.body, h, nil
+}
+
 // eventLocked builds a package's event, or nil when the callback configuration does not ask
 // for it. The caller holds f.mu.
 func (f *Fake) eventLocked(p *pkg, name, sessionUser, documentID, message string) *outgoing {
@@ -136,74 +149,25 @@ type Delivery struct {
 // OK reports whether OneSpan would count the delivery as done (2xx; UNCONFIRMED).
 func (d Delivery) OK() bool { return d.StatusCode >= 200 && d.StatusCode < 300 }
 
-// dispatch sends events in order, or holds them while holding is on.
-func (f *Fake) dispatch(msgs []*outgoing) {
-	msgs = slices.DeleteFunc(msgs, func(o *outgoing) bool { return o == nil })
-	f.mu.Lock()
-	if f.holding {
-		f.held = append(f.held, msgs...)
-		f.mu.Unlock()
-		return
-	}
-	f.mu.Unlock()
-	for _, o := range msgs {
-		f.send(o)
+func delivery(d fakehook.Delivery[*outgoing]) Delivery {
+	return Delivery{
+		PackageID: d.Message.ev.PackageID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode,
+		Err: d.Err, Header: d.Header, Body: d.Body, Replay: d.Repost,
 	}
 }
 
-// send posts an event once, and again for each configured duplicate. OneSpan does not retry:
-// each failed post becomes a failure email (FailedDeliveries).
-func (f *Fake) send(o *outgoing) {
-	f.mu.Lock()
-	dups := f.duplicates
-	f.mu.Unlock()
-	for range dups {
-		if d := f.post(o.url, o.key, o.body, o.ev, false); !d.OK() {
-			f.mu.Lock()
-			f.failed = append(f.failed, d)
-			f.mu.Unlock()
-		}
+func deliveries(ds []fakehook.Delivery[*outgoing]) []Delivery {
+	out := make([]Delivery, len(ds))
+	for i, d := range ds {
+		out[i] = delivery(d)
 	}
-}
-
-// post sends the body with OneSpan's headers and records the delivery.
-func (f *Fake) post(target, key string, body []byte, ev Event, replay bool) Delivery {
-	d := Delivery{PackageID: ev.PackageID, Event: ev.Name, URL: target, Body: slices.Clone(body), Replay: replay}
-	ctx, cancel := context.WithTimeout(context.Background(), f.opts.DeliveryTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-	if err == nil {
-		req.Header.Set("Content-Type", "application/json; charset=utf-8")
-		if key != "" {
-			// The registered key as is, not base64 of user:password (providers.md B6); no
-			// header at all when no key is configured.
-			req.Header.Set("Authorization", "Basic "+key)
-		}
-		d.Header = req.Header.Clone()
-		var resp *http.Response
-		if resp, err = f.hc.Do(req); err == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-			d.StatusCode = resp.StatusCode
-		}
-	}
-	if err != nil {
-		d.Err = err.Error()
-	}
-	f.mu.Lock()
-	f.deliveries = append(f.deliveries, d)
-	f.mu.Unlock()
-	return d
+	return out
 }
 
 // --- callback knobs ---
 
 // Deliveries returns every callback POST made, in order, replays included.
-func (f *Fake) Deliveries() []Delivery {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.deliveries)
-}
+func (f *Fake) Deliveries() []Delivery { return deliveries(f.hooks.Deliveries()) }
 
 // DeliveredEvents returns the event names of the successful deliveries, in order.
 func (f *Fake) DeliveredEvents() []string {
@@ -217,100 +181,37 @@ func (f *Fake) DeliveredEvents() []string {
 }
 
 // FailedDeliveries returns the failed deliveries, oldest first: what OneSpan's callback
-// failure emails to the sender would carry (the JSON payload in Body).
-func (f *Fake) FailedDeliveries() []Delivery {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.failed)
-}
+// failure emails to the sender would carry (the JSON payload in Body). OneSpan does not retry:
+// each failed post, duplicates included, is one email.
+func (f *Fake) FailedDeliveries() []Delivery { return deliveries(f.failed.Failed()) }
 
 // Replay posts the payload of FailedDeliveries()[i] again with the same headers, as an
 // integrator replaying a failure email would, and returns the new delivery. A replay that
 // fails sends no new email.
 func (f *Fake) Replay(i int) (Delivery, error) {
-	f.mu.Lock()
-	if i < 0 || i >= len(f.failed) {
-		n := len(f.failed)
-		f.mu.Unlock()
-		return Delivery{}, errorf("no failed delivery %d (there are %d)", i, n)
+	d, err := f.failed.Replay(f.hooks, i)
+	if err != nil {
+		return Delivery{}, err
 	}
-	d := f.failed[i]
-	f.mu.Unlock()
-	key := ""
-	if auth := d.Header.Get("Authorization"); len(auth) > len("Basic ") {
-		key = auth[len("Basic "):]
-	}
-	return f.post(d.URL, key, d.Body, Event{Name: d.Event, PackageID: d.PackageID}, true), nil
+	return delivery(d), nil
 }
 
 // SetDuplicates makes each delivery post the same bytes n times (n < 1 means once).
-func (f *Fake) SetDuplicates(n int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.duplicates = max(n, 1)
-}
+func (f *Fake) SetDuplicates(n int) { f.hooks.SetDuplicates(n) }
 
 // HoldDeliveries holds new events instead of sending them, until Flush or FlushReverse; off
 // sends new events at once again (held ones stay held).
-func (f *Fake) HoldDeliveries(on bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.holding = on
-}
+func (f *Fake) HoldDeliveries(on bool) { f.hooks.HoldDeliveries(on) }
 
 // Held returns the names of the held events, in the order they were produced.
-func (f *Fake) Held() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	out := make([]string, len(f.held))
-	for i, o := range f.held {
-		out[i] = o.ev.Name
-	}
-	return out
-}
+func (f *Fake) Held() []string { return f.hooks.Held() }
 
 // Flush sends the held events, in the order given as indexes into Held (a permutation of all
 // of them), or in the order produced when none is given.
-func (f *Fake) Flush(order ...int) error {
-	f.mu.Lock()
-	held := f.held
-	if order == nil {
-		order = make([]int, len(held))
-		for i := range order {
-			order[i] = i
-		}
-	}
-	if len(order) != len(held) {
-		f.mu.Unlock()
-		return errorf("flush order has %d indexes for %d held events", len(order), len(held))
-	}
-	seen := make([]bool, len(held))
-	for _, i := range order {
-		if i < 0 || i >= len(held) || seen[i] {
-			f.mu.Unlock()
-			return errorf("flush order %v is not a permutation of 0..%d", order, len(held)-1)
-		}
-		seen[i] = true
-	}
-	f.held = nil
-	f.mu.Unlock()
-	for _, i := range order {
-		f.send(held[i])
-	}
-	return nil
-}
+func (f *Fake) Flush(order ...int) error { return f.hooks.Flush(order...) }
 
 // FlushReverse sends the held events last first.
-func (f *Fake) FlushReverse() error {
-	f.mu.Lock()
-	n := len(f.held)
-	f.mu.Unlock()
-	order := make([]int, n)
-	for i := range order {
-		order[i] = n - 1 - i
-	}
-	return f.Flush(order...)
-}
+func (f *Fake) FlushReverse() error { return f.hooks.FlushReverse() }
 
 // --- hooks that move packages ---
 
@@ -346,7 +247,7 @@ func (f *Fake) Activate(id string) error {
 	}
 	msg := f.activateLocked(p)
 	f.mu.Unlock()
-	f.dispatch([]*outgoing{msg})
+	f.hooks.Dispatch(msg)
 	return nil
 }
 
@@ -395,7 +296,7 @@ func (f *Fake) Sign(id string) error {
 	}
 	msgs := f.signLocked(p)
 	f.mu.Unlock()
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	return nil
 }
 
@@ -412,7 +313,7 @@ func (f *Fake) Complete(id string) error {
 		msgs = append(msgs, f.signLocked(p)...)
 	}
 	f.mu.Unlock()
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	return nil
 }
 
@@ -435,7 +336,7 @@ func (f *Fake) refuse(id, status, event, reason string) error {
 	}
 	msg := f.eventLocked(p, event, s.id, "", "")
 	f.mu.Unlock()
-	f.dispatch([]*outgoing{msg})
+	f.hooks.Dispatch(msg)
 	return nil
 }
 
@@ -459,7 +360,7 @@ func (f *Fake) Expire(id string) error {
 	p.status, p.updated = "EXPIRED", f.now()
 	msg := f.eventLocked(p, "PACKAGE_EXPIRE", f.opts.SenderID, "", "")
 	f.mu.Unlock()
-	f.dispatch([]*outgoing{msg})
+	f.hooks.Dispatch(msg)
 	return nil
 }
 
@@ -474,7 +375,7 @@ func (f *Fake) Archive(id string) error {
 	p.status, p.updated = "ARCHIVED", f.now()
 	msg := f.eventLocked(p, "PACKAGE_ARCHIVE", f.opts.SenderID, "", "")
 	f.mu.Unlock()
-	f.dispatch([]*outgoing{msg})
+	f.hooks.Dispatch(msg)
 	return nil
 }
 
@@ -495,7 +396,7 @@ func (f *Fake) Trash(id string) error {
 	}
 	msg := f.trashLocked(p, true)
 	f.mu.Unlock()
-	f.dispatch([]*outgoing{msg})
+	f.hooks.Dispatch(msg)
 	return nil
 }
 
@@ -511,7 +412,7 @@ func (f *Fake) Restore(id string) error {
 	}
 	msg := f.trashLocked(p, false)
 	f.mu.Unlock()
-	f.dispatch([]*outgoing{msg})
+	f.hooks.Dispatch(msg)
 	return nil
 }
 
@@ -530,6 +431,6 @@ func (f *Fake) Delete(id string) error {
 	}
 	msg := f.deleteLocked(p)
 	f.mu.Unlock()
-	f.dispatch([]*outgoing{msg})
+	f.hooks.Dispatch(msg)
 	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowhook/flowhook/server/internal/provider/fakegate"
+	"github.com/flowhook/flowhook/server/internal/provider/fakehook"
 )
 
 // Options configure a Fake. Zero values get defaults.
@@ -69,7 +69,6 @@ type Request struct {
 type Fake struct {
 	opts Options
 	now  func() time.Time
-	hc   *http.Client
 
 	mu             sync.Mutex
 	apiKey         string
@@ -82,13 +81,11 @@ type Fake struct {
 	creates        []CreateRequest
 	requests       []Request
 
-	// callbacks
-	callback   *Callback
-	deliveries []Delivery
-	failed     []Delivery
-	duplicates int
-	holding    bool
-	held       []*outgoing
+	// callbacks: the configuration is under f.mu; the sender holds its own lock, so f.mu is
+	// never held while it posts.
+	callback *Callback
+	hooks    *fakehook.Sender[*outgoing]
+	failed   *fakehook.Keep[*outgoing] // OneSpan never retries: a failure is an email
 }
 
 // New returns a fake with the options' defaults filled in.
@@ -108,16 +105,15 @@ func New(opts Options) *Fake {
 	if opts.DeliveryTimeout <= 0 {
 		opts.DeliveryTimeout = 30 * time.Second
 	}
-	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: opts.DeliveryTimeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	}
+	failed := &fakehook.Keep[*outgoing]{}
+	hooks := fakehook.New(fakehook.Options[*outgoing]{Name: "onespanfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: failed})
 	f := &Fake{
-		opts:       opts,
-		now:        opts.Now,
-		hc:         opts.HTTPClient,
-		apiKey:     opts.APIKey,
-		packages:   map[string]*pkg{},
-		duplicates: 1,
+		opts:     opts,
+		now:      opts.Now,
+		apiKey:   opts.APIKey,
+		packages: map[string]*pkg{},
+		hooks:    hooks,
+		failed:   failed,
 	}
 	if opts.CallbackURL != "" {
 		f.callback = &Callback{URL: opts.CallbackURL, Key: opts.CallbackKey, Events: slices.Clone(opts.CallbackEvents)}
@@ -129,12 +125,7 @@ func New(opts Options) *Fake {
 // the base URL, below which the API is at /api.
 func (f *Fake) Start(t testing.TB) string {
 	t.Helper()
-	srv := httptest.NewServer(f.Handler())
-	t.Cleanup(func() {
-		srv.Close()
-		f.hc.CloseIdleConnections()
-	})
-	return srv.URL
+	return f.hooks.Start(t, f.Handler())
 }
 
 // APIKey is the key API requests must carry.
@@ -262,37 +253,15 @@ func (f *Fake) CountRequests(method, path string) int {
 
 // --- middleware ---
 
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(b)
-}
-
+// recorded logs every request with its headers and the status it was answered with.
 func (f *Fake) recorded(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &statusWriter{ResponseWriter: w}
-		defer func() {
-			f.mu.Lock()
-			f.requests = append(f.requests, Request{
-				Method: r.Method, Path: r.URL.Path, EscapedPath: r.URL.EscapedPath(), Query: r.URL.RawQuery,
-				Header: r.Header.Clone(), Status: sw.status,
-			})
-			f.mu.Unlock()
-		}()
-		next.ServeHTTP(sw, r)
+	return fakehook.Recorded(next, func(r *http.Request, status int) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.requests = append(f.requests, Request{
+			Method: r.Method, Path: r.URL.Path, EscapedPath: r.URL.EscapedPath(), Query: r.URL.RawQuery,
+			Header: r.Header.Clone(), Status: status,
+		})
 	})
 }
 

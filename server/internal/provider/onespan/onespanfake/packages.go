@@ -250,7 +250,7 @@ func (f *Fake) createPackage(w http.ResponseWriter, r *http.Request) {
 	f.dropNextCreate = false
 	f.mu.Unlock()
 
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	if drop {
 		panic(http.ErrAbortHandler) // the server closes the connection without an answer
 	}
@@ -647,7 +647,7 @@ func (f *Fake) updatePackage(w http.ResponseWriter, r *http.Request) {
 		msgs = append(msgs, f.trashLocked(p, *req.Trashed))
 	}
 	f.mu.Unlock()
-	f.dispatch(msgs)
+	f.hooks.Dispatch(msgs...)
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -663,7 +663,7 @@ func (f *Fake) deletePackage(w http.ResponseWriter, r *http.Request) {
 	}
 	msg := f.deleteLocked(p)
 	f.mu.Unlock()
-	f.dispatch([]*outgoing{msg})
+	f.hooks.Dispatch(msg)
 	w.WriteHeader(http.StatusOK)
 }
 

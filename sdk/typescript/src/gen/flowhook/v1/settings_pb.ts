@@ -4,7 +4,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Provider } from "./workflow_pb.js";
+import type { Outcome, Provider } from "./workflow_pb.js";
 import { file_flowhook_v1_workflow } from "./workflow_pb.js";
 import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowhook/v1/settings.proto.
  */
 export const file_flowhook_v1_settings: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93aG9vay92MS9zZXR0aW5ncy5wcm90bxILZmxvd2hvb2sudjEi8AEKEERvY3VTaWduU2V0dGluZ3MSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIXCg9wcml2YXRlX2tleV9zZXQYBSABKAgSFgoOaG1hY19rZXlfY291bnQYBiABKAUSEwoLd2ViaG9va191cmwYByABKAkSEAoIcmV2aXNpb24YCCABKAMSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHAoaR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QiTgobR2V0RG9jdVNpZ25TZXR0aW5nc1Jlc3BvbnNlEi8KCHNldHRpbmdzGAEgASgLMh0uZmxvd2hvb2sudjEuRG9jdVNpZ25TZXR0aW5ncyLwAQodVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIcCg9wcml2YXRlX2tleV9wZW0YBSABKAlIAIgBARIRCglobWFjX2tleXMYBiADKAkSGQoRcmVwbGFjZV9obWFjX2tleXMYByABKAgSGQoRZXhwZWN0ZWRfcmV2aXNpb24YCCABKANCEgoQX3ByaXZhdGVfa2V5X3BlbSJRCh5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5Eb2N1U2lnblNldHRpbmdzIvABCg9PbmVTcGFuU2V0dGluZ3MSEAoIYmFzZV91cmwYASABKAkSEwoLYXBpX2tleV9zZXQYAiABKAgSGAoQY2FsbGJhY2tfa2V5X3NldBgDIAEoCBJFCiFwcmV2aW91c19jYWxsYmFja19rZXlfdmFsaWRfdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3dlYmhvb2tfdXJsGAUgASgJEhAKCHJldmlzaW9uGAYgASgDEi4KCnVwZGF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhsKGUdldE9uZVNwYW5TZXR0aW5nc1JlcXVlc3QiTAoaR2V0T25lU3BhblNldHRpbmdzUmVzcG9uc2USLgoIc2V0dGluZ3MYASABKAsyHC5mbG93aG9vay52MS5PbmVTcGFuU2V0dGluZ3Mi6wEKHFVwZGF0ZU9uZVNwYW5TZXR0aW5nc1JlcXVlc3QSEAoIYmFzZV91cmwYASABKAkSFAoHYXBpX2tleRgCIAEoCUgAiAEBEhkKDGNhbGxiYWNrX2tleRgDIAEoCUgBiAEBEjUKEmNhbGxiYWNrX2tleV9ncmFjZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoAxIZChFyZWdpc3Rlcl9jYWxsYmFjaxgGIAEoCEIKCghfYXBpX2tleUIPCg1fY2FsbGJhY2tfa2V5Ik8KHVVwZGF0ZU9uZVNwYW5TZXR0aW5nc1Jlc3BvbnNlEi4KCHNldHRpbmdzGAEgASgLMhwuZmxvd2hvb2sudjEuT25lU3BhblNldHRpbmdzIkgKHVRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXF1ZXN0EicKCHByb3ZpZGVyGAEgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXIieAoeVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB21lc3NhZ2UYAiABKAkSFAoMYWNjb3VudF9uYW1lGAMgASgJEhEKCXVzZXJfbmFtZRgEIAEoCRIQCghiYXNlX3VyaRgFIAEoCSKSAQoQU2VjdXJpdHlTZXR0aW5ncxIeChZ3ZWJob29rX3JlY2VpdmVyX2RlYnVnGAEgASgIEhwKFGV2ZW50X3JldGVudGlvbl9kYXlzGAIgASgFEhAKCHJldmlzaW9uGAMgASgDEi4KCnVwZGF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhwKGkdldFNlY3VyaXR5U2V0dGluZ3NSZXF1ZXN0Ik4KG0dldFNlY3VyaXR5U2V0dGluZ3NSZXNwb25zZRIvCghzZXR0aW5ncxgBIAEoCzIdLmZsb3dob29rLnYxLlNlY3VyaXR5U2V0dGluZ3MieAodVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QSHgoWd2ViaG9va19yZWNlaXZlcl9kZWJ1ZxgBIAEoCBIcChRldmVudF9yZXRlbnRpb25fZGF5cxgCIAEoBRIZChFleHBlY3RlZF9yZXZpc2lvbhgDIAEoAyJRCh5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5TZWN1cml0eVNldHRpbmdzMrQGChdQcm92aWRlclNldHRpbmdzU2VydmljZRJtChNHZXREb2N1U2lnblNldHRpbmdzEicuZmxvd2hvb2sudjEuR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QaKC5mbG93aG9vay52MS5HZXREb2N1U2lnblNldHRpbmdzUmVzcG9uc2UiA5ACARJzChZVcGRhdGVEb2N1U2lnblNldHRpbmdzEiouZmxvd2hvb2sudjEuVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QaKy5mbG93aG9vay52MS5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2UiABJzChZUZXN0UHJvdmlkZXJDb25uZWN0aW9uEiouZmxvd2hvb2sudjEuVGVzdFByb3ZpZGVyQ29ubmVjdGlvblJlcXVlc3QaKy5mbG93aG9vay52MS5UZXN0UHJvdmlkZXJDb25uZWN0aW9uUmVzcG9uc2UiABJqChJHZXRPbmVTcGFuU2V0dGluZ3MSJi5mbG93aG9vay52MS5HZXRPbmVTcGFuU2V0dGluZ3NSZXF1ZXN0GicuZmxvd2hvb2sudjEuR2V0T25lU3BhblNldHRpbmdzUmVzcG9uc2UiA5ACARJwChVVcGRhdGVPbmVTcGFuU2V0dGluZ3MSKS5mbG93aG9vay52MS5VcGRhdGVPbmVTcGFuU2V0dGluZ3NSZXF1ZXN0GiouZmxvd2hvb2sudjEuVXBkYXRlT25lU3BhblNldHRpbmdzUmVzcG9uc2UiABJtChNHZXRTZWN1cml0eVNldHRpbmdzEicuZmxvd2hvb2sudjEuR2V0U2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QaKC5mbG93aG9vay52MS5HZXRTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiA5ACARJzChZVcGRhdGVTZWN1cml0eVNldHRpbmdzEiouZmxvd2hvb2sudjEuVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1JlcXVlc3QaKy5mbG93aG9vay52MS5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVzcG9uc2UiAEKmAQoPY29tLmZsb3dob29rLnYxQg1TZXR0aW5nc1Byb3RvUAFaN2dpdGh1Yi5jb20vZmxvd2hvb2svZmxvd2hvb2svZ2VuL2Zsb3dob29rL3YxO2Zsb3dob29rdjGiAgNGWFiqAgtGbG93aG9vay5WMcoCC0Zsb3dob29rXFYx4gIXRmxvd2hvb2tcVjFcR1BCTWV0YWRhdGHqAgxGbG93aG9vazo6VjFiBnByb3RvMw", [file_flowhook_v1_workflow, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93aG9vay92MS9zZXR0aW5ncy5wcm90bxILZmxvd2hvb2sudjEi8AEKEERvY3VTaWduU2V0dGluZ3MSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIXCg9wcml2YXRlX2tleV9zZXQYBSABKAgSFgoOaG1hY19rZXlfY291bnQYBiABKAUSEwoLd2ViaG9va191cmwYByABKAkSEAoIcmV2aXNpb24YCCABKAMSLgoKdXBkYXRlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiHAoaR2V0RG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QiTgobR2V0RG9jdVNpZ25TZXR0aW5nc1Jlc3BvbnNlEi8KCHNldHRpbmdzGAEgASgLMh0uZmxvd2hvb2sudjEuRG9jdVNpZ25TZXR0aW5ncyLwAQodVXBkYXRlRG9jdVNpZ25TZXR0aW5nc1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIXCg9pbnRlZ3JhdGlvbl9rZXkYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRIWCg5vYXV0aF9iYXNlX3VybBgEIAEoCRIcCg9wcml2YXRlX2tleV9wZW0YBSABKAlIAIgBARIRCglobWFjX2tleXMYBiADKAkSGQoRcmVwbGFjZV9obWFjX2tleXMYByABKAgSGQoRZXhwZWN0ZWRfcmV2aXNpb24YCCABKANCEgoQX3ByaXZhdGVfa2V5X3BlbSJRCh5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5Eb2N1U2lnblNldHRpbmdzIvABCg9PbmVTcGFuU2V0dGluZ3MSEAoIYmFzZV91cmwYASABKAkSEwoLYXBpX2tleV9zZXQYAiABKAgSGAoQY2FsbGJhY2tfa2V5X3NldBgDIAEoCBJFCiFwcmV2aW91c19jYWxsYmFja19rZXlfdmFsaWRfdW50aWwYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3dlYmhvb2tfdXJsGAUgASgJEhAKCHJldmlzaW9uGAYgASgDEi4KCnVwZGF0ZWRfYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIhsKGUdldE9uZVNwYW5TZXR0aW5nc1JlcXVlc3QiTAoaR2V0T25lU3BhblNldHRpbmdzUmVzcG9uc2USLgoIc2V0dGluZ3MYASABKAsyHC5mbG93aG9vay52MS5PbmVTcGFuU2V0dGluZ3Mi6wEKHFVwZGF0ZU9uZVNwYW5TZXR0aW5nc1JlcXVlc3QSEAoIYmFzZV91cmwYASABKAkSFAoHYXBpX2tleRgCIAEoCUgAiAEBEhkKDGNhbGxiYWNrX2tleRgDIAEoCUgBiAEBEjUKEmNhbGxiYWNrX2tleV9ncmFjZRgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoAxIZChFyZWdpc3Rlcl9jYWxsYmFjaxgGIAEoCEIKCghfYXBpX2tleUIPCg1fY2FsbGJhY2tfa2V5Ik8KHVVwZGF0ZU9uZVNwYW5TZXR0aW5nc1Jlc3BvbnNlEi4KCHNldHRpbmdzGAEgASgLMhwuZmxvd2hvb2sudjEuT25lU3BhblNldHRpbmdzIlsKHVRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXF1ZXN0EicKCHByb3ZpZGVyGAEgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXISEQoJY29ubmVjdG9yGAIgASgJIngKHlRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdtZXNzYWdlGAIgASgJEhQKDGFjY291bnRfbmFtZRgDIAEoCRIRCgl1c2VyX25hbWUYBCABKAkSEAoIYmFzZV91cmkYBSABKAkikgEKEFNlY3VyaXR5U2V0dGluZ3MSHgoWd2ViaG9va19yZWNlaXZlcl9kZWJ1ZxgBIAEoCBIcChRldmVudF9yZXRlbnRpb25fZGF5cxgCIAEoBRIQCghyZXZpc2lvbhgDIAEoAxIuCgp1cGRhdGVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIcChpHZXRTZWN1cml0eVNldHRpbmdzUmVxdWVzdCJOChtHZXRTZWN1cml0eVNldHRpbmdzUmVzcG9uc2USLwoIc2V0dGluZ3MYASABKAsyHS5mbG93aG9vay52MS5TZWN1cml0eVNldHRpbmdzIngKHVVwZGF0ZVNlY3VyaXR5U2V0dGluZ3NSZXF1ZXN0Eh4KFndlYmhvb2tfcmVjZWl2ZXJfZGVidWcYASABKAgSHAoUZXZlbnRfcmV0ZW50aW9uX2RheXMYAiABKAUSGQoRZXhwZWN0ZWRfcmV2aXNpb24YAyABKAMiUQoeVXBkYXRlU2VjdXJpdHlTZXR0aW5nc1Jlc3BvbnNlEi8KCHNldHRpbmdzGAEgASgLMh0uZmxvd2hvb2sudjEuU2VjdXJpdHlTZXR0aW5ncyKbBAoJQ29ubmVjdG9yEgwKBG5hbWUYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhIKCmNyZWF0ZV91cmwYAyABKAkSEgoKc3RhdHVzX3VybBgEIAEoCRISCgpjYW5jZWxfdXJsGAUgASgJEjYKCG91dGNvbWVzGAYgAygLMiQuZmxvd2hvb2sudjEuQ29ubmVjdG9yLk91dGNvbWVzRW50cnkSEAoIcmV2aXNpb24YByABKAMSGgoSc2lnbmluZ19zZWNyZXRfc2V0GAggASgIEhMKC3dlYmhvb2tfdXJsGAkgASgJEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEkcKI3ByZXZpb3VzX3NpZ25pbmdfc2VjcmV0X3ZhbGlkX3VudGlsGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9hdXRoX2hlYWRlcl9zZXQYDSABKAgSGAoQYXV0aF9oZWFkZXJfbmFtZRgOIAEoCRIQCgh3YXJuaW5ncxgPIAMoCRpFCg1PdXRjb21lc0VudHJ5EgsKA2tleRgBIAEoCRIjCgV2YWx1ZRgCIAEoDjIULmZsb3dob29rLnYxLk91dGNvbWU6AjgBIrECChZDcmVhdGVDb25uZWN0b3JSZXF1ZXN0EgwKBG5hbWUYASABKAkSFAoMZGlzcGxheV9uYW1lGAIgASgJEhIKCmNyZWF0ZV91cmwYAyABKAkSEgoKc3RhdHVzX3VybBgEIAEoCRISCgpjYW5jZWxfdXJsGAUgASgJEkMKCG91dGNvbWVzGAYgAygLMjEuZmxvd2hvb2sudjEuQ3JlYXRlQ29ubmVjdG9yUmVxdWVzdC5PdXRjb21lc0VudHJ5EhYKDnNpZ25pbmdfc2VjcmV0GAcgASgJEhMKC2F1dGhfaGVhZGVyGAggASgJGkUKDU91dGNvbWVzRW50cnkSCwoDa2V5GAEgASgJEiMKBXZhbHVlGAIgASgOMhQuZmxvd2hvb2sudjEuT3V0Y29tZToCOAEiXAoXQ3JlYXRlQ29ubmVjdG9yUmVzcG9uc2USKQoJY29ubmVjdG9yGAEgASgLMhYuZmxvd2hvb2sudjEuQ29ubmVjdG9yEhYKDnNpZ25pbmdfc2VjcmV0GAIgASgJIiMKE0dldENvbm5lY3RvclJlcXVlc3QSDAoEbmFtZRgBIAEoCSJBChRHZXRDb25uZWN0b3JSZXNwb25zZRIpCgljb25uZWN0b3IYASABKAsyFi5mbG93aG9vay52MS5Db25uZWN0b3IiPgoVTGlzdENvbm5lY3RvcnNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJInEKFkxpc3RDb25uZWN0b3JzUmVzcG9uc2USKgoKY29ubmVjdG9ycxgBIAMoCzIWLmZsb3dob29rLnYxLkNvbm5lY3RvchIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoAyKgAwoWVXBkYXRlQ29ubmVjdG9yUmVxdWVzdBIMCgRuYW1lGAEgASgJEhQKDGRpc3BsYXlfbmFtZRgCIAEoCRISCgpjcmVhdGVfdXJsGAMgASgJEhIKCnN0YXR1c191cmwYBCABKAkSEgoKY2FuY2VsX3VybBgFIAEoCRJDCghvdXRjb21lcxgGIAMoCzIxLmZsb3dob29rLnYxLlVwZGF0ZUNvbm5lY3RvclJlcXVlc3QuT3V0Y29tZXNFbnRyeRIWCg5zaWduaW5nX3NlY3JldBgHIAEoCRITCgthdXRoX2hlYWRlchgIIAEoCRIZChFleHBlY3RlZF9yZXZpc2lvbhgJIAEoAxI3ChRzaWduaW5nX3NlY3JldF9ncmFjZRgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIZChFjbGVhcl9hdXRoX2hlYWRlchgLIAEoCBpFCg1PdXRjb21lc0VudHJ5EgsKA2tleRgBIAEoCRIjCgV2YWx1ZRgCIAEoDjIULmZsb3dob29rLnYxLk91dGNvbWU6AjgBIkQKF1VwZGF0ZUNvbm5lY3RvclJlc3BvbnNlEikKCWNvbm5lY3RvchgBIAEoCzIWLmZsb3dob29rLnYxLkNvbm5lY3RvciImChZEZWxldGVDb25uZWN0b3JSZXF1ZXN0EgwKBG5hbWUYASABKAkiGQoXRGVsZXRlQ29ubmVjdG9yUmVzcG9uc2UyjgoKF1Byb3ZpZGVyU2V0dGluZ3NTZXJ2aWNlEm0KE0dldERvY3VTaWduU2V0dGluZ3MSJy5mbG93aG9vay52MS5HZXREb2N1U2lnblNldHRpbmdzUmVxdWVzdBooLmZsb3dob29rLnYxLkdldERvY3VTaWduU2V0dGluZ3NSZXNwb25zZSIDkAIBEnMKFlVwZGF0ZURvY3VTaWduU2V0dGluZ3MSKi5mbG93aG9vay52MS5VcGRhdGVEb2N1U2lnblNldHRpbmdzUmVxdWVzdBorLmZsb3dob29rLnYxLlVwZGF0ZURvY3VTaWduU2V0dGluZ3NSZXNwb25zZSIAEnMKFlRlc3RQcm92aWRlckNvbm5lY3Rpb24SKi5mbG93aG9vay52MS5UZXN0UHJvdmlkZXJDb25uZWN0aW9uUmVxdWVzdBorLmZsb3dob29rLnYxLlRlc3RQcm92aWRlckNvbm5lY3Rpb25SZXNwb25zZSIAEmoKEkdldE9uZVNwYW5TZXR0aW5ncxImLmZsb3dob29rLnYxLkdldE9uZVNwYW5TZXR0aW5nc1JlcXVlc3QaJy5mbG93aG9vay52MS5HZXRPbmVTcGFuU2V0dGluZ3NSZXNwb25zZSIDkAIBEnAKFVVwZGF0ZU9uZVNwYW5TZXR0aW5ncxIpLmZsb3dob29rLnYxLlVwZGF0ZU9uZVNwYW5TZXR0aW5nc1JlcXVlc3QaKi5mbG93aG9vay52MS5VcGRhdGVPbmVTcGFuU2V0dGluZ3NSZXNwb25zZSIAEm0KE0dldFNlY3VyaXR5U2V0dGluZ3MSJy5mbG93aG9vay52MS5HZXRTZWN1cml0eVNldHRpbmdzUmVxdWVzdBooLmZsb3dob29rLnYxLkdldFNlY3VyaXR5U2V0dGluZ3NSZXNwb25zZSIDkAIBEnMKFlVwZGF0ZVNlY3VyaXR5U2V0dGluZ3MSKi5mbG93aG9vay52MS5VcGRhdGVTZWN1cml0eVNldHRpbmdzUmVxdWVzdBorLmZsb3dob29rLnYxLlVwZGF0ZVNlY3VyaXR5U2V0dGluZ3NSZXNwb25zZSIAEl4KD0NyZWF0ZUNvbm5lY3RvchIjLmZsb3dob29rLnYxLkNyZWF0ZUNvbm5lY3RvclJlcXVlc3QaJC5mbG93aG9vay52MS5DcmVhdGVDb25uZWN0b3JSZXNwb25zZSIAElgKDEdldENvbm5lY3RvchIgLmZsb3dob29rLnYxLkdldENvbm5lY3RvclJlcXVlc3QaIS5mbG93aG9vay52MS5HZXRDb25uZWN0b3JSZXNwb25zZSIDkAIBEl4KDkxpc3RDb25uZWN0b3JzEiIuZmxvd2hvb2sudjEuTGlzdENvbm5lY3RvcnNSZXF1ZXN0GiMuZmxvd2hvb2sudjEuTGlzdENvbm5lY3RvcnNSZXNwb25zZSIDkAIBEl4KD1VwZGF0ZUNvbm5lY3RvchIjLmZsb3dob29rLnYxLlVwZGF0ZUNvbm5lY3RvclJlcXVlc3QaJC5mbG93aG9vay52MS5VcGRhdGVDb25uZWN0b3JSZXNwb25zZSIAEl4KD0RlbGV0ZUNvbm5lY3RvchIjLmZsb3dob29rLnYxLkRlbGV0ZUNvbm5lY3RvclJlcXVlc3QaJC5mbG93aG9vay52MS5EZWxldGVDb25uZWN0b3JSZXNwb25zZSIAQqYBCg9jb20uZmxvd2hvb2sudjFCDVNldHRpbmdzUHJvdG9QAVo3Z2l0aHViLmNvbS9mbG93aG9vay9mbG93aG9vay9nZW4vZmxvd2hvb2svdjE7Zmxvd2hvb2t2MaICA0ZYWKoCC0Zsb3dob29rLlYxygILRmxvd2hvb2tcVjHiAhdGbG93aG9va1xWMVxHUEJNZXRhZGF0YeoCDEZsb3dob29rOjpWMWIGcHJvdG8z", [file_flowhook_v1_workflow, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message flowhook.v1.DocuSignSettings
@@ -361,6 +361,13 @@ export type TestProviderConnectionRequest = Message<"flowhook.v1.TestProviderCon
    * @generated from field: flowhook.v1.Provider provider = 1;
    */
   provider: Provider;
+
+  /**
+   * With PROVIDER_CONNECTOR, the connector.
+   *
+   * @generated from field: string connector = 2;
+   */
+  connector: string;
 };
 
 /**
@@ -530,6 +537,414 @@ export const UpdateSecuritySettingsResponseSchema: GenMessage<UpdateSecuritySett
   messageDesc(file_flowhook_v1_settings, 16);
 
 /**
+ * A connector: how flowhook reaches an outside system (cloud-to-cloud integration) and how the
+ * system reports back. flowhook signs every call with the signing secret (Standard Webhooks:
+ * webhook-id, webhook-timestamp, webhook-signature) and sends Idempotency-Key: {work item id}
+ * with a create; the system signs its callbacks to webhook_url the same way.
+ *
+ * @generated from message flowhook.v1.Connector
+ */
+export type Connector = Message<"flowhook.v1.Connector"> & {
+  /**
+   * Lower case letters, digits and '-'; unique; part of webhook_url. Never changes.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * POSTed {"type":"workitem.create","timestamp","data":{workItemId, instanceId, workflowId,
+   * workflowVersion, state, formData, callbackUrl, document?}}, answered 2xx {"id": …}.
+   *
+   * @generated from field: string create_url = 3;
+   */
+  createUrl: string;
+
+  /**
+   * Optional. GET, answered {"type": <latest event type>, "reason"}: reconciliation. May hold
+   * {id} for the system's id of the work item.
+   *
+   * @generated from field: string status_url = 4;
+   */
+  statusUrl: string;
+
+  /**
+   * Optional. POSTed {"type":"workitem.cancel","timestamp","data":{id, reason}} when a waiting
+   * instance is cancelled. May hold {id}.
+   *
+   * @generated from field: string cancel_url = 5;
+   */
+  cancelUrl: string;
+
+  /**
+   * The system's event types and the outcome each means; other types are progress.
+   *
+   * @generated from field: map<string, flowhook.v1.Outcome> outcomes = 6;
+   */
+  outcomes: { [key: string]: Outcome };
+
+  /**
+   * Output only: pass as expected_revision.
+   *
+   * @generated from field: int64 revision = 7;
+   */
+  revision: bigint;
+
+  /**
+   * Output only: whether the signing secret is set (always, once created).
+   *
+   * @generated from field: bool signing_secret_set = 8;
+   */
+  signingSecretSet: boolean;
+
+  /**
+   * Output only: where the system posts its callbacks: {FLOWHOOK_PUBLIC_URL}/webhooks/c2i/{name}.
+   *
+   * @generated from field: string webhook_url = 9;
+   */
+  webhookUrl: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 10;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 11;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * Output only: until when the signing secret replaced last still verifies callbacks (unset:
+   * no previous secret does).
+   *
+   * @generated from field: google.protobuf.Timestamp previous_signing_secret_valid_until = 12;
+   */
+  previousSigningSecretValidUntil?: Timestamp | undefined;
+
+  /**
+   * Output only: whether an auth header is set, and its name (never its value).
+   *
+   * @generated from field: bool auth_header_set = 13;
+   */
+  authHeaderSet: boolean;
+
+  /**
+   * @generated from field: string auth_header_name = 14;
+   */
+  authHeaderName: string;
+
+  /**
+   * Output only: what an administrator should know, e.g. a URL that is not https.
+   *
+   * @generated from field: repeated string warnings = 15;
+   */
+  warnings: string[];
+};
+
+/**
+ * Describes the message flowhook.v1.Connector.
+ * Use `create(ConnectorSchema)` to create a new message.
+ */
+export const ConnectorSchema: GenMessage<Connector> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 17);
+
+/**
+ * @generated from message flowhook.v1.CreateConnectorRequest
+ */
+export type CreateConnectorRequest = Message<"flowhook.v1.CreateConnectorRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * Defaults to the name.
+   *
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * @generated from field: string create_url = 3;
+   */
+  createUrl: string;
+
+  /**
+   * @generated from field: string status_url = 4;
+   */
+  statusUrl: string;
+
+  /**
+   * @generated from field: string cancel_url = 5;
+   */
+  cancelUrl: string;
+
+  /**
+   * @generated from field: map<string, flowhook.v1.Outcome> outcomes = 6;
+   */
+  outcomes: { [key: string]: Outcome };
+
+  /**
+   * Write-only: "whsec_" + base64 of 24 to 64 random bytes; empty: one is generated and
+   * returned once in CreateConnectorResponse.signing_secret.
+   *
+   * @generated from field: string signing_secret = 7;
+   */
+  signingSecret: string;
+
+  /**
+   * Write-only, optional: a header sent on every call to the system, as "Name: value" (e.g.
+   * "Authorization: Bearer …").
+   *
+   * @generated from field: string auth_header = 8;
+   */
+  authHeader: string;
+};
+
+/**
+ * Describes the message flowhook.v1.CreateConnectorRequest.
+ * Use `create(CreateConnectorRequestSchema)` to create a new message.
+ */
+export const CreateConnectorRequestSchema: GenMessage<CreateConnectorRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 18);
+
+/**
+ * @generated from message flowhook.v1.CreateConnectorResponse
+ */
+export type CreateConnectorResponse = Message<"flowhook.v1.CreateConnectorResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.Connector connector = 1;
+   */
+  connector?: Connector | undefined;
+
+  /**
+   * The generated signing secret, shown this once (empty when the request gave one).
+   *
+   * @generated from field: string signing_secret = 2;
+   */
+  signingSecret: string;
+};
+
+/**
+ * Describes the message flowhook.v1.CreateConnectorResponse.
+ * Use `create(CreateConnectorResponseSchema)` to create a new message.
+ */
+export const CreateConnectorResponseSchema: GenMessage<CreateConnectorResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 19);
+
+/**
+ * @generated from message flowhook.v1.GetConnectorRequest
+ */
+export type GetConnectorRequest = Message<"flowhook.v1.GetConnectorRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message flowhook.v1.GetConnectorRequest.
+ * Use `create(GetConnectorRequestSchema)` to create a new message.
+ */
+export const GetConnectorRequestSchema: GenMessage<GetConnectorRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 20);
+
+/**
+ * @generated from message flowhook.v1.GetConnectorResponse
+ */
+export type GetConnectorResponse = Message<"flowhook.v1.GetConnectorResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.Connector connector = 1;
+   */
+  connector?: Connector | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.GetConnectorResponse.
+ * Use `create(GetConnectorResponseSchema)` to create a new message.
+ */
+export const GetConnectorResponseSchema: GenMessage<GetConnectorResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 21);
+
+/**
+ * @generated from message flowhook.v1.ListConnectorsRequest
+ */
+export type ListConnectorsRequest = Message<"flowhook.v1.ListConnectorsRequest"> & {
+  /**
+   * 1 to 500; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message flowhook.v1.ListConnectorsRequest.
+ * Use `create(ListConnectorsRequestSchema)` to create a new message.
+ */
+export const ListConnectorsRequestSchema: GenMessage<ListConnectorsRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 22);
+
+/**
+ * @generated from message flowhook.v1.ListConnectorsResponse
+ */
+export type ListConnectorsResponse = Message<"flowhook.v1.ListConnectorsResponse"> & {
+  /**
+   * @generated from field: repeated flowhook.v1.Connector connectors = 1;
+   */
+  connectors: Connector[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * @generated from field: int64 total_size = 3;
+   */
+  totalSize: bigint;
+};
+
+/**
+ * Describes the message flowhook.v1.ListConnectorsResponse.
+ * Use `create(ListConnectorsResponseSchema)` to create a new message.
+ */
+export const ListConnectorsResponseSchema: GenMessage<ListConnectorsResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 23);
+
+/**
+ * @generated from message flowhook.v1.UpdateConnectorRequest
+ */
+export type UpdateConnectorRequest = Message<"flowhook.v1.UpdateConnectorRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string display_name = 2;
+   */
+  displayName: string;
+
+  /**
+   * @generated from field: string create_url = 3;
+   */
+  createUrl: string;
+
+  /**
+   * @generated from field: string status_url = 4;
+   */
+  statusUrl: string;
+
+  /**
+   * @generated from field: string cancel_url = 5;
+   */
+  cancelUrl: string;
+
+  /**
+   * @generated from field: map<string, flowhook.v1.Outcome> outcomes = 6;
+   */
+  outcomes: { [key: string]: Outcome };
+
+  /**
+   * Write-only: empty keeps the stored secret; a new one replaces it, and the one replaced
+   * still verifies callbacks for signing_secret_grace.
+   *
+   * @generated from field: string signing_secret = 7;
+   */
+  signingSecret: string;
+
+  /**
+   * Write-only: empty keeps the stored header (clear_auth_header removes it).
+   *
+   * @generated from field: string auth_header = 8;
+   */
+  authHeader: string;
+
+  /**
+   * @generated from field: int64 expected_revision = 9;
+   */
+  expectedRevision: bigint;
+
+  /**
+   * 0 means 24 hours; at most 30 days.
+   *
+   * @generated from field: google.protobuf.Duration signing_secret_grace = 10;
+   */
+  signingSecretGrace?: Duration | undefined;
+
+  /**
+   * @generated from field: bool clear_auth_header = 11;
+   */
+  clearAuthHeader: boolean;
+};
+
+/**
+ * Describes the message flowhook.v1.UpdateConnectorRequest.
+ * Use `create(UpdateConnectorRequestSchema)` to create a new message.
+ */
+export const UpdateConnectorRequestSchema: GenMessage<UpdateConnectorRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 24);
+
+/**
+ * @generated from message flowhook.v1.UpdateConnectorResponse
+ */
+export type UpdateConnectorResponse = Message<"flowhook.v1.UpdateConnectorResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.Connector connector = 1;
+   */
+  connector?: Connector | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.UpdateConnectorResponse.
+ * Use `create(UpdateConnectorResponseSchema)` to create a new message.
+ */
+export const UpdateConnectorResponseSchema: GenMessage<UpdateConnectorResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 25);
+
+/**
+ * @generated from message flowhook.v1.DeleteConnectorRequest
+ */
+export type DeleteConnectorRequest = Message<"flowhook.v1.DeleteConnectorRequest"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message flowhook.v1.DeleteConnectorRequest.
+ * Use `create(DeleteConnectorRequestSchema)` to create a new message.
+ */
+export const DeleteConnectorRequestSchema: GenMessage<DeleteConnectorRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 26);
+
+/**
+ * @generated from message flowhook.v1.DeleteConnectorResponse
+ */
+export type DeleteConnectorResponse = Message<"flowhook.v1.DeleteConnectorResponse"> & {
+};
+
+/**
+ * Describes the message flowhook.v1.DeleteConnectorResponse.
+ * Use `create(DeleteConnectorResponseSchema)` to create a new message.
+ */
+export const DeleteConnectorResponseSchema: GenMessage<DeleteConnectorResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_settings, 27);
+
+/**
  * Provider and security settings (admin only). Secrets are write-only: a Get says whether each
  * is set, never its value; they are sealed at rest with FLOWHOOK_SECRET_KEY.
  *
@@ -600,6 +1015,59 @@ export const ProviderSettingsService: GenService<{
     methodKind: "unary";
     input: typeof UpdateSecuritySettingsRequestSchema;
     output: typeof UpdateSecuritySettingsResponseSchema;
+  },
+  /**
+   * Registers a connector: an outside system that EXTERNAL states with PROVIDER_CONNECTOR
+   * create work items in. AlreadyExists when the name is taken. An empty signing_secret is
+   * generated and returned once, in the response.
+   *
+   * @generated from rpc flowhook.v1.ProviderSettingsService.CreateConnector
+   */
+  createConnector: {
+    methodKind: "unary";
+    input: typeof CreateConnectorRequestSchema;
+    output: typeof CreateConnectorResponseSchema;
+  },
+  /**
+   * @generated from rpc flowhook.v1.ProviderSettingsService.GetConnector
+   */
+  getConnector: {
+    methodKind: "unary";
+    input: typeof GetConnectorRequestSchema;
+    output: typeof GetConnectorResponseSchema;
+  },
+  /**
+   * Connectors by name.
+   *
+   * @generated from rpc flowhook.v1.ProviderSettingsService.ListConnectors
+   */
+  listConnectors: {
+    methodKind: "unary";
+    input: typeof ListConnectorsRequestSchema;
+    output: typeof ListConnectorsResponseSchema;
+  },
+  /**
+   * Replaces a connector's settings when it is at expected_revision (Aborted otherwise).
+   * Secrets left empty are kept; a new signing secret is rolled: the one it replaces still
+   * verifies callbacks for signing_secret_grace.
+   *
+   * @generated from rpc flowhook.v1.ProviderSettingsService.UpdateConnector
+   */
+  updateConnector: {
+    methodKind: "unary";
+    input: typeof UpdateConnectorRequestSchema;
+    output: typeof UpdateConnectorResponseSchema;
+  },
+  /**
+   * FailedPrecondition while a published workflow version names it or a work item is being
+   * created or waits at it.
+   *
+   * @generated from rpc flowhook.v1.ProviderSettingsService.DeleteConnector
+   */
+  deleteConnector: {
+    methodKind: "unary";
+    input: typeof DeleteConnectorRequestSchema;
+    output: typeof DeleteConnectorResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowhook_v1_settings, 0);

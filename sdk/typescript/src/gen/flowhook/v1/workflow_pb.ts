@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowhook/v1/workflow.proto.
  */
 export const file_flowhook_v1_workflow: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93aG9vay92MS93b3JrZmxvdy5wcm90bxILZmxvd2hvb2sudjEiYAoJRm9ybUZpZWxkEgwKBG5hbWUYASABKAkSDQoFbGFiZWwYAiABKAkSJAoEdHlwZRgDIAEoDjIWLmZsb3dob29rLnYxLkZpZWxkVHlwZRIQCghyZXF1aXJlZBgEIAEoCCI9CghBc3NpZ25lZRIRCgd1c2VyX2lkGAEgASgJSAASEgoIZ3JvdXBfaWQYAiABKAlIAEIKCghhc3NpZ25lZSIxCgZTaWduZXISEgoKbmFtZV9maWVsZBgBIAEoCRITCgtlbWFpbF9maWVsZBgCIAEoCSKnAgoMRXh0ZXJuYWxTdGVwEicKCHByb3ZpZGVyGAEgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXISFQoNZW1haWxfc3ViamVjdBgCIAEoCRIWCg5kb2N1bWVudF90aXRsZRgDIAEoCRIkCgdzaWduZXJzGAQgAygLMhMuZmxvd2hvb2sudjEuU2lnbmVyEkoKEW91dGNvbWVfb3ZlcnJpZGVzGAUgAygLMi8uZmxvd2hvb2sudjEuRXh0ZXJuYWxTdGVwLk91dGNvbWVPdmVycmlkZXNFbnRyeRpNChVPdXRjb21lT3ZlcnJpZGVzRW50cnkSCwoDa2V5GAEgASgJEiMKBXZhbHVlGAIgASgOMhQuZmxvd2hvb2sudjEuT3V0Y29tZToCOAEi9wEKBVN0YXRlEgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBGtpbmQYAyABKA4yFi5mbG93aG9vay52MS5TdGF0ZUtpbmQSKwoLZm9ybV9maWVsZHMYBCADKAsyFi5mbG93aG9vay52MS5Gb3JtRmllbGQSJwoIYXNzaWduZWUYBSABKAsyFS5mbG93aG9vay52MS5Bc3NpZ25lZRIrCghleHRlcm5hbBgGIAEoCzIZLmZsb3dob29rLnYxLkV4dGVybmFsU3RlcBIqCgd0aW1lb3V0GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIi8KBkFjdGlvbhIlCgRraW5kGAEgASgOMhcuZmxvd2hvb2sudjEuQWN0aW9uS2luZCKdAQoKVHJhbnNpdGlvbhILCgNrZXkYASABKAkSDAoEbmFtZRgCIAEoCRISCgpmcm9tX3N0YXRlGAMgASgJEhAKCHRvX3N0YXRlGAQgASgJEigKCm9uX291dGNvbWUYBSABKA4yFC5mbG93aG9vay52MS5PdXRjb21lEiQKB2FjdGlvbnMYBiADKAsyEy5mbG93aG9vay52MS5BY3Rpb24ihAEKDVdvcmtmbG93RHJhZnQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIiCgZzdGF0ZXMYAyADKAsyEi5mbG93aG9vay52MS5TdGF0ZRIsCgt0cmFuc2l0aW9ucxgEIAMoCzIXLmZsb3dob29rLnYxLlRyYW5zaXRpb24iywEKCFdvcmtmbG93EgoKAmlkGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEikKBWRyYWZ0GAMgASgLMhouZmxvd2hvb2sudjEuV29ya2Zsb3dEcmFmdBIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoBRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLwAQoPV29ya2Zsb3dWZXJzaW9uEhMKC3dvcmtmbG93X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSIgoGc3RhdGVzGAMgAygLMhIuZmxvd2hvb2sudjEuU3RhdGUSLAoLdHJhbnNpdGlvbnMYBCADKAsyFy5mbG93aG9vay52MS5UcmFuc2l0aW9uEjAKDHB1Ymxpc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgGIAEoCRITCgtkZXNjcmlwdGlvbhgHIAEoCRIQCghyZXZpc2lvbhgIIAEoAyIoCgdQcm9ibGVtEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCSJAChZWYWxpZGF0aW9uRXJyb3JEZXRhaWxzEiYKCHByb2JsZW1zGAEgAygLMhQuZmxvd2hvb2sudjEuUHJvYmxlbSqAAQoJU3RhdGVLaW5kEhoKFlNUQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIUChBTVEFURV9LSU5EX1NUQVJUEAESFAoQU1RBVEVfS0lORF9IVU1BThACEhcKE1NUQVRFX0tJTkRfRVhURVJOQUwQAxISCg5TVEFURV9LSU5EX0VORBAEKpUBCglGaWVsZFR5cGUSGgoWRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhUKEUZJRUxEX1RZUEVfU1RSSU5HEAESFQoRRklFTERfVFlQRV9OVU1CRVIQAhITCg9GSUVMRF9UWVBFX0JPT0wQAxITCg9GSUVMRF9UWVBFX0RBVEUQBBIUChBGSUVMRF9UWVBFX0VNQUlMEAUqUQoIUHJvdmlkZXISGAoUUFJPVklERVJfVU5TUEVDSUZJRUQQABIVChFQUk9WSURFUl9ET0NVU0lHThABEhQKEFBST1ZJREVSX09ORVNQQU4QAiqMAQoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASFAoQT1VUQ09NRV9BUFBST1ZFRBABEhIKDk9VVENPTUVfREVOSUVEEAISFAoQT1VUQ09NRV9GSU5JU0hFRBADEhMKD09VVENPTUVfREVMRVRFRBAEEhMKD09VVENPTUVfRVhQSVJFRBAFKnsKCkFjdGlvbktpbmQSGwoXQUNUSU9OX0tJTkRfVU5TUEVDSUZJRUQQABIoCiRBQ1RJT05fS0lORF9ET0NVU0lHTl9DUkVBVEVfRU5WRUxPUEUQARImCiJBQ1RJT05fS0lORF9PTkVTUEFOX0NSRUFURV9QQUNLQUdFEAJCpgEKD2NvbS5mbG93aG9vay52MUINV29ya2Zsb3dQcm90b1ABWjdnaXRodWIuY29tL2Zsb3dob29rL2Zsb3dob29rL2dlbi9mbG93aG9vay92MTtmbG93aG9va3YxogIDRlhYqgILRmxvd2hvb2suVjHKAgtGbG93aG9va1xWMeICF0Zsb3dob29rXFYxXEdQQk1ldGFkYXRh6gIMRmxvd2hvb2s6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93aG9vay92MS93b3JrZmxvdy5wcm90bxILZmxvd2hvb2sudjEiYAoJRm9ybUZpZWxkEgwKBG5hbWUYASABKAkSDQoFbGFiZWwYAiABKAkSJAoEdHlwZRgDIAEoDjIWLmZsb3dob29rLnYxLkZpZWxkVHlwZRIQCghyZXF1aXJlZBgEIAEoCCI9CghBc3NpZ25lZRIRCgd1c2VyX2lkGAEgASgJSAASEgoIZ3JvdXBfaWQYAiABKAlIAEIKCghhc3NpZ25lZSIxCgZTaWduZXISEgoKbmFtZV9maWVsZBgBIAEoCRITCgtlbWFpbF9maWVsZBgCIAEoCSLUAgoMRXh0ZXJuYWxTdGVwEicKCHByb3ZpZGVyGAEgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXISFQoNZW1haWxfc3ViamVjdBgCIAEoCRIWCg5kb2N1bWVudF90aXRsZRgDIAEoCRIkCgdzaWduZXJzGAQgAygLMhMuZmxvd2hvb2sudjEuU2lnbmVyEkoKEW91dGNvbWVfb3ZlcnJpZGVzGAUgAygLMi8uZmxvd2hvb2sudjEuRXh0ZXJuYWxTdGVwLk91dGNvbWVPdmVycmlkZXNFbnRyeRIRCgljb25uZWN0b3IYBiABKAkSGAoQaW5jbHVkZV9kb2N1bWVudBgHIAEoCBpNChVPdXRjb21lT3ZlcnJpZGVzRW50cnkSCwoDa2V5GAEgASgJEiMKBXZhbHVlGAIgASgOMhQuZmxvd2hvb2sudjEuT3V0Y29tZToCOAEi9wEKBVN0YXRlEgsKA2tleRgBIAEoCRIMCgRuYW1lGAIgASgJEiQKBGtpbmQYAyABKA4yFi5mbG93aG9vay52MS5TdGF0ZUtpbmQSKwoLZm9ybV9maWVsZHMYBCADKAsyFi5mbG93aG9vay52MS5Gb3JtRmllbGQSJwoIYXNzaWduZWUYBSABKAsyFS5mbG93aG9vay52MS5Bc3NpZ25lZRIrCghleHRlcm5hbBgGIAEoCzIZLmZsb3dob29rLnYxLkV4dGVybmFsU3RlcBIqCgd0aW1lb3V0GAcgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIi8KBkFjdGlvbhIlCgRraW5kGAEgASgOMhcuZmxvd2hvb2sudjEuQWN0aW9uS2luZCKdAQoKVHJhbnNpdGlvbhILCgNrZXkYASABKAkSDAoEbmFtZRgCIAEoCRISCgpmcm9tX3N0YXRlGAMgASgJEhAKCHRvX3N0YXRlGAQgASgJEigKCm9uX291dGNvbWUYBSABKA4yFC5mbG93aG9vay52MS5PdXRjb21lEiQKB2FjdGlvbnMYBiADKAsyEy5mbG93aG9vay52MS5BY3Rpb24ihAEKDVdvcmtmbG93RHJhZnQSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIiCgZzdGF0ZXMYAyADKAsyEi5mbG93aG9vay52MS5TdGF0ZRIsCgt0cmFuc2l0aW9ucxgEIAMoCzIXLmZsb3dob29rLnYxLlRyYW5zaXRpb24iywEKCFdvcmtmbG93EgoKAmlkGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEikKBWRyYWZ0GAMgASgLMhouZmxvd2hvb2sudjEuV29ya2Zsb3dEcmFmdBIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoBRIuCgpjcmVhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLwAQoPV29ya2Zsb3dWZXJzaW9uEhMKC3dvcmtmbG93X2lkGAEgASgJEg8KB3ZlcnNpb24YAiABKAUSIgoGc3RhdGVzGAMgAygLMhIuZmxvd2hvb2sudjEuU3RhdGUSLAoLdHJhbnNpdGlvbnMYBCADKAsyFy5mbG93aG9vay52MS5UcmFuc2l0aW9uEjAKDHB1Ymxpc2hlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDAoEbmFtZRgGIAEoCRITCgtkZXNjcmlwdGlvbhgHIAEoCRIQCghyZXZpc2lvbhgIIAEoAyIoCgdQcm9ibGVtEgwKBHBhdGgYASABKAkSDwoHbWVzc2FnZRgCIAEoCSJAChZWYWxpZGF0aW9uRXJyb3JEZXRhaWxzEiYKCHByb2JsZW1zGAEgAygLMhQuZmxvd2hvb2sudjEuUHJvYmxlbSqAAQoJU3RhdGVLaW5kEhoKFlNUQVRFX0tJTkRfVU5TUEVDSUZJRUQQABIUChBTVEFURV9LSU5EX1NUQVJUEAESFAoQU1RBVEVfS0lORF9IVU1BThACEhcKE1NUQVRFX0tJTkRfRVhURVJOQUwQAxISCg5TVEFURV9LSU5EX0VORBAEKpUBCglGaWVsZFR5cGUSGgoWRklFTERfVFlQRV9VTlNQRUNJRklFRBAAEhUKEUZJRUxEX1RZUEVfU1RSSU5HEAESFQoRRklFTERfVFlQRV9OVU1CRVIQAhITCg9GSUVMRF9UWVBFX0JPT0wQAxITCg9GSUVMRF9UWVBFX0RBVEUQBBIUChBGSUVMRF9UWVBFX0VNQUlMEAUqaQoIUHJvdmlkZXISGAoUUFJPVklERVJfVU5TUEVDSUZJRUQQABIVChFQUk9WSURFUl9ET0NVU0lHThABEhQKEFBST1ZJREVSX09ORVNQQU4QAhIWChJQUk9WSURFUl9DT05ORUNUT1IQAyqMAQoHT3V0Y29tZRIXChNPVVRDT01FX1VOU1BFQ0lGSUVEEAASFAoQT1VUQ09NRV9BUFBST1ZFRBABEhIKDk9VVENPTUVfREVOSUVEEAISFAoQT1VUQ09NRV9GSU5JU0hFRBADEhMKD09VVENPTUVfREVMRVRFRBAEEhMKD09VVENPTUVfRVhQSVJFRBAFKqcBCgpBY3Rpb25LaW5kEhsKF0FDVElPTl9LSU5EX1VOU1BFQ0lGSUVEEAASKAokQUNUSU9OX0tJTkRfRE9DVVNJR05fQ1JFQVRFX0VOVkVMT1BFEAESJgoiQUNUSU9OX0tJTkRfT05FU1BBTl9DUkVBVEVfUEFDS0FHRRACEioKJkFDVElPTl9LSU5EX0NPTk5FQ1RPUl9DUkVBVEVfV09SS19JVEVNEANCpgEKD2NvbS5mbG93aG9vay52MUINV29ya2Zsb3dQcm90b1ABWjdnaXRodWIuY29tL2Zsb3dob29rL2Zsb3dob29rL2dlbi9mbG93aG9vay92MTtmbG93aG9va3YxogIDRlhYqgILRmxvd2hvb2suVjHKAgtGbG93aG9va1xWMeICF0Zsb3dob29rXFYxXEdQQk1ldGFkYXRh6gIMRmxvd2hvb2s6OlYxYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message flowhook.v1.FormField
@@ -119,7 +119,8 @@ export type ExternalStep = Message<"flowhook.v1.ExternalStep"> & {
   provider: Provider;
 
   /**
-   * The subject of the email the provider sends (at most 100 characters, DocuSign's limit).
+   * The subject of the email the provider sends (at most 100 characters, DocuSign's limit); a
+   * connector's system gets it as the work item's title.
    *
    * @generated from field: string email_subject = 2;
    */
@@ -133,17 +134,36 @@ export type ExternalStep = Message<"flowhook.v1.ExternalStep"> & {
   documentTitle: string;
 
   /**
+   * DocuSign and OneSpan: at least one. A connector: optional (the parties, when the form has
+   * them).
+   *
    * @generated from field: repeated flowhook.v1.Signer signers = 4;
    */
   signers: Signer[];
 
   /**
-   * Provider event name (e.g. "envelope-voided", "PACKAGE_OPT_OUT") to the outcome it means
-   * for this state; wins over the provider's default mapping.
+   * Provider event name (e.g. "envelope-voided", "PACKAGE_OPT_OUT", or any type a connector's
+   * system sends) to the outcome it means for this state; wins over the provider's mapping
+   * (a connector's `outcomes`).
    *
    * @generated from field: map<string, flowhook.v1.Outcome> outcome_overrides = 5;
    */
   outcomeOverrides: { [key: string]: Outcome };
+
+  /**
+   * The connector's name: required with PROVIDER_CONNECTOR, refused with other providers.
+   *
+   * @generated from field: string connector = 6;
+   */
+  connector: string;
+
+  /**
+   * Send the PDF rendered from the start form with the work item (a connector's create
+   * request carries it as data.document). DocuSign and OneSpan always send it.
+   *
+   * @generated from field: bool include_document = 7;
+   */
+  includeDocument: boolean;
 };
 
 /**
@@ -490,7 +510,8 @@ export enum StateKind {
   HUMAN = 2,
 
   /**
-   * Actioned by an outside system (DocuSign, OneSpan); assigned to nobody.
+   * Actioned by an outside system (DocuSign, OneSpan, any system reached through a
+   * connector); assigned to nobody.
    *
    * @generated from enum value: STATE_KIND_EXTERNAL = 3;
    */
@@ -571,6 +592,14 @@ export enum Provider {
    * @generated from enum value: PROVIDER_ONESPAN = 2;
    */
   ONESPAN = 2,
+
+  /**
+   * Any outside system, through a connector an administrator registers
+   * (ProviderSettingsService.CreateConnector): calls and callbacks signed with Standard Webhooks.
+   *
+   * @generated from enum value: PROVIDER_CONNECTOR = 3;
+   */
+  CONNECTOR = 3,
 }
 
 /**
@@ -641,6 +670,13 @@ export enum ActionKind {
    * @generated from enum value: ACTION_KIND_ONESPAN_CREATE_PACKAGE = 2;
    */
   ONESPAN_CREATE_PACKAGE = 2,
+
+  /**
+   * POST the work item to the connector's create_url.
+   *
+   * @generated from enum value: ACTION_KIND_CONNECTOR_CREATE_WORK_ITEM = 3;
+   */
+  CONNECTOR_CREATE_WORK_ITEM = 3,
 }
 
 /**
