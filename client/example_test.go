@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -341,4 +342,89 @@ func Example_eventLog() {
 	// PROVIDER_DOCUSIGN envelope-sent VERDICT_PROGRESS true
 	// PROVIDER_DOCUSIGN recipient-completed VERDICT_PROGRESS true
 	// PROVIDER_DOCUSIGN envelope-completed VERDICT_APPLIED true
+}
+
+// An admin registers a connector: any outside system an EXTERNAL state can wait on, here a
+// ticketing system. flowhook signs its calls to the system with the connector's secret, and
+// checks the system's callbacks with it (Standard Webhooks); left empty, the secret is
+// generated and returned this once. The system posts its events to the connector's webhook
+// URL, and the outcomes table says which of them end the step.
+func Example_connector() {
+	t, stop := newExampleTB("Example_connector")
+	defer stop()
+	srv := flowhooktest.Start(t)
+	ctx := context.Background()
+	admin := client.New(nil, srv.URL, srv.AdminKey)
+
+	created, err := admin.Settings.CreateConnector(ctx, connect.NewRequest(&flowhookv1.CreateConnectorRequest{
+		Name:        "tickets",
+		DisplayName: "Ticketing",
+		CreateUrl:   "https://tickets.example.com/api/tickets",
+		StatusUrl:   "https://tickets.example.com/api/tickets/{id}",
+		CancelUrl:   "https://tickets.example.com/api/tickets/{id}/cancel",
+		Outcomes: map[string]flowhookv1.Outcome{
+			"ticket.approved": flowhookv1.Outcome_OUTCOME_APPROVED,
+			"ticket.rejected": flowhookv1.Outcome_OUTCOME_DENIED,
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := created.Msg.GetConnector()
+	secret := created.Msg.GetSigningSecret() // hand it to the ticketing system with the webhook URL
+	webhook, err := url.Parse(c.GetWebhookUrl())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The webhook URL is the server's public URL (a random port here) and this path.
+	fmt.Println("webhook path:", webhook.Path)
+	fmt.Println("signing secret set:", c.GetSigningSecretSet(), "generated:", strings.HasPrefix(secret, "whsec_"))
+
+	// The secret is write-only: no answer holds it again.
+	got, err := admin.Settings.GetConnector(ctx, connect.NewRequest(&flowhookv1.GetConnectorRequest{Name: "tickets"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("get shows the secret:", strings.Contains(got.Msg.String(), secret))
+
+	// A workflow's EXTERNAL state names the connector: entering it creates a ticket.
+	draft := &flowhookv1.WorkflowDraft{
+		Name: "Credit check",
+		States: []*flowhookv1.State{
+			{Key: "start", Kind: flowhookv1.StateKind_STATE_KIND_START},
+			{Key: "ticket", Kind: flowhookv1.StateKind_STATE_KIND_EXTERNAL, External: &flowhookv1.ExternalStep{
+				Provider: flowhookv1.Provider_PROVIDER_CONNECTOR, Connector: "tickets"}},
+			{Key: "approved", Kind: flowhookv1.StateKind_STATE_KIND_END},
+			{Key: "rejected", Kind: flowhookv1.StateKind_STATE_KIND_END},
+		},
+		Transitions: []*flowhookv1.Transition{
+			{Key: "submit", FromState: "start", ToState: "ticket"},
+			{Key: "approve", FromState: "ticket", ToState: "approved", OnOutcome: flowhookv1.Outcome_OUTCOME_APPROVED},
+			{Key: "reject", FromState: "ticket", ToState: "rejected", OnOutcome: flowhookv1.Outcome_OUTCOME_DENIED},
+		},
+	}
+	wf, err := admin.Design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: draft}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	published, err := admin.Design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{
+		WorkflowId: wf.Msg.GetWorkflow().GetId(), ExpectedRevision: wf.Msg.GetWorkflow().GetRevision()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range published.Msg.GetVersion().GetTransitions() {
+		if tr.GetKey() == "submit" {
+			fmt.Println("submit:", tr.GetActions()[0].GetKind())
+		}
+	}
+
+	// While a published version names it, the connector stays.
+	_, err = admin.Settings.DeleteConnector(ctx, connect.NewRequest(&flowhookv1.DeleteConnectorRequest{Name: "tickets"}))
+	fmt.Println("delete:", connect.CodeOf(err))
+	// Output:
+	// webhook path: /webhooks/c2i/tickets
+	// signing secret set: true generated: true
+	// get shows the secret: false
+	// submit: ACTION_KIND_CONNECTOR_CREATE_WORK_ITEM
+	// delete: failed_precondition
 }

@@ -253,15 +253,13 @@ func (f *fakes) systems() []system {
 			})
 		},
 		action: actionHandler{kind: "envelope", idField: "envelopeId", status: f.docuSign.EnvelopeStatus,
-			actions: func(id, reason string) map[string]func() error {
-				return map[string]func() error{
-					"deliver":  func() error { return f.docuSign.Deliver(id) },
-					"sign":     func() error { return f.docuSign.Sign(id) },
-					"complete": func() error { return f.docuSign.Complete(id) },
-					"decline":  func() error { return f.docuSign.Decline(id, reason) },
-					"void":     func() error { return f.docuSign.Void(id, reason) },
-					"expire":   func() error { return f.docuSign.Expire(id) },
-				}
+			actions: map[string]action{
+				"deliver":  noReason(f.docuSign.Deliver),
+				"sign":     noReason(f.docuSign.Sign),
+				"complete": noReason(f.docuSign.Complete),
+				"decline":  f.docuSign.Decline,
+				"void":     f.docuSign.Void,
+				"expire":   noReason(f.docuSign.Expire),
 			}},
 	}, {
 		prefix: "/onespan", items: "packages", list: f.packages, duplicates: f.oneSpan.SetDuplicates,
@@ -271,17 +269,15 @@ func (f *fakes) systems() []system {
 			})
 		},
 		action: actionHandler{kind: "package", idField: "packageId", status: f.oneSpanStatus,
-			actions: func(id, reason string) map[string]func() error {
-				return map[string]func() error{
-					"sign":     func() error { return f.oneSpan.Sign(id) },
-					"complete": func() error { return f.oneSpan.Complete(id) },
-					"decline":  func() error { return f.oneSpan.Decline(id, reason) },
-					"optout":   func() error { return f.oneSpan.OptOut(id, reason) },
-					"expire":   func() error { return f.oneSpan.Expire(id) },
-					"archive":  func() error { return f.oneSpan.Archive(id) },
-					"trash":    func() error { return f.oneSpan.Trash(id) },
-					"delete":   func() error { return f.oneSpan.Delete(id) },
-				}
+			actions: map[string]action{
+				"sign":     noReason(f.oneSpan.Sign),
+				"complete": noReason(f.oneSpan.Complete),
+				"decline":  f.oneSpan.Decline,
+				"optout":   f.oneSpan.OptOut,
+				"expire":   noReason(f.oneSpan.Expire),
+				"archive":  noReason(f.oneSpan.Archive),
+				"trash":    noReason(f.oneSpan.Trash),
+				"delete":   noReason(f.oneSpan.Delete),
 			}},
 	}, {
 		prefix: "/tickets", items: "tickets", list: f.ticketList, duplicates: f.tickets.SetDuplicates,
@@ -291,15 +287,13 @@ func (f *fakes) systems() []system {
 			})
 		},
 		action: actionHandler{kind: "ticket", idField: "id", status: f.ticketType,
-			actions: func(id, reason string) map[string]func() error {
-				return map[string]func() error{
-					"approve": func() error { return f.tickets.Approve(id, reason) },
-					"reject":  func() error { return f.tickets.Reject(id, reason) },
-					"resolve": func() error { return f.tickets.Resolve(id) },
-					"delete":  func() error { return f.tickets.Delete(id) },
-					"expire":  func() error { return f.tickets.Expire(id) },
-					"comment": func() error { return f.tickets.Comment(id, reason) },
-				}
+			actions: map[string]action{
+				"approve": f.tickets.Approve,
+				"reject":  f.tickets.Reject,
+				"resolve": noReason(f.tickets.Resolve),
+				"delete":  noReason(f.tickets.Delete),
+				"expire":  noReason(f.tickets.Expire),
+				"comment": f.tickets.Comment,
 			}},
 	}}
 }
@@ -311,12 +305,10 @@ func (f *fakes) envelopes() any {
 		Status     string `json:"status"`
 		Subject    string `json:"subject"`
 	}
-	list := []envelope{}
-	for _, c := range f.docuSign.Envelopes() {
+	return convert(f.docuSign.Envelopes(), func(c docusignfake.CreateRequest) envelope {
 		status, _ := f.docuSign.EnvelopeStatus(c.EnvelopeID)
-		list = append(list, envelope{EnvelopeID: c.EnvelopeID, Status: status, Subject: c.Definition.EmailSubject})
-	}
-	return list
+		return envelope{EnvelopeID: c.EnvelopeID, Status: status, Subject: c.Definition.EmailSubject}
+	})
 }
 
 // packages lists the OneSpan packages created so far.
@@ -326,12 +318,10 @@ func (f *fakes) packages() any {
 		Status    string `json:"status"`
 		Name      string `json:"name"`
 	}
-	list := []pkg{}
-	for _, c := range f.oneSpan.Packages() {
+	return convert(f.oneSpan.Packages(), func(c onespanfake.CreateRequest) pkg {
 		status, _ := f.oneSpanStatus(c.ID)
-		list = append(list, pkg{PackageID: c.ID, Status: status, Name: c.Package.Name})
-	}
-	return list
+		return pkg{PackageID: c.ID, Status: status, Name: c.Package.Name}
+	})
 }
 
 // ticketList lists the tickets created so far.
@@ -343,11 +333,9 @@ func (f *fakes) ticketList() any {
 		LatestType string `json:"latestType"`
 		Reason     string `json:"reason"`
 	}
-	list := []ticket{}
-	for _, t := range f.tickets.Tickets() {
-		list = append(list, ticket{ID: t.ID, WorkItemID: t.WorkItemID, State: t.State, LatestType: t.LatestType, Reason: t.Reason})
-	}
-	return list
+	return convert(f.tickets.Tickets(), func(t connectorfake.Ticket) ticket {
+		return ticket{ID: t.ID, WorkItemID: t.WorkItemID, State: t.State, LatestType: t.LatestType, Reason: t.Reason}
+	})
 }
 
 // oneSpanStatus is a package's status, DELETED once it is deleted.
@@ -365,6 +353,14 @@ func (f *fakes) ticketType(id string) (string, bool) {
 	return t.LatestType, ok
 }
 
+// action plays one of a fake's hooks on a work item; reason is the body's, or a default.
+type action func(id, reason string) error
+
+// noReason is an action of a hook that takes no reason.
+func noReason(hook func(id string) error) action {
+	return func(id, _ string) error { return hook(id) }
+}
+
 // actionHandler serves POST …/{id}/{action} for one fake: it plays the action on the work item
 // (an envelope, a package) and answers with its status and the notifications the action
 // posted: 404 for an unknown item or action, 409 when the item's state does not allow it.
@@ -372,7 +368,7 @@ type actionHandler struct {
 	kind, idField string
 	status        func(id string) (string, bool)
 	deliveries    func() []Delivery
-	actions       func(id, reason string) map[string]func() error
+	actions       map[string]action
 }
 
 func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -385,13 +381,13 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	do, ok := h.actions(id, reason)[r.PathValue("action")]
+	do, ok := h.actions[r.PathValue("action")]
 	if !ok {
 		writeError(w, http.StatusNotFound, "unknown action "+r.PathValue("action"))
 		return
 	}
 	before := len(h.deliveries())
-	if err := do(); err != nil {
+	if err := do(id, reason); err != nil {
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
@@ -449,11 +445,12 @@ func setDuplicates(set func(n int)) http.HandlerFunc {
 	}
 }
 
-// convert maps a fake's deliveries to the control API's.
-func convert[D any](ds []D, to func(D) Delivery) []Delivery {
-	out := make([]Delivery, 0, len(ds))
-	for _, d := range ds {
-		out = append(out, to(d))
+// convert maps what a fake records (its deliveries, its items) to the control API's view: an
+// empty list, never null.
+func convert[R, V any](rs []R, to func(R) V) []V {
+	out := make([]V, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, to(r))
 	}
 	return out
 }

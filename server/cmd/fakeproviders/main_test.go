@@ -16,7 +16,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowhook/flowhook/server/internal/provider/connector/connectorfake"
 	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 // TestRunPrintsURLsAndStops: the one JSON line names four servers that answer, and the
@@ -190,22 +192,8 @@ func TestTicketsEndToEnd(t *testing.T) {
 	require.Equal(t, urls.Tickets+"/tickets/{id}/cancel", account["cancelUrl"])
 
 	// flowhook's webhook endpoint.
-	var mu sync.Mutex
-	var headers []http.Header
-	var bodies [][]byte
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		headers, bodies = append(headers, r.Header.Clone()), append(bodies, b)
-		mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(hook.Close)
-	received := func() ([]http.Header, [][]byte) {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]http.Header(nil), headers...), append([][]byte(nil), bodies...)
-	}
+	hook := providertest.NewListener(t, "/webhooks/connector/tickets", 0, nil)
+	hook.SetStatus(http.StatusNoContent)
 
 	// signed makes a call as flowhook's connector client does.
 	signed := func(method, target, secret string, body []byte, header map[string]string) (int, map[string]any) {
@@ -227,7 +215,7 @@ func TestTicketsEndToEnd(t *testing.T) {
 	}
 	create, err := json.Marshal(map[string]any{"type": "workitem.create", "timestamp": time.Now().UTC().Format(time.RFC3339),
 		"data": map[string]any{"workItemId": "wi_1", "instanceId": "in_1", "workflowId": "wf_1", "workflowVersion": 1,
-			"state": "REVIEW", "formData": map[string]any{"amount": 10}, "callbackUrl": hook.URL + "/webhooks/connector/tickets"}})
+			"state": "REVIEW", "formData": map[string]any{"amount": 10}, "callbackUrl": hook.URL}})
 	require.NoError(t, err)
 	code, created := signed("POST", account["createUrl"].(string), secret, create,
 		map[string]string{"Content-Type": "application/json", "Idempotency-Key": "wi_1"})
@@ -238,21 +226,15 @@ func TestTicketsEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, "%v", approved)
 	require.Equal(t, id, approved["id"])
 	require.Equal(t, "ticket.approved", approved["status"])
-	require.Equal(t, []any{map[string]any{"id": id, "event": "ticket.approved", "url": hook.URL + "/webhooks/connector/tickets", "statusCode": float64(204)}},
+	require.Equal(t, []any{map[string]any{"id": id, "event": "ticket.approved", "url": hook.URL, "statusCode": float64(204)}},
 		approved["deliveries"])
 
-	hs, bs := received()
-	require.Len(t, hs, 2, "ticket.created, then ticket.approved")
+	posts := hook.Posts()
+	require.Len(t, posts, 2, "ticket.created, then ticket.approved")
 	for i, want := range []string{"ticket.created", "ticket.approved"} {
-		require.NoError(t, standardwebhooks.Verify([]string{secret}, hs[i], bs[i], time.Now(), 0))
-		var ev struct {
-			Type string `json:"type"`
-			Data struct {
-				ID     string `json:"id"`
-				Reason string `json:"reason"`
-			} `json:"data"`
-		}
-		require.NoError(t, json.Unmarshal(bs[i], &ev))
+		require.NoError(t, standardwebhooks.Verify([]string{secret}, posts[i].Header, posts[i].Body, time.Now(), 0))
+		var ev connectorfake.Event
+		require.NoError(t, json.Unmarshal(posts[i].Body, &ev))
 		require.Equal(t, want, ev.Type)
 		require.Equal(t, id, ev.Data.ID)
 	}
@@ -322,17 +304,15 @@ func TestActionHandler(t *testing.T) {
 		kind: "envelope", idField: "envelopeId",
 		status:     func(id string) (string, bool) { return status, id == "e1" },
 		deliveries: func() []Delivery { return posted },
-		actions: func(id, reason string) map[string]func() error {
-			return map[string]func() error{
-				"decline": func() error {
-					if status != "sent" {
-						return errors.New("envelope e1 is " + status)
-					}
-					status = "declined"
-					posted = append(posted, Delivery{ID: id, Event: "envelope-declined", StatusCode: 200, URL: reason})
-					return nil
-				},
-			}
+		actions: map[string]action{
+			"decline": func(id, reason string) error {
+				if status != "sent" {
+					return errors.New("envelope e1 is " + status)
+				}
+				status = "declined"
+				posted = append(posted, Delivery{ID: id, Event: "envelope-declined", StatusCode: 200, URL: reason})
+				return nil
+			},
 		},
 	}
 	mux := http.NewServeMux()

@@ -13,6 +13,8 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -21,6 +23,8 @@ import (
 	"github.com/flowhook/flowhook/server/internal/provider/connector/connectorfake"
 	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
 	"github.com/flowhook/flowhook/server/internal/store"
+	"github.com/flowhook/flowhook/server/internal/telemetry"
+	"github.com/flowhook/flowhook/server/internal/webhook"
 )
 
 // The connector flows end to end: a real server on each database, the fake ticketing system
@@ -41,7 +45,13 @@ const ticketsToken = "Bearer tickets-api-token-0123456789"
 
 func setupConnector(t *testing.T, d store.Dialect, configure func(*config.Config)) connectorBundle {
 	t.Helper()
-	b := setupWith(t, d, nil, configure)
+	return setupConnectorWith(t, d, nil, configure)
+}
+
+// setupConnectorWith is setupConnector with telemetry (nil: none).
+func setupConnectorWith(t *testing.T, d store.Dialect, tel *telemetry.Telemetry, configure func(*config.Config)) connectorBundle {
+	t.Helper()
+	b := setupWith(t, d, tel, configure)
 	ctx := context.Background()
 	fake := connectorfake.New(connectorfake.Options{AuthHeader: connectorfake.AuthHeader{Name: "Authorization", Value: ticketsToken}})
 	base := fake.Start(t)
@@ -295,6 +305,22 @@ func TestConnectorFlows(t *testing.T) {
 			}
 		})
 
+		t.Run("the connection test reaches the system with the connector's credentials", func(t *testing.T) {
+			res, err := c.settings.TestProviderConnection(ctx, connect.NewRequest(&flowhookv1.TestProviderConnectionRequest{
+				Provider: flowhookv1.Provider_PROVIDER_CONNECTOR, Connector: "tickets"}))
+			require.NoError(t, err)
+			require.True(t, res.Msg.GetOk(), res.Msg.GetMessage())
+			res, err = c.settings.TestProviderConnection(ctx, connect.NewRequest(&flowhookv1.TestProviderConnectionRequest{
+				Provider: flowhookv1.Provider_PROVIDER_CONNECTOR, Connector: "nobody"}))
+			require.NoError(t, err)
+			require.False(t, res.Msg.GetOk())
+			require.Contains(t, res.Msg.GetMessage(), `no connector is named "nobody"`)
+			res, err = c.settings.TestProviderConnection(ctx, connect.NewRequest(&flowhookv1.TestProviderConnectionRequest{
+				Provider: flowhookv1.Provider_PROVIDER_CONNECTOR}))
+			require.NoError(t, err)
+			require.False(t, res.Msg.GetOk(), "a connector's name is needed")
+		})
+
 		t.Run("a connector in use is not deleted", func(t *testing.T) {
 			c.start(t, "Frances Allen")
 			_, err := c.settings.DeleteConnector(ctx, connect.NewRequest(&flowhookv1.DeleteConnectorRequest{Name: "tickets"}))
@@ -466,4 +492,62 @@ func TestConnectorCreateFailures(t *testing.T) {
 			require.Len(t, keys, 1, "every try is the same message")
 		})
 	})
+}
+
+// A connector's callback is traced and counted as DocuSign's are: a server span of its own
+// (route /webhooks/c2i/{connector}, provider connector:tickets), a processing span linked to the
+// transition that created the ticket, and the metrics labelled with the connector.
+func TestConnectorTracesAndMetrics(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { require.NoError(t, tp.Shutdown(context.Background())) })
+	tel, err := telemetry.New(tp)
+	require.NoError(t, err)
+	c := setupConnectorWith(t, store.Postgres, tel, nil)
+
+	inst := c.start(t, "Traced Customer")
+	tk := c.coupled(t, inst.GetId())
+	waiting, ok := scrape(t, c.testBundle, "flowhook_work_items_waiting", `provider="connector:tickets"`)
+	require.True(t, ok)
+	require.GreaterOrEqual(t, waiting, 1.0)
+	require.NoError(t, c.fake.Approve(tk.ID, "traced"))
+	c.settled(t, inst.GetId())
+
+	const route = "/webhooks/c2i/{connector}"
+	var ingest, process, start sdktrace.ReadOnlySpan
+	require.Eventually(t, func() bool {
+		for _, s := range rec.Ended() {
+			switch {
+			case s.Name() == "POST "+route && attr(s, "flowhook.external_id") == tk.ID && attr(s, "flowhook.event.type") == connectorfake.TypeApproved:
+				ingest = s
+			case s.Name() == "webhook.process" && attr(s, "flowhook.external_id") == tk.ID && attr(s, "flowhook.webhook.verdict") == "APPLIED":
+				process = s
+			case s.Name() == "flowhook.v1.WorkflowInstanceService/StartInstance":
+				start = s
+			}
+		}
+		return ingest != nil && process != nil && start != nil
+	}, 20*time.Second, 10*time.Millisecond, "the spans of the ticket's story never all ended")
+	require.NotEqual(t, webhook.SpanName, ingest.Name())
+	require.Equal(t, route, attr(ingest, "http.route"))
+	require.Equal(t, "connector:tickets", attr(ingest, "flowhook.provider"))
+	require.Equal(t, "200", attr(ingest, "http.response.status_code"))
+	require.False(t, ingest.Parent().IsValid(), "a public endpoint starts a new trace")
+	require.Equal(t, ingest.SpanContext().TraceID(), process.SpanContext().TraceID(), "processed as it arrived")
+	origin, ok := linkTo(process.Links(), "work_item.created")
+	require.True(t, ok, "the processing span links to the transition that created the ticket")
+	require.Equal(t, start.SpanContext().TraceID(), origin.TraceID())
+	for _, s := range rec.Ended() {
+		for _, a := range s.Attributes() {
+			require.NotContains(t, a.Value.Emit(), c.secret, "no secret in span %s", s.Name())
+			require.NotContains(t, a.Value.Emit(), ticketsToken, "no auth header in span %s", s.Name())
+		}
+	}
+
+	applied, ok := scrape(t, c.testBundle, "flowhook_webhooks_total", `provider="connector:tickets"`, `verdict="applied"`)
+	require.True(t, ok)
+	require.Equal(t, 1.0, applied)
+	_, ok = scrape(t, c.testBundle, "flowhook_webhook_process_duration_seconds_count", `provider="connector:tickets"`)
+	require.True(t, ok)
 }

@@ -85,7 +85,7 @@ func securityToProto(s engine.SecuritySettings) *flowhookv1.SecuritySettings {
 
 func (s *SettingsService) GetDocuSignSettings(ctx context.Context, _ *connect.Request[flowhookv1.GetDocuSignSettingsRequest]) (*connect.Response[flowhookv1.GetDocuSignSettingsResponse], error) {
 	out := &flowhookv1.DocuSignSettings{}
-	if err := s.view(ctx, "DOCUSIGN", out); err != nil {
+	if err := s.view(ctx, providerFromProto(flowhookv1.Provider_PROVIDER_DOCUSIGN), out); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&flowhookv1.GetDocuSignSettingsResponse{Settings: out}), nil
@@ -93,7 +93,7 @@ func (s *SettingsService) GetDocuSignSettings(ctx context.Context, _ *connect.Re
 
 func (s *SettingsService) UpdateDocuSignSettings(ctx context.Context, req *connect.Request[flowhookv1.UpdateDocuSignSettingsRequest]) (*connect.Response[flowhookv1.UpdateDocuSignSettingsResponse], error) {
 	out := &flowhookv1.DocuSignSettings{}
-	if err := s.update(ctx, "DOCUSIGN", req.Msg, req.Msg.GetExpectedRevision(), out); err != nil {
+	if err := s.update(ctx, providerFromProto(flowhookv1.Provider_PROVIDER_DOCUSIGN), req.Msg, req.Msg.GetExpectedRevision(), out); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&flowhookv1.UpdateDocuSignSettingsResponse{Settings: out}), nil
@@ -101,7 +101,7 @@ func (s *SettingsService) UpdateDocuSignSettings(ctx context.Context, req *conne
 
 func (s *SettingsService) GetOneSpanSettings(ctx context.Context, _ *connect.Request[flowhookv1.GetOneSpanSettingsRequest]) (*connect.Response[flowhookv1.GetOneSpanSettingsResponse], error) {
 	out := &flowhookv1.OneSpanSettings{}
-	if err := s.view(ctx, "ONESPAN", out); err != nil {
+	if err := s.view(ctx, providerFromProto(flowhookv1.Provider_PROVIDER_ONESPAN), out); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&flowhookv1.GetOneSpanSettingsResponse{Settings: out}), nil
@@ -109,7 +109,7 @@ func (s *SettingsService) GetOneSpanSettings(ctx context.Context, _ *connect.Req
 
 func (s *SettingsService) UpdateOneSpanSettings(ctx context.Context, req *connect.Request[flowhookv1.UpdateOneSpanSettingsRequest]) (*connect.Response[flowhookv1.UpdateOneSpanSettingsResponse], error) {
 	out := &flowhookv1.OneSpanSettings{}
-	if err := s.update(ctx, "ONESPAN", req.Msg, req.Msg.GetExpectedRevision(), out); err != nil {
+	if err := s.update(ctx, providerFromProto(flowhookv1.Provider_PROVIDER_ONESPAN), req.Msg, req.Msg.GetExpectedRevision(), out); err != nil {
 		return nil, err
 	}
 	return connect.NewResponse(&flowhookv1.UpdateOneSpanSettingsResponse{Settings: out}), nil
@@ -159,11 +159,9 @@ func (s *SettingsService) TestProviderConnection(ctx context.Context, req *conne
 	connector := req.Msg.GetConnector()
 	switch {
 	case p == flowhookv1.Provider_PROVIDER_UNSPECIFIED || !knownProvider(p):
-		ps.Add("provider", "must be one of PROVIDER_DOCUSIGN, PROVIDER_ONESPAN, PROVIDER_CONNECTOR")
-	case p == flowhookv1.Provider_PROVIDER_CONNECTOR && !engine.ValidConnectorName(connector):
-		ps.Add("connector", "is required with PROVIDER_CONNECTOR: the connector's name")
-	case p != flowhookv1.Provider_PROVIDER_CONNECTOR && connector != "":
-		ps.Add("connector", "goes with PROVIDER_CONNECTOR only")
+		ps.Add("provider", "is required: the provider whose connection to test")
+	case connector != "" && !engine.ValidConnectorName(connector):
+		ps.Add("connector", "is not a connector name (lower case letters, digits and '-')")
 	}
 	if err := invalid(ps); err != nil {
 		return nil, err

@@ -24,7 +24,6 @@ import (
 	"github.com/flowhook/flowhook/server/internal/document"
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider"
-	"github.com/flowhook/flowhook/server/internal/provider/connector"
 	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
 	"github.com/flowhook/flowhook/server/internal/webhook"
@@ -181,7 +180,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	clock := engine.SystemClock{}
 	security := engine.NewSecurity(st, clock)
 	providers := provider.NewRegistry(st, a.cfg.PublicURL, &http.Client{Timeout: a.cfg.ProviderTimeout}, time.Now, provider.Builtin()...)
-	connectors := connector.NewAdmin(st, st, providers.CallbackURL, time.Now)
+	connectors := providers.Connectors(st)
 	runner := engine.NewRunner(st, st, clock)
 	external := engine.NewExternal(st, st, runner, providers, clock, a.cfg.OrphanWindow)
 	external.Log, external.Debug = st, security.Debug

@@ -199,7 +199,7 @@ func validateExternal(ps *Problems, path string, e ExternalStep, startForm []For
 	switch {
 	case !known:
 	case spec.Connectors && e.Connector == "":
-		ps.Add(path+".connector", "is required: name the %s connector the work item is created with", spec.Name)
+		ps.Add(path+".connector", "is required: name the connector the work item is created with")
 	case spec.Connectors && !ValidConnectorName(e.Connector):
 		ps.Add(path+".connector", "%q is not a connector name (lower case letters, digits and '-', at most %d characters)",
 			truncateText(e.Connector, MaxKeyLen), MaxConnectorNameLen)

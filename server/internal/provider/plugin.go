@@ -61,3 +61,9 @@ type SettingsEditor interface {
 type Tester interface {
 	TestConnection(ctx context.Context, c engine.ProviderClient, webhookURL string) engine.ConnectionReport
 }
+
+// ConnectorAdministration is implemented by a provider whose systems are connectors that
+// administrators register at run time (the connector provider): it manages them.
+type ConnectorAdministration interface {
+	NewAdmin(settings engine.SettingsStore, usage engine.ConnectorUsage, webhookURL func(engine.System) string, now func() time.Time) engine.Connectors
+}

@@ -49,6 +49,9 @@ func Specs(plugins ...Plugin) engine.Specs {
 // database read per webhook.
 const credentialsTTL = 2 * time.Second
 
+// maxCachedSettings bounds the settings kept for credentialsTTL.
+const maxCachedSettings = 1024
+
 // Registry holds the providers and implements the engine's provider port over them.
 type Registry struct {
 	plugins   []Plugin
@@ -113,7 +116,7 @@ func (r *Registry) plugin(p engine.Provider) (Plugin, bool) {
 // notConfigured says a system has no settings.
 func notConfigured(sys engine.System, spec engine.ProviderSpec) error {
 	if sys.Connector != "" {
-		return fmt.Errorf("%w: %w: no %s connector is named %q", engine.ErrProviderPermanent, engine.ErrNotConfigured, spec.Name, sys.Connector)
+		return fmt.Errorf("%w: %w: no %s is named %q", engine.ErrProviderPermanent, engine.ErrNotConfigured, spec.Name, sys.Connector)
 	}
 	return fmt.Errorf("%w: %w", engine.ErrProviderPermanent, engine.ErrNotConfigured)
 }
@@ -175,6 +178,11 @@ func (r *Registry) recent(ctx context.Context, pl Plugin, sys engine.System) (en
 		return engine.Settings{}, err
 	}
 	r.mu.Lock()
+	if len(r.read) >= maxCachedSettings {
+		// Names come from request paths (/webhooks/c2i/{name}): the cache must not grow
+		// with whatever anyone posts to. Emptied when full, it refills with the live ones.
+		clear(r.read)
+	}
 	r.read[key] = cachedSettings{settings: s, at: now}
 	r.mu.Unlock()
 	return s, nil
@@ -327,6 +335,17 @@ func (v receiving) Parse(body []byte, h http.Header) (engine.InboundEvent, error
 }
 
 func (v receiving) Handles(eventType string) bool { return v.pl.Handles(eventType) }
+
+// Connectors is the administration of connectors, by the provider that has them; nil when no
+// provider does.
+func (r *Registry) Connectors(usage engine.ConnectorUsage) engine.Connectors {
+	for _, pl := range r.plugins {
+		if a, ok := pl.(ConnectorAdministration); ok {
+			return a.NewAdmin(r.settings, usage, r.CallbackURL, r.now)
+		}
+	}
+	return nil
+}
 
 // editor returns the settings editor of a provider.
 func (r *Registry) editor(p engine.Provider) (Plugin, SettingsEditor, error) {

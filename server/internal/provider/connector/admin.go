@@ -37,6 +37,11 @@ type Admin struct {
 
 var _ engine.Connectors = (*Admin)(nil)
 
+// NewAdmin is the connectors' administration (provider.ConnectorAdministration).
+func (Plugin) NewAdmin(settings engine.SettingsStore, usage engine.ConnectorUsage, webhookURL func(engine.System) string, now func() time.Time) engine.Connectors {
+	return NewAdmin(settings, usage, webhookURL, now)
+}
+
 // NewAdmin returns the connectors' administration; webhookURL gives a connector's
 // /webhooks/c2i/{name} URL.
 func NewAdmin(settings engine.SettingsStore, usage engine.ConnectorUsage, webhookURL func(engine.System) string, now func() time.Time) *Admin {
@@ -108,6 +113,9 @@ func (a *Admin) GetConnector(ctx context.Context, name string) (engine.Connector
 
 // ListConnectors returns connectors in name order.
 func (a *Admin) ListConnectors(ctx context.Context, p engine.Page) ([]engine.Connector, string, int64, error) {
+	if p.Size <= 0 {
+		p.Size = engine.DefaultPageSize
+	}
 	after := ""
 	if p.After != "" {
 		after = SettingsPrefix + p.After
@@ -333,7 +341,8 @@ func checkURL(ps *engine.Problems, field, raw string, required bool) {
 		ps.Add(field, "must be at most %d characters", MaxURLLen)
 		return
 	}
-	u, err := url.Parse(strings.ReplaceAll(raw, "{id}", "id"))
+	const placeholder = "flowhook-id-placeholder"
+	u, err := url.Parse(strings.ReplaceAll(raw, "{id}", placeholder))
 	switch {
 	case err != nil:
 		ps.Add(field, "is not a URL")
@@ -341,6 +350,8 @@ func checkURL(ps *engine.Problems, field, raw string, required bool) {
 		ps.Add(field, "must be an http or https URL")
 	case u.Host == "":
 		ps.Add(field, "has no host")
+	case strings.Contains(u.Host, placeholder):
+		ps.Add(field, "{id} may stand in the path or the query, not in the host")
 	case u.User != nil || u.Fragment != "":
 		ps.Add(field, "must not carry user info or a fragment (put credentials in auth_header)")
 	}
@@ -359,11 +370,15 @@ func checkHeader(ps *engine.Problems, h string) {
 		ps.Add("auth_header", "the header name may hold only letters, digits and !#$%%&'*+-.^_`|~")
 	case strings.ContainsAny(value, "\r\n\x00"):
 		ps.Add("auth_header", "the value must be one line")
-	case strings.HasPrefix(strings.ToLower(name), "webhook-") || strings.EqualFold(name, "Idempotency-Key") ||
-		strings.EqualFold(name, "Content-Type") || strings.EqualFold(name, "Host") || strings.EqualFold(name, "Content-Length"):
+	case strings.HasPrefix(strings.ToLower(name), "webhook-") || slices.ContainsFunc(reservedHeaders, func(r string) bool { return strings.EqualFold(r, name) }):
 		ps.Add("auth_header", "%s is set by flowhook; choose another header", name)
 	}
 }
+
+// reservedHeaders are set by flowhook on every call (or by HTTP itself): an auth header may not
+// be one of them.
+var reservedHeaders = []string{"Idempotency-Key", "Content-Type", "Content-Length", "Accept", "User-Agent", "Host",
+	"Connection", "Transfer-Encoding", "Accept-Encoding"}
 
 func isToken(s string) bool {
 	for _, r := range s {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
 	"github.com/flowhook/flowhook/server/internal/provider/rest"
@@ -151,7 +153,8 @@ func (c *Client) Status(ctx context.Context, externalID string) (engine.External
 	if c.cfg.StatusURL == "" {
 		return engine.ExternalStatus{}, fmt.Errorf("%w: connector %s has no status_url", engine.ErrNotSupported, c.cfg.Name)
 	}
-	resp, err := c.call(ctx, http.MethodGet, expand(c.cfg.StatusURL, externalID), "status_"+externalID, nil, nil)
+	// Each reading is a message of its own (a receiver may refuse a webhook-id it saw).
+	resp, err := c.call(ctx, http.MethodGet, expand(c.cfg.StatusURL, externalID), "status_"+uuid.NewString(), nil, nil)
 	if err != nil {
 		return engine.ExternalStatus{}, err
 	}
@@ -211,8 +214,16 @@ func quoteAnswer(resp *rest.Response) string {
 	return rest.QuoteN(string(resp.Body), answerQuote)
 }
 
-// expand puts the external id into a URL's {id}.
-func expand(raw, id string) string { return strings.ReplaceAll(raw, "{id}", url.PathEscape(id)) }
+// expand puts the external id into a URL's {id}: escaped as a path segment in the path, as a
+// query value in the query.
+func expand(raw, id string) string {
+	path, query, hasQuery := strings.Cut(raw, "?")
+	out := strings.ReplaceAll(path, "{id}", url.PathEscape(id))
+	if hasQuery {
+		out += "?" + strings.ReplaceAll(query, "{id}", url.QueryEscape(id))
+	}
+	return out
+}
 
 // redactURL keeps a URL's query (which may carry a token) out of error text.
 func redactURL(raw string) string {

@@ -31,6 +31,7 @@
 package connector
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,6 +148,33 @@ func (Plugin) Authenticate(body []byte, h http.Header, secrets []string, now tim
 	}
 	return engine.Authentication{Reason: reason, Note: fmt.Sprintf("Standard Webhooks: %s (%d secret(s) accepted now, %d signature(s) sent)",
 		reason, len(secrets), len(strings.Fields(h.Get(standardwebhooks.HeaderSignature))))}
+}
+
+// TestConnection asks status_url about an id no system has: an answer that is not a refusal
+// of flowhook's credentials (a 404, say) shows that the system is reached and takes the
+// connector's signature and auth header.
+func (Plugin) TestConnection(ctx context.Context, pc engine.ProviderClient, _ string) engine.ConnectionReport {
+	c, ok := pc.(*Client)
+	switch {
+	case !ok:
+		return engine.ConnectionReport{Message: "not a connector's client"}
+	case c.cfg.StatusURL == "":
+		return engine.ConnectionReport{Message: "the connector has no status_url to test with; start an instance to try its create_url"}
+	}
+	_, err := c.Status(ctx, "flowhook-connection-test")
+	var pe *engine.ProviderError
+	switch {
+	case err == nil:
+		return engine.ConnectionReport{OK: true, Message: "status_url answered", BaseURI: redactURL(c.cfg.StatusURL)}
+	case errors.As(err, &pe) && (pe.HTTPStatus == http.StatusUnauthorized || pe.HTTPStatus == http.StatusForbidden):
+		return engine.ConnectionReport{Message: "the system refused flowhook's signature or auth header: " + pe.Error()}
+	case errors.As(err, &pe) && pe.HTTPStatus == http.StatusNotFound:
+		return engine.ConnectionReport{OK: true, BaseURI: redactURL(c.cfg.StatusURL),
+			Message: "status_url answered 404 for an id it does not know: the system is reached and takes the connector's credentials"}
+	case errors.As(err, &pe):
+		return engine.ConnectionReport{Message: pe.Error()}
+	}
+	return engine.ConnectionReport{Message: "the system could not be reached"}
 }
 
 // Handles: every type is kept; one without an outcome is progress.

@@ -19,9 +19,11 @@
 // sent (Standard Webhooks signs a timestamp). Everything is posted before Dispatch, Flush or a
 // policy's redelivery returns, so tests need no sleeps.
 //
-// Two small pieces of a fake's server side live here too, as every fake needs them: Start
-// serves a fake for a test's lifetime, and Recorded logs each request with the status it was
-// answered with.
+// The small pieces of a fake's server side that every fake needs live here too: Start serves
+// a fake for a test's lifetime; Recorded logs each request with the status it was answered
+// with, and Log keeps such a record (requests, creates, deliveries) for tests to read; Queue
+// holds injected failures (FailNext) and SetRetryAfter writes their Retry-After; Trigger is a
+// one-shot knob (DropNextCreateResponse).
 package fakehook
 
 import (
@@ -107,8 +109,9 @@ type Sender[M Message] struct {
 	timeout time.Duration
 	policy  Policy[M]
 
+	deliveries Log[Delivery[M]]
+
 	mu         sync.Mutex
-	deliveries []Delivery[M]
 	duplicates int
 	holding    bool
 	held       []*Outgoing[M]
@@ -231,18 +234,12 @@ func (s *Sender[M]) send(d Delivery[M], header http.Header) Delivery[M] {
 }
 
 func (s *Sender[M]) record(d Delivery[M]) Delivery[M] {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.deliveries = append(s.deliveries, d)
+	s.deliveries.Add(d)
 	return d
 }
 
 // Deliveries returns every POST made, in order, reposts included.
-func (s *Sender[M]) Deliveries() []Delivery[M] {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.deliveries)
-}
+func (s *Sender[M]) Deliveries() []Delivery[M] { return s.deliveries.All() }
 
 // SetDuplicates makes each attempt post the same message n times (n < 1 means once).
 func (s *Sender[M]) SetDuplicates(n int) {
@@ -330,40 +327,29 @@ func (Once[M]) Deliver(s *Sender[M], o *Outgoing[M]) { s.Attempt(o) }
 // callback failure email for each: a test reads them (Failed) and replays one (Replay). The
 // zero value is ready to use.
 type Keep[M Message] struct {
-	mu     sync.Mutex
-	failed []Delivery[M]
+	failed Log[Delivery[M]]
 }
 
 // Deliver implements Policy.
 func (k *Keep[M]) Deliver(s *Sender[M], o *Outgoing[M]) {
 	for _, d := range s.Attempt(o) {
 		if !d.OK() {
-			k.mu.Lock()
-			k.failed = append(k.failed, d)
-			k.mu.Unlock()
+			k.failed.Add(d)
 		}
 	}
 }
 
 // Failed returns the failed deliveries, oldest first.
-func (k *Keep[M]) Failed() []Delivery[M] {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return slices.Clone(k.failed)
-}
+func (k *Keep[M]) Failed() []Delivery[M] { return k.failed.All() }
 
 // Replay reposts Failed()[i] with s (Sender.Repost). A replay that fails is not kept: the
 // failure it replays still is.
 func (k *Keep[M]) Replay(s *Sender[M], i int) (Delivery[M], error) {
-	k.mu.Lock()
-	if i < 0 || i >= len(k.failed) {
-		n := len(k.failed)
-		k.mu.Unlock()
-		return Delivery[M]{}, s.errorf("no failed delivery %d (there are %d)", i, n)
+	failed := k.failed.All()
+	if i < 0 || i >= len(failed) {
+		return Delivery[M]{}, s.errorf("no failed delivery %d (there are %d)", i, len(failed))
 	}
-	d := k.failed[i]
-	k.mu.Unlock()
-	return s.Repost(d), nil
+	return s.Repost(failed[i]), nil
 }
 
 // Wait keeps a message whose attempt failed (its first POST was not acknowledged) until

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flowhook/flowhook/server/internal/provider/fakehook"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 func TestMain(m *testing.M) {
@@ -36,77 +36,34 @@ func (m *msg) Build(retry int) ([]byte, http.Header, error) {
 	return []byte(`{"event":"` + m.event + `","retry":` + strconv.Itoa(retry) + `}`), h, nil
 }
 
-// listener records posts and answers with the status its function gives.
-type listener struct {
-	url string
-
-	mu     sync.Mutex
-	posts  []post
-	answer func(n int) int // n counts posts from 0
-}
-
-type post struct {
-	header http.Header
-	body   string
-}
-
-func newListener(t *testing.T) *listener {
-	t.Helper()
-	l := &listener{answer: func(int) int { return http.StatusNoContent }}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		l.mu.Lock()
-		n := len(l.posts)
-		l.posts = append(l.posts, post{header: r.Header.Clone(), body: string(body)})
-		answer := l.answer
-		l.mu.Unlock()
-		w.WriteHeader(answer(n))
-	}))
-	t.Cleanup(srv.Close)
-	l.url = srv.URL + "/hook"
-	return l
-}
-
-func (l *listener) setAnswer(f func(n int) int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.answer = f
-}
-
-func (l *listener) received() []post {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]post(nil), l.posts...)
-}
-
-func (l *listener) bodies() []string {
+// bodies are the bodies the listener received, in order.
+func bodies(l *providertest.Listener) []string {
 	var out []string
-	for _, p := range l.received() {
-		out = append(out, p.body)
+	for _, p := range l.Posts() {
+		out = append(out, string(p.Body))
 	}
 	return out
 }
 
 type testBundle struct {
-	hook *listener
+	hook *providertest.Listener
 	msgs map[string]*msg
 }
 
-// setup returns a listener and messages a, b, c, d for it.
+// setup returns a listener that answers 204 and messages a, b, c, d for it.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	b := &testBundle{hook: newListener(t), msgs: map[string]*msg{}}
+	b := &testBundle{hook: providertest.NewListener(t, "/hook", 0, nil), msgs: map[string]*msg{}}
+	b.hook.SetStatus(http.StatusNoContent)
 	for _, e := range []string{"a", "b", "c", "d"} {
-		b.msgs[e] = &msg{url: b.hook.url, event: e}
+		b.msgs[e] = &msg{url: b.hook.URL, event: e}
 	}
 	return b
 }
 
 func newSender(t *testing.T, p fakehook.Policy[*msg]) *fakehook.Sender[*msg] {
 	t.Helper()
-	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(hc.CloseIdleConnections)
-	return fakehook.New(fakehook.Options[*msg]{Client: hc, Timeout: 10 * time.Second, Policy: p})
+	return fakehook.New(fakehook.Options[*msg]{Client: providertest.HTTPClient(t), Timeout: 10 * time.Second, Policy: p})
 }
 
 func body(event string, retry int) string {
@@ -118,20 +75,20 @@ func TestDispatchPostsInOrderAndRecords(t *testing.T) {
 	b := setup(t)
 	s := newSender(t, nil)
 	s.Dispatch(b.msgs["a"], nil, b.msgs["b"])
-	require.Equal(t, []string{body("a", 0), body("b", 0)}, b.hook.bodies(), "nil messages are skipped")
+	require.Equal(t, []string{body("a", 0), body("b", 0)}, bodies(b.hook), "nil messages are skipped")
 
 	ds := s.Deliveries()
 	require.Len(t, ds, 2)
 	d := ds[0]
 	require.Same(t, b.msgs["a"], d.Message)
 	require.Equal(t, "a", d.Event)
-	require.Equal(t, b.hook.url, d.URL)
+	require.Equal(t, b.hook.URL, d.URL)
 	require.Equal(t, http.StatusNoContent, d.StatusCode)
 	require.True(t, d.OK())
 	require.Empty(t, d.Err)
 	require.Equal(t, body("a", 0), string(d.Body))
 	require.Equal(t, []string{"yes"}, d.Header["x-spelled-as-sent"], "headers are recorded as the message spelled them")
-	require.Equal(t, "yes", b.hook.received()[0].header.Get("X-Spelled-As-Sent"))
+	require.Equal(t, "yes", b.hook.Posts()[0].Header.Get("X-Spelled-As-Sent"))
 	require.False(t, d.Repost)
 }
 
@@ -141,7 +98,7 @@ func TestDuplicates(t *testing.T) {
 	s := newSender(t, nil)
 	s.SetDuplicates(3)
 	s.Dispatch(b.msgs["a"], b.msgs["b"])
-	require.Equal(t, []string{body("a", 0), body("a", 0), body("a", 0), body("b", 0), body("b", 0), body("b", 0)}, b.hook.bodies())
+	require.Equal(t, []string{body("a", 0), body("a", 0), body("a", 0), body("b", 0), body("b", 0), body("b", 0)}, bodies(b.hook))
 
 	s.SetDuplicates(0) // means once
 	require.Len(t, s.Attempt(&fakehook.Outgoing[*msg]{Message: b.msgs["c"]}), 1)
@@ -172,13 +129,13 @@ func TestHoldAndFlush(t *testing.T) {
 			s.Dispatch(b.msgs["a"], b.msgs["b"])
 			s.Dispatch(b.msgs["c"])
 			require.Equal(t, []string{"a", "b", "c"}, s.Held())
-			require.Empty(t, b.hook.bodies(), "held, not posted")
+			require.Empty(t, bodies(b.hook), "held, not posted")
 
 			err := tc.flush(s)
 			if tc.err != "" {
 				require.ErrorContains(t, err, tc.err)
 				require.Equal(t, []string{"a", "b", "c"}, s.Held(), "a refused order keeps everything held")
-				require.Empty(t, b.hook.bodies())
+				require.Empty(t, bodies(b.hook))
 				return
 			}
 			require.NoError(t, err)
@@ -215,12 +172,10 @@ func TestFailuresAreRecorded(t *testing.T) {
 	t.Cleanup(stuck.Close)
 
 	b := setup(t)
-	b.hook.setAnswer(func(int) int { return http.StatusServiceUnavailable })
-	hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
-	t.Cleanup(hc.CloseIdleConnections)
-	s := fakehook.New(fakehook.Options[*msg]{Client: hc, Timeout: 100 * time.Millisecond})
+	b.hook.SetStatus(http.StatusServiceUnavailable)
+	s := fakehook.New(fakehook.Options[*msg]{Client: providertest.HTTPClient(t), Timeout: 100 * time.Millisecond})
 	s.Dispatch(b.msgs["a"], &msg{url: deadURL, event: "dead"}, &msg{url: stuck.URL, event: "slow"},
-		&msg{url: b.hook.url, event: "broken", broken: true}, &msg{url: "://nowhere", event: "bad url"})
+		&msg{url: b.hook.URL, event: "broken", broken: true}, &msg{url: "://nowhere", event: "bad url"})
 
 	ds := s.Deliveries()
 	require.Len(t, ds, 5)
@@ -234,7 +189,7 @@ func TestFailuresAreRecorded(t *testing.T) {
 	require.Contains(t, ds[2].Err, "deadline exceeded")
 	require.Equal(t, "cannot build", ds[3].Err)
 	require.Nil(t, ds[3].Body)
-	require.Len(t, b.hook.bodies(), 1, "a message that cannot be built is not posted")
+	require.Len(t, bodies(b.hook), 1, "a message that cannot be built is not posted")
 }
 
 // TestNewDefaults: a Sender of its own client, policy and name; Start serves a fake's handler
@@ -256,7 +211,7 @@ func TestNewDefaults(t *testing.T) {
 func TestKeep(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.hook.setAnswer(func(n int) int {
+	b.hook.SetAnswer(func(n int) int {
 		if n == 1 {
 			return http.StatusOK
 		}
@@ -270,18 +225,18 @@ func TestKeep(t *testing.T) {
 	require.Len(t, failed, 3, "a, then b twice; the second post of a was acknowledged")
 	require.Equal(t, []string{"a", "b", "b"}, []string{failed[0].Event, failed[1].Event, failed[2].Event})
 
-	b.hook.setAnswer(func(int) int { return http.StatusOK })
+	b.hook.SetStatus(http.StatusOK)
 	d, err := keep.Replay(s, 1)
 	require.NoError(t, err)
 	require.True(t, d.OK())
 	require.True(t, d.Repost)
 	require.Equal(t, failed[1].Body, d.Body)
 	require.Equal(t, failed[1].Header, d.Header)
-	posts := b.hook.bodies()
+	posts := bodies(b.hook)
 	require.Len(t, posts, 5, "one post, duplicates or not")
 	require.Equal(t, body("b", 0), posts[4])
 
-	b.hook.setAnswer(func(int) int { return http.StatusInternalServerError })
+	b.hook.SetStatus(http.StatusInternalServerError)
 	d, err = keep.Replay(s, 0)
 	require.NoError(t, err)
 	require.False(t, d.OK())
@@ -297,21 +252,7 @@ func TestKeep(t *testing.T) {
 func TestWait(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	down := true
-	var mu sync.Mutex
-	b.hook.setAnswer(func(int) int {
-		mu.Lock()
-		defer mu.Unlock()
-		if down {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	})
-	setDown := func(d bool) {
-		mu.Lock()
-		defer mu.Unlock()
-		down = d
-	}
+	b.hook.SetStatus(http.StatusServiceUnavailable)
 	wait := &fakehook.Wait[*msg]{}
 	s := newSender(t, wait)
 	s.Dispatch(b.msgs["a"], b.msgs["b"])
@@ -321,7 +262,7 @@ func TestWait(t *testing.T) {
 	require.Len(t, ds, 2)
 	require.Equal(t, []string{"a", "b"}, wait.Waiting(), "failed again, waits again")
 
-	setDown(false)
+	b.hook.SetStatus(http.StatusOK)
 	s.HoldDeliveries(true)
 	ds = wait.Redeliver(s)
 	require.Len(t, ds, 2, "a redelivery is not held")

@@ -1,9 +1,10 @@
 package providertest
 
-// The test helpers every provider package's own tests share: a settable clock, a backoff that
-// records instead of waiting, a webhook listener, checks of the errors and events a provider
-// returns, and RunClient, the part of a client's tests that is the same for every provider
-// that talks REST through package rest (retries, lost answers, finding an item again).
+// The test helpers every provider package's own tests share, and its fakes' tests too: a
+// settable clock, a backoff that records instead of waiting, a webhook listener, checks of the
+// errors and events a provider returns, and RunClient, the part of a client's tests that is
+// the same for every provider that talks REST through package rest (retries, lost answers,
+// finding an item again).
 
 import (
 	"context"
@@ -25,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/fakehook"
 )
 
 // Clock is a settable time source, to share between a fake and the client under test. It is
@@ -35,7 +37,10 @@ type Clock struct {
 }
 
 // NewClock returns a clock that stands at 2026-04-29 18:00:00 UTC until it is advanced.
-func NewClock() *Clock { return &Clock{t: time.Date(2026, 4, 29, 18, 0, 0, 0, time.UTC)} }
+func NewClock() *Clock { return NewClockAt(time.Date(2026, 4, 29, 18, 0, 0, 0, time.UTC)) }
+
+// NewClockAt returns a clock that stands at start until it is advanced.
+func NewClockAt(start time.Time) *Clock { return &Clock{t: start} }
 
 // Now is the clock's time.
 func (c *Clock) Now() time.Time {
@@ -55,24 +60,17 @@ func (c *Clock) Advance(d time.Duration) {
 // returns at once (ctx.Err(), as a real wait would when ctx has ended). It is safe for
 // concurrent use.
 type WaitLog struct {
-	mu    sync.Mutex
-	waits []time.Duration
+	waits fakehook.Log[time.Duration]
 }
 
 // Wait records d; its signature is rest.Client.Wait's and the providers' WithWait's.
 func (w *WaitLog) Wait(ctx context.Context, d time.Duration) error {
-	w.mu.Lock()
-	w.waits = append(w.waits, d)
-	w.mu.Unlock()
+	w.waits.Add(d)
 	return ctx.Err()
 }
 
 // Waits are the durations waited so far, in order.
-func (w *WaitLog) Waits() []time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return slices.Clone(w.waits)
-}
+func (w *WaitLog) Waits() []time.Duration { return w.waits.All() }
 
 // HTTPClient is a client with a transport of its own, whose idle connections are closed when
 // t ends, so that goleak finds no connection goroutine left over.
@@ -82,8 +80,61 @@ func HTTPClient(t testing.TB) *http.Client {
 	return hc
 }
 
+// Response is an HTTP answer, its body read to the end.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends req with hc and reads the answer to the end; a request that gets no answer fails
+// the test.
+func Do(t testing.TB, hc *http.Client, req *http.Request) Response {
+	t.Helper()
+	resp, err := hc.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: body}
+}
+
+// JSON decodes the body as a JSON object.
+func (r Response) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), string(r.Body))
+	return m
+}
+
+// Answer is what became of a request that may get no answer: its status, or the error that
+// left it unanswered (a fake dropped the answer, the caller gave up).
+type Answer struct {
+	Status int
+	Err    error
+}
+
+// Try sends req with hc and reports what became of it; an answer's body is closed unread.
+func Try(hc *http.Client, req *http.Request) Answer {
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Answer{Err: err}
+	}
+	resp.Body.Close()
+	return Answer{Status: resp.StatusCode}
+}
+
+// Send is Try on a goroutine of its own, for a request a fake holds: the channel, buffered,
+// gets what became of req once it is answered or given up.
+func Send(hc *http.Client, req *http.Request) <-chan Answer {
+	out := make(chan Answer, 1)
+	go func() { out <- Try(hc, req) }()
+	return out
+}
+
 // Receive verifies and parses one notification as flowhook's webhook does: credentials first,
-// then the body. An error refuses the notification.
+// then the body. An error refuses the notification. A nil Receive accepts every notification
+// as it is, with a zero event: a fake's own tests read the Posts.
 type Receive func(body []byte, h http.Header) (engine.InboundEvent, error)
 
 // Post is one POST a Listener received.
@@ -99,23 +150,27 @@ type Post struct {
 
 // Listener is a webhook listener for a provider's fake: it records every POST, reads its body
 // up to a limit, verifies and parses it with the test's Receive, and answers 401 to what
-// Receive refuses, else 200 (or the status SetStatus set). It is safe for concurrent use.
+// Receive refuses, else 200 (or what SetStatus or SetAnswer set). It is safe for concurrent
+// use.
 type Listener struct {
 	// URL is where the fake posts to.
 	URL string
 
-	limit   int64
+	limit int64
+	posts fakehook.Log[Post]
+
 	mu      sync.Mutex
 	receive Receive
-	status  int
-	posts   []Post
+	answer  func(n int) int
+	n       int // the POSTs that came so far
 }
 
 // NewListener starts a listener at path (any path reaches it) whose bodies are capped at
-// limit bytes; it stops when t ends.
+// limit bytes (not at all when limit is 0); it stops when t ends. receive may be nil (see
+// Receive): NewListener(t, path, 0, nil) records every POST as it came.
 func NewListener(t testing.TB, path string, limit int64, receive Receive) *Listener {
 	t.Helper()
-	l := &Listener{limit: limit, receive: receive, status: http.StatusOK}
+	l := &Listener{limit: limit, receive: receive, answer: func(int) int { return http.StatusOK }}
 	srv := httptest.NewServer(http.HandlerFunc(l.serve))
 	t.Cleanup(srv.Close)
 	l.URL = srv.URL + path
@@ -123,20 +178,26 @@ func NewListener(t testing.TB, path string, limit int64, receive Receive) *Liste
 }
 
 func (l *Listener) serve(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, l.limit))
+	rd := r.Body
+	if l.limit > 0 {
+		rd = http.MaxBytesReader(w, r.Body, l.limit)
+	}
+	body, err := io.ReadAll(rd)
 	l.mu.Lock()
-	receive, status := l.receive, l.status
+	receive, answer, n := l.receive, l.answer, l.n
+	l.n++
 	l.mu.Unlock()
 	var ev engine.InboundEvent
-	if err == nil {
+	if err == nil && receive != nil {
 		ev, err = receive(body, r.Header)
 	}
+	status := http.StatusUnauthorized
 	if err != nil {
-		ev, status = engine.InboundEvent{}, http.StatusUnauthorized
+		ev = engine.InboundEvent{}
+	} else {
+		status = answer(n)
 	}
-	l.mu.Lock()
-	l.posts = append(l.posts, Post{Header: r.Header.Clone(), Body: body, Event: ev, Err: err, Status: status})
-	l.mu.Unlock()
+	l.posts.Add(Post{Header: r.Header.Clone(), Body: body, Event: ev, Err: err, Status: status})
 	w.WriteHeader(status)
 }
 
@@ -150,18 +211,19 @@ func (l *Listener) SetReceive(receive Receive) {
 
 // SetStatus sets the answer to a notification Receive accepts (a 503 while the database is
 // down): it is recorded as received all the same.
-func (l *Listener) SetStatus(code int) {
+func (l *Listener) SetStatus(code int) { l.SetAnswer(func(int) int { return code }) }
+
+// SetAnswer sets the answer to a notification Receive accepts as a function of n, the number
+// of POSTs that came before it, refused ones included (a flaky listener: 200 to the second
+// POST only). With one POST at a time, as a fake sends them, n is its index in Posts.
+func (l *Listener) SetAnswer(answer func(n int) int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.status = code
+	l.answer = answer
 }
 
 // Posts are every POST so far, in order.
-func (l *Listener) Posts() []Post {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.posts)
-}
+func (l *Listener) Posts() []Post { return l.posts.All() }
 
 // Received are the events Receive accepted and the errors it refused the others with, each in
 // order.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,6 +39,9 @@ func TestClockAndWaitLog(t *testing.T) {
 	require.Equal(t, []time.Duration{time.Second, time.Hour}, waits)
 	waits[0] = 0
 	require.Equal(t, time.Second, w.Waits()[0], "Waits is a copy")
+
+	at := time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)
+	require.Equal(t, at, providertest.NewClockAt(at).Now())
 }
 
 // TestListener: every POST is recorded; what Receive refuses is answered 401 and kept as an
@@ -99,6 +104,83 @@ func TestListener(t *testing.T) {
 	require.ErrorIs(t, errs[1], errNoKey)
 	var tooLarge *http.MaxBytesError
 	require.ErrorAs(t, errs[2], &tooLarge)
+}
+
+// TestRecordingListener: with no Receive and no limit, a listener records every POST as it
+// came, whatever its size; SetAnswer answers by the POST's number.
+func TestRecordingListener(t *testing.T) {
+	t.Parallel()
+	l := providertest.NewListener(t, "/hook", 0, nil)
+	l.SetAnswer(func(n int) int {
+		if n == 1 {
+			return http.StatusOK
+		}
+		return http.StatusBadGateway
+	})
+	hc := providertest.HTTPClient(t)
+	big := bytes.Repeat([]byte("x"), 2<<20)
+	for _, body := range [][]byte{[]byte("first"), big, []byte("third")} {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, l.URL, bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("X-Len", strconv.Itoa(len(body)))
+		providertest.Try(hc, req)
+	}
+	posts := l.Posts()
+	require.Len(t, posts, 3)
+	require.Equal(t, []int{http.StatusBadGateway, http.StatusOK, http.StatusBadGateway}, []int{posts[0].Status, posts[1].Status, posts[2].Status})
+	require.Equal(t, "first", string(posts[0].Body))
+	require.Equal(t, big, posts[1].Body)
+	require.Equal(t, strconv.Itoa(len(big)), posts[1].Header.Get("X-Len"))
+	for _, p := range posts {
+		require.NoError(t, p.Err)
+		require.Zero(t, p.Event)
+	}
+	evs, errs := l.Received()
+	require.Len(t, evs, 3)
+	require.Empty(t, errs)
+}
+
+// TestDoTryAndSend: Do reads a whole answer; Try and Send report a status or the error that
+// left a request unanswered, Send from a goroutine of its own.
+func TestDoTryAndSend(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/json":
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"id":"x1","n":2}`))
+		case "/held":
+			<-release
+			w.WriteHeader(http.StatusAccepted)
+		case "/drop":
+			panic(http.ErrAbortHandler)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	hc := providertest.HTTPClient(t)
+	get := func(ctx context.Context, path string) *http.Request {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+		require.NoError(t, err)
+		return req
+	}
+
+	resp := providertest.Do(t, hc, get(t.Context(), "/json"))
+	require.Equal(t, http.StatusOK, resp.Status)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Equal(t, map[string]any{"id": "x1", "n": float64(2)}, resp.JSON(t))
+
+	require.Equal(t, providertest.Answer{Status: http.StatusOK}, providertest.Try(hc, get(t.Context(), "/json")))
+	require.Error(t, providertest.Try(hc, get(t.Context(), "/drop")).Err, "no answer")
+
+	held := providertest.Send(hc, get(t.Context(), "/held"))
+	ctx, cancel := context.WithCancel(t.Context())
+	gaveUp := providertest.Send(hc, get(ctx, "/held"))
+	cancel()
+	require.ErrorIs(t, (<-gaveUp).Err, context.Canceled)
+	require.Empty(t, held, "still held")
+	close(release)
+	require.Equal(t, providertest.Answer{Status: http.StatusAccepted}, <-held)
 }
 
 func TestRequireEventAndFriends(t *testing.T) {

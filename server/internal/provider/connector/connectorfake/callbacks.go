@@ -40,6 +40,21 @@ func IsFinal(eventType string) bool {
 	return ok || eventType == TypeCancelled
 }
 
+// Event is the body of a callback, as flowhook's connector protocol defines it: the event's
+// type, when it happened (RFC 3339, UTC, to the second), the ticket's id and the event's
+// reason ("" when it has none). The fields are in the order they are sent.
+type Event struct {
+	Data      EventData `json:"data"`
+	Timestamp string    `json:"timestamp"`
+	Type      string    `json:"type"`
+}
+
+// EventData is an Event's data.
+type EventData struct {
+	ID     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
 // callback is one event on its way to a ticket's callbackUrl. Its id and body are fixed when
 // the event happens; its timestamp and signature are made at each sending.
 type callback struct {
@@ -57,13 +72,13 @@ func (c *callback) Event() string  { return c.typ }
 // Build signs the body for the time of sending, with the knobs in force then.
 func (c *callback) Build(int) ([]byte, http.Header, error) {
 	c.f.mu.Lock()
-	secret, skew, unsigned := c.f.signWith, c.f.skew, c.f.unsigned
+	secret, skew := c.f.signWith, c.f.skew
 	if secret == "" && len(c.f.secrets) > 0 {
 		secret = c.f.secrets[0]
 	}
 	c.f.mu.Unlock()
 	h := http.Header{"Content-Type": {"application/json"}}
-	if unsigned {
+	if c.f.unsigned.Load() {
 		return c.body, h, nil
 	}
 	if err := standardwebhooks.SetHeaders(h, []string{secret}, c.msgID, c.f.now().Add(skew), c.body); err != nil {
@@ -76,10 +91,10 @@ func (c *callback) Build(int) ([]byte, http.Header, error) {
 func (f *Fake) eventLocked(t *Ticket, typ, reason string) *callback {
 	t.LatestType, t.Reason = typ, reason
 	t.History = append(t.History, typ)
-	body, _ := json.Marshal(map[string]any{ // strings only: it always marshals
-		"type":      typ,
-		"timestamp": f.now().UTC().Format(time.RFC3339),
-		"data":      map[string]string{"id": t.ID, "reason": reason},
+	body, _ := json.Marshal(Event{ // strings only: it always marshals
+		Type:      typ,
+		Timestamp: f.now().UTC().Format(time.RFC3339),
+		Data:      EventData{ID: t.ID, Reason: reason},
 	})
 	id := make([]byte, 12)
 	_, _ = rand.Read(id) // crypto/rand.Read does not fail
@@ -208,8 +223,4 @@ func (f *Fake) SetCallbackTimestampSkew(d time.Duration) {
 
 // OmitSignatureHeaders sends callbacks from now on without webhook-id, webhook-timestamp and
 // webhook-signature (on), or with them again (off).
-func (f *Fake) OmitSignatureHeaders(on bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.unsigned = on
-}
+func (f *Fake) OmitSignatureHeaders(on bool) { f.unsigned.Store(on) }

@@ -62,7 +62,8 @@
 // It checks every call: the auth header when Options.AuthHeader sets one, then the signature
 // against any of its secrets (401 with the reason otherwise), then the JSON shape (400; 415
 // for another Content-Type). Every call is recorded (Requests) with whether it verified and
-// why not, and every ticket (Tickets) with what the create carried.
+// why not, and every ticket (Tickets) with what the create carried. A callback's body is an
+// Event.
 //
 // Test hooks (Approve, Reject, Resolve, Delete, Expire, Comment, and Send for any type) play
 // the system's users and post the event before they return, so tests need no sleeps. Knobs

@@ -28,13 +28,7 @@ func Example() {
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
-		var ev struct {
-			Type string `json:"type"`
-			Data struct {
-				ID     string `json:"id"`
-				Reason string `json:"reason"`
-			} `json:"data"`
-		}
+		var ev connectorfake.Event
 		_ = json.Unmarshal(body, &ev)
 		fmt.Printf("event: %s %s %q\n", ev.Type, ev.Data.ID, ev.Data.Reason)
 		w.WriteHeader(http.StatusNoContent)

@@ -1,6 +1,7 @@
 package connectorfake
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,18 +103,20 @@ type Fake struct {
 	opts Options
 	now  func() time.Time
 
-	mu         sync.Mutex
-	secrets    []string
-	failures   []Failure
-	dropCreate bool
-	gate       fakegate.Gate // holds API calls (HoldRequests)
-	tickets    map[string]*Ticket
-	order      []string          // ticket ids in creation order
-	byKey      map[string]string // Idempotency-Key → ticket id
-	requests   []Request
-	signWith   string        // SignCallbacksWith
-	skew       time.Duration // SetCallbackTimestampSkew
-	unsigned   bool          // OmitSignatureHeaders
+	mu       sync.Mutex
+	secrets  []string
+	gate     fakegate.Gate // holds API calls (HoldRequests)
+	tickets  map[string]*Ticket
+	order    []string          // ticket ids in creation order
+	byKey    map[string]string // Idempotency-Key → ticket id
+	signWith string            // SignCallbacksWith
+	skew     time.Duration     // SetCallbackTimestampSkew
+
+	// Knobs and what tests read: each is safe for concurrent use on its own, without f.mu.
+	unsigned   atomic.Bool // OmitSignatureHeaders
+	failures   fakehook.Queue[Failure]
+	dropCreate fakehook.Trigger
+	requests   fakehook.Log[Request]
 
 	// callbacks: the sender holds its own lock, so f.mu is never held while it posts.
 	hooks   *fakehook.Sender[*callback]
@@ -204,18 +208,12 @@ func (f *Fake) SetSecrets(secrets ...string) error {
 // recording and verifying them: a 503 with Retry-After, a 422 with a JSON body, a 200 with no
 // id or no JSON at all. A failed create creates nothing.
 func (f *Fake) FailNext(n int, fl Failure) {
-	if fl.Status == 0 {
-		fl.Status = http.StatusServiceUnavailable
-	}
+	fl.Status = cmp.Or(fl.Status, http.StatusServiceUnavailable)
 	if fl.Body == "" {
 		b, _ := json.Marshal(map[string]string{"error": http.StatusText(fl.Status)})
 		fl.Body = string(b)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.failures = append(f.failures, fl)
-	}
+	f.failures.Push(n, fl)
 }
 
 // HoldRequests holds API calls, once their bodies are read, until release is called or their
@@ -229,18 +227,10 @@ func (f *Fake) HeldRequests() int { return f.gate.Waiting() }
 // DropNextCreateResponse lets the next valid create succeed — the ticket exists and its
 // ticket.created goes out — but aborts the HTTP answer, as a crash or a network failure
 // between the system's commit and flowhook's would.
-func (f *Fake) DropNextCreateResponse() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.dropCreate = true
-}
+func (f *Fake) DropNextCreateResponse() { f.dropCreate.Arm() }
 
 // Requests returns every call received, in order.
-func (f *Fake) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.requests)
-}
+func (f *Fake) Requests() []Request { return f.requests.All() }
 
 // Tickets returns every ticket, in creation order.
 func (f *Fake) Tickets() []Ticket {
@@ -285,9 +275,7 @@ func (f *Fake) api(limit int64, next apiHandler) http.Handler {
 		serve := func(w http.ResponseWriter, r *http.Request) { f.serveAPI(w, r, limit, &rec, next) }
 		fakehook.Recorded(http.HandlerFunc(serve), func(_ *http.Request, status int) {
 			rec.Status = status
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.requests = append(f.requests, rec)
+			f.requests.Add(rec)
 		}).ServeHTTP(w, r)
 	})
 }
@@ -311,18 +299,10 @@ func (f *Fake) serveAPI(w http.ResponseWriter, r *http.Request, limit int64, rec
 	if verr != nil {
 		rec.VerifyError = verr.Error()
 	}
-	f.mu.Lock()
-	var fl *Failure
-	if len(f.failures) > 0 {
-		fl = &f.failures[0]
-		f.failures = f.failures[1:]
-	}
-	f.mu.Unlock()
+	fl, failing := f.failures.Pop()
 	switch {
-	case fl != nil:
-		if fl.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((fl.RetryAfter+time.Second-1)/time.Second), 10))
-		}
+	case failing:
+		fakehook.SetRetryAfter(w.Header(), fl.RetryAfter)
 		ct := "text/plain; charset=utf-8"
 		if json.Valid([]byte(fl.Body)) {
 			ct = "application/json"

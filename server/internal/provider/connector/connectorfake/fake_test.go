@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,98 +19,28 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/provider/connector/connectorfake"
 	swh "github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// listener plays flowhook's webhook endpoint: it records callbacks and answers with the
-// status its function gives.
-type listener struct {
-	url string
-
-	mu     sync.Mutex
-	posts  []post
-	answer func(n int) int // n counts posts from 0
-}
-
-type post struct {
-	header http.Header
-	body   []byte
-}
-
-func newListener(t *testing.T) *listener {
-	t.Helper()
-	l := &listener{answer: func(int) int { return http.StatusOK }}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		l.mu.Lock()
-		n := len(l.posts)
-		l.posts = append(l.posts, post{header: r.Header.Clone(), body: body})
-		answer := l.answer
-		l.mu.Unlock()
-		w.WriteHeader(answer(n))
-	}))
-	t.Cleanup(srv.Close)
-	l.url = srv.URL + "/webhooks/connector/tickets"
-	return l
-}
-
-func (l *listener) setAnswer(f func(n int) int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.answer = f
-}
-
-func (l *listener) received() []post {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]post(nil), l.posts...)
-}
-
-// callback is a received callback's body.
-type callback struct {
-	Type      string `json:"type"`
-	Timestamp string `json:"timestamp"`
-	Data      struct {
-		ID     string `json:"id"`
-		Reason string `json:"reason"`
-	} `json:"data"`
-}
-
 // callbacks decodes every post, checking that it is signed with secret for now and that its
 // body has the protocol's shape and nothing else.
-func (l *listener) callbacks(t *testing.T, secret string, now time.Time) []callback {
+func callbacks(t *testing.T, l *providertest.Listener, secret string, now time.Time) []connectorfake.Event {
 	t.Helper()
-	var out []callback
-	for _, p := range l.received() {
-		require.Equal(t, "application/json", p.header.Get("Content-Type"))
-		require.NoError(t, swh.Verify([]string{secret}, p.header, p.body, now, 0))
-		require.Regexp(t, `^msg_[0-9a-f]{24}$`, p.header.Get(swh.HeaderID))
+	var out []connectorfake.Event
+	for _, p := range l.Posts() {
+		require.Equal(t, "application/json", p.Header.Get("Content-Type"))
+		require.NoError(t, swh.Verify([]string{secret}, p.Header, p.Body, now, 0))
+		require.Regexp(t, `^msg_[0-9a-f]{24}$`, p.Header.Get(swh.HeaderID))
 		var raw map[string]any
-		require.NoError(t, json.Unmarshal(p.body, &raw))
-		require.Len(t, raw, 3, "type, timestamp and data only: %s", p.body)
-		require.Len(t, raw["data"], 2, "id and reason only: %s", p.body)
-		var c callback
-		dec := json.NewDecoder(bytes.NewReader(p.body))
+		require.NoError(t, json.Unmarshal(p.Body, &raw))
+		require.Len(t, raw, 3, "type, timestamp and data only: %s", p.Body)
+		require.Len(t, raw["data"], 2, "id and reason only: %s", p.Body)
+		var c connectorfake.Event
+		dec := json.NewDecoder(bytes.NewReader(p.Body))
 		dec.DisallowUnknownFields()
 		require.NoError(t, dec.Decode(&c))
 		_, err := time.Parse(time.RFC3339, c.Timestamp)
@@ -121,10 +50,11 @@ func (l *listener) callbacks(t *testing.T, secret string, now time.Time) []callb
 	return out
 }
 
-func (l *listener) types(t *testing.T, secret string, now time.Time) []string {
+// types are the types of the callbacks, checked as callbacks does.
+func types(t *testing.T, l *providertest.Listener, secret string, now time.Time) []string {
 	t.Helper()
 	var out []string
-	for _, c := range l.callbacks(t, secret, now) {
+	for _, c := range callbacks(t, l, secret, now) {
 		out = append(out, c.Type)
 	}
 	return out
@@ -133,37 +63,27 @@ func (l *listener) types(t *testing.T, secret string, now time.Time) []string {
 type testBundle struct {
 	fake   *connectorfake.Fake
 	url    string
-	clock  *clock
-	hook   *listener
+	clock  *providertest.Clock
+	hook   *providertest.Listener
 	hc     *http.Client
 	secret string
 }
 
 func setup(t *testing.T, mods ...func(*connectorfake.Options)) *testBundle {
 	t.Helper()
-	b := &testBundle{clock: &clock{t: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)}, hook: newListener(t), secret: swh.NewSecret()}
+	b := &testBundle{
+		clock:  providertest.NewClockAt(time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)),
+		hook:   providertest.NewListener(t, "/webhooks/connector/tickets", 0, nil),
+		hc:     providertest.HTTPClient(t),
+		secret: swh.NewSecret(),
+	}
 	opts := connectorfake.Options{Secrets: []string{b.secret}, Now: b.clock.Now}
 	for _, m := range mods {
 		m(&opts)
 	}
 	b.fake = connectorfake.New(opts)
 	b.url = b.fake.Start(t)
-	b.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}
-	t.Cleanup(b.hc.CloseIdleConnections)
 	return b
-}
-
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
-	return m
 }
 
 func msgID() string {
@@ -172,11 +92,17 @@ func msgID() string {
 	return "msg_" + hex.EncodeToString(b)
 }
 
-// call makes a call as flowhook does: signed with the bundle's secret at the fake's time, JSON
-// when it has a body. edit may change the request after signing.
-func (b *testBundle) call(t *testing.T, method, path string, body []byte, edit ...func(r *http.Request)) response {
+// call makes a call as flowhook does (see request).
+func (b *testBundle) call(t *testing.T, method, path string, body []byte, edit ...func(r *http.Request)) providertest.Response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, b.url+path, bytes.NewReader(body))
+	return providertest.Do(t, b.hc, b.request(t.Context(), t, method, path, body, edit...))
+}
+
+// request is a call as flowhook makes it: signed with the bundle's secret at the fake's time,
+// JSON when it has a body. edit may change the request after signing.
+func (b *testBundle) request(ctx context.Context, t *testing.T, method, path string, body []byte, edit ...func(r *http.Request)) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, b.url+path, bytes.NewReader(body))
 	require.NoError(t, err)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -185,12 +111,7 @@ func (b *testBundle) call(t *testing.T, method, path string, body []byte, edit .
 	for _, e := range edit {
 		e(req)
 	}
-	resp, err := b.hc.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return response{status: resp.StatusCode, header: resp.Header, body: out}
+	return req
 }
 
 var pdf = []byte("%PDF-1.4 a form")
@@ -203,7 +124,7 @@ func (b *testBundle) createBody(t *testing.T, workItemID string, edit ...func(m 
 		"data": map[string]any{
 			"workItemId": workItemID, "instanceId": "in_1", "workflowId": "wf_1", "workflowVersion": 3,
 			"state": "APPROVAL", "formData": map[string]any{"amount": 120.5, "requester": "ada"},
-			"callbackUrl": b.hook.url,
+			"callbackUrl": b.hook.URL,
 			"document":    map[string]any{"title": "Request", "contentType": "application/pdf", "base64": base64.StdEncoding.EncodeToString(pdf)},
 		},
 	}
@@ -223,8 +144,8 @@ func idempotencyKey(key string) func(r *http.Request) {
 func (b *testBundle) create(t *testing.T, workItemID string) string {
 	t.Helper()
 	resp := b.call(t, http.MethodPost, "/tickets", b.createBody(t, workItemID), idempotencyKey(workItemID))
-	require.Equal(t, http.StatusCreated, resp.status, string(resp.body))
-	return resp.json(t)["id"].(string)
+	require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
+	return resp.JSON(t)["id"].(string)
 }
 
 func cancelBody(t *testing.T, id, workItemID, reason string) []byte {
@@ -261,9 +182,9 @@ func TestCreateIsIdempotent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	resp := b.call(t, http.MethodPost, "/tickets", b.createBody(t, "wi_1"), idempotencyKey("wi_1"))
-	require.Equal(t, http.StatusCreated, resp.status, string(resp.body))
-	require.Equal(t, "application/json", resp.header.Get("Content-Type"))
-	require.Equal(t, map[string]any{"id": "TCK-1", "type": connectorfake.TypeCreated}, resp.json(t))
+	require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Equal(t, map[string]any{"id": "TCK-1", "type": connectorfake.TypeCreated}, resp.JSON(t))
 
 	tk, ok := b.fake.Ticket("TCK-1")
 	require.True(t, ok)
@@ -272,7 +193,7 @@ func TestCreateIsIdempotent(t *testing.T) {
 	require.Equal(t, "wf_1", tk.WorkflowID)
 	require.Equal(t, 3, tk.WorkflowVersion)
 	require.Equal(t, "APPROVAL", tk.State)
-	require.Equal(t, b.hook.url, tk.CallbackURL)
+	require.Equal(t, b.hook.URL, tk.CallbackURL)
 	require.Equal(t, map[string]any{"amount": 120.5, "requester": "ada"}, tk.FormData)
 	require.Equal(t, pdf, tk.Document)
 	require.Equal(t, "Request", tk.DocumentTitle)
@@ -282,7 +203,7 @@ func TestCreateIsIdempotent(t *testing.T) {
 	require.Equal(t, b.clock.Now(), tk.Created)
 	require.False(t, tk.Final())
 
-	cbs := b.hook.callbacks(t, b.secret, b.clock.Now())
+	cbs := callbacks(t, b.hook, b.secret, b.clock.Now())
 	require.Len(t, cbs, 1)
 	require.Equal(t, connectorfake.TypeCreated, cbs[0].Type)
 	require.Equal(t, "TCK-1", cbs[0].Data.ID)
@@ -290,10 +211,10 @@ func TestCreateIsIdempotent(t *testing.T) {
 
 	b.clock.Advance(time.Minute)
 	resp = b.call(t, http.MethodPost, "/tickets", b.createBody(t, "wi_1"), idempotencyKey("wi_1"))
-	require.Equal(t, http.StatusOK, resp.status, "a retry is answered with the ticket made before")
-	require.Equal(t, "TCK-1", resp.json(t)["id"])
+	require.Equal(t, http.StatusOK, resp.Status, "a retry is answered with the ticket made before")
+	require.Equal(t, "TCK-1", resp.JSON(t)["id"])
 	require.Len(t, b.fake.Tickets(), 1)
-	require.Len(t, b.hook.received(), 1, "and posts nothing")
+	require.Len(t, b.hook.Posts(), 1, "and posts nothing")
 
 	require.Equal(t, "TCK-2", b.create(t, "wi_2"))
 	tickets := b.fake.Tickets()
@@ -303,7 +224,7 @@ func TestCreateIsIdempotent(t *testing.T) {
 	resp = b.call(t, http.MethodPost, "/tickets", b.createBody(t, "wi_3", func(m map[string]any) {
 		delete(m["data"].(map[string]any), "document")
 	}), idempotencyKey("wi_3"))
-	require.Equal(t, http.StatusCreated, resp.status, string(resp.body))
+	require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
 	tk, _ = b.fake.Ticket("TCK-3")
 	require.Nil(t, tk.Document)
 
@@ -378,14 +299,14 @@ func TestCreateValidation(t *testing.T) {
 					edits = append(edits, tc.header)
 				}
 				resp := b.call(t, http.MethodPost, "/tickets", body, edits...)
-				require.Equal(t, tc.status, resp.status, string(resp.body))
-				require.Contains(t, resp.json(t)["error"], tc.msg)
+				require.Equal(t, tc.status, resp.Status, string(resp.Body))
+				require.Contains(t, resp.JSON(t)["error"], tc.msg)
 			})
 		}
 	})
 	require.Len(t, b.fake.Requests(), 15)
 	require.Empty(t, b.fake.Tickets())
-	require.Empty(t, b.hook.received())
+	require.Empty(t, b.hook.Posts())
 }
 
 // TestCallsAreVerified: a call without a valid signature, or without the configured auth
@@ -436,14 +357,14 @@ func TestCallsAreVerified(t *testing.T) {
 				}
 			}
 			require.NotNil(t, rec)
-			require.Equal(t, resp.status, rec.Status)
+			require.Equal(t, resp.Status, rec.Status)
 			if tc.why == "" {
-				require.Equal(t, http.StatusCreated, resp.status, string(resp.body))
+				require.Equal(t, http.StatusCreated, resp.Status, string(resp.Body))
 				require.True(t, rec.Verified)
 				return
 			}
-			require.Equal(t, http.StatusUnauthorized, resp.status)
-			require.Contains(t, resp.json(t)["error"], tc.why)
+			require.Equal(t, http.StatusUnauthorized, resp.Status)
+			require.Contains(t, resp.JSON(t)["error"], tc.why)
 			require.False(t, rec.Verified)
 			require.Contains(t, rec.VerifyError, tc.why)
 			require.NotContains(t, rec.VerifyError, strings.TrimPrefix(b.secret, swh.SecretPrefix))
@@ -459,23 +380,23 @@ func TestStatus(t *testing.T) {
 	b := setup(t)
 	id := b.create(t, "wi_1")
 	resp := b.call(t, http.MethodGet, "/tickets/"+id, nil)
-	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
-	require.Equal(t, map[string]any{"type": connectorfake.TypeCreated, "reason": ""}, resp.json(t))
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	require.Equal(t, map[string]any{"type": connectorfake.TypeCreated, "reason": ""}, resp.JSON(t))
 
 	require.NoError(t, b.fake.Reject(id, "over budget"))
 	resp = b.call(t, http.MethodGet, "/tickets/"+id, nil)
-	require.Equal(t, map[string]any{"type": connectorfake.TypeRejected, "reason": "over budget"}, resp.json(t))
+	require.Equal(t, map[string]any{"type": connectorfake.TypeRejected, "reason": "over budget"}, resp.JSON(t))
 
 	resp = b.call(t, http.MethodGet, "/tickets/TCK-404", nil)
-	require.Equal(t, http.StatusNotFound, resp.status)
-	require.Equal(t, "no ticket TCK-404", resp.json(t)["error"])
+	require.Equal(t, http.StatusNotFound, resp.Status)
+	require.Equal(t, "no ticket TCK-404", resp.JSON(t)["error"])
 
 	resp = b.call(t, http.MethodGet, "/tickets/"+id, nil, func(r *http.Request) { r.Header.Del(swh.HeaderID) })
-	require.Equal(t, http.StatusUnauthorized, resp.status)
+	require.Equal(t, http.StatusUnauthorized, resp.Status)
 
 	resp = b.call(t, http.MethodDelete, "/tickets/"+id, nil)
-	require.Equal(t, http.StatusNotFound, resp.status)
-	require.Contains(t, resp.json(t)["error"], "no such endpoint: DELETE /tickets/TCK-1")
+	require.Equal(t, http.StatusNotFound, resp.Status)
+	require.Contains(t, resp.JSON(t)["error"], "no such endpoint: DELETE /tickets/TCK-1")
 }
 
 func TestCancel(t *testing.T) {
@@ -483,22 +404,22 @@ func TestCancel(t *testing.T) {
 	b := setup(t)
 	id := b.create(t, "wi_1")
 	resp := b.call(t, http.MethodPost, "/tickets/"+id+"/cancel", cancelBody(t, id, "wi_1", "instance cancelled"))
-	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
-	require.Equal(t, map[string]any{"id": id, "type": connectorfake.TypeCancelled}, resp.json(t))
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	require.Equal(t, map[string]any{"id": id, "type": connectorfake.TypeCancelled}, resp.JSON(t))
 	tk, _ := b.fake.Ticket(id)
 	require.Equal(t, connectorfake.TypeCancelled, tk.LatestType)
 	require.Equal(t, "instance cancelled", tk.Reason)
 	require.True(t, tk.Final())
-	cbs := b.hook.callbacks(t, b.secret, b.clock.Now())
+	cbs := callbacks(t, b.hook, b.secret, b.clock.Now())
 	require.Len(t, cbs, 2)
 	require.Equal(t, connectorfake.TypeCancelled, cbs[1].Type)
 	require.Equal(t, "instance cancelled", cbs[1].Data.Reason)
 
 	resp = b.call(t, http.MethodPost, "/tickets/"+id+"/cancel", cancelBody(t, id, "", "again"))
-	require.Equal(t, http.StatusOK, resp.status, "cancelling again is fine")
+	require.Equal(t, http.StatusOK, resp.Status, "cancelling again is fine")
 	tk, _ = b.fake.Ticket(id)
 	require.Equal(t, "instance cancelled", tk.Reason, "and changes nothing")
-	require.Len(t, b.hook.received(), 2)
+	require.Len(t, b.hook.Posts(), 2)
 	require.Error(t, b.fake.Approve(id, "late"), "a cancelled ticket is final")
 
 	approved := b.create(t, "wi_2")
@@ -519,8 +440,8 @@ func TestCancel(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := b.call(t, http.MethodPost, tc.path, tc.body)
-			require.Equal(t, tc.status, resp.status, string(resp.body))
-			require.Contains(t, resp.json(t)["error"], tc.msg)
+			require.Equal(t, tc.status, resp.Status, string(resp.Body))
+			require.Contains(t, resp.JSON(t)["error"], tc.msg)
 		})
 	}
 	tk, _ = b.fake.Ticket(approved)
@@ -551,7 +472,7 @@ func TestHooks(t *testing.T) {
 			b := setup(t)
 			id := b.create(t, "wi_1")
 			require.NoError(t, tc.do(b.fake, id))
-			cbs := b.hook.callbacks(t, b.secret, b.clock.Now())
+			cbs := callbacks(t, b.hook, b.secret, b.clock.Now())
 			require.Len(t, cbs, 2)
 			require.Equal(t, tc.typ, cbs[1].Type)
 			require.Equal(t, id, cbs[1].Data.ID)
@@ -567,15 +488,15 @@ func TestHooks(t *testing.T) {
 			err := b.fake.Comment(id, "more")
 			if tc.outcome != "" {
 				require.ErrorContains(t, err, "is already "+tc.typ)
-				require.Len(t, b.hook.received(), 2, "a refused hook posts nothing")
+				require.Len(t, b.hook.Posts(), 2, "a refused hook posts nothing")
 			} else {
 				require.NoError(t, err, "progress leaves the ticket open")
 			}
 			ds := b.fake.Deliveries()
 			require.Equal(t, id, ds[1].TicketID)
 			require.Equal(t, tc.typ, ds[1].Type)
-			require.Equal(t, b.hook.url, ds[1].URL)
-			require.Equal(t, b.hook.received()[1].header.Get(swh.HeaderID), ds[1].WebhookID)
+			require.Equal(t, b.hook.URL, ds[1].URL)
+			require.Equal(t, b.hook.Posts()[1].Header.Get(swh.HeaderID), ds[1].WebhookID)
 			require.True(t, ds[1].OK())
 			require.False(t, ds[1].Redelivery)
 		})
@@ -608,12 +529,12 @@ func TestFailNext(t *testing.T) {
 			b := setup(t)
 			b.fake.FailNext(1, tc.fl)
 			resp := b.call(t, http.MethodPost, "/tickets", b.createBody(t, "wi_1"), idempotencyKey("wi_1"))
-			require.Equal(t, tc.status, resp.status)
-			require.Equal(t, tc.body, string(resp.body))
-			require.Equal(t, tc.contentType, resp.header.Get("Content-Type"))
-			require.Equal(t, tc.retryAfter, resp.header.Get("Retry-After"))
+			require.Equal(t, tc.status, resp.Status)
+			require.Equal(t, tc.body, string(resp.Body))
+			require.Equal(t, tc.contentType, resp.Header.Get("Content-Type"))
+			require.Equal(t, tc.retryAfter, resp.Header.Get("Retry-After"))
 			require.Empty(t, b.fake.Tickets())
-			require.Empty(t, b.hook.received())
+			require.Empty(t, b.hook.Posts())
 			require.True(t, b.fake.Requests()[0].Verified, "a failed call is still checked and recorded")
 			b.create(t, "wi_1")
 		})
@@ -622,9 +543,9 @@ func TestFailNext(t *testing.T) {
 	b := setup(t)
 	id := b.create(t, "wi_1")
 	b.fake.FailNext(2, connectorfake.Failure{Status: http.StatusBadGateway})
-	require.Equal(t, http.StatusBadGateway, b.call(t, http.MethodGet, "/tickets/"+id, nil).status)
-	require.Equal(t, http.StatusBadGateway, b.call(t, http.MethodPost, "/tickets/"+id+"/cancel", cancelBody(t, id, "", "x")).status)
-	require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/tickets/"+id, nil).status)
+	require.Equal(t, http.StatusBadGateway, b.call(t, http.MethodGet, "/tickets/"+id, nil).Status)
+	require.Equal(t, http.StatusBadGateway, b.call(t, http.MethodPost, "/tickets/"+id+"/cancel", cancelBody(t, id, "", "x")).Status)
+	require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/tickets/"+id, nil).Status)
 }
 
 // TestHoldRequests: a held call ends when its caller gives up, unserved; a released one is
@@ -635,47 +556,25 @@ func TestHoldRequests(t *testing.T) {
 	release := b.fake.HoldRequests()
 	t.Cleanup(release)
 	body := b.createBody(t, "wi_1")
-	send := func(ctx context.Context) (int, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.url+"/tickets", bytes.NewReader(body))
-		if err != nil {
-			return 0, err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Idempotency-Key", "wi_1")
-		if err := swh.SetHeaders(req.Header, []string{b.secret}, msgID(), b.clock.Now(), body); err != nil {
-			return 0, err
-		}
-		resp, err := b.hc.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode, nil
+	send := func(ctx context.Context) <-chan providertest.Answer {
+		return providertest.Send(b.hc, b.request(ctx, t, http.MethodPost, "/tickets", body, idempotencyKey("wi_1")))
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
-	gaveUp := make(chan error, 1)
-	go func() {
-		_, err := send(ctx)
-		gaveUp <- err
-	}()
+	gaveUp := send(ctx)
 	require.Eventually(t, func() bool { return b.fake.HeldRequests() == 1 }, 10*time.Second, time.Millisecond)
 	cancel() // flowhook's client timing out
-	require.ErrorIs(t, <-gaveUp, context.Canceled)
+	require.ErrorIs(t, (<-gaveUp).Err, context.Canceled)
 	require.Eventually(t, func() bool { return b.fake.HeldRequests() == 0 && len(b.fake.Requests()) == 1 }, 10*time.Second, time.Millisecond)
 	rec := b.fake.Requests()[0]
 	require.Zero(t, rec.Status, "no answer")
 	require.Contains(t, rec.VerifyError, "gave up")
 	require.Empty(t, b.fake.Tickets(), "not served")
 
-	served := make(chan int, 1)
-	go func() {
-		status, _ := send(t.Context())
-		served <- status
-	}()
+	served := send(t.Context())
 	require.Eventually(t, func() bool { return b.fake.HeldRequests() == 1 }, 10*time.Second, time.Millisecond)
 	release()
-	require.Equal(t, http.StatusCreated, <-served)
+	require.Equal(t, providertest.Answer{Status: http.StatusCreated}, <-served)
 	require.Len(t, b.fake.Tickets(), 1)
 }
 
@@ -684,21 +583,13 @@ func TestDropNextCreateResponse(t *testing.T) {
 	b := setup(t)
 	b.fake.DropNextCreateResponse()
 	body := b.createBody(t, "wi_1")
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.url+"/tickets", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", "wi_1")
-	require.NoError(t, swh.SetHeaders(req.Header, []string{b.secret}, msgID(), b.clock.Now(), body))
-	resp, err := b.hc.Do(req)
-	if err == nil {
-		resp.Body.Close()
-	}
-	require.Error(t, err, "the answer is lost")
+	req := b.request(t.Context(), t, http.MethodPost, "/tickets", body, idempotencyKey("wi_1"))
+	require.Error(t, providertest.Try(b.hc, req).Err, "the answer is lost")
 	require.Len(t, b.fake.Tickets(), 1, "the ticket exists all the same")
-	require.Equal(t, []string{connectorfake.TypeCreated}, b.hook.types(t, b.secret, b.clock.Now()))
+	require.Equal(t, []string{connectorfake.TypeCreated}, types(t, b.hook, b.secret, b.clock.Now()))
 	require.Zero(t, b.fake.Requests()[0].Status)
 
-	require.Equal(t, "TCK-1", b.call(t, http.MethodPost, "/tickets", body, idempotencyKey("wi_1")).json(t)["id"], "the retry finds it")
+	require.Equal(t, "TCK-1", b.call(t, http.MethodPost, "/tickets", body, idempotencyKey("wi_1")).JSON(t)["id"], "the retry finds it")
 	require.Equal(t, "TCK-2", b.create(t, "wi_2"), "only the next create is dropped")
 }
 
@@ -708,14 +599,14 @@ func TestDuplicates(t *testing.T) {
 	id := b.create(t, "wi_1")
 	b.fake.SetDuplicates(3)
 	require.NoError(t, b.fake.Approve(id, "ok"))
-	posts := b.hook.received()[1:]
+	posts := b.hook.Posts()[1:]
 	require.Len(t, posts, 3)
 	for _, p := range posts[1:] {
-		require.Equal(t, posts[0].body, p.body)
-		require.Equal(t, posts[0].header.Get(swh.HeaderID), p.header.Get(swh.HeaderID), "a duplicate keeps its webhook-id")
+		require.Equal(t, posts[0].Body, p.Body)
+		require.Equal(t, posts[0].Header.Get(swh.HeaderID), p.Header.Get(swh.HeaderID), "a duplicate keeps its webhook-id")
 	}
 	require.Equal(t, []string{connectorfake.TypeCreated, connectorfake.TypeApproved, connectorfake.TypeApproved, connectorfake.TypeApproved},
-		b.hook.types(t, b.secret, b.clock.Now()))
+		types(t, b.hook, b.secret, b.clock.Now()))
 }
 
 func TestHoldAndReorder(t *testing.T) {
@@ -726,11 +617,11 @@ func TestHoldAndReorder(t *testing.T) {
 	require.NoError(t, b.fake.Comment(id, "first"))
 	require.NoError(t, b.fake.Approve(id, "then"))
 	require.Equal(t, []string{connectorfake.TypeCommented, connectorfake.TypeApproved}, b.fake.Held())
-	require.Len(t, b.hook.received(), 1, "held, not sent")
+	require.Len(t, b.hook.Posts(), 1, "held, not sent")
 	require.Error(t, b.fake.Flush(0))
 	require.Error(t, b.fake.Flush(1, 1))
 	require.NoError(t, b.fake.FlushReverse())
-	require.Equal(t, []string{connectorfake.TypeCreated, connectorfake.TypeApproved, connectorfake.TypeCommented}, b.hook.types(t, b.secret, b.clock.Now()))
+	require.Equal(t, []string{connectorfake.TypeCreated, connectorfake.TypeApproved, connectorfake.TypeCommented}, types(t, b.hook, b.secret, b.clock.Now()))
 	require.Empty(t, b.fake.Held())
 
 	id2 := b.create(t, "wi_2") // still holding: its ticket.created waits too
@@ -738,7 +629,7 @@ func TestHoldAndReorder(t *testing.T) {
 	require.Equal(t, []string{connectorfake.TypeCreated, connectorfake.TypeResolved}, b.fake.Held())
 	require.NoError(t, b.fake.Flush(1, 0))
 	b.fake.HoldDeliveries(false)
-	require.Equal(t, []string{connectorfake.TypeResolved, connectorfake.TypeCreated}, b.hook.types(t, b.secret, b.clock.Now())[3:])
+	require.Equal(t, []string{connectorfake.TypeResolved, connectorfake.TypeCreated}, types(t, b.hook, b.secret, b.clock.Now())[3:])
 }
 
 // TestRedelivery: a callback the listener did not take waits; Redeliver sends it again with
@@ -747,7 +638,7 @@ func TestRedelivery(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	id := b.create(t, "wi_1")
-	b.hook.setAnswer(func(int) int { return http.StatusServiceUnavailable })
+	b.hook.SetStatus(http.StatusServiceUnavailable)
 	require.NoError(t, b.fake.Approve(id, "ok"))
 	require.Equal(t, []string{connectorfake.TypeApproved}, b.fake.Undelivered())
 
@@ -757,7 +648,7 @@ func TestRedelivery(t *testing.T) {
 	require.False(t, ds[0].OK())
 	require.Equal(t, []string{connectorfake.TypeApproved}, b.fake.Undelivered(), "failed again, waits again")
 
-	b.hook.setAnswer(func(int) int { return http.StatusNoContent })
+	b.hook.SetStatus(http.StatusNoContent)
 	ds = b.fake.Redeliver()
 	require.Len(t, ds, 1)
 	require.True(t, ds[0].OK())
@@ -765,13 +656,13 @@ func TestRedelivery(t *testing.T) {
 	require.Empty(t, b.fake.Undelivered())
 	require.Empty(t, b.fake.Redeliver())
 
-	posts := b.hook.received()
+	posts := b.hook.Posts()
 	first, last := posts[1], posts[3]
-	require.Equal(t, first.body, last.body)
-	require.Equal(t, first.header.Get(swh.HeaderID), last.header.Get(swh.HeaderID))
-	require.NotEqual(t, first.header.Get(swh.HeaderTimestamp), last.header.Get(swh.HeaderTimestamp))
-	require.NoError(t, swh.Verify([]string{b.secret}, last.header, last.body, b.clock.Now(), 0))
-	require.ErrorIs(t, swh.Verify([]string{b.secret}, first.header, first.body, b.clock.Now(), 0), swh.ErrStale)
+	require.Equal(t, first.Body, last.Body)
+	require.Equal(t, first.Header.Get(swh.HeaderID), last.Header.Get(swh.HeaderID))
+	require.NotEqual(t, first.Header.Get(swh.HeaderTimestamp), last.Header.Get(swh.HeaderTimestamp))
+	require.NoError(t, swh.Verify([]string{b.secret}, last.Header, last.Body, b.clock.Now(), 0))
+	require.ErrorIs(t, swh.Verify([]string{b.secret}, first.Header, first.Body, b.clock.Now(), 0), swh.ErrStale)
 
 	// A listener that cannot be reached.
 	srv := httptest.NewServer(http.NotFoundHandler())
@@ -780,7 +671,7 @@ func TestRedelivery(t *testing.T) {
 	resp := b.call(t, http.MethodPost, "/tickets", b.createBody(t, "wi_2", func(m map[string]any) {
 		m["data"].(map[string]any)["callbackUrl"] = dead
 	}), idempotencyKey("wi_2"))
-	require.Equal(t, http.StatusCreated, resp.status)
+	require.Equal(t, http.StatusCreated, resp.Status)
 	all := b.fake.Deliveries()
 	require.Zero(t, all[len(all)-1].StatusCode)
 	require.NotEmpty(t, all[len(all)-1].Err)
@@ -795,22 +686,22 @@ func TestCallbackKnobs(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		knob  func(f *connectorfake.Fake)
-		check func(t *testing.T, b *testBundle, p post)
+		check func(t *testing.T, b *testBundle, p providertest.Post)
 	}{
-		{"stale timestamp", func(f *connectorfake.Fake) { f.SetCallbackTimestampSkew(-6 * time.Minute) }, func(t *testing.T, b *testBundle, p post) {
-			require.ErrorIs(t, swh.Verify([]string{b.secret}, p.header, p.body, b.clock.Now(), 0), swh.ErrStale)
-			require.NoError(t, swh.Verify([]string{b.secret}, p.header, p.body, b.clock.Now().Add(-6*time.Minute), 0))
+		{"stale timestamp", func(f *connectorfake.Fake) { f.SetCallbackTimestampSkew(-6 * time.Minute) }, func(t *testing.T, b *testBundle, p providertest.Post) {
+			require.ErrorIs(t, swh.Verify([]string{b.secret}, p.Header, p.Body, b.clock.Now(), 0), swh.ErrStale)
+			require.NoError(t, swh.Verify([]string{b.secret}, p.Header, p.Body, b.clock.Now().Add(-6*time.Minute), 0))
 		}},
-		{"timestamp from the future", func(f *connectorfake.Fake) { f.SetCallbackTimestampSkew(6 * time.Minute) }, func(t *testing.T, b *testBundle, p post) {
-			require.ErrorIs(t, swh.Verify([]string{b.secret}, p.header, p.body, b.clock.Now(), 0), swh.ErrStale)
+		{"timestamp from the future", func(f *connectorfake.Fake) { f.SetCallbackTimestampSkew(6 * time.Minute) }, func(t *testing.T, b *testBundle, p providertest.Post) {
+			require.ErrorIs(t, swh.Verify([]string{b.secret}, p.Header, p.Body, b.clock.Now(), 0), swh.ErrStale)
 		}},
-		{"wrong secret", func(f *connectorfake.Fake) { f.SignCallbacksWith(wrong) }, func(t *testing.T, b *testBundle, p post) {
-			require.ErrorIs(t, swh.Verify([]string{b.secret}, p.header, p.body, b.clock.Now(), 0), swh.ErrNoMatch)
-			require.NoError(t, swh.Verify([]string{wrong}, p.header, p.body, b.clock.Now(), 0))
+		{"wrong secret", func(f *connectorfake.Fake) { f.SignCallbacksWith(wrong) }, func(t *testing.T, b *testBundle, p providertest.Post) {
+			require.ErrorIs(t, swh.Verify([]string{b.secret}, p.Header, p.Body, b.clock.Now(), 0), swh.ErrNoMatch)
+			require.NoError(t, swh.Verify([]string{wrong}, p.Header, p.Body, b.clock.Now(), 0))
 		}},
-		{"no signature headers", func(f *connectorfake.Fake) { f.OmitSignatureHeaders(true) }, func(t *testing.T, b *testBundle, p post) {
-			require.ErrorIs(t, swh.Verify([]string{b.secret}, p.header, p.body, b.clock.Now(), 0), swh.ErrMissingHeaders)
-			require.Empty(t, p.header.Get(swh.HeaderID))
+		{"no signature headers", func(f *connectorfake.Fake) { f.OmitSignatureHeaders(true) }, func(t *testing.T, b *testBundle, p providertest.Post) {
+			require.ErrorIs(t, swh.Verify([]string{b.secret}, p.Header, p.Body, b.clock.Now(), 0), swh.ErrMissingHeaders)
+			require.Empty(t, p.Header.Get(swh.HeaderID))
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -819,7 +710,7 @@ func TestCallbackKnobs(t *testing.T) {
 			id := b.create(t, "wi_1")
 			tc.knob(b.fake)
 			require.NoError(t, b.fake.Approve(id, "ok"))
-			posts := b.hook.received()
+			posts := b.hook.Posts()
 			require.Len(t, posts, 2)
 			tc.check(t, b, posts[1])
 		})
@@ -831,10 +722,10 @@ func TestCallbackKnobs(t *testing.T) {
 	require.NoError(t, b.fake.Comment(id, "x"))
 	ds := b.fake.Deliveries()
 	require.Contains(t, ds[1].Err, "bad secret")
-	require.Len(t, b.hook.received(), 1, "a callback that cannot be signed is not posted")
+	require.Len(t, b.hook.Posts(), 1, "a callback that cannot be signed is not posted")
 	b.fake.SignCallbacksWith("")
 	require.Len(t, b.fake.Redeliver(), 1)
-	require.Equal(t, []string{connectorfake.TypeCreated, connectorfake.TypeCommented}, b.hook.types(t, b.secret, b.clock.Now()))
+	require.Equal(t, []string{connectorfake.TypeCreated, connectorfake.TypeCommented}, types(t, b.hook, b.secret, b.clock.Now()))
 }
 
 // TestSecretRotation: during a rotation calls signed with either secret verify; callbacks are
@@ -847,12 +738,12 @@ func TestSecretRotation(t *testing.T) {
 	require.Equal(t, []string{newSecret, oldSecret}, b.fake.Secrets())
 	id := b.create(t, "wi_1") // signed with the old one
 	b.secret = newSecret
-	require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/tickets/"+id, nil).status)
-	require.Equal(t, []string{connectorfake.TypeCreated}, b.hook.types(t, newSecret, b.clock.Now()))
+	require.Equal(t, http.StatusOK, b.call(t, http.MethodGet, "/tickets/"+id, nil).Status)
+	require.Equal(t, []string{connectorfake.TypeCreated}, types(t, b.hook, newSecret, b.clock.Now()))
 
 	require.NoError(t, b.fake.SetSecrets(newSecret))
 	b.secret = oldSecret
-	require.Equal(t, http.StatusUnauthorized, b.call(t, http.MethodGet, "/tickets/"+id, nil).status, "the old secret is gone")
+	require.Equal(t, http.StatusUnauthorized, b.call(t, http.MethodGet, "/tickets/"+id, nil).Status, "the old secret is gone")
 
 	require.Error(t, b.fake.SetSecrets())
 	err := b.fake.SetSecrets(newSecret, "whsec_c2hvcnQ=")
@@ -864,6 +755,6 @@ func TestOversizedBody(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	resp := b.call(t, http.MethodGet, "/tickets/TCK-1", bytes.Repeat([]byte("x"), 1<<20+1))
-	require.Equal(t, http.StatusRequestEntityTooLarge, resp.status)
-	require.Contains(t, resp.json(t)["error"], "larger than")
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.Status)
+	require.Contains(t, resp.JSON(t)["error"], "larger than")
 }

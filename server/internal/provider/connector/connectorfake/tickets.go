@@ -120,8 +120,7 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 
 	f.mu.Lock()
-	drop := f.dropCreate
-	f.dropCreate = false
+	drop := f.dropCreate.Fire()
 	if id, ok := f.byKey[key]; ok {
 		latest := f.tickets[id].LatestType
 		f.mu.Unlock()

@@ -147,7 +147,7 @@ func (f *Fake) createEnvelope(w http.ResponseWriter, r *http.Request) {
 	var def EnvelopeDefinition
 	if err := json.Unmarshal(raw, &def); err != nil {
 		rec.ErrorCode = "INVALID_REQUEST_BODY"
-		f.recordCreate(rec)
+		f.creates.Add(rec)
 		writeError(w, http.StatusBadRequest, rec.ErrorCode, "The request body is missing or improperly formatted. "+err.Error())
 		return
 	}
@@ -155,7 +155,7 @@ func (f *Fake) createEnvelope(w http.ResponseWriter, r *http.Request) {
 	docs, code, msg := validateDefinition(def)
 	if code != "" {
 		rec.ErrorCode = code
-		f.recordCreate(rec)
+		f.creates.Add(rec)
 		writeError(w, http.StatusBadRequest, code, msg)
 		return
 	}
@@ -178,9 +178,8 @@ func (f *Fake) createEnvelope(w http.ResponseWriter, r *http.Request) {
 	}
 	f.envelopes[e.id] = e
 	rec.EnvelopeID = e.id
-	f.creates = append(f.creates, rec)
-	drop := f.dropNextCreate
-	f.dropNextCreate = false
+	f.creates.Add(rec)
+	drop := f.dropNextCreate.Fire()
 	summary := map[string]string{
 		"envelopeId":     e.id,
 		"uri":            "/envelopes/" + e.id,
@@ -194,12 +193,6 @@ func (f *Fake) createEnvelope(w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // the server closes the connection without an answer
 	}
 	writeJSON(w, http.StatusCreated, summary)
-}
-
-func (f *Fake) recordCreate(rec CreateRequest) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.creates = append(f.creates, rec)
 }
 
 func order(s *signerState) int {

@@ -1,6 +1,7 @@
 package docusignfake
 
 import (
+	"cmp"
 	"crypto/rsa"
 	"encoding/json"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,21 +113,23 @@ type Fake struct {
 	opts Options
 	now  func() time.Time
 
-	mu             sync.Mutex
-	tokens         map[string]time.Time // access token → expiry
-	tokenLifetime  time.Duration
-	consentMissing bool
-	hmacKeys       []string
-	failures       []Failure
-	dropNextCreate bool
-	lookups        fakegate.Gate // holds listStatusChanges (HoldLookups)
-	envelopes      map[string]*envelope
-	creates        []CreateRequest
-	requests       []Request
-	rateWindow     time.Time // start of the hour counted by X-RateLimit-*
-	rateCount      int
-	burstWindow    time.Time
-	burstCount     int
+	mu            sync.Mutex
+	tokens        map[string]time.Time // access token → expiry
+	tokenLifetime time.Duration
+	hmacKeys      []string
+	lookups       fakegate.Gate // holds listStatusChanges (HoldLookups)
+	envelopes     map[string]*envelope
+	rateWindow    time.Time // start of the hour counted by X-RateLimit-*
+	rateCount     int
+	burstWindow   time.Time
+	burstCount    int
+
+	// Knobs and what tests read: each is safe for concurrent use on its own, without f.mu.
+	consentMissing atomic.Bool
+	failures       fakehook.Queue[Failure]
+	dropNextCreate fakehook.Trigger
+	creates        fakehook.Log[CreateRequest]
+	requests       fakehook.Log[Request]
 
 	// Connect: the sender holds its own lock, so f.mu is never held while it posts.
 	hooks   *connectSender
@@ -213,31 +217,14 @@ func (f *Fake) Handler() http.Handler {
 // FailNext answers the next n API requests (under /restapi) with the failure. A 429 carries
 // X-RateLimit-*, X-BurstLimit-* (burst exhausted) and Retry-After headers.
 func (f *Fake) FailNext(n int, fl Failure) {
-	if fl.Status == 0 {
-		fl.Status = http.StatusTooManyRequests
+	fl.Status = cmp.Or(fl.Status, http.StatusTooManyRequests)
+	code, msg := "UNSPECIFIED_ERROR", "An unexpected error occurred."
+	if fl.Status == http.StatusTooManyRequests {
+		code, msg = "Burst_APIInvocation_Envelope_Limit_Exceeded", "The maximum number of API requests in the burst window has been exceeded."
+		fl.RetryAfter = cmp.Or(fl.RetryAfter, time.Second)
 	}
-	if fl.Code == "" {
-		if fl.Status == http.StatusTooManyRequests {
-			fl.Code = "Burst_APIInvocation_Envelope_Limit_Exceeded"
-		} else {
-			fl.Code = "UNSPECIFIED_ERROR"
-		}
-	}
-	if fl.Message == "" {
-		if fl.Status == http.StatusTooManyRequests {
-			fl.Message = "The maximum number of API requests in the burst window has been exceeded."
-		} else {
-			fl.Message = "An unexpected error occurred."
-		}
-	}
-	if fl.Status == http.StatusTooManyRequests && fl.RetryAfter == 0 {
-		fl.RetryAfter = time.Second
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.failures = append(f.failures, fl)
-	}
+	fl.Code, fl.Message = cmp.Or(fl.Code, code), cmp.Or(fl.Message, msg)
+	f.failures.Push(n, fl)
 }
 
 // SetTokenLifetime changes expires_in of tokens issued from now on.
@@ -255,20 +242,12 @@ func (f *Fake) RevokeTokens() {
 }
 
 // SetConsentRequired makes the token endpoint answer {"error":"consent_required"}.
-func (f *Fake) SetConsentRequired(missing bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.consentMissing = missing
-}
+func (f *Fake) SetConsentRequired(missing bool) { f.consentMissing.Store(missing) }
 
 // DropNextCreateResponse lets the next valid create succeed at the fake — the envelope exists
 // and its envelope-sent goes out — but aborts the HTTP answer, as a crash or a network failure
 // between DocuSign's commit and ours would.
-func (f *Fake) DropNextCreateResponse() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.dropNextCreate = true
-}
+func (f *Fake) DropNextCreateResponse() { f.dropNextCreate.Arm() }
 
 // HoldLookups holds envelope listings (GET …/envelopes, the lookup FindByWorkItem makes when
 // a create's answer was lost) until release is called, so that a test can act while a create
@@ -286,28 +265,14 @@ func (f *Fake) SetHMACKeys(keys ...string) {
 }
 
 // Envelopes returns the create requests received, in order.
-func (f *Fake) Envelopes() []CreateRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.creates)
-}
+func (f *Fake) Envelopes() []CreateRequest { return f.creates.All() }
 
 // Requests returns every request answered, in order.
-func (f *Fake) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.requests)
-}
+func (f *Fake) Requests() []Request { return f.requests.All() }
 
 // CountRequests counts answered requests with the method and path (an exact match).
 func (f *Fake) CountRequests(method, path string) int {
-	n := 0
-	for _, r := range f.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
+	return f.requests.Count(func(r Request) bool { return r.Method == method && r.Path == path })
 }
 
 // EnvelopeStatus returns an envelope's status.
@@ -326,9 +291,7 @@ func (f *Fake) EnvelopeStatus(id string) (string, bool) {
 // recorded logs every request with the status it was answered with.
 func (f *Fake) recorded(next http.Handler) http.Handler {
 	return fakehook.Recorded(next, func(r *http.Request, status int) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.requests = append(f.requests, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status})
+		f.requests.Add(Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: status})
 	})
 }
 
@@ -345,11 +308,7 @@ func (f *Fake) limited(next http.Handler) http.Handler {
 		}
 		f.rateCount++
 		f.burstCount++
-		var fl *Failure
-		if len(f.failures) > 0 {
-			fl = &f.failures[0]
-			f.failures = f.failures[1:]
-		}
+		fl, failing := f.failures.Pop()
 		h := w.Header()
 		h.Set("X-RateLimit-Limit", strconv.Itoa(hourlyLimit))
 		h.Set("X-RateLimit-Remaining", strconv.Itoa(max(hourlyLimit-f.rateCount, 0)))
@@ -357,13 +316,11 @@ func (f *Fake) limited(next http.Handler) http.Handler {
 		h.Set("X-BurstLimit-Limit", strconv.Itoa(burstLimit))
 		h.Set("X-BurstLimit-Remaining", strconv.Itoa(max(burstLimit-f.burstCount, 0)))
 		f.mu.Unlock()
-		if fl != nil {
+		if failing {
 			if fl.Status == http.StatusTooManyRequests {
 				h.Set("X-BurstLimit-Remaining", "0")
 			}
-			if fl.RetryAfter > 0 {
-				h.Set("Retry-After", strconv.FormatInt(int64((fl.RetryAfter+time.Second-1)/time.Second), 10))
-			}
+			fakehook.SetRetryAfter(h, fl.RetryAfter)
 			writeError(w, fl.Status, fl.Code, fl.Message)
 			return
 		}

@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 func TestMain(m *testing.M) {
@@ -38,74 +38,15 @@ const (
 var guid = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 var dsTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$`)
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// listener records Connect posts and answers with the status its function gives.
-type listener struct {
-	url string
-
-	mu     sync.Mutex
-	posts  []post
-	answer func(n int) int // n counts posts from 0
-}
-
-type post struct {
-	header http.Header
-	body   []byte
-}
-
-func newListener(t *testing.T) *listener {
-	t.Helper()
-	l := &listener{answer: func(int) int { return http.StatusOK }}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		l.mu.Lock()
-		n := len(l.posts)
-		l.posts = append(l.posts, post{header: r.Header.Clone(), body: body})
-		answer := l.answer
-		l.mu.Unlock()
-		w.WriteHeader(answer(n))
-	}))
-	t.Cleanup(srv.Close)
-	l.url = srv.URL + "/hook"
-	return l
-}
-
-func (l *listener) setAnswer(f func(n int) int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.answer = f
-}
-
-func (l *listener) received() []post {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]post(nil), l.posts...)
-}
-
-func (l *listener) events(t *testing.T) []string {
+// events are the events of the Connect messages the listener received, in order.
+func events(t *testing.T, l *providertest.Listener) []string {
 	t.Helper()
 	var out []string
-	for _, p := range l.received() {
+	for _, p := range l.Posts() {
 		var m struct {
 			Event string `json:"event"`
 		}
-		require.NoError(t, json.Unmarshal(p.body, &m))
+		require.NoError(t, json.Unmarshal(p.Body, &m))
 		out = append(out, m.Event)
 	}
 	return out
@@ -114,8 +55,8 @@ func (l *listener) events(t *testing.T) []string {
 type testBundle struct {
 	fake  *docusignfake.Fake
 	url   string
-	clock *clock
-	hook  *listener
+	clock *providertest.Clock
+	hook  *providertest.Listener
 	hc    *http.Client
 	token string
 }
@@ -124,15 +65,13 @@ type testBundle struct {
 // public key: any signature passes, the claims are still checked).
 func setup(t *testing.T, mods ...func(*docusignfake.Options)) *testBundle {
 	t.Helper()
-	b := &testBundle{clock: &clock{t: time.Date(2026, 4, 29, 18, 0, 0, 0, time.UTC)}, hook: newListener(t)}
+	b := &testBundle{clock: providertest.NewClock(), hook: providertest.NewListener(t, "/hook", 0, nil), hc: providertest.HTTPClient(t)}
 	opts := docusignfake.Options{HMACKeys: []string{keyA, keyB}, Now: b.clock.Now}
 	for _, m := range mods {
 		m(&opts)
 	}
 	b.fake = docusignfake.New(opts)
 	b.url = b.fake.Start(t)
-	b.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}
-	t.Cleanup(b.hc.CloseIdleConnections)
 	if opts.PublicKey != nil {
 		return b // the test signs its own assertions
 	}
@@ -190,6 +129,14 @@ func (b *testBundle) do(t *testing.T, method, path string, body any) (int, http.
 
 func (b *testBundle) doAs(t *testing.T, token, method, path string, body any) (int, http.Header, []byte) {
 	t.Helper()
+	resp := providertest.Do(t, b.hc, b.request(t, token, method, path, body))
+	return resp.Status, resp.Header, resp.Body
+}
+
+// request is a REST request with the token (none when it is empty): body as JSON, or as is
+// when it is a string.
+func (b *testBundle) request(t *testing.T, token, method, path string, body any) *http.Request {
+	t.Helper()
 	var rd io.Reader
 	switch v := body.(type) {
 	case nil:
@@ -206,12 +153,7 @@ func (b *testBundle) doAs(t *testing.T, token, method, path string, body any) (i
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.hc.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	out, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return resp.StatusCode, resp.Header, out
+	return req
 }
 
 func decode(t *testing.T, b []byte) map[string]any {
@@ -250,7 +192,7 @@ func (b *testBundle) definition(signers int) map[string]any {
 		"recipients":   map[string]any{"signers": ss},
 		"customFields": map[string]any{"textCustomFields": []any{map[string]any{"name": "flowhookWorkItemId", "value": "wi_1", "show": "false"}}},
 		"eventNotification": map[string]any{
-			"url": b.hook.url, "requireAcknowledgment": "true", "includeHMAC": "true", "includeEnvelopeVoidReason": "true",
+			"url": b.hook.URL, "requireAcknowledgment": "true", "includeHMAC": "true", "includeEnvelopeVoidReason": "true",
 			"deliveryMode": "SIM",
 			"events": []any{"envelope-sent", "envelope-delivered", "envelope-completed", "envelope-declined", "envelope-voided",
 				"recipient-sent", "recipient-delivered", "recipient-completed", "recipient-declined"},
@@ -412,7 +354,7 @@ func TestCreateValidation(t *testing.T) {
 		require.NotEmpty(t, c.ErrorCode)
 		require.NotEmpty(t, c.Raw)
 	}
-	require.Empty(t, b.hook.received())
+	require.Empty(t, b.hook.Posts())
 }
 
 func TestEnvelopeLifecycleOverREST(t *testing.T) {
@@ -565,22 +507,14 @@ func TestDropNextCreateResponse(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.fake.DropNextCreateResponse()
-	j, err := json.Marshal(b.definition(1))
-	require.NoError(t, err)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.url+"/restapi/v2.1/accounts/"+b.fake.AccountID()+"/envelopes", bytes.NewReader(j))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	resp, err := b.hc.Do(req)
-	if err == nil {
-		resp.Body.Close()
-	}
-	require.Error(t, err, "the answer is lost")
+	req := b.request(t, b.token, http.MethodPost, "/restapi/v2.1/accounts/"+b.fake.AccountID()+"/envelopes", b.definition(1))
+	require.Error(t, providertest.Try(b.hc, req).Err, "the answer is lost")
 	creates := b.fake.Envelopes()
 	require.Len(t, creates, 1)
 	st, ok := b.fake.EnvelopeStatus(creates[0].EnvelopeID)
 	require.True(t, ok, "the envelope exists all the same")
 	require.Equal(t, "sent", st)
-	require.Equal(t, []string{"envelope-sent", "recipient-sent"}, b.hook.events(t))
+	require.Equal(t, []string{"envelope-sent", "recipient-sent"}, events(t, b.hook))
 	b.create(t, b.definition(1)) // only the next create is dropped
 }
 
@@ -593,29 +527,29 @@ func TestConnectMessagesAreSignedAndShaped(t *testing.T) {
 	require.Equal(t, []string{
 		"envelope-sent", "recipient-sent", "recipient-delivered", "envelope-delivered",
 		"recipient-completed", "recipient-completed", "envelope-completed",
-	}, b.hook.events(t))
+	}, events(t, b.hook))
 
 	deliveries := b.fake.Deliveries()
-	posts := b.hook.received()
+	posts := b.hook.Posts()
 	require.Len(t, deliveries, len(posts))
 	for i, p := range posts {
 		require.True(t, deliveries[i].OK())
-		require.Equal(t, p.body, deliveries[i].Body)
-		require.Equal(t, "application/json", p.header.Get("Content-Type"))
-		require.Equal(t, "HMACSHA256", p.header.Get("X-Authorization-Digest"))
-		require.Equal(t, b.fake.AccountID(), p.header.Get("X-DocuSign-AccountId"))
+		require.Equal(t, p.Body, deliveries[i].Body)
+		require.Equal(t, "application/json", p.Header.Get("Content-Type"))
+		require.Equal(t, "HMACSHA256", p.Header.Get("X-Authorization-Digest"))
+		require.Equal(t, b.fake.AccountID(), p.Header.Get("X-DocuSign-AccountId"))
 		// One header per key, each valid alone under its own key, and not under the other.
 		for n, k := range []string{keyA, keyB} {
 			h := http.Header{}
-			h.Set("X-DocuSign-Signature-1", p.header.Get("X-DocuSign-Signature-"+strconv.Itoa(n+1)))
-			require.NoError(t, docusign.Verify(p.body, h, []string{k}))
+			h.Set("X-DocuSign-Signature-1", p.Header.Get("X-DocuSign-Signature-"+strconv.Itoa(n+1)))
+			require.NoError(t, docusign.Verify(p.Body, h, []string{k}))
 		}
-		require.Empty(t, p.header.Get("X-DocuSign-Signature-3"))
-		require.NoError(t, docusign.Verify(p.body, p.header, []string{keyB}))
-		require.ErrorIs(t, docusign.Verify(p.body, p.header, []string{"another"}), docusign.ErrBadSignature)
+		require.Empty(t, p.Header.Get("X-DocuSign-Signature-3"))
+		require.NoError(t, docusign.Verify(p.Body, p.Header, []string{keyB}))
+		require.ErrorIs(t, docusign.Verify(p.Body, p.Header, []string{"another"}), docusign.ErrBadSignature)
 
 		var m map[string]any
-		require.NoError(t, json.Unmarshal(p.body, &m))
+		require.NoError(t, json.Unmarshal(p.Body, &m))
 		require.Equal(t, float64(0), m["retryCount"], "a JSON number")
 		require.Equal(t, float64(1), m["configurationId"], "a JSON number")
 		require.Equal(t, "v2.1", m["apiVersion"])
@@ -630,14 +564,14 @@ func TestConnectMessagesAreSignedAndShaped(t *testing.T) {
 		} else {
 			require.NotContains(t, data, "recipientId")
 		}
-		ev, err := docusign.ParseEvent(p.body)
+		ev, err := docusign.ParseEvent(p.Body)
 		require.NoError(t, err)
 		require.Equal(t, "wi_1", ev.WorkItemID)
 	}
 	// recipientIds follow the signers; the summary's status is the envelope's at that moment.
 	var last []map[string]any
 	for _, p := range posts[4:] {
-		last = append(last, decode(t, p.body))
+		last = append(last, decode(t, p.Body))
 	}
 	require.Equal(t, "1", last[0]["data"].(map[string]any)["recipientId"])
 	require.Equal(t, "2", last[1]["data"].(map[string]any)["recipientId"])
@@ -652,17 +586,17 @@ func TestConnectHonoursTheEventNotification(t *testing.T) {
 		name   string
 		edit   func(n map[string]any)
 		events []string
-		check  func(t *testing.T, p post)
+		check  func(t *testing.T, p providertest.Post)
 	}{
 		{"only subscribed events", func(n map[string]any) { n["events"] = []any{"envelope-voided"} }, []string{"envelope-voided"}, nil},
 		{"no HMAC unless asked", func(n map[string]any) { n["includeHMAC"] = "false"; n["events"] = []any{"envelope-voided"} }, []string{"envelope-voided"},
-			func(t *testing.T, p post) {
-				require.Empty(t, p.header.Get("X-DocuSign-Signature-1"))
-				require.Empty(t, p.header.Get("X-Authorization-Digest"))
+			func(t *testing.T, p providertest.Post) {
+				require.Empty(t, p.Header.Get("X-DocuSign-Signature-1"))
+				require.Empty(t, p.Header.Get("X-Authorization-Digest"))
 			}},
 		{"no void reason unless asked", func(n map[string]any) { delete(n, "includeEnvelopeVoidReason"); n["events"] = []any{"envelope-voided"} }, []string{"envelope-voided"},
-			func(t *testing.T, p post) {
-				ev, err := docusign.ParseEvent(p.body)
+			func(t *testing.T, p providertest.Post) {
+				ev, err := docusign.ParseEvent(p.Body)
 				require.NoError(t, err)
 				require.Empty(t, ev.Reason)
 			}},
@@ -671,16 +605,16 @@ func TestConnectHonoursTheEventNotification(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			hook := newListener(t)
+			hook := providertest.NewListener(t, "/hook", 0, nil)
 			def := b.definition(1)
 			n := def["eventNotification"].(map[string]any)
-			n["url"] = hook.url
+			n["url"] = hook.URL
 			tc.edit(n)
 			id := b.create(t, def)
 			require.NoError(t, b.fake.Void(id, "Stop"))
-			require.Equal(t, tc.events, hook.events(t))
+			require.Equal(t, tc.events, events(t, hook))
 			if tc.check != nil {
-				tc.check(t, hook.received()[0])
+				tc.check(t, hook.Posts()[0])
 			}
 		})
 	}
@@ -692,11 +626,11 @@ func TestDuplicates(t *testing.T) {
 	b.fake.SetDuplicates(3)
 	id := b.create(t, b.definition(1))
 	require.NoError(t, b.fake.Expire(id))
-	posts := b.hook.received()
+	posts := b.hook.Posts()
 	require.Len(t, posts, 9, "envelope-sent, recipient-sent and envelope-voided three times each")
 	keys := map[string]int{}
 	for _, p := range posts {
-		ev, err := docusign.ParseEvent(p.body)
+		ev, err := docusign.ParseEvent(p.Body)
 		require.NoError(t, err)
 		keys[ev.DedupeKey]++
 	}
@@ -704,7 +638,7 @@ func TestDuplicates(t *testing.T) {
 	for _, n := range keys {
 		require.Equal(t, 3, n)
 	}
-	require.Equal(t, posts[6].body, posts[8].body)
+	require.Equal(t, posts[6].Body, posts[8].Body)
 }
 
 func TestHoldAndReorder(t *testing.T) {
@@ -714,9 +648,9 @@ func TestHoldAndReorder(t *testing.T) {
 	b.fake.HoldDeliveries(true)
 	require.NoError(t, b.fake.Complete(id))
 	require.Equal(t, []string{"recipient-completed", "envelope-completed"}, b.fake.Held())
-	require.Equal(t, []string{"envelope-sent", "recipient-sent"}, b.hook.events(t), "held, not sent")
+	require.Equal(t, []string{"envelope-sent", "recipient-sent"}, events(t, b.hook), "held, not sent")
 	require.NoError(t, b.fake.FlushReverse())
-	require.Equal(t, []string{"envelope-sent", "recipient-sent", "envelope-completed", "recipient-completed"}, b.hook.events(t))
+	require.Equal(t, []string{"envelope-sent", "recipient-sent", "envelope-completed", "recipient-completed"}, events(t, b.hook))
 	require.Empty(t, b.fake.Held())
 
 	id2 := b.create(t, b.definition(1)) // still holding
@@ -725,16 +659,16 @@ func TestHoldAndReorder(t *testing.T) {
 	require.Error(t, b.fake.Flush(0, 1))
 	require.Error(t, b.fake.Flush(0, 0, 1, 2))
 	require.NoError(t, b.fake.Flush(3, 0, 2, 1))
-	require.Equal(t, []string{"envelope-delivered", "envelope-sent", "recipient-delivered", "recipient-sent"}, b.hook.events(t)[4:])
+	require.Equal(t, []string{"envelope-delivered", "envelope-sent", "recipient-delivered", "recipient-sent"}, events(t, b.hook)[4:])
 	b.fake.HoldDeliveries(false)
 	require.NoError(t, b.fake.Void(id2, "x"))
-	require.Equal(t, "envelope-voided", b.hook.events(t)[8])
+	require.Equal(t, "envelope-voided", events(t, b.hook)[8])
 }
 
 func TestDailyRetries(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.hook.setAnswer(func(int) int { return http.StatusServiceUnavailable })
+	b.hook.SetAnswer(func(int) int { return http.StatusServiceUnavailable })
 	def := b.definition(1)
 	def["eventNotification"].(map[string]any)["events"] = []any{"envelope-sent", "envelope-delivered", "recipient-delivered"}
 	id := b.create(t, def)
@@ -750,7 +684,7 @@ func TestDailyRetries(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, ds[1].StatusCode)
 	require.Len(t, b.fake.Pending(), 3)
 
-	b.hook.setAnswer(func(int) int { return http.StatusAccepted }) // any 2xx acknowledges
+	b.hook.SetAnswer(func(int) int { return http.StatusAccepted }) // any 2xx acknowledges
 	b.fake.RetryPending()
 	ds = b.fake.Deliveries()[2:]
 	require.Len(t, ds, 3)
@@ -760,8 +694,8 @@ func TestDailyRetries(t *testing.T) {
 
 	// Every delivery of envelope-sent shares one dedupe key, whatever its retryCount.
 	keys := map[string]bool{}
-	for _, p := range b.hook.received() {
-		ev, err := docusign.ParseEvent(p.body)
+	for _, p := range b.hook.Posts() {
+		ev, err := docusign.ParseEvent(p.Body)
 		require.NoError(t, err)
 		if ev.Type == "envelope-sent" {
 			keys[ev.DedupeKey] = true
@@ -778,7 +712,7 @@ func TestImmediateRetries(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.fake.SetRetryPolicy(docusignfake.RetryPolicy{Max: 3, Immediate: true})
-	b.hook.setAnswer(func(n int) int {
+	b.hook.SetAnswer(func(n int) int {
 		if n < 2 {
 			return http.StatusInternalServerError
 		}
@@ -793,7 +727,7 @@ func TestImmediateRetries(t *testing.T) {
 	}
 	require.Equal(t, []int{0, 1, 2}, counts)
 
-	b.hook.setAnswer(func(int) int { return http.StatusInternalServerError })
+	b.hook.SetAnswer(func(int) int { return http.StatusInternalServerError })
 	require.NoError(t, b.fake.Void(id, "x"))
 	require.Len(t, b.fake.Deliveries(), 3+4, "the first try and three retries")
 	require.Equal(t, []string{"envelope-voided"}, b.fake.Dropped())
@@ -804,7 +738,7 @@ func TestRetriesGiveUpAfterMax(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.fake.SetRetryPolicy(docusignfake.RetryPolicy{Max: 2})
-	b.hook.setAnswer(func(int) int { return http.StatusInternalServerError })
+	b.hook.SetAnswer(func(int) int { return http.StatusInternalServerError })
 	def := b.definition(1)
 	def["eventNotification"].(map[string]any)["events"] = []any{"envelope-sent"}
 	b.create(t, def)
@@ -818,7 +752,7 @@ func TestRetriesGiveUpAfterMax(t *testing.T) {
 func TestNoRetryWithoutAcknowledgment(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.hook.setAnswer(func(int) int { return http.StatusNotFound })
+	b.hook.SetAnswer(func(int) int { return http.StatusNotFound })
 	def := b.definition(1)
 	def["eventNotification"].(map[string]any)["requireAcknowledgment"] = "false"
 	def["eventNotification"].(map[string]any)["events"] = []any{"envelope-sent"}
@@ -853,10 +787,10 @@ func TestKeyRotation(t *testing.T) {
 	b := setup(t)
 	b.fake.SetHMACKeys("old-key", keyB)
 	b.create(t, b.definition(1))
-	p := b.hook.received()[0]
-	require.NoError(t, docusign.Verify(p.body, p.header, []string{keyB}), "the new key is in header 2")
-	require.NoError(t, docusign.Verify(p.body, p.header, []string{"old-key"}))
-	require.ErrorIs(t, docusign.Verify(p.body, p.header, []string{keyA}), docusign.ErrBadSignature)
+	p := b.hook.Posts()[0]
+	require.NoError(t, docusign.Verify(p.Body, p.Header, []string{keyB}), "the new key is in header 2")
+	require.NoError(t, docusign.Verify(p.Body, p.Header, []string{"old-key"}))
+	require.ErrorIs(t, docusign.Verify(p.Body, p.Header, []string{keyA}), docusign.ErrBadSignature)
 }
 
 func TestHooksCheckTheState(t *testing.T) {
@@ -887,25 +821,13 @@ func TestHoldLookups(t *testing.T) {
 	b := setup(t)
 	release := b.fake.HoldLookups()
 	t.Cleanup(release)
-	listed := make(chan int, 1)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, b.url+"/restapi/v2.1/accounts/"+b.fake.AccountID()+"/envelopes?from_date=2026-01-01", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+b.token)
-	go func() {
-		resp, err := b.hc.Do(req)
-		if err != nil {
-			listed <- 0
-			return
-		}
-		resp.Body.Close()
-		listed <- resp.StatusCode
-	}()
+	listed := providertest.Send(b.hc, b.request(t, b.token, http.MethodGet, "/restapi/v2.1/accounts/"+b.fake.AccountID()+"/envelopes?from_date=2026-01-01", nil))
 	require.Eventually(t, func() bool { return b.fake.HeldLookups() == 1 }, 10*time.Second, time.Millisecond)
 	status, _, _ := b.do(t, http.MethodGet, "/envelopes/3f2504e0-4f89-41d3-9a0c-0305e82c3301", nil)
 	require.Equal(t, http.StatusBadRequest, status, "an envelope read is not held: ENVELOPE_DOES_NOT_EXIST")
 	require.Empty(t, listed, "the listing waits")
 	release()
-	require.Equal(t, http.StatusOK, <-listed)
+	require.Equal(t, providertest.Answer{Status: http.StatusOK}, <-listed)
 	require.Zero(t, b.fake.HeldLookups())
 	status, _, _ = b.do(t, http.MethodGet, "/envelopes?from_date=2026-01-01", nil)
 	require.Equal(t, http.StatusOK, status, "not held after the release")

@@ -36,12 +36,11 @@ func (f *Fake) token(w http.ResponseWriter, r *http.Request) {
 		writeOAuthError(w, "invalid_grant", reason)
 		return
 	}
-	f.mu.Lock()
-	if f.consentMissing {
-		f.mu.Unlock()
+	if f.consentMissing.Load() {
 		writeOAuthError(w, "consent_required", "")
 		return
 	}
+	f.mu.Lock()
 	tok := randomToken()
 	life := f.tokenLifetime
 	f.tokens[tok] = f.now().Add(life)

@@ -351,32 +351,31 @@ func (f *Fake) OptOut(id, reason string) error {
 	return f.refuse(id, "OPTED_OUT", "PACKAGE_OPT_OUT", reason)
 }
 
-// Expire is the package passing its expiry date: EXPIRED, PACKAGE_EXPIRE.
-func (f *Fake) Expire(id string) error {
-	p, err := f.lockPackage(id, false, "SENT")
+// move is the sender (or OneSpan itself) moving the package from one of the statuses from to
+// status, with the event; allowTrashed as lockPackage's.
+func (f *Fake) move(id string, allowTrashed bool, from []string, status, event string) error {
+	p, err := f.lockPackage(id, allowTrashed, from...)
 	if err != nil {
 		return err
 	}
-	p.status, p.updated = "EXPIRED", f.now()
-	msg := f.eventLocked(p, "PACKAGE_EXPIRE", f.opts.SenderID, "", "")
+	p.status, p.updated = status, f.now()
+	msg := f.eventLocked(p, event, f.opts.SenderID, "", "")
 	f.mu.Unlock()
 	f.hooks.Dispatch(msg)
 	return nil
+}
+
+// Expire is the package passing its expiry date: EXPIRED, PACKAGE_EXPIRE.
+func (f *Fake) Expire(id string) error {
+	return f.move(id, false, []string{"SENT"}, "EXPIRED", "PACKAGE_EXPIRE")
 }
 
 // Archive is the sender archiving the package: ARCHIVED, PACKAGE_ARCHIVE. OneSpan archives
 // finished packages, but the hook allows a SENT one too (a package archived while a workflow
 // still waits on it).
 func (f *Fake) Archive(id string) error {
-	p, err := f.lockPackage(id, true, "SENT", "COMPLETED", "DECLINED", "OPTED_OUT", "EXPIRED")
-	if err != nil {
-		return err
-	}
-	p.status, p.updated = "ARCHIVED", f.now()
-	msg := f.eventLocked(p, "PACKAGE_ARCHIVE", f.opts.SenderID, "", "")
-	f.mu.Unlock()
-	f.hooks.Dispatch(msg)
-	return nil
+	finished := []string{"SENT", "COMPLETED", "DECLINED", "OPTED_OUT", "EXPIRED"}
+	return f.move(id, true, finished, "ARCHIVED", "PACKAGE_ARCHIVE")
 }
 
 func (f *Fake) trashLocked(p *pkg, trashed bool) *outgoing {

@@ -1,6 +1,7 @@
 package onespanfake
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -8,8 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,16 +71,18 @@ type Fake struct {
 	opts Options
 	now  func() time.Time
 
-	mu             sync.Mutex
-	apiKey         string
-	failures       []Failure
-	dropNextCreate bool
-	lookups        fakegate.Gate // holds package listings (HoldLookups)
-	listOmitsData  bool
-	packages       map[string]*pkg
-	order          []string // package ids in creation order
-	creates        []CreateRequest
-	requests       []Request
+	mu       sync.Mutex
+	apiKey   string
+	lookups  fakegate.Gate // holds package listings (HoldLookups)
+	packages map[string]*pkg
+	order    []string // package ids in creation order
+
+	// Knobs and what tests read: each is safe for concurrent use on its own, without f.mu.
+	listOmitsData  atomic.Bool
+	failures       fakehook.Queue[Failure]
+	dropNextCreate fakehook.Trigger
+	creates        fakehook.Log[CreateRequest]
+	requests       fakehook.Log[Request]
 
 	// callbacks: the configuration is under f.mu; the sender holds its own lock, so f.mu is
 	// never held while it posts.
@@ -168,47 +171,23 @@ func (f *Fake) FailNext(n, status int) { f.FailNextWith(n, Failure{Status: statu
 
 // FailNextWith answers the next n API requests with the failure.
 func (f *Fake) FailNextWith(n int, fl Failure) {
-	if fl.Status == 0 {
-		fl.Status = http.StatusServiceUnavailable
+	fl.Status = cmp.Or(fl.Status, http.StatusServiceUnavailable)
+	key, msg := "error.validation", http.StatusText(fl.Status)
+	switch {
+	case fl.Status == http.StatusTooManyRequests:
+		key, msg = "error.tooManyRequests", "Too many requests. Please try again later."
+		fl.RetryAfter = cmp.Or(fl.RetryAfter, time.Second)
+	case fl.Status >= 500:
+		key, msg = "error.internal.default", "Unexpected error. We apologize for any inconvenience this may have caused you, please try again. If the problem persists, please contact our support team."
 	}
-	if fl.MessageKey == "" {
-		switch {
-		case fl.Status == http.StatusTooManyRequests:
-			fl.MessageKey = "error.tooManyRequests"
-		case fl.Status >= 500:
-			fl.MessageKey = "error.internal.default"
-		default:
-			fl.MessageKey = "error.validation"
-		}
-	}
-	if fl.Message == "" {
-		switch {
-		case fl.Status == http.StatusTooManyRequests:
-			fl.Message = "Too many requests. Please try again later."
-		case fl.Status >= 500:
-			fl.Message = "Unexpected error. We apologize for any inconvenience this may have caused you, please try again. If the problem persists, please contact our support team."
-		default:
-			fl.Message = http.StatusText(fl.Status)
-		}
-	}
-	if fl.Status == http.StatusTooManyRequests && fl.RetryAfter == 0 {
-		fl.RetryAfter = time.Second
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for range n {
-		f.failures = append(f.failures, fl)
-	}
+	fl.MessageKey, fl.Message = cmp.Or(fl.MessageKey, key), cmp.Or(fl.Message, msg)
+	f.failures.Push(n, fl)
 }
 
 // DropNextCreateResponse lets the next valid create succeed at the fake — the package exists
 // and its callbacks go out — but aborts the HTTP answer, as a crash or a network failure
 // between OneSpan's commit and ours would.
-func (f *Fake) DropNextCreateResponse() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.dropNextCreate = true
-}
+func (f *Fake) DropNextCreateResponse() { f.dropNextCreate.Arm() }
 
 // HoldLookups holds package listings (GET /api/packages, the lookup FindByWorkItem makes when
 // a create's answer was lost) until release is called, so that a test can act while a create
@@ -220,11 +199,7 @@ func (f *Fake) HeldLookups() int { return f.lookups.Waiting() }
 
 // SetListOmitsData makes package listings leave out the packages' data attributes (the full
 // package still has them), for clients that must cope with either shape.
-func (f *Fake) SetListOmitsData(omit bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.listOmitsData = omit
-}
+func (f *Fake) SetListOmitsData(omit bool) { f.listOmitsData.Store(omit) }
 
 // SetAPIKey replaces the API key requests must carry (a rotated key).
 func (f *Fake) SetAPIKey(key string) {
@@ -234,21 +209,11 @@ func (f *Fake) SetAPIKey(key string) {
 }
 
 // Requests returns every request answered, in order.
-func (f *Fake) Requests() []Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.requests)
-}
+func (f *Fake) Requests() []Request { return f.requests.All() }
 
 // CountRequests counts answered requests with the method and (decoded) path.
 func (f *Fake) CountRequests(method, path string) int {
-	n := 0
-	for _, r := range f.Requests() {
-		if r.Method == method && r.Path == path {
-			n++
-		}
-	}
-	return n
+	return f.requests.Count(func(r Request) bool { return r.Method == method && r.Path == path })
 }
 
 // --- middleware ---
@@ -256,9 +221,7 @@ func (f *Fake) CountRequests(method, path string) int {
 // recorded logs every request with its headers and the status it was answered with.
 func (f *Fake) recorded(next http.Handler) http.Handler {
 	return fakehook.Recorded(next, func(r *http.Request, status int) {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		f.requests = append(f.requests, Request{
+		f.requests.Add(Request{
 			Method: r.Method, Path: r.URL.Path, EscapedPath: r.URL.EscapedPath(), Query: r.URL.RawQuery,
 			Header: r.Header.Clone(), Status: status,
 		})
@@ -268,20 +231,12 @@ func (f *Fake) recorded(next http.Handler) http.Handler {
 // failing plays injected failures before anything else looks at the request.
 func (f *Fake) failing(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.mu.Lock()
-		var fl *Failure
-		if len(f.failures) > 0 {
-			fl = &f.failures[0]
-			f.failures = f.failures[1:]
-		}
-		f.mu.Unlock()
-		if fl == nil {
+		fl, failing := f.failures.Pop()
+		if !failing {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if fl.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.FormatInt(int64((fl.RetryAfter+time.Second-1)/time.Second), 10))
-		}
+		fakehook.SetRetryAfter(w.Header(), fl.RetryAfter)
 		if fl.RawBody != "" {
 			w.Header().Set("Content-Type", "text/html")
 			w.WriteHeader(fl.Status)

@@ -7,12 +7,10 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
-	"net/http/httptest"
 	"net/textproto"
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/flowhook/flowhook/server/internal/provider/onespan/onespanfake"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 func TestMain(m *testing.M) {
@@ -36,81 +35,23 @@ var (
 	eventDate = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-// listener records callback posts and answers with the status its function gives.
-type listener struct {
-	url string
-
-	mu     sync.Mutex
-	posts  []post
-	answer func(n int) int // n counts posts from 0
-}
-
-type post struct {
-	header http.Header
-	body   []byte
-}
-
-func newListener(t *testing.T) *listener {
-	t.Helper()
-	l := &listener{answer: func(int) int { return http.StatusOK }}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		l.mu.Lock()
-		n := len(l.posts)
-		l.posts = append(l.posts, post{header: r.Header.Clone(), body: body})
-		answer := l.answer
-		l.mu.Unlock()
-		w.WriteHeader(answer(n))
-	}))
-	t.Cleanup(srv.Close)
-	l.url = srv.URL + "/hook"
-	return l
-}
-
-func (l *listener) setAnswer(f func(n int) int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.answer = f
-}
-
-func (l *listener) received() []post {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]post(nil), l.posts...)
-}
-
-func (l *listener) events(t *testing.T) []onespanfake.Event {
+// events are the callbacks the listener received, in order.
+func events(t *testing.T, l *providertest.Listener) []onespanfake.Event {
 	t.Helper()
 	var out []onespanfake.Event
-	for _, p := range l.received() {
+	for _, p := range l.Posts() {
 		var ev onespanfake.Event
-		require.NoError(t, json.Unmarshal(p.body, &ev))
+		require.NoError(t, json.Unmarshal(p.Body, &ev))
 		out = append(out, ev)
 	}
 	return out
 }
 
-func (l *listener) names(t *testing.T) []string {
+// eventNames are the names of the callbacks' events, in order.
+func eventNames(t *testing.T, l *providertest.Listener) []string {
 	t.Helper()
 	var out []string
-	for _, ev := range l.events(t) {
+	for _, ev := range events(t, l) {
 		out = append(out, ev.Name)
 	}
 	return out
@@ -119,44 +60,34 @@ func (l *listener) names(t *testing.T) []string {
 type testBundle struct {
 	fake  *onespanfake.Fake
 	url   string
-	clock *clock
-	hook  *listener
+	clock *providertest.Clock
+	hook  *providertest.Listener
 	hc    *http.Client
 }
 
 // setup starts a fake with a callback for every known event registered to a listener.
 func setup(t *testing.T, mods ...func(*onespanfake.Options)) *testBundle {
 	t.Helper()
-	b := &testBundle{clock: &clock{t: time.Date(2026, 4, 29, 18, 0, 0, 0, time.UTC)}}
-	b.hook = newListener(t)
+	b := &testBundle{clock: providertest.NewClock(), hook: providertest.NewListener(t, "/hook", 0, nil), hc: providertest.HTTPClient(t)}
 	opts := onespanfake.Options{
-		APIKey: apiKey, CallbackURL: b.hook.url, CallbackKey: cbKey, CallbackEvents: onespanfake.KnownEvents, Now: b.clock.Now,
+		APIKey: apiKey, CallbackURL: b.hook.URL, CallbackKey: cbKey, CallbackEvents: onespanfake.KnownEvents, Now: b.clock.Now,
 	}
 	for _, m := range mods {
 		m(&opts)
 	}
 	b.fake = onespanfake.New(opts)
 	b.url = b.fake.Start(t)
-	b.hc = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone(), Timeout: 30 * time.Second}
-	t.Cleanup(b.hc.CloseIdleConnections)
 	return b
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r response) json(t *testing.T) map[string]any {
-	t.Helper()
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(r.body, &m), string(r.body))
-	return m
-}
-
 // do sends a request with the API key unless headers say otherwise.
-func (b *testBundle) do(t *testing.T, method, path string, body []byte, header http.Header) response {
+func (b *testBundle) do(t *testing.T, method, path string, body []byte, header http.Header) providertest.Response {
+	t.Helper()
+	return providertest.Do(t, b.hc, b.request(t, method, path, body, header))
+}
+
+// request is a request with the API key unless headers say otherwise.
+func (b *testBundle) request(t *testing.T, method, path string, body []byte, header http.Header) *http.Request {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), method, b.url+path, bytes.NewReader(body))
 	require.NoError(t, err)
@@ -164,12 +95,7 @@ func (b *testBundle) do(t *testing.T, method, path string, body []byte, header h
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	resp, err := b.hc.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	return response{status: resp.StatusCode, header: resp.Header, body: data}
+	return req
 }
 
 type file struct {
@@ -232,8 +158,8 @@ func (b *testBundle) create(t *testing.T, p map[string]any) string {
 	t.Helper()
 	body, h := multipartCreate(t, p, file{"Contract", onespanfake.PDF("Page one /sn1/", "Page two /sn2/")})
 	resp := b.do(t, http.MethodPost, "/api/packages", body, h)
-	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
-	id, _ := resp.json(t)["id"].(string)
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	id, _ := resp.JSON(t)["id"].(string)
 	require.Regexp(t, packageID, id)
 	return id
 }
@@ -241,8 +167,8 @@ func (b *testBundle) create(t *testing.T, p map[string]any) string {
 func (b *testBundle) get(t *testing.T, id string) map[string]any {
 	t.Helper()
 	resp := b.do(t, http.MethodGet, "/api/packages/"+url.PathEscape(id), nil, nil)
-	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
-	return resp.json(t)
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	return resp.JSON(t)
 }
 
 func TestAuthorization(t *testing.T) {
@@ -263,22 +189,22 @@ func TestAuthorization(t *testing.T) {
 	}
 	for _, tc := range cases {
 		resp := b.do(t, http.MethodGet, "/api/packages?query=inbox&from=1&to=1", nil, tc.header)
-		require.Equal(t, tc.want, resp.status, tc.name)
+		require.Equal(t, tc.want, resp.Status, tc.name)
 		if tc.want == http.StatusUnauthorized {
 			require.Equal(t, map[string]any{"code": float64(401), "messageKey": "error.unauthorised.noUser", "name": "Unauthorized",
-				"message": "HTTP 401 Unauthorized: the API key is missing or not valid."}, resp.json(t), tc.name)
-			require.Equal(t, "application/json; charset=utf-8", resp.header.Get("Content-Type"))
+				"message": "HTTP 401 Unauthorized: the API key is missing or not valid."}, resp.JSON(t), tc.name)
+			require.Equal(t, "application/json; charset=utf-8", resp.Header.Get("Content-Type"))
 		}
 	}
 	// Unknown API paths need the key too, then answer 404 in OneSpan's shape.
-	require.Equal(t, http.StatusUnauthorized, b.do(t, http.MethodGet, "/api/nothing", nil, http.Header{"Authorization": nil}).status)
+	require.Equal(t, http.StatusUnauthorized, b.do(t, http.MethodGet, "/api/nothing", nil, http.Header{"Authorization": nil}).Status)
 	resp := b.do(t, http.MethodGet, "/api/nothing", nil, nil)
-	require.Equal(t, http.StatusNotFound, resp.status)
-	require.Equal(t, "error.notFound", resp.json(t)["messageKey"])
+	require.Equal(t, http.StatusNotFound, resp.Status)
+	require.Equal(t, "error.notFound", resp.JSON(t)["messageKey"])
 
 	b.fake.SetAPIKey("rotated")
-	require.Equal(t, http.StatusUnauthorized, b.do(t, http.MethodGet, "/api/callback", nil, nil).status)
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/callback", nil, http.Header{"Authorization": {"Basic rotated"}}).status)
+	require.Equal(t, http.StatusUnauthorized, b.do(t, http.MethodGet, "/api/callback", nil, nil).Status)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/callback", nil, http.Header{"Authorization": {"Basic rotated"}}).Status)
 	require.Equal(t, "rotated", b.fake.APIKey())
 }
 
@@ -337,8 +263,8 @@ func TestCreateValidation(t *testing.T) {
 	for _, tc := range cases {
 		body, h := multipartCreate(t, tc.payload, tc.files...)
 		resp := b.do(t, http.MethodPost, "/api/packages", body, h)
-		require.Equal(t, http.StatusBadRequest, resp.status, tc.name)
-		got := resp.json(t)
+		require.Equal(t, http.StatusBadRequest, resp.Status, tc.name)
+		got := resp.JSON(t)
 		require.Equal(t, tc.key, got["messageKey"], tc.name)
 		require.Equal(t, float64(400), got["code"], tc.name)
 		require.Equal(t, "Validation Error", got["name"], tc.name)
@@ -346,11 +272,11 @@ func TestCreateValidation(t *testing.T) {
 	}
 	// OneSpan's own words for a field off the page.
 	body, h := multipartCreate(t, edit(func(p map[string]any) { field(p)["left"] = 700 }), file{"Contract", pdf})
-	require.Equal(t, "Invalid position. Object placed outside of document page boundary.", b.do(t, http.MethodPost, "/api/packages", body, h).json(t)["message"])
+	require.Equal(t, "Invalid position. Object placed outside of document page boundary.", b.do(t, http.MethodPost, "/api/packages", body, h).JSON(t)["message"])
 
 	// Neither multipart nor JSON; a multipart without payload; a JSON create to send at once.
 	resp := b.do(t, http.MethodPost, "/api/packages", []byte("x"), http.Header{"Content-Type": {"text/plain"}})
-	require.Equal(t, "error.validation.invalidContentType", resp.json(t)["messageKey"])
+	require.Equal(t, "error.validation.invalidContentType", resp.JSON(t)["messageKey"])
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	fw, err := mw.CreateFormFile("file", "Contract")
@@ -359,13 +285,13 @@ func TestCreateValidation(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, mw.Close())
 	resp = b.do(t, http.MethodPost, "/api/packages", buf.Bytes(), http.Header{"Content-Type": {mw.FormDataContentType()}})
-	require.Equal(t, "error.validation.missingPayload", resp.json(t)["messageKey"])
+	require.Equal(t, "error.validation.missingPayload", resp.JSON(t)["messageKey"])
 	p := payload()
 	p["documents"] = []any{}
 	raw, err := json.Marshal(p)
 	require.NoError(t, err)
 	resp = b.do(t, http.MethodPost, "/api/packages", raw, http.Header{"Content-Type": {"application/json"}})
-	require.Equal(t, "error.validation.packageActivation", resp.json(t)["messageKey"])
+	require.Equal(t, "error.validation.packageActivation", resp.JSON(t)["messageKey"])
 
 	require.Empty(t, b.fake.Packages())
 	creates := b.fake.Creates()
@@ -374,7 +300,7 @@ func TestCreateValidation(t *testing.T) {
 		require.Empty(t, c.ID)
 		require.NotEmpty(t, c.MessageKey)
 	}
-	require.Empty(t, b.hook.received(), "a refused create sends nothing")
+	require.Empty(t, b.hook.Posts(), "a refused create sends nothing")
 }
 
 func TestCreateAndRead(t *testing.T) {
@@ -420,10 +346,10 @@ func TestCreateAndRead(t *testing.T) {
 	raw, err := json.Marshal(map[string]any{"name": "Draft", "roles": []any{}})
 	require.NoError(t, err)
 	resp := b.do(t, http.MethodPost, "/api/packages", raw, http.Header{"Content-Type": {"application/json"}})
-	require.Equal(t, http.StatusOK, resp.status, string(resp.body))
-	draft := resp.json(t)["id"].(string)
+	require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
+	draft := resp.JSON(t)["id"].(string)
 	require.Equal(t, "DRAFT", b.get(t, draft)["status"])
-	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/LWsUTvGgE4WpOvaQPT16idnxNj8=", nil, nil).status)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/LWsUTvGgE4WpOvaQPT16idnxNj8=", nil, nil).Status)
 }
 
 func TestList(t *testing.T) {
@@ -437,7 +363,7 @@ func TestList(t *testing.T) {
 	list := func(query string) (ids []string, count int) {
 		t.Helper()
 		resp := b.do(t, http.MethodGet, "/api/packages?"+query, nil, nil)
-		require.Equal(t, http.StatusOK, resp.status, string(resp.body))
+		require.Equal(t, http.StatusOK, resp.Status, string(resp.Body))
 		var out struct {
 			Results []struct {
 				ID   string          `json:"id"`
@@ -445,7 +371,7 @@ func TestList(t *testing.T) {
 			} `json:"results"`
 			Count int `json:"count"`
 		}
-		require.NoError(t, json.Unmarshal(resp.body, &out))
+		require.NoError(t, json.Unmarshal(resp.Body, &out))
 		for _, r := range out.Results {
 			ids = append(ids, r.ID)
 		}
@@ -473,14 +399,14 @@ func TestList(t *testing.T) {
 
 	for _, bad := range []string{"query=everything", "from=0&to=1", "from=3&to=2", "from=1&to=2000", "from=x", "lastUpdatedStartDate=yesterday", "sort=size"} {
 		resp := b.do(t, http.MethodGet, "/api/packages?"+bad, nil, nil)
-		require.Equal(t, http.StatusBadRequest, resp.status, bad)
-		require.Equal(t, "error.validation.invalidParameters", resp.json(t)["messageKey"], bad)
+		require.Equal(t, http.StatusBadRequest, resp.Status, bad)
+		require.Equal(t, "error.validation.invalidParameters", resp.JSON(t)["messageKey"], bad)
 	}
 
 	// Without data attributes in listings, on demand.
 	b.fake.SetListOmitsData(true)
 	resp := b.do(t, http.MethodGet, "/api/packages?query=inbox&from=1&to=1", nil, nil)
-	require.NotContains(t, string(resp.body), "flowhook_work_item_id")
+	require.NotContains(t, string(resp.Body), "flowhook_work_item_id")
 	require.Contains(t, b.get(t, ids[4]), "data")
 }
 
@@ -489,39 +415,39 @@ func TestCallbacksFollowTheRegistration(t *testing.T) {
 	b := setup(t, func(o *onespanfake.Options) { o.CallbackURL = "" })
 	id := b.create(t, payload())
 	require.NoError(t, b.fake.Complete(id))
-	require.Empty(t, b.hook.received(), "no callback registered, nothing sent")
+	require.Empty(t, b.hook.Posts(), "no callback registered, nothing sent")
 	require.Empty(t, b.fake.Deliveries())
-	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/callback", nil, nil).status)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/callback", nil, nil).Status)
 
-	reg := func(cb map[string]any) response {
+	reg := func(cb map[string]any) providertest.Response {
 		raw, err := json.Marshal(cb)
 		require.NoError(t, err)
 		return b.do(t, http.MethodPost, "/api/callback", raw, http.Header{"Content-Type": {"application/json"}})
 	}
-	require.Equal(t, "error.validation.callbackEvent", reg(map[string]any{"url": b.hook.url, "key": cbKey, "events": []string{"PACKAGE_DELETED"}}).json(t)["messageKey"])
-	require.Equal(t, "error.validation.callbackUrl", reg(map[string]any{"url": "/hook", "key": cbKey, "events": []string{"PACKAGE_COMPLETE"}}).json(t)["messageKey"])
-	resp := reg(map[string]any{"url": b.hook.url, "key": cbKey, "events": []string{"PACKAGE_DECLINE", "PACKAGE_DELETE"}})
-	require.Equal(t, http.StatusOK, resp.status)
-	require.Equal(t, map[string]any{"url": b.hook.url, "key": cbKey, "events": []any{"PACKAGE_DECLINE", "PACKAGE_DELETE"}},
-		b.do(t, http.MethodGet, "/api/callback", nil, nil).json(t))
+	require.Equal(t, "error.validation.callbackEvent", reg(map[string]any{"url": b.hook.URL, "key": cbKey, "events": []string{"PACKAGE_DELETED"}}).JSON(t)["messageKey"])
+	require.Equal(t, "error.validation.callbackUrl", reg(map[string]any{"url": "/hook", "key": cbKey, "events": []string{"PACKAGE_COMPLETE"}}).JSON(t)["messageKey"])
+	resp := reg(map[string]any{"url": b.hook.URL, "key": cbKey, "events": []string{"PACKAGE_DECLINE", "PACKAGE_DELETE"}})
+	require.Equal(t, http.StatusOK, resp.Status)
+	require.Equal(t, map[string]any{"url": b.hook.URL, "key": cbKey, "events": []any{"PACKAGE_DECLINE", "PACKAGE_DELETE"}},
+		b.do(t, http.MethodGet, "/api/callback", nil, nil).JSON(t))
 
 	id = b.create(t, payload())
 	require.NoError(t, b.fake.Decline(id, "No thanks"))
 	other := b.create(t, payload())
 	require.NoError(t, b.fake.Complete(other))
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodDelete, "/api/packages/"+url.PathEscape(other), nil, nil).status)
-	require.Equal(t, []string{"PACKAGE_DECLINE", "PACKAGE_DELETE"}, b.hook.names(t), "only the registered events")
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodDelete, "/api/packages/"+url.PathEscape(other), nil, nil).Status)
+	require.Equal(t, []string{"PACKAGE_DECLINE", "PACKAGE_DELETE"}, eventNames(t, b.hook), "only the registered events")
 
-	posts := b.hook.received()
-	require.Equal(t, "Basic "+cbKey, posts[0].header.Get("Authorization"), "the key as is")
-	require.Equal(t, "application/json; charset=utf-8", posts[0].header.Get("Content-Type"))
+	posts := b.hook.Posts()
+	require.Equal(t, "Basic "+cbKey, posts[0].Header.Get("Authorization"), "the key as is")
+	require.Equal(t, "application/json; charset=utf-8", posts[0].Header.Get("Content-Type"))
 	st, _ := b.fake.State(id)
 	// The body: OneSpan's field order, @class, null message and documentId, a UTC millisecond date.
 	require.Equal(t, `{"@class":"com.silanis.esl.packages.event.ESLProcessEvent","name":"PACKAGE_DECLINE","sessionUser":"`+
 		st.SignerIDs[0]+`","packageId":"`+id+`","message":null,"documentId":null,"createdDate":"2026-04-29T18:00:00.000Z"}`,
-		string(posts[0].body))
-	require.Regexp(t, eventDate, b.hook.events(t)[1].CreatedDate)
-	require.Equal(t, b.fake.SenderID(), b.hook.events(t)[1].SessionUser, "a sender's action")
+		string(posts[0].Body))
+	require.Regexp(t, eventDate, events(t, b.hook)[1].CreatedDate)
+	require.Equal(t, b.fake.SenderID(), events(t, b.hook)[1].SessionUser, "a sender's action")
 
 	// The decline's reason is in the package's messages, not in the callback.
 	msgs := b.get(t, id)["messages"].([]any)
@@ -534,9 +460,9 @@ func TestNoKeyNoAuthorizationHeader(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(o *onespanfake.Options) { o.CallbackKey = "" })
 	b.create(t, payload())
-	posts := b.hook.received()
+	posts := b.hook.Posts()
 	require.Len(t, posts, 2)
-	require.Empty(t, posts[0].header.Values("Authorization"))
+	require.Empty(t, posts[0].Header.Values("Authorization"))
 }
 
 func TestCompleteSendsSignerThenPackageEvents(t *testing.T) {
@@ -548,9 +474,9 @@ func TestCompleteSendsSignerThenPackageEvents(t *testing.T) {
 	b.clock.Advance(time.Hour)
 	require.NoError(t, b.fake.Complete(id))
 	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_ACTIVATE",
-		"DOCUMENT_SIGNED", "SIGNER_COMPLETE", "DOCUMENT_SIGNED", "SIGNER_COMPLETE", "PACKAGE_COMPLETE"}, b.hook.names(t))
+		"DOCUMENT_SIGNED", "SIGNER_COMPLETE", "DOCUMENT_SIGNED", "SIGNER_COMPLETE", "PACKAGE_COMPLETE"}, eventNames(t, b.hook))
 	st, _ := b.fake.State(id)
-	evs := b.hook.events(t)
+	evs := events(t, b.hook)
 	require.Equal(t, st.SignerIDs[0], evs[2].SessionUser)
 	require.Equal(t, st.DocumentIDs[0], *evs[2].DocumentID)
 	require.Nil(t, evs[3].DocumentID)
@@ -600,7 +526,7 @@ func TestHooksAndStatuses(t *testing.T) {
 			v := b.get(t, id)
 			require.Equal(t, tc.status, v["status"])
 			require.Equal(t, tc.trashed, v["trashed"])
-			names := b.hook.names(t)
+			names := eventNames(t, b.hook)
 			require.Equal(t, tc.event, names[len(names)-1])
 		})
 	}
@@ -611,12 +537,12 @@ func TestHooksAndStatuses(t *testing.T) {
 	require.Error(t, b.fake.Complete(id), "a trashed package is not signed")
 	require.Error(t, b.fake.Trash(id))
 	require.NoError(t, b.fake.Delete(id))
-	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/"+url.PathEscape(id), nil, nil).status)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/"+url.PathEscape(id), nil, nil).Status)
 	require.Error(t, b.fake.Delete(id))
 	st, known := b.fake.State(id)
 	require.True(t, known)
 	require.True(t, st.Deleted)
-	require.Equal(t, "PACKAGE_DELETE", b.hook.names(t)[len(b.hook.names(t))-1])
+	require.Equal(t, "PACKAGE_DELETE", eventNames(t, b.hook)[len(eventNames(t, b.hook))-1])
 
 	draft := b.create(t, func() map[string]any { p := payload(); p["status"] = "DRAFT"; return p }())
 	require.Error(t, b.fake.Complete(draft))
@@ -630,20 +556,20 @@ func TestUpdateAndDeleteEndpoints(t *testing.T) {
 	jsonType := http.Header{"Content-Type": {"application/json"}}
 	draft := b.create(t, func() map[string]any { p := payload(); p["status"] = "DRAFT"; return p }())
 	path := "/api/packages/" + url.PathEscape(draft)
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodPut, path, []byte(`{"status":"SENT"}`), jsonType).status)
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, path, []byte(`{"status":"DRAFT"}`), jsonType).status)
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, path, []byte(`{"trashed":true}`), jsonType).status)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPut, path, []byte(`{"status":"SENT"}`), jsonType).Status)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, path, []byte(`{"status":"DRAFT"}`), jsonType).Status)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, path, []byte(`{"trashed":true}`), jsonType).Status)
 	require.Equal(t, true, b.get(t, draft)["trashed"])
 	resp := b.do(t, http.MethodPost, path, []byte(`{"status":"DECLINED"}`), jsonType)
-	require.Equal(t, http.StatusBadRequest, resp.status)
-	require.Equal(t, "error.validation.cannotChangePackageStatus", resp.json(t)["messageKey"])
-	names := b.hook.names(t)
+	require.Equal(t, http.StatusBadRequest, resp.Status)
+	require.Equal(t, "error.validation.cannotChangePackageStatus", resp.JSON(t)["messageKey"])
+	names := eventNames(t, b.hook)
 	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_ACTIVATE", "PACKAGE_DEACTIVATE", "PACKAGE_TRASH"}, names)
 
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodDelete, path, nil, nil).status)
-	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodDelete, path, nil, nil).status)
-	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, path, nil, nil).status)
-	require.Equal(t, "PACKAGE_DELETE", b.hook.names(t)[4])
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodDelete, path, nil, nil).Status)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodDelete, path, nil, nil).Status)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, path, nil, nil).Status)
+	require.Equal(t, "PACKAGE_DELETE", eventNames(t, b.hook)[4])
 }
 
 func TestDocuments(t *testing.T) {
@@ -655,9 +581,9 @@ func TestDocuments(t *testing.T) {
 
 	read := func() []byte {
 		resp := b.do(t, http.MethodGet, path+"/documents/zip", nil, http.Header{"Accept": {"*/*"}})
-		require.Equal(t, http.StatusOK, resp.status)
-		require.Equal(t, "application/zip", resp.header.Get("Content-Type"))
-		zr, err := zip.NewReader(bytes.NewReader(resp.body), int64(len(resp.body)))
+		require.Equal(t, http.StatusOK, resp.Status)
+		require.Equal(t, "application/zip", resp.Header.Get("Content-Type"))
+		zr, err := zip.NewReader(bytes.NewReader(resp.Body), int64(len(resp.Body)))
 		require.NoError(t, err)
 		require.Len(t, zr.File, 1)
 		require.Equal(t, "Contract.pdf", zr.File[0].Name)
@@ -669,27 +595,27 @@ func TestDocuments(t *testing.T) {
 		return data
 	}
 	require.Equal(t, pdf, read(), "unsigned: the upload as is")
-	require.Equal(t, map[string]any{"status": "SIGNING_PENDING"}, b.do(t, http.MethodGet, path+"/signingStatus", nil, nil).json(t))
+	require.Equal(t, map[string]any{"status": "SIGNING_PENDING"}, b.do(t, http.MethodGet, path+"/signingStatus", nil, nil).JSON(t))
 	require.NoError(t, b.fake.Complete(id))
 	signed := read()
 	require.True(t, bytes.HasPrefix(signed, pdf))
 	require.Contains(t, string(signed), "signed by ada@example.com at 2026-04-29T18:00:00Z")
-	require.Equal(t, map[string]any{"status": "COMPLETED"}, b.do(t, http.MethodGet, path+"/signingStatus", nil, nil).json(t))
+	require.Equal(t, map[string]any{"status": "COMPLETED"}, b.do(t, http.MethodGet, path+"/signingStatus", nil, nil).JSON(t))
 
 	st, _ := b.fake.State(id)
 	resp := b.do(t, http.MethodGet, path+"/documents/"+st.DocumentIDs[0]+"/pdf", nil, nil)
-	require.Equal(t, http.StatusOK, resp.status)
-	require.Equal(t, signed, resp.body)
-	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, path+"/documents/nope/pdf", nil, nil).status)
-	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/x=/documents/zip", nil, nil).status)
+	require.Equal(t, http.StatusOK, resp.Status)
+	require.Equal(t, signed, resp.Body)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, path+"/documents/nope/pdf", nil, nil).Status)
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/x=/documents/zip", nil, nil).Status)
 }
 
 func TestNoRetryFailureEmailAndReplay(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	b.hook.setAnswer(func(n int) int { return http.StatusServiceUnavailable })
+	b.hook.SetStatus(http.StatusServiceUnavailable)
 	id := b.create(t, payload())
-	require.Len(t, b.hook.received(), 2, "each event tried once: OneSpan does not retry")
+	require.Len(t, b.hook.Posts(), 2, "each event tried once: OneSpan does not retry")
 	failed := b.fake.FailedDeliveries()
 	require.Len(t, failed, 2)
 	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_ACTIVATE"}, []string{failed[0].Event, failed[1].Event})
@@ -697,15 +623,15 @@ func TestNoRetryFailureEmailAndReplay(t *testing.T) {
 	require.Equal(t, id, failed[0].PackageID)
 	require.Empty(t, b.fake.DeliveredEvents())
 
-	b.hook.setAnswer(func(int) int { return http.StatusOK })
+	b.hook.SetStatus(http.StatusOK)
 	d, err := b.fake.Replay(1)
 	require.NoError(t, err)
 	require.True(t, d.OK())
 	require.True(t, d.Replay)
-	posts := b.hook.received()
+	posts := b.hook.Posts()
 	require.Len(t, posts, 3)
-	require.Equal(t, posts[1].body, posts[2].body, "the failure email's payload, byte for byte")
-	require.Equal(t, "Basic "+cbKey, posts[2].header.Get("Authorization"))
+	require.Equal(t, posts[1].Body, posts[2].Body, "the failure email's payload, byte for byte")
+	require.Equal(t, "Basic "+cbKey, posts[2].Header.Get("Authorization"))
 	require.Equal(t, []string{"PACKAGE_ACTIVATE"}, b.fake.DeliveredEvents())
 	require.Len(t, b.fake.Deliveries(), 3)
 	require.Len(t, b.fake.FailedDeliveries(), 2, "an email stays an email")
@@ -726,22 +652,22 @@ func TestDuplicatesAndReordering(t *testing.T) {
 	b := setup(t)
 	b.fake.SetDuplicates(3)
 	b.create(t, payload())
-	posts := b.hook.received()
+	posts := b.hook.Posts()
 	require.Len(t, posts, 6)
-	require.Equal(t, posts[0].body, posts[2].body)
-	require.NotEqual(t, posts[2].body, posts[3].body)
+	require.Equal(t, posts[0].Body, posts[2].Body)
+	require.NotEqual(t, posts[2].Body, posts[3].Body)
 
 	b2 := setup(t)
 	b2.fake.HoldDeliveries(true)
 	id := b2.create(t, payload("ada@example.com", "bob@example.com"))
 	require.NoError(t, b2.fake.Complete(id))
-	require.Empty(t, b2.hook.received())
+	require.Empty(t, b2.hook.Posts())
 	held := b2.fake.Held()
 	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_ACTIVATE", "DOCUMENT_SIGNED", "SIGNER_COMPLETE", "DOCUMENT_SIGNED", "SIGNER_COMPLETE", "PACKAGE_COMPLETE"}, held)
 	require.Error(t, b2.fake.Flush(0, 1))
 	require.Error(t, b2.fake.Flush(0, 0, 1, 2, 3, 4, 5))
 	require.NoError(t, b2.fake.FlushReverse())
-	require.Equal(t, []string{"PACKAGE_COMPLETE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED", "SIGNER_COMPLETE", "DOCUMENT_SIGNED", "PACKAGE_ACTIVATE", "PACKAGE_CREATE"}, b2.hook.names(t))
+	require.Equal(t, []string{"PACKAGE_COMPLETE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED", "SIGNER_COMPLETE", "DOCUMENT_SIGNED", "PACKAGE_ACTIVATE", "PACKAGE_CREATE"}, eventNames(t, b2.hook))
 	require.Empty(t, b2.fake.Held())
 
 	// Still holding: a new event waits; a chosen order; then holding off sends at once.
@@ -749,11 +675,11 @@ func TestDuplicatesAndReordering(t *testing.T) {
 	other := b2.create(t, payload())
 	require.Equal(t, []string{"PACKAGE_ARCHIVE", "PACKAGE_CREATE", "PACKAGE_ACTIVATE"}, b2.fake.Held())
 	require.NoError(t, b2.fake.Flush(2, 0, 1))
-	names := b2.hook.names(t)
+	names := eventNames(t, b2.hook)
 	require.Equal(t, []string{"PACKAGE_ACTIVATE", "PACKAGE_ARCHIVE", "PACKAGE_CREATE"}, names[7:])
 	b2.fake.HoldDeliveries(false)
 	require.NoError(t, b2.fake.Trash(other))
-	require.Equal(t, "PACKAGE_TRASH", b2.hook.names(t)[10])
+	require.Equal(t, "PACKAGE_TRASH", eventNames(t, b2.hook)[10])
 }
 
 func TestFailuresAndDroppedAnswers(t *testing.T) {
@@ -762,31 +688,26 @@ func TestFailuresAndDroppedAnswers(t *testing.T) {
 	b.fake.FailNextWith(1, onespanfake.Failure{Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second})
 	b.fake.FailNext(1, http.StatusInternalServerError)
 	resp := b.do(t, http.MethodGet, "/api/callback", nil, nil)
-	require.Equal(t, http.StatusTooManyRequests, resp.status)
-	require.Equal(t, "3", resp.header.Get("Retry-After"))
-	require.Equal(t, "error.tooManyRequests", resp.json(t)["messageKey"])
+	require.Equal(t, http.StatusTooManyRequests, resp.Status)
+	require.Equal(t, "3", resp.Header.Get("Retry-After"))
+	require.Equal(t, "error.tooManyRequests", resp.JSON(t)["messageKey"])
 	resp = b.do(t, http.MethodGet, "/api/callback", nil, nil)
-	require.Equal(t, http.StatusInternalServerError, resp.status)
-	require.Equal(t, "error.internal.default", resp.json(t)["messageKey"])
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/callback", nil, nil).status)
+	require.Equal(t, http.StatusInternalServerError, resp.Status)
+	require.Equal(t, "error.internal.default", resp.JSON(t)["messageKey"])
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/callback", nil, nil).Status)
 
 	b.fake.DropNextCreateResponse()
 	body, h := multipartCreate(t, payload(), file{"Contract", onespanfake.PDF("x")})
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.url+"/api/packages", bytes.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Basic "+apiKey)
-	req.Header.Set("Content-Type", h.Get("Content-Type"))
-	_, err = b.hc.Do(req)
-	require.Error(t, err, "the answer is lost")
+	require.Error(t, providertest.Try(b.hc, b.request(t, http.MethodPost, "/api/packages", body, h)).Err, "the answer is lost")
 	require.Len(t, b.fake.Packages(), 1, "but the package exists")
-	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_ACTIVATE"}, b.hook.names(t), "and its callbacks went out")
+	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_ACTIVATE"}, eventNames(t, b.hook), "and its callbacks went out")
 	b.create(t, payload()) // only the next create is dropped
 
 	// SetStatus: GET disagrees with what was sent, and no event says so.
 	id := b.fake.Packages()[0].ID
 	require.NoError(t, b.fake.SetStatus(id, "COMPLETED"))
 	require.Equal(t, "COMPLETED", b.get(t, id)["status"])
-	require.Len(t, b.hook.received(), 4)
+	require.Len(t, b.hook.Posts(), 4)
 	require.Error(t, b.fake.SetStatus("nope=", "COMPLETED"))
 }
 
@@ -813,14 +734,14 @@ func TestPDFPositionsNeedReadablePages(t *testing.T) {
 	field := p["documents"].([]any)[0].(map[string]any)["approvals"].([]any)[0].(map[string]any)["fields"].([]any)[0].(map[string]any)
 	field["left"] = 5000
 	body, h := multipartCreate(t, p, file{"Contract", opaque})
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/packages", body, h).status)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/packages", body, h).Status)
 	// Letter pages in OneSpan's pixels: 795.6 wide.
 	field["left"] = 595.7
 	body, h = multipartCreate(t, p, file{"Contract", onespanfake.PDF("x")})
-	require.Equal(t, http.StatusBadRequest, b.do(t, http.MethodPost, "/api/packages", body, h).status)
+	require.Equal(t, http.StatusBadRequest, b.do(t, http.MethodPost, "/api/packages", body, h).Status)
 	field["left"] = 595.6
 	body, h = multipartCreate(t, p, file{"Contract", onespanfake.PDF("x")})
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/packages", body, h).status)
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodPost, "/api/packages", body, h).Status)
 	require.True(t, strings.HasPrefix(string(onespanfake.PDF()), "%PDF-1.4"))
 }
 
@@ -831,24 +752,12 @@ func TestHoldLookups(t *testing.T) {
 	b := setup(t)
 	release := b.fake.HoldLookups()
 	t.Cleanup(release)
-	listed := make(chan int, 1)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, b.url+"/api/packages?query=inbox&from=1&to=1", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Basic "+apiKey)
-	go func() {
-		resp, err := b.hc.Do(req)
-		if err != nil {
-			listed <- 0
-			return
-		}
-		resp.Body.Close()
-		listed <- resp.StatusCode
-	}()
+	listed := providertest.Send(b.hc, b.request(t, http.MethodGet, "/api/packages?query=inbox&from=1&to=1", nil, nil))
 	require.Eventually(t, func() bool { return b.fake.HeldLookups() == 1 }, 10*time.Second, time.Millisecond)
-	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/no-such-package", nil, nil).status, "a package read is not held")
+	require.Equal(t, http.StatusNotFound, b.do(t, http.MethodGet, "/api/packages/no-such-package", nil, nil).Status, "a package read is not held")
 	require.Empty(t, listed, "the listing waits")
 	release()
-	require.Equal(t, http.StatusOK, <-listed)
+	require.Equal(t, providertest.Answer{Status: http.StatusOK}, <-listed)
 	require.Zero(t, b.fake.HeldLookups())
-	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/packages?query=inbox&from=1&to=1", nil, nil).status, "not held after the release")
+	require.Equal(t, http.StatusOK, b.do(t, http.MethodGet, "/api/packages?query=inbox&from=1&to=1", nil, nil).Status, "not held after the release")
 }

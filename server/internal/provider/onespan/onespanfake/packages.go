@@ -160,9 +160,7 @@ func (f *Fake) createPackage(w http.ResponseWriter, r *http.Request) {
 	rec := CreateRequest{ContentType: r.Header.Get("Content-Type")}
 	refuse := func(key, msg string) {
 		rec.MessageKey = key
-		f.mu.Lock()
-		f.creates = append(f.creates, rec)
-		f.mu.Unlock()
+		f.creates.Add(rec)
 		validationError(w, key, msg)
 	}
 	mediaType, params, err := mime.ParseMediaType(rec.ContentType)
@@ -245,9 +243,8 @@ func (f *Fake) createPackage(w http.ResponseWriter, r *http.Request) {
 	f.packages[p.id] = p
 	f.order = append(f.order, p.id)
 	rec.ID = p.id
-	f.creates = append(f.creates, rec)
-	drop := f.dropNextCreate
-	f.dropNextCreate = false
+	f.creates.Add(rec)
+	drop := f.dropNextCreate.Fire()
 	f.mu.Unlock()
 
 	f.hooks.Dispatch(msgs...)
@@ -604,7 +601,7 @@ func (f *Fake) listPackages(w http.ResponseWriter, r *http.Request) {
 	})
 	results := []packageView{}
 	for i := from - 1; i < to && i < len(found); i++ {
-		results = append(results, f.viewOf(found[i], !f.listOmitsData))
+		results = append(results, f.viewOf(found[i], !f.listOmitsData.Load()))
 	}
 	count := len(found)
 	f.mu.Unlock()
@@ -622,11 +619,8 @@ func (f *Fake) updatePackage(w http.ResponseWriter, r *http.Request) {
 		validationError(w, "error.validation.invalidJson", "The package JSON is not valid.")
 		return
 	}
-	f.mu.Lock()
-	p, ok := f.packages[r.PathValue("id")]
-	if !ok {
-		f.mu.Unlock()
-		notFound(w)
+	p := f.lockRequested(w, r)
+	if p == nil {
 		return
 	}
 	var msgs []*outgoing
@@ -651,14 +645,24 @@ func (f *Fake) updatePackage(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// deletePackage is DELETE /api/packages/{id}: the package is gone for good (later reads answer
-// 404) and PACKAGE_DELETE goes out.
-func (f *Fake) deletePackage(w http.ResponseWriter, r *http.Request) {
+// lockRequested returns the package the request's path names with f.mu held; when there is
+// none it releases f.mu, answers 404 and returns nil.
+func (f *Fake) lockRequested(w http.ResponseWriter, r *http.Request) *pkg {
 	f.mu.Lock()
 	p, ok := f.packages[r.PathValue("id")]
 	if !ok {
 		f.mu.Unlock()
 		notFound(w)
+		return nil
+	}
+	return p
+}
+
+// deletePackage is DELETE /api/packages/{id}: the package is gone for good (later reads answer
+// 404) and PACKAGE_DELETE goes out.
+func (f *Fake) deletePackage(w http.ResponseWriter, r *http.Request) {
+	p := f.lockRequested(w, r)
+	if p == nil {
 		return
 	}
 	msg := f.deleteLocked(p)
@@ -788,21 +792,11 @@ func (f *Fake) signingStatus(w http.ResponseWriter, r *http.Request) {
 // --- inspection ---
 
 // Creates returns every create request received, in order, refused ones included.
-func (f *Fake) Creates() []CreateRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return slices.Clone(f.creates)
-}
+func (f *Fake) Creates() []CreateRequest { return f.creates.All() }
 
 // Packages returns the create requests that created a package, in order.
 func (f *Fake) Packages() []CreateRequest {
-	var out []CreateRequest
-	for _, c := range f.Creates() {
-		if c.ID != "" {
-			out = append(out, c)
-		}
-	}
-	return out
+	return f.creates.Filter(func(c CreateRequest) bool { return c.ID != "" })
 }
 
 // PackageState is a package's state as the fake holds it.

@@ -1,0 +1,100 @@
+package fakehook
+
+// The pieces of a fake's server side beside its webhooks: what it records for tests to read
+// (Log), the failures tests inject (Queue, SetRetryAfter) and its one-shot knobs (Trigger).
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Log is a record a fake keeps for its tests to read — the requests it answered, the creates
+// it received, the deliveries it made: entries in the order they were added, read as copies.
+// It is safe for concurrent use. Its lock is its own and is never held while anything else
+// runs, so a fake may add to it while holding its own lock. The zero value is ready to use.
+type Log[T any] struct {
+	mu      sync.Mutex
+	entries []T
+}
+
+// Add appends e.
+func (l *Log[T]) Add(e T) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, e)
+}
+
+// All returns every entry, oldest first (nil when there is none).
+func (l *Log[T]) All() []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.entries)
+}
+
+// Filter returns the entries match accepts, oldest first (nil when there is none).
+func (l *Log[T]) Filter(match func(T) bool) []T {
+	var out []T
+	for _, e := range l.All() {
+		if match(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Count counts the entries match accepts.
+func (l *Log[T]) Count(match func(T) bool) int { return len(l.Filter(match)) }
+
+// Queue holds the answers a test injected for a fake's next requests (FailNext), first in,
+// first out. It is safe for concurrent use, and its lock is its own (a leaf, as Log's). The
+// zero value is empty.
+type Queue[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+// Push adds n copies of v (none when n < 1).
+func (q *Queue[T]) Push(n int, v T) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for range n {
+		q.items = append(q.items, v)
+	}
+}
+
+// Pop takes the oldest item; false when there is none.
+func (q *Queue[T]) Pop() (T, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var v T
+	if len(q.items) == 0 {
+		return v, false
+	}
+	v, q.items = q.items[0], q.items[1:]
+	return v, true
+}
+
+// Trigger is a one-shot knob (DropNextCreateResponse): once armed, the next Fire reports true
+// and disarms it; arming it twice is arming it once. It is safe for concurrent use; the zero
+// value is not armed.
+type Trigger struct {
+	armed atomic.Bool
+}
+
+// Arm makes the next Fire report true.
+func (t *Trigger) Arm() { t.armed.Store(true) }
+
+// Fire reports whether the trigger was armed, and disarms it.
+func (t *Trigger) Fire() bool { return t.armed.Swap(false) }
+
+// SetRetryAfter sets a Retry-After header of d in whole seconds, rounded up, when d is
+// positive, as the systems the fakes play send it.
+func SetRetryAfter(h http.Header, d time.Duration) {
+	if d > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10))
+	}
+}

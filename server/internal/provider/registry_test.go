@@ -1,0 +1,348 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider"
+	"github.com/flowhook/flowhook/server/internal/provider/connector"
+	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign"
+	"github.com/flowhook/flowhook/server/internal/provider/onespan"
+)
+
+// memSettings is an in-memory engine.SettingsStore that counts its reads.
+type memSettings struct {
+	mu    sync.Mutex
+	m     map[string]engine.Settings
+	reads int
+	fail  error
+}
+
+func newMemSettings() *memSettings { return &memSettings{m: map[string]engine.Settings{}} }
+
+func (s *memSettings) GetSettings(_ context.Context, id string) (engine.Settings, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reads++
+	if s.fail != nil {
+		return engine.Settings{}, s.fail
+	}
+	if st, ok := s.m[id]; ok {
+		return st, nil
+	}
+	return engine.Settings{ID: id, Plain: map[string]any{}, Secrets: map[string]string{}}, nil
+}
+
+func (s *memSettings) PutSettings(_ context.Context, in engine.Settings, expected int64) (engine.Settings, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m[in.ID].Revision != expected {
+		return engine.Settings{}, engine.ErrConflict
+	}
+	// Stored as the database does: plain values through JSON.
+	b, err := json.Marshal(in.Plain)
+	if err != nil {
+		return engine.Settings{}, err
+	}
+	in.Plain = map[string]any{}
+	if err := json.Unmarshal(b, &in.Plain); err != nil {
+		return engine.Settings{}, err
+	}
+	in.Revision = expected + 1
+	in.UpdatedAt = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	s.m[in.ID] = in
+	return in, nil
+}
+
+func (s *memSettings) ListSettings(_ context.Context, prefix, after string, limit int) ([]engine.Settings, int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id := range s.m {
+		if strings.HasPrefix(id, prefix) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	var out []engine.Settings
+	for _, id := range ids {
+		if id > after && len(out) < limit {
+			out = append(out, s.m[id])
+		}
+	}
+	return out, int64(len(ids)), nil
+}
+
+func (s *memSettings) DeleteSettings(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[id]; !ok {
+		return engine.ErrNotFound
+	}
+	delete(s.m, id)
+	return nil
+}
+
+func (s *memSettings) readCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reads
+}
+
+// clock is a settable time.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+func newRegistry(t *testing.T) (*provider.Registry, *memSettings, *clock) {
+	t.Helper()
+	st := newMemSettings()
+	clk := &clock{t: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)}
+	return provider.NewRegistry(st, "https://flowhook.example.com/", http.DefaultClient, clk.now, provider.Builtin()...), st, clk
+}
+
+func putConnector(t *testing.T, st *memSettings, name string, secrets ...string) connector.Config {
+	t.Helper()
+	c := connector.Config{Name: name, CreateURL: "https://tickets.example.com/tickets", SigningSecret: secrets[0],
+		Outcomes: map[string]engine.Outcome{"ticket.approved": engine.OutcomeApproved}, CreatedAt: time.Now()}
+	cur, err := st.GetSettings(context.Background(), connector.SettingsPrefix+name)
+	require.NoError(t, err)
+	_, err = st.PutSettings(context.Background(), c.Settings(), cur.Revision)
+	require.NoError(t, err)
+	return c
+}
+
+func TestRegistryCatalog(t *testing.T) {
+	t.Parallel()
+	r, _, _ := newRegistry(t)
+	var names []engine.Provider
+	for _, s := range r.Specs() {
+		names = append(names, s.Provider)
+		got, ok := r.Spec(s.Provider)
+		require.True(t, ok)
+		require.Equal(t, s.Route, got.Route)
+		require.NotEmpty(t, s.Action, "%s: a transition into its state creates its work item", s.Provider)
+	}
+	require.Equal(t, []engine.Provider{docusign.Provider, onespan.Provider, connector.Provider}, names, "Builtin's order")
+	_, ok := r.Spec("ADOBE_SIGN")
+	require.False(t, ok)
+	for i, s := range provider.Specs() {
+		require.Equal(t, names[i], s.Provider, "provider.Specs() is the same catalog")
+	}
+
+	require.Equal(t, "https://flowhook.example.com/webhooks/DocuSign", r.CallbackURL(engine.System{Provider: docusign.Provider}))
+	require.Equal(t, "https://flowhook.example.com/webhooks/OneSpan", r.CallbackURL(engine.System{Provider: onespan.Provider}))
+	require.Equal(t, "https://flowhook.example.com/webhooks/c2i/tickets", r.CallbackURL(engine.System{Provider: connector.Provider, Connector: "tickets"}))
+	require.Empty(t, r.CallbackURL(engine.System{Provider: "ADOBE_SIGN"}))
+}
+
+// Routes name providers without regard to case; a connector's route exists once it is
+// registered, and its credentials are its secrets (the previous one during its grace).
+func TestRegistryReceiving(t *testing.T) {
+	t.Parallel()
+	r, st, clk := newRegistry(t)
+	ctx := context.Background()
+	for _, route := range []string{"DocuSign", "docusign", "DOCUSIGN"} {
+		rc, ok, err := r.Receiving(ctx, route, "")
+		require.NoError(t, err)
+		require.True(t, ok, route)
+		require.Equal(t, engine.System{Provider: docusign.Provider}, rc.System())
+		require.Equal(t, "/webhooks/{provider}", rc.Route())
+	}
+	for _, tc := range []struct{ route, connector string }{
+		{"Unknown", ""}, {"c2i", ""}, {"DocuSign", "tickets"}, {"c2i", "tickets"}, {"c2i", "Not A Name"},
+	} {
+		_, ok, err := r.Receiving(ctx, tc.route, tc.connector)
+		require.NoError(t, err)
+		require.False(t, ok, "%s/%s", tc.route, tc.connector)
+	}
+
+	old, next := standardwebhooks.NewSecret(), standardwebhooks.NewSecret()
+	cfg := putConnector(t, st, "tickets", old)
+	clk.advance(3 * time.Second) // past the cached "no such connector"
+	rc, ok, err := r.Receiving(ctx, "C2I", "tickets")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, engine.System{Provider: connector.Provider, Connector: "tickets"}, rc.System())
+	require.Equal(t, "/webhooks/c2i/{connector}", rc.Route())
+	creds, err := rc.Credentials(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{old}, creds)
+
+	// Rolled with an hour's grace: both, until the hour is over; re-read within seconds.
+	cfg.PreviousSecret, cfg.PreviousValidUntil, cfg.SigningSecret = old, clk.now().Add(time.Hour), next
+	cur, err := st.GetSettings(ctx, connector.SettingsPrefix+"tickets")
+	require.NoError(t, err)
+	_, err = st.PutSettings(ctx, cfg.Settings(), cur.Revision)
+	require.NoError(t, err)
+	reads := st.readCount()
+	creds, err = rc.Credentials(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{old}, creds, "read at most two seconds ago")
+	require.Equal(t, reads, st.readCount(), "no read per notification")
+	clk.advance(3 * time.Second)
+	creds, err = rc.Credentials(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{next, old}, creds)
+	clk.advance(time.Hour)
+	creds, err = rc.Credentials(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{next}, creds, "the grace is checked at every call")
+
+	// A database that does not answer is an error, not a 404.
+	st.mu.Lock()
+	st.fail = errors.New("database down")
+	st.mu.Unlock()
+	clk.advance(3 * time.Second)
+	_, _, err = r.Receiving(ctx, "c2i", "tickets")
+	require.Error(t, err)
+}
+
+// A system's client is built from its settings and kept while their revision stays; its
+// events map through its table; a stored body reads back as the system's.
+func TestRegistryClientsAndOutcomes(t *testing.T) {
+	t.Parallel()
+	r, st, clk := newRegistry(t)
+	ctx := context.Background()
+	tickets := engine.System{Provider: connector.Provider, Connector: "tickets"}
+	_, err := r.Client(ctx, tickets)
+	require.ErrorIs(t, err, engine.ErrProviderPermanent)
+	require.ErrorIs(t, err, engine.ErrNotConfigured)
+	require.Contains(t, err.Error(), `no connector is named "tickets"`)
+	_, err = r.Client(ctx, engine.System{Provider: docusign.Provider})
+	require.ErrorIs(t, err, engine.ErrNotConfigured)
+	_, err = r.Client(ctx, engine.System{Provider: docusign.Provider, Connector: "tickets"})
+	require.ErrorIs(t, err, engine.ErrProviderPermanent, "DocuSign has no connectors")
+	_, err = r.Client(ctx, engine.System{Provider: "ADOBE_SIGN"})
+	require.ErrorIs(t, err, engine.ErrProviderPermanent)
+
+	cfg := putConnector(t, st, "tickets", standardwebhooks.NewSecret())
+	c1, err := r.Client(ctx, tickets)
+	require.NoError(t, err)
+	c2, err := r.Client(ctx, tickets)
+	require.NoError(t, err)
+	require.Same(t, c1, c2, "kept while the settings' revision stays")
+	cfg.Outcomes["ticket.closed"] = engine.OutcomeFinished
+	cur, err := st.GetSettings(ctx, connector.SettingsPrefix+"tickets")
+	require.NoError(t, err)
+	_, err = st.PutSettings(ctx, cfg.Settings(), cur.Revision)
+	require.NoError(t, err)
+	c3, err := r.Client(ctx, tickets)
+	require.NoError(t, err)
+	require.NotSame(t, c1, c3, "rebuilt when the settings change")
+
+	clk.advance(3 * time.Second)
+	for _, tc := range []struct {
+		sys     engine.System
+		event   string
+		reason  string
+		outcome engine.Outcome
+		ok      bool
+	}{
+		{tickets, "ticket.approved", "", engine.OutcomeApproved, true},
+		{tickets, "ticket.closed", "", engine.OutcomeFinished, true},
+		{tickets, "ticket.commented", "", engine.OutcomeUnspecified, false},
+		{engine.System{Provider: docusign.Provider}, "envelope-voided", "Envelope has expired.", engine.OutcomeExpired, true},
+		{engine.System{Provider: onespan.Provider}, "PACKAGE_OPT_OUT", "", engine.OutcomeDenied, true},
+		{engine.System{Provider: "ADOBE_SIGN"}, "agreement-signed", "", engine.OutcomeUnspecified, false},
+	} {
+		o, ok, err := r.Outcome(ctx, tc.sys, tc.event, tc.reason)
+		require.NoError(t, err)
+		require.Equal(t, tc.ok, ok, "%s %s", tc.sys, tc.event)
+		require.Equal(t, tc.outcome, o, "%s %s", tc.sys, tc.event)
+	}
+
+	ev, err := r.Parse(tickets, []byte(`{"type":"ticket.approved","timestamp":"2026-12-03T10:00:00Z","data":{"id":"TCK-9"}}`))
+	require.NoError(t, err)
+	require.Equal(t, tickets, ev.System)
+	require.Equal(t, "TCK-9", ev.ExternalID)
+
+	systems, err := r.Systems(ctx, connector.Provider)
+	require.NoError(t, err)
+	require.Equal(t, []engine.System{tickets}, systems)
+	systems, err = r.Systems(ctx, docusign.Provider)
+	require.NoError(t, err)
+	require.Equal(t, []engine.System{{Provider: docusign.Provider}}, systems)
+}
+
+// A provider's settings travel as the JSON of its API messages: a view never holds a secret,
+// an update is checked against its revision and by the provider.
+func TestRegistrySettingsBridge(t *testing.T) {
+	t.Parallel()
+	r, _, _ := newRegistry(t)
+	ctx := context.Background()
+	view, err := r.ViewSettings(ctx, onespan.Provider)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"webhookUrl":"https://flowhook.example.com/webhooks/OneSpan"}`, string(view))
+
+	_, err = r.UpdateSettings(ctx, onespan.Provider, []byte(`{"apiKey":"an-api-key-0123","callbackKey":"a-callback-key-0123456789"}`), 3, "admin")
+	require.ErrorIs(t, err, engine.ErrConflict)
+	_, err = r.UpdateSettings(ctx, onespan.Provider, []byte(`{"apiKey":"short"}`), 0, "admin")
+	ps, ok := engine.IsValidation(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, "api_key", ps[0].Path)
+
+	saved, err := r.UpdateSettings(ctx, onespan.Provider, []byte(`{"apiKey":"an-api-key-0123","callbackKey":"a-callback-key-0123456789"}`), 0, "admin")
+	require.NoError(t, err)
+	require.NotContains(t, string(saved), "an-api-key-0123")
+	require.NotContains(t, string(saved), "a-callback-key-0123456789")
+	var v struct {
+		BaseURL        string `json:"baseUrl"`
+		APIKeySet      bool   `json:"apiKeySet"`
+		CallbackKeySet bool   `json:"callbackKeySet"`
+		Revision       int64  `json:"revision"`
+	}
+	require.NoError(t, json.Unmarshal(saved, &v))
+	require.Equal(t, onespan.DefaultBaseURL, v.BaseURL)
+	require.True(t, v.APIKeySet)
+	require.True(t, v.CallbackKeySet)
+	require.EqualValues(t, 1, v.Revision)
+
+	// A follow-up that fails leaves the settings saved and says so: here OneSpan refuses the
+	// API key when the callback is registered.
+	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = w.Write([]byte(`{"code":401,"messageKey":"error.unauthorised.noApiKey","message":"Invalid API key."}`))
+	}))
+	t.Cleanup(refusing.Close)
+	_, err = r.UpdateSettings(ctx, onespan.Provider, []byte(`{"baseUrl":"`+refusing.URL+`","registerCallback":true}`), 1, "admin")
+	require.ErrorIs(t, err, engine.ErrFailedPrecondition)
+	require.Contains(t, err.Error(), "the settings are saved (revision 2), but registering the callback at OneSpan failed")
+	require.Contains(t, err.Error(), "HTTP 401")
+
+	_, err = r.ViewSettings(ctx, connector.Provider)
+	require.ErrorIs(t, err, engine.ErrFailedPrecondition, "connectors have RPCs of their own")
+	_, err = r.ViewSettings(ctx, "ADOBE_SIGN")
+	require.ErrorIs(t, err, engine.ErrNotFound)
+
+	rep, err := r.TestConnection(ctx, engine.System{Provider: docusign.Provider})
+	require.NoError(t, err)
+	require.False(t, rep.OK)
+	require.Contains(t, rep.Message, "not configured")
+}
