@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,7 @@ const maxCachedSettings = 1024
 // Registry holds the providers and implements the engine's provider port over them.
 type Registry struct {
 	plugins   []Plugin
+	specs     engine.Specs // specs[i] is plugins[i]'s, read once
 	settings  engine.SettingsStore
 	http      *http.Client
 	now       func() time.Time
@@ -83,34 +85,24 @@ var (
 // NewRegistry returns a registry of the plugins over the settings store; publicURL is the base
 // of the webhook URLs providers report to.
 func NewRegistry(settings engine.SettingsStore, publicURL string, httpClient *http.Client, now func() time.Time, plugins ...Plugin) *Registry {
-	return &Registry{plugins: plugins, settings: settings, http: httpClient, now: now,
+	return &Registry{plugins: plugins, specs: Specs(plugins...), settings: settings, http: httpClient, now: now,
 		publicURL: strings.TrimRight(publicURL, "/"), clients: map[string]cachedClient{}, read: map[string]cachedSettings{}}
 }
 
 // Spec describes a provider.
-func (r *Registry) Spec(p engine.Provider) (engine.ProviderSpec, bool) {
-	if pl, ok := r.plugin(p); ok {
-		return pl.Spec(), true
-	}
-	return engine.ProviderSpec{}, false
-}
+func (r *Registry) Spec(p engine.Provider) (engine.ProviderSpec, bool) { return r.specs.Spec(p) }
 
 // Specs lists every provider in Builtin's order.
-func (r *Registry) Specs() []engine.ProviderSpec {
-	out := make([]engine.ProviderSpec, len(r.plugins))
-	for i, p := range r.plugins {
-		out[i] = p.Spec()
-	}
-	return out
-}
+func (r *Registry) Specs() []engine.ProviderSpec { return slices.Clone(r.specs) }
 
-func (r *Registry) plugin(p engine.Provider) (Plugin, bool) {
-	for _, pl := range r.plugins {
-		if pl.Spec().Provider == p {
-			return pl, true
+// plugin returns a provider's plugin and spec.
+func (r *Registry) plugin(p engine.Provider) (Plugin, engine.ProviderSpec, bool) {
+	for i, s := range r.specs {
+		if s.Provider == p {
+			return r.plugins[i], s, true
 		}
 	}
-	return nil, false
+	return nil, engine.ProviderSpec{}, false
 }
 
 // notConfigured says a system has no settings.
@@ -122,11 +114,10 @@ func notConfigured(sys engine.System, spec engine.ProviderSpec) error {
 }
 
 func (r *Registry) lookup(sys engine.System) (Plugin, engine.ProviderSpec, error) {
-	pl, ok := r.plugin(sys.Provider)
+	pl, spec, ok := r.plugin(sys.Provider)
 	if !ok {
 		return nil, engine.ProviderSpec{}, fmt.Errorf("%w: no provider is named %s", engine.ErrProviderPermanent, sys.Provider)
 	}
-	spec := pl.Spec()
 	if spec.Connectors != (sys.Connector != "") {
 		return nil, spec, fmt.Errorf("%w: %s is not a %s system", engine.ErrProviderPermanent, sys, spec.Name)
 	}
@@ -221,11 +212,11 @@ func (r *Registry) Parse(sys engine.System, body []byte) (engine.InboundEvent, e
 
 // Systems lists the systems of a provider: itself, or each of its connectors.
 func (r *Registry) Systems(ctx context.Context, p engine.Provider) ([]engine.System, error) {
-	pl, ok := r.plugin(p)
+	pl, spec, ok := r.plugin(p)
 	if !ok {
 		return nil, nil
 	}
-	if !pl.Spec().Connectors {
+	if !spec.Connectors {
 		return []engine.System{{Provider: p}}, nil
 	}
 	prefix := pl.SettingsID("")
@@ -247,11 +238,11 @@ func (r *Registry) Systems(ctx context.Context, p engine.Provider) ([]engine.Sys
 
 // CallbackURL is {public URL}/webhooks/{route}[/{connector}].
 func (r *Registry) CallbackURL(sys engine.System) string {
-	pl, ok := r.plugin(sys.Provider)
+	_, spec, ok := r.plugin(sys.Provider)
 	if !ok {
 		return ""
 	}
-	u := r.publicURL + "/webhooks/" + pl.Spec().Route
+	u := r.publicURL + "/webhooks/" + spec.Route
 	if sys.Connector != "" {
 		u += "/" + sys.Connector
 	}
@@ -262,8 +253,8 @@ func (r *Registry) CallbackURL(sys engine.System) string {
 // received: the route names the provider without regard to case; false when no provider has
 // the route, or no connector the name.
 func (r *Registry) Receiving(ctx context.Context, route, connector string) (engine.Receiving, bool, error) {
-	for _, pl := range r.plugins {
-		spec := pl.Spec()
+	for i, pl := range r.plugins {
+		spec := r.specs[i]
 		if !strings.EqualFold(spec.Route, route) || spec.Connectors != (connector != "") {
 			continue
 		}
@@ -288,7 +279,7 @@ func (r *Registry) Receiving(ctx context.Context, route, connector string) (engi
 			// A grace period is checked at every call, not at every read.
 			return pl.Credentials(s, r.now()), nil
 		}
-		return NewReceiving(pl, sys, credentials, r.now), true, nil
+		return receiving{pl: pl, route: spec.Route, sys: sys, credentials: credentials, now: r.now}, true, nil
 	}
 	return nil, false, nil
 }
@@ -296,11 +287,12 @@ func (r *Registry) Receiving(ctx context.Context, route, connector string) (engi
 // NewReceiving is a system's webhook side over its provider's plugin: credentials says what a
 // notification may be authenticated with now.
 func NewReceiving(pl Plugin, sys engine.System, credentials func(context.Context) ([]string, error), now func() time.Time) engine.Receiving {
-	return receiving{pl: pl, sys: sys, credentials: credentials, now: now}
+	return receiving{pl: pl, route: pl.Spec().Route, sys: sys, credentials: credentials, now: now}
 }
 
 type receiving struct {
 	pl          Plugin
+	route       string
 	sys         engine.System
 	credentials func(context.Context) ([]string, error)
 	now         func() time.Time
@@ -312,7 +304,7 @@ func (v receiving) System() engine.System { return v.sys }
 // one system, "/webhooks/c2i/{connector}" for a connector.
 func (v receiving) Route() string {
 	if v.sys.Connector != "" {
-		return "/webhooks/" + v.pl.Spec().Route + "/{connector}"
+		return "/webhooks/" + v.route + "/{connector}"
 	}
 	return "/webhooks/{provider}"
 }
@@ -349,13 +341,13 @@ func (r *Registry) Connectors(usage engine.ConnectorUsage) engine.Connectors {
 
 // editor returns the settings editor of a provider.
 func (r *Registry) editor(p engine.Provider) (Plugin, SettingsEditor, error) {
-	pl, ok := r.plugin(p)
+	pl, spec, ok := r.plugin(p)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: no provider is named %s", engine.ErrNotFound, p)
 	}
 	ed, ok := pl.(SettingsEditor)
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: %s has no settings of its own", engine.ErrFailedPrecondition, pl.Spec().Name)
+		return nil, nil, fmt.Errorf("%w: %s has no settings of its own", engine.ErrFailedPrecondition, spec.Name)
 	}
 	return pl, ed, nil
 }
@@ -418,13 +410,13 @@ func followUpText(err error) string {
 
 // TestConnection signs in at a system with its saved settings.
 func (r *Registry) TestConnection(ctx context.Context, sys engine.System) (engine.ConnectionReport, error) {
-	pl, _, err := r.lookup(sys)
+	pl, spec, err := r.lookup(sys)
 	if err != nil {
 		return engine.ConnectionReport{Message: err.Error()}, nil
 	}
 	t, ok := pl.(Tester)
 	if !ok {
-		return engine.ConnectionReport{Message: pl.Spec().Name + " has no connection test"}, nil
+		return engine.ConnectionReport{Message: spec.Name + " has no connection test"}, nil
 	}
 	c, err := r.Client(ctx, sys)
 	if err != nil {
