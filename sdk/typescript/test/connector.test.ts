@@ -3,7 +3,7 @@
 // signatures both ways). An admin registers the connector, a workflow waits on a ticket, an
 // agent approves it, and the Event Log shows the signed callback that moved the instance.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import {
   ActionKind,
   ActivityKind,
@@ -27,7 +27,7 @@ import {
   type MessageInitShape,
   type WorkflowDraftSchema,
 } from "@flowhook/sdk";
-import { Fakes, Server, eventually } from "./harness.js";
+import { Fakes, Server, Stage, eventually } from "./harness.js";
 
 /** GET /tickets/account: what CreateConnector needs. */
 interface TicketsAccount {
@@ -115,30 +115,17 @@ describe("a connector to an outside system through the SDK", () => {
   let workflowId: string;
   let instance: Instance;
   let ticketId: string;
-  const secrets: string[] = [];
+  const stage = Stage.setUp();
 
-  before(async () => {
-    [server, fakes] = await Promise.all([Server.start(), Fakes.start()]);
+  before(() => {
+    ({ server, fakes } = stage);
     admin = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: server.adminKey });
-    secrets.push(server.adminKey);
-  });
-
-  after(async () => {
-    await fakes?.stop();
-    const code = await server?.stop();
-    assert.equal(code, 0, "the server stops cleanly on SIGTERM:\n" + server?.output());
-    // Nothing the server logged holds a credential: the API key and the signing secrets, the
-    // one given and the one generated.
-    const logs = server.output();
-    for (const s of secrets) {
-      assert.ok(!logs.includes(s), "a credential appeared in the server's output");
-    }
   });
 
   it("registers the ticketing system as the connector \"tickets\"", async () => {
     account = await fakes.control<TicketsAccount>("GET", "/tickets/account");
     assert.match(account.signingSecret, /^whsec_/);
-    secrets.push(account.signingSecret);
+    stage.secret(account.signingSecret);
     const outcomes = outcomesOf(account);
     assert.equal(outcomes["ticket.approved"], Outcome.APPROVED);
 
@@ -395,7 +382,7 @@ describe("a connector to an outside system through the SDK", () => {
     });
     const secret = created.signingSecret;
     assert.match(secret, /^whsec_[A-Za-z0-9+/=]{32,}$/, "a generated Standard Webhooks secret");
-    secrets.push(secret);
+    stage.secret(secret);
     const helpdesk = created.connector!;
     assert.equal(helpdesk.signingSecretSet, true);
     assert.equal(helpdesk.displayName, "helpdesk", "the display name defaults to the name");

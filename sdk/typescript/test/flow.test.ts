@@ -1,7 +1,7 @@
 // The SDK against the running server: the whole life of a signing workflow, as a front end
 // drives it, with DocuSign played by the provider fakes.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import {
   ActivityKind,
   Code,
@@ -21,7 +21,7 @@ import {
   type FlowhookClient,
   type Instance,
 } from "@flowhook/sdk";
-import { Fakes, Server, eventually } from "./harness.js";
+import { Fakes, Server, Stage, eventually } from "./harness.js";
 import { signingDraft } from "./workflow.js";
 
 interface DocuSignAccount {
@@ -46,28 +46,16 @@ describe("a signing workflow through the SDK", () => {
   let legalId: string;
   let workflowId: string;
   let account: DocuSignAccount;
-  const secrets: string[] = [];
+  const stage = Stage.setUp();
 
-  before(async () => {
-    [server, fakes] = await Promise.all([Server.start(), Fakes.start()]);
+  before(() => {
+    ({ server, fakes } = stage);
     admin = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: server.adminKey });
-    secrets.push(server.adminKey);
-  });
-
-  after(async () => {
-    await fakes?.stop();
-    const code = await server?.stop();
-    assert.equal(code, 0, "the server stops cleanly on SIGTERM:\n" + server?.output());
-    // Nothing the server logged holds a credential: the API keys, the HMAC key, the RSA key.
-    const logs = server.output();
-    for (const s of secrets) {
-      assert.ok(!logs.includes(s), "a credential appeared in the server's output");
-    }
   });
 
   it("configures DocuSign and the Webhook Receiver debug option", async () => {
     account = await fakes.control<DocuSignAccount>("GET", "/docusign/account");
-    secrets.push(account.hmacKeys[0]!, account.privateKeyPem.split("\n")[1]!);
+    stage.secret(account.hmacKeys[0]!, account.privateKeyPem.split("\n")[1]!);
     const saved = await admin.settings.updateDocuSignSettings({
       accountId: account.accountId,
       integrationKey: account.integrationKey,
@@ -102,7 +90,7 @@ describe("a signing workflow through the SDK", () => {
     await admin.identity.addGroupMember({ groupId: legalId, userId: aliceId });
     const key = await admin.identity.createApiKey({ userId: aliceId, name: "sdk test" });
     assert.ok(key.secret.length >= 20);
-    secrets.push(key.secret);
+    stage.secret(key.secret);
     alice = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: key.secret });
     const me = await alice.identity.whoAmI({});
     assert.equal(me.user?.email, "alice@example.com");

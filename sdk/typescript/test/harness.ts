@@ -2,12 +2,14 @@
 // database in a temporary directory, and the provider fakes (server/cmd/fakeproviders) that
 // stand in for DocuSign and OneSpan. Both are built from this repository with `go build`
 // unless FLOWHOOK_BIN / FLOWHOOK_FAKES_BIN name binaries already built (the Makefile does).
+import assert from "node:assert/strict";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
+import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 
 /** The repository root: the nearest directory above this file with a go.mod. */
@@ -286,3 +288,37 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
   }
 }
 
+
+/**
+ * A server and the provider fakes for the tests of one describe block: started before them and
+ * stopped after them (call it in the block). The after hook fails when the server does not stop
+ * cleanly on SIGTERM, or when its output holds one of the credentials noted with `secret`.
+ */
+export class Stage {
+  server!: Server;
+  fakes!: Fakes;
+  private readonly secrets: string[] = [];
+
+  /** Notes credentials that must never appear in the server's output. */
+  secret(...values: string[]): void {
+    this.secrets.push(...values);
+  }
+
+  static setUp(): Stage {
+    const stage = new Stage();
+    before(async () => {
+      [stage.server, stage.fakes] = await Promise.all([Server.start(), Fakes.start()]);
+      stage.secret(stage.server.adminKey);
+    });
+    after(async () => {
+      await stage.fakes?.stop();
+      const code = await stage.server?.stop();
+      assert.equal(code, 0, "the server stops cleanly on SIGTERM:\n" + stage.server?.output());
+      const logs = stage.server.output();
+      for (const s of stage.secrets) {
+        assert.ok(!logs.includes(s), "a credential appeared in the server's output");
+      }
+    });
+    return stage;
+  }
+}

@@ -392,7 +392,21 @@ func TestConnectorCallbackAuthentication(t *testing.T) {
 		} {
 			require.Equal(t, tc.status, c.callback(t, "tickets", tc.secret, tc.at, connectorfake.TypeApproved, ticket), tc.name)
 		}
-		require.Equal(t, 4, stored(flowhookv1.Verdict_VERDICT_REJECTED), "kept as REJECTED while debugging")
+		// Too large, or not JSON: refused before anything is verified.
+		for _, tc := range []struct {
+			contentType string
+			body        []byte
+			status      int
+		}{
+			{"application/json", bytes.Repeat([]byte(" "), 300<<10), http.StatusRequestEntityTooLarge},
+			{"text/plain", []byte(`{"type":"ticket.approved"}`), http.StatusUnsupportedMediaType},
+		} {
+			res, err := c.httpClient.Post(c.baseURL+"/webhooks/c2i/tickets", tc.contentType, bytes.NewReader(tc.body))
+			require.NoError(t, err)
+			require.NoError(t, res.Body.Close())
+			require.Equal(t, tc.status, res.StatusCode)
+		}
+		require.Equal(t, 6, stored(flowhookv1.Verdict_VERDICT_REJECTED), "kept as REJECTED while debugging")
 		require.Zero(t, stored(flowhookv1.Verdict_VERDICT_PENDING), "nothing else was stored")
 		require.Equal(t, http.StatusNotFound, c.callback(t, "nobody", c.secret, now, connectorfake.TypeApproved, ticket), "an unknown connector")
 		require.Equal(t, http.StatusNotFound, c.callback(t, "Not_A_Name", c.secret, now, connectorfake.TypeApproved, ticket))
