@@ -98,21 +98,24 @@ const (
 	// Something the outside system reported that did not move the workflow.
 	ActivityKind_ACTIVITY_KIND_EXTERNAL_PROGRESS ActivityKind = 8
 	ActivityKind_ACTIVITY_KIND_OUTCOME           ActivityKind = 9
+	// An admin retried the failed step (RetryInstance).
+	ActivityKind_ACTIVITY_KIND_RETRIED ActivityKind = 10
 )
 
 // Enum value maps for ActivityKind.
 var (
 	ActivityKind_name = map[int32]string{
-		0: "ACTIVITY_KIND_UNSPECIFIED",
-		1: "ACTIVITY_KIND_STARTED",
-		2: "ACTIVITY_KIND_TRANSITION",
-		3: "ACTIVITY_KIND_ASSIGNED",
-		4: "ACTIVITY_KIND_WAITING_EXTERNAL",
-		5: "ACTIVITY_KIND_COMPLETED",
-		6: "ACTIVITY_KIND_CANCELLED",
-		7: "ACTIVITY_KIND_FAILED",
-		8: "ACTIVITY_KIND_EXTERNAL_PROGRESS",
-		9: "ACTIVITY_KIND_OUTCOME",
+		0:  "ACTIVITY_KIND_UNSPECIFIED",
+		1:  "ACTIVITY_KIND_STARTED",
+		2:  "ACTIVITY_KIND_TRANSITION",
+		3:  "ACTIVITY_KIND_ASSIGNED",
+		4:  "ACTIVITY_KIND_WAITING_EXTERNAL",
+		5:  "ACTIVITY_KIND_COMPLETED",
+		6:  "ACTIVITY_KIND_CANCELLED",
+		7:  "ACTIVITY_KIND_FAILED",
+		8:  "ACTIVITY_KIND_EXTERNAL_PROGRESS",
+		9:  "ACTIVITY_KIND_OUTCOME",
+		10: "ACTIVITY_KIND_RETRIED",
 	}
 	ActivityKind_value = map[string]int32{
 		"ACTIVITY_KIND_UNSPECIFIED":       0,
@@ -125,6 +128,7 @@ var (
 		"ACTIVITY_KIND_FAILED":            7,
 		"ACTIVITY_KIND_EXTERNAL_PROGRESS": 8,
 		"ACTIVITY_KIND_OUTCOME":           9,
+		"ACTIVITY_KIND_RETRIED":           10,
 	}
 )
 
@@ -1201,6 +1205,95 @@ func (x *CancelInstanceResponse) GetInstance() *Instance {
 	return nil
 }
 
+type RetryInstanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryInstanceRequest) Reset() {
+	*x = RetryInstanceRequest{}
+	mi := &file_flowhook_v1_instance_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryInstanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryInstanceRequest) ProtoMessage() {}
+
+func (x *RetryInstanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_instance_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryInstanceRequest.ProtoReflect.Descriptor instead.
+func (*RetryInstanceRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *RetryInstanceRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+type RetryInstanceResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The instance waiting again (WAITING_EXTERNAL while its work item is being created).
+	Instance      *Instance `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RetryInstanceResponse) Reset() {
+	*x = RetryInstanceResponse{}
+	mi := &file_flowhook_v1_instance_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RetryInstanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RetryInstanceResponse) ProtoMessage() {}
+
+func (x *RetryInstanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_instance_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RetryInstanceResponse.ProtoReflect.Descriptor instead.
+func (*RetryInstanceResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *RetryInstanceResponse) GetInstance() *Instance {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
 // A change of one form field.
 type FieldChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1214,7 +1307,7 @@ type FieldChange struct {
 
 func (x *FieldChange) Reset() {
 	*x = FieldChange{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[15]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1226,7 +1319,7 @@ func (x *FieldChange) String() string {
 func (*FieldChange) ProtoMessage() {}
 
 func (x *FieldChange) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[15]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1239,7 +1332,7 @@ func (x *FieldChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
 func (*FieldChange) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{15}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *FieldChange) GetName() string {
@@ -1285,7 +1378,7 @@ type ActivityEntry struct {
 
 func (x *ActivityEntry) Reset() {
 	*x = ActivityEntry{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[16]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1297,7 +1390,7 @@ func (x *ActivityEntry) String() string {
 func (*ActivityEntry) ProtoMessage() {}
 
 func (x *ActivityEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[16]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1310,7 +1403,7 @@ func (x *ActivityEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivityEntry.ProtoReflect.Descriptor instead.
 func (*ActivityEntry) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{16}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ActivityEntry) GetId() string {
@@ -1408,7 +1501,7 @@ type ListActivityRequest struct {
 
 func (x *ListActivityRequest) Reset() {
 	*x = ListActivityRequest{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[17]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1420,7 +1513,7 @@ func (x *ListActivityRequest) String() string {
 func (*ListActivityRequest) ProtoMessage() {}
 
 func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[17]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1433,7 +1526,7 @@ func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActivityRequest.ProtoReflect.Descriptor instead.
 func (*ListActivityRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{17}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ListActivityRequest) GetInstanceId() string {
@@ -1467,7 +1560,7 @@ type ListActivityResponse struct {
 
 func (x *ListActivityResponse) Reset() {
 	*x = ListActivityResponse{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[18]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1572,7 @@ func (x *ListActivityResponse) String() string {
 func (*ListActivityResponse) ProtoMessage() {}
 
 func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[18]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1585,7 @@ func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActivityResponse.ProtoReflect.Descriptor instead.
 func (*ListActivityResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{18}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ListActivityResponse) GetEntries() []*ActivityEntry {
@@ -1518,7 +1611,7 @@ type GetSignedDocumentRequest struct {
 
 func (x *GetSignedDocumentRequest) Reset() {
 	*x = GetSignedDocumentRequest{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1530,7 +1623,7 @@ func (x *GetSignedDocumentRequest) String() string {
 func (*GetSignedDocumentRequest) ProtoMessage() {}
 
 func (x *GetSignedDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1543,7 +1636,7 @@ func (x *GetSignedDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSignedDocumentRequest.ProtoReflect.Descriptor instead.
 func (*GetSignedDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{19}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetSignedDocumentRequest) GetInstanceId() string {
@@ -1568,7 +1661,7 @@ type GetSignedDocumentResponse struct {
 
 func (x *GetSignedDocumentResponse) Reset() {
 	*x = GetSignedDocumentResponse{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1580,7 +1673,7 @@ func (x *GetSignedDocumentResponse) String() string {
 func (*GetSignedDocumentResponse) ProtoMessage() {}
 
 func (x *GetSignedDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1593,7 +1686,7 @@ func (x *GetSignedDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSignedDocumentResponse.ProtoReflect.Descriptor instead.
 func (*GetSignedDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{20}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GetSignedDocumentResponse) GetName() string {
@@ -1737,6 +1830,11 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"instanceId\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"K\n" +
 	"\x16CancelInstanceResponse\x121\n" +
+	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"7\n" +
+	"\x14RetryInstanceRequest\x12\x1f\n" +
+	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"instanceId\"J\n" +
+	"\x15RetryInstanceResponse\x121\n" +
 	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\x8b\x01\n" +
 	"\vFieldChange\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
@@ -1786,7 +1884,7 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	" INSTANCE_STATUS_WAITING_EXTERNAL\x10\x02\x12\x1d\n" +
 	"\x19INSTANCE_STATUS_COMPLETED\x10\x03\x12\x1d\n" +
 	"\x19INSTANCE_STATUS_CANCELLED\x10\x04\x12\x1a\n" +
-	"\x16INSTANCE_STATUS_FAILED\x10\x05*\xba\x02\n" +
+	"\x16INSTANCE_STATUS_FAILED\x10\x05*\xd5\x02\n" +
 	"\fActivityKind\x12\x1d\n" +
 	"\x19ACTIVITY_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ACTIVITY_KIND_STARTED\x10\x01\x12\x1c\n" +
@@ -1797,7 +1895,9 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\x17ACTIVITY_KIND_CANCELLED\x10\x06\x12\x18\n" +
 	"\x14ACTIVITY_KIND_FAILED\x10\a\x12#\n" +
 	"\x1fACTIVITY_KIND_EXTERNAL_PROGRESS\x10\b\x12\x19\n" +
-	"\x15ACTIVITY_KIND_OUTCOME\x10\t2\x8a\x06\n" +
+	"\x15ACTIVITY_KIND_OUTCOME\x10\t\x12\x19\n" +
+	"\x15ACTIVITY_KIND_RETRIED\x10\n" +
+	"2\xe4\x06\n" +
 	"\x17WorkflowInstanceService\x12X\n" +
 	"\rStartInstance\x12!.flowhook.v1.StartInstanceRequest\x1a\".flowhook.v1.StartInstanceResponse\"\x00\x12U\n" +
 	"\vGetInstance\x12\x1f.flowhook.v1.GetInstanceRequest\x1a .flowhook.v1.GetInstanceResponse\"\x03\x90\x02\x01\x12[\n" +
@@ -1805,6 +1905,7 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\x10ListAssignedToMe\x12$.flowhook.v1.ListAssignedToMeRequest\x1a%.flowhook.v1.ListAssignedToMeResponse\"\x03\x90\x02\x01\x12[\n" +
 	"\x0eTakeTransition\x12\".flowhook.v1.TakeTransitionRequest\x1a#.flowhook.v1.TakeTransitionResponse\"\x00\x12[\n" +
 	"\x0eCancelInstance\x12\".flowhook.v1.CancelInstanceRequest\x1a#.flowhook.v1.CancelInstanceResponse\"\x00\x12X\n" +
+	"\rRetryInstance\x12!.flowhook.v1.RetryInstanceRequest\x1a\".flowhook.v1.RetryInstanceResponse\"\x00\x12X\n" +
 	"\fListActivity\x12 .flowhook.v1.ListActivityRequest\x1a!.flowhook.v1.ListActivityResponse\"\x03\x90\x02\x01\x12g\n" +
 	"\x11GetSignedDocument\x12%.flowhook.v1.GetSignedDocumentRequest\x1a&.flowhook.v1.GetSignedDocumentResponse\"\x03\x90\x02\x01B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rInstanceProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
@@ -1822,7 +1923,7 @@ func file_flowhook_v1_instance_proto_rawDescGZIP() []byte {
 }
 
 var file_flowhook_v1_instance_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_flowhook_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_flowhook_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_flowhook_v1_instance_proto_goTypes = []any{
 	(InstanceStatus)(0),               // 0: flowhook.v1.InstanceStatus
 	(ActivityKind)(0),                 // 1: flowhook.v1.ActivityKind
@@ -1841,73 +1942,78 @@ var file_flowhook_v1_instance_proto_goTypes = []any{
 	(*TakeTransitionResponse)(nil),    // 14: flowhook.v1.TakeTransitionResponse
 	(*CancelInstanceRequest)(nil),     // 15: flowhook.v1.CancelInstanceRequest
 	(*CancelInstanceResponse)(nil),    // 16: flowhook.v1.CancelInstanceResponse
-	(*FieldChange)(nil),               // 17: flowhook.v1.FieldChange
-	(*ActivityEntry)(nil),             // 18: flowhook.v1.ActivityEntry
-	(*ListActivityRequest)(nil),       // 19: flowhook.v1.ListActivityRequest
-	(*ListActivityResponse)(nil),      // 20: flowhook.v1.ListActivityResponse
-	(*GetSignedDocumentRequest)(nil),  // 21: flowhook.v1.GetSignedDocumentRequest
-	(*GetSignedDocumentResponse)(nil), // 22: flowhook.v1.GetSignedDocumentResponse
-	(Provider)(0),                     // 23: flowhook.v1.Provider
-	(Outcome)(0),                      // 24: flowhook.v1.Outcome
-	(*timestamppb.Timestamp)(nil),     // 25: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),           // 26: google.protobuf.Struct
-	(*Assignee)(nil),                  // 27: flowhook.v1.Assignee
-	(*structpb.Value)(nil),            // 28: google.protobuf.Value
+	(*RetryInstanceRequest)(nil),      // 17: flowhook.v1.RetryInstanceRequest
+	(*RetryInstanceResponse)(nil),     // 18: flowhook.v1.RetryInstanceResponse
+	(*FieldChange)(nil),               // 19: flowhook.v1.FieldChange
+	(*ActivityEntry)(nil),             // 20: flowhook.v1.ActivityEntry
+	(*ListActivityRequest)(nil),       // 21: flowhook.v1.ListActivityRequest
+	(*ListActivityResponse)(nil),      // 22: flowhook.v1.ListActivityResponse
+	(*GetSignedDocumentRequest)(nil),  // 23: flowhook.v1.GetSignedDocumentRequest
+	(*GetSignedDocumentResponse)(nil), // 24: flowhook.v1.GetSignedDocumentResponse
+	(Provider)(0),                     // 25: flowhook.v1.Provider
+	(Outcome)(0),                      // 26: flowhook.v1.Outcome
+	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 28: google.protobuf.Struct
+	(*Assignee)(nil),                  // 29: flowhook.v1.Assignee
+	(*structpb.Value)(nil),            // 30: google.protobuf.Value
 }
 var file_flowhook_v1_instance_proto_depIdxs = []int32{
-	23, // 0: flowhook.v1.WorkItem.provider:type_name -> flowhook.v1.Provider
-	24, // 1: flowhook.v1.WorkItem.outcome:type_name -> flowhook.v1.Outcome
-	25, // 2: flowhook.v1.WorkItem.created_at:type_name -> google.protobuf.Timestamp
-	25, // 3: flowhook.v1.WorkItem.resolved_at:type_name -> google.protobuf.Timestamp
+	25, // 0: flowhook.v1.WorkItem.provider:type_name -> flowhook.v1.Provider
+	26, // 1: flowhook.v1.WorkItem.outcome:type_name -> flowhook.v1.Outcome
+	27, // 2: flowhook.v1.WorkItem.created_at:type_name -> google.protobuf.Timestamp
+	27, // 3: flowhook.v1.WorkItem.resolved_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: flowhook.v1.Instance.status:type_name -> flowhook.v1.InstanceStatus
-	26, // 5: flowhook.v1.Instance.form_data:type_name -> google.protobuf.Struct
-	25, // 6: flowhook.v1.Instance.created_at:type_name -> google.protobuf.Timestamp
-	25, // 7: flowhook.v1.Instance.updated_at:type_name -> google.protobuf.Timestamp
+	28, // 5: flowhook.v1.Instance.form_data:type_name -> google.protobuf.Struct
+	27, // 6: flowhook.v1.Instance.created_at:type_name -> google.protobuf.Timestamp
+	27, // 7: flowhook.v1.Instance.updated_at:type_name -> google.protobuf.Timestamp
 	2,  // 8: flowhook.v1.Instance.work_item:type_name -> flowhook.v1.WorkItem
-	27, // 9: flowhook.v1.Instance.assignee:type_name -> flowhook.v1.Assignee
-	23, // 10: flowhook.v1.Instance.provider:type_name -> flowhook.v1.Provider
-	26, // 11: flowhook.v1.StartInstanceRequest.form_data:type_name -> google.protobuf.Struct
+	29, // 9: flowhook.v1.Instance.assignee:type_name -> flowhook.v1.Assignee
+	25, // 10: flowhook.v1.Instance.provider:type_name -> flowhook.v1.Provider
+	28, // 11: flowhook.v1.StartInstanceRequest.form_data:type_name -> google.protobuf.Struct
 	3,  // 12: flowhook.v1.StartInstanceResponse.instance:type_name -> flowhook.v1.Instance
 	3,  // 13: flowhook.v1.GetInstanceResponse.instance:type_name -> flowhook.v1.Instance
 	0,  // 14: flowhook.v1.InstanceFilter.status:type_name -> flowhook.v1.InstanceStatus
-	23, // 15: flowhook.v1.InstanceFilter.provider:type_name -> flowhook.v1.Provider
-	25, // 16: flowhook.v1.InstanceFilter.created_after:type_name -> google.protobuf.Timestamp
-	25, // 17: flowhook.v1.InstanceFilter.created_before:type_name -> google.protobuf.Timestamp
+	25, // 15: flowhook.v1.InstanceFilter.provider:type_name -> flowhook.v1.Provider
+	27, // 16: flowhook.v1.InstanceFilter.created_after:type_name -> google.protobuf.Timestamp
+	27, // 17: flowhook.v1.InstanceFilter.created_before:type_name -> google.protobuf.Timestamp
 	8,  // 18: flowhook.v1.ListInstancesRequest.filter:type_name -> flowhook.v1.InstanceFilter
 	3,  // 19: flowhook.v1.ListInstancesResponse.instances:type_name -> flowhook.v1.Instance
 	3,  // 20: flowhook.v1.ListAssignedToMeResponse.instances:type_name -> flowhook.v1.Instance
-	26, // 21: flowhook.v1.TakeTransitionRequest.form_data:type_name -> google.protobuf.Struct
+	28, // 21: flowhook.v1.TakeTransitionRequest.form_data:type_name -> google.protobuf.Struct
 	3,  // 22: flowhook.v1.TakeTransitionResponse.instance:type_name -> flowhook.v1.Instance
 	3,  // 23: flowhook.v1.CancelInstanceResponse.instance:type_name -> flowhook.v1.Instance
-	28, // 24: flowhook.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	28, // 25: flowhook.v1.FieldChange.new_value:type_name -> google.protobuf.Value
-	1,  // 26: flowhook.v1.ActivityEntry.kind:type_name -> flowhook.v1.ActivityKind
-	17, // 27: flowhook.v1.ActivityEntry.changes:type_name -> flowhook.v1.FieldChange
-	25, // 28: flowhook.v1.ActivityEntry.created_at:type_name -> google.protobuf.Timestamp
-	27, // 29: flowhook.v1.ActivityEntry.assignee:type_name -> flowhook.v1.Assignee
-	18, // 30: flowhook.v1.ListActivityResponse.entries:type_name -> flowhook.v1.ActivityEntry
-	25, // 31: flowhook.v1.GetSignedDocumentResponse.created_at:type_name -> google.protobuf.Timestamp
-	4,  // 32: flowhook.v1.WorkflowInstanceService.StartInstance:input_type -> flowhook.v1.StartInstanceRequest
-	6,  // 33: flowhook.v1.WorkflowInstanceService.GetInstance:input_type -> flowhook.v1.GetInstanceRequest
-	9,  // 34: flowhook.v1.WorkflowInstanceService.ListInstances:input_type -> flowhook.v1.ListInstancesRequest
-	11, // 35: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:input_type -> flowhook.v1.ListAssignedToMeRequest
-	13, // 36: flowhook.v1.WorkflowInstanceService.TakeTransition:input_type -> flowhook.v1.TakeTransitionRequest
-	15, // 37: flowhook.v1.WorkflowInstanceService.CancelInstance:input_type -> flowhook.v1.CancelInstanceRequest
-	19, // 38: flowhook.v1.WorkflowInstanceService.ListActivity:input_type -> flowhook.v1.ListActivityRequest
-	21, // 39: flowhook.v1.WorkflowInstanceService.GetSignedDocument:input_type -> flowhook.v1.GetSignedDocumentRequest
-	5,  // 40: flowhook.v1.WorkflowInstanceService.StartInstance:output_type -> flowhook.v1.StartInstanceResponse
-	7,  // 41: flowhook.v1.WorkflowInstanceService.GetInstance:output_type -> flowhook.v1.GetInstanceResponse
-	10, // 42: flowhook.v1.WorkflowInstanceService.ListInstances:output_type -> flowhook.v1.ListInstancesResponse
-	12, // 43: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:output_type -> flowhook.v1.ListAssignedToMeResponse
-	14, // 44: flowhook.v1.WorkflowInstanceService.TakeTransition:output_type -> flowhook.v1.TakeTransitionResponse
-	16, // 45: flowhook.v1.WorkflowInstanceService.CancelInstance:output_type -> flowhook.v1.CancelInstanceResponse
-	20, // 46: flowhook.v1.WorkflowInstanceService.ListActivity:output_type -> flowhook.v1.ListActivityResponse
-	22, // 47: flowhook.v1.WorkflowInstanceService.GetSignedDocument:output_type -> flowhook.v1.GetSignedDocumentResponse
-	40, // [40:48] is the sub-list for method output_type
-	32, // [32:40] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	3,  // 24: flowhook.v1.RetryInstanceResponse.instance:type_name -> flowhook.v1.Instance
+	30, // 25: flowhook.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	30, // 26: flowhook.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	1,  // 27: flowhook.v1.ActivityEntry.kind:type_name -> flowhook.v1.ActivityKind
+	19, // 28: flowhook.v1.ActivityEntry.changes:type_name -> flowhook.v1.FieldChange
+	27, // 29: flowhook.v1.ActivityEntry.created_at:type_name -> google.protobuf.Timestamp
+	29, // 30: flowhook.v1.ActivityEntry.assignee:type_name -> flowhook.v1.Assignee
+	20, // 31: flowhook.v1.ListActivityResponse.entries:type_name -> flowhook.v1.ActivityEntry
+	27, // 32: flowhook.v1.GetSignedDocumentResponse.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 33: flowhook.v1.WorkflowInstanceService.StartInstance:input_type -> flowhook.v1.StartInstanceRequest
+	6,  // 34: flowhook.v1.WorkflowInstanceService.GetInstance:input_type -> flowhook.v1.GetInstanceRequest
+	9,  // 35: flowhook.v1.WorkflowInstanceService.ListInstances:input_type -> flowhook.v1.ListInstancesRequest
+	11, // 36: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:input_type -> flowhook.v1.ListAssignedToMeRequest
+	13, // 37: flowhook.v1.WorkflowInstanceService.TakeTransition:input_type -> flowhook.v1.TakeTransitionRequest
+	15, // 38: flowhook.v1.WorkflowInstanceService.CancelInstance:input_type -> flowhook.v1.CancelInstanceRequest
+	17, // 39: flowhook.v1.WorkflowInstanceService.RetryInstance:input_type -> flowhook.v1.RetryInstanceRequest
+	21, // 40: flowhook.v1.WorkflowInstanceService.ListActivity:input_type -> flowhook.v1.ListActivityRequest
+	23, // 41: flowhook.v1.WorkflowInstanceService.GetSignedDocument:input_type -> flowhook.v1.GetSignedDocumentRequest
+	5,  // 42: flowhook.v1.WorkflowInstanceService.StartInstance:output_type -> flowhook.v1.StartInstanceResponse
+	7,  // 43: flowhook.v1.WorkflowInstanceService.GetInstance:output_type -> flowhook.v1.GetInstanceResponse
+	10, // 44: flowhook.v1.WorkflowInstanceService.ListInstances:output_type -> flowhook.v1.ListInstancesResponse
+	12, // 45: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:output_type -> flowhook.v1.ListAssignedToMeResponse
+	14, // 46: flowhook.v1.WorkflowInstanceService.TakeTransition:output_type -> flowhook.v1.TakeTransitionResponse
+	16, // 47: flowhook.v1.WorkflowInstanceService.CancelInstance:output_type -> flowhook.v1.CancelInstanceResponse
+	18, // 48: flowhook.v1.WorkflowInstanceService.RetryInstance:output_type -> flowhook.v1.RetryInstanceResponse
+	22, // 49: flowhook.v1.WorkflowInstanceService.ListActivity:output_type -> flowhook.v1.ListActivityResponse
+	24, // 50: flowhook.v1.WorkflowInstanceService.GetSignedDocument:output_type -> flowhook.v1.GetSignedDocumentResponse
+	42, // [42:51] is the sub-list for method output_type
+	33, // [33:42] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_instance_proto_init() }
@@ -1922,7 +2028,7 @@ func file_flowhook_v1_instance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_instance_proto_rawDesc), len(file_flowhook_v1_instance_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   21,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

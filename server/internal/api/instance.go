@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"connectrpc.com/connect"
@@ -304,4 +305,9 @@ func activityToProto(a engine.Activity) *flowhookv1.ActivityEntry {
 		out.Changes = append(out.Changes, fc)
 	}
 	return out
+}
+
+// RetryInstance re-runs the step a FAILED instance failed in. (Being built: issue 14.)
+func (s *InstanceService) RetryInstance(ctx context.Context, req *connect.Request[flowhookv1.RetryInstanceRequest]) (*connect.Response[flowhookv1.RetryInstanceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("RetryInstance is not built yet"))
 }

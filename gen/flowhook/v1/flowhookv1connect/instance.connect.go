@@ -51,6 +51,9 @@ const (
 	// WorkflowInstanceServiceCancelInstanceProcedure is the fully-qualified name of the
 	// WorkflowInstanceService's CancelInstance RPC.
 	WorkflowInstanceServiceCancelInstanceProcedure = "/flowhook.v1.WorkflowInstanceService/CancelInstance"
+	// WorkflowInstanceServiceRetryInstanceProcedure is the fully-qualified name of the
+	// WorkflowInstanceService's RetryInstance RPC.
+	WorkflowInstanceServiceRetryInstanceProcedure = "/flowhook.v1.WorkflowInstanceService/RetryInstance"
 	// WorkflowInstanceServiceListActivityProcedure is the fully-qualified name of the
 	// WorkflowInstanceService's ListActivity RPC.
 	WorkflowInstanceServiceListActivityProcedure = "/flowhook.v1.WorkflowInstanceService/ListActivity"
@@ -74,6 +77,10 @@ type WorkflowInstanceServiceClient interface {
 	TakeTransition(context.Context, *connect.Request[v1.TakeTransitionRequest]) (*connect.Response[v1.TakeTransitionResponse], error)
 	// By an admin or the starter, while the instance is active or waiting.
 	CancelInstance(context.Context, *connect.Request[v1.CancelInstanceRequest]) (*connect.Response[v1.CancelInstanceResponse], error)
+	// Re-runs the step a FAILED instance failed in (admin only): for an EXTERNAL state, the
+	// creation of its work item, looking first for one an earlier attempt created, so that a
+	// retry never makes a second envelope, package or ticket. FailedPrecondition unless FAILED.
+	RetryInstance(context.Context, *connect.Request[v1.RetryInstanceRequest]) (*connect.Response[v1.RetryInstanceResponse], error)
 	// Form Activity: the instance's timeline, oldest first. Readable like GetInstance, and by
 	// everyone who acted on the instance.
 	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
@@ -132,6 +139,12 @@ func NewWorkflowInstanceServiceClient(httpClient connect.HTTPClient, baseURL str
 			connect.WithSchema(workflowInstanceServiceMethods.ByName("CancelInstance")),
 			connect.WithClientOptions(opts...),
 		),
+		retryInstance: connect.NewClient[v1.RetryInstanceRequest, v1.RetryInstanceResponse](
+			httpClient,
+			baseURL+WorkflowInstanceServiceRetryInstanceProcedure,
+			connect.WithSchema(workflowInstanceServiceMethods.ByName("RetryInstance")),
+			connect.WithClientOptions(opts...),
+		),
 		listActivity: connect.NewClient[v1.ListActivityRequest, v1.ListActivityResponse](
 			httpClient,
 			baseURL+WorkflowInstanceServiceListActivityProcedure,
@@ -157,6 +170,7 @@ type workflowInstanceServiceClient struct {
 	listAssignedToMe  *connect.Client[v1.ListAssignedToMeRequest, v1.ListAssignedToMeResponse]
 	takeTransition    *connect.Client[v1.TakeTransitionRequest, v1.TakeTransitionResponse]
 	cancelInstance    *connect.Client[v1.CancelInstanceRequest, v1.CancelInstanceResponse]
+	retryInstance     *connect.Client[v1.RetryInstanceRequest, v1.RetryInstanceResponse]
 	listActivity      *connect.Client[v1.ListActivityRequest, v1.ListActivityResponse]
 	getSignedDocument *connect.Client[v1.GetSignedDocumentRequest, v1.GetSignedDocumentResponse]
 }
@@ -191,6 +205,11 @@ func (c *workflowInstanceServiceClient) CancelInstance(ctx context.Context, req 
 	return c.cancelInstance.CallUnary(ctx, req)
 }
 
+// RetryInstance calls flowhook.v1.WorkflowInstanceService.RetryInstance.
+func (c *workflowInstanceServiceClient) RetryInstance(ctx context.Context, req *connect.Request[v1.RetryInstanceRequest]) (*connect.Response[v1.RetryInstanceResponse], error) {
+	return c.retryInstance.CallUnary(ctx, req)
+}
+
 // ListActivity calls flowhook.v1.WorkflowInstanceService.ListActivity.
 func (c *workflowInstanceServiceClient) ListActivity(ctx context.Context, req *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error) {
 	return c.listActivity.CallUnary(ctx, req)
@@ -217,6 +236,10 @@ type WorkflowInstanceServiceHandler interface {
 	TakeTransition(context.Context, *connect.Request[v1.TakeTransitionRequest]) (*connect.Response[v1.TakeTransitionResponse], error)
 	// By an admin or the starter, while the instance is active or waiting.
 	CancelInstance(context.Context, *connect.Request[v1.CancelInstanceRequest]) (*connect.Response[v1.CancelInstanceResponse], error)
+	// Re-runs the step a FAILED instance failed in (admin only): for an EXTERNAL state, the
+	// creation of its work item, looking first for one an earlier attempt created, so that a
+	// retry never makes a second envelope, package or ticket. FailedPrecondition unless FAILED.
+	RetryInstance(context.Context, *connect.Request[v1.RetryInstanceRequest]) (*connect.Response[v1.RetryInstanceResponse], error)
 	// Form Activity: the instance's timeline, oldest first. Readable like GetInstance, and by
 	// everyone who acted on the instance.
 	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
@@ -271,6 +294,12 @@ func NewWorkflowInstanceServiceHandler(svc WorkflowInstanceServiceHandler, opts 
 		connect.WithSchema(workflowInstanceServiceMethods.ByName("CancelInstance")),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowInstanceServiceRetryInstanceHandler := connect.NewUnaryHandler(
+		WorkflowInstanceServiceRetryInstanceProcedure,
+		svc.RetryInstance,
+		connect.WithSchema(workflowInstanceServiceMethods.ByName("RetryInstance")),
+		connect.WithHandlerOptions(opts...),
+	)
 	workflowInstanceServiceListActivityHandler := connect.NewUnaryHandler(
 		WorkflowInstanceServiceListActivityProcedure,
 		svc.ListActivity,
@@ -299,6 +328,8 @@ func NewWorkflowInstanceServiceHandler(svc WorkflowInstanceServiceHandler, opts 
 			workflowInstanceServiceTakeTransitionHandler.ServeHTTP(w, r)
 		case WorkflowInstanceServiceCancelInstanceProcedure:
 			workflowInstanceServiceCancelInstanceHandler.ServeHTTP(w, r)
+		case WorkflowInstanceServiceRetryInstanceProcedure:
+			workflowInstanceServiceRetryInstanceHandler.ServeHTTP(w, r)
 		case WorkflowInstanceServiceListActivityProcedure:
 			workflowInstanceServiceListActivityHandler.ServeHTTP(w, r)
 		case WorkflowInstanceServiceGetSignedDocumentProcedure:
@@ -334,6 +365,10 @@ func (UnimplementedWorkflowInstanceServiceHandler) TakeTransition(context.Contex
 
 func (UnimplementedWorkflowInstanceServiceHandler) CancelInstance(context.Context, *connect.Request[v1.CancelInstanceRequest]) (*connect.Response[v1.CancelInstanceResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowInstanceService.CancelInstance is not implemented"))
+}
+
+func (UnimplementedWorkflowInstanceServiceHandler) RetryInstance(context.Context, *connect.Request[v1.RetryInstanceRequest]) (*connect.Response[v1.RetryInstanceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowInstanceService.RetryInstance is not implemented"))
 }
 
 func (UnimplementedWorkflowInstanceServiceHandler) ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error) {
