@@ -1,4 +1,4 @@
-# flowhook — the two commands are `make run` (or `go run ./server/cmd/flowhook serve`) and
+# flowhook — the two commands are `go run ./server/cmd/flowhook dev` (or `make run`) and
 # `make test`. Everything else here is what they are made of.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -15,11 +15,11 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 JAEGER_BIN := $(shell bash tools/ensure-jaeger.sh --path)
 export FLOWHOOK_JAEGER_BIN ?= $(JAEGER_BIN)
 
-.PHONY: run build generate check-generated lint breaking test test-go test-sdk migration ensure-postgres jaeger bench bench-sdk clean
+.PHONY: run build generate check-generated lint breaking test test-go test-sdk test-readme migration ensure-postgres jaeger jaeger-run bench bench-sdk clean
 
-## run: serve on the embedded SQLite database in ./flowhook-data (http://127.0.0.1:8080)
+## run: `flowhook dev` — embedded SQLite in ./.flowhook, the sandbox providers (http://127.0.0.1:8080)
 run:
-	$(GO) run ./server/cmd/flowhook serve
+	$(GO) run ./server/cmd/flowhook dev
 
 ## build: bin/flowhook with the version and commit linked in
 build:
@@ -28,7 +28,7 @@ build:
 ## test: everything CI checks — generated code fresh, lint, every Go test (race detector) on
 ##       PostgreSQL and SQLite, and the TypeScript SDK against the running server. Starts
 ##       PostgreSQL when it is down; fails when it cannot.
-test: ensure-postgres check-generated lint test-go test-sdk
+test: ensure-postgres check-generated lint test-go test-sdk test-readme
 
 test-go: jaeger
 	$(GO) test -race -count=1 ./...
@@ -45,6 +45,14 @@ test-sdk: $(SDK)/node_modules/.installed
 	$(GO) build -race -o "$$bindir/flowhook" ./server/cmd/flowhook; \
 	$(GO) build -o "$$bindir/fakeproviders" ./server/cmd/fakeproviders; \
 	cd $(SDK) && FLOWHOOK_BIN="$$bindir/flowhook" FLOWHOOK_FAKES_BIN="$$bindir/fakeproviders" npm test
+
+## test-readme: runs the README's worked example, exactly as written, against a fresh `flowhook dev`
+test-readme:
+	@bash tools/readme-example.sh
+
+## jaeger-run: a Jaeger v2.13.0 for a developer, every port on 127.0.0.1 (OTLP/HTTP :4318, query API :16686)
+jaeger-run: jaeger
+	"$(JAEGER_BIN)" --config tools/jaeger/local.yaml
 
 ## jaeger: the Jaeger the Go tests trace into, built once (minutes) into ~/.cache/flowhook under a
 ##         name from its version and tools/jaeger/go.sum; instant once built. The tests find it
@@ -99,4 +107,4 @@ bench-sdk: $(SDK)/node_modules/.installed
 	cd $(SDK) && npm run bench
 
 clean:
-	rm -rf bin flowhook-data
+	rm -rf bin flowhook-data .flowhook

@@ -85,6 +85,7 @@ func brokenDraft() *flowhookv1.WorkflowDraft {
 
 var brokenProblems = map[string]string{
 	"workflow.states":                  "a workflow needs exactly one START state, found none",
+	"workflow.states[0]":               `no END state can be reached from state "review"`,
 	"workflow.states[0].assignee":      "a HUMAN state needs an assignee (a user or a group)",
 	"workflow.transitions[0].to_state": `no state has the key "archived"`,
 }

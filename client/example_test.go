@@ -231,6 +231,7 @@ func ExampleProblems() {
 	// workflow.states[0].assignee: a HUMAN state needs an assignee (a user or a group)
 	// workflow.states: a workflow needs exactly one START state, found none
 	// workflow.transitions[0].to_state: no state has the key "archived"
+	// workflow.states[0]: no END state can be reached from state "review"
 }
 
 // A wrong API key is refused with Unauthenticated.

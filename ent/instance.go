@@ -41,6 +41,8 @@ type Instance struct {
 	StartedBy uuid.UUID `json:"started_by,omitempty"`
 	// RequestID holds the value of the "request_id" field.
 	RequestID *string `json:"request_id,omitempty"`
+	// RequestFingerprint holds the value of the "request_fingerprint" field.
+	RequestFingerprint *string `json:"request_fingerprint,omitempty"`
 	// AssigneeUserID holds the value of the "assignee_user_id" field.
 	AssigneeUserID *string `json:"assignee_user_id,omitempty"`
 	// AssigneeGroupID holds the value of the "assignee_group_id" field.
@@ -86,7 +88,7 @@ func (*Instance) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case instance.FieldVersion, instance.FieldRevision:
 			values[i] = new(sql.NullInt64)
-		case instance.FieldWorkflowName, instance.FieldStateKey, instance.FieldStatus, instance.FieldRequestID, instance.FieldAssigneeUserID, instance.FieldAssigneeGroupID, instance.FieldProvider, instance.FieldExternalID, instance.FieldReason:
+		case instance.FieldWorkflowName, instance.FieldStateKey, instance.FieldStatus, instance.FieldRequestID, instance.FieldRequestFingerprint, instance.FieldAssigneeUserID, instance.FieldAssigneeGroupID, instance.FieldProvider, instance.FieldExternalID, instance.FieldReason:
 			values[i] = new(sql.NullString)
 		case instance.FieldCreatedAt, instance.FieldUpdatedAt, instance.FieldEndedAt:
 			values[i] = new(sql.NullTime)
@@ -181,6 +183,13 @@ func (_m *Instance) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.RequestID = new(string)
 				*_m.RequestID = value.String
+			}
+		case instance.FieldRequestFingerprint:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field request_fingerprint", values[i])
+			} else if value.Valid {
+				_m.RequestFingerprint = new(string)
+				*_m.RequestFingerprint = value.String
 			}
 		case instance.FieldAssigneeUserID:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -296,6 +305,11 @@ func (_m *Instance) String() string {
 	builder.WriteString(", ")
 	if v := _m.RequestID; v != nil {
 		builder.WriteString("request_id=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.RequestFingerprint; v != nil {
+		builder.WriteString("request_fingerprint=")
 		builder.WriteString(*v)
 	}
 	builder.WriteString(", ")

@@ -124,6 +124,20 @@ func (_c *InstanceCreate) SetNillableRequestID(v *string) *InstanceCreate {
 	return _c
 }
 
+// SetRequestFingerprint sets the "request_fingerprint" field.
+func (_c *InstanceCreate) SetRequestFingerprint(v string) *InstanceCreate {
+	_c.mutation.SetRequestFingerprint(v)
+	return _c
+}
+
+// SetNillableRequestFingerprint sets the "request_fingerprint" field if the given value is not nil.
+func (_c *InstanceCreate) SetNillableRequestFingerprint(v *string) *InstanceCreate {
+	if v != nil {
+		_c.SetRequestFingerprint(*v)
+	}
+	return _c
+}
+
 // SetAssigneeUserID sets the "assignee_user_id" field.
 func (_c *InstanceCreate) SetAssigneeUserID(v string) *InstanceCreate {
 	_c.mutation.SetAssigneeUserID(v)
@@ -413,6 +427,10 @@ func (_c *InstanceCreate) createSpec() (*Instance, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.RequestID(); ok {
 		_spec.SetField(instance.FieldRequestID, field.TypeString, value)
 		_node.RequestID = &value
+	}
+	if value, ok := _c.mutation.RequestFingerprint(); ok {
+		_spec.SetField(instance.FieldRequestFingerprint, field.TypeString, value)
+		_node.RequestFingerprint = &value
 	}
 	if value, ok := _c.mutation.AssigneeUserID(); ok {
 		_spec.SetField(instance.FieldAssigneeUserID, field.TypeString, value)
@@ -708,6 +726,9 @@ func (u *InstanceUpsertOne) UpdateNewValues() *InstanceUpsertOne {
 		}
 		if _, exists := u.create.mutation.RequestID(); exists {
 			s.SetIgnore(instance.FieldRequestID)
+		}
+		if _, exists := u.create.mutation.RequestFingerprint(); exists {
+			s.SetIgnore(instance.FieldRequestFingerprint)
 		}
 	}))
 	return u
@@ -1136,6 +1157,9 @@ func (u *InstanceUpsertBulk) UpdateNewValues() *InstanceUpsertBulk {
 			}
 			if _, exists := b.mutation.RequestID(); exists {
 				s.SetIgnore(instance.FieldRequestID)
+			}
+			if _, exists := b.mutation.RequestFingerprint(); exists {
+				s.SetIgnore(instance.FieldRequestFingerprint)
 			}
 		}
 	}))

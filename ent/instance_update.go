@@ -345,6 +345,9 @@ func (_u *InstanceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.RequestIDCleared() {
 		_spec.ClearField(instance.FieldRequestID, field.TypeString)
 	}
+	if _u.mutation.RequestFingerprintCleared() {
+		_spec.ClearField(instance.FieldRequestFingerprint, field.TypeString)
+	}
 	if value, ok := _u.mutation.AssigneeUserID(); ok {
 		_spec.SetField(instance.FieldAssigneeUserID, field.TypeString, value)
 	}
@@ -786,6 +789,9 @@ func (_u *InstanceUpdateOne) sqlSave(ctx context.Context) (_node *Instance, err 
 	}
 	if _u.mutation.RequestIDCleared() {
 		_spec.ClearField(instance.FieldRequestID, field.TypeString)
+	}
+	if _u.mutation.RequestFingerprintCleared() {
+		_spec.ClearField(instance.FieldRequestFingerprint, field.TypeString)
 	}
 	if value, ok := _u.mutation.AssigneeUserID(); ok {
 		_spec.SetField(instance.FieldAssigneeUserID, field.TypeString, value)

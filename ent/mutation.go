@@ -3139,36 +3139,37 @@ func (m *GroupMutation) ResetEdge(name string) error {
 // InstanceMutation represents an operation that mutates the Instance nodes in the graph.
 type InstanceMutation struct {
 	config
-	op                Op
-	typ               string
-	id                *uuid.UUID
-	created_at        *time.Time
-	updated_at        *time.Time
-	workflow_id       *uuid.UUID
-	version           *int32
-	addversion        *int32
-	workflow_name     *string
-	state_key         *string
-	status            *instance.Status
-	form_data         *json.RawMessage
-	appendform_data   json.RawMessage
-	revision          *int64
-	addrevision       *int64
-	started_by        *uuid.UUID
-	request_id        *string
-	assignee_user_id  *string
-	assignee_group_id *string
-	provider          *string
-	external_id       *string
-	reason            *string
-	ended_at          *time.Time
-	clearedFields     map[string]struct{}
-	activities        map[uuid.UUID]struct{}
-	removedactivities map[uuid.UUID]struct{}
-	clearedactivities bool
-	done              bool
-	oldValue          func(context.Context) (*Instance, error)
-	predicates        []predicate.Instance
+	op                  Op
+	typ                 string
+	id                  *uuid.UUID
+	created_at          *time.Time
+	updated_at          *time.Time
+	workflow_id         *uuid.UUID
+	version             *int32
+	addversion          *int32
+	workflow_name       *string
+	state_key           *string
+	status              *instance.Status
+	form_data           *json.RawMessage
+	appendform_data     json.RawMessage
+	revision            *int64
+	addrevision         *int64
+	started_by          *uuid.UUID
+	request_id          *string
+	request_fingerprint *string
+	assignee_user_id    *string
+	assignee_group_id   *string
+	provider            *string
+	external_id         *string
+	reason              *string
+	ended_at            *time.Time
+	clearedFields       map[string]struct{}
+	activities          map[uuid.UUID]struct{}
+	removedactivities   map[uuid.UUID]struct{}
+	clearedactivities   bool
+	done                bool
+	oldValue            func(context.Context) (*Instance, error)
+	predicates          []predicate.Instance
 }
 
 var _ ent.Mutation = (*InstanceMutation)(nil)
@@ -3739,6 +3740,55 @@ func (m *InstanceMutation) ResetRequestID() {
 	delete(m.clearedFields, instance.FieldRequestID)
 }
 
+// SetRequestFingerprint sets the "request_fingerprint" field.
+func (m *InstanceMutation) SetRequestFingerprint(s string) {
+	m.request_fingerprint = &s
+}
+
+// RequestFingerprint returns the value of the "request_fingerprint" field in the mutation.
+func (m *InstanceMutation) RequestFingerprint() (r string, exists bool) {
+	v := m.request_fingerprint
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRequestFingerprint returns the old "request_fingerprint" field's value of the Instance entity.
+// If the Instance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InstanceMutation) OldRequestFingerprint(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRequestFingerprint is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRequestFingerprint requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRequestFingerprint: %w", err)
+	}
+	return oldValue.RequestFingerprint, nil
+}
+
+// ClearRequestFingerprint clears the value of the "request_fingerprint" field.
+func (m *InstanceMutation) ClearRequestFingerprint() {
+	m.request_fingerprint = nil
+	m.clearedFields[instance.FieldRequestFingerprint] = struct{}{}
+}
+
+// RequestFingerprintCleared returns if the "request_fingerprint" field was cleared in this mutation.
+func (m *InstanceMutation) RequestFingerprintCleared() bool {
+	_, ok := m.clearedFields[instance.FieldRequestFingerprint]
+	return ok
+}
+
+// ResetRequestFingerprint resets all changes to the "request_fingerprint" field.
+func (m *InstanceMutation) ResetRequestFingerprint() {
+	m.request_fingerprint = nil
+	delete(m.clearedFields, instance.FieldRequestFingerprint)
+}
+
 // SetAssigneeUserID sets the "assignee_user_id" field.
 func (m *InstanceMutation) SetAssigneeUserID(s string) {
 	m.assignee_user_id = &s
@@ -4108,7 +4158,7 @@ func (m *InstanceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *InstanceMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, instance.FieldCreatedAt)
 	}
@@ -4141,6 +4191,9 @@ func (m *InstanceMutation) Fields() []string {
 	}
 	if m.request_id != nil {
 		fields = append(fields, instance.FieldRequestID)
+	}
+	if m.request_fingerprint != nil {
+		fields = append(fields, instance.FieldRequestFingerprint)
 	}
 	if m.assignee_user_id != nil {
 		fields = append(fields, instance.FieldAssigneeUserID)
@@ -4190,6 +4243,8 @@ func (m *InstanceMutation) Field(name string) (ent.Value, bool) {
 		return m.StartedBy()
 	case instance.FieldRequestID:
 		return m.RequestID()
+	case instance.FieldRequestFingerprint:
+		return m.RequestFingerprint()
 	case instance.FieldAssigneeUserID:
 		return m.AssigneeUserID()
 	case instance.FieldAssigneeGroupID:
@@ -4233,6 +4288,8 @@ func (m *InstanceMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldStartedBy(ctx)
 	case instance.FieldRequestID:
 		return m.OldRequestID(ctx)
+	case instance.FieldRequestFingerprint:
+		return m.OldRequestFingerprint(ctx)
 	case instance.FieldAssigneeUserID:
 		return m.OldAssigneeUserID(ctx)
 	case instance.FieldAssigneeGroupID:
@@ -4330,6 +4387,13 @@ func (m *InstanceMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetRequestID(v)
+		return nil
+	case instance.FieldRequestFingerprint:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRequestFingerprint(v)
 		return nil
 	case instance.FieldAssigneeUserID:
 		v, ok := value.(string)
@@ -4433,6 +4497,9 @@ func (m *InstanceMutation) ClearedFields() []string {
 	if m.FieldCleared(instance.FieldRequestID) {
 		fields = append(fields, instance.FieldRequestID)
 	}
+	if m.FieldCleared(instance.FieldRequestFingerprint) {
+		fields = append(fields, instance.FieldRequestFingerprint)
+	}
 	if m.FieldCleared(instance.FieldAssigneeUserID) {
 		fields = append(fields, instance.FieldAssigneeUserID)
 	}
@@ -4464,6 +4531,9 @@ func (m *InstanceMutation) ClearField(name string) error {
 	switch name {
 	case instance.FieldRequestID:
 		m.ClearRequestID()
+		return nil
+	case instance.FieldRequestFingerprint:
+		m.ClearRequestFingerprint()
 		return nil
 	case instance.FieldAssigneeUserID:
 		m.ClearAssigneeUserID()
@@ -4520,6 +4590,9 @@ func (m *InstanceMutation) ResetField(name string) error {
 		return nil
 	case instance.FieldRequestID:
 		m.ResetRequestID()
+		return nil
+	case instance.FieldRequestFingerprint:
+		m.ResetRequestFingerprint()
 		return nil
 	case instance.FieldAssigneeUserID:
 		m.ResetAssigneeUserID()

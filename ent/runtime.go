@@ -151,7 +151,7 @@ func init() {
 	// instance.DefaultRevision holds the default value on creation for the revision field.
 	instance.DefaultRevision = instanceDescRevision.Default.(int64)
 	// instanceDescReason is the schema descriptor for reason field.
-	instanceDescReason := instanceFields[13].Descriptor()
+	instanceDescReason := instanceFields[14].Descriptor()
 	// instance.DefaultReason holds the default value on creation for the reason field.
 	instance.DefaultReason = instanceDescReason.Default.(string)
 	// instanceDescID is the schema descriptor for id field.

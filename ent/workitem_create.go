@@ -498,6 +498,24 @@ func (u *WorkItemUpsert) UpdateUpdatedAt() *WorkItemUpsert {
 	return u
 }
 
+// SetEnteredRevision sets the "entered_revision" field.
+func (u *WorkItemUpsert) SetEnteredRevision(v int64) *WorkItemUpsert {
+	u.Set(workitem.FieldEnteredRevision, v)
+	return u
+}
+
+// UpdateEnteredRevision sets the "entered_revision" field to the value that was provided on create.
+func (u *WorkItemUpsert) UpdateEnteredRevision() *WorkItemUpsert {
+	u.SetExcluded(workitem.FieldEnteredRevision)
+	return u
+}
+
+// AddEnteredRevision adds v to the "entered_revision" field.
+func (u *WorkItemUpsert) AddEnteredRevision(v int64) *WorkItemUpsert {
+	u.Add(workitem.FieldEnteredRevision, v)
+	return u
+}
+
 // SetExternalID sets the "external_id" field.
 func (u *WorkItemUpsert) SetExternalID(v string) *WorkItemUpsert {
 	u.Set(workitem.FieldExternalID, v)
@@ -674,9 +692,6 @@ func (u *WorkItemUpsertOne) UpdateNewValues() *WorkItemUpsertOne {
 		if _, exists := u.create.mutation.StateKey(); exists {
 			s.SetIgnore(workitem.FieldStateKey)
 		}
-		if _, exists := u.create.mutation.EnteredRevision(); exists {
-			s.SetIgnore(workitem.FieldEnteredRevision)
-		}
 		if _, exists := u.create.mutation.Provider(); exists {
 			s.SetIgnore(workitem.FieldProvider)
 		}
@@ -722,6 +737,27 @@ func (u *WorkItemUpsertOne) SetUpdatedAt(v time.Time) *WorkItemUpsertOne {
 func (u *WorkItemUpsertOne) UpdateUpdatedAt() *WorkItemUpsertOne {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetEnteredRevision sets the "entered_revision" field.
+func (u *WorkItemUpsertOne) SetEnteredRevision(v int64) *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetEnteredRevision(v)
+	})
+}
+
+// AddEnteredRevision adds v to the "entered_revision" field.
+func (u *WorkItemUpsertOne) AddEnteredRevision(v int64) *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.AddEnteredRevision(v)
+	})
+}
+
+// UpdateEnteredRevision sets the "entered_revision" field to the value that was provided on create.
+func (u *WorkItemUpsertOne) UpdateEnteredRevision() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateEnteredRevision()
 	})
 }
 
@@ -1092,9 +1128,6 @@ func (u *WorkItemUpsertBulk) UpdateNewValues() *WorkItemUpsertBulk {
 			if _, exists := b.mutation.StateKey(); exists {
 				s.SetIgnore(workitem.FieldStateKey)
 			}
-			if _, exists := b.mutation.EnteredRevision(); exists {
-				s.SetIgnore(workitem.FieldEnteredRevision)
-			}
 			if _, exists := b.mutation.Provider(); exists {
 				s.SetIgnore(workitem.FieldProvider)
 			}
@@ -1141,6 +1174,27 @@ func (u *WorkItemUpsertBulk) SetUpdatedAt(v time.Time) *WorkItemUpsertBulk {
 func (u *WorkItemUpsertBulk) UpdateUpdatedAt() *WorkItemUpsertBulk {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.UpdateUpdatedAt()
+	})
+}
+
+// SetEnteredRevision sets the "entered_revision" field.
+func (u *WorkItemUpsertBulk) SetEnteredRevision(v int64) *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetEnteredRevision(v)
+	})
+}
+
+// AddEnteredRevision adds v to the "entered_revision" field.
+func (u *WorkItemUpsertBulk) AddEnteredRevision(v int64) *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.AddEnteredRevision(v)
+	})
+}
+
+// UpdateEnteredRevision sets the "entered_revision" field to the value that was provided on create.
+func (u *WorkItemUpsertBulk) UpdateEnteredRevision() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateEnteredRevision()
 	})
 }
 

@@ -35,6 +35,27 @@ func (_u *WorkItemUpdate) SetUpdatedAt(v time.Time) *WorkItemUpdate {
 	return _u
 }
 
+// SetEnteredRevision sets the "entered_revision" field.
+func (_u *WorkItemUpdate) SetEnteredRevision(v int64) *WorkItemUpdate {
+	_u.mutation.ResetEnteredRevision()
+	_u.mutation.SetEnteredRevision(v)
+	return _u
+}
+
+// SetNillableEnteredRevision sets the "entered_revision" field if the given value is not nil.
+func (_u *WorkItemUpdate) SetNillableEnteredRevision(v *int64) *WorkItemUpdate {
+	if v != nil {
+		_u.SetEnteredRevision(*v)
+	}
+	return _u
+}
+
+// AddEnteredRevision adds value to the "entered_revision" field.
+func (_u *WorkItemUpdate) AddEnteredRevision(v int64) *WorkItemUpdate {
+	_u.mutation.AddEnteredRevision(v)
+	return _u
+}
+
 // SetExternalID sets the "external_id" field.
 func (_u *WorkItemUpdate) SetExternalID(v string) *WorkItemUpdate {
 	_u.mutation.SetExternalID(v)
@@ -278,6 +299,12 @@ func (_u *WorkItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(workitem.FieldUpdatedAt, field.TypeTime, value)
 	}
+	if value, ok := _u.mutation.EnteredRevision(); ok {
+		_spec.SetField(workitem.FieldEnteredRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedEnteredRevision(); ok {
+		_spec.AddField(workitem.FieldEnteredRevision, field.TypeInt64, value)
+	}
 	if value, ok := _u.mutation.ExternalID(); ok {
 		_spec.SetField(workitem.FieldExternalID, field.TypeString, value)
 	}
@@ -348,6 +375,27 @@ type WorkItemUpdateOne struct {
 // SetUpdatedAt sets the "updated_at" field.
 func (_u *WorkItemUpdateOne) SetUpdatedAt(v time.Time) *WorkItemUpdateOne {
 	_u.mutation.SetUpdatedAt(v)
+	return _u
+}
+
+// SetEnteredRevision sets the "entered_revision" field.
+func (_u *WorkItemUpdateOne) SetEnteredRevision(v int64) *WorkItemUpdateOne {
+	_u.mutation.ResetEnteredRevision()
+	_u.mutation.SetEnteredRevision(v)
+	return _u
+}
+
+// SetNillableEnteredRevision sets the "entered_revision" field if the given value is not nil.
+func (_u *WorkItemUpdateOne) SetNillableEnteredRevision(v *int64) *WorkItemUpdateOne {
+	if v != nil {
+		_u.SetEnteredRevision(*v)
+	}
+	return _u
+}
+
+// AddEnteredRevision adds value to the "entered_revision" field.
+func (_u *WorkItemUpdateOne) AddEnteredRevision(v int64) *WorkItemUpdateOne {
+	_u.mutation.AddEnteredRevision(v)
 	return _u
 }
 
@@ -623,6 +671,12 @@ func (_u *WorkItemUpdateOne) sqlSave(ctx context.Context) (_node *WorkItem, err 
 	}
 	if value, ok := _u.mutation.UpdatedAt(); ok {
 		_spec.SetField(workitem.FieldUpdatedAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.EnteredRevision(); ok {
+		_spec.SetField(workitem.FieldEnteredRevision, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedEnteredRevision(); ok {
+		_spec.AddField(workitem.FieldEnteredRevision, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.ExternalID(); ok {
 		_spec.SetField(workitem.FieldExternalID, field.TypeString, value)

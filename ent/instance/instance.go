@@ -38,6 +38,8 @@ const (
 	FieldStartedBy = "started_by"
 	// FieldRequestID holds the string denoting the request_id field in the database.
 	FieldRequestID = "request_id"
+	// FieldRequestFingerprint holds the string denoting the request_fingerprint field in the database.
+	FieldRequestFingerprint = "request_fingerprint"
 	// FieldAssigneeUserID holds the string denoting the assignee_user_id field in the database.
 	FieldAssigneeUserID = "assignee_user_id"
 	// FieldAssigneeGroupID holds the string denoting the assignee_group_id field in the database.
@@ -77,6 +79,7 @@ var Columns = []string{
 	FieldRevision,
 	FieldStartedBy,
 	FieldRequestID,
+	FieldRequestFingerprint,
 	FieldAssigneeUserID,
 	FieldAssigneeGroupID,
 	FieldProvider,
@@ -192,6 +195,11 @@ func ByStartedBy(opts ...sql.OrderTermOption) OrderOption {
 // ByRequestID orders the results by the request_id field.
 func ByRequestID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldRequestID, opts...).ToFunc()
+}
+
+// ByRequestFingerprint orders the results by the request_fingerprint field.
+func ByRequestFingerprint(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldRequestFingerprint, opts...).ToFunc()
 }
 
 // ByAssigneeUserID orders the results by the assignee_user_id field.

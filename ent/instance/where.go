@@ -101,6 +101,11 @@ func RequestID(v string) predicate.Instance {
 	return predicate.Instance(sql.FieldEQ(FieldRequestID, v))
 }
 
+// RequestFingerprint applies equality check predicate on the "request_fingerprint" field. It's identical to RequestFingerprintEQ.
+func RequestFingerprint(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldRequestFingerprint, v))
+}
+
 // AssigneeUserID applies equality check predicate on the "assignee_user_id" field. It's identical to AssigneeUserIDEQ.
 func AssigneeUserID(v string) predicate.Instance {
 	return predicate.Instance(sql.FieldEQ(FieldAssigneeUserID, v))
@@ -594,6 +599,81 @@ func RequestIDEqualFold(v string) predicate.Instance {
 // RequestIDContainsFold applies the ContainsFold predicate on the "request_id" field.
 func RequestIDContainsFold(v string) predicate.Instance {
 	return predicate.Instance(sql.FieldContainsFold(FieldRequestID, v))
+}
+
+// RequestFingerprintEQ applies the EQ predicate on the "request_fingerprint" field.
+func RequestFingerprintEQ(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintNEQ applies the NEQ predicate on the "request_fingerprint" field.
+func RequestFingerprintNEQ(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldNEQ(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintIn applies the In predicate on the "request_fingerprint" field.
+func RequestFingerprintIn(vs ...string) predicate.Instance {
+	return predicate.Instance(sql.FieldIn(FieldRequestFingerprint, vs...))
+}
+
+// RequestFingerprintNotIn applies the NotIn predicate on the "request_fingerprint" field.
+func RequestFingerprintNotIn(vs ...string) predicate.Instance {
+	return predicate.Instance(sql.FieldNotIn(FieldRequestFingerprint, vs...))
+}
+
+// RequestFingerprintGT applies the GT predicate on the "request_fingerprint" field.
+func RequestFingerprintGT(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldGT(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintGTE applies the GTE predicate on the "request_fingerprint" field.
+func RequestFingerprintGTE(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldGTE(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintLT applies the LT predicate on the "request_fingerprint" field.
+func RequestFingerprintLT(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldLT(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintLTE applies the LTE predicate on the "request_fingerprint" field.
+func RequestFingerprintLTE(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldLTE(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintContains applies the Contains predicate on the "request_fingerprint" field.
+func RequestFingerprintContains(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldContains(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintHasPrefix applies the HasPrefix predicate on the "request_fingerprint" field.
+func RequestFingerprintHasPrefix(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldHasPrefix(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintHasSuffix applies the HasSuffix predicate on the "request_fingerprint" field.
+func RequestFingerprintHasSuffix(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldHasSuffix(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintIsNil applies the IsNil predicate on the "request_fingerprint" field.
+func RequestFingerprintIsNil() predicate.Instance {
+	return predicate.Instance(sql.FieldIsNull(FieldRequestFingerprint))
+}
+
+// RequestFingerprintNotNil applies the NotNil predicate on the "request_fingerprint" field.
+func RequestFingerprintNotNil() predicate.Instance {
+	return predicate.Instance(sql.FieldNotNull(FieldRequestFingerprint))
+}
+
+// RequestFingerprintEqualFold applies the EqualFold predicate on the "request_fingerprint" field.
+func RequestFingerprintEqualFold(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldEqualFold(FieldRequestFingerprint, v))
+}
+
+// RequestFingerprintContainsFold applies the ContainsFold predicate on the "request_fingerprint" field.
+func RequestFingerprintContainsFold(v string) predicate.Instance {
+	return predicate.Instance(sql.FieldContainsFold(FieldRequestFingerprint, v))
 }
 
 // AssigneeUserIDEQ applies the EQ predicate on the "assignee_user_id" field.

@@ -132,6 +132,7 @@ var (
 		{Name: "revision", Type: field.TypeInt64, Default: 1},
 		{Name: "started_by", Type: field.TypeUUID},
 		{Name: "request_id", Type: field.TypeString, Nullable: true},
+		{Name: "request_fingerprint", Type: field.TypeString, Nullable: true},
 		{Name: "assignee_user_id", Type: field.TypeString, Nullable: true},
 		{Name: "assignee_group_id", Type: field.TypeString, Nullable: true},
 		{Name: "provider", Type: field.TypeString, Nullable: true},
@@ -153,12 +154,12 @@ var (
 			{
 				Name:    "instance_assignee_user_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{InstancesColumns[12], InstancesColumns[0]},
+				Columns: []*schema.Column{InstancesColumns[13], InstancesColumns[0]},
 			},
 			{
 				Name:    "instance_assignee_group_id_id",
 				Unique:  false,
-				Columns: []*schema.Column{InstancesColumns[13], InstancesColumns[0]},
+				Columns: []*schema.Column{InstancesColumns[14], InstancesColumns[0]},
 			},
 			{
 				Name:    "instance_workflow_id_id",
@@ -188,7 +189,7 @@ var (
 			{
 				Name:    "instance_provider_external_id",
 				Unique:  false,
-				Columns: []*schema.Column{InstancesColumns[14], InstancesColumns[15]},
+				Columns: []*schema.Column{InstancesColumns[15], InstancesColumns[16]},
 			},
 			{
 				Name:    "instance_created_at_id",

@@ -28,6 +28,10 @@ func (Instance) Fields() []ent.Field {
 		field.UUID("started_by", uuid.UUID{}).Immutable(),
 		// Idempotency of StartInstance, per starter.
 		field.String("request_id").Optional().Nillable().Immutable(),
+		// A hash of what the request asked for (workflow, version, transition, validated form
+		// data): a request id used again with other input is refused, not answered with this
+		// instance. Rows from before it was kept have none.
+		field.String("request_fingerprint").Optional().Nillable().Immutable(),
 		// Who acts now: set only while ACTIVE in a HUMAN state, so that "assigned to me" is
 		// an index lookup on either column.
 		field.String("assignee_user_id").Optional().Nillable(),

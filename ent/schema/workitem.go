@@ -17,9 +17,10 @@ func (WorkItem) Fields() []ent.Field {
 	return []ent.Field{
 		field.UUID("instance_id", uuid.UUID{}).Immutable(),
 		// The state it was created for, and the instance revision at which the instance
-		// entered it: an instance may enter the same state again later.
+		// entered it: an instance may enter the same state again later. RetryInstance moves
+		// entered_revision to the revision the retry gave the instance.
 		field.String("state_key").Immutable(),
-		field.Int64("entered_revision").Immutable(),
+		field.Int64("entered_revision"),
 		field.String("provider").Immutable(),
 		// The provider's id (envelopeId, packageId); unique per provider once coupled.
 		field.String("external_id").Optional().Nillable(),

@@ -7,6 +7,7 @@
 package flowhookv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -825,28 +826,28 @@ var File_flowhook_v1_design_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_design_proto_rawDesc = "" +
 	"\n" +
-	"\x18flowhook/v1/design.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\"O\n" +
-	"\x15CreateWorkflowRequest\x126\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x1a.flowhook.v1.WorkflowDraftR\bworkflow\"K\n" +
+	"\x18flowhook/v1/design.proto\x12\vflowhook.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1aflowhook/v1/workflow.proto\"W\n" +
+	"\x15CreateWorkflowRequest\x12>\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x1a.flowhook.v1.WorkflowDraftB\x06\xbaH\x03\xc8\x01\x01R\bworkflow\"K\n" +
 	"\x16CreateWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"\x9d\x01\n" +
-	"\x15UpdateWorkflowRequest\x12\x1f\n" +
-	"\vworkflow_id\x18\x01 \x01(\tR\n" +
-	"workflowId\x126\n" +
-	"\bworkflow\x18\x02 \x01(\v2\x1a.flowhook.v1.WorkflowDraftR\bworkflow\x12+\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"\xaf\x01\n" +
+	"\x15UpdateWorkflowRequest\x12)\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"workflowId\x12>\n" +
+	"\bworkflow\x18\x02 \x01(\v2\x1a.flowhook.v1.WorkflowDraftB\x06\xbaH\x03\xc8\x01\x01R\bworkflow\x12+\n" +
 	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\"K\n" +
 	"\x16UpdateWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"5\n" +
-	"\x12GetWorkflowRequest\x12\x1f\n" +
-	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"?\n" +
+	"\x12GetWorkflowRequest\x12)\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"workflowId\"H\n" +
 	"\x13GetWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"s\n" +
-	"\x14ListWorkflowsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"\x86\x01\n" +
+	"\x14ListWorkflowsRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\x12\x1f\n" +
-	"\vname_filter\x18\x03 \x01(\tR\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12)\n" +
+	"\vname_filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
 	"nameFilter\"\x93\x01\n" +
 	"\x15ListWorkflowsResponse\x123\n" +
 	"\tworkflows\x18\x01 \x03(\v2\x15.flowhook.v1.WorkflowR\tworkflows\x12&\n" +
@@ -856,23 +857,23 @@ const file_flowhook_v1_design_proto_rawDesc = "" +
 	"\x17ValidateWorkflowRequest\x126\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x1a.flowhook.v1.WorkflowDraftR\bworkflow\"L\n" +
 	"\x18ValidateWorkflowResponse\x120\n" +
-	"\bproblems\x18\x01 \x03(\v2\x14.flowhook.v1.ProblemR\bproblems\"f\n" +
-	"\x16PublishWorkflowRequest\x12\x1f\n" +
-	"\vworkflow_id\x18\x01 \x01(\tR\n" +
+	"\bproblems\x18\x01 \x03(\v2\x14.flowhook.v1.ProblemR\bproblems\"p\n" +
+	"\x16PublishWorkflowRequest\x12)\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"workflowId\x12+\n" +
 	"\x11expected_revision\x18\x02 \x01(\x03R\x10expectedRevision\"Q\n" +
 	"\x17PublishWorkflowResponse\x126\n" +
-	"\aversion\x18\x01 \x01(\v2\x1c.flowhook.v1.WorkflowVersionR\aversion\"V\n" +
-	"\x19GetWorkflowVersionRequest\x12\x1f\n" +
-	"\vworkflow_id\x18\x01 \x01(\tR\n" +
-	"workflowId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x05R\aversion\"T\n" +
+	"\aversion\x18\x01 \x01(\v2\x1c.flowhook.v1.WorkflowVersionR\aversion\"i\n" +
+	"\x19GetWorkflowVersionRequest\x12)\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"workflowId\x12!\n" +
+	"\aversion\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aversion\"T\n" +
 	"\x1aGetWorkflowVersionResponse\x126\n" +
-	"\aversion\x18\x01 \x01(\v2\x1c.flowhook.v1.WorkflowVersionR\aversion\"z\n" +
-	"\x1bListWorkflowVersionsRequest\x12\x1f\n" +
-	"\vworkflow_id\x18\x01 \x01(\tR\n" +
-	"workflowId\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\aversion\x18\x01 \x01(\v2\x1c.flowhook.v1.WorkflowVersionR\aversion\"\x8d\x01\n" +
+	"\x1bListWorkflowVersionsRequest\x12)\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"workflowId\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x1cListWorkflowVersionsResponse\x128\n" +

@@ -7,6 +7,7 @@
 package flowhookv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -1037,7 +1038,7 @@ var File_flowhook_v1_eventlog_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/eventlog.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x04\n" +
+	"\x1aflowhook/v1/eventlog.proto\x12\vflowhook.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1aflowhook/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x04\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
 	"\bprovider\x18\x02 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x1d\n" +
@@ -1070,31 +1071,31 @@ const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\x02at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x02at\x123\n" +
 	"\aelapsed\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\aelapsed\x12\x19\n" +
 	"\btrace_id\x18\x06 \x01(\tR\atraceId\x12\x17\n" +
-	"\aspan_id\x18\a \x01(\tR\x06spanId\"\xd3\x02\n" +
-	"\vEventFilter\x121\n" +
-	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12.\n" +
-	"\averdict\x18\x02 \x01(\x0e2\x14.flowhook.v1.VerdictR\averdict\x12\x1d\n" +
+	"\aspan_id\x18\a \x01(\tR\x06spanId\"\xaa\x03\n" +
+	"\vEventFilter\x12;\n" +
+	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderB\b\xbaH\x05\x82\x01\x02\x10\x01R\bprovider\x128\n" +
+	"\averdict\x18\x02 \x01(\x0e2\x14.flowhook.v1.VerdictB\b\xbaH\x05\x82\x01\x02\x10\x01R\averdict\x12'\n" +
 	"\n" +
-	"event_type\x18\x03 \x01(\tR\teventType\x12\x1f\n" +
-	"\vexternal_id\x18\x04 \x01(\tR\n" +
-	"externalId\x12\x1f\n" +
-	"\vinstance_id\x18\x05 \x01(\tR\n" +
+	"event_type\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xff\x01R\teventType\x12)\n" +
+	"\vexternal_id\x18\x04 \x01(\tB\b\xbaH\x05r\x03\x18\xff\x01R\n" +
+	"externalId\x12,\n" +
+	"\vinstance_id\x18\x05 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\n" +
 	"instanceId\x120\n" +
 	"\x05since\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
-	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12\x1c\n" +
-	"\tconnector\x18\b \x01(\tR\tconnector\"\x81\x01\n" +
+	"\x05until\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05until\x12>\n" +
+	"\tconnector\x18\b \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18?2\x14^[a-z0-9][a-z0-9-]*$R\tconnector\"\x8a\x01\n" +
 	"\x11ListEventsRequest\x120\n" +
-	"\x06filter\x18\x01 \x01(\v2\x18.flowhook.v1.EventFilterR\x06filter\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x06filter\x18\x01 \x01(\v2\x18.flowhook.v1.EventFilterR\x06filter\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x87\x01\n" +
 	"\x12ListEventsResponse\x12*\n" +
 	"\x06events\x18\x01 \x03(\v2\x12.flowhook.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"!\n" +
-	"\x0fGetEventRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x88\x02\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"+\n" +
+	"\x0fGetEventRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\x88\x02\n" +
 	"\x10GetEventResponse\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x12.flowhook.v1.EventR\x05event\x12\x12\n" +
 	"\x04body\x18\x02 \x01(\fR\x04body\x12D\n" +
@@ -1102,16 +1103,17 @@ const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\aentries\x18\x04 \x03(\v2\x1a.flowhook.v1.EventLogEntryR\aentries\x1a:\n" +
 	"\fHeadersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"$\n" +
-	"\x12ReplayEventRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\xb6\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\".\n" +
+	"\x12ReplayEventRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\xb6\x01\n" +
 	"\x13ReplayEventResponse\x12(\n" +
 	"\x05event\x18\x01 \x01(\v2\x12.flowhook.v1.EventR\x05event\x12?\n" +
 	"\x10previous_verdict\x18\x02 \x01(\x0e2\x14.flowhook.v1.VerdictR\x0fpreviousVerdict\x124\n" +
-	"\aentries\x18\x03 \x03(\v2\x1a.flowhook.v1.EventLogEntryR\aentries\"d\n" +
-	"\x19ReconcileWorkItemsRequest\x121\n" +
-	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"\x9e\x01\n" +
+	"\aentries\x18\x03 \x03(\v2\x1a.flowhook.v1.EventLogEntryR\aentries\"z\n" +
+	"\x19ReconcileWorkItemsRequest\x12;\n" +
+	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderB\b\xbaH\x05\x82\x01\x02\x10\x01R\bprovider\x12 \n" +
+	"\x05limit\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xe8\a(\x00R\x05limit\"\x9e\x01\n" +
 	"\x1aReconcileWorkItemsResponse\x12\x18\n" +
 	"\achecked\x18\x01 \x01(\x05R\achecked\x12%\n" +
 	"\x0eoutcomes_found\x18\x02 \x01(\x05R\routcomesFound\x12#\n" +

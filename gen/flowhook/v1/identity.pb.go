@@ -7,6 +7,7 @@
 package flowhookv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
@@ -1309,7 +1310,7 @@ var File_flowhook_v1_identity_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_identity_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/identity.proto\x12\vflowhook.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x01\n" +
+	"\x1aflowhook/v1/identity.proto\x12\vflowhook.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
@@ -1335,55 +1336,56 @@ const file_flowhook_v1_identity_proto_rawDesc = "" +
 	"\flast_used_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"lastUsedAt\x129\n" +
 	"\n" +
-	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\"u\n" +
-	"\x11CreateUserRequest\x12!\n" +
-	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12\x14\n" +
-	"\x05email\x18\x02 \x01(\tR\x05email\x12'\n" +
-	"\x05roles\x18\x03 \x03(\x0e2\x11.flowhook.v1.RoleR\x05roles\";\n" +
+	"revoked_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\"\xa4\x01\n" +
+	"\x11CreateUserRequest\x12.\n" +
+	"\fdisplay_name\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\xc8\x01R\vdisplayName\x12#\n" +
+	"\x05email\x18\x02 \x01(\tB\r\xbaH\n" +
+	"\xc8\x01\x01r\x05\x18\xfe\x01`\x01R\x05email\x12:\n" +
+	"\x05roles\x18\x03 \x03(\x0e2\x11.flowhook.v1.RoleB\x11\xbaH\x0e\x92\x01\v\b\x01\"\a\x82\x01\x04\x10\x01 \x00R\x05roles\";\n" +
 	"\x12CreateUserResponse\x12%\n" +
-	"\x04user\x18\x01 \x01(\v2\x11.flowhook.v1.UserR\x04user\"N\n" +
-	"\x10ListUsersRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.flowhook.v1.UserR\x04user\"W\n" +
+	"\x10ListUsersRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"d\n" +
 	"\x11ListUsersResponse\x12'\n" +
 	"\x05users\x18\x01 \x03(\v2\x11.flowhook.v1.UserR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"J\n" +
-	"\x12CreateGroupRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\"?\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"a\n" +
+	"\x12CreateGroupRequest\x12\x1f\n" +
+	"\x04name\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\xc8\x01R\x04name\x12*\n" +
+	"\vdescription\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\"?\n" +
 	"\x13CreateGroupResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.flowhook.v1.GroupR\x05group\"O\n" +
-	"\x11ListGroupsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.flowhook.v1.GroupR\x05group\"X\n" +
+	"\x11ListGroupsRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"h\n" +
 	"\x12ListGroupsResponse\x12*\n" +
 	"\x06groups\x18\x01 \x03(\v2\x12.flowhook.v1.GroupR\x06groups\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"K\n" +
-	"\x15AddGroupMemberRequest\x12\x19\n" +
-	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\"B\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"_\n" +
+	"\x15AddGroupMemberRequest\x12#\n" +
+	"\bgroup_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\agroupId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\"B\n" +
 	"\x16AddGroupMemberResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.flowhook.v1.GroupR\x05group\"N\n" +
-	"\x18RemoveGroupMemberRequest\x12\x19\n" +
-	"\bgroup_id\x18\x01 \x01(\tR\agroupId\x12\x17\n" +
-	"\auser_id\x18\x02 \x01(\tR\x06userId\"E\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.flowhook.v1.GroupR\x05group\"b\n" +
+	"\x18RemoveGroupMemberRequest\x12#\n" +
+	"\bgroup_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\agroupId\x12!\n" +
+	"\auser_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\"E\n" +
 	"\x19RemoveGroupMemberResponse\x12(\n" +
-	"\x05group\x18\x01 \x01(\v2\x12.flowhook.v1.GroupR\x05group\"B\n" +
-	"\x13CreateApiKeyRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\\\n" +
+	"\x05group\x18\x01 \x01(\v2\x12.flowhook.v1.GroupR\x05group\"Y\n" +
+	"\x13CreateApiKeyRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06userId\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04name\"\\\n" +
 	"\x14CreateApiKeyResponse\x12,\n" +
 	"\aapi_key\x18\x01 \x01(\v2\x13.flowhook.v1.ApiKeyR\x06apiKey\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"3\n" +
-	"\x13RevokeApiKeyRequest\x12\x1c\n" +
+	"\x06secret\x18\x02 \x01(\tR\x06secret\"=\n" +
+	"\x13RevokeApiKeyRequest\x12&\n" +
 	"\n" +
-	"api_key_id\x18\x01 \x01(\tR\bapiKeyId\"D\n" +
+	"api_key_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\bapiKeyId\"D\n" +
 	"\x14RevokeApiKeyResponse\x12,\n" +
-	"\aapi_key\x18\x01 \x01(\v2\x13.flowhook.v1.ApiKeyR\x06apiKey\"-\n" +
-	"\x12ListApiKeysRequest\x12\x17\n" +
-	"\auser_id\x18\x01 \x01(\tR\x06userId\"E\n" +
+	"\aapi_key\x18\x01 \x01(\v2\x13.flowhook.v1.ApiKeyR\x06apiKey\":\n" +
+	"\x12ListApiKeysRequest\x12$\n" +
+	"\auser_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06userId\"E\n" +
 	"\x13ListApiKeysResponse\x12.\n" +
 	"\bapi_keys\x18\x01 \x03(\v2\x13.flowhook.v1.ApiKeyR\aapiKeys\"\x0f\n" +
 	"\rWhoAmIRequest\"r\n" +

@@ -7,6 +7,7 @@
 package flowhookv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -1735,7 +1736,7 @@ var File_flowhook_v1_instance_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/instance.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x02\n" +
+	"\x1aflowhook/v1/instance.proto\x12\vflowhook.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1aflowhook/v1/workflow.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcc\x02\n" +
 	"\bWorkItem\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
 	"\bprovider\x18\x02 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x1f\n" +
@@ -1769,70 +1770,70 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\bassignee\x18\r \x01(\v2\x15.flowhook.v1.AssigneeR\bassignee\x121\n" +
 	"\bprovider\x18\x0e \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x16\n" +
 	"\x06reason\x18\x0f \x01(\tR\x06reason\x12\x1c\n" +
-	"\tconnector\x18\x10 \x01(\tR\tconnector\"\xcd\x01\n" +
-	"\x14StartInstanceRequest\x12\x1f\n" +
-	"\vworkflow_id\x18\x01 \x01(\tR\n" +
-	"workflowId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x05R\aversion\x124\n" +
-	"\tform_data\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bformData\x12%\n" +
-	"\x0etransition_key\x18\x04 \x01(\tR\rtransitionKey\x12\x1d\n" +
+	"\tconnector\x18\x10 \x01(\tR\tconnector\"\xf3\x01\n" +
+	"\x14StartInstanceRequest\x12)\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"workflowId\x12!\n" +
+	"\aversion\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aversion\x124\n" +
+	"\tform_data\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bformData\x12.\n" +
+	"\x0etransition_key\x18\x04 \x01(\tB\a\xbaH\x04r\x02\x18@R\rtransitionKey\x12'\n" +
 	"\n" +
-	"request_id\x18\x05 \x01(\tR\trequestId\"J\n" +
+	"request_id\x18\x05 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01R\trequestId\"J\n" +
 	"\x15StartInstanceResponse\x121\n" +
-	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"5\n" +
-	"\x12GetInstanceRequest\x12\x1f\n" +
-	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"?\n" +
+	"\x12GetInstanceRequest\x12)\n" +
+	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"instanceId\"H\n" +
 	"\x13GetInstanceResponse\x121\n" +
-	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\xb2\x03\n" +
-	"\x0eInstanceFilter\x12\x1f\n" +
-	"\vworkflow_id\x18\x01 \x01(\tR\n" +
-	"workflowId\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\x05R\aversion\x12\x1b\n" +
-	"\tstate_key\x18\x03 \x01(\tR\bstateKey\x123\n" +
-	"\x06status\x18\x04 \x01(\x0e2\x1b.flowhook.v1.InstanceStatusR\x06status\x121\n" +
-	"\bprovider\x18\x05 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x1f\n" +
-	"\vexternal_id\x18\x06 \x01(\tR\n" +
+	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\x9e\x04\n" +
+	"\x0eInstanceFilter\x12,\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\n" +
+	"workflowId\x12!\n" +
+	"\aversion\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\aversion\x12$\n" +
+	"\tstate_key\x18\x03 \x01(\tB\a\xbaH\x04r\x02\x18@R\bstateKey\x12=\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x1b.flowhook.v1.InstanceStatusB\b\xbaH\x05\x82\x01\x02\x10\x01R\x06status\x12;\n" +
+	"\bprovider\x18\x05 \x01(\x0e2\x15.flowhook.v1.ProviderB\b\xbaH\x05\x82\x01\x02\x10\x01R\bprovider\x12)\n" +
+	"\vexternal_id\x18\x06 \x01(\tB\b\xbaH\x05r\x03\x18\xff\x01R\n" +
 	"externalId\x12?\n" +
 	"\rcreated_after\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fcreatedAfter\x12A\n" +
-	"\x0ecreated_before\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12\x1d\n" +
+	"\x0ecreated_before\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\rcreatedBefore\x12*\n" +
 	"\n" +
-	"started_by\x18\t \x01(\tR\tstartedBy\x12\x1c\n" +
+	"started_by\x18\t \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\tstartedBy\x12>\n" +
 	"\tconnector\x18\n" +
-	" \x01(\tR\tconnector\"\x87\x01\n" +
+	" \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18?2\x14^[a-z0-9][a-z0-9-]*$R\tconnector\"\x90\x01\n" +
 	"\x14ListInstancesRequest\x123\n" +
-	"\x06filter\x18\x01 \x01(\v2\x1b.flowhook.v1.InstanceFilterR\x06filter\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x06filter\x18\x01 \x01(\v2\x1b.flowhook.v1.InstanceFilterR\x06filter\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x93\x01\n" +
 	"\x15ListInstancesResponse\x123\n" +
 	"\tinstances\x18\x01 \x03(\v2\x15.flowhook.v1.InstanceR\tinstances\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"U\n" +
-	"\x17ListAssignedToMeRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"^\n" +
+	"\x17ListAssignedToMeRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"w\n" +
 	"\x18ListAssignedToMeResponse\x123\n" +
 	"\tinstances\x18\x01 \x03(\v2\x15.flowhook.v1.InstanceR\tinstances\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xc2\x01\n" +
-	"\x15TakeTransitionRequest\x12\x1f\n" +
-	"\vinstance_id\x18\x01 \x01(\tR\n" +
-	"instanceId\x12%\n" +
-	"\x0etransition_key\x18\x02 \x01(\tR\rtransitionKey\x124\n" +
-	"\tform_data\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bformData\x12+\n" +
-	"\x11expected_revision\x18\x04 \x01(\x03R\x10expectedRevision\"K\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xde\x01\n" +
+	"\x15TakeTransitionRequest\x12)\n" +
+	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"instanceId\x12.\n" +
+	"\x0etransition_key\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\rtransitionKey\x124\n" +
+	"\tform_data\x18\x03 \x01(\v2\x17.google.protobuf.StructR\bformData\x124\n" +
+	"\x11expected_revision\x18\x04 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10expectedRevision\"K\n" +
 	"\x16TakeTransitionResponse\x121\n" +
-	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"P\n" +
-	"\x15CancelInstanceRequest\x12\x1f\n" +
-	"\vinstance_id\x18\x01 \x01(\tR\n" +
-	"instanceId\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"K\n" +
+	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"g\n" +
+	"\x15CancelInstanceRequest\x12)\n" +
+	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"instanceId\x12#\n" +
+	"\x06reason\x18\x02 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\xa0\x1fR\x06reason\"K\n" +
 	"\x16CancelInstanceResponse\x121\n" +
-	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"7\n" +
-	"\x14RetryInstanceRequest\x12\x1f\n" +
-	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"A\n" +
+	"\x14RetryInstanceRequest\x12)\n" +
+	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"instanceId\"J\n" +
 	"\x15RetryInstanceResponse\x121\n" +
 	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\x8b\x01\n" +
@@ -1856,18 +1857,18 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	" \x01(\tR\amessage\x129\n" +
 	"\n" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x121\n" +
-	"\bassignee\x18\f \x01(\v2\x15.flowhook.v1.AssigneeR\bassignee\"r\n" +
-	"\x13ListActivityRequest\x12\x1f\n" +
-	"\vinstance_id\x18\x01 \x01(\tR\n" +
-	"instanceId\x12\x1b\n" +
-	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\bassignee\x18\f \x01(\v2\x15.flowhook.v1.AssigneeR\bassignee\"\x85\x01\n" +
+	"\x13ListActivityRequest\x12)\n" +
+	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"instanceId\x12$\n" +
+	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"t\n" +
 	"\x14ListActivityResponse\x124\n" +
 	"\aentries\x18\x01 \x03(\v2\x1a.flowhook.v1.ActivityEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\";\n" +
-	"\x18GetSignedDocumentRequest\x12\x1f\n" +
-	"\vinstance_id\x18\x01 \x01(\tR\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"E\n" +
+	"\x18GetSignedDocumentRequest\x12)\n" +
+	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"instanceId\"\xe1\x01\n" +
 	"\x19GetSignedDocumentResponse\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +

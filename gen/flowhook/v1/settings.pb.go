@@ -7,6 +7,7 @@
 package flowhookv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -1248,7 +1249,9 @@ func (x *Connector) GetWarnings() []string {
 
 type CreateConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// No field rules but the outcomes' enum: the connector admin checks these fields together and
+	// answers every problem at once, which a rule refusing the request first would hide.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Defaults to the name.
 	DisplayName string             `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	CreateUrl   string             `protobuf:"bytes,3,opt,name=create_url,json=createUrl,proto3" json:"create_url,omitempty"`
@@ -1405,8 +1408,9 @@ func (x *CreateConnectorResponse) GetSigningSecret() string {
 }
 
 type GetConnectorRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// No rule: a name that cannot be a connector's names none (NotFound).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1606,13 +1610,15 @@ func (x *ListConnectorsResponse) GetTotalSize() int64 {
 }
 
 type UpdateConnectorRequest struct {
-	state       protoimpl.MessageState `protogen:"open.v1"`
-	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
-	CreateUrl   string                 `protobuf:"bytes,3,opt,name=create_url,json=createUrl,proto3" json:"create_url,omitempty"`
-	StatusUrl   string                 `protobuf:"bytes,4,opt,name=status_url,json=statusUrl,proto3" json:"status_url,omitempty"`
-	CancelUrl   string                 `protobuf:"bytes,5,opt,name=cancel_url,json=cancelUrl,proto3" json:"cancel_url,omitempty"`
-	Outcomes    map[string]Outcome     `protobuf:"bytes,6,rep,name=outcomes,proto3" json:"outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=flowhook.v1.Outcome"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// No field rules but the outcomes' enum: the connector admin checks these fields together and
+	// answers every problem at once, which a rule refusing the request first would hide.
+	Name        string             `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string             `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	CreateUrl   string             `protobuf:"bytes,3,opt,name=create_url,json=createUrl,proto3" json:"create_url,omitempty"`
+	StatusUrl   string             `protobuf:"bytes,4,opt,name=status_url,json=statusUrl,proto3" json:"status_url,omitempty"`
+	CancelUrl   string             `protobuf:"bytes,5,opt,name=cancel_url,json=cancelUrl,proto3" json:"cancel_url,omitempty"`
+	Outcomes    map[string]Outcome `protobuf:"bytes,6,rep,name=outcomes,proto3" json:"outcomes,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value,enum=flowhook.v1.Outcome"`
 	// Write-only: empty keeps the stored secret; a new one replaces it, and the one replaced
 	// still verifies callbacks for signing_secret_grace.
 	SigningSecret string `protobuf:"bytes,7,opt,name=signing_secret,json=signingSecret,proto3" json:"signing_secret,omitempty"`
@@ -1778,8 +1784,9 @@ func (x *UpdateConnectorResponse) GetConnector() *Connector {
 }
 
 type DeleteConnectorRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// No rule: a name that cannot be a connector's names none (NotFound).
+	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1861,7 +1868,7 @@ var File_flowhook_v1_settings_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/settings.proto\x12\vflowhook.v1\x1a\x1aflowhook/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n" +
+	"\x1aflowhook/v1/settings.proto\x12\vflowhook.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1aflowhook/v1/workflow.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x02\n" +
 	"\x10DocuSignSettings\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x01 \x01(\tR\taccountId\x12'\n" +
@@ -1877,17 +1884,17 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"updated_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x1c\n" +
 	"\x1aGetDocuSignSettingsRequest\"X\n" +
 	"\x1bGetDocuSignSettingsResponse\x129\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.DocuSignSettingsR\bsettings\"\xdd\x02\n" +
-	"\x1dUpdateDocuSignSettingsRequest\x12\x1d\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.DocuSignSettingsR\bsettings\"\x9d\x03\n" +
+	"\x1dUpdateDocuSignSettingsRequest\x12*\n" +
 	"\n" +
-	"account_id\x18\x01 \x01(\tR\taccountId\x12'\n" +
-	"\x0fintegration_key\x18\x02 \x01(\tR\x0eintegrationKey\x12\x17\n" +
-	"\auser_id\x18\x03 \x01(\tR\x06userId\x12$\n" +
-	"\x0eoauth_base_url\x18\x04 \x01(\tR\foauthBaseUrl\x12+\n" +
+	"account_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\taccountId\x124\n" +
+	"\x0fintegration_key\x18\x02 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x0eintegrationKey\x12$\n" +
+	"\auser_id\x18\x03 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\x06userId\x124\n" +
+	"\x0eoauth_base_url\x18\x04 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18\x80\x10\x88\x01\x01R\foauthBaseUrl\x12+\n" +
 	"\x0fprivate_key_pem\x18\x05 \x01(\tH\x00R\rprivateKeyPem\x88\x01\x01\x12\x1b\n" +
 	"\thmac_keys\x18\x06 \x03(\tR\bhmacKeys\x12*\n" +
-	"\x11replace_hmac_keys\x18\a \x01(\bR\x0freplaceHmacKeys\x12+\n" +
-	"\x11expected_revision\x18\b \x01(\x03R\x10expectedRevisionB\x12\n" +
+	"\x11replace_hmac_keys\x18\a \x01(\bR\x0freplaceHmacKeys\x124\n" +
+	"\x11expected_revision\x18\b \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10expectedRevisionB\x12\n" +
 	"\x10_private_key_pem\"[\n" +
 	"\x1eUpdateDocuSignSettingsResponse\x129\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.DocuSignSettingsR\bsettings\"\xd4\x02\n" +
@@ -1903,22 +1910,22 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"updated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x1b\n" +
 	"\x19GetOneSpanSettingsRequest\"V\n" +
 	"\x1aGetOneSpanSettingsResponse\x128\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"\xbf\x02\n" +
-	"\x1cUpdateOneSpanSettingsRequest\x12\x19\n" +
-	"\bbase_url\x18\x01 \x01(\tR\abaseUrl\x12\x1c\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"\xd8\x02\n" +
+	"\x1cUpdateOneSpanSettingsRequest\x12)\n" +
+	"\bbase_url\x18\x01 \x01(\tB\x0e\xbaH\v\xd8\x01\x01r\x06\x18\x80\x10\x88\x01\x01R\abaseUrl\x12\x1c\n" +
 	"\aapi_key\x18\x02 \x01(\tH\x00R\x06apiKey\x88\x01\x01\x12&\n" +
 	"\fcallback_key\x18\x03 \x01(\tH\x01R\vcallbackKey\x88\x01\x01\x12G\n" +
-	"\x12callback_key_grace\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x10callbackKeyGrace\x12+\n" +
-	"\x11expected_revision\x18\x05 \x01(\x03R\x10expectedRevision\x12+\n" +
+	"\x12callback_key_grace\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x10callbackKeyGrace\x124\n" +
+	"\x11expected_revision\x18\x05 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10expectedRevision\x12+\n" +
 	"\x11register_callback\x18\x06 \x01(\bR\x10registerCallbackB\n" +
 	"\n" +
 	"\b_api_keyB\x0f\n" +
 	"\r_callback_key\"Y\n" +
 	"\x1dUpdateOneSpanSettingsResponse\x128\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"p\n" +
-	"\x1dTestProviderConnectionRequest\x121\n" +
-	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x1c\n" +
-	"\tconnector\x18\x02 \x01(\tR\tconnector\"\xa5\x01\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1c.flowhook.v1.OneSpanSettingsR\bsettings\"\x9c\x01\n" +
+	"\x1dTestProviderConnectionRequest\x12;\n" +
+	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderB\b\xbaH\x05\x82\x01\x02\x10\x01R\bprovider\x12>\n" +
+	"\tconnector\x18\x02 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18?2\x14^[a-z0-9][a-z0-9-]*$R\tconnector\"\xa5\x01\n" +
 	"\x1eTestProviderConnectionResponse\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
@@ -1933,11 +1940,12 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x1c\n" +
 	"\x1aGetSecuritySettingsRequest\"X\n" +
 	"\x1bGetSecuritySettingsResponse\x129\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings\"\xb4\x01\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings\"\xc9\x01\n" +
 	"\x1dUpdateSecuritySettingsRequest\x124\n" +
-	"\x16webhook_receiver_debug\x18\x01 \x01(\bR\x14webhookReceiverDebug\x120\n" +
-	"\x14event_retention_days\x18\x02 \x01(\x05R\x12eventRetentionDays\x12+\n" +
-	"\x11expected_revision\x18\x03 \x01(\x03R\x10expectedRevision\"[\n" +
+	"\x16webhook_receiver_debug\x18\x01 \x01(\bR\x14webhookReceiverDebug\x12<\n" +
+	"\x14event_retention_days\x18\x02 \x01(\x05B\n" +
+	"\xbaH\a\x1a\x05\x18\xc2\x1c(\x00R\x12eventRetentionDays\x124\n" +
+	"\x11expected_revision\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10expectedRevision\"[\n" +
 	"\x1eUpdateSecuritySettingsResponse\x129\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings\"\xed\x05\n" +
 	"\tConnector\x12\x12\n" +
@@ -1965,7 +1973,7 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\bwarnings\x18\x0f \x03(\tR\bwarnings\x1aQ\n" +
 	"\rOutcomesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\x0e2\x14.flowhook.v1.OutcomeR\x05value:\x028\x01\"\x96\x03\n" +
+	"\x05value\x18\x02 \x01(\x0e2\x14.flowhook.v1.OutcomeR\x05value:\x028\x01\"\xa5\x03\n" +
 	"\x16CreateConnectorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1d\n" +
@@ -1974,8 +1982,9 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\n" +
 	"status_url\x18\x04 \x01(\tR\tstatusUrl\x12\x1d\n" +
 	"\n" +
-	"cancel_url\x18\x05 \x01(\tR\tcancelUrl\x12M\n" +
-	"\boutcomes\x18\x06 \x03(\v21.flowhook.v1.CreateConnectorRequest.OutcomesEntryR\boutcomes\x12%\n" +
+	"cancel_url\x18\x05 \x01(\tR\tcancelUrl\x12\\\n" +
+	"\boutcomes\x18\x06 \x03(\v21.flowhook.v1.CreateConnectorRequest.OutcomesEntryB\r\xbaH\n" +
+	"\x9a\x01\a*\x05\x82\x01\x02\x10\x01R\boutcomes\x12%\n" +
 	"\x0esigning_secret\x18\a \x01(\tR\rsigningSecret\x12\x1f\n" +
 	"\vauth_header\x18\b \x01(\tR\n" +
 	"authHeader\x1aQ\n" +
@@ -1988,9 +1997,9 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\x13GetConnectorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"L\n" +
 	"\x14GetConnectorResponse\x124\n" +
-	"\tconnector\x18\x01 \x01(\v2\x16.flowhook.v1.ConnectorR\tconnector\"S\n" +
-	"\x15ListConnectorsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\tconnector\x18\x01 \x01(\v2\x16.flowhook.v1.ConnectorR\tconnector\"\\\n" +
+	"\x15ListConnectorsRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"\x97\x01\n" +
 	"\x16ListConnectorsResponse\x126\n" +
@@ -1999,7 +2008,7 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"connectors\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\xbc\x04\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\xd4\x04\n" +
 	"\x16UpdateConnectorRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x1d\n" +
@@ -2008,12 +2017,13 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\n" +
 	"status_url\x18\x04 \x01(\tR\tstatusUrl\x12\x1d\n" +
 	"\n" +
-	"cancel_url\x18\x05 \x01(\tR\tcancelUrl\x12M\n" +
-	"\boutcomes\x18\x06 \x03(\v21.flowhook.v1.UpdateConnectorRequest.OutcomesEntryR\boutcomes\x12%\n" +
+	"cancel_url\x18\x05 \x01(\tR\tcancelUrl\x12\\\n" +
+	"\boutcomes\x18\x06 \x03(\v21.flowhook.v1.UpdateConnectorRequest.OutcomesEntryB\r\xbaH\n" +
+	"\x9a\x01\a*\x05\x82\x01\x02\x10\x01R\boutcomes\x12%\n" +
 	"\x0esigning_secret\x18\a \x01(\tR\rsigningSecret\x12\x1f\n" +
 	"\vauth_header\x18\b \x01(\tR\n" +
-	"authHeader\x12+\n" +
-	"\x11expected_revision\x18\t \x01(\x03R\x10expectedRevision\x12K\n" +
+	"authHeader\x124\n" +
+	"\x11expected_revision\x18\t \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10expectedRevision\x12K\n" +
 	"\x14signing_secret_grace\x18\n" +
 	" \x01(\v2\x19.google.protobuf.DurationR\x12signingSecretGrace\x12*\n" +
 	"\x11clear_auth_header\x18\v \x01(\bR\x0fclearAuthHeader\x1aQ\n" +

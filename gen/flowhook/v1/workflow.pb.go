@@ -7,6 +7,7 @@
 package flowhookv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
@@ -1214,59 +1215,61 @@ var File_flowhook_v1_workflow_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_workflow_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/workflow.proto\x12\vflowhook.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"}\n" +
-	"\tFormField\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
-	"\x05label\x18\x02 \x01(\tR\x05label\x12*\n" +
-	"\x04type\x18\x03 \x01(\x0e2\x16.flowhook.v1.FieldTypeR\x04type\x12\x1a\n" +
-	"\brequired\x18\x04 \x01(\bR\brequired\"N\n" +
-	"\bAssignee\x12\x19\n" +
-	"\auser_id\x18\x01 \x01(\tH\x00R\x06userId\x12\x1b\n" +
-	"\bgroup_id\x18\x02 \x01(\tH\x00R\agroupIdB\n" +
+	"\x1aflowhook/v1/workflow.proto\x12\vflowhook.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x01\n" +
+	"\tFormField\x129\n" +
+	"\x04name\x18\x01 \x01(\tB%\xbaH\"\xc8\x01\x01r\x1d\x18@2\x19^[A-Za-z][A-Za-z0-9_.-]*$R\x04name\x12\x1e\n" +
+	"\x05label\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x05label\x127\n" +
+	"\x04type\x18\x03 \x01(\x0e2\x16.flowhook.v1.FieldTypeB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04type\x12\x1a\n" +
+	"\brequired\x18\x04 \x01(\bR\brequired\"b\n" +
+	"\bAssignee\x12#\n" +
+	"\auser_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x00R\x06userId\x12%\n" +
+	"\bgroup_id\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\x80\x01H\x00R\agroupIdB\n" +
 	"\n" +
-	"\bassignee\"H\n" +
-	"\x06Signer\x12\x1d\n" +
+	"\bassignee\"Z\n" +
+	"\x06Signer\x12&\n" +
 	"\n" +
-	"name_field\x18\x01 \x01(\tR\tnameField\x12\x1f\n" +
-	"\vemail_field\x18\x02 \x01(\tR\n" +
-	"emailField\"\xbe\x03\n" +
-	"\fExternalStep\x121\n" +
-	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12#\n" +
-	"\remail_subject\x18\x02 \x01(\tR\femailSubject\x12%\n" +
-	"\x0edocument_title\x18\x03 \x01(\tR\rdocumentTitle\x12-\n" +
-	"\asigners\x18\x04 \x03(\v2\x13.flowhook.v1.SignerR\asigners\x12\\\n" +
-	"\x11outcome_overrides\x18\x05 \x03(\v2/.flowhook.v1.ExternalStep.OutcomeOverridesEntryR\x10outcomeOverrides\x12\x1c\n" +
-	"\tconnector\x18\x06 \x01(\tR\tconnector\x12)\n" +
+	"name_field\x18\x01 \x01(\tB\a\xbaH\x04r\x02\x18@R\tnameField\x12(\n" +
+	"\vemail_field\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18@R\n" +
+	"emailField\"\xa5\x04\n" +
+	"\fExternalStep\x12>\n" +
+	"\bprovider\x18\x01 \x01(\x0e2\x15.flowhook.v1.ProviderB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\bprovider\x12,\n" +
+	"\remail_subject\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x18dR\femailSubject\x12/\n" +
+	"\x0edocument_title\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\rdocumentTitle\x127\n" +
+	"\asigners\x18\x04 \x03(\v2\x13.flowhook.v1.SignerB\b\xbaH\x05\x92\x01\x02\x10\x14R\asigners\x12w\n" +
+	"\x11outcome_overrides\x18\x05 \x03(\v2/.flowhook.v1.ExternalStep.OutcomeOverridesEntryB\x19\xbaH\x16\x9a\x01\x13\x102\"\x06r\x04\x10\x01\x18d*\a\x82\x01\x04\x10\x01 \x00R\x10outcomeOverrides\x12>\n" +
+	"\tconnector\x18\x06 \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18?2\x14^[a-z0-9][a-z0-9-]*$R\tconnector\x12)\n" +
 	"\x10include_document\x18\a \x01(\bR\x0fincludeDocument\x1aY\n" +
 	"\x15OutcomeOverridesEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12*\n" +
-	"\x05value\x18\x02 \x01(\x0e2\x14.flowhook.v1.OutcomeR\x05value:\x028\x01\"\xb1\x02\n" +
-	"\x05State\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12*\n" +
-	"\x04kind\x18\x03 \x01(\x0e2\x16.flowhook.v1.StateKindR\x04kind\x127\n" +
-	"\vform_fields\x18\x04 \x03(\v2\x16.flowhook.v1.FormFieldR\n" +
+	"\x05value\x18\x02 \x01(\x0e2\x14.flowhook.v1.OutcomeR\x05value:\x028\x01\"\x8a\x03\n" +
+	"\x05State\x127\n" +
+	"\x03key\x18\x01 \x01(\tB%\xbaH\"\xc8\x01\x01r\x1d\x18@2\x19^[A-Za-z][A-Za-z0-9_.-]*$R\x03key\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04name\x127\n" +
+	"\x04kind\x18\x03 \x01(\x0e2\x16.flowhook.v1.StateKindB\v\xbaH\b\xc8\x01\x01\x82\x01\x02\x10\x01R\x04kind\x12A\n" +
+	"\vform_fields\x18\x04 \x03(\v2\x16.flowhook.v1.FormFieldB\b\xbaH\x05\x92\x01\x02\x10dR\n" +
 	"formFields\x121\n" +
 	"\bassignee\x18\x05 \x01(\v2\x15.flowhook.v1.AssigneeR\bassignee\x125\n" +
-	"\bexternal\x18\x06 \x01(\v2\x19.flowhook.v1.ExternalStepR\bexternal\x123\n" +
-	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationR\atimeout\"5\n" +
-	"\x06Action\x12+\n" +
-	"\x04kind\x18\x01 \x01(\x0e2\x17.flowhook.v1.ActionKindR\x04kind\"\xd0\x01\n" +
+	"\bexternal\x18\x06 \x01(\v2\x19.flowhook.v1.ExternalStepR\bexternal\x12D\n" +
+	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x8a\x8a\x0f2\x00R\atimeout\"?\n" +
+	"\x06Action\x125\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x17.flowhook.v1.ActionKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\"\xa3\x02\n" +
 	"\n" +
-	"Transition\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12\x1d\n" +
+	"Transition\x127\n" +
+	"\x03key\x18\x01 \x01(\tB%\xbaH\"\xc8\x01\x01r\x1d\x18@2\x19^[A-Za-z][A-Za-z0-9_.-]*$R\x03key\x12\x1c\n" +
+	"\x04name\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\x04name\x12)\n" +
 	"\n" +
-	"from_state\x18\x03 \x01(\tR\tfromState\x12\x19\n" +
-	"\bto_state\x18\x04 \x01(\tR\atoState\x123\n" +
+	"from_state\x18\x03 \x01(\tB\n" +
+	"\xbaH\a\xc8\x01\x01r\x02\x18@R\tfromState\x12%\n" +
+	"\bto_state\x18\x04 \x01(\tB\n" +
+	"\xbaH\a\xc8\x01\x01r\x02\x18@R\atoState\x12=\n" +
 	"\n" +
-	"on_outcome\x18\x05 \x01(\x0e2\x14.flowhook.v1.OutcomeR\tonOutcome\x12-\n" +
-	"\aactions\x18\x06 \x03(\v2\x13.flowhook.v1.ActionR\aactions\"\xac\x01\n" +
-	"\rWorkflowDraft\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\x12*\n" +
-	"\x06states\x18\x03 \x03(\v2\x12.flowhook.v1.StateR\x06states\x129\n" +
-	"\vtransitions\x18\x04 \x03(\v2\x17.flowhook.v1.TransitionR\vtransitions\"\x85\x02\n" +
+	"on_outcome\x18\x05 \x01(\x0e2\x14.flowhook.v1.OutcomeB\b\xbaH\x05\x82\x01\x02\x10\x01R\tonOutcome\x12-\n" +
+	"\aactions\x18\x06 \x03(\v2\x13.flowhook.v1.ActionR\aactions\"\xd9\x01\n" +
+	"\rWorkflowDraft\x12\x1f\n" +
+	"\x04name\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\xc8\x01R\x04name\x12*\n" +
+	"\vdescription\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\x125\n" +
+	"\x06states\x18\x03 \x03(\v2\x12.flowhook.v1.StateB\t\xbaH\x06\x92\x01\x03\x10\xc8\x01R\x06states\x12D\n" +
+	"\vtransitions\x18\x04 \x03(\v2\x17.flowhook.v1.TransitionB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\vtransitions\"\x85\x02\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x120\n" +

@@ -8,6 +8,7 @@ export { createFlowhookClient, withBearer, type ApiKeySource, type FlowhookClien
 export { createClient, type CallOptions, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 export { items, pages, type ListCall } from "./pages.js";
 export { Code, ConnectError, codeName, describeError, errorCode, hasCode, validationProblems } from "./errors.js";
+export { createValidator, ruleViolations, validateRequest, type RuleViolation, type Validator } from "./validate.js";
 
 // Every message, enum and service of flowhook.v1.
 export * from "./gen/flowhook/v1/design_pb.js";
@@ -19,6 +20,6 @@ export * from "./gen/flowhook/v1/workflow_pb.js";
 
 // The protobuf-es functions that work on those messages, so that callers need no second import.
 export { clone, create, equals, fromBinary, fromJson, fromJsonString, isMessage, toBinary, toJson, toJsonString } from "@bufbuild/protobuf";
-export type { JsonObject, JsonValue, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+export type { DescMessage, JsonObject, JsonValue, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 export { durationFromMs, durationMs, timestampDate, timestampFromDate, timestampFromMs, timestampMs, timestampNow } from "@bufbuild/protobuf/wkt";
 export type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";

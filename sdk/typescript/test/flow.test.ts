@@ -116,20 +116,26 @@ describe("a signing workflow through the SDK", () => {
   let envelopeId: string;
 
   it("starts an instance that waits on a DocuSign envelope", async () => {
-    const started = await alice.instances.startInstance({
+    const start = {
       workflowId,
       formData: { signer_name: "Ada Lovelace", signer_email: "Ada@Example.com", amount: 1200.5 },
       requestId: "sdk-test-1",
-    });
+    };
+    const started = await alice.instances.startInstance(start);
     instance = started.instance!;
     assert.equal(instance.stateKey, "sign");
     assert.equal(instance.status, InstanceStatus.WAITING_EXTERNAL);
     assert.equal(instance.provider, Provider.DOCUSIGN);
     assert.equal(instance.formData?.["signer_email"], "ada@example.com", "emails are kept lower-case");
 
-    // The same request id returns the same instance: a front end may retry safely.
-    const again = await alice.instances.startInstance({ workflowId, formData: { signer_name: "Ada Lovelace", signer_email: "ada@example.com" }, requestId: "sdk-test-1" });
+    // The same request id with the same input returns the same instance: a front end may retry
+    // safely. With other input it is refused, as idempotency keys are (Stripe's, for one).
+    const again = await alice.instances.startInstance(start);
     assert.equal(again.instance?.id, instance.id);
+    const reused = await alice.instances
+      .startInstance({ ...start, formData: { signer_name: "Ada Lovelace", signer_email: "ada@example.com" } })
+      .then(() => undefined, (err: unknown) => err);
+    assert.equal(errorCode(reused), Code.AlreadyExists, "a request id reused with other input is refused");
 
     // The envelope is created by a job just after the transition commits.
     instance = await eventually("the envelope is created and coupled", async () => {

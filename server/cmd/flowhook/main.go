@@ -1,8 +1,17 @@
 // Command flowhook runs the flowhook workflow service.
 //
-//	flowhook serve     serve the API and webhooks (embedded SQLite unless FLOWHOOK_DATABASE_URL is set)
+//	flowhook dev       run on one laptop: embedded SQLite in ./.flowhook, an admin key, and the
+//	                   sandbox (fake DocuSign, OneSpan and ticketing systems under /sandbox/)
+//	flowhook serve     serve the API and webhooks in production mode (embedded SQLite unless
+//	                   FLOWHOOK_DATABASE_URL is set; --sandbox adds the sandbox)
 //	flowhook migrate   apply the database migrations and exit
+//	flowhook sandbox   act as the outside system against a running dev server:
+//	                   `flowhook sandbox list`, `flowhook sandbox complete <external id>`, …
 //	flowhook version   print the version, commit and Go version
+//
+// `flowhook <command> -h` lists a command's flags and the environment variables it reads.
+// Every flag can also be set with its FLOWHOOK_* variable (a flag wins); secrets are read from
+// the environment only.
 package main
 
 import (
@@ -15,11 +24,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/flowhook/flowhook/server/internal/app"
+	"github.com/flowhook/flowhook/server/internal/auth"
 	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
@@ -34,35 +46,43 @@ var (
 const usage = `usage: flowhook <command> [flags]
 
 commands:
-  serve     serve the API and webhooks
+  dev       run on one laptop: embedded database in ./.flowhook, an admin key, and the
+            sandbox (fake DocuSign, OneSpan and ticketing systems); start here
+  serve     serve the API and webhooks (production mode)
   migrate   apply the database migrations and exit
+  sandbox   act as the outside system against a running dev server
+            (flowhook sandbox list; flowhook sandbox complete <external id>; …)
   version   print the version, commit and Go version
 
-Run 'flowhook <command> -h' for a command's flags. Every flag can also be set with its
-FLOWHOOK_* environment variable.
+Run 'flowhook <command> -h' for a command's flags and the environment variables it reads.
 `
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// run runs a command until it ends or ctx does, and returns the exit code. An error is
+// printed once, as one "flowhook: …" line on stderr.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	var err error
 	switch args[0] {
+	case "dev":
+		err = server(ctx, config.Dev, args[1:], getenv, stdout, stderr)
 	case "serve":
-		err = serve(ctx, args[1:], getenv, stdout, stderr)
+		err = server(ctx, config.Serve, args[1:], getenv, stdout, stderr)
 	case "migrate":
-		err = migrate(ctx, args[1:], getenv, stderr)
+		err = migrate(ctx, args[1:], getenv, stdout, stderr)
+	case "sandbox":
+		err = sandboxCommand(ctx, args[1:], getenv, stdout)
 	case "version":
-		v, c := buildInfo()
-		fmt.Fprintf(stdout, "flowhook %s (commit %s, %s)\n", v, c, runtime.Version())
+		err = versionCommand(args[1:], stdout)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
 	default:
@@ -80,8 +100,27 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 }
 
-func load(name string, args []string, getenv func(string) string, stderr io.Writer) (config.Config, *slog.Logger, error) {
-	cfg, err := config.Load(name, args, getenv, stderr)
+func versionCommand(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("flowhook version", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, "usage: flowhook version\n\nPrint the version, the commit and the Go version flowhook was built with.\nIt has no flags and reads no environment variable.\n")
+			return err
+		}
+		return fmt.Errorf("%w (see 'flowhook version -h')", err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("version: unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	v, c := buildInfo()
+	fmt.Fprintf(stdout, "flowhook %s (commit %s, %s)\n", v, c, runtime.Version())
+	return nil
+}
+
+// load reads a command's configuration (its help goes to stdout) and builds its logger.
+func load(cmd config.Command, args []string, getenv func(string) string, stdout, stderr io.Writer) (config.Config, *slog.Logger, error) {
+	cfg, err := config.Load(cmd, args, getenv, stdout)
 	if err != nil {
 		return cfg, nil, err
 	}
@@ -93,13 +132,14 @@ func load(name string, args []string, getenv func(string) string, stderr io.Writ
 	return cfg, slog.New(h), nil
 }
 
-func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, log, err := load("flowhook serve", args, getenv, stderr)
+// server runs `flowhook serve` or `flowhook dev` until ctx ends.
+func server(ctx context.Context, cmd config.Command, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, log, err := load(cmd, args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}
 	v, _ := buildInfo()
-	tel, err := telemetry.Setup(ctx, v, getenv)
+	tel, err := telemetry.Setup(ctx, v, getenv, log)
 	if err != nil {
 		return err
 	}
@@ -108,7 +148,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			log.Warn("telemetry shutdown", "error", err.Error())
 		}
 	}()
-	if cfg.Embedded() {
+	if cfg.Embedded() && cmd == config.Serve {
 		log.InfoContext(ctx, "using the embedded SQLite database; set FLOWHOOK_DATABASE_URL for PostgreSQL", "data_dir", cfg.DataDir)
 	}
 	// Listen before building the app: with port 0 the system picks a free port, and the
@@ -127,7 +167,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	defer a.Close()
-	if a.BootstrapKey != "" {
+	if cmd == config.Dev {
+		banner(stdout, cfg, a, tel.Metrics != nil)
+	} else if a.BootstrapKey != "" {
 		// Printed once, to the terminal rather than the logs: it is a credential.
 		fmt.Fprintf(stdout, "\nCreated the first admin (admin@flowhook.local). Its API key, shown only now:\n\n    %s\n\n"+
 			"Use it as: Authorization: Bearer <key>. Set FLOWHOOK_BOOTSTRAP_ADMIN_KEY to choose it instead.\n\n", a.BootstrapKey)
@@ -135,8 +177,63 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return a.Serve(ctx, ln)
 }
 
-func migrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	cfg, log, err := load("flowhook migrate", args, getenv, stderr)
+// banner tells a newcomer, on stdout, where everything is and what to do next.
+func banner(w io.Writer, cfg config.Config, a *app.App, metrics bool) {
+	base := strings.TrimRight(cfg.PublicURL, "/")
+	var key string
+	prefix := auth.Prefix(cfg.BootstrapAdminKey)
+	switch {
+	case a.BootstrapKey != "":
+		key = a.BootstrapKey + "\n                 (generated now and shown only this once: keep it; set FLOWHOOK_BOOTSTRAP_ADMIN_KEY to choose your own)"
+	case a.BootstrapKeyState == app.KeyCreated:
+		key = "$FLOWHOOK_BOOTSTRAP_ADMIN_KEY (" + prefix + "…), the first admin's key"
+	case a.BootstrapKeyState == app.KeyKnown:
+		key = "$FLOWHOOK_BOOTSTRAP_ADMIN_KEY (" + prefix + "…), already an admin's key"
+	case a.BootstrapKeyState == app.KeyAdopted:
+		key = "$FLOWHOOK_BOOTSTRAP_ADMIN_KEY (" + prefix + "…), added now to admin@flowhook.local's keys"
+	case a.BootstrapKeyState == app.KeyIgnored:
+		key = "NOT $FLOWHOOK_BOOTSTRAP_ADMIN_KEY: it is a revoked key or not an admin's (see the log);\n" +
+			"                 use the key printed when this data dir was made, or start over"
+	default:
+		key = "the one printed when this data dir was made (set FLOWHOOK_BOOTSTRAP_ADMIN_KEY to add one of your choice)"
+	}
+	metricsURL := base + "/metrics"
+	if !metrics {
+		metricsURL = "off (OTEL_SDK_DISABLED)"
+	}
+	data, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		data = cfg.DataDir
+	}
+	sandboxURL := "off"
+	if a.Sandbox != nil {
+		sandboxURL = a.Sandbox.URL() + "/  (fake DocuSign, OneSpan and the connector \"sandbox\")"
+	}
+	next := "flowhook sandbox list"
+	if cfg.Addr != config.Default().Addr {
+		next = "FLOWHOOK_ADDR=" + strings.TrimPrefix(base, "http://") + " " + next
+	}
+	fmt.Fprintf(w, `
+flowhook dev is running. SANDBOX MODE: nothing reaches a real provider.
+
+  API            %s  (Connect, gRPC, gRPC-Web; Authorization: Bearer <admin key>)
+  Admin API key  %s
+  Metrics        %s
+  Sandbox        %s
+  Console        (not yet: a later release serves it at %s/console/)
+  Data           %s  (start over: stop flowhook, then rm -rf %s)
+
+Work items at the sandbox live in memory: they are forgotten when flowhook dev stops.
+
+Next, in a second terminal (or with go run ./server/cmd/flowhook instead of flowhook):
+  %s
+  flowhook sandbox complete <external id>   (also: decline, void, expire, delete, …)
+
+`, base, key, metricsURL, sandboxURL, base, data, cfg.DataDir, next)
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, log, err := load(config.Migrate, args, getenv, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -5,15 +5,22 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
+
+var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
 
 func TestRunCommands(t *testing.T) {
 	t.Parallel()
@@ -30,16 +37,25 @@ func TestRunCommands(t *testing.T) {
 		{name: "no command", code: 2, stderr: "usage: flowhook"},
 		{name: "unknown command", args: []string{"launch"}, code: 2, stderr: `unknown command "launch"`},
 		{name: "version", args: []string{"version"}, code: 0, stdout: "flowhook dev (commit "},
+		{name: "version with arguments", args: []string{"version", "now"}, code: 1, stderr: "unexpected arguments: now"},
 		{name: "help", args: []string{"help"}, code: 0, stdout: "commands:"},
 		{name: "bad config", args: []string{"serve", "-addr", "nowhere"}, code: 1, stderr: `addr "nowhere": want host:port`},
+		{name: "bad dev config", args: []string{"dev", "-log-format", "xml"}, code: 1, stderr: `log format "xml"`},
+		{name: "dev has no database flag", args: []string{"dev", "-database-url", "postgres://x@y/z"}, code: 1,
+			stderr: "flag provided but not defined: -database-url"},
+		{name: "bad sandbox variable", args: []string{"serve"}, env: map[string]string{"FLOWHOOK_SANDBOX": "maybe"}, code: 1,
+			stderr: `FLOWHOOK_SANDBOX: "maybe" is not true or false`},
 		{name: "bad database url, password hidden", args: []string{"migrate"},
 			env: map[string]string{"FLOWHOOK_DATABASE_URL": "mysql://u:sekret@h/db"}, code: 1, stderr: "not supported", noStderr: "sekret"},
 		{name: "migrate embedded", args: []string{"migrate", "-data-dir", filepath.Join(dataDir, "db")}, code: 0, stderr: "database is up to date"},
+		{name: "sandbox without words", args: []string{"sandbox"}, code: 1, stderr: "want 'list' or an action and an external id"},
+		{name: "sandbox with too many words", args: []string{"sandbox", "complete", "a", "b"}, code: 1, stderr: `got "complete a b"`},
+		{name: "sandbox bad addr", args: []string{"sandbox", "list", "-addr", "nowhere"}, code: 1, stderr: `addr "nowhere"`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := run(tc.args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
+			code := run(t.Context(), tc.args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
 			require.Equal(t, tc.code, code, "stderr: %s", stderr.String())
 			require.True(t, strings.Contains(stdout.String(), tc.stdout), "stdout: %s", stdout.String())
 			require.True(t, strings.Contains(stderr.String(), tc.stderr), "stderr: %s", stderr.String())
@@ -50,16 +66,81 @@ func TestRunCommands(t *testing.T) {
 	}
 }
 
+// TestHelpGolden: each command's -h lists its own flags and variables, on stdout, and exits 0.
+func TestHelpGolden(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"dev", "serve", "migrate", "sandbox", "version"} {
+		t.Run(cmd, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(t.Context(), []string{cmd, "-h"}, func(string) string { return "" }, &stdout, &stderr)
+			require.Equal(t, 0, code)
+			require.Empty(t, stderr.String())
+			path := filepath.Join("testdata", cmd+".golden")
+			if *update {
+				require.NoError(t, os.WriteFile(path, stdout.Bytes(), 0o644))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err, "run go test ./server/cmd/flowhook -run TestHelpGolden -update")
+			require.Equal(t, string(want), stdout.String())
+		})
+	}
+	// Each lists only its own: dev reads no database URL and no secret key; migrate listens
+	// nowhere; serve has every knob.
+	help := func(cmd string) string {
+		var stdout bytes.Buffer
+		run(t.Context(), []string{cmd, "-h"}, func(string) string { return "" }, &stdout, io.Discard)
+		return stdout.String()
+	}
+	require.NotContains(t, help("dev"), "DATABASE_URL")
+	require.NotContains(t, help("dev"), "SECRET_KEY")
+	require.NotContains(t, help("migrate"), "-addr")
+	require.NotContains(t, help("migrate"), "BOOTSTRAP_ADMIN_KEY")
+	require.Contains(t, help("serve"), "-sandbox")
+	require.Contains(t, help("serve"), "FLOWHOOK_SECRET_KEY")
+}
+
+// TestErrorPrintedOnce: a flag error is one line on stderr, not the flag package's message,
+// the usage and the message again.
+func TestErrorPrintedOnce(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []string{"dev", "serve", "migrate", "sandbox", "version"} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), []string{cmd, "-nope"}, func(string) string { return "" }, &stdout, &stderr)
+		require.Equal(t, 1, code, cmd)
+		require.Empty(t, stdout.String(), cmd)
+		require.Equal(t, "flowhook: flag provided but not defined: -nope (see 'flowhook "+cmd+" -h')\n", stderr.String())
+	}
+}
+
+// TestBadSecretKeyBeforeMigrations: a FLOWHOOK_SECRET_KEY that is not 32 bytes of base64 is
+// reported before the database is touched.
+func TestBadSecretKeyBeforeMigrations(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"serve", "-addr", "127.0.0.1:0", "-data-dir", dataDir},
+		env(map[string]string{"FLOWHOOK_SECRET_KEY": "not a key!"}), &stdout, &stderr)
+	require.Equal(t, 1, code)
+	require.Contains(t, stderr.String(), "FLOWHOOK_SECRET_KEY: not base64")
+	require.NotContains(t, stderr.String(), "migration")
+	require.NotContains(t, stderr.String(), "not a key!")
+	entries, err := os.ReadDir(dataDir)
+	require.NoError(t, err)
+	require.Empty(t, entries, "no database was created")
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
 // TestServeOnPortZero: with -addr 127.0.0.1:0 the server takes a free port, and the default
 // public URL (the webhook URLs providers call) names that port, not 0.
 func TestServeOnPortZero(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
-	env := map[string]string{"FLOWHOOK_BOOTSTRAP_ADMIN_KEY": "fh_test_port_zero_key_0123456789"}
+	vars := map[string]string{"FLOWHOOK_BOOTSTRAP_ADMIN_KEY": "fh_test_port_zero_key_0123456789"}
 	pr, pw := io.Pipe()
-	done := make(chan error, 1)
+	done := make(chan int, 1)
 	go func() {
-		done <- serve(ctx, []string{"-addr", "127.0.0.1:0", "-data-dir", t.TempDir()}, func(k string) string { return env[k] }, io.Discard, pw)
+		done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0", "-data-dir", t.TempDir()}, env(vars), io.Discard, pw)
 		pw.Close()
 	}()
 	var serving struct {
@@ -85,5 +166,84 @@ func TestServeOnPortZero(t *testing.T) {
 
 	cancel()
 	go func() { _, _ = io.Copy(io.Discard, pr) }() // the drain logs
-	require.NoError(t, <-done)
+	require.Equal(t, 0, <-done)
+}
+
+// syncBuffer is a buffer a running command writes and a test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// running is a flowhook dev or serve run in-process.
+type running struct {
+	base   string // http://127.0.0.1:port
+	addr   string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	stop   func() int
+}
+
+var apiLine = regexp.MustCompile(`(?m)^  API +(http://\S+)`)
+
+// startServer runs `flowhook <args>` with JSON logs and returns once it serves; the test's
+// end stops it.
+func startServer(t *testing.T, vars map[string]string, args ...string) *running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append(args, "-log-format", "json"), env(vars), s.stdout, s.stderr) }()
+	var once sync.Once
+	code := -1
+	s.stop = func() int {
+		once.Do(func() {
+			cancel()
+			code = <-done
+		})
+		return code
+	}
+	t.Cleanup(func() { s.stop() })
+	var serving struct {
+		Msg  string `json:"msg"`
+		Addr string `json:"addr"`
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for found := false; !found; {
+		select {
+		case c := <-done:
+			done <- c
+			t.Fatalf("flowhook %v exited with %d: %s", args, c, s.stderr.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+		require.True(t, time.Now().Before(deadline), "the server never logged that it serves: %s", s.stderr.String())
+		for _, line := range strings.Split(s.stderr.String(), "\n") {
+			if json.Unmarshal([]byte(line), &serving) == nil && serving.Msg == "serving" {
+				found = true
+			}
+		}
+	}
+	s.addr, s.base = serving.Addr, "http://"+serving.Addr
+	return s
+}
+
+// sandbox runs `flowhook sandbox <args>` against the server and returns its exit code and
+// output.
+func (s *running) sandbox(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), append([]string{"sandbox"}, args...), env(map[string]string{"FLOWHOOK_ADDR": s.addr}), &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
 }

@@ -443,6 +443,12 @@ func authzRows() []authzRow {
 			return err
 		}},
 
+		// Only admins retry; the review instance is ACTIVE, so even they are refused.
+		{flowhookv1connect.WorkflowInstanceServiceRetryInstanceProcedure, "", authzWant(connect.CodeFailedPrecondition, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
+			_, err := f.cl[c].instances.RetryInstance(f.ctx, connect.NewRequest(&flowhookv1.RetryInstanceRequest{InstanceId: f.reviewID}))
+			return err
+		}},
+
 		// Nothing was signed yet: those who may see the instance learn that; others may not ask.
 		{flowhookv1connect.WorkflowInstanceServiceGetSignedDocumentProcedure, "", authzWant(connect.CodeNotFound, authzDenied, connect.CodeNotFound, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
 			_, err := f.cl[c].instances.GetSignedDocument(f.ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: f.reviewID}))
@@ -713,7 +719,7 @@ func TestAuthorization(t *testing.T) {
 
 	t.Run("table covers every RPC and caller", func(t *testing.T) {
 		procs := authzProcedures()
-		require.Len(t, procs, 42, "design 8 + instance 8 + identity 10 + settings 12 + event log 4")
+		require.Len(t, procs, 43, "design 8 + instance 9 + identity 10 + settings 12 + event log 4")
 		base := map[string]bool{}
 		names := map[string]bool{}
 		for _, r := range rows {

@@ -40,6 +40,13 @@ func providerToProto(p engine.Provider) flowhookv1.Provider {
 	return flowhookv1.Provider(flowhookv1.Provider_value["PROVIDER_"+string(p)])
 }
 
+// activityKindToProto converts by name (ACTIVITY_KIND_ prefix off), so that a kind the engine
+// gains (RETRIED, issue 14) cannot reach clients as another kind's number; a kind the API does
+// not have yet is ACTIVITY_KIND_UNSPECIFIED.
+func activityKindToProto(k engine.ActivityKind) flowhookv1.ActivityKind {
+	return flowhookv1.ActivityKind(flowhookv1.ActivityKind_value["ACTIVITY_KIND_"+k.String()])
+}
+
 func actionToProto(a engine.ActionKind) flowhookv1.ActionKind {
 	return flowhookv1.ActionKind(flowhookv1.ActionKind_value["ACTION_KIND_"+string(a)])
 }

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 
 	"connectrpc.com/connect"
-	"github.com/google/uuid"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
@@ -39,7 +38,6 @@ func (s *DesignService) CreateWorkflow(ctx context.Context, req *connect.Request
 
 func (s *DesignService) UpdateWorkflow(ctx context.Context, req *connect.Request[flowhookv1.UpdateWorkflowRequest]) (*connect.Response[flowhookv1.UpdateWorkflowResponse], error) {
 	var ps engine.Problems
-	checkID(&ps, "workflow_id", req.Msg.GetWorkflowId())
 	draft, dps := requiredDraft(req.Msg.GetWorkflow())
 	ps = append(ps, dps...)
 	if err := s.invalidDraft(ps, draft); err != nil {
@@ -53,11 +51,6 @@ func (s *DesignService) UpdateWorkflow(ctx context.Context, req *connect.Request
 }
 
 func (s *DesignService) GetWorkflow(ctx context.Context, req *connect.Request[flowhookv1.GetWorkflowRequest]) (*connect.Response[flowhookv1.GetWorkflowResponse], error) {
-	var ps engine.Problems
-	checkID(&ps, "workflow_id", req.Msg.GetWorkflowId())
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
 	wf, err := s.designer.Get(ctx, req.Msg.GetWorkflowId())
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -71,7 +64,7 @@ func (s *DesignService) ListWorkflows(ctx context.Context, req *connect.Request[
 	if len(filter) > engine.MaxNameLen {
 		ps.Add("name_filter", "must be at most %d characters", engine.MaxNameLen)
 	}
-	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filter)
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filter)
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -81,7 +74,7 @@ func (s *DesignService) ListWorkflows(ctx context.Context, req *connect.Request[
 	}
 	res := &flowhookv1.ListWorkflowsResponse{
 		Workflows:     make([]*flowhookv1.Workflow, len(wfs)),
-		NextPageToken: encodePageToken(next, filter, total),
+		NextPageToken: encodePageToken(ctx, next, filter),
 		TotalSize:     total,
 	}
 	for i, wf := range wfs {
@@ -101,11 +94,6 @@ func (s *DesignService) ValidateWorkflow(ctx context.Context, req *connect.Reque
 }
 
 func (s *DesignService) PublishWorkflow(ctx context.Context, req *connect.Request[flowhookv1.PublishWorkflowRequest]) (*connect.Response[flowhookv1.PublishWorkflowResponse], error) {
-	var ps engine.Problems
-	checkID(&ps, "workflow_id", req.Msg.GetWorkflowId())
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
 	v, err := s.designer.Publish(ctx, req.Msg.GetWorkflowId(), req.Msg.GetExpectedRevision())
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -114,11 +102,6 @@ func (s *DesignService) PublishWorkflow(ctx context.Context, req *connect.Reques
 }
 
 func (s *DesignService) GetWorkflowVersion(ctx context.Context, req *connect.Request[flowhookv1.GetWorkflowVersionRequest]) (*connect.Response[flowhookv1.GetWorkflowVersionResponse], error) {
-	var ps engine.Problems
-	checkID(&ps, "workflow_id", req.Msg.GetWorkflowId())
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
 	v, err := s.designer.GetVersion(ctx, req.Msg.GetWorkflowId(), req.Msg.GetVersion())
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -129,8 +112,7 @@ func (s *DesignService) GetWorkflowVersion(ctx context.Context, req *connect.Req
 func (s *DesignService) ListWorkflowVersions(ctx context.Context, req *connect.Request[flowhookv1.ListWorkflowVersionsRequest]) (*connect.Response[flowhookv1.ListWorkflowVersionsResponse], error) {
 	var ps engine.Problems
 	id := req.Msg.GetWorkflowId()
-	checkID(&ps, "workflow_id", id)
-	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), id)
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), id)
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -140,7 +122,7 @@ func (s *DesignService) ListWorkflowVersions(ctx context.Context, req *connect.R
 	}
 	res := &flowhookv1.ListWorkflowVersionsResponse{
 		Versions:      make([]*flowhookv1.WorkflowVersion, len(vs)),
-		NextPageToken: encodePageToken(next, id),
+		NextPageToken: encodePageToken(ctx, next, id),
 	}
 	for i, v := range vs {
 		res.Versions[i] = versionToProto(v)
@@ -166,17 +148,6 @@ func (s *DesignService) invalidDraft(ps engine.Problems, draft engine.Draft) err
 		return nil
 	}
 	return invalid(append(ps, s.designer.DraftProblems(draft).Prefixed("workflow")...))
-}
-
-// checkID adds a problem when id is not a flowhook id (a UUID).
-func checkID(ps *engine.Problems, path, id string) {
-	if id == "" {
-		ps.Add(path, "is required")
-		return
-	}
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
-		ps.Add(path, "%q is not a valid id (a UUID such as 0190f5d2-6b1e-7c3a-9d4e-1f2a3b4c5d6e)", truncate(id, 40))
-	}
 }
 
 func truncate(s string, n int) string {

@@ -62,19 +62,9 @@ func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[f
 		InstanceID: pf.GetInstanceId(),
 	}
 	checkProviderFilter(&ps, "filter.", pf.GetProvider(), f.Connector)
+	// The verdict's enum, the lengths and the instance id are the proto's rules (strict.go).
 	if v := pf.GetVerdict(); v != flowhookv1.Verdict_VERDICT_UNSPECIFIED {
-		if f.Verdict = verdictFromProto(v); f.Verdict == "" {
-			ps.Add("filter.verdict", "unknown verdict %d", int32(v))
-		}
-	}
-	if len(f.EventType) > 255 {
-		ps.Add("filter.event_type", "must be at most 255 characters")
-	}
-	if len(f.ExternalID) > 255 {
-		ps.Add("filter.external_id", "must be at most 255 characters")
-	}
-	if f.InstanceID != "" {
-		checkID(&ps, "filter.instance_id", f.InstanceID)
+		f.Verdict = verdictFromProto(v)
 	}
 	if t := pf.GetSince(); t != nil {
 		if t.CheckValid() != nil {
@@ -93,8 +83,8 @@ func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[f
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
 		ps.Add("filter.until", "must be after since")
 	}
-	filterKey := pf.String()
-	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filterKey)
+	filter := filterKey(pf)
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filter)
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -102,7 +92,7 @@ func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[f
 	if err != nil {
 		return nil, toConnect(ctx, s.logger, err)
 	}
-	res := &flowhookv1.ListEventsResponse{NextPageToken: encodePageToken(next, filterKey, total), TotalSize: total}
+	res := &flowhookv1.ListEventsResponse{NextPageToken: encodePageToken(ctx, next, filter), TotalSize: total}
 	for _, ev := range list {
 		res.Events = append(res.Events, eventToProto(ev))
 	}
@@ -110,11 +100,6 @@ func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[f
 }
 
 func (s *EventLogService) GetEvent(ctx context.Context, req *connect.Request[flowhookv1.GetEventRequest]) (*connect.Response[flowhookv1.GetEventResponse], error) {
-	var ps engine.Problems
-	checkID(&ps, "id", req.Msg.GetId())
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
 	ev, err := s.log.GetEvent(ctx, req.Msg.GetId())
 	if err != nil {
 		return nil, toConnect(ctx, s.logger, err)
@@ -130,11 +115,6 @@ func (s *EventLogService) GetEvent(ctx context.Context, req *connect.Request[flo
 func (s *EventLogService) ReplayEvent(ctx context.Context, req *connect.Request[flowhookv1.ReplayEventRequest]) (*connect.Response[flowhookv1.ReplayEventResponse], error) {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
-	}
-	var ps engine.Problems
-	checkID(&ps, "id", req.Msg.GetId())
-	if err := invalid(ps); err != nil {
 		return nil, err
 	}
 	ev, before, entries, err := s.external.Replay(ctx, req.Msg.GetId(), p.UserID)

@@ -477,7 +477,7 @@ func TestSecuritySettings(t *testing.T) {
 				WebhookReceiverDebug: true, EventRetentionDays: days, ExpectedRevision: 2}))
 			ps := problems(t, requireCode(t, err, connect.CodeInvalidArgument))
 			require.Contains(t, ps, "event_retention_days", "days %d", days)
-			require.Contains(t, ps["event_retention_days"], "between 1 and 3650")
+			require.Contains(t, ps["event_retention_days"], "less than or equal to 3650")
 		}
 		_, err = b.settings.UpdateSecuritySettings(ctx, connect.NewRequest(&flowhookv1.UpdateSecuritySettingsRequest{ExpectedRevision: -1}))
 		require.Contains(t, problems(t, requireCode(t, err, connect.CodeInvalidArgument)), "expected_revision")
@@ -1071,15 +1071,15 @@ func TestEventLogList(t *testing.T) {
 			return e.GetVerdict() == flowhookv1.Verdict_VERDICT_PENDING
 		}))
 
-		// A page token keeps its total even when events arrive meanwhile; newer ones wait for
-		// the next listing.
+		// total_size is counted on every page, so it includes events that arrived meanwhile;
+		// newer ones wait for the next listing (the position is kept).
 		res, err := b.eventLog.ListEvents(ctx, connect.NewRequest(&flowhookv1.ListEventsRequest{PageSize: 2}))
 		require.NoError(t, err)
 		a = elPostSigned(t, b.testBundle, elSIM(t, "envelope-sent", "sent", uuid.NewString(), acct))
 		require.Equal(t, http.StatusOK, a.status, a.body)
 		next, err := b.eventLog.ListEvents(ctx, connect.NewRequest(&flowhookv1.ListEventsRequest{PageSize: 2, PageToken: res.Msg.GetNextPageToken()}))
 		require.NoError(t, err)
-		require.Equal(t, int64(n), next.Msg.GetTotalSize())
+		require.Equal(t, int64(n+1), next.Msg.GetTotalSize())
 		require.Equal(t, ids(all)[2:4], ids(next.Msg.GetEvents()))
 		require.Len(t, elList(t, b.clients, nil), n+1)
 	})
@@ -1125,14 +1125,14 @@ func TestEventLogRejectsBadInput(t *testing.T) {
 			path string
 			text string
 		}{
-			{"negative page_size", &flowhookv1.ListEventsRequest{PageSize: -1}, "page_size", "negative"},
+			{"negative page_size", &flowhookv1.ListEventsRequest{PageSize: -1}, "page_size", "greater than or equal to 0"},
 			{"garbage page_token", &flowhookv1.ListEventsRequest{PageToken: "not a token!"}, "page_token", "not a token"},
 			{"base64 page_token", &flowhookv1.ListEventsRequest{PageToken: "eyJ4IjoxfQ"}, "page_token", "not a token"},
 			{"token of another filter", &flowhookv1.ListEventsRequest{PageSize: 1, PageToken: token,
 				Filter: &flowhookv1.EventFilter{Verdict: flowhookv1.Verdict_VERDICT_REJECTED}}, "page_token", "another filter"},
-			{"instance_id", &flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{InstanceId: "not-a-uuid"}}, "filter.instance_id", "not a valid id"},
-			{"verdict 99", &flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{Verdict: 99}}, "filter.verdict", "unknown verdict 99"},
-			{"provider 99", &flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{Provider: 99}}, "filter.provider", "unknown provider 99"},
+			{"instance_id", &flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{InstanceId: "not-a-uuid"}}, "filter.instance_id", "valid UUID"},
+			{"verdict 99", &flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{Verdict: 99}}, "filter.verdict", "defined enum values"},
+			{"provider 99", &flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{Provider: 99}}, "filter.provider", "defined enum values"},
 			{"until before since", &flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{Since: at,
 				Until: timestamppb.New(at.AsTime().Add(-time.Second))}}, "filter.until", "after since"},
 			{"until equal to since", &flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{Since: at, Until: at}}, "filter.until", "after since"},

@@ -49,7 +49,7 @@ func (s *IdentityService) CreateUser(ctx context.Context, req *connect.Request[f
 
 func (s *IdentityService) ListUsers(ctx context.Context, req *connect.Request[flowhookv1.ListUsersRequest]) (*connect.Response[flowhookv1.ListUsersResponse], error) {
 	var ps engine.Problems
-	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "users")
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "")
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (s *IdentityService) ListUsers(ctx context.Context, req *connect.Request[fl
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	res := &flowhookv1.ListUsersResponse{NextPageToken: encodePageToken(next, "users")}
+	res := &flowhookv1.ListUsersResponse{NextPageToken: encodePageToken(ctx, next, "")}
 	for _, u := range users {
 		res.Users = append(res.Users, userToProto(u))
 	}
@@ -74,7 +74,7 @@ func (s *IdentityService) CreateGroup(ctx context.Context, req *connect.Request[
 
 func (s *IdentityService) ListGroups(ctx context.Context, req *connect.Request[flowhookv1.ListGroupsRequest]) (*connect.Response[flowhookv1.ListGroupsResponse], error) {
 	var ps engine.Problems
-	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "groups")
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "")
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (s *IdentityService) ListGroups(ctx context.Context, req *connect.Request[f
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	res := &flowhookv1.ListGroupsResponse{NextPageToken: encodePageToken(next, "groups")}
+	res := &flowhookv1.ListGroupsResponse{NextPageToken: encodePageToken(ctx, next, "")}
 	for _, g := range groups {
 		res.Groups = append(res.Groups, groupToProto(g))
 	}
@@ -106,12 +106,6 @@ func (s *IdentityService) RemoveGroupMember(ctx context.Context, req *connect.Re
 }
 
 func (s *IdentityService) setMember(ctx context.Context, groupID, userID string, member bool) (*flowhookv1.Group, error) {
-	var ps engine.Problems
-	checkID(&ps, "group_id", groupID)
-	checkID(&ps, "user_id", userID)
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
 	g, err := s.identity.SetGroupMember(ctx, groupID, userID, member)
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -122,13 +116,6 @@ func (s *IdentityService) setMember(ctx context.Context, groupID, userID string,
 func (s *IdentityService) CreateApiKey(ctx context.Context, req *connect.Request[flowhookv1.CreateApiKeyRequest]) (*connect.Response[flowhookv1.CreateApiKeyResponse], error) {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
-	}
-	var ps engine.Problems
-	if id := req.Msg.GetUserId(); id != "" {
-		checkID(&ps, "user_id", id)
-	}
-	if err := invalid(ps); err != nil {
 		return nil, err
 	}
 	secret := auth.NewSecret()
@@ -144,11 +131,6 @@ func (s *IdentityService) RevokeApiKey(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, err
 	}
-	var ps engine.Problems
-	checkID(&ps, "api_key_id", req.Msg.GetApiKeyId())
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
 	k, err := s.identity.RevokeAPIKey(ctx, p, req.Msg.GetApiKeyId())
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -159,13 +141,6 @@ func (s *IdentityService) RevokeApiKey(ctx context.Context, req *connect.Request
 func (s *IdentityService) ListApiKeys(ctx context.Context, req *connect.Request[flowhookv1.ListApiKeysRequest]) (*connect.Response[flowhookv1.ListApiKeysResponse], error) {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
-	}
-	var ps engine.Problems
-	if id := req.Msg.GetUserId(); id != "" {
-		checkID(&ps, "user_id", id)
-	}
-	if err := invalid(ps); err != nil {
 		return nil, err
 	}
 	keys, err := s.identity.ListAPIKeys(ctx, p, req.Msg.GetUserId())

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 
 	"connectrpc.com/connect"
@@ -31,11 +30,6 @@ func (s *InstanceService) StartInstance(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, err
 	}
-	var ps engine.Problems
-	checkID(&ps, "workflow_id", req.Msg.GetWorkflowId())
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
 	inst, err := s.runner.Start(ctx, p, engine.StartInput{
 		WorkflowID:    req.Msg.GetWorkflowId(),
 		Version:       req.Msg.GetVersion(),
@@ -52,11 +46,6 @@ func (s *InstanceService) StartInstance(ctx context.Context, req *connect.Reques
 func (s *InstanceService) GetInstance(ctx context.Context, req *connect.Request[flowhookv1.GetInstanceRequest]) (*connect.Response[flowhookv1.GetInstanceResponse], error) {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
-	}
-	var ps engine.Problems
-	checkID(&ps, "instance_id", req.Msg.GetInstanceId())
-	if err := invalid(ps); err != nil {
 		return nil, err
 	}
 	inst, err := s.runner.Get(ctx, p, req.Msg.GetInstanceId())
@@ -79,25 +68,7 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 		ExternalID: pf.GetExternalId(),
 		StartedBy:  pf.GetStartedBy(),
 	}
-	if f.WorkflowID != "" {
-		checkID(&ps, "filter.workflow_id", f.WorkflowID)
-	}
-	if f.StartedBy != "" {
-		checkID(&ps, "filter.started_by", f.StartedBy)
-	}
-	if f.Version < 0 {
-		ps.Add("filter.version", "must not be negative")
-	}
-	if f.Status != engine.StatusUnspecified && !f.Status.Valid() {
-		ps.Add("filter.status", "unknown status %d", int(f.Status))
-	}
 	checkProviderFilter(&ps, "filter.", pf.GetProvider(), f.Connector)
-	if len(f.StateKey) > engine.MaxKeyLen {
-		ps.Add("filter.state_key", "must be at most %d characters", engine.MaxKeyLen)
-	}
-	if len(f.ExternalID) > 255 {
-		ps.Add("filter.external_id", "must be at most 255 characters")
-	}
 	if t := pf.GetCreatedAfter(); t != nil {
 		if t.CheckValid() != nil {
 			ps.Add("filter.created_after", "is not a valid timestamp")
@@ -113,8 +84,8 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 		}
 	}
 	// The token is bound to the whole filter.
-	filterKey := pf.String()
-	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filterKey)
+	filter := filterKey(pf)
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filter)
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -122,7 +93,7 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	res := &flowhookv1.ListInstancesResponse{NextPageToken: encodePageToken(next, filterKey, total), TotalSize: total}
+	res := &flowhookv1.ListInstancesResponse{NextPageToken: encodePageToken(ctx, next, filter), TotalSize: total}
 	for _, in := range list {
 		res.Instances = append(res.Instances, instanceToProto(in))
 	}
@@ -135,7 +106,7 @@ func (s *InstanceService) ListAssignedToMe(ctx context.Context, req *connect.Req
 		return nil, err
 	}
 	var ps engine.Problems
-	pg := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "assigned:"+p.UserID)
+	pg := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "")
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -143,7 +114,7 @@ func (s *InstanceService) ListAssignedToMe(ctx context.Context, req *connect.Req
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	res := &flowhookv1.ListAssignedToMeResponse{NextPageToken: encodePageToken(next, "assigned:"+p.UserID)}
+	res := &flowhookv1.ListAssignedToMeResponse{NextPageToken: encodePageToken(ctx, next, "")}
 	for _, in := range list {
 		res.Instances = append(res.Instances, instanceToProto(in))
 	}
@@ -153,14 +124,6 @@ func (s *InstanceService) ListAssignedToMe(ctx context.Context, req *connect.Req
 func (s *InstanceService) TakeTransition(ctx context.Context, req *connect.Request[flowhookv1.TakeTransitionRequest]) (*connect.Response[flowhookv1.TakeTransitionResponse], error) {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
-	}
-	var ps engine.Problems
-	checkID(&ps, "instance_id", req.Msg.GetInstanceId())
-	if req.Msg.GetExpectedRevision() < 0 {
-		ps.Add("expected_revision", "must not be negative")
-	}
-	if err := invalid(ps); err != nil {
 		return nil, err
 	}
 	inst, err := s.runner.Take(ctx, p, engine.TakeInput{
@@ -180,11 +143,6 @@ func (s *InstanceService) CancelInstance(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, err
 	}
-	var ps engine.Problems
-	checkID(&ps, "instance_id", req.Msg.GetInstanceId())
-	if err := invalid(ps); err != nil {
-		return nil, err
-	}
 	inst, err := s.runner.Cancel(ctx, p, req.Msg.GetInstanceId(), req.Msg.GetReason())
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -199,8 +157,7 @@ func (s *InstanceService) ListActivity(ctx context.Context, req *connect.Request
 	}
 	var ps engine.Problems
 	id := req.Msg.GetInstanceId()
-	checkID(&ps, "instance_id", id)
-	pg := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), id)
+	pg := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), id)
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -208,7 +165,7 @@ func (s *InstanceService) ListActivity(ctx context.Context, req *connect.Request
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	res := &flowhookv1.ListActivityResponse{NextPageToken: encodePageToken(next, id)}
+	res := &flowhookv1.ListActivityResponse{NextPageToken: encodePageToken(ctx, next, id)}
 	for _, a := range acts {
 		res.Entries = append(res.Entries, activityToProto(a))
 	}
@@ -218,11 +175,6 @@ func (s *InstanceService) ListActivity(ctx context.Context, req *connect.Request
 func (s *InstanceService) GetSignedDocument(ctx context.Context, req *connect.Request[flowhookv1.GetSignedDocumentRequest]) (*connect.Response[flowhookv1.GetSignedDocumentResponse], error) {
 	p, err := principal(ctx)
 	if err != nil {
-		return nil, err
-	}
-	var ps engine.Problems
-	checkID(&ps, "instance_id", req.Msg.GetInstanceId())
-	if err := invalid(ps); err != nil {
 		return nil, err
 	}
 	doc, err := s.runner.SignedDocument(ctx, p, req.Msg.GetInstanceId())
@@ -285,7 +237,7 @@ func activityToProto(a engine.Activity) *flowhookv1.ActivityEntry {
 		Id:            a.ID,
 		InstanceId:    a.InstanceID,
 		Sequence:      a.Seq,
-		Kind:          flowhookv1.ActivityKind(a.Kind),
+		Kind:          activityKindToProto(a.Kind),
 		ActorId:       a.ActorID,
 		FromState:     a.FromState,
 		ToState:       a.ToState,
@@ -307,7 +259,19 @@ func activityToProto(a engine.Activity) *flowhookv1.ActivityEntry {
 	return out
 }
 
-// RetryInstance re-runs the step a FAILED instance failed in. (Being built: issue 14.)
+// RetryInstance runs the step a FAILED instance failed in again (admins; the role table in
+// package auth lets no one else call it): for an EXTERNAL state, the same work item is
+// created again, looking first at the provider for one an earlier attempt made.
 func (s *InstanceService) RetryInstance(ctx context.Context, req *connect.Request[flowhookv1.RetryInstanceRequest]) (*connect.Response[flowhookv1.RetryInstanceResponse], error) {
-	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("RetryInstance is not built yet"))
+	p, err := principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := s.runner.Retry(ctx, p, req.Msg.GetInstanceId())
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	s.log.InfoContext(ctx, "instance retried", slog.String("instance_id", inst.ID), slog.String("state_key", inst.StateKey),
+		slog.String("actor_id", p.UserID))
+	return connect.NewResponse(&flowhookv1.RetryInstanceResponse{Instance: instanceToProto(inst)}), nil
 }

@@ -141,6 +141,12 @@ func serve(t testing.TB, cfg config.Config) *testBundle {
 // serveWith runs a server with cfg and telemetry (nil: spans and metrics go nowhere).
 func serveWith(t testing.TB, cfg config.Config, tel *telemetry.Telemetry) *testBundle {
 	t.Helper()
+	return serveWithLog(t, cfg, tel, nil)
+}
+
+// serveWithLog is serveWith with the server's logger (nil: logs go nowhere).
+func serveWithLog(t testing.TB, cfg config.Config, tel *telemetry.Telemetry, log *slog.Logger) *testBundle {
+	t.Helper()
 	if tel == nil {
 		tel = &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()}
 	}
@@ -149,7 +155,9 @@ func serveWith(t testing.TB, cfg config.Config, tel *telemetry.Telemetry) *testB
 	// Providers call back to this very server.
 	cfg.PublicURL = "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	log := slog.New(slog.DiscardHandler)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	a, err := app.New(ctx, cfg, log, tel)
 	require.NoError(t, err)
 	done := make(chan error, 1)

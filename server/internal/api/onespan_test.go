@@ -13,6 +13,7 @@ import (
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan/onespanfake"
 	"github.com/flowhook/flowhook/server/internal/store"
+	"github.com/flowhook/flowhook/server/internal/telemetry"
 )
 
 // oneSpanBundle is a server, its people, a workflow whose signature is a OneSpan package, and
@@ -29,7 +30,13 @@ const oneSpanCallbackKey = "onespan-callback-key-for-tests"
 
 func setupOneSpan(t testing.TB, d store.Dialect) oneSpanBundle {
 	t.Helper()
-	b := setup(t, d)
+	return setupOneSpanWith(t, d, nil)
+}
+
+// setupOneSpanWith is setupOneSpan with telemetry (nil: none).
+func setupOneSpanWith(t testing.TB, d store.Dialect, tel *telemetry.Telemetry) oneSpanBundle {
+	t.Helper()
+	b := setupWith(t, d, tel, nil)
 	p := newPeople(t, b)
 	ctx := context.Background()
 	fake := onespanfake.New(onespanfake.Options{})

@@ -33,6 +33,8 @@ type Options struct {
 	Log             *slog.Logger
 	TracerProvider  trace.TracerProvider
 	MaxRequestBytes int
+	// PageKey returns the key that authenticates page tokens, the same on every replica.
+	PageKey PageKeyFunc
 }
 
 // ServiceNames lists the served services, for reflection and health.
@@ -45,8 +47,10 @@ var ServiceNames = []string{
 }
 
 // Register mounts the Connect services, gRPC health and reflection on mux. Every RPC gets a
-// span (otelconnect), authentication and its role check, a cap on its request size, and panic
-// recovery that answers Internal. Health and reflection need no credentials.
+// span (otelconnect), authentication and its role check, strict decoding (an unknown JSON
+// field or enum name is InvalidArgument) and the protovalidate rules of its request
+// (strict.go), a cap on its request size, and panic recovery that answers Internal. Health and
+// reflection need no credentials.
 func Register(mux *http.ServeMux, svc Services, o Options) error {
 	otelInterceptor, err := otelconnect.NewInterceptor(
 		otelconnect.WithTracerProvider(o.TracerProvider),
@@ -54,8 +58,19 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 	if err != nil {
 		return err
 	}
+	if o.PageKey == nil {
+		return errors.New("api: Options.PageKey is required")
+	}
+	checker, err := newRequestChecker(o.Log, svc.Design.draftProblems)
+	if err != nil {
+		return err
+	}
+	// The request checks come after authentication (an anonymous caller learns nothing of the
+	// rules) and before anything reads the request.
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(otelInterceptor, svc.Auth.Interceptor(func(ctx context.Context, err error) error {
+			return toConnect(ctx, o.Log, err)
+		}), checker.Interceptor(), pagingInterceptor(&pageKeys{load: o.PageKey}, func(ctx context.Context, err error) error {
 			return toConnect(ctx, o.Log, err)
 		})),
 		connect.WithReadMaxBytes(o.MaxRequestBytes),
@@ -64,6 +79,7 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 		}),
 	}
+	opts = append(opts, strictJSONCodecs()...)
 	mux.Handle(flowhookv1connect.NewWorkflowDesignServiceHandler(svc.Design, opts...))
 	mux.Handle(flowhookv1connect.NewWorkflowInstanceServiceHandler(svc.Instances, opts...))
 	mux.Handle(flowhookv1connect.NewIdentityServiceHandler(svc.Identity, opts...))

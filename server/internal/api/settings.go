@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -55,13 +56,14 @@ func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *conne
 	case days < 1 || days > engine.MaxEventRetentionDays:
 		ps.Add("event_retention_days", "must be between 1 and %d (0 means the default, %d)", engine.MaxEventRetentionDays, engine.DefaultEventRetentionDays)
 	}
-	if m.GetExpectedRevision() < 0 {
-		ps.Add("expected_revision", "must not be negative")
-	}
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
 	next := engine.SecuritySettings{WebhookReceiverDebug: m.GetWebhookReceiverDebug(), EventRetentionDays: days}
+	prev, err := s.settings.GetSettings(ctx, engine.SettingsSecurity)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
 	saved, err := s.settings.PutSettings(ctx, engine.Settings{ID: engine.SettingsSecurity, Plain: next.Plain(), UpdatedBy: p.UserID}, m.GetExpectedRevision())
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -69,8 +71,8 @@ func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *conne
 	// This replica applies it now; the others within engine.SecurityTTL.
 	s.security.Forget()
 	sec := engine.SecurityFrom(saved)
-	s.log.InfoContext(ctx, "security settings changed", "webhook_receiver_debug", sec.WebhookReceiverDebug,
-		"event_retention_days", sec.EventRetentionDays, "by", p.UserID, "revision", sec.Revision)
+	logSettingsChange(ctx, s.log, "security settings changed", engine.SettingsSecurity, p.UserID, m,
+		securityToProto(engine.SecurityFrom(prev)), securityToProto(sec))
 	return connect.NewResponse(&flowhookv1.UpdateSecuritySettingsResponse{Settings: securityToProto(sec)}), nil
 }
 
@@ -137,11 +139,33 @@ func (s *SettingsService) update(ctx context.Context, p engine.Provider, req pro
 	if err != nil {
 		return invalid(engine.Problems{{Path: "", Message: "the request cannot be read: " + err.Error()}})
 	}
+	before := out.ProtoReflect().New().Interface()
+	if err := s.view(ctx, p, before); err != nil {
+		return err
+	}
 	saved, err := s.providers.UpdateSettings(ctx, p, b, expectedRevision, caller.UserID)
 	if err != nil {
+		// Saved, but its follow-up failed (registering a callback): the change is logged too.
+		after := out.ProtoReflect().New().Interface()
+		if errors.Is(err, engine.ErrFailedPrecondition) && s.view(ctx, p, after) == nil && revision(after) > revision(before) {
+			logSettingsChange(ctx, s.log, "provider settings changed", p.String(), caller.UserID, req, before, after)
+		}
 		return toConnect(ctx, s.log, err)
 	}
-	return s.decode(ctx, saved, out)
+	if err := s.decode(ctx, saved, out); err != nil {
+		return err
+	}
+	logSettingsChange(ctx, s.log, "provider settings changed", p.String(), caller.UserID, req, before, out)
+	return nil
+}
+
+// revision is a settings message's revision field (0 when it has none).
+func revision(m proto.Message) int64 {
+	f := m.ProtoReflect().Descriptor().Fields().ByName("revision")
+	if f == nil {
+		return 0
+	}
+	return m.ProtoReflect().Get(f).Int()
 }
 
 // decode reads a provider's settings message; a field the message lacks is this server's
@@ -190,7 +214,7 @@ func (s *SettingsService) CreateConnector(ctx context.Context, req *connect.Requ
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	s.log.InfoContext(ctx, "connector created", "connector", c.Name, "by", caller.UserID, "secret_generated", secret != "")
+	logSettingsChange(ctx, s.log, "connector created", "connector."+c.Name, caller.UserID, m, nil, connectorToProto(c))
 	return connect.NewResponse(&flowhookv1.CreateConnectorResponse{Connector: connectorToProto(c), SigningSecret: secret}), nil
 }
 
@@ -204,7 +228,7 @@ func (s *SettingsService) GetConnector(ctx context.Context, req *connect.Request
 
 func (s *SettingsService) ListConnectors(ctx context.Context, req *connect.Request[flowhookv1.ListConnectorsRequest]) (*connect.Response[flowhookv1.ListConnectorsResponse], error) {
 	var ps engine.Problems
-	p := page(&ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "connectors")
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), "")
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
@@ -212,10 +236,7 @@ func (s *SettingsService) ListConnectors(ctx context.Context, req *connect.Reque
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	if p.After != "" {
-		total = p.Total
-	}
-	out := &flowhookv1.ListConnectorsResponse{NextPageToken: encodePageToken(next, "connectors", total), TotalSize: total}
+	out := &flowhookv1.ListConnectorsResponse{NextPageToken: encodePageToken(ctx, next, ""), TotalSize: total}
 	for _, c := range list {
 		out.Connectors = append(out.Connectors, connectorToProto(c))
 	}
@@ -239,11 +260,13 @@ func (s *SettingsService) UpdateConnector(ctx context.Context, req *connect.Requ
 			in.SecretGrace = d
 		}
 	}
+	// Read for the log only: UpdateConnector says what is wrong with the request.
+	before, _ := s.connectors.GetConnector(ctx, in.Name)
 	c, err := s.connectors.UpdateConnector(ctx, in, caller.UserID)
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	s.log.InfoContext(ctx, "connector updated", "connector", c.Name, "by", caller.UserID, "revision", c.Revision)
+	logSettingsChange(ctx, s.log, "connector updated", "connector."+c.Name, caller.UserID, m, connectorToProto(before), connectorToProto(c))
 	return connect.NewResponse(&flowhookv1.UpdateConnectorResponse{Connector: connectorToProto(c)}), nil
 }
 
@@ -255,7 +278,7 @@ func (s *SettingsService) DeleteConnector(ctx context.Context, req *connect.Requ
 	if err := s.connectors.DeleteConnector(ctx, req.Msg.GetName()); err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	s.log.InfoContext(ctx, "connector deleted", "connector", req.Msg.GetName(), "by", caller.UserID)
+	s.log.InfoContext(ctx, "connector deleted", "group", "connector."+req.Msg.GetName(), "by", caller.UserID)
 	return connect.NewResponse(&flowhookv1.DeleteConnectorResponse{}), nil
 }
 

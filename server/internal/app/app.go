@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	connectcors "connectrpc.com/cors"
@@ -24,6 +25,7 @@ import (
 	"github.com/flowhook/flowhook/server/internal/document"
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider"
+	"github.com/flowhook/flowhook/server/internal/sandbox"
 	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
 	"github.com/flowhook/flowhook/server/internal/webhook"
@@ -41,6 +43,11 @@ type App struct {
 	// BootstrapKey is the first admin's API key when this start generated it: the caller shows
 	// it once. Empty otherwise.
 	BootstrapKey string
+	// BootstrapKeyState says how FLOWHOOK_BOOTSTRAP_ADMIN_KEY was used (see KeyState).
+	BootstrapKeyState KeyState
+	// Sandbox is the sandbox when the configuration asked for it (flowhook dev, serve
+	// --sandbox), nil otherwise.
+	Sandbox *sandbox.Sandbox
 
 	cfg     config.Config
 	log     *slog.Logger
@@ -50,6 +57,12 @@ type App struct {
 
 // New opens and migrates the database and builds the handler.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetry.Telemetry) (*App, error) {
+	// The secret key first: a bad FLOWHOOK_SECRET_KEY is reported before anything touches the
+	// database.
+	seal, err := sealer(cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: int32(cfg.DBMaxConns)})
 	if err != nil {
 		return nil, err
@@ -58,11 +71,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		db.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, db: db}
-	if a.sealer, err = sealer(cfg, log); err != nil {
-		db.Close()
-		return nil, err
-	}
+	a := &App{cfg: cfg, log: log, db: db, sealer: seal}
 	if tel.MeterProvider == nil {
 		// Without metrics (OTEL_SDK_DISABLED, tests): a copy with a no-op meter provider, so
 		// the caller's Telemetry is left as given.
@@ -93,31 +102,143 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		db.Close()
 		return nil, err
 	}
+	if cfg.Sandbox {
+		if err := a.mountSandbox(ctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
+// mountSandbox serves the sandbox under /sandbox/ on the app's handler, after pointing every
+// unconfigured provider at it through the same settings editor and connector administration
+// the RPCs use.
+func (a *App) mountSandbox(ctx context.Context) error {
+	st := a.store()
+	providers := provider.NewRegistry(st, a.cfg.PublicURL, &http.Client{Timeout: a.cfg.ProviderTimeout}, time.Now, provider.Builtin()...)
+	sb, err := sandbox.New(sandbox.Options{PublicURL: a.cfg.PublicURL, Providers: providers, Connectors: providers.Connectors(st),
+		CallbackURL: providers.CallbackURL, Log: a.log})
+	if err != nil {
+		return err
+	}
+	if err := sb.Setup(ctx); err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle(sandbox.Prefix+"/", sb.Handler())
+	mux.Handle("/", a.handler)
+	a.handler, a.Sandbox = mux, sb
+	return nil
+}
+
+// KeyState says what became of the configured bootstrap key at start.
+type KeyState int
+
+const (
+	// KeyNone: no key was configured (one may have been generated: BootstrapKey).
+	KeyNone KeyState = iota
+	// KeyCreated: the first admin was created with the configured key.
+	KeyCreated
+	// KeyKnown: the key already is an admin's.
+	KeyKnown
+	// KeyAdopted: the database had its first admin; the key was added to its keys (dev).
+	KeyAdopted
+	// KeyIgnored: the database had its first admin and the key is not an admin's; it was
+	// not used (serve; or dev, when the key is revoked or a non-admin's).
+	KeyIgnored
+)
+
+// bootstrapEmail is the first admin's email.
+const bootstrapEmail = "admin@flowhook.local"
+
 // bootstrap creates the first admin on an empty database, with the configured key or a new
-// one. It returns the key when it generated it (to be shown once), "" otherwise.
+// one. It returns the key when it generated it (to be shown once), "" otherwise. On a
+// database that has its first admin, a configured key that is no admin's is added to that
+// admin's keys when the configuration says so (dev), else ignored with a warning.
 func (a *App) bootstrap(ctx context.Context) (string, error) {
 	secret := a.cfg.BootstrapAdminKey
 	generated := secret == ""
 	if generated {
 		secret = auth.NewSecret()
 	}
-	created, err := store.New(a.db).Bootstrap(ctx,
-		engine.User{DisplayName: "Administrator", Email: "admin@flowhook.local", Roles: []engine.Role{engine.RoleAdmin}},
+	st := store.New(a.db)
+	created, err := st.Bootstrap(ctx,
+		engine.User{DisplayName: "Administrator", Email: bootstrapEmail, Roles: []engine.Role{engine.RoleAdmin}},
 		engine.APIKey{Name: "bootstrap", Prefix: auth.Prefix(secret), Hash: auth.Hash(secret)})
 	if err != nil {
 		return "", fmt.Errorf("bootstrap the first admin: %w", err)
 	}
-	if !created {
+	if created {
+		a.log.InfoContext(ctx, "created the first admin ("+bootstrapEmail+")", "api_key_prefix", auth.Prefix(secret), "generated", generated)
+		if generated {
+			return secret, nil
+		}
+		a.BootstrapKeyState = KeyCreated
 		return "", nil
 	}
-	a.log.InfoContext(ctx, "created the first admin (admin@flowhook.local)", "api_key_prefix", auth.Prefix(secret), "generated", generated)
 	if generated {
-		return secret, nil
+		return "", nil
 	}
-	return "", nil
+	a.BootstrapKeyState, err = a.adopt(ctx, st, secret)
+	return "", err
+}
+
+// adopt handles a configured bootstrap key on a database that already has its first admin.
+func (a *App) adopt(ctx context.Context, st *store.Store, secret string) (KeyState, error) {
+	key, owner, err := st.APIKeyByHash(ctx, auth.Hash(secret))
+	switch {
+	case err == nil && key.RevokedAt == nil && slices.Contains(owner.Roles, engine.RoleAdmin):
+		return KeyKnown, nil
+	case err == nil:
+		a.log.WarnContext(ctx, "FLOWHOOK_BOOTSTRAP_ADMIN_KEY was ignored: it is a revoked key or not an admin's", "api_key_prefix", auth.Prefix(secret))
+		return KeyIgnored, nil
+	case !errors.Is(err, engine.ErrNotFound):
+		return KeyNone, fmt.Errorf("look up the bootstrap key: %w", err)
+	case !a.cfg.AdoptBootstrapKey:
+		a.log.WarnContext(ctx, "FLOWHOOK_BOOTSTRAP_ADMIN_KEY was ignored: the database already has its first admin, and the key is none of its admins' (create keys with IdentityService.CreateApiKey)")
+		return KeyIgnored, nil
+	}
+	admin, err := firstAdmin(ctx, st)
+	if err != nil {
+		return KeyNone, err
+	}
+	if _, err := st.CreateAPIKey(ctx, engine.APIKey{UserID: admin.ID, Name: "bootstrap (FLOWHOOK_BOOTSTRAP_ADMIN_KEY)",
+		Prefix: auth.Prefix(secret), Hash: auth.Hash(secret)}); err != nil {
+		return KeyNone, fmt.Errorf("add FLOWHOOK_BOOTSTRAP_ADMIN_KEY to the admin's keys: %w", err)
+	}
+	a.log.InfoContext(ctx, "added FLOWHOOK_BOOTSTRAP_ADMIN_KEY to the first admin's API keys", "user", admin.Email, "api_key_prefix", auth.Prefix(secret))
+	return KeyAdopted, nil
+}
+
+// firstAdmin returns the bootstrap admin (admin@flowhook.local), else the first admin found.
+func firstAdmin(ctx context.Context, st *store.Store) (engine.User, error) {
+	var found *engine.User
+	for after := ""; ; {
+		page, next, err := st.ListUsers(ctx, engine.Page{Size: 200, After: after})
+		if err != nil {
+			return engine.User{}, fmt.Errorf("find the first admin: %w", err)
+		}
+		for _, u := range page {
+			if !slices.Contains(u.Roles, engine.RoleAdmin) {
+				continue
+			}
+			if u.Email == bootstrapEmail {
+				return u, nil
+			}
+			if found == nil {
+				found = &u
+			}
+		}
+		if next == "" {
+			break
+		}
+		after = next
+	}
+	if found == nil {
+		return engine.User{}, errors.New("find the first admin: the database has users but no admin")
+	}
+	return *found, nil
 }
 
 // render turns the start form into the PDF to sign.
@@ -190,7 +311,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	if err := waitingGauge(tel.MeterProvider, st, providers); err != nil {
 		return nil, err
 	}
-	creator := engine.NewCreator(st, st, runner, providers, render, clock)
+	creator := engine.NewCreator(st, st, runner, providers, render, clock, a.log)
 	reconciler := engine.NewReconciler(st, external, providers, clock)
 	worker.Register(a.queue.Workers(), creator, external, reconciler, func(ctx context.Context) (int, error) {
 		return engine.PurgeEventLog(ctx, st, security, clock)
@@ -205,7 +326,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		EventLog:  api.NewEventLogService(st, external, reconciler, a.log),
 		Health:    api.NewHealthChecker(st.Ping, api.ServiceNames...),
 		Auth:      auth.NewAuthenticator(st, clock, a.log),
-	}, api.Options{Log: a.log, TracerProvider: tel.TracerProvider, MaxRequestBytes: a.cfg.MaxRequestBytes})
+	}, api.Options{Log: a.log, TracerProvider: tel.TracerProvider, MaxRequestBytes: a.cfg.MaxRequestBytes, PageKey: st.PageKey})
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
@@ -92,4 +93,58 @@ func TestBootstrapConfiguredKeyRacingReplicas(t *testing.T) {
 	require.Equal(t, 1, users)
 	_, err := whoAmI(t, apps[3], cfg.BootstrapAdminKey)
 	require.NoError(t, err)
+}
+
+// TestBootstrapKeyOnExistingDatabase: once the first admin exists, serve ignores a configured
+// key that is no admin's and says so (never the key); dev adds it to the first admin's keys;
+// afterwards it is known and nothing is said.
+func TestBootstrapKeyOnExistingDatabase(t *testing.T) {
+	t.Parallel()
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			cfg := config.Default()
+			if dialect == "postgres" {
+				cfg.DatabaseURL = dbtest.NewEmptyPostgres(t)
+			} else {
+				cfg.DataDir = t.TempDir()
+			}
+			first := newApp(t, cfg)
+			require.NotEmpty(t, first.BootstrapKey)
+			require.NoError(t, first.Close())
+
+			chosen := "fh_chosen_after_the_first_start_0001"
+			cfg.BootstrapAdminKey = chosen
+			start := func(adopt bool) (*app.App, string) {
+				var logs bytes.Buffer
+				c := cfg
+				c.AdoptBootstrapKey = adopt
+				a, err := app.New(context.Background(), c, slog.New(slog.NewJSONHandler(&logs, nil)), &telemetry.Telemetry{TracerProvider: noop.NewTracerProvider()})
+				require.NoError(t, err)
+				t.Cleanup(func() { a.Close() })
+				require.NotContains(t, logs.String(), chosen, "the key is never logged")
+				return a, logs.String()
+			}
+
+			served, logs := start(false)
+			require.Equal(t, app.KeyIgnored, served.BootstrapKeyState)
+			require.Contains(t, logs, `"level":"WARN","msg":"FLOWHOOK_BOOTSTRAP_ADMIN_KEY was ignored: the database already has its first admin`)
+			_, err := whoAmI(t, served, chosen)
+			require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err))
+
+			dev, logs := start(true)
+			require.Equal(t, app.KeyAdopted, dev.BootstrapKeyState)
+			require.Contains(t, logs, "added FLOWHOOK_BOOTSTRAP_ADMIN_KEY to the first admin's API keys")
+			me, err := whoAmI(t, dev, chosen)
+			require.NoError(t, err)
+			require.Equal(t, "admin@flowhook.local", me.GetUser().GetEmail())
+			_, err = whoAmI(t, dev, first.BootstrapKey)
+			require.NoError(t, err, "the generated key still works")
+
+			again, logs := start(false)
+			require.Equal(t, app.KeyKnown, again.BootstrapKeyState)
+			require.NotContains(t, logs, "BOOTSTRAP_ADMIN_KEY was ignored")
+			require.Nil(t, again.Sandbox, "no sandbox unless asked for")
+		})
+	}
 }

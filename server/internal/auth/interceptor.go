@@ -92,6 +92,7 @@ var Procedures = map[string][]engine.Role{
 	"/flowhook.v1.WorkflowInstanceService/ListAssignedToMe":  users,
 	"/flowhook.v1.WorkflowInstanceService/TakeTransition":    users,
 	"/flowhook.v1.WorkflowInstanceService/CancelInstance":    users,
+	"/flowhook.v1.WorkflowInstanceService/RetryInstance":     admins,
 	"/flowhook.v1.WorkflowInstanceService/ListActivity":      users,
 	"/flowhook.v1.WorkflowInstanceService/GetSignedDocument": users,
 

@@ -16,7 +16,7 @@ import (
 	"time"
 )
 
-// Config is everything `flowhook serve` needs to know.
+// Config is everything `flowhook serve` and `flowhook dev` need to know.
 type Config struct {
 	// Addr is the host:port the server listens on.
 	Addr string
@@ -61,6 +61,13 @@ type Config struct {
 	// from another origin, e.g. a front end built on the TypeScript SDK; "*" allows any. Empty
 	// allows none: browsers then reach the API only from its own origin.
 	CORSOrigins []string
+	// Sandbox serves the fake providers under /sandbox/ and points every unconfigured
+	// provider at them (flowhook dev; serve --sandbox).
+	Sandbox bool
+	// AdoptBootstrapKey adds BootstrapAdminKey to the first admin's keys when the database
+	// already has one and the key is not an admin's yet (flowhook dev), so that the same
+	// key works on a data dir made earlier.
+	AdoptBootstrapKey bool
 }
 
 // Default returns the configuration used when nothing is set.
@@ -83,12 +90,64 @@ func Default() Config {
 	}
 }
 
-// Load reads the configuration: defaults, then FLOWHOOK_* variables from getenv, then flags
-// from args. It returns flag.ErrHelp when -h was asked for.
-func Load(name string, args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+// Command is a subcommand of flowhook that reads a configuration: each defines only the
+// flags (and reads only the variables) it uses.
+type Command string
+
+const (
+	// Serve is production mode: every setting, PostgreSQL or the embedded database.
+	Serve Command = "serve"
+	// Dev is the newcomer's server: the embedded database in ./.flowhook, the sandbox on,
+	// text logs; FLOWHOOK_DATABASE_URL and FLOWHOOK_SECRET_KEY are not read.
+	Dev Command = "dev"
+	// Migrate applies the migrations and exits.
+	Migrate Command = "migrate"
+)
+
+// summaries are the first lines of each command's help.
+var summaries = map[Command]string{
+	Serve: `Serve the API, the webhooks and /metrics on one port (production mode). The database is
+PostgreSQL when a database URL is set, else the embedded SQLite database in -data-dir.`,
+	Dev: `Run flowhook for development on one laptop: the embedded SQLite database in -data-dir,
+an admin API key (FLOWHOOK_BOOTSTRAP_ADMIN_KEY, else generated and printed once), and the
+sandbox: fake DocuSign, OneSpan and ticketing systems under /sandbox/ on the same port, which
+every unconfigured provider points at. Nothing reaches a real provider. Start over with
+rm -rf of the data dir.`,
+	Migrate: `Apply the database migrations and exit.`,
+}
+
+// envOnly are the variables a command reads that have no flag (a secret on the command line
+// would show in ps), by command.
+var envOnly = map[Command][]string{
+	Serve: {
+		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY  API key of the first admin, created on an empty database (else generated and printed once)",
+		"FLOWHOOK_SECRET_KEY           base64 of 32 bytes sealing provider secrets (embedded mode: kept in the data dir)",
+		"OTEL_*                        OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED, …",
+	},
+	Dev: {
+		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY  the admin's API key: created with the first admin, or added to it on an existing data dir",
+		"OTEL_*                        OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED, …",
+	},
+}
+
+// Load reads the configuration of a command: defaults, then FLOWHOOK_* variables from getenv,
+// then flags from args. Only the command's own flags are defined. With -h it writes the
+// command's help to help and returns flag.ErrHelp; a parse error is returned, never printed.
+func Load(cmd Command, args []string, getenv func(string) string, help io.Writer) (Config, error) {
 	c := Default()
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(usage)
+	switch cmd {
+	case Serve, Migrate:
+	case Dev:
+		c.DataDir = "./.flowhook"
+		c.LogFormat = "text"
+		c.Sandbox = true
+		c.AdoptBootstrapKey = true
+	default:
+		return c, fmt.Errorf("config: unknown command %q", cmd)
+	}
+	fs := flag.NewFlagSet("flowhook "+string(cmd), flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned; help is written below
+	fs.Usage = func() {}
 	var errs []error
 	env := func(key string) string { return getenv("FLOWHOOK_" + key) }
 
@@ -120,33 +179,59 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		}
 		fs.IntVar(p, flagName, *p, help+" (env FLOWHOOK_"+key+")")
 	}
+	boolean := func(p *bool, flagName, key, help string) {
+		if v := env(key); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("FLOWHOOK_%s: %q is not true or false", key, v))
+			} else {
+				*p = b
+			}
+		}
+		fs.BoolVar(p, flagName, *p, help+" (env FLOWHOOK_"+key+")")
+	}
 
 	logLevel := c.LogLevel.String()
-	str(&c.Addr, "addr", "ADDR", "host:port to listen on")
-	str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL (postgres://…); empty runs on the embedded SQLite database in -data-dir")
-	// The bootstrap key is read from the environment only: a flag would show in `ps`.
-	c.BootstrapAdminKey = env("BOOTSTRAP_ADMIN_KEY")
-	c.SecretKey = env("SECRET_KEY")
+	var corsOrigins string
+	if cmd != Migrate {
+		str(&c.Addr, "addr", "ADDR", "host:port to listen on")
+	}
+	if cmd != Dev {
+		str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL (postgres://…); empty runs on the embedded SQLite database in -data-dir")
+	}
 	str(&c.DataDir, "data-dir", "DATA_DIR", "directory of the embedded database")
-	str(&c.PublicURL, "public-url", "PUBLIC_URL", "base URL providers reach this service at; default http://{addr}")
+	if cmd != Migrate {
+		str(&c.PublicURL, "public-url", "PUBLIC_URL", "base URL providers reach this service at; default http://{addr}")
+	}
 	str(&logLevel, "log-level", "LOG_LEVEL", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "LOG_FORMAT", "json or text")
-	num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "PostgreSQL pool size (0: 20)")
-	dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
-	dur(&c.ReadTimeout, "read-timeout", "READ_TIMEOUT", "time to read a whole request")
-	dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "time to write a response")
-	dur(&c.IdleTimeout, "idle-timeout", "IDLE_TIMEOUT", "keep-alive idle time")
-	dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "time to drain requests on SIGTERM")
-	num(&c.MaxHeaderBytes, "max-header-bytes", "MAX_HEADER_BYTES", "largest request header block")
-	dur(&c.OrphanWindow, "orphan-window", "ORPHAN_WINDOW", "how long to retry a webhook for an unknown work item")
-	dur(&c.ReconcileInterval, "reconcile-interval", "RECONCILE_INTERVAL", "how often to ask providers about work items still waiting")
-	dur(&c.ProviderTimeout, "provider-timeout", "PROVIDER_TIMEOUT", "time one HTTP exchange with an outside system may take")
-	num(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "largest RPC request message")
-	var corsOrigins string
-	str(&corsOrigins, "cors-origins", "CORS_ORIGINS", "comma-separated browser origins allowed to call the API (https://app.example.com; * for any)")
+	if cmd != Migrate {
+		str(&corsOrigins, "cors-origins", "CORS_ORIGINS", "comma-separated browser origins allowed to call the API (https://app.example.com; * for any)")
+		// The bootstrap key is read from the environment only: a flag would show in `ps`.
+		c.BootstrapAdminKey = env("BOOTSTRAP_ADMIN_KEY")
+	}
+	if cmd == Serve {
+		c.SecretKey = env("SECRET_KEY")
+		boolean(&c.Sandbox, "sandbox", "SANDBOX", "serve the sandbox (fake providers under /sandbox/, unauthenticated) as flowhook dev does; never on a server others reach")
+		num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "PostgreSQL pool size (0: 20)")
+		dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
+		dur(&c.ReadTimeout, "read-timeout", "READ_TIMEOUT", "time to read a whole request")
+		dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "time to write a response")
+		dur(&c.IdleTimeout, "idle-timeout", "IDLE_TIMEOUT", "keep-alive idle time")
+		dur(&c.ShutdownTimeout, "shutdown-timeout", "SHUTDOWN_TIMEOUT", "time to drain requests on SIGTERM")
+		num(&c.MaxHeaderBytes, "max-header-bytes", "MAX_HEADER_BYTES", "largest request header block")
+		dur(&c.OrphanWindow, "orphan-window", "ORPHAN_WINDOW", "how long to retry a webhook for an unknown work item")
+		dur(&c.ReconcileInterval, "reconcile-interval", "RECONCILE_INTERVAL", "how often to ask providers about work items still waiting")
+		dur(&c.ProviderTimeout, "provider-timeout", "PROVIDER_TIMEOUT", "time one HTTP exchange with an outside system may take")
+		num(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "largest RPC request message")
+	}
 
 	if err := fs.Parse(args); err != nil {
-		return c, err
+		if errors.Is(err, flag.ErrHelp) {
+			writeHelp(help, cmd, fs)
+			return c, err
+		}
+		return c, fmt.Errorf("%w (see 'flowhook %s -h')", err, cmd)
 	}
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
@@ -167,6 +252,21 @@ func Load(name string, args []string, getenv func(string) string, usage io.Write
 		return c, err
 	}
 	return c, c.Validate()
+}
+
+// writeHelp writes a command's help: what it does, its flags, and the variables it reads
+// that have no flag.
+func writeHelp(w io.Writer, cmd Command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: flowhook %s [flags]\n\n%s\n\nflags:\n", cmd, summaries[cmd])
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+	if vars := envOnly[cmd]; len(vars) > 0 {
+		fmt.Fprintf(w, "\nenvironment (no flag):\n")
+		for _, v := range vars {
+			fmt.Fprintf(w, "  %s\n", v)
+		}
+	}
 }
 
 // Validate reports every problem of the configuration at once.

@@ -89,3 +89,36 @@ func TestLoadHelp(t *testing.T) {
 	_, err := config.Load("serve", []string{"-h"}, env(nil), io.Discard)
 	require.True(t, errors.Is(err, flag.ErrHelp))
 }
+
+// TestLoadPerCommand: dev has its own defaults and reads neither the database URL nor the
+// secret key; each command knows only its own flags.
+func TestLoadPerCommand(t *testing.T) {
+	t.Parallel()
+	vars := env(map[string]string{"FLOWHOOK_DATABASE_URL": "postgres://x@db/flowhook", "FLOWHOOK_SECRET_KEY": "k",
+		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY": "fh_a_key_of_twenty_chars_or_more"})
+	dev, err := config.Load(config.Dev, nil, vars, io.Discard)
+	require.NoError(t, err)
+	require.True(t, dev.Embedded(), "dev is always embedded")
+	require.Empty(t, dev.SecretKey)
+	require.Equal(t, "./.flowhook", dev.DataDir)
+	require.Equal(t, "text", dev.LogFormat)
+	require.True(t, dev.Sandbox)
+	require.True(t, dev.AdoptBootstrapKey)
+	require.Equal(t, "fh_a_key_of_twenty_chars_or_more", dev.BootstrapAdminKey)
+
+	serve, err := config.Load(config.Serve, []string{"-sandbox"}, vars, io.Discard)
+	require.NoError(t, err)
+	require.True(t, serve.Sandbox)
+	require.False(t, serve.AdoptBootstrapKey)
+	require.Equal(t, "k", serve.SecretKey)
+	serve, err = config.Load(config.Serve, nil, env(map[string]string{"FLOWHOOK_SANDBOX": "true"}), io.Discard)
+	require.NoError(t, err)
+	require.True(t, serve.Sandbox)
+
+	_, err = config.Load(config.Migrate, []string{"-addr", ":1"}, env(nil), io.Discard)
+	require.ErrorContains(t, err, "flag provided but not defined: -addr (see 'flowhook migrate -h')")
+	_, err = config.Load(config.Dev, []string{"-sandbox"}, env(nil), io.Discard)
+	require.ErrorContains(t, err, "flag provided but not defined: -sandbox")
+	_, err = config.Load("launch", nil, env(nil), io.Discard)
+	require.ErrorContains(t, err, `unknown command "launch"`)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -41,11 +42,16 @@ type Creator struct {
 	providers Providers
 	render    RenderFunc
 	clock     Clock
+	log       *slog.Logger
 }
 
-// NewCreator returns the work-item side of the engine.
-func NewCreator(work WorkStore, instances InstanceStore, runner *Runner, providers Providers, render RenderFunc, clock Clock) *Creator {
-	return &Creator{work: work, instances: instances, runner: runner, providers: providers, render: render, clock: clock}
+// NewCreator returns the work-item side of the engine. It logs each work item whose creation
+// failed for good (nil: nothing is logged).
+func NewCreator(work WorkStore, instances InstanceStore, runner *Runner, providers Providers, render RenderFunc, clock Clock, log *slog.Logger) *Creator {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Creator{work: work, instances: instances, runner: runner, providers: providers, render: render, clock: clock, log: log}
 }
 
 // Create creates a CREATING work item at its provider and couples the provider's id. retried
@@ -70,6 +76,12 @@ func (c *Creator) Create(ctx context.Context, workItemID string, retried, lastAt
 	}
 	def, err := c.runner.definition(ctx, inst.WorkflowID, inst.Version)
 	if err != nil {
+		if lastAttempt && !errors.Is(err, context.Canceled) {
+			// Left CREATING, the instance would wait for ever without a word.
+			c.log.ErrorContext(ctx, "reading the workflow version of a work item failed on its last attempt",
+				slog.String("work_item_id", wi.ID), slog.String("error", err.Error()))
+			return c.failWith(ctx, wi, fmt.Sprintf("version %d of the workflow could not be read (see the server log)", inst.Version))
+		}
 		return err
 	}
 	req, err := c.request(def, inst, wi)
@@ -232,10 +244,27 @@ func (c *Creator) failOrRetry(ctx context.Context, wi WorkItem, err error, lastA
 	return err
 }
 
+// fail fails the work item and, when it still waits on it, its instance, with a reason an
+// administrator can act on (publicText: never a credential), logged at WARN so that a failed
+// instance is seen without anyone asking for it. RetryInstance runs the step again.
 func (c *Creator) fail(ctx context.Context, wi WorkItem, cause error) error {
-	reason := fmt.Sprintf("creating the %s work item failed: %s", wi.System, publicText(cause))
-	return c.work.FailWorkItem(ctx, wi.ID, reason, Activity{Kind: ActivityFailed, FromState: wi.StateKey,
+	return c.failWith(ctx, wi, publicText(cause))
+}
+
+func (c *Creator) failWith(ctx context.Context, wi WorkItem, why string) error {
+	reason := fmt.Sprintf("creating the %s work item failed: %s", wi.System, why)
+	err := c.work.FailWorkItem(ctx, wi.ID, reason, Activity{Kind: ActivityFailed, FromState: wi.StateKey,
 		CreatedAt: c.clock.Now(), Message: reason})
+	if errors.Is(err, ErrConflict) {
+		return nil // coupled or closed by a racing attempt: nothing failed
+	}
+	if err != nil {
+		return err
+	}
+	c.log.WarnContext(ctx, "work item creation failed; the instance is FAILED until an admin retries it (RetryInstance)",
+		slog.String("instance_id", wi.InstanceID), slog.String("work_item_id", wi.ID),
+		slog.String("system", wi.System.String()), slog.String("state_key", wi.StateKey), slog.String("reason", reason))
+	return nil
 }
 
 // Cancel voids an open work item at its provider because its instance was cancelled.

@@ -78,8 +78,8 @@ type WorkStore interface {
 	// CoupleWorkItem sets the provider's id on a CREATING work item (WAITING), records the
 	// activity, and re-enqueues events that arrived for that id before the coupling.
 	CoupleWorkItem(ctx context.Context, id, externalID string, act Activity) (WorkItem, error)
-	// FailWorkItem marks a work item FAILED and, when its instance still waits on it, the
-	// instance FAILED with the reason.
+	// FailWorkItem marks a CREATING work item FAILED (ErrConflict when it is no longer
+	// CREATING) and, when its instance still waits on it, the instance FAILED with the reason.
 	FailWorkItem(ctx context.Context, id, reason string, act Activity) error
 	// CloseWorkItem sets a final status on a work item (CANCELLED after a void).
 	CloseWorkItem(ctx context.Context, id string, status WorkItemStatus, note string, act *Activity) error
@@ -135,6 +135,7 @@ type External struct {
 
 	tracer   trace.Tracer
 	duration metric.Float64Histogram
+	webhooks metric.Int64Counter
 }
 
 // NewExternal returns the external-event side of the engine.
@@ -145,7 +146,22 @@ func NewExternal(work WorkStore, instances InstanceStore, runner *Runner, provid
 	return x
 }
 
-// Instrument makes processing spans and measures processing time with the providers.
+// WebhookMeter is the meter of flowhook.webhooks (see NewWebhookCounter).
+const WebhookMeter = "github.com/flowhook/flowhook/server/internal/webhook"
+
+// NewWebhookCounter returns flowhook.webhooks (flowhook_webhooks_total): notifications by
+// provider and final verdict, each counted once, when its verdict is decided. The webhook
+// router counts those whose verdict is known when it answers (rejected, ignored, applied
+// inline, duplicate, …); External counts those stored PENDING when their job (or a replay)
+// decides them. Both make it here, from one meter, so that the SDK gives them one instrument.
+func NewWebhookCounter(mp metric.MeterProvider) (metric.Int64Counter, error) {
+	return mp.Meter(WebhookMeter).Int64Counter("flowhook.webhooks",
+		metric.WithDescription("Notifications received, by provider and final verdict (rejected and ignored ones included; one stored PENDING counts when it is decided)"),
+		metric.WithUnit("{notification}"))
+}
+
+// Instrument makes processing spans and measures processing time with the providers, and
+// counts the final verdicts of the events decided after they were stored PENDING.
 func (x *External) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) error {
 	x.tracer = tp.Tracer("github.com/flowhook/flowhook/server/internal/engine")
 	h, err := mp.Meter("github.com/flowhook/flowhook/server/internal/engine").Float64Histogram("flowhook.webhook.process.duration",
@@ -156,6 +172,9 @@ func (x *External) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) 
 		return err
 	}
 	x.duration = h
+	if x.webhooks, err = NewWebhookCounter(mp); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -310,6 +329,13 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save
 			msg += ": " + res.Reason
 		}
 		eventlog.Note(ctx, eventlog.StepVerdict, "%s (after %s)", msg, elapsed(ctx))
+		// A notification stored PENDING is counted now, with its final verdict; one decided
+		// as it arrived was counted by the webhook router. Reconciliation's own events are
+		// not notifications.
+		if path != PathInline && ev.Verdict == VerdictPending && res.Verdict != VerdictPending && ev.Headers[SourceHeader] == "" {
+			x.webhooks.Add(ctx, 1, metric.WithAttributes(attribute.String("provider", ev.Event.System.String()),
+				attribute.String("verdict", strings.ToLower(string(res.Verdict)))))
+		}
 	}
 	span.SetAttributes(attribute.String("flowhook.webhook.verdict", verdict))
 	if res.InstanceID != "" {

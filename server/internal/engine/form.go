@@ -80,6 +80,9 @@ func checkValue(t FieldType, v any) string {
 		if !utf8.ValidString(s) || utf8.RuneCountInString(s) > MaxFieldValueLen {
 			return fmt.Sprintf("must be valid UTF-8 of at most %d characters", MaxFieldValueLen)
 		}
+		if p := ControlProblem(s, true); p != "" {
+			return p
+		}
 	case FieldTypeNumber:
 		n, ok := v.(float64)
 		if !ok {

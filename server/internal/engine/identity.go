@@ -158,7 +158,7 @@ func (s *Identity) ListUsers(ctx context.Context, p Page) ([]User, string, error
 func (s *Identity) CreateGroup(ctx context.Context, name, description string) (Group, error) {
 	var ps Problems
 	checkText(&ps, "name", name, MaxNameLen, true)
-	checkText(&ps, "description", description, MaxDescriptionLen, false)
+	checkProse(&ps, "description", description, MaxDescriptionLen, false)
 	if err := ps.Err(); err != nil {
 		return Group{}, err
 	}
@@ -234,6 +234,10 @@ func checkEmail(ps *Problems, path, email string) {
 	}
 	if len(email) > 254 {
 		ps.Add(path, "must be at most 254 characters")
+		return
+	}
+	if p := ControlProblem(email, false); p != "" {
+		ps.Add(path, "%s", p)
 		return
 	}
 	a, err := mail.ParseAddress(email)

@@ -44,13 +44,17 @@ type Instance struct {
 	Revision     int64
 	StartedBy    string
 	RequestID    string
-	Assignee     *Assignee // set only while ACTIVE in a HUMAN state
-	System       System    // of the EXTERNAL state it waits (or waited) in
-	ExternalID   string
-	Reason       string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	EndedAt      *time.Time
+	// RequestFingerprint is a hash of what the start request asked for (StartFingerprint):
+	// a request id used again with other input is refused. Empty on instances started before
+	// it was kept.
+	RequestFingerprint string
+	Assignee           *Assignee // set only while ACTIVE in a HUMAN state
+	System             System    // of the EXTERNAL state it waits (or waited) in
+	ExternalID         string
+	Reason             string
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	EndedAt            *time.Time
 	// WorkItem is the newest work item, when read with it (GetInstance).
 	WorkItem *WorkItem
 }
@@ -69,10 +73,11 @@ const (
 	ActivityFailed
 	ActivityExternalProgress
 	ActivityOutcome
+	ActivityRetried // an admin ran the failed step again (RetryInstance)
 )
 
 var activityKindNames = []string{"", "STARTED", "TRANSITION", "ASSIGNED", "WAITING_EXTERNAL", "COMPLETED",
-	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME"}
+	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME", "RETRIED"}
 
 func (k ActivityKind) String() string { return enumName(activityKindNames, int(k)) }
 

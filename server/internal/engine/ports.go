@@ -5,13 +5,10 @@ import (
 	"time"
 )
 
-// Page asks for one page of a list. After is the opaque position the previous page ended at;
-// Total is the number of matches the first page counted, carried along so that later pages
-// need not count again.
+// Page asks for one page of a list. After is the opaque position the previous page ended at.
 type Page struct {
 	Size  int
 	After string
-	Total int64
 }
 
 // WorkflowFilter narrows ListWorkflows.

@@ -332,6 +332,10 @@ type InboundLimits struct {
 	SafeHeaders []string
 	// Unauthorized is the 401 answer's message.
 	Unauthorized string
+	// HeaderAuth says that Authenticate reads headers only (a credential sent as is, nothing
+	// signed over the body): the receiver then checks it before reading the body, so that a
+	// caller without it gets 401 whatever it sent, never 413 or 415.
+	HeaderAuth bool
 }
 
 // Authentication is what checking a notification's credentials found.

@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -72,7 +75,7 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 	}
 	if in.RequestID != "" {
 		if existing, err := r.instances.InstanceByRequest(ctx, p.UserID, in.RequestID); err == nil {
-			return r.sameRequest(existing, in)
+			return r.sameRequest(ctx, existing, in)
 		} else if !errors.Is(err, ErrNotFound) {
 			return Instance{}, err
 		}
@@ -115,6 +118,9 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 		CreatedAt:    now,
 		UpdatedAt:    now,
 	}
+	if in.RequestID != "" {
+		inst.RequestFingerprint = StartFingerprint(in, data)
+	}
 	acts := []Activity{{Kind: ActivityStarted, ActorID: p.UserID, ToState: start.Key, Changes: diffForm(nil, data), CreatedAt: now,
 		Message: fmt.Sprintf("started %q version %d", def.Name, v.Version)}}
 	moved, eff := r.move(ctx, &inst, def, t, p.UserID, nil)
@@ -125,18 +131,64 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 		if gerr != nil {
 			return Instance{}, gerr
 		}
-		return r.sameRequest(existing, in)
+		return r.sameRequest(ctx, existing, in)
 	}
 	return created, err
 }
 
-// sameRequest answers a repeated request id with the instance it started, unless the id is
-// being reused for another workflow.
-func (r *Runner) sameRequest(existing Instance, in StartInput) (Instance, error) {
+// sameRequest answers a repeated request id with the instance it started when the request
+// asks for the same thing, as Stripe answers a reused idempotency key; a request id used
+// again with other input is ErrAlreadyExists. What is compared is the fingerprint of the first
+// request (its form data as validated then: the instance's own form data changes as HUMAN
+// states fill it in). Instances started before fingerprints were kept have none: only their
+// workflow is compared.
+func (r *Runner) sameRequest(ctx context.Context, existing Instance, in StartInput) (Instance, error) {
 	if existing.WorkflowID != in.WorkflowID {
-		return Instance{}, Invalid(Problem{Path: "request_id", Message: "was already used to start an instance of another workflow"})
+		return Instance{}, reusedRequest(existing, "another workflow")
+	}
+	if existing.RequestFingerprint == "" {
+		return existing, nil
+	}
+	// The repeat's form is validated against the version the first request started, so that
+	// "latest" still means what it meant then.
+	def, err := r.definition(ctx, existing.WorkflowID, existing.Version)
+	if err != nil {
+		return Instance{}, err
+	}
+	var start State
+	for _, s := range def.States {
+		if s.Kind == StateKindStart {
+			start = s
+		}
+	}
+	data, ps := ValidateForm("form_data", start.FormFields, in.FormData)
+	if len(ps) > 0 || StartFingerprint(in, data) != existing.RequestFingerprint {
+		return Instance{}, reusedRequest(existing, "other input")
 	}
 	return existing, nil
+}
+
+func reusedRequest(existing Instance, what string) error {
+	return fmt.Errorf("%w: request_id %q was already used to start instance %s with %s; use a new request id for a new request",
+		ErrAlreadyExists, truncateText(existing.RequestID, maxRequestIDLen), existing.ID, what)
+}
+
+// StartFingerprint is the canonical hash of what a start request asks for: the workflow, the
+// version as requested (0 for the latest), the transition key as requested, and the form data
+// as validated (data). encoding/json writes map keys sorted, so equal requests hash equal.
+func StartFingerprint(in StartInput, data map[string]any) string {
+	b, err := json.Marshal(struct {
+		WorkflowID    string         `json:"w"`
+		Version       int32          `json:"v"`
+		TransitionKey string         `json:"t"`
+		FormData      map[string]any `json:"f"`
+	}{in.WorkflowID, in.Version, in.TransitionKey, data})
+	if err != nil {
+		// Validated form data is strings, finite numbers and booleans: it always marshals.
+		b = fmt.Appendf(nil, "%#v", data)
+	}
+	sum := sha256.Sum256(b)
+	return "v1:" + hex.EncodeToString(sum[:])
 }
 
 func pickTransition(def Draft, from State, key string) (Transition, Problems) {
@@ -271,7 +323,7 @@ func (r *Runner) Take(ctx context.Context, p Principal, in TakeInput) (Instance,
 // Cancel cancels an open instance, for an admin or its starter.
 func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (Instance, error) {
 	var ps Problems
-	checkText(&ps, "reason", reason, MaxDescriptionLen, true)
+	checkProse(&ps, "reason", reason, MaxDescriptionLen, true)
 	if err := ps.Err(); err != nil {
 		return Instance{}, err
 	}
@@ -307,6 +359,73 @@ func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (In
 		}
 	}
 	return r.instances.UpdateInstance(ctx, inst, read, acts, eff)
+}
+
+// Retry runs the step a FAILED instance failed in again, for an admin. An EXTERNAL state's
+// work item failed to be created: in one change the instance waits in the state again (its
+// reason and end cleared), the same work item goes back to CREATING, and its create job is
+// enqueued marked as a retry, so that the job first looks at the provider for the item an
+// earlier attempt made: a retry never makes a second envelope, package or ticket. Of two
+// concurrent retries one wins; the other finds the instance no longer FAILED.
+func (r *Runner) Retry(ctx context.Context, p Principal, id string) (Instance, error) {
+	if !p.IsAdmin() {
+		return Instance{}, fmt.Errorf("%w: only an admin retries an instance", ErrPermissionDenied)
+	}
+	inst, err := r.instances.GetInstance(ctx, id)
+	if err != nil {
+		return Instance{}, err
+	}
+	if inst.Status != StatusFailed {
+		return Instance{}, notRetryable(inst)
+	}
+	wi, err := r.instances.CurrentWorkItem(ctx, inst.ID)
+	if errors.Is(err, ErrNotFound) || (err == nil && (wi.Status != WorkItemFailed || wi.StateKey != inst.StateKey)) {
+		// A concurrent retry may have reopened it since the instance was read.
+		if cur, gerr := r.instances.GetInstance(ctx, id); gerr == nil && cur.Status != StatusFailed {
+			return Instance{}, notRetryable(cur)
+		}
+		return Instance{}, fmt.Errorf("%w: the instance FAILED in %q without a failed step to run again", ErrFailedPrecondition, inst.StateKey)
+	}
+	if err != nil {
+		return Instance{}, err
+	}
+	now := r.clock.Now()
+	read := inst.Revision
+	failure := inst.Reason
+	inst.Status = StatusWaitingExternal
+	inst.Reason = ""
+	inst.EndedAt = nil
+	inst.ExternalID = ""
+	inst.UpdatedAt = now
+	inst.Revision = read + 1
+	wi.Status = WorkItemCreating
+	wi.EnteredRevision = inst.Revision
+	wi.Error = ""
+	wi.UpdatedAt = now
+	msg := fmt.Sprintf("retried: creating the %s work item again", wi.System)
+	if failure != "" {
+		msg += " (" + truncateText(failure, MaxDescriptionLen/2) + ")"
+	}
+	acts := []Activity{{Kind: ActivityRetried, ActorID: p.UserID, FromState: inst.StateKey, ToState: inst.StateKey,
+		CreatedAt: now, Message: msg}}
+	eff := Effects{RetriedWorkItems: []WorkItem{wi}, Jobs: []Job{CreateWorkItemJob{WorkItemID: wi.ID, Retried: true}}}
+	out, err := r.instances.UpdateInstance(ctx, inst, read, acts, eff)
+	if errors.Is(err, ErrConflict) {
+		// A concurrent retry (or another change) won: say where the instance is now.
+		if cur, gerr := r.instances.GetInstance(ctx, id); gerr == nil && cur.Status != StatusFailed {
+			return Instance{}, notRetryable(cur)
+		}
+	}
+	if err != nil {
+		return Instance{}, err
+	}
+	wi.Revision++
+	out.WorkItem = &wi
+	return out, nil
+}
+
+func notRetryable(inst Instance) error {
+	return fmt.Errorf("%w: the instance is %s in %q; only a FAILED instance can be retried", ErrFailedPrecondition, inst.Status, inst.StateKey)
 }
 
 // Get returns an instance the caller may see.

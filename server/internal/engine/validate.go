@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // Limits on the size of a draft. A request over them is refused with a problem, so that one
@@ -44,7 +42,7 @@ func ValidConnectorName(name string) bool {
 func ValidateDraft(d Draft, providers Catalog) Problems {
 	var ps Problems
 	checkText(&ps, "name", d.Name, MaxNameLen, true)
-	checkText(&ps, "description", d.Description, MaxDescriptionLen, false)
+	checkProse(&ps, "description", d.Description, MaxDescriptionLen, false)
 	if len(d.States) > MaxStates {
 		ps.Add("states", "at most %d states are allowed, got %d", MaxStates, len(d.States))
 		return ps
@@ -55,14 +53,10 @@ func ValidateDraft(d Draft, providers Catalog) Problems {
 	}
 
 	states := validateStates(&ps, d.States, providers)
-	edgesOK := validateTransitions(&ps, d, states)
-	// Reachability only means something once every state has its own key and a known kind,
-	// there is one START and an END, and every transition joins two existing states; other
-	// problems (names, forms, signers) do not hide it.
-	if edgesOK && len(states) == len(d.States) && kindsValid(d.States) &&
-		countKind(d.States, StateKindStart) == 1 && countKind(d.States, StateKindEnd) > 0 {
-		validateGraph(&ps, d, states)
-	}
+	validateTransitions(&ps, d, states)
+	// Reachability is checked whatever else is wrong, so that one call lists every problem:
+	// see validateGraph for what it walks.
+	validateGraph(&ps, d, states)
 	return ps
 }
 
@@ -270,9 +264,8 @@ func checkBoundField(ps *Problems, path, name string, fields map[string]FieldTyp
 	}
 }
 
-// validateTransitions checks each transition and reports whether all join existing states.
-func validateTransitions(ps *Problems, d Draft, states map[string]int) bool {
-	edgesOK := true
+// validateTransitions checks each transition on its own and against the states.
+func validateTransitions(ps *Problems, d Draft, states map[string]int) {
 	keys := make(map[string]int, len(d.Transitions))
 	// outcomes[from][outcome] = index of the first transition out of from on that outcome
 	outcomes := make(map[string]map[Outcome]int)
@@ -310,7 +303,6 @@ func validateTransitions(ps *Problems, d Draft, states map[string]int) bool {
 			ps.Add(path+".to_state", "no transition may lead into the START state %q", to.Key)
 		}
 
-		edgesOK = edgesOK && fromOK && toOK
 		if !fromOK {
 			continue
 		}
@@ -334,26 +326,6 @@ func validateTransitions(ps *Problems, d Draft, states map[string]int) bool {
 			ps.Add(path+".on_outcome", "only transitions out of EXTERNAL states carry an outcome; %q is %s", from.Key, from.Kind)
 		}
 	}
-	return edgesOK
-}
-
-func kindsValid(states []State) bool {
-	for _, s := range states {
-		if !s.Kind.Valid() {
-			return false
-		}
-	}
-	return true
-}
-
-func countKind(states []State, k StateKind) int {
-	n := 0
-	for _, s := range states {
-		if s.Kind == k {
-			n++
-		}
-	}
-	return n
 }
 
 func truncateText(s string, n int) string {
@@ -363,32 +335,53 @@ func truncateText(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// validateGraph checks that every state lies on a path from START to an END.
+// validateGraph checks that every state lies on a path from a START state to an END state.
+// It walks what the draft does say, so that its other problems do not hide these: the states
+// whose key is valid (a duplicate is the state that first had the key, and a state with an
+// invalid key is reported for its key only), the transitions joining two of them (a dangling
+// one is reported by validateTransitions), and every START state. Without a START state
+// nothing is reported as unreachable from it, and without an END nothing as unable to end:
+// validateStates reports the missing kind once instead.
 func validateGraph(ps *Problems, d Draft, states map[string]int) {
-	out := make(map[string][]string, len(d.States))
-	in := make(map[string][]string, len(d.States))
+	out := make(map[string][]string, len(states))
+	in := make(map[string][]string, len(states))
 	for _, t := range d.Transitions {
-		out[t.From] = append(out[t.From], t.To)
-		in[t.To] = append(in[t.To], t.From)
+		_, fromOK := states[t.From]
+		_, toOK := states[t.To]
+		if fromOK && toOK {
+			out[t.From] = append(out[t.From], t.To)
+			in[t.To] = append(in[t.To], t.From)
+		}
 	}
-	var start string
-	var ends []string
-	for _, s := range d.States {
+	var starts, ends []string
+	for i, s := range d.States {
+		if j, ok := states[s.Key]; !ok || j != i {
+			continue
+		}
 		switch s.Kind {
 		case StateKindStart:
-			start = s.Key
+			starts = append(starts, s.Key)
 		case StateKindEnd:
 			ends = append(ends, s.Key)
 		}
 	}
-	fromStart := reach(out, start)
+	fromStart := reach(out, starts...)
 	toEnd := reach(in, ends...)
 	for i, s := range d.States {
-		path := fmt.Sprintf("states[%d]", i)
-		if !fromStart[s.Key] {
-			ps.Add(path, "state %q cannot be reached from the START state", s.Key)
+		if j, ok := states[s.Key]; !ok || j != i {
+			continue
 		}
-		if !toEnd[s.Key] {
+		path := fmt.Sprintf("states[%d]", i)
+		switch {
+		case len(starts) == 0:
+		case len(starts) == 1 && !fromStart[s.Key]:
+			ps.Add(path, "state %q cannot be reached from the START state", s.Key)
+		case !fromStart[s.Key]:
+			ps.Add(path, "state %q cannot be reached from any START state", s.Key)
+		}
+		// A state of unknown kind is reported for its kind: whether it needs a way out is
+		// not known.
+		if len(ends) > 0 && !toEnd[s.Key] && s.Kind.Valid() {
 			ps.Add(path, "no END state can be reached from state %q", s.Key)
 		}
 	}
@@ -427,13 +420,7 @@ func checkKey(ps *Problems, path, key string) bool {
 	return false
 }
 
+// checkText checks a one-line text (a name, a label): see checkTextOf (text.go).
 func checkText(ps *Problems, path, s string, max int, required bool) {
-	switch {
-	case required && strings.TrimSpace(s) == "":
-		ps.Add(path, "is required")
-	case !utf8.ValidString(s):
-		ps.Add(path, "must be valid UTF-8")
-	case utf8.RuneCountInString(s) > max:
-		ps.Add(path, "must be at most %d characters, got %d", max, utf8.RuneCountInString(s))
-	}
+	checkTextOf(ps, path, s, max, required, false)
 }

@@ -410,7 +410,11 @@ func TestValidateDraft(t *testing.T) {
 			mutate: func(d *engine.Draft) {
 				d.States = append(d.States, engine.State{Key: "start2", Kind: engine.StateKindStart})
 			},
-			want: []want{p("states[5].kind", "exactly one START state; states[0] is already START")},
+			want: []want{
+				p("states[5].kind", "exactly one START state; states[0] is already START"),
+				// Each START is walked from, and start2 leads nowhere.
+				p("states[5]", `no END state can be reached from state "start2"`),
+			},
 		},
 		{
 			name: "START: three reports each extra one",
@@ -422,6 +426,8 @@ func TestValidateDraft(t *testing.T) {
 			want: []want{
 				p("states[5].kind", "states[0] is already START"),
 				p("states[6].kind", "states[0] is already START"),
+				p("states[5]", `no END state can be reached from state "start2"`),
+				p("states[6]", `no END state can be reached from state "start3"`),
 			},
 		},
 		{
@@ -499,6 +505,12 @@ func TestValidateDraft(t *testing.T) {
 				p("transitions[0].to_state", `no state has the key "review"`),
 				p("transitions[1].from_state", `no state has the key "review"`),
 				p("transitions[2].from_state", `no state has the key "review"`),
+				// The graph is still walked, without the dangling transitions: START now leads
+				// nowhere. The renamed state is reported for its key only.
+				p("states[0]", `no END state can be reached from state "start"`),
+				p("states[2]", `state "sign" cannot be reached from the START state`),
+				p("states[3]", `state "done" cannot be reached from the START state`),
+				p("states[4]", `state "rejected" cannot be reached from the START state`),
 			},
 		},
 		{
@@ -555,9 +567,12 @@ func TestValidateDraft(t *testing.T) {
 			want:   []want{p("transitions[2].from_state", `no state has the key "ghost"`)},
 		},
 		{
-			name:   "transition: to a missing state (graph checks are then skipped)",
+			name:   "transition: to a missing state (the graph is still checked without it)",
 			mutate: func(d *engine.Draft) { d.Transitions[trSigned].To = "ghost" },
-			want:   []want{p("transitions[3].to_state", `no state has the key "ghost"`)},
+			want: []want{
+				p("transitions[3].to_state", `no state has the key "ghost"`),
+				p("states[3]", `state "done" cannot be reached from the START state`),
+			},
 		},
 		{
 			name:   "transition: empty from",
@@ -1150,6 +1165,72 @@ func TestValidateDraft(t *testing.T) {
 				p("transitions[5].key", `duplicate transition key "submit" (also transitions[0])`),
 				p("transitions[5].from_state", `END state "done" has no way out`),
 				p("transitions[5].to_state", `no transition may lead into the START state "start"`),
+			},
+		},
+		// Reachability is checked whatever else is wrong (issue 14): from every START, over
+		// the transitions that join two states, next to the problems that used to hide it.
+		{
+			name: "several problems: two STARTs, a dangling transition, an orphan and a dead end",
+			mutate: func(d *engine.Draft) {
+				d.Name = ""
+				d.States = append(d.States,
+					engine.State{Key: "start2", Kind: engine.StateKindStart}, // [5]
+					human("orphan"), // [6]
+					human("limbo"))  // [7]
+				d.Transitions = append(d.Transitions,
+					edge("from_start2", "start2", "review"), // [5]: start2 can end
+					edge("escape", "orphan", "done"),        // [6]: orphan can end, but nothing leads to it
+					edge("stuck", "review", "limbo"),        // [7]: limbo has no way out
+					edge("dangling", "review", "ghost"))     // [8]
+			},
+			want: []want{
+				pExact("name", "is required"),
+				p("states[5].kind", "exactly one START state; states[0] is already START"),
+				p("transitions[8].to_state", `no state has the key "ghost"`),
+				pExact("states[6]", `state "orphan" cannot be reached from any START state`),
+				pExact("states[7]", `no END state can be reached from state "limbo"`),
+			},
+		},
+		{
+			name: "several problems: no START, a dangling transition and a cycle with no exit",
+			mutate: func(d *engine.Draft) {
+				d.States = slices.Delete(d.States, stStart, stStart+1) // review is now [0], sign [1]
+				d.Transitions = slices.Delete(d.Transitions, trSubmit, trSubmit+1)
+				d.States = append(d.States, human("loop_a"), human("loop_b")) // [4], [5]
+				d.Transitions = append(d.Transitions,
+					edge("a_b", "loop_a", "loop_b"),   // [4]
+					edge("b_a", "loop_b", "loop_a"),   // [5]
+					edge("into", "review", "loop_a"),  // [6]
+					edge("lost", "review", "nowhere")) // [7]
+			},
+			want: []want{
+				p("states", "exactly one START state, found none"),
+				p("states[1].external.signers[0].name_field", `the start form has no field "name"`),
+				p("states[1].external.signers[0].email_field", `the start form has no field "email"`),
+				p("transitions[7].to_state", `no state has the key "nowhere"`),
+				// Without a START nothing is "unreachable from it"; the END checks still run.
+				pExact("states[4]", `no END state can be reached from state "loop_a"`),
+				pExact("states[5]", `no END state can be reached from state "loop_b"`),
+			},
+		},
+		{
+			name: "several problems: a bad key leaves START stranded, an END is unreachable, END has a way out",
+			mutate: func(d *engine.Draft) {
+				d.States[stReview].Key = ""
+				d.States = append(d.States, end("lost"))                                  // [5]
+				d.Transitions = append(d.Transitions, edge("reopen", "done", "rejected")) // [5]
+			},
+			want: []want{
+				pExact("states[1].key", "is required"),
+				p("transitions[0].to_state", `no state has the key "review"`),
+				p("transitions[1].from_state", `no state has the key "review"`),
+				p("transitions[2].from_state", `no state has the key "review"`),
+				p("transitions[5].from_state", `END state "done" has no way out`),
+				pExact("states[0]", `no END state can be reached from state "start"`),
+				pExact("states[2]", `state "sign" cannot be reached from the START state`),
+				pExact("states[3]", `state "done" cannot be reached from the START state`),
+				pExact("states[4]", `state "rejected" cannot be reached from the START state`),
+				pExact("states[5]", `state "lost" cannot be reached from the START state`),
 			},
 		},
 	}

@@ -53,9 +53,12 @@ type WorkItem struct {
 // Its Kind names the worker; the value is its JSON arguments.
 type Job interface{ Kind() string }
 
-// CreateWorkItemJob renders the document and creates the work item at its provider.
+// CreateWorkItemJob renders the document and creates the work item at its provider. Retried
+// says an earlier job may have reached the provider for this work item (RetryInstance): the
+// job then looks for the item by our id before creating one.
 type CreateWorkItemJob struct {
 	WorkItemID string `json:"work_item_id"`
+	Retried    bool   `json:"retried,omitempty"`
 }
 
 func (CreateWorkItemJob) Kind() string { return "create_work_item" }
@@ -85,7 +88,11 @@ func (FetchDocumentJob) Kind() string { return "fetch_document" }
 // Effects are rows and jobs that must commit together with an instance change.
 type Effects struct {
 	NewWorkItems []WorkItem
-	Jobs         []Job
+	// RetriedWorkItems go from FAILED back to CREATING, with the EnteredRevision and
+	// UpdatedAt given, when each is still FAILED at the Revision given (ErrConflict
+	// otherwise): RetryInstance runs the same work item again, never a second one.
+	RetriedWorkItems []WorkItem
+	Jobs             []Job
 }
 
 // NewIDAt returns a UUIDv7 string whose timestamp is t's millisecond (RFC 9562 §5.7): ids

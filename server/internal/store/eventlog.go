@@ -55,13 +55,10 @@ func (s *Store) ListEvents(ctx context.Context, f engine.EventFilter, p engine.P
 	if !f.Until.IsZero() {
 		where = append(where, webhookevent.ReceivedAtLT(dbTime(f.Until)), webhookevent.IDLT(idFloor(f.Until.Add(time.Millisecond))))
 	}
-	total := int(p.Total)
-	if p.After == "" {
-		n, err := s.db.Client.WebhookEvent.Query().Where(where...).Count(ctx)
-		if err != nil {
-			return nil, "", 0, translate(err)
-		}
-		total = n
+	// Every page counts: total_size is the server's, never carried in a token.
+	total, err := s.db.Client.WebhookEvent.Query().Where(where...).Count(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
 	}
 	q := s.db.Client.WebhookEvent.Query().Where(where...)
 	if p.After != "" {

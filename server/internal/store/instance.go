@@ -45,6 +45,9 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 		if in.RequestID != "" {
 			c.SetRequestID(in.RequestID)
 		}
+		if in.RequestFingerprint != "" {
+			c.SetRequestFingerprint(in.RequestFingerprint)
+		}
 		setInstanceFields(c.Mutation(), in, form)
 		row, err := c.Save(ctx)
 		if err != nil {
@@ -193,6 +196,9 @@ func updateInstance(ctx context.Context, tx txn, iid uuid.UUID, in engine.Instan
 		SetUpdatedAt(dbTime(in.UpdatedAt)).
 		AddRevision(1)
 	setInstanceFields(u.Mutation(), in, form)
+	if in.EndedAt == nil {
+		u.ClearEndedAt() // RetryInstance reopens a FAILED instance
+	}
 	n, err := u.Save(ctx)
 	if err != nil {
 		return err
@@ -246,14 +252,10 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 	if !f.CreatedBefore.IsZero() {
 		where = append(where, instance.CreatedAtLT(dbTime(f.CreatedBefore)), instance.IDLT(idFloor(f.CreatedBefore.Add(time.Millisecond))))
 	}
-	// The first page counts; later pages carry its count.
-	total := int(p.Total)
-	if p.After == "" {
-		n, err := s.db.Client.Instance.Query().Where(where...).Count(ctx)
-		if err != nil {
-			return nil, "", 0, translate(err)
-		}
-		total = n
+	// Every page counts: total_size is the server's, never carried in a token.
+	total, err := s.db.Client.Instance.Query().Where(where...).Count(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
 	}
 	q := s.db.Client.Instance.Query().Where(where...)
 	if p.After != "" {
@@ -371,6 +373,9 @@ func instanceFromRow(r *ent.Instance) (engine.Instance, error) {
 	}
 	if r.RequestID != nil {
 		in.RequestID = *r.RequestID
+	}
+	if r.RequestFingerprint != nil {
+		in.RequestFingerprint = *r.RequestFingerprint
 	}
 	if r.AssigneeUserID != nil || r.AssigneeGroupID != nil {
 		in.Assignee = &engine.Assignee{}

@@ -17,6 +17,8 @@ import (
 // does not open.
 type Sealer struct {
 	aead cipher.AEAD
+	// pageKey authenticates page tokens (pagekey.go), derived from the same secret key.
+	pageKey []byte
 }
 
 const sealVersion = 1
@@ -37,7 +39,11 @@ func NewSealer(key []byte) (*Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sealer{aead: aead}, nil
+	pageKey, err := derivePageKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Sealer{aead: aead, pageKey: pageKey}, nil
 }
 
 // Seal encrypts plaintext for the row named by aad.

@@ -129,14 +129,10 @@ func (s *Store) ListWorkflows(ctx context.Context, f engine.WorkflowFilter, p en
 	if f.NameContains != "" {
 		q = q.Where(workflow.NameContainsFold(f.NameContains))
 	}
-	// The first page counts; later pages carry its count (counting is the costly part).
-	total := int(p.Total)
-	if p.After == "" {
-		n, err := q.Clone().Count(ctx)
-		if err != nil {
-			return nil, "", 0, translate(err)
-		}
-		total = n
+	// Every page counts: total_size is the server's, never carried in a token.
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
 	}
 	if p.After != "" {
 		after, err := uuid.Parse(p.After)

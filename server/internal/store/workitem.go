@@ -43,6 +43,22 @@ func (s *Store) applyEffects(ctx context.Context, tx txn, eff engine.Effects) er
 			return err
 		}
 	}
+	for _, wi := range eff.RetriedWorkItems {
+		wid, err := uuid.Parse(wi.ID)
+		if err != nil {
+			return fmt.Errorf("work item id: %w", err)
+		}
+		// Only from FAILED at the revision read: of two racing retries, one reopens it.
+		n, err := tx.WorkItem.Update().Where(workitem.ID(wid), workitem.StatusEQ(workitem.StatusFAILED), workitem.Revision(wi.Revision)).
+			SetStatus(workitem.StatusCREATING).SetEnteredRevision(wi.EnteredRevision).SetError("").
+			SetUpdatedAt(dbTime(wi.UpdatedAt)).AddRevision(1).Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: work item %s changed concurrently; read the instance again", engine.ErrConflict, wi.ID)
+		}
+	}
 	return s.enqueue(ctx, tx, eff.Jobs)
 }
 
@@ -176,12 +192,17 @@ func (s *Store) FailWorkItem(ctx context.Context, id, reason string, act engine.
 		if err != nil {
 			return err
 		}
-		if err := tx.WorkItem.UpdateOneID(wid).SetStatus(workitem.StatusFAILED).SetError(reason).
-			SetUpdatedAt(now()).AddRevision(1).Exec(ctx); err != nil {
+		// Only a work item still being created fails: one a racing attempt coupled stays.
+		n, err := tx.WorkItem.Update().Where(workitem.ID(wid), workitem.StatusEQ(workitem.StatusCREATING), workitem.Revision(row.Revision)).
+			SetStatus(workitem.StatusFAILED).SetError(reason).SetUpdatedAt(now()).AddRevision(1).Save(ctx)
+		if err != nil {
 			return err
 		}
+		if n == 0 {
+			return fmt.Errorf("%w: work item %s is no longer being created", engine.ErrConflict, id)
+		}
 		// The instance fails only if it still waits on this work item.
-		n, err := tx.Instance.Update().Where(instance.ID(row.InstanceID), instance.Revision(row.EnteredRevision),
+		n, err = tx.Instance.Update().Where(instance.ID(row.InstanceID), instance.Revision(row.EnteredRevision),
 			instance.StatusEQ(instance.StatusWAITING_EXTERNAL)).
 			SetStatus(instance.StatusFAILED).SetReason(reason).SetEndedAt(now()).SetUpdatedAt(now()).AddRevision(1).Save(ctx)
 		if err != nil || n == 0 {

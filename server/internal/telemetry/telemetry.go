@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -40,8 +41,10 @@ type Telemetry struct {
 }
 
 // Setup builds the tracer provider from getenv and installs it, with the W3C trace-context
-// and baggage propagators, as the global one.
-func Setup(ctx context.Context, version string, getenv func(string) string) (*Telemetry, error) {
+// and baggage propagators, as the global one. The SDK's own errors (an exporter that cannot
+// reach its collector, …) go to log as WARN records rather than to stderr as plain text.
+func Setup(ctx context.Context, version string, getenv func(string) string, log *slog.Logger) (*Telemetry, error) {
+	otel.SetErrorHandler(ErrorHandler(log))
 	t := &Telemetry{shutdown: func(context.Context) error { return nil }}
 	if strings.EqualFold(getenv("OTEL_SDK_DISABLED"), "true") {
 		t.TracerProvider = noop.NewTracerProvider()
@@ -81,6 +84,13 @@ func Setup(ctx context.Context, version string, getenv func(string) string) (*Te
 	otel.SetMeterProvider(mp)
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	return t, nil
+}
+
+// ErrorHandler logs OpenTelemetry's errors as WARN records of log.
+func ErrorHandler(log *slog.Logger) otel.ErrorHandler {
+	return otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("OpenTelemetry error", "error", err.Error())
+	})
 }
 
 // New returns telemetry with the tracer provider and a Prometheus-read meter provider of its

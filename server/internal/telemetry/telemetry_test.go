@@ -1,10 +1,18 @@
 package telemetry_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -30,7 +38,7 @@ func TestSetupFromEnvironment(t *testing.T) {
 			for k, v := range tc.env {
 				t.Setenv(k, v) // the OTLP exporter reads the process environment itself
 			}
-			tel, err := telemetry.Setup(context.Background(), "test", func(k string) string { return tc.env[k] })
+			tel, err := telemetry.Setup(context.Background(), "test", func(k string) string { return tc.env[k] }, slog.New(slog.DiscardHandler))
 			require.NoError(t, err)
 			require.Equal(t, tc.exporting, tel.Exporting)
 			if tc.noop {
@@ -44,4 +52,56 @@ func TestSetupFromEnvironment(t *testing.T) {
 			require.NoError(t, tel.Shutdown(context.Background()))
 		})
 	}
+}
+
+// lockedBuffer is a buffer the exporter's goroutine and the test share.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestExporterErrorsGoThroughTheLogger: a collector that refuses the spans makes the OTLP
+// exporter fail; the failure is a WARN record of the JSON logger, not plain text on stderr.
+func TestExporterErrorsGoThroughTheLogger(t *testing.T) {
+	// Not parallel: Setup installs the global tracer provider and error handler.
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no spans today", http.StatusBadRequest)
+	}))
+	defer collector.Close()
+	env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL}
+	for k, v := range env {
+		t.Setenv(k, v) // the OTLP exporter reads the process environment itself
+	}
+	var logs lockedBuffer
+	tel, err := telemetry.Setup(context.Background(), "test", func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
+	require.NoError(t, err)
+	require.True(t, tel.Exporting)
+	_, span := tel.TracerProvider.Tracer("t").Start(context.Background(), "refused")
+	span.End()
+	_ = tel.Shutdown(context.Background()) // drains the batch: the export fails
+
+	var rec struct {
+		Level string `json:"level"`
+		Msg   string `json:"msg"`
+		Error string `json:"error"`
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	require.NotEmpty(t, lines[0], "the exporter's error was not logged")
+	require.NoError(t, json.Unmarshal([]byte(lines[0]), &rec), "not a JSON record: %s", lines[0])
+	require.Equal(t, "WARN", rec.Level)
+	require.Equal(t, "OpenTelemetry error", rec.Msg)
+	require.Contains(t, rec.Error, "400")
+	otel.SetErrorHandler(telemetry.ErrorHandler(slog.New(slog.DiscardHandler)))
 }

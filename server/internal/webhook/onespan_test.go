@@ -553,8 +553,40 @@ func TestOneSpanReceiver(t *testing.T) {
 				require.LessOrEqual(t, len(ev.Body), webhook.MaxRejectedBody)
 				require.Equal(t, r.sent[:len(ev.Body)], ev.Body, "the start of what was sent")
 				require.Equal(t, int64(len(r.sent)), ev.Size, "the size sent, not the part kept")
-				require.Equal(t, 1, r.calls, "only the REJECTED event: the key was not even looked at")
+				require.Equal(t, 1, r.calls, "only the REJECTED event: the key was right, the body too large")
 				require.Equal(t, fmt.Sprint(len(r.sent)), spanAttr(t, r.span, "http.request.body.size"))
+			},
+		},
+		{
+			name: "a 65 KiB body without the key: 401, not 413",
+			req: func() *http.Request {
+				pad := strings.Repeat("x", 65<<10)
+				body := fmt.Appendf(nil, `{"name":"PACKAGE_COMPLETE","packageId":%q,"createdDate":%q,"pad":%q}`, osPackage2, osCreated, pad)
+				return osRequest(http.MethodPost, "/webhooks/OneSpan", "application/json", body, "")
+			},
+			verdict: "rejected", status: http.StatusUnauthorized,
+			check: func(t *testing.T, r result, _ int) {
+				requireOneSpanRefused(t, f, r, http.StatusUnauthorized, "no Basic credentials")
+				require.Equal(t, fmt.Sprint(len(r.sent)), spanAttr(t, r.span, "http.request.body.size"), "the size declared")
+			},
+		},
+		{
+			name:  "a 65 KiB body of another content type with a wrong key, debug option on: 401, not 413 or 415",
+			debug: true,
+			req: func() *http.Request {
+				pad := strings.Repeat("x", 65<<10)
+				body := fmt.Appendf(nil, `{"name":"PACKAGE_COMPLETE","packageId":%q,"createdDate":%q,"pad":%q}`, osPackage2, osCreated, pad)
+				return osRequest(http.MethodPost, "/webhooks/OneSpan", "text/plain", body, "Basic "+osKeyWrong)
+			},
+			verdict: "rejected", status: http.StatusUnauthorized,
+			check: func(t *testing.T, r result, _ int) {
+				require.Equal(t, "the callback does not carry a configured callback key", errorBody(t, r.rec))
+				ev := requireOneSpanRejectedStored(t, r, "key mismatch")
+				require.Contains(t, r.logged[0].entries[0].Message, fmt.Sprintf("%d bytes declared", len(r.sent)))
+				require.Len(t, ev.Body, onespan.MaxBody, "kept while debugging, up to the limit")
+				require.Equal(t, r.sent[:len(ev.Body)], ev.Body)
+				require.Equal(t, int64(len(r.sent)), ev.Size, "the size sent")
+				require.Contains(t, f.logs.String(), "onespan webhook rejected")
 			},
 		},
 		{
@@ -860,11 +892,16 @@ func TestOneSpanReceiver(t *testing.T) {
 				}
 			}
 		}
+		// A callback stored PENDING is not counted here: its job counts its final verdict
+		// (engine.External), once decided.
+		require.NotContains(t, counts, "pending")
+		require.EqualValues(t, 7, want["pending"], "callbacks stored PENDING")
+		delete(want, "pending")
 		require.Equal(t, want, counts)
 		// Ignored callbacks are counted whether or not they were kept (4 with the debug option
 		// off, 2 with it on).
 		require.Equal(t, map[string]int64{
-			"pending": 7, "duplicate": 2, "rejected": 15, "unparseable": 2, "ignored": 6, "error": 2,
+			"duplicate": 2, "rejected": 17, "unparseable": 2, "ignored": 6, "error": 2,
 		}, counts)
 		require.Equal(t, uint64(len(cases)), deliveries)
 	})

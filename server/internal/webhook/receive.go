@@ -23,21 +23,26 @@ func (rt *Router) receive(r *http.Request, rc engine.Receiving, dl *Delivery) Re
 	ctx := r.Context()
 	limits := rc.Limits()
 	dl.Headers = keepHeaders(r.Header, limits.SafeHeaders)
+	var auth engine.Authentication
+	if limits.HeaderAuth {
+		// The credential travels in a header (OneSpan's callback key): it is checked before
+		// the body is read, so that a caller without it gets 401 whatever it sent — not 413
+		// or 415, which would tell it about the limits. A body-signed notification (DocuSign's
+		// HMAC, Standard Webhooks) cannot be checked before its body is read: it keeps 413.
+		var refused Reply
+		if auth, refused = rt.authenticate(r, rc, dl, nil); !auth.OK {
+			return refused
+		}
+	}
 	body, refused, ok := readJSON(r, dl, limits)
 	if !ok {
 		return refused
 	}
-	creds, err := rc.Credentials(ctx)
-	if err != nil {
-		return rt.unavailable(ctx, dl, err)
-	}
-	// Authenticate before parsing anything.
-	auth := rc.Authenticate(body, r.Header, creds)
-	if !auth.OK {
-		rt.opts.Logger.InfoContext(ctx, strings.ToLower(dl.System.Provider.String())+" webhook rejected", "system", dl.System.String(),
-			"reason", auth.Reason, "remote", dl.RemoteAddr, "bytes", len(body))
-		dl.Reject(ctx, "%s", auth.Note)
-		return Reply{Status: http.StatusUnauthorized, Error: limits.Unauthorized}
+	if !limits.HeaderAuth {
+		// Authenticate before parsing anything.
+		if auth, refused = rt.authenticate(r, rc, dl, body); !auth.OK {
+			return refused
+		}
 	}
 	eventlog.Note(ctx, eventlog.StepAuthenticated, "%s", auth.Note)
 	ev, perr := rc.Parse(body, r.Header)
@@ -76,6 +81,42 @@ func (rt *Router) receive(r *http.Request, rc engine.Receiving, dl *Delivery) Re
 		return Reply{Status: http.StatusOK, Result: "ignored"}
 	}
 	return Reply{Status: http.StatusOK, Result: "accepted"}
+}
+
+// authenticate checks a notification's credentials: over its body, or (body nil, the
+// provider's HeaderAuth) over its headers alone, before the body is read. When they do not
+// hold, it records why and returns the 401 (or the 503 when the credentials cannot be read).
+func (rt *Router) authenticate(r *http.Request, rc engine.Receiving, dl *Delivery, body []byte) (engine.Authentication, Reply) {
+	ctx := r.Context()
+	creds, err := rc.Credentials(ctx)
+	if err != nil {
+		return engine.Authentication{}, rt.unavailable(ctx, dl, err)
+	}
+	auth := rc.Authenticate(body, r.Header, creds)
+	if auth.OK {
+		return auth, Reply{}
+	}
+	size := int64(len(body))
+	if body == nil {
+		size = r.ContentLength
+		eventlog.Note(ctx, eventlog.StepReceived, "from %s, %s, refused before its body was read", dl.RemoteAddr, declared(size))
+		if eventlog.Enabled(ctx) {
+			// While debugging, what came is kept with the REJECTED event, up to what it keeps.
+			dl.Body, _ = io.ReadAll(io.LimitReader(r.Body, min(rc.Limits().MaxBody, MaxRejectedBody)))
+		}
+	}
+	rt.opts.Logger.InfoContext(ctx, strings.ToLower(dl.System.Provider.String())+" webhook rejected", "system", dl.System.String(),
+		"reason", auth.Reason, "remote", dl.RemoteAddr, "bytes", size)
+	dl.Reject(ctx, "%s", auth.Note)
+	return auth, Reply{Status: http.StatusUnauthorized, Error: rc.Limits().Unauthorized}
+}
+
+// declared says how long a request said its body was.
+func declared(n int64) string {
+	if n < 0 {
+		return "no Content-Length"
+	}
+	return fmt.Sprintf("%d bytes declared", n)
 }
 
 // unavailable answers 503 with Retry-After: a provider that retries loses nothing, and

@@ -620,6 +620,20 @@ func TestDocuSignReceiver(t *testing.T) {
 			},
 		},
 		{
+			// Signed over the body: nothing can be checked before the body is read.
+			name: "body above 1 MiB, unsigned: 413, not 401",
+			req: func() *http.Request {
+				body := []byte(`{"event":"envelope-completed","pad":"` + strings.Repeat("x", docusign.MaxBody) + `"}`)
+				return f.request(http.MethodPost, "/webhooks/docusign", "application/json", body)
+			},
+			provider: "DOCUSIGN", verdict: "rejected", status: http.StatusRequestEntityTooLarge,
+			check: func(t *testing.T, r result) {
+				require.Contains(t, errorBody(t, r.rec), "1 MiB")
+				requireServerSpan(t, r, http.StatusRequestEntityTooLarge)
+				require.Zero(t, r.calls, "nothing ingested")
+			},
+		},
+		{
 			name:  "body above 1 MiB, debug option on",
 			debug: true,
 			req: func() *http.Request {
@@ -753,7 +767,7 @@ func TestDocuSignReceiver(t *testing.T) {
 		require.Equal(t, wantCounts, counts)
 		require.Equal(t, map[[2]string]int64{
 			{"DOCUSIGN", "applied"}: 3, {"DOCUSIGN", "duplicate"}: 1, {"DOCUSIGN", "unparseable"}: 1,
-			{"DOCUSIGN", "rejected"}: 6, {"DOCUSIGN", "error"}: 1, {"unknown", "rejected"}: 1,
+			{"DOCUSIGN", "rejected"}: 7, {"DOCUSIGN", "error"}: 1, {"unknown", "rejected"}: 1,
 		}, counts)
 		require.Equal(t, map[string]uint64{"DOCUSIGN": docusignDeliveries}, histograms)
 	})

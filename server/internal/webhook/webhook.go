@@ -184,10 +184,8 @@ type Router struct {
 
 // NewRouter returns the router; mount it at Pattern and ConnectorPattern.
 func NewRouter(o Options) (*Router, error) {
-	meter := o.MeterProvider.Meter("github.com/flowhook/flowhook/server/internal/webhook")
-	count, err := meter.Int64Counter("flowhook.webhooks",
-		metric.WithDescription("Notifications received, by provider and verdict (rejected and ignored ones included)"),
-		metric.WithUnit("{notification}"))
+	meter := o.MeterProvider.Meter(engine.WebhookMeter)
+	count, err := engine.NewWebhookCounter(o.MeterProvider)
 	if err != nil {
 		return nil, err
 	}
@@ -284,8 +282,11 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if verdict == "" {
 		verdict = "rejected"
 	}
-	attrs := metric.WithAttributes(attribute.String("provider", provider), attribute.String("verdict", verdict))
-	rt.count.Add(ctx, 1, attrs)
+	// A notification stored PENDING is counted once decided, with its final verdict, by the
+	// engine (engine.NewWebhookCounter).
+	if verdict != "pending" {
+		rt.count.Add(ctx, 1, metric.WithAttributes(attribute.String("provider", provider), attribute.String("verdict", verdict)))
+	}
 	rt.latency.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(attribute.String("provider", provider)))
 }
 

@@ -37,8 +37,9 @@ type createWorker struct {
 }
 
 func (w *createWorker) Work(ctx context.Context, job *river.Job[engine.CreateWorkItemJob]) error {
-	// Any attempt after the first may follow one that reached the provider.
-	return w.creator.Create(ctx, job.Args.WorkItemID, job.Attempt > 1, job.Attempt >= job.MaxAttempts)
+	// Any attempt after the first may follow one that reached the provider, and so may the
+	// first attempt of a job RetryInstance enqueued for a work item that failed.
+	return w.creator.Create(ctx, job.Args.WorkItemID, job.Args.Retried || job.Attempt > 1, job.Attempt >= job.MaxAttempts)
 }
 
 type processWorker struct {

@@ -283,6 +283,8 @@ func validate(in engine.ConnectorInput) engine.Problems {
 	switch n := utf8.RuneCountInString(in.DisplayName); {
 	case !utf8.ValidString(in.DisplayName):
 		ps.Add("display_name", "must be valid UTF-8")
+	case engine.ControlProblem(strings.TrimSpace(in.DisplayName), false) != "": // kept trimmed
+		ps.Add("display_name", "%s", engine.ControlProblem(strings.TrimSpace(in.DisplayName), false))
 	case n > MaxDisplayNameLen:
 		ps.Add("display_name", "must be at most %d characters, got %d", MaxDisplayNameLen, n)
 	}
@@ -300,7 +302,7 @@ func validate(in engine.ConnectorInput) engine.Problems {
 		for _, t := range types {
 			p := fmt.Sprintf("outcomes[%q]", truncate(t, engine.MaxEventTypeLen))
 			switch o := in.Outcomes[t]; {
-			case strings.TrimSpace(t) == "" || len(t) > engine.MaxEventTypeLen || !utf8.ValidString(t):
+			case strings.TrimSpace(t) == "" || len(t) > engine.MaxEventTypeLen || !utf8.ValidString(t) || engine.ControlProblem(t, false) != "":
 				ps.Add(p, "an event type is 1 to %d characters of UTF-8", engine.MaxEventTypeLen)
 			case o == engine.OutcomeUnspecified:
 				ps.Add(p, "the outcome is required")

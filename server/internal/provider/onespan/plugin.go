@@ -103,7 +103,7 @@ func (Plugin) ParseEvent(body []byte, _ http.Header) (engine.InboundEvent, error
 func (Plugin) Limits() engine.InboundLimits {
 	return engine.InboundLimits{MaxBody: MaxBody, MaxBodyText: "64 KiB", Sender: "OneSpan",
 		Noun: "OneSpan callbacks", One: "callback", Item: "package", SafeHeaders: safeHeaders,
-		Unauthorized: "the callback does not carry a configured callback key"}
+		Unauthorized: "the callback does not carry a configured callback key", HeaderAuth: true}
 }
 
 // Credentials are the callback keys accepted at now: the current one, and the previous one
@@ -112,7 +112,8 @@ func (Plugin) Credentials(s engine.Settings, now time.Time) []string {
 	return ConfigFrom(s).CallbackKeys(now)
 }
 
-// Authenticate checks "Authorization: Basic {key}" (Verify). Nothing binds the body to the key.
+// Authenticate checks "Authorization: Basic {key}" (Verify). Nothing binds the body to the key,
+// so the receiver checks it before reading the body (InboundLimits.HeaderAuth).
 func (Plugin) Authenticate(_ []byte, h http.Header, keys []string, _ time.Time) engine.Authentication {
 	if err := Verify(h, keys); err != nil {
 		reason := "key mismatch"

@@ -1,0 +1,260 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// TestCreateFailureIsVisible: every way the creation of a work item fails for good leaves the
+// instance FAILED with a readable reason, a FAILED entry in its timeline, and one WARN log
+// record naming the instance, the work item, the system and the reason, and nothing else.
+func TestCreateFailureIsVisible(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		configure func(b *runBundle)
+		retried   bool // the attempt follows one that may have reached the provider
+		last      bool // the job's last attempt
+		reason    string
+	}{
+		{
+			name:      "not configured",
+			configure: func(b *runBundle) { b.providers.configure(nil) },
+			reason:    "not configured",
+		},
+		{
+			name: "refused by the provider",
+			configure: func(b *runBundle) {
+				b.client.createErr = fmt.Errorf("%w: HTTP 400 INVALID_REQUEST_PARAMETER", engine.ErrProviderPermanent)
+			},
+			reason: "HTTP 400 INVALID_REQUEST_PARAMETER",
+		},
+		{
+			name:      "unreachable on the last attempt",
+			configure: func(b *runBundle) { b.client.createErr = errors.New("dial tcp: connection refused") },
+			last:      true,
+			reason:    "the provider could not be reached (dial tcp: connection refused)",
+		},
+		{
+			name:      "the lookup of a retried attempt refused",
+			configure: func(b *runBundle) { b.client.findErr = fmt.Errorf("%w: HTTP 401", engine.ErrProviderPermanent) },
+			retried:   true,
+			reason:    "HTTP 401",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupRun(t)
+			b.providers.configure(b.client)
+			tc.configure(b)
+			in := b.toSign(t)
+			jobs := b.store.takeJobs()
+			require.Len(t, jobs, 1)
+			wiID := jobs[0].(engine.CreateWorkItemJob).WorkItemID
+			require.NoError(t, b.creator.Create(context.Background(), wiID, tc.retried, tc.last))
+
+			got := b.instance(t, in.ID)
+			require.Equal(t, engine.StatusFailed, got.Status)
+			require.Equal(t, in.Revision+1, got.Revision)
+			require.NotNil(t, got.EndedAt)
+			require.Contains(t, got.Reason, "creating the DOCUSIGN work item failed: ")
+			require.Contains(t, got.Reason, tc.reason)
+			require.Equal(t, engine.WorkItemFailed, got.WorkItem.Status)
+			require.Equal(t, got.Reason, got.WorkItem.Error)
+
+			acts := b.store.activities(in.ID)
+			last := acts[len(acts)-1]
+			require.Equal(t, engine.ActivityFailed, last.Kind)
+			require.Equal(t, got.Reason, last.Message)
+			require.Equal(t, "sign", last.FromState)
+
+			warns := b.log.at(slog.LevelWarn)
+			require.Len(t, warns, 1)
+			require.Equal(t, map[string]string{"instance_id": in.ID, "work_item_id": wiID, "system": "DOCUSIGN",
+				"state_key": "sign", "reason": got.Reason}, warns[0].attrs)
+			require.Contains(t, warns[0].msg, "RetryInstance")
+		})
+	}
+
+	t.Run("a transient failure before the last attempt is retried, not failed", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t)
+		b.providers.configure(b.client)
+		b.client.createErr = errors.New("connection reset")
+		in := b.toSign(t)
+		wiID := b.store.takeJobs()[0].(engine.CreateWorkItemJob).WorkItemID
+		require.ErrorContains(t, b.creator.Create(context.Background(), wiID, false, false), "connection reset")
+		got := b.instance(t, in.ID)
+		require.Equal(t, engine.StatusWaitingExternal, got.Status)
+		require.Equal(t, engine.WorkItemCreating, got.WorkItem.Status)
+		require.Empty(t, b.log.at(slog.LevelWarn))
+	})
+}
+
+// TestRetryInstance: an admin retries an instance whose work item could not be created; the
+// same work item is created, once.
+func TestRetryInstance(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+
+	t.Run("after a failure that made nothing", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t) // not configured
+		in := b.toSign(t)
+		first := b.work(t, false)
+		require.Len(t, first, 1)
+		require.False(t, first[0].Retried)
+		failed := b.instance(t, in.ID)
+		require.Equal(t, engine.StatusFailed, failed.Status)
+
+		b.providers.configure(b.client)
+		got, err := b.runner.Retry(ctx, admin, in.ID)
+		require.NoError(t, err)
+		require.Equal(t, engine.StatusWaitingExternal, got.Status)
+		require.Equal(t, failed.Revision+1, got.Revision)
+		require.Empty(t, got.Reason)
+		require.Nil(t, got.EndedAt)
+		require.Equal(t, "sign", got.StateKey)
+		require.NotNil(t, got.WorkItem)
+		require.Equal(t, first[0].WorkItemID, got.WorkItem.ID, "the same work item")
+		require.Equal(t, engine.WorkItemCreating, got.WorkItem.Status)
+		require.Equal(t, got.Revision, got.WorkItem.EnteredRevision)
+		require.Empty(t, got.WorkItem.Error)
+
+		acts := b.store.activities(in.ID)
+		last := acts[len(acts)-1]
+		require.Equal(t, engine.ActivityRetried, last.Kind)
+		require.Equal(t, admin.UserID, last.ActorID)
+		require.Equal(t, "sign", last.FromState)
+		require.Contains(t, last.Message, "not configured", "the entry says what had failed")
+
+		again := b.work(t, false)
+		require.Equal(t, []engine.CreateWorkItemJob{{WorkItemID: first[0].WorkItemID, Retried: true}}, again)
+		creates, finds, items := b.client.record()
+		require.Equal(t, []string{first[0].WorkItemID}, finds, "it looked first")
+		require.Equal(t, []string{first[0].WorkItemID}, creates, "then created, once")
+		done := b.instance(t, in.ID)
+		require.Equal(t, engine.StatusWaitingExternal, done.Status)
+		require.Equal(t, engine.WorkItemWaiting, done.WorkItem.Status)
+		require.Equal(t, items[first[0].WorkItemID], done.WorkItem.ExternalID)
+		require.Equal(t, items[first[0].WorkItemID], done.ExternalID)
+	})
+
+	t.Run("after a failure that made the item", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t)
+		b.providers.configure(b.client)
+		b.client.failAfterCreate = fmt.Errorf("%w: HTTP 400 the answer was refused", engine.ErrProviderPermanent)
+		in := b.toSign(t)
+		first := b.work(t, false)
+		require.Equal(t, engine.StatusFailed, b.instance(t, in.ID).Status)
+		_, _, items := b.client.record()
+		require.Len(t, items, 1, "the provider made the item before answering an error")
+
+		_, err := b.runner.Retry(ctx, admin, in.ID)
+		require.NoError(t, err)
+		b.work(t, false)
+		creates, finds, items := b.client.record()
+		require.Len(t, creates, 1, "the retry created nothing")
+		require.Equal(t, []string{first[0].WorkItemID}, finds)
+		got := b.instance(t, in.ID)
+		require.Equal(t, engine.WorkItemWaiting, got.WorkItem.Status)
+		require.Equal(t, items[first[0].WorkItemID], got.WorkItem.ExternalID, "coupled to the item made before")
+	})
+
+	t.Run("a retry that fails again fails the instance again, and may be retried", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t)
+		in := b.toSign(t)
+		b.work(t, false)
+		_, err := b.runner.Retry(ctx, admin, in.ID)
+		require.NoError(t, err)
+		b.work(t, false) // still not configured
+		got := b.instance(t, in.ID)
+		require.Equal(t, engine.StatusFailed, got.Status)
+		require.Contains(t, got.Reason, "not configured")
+		require.Len(t, b.log.at(slog.LevelWarn), 2, "each failure is logged")
+
+		b.providers.configure(b.client)
+		_, err = b.runner.Retry(ctx, admin, in.ID)
+		require.NoError(t, err)
+		b.work(t, false)
+		require.Equal(t, engine.WorkItemWaiting, b.instance(t, in.ID).WorkItem.Status)
+	})
+
+	t.Run("refusals", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t)
+		failed := b.toSign(t)
+		b.work(t, false)
+
+		_, err := b.runner.Retry(ctx, starter, failed.ID)
+		require.ErrorIs(t, err, engine.ErrPermissionDenied)
+
+		_, err = b.runner.Retry(ctx, admin, "0190f5d2-6b1e-7c3a-9d4e-1f2a3b4c5d6e")
+		require.ErrorIs(t, err, engine.ErrNotFound)
+
+		active, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
+		require.NoError(t, err)
+		_, err = b.runner.Retry(ctx, admin, active.ID)
+		require.ErrorIs(t, err, engine.ErrFailedPrecondition)
+		require.ErrorContains(t, err, `the instance is ACTIVE in "review"; only a FAILED instance can be retried`)
+
+		completed, err := b.runner.Take(ctx, admin, engine.TakeInput{InstanceID: active.ID, TransitionKey: "finish"})
+		require.NoError(t, err)
+		_, err = b.runner.Retry(ctx, admin, completed.ID)
+		require.ErrorContains(t, err, "the instance is COMPLETED")
+
+		// Retried once; the second retry finds it waiting, and enqueues nothing.
+		b.providers.configure(b.client)
+		_, err = b.runner.Retry(ctx, admin, failed.ID)
+		require.NoError(t, err)
+		_, err = b.runner.Retry(ctx, admin, failed.ID)
+		require.ErrorIs(t, err, engine.ErrFailedPrecondition)
+		require.ErrorContains(t, err, "the instance is WAITING_EXTERNAL")
+		require.Len(t, b.store.takeJobs(), 1)
+	})
+
+	t.Run("concurrent retries: one wins, the others change nothing", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t)
+		in := b.toSign(t)
+		b.work(t, false)
+		b.providers.configure(b.client)
+		const n = 8
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { _, errs[i] = b.runner.Retry(ctx, admin, in.ID) })
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			if err == nil {
+				wins++
+				continue
+			}
+			require.ErrorIs(t, err, engine.ErrFailedPrecondition)
+		}
+		require.Equal(t, 1, wins)
+		retried := 0
+		for _, a := range b.store.activities(in.ID) {
+			if a.Kind == engine.ActivityRetried {
+				retried++
+			}
+		}
+		require.Equal(t, 1, retried)
+		require.Len(t, b.work(t, false), 1, "one create job")
+		creates, _, _ := b.client.record()
+		require.Len(t, creates, 1)
+	})
+}
