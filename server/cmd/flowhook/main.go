@@ -155,6 +155,9 @@ func server(ctx context.Context, cmd config.Command, args []string, getenv func(
 	// default public URL (http://{addr}) must name the port actually bound, since providers
 	// call back to it. The "serving" log line reports the address.
 	ln, err := net.Listen("tcp", cfg.Addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("listen on %s: something (another flowhook?) already listens there; stop it, or choose another address with -addr or FLOWHOOK_ADDR", cfg.Addr)
+	}
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}

@@ -112,6 +112,27 @@ func TestErrorPrintedOnce(t *testing.T) {
 	}
 }
 
+// TestAddressInUse: a second server on a port already taken says so in one line, with the
+// way out, and never touches its data dir.
+func TestAddressInUse(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	for _, cmd := range []string{"dev", "serve"} {
+		dataDir := filepath.Join(t.TempDir(), "data")
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), []string{cmd, "-addr", ln.Addr().String(), "-data-dir", dataDir},
+			func(string) string { return "" }, &stdout, &stderr)
+		require.Equal(t, 1, code, cmd)
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		last := lines[len(lines)-1]
+		require.Contains(t, last, "flowhook: listen on "+ln.Addr().String()+": something (another flowhook?) already listens there", cmd)
+		require.Contains(t, last, "FLOWHOOK_ADDR", cmd)
+		require.NoDirExists(t, dataDir, "%s: nothing was created", cmd)
+	}
+}
+
 // TestBadSecretKeyBeforeMigrations: a FLOWHOOK_SECRET_KEY that is not 32 bytes of base64 is
 // reported before the database is touched.
 func TestBadSecretKeyBeforeMigrations(t *testing.T) {
