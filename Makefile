@@ -15,7 +15,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 JAEGER_BIN := $(shell bash tools/ensure-jaeger.sh --path)
 export FLOWHOOK_JAEGER_BIN ?= $(JAEGER_BIN)
 
-.PHONY: run build generate check-generated lint breaking test test-go test-sdk test-readme migration ensure-postgres jaeger jaeger-run bench bench-sdk clean
+.PHONY: run build generate check-generated lint breaking test test-go test-sdk test-readme migration ensure-postgres jaeger jaeger-run bench bench-sdk fuzz soak clean
 
 ## run: `flowhook dev` — embedded SQLite in ./.flowhook, the sandbox providers (http://127.0.0.1:8080)
 run:
@@ -97,6 +97,17 @@ breaking:
 migration: ensure-postgres
 	@test -n "$(NAME)" || (echo "usage: make migration NAME=add_something" >&2; exit 2)
 	$(GO) run ./server/cmd/migrationgen -name $(NAME)
+
+## soak: the chaos soak, for minutes: 2,000 instances through 3 replicas on a PostgreSQL of its own,
+##       SIGKILLs and immediate PostgreSQL stops, every notification ×3; prints its table, fails on
+##       anything lost, doubled or stranded (`make test` runs a short one: server/cmd/soak TestSoak)
+soak:
+	$(GO) run ./server/cmd/soak -instances 2000 -replicas 3 -kills 3 -restarts 2 -duration 5m -settle 6m
+
+FUZZTIME ?= 30s
+## fuzz: every fuzz target, one after another, FUZZTIME each (default 30s); prints target → time → execs → result; fails on a finding
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash tools/fuzz.sh
 
 ## bench: the Go benchmarks on PostgreSQL
 bench: ensure-postgres

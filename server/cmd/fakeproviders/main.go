@@ -22,11 +22,17 @@
 //	POST /docusign/envelopes/{id}/{action}   deliver | sign | complete | decline | void | expire;
 //	                                         body {"reason": "…"} for decline and void
 //	GET  /docusign/deliveries                every Connect message posted: envelopeId, event, statusCode, …
+//	GET  /docusign/held                      Connect's failure log: messages that failed and those queued
+//	                                         untried behind them while the listener is down (id, event, url, tried)
+//	POST /docusign/redeliver                 republish the held messages now, in order, each once (instead of
+//	                                         Connect's daily retry): the deliveries made, and what is still held
 //	PUT  /docusign/duplicates                {"count": n}: post every message n times from now on (1 to 10)
 //	GET  /onespan/account                    apiKey (UpdateOneSpanSettings: base_url = the onespan URL)
 //	GET  /onespan/packages                   packages created so far: packageId, status, name
 //	POST /onespan/packages/{id}/{action}     sign | complete | decline | optout | expire | archive | trash | delete
 //	GET  /onespan/deliveries                 every callback posted: packageId, event, statusCode, …
+//	GET  /onespan/held                       callbacks that failed (OneSpan never retries; later ones still go)
+//	POST /onespan/redeliver                  resend them now, in order, each once: deliveries made, still held
 //	PUT  /onespan/duplicates                 {"count": n}: post every callback n times from now on (1 to 10)
 //	GET  /tickets/account                    signingSecret, createUrl, statusUrl, cancelUrl, outcomes (event
 //	                                         type → outcome): what CreateConnector needs
@@ -35,10 +41,16 @@
 //	POST /tickets/tickets/{id}/{action}      approve | reject | resolve | delete | expire | comment;
 //	                                         body {"reason": "…"} (a comment's text)
 //	GET  /tickets/deliveries                 every ticket event posted: id, event, statusCode, …
+//	GET  /tickets/held                       events whose delivery failed (later ones still go)
+//	POST /tickets/redeliver                  redeliver them now, in order, each once, signed anew: deliveries
+//	                                         made, still held
 //	PUT  /tickets/duplicates                 {"count": n}: post every event n times from now on (1 to 10)
 //
 // An action answers once the system's notifications have been posted to flowhook, with the
-// deliveries it made. The credentials are generated at start and live only in this process;
+// deliveries it made. A notification flowhook did not acknowledge (down, or not 2xx) is held:
+// DocuSign then queues every later message for that listener until its retry, a day later at
+// the real service; POST …/redeliver posts what is held at once, as the real systems'
+// republish or resend does, and a second one posts nothing. The credentials are generated at start and live only in this process;
 // the fakes hold everything in memory and forget it when the command stops (SIGINT/SIGTERM).
 //
 // The same fakes and control API are what `flowhook dev` serves on its own listener under

@@ -182,4 +182,30 @@ func TestTicketsEndToEnd(t *testing.T) {
 	require.Equal(t, map[string]any{"type": "ticket.approved", "reason": "looks right"}, status)
 	_, account = control(t, urls.Control, "GET", "/tickets/account", "")
 	require.Equal(t, mine, account["signingSecret"])
+
+	// flowhook is down for one callback: it is held until POST /tickets/redeliver posts it.
+	hook.SetAnswer(func(n int) int {
+		if n == 2 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusNoContent
+	})
+	create2 := bytes.Replace(create, []byte(`"wi_1"`), []byte(`"wi_2"`), 1)
+	code, created = signed("POST", account["createUrl"].(string), mine, create2,
+		map[string]string{"Content-Type": "application/json", "Idempotency-Key": "wi_2"})
+	require.Equal(t, http.StatusCreated, code, "%v", created)
+	id2 := created["id"].(string)
+	code, held := control(t, urls.Control, "GET", "/tickets/held", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, []any{map[string]any{"id": id2, "event": "ticket.created", "url": hook.URL, "tried": true}}, held["held"])
+	code, again := control(t, urls.Control, "POST", "/tickets/redeliver", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, map[string]any{"held": []any{}, "deliveries": []any{
+		map[string]any{"id": id2, "event": "ticket.created", "url": hook.URL, "statusCode": float64(204)}}}, again)
+	code, again = control(t, urls.Control, "POST", "/tickets/redeliver", "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, map[string]any{"held": []any{}, "deliveries": []any{}}, again)
+	posts = hook.Posts()
+	require.Len(t, posts, 4, "created and approved, then the new ticket's created twice: refused, redelivered")
+	require.Equal(t, posts[2].Body, posts[3].Body)
 }

@@ -5,6 +5,7 @@
 //	flowhook serve     serve the API and webhooks in production mode (embedded SQLite unless
 //	                   FLOWHOOK_DATABASE_URL is set; --sandbox adds the sandbox)
 //	flowhook migrate   apply the database migrations and exit
+//	flowhook rotate-secrets  re-seal stored secrets with the first key of FLOWHOOK_SECRET_KEY
 //	flowhook sandbox   act as the outside system against a running dev server:
 //	                   `flowhook sandbox list`, `flowhook sandbox complete <external id>`, …
 //	flowhook version   print the version, commit and Go version
@@ -50,6 +51,8 @@ commands:
             sandbox (fake DocuSign, OneSpan and ticketing systems); start here
   serve     serve the API and webhooks (production mode)
   migrate   apply the database migrations and exit
+  rotate-secrets
+            re-seal stored secrets with the first key of FLOWHOOK_SECRET_KEY (key rotation)
   sandbox   act as the outside system against a running dev server
             (flowhook sandbox list; flowhook sandbox complete <external id>; …)
   version   print the version, commit and Go version
@@ -79,6 +82,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = server(ctx, config.Serve, args[1:], getenv, stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args[1:], getenv, stdout, stderr)
+	case "rotate-secrets":
+		err = rotateSecrets(ctx, args[1:], getenv, stdout, stderr)
 	case "sandbox":
 		err = sandboxCommand(ctx, args[1:], getenv, stdout)
 	case "version":

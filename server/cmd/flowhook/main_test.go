@@ -69,7 +69,7 @@ func TestRunCommands(t *testing.T) {
 // TestHelpGolden: each command's -h lists its own flags and variables, on stdout, and exits 0.
 func TestHelpGolden(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"dev", "serve", "migrate", "sandbox", "version"} {
+	for _, cmd := range []string{"dev", "serve", "migrate", "rotate-secrets", "sandbox", "version"} {
 		t.Run(cmd, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
 			code := run(t.Context(), []string{cmd, "-h"}, func(string) string { return "" }, &stdout, &stderr)
@@ -103,7 +103,7 @@ func TestHelpGolden(t *testing.T) {
 // the usage and the message again.
 func TestErrorPrintedOnce(t *testing.T) {
 	t.Parallel()
-	for _, cmd := range []string{"dev", "serve", "migrate", "sandbox", "version"} {
+	for _, cmd := range []string{"dev", "serve", "migrate", "rotate-secrets", "sandbox", "version"} {
 		var stdout, stderr bytes.Buffer
 		code := run(t.Context(), []string{cmd, "-nope"}, func(string) string { return "" }, &stdout, &stderr)
 		require.Equal(t, 1, code, cmd)

@@ -11,12 +11,35 @@ import (
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/eventlog"
 )
 
-// Enum numbers are the same on the wire and in the engine, so conversion is a cast; unknown
-// numbers pass through for the engine's validation to name. Providers and action kinds are
-// names in the engine (each provider names itself): they convert by name, PROVIDER_ and
-// ACTION_KIND_ prefixes off.
+// Enum numbers are the same on the wire and in the engine, so conversion is a cast, made only
+// by the functions below (enums_test.go walks every value of both sides of each pair and fails
+// on a value one side lacks); unknown numbers pass through for the engine's validation to
+// name. Providers, action kinds, verdicts and event steps are names in the engine (each
+// provider names itself): they convert by name, the enum's prefix off.
+
+func instanceStatusFromProto(s flowhookv1.InstanceStatus) engine.InstanceStatus {
+	return engine.InstanceStatus(s)
+}
+func instanceStatusToProto(s engine.InstanceStatus) flowhookv1.InstanceStatus {
+	return flowhookv1.InstanceStatus(s)
+}
+func stateKindFromProto(k flowhookv1.StateKind) engine.StateKind { return engine.StateKind(k) }
+func stateKindToProto(k engine.StateKind) flowhookv1.StateKind   { return flowhookv1.StateKind(k) }
+func fieldTypeFromProto(t flowhookv1.FieldType) engine.FieldType { return engine.FieldType(t) }
+func fieldTypeToProto(t engine.FieldType) flowhookv1.FieldType   { return flowhookv1.FieldType(t) }
+func outcomeFromProto(o flowhookv1.Outcome) engine.Outcome       { return engine.Outcome(o) }
+func outcomeToProto(o engine.Outcome) flowhookv1.Outcome         { return flowhookv1.Outcome(o) }
+func roleFromProto(r flowhookv1.Role) engine.Role                { return engine.Role(r) }
+func roleToProto(r engine.Role) flowhookv1.Role                  { return flowhookv1.Role(r) }
+
+// stepToProto converts an Event Log step by name; a step the API does not have yet is
+// EVENT_STEP_UNSPECIFIED.
+func stepToProto(s eventlog.Step) flowhookv1.EventStep {
+	return flowhookv1.EventStep(flowhookv1.EventStep_value["EVENT_STEP_"+string(s)])
+}
 
 // providerFromProto is the engine's name of a provider; a number the enum does not have keeps
 // its number, for validation to name.
@@ -79,11 +102,11 @@ func draftFromProto(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems)
 		st := engine.State{
 			Key:        s.GetKey(),
 			Name:       s.GetName(),
-			Kind:       engine.StateKind(s.GetKind()),
+			Kind:       stateKindFromProto(s.GetKind()),
 			FormFields: make([]engine.FormField, len(s.GetFormFields())),
 		}
 		for j, f := range s.GetFormFields() {
-			st.FormFields[j] = engine.FormField{Name: f.GetName(), Label: f.GetLabel(), Type: engine.FieldType(f.GetType()), Required: f.GetRequired()}
+			st.FormFields[j] = engine.FormField{Name: f.GetName(), Label: f.GetLabel(), Type: fieldTypeFromProto(f.GetType()), Required: f.GetRequired()}
 		}
 		if a := s.GetAssignee(); a != nil {
 			st.Assignee = &engine.Assignee{UserID: a.GetUserId(), GroupID: a.GetGroupId()}
@@ -103,7 +126,7 @@ func draftFromProto(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems)
 			if len(e.GetOutcomeOverrides()) > 0 {
 				ext.OutcomeOverrides = make(map[string]engine.Outcome, len(e.GetOutcomeOverrides()))
 				for ev, o := range e.GetOutcomeOverrides() {
-					ext.OutcomeOverrides[ev] = engine.Outcome(o)
+					ext.OutcomeOverrides[ev] = outcomeFromProto(o)
 				}
 			}
 			st.External = ext
@@ -126,7 +149,7 @@ func draftFromProto(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems)
 			Name:      t.GetName(),
 			From:      t.GetFromState(),
 			To:        t.GetToState(),
-			OnOutcome: engine.Outcome(t.GetOnOutcome()),
+			OnOutcome: outcomeFromProto(t.GetOnOutcome()),
 			// Actions are output only: the engine derives them.
 		}
 	}
@@ -139,10 +162,10 @@ func statesToProto(states []engine.State) []*flowhookv1.State {
 		ps := &flowhookv1.State{
 			Key:  s.Key,
 			Name: s.Name,
-			Kind: flowhookv1.StateKind(s.Kind),
+			Kind: stateKindToProto(s.Kind),
 		}
 		for _, f := range s.FormFields {
-			ps.FormFields = append(ps.FormFields, &flowhookv1.FormField{Name: f.Name, Label: f.Label, Type: flowhookv1.FieldType(f.Type), Required: f.Required})
+			ps.FormFields = append(ps.FormFields, &flowhookv1.FormField{Name: f.Name, Label: f.Label, Type: fieldTypeToProto(f.Type), Required: f.Required})
 		}
 		ps.Assignee = assigneeToProto(s.Assignee)
 		if e := s.External; e != nil {
@@ -159,7 +182,7 @@ func statesToProto(states []engine.State) []*flowhookv1.State {
 			if len(e.OutcomeOverrides) > 0 {
 				pe.OutcomeOverrides = make(map[string]flowhookv1.Outcome, len(e.OutcomeOverrides))
 				for ev, o := range e.OutcomeOverrides {
-					pe.OutcomeOverrides[ev] = flowhookv1.Outcome(o)
+					pe.OutcomeOverrides[ev] = outcomeToProto(o)
 				}
 			}
 			ps.External = pe
@@ -180,7 +203,7 @@ func transitionsToProto(ts []engine.Transition) []*flowhookv1.Transition {
 			Name:      t.Name,
 			FromState: t.From,
 			ToState:   t.To,
-			OnOutcome: flowhookv1.Outcome(t.OnOutcome),
+			OnOutcome: outcomeToProto(t.OnOutcome),
 		}
 		for _, a := range t.Actions {
 			pt.Actions = append(pt.Actions, &flowhookv1.Action{Kind: actionToProto(a.Kind)})

@@ -169,7 +169,7 @@ func entriesToProto(entries []eventlog.Entry) []*flowhookv1.EventLogEntry {
 	for i, e := range entries {
 		out[i] = &flowhookv1.EventLogEntry{
 			Id:      e.ID,
-			Step:    flowhookv1.EventStep(flowhookv1.EventStep_value["EVENT_STEP_"+string(e.Step)]),
+			Step:    stepToProto(e.Step),
 			Message: e.Message,
 			At:      timestamp(e.At),
 			Elapsed: durationpb.New(e.Elapsed.Round(time.Microsecond)),

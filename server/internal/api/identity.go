@@ -38,7 +38,7 @@ func principal(ctx context.Context) (engine.Principal, error) {
 func (s *IdentityService) CreateUser(ctx context.Context, req *connect.Request[flowhookv1.CreateUserRequest]) (*connect.Response[flowhookv1.CreateUserResponse], error) {
 	roles := make([]engine.Role, len(req.Msg.GetRoles()))
 	for i, r := range req.Msg.GetRoles() {
-		roles[i] = engine.Role(r)
+		roles[i] = roleFromProto(r)
 	}
 	u, err := s.identity.CreateUser(ctx, engine.NewUserInput{DisplayName: req.Msg.GetDisplayName(), Email: req.Msg.GetEmail(), Roles: roles})
 	if err != nil {
@@ -169,7 +169,7 @@ func (s *IdentityService) WhoAmI(ctx context.Context, _ *connect.Request[flowhoo
 func userToProto(u engine.User) *flowhookv1.User {
 	out := &flowhookv1.User{Id: u.ID, DisplayName: u.DisplayName, Email: u.Email, CreatedAt: timestamp(u.CreatedAt)}
 	for _, r := range u.Roles {
-		out.Roles = append(out.Roles, flowhookv1.Role(r))
+		out.Roles = append(out.Roles, roleToProto(r))
 	}
 	return out
 }

@@ -62,7 +62,7 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 		WorkflowID: pf.GetWorkflowId(),
 		Version:    pf.GetVersion(),
 		StateKey:   pf.GetStateKey(),
-		Status:     engine.InstanceStatus(pf.GetStatus()),
+		Status:     instanceStatusFromProto(pf.GetStatus()),
 		Provider:   providerFromProto(pf.GetProvider()),
 		Connector:  pf.GetConnector(),
 		ExternalID: pf.GetExternalId(),
@@ -193,7 +193,7 @@ func instanceToProto(in engine.Instance) *flowhookv1.Instance {
 		Version:      in.Version,
 		WorkflowName: in.WorkflowName,
 		StateKey:     in.StateKey,
-		Status:       flowhookv1.InstanceStatus(in.Status),
+		Status:       instanceStatusToProto(in.Status),
 		FormData:     form,
 		Revision:     in.Revision,
 		StartedBy:    in.StartedBy,
@@ -211,7 +211,7 @@ func instanceToProto(in engine.Instance) *flowhookv1.Instance {
 			Connector:  w.System.Connector,
 			ExternalId: w.ExternalID,
 			Status:     string(w.Status),
-			Outcome:    flowhookv1.Outcome(w.Outcome),
+			Outcome:    outcomeToProto(w.Outcome),
 			CreatedAt:  timestamp(w.CreatedAt),
 		}
 		if w.ResolvedAt != nil {

@@ -74,10 +74,7 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 			return toConnect(ctx, o.Log, err)
 		})),
 		connect.WithReadMaxBytes(o.MaxRequestBytes),
-		connect.WithRecover(func(ctx context.Context, spec connect.Spec, _ http.Header, p any) error {
-			o.Log.ErrorContext(ctx, "panic in handler", "procedure", spec.Procedure, "panic", p)
-			return connect.NewError(connect.CodeInternal, errors.New("internal error"))
-		}),
+		recoverPanics(o.Log),
 	}
 	opts = append(opts, strictJSONCodecs()...)
 	mux.Handle(flowhookv1connect.NewWorkflowDesignServiceHandler(svc.Design, opts...))

@@ -285,7 +285,7 @@ func (s *SettingsService) DeleteConnector(ctx context.Context, req *connect.Requ
 func outcomesFromProto(m map[string]flowhookv1.Outcome) map[string]engine.Outcome {
 	out := make(map[string]engine.Outcome, len(m))
 	for k, v := range m {
-		out[k] = engine.Outcome(v)
+		out[k] = outcomeFromProto(v)
 	}
 	return out
 }
@@ -298,7 +298,7 @@ func connectorToProto(c engine.Connector) *flowhookv1.Connector {
 	if len(c.Outcomes) > 0 {
 		out.Outcomes = make(map[string]flowhookv1.Outcome, len(c.Outcomes))
 		for k, v := range c.Outcomes {
-			out.Outcomes[k] = flowhookv1.Outcome(v)
+			out.Outcomes[k] = outcomeToProto(v)
 		}
 	}
 	return out

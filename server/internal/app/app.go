@@ -90,7 +90,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		poll = sqlitePollInterval
 	}
 	if a.queue, err = worker.New(db, log, worker.Options{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: poll,
-		ReconcileInterval: cfg.ReconcileInterval, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
+		ReconcileInterval: cfg.ReconcileInterval, JobTimeout: cfg.JobTimeout, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -266,17 +266,17 @@ func (a *App) store() *store.Store {
 	return store.New(a.db).WithSealer(a.sealer).WithJobs(a.queue)
 }
 
-// sealer returns the sealer of provider secrets: the configured key, else (embedded mode) the
-// one kept in the data dir. Without either, secrets cannot be saved, and saying so is left to
-// the call that tries.
+// sealer returns the sealer of provider secrets: the configured key ring (FLOWHOOK_SECRET_KEY),
+// else (embedded mode) the one kept in the data dir. Without either, secrets cannot be saved,
+// and saying so is left to the call that tries.
 func sealer(cfg config.Config, log *slog.Logger) (*store.Sealer, error) {
-	var key []byte
+	var keys [][]byte
 	var err error
 	switch {
 	case cfg.SecretKey != "":
-		key, err = store.ParseSecretKey(cfg.SecretKey)
+		keys, err = store.ParseSecretKeys(cfg.SecretKey)
 	case cfg.Embedded():
-		key, err = store.LoadOrCreateSecretKey(cfg.DataDir)
+		keys, err = store.LoadOrCreateSecretKeys(cfg.DataDir)
 	default:
 		log.Warn("FLOWHOOK_SECRET_KEY is not set: provider secrets cannot be saved until it is")
 		return nil, nil
@@ -284,7 +284,16 @@ func sealer(cfg config.Config, log *slog.Logger) (*store.Sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.NewSealer(key)
+	s, err := store.NewSealer(keys[0], keys[1:]...)
+	if err != nil {
+		return nil, err
+	}
+	if s.Keys() > 1 {
+		// A rotation in progress: the first key seals, the others only open.
+		log.Info("the secret key ring holds older keys: run flowhook rotate-secrets, then drop them",
+			"primary_key_id", s.KeyID(), "keys", s.Keys())
+	}
+	return s, nil
 }
 
 // Handler serves everything: the RPCs, /webhooks/, /healthz, /readyz and /metrics.
@@ -293,8 +302,14 @@ func (a *App) Handler() http.Handler { return a.handler }
 // DB is the open database (for tests and admin commands).
 func (a *App) DB() *store.DB { return a.db }
 
-// Close releases the database.
-func (a *App) Close() error { return a.db.Close() }
+// Close releases the database, last: Serve has stopped the HTTP server and the job queue by
+// the time it returns. Close on an app that never served stops its queue all the same (a no-op
+// when it never started).
+func (a *App) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(a.queue.Stop(ctx), a.db.Close())
+}
 
 func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	st := a.store()
@@ -427,7 +442,10 @@ func (a *App) Server() *http.Server {
 }
 
 // Serve serves on ln until ctx ends, then stops taking connections and drains the requests in
-// flight for up to the shutdown timeout.
+// flight for up to the shutdown timeout. It starts the job queue, then the HTTP server, and
+// however it ends (ctx, or the server failing, e.g. on a closed listener) shuts them down in
+// one place, in reverse order: the HTTP server, then the queue. The database is Close's; the
+// telemetry stays the caller's.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := a.Server()
 	srv.BaseContext = func(net.Listener) context.Context { return context.WithoutCancel(ctx) }
@@ -437,25 +455,38 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	a.log.InfoContext(ctx, "serving", "addr", ln.Addr().String(), "database", string(a.db.Dialect), "public_url", a.cfg.PublicURL)
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
+		errc = nil
+		a.log.ErrorContext(ctx, "the HTTP server failed: shutting down", "error", serveErr.Error())
 	case <-ctx.Done():
+		a.log.InfoContext(ctx, "shutting down: draining requests", "timeout", a.cfg.ShutdownTimeout.String())
 	}
-	a.log.InfoContext(ctx, "shutting down: draining requests", "timeout", a.cfg.ShutdownTimeout.String())
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	return errors.Join(serveErr, a.shutdown(context.WithoutCancel(ctx), srv, errc))
+}
+
+// shutdown stops what Serve started, in reverse order, within the shutdown timeout: the HTTP
+// server (errc, when not nil, is where its Serve returns), then the job queue, whose jobs in
+// progress finish, or are cancelled at the deadline and retried. Every step runs whatever the
+// one before said.
+func (a *App) shutdown(ctx context.Context, srv *http.Server, errc <-chan error) error {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.ShutdownTimeout)
 	defer cancel()
 	start := time.Now()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	var errs []error
+	if err := srv.Shutdown(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		_ = srv.Close() // the connections still open at the deadline
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if errc != nil {
+		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
 	}
-	// Jobs in progress finish (or are rescued by another replica after the deadline).
-	if err := a.queue.Stop(shutdownCtx); err != nil {
-		return err
+	if err := a.queue.Stop(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	a.log.InfoContext(ctx, "stopped", "drained_in", time.Since(start).String())
-	return nil
+	return errors.Join(errs...)
 }

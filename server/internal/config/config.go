@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/flowhook/flowhook/server/internal/secretkey"
 )
 
 // Config is everything `flowhook serve` and `flowhook dev` need to know.
@@ -44,9 +46,10 @@ type Config struct {
 	// BootstrapAdminKey is the API key of the first admin, created on an empty database; empty
 	// makes serve generate one and print it once. Never logged.
 	BootstrapAdminKey string
-	// SecretKey (base64 of 32 bytes) seals provider secrets at rest. The embedded mode
-	// generates one in the data dir when it is empty; with PostgreSQL every replica needs the
-	// same one. Never logged.
+	// SecretKey is the key ring sealing provider secrets at rest: base64 of 32 bytes, or
+	// several such keys separated by commas while a key is rotated, the first sealing and every
+	// one opening (see package secretkey). The embedded mode generates one in the data dir when
+	// it is empty; with PostgreSQL every replica needs the same ring. Never logged.
 	SecretKey string
 	// OrphanWindow is how long a webhook for an unknown work item is retried before it is
 	// marked ORPHANED (the webhook may beat the commit that couples the id).
@@ -57,6 +60,9 @@ type Config struct {
 	// ProviderTimeout bounds one HTTP exchange with an outside system (a provider's API, a
 	// connector's create_url); a create that times out is tried again.
 	ProviderTimeout time.Duration
+	// JobTimeout bounds one attempt of a background job (a create, an event, …); a job still
+	// running half as long again is taken for the work of a dead replica and retried elsewhere.
+	JobTimeout time.Duration
 	// CORSOrigins are the browser origins (https://app.example.com) allowed to call the API
 	// from another origin, e.g. a front end built on the TypeScript SDK; "*" allows any. Empty
 	// allows none: browsers then reach the API only from its own origin.
@@ -87,6 +93,7 @@ func Default() Config {
 		OrphanWindow:      15 * time.Minute,
 		ReconcileInterval: 6 * time.Hour,
 		ProviderTimeout:   60 * time.Second,
+		JobTimeout:        2 * time.Minute,
 	}
 }
 
@@ -102,6 +109,8 @@ const (
 	Dev Command = "dev"
 	// Migrate applies the migrations and exits.
 	Migrate Command = "migrate"
+	// RotateSecrets re-seals every stored secret with the first key of the ring and exits.
+	RotateSecrets Command = "rotate-secrets"
 )
 
 // summaries are the first lines of each command's help.
@@ -114,6 +123,15 @@ sandbox: fake DocuSign, OneSpan and ticketing systems under /sandbox/ on the sam
 every unconfigured provider points at. Nothing reaches a real provider. Start over with
 rm -rf of the data dir.`,
 	Migrate: `Apply the database migrations and exit.`,
+	RotateSecrets: `Re-seal every stored provider secret with the first key of FLOWHOOK_SECRET_KEY (embedded
+mode: of the key file in -data-dir) and exit. To rotate the key: put a new key first in the
+ring, keeping the old one after it (FLOWHOOK_SECRET_KEY=<new>,<old>); restart every replica
+with it; run rotate-secrets (safe while replicas serve, and to run again); then drop the old
+key. It prints how many settings groups it re-sealed and how many already were, and fails
+when a stored secret opens with no key of the ring. Page tokens issued before the new key
+became the first are refused: clients start such a listing over. Embedded mode: stop
+flowhook, put the new key on the first line of secret.key in the data dir, run
+rotate-secrets, then delete the old lines.`,
 }
 
 // envOnly are the variables a command reads that have no flag (a secret on the command line
@@ -121,12 +139,21 @@ rm -rf of the data dir.`,
 var envOnly = map[Command][]string{
 	Serve: {
 		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY  API key of the first admin, created on an empty database (else generated and printed once)",
-		"FLOWHOOK_SECRET_KEY           base64 of 32 bytes sealing provider secrets (embedded mode: kept in the data dir)",
+		"FLOWHOOK_SECRET_KEY           base64 of 32 bytes sealing provider secrets (embedded mode: kept in the data dir);",
+		"                              to rotate, several comma-separated: the first seals, all open (see rotate-secrets -h)",
 		"OTEL_*                        OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED, …",
 	},
 	Dev: {
 		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY  the admin's API key: created with the first admin, or added to it on an existing data dir",
 		"OTEL_*                        OpenTelemetry: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME, OTEL_SDK_DISABLED, …",
+	},
+	Migrate: {
+		"FLOWHOOK_SECRET_KEY           not used, but checked when set: a deploy that migrates first fails on a malformed key",
+		"                              before the schema changes",
+	},
+	RotateSecrets: {
+		"FLOWHOOK_SECRET_KEY           the key ring: the first key seals, every key opens (comma-separated base64 of 32",
+		"                              bytes each); embedded mode: unset reads the key file in -data-dir",
 	},
 }
 
@@ -136,7 +163,7 @@ var envOnly = map[Command][]string{
 func Load(cmd Command, args []string, getenv func(string) string, help io.Writer) (Config, error) {
 	c := Default()
 	switch cmd {
-	case Serve, Migrate:
+	case Serve, Migrate, RotateSecrets:
 	case Dev:
 		c.DataDir = "./.flowhook"
 		c.LogFormat = "text"
@@ -193,25 +220,28 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 
 	logLevel := c.LogLevel.String()
 	var corsOrigins string
-	if cmd != Migrate {
+	server := cmd == Serve || cmd == Dev
+	if server {
 		str(&c.Addr, "addr", "ADDR", "host:port to listen on")
 	}
 	if cmd != Dev {
 		str(&c.DatabaseURL, "database-url", "DATABASE_URL", "PostgreSQL URL (postgres://…); empty runs on the embedded SQLite database in -data-dir")
 	}
 	str(&c.DataDir, "data-dir", "DATA_DIR", "directory of the embedded database")
-	if cmd != Migrate {
+	if server {
 		str(&c.PublicURL, "public-url", "PUBLIC_URL", "base URL providers reach this service at; default http://{addr}")
 	}
 	str(&logLevel, "log-level", "LOG_LEVEL", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "LOG_FORMAT", "json or text")
-	if cmd != Migrate {
+	if server {
 		str(&corsOrigins, "cors-origins", "CORS_ORIGINS", "comma-separated browser origins allowed to call the API (https://app.example.com; * for any)")
 		// The bootstrap key is read from the environment only: a flag would show in `ps`.
 		c.BootstrapAdminKey = env("BOOTSTRAP_ADMIN_KEY")
 	}
-	if cmd == Serve {
+	if cmd != Dev {
 		c.SecretKey = env("SECRET_KEY")
+	}
+	if cmd == Serve {
 		boolean(&c.Sandbox, "sandbox", "SANDBOX", "serve the sandbox (fake providers under /sandbox/, unauthenticated) as flowhook dev does; never on a server others reach")
 		num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "PostgreSQL pool size (0: 20)")
 		dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
@@ -223,6 +253,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 		dur(&c.OrphanWindow, "orphan-window", "ORPHAN_WINDOW", "how long to retry a webhook for an unknown work item")
 		dur(&c.ReconcileInterval, "reconcile-interval", "RECONCILE_INTERVAL", "how often to ask providers about work items still waiting")
 		dur(&c.ProviderTimeout, "provider-timeout", "PROVIDER_TIMEOUT", "time one HTTP exchange with an outside system may take")
+		dur(&c.JobTimeout, "job-timeout", "JOB_TIMEOUT", "time one background job attempt may take; a job running 1.5 times as long on a replica that died is retried elsewhere")
 		num(&c.MaxRequestBytes, "max-request-bytes", "MAX_REQUEST_BYTES", "largest RPC request message")
 	}
 
@@ -300,6 +331,12 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("CORS origin %q: want scheme://host[:port] (e.g. https://app.example.com) or *", o))
 		}
 	}
+	if c.SecretKey != "" {
+		// Its errors name keys by position, never by value.
+		if _, err := secretkey.Parse("FLOWHOOK_SECRET_KEY", c.SecretKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if k := c.BootstrapAdminKey; k != "" && (len(k) < 20 || len(k) > 512 || strings.ContainsAny(k, " \t\r\n")) {
 		errs = append(errs, errors.New("FLOWHOOK_BOOTSTRAP_ADMIN_KEY: want 20 to 512 characters without spaces"))
 	}
@@ -308,6 +345,9 @@ func (c Config) Validate() error {
 	}
 	if c.ProviderTimeout < 100*time.Millisecond || c.ProviderTimeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("provider timeout %s: want at least 100ms and at most 10m", c.ProviderTimeout))
+	}
+	if c.JobTimeout < time.Second || c.JobTimeout > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("job timeout %s: want at least 1s and at most 24h", c.JobTimeout))
 	}
 	if c.OrphanWindow <= 0 || c.OrphanWindow > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("orphan window %s: want more than 0 and at most 168h", c.OrphanWindow))

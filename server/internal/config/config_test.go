@@ -84,6 +84,46 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 }
 
+// Two keys for the tests (base64 of 32 bytes); never real ones.
+const (
+	keyA = "c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0zMmJ5dGU="
+	keyB = "YW5vdGhlci10ZXN0LWtleS1vZi0zMi1ieXRlcy1sb24="
+)
+
+// FLOWHOOK_SECRET_KEY is a ring: one key, or several comma-separated, each checked at load
+// (before anything touches the database) by position, never echoing a key. serve, migrate and
+// rotate-secrets read it; dev does not.
+func TestLoadSecretKeyRing(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range []config.Command{config.Serve, config.Migrate, config.RotateSecrets} {
+		c, err := config.Load(cmd, nil, env(map[string]string{"FLOWHOOK_SECRET_KEY": keyB + "," + keyA}), io.Discard)
+		require.NoError(t, err, cmd)
+		require.Equal(t, keyB+","+keyA, c.SecretKey, cmd)
+		for _, tc := range []struct{ key, want string }{
+			{"not a key!", "FLOWHOOK_SECRET_KEY: not base64"},
+			{"c2hvcnQ=", "FLOWHOOK_SECRET_KEY: want 32 bytes of base64 (e.g. `openssl rand -base64 32`), got 5 bytes"},
+			{keyB + ",not a key!", "FLOWHOOK_SECRET_KEY: key 2 of 2: not base64"},
+			{keyA + "," + keyA, "FLOWHOOK_SECRET_KEY: key 2 of 2: the same key as key 1"},
+			{",", "FLOWHOOK_SECRET_KEY: no key"},
+		} {
+			_, err := config.Load(cmd, []string{"-log-format", "xml"}, env(map[string]string{"FLOWHOOK_SECRET_KEY": tc.key}), io.Discard)
+			require.ErrorContains(t, err, tc.want, "%s %q", cmd, tc.key)
+			require.ErrorContains(t, err, `log format "xml"`, "reported with every other problem")
+			require.NotContains(t, err.Error(), keyA)
+			require.NotContains(t, err.Error(), keyB)
+		}
+	}
+	dev, err := config.Load(config.Dev, nil, env(map[string]string{"FLOWHOOK_SECRET_KEY": "not a key!"}), io.Discard)
+	require.NoError(t, err, "dev keeps its key in its data dir")
+	require.Empty(t, dev.SecretKey)
+
+	rot, err := config.Load(config.RotateSecrets, []string{"-database-url", "postgres://x@db/flowhook"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.False(t, rot.Embedded())
+	_, err = config.Load(config.RotateSecrets, []string{"-addr", ":1"}, env(nil), io.Discard)
+	require.ErrorContains(t, err, "flag provided but not defined: -addr (see 'flowhook rotate-secrets -h')")
+}
+
 func TestLoadHelp(t *testing.T) {
 	t.Parallel()
 	_, err := config.Load("serve", []string{"-h"}, env(nil), io.Discard)
@@ -94,7 +134,7 @@ func TestLoadHelp(t *testing.T) {
 // secret key; each command knows only its own flags.
 func TestLoadPerCommand(t *testing.T) {
 	t.Parallel()
-	vars := env(map[string]string{"FLOWHOOK_DATABASE_URL": "postgres://x@db/flowhook", "FLOWHOOK_SECRET_KEY": "k",
+	vars := env(map[string]string{"FLOWHOOK_DATABASE_URL": "postgres://x@db/flowhook", "FLOWHOOK_SECRET_KEY": keyA,
 		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY": "fh_a_key_of_twenty_chars_or_more"})
 	dev, err := config.Load(config.Dev, nil, vars, io.Discard)
 	require.NoError(t, err)
@@ -110,7 +150,7 @@ func TestLoadPerCommand(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, serve.Sandbox)
 	require.False(t, serve.AdoptBootstrapKey)
-	require.Equal(t, "k", serve.SecretKey)
+	require.Equal(t, keyA, serve.SecretKey)
 	serve, err = config.Load(config.Serve, nil, env(map[string]string{"FLOWHOOK_SANDBOX": "true"}), io.Discard)
 	require.NoError(t, err)
 	require.True(t, serve.Sandbox)

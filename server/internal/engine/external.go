@@ -76,7 +76,9 @@ type WorkStore interface {
 	GetWorkItem(ctx context.Context, id string) (WorkItem, error)
 	WorkItemByExternal(ctx context.Context, s System, externalID string) (WorkItem, error)
 	// CoupleWorkItem sets the provider's id on a CREATING work item (WAITING), records the
-	// activity, and re-enqueues events that arrived for that id before the coupling.
+	// activity, and enqueues the processing of the events that arrived for that id before the
+	// coupling: PENDING ones, and ORPHANED ones, made PENDING again (with a step in their
+	// Event Log), in the same transaction.
 	CoupleWorkItem(ctx context.Context, id, externalID string, act Activity) (WorkItem, error)
 	// FailWorkItem marks a CREATING work item FAILED (ErrConflict when it is no longer
 	// CREATING) and, when its instance still waits on it, the instance FAILED with the reason.
@@ -88,7 +90,8 @@ type WorkStore interface {
 	InsertEvent(ctx context.Context, ev StoredEvent) (StoredEvent, bool, error)
 	GetEvent(ctx context.Context, id string) (StoredEvent, error)
 	// FinishEvent saves a result when the event is still PENDING (ErrConflict otherwise, or
-	// when the instance or work item moved since they were read).
+	// when the instance or work item moved since they were read, or when the verdict is
+	// ORPHANED and a work item has been coupled to the event's id meanwhile).
 	FinishEvent(ctx context.Context, r EventResult) error
 	// InsertEventApplied stores a new event with its result applied, in one transaction; a
 	// known dedupe key stores and applies nothing (created false); ErrConflict when the
@@ -330,9 +333,10 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save
 		}
 		eventlog.Note(ctx, eventlog.StepVerdict, "%s (after %s)", msg, elapsed(ctx))
 		// A notification stored PENDING is counted now, with its final verdict; one decided
-		// as it arrived was counted by the webhook router. Reconciliation's own events are
-		// not notifications.
-		if path != PathInline && ev.Verdict == VerdictPending && res.Verdict != VerdictPending && ev.Headers[SourceHeader] == "" {
+		// as it arrived was counted by the webhook router. One decided before (ORPHANED, then
+		// picked up again when its work item was coupled) was counted then. Reconciliation's
+		// own events are not notifications.
+		if path != PathInline && ev.Verdict == VerdictPending && ev.Attempts == 0 && res.Verdict != VerdictPending && ev.Headers[SourceHeader] == "" {
 			x.webhooks.Add(ctx, 1, metric.WithAttributes(attribute.String("provider", ev.Event.System.String()),
 				attribute.String("verdict", strings.ToLower(string(res.Verdict)))))
 		}

@@ -247,6 +247,22 @@ func (s *memStore) CloseWorkItem(_ context.Context, id string, status engine.Wor
 	return nil
 }
 
+// TookPart reports whether the user acted on the instance, or it was ever assigned to the
+// user or one of the groups (its ASSIGNED entries), as the store answers it.
+func (s *memStore) TookPart(_ context.Context, instanceID, userID string, groupIDs []string) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.acts[instanceID] {
+		if a.ActorID == userID {
+			return true, nil
+		}
+		if as := a.Assignee; as != nil && (as.UserID == userID || (as.GroupID != "" && slices.Contains(groupIDs, as.GroupID))) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // activities returns an instance's timeline.
 func (s *memStore) activities(id string) []engine.Activity {
 	s.mu.Lock()

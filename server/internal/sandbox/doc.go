@@ -22,6 +22,8 @@
 //	                                                flowhook, then answers with the deliveries (HTTP statuses)
 //	     /sandbox/docusign/…, /sandbox/onespan/…, /sandbox/tickets/…   the fakes' own APIs
 //	     /sandbox/control/{docusign|onespan|tickets}/…                 the fakes' control API (Fakes.Control)
+//	GET  /sandbox/control/{docusign|onespan|tickets}/held              notifications held after a failed delivery
+//	POST /sandbox/control/{docusign|onespan|tickets}/redeliver         post them now, in order, each once
 //
 // Actions: complete, decline, void, expire and delete on every system, mapped to each fake's
 // own — DocuSign: complete, decline, void, expire, and delete is a void (DocuSign has no
@@ -32,4 +34,28 @@
 // sign, optout, archive and trash (OneSpan); approve, reject, resolve and comment (tickets).
 // An unknown id or action is 404, an action the item's state refuses 409, each with
 // {"error": "…"}.
+//
+// A notification flowhook did not acknowledge (a server restarting, a 5xx) is held by its fake:
+// DocuSign marks the listener down and queues every later Connect message behind it for its
+// daily retry; OneSpan and the ticketing system keep the failed one and go on posting. Held
+// notifications are listed by GET …/held ({"held": [{id, event, url, tried}]}); POST
+// …/redeliver is the real systems' republish (DocuSign's Connect failures → republish,
+// OneSpan's resend, the ticketing system's redelivery): it posts every held notification at
+// once, oldest first, each once, and answers {"deliveries": [{id, event, url, statusCode,
+// error}], "held": [what is still held]}. At DocuSign a listener still down stops it at its
+// first failure, so nothing goes out of order.
+//
+// Reordering is asked per item, on the control API's actions only: POST
+// /sandbox/control/{system}/{items}/{id}/{action} with {"reorder": true} holds that item's
+// notifications, this action's included, until the item ends — it no longer accepts its
+// completion: signed, declined, voided, expired, deleted — and then posts them all at once,
+// newest first, each with its duplicates. The outcome then reaches flowhook before the
+// progress that led to it, which flowhook must take as STALE. So at DocuSign deliver
+// {"reorder": true} then complete posts envelope-completed, recipient-completed,
+// envelope-delivered, recipient-delivered; at the ticketing system comment then reject posts
+// ticket.rejected, then ticket.commented; at OneSpan complete alone posts PACKAGE_COMPLETE,
+// SIGNER_COMPLETE, DOCUMENT_SIGNED. An action's answer lists under "reordering" the events
+// still held for its item ([] once it ended); other items' notifications go out as usual
+// meanwhile; an action the item's state refuses holds nothing. The sandbox's own
+// POST /sandbox/work-items/… route does not reorder (asking it to is a 400).
 package sandbox

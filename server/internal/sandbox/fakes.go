@@ -89,10 +89,21 @@ type Delivery struct {
 	Error      string `json:"error,omitempty"`
 }
 
+// Held is a notification a fake keeps for its "redeliver now": it failed, or (DocuSign) it is
+// queued untried behind one that did while the listener is down.
+type Held struct {
+	ID    string `json:"id"`
+	Event string `json:"event"`
+	URL   string `json:"url"`
+	// Tried reports whether it was posted at least once.
+	Tried bool `json:"tried"`
+}
+
 // Control is the fakes' control API, which plays the signers', senders' and agents' part
 // (documented with the fakeproviders command, `go doc ./server/cmd/fakeproviders`):
-// accounts, items, actions, deliveries and duplicates, under /docusign, /onespan and
-// /tickets.
+// accounts, items, actions (with {"reorder": true}, an item's notifications held until it
+// ends, then posted newest first: see the package doc), deliveries, held notifications and
+// their redelivery, and duplicates, under /docusign, /onespan and /tickets.
 func (f *Fakes) Control() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /docusign/account", func(w http.ResponseWriter, r *http.Request) {
@@ -141,6 +152,8 @@ type system struct {
 	list       func() any // the items, for GET {prefix}/{items}
 	ids        func() []string
 	deliveries func() []Delivery
+	held       func() []Held     // what redeliver would post, in its order
+	redeliver  func() []Delivery // the fake's "redeliver now"
 	duplicates func(n int)
 	action     actionHandler // its deliveries are filled in by register
 	// aliases map the sandbox's generic action names (complete, decline, void, expire,
@@ -157,9 +170,33 @@ func (s system) register(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+s.prefix+"/deliveries", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"deliveries": s.deliveries()})
 	})
+	mux.HandleFunc("GET "+s.prefix+"/held", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"held": s.held()})
+	})
+	// POST …/redeliver posts every held notification now, in order, each once: the deliveries
+	// made, and what is still held (a listener still down).
+	mux.HandleFunc("POST "+s.prefix+"/redeliver", func(w http.ResponseWriter, r *http.Request) {
+		made := s.redeliver()
+		writeJSON(w, http.StatusOK, map[string]any{"deliveries": made, "held": s.held()})
+	})
 	s.action.deliveries = s.deliveries
+	// An item has ended when it no longer accepts its completion: signed, declined, voided,
+	// expired, deleted; a reordered item's held notifications go out then.
+	s.action.final = func(id string) bool { return !slices.Contains(s.accepts(id), s.aliases["complete"]) }
 	mux.Handle("POST "+s.prefix+"/"+s.items+"/{id}/{action}", s.action)
 	mux.HandleFunc("PUT "+s.prefix+"/duplicates", setDuplicates(s.duplicates))
+}
+
+func docuSignDelivery(d docusignfake.Delivery) Delivery {
+	return Delivery{ID: d.EnvelopeID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
+}
+
+func oneSpanDelivery(d onespanfake.Delivery) Delivery {
+	return Delivery{ID: d.PackageID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
+}
+
+func ticketDelivery(d connectorfake.Delivery) Delivery {
+	return Delivery{ID: d.TicketID, Event: d.Type, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
 }
 
 // docuSignOpen are the statuses of an envelope still out for signature.
@@ -174,12 +211,14 @@ func (f *Fakes) systems() []system {
 		ids: func() []string {
 			return convert(f.DocuSign.Envelopes(), func(c docusignfake.CreateRequest) string { return c.EnvelopeID })
 		},
-		deliveries: func() []Delivery {
-			return convert(f.DocuSign.Deliveries(), func(d docusignfake.Delivery) Delivery {
-				return Delivery{ID: d.EnvelopeID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
+		deliveries: func() []Delivery { return convert(f.DocuSign.Deliveries(), docuSignDelivery) },
+		redeliver:  func() []Delivery { return convert(f.DocuSign.Redeliver(), docuSignDelivery) },
+		held: func() []Held {
+			return convert(f.DocuSign.Backlog(), func(w docusignfake.Waiting) Held {
+				return Held{ID: w.EnvelopeID, Event: w.Event, URL: w.URL, Tried: w.Tried}
 			})
 		},
-		action: actionHandler{kind: "envelope", idField: "envelopeId", status: f.DocuSign.EnvelopeStatus,
+		action: actionHandler{kind: "envelope", idField: "envelopeId", status: f.DocuSign.EnvelopeStatus, reorder: f.DocuSign,
 			actions: map[string]action{
 				"deliver":  noReason(f.DocuSign.Deliver),
 				"sign":     noReason(f.DocuSign.Sign),
@@ -202,12 +241,14 @@ func (f *Fakes) systems() []system {
 		ids: func() []string {
 			return convert(f.OneSpan.Packages(), func(c onespanfake.CreateRequest) string { return c.ID })
 		},
-		deliveries: func() []Delivery {
-			return convert(f.OneSpan.Deliveries(), func(d onespanfake.Delivery) Delivery {
-				return Delivery{ID: d.PackageID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
+		deliveries: func() []Delivery { return convert(f.OneSpan.Deliveries(), oneSpanDelivery) },
+		redeliver:  func() []Delivery { return convert(f.OneSpan.Redeliver(), oneSpanDelivery) },
+		held: func() []Held {
+			return convert(f.OneSpan.Backlog(), func(w onespanfake.Waiting) Held {
+				return Held{ID: w.PackageID, Event: w.Event, URL: w.URL, Tried: true}
 			})
 		},
-		action: actionHandler{kind: "package", idField: "packageId", status: f.oneSpanStatus,
+		action: actionHandler{kind: "package", idField: "packageId", status: f.oneSpanStatus, reorder: f.OneSpan,
 			actions: map[string]action{
 				"sign":     noReason(f.OneSpan.Sign),
 				"complete": noReason(f.OneSpan.Complete),
@@ -243,12 +284,14 @@ func (f *Fakes) systems() []system {
 		ids: func() []string {
 			return convert(f.Tickets.Tickets(), func(t connectorfake.Ticket) string { return t.ID })
 		},
-		deliveries: func() []Delivery {
-			return convert(f.Tickets.Deliveries(), func(d connectorfake.Delivery) Delivery {
-				return Delivery{ID: d.TicketID, Event: d.Type, URL: d.URL, StatusCode: d.StatusCode, Error: d.Err}
+		deliveries: func() []Delivery { return convert(f.Tickets.Deliveries(), ticketDelivery) },
+		redeliver:  func() []Delivery { return convert(f.Tickets.Redeliver(), ticketDelivery) },
+		held: func() []Held {
+			return convert(f.Tickets.Backlog(), func(w connectorfake.Waiting) Held {
+				return Held{ID: w.TicketID, Event: w.Type, URL: w.URL, Tried: true}
 			})
 		},
-		action: actionHandler{kind: "ticket", idField: "id", status: f.ticketType,
+		action: actionHandler{kind: "ticket", idField: "id", status: f.ticketType, reorder: f.Tickets,
 			actions: map[string]action{
 				"approve": f.Tickets.Approve,
 				"reject":  f.Tickets.Reject,
@@ -332,14 +375,27 @@ func noReason(hook func(id string) error) action {
 	return func(id, _ string) error { return hook(id) }
 }
 
+// reorderer is a fake's per-item reordering (fakehook.Sender.ReorderItem).
+type reorderer interface {
+	ReorderItem(id string)
+	HeldItem(id string) ([]string, bool)
+	ReleaseItem(id string) []string
+}
+
 // actionHandler serves POST …/{id}/{action} for one fake: it plays the action on the work item
 // (an envelope, a package) and answers with its status and the notifications the action
 // posted: 404 for an unknown item or action, 409 when the item's state does not allow it.
+//
+// With {"reorder": true} the item's notifications, this action's included, are held from then
+// on (the answer's "reordering" lists them) until the item ends (final), and then all posted
+// newest first: its outcome before the progress that led to it.
 type actionHandler struct {
 	kind, idField string
 	status        func(id string) (string, bool)
 	deliveries    func() []Delivery
 	actions       map[string]action
+	reorder       reorderer            // nil: the fake cannot reorder
+	final         func(id string) bool // the item has ended: no action can give it an outcome any more
 }
 
 func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -348,7 +404,7 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no "+h.kind+" "+id)
 		return
 	}
-	reason, ok := readReason(w, r)
+	body, ok := readAction(w, r)
 	if !ok {
 		return
 	}
@@ -357,27 +413,65 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "unknown action "+r.PathValue("action"))
 		return
 	}
+	if body.Reorder && h.reorder == nil {
+		writeError(w, http.StatusBadRequest, "reorder: this fake cannot reorder its notifications")
+		return
+	}
 	before := len(h.deliveries())
-	if err := do(id, reason); err != nil {
+	started := false
+	if body.Reorder {
+		_, held := h.reorder.HeldItem(id)
+		started = !held
+		h.reorder.ReorderItem(id)
+	}
+	if err := do(id, body.Reason); err != nil {
+		if started {
+			h.reorder.ReleaseItem(id) // the action posted nothing: this only stops holding
+		}
 		writeError(w, http.StatusConflict, err.Error())
 		return
 	}
+	reordering := []string{}
+	if h.reorder != nil {
+		if held, ok := h.reorder.HeldItem(id); ok && h.final(id) {
+			h.reorder.ReleaseItem(id)
+		} else if ok {
+			reordering = held
+		}
+	}
 	status, _ := h.status(id)
-	writeJSON(w, http.StatusOK, map[string]any{h.idField: id, "status": status, "deliveries": h.deliveries()[before:]})
+	writeJSON(w, http.StatusOK, map[string]any{h.idField: id, "status": status, "deliveries": h.deliveries()[before:], "reordering": reordering})
 }
 
-// readReason reads the optional {"reason": "…"} body of an action.
+// actionBody is the optional body of an action.
+type actionBody struct {
+	Reason string `json:"reason"`
+	// Reorder holds the item's notifications from this action on until it ends, then posts
+	// them newest first.
+	Reorder bool `json:"reorder"`
+}
+
+// readReason reads the optional {"reason": "…"} body of an action at the sandbox's own route
+// (POST /sandbox/work-items/…), which does not reorder: asking it to is a 400.
 func readReason(w http.ResponseWriter, r *http.Request) (string, bool) {
-	var body struct {
-		Reason string `json:"reason"`
-	}
-	if !readBody(w, r, &body, `{"reason": "…"}`) {
+	body, ok := readAction(w, r)
+	if ok && body.Reorder {
+		writeError(w, http.StatusBadRequest, "reorder: only the control API's actions reorder (POST /sandbox/control/{system}/{items}/{id}/{action})")
 		return "", false
+	}
+	return body.Reason, ok
+}
+
+// readAction reads the optional {"reason": "…", "reorder": true} body of an action.
+func readAction(w http.ResponseWriter, r *http.Request) (actionBody, bool) {
+	var body actionBody
+	if !readBody(w, r, &body, `{"reason": "…", "reorder": true|false}`) {
+		return body, false
 	}
 	if body.Reason == "" {
 		body.Reason = "no reason given"
 	}
-	return body.Reason, true
+	return body, true
 }
 
 // readBody decodes an optional JSON body of at most 64 KiB into v; it answers the request

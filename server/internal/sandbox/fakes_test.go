@@ -1,15 +1,26 @@
 package sandbox
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/connector/connectorfake"
+	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/provider/onespan"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
 // TestControlAPI: the credentials a front-end developer enters in the settings, and clear
@@ -93,6 +104,97 @@ func TestControlAPI(t *testing.T) {
 	require.NotContains(t, f.Tickets.Secrets()[0], "c2hvcnQ", "a refused secret is not taken")
 }
 
+// controlBundle is the three fakes behind their control API, each posting to a listener of its
+// own (answering 200 unless a test says otherwise), and the clients that create items at them
+// as flowhook does.
+type controlBundle struct {
+	f        *Fakes
+	hooks    map[string]*providertest.Listener // by control prefix: docusign, onespan, tickets
+	hc       *http.Client
+	control  string
+	docuSign *docusign.Client
+	oneSpan  *onespan.Client
+	items    int
+}
+
+func newControlBundle(t *testing.T) *controlBundle {
+	t.Helper()
+	b := &controlBundle{hooks: map[string]*providertest.Listener{}, hc: providertest.HTTPClient(t)}
+	for _, name := range []string{"docusign", "onespan", "tickets"} {
+		b.hooks[name] = providertest.NewListener(t, "/webhooks/"+name, 0, nil)
+	}
+	f, err := NewFakes(FakesOptions{OneSpanCallbackURL: b.hooks["onespan"].URL, HTTPClient: b.hc})
+	require.NoError(t, err)
+	b.f = f
+	serve := func(h http.Handler) string {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	docuSignURL, oneSpanURL := serve(f.DocuSign.Handler()), serve(f.OneSpan.Handler())
+	f.TicketsURL = serve(f.Tickets.Handler())
+	b.control = serve(f.Control())
+	b.docuSign, err = docusign.NewClient(docusign.Settings{IntegrationKey: f.DocuSign.IntegrationKey(), UserID: f.DocuSign.UserID(),
+		OAuthBaseURL: docuSignURL, PrivateKeyPEM: []byte(f.DocuSignPEM), HMACKeys: []string{f.DocuSignHMAC}}, b.hc, time.Now)
+	require.NoError(t, err)
+	b.oneSpan, err = onespan.NewClient(onespan.Settings{BaseURL: oneSpanURL, APIKey: f.OneSpanAPIKey, CallbackKeys: []string{f.OneSpanCallbackKey}}, b.hc, time.Now)
+	require.NoError(t, err)
+	return b
+}
+
+func (b *controlBundle) call(t *testing.T, method, path, body string) (int, map[string]any) {
+	t.Helper()
+	return control(t, b.control, method, path, body)
+}
+
+// request is a new work item's request for the listener of system.
+func (b *controlBundle) request(system string) engine.WorkItemRequest {
+	b.items++
+	return engine.WorkItemRequest{WorkItemID: fmt.Sprintf("wi_%d", b.items), Subject: "Please sign", CallbackURL: b.hooks[system].URL,
+		Document: &engine.Document{Title: "Contract", ContentType: "application/pdf", Content: docusignfake.PDF("sign here /sn1/")},
+		Parties:  []engine.Party{{Name: "Ada Lovelace", Email: "ada@example.com", Anchor: "/sn1/"}}}
+}
+
+// envelope creates an envelope at the fake DocuSign and returns its id.
+func (b *controlBundle) envelope(t *testing.T) string {
+	t.Helper()
+	id, err := b.docuSign.Create(t.Context(), b.request("docusign"))
+	require.NoError(t, err)
+	return id
+}
+
+// pkg creates a package at the fake OneSpan and returns its id.
+func (b *controlBundle) pkg(t *testing.T) string {
+	t.Helper()
+	id, err := b.oneSpan.Create(t.Context(), b.request("onespan"))
+	require.NoError(t, err)
+	return id
+}
+
+// ticket creates a ticket at the fake ticketing system, as the connector does, and returns its id.
+func (b *controlBundle) ticket(t *testing.T) string {
+	t.Helper()
+	wi := b.request("tickets").WorkItemID
+	body, err := json.Marshal(map[string]any{"type": "workitem.create", "timestamp": time.Now().UTC().Format(time.RFC3339),
+		"data": map[string]any{"workItemId": wi, "instanceId": "in_1", "workflowId": "wf_1", "workflowVersion": 1,
+			"state": "REVIEW", "formData": map[string]any{}, "callbackUrl": b.hooks["tickets"].URL}})
+	require.NoError(t, err)
+	create, err := http.NewRequestWithContext(t.Context(), http.MethodPost, connectorfake.CreateURL(b.f.TicketsURL), bytes.NewReader(body))
+	require.NoError(t, err)
+	create.Header.Set("Content-Type", "application/json")
+	create.Header.Set("Idempotency-Key", wi)
+	require.NoError(t, standardwebhooks.SetHeaders(create.Header, b.f.Tickets.Secrets(), "create_"+wi, time.Now(), body))
+	res, err := b.hc.Do(create)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var ticket struct {
+		ID string `json:"id"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&ticket))
+	require.Equal(t, http.StatusCreated, res.StatusCode)
+	return ticket.ID
+}
+
 // control calls the control API and decodes its JSON answer.
 func control(t *testing.T, base, method, path, body string) (int, map[string]any) {
 	t.Helper()
@@ -121,6 +223,8 @@ func TestReadReason(t *testing.T) {
 		{`{"reason":`, false, http.StatusBadRequest, ""},
 		{`["reason"]`, false, http.StatusBadRequest, ""},
 		{`{"reason":"` + strings.Repeat("x", 70<<10) + `"}`, false, http.StatusRequestEntityTooLarge, ""},
+		{`{"reason":"late","reorder":true}`, false, http.StatusBadRequest, ""}, // only the control API reorders
+		{`{"reorder":"yes"}`, false, http.StatusBadRequest, ""},
 	} {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest("POST", "/docusign/envelopes/x/decline", strings.NewReader(tc.body))
@@ -164,7 +268,7 @@ func TestActionHandler(t *testing.T) {
 	}
 	code, body := do("/envelopes/e1/decline", `{"reason":"wrong amount"}`)
 	require.Equal(t, http.StatusOK, code, body)
-	require.JSONEq(t, `{"envelopeId":"e1","status":"declined","deliveries":[{"id":"e1","event":"envelope-declined","url":"wrong amount","statusCode":200}]}`, body)
+	require.JSONEq(t, `{"envelopeId":"e1","status":"declined","deliveries":[{"id":"e1","event":"envelope-declined","url":"wrong amount","statusCode":200}],"reordering":[]}`, body)
 	code, body = do("/envelopes/e1/decline", "")
 	require.Equal(t, http.StatusConflict, code)
 	require.Contains(t, body, "envelope e1 is declined")
@@ -176,5 +280,183 @@ func TestActionHandler(t *testing.T) {
 	require.Contains(t, body, "no envelope e2")
 	code, _ = do("/envelopes/e1/decline", "{")
 	require.Equal(t, http.StatusBadRequest, code)
+	code, body = do("/envelopes/e1/decline", `{"reorder":true}`)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, body, "this fake cannot reorder")
 	require.Len(t, posted, 1, "refused actions posted nothing")
+}
+
+// TestControlRedeliver: each fake's listener fails its first notification and is back for the
+// next. What failed (and, at DocuSign, everything queued behind it) is listed by GET …/held;
+// POST …/redeliver posts all of it at once, in order, each once, answering with the deliveries
+// and what is still held; a second redeliver posts nothing.
+func TestControlRedeliver(t *testing.T) {
+	t.Parallel()
+	b := newControlBundle(t)
+	for _, hook := range b.hooks {
+		hook.SetAnswer(func(n int) int {
+			if n == 0 {
+				return http.StatusInternalServerError
+			}
+			return http.StatusOK
+		})
+	}
+	// One item at each fake, created as flowhook creates it: its first notification fails.
+	envelope, pkg, ticket := b.envelope(t), b.pkg(t), b.ticket(t)
+
+	// Each item completes while its fake holds what failed.
+	for _, tc := range []struct{ path, id, action string }{
+		{"/docusign/envelopes/", envelope, "complete"},
+		{"/onespan/packages/", pkg, "complete"},
+		{"/tickets/tickets/", ticket, "resolve"},
+	} {
+		code, got := b.call(t, "POST", tc.path+tc.id+"/"+tc.action, "")
+		require.Equal(t, http.StatusOK, code, "%v", got)
+	}
+
+	for _, tc := range []struct {
+		name, id string
+		// queued: DocuSign holds every later message behind the failed one; the others post
+		// them and keep only the failure.
+		queued bool
+	}{{"docusign", envelope, true}, {"onespan", pkg, false}, {"tickets", ticket, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			hook := b.hooks[tc.name]
+			posted := len(hook.Posts())
+			code, got := b.call(t, "GET", "/"+tc.name+"/held", "")
+			require.Equal(t, http.StatusOK, code)
+			held := got["held"].([]any)
+			if tc.queued {
+				require.Equal(t, 1, posted, "held, not posted out of order")
+				require.Greater(t, len(held), 1)
+			} else {
+				require.Greater(t, posted, 1, "later notifications went out")
+				require.Len(t, held, 1)
+			}
+			var events []string
+			for i, h := range held {
+				h := h.(map[string]any)
+				require.Equal(t, tc.id, h["id"])
+				require.Equal(t, hook.URL, h["url"])
+				require.Equal(t, i == 0 || !tc.queued, h["tried"], "%v", h)
+				events = append(events, h["event"].(string))
+			}
+
+			code, got = b.call(t, "POST", "/"+tc.name+"/redeliver", "")
+			require.Equal(t, http.StatusOK, code)
+			require.Equal(t, []any{}, got["held"])
+			made := got["deliveries"].([]any)
+			require.Len(t, made, len(held))
+			for i, d := range made {
+				d := d.(map[string]any)
+				require.Equal(t, map[string]any{"id": tc.id, "event": events[i], "url": hook.URL, "statusCode": float64(http.StatusOK)}, d)
+			}
+			require.Len(t, hook.Posts(), posted+len(held), "each once")
+
+			code, got = b.call(t, "POST", "/"+tc.name+"/redeliver", "")
+			require.Equal(t, http.StatusOK, code)
+			require.Equal(t, map[string]any{"deliveries": []any{}, "held": []any{}}, got, "a second redeliver posts nothing")
+			require.Len(t, hook.Posts(), posted+len(held))
+			code, got = b.call(t, "GET", "/"+tc.name+"/held", "")
+			require.Equal(t, http.StatusOK, code)
+			require.Equal(t, []any{}, got["held"])
+		})
+	}
+}
+
+// TestControlReorder: {"reorder": true} on an action holds the item's notifications from then
+// on, while other items' go out, until the item ends; then they are posted newest first, the
+// outcome before the progress, each with its duplicates. At DocuSign the progress is the signer
+// opening the envelope (deliver), at the ticketing system a comment; at OneSpan one action
+// completes the package with every signature's events. A refused action holds nothing.
+func TestControlReorder(t *testing.T) {
+	t.Parallel()
+	b := newControlBundle(t)
+	for _, name := range []string{"docusign", "onespan", "tickets"} {
+		code, _ := b.call(t, "PUT", "/"+name+"/duplicates", `{"count":2}`)
+		require.Equal(t, http.StatusOK, code)
+	}
+	envelope, other := b.envelope(t), b.envelope(t)
+	pkg, ticket := b.pkg(t), b.ticket(t)
+
+	for _, tc := range []struct {
+		name, path string
+		steps      []string // actions, each with {"reorder": true}; the last ends the item
+		held       [][]string
+		want       []string // events posted by the last, in order
+	}{
+		{"docusign", "/docusign/envelopes/" + envelope, []string{"deliver", "complete"},
+			[][]string{{"recipient-delivered", "envelope-delivered"}, nil},
+			[]string{"envelope-completed", "recipient-completed", "envelope-delivered", "recipient-delivered"}},
+		{"onespan", "/onespan/packages/" + pkg, []string{"complete"}, [][]string{nil},
+			[]string{"PACKAGE_COMPLETE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED"}},
+		{"tickets", "/tickets/tickets/" + ticket, []string{"comment", "reject"},
+			[][]string{{"ticket.commented"}, nil},
+			[]string{"ticket.rejected", "ticket.commented"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hook := b.hooks[tc.name]
+			posted := len(hook.Posts())
+			var got map[string]any
+			for i, step := range tc.steps {
+				var code int
+				code, got = b.call(t, "POST", tc.path+"/"+step, `{"reason":"no","reorder":true}`)
+				require.Equal(t, http.StatusOK, code, "%v", got)
+				if last := i == len(tc.steps)-1; !last {
+					require.Equal(t, []any{}, got["deliveries"], "held")
+					require.Equal(t, anys(tc.held[i]), got["reordering"])
+					require.Len(t, hook.Posts(), posted, "held, not posted")
+				}
+			}
+			require.Equal(t, []any{}, got["reordering"], "the item ended: nothing held")
+			var events []string
+			for _, d := range got["deliveries"].([]any) {
+				events = append(events, d.(map[string]any)["event"].(string))
+			}
+			var want []string
+			for _, e := range tc.want {
+				want = append(want, e, e) // duplicates ×2
+			}
+			require.Equal(t, want, events, "newest first")
+			var onHook []string
+			for _, p := range hook.Posts()[posted:] {
+				onHook = append(onHook, eventOf(t, tc.name, p.Body))
+			}
+			require.Equal(t, events, onHook, "as the listener received them")
+		})
+	}
+
+	// A refused action holds nothing; an envelope not reordered posts at once, in order.
+	hook := b.hooks["docusign"]
+	posted := len(hook.Posts())
+	code, got := b.call(t, "POST", "/docusign/envelopes/"+envelope+"/complete", `{"reorder":true}`)
+	require.Equal(t, http.StatusConflict, code, "%v", got)
+	held, on := b.f.DocuSign.HeldItem(envelope)
+	require.False(t, on)
+	require.Empty(t, held)
+	code, got = b.call(t, "POST", "/docusign/envelopes/"+other+"/decline", `{}`)
+	require.Equal(t, http.StatusOK, code, "%v", got)
+	require.Len(t, got["deliveries"], 4, "recipient-declined, envelope-declined, ×2")
+	require.Len(t, hook.Posts(), posted+4)
+	require.Equal(t, "recipient-declined", eventOf(t, "docusign", hook.Posts()[posted].Body), "in order")
+}
+
+func anys(ss []string) []any {
+	out := []any{}
+	for _, s := range ss {
+		out = append(out, s)
+	}
+	return out
+}
+
+// eventOf reads the event out of a notification's body, as each fake writes it.
+func eventOf(t *testing.T, system string, body []byte) string {
+	t.Helper()
+	var v struct {
+		Event string `json:"event"` // DocuSign Connect
+		Name  string `json:"name"`  // OneSpan
+		Type  string `json:"type"`  // Standard Webhooks
+	}
+	require.NoError(t, json.Unmarshal(body, &v), "%s: %s", system, body)
+	return v.Event + v.Name + v.Type
 }

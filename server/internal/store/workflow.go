@@ -334,19 +334,29 @@ type nopTxDriver struct{ *entsql.Driver }
 func (d nopTxDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
 
 // inTx runs fn in a transaction, rolling back when it fails. On SQLite (one connection) fn must
-// use only tx.
-func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) error {
+// use only tx. A panic in fn (or runtime.Goexit) rolls back too, then goes on up: the job or RPC
+// boundary recovers it (worker.panicRecoverer, api.recoverPanics). Left open, the transaction
+// would keep its connection and locks, and on SQLite block every later query.
+func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) (err error) {
 	sqlTx, err := s.db.SQL.BeginTx(ctx, &sql.TxOptions{})
 	if err != nil {
 		return err
 	}
+	done := false
+	defer func() {
+		if !done {
+			_ = sqlTx.Rollback() // fn panicked; its panic, going on, says what happened
+		}
+	}()
 	d := dialect.Postgres
 	if s.db.Dialect == SQLite {
 		d = dialect.SQLite
 	}
 	tx := txn{Client: ent.NewClient(ent.Driver(nopTxDriver{entsql.NewDriver(d, entsql.Conn{ExecQuerier: sqlTx})})), sql: sqlTx,
 		locks: s.db.Dialect == Postgres}
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	done = true
+	if err != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, rerr)
 		}

@@ -11,6 +11,7 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/activity"
@@ -19,6 +20,7 @@ import (
 	"github.com/flowhook/flowhook/ent/webhookevent"
 	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/eventlog"
 )
 
 // applyEffects inserts the new work items and enqueues the jobs, in tx.
@@ -159,18 +161,7 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 		if err := appendActivities(ctx, tx, row.InstanceID, []engine.Activity{act}); err != nil {
 			return err
 		}
-		// Events that beat this commit are waiting: process them now rather than at their
-		// next retry.
-		early, err := tx.WebhookEvent.Query().Where(webhookevent.Provider(row.Provider), webhookevent.ExternalID(externalID),
-			webhookevent.VerdictEQ(webhookevent.VerdictPENDING)).IDs(ctx)
-		if err != nil {
-			return err
-		}
-		jobs := make([]engine.Job, len(early))
-		for i, e := range early {
-			jobs[i] = engine.ProcessEventJob{EventID: e.String()}
-		}
-		if err := s.enqueue(ctx, tx, jobs); err != nil {
+		if err := s.pickUpEarly(ctx, tx, row, externalID); err != nil {
 			return err
 		}
 		out = workItemFromRow(row)
@@ -180,6 +171,63 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 		return engine.WorkItem{}, fmt.Errorf("%w: another work item already has the id %s", engine.ErrConflict, externalID)
 	}
 	return out, translate(err)
+}
+
+// pickUpEarly enqueues, in the coupling's transaction, the processing of every event that
+// arrived for the id before the coupling: PENDING ones wait for their job's next try, and
+// ORPHANED ones waited out the early-event window (a replica died between the provider's
+// answer and the coupling, and the create job's retry found the item only later). An ORPHANED
+// one is PENDING again, with a step in its Event Log saying why; processing then decides it as
+// any event, so a duplicate or a stale one still changes nothing.
+func (s *Store) pickUpEarly(ctx context.Context, tx txn, wi *ent.WorkItem, externalID string) error {
+	q := tx.WebhookEvent.Query().Where(webhookevent.Provider(wi.Provider), webhookevent.ExternalID(externalID),
+		webhookevent.VerdictIn(webhookevent.VerdictPENDING, webhookevent.VerdictORPHANED)).
+		Order(webhookevent.ByID())
+	if tx.locks {
+		// A job deciding one of them ORPHANED right now (it read before this coupling) either
+		// committed first, and this reads it ORPHANED once its lock goes, or waits for this
+		// commit and then sees the work item (FinishEvent).
+		q = q.ForUpdate()
+	}
+	early, err := q.Select(webhookevent.FieldID, webhookevent.FieldVerdict, webhookevent.FieldVerdictReason).All(ctx)
+	if err != nil {
+		return err
+	}
+	jobs := make([]engine.Job, 0, len(early))
+	at := now()
+	for _, e := range early {
+		jobs = append(jobs, engine.ProcessEventJob{EventID: e.ID.String()})
+		if e.Verdict != webhookevent.VerdictORPHANED {
+			continue
+		}
+		n, err := tx.WebhookEvent.Update().Where(webhookevent.ID(e.ID), webhookevent.VerdictEQ(webhookevent.VerdictORPHANED)).
+			SetVerdict(webhookevent.VerdictPENDING).SetVerdictReason(fmt.Sprintf("picked up again when work item %s was coupled", wi.ID)).
+			ClearProcessedAt().Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: event %s changed while work item %s was coupled", engine.ErrConflict, e.ID, wi.ID)
+		}
+		step := eventlog.Entry{ID: engine.NewIDAt(at), Step: eventlog.StepReplayed, At: at,
+			Message: fmt.Sprintf("picked up again when work item %s was coupled to %s %s; it was ORPHANED%s",
+				wi.ID, wi.Provider, externalID, reasonSuffix(e.VerdictReason))}
+		if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+			step.TraceID, step.SpanID = sc.TraceID().String(), sc.SpanID().String()
+		}
+		if err := appendEventLog(ctx, tx.Client, e.ID, []eventlog.Entry{step}); err != nil {
+			return err
+		}
+	}
+	return s.enqueue(ctx, tx, jobs)
+}
+
+// reasonSuffix is " (reason)", or "" without one.
+func reasonSuffix(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	return " (" + reason + ")"
 }
 
 func (s *Store) FailWorkItem(ctx context.Context, id, reason string, act engine.Activity) error {
@@ -347,6 +395,24 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 		}
 		if n == 0 {
 			return fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
+		}
+		if r.Verdict == engine.VerdictOrphaned {
+			// Its work item may have been coupled since it was looked for: the coupling
+			// either saw this event PENDING (and its job is enqueued) or waited for this row
+			// (PostgreSQL), and then committed before this reads. Read again rather than
+			// strand it.
+			ev, err := tx.WebhookEvent.Query().Where(webhookevent.ID(eid)).
+				Select(webhookevent.FieldProvider, webhookevent.FieldExternalID).Only(ctx)
+			if err != nil {
+				return err
+			}
+			coupled, err := tx.WorkItem.Query().Where(workitem.Provider(ev.Provider), workitem.ExternalID(ev.ExternalID)).Exist(ctx)
+			if err != nil {
+				return err
+			}
+			if coupled {
+				return fmt.Errorf("%w: work item for %s %s was coupled meanwhile", engine.ErrConflict, ev.Provider, ev.ExternalID)
+			}
 		}
 		return s.applyResult(ctx, tx, r)
 	}))

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -44,10 +45,32 @@ type Options struct {
 	// ReconcileInterval is how often work items still waiting are checked at their provider
 	// (default 6 hours; the leader replica runs it).
 	ReconcileInterval time.Duration
+	// JobTimeout bounds one attempt of a job whose kind sets no timeout of its own (default
+	// DefaultJobTimeout): its context is cancelled then, and the attempt fails and is retried.
+	JobTimeout time.Duration
+	// RescueAfter is how long a job may stay running before the leader's rescuer takes it for
+	// the work of a replica that died (kill -9, lost host) and makes it available again
+	// (default RescueAfter(JobTimeout)). River refuses a value below JobTimeout.
+	RescueAfter time.Duration
 	// Every job is a span (linked to the span that enqueued it) and is counted and timed.
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
 }
+
+// DefaultJobTimeout bounds one job attempt: a create makes a few provider calls, each bounded
+// by the provider timeout (default 1 min).
+const DefaultJobTimeout = 2 * time.Minute
+
+// RescueAfter is when a job still running is taken for lost, for a job timeout: half as long
+// again. A job that outlives its timeout on a live replica has had its context cancelled and
+// returns within moments, so the margin only keeps the rescuer from racing that return; River
+// also never rescues a job before its own kind's timeout (reconcileWorker.Timeout, 30 min),
+// whatever this says, so long-running kinds need no handling of their own. A job running on a
+// replica that was killed is available again after about RescueAfter plus the rescuer's period
+// (30 s, on the leader; a new leader takes up to 15 s) plus the retry backoff (1 s after a
+// first attempt) and the scheduler's 5 s: with the defaults about 4 minutes, not River's
+// default hour.
+func RescueAfter(jobTimeout time.Duration) time.Duration { return jobTimeout + jobTimeout/2 }
 
 // Queue is this process's River client. Before Start it only inserts.
 type Queue struct {
@@ -75,6 +98,12 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if o.ReconcileInterval <= 0 {
 		o.ReconcileInterval = 6 * time.Hour
 	}
+	if o.JobTimeout <= 0 {
+		o.JobTimeout = DefaultJobTimeout
+	}
+	if o.RescueAfter <= 0 {
+		o.RescueAfter = RescueAfter(o.JobTimeout)
+	}
 	if o.TracerProvider == nil {
 		o.TracerProvider = tracenoop.NewTracerProvider()
 	}
@@ -95,7 +124,9 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 		FetchCooldown:     o.FetchCooldown,
 		PollOnly:          db.Dialect != store.Postgres,
 		MaxAttempts:       25,
-		JobTimeout:        2 * time.Minute,
+		JobTimeout:        o.JobTimeout,
+		// River's default is an hour: work a killed replica held would wait that long.
+		RescueStuckJobsAfter: o.RescueAfter,
 		// Jobs whose worker a later change adds are kept, not refused, by older replicas.
 		SkipUnknownJobCheck: true,
 		Middleware: []rivertype.Middleware{
@@ -106,6 +137,9 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 				EnableWorkSpanJobKindSuffix: true,
 			}),
 			&failureCounter{failed: failures},
+			// Innermost, so that the span and the failure count see a panic as the error it
+			// becomes.
+			&panicRecoverer{log: log},
 		},
 		PeriodicJobs: []*river.PeriodicJob{
 			river.NewPeriodicJob(river.PeriodicInterval(o.PurgeInterval), func() (river.JobArgs, *river.InsertOpts) {
@@ -141,13 +175,47 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, job engine.Job) error 
 // Start works jobs until Stop.
 func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
 
-// Stop stops fetching and waits for the jobs in progress, at most until ctx ends.
+// stopCancelTimeout bounds the wait for jobs whose context Stop cancelled at its deadline.
+const stopCancelTimeout = 10 * time.Second
+
+// Stop stops fetching and waits for the jobs in progress, at most until ctx ends; then it
+// cancels those still running and waits for them to return (at most stopCancelTimeout), so
+// that no job outlives the queue and the database closes under none. A cancelled job's
+// attempt fails and is retried, by any replica, after its backoff. Stop on a queue that was
+// never started does nothing.
 func (q *Queue) Stop(ctx context.Context) error {
 	err := q.client.Stop(ctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("stopping the job queue: jobs still running at the deadline: %w", err)
+	if err == nil || ctx.Err() == nil {
+		return err
 	}
-	return err
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopCancelTimeout)
+	defer cancel()
+	if cerr := q.client.StopAndCancel(cctx); cerr != nil {
+		return fmt.Errorf("stopping the job queue: jobs still running at the deadline did not return once cancelled: %w", errors.Join(err, cerr))
+	}
+	return fmt.Errorf("stopping the job queue: jobs still running at the deadline were cancelled, to be retried: %w", err)
+}
+
+// ErrPanic is the error a job that panicked fails with (and is retried after).
+var ErrPanic = errors.New("the job panicked")
+
+// panicRecoverer turns a panic in a job into a failed attempt, logged at ERROR with the job's
+// kind, id and stack. River would recover it too (and keep the trace in the job's errors), but
+// only outside every middleware, so the span and the failure count would not see it.
+type panicRecoverer struct {
+	river.MiddlewareDefaults
+	log *slog.Logger
+}
+
+func (m *panicRecoverer) Work(ctx context.Context, job *rivertype.JobRow, doInner func(context.Context) error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			m.log.ErrorContext(ctx, "job panicked", "job_kind", job.Kind, "job_id", job.ID, "attempt", job.Attempt,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrPanic, v)
+		}
+	}()
+	return doInner(ctx)
 }
 
 // failureCounter counts failed job attempts by kind (a snooze or a cancel is not a failure).

@@ -283,6 +283,9 @@ func FuzzParseEvent(f *testing.F) {
 		f.Add([]byte(body), "msg_1")
 	}
 	f.Add([]byte(callbackBody("ticket.created", "", "TCK-1", "")), "")
+	for _, d := range fakeDeliveries(f) { // the connector fake's callbacks (fuzz_test.go)
+		f.Add(d.Body, d.WebhookID)
+	}
 	sentinels := []error{connector.ErrMalformedEvent, connector.ErrMissingType, connector.ErrMissingID, connector.ErrBadType, connector.ErrBadID}
 	f.Fuzz(func(t *testing.T, body []byte, webhookID string) {
 		h := http.Header{}

@@ -5,14 +5,18 @@
 // A fake builds its messages (a type implementing Message) and hands them to Sender.Dispatch
 // once its own state has changed. The Sender posts each one — n times when duplicates are on,
 // so that a receiver's deduplication is tested — or holds them all while holding is on, until
-// a test flushes them in the order it wants (reordering). Every POST is recorded as a Delivery
-// with the exact bytes and headers sent and the listener's answer.
+// a test flushes them in the order it wants (reordering), or holds one item's messages
+// (ReorderItem) until ReleaseItem posts them newest first, the item's outcome before the
+// progress that led to it. Every POST is recorded as a Delivery with the exact bytes and
+// headers sent and the listener's answer.
 //
 // What becomes of a failed delivery (a transport error or a non-2xx answer) differs between
 // providers, so it is a Policy the fake plugs in: Once forgets it, Keep keeps each failed POST
-// for a test to read and replay (OneSpan's callback failure emails), Wait keeps the message
-// until Redeliver sends it again (a system's "resend failed webhooks"), and a fake can write
-// its own (docusignfake's Connect retries).
+// for a test to read and replay (OneSpan's callback failure emails) and the message for a
+// resend, Wait keeps the message until Redeliver sends it again (a system's "resend failed
+// webhooks"), and a fake can write its own (docusignfake's Connect retries and republish).
+// Whatever a policy keeps, its "redeliver now" posts it at once, oldest first (Seq), so that a
+// test or the sandbox's control API need not wait for a provider's daily retry.
 //
 // Message.Build is called for every POST, duplicates and retries included, so that a message
 // can change between tries (DocuSign counts retries in its body) or be signed at the time it is
@@ -35,6 +39,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -47,6 +52,9 @@ type Message interface {
 	Target() string
 	// Event names the message (its event or type) in Held and in the record.
 	Event() string
+	// Item is the id of the item at the provider the message is about (an envelope, a
+	// package, a ticket), by which ReorderItem holds an item's messages.
+	Item() string
 	// Build returns the body and headers of one POST; retry is Outgoing.Retry at the time.
 	Build(retry int) (body []byte, header http.Header, err error)
 }
@@ -59,6 +67,9 @@ type Outgoing[M Message] struct {
 	Retry int
 	// Tried reports whether the message was posted at least once.
 	Tried bool
+	// Seq orders messages as the policy received them (from 1, per Sender): a policy that
+	// keeps messages in several lists redelivers them oldest first by it.
+	Seq uint64
 }
 
 // Delivery is one POST.
@@ -110,11 +121,13 @@ type Sender[M Message] struct {
 	policy  Policy[M]
 
 	deliveries Log[Delivery[M]]
+	seq        atomic.Uint64
 
 	mu         sync.Mutex
 	duplicates int
 	holding    bool
 	held       []*Outgoing[M]
+	reordered  map[string][]*Outgoing[M] // by Item: held until ReleaseItem, which posts them newest first
 }
 
 // New returns a Sender with the options' defaults filled in.
@@ -167,10 +180,72 @@ func (s *Sender[M]) Dispatch(msgs ...M) {
 		s.mu.Unlock()
 		return
 	}
-	s.mu.Unlock()
+	var now []*Outgoing[M]
 	for _, o := range out {
-		s.policy.Deliver(s, o)
+		if item := o.Message.Item(); s.reordered[item] != nil {
+			s.reordered[item] = append(s.reordered[item], o)
+			continue
+		}
+		now = append(now, o)
 	}
+	s.mu.Unlock()
+	for _, o := range now {
+		s.let(o)
+	}
+}
+
+// ReorderItem holds the messages about item (Message.Item) from now on, whatever else goes
+// out meanwhile, until ReleaseItem lets them go newest first: an item's last event (its
+// outcome) then reaches the listener before the progress that led to it, as a provider
+// delivering from several queues or retrying an earlier message later does. A second call
+// while the item is held changes nothing. Holding everything (HoldDeliveries) comes first: a
+// message dispatched while it is on joins Held, not the item's messages.
+func (s *Sender[M]) ReorderItem(item string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reordered == nil {
+		s.reordered = map[string][]*Outgoing[M]{}
+	}
+	if s.reordered[item] == nil {
+		s.reordered[item] = []*Outgoing[M]{} // non-nil: the item is held, with nothing yet
+	}
+}
+
+// HeldItem returns the events of item's messages held by ReorderItem, oldest first, and
+// whether the item is held.
+func (s *Sender[M]) HeldItem(item string) ([]string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held, ok := s.reordered[item]
+	return Events(held), ok
+}
+
+// ReleaseItem stops holding item's messages and lets those held go newest first, through the
+// policy (or into Held while HoldDeliveries is on); it returns their events in the order they
+// went. Nothing is posted for an item not held.
+func (s *Sender[M]) ReleaseItem(item string) []string {
+	s.mu.Lock()
+	held := s.reordered[item]
+	delete(s.reordered, item)
+	slices.Reverse(held)
+	if s.holding {
+		s.held = append(s.held, held...)
+		s.mu.Unlock()
+		return Events(held)
+	}
+	s.mu.Unlock()
+	for _, o := range held {
+		s.let(o)
+	}
+	return Events(held)
+}
+
+// let hands a message to the policy, numbering it (Seq) first.
+func (s *Sender[M]) let(o *Outgoing[M]) {
+	if o.Seq == 0 {
+		o.Seq = s.seq.Add(1)
+	}
+	s.policy.Deliver(s, o)
 }
 
 // Attempt posts the message once, and again for each configured duplicate, and returns the
@@ -289,7 +364,7 @@ func (s *Sender[M]) Flush(order ...int) error {
 	s.held = nil
 	s.mu.Unlock()
 	for _, i := range order {
-		s.policy.Deliver(s, held[i])
+		s.let(held[i])
 	}
 	return nil
 }
@@ -323,19 +398,25 @@ type Once[M Message] struct{}
 // Deliver implements Policy.
 func (Once[M]) Deliver(s *Sender[M], o *Outgoing[M]) { s.Attempt(o) }
 
-// Keep never retries, and keeps every failed POST, duplicates included, as OneSpan keeps a
-// callback failure email for each: a test reads them (Failed) and replays one (Replay). The
-// zero value is ready to use.
+// Keep never retries on its own. It keeps every failed POST, duplicates included, as OneSpan
+// keeps a callback failure email for each: a test reads them (Failed) and replays one (Replay).
+// It also keeps each message whose attempt failed (its first POST was not acknowledged) for
+// Redeliver, as OneSpan's support resends a failed callback. The zero value is ready to use.
 type Keep[M Message] struct {
 	failed Log[Delivery[M]]
+	resend Wait[M]
 }
 
 // Deliver implements Policy.
 func (k *Keep[M]) Deliver(s *Sender[M], o *Outgoing[M]) {
-	for _, d := range s.Attempt(o) {
+	ds := s.Attempt(o)
+	for _, d := range ds {
 		if !d.OK() {
 			k.failed.Add(d)
 		}
+	}
+	if !ds[0].OK() {
+		k.resend.keep(o)
 	}
 }
 
@@ -343,14 +424,29 @@ func (k *Keep[M]) Deliver(s *Sender[M], o *Outgoing[M]) {
 func (k *Keep[M]) Failed() []Delivery[M] { return k.failed.All() }
 
 // Replay reposts Failed()[i] with s (Sender.Repost). A replay that fails is not kept: the
-// failure it replays still is.
+// failure it replays still is. A replay that succeeds delivers its message: Redeliver no longer
+// sends it.
 func (k *Keep[M]) Replay(s *Sender[M], i int) (Delivery[M], error) {
 	failed := k.failed.All()
 	if i < 0 || i >= len(failed) {
 		return Delivery[M]{}, s.errorf("no failed delivery %d (there are %d)", i, len(failed))
 	}
-	return s.Repost(failed[i]), nil
+	d := s.Repost(failed[i])
+	if d.OK() {
+		k.resend.forget(d.Message)
+	}
+	return d, nil
 }
+
+// Waiting returns the events of the messages waiting for Redeliver, oldest first.
+func (k *Keep[M]) Waiting() []string { return k.resend.Waiting() }
+
+// Backlog returns the messages waiting for Redeliver, oldest first.
+func (k *Keep[M]) Backlog() []Outgoing[M] { return k.resend.Backlog() }
+
+// Redeliver is Wait.Redeliver: every message whose attempt failed is sent again now, oldest
+// first. A redelivery that fails is not a new failure email.
+func (k *Keep[M]) Redeliver(s *Sender[M]) []Delivery[M] { return k.resend.Redeliver(s) }
 
 // Wait keeps a message whose attempt failed (its first POST was not acknowledged) until
 // Redeliver, as a system with a "resend failed webhooks" button does. The zero value is ready
@@ -362,12 +458,28 @@ type Wait[M Message] struct {
 
 // Deliver implements Policy.
 func (w *Wait[M]) Deliver(s *Sender[M], o *Outgoing[M]) {
-	if s.Attempt(o)[0].OK() {
-		return
+	if !s.Attempt(o)[0].OK() {
+		w.keep(o)
 	}
+}
+
+// keep adds a message that failed, in Seq order: a redelivery that fails again puts an older
+// message back while newer ones may have failed meanwhile.
+func (w *Wait[M]) keep(o *Outgoing[M]) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.waiting = append(w.waiting, o)
+	i := len(w.waiting)
+	for i > 0 && w.waiting[i-1].Seq > o.Seq {
+		i--
+	}
+	w.waiting = slices.Insert(w.waiting, i, o)
+}
+
+// forget drops the waiting message m (delivered some other way).
+func (w *Wait[M]) forget(m M) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.waiting = slices.DeleteFunc(w.waiting, func(o *Outgoing[M]) bool { return o.Message == m })
 }
 
 // Waiting returns the events of the messages waiting, oldest first.
@@ -377,10 +489,18 @@ func (w *Wait[M]) Waiting() []string {
 	return Events(w.waiting)
 }
 
-// Redeliver sends every waiting message again now, oldest first, with its retry count raised
-// (the message is built anew: a signed one gets a fresh timestamp and signature); one that
-// fails again waits again. Holding does not apply: it is a test asking for the resend. It
-// returns the deliveries made.
+// Backlog returns the messages waiting, oldest first, as copies.
+func (w *Wait[M]) Backlog() []Outgoing[M] {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Copies(w.waiting)
+}
+
+// Redeliver sends every waiting message again now, once, oldest first, with its retry count
+// raised (the message is built anew: a signed one gets a fresh timestamp and signature); one
+// that fails again waits again, in its place. Holding does not apply: it is a test asking for
+// the resend. It returns the deliveries made; a second Redeliver right after a successful one
+// posts nothing.
 func (w *Wait[M]) Redeliver(s *Sender[M]) []Delivery[M] {
 	w.mu.Lock()
 	queue := w.waiting
@@ -392,10 +512,18 @@ func (w *Wait[M]) Redeliver(s *Sender[M]) []Delivery[M] {
 		ds := s.Attempt(o)
 		out = append(out, ds...)
 		if !ds[0].OK() {
-			w.mu.Lock()
-			w.waiting = append(w.waiting, o)
-			w.mu.Unlock()
+			w.keep(o)
 		}
+	}
+	return out
+}
+
+// Copies returns copies of the messages with their delivery state, for a policy that lists what
+// it keeps (Backlog): the copies are the caller's, the originals stay the policy's.
+func Copies[M Message](msgs []*Outgoing[M]) []Outgoing[M] {
+	out := make([]Outgoing[M], len(msgs))
+	for i, o := range msgs {
+		out[i] = *o
 	}
 	return out
 }

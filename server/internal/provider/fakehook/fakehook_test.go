@@ -23,11 +23,13 @@ func TestMain(m *testing.M) {
 // msg is a test message: its body names the event and the retry it was built for.
 type msg struct {
 	url, event string
+	item       string // Item: "" unless set
 	broken     bool // Build fails
 }
 
 func (m *msg) Target() string { return m.url }
 func (m *msg) Event() string  { return m.event }
+func (m *msg) Item() string   { return m.item }
 func (m *msg) Build(retry int) ([]byte, http.Header, error) {
 	if m.broken {
 		return nil, nil, errors.New("cannot build")
@@ -157,6 +159,52 @@ func TestHoldAndFlush(t *testing.T) {
 	}
 }
 
+// TestReorderItem: one item's messages are held while the others go out, then posted newest
+// first and each once (duplicates included); the item's later messages go at once again.
+func TestReorderItem(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	s := newSender(t, nil)
+	s.SetDuplicates(2)
+	progress, outcome := &msg{url: b.hook.URL, event: "progress", item: "x"}, &msg{url: b.hook.URL, event: "outcome", item: "x"}
+	other := &msg{url: b.hook.URL, event: "other", item: "y"}
+	late := &msg{url: b.hook.URL, event: "late", item: "x"}
+
+	held, ok := s.HeldItem("x")
+	require.False(t, ok)
+	require.Empty(t, held)
+	require.Empty(t, s.ReleaseItem("x"), "an item not held: nothing")
+
+	s.ReorderItem("x")
+	s.Dispatch(progress)
+	s.ReorderItem("x") // again: changes nothing
+	s.Dispatch(other, outcome)
+	require.Equal(t, []string{body("other", 0), body("other", 0)}, bodies(b.hook), "only the held item waits")
+	held, ok = s.HeldItem("x")
+	require.True(t, ok)
+	require.Equal(t, []string{"progress", "outcome"}, held)
+
+	require.Equal(t, []string{"outcome", "progress"}, s.ReleaseItem("x"))
+	require.Equal(t, []string{body("other", 0), body("other", 0), body("outcome", 0), body("outcome", 0), body("progress", 0), body("progress", 0)},
+		bodies(b.hook), "newest first, each with its duplicates")
+	held, ok = s.HeldItem("x")
+	require.False(t, ok)
+	require.Empty(t, held)
+	s.Dispatch(late)
+	require.Len(t, b.hook.Posts(), 8, "released: later messages go at once")
+
+	// Holding everything comes first, and takes what an item releases.
+	s.ReorderItem("x")
+	s.Dispatch(b.msgs["a"], progress) // b.msgs are of item ""
+	s.HoldDeliveries(true)
+	s.Dispatch(outcome)
+	require.Equal(t, []string{"outcome"}, s.Held())
+	require.Equal(t, []string{"progress"}, s.ReleaseItem("x"))
+	require.Equal(t, []string{"outcome", "progress"}, s.Held())
+	require.NoError(t, s.Flush())
+	require.Len(t, b.hook.Posts(), 14)
+}
+
 // TestFailuresAreRecorded: an error answer, an unreachable listener, a listener slower than
 // the timeout and a message that cannot be built each leave a delivery that says so.
 func TestFailuresAreRecorded(t *testing.T) {
@@ -278,10 +326,96 @@ func TestWait(t *testing.T) {
 	require.Empty(t, wait.Waiting())
 }
 
+// TestKeepRedeliver: a message whose attempt failed waits for Redeliver as well as having its
+// failure email; later messages are not held behind it; a replay that succeeds delivers it;
+// Redeliver sends the rest once, in order, and a failure there is no new email.
+func TestKeepRedeliver(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.hook.SetAnswer(func(n int) int {
+		if n < 3 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	keep := &fakehook.Keep[*msg]{}
+	s := newSender(t, keep)
+	s.Dispatch(b.msgs["a"], b.msgs["b"], b.msgs["c"], b.msgs["d"])
+	require.Equal(t, []string{body("a", 0), body("b", 0), body("c", 0), body("d", 0)}, bodies(b.hook), "d is not held behind the failures")
+	require.Equal(t, []string{"a", "b", "c"}, keep.Waiting())
+	backlog := keep.Backlog()
+	require.Len(t, backlog, 3)
+	require.Equal(t, []uint64{1, 2, 3}, []uint64{backlog[0].Seq, backlog[1].Seq, backlog[2].Seq})
+	require.True(t, backlog[0].Tried)
+
+	_, err := keep.Replay(s, 1) // b's email, replayed by hand
+	require.NoError(t, err)
+	require.Equal(t, []string{"a", "c"}, keep.Waiting(), "a successful replay delivered b")
+
+	b.hook.SetStatus(http.StatusBadGateway)
+	ds := keep.Redeliver(s)
+	require.Len(t, ds, 2, "every waiting message is tried")
+	require.Equal(t, []string{"a", "c"}, keep.Waiting(), "failed again, in their places")
+	require.Len(t, keep.Failed(), 3, "a failed resend is no new email")
+
+	b.hook.SetStatus(http.StatusOK)
+	ds = keep.Redeliver(s)
+	require.Len(t, ds, 2)
+	require.Equal(t, []string{"a", "c"}, []string{ds[0].Event, ds[1].Event})
+	require.Equal(t, []int{2, 2}, []int{ds[0].Retry, ds[1].Retry})
+	require.True(t, ds[0].OK())
+	require.True(t, ds[1].OK())
+	require.Empty(t, keep.Waiting())
+	require.Empty(t, keep.Redeliver(s), "a second redeliver posts nothing")
+	require.Len(t, b.hook.Posts(), 4+1+2+2)
+}
+
+// TestWaitKeepsOrder: a message that fails again during a redelivery goes back in its place,
+// before one that failed after it, and Seq numbers messages in the order the policy got them
+// (a flush's order, not the dispatch's).
+func TestWaitKeepsOrder(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	wait := &fakehook.Wait[*msg]{}
+	s := newSender(t, wait)
+	s.HoldDeliveries(true)
+	s.Dispatch(b.msgs["a"], b.msgs["b"])
+	b.hook.SetStatus(http.StatusServiceUnavailable)
+	require.NoError(t, s.FlushReverse())
+	require.Equal(t, []string{"b", "a"}, wait.Waiting(), "in the order they were let go")
+	s.HoldDeliveries(false)
+
+	// b fails again, a goes through; then c fails: b stays before c.
+	b.hook.SetAnswer(func(n int) int {
+		if n == 3 {
+			return http.StatusOK
+		}
+		return http.StatusServiceUnavailable
+	})
+	ds := wait.Redeliver(s)
+	require.Equal(t, []string{"b", "a"}, []string{ds[0].Event, ds[1].Event})
+	require.Equal(t, []string{"b"}, wait.Waiting())
+	s.Dispatch(b.msgs["c"])
+	require.Equal(t, []string{"b", "c"}, wait.Waiting())
+	backlog := wait.Backlog()
+	require.Equal(t, 1, backlog[0].Retry)
+	require.Equal(t, 0, backlog[1].Retry)
+
+	b.hook.SetStatus(http.StatusOK)
+	ds = wait.Redeliver(s)
+	require.Equal(t, []string{"b", "c"}, []string{ds[0].Event, ds[1].Event})
+	require.Empty(t, wait.Redeliver(s))
+	require.Equal(t, []string{body("b", 0), body("a", 0), body("b", 1), body("a", 1), body("c", 0), body("b", 2), body("c", 1)}, bodies(b.hook))
+}
+
 func TestEvents(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, []string{"x", "y"}, fakehook.Events([]*fakehook.Outgoing[*msg]{{Message: &msg{event: "x"}}, {Message: &msg{event: "y"}}}))
 	require.Empty(t, fakehook.Events[*msg](nil))
+	orig := []*fakehook.Outgoing[*msg]{{Message: &msg{event: "x"}, Retry: 1}}
+	copies := fakehook.Copies(orig)
+	copies[0].Retry = 5
+	require.Equal(t, 1, orig[0].Retry, "a copy is the caller's")
 }
 
 func TestRecorded(t *testing.T) {

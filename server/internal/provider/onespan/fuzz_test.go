@@ -3,13 +3,17 @@ package onespan_test
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan"
+	"github.com/flowhook/flowhook/server/internal/provider/onespan/onespanfake"
 	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
 
@@ -23,6 +27,9 @@ func FuzzParseEvent(f *testing.F) {
 		`{"NAME":"x","PackageId":"y","createdDate":"2020-01-01T00:00:00Z"}`,
 		`{"name":"x","name":"z","packageId":"y","createdDate":"2020-01-01T00:00:00Z"}`} {
 		seeds = append(seeds, []byte(s))
+	}
+	for _, d := range fakeDeliveries(f) {
+		seeds = append(seeds, d.Body)
 	}
 	providertest.FuzzParse(f, onespan.ParseEvent, system, []error{onespan.ErrMalformedEvent}, func(t *testing.T, body []byte, ev engine.InboundEvent) {
 		require.LessOrEqual(t, len(ev.Type), 255)
@@ -67,6 +74,9 @@ func FuzzVerify(f *testing.F) {
 	f.Add("Basic", "")
 	f.Add("", "k")
 	f.Add("Basic \x00", "\x00")
+	for _, d := range fakeDeliveries(f)[:2] {
+		f.Add(d.Header.Get("Authorization"), callbackKey)
+	}
 	f.Fuzz(func(t *testing.T, header, key string) {
 		err := onespan.Verify(http.Header{"Authorization": {header}}, []string{key})
 		if key == "" {
@@ -85,4 +95,96 @@ func FuzzVerify(f *testing.F) {
 			require.ErrorIs(t, err, onespan.ErrMismatch)
 		}
 	})
+}
+
+// FuzzAuthenticate: the plugin's check of a callback never panics; it accepts "Basic {key}",
+// as the fake OneSpan sends it, for either key of a rotation, and agrees with Verify on any
+// header; a key with a byte more, or behind another scheme, is refused; its reason and note
+// come from a fixed vocabulary, so they never quote a key.
+func FuzzAuthenticate(f *testing.F) {
+	for _, d := range fakeDeliveries(f)[:2] {
+		f.Add(d.Header.Get("Authorization"), callbackKey, callbackKeyOld)
+	}
+	f.Add("Basic  k\t", "k", "")
+	f.Add("BASIC k", "", "k")
+	f.Add("Bearer cb-key", "cb-key", "old")
+	f.Add("", "", "")
+	notes := []string{
+		"the callback key matches one of the  accepted now (OneSpan signs no body: the package will be read back)",
+		"callback key: no callback key configured ( key(s) accepted now)",
+		"callback key: no Basic credentials ( key(s) accepted now)",
+		"callback key: key mismatch ( key(s) accepted now)",
+	}
+	reasons := []string{"", "no callback key configured", "no Basic credentials", "key mismatch"}
+	plugin := onespan.Plugin{}
+	f.Fuzz(func(t *testing.T, header, key, old string) {
+		auth := func(header string, keys ...string) engine.Authentication {
+			t.Helper()
+			h := http.Header{"Authorization": {header}}
+			a := plugin.Authenticate([]byte(`{"name":"PACKAGE_COMPLETE"}`), h, keys, time.Time{})
+			require.Equal(t, a.Reason == "", a.OK)
+			require.Contains(t, reasons, a.Reason)
+			require.Contains(t, notes, strings.Map(func(r rune) rune {
+				if unicode.IsDigit(r) {
+					return -1
+				}
+				return r
+			}, a.Note), "a note outside the vocabulary: %q", a.Note)
+			require.Equal(t, a.OK, onespan.Verify(h, keys) == nil, "Authenticate and Verify agree")
+			return a
+		}
+		auth(header, key, old)
+		if key == "" && old == "" {
+			require.Equal(t, "no callback key configured", auth(header, key, old).Reason)
+		}
+		// The key as OneSpan sends it: only a key with no space around it, and not too long,
+		// survives the header's trimming whole.
+		if key == "" || key != strings.TrimSpace(key) || strings.ContainsAny(key, "\r\n") || len(key) > 4096 {
+			return
+		}
+		require.True(t, auth("Basic "+key, key, old).OK)
+		require.True(t, auth("basic\t"+key+" ", old, key).OK, "either key of a rotation, any case of the scheme")
+		require.Equal(t, key+"x" == old, auth("Basic "+key+"x", key, old).OK, "a byte more is another key")
+		if key != old+"x" {
+			require.Equal(t, "key mismatch", auth("Basic "+key, old+"x").Reason, "a removed key is refused")
+		}
+		require.Equal(t, "no Basic credentials", auth("Bearer "+key, key, old).Reason)
+	})
+}
+
+// fakeDeliveries are the callbacks the fake OneSpan posts, with the key it was registered
+// with, for packages taken through every ending (completed, declined, opted out, expired,
+// trashed): fuzzing starts from the bodies and headers OneSpan sends.
+func fakeDeliveries(tb testing.TB) []onespanfake.Delivery {
+	tb.Helper()
+	clock := providertest.NewClock()
+	hook := providertest.NewListener(tb, "/webhooks/OneSpan", onespan.MaxEventSize, nil)
+	fake := onespanfake.New(onespanfake.Options{APIKey: apiKey, CallbackURL: hook.URL, CallbackKey: callbackKey,
+		CallbackEvents: onespanfake.KnownEvents, Now: clock.Now})
+	url := fake.Start(tb)
+	c, err := onespan.NewClient(onespan.Settings{BaseURL: url, APIKey: apiKey, CallbackKeys: []string{callbackKey}},
+		providertest.HTTPClient(tb), clock.Now, onespan.WithWait((&providertest.WaitLog{}).Wait))
+	require.NoError(tb, err)
+	for i, end := range []func(id string) error{
+		fake.Complete,
+		func(id string) error { return fake.Decline(id, "Not with these terms — ünïcödé.") },
+		func(id string) error { return fake.OptOut(id, "I will not sign electronically") },
+		fake.Expire,
+		fake.Trash,
+	} {
+		wi := "wi_fuzz_" + strconv.Itoa(i)
+		id, err := c.Create(tb.Context(), engine.WorkItemRequest{WorkItemID: wi, InstanceID: "inst_" + wi, Subject: "Please sign: " + wi,
+			Document: &engine.Document{Title: "Contract " + wi, ContentType: "application/pdf",
+				Content: onespanfake.PDF("Contract for "+wi+" /sn1/", "Second page /sn2/")},
+			Parties:     []engine.Party{{Name: "Ada Lovelace", Email: "ada@example.com", Anchor: "/sn1/"}},
+			CallbackURL: hook.URL})
+		require.NoError(tb, err)
+		require.NoError(tb, end(id))
+	}
+	ds := fake.Deliveries()
+	require.GreaterOrEqual(tb, len(ds), 10)
+	for _, d := range ds {
+		require.Equal(tb, "Basic "+callbackKey, d.Header.Get("Authorization"))
+	}
+	return ds
 }

@@ -68,6 +68,7 @@ type callback struct {
 
 func (c *callback) Target() string { return c.url }
 func (c *callback) Event() string  { return c.typ }
+func (c *callback) Item() string   { return c.ticketID }
 
 // Build signs the body for the time of sending, with the knobs in force then.
 func (c *callback) Build(int) ([]byte, http.Header, error) {
@@ -182,9 +183,31 @@ func (f *Fake) Deliveries() []Delivery { return deliveries(f.hooks.Deliveries())
 // Undelivered returns the types of the callbacks waiting for Redeliver, oldest first.
 func (f *Fake) Undelivered() []string { return f.waiting.Waiting() }
 
-// Redeliver sends every callback waiting since a failed delivery again now, oldest first:
-// the same webhook-id and body, a new timestamp and signature. One that fails again waits
-// again. It returns the deliveries made.
+// Waiting is a callback whose delivery failed, which Redeliver sends again.
+type Waiting struct {
+	TicketID  string
+	Type      string
+	WebhookID string
+	URL       string
+	// Redeliveries counts the times it was sent again already.
+	Redeliveries int
+}
+
+// Backlog returns the callbacks waiting for Redeliver, oldest first.
+func (f *Fake) Backlog() []Waiting {
+	var out []Waiting
+	for _, o := range f.waiting.Backlog() {
+		c := o.Message
+		out = append(out, Waiting{TicketID: c.ticketID, Type: c.typ, WebhookID: c.msgID, URL: c.url, Redeliveries: o.Retry})
+	}
+	return out
+}
+
+// Redeliver is the system's "redeliver failed events", now: every callback waiting since a
+// failed delivery (Backlog) is sent again, oldest first, once, holding or not: the same
+// webhook-id and body, a new timestamp and signature. One that fails again waits again, in
+// its place. It returns the deliveries made; a second Redeliver after one that succeeded posts
+// nothing.
 func (f *Fake) Redeliver() []Delivery { return deliveries(f.waiting.Redeliver(f.hooks)) }
 
 // SetDuplicates makes each delivery post the same callback n times (n < 1 means once).
@@ -203,6 +226,18 @@ func (f *Fake) Flush(order ...int) error { return f.hooks.Flush(order...) }
 
 // FlushReverse sends the held callbacks last first.
 func (f *Fake) FlushReverse() error { return f.hooks.FlushReverse() }
+
+// ReorderItem holds the callbacks about a ticket from now on, until ReleaseItem posts them newest
+// first: its outcome then arrives before the progress that led to it.
+func (f *Fake) ReorderItem(id string) { f.hooks.ReorderItem(id) }
+
+// HeldItem returns the types held for a ticket by ReorderItem, in the order they were produced,
+// and whether it is held.
+func (f *Fake) HeldItem(id string) ([]string, bool) { return f.hooks.HeldItem(id) }
+
+// ReleaseItem stops holding a ticket's callbacks and sends those held newest first; it returns
+// their types in the order sent.
+func (f *Fake) ReleaseItem(id string) []string { return f.hooks.ReleaseItem(id) }
 
 // SignCallbacksWith signs callbacks sent from now on with secret instead of the fake's first
 // secret (a system configured with the wrong one); "" undoes it. A secret ParseSecret refuses

@@ -72,7 +72,9 @@
 // exists (DropNextCreateResponse), rotate secrets (SetSecrets), and make callbacks misbehave:
 // duplicates, holding and reordering, a wrong secret, a skewed timestamp, no signature
 // headers. A callback the listener did not acknowledge (a transport error or a non-2xx answer)
-// waits until Redeliver sends it again, same webhook-id and body, new timestamp and signature.
+// waits (Backlog) until Redeliver sends every waiting callback again, in order, each once:
+// same webhook-id and body, new timestamp and signature. Later callbacks are not held behind a
+// failed one.
 //
 // The fake shares no code with flowhook's connector client on purpose: it checks the client
 // against an independent reading of the same protocol.

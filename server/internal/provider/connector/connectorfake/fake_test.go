@@ -678,6 +678,43 @@ func TestRedelivery(t *testing.T) {
 	require.Equal(t, []string{connectorfake.TypeCreated}, b.fake.Undelivered())
 }
 
+// TestRedeliverAll: while the listener is down every callback waits (Backlog); once it is back
+// Redeliver sends all of them at once, in order, each once, and a second one posts nothing.
+func TestRedeliverAll(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	id := b.create(t, "wi_1")
+	b.hook.SetStatus(http.StatusInternalServerError)
+	require.NoError(t, b.fake.Comment(id, "first"))
+	require.NoError(t, b.fake.Comment(id, "second"))
+	require.NoError(t, b.fake.Approve(id, "ok"))
+	backlog := b.fake.Backlog()
+	require.Len(t, backlog, 3)
+	want := []string{connectorfake.TypeCommented, connectorfake.TypeCommented, connectorfake.TypeApproved}
+	for i, w := range backlog {
+		require.Equal(t, want[i], w.Type)
+		require.Equal(t, id, w.TicketID)
+		require.Equal(t, b.hook.URL, w.URL)
+		require.Zero(t, w.Redeliveries)
+	}
+	failed := b.fake.Deliveries()[1:]
+
+	b.hook.SetStatus(http.StatusOK)
+	ds := b.fake.Redeliver()
+	require.Len(t, ds, 3)
+	for i, d := range ds {
+		require.Equal(t, want[i], d.Type)
+		require.True(t, d.OK())
+		require.True(t, d.Redelivery)
+		require.Equal(t, failed[i].WebhookID, d.WebhookID)
+		require.Equal(t, failed[i].Body, d.Body)
+	}
+	require.Equal(t, append([]string{connectorfake.TypeCreated}, append(want, want...)...), types(t, b.hook, b.secret, b.clock.Now()))
+	require.Empty(t, b.fake.Backlog())
+	require.Empty(t, b.fake.Redeliver(), "a second redeliver posts nothing")
+	require.Len(t, b.hook.Posts(), 7)
+}
+
 // TestCallbackKnobs: callbacks flowhook must refuse — stale or future timestamps, the wrong
 // secret, no signature — and a secret that cannot sign at all.
 func TestCallbackKnobs(t *testing.T) {

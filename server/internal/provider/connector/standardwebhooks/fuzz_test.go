@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,77 @@ func FuzzParseSecret(f *testing.F) {
 			return r
 		}, err.Error())
 		require.True(t, messages[msg], "message %q is not one of ParseSecret's own", err.Error())
+	})
+}
+
+// FuzzSignVerify: Sign and SetHeaders round-trip through Verify. A secret of any key of an
+// allowed length signs a message Verify accepts within the tolerance (either way) and refuses
+// as stale beyond it; the signature is the v1 HMAC of "id.timestamp.body", the same on every
+// call; a message signed for a rotation verifies with either secret alone; another secret,
+// a byte more in the body, another id or another timestamp is refused.
+func FuzzSignVerify(f *testing.F) {
+	f.Add([]byte(strings.Repeat("k", swh.MinKeyLen)), "msg_1", uint32(1614265330), []byte(specBody), int64(0))
+	f.Add([]byte(strings.Repeat("\xff", swh.MaxKeyLen)), "msg_2", uint32(0), []byte(nil), int64(300))
+	f.Add([]byte("short"), "msg_3", uint32(1), []byte("x"), int64(-301))
+	f.Add([]byte(strings.Repeat("k", swh.MaxKeyLen+1)), " ", uint32(1), []byte("{}"), int64(-300))
+	f.Fuzz(func(t *testing.T, key []byte, id string, unix uint32, body []byte, skew int64) {
+		secret := swh.SecretPrefix + base64.StdEncoding.EncodeToString(key)
+		ts := time.Unix(int64(unix), 0)
+		sig, err := swh.Sign(secret, id, ts, body)
+		if len(key) < swh.MinKeyLen || len(key) > swh.MaxKeyLen {
+			require.ErrorIs(t, err, swh.ErrBadSecret)
+			return
+		}
+		require.NoError(t, err)
+		again, err := swh.Sign(secret, id, ts, body)
+		require.NoError(t, err)
+		require.Equal(t, sig, again, "signing is deterministic")
+		m := hmac.New(sha256.New, key)
+		m.Write([]byte(id + "." + strconv.FormatInt(int64(unix), 10) + "."))
+		m.Write(body)
+		require.Equal(t, "v1,"+base64.StdEncoding.EncodeToString(m.Sum(nil)), sig)
+
+		other := swh.NewSecret()
+		h := http.Header{}
+		err = swh.SetHeaders(h, []string{other, secret}, id, ts, body)
+		if id == "" {
+			require.ErrorIs(t, err, swh.ErrMissingHeaders)
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, strconv.FormatInt(int64(unix), 10), h.Get(swh.HeaderTimestamp))
+		require.Contains(t, strings.Fields(h.Get(swh.HeaderSignature)), sig)
+
+		skew %= 1000
+		now := ts.Add(time.Duration(skew) * time.Second)
+		err = swh.Verify([]string{secret}, h, body, now, 0)
+		switch {
+		case strings.TrimSpace(id) == "":
+			require.ErrorIs(t, err, swh.ErrMissingHeaders)
+			return
+		case len(id) > swh.MaxHeaderLen:
+			require.ErrorIs(t, err, swh.ErrBadHeaders)
+			return
+		case skew > 300 || skew < -300:
+			require.ErrorIs(t, err, swh.ErrStale)
+			return
+		}
+		require.NoError(t, err)
+		require.NoError(t, swh.Verify([]string{other}, h, body, now, 0), "the other secret of a rotation")
+		require.ErrorIs(t, swh.Verify([]string{swh.NewSecret()}, h, body, now, 0), swh.ErrNoMatch)
+		require.ErrorIs(t, swh.Verify([]string{secret}, h, append(body[:len(body):len(body)], 'x'), now, 0), swh.ErrNoMatch)
+		moved := h.Clone()
+		moved.Set(swh.HeaderID, id+"x")
+		require.ErrorIs(t, swh.Verify([]string{secret}, moved, body, now, 0), swh.ErrNoMatch)
+		// Another timestamp, still within the tolerance.
+		to := int64(unix) + 1
+		if skew < 0 && unix > 0 {
+			to = int64(unix) - 1
+		}
+		if age := now.Unix() - to; age >= -300 && age <= 300 {
+			moved = h.Clone()
+			moved.Set(swh.HeaderTimestamp, strconv.FormatInt(to, 10))
+			require.ErrorIs(t, swh.Verify([]string{secret}, moved, body, now, 0), swh.ErrNoMatch)
+		}
 	})
 }

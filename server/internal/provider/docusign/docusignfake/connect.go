@@ -1,6 +1,7 @@
 package docusignfake
 
 import (
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -45,6 +46,7 @@ type outgoing struct {
 
 func (o *outgoing) Target() string { return o.url }
 func (o *outgoing) Event() string  { return o.msg.Event }
+func (o *outgoing) Item() string   { return o.msg.Data.EnvelopeID }
 
 // Build is the message's exact bytes with the retry count of this try, signed with every HMAC
 // key the fake has at the time of sending.
@@ -112,13 +114,16 @@ type (
 )
 
 // connectPolicy is Connect's retry policy (providers.md A7); it applies to messages whose
-// eventNotification has requireAcknowledgment "true", others are tried once.
+// eventNotification has requireAcknowledgment "true", others are tried once. Every message
+// that failed stays in Connect's failure log for a republish (redeliver): pending ones,
+// dropped ones and unacknowledged ones alike.
 type connectPolicy struct {
-	mu      sync.Mutex
-	retry   RetryPolicy
-	down    map[string]bool // listener URLs that failed, whose messages wait in pending
-	pending []*connectMsg
-	dropped []*connectMsg // gave up after RetryPolicy.Max retries
+	mu        sync.Mutex
+	retry     RetryPolicy
+	down      map[string]bool // listener URLs that failed, whose messages wait in pending
+	pending   []*connectMsg
+	dropped   []*connectMsg // gave up after RetryPolicy.Max retries
+	unretried []*connectMsg // failed with requireAcknowledgment off: never retried
 }
 
 // Deliver sends one message under the retry policy.
@@ -131,7 +136,13 @@ func (p *connectPolicy) Deliver(s *connectSender, o *connectMsg) {
 		return
 	}
 	p.mu.Unlock()
-	if s.Attempt(o)[0].OK() || !o.Message.ack {
+	if s.Attempt(o)[0].OK() {
+		return
+	}
+	if !o.Message.ack {
+		p.mu.Lock()
+		p.unretried = append(p.unretried, o)
+		p.mu.Unlock()
 		return
 	}
 	if policy.Immediate {
@@ -189,6 +200,73 @@ func (p *connectPolicy) retryPending(s *connectSender) {
 	p.mu.Unlock()
 }
 
+// redeliver is Redeliver's work: a republish of every message in the failure log, oldest first
+// (by Seq), retryCount+1 for one tried before. As Connect's queue does, it keeps order per
+// listener: once a message for a URL fails, the later ones for that URL are not tried and stay
+// where they were, and the URL is down again. Max does not apply to a republish, and a failure
+// puts a message back in its own list (pending, dropped or unretried). Messages queued while
+// it runs, for a listener that turned out to be up, are sent too before it returns.
+func (p *connectPolicy) redeliver(s *connectSender) []fakehook.Delivery[*outgoing] {
+	var out []fakehook.Delivery[*outgoing]
+	failed := map[string]bool{}
+	for {
+		p.mu.Lock()
+		queue := slices.Concat(p.pending, p.dropped, p.unretried)
+		slices.SortStableFunc(queue, func(a, b *connectMsg) int { return cmp.Compare(a.Seq, b.Seq) })
+		lists := []*[]*connectMsg{&p.pending, &p.dropped, &p.unretried}
+		home := map[*connectMsg]*[]*connectMsg{}
+		for _, l := range lists {
+			for _, o := range *l {
+				home[o] = l
+			}
+			*l = nil
+		}
+		p.mu.Unlock()
+
+		kept := map[*[]*connectMsg][]*connectMsg{}
+		for _, o := range queue {
+			url := o.Message.url
+			if !failed[url] {
+				if o.Tried {
+					o.Retry++
+				}
+				ds := s.Attempt(o)
+				out = append(out, ds...)
+				if ds[0].OK() {
+					continue
+				}
+				failed[url] = true
+			}
+			kept[home[o]] = append(kept[home[o]], o)
+		}
+
+		p.mu.Lock()
+		for _, o := range queue {
+			if o.Message.ack {
+				p.down[o.Message.url] = failed[o.Message.url]
+			}
+		}
+		for _, l := range lists {
+			*l = append(kept[l], *l...)
+		}
+		// Messages that arrived while the URL was still marked down wait behind nothing now.
+		again := slices.ContainsFunc(p.pending, func(o *connectMsg) bool { return !failed[o.Message.url] })
+		p.mu.Unlock()
+		if !again {
+			return out
+		}
+	}
+}
+
+// backlog lists the failure log in Redeliver's order.
+func (p *connectPolicy) backlog() []connectMsg {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := fakehook.Copies(slices.Concat(p.pending, p.dropped, p.unretried))
+	slices.SortStableFunc(out, func(a, b connectMsg) int { return cmp.Compare(a.Seq, b.Seq) })
+	return out
+}
+
 // Signature is a Connect signature: base64(HMAC-SHA256(key, body)) (providers.md A6).
 func Signature(body []byte, key string) string {
 	m := hmac.New(sha256.New, []byte(key))
@@ -199,8 +277,9 @@ func Signature(body []byte, key string) string {
 // --- Connect knobs ---
 
 // Deliveries returns every Connect POST made, in order.
-func (f *Fake) Deliveries() []Delivery {
-	ds := f.hooks.Deliveries()
+func (f *Fake) Deliveries() []Delivery { return deliveries(f.hooks.Deliveries()) }
+
+func deliveries(ds []fakehook.Delivery[*outgoing]) []Delivery {
 	out := make([]Delivery, len(ds))
 	for i, d := range ds {
 		out[i] = Delivery{
@@ -228,6 +307,18 @@ func (f *Fake) Flush(order ...int) error { return f.hooks.Flush(order...) }
 // FlushReverse sends the held messages last first.
 func (f *Fake) FlushReverse() error { return f.hooks.FlushReverse() }
 
+// ReorderItem holds the messages about an envelope from now on, until ReleaseItem posts them newest
+// first: its outcome then arrives before the progress that led to it.
+func (f *Fake) ReorderItem(id string) { f.hooks.ReorderItem(id) }
+
+// HeldItem returns the events held for an envelope by ReorderItem, in the order they were produced,
+// and whether it is held.
+func (f *Fake) HeldItem(id string) ([]string, bool) { return f.hooks.HeldItem(id) }
+
+// ReleaseItem stops holding an envelope's messages and sends those held newest first; it returns
+// their events in the order sent.
+func (f *Fake) ReleaseItem(id string) []string { return f.hooks.ReleaseItem(id) }
+
 // SetRetryPolicy changes how failed deliveries are retried (default: Max 10, not Immediate).
 func (f *Fake) SetRetryPolicy(p RetryPolicy) {
 	f.connect.mu.Lock()
@@ -252,8 +343,41 @@ func (f *Fake) Dropped() []string {
 // RetryPending is DocuSign's daily retry: for each listener that is down it re-sends the
 // oldest waiting message (retryCount+1 if it was tried before); on success the listener is up
 // and its other waiting messages follow at once, in order. A message that has used its
-// retries is dropped. It is also the fake's "redeliver now".
+// retries is dropped. Redeliver is the administrator's republish, which also covers dropped
+// and unretried messages.
 func (f *Fake) RetryPending() { f.connect.retryPending(f.hooks) }
+
+// Waiting is a Connect message in the failure log, which Redeliver republishes: it failed
+// (pending a retry, dropped after RetryPolicy.Max retries, or never retried because its
+// eventNotification did not require acknowledgment), or it was queued untried behind one that
+// failed while its listener was down.
+type Waiting struct {
+	EnvelopeID string
+	Event      string
+	URL        string
+	// RetryCount is the retryCount of its last try.
+	RetryCount int
+	// Tried reports whether it was posted at least once.
+	Tried bool
+}
+
+// Backlog returns the messages Redeliver would republish, in the order it would.
+func (f *Fake) Backlog() []Waiting {
+	var out []Waiting
+	for _, o := range f.connect.backlog() {
+		out = append(out, Waiting{EnvelopeID: o.Message.msg.Data.EnvelopeID, Event: o.Message.Event(), URL: o.Message.url,
+			RetryCount: o.Retry, Tried: o.Tried})
+	}
+	return out
+}
+
+// Redeliver is Connect's republish ("Connect failures" → republish, or PUT
+// …/connect/envelopes/retry_queue, providers.md A7) of every message in the failure log, now:
+// oldest first, each once, retryCount+1 for one tried before, holding or not. Order holds per
+// listener: once a message for a URL fails, the later ones for it are not tried and stay
+// (Backlog), and the URL is down again. It returns the deliveries made; a second Redeliver
+// after one that succeeded posts nothing.
+func (f *Fake) Redeliver() []Delivery { return deliveries(f.connect.redeliver(f.hooks)) }
 
 // --- hooks that move envelopes ---
 

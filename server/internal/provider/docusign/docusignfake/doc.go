@@ -9,6 +9,11 @@
 // revoke tokens, drop a create's answer after the envelope exists, and duplicate, hold,
 // reorder and retry Connect deliveries.
 //
+// Connect's own retries follow its acknowledgment rules (RetryPolicy): after a failure the
+// listener is down and every later message for it is queued, untried, for the daily retry
+// (RetryPending). Redeliver is the republish an administrator does from Connect's failure log:
+// every failed or queued message (Backlog) at once, in order, each once.
+//
 // The fake shares no code with package docusign on purpose: it checks the client's JWT, HMAC
 // and JSON against an independent reading of the same reference.
 package docusignfake

@@ -708,6 +708,101 @@ func TestDailyRetries(t *testing.T) {
 	require.Empty(t, b.fake.Pending())
 }
 
+// TestRedeliver: after one failed delivery the listener is down and later messages are
+// queued, untried; Redeliver (Connect's republish) posts every one at once, in order, each
+// once, even while the listener would answer the daily retry only tomorrow; a second Redeliver
+// posts nothing, and the next message goes at once.
+func TestRedeliver(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.hook.SetAnswer(func(n int) int {
+		if n == 0 {
+			return http.StatusInternalServerError // fails once, then is back
+		}
+		return http.StatusOK
+	})
+	id := b.create(t, b.definition(2))
+	require.NoError(t, b.fake.Deliver(id))
+	require.NoError(t, b.fake.Sign(id))
+	want := []string{"envelope-sent", "recipient-sent", "recipient-delivered", "envelope-delivered", "recipient-completed"}
+	require.Equal(t, want[:1], events(t, b.hook), "held, not posted out of order")
+	backlog := b.fake.Backlog()
+	require.Len(t, backlog, len(want))
+	for i, w := range backlog {
+		require.Equal(t, want[i], w.Event)
+		require.Equal(t, id, w.EnvelopeID)
+		require.Equal(t, b.hook.URL, w.URL)
+		require.Equal(t, i == 0, w.Tried, "only the first was tried")
+		require.Zero(t, w.RetryCount)
+	}
+	require.Equal(t, want, b.fake.Pending())
+
+	ds := b.fake.Redeliver()
+	require.Len(t, ds, len(want))
+	for i, d := range ds {
+		require.Equal(t, want[i], d.Event)
+		require.True(t, d.OK())
+		require.Equal(t, map[bool]int{true: 1, false: 0}[i == 0], d.RetryCount, "retryCount+1 for the one tried before")
+	}
+	require.Equal(t, append([]string{"envelope-sent"}, want...), events(t, b.hook))
+	require.Empty(t, b.fake.Backlog())
+	require.Empty(t, b.fake.Pending())
+	require.Empty(t, b.fake.Redeliver(), "a second redeliver posts nothing")
+	require.Len(t, b.hook.Posts(), 1+len(want))
+
+	require.NoError(t, b.fake.Sign(id)) // up again: at once
+	require.Equal(t, []string{"recipient-completed", "envelope-completed"}, events(t, b.hook)[1+len(want):])
+	require.Empty(t, b.fake.Backlog())
+}
+
+// TestRedeliverWhileStillDown: a republish keeps order per listener: the first message fails
+// again and the others stay queued untried; it also republishes what the automatic retries
+// gave up on and what was never retried (requireAcknowledgment off), oldest first.
+func TestRedeliverWhileStillDown(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.fake.SetRetryPolicy(docusignfake.RetryPolicy{Max: 1})
+	b.hook.SetStatus(http.StatusServiceUnavailable)
+	one := b.definition(1)
+	one["eventNotification"].(map[string]any)["events"] = []any{"envelope-sent", "envelope-voided"}
+	id := b.create(t, one)
+	b.fake.RetryPending() // the one retry: it gives up
+	require.Equal(t, []string{"envelope-sent"}, b.fake.Dropped())
+
+	noAck := b.definition(1)
+	noAck["eventNotification"].(map[string]any)["requireAcknowledgment"] = "false"
+	noAck["eventNotification"].(map[string]any)["events"] = []any{"envelope-sent"}
+	b.create(t, noAck) // still down, but not queued: tried once and failed
+	require.NoError(t, b.fake.Void(id, "x"))
+	require.Equal(t, []string{"envelope-voided"}, b.fake.Pending())
+	require.Len(t, b.fake.Deliveries(), 3)
+	order := []string{"envelope-sent", "envelope-sent", "envelope-voided"}
+	var got []string
+	for _, w := range b.fake.Backlog() {
+		got = append(got, w.Event)
+	}
+	require.Equal(t, order, got)
+
+	ds := b.fake.Redeliver()
+	require.Len(t, ds, 1, "the first fails again: the rest wait behind it")
+	require.Equal(t, 2, ds[0].RetryCount, "a republish is not bound by Max")
+	require.Equal(t, []string{"envelope-sent"}, b.fake.Dropped(), "back where it was")
+	require.Len(t, b.fake.Backlog(), 3)
+
+	b.hook.SetStatus(http.StatusOK)
+	ds = b.fake.Redeliver()
+	require.Len(t, ds, 3)
+	for i, d := range ds {
+		require.Equal(t, order[i], d.Event)
+		require.True(t, d.OK())
+	}
+	require.Equal(t, []int{3, 1, 0}, []int{ds[0].RetryCount, ds[1].RetryCount, ds[2].RetryCount})
+	require.Empty(t, b.fake.Backlog())
+	require.Empty(t, b.fake.Dropped())
+	require.Empty(t, b.fake.Pending())
+	require.Empty(t, b.fake.Redeliver())
+}
+
 func TestImmediateRetries(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

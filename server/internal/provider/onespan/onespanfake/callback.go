@@ -102,6 +102,7 @@ type outgoing struct {
 
 func (o *outgoing) Target() string { return o.url }
 func (o *outgoing) Event() string  { return o.ev.Name }
+func (o *outgoing) Item() string   { return o.ev.PackageID }
 
 // Build is the same bytes and headers on every post: OneSpan never retries.
 func (o *outgoing) Build(int) ([]byte, http.Header, error) {
@@ -142,8 +143,9 @@ type Delivery struct {
 	Err        string
 	Header     http.Header
 	Body       []byte
-	// Replay marks a delivery made by Replay.
+	// Replay marks a delivery made by Replay; Resent one made by Redeliver.
 	Replay bool
+	Resent bool
 }
 
 // OK reports whether OneSpan would count the delivery as done (2xx; UNCONFIRMED).
@@ -152,7 +154,7 @@ func (d Delivery) OK() bool { return d.StatusCode >= 200 && d.StatusCode < 300 }
 func delivery(d fakehook.Delivery[*outgoing]) Delivery {
 	return Delivery{
 		PackageID: d.Message.ev.PackageID, Event: d.Event, URL: d.URL, StatusCode: d.StatusCode,
-		Err: d.Err, Header: d.Header, Body: d.Body, Replay: d.Repost,
+		Err: d.Err, Header: d.Header, Body: d.Body, Replay: d.Repost, Resent: d.Retry > 0,
 	}
 }
 
@@ -187,7 +189,7 @@ func (f *Fake) FailedDeliveries() []Delivery { return deliveries(f.failed.Failed
 
 // Replay posts the payload of FailedDeliveries()[i] again with the same headers, as an
 // integrator replaying a failure email would, and returns the new delivery. A replay that
-// fails sends no new email.
+// fails sends no new email; one that succeeds takes its event out of Backlog.
 func (f *Fake) Replay(i int) (Delivery, error) {
 	d, err := f.failed.Replay(f.hooks, i)
 	if err != nil {
@@ -195,6 +197,30 @@ func (f *Fake) Replay(i int) (Delivery, error) {
 	}
 	return delivery(d), nil
 }
+
+// Waiting is a callback whose delivery failed, which Redeliver resends.
+type Waiting struct {
+	PackageID string
+	Event     string
+	URL       string
+}
+
+// Backlog returns the callbacks Redeliver would resend, oldest first: those whose delivery
+// failed (its first post, when duplicates are on) and was not replayed or resent since.
+func (f *Fake) Backlog() []Waiting {
+	var out []Waiting
+	for _, o := range f.failed.Backlog() {
+		out = append(out, Waiting{PackageID: o.Message.ev.PackageID, Event: o.Message.Event(), URL: o.Message.url})
+	}
+	return out
+}
+
+// Redeliver is a resend of the failed callbacks, now, as OneSpan's support does on request
+// (providers.md B6: OneSpan itself never retries): every callback in Backlog, oldest first,
+// once, with the bytes and headers of its first try, holding or not. One that fails again stays
+// in Backlog, and is no new failure email. It returns the deliveries made (Resent); a second
+// Redeliver after one that succeeded posts nothing.
+func (f *Fake) Redeliver() []Delivery { return deliveries(f.failed.Redeliver(f.hooks)) }
 
 // SetDuplicates makes each delivery post the same bytes n times (n < 1 means once).
 func (f *Fake) SetDuplicates(n int) { f.hooks.SetDuplicates(n) }
@@ -212,6 +238,18 @@ func (f *Fake) Flush(order ...int) error { return f.hooks.Flush(order...) }
 
 // FlushReverse sends the held events last first.
 func (f *Fake) FlushReverse() error { return f.hooks.FlushReverse() }
+
+// ReorderItem holds the events about a package from now on, until ReleaseItem posts them newest
+// first: its outcome then arrives before the progress that led to it.
+func (f *Fake) ReorderItem(id string) { f.hooks.ReorderItem(id) }
+
+// HeldItem returns the names held for a package by ReorderItem, in the order they were produced,
+// and whether it is held.
+func (f *Fake) HeldItem(id string) ([]string, bool) { return f.hooks.HeldItem(id) }
+
+// ReleaseItem stops holding a package's events and sends those held newest first; it returns
+// their names in the order sent.
+func (f *Fake) ReleaseItem(id string) []string { return f.hooks.ReleaseItem(id) }
 
 // --- hooks that move packages ---
 

@@ -11,7 +11,9 @@
 //
 // Delivery is OneSpan's: never retried. A failed delivery (a transport error or a non-2xx
 // answer) is kept as the "callback failure email" with its JSON payload (FailedDeliveries),
-// which a test can Replay, as an integrator would. Knobs duplicate, hold and reorder
+// which a test can Replay, as an integrator would; Redeliver resends every failed callback not
+// delivered since (Backlog) at once, in order, as OneSpan's support resends them on request.
+// Later callbacks are not held behind a failed one: OneSpan keeps posting them. Knobs duplicate, hold and reorder
 // deliveries, inject API failures, drop a create's answer after the package exists, make GET
 // disagree with an event (SetStatus), and leave data attributes out of listings.
 //

@@ -88,7 +88,7 @@ type Fake struct {
 	// never held while it posts.
 	callback *Callback
 	hooks    *fakehook.Sender[*outgoing]
-	failed   *fakehook.Keep[*outgoing] // OneSpan never retries: a failure is an email
+	failed   *fakehook.Keep[*outgoing] // OneSpan never retries: a failure is an email, resent by Redeliver
 }
 
 // New returns a fake with the options' defaults filled in.

@@ -647,6 +647,54 @@ func TestNoRetryFailureEmailAndReplay(t *testing.T) {
 	require.NotEmpty(t, failed[0].Err)
 }
 
+// TestRedeliver: callbacks that failed wait for a resend while later ones go out (OneSpan
+// holds nothing back); Redeliver resends the failed ones at once, in order, each once, with the
+// bytes of their first try, and a second Redeliver posts nothing.
+func TestRedeliver(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.hook.SetAnswer(func(n int) int {
+		if n < 2 {
+			return http.StatusInternalServerError // down for the create's two callbacks
+		}
+		return http.StatusOK
+	})
+	id := b.create(t, payload())
+	require.NoError(t, b.fake.Complete(id))
+	require.Equal(t, []string{"DOCUMENT_SIGNED", "SIGNER_COMPLETE", "PACKAGE_COMPLETE"}, b.fake.DeliveredEvents())
+	require.Equal(t, []onespanfake.Waiting{
+		{PackageID: id, Event: "PACKAGE_CREATE", URL: b.hook.URL},
+		{PackageID: id, Event: "PACKAGE_ACTIVATE", URL: b.hook.URL},
+	}, b.fake.Backlog())
+
+	ds := b.fake.Redeliver()
+	require.Len(t, ds, 2)
+	require.Equal(t, []string{"PACKAGE_CREATE", "PACKAGE_ACTIVATE"}, []string{ds[0].Event, ds[1].Event})
+	posts := b.hook.Posts()
+	require.Len(t, posts, 7)
+	for i, d := range ds {
+		require.True(t, d.OK())
+		require.True(t, d.Resent)
+		require.False(t, d.Replay)
+		require.Equal(t, posts[i].Body, posts[5+i].Body, "the same payload")
+		require.Equal(t, "Basic "+cbKey, posts[5+i].Header.Get("Authorization"))
+	}
+	require.Empty(t, b.fake.Backlog())
+	require.Empty(t, b.fake.Redeliver(), "a second redeliver posts nothing")
+	require.Len(t, b.hook.Posts(), 7)
+	require.Len(t, b.fake.FailedDeliveries(), 2, "the emails stay")
+
+	// A failed callback replayed by hand is not resent.
+	b.hook.SetStatus(http.StatusServiceUnavailable)
+	require.NoError(t, b.fake.Archive(id))
+	require.Len(t, b.fake.Backlog(), 1)
+	b.hook.SetStatus(http.StatusOK)
+	_, err := b.fake.Replay(2)
+	require.NoError(t, err)
+	require.Empty(t, b.fake.Backlog())
+	require.Empty(t, b.fake.Redeliver())
+}
+
 func TestDuplicatesAndReordering(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// report is what the check found.
+type report struct {
+	cfg                         config
+	elapsed                     time.Duration
+	instances, started          int
+	ends                        map[string]int // end state → instances
+	early                       int
+	deliveries, distinct, acked int // notifications posted (duplicates included), distinct, acknowledged distinct
+	stored                      int // webhook_events rows (not REJECTED)
+	chaos                       []chaosEvent
+	lost, doubled, stranded     []string
+	latencies                   []time.Duration
+	jobs                        map[string]int // River job state → count, for running and available
+	memory                      []string
+	retried                     int64
+	quiet, driving              time.Duration // when the soak was quiescent (0: never), and the driving phase
+}
+
+func (r *report) ok() bool { return len(r.lost)+len(r.doubled)+len(r.stranded) == 0 }
+
+// check compares the database with the fakes once the soak settled. Read-only.
+func (d *driver) check(ctx context.Context) (*report, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r := &report{cfg: d.cfg, instances: d.cfg.Instances, started: int(d.started.Load()), ends: map[string]int{},
+		chaos: d.chaos, jobs: map[string]int{}, retried: d.proxy.retried.Load(), quiet: d.quiet, driving: d.cfg.Duration}
+	for _, e := range d.startErrs {
+		r.stranded = append(r.stranded, "not started: "+e)
+	}
+	for _, c := range d.chaos {
+		if c.err != "" {
+			r.stranded = append(r.stranded, fmt.Sprintf("%s: %s", c.what, c.err))
+		}
+	}
+
+	// What the fakes posted: distinct notifications, and whether any copy was acknowledged.
+	type note struct{ system, id, event string }
+	acked := map[note]bool{}
+	for _, s := range systems {
+		var list struct {
+			Deliveries []struct {
+				ID         string `json:"id"`
+				Event      string `json:"event"`
+				StatusCode int    `json:"statusCode"`
+			} `json:"deliveries"`
+		}
+		if _, err := d.fakes.control(ctx, "GET", "/"+s.name+"/deliveries", nil, &list); err != nil {
+			return nil, err
+		}
+		for _, dl := range list.Deliveries {
+			r.deliveries++
+			n := note{s.name, strings.ToLower(dl.ID), dl.Event}
+			acked[n] = acked[n] || (dl.StatusCode >= 200 && dl.StatusCode < 300)
+		}
+	}
+	r.distinct = len(acked)
+	for _, ok := range acked {
+		if ok {
+			r.acked++
+		}
+	}
+
+	// What flowhook stored.
+	stored := map[note]int{}
+	rows, err := d.db.Query(ctx, `SELECT provider, lower(external_id), event_type, count(*) FROM webhook_events
+		WHERE verdict <> 'REJECTED' GROUP BY 1, 2, 3`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var provider, id, event string
+		var n int
+		if err := rows.Scan(&provider, &id, &event, &n); err != nil {
+			return nil, err
+		}
+		stored[note{systemOf(provider), id, event}] = n
+		r.stored += n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for n, ok := range acked {
+		switch c := stored[n]; {
+		case !ok:
+			r.stranded = append(r.stranded, fmt.Sprintf("webhook %s %s %s: never acknowledged (the fake holds it for its daily retry)", n.system, n.id, n.event))
+		case c == 0:
+			r.lost = append(r.lost, fmt.Sprintf("webhook %s %s %s: acknowledged, not stored", n.system, n.id, n.event))
+		case c > 1:
+			r.doubled = append(r.doubled, fmt.Sprintf("webhook %s %s %s: stored %d times", n.system, n.id, n.event, c))
+		}
+	}
+	for n, c := range stored {
+		if _, ok := acked[n]; !ok && c > 0 {
+			r.doubled = append(r.doubled, fmt.Sprintf("webhook %s %s %s: stored, never posted by the fake", n.system, n.id, n.event))
+		}
+	}
+
+	// Instances, their work items and their outcomes.
+	type inst struct {
+		state, status string
+		ended         bool
+		items         []string // "system/id" of work items ("" for one not coupled)
+		wiStatus      []string
+		outcomes      int
+		outcomeAt     time.Time
+	}
+	insts := map[string]*inst{}
+	rows, err = d.db.Query(ctx, `SELECT i.id::text, i.state_key, i.status, i.ended_at IS NOT NULL,
+			(SELECT count(*) FROM activities a WHERE a.instance_id = i.id AND a.kind = 'OUTCOME'),
+			coalesce((SELECT min(a.created_at) FROM activities a WHERE a.instance_id = i.id AND a.kind = 'OUTCOME'), 'epoch')
+		FROM instances i`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		in := &inst{}
+		if err := rows.Scan(&id, &in.state, &in.status, &in.ended, &in.outcomes, &in.outcomeAt); err != nil {
+			return nil, err
+		}
+		insts[id] = in
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = d.db.Query(ctx, `SELECT instance_id::text, provider, lower(coalesce(external_id, '')), status FROM work_items`)
+	if err != nil {
+		return nil, err
+	}
+	owner := map[string]string{} // "system/id" → instance
+	for rows.Next() {
+		var instID, provider, ext, status string
+		if err := rows.Scan(&instID, &provider, &ext, &status); err != nil {
+			return nil, err
+		}
+		key := ""
+		if ext != "" {
+			key = systemOf(provider) + "/" + ext
+			owner[key] = instID
+		}
+		if in := insts[instID]; in != nil {
+			in.items = append(in.items, key)
+			in.wiStatus = append(in.wiStatus, status)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	// Every item at a fake belongs to exactly one work item; what was done to it decides
+	// where its instance ends.
+	want := map[string]*act{}
+	for key, a := range d.acts {
+		if a.early {
+			r.early++
+		}
+		id, ok := owner[key]
+		if !ok {
+			r.doubled = append(r.doubled, fmt.Sprintf("%s: an item at the fake no work item is coupled to (created twice?)", key))
+			continue
+		}
+		want[id] = a
+		if a.err != "" {
+			r.stranded = append(r.stranded, fmt.Sprintf("%s: %s refused: %s", key, a.action, a.err))
+		}
+	}
+	if len(insts) != r.started {
+		r.doubled = append(r.doubled, fmt.Sprintf("%d instances in the database, %d started", len(insts), r.started))
+	}
+	for id, in := range insts {
+		r.ends[in.state]++
+		if len(in.items) != 1 {
+			r.doubled = append(r.doubled, fmt.Sprintf("instance %s: %d work items for its one external step", id, len(in.items)))
+		}
+		if slices.Contains(in.items, "") {
+			r.stranded = append(r.stranded, fmt.Sprintf("instance %s: a work item never coupled to an item at the provider", id))
+		}
+		a := want[id]
+		switch {
+		case a == nil:
+			r.stranded = append(r.stranded, fmt.Sprintf("instance %s: in %s, %s; nothing was acted on at the provider", id, in.state, in.status))
+			continue
+		case a.pending:
+			r.stranded = append(r.stranded, fmt.Sprintf("instance %s: its %s %s was never acted on", id, a.system, a.id))
+			continue
+		case in.outcomes == 0:
+			r.lost = append(r.lost, fmt.Sprintf("instance %s: %s %s %s, no outcome applied (%s in %s)", id, a.system, a.action, a.id, in.status, in.state))
+		case in.outcomes > 1:
+			r.doubled = append(r.doubled, fmt.Sprintf("instance %s: %d outcomes applied", id, in.outcomes))
+		}
+		if !in.ended || in.state != a.want {
+			r.stranded = append(r.stranded, fmt.Sprintf("instance %s: %s in %q, want ended in %q (%s %s %s)", id, in.status, in.state, a.want, a.system, a.action, a.id))
+		}
+		if in.outcomes > 0 && !a.early && !a.at.IsZero() {
+			r.latencies = append(r.latencies, in.outcomeAt.Sub(a.at))
+		}
+	}
+	sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
+
+	// Jobs.
+	rows, err = d.db.Query(ctx, `SELECT state::text, kind, count(*) FROM river_job WHERE state IN ('running', 'available') GROUP BY 1, 2`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var state, kind string
+		var n int
+		if err := rows.Scan(&state, &kind, &n); err != nil {
+			return nil, err
+		}
+		r.jobs[state] += n
+		r.stranded = append(r.stranded, fmt.Sprintf("%d %s jobs left %s", n, kind, state))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	// Memory of the replicas still running: first, last and highest sample.
+	for _, rep := range d.replicas {
+		if rep.exited() {
+			r.stranded = append(r.stranded, fmt.Sprintf("replica %d exited by itself", rep.index))
+			continue
+		}
+		s := d.rss[rep.pid()]
+		if len(s) == 0 {
+			continue
+		}
+		r.memory = append(r.memory, fmt.Sprintf("replica %d (pid %d, %d samples): first %d MB, last %d MB, max %d MB",
+			rep.index, rep.pid(), len(s), s[0]/1024, s[len(s)-1]/1024, slices.Max(s)/1024))
+	}
+	return r, nil
+}
+
+// print writes the table, then the first problems of each kind.
+func (r *report) print(w io.Writer) {
+	c := r.cfg
+	row := func(name, format string, args ...any) {
+		fmt.Fprintf(w, "  %-16s %s\n", name, fmt.Sprintf(format, args...))
+	}
+	verdict := "PASS"
+	if !r.ok() {
+		verdict = "FAIL"
+	}
+	fmt.Fprintf(w, "soak %s: %d replicas, duplicates ×%d, seed %d, %s\n", verdict, c.Replicas, c.Duplicates, c.Seed, r.elapsed.Round(100*time.Millisecond))
+	ends := []string{}
+	for state, n := range r.ends {
+		ends = append(ends, fmt.Sprintf("%s %d", state, n))
+	}
+	sort.Strings(ends)
+	row("instances", "%d started of %d (%s; %d items acted on early)", r.started, r.instances, strings.Join(ends, ", "), r.early)
+	row("webhooks", "%d posted, %d distinct, %d acknowledged, %d stored", r.deliveries, r.distinct, r.acked, r.stored)
+	kills, restarts := 0, 0
+	for _, e := range r.chaos {
+		if strings.HasPrefix(e.what, "SIGKILL") {
+			kills++
+		} else {
+			restarts++
+		}
+	}
+	row("kills", "%d", kills)
+	row("restarts", "%d", restarts)
+	for _, e := range r.chaos {
+		row("", "%s at %.1fs, serving again at %.1fs", e.what, e.at.Seconds(), e.ready.Seconds())
+	}
+	row("proxy retries", "%d", r.retried)
+	if r.quiet > 0 {
+		row("quiescent", "at %.1fs (driving ended at %.1fs)", r.quiet.Seconds(), r.driving.Seconds())
+	} else {
+		row("quiescent", "never, within -settle %s", r.cfg.Settle)
+	}
+	row("lost", "%d", len(r.lost))
+	row("doubled", "%d", len(r.doubled))
+	row("stranded", "%d", len(r.stranded))
+	row("jobs left", "%d running, %d available", r.jobs["running"], r.jobs["available"])
+	row("latency", "p50 %s, p99 %s, max %s (action at the fake to outcome applied; %d instances)",
+		percentile(r.latencies, 50).Round(time.Millisecond), percentile(r.latencies, 99).Round(time.Millisecond),
+		percentile(r.latencies, 100).Round(time.Millisecond), len(r.latencies))
+	for i, m := range r.memory {
+		name := ""
+		if i == 0 {
+			name = "memory (RSS)"
+		}
+		row(name, "%s", m)
+	}
+	for _, p := range []struct {
+		name string
+		list []string
+	}{{"lost", r.lost}, {"doubled", r.doubled}, {"stranded", r.stranded}} {
+		sort.Strings(p.list)
+		for i, s := range p.list {
+			if i == 10 {
+				fmt.Fprintf(w, "  … and %d more %s\n", len(p.list)-10, p.name)
+				break
+			}
+			fmt.Fprintf(w, "  %s: %s\n", p.name, s)
+		}
+	}
+}

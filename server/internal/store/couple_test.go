@@ -1,0 +1,263 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/eventlog"
+	"github.com/flowhook/flowhook/server/internal/store"
+)
+
+var (
+	coupleDocuSign = engine.System{Provider: "DOCUSIGN"}
+	coupleOneSpan  = engine.System{Provider: "ONESPAN"}
+)
+
+// coupleEvent stores a PENDING event of a system for an external id, with its job.
+func coupleEvent(t *testing.T, st *store.Store, sys engine.System, externalID, typ string) engine.StoredEvent {
+	t.Helper()
+	ev, created, err := st.InsertEvent(context.Background(), engine.StoredEvent{
+		Event: engine.InboundEvent{System: sys, Type: typ, ExternalID: externalID, DedupeKey: uuid.NewString()},
+		Body:  []byte(`{}`), Headers: map[string]string{"Content-Type": "application/json"},
+		ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
+	require.NoError(t, err)
+	require.True(t, created)
+	return ev
+}
+
+// coupleOrphan stores an event and marks it ORPHANED, as its job does once the early-event
+// window has passed without a work item for its id.
+func coupleOrphan(t *testing.T, st *store.Store, sys engine.System, externalID, typ string) engine.StoredEvent {
+	t.Helper()
+	ev := coupleEvent(t, st, sys, externalID, typ)
+	require.NoError(t, st.FinishEvent(context.Background(), engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictOrphaned,
+		Reason: fmt.Sprintf("no work item has the %s id %s after 15m0s", sys, externalID)}))
+	return coupleGet(t, st, ev.ID)
+}
+
+func coupleGet(t *testing.T, st *store.Store, id string) engine.StoredEvent {
+	t.Helper()
+	ev, err := st.GetEvent(context.Background(), id)
+	require.NoError(t, err)
+	return ev
+}
+
+func coupleAct(externalID string) engine.Activity {
+	return engine.Activity{Kind: engine.ActivityExternalProgress, ToState: "sign", CreatedAt: time.Now(),
+		Message: "DOCUSIGN " + externalID + " sent to ada@example.com"}
+}
+
+// processJobs returns the event ids of the process jobs among jobs.
+func processJobs(jobs []engine.Job) []string {
+	var out []string
+	for _, j := range jobs {
+		if p, ok := j.(engine.ProcessEventJob); ok {
+			out = append(out, p.EventID)
+		}
+	}
+	return out
+}
+
+// TestCoupleWorkItemPicksUpEarlyEvents: coupling an id enqueues the processing of every event
+// of that system and id still PENDING or ORPHANED, in its transaction; the ORPHANED ones are
+// PENDING again, with a step in their Event Log saying why. Other events are left alone.
+func TestCoupleWorkItemPicksUpEarlyEvents(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			inst, wi := f.waiting(t, "", "")
+			const envID = "env-1"
+
+			pending := coupleEvent(t, f.st, coupleDocuSign, envID, "envelope-sent")
+			orphanA := coupleOrphan(t, f.st, coupleDocuSign, envID, "envelope-delivered")
+			orphanB := coupleOrphan(t, f.st, coupleDocuSign, envID, "envelope-completed")
+			require.Equal(t, engine.VerdictOrphaned, orphanA.Verdict)
+			require.EqualValues(t, 1, orphanA.Attempts)
+			require.NotNil(t, orphanA.ProcessedAt)
+			// Not theirs: another id, another system with the same id, a verdict that is final.
+			otherID := coupleOrphan(t, f.st, coupleDocuSign, "env-2", "envelope-completed")
+			otherSystem := coupleOrphan(t, f.st, coupleOneSpan, envID, "PACKAGE_COMPLETE")
+			ignored := coupleEvent(t, f.st, coupleDocuSign, envID, "envelope-corrected")
+			require.NoError(t, f.st.FinishEvent(ctx, engine.EventResult{EventID: ignored.ID, Verdict: engine.VerdictIgnored, Reason: "not in the table"}))
+			before := len(f.jobs.all())
+
+			coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, envID, coupleAct(envID))
+			require.NoError(t, err)
+			require.Equal(t, engine.WorkItemWaiting, coupled.Status)
+			require.Equal(t, envID, coupled.ExternalID)
+
+			require.Equal(t, []string{pending.ID, orphanA.ID, orphanB.ID}, processJobs(f.jobs.all()[before:]),
+				"one process job per event picked up, enqueued with the coupling")
+			for _, o := range []engine.StoredEvent{orphanA, orphanB} {
+				got := coupleGet(t, f.st, o.ID)
+				require.Equal(t, engine.VerdictPending, got.Verdict)
+				require.Equal(t, "picked up again when work item "+wi.ID+" was coupled", got.Reason)
+				require.Nil(t, got.ProcessedAt, "not processed since it is PENDING again")
+				require.EqualValues(t, 1, got.Attempts, "the attempt that orphaned it stays counted")
+				steps, err := f.st.EventLog(ctx, o.ID)
+				require.NoError(t, err)
+				require.Len(t, steps, 1)
+				require.Equal(t, eventlog.StepReplayed, steps[0].Step)
+				require.Equal(t, fmt.Sprintf("picked up again when work item %s was coupled to DOCUSIGN %s; it was ORPHANED (%s)",
+					wi.ID, envID, o.Reason), steps[0].Message)
+				require.WithinDuration(t, time.Now(), steps[0].At, time.Minute)
+			}
+			got := coupleGet(t, f.st, pending.ID)
+			require.Equal(t, engine.VerdictPending, got.Verdict)
+			require.Empty(t, got.Reason)
+			steps, err := f.st.EventLog(ctx, pending.ID)
+			require.NoError(t, err)
+			require.Empty(t, steps, "a PENDING event is only processed sooner; its own story says the rest")
+
+			for _, o := range []engine.StoredEvent{otherID, otherSystem} {
+				got := coupleGet(t, f.st, o.ID)
+				require.Equal(t, engine.VerdictOrphaned, got.Verdict)
+				require.Equal(t, o.Reason, got.Reason)
+				steps, err := f.st.EventLog(ctx, o.ID)
+				require.NoError(t, err)
+				require.Empty(t, steps)
+			}
+			require.Equal(t, engine.VerdictIgnored, coupleGet(t, f.st, ignored.ID).Verdict)
+
+			// Picked up, an event is processed as any: its verdict is set once, from PENDING.
+			res := engine.EventResult{EventID: orphanB.ID, Verdict: engine.VerdictStale, Reason: "decided again",
+				InstanceID: inst.ID, WorkItemID: wi.ID}
+			require.NoError(t, f.st.FinishEvent(ctx, res))
+			require.ErrorIs(t, f.st.FinishEvent(ctx, res), engine.ErrConflict)
+			got = coupleGet(t, f.st, orphanB.ID)
+			require.Equal(t, engine.VerdictStale, got.Verdict)
+			require.EqualValues(t, 2, got.Attempts)
+			require.NotNil(t, got.ProcessedAt)
+			require.Equal(t, wi.ID, got.WorkItemID)
+		})
+	}
+}
+
+// failingJobs refuses every job, as a queue whose insert fails.
+type failingJobs struct{}
+
+func (failingJobs) InsertTx(context.Context, *sql.Tx, engine.Job) error {
+	return errors.New("the queue refused the job")
+}
+
+// TestCoupleWorkItemPickUpIsAtomic: when the coupling does not commit, nothing of the pick-up
+// stays: the ORPHANED event is still ORPHANED, with no step, and the work item still CREATING.
+func TestCoupleWorkItemPickUpIsAtomic(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			_, wi := f.waiting(t, "", "")
+			orphan := coupleOrphan(t, f.st, coupleDocuSign, "env-1", "envelope-completed")
+
+			_, err := f.st.WithJobs(failingJobs{}).CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
+			require.ErrorContains(t, err, "the queue refused the job")
+			got := coupleGet(t, f.st, orphan.ID)
+			require.Equal(t, engine.VerdictOrphaned, got.Verdict)
+			require.Equal(t, orphan.Reason, got.Reason)
+			steps, err := f.st.EventLog(ctx, orphan.ID)
+			require.NoError(t, err)
+			require.Empty(t, steps)
+			item, err := f.st.GetWorkItem(ctx, wi.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.WorkItemCreating, item.Status)
+			require.Empty(t, item.ExternalID)
+
+			// The create job's retry couples it, and picks the event up then.
+			_, err = f.st.CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictPending, coupleGet(t, f.st, orphan.ID).Verdict)
+		})
+	}
+}
+
+// TestOrphanAfterCouplingIsRefused: a job that looked for the work item before the coupling
+// committed cannot mark the event ORPHANED after it: FinishEvent answers ErrConflict (the job
+// reads again and finds the work item), and the event stays PENDING with the coupling's job.
+func TestOrphanAfterCouplingIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			_, wi := f.waiting(t, "", "")
+			ev := coupleEvent(t, f.st, coupleDocuSign, "env-1", "envelope-completed")
+			before := len(f.jobs.all())
+			_, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
+			require.NoError(t, err)
+			require.Equal(t, []string{ev.ID}, processJobs(f.jobs.all()[before:]))
+
+			err = f.st.FinishEvent(ctx, engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictOrphaned, Reason: "too late"})
+			require.ErrorIs(t, err, engine.ErrConflict)
+			got := coupleGet(t, f.st, ev.ID)
+			require.Equal(t, engine.VerdictPending, got.Verdict)
+			require.Zero(t, got.Attempts)
+
+			// An event whose id nobody coupled is still orphaned.
+			lone := coupleEvent(t, f.st, coupleDocuSign, "env-nobody", "envelope-completed")
+			require.NoError(t, f.st.FinishEvent(ctx, engine.EventResult{EventID: lone.ID, Verdict: engine.VerdictOrphaned, Reason: "alone"}))
+			require.Equal(t, engine.VerdictOrphaned, coupleGet(t, f.st, lone.ID).Verdict)
+		})
+	}
+}
+
+// TestCoupleRacesOrphaning: a job orphaning an event and the coupling of its id, at the same
+// time: whichever commits first, the event ends PENDING with a process job enqueued by the
+// coupling — never ORPHANED with its work item coupled.
+func TestCoupleRacesOrphaning(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			for i := range 15 {
+				_, wi := f.waiting(t, "", "")
+				envID := fmt.Sprintf("env-race-%d", i)
+				ev := coupleEvent(t, f.st, coupleDocuSign, envID, "envelope-completed")
+				var coupleErr, orphanErr error
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				wg.Go(func() {
+					<-start
+					_, coupleErr = f.st.CoupleWorkItem(ctx, wi.ID, envID, coupleAct(envID))
+				})
+				wg.Go(func() {
+					<-start
+					orphanErr = f.st.FinishEvent(ctx, engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictOrphaned, Reason: "window passed"})
+				})
+				close(start)
+				wg.Wait()
+				require.NoError(t, coupleErr)
+				if orphanErr != nil {
+					require.ErrorIs(t, orphanErr, engine.ErrConflict)
+				}
+				got := coupleGet(t, f.st, ev.ID)
+				require.Equal(t, engine.VerdictPending, got.Verdict, "round %d (orphaning: %v)", i, orphanErr)
+				n := 0
+				for _, id := range processJobs(f.jobs.all()) {
+					if id == ev.ID {
+						n++
+					}
+				}
+				require.Equal(t, 2, n, "its job when it was stored, and the coupling's")
+			}
+		})
+	}
+}
