@@ -47,11 +47,15 @@
 //	PUT  /tickets/duplicates                 {"count": n}: post every event n times from now on (1 to 10)
 //
 // An action answers once the system's notifications have been posted to flowhook, with the
-// deliveries it made. A notification flowhook did not acknowledge (down, or not 2xx) is held:
+// deliveries it made. An action's body may also say {"reorder": true}: from that action on,
+// the item's notifications (the action's own included) are held until the item ends, then
+// posted all at once, newest first, so that its outcome arrives before the progress that
+// preceded it. A notification flowhook did not acknowledge (down, or not 2xx) is held:
 // DocuSign then queues every later message for that listener until its retry, a day later at
 // the real service; POST …/redeliver posts what is held at once, as the real systems'
-// republish or resend does, and a second one posts nothing. The credentials are generated at start and live only in this process;
-// the fakes hold everything in memory and forget it when the command stops (SIGINT/SIGTERM).
+// republish or resend does, and a second one posts nothing. The credentials are generated at
+// start and live only in this process; the fakes hold everything in memory and forget it when
+// the command stops (SIGINT/SIGTERM).
 //
 // The same fakes and control API are what `flowhook dev` serves on its own listener under
 // /sandbox/ (package server/internal/sandbox), with the control API at /sandbox/control/….

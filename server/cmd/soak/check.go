@@ -16,26 +16,31 @@ type report struct {
 	elapsed                     time.Duration
 	instances, started          int
 	ends                        map[string]int // end state → instances
-	early                       int
-	deliveries, distinct, acked int // notifications posted (duplicates included), distinct, acknowledged distinct
-	stored                      int // webhook_events rows (not REJECTED)
+	early, reordered            int
+	multi                       int            // reordered items with progress to post after the outcome
+	outcomeFirst                int            // reordered items whose outcome reached flowhook before a progress event
+	late                        map[string]int // verdict → events received after their work item's outcome event
+	deliveries, distinct, acked int            // notifications posted (duplicates included), distinct, acknowledged distinct
+	stored                      int            // webhook_events rows (not REJECTED)
 	chaos                       []chaosEvent
 	lost, doubled, stranded     []string
 	latencies                   []time.Duration
 	jobs                        map[string]int // River job state → count, for running and available
 	memory                      []string
+	grew                        []string // replicas whose memory was not flat
+	judged                      int      // replicas with enough samples to judge
 	retried                     int64
 	quiet, driving              time.Duration // when the soak was quiescent (0: never), and the driving phase
 }
 
-func (r *report) ok() bool { return len(r.lost)+len(r.doubled)+len(r.stranded) == 0 }
+func (r *report) ok() bool { return len(r.lost)+len(r.doubled)+len(r.stranded)+len(r.grew) == 0 }
 
 // check compares the database with the fakes once the soak settled. Read-only.
 func (d *driver) check(ctx context.Context) (*report, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	r := &report{cfg: d.cfg, instances: d.cfg.Instances, started: int(d.started.Load()), ends: map[string]int{},
-		chaos: d.chaos, jobs: map[string]int{}, retried: d.proxy.retried.Load(), quiet: d.quiet, driving: d.cfg.Duration}
+		chaos: d.chaos, jobs: map[string]int{}, late: map[string]int{}, retried: d.proxy.retried.Load(), quiet: d.quiet, driving: d.cfg.Duration}
 	for _, e := range d.startErrs {
 		r.stranded = append(r.stranded, "not started: "+e)
 	}
@@ -166,6 +171,13 @@ func (d *driver) check(ctx context.Context) (*report, error) {
 		if a.early {
 			r.early++
 		}
+		if a.reorder && !a.pending {
+			r.reordered++
+			// A OneSpan decline is one callback: nothing to reorder.
+			if a.system != "onespan" || a.want == "done" {
+				r.multi++
+			}
+		}
 		id, ok := owner[key]
 		if !ok {
 			r.doubled = append(r.doubled, fmt.Sprintf("%s: an item at the fake no work item is coupled to (created twice?)", key))
@@ -209,6 +221,70 @@ func (d *driver) check(ctx context.Context) (*report, error) {
 	}
 	sort.Slice(r.latencies, func(i, j int) bool { return r.latencies[i] < r.latencies[j] })
 
+	// Events that arrived after their work item's outcome (reordered progress, late events of
+	// other kinds) must not take effect: one received once the outcome was applied (resolved_at)
+	// is STALE or DUPLICATE, never APPLIED or PROGRESS. One received after the outcome but
+	// before it was applied (both PENDING before the coupling, say) may come first in the
+	// processing, as PROGRESS: it cannot move the instance, and the outcome is checked above.
+	// received_at and resolved_at are both the replicas' clock, on this one host.
+	rows, err = d.db.Query(ctx, `SELECT w.provider, lower(w.external_id), e.event_type, e.verdict, e.received_at > w.resolved_at
+		FROM webhook_events e
+		JOIN work_items w ON e.work_item_id = w.id::text
+		JOIN webhook_events o ON o.work_item_id = e.work_item_id AND o.verdict = 'APPLIED' AND o.id <> e.id
+		WHERE w.resolved_at IS NOT NULL AND e.verdict <> 'REJECTED' AND (e.received_at > o.received_at OR e.received_at > w.resolved_at)`)
+	if err != nil {
+		return nil, err
+	}
+	first := map[string]bool{}
+	for rows.Next() {
+		var provider, id, event, verdict string
+		var applied bool
+		if err := rows.Scan(&provider, &id, &event, &verdict, &applied); err != nil {
+			return nil, err
+		}
+		key := systemOf(provider) + "/" + id
+		r.late[verdict]++
+		if applied && (verdict == "APPLIED" || verdict == "PROGRESS") {
+			r.doubled = append(r.doubled, fmt.Sprintf("webhook %s %s: received after the outcome was applied, yet %s", key, event, verdict))
+		}
+		if a := d.acts[key]; a != nil && a.reorder {
+			first[key] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	r.outcomeFirst = len(first)
+	if d.cfg.Verbose {
+		// A few reordered items flowhook did not see outcome first, with their events in the
+		// order received: why (a failed delivery redelivered later, one notification only).
+		shown := 0
+		for key, a := range d.acts {
+			if !a.reorder || a.pending || first[key] || shown == 5 {
+				continue
+			}
+			shown++
+			var trail []string
+			rows, err := d.db.Query(ctx, `SELECT event_type, verdict, work_item_id <> '' FROM webhook_events
+				WHERE lower(external_id) = $1 ORDER BY received_at`, strings.ToLower(a.id))
+			if err != nil {
+				return nil, err
+			}
+			for rows.Next() {
+				var event, verdict string
+				var matched bool
+				if err := rows.Scan(&event, &verdict, &matched); err != nil {
+					return nil, err
+				}
+				trail = append(trail, fmt.Sprintf("%s %s matched=%t", event, verdict, matched))
+			}
+			if err := rows.Err(); err != nil {
+				return nil, err
+			}
+			d.logf("reordered %s (%s, early %t) not seen outcome first: %s", key, a.action, a.early, strings.Join(trail, "; "))
+		}
+	}
+
 	// Jobs.
 	rows, err = d.db.Query(ctx, `SELECT state::text, kind, count(*) FROM river_job WHERE state IN ('running', 'available') GROUP BY 1, 2`)
 	if err != nil {
@@ -227,20 +303,99 @@ func (d *driver) check(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 
-	// Memory of the replicas still running: first, last and highest sample.
+	// Memory of the replicas still running: flat, or grown.
 	for _, rep := range d.replicas {
 		if rep.exited() {
 			r.stranded = append(r.stranded, fmt.Sprintf("replica %d exited by itself", rep.index))
 			continue
 		}
 		s := d.rss[rep.pid()]
-		if len(s) == 0 {
-			continue
+		m := judgeMemory(s)
+		line := fmt.Sprintf("replica %d (pid %d, %d samples): first %d MB, last %d MB, max %d MB", rep.index, rep.pid(), len(s),
+			first0(s)/1024, last0(s)/1024, max0(s)/1024)
+		switch {
+		case m.samples < minMemorySamples:
+			line += fmt.Sprintf("; too few samples to judge (want %d)", minMemorySamples)
+		default:
+			line += fmt.Sprintf("; median first third %d MB, last third %d MB: %s", m.early/1024, m.late/1024, m.verdict())
 		}
-		r.memory = append(r.memory, fmt.Sprintf("replica %d (pid %d, %d samples): first %d MB, last %d MB, max %d MB",
-			rep.index, rep.pid(), len(s), s[0]/1024, s[len(s)-1]/1024, slices.Max(s)/1024))
+		if m.samples >= minMemorySamples {
+			r.judged++
+		}
+		if m.grew() {
+			r.grew = append(r.grew, line)
+		}
+		r.memory = append(r.memory, line)
 	}
 	return r, nil
+}
+
+// Memory is judged by the medians of a replica's first and last thirds of samples (one a
+// second, from its start or restart to quiescence): it grew when the last third's median is
+// above both growthFactor × the first third's and the first third's + growthSlack. Medians,
+// not single samples, so that one GC cycle's peak or one scavenge does not decide. Both bounds
+// at once: the ratio alone would flag a 50-second run, whose first third still holds the
+// climb from the start-up RSS (~30 MB) to the working set under load, and a Go heap grows to
+// about twice its live size between collections (GOGC=100); the slack alone would not scale.
+// A leak is caught once it passes 64 MB: over 2,000 instances, about 32 KB each.
+const (
+	growthFactor     = 1.5
+	growthSlack      = 64 << 10 // kB
+	minMemorySamples = 9        // three a third
+)
+
+type memoryJudgement struct {
+	samples     int
+	early, late int64 // kB: medians of the first and last thirds
+}
+
+func judgeMemory(kb []int64) memoryJudgement {
+	m := memoryJudgement{samples: len(kb)}
+	if len(kb) < minMemorySamples {
+		return m
+	}
+	third := len(kb) / 3
+	m.early, m.late = median(kb[:third]), median(kb[len(kb)-third:])
+	return m
+}
+
+func (m memoryJudgement) grew() bool {
+	return m.samples >= minMemorySamples && float64(m.late) > growthFactor*float64(m.early) && m.late-m.early > growthSlack
+}
+
+func (m memoryJudgement) verdict() string {
+	if m.grew() {
+		return fmt.Sprintf("GREW (over %.1f× and +%d MB)", growthFactor, growthSlack>>10)
+	}
+	return fmt.Sprintf("flat (bound: %.1f× and +%d MB)", growthFactor, growthSlack>>10)
+}
+
+// median of kB samples (the lower middle for an even count); the slice is not changed.
+func median(kb []int64) int64 {
+	s := slices.Clone(kb)
+	slices.Sort(s)
+	return s[(len(s)-1)/2]
+}
+
+func first0(s []int64) int64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[0]
+}
+
+func last0(s []int64) int64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)-1]
+}
+
+func max0(s []int64) int64 {
+	if len(s) == 0 {
+		return 0
+	}
+	return slices.Max(s)
 }
 
 // print writes the table, then the first problems of each kind.
@@ -260,6 +415,17 @@ func (r *report) print(w io.Writer) {
 	}
 	sort.Strings(ends)
 	row("instances", "%d started of %d (%s; %d items acted on early)", r.started, r.instances, strings.Join(ends, ", "), r.early)
+	late := []string{}
+	for v, n := range r.late {
+		late = append(late, fmt.Sprintf("%s %d", v, n))
+	}
+	sort.Strings(late)
+	if len(late) == 0 {
+		late = append(late, "none")
+	}
+	row("reordered", "%d items newest first (%d with progress to post after the outcome), %d seen outcome first by flowhook",
+		r.reordered, r.multi, r.outcomeFirst)
+	row("after outcome", "events received after their item's outcome: %s (none may take effect once it is applied)", strings.Join(late, ", "))
 	row("webhooks", "%d posted, %d distinct, %d acknowledged, %d stored", r.deliveries, r.distinct, r.acked, r.stored)
 	kills, restarts := 0, 0
 	for _, e := range r.chaos {
@@ -287,17 +453,21 @@ func (r *report) print(w io.Writer) {
 	row("latency", "p50 %s, p99 %s, max %s (action at the fake to outcome applied; %d instances)",
 		percentile(r.latencies, 50).Round(time.Millisecond), percentile(r.latencies, 99).Round(time.Millisecond),
 		percentile(r.latencies, 100).Round(time.Millisecond), len(r.latencies))
-	for i, m := range r.memory {
-		name := ""
-		if i == 0 {
-			name = "memory (RSS)"
-		}
-		row(name, "%s", m)
+	memory := "flat"
+	switch {
+	case len(r.grew) > 0:
+		memory = fmt.Sprintf("GREW on %d replica(s)", len(r.grew))
+	case r.judged == 0:
+		memory = "not judged (too few samples)"
+	}
+	row("memory", "%s (RSS of the replicas running at the end, sampled every second)", memory)
+	for _, m := range r.memory {
+		row("", "%s", m)
 	}
 	for _, p := range []struct {
 		name string
 		list []string
-	}{{"lost", r.lost}, {"doubled", r.doubled}, {"stranded", r.stranded}} {
+	}{{"lost", r.lost}, {"doubled", r.doubled}, {"stranded", r.stranded}, {"grew", r.grew}} {
 		sort.Strings(p.list)
 		for i, s := range p.list {
 			if i == 10 {

@@ -34,13 +34,17 @@ type system struct {
 	idField  string
 	complete []string // actions that end in the "done" state
 	decline  []string // actions that end in the "rejected" state
+	// progress is the action played first on a reordered item, so that progress is held and
+	// posted after the outcome ("" at OneSpan, whose complete posts the signing's progress
+	// itself, and whose one signer has no progress of its own before a decline).
+	progress string
 	provider flowhookv1.Provider
 }
 
 var systems = []system{
-	{name: "docusign", items: "envelopes", idField: "envelopeId", complete: []string{"complete"}, decline: []string{"decline"}, provider: flowhookv1.Provider_PROVIDER_DOCUSIGN},
+	{name: "docusign", items: "envelopes", idField: "envelopeId", complete: []string{"complete"}, decline: []string{"decline"}, progress: "deliver", provider: flowhookv1.Provider_PROVIDER_DOCUSIGN},
 	{name: "onespan", items: "packages", idField: "packageId", complete: []string{"complete"}, decline: []string{"decline"}, provider: flowhookv1.Provider_PROVIDER_ONESPAN},
-	{name: "tickets", items: "tickets", idField: "id", complete: []string{"resolve", "approve"}, decline: []string{"reject"}, provider: flowhookv1.Provider_PROVIDER_CONNECTOR},
+	{name: "tickets", items: "tickets", idField: "id", complete: []string{"resolve", "approve"}, decline: []string{"reject"}, progress: "comment", provider: flowhookv1.Provider_PROVIDER_CONNECTOR},
 }
 
 const connectorName = "tickets"
@@ -52,6 +56,7 @@ type act struct {
 	action  string
 	want    string // the end state it implies: done or rejected
 	early   bool   // fired before flowhook coupled the item
+	reorder bool   // its notifications posted newest first (after the system's progress action)
 	at      time.Time
 	err     string // the fake refused it (a conflict) or could not be reached
 	pending bool   // planned, not fired yet
@@ -295,7 +300,8 @@ func (d *driver) actor(ctx context.Context, rng *rand.Rand) {
 				d.mu.Lock()
 				a, seen := d.acts[key]
 				if !seen {
-					a = &act{system: s.name, id: id, pending: true, want: "done", early: rng.Float64() < d.cfg.Early}
+					a = &act{system: s.name, id: id, pending: true, want: "done", early: rng.Float64() < d.cfg.Early,
+						reorder: rng.Float64() < d.cfg.Reorder}
 					choices := s.complete
 					if rng.Float64() < d.cfg.Decline {
 						choices, a.want = s.decline, "rejected"
@@ -368,17 +374,33 @@ func systemOf(provider string) string {
 	return strings.ToLower(provider)
 }
 
-// fire plays one action at the fake; the fake answers once its notifications are posted.
+// fire plays one action at the fake; the fake answers once its notifications are posted. A
+// reordered item gets its system's progress action first, both with {"reorder": true}: the
+// fake holds the item's notifications until the outcome, then posts them newest first.
 func (d *driver) fire(ctx context.Context, a *act) {
 	at := time.Now()
+	s := systemNamed(a.system)
+	steps := []string{a.action}
+	var body any
+	if a.reorder {
+		body = map[string]any{"reorder": true, "reason": "soak"}
+		if s.progress != "" {
+			steps = []string{s.progress, a.action}
+		}
+	}
 	var err error
-	for attempt := range 5 {
-		var status int
-		status, err = d.fakes.control(ctx, "POST", "/"+a.system+"/"+systemItems(a.system)+"/"+a.id+"/"+a.action, nil, nil)
-		if err == nil || status != 0 || ctx.Err() != nil {
+	for _, step := range steps {
+		for attempt := range 5 {
+			var status int
+			status, err = d.fakes.control(ctx, "POST", "/"+a.system+"/"+s.items+"/"+a.id+"/"+step, body, nil)
+			if err == nil || status != 0 || ctx.Err() != nil {
+				break
+			}
+			_ = wait(ctx, time.Duration(attempt+1)*200*time.Millisecond)
+		}
+		if err != nil {
 			break
 		}
-		_ = wait(ctx, time.Duration(attempt+1)*200*time.Millisecond)
 	}
 	d.mu.Lock()
 	a.at = at
@@ -388,13 +410,13 @@ func (d *driver) fire(ctx context.Context, a *act) {
 	d.mu.Unlock()
 }
 
-func systemItems(name string) string {
+func systemNamed(name string) system {
 	for _, s := range systems {
 		if s.name == name {
-			return s.items
+			return s
 		}
 	}
-	return ""
+	return system{}
 }
 
 // doChaos kills replicas and crashes PostgreSQL at random moments between 10% and 70% of the

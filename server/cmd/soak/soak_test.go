@@ -42,4 +42,59 @@ func TestSoak(t *testing.T) {
 	require.Empty(t, rep.lost, "lost")
 	require.Empty(t, rep.doubled, "doubled")
 	require.Empty(t, rep.stranded, "stranded")
+	require.Empty(t, rep.grew, "memory grew")
+	require.Positive(t, rep.judged, "a replica's memory was judged")
+	require.Positive(t, rep.reordered, "items were reordered")
+	require.Positive(t, rep.outcomeFirst, "an outcome reached flowhook before its progress")
+	require.Zero(t, rep.late["APPLIED"], "no second outcome")
+}
+
+// TestJudgeMemory: the bound on a replica's RSS (kB samples, one a second).
+func TestJudgeMemory(t *testing.T) {
+	t.Parallel()
+	const mb = 1024
+	series := func(n int, at func(i int) int64) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = at(i)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		samples []int64
+		judged  bool
+		grew    bool
+	}{
+		{"too few samples", []int64{30 * mb, 300 * mb, 600 * mb}, false, false},
+		{"flat", series(60, func(i int) int64 { return 80*mb + int64(i%5)*mb }), true, false},
+		// A short run: 30 MB at start, the working set under load within seconds, GC peaks.
+		{"warm-up of a short run", series(50, func(i int) int64 {
+			if i < 5 {
+				return 30*mb + int64(i)*15*mb
+			}
+			return 95*mb + int64(i%3)*10*mb
+		}), true, false},
+		{"doubled but small", series(30, func(i int) int64 { return 40*mb + int64(i)*2*mb }), true, false},
+		{"large but not 1.5×", series(30, func(i int) int64 { return 300*mb + int64(i)*4*mb }), true, false},
+		{"a leak", series(300, func(i int) int64 { return 80*mb + int64(i)*mb/2 }), true, true},
+		{"one late spike is not growth", append(series(59, func(int) int64 { return 80 * mb }), 400*mb), true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := judgeMemory(tc.samples)
+			require.Equal(t, tc.judged, m.samples >= minMemorySamples)
+			require.Equal(t, tc.grew, m.grew(), "early %d MB, late %d MB", m.early/mb, m.late/mb)
+			if tc.grew {
+				require.Contains(t, m.verdict(), "GREW")
+			}
+		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	in := []int64{5, 1, 4, 2, 3}
+	require.EqualValues(t, 3, median(in))
+	require.Equal(t, []int64{5, 1, 4, 2, 3}, in, "not changed")
+	require.EqualValues(t, 2, median([]int64{4, 1, 3, 2}), "the lower middle")
 }

@@ -364,10 +364,14 @@ func TestTakeRefusals(t *testing.T) {
 		paths   map[string]string
 	}{
 		{name: "its starter is not its assignee", who: starter, into: "submit",
-			in: func(in engine.Instance) engine.TakeInput { return engine.TakeInput{InstanceID: in.ID, TransitionKey: "reject"} },
+			in: func(in engine.Instance) engine.TakeInput {
+				return engine.TakeInput{InstanceID: in.ID, TransitionKey: "reject"}
+			},
 			is: engine.ErrPermissionDenied, message: `"review" is assigned to someone else`},
 		{name: "a stranger does not even see it", who: stranger, into: "submit",
-			in: func(in engine.Instance) engine.TakeInput { return engine.TakeInput{InstanceID: in.ID, TransitionKey: "reject"} },
+			in: func(in engine.Instance) engine.TakeInput {
+				return engine.TakeInput{InstanceID: in.ID, TransitionKey: "reject"}
+			},
 			is: engine.ErrPermissionDenied, message: "only admins, its starter, its assignees and those who acted on it see an instance"},
 		{name: "a stale expected revision", who: lawyer, into: "submit",
 			in: func(in engine.Instance) engine.TakeInput {
@@ -375,13 +379,17 @@ func TestTakeRefusals(t *testing.T) {
 			},
 			is: engine.ErrConflict, message: "the instance is at revision 1, not 2"},
 		{name: "an instance waiting on a provider", who: admin, into: "sign_now",
-			in: func(in engine.Instance) engine.TakeInput { return engine.TakeInput{InstanceID: in.ID, TransitionKey: "signed"} },
+			in: func(in engine.Instance) engine.TakeInput {
+				return engine.TakeInput{InstanceID: in.ID, TransitionKey: "signed"}
+			},
 			is: engine.ErrFailedPrecondition, message: `the instance is WAITING_EXTERNAL in "sign"; there is no transition to take`},
 		{name: "a completed instance", who: admin, into: "fast",
 			in: func(in engine.Instance) engine.TakeInput { return engine.TakeInput{InstanceID: in.ID} },
 			is: engine.ErrFailedPrecondition, message: `the instance is COMPLETED in "done"`},
 		{name: "no such instance", who: admin, into: "submit",
-			in: func(engine.Instance) engine.TakeInput { return engine.TakeInput{InstanceID: "i-nope", TransitionKey: "reject"} },
+			in: func(engine.Instance) engine.TakeInput {
+				return engine.TakeInput{InstanceID: "i-nope", TransitionKey: "reject"}
+			},
 			is: engine.ErrNotFound},
 		{name: "the form and the transition, every problem", who: lawyer, into: "submit",
 			in: func(in engine.Instance) engine.TakeInput {
@@ -390,7 +398,9 @@ func TestTakeRefusals(t *testing.T) {
 			paths: map[string]string{"form_data.amount": "", "form_data.name": `"name" is not a field of this form`,
 				"transition_key": "is required"}},
 		{name: "a transition of another state", who: lawyer, into: "submit",
-			in: func(in engine.Instance) engine.TakeInput { return engine.TakeInput{InstanceID: in.ID, TransitionKey: "close"} },
+			in: func(in engine.Instance) engine.TakeInput {
+				return engine.TakeInput{InstanceID: in.ID, TransitionKey: "close"}
+			},
 			paths: map[string]string{"transition_key": `state "review" has no transition "close"; its ways out are: approve, reject, escalate`}},
 	}
 	for _, tc := range tests {

@@ -24,7 +24,7 @@ func TestMain(m *testing.M) {
 type msg struct {
 	url, event string
 	item       string // Item: "" unless set
-	broken     bool // Build fails
+	broken     bool   // Build fails
 }
 
 func (m *msg) Target() string { return m.url }

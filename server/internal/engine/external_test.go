@@ -1,0 +1,478 @@
+package engine_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// routeStore is memStore with the inbox as the real store keeps it: one event per system and
+// dedupe key, a verdict set only from PENDING, and a result applied only when the work item
+// (and the instance, when it moves) is still at the revision read — all of it or nothing.
+type routeStore struct {
+	*memStore
+	events []engine.StoredEvent // in the order stored
+}
+
+func (s *routeStore) WorkItemByExternal(_ context.Context, sys engine.System, externalID string) (engine.WorkItem, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, wi := range s.items {
+		if wi.System == sys && wi.ExternalID == externalID {
+			return wi, nil
+		}
+	}
+	return engine.WorkItem{}, fmt.Errorf("%w: %s work item %s", engine.ErrNotFound, sys, externalID)
+}
+
+func (s *routeStore) byKeyLocked(ev engine.StoredEvent) (engine.StoredEvent, bool) {
+	for _, e := range s.events {
+		if e.Event.System == ev.Event.System && e.Event.DedupeKey == ev.Event.DedupeKey {
+			return e, true
+		}
+	}
+	return engine.StoredEvent{}, false
+}
+
+func (s *routeStore) InsertEvent(_ context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, dup := s.byKeyLocked(ev); dup {
+		return e, false, nil
+	}
+	ev.ID = engine.NewIDAt(ev.ReceivedAt)
+	s.events = append(s.events, ev)
+	if ev.Verdict == engine.VerdictPending {
+		s.jobs = append(s.jobs, engine.ProcessEventJob{EventID: ev.ID})
+	}
+	return ev, true, nil
+}
+
+func (s *routeStore) InsertEventApplied(_ context.Context, ev engine.StoredEvent, r engine.EventResult) (engine.StoredEvent, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e, dup := s.byKeyLocked(ev); dup {
+		return e, false, nil
+	}
+	if err := s.applyResultLocked(r); err != nil {
+		return engine.StoredEvent{}, false, err
+	}
+	now := time.Now()
+	ev.ID = engine.NewIDAt(ev.ReceivedAt)
+	ev.Verdict, ev.Reason, ev.InstanceID, ev.WorkItemID, ev.Attempts, ev.ProcessedAt = r.Verdict, r.Reason, r.InstanceID, r.WorkItemID, 1, &now
+	s.events = append(s.events, ev)
+	return ev, true, nil
+}
+
+func (s *routeStore) GetEvent(_ context.Context, id string) (engine.StoredEvent, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.events {
+		if e.ID == id {
+			return e, nil
+		}
+	}
+	return engine.StoredEvent{}, fmt.Errorf("%w: event %s", engine.ErrNotFound, id)
+}
+
+func (s *routeStore) EarlierPending(context.Context, engine.StoredEvent) (bool, error) {
+	return false, nil
+}
+
+func (s *routeStore) FinishEvent(_ context.Context, r engine.EventResult) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := -1
+	for j, e := range s.events {
+		if e.ID == r.EventID {
+			i = j
+		}
+	}
+	if i < 0 || s.events[i].Verdict != engine.VerdictPending {
+		return fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
+	}
+	if err := s.applyResultLocked(r); err != nil {
+		return err
+	}
+	now := time.Now()
+	ev := &s.events[i]
+	ev.Verdict, ev.Reason, ev.InstanceID, ev.WorkItemID, ev.ProcessedAt = r.Verdict, r.Reason, r.InstanceID, r.WorkItemID, &now
+	ev.Attempts++
+	return nil
+}
+
+// applyResultLocked checks every condition before it writes anything.
+func (s *routeStore) applyResultLocked(r engine.EventResult) error {
+	if w := r.WorkItem; w != nil && s.items[w.ID].Revision != w.Revision {
+		return fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, w.ID)
+	}
+	if in := r.Instance; in != nil && s.instances[in.ID].Revision != r.InstanceRevision {
+		return fmt.Errorf("%w: instance %s changed concurrently", engine.ErrConflict, in.ID)
+	}
+	if w := r.WorkItem; w != nil {
+		next := *w
+		next.Revision++
+		s.items[w.ID] = next
+	}
+	if in := r.Instance; in != nil {
+		next := *in
+		next.Revision = r.InstanceRevision + 1
+		s.instances[in.ID] = next
+	}
+	if r.InstanceID != "" {
+		s.appendLocked(r.InstanceID, r.Activities)
+	}
+	return s.applyLocked(r.Effects)
+}
+
+// event returns a stored event by dedupe key.
+func (s *routeStore) event(t *testing.T, key string) engine.StoredEvent {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.events {
+		if e.Event.DedupeKey == key {
+			return e
+		}
+	}
+	t.Fatalf("no event %q", key)
+	return engine.StoredEvent{}
+}
+
+// routeProviders maps DocuSign's events as its table does: completed is FINISHED, declined
+// DENIED, voided DELETED; anything else is progress.
+type routeProviders struct{ *memProviders }
+
+func (routeProviders) Outcome(_ context.Context, _ engine.System, eventType, _ string) (engine.Outcome, bool, error) {
+	o, ok := map[string]engine.Outcome{
+		"envelope-completed": engine.OutcomeFinished,
+		"envelope-declined":  engine.OutcomeDenied,
+		"envelope-voided":    engine.OutcomeDeleted,
+	}[eventType]
+	return o, ok, nil
+}
+
+// routeBundle is an instance of flowDraft waiting in "sign" on a work item coupled to the
+// envelope "env-1", and External over the fakes.
+type routeBundle struct {
+	*flowBundle
+	inbox    *routeStore
+	external *engine.External
+	instance engine.Instance // as it waits, coupled
+	workItem engine.WorkItem
+}
+
+const routeWindow = time.Minute
+
+// setupRoute publishes d (flowDraft when nil) and has an instance wait in its "sign" state.
+func setupRoute(t *testing.T, d *engine.Draft) *routeBundle {
+	t.Helper()
+	def := flowDraft()
+	if d != nil {
+		def = *d
+	}
+	require.Empty(t, engine.ValidateDraft(def, catalog), "the fixture is a valid design")
+	st := newMemStore()
+	st.publish(flowID, def)
+	fb := &flowBundle{store: st, runner: engine.NewRunner(st, st, engine.SystemClock{})}
+	inbox := &routeStore{memStore: st}
+	x := engine.NewExternal(inbox, st, fb.runner, routeProviders{&memProviders{}}, engine.SystemClock{}, routeWindow)
+	b := &routeBundle{flowBundle: fb, inbox: inbox, external: x}
+	in := fb.start(t, "sign_now")
+	wi := fb.stored(t, in.ID).WorkItem
+	_, err := st.CoupleWorkItem(context.Background(), wi.ID, "env-1", engine.Activity{Kind: engine.ActivityExternalProgress,
+		ToState: "sign", Message: "DOCUSIGN env-1 sent"})
+	require.NoError(t, err)
+	st.takeJobs()
+	b.instance = fb.stored(t, in.ID)
+	b.workItem = *b.instance.WorkItem
+	return b
+}
+
+// deliver has the webhook router hand over a DocuSign event of the envelope.
+func (b *routeBundle) deliver(t *testing.T, typ, key string, at time.Time) (engine.StoredEvent, bool) {
+	t.Helper()
+	ev, created, err := b.external.Receive(context.Background(), engine.StoredEvent{
+		Event: engine.InboundEvent{System: engine.System{Provider: docuSign}, Type: typ, ExternalID: "env-1", DedupeKey: key,
+			OccurredAt: at, Status: typ[len("envelope-"):]},
+		Body: []byte(`{}`)})
+	require.NoError(t, err)
+	return ev, created
+}
+
+// TestOutcomeRouting: a terminal outcome resolves the work item and takes the state's
+// transition for it, the state's overrides first; an outcome the designer gave no transition
+// leaves the instance where it is and says so; progress moves nothing.
+func TestOutcomeRouting(t *testing.T) {
+	t.Parallel()
+	withOverride := func(overrides map[string]engine.Outcome) *engine.Draft {
+		d := flowDraft()
+		for i := range d.States {
+			if d.States[i].Key == "sign" {
+				d.States[i].External.OutcomeOverrides = overrides
+			}
+		}
+		return &d
+	}
+	tests := []struct {
+		name      string
+		draft     *engine.Draft
+		event     string
+		verdict   engine.Verdict
+		reason    string
+		outcome   engine.Outcome // of the work item; unspecified: still waiting
+		status    engine.InstanceStatus
+		state     string
+		kinds     []engine.ActivityKind
+		lastEntry string
+		fetch     bool // the signed document is fetched
+	}{
+		{name: "FINISHED takes its transition", event: "envelope-completed", verdict: engine.VerdictApplied,
+			reason: `took "signed" to "done"`, outcome: engine.OutcomeFinished, status: engine.StatusCompleted, state: "done",
+			kinds:     []engine.ActivityKind{engine.ActivityOutcome, engine.ActivityTransition, engine.ActivityCompleted},
+			lastEntry: `completed in "done"`, fetch: true},
+		{name: "DENIED takes its own", event: "envelope-declined", verdict: engine.VerdictApplied,
+			reason: `took "declined" to "rejected"`, outcome: engine.OutcomeDenied, status: engine.StatusCompleted, state: "rejected",
+			kinds:     []engine.ActivityKind{engine.ActivityOutcome, engine.ActivityTransition, engine.ActivityCompleted},
+			lastEntry: `completed in "rejected"`},
+		{name: "an override gives an event without a transition one", draft: withOverride(map[string]engine.Outcome{"envelope-voided": engine.OutcomeDenied}),
+			event: "envelope-voided", verdict: engine.VerdictApplied, reason: `took "declined" to "rejected"`,
+			outcome: engine.OutcomeDenied, status: engine.StatusCompleted, state: "rejected",
+			kinds:     []engine.ActivityKind{engine.ActivityOutcome, engine.ActivityTransition, engine.ActivityCompleted},
+			lastEntry: `completed in "rejected"`},
+		{name: "an override wins over the system's table", draft: withOverride(map[string]engine.Outcome{"envelope-completed": engine.OutcomeDenied}),
+			event: "envelope-completed", verdict: engine.VerdictApplied, reason: `took "declined" to "rejected"`,
+			outcome: engine.OutcomeDenied, status: engine.StatusCompleted, state: "rejected",
+			kinds:     []engine.ActivityKind{engine.ActivityOutcome, engine.ActivityTransition, engine.ActivityCompleted},
+			lastEntry: `completed in "rejected"`},
+		{name: "an outcome without a transition leaves the instance, and says so", event: "envelope-voided",
+			verdict: engine.VerdictApplied, reason: "no transition for DELETED", outcome: engine.OutcomeDeleted,
+			status: engine.StatusWaitingExternal, state: "sign",
+			kinds:     []engine.ActivityKind{engine.ActivityOutcome, engine.ActivityOutcome},
+			lastEntry: `state "sign" has no transition for DELETED; the instance stays where it is`},
+		{name: "progress moves nothing", event: "envelope-delivered", verdict: engine.VerdictProgress,
+			status: engine.StatusWaitingExternal, state: "sign",
+			kinds:     []engine.ActivityKind{engine.ActivityExternalProgress},
+			lastEntry: "DOCUSIGN reported envelope-delivered"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupRoute(t, tc.draft)
+			before := b.store.activities(b.instance.ID)
+			at := time.Now().Add(-time.Second)
+			ev, created := b.deliver(t, tc.event, "k-1", at)
+			require.True(t, created)
+			require.Equal(t, tc.verdict, ev.Verdict, "applied as it arrived")
+			require.Equal(t, tc.reason, ev.Reason)
+			require.Equal(t, b.instance.ID, ev.InstanceID)
+			require.Equal(t, b.workItem.ID, ev.WorkItemID)
+
+			got := b.stored(t, b.instance.ID)
+			require.Equal(t, tc.status, got.Status)
+			require.Equal(t, tc.state, got.StateKey)
+			if tc.state == "sign" {
+				require.Equal(t, b.instance.Revision, got.Revision, "the instance did not move")
+			} else {
+				require.Equal(t, b.instance.Revision+1, got.Revision)
+				require.NotNil(t, got.EndedAt)
+			}
+			wi := *got.WorkItem
+			require.Equal(t, b.workItem.ID, wi.ID)
+			require.Equal(t, tc.outcome, wi.Outcome)
+			if tc.outcome.Valid() {
+				require.Equal(t, engine.WorkItemResolved, wi.Status)
+				require.NotNil(t, wi.ResolvedAt)
+			} else {
+				require.Equal(t, engine.WorkItemWaiting, wi.Status)
+				require.Nil(t, wi.ResolvedAt)
+			}
+			require.Equal(t, tc.event[len("envelope-"):], wi.ProviderStatus)
+			require.True(t, wi.LastEventAt.Equal(at), "the provider's time of the event")
+
+			acts := b.store.activities(b.instance.ID)[len(before):]
+			require.Equal(t, tc.kinds, kindsOf(acts))
+			require.Equal(t, tc.lastEntry, acts[len(acts)-1].Message)
+			if tc.outcome.Valid() {
+				require.Equal(t, fmt.Sprintf("DOCUSIGN reported %s: outcome %s", tc.event, tc.outcome), acts[0].Message)
+			}
+			var want []engine.Job
+			if tc.fetch {
+				want = []engine.Job{engine.FetchDocumentJob{WorkItemID: wi.ID}}
+			}
+			require.Equal(t, want, b.store.takeJobs())
+		})
+	}
+}
+
+// TestOutcomeIntoAnotherState: an outcome whose transition leads into a HUMAN state assigns
+// it; the work item's revision of the instance is the one it entered at.
+func TestOutcomeIntoAnotherState(t *testing.T) {
+	t.Parallel()
+	d := flowDraft()
+	d.Transitions = append(d.Transitions, engine.Transition{Key: "redo", From: "sign", To: "review", OnOutcome: engine.OutcomeExpired})
+	b := setupRoute(t, &d)
+	b.external = engine.NewExternal(b.inbox, b.store, b.runner, expiringProviders{routeProviders{&memProviders{}}},
+		engine.SystemClock{}, routeWindow)
+	ev, _ := b.deliver(t, "envelope-expired", "k-1", time.Now())
+	require.Equal(t, engine.VerdictApplied, ev.Verdict)
+	got := b.stored(t, b.instance.ID)
+	require.Equal(t, engine.StatusActive, got.Status)
+	require.Equal(t, "review", got.StateKey)
+	require.Equal(t, &engine.Assignee{GroupID: "legal"}, got.Assignee)
+	// The legal group may take it from there.
+	_, err := b.runner.Take(context.Background(), lawyer, engine.TakeInput{InstanceID: got.ID, TransitionKey: "reject"})
+	require.NoError(t, err)
+}
+
+// expiringProviders adds envelope-expired (EXPIRED) to routeProviders' table.
+type expiringProviders struct{ routeProviders }
+
+func (p expiringProviders) Outcome(ctx context.Context, s engine.System, eventType, reason string) (engine.Outcome, bool, error) {
+	if eventType == "envelope-expired" {
+		return engine.OutcomeExpired, true, nil
+	}
+	return p.routeProviders.Outcome(ctx, s, eventType, reason)
+}
+
+// TestLateEventsChangeNothing: once a terminal outcome is applied, a redelivery, the same
+// outcome under another key, another outcome and progress all leave everything as it is,
+// each with its verdict and reason.
+func TestLateEventsChangeNothing(t *testing.T) {
+	t.Parallel()
+	t.Run("after the instance moved on", func(t *testing.T) {
+		t.Parallel()
+		b := setupRoute(t, nil)
+		first, _ := b.deliver(t, "envelope-completed", "k-1", time.Now().Add(-time.Minute))
+		require.Equal(t, engine.VerdictApplied, first.Verdict)
+		b.store.takeJobs()
+		settled := b.stored(t, b.instance.ID)
+		acts := b.store.activities(b.instance.ID)
+
+		again, created := b.deliver(t, "envelope-completed", "k-1", time.Now())
+		require.False(t, created, "a redelivery is stored once")
+		require.Equal(t, first.ID, again.ID)
+		require.Equal(t, engine.VerdictApplied, again.Verdict)
+
+		tests := []struct {
+			event   string
+			verdict engine.Verdict
+			reason  string
+		}{
+			{"envelope-completed", engine.VerdictDuplicate, "the work item was already resolved as FINISHED"},
+			{"envelope-declined", engine.VerdictStale, "the work item is RESOLVED (outcome FINISHED); terminal outcomes never change"},
+			{"envelope-voided", engine.VerdictStale, "the work item is RESOLVED (outcome FINISHED); terminal outcomes never change"},
+			{"envelope-delivered", engine.VerdictStale, "envelope-delivered arrived after the work item was resolved"},
+		}
+		for i, tc := range tests {
+			ev, created := b.deliver(t, tc.event, fmt.Sprintf("late-%d", i), time.Now())
+			require.True(t, created)
+			require.Equal(t, tc.verdict, ev.Verdict, tc.event)
+			require.Equal(t, tc.reason, ev.Reason, tc.event)
+		}
+		require.Equal(t, settled, b.stored(t, b.instance.ID), "nothing changed")
+		require.Equal(t, acts, b.store.activities(b.instance.ID))
+		require.Empty(t, b.store.takeJobs())
+	})
+
+	t.Run("after an outcome without a transition", func(t *testing.T) {
+		t.Parallel()
+		b := setupRoute(t, nil)
+		ev, _ := b.deliver(t, "envelope-voided", "k-1", time.Now())
+		require.Equal(t, engine.VerdictApplied, ev.Verdict)
+		settled := b.stored(t, b.instance.ID)
+		require.Equal(t, engine.StatusWaitingExternal, settled.Status)
+		late, _ := b.deliver(t, "envelope-completed", "k-2", time.Now())
+		require.Equal(t, engine.VerdictStale, late.Verdict)
+		require.Equal(t, "the work item is RESOLVED (outcome DELETED); terminal outcomes never change", late.Reason)
+		require.Equal(t, settled, b.stored(t, b.instance.ID), "the instance still waits where it stayed")
+	})
+
+	t.Run("progress older than the last event applied", func(t *testing.T) {
+		t.Parallel()
+		b := setupRoute(t, nil)
+		now := time.Now()
+		ev, _ := b.deliver(t, "envelope-delivered", "k-1", now)
+		require.Equal(t, engine.VerdictProgress, ev.Verdict)
+		older, _ := b.deliver(t, "envelope-sent", "k-0", now.Add(-time.Minute))
+		require.Equal(t, engine.VerdictStale, older.Verdict)
+		require.Equal(t, "envelope-sent is older than the last event applied", older.Reason)
+		wi := b.stored(t, b.instance.ID).WorkItem
+		require.Equal(t, "delivered", wi.ProviderStatus, "the newer status stays")
+		require.True(t, wi.LastEventAt.Equal(now))
+	})
+
+	t.Run("after the instance was cancelled", func(t *testing.T) {
+		t.Parallel()
+		b := setupRoute(t, nil)
+		_, err := b.runner.Cancel(context.Background(), starter, b.instance.ID, "withdrawn")
+		require.NoError(t, err)
+		b.store.takeJobs()
+		cancelled := b.stored(t, b.instance.ID)
+		ev, _ := b.deliver(t, "envelope-completed", "k-1", time.Now())
+		require.Equal(t, engine.VerdictStale, ev.Verdict)
+		require.Equal(t, `the instance is CANCELLED in "sign" and no longer waits on this work item`, ev.Reason)
+		require.Equal(t, cancelled, b.stored(t, b.instance.ID))
+		require.Empty(t, b.store.takeJobs())
+	})
+}
+
+// TestEarlyEventIsAppliedByItsJob: an event that beat the coupling is stored PENDING with its
+// job, waits while the window is open, and is applied once by its job; processing it again, or
+// concurrently, applies nothing more.
+func TestEarlyEventIsAppliedByItsJob(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupRoute(t, nil)
+	// A second instance of the same workflow whose envelope is not coupled yet.
+	in := b.start(t, "sign_now")
+	wi := b.stored(t, in.ID).WorkItem
+	b.store.takeJobs()
+	ev, created, err := b.external.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: docuSign},
+		Type: "envelope-completed", ExternalID: "env-2", DedupeKey: "k-early"}, Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, engine.VerdictPending, ev.Verdict)
+	require.Equal(t, []engine.Job{engine.ProcessEventJob{EventID: ev.ID}}, b.store.takeJobs())
+
+	_, err = b.external.Process(ctx, ev.ID)
+	require.ErrorIs(t, err, engine.ErrRetryLater, "its work item is not coupled yet, and the window is open")
+	require.Equal(t, engine.VerdictPending, b.inbox.event(t, "k-early").Verdict)
+
+	_, err = b.store.CoupleWorkItem(ctx, wi.ID, "env-2", engine.Activity{Kind: engine.ActivityExternalProgress, ToState: "sign"})
+	require.NoError(t, err)
+	const n = 4
+	verdicts := make([]engine.Verdict, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { verdicts[i], errs[i] = b.external.Process(ctx, ev.ID) })
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		require.Equal(t, engine.VerdictApplied, verdicts[i], "each run reports the verdict")
+	}
+	got := b.stored(t, in.ID)
+	require.Equal(t, engine.StatusCompleted, got.Status)
+	require.Equal(t, "done", got.StateKey)
+	outcomes := 0
+	for _, a := range b.store.activities(in.ID) {
+		if a.Kind == engine.ActivityOutcome {
+			outcomes++
+		}
+	}
+	require.Equal(t, 1, outcomes, "applied once")
+	stored := b.inbox.event(t, "k-early")
+	require.Equal(t, engine.VerdictApplied, stored.Verdict)
+	require.Equal(t, 1, stored.Attempts)
+	require.Equal(t, []engine.Job{engine.FetchDocumentJob{WorkItemID: wi.ID}}, b.store.takeJobs())
+	// The first instance was never touched.
+	require.Equal(t, b.instance, b.stored(t, b.instance.ID))
+}
