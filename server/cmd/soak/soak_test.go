@@ -16,9 +16,6 @@ import (
 // needs PostgreSQL's binaries (initdb, pg_ctl), not a running server: it starts its own.
 // SOAK_INSTANCES changes M.
 func TestSoak(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the soak builds and runs the binaries: not in -short")
-	}
 	cfg := defaults()
 	cfg.Instances, cfg.Replicas, cfg.Kills, cfg.Restarts = 150, 2, 1, 1
 	// A job running on the killed replica stays running until the leader's rescuer takes it:
