@@ -502,22 +502,30 @@ func vmRSS(pid int) (int64, bool) {
 	return 0, false
 }
 
-// settle waits until every instance has ended and no job is running or available, or the
-// settle time is up; then it stops the actor and the sampler.
+// settle waits until every instance has ended and no job is left to run — running, available,
+// or waiting for its time (retryable after a failure during a crash, scheduled, snoozed) —
+// on two polls a second apart, or the settle time is up; then it stops the actor and the
+// sampler. A single quiet poll is not enough: a job that failed while PostgreSQL was down is
+// retryable for a few seconds, and a late duplicate from a fake makes a new one.
 func (d *driver) settle(ctx context.Context) {
 	defer d.stopBackground()
 	deadline := time.Now().Add(d.cfg.Settle)
+	quietPolls := 0
 	for time.Now().Before(deadline) {
 		var open, jobs int
 		err := d.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM instances WHERE ended_at IS NULL),
-			(SELECT count(*) FROM river_job WHERE state IN ('running', 'available'))`).Scan(&open, &jobs)
+			(SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded'))`).Scan(&open, &jobs)
 		if err == nil && open == 0 && jobs == 0 && d.started.Load() == int64(d.cfg.Instances) {
-			d.quiet = time.Since(d.begun)
-			d.logf("quiescent")
-			return
+			if quietPolls++; quietPolls == 2 {
+				d.quiet = time.Since(d.begun)
+				d.logf("quiescent")
+				return
+			}
+		} else {
+			quietPolls = 0
 		}
-		if err == nil {
-			d.logf("settling: %d instances open, %d jobs running or available", open, jobs)
+		if err == nil && (open > 0 || jobs > 0) {
+			d.logf("settling: %d instances open, %d jobs not finished", open, jobs)
 		}
 		// What a fake holds after a failed delivery would wait for its daily retry: ask for it
 		// now (the fakes' "redeliver now"; nothing when nothing is held).
