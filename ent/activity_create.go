@@ -429,6 +429,24 @@ type (
 	}
 )
 
+// SetDetails sets the "details" field.
+func (u *ActivityUpsert) SetDetails(v json.RawMessage) *ActivityUpsert {
+	u.Set(activity.FieldDetails, v)
+	return u
+}
+
+// UpdateDetails sets the "details" field to the value that was provided on create.
+func (u *ActivityUpsert) UpdateDetails() *ActivityUpsert {
+	u.SetExcluded(activity.FieldDetails)
+	return u
+}
+
+// ClearDetails clears the value of the "details" field.
+func (u *ActivityUpsert) ClearDetails() *ActivityUpsert {
+	u.SetNull(activity.FieldDetails)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -473,9 +491,6 @@ func (u *ActivityUpsertOne) UpdateNewValues() *ActivityUpsertOne {
 		if _, exists := u.create.mutation.AssigneeGroupID(); exists {
 			s.SetIgnore(activity.FieldAssigneeGroupID)
 		}
-		if _, exists := u.create.mutation.Details(); exists {
-			s.SetIgnore(activity.FieldDetails)
-		}
 		if _, exists := u.create.mutation.Message(); exists {
 			s.SetIgnore(activity.FieldMessage)
 		}
@@ -511,6 +526,27 @@ func (u *ActivityUpsertOne) Update(set func(*ActivityUpsert)) *ActivityUpsertOne
 		set(&ActivityUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetDetails sets the "details" field.
+func (u *ActivityUpsertOne) SetDetails(v json.RawMessage) *ActivityUpsertOne {
+	return u.Update(func(s *ActivityUpsert) {
+		s.SetDetails(v)
+	})
+}
+
+// UpdateDetails sets the "details" field to the value that was provided on create.
+func (u *ActivityUpsertOne) UpdateDetails() *ActivityUpsertOne {
+	return u.Update(func(s *ActivityUpsert) {
+		s.UpdateDetails()
+	})
+}
+
+// ClearDetails clears the value of the "details" field.
+func (u *ActivityUpsertOne) ClearDetails() *ActivityUpsertOne {
+	return u.Update(func(s *ActivityUpsert) {
+		s.ClearDetails()
+	})
 }
 
 // Exec executes the query.
@@ -723,9 +759,6 @@ func (u *ActivityUpsertBulk) UpdateNewValues() *ActivityUpsertBulk {
 			if _, exists := b.mutation.AssigneeGroupID(); exists {
 				s.SetIgnore(activity.FieldAssigneeGroupID)
 			}
-			if _, exists := b.mutation.Details(); exists {
-				s.SetIgnore(activity.FieldDetails)
-			}
 			if _, exists := b.mutation.Message(); exists {
 				s.SetIgnore(activity.FieldMessage)
 			}
@@ -762,6 +795,27 @@ func (u *ActivityUpsertBulk) Update(set func(*ActivityUpsert)) *ActivityUpsertBu
 		set(&ActivityUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetDetails sets the "details" field.
+func (u *ActivityUpsertBulk) SetDetails(v json.RawMessage) *ActivityUpsertBulk {
+	return u.Update(func(s *ActivityUpsert) {
+		s.SetDetails(v)
+	})
+}
+
+// UpdateDetails sets the "details" field to the value that was provided on create.
+func (u *ActivityUpsertBulk) UpdateDetails() *ActivityUpsertBulk {
+	return u.Update(func(s *ActivityUpsert) {
+		s.UpdateDetails()
+	})
+}
+
+// ClearDetails clears the value of the "details" field.
+func (u *ActivityUpsertBulk) ClearDetails() *ActivityUpsertBulk {
+	return u.Update(func(s *ActivityUpsert) {
+		s.ClearDetails()
+	})
 }
 
 // Exec executes the query.

@@ -4,11 +4,13 @@ package ent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/predicate"
@@ -25,6 +27,24 @@ type ActivityUpdate struct {
 // Where appends a list predicates to the ActivityUpdate builder.
 func (_u *ActivityUpdate) Where(ps ...predicate.Activity) *ActivityUpdate {
 	_u.mutation.Where(ps...)
+	return _u
+}
+
+// SetDetails sets the "details" field.
+func (_u *ActivityUpdate) SetDetails(v json.RawMessage) *ActivityUpdate {
+	_u.mutation.SetDetails(v)
+	return _u
+}
+
+// AppendDetails appends value to the "details" field.
+func (_u *ActivityUpdate) AppendDetails(v json.RawMessage) *ActivityUpdate {
+	_u.mutation.AppendDetails(v)
+	return _u
+}
+
+// ClearDetails clears the value of the "details" field.
+func (_u *ActivityUpdate) ClearDetails() *ActivityUpdate {
+	_u.mutation.ClearDetails()
 	return _u
 }
 
@@ -86,6 +106,14 @@ func (_u *ActivityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 			}
 		}
 	}
+	if value, ok := _u.mutation.Details(); ok {
+		_spec.SetField(activity.FieldDetails, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedDetails(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, activity.FieldDetails, value)
+		})
+	}
 	if _u.mutation.DetailsCleared() {
 		_spec.ClearField(activity.FieldDetails, field.TypeJSON)
 	}
@@ -109,6 +137,24 @@ type ActivityUpdateOne struct {
 	hooks     []Hook
 	mutation  *ActivityMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetDetails sets the "details" field.
+func (_u *ActivityUpdateOne) SetDetails(v json.RawMessage) *ActivityUpdateOne {
+	_u.mutation.SetDetails(v)
+	return _u
+}
+
+// AppendDetails appends value to the "details" field.
+func (_u *ActivityUpdateOne) AppendDetails(v json.RawMessage) *ActivityUpdateOne {
+	_u.mutation.AppendDetails(v)
+	return _u
+}
+
+// ClearDetails clears the value of the "details" field.
+func (_u *ActivityUpdateOne) ClearDetails() *ActivityUpdateOne {
+	_u.mutation.ClearDetails()
+	return _u
 }
 
 // Mutation returns the ActivityMutation object of the builder.
@@ -198,6 +244,14 @@ func (_u *ActivityUpdateOne) sqlSave(ctx context.Context) (_node *Activity, err 
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.Details(); ok {
+		_spec.SetField(activity.FieldDetails, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedDetails(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, activity.FieldDetails, value)
+		})
 	}
 	if _u.mutation.DetailsCleared() {
 		_spec.ClearField(activity.FieldDetails, field.TypeJSON)

@@ -55,6 +55,12 @@ type Instance struct {
 	Reason string `json:"reason,omitempty"`
 	// EndedAt holds the value of the "ended_at" field.
 	EndedAt *time.Time `json:"ended_at,omitempty"`
+	// Deadline holds the value of the "deadline" field.
+	Deadline *time.Time `json:"deadline,omitempty"`
+	// FormDataErasedAt holds the value of the "form_data_erased_at" field.
+	FormDataErasedAt *time.Time `json:"form_data_erased_at,omitempty"`
+	// DocumentsErasedAt holds the value of the "documents_erased_at" field.
+	DocumentsErasedAt *time.Time `json:"documents_erased_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the InstanceQuery when eager-loading is set.
 	Edges        InstanceEdges `json:"edges"`
@@ -90,7 +96,7 @@ func (*Instance) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case instance.FieldWorkflowName, instance.FieldStateKey, instance.FieldStatus, instance.FieldRequestID, instance.FieldRequestFingerprint, instance.FieldAssigneeUserID, instance.FieldAssigneeGroupID, instance.FieldProvider, instance.FieldExternalID, instance.FieldReason:
 			values[i] = new(sql.NullString)
-		case instance.FieldCreatedAt, instance.FieldUpdatedAt, instance.FieldEndedAt:
+		case instance.FieldCreatedAt, instance.FieldUpdatedAt, instance.FieldEndedAt, instance.FieldDeadline, instance.FieldFormDataErasedAt, instance.FieldDocumentsErasedAt:
 			values[i] = new(sql.NullTime)
 		case instance.FieldID, instance.FieldWorkflowID, instance.FieldStartedBy:
 			values[i] = new(uuid.UUID)
@@ -232,6 +238,27 @@ func (_m *Instance) assignValues(columns []string, values []any) error {
 				_m.EndedAt = new(time.Time)
 				*_m.EndedAt = value.Time
 			}
+		case instance.FieldDeadline:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field deadline", values[i])
+			} else if value.Valid {
+				_m.Deadline = new(time.Time)
+				*_m.Deadline = value.Time
+			}
+		case instance.FieldFormDataErasedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field form_data_erased_at", values[i])
+			} else if value.Valid {
+				_m.FormDataErasedAt = new(time.Time)
+				*_m.FormDataErasedAt = value.Time
+			}
+		case instance.FieldDocumentsErasedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field documents_erased_at", values[i])
+			} else if value.Valid {
+				_m.DocumentsErasedAt = new(time.Time)
+				*_m.DocumentsErasedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -338,6 +365,21 @@ func (_m *Instance) String() string {
 	builder.WriteString(", ")
 	if v := _m.EndedAt; v != nil {
 		builder.WriteString("ended_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.Deadline; v != nil {
+		builder.WriteString("deadline=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.FormDataErasedAt; v != nil {
+		builder.WriteString("form_data_erased_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.DocumentsErasedAt; v != nil {
+		builder.WriteString("documents_erased_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -222,6 +222,48 @@ func (_c *InstanceCreate) SetNillableEndedAt(v *time.Time) *InstanceCreate {
 	return _c
 }
 
+// SetDeadline sets the "deadline" field.
+func (_c *InstanceCreate) SetDeadline(v time.Time) *InstanceCreate {
+	_c.mutation.SetDeadline(v)
+	return _c
+}
+
+// SetNillableDeadline sets the "deadline" field if the given value is not nil.
+func (_c *InstanceCreate) SetNillableDeadline(v *time.Time) *InstanceCreate {
+	if v != nil {
+		_c.SetDeadline(*v)
+	}
+	return _c
+}
+
+// SetFormDataErasedAt sets the "form_data_erased_at" field.
+func (_c *InstanceCreate) SetFormDataErasedAt(v time.Time) *InstanceCreate {
+	_c.mutation.SetFormDataErasedAt(v)
+	return _c
+}
+
+// SetNillableFormDataErasedAt sets the "form_data_erased_at" field if the given value is not nil.
+func (_c *InstanceCreate) SetNillableFormDataErasedAt(v *time.Time) *InstanceCreate {
+	if v != nil {
+		_c.SetFormDataErasedAt(*v)
+	}
+	return _c
+}
+
+// SetDocumentsErasedAt sets the "documents_erased_at" field.
+func (_c *InstanceCreate) SetDocumentsErasedAt(v time.Time) *InstanceCreate {
+	_c.mutation.SetDocumentsErasedAt(v)
+	return _c
+}
+
+// SetNillableDocumentsErasedAt sets the "documents_erased_at" field if the given value is not nil.
+func (_c *InstanceCreate) SetNillableDocumentsErasedAt(v *time.Time) *InstanceCreate {
+	if v != nil {
+		_c.SetDocumentsErasedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *InstanceCreate) SetID(v uuid.UUID) *InstanceCreate {
 	_c.mutation.SetID(v)
@@ -456,6 +498,18 @@ func (_c *InstanceCreate) createSpec() (*Instance, *sqlgraph.CreateSpec) {
 		_spec.SetField(instance.FieldEndedAt, field.TypeTime, value)
 		_node.EndedAt = &value
 	}
+	if value, ok := _c.mutation.Deadline(); ok {
+		_spec.SetField(instance.FieldDeadline, field.TypeTime, value)
+		_node.Deadline = &value
+	}
+	if value, ok := _c.mutation.FormDataErasedAt(); ok {
+		_spec.SetField(instance.FieldFormDataErasedAt, field.TypeTime, value)
+		_node.FormDataErasedAt = &value
+	}
+	if value, ok := _c.mutation.DocumentsErasedAt(); ok {
+		_spec.SetField(instance.FieldDocumentsErasedAt, field.TypeTime, value)
+		_node.DocumentsErasedAt = &value
+	}
 	if nodes := _c.mutation.ActivitiesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -689,6 +743,60 @@ func (u *InstanceUpsert) UpdateEndedAt() *InstanceUpsert {
 // ClearEndedAt clears the value of the "ended_at" field.
 func (u *InstanceUpsert) ClearEndedAt() *InstanceUpsert {
 	u.SetNull(instance.FieldEndedAt)
+	return u
+}
+
+// SetDeadline sets the "deadline" field.
+func (u *InstanceUpsert) SetDeadline(v time.Time) *InstanceUpsert {
+	u.Set(instance.FieldDeadline, v)
+	return u
+}
+
+// UpdateDeadline sets the "deadline" field to the value that was provided on create.
+func (u *InstanceUpsert) UpdateDeadline() *InstanceUpsert {
+	u.SetExcluded(instance.FieldDeadline)
+	return u
+}
+
+// ClearDeadline clears the value of the "deadline" field.
+func (u *InstanceUpsert) ClearDeadline() *InstanceUpsert {
+	u.SetNull(instance.FieldDeadline)
+	return u
+}
+
+// SetFormDataErasedAt sets the "form_data_erased_at" field.
+func (u *InstanceUpsert) SetFormDataErasedAt(v time.Time) *InstanceUpsert {
+	u.Set(instance.FieldFormDataErasedAt, v)
+	return u
+}
+
+// UpdateFormDataErasedAt sets the "form_data_erased_at" field to the value that was provided on create.
+func (u *InstanceUpsert) UpdateFormDataErasedAt() *InstanceUpsert {
+	u.SetExcluded(instance.FieldFormDataErasedAt)
+	return u
+}
+
+// ClearFormDataErasedAt clears the value of the "form_data_erased_at" field.
+func (u *InstanceUpsert) ClearFormDataErasedAt() *InstanceUpsert {
+	u.SetNull(instance.FieldFormDataErasedAt)
+	return u
+}
+
+// SetDocumentsErasedAt sets the "documents_erased_at" field.
+func (u *InstanceUpsert) SetDocumentsErasedAt(v time.Time) *InstanceUpsert {
+	u.Set(instance.FieldDocumentsErasedAt, v)
+	return u
+}
+
+// UpdateDocumentsErasedAt sets the "documents_erased_at" field to the value that was provided on create.
+func (u *InstanceUpsert) UpdateDocumentsErasedAt() *InstanceUpsert {
+	u.SetExcluded(instance.FieldDocumentsErasedAt)
+	return u
+}
+
+// ClearDocumentsErasedAt clears the value of the "documents_erased_at" field.
+func (u *InstanceUpsert) ClearDocumentsErasedAt() *InstanceUpsert {
+	u.SetNull(instance.FieldDocumentsErasedAt)
 	return u
 }
 
@@ -954,6 +1062,69 @@ func (u *InstanceUpsertOne) UpdateEndedAt() *InstanceUpsertOne {
 func (u *InstanceUpsertOne) ClearEndedAt() *InstanceUpsertOne {
 	return u.Update(func(s *InstanceUpsert) {
 		s.ClearEndedAt()
+	})
+}
+
+// SetDeadline sets the "deadline" field.
+func (u *InstanceUpsertOne) SetDeadline(v time.Time) *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.SetDeadline(v)
+	})
+}
+
+// UpdateDeadline sets the "deadline" field to the value that was provided on create.
+func (u *InstanceUpsertOne) UpdateDeadline() *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.UpdateDeadline()
+	})
+}
+
+// ClearDeadline clears the value of the "deadline" field.
+func (u *InstanceUpsertOne) ClearDeadline() *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.ClearDeadline()
+	})
+}
+
+// SetFormDataErasedAt sets the "form_data_erased_at" field.
+func (u *InstanceUpsertOne) SetFormDataErasedAt(v time.Time) *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.SetFormDataErasedAt(v)
+	})
+}
+
+// UpdateFormDataErasedAt sets the "form_data_erased_at" field to the value that was provided on create.
+func (u *InstanceUpsertOne) UpdateFormDataErasedAt() *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.UpdateFormDataErasedAt()
+	})
+}
+
+// ClearFormDataErasedAt clears the value of the "form_data_erased_at" field.
+func (u *InstanceUpsertOne) ClearFormDataErasedAt() *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.ClearFormDataErasedAt()
+	})
+}
+
+// SetDocumentsErasedAt sets the "documents_erased_at" field.
+func (u *InstanceUpsertOne) SetDocumentsErasedAt(v time.Time) *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.SetDocumentsErasedAt(v)
+	})
+}
+
+// UpdateDocumentsErasedAt sets the "documents_erased_at" field to the value that was provided on create.
+func (u *InstanceUpsertOne) UpdateDocumentsErasedAt() *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.UpdateDocumentsErasedAt()
+	})
+}
+
+// ClearDocumentsErasedAt clears the value of the "documents_erased_at" field.
+func (u *InstanceUpsertOne) ClearDocumentsErasedAt() *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.ClearDocumentsErasedAt()
 	})
 }
 
@@ -1386,6 +1557,69 @@ func (u *InstanceUpsertBulk) UpdateEndedAt() *InstanceUpsertBulk {
 func (u *InstanceUpsertBulk) ClearEndedAt() *InstanceUpsertBulk {
 	return u.Update(func(s *InstanceUpsert) {
 		s.ClearEndedAt()
+	})
+}
+
+// SetDeadline sets the "deadline" field.
+func (u *InstanceUpsertBulk) SetDeadline(v time.Time) *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.SetDeadline(v)
+	})
+}
+
+// UpdateDeadline sets the "deadline" field to the value that was provided on create.
+func (u *InstanceUpsertBulk) UpdateDeadline() *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.UpdateDeadline()
+	})
+}
+
+// ClearDeadline clears the value of the "deadline" field.
+func (u *InstanceUpsertBulk) ClearDeadline() *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.ClearDeadline()
+	})
+}
+
+// SetFormDataErasedAt sets the "form_data_erased_at" field.
+func (u *InstanceUpsertBulk) SetFormDataErasedAt(v time.Time) *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.SetFormDataErasedAt(v)
+	})
+}
+
+// UpdateFormDataErasedAt sets the "form_data_erased_at" field to the value that was provided on create.
+func (u *InstanceUpsertBulk) UpdateFormDataErasedAt() *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.UpdateFormDataErasedAt()
+	})
+}
+
+// ClearFormDataErasedAt clears the value of the "form_data_erased_at" field.
+func (u *InstanceUpsertBulk) ClearFormDataErasedAt() *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.ClearFormDataErasedAt()
+	})
+}
+
+// SetDocumentsErasedAt sets the "documents_erased_at" field.
+func (u *InstanceUpsertBulk) SetDocumentsErasedAt(v time.Time) *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.SetDocumentsErasedAt(v)
+	})
+}
+
+// UpdateDocumentsErasedAt sets the "documents_erased_at" field to the value that was provided on create.
+func (u *InstanceUpsertBulk) UpdateDocumentsErasedAt() *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.UpdateDocumentsErasedAt()
+	})
+}
+
+// ClearDocumentsErasedAt clears the value of the "documents_erased_at" field.
+func (u *InstanceUpsertBulk) ClearDocumentsErasedAt() *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.ClearDocumentsErasedAt()
 	})
 }
 

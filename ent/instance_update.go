@@ -214,6 +214,66 @@ func (_u *InstanceUpdate) ClearEndedAt() *InstanceUpdate {
 	return _u
 }
 
+// SetDeadline sets the "deadline" field.
+func (_u *InstanceUpdate) SetDeadline(v time.Time) *InstanceUpdate {
+	_u.mutation.SetDeadline(v)
+	return _u
+}
+
+// SetNillableDeadline sets the "deadline" field if the given value is not nil.
+func (_u *InstanceUpdate) SetNillableDeadline(v *time.Time) *InstanceUpdate {
+	if v != nil {
+		_u.SetDeadline(*v)
+	}
+	return _u
+}
+
+// ClearDeadline clears the value of the "deadline" field.
+func (_u *InstanceUpdate) ClearDeadline() *InstanceUpdate {
+	_u.mutation.ClearDeadline()
+	return _u
+}
+
+// SetFormDataErasedAt sets the "form_data_erased_at" field.
+func (_u *InstanceUpdate) SetFormDataErasedAt(v time.Time) *InstanceUpdate {
+	_u.mutation.SetFormDataErasedAt(v)
+	return _u
+}
+
+// SetNillableFormDataErasedAt sets the "form_data_erased_at" field if the given value is not nil.
+func (_u *InstanceUpdate) SetNillableFormDataErasedAt(v *time.Time) *InstanceUpdate {
+	if v != nil {
+		_u.SetFormDataErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearFormDataErasedAt clears the value of the "form_data_erased_at" field.
+func (_u *InstanceUpdate) ClearFormDataErasedAt() *InstanceUpdate {
+	_u.mutation.ClearFormDataErasedAt()
+	return _u
+}
+
+// SetDocumentsErasedAt sets the "documents_erased_at" field.
+func (_u *InstanceUpdate) SetDocumentsErasedAt(v time.Time) *InstanceUpdate {
+	_u.mutation.SetDocumentsErasedAt(v)
+	return _u
+}
+
+// SetNillableDocumentsErasedAt sets the "documents_erased_at" field if the given value is not nil.
+func (_u *InstanceUpdate) SetNillableDocumentsErasedAt(v *time.Time) *InstanceUpdate {
+	if v != nil {
+		_u.SetDocumentsErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearDocumentsErasedAt clears the value of the "documents_erased_at" field.
+func (_u *InstanceUpdate) ClearDocumentsErasedAt() *InstanceUpdate {
+	_u.mutation.ClearDocumentsErasedAt()
+	return _u
+}
+
 // AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
 func (_u *InstanceUpdate) AddActivityIDs(ids ...uuid.UUID) *InstanceUpdate {
 	_u.mutation.AddActivityIDs(ids...)
@@ -380,6 +440,24 @@ func (_u *InstanceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.EndedAtCleared() {
 		_spec.ClearField(instance.FieldEndedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Deadline(); ok {
+		_spec.SetField(instance.FieldDeadline, field.TypeTime, value)
+	}
+	if _u.mutation.DeadlineCleared() {
+		_spec.ClearField(instance.FieldDeadline, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FormDataErasedAt(); ok {
+		_spec.SetField(instance.FieldFormDataErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FormDataErasedAtCleared() {
+		_spec.ClearField(instance.FieldFormDataErasedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DocumentsErasedAt(); ok {
+		_spec.SetField(instance.FieldDocumentsErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DocumentsErasedAtCleared() {
+		_spec.ClearField(instance.FieldDocumentsErasedAt, field.TypeTime)
 	}
 	if _u.mutation.ActivitiesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -629,6 +707,66 @@ func (_u *InstanceUpdateOne) ClearEndedAt() *InstanceUpdateOne {
 	return _u
 }
 
+// SetDeadline sets the "deadline" field.
+func (_u *InstanceUpdateOne) SetDeadline(v time.Time) *InstanceUpdateOne {
+	_u.mutation.SetDeadline(v)
+	return _u
+}
+
+// SetNillableDeadline sets the "deadline" field if the given value is not nil.
+func (_u *InstanceUpdateOne) SetNillableDeadline(v *time.Time) *InstanceUpdateOne {
+	if v != nil {
+		_u.SetDeadline(*v)
+	}
+	return _u
+}
+
+// ClearDeadline clears the value of the "deadline" field.
+func (_u *InstanceUpdateOne) ClearDeadline() *InstanceUpdateOne {
+	_u.mutation.ClearDeadline()
+	return _u
+}
+
+// SetFormDataErasedAt sets the "form_data_erased_at" field.
+func (_u *InstanceUpdateOne) SetFormDataErasedAt(v time.Time) *InstanceUpdateOne {
+	_u.mutation.SetFormDataErasedAt(v)
+	return _u
+}
+
+// SetNillableFormDataErasedAt sets the "form_data_erased_at" field if the given value is not nil.
+func (_u *InstanceUpdateOne) SetNillableFormDataErasedAt(v *time.Time) *InstanceUpdateOne {
+	if v != nil {
+		_u.SetFormDataErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearFormDataErasedAt clears the value of the "form_data_erased_at" field.
+func (_u *InstanceUpdateOne) ClearFormDataErasedAt() *InstanceUpdateOne {
+	_u.mutation.ClearFormDataErasedAt()
+	return _u
+}
+
+// SetDocumentsErasedAt sets the "documents_erased_at" field.
+func (_u *InstanceUpdateOne) SetDocumentsErasedAt(v time.Time) *InstanceUpdateOne {
+	_u.mutation.SetDocumentsErasedAt(v)
+	return _u
+}
+
+// SetNillableDocumentsErasedAt sets the "documents_erased_at" field if the given value is not nil.
+func (_u *InstanceUpdateOne) SetNillableDocumentsErasedAt(v *time.Time) *InstanceUpdateOne {
+	if v != nil {
+		_u.SetDocumentsErasedAt(*v)
+	}
+	return _u
+}
+
+// ClearDocumentsErasedAt clears the value of the "documents_erased_at" field.
+func (_u *InstanceUpdateOne) ClearDocumentsErasedAt() *InstanceUpdateOne {
+	_u.mutation.ClearDocumentsErasedAt()
+	return _u
+}
+
 // AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
 func (_u *InstanceUpdateOne) AddActivityIDs(ids ...uuid.UUID) *InstanceUpdateOne {
 	_u.mutation.AddActivityIDs(ids...)
@@ -825,6 +963,24 @@ func (_u *InstanceUpdateOne) sqlSave(ctx context.Context) (_node *Instance, err 
 	}
 	if _u.mutation.EndedAtCleared() {
 		_spec.ClearField(instance.FieldEndedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Deadline(); ok {
+		_spec.SetField(instance.FieldDeadline, field.TypeTime, value)
+	}
+	if _u.mutation.DeadlineCleared() {
+		_spec.ClearField(instance.FieldDeadline, field.TypeTime)
+	}
+	if value, ok := _u.mutation.FormDataErasedAt(); ok {
+		_spec.SetField(instance.FieldFormDataErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.FormDataErasedAtCleared() {
+		_spec.ClearField(instance.FieldFormDataErasedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DocumentsErasedAt(); ok {
+		_spec.SetField(instance.FieldDocumentsErasedAt, field.TypeTime, value)
+	}
+	if _u.mutation.DocumentsErasedAtCleared() {
+		_spec.ClearField(instance.FieldDocumentsErasedAt, field.TypeTime)
 	}
 	if _u.mutation.ActivitiesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -3163,6 +3163,9 @@ type InstanceMutation struct {
 	external_id         *string
 	reason              *string
 	ended_at            *time.Time
+	deadline            *time.Time
+	form_data_erased_at *time.Time
+	documents_erased_at *time.Time
 	clearedFields       map[string]struct{}
 	activities          map[uuid.UUID]struct{}
 	removedactivities   map[uuid.UUID]struct{}
@@ -4070,6 +4073,153 @@ func (m *InstanceMutation) ResetEndedAt() {
 	delete(m.clearedFields, instance.FieldEndedAt)
 }
 
+// SetDeadline sets the "deadline" field.
+func (m *InstanceMutation) SetDeadline(t time.Time) {
+	m.deadline = &t
+}
+
+// Deadline returns the value of the "deadline" field in the mutation.
+func (m *InstanceMutation) Deadline() (r time.Time, exists bool) {
+	v := m.deadline
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeadline returns the old "deadline" field's value of the Instance entity.
+// If the Instance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InstanceMutation) OldDeadline(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeadline is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeadline requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeadline: %w", err)
+	}
+	return oldValue.Deadline, nil
+}
+
+// ClearDeadline clears the value of the "deadline" field.
+func (m *InstanceMutation) ClearDeadline() {
+	m.deadline = nil
+	m.clearedFields[instance.FieldDeadline] = struct{}{}
+}
+
+// DeadlineCleared returns if the "deadline" field was cleared in this mutation.
+func (m *InstanceMutation) DeadlineCleared() bool {
+	_, ok := m.clearedFields[instance.FieldDeadline]
+	return ok
+}
+
+// ResetDeadline resets all changes to the "deadline" field.
+func (m *InstanceMutation) ResetDeadline() {
+	m.deadline = nil
+	delete(m.clearedFields, instance.FieldDeadline)
+}
+
+// SetFormDataErasedAt sets the "form_data_erased_at" field.
+func (m *InstanceMutation) SetFormDataErasedAt(t time.Time) {
+	m.form_data_erased_at = &t
+}
+
+// FormDataErasedAt returns the value of the "form_data_erased_at" field in the mutation.
+func (m *InstanceMutation) FormDataErasedAt() (r time.Time, exists bool) {
+	v := m.form_data_erased_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFormDataErasedAt returns the old "form_data_erased_at" field's value of the Instance entity.
+// If the Instance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InstanceMutation) OldFormDataErasedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFormDataErasedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFormDataErasedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFormDataErasedAt: %w", err)
+	}
+	return oldValue.FormDataErasedAt, nil
+}
+
+// ClearFormDataErasedAt clears the value of the "form_data_erased_at" field.
+func (m *InstanceMutation) ClearFormDataErasedAt() {
+	m.form_data_erased_at = nil
+	m.clearedFields[instance.FieldFormDataErasedAt] = struct{}{}
+}
+
+// FormDataErasedAtCleared returns if the "form_data_erased_at" field was cleared in this mutation.
+func (m *InstanceMutation) FormDataErasedAtCleared() bool {
+	_, ok := m.clearedFields[instance.FieldFormDataErasedAt]
+	return ok
+}
+
+// ResetFormDataErasedAt resets all changes to the "form_data_erased_at" field.
+func (m *InstanceMutation) ResetFormDataErasedAt() {
+	m.form_data_erased_at = nil
+	delete(m.clearedFields, instance.FieldFormDataErasedAt)
+}
+
+// SetDocumentsErasedAt sets the "documents_erased_at" field.
+func (m *InstanceMutation) SetDocumentsErasedAt(t time.Time) {
+	m.documents_erased_at = &t
+}
+
+// DocumentsErasedAt returns the value of the "documents_erased_at" field in the mutation.
+func (m *InstanceMutation) DocumentsErasedAt() (r time.Time, exists bool) {
+	v := m.documents_erased_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDocumentsErasedAt returns the old "documents_erased_at" field's value of the Instance entity.
+// If the Instance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InstanceMutation) OldDocumentsErasedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDocumentsErasedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDocumentsErasedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDocumentsErasedAt: %w", err)
+	}
+	return oldValue.DocumentsErasedAt, nil
+}
+
+// ClearDocumentsErasedAt clears the value of the "documents_erased_at" field.
+func (m *InstanceMutation) ClearDocumentsErasedAt() {
+	m.documents_erased_at = nil
+	m.clearedFields[instance.FieldDocumentsErasedAt] = struct{}{}
+}
+
+// DocumentsErasedAtCleared returns if the "documents_erased_at" field was cleared in this mutation.
+func (m *InstanceMutation) DocumentsErasedAtCleared() bool {
+	_, ok := m.clearedFields[instance.FieldDocumentsErasedAt]
+	return ok
+}
+
+// ResetDocumentsErasedAt resets all changes to the "documents_erased_at" field.
+func (m *InstanceMutation) ResetDocumentsErasedAt() {
+	m.documents_erased_at = nil
+	delete(m.clearedFields, instance.FieldDocumentsErasedAt)
+}
+
 // AddActivityIDs adds the "activities" edge to the Activity entity by ids.
 func (m *InstanceMutation) AddActivityIDs(ids ...uuid.UUID) {
 	if m.activities == nil {
@@ -4158,7 +4308,7 @@ func (m *InstanceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *InstanceMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 21)
 	if m.created_at != nil {
 		fields = append(fields, instance.FieldCreatedAt)
 	}
@@ -4213,6 +4363,15 @@ func (m *InstanceMutation) Fields() []string {
 	if m.ended_at != nil {
 		fields = append(fields, instance.FieldEndedAt)
 	}
+	if m.deadline != nil {
+		fields = append(fields, instance.FieldDeadline)
+	}
+	if m.form_data_erased_at != nil {
+		fields = append(fields, instance.FieldFormDataErasedAt)
+	}
+	if m.documents_erased_at != nil {
+		fields = append(fields, instance.FieldDocumentsErasedAt)
+	}
 	return fields
 }
 
@@ -4257,6 +4416,12 @@ func (m *InstanceMutation) Field(name string) (ent.Value, bool) {
 		return m.Reason()
 	case instance.FieldEndedAt:
 		return m.EndedAt()
+	case instance.FieldDeadline:
+		return m.Deadline()
+	case instance.FieldFormDataErasedAt:
+		return m.FormDataErasedAt()
+	case instance.FieldDocumentsErasedAt:
+		return m.DocumentsErasedAt()
 	}
 	return nil, false
 }
@@ -4302,6 +4467,12 @@ func (m *InstanceMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldReason(ctx)
 	case instance.FieldEndedAt:
 		return m.OldEndedAt(ctx)
+	case instance.FieldDeadline:
+		return m.OldDeadline(ctx)
+	case instance.FieldFormDataErasedAt:
+		return m.OldFormDataErasedAt(ctx)
+	case instance.FieldDocumentsErasedAt:
+		return m.OldDocumentsErasedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Instance field %s", name)
 }
@@ -4437,6 +4608,27 @@ func (m *InstanceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetEndedAt(v)
 		return nil
+	case instance.FieldDeadline:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeadline(v)
+		return nil
+	case instance.FieldFormDataErasedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFormDataErasedAt(v)
+		return nil
+	case instance.FieldDocumentsErasedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDocumentsErasedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Instance field %s", name)
 }
@@ -4515,6 +4707,15 @@ func (m *InstanceMutation) ClearedFields() []string {
 	if m.FieldCleared(instance.FieldEndedAt) {
 		fields = append(fields, instance.FieldEndedAt)
 	}
+	if m.FieldCleared(instance.FieldDeadline) {
+		fields = append(fields, instance.FieldDeadline)
+	}
+	if m.FieldCleared(instance.FieldFormDataErasedAt) {
+		fields = append(fields, instance.FieldFormDataErasedAt)
+	}
+	if m.FieldCleared(instance.FieldDocumentsErasedAt) {
+		fields = append(fields, instance.FieldDocumentsErasedAt)
+	}
 	return fields
 }
 
@@ -4549,6 +4750,15 @@ func (m *InstanceMutation) ClearField(name string) error {
 		return nil
 	case instance.FieldEndedAt:
 		m.ClearEndedAt()
+		return nil
+	case instance.FieldDeadline:
+		m.ClearDeadline()
+		return nil
+	case instance.FieldFormDataErasedAt:
+		m.ClearFormDataErasedAt()
+		return nil
+	case instance.FieldDocumentsErasedAt:
+		m.ClearDocumentsErasedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Instance nullable field %s", name)
@@ -4611,6 +4821,15 @@ func (m *InstanceMutation) ResetField(name string) error {
 		return nil
 	case instance.FieldEndedAt:
 		m.ResetEndedAt()
+		return nil
+	case instance.FieldDeadline:
+		m.ResetDeadline()
+		return nil
+	case instance.FieldFormDataErasedAt:
+		m.ResetFormDataErasedAt()
+		return nil
+	case instance.FieldDocumentsErasedAt:
+		m.ResetDocumentsErasedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Instance field %s", name)
@@ -5993,6 +6212,7 @@ type UserMutation struct {
 	email           *string
 	roles           *[]string
 	appendroles     []string
+	deactivated_at  *time.Time
 	clearedFields   map[string]struct{}
 	groups          map[uuid.UUID]struct{}
 	removedgroups   map[uuid.UUID]struct{}
@@ -6304,6 +6524,55 @@ func (m *UserMutation) ResetRoles() {
 	m.appendroles = nil
 }
 
+// SetDeactivatedAt sets the "deactivated_at" field.
+func (m *UserMutation) SetDeactivatedAt(t time.Time) {
+	m.deactivated_at = &t
+}
+
+// DeactivatedAt returns the value of the "deactivated_at" field in the mutation.
+func (m *UserMutation) DeactivatedAt() (r time.Time, exists bool) {
+	v := m.deactivated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDeactivatedAt returns the old "deactivated_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldDeactivatedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDeactivatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDeactivatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDeactivatedAt: %w", err)
+	}
+	return oldValue.DeactivatedAt, nil
+}
+
+// ClearDeactivatedAt clears the value of the "deactivated_at" field.
+func (m *UserMutation) ClearDeactivatedAt() {
+	m.deactivated_at = nil
+	m.clearedFields[user.FieldDeactivatedAt] = struct{}{}
+}
+
+// DeactivatedAtCleared returns if the "deactivated_at" field was cleared in this mutation.
+func (m *UserMutation) DeactivatedAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldDeactivatedAt]
+	return ok
+}
+
+// ResetDeactivatedAt resets all changes to the "deactivated_at" field.
+func (m *UserMutation) ResetDeactivatedAt() {
+	m.deactivated_at = nil
+	delete(m.clearedFields, user.FieldDeactivatedAt)
+}
+
 // AddGroupIDs adds the "groups" edge to the Group entity by ids.
 func (m *UserMutation) AddGroupIDs(ids ...uuid.UUID) {
 	if m.groups == nil {
@@ -6446,7 +6715,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 5)
+	fields := make([]string, 0, 6)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -6461,6 +6730,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.roles != nil {
 		fields = append(fields, user.FieldRoles)
+	}
+	if m.deactivated_at != nil {
+		fields = append(fields, user.FieldDeactivatedAt)
 	}
 	return fields
 }
@@ -6480,6 +6752,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.Email()
 	case user.FieldRoles:
 		return m.Roles()
+	case user.FieldDeactivatedAt:
+		return m.DeactivatedAt()
 	}
 	return nil, false
 }
@@ -6499,6 +6773,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldEmail(ctx)
 	case user.FieldRoles:
 		return m.OldRoles(ctx)
+	case user.FieldDeactivatedAt:
+		return m.OldDeactivatedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown User field %s", name)
 }
@@ -6543,6 +6819,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetRoles(v)
 		return nil
+	case user.FieldDeactivatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDeactivatedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
 }
@@ -6572,7 +6855,11 @@ func (m *UserMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *UserMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(user.FieldDeactivatedAt) {
+		fields = append(fields, user.FieldDeactivatedAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -6585,6 +6872,11 @@ func (m *UserMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *UserMutation) ClearField(name string) error {
+	switch name {
+	case user.FieldDeactivatedAt:
+		m.ClearDeactivatedAt()
+		return nil
+	}
 	return fmt.Errorf("unknown User nullable field %s", name)
 }
 
@@ -6606,6 +6898,9 @@ func (m *UserMutation) ResetField(name string) error {
 		return nil
 	case user.FieldRoles:
 		m.ResetRoles()
+		return nil
+	case user.FieldDeactivatedAt:
+		m.ResetDeactivatedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown User field %s", name)
@@ -9406,6 +9701,7 @@ type WorkflowMutation struct {
 	addrevision       *int64
 	latest_version    *int32
 	addlatest_version *int32
+	archived_at       *time.Time
 	clearedFields     map[string]struct{}
 	versions          map[uuid.UUID]struct{}
 	removedversions   map[uuid.UUID]struct{}
@@ -9826,6 +10122,55 @@ func (m *WorkflowMutation) ResetLatestVersion() {
 	m.addlatest_version = nil
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (m *WorkflowMutation) SetArchivedAt(t time.Time) {
+	m.archived_at = &t
+}
+
+// ArchivedAt returns the value of the "archived_at" field in the mutation.
+func (m *WorkflowMutation) ArchivedAt() (r time.Time, exists bool) {
+	v := m.archived_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldArchivedAt returns the old "archived_at" field's value of the Workflow entity.
+// If the Workflow object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkflowMutation) OldArchivedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldArchivedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldArchivedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldArchivedAt: %w", err)
+	}
+	return oldValue.ArchivedAt, nil
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (m *WorkflowMutation) ClearArchivedAt() {
+	m.archived_at = nil
+	m.clearedFields[workflow.FieldArchivedAt] = struct{}{}
+}
+
+// ArchivedAtCleared returns if the "archived_at" field was cleared in this mutation.
+func (m *WorkflowMutation) ArchivedAtCleared() bool {
+	_, ok := m.clearedFields[workflow.FieldArchivedAt]
+	return ok
+}
+
+// ResetArchivedAt resets all changes to the "archived_at" field.
+func (m *WorkflowMutation) ResetArchivedAt() {
+	m.archived_at = nil
+	delete(m.clearedFields, workflow.FieldArchivedAt)
+}
+
 // AddVersionIDs adds the "versions" edge to the WorkflowVersion entity by ids.
 func (m *WorkflowMutation) AddVersionIDs(ids ...uuid.UUID) {
 	if m.versions == nil {
@@ -9914,7 +10259,7 @@ func (m *WorkflowMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkflowMutation) Fields() []string {
-	fields := make([]string, 0, 7)
+	fields := make([]string, 0, 8)
 	if m.created_at != nil {
 		fields = append(fields, workflow.FieldCreatedAt)
 	}
@@ -9935,6 +10280,9 @@ func (m *WorkflowMutation) Fields() []string {
 	}
 	if m.latest_version != nil {
 		fields = append(fields, workflow.FieldLatestVersion)
+	}
+	if m.archived_at != nil {
+		fields = append(fields, workflow.FieldArchivedAt)
 	}
 	return fields
 }
@@ -9958,6 +10306,8 @@ func (m *WorkflowMutation) Field(name string) (ent.Value, bool) {
 		return m.Revision()
 	case workflow.FieldLatestVersion:
 		return m.LatestVersion()
+	case workflow.FieldArchivedAt:
+		return m.ArchivedAt()
 	}
 	return nil, false
 }
@@ -9981,6 +10331,8 @@ func (m *WorkflowMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldRevision(ctx)
 	case workflow.FieldLatestVersion:
 		return m.OldLatestVersion(ctx)
+	case workflow.FieldArchivedAt:
+		return m.OldArchivedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown Workflow field %s", name)
 }
@@ -10039,6 +10391,13 @@ func (m *WorkflowMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLatestVersion(v)
 		return nil
+	case workflow.FieldArchivedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetArchivedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Workflow field %s", name)
 }
@@ -10095,7 +10454,11 @@ func (m *WorkflowMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *WorkflowMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(workflow.FieldArchivedAt) {
+		fields = append(fields, workflow.FieldArchivedAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -10108,6 +10471,11 @@ func (m *WorkflowMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *WorkflowMutation) ClearField(name string) error {
+	switch name {
+	case workflow.FieldArchivedAt:
+		m.ClearArchivedAt()
+		return nil
+	}
 	return fmt.Errorf("unknown Workflow nullable field %s", name)
 }
 
@@ -10135,6 +10503,9 @@ func (m *WorkflowMutation) ResetField(name string) error {
 		return nil
 	case workflow.FieldLatestVersion:
 		m.ResetLatestVersion()
+		return nil
+	case workflow.FieldArchivedAt:
+		m.ResetArchivedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Workflow field %s", name)

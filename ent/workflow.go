@@ -33,6 +33,8 @@ type Workflow struct {
 	Revision int64 `json:"revision,omitempty"`
 	// LatestVersion holds the value of the "latest_version" field.
 	LatestVersion int32 `json:"latest_version,omitempty"`
+	// ArchivedAt holds the value of the "archived_at" field.
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the WorkflowQuery when eager-loading is set.
 	Edges        WorkflowEdges `json:"edges"`
@@ -68,7 +70,7 @@ func (*Workflow) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case workflow.FieldName, workflow.FieldDescription:
 			values[i] = new(sql.NullString)
-		case workflow.FieldCreatedAt, workflow.FieldUpdatedAt:
+		case workflow.FieldCreatedAt, workflow.FieldUpdatedAt, workflow.FieldArchivedAt:
 			values[i] = new(sql.NullTime)
 		case workflow.FieldID:
 			values[i] = new(uuid.UUID)
@@ -137,6 +139,13 @@ func (_m *Workflow) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.LatestVersion = int32(value.Int64)
 			}
+		case workflow.FieldArchivedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field archived_at", values[i])
+			} else if value.Valid {
+				_m.ArchivedAt = new(time.Time)
+				*_m.ArchivedAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -198,6 +207,11 @@ func (_m *Workflow) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("latest_version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LatestVersion))
+	builder.WriteString(", ")
+	if v := _m.ArchivedAt; v != nil {
+		builder.WriteString("archived_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

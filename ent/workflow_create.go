@@ -108,6 +108,20 @@ func (_c *WorkflowCreate) SetNillableLatestVersion(v *int32) *WorkflowCreate {
 	return _c
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (_c *WorkflowCreate) SetArchivedAt(v time.Time) *WorkflowCreate {
+	_c.mutation.SetArchivedAt(v)
+	return _c
+}
+
+// SetNillableArchivedAt sets the "archived_at" field if the given value is not nil.
+func (_c *WorkflowCreate) SetNillableArchivedAt(v *time.Time) *WorkflowCreate {
+	if v != nil {
+		_c.SetArchivedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WorkflowCreate) SetID(v uuid.UUID) *WorkflowCreate {
 	_c.mutation.SetID(v)
@@ -290,6 +304,10 @@ func (_c *WorkflowCreate) createSpec() (*Workflow, *sqlgraph.CreateSpec) {
 		_spec.SetField(workflow.FieldLatestVersion, field.TypeInt32, value)
 		_node.LatestVersion = value
 	}
+	if value, ok := _c.mutation.ArchivedAt(); ok {
+		_spec.SetField(workflow.FieldArchivedAt, field.TypeTime, value)
+		_node.ArchivedAt = &value
+	}
 	if nodes := _c.mutation.VersionsIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
 			Rel:     sqlgraph.O2M,
@@ -442,6 +460,24 @@ func (u *WorkflowUpsert) AddLatestVersion(v int32) *WorkflowUpsert {
 	return u
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (u *WorkflowUpsert) SetArchivedAt(v time.Time) *WorkflowUpsert {
+	u.Set(workflow.FieldArchivedAt, v)
+	return u
+}
+
+// UpdateArchivedAt sets the "archived_at" field to the value that was provided on create.
+func (u *WorkflowUpsert) UpdateArchivedAt() *WorkflowUpsert {
+	u.SetExcluded(workflow.FieldArchivedAt)
+	return u
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (u *WorkflowUpsert) ClearArchivedAt() *WorkflowUpsert {
+	u.SetNull(workflow.FieldArchivedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -588,6 +624,27 @@ func (u *WorkflowUpsertOne) AddLatestVersion(v int32) *WorkflowUpsertOne {
 func (u *WorkflowUpsertOne) UpdateLatestVersion() *WorkflowUpsertOne {
 	return u.Update(func(s *WorkflowUpsert) {
 		s.UpdateLatestVersion()
+	})
+}
+
+// SetArchivedAt sets the "archived_at" field.
+func (u *WorkflowUpsertOne) SetArchivedAt(v time.Time) *WorkflowUpsertOne {
+	return u.Update(func(s *WorkflowUpsert) {
+		s.SetArchivedAt(v)
+	})
+}
+
+// UpdateArchivedAt sets the "archived_at" field to the value that was provided on create.
+func (u *WorkflowUpsertOne) UpdateArchivedAt() *WorkflowUpsertOne {
+	return u.Update(func(s *WorkflowUpsert) {
+		s.UpdateArchivedAt()
+	})
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (u *WorkflowUpsertOne) ClearArchivedAt() *WorkflowUpsertOne {
+	return u.Update(func(s *WorkflowUpsert) {
+		s.ClearArchivedAt()
 	})
 }
 
@@ -904,6 +961,27 @@ func (u *WorkflowUpsertBulk) AddLatestVersion(v int32) *WorkflowUpsertBulk {
 func (u *WorkflowUpsertBulk) UpdateLatestVersion() *WorkflowUpsertBulk {
 	return u.Update(func(s *WorkflowUpsert) {
 		s.UpdateLatestVersion()
+	})
+}
+
+// SetArchivedAt sets the "archived_at" field.
+func (u *WorkflowUpsertBulk) SetArchivedAt(v time.Time) *WorkflowUpsertBulk {
+	return u.Update(func(s *WorkflowUpsert) {
+		s.SetArchivedAt(v)
+	})
+}
+
+// UpdateArchivedAt sets the "archived_at" field to the value that was provided on create.
+func (u *WorkflowUpsertBulk) UpdateArchivedAt() *WorkflowUpsertBulk {
+	return u.Update(func(s *WorkflowUpsert) {
+		s.UpdateArchivedAt()
+	})
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (u *WorkflowUpsertBulk) ClearArchivedAt() *WorkflowUpsertBulk {
+	return u.Update(func(s *WorkflowUpsert) {
+		s.ClearArchivedAt()
 	})
 }
 

@@ -121,6 +121,26 @@ func (_u *WorkflowUpdate) AddLatestVersion(v int32) *WorkflowUpdate {
 	return _u
 }
 
+// SetArchivedAt sets the "archived_at" field.
+func (_u *WorkflowUpdate) SetArchivedAt(v time.Time) *WorkflowUpdate {
+	_u.mutation.SetArchivedAt(v)
+	return _u
+}
+
+// SetNillableArchivedAt sets the "archived_at" field if the given value is not nil.
+func (_u *WorkflowUpdate) SetNillableArchivedAt(v *time.Time) *WorkflowUpdate {
+	if v != nil {
+		_u.SetArchivedAt(*v)
+	}
+	return _u
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (_u *WorkflowUpdate) ClearArchivedAt() *WorkflowUpdate {
+	_u.mutation.ClearArchivedAt()
+	return _u
+}
+
 // AddVersionIDs adds the "versions" edge to the WorkflowVersion entity by IDs.
 func (_u *WorkflowUpdate) AddVersionIDs(ids ...uuid.UUID) *WorkflowUpdate {
 	_u.mutation.AddVersionIDs(ids...)
@@ -254,6 +274,12 @@ func (_u *WorkflowUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedLatestVersion(); ok {
 		_spec.AddField(workflow.FieldLatestVersion, field.TypeInt32, value)
+	}
+	if value, ok := _u.mutation.ArchivedAt(); ok {
+		_spec.SetField(workflow.FieldArchivedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ArchivedAtCleared() {
+		_spec.ClearField(workflow.FieldArchivedAt, field.TypeTime)
 	}
 	if _u.mutation.VersionsCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -407,6 +433,26 @@ func (_u *WorkflowUpdateOne) SetNillableLatestVersion(v *int32) *WorkflowUpdateO
 // AddLatestVersion adds value to the "latest_version" field.
 func (_u *WorkflowUpdateOne) AddLatestVersion(v int32) *WorkflowUpdateOne {
 	_u.mutation.AddLatestVersion(v)
+	return _u
+}
+
+// SetArchivedAt sets the "archived_at" field.
+func (_u *WorkflowUpdateOne) SetArchivedAt(v time.Time) *WorkflowUpdateOne {
+	_u.mutation.SetArchivedAt(v)
+	return _u
+}
+
+// SetNillableArchivedAt sets the "archived_at" field if the given value is not nil.
+func (_u *WorkflowUpdateOne) SetNillableArchivedAt(v *time.Time) *WorkflowUpdateOne {
+	if v != nil {
+		_u.SetArchivedAt(*v)
+	}
+	return _u
+}
+
+// ClearArchivedAt clears the value of the "archived_at" field.
+func (_u *WorkflowUpdateOne) ClearArchivedAt() *WorkflowUpdateOne {
+	_u.mutation.ClearArchivedAt()
 	return _u
 }
 
@@ -573,6 +619,12 @@ func (_u *WorkflowUpdateOne) sqlSave(ctx context.Context) (_node *Workflow, err 
 	}
 	if value, ok := _u.mutation.AddedLatestVersion(); ok {
 		_spec.AddField(workflow.FieldLatestVersion, field.TypeInt32, value)
+	}
+	if value, ok := _u.mutation.ArchivedAt(); ok {
+		_spec.SetField(workflow.FieldArchivedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ArchivedAtCleared() {
+		_spec.ClearField(workflow.FieldArchivedAt, field.TypeTime)
 	}
 	if _u.mutation.VersionsCleared() {
 		edge := &sqlgraph.EdgeSpec{

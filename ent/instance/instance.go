@@ -52,6 +52,12 @@ const (
 	FieldReason = "reason"
 	// FieldEndedAt holds the string denoting the ended_at field in the database.
 	FieldEndedAt = "ended_at"
+	// FieldDeadline holds the string denoting the deadline field in the database.
+	FieldDeadline = "deadline"
+	// FieldFormDataErasedAt holds the string denoting the form_data_erased_at field in the database.
+	FieldFormDataErasedAt = "form_data_erased_at"
+	// FieldDocumentsErasedAt holds the string denoting the documents_erased_at field in the database.
+	FieldDocumentsErasedAt = "documents_erased_at"
 	// EdgeActivities holds the string denoting the activities edge name in mutations.
 	EdgeActivities = "activities"
 	// Table holds the table name of the instance in the database.
@@ -86,6 +92,9 @@ var Columns = []string{
 	FieldExternalID,
 	FieldReason,
 	FieldEndedAt,
+	FieldDeadline,
+	FieldFormDataErasedAt,
+	FieldDocumentsErasedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -230,6 +239,21 @@ func ByReason(opts ...sql.OrderTermOption) OrderOption {
 // ByEndedAt orders the results by the ended_at field.
 func ByEndedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEndedAt, opts...).ToFunc()
+}
+
+// ByDeadline orders the results by the deadline field.
+func ByDeadline(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeadline, opts...).ToFunc()
+}
+
+// ByFormDataErasedAt orders the results by the form_data_erased_at field.
+func ByFormDataErasedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldFormDataErasedAt, opts...).ToFunc()
+}
+
+// ByDocumentsErasedAt orders the results by the documents_erased_at field.
+func ByDocumentsErasedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDocumentsErasedAt, opts...).ToFunc()
 }
 
 // ByActivitiesCount orders the results by activities count.

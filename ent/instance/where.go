@@ -136,6 +136,21 @@ func EndedAt(v time.Time) predicate.Instance {
 	return predicate.Instance(sql.FieldEQ(FieldEndedAt, v))
 }
 
+// Deadline applies equality check predicate on the "deadline" field. It's identical to DeadlineEQ.
+func Deadline(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldDeadline, v))
+}
+
+// FormDataErasedAt applies equality check predicate on the "form_data_erased_at" field. It's identical to FormDataErasedAtEQ.
+func FormDataErasedAt(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldFormDataErasedAt, v))
+}
+
+// DocumentsErasedAt applies equality check predicate on the "documents_erased_at" field. It's identical to DocumentsErasedAtEQ.
+func DocumentsErasedAt(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldDocumentsErasedAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Instance {
 	return predicate.Instance(sql.FieldEQ(FieldCreatedAt, v))
@@ -1089,6 +1104,156 @@ func EndedAtIsNil() predicate.Instance {
 // EndedAtNotNil applies the NotNil predicate on the "ended_at" field.
 func EndedAtNotNil() predicate.Instance {
 	return predicate.Instance(sql.FieldNotNull(FieldEndedAt))
+}
+
+// DeadlineEQ applies the EQ predicate on the "deadline" field.
+func DeadlineEQ(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldDeadline, v))
+}
+
+// DeadlineNEQ applies the NEQ predicate on the "deadline" field.
+func DeadlineNEQ(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldNEQ(FieldDeadline, v))
+}
+
+// DeadlineIn applies the In predicate on the "deadline" field.
+func DeadlineIn(vs ...time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldIn(FieldDeadline, vs...))
+}
+
+// DeadlineNotIn applies the NotIn predicate on the "deadline" field.
+func DeadlineNotIn(vs ...time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldNotIn(FieldDeadline, vs...))
+}
+
+// DeadlineGT applies the GT predicate on the "deadline" field.
+func DeadlineGT(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldGT(FieldDeadline, v))
+}
+
+// DeadlineGTE applies the GTE predicate on the "deadline" field.
+func DeadlineGTE(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldGTE(FieldDeadline, v))
+}
+
+// DeadlineLT applies the LT predicate on the "deadline" field.
+func DeadlineLT(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldLT(FieldDeadline, v))
+}
+
+// DeadlineLTE applies the LTE predicate on the "deadline" field.
+func DeadlineLTE(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldLTE(FieldDeadline, v))
+}
+
+// DeadlineIsNil applies the IsNil predicate on the "deadline" field.
+func DeadlineIsNil() predicate.Instance {
+	return predicate.Instance(sql.FieldIsNull(FieldDeadline))
+}
+
+// DeadlineNotNil applies the NotNil predicate on the "deadline" field.
+func DeadlineNotNil() predicate.Instance {
+	return predicate.Instance(sql.FieldNotNull(FieldDeadline))
+}
+
+// FormDataErasedAtEQ applies the EQ predicate on the "form_data_erased_at" field.
+func FormDataErasedAtEQ(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldFormDataErasedAt, v))
+}
+
+// FormDataErasedAtNEQ applies the NEQ predicate on the "form_data_erased_at" field.
+func FormDataErasedAtNEQ(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldNEQ(FieldFormDataErasedAt, v))
+}
+
+// FormDataErasedAtIn applies the In predicate on the "form_data_erased_at" field.
+func FormDataErasedAtIn(vs ...time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldIn(FieldFormDataErasedAt, vs...))
+}
+
+// FormDataErasedAtNotIn applies the NotIn predicate on the "form_data_erased_at" field.
+func FormDataErasedAtNotIn(vs ...time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldNotIn(FieldFormDataErasedAt, vs...))
+}
+
+// FormDataErasedAtGT applies the GT predicate on the "form_data_erased_at" field.
+func FormDataErasedAtGT(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldGT(FieldFormDataErasedAt, v))
+}
+
+// FormDataErasedAtGTE applies the GTE predicate on the "form_data_erased_at" field.
+func FormDataErasedAtGTE(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldGTE(FieldFormDataErasedAt, v))
+}
+
+// FormDataErasedAtLT applies the LT predicate on the "form_data_erased_at" field.
+func FormDataErasedAtLT(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldLT(FieldFormDataErasedAt, v))
+}
+
+// FormDataErasedAtLTE applies the LTE predicate on the "form_data_erased_at" field.
+func FormDataErasedAtLTE(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldLTE(FieldFormDataErasedAt, v))
+}
+
+// FormDataErasedAtIsNil applies the IsNil predicate on the "form_data_erased_at" field.
+func FormDataErasedAtIsNil() predicate.Instance {
+	return predicate.Instance(sql.FieldIsNull(FieldFormDataErasedAt))
+}
+
+// FormDataErasedAtNotNil applies the NotNil predicate on the "form_data_erased_at" field.
+func FormDataErasedAtNotNil() predicate.Instance {
+	return predicate.Instance(sql.FieldNotNull(FieldFormDataErasedAt))
+}
+
+// DocumentsErasedAtEQ applies the EQ predicate on the "documents_erased_at" field.
+func DocumentsErasedAtEQ(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldDocumentsErasedAt, v))
+}
+
+// DocumentsErasedAtNEQ applies the NEQ predicate on the "documents_erased_at" field.
+func DocumentsErasedAtNEQ(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldNEQ(FieldDocumentsErasedAt, v))
+}
+
+// DocumentsErasedAtIn applies the In predicate on the "documents_erased_at" field.
+func DocumentsErasedAtIn(vs ...time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldIn(FieldDocumentsErasedAt, vs...))
+}
+
+// DocumentsErasedAtNotIn applies the NotIn predicate on the "documents_erased_at" field.
+func DocumentsErasedAtNotIn(vs ...time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldNotIn(FieldDocumentsErasedAt, vs...))
+}
+
+// DocumentsErasedAtGT applies the GT predicate on the "documents_erased_at" field.
+func DocumentsErasedAtGT(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldGT(FieldDocumentsErasedAt, v))
+}
+
+// DocumentsErasedAtGTE applies the GTE predicate on the "documents_erased_at" field.
+func DocumentsErasedAtGTE(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldGTE(FieldDocumentsErasedAt, v))
+}
+
+// DocumentsErasedAtLT applies the LT predicate on the "documents_erased_at" field.
+func DocumentsErasedAtLT(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldLT(FieldDocumentsErasedAt, v))
+}
+
+// DocumentsErasedAtLTE applies the LTE predicate on the "documents_erased_at" field.
+func DocumentsErasedAtLTE(v time.Time) predicate.Instance {
+	return predicate.Instance(sql.FieldLTE(FieldDocumentsErasedAt, v))
+}
+
+// DocumentsErasedAtIsNil applies the IsNil predicate on the "documents_erased_at" field.
+func DocumentsErasedAtIsNil() predicate.Instance {
+	return predicate.Instance(sql.FieldIsNull(FieldDocumentsErasedAt))
+}
+
+// DocumentsErasedAtNotNil applies the NotNil predicate on the "documents_erased_at" field.
+func DocumentsErasedAtNotNil() predicate.Instance {
+	return predicate.Instance(sql.FieldNotNull(FieldDocumentsErasedAt))
 }
 
 // HasActivities applies the HasEdge predicate on the "activities" edge.

@@ -139,6 +139,9 @@ var (
 		{Name: "external_id", Type: field.TypeString, Nullable: true},
 		{Name: "reason", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "ended_at", Type: field.TypeTime, Nullable: true},
+		{Name: "deadline", Type: field.TypeTime, Nullable: true},
+		{Name: "form_data_erased_at", Type: field.TypeTime, Nullable: true},
+		{Name: "documents_erased_at", Type: field.TypeTime, Nullable: true},
 	}
 	// InstancesTable holds the schema information for the "instances" table.
 	InstancesTable = &schema.Table{
@@ -196,6 +199,16 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{InstancesColumns[1], InstancesColumns[0]},
 			},
+			{
+				Name:    "instance_deadline",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[19]},
+			},
+			{
+				Name:    "instance_ended_at",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[18]},
+			},
 		},
 	}
 	// SettingsColumns holds the columns for the "settings" table.
@@ -245,6 +258,7 @@ var (
 		{Name: "display_name", Type: field.TypeString},
 		{Name: "email", Type: field.TypeString, Unique: true},
 		{Name: "roles", Type: field.TypeJSON},
+		{Name: "deactivated_at", Type: field.TypeTime, Nullable: true},
 	}
 	// UsersTable holds the schema information for the "users" table.
 	UsersTable = &schema.Table{
@@ -365,6 +379,7 @@ var (
 		{Name: "draft", Type: field.TypeJSON},
 		{Name: "revision", Type: field.TypeInt64, Default: 1},
 		{Name: "latest_version", Type: field.TypeInt32, Default: 0},
+		{Name: "archived_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WorkflowsTable holds the schema information for the "workflows" table.
 	WorkflowsTable = &schema.Table{

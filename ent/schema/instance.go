@@ -41,6 +41,14 @@ func (Instance) Fields() []ent.Field {
 		field.String("external_id").Optional().Nillable(),
 		field.Text("reason").Default(""),
 		field.Time("ended_at").Optional().Nillable(),
+		// When the current state's timeout passes (its timer is a River job scheduled for
+		// then); nil when the state has none or the instance is no longer open. A timer fires
+		// only while the instance is open at this very deadline.
+		field.Time("deadline").Optional().Nillable(),
+		// When retention erased the form data, and the signed documents, of the finished
+		// instance.
+		field.Time("form_data_erased_at").Optional().Nillable(),
+		field.Time("documents_erased_at").Optional().Nillable(),
 	}
 }
 
@@ -62,6 +70,10 @@ func (Instance) Indexes() []ent.Index {
 		index.Fields("started_by", "id"),
 		index.Fields("provider", "external_id"),
 		index.Fields("created_at", "id"),
+		// Workflow Manage's overdue filter, and the scan for deadlines due soon.
+		index.Fields("deadline"),
+		// Retention's scan of finished instances.
+		index.Fields("ended_at"),
 	}
 }
 
@@ -82,8 +94,9 @@ func (Activity) Fields() []ent.Field {
 		// Whom an ASSIGNED entry assigned the instance to: past assignees may still read it.
 		field.String("assignee_user_id").Default("").Immutable(),
 		field.String("assignee_group_id").Default("").Immutable(),
-		// Form field changes, assignee and other details, in the engine's JSON form.
-		field.JSON("details", json.RawMessage{}).Optional().Immutable(),
+		// Form field changes, assignee and other details, in the engine's JSON form. Retention
+		// erases the values of the changes (the only field that ever changes).
+		field.JSON("details", json.RawMessage{}).Optional(),
 		field.Text("message").Default("").Immutable(),
 		field.Time("created_at").Immutable(),
 	}

@@ -18,6 +18,8 @@ func (User) Fields() []ent.Field {
 		field.String("email").NotEmpty().Unique(),
 		// Role names: ADMIN, DESIGNER, USER.
 		field.Strings("roles"),
+		// A deactivated user's API keys are refused until reactivation.
+		field.Time("deactivated_at").Optional().Nillable(),
 	}
 }
 

@@ -23,6 +23,8 @@ func (Workflow) Fields() []ent.Field {
 		field.JSON("draft", json.RawMessage{}),
 		field.Int64("revision").Default(1),
 		field.Int32("latest_version").Default(0),
+		// An archived workflow starts no new instances and is left out of lists by default.
+		field.Time("archived_at").Optional().Nillable(),
 	}
 }
 

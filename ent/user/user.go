@@ -25,6 +25,8 @@ const (
 	FieldEmail = "email"
 	// FieldRoles holds the string denoting the roles field in the database.
 	FieldRoles = "roles"
+	// FieldDeactivatedAt holds the string denoting the deactivated_at field in the database.
+	FieldDeactivatedAt = "deactivated_at"
 	// EdgeGroups holds the string denoting the groups edge name in mutations.
 	EdgeGroups = "groups"
 	// EdgeAPIKeys holds the string denoting the api_keys edge name in mutations.
@@ -53,6 +55,7 @@ var Columns = []string{
 	FieldDisplayName,
 	FieldEmail,
 	FieldRoles,
+	FieldDeactivatedAt,
 }
 
 var (
@@ -112,6 +115,11 @@ func ByDisplayName(opts ...sql.OrderTermOption) OrderOption {
 // ByEmail orders the results by the email field.
 func ByEmail(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldEmail, opts...).ToFunc()
+}
+
+// ByDeactivatedAt orders the results by the deactivated_at field.
+func ByDeactivatedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDeactivatedAt, opts...).ToFunc()
 }
 
 // ByGroupsCount orders the results by groups count.

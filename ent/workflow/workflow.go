@@ -29,6 +29,8 @@ const (
 	FieldRevision = "revision"
 	// FieldLatestVersion holds the string denoting the latest_version field in the database.
 	FieldLatestVersion = "latest_version"
+	// FieldArchivedAt holds the string denoting the archived_at field in the database.
+	FieldArchivedAt = "archived_at"
 	// EdgeVersions holds the string denoting the versions edge name in mutations.
 	EdgeVersions = "versions"
 	// Table holds the table name of the workflow in the database.
@@ -52,6 +54,7 @@ var Columns = []string{
 	FieldDraft,
 	FieldRevision,
 	FieldLatestVersion,
+	FieldArchivedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -119,6 +122,11 @@ func ByRevision(opts ...sql.OrderTermOption) OrderOption {
 // ByLatestVersion orders the results by the latest_version field.
 func ByLatestVersion(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLatestVersion, opts...).ToFunc()
+}
+
+// ByArchivedAt orders the results by the archived_at field.
+func ByArchivedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldArchivedAt, opts...).ToFunc()
 }
 
 // ByVersionsCount orders the results by versions count.

@@ -309,9 +309,11 @@ type ListWorkflowsRequest struct {
 	// From a previous response's next_page_token; empty for the first page.
 	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// Keeps workflows whose name contains this text, ignoring case.
-	NameFilter    string `protobuf:"bytes,3,opt,name=name_filter,json=nameFilter,proto3" json:"name_filter,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	NameFilter string `protobuf:"bytes,3,opt,name=name_filter,json=nameFilter,proto3" json:"name_filter,omitempty"`
+	// Lists archived workflows too.
+	IncludeArchived bool `protobuf:"varint,4,opt,name=include_archived,json=includeArchived,proto3" json:"include_archived,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ListWorkflowsRequest) Reset() {
@@ -363,6 +365,13 @@ func (x *ListWorkflowsRequest) GetNameFilter() string {
 		return x.NameFilter
 	}
 	return ""
+}
+
+func (x *ListWorkflowsRequest) GetIncludeArchived() bool {
+	if x != nil {
+		return x.IncludeArchived
+	}
+	return false
 }
 
 type ListWorkflowsResponse struct {
@@ -822,6 +831,182 @@ func (x *ListWorkflowVersionsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type ArchiveWorkflowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveWorkflowRequest) Reset() {
+	*x = ArchiveWorkflowRequest{}
+	mi := &file_flowhook_v1_design_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveWorkflowRequest) ProtoMessage() {}
+
+func (x *ArchiveWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_design_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*ArchiveWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ArchiveWorkflowRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+type ArchiveWorkflowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workflow      *Workflow              `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ArchiveWorkflowResponse) Reset() {
+	*x = ArchiveWorkflowResponse{}
+	mi := &file_flowhook_v1_design_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ArchiveWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ArchiveWorkflowResponse) ProtoMessage() {}
+
+func (x *ArchiveWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_design_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ArchiveWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*ArchiveWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ArchiveWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
+type UnarchiveWorkflowRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WorkflowId    string                 `protobuf:"bytes,1,opt,name=workflow_id,json=workflowId,proto3" json:"workflow_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnarchiveWorkflowRequest) Reset() {
+	*x = UnarchiveWorkflowRequest{}
+	mi := &file_flowhook_v1_design_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnarchiveWorkflowRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnarchiveWorkflowRequest) ProtoMessage() {}
+
+func (x *UnarchiveWorkflowRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_design_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnarchiveWorkflowRequest.ProtoReflect.Descriptor instead.
+func (*UnarchiveWorkflowRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *UnarchiveWorkflowRequest) GetWorkflowId() string {
+	if x != nil {
+		return x.WorkflowId
+	}
+	return ""
+}
+
+type UnarchiveWorkflowResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Workflow      *Workflow              `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnarchiveWorkflowResponse) Reset() {
+	*x = UnarchiveWorkflowResponse{}
+	mi := &file_flowhook_v1_design_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnarchiveWorkflowResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnarchiveWorkflowResponse) ProtoMessage() {}
+
+func (x *UnarchiveWorkflowResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_design_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnarchiveWorkflowResponse.ProtoReflect.Descriptor instead.
+func (*UnarchiveWorkflowResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *UnarchiveWorkflowResponse) GetWorkflow() *Workflow {
+	if x != nil {
+		return x.Workflow
+	}
+	return nil
+}
+
 var File_flowhook_v1_design_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_design_proto_rawDesc = "" +
@@ -842,13 +1027,14 @@ const file_flowhook_v1_design_proto_rawDesc = "" +
 	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"workflowId\"H\n" +
 	"\x13GetWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"\x86\x01\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"\xb1\x01\n" +
 	"\x14ListWorkflowsRequest\x12$\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\x12)\n" +
 	"\vname_filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
-	"nameFilter\"\x93\x01\n" +
+	"nameFilter\x12)\n" +
+	"\x10include_archived\x18\x04 \x01(\bR\x0fincludeArchived\"\x93\x01\n" +
 	"\x15ListWorkflowsResponse\x123\n" +
 	"\tworkflows\x18\x01 \x03(\v2\x15.flowhook.v1.WorkflowR\tworkflows\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
@@ -878,7 +1064,17 @@ const file_flowhook_v1_design_proto_rawDesc = "" +
 	"page_token\x18\x03 \x01(\tR\tpageToken\"\x80\x01\n" +
 	"\x1cListWorkflowVersionsResponse\x128\n" +
 	"\bversions\x18\x01 \x03(\v2\x1c.flowhook.v1.WorkflowVersionR\bversions\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xa9\x06\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"C\n" +
+	"\x16ArchiveWorkflowRequest\x12)\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"workflowId\"L\n" +
+	"\x17ArchiveWorkflowResponse\x121\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow\"E\n" +
+	"\x18UnarchiveWorkflowRequest\x12)\n" +
+	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"workflowId\"N\n" +
+	"\x19UnarchiveWorkflowResponse\x121\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow2\xef\a\n" +
 	"\x15WorkflowDesignService\x12[\n" +
 	"\x0eCreateWorkflow\x12\".flowhook.v1.CreateWorkflowRequest\x1a#.flowhook.v1.CreateWorkflowResponse\"\x00\x12[\n" +
 	"\x0eUpdateWorkflow\x12\".flowhook.v1.UpdateWorkflowRequest\x1a#.flowhook.v1.UpdateWorkflowResponse\"\x00\x12U\n" +
@@ -887,7 +1083,9 @@ const file_flowhook_v1_design_proto_rawDesc = "" +
 	"\x10ValidateWorkflow\x12$.flowhook.v1.ValidateWorkflowRequest\x1a%.flowhook.v1.ValidateWorkflowResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\x0fPublishWorkflow\x12#.flowhook.v1.PublishWorkflowRequest\x1a$.flowhook.v1.PublishWorkflowResponse\"\x00\x12j\n" +
 	"\x12GetWorkflowVersion\x12&.flowhook.v1.GetWorkflowVersionRequest\x1a'.flowhook.v1.GetWorkflowVersionResponse\"\x03\x90\x02\x01\x12p\n" +
-	"\x14ListWorkflowVersions\x12(.flowhook.v1.ListWorkflowVersionsRequest\x1a).flowhook.v1.ListWorkflowVersionsResponse\"\x03\x90\x02\x01B\xa4\x01\n" +
+	"\x14ListWorkflowVersions\x12(.flowhook.v1.ListWorkflowVersionsRequest\x1a).flowhook.v1.ListWorkflowVersionsResponse\"\x03\x90\x02\x01\x12^\n" +
+	"\x0fArchiveWorkflow\x12#.flowhook.v1.ArchiveWorkflowRequest\x1a$.flowhook.v1.ArchiveWorkflowResponse\"\x00\x12d\n" +
+	"\x11UnarchiveWorkflow\x12%.flowhook.v1.UnarchiveWorkflowRequest\x1a&.flowhook.v1.UnarchiveWorkflowResponse\"\x00B\xa4\x01\n" +
 	"\x0fcom.flowhook.v1B\vDesignProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
 
 var (
@@ -902,7 +1100,7 @@ func file_flowhook_v1_design_proto_rawDescGZIP() []byte {
 	return file_flowhook_v1_design_proto_rawDescData
 }
 
-var file_flowhook_v1_design_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_flowhook_v1_design_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_flowhook_v1_design_proto_goTypes = []any{
 	(*CreateWorkflowRequest)(nil),        // 0: flowhook.v1.CreateWorkflowRequest
 	(*CreateWorkflowResponse)(nil),       // 1: flowhook.v1.CreateWorkflowResponse
@@ -920,44 +1118,54 @@ var file_flowhook_v1_design_proto_goTypes = []any{
 	(*GetWorkflowVersionResponse)(nil),   // 13: flowhook.v1.GetWorkflowVersionResponse
 	(*ListWorkflowVersionsRequest)(nil),  // 14: flowhook.v1.ListWorkflowVersionsRequest
 	(*ListWorkflowVersionsResponse)(nil), // 15: flowhook.v1.ListWorkflowVersionsResponse
-	(*WorkflowDraft)(nil),                // 16: flowhook.v1.WorkflowDraft
-	(*Workflow)(nil),                     // 17: flowhook.v1.Workflow
-	(*Problem)(nil),                      // 18: flowhook.v1.Problem
-	(*WorkflowVersion)(nil),              // 19: flowhook.v1.WorkflowVersion
+	(*ArchiveWorkflowRequest)(nil),       // 16: flowhook.v1.ArchiveWorkflowRequest
+	(*ArchiveWorkflowResponse)(nil),      // 17: flowhook.v1.ArchiveWorkflowResponse
+	(*UnarchiveWorkflowRequest)(nil),     // 18: flowhook.v1.UnarchiveWorkflowRequest
+	(*UnarchiveWorkflowResponse)(nil),    // 19: flowhook.v1.UnarchiveWorkflowResponse
+	(*WorkflowDraft)(nil),                // 20: flowhook.v1.WorkflowDraft
+	(*Workflow)(nil),                     // 21: flowhook.v1.Workflow
+	(*Problem)(nil),                      // 22: flowhook.v1.Problem
+	(*WorkflowVersion)(nil),              // 23: flowhook.v1.WorkflowVersion
 }
 var file_flowhook_v1_design_proto_depIdxs = []int32{
-	16, // 0: flowhook.v1.CreateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
-	17, // 1: flowhook.v1.CreateWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
-	16, // 2: flowhook.v1.UpdateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
-	17, // 3: flowhook.v1.UpdateWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
-	17, // 4: flowhook.v1.GetWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
-	17, // 5: flowhook.v1.ListWorkflowsResponse.workflows:type_name -> flowhook.v1.Workflow
-	16, // 6: flowhook.v1.ValidateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
-	18, // 7: flowhook.v1.ValidateWorkflowResponse.problems:type_name -> flowhook.v1.Problem
-	19, // 8: flowhook.v1.PublishWorkflowResponse.version:type_name -> flowhook.v1.WorkflowVersion
-	19, // 9: flowhook.v1.GetWorkflowVersionResponse.version:type_name -> flowhook.v1.WorkflowVersion
-	19, // 10: flowhook.v1.ListWorkflowVersionsResponse.versions:type_name -> flowhook.v1.WorkflowVersion
-	0,  // 11: flowhook.v1.WorkflowDesignService.CreateWorkflow:input_type -> flowhook.v1.CreateWorkflowRequest
-	2,  // 12: flowhook.v1.WorkflowDesignService.UpdateWorkflow:input_type -> flowhook.v1.UpdateWorkflowRequest
-	4,  // 13: flowhook.v1.WorkflowDesignService.GetWorkflow:input_type -> flowhook.v1.GetWorkflowRequest
-	6,  // 14: flowhook.v1.WorkflowDesignService.ListWorkflows:input_type -> flowhook.v1.ListWorkflowsRequest
-	8,  // 15: flowhook.v1.WorkflowDesignService.ValidateWorkflow:input_type -> flowhook.v1.ValidateWorkflowRequest
-	10, // 16: flowhook.v1.WorkflowDesignService.PublishWorkflow:input_type -> flowhook.v1.PublishWorkflowRequest
-	12, // 17: flowhook.v1.WorkflowDesignService.GetWorkflowVersion:input_type -> flowhook.v1.GetWorkflowVersionRequest
-	14, // 18: flowhook.v1.WorkflowDesignService.ListWorkflowVersions:input_type -> flowhook.v1.ListWorkflowVersionsRequest
-	1,  // 19: flowhook.v1.WorkflowDesignService.CreateWorkflow:output_type -> flowhook.v1.CreateWorkflowResponse
-	3,  // 20: flowhook.v1.WorkflowDesignService.UpdateWorkflow:output_type -> flowhook.v1.UpdateWorkflowResponse
-	5,  // 21: flowhook.v1.WorkflowDesignService.GetWorkflow:output_type -> flowhook.v1.GetWorkflowResponse
-	7,  // 22: flowhook.v1.WorkflowDesignService.ListWorkflows:output_type -> flowhook.v1.ListWorkflowsResponse
-	9,  // 23: flowhook.v1.WorkflowDesignService.ValidateWorkflow:output_type -> flowhook.v1.ValidateWorkflowResponse
-	11, // 24: flowhook.v1.WorkflowDesignService.PublishWorkflow:output_type -> flowhook.v1.PublishWorkflowResponse
-	13, // 25: flowhook.v1.WorkflowDesignService.GetWorkflowVersion:output_type -> flowhook.v1.GetWorkflowVersionResponse
-	15, // 26: flowhook.v1.WorkflowDesignService.ListWorkflowVersions:output_type -> flowhook.v1.ListWorkflowVersionsResponse
-	19, // [19:27] is the sub-list for method output_type
-	11, // [11:19] is the sub-list for method input_type
-	11, // [11:11] is the sub-list for extension type_name
-	11, // [11:11] is the sub-list for extension extendee
-	0,  // [0:11] is the sub-list for field type_name
+	20, // 0: flowhook.v1.CreateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
+	21, // 1: flowhook.v1.CreateWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	20, // 2: flowhook.v1.UpdateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
+	21, // 3: flowhook.v1.UpdateWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	21, // 4: flowhook.v1.GetWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	21, // 5: flowhook.v1.ListWorkflowsResponse.workflows:type_name -> flowhook.v1.Workflow
+	20, // 6: flowhook.v1.ValidateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
+	22, // 7: flowhook.v1.ValidateWorkflowResponse.problems:type_name -> flowhook.v1.Problem
+	23, // 8: flowhook.v1.PublishWorkflowResponse.version:type_name -> flowhook.v1.WorkflowVersion
+	23, // 9: flowhook.v1.GetWorkflowVersionResponse.version:type_name -> flowhook.v1.WorkflowVersion
+	23, // 10: flowhook.v1.ListWorkflowVersionsResponse.versions:type_name -> flowhook.v1.WorkflowVersion
+	21, // 11: flowhook.v1.ArchiveWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	21, // 12: flowhook.v1.UnarchiveWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	0,  // 13: flowhook.v1.WorkflowDesignService.CreateWorkflow:input_type -> flowhook.v1.CreateWorkflowRequest
+	2,  // 14: flowhook.v1.WorkflowDesignService.UpdateWorkflow:input_type -> flowhook.v1.UpdateWorkflowRequest
+	4,  // 15: flowhook.v1.WorkflowDesignService.GetWorkflow:input_type -> flowhook.v1.GetWorkflowRequest
+	6,  // 16: flowhook.v1.WorkflowDesignService.ListWorkflows:input_type -> flowhook.v1.ListWorkflowsRequest
+	8,  // 17: flowhook.v1.WorkflowDesignService.ValidateWorkflow:input_type -> flowhook.v1.ValidateWorkflowRequest
+	10, // 18: flowhook.v1.WorkflowDesignService.PublishWorkflow:input_type -> flowhook.v1.PublishWorkflowRequest
+	12, // 19: flowhook.v1.WorkflowDesignService.GetWorkflowVersion:input_type -> flowhook.v1.GetWorkflowVersionRequest
+	14, // 20: flowhook.v1.WorkflowDesignService.ListWorkflowVersions:input_type -> flowhook.v1.ListWorkflowVersionsRequest
+	16, // 21: flowhook.v1.WorkflowDesignService.ArchiveWorkflow:input_type -> flowhook.v1.ArchiveWorkflowRequest
+	18, // 22: flowhook.v1.WorkflowDesignService.UnarchiveWorkflow:input_type -> flowhook.v1.UnarchiveWorkflowRequest
+	1,  // 23: flowhook.v1.WorkflowDesignService.CreateWorkflow:output_type -> flowhook.v1.CreateWorkflowResponse
+	3,  // 24: flowhook.v1.WorkflowDesignService.UpdateWorkflow:output_type -> flowhook.v1.UpdateWorkflowResponse
+	5,  // 25: flowhook.v1.WorkflowDesignService.GetWorkflow:output_type -> flowhook.v1.GetWorkflowResponse
+	7,  // 26: flowhook.v1.WorkflowDesignService.ListWorkflows:output_type -> flowhook.v1.ListWorkflowsResponse
+	9,  // 27: flowhook.v1.WorkflowDesignService.ValidateWorkflow:output_type -> flowhook.v1.ValidateWorkflowResponse
+	11, // 28: flowhook.v1.WorkflowDesignService.PublishWorkflow:output_type -> flowhook.v1.PublishWorkflowResponse
+	13, // 29: flowhook.v1.WorkflowDesignService.GetWorkflowVersion:output_type -> flowhook.v1.GetWorkflowVersionResponse
+	15, // 30: flowhook.v1.WorkflowDesignService.ListWorkflowVersions:output_type -> flowhook.v1.ListWorkflowVersionsResponse
+	17, // 31: flowhook.v1.WorkflowDesignService.ArchiveWorkflow:output_type -> flowhook.v1.ArchiveWorkflowResponse
+	19, // 32: flowhook.v1.WorkflowDesignService.UnarchiveWorkflow:output_type -> flowhook.v1.UnarchiveWorkflowResponse
+	23, // [23:33] is the sub-list for method output_type
+	13, // [13:23] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_design_proto_init() }
@@ -972,7 +1180,7 @@ func file_flowhook_v1_design_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_design_proto_rawDesc), len(file_flowhook_v1_design_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   16,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

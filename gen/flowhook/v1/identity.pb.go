@@ -83,9 +83,13 @@ type User struct {
 	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Unique, compared without regard to case.
-	Email         string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
-	Roles         []Role                 `protobuf:"varint,4,rep,packed,name=roles,proto3,enum=flowhook.v1.Role" json:"roles,omitempty"`
-	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	Email     string                 `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
+	Roles     []Role                 `protobuf:"varint,4,rep,packed,name=roles,proto3,enum=flowhook.v1.Role" json:"roles,omitempty"`
+	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// A deactivated user's API keys are refused (DeactivateUser).
+	Deactivated bool `protobuf:"varint,6,opt,name=deactivated,proto3" json:"deactivated,omitempty"`
+	// When the user was deactivated; unset while active.
+	DeactivatedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=deactivated_at,json=deactivatedAt,proto3" json:"deactivated_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -151,6 +155,20 @@ func (x *User) GetRoles() []Role {
 func (x *User) GetCreatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *User) GetDeactivated() bool {
+	if x != nil {
+		return x.Deactivated
+	}
+	return false
+}
+
+func (x *User) GetDeactivatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DeactivatedAt
 	}
 	return nil
 }
@@ -1306,18 +1324,196 @@ func (x *WhoAmIResponse) GetApiKeyId() string {
 	return ""
 }
 
+type DeactivateUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeactivateUserRequest) Reset() {
+	*x = DeactivateUserRequest{}
+	mi := &file_flowhook_v1_identity_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeactivateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeactivateUserRequest) ProtoMessage() {}
+
+func (x *DeactivateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_identity_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeactivateUserRequest.ProtoReflect.Descriptor instead.
+func (*DeactivateUserRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_identity_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *DeactivateUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type DeactivateUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeactivateUserResponse) Reset() {
+	*x = DeactivateUserResponse{}
+	mi := &file_flowhook_v1_identity_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeactivateUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeactivateUserResponse) ProtoMessage() {}
+
+func (x *DeactivateUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_identity_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeactivateUserResponse.ProtoReflect.Descriptor instead.
+func (*DeactivateUserResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_identity_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *DeactivateUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type ReactivateUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReactivateUserRequest) Reset() {
+	*x = ReactivateUserRequest{}
+	mi := &file_flowhook_v1_identity_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReactivateUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReactivateUserRequest) ProtoMessage() {}
+
+func (x *ReactivateUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_identity_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReactivateUserRequest.ProtoReflect.Descriptor instead.
+func (*ReactivateUserRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_identity_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ReactivateUserRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+type ReactivateUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReactivateUserResponse) Reset() {
+	*x = ReactivateUserResponse{}
+	mi := &file_flowhook_v1_identity_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReactivateUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReactivateUserResponse) ProtoMessage() {}
+
+func (x *ReactivateUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_identity_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReactivateUserResponse.ProtoReflect.Descriptor instead.
+func (*ReactivateUserResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_identity_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ReactivateUserResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
 var File_flowhook_v1_identity_proto protoreflect.FileDescriptor
 
 const file_flowhook_v1_identity_proto_rawDesc = "" +
 	"\n" +
-	"\x1aflowhook/v1/identity.proto\x12\vflowhook.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb3\x01\n" +
+	"\x1aflowhook/v1/identity.proto\x12\vflowhook.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x02\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x14\n" +
 	"\x05email\x18\x03 \x01(\tR\x05email\x12'\n" +
 	"\x05roles\x18\x04 \x03(\x0e2\x11.flowhook.v1.RoleR\x05roles\x129\n" +
 	"\n" +
-	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\xa7\x01\n" +
+	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12 \n" +
+	"\vdeactivated\x18\x06 \x01(\bR\vdeactivated\x12A\n" +
+	"\x0edeactivated_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\rdeactivatedAt\"\xa7\x01\n" +
 	"\x05Group\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12 \n" +
@@ -1393,13 +1589,21 @@ const file_flowhook_v1_identity_proto_rawDesc = "" +
 	"\x04user\x18\x01 \x01(\v2\x11.flowhook.v1.UserR\x04user\x12\x1b\n" +
 	"\tgroup_ids\x18\x02 \x03(\tR\bgroupIds\x12\x1c\n" +
 	"\n" +
-	"api_key_id\x18\x03 \x01(\tR\bapiKeyId*N\n" +
+	"api_key_id\x18\x03 \x01(\tR\bapiKeyId\":\n" +
+	"\x15DeactivateUserRequest\x12!\n" +
+	"\auser_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\"?\n" +
+	"\x16DeactivateUserResponse\x12%\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.flowhook.v1.UserR\x04user\":\n" +
+	"\x15ReactivateUserRequest\x12!\n" +
+	"\auser_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x06userId\"?\n" +
+	"\x16ReactivateUserResponse\x12%\n" +
+	"\x04user\x18\x01 \x01(\v2\x11.flowhook.v1.UserR\x04user*N\n" +
 	"\x04Role\x12\x14\n" +
 	"\x10ROLE_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +
 	"ROLE_ADMIN\x10\x01\x12\x11\n" +
 	"\rROLE_DESIGNER\x10\x02\x12\r\n" +
-	"\tROLE_USER\x10\x032\xeb\x06\n" +
+	"\tROLE_USER\x10\x032\xa5\b\n" +
 	"\x0fIdentityService\x12O\n" +
 	"\n" +
 	"CreateUser\x12\x1e.flowhook.v1.CreateUserRequest\x1a\x1f.flowhook.v1.CreateUserResponse\"\x00\x12O\n" +
@@ -1411,7 +1615,9 @@ const file_flowhook_v1_identity_proto_rawDesc = "" +
 	"\x11RemoveGroupMember\x12%.flowhook.v1.RemoveGroupMemberRequest\x1a&.flowhook.v1.RemoveGroupMemberResponse\"\x00\x12U\n" +
 	"\fCreateApiKey\x12 .flowhook.v1.CreateApiKeyRequest\x1a!.flowhook.v1.CreateApiKeyResponse\"\x00\x12U\n" +
 	"\fRevokeApiKey\x12 .flowhook.v1.RevokeApiKeyRequest\x1a!.flowhook.v1.RevokeApiKeyResponse\"\x00\x12U\n" +
-	"\vListApiKeys\x12\x1f.flowhook.v1.ListApiKeysRequest\x1a .flowhook.v1.ListApiKeysResponse\"\x03\x90\x02\x01\x12F\n" +
+	"\vListApiKeys\x12\x1f.flowhook.v1.ListApiKeysRequest\x1a .flowhook.v1.ListApiKeysResponse\"\x03\x90\x02\x01\x12[\n" +
+	"\x0eDeactivateUser\x12\".flowhook.v1.DeactivateUserRequest\x1a#.flowhook.v1.DeactivateUserResponse\"\x00\x12[\n" +
+	"\x0eReactivateUser\x12\".flowhook.v1.ReactivateUserRequest\x1a#.flowhook.v1.ReactivateUserResponse\"\x00\x12F\n" +
 	"\x06WhoAmI\x12\x1a.flowhook.v1.WhoAmIRequest\x1a\x1b.flowhook.v1.WhoAmIResponse\"\x03\x90\x02\x01B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rIdentityProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
 
@@ -1428,7 +1634,7 @@ func file_flowhook_v1_identity_proto_rawDescGZIP() []byte {
 }
 
 var file_flowhook_v1_identity_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_flowhook_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_flowhook_v1_identity_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_flowhook_v1_identity_proto_goTypes = []any{
 	(Role)(0),                         // 0: flowhook.v1.Role
 	(*User)(nil),                      // 1: flowhook.v1.User
@@ -1454,51 +1660,62 @@ var file_flowhook_v1_identity_proto_goTypes = []any{
 	(*ListApiKeysResponse)(nil),       // 21: flowhook.v1.ListApiKeysResponse
 	(*WhoAmIRequest)(nil),             // 22: flowhook.v1.WhoAmIRequest
 	(*WhoAmIResponse)(nil),            // 23: flowhook.v1.WhoAmIResponse
-	(*timestamppb.Timestamp)(nil),     // 24: google.protobuf.Timestamp
+	(*DeactivateUserRequest)(nil),     // 24: flowhook.v1.DeactivateUserRequest
+	(*DeactivateUserResponse)(nil),    // 25: flowhook.v1.DeactivateUserResponse
+	(*ReactivateUserRequest)(nil),     // 26: flowhook.v1.ReactivateUserRequest
+	(*ReactivateUserResponse)(nil),    // 27: flowhook.v1.ReactivateUserResponse
+	(*timestamppb.Timestamp)(nil),     // 28: google.protobuf.Timestamp
 }
 var file_flowhook_v1_identity_proto_depIdxs = []int32{
 	0,  // 0: flowhook.v1.User.roles:type_name -> flowhook.v1.Role
-	24, // 1: flowhook.v1.User.created_at:type_name -> google.protobuf.Timestamp
-	24, // 2: flowhook.v1.Group.created_at:type_name -> google.protobuf.Timestamp
-	24, // 3: flowhook.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
-	24, // 4: flowhook.v1.ApiKey.last_used_at:type_name -> google.protobuf.Timestamp
-	24, // 5: flowhook.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
-	0,  // 6: flowhook.v1.CreateUserRequest.roles:type_name -> flowhook.v1.Role
-	1,  // 7: flowhook.v1.CreateUserResponse.user:type_name -> flowhook.v1.User
-	1,  // 8: flowhook.v1.ListUsersResponse.users:type_name -> flowhook.v1.User
-	2,  // 9: flowhook.v1.CreateGroupResponse.group:type_name -> flowhook.v1.Group
-	2,  // 10: flowhook.v1.ListGroupsResponse.groups:type_name -> flowhook.v1.Group
-	2,  // 11: flowhook.v1.AddGroupMemberResponse.group:type_name -> flowhook.v1.Group
-	2,  // 12: flowhook.v1.RemoveGroupMemberResponse.group:type_name -> flowhook.v1.Group
-	3,  // 13: flowhook.v1.CreateApiKeyResponse.api_key:type_name -> flowhook.v1.ApiKey
-	3,  // 14: flowhook.v1.RevokeApiKeyResponse.api_key:type_name -> flowhook.v1.ApiKey
-	3,  // 15: flowhook.v1.ListApiKeysResponse.api_keys:type_name -> flowhook.v1.ApiKey
-	1,  // 16: flowhook.v1.WhoAmIResponse.user:type_name -> flowhook.v1.User
-	4,  // 17: flowhook.v1.IdentityService.CreateUser:input_type -> flowhook.v1.CreateUserRequest
-	6,  // 18: flowhook.v1.IdentityService.ListUsers:input_type -> flowhook.v1.ListUsersRequest
-	8,  // 19: flowhook.v1.IdentityService.CreateGroup:input_type -> flowhook.v1.CreateGroupRequest
-	10, // 20: flowhook.v1.IdentityService.ListGroups:input_type -> flowhook.v1.ListGroupsRequest
-	12, // 21: flowhook.v1.IdentityService.AddGroupMember:input_type -> flowhook.v1.AddGroupMemberRequest
-	14, // 22: flowhook.v1.IdentityService.RemoveGroupMember:input_type -> flowhook.v1.RemoveGroupMemberRequest
-	16, // 23: flowhook.v1.IdentityService.CreateApiKey:input_type -> flowhook.v1.CreateApiKeyRequest
-	18, // 24: flowhook.v1.IdentityService.RevokeApiKey:input_type -> flowhook.v1.RevokeApiKeyRequest
-	20, // 25: flowhook.v1.IdentityService.ListApiKeys:input_type -> flowhook.v1.ListApiKeysRequest
-	22, // 26: flowhook.v1.IdentityService.WhoAmI:input_type -> flowhook.v1.WhoAmIRequest
-	5,  // 27: flowhook.v1.IdentityService.CreateUser:output_type -> flowhook.v1.CreateUserResponse
-	7,  // 28: flowhook.v1.IdentityService.ListUsers:output_type -> flowhook.v1.ListUsersResponse
-	9,  // 29: flowhook.v1.IdentityService.CreateGroup:output_type -> flowhook.v1.CreateGroupResponse
-	11, // 30: flowhook.v1.IdentityService.ListGroups:output_type -> flowhook.v1.ListGroupsResponse
-	13, // 31: flowhook.v1.IdentityService.AddGroupMember:output_type -> flowhook.v1.AddGroupMemberResponse
-	15, // 32: flowhook.v1.IdentityService.RemoveGroupMember:output_type -> flowhook.v1.RemoveGroupMemberResponse
-	17, // 33: flowhook.v1.IdentityService.CreateApiKey:output_type -> flowhook.v1.CreateApiKeyResponse
-	19, // 34: flowhook.v1.IdentityService.RevokeApiKey:output_type -> flowhook.v1.RevokeApiKeyResponse
-	21, // 35: flowhook.v1.IdentityService.ListApiKeys:output_type -> flowhook.v1.ListApiKeysResponse
-	23, // 36: flowhook.v1.IdentityService.WhoAmI:output_type -> flowhook.v1.WhoAmIResponse
-	27, // [27:37] is the sub-list for method output_type
-	17, // [17:27] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	28, // 1: flowhook.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	28, // 2: flowhook.v1.User.deactivated_at:type_name -> google.protobuf.Timestamp
+	28, // 3: flowhook.v1.Group.created_at:type_name -> google.protobuf.Timestamp
+	28, // 4: flowhook.v1.ApiKey.created_at:type_name -> google.protobuf.Timestamp
+	28, // 5: flowhook.v1.ApiKey.last_used_at:type_name -> google.protobuf.Timestamp
+	28, // 6: flowhook.v1.ApiKey.revoked_at:type_name -> google.protobuf.Timestamp
+	0,  // 7: flowhook.v1.CreateUserRequest.roles:type_name -> flowhook.v1.Role
+	1,  // 8: flowhook.v1.CreateUserResponse.user:type_name -> flowhook.v1.User
+	1,  // 9: flowhook.v1.ListUsersResponse.users:type_name -> flowhook.v1.User
+	2,  // 10: flowhook.v1.CreateGroupResponse.group:type_name -> flowhook.v1.Group
+	2,  // 11: flowhook.v1.ListGroupsResponse.groups:type_name -> flowhook.v1.Group
+	2,  // 12: flowhook.v1.AddGroupMemberResponse.group:type_name -> flowhook.v1.Group
+	2,  // 13: flowhook.v1.RemoveGroupMemberResponse.group:type_name -> flowhook.v1.Group
+	3,  // 14: flowhook.v1.CreateApiKeyResponse.api_key:type_name -> flowhook.v1.ApiKey
+	3,  // 15: flowhook.v1.RevokeApiKeyResponse.api_key:type_name -> flowhook.v1.ApiKey
+	3,  // 16: flowhook.v1.ListApiKeysResponse.api_keys:type_name -> flowhook.v1.ApiKey
+	1,  // 17: flowhook.v1.WhoAmIResponse.user:type_name -> flowhook.v1.User
+	1,  // 18: flowhook.v1.DeactivateUserResponse.user:type_name -> flowhook.v1.User
+	1,  // 19: flowhook.v1.ReactivateUserResponse.user:type_name -> flowhook.v1.User
+	4,  // 20: flowhook.v1.IdentityService.CreateUser:input_type -> flowhook.v1.CreateUserRequest
+	6,  // 21: flowhook.v1.IdentityService.ListUsers:input_type -> flowhook.v1.ListUsersRequest
+	8,  // 22: flowhook.v1.IdentityService.CreateGroup:input_type -> flowhook.v1.CreateGroupRequest
+	10, // 23: flowhook.v1.IdentityService.ListGroups:input_type -> flowhook.v1.ListGroupsRequest
+	12, // 24: flowhook.v1.IdentityService.AddGroupMember:input_type -> flowhook.v1.AddGroupMemberRequest
+	14, // 25: flowhook.v1.IdentityService.RemoveGroupMember:input_type -> flowhook.v1.RemoveGroupMemberRequest
+	16, // 26: flowhook.v1.IdentityService.CreateApiKey:input_type -> flowhook.v1.CreateApiKeyRequest
+	18, // 27: flowhook.v1.IdentityService.RevokeApiKey:input_type -> flowhook.v1.RevokeApiKeyRequest
+	20, // 28: flowhook.v1.IdentityService.ListApiKeys:input_type -> flowhook.v1.ListApiKeysRequest
+	24, // 29: flowhook.v1.IdentityService.DeactivateUser:input_type -> flowhook.v1.DeactivateUserRequest
+	26, // 30: flowhook.v1.IdentityService.ReactivateUser:input_type -> flowhook.v1.ReactivateUserRequest
+	22, // 31: flowhook.v1.IdentityService.WhoAmI:input_type -> flowhook.v1.WhoAmIRequest
+	5,  // 32: flowhook.v1.IdentityService.CreateUser:output_type -> flowhook.v1.CreateUserResponse
+	7,  // 33: flowhook.v1.IdentityService.ListUsers:output_type -> flowhook.v1.ListUsersResponse
+	9,  // 34: flowhook.v1.IdentityService.CreateGroup:output_type -> flowhook.v1.CreateGroupResponse
+	11, // 35: flowhook.v1.IdentityService.ListGroups:output_type -> flowhook.v1.ListGroupsResponse
+	13, // 36: flowhook.v1.IdentityService.AddGroupMember:output_type -> flowhook.v1.AddGroupMemberResponse
+	15, // 37: flowhook.v1.IdentityService.RemoveGroupMember:output_type -> flowhook.v1.RemoveGroupMemberResponse
+	17, // 38: flowhook.v1.IdentityService.CreateApiKey:output_type -> flowhook.v1.CreateApiKeyResponse
+	19, // 39: flowhook.v1.IdentityService.RevokeApiKey:output_type -> flowhook.v1.RevokeApiKeyResponse
+	21, // 40: flowhook.v1.IdentityService.ListApiKeys:output_type -> flowhook.v1.ListApiKeysResponse
+	25, // 41: flowhook.v1.IdentityService.DeactivateUser:output_type -> flowhook.v1.DeactivateUserResponse
+	27, // 42: flowhook.v1.IdentityService.ReactivateUser:output_type -> flowhook.v1.ReactivateUserResponse
+	23, // 43: flowhook.v1.IdentityService.WhoAmI:output_type -> flowhook.v1.WhoAmIResponse
+	32, // [32:44] is the sub-list for method output_type
+	20, // [20:32] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_identity_proto_init() }
@@ -1512,7 +1729,7 @@ func file_flowhook_v1_identity_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_identity_proto_rawDesc), len(file_flowhook_v1_identity_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

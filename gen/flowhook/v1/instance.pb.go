@@ -101,6 +101,14 @@ const (
 	ActivityKind_ACTIVITY_KIND_OUTCOME           ActivityKind = 9
 	// An admin retried the failed step (RetryInstance).
 	ActivityKind_ACTIVITY_KIND_RETRIED ActivityKind = 10
+	// The state entered has a timeout: the entry's deadline says when it passes.
+	ActivityKind_ACTIVITY_KIND_DEADLINE_SET ActivityKind = 11
+	// The state's timeout passed and its timer took the instance on (actor_id "timer").
+	ActivityKind_ACTIVITY_KIND_TIMED_OUT ActivityKind = 12
+	// An admin moved the HUMAN work to another user or group (ReassignInstance).
+	ActivityKind_ACTIVITY_KIND_REASSIGNED ActivityKind = 13
+	// Retention erased the form data or the signed documents of the finished instance.
+	ActivityKind_ACTIVITY_KIND_ERASED ActivityKind = 14
 )
 
 // Enum value maps for ActivityKind.
@@ -117,6 +125,10 @@ var (
 		8:  "ACTIVITY_KIND_EXTERNAL_PROGRESS",
 		9:  "ACTIVITY_KIND_OUTCOME",
 		10: "ACTIVITY_KIND_RETRIED",
+		11: "ACTIVITY_KIND_DEADLINE_SET",
+		12: "ACTIVITY_KIND_TIMED_OUT",
+		13: "ACTIVITY_KIND_REASSIGNED",
+		14: "ACTIVITY_KIND_ERASED",
 	}
 	ActivityKind_value = map[string]int32{
 		"ACTIVITY_KIND_UNSPECIFIED":       0,
@@ -130,6 +142,10 @@ var (
 		"ACTIVITY_KIND_EXTERNAL_PROGRESS": 8,
 		"ACTIVITY_KIND_OUTCOME":           9,
 		"ACTIVITY_KIND_RETRIED":           10,
+		"ACTIVITY_KIND_DEADLINE_SET":      11,
+		"ACTIVITY_KIND_TIMED_OUT":         12,
+		"ACTIVITY_KIND_REASSIGNED":        13,
+		"ACTIVITY_KIND_ERASED":            14,
 	}
 )
 
@@ -290,9 +306,16 @@ type Instance struct {
 	// Why it was cancelled or failed.
 	Reason string `protobuf:"bytes,15,opt,name=reason,proto3" json:"reason,omitempty"`
 	// The connector of the EXTERNAL state it waits (or last waited) in, with PROVIDER_CONNECTOR.
-	Connector     string `protobuf:"bytes,16,opt,name=connector,proto3" json:"connector,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Connector string `protobuf:"bytes,16,opt,name=connector,proto3" json:"connector,omitempty"`
+	// When the current state's timeout passes; unset when the state has none or the instance
+	// is no longer active or waiting.
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// When retention erased the form data (form_data is then empty) or the signed documents;
+	// unset while kept (see SecuritySettings).
+	FormDataErasedAt  *timestamppb.Timestamp `protobuf:"bytes,18,opt,name=form_data_erased_at,json=formDataErasedAt,proto3" json:"form_data_erased_at,omitempty"`
+	DocumentsErasedAt *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=documents_erased_at,json=documentsErasedAt,proto3" json:"documents_erased_at,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Instance) Reset() {
@@ -435,6 +458,27 @@ func (x *Instance) GetConnector() string {
 		return x.Connector
 	}
 	return ""
+}
+
+func (x *Instance) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *Instance) GetFormDataErasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FormDataErasedAt
+	}
+	return nil
+}
+
+func (x *Instance) GetDocumentsErasedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DocumentsErasedAt
+	}
+	return nil
 }
 
 type StartInstanceRequest struct {
@@ -665,9 +709,14 @@ type InstanceFilter struct {
 	StartedBy string `protobuf:"bytes,9,opt,name=started_by,json=startedBy,proto3" json:"started_by,omitempty"`
 	// With provider PROVIDER_CONNECTOR: only this connector's instances (empty: every
 	// connector's).
-	Connector     string `protobuf:"bytes,10,opt,name=connector,proto3" json:"connector,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Connector string `protobuf:"bytes,10,opt,name=connector,proto3" json:"connector,omitempty"`
+	// Only instances, active or waiting, whose deadline (the current state's timeout) is before
+	// this time: pass now for those overdue.
+	OverdueBefore *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=overdue_before,json=overdueBefore,proto3" json:"overdue_before,omitempty"`
+	// Only ACTIVE instances assigned personally to a deactivated user (to reassign them).
+	AssigneeInactive bool `protobuf:"varint,12,opt,name=assignee_inactive,json=assigneeInactive,proto3" json:"assignee_inactive,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *InstanceFilter) Reset() {
@@ -768,6 +817,20 @@ func (x *InstanceFilter) GetConnector() string {
 		return x.Connector
 	}
 	return ""
+}
+
+func (x *InstanceFilter) GetOverdueBefore() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OverdueBefore
+	}
+	return nil
+}
+
+func (x *InstanceFilter) GetAssigneeInactive() bool {
+	if x != nil {
+		return x.AssigneeInactive
+	}
+	return false
 }
 
 type ListInstancesRequest struct {
@@ -1295,6 +1358,112 @@ func (x *RetryInstanceResponse) GetInstance() *Instance {
 	return nil
 }
 
+type ReassignInstanceRequest struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	InstanceId string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
+	// A user or a group, as in State.assignee.
+	Assignee *Assignee `protobuf:"bytes,2,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// Optional: why, kept in Form Activity.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignInstanceRequest) Reset() {
+	*x = ReassignInstanceRequest{}
+	mi := &file_flowhook_v1_instance_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignInstanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignInstanceRequest) ProtoMessage() {}
+
+func (x *ReassignInstanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_instance_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignInstanceRequest.ProtoReflect.Descriptor instead.
+func (*ReassignInstanceRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ReassignInstanceRequest) GetInstanceId() string {
+	if x != nil {
+		return x.InstanceId
+	}
+	return ""
+}
+
+func (x *ReassignInstanceRequest) GetAssignee() *Assignee {
+	if x != nil {
+		return x.Assignee
+	}
+	return nil
+}
+
+func (x *ReassignInstanceRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type ReassignInstanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Instance      *Instance              `protobuf:"bytes,1,opt,name=instance,proto3" json:"instance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReassignInstanceResponse) Reset() {
+	*x = ReassignInstanceResponse{}
+	mi := &file_flowhook_v1_instance_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReassignInstanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReassignInstanceResponse) ProtoMessage() {}
+
+func (x *ReassignInstanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_instance_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReassignInstanceResponse.ProtoReflect.Descriptor instead.
+func (*ReassignInstanceResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ReassignInstanceResponse) GetInstance() *Instance {
+	if x != nil {
+		return x.Instance
+	}
+	return nil
+}
+
 // A change of one form field.
 type FieldChange struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1308,7 +1477,7 @@ type FieldChange struct {
 
 func (x *FieldChange) Reset() {
 	*x = FieldChange{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[17]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1320,7 +1489,7 @@ func (x *FieldChange) String() string {
 func (*FieldChange) ProtoMessage() {}
 
 func (x *FieldChange) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[17]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1333,7 +1502,7 @@ func (x *FieldChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FieldChange.ProtoReflect.Descriptor instead.
 func (*FieldChange) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{17}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *FieldChange) GetName() string {
@@ -1364,7 +1533,8 @@ type ActivityEntry struct {
 	// 1, 2, … in the order things happened.
 	Sequence int64        `protobuf:"varint,3,opt,name=sequence,proto3" json:"sequence,omitempty"`
 	Kind     ActivityKind `protobuf:"varint,4,opt,name=kind,proto3,enum=flowhook.v1.ActivityKind" json:"kind,omitempty"`
-	// The user who did it; empty for the platform and outside systems.
+	// The user who did it; "timer" when a state's timeout took the instance on (TIMED_OUT); empty
+	// for the rest of the platform and for outside systems.
 	ActorId       string                 `protobuf:"bytes,5,opt,name=actor_id,json=actorId,proto3" json:"actor_id,omitempty"`
 	FromState     string                 `protobuf:"bytes,6,opt,name=from_state,json=fromState,proto3" json:"from_state,omitempty"`
 	ToState       string                 `protobuf:"bytes,7,opt,name=to_state,json=toState,proto3" json:"to_state,omitempty"`
@@ -1373,13 +1543,15 @@ type ActivityEntry struct {
 	Message       string                 `protobuf:"bytes,10,opt,name=message,proto3" json:"message,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	Assignee      *Assignee              `protobuf:"bytes,12,opt,name=assignee,proto3" json:"assignee,omitempty"`
+	// DEADLINE_SET and TIMED_OUT: when the state's timeout passes (passed).
+	Deadline      *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ActivityEntry) Reset() {
 	*x = ActivityEntry{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[18]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1563,7 @@ func (x *ActivityEntry) String() string {
 func (*ActivityEntry) ProtoMessage() {}
 
 func (x *ActivityEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[18]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1576,7 @@ func (x *ActivityEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ActivityEntry.ProtoReflect.Descriptor instead.
 func (*ActivityEntry) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{18}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ActivityEntry) GetId() string {
@@ -1491,6 +1663,13 @@ func (x *ActivityEntry) GetAssignee() *Assignee {
 	return nil
 }
 
+func (x *ActivityEntry) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
 type ListActivityRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	InstanceId    string                 `protobuf:"bytes,1,opt,name=instance_id,json=instanceId,proto3" json:"instance_id,omitempty"`
@@ -1502,7 +1681,7 @@ type ListActivityRequest struct {
 
 func (x *ListActivityRequest) Reset() {
 	*x = ListActivityRequest{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1693,7 @@ func (x *ListActivityRequest) String() string {
 func (*ListActivityRequest) ProtoMessage() {}
 
 func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[19]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1706,7 @@ func (x *ListActivityRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActivityRequest.ProtoReflect.Descriptor instead.
 func (*ListActivityRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{19}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ListActivityRequest) GetInstanceId() string {
@@ -1561,7 +1740,7 @@ type ListActivityResponse struct {
 
 func (x *ListActivityResponse) Reset() {
 	*x = ListActivityResponse{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1573,7 +1752,7 @@ func (x *ListActivityResponse) String() string {
 func (*ListActivityResponse) ProtoMessage() {}
 
 func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[20]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1586,7 +1765,7 @@ func (x *ListActivityResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListActivityResponse.ProtoReflect.Descriptor instead.
 func (*ListActivityResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{20}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListActivityResponse) GetEntries() []*ActivityEntry {
@@ -1612,7 +1791,7 @@ type GetSignedDocumentRequest struct {
 
 func (x *GetSignedDocumentRequest) Reset() {
 	*x = GetSignedDocumentRequest{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[21]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1624,7 +1803,7 @@ func (x *GetSignedDocumentRequest) String() string {
 func (*GetSignedDocumentRequest) ProtoMessage() {}
 
 func (x *GetSignedDocumentRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[21]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1637,7 +1816,7 @@ func (x *GetSignedDocumentRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSignedDocumentRequest.ProtoReflect.Descriptor instead.
 func (*GetSignedDocumentRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{21}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *GetSignedDocumentRequest) GetInstanceId() string {
@@ -1662,7 +1841,7 @@ type GetSignedDocumentResponse struct {
 
 func (x *GetSignedDocumentResponse) Reset() {
 	*x = GetSignedDocumentResponse{}
-	mi := &file_flowhook_v1_instance_proto_msgTypes[22]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1674,7 +1853,7 @@ func (x *GetSignedDocumentResponse) String() string {
 func (*GetSignedDocumentResponse) ProtoMessage() {}
 
 func (x *GetSignedDocumentResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_instance_proto_msgTypes[22]
+	mi := &file_flowhook_v1_instance_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1687,7 +1866,7 @@ func (x *GetSignedDocumentResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSignedDocumentResponse.ProtoReflect.Descriptor instead.
 func (*GetSignedDocumentResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{22}
+	return file_flowhook_v1_instance_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GetSignedDocumentResponse) GetName() string {
@@ -1748,7 +1927,7 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12;\n" +
 	"\vresolved_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"resolvedAt\x12\x1c\n" +
-	"\tconnector\x18\b \x01(\tR\tconnector\"\x83\x05\n" +
+	"\tconnector\x18\b \x01(\tR\tconnector\"\xd2\x06\n" +
 	"\bInstance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vworkflow_id\x18\x02 \x01(\tR\n" +
@@ -1770,7 +1949,10 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\bassignee\x18\r \x01(\v2\x15.flowhook.v1.AssigneeR\bassignee\x121\n" +
 	"\bprovider\x18\x0e \x01(\x0e2\x15.flowhook.v1.ProviderR\bprovider\x12\x16\n" +
 	"\x06reason\x18\x0f \x01(\tR\x06reason\x12\x1c\n" +
-	"\tconnector\x18\x10 \x01(\tR\tconnector\"\xf3\x01\n" +
+	"\tconnector\x18\x10 \x01(\tR\tconnector\x126\n" +
+	"\bdeadline\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12I\n" +
+	"\x13form_data_erased_at\x18\x12 \x01(\v2\x1a.google.protobuf.TimestampR\x10formDataErasedAt\x12J\n" +
+	"\x13documents_erased_at\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\x11documentsErasedAt\"\xf3\x01\n" +
 	"\x14StartInstanceRequest\x12)\n" +
 	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"workflowId\x12!\n" +
@@ -1785,7 +1967,7 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"instanceId\"H\n" +
 	"\x13GetInstanceResponse\x121\n" +
-	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\x9e\x04\n" +
+	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\x8e\x05\n" +
 	"\x0eInstanceFilter\x12,\n" +
 	"\vworkflow_id\x18\x01 \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\n" +
 	"workflowId\x12!\n" +
@@ -1800,7 +1982,9 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\n" +
 	"started_by\x18\t \x01(\tB\v\xbaH\b\xd8\x01\x01r\x03\xb0\x01\x01R\tstartedBy\x12>\n" +
 	"\tconnector\x18\n" +
-	" \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18?2\x14^[a-z0-9][a-z0-9-]*$R\tconnector\"\x90\x01\n" +
+	" \x01(\tB \xbaH\x1d\xd8\x01\x01r\x18\x18?2\x14^[a-z0-9][a-z0-9-]*$R\tconnector\x12A\n" +
+	"\x0eoverdue_before\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\roverdueBefore\x12+\n" +
+	"\x11assignee_inactive\x18\f \x01(\bR\x10assigneeInactive\"\x90\x01\n" +
 	"\x14ListInstancesRequest\x123\n" +
 	"\x06filter\x18\x01 \x01(\v2\x1b.flowhook.v1.InstanceFilterR\x06filter\x12$\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
@@ -1836,11 +2020,18 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"instanceId\"J\n" +
 	"\x15RetryInstanceResponse\x121\n" +
+	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\xa1\x01\n" +
+	"\x17ReassignInstanceRequest\x12)\n" +
+	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
+	"instanceId\x129\n" +
+	"\bassignee\x18\x02 \x01(\v2\x15.flowhook.v1.AssigneeB\x06\xbaH\x03\xc8\x01\x01R\bassignee\x12 \n" +
+	"\x06reason\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\x06reason\"M\n" +
+	"\x18ReassignInstanceResponse\x121\n" +
 	"\binstance\x18\x01 \x01(\v2\x15.flowhook.v1.InstanceR\binstance\"\x8b\x01\n" +
 	"\vFieldChange\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x123\n" +
 	"\told_value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\boldValue\x123\n" +
-	"\tnew_value\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\bnewValue\"\xc3\x03\n" +
+	"\tnew_value\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\bnewValue\"\xfb\x03\n" +
 	"\rActivityEntry\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1f\n" +
 	"\vinstance_id\x18\x02 \x01(\tR\n" +
@@ -1857,7 +2048,8 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	" \x01(\tR\amessage\x129\n" +
 	"\n" +
 	"created_at\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x121\n" +
-	"\bassignee\x18\f \x01(\v2\x15.flowhook.v1.AssigneeR\bassignee\"\x85\x01\n" +
+	"\bassignee\x18\f \x01(\v2\x15.flowhook.v1.AssigneeR\bassignee\x126\n" +
+	"\bdeadline\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\"\x85\x01\n" +
 	"\x13ListActivityRequest\x12)\n" +
 	"\vinstance_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"instanceId\x12$\n" +
@@ -1885,7 +2077,7 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	" INSTANCE_STATUS_WAITING_EXTERNAL\x10\x02\x12\x1d\n" +
 	"\x19INSTANCE_STATUS_COMPLETED\x10\x03\x12\x1d\n" +
 	"\x19INSTANCE_STATUS_CANCELLED\x10\x04\x12\x1a\n" +
-	"\x16INSTANCE_STATUS_FAILED\x10\x05*\xd5\x02\n" +
+	"\x16INSTANCE_STATUS_FAILED\x10\x05*\xca\x03\n" +
 	"\fActivityKind\x12\x1d\n" +
 	"\x19ACTIVITY_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15ACTIVITY_KIND_STARTED\x10\x01\x12\x1c\n" +
@@ -1898,7 +2090,11 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\x1fACTIVITY_KIND_EXTERNAL_PROGRESS\x10\b\x12\x19\n" +
 	"\x15ACTIVITY_KIND_OUTCOME\x10\t\x12\x19\n" +
 	"\x15ACTIVITY_KIND_RETRIED\x10\n" +
-	"2\xe4\x06\n" +
+	"\x12\x1e\n" +
+	"\x1aACTIVITY_KIND_DEADLINE_SET\x10\v\x12\x1b\n" +
+	"\x17ACTIVITY_KIND_TIMED_OUT\x10\f\x12\x1c\n" +
+	"\x18ACTIVITY_KIND_REASSIGNED\x10\r\x12\x18\n" +
+	"\x14ACTIVITY_KIND_ERASED\x10\x0e2\xc7\a\n" +
 	"\x17WorkflowInstanceService\x12X\n" +
 	"\rStartInstance\x12!.flowhook.v1.StartInstanceRequest\x1a\".flowhook.v1.StartInstanceResponse\"\x00\x12U\n" +
 	"\vGetInstance\x12\x1f.flowhook.v1.GetInstanceRequest\x1a .flowhook.v1.GetInstanceResponse\"\x03\x90\x02\x01\x12[\n" +
@@ -1906,7 +2102,8 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\x10ListAssignedToMe\x12$.flowhook.v1.ListAssignedToMeRequest\x1a%.flowhook.v1.ListAssignedToMeResponse\"\x03\x90\x02\x01\x12[\n" +
 	"\x0eTakeTransition\x12\".flowhook.v1.TakeTransitionRequest\x1a#.flowhook.v1.TakeTransitionResponse\"\x00\x12[\n" +
 	"\x0eCancelInstance\x12\".flowhook.v1.CancelInstanceRequest\x1a#.flowhook.v1.CancelInstanceResponse\"\x00\x12X\n" +
-	"\rRetryInstance\x12!.flowhook.v1.RetryInstanceRequest\x1a\".flowhook.v1.RetryInstanceResponse\"\x00\x12X\n" +
+	"\rRetryInstance\x12!.flowhook.v1.RetryInstanceRequest\x1a\".flowhook.v1.RetryInstanceResponse\"\x00\x12a\n" +
+	"\x10ReassignInstance\x12$.flowhook.v1.ReassignInstanceRequest\x1a%.flowhook.v1.ReassignInstanceResponse\"\x00\x12X\n" +
 	"\fListActivity\x12 .flowhook.v1.ListActivityRequest\x1a!.flowhook.v1.ListActivityResponse\"\x03\x90\x02\x01\x12g\n" +
 	"\x11GetSignedDocument\x12%.flowhook.v1.GetSignedDocumentRequest\x1a&.flowhook.v1.GetSignedDocumentResponse\"\x03\x90\x02\x01B\xa6\x01\n" +
 	"\x0fcom.flowhook.v1B\rInstanceProtoP\x01Z7github.com/flowhook/flowhook/gen/flowhook/v1;flowhookv1\xa2\x02\x03FXX\xaa\x02\vFlowhook.V1\xca\x02\vFlowhook\\V1\xe2\x02\x17Flowhook\\V1\\GPBMetadata\xea\x02\fFlowhook::V1b\x06proto3"
@@ -1924,7 +2121,7 @@ func file_flowhook_v1_instance_proto_rawDescGZIP() []byte {
 }
 
 var file_flowhook_v1_instance_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_flowhook_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_flowhook_v1_instance_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_flowhook_v1_instance_proto_goTypes = []any{
 	(InstanceStatus)(0),               // 0: flowhook.v1.InstanceStatus
 	(ActivityKind)(0),                 // 1: flowhook.v1.ActivityKind
@@ -1945,76 +2142,87 @@ var file_flowhook_v1_instance_proto_goTypes = []any{
 	(*CancelInstanceResponse)(nil),    // 16: flowhook.v1.CancelInstanceResponse
 	(*RetryInstanceRequest)(nil),      // 17: flowhook.v1.RetryInstanceRequest
 	(*RetryInstanceResponse)(nil),     // 18: flowhook.v1.RetryInstanceResponse
-	(*FieldChange)(nil),               // 19: flowhook.v1.FieldChange
-	(*ActivityEntry)(nil),             // 20: flowhook.v1.ActivityEntry
-	(*ListActivityRequest)(nil),       // 21: flowhook.v1.ListActivityRequest
-	(*ListActivityResponse)(nil),      // 22: flowhook.v1.ListActivityResponse
-	(*GetSignedDocumentRequest)(nil),  // 23: flowhook.v1.GetSignedDocumentRequest
-	(*GetSignedDocumentResponse)(nil), // 24: flowhook.v1.GetSignedDocumentResponse
-	(Provider)(0),                     // 25: flowhook.v1.Provider
-	(Outcome)(0),                      // 26: flowhook.v1.Outcome
-	(*timestamppb.Timestamp)(nil),     // 27: google.protobuf.Timestamp
-	(*structpb.Struct)(nil),           // 28: google.protobuf.Struct
-	(*Assignee)(nil),                  // 29: flowhook.v1.Assignee
-	(*structpb.Value)(nil),            // 30: google.protobuf.Value
+	(*ReassignInstanceRequest)(nil),   // 19: flowhook.v1.ReassignInstanceRequest
+	(*ReassignInstanceResponse)(nil),  // 20: flowhook.v1.ReassignInstanceResponse
+	(*FieldChange)(nil),               // 21: flowhook.v1.FieldChange
+	(*ActivityEntry)(nil),             // 22: flowhook.v1.ActivityEntry
+	(*ListActivityRequest)(nil),       // 23: flowhook.v1.ListActivityRequest
+	(*ListActivityResponse)(nil),      // 24: flowhook.v1.ListActivityResponse
+	(*GetSignedDocumentRequest)(nil),  // 25: flowhook.v1.GetSignedDocumentRequest
+	(*GetSignedDocumentResponse)(nil), // 26: flowhook.v1.GetSignedDocumentResponse
+	(Provider)(0),                     // 27: flowhook.v1.Provider
+	(Outcome)(0),                      // 28: flowhook.v1.Outcome
+	(*timestamppb.Timestamp)(nil),     // 29: google.protobuf.Timestamp
+	(*structpb.Struct)(nil),           // 30: google.protobuf.Struct
+	(*Assignee)(nil),                  // 31: flowhook.v1.Assignee
+	(*structpb.Value)(nil),            // 32: google.protobuf.Value
 }
 var file_flowhook_v1_instance_proto_depIdxs = []int32{
-	25, // 0: flowhook.v1.WorkItem.provider:type_name -> flowhook.v1.Provider
-	26, // 1: flowhook.v1.WorkItem.outcome:type_name -> flowhook.v1.Outcome
-	27, // 2: flowhook.v1.WorkItem.created_at:type_name -> google.protobuf.Timestamp
-	27, // 3: flowhook.v1.WorkItem.resolved_at:type_name -> google.protobuf.Timestamp
+	27, // 0: flowhook.v1.WorkItem.provider:type_name -> flowhook.v1.Provider
+	28, // 1: flowhook.v1.WorkItem.outcome:type_name -> flowhook.v1.Outcome
+	29, // 2: flowhook.v1.WorkItem.created_at:type_name -> google.protobuf.Timestamp
+	29, // 3: flowhook.v1.WorkItem.resolved_at:type_name -> google.protobuf.Timestamp
 	0,  // 4: flowhook.v1.Instance.status:type_name -> flowhook.v1.InstanceStatus
-	28, // 5: flowhook.v1.Instance.form_data:type_name -> google.protobuf.Struct
-	27, // 6: flowhook.v1.Instance.created_at:type_name -> google.protobuf.Timestamp
-	27, // 7: flowhook.v1.Instance.updated_at:type_name -> google.protobuf.Timestamp
+	30, // 5: flowhook.v1.Instance.form_data:type_name -> google.protobuf.Struct
+	29, // 6: flowhook.v1.Instance.created_at:type_name -> google.protobuf.Timestamp
+	29, // 7: flowhook.v1.Instance.updated_at:type_name -> google.protobuf.Timestamp
 	2,  // 8: flowhook.v1.Instance.work_item:type_name -> flowhook.v1.WorkItem
-	29, // 9: flowhook.v1.Instance.assignee:type_name -> flowhook.v1.Assignee
-	25, // 10: flowhook.v1.Instance.provider:type_name -> flowhook.v1.Provider
-	28, // 11: flowhook.v1.StartInstanceRequest.form_data:type_name -> google.protobuf.Struct
-	3,  // 12: flowhook.v1.StartInstanceResponse.instance:type_name -> flowhook.v1.Instance
-	3,  // 13: flowhook.v1.GetInstanceResponse.instance:type_name -> flowhook.v1.Instance
-	0,  // 14: flowhook.v1.InstanceFilter.status:type_name -> flowhook.v1.InstanceStatus
-	25, // 15: flowhook.v1.InstanceFilter.provider:type_name -> flowhook.v1.Provider
-	27, // 16: flowhook.v1.InstanceFilter.created_after:type_name -> google.protobuf.Timestamp
-	27, // 17: flowhook.v1.InstanceFilter.created_before:type_name -> google.protobuf.Timestamp
-	8,  // 18: flowhook.v1.ListInstancesRequest.filter:type_name -> flowhook.v1.InstanceFilter
-	3,  // 19: flowhook.v1.ListInstancesResponse.instances:type_name -> flowhook.v1.Instance
-	3,  // 20: flowhook.v1.ListAssignedToMeResponse.instances:type_name -> flowhook.v1.Instance
-	28, // 21: flowhook.v1.TakeTransitionRequest.form_data:type_name -> google.protobuf.Struct
-	3,  // 22: flowhook.v1.TakeTransitionResponse.instance:type_name -> flowhook.v1.Instance
-	3,  // 23: flowhook.v1.CancelInstanceResponse.instance:type_name -> flowhook.v1.Instance
-	3,  // 24: flowhook.v1.RetryInstanceResponse.instance:type_name -> flowhook.v1.Instance
-	30, // 25: flowhook.v1.FieldChange.old_value:type_name -> google.protobuf.Value
-	30, // 26: flowhook.v1.FieldChange.new_value:type_name -> google.protobuf.Value
-	1,  // 27: flowhook.v1.ActivityEntry.kind:type_name -> flowhook.v1.ActivityKind
-	19, // 28: flowhook.v1.ActivityEntry.changes:type_name -> flowhook.v1.FieldChange
-	27, // 29: flowhook.v1.ActivityEntry.created_at:type_name -> google.protobuf.Timestamp
-	29, // 30: flowhook.v1.ActivityEntry.assignee:type_name -> flowhook.v1.Assignee
-	20, // 31: flowhook.v1.ListActivityResponse.entries:type_name -> flowhook.v1.ActivityEntry
-	27, // 32: flowhook.v1.GetSignedDocumentResponse.created_at:type_name -> google.protobuf.Timestamp
-	4,  // 33: flowhook.v1.WorkflowInstanceService.StartInstance:input_type -> flowhook.v1.StartInstanceRequest
-	6,  // 34: flowhook.v1.WorkflowInstanceService.GetInstance:input_type -> flowhook.v1.GetInstanceRequest
-	9,  // 35: flowhook.v1.WorkflowInstanceService.ListInstances:input_type -> flowhook.v1.ListInstancesRequest
-	11, // 36: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:input_type -> flowhook.v1.ListAssignedToMeRequest
-	13, // 37: flowhook.v1.WorkflowInstanceService.TakeTransition:input_type -> flowhook.v1.TakeTransitionRequest
-	15, // 38: flowhook.v1.WorkflowInstanceService.CancelInstance:input_type -> flowhook.v1.CancelInstanceRequest
-	17, // 39: flowhook.v1.WorkflowInstanceService.RetryInstance:input_type -> flowhook.v1.RetryInstanceRequest
-	21, // 40: flowhook.v1.WorkflowInstanceService.ListActivity:input_type -> flowhook.v1.ListActivityRequest
-	23, // 41: flowhook.v1.WorkflowInstanceService.GetSignedDocument:input_type -> flowhook.v1.GetSignedDocumentRequest
-	5,  // 42: flowhook.v1.WorkflowInstanceService.StartInstance:output_type -> flowhook.v1.StartInstanceResponse
-	7,  // 43: flowhook.v1.WorkflowInstanceService.GetInstance:output_type -> flowhook.v1.GetInstanceResponse
-	10, // 44: flowhook.v1.WorkflowInstanceService.ListInstances:output_type -> flowhook.v1.ListInstancesResponse
-	12, // 45: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:output_type -> flowhook.v1.ListAssignedToMeResponse
-	14, // 46: flowhook.v1.WorkflowInstanceService.TakeTransition:output_type -> flowhook.v1.TakeTransitionResponse
-	16, // 47: flowhook.v1.WorkflowInstanceService.CancelInstance:output_type -> flowhook.v1.CancelInstanceResponse
-	18, // 48: flowhook.v1.WorkflowInstanceService.RetryInstance:output_type -> flowhook.v1.RetryInstanceResponse
-	22, // 49: flowhook.v1.WorkflowInstanceService.ListActivity:output_type -> flowhook.v1.ListActivityResponse
-	24, // 50: flowhook.v1.WorkflowInstanceService.GetSignedDocument:output_type -> flowhook.v1.GetSignedDocumentResponse
-	42, // [42:51] is the sub-list for method output_type
-	33, // [33:42] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	31, // 9: flowhook.v1.Instance.assignee:type_name -> flowhook.v1.Assignee
+	27, // 10: flowhook.v1.Instance.provider:type_name -> flowhook.v1.Provider
+	29, // 11: flowhook.v1.Instance.deadline:type_name -> google.protobuf.Timestamp
+	29, // 12: flowhook.v1.Instance.form_data_erased_at:type_name -> google.protobuf.Timestamp
+	29, // 13: flowhook.v1.Instance.documents_erased_at:type_name -> google.protobuf.Timestamp
+	30, // 14: flowhook.v1.StartInstanceRequest.form_data:type_name -> google.protobuf.Struct
+	3,  // 15: flowhook.v1.StartInstanceResponse.instance:type_name -> flowhook.v1.Instance
+	3,  // 16: flowhook.v1.GetInstanceResponse.instance:type_name -> flowhook.v1.Instance
+	0,  // 17: flowhook.v1.InstanceFilter.status:type_name -> flowhook.v1.InstanceStatus
+	27, // 18: flowhook.v1.InstanceFilter.provider:type_name -> flowhook.v1.Provider
+	29, // 19: flowhook.v1.InstanceFilter.created_after:type_name -> google.protobuf.Timestamp
+	29, // 20: flowhook.v1.InstanceFilter.created_before:type_name -> google.protobuf.Timestamp
+	29, // 21: flowhook.v1.InstanceFilter.overdue_before:type_name -> google.protobuf.Timestamp
+	8,  // 22: flowhook.v1.ListInstancesRequest.filter:type_name -> flowhook.v1.InstanceFilter
+	3,  // 23: flowhook.v1.ListInstancesResponse.instances:type_name -> flowhook.v1.Instance
+	3,  // 24: flowhook.v1.ListAssignedToMeResponse.instances:type_name -> flowhook.v1.Instance
+	30, // 25: flowhook.v1.TakeTransitionRequest.form_data:type_name -> google.protobuf.Struct
+	3,  // 26: flowhook.v1.TakeTransitionResponse.instance:type_name -> flowhook.v1.Instance
+	3,  // 27: flowhook.v1.CancelInstanceResponse.instance:type_name -> flowhook.v1.Instance
+	3,  // 28: flowhook.v1.RetryInstanceResponse.instance:type_name -> flowhook.v1.Instance
+	31, // 29: flowhook.v1.ReassignInstanceRequest.assignee:type_name -> flowhook.v1.Assignee
+	3,  // 30: flowhook.v1.ReassignInstanceResponse.instance:type_name -> flowhook.v1.Instance
+	32, // 31: flowhook.v1.FieldChange.old_value:type_name -> google.protobuf.Value
+	32, // 32: flowhook.v1.FieldChange.new_value:type_name -> google.protobuf.Value
+	1,  // 33: flowhook.v1.ActivityEntry.kind:type_name -> flowhook.v1.ActivityKind
+	21, // 34: flowhook.v1.ActivityEntry.changes:type_name -> flowhook.v1.FieldChange
+	29, // 35: flowhook.v1.ActivityEntry.created_at:type_name -> google.protobuf.Timestamp
+	31, // 36: flowhook.v1.ActivityEntry.assignee:type_name -> flowhook.v1.Assignee
+	29, // 37: flowhook.v1.ActivityEntry.deadline:type_name -> google.protobuf.Timestamp
+	22, // 38: flowhook.v1.ListActivityResponse.entries:type_name -> flowhook.v1.ActivityEntry
+	29, // 39: flowhook.v1.GetSignedDocumentResponse.created_at:type_name -> google.protobuf.Timestamp
+	4,  // 40: flowhook.v1.WorkflowInstanceService.StartInstance:input_type -> flowhook.v1.StartInstanceRequest
+	6,  // 41: flowhook.v1.WorkflowInstanceService.GetInstance:input_type -> flowhook.v1.GetInstanceRequest
+	9,  // 42: flowhook.v1.WorkflowInstanceService.ListInstances:input_type -> flowhook.v1.ListInstancesRequest
+	11, // 43: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:input_type -> flowhook.v1.ListAssignedToMeRequest
+	13, // 44: flowhook.v1.WorkflowInstanceService.TakeTransition:input_type -> flowhook.v1.TakeTransitionRequest
+	15, // 45: flowhook.v1.WorkflowInstanceService.CancelInstance:input_type -> flowhook.v1.CancelInstanceRequest
+	17, // 46: flowhook.v1.WorkflowInstanceService.RetryInstance:input_type -> flowhook.v1.RetryInstanceRequest
+	19, // 47: flowhook.v1.WorkflowInstanceService.ReassignInstance:input_type -> flowhook.v1.ReassignInstanceRequest
+	23, // 48: flowhook.v1.WorkflowInstanceService.ListActivity:input_type -> flowhook.v1.ListActivityRequest
+	25, // 49: flowhook.v1.WorkflowInstanceService.GetSignedDocument:input_type -> flowhook.v1.GetSignedDocumentRequest
+	5,  // 50: flowhook.v1.WorkflowInstanceService.StartInstance:output_type -> flowhook.v1.StartInstanceResponse
+	7,  // 51: flowhook.v1.WorkflowInstanceService.GetInstance:output_type -> flowhook.v1.GetInstanceResponse
+	10, // 52: flowhook.v1.WorkflowInstanceService.ListInstances:output_type -> flowhook.v1.ListInstancesResponse
+	12, // 53: flowhook.v1.WorkflowInstanceService.ListAssignedToMe:output_type -> flowhook.v1.ListAssignedToMeResponse
+	14, // 54: flowhook.v1.WorkflowInstanceService.TakeTransition:output_type -> flowhook.v1.TakeTransitionResponse
+	16, // 55: flowhook.v1.WorkflowInstanceService.CancelInstance:output_type -> flowhook.v1.CancelInstanceResponse
+	18, // 56: flowhook.v1.WorkflowInstanceService.RetryInstance:output_type -> flowhook.v1.RetryInstanceResponse
+	20, // 57: flowhook.v1.WorkflowInstanceService.ReassignInstance:output_type -> flowhook.v1.ReassignInstanceResponse
+	24, // 58: flowhook.v1.WorkflowInstanceService.ListActivity:output_type -> flowhook.v1.ListActivityResponse
+	26, // 59: flowhook.v1.WorkflowInstanceService.GetSignedDocument:output_type -> flowhook.v1.GetSignedDocumentResponse
+	50, // [50:60] is the sub-list for method output_type
+	40, // [40:50] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_instance_proto_init() }
@@ -2029,7 +2237,7 @@ func file_flowhook_v1_instance_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_instance_proto_rawDesc), len(file_flowhook_v1_instance_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   23,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -823,10 +823,17 @@ type SecuritySettings struct {
 	// How many days the Event Log keeps notifications and their steps (default 30).
 	EventRetentionDays int32 `protobuf:"varint,2,opt,name=event_retention_days,json=eventRetentionDays,proto3" json:"event_retention_days,omitempty"`
 	// Output only: pass as expected_revision (0: never saved).
-	Revision      int64                  `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
-	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Revision  int64                  `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// How many days a finished (COMPLETED or CANCELLED) instance keeps its form data, counted
+	// from when it ended; 0 (the default) keeps it for ever. A daily job erases it past the
+	// limit, from the instance and from its timeline's field changes, keeping the instance and
+	// its timeline, which says "erased by retention".
+	FormDataRetentionDays int32 `protobuf:"varint,5,opt,name=form_data_retention_days,json=formDataRetentionDays,proto3" json:"form_data_retention_days,omitempty"`
+	// The same for the signed documents of a finished instance.
+	DocumentRetentionDays int32 `protobuf:"varint,6,opt,name=document_retention_days,json=documentRetentionDays,proto3" json:"document_retention_days,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *SecuritySettings) Reset() {
@@ -885,6 +892,20 @@ func (x *SecuritySettings) GetUpdatedAt() *timestamppb.Timestamp {
 		return x.UpdatedAt
 	}
 	return nil
+}
+
+func (x *SecuritySettings) GetFormDataRetentionDays() int32 {
+	if x != nil {
+		return x.FormDataRetentionDays
+	}
+	return 0
+}
+
+func (x *SecuritySettings) GetDocumentRetentionDays() int32 {
+	if x != nil {
+		return x.DocumentRetentionDays
+	}
+	return 0
 }
 
 type GetSecuritySettingsRequest struct {
@@ -973,8 +994,11 @@ type UpdateSecuritySettingsRequest struct {
 	// 1 to 3650; 0 means the default, 30.
 	EventRetentionDays int32 `protobuf:"varint,2,opt,name=event_retention_days,json=eventRetentionDays,proto3" json:"event_retention_days,omitempty"`
 	ExpectedRevision   int64 `protobuf:"varint,3,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// 0 (keep for ever) to 36500.
+	FormDataRetentionDays int32 `protobuf:"varint,4,opt,name=form_data_retention_days,json=formDataRetentionDays,proto3" json:"form_data_retention_days,omitempty"`
+	DocumentRetentionDays int32 `protobuf:"varint,5,opt,name=document_retention_days,json=documentRetentionDays,proto3" json:"document_retention_days,omitempty"`
+	unknownFields         protoimpl.UnknownFields
+	sizeCache             protoimpl.SizeCache
 }
 
 func (x *UpdateSecuritySettingsRequest) Reset() {
@@ -1024,6 +1048,20 @@ func (x *UpdateSecuritySettingsRequest) GetEventRetentionDays() int32 {
 func (x *UpdateSecuritySettingsRequest) GetExpectedRevision() int64 {
 	if x != nil {
 		return x.ExpectedRevision
+	}
+	return 0
+}
+
+func (x *UpdateSecuritySettingsRequest) GetFormDataRetentionDays() int32 {
+	if x != nil {
+		return x.FormDataRetentionDays
+	}
+	return 0
+}
+
+func (x *UpdateSecuritySettingsRequest) GetDocumentRetentionDays() int32 {
+	if x != nil {
+		return x.DocumentRetentionDays
 	}
 	return 0
 }
@@ -1931,21 +1969,25 @@ const file_flowhook_v1_settings_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12!\n" +
 	"\faccount_name\x18\x03 \x01(\tR\vaccountName\x12\x1b\n" +
 	"\tuser_name\x18\x04 \x01(\tR\buserName\x12\x19\n" +
-	"\bbase_uri\x18\x05 \x01(\tR\abaseUri\"\xd1\x01\n" +
+	"\bbase_uri\x18\x05 \x01(\tR\abaseUri\"\xc2\x02\n" +
 	"\x10SecuritySettings\x124\n" +
 	"\x16webhook_receiver_debug\x18\x01 \x01(\bR\x14webhookReceiverDebug\x120\n" +
 	"\x14event_retention_days\x18\x02 \x01(\x05R\x12eventRetentionDays\x12\x1a\n" +
 	"\brevision\x18\x03 \x01(\x03R\brevision\x129\n" +
 	"\n" +
-	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\x1c\n" +
+	"updated_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x127\n" +
+	"\x18form_data_retention_days\x18\x05 \x01(\x05R\x15formDataRetentionDays\x126\n" +
+	"\x17document_retention_days\x18\x06 \x01(\x05R\x15documentRetentionDays\"\x1c\n" +
 	"\x1aGetSecuritySettingsRequest\"X\n" +
 	"\x1bGetSecuritySettingsResponse\x129\n" +
-	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings\"\xc9\x01\n" +
+	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings\"\xd4\x02\n" +
 	"\x1dUpdateSecuritySettingsRequest\x124\n" +
 	"\x16webhook_receiver_debug\x18\x01 \x01(\bR\x14webhookReceiverDebug\x12<\n" +
 	"\x14event_retention_days\x18\x02 \x01(\x05B\n" +
 	"\xbaH\a\x1a\x05\x18\xc2\x1c(\x00R\x12eventRetentionDays\x124\n" +
-	"\x11expected_revision\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10expectedRevision\"[\n" +
+	"\x11expected_revision\x18\x03 \x01(\x03B\a\xbaH\x04\"\x02(\x00R\x10expectedRevision\x12D\n" +
+	"\x18form_data_retention_days\x18\x04 \x01(\x05B\v\xbaH\b\x1a\x06\x18\x94\x9d\x02(\x00R\x15formDataRetentionDays\x12C\n" +
+	"\x17document_retention_days\x18\x05 \x01(\x05B\v\xbaH\b\x1a\x06\x18\x94\x9d\x02(\x00R\x15documentRetentionDays\"[\n" +
 	"\x1eUpdateSecuritySettingsResponse\x129\n" +
 	"\bsettings\x18\x01 \x01(\v2\x1d.flowhook.v1.SecuritySettingsR\bsettings\"\xed\x05\n" +
 	"\tConnector\x12\x12\n" +

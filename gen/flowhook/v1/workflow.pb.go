@@ -635,6 +635,9 @@ type State struct {
 	// Required on EXTERNAL states, not allowed elsewhere.
 	External *ExternalStep `protobuf:"bytes,6,opt,name=external,proto3" json:"external,omitempty"`
 	// How long an instance may wait in a HUMAN or EXTERNAL state; unset or zero waits forever.
+	// When it passes, a durable timer fires once: an EXTERNAL state takes the outcome
+	// OUTCOME_EXPIRED (its EXPIRED transition, which it must have, and the work item is cancelled
+	// at the provider); a HUMAN state takes its one transition marked on_timeout.
 	Timeout       *durationpb.Duration `protobuf:"bytes,7,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -775,7 +778,10 @@ type Transition struct {
 	OnOutcome Outcome `protobuf:"varint,5,opt,name=on_outcome,json=onOutcome,proto3,enum=flowhook.v1.Outcome" json:"on_outcome,omitempty"`
 	// Output only: derived from the target state (every transition into an EXTERNAL state
 	// creates the provider's work item). Ignored on input.
-	Actions       []*Action `protobuf:"bytes,6,rep,name=actions,proto3" json:"actions,omitempty"`
+	Actions []*Action `protobuf:"bytes,6,rep,name=actions,proto3" json:"actions,omitempty"`
+	// Only on transitions out of a HUMAN state with a timeout, which must have exactly one: the
+	// transition the system takes when the timeout passes (with no form data).
+	OnTimeout     bool `protobuf:"varint,7,opt,name=on_timeout,json=onTimeout,proto3" json:"on_timeout,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -850,6 +856,13 @@ func (x *Transition) GetActions() []*Action {
 		return x.Actions
 	}
 	return nil
+}
+
+func (x *Transition) GetOnTimeout() bool {
+	if x != nil {
+		return x.OnTimeout
+	}
+	return false
 }
 
 // The editable definition of a workflow.
@@ -931,6 +944,11 @@ type Workflow struct {
 	LatestVersion int32                  `protobuf:"varint,4,opt,name=latest_version,json=latestVersion,proto3" json:"latest_version,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
+	// An archived workflow starts no new instances (FailedPrecondition) and is left out of
+	// ListWorkflows unless include_archived is set; its instances in flight go on.
+	Archived bool `protobuf:"varint,7,opt,name=archived,proto3" json:"archived,omitempty"`
+	// When it was archived; unset when it is not.
+	ArchivedAt    *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=archived_at,json=archivedAt,proto3" json:"archived_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1003,6 +1021,20 @@ func (x *Workflow) GetCreatedAt() *timestamppb.Timestamp {
 func (x *Workflow) GetUpdatedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.UpdatedAt
+	}
+	return nil
+}
+
+func (x *Workflow) GetArchived() bool {
+	if x != nil {
+		return x.Archived
+	}
+	return false
+}
+
+func (x *Workflow) GetArchivedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ArchivedAt
 	}
 	return nil
 }
@@ -1252,7 +1284,7 @@ const file_flowhook_v1_workflow_proto_rawDesc = "" +
 	"\bexternal\x18\x06 \x01(\v2\x19.flowhook.v1.ExternalStepR\bexternal\x12D\n" +
 	"\atimeout\x18\a \x01(\v2\x19.google.protobuf.DurationB\x0f\xbaH\f\xaa\x01\t\"\x05\b\x80\x8a\x8a\x0f2\x00R\atimeout\"?\n" +
 	"\x06Action\x125\n" +
-	"\x04kind\x18\x01 \x01(\x0e2\x17.flowhook.v1.ActionKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\"\xa3\x02\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x17.flowhook.v1.ActionKindB\b\xbaH\x05\x82\x01\x02\x10\x01R\x04kind\"\xc2\x02\n" +
 	"\n" +
 	"Transition\x127\n" +
 	"\x03key\x18\x01 \x01(\tB%\xbaH\"\xc8\x01\x01r\x1d\x18@2\x19^[A-Za-z][A-Za-z0-9_.-]*$R\x03key\x12\x1c\n" +
@@ -1264,12 +1296,14 @@ const file_flowhook_v1_workflow_proto_rawDesc = "" +
 	"\xbaH\a\xc8\x01\x01r\x02\x18@R\atoState\x12=\n" +
 	"\n" +
 	"on_outcome\x18\x05 \x01(\x0e2\x14.flowhook.v1.OutcomeB\b\xbaH\x05\x82\x01\x02\x10\x01R\tonOutcome\x12-\n" +
-	"\aactions\x18\x06 \x03(\v2\x13.flowhook.v1.ActionR\aactions\"\xd9\x01\n" +
+	"\aactions\x18\x06 \x03(\v2\x13.flowhook.v1.ActionR\aactions\x12\x1d\n" +
+	"\n" +
+	"on_timeout\x18\a \x01(\bR\tonTimeout\"\xd9\x01\n" +
 	"\rWorkflowDraft\x12\x1f\n" +
 	"\x04name\x18\x01 \x01(\tB\v\xbaH\b\xc8\x01\x01r\x03\x18\xc8\x01R\x04name\x12*\n" +
 	"\vdescription\x18\x02 \x01(\tB\b\xbaH\x05r\x03\x18\xa0\x1fR\vdescription\x125\n" +
 	"\x06states\x18\x03 \x03(\v2\x12.flowhook.v1.StateB\t\xbaH\x06\x92\x01\x03\x10\xc8\x01R\x06states\x12D\n" +
-	"\vtransitions\x18\x04 \x03(\v2\x17.flowhook.v1.TransitionB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\vtransitions\"\x85\x02\n" +
+	"\vtransitions\x18\x04 \x03(\v2\x17.flowhook.v1.TransitionB\t\xbaH\x06\x92\x01\x03\x10\xe8\aR\vtransitions\"\xde\x02\n" +
 	"\bWorkflow\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x120\n" +
@@ -1278,7 +1312,10 @@ const file_flowhook_v1_workflow_proto_rawDesc = "" +
 	"\n" +
 	"created_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
 	"\n" +
-	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\"\xc4\x02\n" +
+	"updated_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tupdatedAt\x12\x1a\n" +
+	"\barchived\x18\a \x01(\bR\barchived\x12;\n" +
+	"\varchived_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"archivedAt\"\xc4\x02\n" +
 	"\x0fWorkflowVersion\x12\x1f\n" +
 	"\vworkflow_id\x18\x01 \x01(\tR\n" +
 	"workflowId\x12\x18\n" +
@@ -1381,16 +1418,17 @@ var file_flowhook_v1_workflow_proto_depIdxs = []int32{
 	12, // 14: flowhook.v1.Workflow.draft:type_name -> flowhook.v1.WorkflowDraft
 	19, // 15: flowhook.v1.Workflow.created_at:type_name -> google.protobuf.Timestamp
 	19, // 16: flowhook.v1.Workflow.updated_at:type_name -> google.protobuf.Timestamp
-	9,  // 17: flowhook.v1.WorkflowVersion.states:type_name -> flowhook.v1.State
-	11, // 18: flowhook.v1.WorkflowVersion.transitions:type_name -> flowhook.v1.Transition
-	19, // 19: flowhook.v1.WorkflowVersion.published_at:type_name -> google.protobuf.Timestamp
-	15, // 20: flowhook.v1.ValidationErrorDetails.problems:type_name -> flowhook.v1.Problem
-	3,  // 21: flowhook.v1.ExternalStep.OutcomeOverridesEntry.value:type_name -> flowhook.v1.Outcome
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	19, // 17: flowhook.v1.Workflow.archived_at:type_name -> google.protobuf.Timestamp
+	9,  // 18: flowhook.v1.WorkflowVersion.states:type_name -> flowhook.v1.State
+	11, // 19: flowhook.v1.WorkflowVersion.transitions:type_name -> flowhook.v1.Transition
+	19, // 20: flowhook.v1.WorkflowVersion.published_at:type_name -> google.protobuf.Timestamp
+	15, // 21: flowhook.v1.ValidationErrorDetails.problems:type_name -> flowhook.v1.Problem
+	3,  // 22: flowhook.v1.ExternalStep.OutcomeOverridesEntry.value:type_name -> flowhook.v1.Outcome
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_workflow_proto_init() }

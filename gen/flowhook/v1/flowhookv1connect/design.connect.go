@@ -57,6 +57,12 @@ const (
 	// WorkflowDesignServiceListWorkflowVersionsProcedure is the fully-qualified name of the
 	// WorkflowDesignService's ListWorkflowVersions RPC.
 	WorkflowDesignServiceListWorkflowVersionsProcedure = "/flowhook.v1.WorkflowDesignService/ListWorkflowVersions"
+	// WorkflowDesignServiceArchiveWorkflowProcedure is the fully-qualified name of the
+	// WorkflowDesignService's ArchiveWorkflow RPC.
+	WorkflowDesignServiceArchiveWorkflowProcedure = "/flowhook.v1.WorkflowDesignService/ArchiveWorkflow"
+	// WorkflowDesignServiceUnarchiveWorkflowProcedure is the fully-qualified name of the
+	// WorkflowDesignService's UnarchiveWorkflow RPC.
+	WorkflowDesignServiceUnarchiveWorkflowProcedure = "/flowhook.v1.WorkflowDesignService/UnarchiveWorkflow"
 )
 
 // WorkflowDesignServiceClient is a client for the flowhook.v1.WorkflowDesignService service.
@@ -75,6 +81,11 @@ type WorkflowDesignServiceClient interface {
 	GetWorkflowVersion(context.Context, *connect.Request[v1.GetWorkflowVersionRequest]) (*connect.Response[v1.GetWorkflowVersionResponse], error)
 	// Newest version first.
 	ListWorkflowVersions(context.Context, *connect.Request[v1.ListWorkflowVersionsRequest]) (*connect.Response[v1.ListWorkflowVersionsResponse], error)
+	// Archives a workflow: it starts no new instances and is hidden from ListWorkflows (unless
+	// include_archived); instances in flight go on. Archiving an archived workflow changes nothing.
+	ArchiveWorkflow(context.Context, *connect.Request[v1.ArchiveWorkflowRequest]) (*connect.Response[v1.ArchiveWorkflowResponse], error)
+	// Undoes ArchiveWorkflow. Unarchiving a workflow that is not archived changes nothing.
+	UnarchiveWorkflow(context.Context, *connect.Request[v1.UnarchiveWorkflowRequest]) (*connect.Response[v1.UnarchiveWorkflowResponse], error)
 }
 
 // NewWorkflowDesignServiceClient constructs a client for the flowhook.v1.WorkflowDesignService
@@ -141,6 +152,18 @@ func NewWorkflowDesignServiceClient(httpClient connect.HTTPClient, baseURL strin
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		archiveWorkflow: connect.NewClient[v1.ArchiveWorkflowRequest, v1.ArchiveWorkflowResponse](
+			httpClient,
+			baseURL+WorkflowDesignServiceArchiveWorkflowProcedure,
+			connect.WithSchema(workflowDesignServiceMethods.ByName("ArchiveWorkflow")),
+			connect.WithClientOptions(opts...),
+		),
+		unarchiveWorkflow: connect.NewClient[v1.UnarchiveWorkflowRequest, v1.UnarchiveWorkflowResponse](
+			httpClient,
+			baseURL+WorkflowDesignServiceUnarchiveWorkflowProcedure,
+			connect.WithSchema(workflowDesignServiceMethods.ByName("UnarchiveWorkflow")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -154,6 +177,8 @@ type workflowDesignServiceClient struct {
 	publishWorkflow      *connect.Client[v1.PublishWorkflowRequest, v1.PublishWorkflowResponse]
 	getWorkflowVersion   *connect.Client[v1.GetWorkflowVersionRequest, v1.GetWorkflowVersionResponse]
 	listWorkflowVersions *connect.Client[v1.ListWorkflowVersionsRequest, v1.ListWorkflowVersionsResponse]
+	archiveWorkflow      *connect.Client[v1.ArchiveWorkflowRequest, v1.ArchiveWorkflowResponse]
+	unarchiveWorkflow    *connect.Client[v1.UnarchiveWorkflowRequest, v1.UnarchiveWorkflowResponse]
 }
 
 // CreateWorkflow calls flowhook.v1.WorkflowDesignService.CreateWorkflow.
@@ -196,6 +221,16 @@ func (c *workflowDesignServiceClient) ListWorkflowVersions(ctx context.Context, 
 	return c.listWorkflowVersions.CallUnary(ctx, req)
 }
 
+// ArchiveWorkflow calls flowhook.v1.WorkflowDesignService.ArchiveWorkflow.
+func (c *workflowDesignServiceClient) ArchiveWorkflow(ctx context.Context, req *connect.Request[v1.ArchiveWorkflowRequest]) (*connect.Response[v1.ArchiveWorkflowResponse], error) {
+	return c.archiveWorkflow.CallUnary(ctx, req)
+}
+
+// UnarchiveWorkflow calls flowhook.v1.WorkflowDesignService.UnarchiveWorkflow.
+func (c *workflowDesignServiceClient) UnarchiveWorkflow(ctx context.Context, req *connect.Request[v1.UnarchiveWorkflowRequest]) (*connect.Response[v1.UnarchiveWorkflowResponse], error) {
+	return c.unarchiveWorkflow.CallUnary(ctx, req)
+}
+
 // WorkflowDesignServiceHandler is an implementation of the flowhook.v1.WorkflowDesignService
 // service.
 type WorkflowDesignServiceHandler interface {
@@ -213,6 +248,11 @@ type WorkflowDesignServiceHandler interface {
 	GetWorkflowVersion(context.Context, *connect.Request[v1.GetWorkflowVersionRequest]) (*connect.Response[v1.GetWorkflowVersionResponse], error)
 	// Newest version first.
 	ListWorkflowVersions(context.Context, *connect.Request[v1.ListWorkflowVersionsRequest]) (*connect.Response[v1.ListWorkflowVersionsResponse], error)
+	// Archives a workflow: it starts no new instances and is hidden from ListWorkflows (unless
+	// include_archived); instances in flight go on. Archiving an archived workflow changes nothing.
+	ArchiveWorkflow(context.Context, *connect.Request[v1.ArchiveWorkflowRequest]) (*connect.Response[v1.ArchiveWorkflowResponse], error)
+	// Undoes ArchiveWorkflow. Unarchiving a workflow that is not archived changes nothing.
+	UnarchiveWorkflow(context.Context, *connect.Request[v1.UnarchiveWorkflowRequest]) (*connect.Response[v1.UnarchiveWorkflowResponse], error)
 }
 
 // NewWorkflowDesignServiceHandler builds an HTTP handler from the service implementation. It
@@ -275,6 +315,18 @@ func NewWorkflowDesignServiceHandler(svc WorkflowDesignServiceHandler, opts ...c
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowDesignServiceArchiveWorkflowHandler := connect.NewUnaryHandler(
+		WorkflowDesignServiceArchiveWorkflowProcedure,
+		svc.ArchiveWorkflow,
+		connect.WithSchema(workflowDesignServiceMethods.ByName("ArchiveWorkflow")),
+		connect.WithHandlerOptions(opts...),
+	)
+	workflowDesignServiceUnarchiveWorkflowHandler := connect.NewUnaryHandler(
+		WorkflowDesignServiceUnarchiveWorkflowProcedure,
+		svc.UnarchiveWorkflow,
+		connect.WithSchema(workflowDesignServiceMethods.ByName("UnarchiveWorkflow")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/flowhook.v1.WorkflowDesignService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case WorkflowDesignServiceCreateWorkflowProcedure:
@@ -293,6 +345,10 @@ func NewWorkflowDesignServiceHandler(svc WorkflowDesignServiceHandler, opts ...c
 			workflowDesignServiceGetWorkflowVersionHandler.ServeHTTP(w, r)
 		case WorkflowDesignServiceListWorkflowVersionsProcedure:
 			workflowDesignServiceListWorkflowVersionsHandler.ServeHTTP(w, r)
+		case WorkflowDesignServiceArchiveWorkflowProcedure:
+			workflowDesignServiceArchiveWorkflowHandler.ServeHTTP(w, r)
+		case WorkflowDesignServiceUnarchiveWorkflowProcedure:
+			workflowDesignServiceUnarchiveWorkflowHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -332,4 +388,12 @@ func (UnimplementedWorkflowDesignServiceHandler) GetWorkflowVersion(context.Cont
 
 func (UnimplementedWorkflowDesignServiceHandler) ListWorkflowVersions(context.Context, *connect.Request[v1.ListWorkflowVersionsRequest]) (*connect.Response[v1.ListWorkflowVersionsResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowDesignService.ListWorkflowVersions is not implemented"))
+}
+
+func (UnimplementedWorkflowDesignServiceHandler) ArchiveWorkflow(context.Context, *connect.Request[v1.ArchiveWorkflowRequest]) (*connect.Response[v1.ArchiveWorkflowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowDesignService.ArchiveWorkflow is not implemented"))
+}
+
+func (UnimplementedWorkflowDesignServiceHandler) UnarchiveWorkflow(context.Context, *connect.Request[v1.UnarchiveWorkflowRequest]) (*connect.Response[v1.UnarchiveWorkflowResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowDesignService.UnarchiveWorkflow is not implemented"))
 }

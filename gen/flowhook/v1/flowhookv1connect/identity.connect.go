@@ -60,6 +60,12 @@ const (
 	// IdentityServiceListApiKeysProcedure is the fully-qualified name of the IdentityService's
 	// ListApiKeys RPC.
 	IdentityServiceListApiKeysProcedure = "/flowhook.v1.IdentityService/ListApiKeys"
+	// IdentityServiceDeactivateUserProcedure is the fully-qualified name of the IdentityService's
+	// DeactivateUser RPC.
+	IdentityServiceDeactivateUserProcedure = "/flowhook.v1.IdentityService/DeactivateUser"
+	// IdentityServiceReactivateUserProcedure is the fully-qualified name of the IdentityService's
+	// ReactivateUser RPC.
+	IdentityServiceReactivateUserProcedure = "/flowhook.v1.IdentityService/ReactivateUser"
 	// IdentityServiceWhoAmIProcedure is the fully-qualified name of the IdentityService's WhoAmI RPC.
 	IdentityServiceWhoAmIProcedure = "/flowhook.v1.IdentityService/WhoAmI"
 )
@@ -85,6 +91,13 @@ type IdentityServiceClient interface {
 	RevokeApiKey(context.Context, *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error)
 	// The caller's keys, or (admins) a user's.
 	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
+	// Admin only. The user's API keys stop working at once, on every replica (Unauthenticated),
+	// until ReactivateUser; work assigned to them personally stays theirs and is listed by
+	// ListInstances with filter.assignee_inactive, for an admin to reassign. An admin cannot
+	// deactivate themself. Deactivating a deactivated user changes nothing.
+	DeactivateUser(context.Context, *connect.Request[v1.DeactivateUserRequest]) (*connect.Response[v1.DeactivateUserResponse], error)
+	// Admin only. The user's keys (those not revoked) work again.
+	ReactivateUser(context.Context, *connect.Request[v1.ReactivateUserRequest]) (*connect.Response[v1.ReactivateUserResponse], error)
 	// The caller: user, roles and groups.
 	WhoAmI(context.Context, *connect.Request[v1.WhoAmIRequest]) (*connect.Response[v1.WhoAmIResponse], error)
 }
@@ -157,6 +170,18 @@ func NewIdentityServiceClient(httpClient connect.HTTPClient, baseURL string, opt
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		deactivateUser: connect.NewClient[v1.DeactivateUserRequest, v1.DeactivateUserResponse](
+			httpClient,
+			baseURL+IdentityServiceDeactivateUserProcedure,
+			connect.WithSchema(identityServiceMethods.ByName("DeactivateUser")),
+			connect.WithClientOptions(opts...),
+		),
+		reactivateUser: connect.NewClient[v1.ReactivateUserRequest, v1.ReactivateUserResponse](
+			httpClient,
+			baseURL+IdentityServiceReactivateUserProcedure,
+			connect.WithSchema(identityServiceMethods.ByName("ReactivateUser")),
+			connect.WithClientOptions(opts...),
+		),
 		whoAmI: connect.NewClient[v1.WhoAmIRequest, v1.WhoAmIResponse](
 			httpClient,
 			baseURL+IdentityServiceWhoAmIProcedure,
@@ -178,6 +203,8 @@ type identityServiceClient struct {
 	createApiKey      *connect.Client[v1.CreateApiKeyRequest, v1.CreateApiKeyResponse]
 	revokeApiKey      *connect.Client[v1.RevokeApiKeyRequest, v1.RevokeApiKeyResponse]
 	listApiKeys       *connect.Client[v1.ListApiKeysRequest, v1.ListApiKeysResponse]
+	deactivateUser    *connect.Client[v1.DeactivateUserRequest, v1.DeactivateUserResponse]
+	reactivateUser    *connect.Client[v1.ReactivateUserRequest, v1.ReactivateUserResponse]
 	whoAmI            *connect.Client[v1.WhoAmIRequest, v1.WhoAmIResponse]
 }
 
@@ -226,6 +253,16 @@ func (c *identityServiceClient) ListApiKeys(ctx context.Context, req *connect.Re
 	return c.listApiKeys.CallUnary(ctx, req)
 }
 
+// DeactivateUser calls flowhook.v1.IdentityService.DeactivateUser.
+func (c *identityServiceClient) DeactivateUser(ctx context.Context, req *connect.Request[v1.DeactivateUserRequest]) (*connect.Response[v1.DeactivateUserResponse], error) {
+	return c.deactivateUser.CallUnary(ctx, req)
+}
+
+// ReactivateUser calls flowhook.v1.IdentityService.ReactivateUser.
+func (c *identityServiceClient) ReactivateUser(ctx context.Context, req *connect.Request[v1.ReactivateUserRequest]) (*connect.Response[v1.ReactivateUserResponse], error) {
+	return c.reactivateUser.CallUnary(ctx, req)
+}
+
 // WhoAmI calls flowhook.v1.IdentityService.WhoAmI.
 func (c *identityServiceClient) WhoAmI(ctx context.Context, req *connect.Request[v1.WhoAmIRequest]) (*connect.Response[v1.WhoAmIResponse], error) {
 	return c.whoAmI.CallUnary(ctx, req)
@@ -252,6 +289,13 @@ type IdentityServiceHandler interface {
 	RevokeApiKey(context.Context, *connect.Request[v1.RevokeApiKeyRequest]) (*connect.Response[v1.RevokeApiKeyResponse], error)
 	// The caller's keys, or (admins) a user's.
 	ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error)
+	// Admin only. The user's API keys stop working at once, on every replica (Unauthenticated),
+	// until ReactivateUser; work assigned to them personally stays theirs and is listed by
+	// ListInstances with filter.assignee_inactive, for an admin to reassign. An admin cannot
+	// deactivate themself. Deactivating a deactivated user changes nothing.
+	DeactivateUser(context.Context, *connect.Request[v1.DeactivateUserRequest]) (*connect.Response[v1.DeactivateUserResponse], error)
+	// Admin only. The user's keys (those not revoked) work again.
+	ReactivateUser(context.Context, *connect.Request[v1.ReactivateUserRequest]) (*connect.Response[v1.ReactivateUserResponse], error)
 	// The caller: user, roles and groups.
 	WhoAmI(context.Context, *connect.Request[v1.WhoAmIRequest]) (*connect.Response[v1.WhoAmIResponse], error)
 }
@@ -320,6 +364,18 @@ func NewIdentityServiceHandler(svc IdentityServiceHandler, opts ...connect.Handl
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	identityServiceDeactivateUserHandler := connect.NewUnaryHandler(
+		IdentityServiceDeactivateUserProcedure,
+		svc.DeactivateUser,
+		connect.WithSchema(identityServiceMethods.ByName("DeactivateUser")),
+		connect.WithHandlerOptions(opts...),
+	)
+	identityServiceReactivateUserHandler := connect.NewUnaryHandler(
+		IdentityServiceReactivateUserProcedure,
+		svc.ReactivateUser,
+		connect.WithSchema(identityServiceMethods.ByName("ReactivateUser")),
+		connect.WithHandlerOptions(opts...),
+	)
 	identityServiceWhoAmIHandler := connect.NewUnaryHandler(
 		IdentityServiceWhoAmIProcedure,
 		svc.WhoAmI,
@@ -347,6 +403,10 @@ func NewIdentityServiceHandler(svc IdentityServiceHandler, opts ...connect.Handl
 			identityServiceRevokeApiKeyHandler.ServeHTTP(w, r)
 		case IdentityServiceListApiKeysProcedure:
 			identityServiceListApiKeysHandler.ServeHTTP(w, r)
+		case IdentityServiceDeactivateUserProcedure:
+			identityServiceDeactivateUserHandler.ServeHTTP(w, r)
+		case IdentityServiceReactivateUserProcedure:
+			identityServiceReactivateUserHandler.ServeHTTP(w, r)
 		case IdentityServiceWhoAmIProcedure:
 			identityServiceWhoAmIHandler.ServeHTTP(w, r)
 		default:
@@ -392,6 +452,14 @@ func (UnimplementedIdentityServiceHandler) RevokeApiKey(context.Context, *connec
 
 func (UnimplementedIdentityServiceHandler) ListApiKeys(context.Context, *connect.Request[v1.ListApiKeysRequest]) (*connect.Response[v1.ListApiKeysResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.IdentityService.ListApiKeys is not implemented"))
+}
+
+func (UnimplementedIdentityServiceHandler) DeactivateUser(context.Context, *connect.Request[v1.DeactivateUserRequest]) (*connect.Response[v1.DeactivateUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.IdentityService.DeactivateUser is not implemented"))
+}
+
+func (UnimplementedIdentityServiceHandler) ReactivateUser(context.Context, *connect.Request[v1.ReactivateUserRequest]) (*connect.Response[v1.ReactivateUserResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.IdentityService.ReactivateUser is not implemented"))
 }
 
 func (UnimplementedIdentityServiceHandler) WhoAmI(context.Context, *connect.Request[v1.WhoAmIRequest]) (*connect.Response[v1.WhoAmIResponse], error) {

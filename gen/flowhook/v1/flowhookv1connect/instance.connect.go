@@ -54,6 +54,9 @@ const (
 	// WorkflowInstanceServiceRetryInstanceProcedure is the fully-qualified name of the
 	// WorkflowInstanceService's RetryInstance RPC.
 	WorkflowInstanceServiceRetryInstanceProcedure = "/flowhook.v1.WorkflowInstanceService/RetryInstance"
+	// WorkflowInstanceServiceReassignInstanceProcedure is the fully-qualified name of the
+	// WorkflowInstanceService's ReassignInstance RPC.
+	WorkflowInstanceServiceReassignInstanceProcedure = "/flowhook.v1.WorkflowInstanceService/ReassignInstance"
 	// WorkflowInstanceServiceListActivityProcedure is the fully-qualified name of the
 	// WorkflowInstanceService's ListActivity RPC.
 	WorkflowInstanceServiceListActivityProcedure = "/flowhook.v1.WorkflowInstanceService/ListActivity"
@@ -81,6 +84,10 @@ type WorkflowInstanceServiceClient interface {
 	// creation of its work item, looking first for one an earlier attempt created, so that a
 	// retry never makes a second envelope, package or ticket. FailedPrecondition unless FAILED.
 	RetryInstance(context.Context, *connect.Request[v1.RetryInstanceRequest]) (*connect.Response[v1.RetryInstanceResponse], error)
+	// Moves the HUMAN work of an ACTIVE instance, in its current state, to another user or group
+	// (admin only), recorded in Form Activity; the next state's own assignee applies again after
+	// it. FailedPrecondition unless ACTIVE; NotFound for an unknown user or group.
+	ReassignInstance(context.Context, *connect.Request[v1.ReassignInstanceRequest]) (*connect.Response[v1.ReassignInstanceResponse], error)
 	// Form Activity: the instance's timeline, oldest first. Readable like GetInstance, and by
 	// everyone who acted on the instance.
 	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
@@ -145,6 +152,12 @@ func NewWorkflowInstanceServiceClient(httpClient connect.HTTPClient, baseURL str
 			connect.WithSchema(workflowInstanceServiceMethods.ByName("RetryInstance")),
 			connect.WithClientOptions(opts...),
 		),
+		reassignInstance: connect.NewClient[v1.ReassignInstanceRequest, v1.ReassignInstanceResponse](
+			httpClient,
+			baseURL+WorkflowInstanceServiceReassignInstanceProcedure,
+			connect.WithSchema(workflowInstanceServiceMethods.ByName("ReassignInstance")),
+			connect.WithClientOptions(opts...),
+		),
 		listActivity: connect.NewClient[v1.ListActivityRequest, v1.ListActivityResponse](
 			httpClient,
 			baseURL+WorkflowInstanceServiceListActivityProcedure,
@@ -171,6 +184,7 @@ type workflowInstanceServiceClient struct {
 	takeTransition    *connect.Client[v1.TakeTransitionRequest, v1.TakeTransitionResponse]
 	cancelInstance    *connect.Client[v1.CancelInstanceRequest, v1.CancelInstanceResponse]
 	retryInstance     *connect.Client[v1.RetryInstanceRequest, v1.RetryInstanceResponse]
+	reassignInstance  *connect.Client[v1.ReassignInstanceRequest, v1.ReassignInstanceResponse]
 	listActivity      *connect.Client[v1.ListActivityRequest, v1.ListActivityResponse]
 	getSignedDocument *connect.Client[v1.GetSignedDocumentRequest, v1.GetSignedDocumentResponse]
 }
@@ -210,6 +224,11 @@ func (c *workflowInstanceServiceClient) RetryInstance(ctx context.Context, req *
 	return c.retryInstance.CallUnary(ctx, req)
 }
 
+// ReassignInstance calls flowhook.v1.WorkflowInstanceService.ReassignInstance.
+func (c *workflowInstanceServiceClient) ReassignInstance(ctx context.Context, req *connect.Request[v1.ReassignInstanceRequest]) (*connect.Response[v1.ReassignInstanceResponse], error) {
+	return c.reassignInstance.CallUnary(ctx, req)
+}
+
 // ListActivity calls flowhook.v1.WorkflowInstanceService.ListActivity.
 func (c *workflowInstanceServiceClient) ListActivity(ctx context.Context, req *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error) {
 	return c.listActivity.CallUnary(ctx, req)
@@ -240,6 +259,10 @@ type WorkflowInstanceServiceHandler interface {
 	// creation of its work item, looking first for one an earlier attempt created, so that a
 	// retry never makes a second envelope, package or ticket. FailedPrecondition unless FAILED.
 	RetryInstance(context.Context, *connect.Request[v1.RetryInstanceRequest]) (*connect.Response[v1.RetryInstanceResponse], error)
+	// Moves the HUMAN work of an ACTIVE instance, in its current state, to another user or group
+	// (admin only), recorded in Form Activity; the next state's own assignee applies again after
+	// it. FailedPrecondition unless ACTIVE; NotFound for an unknown user or group.
+	ReassignInstance(context.Context, *connect.Request[v1.ReassignInstanceRequest]) (*connect.Response[v1.ReassignInstanceResponse], error)
 	// Form Activity: the instance's timeline, oldest first. Readable like GetInstance, and by
 	// everyone who acted on the instance.
 	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
@@ -300,6 +323,12 @@ func NewWorkflowInstanceServiceHandler(svc WorkflowInstanceServiceHandler, opts 
 		connect.WithSchema(workflowInstanceServiceMethods.ByName("RetryInstance")),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowInstanceServiceReassignInstanceHandler := connect.NewUnaryHandler(
+		WorkflowInstanceServiceReassignInstanceProcedure,
+		svc.ReassignInstance,
+		connect.WithSchema(workflowInstanceServiceMethods.ByName("ReassignInstance")),
+		connect.WithHandlerOptions(opts...),
+	)
 	workflowInstanceServiceListActivityHandler := connect.NewUnaryHandler(
 		WorkflowInstanceServiceListActivityProcedure,
 		svc.ListActivity,
@@ -330,6 +359,8 @@ func NewWorkflowInstanceServiceHandler(svc WorkflowInstanceServiceHandler, opts 
 			workflowInstanceServiceCancelInstanceHandler.ServeHTTP(w, r)
 		case WorkflowInstanceServiceRetryInstanceProcedure:
 			workflowInstanceServiceRetryInstanceHandler.ServeHTTP(w, r)
+		case WorkflowInstanceServiceReassignInstanceProcedure:
+			workflowInstanceServiceReassignInstanceHandler.ServeHTTP(w, r)
 		case WorkflowInstanceServiceListActivityProcedure:
 			workflowInstanceServiceListActivityHandler.ServeHTTP(w, r)
 		case WorkflowInstanceServiceGetSignedDocumentProcedure:
@@ -369,6 +400,10 @@ func (UnimplementedWorkflowInstanceServiceHandler) CancelInstance(context.Contex
 
 func (UnimplementedWorkflowInstanceServiceHandler) RetryInstance(context.Context, *connect.Request[v1.RetryInstanceRequest]) (*connect.Response[v1.RetryInstanceResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowInstanceService.RetryInstance is not implemented"))
+}
+
+func (UnimplementedWorkflowInstanceServiceHandler) ReassignInstance(context.Context, *connect.Request[v1.ReassignInstanceRequest]) (*connect.Response[v1.ReassignInstanceResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowInstanceService.ReassignInstance is not implemented"))
 }
 
 func (UnimplementedWorkflowInstanceServiceHandler) ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error) {

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowhook/v1/design.proto.
  */
 export const file_flowhook_v1_design: GenFile = /*@__PURE__*/
-  fileDesc("ChhmbG93aG9vay92MS9kZXNpZ24ucHJvdG8SC2Zsb3dob29rLnYxIk0KFUNyZWF0ZVdvcmtmbG93UmVxdWVzdBI0Cgh3b3JrZmxvdxgBIAEoCzIaLmZsb3dob29rLnYxLldvcmtmbG93RHJhZnRCBrpIA8gBASJBChZDcmVhdGVXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3cihwEKFVVwZGF0ZVdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQESNAoId29ya2Zsb3cYAiABKAsyGi5mbG93aG9vay52MS5Xb3JrZmxvd0RyYWZ0Qga6SAPIAQESGQoRZXhwZWN0ZWRfcmV2aXNpb24YAyABKAMiQQoWVXBkYXRlV29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmZsb3dob29rLnYxLldvcmtmbG93IjMKEkdldFdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQEiPgoTR2V0V29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmZsb3dob29rLnYxLldvcmtmbG93ImUKFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABISCgpwYWdlX3Rva2VuGAIgASgJEh0KC25hbWVfZmlsdGVyGAMgASgJQgi6SAVyAxjIASJuChVMaXN0V29ya2Zsb3dzUmVzcG9uc2USKAoJd29ya2Zsb3dzGAEgAygLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3cSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAMiRwoXVmFsaWRhdGVXb3JrZmxvd1JlcXVlc3QSLAoId29ya2Zsb3cYASABKAsyGi5mbG93aG9vay52MS5Xb3JrZmxvd0RyYWZ0IkIKGFZhbGlkYXRlV29ya2Zsb3dSZXNwb25zZRImCghwcm9ibGVtcxgBIAMoCzIULmZsb3dob29rLnYxLlByb2JsZW0iUgoWUHVibGlzaFdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQESGQoRZXhwZWN0ZWRfcmV2aXNpb24YAiABKAMiSAoXUHVibGlzaFdvcmtmbG93UmVzcG9uc2USLQoHdmVyc2lvbhgBIAEoCzIcLmZsb3dob29rLnYxLldvcmtmbG93VmVyc2lvbiJUChlHZXRXb3JrZmxvd1ZlcnNpb25SZXF1ZXN0Eh0KC3dvcmtmbG93X2lkGAEgASgJQgi6SAVyA7ABARIYCgd2ZXJzaW9uGAIgASgFQge6SAQaAigAIksKGkdldFdvcmtmbG93VmVyc2lvblJlc3BvbnNlEi0KB3ZlcnNpb24YASABKAsyHC5mbG93aG9vay52MS5Xb3JrZmxvd1ZlcnNpb24ibAobTGlzdFdvcmtmbG93VmVyc2lvbnNSZXF1ZXN0Eh0KC3dvcmtmbG93X2lkGAEgASgJQgi6SAVyA7ABARIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASEgoKcGFnZV90b2tlbhgDIAEoCSJnChxMaXN0V29ya2Zsb3dWZXJzaW9uc1Jlc3BvbnNlEi4KCHZlcnNpb25zGAEgAygLMhwuZmxvd2hvb2sudjEuV29ya2Zsb3dWZXJzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKpBgoVV29ya2Zsb3dEZXNpZ25TZXJ2aWNlElsKDkNyZWF0ZVdvcmtmbG93EiIuZmxvd2hvb2sudjEuQ3JlYXRlV29ya2Zsb3dSZXF1ZXN0GiMuZmxvd2hvb2sudjEuQ3JlYXRlV29ya2Zsb3dSZXNwb25zZSIAElsKDlVwZGF0ZVdvcmtmbG93EiIuZmxvd2hvb2sudjEuVXBkYXRlV29ya2Zsb3dSZXF1ZXN0GiMuZmxvd2hvb2sudjEuVXBkYXRlV29ya2Zsb3dSZXNwb25zZSIAElUKC0dldFdvcmtmbG93Eh8uZmxvd2hvb2sudjEuR2V0V29ya2Zsb3dSZXF1ZXN0GiAuZmxvd2hvb2sudjEuR2V0V29ya2Zsb3dSZXNwb25zZSIDkAIBElsKDUxpc3RXb3JrZmxvd3MSIS5mbG93aG9vay52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBoiLmZsb3dob29rLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZSIDkAIBEmQKEFZhbGlkYXRlV29ya2Zsb3cSJC5mbG93aG9vay52MS5WYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBolLmZsb3dob29rLnYxLlZhbGlkYXRlV29ya2Zsb3dSZXNwb25zZSIDkAIBEl4KD1B1Ymxpc2hXb3JrZmxvdxIjLmZsb3dob29rLnYxLlB1Ymxpc2hXb3JrZmxvd1JlcXVlc3QaJC5mbG93aG9vay52MS5QdWJsaXNoV29ya2Zsb3dSZXNwb25zZSIAEmoKEkdldFdvcmtmbG93VmVyc2lvbhImLmZsb3dob29rLnYxLkdldFdvcmtmbG93VmVyc2lvblJlcXVlc3QaJy5mbG93aG9vay52MS5HZXRXb3JrZmxvd1ZlcnNpb25SZXNwb25zZSIDkAIBEnAKFExpc3RXb3JrZmxvd1ZlcnNpb25zEiguZmxvd2hvb2sudjEuTGlzdFdvcmtmbG93VmVyc2lvbnNSZXF1ZXN0GikuZmxvd2hvb2sudjEuTGlzdFdvcmtmbG93VmVyc2lvbnNSZXNwb25zZSIDkAIBQqQBCg9jb20uZmxvd2hvb2sudjFCC0Rlc2lnblByb3RvUAFaN2dpdGh1Yi5jb20vZmxvd2hvb2svZmxvd2hvb2svZ2VuL2Zsb3dob29rL3YxO2Zsb3dob29rdjGiAgNGWFiqAgtGbG93aG9vay5WMcoCC0Zsb3dob29rXFYx4gIXRmxvd2hvb2tcVjFcR1BCTWV0YWRhdGHqAgxGbG93aG9vazo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_flowhook_v1_workflow]);
+  fileDesc("ChhmbG93aG9vay92MS9kZXNpZ24ucHJvdG8SC2Zsb3dob29rLnYxIk0KFUNyZWF0ZVdvcmtmbG93UmVxdWVzdBI0Cgh3b3JrZmxvdxgBIAEoCzIaLmZsb3dob29rLnYxLldvcmtmbG93RHJhZnRCBrpIA8gBASJBChZDcmVhdGVXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3cihwEKFVVwZGF0ZVdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQESNAoId29ya2Zsb3cYAiABKAsyGi5mbG93aG9vay52MS5Xb3JrZmxvd0RyYWZ0Qga6SAPIAQESGQoRZXhwZWN0ZWRfcmV2aXNpb24YAyABKAMiQQoWVXBkYXRlV29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmZsb3dob29rLnYxLldvcmtmbG93IjMKEkdldFdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQEiPgoTR2V0V29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmZsb3dob29rLnYxLldvcmtmbG93In8KFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABISCgpwYWdlX3Rva2VuGAIgASgJEh0KC25hbWVfZmlsdGVyGAMgASgJQgi6SAVyAxjIARIYChBpbmNsdWRlX2FyY2hpdmVkGAQgASgIIm4KFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIoCgl3b3JrZmxvd3MYASADKAsyFS5mbG93aG9vay52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoAyJHChdWYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBIsCgh3b3JrZmxvdxgBIAEoCzIaLmZsb3dob29rLnYxLldvcmtmbG93RHJhZnQiQgoYVmFsaWRhdGVXb3JrZmxvd1Jlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZmxvd2hvb2sudjEuUHJvYmxlbSJSChZQdWJsaXNoV29ya2Zsb3dSZXF1ZXN0Eh0KC3dvcmtmbG93X2lkGAEgASgJQgi6SAVyA7ABARIZChFleHBlY3RlZF9yZXZpc2lvbhgCIAEoAyJIChdQdWJsaXNoV29ya2Zsb3dSZXNwb25zZRItCgd2ZXJzaW9uGAEgASgLMhwuZmxvd2hvb2sudjEuV29ya2Zsb3dWZXJzaW9uIlQKGUdldFdvcmtmbG93VmVyc2lvblJlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBEhgKB3ZlcnNpb24YAiABKAVCB7pIBBoCKAAiSwoaR2V0V29ya2Zsb3dWZXJzaW9uUmVzcG9uc2USLQoHdmVyc2lvbhgBIAEoCzIcLmZsb3dob29rLnYxLldvcmtmbG93VmVyc2lvbiJsChtMaXN0V29ya2Zsb3dWZXJzaW9uc1JlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABISCgpwYWdlX3Rva2VuGAMgASgJImcKHExpc3RXb3JrZmxvd1ZlcnNpb25zUmVzcG9uc2USLgoIdmVyc2lvbnMYASADKAsyHC5mbG93aG9vay52MS5Xb3JrZmxvd1ZlcnNpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjcKFkFyY2hpdmVXb3JrZmxvd1JlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBIkIKF0FyY2hpdmVXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3ciOQoYVW5hcmNoaXZlV29ya2Zsb3dSZXF1ZXN0Eh0KC3dvcmtmbG93X2lkGAEgASgJQgi6SAVyA7ABASJEChlVbmFyY2hpdmVXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3cy7wcKFVdvcmtmbG93RGVzaWduU2VydmljZRJbCg5DcmVhdGVXb3JrZmxvdxIiLmZsb3dob29rLnYxLkNyZWF0ZVdvcmtmbG93UmVxdWVzdBojLmZsb3dob29rLnYxLkNyZWF0ZVdvcmtmbG93UmVzcG9uc2UiABJbCg5VcGRhdGVXb3JrZmxvdxIiLmZsb3dob29rLnYxLlVwZGF0ZVdvcmtmbG93UmVxdWVzdBojLmZsb3dob29rLnYxLlVwZGF0ZVdvcmtmbG93UmVzcG9uc2UiABJVCgtHZXRXb3JrZmxvdxIfLmZsb3dob29rLnYxLkdldFdvcmtmbG93UmVxdWVzdBogLmZsb3dob29rLnYxLkdldFdvcmtmbG93UmVzcG9uc2UiA5ACARJbCg1MaXN0V29ya2Zsb3dzEiEuZmxvd2hvb2sudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaIi5mbG93aG9vay52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2UiA5ACARJkChBWYWxpZGF0ZVdvcmtmbG93EiQuZmxvd2hvb2sudjEuVmFsaWRhdGVXb3JrZmxvd1JlcXVlc3QaJS5mbG93aG9vay52MS5WYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2UiA5ACARJeCg9QdWJsaXNoV29ya2Zsb3cSIy5mbG93aG9vay52MS5QdWJsaXNoV29ya2Zsb3dSZXF1ZXN0GiQuZmxvd2hvb2sudjEuUHVibGlzaFdvcmtmbG93UmVzcG9uc2UiABJqChJHZXRXb3JrZmxvd1ZlcnNpb24SJi5mbG93aG9vay52MS5HZXRXb3JrZmxvd1ZlcnNpb25SZXF1ZXN0GicuZmxvd2hvb2sudjEuR2V0V29ya2Zsb3dWZXJzaW9uUmVzcG9uc2UiA5ACARJwChRMaXN0V29ya2Zsb3dWZXJzaW9ucxIoLmZsb3dob29rLnYxLkxpc3RXb3JrZmxvd1ZlcnNpb25zUmVxdWVzdBopLmZsb3dob29rLnYxLkxpc3RXb3JrZmxvd1ZlcnNpb25zUmVzcG9uc2UiA5ACARJeCg9BcmNoaXZlV29ya2Zsb3cSIy5mbG93aG9vay52MS5BcmNoaXZlV29ya2Zsb3dSZXF1ZXN0GiQuZmxvd2hvb2sudjEuQXJjaGl2ZVdvcmtmbG93UmVzcG9uc2UiABJkChFVbmFyY2hpdmVXb3JrZmxvdxIlLmZsb3dob29rLnYxLlVuYXJjaGl2ZVdvcmtmbG93UmVxdWVzdBomLmZsb3dob29rLnYxLlVuYXJjaGl2ZVdvcmtmbG93UmVzcG9uc2UiAEKkAQoPY29tLmZsb3dob29rLnYxQgtEZXNpZ25Qcm90b1ABWjdnaXRodWIuY29tL2Zsb3dob29rL2Zsb3dob29rL2dlbi9mbG93aG9vay92MTtmbG93aG9va3YxogIDRlhYqgILRmxvd2hvb2suVjHKAgtGbG93aG9va1xWMeICF0Zsb3dob29rXFYxXEdQQk1ldGFkYXRh6gIMRmxvd2hvb2s6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_flowhook_v1_workflow]);
 
 /**
  * @generated from message flowhook.v1.CreateWorkflowRequest
@@ -151,6 +151,13 @@ export type ListWorkflowsRequest = Message<"flowhook.v1.ListWorkflowsRequest"> &
    * @generated from field: string name_filter = 3;
    */
   nameFilter: string;
+
+  /**
+   * Lists archived workflows too.
+   *
+   * @generated from field: bool include_archived = 4;
+   */
+  includeArchived: boolean;
 };
 
 /**
@@ -359,6 +366,74 @@ export const ListWorkflowVersionsResponseSchema: GenMessage<ListWorkflowVersions
   messageDesc(file_flowhook_v1_design, 15);
 
 /**
+ * @generated from message flowhook.v1.ArchiveWorkflowRequest
+ */
+export type ArchiveWorkflowRequest = Message<"flowhook.v1.ArchiveWorkflowRequest"> & {
+  /**
+   * @generated from field: string workflow_id = 1;
+   */
+  workflowId: string;
+};
+
+/**
+ * Describes the message flowhook.v1.ArchiveWorkflowRequest.
+ * Use `create(ArchiveWorkflowRequestSchema)` to create a new message.
+ */
+export const ArchiveWorkflowRequestSchema: GenMessage<ArchiveWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_design, 16);
+
+/**
+ * @generated from message flowhook.v1.ArchiveWorkflowResponse
+ */
+export type ArchiveWorkflowResponse = Message<"flowhook.v1.ArchiveWorkflowResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.ArchiveWorkflowResponse.
+ * Use `create(ArchiveWorkflowResponseSchema)` to create a new message.
+ */
+export const ArchiveWorkflowResponseSchema: GenMessage<ArchiveWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_design, 17);
+
+/**
+ * @generated from message flowhook.v1.UnarchiveWorkflowRequest
+ */
+export type UnarchiveWorkflowRequest = Message<"flowhook.v1.UnarchiveWorkflowRequest"> & {
+  /**
+   * @generated from field: string workflow_id = 1;
+   */
+  workflowId: string;
+};
+
+/**
+ * Describes the message flowhook.v1.UnarchiveWorkflowRequest.
+ * Use `create(UnarchiveWorkflowRequestSchema)` to create a new message.
+ */
+export const UnarchiveWorkflowRequestSchema: GenMessage<UnarchiveWorkflowRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_design, 18);
+
+/**
+ * @generated from message flowhook.v1.UnarchiveWorkflowResponse
+ */
+export type UnarchiveWorkflowResponse = Message<"flowhook.v1.UnarchiveWorkflowResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.Workflow workflow = 1;
+   */
+  workflow?: Workflow | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.UnarchiveWorkflowResponse.
+ * Use `create(UnarchiveWorkflowResponseSchema)` to create a new message.
+ */
+export const UnarchiveWorkflowResponseSchema: GenMessage<UnarchiveWorkflowResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_design, 19);
+
+/**
  * Designers define workflows as drafts and publish immutable, numbered versions of them.
  *
  * @generated from service flowhook.v1.WorkflowDesignService
@@ -438,6 +513,27 @@ export const WorkflowDesignService: GenService<{
     methodKind: "unary";
     input: typeof ListWorkflowVersionsRequestSchema;
     output: typeof ListWorkflowVersionsResponseSchema;
+  },
+  /**
+   * Archives a workflow: it starts no new instances and is hidden from ListWorkflows (unless
+   * include_archived); instances in flight go on. Archiving an archived workflow changes nothing.
+   *
+   * @generated from rpc flowhook.v1.WorkflowDesignService.ArchiveWorkflow
+   */
+  archiveWorkflow: {
+    methodKind: "unary";
+    input: typeof ArchiveWorkflowRequestSchema;
+    output: typeof ArchiveWorkflowResponseSchema;
+  },
+  /**
+   * Undoes ArchiveWorkflow. Unarchiving a workflow that is not archived changes nothing.
+   *
+   * @generated from rpc flowhook.v1.WorkflowDesignService.UnarchiveWorkflow
+   */
+  unarchiveWorkflow: {
+    methodKind: "unary";
+    input: typeof UnarchiveWorkflowRequestSchema;
+    output: typeof UnarchiveWorkflowResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_flowhook_v1_design, 0);

@@ -15,7 +15,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file flowhook/v1/instance.proto.
  */
 export const file_flowhook_v1_instance: GenFile = /*@__PURE__*/
-  fileDesc("ChpmbG93aG9vay92MS9pbnN0YW5jZS5wcm90bxILZmxvd2hvb2sudjEi/wEKCFdvcmtJdGVtEgoKAmlkGAEgASgJEicKCHByb3ZpZGVyGAIgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXISEwoLZXh0ZXJuYWxfaWQYAyABKAkSDgoGc3RhdHVzGAQgASgJEiUKB291dGNvbWUYBSABKA4yFC5mbG93aG9vay52MS5PdXRjb21lEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jlc29sdmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb25uZWN0b3IYCCABKAki5AMKCEluc3RhbmNlEgoKAmlkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAUSEQoJc3RhdGVfa2V5GAQgASgJEisKBnN0YXR1cxgFIAEoDjIbLmZsb3dob29rLnYxLkluc3RhbmNlU3RhdHVzEioKCWZvcm1fZGF0YRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIcmV2aXNpb24YByABKAMSEgoKc3RhcnRlZF9ieRgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgl3b3JrX2l0ZW0YCyABKAsyFS5mbG93aG9vay52MS5Xb3JrSXRlbRIVCg13b3JrZmxvd19uYW1lGAwgASgJEicKCGFzc2lnbmVlGA0gASgLMhUuZmxvd2hvb2sudjEuQXNzaWduZWUSJwoIcHJvdmlkZXIYDiABKA4yFS5mbG93aG9vay52MS5Qcm92aWRlchIOCgZyZWFzb24YDyABKAkSEQoJY29ubmVjdG9yGBAgASgJIroBChRTdGFydEluc3RhbmNlUmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQESGAoHdmVyc2lvbhgCIAEoBUIHukgEGgIoABIqCglmb3JtX2RhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Eh8KDnRyYW5zaXRpb25fa2V5GAQgASgJQge6SARyAhhAEhwKCnJlcXVlc3RfaWQYBSABKAlCCLpIBXIDGIABIkAKFVN0YXJ0SW5zdGFuY2VSZXNwb25zZRInCghpbnN0YW5jZRgBIAEoCzIVLmZsb3dob29rLnYxLkluc3RhbmNlIjMKEkdldEluc3RhbmNlUmVxdWVzdBIdCgtpbnN0YW5jZV9pZBgBIAEoCUIIukgFcgOwAQEiPgoTR2V0SW5zdGFuY2VSZXNwb25zZRInCghpbnN0YW5jZRgBIAEoCzIVLmZsb3dob29rLnYxLkluc3RhbmNlIq4DCg5JbnN0YW5jZUZpbHRlchIgCgt3b3JrZmxvd19pZBgBIAEoCUILukgI2AEBcgOwAQESGAoHdmVyc2lvbhgCIAEoBUIHukgEGgIoABIaCglzdGF0ZV9rZXkYAyABKAlCB7pIBHICGEASNQoGc3RhdHVzGAQgASgOMhsuZmxvd2hvb2sudjEuSW5zdGFuY2VTdGF0dXNCCLpIBYIBAhABEjEKCHByb3ZpZGVyGAUgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXJCCLpIBYIBAhABEh0KC2V4dGVybmFsX2lkGAYgASgJQgi6SAVyAxj/ARIxCg1jcmVhdGVkX2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg5jcmVhdGVkX2JlZm9yZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASHwoKc3RhcnRlZF9ieRgJIAEoCUILukgI2AEBcgOwAQESMwoJY29ubmVjdG9yGAogASgJQiC6SB3YAQFyGBg/MhReW2EtejAtOV1bYS16MC05LV0qJCJzChRMaXN0SW5zdGFuY2VzUmVxdWVzdBIrCgZmaWx0ZXIYASABKAsyGy5mbG93aG9vay52MS5JbnN0YW5jZUZpbHRlchIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASEgoKcGFnZV90b2tlbhgDIAEoCSJuChVMaXN0SW5zdGFuY2VzUmVzcG9uc2USKAoJaW5zdGFuY2VzGAEgAygLMhUuZmxvd2hvb2sudjEuSW5zdGFuY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEhIKCnRvdGFsX3NpemUYAyABKAMiSQoXTGlzdEFzc2lnbmVkVG9NZVJlcXVlc3QSGgoJcGFnZV9zaXplGAEgASgFQge6SAQaAigAEhIKCnBhZ2VfdG9rZW4YAiABKAkiXQoYTGlzdEFzc2lnbmVkVG9NZVJlc3BvbnNlEigKCWluc3RhbmNlcxgBIAMoCzIVLmZsb3dob29rLnYxLkluc3RhbmNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKnAQoVVGFrZVRyYW5zaXRpb25SZXF1ZXN0Eh0KC2luc3RhbmNlX2lkGAEgASgJQgi6SAVyA7ABARIfCg50cmFuc2l0aW9uX2tleRgCIAEoCUIHukgEcgIYQBIqCglmb3JtX2RhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiIKEWV4cGVjdGVkX3JldmlzaW9uGAQgASgDQge6SAQiAigAIkEKFlRha2VUcmFuc2l0aW9uUmVzcG9uc2USJwoIaW5zdGFuY2UYASABKAsyFS5mbG93aG9vay52MS5JbnN0YW5jZSJTChVDYW5jZWxJbnN0YW5jZVJlcXVlc3QSHQoLaW5zdGFuY2VfaWQYASABKAlCCLpIBXIDsAEBEhsKBnJlYXNvbhgCIAEoCUILukgIyAEBcgMYoB8iQQoWQ2FuY2VsSW5zdGFuY2VSZXNwb25zZRInCghpbnN0YW5jZRgBIAEoCzIVLmZsb3dob29rLnYxLkluc3RhbmNlIjUKFFJldHJ5SW5zdGFuY2VSZXF1ZXN0Eh0KC2luc3RhbmNlX2lkGAEgASgJQgi6SAVyA7ABASJAChVSZXRyeUluc3RhbmNlUmVzcG9uc2USJwoIaW5zdGFuY2UYASABKAsyFS5mbG93aG9vay52MS5JbnN0YW5jZSJxCgtGaWVsZENoYW5nZRIMCgRuYW1lGAEgASgJEikKCW9sZF92YWx1ZRgCIAEoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIpCgluZXdfdmFsdWUYAyABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUi0AIKDUFjdGl2aXR5RW50cnkSCgoCaWQYASABKAkSEwoLaW5zdGFuY2VfaWQYAiABKAkSEAoIc2VxdWVuY2UYAyABKAMSJwoEa2luZBgEIAEoDjIZLmZsb3dob29rLnYxLkFjdGl2aXR5S2luZBIQCghhY3Rvcl9pZBgFIAEoCRISCgpmcm9tX3N0YXRlGAYgASgJEhAKCHRvX3N0YXRlGAcgASgJEhYKDnRyYW5zaXRpb25fa2V5GAggASgJEikKB2NoYW5nZXMYCSADKAsyGC5mbG93aG9vay52MS5GaWVsZENoYW5nZRIPCgdtZXNzYWdlGAogASgJEi4KCmNyZWF0ZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKCGFzc2lnbmVlGAwgASgLMhUuZmxvd2hvb2sudjEuQXNzaWduZWUiZAoTTGlzdEFjdGl2aXR5UmVxdWVzdBIdCgtpbnN0YW5jZV9pZBgBIAEoCUIIukgFcgOwAQESGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhIKCnBhZ2VfdG9rZW4YAyABKAkiXAoUTGlzdEFjdGl2aXR5UmVzcG9uc2USKwoHZW50cmllcxgBIAMoCzIaLmZsb3dob29rLnYxLkFjdGl2aXR5RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjkKGEdldFNpZ25lZERvY3VtZW50UmVxdWVzdBIdCgtpbnN0YW5jZV9pZBgBIAEoCUIIukgFcgOwAQEipgEKGUdldFNpZ25lZERvY3VtZW50UmVzcG9uc2USDAoEbmFtZRgBIAEoCRIUCgxjb250ZW50X3R5cGUYAiABKAkSDwoHY29udGVudBgDIAEoDBIOCgZzaGEyNTYYBCABKAkSFAoMd29ya19pdGVtX2lkGAUgASgJEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKs0BCg5JbnN0YW5jZVN0YXR1cxIfChtJTlNUQU5DRV9TVEFUVVNfVU5TUEVDSUZJRUQQABIaChZJTlNUQU5DRV9TVEFUVVNfQUNUSVZFEAESJAogSU5TVEFOQ0VfU1RBVFVTX1dBSVRJTkdfRVhURVJOQUwQAhIdChlJTlNUQU5DRV9TVEFUVVNfQ09NUExFVEVEEAMSHQoZSU5TVEFOQ0VfU1RBVFVTX0NBTkNFTExFRBAEEhoKFklOU1RBTkNFX1NUQVRVU19GQUlMRUQQBSrVAgoMQWN0aXZpdHlLaW5kEh0KGUFDVElWSVRZX0tJTkRfVU5TUEVDSUZJRUQQABIZChVBQ1RJVklUWV9LSU5EX1NUQVJURUQQARIcChhBQ1RJVklUWV9LSU5EX1RSQU5TSVRJT04QAhIaChZBQ1RJVklUWV9LSU5EX0FTU0lHTkVEEAMSIgoeQUNUSVZJVFlfS0lORF9XQUlUSU5HX0VYVEVSTkFMEAQSGwoXQUNUSVZJVFlfS0lORF9DT01QTEVURUQQBRIbChdBQ1RJVklUWV9LSU5EX0NBTkNFTExFRBAGEhgKFEFDVElWSVRZX0tJTkRfRkFJTEVEEAcSIwofQUNUSVZJVFlfS0lORF9FWFRFUk5BTF9QUk9HUkVTUxAIEhkKFUFDVElWSVRZX0tJTkRfT1VUQ09NRRAJEhkKFUFDVElWSVRZX0tJTkRfUkVUUklFRBAKMuQGChdXb3JrZmxvd0luc3RhbmNlU2VydmljZRJYCg1TdGFydEluc3RhbmNlEiEuZmxvd2hvb2sudjEuU3RhcnRJbnN0YW5jZVJlcXVlc3QaIi5mbG93aG9vay52MS5TdGFydEluc3RhbmNlUmVzcG9uc2UiABJVCgtHZXRJbnN0YW5jZRIfLmZsb3dob29rLnYxLkdldEluc3RhbmNlUmVxdWVzdBogLmZsb3dob29rLnYxLkdldEluc3RhbmNlUmVzcG9uc2UiA5ACARJbCg1MaXN0SW5zdGFuY2VzEiEuZmxvd2hvb2sudjEuTGlzdEluc3RhbmNlc1JlcXVlc3QaIi5mbG93aG9vay52MS5MaXN0SW5zdGFuY2VzUmVzcG9uc2UiA5ACARJkChBMaXN0QXNzaWduZWRUb01lEiQuZmxvd2hvb2sudjEuTGlzdEFzc2lnbmVkVG9NZVJlcXVlc3QaJS5mbG93aG9vay52MS5MaXN0QXNzaWduZWRUb01lUmVzcG9uc2UiA5ACARJbCg5UYWtlVHJhbnNpdGlvbhIiLmZsb3dob29rLnYxLlRha2VUcmFuc2l0aW9uUmVxdWVzdBojLmZsb3dob29rLnYxLlRha2VUcmFuc2l0aW9uUmVzcG9uc2UiABJbCg5DYW5jZWxJbnN0YW5jZRIiLmZsb3dob29rLnYxLkNhbmNlbEluc3RhbmNlUmVxdWVzdBojLmZsb3dob29rLnYxLkNhbmNlbEluc3RhbmNlUmVzcG9uc2UiABJYCg1SZXRyeUluc3RhbmNlEiEuZmxvd2hvb2sudjEuUmV0cnlJbnN0YW5jZVJlcXVlc3QaIi5mbG93aG9vay52MS5SZXRyeUluc3RhbmNlUmVzcG9uc2UiABJYCgxMaXN0QWN0aXZpdHkSIC5mbG93aG9vay52MS5MaXN0QWN0aXZpdHlSZXF1ZXN0GiEuZmxvd2hvb2sudjEuTGlzdEFjdGl2aXR5UmVzcG9uc2UiA5ACARJnChFHZXRTaWduZWREb2N1bWVudBIlLmZsb3dob29rLnYxLkdldFNpZ25lZERvY3VtZW50UmVxdWVzdBomLmZsb3dob29rLnYxLkdldFNpZ25lZERvY3VtZW50UmVzcG9uc2UiA5ACAUKmAQoPY29tLmZsb3dob29rLnYxQg1JbnN0YW5jZVByb3RvUAFaN2dpdGh1Yi5jb20vZmxvd2hvb2svZmxvd2hvb2svZ2VuL2Zsb3dob29rL3YxO2Zsb3dob29rdjGiAgNGWFiqAgtGbG93aG9vay5WMcoCC0Zsb3dob29rXFYx4gIXRmxvd2hvb2tcVjFcR1BCTWV0YWRhdGHqAgxGbG93aG9vazo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_flowhook_v1_workflow, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChpmbG93aG9vay92MS9pbnN0YW5jZS5wcm90bxILZmxvd2hvb2sudjEi/wEKCFdvcmtJdGVtEgoKAmlkGAEgASgJEicKCHByb3ZpZGVyGAIgASgOMhUuZmxvd2hvb2sudjEuUHJvdmlkZXISEwoLZXh0ZXJuYWxfaWQYAyABKAkSDgoGc3RhdHVzGAQgASgJEiUKB291dGNvbWUYBSABKA4yFC5mbG93aG9vay52MS5PdXRjb21lEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3Jlc29sdmVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCgljb25uZWN0b3IYCCABKAkihAUKCEluc3RhbmNlEgoKAmlkGAEgASgJEhMKC3dvcmtmbG93X2lkGAIgASgJEg8KB3ZlcnNpb24YAyABKAUSEQoJc3RhdGVfa2V5GAQgASgJEisKBnN0YXR1cxgFIAEoDjIbLmZsb3dob29rLnYxLkluc3RhbmNlU3RhdHVzEioKCWZvcm1fZGF0YRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEAoIcmV2aXNpb24YByABKAMSEgoKc3RhcnRlZF9ieRgIIAEoCRIuCgpjcmVhdGVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIoCgl3b3JrX2l0ZW0YCyABKAsyFS5mbG93aG9vay52MS5Xb3JrSXRlbRIVCg13b3JrZmxvd19uYW1lGAwgASgJEicKCGFzc2lnbmVlGA0gASgLMhUuZmxvd2hvb2sudjEuQXNzaWduZWUSJwoIcHJvdmlkZXIYDiABKA4yFS5mbG93aG9vay52MS5Qcm92aWRlchIOCgZyZWFzb24YDyABKAkSEQoJY29ubmVjdG9yGBAgASgJEiwKCGRlYWRsaW5lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3ChNmb3JtX2RhdGFfZXJhc2VkX2F0GBIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI3ChNkb2N1bWVudHNfZXJhc2VkX2F0GBMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK6AQoUU3RhcnRJbnN0YW5jZVJlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBEhgKB3ZlcnNpb24YAiABKAVCB7pIBBoCKAASKgoJZm9ybV9kYXRhGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIfCg50cmFuc2l0aW9uX2tleRgEIAEoCUIHukgEcgIYQBIcCgpyZXF1ZXN0X2lkGAUgASgJQgi6SAVyAxiAASJAChVTdGFydEluc3RhbmNlUmVzcG9uc2USJwoIaW5zdGFuY2UYASABKAsyFS5mbG93aG9vay52MS5JbnN0YW5jZSIzChJHZXRJbnN0YW5jZVJlcXVlc3QSHQoLaW5zdGFuY2VfaWQYASABKAlCCLpIBXIDsAEBIj4KE0dldEluc3RhbmNlUmVzcG9uc2USJwoIaW5zdGFuY2UYASABKAsyFS5mbG93aG9vay52MS5JbnN0YW5jZSL9AwoOSW5zdGFuY2VGaWx0ZXISIAoLd29ya2Zsb3dfaWQYASABKAlCC7pICNgBAXIDsAEBEhgKB3ZlcnNpb24YAiABKAVCB7pIBBoCKAASGgoJc3RhdGVfa2V5GAMgASgJQge6SARyAhhAEjUKBnN0YXR1cxgEIAEoDjIbLmZsb3dob29rLnYxLkluc3RhbmNlU3RhdHVzQgi6SAWCAQIQARIxCghwcm92aWRlchgFIAEoDjIVLmZsb3dob29rLnYxLlByb3ZpZGVyQgi6SAWCAQIQARIdCgtleHRlcm5hbF9pZBgGIAEoCUIIukgFcgMY/wESMQoNY3JlYXRlZF9hZnRlchgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMgoOY3JlYXRlZF9iZWZvcmUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEh8KCnN0YXJ0ZWRfYnkYCSABKAlCC7pICNgBAXIDsAEBEjMKCWNvbm5lY3RvchgKIAEoCUIgukgd2AEBchgYPzIUXlthLXowLTldW2EtejAtOS1dKiQSMgoOb3ZlcmR1ZV9iZWZvcmUYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhkKEWFzc2lnbmVlX2luYWN0aXZlGAwgASgIInMKFExpc3RJbnN0YW5jZXNSZXF1ZXN0EisKBmZpbHRlchgBIAEoCzIbLmZsb3dob29rLnYxLkluc3RhbmNlRmlsdGVyEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABISCgpwYWdlX3Rva2VuGAMgASgJIm4KFUxpc3RJbnN0YW5jZXNSZXNwb25zZRIoCglpbnN0YW5jZXMYASADKAsyFS5mbG93aG9vay52MS5JbnN0YW5jZRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoAyJJChdMaXN0QXNzaWduZWRUb01lUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASEgoKcGFnZV90b2tlbhgCIAEoCSJdChhMaXN0QXNzaWduZWRUb01lUmVzcG9uc2USKAoJaW5zdGFuY2VzGAEgAygLMhUuZmxvd2hvb2sudjEuSW5zdGFuY2USFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIqcBChVUYWtlVHJhbnNpdGlvblJlcXVlc3QSHQoLaW5zdGFuY2VfaWQYASABKAlCCLpIBXIDsAEBEh8KDnRyYW5zaXRpb25fa2V5GAIgASgJQge6SARyAhhAEioKCWZvcm1fZGF0YRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSIgoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKANCB7pIBCICKAAiQQoWVGFrZVRyYW5zaXRpb25SZXNwb25zZRInCghpbnN0YW5jZRgBIAEoCzIVLmZsb3dob29rLnYxLkluc3RhbmNlIlMKFUNhbmNlbEluc3RhbmNlUmVxdWVzdBIdCgtpbnN0YW5jZV9pZBgBIAEoCUIIukgFcgOwAQESGwoGcmVhc29uGAIgASgJQgu6SAjIAQFyAxigHyJBChZDYW5jZWxJbnN0YW5jZVJlc3BvbnNlEicKCGluc3RhbmNlGAEgASgLMhUuZmxvd2hvb2sudjEuSW5zdGFuY2UiNQoUUmV0cnlJbnN0YW5jZVJlcXVlc3QSHQoLaW5zdGFuY2VfaWQYASABKAlCCLpIBXIDsAEBIkAKFVJldHJ5SW5zdGFuY2VSZXNwb25zZRInCghpbnN0YW5jZRgBIAEoCzIVLmZsb3dob29rLnYxLkluc3RhbmNlIoMBChdSZWFzc2lnbkluc3RhbmNlUmVxdWVzdBIdCgtpbnN0YW5jZV9pZBgBIAEoCUIIukgFcgOwAQESLwoIYXNzaWduZWUYAiABKAsyFS5mbG93aG9vay52MS5Bc3NpZ25lZUIGukgDyAEBEhgKBnJlYXNvbhgDIAEoCUIIukgFcgMYoB8iQwoYUmVhc3NpZ25JbnN0YW5jZVJlc3BvbnNlEicKCGluc3RhbmNlGAEgASgLMhUuZmxvd2hvb2sudjEuSW5zdGFuY2UicQoLRmllbGRDaGFuZ2USDAoEbmFtZRgBIAEoCRIpCglvbGRfdmFsdWUYAiABKAsyFi5nb29nbGUucHJvdG9idWYuVmFsdWUSKQoJbmV3X3ZhbHVlGAMgASgLMhYuZ29vZ2xlLnByb3RvYnVmLlZhbHVlIv4CCg1BY3Rpdml0eUVudHJ5EgoKAmlkGAEgASgJEhMKC2luc3RhbmNlX2lkGAIgASgJEhAKCHNlcXVlbmNlGAMgASgDEicKBGtpbmQYBCABKA4yGS5mbG93aG9vay52MS5BY3Rpdml0eUtpbmQSEAoIYWN0b3JfaWQYBSABKAkSEgoKZnJvbV9zdGF0ZRgGIAEoCRIQCgh0b19zdGF0ZRgHIAEoCRIWCg50cmFuc2l0aW9uX2tleRgIIAEoCRIpCgdjaGFuZ2VzGAkgAygLMhguZmxvd2hvb2sudjEuRmllbGRDaGFuZ2USDwoHbWVzc2FnZRgKIAEoCRIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCghhc3NpZ25lZRgMIAEoCzIVLmZsb3dob29rLnYxLkFzc2lnbmVlEiwKCGRlYWRsaW5lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJkChNMaXN0QWN0aXZpdHlSZXF1ZXN0Eh0KC2luc3RhbmNlX2lkGAEgASgJQgi6SAVyA7ABARIaCglwYWdlX3NpemUYAiABKAVCB7pIBBoCKAASEgoKcGFnZV90b2tlbhgDIAEoCSJcChRMaXN0QWN0aXZpdHlSZXNwb25zZRIrCgdlbnRyaWVzGAEgAygLMhouZmxvd2hvb2sudjEuQWN0aXZpdHlFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiOQoYR2V0U2lnbmVkRG9jdW1lbnRSZXF1ZXN0Eh0KC2luc3RhbmNlX2lkGAEgASgJQgi6SAVyA7ABASKmAQoZR2V0U2lnbmVkRG9jdW1lbnRSZXNwb25zZRIMCgRuYW1lGAEgASgJEhQKDGNvbnRlbnRfdHlwZRgCIAEoCRIPCgdjb250ZW50GAMgASgMEg4KBnNoYTI1NhgEIAEoCRIUCgx3b3JrX2l0ZW1faWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqzQEKDkluc3RhbmNlU3RhdHVzEh8KG0lOU1RBTkNFX1NUQVRVU19VTlNQRUNJRklFRBAAEhoKFklOU1RBTkNFX1NUQVRVU19BQ1RJVkUQARIkCiBJTlNUQU5DRV9TVEFUVVNfV0FJVElOR19FWFRFUk5BTBACEh0KGUlOU1RBTkNFX1NUQVRVU19DT01QTEVURUQQAxIdChlJTlNUQU5DRV9TVEFUVVNfQ0FOQ0VMTEVEEAQSGgoWSU5TVEFOQ0VfU1RBVFVTX0ZBSUxFRBAFKsoDCgxBY3Rpdml0eUtpbmQSHQoZQUNUSVZJVFlfS0lORF9VTlNQRUNJRklFRBAAEhkKFUFDVElWSVRZX0tJTkRfU1RBUlRFRBABEhwKGEFDVElWSVRZX0tJTkRfVFJBTlNJVElPThACEhoKFkFDVElWSVRZX0tJTkRfQVNTSUdORUQQAxIiCh5BQ1RJVklUWV9LSU5EX1dBSVRJTkdfRVhURVJOQUwQBBIbChdBQ1RJVklUWV9LSU5EX0NPTVBMRVRFRBAFEhsKF0FDVElWSVRZX0tJTkRfQ0FOQ0VMTEVEEAYSGAoUQUNUSVZJVFlfS0lORF9GQUlMRUQQBxIjCh9BQ1RJVklUWV9LSU5EX0VYVEVSTkFMX1BST0dSRVNTEAgSGQoVQUNUSVZJVFlfS0lORF9PVVRDT01FEAkSGQoVQUNUSVZJVFlfS0lORF9SRVRSSUVEEAoSHgoaQUNUSVZJVFlfS0lORF9ERUFETElORV9TRVQQCxIbChdBQ1RJVklUWV9LSU5EX1RJTUVEX09VVBAMEhwKGEFDVElWSVRZX0tJTkRfUkVBU1NJR05FRBANEhgKFEFDVElWSVRZX0tJTkRfRVJBU0VEEA4yxwcKF1dvcmtmbG93SW5zdGFuY2VTZXJ2aWNlElgKDVN0YXJ0SW5zdGFuY2USIS5mbG93aG9vay52MS5TdGFydEluc3RhbmNlUmVxdWVzdBoiLmZsb3dob29rLnYxLlN0YXJ0SW5zdGFuY2VSZXNwb25zZSIAElUKC0dldEluc3RhbmNlEh8uZmxvd2hvb2sudjEuR2V0SW5zdGFuY2VSZXF1ZXN0GiAuZmxvd2hvb2sudjEuR2V0SW5zdGFuY2VSZXNwb25zZSIDkAIBElsKDUxpc3RJbnN0YW5jZXMSIS5mbG93aG9vay52MS5MaXN0SW5zdGFuY2VzUmVxdWVzdBoiLmZsb3dob29rLnYxLkxpc3RJbnN0YW5jZXNSZXNwb25zZSIDkAIBEmQKEExpc3RBc3NpZ25lZFRvTWUSJC5mbG93aG9vay52MS5MaXN0QXNzaWduZWRUb01lUmVxdWVzdBolLmZsb3dob29rLnYxLkxpc3RBc3NpZ25lZFRvTWVSZXNwb25zZSIDkAIBElsKDlRha2VUcmFuc2l0aW9uEiIuZmxvd2hvb2sudjEuVGFrZVRyYW5zaXRpb25SZXF1ZXN0GiMuZmxvd2hvb2sudjEuVGFrZVRyYW5zaXRpb25SZXNwb25zZSIAElsKDkNhbmNlbEluc3RhbmNlEiIuZmxvd2hvb2sudjEuQ2FuY2VsSW5zdGFuY2VSZXF1ZXN0GiMuZmxvd2hvb2sudjEuQ2FuY2VsSW5zdGFuY2VSZXNwb25zZSIAElgKDVJldHJ5SW5zdGFuY2USIS5mbG93aG9vay52MS5SZXRyeUluc3RhbmNlUmVxdWVzdBoiLmZsb3dob29rLnYxLlJldHJ5SW5zdGFuY2VSZXNwb25zZSIAEmEKEFJlYXNzaWduSW5zdGFuY2USJC5mbG93aG9vay52MS5SZWFzc2lnbkluc3RhbmNlUmVxdWVzdBolLmZsb3dob29rLnYxLlJlYXNzaWduSW5zdGFuY2VSZXNwb25zZSIAElgKDExpc3RBY3Rpdml0eRIgLmZsb3dob29rLnYxLkxpc3RBY3Rpdml0eVJlcXVlc3QaIS5mbG93aG9vay52MS5MaXN0QWN0aXZpdHlSZXNwb25zZSIDkAIBEmcKEUdldFNpZ25lZERvY3VtZW50EiUuZmxvd2hvb2sudjEuR2V0U2lnbmVkRG9jdW1lbnRSZXF1ZXN0GiYuZmxvd2hvb2sudjEuR2V0U2lnbmVkRG9jdW1lbnRSZXNwb25zZSIDkAIBQqYBCg9jb20uZmxvd2hvb2sudjFCDUluc3RhbmNlUHJvdG9QAVo3Z2l0aHViLmNvbS9mbG93aG9vay9mbG93aG9vay9nZW4vZmxvd2hvb2svdjE7Zmxvd2hvb2t2MaICA0ZYWKoCC0Zsb3dob29rLlYxygILRmxvd2hvb2tcVjHiAhdGbG93aG9va1xWMVxHUEJNZXRhZGF0YeoCDEZsb3dob29rOjpWMWIGcHJvdG8z", [file_buf_validate_validate, file_flowhook_v1_workflow, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * The work item an EXTERNAL state created at its provider.
@@ -177,6 +177,27 @@ export type Instance = Message<"flowhook.v1.Instance"> & {
    * @generated from field: string connector = 16;
    */
   connector: string;
+
+  /**
+   * When the current state's timeout passes; unset when the state has none or the instance
+   * is no longer active or waiting.
+   *
+   * @generated from field: google.protobuf.Timestamp deadline = 17;
+   */
+  deadline?: Timestamp | undefined;
+
+  /**
+   * When retention erased the form data (form_data is then empty) or the signed documents;
+   * unset while kept (see SecuritySettings).
+   *
+   * @generated from field: google.protobuf.Timestamp form_data_erased_at = 18;
+   */
+  formDataErasedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp documents_erased_at = 19;
+   */
+  documentsErasedAt?: Timestamp | undefined;
 };
 
 /**
@@ -344,6 +365,21 @@ export type InstanceFilter = Message<"flowhook.v1.InstanceFilter"> & {
    * @generated from field: string connector = 10;
    */
   connector: string;
+
+  /**
+   * Only instances, active or waiting, whose deadline (the current state's timeout) is before
+   * this time: pass now for those overdue.
+   *
+   * @generated from field: google.protobuf.Timestamp overdue_before = 11;
+   */
+  overdueBefore?: Timestamp | undefined;
+
+  /**
+   * Only ACTIVE instances assigned personally to a deactivated user (to reassign them).
+   *
+   * @generated from field: bool assignee_inactive = 12;
+   */
+  assigneeInactive: boolean;
 };
 
 /**
@@ -584,6 +620,54 @@ export const RetryInstanceResponseSchema: GenMessage<RetryInstanceResponse> = /*
   messageDesc(file_flowhook_v1_instance, 16);
 
 /**
+ * @generated from message flowhook.v1.ReassignInstanceRequest
+ */
+export type ReassignInstanceRequest = Message<"flowhook.v1.ReassignInstanceRequest"> & {
+  /**
+   * @generated from field: string instance_id = 1;
+   */
+  instanceId: string;
+
+  /**
+   * A user or a group, as in State.assignee.
+   *
+   * @generated from field: flowhook.v1.Assignee assignee = 2;
+   */
+  assignee?: Assignee | undefined;
+
+  /**
+   * Optional: why, kept in Form Activity.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message flowhook.v1.ReassignInstanceRequest.
+ * Use `create(ReassignInstanceRequestSchema)` to create a new message.
+ */
+export const ReassignInstanceRequestSchema: GenMessage<ReassignInstanceRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_instance, 17);
+
+/**
+ * @generated from message flowhook.v1.ReassignInstanceResponse
+ */
+export type ReassignInstanceResponse = Message<"flowhook.v1.ReassignInstanceResponse"> & {
+  /**
+   * @generated from field: flowhook.v1.Instance instance = 1;
+   */
+  instance?: Instance | undefined;
+};
+
+/**
+ * Describes the message flowhook.v1.ReassignInstanceResponse.
+ * Use `create(ReassignInstanceResponseSchema)` to create a new message.
+ */
+export const ReassignInstanceResponseSchema: GenMessage<ReassignInstanceResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_instance, 18);
+
+/**
  * A change of one form field.
  *
  * @generated from message flowhook.v1.FieldChange
@@ -612,7 +696,7 @@ export type FieldChange = Message<"flowhook.v1.FieldChange"> & {
  * Use `create(FieldChangeSchema)` to create a new message.
  */
 export const FieldChangeSchema: GenMessage<FieldChange> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_instance, 17);
+  messageDesc(file_flowhook_v1_instance, 19);
 
 /**
  * @generated from message flowhook.v1.ActivityEntry
@@ -641,7 +725,8 @@ export type ActivityEntry = Message<"flowhook.v1.ActivityEntry"> & {
   kind: ActivityKind;
 
   /**
-   * The user who did it; empty for the platform and outside systems.
+   * The user who did it; "timer" when a state's timeout took the instance on (TIMED_OUT); empty
+   * for the rest of the platform and for outside systems.
    *
    * @generated from field: string actor_id = 5;
    */
@@ -681,6 +766,13 @@ export type ActivityEntry = Message<"flowhook.v1.ActivityEntry"> & {
    * @generated from field: flowhook.v1.Assignee assignee = 12;
    */
   assignee?: Assignee | undefined;
+
+  /**
+   * DEADLINE_SET and TIMED_OUT: when the state's timeout passes (passed).
+   *
+   * @generated from field: google.protobuf.Timestamp deadline = 13;
+   */
+  deadline?: Timestamp | undefined;
 };
 
 /**
@@ -688,7 +780,7 @@ export type ActivityEntry = Message<"flowhook.v1.ActivityEntry"> & {
  * Use `create(ActivityEntrySchema)` to create a new message.
  */
 export const ActivityEntrySchema: GenMessage<ActivityEntry> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_instance, 18);
+  messageDesc(file_flowhook_v1_instance, 20);
 
 /**
  * @generated from message flowhook.v1.ListActivityRequest
@@ -715,7 +807,7 @@ export type ListActivityRequest = Message<"flowhook.v1.ListActivityRequest"> & {
  * Use `create(ListActivityRequestSchema)` to create a new message.
  */
 export const ListActivityRequestSchema: GenMessage<ListActivityRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_instance, 19);
+  messageDesc(file_flowhook_v1_instance, 21);
 
 /**
  * @generated from message flowhook.v1.ListActivityResponse
@@ -737,7 +829,7 @@ export type ListActivityResponse = Message<"flowhook.v1.ListActivityResponse"> &
  * Use `create(ListActivityResponseSchema)` to create a new message.
  */
 export const ListActivityResponseSchema: GenMessage<ListActivityResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_instance, 20);
+  messageDesc(file_flowhook_v1_instance, 22);
 
 /**
  * @generated from message flowhook.v1.GetSignedDocumentRequest
@@ -754,7 +846,7 @@ export type GetSignedDocumentRequest = Message<"flowhook.v1.GetSignedDocumentReq
  * Use `create(GetSignedDocumentRequestSchema)` to create a new message.
  */
 export const GetSignedDocumentRequestSchema: GenMessage<GetSignedDocumentRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_instance, 21);
+  messageDesc(file_flowhook_v1_instance, 23);
 
 /**
  * @generated from message flowhook.v1.GetSignedDocumentResponse
@@ -798,7 +890,7 @@ export type GetSignedDocumentResponse = Message<"flowhook.v1.GetSignedDocumentRe
  * Use `create(GetSignedDocumentResponseSchema)` to create a new message.
  */
 export const GetSignedDocumentResponseSchema: GenMessage<GetSignedDocumentResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_instance, 22);
+  messageDesc(file_flowhook_v1_instance, 24);
 
 /**
  * @generated from enum flowhook.v1.InstanceStatus
@@ -909,6 +1001,34 @@ export enum ActivityKind {
    * @generated from enum value: ACTIVITY_KIND_RETRIED = 10;
    */
   RETRIED = 10,
+
+  /**
+   * The state entered has a timeout: the entry's deadline says when it passes.
+   *
+   * @generated from enum value: ACTIVITY_KIND_DEADLINE_SET = 11;
+   */
+  DEADLINE_SET = 11,
+
+  /**
+   * The state's timeout passed and its timer took the instance on (actor_id "timer").
+   *
+   * @generated from enum value: ACTIVITY_KIND_TIMED_OUT = 12;
+   */
+  TIMED_OUT = 12,
+
+  /**
+   * An admin moved the HUMAN work to another user or group (ReassignInstance).
+   *
+   * @generated from enum value: ACTIVITY_KIND_REASSIGNED = 13;
+   */
+  REASSIGNED = 13,
+
+  /**
+   * Retention erased the form data or the signed documents of the finished instance.
+   *
+   * @generated from enum value: ACTIVITY_KIND_ERASED = 14;
+   */
+  ERASED = 14,
 }
 
 /**
@@ -995,6 +1115,18 @@ export const WorkflowInstanceService: GenService<{
     methodKind: "unary";
     input: typeof RetryInstanceRequestSchema;
     output: typeof RetryInstanceResponseSchema;
+  },
+  /**
+   * Moves the HUMAN work of an ACTIVE instance, in its current state, to another user or group
+   * (admin only), recorded in Form Activity; the next state's own assignee applies again after
+   * it. FailedPrecondition unless ACTIVE; NotFound for an unknown user or group.
+   *
+   * @generated from rpc flowhook.v1.WorkflowInstanceService.ReassignInstance
+   */
+  reassignInstance: {
+    methodKind: "unary";
+    input: typeof ReassignInstanceRequestSchema;
+    output: typeof ReassignInstanceResponseSchema;
   },
   /**
    * Form Activity: the instance's timeline, oldest first. Readable like GetInstance, and by
