@@ -331,7 +331,7 @@ var (
 		{Name: "entered_revision", Type: field.TypeInt64},
 		{Name: "provider", Type: field.TypeString},
 		{Name: "external_id", Type: field.TypeString, Nullable: true},
-		{Name: "status", Type: field.TypeEnum, Enums: []string{"CREATING", "WAITING", "RESOLVED", "FAILED", "CANCELLED"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"CREATING", "WAITING", "RESOLVED", "FAILED", "CANCELLED", "EXPIRED"}},
 		{Name: "provider_status", Type: field.TypeString, Default: ""},
 		{Name: "outcome", Type: field.TypeString, Default: ""},
 		{Name: "error", Type: field.TypeString, Size: 2147483647, Default: ""},

@@ -24,7 +24,7 @@ func (WorkItem) Fields() []ent.Field {
 		field.String("provider").Immutable(),
 		// The provider's id (envelopeId, packageId); unique per provider once coupled.
 		field.String("external_id").Optional().Nillable(),
-		field.Enum("status").Values("CREATING", "WAITING", "RESOLVED", "FAILED", "CANCELLED"),
+		field.Enum("status").Values("CREATING", "WAITING", "RESOLVED", "FAILED", "CANCELLED", "EXPIRED"),
 		field.String("provider_status").Default(""),
 		field.String("outcome").Default(""),
 		field.Text("error").Default(""),

@@ -113,6 +113,7 @@ const (
 	StatusRESOLVED  Status = "RESOLVED"
 	StatusFAILED    Status = "FAILED"
 	StatusCANCELLED Status = "CANCELLED"
+	StatusEXPIRED   Status = "EXPIRED"
 )
 
 func (s Status) String() string {
@@ -122,7 +123,7 @@ func (s Status) String() string {
 // StatusValidator is a validator for the "status" field enum values. It is called by the builders before save.
 func StatusValidator(s Status) error {
 	switch s {
-	case StatusCREATING, StatusWAITING, StatusRESOLVED, StatusFAILED, StatusCANCELLED:
+	case StatusCREATING, StatusWAITING, StatusRESOLVED, StatusFAILED, StatusCANCELLED, StatusEXPIRED:
 		return nil
 	default:
 		return fmt.Errorf("workitem: invalid enum value for status field: %q", s)

@@ -150,6 +150,7 @@ func draftFromProto(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems)
 			From:      t.GetFromState(),
 			To:        t.GetToState(),
 			OnOutcome: outcomeFromProto(t.GetOnOutcome()),
+			OnTimeout: t.GetOnTimeout(),
 			// Actions are output only: the engine derives them.
 		}
 	}
@@ -204,6 +205,7 @@ func transitionsToProto(ts []engine.Transition) []*flowhookv1.Transition {
 			FromState: t.From,
 			ToState:   t.To,
 			OnOutcome: outcomeToProto(t.OnOutcome),
+			OnTimeout: t.OnTimeout,
 		}
 		for _, a := range t.Actions {
 			pt.Actions = append(pt.Actions, &flowhookv1.Action{Kind: actionToProto(a.Kind)})

@@ -83,6 +83,13 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 			f.CreatedBefore = t.AsTime()
 		}
 	}
+	if t := pf.GetOverdueBefore(); t != nil {
+		if t.CheckValid() != nil {
+			ps.Add("filter.overdue_before", "is not a valid timestamp")
+		} else {
+			f.OverdueBefore = t.AsTime()
+		}
+	}
 	// The token is bound to the whole filter.
 	filter := filterKey(pf)
 	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filter)
@@ -204,6 +211,9 @@ func instanceToProto(in engine.Instance) *flowhookv1.Instance {
 		UpdatedAt:    timestamp(in.UpdatedAt),
 	}
 	out.Assignee = assigneeToProto(in.Assignee)
+	if in.Deadline != nil && in.Status.Open() {
+		out.Deadline = timestamp(*in.Deadline)
+	}
 	if w := in.WorkItem; w != nil {
 		out.WorkItem = &flowhookv1.WorkItem{
 			Id:         w.ID,
@@ -245,6 +255,9 @@ func activityToProto(a engine.Activity) *flowhookv1.ActivityEntry {
 		Message:       a.Message,
 		CreatedAt:     timestamp(a.CreatedAt),
 		Assignee:      assigneeToProto(a.Assignee),
+	}
+	if a.Deadline != nil {
+		out.Deadline = timestamp(*a.Deadline)
 	}
 	for _, c := range a.Changes {
 		fc := &flowhookv1.FieldChange{Name: c.Name}

@@ -274,10 +274,15 @@ func (c *Creator) Cancel(ctx context.Context, workItemID, reason string, lastAtt
 		return err
 	}
 	now := c.clock.Now()
-	if wi.Status != WorkItemWaiting {
+	if wi.Status != WorkItemWaiting && wi.Status != WorkItemExpired {
 		// CREATING: the create job may be talking to the provider right now; it sees the
-		// cancelled instance and voids whatever it created (Create, abandon).
+		// cancelled instance and voids whatever it created (Create, abandon). EXPIRED: its
+		// state timed out, and it is cancelled at the provider, keeping that status.
 		return nil
+	}
+	closed := WorkItemCancelled
+	if wi.Status == WorkItemExpired {
+		closed = WorkItemExpired
 	}
 	client, err := c.providers.Client(ctx, wi.System)
 	if err == nil {
@@ -293,7 +298,7 @@ func (c *Creator) Cancel(ctx context.Context, workItemID, reason string, lastAtt
 		note = publicText(err)
 		act.Message = fmt.Sprintf("could not void %s %s: %s", wi.System, wi.ExternalID, note)
 	}
-	return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, note, &act)
+	return c.work.CloseWorkItem(ctx, wi.ID, closed, note, &act)
 }
 
 // FetchDocument downloads and keeps the signed document of a FINISHED work item.

@@ -55,6 +55,9 @@ type Instance struct {
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 	EndedAt            *time.Time
+	// Deadline is when the current state's timeout passes (nil: it has none, or the instance
+	// left it). The state's timer fires only while the instance is open at this deadline.
+	Deadline *time.Time
 	// WorkItem is the newest work item, when read with it (GetInstance).
 	WorkItem *WorkItem
 }
@@ -73,11 +76,15 @@ const (
 	ActivityFailed
 	ActivityExternalProgress
 	ActivityOutcome
-	ActivityRetried // an admin ran the failed step again (RetryInstance)
+	ActivityRetried     // an admin ran the failed step again (RetryInstance)
+	ActivityDeadlineSet // the state entered has a timeout (its deadline)
+	ActivityTimedOut    // the state's timeout passed and its timer took the instance on
+	ActivityReassigned  // an admin moved the HUMAN work (ReassignInstance)
+	ActivityErased      // retention erased form data or documents
 )
 
 var activityKindNames = []string{"", "STARTED", "TRANSITION", "ASSIGNED", "WAITING_EXTERNAL", "COMPLETED",
-	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME", "RETRIED"}
+	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME", "RETRIED", "DEADLINE_SET", "TIMED_OUT", "REASSIGNED", "ERASED"}
 
 func (k ActivityKind) String() string { return enumName(activityKindNames, int(k)) }
 
@@ -107,22 +114,25 @@ type Activity struct {
 	TransitionKey string
 	Changes       []FieldChange
 	Assignee      *Assignee
-	Message       string
-	CreatedAt     time.Time
+	// Deadline: DEADLINE_SET and TIMED_OUT entries' deadline.
+	Deadline  *time.Time
+	Message   string
+	CreatedAt time.Time
 }
 
 // ActivityDetails is the stored JSON form of an activity's structured details.
 type ActivityDetails struct {
 	Changes  []FieldChange `json:"changes,omitempty"`
 	Assignee *Assignee     `json:"assignee,omitempty"`
+	Deadline *time.Time    `json:"deadline,omitempty"`
 }
 
 // MarshalDetails returns the stored form of an activity's details (nil when it has none).
 func (a Activity) MarshalDetails() (json.RawMessage, error) {
-	if len(a.Changes) == 0 && a.Assignee == nil {
+	if len(a.Changes) == 0 && a.Assignee == nil && a.Deadline == nil {
 		return nil, nil
 	}
-	return json.Marshal(ActivityDetails{Changes: a.Changes, Assignee: a.Assignee})
+	return json.Marshal(ActivityDetails{Changes: a.Changes, Assignee: a.Assignee, Deadline: a.Deadline})
 }
 
 // InstanceFilter narrows ListInstances (Workflow Manage). Zero values match everything.
@@ -138,4 +148,6 @@ type InstanceFilter struct {
 	StartedBy     string
 	CreatedAfter  time.Time // inclusive
 	CreatedBefore time.Time // exclusive
+	// OverdueBefore keeps open instances whose deadline is before it.
+	OverdueBefore time.Time
 }

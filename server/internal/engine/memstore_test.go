@@ -136,6 +136,11 @@ func (s *memStore) UpdateInstance(_ context.Context, in engine.Instance, expecte
 			return engine.Instance{}, fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, wi.ID)
 		}
 	}
+	for _, wi := range eff.ExpiredWorkItems {
+		if got := s.items[wi.ID]; got.Status != engine.WorkItemWaiting || got.Revision != wi.Revision {
+			return engine.Instance{}, fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, wi.ID)
+		}
+	}
 	in.Revision = expected + 1
 	in.WorkItem = nil
 	s.instances[in.ID] = in
@@ -155,6 +160,10 @@ func (s *memStore) applyLocked(eff engine.Effects) error {
 		cur.Status, cur.EnteredRevision, cur.Error, cur.UpdatedAt = engine.WorkItemCreating, wi.EnteredRevision, "", wi.UpdatedAt
 		cur.Revision++
 		s.items[wi.ID] = cur
+	}
+	for _, wi := range eff.ExpiredWorkItems {
+		wi.Revision++
+		s.items[wi.ID] = wi
 	}
 	s.jobs = append(s.jobs, eff.Jobs...)
 	return nil
@@ -321,6 +330,7 @@ type memClient struct {
 	createErr       error
 	failAfterCreate error
 	findErr         error
+	cancels         []string // "external id: reason" of each Cancel
 }
 
 func newMemClient() *memClient { return &memClient{items: map[string]string{}} }
@@ -353,6 +363,20 @@ func (c *memClient) FindByWorkItem(_ context.Context, workItemID string, _ time.
 }
 
 // record returns what the client saw: creates, lookups and the items it holds.
+// Cancel records the external ids cancelled (voided) and why.
+func (c *memClient) Cancel(_ context.Context, externalID, reason string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cancels = append(c.cancels, externalID+": "+reason)
+	return nil
+}
+
+func (c *memClient) cancelled() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.cancels)
+}
+
 func (c *memClient) record() (creates, finds []string, items map[string]string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

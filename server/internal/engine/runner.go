@@ -221,16 +221,17 @@ func pickTransition(def Draft, from State, key string) (Transition, Problems) {
 // move takes transition t: the instance enters t's target, and the activities say so. Entering
 // an EXTERNAL state creates its work item and the job that creates it at the provider.
 // inst.Revision must be the revision the instance will have once saved.
-func (r *Runner) move(ctx context.Context, inst *Instance, def Draft, t Transition, actor string, changes []FieldChange) ([]Activity, Effects) {
-	var eff Effects
+func (r *Runner) move(ctx context.Context, inst *Instance, def Draft, t Transition, actor string, changes []FieldChange) (acts []Activity, eff Effects) {
 	now := r.clock.Now()
 	to, _ := def.State(t.To)
-	acts := []Activity{{Kind: ActivityTransition, ActorID: actor, FromState: inst.StateKey, ToState: to.Key,
+	acts = []Activity{{Kind: ActivityTransition, ActorID: actor, FromState: inst.StateKey, ToState: to.Key,
 		TransitionKey: t.Key, Changes: changes, CreatedAt: now,
 		Message: fmt.Sprintf("took %q from %q to %q", t.Key, inst.StateKey, to.Key)}}
 	inst.StateKey = to.Key
 	inst.Assignee = nil
+	inst.Deadline = nil
 	inst.UpdatedAt = now
+	defer func() { acts, eff = r.startTimer(inst, to, now, acts, eff) }()
 	switch to.Kind {
 	case StateKindHuman:
 		inst.Status = StatusActive
@@ -345,6 +346,7 @@ func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (In
 	waiting := inst.Status == StatusWaitingExternal
 	inst.Status = StatusCancelled
 	inst.Assignee = nil
+	inst.Deadline = nil
 	inst.Reason = reason
 	inst.EndedAt = &now
 	inst.UpdatedAt = now
@@ -409,6 +411,14 @@ func (r *Runner) Retry(ctx context.Context, p Principal, id string) (Instance, e
 	acts := []Activity{{Kind: ActivityRetried, ActorID: p.UserID, FromState: inst.StateKey, ToState: inst.StateKey,
 		CreatedAt: now, Message: msg}}
 	eff := Effects{RetriedWorkItems: []WorkItem{wi}, Jobs: []Job{CreateWorkItemJob{WorkItemID: wi.ID, Retried: true}}}
+	// The step run again gets its whole timeout again: a timer that passed while the instance
+	// was FAILED did nothing.
+	inst.Deadline = nil
+	if def, err := r.definition(ctx, inst.WorkflowID, inst.Version); err != nil {
+		return Instance{}, err
+	} else if state, ok := def.State(inst.StateKey); ok {
+		acts, eff = r.startTimer(&inst, state, now, acts, eff)
+	}
 	out, err := r.instances.UpdateInstance(ctx, inst, read, acts, eff)
 	if errors.Is(err, ErrConflict) {
 		// A concurrent retry (or another change) won: say where the instance is now.

@@ -269,6 +269,8 @@ func validateTransitions(ps *Problems, d Draft, states map[string]int) {
 	keys := make(map[string]int, len(d.Transitions))
 	// outcomes[from][outcome] = index of the first transition out of from on that outcome
 	outcomes := make(map[string]map[Outcome]int)
+	// onTimeout[from] = index of the transition out of from marked on_timeout
+	onTimeout := make(map[string]int)
 	for i, t := range d.Transitions {
 		path := fmt.Sprintf("transitions[%d]", i)
 		if checkKey(ps, path+".key", t.Key) {
@@ -324,6 +326,36 @@ func validateTransitions(ps *Problems, d Draft, states map[string]int) {
 			}
 		case t.OnOutcome != OutcomeUnspecified:
 			ps.Add(path+".on_outcome", "only transitions out of EXTERNAL states carry an outcome; %q is %s", from.Key, from.Kind)
+		}
+		switch {
+		case t.OnTimeout && from.Kind == StateKindExternal:
+			ps.Add(path+".on_timeout", "EXTERNAL state %q times out by its transition on OUTCOME_EXPIRED, not on_timeout", from.Key)
+		case t.OnTimeout && from.Kind != StateKindHuman:
+			ps.Add(path+".on_timeout", "only transitions out of HUMAN states are taken on a timeout; %q is %s", from.Key, from.Kind)
+		case t.OnTimeout && from.Timeout <= 0:
+			ps.Add(path+".on_timeout", "state %q has no timeout: give it one, or unmark this transition", from.Key)
+		case t.OnTimeout:
+			if j, dup := onTimeout[from.Key]; dup {
+				ps.Add(path+".on_timeout", "state %q already times out by transitions[%d]; exactly one transition is taken on its timeout", from.Key, j)
+			} else {
+				onTimeout[from.Key] = i
+			}
+		}
+	}
+	// A state with a timeout needs the way out its timer takes.
+	for i, s := range d.States {
+		if j, ok := states[s.Key]; s.Timeout <= 0 || s.Timeout > MaxTimeout || !ok || j != i {
+			continue // an invalid or duplicate key is reported as such
+		}
+		switch s.Kind {
+		case StateKindHuman:
+			if _, ok := onTimeout[s.Key]; !ok {
+				ps.Add(fmt.Sprintf("states[%d].timeout", i), "HUMAN state %q has a timeout but no transition marked on_timeout: mark exactly one of its transitions to take when it passes", s.Key)
+			}
+		case StateKindExternal:
+			if _, ok := outcomes[s.Key][OutcomeExpired]; !ok {
+				ps.Add(fmt.Sprintf("states[%d].timeout", i), "EXTERNAL state %q has a timeout but no transition on OUTCOME_EXPIRED: its timeout is that outcome, so give it one", s.Key)
+			}
 		}
 	}
 }

@@ -64,7 +64,6 @@ func baseDraft() engine.Draft {
 				Name:     "Finance review",
 				Kind:     engine.StateKindHuman,
 				Assignee: &engine.Assignee{GroupID: "finance"},
-				Timeout:  72 * time.Hour,
 			},
 			{
 				Key:  "sign",
@@ -79,7 +78,6 @@ func baseDraft() engine.Draft {
 						"envelope-voided": engine.OutcomeDenied,
 					},
 				},
-				Timeout: 14 * 24 * time.Hour,
 			},
 			{Key: "done", Name: "Done", Kind: engine.StateKindEnd},
 			{Key: "rejected", Name: "Rejected", Kind: engine.StateKindEnd},
@@ -320,7 +318,47 @@ func TestValidateDraft(t *testing.T) {
 			mutate: func(d *engine.Draft) {
 				d.States[stReview].Timeout = engine.MaxTimeout
 				d.States[stSign].Timeout = engine.MaxTimeout
+				d.Transitions[trReject].OnTimeout = true
+				d.Transitions = append(d.Transitions, engine.Transition{Key: "expired", From: "sign", To: "rejected", OnOutcome: engine.OutcomeExpired})
 			},
+		},
+		{
+			name:   "timeout: a HUMAN state with a timeout needs a transition marked on_timeout",
+			mutate: func(d *engine.Draft) { d.States[stReview].Timeout = time.Hour },
+			want:   []want{p("states[1].timeout", `HUMAN state "review" has a timeout but no transition marked on_timeout`)},
+		},
+		{
+			name:   "timeout: an EXTERNAL state with a timeout needs a transition on EXPIRED",
+			mutate: func(d *engine.Draft) { d.States[stSign].Timeout = time.Hour },
+			want:   []want{p("states[2].timeout", `EXTERNAL state "sign" has a timeout but no transition on OUTCOME_EXPIRED`)},
+		},
+		{
+			name: "on_timeout: two transitions marked out of one state",
+			mutate: func(d *engine.Draft) {
+				d.States[stReview].Timeout = time.Hour
+				d.Transitions[trApprove].OnTimeout = true
+				d.Transitions[trReject].OnTimeout = true
+			},
+			want: []want{p("transitions[2].on_timeout", `state "review" already times out by transitions[1]`)},
+		},
+		{
+			name:   "on_timeout: out of a HUMAN state without a timeout",
+			mutate: func(d *engine.Draft) { d.Transitions[trReject].OnTimeout = true },
+			want:   []want{p("transitions[2].on_timeout", `state "review" has no timeout`)},
+		},
+		{
+			name: "on_timeout: out of an EXTERNAL state",
+			mutate: func(d *engine.Draft) {
+				d.States[stSign].Timeout = time.Hour
+				d.Transitions[trDeclined].OnOutcome = engine.OutcomeExpired
+				d.Transitions[trDeclined].OnTimeout = true
+			},
+			want: []want{p("transitions[4].on_timeout", `EXTERNAL state "sign" times out by its transition on OUTCOME_EXPIRED`)},
+		},
+		{
+			name:   "on_timeout: out of START",
+			mutate: func(d *engine.Draft) { d.Transitions[trSubmit].OnTimeout = true },
+			want:   []want{p("transitions[0].on_timeout", `only transitions out of HUMAN states are taken on a timeout; "start" is START`)},
 		},
 		{
 			name: "valid: key of exactly MaxKeyLen characters",
@@ -1589,7 +1627,7 @@ type fuzzArgs struct {
 
 var fuzzSeeds = []fuzzArgs{
 	{"Purchase", "start,review,sign,done,rejected", 0x44321, 0x00a14,
-		"start>review;review>sign;review>rejected;sign>done>3;sign>rejected>2", "name", 1, 1, int64(time.Hour)},
+		"start>review;review>sign;review>rejected;sign>done>3;sign>rejected>2;sign>rejected>5", "name", 1, 1, int64(time.Hour)},
 	{"", "", 0, 0, "", "", 0, 0, 0},
 	{"x", "a,a,b", 0x421, 0x1f, "a>b;b>a;a>a", "email", 5, 2, -1},
 	{"bad\xff", "start,,9x,end", 0x4f51, 0x7777, "start>;>end;start>end>99", "", 42, 99, 1 << 62},

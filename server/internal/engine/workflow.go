@@ -148,11 +148,14 @@ type Action struct {
 
 // Transition is an edge of a workflow.
 type Transition struct {
-	Key       string   `json:"key"`
-	Name      string   `json:"name,omitempty"`
-	From      string   `json:"from"`
-	To        string   `json:"to"`
-	OnOutcome Outcome  `json:"onOutcome,omitempty"`
+	Key       string  `json:"key"`
+	Name      string  `json:"name,omitempty"`
+	From      string  `json:"from"`
+	To        string  `json:"to"`
+	OnOutcome Outcome `json:"onOutcome,omitempty"`
+	// OnTimeout marks the one transition out of a HUMAN state with a timeout that the state's
+	// timer takes when the timeout passes.
+	OnTimeout bool     `json:"onTimeout,omitempty"`
 	Actions   []Action `json:"actions,omitempty"`
 }
 

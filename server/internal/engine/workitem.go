@@ -23,6 +23,9 @@ const (
 	WorkItemFailed WorkItemStatus = "FAILED"
 	// WorkItemCancelled: voided at the provider because the instance was cancelled.
 	WorkItemCancelled WorkItemStatus = "CANCELLED"
+	// WorkItemExpired: the state's timeout passed before the provider reported an outcome;
+	// the outcome is EXPIRED and a job cancels the item at its provider.
+	WorkItemExpired WorkItemStatus = "EXPIRED"
 )
 
 // Open reports whether the work item may still change.
@@ -70,13 +73,40 @@ type ProcessEventJob struct {
 
 func (ProcessEventJob) Kind() string { return "process_event" }
 
-// CancelWorkItemJob voids a work item at its provider because its instance was cancelled.
+// CancelWorkItemJob voids a work item at its provider because its instance was cancelled, or
+// because its state's timeout passed (Expired).
 type CancelWorkItemJob struct {
 	WorkItemID string `json:"work_item_id"`
 	Reason     string `json:"reason"`
+	Expired    bool   `json:"expired,omitempty"`
 }
 
 func (CancelWorkItemJob) Kind() string { return "cancel_work_item" }
+
+// MaxAttempts: an item whose state timed out is cancelled until its provider takes it (the
+// backoff, attempt⁴ seconds, makes 50 attempts span more than a year); a cancellation's keeps
+// the queue's default.
+func (j CancelWorkItemJob) MaxAttempts() int {
+	if j.Expired {
+		return 50
+	}
+	return 0
+}
+
+// StateTimeoutJob is the durable timer of a state with a timeout: scheduled for the deadline
+// in the transaction that entered the state. It fires only while the instance is still open
+// in that state at that deadline (Runner.Timeout), so leaving the state makes it a no-op, and
+// of the job and the in-process wake-up that may race it, one takes effect.
+type StateTimeoutJob struct {
+	InstanceID string    `json:"instance_id"`
+	StateKey   string    `json:"state_key"`
+	Deadline   time.Time `json:"deadline"`
+}
+
+func (StateTimeoutJob) Kind() string { return "state_timeout" }
+
+// ScheduledAt: the job runs at the deadline.
+func (j StateTimeoutJob) ScheduledAt() time.Time { return j.Deadline }
 
 // FetchDocumentJob downloads the signed document of a finished work item.
 type FetchDocumentJob struct {
@@ -92,7 +122,23 @@ type Effects struct {
 	// UpdatedAt given, when each is still FAILED at the Revision given (ErrConflict
 	// otherwise): RetryInstance runs the same work item again, never a second one.
 	RetriedWorkItems []WorkItem
+	// ExpiredWorkItems become EXPIRED (with their Outcome, ResolvedAt and UpdatedAt as given)
+	// when each is still WAITING at the Revision given (ErrConflict otherwise): a state's
+	// timeout passed before the provider's outcome.
+	ExpiredWorkItems []WorkItem
 	Jobs             []Job
+}
+
+// ScheduledJob is a job to run at a time rather than at once.
+type ScheduledJob interface {
+	Job
+	ScheduledAt() time.Time
+}
+
+// AttemptsJob is a job that sets its own number of attempts (0: the queue's default).
+type AttemptsJob interface {
+	Job
+	MaxAttempts() int
 }
 
 // NewIDAt returns a UUIDv7 string whose timestamp is t's millisecond (RFC 9562 §5.7): ids

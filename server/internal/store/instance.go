@@ -95,6 +95,11 @@ func setInstanceFields(m *ent.InstanceMutation, in engine.Instance, form []byte)
 	if in.EndedAt != nil {
 		m.SetEndedAt(dbTime(*in.EndedAt))
 	}
+	if in.Deadline != nil {
+		m.SetDeadline(dbTime(*in.Deadline))
+	} else {
+		m.ClearDeadline()
+	}
 }
 
 func insertActivities(ctx context.Context, tx txn, instanceID uuid.UUID, lastSeq int64, acts []engine.Activity) error {
@@ -252,6 +257,10 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 	if !f.CreatedBefore.IsZero() {
 		where = append(where, instance.CreatedAtLT(dbTime(f.CreatedBefore)), instance.IDLT(idFloor(f.CreatedBefore.Add(time.Millisecond))))
 	}
+	if !f.OverdueBefore.IsZero() {
+		where = append(where, instance.DeadlineLT(dbTime(f.OverdueBefore)),
+			instance.StatusIn(instance.StatusACTIVE, instance.StatusWAITING_EXTERNAL))
+	}
 	// Every page counts: total_size is the server's, never carried in a token.
 	total, err := s.db.Client.Instance.Query().Where(where...).Count(ctx)
 	if err != nil {
@@ -370,6 +379,7 @@ func instanceFromRow(r *ent.Instance) (engine.Instance, error) {
 		CreatedAt:    r.CreatedAt,
 		UpdatedAt:    r.UpdatedAt,
 		EndedAt:      r.EndedAt,
+		Deadline:     r.Deadline,
 	}
 	if r.RequestID != nil {
 		in.RequestID = *r.RequestID
@@ -414,7 +424,7 @@ func activityFromRow(r *ent.Activity) (engine.Activity, error) {
 		if err := json.Unmarshal(r.Details, &d); err != nil {
 			return engine.Activity{}, fmt.Errorf("activity %s details: %w", r.ID, err)
 		}
-		a.Changes, a.Assignee = d.Changes, d.Assignee
+		a.Changes, a.Assignee, a.Deadline = d.Changes, d.Assignee, d.Deadline
 	}
 	return a, nil
 }
@@ -437,3 +447,22 @@ func putMillis(u *uuid.UUID, t time.Time) {
 
 // dbTime is a time as the databases keep it: UTC, microseconds.
 func dbTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// TimersDue returns the timers of open instances whose deadline is before before, soonest
+// first, at most limit: a replica that starts arms those about to fire.
+func (s *Store) TimersDue(ctx context.Context, before time.Time, limit int) ([]engine.StateTimeoutJob, error) {
+	rows, err := s.db.Client.Instance.Query().
+		Where(instance.DeadlineLT(dbTime(before)), instance.StatusIn(instance.StatusACTIVE, instance.StatusWAITING_EXTERNAL)).
+		Order(instance.ByDeadline()).Limit(limit).
+		Select(instance.FieldID, instance.FieldStateKey, instance.FieldDeadline).All(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]engine.StateTimeoutJob, 0, len(rows))
+	for _, r := range rows {
+		if r.Deadline != nil {
+			out = append(out, engine.StateTimeoutJob{InstanceID: r.ID.String(), StateKey: r.StateKey, Deadline: r.Deadline.UTC()})
+		}
+	}
+	return out, nil
+}

@@ -325,6 +325,8 @@ type txn struct {
 	sql *sql.Tx
 	// locks: the database takes row locks (PostgreSQL); SQLite's transactions run one at a time.
 	locks bool
+	// enqueued collects the jobs inserted, for the inserter's Committed once the tx commits.
+	enqueued *[]engine.Job
 }
 
 // nopTxDriver lets an ent client run on a caller-owned *sql.Tx: what ent would open as a
@@ -352,8 +354,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) (err error) {
 	if s.db.Dialect == SQLite {
 		d = dialect.SQLite
 	}
+	var enqueued []engine.Job
 	tx := txn{Client: ent.NewClient(ent.Driver(nopTxDriver{entsql.NewDriver(d, entsql.Conn{ExecQuerier: sqlTx})})), sql: sqlTx,
-		locks: s.db.Dialect == Postgres}
+		locks: s.db.Dialect == Postgres, enqueued: &enqueued}
 	err = fn(tx)
 	done = true
 	if err != nil {
@@ -362,7 +365,19 @@ func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) (err error) {
 		}
 		return err
 	}
-	return sqlTx.Commit()
+	if err := sqlTx.Commit(); err != nil {
+		return err
+	}
+	if c, ok := s.jobs.(CommitWatcher); ok && len(enqueued) > 0 {
+		c.Committed(enqueued)
+	}
+	return nil
+}
+
+// CommitWatcher is a JobInserter told which jobs committed: the queue arms an in-process
+// wake-up for a timer due soon, which River alone would run up to its scheduler's 5 s late.
+type CommitWatcher interface {
+	Committed(jobs []engine.Job)
 }
 
 // JobInserter enqueues background jobs inside a transaction (River's InsertTx).
@@ -389,6 +404,9 @@ func (s *Store) enqueue(ctx context.Context, tx txn, jobs []engine.Job) error {
 		if err := s.jobs.InsertTx(ctx, tx.sql, j); err != nil {
 			return fmt.Errorf("enqueue %s: %w", j.Kind(), err)
 		}
+	}
+	if tx.enqueued != nil {
+		*tx.enqueued = append(*tx.enqueued, jobs...)
 	}
 	return nil
 }

@@ -61,6 +61,25 @@ func (s *Store) applyEffects(ctx context.Context, tx txn, eff engine.Effects) er
 			return fmt.Errorf("%w: work item %s changed concurrently; read the instance again", engine.ErrConflict, wi.ID)
 		}
 	}
+	for _, wi := range eff.ExpiredWorkItems {
+		wid, err := uuid.Parse(wi.ID)
+		if err != nil {
+			return fmt.Errorf("work item id: %w", err)
+		}
+		// Only while WAITING at the revision read: an outcome that landed first wins.
+		u := tx.WorkItem.Update().Where(workitem.ID(wid), workitem.StatusEQ(workitem.StatusWAITING), workitem.Revision(wi.Revision)).
+			SetStatus(workitem.StatusEXPIRED).SetOutcome(wi.Outcome.String()).SetUpdatedAt(dbTime(wi.UpdatedAt)).AddRevision(1)
+		if wi.ResolvedAt != nil {
+			u.SetResolvedAt(dbTime(*wi.ResolvedAt))
+		}
+		n, err := u.Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: work item %s changed concurrently; read the instance again", engine.ErrConflict, wi.ID)
+		}
+	}
 	return s.enqueue(ctx, tx, eff.Jobs)
 }
 

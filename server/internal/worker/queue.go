@@ -77,6 +77,10 @@ type Queue struct {
 	client  *river.Client[*sql.Tx]
 	workers *river.Workers
 	log     *slog.Logger
+	// alarm fires this replica's timers at their deadline (RegisterTimers; nil without).
+	alarm     *alarm
+	stopAlarm context.CancelFunc
+	alarmDone chan struct{}
 }
 
 // New returns the queue over the database: River's database/sql driver (with pgx LISTEN for
@@ -168,12 +172,49 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, job engine.Job) error 
 	if !ok {
 		return fmt.Errorf("job %T is not River job arguments", job)
 	}
-	_, err := q.client.InsertTx(ctx, tx, args, nil)
+	var opts *river.InsertOpts
+	if s, ok := job.(engine.ScheduledJob); ok {
+		opts = &river.InsertOpts{ScheduledAt: s.ScheduledAt()}
+	}
+	if a, ok := job.(engine.AttemptsJob); ok && a.MaxAttempts() > 0 {
+		if opts == nil {
+			opts = &river.InsertOpts{}
+		}
+		opts.MaxAttempts = a.MaxAttempts()
+	}
+	_, err := q.client.InsertTx(ctx, tx, args, opts)
 	return err
 }
 
+var _ store.CommitWatcher = (*Queue)(nil)
+
+// Committed arms the in-process alarm for the timers that committed.
+func (q *Queue) Committed(jobs []engine.Job) {
+	if q.alarm == nil {
+		return
+	}
+	for _, j := range jobs {
+		if t, ok := j.(engine.StateTimeoutJob); ok {
+			q.alarm.Arm(t)
+		}
+	}
+}
+
 // Start works jobs until Stop.
-func (q *Queue) Start(ctx context.Context) error { return q.client.Start(ctx) }
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return err
+	}
+	if q.alarm != nil && q.stopAlarm == nil {
+		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		q.stopAlarm, q.alarmDone = cancel, make(chan struct{})
+		go func() {
+			defer close(q.alarmDone)
+			q.alarm.run(actx)
+		}()
+	}
+	return nil
+}
 
 // stopCancelTimeout bounds the wait for jobs whose context Stop cancelled at its deadline.
 const stopCancelTimeout = 10 * time.Second
@@ -184,6 +225,11 @@ const stopCancelTimeout = 10 * time.Second
 // attempt fails and is retried, by any replica, after its backoff. Stop on a queue that was
 // never started does nothing.
 func (q *Queue) Stop(ctx context.Context) error {
+	if q.stopAlarm != nil {
+		// Firings in progress end with their context; their jobs are the guarantee.
+		q.stopAlarm()
+		<-q.alarmDone
+	}
 	err := q.client.Stop(ctx)
 	if err == nil || ctx.Err() == nil {
 		return err

@@ -1,0 +1,314 @@
+package engine_test
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// timerDraft is runDraft with timeouts: the HUMAN review times out after an hour by "escalate"
+// (to the HUMAN state "boss", which has no timeout), the signature after a day by its EXPIRED
+// transition back to review.
+func timerDraft() engine.Draft {
+	d := runDraft()
+	d.States[1].Timeout = 24 * time.Hour // sign
+	d.States[2].Timeout = time.Hour      // review
+	d.States = append(d.States, engine.State{Key: "boss", Kind: engine.StateKindHuman, Assignee: &engine.Assignee{UserID: "u-boss"}})
+	d.Transitions = append(d.Transitions,
+		engine.Transition{Key: "escalate", From: "review", To: "boss", OnTimeout: true},
+		engine.Transition{Key: "boss_done", From: "boss", To: "done"},
+		engine.Transition{Key: "sign_expired", From: "sign", To: "review", OnOutcome: engine.OutcomeExpired},
+		engine.Transition{Key: "back", From: "review", To: "review"},
+	)
+	return d
+}
+
+type timerBundle struct {
+	*runBundle
+	clock *stepClock
+}
+
+func setupTimers(t *testing.T) *timerBundle {
+	t.Helper()
+	require.Empty(t, engine.ValidateDraft(timerDraft(), catalog), "the fixture is a valid design")
+	st := newMemStore()
+	clock := &stepClock{now: time.Date(2026, 12, 3, 9, 0, 0, 123456789, time.UTC)}
+	b := &runBundle{store: st, providers: &memProviders{}, client: newMemClient(), log: &logRecorder{}, workflowID: "wf-timers"}
+	b.providers.client = b.client
+	st.publish(b.workflowID, timerDraft())
+	b.runner = engine.NewRunner(st, st, clock)
+	render := func(engine.DocumentInput) (engine.Rendered, error) {
+		return engine.Rendered{PDF: []byte("%PDF-1.7 test"), Anchors: []string{"/sn1/"}}, nil
+	}
+	b.creator = engine.NewCreator(st, st, b.runner, b.providers, render, clock, slog.New(b.log))
+	return &timerBundle{runBundle: b, clock: clock}
+}
+
+// timers takes the jobs enqueued so far and returns the timers among them.
+func (b *timerBundle) timers(t *testing.T) []engine.StateTimeoutJob {
+	t.Helper()
+	var out []engine.StateTimeoutJob
+	for _, j := range b.store.takeJobs() {
+		if tj, ok := j.(engine.StateTimeoutJob); ok {
+			out = append(out, tj)
+		}
+	}
+	return out
+}
+
+func kindsOfActs(acts []engine.Activity) []engine.ActivityKind {
+	out := make([]engine.ActivityKind, len(acts))
+	for i, a := range acts {
+		out[i] = a.Kind
+	}
+	return out
+}
+
+// TestHumanTimeoutFires: entering a HUMAN state with a timeout sets the deadline, records it
+// and schedules the timer for it; before the deadline the timer refuses, at it the timer takes
+// the on_timeout transition as the actor "timer", with no form data, and a second firing does
+// nothing.
+func TestHumanTimeoutFires(t *testing.T) {
+	t.Parallel()
+	b := setupTimers(t)
+	ctx := context.Background()
+	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
+	require.NoError(t, err)
+	want := time.Date(2026, 12, 3, 10, 0, 0, 123000000, time.UTC) // to the millisecond
+	require.NotNil(t, in.Deadline)
+	require.True(t, want.Equal(*in.Deadline), "deadline %s", in.Deadline)
+	acts := b.store.activities(in.ID)
+	require.Equal(t, []engine.ActivityKind{engine.ActivityStarted, engine.ActivityTransition, engine.ActivityAssigned, engine.ActivityDeadlineSet}, kindsOfActs(acts))
+	require.True(t, want.Equal(*acts[3].Deadline))
+	timers := b.timers(t)
+	require.Equal(t, []engine.StateTimeoutJob{{InstanceID: in.ID, StateKey: "review", Deadline: want}}, timers)
+	require.Equal(t, want, timers[0].ScheduledAt())
+
+	b.clock.add(time.Hour - time.Millisecond)
+	fired, err := b.runner.Timeout(ctx, timers[0])
+	require.ErrorIs(t, err, engine.ErrTooEarly)
+	require.False(t, fired)
+
+	b.clock.add(time.Millisecond)
+	fired, err = b.runner.Timeout(ctx, timers[0])
+	require.NoError(t, err)
+	require.True(t, fired)
+	got := b.instance(t, in.ID)
+	require.Equal(t, "boss", got.StateKey)
+	require.Equal(t, engine.StatusActive, got.Status)
+	require.Equal(t, &engine.Assignee{UserID: "u-boss"}, got.Assignee)
+	require.Nil(t, got.Deadline, "boss has no timeout")
+	acts = b.store.activities(in.ID)[4:]
+	require.Equal(t, []engine.ActivityKind{engine.ActivityTimedOut, engine.ActivityTransition, engine.ActivityAssigned}, kindsOfActs(acts))
+	require.Equal(t, engine.TimerActor, acts[0].ActorID)
+	require.True(t, want.Equal(*acts[0].Deadline))
+	require.Contains(t, acts[0].Message, `the timer takes "escalate"`)
+	require.Equal(t, engine.TimerActor, acts[1].ActorID)
+	require.Equal(t, "escalate", acts[1].TransitionKey)
+	require.Empty(t, acts[1].Changes, "the timer fills in no form")
+
+	fired, err = b.runner.Timeout(ctx, timers[0])
+	require.NoError(t, err)
+	require.False(t, fired, "a timer fires once")
+	require.Len(t, b.store.activities(in.ID), 7)
+}
+
+// TestTimerOfALeftStateDoesNothing: a timer whose state was left, or entered again with a new
+// deadline, or whose instance was cancelled, changes nothing; the new entry's timer fires.
+func TestTimerOfALeftStateDoesNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("left", func(t *testing.T) {
+		t.Parallel()
+		b := setupTimers(t)
+		in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
+		require.NoError(t, err)
+		timer := b.timers(t)[0]
+		in, err = b.runner.Take(ctx, admin, engine.TakeInput{InstanceID: in.ID, TransitionKey: "finish"})
+		require.NoError(t, err)
+		require.Nil(t, in.Deadline)
+		b.clock.add(2 * time.Hour)
+		fired, err := b.runner.Timeout(ctx, timer)
+		require.NoError(t, err)
+		require.False(t, fired)
+		require.Equal(t, "done", b.instance(t, in.ID).StateKey)
+	})
+	t.Run("entered again", func(t *testing.T) {
+		t.Parallel()
+		b := setupTimers(t)
+		in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
+		require.NoError(t, err)
+		first := b.timers(t)[0]
+		b.clock.add(30 * time.Minute)
+		_, err = b.runner.Take(ctx, admin, engine.TakeInput{InstanceID: in.ID, TransitionKey: "back"})
+		require.NoError(t, err)
+		second := b.timers(t)
+		require.Len(t, second, 1, "a transition back into the state starts a new timer")
+		require.Equal(t, first.Deadline.Add(30*time.Minute), second[0].Deadline)
+		b.clock.add(31 * time.Minute)
+		fired, err := b.runner.Timeout(ctx, first)
+		require.NoError(t, err)
+		require.False(t, fired, "the first entry's timer is spent")
+		require.Equal(t, "review", b.instance(t, in.ID).StateKey)
+		b.clock.add(30 * time.Minute)
+		fired, err = b.runner.Timeout(ctx, second[0])
+		require.NoError(t, err)
+		require.True(t, fired)
+		require.Equal(t, "boss", b.instance(t, in.ID).StateKey)
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		t.Parallel()
+		b := setupTimers(t)
+		in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
+		require.NoError(t, err)
+		timer := b.timers(t)[0]
+		in, err = b.runner.Cancel(ctx, admin, in.ID, "no longer needed")
+		require.NoError(t, err)
+		require.Nil(t, in.Deadline)
+		b.clock.add(2 * time.Hour)
+		fired, err := b.runner.Timeout(ctx, timer)
+		require.NoError(t, err)
+		require.False(t, fired)
+		require.Equal(t, engine.StatusCancelled, b.instance(t, in.ID).Status)
+	})
+	t.Run("unknown instance", func(t *testing.T) {
+		t.Parallel()
+		b := setupTimers(t)
+		fired, err := b.runner.Timeout(ctx, engine.StateTimeoutJob{InstanceID: "nope", StateKey: "review", Deadline: b.clock.Now()})
+		require.NoError(t, err)
+		require.False(t, fired)
+	})
+}
+
+// TestRacingTimersFireOnce: the job and the in-process alarm, on any replicas, race; exactly
+// one firing takes effect.
+func TestRacingTimersFireOnce(t *testing.T) {
+	t.Parallel()
+	b := setupTimers(t)
+	ctx := context.Background()
+	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
+	require.NoError(t, err)
+	timer := b.timers(t)[0]
+	b.clock.add(time.Hour)
+	var wg sync.WaitGroup
+	results := make([]bool, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fired, err := b.runner.Timeout(ctx, timer)
+			if err == nil {
+				results[i] = fired
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for _, f := range results {
+		if f {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "exactly one firing takes effect")
+	timedOut := 0
+	for _, a := range b.store.activities(in.ID) {
+		if a.Kind == engine.ActivityTimedOut {
+			timedOut++
+		}
+	}
+	require.Equal(t, 1, timedOut)
+}
+
+// TestExternalTimeoutExpires: an EXTERNAL state's timeout is the outcome EXPIRED: the waiting
+// work item becomes EXPIRED, the EXPIRED transition is taken, and a job cancels the item at its
+// provider with a reason naming the timeout, leaving it EXPIRED.
+func TestExternalTimeoutExpires(t *testing.T) {
+	t.Parallel()
+	b := setupTimers(t)
+	ctx := context.Background()
+	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
+	require.NoError(t, err)
+	require.NotNil(t, in.Deadline)
+	var timer engine.StateTimeoutJob
+	for _, j := range b.store.takeJobs() {
+		switch j := j.(type) {
+		case engine.StateTimeoutJob:
+			timer = j
+		case engine.CreateWorkItemJob:
+			require.NoError(t, b.creator.Create(ctx, j.WorkItemID, false, false))
+		}
+	}
+	require.Equal(t, "sign", timer.StateKey)
+	wi, err := b.store.CurrentWorkItem(ctx, in.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemWaiting, wi.Status)
+
+	b.clock.add(24 * time.Hour)
+	fired, err := b.runner.Timeout(ctx, timer)
+	require.NoError(t, err)
+	require.True(t, fired)
+	got := b.instance(t, in.ID)
+	require.Equal(t, "review", got.StateKey, "the EXPIRED transition was taken")
+	require.NotNil(t, got.Deadline, "review's own timer started")
+	expired, err := b.store.CurrentWorkItem(ctx, in.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemExpired, expired.Status)
+	require.Equal(t, engine.OutcomeExpired, expired.Outcome)
+	require.NotNil(t, expired.ResolvedAt)
+
+	var cancel engine.CancelWorkItemJob
+	for _, j := range b.store.takeJobs() {
+		if c, ok := j.(engine.CancelWorkItemJob); ok {
+			cancel = c
+		}
+	}
+	require.True(t, cancel.Expired)
+	require.Equal(t, 50, cancel.MaxAttempts(), "retried for longer than a cancellation")
+	require.Contains(t, cancel.Reason, `the timeout of "sign" (24h0m0s) passed`)
+	require.NoError(t, b.creator.Cancel(ctx, cancel.WorkItemID, cancel.Reason, false))
+	require.Equal(t, []string{wi.ExternalID + ": " + cancel.Reason}, b.client.cancelled())
+	after, err := b.store.GetWorkItem(ctx, wi.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemExpired, after.Status, "cancelled at the provider, still EXPIRED")
+}
+
+// TestExternalTimeoutWhileCreating: a work item still being created is left to its create
+// job, which finds the instance moved on; nothing is cancelled that does not exist yet.
+func TestExternalTimeoutWhileCreating(t *testing.T) {
+	t.Parallel()
+	b := setupTimers(t)
+	ctx := context.Background()
+	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
+	require.NoError(t, err)
+	var timer engine.StateTimeoutJob
+	var create engine.CreateWorkItemJob
+	for _, j := range b.store.takeJobs() {
+		switch j := j.(type) {
+		case engine.StateTimeoutJob:
+			timer = j
+		case engine.CreateWorkItemJob:
+			create = j
+		}
+	}
+	b.clock.add(24 * time.Hour)
+	fired, err := b.runner.Timeout(ctx, timer)
+	require.NoError(t, err)
+	require.True(t, fired)
+	require.Equal(t, "review", b.instance(t, in.ID).StateKey)
+	for _, j := range b.store.takeJobs() {
+		_, isCancel := j.(engine.CancelWorkItemJob)
+		require.False(t, isCancel, "no item to cancel yet")
+	}
+	require.NoError(t, b.creator.Create(ctx, create.WorkItemID, false, false))
+	wi, err := b.store.GetWorkItem(ctx, create.WorkItemID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemCancelled, wi.Status, "the create job abandons it")
+	creates, _, _ := b.client.record()
+	require.Empty(t, creates, "nothing was created for an instance that moved on")
+}

@@ -1,0 +1,165 @@
+package worker
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// A state's timeout is a River job scheduled for its deadline, inserted with the move that
+// entered the state: it survives restarts and crashes, and runs once even with several
+// replicas. River alone is not precise enough: only the leader's scheduler makes scheduled
+// jobs available, every 5 s, so a deadline that comes within 5 s of its insertion can run up
+// to 5 s late (a later one is late by at most the fetch poll). The replica that committed a
+// timer therefore also keeps an in-process alarm for it (Committed), which fires it at its
+// deadline; the job then finds it fired and does nothing. Both go through Runner.Timeout,
+// which saves at the revision it read, so exactly one firing takes effect.
+
+// TimerFunc fires a timer (Runner.Timeout).
+type TimerFunc func(context.Context, engine.StateTimeoutJob) (bool, error)
+
+// TimerLoader returns the timers of open instances due before a time (at most limit), for a
+// replica that starts to arm those about to fire.
+type TimerLoader func(ctx context.Context, before time.Time, limit int) ([]engine.StateTimeoutJob, error)
+
+// Alarm limits: deadlines further than alarmHorizon, or beyond alarmMax pending, are left to
+// the job (late by at most the fetch poll once past the scheduler's 5 s). alarmFirings bounds
+// the firings run at once, so that thousands due in one second queue instead of opening as
+// many transactions.
+const (
+	alarmHorizon = time.Hour
+	alarmMax     = 100_000
+	alarmFirings = 8
+	// startScan is how far ahead a starting replica looks for timers to arm: River's
+	// scheduler covers everything later precisely enough.
+	startScan = 10 * time.Second
+)
+
+// RegisterTimers adds the timer job's worker and gives the queue the in-process alarm.
+func RegisterTimers(q *Queue, fire TimerFunc, load TimerLoader) {
+	river.AddWorker(q.workers, &timerWorker{fire: fire})
+	q.alarm = newAlarm(fire, load, q.log)
+}
+
+type timerWorker struct {
+	river.WorkerDefaults[engine.StateTimeoutJob]
+	fire TimerFunc
+}
+
+func (w *timerWorker) Work(ctx context.Context, job *river.Job[engine.StateTimeoutJob]) error {
+	_, err := w.fire(ctx, job.Args)
+	if errors.Is(err, engine.ErrTooEarly) {
+		// This replica's clock is behind the one that set the deadline.
+		return river.JobSnooze(max(time.Until(job.Args.Deadline), 10*time.Millisecond))
+	}
+	return err
+}
+
+// alarm keeps the deadlines of this replica's timers in a heap and fires each at its time.
+type alarm struct {
+	fire TimerFunc
+	load TimerLoader
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	pending timerHeap
+	wake    chan struct{}
+}
+
+func newAlarm(fire TimerFunc, load TimerLoader, log *slog.Logger) *alarm {
+	return &alarm{fire: fire, load: load, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Arm adds a timer that committed.
+func (a *alarm) Arm(job engine.StateTimeoutJob) {
+	if time.Until(job.Deadline) > alarmHorizon {
+		return
+	}
+	a.mu.Lock()
+	if len(a.pending) >= alarmMax {
+		a.mu.Unlock()
+		return
+	}
+	heap.Push(&a.pending, job)
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run fires timers as they come due until ctx ends; a firing that fails is left to the job.
+func (a *alarm) run(ctx context.Context) {
+	if a.load != nil {
+		jobs, err := a.load(ctx, time.Now().Add(startScan), alarmMax)
+		if err != nil && ctx.Err() == nil {
+			a.log.WarnContext(ctx, "loading the timers due soon failed; their jobs will fire them", "error", err.Error())
+		}
+		for _, j := range jobs {
+			a.Arm(j)
+		}
+	}
+	slots := make(chan struct{}, alarmFirings)
+	var firing sync.WaitGroup
+	defer firing.Wait()
+	t := time.NewTimer(time.Hour)
+	defer t.Stop()
+	for {
+		a.mu.Lock()
+		var due []engine.StateTimeoutJob
+		now := time.Now()
+		for len(a.pending) > 0 && !a.pending[0].Deadline.After(now) {
+			due = append(due, heap.Pop(&a.pending).(engine.StateTimeoutJob))
+		}
+		wait := time.Hour
+		if len(a.pending) > 0 {
+			wait = a.pending[0].Deadline.Sub(now)
+		}
+		a.mu.Unlock()
+		for _, j := range due {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			firing.Add(1)
+			go func() {
+				defer func() { <-slots; firing.Done() }()
+				if _, err := a.fire(ctx, j); err != nil && ctx.Err() == nil {
+					a.log.DebugContext(ctx, "an in-process timer did not fire; its job will", "instance_id", j.InstanceID, "error", err.Error())
+				}
+			}()
+		}
+		if len(due) > 0 {
+			continue // more may have come due while these were dispatched
+		}
+		t.Reset(wait)
+		select {
+		case <-t.C:
+		case <-a.wake:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// timerHeap orders timers by deadline.
+type timerHeap []engine.StateTimeoutJob
+
+func (h timerHeap) Len() int           { return len(h) }
+func (h timerHeap) Less(i, j int) bool { return h[i].Deadline.Before(h[j].Deadline) }
+func (h timerHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *timerHeap) Push(x any)        { *h = append(*h, x.(engine.StateTimeoutJob)) }
+func (h *timerHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
