@@ -49,7 +49,10 @@ func TestDeadlines(t *testing.T) {
 			st := f.st.WithJobs(watch)
 			ctx := context.Background()
 			base := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
-			at := func(min int) *time.Time { t := base.Add(time.Duration(min) * time.Minute).Add(123 * time.Millisecond); return &t }
+			at := func(min int) *time.Time {
+				t := base.Add(time.Duration(min) * time.Minute).Add(123 * time.Millisecond)
+				return &t
+			}
 
 			soon := f.newInstance(t, base, func(in *engine.Instance) { in.Deadline = at(5) })
 			later := f.newInstance(t, base.Add(time.Second), func(in *engine.Instance) { in.Deadline = at(60) })
