@@ -51,7 +51,7 @@ func signingDraft(name string) *flowhookv1.WorkflowDraft {
 		Transitions: []*flowhookv1.Transition{
 			{Key: "submit", FromState: "start", ToState: "review"},
 			{Key: "approve", FromState: "review", ToState: "sign"},
-			{Key: "reject", FromState: "review", ToState: "rejected"},
+			{Key: "reject", FromState: "review", ToState: "rejected", OnTimeout: true},
 			{Key: "signed", FromState: "sign", ToState: "done", OnOutcome: flowhookv1.Outcome_OUTCOME_FINISHED},
 			{Key: "declined", FromState: "sign", ToState: "rejected", OnOutcome: flowhookv1.Outcome_OUTCOME_DENIED},
 		},

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +46,9 @@ type testBundle struct {
 	// legalGroupID is a group created at setup, the assignee of signingDraft's review.
 	legalGroupID string
 	cfg          config.Config
+	// stop shuts the server down (drain, queue, database), as SIGTERM would; the test's end
+	// does it too.
+	stop func()
 }
 
 // clients are one caller's clients: Connect over HTTP/1.1, and designGRPC gRPC over h2c.
@@ -181,14 +185,18 @@ func serveWithLog(t testing.TB, cfg config.Config, tel *telemetry.Telemetry, log
 	} else {
 		require.NoError(t, res.Body.Close())
 	}
-	t.Cleanup(func() {
-		h1.CloseIdleConnections()
-		h2c.CloseIdleConnections()
-		cancel()
-		require.NoError(t, <-done)
-		require.NoError(t, a.Close())
-	})
-	b := &testBundle{baseURL: baseURL, httpClient: h1, h2cClient: h2c, app: a, cfg: cfg}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			h1.CloseIdleConnections()
+			h2c.CloseIdleConnections()
+			cancel()
+			require.NoError(t, <-done)
+			require.NoError(t, a.Close())
+		})
+	}
+	t.Cleanup(stop)
+	b := &testBundle{baseURL: baseURL, httpClient: h1, h2cClient: h2c, app: a, cfg: cfg, stop: stop}
 	b.clients = b.as(bootstrapKey)
 	return b
 }
