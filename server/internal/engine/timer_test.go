@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -311,4 +312,44 @@ func TestExternalTimeoutWhileCreating(t *testing.T) {
 	require.Equal(t, engine.WorkItemCancelled, wi.Status, "the create job abandons it")
 	creates, _, _ := b.client.record()
 	require.Empty(t, creates, "nothing was created for an instance that moved on")
+}
+
+// TestRetryRestartsTheTimer: a timer that passes while the instance is FAILED does nothing; the
+// retried step gets its whole timeout again, with a new timer.
+func TestRetryRestartsTheTimer(t *testing.T) {
+	t.Parallel()
+	b := setupTimers(t)
+	ctx := context.Background()
+	b.client.createErr = fmt.Errorf("%w: HTTP 400 INVALID_REQUEST_PARAMETER", engine.ErrProviderPermanent)
+	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
+	require.NoError(t, err)
+	var timer engine.StateTimeoutJob
+	for _, j := range b.store.takeJobs() {
+		switch j := j.(type) {
+		case engine.StateTimeoutJob:
+			timer = j
+		case engine.CreateWorkItemJob:
+			require.NoError(t, b.creator.Create(ctx, j.WorkItemID, false, false))
+		}
+	}
+	require.Equal(t, engine.StatusFailed, b.instance(t, in.ID).Status)
+	b.clock.add(25 * time.Hour)
+	fired, err := b.runner.Timeout(ctx, timer)
+	require.NoError(t, err)
+	require.False(t, fired, "a FAILED instance does not time out")
+
+	b.client.createErr = nil
+	retried, err := b.runner.Retry(ctx, admin, in.ID)
+	require.NoError(t, err)
+	require.NotNil(t, retried.Deadline)
+	require.True(t, b.clock.Now().Add(24*time.Hour).Truncate(time.Millisecond).Equal(*retried.Deadline))
+	var again []engine.StateTimeoutJob
+	for _, j := range b.store.takeJobs() {
+		if tj, ok := j.(engine.StateTimeoutJob); ok {
+			again = append(again, tj)
+		}
+	}
+	require.Equal(t, []engine.StateTimeoutJob{{InstanceID: in.ID, StateKey: "sign", Deadline: *retried.Deadline}}, again)
+	acts := b.store.activities(in.ID)
+	require.Equal(t, engine.ActivityDeadlineSet, acts[len(acts)-1].Kind)
 }
