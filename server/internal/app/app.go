@@ -331,6 +331,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	worker.Register(a.queue.Workers(), creator, external, reconciler, func(ctx context.Context) (int, error) {
 		return engine.PurgeEventLog(ctx, st, security, clock)
 	})
+	worker.RegisterRetention(a.queue.Workers(), engine.NewRetention(st, security, clock))
 
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{

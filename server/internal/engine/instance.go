@@ -57,6 +57,10 @@ type Instance struct {
 	EndedAt            *time.Time
 	// WorkItem is the newest work item, when read with it (GetInstance).
 	WorkItem *WorkItem
+	// FormDataErasedAt and DocumentsErasedAt say when retention erased the form data (FormData
+	// is then empty) and the signed documents of the finished instance.
+	FormDataErasedAt  *time.Time
+	DocumentsErasedAt *time.Time
 }
 
 // ActivityKind names an entry of the timeline.
@@ -73,11 +77,15 @@ const (
 	ActivityFailed
 	ActivityExternalProgress
 	ActivityOutcome
-	ActivityRetried // an admin ran the failed step again (RetryInstance)
+	ActivityRetried     // an admin ran the failed step again (RetryInstance)
+	ActivityDeadlineSet // the state entered has a timeout (its deadline)
+	ActivityTimedOut    // the state's timeout passed and its timer took the instance on
+	ActivityReassigned  // an admin moved the HUMAN work (ReassignInstance)
+	ActivityErased      // retention erased form data or documents
 )
 
 var activityKindNames = []string{"", "STARTED", "TRANSITION", "ASSIGNED", "WAITING_EXTERNAL", "COMPLETED",
-	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME", "RETRIED"}
+	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME", "RETRIED", "DEADLINE_SET", "TIMED_OUT", "REASSIGNED", "ERASED"}
 
 func (k ActivityKind) String() string { return enumName(activityKindNames, int(k)) }
 

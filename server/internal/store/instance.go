@@ -371,6 +371,7 @@ func instanceFromRow(r *ent.Instance) (engine.Instance, error) {
 		UpdatedAt:    r.UpdatedAt,
 		EndedAt:      r.EndedAt,
 	}
+	in.FormDataErasedAt, in.DocumentsErasedAt = r.FormDataErasedAt, r.DocumentsErasedAt
 	if r.RequestID != nil {
 		in.RequestID = *r.RequestID
 	}
