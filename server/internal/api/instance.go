@@ -228,6 +228,7 @@ func instanceToProto(in engine.Instance) *flowhookv1.Instance {
 			out.WorkItem.ResolvedAt = timestamp(*w.ResolvedAt)
 		}
 	}
+	out.FormDataErasedAt, out.DocumentsErasedAt = optionalTimestamp(in.FormDataErasedAt), optionalTimestamp(in.DocumentsErasedAt)
 	return out
 }
 

@@ -56,10 +56,18 @@ func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *conne
 	case days < 1 || days > engine.MaxEventRetentionDays:
 		ps.Add("event_retention_days", "must be between 1 and %d (0 means the default, %d)", engine.MaxEventRetentionDays, engine.DefaultEventRetentionDays)
 	}
+	formDays, docDays := int(m.GetFormDataRetentionDays()), int(m.GetDocumentRetentionDays())
+	if formDays < 0 || formDays > engine.MaxDataRetentionDays {
+		ps.Add("form_data_retention_days", "must be between 0 (keep for ever) and %d", engine.MaxDataRetentionDays)
+	}
+	if docDays < 0 || docDays > engine.MaxDataRetentionDays {
+		ps.Add("document_retention_days", "must be between 0 (keep for ever) and %d", engine.MaxDataRetentionDays)
+	}
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
-	next := engine.SecuritySettings{WebhookReceiverDebug: m.GetWebhookReceiverDebug(), EventRetentionDays: days}
+	next := engine.SecuritySettings{WebhookReceiverDebug: m.GetWebhookReceiverDebug(), EventRetentionDays: days,
+		FormDataRetentionDays: formDays, DocumentRetentionDays: docDays}
 	prev, err := s.settings.GetSettings(ctx, engine.SettingsSecurity)
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -78,10 +86,12 @@ func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *conne
 
 func securityToProto(s engine.SecuritySettings) *flowhookv1.SecuritySettings {
 	return &flowhookv1.SecuritySettings{
-		WebhookReceiverDebug: s.WebhookReceiverDebug,
-		EventRetentionDays:   int32(s.EventRetentionDays),
-		Revision:             s.Revision,
-		UpdatedAt:            timestamp(s.UpdatedAt),
+		WebhookReceiverDebug:  s.WebhookReceiverDebug,
+		EventRetentionDays:    int32(s.EventRetentionDays),
+		FormDataRetentionDays: int32(s.FormDataRetentionDays),
+		DocumentRetentionDays: int32(s.DocumentRetentionDays),
+		Revision:              s.Revision,
+		UpdatedAt:             timestamp(s.UpdatedAt),
 	}
 }
 

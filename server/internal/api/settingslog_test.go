@@ -134,12 +134,19 @@ func TestSettingsChangesLogged(t *testing.T) {
 		rec = lastLine(t, logs, "provider settings changed", 3)
 		require.Equal(t, []string{"callback_key: replaced"}, names(rec["secrets"]))
 
-		_, err = b.settings.UpdateSecuritySettings(ctx, connect.NewRequest(&flowhookv1.UpdateSecuritySettingsRequest{WebhookReceiverDebug: true}))
+		sec, err := b.settings.UpdateSecuritySettings(ctx, connect.NewRequest(&flowhookv1.UpdateSecuritySettingsRequest{WebhookReceiverDebug: true}))
 		require.NoError(t, err)
 		rec = lastLine(t, logs, "security settings changed", 0)
 		require.Equal(t, "security", rec["group"])
 		require.Equal(t, admin, rec["by"])
 		require.Equal(t, []string{"webhook_receiver_debug"}, names(rec["changed"]))
+
+		// The retentions: their names, as any plain field's.
+		_, err = b.settings.UpdateSecuritySettings(ctx, connect.NewRequest(&flowhookv1.UpdateSecuritySettingsRequest{WebhookReceiverDebug: true,
+			FormDataRetentionDays: 365, DocumentRetentionDays: 730, ExpectedRevision: sec.Msg.GetSettings().GetRevision()}))
+		require.NoError(t, err)
+		rec = lastLine(t, logs, "security settings changed", 1)
+		require.Equal(t, []string{"document_retention_days", "form_data_retention_days"}, names(rec["changed"]))
 
 		created, err := b.settings.CreateConnector(ctx, connect.NewRequest(&flowhookv1.CreateConnectorRequest{
 			Name: "tickets", CreateUrl: "https://tickets.example.test/tickets", AuthHeader: "Authorization: Bearer header-never-logged"}))

@@ -259,9 +259,11 @@ func TestStrictRules(t *testing.T) {
 		}, map[string]string{"reason": "required"}},
 		{"ranges", func() error {
 			_, err := b.settings.UpdateSecuritySettings(ctx, connect.NewRequest(&flowhookv1.UpdateSecuritySettingsRequest{
-				EventRetentionDays: engine.MaxEventRetentionDays + 1, ExpectedRevision: -1}))
+				EventRetentionDays: engine.MaxEventRetentionDays + 1, ExpectedRevision: -1,
+				FormDataRetentionDays: -1, DocumentRetentionDays: engine.MaxDataRetentionDays + 1}))
 			return err
-		}, map[string]string{"event_retention_days": "int32.gte_lte", "expected_revision": "int64.gte"}},
+		}, map[string]string{"event_retention_days": "int32.gte_lte", "expected_revision": "int64.gte",
+			"form_data_retention_days": "int32.gte_lte", "document_retention_days": "int32.gte_lte"}},
 		{"draft required", func() error {
 			_, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{}))
 			return err
@@ -406,6 +408,8 @@ func TestStrictLimitsMatchTheEngine(t *testing.T) {
 	require.Equal(t, engine.MaxDescriptionLen, maxLen(&flowhookv1.CreateGroupRequest{}, "description"))
 	require.Equal(t, engine.MaxDescriptionLen, maxLen(&flowhookv1.CancelInstanceRequest{}, "reason"))
 	require.Equal(t, engine.MaxEventRetentionDays, int(rules(&flowhookv1.UpdateSecuritySettingsRequest{}, "event_retention_days").GetInt32().GetLte()))
+	require.Equal(t, engine.MaxDataRetentionDays, int(rules(&flowhookv1.UpdateSecuritySettingsRequest{}, "form_data_retention_days").GetInt32().GetLte()))
+	require.Equal(t, engine.MaxDataRetentionDays, int(rules(&flowhookv1.UpdateSecuritySettingsRequest{}, "document_retention_days").GetInt32().GetLte()))
 	// The key and connector-name patterns accept and refuse what the engine does.
 	for _, name := range []string{"a", "sandbox", "my-system-2", "-x", "A", "a_b", ""} {
 		pattern := rules(&flowhookv1.ExternalStep{}, "connector").GetString().GetPattern()

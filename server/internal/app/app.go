@@ -334,6 +334,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		return engine.PurgeEventLog(ctx, st, security, clock)
 	})
 	worker.RegisterTimers(a.queue, runner.Timeout, st.TimersDue)
+	worker.RegisterRetention(a.queue.Workers(), engine.NewRetention(st, security, clock))
 
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{

@@ -60,6 +60,10 @@ type Instance struct {
 	Deadline *time.Time
 	// WorkItem is the newest work item, when read with it (GetInstance).
 	WorkItem *WorkItem
+	// FormDataErasedAt and DocumentsErasedAt say when retention erased the form data (FormData
+	// is then empty) and the signed documents of the finished instance.
+	FormDataErasedAt  *time.Time
+	DocumentsErasedAt *time.Time
 }
 
 // ActivityKind names an entry of the timeline.

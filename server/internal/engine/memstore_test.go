@@ -35,6 +35,10 @@ type memStore struct {
 	requests  map[string]string // starter, request id → instance id
 	// beforeCreate, when set, runs once as CreateInstance begins: a racing start.
 	beforeCreate func()
+	// docs are the signed documents kept, by instance id; erasures the RetentionStore calls.
+	docs      map[string][]engine.SignedDocument
+	erasures  []engine.Erasure
+	eraseFail error // when set, the RetentionStore's calls fail with it
 }
 
 func newMemStore() *memStore {
@@ -511,4 +515,65 @@ func (b *runBundle) instance(t *testing.T, id string) engine.Instance {
 	in, err := b.runner.Get(context.Background(), admin, id)
 	require.NoError(t, err)
 	return in
+}
+
+// EraseFormData is the RetentionStore's: Limit eligible instances at a time, the longest
+// ended first, as the real store picks them.
+func (s *memStore) EraseFormData(_ context.Context, e engine.Erasure) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.erasures = append(s.erasures, e)
+	if s.eraseFail != nil {
+		return 0, s.eraseFail
+	}
+	list := s.erasableLocked(e, func(in engine.Instance) bool { return in.FormDataErasedAt == nil })
+	for _, in := range list {
+		at := e.Activity.CreatedAt
+		in.FormData, in.FormDataErasedAt = map[string]any{}, &at
+		in.Revision++
+		s.instances[in.ID] = in
+		for i, a := range s.acts[in.ID] {
+			if len(a.Changes) == 0 {
+				continue
+			}
+			names := make([]engine.FieldChange, len(a.Changes))
+			for j, c := range a.Changes {
+				names[j] = engine.FieldChange{Name: c.Name}
+			}
+			s.acts[in.ID][i].Changes = names
+		}
+		s.appendLocked(in.ID, []engine.Activity{e.Activity})
+	}
+	return len(list), nil
+}
+
+// EraseDocuments is the RetentionStore's: instances that still keep a signed document.
+func (s *memStore) EraseDocuments(_ context.Context, e engine.Erasure) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.erasures = append(s.erasures, e)
+	if s.eraseFail != nil {
+		return 0, s.eraseFail
+	}
+	list := s.erasableLocked(e, func(in engine.Instance) bool { return len(s.docs[in.ID]) > 0 })
+	for _, in := range list {
+		at := e.Activity.CreatedAt
+		in.DocumentsErasedAt = &at
+		in.Revision++
+		s.instances[in.ID] = in
+		delete(s.docs, in.ID)
+		s.appendLocked(in.ID, []engine.Activity{e.Activity})
+	}
+	return len(list), nil
+}
+
+func (s *memStore) erasableLocked(e engine.Erasure, which func(engine.Instance) bool) []engine.Instance {
+	var out []engine.Instance
+	for _, in := range s.instances {
+		if slices.Contains(e.Statuses, in.Status) && in.EndedAt != nil && in.EndedAt.Before(e.EndedBefore) && which(in) {
+			out = append(out, in)
+		}
+	}
+	slices.SortFunc(out, func(a, b engine.Instance) int { return cmp.Or(a.EndedAt.Compare(*b.EndedAt), cmp.Compare(a.ID, b.ID)) })
+	return out[:min(len(out), e.Limit)]
 }

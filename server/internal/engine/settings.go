@@ -38,6 +38,10 @@ const DefaultEventRetentionDays = 30
 // MaxEventRetentionDays bounds the retention (ten years).
 const MaxEventRetentionDays = 3650
 
+// MaxDataRetentionDays bounds the retention of finished instances' form data and signed
+// documents (a hundred years); 0 keeps them for ever.
+const MaxDataRetentionDays = 36500
+
 // SecuritySettings are the security settings group.
 type SecuritySettings struct {
 	// WebhookReceiverDebug writes every notification's steps to the Event Log and as span
@@ -45,14 +49,21 @@ type SecuritySettings struct {
 	WebhookReceiverDebug bool
 	// EventRetentionDays is how long the Event Log keeps notifications and their steps.
 	EventRetentionDays int
-	Revision           int64
-	UpdatedAt          time.Time
+	// FormDataRetentionDays and DocumentRetentionDays are how many days a finished (COMPLETED
+	// or CANCELLED) instance keeps its form data and its signed documents after it ended; 0,
+	// the default, keeps them for ever (Retention erases them past the limit).
+	FormDataRetentionDays int
+	DocumentRetentionDays int
+	Revision              int64
+	UpdatedAt             time.Time
 }
 
 // Settings keys of the security group.
 const (
-	KeyWebhookReceiverDebug = "webhook_receiver_debug"
-	KeyEventRetentionDays   = "event_retention_days"
+	KeyWebhookReceiverDebug  = "webhook_receiver_debug"
+	KeyEventRetentionDays    = "event_retention_days"
+	KeyFormDataRetentionDays = "form_data_retention_days"
+	KeyDocumentRetentionDays = "document_retention_days"
 )
 
 // SecurityFrom reads the security group (defaults where never saved).
@@ -63,12 +74,20 @@ func SecurityFrom(s Settings) SecuritySettings {
 	if d, ok := s.Plain[KeyEventRetentionDays].(float64); ok && d >= 1 && d <= MaxEventRetentionDays {
 		out.EventRetentionDays = int(d)
 	}
+	// A value out of range (never saved by this API) keeps for ever rather than erasing early.
+	if d, ok := s.Plain[KeyFormDataRetentionDays].(float64); ok && d >= 0 && d <= MaxDataRetentionDays {
+		out.FormDataRetentionDays = int(d)
+	}
+	if d, ok := s.Plain[KeyDocumentRetentionDays].(float64); ok && d >= 0 && d <= MaxDataRetentionDays {
+		out.DocumentRetentionDays = int(d)
+	}
 	return out
 }
 
 // Plain is the group's stored form.
 func (s SecuritySettings) Plain() map[string]any {
-	return map[string]any{KeyWebhookReceiverDebug: s.WebhookReceiverDebug, KeyEventRetentionDays: s.EventRetentionDays}
+	return map[string]any{KeyWebhookReceiverDebug: s.WebhookReceiverDebug, KeyEventRetentionDays: s.EventRetentionDays,
+		KeyFormDataRetentionDays: s.FormDataRetentionDays, KeyDocumentRetentionDays: s.DocumentRetentionDays}
 }
 
 // Security reads the security settings on hot paths (every notification asks whether the

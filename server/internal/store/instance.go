@@ -381,6 +381,7 @@ func instanceFromRow(r *ent.Instance) (engine.Instance, error) {
 		EndedAt:      r.EndedAt,
 		Deadline:     r.Deadline,
 	}
+	in.FormDataErasedAt, in.DocumentsErasedAt = r.FormDataErasedAt, r.DocumentsErasedAt
 	if r.RequestID != nil {
 		in.RequestID = *r.RequestID
 	}

@@ -45,6 +45,9 @@ type Options struct {
 	// ReconcileInterval is how often work items still waiting are checked at their provider
 	// (default 6 hours; the leader replica runs it).
 	ReconcileInterval time.Duration
+	// RetentionInterval is how often finished instances are erased of the form data and
+	// signed documents past their retention (default daily; the leader replica runs it).
+	RetentionInterval time.Duration
 	// JobTimeout bounds one attempt of a job whose kind sets no timeout of its own (default
 	// DefaultJobTimeout): its context is cancelled then, and the attempt fails and is retried.
 	JobTimeout time.Duration
@@ -102,6 +105,9 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if o.ReconcileInterval <= 0 {
 		o.ReconcileInterval = 6 * time.Hour
 	}
+	if o.RetentionInterval <= 0 {
+		o.RetentionInterval = 24 * time.Hour
+	}
 	if o.JobTimeout <= 0 {
 		o.JobTimeout = DefaultJobTimeout
 	}
@@ -152,6 +158,9 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 			river.NewPeriodicJob(river.PeriodicInterval(o.ReconcileInterval), func() (river.JobArgs, *river.InsertOpts) {
 				return engine.ReconcileJob{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: o.ReconcileInterval}}
 			}, nil),
+			river.NewPeriodicJob(river.PeriodicInterval(o.RetentionInterval), func() (river.JobArgs, *river.InsertOpts) {
+				return engine.RetentionJob{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: o.RetentionInterval}}
+			}, &river.PeriodicJobOpts{RunOnStart: true}),
 		},
 	}
 	client, err := river.NewClient(driver, cfg)

@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/activity"
+	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/predicate"
+	"github.com/flowhook/flowhook/ent/signeddocument"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+var _ engine.RetentionStore = (*Store)(nil)
+
+// erasedFormData is the form data of an instance retention erased.
+var erasedFormData = []byte("{}")
+
+func (s *Store) EraseFormData(ctx context.Context, e engine.Erasure) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx txn) error {
+		ids, err := erasable(ctx, tx, e, instance.FormDataErasedAtIsNil())
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		at := dbTime(e.Activity.CreatedAt)
+		// The rows are this transaction's (locked, or SQLite's one writer): the condition only
+		// restates what the scan found.
+		if _, err := tx.Instance.Update().Where(instance.IDIn(ids...), instance.FormDataErasedAtIsNil()).
+			SetFormData(erasedFormData).SetFormDataErasedAt(at).SetUpdatedAt(at).AddRevision(1).Save(ctx); err != nil {
+			return err
+		}
+		if err := eraseChangeValues(ctx, tx, ids); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := appendActivities(ctx, tx, id, []engine.Activity{e.Activity}); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, translate(err)
+}
+
+func (s *Store) EraseDocuments(ctx context.Context, e engine.Erasure) (int, error) {
+	var n int
+	err := s.inTx(ctx, func(tx txn) error {
+		ids, err := erasable(ctx, tx, e, hasSignedDocument())
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		// Read again now that the rows are locked: a racing run that erased one of them
+		// committed before this statement, and left it no document (PostgreSQL rechecks a
+		// locked row's own columns, not the subquery on another table).
+		var rows []struct {
+			InstanceID uuid.UUID `json:"instance_id"`
+		}
+		if err := tx.SignedDocument.Query().Where(signeddocument.InstanceIDIn(ids...)).Unique(true).
+			Select(signeddocument.FieldInstanceID).Scan(ctx, &rows); err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		ids = ids[:0]
+		for _, r := range rows {
+			ids = append(ids, r.InstanceID)
+		}
+		if _, err := tx.SignedDocument.Delete().Where(signeddocument.InstanceIDIn(ids...)).Exec(ctx); err != nil {
+			return err
+		}
+		at := dbTime(e.Activity.CreatedAt)
+		if _, err := tx.Instance.Update().Where(instance.IDIn(ids...)).
+			SetDocumentsErasedAt(at).SetUpdatedAt(at).AddRevision(1).Save(ctx); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := appendActivities(ctx, tx, id, []engine.Activity{e.Activity}); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, translate(err)
+}
+
+// erasable returns, locked, up to e.Limit instances of e's statuses that ended before
+// e.EndedBefore and match which, the longest ended first. On PostgreSQL rows another
+// transaction holds (a racing run, a late webhook's append) are skipped, not waited for: the
+// next batch or the next run takes them.
+func erasable(ctx context.Context, tx txn, e engine.Erasure, which predicate.Instance) ([]uuid.UUID, error) {
+	statuses := make([]instance.Status, len(e.Statuses))
+	for i, st := range e.Statuses {
+		statuses[i] = instance.Status(st.String())
+	}
+	q := tx.Instance.Query().Where(instance.StatusIn(statuses...), instance.EndedAtLT(dbTime(e.EndedBefore)), which).
+		Order(instance.ByEndedAt(), instance.ByID()).Limit(e.Limit)
+	if tx.locks {
+		q = q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+	}
+	return q.IDs(ctx)
+}
+
+// hasSignedDocument matches the instances that keep a signed document.
+func hasSignedDocument() predicate.Instance {
+	return func(s *entsql.Selector) {
+		s.Where(entsql.In(s.C(instance.FieldID),
+			entsql.Select(signeddocument.FieldInstanceID).From(entsql.Table(signeddocument.Table))))
+	}
+}
+
+// eraseChangeValues removes the values of the field changes in the timelines of instances:
+// each change keeps only its field's name, and the rest of the details (an ASSIGNED entry's
+// assignee, whatever a later kind keeps there) stays as it is.
+func eraseChangeValues(ctx context.Context, tx txn, ids []uuid.UUID) error {
+	rows, err := tx.Activity.Query().Where(activity.InstanceIDIn(ids...), activity.DetailsNotNil()).
+		Select(activity.FieldID, activity.FieldDetails).All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range rows {
+		details, changed, err := withoutChangeValues(r)
+		if err != nil {
+			return err
+		}
+		if changed {
+			if err := tx.Activity.UpdateOneID(r.ID).SetDetails(details).Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// withoutChangeValues is an activity's details with its changes reduced to field names, and
+// whether that changed anything.
+func withoutChangeValues(r *ent.Activity) (json.RawMessage, bool, error) {
+	if len(r.Details) == 0 {
+		return nil, false, nil
+	}
+	var details map[string]json.RawMessage
+	if err := json.Unmarshal(r.Details, &details); err != nil {
+		return nil, false, fmt.Errorf("activity %s details: %w", r.ID, err)
+	}
+	raw, ok := details["changes"]
+	if !ok {
+		return nil, false, nil
+	}
+	var changes []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &changes); err != nil {
+		return nil, false, fmt.Errorf("activity %s changes: %w", r.ID, err)
+	}
+	names := make([]engine.FieldChange, len(changes))
+	changed := false
+	for i, c := range changes {
+		if err := json.Unmarshal(c["name"], &names[i].Name); err != nil {
+			return nil, false, fmt.Errorf("activity %s change %d: %w", r.ID, i, err)
+		}
+		// Only the name is kept: a key other than it may hold a value.
+		changed = changed || len(c) > 1
+	}
+	if !changed {
+		return nil, false, nil
+	}
+	b, err := json.Marshal(names)
+	if err != nil {
+		return nil, false, err
+	}
+	details["changes"] = b
+	out, err := json.Marshal(details)
+	return out, true, err
+}
