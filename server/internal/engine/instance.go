@@ -73,11 +73,15 @@ const (
 	ActivityFailed
 	ActivityExternalProgress
 	ActivityOutcome
-	ActivityRetried // an admin ran the failed step again (RetryInstance)
+	ActivityRetried     // an admin ran the failed step again (RetryInstance)
+	ActivityDeadlineSet // the state entered has a timeout (its deadline)
+	ActivityTimedOut    // the state's timeout passed and its timer took the instance on
+	ActivityReassigned  // an admin moved the HUMAN work (ReassignInstance)
+	ActivityErased      // retention erased form data or documents
 )
 
 var activityKindNames = []string{"", "STARTED", "TRANSITION", "ASSIGNED", "WAITING_EXTERNAL", "COMPLETED",
-	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME", "RETRIED"}
+	"CANCELLED", "FAILED", "EXTERNAL_PROGRESS", "OUTCOME", "RETRIED", "DEADLINE_SET", "TIMED_OUT", "REASSIGNED", "ERASED"}
 
 func (k ActivityKind) String() string { return enumName(activityKindNames, int(k)) }
 
@@ -138,4 +142,7 @@ type InstanceFilter struct {
 	StartedBy     string
 	CreatedAfter  time.Time // inclusive
 	CreatedBefore time.Time // exclusive
+	// AssigneeInactive: only ACTIVE instances assigned personally to a deactivated user, for
+	// an admin to reassign.
+	AssigneeInactive bool
 }
