@@ -176,6 +176,16 @@ func (f *authzFixture) newWorkflow(t *testing.T) string {
 	return wf.Msg.GetWorkflow().GetId()
 }
 
+// newUser has the admin create a ROLE_USER user nobody calls as.
+func (f *authzFixture) newUser(t *testing.T) string {
+	t.Helper()
+	name := f.next("user")
+	u, err := f.b.identity.CreateUser(f.ctx, connect.NewRequest(&flowhookv1.CreateUserRequest{
+		DisplayName: name, Email: name + "@authz.example.com", Roles: []flowhookv1.Role{flowhookv1.Role_ROLE_USER}}))
+	require.NoError(t, err)
+	return u.Msg.GetUser().GetId()
+}
+
 // newGroup has the admin create a group with the given members.
 func (f *authzFixture) newGroup(t *testing.T, members ...string) string {
 	t.Helper()
@@ -314,6 +324,24 @@ func authzRows() []authzRow {
 			}
 			return err
 		}},
+		{flowhookv1connect.WorkflowDesignServiceArchiveWorkflowProcedure, "", designers, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			id := f.newWorkflow(t)
+			res, err := f.cl[c].design.ArchiveWorkflow(f.ctx, connect.NewRequest(&flowhookv1.ArchiveWorkflowRequest{WorkflowId: id}))
+			if err == nil {
+				require.True(t, res.Msg.GetWorkflow().GetArchived())
+			}
+			return err
+		}},
+		{flowhookv1connect.WorkflowDesignServiceUnarchiveWorkflowProcedure, "", designers, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			id := f.newWorkflow(t)
+			_, err := f.b.design.ArchiveWorkflow(f.ctx, connect.NewRequest(&flowhookv1.ArchiveWorkflowRequest{WorkflowId: id}))
+			require.NoError(t, err)
+			res, err := f.cl[c].design.UnarchiveWorkflow(f.ctx, connect.NewRequest(&flowhookv1.UnarchiveWorkflowRequest{WorkflowId: id}))
+			if err == nil {
+				require.False(t, res.Msg.GetWorkflow().GetArchived())
+			}
+			return err
+		}},
 		{flowhookv1connect.WorkflowDesignServiceGetWorkflowVersionProcedure, "", everyone, func(t *testing.T, f *authzFixture, c authzCaller) error {
 			res, err := f.cl[c].design.GetWorkflowVersion(f.ctx, connect.NewRequest(&flowhookv1.GetWorkflowVersionRequest{WorkflowId: f.workflowID, Version: 1}))
 			if err == nil {
@@ -446,6 +474,17 @@ func authzRows() []authzRow {
 		// Only admins retry; the review instance is ACTIVE, so even they are refused.
 		{flowhookv1connect.WorkflowInstanceServiceRetryInstanceProcedure, "", authzWant(connect.CodeFailedPrecondition, authzDenied, authzDenied, authzDenied), func(t *testing.T, f *authzFixture, c authzCaller) error {
 			_, err := f.cl[c].instances.RetryInstance(f.ctx, connect.NewRequest(&flowhookv1.RetryInstanceRequest{InstanceId: f.reviewID}))
+			return err
+		}},
+
+		// Only admins reassign, an instance of its own for each row.
+		{flowhookv1connect.WorkflowInstanceServiceReassignInstanceProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			id := f.start(t, f.b.clients)
+			res, err := f.cl[c].instances.ReassignInstance(f.ctx, connect.NewRequest(&flowhookv1.ReassignInstanceRequest{InstanceId: id,
+				Assignee: &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_UserId{UserId: f.spareID}}}))
+			if err == nil {
+				require.Equal(t, f.spareID, res.Msg.GetInstance().GetAssignee().GetUserId())
+			}
 			return err
 		}},
 
@@ -601,6 +640,24 @@ func authzRows() []authzRow {
 			}
 			return err
 		}},
+		{flowhookv1connect.IdentityServiceDeactivateUserProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			id := f.newUser(t)
+			res, err := f.cl[c].identity.DeactivateUser(f.ctx, connect.NewRequest(&flowhookv1.DeactivateUserRequest{UserId: id}))
+			if err == nil {
+				require.True(t, res.Msg.GetUser().GetDeactivated())
+			}
+			return err
+		}},
+		{flowhookv1connect.IdentityServiceReactivateUserProcedure, "", admins, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			id := f.newUser(t)
+			_, err := f.b.identity.DeactivateUser(f.ctx, connect.NewRequest(&flowhookv1.DeactivateUserRequest{UserId: id}))
+			require.NoError(t, err)
+			res, err := f.cl[c].identity.ReactivateUser(f.ctx, connect.NewRequest(&flowhookv1.ReactivateUserRequest{UserId: id}))
+			if err == nil {
+				require.False(t, res.Msg.GetUser().GetDeactivated())
+			}
+			return err
+		}},
 		{flowhookv1connect.IdentityServiceCreateApiKeyProcedure, "", everyone, func(t *testing.T, f *authzFixture, c authzCaller) error {
 			res, err := f.cl[c].identity.CreateApiKey(f.ctx, connect.NewRequest(&flowhookv1.CreateApiKeyRequest{Name: f.next("mine")}))
 			if err == nil {
@@ -719,7 +776,7 @@ func TestAuthorization(t *testing.T) {
 
 	t.Run("table covers every RPC and caller", func(t *testing.T) {
 		procs := authzProcedures()
-		require.Len(t, procs, 43, "design 8 + instance 9 + identity 10 + settings 12 + event log 4")
+		require.Len(t, procs, 48, "design 10 + instance 10 + identity 12 + settings 12 + event log 4")
 		base := map[string]bool{}
 		names := map[string]bool{}
 		for _, r := range rows {

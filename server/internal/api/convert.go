@@ -225,7 +225,7 @@ func draftToProto(d engine.Draft) *flowhookv1.WorkflowDraft {
 }
 
 func workflowToProto(w engine.Workflow) *flowhookv1.Workflow {
-	return &flowhookv1.Workflow{
+	out := &flowhookv1.Workflow{
 		Id:            w.ID,
 		Revision:      w.Revision,
 		Draft:         draftToProto(w.Draft),
@@ -233,6 +233,10 @@ func workflowToProto(w engine.Workflow) *flowhookv1.Workflow {
 		CreatedAt:     timestamp(w.CreatedAt),
 		UpdatedAt:     timestamp(w.UpdatedAt),
 	}
+	if w.ArchivedAt != nil {
+		out.Archived, out.ArchivedAt = true, timestamp(*w.ArchivedAt)
+	}
+	return out
 }
 
 func versionToProto(v engine.Version) *flowhookv1.WorkflowVersion {

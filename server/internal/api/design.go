@@ -64,17 +64,24 @@ func (s *DesignService) ListWorkflows(ctx context.Context, req *connect.Request[
 	if len(filter) > engine.MaxNameLen {
 		ps.Add("name_filter", "must be at most %d characters", engine.MaxNameLen)
 	}
-	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filter)
+	// A page token is bound to the filter: to include_archived too, so that a token of one
+	// listing does not page through the other. Without it the key is the name filter alone,
+	// as before include_archived existed.
+	key := filter
+	if req.Msg.GetIncludeArchived() {
+		key += "\x00include_archived"
+	}
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), key)
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
-	wfs, next, total, err := s.designer.List(ctx, engine.WorkflowFilter{NameContains: filter}, p)
+	wfs, next, total, err := s.designer.List(ctx, engine.WorkflowFilter{NameContains: filter, IncludeArchived: req.Msg.GetIncludeArchived()}, p)
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
 	res := &flowhookv1.ListWorkflowsResponse{
 		Workflows:     make([]*flowhookv1.Workflow, len(wfs)),
-		NextPageToken: encodePageToken(ctx, next, filter),
+		NextPageToken: encodePageToken(ctx, next, key),
 		TotalSize:     total,
 	}
 	for i, wf := range wfs {

@@ -171,6 +171,9 @@ func userToProto(u engine.User) *flowhookv1.User {
 	for _, r := range u.Roles {
 		out.Roles = append(out.Roles, roleToProto(r))
 	}
+	if u.DeactivatedAt != nil {
+		out.Deactivated, out.DeactivatedAt = true, timestamp(*u.DeactivatedAt)
+	}
 	return out
 }
 

@@ -67,6 +67,8 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 		Connector:  pf.GetConnector(),
 		ExternalID: pf.GetExternalId(),
 		StartedBy:  pf.GetStartedBy(),
+		// Instances assigned to a deactivated user, for an admin to reassign.
+		AssigneeInactive: pf.GetAssigneeInactive(),
 	}
 	checkProviderFilter(&ps, "filter.", pf.GetProvider(), f.Connector)
 	if t := pf.GetCreatedAfter(); t != nil {

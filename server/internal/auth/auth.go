@@ -79,6 +79,10 @@ func NewAuthenticator(store engine.IdentityStore, clock engine.Clock, log *slog.
 var (
 	errMissing = errors.New("missing credentials: send Authorization: Bearer <api key>")
 	errInvalid = errors.New("invalid or revoked API key")
+	// A deactivated user's key is valid but refused: saying so tells the caller that no new
+	// key will help. The user is read with the key on every call, so that a deactivation
+	// takes effect at once on every replica.
+	errDeactivated = errors.New("the API key's user is deactivated")
 )
 
 // Authenticate returns the principal of a bearer credential.
@@ -103,6 +107,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (engine
 	// how much of a secret matched.
 	if subtle.ConstantTimeCompare([]byte(key.Hash), []byte(hash)) != 1 || key.RevokedAt != nil {
 		return engine.Principal{}, connect.NewError(connect.CodeUnauthenticated, errInvalid)
+	}
+	if user.DeactivatedAt != nil {
+		return engine.Principal{}, connect.NewError(connect.CodeUnauthenticated, errDeactivated)
 	}
 	groups, err := a.store.GroupsOf(ctx, user.ID)
 	if err != nil {

@@ -101,6 +101,38 @@ func TestAuthenticate(t *testing.T) {
 	require.Equal(t, connect.CodeUnauthenticated, connect.CodeOf(err), "a revoked key")
 }
 
+// TestAuthenticateDeactivatedUser: a deactivated user's key is refused on the call after the
+// deactivation (the user is read with the key every time, nothing is cached), saying why, and
+// works again once the user is reactivated.
+func TestAuthenticateDeactivatedUser(t *testing.T) {
+	t.Parallel()
+	secret := auth.NewSecret()
+	a, st := newAuth(secret)
+	ctx := context.Background()
+	_, err := a.Authenticate(ctx, "Bearer "+secret)
+	require.NoError(t, err)
+
+	at := fixedClock{}.Now()
+	st.user.DeactivatedAt = &at
+	_, err = a.Authenticate(ctx, "Bearer "+secret)
+	var cerr *connect.Error
+	require.True(t, errors.As(err, &cerr), "%v", err)
+	require.Equal(t, connect.CodeUnauthenticated, cerr.Code())
+	require.Equal(t, "the API key's user is deactivated", cerr.Message())
+
+	st.user.DeactivatedAt = nil
+	p, err := a.Authenticate(ctx, "Bearer "+secret)
+	require.NoError(t, err)
+	require.Equal(t, "u1", p.UserID)
+
+	// A revoked key of a deactivated user stays refused as revoked.
+	st.user.DeactivatedAt = &at
+	st.key.RevokedAt = &at
+	_, err = a.Authenticate(ctx, "Bearer "+secret)
+	require.True(t, errors.As(err, &cerr))
+	require.Equal(t, "invalid or revoked API key", cerr.Message())
+}
+
 // FuzzAuthenticate: no header makes Authenticate panic, and only the one key authenticates.
 func FuzzAuthenticate(f *testing.F) {
 	secret := "fh_fuzz_secret_0123456789abcdef"

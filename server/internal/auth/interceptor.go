@@ -82,6 +82,9 @@ var Procedures = map[string][]engine.Role{
 	"/flowhook.v1.WorkflowDesignService/ListWorkflows":    designers,
 	"/flowhook.v1.WorkflowDesignService/ValidateWorkflow": designers,
 	"/flowhook.v1.WorkflowDesignService/PublishWorkflow":  designers,
+	// Archiving is a designer's decision, like changing the draft (and an admin's).
+	"/flowhook.v1.WorkflowDesignService/ArchiveWorkflow":   designers,
+	"/flowhook.v1.WorkflowDesignService/UnarchiveWorkflow": designers,
 	// Users read published versions: the forms they fill come from them.
 	"/flowhook.v1.WorkflowDesignService/GetWorkflowVersion":   {engine.RoleDesigner, engine.RoleUser},
 	"/flowhook.v1.WorkflowDesignService/ListWorkflowVersions": {engine.RoleDesigner, engine.RoleUser},
@@ -93,6 +96,7 @@ var Procedures = map[string][]engine.Role{
 	"/flowhook.v1.WorkflowInstanceService/TakeTransition":    users,
 	"/flowhook.v1.WorkflowInstanceService/CancelInstance":    users,
 	"/flowhook.v1.WorkflowInstanceService/RetryInstance":     admins,
+	"/flowhook.v1.WorkflowInstanceService/ReassignInstance":  admins,
 	"/flowhook.v1.WorkflowInstanceService/ListActivity":      users,
 	"/flowhook.v1.WorkflowInstanceService/GetSignedDocument": users,
 
@@ -102,6 +106,8 @@ var Procedures = map[string][]engine.Role{
 	"/flowhook.v1.IdentityService/ListGroups":        admins,
 	"/flowhook.v1.IdentityService/AddGroupMember":    admins,
 	"/flowhook.v1.IdentityService/RemoveGroupMember": admins,
+	"/flowhook.v1.IdentityService/DeactivateUser":    admins,
+	"/flowhook.v1.IdentityService/ReactivateUser":    admins,
 	"/flowhook.v1.IdentityService/CreateApiKey":      anyone,
 	"/flowhook.v1.IdentityService/RevokeApiKey":      anyone,
 	"/flowhook.v1.IdentityService/ListApiKeys":       anyone,

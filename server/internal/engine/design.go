@@ -149,6 +149,17 @@ func (d *Designer) List(ctx context.Context, f WorkflowFilter, p Page) ([]Workfl
 	return d.store.ListWorkflows(ctx, f, p)
 }
 
+// Archive archives a workflow: it starts no new instances and ListWorkflows leaves it out
+// unless asked; instances in flight go on. Archiving an archived workflow returns it as it is.
+func (d *Designer) Archive(ctx context.Context, id string) (Workflow, error) {
+	return d.store.SetArchived(ctx, id, true)
+}
+
+// Unarchive undoes Archive; a workflow that is not archived is returned as it is.
+func (d *Designer) Unarchive(ctx context.Context, id string) (Workflow, error) {
+	return d.store.SetArchived(ctx, id, false)
+}
+
 // Publish publishes the draft at expectedRevision as the next immutable version.
 func (d *Designer) Publish(ctx context.Context, id string, expectedRevision int64) (Version, error) {
 	if expectedRevision <= 0 {
@@ -199,4 +210,9 @@ func IsValidation(err error) ([]Problem, bool) {
 		return ve.Problems, true
 	}
 	return nil, false
+}
+
+// errArchived refuses to start an instance of an archived workflow.
+func errArchived(workflowID string) error {
+	return fmt.Errorf("%w: workflow %s is archived; unarchive it to start instances", ErrFailedPrecondition, workflowID)
 }

@@ -57,6 +57,8 @@ type User struct {
 	Email       string
 	Roles       []Role
 	CreatedAt   time.Time
+	// DeactivatedAt is set while the user is deactivated: their API keys are refused.
+	DeactivatedAt *time.Time
 }
 
 // Group is a set of users a HUMAN state can be assigned to.
@@ -104,7 +106,16 @@ type IdentityStore interface {
 	Bootstrap(ctx context.Context, admin User, key APIKey) (bool, error)
 	// MissingAssignees returns those of the ids that name no user / no group.
 	MissingAssignees(ctx context.Context, userIDs, groupIDs []string) (users, groups []string, err error)
+	// SetDeactivated deactivates (deactivate) or reactivates a user and returns it; doing it
+	// twice changes nothing (the first deactivation's time stands). It refuses to deactivate
+	// the last active admin with ErrLastAdmin, deciding in one transaction, so that two
+	// admins deactivating each other at once cannot both succeed. ErrNotFound when there is
+	// no such user.
+	SetDeactivated(ctx context.Context, id string, deactivate bool) (User, error)
 }
+
+// ErrLastAdmin: deactivating the user would leave nobody to administer the service.
+var ErrLastAdmin = fmt.Errorf("%w: the last active admin cannot be deactivated; create another admin first", ErrFailedPrecondition)
 
 // Identity manages users, groups and API keys.
 type Identity struct {
@@ -220,6 +231,28 @@ func (s *Identity) ListAPIKeys(ctx context.Context, p Principal, userID string) 
 		return nil, fmt.Errorf("%w: only admins list other users' keys", ErrPermissionDenied)
 	}
 	return s.store.ListAPIKeys(ctx, userID)
+}
+
+// Deactivate deactivates a user, for an admin: their API keys are refused from the next call
+// on, on every replica, until Reactivate. Work assigned to them personally stays theirs, for an
+// admin to reassign (ListInstances with AssigneeInactive). An admin cannot deactivate
+// themself, and nobody the last active admin.
+func (s *Identity) Deactivate(ctx context.Context, p Principal, id string) (User, error) {
+	if !p.IsAdmin() {
+		return User{}, fmt.Errorf("%w: only an admin deactivates users", ErrPermissionDenied)
+	}
+	if strings.EqualFold(id, p.UserID) { // ids are UUIDs, which parse in either case
+		return User{}, fmt.Errorf("%w: an admin cannot deactivate themself; ask another admin", ErrFailedPrecondition)
+	}
+	return s.store.SetDeactivated(ctx, id, true)
+}
+
+// Reactivate undoes Deactivate, for an admin: the user's keys that are not revoked work again.
+func (s *Identity) Reactivate(ctx context.Context, p Principal, id string) (User, error) {
+	if !p.IsAdmin() {
+		return User{}, fmt.Errorf("%w: only an admin reactivates users", ErrPermissionDenied)
+	}
+	return s.store.SetDeactivated(ctx, id, false)
 }
 
 // WhoAmI returns the caller's user.

@@ -154,4 +154,7 @@ type InstanceFilter struct {
 	CreatedBefore time.Time // exclusive
 	// OverdueBefore keeps open instances whose deadline is before it.
 	OverdueBefore time.Time
+	// AssigneeInactive: only ACTIVE instances assigned personally to a deactivated user, for
+	// an admin to reassign.
+	AssigneeInactive bool
 }

@@ -32,13 +32,16 @@ type memStore struct {
 	acts      map[string][]engine.Activity
 	items     map[string]engine.WorkItem
 	jobs      []engine.Job
-	requests  map[string]string // starter, request id → instance id
+	requests  map[string]string    // starter, request id → instance id
+	archived  map[string]time.Time // by workflow id, while archived
 	// beforeCreate, when set, runs once as CreateInstance begins: a racing start.
 	beforeCreate func()
 	// docs are the signed documents kept, by instance id; erasures the RetentionStore calls.
 	docs      map[string][]engine.SignedDocument
 	erasures  []engine.Erasure
 	eraseFail error // when set, the RetentionStore's calls fail with it
+	// beforeUpdate, when set, runs once as UpdateInstance begins: a racing change.
+	beforeUpdate func()
 }
 
 func newMemStore() *memStore {
@@ -48,6 +51,7 @@ func newMemStore() *memStore {
 		acts:      map[string][]engine.Activity{},
 		items:     map[string]engine.WorkItem{},
 		requests:  map[string]string{},
+		archived:  map[string]time.Time{},
 	}
 }
 
@@ -67,7 +71,29 @@ func (s *memStore) GetWorkflow(_ context.Context, id string) (engine.Workflow, e
 	if !ok {
 		return engine.Workflow{}, fmt.Errorf("%w: workflow %s", engine.ErrNotFound, id)
 	}
-	return engine.Workflow{ID: id, LatestVersion: int32(len(vs))}, nil
+	wf := engine.Workflow{ID: id, LatestVersion: int32(len(vs))}
+	if at, ok := s.archived[id]; ok {
+		wf.ArchivedAt = &at
+	}
+	return wf, nil
+}
+
+// SetArchived archives or unarchives a workflow; the first archiving's time stands.
+func (s *memStore) SetArchived(ctx context.Context, id string, archive bool) (engine.Workflow, error) {
+	s.mu.Lock()
+	if _, ok := s.versions[id]; !ok {
+		s.mu.Unlock()
+		return engine.Workflow{}, fmt.Errorf("%w: workflow %s", engine.ErrNotFound, id)
+	}
+	_, was := s.archived[id]
+	switch {
+	case archive && !was:
+		s.archived[id] = time.Now()
+	case !archive:
+		delete(s.archived, id)
+	}
+	s.mu.Unlock()
+	return s.GetWorkflow(ctx, id)
 }
 
 func (s *memStore) GetVersion(_ context.Context, id string, n int32) (engine.Version, error) {
@@ -80,7 +106,9 @@ func (s *memStore) GetVersion(_ context.Context, id string, n int32) (engine.Ver
 	if n < 1 || int(n) > len(vs) {
 		return engine.Version{}, fmt.Errorf("%w: version %d of workflow %s", engine.ErrNotFound, n, id)
 	}
-	return vs[n-1], nil
+	v := vs[n-1]
+	_, v.WorkflowArchived = s.archived[id]
+	return v, nil
 }
 
 func (s *memStore) CreateInstance(_ context.Context, in engine.Instance, acts []engine.Activity, eff engine.Effects) (engine.Instance, error) {
@@ -126,6 +154,10 @@ func (s *memStore) GetInstance(_ context.Context, id string) (engine.Instance, e
 }
 
 func (s *memStore) UpdateInstance(_ context.Context, in engine.Instance, expected int64, acts []engine.Activity, eff engine.Effects) (engine.Instance, error) {
+	if f := s.beforeUpdate; f != nil {
+		s.beforeUpdate = nil
+		f()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cur, ok := s.instances[in.ID]

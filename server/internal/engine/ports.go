@@ -14,6 +14,8 @@ type Page struct {
 // WorkflowFilter narrows ListWorkflows.
 type WorkflowFilter struct {
 	NameContains string // case-insensitive
+	// IncludeArchived lists archived workflows too; they are left out otherwise.
+	IncludeArchived bool
 }
 
 // Store is the persistence port of the design side. Implementations decide races with
@@ -33,7 +35,12 @@ type Store interface {
 	// draft is at expectedRevision (ErrConflict otherwise). When that revision was published
 	// already it returns that version and does not call build.
 	PublishVersion(ctx context.Context, id string, expectedRevision int64, build func(Draft) (Draft, error)) (Version, error)
-	// GetVersion returns a version; number 0 means the latest.
+	// SetArchived archives (archive) or unarchives a workflow and returns it. Doing it twice
+	// changes nothing: the first archiving's time stands. Neither the revision nor the draft
+	// changes. ErrNotFound when there is no such workflow.
+	SetArchived(ctx context.Context, id string, archive bool) (Workflow, error)
+	// GetVersion returns a version; number 0 means the latest. It tells whether the workflow
+	// is archived (Version.WorkflowArchived).
 	GetVersion(ctx context.Context, id string, number int32) (Version, error)
 	// ListVersions returns a page of versions, newest first, and the position after it.
 	ListVersions(ctx context.Context, id string, p Page) ([]Version, string, error)

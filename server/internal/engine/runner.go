@@ -47,6 +47,8 @@ type Runner struct {
 	versions  Store
 	clock     Clock
 	cache     versionCache
+	// Directory tells who may be given work by Reassign (see reassign.go); set after NewRunner.
+	Directory Directory
 }
 
 // NewRunner returns the instance side of the engine.
@@ -89,6 +91,9 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 	}
 	if err != nil {
 		return Instance{}, err
+	}
+	if v.WorkflowArchived {
+		return Instance{}, errArchived(in.WorkflowID)
 	}
 	def := v.Definition
 	var start State

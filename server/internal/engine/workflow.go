@@ -175,6 +175,8 @@ type Workflow struct {
 	LatestVersion int32
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// ArchivedAt is set while the workflow is archived: it starts no new instances.
+	ArchivedAt *time.Time
 }
 
 // Version is a published, immutable snapshot of a draft. Its transitions carry their actions.
@@ -184,6 +186,10 @@ type Version struct {
 	Revision    int64 // the draft revision it was published from
 	Definition  Draft
 	PublishedAt time.Time
+	// WorkflowArchived tells whether the workflow was archived when the version was read. It
+	// is not part of the snapshot; it spares Start a second read to refuse an archived
+	// workflow.
+	WorkflowArchived bool
 }
 
 // State returns the state with the key, if any.

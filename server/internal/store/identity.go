@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -291,6 +292,56 @@ func (s *Store) Bootstrap(ctx context.Context, admin engine.User, key engine.API
 	return created, translate(err)
 }
 
+func (s *Store) SetDeactivated(ctx context.Context, id string, deactivate bool) (engine.User, error) {
+	uid, err := parseID("user", id)
+	if err != nil {
+		return engine.User{}, err
+	}
+	if !deactivate {
+		// Conditional: reactivating an active user changes nothing.
+		at := now()
+		if err := s.db.Client.User.Update().Where(user.ID(uid), user.DeactivatedAtNotNil()).
+			ClearDeactivatedAt().SetUpdatedAt(at).Exec(ctx); err != nil {
+			return engine.User{}, translate(err)
+		}
+		return s.GetUser(ctx, id)
+	}
+	err = s.inTx(ctx, func(tx txn) error {
+		target, err := tx.User.Get(ctx, uid)
+		if ent.IsNotFound(err) {
+			return fmt.Errorf("%w: user %s", engine.ErrNotFound, id)
+		}
+		if err != nil || target.DeactivatedAt != nil {
+			return err // a deactivated user stays as deactivated first
+		}
+		if slices.Contains(target.Roles, engine.RoleAdmin.String()) {
+			// Lock every active user, in id order, before counting the admins who would remain:
+			// of two admins deactivating each other at once, the second waits for the first,
+			// then no longer sees it active, and is refused. Locking in one order cannot
+			// deadlock. SQLite runs transactions one at a time.
+			q := tx.User.Query().Where(user.DeactivatedAtIsNil()).Order(user.ByID())
+			if tx.locks {
+				q = q.ForUpdate()
+			}
+			active, err := q.Select(user.FieldID, user.FieldRoles).All(ctx)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(active, func(u *ent.User) bool {
+				return u.ID != uid && slices.Contains(u.Roles, engine.RoleAdmin.String())
+			}) {
+				return engine.ErrLastAdmin
+			}
+		}
+		at := now()
+		return tx.User.Update().Where(user.ID(uid), user.DeactivatedAtIsNil()).SetDeactivatedAt(at).SetUpdatedAt(at).Exec(ctx)
+	})
+	if err != nil {
+		return engine.User{}, translate(err)
+	}
+	return s.GetUser(ctx, id)
+}
+
 func (s *Store) MissingAssignees(ctx context.Context, userIDs, groupIDs []string) ([]string, []string, error) {
 	missingUsers, err := missing(userIDs, func(ids []uuid.UUID) ([]uuid.UUID, error) {
 		return s.db.Client.User.Query().Where(user.IDIn(ids...)).IDs(ctx)
@@ -347,7 +398,7 @@ func roleNames(roles []engine.Role) []string {
 }
 
 func userFromRow(r *ent.User) engine.User {
-	u := engine.User{ID: r.ID.String(), DisplayName: r.DisplayName, Email: r.Email, CreatedAt: r.CreatedAt}
+	u := engine.User{ID: r.ID.String(), DisplayName: r.DisplayName, Email: r.Email, CreatedAt: r.CreatedAt, DeactivatedAt: r.DeactivatedAt}
 	for _, name := range r.Roles {
 		if role, err := engine.ParseRole(name); err == nil {
 			u.Roles = append(u.Roles, role)

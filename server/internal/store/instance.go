@@ -14,6 +14,7 @@ import (
 	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/predicate"
+	"github.com/flowhook/flowhook/ent/user"
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
@@ -261,6 +262,9 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 		where = append(where, instance.DeadlineLT(dbTime(f.OverdueBefore)),
 			instance.StatusIn(instance.StatusACTIVE, instance.StatusWAITING_EXTERNAL))
 	}
+	if f.AssigneeInactive {
+		where = append(where, instance.StatusEQ(instance.StatusACTIVE), assigneeDeactivated)
+	}
 	// Every page counts: total_size is the server's, never carried in a token.
 	total, err := s.db.Client.Instance.Query().Where(where...).Count(ctx)
 	if err != nil {
@@ -281,6 +285,20 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 	}
 	out, next, err := instancesFromRows(rows, p.Size)
 	return out, next, int64(total), err
+}
+
+// assigneeDeactivated matches instances assigned personally to a deactivated user, in one
+// statement (a subquery, not a list of ids read first, which could grow past a statement's
+// parameter limit). assignee_user_id is text; users.id is a native UUID on PostgreSQL and text
+// on SQLite: cast to text, both give the canonical lower-case form, which ListAssigned
+// matches too.
+func assigneeDeactivated(s *entsql.Selector) {
+	t := entsql.Dialect(s.Dialect()).Table(user.Table)
+	deactivated := entsql.Dialect(s.Dialect()).
+		SelectExpr(entsql.Expr("CAST(" + t.C(user.FieldID) + " AS TEXT)")).
+		From(t).
+		Where(entsql.NotNull(t.C(user.FieldDeactivatedAt)))
+	s.Where(entsql.In(s.C(instance.FieldAssigneeUserID), deactivated))
 }
 
 func (s *Store) ListAssigned(ctx context.Context, userID string, groupIDs []string, p engine.Page) ([]engine.Instance, string, error) {

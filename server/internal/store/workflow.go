@@ -129,6 +129,9 @@ func (s *Store) ListWorkflows(ctx context.Context, f engine.WorkflowFilter, p en
 	if f.NameContains != "" {
 		q = q.Where(workflow.NameContainsFold(f.NameContains))
 	}
+	if !f.IncludeArchived {
+		q = q.Where(workflow.ArchivedAtIsNil())
+	}
 	// Every page counts: total_size is the server's, never carried in a token.
 	total, err := q.Clone().Count(ctx)
 	if err != nil {
@@ -259,7 +262,34 @@ func (s *Store) GetVersion(ctx context.Context, id string, number int32) (engine
 		}
 		return engine.Version{}, translate(err)
 	}
-	return versionFromRow(row)
+	v, err := versionFromRow(row)
+	if err != nil {
+		return engine.Version{}, err
+	}
+	// One primary-key read, so that Start refuses an archived workflow without reading its draft.
+	v.WorkflowArchived, err = s.db.Client.Workflow.Query().Where(workflow.ID(wid), workflow.ArchivedAtNotNil()).Exist(ctx)
+	return v, translate(err)
+}
+
+func (s *Store) SetArchived(ctx context.Context, id string, archive bool) (engine.Workflow, error) {
+	wid, err := parseID("workflow", id)
+	if err != nil {
+		return engine.Workflow{}, err
+	}
+	// Conditional on the current state, so that a repeat changes nothing and the first
+	// archiving's time stands. The revision guards the draft only: archiving leaves it as is,
+	// so that a designer's next update from the revision they read still applies.
+	at := now()
+	u := s.db.Client.Workflow.Update().Where(workflow.ID(wid)).SetUpdatedAt(at)
+	if archive {
+		u = u.Where(workflow.ArchivedAtIsNil()).SetArchivedAt(at)
+	} else {
+		u = u.Where(workflow.ArchivedAtNotNil()).ClearArchivedAt()
+	}
+	if err := u.Exec(ctx); err != nil {
+		return engine.Workflow{}, translate(err)
+	}
+	return s.GetWorkflow(ctx, id)
 }
 
 func (s *Store) versionNotFound(ctx context.Context, wid uuid.UUID, number int32) error {
@@ -423,6 +453,7 @@ func workflowFromRow(r *ent.Workflow) (engine.Workflow, error) {
 		LatestVersion: r.LatestVersion,
 		CreatedAt:     r.CreatedAt,
 		UpdatedAt:     r.UpdatedAt,
+		ArchivedAt:    r.ArchivedAt,
 	}, nil
 }
 

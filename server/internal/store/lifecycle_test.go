@@ -1,0 +1,293 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
+)
+
+// TestArchiveWorkflow: archiving sets archived_at once (a repeat changes nothing) and leaves
+// the revision alone; ListWorkflows leaves archived workflows out, in its pages and its total,
+// unless asked; GetWorkflow and GetVersion still read them, GetVersion saying archived.
+func TestArchiveWorkflow(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, d)
+			ctx := context.Background()
+			var ids []string
+			for i := range 4 {
+				wf, err := st.CreateWorkflow(ctx, engine.Draft{Name: fmt.Sprintf("Workflow %d", i)})
+				require.NoError(t, err)
+				ids = append(ids, wf.ID)
+			}
+			_, err := st.PublishVersion(ctx, ids[1], 1, func(d engine.Draft) (engine.Draft, error) { return d, nil })
+			require.NoError(t, err)
+			v, err := st.GetVersion(ctx, ids[1], 0)
+			require.NoError(t, err)
+			require.False(t, v.WorkflowArchived)
+
+			archived, err := st.SetArchived(ctx, ids[1], true)
+			require.NoError(t, err)
+			require.NotNil(t, archived.ArchivedAt)
+			require.Equal(t, int64(1), archived.Revision, "archiving is not a change of the draft")
+			again, err := st.SetArchived(ctx, ids[1], true)
+			require.NoError(t, err)
+			require.Equal(t, archived, again, "archiving twice changes nothing")
+			got, err := st.GetWorkflow(ctx, ids[1])
+			require.NoError(t, err)
+			require.Equal(t, archived, got)
+			v, err = st.GetVersion(ctx, ids[1], 0)
+			require.NoError(t, err)
+			require.True(t, v.WorkflowArchived)
+			v, err = st.GetVersion(ctx, ids[1], 1)
+			require.NoError(t, err)
+			require.True(t, v.WorkflowArchived)
+
+			// Archived workflows are left out of every page and of the total.
+			var listed []string
+			after := ""
+			for {
+				page, next, total, err := st.ListWorkflows(ctx, engine.WorkflowFilter{}, engine.Page{Size: 2, After: after})
+				require.NoError(t, err)
+				require.Equal(t, int64(3), total)
+				for _, wf := range page {
+					listed = append(listed, wf.ID)
+				}
+				if next == "" {
+					break
+				}
+				after = next
+			}
+			require.Equal(t, []string{ids[0], ids[2], ids[3]}, listed)
+			all, _, total, err := st.ListWorkflows(ctx, engine.WorkflowFilter{IncludeArchived: true}, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Equal(t, int64(4), total)
+			require.Len(t, all, 4)
+			require.NotNil(t, all[1].ArchivedAt)
+			named, _, total, err := st.ListWorkflows(ctx, engine.WorkflowFilter{NameContains: "workflow 1"}, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Empty(t, named)
+			require.Zero(t, total)
+
+			un, err := st.SetArchived(ctx, ids[1], false)
+			require.NoError(t, err)
+			require.Nil(t, un.ArchivedAt)
+			again, err = st.SetArchived(ctx, ids[1], false)
+			require.NoError(t, err)
+			require.Equal(t, un, again)
+			_, _, total, err = st.ListWorkflows(ctx, engine.WorkflowFilter{}, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Equal(t, int64(4), total)
+			v, err = st.GetVersion(ctx, ids[1], 0)
+			require.NoError(t, err)
+			require.False(t, v.WorkflowArchived)
+
+			for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
+				_, err = st.SetArchived(ctx, id, true)
+				require.ErrorIs(t, err, engine.ErrNotFound, id)
+			}
+		})
+	}
+}
+
+func createUser(t *testing.T, st *store.Store, name string, roles ...engine.Role) engine.User {
+	t.Helper()
+	u, err := st.CreateUser(context.Background(), engine.User{DisplayName: name, Email: name + "@example.com", Roles: roles})
+	require.NoError(t, err)
+	return u
+}
+
+// TestDeactivateUser: deactivation sets deactivated_at once and reactivation clears it, both
+// idempotent; the key lookup the authenticator makes sees it; the last active admin stays.
+func TestDeactivateUser(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, d)
+			ctx := context.Background()
+			ann := createUser(t, st, "ann", engine.RoleAdmin)
+			ben := createUser(t, st, "ben", engine.RoleAdmin, engine.RoleUser)
+			carl := createUser(t, st, "carl", engine.RoleUser)
+			_, err := st.CreateAPIKey(ctx, engine.APIKey{UserID: carl.ID, Name: "k", Prefix: "fh_carl", Hash: "hash-carl"})
+			require.NoError(t, err)
+
+			off, err := st.SetDeactivated(ctx, carl.ID, true)
+			require.NoError(t, err)
+			require.NotNil(t, off.DeactivatedAt)
+			again, err := st.SetDeactivated(ctx, carl.ID, true)
+			require.NoError(t, err)
+			require.Equal(t, off, again, "the first deactivation's time stands")
+			_, u, err := st.APIKeyByHash(ctx, "hash-carl")
+			require.NoError(t, err)
+			require.Equal(t, off.DeactivatedAt, u.DeactivatedAt, "the key's user says deactivated")
+			users, _, err := st.ListUsers(ctx, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, users, 3)
+			for _, u := range users {
+				require.Equal(t, u.ID == carl.ID, u.DeactivatedAt != nil, u.DisplayName)
+			}
+
+			on, err := st.SetDeactivated(ctx, carl.ID, false)
+			require.NoError(t, err)
+			require.Nil(t, on.DeactivatedAt)
+			again, err = st.SetDeactivated(ctx, carl.ID, false)
+			require.NoError(t, err)
+			require.Equal(t, on, again)
+			_, u, err = st.APIKeyByHash(ctx, "hash-carl")
+			require.NoError(t, err)
+			require.Nil(t, u.DeactivatedAt)
+
+			// Two admins: one may go, not the other.
+			_, err = st.SetDeactivated(ctx, ann.ID, true)
+			require.NoError(t, err)
+			_, err = st.SetDeactivated(ctx, ben.ID, true)
+			require.ErrorIs(t, err, engine.ErrLastAdmin)
+			require.ErrorIs(t, err, engine.ErrFailedPrecondition)
+			got, err := st.GetUser(ctx, ben.ID)
+			require.NoError(t, err)
+			require.Nil(t, got.DeactivatedAt)
+			_, err = st.SetDeactivated(ctx, ann.ID, false)
+			require.NoError(t, err)
+			_, err = st.SetDeactivated(ctx, ben.ID, true)
+			require.NoError(t, err, "with ann back, ben may go")
+
+			for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
+				_, err = st.SetDeactivated(ctx, id, true)
+				require.ErrorIs(t, err, engine.ErrNotFound, id)
+				_, err = st.SetDeactivated(ctx, id, false)
+				require.ErrorIs(t, err, engine.ErrNotFound, id)
+			}
+		})
+	}
+}
+
+// TestDeactivateAdminsRace: two admins, the only ones, deactivate each other at once, over
+// and over: exactly one succeeds each time, never both.
+func TestDeactivateAdminsRace(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, d)
+			ctx := context.Background()
+			for round := range 5 {
+				a := createUser(t, st, fmt.Sprintf("a%d", round), engine.RoleAdmin)
+				b := createUser(t, st, fmt.Sprintf("b%d", round), engine.RoleAdmin)
+				if round > 0 {
+					// Only a and b are active admins this round.
+					deactivateAllBut(t, st, a.ID, b.ID)
+				}
+				var wg sync.WaitGroup
+				errs := make([]error, 2)
+				for i, id := range []string{a.ID, b.ID} {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						_, errs[i] = st.SetDeactivated(ctx, id, true)
+					}()
+				}
+				wg.Wait()
+				ok := 0
+				for _, err := range errs {
+					if err == nil {
+						ok++
+					} else {
+						require.True(t, errors.Is(err, engine.ErrLastAdmin), "round %d: %v", round, err)
+					}
+				}
+				require.Equal(t, 1, ok, "round %d: exactly one deactivation wins", round)
+			}
+		})
+	}
+}
+
+// deactivateAllBut leaves only the given users active (the admins of earlier rounds go).
+func deactivateAllBut(t *testing.T, st *store.Store, keep ...string) {
+	t.Helper()
+	ctx := context.Background()
+	users, _, err := st.ListUsers(ctx, engine.Page{Size: 100})
+	require.NoError(t, err)
+	for _, u := range users {
+		if u.ID != keep[0] && u.ID != keep[1] && u.DeactivatedAt == nil {
+			_, err := st.SetDeactivated(ctx, u.ID, true)
+			require.NoError(t, err)
+		}
+	}
+}
+
+// TestListInstancesAssigneeInactive: the filter lists the ACTIVE instances assigned personally
+// to a deactivated user, with their total, combined with the other filters and paged.
+func TestListInstancesAssigneeInactive(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			dora := createUser(t, f.st, "dora", engine.RoleUser)
+			to := func(a engine.Assignee) func(in *engine.Instance) {
+				return func(in *engine.Instance) { in.Assignee = &a }
+			}
+			base := time.Now().Add(-time.Hour)
+			first := f.newInstance(t, base, to(engine.Assignee{UserID: dora.ID}))
+			f.newInstance(t, base.Add(time.Second), to(engine.Assignee{UserID: f.userID}))
+			f.newInstance(t, base.Add(2*time.Second), to(engine.Assignee{GroupID: uuid.NewString()}))
+			f.newInstance(t, base.Add(3*time.Second), func(in *engine.Instance) {
+				in.Status, in.Assignee = engine.StatusCancelled, &engine.Assignee{UserID: dora.ID}
+			})
+			second := f.newInstance(t, base.Add(4*time.Second), to(engine.Assignee{UserID: dora.ID}))
+			inactive := engine.InstanceFilter{AssigneeInactive: true}
+
+			list, _, total, err := f.st.ListInstances(ctx, inactive, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Empty(t, list, "nobody is deactivated yet")
+			require.Zero(t, total)
+
+			_, err = f.st.SetDeactivated(ctx, dora.ID, true)
+			require.NoError(t, err)
+			page1, next, total, err := f.st.ListInstances(ctx, inactive, engine.Page{Size: 1})
+			require.NoError(t, err)
+			require.Equal(t, int64(2), total)
+			require.Equal(t, []string{second.ID}, idsOf(page1), "newest first")
+			require.NotEmpty(t, next)
+			page2, next, total, err := f.st.ListInstances(ctx, inactive, engine.Page{Size: 1, After: next})
+			require.NoError(t, err)
+			require.Equal(t, int64(2), total)
+			require.Equal(t, []string{first.ID}, idsOf(page2))
+			require.Empty(t, next)
+
+			narrowed := inactive
+			narrowed.CreatedBefore = base.Add(2 * time.Second)
+			list, _, total, err = f.st.ListInstances(ctx, narrowed, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Equal(t, []string{first.ID}, idsOf(list), "with another filter")
+			require.Equal(t, int64(1), total)
+			narrowed = inactive
+			narrowed.WorkflowID = uuid.NewString()
+			list, _, total, err = f.st.ListInstances(ctx, narrowed, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Empty(t, list)
+			require.Zero(t, total)
+
+			_, err = f.st.SetDeactivated(ctx, dora.ID, false)
+			require.NoError(t, err)
+			list, _, total, err = f.st.ListInstances(ctx, inactive, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Empty(t, list)
+			require.Zero(t, total)
+		})
+	}
+}
