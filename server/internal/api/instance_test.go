@@ -137,14 +137,15 @@ func TestInstanceLifecycle(t *testing.T) {
 		}
 		// DocuSign is not configured here: the background creation of the envelope may already
 		// have failed the instance, which the timeline then ends with.
-		if len(kinds) > 5 {
-			require.Equal(t, flowhookv1.ActivityKind_ACTIVITY_KIND_FAILED, kinds[5])
-			kinds = kinds[:5]
+		if len(kinds) > 6 {
+			require.Equal(t, flowhookv1.ActivityKind_ACTIVITY_KIND_FAILED, kinds[6])
+			kinds = kinds[:6]
 		}
 		require.Equal(t, []flowhookv1.ActivityKind{
 			flowhookv1.ActivityKind_ACTIVITY_KIND_STARTED,
 			flowhookv1.ActivityKind_ACTIVITY_KIND_TRANSITION,
 			flowhookv1.ActivityKind_ACTIVITY_KIND_ASSIGNED,
+			flowhookv1.ActivityKind_ACTIVITY_KIND_DEADLINE_SET, // the review times out after 72 h
 			flowhookv1.ActivityKind_ACTIVITY_KIND_TRANSITION,
 			flowhookv1.ActivityKind_ACTIVITY_KIND_WAITING_EXTERNAL,
 		}, kinds)
@@ -152,10 +153,11 @@ func TestInstanceLifecycle(t *testing.T) {
 		require.Len(t, entries[0].GetChanges(), 3, "the start form's fields")
 		require.Equal(t, "submit", entries[1].GetTransitionKey())
 		require.Equal(t, b.legalGroupID, entries[2].GetAssignee().GetGroupId())
-		require.Equal(t, p.memberID, entries[3].GetActorId())
-		require.Equal(t, "approve", entries[3].GetTransitionKey())
-		require.Equal(t, "review", entries[3].GetFromState())
-		require.Equal(t, "sign", entries[3].GetToState())
+		require.NotNil(t, entries[3].GetDeadline(), "the entry says when the review times out")
+		require.Equal(t, p.memberID, entries[4].GetActorId())
+		require.Equal(t, "approve", entries[4].GetTransitionKey())
+		require.Equal(t, "review", entries[4].GetFromState())
+		require.Equal(t, "sign", entries[4].GetToState())
 
 		// Workflow Manage finds it by provider (waiting, or failed for want of DocuSign settings).
 		list, err := b.instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{Filter: &flowhookv1.InstanceFilter{
