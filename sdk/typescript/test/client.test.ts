@@ -241,7 +241,7 @@ describe("the client", () => {
       ],
       transitions: [
         { key: "submit", fromState: "start", toState: "approve" },
-        { key: "ok", fromState: "approve", toState: "done" },
+        { key: "ok", fromState: "approve", toState: "done", onTimeout: true }, // taken when the hour passes
       ],
     });
     const created = await admin.design.createWorkflow({ workflow: draft });
@@ -254,6 +254,9 @@ describe("the client", () => {
     await admin.design.publishWorkflow({ workflowId: created.workflow!.id, expectedRevision: 1n });
     const started = await admin.instances.startInstance({ workflowId: created.workflow!.id, formData: { days: 3 } });
     assert.equal(started.instance?.stateKey, "approve");
+    // The state's timeout gives the instance its deadline, an hour away.
+    const due = sdk.timestampDate(started.instance!.deadline!).getTime() - Date.now();
+    assert.ok(due > 3_500_000 && due <= 3_600_000, `deadline in ${due} ms`);
     const mine = await admin.instances.listAssignedToMe({ pageSize: 10 });
     assert.deepEqual(mine.instances.map((i) => i.id), [started.instance!.id]);
   });
