@@ -51,6 +51,25 @@ func setupTimers(t *testing.T) *timerBundle {
 	return &timerBundle{runBundle: b, clock: clock}
 }
 
+// review starts an instance into the HUMAN review and returns it with its timer.
+func (b *timerBundle) review(t *testing.T) (engine.Instance, engine.StateTimeoutJob) {
+	t.Helper()
+	in, err := b.runner.Start(context.Background(), starter, startInput(b.workflowID, "to_review"))
+	require.NoError(t, err)
+	timers := b.timers(t)
+	require.Len(t, timers, 1)
+	return in, timers[0]
+}
+
+// expectNoop fires a timer after d and requires that it did nothing.
+func (b *timerBundle) expectNoop(t *testing.T, d time.Duration, timer engine.StateTimeoutJob) {
+	t.Helper()
+	b.clock.add(d)
+	fired, err := b.runner.Timeout(context.Background(), timer)
+	require.NoError(t, err)
+	require.False(t, fired)
+}
+
 // timers takes the jobs enqueued so far and returns the timers among them.
 func (b *timerBundle) timers(t *testing.T) []engine.StateTimeoutJob {
 	t.Helper()
@@ -128,37 +147,27 @@ func TestTimerOfALeftStateDoesNothing(t *testing.T) {
 	t.Run("left", func(t *testing.T) {
 		t.Parallel()
 		b := setupTimers(t)
-		in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
-		require.NoError(t, err)
-		timer := b.timers(t)[0]
-		in, err = b.runner.Take(ctx, admin, engine.TakeInput{InstanceID: in.ID, TransitionKey: "finish"})
+		in, timer := b.review(t)
+		in, err := b.runner.Take(ctx, admin, engine.TakeInput{InstanceID: in.ID, TransitionKey: "finish"})
 		require.NoError(t, err)
 		require.Nil(t, in.Deadline)
-		b.clock.add(2 * time.Hour)
-		fired, err := b.runner.Timeout(ctx, timer)
-		require.NoError(t, err)
-		require.False(t, fired)
+		b.expectNoop(t, 2*time.Hour, timer)
 		require.Equal(t, "done", b.instance(t, in.ID).StateKey)
 	})
 	t.Run("entered again", func(t *testing.T) {
 		t.Parallel()
 		b := setupTimers(t)
-		in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
-		require.NoError(t, err)
-		first := b.timers(t)[0]
+		in, first := b.review(t)
 		b.clock.add(30 * time.Minute)
-		_, err = b.runner.Take(ctx, admin, engine.TakeInput{InstanceID: in.ID, TransitionKey: "back"})
+		_, err := b.runner.Take(ctx, admin, engine.TakeInput{InstanceID: in.ID, TransitionKey: "back"})
 		require.NoError(t, err)
 		second := b.timers(t)
 		require.Len(t, second, 1, "a transition back into the state starts a new timer")
 		require.Equal(t, first.Deadline.Add(30*time.Minute), second[0].Deadline)
-		b.clock.add(31 * time.Minute)
-		fired, err := b.runner.Timeout(ctx, first)
-		require.NoError(t, err)
-		require.False(t, fired, "the first entry's timer is spent")
+		b.expectNoop(t, 31*time.Minute, first) // the first entry's timer is spent
 		require.Equal(t, "review", b.instance(t, in.ID).StateKey)
 		b.clock.add(30 * time.Minute)
-		fired, err = b.runner.Timeout(ctx, second[0])
+		fired, err := b.runner.Timeout(ctx, second[0])
 		require.NoError(t, err)
 		require.True(t, fired)
 		require.Equal(t, "boss", b.instance(t, in.ID).StateKey)
@@ -166,16 +175,11 @@ func TestTimerOfALeftStateDoesNothing(t *testing.T) {
 	t.Run("cancelled", func(t *testing.T) {
 		t.Parallel()
 		b := setupTimers(t)
-		in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
-		require.NoError(t, err)
-		timer := b.timers(t)[0]
-		in, err = b.runner.Cancel(ctx, admin, in.ID, "no longer needed")
+		in, timer := b.review(t)
+		in, err := b.runner.Cancel(ctx, admin, in.ID, "no longer needed")
 		require.NoError(t, err)
 		require.Nil(t, in.Deadline)
-		b.clock.add(2 * time.Hour)
-		fired, err := b.runner.Timeout(ctx, timer)
-		require.NoError(t, err)
-		require.False(t, fired)
+		b.expectNoop(t, 2*time.Hour, timer)
 		require.Equal(t, engine.StatusCancelled, b.instance(t, in.ID).Status)
 	})
 	t.Run("unknown instance", func(t *testing.T) {
@@ -193,9 +197,7 @@ func TestRacingTimersFireOnce(t *testing.T) {
 	t.Parallel()
 	b := setupTimers(t)
 	ctx := context.Background()
-	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_review"))
-	require.NoError(t, err)
-	timer := b.timers(t)[0]
+	in, timer := b.review(t)
 	b.clock.add(time.Hour)
 	var wg sync.WaitGroup
 	results := make([]bool, 8)
