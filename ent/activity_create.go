@@ -447,6 +447,18 @@ func (u *ActivityUpsert) ClearDetails() *ActivityUpsert {
 	return u
 }
 
+// SetMessage sets the "message" field.
+func (u *ActivityUpsert) SetMessage(v string) *ActivityUpsert {
+	u.Set(activity.FieldMessage, v)
+	return u
+}
+
+// UpdateMessage sets the "message" field to the value that was provided on create.
+func (u *ActivityUpsert) UpdateMessage() *ActivityUpsert {
+	u.SetExcluded(activity.FieldMessage)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -490,9 +502,6 @@ func (u *ActivityUpsertOne) UpdateNewValues() *ActivityUpsertOne {
 		}
 		if _, exists := u.create.mutation.AssigneeGroupID(); exists {
 			s.SetIgnore(activity.FieldAssigneeGroupID)
-		}
-		if _, exists := u.create.mutation.Message(); exists {
-			s.SetIgnore(activity.FieldMessage)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(activity.FieldCreatedAt)
@@ -546,6 +555,20 @@ func (u *ActivityUpsertOne) UpdateDetails() *ActivityUpsertOne {
 func (u *ActivityUpsertOne) ClearDetails() *ActivityUpsertOne {
 	return u.Update(func(s *ActivityUpsert) {
 		s.ClearDetails()
+	})
+}
+
+// SetMessage sets the "message" field.
+func (u *ActivityUpsertOne) SetMessage(v string) *ActivityUpsertOne {
+	return u.Update(func(s *ActivityUpsert) {
+		s.SetMessage(v)
+	})
+}
+
+// UpdateMessage sets the "message" field to the value that was provided on create.
+func (u *ActivityUpsertOne) UpdateMessage() *ActivityUpsertOne {
+	return u.Update(func(s *ActivityUpsert) {
+		s.UpdateMessage()
 	})
 }
 
@@ -759,9 +782,6 @@ func (u *ActivityUpsertBulk) UpdateNewValues() *ActivityUpsertBulk {
 			if _, exists := b.mutation.AssigneeGroupID(); exists {
 				s.SetIgnore(activity.FieldAssigneeGroupID)
 			}
-			if _, exists := b.mutation.Message(); exists {
-				s.SetIgnore(activity.FieldMessage)
-			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(activity.FieldCreatedAt)
 			}
@@ -815,6 +835,20 @@ func (u *ActivityUpsertBulk) UpdateDetails() *ActivityUpsertBulk {
 func (u *ActivityUpsertBulk) ClearDetails() *ActivityUpsertBulk {
 	return u.Update(func(s *ActivityUpsert) {
 		s.ClearDetails()
+	})
+}
+
+// SetMessage sets the "message" field.
+func (u *ActivityUpsertBulk) SetMessage(v string) *ActivityUpsertBulk {
+	return u.Update(func(s *ActivityUpsert) {
+		s.SetMessage(v)
+	})
+}
+
+// UpdateMessage sets the "message" field to the value that was provided on create.
+func (u *ActivityUpsertBulk) UpdateMessage() *ActivityUpsertBulk {
+	return u.Update(func(s *ActivityUpsert) {
+		s.UpdateMessage()
 	})
 }
 

@@ -48,6 +48,20 @@ func (_u *ActivityUpdate) ClearDetails() *ActivityUpdate {
 	return _u
 }
 
+// SetMessage sets the "message" field.
+func (_u *ActivityUpdate) SetMessage(v string) *ActivityUpdate {
+	_u.mutation.SetMessage(v)
+	return _u
+}
+
+// SetNillableMessage sets the "message" field if the given value is not nil.
+func (_u *ActivityUpdate) SetNillableMessage(v *string) *ActivityUpdate {
+	if v != nil {
+		_u.SetMessage(*v)
+	}
+	return _u
+}
+
 // Mutation returns the ActivityMutation object of the builder.
 func (_u *ActivityUpdate) Mutation() *ActivityMutation {
 	return _u.mutation
@@ -117,6 +131,9 @@ func (_u *ActivityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.DetailsCleared() {
 		_spec.ClearField(activity.FieldDetails, field.TypeJSON)
 	}
+	if value, ok := _u.mutation.Message(); ok {
+		_spec.SetField(activity.FieldMessage, field.TypeString, value)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -154,6 +171,20 @@ func (_u *ActivityUpdateOne) AppendDetails(v json.RawMessage) *ActivityUpdateOne
 // ClearDetails clears the value of the "details" field.
 func (_u *ActivityUpdateOne) ClearDetails() *ActivityUpdateOne {
 	_u.mutation.ClearDetails()
+	return _u
+}
+
+// SetMessage sets the "message" field.
+func (_u *ActivityUpdateOne) SetMessage(v string) *ActivityUpdateOne {
+	_u.mutation.SetMessage(v)
+	return _u
+}
+
+// SetNillableMessage sets the "message" field if the given value is not nil.
+func (_u *ActivityUpdateOne) SetNillableMessage(v *string) *ActivityUpdateOne {
+	if v != nil {
+		_u.SetMessage(*v)
+	}
 	return _u
 }
 
@@ -255,6 +286,9 @@ func (_u *ActivityUpdateOne) sqlSave(ctx context.Context) (_node *Activity, err 
 	}
 	if _u.mutation.DetailsCleared() {
 		_spec.ClearField(activity.FieldDetails, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.Message(); ok {
+		_spec.SetField(activity.FieldMessage, field.TypeString, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Activity{config: _u.config}

@@ -97,7 +97,8 @@ func (Activity) Fields() []ent.Field {
 		// Form field changes, assignee and other details, in the engine's JSON form. Retention
 		// erases the values of the changes (the only field that ever changes).
 		field.JSON("details", json.RawMessage{}).Optional(),
-		field.Text("message").Default("").Immutable(),
+		// Retention replaces the form's values where a message quotes them (a signer's email).
+		field.Text("message").Default(""),
 		field.Time("created_at").Immutable(),
 	}
 }

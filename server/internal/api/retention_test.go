@@ -96,7 +96,13 @@ func TestRetention(t *testing.T) {
 		require.NoError(t, err)
 		var erasedMsgs []string
 		changed := map[string][]string{} // by kind and transition: the field names
+		sentTo := 0
 		for _, e := range acts.Msg.GetEntries() {
+			// No message quotes the form any more: the signer's email is gone from "sent to".
+			require.NotContains(t, strings.ToLower(e.GetMessage()), "ada", e.GetMessage())
+			if strings.Contains(e.GetMessage(), " sent to [erased]") {
+				sentTo++
+			}
 			if e.GetKind() == flowhookv1.ActivityKind_ACTIVITY_KIND_ERASED {
 				erasedMsgs = append(erasedMsgs, e.GetMessage())
 			}
@@ -107,6 +113,7 @@ func TestRetention(t *testing.T) {
 				changed[key] = append(changed[key], c.GetName())
 			}
 		}
+		require.Equal(t, 1, sentTo, "the envelope's entry says it was sent, to whom is erased")
 		require.Equal(t, []string{
 			"form data erased by retention (ended more than 30 days ago)",
 			"signed documents erased by retention (ended more than 60 days ago)",

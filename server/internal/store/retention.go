@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
@@ -28,6 +32,11 @@ func (s *Store) EraseFormData(ctx context.Context, e engine.Erasure) (int, error
 		if err != nil || len(ids) == 0 {
 			return err
 		}
+		// The values to erase from the timeline's messages too, read before they go.
+		values, err := formValues(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
 		at := dbTime(e.Activity.CreatedAt)
 		// The rows are this transaction's (locked, or SQLite's one writer): the condition only
 		// restates what the scan found.
@@ -35,7 +44,10 @@ func (s *Store) EraseFormData(ctx context.Context, e engine.Erasure) (int, error
 			SetFormData(erasedFormData).SetFormDataErasedAt(at).SetUpdatedAt(at).AddRevision(1).Save(ctx); err != nil {
 			return err
 		}
-		if err := eraseChangeValues(ctx, tx, ids); err != nil {
+		if err := eraseChangeValues(ctx, tx, ids, values); err != nil {
+			return err
+		}
+		if err := redactMessages(ctx, tx, ids, values); err != nil {
 			return err
 		}
 		for _, id := range ids {
@@ -120,13 +132,14 @@ func hasSignedDocument() predicate.Instance {
 // eraseChangeValues removes the values of the field changes in the timelines of instances:
 // each change keeps only its field's name, and the rest of the details (an ASSIGNED entry's
 // assignee, whatever a later kind keeps there) stays as it is.
-func eraseChangeValues(ctx context.Context, tx txn, ids []uuid.UUID) error {
+func eraseChangeValues(ctx context.Context, tx txn, ids []uuid.UUID, values map[uuid.UUID]map[string]bool) error {
 	rows, err := tx.Activity.Query().Where(activity.InstanceIDIn(ids...), activity.DetailsNotNil()).
-		Select(activity.FieldID, activity.FieldDetails).All(ctx)
+		Select(activity.FieldID, activity.FieldInstanceID, activity.FieldDetails).All(ctx)
 	if err != nil {
 		return err
 	}
 	for _, r := range rows {
+		collectChangeValues(r.Details, values[r.InstanceID])
 		details, changed, err := withoutChangeValues(r)
 		if err != nil {
 			return err
@@ -177,4 +190,118 @@ func withoutChangeValues(r *ent.Activity) (json.RawMessage, bool, error) {
 	details["changes"] = b
 	out, err := json.Marshal(details)
 	return out, true, err
+}
+
+// minQuotedValue is the shortest form value erased from messages: shorter ones ("no", "3")
+// would also erase words that are the platform's own.
+const minQuotedValue = 3
+
+// formValues returns, by instance, the text of its form data's string values.
+func formValues(ctx context.Context, tx txn, ids []uuid.UUID) (map[uuid.UUID]map[string]bool, error) {
+	rows, err := tx.Instance.Query().Where(instance.IDIn(ids...)).Select(instance.FieldID, instance.FieldFormData).All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[uuid.UUID]map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = map[string]bool{}
+	}
+	for _, r := range rows {
+		var form map[string]any
+		if err := json.Unmarshal(r.FormData, &form); err != nil {
+			return nil, fmt.Errorf("instance %s form data: %w", r.ID, err)
+		}
+		for _, v := range form {
+			addValue(out[r.ID], v)
+		}
+	}
+	return out, nil
+}
+
+// collectChangeValues adds the string values of a timeline entry's field changes (earlier
+// values the form no longer holds) to values.
+func collectChangeValues(details json.RawMessage, values map[string]bool) {
+	if len(details) == 0 || values == nil {
+		return
+	}
+	var d engine.ActivityDetails
+	if json.Unmarshal(details, &d) != nil {
+		return
+	}
+	for _, c := range d.Changes {
+		addValue(values, c.Old)
+		addValue(values, c.New)
+	}
+}
+
+func addValue(values map[string]bool, v any) {
+	if s, ok := v.(string); ok && len(s) >= minQuotedValue {
+		values[s] = true
+		values[strings.ToLower(s)] = true // emails are kept lower-case, and quoted so
+	}
+}
+
+// erasedText replaces a form value quoted in a timeline message.
+const erasedText = "[erased]"
+
+// redactMessages replaces the form values the instances' timeline messages quote (a signer's
+// email in "DOCUSIGN … sent to ada@example.com") with [erased], longest first, so that no part
+// of a longer value survives a shorter one's replacement.
+func redactMessages(ctx context.Context, tx txn, ids []uuid.UUID, values map[uuid.UUID]map[string]bool) error {
+	rows, err := tx.Activity.Query().Where(activity.InstanceIDIn(ids...)).
+		Select(activity.FieldID, activity.FieldInstanceID, activity.FieldMessage).All(ctx)
+	if err != nil {
+		return err
+	}
+	sorted := make(map[uuid.UUID][]string, len(values))
+	for id, set := range values {
+		list := make([]string, 0, len(set))
+		for v := range set {
+			list = append(list, v)
+		}
+		sort.Slice(list, func(i, j int) bool {
+			return len(list[i]) > len(list[j]) || (len(list[i]) == len(list[j]) && list[i] < list[j])
+		})
+		sorted[id] = list
+	}
+	for _, r := range rows {
+		msg := r.Message
+		for _, v := range sorted[r.InstanceID] {
+			msg = replaceToken(msg, v)
+		}
+		if msg != r.Message {
+			if err := tx.Activity.UpdateOneID(r.ID).SetMessage(msg).Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// replaceToken replaces the occurrences of v in s that stand as a whole token: not inside a
+// longer word, address or number ("Ada" leaves "Canada" and "ada@example.com" alone).
+func replaceToken(s, v string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, v)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(v)
+		before, _ := utf8.DecodeLastRuneInString(s[:i])
+		after, _ := utf8.DecodeRuneInString(s[end:])
+		if (i == 0 || !tokenRune(before)) && (end == len(s) || !tokenRune(after)) {
+			b.WriteString(s[:i])
+			b.WriteString(erasedText)
+		} else {
+			b.WriteString(s[:end])
+		}
+		s = s[end:]
+	}
+}
+
+// tokenRune: a rune that continues a word, an email address or a number.
+func tokenRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("@._-+", r)
 }

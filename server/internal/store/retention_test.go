@@ -30,6 +30,7 @@ func (f instanceFixture) finished(t *testing.T, status engine.InstanceStatus, ag
 	now := time.Now()
 	acts := []engine.Activity{
 		{Kind: engine.ActivityTransition, ActorID: f.userID, FromState: "start", ToState: "review", TransitionKey: "submit", CreatedAt: now,
+			Message: "submitted for Ada Lovelace (was Ada), urgent: sent to ada lovelace",
 			Changes: []engine.FieldChange{{Name: "name", Old: "Ada", New: "Ada Lovelace"}, {Name: "note", New: "urgent"}}},
 		{Kind: engine.ActivityAssigned, ToState: "review", Assignee: &engine.Assignee{UserID: "u-legal"}, CreatedAt: now},
 	}
@@ -119,9 +120,12 @@ func TestEraseFormDataAndDocuments(t *testing.T) {
 				require.NoError(t, err)
 				require.Len(t, acts, 4, "coupling, transition, assignment, erasure")
 				for i, was := range before[in.ID] {
-					was.Changes = acts[i].Changes
-					require.Equal(t, was, acts[i], "the entry stays but for its changes' values")
+					was.Changes, was.Message = acts[i].Changes, acts[i].Message
+					require.Equal(t, was, acts[i], "the entry stays but for its changes' values and the values its message quotes")
 				}
+				require.Equal(t, "submitted for [erased] (was [erased]), [erased]: sent to [erased]", acts[1].Message,
+					"values quoted in a message go, longest first, and in lower case too")
+				require.Equal(t, before[in.ID][0].Message, acts[0].Message, "a message quoting no value stays")
 				require.Equal(t, engine.ActivityTransition, acts[1].Kind)
 				require.Equal(t, []engine.FieldChange{{Name: "name"}, {Name: "note"}}, acts[1].Changes, "names stay, values go")
 				require.Equal(t, "submit", acts[1].TransitionKey)
@@ -143,6 +147,9 @@ func TestEraseFormDataAndDocuments(t *testing.T) {
 				require.Nil(t, got.FormDataErasedAt)
 				require.Equal(t, in.Revision, got.Revision)
 				require.Equal(t, untouched[in.ID], rawDetails(t, f.st, in.ID))
+				acts, _, err := f.st.ListActivity(ctx, in.ID, engine.Page{Size: 10})
+				require.NoError(t, err)
+				require.Equal(t, "submitted for Ada Lovelace (was Ada), urgent: sent to ada lovelace", acts[1].Message, in.Status)
 			}
 
 			// Nothing is left: a second pass erases nothing and notes nothing.
