@@ -58,6 +58,9 @@ func timerSpread(b *testing.B, d store.Dialect, n int) {
 	ids := make([]string, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	// Light load is paced, open loop: one start every 100 ms spreads the deadlines over n/10 s.
+	pace := time.NewTicker(100 * time.Millisecond)
+	defer pace.Stop()
 	started := time.Now()
 	for range callers {
 		wg.Add(1)
@@ -75,8 +78,7 @@ func timerSpread(b *testing.B, d store.Dialect, n int) {
 				}
 				ids[i] = res.Msg.GetInstance().GetId()
 				if callers == 1 {
-					// Light load: one start every 100 ms spreads the deadlines over n/10 s.
-					time.Sleep(100 * time.Millisecond)
+					<-pace.C
 				}
 			}
 		}()
@@ -86,17 +88,12 @@ func timerSpread(b *testing.B, d store.Dialect, n int) {
 	require.False(b, b.Failed())
 
 	// Wait for every timer, reading the instances' ends from the database.
-	deadlineWait := time.Now().Add(timeout + 5*time.Minute)
-	for {
+	require.Eventually(b, func() bool {
 		var left int
-		require.NoError(b, bundle.app.DB().SQL.QueryRowContext(ctx,
-			`SELECT count(*) FROM instances WHERE workflow_id = `+placeholder(d, 1)+` AND status = 'ACTIVE'`, wfID).Scan(&left))
-		if left == 0 {
-			break
-		}
-		require.True(b, time.Now().Before(deadlineWait), "%d timers have not fired", left)
-		time.Sleep(200 * time.Millisecond)
-	}
+		err := bundle.app.DB().SQL.QueryRowContext(ctx,
+			`SELECT count(*) FROM instances WHERE workflow_id = `+placeholder(d, 1)+` AND status = 'ACTIVE'`, wfID).Scan(&left)
+		return err == nil && left == 0
+	}, timeout+5*time.Minute, 200*time.Millisecond, "not every timer fired")
 	rows, err := bundle.app.DB().Client.Activity.Query().All(ctx)
 	require.NoError(b, err)
 	var late []time.Duration
