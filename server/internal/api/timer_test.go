@@ -5,6 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/flowhook/flowhook/server/internal/telemetry"
+
 	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -246,4 +250,26 @@ func TestExternalTimeout(t *testing.T) {
 		}, flowsRetryWait, flowsTick, "the void is not in the timeline")
 		require.Equal(t, "EXPIRED", flowsGet(b.clients, in.GetId()).GetWorkItem().GetStatus(), "voided, still EXPIRED")
 	})
+}
+
+// TestTimerMetrics: the timers that take effect are counted by path and their lateness is
+// measured, on /metrics.
+func TestTimerMetrics(t *testing.T) {
+	t.Parallel()
+	tel, err := telemetry.New(noop.NewTracerProvider())
+	require.NoError(t, err)
+	b := setupWith(t, store.Postgres, tel, nil)
+	wf := timedWorkflow(t, b, time.Second, 0)
+	in := startTimed(t, b.clients, wf)
+	require.Eventually(t, func() bool {
+		return flowsGet(b.clients, in.GetId()).GetStatus() == flowhookv1.InstanceStatus_INSTANCE_STATUS_COMPLETED
+	}, flowsRetryWait, flowsTick, "the timer never fired")
+	// Counted as the firing returns, a moment after it committed.
+	require.Eventually(t, func() bool {
+		measured, _ := scrape(t, b, "flowhook_timer_lateness_seconds_count")
+		return measured == 1
+	}, flowsRetryWait, flowsTick, "the firing was not measured")
+	alarm, _ := scrape(t, b, "flowhook_timers_fired_total", `path="alarm"`)
+	job, _ := scrape(t, b, "flowhook_timers_fired_total", `path="job"`)
+	require.Equal(t, 1.0, alarm+job, "one timer took effect, by one path")
 }

@@ -334,7 +334,9 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	worker.Register(a.queue.Workers(), creator, external, reconciler, func(ctx context.Context) (int, error) {
 		return engine.PurgeEventLog(ctx, st, security, clock)
 	})
-	worker.RegisterTimers(a.queue, runner.Timeout, st.TimersDue)
+	if err := worker.RegisterTimers(a.queue, runner.Timeout, st.TimersDue); err != nil {
+		return nil, err
+	}
 	worker.RegisterRetention(a.queue.Workers(), engine.NewRetention(st, security, clock))
 
 	mux := http.NewServeMux()

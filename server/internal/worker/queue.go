@@ -84,6 +84,7 @@ type Queue struct {
 	alarm     *alarm
 	stopAlarm context.CancelFunc
 	alarmDone chan struct{}
+	meter     metric.Meter
 }
 
 // New returns the queue over the database: River's database/sql driver (with pgx LISTEN for
@@ -120,7 +121,8 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if o.MeterProvider == nil {
 		o.MeterProvider = metricnoop.NewMeterProvider()
 	}
-	failures, err := o.MeterProvider.Meter("github.com/flowhook/flowhook/server/internal/worker").Int64Counter("flowhook.jobs.failed",
+	meter := o.MeterProvider.Meter("github.com/flowhook/flowhook/server/internal/worker")
+	failures, err := meter.Int64Counter("flowhook.jobs.failed",
 		metric.WithDescription("Job attempts that failed (they are retried with backoff until their last attempt), by kind"),
 		metric.WithUnit("{attempt}"))
 	if err != nil {
@@ -167,7 +169,7 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("River client: %w", err)
 	}
-	return &Queue{client: client, workers: workers, log: log}, nil
+	return &Queue{client: client, workers: workers, log: log, meter: meter}, nil
 }
 
 var _ store.JobInserter = (*Queue)(nil)

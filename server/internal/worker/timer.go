@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
@@ -42,10 +44,37 @@ const (
 	startScan = 10 * time.Second
 )
 
-// RegisterTimers adds the timer job's worker and gives the queue the in-process alarm.
-func RegisterTimers(q *Queue, fire TimerFunc, load TimerLoader) {
-	river.AddWorker(q.workers, &timerWorker{fire: fire})
-	q.alarm = newAlarm(fire, load, q.log)
+// RegisterTimers adds the timer job's worker and gives the queue the in-process alarm. Both
+// count the timers they fire (flowhook.timers.fired, by path: alarm or job) and measure how
+// late (flowhook.timer.lateness).
+func RegisterTimers(q *Queue, fire TimerFunc, load TimerLoader) error {
+	fired, err := q.meter.Int64Counter("flowhook.timers.fired",
+		metric.WithDescription("State timers that took effect, by path: the in-process alarm or the durable job"),
+		metric.WithUnit("{timer}"))
+	if err != nil {
+		return err
+	}
+	late, err := q.meter.Float64Histogram("flowhook.timer.lateness",
+		metric.WithDescription("Time from a state timer's deadline to its firing, for the timers that took effect"),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+	if err != nil {
+		return err
+	}
+	measured := func(path string) TimerFunc {
+		attrs := metric.WithAttributes(attribute.String("path", path))
+		return func(ctx context.Context, job engine.StateTimeoutJob) (bool, error) {
+			ok, err := fire(ctx, job)
+			if ok {
+				fired.Add(ctx, 1, attrs)
+				late.Record(ctx, max(time.Since(job.Deadline), 0).Seconds(), attrs)
+			}
+			return ok, err
+		}
+	}
+	river.AddWorker(q.workers, &timerWorker{fire: measured("job")})
+	q.alarm = newAlarm(measured("alarm"), load, q.log)
+	return nil
 }
 
 type timerWorker struct {
