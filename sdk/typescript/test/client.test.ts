@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import * as sdk from "@flowhook/sdk";
 import {
+  ActivityKind,
   Code,
   ConnectError,
   FieldType,
@@ -259,6 +260,55 @@ describe("the client", () => {
     assert.ok(due > 3_500_000 && due <= 3_600_000, `deadline in ${due} ms`);
     const mine = await admin.instances.listAssignedToMe({ pageSize: 10 });
     assert.deepEqual(mine.instances.map((i) => i.id), [started.instance!.id]);
+  });
+
+  it("reassigns, deactivates and archives", async () => {
+    const me = await admin.identity.whoAmI({});
+    const vic = await admin.identity.createUser({ displayName: "Vic", email: "vic@example.com", roles: [Role.USER] });
+    const vicId = vic.user!.id;
+    const vicClient = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: (await admin.identity.createApiKey({ userId: vicId, name: "t" })).secret });
+    const created = await admin.design.createWorkflow({
+      workflow: {
+        name: "Expense",
+        states: [
+          { key: "start", kind: StateKind.START },
+          { key: "check", kind: StateKind.HUMAN, assignee: { assignee: { case: "userId", value: me.user!.id } } },
+          { key: "done", kind: StateKind.END },
+        ],
+        transitions: [
+          { key: "submit", fromState: "start", toState: "check" },
+          { key: "ok", fromState: "check", toState: "done" },
+        ],
+      },
+    });
+    const wf = created.workflow!.id;
+    await admin.design.publishWorkflow({ workflowId: wf, expectedRevision: 1n });
+    const { instance } = await admin.instances.startInstance({ workflowId: wf });
+
+    // The admin hands the work to Vic, who now sees it.
+    const moved = await admin.instances.reassignInstance({ instanceId: instance!.id, assignee: { assignee: { case: "userId", value: vicId } }, reason: "holiday" });
+    assert.equal(moved.instance?.assignee?.assignee.value, vicId);
+    assert.deepEqual((await vicClient.instances.listAssignedToMe({})).instances.map((i) => i.id), [instance!.id]);
+    const acts = await admin.instances.listActivity({ instanceId: instance!.id });
+    assert.ok(acts.entries.some((e) => e.kind === ActivityKind.REASSIGNED && e.message.endsWith(": holiday")));
+
+    // Deactivated, Vic's key is refused at once; the work shows as assigned to an inactive user.
+    const off = await admin.identity.deactivateUser({ userId: vicId });
+    assert.equal(off.user?.deactivated, true);
+    await assert.rejects(vicClient.identity.whoAmI({}), (e) => errorCode(e) === Code.Unauthenticated);
+    const inactive = await admin.instances.listInstances({ filter: { assigneeInactive: true } });
+    assert.deepEqual(inactive.instances.map((i) => i.id), [instance!.id]);
+    await admin.identity.reactivateUser({ userId: vicId });
+    assert.equal((await vicClient.identity.whoAmI({})).user?.id, vicId);
+
+    // Archived, the workflow starts nothing and leaves the default list.
+    const archived = await admin.design.archiveWorkflow({ workflowId: wf });
+    assert.equal(archived.workflow?.archived, true);
+    await assert.rejects(admin.instances.startInstance({ workflowId: wf }), (e) => errorCode(e) === Code.FailedPrecondition);
+    assert.ok(!(await admin.design.listWorkflows({ pageSize: 500 })).workflows.some((w) => w.id === wf));
+    assert.ok((await admin.design.listWorkflows({ pageSize: 500, includeArchived: true })).workflows.some((w) => w.id === wf));
+    await admin.design.unarchiveWorkflow({ workflowId: wf });
+    assert.ok((await admin.instances.startInstance({ workflowId: wf })).instance);
   });
 
   it("walks every page of a list, asking for a page only when the loop wants it", async () => {
