@@ -5,17 +5,18 @@ SHELL := /bin/bash
 GO ?= go
 BUF := $(GO) tool -modfile=tools/buf/go.mod buf
 SDK := sdk/typescript
+CONSOLE := console
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # The generated trees; `make generate` must leave them exactly as committed.
-GENERATED := gen ent $(SDK)/src/gen
+GENERATED := gen ent $(SDK)/src/gen server/internal/console/dist
 export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable
 # The Jaeger the tests run (server/internal/jaegertest), cached outside the repository by `make jaeger`.
 JAEGER_BIN := $(shell bash tools/ensure-jaeger.sh --path)
 export FLOWHOOK_JAEGER_BIN ?= $(JAEGER_BIN)
 
-.PHONY: run build generate check-generated lint breaking test test-go test-sdk test-readme migration ensure-postgres jaeger jaeger-run bench bench-sdk fuzz soak clean
+.PHONY: run build generate check-generated lint breaking test test-go test-sdk test-console console-screenshots test-readme migration ensure-postgres jaeger jaeger-run bench bench-sdk fuzz soak clean
 
 ## run: `flowhook dev` — embedded SQLite in ./.flowhook, the sandbox providers (http://127.0.0.1:8080)
 run:
@@ -28,7 +29,7 @@ build:
 ## test: everything CI checks — generated code fresh, lint, every Go test (race detector) on
 ##       PostgreSQL and SQLite, and the TypeScript SDK against the running server. Starts
 ##       PostgreSQL when it is down; fails when it cannot.
-test: ensure-postgres check-generated lint test-go test-sdk test-readme
+test: ensure-postgres check-generated lint test-go test-sdk test-console test-readme
 
 test-go: jaeger
 	$(GO) test -race -count=1 ./...
@@ -45,6 +46,22 @@ test-sdk: $(SDK)/node_modules/.installed
 	$(GO) build -race -o "$$bindir/flowhook" ./server/cmd/flowhook; \
 	$(GO) build -o "$$bindir/fakeproviders" ./server/cmd/fakeproviders; \
 	cd $(SDK) && FLOWHOOK_BIN="$$bindir/flowhook" FLOWHOOK_FAKES_BIN="$$bindir/fakeproviders" npm test
+
+## test-console: the browser console's tests: builds the server (with the console embedded), then
+##               console's `npm test` starts `flowhook dev` and drives the console in headless Chromium,
+##               with an axe-core accessibility check on every page
+test-console: $(CONSOLE)/node_modules/.installed
+	@bash tools/ensure-chromium.sh
+	@bindir=$$(mktemp -d); trap 'rm -rf "$$bindir"' EXIT; \
+	$(GO) build -o "$$bindir/flowhook" ./server/cmd/flowhook; \
+	cd $(CONSOLE) && FLOWHOOK_BIN="$$bindir/flowhook" npm test
+
+## console-screenshots: the console's tests, saving screenshots of the main pages into docs/console
+console-screenshots: $(CONSOLE)/node_modules/.installed
+	@bash tools/ensure-chromium.sh
+	@bindir=$$(mktemp -d); trap 'rm -rf "$$bindir"' EXIT; \
+	$(GO) build -o "$$bindir/flowhook" ./server/cmd/flowhook; \
+	cd $(CONSOLE) && FLOWHOOK_BIN="$$bindir/flowhook" FLOWHOOK_SCREENSHOTS="$(CURDIR)/docs/console" npm test
 
 ## test-readme: runs the README's worked example, exactly as written, against a fresh `flowhook dev`
 test-readme:
@@ -64,10 +81,16 @@ $(SDK)/node_modules/.installed: $(SDK)/package.json $(SDK)/package-lock.json
 	cd $(SDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## generate: gen/ (protoc-gen-go, connect-go), $(SDK)/src/gen (protoc-gen-es) and ent/
-generate: $(SDK)/node_modules/.installed
+$(CONSOLE)/node_modules/.installed: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## generate: gen/ (protoc-gen-go, connect-go), $(SDK)/src/gen (protoc-gen-es), ent/ and the
+##           console's build (server/internal/console/dist, embedded in the binary; reproducible)
+generate: $(SDK)/node_modules/.installed $(CONSOLE)/node_modules/.installed
 	$(BUF) generate
 	$(GO) generate ./ent
+	cd $(CONSOLE) && npx vite build --logLevel warn
 
 ## check-generated: fails when `make generate` changes any generated file
 check-generated:
@@ -79,13 +102,14 @@ check-generated:
 	  echo "generated code is stale: run 'make generate' and commit the result" >&2; exit 1; \
 	fi; echo "generated code is fresh"
 
-## lint: buf lint and breaking, go vet, gofmt, the SDK's type check
-lint: breaking $(SDK)/node_modules/.installed
+## lint: buf lint and breaking, go vet, gofmt, the SDK's and the console's type checks
+lint: breaking $(SDK)/node_modules/.installed $(CONSOLE)/node_modules/.installed
 	$(BUF) lint
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v -E '^(gen|ent)/' ; git ls-files --others --exclude-standard '*.go' | grep -v -E '^(gen|ent)/')); \
 	if [ -n "$$out" ]; then echo "gofmt would change: $$out" >&2; exit 1; fi
 	cd $(SDK) && npx tsc --noEmit
+	cd $(CONSOLE) && npx tsc --noEmit -p tsconfig.json && npx tsc --noEmit -p tsconfig.test.json
 
 ## breaking: the API contract against the previous commit, when it has one with proto/
 breaking:

@@ -56,6 +56,7 @@ func startDev(t *testing.T, dataDir string, vars map[string]string) (*running, s
 	require.Equal(t, s.base, m[1])
 	require.Contains(t, banner, s.base+"/metrics")
 	require.Contains(t, banner, s.base+"/sandbox/")
+	require.Contains(t, banner, s.base+"/console/")
 	require.Contains(t, banner, "rm -rf "+dataDir)
 	require.Contains(t, banner, "flowhook sandbox list")
 	require.Contains(t, banner, "forgotten when flowhook dev stops")

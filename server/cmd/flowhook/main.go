@@ -228,7 +228,7 @@ flowhook dev is running. SANDBOX MODE: nothing reaches a real provider.
   Admin API key  %s
   Metrics        %s
   Sandbox        %s
-  Console        (not yet: a later release serves it at %s/console/)
+  Console        %s/console/  (sign in with the admin key)
   Data           %s  (start over: stop flowhook, then rm -rf %s)
 
 Work items at the sandbox live in memory: they are forgotten when flowhook dev stops.

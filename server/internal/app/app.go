@@ -22,6 +22,7 @@ import (
 	"github.com/flowhook/flowhook/server/internal/api"
 	"github.com/flowhook/flowhook/server/internal/auth"
 	"github.com/flowhook/flowhook/server/internal/config"
+	"github.com/flowhook/flowhook/server/internal/console"
 	"github.com/flowhook/flowhook/server/internal/document"
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider"
@@ -366,6 +367,10 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		})
 	}
 	mux.Handle("GET /metrics", metrics)
+	ui := console.Handler()
+	mux.Handle(console.Prefix+"/", ui)
+	mux.Handle("GET "+console.Prefix, ui)
+	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix+"/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeStatus(w, http.StatusOK, "ok")
 	})

@@ -1,0 +1,4 @@
+import { Page } from "../ui";
+export function Manage() {
+  return <Page title="Workflow Manage">TODO</Page>;
+}
