@@ -12,13 +12,16 @@ package console
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
 	"io/fs"
+	"mime"
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -61,11 +64,21 @@ func Handler() http.Handler {
 		}
 		p := path.Clean("/" + r.URL.Path)
 		if strings.HasPrefix(p, "/assets/") {
-			if st, err := fs.Stat(root, strings.TrimPrefix(p, "/")); err != nil || st.IsDir() {
+			name := strings.TrimPrefix(p, "/")
+			if st, err := fs.Stat(root, name); err != nil || st.IsDir() {
 				http.Error(w, "no such console asset", http.StatusNotFound)
 				return
 			}
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
+			h.Add("Vary", "Accept-Encoding")
+			if gz := zipped.get(root, name); gz != nil && acceptsGzip(r) {
+				if ct := mime.TypeByExtension(path.Ext(name)); ct != "" {
+					h.Set("Content-Type", ct)
+				}
+				h.Set("Content-Encoding", "gzip")
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(gz))
+				return
+			}
 			files.ServeHTTP(w, r)
 			return
 		}
@@ -80,4 +93,40 @@ func Handler() http.Handler {
 		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(index))
 	})))
 	return mux
+}
+
+// acceptsGzip reports whether the request accepts gzip (browsers always do).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") && !strings.Contains(strings.ReplaceAll(params, " ", ""), "q=0") {
+			return true
+		}
+	}
+	return false
+}
+
+// gzipCache compresses each text asset once, on its first request: the JavaScript and CSS
+// shrink to about a third (elkjs's 1.4 MB to 0.45 MB).
+type gzipCache struct{ m sync.Map } // name → []byte (nil: not worth compressing)
+
+var zipped gzipCache
+
+func (c *gzipCache) get(root fs.FS, name string) []byte {
+	if v, ok := c.m.Load(name); ok {
+		return v.([]byte)
+	}
+	var out []byte
+	if ext := path.Ext(name); ext == ".js" || ext == ".css" || ext == ".svg" || ext == ".json" || ext == ".html" {
+		if raw, err := fs.ReadFile(root, name); err == nil && len(raw) > 1024 {
+			var buf bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+			_, _ = zw.Write(raw)
+			if zw.Close() == nil {
+				out = buf.Bytes()
+			}
+		}
+	}
+	v, _ := c.m.LoadOrStore(name, out)
+	return v.([]byte)
 }

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"compress/gzip"
 	"io"
 	"io/fs"
 	"net/http"
@@ -70,6 +71,24 @@ func TestServesTheApp(t *testing.T) {
 		require.Equal(t, want, res.Header.Get("Content-Type"), ref)
 		require.Equal(t, console.CSP, res.Header.Get("Content-Security-Policy"), ref)
 	}
+	// Compressed for a browser that accepts gzip, the same bytes once unzipped.
+	for _, ref := range refs {
+		_, plain := get(t, h, http.MethodGet, ref)
+		res, body := get(t, h, http.MethodGet, ref, "Accept-Encoding", "gzip, deflate, br")
+		require.Equal(t, http.StatusOK, res.StatusCode, ref)
+		require.Equal(t, "gzip", res.Header.Get("Content-Encoding"), ref)
+		require.Equal(t, "Accept-Encoding", res.Header.Get("Vary"), ref)
+		require.Equal(t, "public, max-age=31536000, immutable", res.Header.Get("Cache-Control"), ref)
+		require.Less(t, len(body), len(plain), ref)
+		zr, err := gzip.NewReader(strings.NewReader(body))
+		require.NoError(t, err)
+		unzipped, err := io.ReadAll(zr)
+		require.NoError(t, err)
+		require.Equal(t, plain, string(unzipped), ref)
+		res, _ = get(t, h, http.MethodGet, ref, "Accept-Encoding", "gzip;q=0, br")
+		require.Empty(t, res.Header.Get("Content-Encoding"), ref)
+	}
+
 	// The page has no inline script or style for the CSP to block.
 	require.NotRegexp(t, `<script(?:\s[^>]*)?>[^<]`, string(index))
 	require.NotContains(t, string(index), "<style")
