@@ -111,6 +111,7 @@ test("the signing workflow built through the UI: graph, keyboard, lazy elkjs, li
   await page.waitForSelector(`${row} button[aria-label="Unarchive Contract signing"]`);
   assert.match(await page.$eval(row, (e) => e.textContent ?? ""), /Archived/);
   await cp.axe("designer list with archived");
+  await screenshot(page, "designer-list");
   await page.click(`${row} button[aria-label="Unarchive Contract signing"]`);
   await page.waitForSelector(`${row} button[aria-label="Archive Contract signing"]`);
   assert.equal((await dev.rpc("WorkflowDesignService/GetWorkflow", { workflowId: published.workflowId })).workflow.archived ?? false, false);
@@ -146,6 +147,7 @@ test("a published version is read-only, with the transitions' actions", async ()
   await selectTransition(page, "reject");
   assert.match(await page.$eval("#transition-actions", (e) => e.textContent ?? ""), /None/);
   await cp.axe("designer version transition");
+  await screenshot(page, "designer-version");
   await cp.close();
 });
 
@@ -206,6 +208,7 @@ test("a broken draft shows every problem on its element, and fixing them clears 
     await setText(page, `#field-${j}-name`, name);
     await choose(page, `#field-${j}-type`, type);
   }
+  await screenshot(page, "designer-start-form");
   await selectState(page, "sign");
   await page.click("#add-signer");
   assert.equal(await page.$eval("#signer-0-name", (e) => (e as HTMLSelectElement).value), "who");

@@ -5,6 +5,7 @@ import { useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
 import {
   Code,
   ConnectError,
+  clone,
   createClient,
   equals,
   IdentityService,
@@ -12,6 +13,7 @@ import {
   validationProblems,
   WorkflowDesignService,
   WorkflowDraftSchema,
+  WorkflowSchema,
   type Problem,
   type Workflow,
   type WorkflowDraft,
@@ -316,12 +318,14 @@ function Editor({ workflowId }: { workflowId: string }) {
   const change = (fn: (c: WorkflowDraft) => void) => {
     setDraft((d) => (d ? edit(d, fn) : d));
     setNote(undefined);
+    setSaveError(undefined);
     setPublished(undefined);
   };
   const replace = (d: WorkflowDraft, sel?: Selection) => {
     setDraft(d);
     if (sel) setSelection(sel);
     setNote(undefined);
+    setSaveError(undefined);
     setPublished(undefined);
   };
 
@@ -356,7 +360,9 @@ function Editor({ workflowId }: { workflowId: string }) {
     if (wf) {
       try {
         const res = await client.publishWorkflow({ workflowId, expectedRevision: wf.revision });
-        setPublished(res.version?.version);
+        const n = res.version?.version ?? 0;
+        setPublished(n);
+        setSaved((w) => (w ? Object.assign(clone(WorkflowSchema, w), { latestVersion: Math.max(w.latestVersion, n) }) : w));
         void qc.invalidateQueries();
       } catch (err) {
         if (ConnectError.from(err).code === Code.Aborted) setConflict(true);

@@ -78,8 +78,8 @@ export function Graph(props: {
       id: "root",
       layoutOptions: {
         "elk.algorithm": "layered",
-        "elk.direction": "RIGHT",
-        "elk.layered.spacing.nodeNodeBetweenLayers": "60",
+        "elk.direction": "DOWN",
+        "elk.layered.spacing.nodeNodeBetweenLayers": "50",
         "elk.spacing.nodeNode": "36",
         "elk.spacing.edgeLabel": "4",
         "elk.layered.spacing.edgeNodeBetweenLayers": "20",
@@ -162,13 +162,13 @@ export function Graph(props: {
         className="designer-svg"
       >
         <defs>
-          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse">
+          <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" className="arrowhead" />
           </marker>
-          <marker id="arrow-problem" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse">
+          <marker id="arrow-problem" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" className="arrowhead problem" />
           </marker>
-          <marker id="arrow-selected" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse">
+          <marker id="arrow-selected" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" markerWidth="11" markerHeight="11" orient="auto-start-reverse">
             <path d="M 0 0 L 10 5 L 0 10 z" className="arrowhead selected" />
           </marker>
         </defs>
