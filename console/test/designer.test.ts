@@ -282,3 +282,40 @@ test("a designer who is not an admin types the assignee's id", async () => {
   await cp.axe("designer as designer");
   await cp.close();
 });
+
+test("a HUMAN state's timeout needs its on_timeout transition", async () => {
+  const { workflow } = await dev.rpc("WorkflowDesignService/CreateWorkflow", {
+    workflow: {
+      name: "Review with a deadline",
+      states: [
+        { key: "start", kind: "STATE_KIND_START" },
+        { key: "review", name: "Review", kind: "STATE_KIND_HUMAN", assignee: { userId: approver.id } },
+        { key: "end", kind: "STATE_KIND_END" },
+      ],
+      transitions: [
+        { key: "submit", fromState: "start", toState: "review" },
+        { key: "done", fromState: "review", toState: "end" },
+      ],
+    },
+  });
+  const cp = await open(browser, dev, dev.adminKey, `/console/designer/${workflow.id}`);
+  const page = cp.page;
+  await waitForGraph(page, 3, 2);
+  await selectState(page, "review");
+  assert.equal(await page.$eval("#assignee-user", (e) => (e as HTMLSelectElement).value), approver.id);
+  await choose(page, "#state-timeout-unit", "3600");
+  await setText(page, "#state-timeout", "2");
+  assert.equal(await settledStatus(page), "1 problem");
+  await page.waitForFunction(() => /no transition marked on_timeout/.test(document.querySelector("#state-timeout-problem")?.textContent ?? ""));
+  assert.match(await classes(cp, 'g.node[data-key="review"]'), /problem/);
+  await selectTransition(page, "done");
+  await check(page, "#transition-timeout", true);
+  assert.equal(await settledStatus(page), "No problems");
+  assert.match(await page.$eval('g.edge[data-key="done"]', (e) => e.textContent ?? ""), /timeout/);
+  await page.click("#save-draft");
+  await page.waitForSelector("#save-result");
+  const saved = await dev.rpc("WorkflowDesignService/GetWorkflow", { workflowId: workflow.id });
+  assert.equal(saved.workflow.draft.states[1].timeout, "7200s");
+  assert.equal(saved.workflow.draft.transitions[1].onTimeout, true);
+  await cp.close();
+});
