@@ -197,7 +197,7 @@ export function Graph(props: {
               onKeyDown={keys(sel)}
             >
               <path d={d} className="hit" />
-              <path d={d} markerEnd={`url(#${selected ? "arrow-selected" : n > 0 ? "arrow-problem" : "arrow"})`} />
+              <path d={d} markerEnd={`url(#${n > 0 ? "arrow-problem" : selected ? "arrow-selected" : "arrow"})`} />
               {shape.label && (
                 <>
                   <rect x={shape.label.x - 2} y={shape.label.y - 1} width={shape.label.w} height={shape.label.h + 2} rx={3} className="label-bg" />
