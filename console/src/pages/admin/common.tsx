@@ -1,0 +1,77 @@
+// Small pieces the admin pages share: filters kept in the URL query, a copy button, the
+// "set / not set" state of a write-only secret, and a secret shown once.
+import { useState } from "react";
+import { navigate, useLocation } from "../../router";
+import "./admin.css";
+
+/** The page's filters as URL query parameters: read them, and replace some (keeping the rest). */
+export function useQueryFilters(): { get: (k: string) => string; set: (changes: Record<string, string>) => void; all: URLSearchParams } {
+  const { path, query } = useLocation();
+  return {
+    all: query,
+    get: (k) => query.get(k) ?? "",
+    set: (changes) => {
+      const q = new URLSearchParams(query);
+      for (const [k, v] of Object.entries(changes)) {
+        if (v === "") q.delete(k);
+        else q.set(k, v);
+      }
+      const s = q.toString();
+      navigate(path + (s ? "?" + s : ""), { replace: true });
+    },
+  };
+}
+
+/** A button copying text to the clipboard, saying whether it worked. */
+export function CopyButton({ text, label, id }: { text: string; label?: string; id?: string }) {
+  const [state, setState] = useState<"" | "copied" | "failed">("");
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setState("copied");
+    } catch {
+      setState("failed");
+    }
+  };
+  return (
+    <>
+      <button type="button" id={id} onClick={copy} aria-label={label ?? "Copy"}>
+        Copy
+      </button>
+      <span role="status" className="copy-state">
+        {state === "copied" ? "Copied" : state === "failed" ? "Copy failed: select the text and copy it yourself" : ""}
+      </span>
+    </>
+  );
+}
+
+/** A write-only secret's state: set or not set, never its value. */
+export function SecretState({ set, id }: { set: boolean; id?: string }) {
+  return (
+    <span id={id} className={`badge ${set ? "done" : "cancelled"}`} data-secret-set={set ? "true" : "false"}>
+      {set ? "Set" : "Not set"}
+    </span>
+  );
+}
+
+/** A secret the server returns once: shown with a copy button and a warning. */
+export function SecretOnce({ title, secret, id, onDone }: { title: string; secret: string; id: string; onDone: () => void }) {
+  return (
+    <div className="success secret-once" role="status">
+      <strong>{title}</strong>
+      <p>It is shown this once: copy it now and keep it somewhere safe. flowhook cannot show it again.</p>
+      <div className="copy-row">
+        <code id={id}>{secret}</code> <CopyButton text={secret} label={`Copy ${title}`} />
+      </div>
+      <button type="button" onClick={onDone}>
+        I have copied it
+      </button>
+    </div>
+  );
+}
+
+/** Text of an error for a per-item result list. */
+export function errText(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
