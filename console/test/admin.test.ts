@@ -49,6 +49,12 @@ after(async () => {
   await dev?.stop();
 });
 
+/** Extra screenshots for looking at states during development ($ADMIN_PEEK: a directory). */
+async function peek(page: Page, name: string) {
+  const dir = process.env["ADMIN_PEEK"];
+  if (dir) await page.screenshot({ path: `${dir}/${name}.png`, fullPage: true });
+}
+
 const STATUSES = ["ACTIVE", "WAITING_EXTERNAL", "FAILED", "COMPLETED", "CANCELLED"];
 
 async function listIds(filter: Record<string, unknown>, pageSize = 200): Promise<string[]> {
@@ -194,6 +200,7 @@ test("Workflow Manage: bulk cancel of several with one reason, and the driver's 
   await cp.page.waitForSelector("#cancel-reason");
   assert.equal(await cp.page.$eval("#confirm-cancel", (b) => (b as HTMLButtonElement).disabled), true, "no reason, no cancel");
   await cp.axe("manage confirm cancel");
+  await peek(cp.page, "confirm-cancel");
   await cp.page.type("#cancel-reason", "Duplicate requests");
   await cp.page.click("#confirm-cancel");
   await cp.page.waitForSelector("#cancel-results");
@@ -206,6 +213,7 @@ test("Workflow Manage: bulk cancel of several with one reason, and the driver's 
   // They leave the ACTIVE view.
   await waitForRows(cp, await listIds({ workflowId: fx.reviewWf, status: "INSTANCE_STATUS_ACTIVE" }));
   await cp.axe("manage cancel results");
+  await peek(cp.page, "cancel-results");
 
   await cancelFromManage(cp, fx.reviews[3], "Withdrawn by the requester");
   const { instance } = await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: fx.reviews[3] });
@@ -220,6 +228,7 @@ test("Workflow Manage: a FAILED instance shows why and is retried", async () => 
   const row = await cp.page.$eval(`tr[id="row-${instanceId}"]`, (e) => e.textContent ?? "");
   assert.match(row, /creating the .* work item failed/);
   await cp.axe("manage failed");
+  await peek(cp.page, "manage-failed");
   await retryFromManage(cp, instanceId);
   const i = await waitForInstance(dev, instanceId, (x) => x.status !== "INSTANCE_STATUS_FAILED");
   assert.equal(i.status, "INSTANCE_STATUS_WAITING_EXTERNAL");
@@ -308,6 +317,7 @@ test("Event Log: a sandbox delivery shows up with its whole story, replay and re
   assert.equal(shown[0], "APPLIED");
   assert.equal(shown[1], after.event.verdict.replace(/^VERDICT_/, ""));
   await cp.axe("event replayed");
+  await peek(cp.page, "event-replayed");
   const instance = await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: t.id });
   assert.equal(instance.instance.status, "INSTANCE_STATUS_COMPLETED");
 
@@ -317,6 +327,7 @@ test("Event Log: a sandbox delivery shows up with its whole story, replay and re
   await cp.page.waitForSelector("#reconcile-result");
   assert.match(await cp.page.$eval("#reconcile-result", (e) => e.textContent ?? ""), /^Checked \d+ work items?: \d+ had an outcome, \d+ new events? stored\./);
   await cp.axe("reconcile result");
+  await peek(cp.page, "reconcile");
   await cp.close();
 });
 
@@ -343,6 +354,7 @@ test("Settings: DocuSign and OneSpan show their secrets as set, the webhook URL,
   await cp.page.waitForSelector("#onespan-test-result");
   assert.equal(await cp.page.$eval("#onespan-test-result", (e) => e.getAttribute("data-ok")), "true");
   await cp.axe("settings onespan");
+  await peek(cp.page, "onespan");
 
   // A secret set through the API is never on the page.
   const hmac = "hmac-secret-" + Math.random().toString(36).slice(2);
@@ -390,9 +402,32 @@ test("Settings: connectors — create shows the signing secret once, test connec
   assert.equal(connector.signingSecretSet, true);
   await cp.page.waitForSelector("#connector-acme-tickets");
   await cp.axe("settings connector created");
+  await peek(cp.page, "connector-created");
   await cp.goto("/settings/connectors");
   await cp.page.waitForSelector("#connector-acme-tickets");
   assert.ok(!(await cp.page.content()).includes(secret), "the secret is shown once only");
+
+  // Edit at its revision; then delete, after a confirm.
+  await cp.page.click('button[aria-label="Edit acme-tickets"]');
+  await cp.page.waitForSelector("#edit-connector");
+  assert.equal(await cp.page.$eval("#ec-secret", (e) => (e as HTMLInputElement).value), "");
+  await cp.page.click("#ec-display", { count: 3 });
+  await cp.page.type("#ec-display", "Acme ticket desk");
+  await cp.page.click("#save-connector");
+  await cp.waitForText("Saved (revision 2)");
+  const edited = await dev.rpc("ProviderSettingsService/GetConnector", { name: "acme-tickets" });
+  assert.equal(edited.connector.displayName, "Acme ticket desk");
+  assert.equal(edited.connector.revision, "2");
+  await cp.axe("settings connector edit");
+  await cp.page.click('button[aria-label="Delete acme-tickets"]');
+  await cp.page.click("#confirm-delete-acme-tickets");
+  await cp.page.waitForFunction(() => !document.querySelector("#connector-acme-tickets"));
+  const gone = await fetch(`${dev.base}/flowhook.v1.ProviderSettingsService/GetConnector`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${dev.adminKey}` },
+    body: JSON.stringify({ name: "acme-tickets" }),
+  });
+  assert.equal(gone.status, 404);
   await cp.close();
 });
 
@@ -430,6 +465,7 @@ test("Settings: users, groups and API keys", async () => {
   await cp.page.waitForSelector(`button[aria-label="Remove dora@example.com from Legal"]`);
   assert.deepEqual((await dev.rpc("IdentityService/ListGroups", { pageSize: 500 })).groups.find((g: any) => g.id === legal.id).memberIds, [dora.id]);
   await cp.axe("settings groups");
+  await peek(cp.page, "groups");
   await cp.page.click(`button[aria-label="Remove dora@example.com from Legal"]`);
   await cp.page.waitForFunction(() => document.querySelector('div[data-name="Legal"]')?.textContent?.includes("No members."));
 
@@ -445,6 +481,7 @@ test("Settings: users, groups and API keys", async () => {
   assert.equal(who.user.id, dora.id);
   await cp.page.waitForSelector('#keys-table tr[data-name="dora laptop"][data-revoked=false]');
   await cp.axe("settings keys");
+  await peek(cp.page, "keys");
   await cp.page.click('#keys-table tr[data-name="dora laptop"] button.danger');
   await cp.page.click('#keys-table tr[data-name="dora laptop"] [id^=confirm-revoke-]');
   await cp.page.waitForSelector('#keys-table tr[data-name="dora laptop"][data-revoked=true]');
@@ -460,6 +497,7 @@ test("Settings: users, groups and API keys", async () => {
   await cp.page.click("#tab-security");
   await cp.page.waitForSelector("#receiver-debug");
   await cp.axe("settings security");
+  await peek(cp.page, "security");
   await cp.page.click("#tab-console");
   await cp.page.waitForSelector("#jaeger-url");
   await cp.page.click("#jaeger-url", { count: 3 });
@@ -468,5 +506,21 @@ test("Settings: users, groups and API keys", async () => {
   await cp.page.waitForSelector("#console-saved");
   assert.equal(await cp.page.evaluate(() => localStorage.getItem("flowhook.jaegerUrl")), "http://jaeger.internal:16686");
   await cp.axe("settings console");
+  await peek(cp.page, "console");
+  await cp.close();
+});
+
+test("Workflow Manage: instances assigned to a deactivated user", async () => {
+  await dev.rpc("IdentityService/DeactivateUser", { userId: fx.reviewer.id });
+  const want = await listIds({ assigneeInactive: true });
+  assert.ok(want.length > 0);
+  const cp = await open(browser, dev, dev.adminKey, "/console/manage");
+  await cp.page.waitForSelector("#f-inactive");
+  await cp.page.click("#f-inactive");
+  await waitForRows(cp, want);
+  assert.equal(new URL(cp.page.url()).searchParams.get("inactive"), "1");
+  assert.match(await cp.page.$eval("#manage-table tbody tr [data-assignee]", (e) => e.textContent ?? ""), /Rita Reviewer \(deactivated\)/);
+  await cp.axe("manage assignee inactive");
+  await dev.rpc("IdentityService/ReactivateUser", { userId: fx.reviewer.id });
   await cp.close();
 });

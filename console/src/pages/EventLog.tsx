@@ -179,8 +179,10 @@ function EventList() {
         </div>
       )}
       <Pager page={pg.page} next={list.data?.nextPageToken} onNext={() => pg.next(list.data?.nextPageToken ?? "")} onFirst={pg.first} total={list.data?.totalSize} />
-      <Reconcile />
-      <SecuritySettingsSection />
+      <div className="side-by-side">
+        <Reconcile />
+        <SecuritySettingsSection />
+      </div>
     </Page>
   );
 }
@@ -200,7 +202,7 @@ function EventRow({ e }: { e: FlowEvent }) {
       <td>
         {e.instanceId ? (
           <Link to={`/instances/${e.instanceId}`}>
-            <code>{e.instanceId.slice(0, 8)}</code>
+            <code>{e.instanceId.slice(-8)}</code>
           </Link>
         ) : (
           <span className="muted">—</span>
@@ -334,7 +336,7 @@ function Steps({ entries, id }: { entries: EventLogEntry[]; id: string }) {
               <>
                 {" · "}
                 <a href={traceUrl(s.traceId)} target="_blank" rel="noreferrer noopener">
-                  Trace {s.traceId.slice(0, 8)}
+                  Trace {s.traceId.slice(-8)}
                   <span className="visually-hidden"> of the step {enumLabel(EventStep, s.step)} in Jaeger (opens a new tab)</span>
                 </a>
               </>
@@ -410,7 +412,7 @@ function EventDetail({ id }: { id: string }) {
                 <dd>
                   {e.traceId ? (
                     <a href={traceUrl(e.traceId)} target="_blank" rel="noreferrer noopener" id="event-trace">
-                      Open trace {e.traceId.slice(0, 8)} in Jaeger
+                      Open trace {e.traceId.slice(-8)} in Jaeger
                     </a>
                   ) : (
                     "—"

@@ -317,7 +317,7 @@ function assigneeText(i: Instance, names: Map<string, string>): string {
 }
 
 function Row({ i, names, selected, onToggle }: { i: Instance; names: Map<string, string>; selected: boolean; onToggle: (on: boolean) => void }) {
-  const short = i.id.slice(0, 8);
+  const short = i.id.slice(-8);
   const waiting = i.status === InstanceStatus.WAITING_EXTERNAL;
   const overdue = i.deadline && timestampDate(i.deadline).getTime() < Date.now() && cancellable(i);
   return (
@@ -452,9 +452,7 @@ function BulkCancel({ ids, onDone }: { ids: string[]; onDone: () => void }) {
         Cancel instances
       </h2>
       <div className="bulk">
-        <span>
-          {ids.length} selected
-        </span>
+        <span>{ids.length === 0 ? "Select instances to cancel several at once." : `${ids.length} selected`}</span>
         <button type="button" id="cancel-selected" className="danger" disabled={ids.length === 0 || confirming} onClick={() => setConfirming(true)}>
           Cancel selected
         </button>
@@ -489,7 +487,7 @@ function BulkCancel({ ids, onDone }: { ids: string[]; onDone: () => void }) {
             {results.map((r) => (
               <li key={r.id} data-ok={r.ok ? "true" : "false"}>
                 <Link to={`/instances/${r.id}`}>
-                  <code>{r.id.slice(0, 8)}</code>
+                  <code>{r.id.slice(-8)}</code>
                 </Link>
                 : {r.ok ? r.text : `failed: ${r.text}`}
               </li>

@@ -74,12 +74,14 @@ function UserRow({ u }: { u: User }) {
         <Time ts={u.createdAt} />
       </td>
       <td>
-        {u.deactivated ? (
+        {me ? (
+          <span className="muted">You</span>
+        ) : u.deactivated ? (
           <button type="button" onClick={() => re.mutate({ userId: u.id })} disabled={pending} aria-label={`Reactivate ${u.email}`}>
             {re.isPending ? "Reactivating…" : "Reactivate"}
           </button>
         ) : (
-          <button type="button" className="danger" onClick={() => de.mutate({ userId: u.id })} disabled={pending || me} aria-label={`Deactivate ${u.email}`} title={me ? "You cannot deactivate yourself" : undefined}>
+          <button type="button" className="danger" onClick={() => de.mutate({ userId: u.id })} disabled={pending} aria-label={`Deactivate ${u.email}`}>
             {de.isPending ? "Deactivating…" : "Deactivate"}
           </button>
         )}
