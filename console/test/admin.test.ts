@@ -136,6 +136,10 @@ test("Workflow Manage: counts per status, and each filter narrows the list as th
   const byConnector = await listIds({ provider: "PROVIDER_CONNECTOR" });
   assert.deepEqual(byConnector, fx.tickets.map((t) => t.id).sort());
   await waitForRows(cp, byConnector);
+  await cp.page.waitForSelector('#f-provider option[value="CONNECTOR:sandbox"]');
+  await cp.page.select("#f-provider", "CONNECTOR:sandbox");
+  await waitForRows(cp, await listIds({ provider: "PROVIDER_CONNECTOR", connector: "sandbox" }));
+  assert.equal(new URL(cp.page.url()).searchParams.get("connector"), "sandbox");
   await cp.page.select("#f-provider", "");
 
   // External id.

@@ -19,7 +19,7 @@ import { EventLogService } from "../api";
 import { traceUrl } from "../prefs";
 import { Link } from "../router";
 import { Badge, enumLabel, ErrorNote, Loading, Page, Pager, providerName, Time, usePaging } from "../ui";
-import { useQueryFilters } from "./admin/common";
+import { SystemSelect, useQueryFilters } from "./admin/common";
 import { SecuritySettingsSection } from "./admin/Security";
 
 const PROVIDERS = [Provider.DOCUSIGN, Provider.ONESPAN, Provider.CONNECTOR] as const;
@@ -69,6 +69,7 @@ function EventList() {
   const q = useQueryFilters();
   const f = {
     provider: q.get("provider"),
+    connector: q.get("connector"),
     verdict: q.get("verdict"),
     type: q.get("type"),
     external: q.get("external"),
@@ -80,6 +81,7 @@ function EventList() {
   const sinceOk = sinceDate !== undefined && !Number.isNaN(sinceDate.getTime());
   const filter = {
     provider: enumFrom(Provider, f.provider),
+    connector: f.provider === "CONNECTOR" ? f.connector : "",
     verdict: enumFrom(Verdict, f.verdict),
     eventType: f.type,
     externalId: f.external,
@@ -99,17 +101,13 @@ function EventList() {
   return (
     <Page title="Event Log">
       <form className="filters card" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
-        <div className="field">
-          <label htmlFor="ef-provider">Provider</label>
-          <select id="ef-provider" value={f.provider} onChange={(e) => q.set({ provider: e.target.value })}>
-            <option value="">Any</option>
-            {PROVIDERS.map((p) => (
-              <option key={p} value={Provider[p]}>
-                {providerName(p)}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SystemSelect
+          id="ef-provider"
+          label="Provider"
+          provider={f.provider}
+          connector={f.connector}
+          onChange={(provider, connector) => q.set({ provider, connector })}
+        />
         <div className="field">
           <label htmlFor="ef-verdict">Verdict</label>
           <select id="ef-verdict" value={f.verdict} onChange={(e) => q.set({ verdict: e.target.value })}>
@@ -134,7 +132,7 @@ function EventList() {
             aria-invalid={f.since !== "" && !sinceOk ? true : undefined}
           />
         </div>
-        <button type="button" onClick={() => q.set({ provider: "", verdict: "", type: "", external: "", instance: "", since: "" })}>
+        <button type="button" onClick={() => q.set({ provider: "", connector: "", verdict: "", type: "", external: "", instance: "", since: "" })}>
           Clear filters
         </button>
       </form>

@@ -17,7 +17,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { IdentityService, WorkflowDesignService, WorkflowInstanceService } from "../api";
 import { Link } from "../router";
 import { enumLabel, ErrorNote, Loading, Page, Pager, providerName, StatusBadge, Time, usePaging } from "../ui";
-import { errText, useQueryFilters } from "./admin/common";
+import { errText, SystemSelect, useQueryFilters } from "./admin/common";
 
 const STATUSES = [
   InstanceStatus.ACTIVE,
@@ -26,7 +26,6 @@ const STATUSES = [
   InstanceStatus.COMPLETED,
   InstanceStatus.CANCELLED,
 ] as const;
-const PROVIDERS = [Provider.DOCUSIGN, Provider.ONESPAN, Provider.CONNECTOR] as const;
 const PAGE_SIZES = [10, 25, 50, 100];
 const POLL_MS = 5_000;
 
@@ -68,7 +67,7 @@ export function Manage() {
     workflowId: f.workflow,
     stateKey: f.state,
     provider: enumFrom(Provider, f.provider),
-    connector: f.connector,
+    connector: f.provider === "CONNECTOR" ? f.connector : "",
     externalId: f.external,
     assigneeInactive: f.inactive,
     overdueBefore: f.overdue ? timestampFromDate(now) : undefined,
@@ -137,19 +136,14 @@ export function Manage() {
             ))}
           </select>
         </div>
-        <div className="field">
-          <label htmlFor="f-provider">Outside system</label>
-          <select id="f-provider" value={f.provider} onChange={(e) => onFilter({ provider: e.target.value })}>
-            <option value="">Any</option>
-            {PROVIDERS.map((p) => (
-              <option key={p} value={Provider[p]}>
-                {providerName(p)}
-              </option>
-            ))}
-          </select>
-        </div>
+        <SystemSelect
+          id="f-provider"
+          label="Outside system"
+          provider={f.provider}
+          connector={f.connector}
+          onChange={(provider, connector) => onFilter({ provider, connector })}
+        />
         <TextFilter id="f-state" label="State key" value={f.state} onCommit={(v) => onFilter({ state: v })} />
-        <TextFilter id="f-connector" label="Connector" value={f.connector} onCommit={(v) => onFilter({ connector: v })} />
         <TextFilter id="f-external" label="External id" value={f.external} onCommit={(v) => onFilter({ external: v })} />
         <div className="field check">
           <input id="f-overdue" type="checkbox" checked={f.overdue} onChange={(e) => onFilter({ overdue: e.target.checked ? "1" : "" })} />

@@ -3,14 +3,15 @@
 //
 // Stable selectors of these pages (kept on purpose; tests may rely on them):
 //   Workflow Manage (/manage?status=FAILED&provider=CONNECTOR&external=…&overdue=1&inactive=1&workflow=…&state=…&connector=…&size=10)
-//     #f-workflow #f-status #f-provider #f-state #f-connector #f-external #f-overdue #f-inactive #f-size  filters (text ones apply on Enter/blur)
+//     #f-workflow #f-status #f-provider #f-state #f-external #f-overdue #f-inactive #f-size  filters (text ones apply on Enter/blur);
+//     #f-provider values: "", DOCUSIGN, ONESPAN, CONNECTOR (any connector), CONNECTOR:{name} (one connector)
 //     #count-ALL, #count-ACTIVE, #count-WAITING_EXTERNAL, #count-FAILED, #count-COMPLETED, #count-CANCELLED  counts (".n" holds the number)
 //     #manage-table, rows tr#row-{instanceId}[data-status=ACTIVE|WAITING_EXTERNAL|…], #select-{id} checkbox,
 //     [data-waiting] "Waiting on …" cell text, [data-assignee] assignee text, #retry-{id} Retry button
 //     #cancel-selected → #cancel-reason, #confirm-cancel → #cancel-results (li[data-ok])
 //     #manage-total "N instances match"; pager buttons "Next page" / "First page"
-//   Event Log (/events?provider=CONNECTOR&verdict=APPLIED&type=…&external=…&instance=…&since=…)
-//     #ef-provider #ef-verdict #ef-type #ef-external #ef-instance #ef-since #auto-refresh
+//   Event Log (/events?provider=CONNECTOR&connector=…&verdict=APPLIED&type=…&external=…&instance=…&since=…)
+//     #ef-provider (values as #f-provider) #ef-verdict #ef-type #ef-external #ef-instance #ef-since #auto-refresh
 //     #events-table rows tr#event-{eventId}[data-external-id], a.open-event;
 //     #reconcile-provider #reconcile-now → #reconcile-result
 //     #receiver-settings: #receiver-debug (switch) #sec-event-days #sec-form-days #sec-doc-days #save-security → #security-saved

@@ -1,6 +1,9 @@
 // Small pieces the admin pages share: filters kept in the URL query, a copy button, the
 // "set / not set" state of a write-only secret, and a secret shown once.
+import { useQuery } from "@connectrpc/connect-query";
+import { Provider } from "@flowhook/sdk";
 import { useState } from "react";
+import { ProviderSettingsService } from "../../api";
 import { navigate, useLocation } from "../../router";
 import "./admin.css";
 
@@ -74,4 +77,40 @@ export function SecretOnce({ title, secret, id, onDone }: { title: string; secre
 export function errText(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
+}
+
+/**
+ * One select for the outside system: any, DocuSign, OneSpan, any connector, or one connector
+ * (the API wants provider CONNECTOR with a connector's name). Values in the URL: provider=DOCUSIGN,
+ * or provider=CONNECTOR&connector=name.
+ */
+export function SystemSelect({ id, label, provider, connector, onChange }: { id: string; label: string; provider: string; connector: string; onChange: (provider: string, connector: string) => void }) {
+  const list = useQuery(ProviderSettingsService.method.listConnectors, { pageSize: 500 }, { staleTime: 60_000 });
+  const value = provider === "CONNECTOR" && connector ? `CONNECTOR:${connector}` : provider;
+  const names = (list.data?.connectors ?? []).map((c) => ({ name: c.name, label: c.displayName || c.name }));
+  if (connector && !names.some((n) => n.name === connector)) names.push({ name: connector, label: connector });
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <select
+        id={id}
+        value={value}
+        onChange={(e) => {
+          const v = e.target.value;
+          if (v.startsWith("CONNECTOR:")) onChange("CONNECTOR", v.slice("CONNECTOR:".length));
+          else onChange(v, "");
+        }}
+      >
+        <option value="">Any</option>
+        <option value={Provider[Provider.DOCUSIGN]}>DocuSign</option>
+        <option value={Provider[Provider.ONESPAN]}>OneSpan</option>
+        <option value={Provider[Provider.CONNECTOR]}>Any connector</option>
+        {names.map((n) => (
+          <option key={n.name} value={`CONNECTOR:${n.name}`}>
+            Connector {n.label}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
 }
