@@ -100,7 +100,7 @@ function EventList() {
   const events = list.data?.events ?? [];
   return (
     <Page title="Event Log">
-      <form className="filters card" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
+      <form className="filters admin-filters card" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <SystemSelect
           id="ef-provider"
           label="Provider"

@@ -112,7 +112,7 @@ export function Manage() {
   return (
     <Page title="Workflow Manage">
       <Counts base={base} current={f.status} onPick={(s) => onFilter({ status: s })} />
-      <form className="filters card" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
+      <form className="filters admin-filters card" aria-label="Filters" onSubmit={(e) => e.preventDefault()}>
         <div className="field">
           <label htmlFor="f-workflow">Workflow</label>
           <select id="f-workflow" value={f.workflow} onChange={(e) => onFilter({ workflow: e.target.value })}>
