@@ -13,6 +13,7 @@ import (
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/ent/predicate"
 	"github.com/flowhook/flowhook/ent/user"
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -284,7 +285,48 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 		return nil, "", 0, translate(err)
 	}
 	out, next, err := instancesFromRows(rows, p.Size)
-	return out, next, int64(total), err
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if err := s.attachWorkItems(ctx, out); err != nil {
+		return nil, "", 0, err
+	}
+	return out, next, int64(total), nil
+}
+
+// attachWorkItems sets each listed instance's current work item (the newest, as GetInstance
+// shows it), read for the whole page in one query, so Workflow Manage can show external ids
+// and statuses without a read per row.
+func (s *Store) attachWorkItems(ctx context.Context, ins []engine.Instance) error {
+	var ids []uuid.UUID
+	at := make(map[uuid.UUID]int, len(ins))
+	for i, in := range ins {
+		if in.System.Provider == engine.ProviderUnspecified {
+			continue
+		}
+		id, err := uuid.Parse(in.ID)
+		if err != nil {
+			return fmt.Errorf("instance id %q: %w", in.ID, err)
+		}
+		ids, at[id] = append(ids, id), i
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := s.db.Client.WorkItem.Query().Where(workitem.InstanceIDIn(ids...)).
+		Order(workitem.ByCreatedAt(entsql.OrderDesc()), workitem.ByID(entsql.OrderDesc())).All(ctx)
+	if err != nil {
+		return translate(err)
+	}
+	for _, r := range rows {
+		i, ok := at[r.InstanceID]
+		if !ok || ins[i].WorkItem != nil {
+			continue // newest first: the first row of an instance is its current item
+		}
+		wi := workItemFromRow(r)
+		ins[i].WorkItem = &wi
+	}
+	return nil
 }
 
 // assigneeDeactivated matches instances assigned personally to a deactivated user, in one

@@ -492,6 +492,16 @@ func TestCurrentWorkItem(t *testing.T) {
 			require.Equal(t, second.ID, cur.ID)
 			require.Equal(t, engine.System{Provider: "ONESPAN"}, cur.System)
 			require.Equal(t, "sign2", cur.StateKey)
+
+			// A listing carries each instance's current work item, as GetInstance does.
+			listed, _, _, err := f.st.ListInstances(ctx, engine.InstanceFilter{}, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, listed, 2)
+			byID := map[string]engine.Instance{listed[0].ID: listed[0], listed[1].ID: listed[1]}
+			require.Nil(t, byID[human.ID].WorkItem)
+			require.NotNil(t, byID[inst.ID].WorkItem)
+			require.Equal(t, second.ID, byID[inst.ID].WorkItem.ID)
+			require.Equal(t, engine.WorkItemCreating, byID[inst.ID].WorkItem.Status)
 		})
 	}
 }
