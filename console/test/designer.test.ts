@@ -74,7 +74,7 @@ test("the signing workflow built through the UI: graph, keyboard, lazy elkjs, li
   const nodes = await page.$$eval("#designer-graph g.node", (g) => g.map((n) => n.getAttribute("data-key")).sort());
   assert.deepEqual(nodes, ["approve", "rejected", "sign", "signed", "start"]);
   const edges = await page.$$eval("#designer-graph g.edge", (g) => g.map((n) => n.textContent ?? ""));
-  assert.ok(edges.includes("Signed · on Approved"), edges.join(" | "));
+  assert.ok(edges.includes("Signed · on Finished"), edges.join(" | "));
   assert.ok(edges.includes("Declined · on Denied"), edges.join(" | "));
   assert.match(await page.$eval('g.node[data-key="sign"]', (e) => e.textContent ?? ""), /External · DocuSign/);
   assert.equal(await page.$$eval("#designer-graph g.problem", (e) => e.length), 0);

@@ -70,8 +70,8 @@ test("design, start, approve, sign, follow, cancel and retry — all in the brow
   await waitForInstanceStatus(admin, "Completed");
   in1 = await instance(id);
   assert.equal(in1.status, "INSTANCE_STATUS_COMPLETED");
-  assert.equal(in1.workItem.outcome, "OUTCOME_APPROVED");
-  for (const text of [envelope, "DocuSign", "Approved", "Ann Approver"]) await admin.waitForText(text);
+  assert.equal(in1.workItem.outcome, "OUTCOME_FINISHED");
+  for (const text of [envelope, "DocuSign", "Finished", "Ann Approver"]) await admin.waitForText(text);
   await admin.axe("form activity (completed)");
 
   // The Event Log has the delivery, with its story.

@@ -113,7 +113,7 @@ const OUTCOME = { APPROVED: "1", DENIED: "2", FINISHED: "3", DELETED: "4", EXPIR
  *     --submit--> approve (HUMAN, assigned to the user with approverEmail)
  *     --approve--> sign (EXTERNAL DocuSign, include_document, signer signer_name/signer_email)
  *     --reject--> rejected (END)
- *   sign --signed (on APPROVED)--> signed (END); sign --declined (on DENIED)--> rejected.
+ *   sign --signed (on FINISHED: DocuSign's envelope-completed)--> signed (END); sign --declined (on DENIED)--> rejected.
  * Saves, waits for "No problems", publishes, and checks the published version with
  * GetWorkflowVersion. cp must be signed in as an administrator: the assignee is picked by email
  * from ListUsers, which only administrators may call. Leaves the page on the editor.
@@ -180,7 +180,7 @@ export async function designSigningWorkflow(cp: ConsolePage, o: { name: string; 
   await choose(page, "#transition-to", "approve");
   await addTransition(page, { key: "approve", name: "Approve", from: "approve", to: "sign" });
   await addTransition(page, { key: "reject", name: "Reject", from: "approve", to: "rejected" });
-  await addTransition(page, { key: "signed", name: "Signed", from: "sign", to: "signed", outcome: OUTCOME.APPROVED });
+  await addTransition(page, { key: "signed", name: "Signed", from: "sign", to: "signed", outcome: OUTCOME.FINISHED });
   await addTransition(page, { key: "declined", name: "Declined", from: "sign", to: "rejected", outcome: OUTCOME.DENIED });
   await waitForGraph(page, 5, 5);
 
@@ -213,7 +213,7 @@ export async function designSigningWorkflow(cp: ConsolePage, o: { name: string; 
     "approve:approve->sign:",
     "declined:sign->rejected:OUTCOME_DENIED",
     "reject:approve->rejected:",
-    "signed:sign->signed:OUTCOME_APPROVED",
+    "signed:sign->signed:OUTCOME_FINISHED",
     "submit:start->approve:",
   ]);
   const byKey = Object.fromEntries((v.states as any[]).map((s) => [s.key, s]));
