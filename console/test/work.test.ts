@@ -110,7 +110,7 @@ before(async () => {
       { key: "start", name: "Request", kind: "STATE_KIND_START", formFields: [{ name: "topic", label: "Topic", type: "FIELD_TYPE_STRING", required: true }] },
       {
         key: "review",
-        name: "Legal review",
+        name: "Legal check",
         kind: "STATE_KIND_HUMAN",
         assignee: { groupId: legalId },
         formFields: [{ name: "verdict", label: "Verdict", type: "FIELD_TYPE_STRING" }],
@@ -196,10 +196,17 @@ test("group work shows in a member's inbox; an inbox without work says so", asyn
   }
   const cp = await open(browser, dev, lena.key, "/console/inbox");
   await cp.page.waitForSelector(`tr[data-instance-id="${started.instance.id}"]`);
+  // The state's name comes from the instance's workflow version.
+  await cp.page.waitForFunction((id) => document.querySelector(`tr[data-instance-id="${id}"]`)?.textContent?.includes("Legal check"), {}, started.instance.id);
   const row = await text(cp, `tr[data-instance-id="${started.instance.id}"]`);
-  assert.match(row, new RegExp(REVIEW));
-  assert.match(row, /your group/);
-  assert.match(row, /Review/);
+  assert.match(row, new RegExp(`^${REVIEW} v1\tLegal check\tyour group\t`));
+  assert.equal(await cp.page.$$eval("#inbox-table tbody tr", (rs) => rs.length), 3);
+  await cp.page.click(`a[id="open-${started.instance.id}"]`);
+  await cp.page.waitForSelector("#action-form");
+  assert.equal(new URL(cp.page.url()).pathname, `/console/instances/${started.instance.id}`);
+  assert.match(await text(cp, "#action-title"), /Your action: Legal check/);
+  await cp.page.goBack();
+  await cp.page.waitForSelector("#inbox-table");
   await cp.axe("inbox with work");
   await screenshot(cp.page, "inbox");
   await cp.close();
@@ -345,6 +352,20 @@ test("a user sees no Cancel, Retry or Event Log; an admin cancels with a reason"
   const admin = await open(browser, dev, dev.adminKey, `/console/instances/${id}`);
   await admin.page.waitForSelector("#cancel-instance");
   assert.equal(await admin.page.$("#retry-instance"), null, "retry is for FAILED instances only");
+  // Reassign: from the legal group to Ann, with a reason kept in the timeline.
+  await admin.page.click("#reassign-instance");
+  await admin.waitForText("Choose who takes the work over.");
+  const annOption = await admin.page.$eval("#admin-actions select", (s, id) => Array.from((s as HTMLSelectElement).options).find((o) => o.value === `user:${id}`)?.value ?? "", ann.id);
+  await admin.page.select("#admin-actions select", annOption);
+  await fillByLabel(admin, "#admin-actions", { "Why (optional, kept in the timeline)": "Legal is on holiday" });
+  await admin.page.click("#reassign-instance");
+  await admin.page.waitForSelector("#reassign-result");
+  assert.match(await text(admin, "#reassign-result"), /Reassigned to Ann Approver/);
+  const moved = (await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id })).instance;
+  assert.deepEqual(moved.assignee, { userId: ann.id });
+  await admin.page.waitForSelector('#timeline li[data-kind="REASSIGNED"]');
+  assert.match(await text(admin, '#timeline li[data-kind="REASSIGNED"]'), /reassigned the work to Ann Approver[\s\S]*Legal is on holiday/);
+
   await admin.page.click("#cancel-instance");
   await admin.page.waitForSelector("#confirm-cancel");
   await admin.page.click("#confirm-cancel");
@@ -359,7 +380,7 @@ test("a user sees no Cancel, Retry or Event Log; an admin cancels with a reason"
   assert.equal(server.status, "INSTANCE_STATUS_CANCELLED");
   assert.equal(server.reason, "Withdrawn by the customer");
   await admin.page.waitForSelector('#timeline li[data-kind="CANCELLED"]');
-  assert.match(await text(admin, '#timeline li[data-kind="CANCELLED"]'), /cancelled the instance in Legal review[\s\S]*Withdrawn by the customer/);
+  assert.match(await text(admin, '#timeline li[data-kind="CANCELLED"]'), /cancelled the instance in Legal check[\s\S]*Withdrawn by the customer/);
   assert.equal(await admin.page.$("#action-panel"), null);
   await admin.close();
 });

@@ -3,7 +3,7 @@
 import { useQuery } from "@connectrpc/connect-query";
 import { keepPreviousData } from "@tanstack/react-query";
 import { useState } from "react";
-import { WorkflowInstanceService } from "../api";
+import { WorkflowDesignService, WorkflowInstanceService } from "../api";
 import { Link } from "../router";
 import { ErrorNote, label, Loading, Page, Pager, Time, usePaging } from "../ui";
 import { useNames } from "./work/names";
@@ -59,7 +59,9 @@ export function Inbox() {
                     </Link>{" "}
                     <span className="muted">v{i.version}</span>
                   </td>
-                  <td>{label(i.stateKey)}</td>
+                  <td>
+                    <StateName workflowId={i.workflowId} version={i.version} stateKey={i.stateKey} />
+                  </td>
                   <td>{names.assignee(i.assignee)}</td>
                   <td>
                     <Time ts={i.createdAt} />
@@ -84,4 +86,11 @@ export function Inbox() {
       )}
     </Page>
   );
+}
+
+/** A state's name in its workflow version (versions are immutable: read once, shared by rows). */
+function StateName({ workflowId, version, stateKey }: { workflowId: string; version: number; stateKey: string }) {
+  const v = useQuery(WorkflowDesignService.method.getWorkflowVersion, { workflowId, version }, { staleTime: Infinity, retry: false });
+  const name = v.data?.version?.states.find((s) => s.key === stateKey)?.name;
+  return <>{name || label(stateKey)}</>;
 }
