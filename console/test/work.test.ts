@@ -32,6 +32,8 @@ const startForm = [
   { name: "signer_name", label: "Signer", type: "FIELD_TYPE_STRING", required: true },
   { name: "signer_email", label: "Signer email", type: "FIELD_TYPE_EMAIL", required: true },
   { name: "amount", label: "Amount", type: "FIELD_TYPE_NUMBER" },
+  { name: "due", label: "Due date", type: "FIELD_TYPE_DATE" },
+  { name: "urgent", label: "Urgent", type: "FIELD_TYPE_BOOL" },
 ];
 
 before(async () => {
@@ -222,9 +224,19 @@ test("group work shows in a member's inbox; an inbox without work says so", asyn
 
 test("the DocuSign loop: start, approve from the inbox, the sandbox completes, the timeline and the signed document", async () => {
   const rita = await open(browser, dev, requester.key);
-  const id = await startInstance(rita, CONTRACT, { Signer: "Sam Signer", "Signer email": "sam@example.com", Amount: "1200" });
+  const id = await startInstance(rita, CONTRACT, {
+    Signer: "Sam Signer",
+    "Signer email": "sam@example.com",
+    Amount: "1200",
+    "Due date": "2026-12-31",
+    Urgent: "true",
+  });
   assert.equal(await instanceStatus(rita), "Active");
   assert.equal(await text(rita, '#form-data dd[data-field="amount"]'), "1200");
+  assert.equal(await text(rita, '#form-data dd[data-field="due"]'), "2026-12-31");
+  assert.equal(await text(rita, '#form-data dd[data-field="urgent"]'), "Yes");
+  const startedData = (await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id })).instance.formData;
+  assert.deepEqual(startedData, { signer_name: "Sam Signer", signer_email: "sam@example.com", amount: 1200, due: "2026-12-31", urgent: true });
   assert.equal(await rita.page.$("#action-panel"), null, "the requester is not the approver");
 
   // The approver: a missing comment is refused at the field, then Approve moves it on.

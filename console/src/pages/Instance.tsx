@@ -11,13 +11,13 @@ import { EventLogService, transport, WorkflowDesignService, WorkflowInstanceServ
 import { traceUrl } from "../prefs";
 import { Link } from "../router";
 import { useSession } from "../session";
-import { enumLabel, ErrorNote, jsonText, Loading, Page, providerName, StatusBadge, Time } from "../ui";
+import { enumLabel, ErrorNote, Loading, Page, providerName, StatusBadge, Time } from "../ui";
 import { ActionPanel } from "./work/ActionPanel";
 import { AdminActions } from "./work/AdminActions";
 import { useNames } from "./work/names";
 import { SandboxPanel } from "./work/SandboxPanel";
 import { SignedDocument } from "./work/SignedDocument";
-import { namer, Timeline } from "./work/timeline";
+import { formValue, namer, Timeline } from "./work/timeline";
 import { Overdue } from "./work/when";
 import "./work/work.css";
 
@@ -280,7 +280,7 @@ export function InstancePage({ id }: { id: string }) {
             ) : (
               <dl className="props" id="form-data">
                 {formEntries.map(([k, val]) => (
-                  <FormDatum key={k} name={k} label={n.field(k)} value={jsonText(val)} />
+                  <FormDatum key={k} name={k} label={n.field(k)} value={formValue(val)} />
                 ))}
               </dl>
             )}

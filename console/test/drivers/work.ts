@@ -40,6 +40,19 @@ export async function fillByLabel(cp: ConsolePage, scope: string, values: Record
     if (type === "checkbox") {
       const checked = await cp.page.$eval(sel, (e) => (e as HTMLInputElement).checked);
       if (checked !== (value === "true")) await cp.page.click(sel);
+    } else if (["date", "datetime-local", "time", "month", "week"].includes(type)) {
+      // Typing does not work for these: set the value through the prototype's setter, as the
+      // browser would, so that React's value tracking sees the change, then fire input.
+      await cp.page.$eval(
+        sel,
+        (el, v) => {
+          const input = el as HTMLInputElement;
+          Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value")!.set!.call(input, v);
+          input.dispatchEvent(new Event("input", { bubbles: true }));
+          input.dispatchEvent(new Event("change", { bubbles: true }));
+        },
+        value,
+      );
     } else {
       await cp.page.locator(sel).fill(value);
     }

@@ -47,7 +47,9 @@ export function AdminActions({ instance, onChanged }: { instance: Instance; onCh
         </p>
       )}
       {failed && (
-        <div className="admin-row">
+        <div className="admin-block">
+          <h3>Retry</h3>
+          <p className="muted">Runs the failed step again; an outside system never gets a second work item.</p>
           <button
             type="button"
             id="retry-instance"
@@ -70,40 +72,45 @@ export function AdminActions({ instance, onChanged }: { instance: Instance; onCh
         </div>
       )}
       {instance.status === InstanceStatus.ACTIVE && <Reassign instance={instance} onChanged={onChanged} />}
-      {open && !confirming && (
-        <button type="button" className="danger" id="cancel-instance" onClick={() => setConfirming(true)}>
-          Cancel instance…
-        </button>
-      )}
-      {open && confirming && (
-        <form onSubmit={submitCancel} noValidate aria-label="Cancel the instance">
-          <div className={problem ? "field invalid" : "field"}>
-            <label htmlFor={reasonId}>Why is it cancelled? *</label>
-            <textarea
-              id={reasonId}
-              value={reason}
-              required
-              aria-invalid={problem ? true : undefined}
-              aria-describedby={problem ? `${reasonId}-problem` : undefined}
-              disabled={cancel.isPending}
-              onChange={(e) => setReason(e.target.value)}
-            />
-            {problem && (
-              <p className="problem" role="alert" id={`${reasonId}-problem`}>
-                {problem}
-              </p>
-            )}
-          </div>
-          <ErrorNote error={cancel.error} title="Cancel was refused" />
-          <div className="admin-row">
-            <button type="submit" className="danger" id="confirm-cancel" disabled={cancel.isPending}>
-              {cancel.isPending ? "Cancelling…" : "Confirm: cancel the instance"}
+      {open && (
+        <div className="admin-block">
+          <h3>Cancel</h3>
+          {open && !confirming && (
+            <button type="button" className="danger" id="cancel-instance" onClick={() => setConfirming(true)}>
+              Cancel instance…
             </button>
-            <button type="button" onClick={() => setConfirming(false)} disabled={cancel.isPending}>
-              Keep it
-            </button>
-          </div>
-        </form>
+          )}
+          {open && confirming && (
+            <form onSubmit={submitCancel} noValidate aria-label="Cancel the instance">
+              <div className={problem ? "field invalid" : "field"}>
+                <label htmlFor={reasonId}>Why is it cancelled? *</label>
+                <textarea
+                  id={reasonId}
+                  value={reason}
+                  required
+                  aria-invalid={problem ? true : undefined}
+                  aria-describedby={problem ? `${reasonId}-problem` : undefined}
+                  disabled={cancel.isPending}
+                  onChange={(e) => setReason(e.target.value)}
+                />
+                {problem && (
+                  <p className="problem" role="alert" id={`${reasonId}-problem`}>
+                    {problem}
+                  </p>
+                )}
+              </div>
+              <ErrorNote error={cancel.error} title="Cancel was refused" />
+              <div className="admin-row">
+                <button type="submit" className="danger" id="confirm-cancel" disabled={cancel.isPending}>
+                  {cancel.isPending ? "Cancelling…" : "Confirm: cancel the instance"}
+                </button>
+                <button type="button" onClick={() => setConfirming(false)} disabled={cancel.isPending}>
+                  Keep it
+                </button>
+              </div>
+            </form>
+          )}
+        </div>
       )}
     </section>
   );
@@ -147,7 +154,8 @@ function Reassign({ instance, onChanged }: { instance: Instance; onChanged: () =
     );
   };
   return (
-    <form className="reassign" onSubmit={submit} noValidate aria-label="Reassign the work">
+    <form className="admin-block" onSubmit={submit} noValidate aria-labelledby="reassign-title">
+      <h3 id="reassign-title">Reassign</h3>
       <div className={problem ? "field invalid" : "field"}>
         <label htmlFor={toId}>Reassign to</label>
         <select

@@ -58,9 +58,16 @@ const KIND_TONE: Record<number, string> = {
   [ActivityKind.TIMED_OUT]: "failed",
 };
 
+/** A form value in words: booleans as Yes and No, the rest as written. */
+export function formValue(v: unknown): string {
+  if (v === true) return "Yes";
+  if (v === false) return "No";
+  return jsonText(v);
+}
+
 function valueText(v: FieldChange["oldValue"]): string {
   if (!v) return "—";
-  return jsonText(toJson(ValueSchema, v));
+  return formValue(toJson(ValueSchema, v));
 }
 
 function sentence(e: ActivityEntry, names: Names, n: ReturnType<typeof namer>): ReactNode {
