@@ -188,6 +188,16 @@ test("start: the form's problems are shown at the fields before any call, the se
   assert.deepEqual(invalid, ["signer_email"]);
   assert.equal((await instancesOf(contractId)).length, 0);
   await cp.axe("start: server problem at its field");
+
+  // Fixed, and clicked twice: one request id, one instance.
+  await fillByLabel(cp, "#start-form", { "Signer email": "sam.signer@example.com" });
+  await cp.page.click("#start-submit", { count: 2 });
+  await cp.page.waitForFunction(() => /\/console\/instances\/[^/]+$/.test(location.pathname));
+  const started = await instancesOf(contractId);
+  assert.equal(started.length, 1);
+  assert.equal(new URL(cp.page.url()).pathname, `/console/instances/${started[0].id}`);
+  await cp.page.waitForSelector("#instance-status");
+  await dev.rpc("WorkflowInstanceService/CancelInstance", { instanceId: started[0].id, reason: "test cleanup" });
   await cp.close();
 });
 
@@ -415,6 +425,57 @@ test("live: a transition taken elsewhere shows on the open page without a reload
   assert.equal(await text(cp, '#form-data dd[data-field="verdict"]'), "fine");
   assert.equal(await cp.page.$("#action-panel"), null);
   await cp.close();
+});
+
+test("a FAILED instance: its reason, and Retry for an admin", async () => {
+  // The signer's email is optional in this start form: left out, DocuSign's envelope cannot be
+  // created and the instance fails.
+  const wf = await publish({
+    name: "Optional signer",
+    states: [
+      {
+        key: "start",
+        name: "Request",
+        kind: "STATE_KIND_START",
+        formFields: [
+          { name: "signer_name", label: "Signer", type: "FIELD_TYPE_STRING", required: true },
+          { name: "signer_email", label: "Signer email", type: "FIELD_TYPE_EMAIL" },
+        ],
+      },
+      {
+        key: "sign",
+        name: "Signature",
+        kind: "STATE_KIND_EXTERNAL",
+        external: { provider: "PROVIDER_DOCUSIGN", emailSubject: "Sign", documentTitle: "Doc", signers: [{ nameField: "signer_name", emailField: "signer_email" }] },
+      },
+      { key: "done", name: "Done", kind: "STATE_KIND_END" },
+    ],
+    transitions: [
+      { key: "submit", fromState: "start", toState: "sign" },
+      { key: "signed", fromState: "sign", toState: "done", onOutcome: "OUTCOME_FINISHED" },
+    ],
+  });
+  const started = await dev.rpc("WorkflowInstanceService/StartInstance", { workflowId: wf, formData: { signer_name: "Nora" } }, requester.key);
+  const id = started.instance.id;
+  const cp = await open(browser, dev, dev.adminKey, `/console/instances/${id}`);
+  await waitForInstanceStatus(cp, "Failed");
+  assert.match(await text(cp, "#instance-reason"), /signer 1 has no name or email/);
+  await cp.page.waitForSelector('#timeline li[data-kind="FAILED"]');
+  await cp.page.waitForSelector("#retry-instance");
+  await cp.axe("form activity: failed");
+  await cp.page.click("#retry-instance");
+  await cp.page.waitForSelector("#admin-result");
+  assert.match(await text(cp, "#admin-result"), /being retried/);
+  await cp.page.waitForSelector('#timeline li[data-kind="RETRIED"]');
+  assert.match(await text(cp, '#timeline li[data-kind="RETRIED"]'), /You \(Administrator\) retried the failed step/);
+  const activity = await dev.rpc("WorkflowInstanceService/ListActivity", { instanceId: id });
+  assert.ok(activity.entries.some((e: any) => e.kind === "ACTIVITY_KIND_RETRIED"));
+  await cp.close();
+
+  const user = await open(browser, dev, requester.key, `/console/instances/${id}`);
+  await user.page.waitForSelector("#instance-reason");
+  assert.equal(await user.page.$("#retry-instance"), null);
+  await user.close();
 });
 
 test("a conflict: the form was filled against an older revision", async () => {
