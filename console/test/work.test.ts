@@ -115,6 +115,7 @@ before(async () => {
         name: "Legal check",
         kind: "STATE_KIND_HUMAN",
         assignee: { groupId: legalId },
+        timeout: "172800s",
         formFields: [{ name: "verdict", label: "Verdict", type: "FIELD_TYPE_STRING" }],
       },
       { key: "done", name: "Reviewed", kind: "STATE_KIND_END" },
@@ -122,6 +123,7 @@ before(async () => {
     transitions: [
       { key: "submit", fromState: "start", toState: "review" },
       { key: "finish", name: "Finish review", fromState: "review", toState: "done" },
+      { key: "late", name: "Too late", fromState: "review", toState: "done", onTimeout: true },
     ],
   });
 });
@@ -211,7 +213,10 @@ test("group work shows in a member's inbox; an inbox without work says so", asyn
   // The state's name comes from the instance's workflow version.
   await cp.page.waitForFunction((id) => document.querySelector(`tr[data-instance-id="${id}"]`)?.textContent?.includes("Legal check"), {}, started.instance.id);
   const row = await text(cp, `tr[data-instance-id="${started.instance.id}"]`);
-  assert.match(row, new RegExp(`^${REVIEW} v1\tLegal check\tyour group\t`));
+  assert.match(row, new RegExp(`^${REVIEW} v1\tLegal check\tTopic: NDA\tyour group\t`));
+  // The state's timeout gives it a deadline, two days on.
+  const deadline = await cp.page.$eval(`tr[data-instance-id="${started.instance.id}"] td:last-child time`, (t) => t.getAttribute("datetime") ?? "");
+  assert.equal(deadline, new Date(started.instance.deadline).toISOString());
   assert.equal(await cp.page.$$eval("#inbox-table tbody tr", (rs) => rs.length), 3);
   await cp.page.click(`a[id="open-${started.instance.id}"]`);
   await cp.page.waitForSelector("#action-form");

@@ -1,12 +1,14 @@
 // Inbox (/inbox): the HUMAN work assigned to the caller or one of their groups, oldest first,
 // polled every 3 s. Each row opens the instance's Form Activity, where its form is filled.
 import { useQuery } from "@connectrpc/connect-query";
+import type { JsonObject } from "@flowhook/sdk";
 import { keepPreviousData } from "@tanstack/react-query";
 import { useState } from "react";
 import { WorkflowDesignService, WorkflowInstanceService } from "../api";
 import { Link } from "../router";
 import { ErrorNote, label, Loading, Page, Pager, Time, usePaging } from "../ui";
 import { useNames } from "./work/names";
+import { formValue, namer } from "./work/timeline";
 import { isOverdue, Overdue } from "./work/when";
 import "./work/work.css";
 
@@ -45,6 +47,7 @@ export function Inbox() {
               <tr>
                 <th scope="col">Workflow</th>
                 <th scope="col">State</th>
+                <th scope="col">Details</th>
                 <th scope="col">Assigned to</th>
                 <th scope="col">Started</th>
                 <th scope="col">Deadline</th>
@@ -61,6 +64,9 @@ export function Inbox() {
                   </td>
                   <td>
                     <StateName workflowId={i.workflowId} version={i.version} stateKey={i.stateKey} />
+                  </td>
+                  <td className="details">
+                    <Details workflowId={i.workflowId} version={i.version} data={i.formData} />
                   </td>
                   <td>{names.assignee(i.assignee)}</td>
                   <td>
@@ -88,9 +94,29 @@ export function Inbox() {
   );
 }
 
-/** A state's name in its workflow version (versions are immutable: read once, shared by rows). */
+/** A workflow version (immutable: read once, shared by the rows of the same version). */
+function useVersion(workflowId: string, version: number) {
+  return useQuery(WorkflowDesignService.method.getWorkflowVersion, { workflowId, version }, { staleTime: Infinity, retry: false }).data?.version;
+}
+
 function StateName({ workflowId, version, stateKey }: { workflowId: string; version: number; stateKey: string }) {
-  const v = useQuery(WorkflowDesignService.method.getWorkflowVersion, { workflowId, version }, { staleTime: Infinity, retry: false });
-  const name = v.data?.version?.states.find((s) => s.key === stateKey)?.name;
+  const name = useVersion(workflowId, version)?.states.find((s) => s.key === stateKey)?.name;
   return <>{name || label(stateKey)}</>;
+}
+
+/** The first few values of the form data, labelled: enough to tell the rows apart. */
+function Details({ workflowId, version, data }: { workflowId: string; version: number; data?: JsonObject }) {
+  const n = namer(useVersion(workflowId, version));
+  const entries = Object.entries(data ?? {}).slice(0, 3);
+  if (entries.length === 0) return <span className="muted">—</span>;
+  return (
+    <>
+      {entries.map(([k, v], idx) => (
+        <span key={k}>
+          {idx > 0 && " · "}
+          <span className="muted">{n.field(k)}:</span> {formValue(v).slice(0, 60)}
+        </span>
+      ))}
+    </>
+  );
 }
