@@ -346,13 +346,30 @@ test("the DocuSign loop: start, approve from the inbox, the sandbox completes, t
   await rita.close();
 });
 
-test("an override makes DocuSign's completion APPROVED, shown as the work item's outcome", async () => {
+test("an override makes DocuSign's completion APPROVED; without the sandbox there is no sandbox panel", async () => {
   const started = await dev.rpc(
     "WorkflowInstanceService/StartInstance",
     { workflowId: approvedId, formData: { signer_name: "Sue", signer_email: "sue@example.com" } },
     requester.key,
   );
   const id = started.instance.id;
+
+  // A server not in sandbox mode answers /sandbox/… with 404: no sandbox panel at all.
+  const off = await open(browser, dev, requester.key, `/console/instances/${id}`);
+  await off.page.setRequestInterception(true);
+  off.page.on("request", (r) => {
+    if (new URL(r.url()).pathname.startsWith("/sandbox/")) void r.respond({ status: 404, contentType: "application/json", body: '{"error":"not found"}' });
+    else void r.continue();
+  });
+  const asked = off.page.waitForResponse((r) => new URL(r.url()).pathname === "/sandbox/work-items" && r.status() === 404);
+  await off.page.reload();
+  await asked;
+  await waitForInstanceStatus(off, "Waiting external");
+  await off.page.waitForSelector("#work-item-external-id code");
+  assert.equal(await off.page.$("#sandbox-panel"), null);
+  assert.doesNotMatch(await text(off, "main"), /Sandbox/);
+  await off.close();
+
   const cp = await open(browser, dev, requester.key, `/console/instances/${id}`);
   await waitForInstanceStatus(cp, "Waiting external");
   await sandboxAction(cp, id, "complete");
