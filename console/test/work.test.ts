@@ -234,6 +234,11 @@ test("group work shows in a member's inbox; an inbox without work says so", asyn
   assert.match(await text(empty, "#inbox-empty"), /Nothing is waiting for you/);
   assert.equal(await empty.page.$("#inbox-table"), null);
   await empty.axe("inbox empty");
+  // Someone else's instance is not theirs to see: said so, not shown.
+  await empty.goto(`/instances/${started.instance.id}`);
+  await empty.waitForText("This instance is not yours to see");
+  assert.equal(await empty.page.$("#instance-status"), null);
+  await empty.axe("form activity: not allowed");
   await empty.close();
 });
 

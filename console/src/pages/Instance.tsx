@@ -92,10 +92,18 @@ export function InstancePage({ id }: { id: string }) {
     );
   }
   if (!i) {
-    const notFound = inst.error && ConnectError.from(inst.error).code === Code.NotFound;
+    const code = inst.error ? ConnectError.from(inst.error).code : undefined;
+    const title =
+      code === Code.NotFound
+        ? "There is no such instance"
+        : code === Code.PermissionDenied
+          ? "This instance is not yours to see"
+          : code === Code.InvalidArgument
+            ? "That is not an instance id"
+            : "The instance could not be read";
     return (
       <Page title="Form Activity">
-        <ErrorNote error={inst.error} title={notFound ? "There is no such instance, or it is not yours to see" : "The instance could not be read"} />
+        <ErrorNote error={inst.error} title={title} />
         <p>
           <Link to="/inbox">Back to your inbox</Link>
         </p>

@@ -16,7 +16,9 @@ export function SignedDocument({ instance }: { instance: Instance }) {
       enabled: finished,
       retry: false,
       staleTime: Infinity,
-      refetchInterval: (q) => (q.state.error && ConnectError.from(q.state.error).code === Code.NotFound ? 2000 : false),
+      // Fetched by a background job shortly after the outcome: asked again for about a minute.
+      refetchInterval: (q) =>
+        q.state.error && ConnectError.from(q.state.error).code === Code.NotFound && q.state.errorUpdateCount < 30 ? 2000 : false,
     },
   );
   const d = doc.data;
@@ -33,8 +35,10 @@ export function SignedDocument({ instance }: { instance: Instance }) {
   if (!finished) return null;
   if (doc.error && ConnectError.from(doc.error).code === Code.NotFound) {
     return (
-      <p className="muted" role="status">
-        The signed document is being fetched…
+      <p className="muted" role="status" id="signed-document-pending">
+        {doc.errorUpdateCount < 30
+          ? "The signed document is being fetched…"
+          : "No signed document has been kept for this work item yet (the server log says why)."}
       </p>
     );
   }
