@@ -505,6 +505,37 @@ test("a FAILED instance: its reason, and Retry for an admin", async () => {
   await user.close();
 });
 
+test("a START with two ways out asks which to take", async () => {
+  const wf = await publish({
+    name: "Purchase",
+    states: [
+      { key: "start", name: "Order", kind: "STATE_KIND_START", formFields: [{ name: "item", label: "Item", type: "FIELD_TYPE_STRING", required: true }] },
+      { key: "small", name: "Small purchase", kind: "STATE_KIND_HUMAN", assignee: { userId: ann.id } },
+      { key: "large", name: "Large purchase", kind: "STATE_KIND_HUMAN", assignee: { groupId: legalId } },
+      { key: "done", name: "Bought", kind: "STATE_KIND_END" },
+    ],
+    transitions: [
+      { key: "cheap", name: "Under 1000", fromState: "start", toState: "small" },
+      { key: "dear", name: "1000 or more", fromState: "start", toState: "large" },
+      { key: "buy", fromState: "small", toState: "done" },
+      { key: "buy2", fromState: "large", toState: "done" },
+    ],
+  });
+  const cp = await open(browser, dev, dev.adminKey, `/console/start/${wf}`);
+  await cp.page.waitForSelector("#start-way-dear");
+  assert.equal(await cp.page.$eval("#start-way-cheap", (r) => (r as HTMLInputElement).checked), true, "the first way is chosen at first");
+  assert.match(await text(cp, "#start-form fieldset"), /1000 or more → Large purchase/);
+  await cp.axe("start: two ways out");
+  await fillByLabel(cp, "#start-form", { Item: "Server rack" });
+  await cp.page.click("#start-way-dear");
+  await cp.page.click("#start-submit");
+  await cp.page.waitForSelector("#instance-status");
+  await cp.page.waitForFunction(() => document.querySelector("#instance-state")?.textContent === "Large purchase");
+  const id = decodeURIComponent(new URL(cp.page.url()).pathname.split("/").pop()!);
+  assert.equal((await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id })).instance.stateKey, "large");
+  await cp.close();
+});
+
 test("a conflict: the form was filled against an older revision", async () => {
   const started = await dev.rpc("WorkflowInstanceService/StartInstance", { workflowId: contractId, formData: { signer_name: "Tom", signer_email: "tom@example.com" } }, requester.key);
   const id = started.instance.id;

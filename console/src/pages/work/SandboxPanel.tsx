@@ -5,7 +5,7 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { InstanceStatus, type Instance } from "@flowhook/sdk";
 import { useId, useState } from "react";
 import { sandboxAct, sandboxItems, sandboxSystemName, type SandboxResult } from "../../sandbox";
-import { ErrorNote } from "../../ui";
+import { ErrorNote, label } from "../../ui";
 
 export function SandboxPanel({ instance, onActed }: { instance: Instance; onActed: () => void }) {
   const waiting = instance.status === InstanceStatus.WAITING_EXTERNAL;
@@ -65,7 +65,7 @@ export function SandboxPanel({ instance, onActed }: { instance: Instance; onActe
                   act.mutate(a);
                 }}
               >
-                {a}
+                {label(a)}
               </button>
             ))}
           </div>
