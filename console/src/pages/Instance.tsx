@@ -18,16 +18,11 @@ import { useNames } from "./work/names";
 import { SandboxPanel } from "./work/SandboxPanel";
 import { SignedDocument } from "./work/SignedDocument";
 import { formValue, namer, Timeline } from "./work/timeline";
-import { Overdue } from "./work/when";
+import { isFinal, Overdue } from "./work/when";
 import "./work/work.css";
 
 const POLL_MS = 2000;
 const instances = createClient(WorkflowInstanceService, transport);
-
-/** Completed and cancelled instances change no more: polling stops. */
-export function isFinal(status: InstanceStatus | undefined): boolean {
-  return status === InstanceStatus.COMPLETED || status === InstanceStatus.CANCELLED;
-}
 
 async function allActivity(id: string, signal: AbortSignal): Promise<ActivityEntry[]> {
   const out: ActivityEntry[] = [];
