@@ -1,4 +1,225 @@
-import { Page } from "../ui";
-export function Start(_: { workflowId?: string }) {
-  return <Page title="Start">TODO</Page>;
+// Start (/start, /start/:workflowId): the published, non-archived workflows; one's START form
+// (of its latest version), the way out of START when there are several, and a request id so
+// that a repeated click starts nothing twice; then on to the new instance's Form Activity.
+import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { Code, ConnectError, StateKind, type WorkflowVersion } from "@flowhook/sdk";
+import { useId, useState, type FormEvent } from "react";
+import { WorkflowDesignService, WorkflowInstanceService } from "../api";
+import { checkForm, FormFields, initialValues, serverProblems, toFormData, type FormValues } from "../form";
+import { Link, navigate } from "../router";
+import { useSession } from "../session";
+import { ErrorNote, Loading, Page, Time } from "../ui";
+import "./work/work.css";
+
+export function Start({ workflowId }: { workflowId?: string }) {
+  return workflowId ? <StartOne workflowId={workflowId} /> : <Pick />;
+}
+
+function Pick() {
+  const s = useSession();
+  // Listing workflows is for designers (and admins): users start from a link to /start/<id>.
+  const list = useQuery(WorkflowDesignService.method.listWorkflows, { pageSize: 500 }, { enabled: s.isDesigner, retry: false });
+  const startable = (list.data?.workflows ?? []).filter((w) => w.latestVersion > 0 && !w.archived);
+  const denied = list.error && ConnectError.from(list.error).code === Code.PermissionDenied;
+  if (!s.isDesigner || denied) {
+    return (
+      <Page title="Start">
+        <ById />
+      </Page>
+    );
+  }
+  return (
+    <Page title="Start">
+      <p className="muted">Pick a published workflow to start.</p>
+      {list.error && <ErrorNote error={list.error} title="The workflows could not be read" />}
+      {list.isPending && <Loading what="the workflows" />}
+      {list.data && startable.length === 0 && (
+        <div className="card empty" id="start-empty">
+          <p>
+            <strong>No workflow is published yet.</strong>
+          </p>
+          <p className="muted">A designer publishes workflows in the Designer; they appear here then.</p>
+        </div>
+      )}
+      {startable.length > 0 && (
+        <ul className="workflow-list" id="workflow-list">
+          {startable.map((w) => (
+            <li key={w.id}>
+              <article className="card" aria-labelledby={`wf-${w.id}`}>
+                <h2 id={`wf-${w.id}`}>{w.draft?.name ?? "Workflow"}</h2>
+                {w.draft?.description && <p>{w.draft.description}</p>}
+                <p className="muted">
+                  Version {w.latestVersion} · updated <Time ts={w.updatedAt} relative />
+                </p>
+                <Link to={`/start/${w.id}`} className="button primary" aria-label={`Start ${w.draft?.name ?? "workflow"}`}>
+                  Start
+                </Link>
+              </article>
+            </li>
+          ))}
+        </ul>
+      )}
+    </Page>
+  );
+}
+
+/** For callers who may not list workflows: open a workflow's start form by its id. */
+function ById() {
+  const [id, setId] = useState("");
+  const [problem, setProblem] = useState("");
+  const fid = useId();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const v = id.trim();
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) {
+      setProblem("Workflow id must be a workflow's id, like 0191c0de-…-…");
+      return;
+    }
+    navigate(`/start/${encodeURIComponent(v)}`);
+  };
+  return (
+    <section className="card start-form" aria-labelledby="by-id-title" id="start-by-id">
+      <h2 id="by-id-title">Start a workflow by its link</h2>
+      <p>
+        Your role starts workflows but does not list them (that is for designers). Open the start link you were given
+        (<code>/console/start/&lt;workflow id&gt;</code>), or paste the workflow id here.
+      </p>
+      <form onSubmit={submit} noValidate aria-labelledby="by-id-title">
+        <div className={problem ? "field invalid" : "field"}>
+          <label htmlFor={fid}>Workflow id</label>
+          <input
+            id={fid}
+            name="workflow-id"
+            value={id}
+            spellCheck={false}
+            autoComplete="off"
+            aria-invalid={problem ? true : undefined}
+            aria-describedby={problem ? `${fid}-problem` : undefined}
+            onChange={(e) => setId(e.target.value)}
+          />
+          {problem && (
+            <p className="problem" role="alert" id={`${fid}-problem`}>
+              {problem}
+            </p>
+          )}
+        </div>
+        <p>
+          <button type="submit" className="primary" id="start-open">
+            Open its start form
+          </button>
+        </p>
+      </form>
+    </section>
+  );
+}
+
+function StartOne({ workflowId }: { workflowId: string }) {
+  const version = useQuery(WorkflowDesignService.method.getWorkflowVersion, { workflowId, version: 0 }, { retry: false });
+  const v = version.data?.version;
+  return (
+    <Page title="Start">
+      <p>
+        <Link to="/start">← Back to Start</Link>
+      </p>
+      {version.error && <ErrorNote error={version.error} title="This workflow cannot be started" />}
+      {version.isPending && <Loading what="the start form" />}
+      {v && <StartForm key={`${v.workflowId}:${v.version}`} version={v} />}
+    </Page>
+  );
+}
+
+/** A request id (crypto.randomUUID needs a secure context; plain-HTTP servers get the fallback). */
+function newRequestId(): string {
+  if (typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
+
+function StartForm({ version }: { version: WorkflowVersion }) {
+  const start = version.states.find((s) => s.kind === StateKind.START);
+  const fields = start?.formFields ?? [];
+  const ways = version.transitions.filter((t) => t.fromState === start?.key);
+  const stateName = (key: string) => version.states.find((s) => s.key === key)?.name || key;
+  const [values, setValuesRaw] = useState<FormValues>(() => initialValues(fields));
+  const [way, setWay] = useState(ways[0]?.key ?? "");
+  const [problems, setProblems] = useState<Record<string, string>>({});
+  const [other, setOther] = useState<string[]>([]);
+  // One id per filled-in request: a second click (or a retry after a lost answer) with the same
+  // input returns the instance the first started; changed input is a new request.
+  const [requestId, setRequestId] = useState(newRequestId);
+  const run = useMutation(WorkflowInstanceService.method.startInstance);
+  const setValues = (v: FormValues) => {
+    setValuesRaw(v);
+    setRequestId(newRequestId());
+  };
+
+  const submit = (e: FormEvent<HTMLFormElement>) => {
+    e.preventDefault();
+    const found = checkForm(fields, values);
+    setProblems(found);
+    setOther([]);
+    if (Object.keys(found).length > 0) {
+      const form = e.currentTarget;
+      requestAnimationFrame(() => form.querySelector<HTMLElement>("[aria-invalid=true]")?.focus());
+      return;
+    }
+    run.mutate(
+      {
+        workflowId: version.workflowId,
+        version: version.version,
+        formData: toFormData(fields, values),
+        transitionKey: ways.length > 1 ? way : "",
+        requestId,
+      },
+      {
+        onSuccess: (res) => {
+          if (res.instance) navigate(`/instances/${res.instance.id}`);
+        },
+        onError: (err) => {
+          const sp = serverProblems(err);
+          setProblems(sp.fields);
+          setOther(sp.other);
+        },
+      },
+    );
+  };
+
+  return (
+    <section className="card start-form" aria-labelledby="start-title">
+      <h2 id="start-title">
+        {version.name} <span className="muted">version {version.version}</span>
+      </h2>
+      {version.description && <p>{version.description}</p>}
+      <form onSubmit={submit} noValidate id="start-form" aria-labelledby="start-title">
+        <FormFields fields={fields} values={values} problems={problems} onChange={setValues} disabled={run.isPending} />
+        {ways.length > 1 && (
+          <fieldset className="choices">
+            <legend>How does it start?</legend>
+            {ways.map((t) => (
+              <div key={t.key} className="field check">
+                <input
+                  type="radio"
+                  id={`start-way-${t.key}`}
+                  name="start-way"
+                  value={t.key}
+                  checked={way === t.key}
+                  disabled={run.isPending}
+                  onChange={() => setWay(t.key)}
+                />
+                <label htmlFor={`start-way-${t.key}`}>
+                  {t.name || t.key} <span className="muted">→ {stateName(t.toState)}</span>
+                </label>
+              </div>
+            ))}
+          </fieldset>
+        )}
+        {run.error && (other.length > 0 || Object.keys(problems).length === 0) && (
+          <ErrorNote error={run.error} title="The workflow was not started" />
+        )}
+        <button type="submit" className="primary" id="start-submit" disabled={run.isPending}>
+          {run.isPending ? "Starting…" : "Start"}
+        </button>
+      </form>
+    </section>
+  );
 }

@@ -1,0 +1,213 @@
+// Admin actions on an instance: cancel (with a reason, after a confirm step) while it is open,
+// retry while it is FAILED, reassign the HUMAN work while it is ACTIVE.
+import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { InstanceStatus, type Instance } from "@flowhook/sdk";
+import { useId, useState, type FormEvent } from "react";
+import { IdentityService, WorkflowInstanceService } from "../../api";
+import { ErrorNote } from "../../ui";
+
+export function AdminActions({ instance, onChanged }: { instance: Instance; onChanged: () => void }) {
+  const open = [InstanceStatus.ACTIVE, InstanceStatus.WAITING_EXTERNAL, InstanceStatus.FAILED].includes(instance.status);
+  const failed = instance.status === InstanceStatus.FAILED;
+  const cancel = useMutation(WorkflowInstanceService.method.cancelInstance);
+  const retry = useMutation(WorkflowInstanceService.method.retryInstance);
+  const [confirming, setConfirming] = useState(false);
+  const [reason, setReason] = useState("");
+  const [problem, setProblem] = useState("");
+  const [done, setDone] = useState("");
+  const reasonId = useId();
+
+  if (!open && !done) return null;
+
+  const submitCancel = (e: FormEvent) => {
+    e.preventDefault();
+    if (reason.trim() === "") {
+      setProblem("Reason is required: say why it is cancelled (kept in the timeline).");
+      return;
+    }
+    setProblem("");
+    cancel.mutate(
+      { instanceId: instance.id, reason: reason.trim() },
+      {
+        onSuccess: () => {
+          setDone("The instance was cancelled.");
+          setConfirming(false);
+          onChanged();
+        },
+      },
+    );
+  };
+
+  return (
+    <section className="card" aria-labelledby="admin-title" id="admin-actions">
+      <h2 id="admin-title">Administration</h2>
+      {done && (
+        <p className="success" role="status" id="admin-result">
+          {done}
+        </p>
+      )}
+      {failed && (
+        <div className="admin-block">
+          <h3>Retry</h3>
+          <p className="muted">Runs the failed step again; an outside system never gets a second work item.</p>
+          <button
+            type="button"
+            id="retry-instance"
+            disabled={retry.isPending}
+            onClick={() =>
+              retry.mutate(
+                { instanceId: instance.id },
+                {
+                  onSuccess: () => {
+                    setDone("The failed step is being retried.");
+                    onChanged();
+                  },
+                },
+              )
+            }
+          >
+            {retry.isPending ? "Retrying…" : "Retry the failed step"}
+          </button>
+          <ErrorNote error={retry.error} title="Retry was refused" />
+        </div>
+      )}
+      {instance.status === InstanceStatus.ACTIVE && <Reassign instance={instance} onChanged={onChanged} />}
+      {open && (
+        <div className="admin-block">
+          <h3>Cancel</h3>
+          {open && !confirming && (
+            <button type="button" className="danger" id="cancel-instance" onClick={() => setConfirming(true)}>
+              Cancel instance…
+            </button>
+          )}
+          {open && confirming && (
+            <form onSubmit={submitCancel} noValidate aria-label="Cancel the instance">
+              <div className={problem ? "field invalid" : "field"}>
+                <label htmlFor={reasonId}>Why is it cancelled? *</label>
+                <textarea
+                  id={reasonId}
+                  value={reason}
+                  required
+                  aria-invalid={problem ? true : undefined}
+                  aria-describedby={problem ? `${reasonId}-problem` : undefined}
+                  disabled={cancel.isPending}
+                  onChange={(e) => setReason(e.target.value)}
+                />
+                {problem && (
+                  <p className="problem" role="alert" id={`${reasonId}-problem`}>
+                    {problem}
+                  </p>
+                )}
+              </div>
+              <ErrorNote error={cancel.error} title="Cancel was refused" />
+              <div className="admin-row">
+                <button type="submit" className="danger" id="confirm-cancel" disabled={cancel.isPending}>
+                  {cancel.isPending ? "Cancelling…" : "Confirm: cancel the instance"}
+                </button>
+                <button type="button" onClick={() => setConfirming(false)} disabled={cancel.isPending}>
+                  Keep it
+                </button>
+              </div>
+            </form>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Reassign({ instance, onChanged }: { instance: Instance; onChanged: () => void }) {
+  const users = useQuery(IdentityService.method.listUsers, { pageSize: 500 }, { staleTime: 60_000 });
+  const groups = useQuery(IdentityService.method.listGroups, { pageSize: 500 }, { staleTime: 60_000 });
+  const reassign = useMutation(WorkflowInstanceService.method.reassignInstance);
+  const [to, setTo] = useState("");
+  const [reason, setReason] = useState("");
+  const [done, setDone] = useState("");
+  const [problem, setProblem] = useState("");
+  const toId = useId();
+  const reasonId = useId();
+  const current = instance.assignee?.assignee;
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setDone("");
+    const [kind, id] = to.split(":");
+    if (!id) {
+      setProblem("Choose who takes the work over.");
+      return;
+    }
+    setProblem("");
+    reassign.mutate(
+      {
+        instanceId: instance.id,
+        assignee: { assignee: kind === "group" ? { case: "groupId", value: id } : { case: "userId", value: id } },
+        reason: reason.trim(),
+      },
+      {
+        onSuccess: () => {
+          const label = (document.getElementById(toId) as HTMLSelectElement | null)?.selectedOptions[0]?.text ?? "";
+          setDone(`Reassigned to ${label}.`);
+          setTo("");
+          setReason("");
+          onChanged();
+        },
+      },
+    );
+  };
+  return (
+    <form className="admin-block" onSubmit={submit} noValidate aria-labelledby="reassign-title">
+      <h3 id="reassign-title">Reassign</h3>
+      <div className={problem ? "field invalid" : "field"}>
+        <label htmlFor={toId}>Reassign to</label>
+        <select
+          id={toId}
+          value={to}
+          onChange={(e) => setTo(e.target.value)}
+          disabled={reassign.isPending}
+          aria-invalid={problem ? true : undefined}
+          aria-describedby={problem ? `${toId}-problem` : undefined}
+        >
+          <option value="">Choose a user or group…</option>
+          <optgroup label="Users">
+            {(users.data?.users ?? [])
+              .filter((u) => !u.deactivated && !(current?.case === "userId" && current.value === u.id))
+              .map((u) => (
+                <option key={u.id} value={`user:${u.id}`}>
+                  {u.displayName || u.email} ({u.email})
+                </option>
+              ))}
+          </optgroup>
+          <optgroup label="Groups">
+            {(groups.data?.groups ?? [])
+              .filter((g) => !(current?.case === "groupId" && current.value === g.id))
+              .map((g) => (
+                <option key={g.id} value={`group:${g.id}`}>
+                  group {g.name}
+                </option>
+              ))}
+          </optgroup>
+        </select>
+        {problem && (
+          <p className="problem" role="alert" id={`${toId}-problem`}>
+            {problem}
+          </p>
+        )}
+      </div>
+      <div className="field">
+        <label htmlFor={reasonId}>Why (optional, kept in the timeline)</label>
+        <input id={reasonId} value={reason} onChange={(e) => setReason(e.target.value)} disabled={reassign.isPending} />
+      </div>
+      <ErrorNote error={users.error ?? groups.error} title="Users and groups could not be read" />
+      <ErrorNote error={reassign.error} title="Reassign was refused" />
+      {done && (
+        <p className="success" role="status" id="reassign-result">
+          {done}
+        </p>
+      )}
+      <div className="admin-row">
+        <button type="submit" id="reassign-instance" disabled={reassign.isPending}>
+          {reassign.isPending ? "Reassigning…" : "Reassign"}
+        </button>
+      </div>
+    </form>
+  );
+}
