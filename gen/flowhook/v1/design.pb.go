@@ -437,6 +437,132 @@ func (x *ListWorkflowsResponse) GetTotalSize() int64 {
 	return 0
 }
 
+type ListPublishedWorkflowsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1 to 500; 0 means 50.
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// From a previous response's next_page_token; empty for the first page.
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Keeps workflows whose name contains this text, ignoring case.
+	NameFilter    string `protobuf:"bytes,3,opt,name=name_filter,json=nameFilter,proto3" json:"name_filter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPublishedWorkflowsRequest) Reset() {
+	*x = ListPublishedWorkflowsRequest{}
+	mi := &file_flowhook_v1_design_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPublishedWorkflowsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPublishedWorkflowsRequest) ProtoMessage() {}
+
+func (x *ListPublishedWorkflowsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_design_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPublishedWorkflowsRequest.ProtoReflect.Descriptor instead.
+func (*ListPublishedWorkflowsRequest) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListPublishedWorkflowsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListPublishedWorkflowsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+func (x *ListPublishedWorkflowsRequest) GetNameFilter() string {
+	if x != nil {
+		return x.NameFilter
+	}
+	return ""
+}
+
+type ListPublishedWorkflowsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The latest version of each workflow that can be started, oldest workflow first.
+	Versions []*WorkflowVersion `protobuf:"bytes,1,rep,name=versions,proto3" json:"versions,omitempty"`
+	// Empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	// How many workflows match the filter in all.
+	TotalSize     int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListPublishedWorkflowsResponse) Reset() {
+	*x = ListPublishedWorkflowsResponse{}
+	mi := &file_flowhook_v1_design_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListPublishedWorkflowsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListPublishedWorkflowsResponse) ProtoMessage() {}
+
+func (x *ListPublishedWorkflowsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_flowhook_v1_design_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListPublishedWorkflowsResponse.ProtoReflect.Descriptor instead.
+func (*ListPublishedWorkflowsResponse) Descriptor() ([]byte, []int) {
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListPublishedWorkflowsResponse) GetVersions() []*WorkflowVersion {
+	if x != nil {
+		return x.Versions
+	}
+	return nil
+}
+
+func (x *ListPublishedWorkflowsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+func (x *ListPublishedWorkflowsResponse) GetTotalSize() int64 {
+	if x != nil {
+		return x.TotalSize
+	}
+	return 0
+}
+
 type ValidateWorkflowRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Workflow      *WorkflowDraft         `protobuf:"bytes,1,opt,name=workflow,proto3" json:"workflow,omitempty"`
@@ -446,7 +572,7 @@ type ValidateWorkflowRequest struct {
 
 func (x *ValidateWorkflowRequest) Reset() {
 	*x = ValidateWorkflowRequest{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[8]
+	mi := &file_flowhook_v1_design_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -458,7 +584,7 @@ func (x *ValidateWorkflowRequest) String() string {
 func (*ValidateWorkflowRequest) ProtoMessage() {}
 
 func (x *ValidateWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[8]
+	mi := &file_flowhook_v1_design_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -471,7 +597,7 @@ func (x *ValidateWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*ValidateWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{8}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ValidateWorkflowRequest) GetWorkflow() *WorkflowDraft {
@@ -491,7 +617,7 @@ type ValidateWorkflowResponse struct {
 
 func (x *ValidateWorkflowResponse) Reset() {
 	*x = ValidateWorkflowResponse{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[9]
+	mi := &file_flowhook_v1_design_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -503,7 +629,7 @@ func (x *ValidateWorkflowResponse) String() string {
 func (*ValidateWorkflowResponse) ProtoMessage() {}
 
 func (x *ValidateWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[9]
+	mi := &file_flowhook_v1_design_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -516,7 +642,7 @@ func (x *ValidateWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*ValidateWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{9}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ValidateWorkflowResponse) GetProblems() []*Problem {
@@ -536,7 +662,7 @@ type PublishWorkflowRequest struct {
 
 func (x *PublishWorkflowRequest) Reset() {
 	*x = PublishWorkflowRequest{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[10]
+	mi := &file_flowhook_v1_design_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +674,7 @@ func (x *PublishWorkflowRequest) String() string {
 func (*PublishWorkflowRequest) ProtoMessage() {}
 
 func (x *PublishWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[10]
+	mi := &file_flowhook_v1_design_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +687,7 @@ func (x *PublishWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*PublishWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{10}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PublishWorkflowRequest) GetWorkflowId() string {
@@ -587,7 +713,7 @@ type PublishWorkflowResponse struct {
 
 func (x *PublishWorkflowResponse) Reset() {
 	*x = PublishWorkflowResponse{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[11]
+	mi := &file_flowhook_v1_design_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -599,7 +725,7 @@ func (x *PublishWorkflowResponse) String() string {
 func (*PublishWorkflowResponse) ProtoMessage() {}
 
 func (x *PublishWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[11]
+	mi := &file_flowhook_v1_design_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -612,7 +738,7 @@ func (x *PublishWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PublishWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*PublishWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{11}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PublishWorkflowResponse) GetVersion() *WorkflowVersion {
@@ -633,7 +759,7 @@ type GetWorkflowVersionRequest struct {
 
 func (x *GetWorkflowVersionRequest) Reset() {
 	*x = GetWorkflowVersionRequest{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[12]
+	mi := &file_flowhook_v1_design_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +771,7 @@ func (x *GetWorkflowVersionRequest) String() string {
 func (*GetWorkflowVersionRequest) ProtoMessage() {}
 
 func (x *GetWorkflowVersionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[12]
+	mi := &file_flowhook_v1_design_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +784,7 @@ func (x *GetWorkflowVersionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowVersionRequest.ProtoReflect.Descriptor instead.
 func (*GetWorkflowVersionRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{12}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetWorkflowVersionRequest) GetWorkflowId() string {
@@ -684,7 +810,7 @@ type GetWorkflowVersionResponse struct {
 
 func (x *GetWorkflowVersionResponse) Reset() {
 	*x = GetWorkflowVersionResponse{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[13]
+	mi := &file_flowhook_v1_design_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +822,7 @@ func (x *GetWorkflowVersionResponse) String() string {
 func (*GetWorkflowVersionResponse) ProtoMessage() {}
 
 func (x *GetWorkflowVersionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[13]
+	mi := &file_flowhook_v1_design_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +835,7 @@ func (x *GetWorkflowVersionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetWorkflowVersionResponse.ProtoReflect.Descriptor instead.
 func (*GetWorkflowVersionResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{13}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetWorkflowVersionResponse) GetVersion() *WorkflowVersion {
@@ -730,7 +856,7 @@ type ListWorkflowVersionsRequest struct {
 
 func (x *ListWorkflowVersionsRequest) Reset() {
 	*x = ListWorkflowVersionsRequest{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[14]
+	mi := &file_flowhook_v1_design_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +868,7 @@ func (x *ListWorkflowVersionsRequest) String() string {
 func (*ListWorkflowVersionsRequest) ProtoMessage() {}
 
 func (x *ListWorkflowVersionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[14]
+	mi := &file_flowhook_v1_design_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +881,7 @@ func (x *ListWorkflowVersionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowVersionsRequest.ProtoReflect.Descriptor instead.
 func (*ListWorkflowVersionsRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{14}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListWorkflowVersionsRequest) GetWorkflowId() string {
@@ -789,7 +915,7 @@ type ListWorkflowVersionsResponse struct {
 
 func (x *ListWorkflowVersionsResponse) Reset() {
 	*x = ListWorkflowVersionsResponse{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[15]
+	mi := &file_flowhook_v1_design_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -801,7 +927,7 @@ func (x *ListWorkflowVersionsResponse) String() string {
 func (*ListWorkflowVersionsResponse) ProtoMessage() {}
 
 func (x *ListWorkflowVersionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[15]
+	mi := &file_flowhook_v1_design_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -814,7 +940,7 @@ func (x *ListWorkflowVersionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListWorkflowVersionsResponse.ProtoReflect.Descriptor instead.
 func (*ListWorkflowVersionsResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{15}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListWorkflowVersionsResponse) GetVersions() []*WorkflowVersion {
@@ -840,7 +966,7 @@ type ArchiveWorkflowRequest struct {
 
 func (x *ArchiveWorkflowRequest) Reset() {
 	*x = ArchiveWorkflowRequest{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[16]
+	mi := &file_flowhook_v1_design_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -852,7 +978,7 @@ func (x *ArchiveWorkflowRequest) String() string {
 func (*ArchiveWorkflowRequest) ProtoMessage() {}
 
 func (x *ArchiveWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[16]
+	mi := &file_flowhook_v1_design_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -865,7 +991,7 @@ func (x *ArchiveWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*ArchiveWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{16}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ArchiveWorkflowRequest) GetWorkflowId() string {
@@ -884,7 +1010,7 @@ type ArchiveWorkflowResponse struct {
 
 func (x *ArchiveWorkflowResponse) Reset() {
 	*x = ArchiveWorkflowResponse{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[17]
+	mi := &file_flowhook_v1_design_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1022,7 @@ func (x *ArchiveWorkflowResponse) String() string {
 func (*ArchiveWorkflowResponse) ProtoMessage() {}
 
 func (x *ArchiveWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[17]
+	mi := &file_flowhook_v1_design_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1035,7 @@ func (x *ArchiveWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ArchiveWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*ArchiveWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{17}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ArchiveWorkflowResponse) GetWorkflow() *Workflow {
@@ -928,7 +1054,7 @@ type UnarchiveWorkflowRequest struct {
 
 func (x *UnarchiveWorkflowRequest) Reset() {
 	*x = UnarchiveWorkflowRequest{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[18]
+	mi := &file_flowhook_v1_design_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -940,7 +1066,7 @@ func (x *UnarchiveWorkflowRequest) String() string {
 func (*UnarchiveWorkflowRequest) ProtoMessage() {}
 
 func (x *UnarchiveWorkflowRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[18]
+	mi := &file_flowhook_v1_design_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -953,7 +1079,7 @@ func (x *UnarchiveWorkflowRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnarchiveWorkflowRequest.ProtoReflect.Descriptor instead.
 func (*UnarchiveWorkflowRequest) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{18}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *UnarchiveWorkflowRequest) GetWorkflowId() string {
@@ -972,7 +1098,7 @@ type UnarchiveWorkflowResponse struct {
 
 func (x *UnarchiveWorkflowResponse) Reset() {
 	*x = UnarchiveWorkflowResponse{}
-	mi := &file_flowhook_v1_design_proto_msgTypes[19]
+	mi := &file_flowhook_v1_design_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -984,7 +1110,7 @@ func (x *UnarchiveWorkflowResponse) String() string {
 func (*UnarchiveWorkflowResponse) ProtoMessage() {}
 
 func (x *UnarchiveWorkflowResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_flowhook_v1_design_proto_msgTypes[19]
+	mi := &file_flowhook_v1_design_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -997,7 +1123,7 @@ func (x *UnarchiveWorkflowResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnarchiveWorkflowResponse.ProtoReflect.Descriptor instead.
 func (*UnarchiveWorkflowResponse) Descriptor() ([]byte, []int) {
-	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{19}
+	return file_flowhook_v1_design_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *UnarchiveWorkflowResponse) GetWorkflow() *Workflow {
@@ -1039,6 +1165,17 @@ const file_flowhook_v1_design_proto_rawDesc = "" +
 	"\tworkflows\x18\x01 \x03(\v2\x15.flowhook.v1.WorkflowR\tworkflows\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\"\x8f\x01\n" +
+	"\x1dListPublishedWorkflowsRequest\x12$\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x12)\n" +
+	"\vname_filter\x18\x03 \x01(\tB\b\xbaH\x05r\x03\x18\xc8\x01R\n" +
+	"nameFilter\"\xa1\x01\n" +
+	"\x1eListPublishedWorkflowsResponse\x128\n" +
+	"\bversions\x18\x01 \x03(\v2\x1c.flowhook.v1.WorkflowVersionR\bversions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
+	"\n" +
 	"total_size\x18\x03 \x01(\x03R\ttotalSize\"Q\n" +
 	"\x17ValidateWorkflowRequest\x126\n" +
 	"\bworkflow\x18\x01 \x01(\v2\x1a.flowhook.v1.WorkflowDraftR\bworkflow\"L\n" +
@@ -1074,7 +1211,7 @@ const file_flowhook_v1_design_proto_rawDesc = "" +
 	"\vworkflow_id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\n" +
 	"workflowId\"N\n" +
 	"\x19UnarchiveWorkflowResponse\x121\n" +
-	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow2\xef\a\n" +
+	"\bworkflow\x18\x01 \x01(\v2\x15.flowhook.v1.WorkflowR\bworkflow2\xe7\b\n" +
 	"\x15WorkflowDesignService\x12[\n" +
 	"\x0eCreateWorkflow\x12\".flowhook.v1.CreateWorkflowRequest\x1a#.flowhook.v1.CreateWorkflowResponse\"\x00\x12[\n" +
 	"\x0eUpdateWorkflow\x12\".flowhook.v1.UpdateWorkflowRequest\x1a#.flowhook.v1.UpdateWorkflowResponse\"\x00\x12U\n" +
@@ -1082,7 +1219,8 @@ const file_flowhook_v1_design_proto_rawDesc = "" +
 	"\rListWorkflows\x12!.flowhook.v1.ListWorkflowsRequest\x1a\".flowhook.v1.ListWorkflowsResponse\"\x03\x90\x02\x01\x12d\n" +
 	"\x10ValidateWorkflow\x12$.flowhook.v1.ValidateWorkflowRequest\x1a%.flowhook.v1.ValidateWorkflowResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\x0fPublishWorkflow\x12#.flowhook.v1.PublishWorkflowRequest\x1a$.flowhook.v1.PublishWorkflowResponse\"\x00\x12j\n" +
-	"\x12GetWorkflowVersion\x12&.flowhook.v1.GetWorkflowVersionRequest\x1a'.flowhook.v1.GetWorkflowVersionResponse\"\x03\x90\x02\x01\x12p\n" +
+	"\x12GetWorkflowVersion\x12&.flowhook.v1.GetWorkflowVersionRequest\x1a'.flowhook.v1.GetWorkflowVersionResponse\"\x03\x90\x02\x01\x12v\n" +
+	"\x16ListPublishedWorkflows\x12*.flowhook.v1.ListPublishedWorkflowsRequest\x1a+.flowhook.v1.ListPublishedWorkflowsResponse\"\x03\x90\x02\x01\x12p\n" +
 	"\x14ListWorkflowVersions\x12(.flowhook.v1.ListWorkflowVersionsRequest\x1a).flowhook.v1.ListWorkflowVersionsResponse\"\x03\x90\x02\x01\x12^\n" +
 	"\x0fArchiveWorkflow\x12#.flowhook.v1.ArchiveWorkflowRequest\x1a$.flowhook.v1.ArchiveWorkflowResponse\"\x00\x12d\n" +
 	"\x11UnarchiveWorkflow\x12%.flowhook.v1.UnarchiveWorkflowRequest\x1a&.flowhook.v1.UnarchiveWorkflowResponse\"\x00B\xa4\x01\n" +
@@ -1100,72 +1238,77 @@ func file_flowhook_v1_design_proto_rawDescGZIP() []byte {
 	return file_flowhook_v1_design_proto_rawDescData
 }
 
-var file_flowhook_v1_design_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_flowhook_v1_design_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_flowhook_v1_design_proto_goTypes = []any{
-	(*CreateWorkflowRequest)(nil),        // 0: flowhook.v1.CreateWorkflowRequest
-	(*CreateWorkflowResponse)(nil),       // 1: flowhook.v1.CreateWorkflowResponse
-	(*UpdateWorkflowRequest)(nil),        // 2: flowhook.v1.UpdateWorkflowRequest
-	(*UpdateWorkflowResponse)(nil),       // 3: flowhook.v1.UpdateWorkflowResponse
-	(*GetWorkflowRequest)(nil),           // 4: flowhook.v1.GetWorkflowRequest
-	(*GetWorkflowResponse)(nil),          // 5: flowhook.v1.GetWorkflowResponse
-	(*ListWorkflowsRequest)(nil),         // 6: flowhook.v1.ListWorkflowsRequest
-	(*ListWorkflowsResponse)(nil),        // 7: flowhook.v1.ListWorkflowsResponse
-	(*ValidateWorkflowRequest)(nil),      // 8: flowhook.v1.ValidateWorkflowRequest
-	(*ValidateWorkflowResponse)(nil),     // 9: flowhook.v1.ValidateWorkflowResponse
-	(*PublishWorkflowRequest)(nil),       // 10: flowhook.v1.PublishWorkflowRequest
-	(*PublishWorkflowResponse)(nil),      // 11: flowhook.v1.PublishWorkflowResponse
-	(*GetWorkflowVersionRequest)(nil),    // 12: flowhook.v1.GetWorkflowVersionRequest
-	(*GetWorkflowVersionResponse)(nil),   // 13: flowhook.v1.GetWorkflowVersionResponse
-	(*ListWorkflowVersionsRequest)(nil),  // 14: flowhook.v1.ListWorkflowVersionsRequest
-	(*ListWorkflowVersionsResponse)(nil), // 15: flowhook.v1.ListWorkflowVersionsResponse
-	(*ArchiveWorkflowRequest)(nil),       // 16: flowhook.v1.ArchiveWorkflowRequest
-	(*ArchiveWorkflowResponse)(nil),      // 17: flowhook.v1.ArchiveWorkflowResponse
-	(*UnarchiveWorkflowRequest)(nil),     // 18: flowhook.v1.UnarchiveWorkflowRequest
-	(*UnarchiveWorkflowResponse)(nil),    // 19: flowhook.v1.UnarchiveWorkflowResponse
-	(*WorkflowDraft)(nil),                // 20: flowhook.v1.WorkflowDraft
-	(*Workflow)(nil),                     // 21: flowhook.v1.Workflow
-	(*Problem)(nil),                      // 22: flowhook.v1.Problem
-	(*WorkflowVersion)(nil),              // 23: flowhook.v1.WorkflowVersion
+	(*CreateWorkflowRequest)(nil),          // 0: flowhook.v1.CreateWorkflowRequest
+	(*CreateWorkflowResponse)(nil),         // 1: flowhook.v1.CreateWorkflowResponse
+	(*UpdateWorkflowRequest)(nil),          // 2: flowhook.v1.UpdateWorkflowRequest
+	(*UpdateWorkflowResponse)(nil),         // 3: flowhook.v1.UpdateWorkflowResponse
+	(*GetWorkflowRequest)(nil),             // 4: flowhook.v1.GetWorkflowRequest
+	(*GetWorkflowResponse)(nil),            // 5: flowhook.v1.GetWorkflowResponse
+	(*ListWorkflowsRequest)(nil),           // 6: flowhook.v1.ListWorkflowsRequest
+	(*ListWorkflowsResponse)(nil),          // 7: flowhook.v1.ListWorkflowsResponse
+	(*ListPublishedWorkflowsRequest)(nil),  // 8: flowhook.v1.ListPublishedWorkflowsRequest
+	(*ListPublishedWorkflowsResponse)(nil), // 9: flowhook.v1.ListPublishedWorkflowsResponse
+	(*ValidateWorkflowRequest)(nil),        // 10: flowhook.v1.ValidateWorkflowRequest
+	(*ValidateWorkflowResponse)(nil),       // 11: flowhook.v1.ValidateWorkflowResponse
+	(*PublishWorkflowRequest)(nil),         // 12: flowhook.v1.PublishWorkflowRequest
+	(*PublishWorkflowResponse)(nil),        // 13: flowhook.v1.PublishWorkflowResponse
+	(*GetWorkflowVersionRequest)(nil),      // 14: flowhook.v1.GetWorkflowVersionRequest
+	(*GetWorkflowVersionResponse)(nil),     // 15: flowhook.v1.GetWorkflowVersionResponse
+	(*ListWorkflowVersionsRequest)(nil),    // 16: flowhook.v1.ListWorkflowVersionsRequest
+	(*ListWorkflowVersionsResponse)(nil),   // 17: flowhook.v1.ListWorkflowVersionsResponse
+	(*ArchiveWorkflowRequest)(nil),         // 18: flowhook.v1.ArchiveWorkflowRequest
+	(*ArchiveWorkflowResponse)(nil),        // 19: flowhook.v1.ArchiveWorkflowResponse
+	(*UnarchiveWorkflowRequest)(nil),       // 20: flowhook.v1.UnarchiveWorkflowRequest
+	(*UnarchiveWorkflowResponse)(nil),      // 21: flowhook.v1.UnarchiveWorkflowResponse
+	(*WorkflowDraft)(nil),                  // 22: flowhook.v1.WorkflowDraft
+	(*Workflow)(nil),                       // 23: flowhook.v1.Workflow
+	(*WorkflowVersion)(nil),                // 24: flowhook.v1.WorkflowVersion
+	(*Problem)(nil),                        // 25: flowhook.v1.Problem
 }
 var file_flowhook_v1_design_proto_depIdxs = []int32{
-	20, // 0: flowhook.v1.CreateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
-	21, // 1: flowhook.v1.CreateWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
-	20, // 2: flowhook.v1.UpdateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
-	21, // 3: flowhook.v1.UpdateWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
-	21, // 4: flowhook.v1.GetWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
-	21, // 5: flowhook.v1.ListWorkflowsResponse.workflows:type_name -> flowhook.v1.Workflow
-	20, // 6: flowhook.v1.ValidateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
-	22, // 7: flowhook.v1.ValidateWorkflowResponse.problems:type_name -> flowhook.v1.Problem
-	23, // 8: flowhook.v1.PublishWorkflowResponse.version:type_name -> flowhook.v1.WorkflowVersion
-	23, // 9: flowhook.v1.GetWorkflowVersionResponse.version:type_name -> flowhook.v1.WorkflowVersion
-	23, // 10: flowhook.v1.ListWorkflowVersionsResponse.versions:type_name -> flowhook.v1.WorkflowVersion
-	21, // 11: flowhook.v1.ArchiveWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
-	21, // 12: flowhook.v1.UnarchiveWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
-	0,  // 13: flowhook.v1.WorkflowDesignService.CreateWorkflow:input_type -> flowhook.v1.CreateWorkflowRequest
-	2,  // 14: flowhook.v1.WorkflowDesignService.UpdateWorkflow:input_type -> flowhook.v1.UpdateWorkflowRequest
-	4,  // 15: flowhook.v1.WorkflowDesignService.GetWorkflow:input_type -> flowhook.v1.GetWorkflowRequest
-	6,  // 16: flowhook.v1.WorkflowDesignService.ListWorkflows:input_type -> flowhook.v1.ListWorkflowsRequest
-	8,  // 17: flowhook.v1.WorkflowDesignService.ValidateWorkflow:input_type -> flowhook.v1.ValidateWorkflowRequest
-	10, // 18: flowhook.v1.WorkflowDesignService.PublishWorkflow:input_type -> flowhook.v1.PublishWorkflowRequest
-	12, // 19: flowhook.v1.WorkflowDesignService.GetWorkflowVersion:input_type -> flowhook.v1.GetWorkflowVersionRequest
-	14, // 20: flowhook.v1.WorkflowDesignService.ListWorkflowVersions:input_type -> flowhook.v1.ListWorkflowVersionsRequest
-	16, // 21: flowhook.v1.WorkflowDesignService.ArchiveWorkflow:input_type -> flowhook.v1.ArchiveWorkflowRequest
-	18, // 22: flowhook.v1.WorkflowDesignService.UnarchiveWorkflow:input_type -> flowhook.v1.UnarchiveWorkflowRequest
-	1,  // 23: flowhook.v1.WorkflowDesignService.CreateWorkflow:output_type -> flowhook.v1.CreateWorkflowResponse
-	3,  // 24: flowhook.v1.WorkflowDesignService.UpdateWorkflow:output_type -> flowhook.v1.UpdateWorkflowResponse
-	5,  // 25: flowhook.v1.WorkflowDesignService.GetWorkflow:output_type -> flowhook.v1.GetWorkflowResponse
-	7,  // 26: flowhook.v1.WorkflowDesignService.ListWorkflows:output_type -> flowhook.v1.ListWorkflowsResponse
-	9,  // 27: flowhook.v1.WorkflowDesignService.ValidateWorkflow:output_type -> flowhook.v1.ValidateWorkflowResponse
-	11, // 28: flowhook.v1.WorkflowDesignService.PublishWorkflow:output_type -> flowhook.v1.PublishWorkflowResponse
-	13, // 29: flowhook.v1.WorkflowDesignService.GetWorkflowVersion:output_type -> flowhook.v1.GetWorkflowVersionResponse
-	15, // 30: flowhook.v1.WorkflowDesignService.ListWorkflowVersions:output_type -> flowhook.v1.ListWorkflowVersionsResponse
-	17, // 31: flowhook.v1.WorkflowDesignService.ArchiveWorkflow:output_type -> flowhook.v1.ArchiveWorkflowResponse
-	19, // 32: flowhook.v1.WorkflowDesignService.UnarchiveWorkflow:output_type -> flowhook.v1.UnarchiveWorkflowResponse
-	23, // [23:33] is the sub-list for method output_type
-	13, // [13:23] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	22, // 0: flowhook.v1.CreateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
+	23, // 1: flowhook.v1.CreateWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	22, // 2: flowhook.v1.UpdateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
+	23, // 3: flowhook.v1.UpdateWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	23, // 4: flowhook.v1.GetWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	23, // 5: flowhook.v1.ListWorkflowsResponse.workflows:type_name -> flowhook.v1.Workflow
+	24, // 6: flowhook.v1.ListPublishedWorkflowsResponse.versions:type_name -> flowhook.v1.WorkflowVersion
+	22, // 7: flowhook.v1.ValidateWorkflowRequest.workflow:type_name -> flowhook.v1.WorkflowDraft
+	25, // 8: flowhook.v1.ValidateWorkflowResponse.problems:type_name -> flowhook.v1.Problem
+	24, // 9: flowhook.v1.PublishWorkflowResponse.version:type_name -> flowhook.v1.WorkflowVersion
+	24, // 10: flowhook.v1.GetWorkflowVersionResponse.version:type_name -> flowhook.v1.WorkflowVersion
+	24, // 11: flowhook.v1.ListWorkflowVersionsResponse.versions:type_name -> flowhook.v1.WorkflowVersion
+	23, // 12: flowhook.v1.ArchiveWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	23, // 13: flowhook.v1.UnarchiveWorkflowResponse.workflow:type_name -> flowhook.v1.Workflow
+	0,  // 14: flowhook.v1.WorkflowDesignService.CreateWorkflow:input_type -> flowhook.v1.CreateWorkflowRequest
+	2,  // 15: flowhook.v1.WorkflowDesignService.UpdateWorkflow:input_type -> flowhook.v1.UpdateWorkflowRequest
+	4,  // 16: flowhook.v1.WorkflowDesignService.GetWorkflow:input_type -> flowhook.v1.GetWorkflowRequest
+	6,  // 17: flowhook.v1.WorkflowDesignService.ListWorkflows:input_type -> flowhook.v1.ListWorkflowsRequest
+	10, // 18: flowhook.v1.WorkflowDesignService.ValidateWorkflow:input_type -> flowhook.v1.ValidateWorkflowRequest
+	12, // 19: flowhook.v1.WorkflowDesignService.PublishWorkflow:input_type -> flowhook.v1.PublishWorkflowRequest
+	14, // 20: flowhook.v1.WorkflowDesignService.GetWorkflowVersion:input_type -> flowhook.v1.GetWorkflowVersionRequest
+	8,  // 21: flowhook.v1.WorkflowDesignService.ListPublishedWorkflows:input_type -> flowhook.v1.ListPublishedWorkflowsRequest
+	16, // 22: flowhook.v1.WorkflowDesignService.ListWorkflowVersions:input_type -> flowhook.v1.ListWorkflowVersionsRequest
+	18, // 23: flowhook.v1.WorkflowDesignService.ArchiveWorkflow:input_type -> flowhook.v1.ArchiveWorkflowRequest
+	20, // 24: flowhook.v1.WorkflowDesignService.UnarchiveWorkflow:input_type -> flowhook.v1.UnarchiveWorkflowRequest
+	1,  // 25: flowhook.v1.WorkflowDesignService.CreateWorkflow:output_type -> flowhook.v1.CreateWorkflowResponse
+	3,  // 26: flowhook.v1.WorkflowDesignService.UpdateWorkflow:output_type -> flowhook.v1.UpdateWorkflowResponse
+	5,  // 27: flowhook.v1.WorkflowDesignService.GetWorkflow:output_type -> flowhook.v1.GetWorkflowResponse
+	7,  // 28: flowhook.v1.WorkflowDesignService.ListWorkflows:output_type -> flowhook.v1.ListWorkflowsResponse
+	11, // 29: flowhook.v1.WorkflowDesignService.ValidateWorkflow:output_type -> flowhook.v1.ValidateWorkflowResponse
+	13, // 30: flowhook.v1.WorkflowDesignService.PublishWorkflow:output_type -> flowhook.v1.PublishWorkflowResponse
+	15, // 31: flowhook.v1.WorkflowDesignService.GetWorkflowVersion:output_type -> flowhook.v1.GetWorkflowVersionResponse
+	9,  // 32: flowhook.v1.WorkflowDesignService.ListPublishedWorkflows:output_type -> flowhook.v1.ListPublishedWorkflowsResponse
+	17, // 33: flowhook.v1.WorkflowDesignService.ListWorkflowVersions:output_type -> flowhook.v1.ListWorkflowVersionsResponse
+	19, // 34: flowhook.v1.WorkflowDesignService.ArchiveWorkflow:output_type -> flowhook.v1.ArchiveWorkflowResponse
+	21, // 35: flowhook.v1.WorkflowDesignService.UnarchiveWorkflow:output_type -> flowhook.v1.UnarchiveWorkflowResponse
+	25, // [25:36] is the sub-list for method output_type
+	14, // [14:25] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_flowhook_v1_design_proto_init() }
@@ -1180,7 +1323,7 @@ func file_flowhook_v1_design_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_flowhook_v1_design_proto_rawDesc), len(file_flowhook_v1_design_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -296,7 +296,8 @@ type Instance struct {
 	StartedBy string                 `protobuf:"bytes,8,opt,name=started_by,json=startedBy,proto3" json:"started_by,omitempty"`
 	CreatedAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
 	UpdatedAt *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
-	// While or after waiting in an EXTERNAL state.
+	// While or after waiting in an EXTERNAL state: the current (newest) work item, in GetInstance
+	// and in ListInstances alike.
 	WorkItem     *WorkItem `protobuf:"bytes,11,opt,name=work_item,json=workItem,proto3" json:"work_item,omitempty"`
 	WorkflowName string    `protobuf:"bytes,12,opt,name=workflow_name,json=workflowName,proto3" json:"workflow_name,omitempty"`
 	// Who acts now, while ACTIVE in a HUMAN state.

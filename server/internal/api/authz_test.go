@@ -350,6 +350,16 @@ func authzRows() []authzRow {
 			}
 			return err
 		}},
+		{flowhookv1connect.WorkflowDesignServiceListPublishedWorkflowsProcedure, "", everyone, func(t *testing.T, f *authzFixture, c authzCaller) error {
+			res, err := f.cl[c].design.ListPublishedWorkflows(f.ctx, connect.NewRequest(&flowhookv1.ListPublishedWorkflowsRequest{}))
+			if err == nil {
+				require.NotEmpty(t, res.Msg.GetVersions())
+				for _, v := range res.Msg.GetVersions() {
+					require.Positive(t, v.GetVersion())
+				}
+			}
+			return err
+		}},
 		{flowhookv1connect.WorkflowDesignServiceListWorkflowVersionsProcedure, "", everyone, func(t *testing.T, f *authzFixture, c authzCaller) error {
 			res, err := f.cl[c].design.ListWorkflowVersions(f.ctx, connect.NewRequest(&flowhookv1.ListWorkflowVersionsRequest{WorkflowId: f.workflowID}))
 			if err == nil {
@@ -776,7 +786,7 @@ func TestAuthorization(t *testing.T) {
 
 	t.Run("table covers every RPC and caller", func(t *testing.T) {
 		procs := authzProcedures()
-		require.Len(t, procs, 48, "design 10 + instance 10 + identity 12 + settings 12 + event log 4")
+		require.Len(t, procs, 49, "design 11 + instance 10 + identity 12 + settings 12 + event log 4")
 		base := map[string]bool{}
 		names := map[string]bool{}
 		for _, r := range rows {

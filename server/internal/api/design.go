@@ -90,6 +90,34 @@ func (s *DesignService) ListWorkflows(ctx context.Context, req *connect.Request[
 	return connect.NewResponse(res), nil
 }
 
+func (s *DesignService) ListPublishedWorkflows(ctx context.Context, req *connect.Request[flowhookv1.ListPublishedWorkflowsRequest]) (*connect.Response[flowhookv1.ListPublishedWorkflowsResponse], error) {
+	var ps engine.Problems
+	filter := req.Msg.GetNameFilter()
+	if len(filter) > engine.MaxNameLen {
+		ps.Add("name_filter", "must be at most %d characters", engine.MaxNameLen)
+	}
+	// The token is bound to this listing as well as to the filter: ListWorkflows' tokens do
+	// not page through it.
+	key := filter + "\x00published"
+	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), key)
+	if err := invalid(ps); err != nil {
+		return nil, err
+	}
+	vs, next, total, err := s.designer.Published(ctx, engine.WorkflowFilter{NameContains: filter}, p)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	res := &flowhookv1.ListPublishedWorkflowsResponse{
+		Versions:      make([]*flowhookv1.WorkflowVersion, len(vs)),
+		NextPageToken: encodePageToken(ctx, next, key),
+		TotalSize:     total,
+	}
+	for i, v := range vs {
+		res.Versions[i] = versionToProto(v)
+	}
+	return connect.NewResponse(res), nil
+}
+
 func (s *DesignService) ValidateWorkflow(ctx context.Context, req *connect.Request[flowhookv1.ValidateWorkflowRequest]) (*connect.Response[flowhookv1.ValidateWorkflowResponse], error) {
 	draft, ps := draftFromProto(req.Msg.GetWorkflow())
 	dps, err := s.designer.Validate(ctx, draft)

@@ -49,8 +49,32 @@ func TestArchiveWorkflow(t *testing.T) {
 		require.NoError(t, err)
 		inFlight := started.Msg.GetInstance().GetId()
 
+		// A user lists what can be started: published versions, never drafts ("Other" has none).
+		startable := func() []*flowhookv1.WorkflowVersion {
+			t.Helper()
+			res, err := p.starter.design.ListPublishedWorkflows(ctx, connect.NewRequest(&flowhookv1.ListPublishedWorkflowsRequest{}))
+			require.NoError(t, err)
+			require.EqualValues(t, len(res.Msg.GetVersions()), res.Msg.GetTotalSize())
+			return res.Msg.GetVersions()
+		}
+		pub := startable()
+		require.Len(t, pub, 1)
+		require.Equal(t, p.workflowID, pub[0].GetWorkflowId())
+		require.EqualValues(t, 1, pub[0].GetVersion())
+		require.Equal(t, "Contract signing", pub[0].GetName())
+		require.NotEmpty(t, pub[0].GetStates(), "the version carries its forms")
+		_, err = p.starter.design.ListWorkflows(ctx, connect.NewRequest(&flowhookv1.ListWorkflowsRequest{}))
+		require.Equal(t, connect.CodePermissionDenied, connect.CodeOf(err), "drafts stay the designers'")
+		// A ListWorkflows page token does not page through it.
+		listed, err := b.design.ListWorkflows(ctx, connect.NewRequest(&flowhookv1.ListWorkflowsRequest{PageSize: 1}))
+		require.NoError(t, err)
+		require.NotEmpty(t, listed.Msg.GetNextPageToken())
+		_, err = p.starter.design.ListPublishedWorkflows(ctx, connect.NewRequest(&flowhookv1.ListPublishedWorkflowsRequest{PageToken: listed.Msg.GetNextPageToken()}))
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err))
+
 		archived, err := b.design.ArchiveWorkflow(ctx, connect.NewRequest(&flowhookv1.ArchiveWorkflowRequest{WorkflowId: p.workflowID}))
 		require.NoError(t, err)
+		require.Empty(t, startable(), "an archived workflow cannot be started")
 		wf := archived.Msg.GetWorkflow()
 		require.True(t, wf.GetArchived())
 		require.NotNil(t, wf.GetArchivedAt())

@@ -88,6 +88,8 @@ var Procedures = map[string][]engine.Role{
 	// Users read published versions: the forms they fill come from them.
 	"/flowhook.v1.WorkflowDesignService/GetWorkflowVersion":   {engine.RoleDesigner, engine.RoleUser},
 	"/flowhook.v1.WorkflowDesignService/ListWorkflowVersions": {engine.RoleDesigner, engine.RoleUser},
+	// What can be started, as published versions (never drafts): the Start page of a client.
+	"/flowhook.v1.WorkflowDesignService/ListPublishedWorkflows": {engine.RoleDesigner, engine.RoleUser},
 
 	"/flowhook.v1.WorkflowInstanceService/StartInstance":     users,
 	"/flowhook.v1.WorkflowInstanceService/GetInstance":       users,

@@ -149,6 +149,12 @@ func (d *Designer) List(ctx context.Context, f WorkflowFilter, p Page) ([]Workfl
 	return d.store.ListWorkflows(ctx, f, p)
 }
 
+// Published returns a page of the workflows that can be started, each as its latest version.
+func (d *Designer) Published(ctx context.Context, f WorkflowFilter, p Page) ([]Version, string, int64, error) {
+	f.IncludeArchived = false
+	return d.store.ListPublished(ctx, f, p)
+}
+
 // Archive archives a workflow: it starts no new instances and ListWorkflows leaves it out
 // unless asked; instances in flight go on. Archiving an archived workflow returns it as it is.
 func (d *Designer) Archive(ctx context.Context, id string) (Workflow, error) {

@@ -31,6 +31,10 @@ type Store interface {
 	// ListWorkflows returns a page in creation order, the position after it ("" at the end),
 	// and how many match in all.
 	ListWorkflows(ctx context.Context, f WorkflowFilter, p Page) ([]Workflow, string, int64, error)
+	// ListPublished returns the latest version of each published, unarchived workflow (the
+	// name filter applies to the workflow's name), in the workflows' creation order, with the
+	// position after the page and how many match in all. f.IncludeArchived is ignored.
+	ListPublished(ctx context.Context, f WorkflowFilter, p Page) ([]Version, string, int64, error)
 	// PublishVersion stores build(draft) as the workflow's next version, atomically, when the
 	// draft is at expectedRevision (ErrConflict otherwise). When that revision was published
 	// already it returns that version and does not call build.

@@ -109,6 +109,81 @@ func createUser(t *testing.T, st *store.Store, name string, roles ...engine.Role
 	return u
 }
 
+// TestListPublished: the latest version of each published, unarchived workflow, oldest workflow
+// first, read with its versions in one query per page; drafts never published and archived
+// workflows are left out of the pages and of the total.
+func TestListPublished(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, d)
+			ctx := context.Background()
+			publish := func(id string, rev int64) {
+				t.Helper()
+				_, err := st.PublishVersion(ctx, id, rev, func(d engine.Draft) (engine.Draft, error) { return d, nil })
+				require.NoError(t, err)
+			}
+			var ids []string
+			for i, name := range []string{"Expense claim", "Draft only", "Contract signing", "Archived claim", "Leave request"} {
+				wf, err := st.CreateWorkflow(ctx, engine.Draft{Name: name, Description: fmt.Sprintf("workflow %d", i)})
+				require.NoError(t, err)
+				ids = append(ids, wf.ID)
+				if name != "Draft only" {
+					publish(wf.ID, 1)
+				}
+			}
+			// A second version of the first, published under a new name; then a newer draft
+			// that is not published: the listing shows version 2 as published.
+			_, err := st.UpdateWorkflow(ctx, ids[0], engine.Draft{Name: "Expense claim v2", Description: "second"}, 1)
+			require.NoError(t, err)
+			publish(ids[0], 2)
+			_, err = st.UpdateWorkflow(ctx, ids[0], engine.Draft{Name: "Unpublished rename"}, 2)
+			require.NoError(t, err)
+			_, err = st.SetArchived(ctx, ids[3], true)
+			require.NoError(t, err)
+
+			got, next, total, err := st.ListPublished(ctx, engine.WorkflowFilter{}, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Empty(t, next)
+			require.EqualValues(t, 3, total)
+			require.Len(t, got, 3)
+			require.Equal(t, []string{ids[0], ids[2], ids[4]}, []string{got[0].WorkflowID, got[1].WorkflowID, got[2].WorkflowID})
+			require.Equal(t, int32(2), got[0].Version)
+			require.Equal(t, "Expense claim v2", got[0].Definition.Name)
+			require.Equal(t, "second", got[0].Definition.Description)
+			require.Equal(t, int32(1), got[1].Version)
+			require.Equal(t, "Contract signing", got[1].Definition.Name)
+
+			// Pages, each with the total; the name filter; an archived workflow is back when
+			// unarchived.
+			page1, next, total, err := st.ListPublished(ctx, engine.WorkflowFilter{}, engine.Page{Size: 2})
+			require.NoError(t, err)
+			require.EqualValues(t, 3, total)
+			require.Len(t, page1, 2)
+			require.Equal(t, ids[2], next)
+			page2, next, _, err := st.ListPublished(ctx, engine.WorkflowFilter{}, engine.Page{Size: 2, After: next})
+			require.NoError(t, err)
+			require.Empty(t, next)
+			require.Len(t, page2, 1)
+			require.Equal(t, ids[4], page2[0].WorkflowID)
+			named, _, total, err := st.ListPublished(ctx, engine.WorkflowFilter{NameContains: "CLAIM"}, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.EqualValues(t, 0, total, "the filter matches the workflow's own name (now \"Unpublished rename\"); the archived claim is left out")
+			require.Empty(t, named)
+			_, err = st.SetArchived(ctx, ids[3], false)
+			require.NoError(t, err)
+			named, _, total, err = st.ListPublished(ctx, engine.WorkflowFilter{NameContains: "claim", IncludeArchived: true}, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.EqualValues(t, 1, total)
+			require.Equal(t, ids[3], named[0].WorkflowID)
+			_, _, _, err = st.ListPublished(ctx, engine.WorkflowFilter{}, engine.Page{Size: 2, After: "x"})
+			_, invalid := engine.IsValidation(err)
+			require.True(t, invalid, "%v", err)
+		})
+	}
+}
+
 // TestDeactivateUser: deactivation sets deactivated_at once and reactivation clears it, both
 // idempotent; the key lookup the authenticator makes sees it; the last active admin stays.
 func TestDeactivateUser(t *testing.T) {

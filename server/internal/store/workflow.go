@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/predicate"
 	"github.com/flowhook/flowhook/ent/workflow"
 	"github.com/flowhook/flowhook/ent/workflowversion"
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -158,6 +159,62 @@ func (s *Store) ListWorkflows(ctx context.Context, f engine.WorkflowFilter, p en
 		if out[i], err = workflowFromRow(r); err != nil {
 			return nil, "", 0, err
 		}
+	}
+	return out, next, int64(total), nil
+}
+
+func (s *Store) ListPublished(ctx context.Context, f engine.WorkflowFilter, p engine.Page) ([]engine.Version, string, int64, error) {
+	q := s.db.Client.Workflow.Query().Where(workflow.LatestVersionGT(0), workflow.ArchivedAtIsNil())
+	if f.NameContains != "" {
+		q = q.Where(workflow.NameContainsFold(f.NameContains))
+	}
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
+	}
+	if p.After != "" {
+		after, err := uuid.Parse(p.After)
+		if err != nil {
+			return nil, "", 0, engine.Invalid(engine.Problem{Path: "page_token", Message: "is not a token this service issued"})
+		}
+		q = q.Where(workflow.IDGT(after))
+	}
+	rows, err := q.Order(workflow.ByID()).Limit(p.Size + 1).All(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
+	}
+	next := ""
+	if len(rows) > p.Size {
+		rows = rows[:p.Size]
+		next = rows[len(rows)-1].ID.String()
+	}
+	if len(rows) == 0 {
+		return nil, next, int64(total), nil
+	}
+	// The page's latest versions, in one query.
+	latest := make([]predicate.WorkflowVersion, len(rows))
+	for i, r := range rows {
+		latest[i] = workflowversion.And(workflowversion.WorkflowID(r.ID), workflowversion.Version(r.LatestVersion))
+	}
+	vrows, err := s.db.Client.WorkflowVersion.Query().Where(workflowversion.Or(latest...)).All(ctx)
+	if err != nil {
+		return nil, "", 0, translate(err)
+	}
+	byWorkflow := make(map[uuid.UUID]*ent.WorkflowVersion, len(vrows))
+	for _, v := range vrows {
+		byWorkflow[v.WorkflowID] = v
+	}
+	out := make([]engine.Version, 0, len(rows))
+	for _, r := range rows {
+		v, ok := byWorkflow[r.ID]
+		if !ok {
+			continue // latest_version and its row are written in one transaction; not reached
+		}
+		ver, err := versionFromRow(v)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		out = append(out, ver)
 	}
 	return out, next, int64(total), nil
 }

@@ -54,6 +54,9 @@ const (
 	// WorkflowDesignServiceGetWorkflowVersionProcedure is the fully-qualified name of the
 	// WorkflowDesignService's GetWorkflowVersion RPC.
 	WorkflowDesignServiceGetWorkflowVersionProcedure = "/flowhook.v1.WorkflowDesignService/GetWorkflowVersion"
+	// WorkflowDesignServiceListPublishedWorkflowsProcedure is the fully-qualified name of the
+	// WorkflowDesignService's ListPublishedWorkflows RPC.
+	WorkflowDesignServiceListPublishedWorkflowsProcedure = "/flowhook.v1.WorkflowDesignService/ListPublishedWorkflows"
 	// WorkflowDesignServiceListWorkflowVersionsProcedure is the fully-qualified name of the
 	// WorkflowDesignService's ListWorkflowVersions RPC.
 	WorkflowDesignServiceListWorkflowVersionsProcedure = "/flowhook.v1.WorkflowDesignService/ListWorkflowVersions"
@@ -79,6 +82,10 @@ type WorkflowDesignServiceClient interface {
 	// again returns the version it already produced.
 	PublishWorkflow(context.Context, *connect.Request[v1.PublishWorkflowRequest]) (*connect.Response[v1.PublishWorkflowResponse], error)
 	GetWorkflowVersion(context.Context, *connect.Request[v1.GetWorkflowVersionRequest]) (*connect.Response[v1.GetWorkflowVersionResponse], error)
+	// The workflows a user can start — published and not archived — each as its latest version
+	// (name, description, forms), oldest workflow first. For users as well as designers: the
+	// Start page of a client lists them, where ListWorkflows (drafts) is for designers only.
+	ListPublishedWorkflows(context.Context, *connect.Request[v1.ListPublishedWorkflowsRequest]) (*connect.Response[v1.ListPublishedWorkflowsResponse], error)
 	// Newest version first.
 	ListWorkflowVersions(context.Context, *connect.Request[v1.ListWorkflowVersionsRequest]) (*connect.Response[v1.ListWorkflowVersionsResponse], error)
 	// Archives a workflow: it starts no new instances and is hidden from ListWorkflows (unless
@@ -145,6 +152,13 @@ func NewWorkflowDesignServiceClient(httpClient connect.HTTPClient, baseURL strin
 			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 			connect.WithClientOptions(opts...),
 		),
+		listPublishedWorkflows: connect.NewClient[v1.ListPublishedWorkflowsRequest, v1.ListPublishedWorkflowsResponse](
+			httpClient,
+			baseURL+WorkflowDesignServiceListPublishedWorkflowsProcedure,
+			connect.WithSchema(workflowDesignServiceMethods.ByName("ListPublishedWorkflows")),
+			connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+			connect.WithClientOptions(opts...),
+		),
 		listWorkflowVersions: connect.NewClient[v1.ListWorkflowVersionsRequest, v1.ListWorkflowVersionsResponse](
 			httpClient,
 			baseURL+WorkflowDesignServiceListWorkflowVersionsProcedure,
@@ -169,16 +183,17 @@ func NewWorkflowDesignServiceClient(httpClient connect.HTTPClient, baseURL strin
 
 // workflowDesignServiceClient implements WorkflowDesignServiceClient.
 type workflowDesignServiceClient struct {
-	createWorkflow       *connect.Client[v1.CreateWorkflowRequest, v1.CreateWorkflowResponse]
-	updateWorkflow       *connect.Client[v1.UpdateWorkflowRequest, v1.UpdateWorkflowResponse]
-	getWorkflow          *connect.Client[v1.GetWorkflowRequest, v1.GetWorkflowResponse]
-	listWorkflows        *connect.Client[v1.ListWorkflowsRequest, v1.ListWorkflowsResponse]
-	validateWorkflow     *connect.Client[v1.ValidateWorkflowRequest, v1.ValidateWorkflowResponse]
-	publishWorkflow      *connect.Client[v1.PublishWorkflowRequest, v1.PublishWorkflowResponse]
-	getWorkflowVersion   *connect.Client[v1.GetWorkflowVersionRequest, v1.GetWorkflowVersionResponse]
-	listWorkflowVersions *connect.Client[v1.ListWorkflowVersionsRequest, v1.ListWorkflowVersionsResponse]
-	archiveWorkflow      *connect.Client[v1.ArchiveWorkflowRequest, v1.ArchiveWorkflowResponse]
-	unarchiveWorkflow    *connect.Client[v1.UnarchiveWorkflowRequest, v1.UnarchiveWorkflowResponse]
+	createWorkflow         *connect.Client[v1.CreateWorkflowRequest, v1.CreateWorkflowResponse]
+	updateWorkflow         *connect.Client[v1.UpdateWorkflowRequest, v1.UpdateWorkflowResponse]
+	getWorkflow            *connect.Client[v1.GetWorkflowRequest, v1.GetWorkflowResponse]
+	listWorkflows          *connect.Client[v1.ListWorkflowsRequest, v1.ListWorkflowsResponse]
+	validateWorkflow       *connect.Client[v1.ValidateWorkflowRequest, v1.ValidateWorkflowResponse]
+	publishWorkflow        *connect.Client[v1.PublishWorkflowRequest, v1.PublishWorkflowResponse]
+	getWorkflowVersion     *connect.Client[v1.GetWorkflowVersionRequest, v1.GetWorkflowVersionResponse]
+	listPublishedWorkflows *connect.Client[v1.ListPublishedWorkflowsRequest, v1.ListPublishedWorkflowsResponse]
+	listWorkflowVersions   *connect.Client[v1.ListWorkflowVersionsRequest, v1.ListWorkflowVersionsResponse]
+	archiveWorkflow        *connect.Client[v1.ArchiveWorkflowRequest, v1.ArchiveWorkflowResponse]
+	unarchiveWorkflow      *connect.Client[v1.UnarchiveWorkflowRequest, v1.UnarchiveWorkflowResponse]
 }
 
 // CreateWorkflow calls flowhook.v1.WorkflowDesignService.CreateWorkflow.
@@ -216,6 +231,11 @@ func (c *workflowDesignServiceClient) GetWorkflowVersion(ctx context.Context, re
 	return c.getWorkflowVersion.CallUnary(ctx, req)
 }
 
+// ListPublishedWorkflows calls flowhook.v1.WorkflowDesignService.ListPublishedWorkflows.
+func (c *workflowDesignServiceClient) ListPublishedWorkflows(ctx context.Context, req *connect.Request[v1.ListPublishedWorkflowsRequest]) (*connect.Response[v1.ListPublishedWorkflowsResponse], error) {
+	return c.listPublishedWorkflows.CallUnary(ctx, req)
+}
+
 // ListWorkflowVersions calls flowhook.v1.WorkflowDesignService.ListWorkflowVersions.
 func (c *workflowDesignServiceClient) ListWorkflowVersions(ctx context.Context, req *connect.Request[v1.ListWorkflowVersionsRequest]) (*connect.Response[v1.ListWorkflowVersionsResponse], error) {
 	return c.listWorkflowVersions.CallUnary(ctx, req)
@@ -246,6 +266,10 @@ type WorkflowDesignServiceHandler interface {
 	// again returns the version it already produced.
 	PublishWorkflow(context.Context, *connect.Request[v1.PublishWorkflowRequest]) (*connect.Response[v1.PublishWorkflowResponse], error)
 	GetWorkflowVersion(context.Context, *connect.Request[v1.GetWorkflowVersionRequest]) (*connect.Response[v1.GetWorkflowVersionResponse], error)
+	// The workflows a user can start — published and not archived — each as its latest version
+	// (name, description, forms), oldest workflow first. For users as well as designers: the
+	// Start page of a client lists them, where ListWorkflows (drafts) is for designers only.
+	ListPublishedWorkflows(context.Context, *connect.Request[v1.ListPublishedWorkflowsRequest]) (*connect.Response[v1.ListPublishedWorkflowsResponse], error)
 	// Newest version first.
 	ListWorkflowVersions(context.Context, *connect.Request[v1.ListWorkflowVersionsRequest]) (*connect.Response[v1.ListWorkflowVersionsResponse], error)
 	// Archives a workflow: it starts no new instances and is hidden from ListWorkflows (unless
@@ -308,6 +332,13 @@ func NewWorkflowDesignServiceHandler(svc WorkflowDesignServiceHandler, opts ...c
 		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
 		connect.WithHandlerOptions(opts...),
 	)
+	workflowDesignServiceListPublishedWorkflowsHandler := connect.NewUnaryHandler(
+		WorkflowDesignServiceListPublishedWorkflowsProcedure,
+		svc.ListPublishedWorkflows,
+		connect.WithSchema(workflowDesignServiceMethods.ByName("ListPublishedWorkflows")),
+		connect.WithIdempotency(connect.IdempotencyNoSideEffects),
+		connect.WithHandlerOptions(opts...),
+	)
 	workflowDesignServiceListWorkflowVersionsHandler := connect.NewUnaryHandler(
 		WorkflowDesignServiceListWorkflowVersionsProcedure,
 		svc.ListWorkflowVersions,
@@ -343,6 +374,8 @@ func NewWorkflowDesignServiceHandler(svc WorkflowDesignServiceHandler, opts ...c
 			workflowDesignServicePublishWorkflowHandler.ServeHTTP(w, r)
 		case WorkflowDesignServiceGetWorkflowVersionProcedure:
 			workflowDesignServiceGetWorkflowVersionHandler.ServeHTTP(w, r)
+		case WorkflowDesignServiceListPublishedWorkflowsProcedure:
+			workflowDesignServiceListPublishedWorkflowsHandler.ServeHTTP(w, r)
 		case WorkflowDesignServiceListWorkflowVersionsProcedure:
 			workflowDesignServiceListWorkflowVersionsHandler.ServeHTTP(w, r)
 		case WorkflowDesignServiceArchiveWorkflowProcedure:
@@ -384,6 +417,10 @@ func (UnimplementedWorkflowDesignServiceHandler) PublishWorkflow(context.Context
 
 func (UnimplementedWorkflowDesignServiceHandler) GetWorkflowVersion(context.Context, *connect.Request[v1.GetWorkflowVersionRequest]) (*connect.Response[v1.GetWorkflowVersionResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowDesignService.GetWorkflowVersion is not implemented"))
+}
+
+func (UnimplementedWorkflowDesignServiceHandler) ListPublishedWorkflows(context.Context, *connect.Request[v1.ListPublishedWorkflowsRequest]) (*connect.Response[v1.ListPublishedWorkflowsResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("flowhook.v1.WorkflowDesignService.ListPublishedWorkflows is not implemented"))
 }
 
 func (UnimplementedWorkflowDesignServiceHandler) ListWorkflowVersions(context.Context, *connect.Request[v1.ListWorkflowVersionsRequest]) (*connect.Response[v1.ListWorkflowVersionsResponse], error) {

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file flowhook/v1/design.proto.
  */
 export const file_flowhook_v1_design: GenFile = /*@__PURE__*/
-  fileDesc("ChhmbG93aG9vay92MS9kZXNpZ24ucHJvdG8SC2Zsb3dob29rLnYxIk0KFUNyZWF0ZVdvcmtmbG93UmVxdWVzdBI0Cgh3b3JrZmxvdxgBIAEoCzIaLmZsb3dob29rLnYxLldvcmtmbG93RHJhZnRCBrpIA8gBASJBChZDcmVhdGVXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3cihwEKFVVwZGF0ZVdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQESNAoId29ya2Zsb3cYAiABKAsyGi5mbG93aG9vay52MS5Xb3JrZmxvd0RyYWZ0Qga6SAPIAQESGQoRZXhwZWN0ZWRfcmV2aXNpb24YAyABKAMiQQoWVXBkYXRlV29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmZsb3dob29rLnYxLldvcmtmbG93IjMKEkdldFdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQEiPgoTR2V0V29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmZsb3dob29rLnYxLldvcmtmbG93In8KFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABISCgpwYWdlX3Rva2VuGAIgASgJEh0KC25hbWVfZmlsdGVyGAMgASgJQgi6SAVyAxjIARIYChBpbmNsdWRlX2FyY2hpdmVkGAQgASgIIm4KFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIoCgl3b3JrZmxvd3MYASADKAsyFS5mbG93aG9vay52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoAyJHChdWYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBIsCgh3b3JrZmxvdxgBIAEoCzIaLmZsb3dob29rLnYxLldvcmtmbG93RHJhZnQiQgoYVmFsaWRhdGVXb3JrZmxvd1Jlc3BvbnNlEiYKCHByb2JsZW1zGAEgAygLMhQuZmxvd2hvb2sudjEuUHJvYmxlbSJSChZQdWJsaXNoV29ya2Zsb3dSZXF1ZXN0Eh0KC3dvcmtmbG93X2lkGAEgASgJQgi6SAVyA7ABARIZChFleHBlY3RlZF9yZXZpc2lvbhgCIAEoAyJIChdQdWJsaXNoV29ya2Zsb3dSZXNwb25zZRItCgd2ZXJzaW9uGAEgASgLMhwuZmxvd2hvb2sudjEuV29ya2Zsb3dWZXJzaW9uIlQKGUdldFdvcmtmbG93VmVyc2lvblJlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBEhgKB3ZlcnNpb24YAiABKAVCB7pIBBoCKAAiSwoaR2V0V29ya2Zsb3dWZXJzaW9uUmVzcG9uc2USLQoHdmVyc2lvbhgBIAEoCzIcLmZsb3dob29rLnYxLldvcmtmbG93VmVyc2lvbiJsChtMaXN0V29ya2Zsb3dWZXJzaW9uc1JlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBEhoKCXBhZ2Vfc2l6ZRgCIAEoBUIHukgEGgIoABISCgpwYWdlX3Rva2VuGAMgASgJImcKHExpc3RXb3JrZmxvd1ZlcnNpb25zUmVzcG9uc2USLgoIdmVyc2lvbnMYASADKAsyHC5mbG93aG9vay52MS5Xb3JrZmxvd1ZlcnNpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIjcKFkFyY2hpdmVXb3JrZmxvd1JlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBIkIKF0FyY2hpdmVXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3ciOQoYVW5hcmNoaXZlV29ya2Zsb3dSZXF1ZXN0Eh0KC3dvcmtmbG93X2lkGAEgASgJQgi6SAVyA7ABASJEChlVbmFyY2hpdmVXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3cy7wcKFVdvcmtmbG93RGVzaWduU2VydmljZRJbCg5DcmVhdGVXb3JrZmxvdxIiLmZsb3dob29rLnYxLkNyZWF0ZVdvcmtmbG93UmVxdWVzdBojLmZsb3dob29rLnYxLkNyZWF0ZVdvcmtmbG93UmVzcG9uc2UiABJbCg5VcGRhdGVXb3JrZmxvdxIiLmZsb3dob29rLnYxLlVwZGF0ZVdvcmtmbG93UmVxdWVzdBojLmZsb3dob29rLnYxLlVwZGF0ZVdvcmtmbG93UmVzcG9uc2UiABJVCgtHZXRXb3JrZmxvdxIfLmZsb3dob29rLnYxLkdldFdvcmtmbG93UmVxdWVzdBogLmZsb3dob29rLnYxLkdldFdvcmtmbG93UmVzcG9uc2UiA5ACARJbCg1MaXN0V29ya2Zsb3dzEiEuZmxvd2hvb2sudjEuTGlzdFdvcmtmbG93c1JlcXVlc3QaIi5mbG93aG9vay52MS5MaXN0V29ya2Zsb3dzUmVzcG9uc2UiA5ACARJkChBWYWxpZGF0ZVdvcmtmbG93EiQuZmxvd2hvb2sudjEuVmFsaWRhdGVXb3JrZmxvd1JlcXVlc3QaJS5mbG93aG9vay52MS5WYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2UiA5ACARJeCg9QdWJsaXNoV29ya2Zsb3cSIy5mbG93aG9vay52MS5QdWJsaXNoV29ya2Zsb3dSZXF1ZXN0GiQuZmxvd2hvb2sudjEuUHVibGlzaFdvcmtmbG93UmVzcG9uc2UiABJqChJHZXRXb3JrZmxvd1ZlcnNpb24SJi5mbG93aG9vay52MS5HZXRXb3JrZmxvd1ZlcnNpb25SZXF1ZXN0GicuZmxvd2hvb2sudjEuR2V0V29ya2Zsb3dWZXJzaW9uUmVzcG9uc2UiA5ACARJwChRMaXN0V29ya2Zsb3dWZXJzaW9ucxIoLmZsb3dob29rLnYxLkxpc3RXb3JrZmxvd1ZlcnNpb25zUmVxdWVzdBopLmZsb3dob29rLnYxLkxpc3RXb3JrZmxvd1ZlcnNpb25zUmVzcG9uc2UiA5ACARJeCg9BcmNoaXZlV29ya2Zsb3cSIy5mbG93aG9vay52MS5BcmNoaXZlV29ya2Zsb3dSZXF1ZXN0GiQuZmxvd2hvb2sudjEuQXJjaGl2ZVdvcmtmbG93UmVzcG9uc2UiABJkChFVbmFyY2hpdmVXb3JrZmxvdxIlLmZsb3dob29rLnYxLlVuYXJjaGl2ZVdvcmtmbG93UmVxdWVzdBomLmZsb3dob29rLnYxLlVuYXJjaGl2ZVdvcmtmbG93UmVzcG9uc2UiAEKkAQoPY29tLmZsb3dob29rLnYxQgtEZXNpZ25Qcm90b1ABWjdnaXRodWIuY29tL2Zsb3dob29rL2Zsb3dob29rL2dlbi9mbG93aG9vay92MTtmbG93aG9va3YxogIDRlhYqgILRmxvd2hvb2suVjHKAgtGbG93aG9va1xWMeICF0Zsb3dob29rXFYxXEdQQk1ldGFkYXRh6gIMRmxvd2hvb2s6OlYxYgZwcm90bzM", [file_buf_validate_validate, file_flowhook_v1_workflow]);
+  fileDesc("ChhmbG93aG9vay92MS9kZXNpZ24ucHJvdG8SC2Zsb3dob29rLnYxIk0KFUNyZWF0ZVdvcmtmbG93UmVxdWVzdBI0Cgh3b3JrZmxvdxgBIAEoCzIaLmZsb3dob29rLnYxLldvcmtmbG93RHJhZnRCBrpIA8gBASJBChZDcmVhdGVXb3JrZmxvd1Jlc3BvbnNlEicKCHdvcmtmbG93GAEgASgLMhUuZmxvd2hvb2sudjEuV29ya2Zsb3cihwEKFVVwZGF0ZVdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQESNAoId29ya2Zsb3cYAiABKAsyGi5mbG93aG9vay52MS5Xb3JrZmxvd0RyYWZ0Qga6SAPIAQESGQoRZXhwZWN0ZWRfcmV2aXNpb24YAyABKAMiQQoWVXBkYXRlV29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmZsb3dob29rLnYxLldvcmtmbG93IjMKEkdldFdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQEiPgoTR2V0V29ya2Zsb3dSZXNwb25zZRInCgh3b3JrZmxvdxgBIAEoCzIVLmZsb3dob29rLnYxLldvcmtmbG93In8KFExpc3RXb3JrZmxvd3NSZXF1ZXN0EhoKCXBhZ2Vfc2l6ZRgBIAEoBUIHukgEGgIoABISCgpwYWdlX3Rva2VuGAIgASgJEh0KC25hbWVfZmlsdGVyGAMgASgJQgi6SAVyAxjIARIYChBpbmNsdWRlX2FyY2hpdmVkGAQgASgIIm4KFUxpc3RXb3JrZmxvd3NSZXNwb25zZRIoCgl3b3JrZmxvd3MYASADKAsyFS5mbG93aG9vay52MS5Xb3JrZmxvdxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkSEgoKdG90YWxfc2l6ZRgDIAEoAyJuCh1MaXN0UHVibGlzaGVkV29ya2Zsb3dzUmVxdWVzdBIaCglwYWdlX3NpemUYASABKAVCB7pIBBoCKAASEgoKcGFnZV90b2tlbhgCIAEoCRIdCgtuYW1lX2ZpbHRlchgDIAEoCUIIukgFcgMYyAEifQoeTGlzdFB1Ymxpc2hlZFdvcmtmbG93c1Jlc3BvbnNlEi4KCHZlcnNpb25zGAEgAygLMhwuZmxvd2hvb2sudjEuV29ya2Zsb3dWZXJzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRISCgp0b3RhbF9zaXplGAMgASgDIkcKF1ZhbGlkYXRlV29ya2Zsb3dSZXF1ZXN0EiwKCHdvcmtmbG93GAEgASgLMhouZmxvd2hvb2sudjEuV29ya2Zsb3dEcmFmdCJCChhWYWxpZGF0ZVdvcmtmbG93UmVzcG9uc2USJgoIcHJvYmxlbXMYASADKAsyFC5mbG93aG9vay52MS5Qcm9ibGVtIlIKFlB1Ymxpc2hXb3JrZmxvd1JlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBEhkKEWV4cGVjdGVkX3JldmlzaW9uGAIgASgDIkgKF1B1Ymxpc2hXb3JrZmxvd1Jlc3BvbnNlEi0KB3ZlcnNpb24YASABKAsyHC5mbG93aG9vay52MS5Xb3JrZmxvd1ZlcnNpb24iVAoZR2V0V29ya2Zsb3dWZXJzaW9uUmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQESGAoHdmVyc2lvbhgCIAEoBUIHukgEGgIoACJLChpHZXRXb3JrZmxvd1ZlcnNpb25SZXNwb25zZRItCgd2ZXJzaW9uGAEgASgLMhwuZmxvd2hvb2sudjEuV29ya2Zsb3dWZXJzaW9uImwKG0xpc3RXb3JrZmxvd1ZlcnNpb25zUmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQESGgoJcGFnZV9zaXplGAIgASgFQge6SAQaAigAEhIKCnBhZ2VfdG9rZW4YAyABKAkiZwocTGlzdFdvcmtmbG93VmVyc2lvbnNSZXNwb25zZRIuCgh2ZXJzaW9ucxgBIAMoCzIcLmZsb3dob29rLnYxLldvcmtmbG93VmVyc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiNwoWQXJjaGl2ZVdvcmtmbG93UmVxdWVzdBIdCgt3b3JrZmxvd19pZBgBIAEoCUIIukgFcgOwAQEiQgoXQXJjaGl2ZVdvcmtmbG93UmVzcG9uc2USJwoId29ya2Zsb3cYASABKAsyFS5mbG93aG9vay52MS5Xb3JrZmxvdyI5ChhVbmFyY2hpdmVXb3JrZmxvd1JlcXVlc3QSHQoLd29ya2Zsb3dfaWQYASABKAlCCLpIBXIDsAEBIkQKGVVuYXJjaGl2ZVdvcmtmbG93UmVzcG9uc2USJwoId29ya2Zsb3cYASABKAsyFS5mbG93aG9vay52MS5Xb3JrZmxvdzLnCAoVV29ya2Zsb3dEZXNpZ25TZXJ2aWNlElsKDkNyZWF0ZVdvcmtmbG93EiIuZmxvd2hvb2sudjEuQ3JlYXRlV29ya2Zsb3dSZXF1ZXN0GiMuZmxvd2hvb2sudjEuQ3JlYXRlV29ya2Zsb3dSZXNwb25zZSIAElsKDlVwZGF0ZVdvcmtmbG93EiIuZmxvd2hvb2sudjEuVXBkYXRlV29ya2Zsb3dSZXF1ZXN0GiMuZmxvd2hvb2sudjEuVXBkYXRlV29ya2Zsb3dSZXNwb25zZSIAElUKC0dldFdvcmtmbG93Eh8uZmxvd2hvb2sudjEuR2V0V29ya2Zsb3dSZXF1ZXN0GiAuZmxvd2hvb2sudjEuR2V0V29ya2Zsb3dSZXNwb25zZSIDkAIBElsKDUxpc3RXb3JrZmxvd3MSIS5mbG93aG9vay52MS5MaXN0V29ya2Zsb3dzUmVxdWVzdBoiLmZsb3dob29rLnYxLkxpc3RXb3JrZmxvd3NSZXNwb25zZSIDkAIBEmQKEFZhbGlkYXRlV29ya2Zsb3cSJC5mbG93aG9vay52MS5WYWxpZGF0ZVdvcmtmbG93UmVxdWVzdBolLmZsb3dob29rLnYxLlZhbGlkYXRlV29ya2Zsb3dSZXNwb25zZSIDkAIBEl4KD1B1Ymxpc2hXb3JrZmxvdxIjLmZsb3dob29rLnYxLlB1Ymxpc2hXb3JrZmxvd1JlcXVlc3QaJC5mbG93aG9vay52MS5QdWJsaXNoV29ya2Zsb3dSZXNwb25zZSIAEmoKEkdldFdvcmtmbG93VmVyc2lvbhImLmZsb3dob29rLnYxLkdldFdvcmtmbG93VmVyc2lvblJlcXVlc3QaJy5mbG93aG9vay52MS5HZXRXb3JrZmxvd1ZlcnNpb25SZXNwb25zZSIDkAIBEnYKFkxpc3RQdWJsaXNoZWRXb3JrZmxvd3MSKi5mbG93aG9vay52MS5MaXN0UHVibGlzaGVkV29ya2Zsb3dzUmVxdWVzdBorLmZsb3dob29rLnYxLkxpc3RQdWJsaXNoZWRXb3JrZmxvd3NSZXNwb25zZSIDkAIBEnAKFExpc3RXb3JrZmxvd1ZlcnNpb25zEiguZmxvd2hvb2sudjEuTGlzdFdvcmtmbG93VmVyc2lvbnNSZXF1ZXN0GikuZmxvd2hvb2sudjEuTGlzdFdvcmtmbG93VmVyc2lvbnNSZXNwb25zZSIDkAIBEl4KD0FyY2hpdmVXb3JrZmxvdxIjLmZsb3dob29rLnYxLkFyY2hpdmVXb3JrZmxvd1JlcXVlc3QaJC5mbG93aG9vay52MS5BcmNoaXZlV29ya2Zsb3dSZXNwb25zZSIAEmQKEVVuYXJjaGl2ZVdvcmtmbG93EiUuZmxvd2hvb2sudjEuVW5hcmNoaXZlV29ya2Zsb3dSZXF1ZXN0GiYuZmxvd2hvb2sudjEuVW5hcmNoaXZlV29ya2Zsb3dSZXNwb25zZSIAQqQBCg9jb20uZmxvd2hvb2sudjFCC0Rlc2lnblByb3RvUAFaN2dpdGh1Yi5jb20vZmxvd2hvb2svZmxvd2hvb2svZ2VuL2Zsb3dob29rL3YxO2Zsb3dob29rdjGiAgNGWFiqAgtGbG93aG9vay5WMcoCC0Zsb3dob29rXFYx4gIXRmxvd2hvb2tcVjFcR1BCTWV0YWRhdGHqAgxGbG93aG9vazo6VjFiBnByb3RvMw", [file_buf_validate_validate, file_flowhook_v1_workflow]);
 
 /**
  * @generated from message flowhook.v1.CreateWorkflowRequest
@@ -201,6 +201,72 @@ export const ListWorkflowsResponseSchema: GenMessage<ListWorkflowsResponse> = /*
   messageDesc(file_flowhook_v1_design, 7);
 
 /**
+ * @generated from message flowhook.v1.ListPublishedWorkflowsRequest
+ */
+export type ListPublishedWorkflowsRequest = Message<"flowhook.v1.ListPublishedWorkflowsRequest"> & {
+  /**
+   * 1 to 500; 0 means 50.
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * From a previous response's next_page_token; empty for the first page.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+
+  /**
+   * Keeps workflows whose name contains this text, ignoring case.
+   *
+   * @generated from field: string name_filter = 3;
+   */
+  nameFilter: string;
+};
+
+/**
+ * Describes the message flowhook.v1.ListPublishedWorkflowsRequest.
+ * Use `create(ListPublishedWorkflowsRequestSchema)` to create a new message.
+ */
+export const ListPublishedWorkflowsRequestSchema: GenMessage<ListPublishedWorkflowsRequest> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_design, 8);
+
+/**
+ * @generated from message flowhook.v1.ListPublishedWorkflowsResponse
+ */
+export type ListPublishedWorkflowsResponse = Message<"flowhook.v1.ListPublishedWorkflowsResponse"> & {
+  /**
+   * The latest version of each workflow that can be started, oldest workflow first.
+   *
+   * @generated from field: repeated flowhook.v1.WorkflowVersion versions = 1;
+   */
+  versions: WorkflowVersion[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * How many workflows match the filter in all.
+   *
+   * @generated from field: int64 total_size = 3;
+   */
+  totalSize: bigint;
+};
+
+/**
+ * Describes the message flowhook.v1.ListPublishedWorkflowsResponse.
+ * Use `create(ListPublishedWorkflowsResponseSchema)` to create a new message.
+ */
+export const ListPublishedWorkflowsResponseSchema: GenMessage<ListPublishedWorkflowsResponse> = /*@__PURE__*/
+  messageDesc(file_flowhook_v1_design, 9);
+
+/**
  * @generated from message flowhook.v1.ValidateWorkflowRequest
  */
 export type ValidateWorkflowRequest = Message<"flowhook.v1.ValidateWorkflowRequest"> & {
@@ -215,7 +281,7 @@ export type ValidateWorkflowRequest = Message<"flowhook.v1.ValidateWorkflowReque
  * Use `create(ValidateWorkflowRequestSchema)` to create a new message.
  */
 export const ValidateWorkflowRequestSchema: GenMessage<ValidateWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 8);
+  messageDesc(file_flowhook_v1_design, 10);
 
 /**
  * @generated from message flowhook.v1.ValidateWorkflowResponse
@@ -234,7 +300,7 @@ export type ValidateWorkflowResponse = Message<"flowhook.v1.ValidateWorkflowResp
  * Use `create(ValidateWorkflowResponseSchema)` to create a new message.
  */
 export const ValidateWorkflowResponseSchema: GenMessage<ValidateWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 9);
+  messageDesc(file_flowhook_v1_design, 11);
 
 /**
  * @generated from message flowhook.v1.PublishWorkflowRequest
@@ -256,7 +322,7 @@ export type PublishWorkflowRequest = Message<"flowhook.v1.PublishWorkflowRequest
  * Use `create(PublishWorkflowRequestSchema)` to create a new message.
  */
 export const PublishWorkflowRequestSchema: GenMessage<PublishWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 10);
+  messageDesc(file_flowhook_v1_design, 12);
 
 /**
  * @generated from message flowhook.v1.PublishWorkflowResponse
@@ -273,7 +339,7 @@ export type PublishWorkflowResponse = Message<"flowhook.v1.PublishWorkflowRespon
  * Use `create(PublishWorkflowResponseSchema)` to create a new message.
  */
 export const PublishWorkflowResponseSchema: GenMessage<PublishWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 11);
+  messageDesc(file_flowhook_v1_design, 13);
 
 /**
  * @generated from message flowhook.v1.GetWorkflowVersionRequest
@@ -297,7 +363,7 @@ export type GetWorkflowVersionRequest = Message<"flowhook.v1.GetWorkflowVersionR
  * Use `create(GetWorkflowVersionRequestSchema)` to create a new message.
  */
 export const GetWorkflowVersionRequestSchema: GenMessage<GetWorkflowVersionRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 12);
+  messageDesc(file_flowhook_v1_design, 14);
 
 /**
  * @generated from message flowhook.v1.GetWorkflowVersionResponse
@@ -314,7 +380,7 @@ export type GetWorkflowVersionResponse = Message<"flowhook.v1.GetWorkflowVersion
  * Use `create(GetWorkflowVersionResponseSchema)` to create a new message.
  */
 export const GetWorkflowVersionResponseSchema: GenMessage<GetWorkflowVersionResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 13);
+  messageDesc(file_flowhook_v1_design, 15);
 
 /**
  * @generated from message flowhook.v1.ListWorkflowVersionsRequest
@@ -341,7 +407,7 @@ export type ListWorkflowVersionsRequest = Message<"flowhook.v1.ListWorkflowVersi
  * Use `create(ListWorkflowVersionsRequestSchema)` to create a new message.
  */
 export const ListWorkflowVersionsRequestSchema: GenMessage<ListWorkflowVersionsRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 14);
+  messageDesc(file_flowhook_v1_design, 16);
 
 /**
  * @generated from message flowhook.v1.ListWorkflowVersionsResponse
@@ -363,7 +429,7 @@ export type ListWorkflowVersionsResponse = Message<"flowhook.v1.ListWorkflowVers
  * Use `create(ListWorkflowVersionsResponseSchema)` to create a new message.
  */
 export const ListWorkflowVersionsResponseSchema: GenMessage<ListWorkflowVersionsResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 15);
+  messageDesc(file_flowhook_v1_design, 17);
 
 /**
  * @generated from message flowhook.v1.ArchiveWorkflowRequest
@@ -380,7 +446,7 @@ export type ArchiveWorkflowRequest = Message<"flowhook.v1.ArchiveWorkflowRequest
  * Use `create(ArchiveWorkflowRequestSchema)` to create a new message.
  */
 export const ArchiveWorkflowRequestSchema: GenMessage<ArchiveWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 16);
+  messageDesc(file_flowhook_v1_design, 18);
 
 /**
  * @generated from message flowhook.v1.ArchiveWorkflowResponse
@@ -397,7 +463,7 @@ export type ArchiveWorkflowResponse = Message<"flowhook.v1.ArchiveWorkflowRespon
  * Use `create(ArchiveWorkflowResponseSchema)` to create a new message.
  */
 export const ArchiveWorkflowResponseSchema: GenMessage<ArchiveWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 17);
+  messageDesc(file_flowhook_v1_design, 19);
 
 /**
  * @generated from message flowhook.v1.UnarchiveWorkflowRequest
@@ -414,7 +480,7 @@ export type UnarchiveWorkflowRequest = Message<"flowhook.v1.UnarchiveWorkflowReq
  * Use `create(UnarchiveWorkflowRequestSchema)` to create a new message.
  */
 export const UnarchiveWorkflowRequestSchema: GenMessage<UnarchiveWorkflowRequest> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 18);
+  messageDesc(file_flowhook_v1_design, 20);
 
 /**
  * @generated from message flowhook.v1.UnarchiveWorkflowResponse
@@ -431,7 +497,7 @@ export type UnarchiveWorkflowResponse = Message<"flowhook.v1.UnarchiveWorkflowRe
  * Use `create(UnarchiveWorkflowResponseSchema)` to create a new message.
  */
 export const UnarchiveWorkflowResponseSchema: GenMessage<UnarchiveWorkflowResponse> = /*@__PURE__*/
-  messageDesc(file_flowhook_v1_design, 19);
+  messageDesc(file_flowhook_v1_design, 21);
 
 /**
  * Designers define workflows as drafts and publish immutable, numbered versions of them.
@@ -503,6 +569,18 @@ export const WorkflowDesignService: GenService<{
     methodKind: "unary";
     input: typeof GetWorkflowVersionRequestSchema;
     output: typeof GetWorkflowVersionResponseSchema;
+  },
+  /**
+   * The workflows a user can start — published and not archived — each as its latest version
+   * (name, description, forms), oldest workflow first. For users as well as designers: the
+   * Start page of a client lists them, where ListWorkflows (drafts) is for designers only.
+   *
+   * @generated from rpc flowhook.v1.WorkflowDesignService.ListPublishedWorkflows
+   */
+  listPublishedWorkflows: {
+    methodKind: "unary";
+    input: typeof ListPublishedWorkflowsRequestSchema;
+    output: typeof ListPublishedWorkflowsResponseSchema;
   },
   /**
    * Newest version first.

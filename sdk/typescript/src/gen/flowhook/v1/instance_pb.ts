@@ -139,7 +139,8 @@ export type Instance = Message<"flowhook.v1.Instance"> & {
   updatedAt?: Timestamp | undefined;
 
   /**
-   * While or after waiting in an EXTERNAL state.
+   * While or after waiting in an EXTERNAL state: the current (newest) work item, in GetInstance
+   * and in ListInstances alike.
    *
    * @generated from field: flowhook.v1.WorkItem work_item = 11;
    */
