@@ -148,21 +148,28 @@ test("start: the form's problems are shown at the fields before any call, the se
   await admin.axe("start: workflow list");
   await admin.close();
 
-  // A user may not list workflows (ListWorkflows is for designers): the page says so and opens
-  // a start form by the workflow's id.
+  // A user lists them too (ListPublishedWorkflows: published versions, never drafts), and finds
+  // one by name.
   const cp = await open(browser, dev, requester.key, "/console/start");
-  await cp.page.waitForSelector("#start-by-id");
-  await cp.axe("start: by id");
-  await fillByLabel(cp, "#start-by-id", { "Workflow id": "nonsense" });
-  await cp.page.click("#start-open");
-  await cp.waitForText("Workflow id must be a workflow's id");
+  await cp.page.waitForSelector("#workflow-list");
+  const seen = await cp.page.$$eval("#workflow-list h2", (hs) => hs.map((h) => h.textContent));
+  assert.deepEqual([...seen].sort(), [APPROVED, CONTRACT, REVIEW].sort());
+  await cp.axe("start: a user's workflow list");
+  await fillByLabel(cp, ".filters", { "Find a workflow": "no such workflow" });
+  await cp.page.waitForSelector("#start-empty");
+  await cp.waitForText("No published workflow matches.");
+  await fillByLabel(cp, ".filters", { "Find a workflow": CONTRACT });
+  await cp.page.waitForFunction(
+    (name) => Array.from(document.querySelectorAll("#workflow-list h2")).map((h) => h.textContent).join("|") === name,
+    { polling: 100, timeout: 20_000 },
+    CONTRACT,
+  );
 
   const calls: string[] = [];
   cp.page.on("request", (r) => {
     if (r.url().includes("StartInstance")) calls.push(r.url());
   });
-  await fillByLabel(cp, "#start-by-id", { "Workflow id": contractId });
-  await cp.page.click("#start-open");
+  await cp.page.locator(`#workflow-list a[aria-label="Start ${CONTRACT}"]`).click();
   await cp.page.waitForSelector("#start-form");
   assert.equal(new URL(cp.page.url()).pathname, `/console/start/${contractId}`);
   await cp.page.click("#start-submit");

@@ -2,13 +2,12 @@
 // (of its latest version), the way out of START when there are several, and a request id so
 // that a repeated click starts nothing twice; then on to the new instance's Form Activity.
 import { useMutation, useQuery } from "@connectrpc/connect-query";
-import { Code, ConnectError, StateKind, type WorkflowVersion } from "@flowhook/sdk";
+import { StateKind, type WorkflowVersion } from "@flowhook/sdk";
 import { useId, useState, type FormEvent } from "react";
 import { WorkflowDesignService, WorkflowInstanceService } from "../api";
 import { checkForm, FormFields, initialValues, serverProblems, toFormData, type FormValues } from "../form";
 import { Link, navigate } from "../router";
-import { useSession } from "../session";
-import { ErrorNote, Loading, Page, Time } from "../ui";
+import { ErrorNote, Loading, Page, Pager, Time, usePaging } from "../ui";
 import "./work/work.css";
 
 export function Start({ workflowId }: { workflowId?: string }) {
@@ -16,42 +15,51 @@ export function Start({ workflowId }: { workflowId?: string }) {
 }
 
 function Pick() {
-  const s = useSession();
-  // Listing workflows is for designers (and admins): users start from a link to /start/<id>.
-  const list = useQuery(WorkflowDesignService.method.listWorkflows, { pageSize: 500 }, { enabled: s.isDesigner, retry: false });
-  const startable = (list.data?.workflows ?? []).filter((w) => w.latestVersion > 0 && !w.archived);
-  const denied = list.error && ConnectError.from(list.error).code === Code.PermissionDenied;
-  if (!s.isDesigner || denied) {
-    return (
-      <Page title="Start">
-        <ById />
-      </Page>
-    );
-  }
+  const [name, setName] = useState("");
+  const [tokens, setTokens] = useState([""]);
+  const paging = usePaging(tokens, setTokens);
+  const fid = useId();
+  // What the caller can start: published, unarchived workflows, as their latest versions.
+  const list = useQuery(WorkflowDesignService.method.listPublishedWorkflows, { pageSize: 50, pageToken: paging.token, nameFilter: name.trim() });
+  const versions = list.data?.versions ?? [];
   return (
     <Page title="Start">
-      <p className="muted">Pick a published workflow to start.</p>
+      <div className="filters">
+        <div className="field">
+          <label htmlFor={fid}>Find a workflow</label>
+          <input
+            id={fid}
+            type="search"
+            value={name}
+            placeholder="Name contains…"
+            onChange={(e) => {
+              setName(e.target.value);
+              paging.first();
+            }}
+          />
+        </div>
+      </div>
       {list.error && <ErrorNote error={list.error} title="The workflows could not be read" />}
       {list.isPending && <Loading what="the workflows" />}
-      {list.data && startable.length === 0 && (
+      {list.data && versions.length === 0 && (
         <div className="card empty" id="start-empty">
           <p>
-            <strong>No workflow is published yet.</strong>
+            <strong>{name.trim() ? "No published workflow matches." : "No workflow is published yet."}</strong>
           </p>
           <p className="muted">A designer publishes workflows in the Designer; they appear here then.</p>
         </div>
       )}
-      {startable.length > 0 && (
+      {versions.length > 0 && (
         <ul className="workflow-list" id="workflow-list">
-          {startable.map((w) => (
-            <li key={w.id}>
-              <article className="card" aria-labelledby={`wf-${w.id}`}>
-                <h2 id={`wf-${w.id}`}>{w.draft?.name ?? "Workflow"}</h2>
-                {w.draft?.description && <p>{w.draft.description}</p>}
+          {versions.map((v) => (
+            <li key={v.workflowId}>
+              <article className="card" aria-labelledby={`wf-${v.workflowId}`}>
+                <h2 id={`wf-${v.workflowId}`}>{v.name || "Workflow"}</h2>
+                {v.description && <p>{v.description}</p>}
                 <p className="muted">
-                  Version {w.latestVersion} · updated <Time ts={w.updatedAt} relative />
+                  Version {v.version} · published <Time ts={v.publishedAt} relative />
                 </p>
-                <Link to={`/start/${w.id}`} className="button primary" aria-label={`Start ${w.draft?.name ?? "workflow"}`}>
+                <Link to={`/start/${v.workflowId}`} className="button primary" aria-label={`Start ${v.name || "workflow"}`}>
                   Start
                 </Link>
               </article>
@@ -59,57 +67,10 @@ function Pick() {
           ))}
         </ul>
       )}
+      {list.data && (paging.page > 0 || list.data.nextPageToken) && (
+        <Pager page={paging.page} next={list.data.nextPageToken} onNext={() => paging.next(list.data.nextPageToken)} onFirst={paging.first} total={list.data.totalSize} />
+      )}
     </Page>
-  );
-}
-
-/** For callers who may not list workflows: open a workflow's start form by its id. */
-function ById() {
-  const [id, setId] = useState("");
-  const [problem, setProblem] = useState("");
-  const fid = useId();
-  const submit = (e: FormEvent) => {
-    e.preventDefault();
-    const v = id.trim();
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) {
-      setProblem("Workflow id must be a workflow's id, like 0191c0de-…-…");
-      return;
-    }
-    navigate(`/start/${encodeURIComponent(v)}`);
-  };
-  return (
-    <section className="card start-form" aria-labelledby="by-id-title" id="start-by-id">
-      <h2 id="by-id-title">Start a workflow by its link</h2>
-      <p>
-        Your role starts workflows but does not list them (that is for designers). Open the start link you were given
-        (<code>/console/start/&lt;workflow id&gt;</code>), or paste the workflow id here.
-      </p>
-      <form onSubmit={submit} noValidate aria-labelledby="by-id-title">
-        <div className={problem ? "field invalid" : "field"}>
-          <label htmlFor={fid}>Workflow id</label>
-          <input
-            id={fid}
-            name="workflow-id"
-            value={id}
-            spellCheck={false}
-            autoComplete="off"
-            aria-invalid={problem ? true : undefined}
-            aria-describedby={problem ? `${fid}-problem` : undefined}
-            onChange={(e) => setId(e.target.value)}
-          />
-          {problem && (
-            <p className="problem" role="alert" id={`${fid}-problem`}>
-              {problem}
-            </p>
-          )}
-        </div>
-        <p>
-          <button type="submit" className="primary" id="start-open">
-            Open its start form
-          </button>
-        </p>
-      </form>
-    </section>
   );
 }
 

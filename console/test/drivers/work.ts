@@ -65,25 +65,13 @@ export async function instanceStatus(cp: ConsolePage): Promise<string> {
 }
 
 /**
- * Goes to /start, picks the workflow by name, fills its start form by field label, starts it,
- * waits for its Form Activity page (/instances/:id) and returns the instance id. Designers and
- * admins pick it from the list (#workflow-list); a plain user may not list workflows
- * (ListWorkflows is for designers), so for them the workflow's id is looked up with the admin
- * key and typed into the page's "Workflow id" form (#start-by-id), as a user given a link would.
+ * Goes to /start, picks the workflow by name from the startable ones (ListPublishedWorkflows:
+ * users see them as designers do), fills its start form by field label, starts it, waits for
+ * its Form Activity page (/instances/:id) and returns the instance id.
  */
 export async function startInstance(cp: ConsolePage, workflowName: string, values: Record<string, string>): Promise<string> {
   await cp.goto("/start");
-  const shown = await cp.page.waitForSelector("#workflow-list, #start-by-id", { timeout: 20_000 });
-  const listed = (await shown!.evaluate((e) => e.id)) === "workflow-list";
-  if (listed) {
-    await cp.page.locator(`#workflow-list a[aria-label="Start ${workflowName.replace(/"/g, '\\"')}"]`).click();
-  } else {
-    const res = await cp.dev.rpc("WorkflowDesignService/ListWorkflows", { nameFilter: workflowName, pageSize: 500 });
-    const wf = (res.workflows ?? []).find((w: any) => w.draft?.name === workflowName && !w.archived);
-    if (!wf) throw new Error(`no workflow named ${JSON.stringify(workflowName)}`);
-    await fillByLabel(cp, "#start-by-id", { "Workflow id": wf.id });
-    await cp.page.click("#start-open");
-  }
+  await cp.page.locator(`#workflow-list a[aria-label="Start ${workflowName.replace(/"/g, '\\"')}"]`).setTimeout(20_000).click();
   await cp.page.waitForSelector("#start-form");
   await fillByLabel(cp, "#start-form", values);
   await cp.page.click("#start-submit");
