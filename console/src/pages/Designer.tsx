@@ -258,6 +258,10 @@ function Editor({ workflowId }: { workflowId: string }) {
   const [published, setPublished] = useState<number>();
   const [busy, setBusy] = useState<"save" | "publish">();
   const [checking, setChecking] = useState(true);
+  // The draft the shown check is of: until it is the current one, the status is busy (the
+  // check of an edit is debounced, so the effect that marks it checking runs after the edit
+  // is on screen).
+  const [checkedDraft, setCheckedDraft] = useState<unknown>();
 
   // The workflow as read: the start of editing (and again after a reload).
   useEffect(() => {
@@ -282,10 +286,12 @@ function Editor({ workflowId }: { workflowId: string }) {
         .then((res) => {
           if (n !== seq.current) return;
           setCheck({ state: "done", problems: res.problems.map(place) });
+          setCheckedDraft(draft);
           setChecking(false);
         })
         .catch((err: unknown) => {
           if (n !== seq.current) return;
+          setCheckedDraft(draft);
           setChecking(false);
           const ps: Problem[] = validationProblems(ConnectError.from(err));
           if (ConnectError.from(err).code === Code.InvalidArgument && ps.length > 0) setCheck({ state: "done", problems: ps.map(place) });
@@ -471,7 +477,7 @@ function Editor({ workflowId }: { workflowId: string }) {
         >
           Add transition{selectedStateKey ? ` from ${selectedStateKey}` : ""}
         </button>
-        <span className={`validation ${check.state === "done" && problems.length === 0 ? "ok" : problems.length > 0 ? "bad" : ""}`} id="validation-status" role="status" aria-busy={checking}>
+        <span className={`validation ${check.state === "done" && problems.length === 0 ? "ok" : problems.length > 0 ? "bad" : ""}`} id="validation-status" role="status" aria-busy={checking || checkedDraft !== draft}>
           {status}
         </span>
       </div>

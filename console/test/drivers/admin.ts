@@ -181,7 +181,7 @@ export async function waitForInstance(dev: Dev, id: string, pred: (i: any) => bo
     const { instance } = await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id });
     if (pred(instance)) return instance;
     if (Date.now() > deadline) throw new Error(`instance ${id} did not reach the expected state: ${JSON.stringify(instance)}`);
-    await new Promise<void>((r) => setImmediate(r));
+    await new Promise<void>((r) => setTimeout(r, 20)); // a poll interval, not a wait for time
   }
 }
 
