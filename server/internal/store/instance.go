@@ -13,9 +13,9 @@ import (
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/instance"
-	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/ent/predicate"
 	"github.com/flowhook/flowhook/ent/user"
+	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
