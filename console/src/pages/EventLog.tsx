@@ -19,7 +19,7 @@ import { EventLogService } from "../api";
 import { traceUrl } from "../prefs";
 import { Link } from "../router";
 import { Badge, enumLabel, ErrorNote, Loading, Page, Pager, providerName, Time, usePaging } from "../ui";
-import { SystemSelect, useQueryFilters } from "./admin/common";
+import { SystemSelect, TextFilter, useQueryFilters } from "./admin/common";
 import { SecuritySettingsSection } from "./admin/Security";
 
 const PROVIDERS = [Provider.DOCUSIGN, Provider.ONESPAN, Provider.CONNECTOR] as const;
@@ -215,35 +215,6 @@ function EventRow({ e }: { e: FlowEvent }) {
   );
 }
 
-function TextFilter({ id, label, value, onCommit }: { id: string; label: string; value: string; onCommit: (v: string) => void }) {
-  const [v, setV] = useState(value);
-  const [seen, setSeen] = useState(value);
-  if (seen !== value) {
-    setSeen(value);
-    setV(value);
-  }
-  const commit = () => {
-    if (v.trim() !== value) onCommit(v.trim());
-  };
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        type="search"
-        value={v}
-        onChange={(e) => setV(e.target.value)}
-        onBlur={commit}
-        onKeyDown={(e) => {
-          if (e.key === "Enter") {
-            e.preventDefault();
-            commit();
-          }
-        }}
-      />
-    </div>
-  );
-}
 
 function Reconcile() {
   const qc = useQueryClient();

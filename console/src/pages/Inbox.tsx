@@ -7,10 +7,10 @@ import { useState } from "react";
 import { WorkflowDesignService, WorkflowInstanceService } from "../api";
 import { Link } from "../router";
 import { ErrorNote, label, Loading, Page, Pager, Time, usePaging } from "../ui";
-import { useNames } from "./work/names";
-import { formValue, namer } from "./work/timeline";
-import { isOverdue, Overdue } from "./work/when";
-import "./work/work.css";
+import { useNames } from "./instance/names";
+import { formValue, namer } from "./instance/timeline";
+import { isOverdue, Overdue } from "./instance/when";
+import "./instance/instance.css";
 
 const PAGE_SIZE = 25;
 

@@ -17,7 +17,7 @@ import { useEffect, useMemo, useState, type FormEvent } from "react";
 import { IdentityService, WorkflowDesignService, WorkflowInstanceService } from "../api";
 import { Link } from "../router";
 import { enumLabel, ErrorNote, Loading, Page, Pager, providerName, StatusBadge, Time, usePaging } from "../ui";
-import { errText, SystemSelect, useQueryFilters } from "./admin/common";
+import { errText, SystemSelect, TextFilter, useQueryFilters } from "./admin/common";
 
 const STATUSES = [
   InstanceStatus.ACTIVE,
@@ -232,32 +232,6 @@ function cancellable(i: Instance): boolean {
   return i.status === InstanceStatus.ACTIVE || i.status === InstanceStatus.WAITING_EXTERNAL || i.status === InstanceStatus.FAILED;
 }
 
-/** A text filter applied on Enter or when the field is left (not on each key). */
-function TextFilter({ id, label, value, onCommit }: { id: string; label: string; value: string; onCommit: (v: string) => void }) {
-  const [v, setV] = useState(value);
-  useEffect(() => setV(value), [value]);
-  const commit = () => {
-    if (v.trim() !== value) onCommit(v.trim());
-  };
-  return (
-    <div className="field">
-      <label htmlFor={id}>{label}</label>
-      <input
-        id={id}
-        type="search"
-        value={v}
-        onChange={(e) => setV(e.target.value)}
-        onBlur={commit}
-        onKeyDown={(e) => {
-          if (e.key === "Enter") {
-            e.preventDefault();
-            commit();
-          }
-        }}
-      />
-    </div>
-  );
-}
 
 /** Instances per status under the other filters; a click filters by that status. */
 function Counts({ base, current, onPick }: { base: MessageInitShape<typeof InstanceFilterSchema>; current: string; onPick: (s: string) => void }) {

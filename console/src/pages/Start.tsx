@@ -8,7 +8,7 @@ import { WorkflowDesignService, WorkflowInstanceService } from "../api";
 import { checkForm, FormFields, initialValues, serverProblems, toFormData, type FormValues } from "../form";
 import { Link, navigate } from "../router";
 import { ErrorNote, Loading, Page, Pager, Time, usePaging } from "../ui";
-import "./work/work.css";
+import "./instance/instance.css";
 
 export function Start({ workflowId }: { workflowId?: string }) {
   return workflowId ? <StartOne workflowId={workflowId} /> : <Pick />;

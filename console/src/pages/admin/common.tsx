@@ -114,3 +114,34 @@ export function SystemSelect({ id, label, provider, connector, onChange }: { id:
     </div>
   );
 }
+
+/** A text filter applied on Enter or when the field is left (not on each key). */
+export function TextFilter({ id, label, value, onCommit }: { id: string; label: string; value: string; onCommit: (v: string) => void }) {
+  const [v, setV] = useState(value);
+  const [seen, setSeen] = useState(value);
+  if (seen !== value) {
+    setSeen(value);
+    setV(value);
+  }
+  const commit = () => {
+    if (v.trim() !== value) onCommit(v.trim());
+  };
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input
+        id={id}
+        type="search"
+        value={v}
+        onChange={(e) => setV(e.target.value)}
+        onBlur={commit}
+        onKeyDown={(e) => {
+          if (e.key === "Enter") {
+            e.preventDefault();
+            commit();
+          }
+        }}
+      />
+    </div>
+  );
+}
