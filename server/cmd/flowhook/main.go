@@ -23,6 +23,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -30,6 +32,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/flowhook/flowhook/server/internal/app"
 	"github.com/flowhook/flowhook/server/internal/auth"
@@ -175,6 +178,13 @@ func server(ctx context.Context, cmd config.Command, args []string, getenv func(
 		return err
 	}
 	defer a.Close()
+	if cfg.DebugAddr != "" {
+		stopDebug, err := serveDebug(cfg.DebugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
 	if cmd == config.Dev {
 		banner(stdout, cfg, a, tel.Metrics != nil)
 	} else if a.BootstrapKey != "" {
@@ -183,6 +193,26 @@ func server(ctx context.Context, cmd config.Command, args []string, getenv func(
 			"Use it as: Authorization: Bearer <key>. Set FLOWHOOK_BOOTSTRAP_ADMIN_KEY to choose it instead.\n\n", a.BootstrapKey)
 	}
 	return a.Serve(ctx, ln)
+}
+
+// serveDebug serves Go's profiles (net/http/pprof) on a listener of their own, so that they are
+// never on the API's port: `go tool pprof http://{addr}/debug/pprof/profile?seconds=30` for
+// CPU, `…/debug/pprof/allocs` for allocations. It returns the function that stops it.
+func serveDebug(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listener on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Warn("debug listener on: Go's profiles are served at /debug/pprof/ (keep it on loopback)", "debug_addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
 
 // banner tells a newcomer, on stdout, where everything is and what to do next.

@@ -268,3 +268,40 @@ func (s *running) sandbox(t *testing.T, args ...string) (int, string, string) {
 	code := run(t.Context(), append([]string{"sandbox"}, args...), env(map[string]string{"FLOWHOOK_ADDR": s.addr}), &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
+
+// TestDebugListener: -debug-addr serves Go's profiles on a listener of its own; the API's port
+// never serves them, and without the flag there is no such listener.
+func TestDebugListener(t *testing.T) {
+	dir := t.TempDir()
+	s := startServer(t, map[string]string{"FLOWHOOK_DEBUG_ADDR": "127.0.0.1:0"}, "serve", "-addr", "127.0.0.1:0", "-data-dir", dir)
+	var line struct {
+		Msg       string `json:"msg"`
+		DebugAddr string `json:"debug_addr"`
+	}
+	for _, l := range strings.Split(s.stderr.String(), "\n") {
+		if json.Unmarshal([]byte(l), &line) == nil && line.DebugAddr != "" {
+			break
+		}
+	}
+	require.NotEmpty(t, line.DebugAddr, s.stderr.String())
+	require.NotEqual(t, s.addr, line.DebugAddr)
+	get := func(url string) (int, string) {
+		res, err := http.Get(url)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.StatusCode, string(b)
+	}
+	code, body := get("http://" + line.DebugAddr + "/debug/pprof/")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "goroutine")
+	code, body = get("http://" + line.DebugAddr + "/debug/pprof/heap?debug=1")
+	require.Equal(t, http.StatusOK, code)
+	require.Contains(t, body, "heap profile")
+	code, _ = get(s.base + "/debug/pprof/")
+	require.Equal(t, http.StatusNotFound, code, "the API's port serves no profiles")
+
+	code = run(t.Context(), []string{"serve", "-debug-addr", "nonsense", "-data-dir", t.TempDir()}, env(nil), io.Discard, io.Discard)
+	require.NotZero(t, code)
+}

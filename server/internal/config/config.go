@@ -33,6 +33,9 @@ type Config struct {
 	LogFormat string
 	// DBMaxConns bounds the PostgreSQL pool (0: 20).
 	DBMaxConns int
+	// DebugAddr, when set, is a second listener serving Go's profiles (/debug/pprof/): CPU,
+	// heap, allocations, goroutines. Off by default; keep it on loopback.
+	DebugAddr string
 
 	// HTTP server hardening.
 	ReadHeaderTimeout time.Duration
@@ -244,6 +247,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 	if cmd == Serve {
 		boolean(&c.Sandbox, "sandbox", "SANDBOX", "serve the sandbox (fake providers under /sandbox/, unauthenticated) as flowhook dev does; never on a server others reach")
 		num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "PostgreSQL pool size (0: 20)")
+		str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "host:port of a second listener serving Go's profiles at /debug/pprof/ (empty: off); keep it on loopback")
 		dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
 		dur(&c.ReadTimeout, "read-timeout", "READ_TIMEOUT", "time to read a whole request")
 		dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "time to write a response")
@@ -354,6 +358,11 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "json" && c.LogFormat != "text" {
 		errs = append(errs, fmt.Errorf("log format %q: want json or text", c.LogFormat))
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			errs = append(errs, fmt.Errorf("debug-addr %q: want host:port, e.g. 127.0.0.1:6060", c.DebugAddr))
+		}
 	}
 	if c.DBMaxConns < 0 || c.DBMaxConns > 10000 {
 		errs = append(errs, fmt.Errorf("db max conns %d: want 0 to 10000", c.DBMaxConns))
