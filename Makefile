@@ -16,7 +16,7 @@ export TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres?sslmode=
 JAEGER_BIN := $(shell bash tools/ensure-jaeger.sh --path)
 export FLOWHOOK_JAEGER_BIN ?= $(JAEGER_BIN)
 
-.PHONY: run build generate check-generated lint breaking test test-go test-sdk test-console console-screenshots test-readme migration ensure-postgres jaeger jaeger-run bench bench-sdk fuzz soak clean
+.PHONY: run build generate check-generated lint breaking test test-go test-sdk test-console console-screenshots test-readme migration ensure-postgres jaeger jaeger-run bench bench-go bench-sdk fuzz soak clean
 
 ## run: `flowhook dev` — embedded SQLite in ./.flowhook, the sandbox providers (http://127.0.0.1:8080)
 run:
@@ -133,8 +133,14 @@ FUZZTIME ?= 30s
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash tools/fuzz.sh
 
-## bench: the Go benchmarks on PostgreSQL
+## bench: throughput and latency as ratios to PostgreSQL's own rate, in one sitting: pgbench's
+##        insert+update script, then server/cmd/loadgen against a fresh `flowhook serve` on the
+##        same PostgreSQL, then pgbench again (tools/bench.sh; results in bench-out/)
 bench: ensure-postgres
+	bash tools/bench.sh
+
+## bench-go: the Go benchmarks on PostgreSQL
+bench-go: ensure-postgres
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 ## bench-sdk: calls per second and latency through the TypeScript SDK, per transport
