@@ -11,12 +11,23 @@
 //	    [-scenario ingest-docusign,transition-docusign,…] [-mode closed -workers 16 | -mode open -rate 500]
 //	    [-duration 10s] [-sweep 10,100,500,1000 -svg sweep.svg] [-json out.json]
 //
+// Scenarios: ingest-docusign, ingest-onespan, ingest-connector (a signed notification stored
+// for a coupled work item, the instance left waiting), transition-docusign, transition-onespan,
+// transition-connector (the outcome that moves a waiting instance to its END state, checked
+// by counting the completed instances), start, take (TakeTransition as the assignee),
+// list-assigned and list-instances. The items a scenario needs are prepared before its timed
+// part; a scenario that uses one per request (transition-*, ingest-onespan, take) gets at most
+// -pool-max and stops early when they run out. The notes under the table say, for each
+// scenario, when flowhook answers (DocuSign and connector notifications are applied inline,
+// the 200 after the transition commits; OneSpan's callbacks are applied by a job).
+//
 // It does not start flowhook. It starts the provider fakes (server/cmd/fakeproviders, built
 // with `go build` unless -fakes-bin names it) unless -fakes names running ones, and points
 // flowhook's DocuSign, OneSpan and a new connector at them through the settings API (the
 // settings of a flowhook used for anything else are overwritten: use a flowhook of its own).
 // Setup names everything with a suffix of its own, so the tool can run again on the same
-// server. Everything it talks to must be on the loopback interface.
+// server. Everything it talks to must be on the loopback interface. -fakes takes the JSON line
+// a running fakeproviders printed, or its control URL with -fakes-docusign and -fakes-onespan.
 package main
 
 import (

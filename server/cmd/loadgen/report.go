@@ -105,7 +105,8 @@ func printNotes(w io.Writer, rows []row, cfg config) {
 		}
 	}
 	fmt.Fprintln(w, "Latency: closed loop, from send to answer; open loop, from each send's intended time (sends wait for a slot past -max-inflight; one more than -max-lag late is dropped).")
-	fmt.Fprintln(w, "CPU: ms per request, of the -server-pid process(es) and of every process named postgres on the machine (utime+stime, and ended children's).")
+	fmt.Fprintln(w, "CPU: ms per request, of the -server-pid process(es) and of every process named postgres on the machine (utime+stime, and ended children's),")
+	fmt.Fprintln(w, "     over the timed part: background work then (jobs left by the preparation, idle CPU) is divided among its requests, which weighs at low rates.")
 	if len(cfg.ServerPIDs) == 0 {
 		fmt.Fprintln(w, "srv cpu: not measured (no -server-pid).")
 	}
