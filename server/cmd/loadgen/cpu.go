@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every Linux
+// architecture Go supports.
+const clockTicks = 100
+
+// cpuTime is a process's CPU time from /proc/<pid>/stat: utime + stime, plus cutime + cstime
+// (its children that ended and were waited for). The children count for PostgreSQL: a
+// backend that ends during a scenario (a connection closed) leaves its time to the
+// postmaster's cutime rather than losing it.
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces: fields count from
+	// after its closing parenthesis, where field 3 (state) is rest[0].
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	rest := strings.Fields(s[i+1:])
+	if len(rest) < 15 {
+		return 0, fmt.Errorf("/proc/%d/stat: too short", pid)
+	}
+	var ticks int64
+	for _, f := range rest[11:15] { // fields 14 to 17: utime, stime, cutime, cstime
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTicks, nil
+}
+
+// cpuOf sums the CPU time of pids; a process that is gone is an error.
+func cpuOf(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		t, err := cpuTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
+}
+
+// postgresCPU sums the CPU time of every process named postgres on the machine (other
+// databases' included: run on a quiet server).
+func postgresCPU() time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var sum time.Duration
+	for _, d := range dirs {
+		comm, err := os.ReadFile(filepath.Join(d, "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(d))
+		if t, err := cpuTime(pid); err == nil {
+			sum += t
+		}
+	}
+	return sum
+}
+
+// cpuMeter reads the server's and the database's CPU time before and after a scenario.
+type cpuMeter struct {
+	serverPIDs []int
+	db         bool
+}
+
+type cpuSample struct {
+	server, db time.Duration
+	serverOK   bool
+}
+
+func (m cpuMeter) sample() cpuSample {
+	var s cpuSample
+	if len(m.serverPIDs) > 0 {
+		t, err := cpuOf(m.serverPIDs)
+		s.server, s.serverOK = t, err == nil
+	}
+	if m.db {
+		s.db = postgresCPU()
+	}
+	return s
+}
+
+// perRequest is the CPU milliseconds per request between two samples (-1: not measured).
+func (m cpuMeter) perRequest(before, after cpuSample, n int64) (server, db float64) {
+	server, db = -1, -1
+	if n <= 0 {
+		return server, db
+	}
+	if before.serverOK && after.serverOK {
+		server = float64((after.server - before.server).Microseconds()) / 1000 / float64(n)
+	}
+	if m.db {
+		db = float64((after.db - before.db).Microseconds()) / 1000 / float64(n)
+	}
+	return server, db
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+)
+
+// TestLoadgen runs the tool end to end against a real flowhook (`serve` on a fresh
+// PostgreSQL database) and the real fakes: a few scenarios for about a second each, in both
+// modes. Every row must have answers and no error, and the transitions must have moved their
+// instances.
+func TestLoadgen(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	bin := t.TempDir()
+	build := func(name string) string {
+		out := filepath.Join(bin, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/flowhook/flowhook/server/cmd/"+name)
+		msg, err := cmd.CombinedOutput()
+		require.NoError(t, err, "go build %s: %s", name, msg)
+		return out
+	}
+	var flowhook, fakesBin string
+	var wg sync.WaitGroup
+	wg.Go(func() { flowhook = build("flowhook") })
+	wg.Go(func() { fakesBin = build("fakeproviders") })
+	dbURL := dbtest.NewPostgres(t)
+	wg.Wait()
+
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	const key = "fh_loadgen_test_0123456789abcdef"
+	srv := exec.Command(flowhook, "serve")
+	srv.Env = append(os.Environ(), "FLOWHOOK_DATABASE_URL="+dbURL, "FLOWHOOK_ADDR=127.0.0.1:"+strconv.Itoa(port),
+		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY="+key, "FLOWHOOK_SECRET_KEY="+randomKey(32), "FLOWHOOK_LOG_LEVEL=warn",
+		"OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none", "OTEL_LOGS_EXPORTER=none")
+	var srvLog bytes.Buffer
+	srv.Stdout, srv.Stderr = &srvLog, &srvLog
+	require.NoError(t, srv.Start())
+	exited := make(chan struct{})
+	go func() { _ = srv.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = srv.Process.Signal(syscall.SIGTERM)
+		<-exited
+		if t.Failed() {
+			t.Log("flowhook's log:\n" + srvLog.String())
+		}
+	})
+	require.Eventually(t, func() bool {
+		select {
+		case <-exited:
+			return true // fails below
+		default:
+		}
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	}, time.Minute, 50*time.Millisecond)
+	select {
+	case <-exited:
+		t.Fatalf("flowhook exited:\n%s", srvLog.String())
+	default:
+	}
+
+	jsonPath := filepath.Join(t.TempDir(), "rows.json")
+	cfg := defaults()
+	cfg.URL, cfg.Key, cfg.FakesBin, cfg.ServerPIDs, cfg.JSON = base, key, fakesBin, []int{srv.Process.Pid}, jsonPath
+	cfg.Duration, cfg.PoolMax, cfg.IngestPool, cfg.Workers = time.Second, 60, 10, 4
+	cfg.Scenarios = []string{"ingest-docusign", "transition-docusign", "transition-onespan", "take", "list-assigned"}
+	var out, logs bytes.Buffer
+	closed, err := run(ctx, cfg, &out, &logs)
+	t.Log("\n" + out.String())
+	require.NoError(t, err, logs.String())
+
+	cfg.Mode, cfg.Rate, cfg.JSON = "open", 40, ""
+	cfg.Scenarios = []string{"ingest-connector", "transition-connector", "start", "list-instances"}
+	out.Reset()
+	open, err := run(ctx, cfg, &out, &logs)
+	t.Log("\n" + out.String())
+	require.NoError(t, err, logs.String())
+
+	rows := append(closed, open...)
+	require.Len(t, rows, 9)
+	for _, r := range rows {
+		require.Positive(t, r.Count, r.Scenario)
+		require.Zero(t, r.Errors, "%s: %s", r.Scenario, r.FirstError)
+		require.Zero(t, r.Dropped, r.Scenario)
+		require.Empty(t, r.Problem, r.Scenario)
+		require.Positive(t, r.P99, r.Scenario)
+		require.GreaterOrEqual(t, r.Max, r.P99, r.Scenario)
+		require.GreaterOrEqual(t, r.ServerCPU, 0.0, "%s: the server's CPU was measured", r.Scenario)
+		switch r.Scenario {
+		case "transition-docusign", "transition-onespan", "transition-connector", "take":
+			require.NotNil(t, r.Moved, r.Scenario)
+			require.Equal(t, r.Count, *r.Moved, "%s: every transition moved its instance", r.Scenario)
+		}
+	}
+	require.Equal(t, "open", open[0].Mode)
+	require.InDelta(t, 40, open[0].Rate, 10, "the open loop keeps its pace")
+
+	var written struct {
+		Rows []row `json:"rows"`
+	}
+	b, err := os.ReadFile(jsonPath)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &written))
+	require.Len(t, written.Rows, len(closed))
+	require.Equal(t, "transition-docusign", written.Rows[1].Scenario)
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// fakeClock is time that moves only when told: SleepUntil jumps to its time when that is later.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) SleepUntil(ctx context.Context, t time.Time) error {
+	c.advanceTo(t)
+	return ctx.Err()
+}
+
+func (c *fakeClock) advanceTo(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.now) {
+		c.now = t
+	}
+}
+
+// TestOpenLoopCoordinatedOmission: ten sends paced 10 ms apart, one outstanding at most; the
+// first stalls the server for 100 ms. The nine behind it go out late, and each one's latency
+// counts from its intended time (90, 80, …, 10 ms), not from when it went out (0 ms) — what
+// a closed loop would have reported and so hidden the stall.
+func TestOpenLoopCoordinatedOmission(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	stall := func(clk *fakeClock) request {
+		return func(_ context.Context, i int) error {
+			if i == 0 {
+				clk.advanceTo(start.Add(100 * time.Millisecond))
+			}
+			return nil
+		}
+	}
+	s := shape{open: true, rate: 100, duration: 100 * time.Millisecond, maxInflight: 1}
+
+	clk := &fakeClock{now: start}
+	o := openLoop(context.Background(), clk, s, 0, stall(clk))
+	require.EqualValues(t, 10, o.ok)
+	require.Zero(t, o.errors)
+	require.Zero(t, o.dropped)
+	require.Equal(t, 100*time.Millisecond, o.elapsed)
+	require.InDelta(t, 100_000, o.hist.Max(), 100, "the stalled send: 100 ms (to the histogram's precision)")
+	require.InDelta(t, 10_000, o.hist.Min(), 10, "the last send, 10 ms late")
+	require.InDelta(t, 55_000, o.hist.Mean(), 100, "100, 90, …, 10 ms")
+	require.InDelta(t, 90_000, o.hist.ValueAtQuantile(90), 100)
+
+	// With -max-lag 50 ms, the sends more than 50 ms late are dropped, not sent.
+	s.maxLag = 50 * time.Millisecond
+	clk = &fakeClock{now: start}
+	o = openLoop(context.Background(), clk, s, 0, stall(clk))
+	require.EqualValues(t, 4, o.dropped, "the sends intended at 10 to 40 ms")
+	require.EqualValues(t, 6, o.ok)
+	require.InDelta(t, 50_000, o.hist.ValueAtQuantile(80), 100, "the send intended at 50 ms went out at 100 ms")
+}
+
+// TestOpenLoopLimitAndErrors: an open loop makes no more requests than the items prepared,
+// and counts failures apart from latencies.
+func TestOpenLoopLimitAndErrors(t *testing.T) {
+	t.Parallel()
+	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	clk := &fakeClock{now: start}
+	var mu sync.Mutex
+	seen := map[int]bool{}
+	o := openLoop(context.Background(), clk, shape{open: true, rate: 1000, duration: time.Second, maxInflight: 8}, 25,
+		func(_ context.Context, i int) error {
+			mu.Lock()
+			defer mu.Unlock()
+			seen[i] = true
+			if i%5 == 0 {
+				return errors.New("boom")
+			}
+			return nil
+		})
+	require.Len(t, seen, 25)
+	require.EqualValues(t, 20, o.ok)
+	require.EqualValues(t, 5, o.errors)
+	require.EqualError(t, o.firstErr, "boom")
+	require.EqualValues(t, 20, o.hist.TotalCount())
+}
+
+// TestClosedLoop: workers stop at the count, every request is made once.
+func TestClosedLoop(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	seen := map[int]int{}
+	o := closedLoop(context.Background(), shape{workers: 4, duration: time.Minute, count: 100}, 0, func(_ context.Context, i int) error {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[i]++
+		return nil
+	})
+	require.EqualValues(t, 100, o.ok)
+	require.Len(t, seen, 100)
+	for i, n := range seen {
+		require.Equal(t, 1, n, "request %d", i)
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"http://localhost:8080", true},
+		{"http://[::1]:8080", true},
+		{"http://127.0.0.2", true},
+		{"http://10.0.0.1:8080", false},
+		{"https://example.com", false},
+		{"ftp://127.0.0.1", false},
+		{"127.0.0.1:8080", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			err := loopbackOnly(tc.url)
+			require.Equal(t, tc.ok, err == nil, fmt.Sprint(err))
+		})
+	}
+}
+
+func TestFlags(t *testing.T) {
+	t.Parallel()
+	var stderr bytes.Buffer
+	cfg, err := parseFlags([]string{"-key", "k", "-mode", "open", "-rate", "500", "-scenario", "take", "-sweep", "10,100", "-svg", "x.svg", "-server-pid", "1,2"}, &stderr)
+	require.NoError(t, err)
+	require.Equal(t, []float64{10, 100}, cfg.Sweep)
+	require.Equal(t, []int{1, 2}, cfg.ServerPIDs)
+	_, err = parseFlags([]string{"-key", "k", "-url", "http://192.168.1.1:8080"}, &stderr)
+	require.ErrorContains(t, err, "loopback")
+	_, err = parseFlags([]string{"-key", "k", "-sweep", "10"}, &stderr)
+	require.ErrorContains(t, err, "name one -scenario")
+	_, err = parseFlags([]string{"-key", "k", "-scenario", "nope"}, &stderr)
+	require.ErrorContains(t, err, "unknown")
+}
+
+// TestSweepSVG: the plot has both series, a point per rate and labelled axes.
+func TestSweepSVG(t *testing.T) {
+	t.Parallel()
+	rows := []row{
+		{Scenario: "transition-docusign", Mode: "open", TargetRate: 10, Rate: 10, P50: 3, P99: 8},
+		{Scenario: "transition-docusign", Mode: "open", TargetRate: 100, Rate: 99, P50: 4, P99: 20},
+		{Scenario: "transition-docusign", Mode: "open", TargetRate: 1000, Rate: 400, P50: 900, P99: 2400},
+	}
+	svg := sweepSVG(rows)
+	require.Contains(t, svg, "<svg")
+	require.Contains(t, svg, "offered load")
+	require.Contains(t, svg, "latency (ms")
+	require.Equal(t, 2, bytes.Count([]byte(svg), []byte("<polyline")))
+	require.Equal(t, 6, bytes.Count([]byte(svg), []byte("<circle")))
+}

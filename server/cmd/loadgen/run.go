@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/flowhook/flowhook/client"
+)
+
+// run sets flowhook up, runs the scenarios, prints a row for each to out, and writes the JSON
+// and the SVG when asked. A scenario that cannot be prepared ends the run with an error; the
+// rows so far are printed and written.
+func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
+	began := time.Now()
+	logf := func(format string, args ...any) {
+		if cfg.Verbose {
+			fmt.Fprintf(logw, "%7.1fs  %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
+		}
+	}
+	conns := max(cfg.Workers, cfg.MaxInflight, 64)
+	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute}}
+	defer hc.CloseIdleConnections()
+
+	f, err := openFakes(ctx, cfg, &http.Client{Timeout: 2 * time.Minute}, logf)
+	if err != nil {
+		return nil, err
+	}
+	defer f.stop()
+	logf("fakes: %s", f.urls.Control)
+
+	b := &bench{baseURL: cfg.URL, hc: hc, admin: client.New(hc, cfg.URL, cfg.Key), fakes: f, suffix: runSuffix(), logf: logf, ingestSize: cfg.IngestPool}
+	if err := setUp(ctx, b); err != nil {
+		return nil, fmt.Errorf("set up: %w", err)
+	}
+	logf("set up (suffix %s): providers point at the fakes, workflows published", b.suffix)
+
+	meter := cpuMeter{serverPIDs: cfg.ServerPIDs, db: cfg.DBCPU}
+	var rows []row
+	printHeader(out)
+	var runErr error
+	for _, name := range cfg.Scenarios {
+		shapes := []shape{{open: cfg.Mode == "open", workers: cfg.Workers, rate: cfg.Rate, duration: cfg.Duration,
+			count: cfg.Count, maxInflight: cfg.MaxInflight, maxLag: cfg.MaxLag}}
+		if len(cfg.Sweep) > 0 {
+			shapes = shapes[:0]
+			for _, r := range cfg.Sweep {
+				shapes = append(shapes, shape{open: true, rate: r, duration: cfg.Duration, count: cfg.Count, maxInflight: cfg.MaxInflight, maxLag: cfg.MaxLag})
+			}
+		}
+		for _, s := range shapes {
+			if ctx.Err() != nil {
+				break
+			}
+			r, err := runScenario(ctx, b, b.scenario(name), s, cfg.PoolMax, meter)
+			if err != nil {
+				runErr = fmt.Errorf("%s: %w", name, err)
+				break
+			}
+			printRow(out, r)
+			rows = append(rows, r)
+		}
+		if runErr != nil || ctx.Err() != nil {
+			break
+		}
+	}
+	printNotes(out, rows, cfg)
+	if cfg.JSON != "" {
+		if err := writeJSON(cfg.JSON, rows); err != nil {
+			return rows, err
+		}
+	}
+	if cfg.SVG != "" && len(rows) > 0 {
+		if err := os.WriteFile(cfg.SVG, []byte(sweepSVG(rows)), 0o644); err != nil {
+			return rows, err
+		}
+	}
+	if runErr == nil {
+		runErr = ctx.Err()
+	}
+	return rows, runErr
+}
+
+// runScenario prepares sc's items, runs it in shape s between two CPU samples, and checks
+// the instances it moved.
+func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax int, meter cpuMeter) (row, error) {
+	// A scenario that uses one item per request gets as many as the run can use, at most
+	// poolMax: the closed loop's count, or poolMax; the open loop's rate × duration.
+	need := poolMax
+	if s.open {
+		need = min(need, int(math.Ceil(s.rate*s.duration.Seconds())))
+	}
+	if s.count > 0 {
+		need = min(need, s.count)
+	}
+	var items []item
+	if sc.prepare != nil {
+		var err error
+		if items, err = sc.prepare(ctx, need); err != nil {
+			return row{}, fmt.Errorf("prepare: %w", err)
+		}
+	}
+	limit := 0
+	if sc.consumes {
+		limit = len(items)
+	}
+	do := func(ctx context.Context, i int) error {
+		var it item
+		if len(items) > 0 {
+			it = items[i%len(items)]
+		}
+		return sc.do(ctx, it, i)
+	}
+	var before int64
+	if sc.moved != nil {
+		var err error
+		if before, err = sc.moved(ctx); err != nil {
+			return row{}, err
+		}
+	}
+	b.logf("%s: %d items ready; running", sc.name, len(items))
+	cpu0 := meter.sample()
+	var o outcome
+	if s.open {
+		o = openLoop(ctx, realClock{}, s, limit, do)
+	} else {
+		o = closedLoop(ctx, s, limit, do)
+	}
+	cpu1 := meter.sample()
+	r := newRow(sc, s, o)
+	r.ServerCPU, r.DBCPU = meter.perRequest(cpu0, cpu1, o.ok+o.errors)
+	if sc.moved != nil {
+		after, err := sc.moved(context.WithoutCancel(ctx))
+		if err != nil {
+			return r, err
+		}
+		moved := after - before
+		r.Moved = &moved
+		if moved != o.ok {
+			r.Problem = fmt.Sprintf("%d answered 200 but %d instances moved", o.ok, moved)
+		}
+	}
+	return r, nil
+}

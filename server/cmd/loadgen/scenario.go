@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"connectrpc.com/connect"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+)
+
+// scenario is what one row measures.
+type scenario struct {
+	name string
+	// consumes: each request uses up one prepared item (a transition ends its instance).
+	consumes bool
+	// prepare readies the items before the timed part: n of them when the scenario consumes
+	// them, else a pool it cycles through (nil: no items).
+	prepare func(ctx context.Context, n int) ([]item, error)
+	do      func(ctx context.Context, it item, i int) error
+	// moved counts the instances the scenario has moved so far (nil: it moves none); a row
+	// reports the difference over its run, checked against the successful requests.
+	moved func(ctx context.Context) (int64, error)
+	note  string
+}
+
+func (b *bench) scenario(name string) scenario {
+	completed := func(workflowID string) func(context.Context) (int64, error) {
+		return func(ctx context.Context) (int64, error) {
+			return b.countStatus(ctx, workflowID, flowhookv1.InstanceStatus_INSTANCE_STATUS_COMPLETED)
+		}
+	}
+	external := func(s string) func(context.Context, int) ([]item, error) {
+		return func(ctx context.Context, n int) ([]item, error) { return b.prepareExternal(ctx, s, n) }
+	}
+	pool := func(s string) func(context.Context, int) ([]item, error) {
+		return func(ctx context.Context, _ int) ([]item, error) { return b.ingestPool(ctx, s, b.ingestSize) }
+	}
+	humanPool := func(ctx context.Context, _ int) ([]item, error) { return b.humanPool(ctx) }
+	switch name {
+	case "ingest-docusign":
+		return scenario{name: name, prepare: pool("docusign"), do: b.docuSignEvent("envelope-sent", "sent"),
+			note: "envelope-sent (progress) for coupled envelopes; inline: 200 after the event commits"}
+	case "ingest-onespan":
+		return scenario{name: name, consumes: true, prepare: external("onespan"), do: b.oneSpanCallback("PACKAGE_COMPLETE"),
+			note: "PACKAGE_COMPLETE for coupled packages still SENT at the fake: 200 once stored PENDING; the job reads the package back, unconfirmed: nothing moves"}
+	case "ingest-connector":
+		return scenario{name: name, prepare: pool("connector"), do: b.connectorEvent("ticket.commented"),
+			note: "ticket.commented (progress) for coupled tickets; inline: 200 after the event commits"}
+	case "transition-docusign":
+		return scenario{name: name, consumes: true, prepare: external("docusign"), do: b.docuSignEvent("envelope-completed", "completed"),
+			moved: completed(b.external["docusign"]), note: "envelope-completed; applied inline: the 200 comes after the transition commits, so latency = webhook → transition"}
+	case "transition-onespan":
+		return scenario{name: name, consumes: true, prepare: external("onespan"), do: b.oneSpanComplete,
+			moved: completed(b.external["onespan"]), note: "the fake completes the package and posts its callbacks (200 = stored PENDING); a job reads the package back and moves the instance: latency runs until GetInstance sees it COMPLETED (polled every 5 ms)"}
+	case "transition-connector":
+		return scenario{name: name, consumes: true, prepare: external("connector"), do: b.connectorEvent("ticket.resolved"),
+			moved: completed(b.external["connector"]), note: "ticket.resolved; applied inline: the 200 comes after the transition commits"}
+	case "start":
+		return scenario{name: name, do: b.start, note: "StartInstance of the HUMAN workflow (START → HUMAN)"}
+	case "take":
+		return scenario{name: name, consumes: true, prepare: func(ctx context.Context, n int) ([]item, error) {
+			return b.startMany(ctx, b.human, n, nil)
+		}, do: b.take, moved: completed(b.human), note: "TakeTransition HUMAN → END as the assignee"}
+	case "list-assigned":
+		return scenario{name: name, prepare: humanPool, do: b.listAssigned, note: "ListAssignedToMe as the assignee, 50 a page"}
+	case "list-instances":
+		return scenario{name: name, prepare: humanPool, do: b.listInstances, note: "ListInstances {workflow, ACTIVE}, 50 a page, as admin"}
+	}
+	panic("unknown scenario " + name) // names are validated with the flags
+}
+
+var eventSeq atomic.Int64
+
+// docuSignEvent posts a Connect JSON SIM message signed with the fake's HMAC key.
+func (b *bench) docuSignEvent(event, status string) func(context.Context, item, int) error {
+	return func(ctx context.Context, it item, _ int) error {
+		at := time.Now().UTC().Add(time.Duration(eventSeq.Add(1)) * time.Microsecond).Format("2006-01-02T15:04:05.0000000Z")
+		body := fmt.Appendf(nil, `{"event":%q,"apiVersion":"v2.1","uri":"/restapi/v2.1/accounts/%s/envelopes/%s","retryCount":0,`+
+			`"configurationId":1,"generatedDateTime":%q,"data":{"accountId":%q,"envelopeId":%q,`+
+			`"envelopeSummary":{"status":%q,"envelopeId":%q,"statusChangedDateTime":%q}}}`,
+			event, b.docuSignAccount, it.externalID, at, b.docuSignAccount, it.externalID, status, it.externalID, at)
+		h := http.Header{"Content-Type": {"application/json"}}
+		h.Set("X-DocuSign-Signature-1", docusignfake.Signature(body, b.docuSignHMAC))
+		h.Set("X-Authorization-Digest", "HMACSHA256")
+		h.Set("X-DocuSign-AccountId", b.docuSignAccount)
+		return b.post(ctx, "/webhooks/DocuSign", body, h)
+	}
+}
+
+// oneSpanCallback posts a callback with the callback key.
+func (b *bench) oneSpanCallback(event string) func(context.Context, item, int) error {
+	return func(ctx context.Context, it item, _ int) error {
+		at := time.Now().UTC().Add(time.Duration(eventSeq.Add(1)) * time.Millisecond).Format("2006-01-02T15:04:05.000Z")
+		body := fmt.Appendf(nil, `{"@class":"com.silanis.esl.packages.event.ESLProcessEvent","name":%q,"sessionUser":"loadgen",`+
+			`"packageId":%q,"message":null,"documentId":null,"createdDate":%q}`, event, it.externalID, at)
+		h := http.Header{"Content-Type": {"application/json; charset=utf-8"}, "Authorization": {"Basic " + b.oneSpanKey}}
+		return b.post(ctx, "/webhooks/OneSpan", body, h)
+	}
+}
+
+// oneSpanComplete has the fake complete the package (it posts the callbacks), then waits for
+// the instance to complete.
+func (b *bench) oneSpanComplete(ctx context.Context, it item, _ int) error {
+	if err := b.fakes.control(ctx, "POST", "/onespan/packages/"+it.externalID+"/complete", nil, nil); err != nil {
+		return err
+	}
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		res, err := b.admin.Instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: it.instanceID}))
+		if err != nil {
+			return err
+		}
+		switch st := res.Msg.GetInstance().GetStatus(); st {
+		case flowhookv1.InstanceStatus_INSTANCE_STATUS_COMPLETED:
+			return nil
+		case flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL:
+		default:
+			return fmt.Errorf("instance %s is %s, not COMPLETED", it.instanceID, st)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("instance %s still waits a minute after its package completed", it.instanceID)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// connectorEvent posts a ticket event signed the Standard Webhooks way.
+func (b *bench) connectorEvent(typ string) func(context.Context, item, int) error {
+	return func(ctx context.Context, it item, i int) error {
+		now := time.Now()
+		body := fmt.Appendf(nil, `{"type":%q,"timestamp":%q,"data":{"id":%q,"reason":"loadgen %d"}}`,
+			typ, now.UTC().Format(time.RFC3339Nano), it.externalID, i)
+		h := http.Header{"Content-Type": {"application/json"}}
+		if err := standardwebhooks.SetHeaders(h, []string{b.connectorSecret}, "msg_"+randomKey(12), now, body); err != nil {
+			return err
+		}
+		return b.post(ctx, "/webhooks/c2i/"+b.connector, body, h)
+	}
+}
+
+// errStatus is a webhook answered with something other than 200.
+var errStatus = errors.New("not 200")
+
+func (b *bench) post(ctx context.Context, path string, body []byte, h http.Header) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+path, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header = h
+	res, err := b.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: POST %s: %d %s", errStatus, path, res.StatusCode, bytes.TrimSpace(msg))
+	}
+	return nil
+}
+
+func (b *bench) start(ctx context.Context, _ item, i int) error {
+	_, err := b.admin.Instances.StartInstance(ctx, connect.NewRequest(&flowhookv1.StartInstanceRequest{
+		WorkflowId: b.human, RequestId: "loadgen-" + b.suffix + "-s" + strconv.Itoa(i) + "-" + randomKey(6)}))
+	return err
+}
+
+func (b *bench) take(ctx context.Context, it item, _ int) error {
+	_, err := b.user.Instances.TakeTransition(ctx, connect.NewRequest(&flowhookv1.TakeTransitionRequest{
+		InstanceId: it.instanceID, TransitionKey: "approve", ExpectedRevision: it.revision}))
+	return err
+}
+
+func (b *bench) listAssigned(ctx context.Context, _ item, _ int) error {
+	res, err := b.user.Instances.ListAssignedToMe(ctx, connect.NewRequest(&flowhookv1.ListAssignedToMeRequest{PageSize: 50}))
+	if err == nil && len(res.Msg.GetInstances()) == 0 {
+		err = errors.New("ListAssignedToMe: nothing assigned")
+	}
+	return err
+}
+
+func (b *bench) listInstances(ctx context.Context, _ item, _ int) error {
+	res, err := b.admin.Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{
+		Filter: &flowhookv1.InstanceFilter{WorkflowId: b.human, Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_ACTIVE}, PageSize: 50}))
+	if err == nil && len(res.Msg.GetInstances()) == 0 {
+		err = errors.New("ListInstances: none")
+	}
+	return err
+}
+
+// humanPool makes sure the assignee has instances to list: 200 ACTIVE ones, once per run.
+func (b *bench) humanPool(ctx context.Context) ([]item, error) {
+	b.mu.Lock()
+	pool := b.pools["human"]
+	b.mu.Unlock()
+	if len(pool) > 0 {
+		return nil, nil
+	}
+	pool, err := b.startMany(ctx, b.human, 200, nil)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	b.pools["human"] = pool
+	b.mu.Unlock()
+	return nil, nil
+}
