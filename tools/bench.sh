@@ -10,7 +10,9 @@
 #   3. server/cmd/loadgen drives it through the real HTTP endpoints (signed webhooks of real
 #      coupled work items, StartInstance/TakeTransition, the lists), closed loop and paced,
 #      and reports rates, p50/p99/p99.9 and the CPU per request of flowhook and PostgreSQL.
-#   4. pgbench runs again; the ratios are to the mean of the two pgbench runs.
+#   4. The same with 2 and 3 replicas on one database (BENCH_REPLICAS="2 3"), requests round
+#      robin, for the webhook, start and take scenarios.
+#   5. pgbench runs again; the ratios are to the mean of the two pgbench runs.
 #
 # Output: the table on stdout, and BENCH_OUT (default bench-out/) holds rows.json, pgbench.txt,
 # latency.svg (p50/p99 against offered load) and the server's log. Everything talks to
@@ -28,14 +30,14 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
 bash tools/ensure-postgres.sh >/dev/null
-for tool in pgbench psql jq; do
+for tool in pgbench psql jq bc curl python3; do
   command -v "$tool" >/dev/null || { echo "bench: $tool is needed (apt-get install postgresql-client jq)" >&2; exit 1; }
 done
 
 work=$(mktemp -d)
 server_pid=""
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; fi
+  stop_replicas 2>/dev/null || true
   psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS flowhook_bench WITH (FORCE)" -c "DROP DATABASE IF EXISTS pgbench_bench WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -57,42 +59,80 @@ echo "bench: pgbench (insert + update per transaction, 8 clients, ${PGBENCH_SECO
 tps1=$(run_pgbench)
 echo "bench: pgbench ${tps1} tps"
 
-psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS flowhook_bench WITH (FORCE)" -c "CREATE DATABASE flowhook_bench" >/dev/null
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 key="fh_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-dport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-FLOWHOOK_DATABASE_URL="$PG/flowhook_bench?sslmode=disable" \
-  FLOWHOOK_SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
-  FLOWHOOK_BOOTSTRAP_ADMIN_KEY="$key" \
-  OTEL_TRACES_EXPORTER=none \
-  "$work/flowhook" serve -addr "127.0.0.1:$port" -debug-addr "127.0.0.1:$dport" -log-level warn >"$OUT/flowhook.log" 2>&1 &
-server_pid=$!
-for _ in $(seq 1 300); do
-  curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  kill -0 "$server_pid" 2>/dev/null || { echo "bench: flowhook exited:" >&2; cat "$OUT/flowhook.log" >&2; exit 1; }
-  sleep 0.1
-done
-curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null
+secret="$(head -c 32 /dev/urandom | base64)"
+server_pid=""
+# start_replicas N: N flowhook serve on a fresh database flowhook_bench; sets urls and server_pid.
+start_replicas() {
+  stop_replicas
+  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS flowhook_bench WITH (FORCE)" -c "CREATE DATABASE flowhook_bench" >/dev/null
+  FLOWHOOK_DATABASE_URL="$PG/flowhook_bench?sslmode=disable" FLOWHOOK_SECRET_KEY="$secret" \
+    "$work/flowhook" migrate -log-level warn >>"$OUT/flowhook.log" 2>&1
+  urls="" pids=""
+  for i in $(seq 1 "$1"); do
+    local port dport
+    port=$(free_port) dport=$(free_port)
+    FLOWHOOK_DATABASE_URL="$PG/flowhook_bench?sslmode=disable" FLOWHOOK_SECRET_KEY="$secret" \
+      FLOWHOOK_BOOTSTRAP_ADMIN_KEY="$key" OTEL_TRACES_EXPORTER=none \
+      "$work/flowhook" serve -addr "127.0.0.1:$port" -debug-addr "127.0.0.1:$dport" -log-level warn >>"$OUT/flowhook.log" 2>&1 &
+    pids="${pids:+$pids,}$!" urls="${urls:+$urls,}http://127.0.0.1:$port"
+    [ "$i" = 1 ] && debug="127.0.0.1:$dport"
+    for _ in $(seq 1 300); do
+      curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+      sleep 0.1
+    done
+    curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "bench: flowhook did not start:" >&2; tail -20 "$OUT/flowhook.log" >&2; exit 1; }
+  done
+  server_pid=$pids
+}
+stop_replicas() {
+  [ -n "$server_pid" ] || return 0
+  for p in ${server_pid//,/ }; do kill "$p" 2>/dev/null || true; done
+  for p in ${server_pid//,/ }; do wait "$p" 2>/dev/null || true; done
+  server_pid=""
+}
+loadgen() { "$work/loadgen" -key "$key" -fakes-bin "$work/fakeproviders" -server-pid "$server_pid" -url "$urls" "$@"; }
 
+: >"$OUT/flowhook.log"
+start_replicas 1
 if [ "${BENCH_PROFILE:-0}" = 1 ]; then
-  (curl -fsS "http://127.0.0.1:$dport/debug/pprof/profile?seconds=$((SECONDS_EACH * 2))" -o "$OUT/cpu.pprof" || true) &
+  (curl -fsS "http://$debug/debug/pprof/profile?seconds=$((SECONDS_EACH * 3))" -o "$OUT/cpu.pprof" || true) &
+  profile_pid=$!
 fi
-
-echo "bench: loadgen against flowhook (pid $server_pid), ${SECONDS_EACH}s a scenario"
-"$work/loadgen" -url "http://127.0.0.1:$port" -key "$key" -server-pid "$server_pid" \
-  -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -json "$OUT/closed.json" | tee "$OUT/closed.txt"
-"$work/loadgen" -url "http://127.0.0.1:$port" -key "$key" -server-pid "$server_pid" -scenario transition-docusign \
-  -mode open -sweep "$SWEEP" -duration "${SECONDS_EACH}s" -svg "$OUT/latency.svg" -json "$OUT/open.json" | tee "$OUT/open.txt"
-wait
+echo "bench: loadgen against one flowhook (pid $server_pid), closed loop, $WORKERS workers, ${SECONDS_EACH}s a scenario"
+loadgen -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -json "$OUT/closed.json" | tee "$OUT/closed.txt"
+echo "bench: loadgen, paced (open loop): webhook → transition at each rate"
+loadgen -scenario transition-docusign -sweep "$SWEEP" -duration "${SECONDS_EACH}s" -svg "$OUT/latency.svg" -json "$OUT/open.json" | tee "$OUT/open.txt"
+[ -z "${profile_pid:-}" ] || wait "$profile_pid"
+replica_files=()
+for n in ${BENCH_REPLICAS:-2 3}; do
+  start_replicas "$n"
+  echo "bench: $n replicas on the same PostgreSQL, requests round robin"
+  loadgen -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -scenario "ingest-docusign,transition-docusign,start,take" \
+    -json "$OUT/replicas-$n.json" | tee "$OUT/replicas-$n.txt"
+  replica_files+=("$OUT/replicas-$n.json")
+done
+stop_replicas
 
 echo "bench: pgbench again"
 tps2=$(run_pgbench)
 echo "bench: pgbench ${tps2} tps"
 
-jq -s --argjson a "$tps1" --argjson b "$tps2" -r '
-  (($a + $b) / 2) as $pg
-  | "\nPostgreSQL (pgbench insert+update, 8 clients): \($a | floor) and \($b | floor) tps, mean \($pg | floor)\n",
-    "scenario\tload\trate/s\t× pgbench\tp50 ms\tp99 ms\tp99.9 ms\terrors\tserver CPU ms/req\tdb CPU ms/req",
-    (add[] | "\(.scenario)\t\(.load)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors)\t\(.server_cpu_ms_per_req)\t\(.db_cpu_ms_per_req)")
-' "$OUT/closed.json" "$OUT/open.json" | column -t -s $'\t' | tee "$OUT/ratios.txt"
+ratios() { # file label
+  jq -r --argjson a "$tps1" --argjson b "$tps2" --arg label "$2" '
+    (($a + $b) / 2) as $pg
+    | .rows[]
+    | "\($label)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req)\t\(.db_cpu_ms_per_req)"
+  ' "$1"
+}
+{
+  printf 'PostgreSQL (pgbench, insert+update, 8 clients): %.0f and %.0f tps, mean %.0f\n\n' "$tps1" "$tps2" "$(echo "($tps1 + $tps2) / 2" | bc -l)"
+  {
+    printf 'replicas\tscenario\tload\trate/s\t× pgbench\tp50 ms\tp99 ms\tp99.9 ms\terrors+dropped\tserver CPU ms/req\tdb CPU ms/req\n'
+    ratios "$OUT/closed.json" 1
+    ratios "$OUT/open.json" 1
+    for f in "${replica_files[@]}"; do ratios "$f" "$(basename "$f" .json | sed 's/replicas-//')"; done
+  } | column -t -s $'\t'
+} | tee "$OUT/ratios.txt"
 echo "bench: results in $OUT"

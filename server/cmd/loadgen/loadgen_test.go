@@ -273,6 +273,12 @@ func TestFlags(t *testing.T) {
 	require.Equal(t, []int{1, 2}, cfg.ServerPIDs)
 	_, err = parseFlags([]string{"-key", "k", "-url", "http://192.168.1.1:8080"}, &stderr)
 	require.ErrorContains(t, err, "loopback")
+	// Replicas: every one of them must be on loopback.
+	cfg, err = parseFlags([]string{"-key", "k", "-url", "http://127.0.0.1:8080,http://127.0.0.1:8081"}, &stderr)
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:8080,http://127.0.0.1:8081", cfg.URL)
+	_, err = parseFlags([]string{"-key", "k", "-url", "http://127.0.0.1:8080,http://10.0.0.7:8080"}, &stderr)
+	require.ErrorContains(t, err, "loopback")
 	_, err = parseFlags([]string{"-key", "k", "-sweep", "10"}, &stderr)
 	require.ErrorContains(t, err, "name one -scenario")
 	_, err = parseFlags([]string{"-key", "k", "-scenario", "nope"}, &stderr)

@@ -99,7 +99,12 @@ type config struct {
 
 func (c config) validate() error {
 	var errs []error
-	for _, u := range []struct{ flag, url string }{{"-url", c.URL}, {"-fakes", c.Fakes}, {"-fakes-docusign", c.FakesDS}, {"-fakes-onespan", c.FakesOS}} {
+	for _, u := range strings.Split(c.URL, ",") {
+		if err := loopbackOnly(u); err != nil {
+			errs = append(errs, fmt.Errorf("-url: %w", err))
+		}
+	}
+	for _, u := range []struct{ flag, url string }{{"-fakes", c.Fakes}, {"-fakes-docusign", c.FakesDS}, {"-fakes-onespan", c.FakesOS}} {
 		if u.url == "" || strings.HasPrefix(u.url, "{") {
 			continue
 		}
@@ -181,7 +186,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var scenarios, pids, sweep string
-	fs.StringVar(&c.URL, "url", c.URL, "flowhook's base URL (loopback only)")
+	fs.StringVar(&c.URL, "url", c.URL, "flowhook's base URL (loopback only); several replicas of one database comma separated: the set-up goes to the first, the timed requests round robin")
 	fs.StringVar(&c.Key, "key", c.Key, "an admin API key (default $FLOWHOOK_API_KEY)")
 	fs.StringVar(&c.Fakes, "fakes", "", "running fakes: their control URL (with -fakes-docusign and -fakes-onespan), or the JSON line fakeproviders printed; empty: start fakeproviders")
 	fs.StringVar(&c.FakesBin, "fakes-bin", os.Getenv("FLOWHOOK_FAKES_BIN"), "fakeproviders binary to start (default: go build ./server/cmd/fakeproviders)")

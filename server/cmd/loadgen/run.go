@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/flowhook/flowhook/client"
@@ -33,7 +34,8 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 	defer f.stop()
 	logf("fakes: %s", f.urls.Control)
 
-	b := &bench{baseURL: cfg.URL, hc: hc, admin: client.New(hc, cfg.URL, cfg.Key), fakes: f, suffix: runSuffix(), logf: logf, ingestSize: cfg.IngestPool}
+	urls := strings.Split(cfg.URL, ",")
+	b := &bench{baseURL: urls[0], urls: urls, adminKey: cfg.Key, hc: hc, admin: client.New(hc, urls[0], cfg.Key), fakes: f, suffix: runSuffix(), logf: logf, ingestSize: cfg.IngestPool}
 	if err := setUp(ctx, b); err != nil {
 		return nil, fmt.Errorf("set up: %w", err)
 	}

@@ -118,7 +118,7 @@ func (b *bench) oneSpanComplete(ctx context.Context, it item, _ int) error {
 	defer tick.Stop()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		res, err := b.admin.Instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: it.instanceID}))
+		res, err := b.adminAt().Instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: it.instanceID}))
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ func (b *bench) connectorEvent(typ string) func(context.Context, item, int) erro
 var errStatus = errors.New("not 200")
 
 func (b *bench) post(ctx context.Context, path string, body []byte, h http.Header) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.urls[b.turn()%uint64(len(b.urls))]+path, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -176,19 +176,19 @@ func (b *bench) post(ctx context.Context, path string, body []byte, h http.Heade
 }
 
 func (b *bench) start(ctx context.Context, _ item, i int) error {
-	_, err := b.admin.Instances.StartInstance(ctx, connect.NewRequest(&flowhookv1.StartInstanceRequest{
+	_, err := b.adminAt().Instances.StartInstance(ctx, connect.NewRequest(&flowhookv1.StartInstanceRequest{
 		WorkflowId: b.human, RequestId: "loadgen-" + b.suffix + "-s" + strconv.Itoa(i) + "-" + randomKey(6)}))
 	return err
 }
 
 func (b *bench) take(ctx context.Context, it item, _ int) error {
-	_, err := b.user.Instances.TakeTransition(ctx, connect.NewRequest(&flowhookv1.TakeTransitionRequest{
+	_, err := b.userAt().Instances.TakeTransition(ctx, connect.NewRequest(&flowhookv1.TakeTransitionRequest{
 		InstanceId: it.instanceID, TransitionKey: "approve", ExpectedRevision: it.revision}))
 	return err
 }
 
 func (b *bench) listAssigned(ctx context.Context, _ item, _ int) error {
-	res, err := b.user.Instances.ListAssignedToMe(ctx, connect.NewRequest(&flowhookv1.ListAssignedToMeRequest{PageSize: 50}))
+	res, err := b.userAt().Instances.ListAssignedToMe(ctx, connect.NewRequest(&flowhookv1.ListAssignedToMeRequest{PageSize: 50}))
 	if err == nil && len(res.Msg.GetInstances()) == 0 {
 		err = errors.New("ListAssignedToMe: nothing assigned")
 	}
@@ -196,7 +196,7 @@ func (b *bench) listAssigned(ctx context.Context, _ item, _ int) error {
 }
 
 func (b *bench) listInstances(ctx context.Context, _ item, _ int) error {
-	res, err := b.admin.Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{
+	res, err := b.adminAt().Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{
 		Filter: &flowhookv1.InstanceFilter{WorkflowId: b.human, Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_ACTIVE}, PageSize: 50}))
 	if err == nil && len(res.Msg.GetInstances()) == 0 {
 		err = errors.New("ListInstances: none")

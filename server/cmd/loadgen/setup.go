@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"connectrpc.com/connect"
@@ -33,14 +34,19 @@ var systems = []system{
 // bench is flowhook as set up for one run: the clients, the credentials the webhooks are
 // signed with, and the workflows.
 type bench struct {
-	baseURL string
+	baseURL string   // the replica the set-up talks to (the first of urls)
+	urls    []string // every replica: the timed requests go round robin
 	hc      *http.Client
 	admin   *client.Client
-	user    *client.Client // the assignee of the HUMAN workflow
+	user    *client.Client   // the assignee of the HUMAN workflow
+	admins  []*client.Client // admin and user at each replica, in the order of urls
+	users   []*client.Client
+	rr      atomic.Uint64
 	fakes   *fakes
 	suffix  string
 	logf    func(string, ...any)
 
+	adminKey        string
 	docuSignAccount string
 	docuSignHMAC    string
 	oneSpanKey      string // the callback key
@@ -139,6 +145,10 @@ func setUp(ctx context.Context, b *bench) error {
 		return fmt.Errorf("user's key: %w", err)
 	}
 	b.user = client.New(b.hc, b.baseURL, key.Msg.GetSecret())
+	for _, u := range b.urls {
+		b.admins = append(b.admins, client.New(b.hc, u, b.adminKey))
+		b.users = append(b.users, client.New(b.hc, u, key.Msg.GetSecret()))
+	}
 
 	b.external = map[string]string{}
 	for _, s := range systems {
@@ -340,3 +350,10 @@ func runSuffix() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// turn is the next request's place in the round robin over the replicas.
+func (b *bench) turn() uint64 { return b.rr.Add(1) }
+
+// adminAt and userAt are the admin's and the assignee's clients at the next replica.
+func (b *bench) adminAt() *client.Client { return b.admins[b.turn()%uint64(len(b.admins))] }
+func (b *bench) userAt() *client.Client  { return b.users[b.turn()%uint64(len(b.users))] }
