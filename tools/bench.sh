@@ -119,11 +119,11 @@ echo "bench: pgbench again"
 tps2=$(run_pgbench)
 echo "bench: pgbench ${tps2} tps"
 
-ratios() { # file label
-  jq -r --argjson a "$tps1" --argjson b "$tps2" --arg label "$2" '
+ratios() { # file replicas
+  jq -r --argjson a "$tps1" --argjson b "$tps2" --arg rep "$2" '
     (($a + $b) / 2) as $pg
     | .rows[]
-    | "\($label)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req)\t\(.db_cpu_ms_per_req)"
+    | "\($rep)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req * 100 | round / 100)\t\(.db_cpu_ms_per_req * 100 | round / 100)"
   ' "$1"
 }
 {
