@@ -133,26 +133,9 @@ func (s *Store) ListWorkflows(ctx context.Context, f engine.WorkflowFilter, p en
 	if !f.IncludeArchived {
 		q = q.Where(workflow.ArchivedAtIsNil())
 	}
-	// Every page counts: total_size is the server's, never carried in a token.
-	total, err := q.Clone().Count(ctx)
+	rows, next, total, err := workflowPage(ctx, q, p)
 	if err != nil {
-		return nil, "", 0, translate(err)
-	}
-	if p.After != "" {
-		after, err := uuid.Parse(p.After)
-		if err != nil {
-			return nil, "", 0, engine.Invalid(engine.Problem{Path: "page_token", Message: "is not a token this service issued"})
-		}
-		q = q.Where(workflow.IDGT(after))
-	}
-	rows, err := q.Order(workflow.ByID()).Limit(p.Size + 1).All(ctx)
-	if err != nil {
-		return nil, "", 0, translate(err)
-	}
-	next := ""
-	if len(rows) > p.Size {
-		rows = rows[:p.Size]
-		next = rows[len(rows)-1].ID.String()
+		return nil, "", 0, err
 	}
 	out := make([]engine.Workflow, len(rows))
 	for i, r := range rows {
@@ -160,14 +143,13 @@ func (s *Store) ListWorkflows(ctx context.Context, f engine.WorkflowFilter, p en
 			return nil, "", 0, err
 		}
 	}
-	return out, next, int64(total), nil
+	return out, next, total, nil
 }
 
-func (s *Store) ListPublished(ctx context.Context, f engine.WorkflowFilter, p engine.Page) ([]engine.Version, string, int64, error) {
-	q := s.db.Client.Workflow.Query().Where(workflow.LatestVersionGT(0), workflow.ArchivedAtIsNil())
-	if f.NameContains != "" {
-		q = q.Where(workflow.NameContainsFold(f.NameContains))
-	}
+// workflowPage reads a page of q in creation order, the position after it ("" at the end) and
+// how many q matches in all (every page counts: total_size is the server's, never carried in
+// a token).
+func workflowPage(ctx context.Context, q *ent.WorkflowQuery, p engine.Page) ([]*ent.Workflow, string, int64, error) {
 	total, err := q.Clone().Count(ctx)
 	if err != nil {
 		return nil, "", 0, translate(err)
@@ -188,8 +170,20 @@ func (s *Store) ListPublished(ctx context.Context, f engine.WorkflowFilter, p en
 		rows = rows[:p.Size]
 		next = rows[len(rows)-1].ID.String()
 	}
+	return rows, next, int64(total), nil
+}
+
+func (s *Store) ListPublished(ctx context.Context, f engine.WorkflowFilter, p engine.Page) ([]engine.Version, string, int64, error) {
+	q := s.db.Client.Workflow.Query().Where(workflow.LatestVersionGT(0), workflow.ArchivedAtIsNil())
+	if f.NameContains != "" {
+		q = q.Where(workflow.NameContainsFold(f.NameContains))
+	}
+	rows, next, total, err := workflowPage(ctx, q, p)
+	if err != nil {
+		return nil, "", 0, err
+	}
 	if len(rows) == 0 {
-		return nil, next, int64(total), nil
+		return nil, next, total, nil
 	}
 	// The page's latest versions, in one query.
 	latest := make([]predicate.WorkflowVersion, len(rows))
@@ -216,7 +210,7 @@ func (s *Store) ListPublished(ctx context.Context, f engine.WorkflowFilter, p en
 		}
 		out = append(out, ver)
 	}
-	return out, next, int64(total), nil
+	return out, next, total, nil
 }
 
 func (s *Store) PublishVersion(ctx context.Context, id string, expectedRevision int64, build func(engine.Draft) (engine.Draft, error)) (engine.Version, error) {
