@@ -31,8 +31,8 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.stop()
-	logf("fakes: %s", f.urls.Control)
+	defer f.Stop()
+	logf("fakes: %s", f.URLs.Control)
 
 	urls := strings.Split(cfg.URL, ",")
 	b := &bench{baseURL: urls[0], urls: urls, adminKey: cfg.Key, hc: hc, admin: client.New(hc, urls[0], cfg.Key), fakes: f, suffix: runSuffix(), logf: logf, ingestSize: cfg.IngestPool}

@@ -111,7 +111,7 @@ func (b *bench) oneSpanCallback(event string) func(context.Context, item, int) e
 // oneSpanComplete has the fake complete the package (it posts the callbacks), then waits for
 // the instance to complete.
 func (b *bench) oneSpanComplete(ctx context.Context, it item, _ int) error {
-	if err := b.fakes.control(ctx, "POST", "/onespan/packages/"+it.externalID+"/complete", nil, nil); err != nil {
+	if _, err := b.fakes.Control(ctx, "POST", "/onespan/packages/"+it.externalID+"/complete", nil, nil); err != nil {
 		return err
 	}
 	tick := time.NewTicker(5 * time.Millisecond)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/flowhook/flowhook/client"
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/server/internal/fakeproc"
 )
 
 // system is one outside system as the tool drives it.
@@ -42,7 +43,7 @@ type bench struct {
 	admins  []*client.Client // admin and user at each replica, in the order of urls
 	users   []*client.Client
 	rr      atomic.Uint64
-	fakes   *fakes
+	fakes   *fakeproc.Fakes
 	suffix  string
 	logf    func(string, ...any)
 
@@ -80,7 +81,7 @@ func setUp(ctx context.Context, b *bench) error {
 		PrivateKeyPem  string   `json:"privateKeyPem"`
 		HMACKeys       []string `json:"hmacKeys"`
 	}
-	if err := b.fakes.control(ctx, "GET", "/docusign/account", nil, &ds); err != nil {
+	if _, err := b.fakes.Control(ctx, "GET", "/docusign/account", nil, &ds); err != nil {
 		return err
 	}
 	if len(ds.HMACKeys) == 0 {
@@ -92,7 +93,7 @@ func setUp(ctx context.Context, b *bench) error {
 		return fmt.Errorf("DocuSign settings: %w", err)
 	}
 	if _, err := b.admin.Settings.UpdateDocuSignSettings(ctx, connect.NewRequest(&flowhookv1.UpdateDocuSignSettingsRequest{
-		AccountId: ds.AccountID, IntegrationKey: ds.IntegrationKey, UserId: ds.UserID, OauthBaseUrl: b.fakes.urls.DocuSign,
+		AccountId: ds.AccountID, IntegrationKey: ds.IntegrationKey, UserId: ds.UserID, OauthBaseUrl: b.fakes.URLs.DocuSign,
 		PrivateKeyPem: &ds.PrivateKeyPem, HmacKeys: ds.HMACKeys, ReplaceHmacKeys: true,
 		ExpectedRevision: dsNow.Msg.GetSettings().GetRevision()})); err != nil {
 		return fmt.Errorf("DocuSign settings: %w", err)
@@ -100,7 +101,7 @@ func setUp(ctx context.Context, b *bench) error {
 	var one struct {
 		APIKey string `json:"apiKey"`
 	}
-	if err := b.fakes.control(ctx, "GET", "/onespan/account", nil, &one); err != nil {
+	if _, err := b.fakes.Control(ctx, "GET", "/onespan/account", nil, &one); err != nil {
 		return err
 	}
 	b.oneSpanKey = randomKey(24)
@@ -109,7 +110,7 @@ func setUp(ctx context.Context, b *bench) error {
 		return fmt.Errorf("OneSpan settings: %w", err)
 	}
 	if _, err := b.admin.Settings.UpdateOneSpanSettings(ctx, connect.NewRequest(&flowhookv1.UpdateOneSpanSettingsRequest{
-		BaseUrl: b.fakes.urls.OneSpan, ApiKey: &one.APIKey, CallbackKey: &b.oneSpanKey, RegisterCallback: true,
+		BaseUrl: b.fakes.URLs.OneSpan, ApiKey: &one.APIKey, CallbackKey: &b.oneSpanKey, RegisterCallback: true,
 		ExpectedRevision: osNow.Msg.GetSettings().GetRevision()})); err != nil {
 		return fmt.Errorf("OneSpan settings: %w", err)
 	}
@@ -120,7 +121,7 @@ func setUp(ctx context.Context, b *bench) error {
 		CancelURL     string            `json:"cancelUrl"`
 		Outcomes      map[string]string `json:"outcomes"`
 	}
-	if err := b.fakes.control(ctx, "GET", "/tickets/account", nil, &tk); err != nil {
+	if _, err := b.fakes.Control(ctx, "GET", "/tickets/account", nil, &tk); err != nil {
 		return err
 	}
 	outcomes := map[string]flowhookv1.Outcome{}

@@ -61,7 +61,7 @@ func (d *driver) check(ctx context.Context) (*report, error) {
 				StatusCode int    `json:"statusCode"`
 			} `json:"deliveries"`
 		}
-		if _, err := d.fakes.control(ctx, "GET", "/"+s.name+"/deliveries", nil, &list); err != nil {
+		if _, err := d.fakes.Control(ctx, "GET", "/"+s.name+"/deliveries", nil, &list); err != nil {
 			return nil, err
 		}
 		for _, dl := range list.Deliveries {

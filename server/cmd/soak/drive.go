@@ -20,6 +20,7 @@ import (
 
 	"github.com/flowhook/flowhook/client"
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/server/internal/fakeproc"
 )
 
 func newAPI(baseURL, apiKey string) *client.Client {
@@ -73,7 +74,7 @@ type chaosEvent struct {
 type driver struct {
 	cfg      config
 	api      *client.Client
-	fakes    *fakes
+	fakes    *fakeproc.Fakes
 	db       *pgxpool.Pool
 	pg       *postgres
 	proxy    *proxy
@@ -120,23 +121,23 @@ func (d *driver) setUp(ctx context.Context) error {
 		PrivateKeyPem  string   `json:"privateKeyPem"`
 		HMACKeys       []string `json:"hmacKeys"`
 	}
-	if _, err := d.fakes.control(ctx, "GET", "/docusign/account", nil, &ds); err != nil {
+	if _, err := d.fakes.Control(ctx, "GET", "/docusign/account", nil, &ds); err != nil {
 		return err
 	}
 	if _, err := d.api.Settings.UpdateDocuSignSettings(ctx, connect.NewRequest(&flowhookv1.UpdateDocuSignSettingsRequest{
-		AccountId: ds.AccountID, IntegrationKey: ds.IntegrationKey, UserId: ds.UserID, OauthBaseUrl: d.fakes.urls.DocuSign,
+		AccountId: ds.AccountID, IntegrationKey: ds.IntegrationKey, UserId: ds.UserID, OauthBaseUrl: d.fakes.URLs.DocuSign,
 		PrivateKeyPem: &ds.PrivateKeyPem, HmacKeys: ds.HMACKeys, ReplaceHmacKeys: true})); err != nil {
 		return fmt.Errorf("DocuSign settings: %w", err)
 	}
 	var one struct {
 		APIKey string `json:"apiKey"`
 	}
-	if _, err := d.fakes.control(ctx, "GET", "/onespan/account", nil, &one); err != nil {
+	if _, err := d.fakes.Control(ctx, "GET", "/onespan/account", nil, &one); err != nil {
 		return err
 	}
 	callbackKey := randomKey(24, base64.RawURLEncoding)
 	if _, err := d.api.Settings.UpdateOneSpanSettings(ctx, connect.NewRequest(&flowhookv1.UpdateOneSpanSettingsRequest{
-		BaseUrl: d.fakes.urls.OneSpan, ApiKey: &one.APIKey, CallbackKey: &callbackKey, RegisterCallback: true})); err != nil {
+		BaseUrl: d.fakes.URLs.OneSpan, ApiKey: &one.APIKey, CallbackKey: &callbackKey, RegisterCallback: true})); err != nil {
 		return fmt.Errorf("OneSpan settings: %w", err)
 	}
 	var tk struct {
@@ -146,7 +147,7 @@ func (d *driver) setUp(ctx context.Context) error {
 		CancelURL     string            `json:"cancelUrl"`
 		Outcomes      map[string]string `json:"outcomes"`
 	}
-	if _, err := d.fakes.control(ctx, "GET", "/tickets/account", nil, &tk); err != nil {
+	if _, err := d.fakes.Control(ctx, "GET", "/tickets/account", nil, &tk); err != nil {
 		return err
 	}
 	outcomes := map[string]flowhookv1.Outcome{}
@@ -167,7 +168,7 @@ func (d *driver) setUp(ctx context.Context) error {
 		return fmt.Errorf("security settings: %w", err)
 	}
 	for _, s := range systems {
-		if _, err := d.fakes.control(ctx, "PUT", "/"+s.name+"/duplicates", map[string]int{"count": d.cfg.Duplicates}, nil); err != nil {
+		if _, err := d.fakes.Control(ctx, "PUT", "/"+s.name+"/duplicates", map[string]int{"count": d.cfg.Duplicates}, nil); err != nil {
 			return err
 		}
 		created, err := d.api.Design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: draft(s)}))
@@ -291,7 +292,7 @@ func (d *driver) actor(ctx context.Context, rng *rand.Rand) {
 		waiting := false
 		for _, s := range systems {
 			var list map[string][]map[string]any
-			if _, err := d.fakes.control(ctx, "GET", "/"+s.name+"/"+s.items, nil, &list); err != nil {
+			if _, err := d.fakes.Control(ctx, "GET", "/"+s.name+"/"+s.items, nil, &list); err != nil {
 				continue
 			}
 			for _, item := range list[s.items] {
@@ -392,7 +393,7 @@ func (d *driver) fire(ctx context.Context, a *act) {
 	for _, step := range steps {
 		for attempt := range 5 {
 			var status int
-			status, err = d.fakes.control(ctx, "POST", "/"+a.system+"/"+s.items+"/"+a.id+"/"+step, body, nil)
+			status, err = d.fakes.Control(ctx, "POST", "/"+a.system+"/"+s.items+"/"+a.id+"/"+step, body, nil)
 			if err == nil || status != 0 || ctx.Err() != nil {
 				break
 			}
@@ -530,7 +531,7 @@ func (d *driver) settle(ctx context.Context) {
 		// What a fake holds after a failed delivery would wait for its daily retry: ask for it
 		// now (the fakes' "redeliver now"; nothing when nothing is held).
 		for _, s := range systems {
-			_, _ = d.fakes.control(ctx, "POST", "/"+s.name+"/redeliver", nil, nil)
+			_, _ = d.fakes.Control(ctx, "POST", "/"+s.name+"/redeliver", nil, nil)
 		}
 		if wait(ctx, time.Second) != nil {
 			return

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +12,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/flowhook/flowhook/server/internal/fakeproc"
 )
 
 // run is one soak: it sets everything up, drives, checks, prints the table to out and tears
@@ -101,12 +100,17 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	dbURL := pg.url(dbName)
 
 	// The fakes.
-	fakes, err := startFakes(ctx, cfg.FakesBin, filepath.Join(work, "fakeproviders.log"))
+	fakesLog, err := os.Create(filepath.Join(work, "fakeproviders.log"))
 	if err != nil {
 		return fail(err)
 	}
-	defer fakes.stop()
-	logf("fakes at %s", fakes.urls.Control)
+	defer fakesLog.Close()
+	fakes, err := fakeproc.Start(ctx, cfg.FakesBin, fakesLog, &http.Client{Timeout: 2 * time.Minute})
+	if err != nil {
+		return fail(err)
+	}
+	defer fakes.Stop()
+	logf("fakes at %s", fakes.URLs.Control)
 
 	// The proxy, then the replicas behind it: their public URL is the proxy's.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -323,114 +327,4 @@ func waitReady(ctx context.Context, url string, exited <-chan struct{}, limit ti
 			return fmt.Errorf("%s did not answer 200 within %s", url, limit)
 		}
 	}
-}
-
-// fakeURLs is the line fakeproviders prints once it listens.
-type fakeURLs struct {
-	DocuSign string `json:"docusign"`
-	OneSpan  string `json:"onespan"`
-	Tickets  string `json:"tickets"`
-	Control  string `json:"control"`
-}
-
-// fakes is the running fakeproviders process and a client of its control API.
-type fakes struct {
-	urls fakeURLs
-	cmd  *exec.Cmd
-	done chan struct{}
-	hc   *http.Client
-}
-
-func startFakes(ctx context.Context, bin, logPath string) (*fakes, error) {
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin)
-	cmd.Stderr = logf
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	f := &fakes{cmd: cmd, done: make(chan struct{}), hc: &http.Client{Timeout: 2 * time.Minute}}
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(logf, stdout)
-	}()
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(f.done)
-	}()
-	select {
-	case line, ok := <-lines:
-		if !ok {
-			f.stop()
-			return nil, errors.New("fakeproviders exited before printing its URLs")
-		}
-		if err := json.Unmarshal([]byte(line), &f.urls); err != nil || f.urls.Control == "" {
-			f.stop()
-			return nil, fmt.Errorf("fakeproviders printed %q, not its URLs", line)
-		}
-		return f, nil
-	case <-time.After(time.Minute):
-		f.stop()
-		return nil, errors.New("fakeproviders did not print its URLs within a minute")
-	case <-ctx.Done():
-		f.stop()
-		return nil, ctx.Err()
-	}
-}
-
-func (f *fakes) stop() {
-	_ = f.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-f.done:
-	case <-time.After(10 * time.Second):
-		_ = f.cmd.Process.Kill()
-		<-f.done
-	}
-}
-
-// control calls the fakes' control API: GET or POST path, decoding a 200 answer into v.
-func (f *fakes) control(ctx context.Context, method, path string, body, v any) (int, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, err
-		}
-		rd = strings.NewReader(string(b))
-	}
-	req, err := http.NewRequestWithContext(ctx, method, f.urls.Control+path, rd)
-	if err != nil {
-		return 0, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := f.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return res.StatusCode, err
-	}
-	if res.StatusCode != http.StatusOK {
-		return res.StatusCode, fmt.Errorf("%s %s: %d %s", method, path, res.StatusCode, strings.TrimSpace(string(raw)))
-	}
-	if v != nil {
-		return res.StatusCode, json.Unmarshal(raw, v)
-	}
-	return res.StatusCode, nil
 }
