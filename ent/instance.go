@@ -61,6 +61,8 @@ type Instance struct {
 	FormDataErasedAt *time.Time `json:"form_data_erased_at,omitempty"`
 	// DocumentsErasedAt holds the value of the "documents_erased_at" field.
 	DocumentsErasedAt *time.Time `json:"documents_erased_at,omitempty"`
+	// ActivitySeq holds the value of the "activity_seq" field.
+	ActivitySeq int64 `json:"activity_seq,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the InstanceQuery when eager-loading is set.
 	Edges        InstanceEdges `json:"edges"`
@@ -92,7 +94,7 @@ func (*Instance) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case instance.FieldFormData:
 			values[i] = new([]byte)
-		case instance.FieldVersion, instance.FieldRevision:
+		case instance.FieldVersion, instance.FieldRevision, instance.FieldActivitySeq:
 			values[i] = new(sql.NullInt64)
 		case instance.FieldWorkflowName, instance.FieldStateKey, instance.FieldStatus, instance.FieldRequestID, instance.FieldRequestFingerprint, instance.FieldAssigneeUserID, instance.FieldAssigneeGroupID, instance.FieldProvider, instance.FieldExternalID, instance.FieldReason:
 			values[i] = new(sql.NullString)
@@ -259,6 +261,12 @@ func (_m *Instance) assignValues(columns []string, values []any) error {
 				_m.DocumentsErasedAt = new(time.Time)
 				*_m.DocumentsErasedAt = value.Time
 			}
+		case instance.FieldActivitySeq:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field activity_seq", values[i])
+			} else if value.Valid {
+				_m.ActivitySeq = value.Int64
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -382,6 +390,9 @@ func (_m *Instance) String() string {
 		builder.WriteString("documents_erased_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("activity_seq=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ActivitySeq))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -264,6 +264,20 @@ func (_c *InstanceCreate) SetNillableDocumentsErasedAt(v *time.Time) *InstanceCr
 	return _c
 }
 
+// SetActivitySeq sets the "activity_seq" field.
+func (_c *InstanceCreate) SetActivitySeq(v int64) *InstanceCreate {
+	_c.mutation.SetActivitySeq(v)
+	return _c
+}
+
+// SetNillableActivitySeq sets the "activity_seq" field if the given value is not nil.
+func (_c *InstanceCreate) SetNillableActivitySeq(v *int64) *InstanceCreate {
+	if v != nil {
+		_c.SetActivitySeq(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *InstanceCreate) SetID(v uuid.UUID) *InstanceCreate {
 	_c.mutation.SetID(v)
@@ -344,6 +358,10 @@ func (_c *InstanceCreate) defaults() {
 		v := instance.DefaultReason
 		_c.mutation.SetReason(v)
 	}
+	if _, ok := _c.mutation.ActivitySeq(); !ok {
+		v := instance.DefaultActivitySeq
+		_c.mutation.SetActivitySeq(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := instance.DefaultID()
 		_c.mutation.SetID(v)
@@ -389,6 +407,9 @@ func (_c *InstanceCreate) check() error {
 	}
 	if _, ok := _c.mutation.Reason(); !ok {
 		return &ValidationError{Name: "reason", err: errors.New(`ent: missing required field "Instance.reason"`)}
+	}
+	if _, ok := _c.mutation.ActivitySeq(); !ok {
+		return &ValidationError{Name: "activity_seq", err: errors.New(`ent: missing required field "Instance.activity_seq"`)}
 	}
 	return nil
 }
@@ -509,6 +530,10 @@ func (_c *InstanceCreate) createSpec() (*Instance, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DocumentsErasedAt(); ok {
 		_spec.SetField(instance.FieldDocumentsErasedAt, field.TypeTime, value)
 		_node.DocumentsErasedAt = &value
+	}
+	if value, ok := _c.mutation.ActivitySeq(); ok {
+		_spec.SetField(instance.FieldActivitySeq, field.TypeInt64, value)
+		_node.ActivitySeq = value
 	}
 	if nodes := _c.mutation.ActivitiesIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -797,6 +822,24 @@ func (u *InstanceUpsert) UpdateDocumentsErasedAt() *InstanceUpsert {
 // ClearDocumentsErasedAt clears the value of the "documents_erased_at" field.
 func (u *InstanceUpsert) ClearDocumentsErasedAt() *InstanceUpsert {
 	u.SetNull(instance.FieldDocumentsErasedAt)
+	return u
+}
+
+// SetActivitySeq sets the "activity_seq" field.
+func (u *InstanceUpsert) SetActivitySeq(v int64) *InstanceUpsert {
+	u.Set(instance.FieldActivitySeq, v)
+	return u
+}
+
+// UpdateActivitySeq sets the "activity_seq" field to the value that was provided on create.
+func (u *InstanceUpsert) UpdateActivitySeq() *InstanceUpsert {
+	u.SetExcluded(instance.FieldActivitySeq)
+	return u
+}
+
+// AddActivitySeq adds v to the "activity_seq" field.
+func (u *InstanceUpsert) AddActivitySeq(v int64) *InstanceUpsert {
+	u.Add(instance.FieldActivitySeq, v)
 	return u
 }
 
@@ -1125,6 +1168,27 @@ func (u *InstanceUpsertOne) UpdateDocumentsErasedAt() *InstanceUpsertOne {
 func (u *InstanceUpsertOne) ClearDocumentsErasedAt() *InstanceUpsertOne {
 	return u.Update(func(s *InstanceUpsert) {
 		s.ClearDocumentsErasedAt()
+	})
+}
+
+// SetActivitySeq sets the "activity_seq" field.
+func (u *InstanceUpsertOne) SetActivitySeq(v int64) *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.SetActivitySeq(v)
+	})
+}
+
+// AddActivitySeq adds v to the "activity_seq" field.
+func (u *InstanceUpsertOne) AddActivitySeq(v int64) *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.AddActivitySeq(v)
+	})
+}
+
+// UpdateActivitySeq sets the "activity_seq" field to the value that was provided on create.
+func (u *InstanceUpsertOne) UpdateActivitySeq() *InstanceUpsertOne {
+	return u.Update(func(s *InstanceUpsert) {
+		s.UpdateActivitySeq()
 	})
 }
 
@@ -1620,6 +1684,27 @@ func (u *InstanceUpsertBulk) UpdateDocumentsErasedAt() *InstanceUpsertBulk {
 func (u *InstanceUpsertBulk) ClearDocumentsErasedAt() *InstanceUpsertBulk {
 	return u.Update(func(s *InstanceUpsert) {
 		s.ClearDocumentsErasedAt()
+	})
+}
+
+// SetActivitySeq sets the "activity_seq" field.
+func (u *InstanceUpsertBulk) SetActivitySeq(v int64) *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.SetActivitySeq(v)
+	})
+}
+
+// AddActivitySeq adds v to the "activity_seq" field.
+func (u *InstanceUpsertBulk) AddActivitySeq(v int64) *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.AddActivitySeq(v)
+	})
+}
+
+// UpdateActivitySeq sets the "activity_seq" field to the value that was provided on create.
+func (u *InstanceUpsertBulk) UpdateActivitySeq() *InstanceUpsertBulk {
+	return u.Update(func(s *InstanceUpsert) {
+		s.UpdateActivitySeq()
 	})
 }
 

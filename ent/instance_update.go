@@ -274,6 +274,27 @@ func (_u *InstanceUpdate) ClearDocumentsErasedAt() *InstanceUpdate {
 	return _u
 }
 
+// SetActivitySeq sets the "activity_seq" field.
+func (_u *InstanceUpdate) SetActivitySeq(v int64) *InstanceUpdate {
+	_u.mutation.ResetActivitySeq()
+	_u.mutation.SetActivitySeq(v)
+	return _u
+}
+
+// SetNillableActivitySeq sets the "activity_seq" field if the given value is not nil.
+func (_u *InstanceUpdate) SetNillableActivitySeq(v *int64) *InstanceUpdate {
+	if v != nil {
+		_u.SetActivitySeq(*v)
+	}
+	return _u
+}
+
+// AddActivitySeq adds value to the "activity_seq" field.
+func (_u *InstanceUpdate) AddActivitySeq(v int64) *InstanceUpdate {
+	_u.mutation.AddActivitySeq(v)
+	return _u
+}
+
 // AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
 func (_u *InstanceUpdate) AddActivityIDs(ids ...uuid.UUID) *InstanceUpdate {
 	_u.mutation.AddActivityIDs(ids...)
@@ -458,6 +479,12 @@ func (_u *InstanceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DocumentsErasedAtCleared() {
 		_spec.ClearField(instance.FieldDocumentsErasedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ActivitySeq(); ok {
+		_spec.SetField(instance.FieldActivitySeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedActivitySeq(); ok {
+		_spec.AddField(instance.FieldActivitySeq, field.TypeInt64, value)
 	}
 	if _u.mutation.ActivitiesCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -767,6 +794,27 @@ func (_u *InstanceUpdateOne) ClearDocumentsErasedAt() *InstanceUpdateOne {
 	return _u
 }
 
+// SetActivitySeq sets the "activity_seq" field.
+func (_u *InstanceUpdateOne) SetActivitySeq(v int64) *InstanceUpdateOne {
+	_u.mutation.ResetActivitySeq()
+	_u.mutation.SetActivitySeq(v)
+	return _u
+}
+
+// SetNillableActivitySeq sets the "activity_seq" field if the given value is not nil.
+func (_u *InstanceUpdateOne) SetNillableActivitySeq(v *int64) *InstanceUpdateOne {
+	if v != nil {
+		_u.SetActivitySeq(*v)
+	}
+	return _u
+}
+
+// AddActivitySeq adds value to the "activity_seq" field.
+func (_u *InstanceUpdateOne) AddActivitySeq(v int64) *InstanceUpdateOne {
+	_u.mutation.AddActivitySeq(v)
+	return _u
+}
+
 // AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
 func (_u *InstanceUpdateOne) AddActivityIDs(ids ...uuid.UUID) *InstanceUpdateOne {
 	_u.mutation.AddActivityIDs(ids...)
@@ -981,6 +1029,12 @@ func (_u *InstanceUpdateOne) sqlSave(ctx context.Context) (_node *Instance, err 
 	}
 	if _u.mutation.DocumentsErasedAtCleared() {
 		_spec.ClearField(instance.FieldDocumentsErasedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ActivitySeq(); ok {
+		_spec.SetField(instance.FieldActivitySeq, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedActivitySeq(); ok {
+		_spec.AddField(instance.FieldActivitySeq, field.TypeInt64, value)
 	}
 	if _u.mutation.ActivitiesCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -3166,6 +3166,8 @@ type InstanceMutation struct {
 	deadline            *time.Time
 	form_data_erased_at *time.Time
 	documents_erased_at *time.Time
+	activity_seq        *int64
+	addactivity_seq     *int64
 	clearedFields       map[string]struct{}
 	activities          map[uuid.UUID]struct{}
 	removedactivities   map[uuid.UUID]struct{}
@@ -4220,6 +4222,62 @@ func (m *InstanceMutation) ResetDocumentsErasedAt() {
 	delete(m.clearedFields, instance.FieldDocumentsErasedAt)
 }
 
+// SetActivitySeq sets the "activity_seq" field.
+func (m *InstanceMutation) SetActivitySeq(i int64) {
+	m.activity_seq = &i
+	m.addactivity_seq = nil
+}
+
+// ActivitySeq returns the value of the "activity_seq" field in the mutation.
+func (m *InstanceMutation) ActivitySeq() (r int64, exists bool) {
+	v := m.activity_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldActivitySeq returns the old "activity_seq" field's value of the Instance entity.
+// If the Instance object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *InstanceMutation) OldActivitySeq(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldActivitySeq is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldActivitySeq requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldActivitySeq: %w", err)
+	}
+	return oldValue.ActivitySeq, nil
+}
+
+// AddActivitySeq adds i to the "activity_seq" field.
+func (m *InstanceMutation) AddActivitySeq(i int64) {
+	if m.addactivity_seq != nil {
+		*m.addactivity_seq += i
+	} else {
+		m.addactivity_seq = &i
+	}
+}
+
+// AddedActivitySeq returns the value that was added to the "activity_seq" field in this mutation.
+func (m *InstanceMutation) AddedActivitySeq() (r int64, exists bool) {
+	v := m.addactivity_seq
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetActivitySeq resets all changes to the "activity_seq" field.
+func (m *InstanceMutation) ResetActivitySeq() {
+	m.activity_seq = nil
+	m.addactivity_seq = nil
+}
+
 // AddActivityIDs adds the "activities" edge to the Activity entity by ids.
 func (m *InstanceMutation) AddActivityIDs(ids ...uuid.UUID) {
 	if m.activities == nil {
@@ -4308,7 +4366,7 @@ func (m *InstanceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *InstanceMutation) Fields() []string {
-	fields := make([]string, 0, 21)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, instance.FieldCreatedAt)
 	}
@@ -4372,6 +4430,9 @@ func (m *InstanceMutation) Fields() []string {
 	if m.documents_erased_at != nil {
 		fields = append(fields, instance.FieldDocumentsErasedAt)
 	}
+	if m.activity_seq != nil {
+		fields = append(fields, instance.FieldActivitySeq)
+	}
 	return fields
 }
 
@@ -4422,6 +4483,8 @@ func (m *InstanceMutation) Field(name string) (ent.Value, bool) {
 		return m.FormDataErasedAt()
 	case instance.FieldDocumentsErasedAt:
 		return m.DocumentsErasedAt()
+	case instance.FieldActivitySeq:
+		return m.ActivitySeq()
 	}
 	return nil, false
 }
@@ -4473,6 +4536,8 @@ func (m *InstanceMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldFormDataErasedAt(ctx)
 	case instance.FieldDocumentsErasedAt:
 		return m.OldDocumentsErasedAt(ctx)
+	case instance.FieldActivitySeq:
+		return m.OldActivitySeq(ctx)
 	}
 	return nil, fmt.Errorf("unknown Instance field %s", name)
 }
@@ -4629,6 +4694,13 @@ func (m *InstanceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDocumentsErasedAt(v)
 		return nil
+	case instance.FieldActivitySeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetActivitySeq(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Instance field %s", name)
 }
@@ -4643,6 +4715,9 @@ func (m *InstanceMutation) AddedFields() []string {
 	if m.addrevision != nil {
 		fields = append(fields, instance.FieldRevision)
 	}
+	if m.addactivity_seq != nil {
+		fields = append(fields, instance.FieldActivitySeq)
+	}
 	return fields
 }
 
@@ -4655,6 +4730,8 @@ func (m *InstanceMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedVersion()
 	case instance.FieldRevision:
 		return m.AddedRevision()
+	case instance.FieldActivitySeq:
+		return m.AddedActivitySeq()
 	}
 	return nil, false
 }
@@ -4677,6 +4754,13 @@ func (m *InstanceMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddRevision(v)
+		return nil
+	case instance.FieldActivitySeq:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddActivitySeq(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Instance numeric field %s", name)
@@ -4830,6 +4914,9 @@ func (m *InstanceMutation) ResetField(name string) error {
 		return nil
 	case instance.FieldDocumentsErasedAt:
 		m.ResetDocumentsErasedAt()
+		return nil
+	case instance.FieldActivitySeq:
+		m.ResetActivitySeq()
 		return nil
 	}
 	return fmt.Errorf("unknown Instance field %s", name)

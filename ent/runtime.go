@@ -154,6 +154,10 @@ func init() {
 	instanceDescReason := instanceFields[14].Descriptor()
 	// instance.DefaultReason holds the default value on creation for the reason field.
 	instance.DefaultReason = instanceDescReason.Default.(string)
+	// instanceDescActivitySeq is the schema descriptor for activity_seq field.
+	instanceDescActivitySeq := instanceFields[19].Descriptor()
+	// instance.DefaultActivitySeq holds the default value on creation for the activity_seq field.
+	instance.DefaultActivitySeq = instanceDescActivitySeq.Default.(int64)
 	// instanceDescID is the schema descriptor for id field.
 	instanceDescID := instanceMixinFields0[0].Descriptor()
 	// instance.DefaultID holds the default value on creation for the id field.

@@ -58,6 +58,8 @@ const (
 	FieldFormDataErasedAt = "form_data_erased_at"
 	// FieldDocumentsErasedAt holds the string denoting the documents_erased_at field in the database.
 	FieldDocumentsErasedAt = "documents_erased_at"
+	// FieldActivitySeq holds the string denoting the activity_seq field in the database.
+	FieldActivitySeq = "activity_seq"
 	// EdgeActivities holds the string denoting the activities edge name in mutations.
 	EdgeActivities = "activities"
 	// Table holds the table name of the instance in the database.
@@ -95,6 +97,7 @@ var Columns = []string{
 	FieldDeadline,
 	FieldFormDataErasedAt,
 	FieldDocumentsErasedAt,
+	FieldActivitySeq,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -118,6 +121,8 @@ var (
 	DefaultRevision int64
 	// DefaultReason holds the default value on creation for the "reason" field.
 	DefaultReason string
+	// DefaultActivitySeq holds the default value on creation for the "activity_seq" field.
+	DefaultActivitySeq int64
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -254,6 +259,11 @@ func ByFormDataErasedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDocumentsErasedAt orders the results by the documents_erased_at field.
 func ByDocumentsErasedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDocumentsErasedAt, opts...).ToFunc()
+}
+
+// ByActivitySeq orders the results by the activity_seq field.
+func ByActivitySeq(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldActivitySeq, opts...).ToFunc()
 }
 
 // ByActivitiesCount orders the results by activities count.

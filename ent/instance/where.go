@@ -151,6 +151,11 @@ func DocumentsErasedAt(v time.Time) predicate.Instance {
 	return predicate.Instance(sql.FieldEQ(FieldDocumentsErasedAt, v))
 }
 
+// ActivitySeq applies equality check predicate on the "activity_seq" field. It's identical to ActivitySeqEQ.
+func ActivitySeq(v int64) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldActivitySeq, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Instance {
 	return predicate.Instance(sql.FieldEQ(FieldCreatedAt, v))
@@ -1254,6 +1259,46 @@ func DocumentsErasedAtIsNil() predicate.Instance {
 // DocumentsErasedAtNotNil applies the NotNil predicate on the "documents_erased_at" field.
 func DocumentsErasedAtNotNil() predicate.Instance {
 	return predicate.Instance(sql.FieldNotNull(FieldDocumentsErasedAt))
+}
+
+// ActivitySeqEQ applies the EQ predicate on the "activity_seq" field.
+func ActivitySeqEQ(v int64) predicate.Instance {
+	return predicate.Instance(sql.FieldEQ(FieldActivitySeq, v))
+}
+
+// ActivitySeqNEQ applies the NEQ predicate on the "activity_seq" field.
+func ActivitySeqNEQ(v int64) predicate.Instance {
+	return predicate.Instance(sql.FieldNEQ(FieldActivitySeq, v))
+}
+
+// ActivitySeqIn applies the In predicate on the "activity_seq" field.
+func ActivitySeqIn(vs ...int64) predicate.Instance {
+	return predicate.Instance(sql.FieldIn(FieldActivitySeq, vs...))
+}
+
+// ActivitySeqNotIn applies the NotIn predicate on the "activity_seq" field.
+func ActivitySeqNotIn(vs ...int64) predicate.Instance {
+	return predicate.Instance(sql.FieldNotIn(FieldActivitySeq, vs...))
+}
+
+// ActivitySeqGT applies the GT predicate on the "activity_seq" field.
+func ActivitySeqGT(v int64) predicate.Instance {
+	return predicate.Instance(sql.FieldGT(FieldActivitySeq, v))
+}
+
+// ActivitySeqGTE applies the GTE predicate on the "activity_seq" field.
+func ActivitySeqGTE(v int64) predicate.Instance {
+	return predicate.Instance(sql.FieldGTE(FieldActivitySeq, v))
+}
+
+// ActivitySeqLT applies the LT predicate on the "activity_seq" field.
+func ActivitySeqLT(v int64) predicate.Instance {
+	return predicate.Instance(sql.FieldLT(FieldActivitySeq, v))
+}
+
+// ActivitySeqLTE applies the LTE predicate on the "activity_seq" field.
+func ActivitySeqLTE(v int64) predicate.Instance {
+	return predicate.Instance(sql.FieldLTE(FieldActivitySeq, v))
 }
 
 // HasActivities applies the HasEdge predicate on the "activities" edge.

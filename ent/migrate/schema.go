@@ -142,6 +142,7 @@ var (
 		{Name: "deadline", Type: field.TypeTime, Nullable: true},
 		{Name: "form_data_erased_at", Type: field.TypeTime, Nullable: true},
 		{Name: "documents_erased_at", Type: field.TypeTime, Nullable: true},
+		{Name: "activity_seq", Type: field.TypeInt64, Default: 0},
 	}
 	// InstancesTable holds the schema information for the "instances" table.
 	InstancesTable = &schema.Table{

@@ -49,6 +49,10 @@ func (Instance) Fields() []ent.Field {
 		// instance.
 		field.Time("form_data_erased_at").Optional().Nillable(),
 		field.Time("documents_erased_at").Optional().Nillable(),
+		// The sequence number of the instance's newest activity. Appending activities
+		// increases it and numbers them from the value it returns, in one statement that
+		// also locks the row, so that concurrent appends to one instance take turns.
+		field.Int64("activity_seq").Default(0),
 	}
 }
 

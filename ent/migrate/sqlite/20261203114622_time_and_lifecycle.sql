@@ -1,6 +1,11 @@
+-- +goose NO TRANSACTION
 -- +goose Up
+-- SQLite ignores PRAGMA foreign_keys inside a transaction, and dropping the old "instances"
+-- with activities pointing at it fails while they are enforced: this migration turns them off
+-- outside its own transaction.
 -- disable the enforcement of foreign-keys constraints
 PRAGMA foreign_keys = off;
+BEGIN;
 -- add column "archived_at" to table: "workflows"
 ALTER TABLE `workflows` ADD COLUMN `archived_at` datetime NULL;
 -- create "new_instances" table
@@ -37,6 +42,7 @@ CREATE INDEX `instance_deadline` ON `instances` (`deadline`);
 CREATE INDEX `instance_ended_at` ON `instances` (`ended_at`);
 -- add column "deactivated_at" to table: "users"
 ALTER TABLE `users` ADD COLUMN `deactivated_at` datetime NULL;
+COMMIT;
 -- enable back the enforcement of foreign-keys constraints
 PRAGMA foreign_keys = on;
 

@@ -43,7 +43,8 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 			SetWorkflowID(wid).
 			SetVersion(in.Version).
 			SetWorkflowName(in.WorkflowName).
-			SetStartedBy(starter)
+			SetStartedBy(starter).
+			SetActivitySeq(int64(len(acts)))
 		if in.RequestID != "" {
 			c.SetRequestID(in.RequestID)
 		}

@@ -19,23 +19,9 @@ import (
 // Migrate applies flowhook's versioned migrations and then River's. On PostgreSQL a session
 // advisory lock serialises replicas that start at the same time.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
-	dir, err := fs.Sub(migrate.Files, string(db.Dialect))
+	provider, err := db.migrations()
 	if err != nil {
 		return err
-	}
-	var opts []goose.ProviderOption
-	gooseDialect := goose.DialectSQLite3
-	if db.Dialect == Postgres {
-		gooseDialect = goose.DialectPostgres
-		locker, err := lock.NewPostgresSessionLocker()
-		if err != nil {
-			return err
-		}
-		opts = append(opts, goose.WithSessionLocker(locker))
-	}
-	provider, err := goose.NewProvider(gooseDialect, db.SQL, dir, opts...)
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
 	}
 	results, err := provider.Up(ctx)
 	if err != nil {
@@ -61,6 +47,29 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		log.InfoContext(ctx, "applied River migration", "version", v.Version, "name", v.Name)
 	}
 	return nil
+}
+
+// migrations is goose's provider of flowhook's migrations for the database.
+func (db *DB) migrations() (*goose.Provider, error) {
+	dir, err := fs.Sub(migrate.Files, string(db.Dialect))
+	if err != nil {
+		return nil, err
+	}
+	var opts []goose.ProviderOption
+	gooseDialect := goose.DialectSQLite3
+	if db.Dialect == Postgres {
+		gooseDialect = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	provider, err := goose.NewProvider(gooseDialect, db.SQL, dir, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return provider, nil
 }
 
 // riverMigrationLock is the advisory-lock key that serialises River's migrations between replicas.

@@ -3,17 +3,21 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
@@ -117,4 +121,71 @@ func copyDir(t *testing.T, src, dst string) []string {
 		names = append(names, e.Name())
 	}
 	return names
+}
+
+// TestActivitySeqMigration migrates a database that holds instances and their activities,
+// written before instances counted their activities: every activity is still there, each
+// instance's counter is its newest activity's number, and the next activity follows it.
+func TestActivitySeqMigration(t *testing.T) {
+	t.Parallel()
+	const before = 20261203093022 // before time_and_lifecycle rebuilt instances, and activity_seq
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			opts := store.Options{DataDir: t.TempDir()}
+			if d == store.Postgres {
+				opts = store.Options{DatabaseURL: dbtest.NewEmptyPostgres(t)}
+			}
+			db, err := store.Open(ctx, opts)
+			require.NoError(t, err)
+			t.Cleanup(func() { db.Close() })
+			require.NoError(t, store.MigrateUpTo(ctx, db, before))
+
+			p := func(i int) string { // placeholders: PostgreSQL numbers them
+				if d == store.Postgres {
+					return fmt.Sprintf("$%d", i)
+				}
+				return "?"
+			}
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			busy, idle := uuid.New(), uuid.New()
+			for _, id := range []uuid.UUID{busy, idle} {
+				_, err := db.SQL.ExecContext(ctx, fmt.Sprintf(`INSERT INTO instances (id, created_at, updated_at, workflow_id, version,
+					workflow_name, state_key, status, form_data, started_by) VALUES (%s, %s, %s, %s, 1, 'w', 'START', 'ACTIVE', '{}', %s)`,
+					p(1), p(2), p(3), p(4), p(5)), id, now, now, uuid.New(), uuid.New())
+				require.NoError(t, err)
+			}
+			for seq := 1; seq <= 3; seq++ {
+				_, err := db.SQL.ExecContext(ctx, fmt.Sprintf(`INSERT INTO activities (id, seq, kind, created_at, instance_id)
+					VALUES (%s, %s, 'CREATED', %s, %s)`, p(1), p(2), p(3), p(4)), uuid.New(), seq, now, busy)
+				require.NoError(t, err)
+			}
+
+			require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)))
+			var acts int
+			require.NoError(t, db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM activities").Scan(&acts))
+			require.Equal(t, 3, acts, "the migration kept every activity")
+			seqOf := func(id uuid.UUID) int64 {
+				var n int64
+				require.NoError(t, db.SQL.QueryRowContext(ctx, "SELECT activity_seq FROM instances WHERE id = "+p(1), id).Scan(&n))
+				return n
+			}
+			require.EqualValues(t, 3, seqOf(busy))
+			require.EqualValues(t, 0, seqOf(idle))
+
+			// The store numbers the next activity after the newest.
+			st := store.New(db)
+			in, err := st.GetInstance(ctx, busy.String())
+			require.NoError(t, err)
+			_, err = st.UpdateInstance(ctx, in, in.Revision, []engine.Activity{{Kind: engine.ActivityExternalProgress, CreatedAt: now, Message: "after"}}, engine.Effects{})
+			require.NoError(t, err)
+			acts4, _, err := st.ListActivity(ctx, busy.String(), engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts4, 4)
+			require.EqualValues(t, 4, acts4[3].Seq)
+			require.Equal(t, "after", acts4[3].Message)
+			require.EqualValues(t, 4, seqOf(busy))
+		})
+	}
 }

@@ -426,6 +426,8 @@ func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 type txn struct {
 	*ent.Client
 	sql *sql.Tx
+	// dialect is the database's, for statements ent's builders write.
+	dialect string
 	// locks: the database takes row locks (PostgreSQL); SQLite's transactions run one at a time.
 	locks bool
 	// enqueued collects the jobs inserted, for the inserter's Committed once the tx commits.
@@ -459,7 +461,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) (err error) {
 	}
 	var enqueued []engine.Job
 	tx := txn{Client: ent.NewClient(ent.Driver(nopTxDriver{entsql.NewDriver(d, entsql.Conn{ExecQuerier: sqlTx})})), sql: sqlTx,
-		locks: s.db.Dialect == Postgres, enqueued: &enqueued}
+		dialect: d, locks: s.db.Dialect == Postgres, enqueued: &enqueued}
 	err = fn(tx)
 	done = true
 	if err != nil {

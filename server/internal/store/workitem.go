@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/ent"
-	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/signeddocument"
 	"github.com/flowhook/flowhook/ent/webhookevent"
@@ -300,24 +299,36 @@ func (s *Store) CloseWorkItem(ctx context.Context, id string, status engine.Work
 	}))
 }
 
-// appendActivities adds activities after the instance's last one. The instance's row is
-// locked first (PostgreSQL), so that appends to one instance from concurrent transactions (a
-// cancellation and a progress webhook, say) take turns instead of both reading the same last
-// sequence number and one failing on the unique (instance, seq).
+// appendActivities adds activities after the instance's last one. One statement increases
+// the instance's activity counter and returns it: it locks the instance's row too, so that
+// appends to one instance from concurrent transactions (a cancellation and a progress webhook,
+// say) take turns instead of numbering two activities alike and one failing on the unique
+// (instance, seq).
 func appendActivities(ctx context.Context, tx txn, instanceID uuid.UUID, acts []engine.Activity) error {
 	if len(acts) == 0 {
 		return nil
 	}
-	if tx.locks {
-		if _, err := tx.Instance.Query().Where(instance.ID(instanceID)).ForUpdate().IDs(ctx); err != nil {
-			return err
-		}
-	}
-	last, err := lastSeq(ctx, tx, instanceID)
+	last, err := bumpActivitySeq(ctx, tx, instanceID, len(acts))
 	if err != nil {
 		return err
 	}
-	return insertActivities(ctx, tx, instanceID, last, acts)
+	return insertActivities(ctx, tx, instanceID, last-int64(len(acts)), acts)
+}
+
+// bumpActivitySeq adds n to the instance's activity counter and returns its new value.
+func bumpActivitySeq(ctx context.Context, tx txn, instanceID uuid.UUID, n int) (int64, error) {
+	query, args := entsql.Dialect(tx.dialect).Update(instance.Table).
+		Add(instance.FieldActivitySeq, n).
+		Where(entsql.EQ(instance.FieldID, instanceID)).
+		Returning(instance.FieldActivitySeq).Query()
+	var last int64
+	if err := tx.sql.QueryRowContext(ctx, query, args...).Scan(&last); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("%w: instance %s", engine.ErrNotFound, instanceID)
+		}
+		return 0, err
+	}
+	return last, nil
 }
 
 func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
@@ -557,19 +568,6 @@ func (s *Store) LatestSignedDocument(ctx context.Context, instanceID string) (en
 	}
 	return engine.SignedDocument{WorkItemID: row.WorkItemID.String(), Name: row.Name, ContentType: row.ContentType,
 		Content: row.Content, SHA256: row.Sha256, CreatedAt: row.CreatedAt}, nil
-}
-
-// lastSeq is the sequence number of an instance's newest activity (0 when it has none).
-func lastSeq(ctx context.Context, tx txn, instanceID uuid.UUID) (int64, error) {
-	row, err := tx.Activity.Query().Where(activity.InstanceID(instanceID)).
-		Order(activity.BySeq(entsql.OrderDesc())).Select(activity.FieldSeq).First(ctx)
-	if ent.IsNotFound(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	return row.Seq, nil
 }
 
 var _ engine.ReconcileStore = (*Store)(nil)
