@@ -3,7 +3,10 @@ package store
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
 // InTx runs fn in one of the store's transactions (inTx), for tests of the transaction's own
@@ -21,4 +24,21 @@ func MigrateUpTo(ctx context.Context, db *DB, version int64) error {
 	}
 	_, err = p.UpTo(ctx, version)
 	return err
+}
+
+// WriteInboundBatch writes notifications as one batch of the group commit (a nil result:
+// stored with its processing job), the way concurrent webhooks are, and returns whether each
+// was new and its error.
+func WriteInboundBatch(s *Store, evs []engine.StoredEvent, results []*engine.EventResult) ([]bool, []error) {
+	batch := make([]*inbound, len(evs))
+	for i, ev := range evs {
+		batch[i] = &inbound{ctx: context.Background(), id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: results[i]}
+	}
+	order := append([]*inbound(nil), batch...)
+	s.writeBatchSafe(batch)
+	created, errs := make([]bool, len(evs)), make([]error, len(evs))
+	for i, in := range order {
+		created[i], errs[i] = in.created, translate(in.err)
+	}
+	return created, errs
 }

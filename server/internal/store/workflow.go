@@ -25,17 +25,21 @@ type Store struct {
 	db     *DB
 	sealer *Sealer
 	jobs   JobInserter
+	// commits is the group commit of inbound events (groupcommit.go); each Store value made
+	// by New or With… has its own.
+	commits *groupCommit
 }
 
 var _ engine.Store = (*Store)(nil)
 
 // New returns the engine's Store over an open database.
-func New(db *DB) *Store { return &Store{db: db} }
+func New(db *DB) *Store { return &Store{db: db, commits: &groupCommit{}} }
 
 // WithSealer returns the store sealing secrets with sealer.
 func (s *Store) WithSealer(sealer *Sealer) *Store {
 	out := *s
 	out.sealer = sealer
+	out.commits = &groupCommit{}
 	return &out
 }
 
@@ -494,6 +498,7 @@ type JobInserter interface {
 func (s *Store) WithJobs(jobs JobInserter) *Store {
 	out := *s
 	out.jobs = jobs
+	out.commits = &groupCommit{}
 	return &out
 }
 

@@ -332,23 +332,7 @@ func bumpActivitySeq(ctx context.Context, tx txn, instanceID uuid.UUID, n int) (
 }
 
 func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
-	id := uuid.MustParse(engine.NewIDAt(ev.ReceivedAt))
-	created := false
-	err := s.inTx(ctx, func(tx txn) error {
-		// ON CONFLICT (provider, dedupe_key) DO NOTHING: a redelivery is stored once.
-		n, err := eventCreate(tx, id, ev).OnConflictColumns(webhookevent.FieldProvider, webhookevent.FieldDedupeKey).DoNothing().ID(ctx)
-		if err != nil {
-			if errors.Is(err, sql.ErrNoRows) || ent.IsNotFound(err) {
-				return nil
-			}
-			return err
-		}
-		created = n == id
-		if !created || ev.Verdict != engine.VerdictPending {
-			return nil
-		}
-		return s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: id.String()}})
-	})
+	id, created, err := s.writeInbound(ctx, ev, nil)
 	if err != nil {
 		return engine.StoredEvent{}, false, translate(err)
 	}
@@ -449,29 +433,13 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 }
 
 func (s *Store) InsertEventApplied(ctx context.Context, ev engine.StoredEvent, r engine.EventResult) (engine.StoredEvent, bool, error) {
-	id := uuid.MustParse(engine.NewIDAt(ev.ReceivedAt))
-	ev.Verdict, ev.Reason = r.Verdict, r.Reason
-	created := false
-	err := s.inTx(ctx, func(tx txn) error {
-		c := eventCreate(tx, id, ev).SetInstanceID(r.InstanceID).SetWorkItemID(r.WorkItemID).
-			SetProcessedAt(now()).SetAttempts(1)
-		n, err := c.OnConflictColumns(webhookevent.FieldProvider, webhookevent.FieldDedupeKey).DoNothing().ID(ctx)
-		if err != nil {
-			if errors.Is(err, sql.ErrNoRows) || ent.IsNotFound(err) {
-				return nil // a redelivery: stored and applied before
-			}
-			return err
-		}
-		if created = n == id; !created {
-			return nil
-		}
-		return s.applyResult(ctx, tx, r)
-	})
+	id, created, err := s.writeInbound(ctx, ev, &r)
 	if err != nil {
 		return engine.StoredEvent{}, false, translate(err)
 	}
 	if created {
 		ev.ID, ev.InstanceID, ev.WorkItemID = id.String(), r.InstanceID, r.WorkItemID
+		ev.Verdict, ev.Reason = r.Verdict, r.Reason
 		return ev, true, nil
 	}
 	return s.eventByKey(ctx, ev)
@@ -480,27 +448,42 @@ func (s *Store) InsertEventApplied(ctx context.Context, ev engine.StoredEvent, r
 // applyResult writes what processing an event decided: the work item and instance (each only
 // if still at the revision read), the activities and the effects.
 func (s *Store) applyResult(ctx context.Context, tx txn, r engine.EventResult) error {
-	if w := r.WorkItem; w != nil {
-		u := tx.WorkItem.Update().Where(workitem.ID(uuid.MustParse(w.ID)), workitem.Revision(w.Revision)).
-			SetStatus(workitem.Status(w.Status)).SetProviderStatus(w.ProviderStatus).
-			SetUpdatedAt(dbTime(w.UpdatedAt)).AddRevision(1)
-		if w.Outcome.Valid() {
-			u.SetOutcome(w.Outcome.String())
-		}
-		if w.LastEventAt != nil {
-			u.SetLastEventAt(dbTime(*w.LastEventAt))
-		}
-		if w.ResolvedAt != nil {
-			u.SetResolvedAt(dbTime(*w.ResolvedAt))
-		}
-		n, err := u.Save(ctx)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, w.ID)
-		}
+	if err := updateWorkItem(ctx, tx, r.WorkItem); err != nil {
+		return err
 	}
+	return s.applyRest(ctx, tx, r)
+}
+
+// updateWorkItem saves a result's work item when it is still at the revision read.
+func updateWorkItem(ctx context.Context, tx txn, w *engine.WorkItem) error {
+	if w == nil {
+		return nil
+	}
+	u := tx.WorkItem.Update().Where(workitem.ID(uuid.MustParse(w.ID)), workitem.Revision(w.Revision)).
+		SetStatus(workitem.Status(w.Status)).SetProviderStatus(w.ProviderStatus).
+		SetUpdatedAt(dbTime(w.UpdatedAt)).AddRevision(1)
+	if w.Outcome.Valid() {
+		u.SetOutcome(w.Outcome.String())
+	}
+	if w.LastEventAt != nil {
+		u.SetLastEventAt(dbTime(*w.LastEventAt))
+	}
+	if w.ResolvedAt != nil {
+		u.SetResolvedAt(dbTime(*w.ResolvedAt))
+	}
+	n, err := u.Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, w.ID)
+	}
+	return nil
+}
+
+// applyRest writes a result but its work item: the instance (only if still at the revision
+// read), the activities and the effects.
+func (s *Store) applyRest(ctx context.Context, tx txn, r engine.EventResult) error {
 	if r.InstanceID == "" {
 		return s.applyEffects(ctx, tx, r.Effects)
 	}

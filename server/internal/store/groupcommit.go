@@ -1,0 +1,287 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/webhookevent"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// Group commit of inbound events.
+//
+// Concurrent webhooks are written in one transaction: one BEGIN and one COMMIT (one WAL flush)
+// for every notification that arrived while the previous batch was being written, instead of
+// one each. There is no timer and no background goroutine: the first caller to find nobody
+// writing leads, takes what queued behind it (up to maxBatch), commits, hands each caller its
+// result, and passes the lead to the first caller still queued. A lone notification at low
+// load is written at once, as before.
+//
+// Each notification's writes are ordered so that none can fail half-way in the normal course:
+// the event is inserted (a redelivery, ON CONFLICT DO NOTHING, writes nothing more), then
+// every conditional check (the instance locked at the revision read, the work item updated at
+// its revision) comes before any write that depends on it. A check that fails deletes the
+// event it inserted and answers that caller ErrConflict, as its own transaction would have;
+// the rest of the batch goes on. Anything else (a database error, or a conflict after a
+// write) rolls the batch back and writes each notification again in its own transaction, so
+// that one bad notification never costs the others theirs.
+
+// maxBatch bounds a batch: PostgreSQL is happiest with transactions that stay short.
+const maxBatch = 64
+
+// batchTimeout bounds a batch's transaction. A batch does not run under any one caller's
+// context: a client that hangs up must not fail the others' writes (what it sent may still
+// commit; the dedupe key covers its retry).
+const batchTimeout = 30 * time.Second
+
+// writers is how many batches may be written at once. One writer alone waits on every
+// statement's round trip in turn; a few keep PostgreSQL busy. Notifications are spread over
+// them by their system and external id, so that the events of one work item, and the rows
+// they change, are always in the same writer's batches: two writers never wait for each
+// other's locks.
+const writers = 2
+
+type groupCommit struct {
+	lanes [writers]lane
+}
+
+// lane is one writer's queue.
+type lane struct {
+	mu      sync.Mutex
+	queue   []*inbound
+	leading bool
+}
+
+// lane returns the writer a notification goes to.
+func (g *groupCommit) lane(ev engine.StoredEvent) *lane {
+	h := fnv.New32a()
+	h.Write([]byte(ev.Event.System.String()))
+	h.Write([]byte{0})
+	h.Write([]byte(ev.Event.ExternalID))
+	return &g.lanes[h.Sum32()%writers]
+}
+
+// inbound is one notification to write: stored PENDING with its processing job (result nil),
+// or stored with its result applied.
+type inbound struct {
+	ctx    context.Context
+	id     uuid.UUID
+	ev     engine.StoredEvent
+	result *engine.EventResult
+	lane   *lane
+
+	created bool
+	err     error
+	// done receives once: lead (this caller leads the next batch) or the result is set.
+	done chan bool
+}
+
+// errBatch: a notification's writes failed after they began; the batch is written again one
+// notification at a time.
+var errBatch = errors.New("group commit: write each notification on its own")
+
+// writeInbound writes one notification through the group commit and returns whether it was
+// new. It waits for its batch to commit whatever happens to ctx: the transaction it joined is
+// shared.
+func (s *Store) writeInbound(ctx context.Context, ev engine.StoredEvent, r *engine.EventResult) (uuid.UUID, bool, error) {
+	in := &inbound{ctx: ctx, id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: r, done: make(chan bool, 1)}
+	g := s.commits.lane(ev)
+	in.lane = g
+	g.mu.Lock()
+	if g.leading {
+		g.queue = append(g.queue, in)
+		g.mu.Unlock()
+		if lead := <-in.done; !lead {
+			return in.id, in.created, in.err
+		}
+	} else {
+		g.leading = true
+		g.mu.Unlock()
+	}
+	s.lead(in)
+	return in.id, in.created, in.err
+}
+
+// lead writes a batch: first, then whoever queued behind it. It answers each of them, then
+// passes the lead on to the next in the queue (or leaves it when the queue is empty).
+func (s *Store) lead(first *inbound) {
+	g := first.lane
+	g.mu.Lock()
+	n := min(len(g.queue), maxBatch-1)
+	batch := make([]*inbound, 0, n+1)
+	batch = append(batch, first)
+	batch = append(batch, g.queue[:n]...)
+	g.queue = append(g.queue[:0:0], g.queue[n:]...)
+	g.mu.Unlock()
+
+	s.writeBatchSafe(batch)
+	for _, in := range batch {
+		if in != first {
+			in.done <- false
+		}
+	}
+
+	g.mu.Lock()
+	if len(g.queue) == 0 {
+		g.leading = false
+		g.mu.Unlock()
+		return
+	}
+	next := g.queue[0]
+	g.queue = g.queue[1:]
+	g.mu.Unlock()
+	next.done <- true
+}
+
+// writeBatchSafe writes the batch; a panic becomes every caller's error, so that nobody in
+// the batch or the queue waits forever.
+func (s *Store) writeBatchSafe(batch []*inbound) {
+	defer func() {
+		if p := recover(); p != nil {
+			for _, in := range batch {
+				in.created, in.err = false, fmt.Errorf("store: writing a notification panicked: %v", p)
+			}
+		}
+	}()
+	s.writeBatch(batch)
+}
+
+// writeBatch writes the batch in one transaction, or, when that fails, each notification in
+// a transaction of its own.
+func (s *Store) writeBatch(batch []*inbound) {
+	if len(batch) > 1 {
+		// Rows are locked in one order by every batch, so that two replicas' batches wait for
+		// each other instead of deadlocking.
+		batch = append([]*inbound(nil), batch...)
+		sort.SliceStable(batch, func(i, j int) bool { return lockKey(batch[i]) < lockKey(batch[j]) })
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		defer cancel()
+		err := s.inTx(ctx, func(tx txn) error {
+			for _, in := range batch {
+				in.created, in.err = s.writeOne(context.WithoutCancel(in.ctx), tx, in, true)
+				if errors.Is(in.err, errBatch) {
+					return in.err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			return
+		}
+	}
+	for _, in := range batch {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(in.ctx), batchTimeout)
+		in.created, in.err = false, nil
+		in.err = s.inTx(ctx, func(tx txn) error {
+			var err error
+			in.created, err = s.writeOne(ctx, tx, in, false)
+			return err
+		})
+		if in.err != nil {
+			in.created = false // rolled back
+		}
+		cancel()
+	}
+}
+
+// lockKey orders a batch: by the instance, then the work item its result changes.
+func lockKey(in *inbound) string {
+	if in.result == nil {
+		return ""
+	}
+	return in.result.InstanceID + "/" + in.result.WorkItemID
+}
+
+// writeOne writes a notification in tx. shared: tx holds other notifications too, so a
+// conflict found before anything depends on the event undoes its insert and is that caller's
+// ErrConflict alone, and any later failure is errBatch.
+func (s *Store) writeOne(ctx context.Context, tx txn, in *inbound, shared bool) (bool, error) {
+	ev := in.ev
+	if r := in.result; r != nil {
+		ev.Verdict, ev.Reason = r.Verdict, r.Reason
+	}
+	// ON CONFLICT (provider, dedupe_key) DO NOTHING: a redelivery is stored once, and applies
+	// nothing.
+	c := eventCreate(tx, in.id, ev)
+	if r := in.result; r != nil {
+		c.SetInstanceID(r.InstanceID).SetWorkItemID(r.WorkItemID).SetProcessedAt(now()).SetAttempts(1)
+	}
+	n, err := c.OnConflictColumns(webhookevent.FieldProvider, webhookevent.FieldDedupeKey).DoNothing().ID(ctx)
+	switch {
+	case isNoRows(err):
+		return false, nil
+	case err != nil:
+		return false, failed(shared, err)
+	case n != in.id:
+		return false, nil
+	}
+	if in.result == nil {
+		if ev.Verdict != engine.VerdictPending {
+			return true, nil
+		}
+		return true, failed(shared, s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: in.id.String()}}))
+	}
+	if shared {
+		// checkResult updates the work item; applyRest writes the rest.
+		if err := checkResult(ctx, tx, *in.result); err != nil {
+			if !errors.Is(err, engine.ErrConflict) {
+				return false, failed(shared, err)
+			}
+			// Nothing depends on the event yet: take it back, as its own rollback would.
+			if derr := tx.WebhookEvent.DeleteOneID(in.id).Exec(ctx); derr != nil {
+				return false, failed(shared, derr)
+			}
+			return false, err
+		}
+		return true, failed(shared, s.applyRest(ctx, tx, *in.result))
+	}
+	return true, s.applyResult(ctx, tx, *in.result)
+}
+
+// checkResult makes sure a result can be applied whole: its instance, when it changes, is
+// locked at the revision read (PostgreSQL; SQLite's one writer needs no lock), and its work
+// item is updated at the revision read. ErrConflict when either moved; then nothing of the
+// result was written.
+func checkResult(ctx context.Context, tx txn, r engine.EventResult) error {
+	if r.Instance != nil {
+		iid, err := uuid.Parse(r.InstanceID)
+		if err != nil {
+			return err
+		}
+		q := tx.Instance.Query().Where(instance.ID(iid), instance.Revision(r.InstanceRevision))
+		if tx.locks {
+			q = q.ForUpdate()
+		}
+		ids, err := q.IDs(ctx)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
+		}
+	}
+	return updateWorkItem(ctx, tx, r.WorkItem)
+}
+
+// isNoRows: an insert ON CONFLICT DO NOTHING returned no row (a redelivery).
+func isNoRows(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || ent.IsNotFound(err)
+}
+
+// failed marks an error met while writing a shared batch as the batch's (nil stays nil).
+func failed(shared bool, err error) error {
+	if err == nil || !shared {
+		return err
+	}
+	return fmt.Errorf("%w: %w", errBatch, err)
+}

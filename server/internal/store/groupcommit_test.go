@@ -1,0 +1,234 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
+)
+
+// progress is a DocuSign progress notification for externalID and the result of applying it
+// to the work item as read.
+func progress(inst engine.Instance, read engine.WorkItem, key, status string) (engine.StoredEvent, *engine.EventResult) {
+	ev := engine.StoredEvent{Event: engine.InboundEvent{System: coupleDocuSign, Type: "envelope-" + status, ExternalID: read.ExternalID,
+		DedupeKey: key}, Body: []byte(`{}`), ReceivedAt: time.Now()}
+	w := read
+	w.ProviderStatus, w.UpdatedAt = status, time.Now()
+	return ev, &engine.EventResult{Verdict: engine.VerdictProgress, InstanceID: inst.ID, WorkItemID: read.ID, WorkItem: &w,
+		Activities: []engine.Activity{{Kind: engine.ActivityExternalProgress, ToState: "sign", Message: status, CreatedAt: time.Now()}}}
+}
+
+// TestGroupCommitBatch writes one batch as concurrent webhooks make it: each notification gets
+// what its own transaction would have given it. One decided on a stale reading is not stored
+// and the others commit; a redelivery in the batch applies nothing; an event for an unknown
+// work item is stored PENDING with its job.
+func TestGroupCommitBatch(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			couple := func(ext string) (engine.Instance, engine.WorkItem) {
+				inst, wi := f.waiting(t, "", "")
+				coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, ext, coupleAct(ext))
+				require.NoError(t, err)
+				return inst, coupled
+			}
+			inst1, wi1 := couple("env-1")
+			inst2, wi2 := couple("env-2")
+			early, rEarly := progress(inst2, wi2, "k-early", "sent")
+			before, _, err := f.st.InsertEventApplied(ctx, early, *rEarly)
+			require.NoError(t, err)
+			wi2, err = f.st.GetWorkItem(ctx, wi2.ID)
+			require.NoError(t, err)
+
+			a, ra := progress(inst1, wi1, "k-a", "delivered")
+			b, rb := progress(inst1, wi1, "k-b", "delivered") // read wi1 at the revision a moves on from
+			c, rc := progress(inst2, wi2, before.Event.DedupeKey, "sent")
+			pending := engine.StoredEvent{Event: engine.InboundEvent{System: coupleDocuSign, Type: "envelope-completed", ExternalID: "env-unknown",
+				DedupeKey: "k-pending"}, Body: []byte(`{}`), ReceivedAt: time.Now(), Verdict: engine.VerdictPending}
+			e, re := progress(inst2, wi2, "k-e", "delivered")
+			jobsBefore := len(f.jobs.all())
+
+			created, errs := store.WriteInboundBatch(f.st, []engine.StoredEvent{a, b, c, pending, e},
+				[]*engine.EventResult{ra, rb, rc, nil, re})
+			require.NoError(t, errs[0])
+			require.True(t, created[0])
+			require.ErrorIs(t, errs[1], engine.ErrConflict, "b was decided on the revision a moved on from")
+			require.False(t, created[1])
+			require.NoError(t, errs[2])
+			require.False(t, created[2], "a redelivery")
+			require.NoError(t, errs[3])
+			require.True(t, created[3])
+			require.NoError(t, errs[4])
+			require.True(t, created[4])
+
+			keys := map[string]engine.Verdict{}
+			evs, total, err := listAll(ctx, f, engine.EventFilter{})
+			require.NoError(t, err)
+			for _, ev := range evs {
+				keys[ev.Event.DedupeKey] = ev.Verdict
+			}
+			require.EqualValues(t, 4, total)
+			require.Equal(t, map[string]engine.Verdict{"k-early": engine.VerdictProgress, "k-a": engine.VerdictProgress,
+				"k-pending": engine.VerdictPending, "k-e": engine.VerdictProgress}, keys, "b is not stored without its result")
+			jobs := f.jobs.all()[jobsBefore:]
+			require.Len(t, jobs, 1)
+			require.IsType(t, engine.ProcessEventJob{}, jobs[0])
+
+			got1, err := f.st.GetWorkItem(ctx, wi1.ID)
+			require.NoError(t, err)
+			require.Equal(t, wi1.Revision+1, got1.Revision, "a applied once, b not at all")
+			got2, err := f.st.GetWorkItem(ctx, wi2.ID)
+			require.NoError(t, err)
+			require.Equal(t, wi2.Revision+1, got2.Revision, "e applied; the redelivery c nothing")
+			for _, want := range []struct {
+				inst engine.Instance
+				msgs []string
+			}{{inst1, []string{"DOCUSIGN env-1 sent to ada@example.com", "delivered"}},
+				{inst2, []string{"DOCUSIGN env-2 sent to ada@example.com", "sent", "delivered"}}} {
+				acts, _, err := f.st.ListActivity(ctx, want.inst.ID, engine.Page{Size: 10})
+				require.NoError(t, err)
+				var msgs []string
+				for i, a := range acts {
+					require.EqualValues(t, i+1, a.Seq)
+					msgs = append(msgs, a.Message)
+				}
+				require.Equal(t, want.msgs, msgs)
+			}
+		})
+	}
+}
+
+// TestGroupCommitFallsBack: a notification whose writes fail half-way fails the batch's
+// transaction; every notification is then written on its own, so the others still commit,
+// once, and only the bad one fails.
+func TestGroupCommitFallsBack(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			inst, wi := f.waiting(t, "", "")
+			wi, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
+			require.NoError(t, err)
+			good, rGood := progress(inst, wi, "k-good", "delivered")
+			// An instance that does not exist: its activities cannot be numbered, after the
+			// event and the work item were written.
+			bad, rBad := progress(inst, wi, "k-bad", "sent")
+			rBad.WorkItem = nil
+			rBad.InstanceID = uuid.NewString()
+
+			created, errs := store.WriteInboundBatch(f.st, []engine.StoredEvent{good, bad}, []*engine.EventResult{rGood, rBad})
+			require.NoError(t, errs[0])
+			require.True(t, created[0])
+			require.ErrorIs(t, errs[1], engine.ErrNotFound)
+			require.False(t, created[1])
+
+			evs, total, err := listAll(ctx, f, engine.EventFilter{})
+			require.NoError(t, err)
+			require.EqualValues(t, 1, total)
+			require.Equal(t, "k-good", evs[0].Event.DedupeKey)
+			got, err := f.st.GetWorkItem(ctx, wi.ID)
+			require.NoError(t, err)
+			require.Equal(t, wi.Revision+1, got.Revision, "applied once, though written twice")
+			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts, 2, "the coupling's and k-good's")
+		})
+	}
+}
+
+// TestGroupCommitConcurrent: many webhooks at once, through the group commit's lead hand-off,
+// with every notification delivered twice: each is stored and applied exactly once, every
+// caller gets its answer, and each instance's activities are numbered without a gap.
+func TestGroupCommitConcurrent(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			const items, each = 8, 5
+			insts := make([]engine.Instance, items)
+			for i := range items {
+				inst, wi := f.waiting(t, "", "")
+				_, err := f.st.CoupleWorkItem(ctx, wi.ID, fmt.Sprintf("env-%d", i), coupleAct(fmt.Sprintf("env-%d", i)))
+				require.NoError(t, err)
+				insts[i] = inst
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			applied := map[string]int{}
+			start := make(chan struct{})
+			for i := range items {
+				for n := range each {
+					for range 2 { // every notification twice
+						wg.Go(func() {
+							<-start
+							key := fmt.Sprintf("k-%d-%d", i, n)
+							for {
+								wi, err := f.st.WorkItemByExternal(ctx, coupleDocuSign, fmt.Sprintf("env-%d", i))
+								if !assertNoError(t, err) {
+									return
+								}
+								ev, r := progress(insts[i], wi, key, fmt.Sprintf("step-%d", n))
+								_, created, err := f.st.InsertEventApplied(ctx, ev, *r)
+								if errors.Is(err, engine.ErrConflict) {
+									continue // another notification of the item won: read it again
+								}
+								if !assertNoError(t, err) {
+									return
+								}
+								if created {
+									mu.Lock()
+									applied[key]++
+									mu.Unlock()
+								}
+								return
+							}
+						})
+					}
+				}
+			}
+			close(start)
+			wg.Wait()
+			require.Len(t, applied, items*each)
+			for key, n := range applied {
+				require.Equal(t, 1, n, key)
+			}
+			_, total, err := listAll(ctx, f, engine.EventFilter{})
+			require.NoError(t, err)
+			require.EqualValues(t, items*each, total)
+			for _, inst := range insts {
+				acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 20})
+				require.NoError(t, err)
+				require.Len(t, acts, 1+each)
+				for i, a := range acts {
+					require.EqualValues(t, i+1, a.Seq)
+				}
+			}
+		})
+	}
+}
+
+// assertNoError reports err in a goroutine that must not stop the test itself.
+func assertNoError(t *testing.T, err error) bool {
+	t.Helper()
+	if err != nil {
+		t.Errorf("unexpected error: %v", err)
+		return false
+	}
+	return true
+}
