@@ -25,7 +25,9 @@ import (
 // one each. There is no timer and no background goroutine: the first caller to find nobody
 // writing leads, takes what queued behind it (up to maxBatch), commits, hands each caller its
 // result, and passes the lead to the first caller still queued. A lone notification at low
-// load is written at once, as before.
+// load is written at once, as before. Progress and PENDING notifications (the ingest path:
+// an insert and a few short writes) go through it; a transition keeps a transaction of its
+// own (see writeInbound).
 //
 // Each notification's writes are ordered so that none can fail half-way in the normal course:
 // the event is inserted (a redelivery, ON CONFLICT DO NOTHING, writes nothing more), then
