@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -139,6 +140,44 @@ type External struct {
 	tracer   trace.Tracer
 	duration metric.Float64Histogram
 	webhooks metric.Int64Counter
+	pins     versionPins
+}
+
+// versionPin is the workflow version an instance runs: set when it starts, never changed.
+type versionPin struct {
+	workflowID string
+	version    int32
+}
+
+// versionPins remembers the versions of instances recently seen, so that a progress event
+// needs no read of its instance. Bounded: past maxPins, an arbitrary one is forgotten.
+type versionPins struct {
+	mu   sync.Mutex
+	pins map[string]versionPin
+}
+
+const maxPins = 10_000
+
+func (p *versionPins) get(instanceID string) (versionPin, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, ok := p.pins[instanceID]
+	return v, ok
+}
+
+func (p *versionPins) put(instanceID string, v versionPin) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pins == nil {
+		p.pins = make(map[string]versionPin)
+	}
+	if _, ok := p.pins[instanceID]; !ok && len(p.pins) >= maxPins {
+		for k := range p.pins {
+			delete(p.pins, k)
+			break
+		}
+	}
+	p.pins[instanceID] = v
 }
 
 // NewExternal returns the external-event side of the engine.
@@ -456,13 +495,21 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 	}
 	res.WorkItemID, res.InstanceID = wi.ID, wi.InstanceID
 
-	inst, err := x.instances.GetInstance(ctx, wi.InstanceID)
-	if err != nil {
-		return res, err
+	// Progress needs only the instance's version, which never changes: known, the instance is
+	// read only for an outcome (or for the Event Log's story).
+	var inst Instance
+	pin, pinned := x.pins.get(wi.InstanceID)
+	if !pinned || eventlog.Enabled(ctx) {
+		var err error
+		if inst, err = x.instances.GetInstance(ctx, wi.InstanceID); err != nil {
+			return res, err
+		}
+		pin = versionPin{workflowID: inst.WorkflowID, version: inst.Version}
+		x.pins.put(inst.ID, pin)
+		eventlog.Note(ctx, eventlog.StepMatched, "work item %s (%s, provider status %s) of instance %s, which is %s in state %q",
+			wi.ID, strings.ToLower(string(wi.Status)), nonEmpty(wi.ProviderStatus, "-"), inst.ID, inst.Status, inst.StateKey)
 	}
-	eventlog.Note(ctx, eventlog.StepMatched, "work item %s (%s, provider status %s) of instance %s, which is %s in state %q",
-		wi.ID, strings.ToLower(string(wi.Status)), nonEmpty(wi.ProviderStatus, "-"), inst.ID, inst.Status, inst.StateKey)
-	def, err := x.runner.definition(ctx, inst.WorkflowID, inst.Version)
+	def, err := x.runner.definition(ctx, pin.workflowID, pin.version)
 	if err != nil {
 		return res, err
 	}
@@ -495,6 +542,11 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 		return finish(VerdictProgress, "")
 	}
 	eventlog.Note(ctx, eventlog.StepOutcome, "%s maps to the outcome %s", ev.Event.Type, outcome)
+	if inst.ID == "" {
+		if inst, err = x.instances.GetInstance(ctx, wi.InstanceID); err != nil {
+			return res, err
+		}
+	}
 
 	if !wi.Status.Open() {
 		if wi.Status == WorkItemResolved && wi.Outcome == outcome {

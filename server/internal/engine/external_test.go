@@ -423,6 +423,26 @@ func TestLateEventsChangeNothing(t *testing.T) {
 	})
 }
 
+// TestProgressReadsNoInstance: once an instance's version is known, a progress event is decided
+// from its work item alone; an outcome reads the instance, since it must still wait there.
+func TestProgressReadsNoInstance(t *testing.T) {
+	t.Parallel()
+	b := setupRoute(t, nil)
+	now := time.Now()
+	ev, _ := b.deliver(t, "envelope-sent", "k-1", now)
+	require.Equal(t, engine.VerdictProgress, ev.Verdict)
+	reads := b.store.reads()
+	ev, _ = b.deliver(t, "envelope-delivered", "k-2", now.Add(time.Second))
+	require.Equal(t, engine.VerdictProgress, ev.Verdict)
+	require.Equal(t, reads, b.store.reads(), "the version was known: the instance was not read")
+	require.Equal(t, "delivered", b.stored(t, b.instance.ID).WorkItem.ProviderStatus)
+	reads = b.store.reads()
+	ev, _ = b.deliver(t, "envelope-completed", "k-3", now.Add(2*time.Second))
+	require.Equal(t, engine.VerdictApplied, ev.Verdict)
+	require.Greater(t, b.store.reads(), reads, "an outcome reads the instance")
+	require.Equal(t, engine.StatusCompleted, b.stored(t, b.instance.ID).Status)
+}
+
 // TestEarlyEventIsAppliedByItsJob: an event that beat the coupling is stored PENDING with its
 // job, waits while the window is open, and is applied once by its job; processing it again, or
 // concurrently, applies nothing more.

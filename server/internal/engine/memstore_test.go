@@ -26,8 +26,9 @@ type memStore struct {
 	engine.InstanceStore
 	engine.WorkStore
 
-	mu        sync.Mutex
-	versions  map[string][]engine.Version // by workflow id; [0] is version 1
+	mu            sync.Mutex
+	instanceReads int                         // GetInstance calls
+	versions      map[string][]engine.Version // by workflow id; [0] is version 1
 	instances map[string]engine.Instance
 	acts      map[string][]engine.Activity
 	items     map[string]engine.WorkItem
@@ -146,6 +147,7 @@ func (s *memStore) InstanceByRequest(_ context.Context, startedBy, requestID str
 func (s *memStore) GetInstance(_ context.Context, id string) (engine.Instance, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.instanceReads++
 	in, ok := s.instances[id]
 	if !ok {
 		return engine.Instance{}, fmt.Errorf("%w: instance %s", engine.ErrNotFound, id)
@@ -608,4 +610,11 @@ func (s *memStore) erasableLocked(e engine.Erasure, which func(engine.Instance) 
 	}
 	slices.SortFunc(out, func(a, b engine.Instance) int { return cmp.Or(a.EndedAt.Compare(*b.EndedAt), cmp.Compare(a.ID, b.ID)) })
 	return out[:min(len(out), e.Limit)]
+}
+
+// reads is how many times the instances were read.
+func (s *memStore) reads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.instanceReads
 }
