@@ -29,12 +29,12 @@ type memStore struct {
 	mu            sync.Mutex
 	instanceReads int                         // GetInstance calls
 	versions      map[string][]engine.Version // by workflow id; [0] is version 1
-	instances map[string]engine.Instance
-	acts      map[string][]engine.Activity
-	items     map[string]engine.WorkItem
-	jobs      []engine.Job
-	requests  map[string]string    // starter, request id → instance id
-	archived  map[string]time.Time // by workflow id, while archived
+	instances     map[string]engine.Instance
+	acts          map[string][]engine.Activity
+	items         map[string]engine.WorkItem
+	jobs          []engine.Job
+	requests      map[string]string    // starter, request id → instance id
+	archived      map[string]time.Time // by workflow id, while archived
 	// beforeCreate, when set, runs once as CreateInstance begins: a racing start.
 	beforeCreate func()
 	// docs are the signed documents kept, by instance id; erasures the RetentionStore calls.
