@@ -101,14 +101,7 @@ func (s *Store) writeInbound(ctx context.Context, ev engine.StoredEvent, r *engi
 		// A transition: many statements, each waiting on the one before. Queued behind others
 		// in a lane they are slower than in a transaction of their own, which runs beside
 		// the others (measured: under overload the lanes held transitions to a third).
-		in.err = s.inTx(ctx, func(tx txn) error {
-			var err error
-			in.created, err = s.writeOne(ctx, tx, in, false)
-			return err
-		})
-		if in.err != nil {
-			in.created = false
-		}
+		s.writeAlone(ctx, in)
 		return in.id, in.created, in.err
 	}
 	g := s.commits.lane(ev)
@@ -203,16 +196,21 @@ func (s *Store) writeBatch(batch []*inbound) {
 	}
 	for _, in := range batch {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(in.ctx), batchTimeout)
-		in.created, in.err = false, nil
-		in.err = s.inTx(ctx, func(tx txn) error {
-			var err error
-			in.created, err = s.writeOne(ctx, tx, in, false)
-			return err
-		})
-		if in.err != nil {
-			in.created = false // rolled back
-		}
+		s.writeAlone(ctx, in)
 		cancel()
+	}
+}
+
+// writeAlone writes one notification in a transaction of its own.
+func (s *Store) writeAlone(ctx context.Context, in *inbound) {
+	in.created, in.err = false, nil
+	in.err = s.inTx(ctx, func(tx txn) error {
+		var err error
+		in.created, err = s.writeOne(ctx, tx, in, false)
+		return err
+	})
+	if in.err != nil {
+		in.created = false // rolled back
 	}
 }
 
