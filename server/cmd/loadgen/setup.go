@@ -114,24 +114,13 @@ func setUp(ctx context.Context, b *bench) error {
 		ExpectedRevision: osNow.Msg.GetSettings().GetRevision()})); err != nil {
 		return fmt.Errorf("OneSpan settings: %w", err)
 	}
-	var tk struct {
-		SigningSecret string            `json:"signingSecret"`
-		CreateURL     string            `json:"createUrl"`
-		StatusURL     string            `json:"statusUrl"`
-		CancelURL     string            `json:"cancelUrl"`
-		Outcomes      map[string]string `json:"outcomes"`
-	}
-	if _, err := b.fakes.Control(ctx, "GET", "/tickets/account", nil, &tk); err != nil {
+	b.connector = "loadgen-" + b.suffix
+	conn, err := b.fakes.TicketConnector(ctx, b.connector, "Loadgen tickets "+b.suffix)
+	if err != nil {
 		return err
 	}
-	outcomes := map[string]flowhookv1.Outcome{}
-	for typ, name := range tk.Outcomes {
-		outcomes[typ] = flowhookv1.Outcome(flowhookv1.Outcome_value["OUTCOME_"+name])
-	}
-	b.connector, b.connectorSecret = "loadgen-"+b.suffix, tk.SigningSecret
-	if _, err := b.admin.Settings.CreateConnector(ctx, connect.NewRequest(&flowhookv1.CreateConnectorRequest{
-		Name: b.connector, DisplayName: "Loadgen tickets " + b.suffix, CreateUrl: tk.CreateURL, StatusUrl: tk.StatusURL,
-		CancelUrl: tk.CancelURL, Outcomes: outcomes, SigningSecret: tk.SigningSecret})); err != nil {
+	b.connectorSecret = conn.GetSigningSecret()
+	if _, err := b.admin.Settings.CreateConnector(ctx, connect.NewRequest(conn)); err != nil {
 		return fmt.Errorf("connector: %w", err)
 	}
 

@@ -140,23 +140,11 @@ func (d *driver) setUp(ctx context.Context) error {
 		BaseUrl: d.fakes.URLs.OneSpan, ApiKey: &one.APIKey, CallbackKey: &callbackKey, RegisterCallback: true})); err != nil {
 		return fmt.Errorf("OneSpan settings: %w", err)
 	}
-	var tk struct {
-		SigningSecret string            `json:"signingSecret"`
-		CreateURL     string            `json:"createUrl"`
-		StatusURL     string            `json:"statusUrl"`
-		CancelURL     string            `json:"cancelUrl"`
-		Outcomes      map[string]string `json:"outcomes"`
-	}
-	if _, err := d.fakes.Control(ctx, "GET", "/tickets/account", nil, &tk); err != nil {
+	conn, err := d.fakes.TicketConnector(ctx, connectorName, "Tickets")
+	if err != nil {
 		return err
 	}
-	outcomes := map[string]flowhookv1.Outcome{}
-	for typ, name := range tk.Outcomes {
-		outcomes[typ] = flowhookv1.Outcome(flowhookv1.Outcome_value["OUTCOME_"+name])
-	}
-	if _, err := d.api.Settings.CreateConnector(ctx, connect.NewRequest(&flowhookv1.CreateConnectorRequest{
-		Name: connectorName, DisplayName: "Tickets", CreateUrl: tk.CreateURL, StatusUrl: tk.StatusURL, CancelUrl: tk.CancelURL,
-		Outcomes: outcomes, SigningSecret: tk.SigningSecret})); err != nil {
+	if _, err := d.api.Settings.CreateConnector(ctx, connect.NewRequest(conn)); err != nil {
 		return fmt.Errorf("connector: %w", err)
 	}
 	sec, err := d.api.Settings.GetSecuritySettings(ctx, connect.NewRequest(&flowhookv1.GetSecuritySettingsRequest{}))

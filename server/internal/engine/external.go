@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -140,7 +139,9 @@ type External struct {
 	tracer   trace.Tracer
 	duration metric.Float64Histogram
 	webhooks metric.Int64Counter
-	pins     versionPins
+	// pins remembers the versions of instances recently seen, so that a progress event needs
+	// no read of its instance.
+	pins immutableCache[versionPin]
 }
 
 // versionPin is the workflow version an instance runs: set when it starts, never changed.
@@ -149,41 +150,11 @@ type versionPin struct {
 	version    int32
 }
 
-// versionPins remembers the versions of instances recently seen, so that a progress event
-// needs no read of its instance. Bounded: past maxPins, an arbitrary one is forgotten.
-type versionPins struct {
-	mu   sync.Mutex
-	pins map[string]versionPin
-}
-
-const maxPins = 10_000
-
-func (p *versionPins) get(instanceID string) (versionPin, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	v, ok := p.pins[instanceID]
-	return v, ok
-}
-
-func (p *versionPins) put(instanceID string, v versionPin) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pins == nil {
-		p.pins = make(map[string]versionPin)
-	}
-	if _, ok := p.pins[instanceID]; !ok && len(p.pins) >= maxPins {
-		for k := range p.pins {
-			delete(p.pins, k)
-			break
-		}
-	}
-	p.pins[instanceID] = v
-}
-
 // NewExternal returns the external-event side of the engine.
 func NewExternal(work WorkStore, instances InstanceStore, runner *Runner, providers Providers, clock Clock, orphanWindow time.Duration) *External {
 	x := &External{work: work, instances: instances, runner: runner, providers: providers, clock: clock, OrphanWindow: orphanWindow,
 		Debug: func(context.Context) bool { return false }}
+	x.pins.limit = 10_000
 	_ = x.Instrument(tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
 	return x
 }

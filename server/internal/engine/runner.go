@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"maps"
 	"strings"
-	"sync"
 )
 
 // InstanceStore is the persistence port of instances and their timelines.
@@ -46,7 +45,7 @@ type Runner struct {
 	instances InstanceStore
 	versions  Store
 	clock     Clock
-	cache     versionCache
+	cache     immutableCache[Draft]
 	// Directory tells who may be given work by Reassign (see reassign.go); set after NewRunner.
 	Directory Directory
 }
@@ -523,29 +522,4 @@ func (r *Runner) definition(ctx context.Context, workflowID string, version int3
 	}
 	r.cache.put(key, v.Definition)
 	return v.Definition, nil
-}
-
-// versionCache holds immutable definitions; it is emptied when full rather than evicting one
-// by one, which is simple and enough for the number of live versions a deployment has.
-type versionCache struct {
-	mu sync.Mutex
-	m  map[string]Draft
-}
-
-const versionCacheSize = 1024
-
-func (c *versionCache) get(k string) (Draft, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d, ok := c.m[k]
-	return d, ok
-}
-
-func (c *versionCache) put(k string, d Draft) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil || len(c.m) >= versionCacheSize {
-		c.m = make(map[string]Draft)
-	}
-	c.m[k] = d
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 )
 
 // URLs is the line fakeproviders prints once it listens: where each fake and the control API are.
@@ -137,4 +139,25 @@ func (f *Fakes) Control(ctx context.Context, method, path string, body, v any) (
 		return res.StatusCode, json.Unmarshal(raw, v)
 	}
 	return res.StatusCode, nil
+}
+
+// TicketConnector reads the ticket fake's account and returns the request that registers it
+// as connector name: its URLs, its signing secret and its event → outcome table.
+func (f *Fakes) TicketConnector(ctx context.Context, name, displayName string) (*flowhookv1.CreateConnectorRequest, error) {
+	var tk struct {
+		SigningSecret string            `json:"signingSecret"`
+		CreateURL     string            `json:"createUrl"`
+		StatusURL     string            `json:"statusUrl"`
+		CancelURL     string            `json:"cancelUrl"`
+		Outcomes      map[string]string `json:"outcomes"`
+	}
+	if _, err := f.Control(ctx, "GET", "/tickets/account", nil, &tk); err != nil {
+		return nil, err
+	}
+	outcomes := map[string]flowhookv1.Outcome{}
+	for typ, o := range tk.Outcomes {
+		outcomes[typ] = flowhookv1.Outcome(flowhookv1.Outcome_value["OUTCOME_"+o])
+	}
+	return &flowhookv1.CreateConnectorRequest{Name: name, DisplayName: displayName, CreateUrl: tk.CreateURL, StatusUrl: tk.StatusURL,
+		CancelUrl: tk.CancelURL, Outcomes: outcomes, SigningSecret: tk.SigningSecret}, nil
 }

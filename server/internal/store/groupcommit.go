@@ -13,7 +13,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/flowhook/flowhook/ent"
-	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/webhookevent"
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
@@ -30,9 +29,9 @@ import (
 // own (see writeInbound).
 //
 // Each notification's writes are ordered so that none can fail half-way in the normal course:
-// the event is inserted (a redelivery, ON CONFLICT DO NOTHING, writes nothing more), then
-// every conditional check (the instance locked at the revision read, the work item updated at
-// its revision) comes before any write that depends on it. A check that fails deletes the
+// the event is inserted (a redelivery, ON CONFLICT DO NOTHING, writes nothing more), then its
+// one conditional check (the work item updated at the revision read) comes before any write
+// that depends on it. A check that fails deletes the
 // event it inserted and answers that caller ErrConflict, as its own transaction would have;
 // the rest of the batch goes on. Anything else (a database error, or a conflict after a
 // write) rolls the batch back and writes each notification again in its own transaction, so
@@ -252,8 +251,9 @@ func (s *Store) writeOne(ctx context.Context, tx txn, in *inbound, shared bool) 
 		return true, failed(shared, s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: in.id.String()}}))
 	}
 	if shared {
-		// checkResult updates the work item; applyRest writes the rest.
-		if err := checkResult(ctx, tx, *in.result); err != nil {
+		// A batched result moves no instance (writeInbound): its one check is the work item's
+		// revision, written first; applyRest writes the rest.
+		if err := updateWorkItem(ctx, tx, in.result.WorkItem); err != nil {
 			if !errors.Is(err, engine.ErrConflict) {
 				return false, failed(shared, err)
 			}
@@ -266,31 +266,6 @@ func (s *Store) writeOne(ctx context.Context, tx txn, in *inbound, shared bool) 
 		return true, failed(shared, s.applyRest(ctx, tx, *in.result))
 	}
 	return true, s.applyResult(ctx, tx, *in.result)
-}
-
-// checkResult makes sure a result can be applied whole: its instance, when it changes, is
-// locked at the revision read (PostgreSQL; SQLite's one writer needs no lock), and its work
-// item is updated at the revision read. ErrConflict when either moved; then nothing of the
-// result was written.
-func checkResult(ctx context.Context, tx txn, r engine.EventResult) error {
-	if r.Instance != nil {
-		iid, err := uuid.Parse(r.InstanceID)
-		if err != nil {
-			return err
-		}
-		q := tx.Instance.Query().Where(instance.ID(iid), instance.Revision(r.InstanceRevision))
-		if tx.locks {
-			q = q.ForUpdate()
-		}
-		ids, err := q.IDs(ctx)
-		if err != nil {
-			return err
-		}
-		if len(ids) == 0 {
-			return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
-		}
-	}
-	return updateWorkItem(ctx, tx, r.WorkItem)
 }
 
 // isNoRows: an insert ON CONFLICT DO NOTHING returned no row (a redelivery).
