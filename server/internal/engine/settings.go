@@ -101,6 +101,8 @@ type Security struct {
 	mu   sync.Mutex
 	cur  SecuritySettings
 	read time.Time
+	// known: cur was read once (Forget asks for a new read, but keeps it as the last value).
+	known bool
 }
 
 // SecurityTTL is how long Security reuses a read.
@@ -123,15 +125,28 @@ func (s *Security) Get(ctx context.Context) (SecuritySettings, error) {
 	if err != nil {
 		return s.cur, err
 	}
-	s.cur, s.read = SecurityFrom(st), now
+	s.cur, s.read, s.known = SecurityFrom(st), now, true
 	return s.cur, nil
 }
 
 // Debug says whether the Webhook Receiver debug option is on. When the settings cannot be
-// read it answers with the last value read (off before any).
+// read it answers with the last value read, and before any, on: while debugging, a
+// notification flowhook does not act on is kept rather than only acknowledged, and a replica
+// that starts during a database outage must not acknowledge one it could not keep (trying to
+// keep it answers 503, and the provider sends it again).
 func (s *Security) Debug(ctx context.Context) bool {
-	st, _ := s.Get(ctx)
+	st, err := s.Get(ctx)
+	if err != nil && !s.everRead() {
+		return true
+	}
 	return st.WebhookReceiverDebug
+}
+
+// everRead says whether the settings were read once.
+func (s *Security) everRead() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.known
 }
 
 // Forget drops the value read, so the next Get reads again (after this replica saved a change).
