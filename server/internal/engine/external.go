@@ -296,6 +296,12 @@ func (x *External) signsBody(s System) bool {
 	return ok && spec.SignsBody
 }
 
+// keepsDocuments says whether a system's finished work items have a document to fetch.
+func (x *External) keepsDocuments(s System) bool {
+	spec, ok := x.providers.Spec(s.Provider)
+	return ok && spec.Documents
+}
+
 // received notes, at mark, a redelivery, or the verdict of an event stored without deciding
 // (given: it came with its verdict; decided ones noted theirs in handle).
 func (x *External) received(ctx context.Context, mark eventlog.Mark, saved StoredEvent, created, given bool) (StoredEvent, bool, error) {
@@ -565,7 +571,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 	res.InstanceRevision = inst.Revision
 	res.Activities = []Activity{{Kind: ActivityOutcome, ToState: wi.StateKey, CreatedAt: now,
 		Message: outcomeMessage(ev.Event, outcome)}}
-	if outcome == OutcomeFinished {
+	if outcome == OutcomeFinished && x.keepsDocuments(wi.System) {
 		res.Effects.Jobs = append(res.Effects.Jobs, FetchDocumentJob{WorkItemID: wi.ID})
 	}
 

@@ -496,3 +496,32 @@ func TestEarlyEventIsAppliedByItsJob(t *testing.T) {
 	// The first instance was never touched.
 	require.Equal(t, b.instance, b.stored(t, b.instance.ID))
 }
+
+// TestFinishedFetchesOnlyKeptDocuments: finishing a DocuSign envelope enqueues the download of
+// its signed document; finishing a connector's ticket, which keeps none, enqueues nothing.
+func TestFinishedFetchesOnlyKeptDocuments(t *testing.T) {
+	t.Parallel()
+	tickets := engine.System{Provider: engine.Provider("CONNECTOR"), Connector: "tickets"}
+	d := flowDraft()
+	for i := range d.States {
+		if d.States[i].Key == "sign" {
+			d.States[i].External = &engine.ExternalStep{Provider: tickets.Provider, Connector: tickets.Connector, DocumentTitle: "Ticket"}
+		}
+	}
+	b := setupRoute(t, &d)
+	require.Equal(t, tickets, b.workItem.System)
+	ev, created, err := b.external.Receive(context.Background(), engine.StoredEvent{
+		Event: engine.InboundEvent{System: tickets, Type: "envelope-completed", ExternalID: "env-1", DedupeKey: "t-1",
+			OccurredAt: time.Now(), Status: "resolved"},
+		Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, engine.VerdictApplied, ev.Verdict)
+	require.Equal(t, engine.StatusCompleted, b.stored(t, b.instance.ID).Status)
+	require.Empty(t, b.store.takeJobs(), "a ticket has no document to fetch")
+
+	docs := setupRoute(t, nil)
+	ev, _ = docs.deliver(t, "envelope-completed", "d-1", time.Now())
+	require.Equal(t, engine.VerdictApplied, ev.Verdict)
+	require.Equal(t, []engine.Job{engine.FetchDocumentJob{WorkItemID: docs.workItem.ID}}, docs.store.takeJobs())
+}

@@ -86,6 +86,10 @@ type ProviderSpec struct {
 	// SignsBody says a notification's credentials cover its body. Without it a notification is
 	// a hint: its outcome is applied only when the provider confirms it (Status), by the job.
 	SignsBody bool
+	// Documents says a FINISHED work item has a result document to download (the signed PDF):
+	// finishing one enqueues a fetch_document job. Without it no job is enqueued, and
+	// Download answers ErrNoDocument.
+	Documents bool
 	// ReconcileInterval is the least time between two status reads of one work item
 	// (DocuSign: 15 minutes); zero: the provider is not reconciled.
 	ReconcileInterval time.Duration

@@ -27,6 +27,7 @@ func TestPluginSpec(t *testing.T) {
 	require.Nil(t, spec.Events, "the outside system names its own event types")
 	require.True(t, spec.Connectors)
 	require.True(t, spec.SignsBody)
+	require.False(t, spec.Documents, "a ticket keeps no result document: finishing one fetches none")
 	require.False(t, spec.Signers)
 	require.Equal(t, 15*time.Minute, spec.ReconcileInterval)
 	require.NotNil(t, spec.StatusEvent)

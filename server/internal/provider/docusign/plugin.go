@@ -63,6 +63,7 @@ func (Plugin) Spec() engine.ProviderSpec {
 		Events:            Events,
 		Signers:           true,
 		SignsBody:         true,
+		Documents:         true,
 		ReconcileInterval: 15 * time.Minute,
 		StatusEvent:       func(s engine.ExternalStatus) string { return "envelope-" + s.Status },
 	}

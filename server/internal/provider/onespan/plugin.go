@@ -69,6 +69,7 @@ func (Plugin) Spec() engine.ProviderSpec {
 		Events:            Events,
 		Signers:           true,
 		SignsBody:         false,
+		Documents:         true,
 		ReconcileInterval: 15 * time.Minute,
 		StatusEvent:       StatusEvent,
 	}

@@ -499,6 +499,7 @@ func (h Harness) testComplete(t *testing.T) {
 	a := h.open(t)
 	id, _, _ := a.transition(t, "wi_conf_complete", a.fake.Complete, engine.OutcomeFinished, true)
 	doc, err := a.client.Download(t.Context(), id)
+	require.Equal(t, h.DownloadPrefix != nil, h.spec().Documents, "the spec's Documents says whether Download gives one")
 	if h.DownloadPrefix == nil {
 		require.ErrorIs(t, err, engine.ErrNoDocument)
 	} else {
