@@ -102,12 +102,26 @@ func TestUpdateInstanceRevision(t *testing.T) {
 			end.Status, end.Reason, end.UpdatedAt = engine.StatusCancelled, "withdrawn", time.Now()
 			ended := time.Now()
 			end.EndedAt = &ended
-			final, err := f.st.UpdateInstance(ctx, end, updated.Revision, nil, engine.Effects{})
+			final, err := f.st.UpdateInstance(ctx, end, updated.Revision, []engine.Activity{
+				{Kind: engine.ActivityCancelled, ToState: "sign", CreatedAt: ended, Message: "withdrawn"}}, engine.Effects{})
 			require.NoError(t, err)
 			require.Equal(t, "withdrawn", final.Reason)
 			require.NotNil(t, final.EndedAt)
 			require.WithinDuration(t, ended, *final.EndedAt, time.Millisecond)
 			require.Equal(t, updated.Revision+1, final.Revision)
+			require.Nil(t, final.Deadline)
+			require.Equal(t, moved.FormData, final.FormData, "the form is kept as it was")
+
+			// The update numbers its activities after those appended before it, without a gap,
+			// and the losing updates numbered none.
+			listed, _, err = f.st.ListActivity(ctx, in.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, listed, 2)
+			for i, a := range listed {
+				require.EqualValues(t, i+1, a.Seq)
+			}
+			require.Equal(t, engine.ActivityTransition, listed[0].Kind)
+			require.Equal(t, engine.ActivityCancelled, listed[1].Kind)
 		})
 	}
 }

@@ -492,11 +492,11 @@ func (s *Store) applyRest(ctx context.Context, tx txn, r engine.EventResult) err
 		return err
 	}
 	if r.Instance != nil {
-		if err := updateInstance(ctx, tx, iid, *r.Instance, r.InstanceRevision); err != nil {
-			return err
-		}
+		err = updateInstance(ctx, tx, iid, *r.Instance, r.InstanceRevision, r.Activities)
+	} else {
+		err = appendActivities(ctx, tx, iid, r.Activities)
 	}
-	if err := appendActivities(ctx, tx, iid, r.Activities); err != nil {
+	if err != nil {
 		return err
 	}
 	return s.applyEffects(ctx, tx, r.Effects)
