@@ -75,6 +75,9 @@ type EventResult struct {
 type WorkStore interface {
 	GetWorkItem(ctx context.Context, id string) (WorkItem, error)
 	WorkItemByExternal(ctx context.Context, s System, externalID string) (WorkItem, error)
+	// WorkItemWithInstance is WorkItemByExternal and the work item's instance, read together
+	// (the store joins them: one round trip): deciding an outcome needs both.
+	WorkItemWithInstance(ctx context.Context, s System, externalID string) (WorkItem, Instance, error)
 	// CoupleWorkItem sets the provider's id on a CREATING work item (WAITING), records the
 	// activity, and enqueues the processing of the events that arrived for that id before the
 	// coupling: PENDING ones, and ORPHANED ones, made PENDING again (with a step in their
@@ -321,7 +324,7 @@ func (x *External) received(ctx context.Context, mark eventlog.Mark, saved Store
 // that delivered the event.
 func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save func(context.Context, EventResult) error) (Verdict, error) {
 	start := time.Now()
-	wi, err := x.work.WorkItemByExternal(ctx, ev.Event.System, ev.Event.ExternalID)
+	wi, inst, err := x.find(ctx, ev.Event)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
@@ -329,7 +332,7 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save
 	ctx, span := x.startSpan(ctx, ev, wi, found, path)
 	defer span.End()
 
-	res, err := x.decide(ctx, ev, wi, found)
+	res, err := x.decide(ctx, ev, wi, inst, found)
 	if err == nil {
 		err = save(ctx, res)
 	}
@@ -453,9 +456,25 @@ func safeError(err error) string {
 	return "the database is unavailable (" + errorClass(err) + ")"
 }
 
+// find reads the work item an event's id is coupled to and, when the system's table makes the
+// event an outcome (which needs the instance), its instance with it in one read; a progress
+// event's instance is not read (nil). An outcome that only the state's overrides make one
+// reads its instance in decide.
+func (x *External) find(ctx context.Context, ev InboundEvent) (WorkItem, *Instance, error) {
+	if _, terminal, err := x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason); err == nil && terminal {
+		wi, inst, err := x.work.WorkItemWithInstance(ctx, ev.System, ev.ExternalID)
+		if err != nil {
+			return WorkItem{}, nil, err
+		}
+		return wi, &inst, nil
+	}
+	wi, err := x.work.WorkItemByExternal(ctx, ev.System, ev.ExternalID)
+	return wi, nil, err
+}
+
 // decide says what an event does, reading but not writing. ErrRetryLater: its work item is not
 // coupled yet and the orphan window is still open.
-func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, found bool) (EventResult, error) {
+func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read *Instance, found bool) (EventResult, error) {
 	res := EventResult{EventID: ev.ID}
 	finish := func(v Verdict, reason string) (EventResult, error) {
 		res.Verdict, res.Reason = v, reason
@@ -475,11 +494,16 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, foun
 	// Progress needs only the instance's version, which never changes: known, the instance is
 	// read only for an outcome (or for the Event Log's story).
 	var inst Instance
+	if read != nil {
+		inst = *read // read with the work item
+	}
 	pin, pinned := x.pins.get(wi.InstanceID)
-	if !pinned || eventlog.Enabled(ctx) {
-		var err error
-		if inst, err = x.instances.GetInstance(ctx, wi.InstanceID); err != nil {
-			return res, err
+	if inst.ID != "" || !pinned || eventlog.Enabled(ctx) {
+		if inst.ID == "" {
+			var err error
+			if inst, err = x.instances.GetInstance(ctx, wi.InstanceID); err != nil {
+				return res, err
+			}
 		}
 		pin = versionPin{workflowID: inst.WorkflowID, version: inst.Version}
 		x.pins.put(inst.ID, pin)

@@ -31,6 +31,10 @@ func (s *routeStore) WorkItemByExternal(_ context.Context, sys engine.System, ex
 	return engine.WorkItem{}, fmt.Errorf("%w: %s work item %s", engine.ErrNotFound, sys, externalID)
 }
 
+func (s *routeStore) WorkItemWithInstance(ctx context.Context, sys engine.System, externalID string) (engine.WorkItem, engine.Instance, error) {
+	return withInstance(ctx, s, sys, externalID)
+}
+
 func (s *routeStore) byKeyLocked(ev engine.StoredEvent) (engine.StoredEvent, bool) {
 	for _, e := range s.events {
 		if e.Event.System == ev.Event.System && e.Event.DedupeKey == ev.Event.DedupeKey {

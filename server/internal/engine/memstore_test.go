@@ -618,3 +618,17 @@ func (s *memStore) reads() int {
 	defer s.mu.Unlock()
 	return s.instanceReads
 }
+
+// withInstance is WorkItemWithInstance of the fakes: the work item, then its instance (the
+// store joins them).
+func withInstance(ctx context.Context, s interface {
+	WorkItemByExternal(context.Context, engine.System, string) (engine.WorkItem, error)
+	GetInstance(context.Context, string) (engine.Instance, error)
+}, sys engine.System, externalID string) (engine.WorkItem, engine.Instance, error) {
+	wi, err := s.WorkItemByExternal(ctx, sys, externalID)
+	if err != nil {
+		return engine.WorkItem{}, engine.Instance{}, err
+	}
+	in, err := s.GetInstance(ctx, wi.InstanceID)
+	return wi, in, err
+}

@@ -40,6 +40,10 @@ func (s *inboxStore) WorkItemByExternal(_ context.Context, sys engine.System, ex
 	return s.byExternalLocked(sys, externalID)
 }
 
+func (s *inboxStore) WorkItemWithInstance(ctx context.Context, sys engine.System, externalID string) (engine.WorkItem, engine.Instance, error) {
+	return withInstance(ctx, s, sys, externalID)
+}
+
 func (s *inboxStore) byExternalLocked(sys engine.System, externalID string) (engine.WorkItem, error) {
 	for _, wi := range s.items {
 		if wi.System == sys && wi.ExternalID == externalID {

@@ -262,3 +262,36 @@ func TestCoupleRacesOrphaning(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkItemWithInstance: the joined read gives what the two reads give, every column scanned
+// (a column added to either table must be added to the join's scan), and ErrNotFound for an id
+// nobody coupled.
+func TestWorkItemWithInstance(t *testing.T) {
+	t.Parallel()
+	require.Empty(t, store.JoinedColumnsMissing(), "columns the joined read does not scan")
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			_, wi := f.waiting(t, "", "")
+			_, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-joined", coupleAct("env-joined"))
+			require.NoError(t, err)
+
+			gotWI, gotInst, err := f.st.WorkItemWithInstance(ctx, coupleDocuSign, "env-joined")
+			require.NoError(t, err)
+			wantWI, err := f.st.WorkItemByExternal(ctx, coupleDocuSign, "env-joined")
+			require.NoError(t, err)
+			wantInst, err := f.st.GetInstance(ctx, wi.InstanceID)
+			require.NoError(t, err)
+			require.Equal(t, wantWI, gotWI)
+			require.Equal(t, wantInst, gotInst)
+			require.NotEmpty(t, gotInst.FormData, "the form is read")
+
+			_, _, err = f.st.WorkItemWithInstance(ctx, coupleDocuSign, "env-nobody")
+			require.ErrorIs(t, err, engine.ErrNotFound)
+			_, _, err = f.st.WorkItemWithInstance(ctx, coupleOneSpan, "env-joined")
+			require.ErrorIs(t, err, engine.ErrNotFound, "the id is another system's")
+		})
+	}
+}

@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/uuid"
 
 	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
@@ -41,4 +44,22 @@ func WriteInboundBatch(s *Store, evs []engine.StoredEvent, results []*engine.Eve
 		created[i], errs[i] = in.created, translate(in.err)
 	}
 	return created, errs
+}
+
+// JoinedColumnsMissing names the columns of either table that the maps above do not scan: a
+// column added to the schema must be added there too (TestWorkItemWithInstance checks).
+func JoinedColumnsMissing() string {
+	var missing []string
+	w, i := workItemColumns(&ent.WorkItem{}), instanceColumns(&ent.Instance{}, new([]byte))
+	for _, c := range workitem.Columns {
+		if w[c] == nil {
+			missing = append(missing, "work_items."+c)
+		}
+	}
+	for _, c := range instance.Columns {
+		if i[c] == nil {
+			missing = append(missing, "instances."+c)
+		}
+	}
+	return strings.Join(missing, ", ")
 }

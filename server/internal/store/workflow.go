@@ -444,6 +444,14 @@ type nopTxDriver struct{ *entsql.Driver }
 
 func (d nopTxDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
 
+// entDialect is the database's dialect as ent's builders name it.
+func (s *Store) entDialect() string {
+	if s.db.Dialect == SQLite {
+		return dialect.SQLite
+	}
+	return dialect.Postgres
+}
+
 // inTx runs fn in a transaction, rolling back when it fails. On SQLite (one connection) fn must
 // use only tx. A panic in fn (or runtime.Goexit) rolls back too, then goes on up: the job or RPC
 // boundary recovers it (worker.panicRecoverer, api.recoverPanics). Left open, the transaction
@@ -459,10 +467,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) (err error) {
 			_ = sqlTx.Rollback() // fn panicked; its panic, going on, says what happened
 		}
 	}()
-	d := dialect.Postgres
-	if s.db.Dialect == SQLite {
-		d = dialect.SQLite
-	}
+	d := s.entDialect()
 	var enqueued []engine.Job
 	tx := txn{Client: ent.NewClient(ent.Driver(nopTxDriver{entsql.NewDriver(d, entsql.Conn{ExecQuerier: sqlTx})})), sql: sqlTx,
 		dialect: d, locks: s.db.Dialect == Postgres, enqueued: &enqueued}
