@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -218,7 +219,11 @@ func updateInstance(ctx context.Context, tx txn, iid uuid.UUID, in engine.Instan
 		}
 		u.Set(f, v)
 	}
-	for _, f := range m.ClearedFields() {
+	// Cleared fields come from a map: sorted, the statement's text (which the driver caches as a
+	// prepared statement) is always the same.
+	cleared := m.ClearedFields()
+	slices.Sort(cleared)
+	for _, f := range cleared {
 		u.SetNull(f)
 	}
 	if in.EndedAt == nil {
