@@ -494,17 +494,17 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 	// Progress needs only the instance's version, which never changes: known, the instance is
 	// read only for an outcome (or for the Event Log's story).
 	var inst Instance
-	if read != nil {
-		inst = *read // read with the work item
-	}
 	pin, pinned := x.pins.get(wi.InstanceID)
-	if inst.ID != "" || !pinned || eventlog.Enabled(ctx) {
-		if inst.ID == "" {
-			var err error
-			if inst, err = x.instances.GetInstance(ctx, wi.InstanceID); err != nil {
-				return res, err
-			}
+	switch {
+	case read != nil:
+		inst = *read // read with the work item
+	case !pinned || eventlog.Enabled(ctx):
+		var err error
+		if inst, err = x.instances.GetInstance(ctx, wi.InstanceID); err != nil {
+			return res, err
 		}
+	}
+	if inst.ID != "" {
 		pin = versionPin{workflowID: inst.WorkflowID, version: inst.Version}
 		x.pins.put(inst.ID, pin)
 		eventlog.Note(ctx, eventlog.StepMatched, "work item %s (%s, provider status %s) of instance %s, which is %s in state %q",
