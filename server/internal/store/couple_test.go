@@ -150,7 +150,7 @@ func TestCoupleWorkItemPicksUpEarlyEvents(t *testing.T) {
 // failingJobs refuses every job, as a queue whose insert fails.
 type failingJobs struct{}
 
-func (failingJobs) InsertTx(context.Context, *sql.Tx, engine.Job) error {
+func (failingJobs) InsertTx(context.Context, *sql.Tx, ...engine.Job) error {
 	return errors.New("the queue refused the job")
 }
 

@@ -232,3 +232,113 @@ func assertNoError(t *testing.T, err error) bool {
 	}
 	return true
 }
+
+// TestGroupCommitBatchMatchesAlone: what a batch stores for a notification (on PostgreSQL, the
+// whole batch in one statement) is what the same notification written alone stores: every
+// column of its event, of its work item and of its activities. And a redelivery, in the same
+// batch, of an event taken back for a conflict gets the conflict too (alone, it would have
+// been stored and checked in its turn), so that its caller reads again.
+func TestGroupCommitBatchMatchesAlone(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			couple := func(ext string) (engine.Instance, engine.WorkItem) {
+				inst, wi := f.waiting(t, "", "")
+				coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, ext, coupleAct(ext))
+				require.NoError(t, err)
+				return inst, coupled
+			}
+			received, occurred, last := time.Now().Add(-time.Second), time.Now().Add(-time.Minute), time.Now().Add(-2*time.Second)
+			full := func(inst engine.Instance, wi engine.WorkItem, key string) (engine.StoredEvent, *engine.EventResult) {
+				ev, r := progress(inst, wi, key, "delivered")
+				ev.Headers = map[string]string{"X-DocuSign-AccountId": "acc-1"}
+				ev.RemoteAddr, ev.TraceID, ev.Size = "127.0.0.1:4711", "0af7651916cd43dd8448eb211c80319c", 2
+				ev.Traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+				ev.ReceivedAt, ev.Event.OccurredAt = received, occurred
+				r.Reason = "envelope delivered"
+				r.WorkItem.UpdatedAt, r.WorkItem.LastEventAt = received, &last
+				r.Activities[0].CreatedAt = received
+				r.Activities = append(r.Activities, engine.Activity{Kind: engine.ActivityExternalProgress, ActorID: "user-1",
+					FromState: "draft", ToState: "sign", TransitionKey: "send", Message: "second", CreatedAt: received,
+					Assignee: &engine.Assignee{UserID: "user-2", GroupID: "group-1"}})
+				return ev, r
+			}
+			instA, wiA := couple("env-a")
+			instB, wiB := couple("env-b")
+			instC, wiC := couple("env-c")
+			evA, rA := full(instA, wiA, "k-a")
+			evB, rB := full(instB, wiB, "k-b")
+			evC, rC := progress(instC, wiC, "k-c", "sent")
+
+			created, errs := store.WriteInboundBatch(f.st, []engine.StoredEvent{evA, evC}, []*engine.EventResult{rA, rC})
+			require.Equal(t, []bool{true, true}, created)
+			require.Equal(t, []error{nil, nil}, errs)
+			created, errs = store.WriteInboundBatch(f.st, []engine.StoredEvent{evB}, []*engine.EventResult{rB})
+			require.Equal(t, []bool{true}, created)
+			require.Equal(t, []error{nil}, errs)
+
+			stored := map[string]engine.StoredEvent{}
+			evs, _, err := listAll(ctx, f, engine.EventFilter{})
+			require.NoError(t, err)
+			for _, ev := range evs {
+				full, err := f.st.GetEvent(ctx, ev.ID)
+				require.NoError(t, err)
+				stored[ev.Event.DedupeKey] = full
+			}
+			a, b := stored["k-a"], stored["k-b"]
+			require.NotNil(t, a.ProcessedAt)
+			require.NotNil(t, b.ProcessedAt)
+			require.Equal(t, wiA.ID, a.WorkItemID)
+			require.Equal(t, instA.ID, a.InstanceID)
+			for _, ev := range []*engine.StoredEvent{&a, &b} {
+				ev.ID, ev.Event.DedupeKey, ev.Event.ExternalID, ev.InstanceID, ev.WorkItemID, ev.ProcessedAt = "", "", "", "", "", nil
+			}
+			require.Equal(t, b, a, "the batched event as the lone one")
+			require.Equal(t, engine.VerdictProgress, a.Verdict)
+			require.Equal(t, map[string]string{"X-DocuSign-AccountId": "acc-1"}, a.Headers)
+
+			gotA, err := f.st.GetWorkItem(ctx, wiA.ID)
+			require.NoError(t, err)
+			gotB, err := f.st.GetWorkItem(ctx, wiB.ID)
+			require.NoError(t, err)
+			require.Equal(t, wiA.Revision+1, gotA.Revision)
+			require.NotNil(t, gotA.LastEventAt)
+			for _, w := range []*engine.WorkItem{&gotA, &gotB} {
+				w.ID, w.InstanceID, w.ExternalID, w.CreatedAt, w.Traceparent = "", "", "", time.Time{}, ""
+			}
+			require.Equal(t, gotB, gotA, "the batched work item as the lone one")
+
+			actsA, _, err := f.st.ListActivity(ctx, instA.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			actsB, _, err := f.st.ListActivity(ctx, instB.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, actsA, 3, "the coupling's and the two of k-a")
+			for _, acts := range [][]engine.Activity{actsA, actsB} {
+				for i := range acts {
+					require.EqualValues(t, i+1, acts[i].Seq)
+					acts[i].ID, acts[i].InstanceID = "", ""
+				}
+			}
+			require.Equal(t, actsB[1:], actsA[1:], "the batched activities as the lone ones (after the coupling's)")
+			require.Equal(t, &engine.Assignee{UserID: "user-2", GroupID: "group-1"}, actsA[2].Assignee)
+
+			// x1 and x2 were decided on the same reading of wiC; x2 is delivered twice.
+			wiC, err = f.st.GetWorkItem(ctx, wiC.ID)
+			require.NoError(t, err)
+			x1, r1 := progress(instC, wiC, "k-x1", "delivered")
+			x2, r2 := progress(instC, wiC, "k-x2", "completed")
+			x2again, r2again := progress(instC, wiC, "k-x2", "completed")
+			created, errs = store.WriteInboundBatch(f.st, []engine.StoredEvent{x1, x2, x2again}, []*engine.EventResult{r1, r2, r2again})
+			require.Equal(t, []bool{true, false, false}, created)
+			require.NoError(t, errs[0])
+			require.ErrorIs(t, errs[1], engine.ErrConflict)
+			require.ErrorIs(t, errs[2], engine.ErrConflict, "its first delivery was taken back")
+			_, total, err := listAll(ctx, f, engine.EventFilter{})
+			require.NoError(t, err)
+			require.EqualValues(t, 4, total, "k-a, k-b, k-c, k-x1")
+		})
+	}
+}

@@ -21,10 +21,10 @@ type jobRecorder struct {
 	jobs []engine.Job
 }
 
-func (r *jobRecorder) InsertTx(_ context.Context, _ *sql.Tx, job engine.Job) error {
+func (r *jobRecorder) InsertTx(_ context.Context, _ *sql.Tx, jobs ...engine.Job) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.jobs = append(r.jobs, job)
+	r.jobs = append(r.jobs, jobs...)
 	return nil
 }
 

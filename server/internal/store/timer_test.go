@@ -20,8 +20,8 @@ type watchingJobs struct {
 	committed []engine.Job
 }
 
-func (w *watchingJobs) InsertTx(ctx context.Context, tx *sql.Tx, job engine.Job) error {
-	return w.jobRecorder.InsertTx(ctx, tx, job)
+func (w *watchingJobs) InsertTx(ctx context.Context, tx *sql.Tx, jobs ...engine.Job) error {
+	return w.jobRecorder.InsertTx(ctx, tx, jobs...)
 }
 
 func (w *watchingJobs) Committed(jobs []engine.Job) {

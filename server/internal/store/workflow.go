@@ -494,9 +494,10 @@ type CommitWatcher interface {
 	Committed(jobs []engine.Job)
 }
 
-// JobInserter enqueues background jobs inside a transaction (River's InsertTx).
+// JobInserter enqueues background jobs inside a transaction (River's InsertTx; several at
+// once in one statement, InsertManyTx).
 type JobInserter interface {
-	InsertTx(ctx context.Context, tx *sql.Tx, job engine.Job) error
+	InsertTx(ctx context.Context, tx *sql.Tx, jobs ...engine.Job) error
 }
 
 // WithJobs returns the store enqueuing jobs through jobs.
@@ -515,10 +516,8 @@ func (s *Store) enqueue(ctx context.Context, tx txn, jobs []engine.Job) error {
 	if s.jobs == nil {
 		return errors.New("store: background jobs are not configured")
 	}
-	for _, j := range jobs {
-		if err := s.jobs.InsertTx(ctx, tx.sql, j); err != nil {
-			return fmt.Errorf("enqueue %s: %w", j.Kind(), err)
-		}
+	if err := s.jobs.InsertTx(ctx, tx.sql, jobs...); err != nil {
+		return fmt.Errorf("enqueue %s: %w", jobs[0].Kind(), err)
 	}
 	if tx.enqueued != nil {
 		*tx.enqueued = append(*tx.enqueued, jobs...)

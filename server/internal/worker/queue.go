@@ -177,23 +177,34 @@ var _ store.JobInserter = (*Queue)(nil)
 // Workers is the bundle to register workers in (Register), before Start.
 func (q *Queue) Workers() *river.Workers { return q.workers }
 
-// InsertTx enqueues a job in the caller's transaction.
-func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, job engine.Job) error {
-	args, ok := job.(river.JobArgs)
-	if !ok {
-		return fmt.Errorf("job %T is not River job arguments", job)
-	}
-	var opts *river.InsertOpts
-	if s, ok := job.(engine.ScheduledJob); ok {
-		opts = &river.InsertOpts{ScheduledAt: s.ScheduledAt()}
-	}
-	if a, ok := job.(engine.AttemptsJob); ok && a.MaxAttempts() > 0 {
-		if opts == nil {
-			opts = &river.InsertOpts{}
+// InsertTx enqueues jobs in the caller's transaction: one statement for any number of them.
+func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, jobs ...engine.Job) error {
+	params := make([]river.InsertManyParams, len(jobs))
+	for i, job := range jobs {
+		args, ok := job.(river.JobArgs)
+		if !ok {
+			return fmt.Errorf("job %T is not River job arguments", job)
 		}
-		opts.MaxAttempts = a.MaxAttempts()
+		var opts *river.InsertOpts
+		if s, ok := job.(engine.ScheduledJob); ok {
+			opts = &river.InsertOpts{ScheduledAt: s.ScheduledAt()}
+		}
+		if a, ok := job.(engine.AttemptsJob); ok && a.MaxAttempts() > 0 {
+			if opts == nil {
+				opts = &river.InsertOpts{}
+			}
+			opts.MaxAttempts = a.MaxAttempts()
+		}
+		params[i] = river.InsertManyParams{Args: args, InsertOpts: opts}
 	}
-	_, err := q.client.InsertTx(ctx, tx, args, opts)
+	switch len(params) {
+	case 0:
+		return nil
+	case 1:
+		_, err := q.client.InsertTx(ctx, tx, params[0].Args, params[0].InsertOpts)
+		return err
+	}
+	_, err := q.client.InsertManyTx(ctx, tx, params)
 	return err
 }
 

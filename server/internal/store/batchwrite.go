@@ -1,0 +1,358 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// A batch in one statement (PostgreSQL).
+//
+// Written one notification after another, a batch of n costs about 4n statements, each a
+// round trip that the next one waits for, and the batch's callers wait for all of them. On
+// PostgreSQL, writeRows writes the whole batch in one statement, whatever n is: its CTEs
+// insert the events (unnest of arrays, ON CONFLICT DO NOTHING), update the work items of those
+// inserted, each only at the revision its result was decided on (of several results for one
+// work item, the first inserted), add to the instances'
+// activity counters what the applied results append, and insert those activities numbered
+// from the counters. The statement's text is the same for any n (the rows travel as arrays),
+// so pgx prepares it once per connection. Two more statements come only when needed: a DELETE
+// of the events whose work item had moved on (rare), and River's insert of the jobs of events
+// stored PENDING.
+//
+// The outcome for each caller is what the notification-by-notification write gives it (the
+// group commit tests run both, on SQLite and PostgreSQL): a redelivery applies nothing; a
+// result decided on a revision of its work item that is no longer current is not stored and
+// its caller gets ErrConflict; of two results in one batch for the same work item, read at
+// the same revision, the first in the batch's order is applied and the second conflicts.
+// Anything else that goes wrong (a missing instance, a database error) returns errBatch, and
+// the batch is written again one notification at a time.
+//
+// The updates find their rows through the primary key (id = ANY(…): joined with unnest alone,
+// the planner scans a small table whole) and lock them in that index scan's order, the same
+// in every batch.
+const writeBatchSQL = `WITH e AS (
+  INSERT INTO webhook_events (id, provider, dedupe_key, event_type, external_id, provider_time, body, headers,
+    remote_addr, received_at, verdict, verdict_reason, instance_id, work_item_id, attempts, processed_at,
+    trace_id, traceparent, size)
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+    $7::bytea[], $8::jsonb[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
+    $14::text[], $15::bigint[], $16::timestamptz[], $17::text[], $18::text[], $19::bigint[])
+  ON CONFLICT (provider, dedupe_key) DO NOTHING
+  RETURNING id
+), w AS (
+  UPDATE work_items AS w SET status = v.status, provider_status = v.provider_status, updated_at = v.updated_at,
+    revision = w.revision + 1, outcome = COALESCE(v.outcome, w.outcome),
+    last_event_at = COALESCE(v.last_event_at, w.last_event_at), resolved_at = COALESCE(v.resolved_at, w.resolved_at)
+  FROM (SELECT DISTINCT ON (v.id) v.* FROM unnest($20::uuid[], $21::uuid[], $22::bigint[], $23::text[], $24::text[],
+      $25::timestamptz[], $26::text[], $27::timestamptz[], $28::timestamptz[]) WITH ORDINALITY
+      AS v(event_id, id, revision, status, provider_status, updated_at, outcome, last_event_at, resolved_at, ord)
+    WHERE v.event_id IN (SELECT id FROM e) ORDER BY v.id, v.ord) AS v
+  WHERE w.id = ANY($21::uuid[]) AND w.id = v.id AND w.revision = v.revision
+  RETURNING v.event_id
+), a AS (
+  SELECT x.* FROM unnest($29::uuid[], $30::bool[], $31::uuid[], $32::uuid[], $33::int[], $34::text[], $35::text[],
+    $36::text[], $37::text[], $38::text[], $39::text[], $40::text[], $41::jsonb[], $42::text[], $43::timestamptz[])
+    AS x(event_id, checked, id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key,
+      assignee_user_id, assignee_group_id, details, message, created_at)
+  WHERE x.event_id IN (SELECT id FROM e) AND (NOT x.checked OR x.event_id IN (SELECT event_id FROM w))
+), n AS (
+  SELECT instance_id, count(*) AS n FROM a GROUP BY instance_id
+), i AS (
+  UPDATE instances AS i SET activity_seq = COALESCE(i.activity_seq, 0) + n.n
+  FROM n WHERE i.id = ANY($44::uuid[]) AND i.id = n.instance_id
+  RETURNING i.id, i.activity_seq - n.n AS last
+), acts AS (
+  INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
+    assignee_user_id, assignee_group_id, details, message, created_at)
+  SELECT a.id, a.instance_id, i.last + row_number() OVER (PARTITION BY a.instance_id ORDER BY a.ord), a.kind,
+    a.actor_id, a.from_state, a.to_state, a.transition_key, a.assignee_user_id, a.assignee_group_id, a.details,
+    a.message, a.created_at
+  FROM a JOIN i ON i.id = a.instance_id
+)
+SELECT 'e', id FROM e UNION ALL SELECT 'w', event_id FROM w UNION ALL SELECT 'i', id FROM i`
+
+const deleteEventsSQL = `DELETE FROM webhook_events WHERE id = ANY($1::uuid[])`
+
+// writeRows writes batch in tx (PostgreSQL), setting each notification's created and err. Its
+// error, always errBatch, asks for the batch to be written one notification at a time.
+func (s *Store) writeRows(ctx context.Context, tx txn, batch []*inbound) error {
+	if err := s.writeRowsOnce(ctx, tx, batch); err != nil {
+		return fmt.Errorf("%w: %w", errBatch, err)
+	}
+	return nil
+}
+
+func (s *Store) writeRowsOnce(ctx context.Context, tx txn, batch []*inbound) error {
+	var ev eventRows
+	var wis workItemUpdates
+	var acts activityRows
+	instances := map[uuid.UUID]bool{}
+	var order []uuid.UUID
+	for _, in := range batch {
+		in.created, in.err = false, nil
+		if err := ev.add(in); err != nil {
+			return err
+		}
+		r := in.result
+		if r == nil {
+			continue
+		}
+		if moves(*r) {
+			return errors.New("a result that moves its instance in a batch")
+		}
+		if w := r.WorkItem; w != nil {
+			if err := wis.add(in.id, w); err != nil {
+				return err
+			}
+		}
+		if r.InstanceID == "" || len(r.Activities) == 0 {
+			continue
+		}
+		iid, err := uuid.Parse(r.InstanceID)
+		if err != nil {
+			return err
+		}
+		if !instances[iid] {
+			instances[iid] = true
+			order = append(order, iid)
+		}
+		for _, a := range r.Activities {
+			if err := acts.add(in.id, r.WorkItem != nil, iid, a); err != nil {
+				return err
+			}
+		}
+	}
+	args := append(append(ev.args(), wis.args()...), acts.args()...)
+	rows, err := tx.sql.QueryContext(ctx, writeBatchSQL, append(args, order)...)
+	if err != nil {
+		return err
+	}
+	inserted, updated, bumped := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	for rows.Next() {
+		var what string
+		var id uuid.UUID
+		if err := rows.Scan(&what, &id); err != nil {
+			rows.Close()
+			return err
+		}
+		map[string]map[uuid.UUID]bool{"e": inserted, "w": updated, "i": bumped}[what][id] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+
+	// An inserted event whose work item had moved on (or was updated for an earlier result of
+	// the batch) is taken back, as its own rollback would: nothing depends on it.
+	var conflicts []uuid.UUID
+	taken := map[string]bool{}
+	var jobs []engine.Job
+	applied := map[uuid.UUID]bool{}
+	for _, in := range batch {
+		in.created = inserted[in.id]
+		switch r := in.result; {
+		case !in.created:
+		case r == nil:
+			if in.ev.Verdict == engine.VerdictPending {
+				jobs = append(jobs, engine.ProcessEventJob{EventID: in.id.String()})
+			}
+		case r.WorkItem != nil && !updated[in.id]:
+			in.created = false
+			in.err = fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, r.WorkItemID)
+			conflicts = append(conflicts, in.id)
+			taken[dedupeOf(in)] = true
+		case r.InstanceID != "" && len(r.Activities) > 0:
+			applied[uuid.MustParse(r.InstanceID)] = true
+		}
+	}
+	for iid := range applied {
+		if !bumped[iid] {
+			return fmt.Errorf("%w: instance %s", engine.ErrNotFound, iid)
+		}
+	}
+	if len(conflicts) > 0 {
+		if _, err := tx.sql.ExecContext(ctx, deleteEventsSQL, conflicts); err != nil {
+			return err
+		}
+		// A redelivery of an event taken back finds nothing stored: written after it, alone,
+		// it would have been stored and checked in its turn. Its caller reads again too.
+		for _, in := range batch {
+			if !in.created && in.err == nil && taken[dedupeOf(in)] {
+				in.err = fmt.Errorf("%w: a delivery of the same event changed concurrently", engine.ErrConflict)
+			}
+		}
+	}
+	return s.enqueue(ctx, tx, jobs)
+}
+
+// dedupeOf is what makes two notifications the same event.
+func dedupeOf(in *inbound) string {
+	return in.ev.Event.System.String() + "\x00" + in.ev.Event.DedupeKey
+}
+
+// eventRows are a batch's events, column by column, as writeBatchSQL takes them. The
+// values are eventCreate's and writeOne's.
+type eventRows struct {
+	id                                                  []uuid.UUID
+	provider, dedupeKey, eventType, externalID          []string
+	providerTime, receivedAt, processedAt               []*time.Time
+	body                                                [][]byte
+	headers                                             []string
+	remoteAddr, verdict, reason, instanceID, workItemID []string
+	traceID, traceparent                                []string
+	attempts, size                                      []int64
+}
+
+func (c *eventRows) add(in *inbound) error {
+	ev := in.ev
+	instanceID, workItemID, attempts := "", "", int64(0)
+	var processed *time.Time
+	if r := in.result; r != nil {
+		ev.Verdict, ev.Reason = r.Verdict, r.Reason
+		instanceID, workItemID, attempts = r.InstanceID, r.WorkItemID, 1
+		t := now()
+		processed = &t
+	}
+	headers, err := json.Marshal(ev.Headers)
+	if err != nil {
+		return err
+	}
+	if ev.Body == nil {
+		ev.Body = []byte{}
+	}
+	var occurred *time.Time
+	if !ev.Event.OccurredAt.IsZero() {
+		t := dbTime(ev.Event.OccurredAt)
+		occurred = &t
+	}
+	received := dbTime(ev.ReceivedAt)
+	c.id = append(c.id, in.id)
+	c.provider = append(c.provider, ev.Event.System.String())
+	c.dedupeKey = append(c.dedupeKey, ev.Event.DedupeKey)
+	c.eventType = append(c.eventType, ev.Event.Type)
+	c.externalID = append(c.externalID, ev.Event.ExternalID)
+	c.providerTime = append(c.providerTime, occurred)
+	c.body = append(c.body, ev.Body)
+	c.headers = append(c.headers, string(headers))
+	c.remoteAddr = append(c.remoteAddr, ev.RemoteAddr)
+	c.receivedAt = append(c.receivedAt, &received)
+	c.verdict = append(c.verdict, string(ev.Verdict))
+	c.reason = append(c.reason, ev.Reason)
+	c.instanceID = append(c.instanceID, instanceID)
+	c.workItemID = append(c.workItemID, workItemID)
+	c.attempts = append(c.attempts, attempts)
+	c.processedAt = append(c.processedAt, processed)
+	c.traceID = append(c.traceID, ev.TraceID)
+	c.traceparent = append(c.traceparent, ev.Traceparent)
+	c.size = append(c.size, ev.Size)
+	return nil
+}
+
+func (c *eventRows) args() []any {
+	return []any{c.id, c.provider, c.dedupeKey, c.eventType, c.externalID, c.providerTime, c.body, c.headers,
+		c.remoteAddr, c.receivedAt, c.verdict, c.reason, c.instanceID, c.workItemID, c.attempts, c.processedAt,
+		c.traceID, c.traceparent, c.size}
+}
+
+// workItemUpdates are the work items' updates, as writeBatchSQL takes them: each with the
+// event whose result it is.
+type workItemUpdates struct {
+	eventID, id                        []uuid.UUID
+	revision                           []int64
+	status, providerStatus             []string
+	updatedAt, lastEventAt, resolvedAt []*time.Time
+	outcome                            []*string
+}
+
+func (c *workItemUpdates) add(eventID uuid.UUID, w *engine.WorkItem) error {
+	id, err := uuid.Parse(w.ID)
+	if err != nil {
+		return err
+	}
+	updated := dbTime(w.UpdatedAt)
+	var outcome *string
+	if w.Outcome.Valid() {
+		o := w.Outcome.String()
+		outcome = &o
+	}
+	c.eventID = append(c.eventID, eventID)
+	c.id = append(c.id, id)
+	c.revision = append(c.revision, w.Revision)
+	c.status = append(c.status, string(w.Status))
+	c.providerStatus = append(c.providerStatus, w.ProviderStatus)
+	c.updatedAt = append(c.updatedAt, &updated)
+	c.outcome = append(c.outcome, outcome)
+	c.lastEventAt = append(c.lastEventAt, dbTimePtr(w.LastEventAt))
+	c.resolvedAt = append(c.resolvedAt, dbTimePtr(w.ResolvedAt))
+	return nil
+}
+
+func (c *workItemUpdates) args() []any {
+	return []any{c.eventID, c.id, c.revision, c.status, c.providerStatus, c.updatedAt, c.outcome, c.lastEventAt, c.resolvedAt}
+}
+
+// activityRows are the activities the batch's results append, as writeBatchSQL takes them:
+// each with its event, whether that event's work item is checked, and its place among its
+// instance's (the seq is numbered from the instance's counter in the statement). The values
+// are insertActivities'.
+type activityRows struct {
+	eventID, id, instanceID                          []uuid.UUID
+	checked                                          []bool
+	ord                                              []int32
+	kind, actorID, fromState, toState, transitionKey []string
+	assigneeUser, assigneeGroup, message             []string
+	details                                          []*string
+	createdAt                                        []time.Time
+}
+
+func (c *activityRows) add(eventID uuid.UUID, checked bool, instanceID uuid.UUID, a engine.Activity) error {
+	details, err := a.MarshalDetails()
+	if err != nil {
+		return err
+	}
+	var d *string
+	if details != nil {
+		s := string(details)
+		d = &s
+	}
+	var user, group string
+	if a.Assignee != nil {
+		user, group = a.Assignee.UserID, a.Assignee.GroupID
+	}
+	c.eventID = append(c.eventID, eventID)
+	c.checked = append(c.checked, checked)
+	c.id = append(c.id, uuid.Must(uuid.NewV7()))
+	c.instanceID = append(c.instanceID, instanceID)
+	c.ord = append(c.ord, int32(len(c.ord)))
+	c.kind = append(c.kind, a.Kind.String())
+	c.actorID = append(c.actorID, a.ActorID)
+	c.fromState = append(c.fromState, a.FromState)
+	c.toState = append(c.toState, a.ToState)
+	c.transitionKey = append(c.transitionKey, a.TransitionKey)
+	c.assigneeUser = append(c.assigneeUser, user)
+	c.assigneeGroup = append(c.assigneeGroup, group)
+	c.details = append(c.details, d)
+	c.message = append(c.message, a.Message)
+	c.createdAt = append(c.createdAt, dbTime(a.CreatedAt))
+	return nil
+}
+
+func (c *activityRows) args() []any {
+	return []any{c.eventID, c.checked, c.id, c.instanceID, c.ord, c.kind, c.actorID, c.fromState, c.toState,
+		c.transitionKey, c.assigneeUser, c.assigneeGroup, c.details, c.message, c.createdAt}
+}
+
+func dbTimePtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := dbTime(*t)
+	return &u
+}
