@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,36 +17,43 @@ import (
 //
 // Written one notification after another, a batch of n costs about 4n statements, each a
 // round trip that the next one waits for, and the batch's callers wait for all of them. On
-// PostgreSQL, writeRows writes the whole batch in one statement, whatever n is: its CTEs
-// insert the events (unnest of arrays, ON CONFLICT DO NOTHING), update the work items of those
-// inserted, each only at the revision its result was decided on (of several results for one
-// work item, the first inserted), add to the instances'
-// activity counters what the applied results append, and insert those activities numbered
-// from the counters. The statement's text is the same for any n (the rows travel as arrays),
-// so pgx prepares it once per connection. Two more statements come only when needed: a DELETE
-// of the events whose work item had moved on (rare), and River's insert of the jobs of events
-// stored PENDING.
+// PostgreSQL, writeRows writes the whole batch in one statement, whatever n is, and on its
+// own (autocommit: one round trip in all) unless the batch has jobs to enqueue. Its CTEs:
 //
-// The outcome for each caller is what the notification-by-notification write gives it (the
-// group commit tests run both, on SQLite and PostgreSQL): a redelivery applies nothing; a
-// result decided on a revision of its work item that is no longer current is not stored and
-// its caller gets ErrConflict; of two results in one batch for the same work item, read at
-// the same revision, the first in the batch's order is applied and the second conflicts.
-// Anything else that goes wrong (a missing instance, a database error) returns errBatch, and
-// the batch is written again one notification at a time.
+//   - d: the events not stored yet (the first of several deliveries in the batch);
+//   - w: their work items updated, each only at the revision its result was decided on (of
+//     several results for one work item, the first in the batch's order);
+//   - e: those events inserted whose result checks no work item or whose work item w updated
+//     (a plain INSERT: a delivery of the same event that another transaction commits
+//     meanwhile fails the statement, and the batch is written again alone);
+//   - a, n, i: the activities of the events inserted, counted per instance, and the
+//     instances' counters moved on by that count;
+//   - acts: the activities inserted, numbered from the counters (an instance that no longer
+//     exists leaves its activities without a number: the NOT NULL fails the statement).
+//
+// So the statement commits all of a notification's writes or none, and a result decided on a
+// revision that is no longer current writes nothing: its caller gets ErrConflict and reads
+// again. A redelivery (of an event stored earlier, or earlier in the batch) applies nothing;
+// a redelivery of an event that conflicted in the batch gets the conflict too (alone, it
+// would have been stored and checked in its turn). The statement's text is the same for any
+// n (the rows travel as arrays), so pgx prepares it once per connection. A batch with events
+// stored PENDING runs it in a transaction with River's insert of their jobs. Any error
+// returns errBatch: the batch is written again one notification at a time.
 //
 // The updates find their rows through the primary key (id = ANY(…): joined with unnest alone,
 // the planner scans a small table whole) and lock them in that index scan's order, the same
 // in every batch.
-const writeBatchSQL = `WITH e AS (
-  INSERT INTO webhook_events (id, provider, dedupe_key, event_type, external_id, provider_time, body, headers,
-    remote_addr, received_at, verdict, verdict_reason, instance_id, work_item_id, attempts, processed_at,
-    trace_id, traceparent, size)
+const writeBatchSQL = `WITH x AS (
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
     $7::bytea[], $8::jsonb[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
-    $14::text[], $15::bigint[], $16::timestamptz[], $17::text[], $18::text[], $19::bigint[])
-  ON CONFLICT (provider, dedupe_key) DO NOTHING
-  RETURNING id
+    $14::text[], $15::bigint[], $16::timestamptz[], $17::text[], $18::text[], $19::bigint[]) WITH ORDINALITY
+    AS x(id, provider, dedupe_key, event_type, external_id, provider_time, body, headers, remote_addr,
+      received_at, verdict, verdict_reason, instance_id, work_item_id, attempts, processed_at, trace_id,
+      traceparent, size, ord)
+), d AS (
+  SELECT DISTINCT ON (x.provider, x.dedupe_key) x.* FROM x
+  WHERE NOT EXISTS (SELECT 1 FROM webhook_events s WHERE s.provider = x.provider AND s.dedupe_key = x.dedupe_key)
+  ORDER BY x.provider, x.dedupe_key, x.ord
 ), w AS (
   UPDATE work_items AS w SET status = v.status, provider_status = v.provider_status, updated_at = v.updated_at,
     revision = w.revision + 1, outcome = COALESCE(v.outcome, w.outcome),
@@ -53,20 +61,29 @@ const writeBatchSQL = `WITH e AS (
   FROM (SELECT DISTINCT ON (v.id) v.* FROM unnest($20::uuid[], $21::uuid[], $22::bigint[], $23::text[], $24::text[],
       $25::timestamptz[], $26::text[], $27::timestamptz[], $28::timestamptz[]) WITH ORDINALITY
       AS v(event_id, id, revision, status, provider_status, updated_at, outcome, last_event_at, resolved_at, ord)
-    WHERE v.event_id IN (SELECT id FROM e) ORDER BY v.id, v.ord) AS v
+    WHERE v.event_id IN (SELECT id FROM d) ORDER BY v.id, v.ord) AS v
   WHERE w.id = ANY($21::uuid[]) AND w.id = v.id AND w.revision = v.revision
   RETURNING v.event_id
+), e AS (
+  INSERT INTO webhook_events (id, provider, dedupe_key, event_type, external_id, provider_time, body, headers,
+    remote_addr, received_at, verdict, verdict_reason, instance_id, work_item_id, attempts, processed_at,
+    trace_id, traceparent, size)
+  SELECT d.id, d.provider, d.dedupe_key, d.event_type, d.external_id, d.provider_time, d.body, d.headers,
+    d.remote_addr, d.received_at, d.verdict, d.verdict_reason, d.instance_id, d.work_item_id, d.attempts,
+    d.processed_at, d.trace_id, d.traceparent, d.size
+  FROM d WHERE d.id <> ALL(COALESCE($20::uuid[], '{}')) OR d.id IN (SELECT event_id FROM w)
+  RETURNING id
 ), a AS (
-  SELECT x.* FROM unnest($29::uuid[], $30::bool[], $31::uuid[], $32::uuid[], $33::int[], $34::text[], $35::text[],
-    $36::text[], $37::text[], $38::text[], $39::text[], $40::text[], $41::jsonb[], $42::text[], $43::timestamptz[])
-    AS x(event_id, checked, id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key,
+  SELECT y.* FROM unnest($29::uuid[], $30::uuid[], $31::uuid[], $32::int[], $33::text[], $34::text[], $35::text[],
+    $36::text[], $37::text[], $38::text[], $39::text[], $40::jsonb[], $41::text[], $42::timestamptz[])
+    AS y(event_id, id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key,
       assignee_user_id, assignee_group_id, details, message, created_at)
-  WHERE x.event_id IN (SELECT id FROM e) AND (NOT x.checked OR x.event_id IN (SELECT event_id FROM w))
+  WHERE y.event_id IN (SELECT id FROM e)
 ), n AS (
   SELECT instance_id, count(*) AS n FROM a GROUP BY instance_id
 ), i AS (
   UPDATE instances AS i SET activity_seq = COALESCE(i.activity_seq, 0) + n.n
-  FROM n WHERE i.id = ANY($44::uuid[]) AND i.id = n.instance_id
+  FROM n WHERE i.id = ANY($43::uuid[]) AND i.id = n.instance_id
   RETURNING i.id, i.activity_seq - n.n AS last
 ), acts AS (
   INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
@@ -74,22 +91,41 @@ const writeBatchSQL = `WITH e AS (
   SELECT a.id, a.instance_id, i.last + row_number() OVER (PARTITION BY a.instance_id ORDER BY a.ord), a.kind,
     a.actor_id, a.from_state, a.to_state, a.transition_key, a.assignee_user_id, a.assignee_group_id, a.details,
     a.message, a.created_at
-  FROM a JOIN i ON i.id = a.instance_id
+  FROM a LEFT JOIN i ON i.id = a.instance_id
 )
-SELECT 'e', id FROM e UNION ALL SELECT 'w', event_id FROM w UNION ALL SELECT 'i', id FROM i`
+SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 
-const deleteEventsSQL = `DELETE FROM webhook_events WHERE id = ANY($1::uuid[])`
-
-// writeRows writes batch in tx (PostgreSQL), setting each notification's created and err. Its
-// error, always errBatch, asks for the batch to be written one notification at a time.
-func (s *Store) writeRows(ctx context.Context, tx txn, batch []*inbound) error {
-	if err := s.writeRowsOnce(ctx, tx, batch); err != nil {
+// writeRows writes batch (PostgreSQL), setting each notification's created and err: alone,
+// or in a transaction with the jobs of events stored PENDING. Its error, always errBatch,
+// asks for the batch to be written one notification at a time.
+func (s *Store) writeRows(ctx context.Context, batch []*inbound) error {
+	var err error
+	if pending(batch) {
+		err = s.inTx(ctx, func(tx txn) error { return s.writeRowsOn(ctx, tx.sql, batch, &tx) })
+	} else {
+		err = s.writeRowsOn(ctx, s.db.SQL, batch, nil)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", errBatch, err)
 	}
 	return nil
 }
 
-func (s *Store) writeRowsOnce(ctx context.Context, tx txn, batch []*inbound) error {
+// pending says whether a batch stores an event PENDING, whose job must be enqueued with it.
+func pending(batch []*inbound) bool {
+	for _, in := range batch {
+		if in.result == nil && in.ev.Verdict == engine.VerdictPending {
+			return true
+		}
+	}
+	return false
+}
+
+// writeRowsOn runs writeBatchSQL on q (the pool, or tx's transaction when the batch has jobs,
+// which it then enqueues in tx).
+func (s *Store) writeRowsOn(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, batch []*inbound, tx *txn) error {
 	var ev eventRows
 	var wis workItemUpdates
 	var acts activityRows
@@ -124,17 +160,17 @@ func (s *Store) writeRowsOnce(ctx context.Context, tx txn, batch []*inbound) err
 			order = append(order, iid)
 		}
 		for _, a := range r.Activities {
-			if err := acts.add(in.id, r.WorkItem != nil, iid, a); err != nil {
+			if err := acts.add(in.id, iid, a); err != nil {
 				return err
 			}
 		}
 	}
 	args := append(append(ev.args(), wis.args()...), acts.args()...)
-	rows, err := tx.sql.QueryContext(ctx, writeBatchSQL, append(args, order)...)
+	rows, err := q.QueryContext(ctx, writeBatchSQL, append(args, order)...)
 	if err != nil {
 		return err
 	}
-	inserted, updated, bumped := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
+	fresh, inserted := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
 	for rows.Next() {
 		var what string
 		var id uuid.UUID
@@ -142,54 +178,46 @@ func (s *Store) writeRowsOnce(ctx context.Context, tx txn, batch []*inbound) err
 			rows.Close()
 			return err
 		}
-		map[string]map[uuid.UUID]bool{"e": inserted, "w": updated, "i": bumped}[what][id] = true
+		if what == "d" {
+			fresh[id] = true
+		} else {
+			inserted[id] = true
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
 
-	// An inserted event whose work item had moved on (or was updated for an earlier result of
-	// the batch) is taken back, as its own rollback would: nothing depends on it.
-	var conflicts []uuid.UUID
-	taken := map[string]bool{}
+	// A new event not inserted: its work item had moved on (or was updated for an earlier
+	// result of the batch). A redelivery of it in the batch conflicts too.
+	conflicted := map[string]bool{}
 	var jobs []engine.Job
-	applied := map[uuid.UUID]bool{}
 	for _, in := range batch {
 		in.created = inserted[in.id]
-		switch r := in.result; {
-		case !in.created:
-		case r == nil:
-			if in.ev.Verdict == engine.VerdictPending {
-				jobs = append(jobs, engine.ProcessEventJob{EventID: in.id.String()})
+		switch {
+		case fresh[in.id] && !in.created:
+			if in.result == nil || in.result.WorkItem == nil {
+				return fmt.Errorf("event %s was neither stored nor checked", in.id) // cannot happen
 			}
-		case r.WorkItem != nil && !updated[in.id]:
-			in.created = false
-			in.err = fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, r.WorkItemID)
-			conflicts = append(conflicts, in.id)
-			taken[dedupeOf(in)] = true
-		case r.InstanceID != "" && len(r.Activities) > 0:
-			applied[uuid.MustParse(r.InstanceID)] = true
+			in.err = fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, in.result.WorkItemID)
+			conflicted[dedupeOf(in)] = true
+		case in.created && in.result == nil && in.ev.Verdict == engine.VerdictPending:
+			jobs = append(jobs, engine.ProcessEventJob{EventID: in.id.String()})
 		}
 	}
-	for iid := range applied {
-		if !bumped[iid] {
-			return fmt.Errorf("%w: instance %s", engine.ErrNotFound, iid)
+	for _, in := range batch {
+		if !fresh[in.id] && conflicted[dedupeOf(in)] {
+			in.err = fmt.Errorf("%w: a delivery of the same event changed concurrently", engine.ErrConflict)
 		}
 	}
-	if len(conflicts) > 0 {
-		if _, err := tx.sql.ExecContext(ctx, deleteEventsSQL, conflicts); err != nil {
-			return err
-		}
-		// A redelivery of an event taken back finds nothing stored: written after it, alone,
-		// it would have been stored and checked in its turn. Its caller reads again too.
-		for _, in := range batch {
-			if !in.created && in.err == nil && taken[dedupeOf(in)] {
-				in.err = fmt.Errorf("%w: a delivery of the same event changed concurrently", engine.ErrConflict)
-			}
-		}
+	if len(jobs) == 0 {
+		return nil
 	}
-	return s.enqueue(ctx, tx, jobs)
+	if tx == nil {
+		return errors.New("jobs to enqueue outside a transaction")
+	}
+	return s.enqueue(ctx, *tx, jobs)
 }
 
 // dedupeOf is what makes two notifications the same event.
@@ -299,12 +327,10 @@ func (c *workItemUpdates) args() []any {
 }
 
 // activityRows are the activities the batch's results append, as writeBatchSQL takes them:
-// each with its event, whether that event's work item is checked, and its place among its
-// instance's (the seq is numbered from the instance's counter in the statement). The values
+// each with its event and its place among its instance's (the seq is numbered from the instance's counter in the statement). The values
 // are insertActivities'.
 type activityRows struct {
 	eventID, id, instanceID                          []uuid.UUID
-	checked                                          []bool
 	ord                                              []int32
 	kind, actorID, fromState, toState, transitionKey []string
 	assigneeUser, assigneeGroup, message             []string
@@ -312,7 +338,7 @@ type activityRows struct {
 	createdAt                                        []time.Time
 }
 
-func (c *activityRows) add(eventID uuid.UUID, checked bool, instanceID uuid.UUID, a engine.Activity) error {
+func (c *activityRows) add(eventID uuid.UUID, instanceID uuid.UUID, a engine.Activity) error {
 	details, err := a.MarshalDetails()
 	if err != nil {
 		return err
@@ -327,7 +353,6 @@ func (c *activityRows) add(eventID uuid.UUID, checked bool, instanceID uuid.UUID
 		user, group = a.Assignee.UserID, a.Assignee.GroupID
 	}
 	c.eventID = append(c.eventID, eventID)
-	c.checked = append(c.checked, checked)
 	c.id = append(c.id, uuid.Must(uuid.NewV7()))
 	c.instanceID = append(c.instanceID, instanceID)
 	c.ord = append(c.ord, int32(len(c.ord)))
@@ -345,7 +370,7 @@ func (c *activityRows) add(eventID uuid.UUID, checked bool, instanceID uuid.UUID
 }
 
 func (c *activityRows) args() []any {
-	return []any{c.eventID, c.checked, c.id, c.instanceID, c.ord, c.kind, c.actorID, c.fromState, c.toState,
+	return []any{c.eventID, c.id, c.instanceID, c.ord, c.kind, c.actorID, c.fromState, c.toState,
 		c.transitionKey, c.assigneeUser, c.assigneeGroup, c.details, c.message, c.createdAt}
 }
 

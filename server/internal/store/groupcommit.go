@@ -176,7 +176,15 @@ func (s *Store) writeBatchSafe(batch []*inbound) {
 // writeBatch writes the batch in one transaction, or, when that fails, each notification in
 // a transaction of its own.
 func (s *Store) writeBatch(batch []*inbound) {
-	if len(batch) > 1 {
+	if s.db.Dialect == Postgres {
+		// One statement for the whole batch (of one, too); it locks rows in the same order in
+		// every batch.
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		defer cancel()
+		if s.writeRows(ctx, batch) == nil {
+			return
+		}
+	} else if len(batch) > 1 {
 		// Rows are locked in one order by every batch, so that two replicas' batches wait for
 		// each other instead of deadlocking.
 		batch = append([]*inbound(nil), batch...)
@@ -184,9 +192,6 @@ func (s *Store) writeBatch(batch []*inbound) {
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 		defer cancel()
 		err := s.inTx(ctx, func(tx txn) error {
-			if tx.locks {
-				return s.writeRows(ctx, tx, batch) // PostgreSQL: a few statements for the whole batch
-			}
 			for _, in := range batch {
 				in.created, in.err = s.writeOne(context.WithoutCancel(in.ctx), tx, in, true)
 				if errors.Is(in.err, errBatch) {
