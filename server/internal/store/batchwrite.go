@@ -283,6 +283,13 @@ func (c *eventRows) add(in *inbound) error {
 	return nil
 }
 
+// row is the i-th event's values, in the order of args.
+func (c *eventRows) row(i int) []any {
+	return []any{c.id[i], c.provider[i], c.dedupeKey[i], c.eventType[i], c.externalID[i], c.providerTime[i], c.body[i],
+		c.headers[i], c.remoteAddr[i], c.receivedAt[i], c.verdict[i], c.reason[i], c.instanceID[i], c.workItemID[i],
+		c.attempts[i], c.processedAt[i], c.traceID[i], c.traceparent[i], c.size[i]}
+}
+
 func (c *eventRows) args() []any {
 	return []any{c.id, c.provider, c.dedupeKey, c.eventType, c.externalID, c.providerTime, c.body, c.headers,
 		c.remoteAddr, c.receivedAt, c.verdict, c.reason, c.instanceID, c.workItemID, c.attempts, c.processedAt,

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/google/uuid"
@@ -62,4 +63,18 @@ func JoinedColumnsMissing() string {
 		}
 	}
 	return strings.Join(missing, ", ")
+}
+
+// WriteTransition writes a notification whose result moves its instance with the one
+// statement of writeTransition (PostgreSQL), without falling back: its error says when the
+// statement failed.
+func WriteTransition(s *Store, ev engine.StoredEvent, r engine.EventResult) (bool, error) {
+	in := &inbound{ctx: context.Background(), id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: &r}
+	if !transitional(in) {
+		return false, errors.New("not a result writeTransition writes")
+	}
+	if err := s.writeTransition(context.Background(), in); err != nil {
+		return false, err
+	}
+	return in.created, translate(in.err)
 }

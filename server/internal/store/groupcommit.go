@@ -103,6 +103,9 @@ func (s *Store) writeInbound(ctx context.Context, ev engine.StoredEvent, r *engi
 		// A transition: many statements, each waiting on the one before. Queued behind others
 		// in a lane they are slower than in a transaction of their own, which runs beside
 		// the others (measured: under overload the lanes held transitions to a third).
+		if s.db.Dialect == Postgres && transitional(in) && s.writeTransition(ctx, in) == nil {
+			return in.id, in.created, in.err // one statement (writeTransition)
+		}
 		s.writeAlone(ctx, in)
 		return in.id, in.created, in.err
 	}

@@ -198,18 +198,37 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 // activity counter, under the row lock the update takes), and they are inserted after it: a
 // transition is one round trip fewer than an update followed by an append.
 func updateInstance(ctx context.Context, tx txn, iid uuid.UUID, in engine.Instance, expectedRevision int64, acts []engine.Activity) error {
-	form, err := json.Marshal(in.FormData)
+	u, err := instanceUpdate(tx.Client, tx.dialect, iid, in, expectedRevision, len(acts))
 	if err != nil {
 		return err
 	}
+	query, args := u.Query()
+	var last int64
+	if err := tx.sql.QueryRowContext(ctx, query, args...).Scan(&last); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
+		}
+		return err
+	}
+	return insertActivities(ctx, tx, iid, last-int64(len(acts)), acts)
+}
+
+// instanceUpdate is the conditional UPDATE of an instance at expectedRevision that adds n to
+// its activity counter and returns the counter's new value. Its WHERE takes more conditions
+// with the builder's Where.
+func instanceUpdate(c *ent.Client, d string, iid uuid.UUID, in engine.Instance, expectedRevision int64, n int) (*entsql.UpdateBuilder, error) {
+	form, err := json.Marshal(in.FormData)
+	if err != nil {
+		return nil, err
+	}
 	// The mutation says which columns an instance update sets and clears (setInstanceFields,
 	// shared with the insert); the statement is built here so that it can return the counter.
-	m := tx.Instance.Update().Mutation()
+	m := c.Instance.Update().Mutation()
 	setInstanceFields(m, in, form)
-	u := entsql.Dialect(tx.dialect).Update(instance.Table).
+	u := entsql.Dialect(d).Update(instance.Table).
 		Set(instance.FieldUpdatedAt, dbTime(in.UpdatedAt)).
 		Add(instance.FieldRevision, 1).
-		Add(instance.FieldActivitySeq, len(acts)).
+		Add(instance.FieldActivitySeq, n).
 		Where(entsql.And(entsql.EQ(instance.FieldID, iid), entsql.EQ(instance.FieldRevision, expectedRevision))).
 		Returning(instance.FieldActivitySeq)
 	for _, f := range m.Fields() {
@@ -229,15 +248,7 @@ func updateInstance(ctx context.Context, tx txn, iid uuid.UUID, in engine.Instan
 	if in.EndedAt == nil {
 		u.SetNull(instance.FieldEndedAt) // RetryInstance reopens a FAILED instance
 	}
-	query, args := u.Query()
-	var last int64
-	if err := tx.sql.QueryRowContext(ctx, query, args...).Scan(&last); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
-		}
-		return err
-	}
-	return insertActivities(ctx, tx, iid, last-int64(len(acts)), acts)
+	return u, nil
 }
 
 func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p engine.Page) ([]engine.Instance, string, int64, error) {

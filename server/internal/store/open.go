@@ -46,7 +46,24 @@ type DB struct {
 	SQL     *sql.DB
 	Pool    *pgxpool.Pool // nil on SQLite
 	Client  *ent.Client
+	// Writes is a second, small pool (PostgreSQL only; SQL on SQLite) for the one-statement
+	// transitions (writeTransition). Its sessions keep every plan generic (plan_cache_mode):
+	// that statement's CTEs find rows by keys given as parameters, and PostgreSQL, choosing
+	// custom plans for it, planned it again on every call, which cost as much as running it.
+	Writes     *sql.DB
+	writesPool *pgxpool.Pool
 }
+
+// writes is the pool of the one-statement transitions (DB.Writes; SQL when the DB has none).
+func (s *Store) writes() *sql.DB {
+	if s.db.Writes != nil {
+		return s.db.Writes
+	}
+	return s.db.SQL
+}
+
+// writesConns is the size of the writes pool: a transition's statement is short.
+const writesConns = 4
 
 // Open connects to the database the options name. It does not migrate: call Migrate.
 func Open(ctx context.Context, o Options) (*DB, error) {
@@ -72,12 +89,22 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
 	}
+	wcfg := cfg.Copy()
+	wcfg.MaxConns = writesConns
+	wcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+	writes, err := pgxpool.NewWithConfig(ctx, wcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
+	}
 	db := stdlib.OpenDBFromPool(pool)
 	return &DB{
-		Dialect: Postgres,
-		SQL:     db,
-		Pool:    pool,
-		Client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))),
+		Dialect:    Postgres,
+		SQL:        db,
+		Pool:       pool,
+		Client:     ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))),
+		Writes:     stdlib.OpenDBFromPool(writes),
+		writesPool: writes,
 	}, nil
 }
 
@@ -105,12 +132,17 @@ func openSQLite(dataDir string) (*DB, error) {
 		Dialect: SQLite,
 		SQL:     db,
 		Client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))),
+		Writes:  db,
 	}, nil
 }
 
 // Close releases the connections.
 func (db *DB) Close() error {
 	err := db.SQL.Close()
+	if db.writesPool != nil {
+		err = errors.Join(err, db.Writes.Close())
+		db.writesPool.Close()
+	}
 	if db.Pool != nil {
 		db.Pool.Close()
 	}

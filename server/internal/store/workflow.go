@@ -457,7 +457,12 @@ func (s *Store) entDialect() string {
 // boundary recovers it (worker.panicRecoverer, api.recoverPanics). Left open, the transaction
 // would keep its connection and locks, and on SQLite block every later query.
 func (s *Store) inTx(ctx context.Context, fn func(tx txn) error) (err error) {
-	sqlTx, err := s.db.SQL.BeginTx(ctx, &sql.TxOptions{})
+	return s.inTxOn(ctx, s.db.SQL, fn)
+}
+
+// inTxOn is inTx on the pool db.
+func (s *Store) inTxOn(ctx context.Context, db *sql.DB, fn func(tx txn) error) (err error) {
+	sqlTx, err := db.BeginTx(ctx, &sql.TxOptions{})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// A transition in one statement (PostgreSQL).
+//
+// A notification whose result moves its instance is written on its own, not in a batch
+// (writeInbound). Statement by statement that is BEGIN, the event, the work item, the
+// instance, the activities and COMMIT: six round trips, each waiting on the one before. On
+// PostgreSQL, writeTransition sends one statement instead (on its own, in autocommit, unless
+// the result has jobs to enqueue), whose CTEs:
+//
+//   - d: the event, unless it is stored already (a redelivery writes nothing);
+//   - wl: the work item, locked, if it is still at the revision the result was decided on;
+//   - i: the instance updated, if it is still at its revision, its work item was locked and
+//     the event is new; its activity counter moves on by the result's activities;
+//   - w, e, acts: the work item updated, the event inserted and the activities numbered from
+//     the counter, each only when i updated the instance.
+//
+// So it commits everything or nothing: a result decided on a reading that is no longer
+// current writes nothing and its caller gets ErrConflict, as before. A delivery of the same
+// event that another transaction commits meanwhile fails the plain INSERT, and the statement
+// with it; the notification is then written statement by statement (writeAlone), as is a
+// result with effects other than jobs (work items to create, retry or expire).
+//
+// It runs on the writes pool, whose plans stay generic (DB.Writes): each of its lookups is by
+// a key given as a parameter, so the generic plan finds it through the index whatever the
+// table's size when it was planned. (The group commit's statement joins arrays of unknown
+// length with the tables; its generic plan, made on a small table, scanned webhook_events
+// whole. It stays on the main pool, re-planned for each batch.)
+const transitionSQL = `WITH d AS (
+  SELECT $1::uuid AS id, $2::text AS provider, $3::text AS dedupe_key, $4::text AS event_type,
+    $5::text AS external_id, $6::timestamptz AS provider_time, $7::bytea AS body, $8::jsonb AS headers,
+    $9::text AS remote_addr, $10::timestamptz AS received_at, $11::text AS verdict, $12::text AS verdict_reason,
+    $13::text AS instance_id, $14::text AS work_item_id, $15::bigint AS attempts, $16::timestamptz AS processed_at,
+    $17::text AS trace_id, $18::text AS traceparent, $19::bigint AS size
+  WHERE NOT EXISTS (SELECT 1 FROM webhook_events s WHERE s.provider = $2::text AND s.dedupe_key = $3::text)
+), wl AS (
+  SELECT w.id FROM work_items AS w WHERE w.id = $20::uuid AND w.revision = $21::bigint FOR UPDATE
+), i AS (
+  %s
+), w AS (
+  UPDATE work_items AS w SET status = $22::text, provider_status = $23::text, updated_at = $24::timestamptz,
+    revision = w.revision + 1, outcome = COALESCE($25::text, w.outcome),
+    last_event_at = COALESCE($26::timestamptz, w.last_event_at), resolved_at = COALESCE($27::timestamptz, w.resolved_at)
+  WHERE w.id = $20::uuid AND EXISTS (SELECT 1 FROM i)
+  RETURNING w.id
+), e AS (
+  INSERT INTO webhook_events (id, provider, dedupe_key, event_type, external_id, provider_time, body, headers,
+    remote_addr, received_at, verdict, verdict_reason, instance_id, work_item_id, attempts, processed_at,
+    trace_id, traceparent, size)
+  SELECT * FROM d WHERE EXISTS (SELECT 1 FROM w)
+  RETURNING id
+), acts AS (
+  INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
+    assignee_user_id, assignee_group_id, details, message, created_at)
+  SELECT y.id, y.instance_id, i.activity_seq - $28::bigint + y.ord + 1, y.kind, y.actor_id, y.from_state, y.to_state,
+    y.transition_key, y.assignee_user_id, y.assignee_group_id, y.details, y.message, y.created_at
+  FROM unnest($29::uuid[], $30::uuid[], $31::uuid[], $32::int[], $33::text[], $34::text[], $35::text[],
+    $36::text[], $37::text[], $38::text[], $39::text[], $40::jsonb[], $41::text[], $42::timestamptz[])
+    AS y(event_id, id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key,
+      assignee_user_id, assignee_group_id, details, message, created_at)
+  CROSS JOIN i
+)
+SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
+
+var placeholder = regexp.MustCompile(`\$(\d+)`)
+
+// transitionSQLs caches transitionSQL with its placeholders shifted, by the shift.
+var transitionSQLs sync.Map
+
+// shiftedTransitionSQL is transitionSQL with its $n renumbered $(n+k), for an instance UPDATE
+// that takes $1…$k.
+func shiftedTransitionSQL(k int) string {
+	if q, ok := transitionSQLs.Load(k); ok {
+		return q.(string)
+	}
+	q := placeholder.ReplaceAllStringFunc(transitionSQL, func(p string) string {
+		n, _ := strconv.Atoi(p[1:])
+		return "$" + strconv.Itoa(n+k)
+	})
+	transitionSQLs.Store(k, q)
+	return q
+}
+
+// transitional says whether writeTransition can write in's result: one that moves its
+// instance at a revision and checks its work item, with no effects but jobs.
+func transitional(in *inbound) bool {
+	r := in.result
+	if r == nil || r.Instance == nil || r.WorkItem == nil || r.InstanceID == "" {
+		return false
+	}
+	e := r.Effects
+	return len(e.NewWorkItems)+len(e.RetriedWorkItems)+len(e.ExpiredWorkItems) == 0
+}
+
+// errNotWritten: writeTransition could not write the notification (the statement failed);
+// it is written statement by statement.
+var errNotWritten = errors.New("transition statement failed")
+
+// writeTransition writes a transitional notification (PostgreSQL), setting in.created and
+// in.err. errNotWritten asks for writeAlone.
+func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
+	in.created, in.err = false, nil
+	var err error
+	if jobs := in.result.Effects.Jobs; len(jobs) > 0 {
+		err = s.inTxOn(ctx, s.writes(), func(tx txn) error {
+			if err := s.transitionOn(ctx, tx.sql, in); err != nil || !in.created {
+				return err
+			}
+			return s.enqueue(ctx, tx, jobs)
+		})
+	} else {
+		err = s.transitionOn(ctx, s.writes(), in)
+	}
+	if err != nil {
+		in.created, in.err = false, nil
+		return fmt.Errorf("%w: %w", errNotWritten, err)
+	}
+	return nil
+}
+
+func (s *Store) transitionOn(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, in *inbound) error {
+	r := in.result
+	iid, err := uuid.Parse(r.InstanceID)
+	if err != nil {
+		return err
+	}
+	u, err := instanceUpdate(s.db.Client, s.entDialect(), iid, *r.Instance, r.InstanceRevision, len(r.Activities))
+	if err != nil {
+		return err
+	}
+	u.Where(entsql.ExprP("EXISTS (SELECT 1 FROM wl) AND EXISTS (SELECT 1 FROM d)"))
+	update, updateArgs := u.Query()
+
+	var ev eventRows
+	if err := ev.add(in); err != nil {
+		return err
+	}
+	w := r.WorkItem
+	wid, err := uuid.Parse(w.ID)
+	if err != nil {
+		return err
+	}
+	var outcome *string
+	if w.Outcome.Valid() {
+		o := w.Outcome.String()
+		outcome = &o
+	}
+	var acts activityRows
+	for _, a := range r.Activities {
+		if err := acts.add(in.id, iid, a); err != nil {
+			return err
+		}
+	}
+	args := append(ev.row(0), wid, w.Revision, string(w.Status), w.ProviderStatus, dbTime(w.UpdatedAt), outcome,
+		dbTimePtr(w.LastEventAt), dbTimePtr(w.ResolvedAt), int64(len(r.Activities)))
+	args = append(args, acts.args()...)
+	// The instance's UPDATE, built by ent's builder, takes $1…$k; the rest follow it.
+	query := fmt.Sprintf(shiftedTransitionSQL(len(updateArgs)), update)
+	rows, err := q.QueryContext(ctx, query, append(updateArgs, args...)...)
+	if err != nil {
+		return err
+	}
+	fresh, inserted := false, false
+	for rows.Next() {
+		var what string
+		var id uuid.UUID
+		if err := rows.Scan(&what, &id); err != nil {
+			rows.Close()
+			return err
+		}
+		fresh, inserted = fresh || what == "d", inserted || what == "e"
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	in.created = inserted
+	if fresh && !inserted {
+		in.err = fmt.Errorf("%w: the work item or instance changed concurrently; read them again", engine.ErrConflict)
+	}
+	return nil
+}
