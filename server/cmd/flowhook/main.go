@@ -143,9 +143,10 @@ func load(cmd config.Command, args []string, getenv func(string) string, stdout,
 // server runs `flowhook serve` or `flowhook dev` until ctx ends.
 // defaultGCPercent is the garbage collector's target when GOGC is not set. flowhook's live
 // heap is small (tens of megabytes) and most of what it allocates lives for one request: at
-// Go's default of 100 the collector took about a sixth of the server's CPU under load, and at
-// 400, for a heap that may grow to five times the live one, it takes a twentieth
-// (docs/performance.md). GOGC, and GOMEMLIMIT for a hard bound, set it otherwise.
+// Go's default of 100 the collector's workers were about a seventh of the server's CPU under
+// load; at 400 (a heap that may grow to five times the live one: a peak RSS of 133 MB instead
+// of 75 MB) the CPU per ingested webhook fell by a sixth (docs/performance.md). GOGC, and
+// GOMEMLIMIT for a hard bound, set it otherwise.
 const defaultGCPercent = 400
 
 func server(ctx context.Context, cmd config.Command, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
