@@ -166,28 +166,11 @@ func (s *Store) writeRowsOn(ctx context.Context, q interface {
 		}
 	}
 	args := append(append(ev.args(), wis.args()...), acts.args()...)
-	rows, err := q.QueryContext(ctx, writeBatchSQL, append(args, order)...)
+	ids, err := taggedIDs(q.QueryContext(ctx, writeBatchSQL, append(args, order)...))
 	if err != nil {
 		return err
 	}
-	fresh, inserted := map[uuid.UUID]bool{}, map[uuid.UUID]bool{}
-	for rows.Next() {
-		var what string
-		var id uuid.UUID
-		if err := rows.Scan(&what, &id); err != nil {
-			rows.Close()
-			return err
-		}
-		if what == "d" {
-			fresh[id] = true
-		} else {
-			inserted[id] = true
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
+	fresh, inserted := ids["d"], ids["e"]
 
 	// A new event not inserted: its work item had moved on (or was updated for an earlier
 	// result of the batch). A redelivery of it in the batch conflicts too.
@@ -218,6 +201,28 @@ func (s *Store) writeRowsOn(ctx context.Context, q interface {
 		return errors.New("jobs to enqueue outside a transaction")
 	}
 	return s.enqueue(ctx, *tx, jobs)
+}
+
+// taggedIDs reads the ids a statement returns with their tag ('d': new events, 'e': events
+// inserted), by tag.
+func taggedIDs(rows *sql.Rows, err error) (map[string]map[uuid.UUID]bool, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := map[string]map[uuid.UUID]bool{"d": {}, "e": {}}
+	for rows.Next() {
+		var tag string
+		var id uuid.UUID
+		if err := rows.Scan(&tag, &id); err != nil {
+			return nil, err
+		}
+		if ids[tag] == nil {
+			ids[tag] = map[uuid.UUID]bool{}
+		}
+		ids[tag][id] = true
+	}
+	return ids, rows.Err()
 }
 
 // dedupeOf is what makes two notifications the same event.

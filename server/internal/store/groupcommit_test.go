@@ -38,14 +38,8 @@ func TestGroupCommitBatch(t *testing.T) {
 			t.Parallel()
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
-			couple := func(ext string) (engine.Instance, engine.WorkItem) {
-				inst, wi := f.waiting(t, "", "")
-				coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, ext, coupleAct(ext))
-				require.NoError(t, err)
-				return inst, coupled
-			}
-			inst1, wi1 := couple("env-1")
-			inst2, wi2 := couple("env-2")
+			inst1, wi1 := f.coupled(t, "env-1")
+			inst2, wi2 := f.coupled(t, "env-2")
 			early, rEarly := progress(inst2, wi2, "k-early", "sent")
 			before, _, err := f.st.InsertEventApplied(ctx, early, *rEarly)
 			require.NoError(t, err)
@@ -245,12 +239,6 @@ func TestGroupCommitBatchMatchesAlone(t *testing.T) {
 			t.Parallel()
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
-			couple := func(ext string) (engine.Instance, engine.WorkItem) {
-				inst, wi := f.waiting(t, "", "")
-				coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, ext, coupleAct(ext))
-				require.NoError(t, err)
-				return inst, coupled
-			}
 			received, occurred, last := time.Now().Add(-time.Second), time.Now().Add(-time.Minute), time.Now().Add(-2*time.Second)
 			full := func(inst engine.Instance, wi engine.WorkItem, key string) (engine.StoredEvent, *engine.EventResult) {
 				ev, r := progress(inst, wi, key, "delivered")
@@ -266,9 +254,9 @@ func TestGroupCommitBatchMatchesAlone(t *testing.T) {
 					Assignee: &engine.Assignee{UserID: "user-2", GroupID: "group-1"}})
 				return ev, r
 			}
-			instA, wiA := couple("env-a")
-			instB, wiB := couple("env-b")
-			instC, wiC := couple("env-c")
+			instA, wiA := f.coupled(t, "env-a")
+			instB, wiB := f.coupled(t, "env-b")
+			instC, wiC := f.coupled(t, "env-c")
 			evA, rA := full(instA, wiA, "k-a")
 			evB, rB := full(instB, wiB, "k-b")
 			evC, rC := progress(instC, wiC, "k-c", "sent")

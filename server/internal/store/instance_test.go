@@ -76,6 +76,19 @@ func (f instanceFixture) waiting(t *testing.T, requestID, fingerprint string) (e
 	return created, wi
 }
 
+// coupled creates an instance waiting in "sign" on a work item coupled to the DocuSign
+// envelope ext, and returns both as stored.
+func (f instanceFixture) coupled(t *testing.T, ext string) (engine.Instance, engine.WorkItem) {
+	t.Helper()
+	ctx := context.Background()
+	inst, wi := f.waiting(t, "", "")
+	wi, err := f.st.CoupleWorkItem(ctx, wi.ID, ext, coupleAct(ext))
+	require.NoError(t, err)
+	inst, err = f.st.GetInstance(ctx, inst.ID)
+	require.NoError(t, err)
+	return inst, wi
+}
+
 // TestRequestFingerprint: the fingerprint of a start request is kept with its instance and
 // read back with it, by id and by request; an instance started without one has none.
 func TestRequestFingerprint(t *testing.T) {

@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
@@ -17,7 +21,7 @@ import (
 // the work item and the instance together, numbering the activities after the instance's
 // earlier ones and enqueuing the result's jobs; a redelivery writes nothing; and a result
 // decided on an instance or a work item that has moved on since writes nothing at all and
-// answers ErrConflict.
+// answers ErrConflict; and racing deliveries of one completion apply it once.
 func TestInboundTransition(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -55,17 +59,9 @@ func TestInboundTransition(t *testing.T) {
 				_, created, err := f.st.InsertEventApplied(ctx, ev, r)
 				return created, err
 			}
-			couple := func(ext string) (engine.Instance, engine.WorkItem) {
-				inst, wi := f.waiting(t, "", "")
-				coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, ext, coupleAct(ext))
-				require.NoError(t, err)
-				inst, err = f.st.GetInstance(ctx, inst.ID)
-				require.NoError(t, err)
-				return inst, coupled
-			}
 
 			for _, jobs := range [][]engine.Job{nil, {engine.FetchDocumentJob{WorkItemID: "w"}}} {
-				inst, wi := couple("env-" + engine.NewIDAt(time.Now()))
+				inst, wi := f.coupled(t, "env-" + engine.NewIDAt(time.Now()))
 				jobsBefore := len(f.jobs.all())
 				ev, r := completed(inst, wi, "k-"+wi.ID, jobs...)
 				created, err := write(ev, r)
@@ -120,8 +116,39 @@ func TestInboundTransition(t *testing.T) {
 				require.Equal(t, jobs, f.jobs.all()[jobsBefore:])
 			}
 
+			// The same completion delivered many times at once (a provider's retries racing,
+			// or two replicas): it is applied once; every other delivery is a redelivery or a
+			// conflict (its caller reads again and finds the redelivery), never an error.
+			inst, wi := f.coupled(t, "env-racing")
+			ev, r := completed(inst, wi, "k-racing")
+			const deliveries = 8
+			var wg sync.WaitGroup
+			var applied atomic.Int32
+			start := make(chan struct{})
+			for range deliveries {
+				wg.Go(func() {
+					<-start
+					_, created, err := f.st.InsertEventApplied(ctx, ev, r)
+					if err != nil && !errors.Is(err, engine.ErrConflict) {
+						assert.NoError(t, err)
+					}
+					if created {
+						applied.Add(1)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			require.EqualValues(t, 1, applied.Load())
+			got, err := f.st.GetInstance(ctx, inst.ID)
+			require.NoError(t, err)
+			require.Equal(t, inst.Revision+1, got.Revision)
+			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts, 3, "the coupling's and the completion's two, once")
+
 			// Decided on a reading that is no longer current: nothing is written.
-			inst, wi := couple("env-stale")
+			inst, wi = f.coupled(t, "env-stale")
 			evs, _, err := listAll(ctx, f, engine.EventFilter{})
 			require.NoError(t, err)
 			staleInstance, r1 := completed(inst, wi, "k-stale-instance")
@@ -136,7 +163,7 @@ func TestInboundTransition(t *testing.T) {
 				require.ErrorIs(t, err, engine.ErrConflict, c.ev.Event.DedupeKey)
 				require.False(t, created)
 			}
-			got, err := f.st.GetInstance(ctx, inst.ID)
+			got, err = f.st.GetInstance(ctx, inst.ID)
 			require.NoError(t, err)
 			require.Equal(t, inst.Revision, got.Revision)
 			require.Equal(t, "sign", got.StateKey)
@@ -147,7 +174,7 @@ func TestInboundTransition(t *testing.T) {
 			after, _, err := listAll(ctx, f, engine.EventFilter{})
 			require.NoError(t, err)
 			require.Equal(t, len(evs), len(after), "neither stale event is stored")
-			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
 			require.NoError(t, err)
 			require.Len(t, acts, 1, "the coupling's alone")
 		})

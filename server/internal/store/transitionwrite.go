@@ -173,24 +173,11 @@ func (s *Store) transitionOn(ctx context.Context, q interface {
 	args = append(args, acts.args()...)
 	// The instance's UPDATE, built by ent's builder, takes $1…$k; the rest follow it.
 	query := fmt.Sprintf(shiftedTransitionSQL(len(updateArgs)), update)
-	rows, err := q.QueryContext(ctx, query, append(updateArgs, args...)...)
+	ids, err := taggedIDs(q.QueryContext(ctx, query, append(updateArgs, args...)...))
 	if err != nil {
 		return err
 	}
-	fresh, inserted := false, false
-	for rows.Next() {
-		var what string
-		var id uuid.UUID
-		if err := rows.Scan(&what, &id); err != nil {
-			rows.Close()
-			return err
-		}
-		fresh, inserted = fresh || what == "d", inserted || what == "e"
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
+	fresh, inserted := ids["d"][in.id], ids["e"][in.id]
 	in.created = inserted
 	if fresh && !inserted {
 		in.err = fmt.Errorf("%w: the work item or instance changed concurrently; read them again", engine.ErrConflict)
