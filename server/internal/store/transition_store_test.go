@@ -61,7 +61,7 @@ func TestInboundTransition(t *testing.T) {
 			}
 
 			for _, jobs := range [][]engine.Job{nil, {engine.FetchDocumentJob{WorkItemID: "w"}}} {
-				inst, wi := f.coupled(t, "env-" + engine.NewIDAt(time.Now()))
+				inst, wi := f.coupled(t, "env-"+engine.NewIDAt(time.Now()))
 				jobsBefore := len(f.jobs.all())
 				ev, r := completed(inst, wi, "k-"+wi.ID, jobs...)
 				created, err := write(ev, r)
