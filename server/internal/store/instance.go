@@ -174,6 +174,10 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 	if err != nil {
 		return engine.Instance{}, err
 	}
+	if s.db.Dialect == Postgres && len(eff.NewWorkItems)+len(eff.RetriedWorkItems)+len(eff.ExpiredWorkItems) == 0 {
+		out, err := s.updateInstanceAlone(ctx, iid, in, expectedRevision, acts, eff.Jobs)
+		return out, translate(err)
+	}
 	var out engine.Instance
 	err = s.inTx(ctx, func(tx txn) error {
 		if err := updateInstance(ctx, tx, iid, in, expectedRevision, acts); err != nil {
