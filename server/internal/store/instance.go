@@ -37,9 +37,9 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	var out engine.Instance
-	err = s.inTx(ctx, func(tx txn) error {
-		c := tx.Instance.Create().
+	// newInstance is the insert's builder, on client.
+	newInstance := func(client *ent.Client) *ent.InstanceCreate {
+		c := client.Instance.Create().
 			SetID(uuid.MustParse(in.ID)).
 			SetCreatedAt(dbTime(in.CreatedAt)).
 			SetUpdatedAt(dbTime(in.UpdatedAt)).
@@ -55,19 +55,27 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 			c.SetRequestFingerprint(in.RequestFingerprint)
 		}
 		setInstanceFields(c.Mutation(), in, form)
-		row, err := c.Save(ctx)
-		if err != nil {
+		return c
+	}
+	var out engine.Instance
+	if s.db.Dialect == Postgres && len(eff.NewWorkItems)+len(eff.RetriedWorkItems)+len(eff.ExpiredWorkItems) == 0 {
+		out, err = s.createInstanceAlone(ctx, newInstance(s.db.Client).Mutation(), form, acts, eff.Jobs)
+	} else {
+		err = s.inTx(ctx, func(tx txn) error {
+			row, err := newInstance(tx.Client).Save(ctx)
+			if err != nil {
+				return err
+			}
+			if err := insertActivities(ctx, tx, row.ID, 0, acts); err != nil {
+				return err
+			}
+			if err := s.applyEffects(ctx, tx, eff); err != nil {
+				return err
+			}
+			out, err = instanceFromRow(row)
 			return err
-		}
-		if err := insertActivities(ctx, tx, row.ID, 0, acts); err != nil {
-			return err
-		}
-		if err := s.applyEffects(ctx, tx, eff); err != nil {
-			return err
-		}
-		out, err = instanceFromRow(row)
-		return err
-	})
+		})
+	}
 	if err != nil && in.RequestID != "" && isUniqueViolation(err) {
 		return engine.Instance{}, engine.ErrDuplicateRequest
 	}

@@ -180,3 +180,80 @@ func TestInboundTransition(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateInstanceAlone: a start whose only effects are jobs is one statement on PostgreSQL;
+// what it stores (and returns) is what the transaction, which a start with a work item to
+// create still takes, stores for the same instance: every column, and the first activities;
+// and a second start with the same request id is refused.
+func TestCreateInstanceAlone(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			now := time.Now()
+			deadline := now.Add(time.Hour)
+			// create starts an instance with the effects eff gives for its id.
+			create := func(requestID string, eff func(id string) engine.Effects) engine.Instance {
+				inst := engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1, WorkflowName: "Contract",
+					StateKey: "sign", Status: engine.StatusActive, Revision: 1, StartedBy: f.userID, RequestID: requestID,
+					RequestFingerprint: "v1:" + requestID, Assignee: &engine.Assignee{GroupID: "reviewers"}, Deadline: &deadline,
+					FormData: map[string]any{"name": "Ada", "amount": 12.5}, CreatedAt: now, UpdatedAt: now}
+				acts := []engine.Activity{
+					{Kind: engine.ActivityStarted, ActorID: f.userID, ToState: "start", CreatedAt: now},
+					{Kind: engine.ActivityAssigned, FromState: "start", ToState: "sign", CreatedAt: now,
+						Assignee: &engine.Assignee{GroupID: "reviewers"}, Message: "assigned"},
+				}
+				created, err := f.st.CreateInstance(ctx, inst, acts, eff(inst.ID))
+				require.NoError(t, err)
+				got, err := f.st.GetInstance(ctx, inst.ID)
+				require.NoError(t, err)
+				require.Equal(t, inUTC(got), inUTC(created), "what it returns is what it stored")
+				stored, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+				require.NoError(t, err)
+				require.Len(t, stored, 2)
+				for i, a := range stored {
+					require.EqualValues(t, i+1, a.Seq)
+				}
+				require.Equal(t, &engine.Assignee{GroupID: "reviewers"}, stored[1].Assignee)
+				return inUTC(got)
+			}
+			jobsBefore := len(f.jobs.all())
+			alone := create("order-alone", func(string) engine.Effects {
+				return engine.Effects{Jobs: []engine.Job{engine.ProcessEventJob{EventID: "e"}}}
+			})
+			require.Equal(t, []engine.Job{engine.ProcessEventJob{EventID: "e"}}, f.jobs.all()[jobsBefore:])
+			inTx := create("order-tx", func(id string) engine.Effects {
+				return engine.Effects{NewWorkItems: []engine.WorkItem{{ID: engine.NewIDAt(now), InstanceID: id, StateKey: "sign",
+					EnteredRevision: 1, System: engine.System{Provider: "DOCUSIGN"}, Status: engine.WorkItemCreating,
+					CreatedAt: now, UpdatedAt: now, Revision: 1}}}
+			})
+			for _, in := range []*engine.Instance{&alone, &inTx} {
+				in.ID, in.RequestID, in.RequestFingerprint = "", "", ""
+			}
+			require.Equal(t, inTx, alone)
+			require.Equal(t, map[string]any{"name": "Ada", "amount": 12.5}, alone.FormData)
+
+			_, err := f.st.CreateInstance(ctx, engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1,
+				WorkflowName: "Contract", StateKey: "sign", Status: engine.StatusActive, Revision: 1, StartedBy: f.userID,
+				RequestID: "order-alone", FormData: map[string]any{}, CreatedAt: now, UpdatedAt: now}, nil, engine.Effects{})
+			require.ErrorIs(t, err, engine.ErrDuplicateRequest)
+		})
+	}
+}
+
+// inUTC is in with its times in UTC: reads may give them in the local zone.
+func inUTC(in engine.Instance) engine.Instance {
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	in.CreatedAt, in.UpdatedAt = in.CreatedAt.UTC(), in.UpdatedAt.UTC()
+	in.EndedAt, in.Deadline, in.FormDataErasedAt, in.DocumentsErasedAt = utc(in.EndedAt), utc(in.Deadline),
+		utc(in.FormDataErasedAt), utc(in.DocumentsErasedAt)
+	return in
+}

@@ -233,16 +233,87 @@ func (s *Store) updateInstanceAlone(ctx context.Context, iid uuid.UUID, in engin
 	k := len(updateArgs)
 	q, ok := instanceUpdateSQLs.Load(k)
 	if !ok {
-		cols := make([]string, len(instance.Columns))
-		for i, c := range instance.Columns {
-			cols[i] = `i."` + c + `"`
-		}
-		q = fmt.Sprintf(shiftPlaceholders(instanceUpdateSQL, k), "%s", strings.Join(cols, ", "))
+		q = fmt.Sprintf(shiftPlaceholders(instanceUpdateSQL, k), "%s", returnedInstanceColumns())
 		instanceUpdateSQLs.Store(k, q)
 	}
 	query := fmt.Sprintf(q.(string), update)
 	args := append(append(updateArgs, int64(len(acts))), rows.args()[1:]...) // the activities' event ids are not needed
+	return s.writeInstanceRow(ctx, query, args, jobs)
+}
 
+// createInstanceSQL is a CreateInstance in one statement: the instance's INSERT (ent's builder:
+// $1…$k, returning every column), then its first activities, numbered 1….
+const createInstanceSQL = `WITH i AS (
+  %s
+), acts AS (
+  INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
+    assignee_user_id, assignee_group_id, details, message, created_at)
+  SELECT y.id, y.instance_id, y.ord + 1, y.kind, y.actor_id, y.from_state, y.to_state,
+    y.transition_key, y.assignee_user_id, y.assignee_group_id, y.details, y.message, y.created_at
+  FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+    $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::timestamptz[])
+    AS y(id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key, assignee_user_id,
+      assignee_group_id, details, message, created_at)
+  CROSS JOIN i
+)
+SELECT %s FROM i`
+
+// createInstanceSQLs caches createInstanceSQL with its placeholders shifted, by the shift.
+var createInstanceSQLs sync.Map
+
+// createInstanceAlone is CreateInstance on PostgreSQL for a start whose only effects are jobs:
+// one statement on the writes pool (in a transaction with River's insert when it has jobs).
+// Its mutation is CreateInstance's; the columns it leaves unset take their defaults, as ent's
+// would (TestCreateInstanceAlone compares the two).
+func (s *Store) createInstanceAlone(ctx context.Context, m *ent.InstanceMutation, form []byte, acts []engine.Activity,
+	jobs []engine.Job) (engine.Instance, error) {
+	iid, ok := m.ID()
+	if !ok {
+		return engine.Instance{}, errors.New("an instance to create has no id")
+	}
+	ins := entsql.Dialect(s.entDialect()).Insert(instance.Table).Returning(instance.Columns...)
+	ins.Set(instance.FieldID, iid)
+	for _, f := range m.Fields() {
+		v, _ := m.Field(f)
+		if f == instance.FieldFormData {
+			v = form // a JSON column takes its encoding, as Ent gives it
+		}
+		ins.Set(f, v)
+	}
+	insert, insertArgs, err := ins.QueryErr()
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	var rows activityRows
+	for _, a := range acts {
+		if err := rows.add(uuid.Nil, iid, a); err != nil {
+			return engine.Instance{}, err
+		}
+	}
+	k := len(insertArgs)
+	q, ok := createInstanceSQLs.Load(k)
+	if !ok {
+		q = fmt.Sprintf(shiftPlaceholders(createInstanceSQL, k), "%s", returnedInstanceColumns())
+		createInstanceSQLs.Store(k, q)
+	}
+	query := fmt.Sprintf(q.(string), insert)
+	args := append(insertArgs, rows.args()[1:]...) // the activities' event ids are not needed
+	return s.writeInstanceRow(ctx, query, args, jobs)
+}
+
+// returnedInstanceColumns lists every column of the CTE i, in instance.Columns' order.
+func returnedInstanceColumns() string {
+	cols := make([]string, len(instance.Columns))
+	for i, c := range instance.Columns {
+		cols[i] = `i."` + c + `"`
+	}
+	return strings.Join(cols, ", ")
+}
+
+// writeInstanceRow runs a statement that returns an instance's row (instance.Columns), on the
+// writes pool, in a transaction with River's insert of jobs when there are any.
+// sql.ErrNoRows is ErrConflict: a conditional update found the instance moved on.
+func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, jobs []engine.Job) (engine.Instance, error) {
 	var row ent.Instance
 	var form []byte
 	dest := instanceColumns(&row, &form)
@@ -261,6 +332,7 @@ func (s *Store) updateInstanceAlone(ctx context.Context, iid uuid.UUID, in engin
 		}
 		return nil
 	}
+	var err error
 	if len(jobs) > 0 {
 		err = s.inTxOn(ctx, s.writes(), func(tx txn) error {
 			if err := write(ctx, tx.sql); err != nil {
