@@ -82,9 +82,6 @@ SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 
 var placeholder = regexp.MustCompile(`\$(\d+)`)
 
-// transitionSQLs caches transitionSQL with its placeholders shifted, by the shift.
-var transitionSQLs sync.Map
-
 // shiftPlaceholders renumbers a statement's $n as $(n+k).
 func shiftPlaceholders(query string, k int) string {
 	return placeholder.ReplaceAllStringFunc(query, func(p string) string {
@@ -93,16 +90,24 @@ func shiftPlaceholders(query string, k int) string {
 	})
 }
 
-// shiftedTransitionSQL is transitionSQL with its $n renumbered $(n+k), for an instance UPDATE
-// that takes $1…$k.
-func shiftedTransitionSQL(k int) string {
-	if q, ok := transitionSQLs.Load(k); ok {
-		return q.(string)
-	}
-	q := shiftPlaceholders(transitionSQL, k)
-	transitionSQLs.Store(k, q)
-	return q
+// statement is a statement's text around a statement that ent's builder writes (%s), which
+// takes $1…$k: its own placeholders follow, renumbered once for each k.
+type statement struct {
+	text    string
+	shifted sync.Map // k → text
 }
+
+// with returns the statement around inner, whose arguments are k.
+func (st *statement) with(inner string, k int) string {
+	q, ok := st.shifted.Load(k)
+	if !ok {
+		q = shiftPlaceholders(st.text, k)
+		st.shifted.Store(k, q)
+	}
+	return fmt.Sprintf(q.(string), inner)
+}
+
+var transitionStatement = &statement{text: transitionSQL}
 
 // transitional says whether writeTransition can write in's result: one that moves its
 // instance at a revision and checks its work item, with no effects but jobs.
@@ -180,7 +185,7 @@ func (s *Store) transitionOn(ctx context.Context, q interface {
 		dbTimePtr(w.LastEventAt), dbTimePtr(w.ResolvedAt), int64(len(r.Activities)))
 	args = append(args, acts.args()...)
 	// The instance's UPDATE, built by ent's builder, takes $1…$k; the rest follow it.
-	query := fmt.Sprintf(shiftedTransitionSQL(len(updateArgs)), update)
+	query := transitionStatement.with(update, len(updateArgs))
 	ids, err := taggedIDs(q.QueryContext(ctx, query, append(updateArgs, args...)...))
 	if err != nil {
 		return err
@@ -193,10 +198,11 @@ func (s *Store) transitionOn(ctx context.Context, q interface {
 	return nil
 }
 
-// instanceUpdateSQL is an UpdateInstance (a take, a form saved, a cancellation…) in one
-// statement: the instance's conditional UPDATE (ent's builder: $1…$k, returning every column),
-// then its activities numbered from the counter it moved on, only when it updated.
-const instanceUpdateSQL = `WITH i AS (
+// instanceRowSQL is an UpdateInstance (a take, a form saved, a cancellation…) or a
+// CreateInstance in one statement: the instance's conditional UPDATE or its INSERT (ent's
+// builder: $1…$k, returning every column), then its activities numbered from the counter
+// that statement set (when it wrote the row).
+const instanceRowSQL = `WITH i AS (
   %s
 ), acts AS (
   INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
@@ -209,10 +215,9 @@ const instanceUpdateSQL = `WITH i AS (
       assignee_group_id, details, message, created_at)
   CROSS JOIN i
 )
-SELECT %s FROM i`
+SELECT {returning} FROM i`
 
-// instanceUpdateSQLs caches instanceUpdateSQL with its placeholders shifted, by the shift.
-var instanceUpdateSQLs sync.Map
+var instanceRowStatement = &statement{text: strings.Replace(instanceRowSQL, "{returning}", returnedInstanceColumns(), 1)}
 
 // updateInstanceAlone is UpdateInstance on PostgreSQL for an update whose only effects are
 // jobs: one statement on the writes pool (in a transaction with River's insert when it has
@@ -223,48 +228,15 @@ func (s *Store) updateInstanceAlone(ctx context.Context, iid uuid.UUID, in engin
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	update, updateArgs := u.Returning(instance.Columns...).Query()
-	var rows activityRows
-	for _, a := range acts {
-		if err := rows.add(uuid.Nil, iid, a); err != nil {
-			return engine.Instance{}, err
-		}
-	}
-	k := len(updateArgs)
-	q, ok := instanceUpdateSQLs.Load(k)
-	if !ok {
-		q = fmt.Sprintf(shiftPlaceholders(instanceUpdateSQL, k), "%s", returnedInstanceColumns())
-		instanceUpdateSQLs.Store(k, q)
-	}
-	query := fmt.Sprintf(q.(string), update)
-	args := append(append(updateArgs, int64(len(acts))), rows.args()[1:]...) // the activities' event ids are not needed
-	return s.writeInstanceRow(ctx, query, args, jobs)
+	update, args := u.Returning(instance.Columns...).Query()
+	return s.writeInstanceRow(ctx, instanceRowStatement.with(update, len(args)), args, iid, acts, jobs)
 }
-
-// createInstanceSQL is a CreateInstance in one statement: the instance's INSERT (ent's builder:
-// $1…$k, returning every column), then its first activities, numbered 1….
-const createInstanceSQL = `WITH i AS (
-  %s
-), acts AS (
-  INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
-    assignee_user_id, assignee_group_id, details, message, created_at)
-  SELECT y.id, y.instance_id, y.ord + 1, y.kind, y.actor_id, y.from_state, y.to_state,
-    y.transition_key, y.assignee_user_id, y.assignee_group_id, y.details, y.message, y.created_at
-  FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-    $9::text[], $10::text[], $11::jsonb[], $12::text[], $13::timestamptz[])
-    AS y(id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key, assignee_user_id,
-      assignee_group_id, details, message, created_at)
-  CROSS JOIN i
-)
-SELECT %s FROM i`
-
-// createInstanceSQLs caches createInstanceSQL with its placeholders shifted, by the shift.
-var createInstanceSQLs sync.Map
 
 // createInstanceAlone is CreateInstance on PostgreSQL for a start whose only effects are jobs:
 // one statement on the writes pool (in a transaction with River's insert when it has jobs).
-// Its mutation is CreateInstance's; the columns it leaves unset take their defaults, as ent's
-// would (TestCreateInstanceAlone compares the two).
+// Its mutation is CreateInstance's, whose activity counter is the activities' count; the
+// columns it leaves unset take their defaults, as ent's would (TestCreateInstanceAlone
+// compares the two).
 func (s *Store) createInstanceAlone(ctx context.Context, m *ent.InstanceMutation, form []byte, acts []engine.Activity,
 	jobs []engine.Job) (engine.Instance, error) {
 	iid, ok := m.ID()
@@ -280,25 +252,11 @@ func (s *Store) createInstanceAlone(ctx context.Context, m *ent.InstanceMutation
 		}
 		ins.Set(f, v)
 	}
-	insert, insertArgs, err := ins.QueryErr()
+	insert, args, err := ins.QueryErr()
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	var rows activityRows
-	for _, a := range acts {
-		if err := rows.add(uuid.Nil, iid, a); err != nil {
-			return engine.Instance{}, err
-		}
-	}
-	k := len(insertArgs)
-	q, ok := createInstanceSQLs.Load(k)
-	if !ok {
-		q = fmt.Sprintf(shiftPlaceholders(createInstanceSQL, k), "%s", returnedInstanceColumns())
-		createInstanceSQLs.Store(k, q)
-	}
-	query := fmt.Sprintf(q.(string), insert)
-	args := append(insertArgs, rows.args()[1:]...) // the activities' event ids are not needed
-	return s.writeInstanceRow(ctx, query, args, jobs)
+	return s.writeInstanceRow(ctx, instanceRowStatement.with(insert, len(args)), args, iid, acts, jobs)
 }
 
 // returnedInstanceColumns lists every column of the CTE i, in instance.Columns' order.
@@ -310,10 +268,19 @@ func returnedInstanceColumns() string {
 	return strings.Join(cols, ", ")
 }
 
-// writeInstanceRow runs a statement that returns an instance's row (instance.Columns), on the
-// writes pool, in a transaction with River's insert of jobs when there are any.
-// sql.ErrNoRows is ErrConflict: a conditional update found the instance moved on.
-func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, jobs []engine.Job) (engine.Instance, error) {
+// writeInstanceRow runs an instanceRowStatement whose inner statement takes args, for the
+// instance iid and its activities acts, on the writes pool, in a transaction with River's
+// insert of jobs when there are any. sql.ErrNoRows is ErrConflict: a conditional update found
+// the instance moved on.
+func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, iid uuid.UUID, acts []engine.Activity,
+	jobs []engine.Job) (engine.Instance, error) {
+	var rows activityRows
+	for _, a := range acts {
+		if err := rows.add(uuid.Nil, iid, a); err != nil {
+			return engine.Instance{}, err
+		}
+	}
+	args = append(append(args, int64(len(acts))), rows.args()[1:]...) // the activities' event ids are not needed
 	var row ent.Instance
 	var form []byte
 	dest := instanceColumns(&row, &form)
