@@ -99,12 +99,9 @@ SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 // or in a transaction with the jobs of events stored PENDING. Its error, always errBatch,
 // asks for the batch to be written one notification at a time.
 func (s *Store) writeRows(ctx context.Context, batch []*inbound) error {
-	var err error
-	if pending(batch) {
-		err = s.inTx(ctx, func(tx txn) error { return s.writeRowsOn(ctx, tx.sql, batch, &tx) })
-	} else {
-		err = s.writeRowsOn(ctx, s.db.SQL, batch, nil)
-	}
+	err := s.writeStatement(ctx, s.db.SQL, pending(batch), func(q querier) ([]engine.Job, error) {
+		return s.writeRowsOn(ctx, q, batch)
+	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errBatch, err)
 	}
@@ -121,11 +118,8 @@ func pending(batch []*inbound) bool {
 	return false
 }
 
-// writeRowsOn runs writeBatchSQL on q (the pool, or tx's transaction when the batch has jobs,
-// which it then enqueues in tx).
-func (s *Store) writeRowsOn(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, batch []*inbound, tx *txn) error {
+// writeRowsOn runs writeBatchSQL on q and returns the jobs of the events it stored PENDING.
+func (s *Store) writeRowsOn(ctx context.Context, q querier, batch []*inbound) ([]engine.Job, error) {
 	var ev eventRows
 	var wis workItemUpdates
 	var acts activityRows
@@ -134,18 +128,18 @@ func (s *Store) writeRowsOn(ctx context.Context, q interface {
 	for _, in := range batch {
 		in.created, in.err = false, nil
 		if err := ev.add(in); err != nil {
-			return err
+			return nil, err
 		}
 		r := in.result
 		if r == nil {
 			continue
 		}
 		if moves(*r) {
-			return errors.New("a result that moves its instance in a batch")
+			return nil, errors.New("a result that moves its instance in a batch")
 		}
 		if w := r.WorkItem; w != nil {
 			if err := wis.add(in.id, w); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		if r.InstanceID == "" || len(r.Activities) == 0 {
@@ -153,7 +147,7 @@ func (s *Store) writeRowsOn(ctx context.Context, q interface {
 		}
 		iid, err := uuid.Parse(r.InstanceID)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if !instances[iid] {
 			instances[iid] = true
@@ -161,14 +155,14 @@ func (s *Store) writeRowsOn(ctx context.Context, q interface {
 		}
 		for _, a := range r.Activities {
 			if err := acts.add(in.id, iid, a); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
 	args := append(append(ev.args(), wis.args()...), acts.args()...)
 	ids, err := taggedIDs(q.QueryContext(ctx, writeBatchSQL, append(args, order)...))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fresh, inserted := ids["d"], ids["e"]
 
@@ -181,7 +175,7 @@ func (s *Store) writeRowsOn(ctx context.Context, q interface {
 		switch {
 		case fresh[in.id] && !in.created:
 			if in.result == nil || in.result.WorkItem == nil {
-				return fmt.Errorf("event %s was neither stored nor checked", in.id) // cannot happen
+				return nil, fmt.Errorf("event %s was neither stored nor checked", in.id) // cannot happen
 			}
 			in.err = fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, in.result.WorkItemID)
 			conflicted[dedupeOf(in)] = true
@@ -194,13 +188,7 @@ func (s *Store) writeRowsOn(ctx context.Context, q interface {
 			in.err = fmt.Errorf("%w: a delivery of the same event changed concurrently", engine.ErrConflict)
 		}
 	}
-	if len(jobs) == 0 {
-		return nil
-	}
-	if tx == nil {
-		return errors.New("jobs to enqueue outside a transaction")
-	}
-	return s.enqueue(ctx, *tx, jobs)
+	return jobs, nil
 }
 
 // taggedIDs reads the ids a statement returns with their tag ('d': new events, 'e': events
@@ -216,9 +204,6 @@ func taggedIDs(rows *sql.Rows, err error) (map[string]map[uuid.UUID]bool, error)
 		var id uuid.UUID
 		if err := rows.Scan(&tag, &id); err != nil {
 			return nil, err
-		}
-		if ids[tag] == nil {
-			ids[tag] = map[uuid.UUID]bool{}
 		}
 		ids[tag][id] = true
 	}
@@ -338,9 +323,9 @@ func (c *workItemUpdates) args() []any {
 	return []any{c.eventID, c.id, c.revision, c.status, c.providerStatus, c.updatedAt, c.outcome, c.lastEventAt, c.resolvedAt}
 }
 
-// activityRows are the activities the batch's results append, as writeBatchSQL takes them:
-// each with its event and its place among its instance's (the seq is numbered from the instance's counter in the statement). The values
-// are insertActivities'.
+// activityRows are the activities results append, as the one-statement writes take them: each
+// with its event and its place among them (the statement numbers them from the instance's
+// counter). The values are insertActivities'.
 type activityRows struct {
 	eventID, id, instanceID                          []uuid.UUID
 	ord                                              []int32

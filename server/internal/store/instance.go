@@ -58,7 +58,7 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 		return c
 	}
 	var out engine.Instance
-	if s.db.Dialect == Postgres && len(eff.NewWorkItems)+len(eff.RetriedWorkItems)+len(eff.ExpiredWorkItems) == 0 {
+	if s.db.Dialect == Postgres && onlyJobs(eff) {
 		out, err = s.createInstanceAlone(ctx, newInstance(s.db.Client).Mutation(), form, acts, eff.Jobs)
 	} else {
 		err = s.inTx(ctx, func(tx txn) error {
@@ -182,7 +182,7 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	if s.db.Dialect == Postgres && len(eff.NewWorkItems)+len(eff.RetriedWorkItems)+len(eff.ExpiredWorkItems) == 0 {
+	if s.db.Dialect == Postgres && onlyJobs(eff) {
 		out, err := s.updateInstanceAlone(ctx, iid, in, expectedRevision, acts, eff.Jobs)
 		return out, translate(err)
 	}

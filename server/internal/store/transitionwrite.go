@@ -109,15 +109,43 @@ func (st *statement) with(inner string, k int) string {
 
 var transitionStatement = &statement{text: transitionSQL}
 
+// querier runs statements: the pool, or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// writeStatement runs write, a one-statement write, on db on its own (autocommit), or, when
+// withJobs, in a transaction on db with River's insert of the jobs write returns. A write on
+// its own must return none.
+func (s *Store) writeStatement(ctx context.Context, db *sql.DB, withJobs bool, write func(q querier) ([]engine.Job, error)) error {
+	if !withJobs {
+		jobs, err := write(db)
+		if err == nil && len(jobs) > 0 {
+			err = errors.New("jobs to enqueue outside a transaction")
+		}
+		return err
+	}
+	return s.inTxOn(ctx, db, func(tx txn) error {
+		jobs, err := write(tx.sql)
+		if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, jobs)
+	})
+}
+
+// onlyJobs says whether effects are jobs alone: no work item to create, retry or expire, which
+// the one-statement writes do not write.
+func onlyJobs(e engine.Effects) bool {
+	return len(e.NewWorkItems)+len(e.RetriedWorkItems)+len(e.ExpiredWorkItems) == 0
+}
+
 // transitional says whether writeTransition can write in's result: one that moves its
 // instance at a revision and checks its work item, with no effects but jobs.
 func transitional(in *inbound) bool {
 	r := in.result
-	if r == nil || r.Instance == nil || r.WorkItem == nil || r.InstanceID == "" {
-		return false
-	}
-	e := r.Effects
-	return len(e.NewWorkItems)+len(e.RetriedWorkItems)+len(e.ExpiredWorkItems) == 0
+	return r != nil && r.Instance != nil && r.WorkItem != nil && r.InstanceID != "" && onlyJobs(r.Effects)
 }
 
 // errNotWritten: writeTransition could not write the notification (the statement failed);
@@ -128,17 +156,13 @@ var errNotWritten = errors.New("transition statement failed")
 // in.err. errNotWritten asks for writeAlone.
 func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
 	in.created, in.err = false, nil
-	var err error
-	if jobs := in.result.Effects.Jobs; len(jobs) > 0 {
-		err = s.inTxOn(ctx, s.writes(), func(tx txn) error {
-			if err := s.transitionOn(ctx, tx.sql, in); err != nil || !in.created {
-				return err
-			}
-			return s.enqueue(ctx, tx, jobs)
-		})
-	} else {
-		err = s.transitionOn(ctx, s.writes(), in)
-	}
+	jobs := in.result.Effects.Jobs
+	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
+		if err := s.transitionOn(ctx, q, in); err != nil || !in.created {
+			return nil, err
+		}
+		return jobs, nil
+	})
 	if err != nil {
 		in.created, in.err = false, nil
 		return fmt.Errorf("%w: %w", errNotWritten, err)
@@ -146,9 +170,7 @@ func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
 	return nil
 }
 
-func (s *Store) transitionOn(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, in *inbound) error {
+func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound) error {
 	r := in.result
 	iid, err := uuid.Parse(r.InstanceID)
 	if err != nil {
@@ -288,28 +310,15 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 	for i, c := range instance.Columns {
 		scan[i] = dest[c]
 	}
-	write := func(ctx context.Context, q interface {
-		QueryRowContext(context.Context, string, ...any) *sql.Row
-	}) error {
+	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
 		if err := q.QueryRowContext(ctx, query, args...).Scan(scan...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
+				return nil, fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
 			}
-			return err
+			return nil, err
 		}
-		return nil
-	}
-	var err error
-	if len(jobs) > 0 {
-		err = s.inTxOn(ctx, s.writes(), func(tx txn) error {
-			if err := write(ctx, tx.sql); err != nil {
-				return err
-			}
-			return s.enqueue(ctx, tx, jobs)
-		})
-	} else {
-		err = write(ctx, s.writes())
-	}
+		return jobs, nil
+	})
 	if err != nil {
 		return engine.Instance{}, err
 	}
