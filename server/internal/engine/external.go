@@ -145,6 +145,8 @@ type External struct {
 	// pins remembers the versions of instances recently seen, so that a progress event needs
 	// no read of its instance.
 	pins immutableCache[versionPin]
+	// items lets one notification of a work item at a time be decided (itemlock.go).
+	items itemLocks
 }
 
 // versionPin is the workflow version an instance runs: set when it starts, never changed.
@@ -321,9 +323,14 @@ func (x *External) received(ctx context.Context, mark eventlog.Mark, saved Store
 
 // handle finds the event's work item, decides what the event does and saves the result with
 // save, in a span linked to the transition that created the work item and to the request
-// that delivered the event.
+// that delivered the event. Other notifications of the same work item wait meanwhile.
 func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save func(context.Context, EventResult) error) (Verdict, error) {
 	start := time.Now()
+	unlock, err := x.items.lock(ctx, itemKey(ev.Event))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	wi, inst, err := x.find(ctx, ev.Event)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {

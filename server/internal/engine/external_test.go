@@ -18,6 +18,8 @@ import (
 type routeStore struct {
 	*memStore
 	events []engine.StoredEvent // in the order stored
+	// gate, when set, is called as InsertEventApplied begins.
+	gate func()
 }
 
 func (s *routeStore) WorkItemByExternal(_ context.Context, sys engine.System, externalID string) (engine.WorkItem, error) {
@@ -59,6 +61,9 @@ func (s *routeStore) InsertEvent(_ context.Context, ev engine.StoredEvent) (engi
 }
 
 func (s *routeStore) InsertEventApplied(_ context.Context, ev engine.StoredEvent, r engine.EventResult) (engine.StoredEvent, bool, error) {
+	if s.gate != nil {
+		s.gate()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if e, dup := s.byKeyLocked(ev); dup {
@@ -528,4 +533,61 @@ func TestFinishedFetchesOnlyKeptDocuments(t *testing.T) {
 	ev, _ = docs.deliver(t, "envelope-completed", "d-1", time.Now())
 	require.Equal(t, engine.VerdictApplied, ev.Verdict)
 	require.Equal(t, []engine.Job{engine.FetchDocumentJob{WorkItemID: docs.workItem.ID}}, docs.store.takeJobs())
+}
+
+// TestNotificationsOfOneItemTakeTurns: a notification that arrives while another of the same
+// envelope is being decided waits for it, then decides on what it wrote: both are applied as
+// they arrive, neither loses to the other and is left PENDING for a job. A notification of
+// another envelope does not wait.
+func TestNotificationsOfOneItemTakeTurns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupRoute(t, nil)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	b.inbox.gate = func() {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	}
+	waiting := make(chan string, 1)
+	engine.OnItemWait(b.external, func(key string) { waiting <- key })
+
+	type got struct {
+		ev      engine.StoredEvent
+		created bool
+		err     error
+	}
+	receive := func(typ, id, key string) <-chan got {
+		ch := make(chan got, 1)
+		go func() {
+			ev, created, err := b.external.Receive(ctx, engine.StoredEvent{
+				Event: engine.InboundEvent{System: engine.System{Provider: docuSign}, Type: typ, ExternalID: id, DedupeKey: key,
+					OccurredAt: time.Now(), Status: typ[len("envelope-"):]},
+				Body: []byte(`{}`)})
+			ch <- got{ev, created, err}
+		}()
+		return ch
+	}
+	first := receive("envelope-sent", "env-1", "k-1")
+	<-entered // the first has read and decided, and is saving
+	second := receive("envelope-delivered", "env-1", "k-2")
+	require.Equal(t, "DOCUSIGN\x00env-1", <-waiting, "the second waits for the first")
+
+	other := <-receive("envelope-sent", "env-9", "k-9")
+	require.NoError(t, other.err, "another envelope's notification does not wait")
+	require.Equal(t, engine.VerdictPending, other.ev.Verdict, "env-9 is coupled to nothing yet")
+
+	close(release)
+	for i, ch := range []<-chan got{first, second} {
+		r := <-ch
+		require.NoError(t, r.err)
+		require.True(t, r.created)
+		require.Equal(t, engine.VerdictProgress, r.ev.Verdict, "notification %d was applied as it arrived", i+1)
+	}
+	wi := *b.stored(t, b.instance.ID).WorkItem
+	require.Equal(t, "delivered", wi.ProviderStatus, "the second was decided on what the first wrote")
+	require.Equal(t, b.workItem.Revision+2, wi.Revision)
+	require.Equal(t, []engine.Job{engine.ProcessEventJob{EventID: other.ev.ID}}, b.store.takeJobs(), "only env-9's event waits for a job")
 }
