@@ -96,7 +96,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (engine
 		return engine.Principal{}, connect.NewError(connect.CodeUnauthenticated, errInvalid)
 	}
 	hash := Hash(secret)
-	key, user, err := a.store.APIKeyByHash(ctx, hash)
+	key, user, groups, err := a.store.Caller(ctx, hash)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		return engine.Principal{}, connect.NewError(connect.CodeUnauthenticated, errInvalid)
@@ -110,10 +110,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, header string) (engine
 	}
 	if user.DeactivatedAt != nil {
 		return engine.Principal{}, connect.NewError(connect.CodeUnauthenticated, errDeactivated)
-	}
-	groups, err := a.store.GroupsOf(ctx, user.ID)
-	if err != nil {
-		return engine.Principal{}, err
 	}
 	// The key says when it was last recorded: most calls need no write at all.
 	if now := a.clock.Now(); key.LastUsedAt != nil && now.Sub(*key.LastUsedAt) < touchInterval && !now.Before(*key.LastUsedAt) {

@@ -24,14 +24,12 @@ type keyStore struct {
 	touched int
 }
 
-func (s *keyStore) APIKeyByHash(_ context.Context, hash string) (engine.APIKey, engine.User, error) {
+func (s *keyStore) Caller(_ context.Context, hash string) (engine.APIKey, engine.User, []string, error) {
 	if hash != s.key.Hash {
-		return engine.APIKey{}, engine.User{}, engine.ErrNotFound
+		return engine.APIKey{}, engine.User{}, nil, engine.ErrNotFound
 	}
-	return s.key, s.user, nil
+	return s.key, s.user, []string{"g1"}, nil
 }
-
-func (s *keyStore) GroupsOf(context.Context, string) ([]string, error) { return []string{"g1"}, nil }
 
 func (s *keyStore) TouchAPIKey(context.Context, string, time.Time, time.Duration) error {
 	s.touched++

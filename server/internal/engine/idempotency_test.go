@@ -99,6 +99,22 @@ func TestStartIdempotency(t *testing.T) {
 		require.EqualValues(t, 1, got.Version)
 	})
 
+	t.Run("the workflow archived since: the same request still answers it, a new one is refused", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t)
+		started, err := b.runner.Start(ctx, starter, first())
+		require.NoError(t, err)
+		_, err = b.store.SetArchived(ctx, "wf-1", true)
+		require.NoError(t, err)
+		got, err := b.runner.Start(ctx, starter, first())
+		require.NoError(t, err)
+		require.Equal(t, started.ID, got.ID)
+		other := first()
+		other.RequestID = "another request"
+		_, err = b.runner.Start(ctx, starter, other)
+		require.ErrorIs(t, err, engine.ErrFailedPrecondition)
+	})
+
 	t.Run("an instance without a fingerprint compares its workflow only", func(t *testing.T) {
 		t.Parallel()
 		b := setupRun(t)

@@ -91,14 +91,15 @@ type IdentityStore interface {
 	GetGroup(ctx context.Context, id string) (Group, error)
 	ListGroups(ctx context.Context, p Page) ([]Group, string, error)
 	SetGroupMember(ctx context.Context, groupID, userID string, member bool) (Group, error)
-	// GroupsOf returns the ids of the user's groups.
-	GroupsOf(ctx context.Context, userID string) ([]string, error)
 	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
 	GetAPIKey(ctx context.Context, id string) (APIKey, error)
 	ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error)
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) (APIKey, error)
 	// APIKeyByHash finds a key by the hash of its secret, with its user.
 	APIKeyByHash(ctx context.Context, hash string) (APIKey, User, error)
+	// Caller finds a key by the hash of its secret, with its user and the ids of the user's
+	// groups, in one read (every authenticated call needs them).
+	Caller(ctx context.Context, hash string) (APIKey, User, []string, error)
 	// TouchAPIKey records a use, at most once per interval.
 	TouchAPIKey(ctx context.Context, id string, at time.Time, interval time.Duration) error
 	// Bootstrap creates the first admin and its key when there are no users; it reports

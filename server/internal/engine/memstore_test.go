@@ -112,6 +112,12 @@ func (s *memStore) GetVersion(_ context.Context, id string, n int32) (engine.Ver
 	return v, nil
 }
 
+func (s *memStore) VersionHead(ctx context.Context, id string, n int32) (engine.Version, error) {
+	v, err := s.GetVersion(ctx, id, n)
+	v.Definition = engine.Draft{}
+	return v, err
+}
+
 func (s *memStore) CreateInstance(_ context.Context, in engine.Instance, acts []engine.Activity, eff engine.Effects) (engine.Instance, error) {
 	if f := s.beforeCreate; f != nil {
 		s.beforeCreate = nil

@@ -46,6 +46,9 @@ type Store interface {
 	// GetVersion returns a version; number 0 means the latest. It tells whether the workflow
 	// is archived (Version.WorkflowArchived).
 	GetVersion(ctx context.Context, id string, number int32) (Version, error)
+	// VersionHead is GetVersion without the definition (Definition is empty): what a start
+	// needs on every call, the definition coming from the runner's cache of versions.
+	VersionHead(ctx context.Context, id string, number int32) (Version, error)
 	// ListVersions returns a page of versions, newest first, and the position after it.
 	ListVersions(ctx context.Context, id string, p Page) ([]Version, string, error)
 	// Ping reports whether the database answers.

@@ -74,39 +74,19 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 	if in.Version < 0 {
 		return Instance{}, Invalid(Problem{Path: "version", Message: "must not be negative (0 means the latest)"})
 	}
-	if in.RequestID != "" {
-		if existing, err := r.instances.InstanceByRequest(ctx, p.UserID, in.RequestID); err == nil {
-			return r.sameRequest(ctx, existing, in)
-		} else if !errors.Is(err, ErrNotFound) {
-			return Instance{}, err
-		}
-	}
-	v, err := r.versions.GetVersion(ctx, in.WorkflowID, in.Version)
-	if errors.Is(err, ErrNotFound) && in.Version == 0 {
-		// Either no such workflow (NotFound stands) or one that was never published.
-		if wf, gerr := r.versions.GetWorkflow(ctx, in.WorkflowID); gerr == nil && wf.LatestVersion == 0 {
-			return Instance{}, fmt.Errorf("%w: the workflow has no published version to start", ErrFailedPrecondition)
-		}
-	}
+	// A request id used before is found by the insert (the unique request id), not by a read
+	// first: the first request costs one round trip less. A repeat that cannot be started
+	// now (the workflow archived since, another version's form) still gets its instance.
+	v, start, t, data, err := r.startingPoint(ctx, in)
 	if err != nil {
+		if in.RequestID != "" {
+			if existing, gerr := r.instances.InstanceByRequest(ctx, p.UserID, in.RequestID); gerr == nil {
+				return r.sameRequest(ctx, existing, in)
+			}
+		}
 		return Instance{}, err
-	}
-	if v.WorkflowArchived {
-		return Instance{}, errArchived(in.WorkflowID)
 	}
 	def := v.Definition
-	var start State
-	for _, s := range def.States {
-		if s.Kind == StateKindStart {
-			start = s
-		}
-	}
-	data, ps := ValidateForm("form_data", start.FormFields, in.FormData)
-	t, tps := pickTransition(def, start, in.TransitionKey)
-	ps = append(ps, tps...)
-	if err := ps.Err(); err != nil {
-		return Instance{}, err
-	}
 
 	now := r.clock.Now()
 	inst := Instance{
@@ -138,6 +118,43 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 		return r.sameRequest(ctx, existing, in)
 	}
 	return created, err
+}
+
+// startingPoint reads the version a start runs (the latest when in.Version is 0), refusing an
+// archived workflow, and validates the start: its START state, the form data and the
+// transition out of START.
+func (r *Runner) startingPoint(ctx context.Context, in StartInput) (Version, State, Transition, map[string]any, error) {
+	// Which version, and whether the workflow is archived, are read on every start; the
+	// definition, immutable, comes from the cache.
+	v, err := r.versions.VersionHead(ctx, in.WorkflowID, in.Version)
+	if errors.Is(err, ErrNotFound) && in.Version == 0 {
+		// Either no such workflow (NotFound stands) or one that was never published.
+		if wf, gerr := r.versions.GetWorkflow(ctx, in.WorkflowID); gerr == nil && wf.LatestVersion == 0 {
+			return Version{}, State{}, Transition{}, nil, fmt.Errorf("%w: the workflow has no published version to start", ErrFailedPrecondition)
+		}
+	}
+	if err != nil {
+		return Version{}, State{}, Transition{}, nil, err
+	}
+	if v.WorkflowArchived {
+		return Version{}, State{}, Transition{}, nil, errArchived(in.WorkflowID)
+	}
+	if v.Definition, err = r.definition(ctx, v.WorkflowID, v.Version); err != nil {
+		return Version{}, State{}, Transition{}, nil, err
+	}
+	var start State
+	for _, s := range v.Definition.States {
+		if s.Kind == StateKindStart {
+			start = s
+		}
+	}
+	data, ps := ValidateForm("form_data", start.FormFields, in.FormData)
+	t, tps := pickTransition(v.Definition, start, in.TransitionKey)
+	ps = append(ps, tps...)
+	if err := ps.Err(); err != nil {
+		return Version{}, State{}, Transition{}, nil, err
+	}
+	return v, start, t, data, nil
 }
 
 // sameRequest answers a repeated request id with the instance it started when the request

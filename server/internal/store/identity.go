@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/flowhook/flowhook/ent"
@@ -164,22 +166,6 @@ func (s *Store) SetGroupMember(ctx context.Context, groupID, userID string, memb
 	return s.GetGroup(ctx, groupID)
 }
 
-func (s *Store) GroupsOf(ctx context.Context, userID string) ([]string, error) {
-	uid, err := parseID("user", userID)
-	if err != nil {
-		return nil, err
-	}
-	ids, err := s.db.Client.Group.Query().Where(group.HasMembersWith(user.ID(uid))).Order(group.ByID()).IDs(ctx)
-	if err != nil {
-		return nil, translate(err)
-	}
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
-	}
-	return out, nil
-}
-
 func (s *Store) CreateAPIKey(ctx context.Context, k engine.APIKey) (engine.APIKey, error) {
 	uid, err := parseID("user", k.UserID)
 	if err != nil {
@@ -243,14 +229,63 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (engi
 }
 
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (engine.APIKey, engine.User, error) {
-	row, err := s.db.Client.ApiKey.Query().Where(apikey.Hash(hash)).WithUser().Only(ctx)
+	k, u, _, err := s.Caller(ctx, hash)
+	return k, u, err
+}
+
+// Caller reads the API key with the hash, its user and the ids of the user's groups in one
+// query (a join, a row per group): every authenticated call needs all three, and read as
+// three queries they were a third of the server's CPU for a take. Being read on every call,
+// a revocation, a deactivation or a membership takes effect at once on every replica.
+func (s *Store) Caller(ctx context.Context, hash string) (engine.APIKey, engine.User, []string, error) {
+	var (
+		k     ent.ApiKey
+		u     ent.User
+		roles []byte
+		gid   uuid.NullUUID
+	)
+	b := entsql.Dialect(s.entDialect())
+	kt, ut, gt := b.Table(apikey.Table).As("k"), b.Table(user.Table).As("u"), b.Table(user.GroupsTable).As("g")
+	query, args := b.Select(
+		kt.C(apikey.FieldID), kt.C(apikey.FieldUserID), kt.C(apikey.FieldName), kt.C(apikey.FieldPrefix),
+		kt.C(apikey.FieldHash), kt.C(apikey.FieldCreatedAt), kt.C(apikey.FieldLastUsedAt), kt.C(apikey.FieldRevokedAt),
+		ut.C(user.FieldID), ut.C(user.FieldCreatedAt), ut.C(user.FieldDisplayName), ut.C(user.FieldEmail),
+		ut.C(user.FieldRoles), ut.C(user.FieldDeactivatedAt), gt.C(user.GroupsPrimaryKey[1]),
+	).From(kt).
+		Join(ut).On(kt.C(apikey.FieldUserID), ut.C(user.FieldID)).
+		LeftJoin(gt).On(ut.C(user.FieldID), gt.C(user.GroupsPrimaryKey[0])).
+		Where(entsql.EQ(kt.C(apikey.FieldHash), hash)).
+		OrderBy(gt.C(user.GroupsPrimaryKey[1])).
+		Query()
+	rows, err := s.db.SQL.QueryContext(ctx, query, args...)
 	if err != nil {
-		if ent.IsNotFound(err) {
-			return engine.APIKey{}, engine.User{}, fmt.Errorf("%w: api key", engine.ErrNotFound)
-		}
-		return engine.APIKey{}, engine.User{}, translate(err)
+		return engine.APIKey{}, engine.User{}, nil, translate(err)
 	}
-	return keyFromRow(row), userFromRow(row.Edges.User), nil
+	defer rows.Close()
+	found := false
+	groups := []string{}
+	for rows.Next() {
+		if err := rows.Scan(&k.ID, &k.UserID, &k.Name, &k.Prefix, &k.Hash, &k.CreatedAt, &k.LastUsedAt, &k.RevokedAt,
+			&u.ID, &u.CreatedAt, &u.DisplayName, &u.Email, &roles, &u.DeactivatedAt, &gid); err != nil {
+			return engine.APIKey{}, engine.User{}, nil, translate(err)
+		}
+		found = true
+		if gid.Valid {
+			groups = append(groups, gid.UUID.String())
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return engine.APIKey{}, engine.User{}, nil, translate(err)
+	}
+	if !found {
+		return engine.APIKey{}, engine.User{}, nil, fmt.Errorf("%w: api key", engine.ErrNotFound)
+	}
+	if len(roles) > 0 {
+		if err := json.Unmarshal(roles, &u.Roles); err != nil {
+			return engine.APIKey{}, engine.User{}, nil, fmt.Errorf("user %s: roles: %w", u.ID, err)
+		}
+	}
+	return keyFromRow(&k), userFromRow(&u), groups, nil
 }
 
 func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, interval time.Duration) error {

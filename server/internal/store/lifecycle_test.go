@@ -16,9 +16,30 @@ import (
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
+// requireHead: VersionHead reads what GetVersion reads but the definition, for the latest
+// version and a numbered one, archived or not; ErrNotFound for a version or workflow that does
+// not exist.
+func requireHead(t *testing.T, st *store.Store, id string) {
+	t.Helper()
+	ctx := context.Background()
+	for _, n := range []int32{0, 1} {
+		full, err := st.GetVersion(ctx, id, n)
+		require.NoError(t, err)
+		require.NotEmpty(t, full.Definition.Name)
+		head, err := st.VersionHead(ctx, id, n)
+		require.NoError(t, err)
+		full.Definition = engine.Draft{}
+		require.Equal(t, full, head)
+	}
+	_, err := st.VersionHead(ctx, id, 2)
+	require.ErrorIs(t, err, engine.ErrNotFound)
+	_, err = st.VersionHead(ctx, uuid.NewString(), 0)
+	require.ErrorIs(t, err, engine.ErrNotFound)
+}
+
 // TestArchiveWorkflow: archiving sets archived_at once (a repeat changes nothing) and leaves
 // the revision alone; ListWorkflows leaves archived workflows out, in its pages and its total,
-// unless asked; GetWorkflow and GetVersion still read them, GetVersion saying archived.
+// unless asked; GetWorkflow and GetVersion (and VersionHead) still read them, saying archived.
 func TestArchiveWorkflow(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -54,6 +75,7 @@ func TestArchiveWorkflow(t *testing.T) {
 			v, err = st.GetVersion(ctx, ids[1], 1)
 			require.NoError(t, err)
 			require.True(t, v.WorkflowArchived)
+			requireHead(t, st, ids[1])
 
 			// Archived workflows are left out of every page and of the total.
 			var listed []string
@@ -93,6 +115,7 @@ func TestArchiveWorkflow(t *testing.T) {
 			v, err = st.GetVersion(ctx, ids[1], 0)
 			require.NoError(t, err)
 			require.False(t, v.WorkflowArchived)
+			requireHead(t, st, ids[1])
 
 			for _, id := range []string{uuid.NewString(), "not-a-uuid"} {
 				_, err = st.SetArchived(ctx, id, true)

@@ -300,6 +300,15 @@ func (s *Store) versionAtRevision(ctx context.Context, wid uuid.UUID, revision i
 }
 
 func (s *Store) GetVersion(ctx context.Context, id string, number int32) (engine.Version, error) {
+	return s.version(ctx, id, number, true)
+}
+
+func (s *Store) VersionHead(ctx context.Context, id string, number int32) (engine.Version, error) {
+	return s.version(ctx, id, number, false)
+}
+
+// version reads a version (number 0: the latest), with its definition when definition is set.
+func (s *Store) version(ctx context.Context, id string, number int32, definition bool) (engine.Version, error) {
 	wid, err := parseID("workflow", id)
 	if err != nil {
 		return engine.Version{}, err
@@ -311,6 +320,10 @@ func (s *Store) GetVersion(ctx context.Context, id string, number int32) (engine
 		q = q.Where(workflowversion.Version(number))
 	} else {
 		q = q.Order(workflowversion.ByVersion(entsql.OrderDesc())).Limit(1)
+	}
+	if !definition {
+		q.Select(workflowversion.FieldID, workflowversion.FieldWorkflowID, workflowversion.FieldVersion,
+			workflowversion.FieldRevision, workflowversion.FieldPublishedAt)
 	}
 	// Modify adds to the query's own modifiers (as ForUpdate does); the Select it returns is
 	// not needed: First reads the entity, with the extra column kept as a value of it.
@@ -326,9 +339,11 @@ func (s *Store) GetVersion(ctx context.Context, id string, number int32) (engine
 		}
 		return engine.Version{}, translate(err)
 	}
-	v, err := versionFromRow(row)
-	if err != nil {
-		return engine.Version{}, err
+	v := engine.Version{WorkflowID: row.WorkflowID.String(), Version: row.Version, Revision: row.Revision, PublishedAt: row.PublishedAt}
+	if definition {
+		if v, err = versionFromRow(row); err != nil {
+			return engine.Version{}, err
+		}
 	}
 	archived, err := row.Value(archivedColumn)
 	if err != nil {
