@@ -301,9 +301,9 @@ var (
 				Columns: []*schema.Column{WebhookEventsColumns[1], WebhookEventsColumns[2]},
 			},
 			{
-				Name:    "webhookevent_provider_external_id_received_at",
+				Name:    "webhookevent_external_id_provider_received_at",
 				Unique:  false,
-				Columns: []*schema.Column{WebhookEventsColumns[1], WebhookEventsColumns[4], WebhookEventsColumns[9]},
+				Columns: []*schema.Column{WebhookEventsColumns[4], WebhookEventsColumns[1], WebhookEventsColumns[9]},
 			},
 			{
 				Name:    "webhookevent_verdict_received_at",

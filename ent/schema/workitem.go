@@ -87,7 +87,10 @@ func (WebhookEvent) Fields() []ent.Field {
 func (WebhookEvent) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("provider", "dedupe_key").Unique(),
-		index.Fields("provider", "external_id", "received_at"),
+		// external_id first: the dedupe check of a batch (store/batchwrite.go) must find
+		// (provider, dedupe_key) as the one index it can probe; with provider first, this
+		// one was the planner's choice for it, filtering every event of the provider.
+		index.Fields("external_id", "provider", "received_at"),
 		index.Fields("verdict", "received_at"),
 		index.Fields("received_at"),
 		index.Fields("instance_id"),

@@ -40,9 +40,12 @@ import (
 // stored PENDING runs it in a transaction with River's insert of their jobs. Any error
 // returns errBatch: the batch is written again one notification at a time.
 //
-// The updates find their rows through the primary key (id = ANY(…): joined with unnest alone,
-// the planner scans a small table whole) and lock them in that index scan's order, the same
-// in every batch.
+// It runs on its own pool (DB.Batches), whose sessions plan it once, generically, without
+// sequential scans, so every lookup must be one an index serves whatever the sizes: the updates
+// find their rows through the primary key (id = ANY(…)) and lock them in that index scan's
+// order, the same in every batch; the redelivery check is a subquery run for each row (OFFSET 0
+// keeps PostgreSQL from making it a join), a probe of the unique (provider, dedupe_key) index,
+// the only index whose leading column it can match twice (TestBatchPlanUsesIndexes).
 const writeBatchSQL = `WITH x AS (
   SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
     $7::bytea[], $8::jsonb[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::text[],
@@ -52,7 +55,7 @@ const writeBatchSQL = `WITH x AS (
       traceparent, size, ord)
 ), d AS (
   SELECT DISTINCT ON (x.provider, x.dedupe_key) x.* FROM x
-  WHERE NOT EXISTS (SELECT 1 FROM webhook_events s WHERE s.provider = x.provider AND s.dedupe_key = x.dedupe_key)
+  WHERE NOT EXISTS (SELECT 1 FROM webhook_events s WHERE s.provider = x.provider AND s.dedupe_key = x.dedupe_key OFFSET 0)
   ORDER BY x.provider, x.dedupe_key, x.ord
 ), w AS (
   UPDATE work_items AS w SET status = v.status, provider_status = v.provider_status, updated_at = v.updated_at,
@@ -99,7 +102,7 @@ SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 // or in a transaction with the jobs of events stored PENDING. Its error, always errBatch,
 // asks for the batch to be written one notification at a time.
 func (s *Store) writeRows(ctx context.Context, batch []*inbound) error {
-	err := s.writeStatement(ctx, s.db.SQL, pending(batch), func(q querier) ([]engine.Job, error) {
+	err := s.writeStatement(ctx, s.batches(), pending(batch), func(q querier) ([]engine.Job, error) {
 		return s.writeRowsOn(ctx, q, batch)
 	})
 	if err != nil {

@@ -78,3 +78,6 @@ func WriteTransition(s *Store, ev engine.StoredEvent, r engine.EventResult) (boo
 	}
 	return in.created, translate(in.err)
 }
+
+// WriteBatchSQL is the group commit's statement on PostgreSQL, for tests of its plan.
+const WriteBatchSQL = writeBatchSQL

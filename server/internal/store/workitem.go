@@ -142,12 +142,9 @@ func workItemFromRow(r *ent.WorkItem) engine.WorkItem {
 var _ engine.WorkStore = (*Store)(nil)
 
 func (s *Store) WorkItemByExternal(ctx context.Context, p engine.System, externalID string) (engine.WorkItem, error) {
-	row, err := s.db.Client.WorkItem.Query().Where(workitem.Provider(p.String()), workitem.ExternalID(externalID)).Only(ctx)
+	row, err := s.workItemByExternal(ctx, p, externalID)
 	if err != nil {
-		if ent.IsNotFound(err) {
-			return engine.WorkItem{}, fmt.Errorf("%w: %s work item %s", engine.ErrNotFound, p, externalID)
-		}
-		return engine.WorkItem{}, translate(err)
+		return engine.WorkItem{}, err
 	}
 	return workItemFromRow(row), nil
 }
