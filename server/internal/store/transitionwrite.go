@@ -305,11 +305,7 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 	args = append(append(args, int64(len(acts))), rows.args()[1:]...) // the activities' event ids are not needed
 	var row ent.Instance
 	var form []byte
-	dest := instanceColumns(&row, &form)
-	scan := make([]any, len(instance.Columns))
-	for i, c := range instance.Columns {
-		scan[i] = dest[c]
-	}
+	scan := inOrder(instanceColumns(&row, &form), instance.Columns)
 	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
 		if err := q.QueryRowContext(ctx, query, args...).Scan(scan...); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
