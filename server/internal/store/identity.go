@@ -244,20 +244,7 @@ func (s *Store) Caller(ctx context.Context, hash string) (engine.APIKey, engine.
 		roles []byte
 		gid   uuid.NullUUID
 	)
-	b := entsql.Dialect(s.entDialect())
-	kt, ut, gt := b.Table(apikey.Table).As("k"), b.Table(user.Table).As("u"), b.Table(user.GroupsTable).As("g")
-	query, args := b.Select(
-		kt.C(apikey.FieldID), kt.C(apikey.FieldUserID), kt.C(apikey.FieldName), kt.C(apikey.FieldPrefix),
-		kt.C(apikey.FieldHash), kt.C(apikey.FieldCreatedAt), kt.C(apikey.FieldLastUsedAt), kt.C(apikey.FieldRevokedAt),
-		ut.C(user.FieldID), ut.C(user.FieldCreatedAt), ut.C(user.FieldDisplayName), ut.C(user.FieldEmail),
-		ut.C(user.FieldRoles), ut.C(user.FieldDeactivatedAt), gt.C(user.GroupsPrimaryKey[1]),
-	).From(kt).
-		Join(ut).On(kt.C(apikey.FieldUserID), ut.C(user.FieldID)).
-		LeftJoin(gt).On(ut.C(user.FieldID), gt.C(user.GroupsPrimaryKey[0])).
-		Where(entsql.EQ(kt.C(apikey.FieldHash), hash)).
-		OrderBy(gt.C(user.GroupsPrimaryKey[1])).
-		Query()
-	rows, err := s.db.SQL.QueryContext(ctx, query, args...)
+	rows, err := s.db.SQL.QueryContext(ctx, callerSQL[s.entDialect()], hash)
 	if err != nil {
 		return engine.APIKey{}, engine.User{}, nil, translate(err)
 	}
@@ -287,6 +274,23 @@ func (s *Store) Caller(ctx context.Context, hash string) (engine.APIKey, engine.
 	}
 	return keyFromRow(&k), userFromRow(&u), groups, nil
 }
+
+// callerSQL is Caller's query, by dialect.
+var callerSQL = byDialect(func(b *entsql.DialectBuilder) string {
+	kt, ut, gt := b.Table(apikey.Table).As("k"), b.Table(user.Table).As("u"), b.Table(user.GroupsTable).As("g")
+	query, _ := b.Select(
+		kt.C(apikey.FieldID), kt.C(apikey.FieldUserID), kt.C(apikey.FieldName), kt.C(apikey.FieldPrefix),
+		kt.C(apikey.FieldHash), kt.C(apikey.FieldCreatedAt), kt.C(apikey.FieldLastUsedAt), kt.C(apikey.FieldRevokedAt),
+		ut.C(user.FieldID), ut.C(user.FieldCreatedAt), ut.C(user.FieldDisplayName), ut.C(user.FieldEmail),
+		ut.C(user.FieldRoles), ut.C(user.FieldDeactivatedAt), gt.C(user.GroupsPrimaryKey[1]),
+	).From(kt).
+		Join(ut).On(kt.C(apikey.FieldUserID), ut.C(user.FieldID)).
+		LeftJoin(gt).On(ut.C(user.FieldID), gt.C(user.GroupsPrimaryKey[0])).
+		Where(entsql.EQ(kt.C(apikey.FieldHash), "")).
+		OrderBy(gt.C(user.GroupsPrimaryKey[1])).
+		Query()
+	return query
+})
 
 func (s *Store) TouchAPIKey(ctx context.Context, id string, at time.Time, interval time.Duration) error {
 	kid, err := parseID("api key", id)
