@@ -11,9 +11,10 @@ import (
 // A notification's result is decided on the work item (and instance) as read, and saved only
 // if they are still at the revisions read. Two notifications of one envelope handled at once
 // both read the same revision, and one of them loses: it reads again and decides again, and
-// after three losses it is stored PENDING for a job. Under a high rate per work item (a busy
-// envelope, a chatty ticket) that turned a sixth of the notifications into jobs and fell
-// behind. Handled one after the other, the second reads what the first wrote and never
+// after three losses it is stored PENDING for a job; decided again after newer notifications
+// were applied, it ends STALE. Under a high rate per work item (a busy envelope, a chatty
+// ticket: ten minutes at 1,280 a second over 200 envelopes) 4% were left to jobs and 18%
+// ended STALE, and the server fell behind. Handled one after the other, the second reads what the first wrote and never
 // loses. Notifications of different work items never wait for each other, and the store's
 // group commit still writes them together.
 //

@@ -115,23 +115,16 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
 	}
-	wcfg := cfg.Copy()
-	wcfg.MaxConns = writesConns
-	wcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	writes, err := pgxpool.NewWithConfig(ctx, wcfg)
+	writes, err := sidePool(ctx, cfg, writesConns, map[string]string{"plan_cache_mode": "force_generic_plan"})
 	if err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
+		return nil, err
 	}
-	bcfg := cfg.Copy()
-	bcfg.MaxConns = batchesConns
-	bcfg.ConnConfig.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
-	bcfg.ConnConfig.RuntimeParams["enable_seqscan"] = "off"
-	batches, err := pgxpool.NewWithConfig(ctx, bcfg)
+	batches, err := sidePool(ctx, cfg, batchesConns, map[string]string{"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"})
 	if err != nil {
 		pool.Close()
 		writes.Close()
-		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
+		return nil, err
 	}
 	db := stdlib.OpenDBFromPool(pool)
 	return &DB{
@@ -144,6 +137,20 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		Batches:     stdlib.OpenDBFromPool(batches),
 		batchesPool: batches,
 	}, nil
+}
+
+// sidePool opens a small pool on the main pool's database whose sessions start with params.
+func sidePool(ctx context.Context, cfg *pgxpool.Config, conns int32, params map[string]string) (*pgxpool.Pool, error) {
+	c := cfg.Copy()
+	c.MaxConns = conns
+	for k, v := range params {
+		c.ConnConfig.RuntimeParams[k] = v
+	}
+	p, err := pgxpool.NewWithConfig(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
+	}
+	return p, nil
 }
 
 // SQLiteDSN is the modernc DSN of an embedded database file: foreign keys on, WAL, a busy
@@ -171,6 +178,7 @@ func openSQLite(dataDir string) (*DB, error) {
 		SQL:     db,
 		Client:  ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))),
 		Writes:  db,
+		Batches: db,
 	}, nil
 }
 
