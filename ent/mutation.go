@@ -8506,6 +8506,7 @@ type WorkItemMutation struct {
 	revision            *int64
 	addrevision         *int64
 	last_checked_at     *time.Time
+	document_due_at     *time.Time
 	clearedFields       map[string]struct{}
 	done                bool
 	oldValue            func(context.Context) (*WorkItem, error)
@@ -9284,6 +9285,55 @@ func (m *WorkItemMutation) ResetLastCheckedAt() {
 	delete(m.clearedFields, workitem.FieldLastCheckedAt)
 }
 
+// SetDocumentDueAt sets the "document_due_at" field.
+func (m *WorkItemMutation) SetDocumentDueAt(t time.Time) {
+	m.document_due_at = &t
+}
+
+// DocumentDueAt returns the value of the "document_due_at" field in the mutation.
+func (m *WorkItemMutation) DocumentDueAt() (r time.Time, exists bool) {
+	v := m.document_due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDocumentDueAt returns the old "document_due_at" field's value of the WorkItem entity.
+// If the WorkItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkItemMutation) OldDocumentDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDocumentDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDocumentDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDocumentDueAt: %w", err)
+	}
+	return oldValue.DocumentDueAt, nil
+}
+
+// ClearDocumentDueAt clears the value of the "document_due_at" field.
+func (m *WorkItemMutation) ClearDocumentDueAt() {
+	m.document_due_at = nil
+	m.clearedFields[workitem.FieldDocumentDueAt] = struct{}{}
+}
+
+// DocumentDueAtCleared returns if the "document_due_at" field was cleared in this mutation.
+func (m *WorkItemMutation) DocumentDueAtCleared() bool {
+	_, ok := m.clearedFields[workitem.FieldDocumentDueAt]
+	return ok
+}
+
+// ResetDocumentDueAt resets all changes to the "document_due_at" field.
+func (m *WorkItemMutation) ResetDocumentDueAt() {
+	m.document_due_at = nil
+	delete(m.clearedFields, workitem.FieldDocumentDueAt)
+}
+
 // Where appends a list predicates to the WorkItemMutation builder.
 func (m *WorkItemMutation) Where(ps ...predicate.WorkItem) {
 	m.predicates = append(m.predicates, ps...)
@@ -9318,7 +9368,7 @@ func (m *WorkItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkItemMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, workitem.FieldCreatedAt)
 	}
@@ -9367,6 +9417,9 @@ func (m *WorkItemMutation) Fields() []string {
 	if m.last_checked_at != nil {
 		fields = append(fields, workitem.FieldLastCheckedAt)
 	}
+	if m.document_due_at != nil {
+		fields = append(fields, workitem.FieldDocumentDueAt)
+	}
 	return fields
 }
 
@@ -9407,6 +9460,8 @@ func (m *WorkItemMutation) Field(name string) (ent.Value, bool) {
 		return m.Revision()
 	case workitem.FieldLastCheckedAt:
 		return m.LastCheckedAt()
+	case workitem.FieldDocumentDueAt:
+		return m.DocumentDueAt()
 	}
 	return nil, false
 }
@@ -9448,6 +9503,8 @@ func (m *WorkItemMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldRevision(ctx)
 	case workitem.FieldLastCheckedAt:
 		return m.OldLastCheckedAt(ctx)
+	case workitem.FieldDocumentDueAt:
+		return m.OldDocumentDueAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown WorkItem field %s", name)
 }
@@ -9569,6 +9626,13 @@ func (m *WorkItemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastCheckedAt(v)
 		return nil
+	case workitem.FieldDocumentDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDocumentDueAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WorkItem field %s", name)
 }
@@ -9638,6 +9702,9 @@ func (m *WorkItemMutation) ClearedFields() []string {
 	if m.FieldCleared(workitem.FieldLastCheckedAt) {
 		fields = append(fields, workitem.FieldLastCheckedAt)
 	}
+	if m.FieldCleared(workitem.FieldDocumentDueAt) {
+		fields = append(fields, workitem.FieldDocumentDueAt)
+	}
 	return fields
 }
 
@@ -9663,6 +9730,9 @@ func (m *WorkItemMutation) ClearField(name string) error {
 		return nil
 	case workitem.FieldLastCheckedAt:
 		m.ClearLastCheckedAt()
+		return nil
+	case workitem.FieldDocumentDueAt:
+		m.ClearDocumentDueAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WorkItem nullable field %s", name)
@@ -9719,6 +9789,9 @@ func (m *WorkItemMutation) ResetField(name string) error {
 		return nil
 	case workitem.FieldLastCheckedAt:
 		m.ResetLastCheckedAt()
+		return nil
+	case workitem.FieldDocumentDueAt:
+		m.ResetDocumentDueAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WorkItem field %s", name)

@@ -50,6 +50,8 @@ type WorkItem struct {
 	Revision int64 `json:"revision,omitempty"`
 	// LastCheckedAt holds the value of the "last_checked_at" field.
 	LastCheckedAt *time.Time `json:"last_checked_at,omitempty"`
+	// DocumentDueAt holds the value of the "document_due_at" field.
+	DocumentDueAt *time.Time `json:"document_due_at,omitempty"`
 	selectValues  sql.SelectValues
 }
 
@@ -62,7 +64,7 @@ func (*WorkItem) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case workitem.FieldStateKey, workitem.FieldProvider, workitem.FieldExternalID, workitem.FieldStatus, workitem.FieldProviderStatus, workitem.FieldOutcome, workitem.FieldError, workitem.FieldTraceparent:
 			values[i] = new(sql.NullString)
-		case workitem.FieldCreatedAt, workitem.FieldUpdatedAt, workitem.FieldLastEventAt, workitem.FieldResolvedAt, workitem.FieldLastCheckedAt:
+		case workitem.FieldCreatedAt, workitem.FieldUpdatedAt, workitem.FieldLastEventAt, workitem.FieldResolvedAt, workitem.FieldLastCheckedAt, workitem.FieldDocumentDueAt:
 			values[i] = new(sql.NullTime)
 		case workitem.FieldID, workitem.FieldInstanceID:
 			values[i] = new(uuid.UUID)
@@ -187,6 +189,13 @@ func (_m *WorkItem) assignValues(columns []string, values []any) error {
 				_m.LastCheckedAt = new(time.Time)
 				*_m.LastCheckedAt = value.Time
 			}
+		case workitem.FieldDocumentDueAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field document_due_at", values[i])
+			} else if value.Valid {
+				_m.DocumentDueAt = new(time.Time)
+				*_m.DocumentDueAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -276,6 +285,11 @@ func (_m *WorkItem) String() string {
 	builder.WriteString(", ")
 	if v := _m.LastCheckedAt; v != nil {
 		builder.WriteString("last_checked_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.DocumentDueAt; v != nil {
+		builder.WriteString("document_due_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

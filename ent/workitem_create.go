@@ -208,6 +208,20 @@ func (_c *WorkItemCreate) SetNillableLastCheckedAt(v *time.Time) *WorkItemCreate
 	return _c
 }
 
+// SetDocumentDueAt sets the "document_due_at" field.
+func (_c *WorkItemCreate) SetDocumentDueAt(v time.Time) *WorkItemCreate {
+	_c.mutation.SetDocumentDueAt(v)
+	return _c
+}
+
+// SetNillableDocumentDueAt sets the "document_due_at" field if the given value is not nil.
+func (_c *WorkItemCreate) SetNillableDocumentDueAt(v *time.Time) *WorkItemCreate {
+	if v != nil {
+		_c.SetDocumentDueAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WorkItemCreate) SetID(v uuid.UUID) *WorkItemCreate {
 	_c.mutation.SetID(v)
@@ -433,6 +447,10 @@ func (_c *WorkItemCreate) createSpec() (*WorkItem, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastCheckedAt(); ok {
 		_spec.SetField(workitem.FieldLastCheckedAt, field.TypeTime, value)
 		_node.LastCheckedAt = &value
+	}
+	if value, ok := _c.mutation.DocumentDueAt(); ok {
+		_spec.SetField(workitem.FieldDocumentDueAt, field.TypeTime, value)
+		_node.DocumentDueAt = &value
 	}
 	return _node, _spec
 }
@@ -663,6 +681,24 @@ func (u *WorkItemUpsert) UpdateLastCheckedAt() *WorkItemUpsert {
 // ClearLastCheckedAt clears the value of the "last_checked_at" field.
 func (u *WorkItemUpsert) ClearLastCheckedAt() *WorkItemUpsert {
 	u.SetNull(workitem.FieldLastCheckedAt)
+	return u
+}
+
+// SetDocumentDueAt sets the "document_due_at" field.
+func (u *WorkItemUpsert) SetDocumentDueAt(v time.Time) *WorkItemUpsert {
+	u.Set(workitem.FieldDocumentDueAt, v)
+	return u
+}
+
+// UpdateDocumentDueAt sets the "document_due_at" field to the value that was provided on create.
+func (u *WorkItemUpsert) UpdateDocumentDueAt() *WorkItemUpsert {
+	u.SetExcluded(workitem.FieldDocumentDueAt)
+	return u
+}
+
+// ClearDocumentDueAt clears the value of the "document_due_at" field.
+func (u *WorkItemUpsert) ClearDocumentDueAt() *WorkItemUpsert {
+	u.SetNull(workitem.FieldDocumentDueAt)
 	return u
 }
 
@@ -933,6 +969,27 @@ func (u *WorkItemUpsertOne) UpdateLastCheckedAt() *WorkItemUpsertOne {
 func (u *WorkItemUpsertOne) ClearLastCheckedAt() *WorkItemUpsertOne {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.ClearLastCheckedAt()
+	})
+}
+
+// SetDocumentDueAt sets the "document_due_at" field.
+func (u *WorkItemUpsertOne) SetDocumentDueAt(v time.Time) *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetDocumentDueAt(v)
+	})
+}
+
+// UpdateDocumentDueAt sets the "document_due_at" field to the value that was provided on create.
+func (u *WorkItemUpsertOne) UpdateDocumentDueAt() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateDocumentDueAt()
+	})
+}
+
+// ClearDocumentDueAt clears the value of the "document_due_at" field.
+func (u *WorkItemUpsertOne) ClearDocumentDueAt() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.ClearDocumentDueAt()
 	})
 }
 
@@ -1370,6 +1427,27 @@ func (u *WorkItemUpsertBulk) UpdateLastCheckedAt() *WorkItemUpsertBulk {
 func (u *WorkItemUpsertBulk) ClearLastCheckedAt() *WorkItemUpsertBulk {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.ClearLastCheckedAt()
+	})
+}
+
+// SetDocumentDueAt sets the "document_due_at" field.
+func (u *WorkItemUpsertBulk) SetDocumentDueAt(v time.Time) *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetDocumentDueAt(v)
+	})
+}
+
+// UpdateDocumentDueAt sets the "document_due_at" field to the value that was provided on create.
+func (u *WorkItemUpsertBulk) UpdateDocumentDueAt() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateDocumentDueAt()
+	})
+}
+
+// ClearDocumentDueAt clears the value of the "document_due_at" field.
+func (u *WorkItemUpsertBulk) ClearDocumentDueAt() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.ClearDocumentDueAt()
 	})
 }
 

@@ -227,6 +227,26 @@ func (_u *WorkItemUpdate) ClearLastCheckedAt() *WorkItemUpdate {
 	return _u
 }
 
+// SetDocumentDueAt sets the "document_due_at" field.
+func (_u *WorkItemUpdate) SetDocumentDueAt(v time.Time) *WorkItemUpdate {
+	_u.mutation.SetDocumentDueAt(v)
+	return _u
+}
+
+// SetNillableDocumentDueAt sets the "document_due_at" field if the given value is not nil.
+func (_u *WorkItemUpdate) SetNillableDocumentDueAt(v *time.Time) *WorkItemUpdate {
+	if v != nil {
+		_u.SetDocumentDueAt(*v)
+	}
+	return _u
+}
+
+// ClearDocumentDueAt clears the value of the "document_due_at" field.
+func (_u *WorkItemUpdate) ClearDocumentDueAt() *WorkItemUpdate {
+	_u.mutation.ClearDocumentDueAt()
+	return _u
+}
+
 // Mutation returns the WorkItemMutation object of the builder.
 func (_u *WorkItemUpdate) Mutation() *WorkItemMutation {
 	return _u.mutation
@@ -349,6 +369,12 @@ func (_u *WorkItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.LastCheckedAtCleared() {
 		_spec.ClearField(workitem.FieldLastCheckedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DocumentDueAt(); ok {
+		_spec.SetField(workitem.FieldDocumentDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.DocumentDueAtCleared() {
+		_spec.ClearField(workitem.FieldDocumentDueAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -570,6 +596,26 @@ func (_u *WorkItemUpdateOne) ClearLastCheckedAt() *WorkItemUpdateOne {
 	return _u
 }
 
+// SetDocumentDueAt sets the "document_due_at" field.
+func (_u *WorkItemUpdateOne) SetDocumentDueAt(v time.Time) *WorkItemUpdateOne {
+	_u.mutation.SetDocumentDueAt(v)
+	return _u
+}
+
+// SetNillableDocumentDueAt sets the "document_due_at" field if the given value is not nil.
+func (_u *WorkItemUpdateOne) SetNillableDocumentDueAt(v *time.Time) *WorkItemUpdateOne {
+	if v != nil {
+		_u.SetDocumentDueAt(*v)
+	}
+	return _u
+}
+
+// ClearDocumentDueAt clears the value of the "document_due_at" field.
+func (_u *WorkItemUpdateOne) ClearDocumentDueAt() *WorkItemUpdateOne {
+	_u.mutation.ClearDocumentDueAt()
+	return _u
+}
+
 // Mutation returns the WorkItemMutation object of the builder.
 func (_u *WorkItemUpdateOne) Mutation() *WorkItemMutation {
 	return _u.mutation
@@ -722,6 +768,12 @@ func (_u *WorkItemUpdateOne) sqlSave(ctx context.Context) (_node *WorkItem, err 
 	}
 	if _u.mutation.LastCheckedAtCleared() {
 		_spec.ClearField(workitem.FieldLastCheckedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.DocumentDueAt(); ok {
+		_spec.SetField(workitem.FieldDocumentDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.DocumentDueAtCleared() {
+		_spec.ClearField(workitem.FieldDocumentDueAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &WorkItem{config: _u.config}

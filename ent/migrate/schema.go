@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -341,6 +342,7 @@ var (
 		{Name: "resolved_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revision", Type: field.TypeInt64, Default: 1},
 		{Name: "last_checked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "document_due_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WorkItemsTable holds the schema information for the "work_items" table.
 	WorkItemsTable = &schema.Table{
@@ -367,6 +369,14 @@ var (
 				Name:    "workitem_status_last_checked_at",
 				Unique:  false,
 				Columns: []*schema.Column{WorkItemsColumns[8], WorkItemsColumns[16]},
+			},
+			{
+				Name:    "workitem_document_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{WorkItemsColumns[17]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "document_due_at IS NOT NULL",
+				},
 			},
 		},
 	}

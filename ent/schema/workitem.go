@@ -2,6 +2,7 @@ package schema
 
 import (
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
@@ -37,6 +38,11 @@ func (WorkItem) Fields() []ent.Field {
 		// When reconciliation last asked the provider about it (at most once per 15 minutes
 		// for DocuSign).
 		field.Time("last_checked_at").Optional().Nillable(),
+		// Set when the work item finished with a result document to keep: the document is
+		// fetched in-process once the resolution commits, which clears it. One still set a
+		// while later (the replica died, the provider failed) is handed to a fetch_document
+		// job by the leader's sweep (store.HandOverDueDocuments).
+		field.Time("document_due_at").Optional().Nillable(),
 	}
 }
 
@@ -46,6 +52,8 @@ func (WorkItem) Indexes() []ent.Index {
 		index.Fields("instance_id", "created_at"),
 		index.Fields("status", "provider"),
 		index.Fields("status", "last_checked_at"),
+		// Partial: only the few work items whose document is still due are in it.
+		index.Fields("document_due_at").Annotations(entsql.IndexWhere("document_due_at IS NOT NULL")),
 	}
 }
 

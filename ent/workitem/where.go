@@ -130,6 +130,11 @@ func LastCheckedAt(v time.Time) predicate.WorkItem {
 	return predicate.WorkItem(sql.FieldEQ(FieldLastCheckedAt, v))
 }
 
+// DocumentDueAt applies equality check predicate on the "document_due_at" field. It's identical to DocumentDueAtEQ.
+func DocumentDueAt(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldEQ(FieldDocumentDueAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.WorkItem {
 	return predicate.WorkItem(sql.FieldEQ(FieldCreatedAt, v))
@@ -963,6 +968,56 @@ func LastCheckedAtIsNil() predicate.WorkItem {
 // LastCheckedAtNotNil applies the NotNil predicate on the "last_checked_at" field.
 func LastCheckedAtNotNil() predicate.WorkItem {
 	return predicate.WorkItem(sql.FieldNotNull(FieldLastCheckedAt))
+}
+
+// DocumentDueAtEQ applies the EQ predicate on the "document_due_at" field.
+func DocumentDueAtEQ(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldEQ(FieldDocumentDueAt, v))
+}
+
+// DocumentDueAtNEQ applies the NEQ predicate on the "document_due_at" field.
+func DocumentDueAtNEQ(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldNEQ(FieldDocumentDueAt, v))
+}
+
+// DocumentDueAtIn applies the In predicate on the "document_due_at" field.
+func DocumentDueAtIn(vs ...time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldIn(FieldDocumentDueAt, vs...))
+}
+
+// DocumentDueAtNotIn applies the NotIn predicate on the "document_due_at" field.
+func DocumentDueAtNotIn(vs ...time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldNotIn(FieldDocumentDueAt, vs...))
+}
+
+// DocumentDueAtGT applies the GT predicate on the "document_due_at" field.
+func DocumentDueAtGT(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldGT(FieldDocumentDueAt, v))
+}
+
+// DocumentDueAtGTE applies the GTE predicate on the "document_due_at" field.
+func DocumentDueAtGTE(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldGTE(FieldDocumentDueAt, v))
+}
+
+// DocumentDueAtLT applies the LT predicate on the "document_due_at" field.
+func DocumentDueAtLT(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldLT(FieldDocumentDueAt, v))
+}
+
+// DocumentDueAtLTE applies the LTE predicate on the "document_due_at" field.
+func DocumentDueAtLTE(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldLTE(FieldDocumentDueAt, v))
+}
+
+// DocumentDueAtIsNil applies the IsNil predicate on the "document_due_at" field.
+func DocumentDueAtIsNil() predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldIsNull(FieldDocumentDueAt))
+}
+
+// DocumentDueAtNotNil applies the NotNil predicate on the "document_due_at" field.
+func DocumentDueAtNotNil() predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldNotNull(FieldDocumentDueAt))
 }
 
 // And groups predicates with the AND operator between them.

@@ -47,6 +47,8 @@ const (
 	FieldRevision = "revision"
 	// FieldLastCheckedAt holds the string denoting the last_checked_at field in the database.
 	FieldLastCheckedAt = "last_checked_at"
+	// FieldDocumentDueAt holds the string denoting the document_due_at field in the database.
+	FieldDocumentDueAt = "document_due_at"
 	// Table holds the table name of the workitem in the database.
 	Table = "work_items"
 )
@@ -70,6 +72,7 @@ var Columns = []string{
 	FieldResolvedAt,
 	FieldRevision,
 	FieldLastCheckedAt,
+	FieldDocumentDueAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -216,4 +219,9 @@ func ByRevision(opts ...sql.OrderTermOption) OrderOption {
 // ByLastCheckedAt orders the results by the last_checked_at field.
 func ByLastCheckedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastCheckedAt, opts...).ToFunc()
+}
+
+// ByDocumentDueAt orders the results by the document_due_at field.
+func ByDocumentDueAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDocumentDueAt, opts...).ToFunc()
 }

@@ -28,9 +28,12 @@ type row struct {
 	P999       float64 `json:"p999_ms"`
 	Max        float64 `json:"max_ms"`
 	// CPU milliseconds per request (-1: not measured).
-	ServerCPU  float64 `json:"server_cpu_ms_per_req"`
-	DBCPU      float64 `json:"db_cpu_ms_per_req"`
-	Moved      *int64  `json:"moved,omitempty"` // instances the scenario moved, checked against count
+	ServerCPU float64 `json:"server_cpu_ms_per_req"`
+	DBCPU     float64 `json:"db_cpu_ms_per_req"`
+	Moved     *int64  `json:"moved,omitempty"` // instances the scenario moved, checked against count
+	// Settle is the seconds after the last request until the server finished the scenario's
+	// background work (signed documents fetched); Seconds includes it.
+	Settle     float64 `json:"settle_seconds,omitempty"`
 	Problem    string  `json:"problem,omitempty"`
 	FirstError string  `json:"first_error,omitempty"`
 	Note       string  `json:"note"`
@@ -68,6 +71,9 @@ func printRow(w io.Writer, r row) {
 	check := ""
 	if r.Moved != nil {
 		check = fmt.Sprintf("%d moved", *r.Moved)
+	}
+	if r.Settle > 0 {
+		check += fmt.Sprintf(", documents fetched %.2fs after", r.Settle)
 	}
 	if r.Problem != "" {
 		check += " PROBLEM: " + r.Problem

@@ -132,8 +132,20 @@ func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax in
 	} else {
 		o = closedLoop(ctx, s, limit, do)
 	}
+	var settle time.Duration
+	if sc.settles != nil {
+		began := time.Now()
+		if err := sc.settles(ctx); err != nil {
+			return row{}, fmt.Errorf("%s: %w", sc.name, err)
+		}
+		settle = time.Since(began)
+		o.elapsed += settle
+	}
 	cpu1 := meter.sample()
 	r := newRow(sc, s, o)
+	if sc.settles != nil {
+		r.Settle = settle.Seconds()
+	}
 	r.ServerCPU, r.DBCPU = meter.perRequest(cpu0, cpu1, o.ok+o.errors)
 	if sc.moved != nil {
 		after, err := sc.moved(context.WithoutCancel(ctx))

@@ -330,6 +330,9 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	if err := waitingGauge(tel.MeterProvider, st, providers); err != nil {
 		return nil, err
 	}
+	if err := documentsGauge(tel.MeterProvider, st); err != nil {
+		return nil, err
+	}
 	creator := engine.NewCreator(st, st, runner, providers, render, clock, a.log)
 	reconciler := engine.NewReconciler(st, external, providers, clock)
 	worker.Register(a.queue.Workers(), creator, external, reconciler, func(ctx context.Context) (int, error) {
@@ -339,6 +342,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		return nil, err
 	}
 	worker.RegisterRetention(a.queue.Workers(), engine.NewRetention(st, security, clock))
+	worker.RegisterDocuments(a.queue, creator.FetchDocument, st.HandOverDueDocuments)
 
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{
@@ -423,6 +427,25 @@ func waitingGauge(mp metric.MeterProvider, st *store.Store, providers engine.Cat
 			for system, n := range counts {
 				o.Observe(n, metric.WithAttributes(attribute.String("provider", system)))
 			}
+			return nil
+		}))
+	return err
+}
+
+// documentsGauge reports the signed documents still to fetch: a number that keeps growing says
+// a provider is failing or the replicas cannot keep up.
+func documentsGauge(mp metric.MeterProvider, st *store.Store) error {
+	_, err := mp.Meter("github.com/flowhook/flowhook/server/internal/app").Int64ObservableGauge("flowhook.documents.due",
+		metric.WithDescription("Signed documents of finished work items not fetched yet (in-process at once, else by a job after a grace)"),
+		metric.WithUnit("{document}"),
+		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			n, err := st.DocumentsDue(ctx)
+			if err != nil {
+				return err
+			}
+			o.Observe(n)
 			return nil
 		}))
 	return err

@@ -308,7 +308,7 @@ func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
 		return err
 	}
 	if wi.Status != WorkItemResolved || wi.Outcome != OutcomeFinished || wi.ExternalID == "" {
-		return nil
+		return c.work.ClearDocumentDue(ctx, wi.ID)
 	}
 	client, err := c.providers.Client(ctx, wi.System)
 	if err != nil {
@@ -316,7 +316,7 @@ func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
 	}
 	doc, err := client.Download(ctx, wi.ExternalID)
 	if errors.Is(err, ErrNoDocument) {
-		return nil // the outside system keeps no result document
+		return c.work.ClearDocumentDue(ctx, wi.ID) // the outside system keeps no result document
 	}
 	if err != nil {
 		return err

@@ -104,8 +104,11 @@ type WorkStore interface {
 	// has still been processed attempts times (ErrConflict otherwise), the result applied, and
 	// a processing job when the verdict is PENDING.
 	ReplayEvent(ctx context.Context, ev StoredEvent, attempts int, r EventResult) error
-	// SaveDocument keeps a work item's signed document.
+	// SaveDocument keeps a work item's signed document (a second keeps the first) and clears
+	// the mark its fetch_document job left on the work item (see the store's documents.go).
 	SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error
+	// ClearDocumentDue clears that mark when there is no document to keep.
+	ClearDocumentDue(ctx context.Context, workItemID string) error
 	// EarlierPending says whether another event of the same provider and external id, earlier
 	// by the provider's time (then by receipt), still waits to be processed.
 	EarlierPending(ctx context.Context, ev StoredEvent) (bool, error)

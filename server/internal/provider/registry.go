@@ -124,11 +124,33 @@ func (r *Registry) lookup(sys engine.System) (Plugin, engine.ProviderSpec, error
 	return pl, spec, nil
 }
 
+// revisioner is a settings store that reads a group's revision alone (0: never saved).
+type revisioner interface {
+	SettingsRevision(ctx context.Context, id string) (int64, error)
+}
+
 // Client returns the client of a system for its current settings.
 func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.ProviderClient, error) {
 	pl, spec, err := r.lookup(sys)
 	if err != nil {
 		return nil, err
+	}
+	key := sys.String()
+	if rs, ok := r.settings.(revisioner); ok {
+		// A client built already needs only its settings' revision checked: reading the
+		// whole group means opening its sealed secrets.
+		r.mu.Lock()
+		c, cached := r.clients[key]
+		r.mu.Unlock()
+		if cached {
+			rev, err := rs.SettingsRevision(ctx, pl.SettingsID(sys.Connector))
+			if err != nil {
+				return nil, err
+			}
+			if rev == c.revision {
+				return c.client, nil
+			}
+		}
 	}
 	s, err := r.settings.GetSettings(ctx, pl.SettingsID(sys.Connector))
 	if err != nil {
@@ -137,7 +159,6 @@ func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.Provid
 	if s.Revision == 0 {
 		return nil, notConfigured(sys, spec)
 	}
-	key := sys.String()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if c, ok := r.clients[key]; ok && c.revision == s.Revision {

@@ -290,6 +290,52 @@ func TestRegistryClientsAndOutcomes(t *testing.T) {
 	require.Equal(t, []engine.System{{Provider: docusign.Provider}}, systems)
 }
 
+// revisionSettings is memSettings that also reads a group's revision alone, as the store does.
+type revisionSettings struct {
+	*memSettings
+	revisions int
+}
+
+func (s *revisionSettings) SettingsRevision(_ context.Context, id string) (int64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revisions++
+	return s.m[id].Revision, nil
+}
+
+// TestRegistryClientRevision: with a store that reads revisions alone, a client built already
+// is checked by its settings' revision, with no whole read (no secrets opened); a change of
+// the settings rebuilds it at once, and their removal makes the system not configured.
+func TestRegistryClientRevision(t *testing.T) {
+	t.Parallel()
+	st := &revisionSettings{memSettings: newMemSettings()}
+	r := provider.NewRegistry(st, "https://flowhook.example.com/", http.DefaultClient, time.Now, provider.Builtin()...)
+	ctx := context.Background()
+	tickets := engine.System{Provider: connector.Provider, Connector: "tickets"}
+	cfg := putConnector(t, st.memSettings, "tickets", standardwebhooks.NewSecret())
+	c1, err := r.Client(ctx, tickets)
+	require.NoError(t, err)
+	reads := st.readCount()
+	c2, err := r.Client(ctx, tickets)
+	require.NoError(t, err)
+	require.Same(t, c1, c2)
+	require.Equal(t, reads, st.readCount(), "no whole read for a client built already")
+	require.Equal(t, 1, st.revisions)
+
+	cfg.Outcomes["ticket.closed"] = engine.OutcomeFinished
+	cur, err := st.GetSettings(ctx, connector.SettingsPrefix+"tickets")
+	require.NoError(t, err)
+	_, err = st.PutSettings(ctx, cfg.Settings(), cur.Revision)
+	require.NoError(t, err)
+	c3, err := r.Client(ctx, tickets)
+	require.NoError(t, err)
+	require.NotSame(t, c1, c3, "rebuilt when the settings change")
+
+	require.NoError(t, st.DeleteSettings(ctx, connector.SettingsPrefix+"tickets"))
+	_, err = r.Client(ctx, tickets)
+	require.ErrorIs(t, err, engine.ErrNotConfigured, "removed settings are seen at once")
+}
+
 // A provider's settings travel as the JSON of its API messages: a view never holds a secret,
 // an update is checked against its revision and by the provider.
 func TestRegistrySettingsBridge(t *testing.T) {

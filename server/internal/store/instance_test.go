@@ -15,10 +15,24 @@ import (
 )
 
 // jobRecorder stands in for River: it remembers the jobs enqueued by transactions that
-// committed.
+// committed, and the jobs the store said committed (store.CommitWatcher).
 type jobRecorder struct {
-	mu   sync.Mutex
-	jobs []engine.Job
+	mu        sync.Mutex
+	jobs      []engine.Job
+	committed []engine.Job
+}
+
+func (r *jobRecorder) Committed(jobs []engine.Job) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.committed = append(r.committed, jobs...)
+}
+
+// told returns what Committed was told.
+func (r *jobRecorder) told() []engine.Job {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]engine.Job(nil), r.committed...)
 }
 
 func (r *jobRecorder) InsertTx(_ context.Context, _ *sql.Tx, jobs ...engine.Job) error {

@@ -116,7 +116,7 @@ func workItemColumns(w *ent.WorkItem) map[string]any {
 		workitem.FieldProviderStatus: &w.ProviderStatus, workitem.FieldOutcome: &w.Outcome, workitem.FieldError: &w.Error,
 		workitem.FieldLastEventAt: &w.LastEventAt, workitem.FieldTraceparent: &w.Traceparent,
 		workitem.FieldResolvedAt: &w.ResolvedAt, workitem.FieldRevision: &w.Revision,
-		workitem.FieldLastCheckedAt: &w.LastCheckedAt,
+		workitem.FieldLastCheckedAt: &w.LastCheckedAt, workitem.FieldDocumentDueAt: &w.DocumentDueAt,
 	}
 }
 

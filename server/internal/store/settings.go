@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/setting"
@@ -43,6 +46,22 @@ func (s *Store) GetSettings(ctx context.Context, id string) (engine.Settings, er
 	}
 	return out, nil
 }
+
+// SettingsRevision reads a settings group's revision alone (0 when it was never saved): a
+// provider client built already is checked against it, with no secrets opened.
+func (s *Store) SettingsRevision(ctx context.Context, id string) (int64, error) {
+	var rev int64
+	err := s.queryRow(ctx, settingsRevisionSQL[s.entDialect()], id).Scan(&rev)
+	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	return rev, translate(err)
+}
+
+var settingsRevisionSQL = byDialect(func(b *entsql.DialectBuilder) string {
+	query, _ := b.Select(setting.FieldRevision).From(b.Table(setting.Table)).Where(entsql.EQ(setting.FieldID, "")).Query()
+	return query
+})
 
 // PutSettings saves a settings group when it is still at expectedRevision (0: never saved).
 func (s *Store) PutSettings(ctx context.Context, in engine.Settings, expectedRevision int64) (engine.Settings, error) {

@@ -16,6 +16,16 @@ import (
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
+// sameJobs compares job lists, an empty one equal to none.
+func sameJobs(t *testing.T, want, got []engine.Job, msg string) {
+	t.Helper()
+	if len(want) == 0 {
+		require.Empty(t, got, msg)
+		return
+	}
+	require.Equal(t, want, got, msg)
+}
+
 // TestInboundTransition: a notification whose result moves its instance (on PostgreSQL one
 // statement, writeTransition; on SQLite statement by statement) stores the event and moves
 // the work item and the instance together, numbering the activities after the instance's
@@ -60,9 +70,21 @@ func TestInboundTransition(t *testing.T) {
 				return created, err
 			}
 
-			for _, jobs := range [][]engine.Job{nil, {engine.FetchDocumentJob{WorkItemID: "w"}}} {
+			// No job; a job River inserts (in a transaction with the statement); the document's
+			// fetch, which is a mark on the work item, written by the statement itself.
+			for _, kind := range []string{"", "river", "document"} {
 				inst, wi := f.coupled(t, "env-"+engine.NewIDAt(time.Now()))
-				jobsBefore := len(f.jobs.all())
+				jobsBefore, toldBefore := len(f.jobs.all()), len(f.jobs.told())
+				dueBefore, err := f.st.DocumentsDue(ctx)
+				require.NoError(t, err)
+				var jobs, river []engine.Job
+				switch kind {
+				case "river":
+					jobs = []engine.Job{engine.CancelWorkItemJob{WorkItemID: wi.ID, Reason: "test"}}
+					river = jobs
+				case "document":
+					jobs = []engine.Job{engine.FetchDocumentJob{WorkItemID: wi.ID}}
+				}
 				ev, r := completed(inst, wi, "k-"+wi.ID, jobs...)
 				created, err := write(ev, r)
 				require.NoError(t, err)
@@ -101,7 +123,15 @@ func TestInboundTransition(t *testing.T) {
 					require.EqualValues(t, i+1, a.Seq)
 				}
 				require.Equal(t, "finished", acts[2].TransitionKey)
-				require.Equal(t, jobs, f.jobs.all()[jobsBefore:], "the result's jobs, enqueued with it")
+				sameJobs(t, river, f.jobs.all()[jobsBefore:], "the result's River jobs, enqueued with it")
+				sameJobs(t, jobs, f.jobs.told()[toldBefore:], "the queue is told what committed")
+				due, err := f.st.DocumentsDue(ctx)
+				require.NoError(t, err)
+				if kind == "document" {
+					require.Equal(t, dueBefore+1, due, "the document is marked due with the transition")
+				} else {
+					require.Equal(t, dueBefore, due)
+				}
 
 				// A redelivery writes nothing.
 				created, err = write(ev, r)
@@ -113,7 +143,8 @@ func TestInboundTransition(t *testing.T) {
 				acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
 				require.NoError(t, err)
 				require.Len(t, acts, 3)
-				require.Equal(t, jobs, f.jobs.all()[jobsBefore:])
+				sameJobs(t, river, f.jobs.all()[jobsBefore:], "nothing more enqueued")
+				sameJobs(t, jobs, f.jobs.told()[toldBefore:], "nothing more committed")
 			}
 
 			// The same completion delivered many times at once (a provider's retries racing,

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
@@ -30,8 +31,9 @@ import (
 //   - wl: the work item, locked, if it is still at the revision the result was decided on;
 //   - i: the instance updated, if it is still at its revision, its work item was locked and
 //     the event is new; its activity counter moves on by the result's activities;
-//   - w, e, acts: the work item updated, the event inserted and the activities numbered from
-//     the counter, each only when i updated the instance.
+//   - w, e, acts: the work item updated (its document marked due when the result fetches one:
+//     documents.go), the event inserted and the activities numbered from the counter, each
+//     only when i updated the instance.
 //
 // So it commits everything or nothing: a result decided on a reading that is no longer
 // current writes nothing and its caller gets ErrConflict, as before. A delivery of the same
@@ -58,7 +60,8 @@ const transitionSQL = `WITH d AS (
 ), w AS (
   UPDATE work_items AS w SET status = $22::text, provider_status = $23::text, updated_at = $24::timestamptz,
     revision = w.revision + 1, outcome = COALESCE($25::text, w.outcome),
-    last_event_at = COALESCE($26::timestamptz, w.last_event_at), resolved_at = COALESCE($27::timestamptz, w.resolved_at)
+    last_event_at = COALESCE($26::timestamptz, w.last_event_at), resolved_at = COALESCE($27::timestamptz, w.resolved_at),
+    document_due_at = COALESCE($43::timestamptz, w.document_due_at)
   WHERE w.id = $20::uuid AND EXISTS (SELECT 1 FROM i)
   RETURNING w.id
 ), e AS (
@@ -156,9 +159,17 @@ var errNotWritten = errors.New("transition statement failed")
 // in.err. errNotWritten asks for writeAlone.
 func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
 	in.created, in.err = false, nil
-	jobs := in.result.Effects.Jobs
+	jobs, due := documentsDue(in.result.Effects.Jobs)
+	var dueAt *time.Time
+	for _, id := range due {
+		if id.String() != in.result.WorkItem.ID {
+			return fmt.Errorf("%w: a document due for another work item", errNotWritten)
+		}
+		t := dbTime(now())
+		dueAt = &t
+	}
 	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
-		if err := s.transitionOn(ctx, q, in); err != nil || !in.created {
+		if err := s.transitionOn(ctx, q, in, dueAt); err != nil || !in.created {
 			return nil, err
 		}
 		return jobs, nil
@@ -167,10 +178,13 @@ func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
 		in.created, in.err = false, nil
 		return fmt.Errorf("%w: %w", errNotWritten, err)
 	}
+	if in.created && len(due) > 0 {
+		s.committed(nil, engine.FetchDocumentJob{WorkItemID: in.result.WorkItem.ID})
+	}
 	return nil
 }
 
-func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound) error {
+func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound, documentDue *time.Time) error {
 	r := in.result
 	iid, err := uuid.Parse(r.InstanceID)
 	if err != nil {
@@ -205,7 +219,7 @@ func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound) error 
 	}
 	args := append(ev.row(0), wid, w.Revision, string(w.Status), w.ProviderStatus, dbTime(w.UpdatedAt), outcome,
 		dbTimePtr(w.LastEventAt), dbTimePtr(w.ResolvedAt), int64(len(r.Activities)))
-	args = append(args, acts.args()...)
+	args = append(append(args, acts.args()...), documentDue)
 	// The instance's UPDATE, built by ent's builder, takes $1…$k; the rest follow it.
 	query := transitionStatement.with(update, len(updateArgs))
 	ids, err := taggedIDs(q.QueryContext(ctx, query, append(updateArgs, args...)...))

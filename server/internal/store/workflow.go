@@ -502,14 +502,21 @@ func (s *Store) inTxOn(ctx context.Context, db *sql.DB, fn func(tx txn) error) (
 	if err := sqlTx.Commit(); err != nil {
 		return err
 	}
-	if c, ok := s.jobs.(CommitWatcher); ok && len(enqueued) > 0 {
-		c.Committed(enqueued)
-	}
+	s.committed(enqueued)
 	return nil
 }
 
+// committed tells the queue which jobs committed (CommitWatcher).
+func (s *Store) committed(jobs []engine.Job, more ...engine.Job) {
+	jobs = append(jobs, more...)
+	if c, ok := s.jobs.(CommitWatcher); ok && len(jobs) > 0 {
+		c.Committed(jobs)
+	}
+}
+
 // CommitWatcher is a JobInserter told which jobs committed: the queue arms an in-process
-// wake-up for a timer due soon, which River alone would run up to its scheduler's 5 s late.
+// wake-up for a timer due soon, which River alone would run up to its scheduler's 5 s late,
+// and fetches the documents marked due (documents.go) at once.
 type CommitWatcher interface {
 	Committed(jobs []engine.Job)
 }
@@ -533,11 +540,19 @@ func (s *Store) enqueue(ctx context.Context, tx txn, jobs []engine.Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	if s.jobs == nil {
-		return errors.New("store: background jobs are not configured")
+	river, due := documentsDue(jobs)
+	for _, id := range due {
+		if err := markDocumentDue(ctx, tx, id); err != nil {
+			return fmt.Errorf("enqueue fetch_document: %w", err)
+		}
 	}
-	if err := s.jobs.InsertTx(ctx, tx.sql, jobs...); err != nil {
-		return fmt.Errorf("enqueue %s: %w", jobs[0].Kind(), err)
+	if len(river) > 0 {
+		if s.jobs == nil {
+			return errors.New("store: background jobs are not configured")
+		}
+		if err := s.jobs.InsertTx(ctx, tx.sql, river...); err != nil {
+			return fmt.Errorf("enqueue %s: %w", river[0].Kind(), err)
+		}
 	}
 	if tx.enqueued != nil {
 		*tx.enqueued = append(*tx.enqueued, jobs...)

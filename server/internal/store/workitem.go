@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -497,25 +495,6 @@ func (s *Store) applyRest(ctx context.Context, tx txn, r engine.EventResult) err
 		return err
 	}
 	return s.applyEffects(ctx, tx, r.Effects)
-}
-
-func (s *Store) SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error {
-	wid, err := parseID("work item", workItemID)
-	if err != nil {
-		return err
-	}
-	wi, err := s.db.Client.WorkItem.Get(ctx, wid)
-	if err != nil {
-		return translate(err)
-	}
-	sum := sha256.Sum256(content)
-	err = s.db.Client.SignedDocument.Create().SetInstanceID(wi.InstanceID).SetWorkItemID(wid).SetName(name).
-		SetContentType(contentType).SetContent(content).SetSha256(hex.EncodeToString(sum[:])).SetCreatedAt(now()).
-		OnConflictColumns(signeddocument.FieldWorkItemID).DoNothing().Exec(ctx)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return translate(err)
-	}
-	return nil
 }
 
 func eventFromRow(r *ent.WebhookEvent) engine.StoredEvent {

@@ -17,7 +17,6 @@ func Register(workers *river.Workers, creator *engine.Creator, external *engine.
 	river.AddWorker(workers, &createWorker{creator: creator})
 	river.AddWorker(workers, &processWorker{external: external})
 	river.AddWorker(workers, &cancelWorker{creator: creator})
-	river.AddWorker(workers, &fetchWorker{creator: creator})
 	river.AddWorker(workers, &purgeWorker{purge: purge})
 }
 
@@ -70,15 +69,6 @@ type cancelWorker struct {
 
 func (w *cancelWorker) Work(ctx context.Context, job *river.Job[engine.CancelWorkItemJob]) error {
 	return w.creator.Cancel(ctx, job.Args.WorkItemID, job.Args.Reason, job.Attempt >= job.MaxAttempts)
-}
-
-type fetchWorker struct {
-	river.WorkerDefaults[engine.FetchDocumentJob]
-	creator *engine.Creator
-}
-
-func (w *fetchWorker) Work(ctx context.Context, job *river.Job[engine.FetchDocumentJob]) error {
-	return w.creator.FetchDocument(ctx, job.Args.WorkItemID)
 }
 
 type reconcileWorker struct {

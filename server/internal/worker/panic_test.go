@@ -5,6 +5,7 @@ import (
 	"context"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,3 +88,5 @@ func TestJobPanicIsAFailedAttempt(t *testing.T) {
 		})
 	}
 }
+
+func (l *lockedBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }

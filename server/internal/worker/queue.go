@@ -55,6 +55,9 @@ type Options struct {
 	// the work of a replica that died (kill -9, lost host) and makes it available again
 	// (default RescueAfter(JobTimeout)). River refuses a value below JobTimeout.
 	RescueAfter time.Duration
+	// DocumentGrace is how long a signed document may stay due (not fetched in-process)
+	// before the leader's sweep hands it to a fetch_document job (default DocumentGrace).
+	DocumentGrace time.Duration
 	// Every job is a span (linked to the span that enqueued it) and is counted and timed.
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -84,7 +87,15 @@ type Queue struct {
 	alarm     *alarm
 	stopAlarm context.CancelFunc
 	alarmDone chan struct{}
-	meter     metric.Meter
+	// documents fetches the signed documents marked due as they commit (RegisterDocuments;
+	// nil without).
+	documents     *fetcher
+	stopDocuments context.CancelFunc
+	documentsDone chan struct{}
+	documentGrace time.Duration
+	jobTimeout    time.Duration
+	meter         metric.Meter
+	tracer        trace.Tracer
 }
 
 // New returns the queue over the database: River's database/sql driver (with pgx LISTEN for
@@ -114,6 +125,9 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	}
 	if o.RescueAfter <= 0 {
 		o.RescueAfter = RescueAfter(o.JobTimeout)
+	}
+	if o.DocumentGrace <= 0 {
+		o.DocumentGrace = DocumentGrace
 	}
 	if o.TracerProvider == nil {
 		o.TracerProvider = tracenoop.NewTracerProvider()
@@ -169,7 +183,8 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("River client: %w", err)
 	}
-	return &Queue{client: client, workers: workers, log: log, meter: meter}, nil
+	return &Queue{client: client, workers: workers, log: log, meter: meter, jobTimeout: o.JobTimeout, documentGrace: o.DocumentGrace,
+		tracer: o.TracerProvider.Tracer("github.com/flowhook/flowhook/server/internal/worker")}, nil
 }
 
 var _ store.JobInserter = (*Queue)(nil)
@@ -210,14 +225,19 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, jobs ...engine.Job) er
 
 var _ store.CommitWatcher = (*Queue)(nil)
 
-// Committed arms the in-process alarm for the timers that committed.
+// Committed arms the in-process alarm for the timers that committed, and queues the signed
+// documents marked due for the in-process fetcher.
 func (q *Queue) Committed(jobs []engine.Job) {
-	if q.alarm == nil {
-		return
-	}
 	for _, j := range jobs {
-		if t, ok := j.(engine.StateTimeoutJob); ok {
-			q.alarm.Arm(t)
+		switch j := j.(type) {
+		case engine.StateTimeoutJob:
+			if q.alarm != nil {
+				q.alarm.Arm(j)
+			}
+		case engine.FetchDocumentJob:
+			if q.documents != nil {
+				q.documents.offer(j.WorkItemID)
+			}
 		}
 	}
 }
@@ -233,6 +253,14 @@ func (q *Queue) Start(ctx context.Context) error {
 		go func() {
 			defer close(q.alarmDone)
 			q.alarm.run(actx)
+		}()
+	}
+	if q.documents != nil && q.stopDocuments == nil {
+		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		q.stopDocuments, q.documentsDone = cancel, make(chan struct{})
+		go func() {
+			defer close(q.documentsDone)
+			q.documents.run(dctx)
 		}()
 	}
 	return nil
@@ -251,6 +279,11 @@ func (q *Queue) Stop(ctx context.Context) error {
 		// Firings in progress end with their context; their jobs are the guarantee.
 		q.stopAlarm()
 		<-q.alarmDone
+	}
+	if q.stopDocuments != nil {
+		// Fetches in progress end with their context; the marks left are the sweep's.
+		q.stopDocuments()
+		<-q.documentsDone
 	}
 	err := q.client.Stop(ctx)
 	if err == nil || ctx.Err() == nil {

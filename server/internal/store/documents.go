@@ -1,0 +1,176 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/ent/signeddocument"
+	"github.com/flowhook/flowhook/ent/workitem"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// Signed documents: a mark on the work item, not a job per document.
+//
+// A work item that finishes with a document to keep (a DocuSign envelope completed, a OneSpan
+// package signed) needs its document fetched from the provider. The engine says so with a
+// fetch_document job among the result's effects. The store does not insert that job into
+// River: it sets the work item's document_due_at in the same write as the resolution (in the
+// transition's own statement on PostgreSQL, which then needs no transaction), and once it
+// commits tells the queue (CommitWatcher), which fetches the document in-process at once.
+// Saving the document clears the mark (SaveDocument; ClearDocumentDue when there is none).
+//
+// A mark still set a while later (the replica died before the fetch, the provider failed) is
+// handed to a real fetch_document job by the leader's sweep (HandOverDueDocuments), which
+// River retries with backoff as before. So a document is never lost, and in the common case
+// it costs the download and one statement, not River's insert, fetch and completion of a job
+// (measured: those were most of a DocuSign completion's cost).
+
+// documentsDue separates the fetch_document jobs of jobs (their work items' ids) from the jobs
+// River inserts.
+func documentsDue(jobs []engine.Job) (river []engine.Job, due []uuid.UUID) {
+	for _, j := range jobs {
+		if f, ok := j.(engine.FetchDocumentJob); ok {
+			if id, err := uuid.Parse(f.WorkItemID); err == nil {
+				due = append(due, id)
+				continue
+			}
+		}
+		river = append(river, j)
+	}
+	if len(due) == 0 {
+		return jobs, nil
+	}
+	return river, due
+}
+
+// markDocumentDue sets a work item's document due, in tx. It leaves updated_at and the revision
+// alone: the mark is not part of the work item's state as the engine decides on it.
+func markDocumentDue(ctx context.Context, tx txn, id uuid.UUID) error {
+	query, args := entsql.Dialect(tx.dialect).Update(workitem.Table).
+		Set(workitem.FieldDocumentDueAt, dbTime(now())).
+		Where(entsql.EQ(workitem.FieldID, id)).Query()
+	_, err := tx.sql.ExecContext(ctx, query, args...)
+	return err
+}
+
+// saveDocumentSQL keeps a document and clears its work item's mark in one statement
+// (PostgreSQL): the instance's id comes from the work item, and the count says whether it
+// exists.
+const saveDocumentSQL = `WITH w AS (
+  SELECT instance_id FROM work_items WHERE id = $1::uuid
+), c AS (
+  UPDATE work_items SET document_due_at = NULL WHERE id = $1::uuid AND document_due_at IS NOT NULL
+), d AS (
+  INSERT INTO signed_documents (id, instance_id, work_item_id, content_type, name, content, sha256, created_at)
+  SELECT $2::uuid, w.instance_id, $1::uuid, $3::text, $4::text, $5::bytea, $6::text, $7::timestamptz FROM w
+  ON CONFLICT (work_item_id) DO NOTHING
+)
+SELECT count(*) FROM w`
+
+// SaveDocument keeps a work item's signed document, unless one is kept already (a second
+// fetch keeps the first), and clears the work item's due mark.
+func (s *Store) SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error {
+	wid, err := parseID("work item", workItemID)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(content)
+	digest, at := hex.EncodeToString(sum[:]), now()
+	if s.db.Dialect == Postgres {
+		var n int
+		if err := s.queryRow(ctx, saveDocumentSQL, [16]byte(wid), [16]byte(uuid.Must(uuid.NewV7())), contentType, name, content, digest, at).Scan(&n); err != nil {
+			return translate(err)
+		}
+		if n == 0 {
+			return fmt.Errorf("%w: work item %s", engine.ErrNotFound, workItemID)
+		}
+		return nil
+	}
+	return s.inTx(ctx, func(tx txn) error {
+		wi, err := tx.WorkItem.Get(ctx, wid)
+		if err != nil {
+			return translate(err)
+		}
+		err = tx.SignedDocument.Create().SetInstanceID(wi.InstanceID).SetWorkItemID(wid).SetName(name).
+			SetContentType(contentType).SetContent(content).SetSha256(digest).SetCreatedAt(at).
+			OnConflictColumns(signeddocument.FieldWorkItemID).DoNothing().Exec(ctx)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return translate(err)
+		}
+		return clearDocumentDue(ctx, tx.sql, tx.dialect, wid)
+	})
+}
+
+// ClearDocumentDue clears a work item's due mark when there is no document to keep (the
+// provider keeps none, the work item did not finish).
+func (s *Store) ClearDocumentDue(ctx context.Context, workItemID string) error {
+	wid, err := parseID("work item", workItemID)
+	if err != nil {
+		return err
+	}
+	return translate(clearDocumentDue(ctx, s.db.SQL, s.entDialect(), wid))
+}
+
+func clearDocumentDue(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, dialect string, id uuid.UUID) error {
+	query, args := entsql.Dialect(dialect).Update(workitem.Table).SetNull(workitem.FieldDocumentDueAt).
+		Where(entsql.And(entsql.EQ(workitem.FieldID, id), entsql.NotNull(workitem.FieldDocumentDueAt))).Query()
+	_, err := db.ExecContext(ctx, query, args...)
+	return err
+}
+
+// HandOverDueDocuments enqueues a fetch_document job for each work item whose document has been
+// due since before cutoff (at most limit, the longest due first), clearing its mark, in one
+// transaction, and says how many it handed over. On PostgreSQL a work item another
+// transaction holds is skipped, not waited for. From then on River runs the fetch and retries
+// it with backoff.
+func (s *Store) HandOverDueDocuments(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	if s.jobs == nil {
+		return 0, errors.New("store: background jobs are not configured")
+	}
+	n := 0
+	err := s.inTx(ctx, func(tx txn) error {
+		q := tx.WorkItem.Query().Where(workitem.DocumentDueAtLT(dbTime(cutoff))).
+			Order(workitem.ByDocumentDueAt(), workitem.ByID()).Limit(limit)
+		if tx.locks {
+			q = q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+		}
+		ids, err := q.IDs(ctx)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		in := make([]any, len(ids))
+		jobs := make([]engine.Job, len(ids))
+		for i, id := range ids {
+			in[i], jobs[i] = id, engine.FetchDocumentJob{WorkItemID: id.String()}
+		}
+		query, args := entsql.Dialect(tx.dialect).Update(workitem.Table).SetNull(workitem.FieldDocumentDueAt).
+			Where(entsql.In(workitem.FieldID, in...)).Query()
+		if _, err := tx.sql.ExecContext(ctx, query, args...); err != nil {
+			return err
+		}
+		// River's insert itself: enqueue would turn the jobs back into marks.
+		if err := s.jobs.InsertTx(ctx, tx.sql, jobs...); err != nil {
+			return fmt.Errorf("enqueue fetch_document: %w", err)
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, translate(err)
+}
+
+// DocumentsDue counts the work items whose document is still due (fetched neither in-process
+// nor by a job yet): the flowhook.documents.due gauge. The partial index holds only them.
+func (s *Store) DocumentsDue(ctx context.Context) (int64, error) {
+	n, err := s.db.Client.WorkItem.Query().Where(workitem.DocumentDueAtNotNil()).Count(ctx)
+	return int64(n), translate(err)
+}
