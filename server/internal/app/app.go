@@ -342,7 +342,8 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		return nil, err
 	}
 	worker.RegisterRetention(a.queue.Workers(), engine.NewRetention(st, security, clock))
-	worker.RegisterDocuments(a.queue, creator.FetchDocument, st.HandOverDueDocuments)
+	worker.RegisterDocuments(a.queue, worker.DocumentPorts{Fetch: creator.FetchDocument, Download: creator.DownloadFor,
+		Save: st.SaveDocuments, Clear: st.ClearDocumentDue, HandOver: st.HandOverDueDocuments})
 
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{

@@ -307,26 +307,52 @@ func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
 	if err != nil {
 		return err
 	}
-	if wi.Status != WorkItemResolved || wi.Outcome != OutcomeFinished || wi.ExternalID == "" {
+	doc, err := c.DownloadDocument(ctx, wi)
+	if err != nil {
+		return err
+	}
+	if doc == nil {
 		return c.work.ClearDocumentDue(ctx, wi.ID)
+	}
+	return c.work.SaveDocument(ctx, wi.ID, doc.Name, doc.ContentType, doc.Content)
+}
+
+// DownloadFor is DownloadDocument for a fetch_document job: of the work item it carries, as
+// its resolution wrote it, or else as read now.
+func (c *Creator) DownloadFor(ctx context.Context, job FetchDocumentJob) (*SignedDocument, error) {
+	if job.Item != nil && job.Item.ID == job.WorkItemID {
+		return c.DownloadDocument(ctx, *job.Item)
+	}
+	wi, err := c.work.GetWorkItem(ctx, job.WorkItemID)
+	if err != nil {
+		return nil, err
+	}
+	return c.DownloadDocument(ctx, wi)
+}
+
+// DownloadDocument downloads the signed document of a FINISHED work item from its provider;
+// nil when there is none to keep (the work item did not finish, or the provider keeps none).
+func (c *Creator) DownloadDocument(ctx context.Context, wi WorkItem) (*SignedDocument, error) {
+	if wi.Status != WorkItemResolved || wi.Outcome != OutcomeFinished || wi.ExternalID == "" {
+		return nil, nil
 	}
 	client, err := c.providers.Client(ctx, wi.System)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	doc, err := client.Download(ctx, wi.ExternalID)
+	content, err := client.Download(ctx, wi.ExternalID)
 	if errors.Is(err, ErrNoDocument) {
-		return c.work.ClearDocumentDue(ctx, wi.ID) // the outside system keeps no result document
+		return nil, nil // the outside system keeps no result document
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// DocuSign gives one combined PDF; OneSpan a zip of the package's documents.
-	name, contentType := "signed.pdf", "application/pdf"
-	if bytes.HasPrefix(doc, []byte("PK\x03\x04")) {
-		name, contentType = "signed-documents.zip", "application/zip"
+	doc := &SignedDocument{WorkItemID: wi.ID, Name: "signed.pdf", ContentType: "application/pdf", Content: content}
+	if bytes.HasPrefix(content, []byte("PK\x03\x04")) {
+		doc.Name, doc.ContentType = "signed-documents.zip", "application/zip"
 	}
-	return c.work.SaveDocument(ctx, wi.ID, name, contentType, doc)
+	return doc, nil
 }
 
 // publicText is an error's text for an administrator: provider errors are readable and hold

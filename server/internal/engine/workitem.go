@@ -111,6 +111,9 @@ func (j StateTimeoutJob) ScheduledAt() time.Time { return j.Deadline }
 // FetchDocumentJob downloads the signed document of a finished work item.
 type FetchDocumentJob struct {
 	WorkItemID string `json:"work_item_id"`
+	// Item, when set, is the work item as the resolution that committed wrote it: the
+	// in-process fetch then need not read it again. Never stored with a job.
+	Item *WorkItem `json:"-"`
 }
 
 func (FetchDocumentJob) Kind() string { return "fetch_document" }

@@ -7,11 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
+	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/signeddocument"
 	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -61,52 +63,113 @@ func markDocumentDue(ctx context.Context, tx txn, id uuid.UUID) error {
 	return err
 }
 
-// saveDocumentSQL keeps a document and clears its work item's mark in one statement
-// (PostgreSQL): the instance's id comes from the work item, and the count says whether it
-// exists.
-const saveDocumentSQL = `WITH w AS (
-  SELECT instance_id FROM work_items WHERE id = $1::uuid
+// saveDocumentsSQL keeps documents and clears their work items' marks in one statement
+// (PostgreSQL), the instances' ids read from the work items; it returns the work items found.
+const saveDocumentsSQL = `WITH x AS (
+  SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::timestamptz[])
+    AS x(work_item_id, id, content_type, name, content, sha256, created_at)
+), w AS (
+  SELECT w.id, w.instance_id FROM work_items AS w WHERE w.id = ANY($1::uuid[])
 ), c AS (
-  UPDATE work_items SET document_due_at = NULL WHERE id = $1::uuid AND document_due_at IS NOT NULL
+  UPDATE work_items SET document_due_at = NULL WHERE id = ANY($1::uuid[]) AND document_due_at IS NOT NULL
 ), d AS (
   INSERT INTO signed_documents (id, instance_id, work_item_id, content_type, name, content, sha256, created_at)
-  SELECT $2::uuid, w.instance_id, $1::uuid, $3::text, $4::text, $5::bytea, $6::text, $7::timestamptz FROM w
+  SELECT x.id, w.instance_id, x.work_item_id, x.content_type, x.name, x.content, x.sha256, x.created_at
+  FROM x JOIN w ON w.id = x.work_item_id
   ON CONFLICT (work_item_id) DO NOTHING
 )
-SELECT count(*) FROM w`
+SELECT id FROM w`
 
 // SaveDocument keeps a work item's signed document, unless one is kept already (a second
 // fetch keeps the first), and clears the work item's due mark.
 func (s *Store) SaveDocument(ctx context.Context, workItemID, name, contentType string, content []byte) error {
-	wid, err := parseID("work item", workItemID)
-	if err != nil {
-		return err
+	return s.SaveDocuments(ctx, []engine.SignedDocument{{WorkItemID: workItemID, Name: name, ContentType: contentType, Content: content}})
+}
+
+// SaveDocuments is SaveDocument for several work items at once: one statement on PostgreSQL
+// (the in-process fetcher keeps what its fetches brought together). The documents whose work
+// item is unknown are not kept, and the error names them (ErrNotFound); the others are.
+func (s *Store) SaveDocuments(ctx context.Context, docs []engine.SignedDocument) error {
+	ids := make([][16]byte, 0, len(docs))
+	seen := make(map[uuid.UUID]bool, len(docs))
+	var kept []engine.SignedDocument
+	for _, d := range docs {
+		wid, err := parseID("work item", d.WorkItemID)
+		if err != nil {
+			return err
+		}
+		if !seen[wid] { // the first of two fetches of one document is kept
+			seen[wid] = true
+			ids = append(ids, wid)
+			kept = append(kept, d)
+		}
 	}
-	sum := sha256.Sum256(content)
-	digest, at := hex.EncodeToString(sum[:]), now()
-	if s.db.Dialect == Postgres {
-		var n int
-		if err := s.queryRow(ctx, saveDocumentSQL, [16]byte(wid), [16]byte(uuid.Must(uuid.NewV7())), contentType, name, content, digest, at).Scan(&n); err != nil {
-			return translate(err)
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: work item %s", engine.ErrNotFound, workItemID)
-		}
+	if len(kept) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx txn) error {
-		wi, err := tx.WorkItem.Get(ctx, wid)
+	at := now()
+	found := make(map[uuid.UUID]bool, len(kept))
+	if s.db.Dialect == Postgres {
+		docIDs, types, names, contents, sums, times := make([][16]byte, len(kept)), make([]string, len(kept)), make([]string, len(kept)),
+			make([][]byte, len(kept)), make([]string, len(kept)), make([]time.Time, len(kept))
+		for i, d := range kept {
+			sum := sha256.Sum256(d.Content)
+			docIDs[i], types[i], names[i], contents[i], sums[i], times[i] = uuid.Must(uuid.NewV7()), d.ContentType, d.Name, d.Content,
+				hex.EncodeToString(sum[:]), at
+		}
+		rows, err := s.db.Pool.Query(ctx, saveDocumentsSQL, ids, docIDs, types, names, contents, sums, times)
 		if err != nil {
 			return translate(err)
 		}
-		err = tx.SignedDocument.Create().SetInstanceID(wi.InstanceID).SetWorkItemID(wid).SetName(name).
-			SetContentType(contentType).SetContent(content).SetSha256(digest).SetCreatedAt(at).
-			OnConflictColumns(signeddocument.FieldWorkItemID).DoNothing().Exec(ctx)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		for rows.Next() {
+			var id uuid.UUID
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return translate(err)
+			}
+			found[id] = true
+		}
+		if err := rows.Err(); err != nil {
 			return translate(err)
 		}
-		return clearDocumentDue(ctx, tx.sql, tx.dialect, wid)
-	})
+	} else {
+		err := s.inTx(ctx, func(tx txn) error {
+			for i, d := range kept {
+				wi, err := tx.WorkItem.Get(ctx, ids[i])
+				if ent.IsNotFound(err) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				found[wi.ID] = true
+				sum := sha256.Sum256(d.Content)
+				err = tx.SignedDocument.Create().SetInstanceID(wi.InstanceID).SetWorkItemID(wi.ID).SetName(d.Name).
+					SetContentType(d.ContentType).SetContent(d.Content).SetSha256(hex.EncodeToString(sum[:])).SetCreatedAt(at).
+					OnConflictColumns(signeddocument.FieldWorkItemID).DoNothing().Exec(ctx)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return err
+				}
+				if err := clearDocumentDue(ctx, tx.sql, tx.dialect, wi.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return translate(err)
+		}
+	}
+	var missing []string
+	for _, id := range ids {
+		if !found[id] {
+			missing = append(missing, uuid.UUID(id).String())
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: work item %s", engine.ErrNotFound, strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // ClearDocumentDue clears a work item's due mark when there is no document to keep (the

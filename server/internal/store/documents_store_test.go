@@ -96,6 +96,35 @@ func TestDocumentsDue(t *testing.T) {
 			require.NoError(t, f.st.SaveDocument(ctx, left[0].ID, "signed.pdf", "application/pdf", []byte("%PDF-1.4 three")))
 			require.Zero(t, due())
 
+			// Several kept in one call (the in-process fetcher's batch): the first of two for
+			// one work item is kept; an unknown work item's is not, and the error names it,
+			// while the others are kept and their marks cleared.
+			var batch []engine.WorkItem
+			for _, ext := range []string{"env-doc-6", "env-doc-7"} {
+				inst, wi := f.coupled(t, ext)
+				finish(inst, wi)
+				batch = append(batch, wi)
+			}
+			ghost := engine.NewIDAt(time.Now())
+			err = f.st.SaveDocuments(ctx, []engine.SignedDocument{
+				{WorkItemID: batch[0].ID, Name: "signed.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4 six")},
+				{WorkItemID: ghost, Name: "signed.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4 ghost")},
+				{WorkItemID: batch[1].ID, Name: "signed-documents.zip", ContentType: "application/zip", Content: []byte("PK\x03\x04 seven")},
+				{WorkItemID: batch[0].ID, Name: "again.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4 six again")},
+			})
+			require.ErrorIs(t, err, engine.ErrNotFound)
+			require.Contains(t, err.Error(), ghost)
+			require.Zero(t, due())
+			for i, want := range []struct{ name, content string }{{"signed.pdf", "%PDF-1.4 six"}, {"signed-documents.zip", "PK\x03\x04 seven"}} {
+				doc, err := f.st.LatestSignedDocument(ctx, batch[i].InstanceID)
+				require.NoError(t, err)
+				require.Equal(t, batch[i].ID, doc.WorkItemID)
+				require.Equal(t, want.name, doc.Name)
+				require.Equal(t, []byte(want.content), doc.Content)
+				require.Len(t, doc.SHA256, 64)
+			}
+			require.NoError(t, f.st.SaveDocuments(ctx, nil))
+
 			// Unknown work items.
 			unknown := engine.NewIDAt(time.Now())
 			require.ErrorIs(t, f.st.SaveDocument(ctx, unknown, "x.pdf", "application/pdf", []byte("%PDF-1.4")), engine.ErrNotFound)

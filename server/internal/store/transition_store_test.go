@@ -124,7 +124,20 @@ func TestInboundTransition(t *testing.T) {
 				}
 				require.Equal(t, "finished", acts[2].TransitionKey)
 				sameJobs(t, river, f.jobs.all()[jobsBefore:], "the result's River jobs, enqueued with it")
-				sameJobs(t, jobs, f.jobs.told()[toldBefore:], "the queue is told what committed")
+				told := f.jobs.told()[toldBefore:]
+				if kind == "document" && d == store.Postgres {
+					// The one statement's path hands the fetcher the work item as it wrote it.
+					require.Len(t, told, 1)
+					fetch, ok := told[0].(engine.FetchDocumentJob)
+					require.True(t, ok)
+					require.NotNil(t, fetch.Item)
+					require.Equal(t, wi.ID, fetch.Item.ID)
+					require.Equal(t, engine.WorkItemResolved, fetch.Item.Status)
+					require.Equal(t, wi.ExternalID, fetch.Item.ExternalID)
+					fetch.Item = nil
+					told = []engine.Job{fetch}
+				}
+				sameJobs(t, jobs, told, "the queue is told what committed")
 				due, err := f.st.DocumentsDue(ctx)
 				require.NoError(t, err)
 				if kind == "document" {
@@ -144,7 +157,7 @@ func TestInboundTransition(t *testing.T) {
 				require.NoError(t, err)
 				require.Len(t, acts, 3)
 				sameJobs(t, river, f.jobs.all()[jobsBefore:], "nothing more enqueued")
-				sameJobs(t, jobs, f.jobs.told()[toldBefore:], "nothing more committed")
+				require.Len(t, f.jobs.told()[toldBefore:], len(jobs), "nothing more committed")
 			}
 
 			// The same completion delivered many times at once (a provider's retries racing,

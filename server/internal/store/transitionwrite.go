@@ -179,7 +179,8 @@ func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
 		return fmt.Errorf("%w: %w", errNotWritten, err)
 	}
 	if in.created && len(due) > 0 {
-		s.committed(nil, engine.FetchDocumentJob{WorkItemID: in.result.WorkItem.ID})
+		wi := *in.result.WorkItem // as written: the in-process fetch need not read it
+		s.committed(nil, engine.FetchDocumentJob{WorkItemID: wi.ID, Item: &wi})
 	}
 	return nil
 }

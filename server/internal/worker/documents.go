@@ -22,12 +22,28 @@ import (
 // So a replica that dies with fetches queued, a full queue, or a provider that fails loses
 // nothing; the document comes by the job a little later.
 
-// FetchFunc fetches and keeps a work item's document (engine.Creator.FetchDocument).
+// FetchFunc fetches and keeps a work item's document (engine.Creator.FetchDocument): the job's.
 type FetchFunc func(ctx context.Context, workItemID string) error
 
 // HandOverFunc enqueues fetch_document jobs for the documents due since before cutoff, at most
 // limit, and says how many (store.HandOverDueDocuments).
 type HandOverFunc func(ctx context.Context, cutoff time.Time, limit int) (int, error)
+
+// DocumentPorts are what the documents' fetch needs.
+type DocumentPorts struct {
+	// Fetch is the fetch_document job's work (engine.Creator.FetchDocument).
+	Fetch FetchFunc
+	// Download brings a committed job's document from its provider, nil when there is none
+	// to keep (engine.Creator.DownloadFor).
+	Download func(ctx context.Context, job engine.FetchDocumentJob) (*engine.SignedDocument, error)
+	// Save keeps documents and clears their marks, several in one statement
+	// (store.SaveDocuments); Clear clears the mark of a work item with none
+	// (store.ClearDocumentDue).
+	Save  func(ctx context.Context, docs []engine.SignedDocument) error
+	Clear func(ctx context.Context, workItemID string) error
+	// HandOver is the sweep's (store.HandOverDueDocuments).
+	HandOver HandOverFunc
+}
 
 const (
 	// DocumentGrace is how long a document may stay due before the sweep hands it to a job:
@@ -37,8 +53,10 @@ const (
 	documentSweepInterval = time.Minute
 	// documentQueue bounds the fetches waiting in a replica; more are left to the sweep.
 	documentQueue = 4096
-	// documentFetchers is how many documents a replica fetches at once.
+	// documentFetchers is how many documents a replica downloads at once.
 	documentFetchers = 4
+	// saveBatch is how many downloaded documents one statement keeps at most.
+	saveBatch = 64
 	// handOverBatch is how many documents one transaction of the sweep hands over.
 	handOverBatch = 500
 )
@@ -50,15 +68,14 @@ func (SweepDocumentsJob) Kind() string { return "sweep_documents" }
 
 // RegisterDocuments adds the fetch_document worker (the jobs the sweep enqueues), the periodic
 // sweep, and the in-process fetcher that Committed feeds.
-func RegisterDocuments(q *Queue, fetch FetchFunc, handOver HandOverFunc) {
-	river.AddWorker(q.workers, &fetchWorker{fetch: fetch})
-	river.AddWorker(q.workers, &sweepWorker{handOver: handOver, grace: q.documentGrace})
+func RegisterDocuments(q *Queue, p DocumentPorts) {
+	river.AddWorker(q.workers, &fetchWorker{fetch: p.Fetch})
+	river.AddWorker(q.workers, &sweepWorker{handOver: p.HandOver, grace: q.documentGrace})
 	q.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(documentSweepInterval),
 		func() (river.JobArgs, *river.InsertOpts) {
 			return SweepDocumentsJob{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: documentSweepInterval}}
 		}, &river.PeriodicJobOpts{RunOnStart: true}))
-	q.documents = &fetcher{fetch: fetch, log: q.log, tracer: q.tracer, timeout: q.jobTimeout,
-		ids: make(chan string, documentQueue)}
+	q.documents = newFetcher(p, q.log, q.tracer, q.jobTimeout)
 }
 
 type fetchWorker struct {
@@ -86,25 +103,32 @@ func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepDocumentsJob])
 	}
 }
 
-// fetcher fetches the documents that committed due, a few at a time.
+// fetcher fetches the documents that committed due: a few downloads at a time, and one
+// goroutine that keeps what they bring, several documents in one statement.
 type fetcher struct {
-	fetch   FetchFunc
+	p       DocumentPorts
 	log     *slog.Logger
 	tracer  trace.Tracer
 	timeout time.Duration
-	ids     chan string
+	jobs    chan engine.FetchDocumentJob
+	docs    chan engine.SignedDocument
 }
 
-// offer queues a work item's document; when the queue is full, or the fetcher is not
-// running, the sweep's job fetches it.
-func (f *fetcher) offer(workItemID string) {
+func newFetcher(p DocumentPorts, log *slog.Logger, tracer trace.Tracer, timeout time.Duration) *fetcher {
+	return &fetcher{p: p, log: log, tracer: tracer, timeout: timeout,
+		jobs: make(chan engine.FetchDocumentJob, documentQueue), docs: make(chan engine.SignedDocument, saveBatch)}
+}
+
+// offer queues a committed job; when the queue is full, or the fetcher is not running, the
+// sweep's job fetches its document.
+func (f *fetcher) offer(job engine.FetchDocumentJob) {
 	select {
-	case f.ids <- workItemID:
+	case f.jobs <- job:
 	default:
 	}
 }
 
-// run fetches until ctx ends; what is still queued then is left to the sweep.
+// run fetches until ctx ends; what is still queued or downloaded then is left to the sweep.
 func (f *fetcher) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for range documentFetchers {
@@ -115,26 +139,71 @@ func (f *fetcher) run(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
-				case id := <-f.ids:
-					f.one(ctx, id)
+				case job := <-f.jobs:
+					f.download(ctx, job)
 				}
 			}
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		f.save(ctx)
+	}()
 	wg.Wait()
 }
 
-func (f *fetcher) one(ctx context.Context, workItemID string) {
+// download brings one document and hands it to the saver.
+func (f *fetcher) download(ctx context.Context, job engine.FetchDocumentJob) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	ctx, span := f.tracer.Start(ctx, "fetch_document", trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attribute.String("flowhook.work_item_id", workItemID), attribute.String("flowhook.fetch.path", "inprocess")))
+		trace.WithAttributes(attribute.String("flowhook.work_item_id", job.WorkItemID), attribute.String("flowhook.fetch.path", "inprocess")))
 	defer span.End()
-	if err := f.fetch(ctx, workItemID); err != nil {
+	doc, err := f.p.Download(ctx, job)
+	if err == nil && doc == nil {
+		err = f.p.Clear(ctx, job.WorkItemID)
+	}
+	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "left to the sweep's job")
 		if ctx.Err() == nil {
-			f.log.WarnContext(ctx, "fetching a signed document failed; a job will fetch it", "work_item_id", workItemID, "error", err.Error())
+			f.log.WarnContext(ctx, "fetching a signed document failed; a job will fetch it", "work_item_id", job.WorkItemID, "error", err.Error())
 		}
+		return
+	}
+	if doc != nil {
+		select {
+		case f.docs <- *doc:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// save keeps the downloaded documents, as many as are ready (at most saveBatch) in one
+// statement, until ctx ends.
+func (f *fetcher) save(ctx context.Context) {
+	batch := make([]engine.SignedDocument, 0, saveBatch)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-f.docs:
+			batch = append(batch[:0], d)
+		}
+	more:
+		for len(batch) < saveBatch {
+			select {
+			case d := <-f.docs:
+				batch = append(batch, d)
+			default:
+				break more
+			}
+		}
+		sctx, cancel := context.WithTimeout(ctx, f.timeout)
+		if err := f.p.Save(sctx, batch); err != nil && ctx.Err() == nil {
+			f.log.WarnContext(ctx, "keeping signed documents failed; jobs will fetch them", "documents", len(batch), "error", err.Error())
+		}
+		cancel()
 	}
 }

@@ -10,43 +10,78 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
-// fetchLog records the work items fetched, and fails those named to fail.
-type fetchLog struct {
-	mu      sync.Mutex
-	fetched []string
-	fail    map[string]bool
+// fakeDocuments records what the documents' ports were asked: "w-bad" fails to download,
+// "w-none" has no document.
+type fakeDocuments struct {
+	mu                      sync.Mutex
+	fetched, cleared, saved []string
+	batches                 [][]string
+	cutoffs                 []time.Time
 }
 
-func (f *fetchLog) fetch(_ context.Context, id string) error {
+func (f *fakeDocuments) ports() DocumentPorts {
+	return DocumentPorts{
+		Fetch: func(_ context.Context, id string) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.fetched = append(f.fetched, id)
+			return nil
+		},
+		Download: func(_ context.Context, job engine.FetchDocumentJob) (*engine.SignedDocument, error) {
+			switch job.WorkItemID {
+			case "w-bad":
+				return nil, errors.New("the provider is down")
+			case "w-none":
+				return nil, nil
+			}
+			return &engine.SignedDocument{WorkItemID: job.WorkItemID, Name: "signed.pdf", ContentType: "application/pdf", Content: []byte("%PDF-1.4")}, nil
+		},
+		Save: func(_ context.Context, docs []engine.SignedDocument) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			var ids []string
+			for _, d := range docs {
+				ids = append(ids, d.WorkItemID)
+			}
+			f.saved = append(f.saved, ids...)
+			f.batches = append(f.batches, ids)
+			return nil
+		},
+		Clear: func(_ context.Context, id string) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.cleared = append(f.cleared, id)
+			return nil
+		},
+		HandOver: func(_ context.Context, cutoff time.Time, limit int) (int, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.cutoffs = append(f.cutoffs, cutoff)
+			if len(f.cutoffs) == 1 {
+				return limit, nil // a full batch: there may be more
+			}
+			return 3, nil
+		},
+	}
+}
+
+func (f *fakeDocuments) read(fn func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.fetched = append(f.fetched, id)
-	if f.fail[id] {
-		return errors.New("the provider is down")
-	}
-	return nil
+	fn()
 }
 
-func (f *fetchLog) has(ids ...string) bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, id := range ids {
-		if !slices.Contains(f.fetched, id) {
-			return false
-		}
-	}
-	return true
-}
-
-// TestDocuments: a document that committed due is fetched in-process at once; one that fails
-// is logged and left to the sweep; the sweep runs on the leader as the queue starts, with the
-// grace as its cutoff, and hands over batch after batch while they come full; the jobs it
-// enqueues fetch too.
+// TestDocuments: a document that committed due is downloaded in-process at once and kept; one
+// with no document has its mark cleared; one that fails is logged and left to the sweep; other
+// jobs are not the fetcher's. The sweep runs on the leader as the queue starts, with the grace
+// as its cutoff, and hands over batch after batch while they come full; the jobs it enqueues
+// fetch through the job's port.
 func TestDocuments(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -57,81 +92,104 @@ func TestDocuments(t *testing.T) {
 			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
 				FetchCooldown: 10 * time.Millisecond, DocumentGrace: time.Hour})
 			require.NoError(t, err)
-			f := &fetchLog{fail: map[string]bool{"w-bad": true}}
-			var mu sync.Mutex
-			var cutoffs []time.Time
-			handOver := func(_ context.Context, cutoff time.Time, limit int) (int, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				cutoffs = append(cutoffs, cutoff)
-				if len(cutoffs) == 1 {
-					return limit, nil // a full batch: there may be more
-				}
-				return 3, nil
-			}
-			RegisterDocuments(q, f.fetch, handOver)
+			f := &fakeDocuments{}
+			RegisterDocuments(q, f.ports())
 			ctx := context.Background()
 			started := time.Now()
 			require.NoError(t, q.Start(ctx))
 			defer func() { require.NoError(t, q.Stop(ctx)) }()
 
 			q.Committed([]engine.Job{engine.FetchDocumentJob{WorkItemID: "w-1"}, engine.FetchDocumentJob{WorkItemID: "w-bad"},
-				engine.CancelWorkItemJob{WorkItemID: "w-other"}})
-			require.Eventually(t, func() bool { return f.has("w-1", "w-bad") }, 20*time.Second, 5*time.Millisecond)
+				engine.FetchDocumentJob{WorkItemID: "w-none"}, engine.CancelWorkItemJob{WorkItemID: "w-other"}})
+			require.Eventually(t, func() bool {
+				done := false
+				f.read(func() { done = slices.Contains(f.saved, "w-1") && slices.Contains(f.cleared, "w-none") })
+				return done
+			}, 20*time.Second, 5*time.Millisecond)
 			require.Eventually(t, func() bool {
 				return logs.contains(`"msg":"fetching a signed document failed; a job will fetch it"`) && logs.contains(`"work_item_id":"w-bad"`)
 			}, 20*time.Second, 5*time.Millisecond)
-			require.False(t, f.has("w-other"), "only documents are fetched")
+			f.read(func() {
+				require.Equal(t, []string{"w-1"}, f.saved, "only the document downloaded is kept")
+				require.Equal(t, []string{"w-none"}, f.cleared)
+				require.Empty(t, f.fetched, "nothing went through a job")
+			})
 
 			require.Eventually(t, func() bool {
-				mu.Lock()
-				defer mu.Unlock()
-				return len(cutoffs) == 2
+				n := 0
+				f.read(func() { n = len(f.cutoffs) })
+				return n == 2
 			}, 30*time.Second, 10*time.Millisecond, "the sweep runs at start, and again after a full batch")
-			mu.Lock()
-			for _, c := range cutoffs {
-				require.WithinRange(t, c, started.Add(-time.Hour-time.Second), time.Now().Add(-time.Hour))
-			}
-			mu.Unlock()
+			f.read(func() {
+				for _, c := range f.cutoffs {
+					require.WithinRange(t, c, started.Add(-time.Hour-time.Second), time.Now().Add(-time.Hour))
+				}
+			})
 
-			// What the sweep hands over is a River job, worked by the same fetch.
+			// What the sweep hands over is a River job, worked by the job's port.
 			tx, err := db.SQL.BeginTx(ctx, nil)
 			require.NoError(t, err)
 			require.NoError(t, q.InsertTx(ctx, tx, engine.FetchDocumentJob{WorkItemID: "w-job"}))
 			require.NoError(t, tx.Commit())
-			require.Eventually(t, func() bool { return f.has("w-job") }, 30*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool {
+				done := false
+				f.read(func() { done = slices.Contains(f.fetched, "w-job") })
+				return done
+			}, 30*time.Second, 10*time.Millisecond)
 		})
 	}
 }
 
-// TestDocumentFetcherBounds: a full queue of fetches drops, never blocks the commit that
-// offers; Stop ends the fetches in progress (their context is cancelled) and returns.
+// TestDocumentFetcherBounds: a full queue of fetches drops, never blocking the commit that
+// offers; the documents downloaded meanwhile are kept together, in one statement; Stop ends
+// the downloads in progress (their context is cancelled) and returns.
 func TestDocumentFetcherBounds(t *testing.T) {
 	t.Parallel()
-	f := &fetcher{fetch: func(context.Context, string) error { return nil }, log: slog.New(slog.DiscardHandler),
-		ids: make(chan string, 2)}
-	for _, id := range []string{"a", "b", "c", "d"} {
-		f.offer(id) // not running: the queue fills, then offers drop
+	f := &fakeDocuments{}
+	fe := newFetcher(f.ports(), slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider().Tracer(""), time.Minute)
+	for range documentQueue + 10 {
+		fe.offer(engine.FetchDocumentJob{WorkItemID: "w"}) // not running: the queue fills, then offers drop
 	}
-	require.Len(t, f.ids, 2)
+	require.Len(t, fe.jobs, documentQueue)
+
+	// Three downloaded before the saver looks: one statement keeps them.
+	for _, id := range []string{"a", "b", "c"} {
+		fe.docs <- engine.SignedDocument{WorkItemID: id}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	saved := make(chan struct{})
+	go func() {
+		defer close(saved)
+		fe.save(ctx)
+	}()
+	require.Eventually(t, func() bool {
+		n := 0
+		f.read(func() { n = len(f.batches) })
+		return n == 1
+	}, 20*time.Second, 5*time.Millisecond)
+	cancel()
+	<-saved
+	f.read(func() { require.Equal(t, [][]string{{"a", "b", "c"}}, f.batches) })
 
 	q, err := New(dbtest.Open(t, dbtest.Dialects[len(dbtest.Dialects)-1]), slog.New(slog.DiscardHandler), Options{})
 	require.NoError(t, err)
-	inFetch, cancelled := make(chan struct{}), make(chan struct{})
-	RegisterDocuments(q, func(ctx context.Context, _ string) error {
-		close(inFetch)
+	inDownload, cancelled := make(chan struct{}), make(chan struct{})
+	p := f.ports()
+	p.Download = func(ctx context.Context, _ engine.FetchDocumentJob) (*engine.SignedDocument, error) {
+		close(inDownload)
 		<-ctx.Done()
 		close(cancelled)
-		return ctx.Err()
-	}, func(context.Context, time.Time, int) (int, error) { return 0, nil })
-	ctx := context.Background()
-	require.NoError(t, q.Start(ctx))
+		return nil, ctx.Err()
+	}
+	RegisterDocuments(q, p)
+	bg := context.Background()
+	require.NoError(t, q.Start(bg))
 	q.Committed([]engine.Job{engine.FetchDocumentJob{WorkItemID: "slow"}})
-	<-inFetch
-	require.NoError(t, q.Stop(ctx))
+	<-inDownload
+	require.NoError(t, q.Stop(bg))
 	select {
 	case <-cancelled:
 	default:
-		t.Fatal("Stop returned before the fetch in progress ended")
+		t.Fatal("Stop returned before the download in progress ended")
 	}
 }

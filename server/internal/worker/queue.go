@@ -236,7 +236,7 @@ func (q *Queue) Committed(jobs []engine.Job) {
 			}
 		case engine.FetchDocumentJob:
 			if q.documents != nil {
-				q.documents.offer(j.WorkItemID)
+				q.documents.offer(j)
 			}
 		}
 	}
