@@ -317,6 +317,22 @@ func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
 	return c.work.SaveDocument(ctx, wi.ID, doc.Name, doc.ContentType, doc.Content)
 }
 
+// recentClients is a provider port that also gives a client whose settings were checked a
+// moment ago (provider.Registry.RecentClient).
+type recentClients interface {
+	RecentClient(ctx context.Context, s System) (ProviderClient, error)
+}
+
+// downloadClient is the client a document's download uses: one checked against its settings a
+// moment ago will do, since a download that fails leaves the document due and a job fetches
+// it later with the settings then current.
+func (c *Creator) downloadClient(ctx context.Context, s System) (ProviderClient, error) {
+	if rc, ok := c.providers.(recentClients); ok {
+		return rc.RecentClient(ctx, s)
+	}
+	return c.providers.Client(ctx, s)
+}
+
 // DownloadFor is DownloadDocument for a fetch_document job: of the work item it carries, as
 // its resolution wrote it, or else as read now.
 func (c *Creator) DownloadFor(ctx context.Context, job FetchDocumentJob) (*SignedDocument, error) {
@@ -336,7 +352,7 @@ func (c *Creator) DownloadDocument(ctx context.Context, wi WorkItem) (*SignedDoc
 	if wi.Status != WorkItemResolved || wi.Outcome != OutcomeFinished || wi.ExternalID == "" {
 		return nil, nil
 	}
-	client, err := c.providers.Client(ctx, wi.System)
+	client, err := c.downloadClient(ctx, wi.System)
 	if err != nil {
 		return nil, err
 	}

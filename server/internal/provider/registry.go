@@ -70,6 +70,7 @@ type Registry struct {
 type cachedClient struct {
 	revision int64
 	client   engine.ProviderClient
+	checked  time.Time // when its settings' revision was last seen to match
 }
 
 type cachedSettings struct {
@@ -148,6 +149,12 @@ func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.Provid
 				return nil, err
 			}
 			if rev == c.revision {
+				r.mu.Lock()
+				if cur, ok := r.clients[key]; ok && cur.client == c.client {
+					cur.checked = r.now()
+					r.clients[key] = cur
+				}
+				r.mu.Unlock()
 				return c.client, nil
 			}
 		}
@@ -171,8 +178,22 @@ func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.Provid
 		}
 		return nil, err
 	}
-	r.clients[key] = cachedClient{revision: s.Revision, client: c}
+	r.clients[key] = cachedClient{revision: s.Revision, client: c, checked: r.now()}
 	return c, nil
+}
+
+// RecentClient is Client for work that a settings change may reach up to credentialsTTL late,
+// because a failure is retried later with the settings then current (a signed document's
+// download: its mark stays, and a job fetches it): a client whose settings were checked that
+// recently is returned without reading them again.
+func (r *Registry) RecentClient(ctx context.Context, sys engine.System) (engine.ProviderClient, error) {
+	r.mu.Lock()
+	c, ok := r.clients[sys.String()]
+	r.mu.Unlock()
+	if now := r.now(); ok && now.Sub(c.checked) < credentialsTTL && !now.Before(c.checked) {
+		return c.client, nil
+	}
+	return r.Client(ctx, sys)
 }
 
 // recent returns a system's settings read at most credentialsTTL ago.

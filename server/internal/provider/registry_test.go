@@ -309,7 +309,8 @@ func (s *revisionSettings) SettingsRevision(_ context.Context, id string) (int64
 func TestRegistryClientRevision(t *testing.T) {
 	t.Parallel()
 	st := &revisionSettings{memSettings: newMemSettings()}
-	r := provider.NewRegistry(st, "https://flowhook.example.com/", http.DefaultClient, time.Now, provider.Builtin()...)
+	clk := &clock{t: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}
+	r := provider.NewRegistry(st, "https://flowhook.example.com/", http.DefaultClient, clk.now, provider.Builtin()...)
 	ctx := context.Background()
 	tickets := engine.System{Provider: connector.Provider, Connector: "tickets"}
 	cfg := putConnector(t, st.memSettings, "tickets", standardwebhooks.NewSecret())
@@ -322,6 +323,17 @@ func TestRegistryClientRevision(t *testing.T) {
 	require.Equal(t, reads, st.readCount(), "no whole read for a client built already")
 	require.Equal(t, 1, st.revisions)
 
+	// RecentClient (a document's download): no read at all while the check is recent.
+	c4, err := r.RecentClient(ctx, tickets)
+	require.NoError(t, err)
+	require.Same(t, c1, c4)
+	require.Equal(t, 1, st.revisions, "checked a moment ago")
+	clk.advance(3 * time.Second)
+	c4, err = r.RecentClient(ctx, tickets)
+	require.NoError(t, err)
+	require.Same(t, c1, c4)
+	require.Equal(t, 2, st.revisions, "checked again once the check is old")
+
 	cfg.Outcomes["ticket.closed"] = engine.OutcomeFinished
 	cur, err := st.GetSettings(ctx, connector.SettingsPrefix+"tickets")
 	require.NoError(t, err)
@@ -330,6 +342,15 @@ func TestRegistryClientRevision(t *testing.T) {
 	c3, err := r.Client(ctx, tickets)
 	require.NoError(t, err)
 	require.NotSame(t, c1, c3, "rebuilt when the settings change")
+	clk.advance(3 * time.Second)
+	cfg.Outcomes["ticket.reopened"] = engine.OutcomeDenied
+	cur, err = st.GetSettings(ctx, connector.SettingsPrefix+"tickets")
+	require.NoError(t, err)
+	_, err = st.PutSettings(ctx, cfg.Settings(), cur.Revision)
+	require.NoError(t, err)
+	c5, err := r.RecentClient(ctx, tickets)
+	require.NoError(t, err)
+	require.NotSame(t, c3, c5, "a change older than the check is seen")
 
 	require.NoError(t, st.DeleteSettings(ctx, connector.SettingsPrefix+"tickets"))
 	_, err = r.Client(ctx, tickets)
