@@ -26,6 +26,9 @@ type report struct {
 	lost, doubled, stranded     []string
 	latencies                   []time.Duration
 	jobs                        map[string]int // River job state → count, for running and available
+	// documents of finished DocuSign and OneSpan work items: kept, or still due (marked for
+	// the in-process fetch, or handed to a job, which the sweep does after its grace)
+	documentsKept, documentsDue int
 	memory                      []string
 	grew                        []string // replicas whose memory was not flat
 	judged                      int      // replicas with enough samples to judge
@@ -285,6 +288,35 @@ func (d *driver) check(ctx context.Context) (*report, error) {
 		}
 	}
 
+	// Signed documents: every finished work item of a provider that keeps one has its document,
+	// or its mark (a replica killed before the fetch leaves it for the sweep), or a fetch job.
+	rows, err = d.db.Query(ctx, `SELECT w.id::text, d.work_item_id IS NOT NULL,
+	    w.document_due_at IS NOT NULL OR EXISTS (SELECT 1 FROM river_job j WHERE j.kind = 'fetch_document'
+	      AND j.args->>'work_item_id' = w.id::text AND j.state NOT IN ('completed', 'discarded', 'cancelled'))
+	  FROM work_items w LEFT JOIN signed_documents d ON d.work_item_id = w.id
+	  WHERE w.status = 'RESOLVED' AND w.outcome = 'FINISHED' AND w.provider IN ('DOCUSIGN', 'ONESPAN')`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var kept, due bool
+		if err := rows.Scan(&id, &kept, &due); err != nil {
+			return nil, err
+		}
+		switch {
+		case kept:
+			r.documentsKept++
+		case due:
+			r.documentsDue++
+		default:
+			r.lost = append(r.lost, fmt.Sprintf("work item %s: finished, its signed document neither kept nor due", id))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
 	// Jobs.
 	rows, err = d.db.Query(ctx, `SELECT state::text, kind, count(*) FROM river_job WHERE state IN ('running', 'available') GROUP BY 1, 2`)
 	if err != nil {
@@ -450,6 +482,7 @@ func (r *report) print(w io.Writer) {
 	row("doubled", "%d", len(r.doubled))
 	row("stranded", "%d", len(r.stranded))
 	row("jobs left", "%d running, %d available", r.jobs["running"], r.jobs["available"])
+	row("signed documents", "%d kept, %d still due (the sweep hands a mark to a job after its grace)", r.documentsKept, r.documentsDue)
 	row("latency", "p50 %s, p99 %s, max %s (action at the fake to outcome applied; %d instances)",
 		percentile(r.latencies, 50).Round(time.Millisecond), percentile(r.latencies, 99).Round(time.Millisecond),
 		percentile(r.latencies, 100).Round(time.Millisecond), len(r.latencies))

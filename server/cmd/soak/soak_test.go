@@ -44,6 +44,7 @@ func TestSoak(t *testing.T) {
 	require.Positive(t, rep.reordered, "items were reordered")
 	require.Positive(t, rep.outcomeFirst, "an outcome reached flowhook before its progress")
 	require.Zero(t, rep.late["APPLIED"], "no second outcome")
+	require.Positive(t, rep.documentsKept, "signed documents were kept (the lost ones are in rep.lost)")
 }
 
 // TestJudgeMemory: the bound on a replica's RSS (kB samples, one a second).

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -157,8 +158,19 @@ func (f *fetcher) run(ctx context.Context) {
 func (f *fetcher) download(ctx context.Context, job engine.FetchDocumentJob) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	ctx, span := f.tracer.Start(ctx, "fetch_document", trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attribute.String("flowhook.work_item_id", job.WorkItemID), attribute.String("flowhook.fetch.path", "inprocess")))
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String("flowhook.work_item_id", job.WorkItemID), attribute.String("flowhook.fetch.path", "inprocess"))}
+	if job.Item != nil && job.Item.Traceparent != "" {
+		// As the webhook's processing span does: a link to the transition that created the
+		// work item.
+		created := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(),
+			propagation.MapCarrier{"traceparent": job.Item.Traceparent}))
+		if created.IsValid() {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: created,
+				Attributes: []attribute.KeyValue{attribute.String("flowhook.link", "work_item.created")}}))
+		}
+	}
+	ctx, span := f.tracer.Start(ctx, "fetch_document", opts...)
 	defer span.End()
 	doc, err := f.p.Download(ctx, job)
 	if err == nil && doc == nil {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
@@ -89,8 +91,10 @@ func TestDocuments(t *testing.T) {
 			t.Parallel()
 			db := dbtest.Open(t, d)
 			var logs lockedBuffer
+			spans := tracetest.NewSpanRecorder()
 			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
-				FetchCooldown: 10 * time.Millisecond, DocumentGrace: time.Hour})
+				FetchCooldown: 10 * time.Millisecond, DocumentGrace: time.Hour,
+				TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))})
 			require.NoError(t, err)
 			f := &fakeDocuments{}
 			RegisterDocuments(q, f.ports())
@@ -99,7 +103,9 @@ func TestDocuments(t *testing.T) {
 			require.NoError(t, q.Start(ctx))
 			defer func() { require.NoError(t, q.Stop(ctx)) }()
 
-			q.Committed([]engine.Job{engine.FetchDocumentJob{WorkItemID: "w-1"}, engine.FetchDocumentJob{WorkItemID: "w-bad"},
+			const created = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+			q.Committed([]engine.Job{engine.FetchDocumentJob{WorkItemID: "w-1", Item: &engine.WorkItem{ID: "w-1", Traceparent: created}},
+				engine.FetchDocumentJob{WorkItemID: "w-bad"},
 				engine.FetchDocumentJob{WorkItemID: "w-none"}, engine.CancelWorkItemJob{WorkItemID: "w-other"}})
 			require.Eventually(t, func() bool {
 				done := false
@@ -109,6 +115,19 @@ func TestDocuments(t *testing.T) {
 			require.Eventually(t, func() bool {
 				return logs.contains(`"msg":"fetching a signed document failed; a job will fetch it"`) && logs.contains(`"work_item_id":"w-bad"`)
 			}, 20*time.Second, 5*time.Millisecond)
+			// Each download is a span; the one whose work item came with the commit links to
+			// the transition that created the work item.
+			// (A span ends as its download returns, which may be after the save.)
+			require.Eventually(t, func() bool {
+				for _, sp := range spans.Ended() {
+					for _, l := range sp.Links() {
+						if sp.Name() == "fetch_document" && l.SpanContext.TraceID().String() == "4bf92f3577b34da6a3ce929d0e0e4736" {
+							return true
+						}
+					}
+				}
+				return false
+			}, 20*time.Second, 5*time.Millisecond, "a fetch_document span links to the work item's creation")
 			f.read(func() {
 				require.Equal(t, []string{"w-1"}, f.saved, "only the document downloaded is kept")
 				require.Equal(t, []string{"w-none"}, f.cleared)
