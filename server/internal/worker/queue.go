@@ -56,7 +56,8 @@ type Options struct {
 	// (default RescueAfter(JobTimeout)). River refuses a value below JobTimeout.
 	RescueAfter time.Duration
 	// DocumentGrace is how long a signed document may stay due (not fetched in-process)
-	// before the leader's sweep hands it to a fetch_document job (default DocumentGrace).
+	// before the leader's sweep hands it to a fetch_document job (default DocumentGrace, or
+	// the job timeout and a minute when that is longer).
 	DocumentGrace time.Duration
 	// Every job is a span (linked to the span that enqueued it) and is counted and timed.
 	TracerProvider trace.TracerProvider
@@ -127,7 +128,8 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 		o.RescueAfter = RescueAfter(o.JobTimeout)
 	}
 	if o.DocumentGrace <= 0 {
-		o.DocumentGrace = DocumentGrace
+		// Longer than an in-process download may take (it is bounded by the job timeout).
+		o.DocumentGrace = max(DocumentGrace, o.JobTimeout+time.Minute)
 	}
 	if o.TracerProvider == nil {
 		o.TracerProvider = tracenoop.NewTracerProvider()
