@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -8,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
 )
@@ -87,6 +90,13 @@ func TestMetrics(t *testing.T) {
 	require.GreaterOrEqual(t, processed, 1.0)
 	waiting, _ = scrape(t, b.testBundle, "flowhook_work_items_waiting", `provider="DOCUSIGN"`)
 	require.Zero(t, waiting)
+	// The completed envelope's document is fetched in-process: none stays due.
+	require.Eventually(t, func() bool {
+		due, ok := scrape(t, b.testBundle, "flowhook_documents_due")
+		return ok && due == 0
+	}, 20*time.Second, 20*time.Millisecond, "flowhook_documents_due is exported and comes back to 0")
+	_, err = b.starter.instances.GetSignedDocument(context.Background(), connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
+	require.NoError(t, err, "its document was kept")
 	require.Eventually(t, func() bool {
 		done, ok := scrape(t, b.testBundle, "river_work_count_total", `kind="create_work_item"`, `status="ok"`)
 		return ok && done >= 1

@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		poll = sqlitePollInterval
 	}
 	if a.queue, err = worker.New(db, log, worker.Options{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: poll,
-		ReconcileInterval: cfg.ReconcileInterval, JobTimeout: cfg.JobTimeout, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
+		ReconcileInterval: cfg.ReconcileInterval, JobTimeout: cfg.JobTimeout, DocumentGrace: cfg.DocumentGrace, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -405,15 +405,23 @@ func withCORS(h http.Handler, origins []string) http.Handler {
 	}).Handler(h)
 }
 
-// waitingGauge reports, at each scrape, the work items waiting at each system: every
-// provider's own (zero included) and every connector's that has any.
-func waitingGauge(mp metric.MeterProvider, st *store.Store, providers engine.Catalog) error {
-	_, err := mp.Meter("github.com/flowhook/flowhook/server/internal/app").Int64ObservableGauge("flowhook.work_items.waiting",
-		metric.WithDescription("Work items being created or waiting for their outcome, by provider"),
-		metric.WithUnit("{work_item}"),
+// countGauge registers a gauge counted in the database at each scrape (bounded by 2 s).
+func countGauge(mp metric.MeterProvider, name, description, unit string, count func(context.Context, metric.Int64Observer) error) error {
+	_, err := mp.Meter("github.com/flowhook/flowhook/server/internal/app").Int64ObservableGauge(name,
+		metric.WithDescription(description), metric.WithUnit(unit),
 		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
+			return count(ctx, o)
+		}))
+	return err
+}
+
+// waitingGauge reports, at each scrape, the work items waiting at each system: every
+// provider's own (zero included) and every connector's that has any.
+func waitingGauge(mp metric.MeterProvider, st *store.Store, providers engine.Catalog) error {
+	return countGauge(mp, "flowhook.work_items.waiting", "Work items being created or waiting for their outcome, by provider", "{work_item}",
+		func(ctx context.Context, o metric.Int64Observer) error {
 			counts, err := st.WaitingWorkItems(ctx)
 			if err != nil {
 				return err
@@ -429,27 +437,22 @@ func waitingGauge(mp metric.MeterProvider, st *store.Store, providers engine.Cat
 				o.Observe(n, metric.WithAttributes(attribute.String("provider", system)))
 			}
 			return nil
-		}))
-	return err
+		})
 }
 
 // documentsGauge reports the signed documents still to fetch: a number that keeps growing says
 // a provider is failing or the replicas cannot keep up.
 func documentsGauge(mp metric.MeterProvider, st *store.Store) error {
-	_, err := mp.Meter("github.com/flowhook/flowhook/server/internal/app").Int64ObservableGauge("flowhook.documents.due",
-		metric.WithDescription("Signed documents of finished work items not fetched yet (in-process at once, else by a job after a grace)"),
-		metric.WithUnit("{document}"),
-		metric.WithInt64Callback(func(ctx context.Context, o metric.Int64Observer) error {
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
+	return countGauge(mp, "flowhook.documents.due",
+		"Signed documents of finished work items not fetched yet (in-process at once, else by a job after a grace)", "{document}",
+		func(ctx context.Context, o metric.Int64Observer) error {
 			n, err := st.DocumentsDue(ctx)
 			if err != nil {
 				return err
 			}
 			o.Observe(n)
 			return nil
-		}))
-	return err
+		})
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {
