@@ -72,10 +72,10 @@ func (SweepDocumentsJob) Kind() string { return "sweep_documents" }
 func RegisterDocuments(q *Queue, p DocumentPorts) {
 	river.AddWorker(q.workers, &fetchWorker{fetch: p.Fetch})
 	river.AddWorker(q.workers, &sweepWorker{handOver: p.HandOver, grace: q.documentGrace})
+	// Not unique by period, unlike the purge: a new leader (a replica started after another
+	// stopped) sweeps at once, not at the next minute, and a second sweep is harmless.
 	q.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(documentSweepInterval),
-		func() (river.JobArgs, *river.InsertOpts) {
-			return SweepDocumentsJob{}, &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByPeriod: documentSweepInterval}}
-		}, &river.PeriodicJobOpts{RunOnStart: true}))
+		func() (river.JobArgs, *river.InsertOpts) { return SweepDocumentsJob{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 	q.documents = newFetcher(p, q.log, q.tracer, q.jobTimeout)
 }
 
