@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
-	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
 	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
@@ -20,15 +19,16 @@ import (
 
 // TestDocumentLeftDueIsFetchedLater: a completion whose document's download fails (DocuSign
 // refuses it) leaves the document due: the instance has moved, no document is kept, and
-// flowhook_documents_due says 1. The server stops; a replica started after it on the same
-// database runs the leader's sweep as it starts, which hands the mark to a fetch_document job,
-// and the job keeps the document.
+// flowhook_documents_due says 1 (the server's grace is the default's minutes). The server
+// stops; a replica started after it on the same database, with a grace of a millisecond, runs
+// the leader's sweep as it starts, which hands the mark to a fetch_document job, and the job
+// keeps the document.
 func TestDocumentLeftDueIsFetchedLater(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
 		tel, err := telemetry.New(noop.NewTracerProvider())
 		require.NoError(t, err)
-		b := setupDocuSignWith(t, d, tel, func(c *config.Config) { c.DocumentGrace = time.Millisecond })
+		b := setupDocuSignWith(t, d, tel, nil) // the default grace: this server leaves the mark alone
 		ctx := context.Background()
 		id, envID := b.toSignature(t)
 		b.fake.FailNext(1, docusignfake.Failure{Status: http.StatusBadRequest, Code: "INVALID_REQUEST_PARAMETER",
@@ -45,7 +45,9 @@ func TestDocumentLeftDueIsFetchedLater(t *testing.T) {
 		b.stop()
 		tel2, err := telemetry.New(noop.NewTracerProvider())
 		require.NoError(t, err)
-		r := serveWith(t, b.cfg, tel2)
+		cfg := b.cfg
+		cfg.DocumentGrace = time.Millisecond // the replica's sweep takes the mark at once
+		r := serveWith(t, cfg, tel2)
 		var doc *flowhookv1.GetSignedDocumentResponse
 		require.Eventually(t, func() bool {
 			res, err := r.instances.GetSignedDocument(ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
