@@ -152,6 +152,10 @@ type system struct {
 	list       func() any // the items, for GET {prefix}/{items}
 	ids        func() []string
 	deliveries func() []Delivery
+	// count and since read the deliveries made after a point without copying the others
+	// (an action's answer: copying them all made a long-running fake slower and slower).
+	count      func() int
+	since      func(n int) []Delivery
 	held       func() []Held     // what redeliver would post, in its order
 	redeliver  func() []Delivery // the fake's "redeliver now"
 	duplicates func(n int)
@@ -179,7 +183,7 @@ func (s system) register(mux *http.ServeMux) {
 		made := s.redeliver()
 		writeJSON(w, http.StatusOK, map[string]any{"deliveries": made, "held": s.held()})
 	})
-	s.action.deliveries = s.deliveries
+	s.action.count, s.action.since = s.count, s.since
 	// An item has ended when it no longer accepts its completion: signed, declined, voided,
 	// expired, deleted; a reordered item's held notifications go out then.
 	s.action.final = func(id string) bool { return !slices.Contains(s.accepts(id), s.aliases["complete"]) }
@@ -212,6 +216,8 @@ func (f *Fakes) systems() []system {
 			return convert(f.DocuSign.Envelopes(), func(c docusignfake.CreateRequest) string { return c.EnvelopeID })
 		},
 		deliveries: func() []Delivery { return convert(f.DocuSign.Deliveries(), docuSignDelivery) },
+		count:      f.DocuSign.DeliveryCount,
+		since:      func(n int) []Delivery { return convert(f.DocuSign.DeliveriesSince(n), docuSignDelivery) },
 		redeliver:  func() []Delivery { return convert(f.DocuSign.Redeliver(), docuSignDelivery) },
 		held: func() []Held {
 			return convert(f.DocuSign.Backlog(), func(w docusignfake.Waiting) Held {
@@ -242,6 +248,8 @@ func (f *Fakes) systems() []system {
 			return convert(f.OneSpan.Packages(), func(c onespanfake.CreateRequest) string { return c.ID })
 		},
 		deliveries: func() []Delivery { return convert(f.OneSpan.Deliveries(), oneSpanDelivery) },
+		count:      f.OneSpan.DeliveryCount,
+		since:      func(n int) []Delivery { return convert(f.OneSpan.DeliveriesSince(n), oneSpanDelivery) },
 		redeliver:  func() []Delivery { return convert(f.OneSpan.Redeliver(), oneSpanDelivery) },
 		held: func() []Held {
 			return convert(f.OneSpan.Backlog(), func(w onespanfake.Waiting) Held {
@@ -285,6 +293,8 @@ func (f *Fakes) systems() []system {
 			return convert(f.Tickets.Tickets(), func(t connectorfake.Ticket) string { return t.ID })
 		},
 		deliveries: func() []Delivery { return convert(f.Tickets.Deliveries(), ticketDelivery) },
+		count:      f.Tickets.DeliveryCount,
+		since:      func(n int) []Delivery { return convert(f.Tickets.DeliveriesSince(n), ticketDelivery) },
 		redeliver:  func() []Delivery { return convert(f.Tickets.Redeliver(), ticketDelivery) },
 		held: func() []Held {
 			return convert(f.Tickets.Backlog(), func(w connectorfake.Waiting) Held {
@@ -392,7 +402,8 @@ type reorderer interface {
 type actionHandler struct {
 	kind, idField string
 	status        func(id string) (string, bool)
-	deliveries    func() []Delivery
+	count         func() int
+	since         func(n int) []Delivery
 	actions       map[string]action
 	reorder       reorderer            // nil: the fake cannot reorder
 	final         func(id string) bool // the item has ended: no action can give it an outcome any more
@@ -417,7 +428,7 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "reorder: this fake cannot reorder its notifications")
 		return
 	}
-	before := len(h.deliveries())
+	before := h.count()
 	started := false
 	if body.Reorder {
 		_, held := h.reorder.HeldItem(id)
@@ -440,7 +451,19 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	status, _ := h.status(id)
-	writeJSON(w, http.StatusOK, map[string]any{h.idField: id, "status": status, "deliveries": h.deliveries()[before:], "reordering": reordering})
+	writeJSON(w, http.StatusOK, map[string]any{h.idField: id, "status": status, "deliveries": itemDeliveries(h.since(before), id), "reordering": reordering})
+}
+
+// itemDeliveries are the deliveries about the item id among ds: an action's own, when ds are
+// those made since it began (actions on other items may have posted meanwhile).
+func itemDeliveries(ds []Delivery, id string) []Delivery {
+	out := make([]Delivery, 0, len(ds))
+	for _, d := range ds {
+		if d.ID == id {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // actionBody is the optional body of an action.

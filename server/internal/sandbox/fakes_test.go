@@ -239,21 +239,24 @@ func TestReadReason(t *testing.T) {
 }
 
 // TestActionHandler: an action answers with the item's new status and the notifications it
-// posted; an unknown action is 404, and one the item's state refuses is 409 with the reason.
+// posted (not those an action on another item posted meanwhile); an unknown action is 404, and
+// one the item's state refuses is 409 with the reason.
 func TestActionHandler(t *testing.T) {
 	t.Parallel()
 	status := "sent"
-	var posted []Delivery
+	posted := []Delivery{{ID: "e0", Event: "envelope-sent", StatusCode: 200}}
 	h := actionHandler{
 		kind: "envelope", idField: "envelopeId",
-		status:     func(id string) (string, bool) { return status, id == "e1" },
-		deliveries: func() []Delivery { return posted },
+		status: func(id string) (string, bool) { return status, id == "e1" },
+		count:  func() int { return len(posted) },
+		since:  func(n int) []Delivery { return posted[n:] },
 		actions: map[string]action{
 			"decline": func(id, reason string) error {
 				if status != "sent" {
 					return errors.New("envelope e1 is " + status)
 				}
 				status = "declined"
+				posted = append(posted, Delivery{ID: "e2", Event: "envelope-sent", StatusCode: 200}) // another action's
 				posted = append(posted, Delivery{ID: id, Event: "envelope-declined", StatusCode: 200, URL: reason})
 				return nil
 			},
@@ -283,7 +286,7 @@ func TestActionHandler(t *testing.T) {
 	code, body = do("/envelopes/e1/decline", `{"reorder":true}`)
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Contains(t, body, "this fake cannot reorder")
-	require.Len(t, posted, 1, "refused actions posted nothing")
+	require.Len(t, posted, 3, "refused actions posted nothing")
 }
 
 // TestControlRedeliver: each fake's listener fails its first notification and is back for the

@@ -383,7 +383,7 @@ func (s *Sandbox) act(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	before := len(sys.deliveries())
+	before := sys.count()
 	if err := do(id, reason); err != nil {
 		msg := err.Error()
 		for _, p := range []string{"docusignfake: ", "onespanfake: ", "connectorfake: "} {
@@ -394,5 +394,5 @@ func (s *Sandbox) act(w http.ResponseWriter, r *http.Request) {
 	}
 	status, _ := sys.action.status(id)
 	writeJSON(w, http.StatusOK, ActionResult{System: sys.name, ExternalID: id, Action: name, Performed: own,
-		Status: status, Deliveries: sys.deliveries()[before:]})
+		Status: status, Deliveries: itemDeliveries(sys.since(before), id)})
 }

@@ -316,6 +316,12 @@ func (s *Sender[M]) record(d Delivery[M]) Delivery[M] {
 // Deliveries returns every POST made, in order, reposts included.
 func (s *Sender[M]) Deliveries() []Delivery[M] { return s.deliveries.All() }
 
+// DeliveryCount is the number of deliveries made so far.
+func (s *Sender[M]) DeliveryCount() int { return s.deliveries.Len() }
+
+// DeliveriesSince returns the deliveries made after the first n, in order.
+func (s *Sender[M]) DeliveriesSince(n int) []Delivery[M] { return s.deliveries.Since(n) }
+
 // SetDuplicates makes each attempt post the same message n times (n < 1 means once).
 func (s *Sender[M]) SetDuplicates(n int) {
 	s.mu.Lock()

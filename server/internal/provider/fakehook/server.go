@@ -35,6 +35,24 @@ func (l *Log[T]) All() []T {
 	return slices.Clone(l.entries)
 }
 
+// Len is the number of entries.
+func (l *Log[T]) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.entries)
+}
+
+// Since returns the entries added after the first n, oldest first (nil when there is none):
+// what was added since Len returned n, copied without copying the rest.
+func (l *Log[T]) Since(n int) []T {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n >= len(l.entries) {
+		return nil
+	}
+	return slices.Clone(l.entries[max(n, 0):])
+}
+
 // Filter returns the entries match accepts, oldest first (nil when there is none).
 func (l *Log[T]) Filter(match func(T) bool) []T {
 	var out []T

@@ -11,8 +11,8 @@ import (
 	"github.com/flowhook/flowhook/server/internal/provider/fakehook"
 )
 
-// TestLog: entries come back in the order added, as copies; Filter and Count see the same
-// entries; adding from many goroutines loses none.
+// TestLog: entries come back in the order added, as copies; Filter, Count, Len and Since see
+// the same entries; adding from many goroutines loses none.
 func TestLog(t *testing.T) {
 	t.Parallel()
 	var l fakehook.Log[int]
@@ -30,6 +30,13 @@ func TestLog(t *testing.T) {
 	even := func(n int) bool { return n%2 == 0 }
 	require.Equal(t, []int{0, 2, 4}, l.Filter(even))
 	require.Equal(t, 3, l.Count(even))
+	require.Equal(t, 5, l.Len())
+	require.Equal(t, []int{3, 4}, l.Since(3))
+	require.Equal(t, []int{0, 1, 2, 3, 4}, l.Since(-1))
+	require.Nil(t, l.Since(5), "nothing added since")
+	since := l.Since(4)
+	since[0] = 99
+	require.Equal(t, 4, l.All()[4], "Since is a copy")
 
 	var wg sync.WaitGroup
 	for i := range 10 {

@@ -180,6 +180,13 @@ func deliveries(ds []fakehook.Delivery[*callback]) []Delivery {
 // Deliveries returns every callback POST made, in order, redeliveries included.
 func (f *Fake) Deliveries() []Delivery { return deliveries(f.hooks.Deliveries()) }
 
+// DeliveryCount is the number of event POSTs made so far (replays included).
+func (f *Fake) DeliveryCount() int { return f.hooks.DeliveryCount() }
+
+// DeliveriesSince returns the event POSTs made after the first n, in order: those since
+// DeliveryCount returned n.
+func (f *Fake) DeliveriesSince(n int) []Delivery { return deliveries(f.hooks.DeliveriesSince(n)) }
+
 // Undelivered returns the types of the callbacks waiting for Redeliver, oldest first.
 func (f *Fake) Undelivered() []string { return f.waiting.Waiting() }
 

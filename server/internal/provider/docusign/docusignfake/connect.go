@@ -279,6 +279,13 @@ func Signature(body []byte, key string) string {
 // Deliveries returns every Connect POST made, in order.
 func (f *Fake) Deliveries() []Delivery { return deliveries(f.hooks.Deliveries()) }
 
+// DeliveryCount is the number of Connect POSTs made so far (replays included).
+func (f *Fake) DeliveryCount() int { return f.hooks.DeliveryCount() }
+
+// DeliveriesSince returns the Connect POSTs made after the first n, in order: those since
+// DeliveryCount returned n.
+func (f *Fake) DeliveriesSince(n int) []Delivery { return deliveries(f.hooks.DeliveriesSince(n)) }
+
 func deliveries(ds []fakehook.Delivery[*outgoing]) []Delivery {
 	out := make([]Delivery, len(ds))
 	for i, d := range ds {

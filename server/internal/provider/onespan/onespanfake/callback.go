@@ -171,6 +171,13 @@ func deliveries(ds []fakehook.Delivery[*outgoing]) []Delivery {
 // Deliveries returns every callback POST made, in order, replays included.
 func (f *Fake) Deliveries() []Delivery { return deliveries(f.hooks.Deliveries()) }
 
+// DeliveryCount is the number of callback POSTs made so far (replays included).
+func (f *Fake) DeliveryCount() int { return f.hooks.DeliveryCount() }
+
+// DeliveriesSince returns the callback POSTs made after the first n, in order: those since
+// DeliveryCount returned n.
+func (f *Fake) DeliveriesSince(n int) []Delivery { return deliveries(f.hooks.DeliveriesSince(n)) }
+
 // DeliveredEvents returns the event names of the successful deliveries, in order.
 func (f *Fake) DeliveredEvents() []string {
 	var out []string
