@@ -7129,6 +7129,7 @@ type WebhookEventMutation struct {
 	traceparent    *string
 	size           *int64
 	addsize        *int64
+	due_at         *time.Time
 	clearedFields  map[string]struct{}
 	done           bool
 	oldValue       func(context.Context) (*WebhookEvent, error)
@@ -7966,6 +7967,55 @@ func (m *WebhookEventMutation) ResetSize() {
 	m.addsize = nil
 }
 
+// SetDueAt sets the "due_at" field.
+func (m *WebhookEventMutation) SetDueAt(t time.Time) {
+	m.due_at = &t
+}
+
+// DueAt returns the value of the "due_at" field in the mutation.
+func (m *WebhookEventMutation) DueAt() (r time.Time, exists bool) {
+	v := m.due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDueAt returns the old "due_at" field's value of the WebhookEvent entity.
+// If the WebhookEvent object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebhookEventMutation) OldDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDueAt: %w", err)
+	}
+	return oldValue.DueAt, nil
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (m *WebhookEventMutation) ClearDueAt() {
+	m.due_at = nil
+	m.clearedFields[webhookevent.FieldDueAt] = struct{}{}
+}
+
+// DueAtCleared returns if the "due_at" field was cleared in this mutation.
+func (m *WebhookEventMutation) DueAtCleared() bool {
+	_, ok := m.clearedFields[webhookevent.FieldDueAt]
+	return ok
+}
+
+// ResetDueAt resets all changes to the "due_at" field.
+func (m *WebhookEventMutation) ResetDueAt() {
+	m.due_at = nil
+	delete(m.clearedFields, webhookevent.FieldDueAt)
+}
+
 // Where appends a list predicates to the WebhookEventMutation builder.
 func (m *WebhookEventMutation) Where(ps ...predicate.WebhookEvent) {
 	m.predicates = append(m.predicates, ps...)
@@ -8000,7 +8050,7 @@ func (m *WebhookEventMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WebhookEventMutation) Fields() []string {
-	fields := make([]string, 0, 18)
+	fields := make([]string, 0, 19)
 	if m.provider != nil {
 		fields = append(fields, webhookevent.FieldProvider)
 	}
@@ -8055,6 +8105,9 @@ func (m *WebhookEventMutation) Fields() []string {
 	if m.size != nil {
 		fields = append(fields, webhookevent.FieldSize)
 	}
+	if m.due_at != nil {
+		fields = append(fields, webhookevent.FieldDueAt)
+	}
 	return fields
 }
 
@@ -8099,6 +8152,8 @@ func (m *WebhookEventMutation) Field(name string) (ent.Value, bool) {
 		return m.Traceparent()
 	case webhookevent.FieldSize:
 		return m.Size()
+	case webhookevent.FieldDueAt:
+		return m.DueAt()
 	}
 	return nil, false
 }
@@ -8144,6 +8199,8 @@ func (m *WebhookEventMutation) OldField(ctx context.Context, name string) (ent.V
 		return m.OldTraceparent(ctx)
 	case webhookevent.FieldSize:
 		return m.OldSize(ctx)
+	case webhookevent.FieldDueAt:
+		return m.OldDueAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown WebhookEvent field %s", name)
 }
@@ -8279,6 +8336,13 @@ func (m *WebhookEventMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetSize(v)
 		return nil
+	case webhookevent.FieldDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDueAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent field %s", name)
 }
@@ -8345,6 +8409,9 @@ func (m *WebhookEventMutation) ClearedFields() []string {
 	if m.FieldCleared(webhookevent.FieldProcessedAt) {
 		fields = append(fields, webhookevent.FieldProcessedAt)
 	}
+	if m.FieldCleared(webhookevent.FieldDueAt) {
+		fields = append(fields, webhookevent.FieldDueAt)
+	}
 	return fields
 }
 
@@ -8367,6 +8434,9 @@ func (m *WebhookEventMutation) ClearField(name string) error {
 		return nil
 	case webhookevent.FieldProcessedAt:
 		m.ClearProcessedAt()
+		return nil
+	case webhookevent.FieldDueAt:
+		m.ClearDueAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent nullable field %s", name)
@@ -8429,6 +8499,9 @@ func (m *WebhookEventMutation) ResetField(name string) error {
 		return nil
 	case webhookevent.FieldSize:
 		m.ResetSize()
+		return nil
+	case webhookevent.FieldDueAt:
+		m.ResetDueAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WebhookEvent field %s", name)

@@ -54,7 +54,9 @@ type WebhookEvent struct {
 	// Traceparent holds the value of the "traceparent" field.
 	Traceparent string `json:"traceparent,omitempty"`
 	// Size holds the value of the "size" field.
-	Size         int64 `json:"size,omitempty"`
+	Size int64 `json:"size,omitempty"`
+	// DueAt holds the value of the "due_at" field.
+	DueAt        *time.Time `json:"due_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -69,7 +71,7 @@ func (*WebhookEvent) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case webhookevent.FieldProvider, webhookevent.FieldDedupeKey, webhookevent.FieldEventType, webhookevent.FieldExternalID, webhookevent.FieldRemoteAddr, webhookevent.FieldVerdict, webhookevent.FieldVerdictReason, webhookevent.FieldInstanceID, webhookevent.FieldWorkItemID, webhookevent.FieldTraceID, webhookevent.FieldTraceparent:
 			values[i] = new(sql.NullString)
-		case webhookevent.FieldProviderTime, webhookevent.FieldReceivedAt, webhookevent.FieldProcessedAt:
+		case webhookevent.FieldProviderTime, webhookevent.FieldReceivedAt, webhookevent.FieldProcessedAt, webhookevent.FieldDueAt:
 			values[i] = new(sql.NullTime)
 		case webhookevent.FieldID:
 			values[i] = new(uuid.UUID)
@@ -206,6 +208,13 @@ func (_m *WebhookEvent) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Size = value.Int64
 			}
+		case webhookevent.FieldDueAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field due_at", values[i])
+			} else if value.Valid {
+				_m.DueAt = new(time.Time)
+				*_m.DueAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -299,6 +308,11 @@ func (_m *WebhookEvent) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("size=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Size))
+	builder.WriteString(", ")
+	if v := _m.DueAt; v != nil {
+		builder.WriteString("due_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -220,6 +220,20 @@ func (_c *WebhookEventCreate) SetNillableSize(v *int64) *WebhookEventCreate {
 	return _c
 }
 
+// SetDueAt sets the "due_at" field.
+func (_c *WebhookEventCreate) SetDueAt(v time.Time) *WebhookEventCreate {
+	_c.mutation.SetDueAt(v)
+	return _c
+}
+
+// SetNillableDueAt sets the "due_at" field if the given value is not nil.
+func (_c *WebhookEventCreate) SetNillableDueAt(v *time.Time) *WebhookEventCreate {
+	if v != nil {
+		_c.SetDueAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WebhookEventCreate) SetID(v uuid.UUID) *WebhookEventCreate {
 	_c.mutation.SetID(v)
@@ -471,6 +485,10 @@ func (_c *WebhookEventCreate) createSpec() (*WebhookEvent, *sqlgraph.CreateSpec)
 		_spec.SetField(webhookevent.FieldSize, field.TypeInt64, value)
 		_node.Size = value
 	}
+	if value, ok := _c.mutation.DueAt(); ok {
+		_spec.SetField(webhookevent.FieldDueAt, field.TypeTime, value)
+		_node.DueAt = &value
+	}
 	return _node, _spec
 }
 
@@ -670,6 +688,24 @@ func (u *WebhookEventUpsert) SetTraceparent(v string) *WebhookEventUpsert {
 // UpdateTraceparent sets the "traceparent" field to the value that was provided on create.
 func (u *WebhookEventUpsert) UpdateTraceparent() *WebhookEventUpsert {
 	u.SetExcluded(webhookevent.FieldTraceparent)
+	return u
+}
+
+// SetDueAt sets the "due_at" field.
+func (u *WebhookEventUpsert) SetDueAt(v time.Time) *WebhookEventUpsert {
+	u.Set(webhookevent.FieldDueAt, v)
+	return u
+}
+
+// UpdateDueAt sets the "due_at" field to the value that was provided on create.
+func (u *WebhookEventUpsert) UpdateDueAt() *WebhookEventUpsert {
+	u.SetExcluded(webhookevent.FieldDueAt)
+	return u
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (u *WebhookEventUpsert) ClearDueAt() *WebhookEventUpsert {
+	u.SetNull(webhookevent.FieldDueAt)
 	return u
 }
 
@@ -914,6 +950,27 @@ func (u *WebhookEventUpsertOne) SetTraceparent(v string) *WebhookEventUpsertOne 
 func (u *WebhookEventUpsertOne) UpdateTraceparent() *WebhookEventUpsertOne {
 	return u.Update(func(s *WebhookEventUpsert) {
 		s.UpdateTraceparent()
+	})
+}
+
+// SetDueAt sets the "due_at" field.
+func (u *WebhookEventUpsertOne) SetDueAt(v time.Time) *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetDueAt(v)
+	})
+}
+
+// UpdateDueAt sets the "due_at" field to the value that was provided on create.
+func (u *WebhookEventUpsertOne) UpdateDueAt() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateDueAt()
+	})
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (u *WebhookEventUpsertOne) ClearDueAt() *WebhookEventUpsertOne {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.ClearDueAt()
 	})
 }
 
@@ -1325,6 +1382,27 @@ func (u *WebhookEventUpsertBulk) SetTraceparent(v string) *WebhookEventUpsertBul
 func (u *WebhookEventUpsertBulk) UpdateTraceparent() *WebhookEventUpsertBulk {
 	return u.Update(func(s *WebhookEventUpsert) {
 		s.UpdateTraceparent()
+	})
+}
+
+// SetDueAt sets the "due_at" field.
+func (u *WebhookEventUpsertBulk) SetDueAt(v time.Time) *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.SetDueAt(v)
+	})
+}
+
+// UpdateDueAt sets the "due_at" field to the value that was provided on create.
+func (u *WebhookEventUpsertBulk) UpdateDueAt() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.UpdateDueAt()
+	})
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (u *WebhookEventUpsertBulk) ClearDueAt() *WebhookEventUpsertBulk {
+	return u.Update(func(s *WebhookEventUpsert) {
+		s.ClearDueAt()
 	})
 }
 

@@ -202,6 +202,26 @@ func (_u *WebhookEventUpdate) SetNillableTraceparent(v *string) *WebhookEventUpd
 	return _u
 }
 
+// SetDueAt sets the "due_at" field.
+func (_u *WebhookEventUpdate) SetDueAt(v time.Time) *WebhookEventUpdate {
+	_u.mutation.SetDueAt(v)
+	return _u
+}
+
+// SetNillableDueAt sets the "due_at" field if the given value is not nil.
+func (_u *WebhookEventUpdate) SetNillableDueAt(v *time.Time) *WebhookEventUpdate {
+	if v != nil {
+		_u.SetDueAt(*v)
+	}
+	return _u
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (_u *WebhookEventUpdate) ClearDueAt() *WebhookEventUpdate {
+	_u.mutation.ClearDueAt()
+	return _u
+}
+
 // Mutation returns the WebhookEventMutation object of the builder.
 func (_u *WebhookEventUpdate) Mutation() *WebhookEventMutation {
 	return _u.mutation
@@ -306,6 +326,12 @@ func (_u *WebhookEventUpdate) sqlSave(ctx context.Context) (_node int, err error
 	}
 	if value, ok := _u.mutation.Traceparent(); ok {
 		_spec.SetField(webhookevent.FieldTraceparent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DueAt(); ok {
+		_spec.SetField(webhookevent.FieldDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.DueAtCleared() {
+		_spec.ClearField(webhookevent.FieldDueAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -502,6 +528,26 @@ func (_u *WebhookEventUpdateOne) SetNillableTraceparent(v *string) *WebhookEvent
 	return _u
 }
 
+// SetDueAt sets the "due_at" field.
+func (_u *WebhookEventUpdateOne) SetDueAt(v time.Time) *WebhookEventUpdateOne {
+	_u.mutation.SetDueAt(v)
+	return _u
+}
+
+// SetNillableDueAt sets the "due_at" field if the given value is not nil.
+func (_u *WebhookEventUpdateOne) SetNillableDueAt(v *time.Time) *WebhookEventUpdateOne {
+	if v != nil {
+		_u.SetDueAt(*v)
+	}
+	return _u
+}
+
+// ClearDueAt clears the value of the "due_at" field.
+func (_u *WebhookEventUpdateOne) ClearDueAt() *WebhookEventUpdateOne {
+	_u.mutation.ClearDueAt()
+	return _u
+}
+
 // Mutation returns the WebhookEventMutation object of the builder.
 func (_u *WebhookEventUpdateOne) Mutation() *WebhookEventMutation {
 	return _u.mutation
@@ -636,6 +682,12 @@ func (_u *WebhookEventUpdateOne) sqlSave(ctx context.Context) (_node *WebhookEve
 	}
 	if value, ok := _u.mutation.Traceparent(); ok {
 		_spec.SetField(webhookevent.FieldTraceparent, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.DueAt(); ok {
+		_spec.SetField(webhookevent.FieldDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.DueAtCleared() {
+		_spec.ClearField(webhookevent.FieldDueAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &WebhookEvent{config: _u.config}

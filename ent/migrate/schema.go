@@ -289,6 +289,7 @@ var (
 		{Name: "trace_id", Type: field.TypeString, Default: ""},
 		{Name: "traceparent", Type: field.TypeString, Default: ""},
 		{Name: "size", Type: field.TypeInt64, Default: 0},
+		{Name: "due_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WebhookEventsTable holds the schema information for the "webhook_events" table.
 	WebhookEventsTable = &schema.Table{
@@ -320,6 +321,14 @@ var (
 				Name:    "webhookevent_instance_id",
 				Unique:  false,
 				Columns: []*schema.Column{WebhookEventsColumns[12]},
+			},
+			{
+				Name:    "webhookevent_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebhookEventsColumns[19]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "due_at IS NOT NULL",
+				},
 			},
 		},
 	}

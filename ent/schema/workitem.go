@@ -89,6 +89,11 @@ func (WebhookEvent) Fields() []ent.Field {
 		field.String("traceparent").Default(""),
 		// The body's length as received (the body kept may be cut short when rejected).
 		field.Int64("size").Default(0).Immutable(),
+		// Set on an event stored PENDING without a job: it is processed in-process once its
+		// insert commits, which clears it (store.FinishEvent). One still set a while later
+		// (the replica died, processing must wait or failed) is handed to a process_event job
+		// (store.HandOverDueEvents, HandOverEvent).
+		field.Time("due_at").Optional().Nillable(),
 	}
 }
 
@@ -102,6 +107,8 @@ func (WebhookEvent) Indexes() []ent.Index {
 		index.Fields("verdict", "received_at"),
 		index.Fields("received_at"),
 		index.Fields("instance_id"),
+		// Partial: only the few events waiting for in-process processing are in it.
+		index.Fields("due_at").Annotations(entsql.IndexWhere("due_at IS NOT NULL")),
 	}
 }
 

@@ -50,6 +50,8 @@ const (
 	FieldTraceparent = "traceparent"
 	// FieldSize holds the string denoting the size field in the database.
 	FieldSize = "size"
+	// FieldDueAt holds the string denoting the due_at field in the database.
+	FieldDueAt = "due_at"
 	// Table holds the table name of the webhookevent in the database.
 	Table = "webhook_events"
 )
@@ -75,6 +77,7 @@ var Columns = []string{
 	FieldTraceID,
 	FieldTraceparent,
 	FieldSize,
+	FieldDueAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -227,4 +230,9 @@ func ByTraceparent(opts ...sql.OrderTermOption) OrderOption {
 // BySize orders the results by the size field.
 func BySize(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSize, opts...).ToFunc()
+}
+
+// ByDueAt orders the results by the due_at field.
+func ByDueAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldDueAt, opts...).ToFunc()
 }

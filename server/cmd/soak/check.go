@@ -317,6 +317,15 @@ func (d *driver) check(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 
+	// Events stored PENDING and never processed: still due in-process (a replica died with
+	// them queued and the sweep has not handed them to jobs yet).
+	var due int
+	if err := d.db.QueryRow(ctx, `SELECT count(*) FROM webhook_events WHERE due_at IS NOT NULL`).Scan(&due); err != nil {
+		return nil, err
+	}
+	if due > 0 {
+		r.stranded = append(r.stranded, fmt.Sprintf("%d events stored PENDING left due, never processed", due))
+	}
 	// Jobs.
 	rows, err = d.db.Query(ctx, `SELECT state::text, kind, count(*) FROM river_job WHERE state IN ('running', 'available') GROUP BY 1, 2`)
 	if err != nil {

@@ -503,7 +503,8 @@ func (d *driver) settle(ctx context.Context) {
 	for time.Now().Before(deadline) {
 		var open, jobs int
 		err := d.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM instances WHERE ended_at IS NULL),
-			(SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded'))`).Scan(&open, &jobs)
+			(SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded'))
+			  + (SELECT count(*) FROM webhook_events WHERE due_at IS NOT NULL)`).Scan(&open, &jobs)
 		if err == nil && open == 0 && jobs == 0 && d.started.Load() == int64(d.cfg.Instances) {
 			if quietPolls++; quietPolls == 2 {
 				d.quiet = time.Since(d.begun)
@@ -514,7 +515,7 @@ func (d *driver) settle(ctx context.Context) {
 			quietPolls = 0
 		}
 		if err == nil && (open > 0 || jobs > 0) {
-			d.logf("settling: %d instances open, %d jobs not finished", open, jobs)
+			d.logf("settling: %d instances open, %d jobs (or events due in-process) not finished", open, jobs)
 		}
 		// What a fake holds after a failed delivery would wait for its daily retry: ask for it
 		// now (the fakes' "redeliver now"; nothing when nothing is held).

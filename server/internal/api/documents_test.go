@@ -46,7 +46,7 @@ func TestDocumentLeftDueIsFetchedLater(t *testing.T) {
 		tel2, err := telemetry.New(noop.NewTracerProvider())
 		require.NoError(t, err)
 		cfg := b.cfg
-		cfg.DocumentGrace = time.Millisecond // the replica's sweep takes the mark at once
+		cfg.MarkGrace = time.Millisecond // the replica's sweep takes the mark at once
 		r := serveWith(t, cfg, tel2)
 		var doc *flowhookv1.GetSignedDocumentResponse
 		require.Eventually(t, func() bool {

@@ -671,7 +671,7 @@ func TestEventLogDebugStories(t *testing.T) {
 			require.GreaterOrEqual(t, len(entries), 8, elStory(entries))
 			elRequireSteps(t, entries[:5], stReceived, stAuthenticated, stParsed, stBuffered, stVerdict)
 			elRequireDelivery(t, entries[:5], ev.GetTraceId())
-			require.Contains(t, entries[4].GetMessage(), "stored PENDING with its processing job")
+			require.Contains(t, entries[4].GetMessage(), "stored PENDING, to be processed once stored")
 			elRequireJobStory(t, entries[5:], "PROGRESS (after ", stMatched, stOutcome)
 		})
 
@@ -884,7 +884,7 @@ func TestEventLogDebugStories(t *testing.T) {
 			elRequireSteps(t, first[:5], stReceived, stAuthenticated, stParsed, stBuffered, stVerdict)
 			elRequireDelivery(t, first[:5], ev.GetTraceId())
 			require.Contains(t, first[3].GetMessage(), "no work item has the DOCUSIGN id "+env2+" yet")
-			require.Contains(t, first[4].GetMessage(), "stored PENDING with its processing job")
+			require.Contains(t, first[4].GetMessage(), "stored PENDING, to be processed once stored")
 
 			b.settled(t, id2, "done")
 			ev = elAwait(t, b.clients, done, flowhookv1.Verdict_VERDICT_APPLIED, flowsWait)

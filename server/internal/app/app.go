@@ -93,7 +93,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 		poll = sqlitePollInterval
 	}
 	if a.queue, err = worker.New(db, log, worker.Options{FetchCooldown: 5 * time.Millisecond, FetchPollInterval: poll,
-		ReconcileInterval: cfg.ReconcileInterval, JobTimeout: cfg.JobTimeout, DocumentGrace: cfg.DocumentGrace, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
+		ReconcileInterval: cfg.ReconcileInterval, JobTimeout: cfg.JobTimeout, MarkGrace: cfg.MarkGrace, TracerProvider: tel.TracerProvider, MeterProvider: tel.MeterProvider}); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -330,7 +330,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	if err := waitingGauge(tel.MeterProvider, st, providers); err != nil {
 		return nil, err
 	}
-	if err := documentsGauge(tel.MeterProvider, st); err != nil {
+	if err := dueGauges(tel.MeterProvider, st); err != nil {
 		return nil, err
 	}
 	creator := engine.NewCreator(st, st, runner, providers, render, clock, a.log)
@@ -344,6 +344,8 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	worker.RegisterRetention(a.queue.Workers(), engine.NewRetention(st, security, clock))
 	worker.RegisterDocuments(a.queue, worker.DocumentPorts{Fetch: creator.FetchDocument, Download: creator.DownloadFor,
 		Save: st.SaveDocuments, Clear: st.ClearDocumentDue, HandOver: st.HandOverDueDocuments})
+	worker.RegisterEvents(a.queue, worker.EventPorts{Process: external.ProcessCommitted,
+		HandOver: st.HandOverEvent, HandOverDue: st.HandOverDueEvents})
 
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{
@@ -440,19 +442,28 @@ func waitingGauge(mp metric.MeterProvider, st *store.Store, providers engine.Cat
 		})
 }
 
-// documentsGauge reports the signed documents still to fetch: a number that keeps growing says
-// a provider is failing or the replicas cannot keep up.
-func documentsGauge(mp metric.MeterProvider, st *store.Store) error {
-	return countGauge(mp, "flowhook.documents.due",
-		"Signed documents of finished work items not fetched yet (in-process at once, else by a job after a grace)", "{document}",
-		func(ctx context.Context, o metric.Int64Observer) error {
-			n, err := st.DocumentsDue(ctx)
+// dueGauges report the signed documents still to fetch and the events stored PENDING still
+// to process in-process: a number that keeps growing says a provider is failing or the
+// replicas cannot keep up.
+func dueGauges(mp metric.MeterProvider, st *store.Store) error {
+	observe := func(count func(context.Context) (int64, error)) func(context.Context, metric.Int64Observer) error {
+		return func(ctx context.Context, o metric.Int64Observer) error {
+			n, err := count(ctx)
 			if err != nil {
 				return err
 			}
 			o.Observe(n)
 			return nil
-		})
+		}
+	}
+	if err := countGauge(mp, "flowhook.documents.due",
+		"Signed documents of finished work items not fetched yet (in-process at once, else by a job after a grace)", "{document}",
+		observe(st.DocumentsDue)); err != nil {
+		return err
+	}
+	return countGauge(mp, "flowhook.events.due",
+		"Events stored PENDING not processed in-process yet (at once, else by a job after a grace)", "{event}",
+		observe(st.EventsDue))
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {

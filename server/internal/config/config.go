@@ -66,10 +66,10 @@ type Config struct {
 	// JobTimeout bounds one attempt of a background job (a create, an event, …); a job still
 	// running half as long again is taken for the work of a dead replica and retried elsewhere.
 	JobTimeout time.Duration
-	// DocumentGrace is how long a signed document may stay due before the leader's sweep
-	// hands it to a job (0: worker.DocumentGrace, or the job timeout and a minute). Not a flag:
-	// tests shorten it.
-	DocumentGrace time.Duration
+	// MarkGrace is how long a signed document or an event stored PENDING may stay due (not
+	// handled in-process) before the leader's sweep hands it to a job (0: the job timeout and
+	// a minute, at least worker.MarkGrace). Not a flag: tests shorten it.
+	MarkGrace time.Duration
 	// CORSOrigins are the browser origins (https://app.example.com) allowed to call the API
 	// from another origin, e.g. a front end built on the TypeScript SDK; "*" allows any. Empty
 	// allows none: browsers then reach the API only from its own origin.

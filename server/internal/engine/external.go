@@ -88,8 +88,8 @@ type WorkStore interface {
 	FailWorkItem(ctx context.Context, id, reason string, act Activity) error
 	// CloseWorkItem sets a final status on a work item (CANCELLED after a void).
 	CloseWorkItem(ctx context.Context, id string, status WorkItemStatus, note string, act *Activity) error
-	// InsertEvent stores an event with its processing job unless its dedupe key is known; it
-	// returns the stored event and whether it was new.
+	// InsertEvent stores an event unless its dedupe key is known, and when it is PENDING has
+	// it processed (ProcessEventJob); it returns the stored event and whether it was new.
 	InsertEvent(ctx context.Context, ev StoredEvent) (StoredEvent, bool, error)
 	GetEvent(ctx context.Context, id string) (StoredEvent, error)
 	// FinishEvent saves a result when the event is still PENDING (ErrConflict otherwise, or
@@ -117,11 +117,13 @@ type WorkStore interface {
 // ErrRetryLater: the event cannot be processed yet (its work item is not coupled yet).
 var ErrRetryLater = errors.New("retry later")
 
-// Where an event is processed: as it arrives, by its job, or replayed by an administrator.
+// Where an event is processed: as it arrives, in-process once stored PENDING, by its job, or
+// replayed by an administrator.
 const (
-	PathInline = "inline"
-	PathJob    = "job"
-	PathReplay = "replay"
+	PathInline    = "inline"
+	PathInProcess = "inprocess"
+	PathJob       = "job"
+	PathReplay    = "replay"
 )
 
 // External processes what providers report about work items. A provider whose notifications
@@ -203,12 +205,26 @@ func (x *External) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) 
 // and of two racing processors one saves its result. ErrRetryLater asks to be called again.
 // With the debug option on, its steps go to the Event Log.
 func (x *External) Process(ctx context.Context, eventID string) (Verdict, error) {
+	return x.logged(ctx, eventID, func(ctx context.Context) (Verdict, error) { return x.processRetrying(ctx, eventID, nil, PathJob) })
+}
+
+// ProcessCommitted is Process in-process, for an event marked due whose write has just
+// committed (the job's place): stored, when given, is the event as that write stored it, and
+// it is not read again unless something moved meanwhile.
+func (x *External) ProcessCommitted(ctx context.Context, eventID string, stored *StoredEvent) (Verdict, error) {
+	return x.logged(ctx, eventID, func(ctx context.Context) (Verdict, error) {
+		return x.processRetrying(ctx, eventID, stored, PathInProcess)
+	})
+}
+
+// logged runs process with the Event Log's trail when the debug option is on, and keeps it.
+func (x *External) logged(ctx context.Context, eventID string, process func(context.Context) (Verdict, error)) (Verdict, error) {
 	var trail *eventlog.Trail
 	if x.Log != nil && x.Debug(ctx) {
 		trail = eventlog.NewTrail(x.clock.Now)
 		ctx = eventlog.With(ctx, trail)
 	}
-	v, err := x.processRetrying(ctx, eventID)
+	v, err := process(ctx)
 	if trail != nil {
 		if err != nil && !errors.Is(err, ErrRetryLater) {
 			eventlog.Note(ctx, eventlog.StepError, "processing failed and will be retried: %s", safeError(err))
@@ -221,9 +237,16 @@ func (x *External) Process(ctx context.Context, eventID string) (Verdict, error)
 	return v, err
 }
 
-func (x *External) processRetrying(ctx context.Context, eventID string) (Verdict, error) {
+// processRetrying processes the event: stored (when given, the first time) or read.
+func (x *External) processRetrying(ctx context.Context, eventID string, stored *StoredEvent, path string) (Verdict, error) {
 	for attempt := 0; ; attempt++ {
-		v, err := x.process(ctx, eventID)
+		var v Verdict
+		var err error
+		if stored != nil && attempt == 0 {
+			v, err = x.processEvent(ctx, *stored, path)
+		} else {
+			v, err = x.process(ctx, eventID, path)
+		}
 		// A conflict means something moved between the read and the write: read again, a few
 		// times; a racing processor that saved first makes the next read a no-op.
 		if errors.Is(err, ErrConflict) && attempt < 3 {
@@ -234,15 +257,19 @@ func (x *External) processRetrying(ctx context.Context, eventID string) (Verdict
 	}
 }
 
-func (x *External) process(ctx context.Context, eventID string) (Verdict, error) {
+func (x *External) process(ctx context.Context, eventID, path string) (Verdict, error) {
 	ev, err := x.work.GetEvent(ctx, eventID)
 	if err != nil {
 		return "", err
 	}
+	return x.processEvent(ctx, ev, path)
+}
+
+func (x *External) processEvent(ctx context.Context, ev StoredEvent, path string) (Verdict, error) {
 	if ev.Verdict != VerdictPending {
 		return ev.Verdict, nil
 	}
-	return x.handle(ctx, ev, PathJob, func(ctx context.Context, res EventResult) error {
+	return x.handle(ctx, ev, path, func(ctx context.Context, res EventResult) error {
 		return x.work.FinishEvent(ctx, res)
 	})
 }
@@ -258,9 +285,10 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 	}
 	given := ev.Verdict != ""
 	if !given && !x.signsBody(ev.Event.System) {
-		// The answer must not wait for a call to the provider: the job reads it back.
+		// The answer must not wait for a call to the provider: processing reads it back once
+		// the event is stored.
 		ev.Verdict = VerdictPending
-		eventlog.Note(ctx, eventlog.StepBuffered, "%s callbacks are not signed: the job reads the %s back from %s before anything moves",
+		eventlog.Note(ctx, eventlog.StepBuffered, "%s callbacks are not signed: processing reads the %s back from %s before anything moves",
 			ev.Event.System, ev.Event.ExternalID, ev.Event.System)
 	}
 	if !given && ev.Verdict == "" {
@@ -317,7 +345,7 @@ func (x *External) received(ctx context.Context, mark eventlog.Mark, saved Store
 		mark.Note(ctx, eventlog.StepDeduplicated, "a redelivery of event %s, first received %s (verdict %s); nothing changed",
 			saved.ID, saved.ReceivedAt.UTC().Format(time.RFC3339), saved.Verdict)
 	} else if saved.Verdict == VerdictPending {
-		mark.Note(ctx, eventlog.StepVerdict, "stored PENDING with its processing job (after %s)", elapsed(ctx))
+		mark.Note(ctx, eventlog.StepVerdict, "stored PENDING, to be processed once stored (after %s)", elapsed(ctx))
 	} else if given && saved.Verdict != VerdictRejected { // a rejection says why in its REJECTED step
 		mark.Note(ctx, eventlog.StepVerdict, "%s%s (after %s)", saved.Verdict, reasonSuffix(saved.Reason), elapsed(ctx))
 	}

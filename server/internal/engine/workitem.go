@@ -67,8 +67,14 @@ type CreateWorkItemJob struct {
 func (CreateWorkItemJob) Kind() string { return "create_work_item" }
 
 // ProcessEventJob applies a stored webhook event that could not be applied as it arrived.
+// The store does not hand it to River: it marks the event due, and once that commits the
+// queue processes it in-process; an event still due after a grace gets a River job (see the
+// store's events.go).
 type ProcessEventJob struct {
 	EventID string `json:"event_id"`
+	// Event, when set, is the event as the write that committed stored it: the in-process
+	// processing then need not read it again. Never stored with a job.
+	Event *StoredEvent `json:"-"`
 }
 
 func (ProcessEventJob) Kind() string { return "process_event" }

@@ -17,15 +17,16 @@ import (
 //
 // Written one notification after another, a batch of n costs about 4n statements, each a
 // round trip that the next one waits for, and the batch's callers wait for all of them. On
-// PostgreSQL, writeRows writes the whole batch in one statement, whatever n is, and on its
-// own (autocommit: one round trip in all) unless the batch has jobs to enqueue. Its CTEs:
+// PostgreSQL, writeRows writes the whole batch in one statement, whatever n is, on its own
+// (autocommit: one round trip in all). Its CTEs:
 //
 //   - d: the events not stored yet (the first of several deliveries in the batch);
 //   - w: their work items updated, each only at the revision its result was decided on (of
 //     several results for one work item, the first in the batch's order);
 //   - e: those events inserted whose result checks no work item or whose work item w updated
 //     (a plain INSERT: a delivery of the same event that another transaction commits
-//     meanwhile fails the statement, and the batch is written again alone);
+//     meanwhile fails the statement, and the batch is written again alone), an event stored
+//     PENDING marked due for in-process processing (events.go) instead of given a job;
 //   - a, n, i: the activities of the events inserted, counted per instance, and the
 //     instances' counters moved on by that count;
 //   - acts: the activities inserted, numbered from the counters (an instance that no longer
@@ -36,9 +37,8 @@ import (
 // again. A redelivery (of an event stored earlier, or earlier in the batch) applies nothing;
 // a redelivery of an event that conflicted in the batch gets the conflict too (alone, it
 // would have been stored and checked in its turn). The statement's text is the same for any
-// n (the rows travel as arrays), so pgx prepares it once per connection. A batch with events
-// stored PENDING runs it in a transaction with River's insert of their jobs. Any error
-// returns errBatch: the batch is written again one notification at a time.
+// n (the rows travel as arrays), so pgx prepares it once per connection. Any error returns
+// errBatch: the batch is written again one notification at a time.
 //
 // It runs on its own pool (DB.Batches), whose sessions plan it once, generically, without
 // sequential scans, so every lookup must be one an index serves whatever the sizes: the updates
@@ -70,10 +70,10 @@ const writeBatchSQL = `WITH x AS (
 ), e AS (
   INSERT INTO webhook_events (id, provider, dedupe_key, event_type, external_id, provider_time, body, headers,
     remote_addr, received_at, verdict, verdict_reason, instance_id, work_item_id, attempts, processed_at,
-    trace_id, traceparent, size)
+    trace_id, traceparent, size, due_at)
   SELECT d.id, d.provider, d.dedupe_key, d.event_type, d.external_id, d.provider_time, d.body, d.headers,
     d.remote_addr, d.received_at, d.verdict, d.verdict_reason, d.instance_id, d.work_item_id, d.attempts,
-    d.processed_at, d.trace_id, d.traceparent, d.size
+    d.processed_at, d.trace_id, d.traceparent, d.size, CASE WHEN d.verdict = 'PENDING' THEN d.received_at END
   FROM d WHERE d.id <> ALL(COALESCE($20::uuid[], '{}')) OR d.id IN (SELECT event_id FROM w)
   RETURNING id
 ), a AS (
@@ -98,30 +98,26 @@ const writeBatchSQL = `WITH x AS (
 )
 SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 
-// writeRows writes batch (PostgreSQL), setting each notification's created and err: alone,
-// or in a transaction with the jobs of events stored PENDING. Its error, always errBatch,
-// asks for the batch to be written one notification at a time.
+// writeRows writes batch (PostgreSQL) in one statement on its own, setting each
+// notification's created and err; the events it stores PENDING it marks due (events.go), and
+// once it has committed the queue processes them. Its error, always errBatch, asks for the
+// batch to be written one notification at a time.
 func (s *Store) writeRows(ctx context.Context, batch []*inbound) error {
-	err := s.writeStatement(ctx, s.batches(), pending(batch), func(q querier) ([]engine.Job, error) {
-		return s.writeRowsOn(ctx, q, batch)
+	var due []engine.Job
+	err := s.writeStatement(ctx, s.batches(), false, func(q querier) ([]engine.Job, error) {
+		var err error
+		due, err = s.writeRowsOn(ctx, q, batch)
+		return nil, err
 	})
 	if err != nil {
 		return fmt.Errorf("%w: %w", errBatch, err)
 	}
+	s.committed(due)
 	return nil
 }
 
-// pending says whether a batch stores an event PENDING, whose job must be enqueued with it.
-func pending(batch []*inbound) bool {
-	for _, in := range batch {
-		if in.result == nil && in.ev.Verdict == engine.VerdictPending {
-			return true
-		}
-	}
-	return false
-}
-
-// writeRowsOn runs writeBatchSQL on q and returns the jobs of the events it stored PENDING.
+// writeRowsOn runs writeBatchSQL on q and returns the process_event jobs of the events it
+// stored PENDING (and marked due), each with the event as stored.
 func (s *Store) writeRowsOn(ctx context.Context, q querier, batch []*inbound) ([]engine.Job, error) {
 	var ev eventRows
 	var wis workItemUpdates
@@ -183,7 +179,9 @@ func (s *Store) writeRowsOn(ctx context.Context, q querier, batch []*inbound) ([
 			in.err = fmt.Errorf("%w: work item %s changed concurrently", engine.ErrConflict, in.result.WorkItemID)
 			conflicted[dedupeOf(in)] = true
 		case in.created && in.result == nil && in.ev.Verdict == engine.VerdictPending:
-			jobs = append(jobs, engine.ProcessEventJob{EventID: in.id.String()})
+			stored := in.ev
+			stored.ID = in.id.String()
+			jobs = append(jobs, engine.ProcessEventJob{EventID: stored.ID, Event: &stored})
 		}
 	}
 	for _, in := range batch {

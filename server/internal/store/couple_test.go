@@ -2,8 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -68,9 +66,10 @@ func processJobs(jobs []engine.Job) []string {
 	return out
 }
 
-// TestCoupleWorkItemPicksUpEarlyEvents: coupling an id enqueues the processing of every event
-// of that system and id still PENDING or ORPHANED, in its transaction; the ORPHANED ones are
-// PENDING again, with a step in their Event Log saying why. Other events are left alone.
+// TestCoupleWorkItemPicksUpEarlyEvents: coupling an id has every event of that system and id
+// still PENDING or ORPHANED processed: marked due in its transaction, and told to the queue
+// once it commits; the ORPHANED ones are PENDING again, with a step in their Event Log saying
+// why. Other events are left alone.
 func TestCoupleWorkItemPicksUpEarlyEvents(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -92,7 +91,10 @@ func TestCoupleWorkItemPicksUpEarlyEvents(t *testing.T) {
 			otherSystem := coupleOrphan(t, f.st, coupleOneSpan, envID, "PACKAGE_COMPLETE")
 			ignored := coupleEvent(t, f.st, coupleDocuSign, envID, "envelope-corrected")
 			require.NoError(t, f.st.FinishEvent(ctx, engine.EventResult{EventID: ignored.ID, Verdict: engine.VerdictIgnored, Reason: "not in the table"}))
-			before := len(f.jobs.all())
+			before := len(f.jobs.told())
+			due, err := f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, due, "the PENDING event, due since it was stored")
 
 			coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, envID, coupleAct(envID))
 			require.NoError(t, err)
@@ -100,8 +102,12 @@ func TestCoupleWorkItemPicksUpEarlyEvents(t *testing.T) {
 			require.Equal(t, envID, coupled.ExternalID)
 
 			// As a set: ids made in the same millisecond do not sort in arrival order.
-			require.ElementsMatch(t, []string{pending.ID, orphanA.ID, orphanB.ID}, processJobs(f.jobs.all()[before:]),
-				"one process job per event picked up, enqueued with the coupling")
+			require.ElementsMatch(t, []string{pending.ID, orphanA.ID, orphanB.ID}, processJobs(f.jobs.told()[before:]),
+				"each event picked up is processed once the coupling commits")
+			require.Empty(t, processJobs(f.jobs.all()), "no River job: their marks are the guarantee")
+			due, err = f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 3, due, "the PENDING event and the two ORPHANED ones picked up")
 			for _, o := range []engine.StoredEvent{orphanA, orphanB} {
 				got := coupleGet(t, f.st, o.ID)
 				require.Equal(t, engine.VerdictPending, got.Verdict)
@@ -147,49 +153,10 @@ func TestCoupleWorkItemPicksUpEarlyEvents(t *testing.T) {
 	}
 }
 
-// failingJobs refuses every job, as a queue whose insert fails.
-type failingJobs struct{}
-
-func (failingJobs) InsertTx(context.Context, *sql.Tx, ...engine.Job) error {
-	return errors.New("the queue refused the job")
-}
-
-// TestCoupleWorkItemPickUpIsAtomic: when the coupling does not commit, nothing of the pick-up
-// stays: the ORPHANED event is still ORPHANED, with no step, and the work item still CREATING.
-func TestCoupleWorkItemPickUpIsAtomic(t *testing.T) {
-	t.Parallel()
-	for _, d := range dbtest.Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			f := newInstanceFixture(t, d)
-			ctx := context.Background()
-			_, wi := f.waiting(t, "", "")
-			orphan := coupleOrphan(t, f.st, coupleDocuSign, "env-1", "envelope-completed")
-
-			_, err := f.st.WithJobs(failingJobs{}).CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
-			require.ErrorContains(t, err, "the queue refused the job")
-			got := coupleGet(t, f.st, orphan.ID)
-			require.Equal(t, engine.VerdictOrphaned, got.Verdict)
-			require.Equal(t, orphan.Reason, got.Reason)
-			steps, err := f.st.EventLog(ctx, orphan.ID)
-			require.NoError(t, err)
-			require.Empty(t, steps)
-			item, err := f.st.GetWorkItem(ctx, wi.ID)
-			require.NoError(t, err)
-			require.Equal(t, engine.WorkItemCreating, item.Status)
-			require.Empty(t, item.ExternalID)
-
-			// The create job's retry couples it, and picks the event up then.
-			_, err = f.st.CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
-			require.NoError(t, err)
-			require.Equal(t, engine.VerdictPending, coupleGet(t, f.st, orphan.ID).Verdict)
-		})
-	}
-}
-
 // TestOrphanAfterCouplingIsRefused: a job that looked for the work item before the coupling
 // committed cannot mark the event ORPHANED after it: FinishEvent answers ErrConflict (the job
-// reads again and finds the work item), and the event stays PENDING with the coupling's job.
+// reads again and finds the work item), and the event stays PENDING, processed again after the
+// coupling.
 func TestOrphanAfterCouplingIsRefused(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -199,10 +166,10 @@ func TestOrphanAfterCouplingIsRefused(t *testing.T) {
 			ctx := context.Background()
 			_, wi := f.waiting(t, "", "")
 			ev := coupleEvent(t, f.st, coupleDocuSign, "env-1", "envelope-completed")
-			before := len(f.jobs.all())
+			before := len(f.jobs.told())
 			_, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
 			require.NoError(t, err)
-			require.Equal(t, []string{ev.ID}, processJobs(f.jobs.all()[before:]))
+			require.Equal(t, []string{ev.ID}, processJobs(f.jobs.told()[before:]))
 
 			err = f.st.FinishEvent(ctx, engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictOrphaned, Reason: "too late"})
 			require.ErrorIs(t, err, engine.ErrConflict)
@@ -219,7 +186,7 @@ func TestOrphanAfterCouplingIsRefused(t *testing.T) {
 }
 
 // TestCoupleRacesOrphaning: a job orphaning an event and the coupling of its id, at the same
-// time: whichever commits first, the event ends PENDING with a process job enqueued by the
+// time: whichever commits first, the event ends PENDING and processed again after the
 // coupling — never ORPHANED with its work item coupled.
 func TestCoupleRacesOrphaning(t *testing.T) {
 	t.Parallel()
@@ -252,12 +219,12 @@ func TestCoupleRacesOrphaning(t *testing.T) {
 				got := coupleGet(t, f.st, ev.ID)
 				require.Equal(t, engine.VerdictPending, got.Verdict, "round %d (orphaning: %v)", i, orphanErr)
 				n := 0
-				for _, id := range processJobs(f.jobs.all()) {
+				for _, id := range processJobs(f.jobs.told()) {
 					if id == ev.ID {
 						n++
 					}
 				}
-				require.Equal(t, 2, n, "its job when it was stored, and the coupling's")
+				require.Equal(t, 2, n, "processed when it was stored, and after the coupling")
 			}
 		})
 	}

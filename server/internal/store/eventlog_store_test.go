@@ -50,7 +50,14 @@ func TestStoreEventDedupe(t *testing.T) {
 			require.EqualValues(t, 31, got.Size)
 			require.Zero(t, got.Attempts)
 			require.Nil(t, got.ProcessedAt)
-			require.Equal(t, []engine.Job{engine.ProcessEventJob{EventID: first.ID}}, f.jobs.all())
+			require.Empty(t, f.jobs.all(), "no River job: the event is marked due")
+			told := f.jobs.told()
+			require.Len(t, told, 1, "the queue is told once it commits, with the event as stored")
+			require.Equal(t, first.ID, told[0].(engine.ProcessEventJob).EventID)
+			require.Equal(t, first, *told[0].(engine.ProcessEventJob).Event)
+			due, err := f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, due)
 
 			// A redelivery, with another body even: the first is answered, nothing enqueued.
 			again := ev
@@ -60,7 +67,7 @@ func TestStoreEventDedupe(t *testing.T) {
 			require.False(t, created)
 			require.Equal(t, first.ID, dup.ID)
 			require.Equal(t, ev.Body, dup.Body)
-			require.Len(t, f.jobs.all(), 1)
+			require.Len(t, f.jobs.told(), 1)
 
 			// The key is per system: each connector is a system of its own.
 			for _, sys := range []engine.System{coupleOneSpan, {Provider: "CONNECTOR", Connector: "a"}, {Provider: "CONNECTOR", Connector: "b"}} {
@@ -71,15 +78,18 @@ func TestStoreEventDedupe(t *testing.T) {
 				require.True(t, created, sys.String())
 				require.NotEqual(t, first.ID, stored.ID)
 			}
-			// A verdict given at arrival (unparseable) is stored without a job.
+			// A verdict given at arrival (unparseable) is stored, not processed.
 			unparseable := ev
 			unparseable.Event.DedupeKey, unparseable.Verdict, unparseable.Reason = "k-bad", engine.VerdictUnparseable, "not JSON"
 			_, created, err = f.st.InsertEvent(ctx, unparseable)
 			require.NoError(t, err)
 			require.True(t, created)
-			require.Len(t, processJobs(f.jobs.all()), 4, "one job per new PENDING event")
+			require.Len(t, processJobs(f.jobs.told()), 4, "each new PENDING event processed once")
+			due, err = f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 4, due, "and marked due until then")
 
-			// Racing deliveries of one notification: one row, one job.
+			// Racing deliveries of one notification: one row, processed once.
 			const n = 8
 			ids := make([]string, n)
 			news := make([]bool, n)
@@ -96,7 +106,7 @@ func TestStoreEventDedupe(t *testing.T) {
 					ids[i] = stored.ID
 				})
 			}
-			before := len(f.jobs.all())
+			before := len(f.jobs.told())
 			close(start)
 			wg.Wait()
 			winners := 0
@@ -108,7 +118,7 @@ func TestStoreEventDedupe(t *testing.T) {
 				}
 			}
 			require.Equal(t, 1, winners)
-			require.Len(t, f.jobs.all(), before+1)
+			require.Len(t, f.jobs.told(), before+1)
 			_, total, err := listAll(ctx, f, engine.EventFilter{ExternalID: "env-1", Provider: "DOCUSIGN"})
 			require.NoError(t, err)
 			require.EqualValues(t, 3, total, "k-1, k-bad and k-race")

@@ -262,7 +262,9 @@ func (s *Store) writeOne(ctx context.Context, tx txn, in *inbound, shared bool) 
 		if ev.Verdict != engine.VerdictPending {
 			return true, nil
 		}
-		return true, failed(shared, s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: in.id.String()}}))
+		stored := ev
+		stored.ID = in.id.String()
+		return true, failed(shared, s.enqueue(ctx, tx, []engine.Job{engine.ProcessEventJob{EventID: stored.ID, Event: &stored}}))
 	}
 	if shared {
 		// A batched result moves no instance (writeInbound): its one check is the work item's

@@ -546,6 +546,12 @@ func (s *Store) enqueue(ctx context.Context, tx txn, jobs []engine.Job) error {
 			return fmt.Errorf("enqueue fetch_document: %w", err)
 		}
 	}
+	river, events := eventsDue(river)
+	for _, id := range events {
+		if err := markEventDue(ctx, tx, id); err != nil {
+			return fmt.Errorf("enqueue process_event: %w", err)
+		}
+	}
 	if len(river) > 0 {
 		if s.jobs == nil {
 			return errors.New("store: background jobs are not configured")

@@ -398,7 +398,7 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 		n, err := tx.WebhookEvent.Update().Where(webhookevent.ID(eid), webhookevent.VerdictEQ(webhookevent.VerdictPENDING)).
 			SetVerdict(webhookevent.Verdict(r.Verdict)).SetVerdictReason(r.Reason).
 			SetInstanceID(r.InstanceID).SetWorkItemID(r.WorkItemID).
-			SetProcessedAt(now()).AddAttempts(1).Save(ctx)
+			SetProcessedAt(now()).AddAttempts(1).ClearDueAt().Save(ctx)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,7 @@ import (
 // marked it due commits (Queue.Committed), not by a River job per document: River's insert,
 // fetch and completion of a job cost more than the transition itself (see the store's
 // documents.go). The mark in the database is the guarantee: the leader's sweep hands a mark
-// still set after DocumentGrace to a fetch_document job, which River retries with backoff.
+// still set after MarkGrace to a fetch_document job, which River retries with backoff.
 // So a replica that dies with fetches queued, a full queue, or a provider that fails loses
 // nothing; the document comes by the job a little later.
 
@@ -47,9 +47,11 @@ type DocumentPorts struct {
 }
 
 const (
-	// DocumentGrace is how long a document may stay due before the sweep hands it to a job:
-	// longer than one in-process fetch can take (the provider timeout, 1 min by default).
-	DocumentGrace = 3 * time.Minute
+	// MarkGrace is the least time a document or an event may stay due before the sweep
+	// hands it to a job; the grace is the job timeout and a minute when that is longer (what
+	// one in-process fetch or processing may take, bounded by the job timeout): 3 min by
+	// default.
+	MarkGrace = time.Minute
 	// documentSweepInterval is how often the leader sweeps.
 	documentSweepInterval = time.Minute
 	// documentQueue bounds the fetches waiting in a replica; more are left to the sweep.
@@ -71,7 +73,7 @@ func (SweepDocumentsJob) Kind() string { return "sweep_documents" }
 // sweep, and the in-process fetcher that Committed feeds.
 func RegisterDocuments(q *Queue, p DocumentPorts) {
 	river.AddWorker(q.workers, &fetchWorker{fetch: p.Fetch})
-	river.AddWorker(q.workers, &sweepWorker{handOver: p.HandOver, grace: q.documentGrace})
+	river.AddWorker(q.workers, &sweepWorker{handOver: p.HandOver, grace: q.markGrace})
 	// Not unique by period, unlike the purge: a new leader (a replica started after another
 	// stopped) sweeps at once, not at the next minute, and a second sweep is harmless.
 	q.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(documentSweepInterval),

@@ -93,7 +93,7 @@ func TestDocuments(t *testing.T) {
 			var logs lockedBuffer
 			spans := tracetest.NewSpanRecorder()
 			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
-				FetchCooldown: 10 * time.Millisecond, DocumentGrace: time.Hour,
+				FetchCooldown: 10 * time.Millisecond, MarkGrace: time.Hour,
 				TracerProvider: sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))})
 			require.NoError(t, err)
 			f := &fakeDocuments{}

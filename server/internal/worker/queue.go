@@ -55,10 +55,11 @@ type Options struct {
 	// the work of a replica that died (kill -9, lost host) and makes it available again
 	// (default RescueAfter(JobTimeout)). River refuses a value below JobTimeout.
 	RescueAfter time.Duration
-	// DocumentGrace is how long a signed document may stay due (not fetched in-process)
-	// before the leader's sweep hands it to a fetch_document job (default DocumentGrace, or
-	// the job timeout and a minute when that is longer).
-	DocumentGrace time.Duration
+	// MarkGrace is how long a signed document or an event stored PENDING may stay due (not
+	// handled in-process) before the leader's sweep hands it to a fetch_document or
+	// process_event job (default MarkGrace, or the job timeout and a minute when that is
+	// longer).
+	MarkGrace time.Duration
 	// Every job is a span (linked to the span that enqueued it) and is counted and timed.
 	TracerProvider trace.TracerProvider
 	MeterProvider  metric.MeterProvider
@@ -85,18 +86,19 @@ type Queue struct {
 	workers *river.Workers
 	log     *slog.Logger
 	// alarm fires this replica's timers at their deadline (RegisterTimers; nil without).
-	alarm     *alarm
-	stopAlarm context.CancelFunc
-	alarmDone chan struct{}
+	alarm *alarm
 	// documents fetches the signed documents marked due as they commit (RegisterDocuments;
 	// nil without).
-	documents     *fetcher
-	stopDocuments context.CancelFunc
-	documentsDone chan struct{}
-	documentGrace time.Duration
-	jobTimeout    time.Duration
-	meter         metric.Meter
-	tracer        trace.Tracer
+	documents *fetcher
+	// events processes the events stored PENDING as they commit (RegisterEvents; nil
+	// without).
+	events *processor
+	// running are the in-process loops Start started, which Stop stops first.
+	running    []loop
+	markGrace  time.Duration
+	jobTimeout time.Duration
+	meter      metric.Meter
+	tracer     trace.Tracer
 }
 
 // New returns the queue over the database: River's database/sql driver (with pgx LISTEN for
@@ -127,9 +129,9 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if o.RescueAfter <= 0 {
 		o.RescueAfter = RescueAfter(o.JobTimeout)
 	}
-	if o.DocumentGrace <= 0 {
+	if o.MarkGrace <= 0 {
 		// Longer than an in-process download may take (it is bounded by the job timeout).
-		o.DocumentGrace = max(DocumentGrace, o.JobTimeout+time.Minute)
+		o.MarkGrace = max(MarkGrace, o.JobTimeout+time.Minute)
 	}
 	if o.TracerProvider == nil {
 		o.TracerProvider = tracenoop.NewTracerProvider()
@@ -185,7 +187,7 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("River client: %w", err)
 	}
-	return &Queue{client: client, workers: workers, log: log, meter: meter, jobTimeout: o.JobTimeout, documentGrace: o.DocumentGrace,
+	return &Queue{client: client, workers: workers, log: log, meter: meter, jobTimeout: o.JobTimeout, markGrace: o.MarkGrace,
 		tracer: o.TracerProvider.Tracer("github.com/flowhook/flowhook/server/internal/worker")}, nil
 }
 
@@ -240,6 +242,10 @@ func (q *Queue) Committed(jobs []engine.Job) {
 			if q.documents != nil {
 				q.documents.offer(j)
 			}
+		case engine.ProcessEventJob:
+			if q.events != nil {
+				q.events.offer(j)
+			}
 		}
 	}
 }
@@ -249,23 +255,35 @@ func (q *Queue) Start(ctx context.Context) error {
 	if err := q.client.Start(ctx); err != nil {
 		return err
 	}
-	if q.alarm != nil && q.stopAlarm == nil {
-		actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		q.stopAlarm, q.alarmDone = cancel, make(chan struct{})
-		go func() {
-			defer close(q.alarmDone)
-			q.alarm.run(actx)
-		}()
-	}
-	if q.documents != nil && q.stopDocuments == nil {
-		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		q.stopDocuments, q.documentsDone = cancel, make(chan struct{})
-		go func() {
-			defer close(q.documentsDone)
-			q.documents.run(dctx)
-		}()
+	if len(q.running) == 0 {
+		if q.alarm != nil {
+			q.start(ctx, q.alarm.run)
+		}
+		if q.documents != nil {
+			q.start(ctx, q.documents.run)
+		}
+		if q.events != nil {
+			q.start(ctx, q.events.run)
+		}
 	}
 	return nil
+}
+
+// loop is an in-process loop Start started.
+type loop struct {
+	stop context.CancelFunc
+	done chan struct{}
+}
+
+// start runs run in a goroutine until Stop.
+func (q *Queue) start(ctx context.Context, run func(context.Context)) {
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	l := loop{stop: cancel, done: make(chan struct{})}
+	q.running = append(q.running, l)
+	go func() {
+		defer close(l.done)
+		run(lctx)
+	}()
 }
 
 // stopCancelTimeout bounds the wait for jobs whose context Stop cancelled at its deadline.
@@ -277,16 +295,13 @@ const stopCancelTimeout = 10 * time.Second
 // attempt fails and is retried, by any replica, after its backoff. Stop on a queue that was
 // never started does nothing.
 func (q *Queue) Stop(ctx context.Context) error {
-	if q.stopAlarm != nil {
-		// Firings in progress end with their context; their jobs are the guarantee.
-		q.stopAlarm()
-		<-q.alarmDone
+	// Timer firings, fetches and events in progress end with their context; the timers' jobs
+	// and the marks left (the sweeps') are the guarantee.
+	for _, l := range q.running {
+		l.stop()
+		<-l.done
 	}
-	if q.stopDocuments != nil {
-		// Fetches in progress end with their context; the marks left are the sweep's.
-		q.stopDocuments()
-		<-q.documentsDone
-	}
+	q.running = nil
 	err := q.client.Stop(ctx)
 	if err == nil || ctx.Err() == nil {
 		return err

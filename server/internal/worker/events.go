@@ -1,0 +1,207 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// An event stored PENDING (a OneSpan callback to read back, an event whose work item is not
+// coupled yet) is processed in-process as soon as its insert commits (Queue.Committed), not
+// by a River job per event: River's insert, fetch and completion of a job, with the read of
+// the event, cost a third of PostgreSQL's time for a OneSpan completion (see the store's
+// events.go). The mark in the database is the guarantee: what in-process processing cannot
+// finish (ErrRetryLater: the work item is not coupled yet, an earlier callback waits; a
+// failure) is handed to a process_event job at once, which River snoozes and retries as
+// before, and the leader's sweep hands a mark still set after MarkGrace (the replica died,
+// its queue was full) to a job too. So nothing is stranded.
+
+// EventPorts are what the events' in-process processing needs.
+type EventPorts struct {
+	// Process processes an event whose write committed, as that write stored it when given,
+	// else read by its id (engine.External.ProcessCommitted).
+	Process func(ctx context.Context, eventID string, stored *engine.StoredEvent) (engine.Verdict, error)
+	// HandOver gives an event still due its process_event job (store.HandOverEvent).
+	HandOver func(ctx context.Context, eventID string) error
+	// HandOverDue is the sweep's (store.HandOverDueEvents).
+	HandOverDue HandOverFunc
+}
+
+const (
+	// eventWorkers is how many events a replica processes at once: each waits mostly on the
+	// provider's read-back and the database.
+	eventWorkers = 8
+	// eventQueue bounds the events waiting in a replica (and those waiting behind one of
+	// their item); more are left to the sweep.
+	eventQueue = 4096
+	// eventSweepInterval is how often the leader sweeps.
+	eventSweepInterval = time.Minute
+)
+
+// SweepEventsJob is the leader's periodic sweep of the events still due.
+type SweepEventsJob struct{}
+
+func (SweepEventsJob) Kind() string { return "sweep_events" }
+
+// RegisterEvents adds the periodic sweep and the in-process processing that Committed feeds.
+// (The process_event worker itself is Register's.)
+func RegisterEvents(q *Queue, p EventPorts) {
+	river.AddWorker(q.workers, &eventSweepWorker{handOver: p.HandOverDue, grace: q.markGrace})
+	// Not unique by period: a new leader sweeps at once, and a second sweep is harmless.
+	q.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(eventSweepInterval),
+		func() (river.JobArgs, *river.InsertOpts) { return SweepEventsJob{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+	q.events = newProcessor(p, q.log, q.tracer, q.jobTimeout)
+}
+
+type eventSweepWorker struct {
+	river.WorkerDefaults[SweepEventsJob]
+	handOver HandOverFunc
+	grace    time.Duration
+}
+
+func (w *eventSweepWorker) Work(ctx context.Context, _ *river.Job[SweepEventsJob]) error {
+	cutoff := time.Now().Add(-w.grace)
+	for {
+		n, err := w.handOver(ctx, cutoff, handOverBatch)
+		if err != nil || n < handOverBatch {
+			return err
+		}
+	}
+}
+
+// processor processes the events that committed due, eventWorkers at a time, and the events
+// of one work item one after the other, in the order they committed: while one is processed,
+// the next of its item wait behind it (not in the queue, where they would hold a worker).
+type processor struct {
+	p       EventPorts
+	log     *slog.Logger
+	tracer  trace.Tracer
+	timeout time.Duration
+	jobs    chan engine.ProcessEventJob
+	mu      sync.Mutex
+	// busy holds the items with an event queued or being processed, and the events waiting
+	// behind it.
+	busy map[string][]engine.ProcessEventJob
+}
+
+func newProcessor(p EventPorts, log *slog.Logger, tracer trace.Tracer, timeout time.Duration) *processor {
+	return &processor{p: p, log: log, tracer: tracer, timeout: timeout, jobs: make(chan engine.ProcessEventJob, eventQueue),
+		busy: map[string][]engine.ProcessEventJob{}}
+}
+
+// itemOf is the key of an event's work item (its system and external id), or of the event
+// itself when the commit did not give it.
+func itemOf(job engine.ProcessEventJob) string {
+	if ev := job.Event; ev != nil {
+		return ev.Event.System.String() + "\x00" + ev.Event.ExternalID
+	}
+	return job.EventID
+}
+
+// offer queues a committed event, behind the one of its item in progress if there is one;
+// when the queue is full, or the processor is not running, the sweep's job processes it.
+func (pr *processor) offer(job engine.ProcessEventJob) {
+	key := itemOf(job)
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if waiting, ok := pr.busy[key]; ok {
+		if len(waiting) < eventQueue {
+			pr.busy[key] = append(waiting, job)
+		}
+		return
+	}
+	select {
+	case pr.jobs <- job:
+		pr.busy[key] = nil
+	default:
+	}
+}
+
+// next is the event waiting behind the one of its item just processed, if any; when none
+// waits, the item is no longer busy.
+func (pr *processor) next(job engine.ProcessEventJob) (engine.ProcessEventJob, bool) {
+	key := itemOf(job)
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	waiting := pr.busy[key]
+	if len(waiting) == 0 {
+		delete(pr.busy, key)
+		return engine.ProcessEventJob{}, false
+	}
+	pr.busy[key] = waiting[1:]
+	return waiting[0], true
+}
+
+// run processes until ctx ends; what is still queued then is left to the sweep.
+func (pr *processor) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range eventWorkers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case job := <-pr.jobs:
+					for ok := true; ok && ctx.Err() == nil; job, ok = pr.next(job) {
+						pr.process(ctx, job)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// process processes one event; what it cannot finish it hands to a job.
+func (pr *processor) process(ctx context.Context, job engine.ProcessEventJob) {
+	pctx, cancel := context.WithTimeout(ctx, pr.timeout)
+	defer cancel()
+	// The span a job's run would be (River's middleware makes one): the processing's own span
+	// and its Event Log steps are in its trace.
+	pctx, span := pr.tracer.Start(pctx, "process_event", trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String("flowhook.event.id", job.EventID), attribute.String("flowhook.process.path", engine.PathInProcess)))
+	err := pr.try(pctx, job)
+	if err != nil {
+		span.SetAttributes(attribute.Bool("flowhook.handed_over", ctx.Err() == nil))
+		if !errors.Is(err, engine.ErrRetryLater) {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "handed to a job")
+		}
+	}
+	span.End()
+	if err == nil || ctx.Err() != nil {
+		return // done, or stopping: the mark is the sweep's
+	}
+	if !errors.Is(err, engine.ErrRetryLater) {
+		pr.log.WarnContext(ctx, "processing an event failed; a job will retry it", "event_id", job.EventID, "error", err.Error())
+	}
+	hctx, hcancel := context.WithTimeout(ctx, pr.timeout)
+	defer hcancel()
+	if herr := pr.p.HandOver(hctx, job.EventID); herr != nil && ctx.Err() == nil {
+		pr.log.WarnContext(ctx, "handing an event to its job failed; the sweep will", "event_id", job.EventID, "error", herr.Error())
+	}
+}
+
+// try processes the event, a panic becoming its error (and the event a job's), as a job's
+// would.
+func (pr *processor) try(ctx context.Context, job engine.ProcessEventJob) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			pr.log.ErrorContext(ctx, "processing an event panicked", "event_id", job.EventID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrPanic, v)
+		}
+	}()
+	_, err = pr.p.Process(ctx, job.EventID, job.Event)
+	return err
+}

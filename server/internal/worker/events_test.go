@@ -1,0 +1,152 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// fakeEvents records what the events' ports were asked: "e-early" is not ready yet
+// (ErrRetryLater), "e-bad" fails, "e-panic" panics; "e-slow-*" wait for release.
+type fakeEvents struct {
+	mu                       sync.Mutex
+	stored, read, handedOver []string
+	cutoffs                  []time.Time
+	release                  chan struct{}
+}
+
+func (f *fakeEvents) process(ctx context.Context, id string) (engine.Verdict, error) {
+	switch id {
+	case "e-early":
+		return "", engine.ErrRetryLater
+	case "e-bad":
+		return "", errors.New("the provider is down")
+	case "e-panic":
+		panic("a bug")
+	case "e-slow-1":
+		select {
+		case <-f.release:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	return engine.VerdictApplied, nil
+}
+
+func (f *fakeEvents) ports() EventPorts {
+	return EventPorts{
+		Process: func(ctx context.Context, id string, ev *engine.StoredEvent) (engine.Verdict, error) {
+			f.mu.Lock()
+			if ev != nil && ev.ID == id {
+				f.stored = append(f.stored, id)
+			} else {
+				f.read = append(f.read, id)
+			}
+			f.mu.Unlock()
+			return f.process(ctx, id)
+		},
+		HandOver: func(_ context.Context, id string) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.handedOver = append(f.handedOver, id)
+			return nil
+		},
+		HandOverDue: func(_ context.Context, cutoff time.Time, _ int) (int, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.cutoffs = append(f.cutoffs, cutoff)
+			return 0, nil
+		},
+	}
+}
+
+func (f *fakeEvents) wait(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+}
+
+// TestEvents: an event that committed PENDING is processed in-process at once — as stored
+// when the commit gave it, else read by its id; one that cannot be finished (not ready, a
+// failure, a panic) is handed to its job; other jobs are not the processor's. The events of
+// one work item are processed in the order they committed, one at a time. The sweep runs on
+// the leader as the queue starts, with the grace as its cutoff.
+func TestEvents(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.Open(t, d)
+			var logs lockedBuffer
+			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
+				FetchCooldown: 10 * time.Millisecond, MarkGrace: time.Hour})
+			require.NoError(t, err)
+			f := &fakeEvents{release: make(chan struct{})}
+			RegisterEvents(q, f.ports())
+			ctx := context.Background()
+			started := time.Now()
+			require.NoError(t, q.Start(ctx))
+			defer func() { require.NoError(t, q.Stop(ctx)) }()
+
+			item := func(id, external string) engine.ProcessEventJob {
+				return engine.ProcessEventJob{EventID: id, Event: &engine.StoredEvent{ID: id,
+					Event: engine.InboundEvent{System: engine.System{Provider: "ONESPAN"}, ExternalID: external}}}
+			}
+			// Two events of one package: the second waits for the first, however long it takes.
+			q.Committed([]engine.Job{item("e-slow-1", "pkg-1"), item("e-slow-2", "pkg-1"),
+				item("e-1", "pkg-2"), engine.ProcessEventJob{EventID: "e-replayed"},
+				item("e-early", "pkg-3"), item("e-bad", "pkg-4"), item("e-panic", "pkg-5"),
+				engine.CancelWorkItemJob{WorkItemID: "w-other"}})
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.handedOver) })
+				return n == 3
+			}, 20*time.Second, 5*time.Millisecond)
+			f.wait(func() {
+				require.ElementsMatch(t, []string{"e-early", "e-bad", "e-panic"}, f.handedOver, "what could not be finished goes to its job")
+				require.NotContains(t, f.stored, "e-slow-2", "waits for the event of its package before it")
+			})
+			close(f.release)
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.stored) })
+				return n == 6
+			}, 20*time.Second, 5*time.Millisecond)
+			f.wait(func() {
+				require.ElementsMatch(t, []string{"e-slow-1", "e-slow-2", "e-1", "e-early", "e-bad", "e-panic"}, f.stored)
+				require.Less(t, indexOf(f.stored, "e-slow-1"), indexOf(f.stored, "e-slow-2"))
+				require.Equal(t, []string{"e-replayed"}, f.read, "without the event, it is read by its id")
+				require.Len(t, f.handedOver, 3, "finished ones are not handed over")
+			})
+			require.True(t, logs.contains(`"msg":"processing an event panicked"`), logs.String())
+			require.True(t, logs.contains(`"msg":"processing an event failed; a job will retry it"`))
+			require.False(t, logs.contains(`"event_id":"e-early"`), "not ready is not a failure")
+
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.cutoffs) })
+				return n >= 1
+			}, 20*time.Second, 5*time.Millisecond, "the leader sweeps as it starts")
+			f.wait(func() {
+				require.WithinDuration(t, started.Add(-time.Hour), f.cutoffs[0], 5*time.Second, "the grace is the cutoff")
+			})
+		})
+	}
+}
+
+func indexOf(s []string, v string) int { // slices.Index
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
