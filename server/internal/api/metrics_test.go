@@ -95,6 +95,9 @@ func TestMetrics(t *testing.T) {
 		due, ok := scrape(t, b.testBundle, "flowhook_documents_due")
 		return ok && due == 0
 	}, 20*time.Second, 20*time.Millisecond, "flowhook_documents_due is exported and comes back to 0")
+	eventsDue, ok := scrape(t, b.testBundle, "flowhook_events_due")
+	require.True(t, ok, "flowhook_events_due is exported")
+	require.Zero(t, eventsDue, "no event waits in-process")
 	_, err = b.starter.instances.GetSignedDocument(context.Background(), connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
 	require.NoError(t, err, "its document was kept")
 	require.Eventually(t, func() bool {

@@ -20,6 +20,8 @@ type routeStore struct {
 	events []engine.StoredEvent // in the order stored
 	// gate, when set, is called as InsertEventApplied begins.
 	gate func()
+	// gets counts GetEvent's calls.
+	gets int
 }
 
 func (s *routeStore) WorkItemByExternal(_ context.Context, sys engine.System, externalID string) (engine.WorkItem, error) {
@@ -82,12 +84,20 @@ func (s *routeStore) InsertEventApplied(_ context.Context, ev engine.StoredEvent
 func (s *routeStore) GetEvent(_ context.Context, id string) (engine.StoredEvent, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.gets++
 	for _, e := range s.events {
 		if e.ID == id {
 			return e, nil
 		}
 	}
 	return engine.StoredEvent{}, fmt.Errorf("%w: event %s", engine.ErrNotFound, id)
+}
+
+// eventReads is how many times GetEvent was called.
+func (s *routeStore) eventReads() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gets
 }
 
 func (s *routeStore) EarlierPending(context.Context, engine.StoredEvent) (bool, error) {
@@ -504,6 +514,45 @@ func TestEarlyEventIsAppliedByItsJob(t *testing.T) {
 	require.Equal(t, []engine.Job{engine.FetchDocumentJob{WorkItemID: wi.ID}}, b.store.takeJobs())
 	// The first instance was never touched.
 	require.Equal(t, b.instance, b.stored(t, b.instance.ID))
+}
+
+// TestCommittedEventIsProcessedAsStored: an event handed to in-process processing with its
+// write's copy is not read again; without one, it is read; processed, it is applied once and
+// a second run changes nothing. Its verdict is timed on the in-process path.
+func TestCommittedEventIsProcessedAsStored(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupRoute(t, nil)
+	in := b.start(t, "sign_now")
+	wi := b.stored(t, in.ID).WorkItem
+	_, err := b.store.CoupleWorkItem(ctx, wi.ID, "env-2", engine.Activity{Kind: engine.ActivityExternalProgress, ToState: "sign"})
+	require.NoError(t, err)
+	early := func(key, typ string) engine.StoredEvent {
+		t.Helper()
+		// Stored PENDING as a OneSpan callback or an event that lost a race is.
+		ev, created, err := b.inbox.InsertEvent(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: docuSign},
+			Type: typ, ExternalID: "env-2", DedupeKey: key}, Body: []byte(`{}`), ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
+		require.NoError(t, err)
+		require.True(t, created)
+		return ev
+	}
+	progress := early("k-progress", "envelope-delivered")
+	gets := b.inbox.eventReads()
+	v, err := b.external.ProcessCommitted(ctx, progress.ID, &progress)
+	require.NoError(t, err)
+	require.Equal(t, engine.VerdictProgress, v)
+	require.Equal(t, gets, b.inbox.eventReads(), "processed as stored: not read again")
+
+	done := early("k-done", "envelope-completed")
+	v, err = b.external.ProcessCommitted(ctx, done.ID, nil)
+	require.NoError(t, err)
+	require.Equal(t, engine.VerdictApplied, v)
+	require.Equal(t, gets+1, b.inbox.eventReads(), "without the write's copy it is read")
+	require.Equal(t, engine.StatusCompleted, b.stored(t, in.ID).Status)
+	v, err = b.external.ProcessCommitted(ctx, done.ID, &done)
+	require.NoError(t, err)
+	require.Equal(t, engine.VerdictApplied, v, "a second run finds it applied and changes nothing")
+	require.Equal(t, 1, b.inbox.event(t, "k-done").Attempts)
 }
 
 // TestFinishedFetchesOnlyKeptDocuments: finishing a DocuSign envelope enqueues the download of
