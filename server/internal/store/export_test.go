@@ -81,3 +81,14 @@ func WriteTransition(s *Store, ev engine.StoredEvent, r engine.EventResult) (boo
 
 // WriteBatchSQL is the group commit's statement on PostgreSQL, for tests of its plan.
 const WriteBatchSQL = writeBatchSQL
+
+// FinishTransition saves a transitional result of a stored event with the one statement of
+// finishTransition (PostgreSQL), without falling back: its error says when the statement
+// failed.
+func FinishTransition(s *Store, r engine.EventResult) error {
+	eid, err := uuid.Parse(r.EventID)
+	if err != nil {
+		return err
+	}
+	return translate(s.finishTransition(context.Background(), eid, r))
+}

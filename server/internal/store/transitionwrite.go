@@ -336,3 +336,128 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 	row.FormData = form
 	return instanceFromRow(&row)
 }
+
+// finishSQL is FinishEvent of a transitional result (PostgreSQL) in one statement: the event
+// stored PENDING earlier takes the place of transitionSQL's new one. Its CTEs:
+//
+//   - d: the event, locked, if it is still PENDING (else another run saved its result);
+//   - wl, i, w, acts: as transitionSQL's (the work item locked at its revision, the instance
+//     updated at its revision, then the work item and the activities);
+//   - e: the event's verdict and result saved, its attempt counted and its mark cleared, only
+//     when i updated the instance.
+//
+// So it saves everything or nothing, as the transaction did: a result decided on a reading
+// that is no longer current, or an event processed meanwhile, writes nothing (ErrConflict).
+const finishSQL = `WITH d AS (
+  SELECT id FROM webhook_events WHERE id = $1::uuid AND verdict = 'PENDING' FOR UPDATE
+), wl AS (
+  SELECT w.id FROM work_items AS w WHERE w.id = $7::uuid AND w.revision = $8::bigint FOR UPDATE
+), i AS (
+  %s
+), w AS (
+  UPDATE work_items AS w SET status = $9::text, provider_status = $10::text, updated_at = $11::timestamptz,
+    revision = w.revision + 1, outcome = COALESCE($12::text, w.outcome),
+    last_event_at = COALESCE($13::timestamptz, w.last_event_at), resolved_at = COALESCE($14::timestamptz, w.resolved_at),
+    document_due_at = COALESCE($30::timestamptz, w.document_due_at)
+  WHERE w.id = $7::uuid AND EXISTS (SELECT 1 FROM i)
+  RETURNING w.id
+), e AS (
+  UPDATE webhook_events SET verdict = $2::text, verdict_reason = $3::text, instance_id = $4::text,
+    work_item_id = $5::text, processed_at = $6::timestamptz, attempts = attempts + 1, due_at = NULL
+  WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM w)
+  RETURNING id
+), acts AS (
+  INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
+    assignee_user_id, assignee_group_id, details, message, created_at)
+  SELECT y.id, y.instance_id, i.activity_seq - $15::bigint + y.ord + 1, y.kind, y.actor_id, y.from_state, y.to_state,
+    y.transition_key, y.assignee_user_id, y.assignee_group_id, y.details, y.message, y.created_at
+  FROM unnest($16::uuid[], $17::uuid[], $18::uuid[], $19::int[], $20::text[], $21::text[], $22::text[],
+    $23::text[], $24::text[], $25::text[], $26::text[], $27::jsonb[], $28::text[], $29::timestamptz[])
+    AS y(event_id, id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key,
+      assignee_user_id, assignee_group_id, details, message, created_at)
+  CROSS JOIN i
+)
+SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
+
+var finishStatement = &statement{text: finishSQL}
+
+// finishTransition is FinishEvent of a transitional result on PostgreSQL: one statement on
+// the writes pool (in a transaction with River's insert when the result has jobs besides its
+// document). errNotWritten asks for the transaction.
+func (s *Store) finishTransition(ctx context.Context, eid uuid.UUID, r engine.EventResult) error {
+	jobs, due := documentsDue(r.Effects.Jobs)
+	var dueAt *time.Time
+	for _, id := range due {
+		if id.String() != r.WorkItem.ID {
+			return fmt.Errorf("%w: a document due for another work item", errNotWritten)
+		}
+		t := dbTime(now())
+		dueAt = &t
+	}
+	var conflict error
+	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
+		applied, pending, err := s.finishOn(ctx, q, eid, r, dueAt)
+		switch {
+		case err != nil:
+			return nil, err
+		case !pending:
+			conflict = fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
+		case !applied:
+			conflict = fmt.Errorf("%w: the work item or instance changed concurrently; read them again", engine.ErrConflict)
+		default:
+			return jobs, nil
+		}
+		return nil, conflict // nothing was written: the transaction, if any, rolls back nothing
+	})
+	if conflict != nil {
+		return conflict
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNotWritten, err)
+	}
+	if len(due) > 0 {
+		wi := *r.WorkItem // as written: the in-process fetch need not read it
+		s.committed(nil, engine.FetchDocumentJob{WorkItemID: wi.ID, Item: &wi})
+	}
+	return nil
+}
+
+// finishOn runs finishStatement on q: pending says the event was still PENDING, applied that
+// the result was written.
+func (s *Store) finishOn(ctx context.Context, q querier, eid uuid.UUID, r engine.EventResult, documentDue *time.Time) (applied, pending bool, err error) {
+	iid, err := uuid.Parse(r.InstanceID)
+	if err != nil {
+		return false, false, err
+	}
+	u, err := instanceUpdate(s.db.Client, s.entDialect(), iid, *r.Instance, r.InstanceRevision, len(r.Activities))
+	if err != nil {
+		return false, false, err
+	}
+	u.Where(entsql.ExprP("EXISTS (SELECT 1 FROM wl) AND EXISTS (SELECT 1 FROM d)"))
+	update, updateArgs := u.Query()
+	w := r.WorkItem
+	wid, err := uuid.Parse(w.ID)
+	if err != nil {
+		return false, false, err
+	}
+	var outcome *string
+	if w.Outcome.Valid() {
+		o := w.Outcome.String()
+		outcome = &o
+	}
+	var acts activityRows
+	for _, a := range r.Activities {
+		if err := acts.add(eid, iid, a); err != nil {
+			return false, false, err
+		}
+	}
+	args := []any{[16]byte(eid), string(r.Verdict), r.Reason, r.InstanceID, r.WorkItemID, dbTime(now()),
+		[16]byte(wid), w.Revision, string(w.Status), w.ProviderStatus, dbTime(w.UpdatedAt), outcome,
+		dbTimePtr(w.LastEventAt), dbTimePtr(w.ResolvedAt), int64(len(r.Activities))}
+	args = append(append(args, acts.args()...), documentDue)
+	ids, err := taggedIDs(q.QueryContext(ctx, finishStatement.with(update, len(updateArgs)), append(updateArgs, args...)...))
+	if err != nil {
+		return false, false, err
+	}
+	return ids["e"][eid], ids["d"][eid], nil
+}

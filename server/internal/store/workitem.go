@@ -394,6 +394,12 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 	if err != nil {
 		return err
 	}
+	if s.db.Dialect == Postgres && r.Instance != nil && r.WorkItem != nil && r.InstanceID != "" && onlyJobs(r.Effects) {
+		// One statement (transitionwrite.go); one it could not write goes the long way.
+		if err := s.finishTransition(ctx, eid, r); !errors.Is(err, errNotWritten) {
+			return translate(err)
+		}
+	}
 	return translate(s.inTx(ctx, func(tx txn) error {
 		n, err := tx.WebhookEvent.Update().Where(webhookevent.ID(eid), webhookevent.VerdictEQ(webhookevent.VerdictPENDING)).
 			SetVerdict(webhookevent.Verdict(r.Verdict)).SetVerdictReason(r.Reason).

@@ -1,0 +1,171 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
+)
+
+// TestFinishTransition: the result of an event stored PENDING that moves its instance (a
+// OneSpan completion read back; on PostgreSQL one statement, finishTransition; on SQLite a
+// transaction) moves the work item and the instance together, saves the event's verdict,
+// counts its attempt, clears its mark and enqueues the result's jobs; saved again, or decided
+// on an instance or a work item that has moved on, it writes nothing and answers ErrConflict;
+// racing runs save it once.
+func TestFinishTransition(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			finish := func(r engine.EventResult) error {
+				if d == store.Postgres {
+					return store.FinishTransition(f.st, r) // no fallback: a failing statement fails the test
+				}
+				return f.st.FinishEvent(ctx, r)
+			}
+			// completed is an event stored PENDING for inst's package, and its result as decided.
+			completed := func(inst engine.Instance, wi engine.WorkItem, jobs ...engine.Job) (engine.StoredEvent, engine.EventResult) {
+				ev := coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
+				now := time.Now()
+				w := wi
+				w.Status, w.ProviderStatus, w.Outcome, w.UpdatedAt, w.ResolvedAt, w.LastEventAt = engine.WorkItemResolved, "completed",
+					engine.OutcomeFinished, now, &now, &now
+				moved := inst
+				moved.StateKey, moved.Status, moved.System, moved.ExternalID, moved.EndedAt, moved.UpdatedAt = "done",
+					engine.StatusCompleted, engine.System{}, "", &now, now
+				return ev, engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictApplied, Reason: "finished", InstanceID: inst.ID,
+					WorkItemID: wi.ID, WorkItem: &w, Instance: &moved, InstanceRevision: inst.Revision,
+					Activities: []engine.Activity{
+						{Kind: engine.ActivityOutcome, FromState: "sign", ToState: "sign", Message: "envelope completed", CreatedAt: now},
+						{Kind: engine.ActivityTransition, FromState: "sign", ToState: "done", TransitionKey: "finished", CreatedAt: now},
+					},
+					Effects: engine.Effects{Jobs: jobs}}
+			}
+			unchanged := func(inst engine.Instance, wi engine.WorkItem, ev engine.StoredEvent) {
+				t.Helper()
+				got, err := f.st.GetInstance(ctx, inst.ID)
+				require.NoError(t, err)
+				require.Equal(t, inst.Revision, got.Revision)
+				gotWI, err := f.st.GetWorkItem(ctx, wi.ID)
+				require.NoError(t, err)
+				require.Equal(t, wi.Revision, gotWI.Revision)
+				stored, err := f.st.GetEvent(ctx, ev.ID)
+				require.NoError(t, err)
+				require.Equal(t, engine.VerdictPending, stored.Verdict)
+				require.Zero(t, stored.Attempts)
+				acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+				require.NoError(t, err)
+				require.Len(t, acts, 1, "the coupling's alone")
+			}
+
+			for _, kind := range []string{"", "river", "document"} {
+				inst, wi := f.coupled(t, "env-"+engine.NewIDAt(time.Now()))
+				var jobs, river []engine.Job
+				switch kind {
+				case "river":
+					jobs = []engine.Job{engine.CancelWorkItemJob{WorkItemID: wi.ID, Reason: "test"}}
+					river = jobs
+				case "document":
+					jobs = []engine.Job{engine.FetchDocumentJob{WorkItemID: wi.ID}}
+				}
+				ev, r := completed(inst, wi, jobs...)
+				jobsBefore := len(f.jobs.all())
+				docsBefore, err := f.st.DocumentsDue(ctx)
+				require.NoError(t, err)
+				require.NoError(t, finish(r), kind)
+
+				got, err := f.st.GetInstance(ctx, inst.ID)
+				require.NoError(t, err)
+				require.Equal(t, inst.Revision+1, got.Revision)
+				require.Equal(t, engine.StatusCompleted, got.Status)
+				require.Equal(t, "done", got.StateKey)
+				gotWI, err := f.st.GetWorkItem(ctx, wi.ID)
+				require.NoError(t, err)
+				require.Equal(t, wi.Revision+1, gotWI.Revision)
+				require.Equal(t, engine.OutcomeFinished, gotWI.Outcome)
+				stored, err := f.st.GetEvent(ctx, ev.ID)
+				require.NoError(t, err)
+				require.Equal(t, engine.VerdictApplied, stored.Verdict)
+				require.Equal(t, "finished", stored.Reason)
+				require.Equal(t, inst.ID, stored.InstanceID)
+				require.Equal(t, wi.ID, stored.WorkItemID)
+				require.EqualValues(t, 1, stored.Attempts)
+				require.NotNil(t, stored.ProcessedAt)
+				acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+				require.NoError(t, err)
+				require.Len(t, acts, 3, "the coupling's, then the result's two")
+				for i, a := range acts {
+					require.EqualValues(t, i+1, a.Seq)
+				}
+				sameJobs(t, river, f.jobs.all()[jobsBefore:], "the result's River jobs, enqueued with it")
+				docs, err := f.st.DocumentsDue(ctx)
+				require.NoError(t, err)
+				if kind == "document" {
+					require.Equal(t, docsBefore+1, docs, "the document is marked due with the result")
+				} else {
+					require.Equal(t, docsBefore, docs)
+				}
+				eventsDue, err := f.st.EventsDue(ctx)
+				require.NoError(t, err)
+				require.Zero(t, eventsDue, "the event's mark is cleared")
+
+				// Saved again (a second run): nothing more.
+				require.ErrorIs(t, finish(r), engine.ErrConflict)
+				again, err := f.st.GetInstance(ctx, inst.ID)
+				require.NoError(t, err)
+				require.Equal(t, got.Revision, again.Revision)
+				sameJobs(t, river, f.jobs.all()[jobsBefore:], "nothing more enqueued")
+			}
+
+			// Decided on a reading that is no longer current: nothing is written.
+			inst, wi := f.coupled(t, "env-stale")
+			ev, r := completed(inst, wi)
+			r.InstanceRevision = inst.Revision - 1
+			require.ErrorIs(t, finish(r), engine.ErrConflict)
+			unchanged(inst, wi, ev)
+			ev, r = completed(inst, wi)
+			stale := *r.WorkItem
+			stale.Revision = wi.Revision - 1
+			r.WorkItem = &stale
+			require.ErrorIs(t, finish(r), engine.ErrConflict)
+			unchanged(inst, wi, ev)
+
+			// Racing runs of one event's processing: saved once, the others conflict.
+			inst, wi = f.coupled(t, "env-racing")
+			_, r = completed(inst, wi)
+			var wg sync.WaitGroup
+			var saved atomic.Int32
+			start := make(chan struct{})
+			for range 8 {
+				wg.Go(func() {
+					<-start
+					err := finish(r)
+					if err != nil && !errors.Is(err, engine.ErrConflict) {
+						assert.NoError(t, err)
+					}
+					if err == nil {
+						saved.Add(1)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			require.EqualValues(t, 1, saved.Load())
+			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts, 3, "the coupling's and the completion's two, once")
+		})
+	}
+}
