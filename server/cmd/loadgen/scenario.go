@@ -58,7 +58,7 @@ func (b *bench) scenario(name string) scenario {
 			note: "envelope-sent (progress) for coupled envelopes; inline: 200 after the event commits"}
 	case "ingest-onespan":
 		return scenario{name: name, consumes: true, prepare: external("onespan"), do: b.oneSpanCallback("PACKAGE_COMPLETE"),
-			note: "PACKAGE_COMPLETE for coupled packages still SENT at the fake: 200 once stored PENDING; the job reads the package back, unconfirmed: nothing moves"}
+			note: "PACKAGE_COMPLETE for coupled packages still SENT at the fake: 200 once stored PENDING; processing (in-process) reads the package back, unconfirmed: nothing moves"}
 	case "ingest-connector":
 		return scenario{name: name, prepare: pool("connector"), do: b.connectorEvent("ticket.commented"),
 			note: "ticket.commented (progress) for coupled tickets; inline: 200 after the event commits"}
@@ -68,7 +68,7 @@ func (b *bench) scenario(name string) scenario {
 			note: "envelope-completed; applied inline: the 200 comes after the transition commits, so latency = webhook → transition; the time includes fetching the signed documents"}
 	case "transition-onespan":
 		return scenario{name: name, consumes: true, prepare: external("onespan"), do: b.oneSpanComplete,
-			moved: completed(b.external["onespan"]), settles: b.documentsFetched, note: "the fake completes the package and posts its callbacks (200 = stored PENDING); a job reads the package back and moves the instance: latency runs until GetInstance sees it COMPLETED (polled from 4/5 of the typical time, then every 5 ms)"}
+			moved: completed(b.external["onespan"]), settles: b.documentsFetched, note: "the fake completes the package and posts its callbacks (200 = stored PENDING); processing (in-process once stored) reads the package back and moves the instance: latency runs until GetInstance sees it COMPLETED (polled from 4/5 of the typical time, then every 5 ms)"}
 	case "transition-connector":
 		return scenario{name: name, consumes: true, prepare: external("connector"), do: b.connectorEvent("ticket.resolved"),
 			moved: completed(b.external["connector"]), note: "ticket.resolved; applied inline: the 200 comes after the transition commits"}
