@@ -8,8 +8,9 @@
 #      PostgreSQL, with its profiles on a debug listener (BENCH_PROFILE=1 saves a CPU profile
 #      of the load into BENCH_OUT).
 #   3. server/cmd/loadgen drives it through the real HTTP endpoints (signed webhooks of real
-#      coupled work items, StartInstance/TakeTransition, the lists), closed loop and paced,
-#      and reports rates, p50/p99/p99.9 and the CPU per request of flowhook and PostgreSQL.
+#      coupled work items, StartInstance/TakeTransition, the lists), closed loop and paced (each
+#      rate for at least 300 requests, so that its p99 is not one request), and reports rates,
+#      p50/p99/p99.9 and the CPU per request of flowhook and PostgreSQL.
 #   4. The same with 2 and 3 replicas on one database (BENCH_REPLICAS="2 3"), requests round
 #      robin, for the webhook, start and take scenarios.
 #   5. pgbench runs again; the ratios are to the mean of the two pgbench runs.
@@ -108,7 +109,7 @@ fi
 echo "bench: loadgen against one flowhook (pid $server_pid), closed loop, $WORKERS workers, ${SECONDS_EACH}s a scenario"
 loadgen -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -pool-max "$POOL" -json "$OUT/closed.json" | tee "$OUT/closed.txt"
 echo "bench: loadgen, paced (open loop): webhook → transition at each rate"
-loadgen -scenario transition-docusign -sweep "$SWEEP" -duration "${SECONDS_EACH}s" -svg "$OUT/latency.svg" -json "$OUT/open.json" | tee "$OUT/open.txt"
+loadgen -scenario transition-docusign -sweep "$SWEEP" -duration "${SECONDS_EACH}s" -min-requests 300 -svg "$OUT/latency.svg" -json "$OUT/open.json" | tee "$OUT/open.txt"
 [ -z "${profile_pid:-}" ] || wait "$profile_pid"
 replica_files=()
 for n in ${BENCH_REPLICAS:-2 3}; do

@@ -283,6 +283,17 @@ func TestFlags(t *testing.T) {
 	require.ErrorContains(t, err, "name one -scenario")
 	_, err = parseFlags([]string{"-key", "k", "-scenario", "nope"}, &stderr)
 	require.ErrorContains(t, err, "unknown")
+	_, err = parseFlags([]string{"-key", "k", "-min-requests", "-1"}, &stderr)
+	require.ErrorContains(t, err, "-min-requests")
+
+	// -min-requests stretches a paced run at a low rate, not a fast one, nor a closed loop.
+	cfg, err = parseFlags([]string{"-key", "k", "-scenario", "take", "-sweep", "10,1000", "-duration", "10s", "-min-requests", "300"}, &stderr)
+	require.NoError(t, err)
+	require.Equal(t, 30*time.Second, cfg.openDuration(10))
+	require.Equal(t, 10*time.Second, cfg.openDuration(1000))
+	cfg, err = parseFlags([]string{"-key", "k", "-duration", "10s", "-min-requests", "300"}, &stderr)
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Second, cfg.openDuration(cfg.Rate), "closed loop")
 }
 
 // TestSweepSVG: the plot has both series, a point per rate and labelled axes.

@@ -90,6 +90,9 @@ type config struct {
 	MaxInflight int
 	MaxLag      time.Duration // open loop: a send this late is dropped
 	Sweep       []float64
+	// MinRequests stretches an open-loop run at a low rate to at least this many requests
+	// (the 99th percentile of 100 is one request: a few hundred make it a percentile).
+	MinRequests int
 	SVG         string
 	JSON        string
 	PoolMax     int // items prepared for a scenario that uses one per request
@@ -153,6 +156,9 @@ func (c config) validate() error {
 	if len(c.Sweep) > 0 && len(c.Scenarios) != 1 {
 		errs = append(errs, errors.New("-sweep: name one -scenario"))
 	}
+	if c.MinRequests < 0 || c.MinRequests > 100000 {
+		errs = append(errs, errors.New("-min-requests: want 0 to 100000"))
+	}
 	if c.SVG != "" && len(c.Sweep) == 0 {
 		errs = append(errs, errors.New("-svg: needs -sweep"))
 	}
@@ -203,6 +209,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.MaxInflight, "max-inflight", c.MaxInflight, "open loop: requests outstanding at most; a send waits for a slot, its wait counted as latency")
 	fs.DurationVar(&c.MaxLag, "max-lag", c.MaxLag, "open loop: a send that could not start this long after its intended time is dropped")
 	fs.StringVar(&sweep, "sweep", "", "open loop at each rate (comma separated, per second) for one -scenario")
+	fs.IntVar(&c.MinRequests, "min-requests", 0, "open loop: run each rate at least long enough for this many requests (a p99 of 100 requests is one request)")
 	fs.StringVar(&c.SVG, "svg", "", "with -sweep: write a plot of p50 and p99 latency against offered load")
 	fs.StringVar(&c.JSON, "json", "", "write every row to this file as JSON")
 	fs.IntVar(&c.PoolMax, "pool-max", c.PoolMax, "at most this many items prepared for a scenario that uses one per request (transition, take)")

@@ -46,12 +46,12 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 	printHeader(out)
 	var runErr error
 	for _, name := range cfg.Scenarios {
-		shapes := []shape{{open: cfg.Mode == "open", workers: cfg.Workers, rate: cfg.Rate, duration: cfg.Duration,
+		shapes := []shape{{open: cfg.Mode == "open", workers: cfg.Workers, rate: cfg.Rate, duration: cfg.openDuration(cfg.Rate),
 			count: cfg.Count, maxInflight: cfg.MaxInflight, maxLag: cfg.MaxLag}}
 		if len(cfg.Sweep) > 0 {
 			shapes = shapes[:0]
 			for _, r := range cfg.Sweep {
-				shapes = append(shapes, shape{open: true, rate: r, duration: cfg.Duration, count: cfg.Count, maxInflight: cfg.MaxInflight, maxLag: cfg.MaxLag})
+				shapes = append(shapes, shape{open: true, rate: r, duration: cfg.openDuration(r), count: cfg.Count, maxInflight: cfg.MaxInflight, maxLag: cfg.MaxLag})
 			}
 		}
 		for _, s := range shapes {
@@ -85,6 +85,15 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 		runErr = ctx.Err()
 	}
 	return rows, runErr
+}
+
+// openDuration is how long an open-loop run at rate lasts: -duration, or long enough for
+// -min-requests.
+func (c config) openDuration(rate float64) time.Duration {
+	if c.Mode != "open" && len(c.Sweep) == 0 || c.MinRequests == 0 || rate <= 0 {
+		return c.Duration
+	}
+	return max(c.Duration, time.Duration(math.Ceil(float64(c.MinRequests)/rate*float64(time.Second))))
 }
 
 // runScenario prepares sc's items, runs it in shape s between two CPU samples, and checks
