@@ -46,7 +46,7 @@ func TestEventLeftDueIsProcessedLater(t *testing.T) {
 		require.NoError(t, db.Close())
 
 		cfg := b.cfg
-		cfg.MarkGrace = time.Millisecond // the replica's sweep takes the mark at once
+		cfg.MarkGrace = time.Millisecond                    // the replica's sweep takes the mark at once
 		tel, err := telemetry.New(noop.NewTracerProvider()) // its /metrics
 		require.NoError(t, err)
 		r := serveWith(t, cfg, tel)
