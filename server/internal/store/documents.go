@@ -197,38 +197,16 @@ func clearDocumentDue(ctx context.Context, db interface {
 // transaction holds is skipped, not waited for. From then on River runs the fetch and retries
 // it with backoff.
 func (s *Store) HandOverDueDocuments(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	if s.jobs == nil {
-		return 0, errors.New("store: background jobs are not configured")
-	}
-	n := 0
-	err := s.inTx(ctx, func(tx txn) error {
-		q := tx.WorkItem.Query().Where(workitem.DocumentDueAtLT(dbTime(cutoff))).
-			Order(workitem.ByDocumentDueAt(), workitem.ByID()).Limit(limit)
-		if tx.locks {
-			q = q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
-		}
-		ids, err := q.IDs(ctx)
-		if err != nil || len(ids) == 0 {
-			return err
-		}
-		in := make([]any, len(ids))
-		jobs := make([]engine.Job, len(ids))
-		for i, id := range ids {
-			in[i], jobs[i] = id, engine.FetchDocumentJob{WorkItemID: id.String()}
-		}
-		query, args := entsql.Dialect(tx.dialect).Update(workitem.Table).SetNull(workitem.FieldDocumentDueAt).
-			Where(entsql.In(workitem.FieldID, in...)).Query()
-		if _, err := tx.sql.ExecContext(ctx, query, args...); err != nil {
-			return err
-		}
-		// River's insert itself: enqueue would turn the jobs back into marks.
-		if err := s.jobs.InsertTx(ctx, tx.sql, jobs...); err != nil {
-			return fmt.Errorf("enqueue fetch_document: %w", err)
-		}
-		n = len(ids)
-		return nil
-	})
-	return n, translate(err)
+	return s.handOverMarks(ctx, workitem.Table, workitem.FieldDocumentDueAt,
+		func(id uuid.UUID) engine.Job { return engine.FetchDocumentJob{WorkItemID: id.String()} },
+		func(tx txn) ([]uuid.UUID, error) {
+			q := tx.WorkItem.Query().Where(workitem.DocumentDueAtLT(dbTime(cutoff))).
+				Order(workitem.ByDocumentDueAt(), workitem.ByID()).Limit(limit)
+			if tx.locks {
+				q = q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
+			}
+			return q.IDs(ctx)
+		})
 }
 
 // DocumentsDue counts the work items whose document is still due (fetched neither in-process

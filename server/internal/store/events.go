@@ -90,9 +90,17 @@ func (s *Store) HandOverDueEvents(ctx context.Context, cutoff time.Time, limit i
 	})
 }
 
-// handOverEvents clears the marks of the events pick finds and inserts their jobs, in one
-// transaction.
+// handOverEvents hands the events pick finds (still due) to process_event jobs.
 func (s *Store) handOverEvents(ctx context.Context, pick func(tx txn) ([]uuid.UUID, error)) (int, error) {
+	return s.handOverMarks(ctx, webhookevent.Table, webhookevent.FieldDueAt,
+		func(id uuid.UUID) engine.Job { return engine.ProcessEventJob{EventID: id.String()} }, pick)
+}
+
+// handOverMarks clears the marks (column of table) of the rows pick finds and inserts a job
+// for each into River itself (enqueue would turn them back into marks), in one transaction,
+// and says how many it handed over.
+func (s *Store) handOverMarks(ctx context.Context, table, column string, job func(uuid.UUID) engine.Job,
+	pick func(tx txn) ([]uuid.UUID, error)) (int, error) {
 	if s.jobs == nil {
 		return 0, errors.New("store: background jobs are not configured")
 	}
@@ -105,16 +113,14 @@ func (s *Store) handOverEvents(ctx context.Context, pick func(tx txn) ([]uuid.UU
 		in := make([]any, len(ids))
 		jobs := make([]engine.Job, len(ids))
 		for i, id := range ids {
-			in[i], jobs[i] = id, engine.ProcessEventJob{EventID: id.String()}
+			in[i], jobs[i] = id, job(id)
 		}
-		query, args := entsql.Dialect(tx.dialect).Update(webhookevent.Table).SetNull(webhookevent.FieldDueAt).
-			Where(entsql.In(webhookevent.FieldID, in...)).Query()
+		query, args := entsql.Dialect(tx.dialect).Update(table).SetNull(column).Where(entsql.In("id", in...)).Query()
 		if _, err := tx.sql.ExecContext(ctx, query, args...); err != nil {
 			return err
 		}
-		// River's insert itself: enqueue would turn the jobs back into marks.
 		if err := s.jobs.InsertTx(ctx, tx.sql, jobs...); err != nil {
-			return fmt.Errorf("enqueue process_event: %w", err)
+			return fmt.Errorf("enqueue %s: %w", jobs[0].Kind(), err)
 		}
 		n = len(ids)
 		return nil

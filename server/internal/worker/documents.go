@@ -73,11 +73,7 @@ func (SweepDocumentsJob) Kind() string { return "sweep_documents" }
 // sweep, and the in-process fetcher that Committed feeds.
 func RegisterDocuments(q *Queue, p DocumentPorts) {
 	river.AddWorker(q.workers, &fetchWorker{fetch: p.Fetch})
-	river.AddWorker(q.workers, &sweepWorker{handOver: p.HandOver, grace: q.markGrace})
-	// Not unique by period, unlike the purge: a new leader (a replica started after another
-	// stopped) sweeps at once, not at the next minute, and a second sweep is harmless.
-	q.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(documentSweepInterval),
-		func() (river.JobArgs, *river.InsertOpts) { return SweepDocumentsJob{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+	addSweep(q, SweepDocumentsJob{}, p.HandOver, documentSweepInterval)
 	q.documents = newFetcher(p, q.log, q.tracer, q.jobTimeout)
 }
 
@@ -90,13 +86,25 @@ func (w *fetchWorker) Work(ctx context.Context, job *river.Job[engine.FetchDocum
 	return w.fetch(ctx, job.Args.WorkItemID)
 }
 
-type sweepWorker struct {
-	river.WorkerDefaults[SweepDocumentsJob]
+// addSweep registers the leader's periodic sweep job of one kind of mark, every interval and as
+// the queue starts. Not unique by period, unlike the purge: a new leader (a replica started
+// after another stopped) sweeps at once, not at the next interval, and a second sweep is
+// harmless.
+func addSweep[T river.JobArgs](q *Queue, job T, handOver HandOverFunc, interval time.Duration) {
+	river.AddWorker(q.workers, &sweepWorker[T]{handOver: handOver, grace: q.markGrace})
+	q.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(interval),
+		func() (river.JobArgs, *river.InsertOpts) { return job, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+}
+
+// sweepWorker is a leader's periodic sweep of marks (documents due, events due): it hands those
+// older than the grace to jobs, batch after batch while they come full.
+type sweepWorker[T river.JobArgs] struct {
+	river.WorkerDefaults[T]
 	handOver HandOverFunc
 	grace    time.Duration
 }
 
-func (w *sweepWorker) Work(ctx context.Context, _ *river.Job[SweepDocumentsJob]) error {
+func (w *sweepWorker[T]) Work(ctx context.Context, _ *river.Job[T]) error {
 	cutoff := time.Now().Add(-w.grace)
 	for {
 		n, err := w.handOver(ctx, cutoff, handOverBatch)

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
@@ -57,27 +56,8 @@ func (SweepEventsJob) Kind() string { return "sweep_events" }
 // RegisterEvents adds the periodic sweep and the in-process processing that Committed feeds.
 // (The process_event worker itself is Register's.)
 func RegisterEvents(q *Queue, p EventPorts) {
-	river.AddWorker(q.workers, &eventSweepWorker{handOver: p.HandOverDue, grace: q.markGrace})
-	// Not unique by period: a new leader sweeps at once, and a second sweep is harmless.
-	q.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(eventSweepInterval),
-		func() (river.JobArgs, *river.InsertOpts) { return SweepEventsJob{}, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
+	addSweep(q, SweepEventsJob{}, p.HandOverDue, eventSweepInterval)
 	q.events = newProcessor(p, q.log, q.tracer, q.jobTimeout)
-}
-
-type eventSweepWorker struct {
-	river.WorkerDefaults[SweepEventsJob]
-	handOver HandOverFunc
-	grace    time.Duration
-}
-
-func (w *eventSweepWorker) Work(ctx context.Context, _ *river.Job[SweepEventsJob]) error {
-	cutoff := time.Now().Add(-w.grace)
-	for {
-		n, err := w.handOver(ctx, cutoff, handOverBatch)
-		if err != nil || n < handOverBatch {
-			return err
-		}
-	}
 }
 
 // processor processes the events that committed due, eventWorkers at a time, and the events
