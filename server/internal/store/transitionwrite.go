@@ -159,16 +159,11 @@ var errNotWritten = errors.New("transition statement failed")
 // in.err. errNotWritten asks for writeAlone.
 func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
 	in.created, in.err = false, nil
-	jobs, due := documentsDue(in.result.Effects.Jobs)
-	var dueAt *time.Time
-	for _, id := range due {
-		if id.String() != in.result.WorkItem.ID {
-			return fmt.Errorf("%w: a document due for another work item", errNotWritten)
-		}
-		t := dbTime(now())
-		dueAt = &t
+	jobs, dueAt, err := documentMark(*in.result)
+	if err != nil {
+		return err
 	}
-	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
+	err = s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
 		if err := s.transitionOn(ctx, q, in, dueAt); err != nil || !in.created {
 			return nil, err
 		}
@@ -178,34 +173,56 @@ func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
 		in.created, in.err = false, nil
 		return fmt.Errorf("%w: %w", errNotWritten, err)
 	}
-	if in.created && len(due) > 0 {
-		wi := *in.result.WorkItem // as written: the in-process fetch need not read it
-		s.committed(nil, engine.FetchDocumentJob{WorkItemID: wi.ID, Item: &wi})
+	if in.created {
+		s.documentCommitted(*in.result, dueAt)
 	}
 	return nil
 }
 
-func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound, documentDue *time.Time) error {
-	r := in.result
+// documentMark separates a transitional result's jobs: those River inserts, and its work
+// item's document fetch, which the statement writes as the mark's time (nil: none).
+// errNotWritten: a fetch for another work item, which the statement cannot mark.
+func documentMark(r engine.EventResult) ([]engine.Job, *time.Time, error) {
+	jobs, due := documentsDue(r.Effects.Jobs)
+	var dueAt *time.Time
+	for _, id := range due {
+		if id.String() != r.WorkItem.ID {
+			return nil, nil, fmt.Errorf("%w: a document due for another work item", errNotWritten)
+		}
+		t := dbTime(now())
+		dueAt = &t
+	}
+	return jobs, dueAt, nil
+}
+
+// documentCommitted tells the fetcher of the document a committed result marked due, with the
+// work item as written, so that it is not read again.
+func (s *Store) documentCommitted(r engine.EventResult, dueAt *time.Time) {
+	if dueAt != nil {
+		wi := *r.WorkItem
+		s.committed(nil, engine.FetchDocumentJob{WorkItemID: wi.ID, Item: &wi})
+	}
+}
+
+// resultArgs are what a transitional result writes, in the order transitionSQL and finishSQL
+// take them after their event's: the instance's conditional UPDATE (ent's builder, $1…$k,
+// written only when wl locked the work item and d found the event), then the work item,
+// the activities' count and rows (of the event eid) and the document's mark.
+func (s *Store) resultArgs(r engine.EventResult, eid uuid.UUID, documentDue *time.Time) (update string, updateArgs, args []any, err error) {
 	iid, err := uuid.Parse(r.InstanceID)
 	if err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	u, err := instanceUpdate(s.db.Client, s.entDialect(), iid, *r.Instance, r.InstanceRevision, len(r.Activities))
 	if err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	u.Where(entsql.ExprP("EXISTS (SELECT 1 FROM wl) AND EXISTS (SELECT 1 FROM d)"))
-	update, updateArgs := u.Query()
-
-	var ev eventRows
-	if err := ev.add(in); err != nil {
-		return err
-	}
+	update, updateArgs = u.Query()
 	w := r.WorkItem
 	wid, err := uuid.Parse(w.ID)
 	if err != nil {
-		return err
+		return "", nil, nil, err
 	}
 	var outcome *string
 	if w.Outcome.Valid() {
@@ -214,16 +231,27 @@ func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound, docume
 	}
 	var acts activityRows
 	for _, a := range r.Activities {
-		if err := acts.add(in.id, iid, a); err != nil {
-			return err
+		if err := acts.add(eid, iid, a); err != nil {
+			return "", nil, nil, err
 		}
 	}
-	args := append(ev.row(0), wid, w.Revision, string(w.Status), w.ProviderStatus, dbTime(w.UpdatedAt), outcome,
-		dbTimePtr(w.LastEventAt), dbTimePtr(w.ResolvedAt), int64(len(r.Activities)))
-	args = append(append(args, acts.args()...), documentDue)
+	args = []any{[16]byte(wid), w.Revision, string(w.Status), w.ProviderStatus, dbTime(w.UpdatedAt), outcome,
+		dbTimePtr(w.LastEventAt), dbTimePtr(w.ResolvedAt), int64(len(r.Activities))}
+	return update, updateArgs, append(append(args, acts.args()...), documentDue), nil
+}
+
+func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound, documentDue *time.Time) error {
+	var ev eventRows
+	if err := ev.add(in); err != nil {
+		return err
+	}
+	update, updateArgs, args, err := s.resultArgs(*in.result, in.id, documentDue)
+	if err != nil {
+		return err
+	}
 	// The instance's UPDATE, built by ent's builder, takes $1…$k; the rest follow it.
 	query := transitionStatement.with(update, len(updateArgs))
-	ids, err := taggedIDs(q.QueryContext(ctx, query, append(updateArgs, args...)...))
+	ids, err := taggedIDs(q.QueryContext(ctx, query, append(append(updateArgs, ev.row(0)...), args...)...))
 	if err != nil {
 		return err
 	}
@@ -385,17 +413,12 @@ var finishStatement = &statement{text: finishSQL}
 // the writes pool (in a transaction with River's insert when the result has jobs besides its
 // document). errNotWritten asks for the transaction.
 func (s *Store) finishTransition(ctx context.Context, eid uuid.UUID, r engine.EventResult) error {
-	jobs, due := documentsDue(r.Effects.Jobs)
-	var dueAt *time.Time
-	for _, id := range due {
-		if id.String() != r.WorkItem.ID {
-			return fmt.Errorf("%w: a document due for another work item", errNotWritten)
-		}
-		t := dbTime(now())
-		dueAt = &t
+	jobs, dueAt, err := documentMark(r)
+	if err != nil {
+		return err
 	}
 	var conflict error
-	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
+	err = s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
 		applied, pending, err := s.finishOn(ctx, q, eid, r, dueAt)
 		switch {
 		case err != nil:
@@ -415,46 +438,18 @@ func (s *Store) finishTransition(ctx context.Context, eid uuid.UUID, r engine.Ev
 	if err != nil {
 		return fmt.Errorf("%w: %w", errNotWritten, err)
 	}
-	if len(due) > 0 {
-		wi := *r.WorkItem // as written: the in-process fetch need not read it
-		s.committed(nil, engine.FetchDocumentJob{WorkItemID: wi.ID, Item: &wi})
-	}
+	s.documentCommitted(r, dueAt)
 	return nil
 }
 
 // finishOn runs finishStatement on q: pending says the event was still PENDING, applied that
 // the result was written.
 func (s *Store) finishOn(ctx context.Context, q querier, eid uuid.UUID, r engine.EventResult, documentDue *time.Time) (applied, pending bool, err error) {
-	iid, err := uuid.Parse(r.InstanceID)
+	update, updateArgs, rest, err := s.resultArgs(r, eid, documentDue)
 	if err != nil {
 		return false, false, err
 	}
-	u, err := instanceUpdate(s.db.Client, s.entDialect(), iid, *r.Instance, r.InstanceRevision, len(r.Activities))
-	if err != nil {
-		return false, false, err
-	}
-	u.Where(entsql.ExprP("EXISTS (SELECT 1 FROM wl) AND EXISTS (SELECT 1 FROM d)"))
-	update, updateArgs := u.Query()
-	w := r.WorkItem
-	wid, err := uuid.Parse(w.ID)
-	if err != nil {
-		return false, false, err
-	}
-	var outcome *string
-	if w.Outcome.Valid() {
-		o := w.Outcome.String()
-		outcome = &o
-	}
-	var acts activityRows
-	for _, a := range r.Activities {
-		if err := acts.add(eid, iid, a); err != nil {
-			return false, false, err
-		}
-	}
-	args := []any{[16]byte(eid), string(r.Verdict), r.Reason, r.InstanceID, r.WorkItemID, dbTime(now()),
-		[16]byte(wid), w.Revision, string(w.Status), w.ProviderStatus, dbTime(w.UpdatedAt), outcome,
-		dbTimePtr(w.LastEventAt), dbTimePtr(w.ResolvedAt), int64(len(r.Activities))}
-	args = append(append(args, acts.args()...), documentDue)
+	args := append([]any{[16]byte(eid), string(r.Verdict), r.Reason, r.InstanceID, r.WorkItemID, dbTime(now())}, rest...)
 	ids, err := taggedIDs(q.QueryContext(ctx, finishStatement.with(update, len(updateArgs)), append(updateArgs, args...)...))
 	if err != nil {
 		return false, false, err
