@@ -3,6 +3,7 @@ package engine_test
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -157,6 +158,20 @@ func (s *memStore) GetInstance(_ context.Context, id string) (engine.Instance, e
 	in, ok := s.instances[id]
 	if !ok {
 		return engine.Instance{}, fmt.Errorf("%w: instance %s", engine.ErrNotFound, id)
+	}
+	return in, nil
+}
+
+func (s *memStore) InstanceWithWorkItem(ctx context.Context, id string) (engine.Instance, error) {
+	in, err := s.GetInstance(ctx, id)
+	if err != nil || in.System.Provider == engine.ProviderUnspecified {
+		return in, err
+	}
+	switch wi, err := s.CurrentWorkItem(ctx, id); {
+	case err == nil:
+		in.WorkItem = &wi
+	case !errors.Is(err, engine.ErrNotFound):
+		return engine.Instance{}, err
 	}
 	return in, nil
 }

@@ -19,6 +19,9 @@ type InstanceStore interface {
 	// InstanceByRequest returns the instance a starter started with a request id.
 	InstanceByRequest(ctx context.Context, startedBy, requestID string) (Instance, error)
 	GetInstance(ctx context.Context, id string) (Instance, error)
+	// InstanceWithWorkItem is GetInstance with the newest work item (Instance.WorkItem) of an
+	// instance coupled to a system, nil when it has none, read together.
+	InstanceWithWorkItem(ctx context.Context, id string) (Instance, error)
 	// UpdateInstance saves in (its revision increased by one), appends the activities and
 	// commits the effects, when the stored revision is still expectedRevision; ErrConflict
 	// otherwise.
@@ -461,20 +464,12 @@ func notRetryable(inst Instance) error {
 
 // Get returns an instance the caller may see.
 func (r *Runner) Get(ctx context.Context, p Principal, id string) (Instance, error) {
-	inst, err := r.instances.GetInstance(ctx, id)
+	inst, err := r.instances.InstanceWithWorkItem(ctx, id)
 	if err != nil {
 		return Instance{}, err
 	}
 	if !r.canSee(ctx, p, inst) {
 		return Instance{}, errNotYours
-	}
-	if inst.System.Provider != ProviderUnspecified {
-		switch wi, err := r.instances.CurrentWorkItem(ctx, inst.ID); {
-		case err == nil:
-			inst.WorkItem = &wi
-		case !errors.Is(err, ErrNotFound):
-			return Instance{}, err
-		}
 	}
 	return inst, nil
 }

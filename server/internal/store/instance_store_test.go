@@ -484,6 +484,15 @@ func TestCurrentWorkItem(t *testing.T) {
 			human := f.newInstance(t, time.Now(), nil)
 			_, err := f.st.CurrentWorkItem(ctx, human.ID)
 			require.ErrorIs(t, err, engine.ErrNotFound)
+			// Read with its work item, an instance coupled to no system has none.
+			read, err := f.st.InstanceWithWorkItem(ctx, human.ID)
+			require.NoError(t, err)
+			require.Nil(t, read.WorkItem)
+			alone, err := f.st.GetInstance(ctx, human.ID)
+			require.NoError(t, err)
+			require.Equal(t, alone, read)
+			_, err = f.st.InstanceWithWorkItem(ctx, engine.NewIDAt(time.Now()))
+			require.ErrorIs(t, err, engine.ErrNotFound)
 
 			inst, first := f.waiting(t, "", "")
 			cur, err := f.st.CurrentWorkItem(ctx, inst.ID)
@@ -506,6 +515,15 @@ func TestCurrentWorkItem(t *testing.T) {
 			require.Equal(t, second.ID, cur.ID)
 			require.Equal(t, engine.System{Provider: "ONESPAN"}, cur.System)
 			require.Equal(t, "sign2", cur.StateKey)
+			// Read together, the instance and its newest work item are what the two reads give.
+			read, err = f.st.InstanceWithWorkItem(ctx, inst.ID)
+			require.NoError(t, err)
+			require.NotNil(t, read.WorkItem)
+			require.Equal(t, cur, *read.WorkItem)
+			alone, err = f.st.GetInstance(ctx, inst.ID)
+			require.NoError(t, err)
+			read.WorkItem = nil
+			require.Equal(t, alone, read)
 
 			// A listing carries each instance's current work item, as GetInstance does.
 			listed, _, _, err := f.st.ListInstances(ctx, engine.InstanceFilter{}, engine.Page{Size: 10})
@@ -516,6 +534,14 @@ func TestCurrentWorkItem(t *testing.T) {
 			require.NotNil(t, byID[inst.ID].WorkItem)
 			require.Equal(t, second.ID, byID[inst.ID].WorkItem.ID)
 			require.Equal(t, engine.WorkItemCreating, byID[inst.ID].WorkItem.Status)
+
+			// A coupled work item's nullable columns (its external id) are read, too.
+			coupledInst, coupledItem := f.coupled(t, "env-read-together")
+			read, err = f.st.InstanceWithWorkItem(ctx, coupledInst.ID)
+			require.NoError(t, err)
+			require.NotNil(t, read.WorkItem)
+			require.Equal(t, coupledItem, *read.WorkItem)
+			require.Equal(t, "env-read-together", read.WorkItem.ExternalID)
 		})
 	}
 }

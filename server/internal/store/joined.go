@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -135,4 +136,87 @@ func instanceColumns(in *ent.Instance, form *[]byte) map[string]any {
 		instance.FieldDeadline: &in.Deadline, instance.FieldFormDataErasedAt: &in.FormDataErasedAt,
 		instance.FieldDocumentsErasedAt: &in.DocumentsErasedAt, instance.FieldActivitySeq: &in.ActivitySeq,
 	}
+}
+
+// InstanceWithWorkItem reads an instance and, while it is coupled to a system, its newest work
+// item (Instance.WorkItem) in one query: GetInstance as callers see it, where it was a read of
+// the instance and one of its work item.
+func (s *Store) InstanceWithWorkItem(ctx context.Context, id string) (engine.Instance, error) {
+	iid, err := parseID("instance", id)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	var (
+		in   ent.Instance
+		form []byte
+		w    ent.WorkItem
+	)
+	// The work item's columns are NULL when the join finds none.
+	item := nullable(inOrder(workItemColumns(&w), workitem.Columns))
+	dest := append(inOrder(instanceColumns(&in, &form), instance.Columns), item.dest...)
+	if err := s.queryRow(ctx, instanceWithWorkItemSQL[s.entDialect()], iid).Scan(dest...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+			return engine.Instance{}, fmt.Errorf("%w: instance %s", engine.ErrNotFound, id)
+		}
+		return engine.Instance{}, translate(err)
+	}
+	in.FormData = form
+	inst, err := instanceFromRow(&in)
+	if err != nil {
+		return engine.Instance{}, err
+	}
+	if item.set() {
+		wi := workItemFromRow(&w)
+		inst.WorkItem = &wi
+	}
+	return inst, nil
+}
+
+// instanceWithWorkItemSQL is InstanceWithWorkItem's query, by dialect: every column of the
+// instance, then every column of its newest work item (a LEFT JOIN on a correlated subquery,
+// which both dialects run; it is not evaluated for an instance coupled to no system).
+var instanceWithWorkItemSQL = byDialect(func(b *entsql.DialectBuilder) string {
+	it, wt, newest := b.Table(instance.Table).As("i"), b.Table(workitem.Table).As("w"), b.Table(workitem.Table).As("n")
+	cols := make([]string, 0, len(instance.Columns)+len(workitem.Columns))
+	for _, c := range instance.Columns {
+		cols = append(cols, it.C(c))
+	}
+	for _, c := range workitem.Columns {
+		cols = append(cols, wt.C(c))
+	}
+	sub, _ := b.Select(newest.C(workitem.FieldID)).From(newest).
+		Where(entsql.ColumnsEQ(newest.C(workitem.FieldInstanceID), it.C(instance.FieldID))).
+		OrderBy(entsql.Desc(newest.C(workitem.FieldCreatedAt)), entsql.Desc(newest.C(workitem.FieldID))).
+		Limit(1).Query()
+	query, _ := b.Select(cols...).From(it).
+		LeftJoin(wt).OnP(entsql.ExprP(fmt.Sprintf("%s IS NOT NULL AND %s = (%s)", it.C(instance.FieldProvider), wt.C(workitem.FieldID), sub))).
+		Where(entsql.EQ(it.C(instance.FieldID), "")).
+		Query()
+	return query
+})
+
+// nullableRow scans columns that may all be NULL (a LEFT JOIN's) into destinations that
+// take no NULL: each *T scans through a **T, copied into the *T when the row has it.
+type nullableRow struct{ into, dest []any }
+
+func nullable(into []any) nullableRow {
+	dest := make([]any, len(into))
+	for i, d := range into {
+		dest[i] = reflect.New(reflect.TypeOf(d)).Interface()
+	}
+	return nullableRow{into: into, dest: dest}
+}
+
+// set copies what was scanned into the destinations and reports whether the row had its
+// first column (the key: NULL when the join found nothing).
+func (n nullableRow) set() bool {
+	if reflect.ValueOf(n.dest[0]).Elem().IsNil() {
+		return false
+	}
+	for i, d := range n.dest {
+		if p := reflect.ValueOf(d).Elem(); !p.IsNil() {
+			reflect.ValueOf(n.into[i]).Elem().Set(p.Elem())
+		}
+	}
+	return true
 }
