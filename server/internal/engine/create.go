@@ -323,14 +323,15 @@ type recentClients interface {
 	RecentClient(ctx context.Context, s System) (ProviderClient, error)
 }
 
-// downloadClient is the client a document's download uses: one checked against its settings a
-// moment ago will do, since a download that fails leaves the document due and a job fetches
-// it later with the settings then current.
-func (c *Creator) downloadClient(ctx context.Context, s System) (ProviderClient, error) {
-	if rc, ok := c.providers.(recentClients); ok {
+// recentClient is the client for work whose failure is retried later with the settings then
+// current — a document's download (the document stays due and a job fetches it) or a status
+// read back for a stored event (the event is handed to a job): a client checked against its
+// settings a moment ago will do, which spares a read of the settings' revision per call.
+func recentClient(ctx context.Context, p Providers, s System) (ProviderClient, error) {
+	if rc, ok := p.(recentClients); ok {
 		return rc.RecentClient(ctx, s)
 	}
-	return c.providers.Client(ctx, s)
+	return p.Client(ctx, s)
 }
 
 // DownloadFor is DownloadDocument for a fetch_document job: of the work item it carries, as
@@ -352,7 +353,7 @@ func (c *Creator) DownloadDocument(ctx context.Context, wi WorkItem) (*SignedDoc
 	if wi.Status != WorkItemResolved || wi.Outcome != OutcomeFinished || wi.ExternalID == "" {
 		return nil, nil
 	}
-	client, err := c.downloadClient(ctx, wi.System)
+	client, err := recentClient(ctx, c.providers, wi.System)
 	if err != nil {
 		return nil, err
 	}

@@ -687,9 +687,10 @@ func (x *External) WorkItemOutcome(ctx context.Context, wi WorkItem, eventType, 
 	return x.outcome(ctx, InboundEvent{System: wi.System, Type: eventType, Reason: reason}, state)
 }
 
-// confirm reads a work item's status back from its system.
+// confirm reads a work item's status back from its system, with a client checked against its
+// settings a moment ago: a read-back that fails is retried by the event's job.
 func (x *External) confirm(ctx context.Context, s System, externalID string) (ExternalStatus, error) {
-	c, err := x.providers.Client(ctx, s)
+	c, err := recentClient(ctx, x.providers, s)
 	if err != nil {
 		return ExternalStatus{}, err
 	}
