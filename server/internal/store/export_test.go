@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/instance"
@@ -91,4 +93,13 @@ func FinishTransition(s *Store, r engine.EventResult) error {
 		return err
 	}
 	return translate(s.finishTransition(context.Background(), eid, r))
+}
+
+// WarmSQL is the statement a new PostgreSQL connection runs first.
+var WarmSQL = warmSQL
+
+// SidePools returns the side pools' database/sql handles and pgx pools, for tests of their
+// sizes.
+func SidePools(db *DB) (writes, batches *sql.DB, writesPool, batchesPool *pgxpool.Pool) {
+	return db.Writes, db.Batches, db.writesPool, db.batchesPool
 }

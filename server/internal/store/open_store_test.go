@@ -1,0 +1,68 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/store"
+)
+
+// TestPostgresSessionsAreReady checks what a new PostgreSQL connection is given before a
+// request uses it: the side pools' connections are open at once and kept, database/sql over
+// them never holds idle a connection that a statement waits for, and the warm-up statement
+// runs against the migrated schema (a table renamed would make it a silent no-op).
+func TestPostgresSessionsAreReady(t *testing.T) {
+	t.Parallel()
+	db := dbtest.Open(t, store.Postgres)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	// Every table the warm-up names exists: it runs without error and finds nothing.
+	var found [5]*int
+	require.NoError(t, db.Pool.QueryRow(ctx, store.WarmSQL, uuid.Nil).Scan(&found[0], &found[1], &found[2], &found[3], &found[4]))
+	require.Equal(t, [5]*int{}, found)
+
+	writes, batches, writesPool, batchesPool := store.SidePools(db)
+	// The side pools open all their connections without waiting for a request.
+	require.Eventually(t, func() bool {
+		return writesPool.Stat().TotalConns() == writesPool.Config().MaxConns &&
+			batchesPool.Stat().TotalConns() == batchesPool.Config().MaxConns
+	}, 10*time.Second, 10*time.Millisecond)
+
+	// Four times as many concurrent statements as connections all complete: database/sql
+	// queues them for its own connections (as many as the pool has) instead of asking the
+	// pool for one that database/sql keeps idle, and keeps every one idle afterwards.
+	for _, side := range []struct {
+		name  string
+		db    *sql.DB
+		conns int
+	}{{"writes", writes, int(writesPool.Config().MaxConns)}, {"batches", batches, int(batchesPool.Config().MaxConns)}} {
+		var wg sync.WaitGroup
+		errs := make(chan error, 4*side.conns)
+		for range 4 * side.conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := side.db.ExecContext(ctx, "SELECT pg_sleep(0.005)")
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err, side.name)
+		}
+		st := side.db.Stats()
+		require.Equal(t, side.conns, st.MaxOpenConnections, side.name)
+		require.LessOrEqual(t, st.OpenConnections, side.conns, side.name)
+		require.Equal(t, st.OpenConnections, st.Idle, "%s: every connection is kept after use", side.name)
+		require.Zero(t, st.MaxIdleClosed, "%s: no connection went back to the pool for want of room", side.name)
+	}
+}
