@@ -27,7 +27,9 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 	hc := &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute}}
 	defer hc.CloseIdleConnections()
 
-	f, err := openFakes(ctx, cfg, &http.Client{Timeout: 2 * time.Minute}, logf)
+	// The fakes' control actions are as concurrent as the requests: their idle connections are
+	// kept too, or each action past the second would open one.
+	f, err := openFakes(ctx, cfg, &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute}}, logf)
 	if err != nil {
 		return nil, err
 	}

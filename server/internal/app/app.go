@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 // the RPCs use.
 func (a *App) mountSandbox(ctx context.Context) error {
 	st := a.store()
-	providers := provider.NewRegistry(st, a.cfg.PublicURL, &http.Client{Timeout: a.cfg.ProviderTimeout}, time.Now, provider.Builtin()...)
+	providers := provider.NewRegistry(st, a.cfg.PublicURL, provider.HTTPClient(a.cfg.ProviderTimeout), time.Now, provider.Builtin()...)
 	sb, err := sandbox.New(sandbox.Options{PublicURL: a.cfg.PublicURL, Providers: providers, Connectors: providers.Connectors(st),
 		CallbackURL: providers.CallbackURL, Log: a.log})
 	if err != nil {
@@ -318,7 +318,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	st := a.store()
 	clock := engine.SystemClock{}
 	security := engine.NewSecurity(st, clock)
-	providers := provider.NewRegistry(st, a.cfg.PublicURL, &http.Client{Timeout: a.cfg.ProviderTimeout}, time.Now, provider.Builtin()...)
+	providers := provider.NewRegistry(st, a.cfg.PublicURL, provider.HTTPClient(a.cfg.ProviderTimeout), time.Now, provider.Builtin()...)
 	connectors := providers.Connectors(st)
 	runner := engine.NewRunner(st, st, clock)
 	runner.Directory = st

@@ -83,6 +83,17 @@ var (
 	_ engine.ProviderSettings = (*Registry)(nil)
 )
 
+// HTTPClient is the client the registry's provider clients share: each request bounded by
+// timeout, and as many idle connections kept per provider host as the in-process fetchers and
+// processors use at once (net/http keeps 2 by default and closes the rest, so with 4
+// downloads and 8 read-backs at a time most calls opened a connection, a TLS handshake
+// against a real provider).
+func HTTPClient(timeout time.Duration) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 32
+	return &http.Client{Timeout: timeout, Transport: t}
+}
+
 // NewRegistry returns a registry of the plugins over the settings store; publicURL is the base
 // of the webhook URLs providers report to.
 func NewRegistry(settings engine.SettingsStore, publicURL string, httpClient *http.Client, now func() time.Time, plugins ...Plugin) *Registry {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -412,4 +415,60 @@ func TestRegistrySettingsBridge(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, rep.OK)
 	require.Contains(t, rep.Message, "not configured")
+}
+
+// TestHTTPClientKeepsConnections checks that the provider clients' HTTP client reuses its
+// connections when requests to one host run concurrently: rounds of 8 at a time (the
+// in-process read-backs' concurrency) open 8 connections in all, not one per request past the
+// second as net/http's default transport does.
+func TestHTTPClientKeepsConnections(t *testing.T) {
+	t.Parallel()
+	var (
+		mu     sync.Mutex
+		opened int
+	)
+	release := make(chan struct{})
+	arrived := make(chan struct{}, 8)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release // all 8 in flight at once, so that each round needs 8 connections
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			opened++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+
+	hc := provider.HTTPClient(10 * time.Second)
+	for range 3 {
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, err := hc.Get(srv.URL)
+				if !assert.NoError(t, err) {
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				assert.Equal(t, http.StatusNoContent, resp.StatusCode)
+			}()
+		}
+		for range 8 {
+			<-arrived
+		}
+		for range 8 {
+			release <- struct{}{}
+		}
+		wg.Wait()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, 8, opened)
 }

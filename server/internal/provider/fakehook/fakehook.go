@@ -139,7 +139,12 @@ func New[M Message](opts Options[M]) *Sender[M] {
 		opts.Timeout = 30 * time.Second
 	}
 	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: opts.Timeout, Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		// Messages are posted to one listener, many at a time: keep as many idle connections
+		// as a busy fake uses (net/http keeps 2 per host by default and closes the rest, so
+		// under load nearly every post opened a connection).
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = 64
+		opts.Client = &http.Client{Timeout: opts.Timeout, Transport: t}
 	}
 	if opts.Policy == nil {
 		opts.Policy = Once[M]{}
