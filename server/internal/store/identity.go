@@ -244,7 +244,7 @@ func (s *Store) Caller(ctx context.Context, hash string) (engine.APIKey, engine.
 		roles []byte
 		gid   uuid.NullUUID
 	)
-	rows, err := s.db.SQL.QueryContext(ctx, callerSQL[s.entDialect()], hash)
+	rows, err := s.query(ctx, callerSQL[s.entDialect()], hash)
 	if err != nil {
 		return engine.APIKey{}, engine.User{}, nil, translate(err)
 	}

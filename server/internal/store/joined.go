@@ -98,6 +98,32 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) interfa
 	return s.db.SQL.QueryRowContext(ctx, query, args...)
 }
 
+// rows is a result of several rows, from pgx or database/sql.
+type rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// sqlRows is database/sql's rows as rows (its Close reports an error that Err reports too).
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+// query runs a query of several rows as queryRow does: through pgx itself on PostgreSQL,
+// through database/sql on SQLite. The caller closes the rows.
+func (s *Store) query(ctx context.Context, query string, args ...any) (rows, error) {
+	if s.db.Pool != nil {
+		return s.db.Pool.Query(ctx, query, args...)
+	}
+	r, err := s.db.SQL.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
 // inOrder is the scan destinations of columns, in the order of names.
 func inOrder(columns map[string]any, names []string) []any {
 	dest := make([]any, len(names))
