@@ -46,6 +46,9 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	for _, v := range res.Versions {
 		log.InfoContext(ctx, "applied River migration", "version", v.Version, "name", v.Name)
 	}
+	if db.Dialect == Postgres && len(results) > 0 {
+		db.warmSides(ctx, log)
+	}
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -181,6 +182,37 @@ var warmSQL = func() string {
 func warm(ctx context.Context, c *pgx.Conn) error {
 	_, _ = c.Exec(ctx, warmSQL, uuid.Nil)
 	return nil
+}
+
+// warmSides runs warmSQL on every connection of the side pools. They open their connections
+// with the pool, so on a database that the same process then migrated the warm-up of each had
+// found no tables. database/sql holds them all (sideDB), so taking as many as it may open
+// takes each one.
+func (db *DB) warmSides(ctx context.Context, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for _, side := range []*sql.DB{db.Writes, db.Batches} {
+		conns := make([]*sql.Conn, 0, side.Stats().MaxOpenConnections)
+		var err error
+		for range cap(conns) {
+			var c *sql.Conn
+			if c, err = side.Conn(ctx); err != nil {
+				break
+			}
+			conns = append(conns, c)
+			if _, err = c.ExecContext(ctx, warmSQL, uuid.Nil); err != nil {
+				break
+			}
+		}
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		if err != nil {
+			// Bookkeeping: a cold connection is only slower the first time.
+			log.WarnContext(ctx, "warming the PostgreSQL connections failed", "error", err.Error())
+			return
+		}
+	}
 }
 
 // sidePool opens a small pool on the main pool's database whose sessions start with params.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -64,5 +65,41 @@ func TestPostgresSessionsAreReady(t *testing.T) {
 		require.LessOrEqual(t, st.OpenConnections, side.conns, side.name)
 		require.Equal(t, st.OpenConnections, st.Idle, "%s: every connection is kept after use", side.name)
 		require.Zero(t, st.MaxIdleClosed, "%s: no connection went back to the pool for want of room", side.name)
+	}
+}
+
+// TestSidePoolsAreWarmedAfterMigrating: the side pools open their connections before the
+// migrations make the tables their warm-up plans, so migrating warms each of them again.
+func TestSidePoolsAreWarmedAfterMigrating(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	db, err := store.Open(ctx, store.Options{DatabaseURL: dbtest.NewEmptyPostgres(t), MaxConns: 2})
+	require.NoError(t, err)
+	defer db.Close()
+	writes, batches, writesPool, batchesPool := store.SidePools(db)
+	// Opened on an empty database: their warm-up found no tables.
+	require.Eventually(t, func() bool {
+		return writesPool.Stat().TotalConns() == writesPool.Config().MaxConns &&
+			batchesPool.Stat().TotalConns() == batchesPool.Config().MaxConns
+	}, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)))
+
+	for name, side := range map[string]*sql.DB{"writes": writes, "batches": batches} {
+		n := side.Stats().MaxOpenConnections
+		conns := make([]*sql.Conn, n)
+		for i := range conns {
+			c, err := side.Conn(ctx)
+			require.NoError(t, err, name)
+			defer c.Close()
+			conns[i] = c
+		}
+		for _, c := range conns {
+			// The warm-up ran on this connection once its tables existed: pgx prepared it (a
+			// statement that failed is not kept).
+			var prepared int
+			require.NoError(t, c.QueryRowContext(ctx, "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1", store.WarmSQL).Scan(&prepared))
+			require.Equal(t, 1, prepared, "%s: a connection was not warmed", name)
+		}
 	}
 }
