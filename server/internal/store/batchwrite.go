@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,7 +158,7 @@ func (s *Store) writeRowsOn(ctx context.Context, q querier, batch []*inbound) ([
 		}
 	}
 	args := append(append(ev.args(), wis.args()...), acts.args()...)
-	ids, err := taggedIDs(q.QueryContext(ctx, writeBatchSQL, append(args, order)...))
+	ids, err := taggedIDs(q.query(ctx, writeBatchSQL, append(args, order)...))
 	if err != nil {
 		return nil, err
 	}
@@ -194,7 +193,7 @@ func (s *Store) writeRowsOn(ctx context.Context, q querier, batch []*inbound) ([
 
 // taggedIDs reads the ids a statement returns with their tag ('d': new events, 'e': events
 // inserted), by tag.
-func taggedIDs(rows *sql.Rows, err error) (map[string]map[uuid.UUID]bool, error) {
+func taggedIDs(rows rows, err error) (map[string]map[uuid.UUID]bool, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -75,22 +75,30 @@ type DB struct {
 }
 
 // batches is the pool of the group commit's statement (DB.Batches; SQL when the DB has none).
-func (s *Store) batches() *sql.DB {
+func (s *Store) batches() side {
 	if s.db.Batches != nil {
-		return s.db.Batches
+		return side{db: s.db.Batches, pool: s.db.batchesPool}
 	}
-	return s.db.SQL
+	return side{db: s.db.SQL}
 }
 
 // batchesConns is the size of the batches pool: one lane writes one batch at a time.
 const batchesConns = 2
 
 // writes is the pool of the one-statement transitions (DB.Writes; SQL when the DB has none).
-func (s *Store) writes() *sql.DB {
+func (s *Store) writes() side {
 	if s.db.Writes != nil {
-		return s.db.Writes
+		return side{db: s.db.Writes, pool: s.db.writesPool}
 	}
-	return s.db.SQL
+	return side{db: s.db.SQL}
+}
+
+// side is a pool that one-statement writes use: database/sql over it for the transactions
+// that insert River's jobs with a statement, and the pgx pool itself (nil on SQLite) for a
+// statement on its own, without database/sql's layer between.
+type side struct {
+	db   *sql.DB
+	pool *pgxpool.Pool
 }
 
 // writesConns is the size of the writes pool: a transition's statement is short, but one with
@@ -149,16 +157,15 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 	}, nil
 }
 
-// sideDB is database/sql over a side pool, which has no other user: database/sql opens at most
-// as many connections as the pool holds and keeps them all idle. With its defaults (no bound,
-// 2 idle), every connection past the second went back to the pool after each statement and was
-// taken out again for the next; with idle ones kept but no bound, a statement that found
-// none idle waited in the pool for a connection that database/sql kept idle.
+// sideDB is database/sql over a side pool, for the transactions that insert River's jobs with
+// a statement; a statement on its own goes to the pool through pgx itself. database/sql opens
+// at most as many connections as the pool holds and keeps none idle: one it kept idle would be
+// taken from the pool, and pgx's users would wait for it (as a statement that found none idle
+// in database/sql waited in the pool for one database/sql held, when it kept them unbounded).
 func sideDB(p *pgxpool.Pool) *sql.DB {
 	db := stdlib.OpenDBFromPool(p)
-	n := int(p.Config().MaxConns)
-	db.SetMaxOpenConns(n)
-	db.SetMaxIdleConns(n)
+	db.SetMaxOpenConns(int(p.Config().MaxConns))
+	db.SetMaxIdleConns(0)
 	return db
 }
 
@@ -186,8 +193,8 @@ func warm(ctx context.Context, c *pgx.Conn) error {
 
 // warmSides runs warmSQL on every connection of the side pools. They open their connections
 // with the pool, so on a database that the same process then migrated the warm-up of each had
-// found no tables. database/sql holds them all (sideDB), so taking as many as it may open
-// takes each one.
+// found no tables. Holding as many at once as the pool has (through database/sql, which may
+// open that many: sideDB) takes each one.
 func (db *DB) warmSides(ctx context.Context, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

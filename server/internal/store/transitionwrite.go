@@ -13,6 +13,8 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/instance"
@@ -112,25 +114,60 @@ func (st *statement) with(inner string, k int) string {
 
 var transitionStatement = &statement{text: transitionSQL}
 
-// querier runs statements: the pool, or a transaction.
+// querier runs statements: a pool through pgx itself, or database/sql (a transaction).
 type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	query(ctx context.Context, query string, args ...any) (rows, error)
+	queryRow(ctx context.Context, query string, args ...any) interface{ Scan(...any) error }
 }
 
-// writeStatement runs write, a one-statement write, on db on its own (autocommit), or, when
-// withJobs, in a transaction on db with River's insert of the jobs write returns. A write on
-// its own must return none.
-func (s *Store) writeStatement(ctx context.Context, db *sql.DB, withJobs bool, write func(q querier) ([]engine.Job, error)) error {
+// pgxQuerier runs statements on a pgx pool, each on its own.
+type pgxQuerier struct{ pool *pgxpool.Pool }
+
+func (q pgxQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	return q.pool.Query(ctx, query, args...)
+}
+
+func (q pgxQuerier) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(...any) error } {
+	return q.pool.QueryRow(ctx, query, args...)
+}
+
+// sqlQuerier runs statements through database/sql: a pool, or a transaction.
+type sqlQuerier struct {
+	db interface {
+		QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+		QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	}
+}
+
+func (q sqlQuerier) query(ctx context.Context, query string, args ...any) (rows, error) {
+	r, err := q.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{r}, nil
+}
+
+func (q sqlQuerier) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(...any) error } {
+	return q.db.QueryRowContext(ctx, query, args...)
+}
+
+// writeStatement runs write, a one-statement write, on the side pool on its own (autocommit;
+// through pgx itself on PostgreSQL), or, when withJobs, in a transaction on it with River's
+// insert of the jobs write returns. A write on its own must return none.
+func (s *Store) writeStatement(ctx context.Context, on side, withJobs bool, write func(q querier) ([]engine.Job, error)) error {
 	if !withJobs {
-		jobs, err := write(db)
+		var q querier = sqlQuerier{on.db}
+		if on.pool != nil {
+			q = pgxQuerier{on.pool}
+		}
+		jobs, err := write(q)
 		if err == nil && len(jobs) > 0 {
 			err = errors.New("jobs to enqueue outside a transaction")
 		}
 		return err
 	}
-	return s.inTxOn(ctx, db, func(tx txn) error {
-		jobs, err := write(tx.sql)
+	return s.inTxOn(ctx, on.db, func(tx txn) error {
+		jobs, err := write(sqlQuerier{tx.sql})
 		if err != nil {
 			return err
 		}
@@ -251,7 +288,7 @@ func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound, docume
 	}
 	// The instance's UPDATE, built by ent's builder, takes $1…$k; the rest follow it.
 	query := transitionStatement.with(update, len(updateArgs))
-	ids, err := taggedIDs(q.QueryContext(ctx, query, append(append(updateArgs, ev.row(0)...), args...)...))
+	ids, err := taggedIDs(q.query(ctx, query, append(append(updateArgs, ev.row(0)...), args...)...))
 	if err != nil {
 		return err
 	}
@@ -350,8 +387,8 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 	var form []byte
 	scan := inOrder(instanceColumns(&row, &form), instance.Columns)
 	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
-		if err := q.QueryRowContext(ctx, query, args...).Scan(scan...); err != nil {
-			if errors.Is(err, sql.ErrNoRows) {
+		if err := q.queryRow(ctx, query, args...).Scan(scan...); err != nil {
+			if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
 				return nil, fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
 			}
 			return nil, err
@@ -450,7 +487,7 @@ func (s *Store) finishOn(ctx context.Context, q querier, eid uuid.UUID, r engine
 		return false, false, err
 	}
 	args := append([]any{[16]byte(eid), string(r.Verdict), r.Reason, r.InstanceID, r.WorkItemID, dbTime(now())}, rest...)
-	ids, err := taggedIDs(q.QueryContext(ctx, finishStatement.with(update, len(updateArgs)), append(updateArgs, args...)...))
+	ids, err := taggedIDs(q.query(ctx, finishStatement.with(update, len(updateArgs)), append(updateArgs, args...)...))
 	if err != nil {
 		return false, false, err
 	}
