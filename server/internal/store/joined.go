@@ -92,10 +92,12 @@ func byDialect(build func(*entsql.DialectBuilder) string) map[string]string {
 // queryRow runs a query of one row: through pgx itself on PostgreSQL (no database/sql layer
 // between), through database/sql on SQLite.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) interface{ Scan(...any) error } {
-	if s.db.Pool != nil {
-		return s.db.Pool.QueryRow(ctx, query, args...)
-	}
-	return s.db.SQL.QueryRowContext(ctx, query, args...)
+	return s.reads().queryRow(ctx, query, args...)
+}
+
+// reads is where the hot reads go: the main pool, through pgx itself on PostgreSQL.
+func (s *Store) reads() querier {
+	return side{db: s.db.SQL, pool: s.db.Pool}.statements()
 }
 
 // rows is a result of several rows, from pgx or database/sql.
@@ -111,17 +113,9 @@ type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { _ = r.Rows.Close() }
 
-// query runs a query of several rows as queryRow does: through pgx itself on PostgreSQL,
-// through database/sql on SQLite. The caller closes the rows.
+// query runs a query of several rows as queryRow does. The caller closes the rows.
 func (s *Store) query(ctx context.Context, query string, args ...any) (rows, error) {
-	if s.db.Pool != nil {
-		return s.db.Pool.Query(ctx, query, args...)
-	}
-	r, err := s.db.SQL.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	return sqlRows{r}, nil
+	return s.reads().query(ctx, query, args...)
 }
 
 // inOrder is the scan destinations of columns, in the order of names.

@@ -101,6 +101,14 @@ type side struct {
 	pool *pgxpool.Pool
 }
 
+// statements runs statements each on its own: through pgx itself when there is a pool.
+func (on side) statements() querier {
+	if on.pool != nil {
+		return pgxQuerier{on.pool}
+	}
+	return sqlQuerier{on.db}
+}
+
 // writesConns is the size of the writes pool: a transition's statement is short, but one with
 // jobs holds its connection for four round trips. Transitions bursting on their own pool leave
 // the main pool's connections to the reads and to River's fetches (when transitions used the

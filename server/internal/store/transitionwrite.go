@@ -156,11 +156,7 @@ func (q sqlQuerier) queryRow(ctx context.Context, query string, args ...any) int
 // insert of the jobs write returns. A write on its own must return none.
 func (s *Store) writeStatement(ctx context.Context, on side, withJobs bool, write func(q querier) ([]engine.Job, error)) error {
 	if !withJobs {
-		var q querier = sqlQuerier{on.db}
-		if on.pool != nil {
-			q = pgxQuerier{on.pool}
-		}
-		jobs, err := write(q)
+		jobs, err := write(on.statements())
 		if err == nil && len(jobs) > 0 {
 			err = errors.New("jobs to enqueue outside a transaction")
 		}
