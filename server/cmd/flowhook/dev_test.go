@@ -408,4 +408,17 @@ func TestSandboxNoServer(t *testing.T) {
 	code := run(t.Context(), []string{"sandbox", "complete", "abc", "-addr", addr}, env(nil), &stdout, &stderr)
 	require.Equal(t, 1, code)
 	require.Equal(t, "flowhook: no flowhook server answers at http://"+addr+" (start one with 'flowhook dev', or set FLOWHOOK_ADDR / -addr)\n", stderr.String())
+
+	// An external id that begins with '-' (a OneSpan package id may) is the id, not a flag:
+	// the command gets as far as the server, before or after -addr.
+	for _, args := range [][]string{{"sandbox", "void", "-G8RqcFNZPNT7b_oR3medMVU8TY=", "-addr", addr}, {"sandbox", "-addr", addr, "void", "-G8RqcFNZPNT7b_oR3medMVU8TY="}} {
+		stdout.Reset()
+		stderr.Reset()
+		require.Equal(t, 1, run(t.Context(), args, env(nil), &stdout, &stderr))
+		require.Contains(t, stderr.String(), "no flowhook server answers at http://"+addr, args)
+	}
+	// Before the action, an unknown flag is still one.
+	stderr.Reset()
+	require.Equal(t, 1, run(t.Context(), []string{"sandbox", "-bogus", "void", "x", "-addr", addr}, env(nil), &stdout, &stderr))
+	require.Contains(t, stderr.String(), "flag provided but not defined: -bogus")
 }

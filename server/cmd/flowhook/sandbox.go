@@ -48,9 +48,15 @@ func sandboxCommand(ctx context.Context, args []string, getenv func(string) stri
 		*addr = v
 	}
 	reason := fs.String("reason", "", "the reason sent with the action (a decline's, a void's, a comment's text)")
-	// Flags may come before, between or after the two words.
+	// Flags may come before, between or after the two words. An external id may begin with
+	// '-' (OneSpan's are URL-safe base64): after the action, an argument that names no flag is
+	// the id.
 	var words []string
 	for {
+		if len(words) == 1 && len(args) > 0 && isWord(fs, args[0]) {
+			words, args = append(words, args[0]), args[1:]
+			continue
+		}
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				fmt.Fprint(stdout, sandboxUsage)
@@ -208,4 +214,14 @@ func (c sandboxClient) act(ctx context.Context, w io.Writer, action, id, reason 
 		return fmt.Errorf("flowhook did not accept %d of the %d webhooks (see the Event Log: EventLogService.ListEvents)", failed, len(out.Deliveries))
 	}
 	return nil
+}
+
+// isWord says whether arg, in an id's place, is the id: it names none of fs's flags (nor help),
+// and is not "--".
+func isWord(fs *flag.FlagSet, arg string) bool {
+	if !strings.HasPrefix(arg, "-") {
+		return false
+	}
+	name, _, _ := strings.Cut(strings.TrimLeft(arg, "-"), "=")
+	return arg != "--" && name != "" && name != "h" && name != "help" && fs.Lookup(name) == nil
 }
