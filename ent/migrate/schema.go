@@ -44,11 +44,6 @@ var (
 				Unique:  true,
 				Columns: []*schema.Column{ActivitiesColumns[12], ActivitiesColumns[1]},
 			},
-			{
-				Name:    "activity_instance_id_actor_id",
-				Unique:  false,
-				Columns: []*schema.Column{ActivitiesColumns[12], ActivitiesColumns[3]},
-			},
 		},
 	}
 	// APIKeysColumns holds the columns for the "api_keys" table.
@@ -155,16 +150,25 @@ var (
 				Name:    "instance_started_by_request_id",
 				Unique:  true,
 				Columns: []*schema.Column{InstancesColumns[10], InstancesColumns[11]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "request_id IS NOT NULL",
+				},
 			},
 			{
 				Name:    "instance_assignee_user_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{InstancesColumns[13], InstancesColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "assignee_user_id IS NOT NULL",
+				},
 			},
 			{
 				Name:    "instance_assignee_group_id_id",
 				Unique:  false,
 				Columns: []*schema.Column{InstancesColumns[14], InstancesColumns[0]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "assignee_group_id IS NOT NULL",
+				},
 			},
 			{
 				Name:    "instance_workflow_id_id",
@@ -205,11 +209,17 @@ var (
 				Name:    "instance_deadline",
 				Unique:  false,
 				Columns: []*schema.Column{InstancesColumns[19]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "deadline IS NOT NULL",
+				},
 			},
 			{
 				Name:    "instance_ended_at",
 				Unique:  false,
 				Columns: []*schema.Column{InstancesColumns[18]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "ended_at IS NOT NULL",
+				},
 			},
 		},
 	}
