@@ -33,9 +33,11 @@ import (
 //   - wl: the work item, locked, if it is still at the revision the result was decided on;
 //   - i: the instance updated, if it is still at its revision, its work item was locked and
 //     the event is new; its activity counter moves on by the result's activities;
-//   - w, e, acts: the work item updated (its document marked due when the result fetches one:
-//     documents.go), the event inserted and the activities numbered from the counter, each
+//   - w, acts, e: the work item updated (its document marked due when the result fetches one:
+//     documents.go), the activities numbered from the counter and the event inserted, each
 //     only when i updated the instance.
+//
+// wl, w and acts are finishSQL's too (resultLockSQL, resultApplySQL).
 //
 // So it commits everything or nothing: a result decided on a reading that is no longer
 // current writes nothing and its caller gets ErrConflict, as before. A delivery of the same
@@ -55,35 +57,52 @@ const transitionSQL = `WITH d AS (
     $13::text AS instance_id, $14::text AS work_item_id, $15::bigint AS attempts, $16::timestamptz AS processed_at,
     $17::text AS trace_id, $18::text AS traceparent, $19::bigint AS size
   WHERE NOT EXISTS (SELECT 1 FROM webhook_events s WHERE s.provider = $2::text AND s.dedupe_key = $3::text)
-), wl AS (
-  SELECT w.id FROM work_items AS w WHERE w.id = $20::uuid AND w.revision = $21::bigint FOR UPDATE
-), i AS (
+), {lock}, i AS (
   %s
-), w AS (
-  UPDATE work_items AS w SET status = $22::text, provider_status = $23::text, updated_at = $24::timestamptz,
-    revision = w.revision + 1, outcome = COALESCE($25::text, w.outcome),
-    last_event_at = COALESCE($26::timestamptz, w.last_event_at), resolved_at = COALESCE($27::timestamptz, w.resolved_at),
-    document_due_at = COALESCE($43::timestamptz, w.document_due_at)
-  WHERE w.id = $20::uuid AND EXISTS (SELECT 1 FROM i)
-  RETURNING w.id
-), e AS (
+), {apply}, e AS (
   INSERT INTO webhook_events (id, provider, dedupe_key, event_type, external_id, provider_time, body, headers,
     remote_addr, received_at, verdict, verdict_reason, instance_id, work_item_id, attempts, processed_at,
     trace_id, traceparent, size)
   SELECT * FROM d WHERE EXISTS (SELECT 1 FROM w)
   RETURNING id
+)
+SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
+
+// resultLockSQL and resultApplySQL are the CTEs that transitionSQL and finishSQL share: they
+// write a result (Store.resultArgs, whose arguments they number from $1, after the event's
+// own) around the instance's UPDATE, i.
+//
+//   - wl: the work item, locked, if it is still at the revision the result was decided on;
+//   - w: the work item updated (its document marked due when the result fetches one:
+//     documents.go), only when i updated the instance;
+//   - acts: the activities, numbered from the counter i moved on.
+const resultLockSQL = `wl AS (
+  SELECT w.id FROM work_items AS w WHERE w.id = $1::uuid AND w.revision = $2::bigint FOR UPDATE
+)`
+
+const resultApplySQL = `w AS (
+  UPDATE work_items AS w SET status = $3::text, provider_status = $4::text, updated_at = $5::timestamptz,
+    revision = w.revision + 1, outcome = COALESCE($6::text, w.outcome),
+    last_event_at = COALESCE($7::timestamptz, w.last_event_at), resolved_at = COALESCE($8::timestamptz, w.resolved_at),
+    document_due_at = COALESCE($24::timestamptz, w.document_due_at)
+  WHERE w.id = $1::uuid AND EXISTS (SELECT 1 FROM i)
+  RETURNING w.id
 ), acts AS (
   INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
     assignee_user_id, assignee_group_id, details, message, created_at)
-  SELECT y.id, y.instance_id, i.activity_seq - $28::bigint + y.ord + 1, y.kind, y.actor_id, y.from_state, y.to_state,
+  SELECT y.id, y.instance_id, i.activity_seq - $9::bigint + y.ord + 1, y.kind, y.actor_id, y.from_state, y.to_state,
     y.transition_key, y.assignee_user_id, y.assignee_group_id, y.details, y.message, y.created_at
-  FROM unnest($29::uuid[], $30::uuid[], $31::uuid[], $32::int[], $33::text[], $34::text[], $35::text[],
-    $36::text[], $37::text[], $38::text[], $39::text[], $40::jsonb[], $41::text[], $42::timestamptz[])
+  FROM unnest($10::uuid[], $11::uuid[], $12::uuid[], $13::int[], $14::text[], $15::text[], $16::text[],
+    $17::text[], $18::text[], $19::text[], $20::text[], $21::jsonb[], $22::text[], $23::timestamptz[])
     AS y(event_id, id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key,
       assignee_user_id, assignee_group_id, details, message, created_at)
   CROSS JOIN i
-)
-SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
+)`
+
+// withResult puts the result's CTEs into a statement whose event takes $1…$k.
+func withResult(text string, k int) string {
+	return strings.NewReplacer("{lock}", shiftPlaceholders(resultLockSQL, k), "{apply}", shiftPlaceholders(resultApplySQL, k)).Replace(text)
+}
 
 var placeholder = regexp.MustCompile(`\$(\d+)`)
 
@@ -112,7 +131,7 @@ func (st *statement) with(inner string, k int) string {
 	return fmt.Sprintf(q.(string), inner)
 }
 
-var transitionStatement = &statement{text: transitionSQL}
+var transitionStatement = &statement{text: withResult(transitionSQL, 19)}
 
 // querier runs statements: a pool through pgx itself, or database/sql (a transaction).
 type querier interface {
@@ -411,36 +430,17 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 // that is no longer current, or an event processed meanwhile, writes nothing (ErrConflict).
 const finishSQL = `WITH d AS (
   SELECT id FROM webhook_events WHERE id = $1::uuid AND verdict = 'PENDING' FOR UPDATE
-), wl AS (
-  SELECT w.id FROM work_items AS w WHERE w.id = $7::uuid AND w.revision = $8::bigint FOR UPDATE
-), i AS (
+), {lock}, i AS (
   %s
-), w AS (
-  UPDATE work_items AS w SET status = $9::text, provider_status = $10::text, updated_at = $11::timestamptz,
-    revision = w.revision + 1, outcome = COALESCE($12::text, w.outcome),
-    last_event_at = COALESCE($13::timestamptz, w.last_event_at), resolved_at = COALESCE($14::timestamptz, w.resolved_at),
-    document_due_at = COALESCE($30::timestamptz, w.document_due_at)
-  WHERE w.id = $7::uuid AND EXISTS (SELECT 1 FROM i)
-  RETURNING w.id
-), e AS (
+), {apply}, e AS (
   UPDATE webhook_events SET verdict = $2::text, verdict_reason = $3::text, instance_id = $4::text,
     work_item_id = $5::text, processed_at = $6::timestamptz, attempts = attempts + 1, due_at = NULL
   WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM w)
   RETURNING id
-), acts AS (
-  INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
-    assignee_user_id, assignee_group_id, details, message, created_at)
-  SELECT y.id, y.instance_id, i.activity_seq - $15::bigint + y.ord + 1, y.kind, y.actor_id, y.from_state, y.to_state,
-    y.transition_key, y.assignee_user_id, y.assignee_group_id, y.details, y.message, y.created_at
-  FROM unnest($16::uuid[], $17::uuid[], $18::uuid[], $19::int[], $20::text[], $21::text[], $22::text[],
-    $23::text[], $24::text[], $25::text[], $26::text[], $27::jsonb[], $28::text[], $29::timestamptz[])
-    AS y(event_id, id, instance_id, ord, kind, actor_id, from_state, to_state, transition_key,
-      assignee_user_id, assignee_group_id, details, message, created_at)
-  CROSS JOIN i
 )
 SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 
-var finishStatement = &statement{text: finishSQL}
+var finishStatement = &statement{text: withResult(finishSQL, 6)}
 
 // finishTransition is FinishEvent of a transitional result on PostgreSQL: one statement on
 // the writes pool (in a transaction with River's insert when the result has jobs besides its
