@@ -1,6 +1,7 @@
 -- +goose Up
--- drop index "activity_instance_id_actor_id" from table: "activities"
-DROP INDEX "activity_instance_id_actor_id";
+-- The tables in the order the statements that read several take them (instances, then
+-- activities), so that a replica's statement never holds one that this waits for while it
+-- waits for another that this holds.
 -- drop index "instance_assignee_group_id_id" from table: "instances"
 DROP INDEX "instance_assignee_group_id_id";
 -- drop index "instance_assignee_user_id_id" from table: "instances"
@@ -21,6 +22,8 @@ CREATE INDEX "instance_deadline" ON "instances" ("deadline") WHERE (deadline IS 
 CREATE INDEX "instance_ended_at" ON "instances" ("ended_at") WHERE (ended_at IS NOT NULL);
 -- create index "instance_started_by_request_id" to table: "instances"
 CREATE UNIQUE INDEX "instance_started_by_request_id" ON "instances" ("started_by", "request_id") WHERE (request_id IS NOT NULL);
+-- drop index "activity_instance_id_actor_id" from table: "activities"
+DROP INDEX "activity_instance_id_actor_id";
 
 -- +goose Down
 -- reverse: create index "instance_started_by_request_id" to table: "instances"

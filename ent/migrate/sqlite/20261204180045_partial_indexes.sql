@@ -2,8 +2,6 @@
 -- Written by hand: Atlas would copy the whole instances table to change its indexes' predicates,
 -- which SQLite does not need (and which fails on the activities' foreign key inside goose's
 -- transaction, where PRAGMA foreign_keys cannot be changed).
--- drop index "activity_instance_id_actor_id" from table: "activities"
-DROP INDEX `activity_instance_id_actor_id`;
 -- the indexes of mostly NULL columns, partial
 DROP INDEX `instance_started_by_request_id`;
 CREATE UNIQUE INDEX `instance_started_by_request_id` ON `instances` (`started_by`, `request_id`) WHERE request_id IS NOT NULL;
@@ -15,6 +13,8 @@ DROP INDEX `instance_deadline`;
 CREATE INDEX `instance_deadline` ON `instances` (`deadline`) WHERE deadline IS NOT NULL;
 DROP INDEX `instance_ended_at`;
 CREATE INDEX `instance_ended_at` ON `instances` (`ended_at`) WHERE ended_at IS NOT NULL;
+-- drop index "activity_instance_id_actor_id" from table: "activities"
+DROP INDEX `activity_instance_id_actor_id`;
 
 -- +goose Down
 DROP INDEX `instance_ended_at`;

@@ -95,7 +95,7 @@ func FinishTransition(s *Store, r engine.EventResult) error {
 	return translate(s.finishTransition(context.Background(), eid, r))
 }
 
-// WarmSQL is the statement a new PostgreSQL connection runs first.
+// WarmSQL is the statements a new PostgreSQL connection runs first.
 var WarmSQL = warmSQL
 
 // SidePools returns the side pools' database/sql handles and pgx pools, for tests of their

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -183,19 +182,25 @@ func sideDB(p *pgxpool.Pool) *sql.DB {
 // transition's first statement on a fresh connection took 20–80 ms, and at 10 webhooks a
 // second those first statements on each connection were the p99. Paid here, when the
 // connection is opened.
-var warmSQL = func() string {
+//
+// One statement per table: a statement holds its tables' locks until it ends, and one that
+// read them all could wait, holding the first, for a lock that a migration on another replica
+// took on a later table before it wants the first (the migration then failed on a deadlock).
+var warmSQL = func() []string {
 	tables := []string{webhookevent.Table, workitem.Table, instance.Table, activity.Table, signeddocument.Table}
-	parts := make([]string, len(tables))
+	out := make([]string, len(tables))
 	for i, t := range tables {
-		parts[i] = fmt.Sprintf("(SELECT 1 FROM %q WHERE id = $1)", t)
+		out[i] = fmt.Sprintf("SELECT 1 FROM %q WHERE id = $1", t)
 	}
-	return "SELECT " + strings.Join(parts, ", ")
+	return out
 }()
 
 // warm prepares a new connection's session (warmSQL). It is bookkeeping: a failure (a table
 // not there yet, before the migrations ran) leaves the connection as it is.
 func warm(ctx context.Context, c *pgx.Conn) error {
-	_, _ = c.Exec(ctx, warmSQL, uuid.Nil)
+	for _, q := range warmSQL {
+		_, _ = c.Exec(ctx, q, uuid.Nil)
+	}
 	return nil
 }
 
@@ -215,7 +220,12 @@ func (db *DB) warmSides(ctx context.Context, log *slog.Logger) {
 				break
 			}
 			conns = append(conns, c)
-			if _, err = c.ExecContext(ctx, warmSQL, uuid.Nil); err != nil {
+			for _, q := range warmSQL {
+				if _, err = c.ExecContext(ctx, q, uuid.Nil); err != nil {
+					break
+				}
+			}
+			if err != nil {
 				break
 			}
 		}
