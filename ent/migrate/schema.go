@@ -196,9 +196,9 @@ var (
 				Columns: []*schema.Column{InstancesColumns[10], InstancesColumns[0]},
 			},
 			{
-				Name:    "instance_provider_external_id",
+				Name:    "instance_external_id_provider",
 				Unique:  false,
-				Columns: []*schema.Column{InstancesColumns[15], InstancesColumns[16]},
+				Columns: []*schema.Column{InstancesColumns[16], InstancesColumns[15]},
 			},
 			{
 				Name:    "instance_created_at_id",

@@ -77,7 +77,10 @@ func (Instance) Indexes() []ent.Index {
 		index.Fields("status", "id"),
 		index.Fields("state_key", "id"),
 		index.Fields("started_by", "id"),
-		index.Fields("provider", "external_id"),
+		// External id first: Workflow Manage looks an instance up by the id a system gave it,
+		// often without naming the system, and a provider filter (the provider or any of its
+		// connectors: an OR with a prefix match) cannot lead an index anyway.
+		index.Fields("external_id", "provider"),
 		index.Fields("created_at", "id"),
 		// Workflow Manage's overdue filter, and the scan for deadlines due soon.
 		index.Fields("deadline").Annotations(entsql.IndexWhere("deadline IS NOT NULL")),
