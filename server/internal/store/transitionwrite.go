@@ -99,8 +99,14 @@ const resultApplySQL = `w AS (
   CROSS JOIN i
 )`
 
-// withResult puts the result's CTEs into a statement whose event takes $1…$k.
-func withResult(text string, k int) string {
+// withResult puts the result's CTEs into a statement whose own placeholders, the event's, are
+// $1…$k: the result's follow them.
+func withResult(text string) string {
+	k := 0
+	for _, m := range placeholder.FindAllStringSubmatch(text, -1) {
+		n, _ := strconv.Atoi(m[1])
+		k = max(k, n)
+	}
 	return strings.NewReplacer("{lock}", shiftPlaceholders(resultLockSQL, k), "{apply}", shiftPlaceholders(resultApplySQL, k)).Replace(text)
 }
 
@@ -131,7 +137,7 @@ func (st *statement) with(inner string, k int) string {
 	return fmt.Sprintf(q.(string), inner)
 }
 
-var transitionStatement = &statement{text: withResult(transitionSQL, 19)}
+var transitionStatement = &statement{text: withResult(transitionSQL)}
 
 // querier runs statements: a pool through pgx itself, or database/sql (a transaction).
 type querier interface {
@@ -440,7 +446,7 @@ const finishSQL = `WITH d AS (
 )
 SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 
-var finishStatement = &statement{text: withResult(finishSQL, 6)}
+var finishStatement = &statement{text: withResult(finishSQL)}
 
 // finishTransition is FinishEvent of a transitional result on PostgreSQL: one statement on
 // the writes pool (in a transaction with River's insert when the result has jobs besides its
