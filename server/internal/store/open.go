@@ -204,33 +204,25 @@ func warm(ctx context.Context, c *pgx.Conn) error {
 	return nil
 }
 
-// warmSides runs warmSQL on every connection of the side pools. They open their connections
-// with the pool, so on a database that the same process then migrated the warm-up of each had
-// found no tables. Holding as many at once as the pool has (through database/sql, which may
-// open that many: sideDB) takes each one.
+// warmSides warms every connection of the side pools (warm). They open their connections with
+// the pool, so on a database that the same process then migrated the warm-up of each had found
+// no tables. Holding as many at once as the pool has takes each one.
 func (db *DB) warmSides(ctx context.Context, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for _, side := range []*sql.DB{db.Writes, db.Batches} {
-		conns := make([]*sql.Conn, 0, side.Stats().MaxOpenConnections)
+	for _, pool := range []*pgxpool.Pool{db.writesPool, db.batchesPool} {
+		conns := make([]*pgxpool.Conn, 0, pool.Config().MaxConns)
 		var err error
 		for range cap(conns) {
-			var c *sql.Conn
-			if c, err = side.Conn(ctx); err != nil {
+			var c *pgxpool.Conn
+			if c, err = pool.Acquire(ctx); err != nil {
 				break
 			}
 			conns = append(conns, c)
-			for _, q := range warmSQL {
-				if _, err = c.ExecContext(ctx, q, uuid.Nil); err != nil {
-					break
-				}
-			}
-			if err != nil {
-				break
-			}
+			_ = warm(ctx, c.Conn())
 		}
 		for _, c := range conns {
-			_ = c.Close()
+			c.Release()
 		}
 		if err != nil {
 			// Bookkeeping: a cold connection is only slower the first time.
