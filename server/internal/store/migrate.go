@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -14,11 +16,34 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"github.com/flowhook/flowhook/ent/migrate"
+	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
+// migrateRetryFor is how long Migrate keeps trying a database that cannot take it now.
+const migrateRetryFor = 30 * time.Second
+
 // Migrate applies flowhook's versioned migrations and then River's. On PostgreSQL a session
-// advisory lock serialises replicas that start at the same time.
+// advisory lock serialises replicas that start at the same time. A database that cannot take
+// the connection now (at its connection limit, starting or restarting: ErrUnavailable) is tried
+// again for up to migrateRetryFor, since replicas and their database often start together.
+// Each migration is a transaction, so one cut short is applied again whole.
 func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
+	deadline := time.Now().Add(migrateRetryFor)
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		err := db.migrate(ctx, log)
+		if err == nil || !errors.Is(err, engine.ErrUnavailable) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		log.WarnContext(ctx, "the database cannot take the migrations now; trying again", "error", err.Error(), "in", wait.String())
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (db *DB) migrate(ctx context.Context, log *slog.Logger) error {
 	provider, err := db.migrations()
 	if err != nil {
 		return err

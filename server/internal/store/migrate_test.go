@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"net/url"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,4 +190,76 @@ func TestActivitySeqMigration(t *testing.T) {
 			require.EqualValues(t, 4, seqOf(busy))
 		})
 	}
+}
+
+// TestMigrateWaitsForTheDatabase starts a replica while PostgreSQL refuses its connections
+// with SQLSTATE 53300, as a server at max_connections does (here through the connection limit
+// of a role made for the test, since one server's limit is every test's): Migrate keeps trying,
+// says so in the log, and migrates once it is let in.
+func TestMigrateWaitsForTheDatabase(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dbURL := dbtest.NewEmptyPostgres(t)
+	u, err := url.Parse(dbURL)
+	require.NoError(t, err)
+	admin, err := pgx.Connect(ctx, dbtest.AdminURL())
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	inDB, err := pgx.Connect(ctx, dbURL) // the database, as the administrator
+	require.NoError(t, err)
+	t.Cleanup(func() { inDB.Close(context.Background()) })
+
+	role := "flowhook_limited_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	_, err = admin.Exec(ctx, "CREATE ROLE "+role+" LOGIN CONNECTION LIMIT 0")
+	require.NoError(t, err)
+	_, err = inDB.Exec(ctx, "GRANT ALL ON SCHEMA public TO "+role)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		_, err := inDB.Exec(ctx, "REASSIGN OWNED BY "+role+" TO CURRENT_USER; DROP OWNED BY "+role)
+		require.NoError(t, err)
+		_, err = admin.Exec(ctx, "DROP ROLE "+role)
+		require.NoError(t, err)
+	})
+
+	u.User = url.User(role)
+	db, err := store.Open(ctx, store.Options{DatabaseURL: u.String(), MaxConns: 3})
+	require.NoError(t, err)
+	defer db.Close()
+	var logs lockedBuffer
+	done := make(chan error, 1)
+	go func() { done <- db.Migrate(ctx, slog.New(slog.NewTextHandler(&logs, nil))) }()
+
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "trying again") }, 20*time.Second, 10*time.Millisecond,
+		"Migrate did not say it waits for the database")
+	select {
+	case err := <-done:
+		t.Fatalf("Migrate gave up while the database refused it: %v", err)
+	default:
+	}
+	_, err = admin.Exec(ctx, "ALTER ROLE "+role+" CONNECTION LIMIT -1")
+	require.NoError(t, err)
+	require.NoError(t, <-done)
+	var versions int
+	require.NoError(t, inDB.QueryRow(ctx, "SELECT count(*) FROM goose_db_version").Scan(&versions))
+	require.Greater(t, versions, 1, "the migrations were applied")
+}
+
+// lockedBuffer is a log's destination that a test reads while another goroutine writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
