@@ -18,6 +18,7 @@ import (
 	"github.com/flowhook/flowhook/server/internal/app"
 	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
 )
 
@@ -145,4 +146,9 @@ func sessions(t *testing.T, conn *pgx.Conn) string {
 		out = append(out, fmt.Sprintf("[%s %s/%s %q]", state, waitType, wait, query))
 	}
 	return strings.Join(out, " ")
+}
+
+// TestDBMaxConnsFloor: the configuration refuses a connection bound the store would raise.
+func TestDBMaxConnsFloor(t *testing.T) {
+	require.Equal(t, int(store.MinMaxConns), config.MinDBMaxConns)
 }

@@ -31,7 +31,8 @@ type Config struct {
 	// LogLevel is debug, info, warn or error; LogFormat is json or text.
 	LogLevel  slog.Level
 	LogFormat string
-	// DBMaxConns bounds the PostgreSQL pool (0: 20).
+	// DBMaxConns bounds the connections a replica opens to PostgreSQL, requests, job queue and
+	// one-statement writes together (0: 30).
 	DBMaxConns int
 	// DebugAddr, when set, is a second listener serving Go's profiles (/debug/pprof/): CPU,
 	// heap, allocations, goroutines. Off by default; keep it on loopback.
@@ -103,6 +104,10 @@ func Default() Config {
 		JobTimeout:        2 * time.Minute,
 	}
 }
+
+// MinDBMaxConns is the fewest PostgreSQL connections a replica works with (store.MinMaxConns:
+// two for the main pool, one for each side pool).
+const MinDBMaxConns = 4
 
 // Command is a subcommand of flowhook that reads a configuration: each defines only the
 // flags (and reads only the variables) it uses.
@@ -250,7 +255,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 	}
 	if cmd == Serve {
 		boolean(&c.Sandbox, "sandbox", "SANDBOX", "serve the sandbox (fake providers under /sandbox/, unauthenticated) as flowhook dev does; never on a server others reach")
-		num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "PostgreSQL pool size (0: 20)")
+		num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "connections this replica opens to PostgreSQL at most, requests and job queue together (0: 30; at least 4)")
 		str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "host:port of a second listener serving Go's profiles at /debug/pprof/ (empty: off); keep it on loopback")
 		dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
 		dur(&c.ReadTimeout, "read-timeout", "READ_TIMEOUT", "time to read a whole request")
@@ -368,8 +373,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("debug-addr %q: want host:port, e.g. 127.0.0.1:6060", c.DebugAddr))
 		}
 	}
-	if c.DBMaxConns < 0 || c.DBMaxConns > 10000 {
-		errs = append(errs, fmt.Errorf("db max conns %d: want 0 to 10000", c.DBMaxConns))
+	if c.DBMaxConns != 0 && (c.DBMaxConns < MinDBMaxConns || c.DBMaxConns > 10000) {
+		errs = append(errs, fmt.Errorf("db max conns %d: want %d to 10000 (0: 30)", c.DBMaxConns, MinDBMaxConns))
 	}
 	for _, d := range []struct {
 		name string

@@ -56,6 +56,8 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}{
 		{"bad duration in env", nil, map[string]string{"FLOWHOOK_READ_TIMEOUT": "soon"}, []string{`FLOWHOOK_READ_TIMEOUT: "soon" is not a duration`}},
 		{"bad number in env", nil, map[string]string{"FLOWHOOK_DB_MAX_CONNS": "many"}, []string{`FLOWHOOK_DB_MAX_CONNS: "many" is not a whole number`}},
+		{"too few connections", nil, map[string]string{"FLOWHOOK_DB_MAX_CONNS": "3"}, []string{`db max conns 3: want 4 to 10000 (0: 30)`}},
+		{"negative connections", []string{"-db-max-conns", "-1"}, nil, []string{`db max conns -1: want 4 to 10000`}},
 		{"several at once", []string{"-addr", "nowhere", "-log-format", "xml", "-log-level", "loud"}, nil, []string{
 			`log level "loud"`,
 		}},

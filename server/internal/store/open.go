@@ -43,7 +43,8 @@ type Options struct {
 	DatabaseURL string
 	// DataDir holds the embedded database (created when missing).
 	DataDir string
-	// MaxConns bounds the PostgreSQL pool; 0 keeps pgx's default.
+	// MaxConns bounds the connections the DB opens to PostgreSQL, its three pools together
+	// (poolSizes); 0: DefaultMaxConns.
 	MaxConns int32
 }
 
@@ -81,7 +82,7 @@ func (s *Store) batches() side {
 	return side{db: s.db.SQL}
 }
 
-// batchesConns is the size of the batches pool: one lane writes one batch at a time.
+// batchesConns is the size of the batches pool at most: one lane writes one batch at a time.
 const batchesConns = 2
 
 // writes is the pool of the one-statement transitions (DB.Writes; SQL when the DB has none).
@@ -108,12 +109,35 @@ func (on side) statements() querier {
 	return sqlQuerier{on.db}
 }
 
-// writesConns is the size of the writes pool: a transition's statement is short, but one with
+// writesConns is the size of the writes pool at most: a transition's statement is short, but one with
 // jobs holds its connection for four round trips. Transitions bursting on their own pool leave
 // the main pool's connections to the reads and to River's fetches (when transitions used the
 // main pool, paced at 1,000 a second, 711 signed documents were fetched for 4,911 DocuSign
 // completions: the fetch jobs fell behind).
 const writesConns = 8
+
+// DefaultMaxConns is how many connections a DB opens to PostgreSQL when Options say nothing:
+// 20 for the main pool (pgx's default, max(4, cores), is too few once River's listener, leader
+// and fetchers hold connections beside the requests) and the side pools' 8 and 2.
+const DefaultMaxConns = 30
+
+// MinMaxConns is the fewest connections a DB can work with: two for the main pool (River's
+// listener holds one) and one for each side pool.
+const MinMaxConns = 4
+
+// poolSizes splits total connections between the main pool and the two side pools, so that
+// total bounds them together: the side pools take up to a third and a sixth (at most
+// writesConns and batchesConns, at least one each), the main pool the rest. A total below
+// MinMaxConns is raised to it.
+func poolSizes(total int32) (main, writes, batches int32) {
+	if total <= 0 {
+		total = DefaultMaxConns
+	}
+	total = max(total, MinMaxConns)
+	writes = min(writesConns, max(1, total/3))
+	batches = min(batchesConns, max(1, total/6))
+	return total - writes - batches, writes, batches
+}
 
 // Open connects to the database the options name. It does not migrate: call Migrate.
 func Open(ctx context.Context, o Options) (*DB, error) {
@@ -129,23 +153,19 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 		// pgconn masks the password in its parse errors.
 		return nil, fmt.Errorf("database URL: %w", err)
 	}
-	// pgx's default (max(4, cores)) is too few once River's listener, leader and fetchers hold
-	// connections beside the requests.
-	cfg.MaxConns = 20
-	if o.MaxConns > 0 {
-		cfg.MaxConns = o.MaxConns
-	}
+	mainConns, writesN, batchesN := poolSizes(o.MaxConns)
+	cfg.MaxConns = mainConns
 	cfg.AfterConnect = warm
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
 	}
-	writes, err := sidePool(ctx, cfg, writesConns, map[string]string{"plan_cache_mode": "force_generic_plan"})
+	writes, err := sidePool(ctx, cfg, writesN, map[string]string{"plan_cache_mode": "force_generic_plan"})
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	batches, err := sidePool(ctx, cfg, batchesConns, map[string]string{"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"})
+	batches, err := sidePool(ctx, cfg, batchesN, map[string]string{"plan_cache_mode": "force_generic_plan", "enable_seqscan": "off"})
 	if err != nil {
 		pool.Close()
 		writes.Close()

@@ -115,3 +115,40 @@ func TestSidePoolsAreWarmedAfterMigrating(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxConnsBoundsEveryPool: Options.MaxConns bounds what a DB opens to PostgreSQL, its
+// main pool and its side pools together, as PostgreSQL counts them.
+func TestMaxConnsBoundsEveryPool(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	url := dbtest.NewEmptyPostgres(t)
+	const total = 6
+	db, err := store.Open(ctx, store.Options{DatabaseURL: url, MaxConns: total})
+	require.NoError(t, err)
+	defer db.Close()
+	_, _, writesPool, batchesPool := store.SidePools(db)
+	require.Equal(t, int32(total), db.Pool.Config().MaxConns+writesPool.Config().MaxConns+batchesPool.Config().MaxConns)
+
+	// Every connection of the main pool held (the side pools open theirs at once), and one more
+	// asked for in vain.
+	held := make([]*pgxpool.Conn, db.Pool.Config().MaxConns)
+	for i := range held {
+		c, err := db.Pool.Acquire(ctx)
+		require.NoError(t, err)
+		defer c.Release()
+		held[i] = c
+	}
+	short, cancelShort := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancelShort()
+	_, err = db.Pool.Acquire(short)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	var name string
+	require.NoError(t, held[0].QueryRow(ctx, "SELECT current_database()").Scan(&name))
+	require.Eventually(t, func() bool {
+		var n int
+		err := held[0].QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name).Scan(&n)
+		return err == nil && n == total
+	}, 10*time.Second, 10*time.Millisecond, "PostgreSQL does not count %d connections to the database", total)
+}
