@@ -383,11 +383,17 @@ var (
 				Name:    "workitem_status_provider",
 				Unique:  false,
 				Columns: []*schema.Column{WorkItemsColumns[8], WorkItemsColumns[6]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "resolved_at IS NULL",
+				},
 			},
 			{
 				Name:    "workitem_status_last_checked_at",
 				Unique:  false,
 				Columns: []*schema.Column{WorkItemsColumns[8], WorkItemsColumns[16]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "resolved_at IS NULL",
+				},
 			},
 			{
 				Name:    "workitem_document_due_at",

@@ -50,8 +50,12 @@ func (WorkItem) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("provider", "external_id").Unique(),
 		index.Fields("instance_id", "created_at"),
-		index.Fields("status", "provider"),
-		index.Fields("status", "last_checked_at"),
+		// Partial: only the work items not resolved yet, which the counts of open work items
+		// and reconciliation look for (their queries say resolved_at IS NULL too: an open
+		// work item has none, and one resolved never opens again). A work item resolved, and
+		// every later write to it (its document kept), adds no entry to these two.
+		index.Fields("status", "provider").Annotations(entsql.IndexWhere("resolved_at IS NULL")),
+		index.Fields("status", "last_checked_at").Annotations(entsql.IndexWhere("resolved_at IS NULL")),
 		// Partial: only the few work items whose document is still due are in it.
 		index.Fields("document_due_at").Annotations(entsql.IndexWhere("document_due_at IS NOT NULL")),
 	}

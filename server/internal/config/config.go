@@ -255,7 +255,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 	}
 	if cmd == Serve {
 		boolean(&c.Sandbox, "sandbox", "SANDBOX", "serve the sandbox (fake providers under /sandbox/, unauthenticated) as flowhook dev does; never on a server others reach")
-		num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "connections this replica opens to PostgreSQL at most, requests and job queue together (0: 30; at least 4)")
+		num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "connections this replica opens to PostgreSQL at most, all its pools together (0: 30; at least 4)")
 		str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "host:port of a second listener serving Go's profiles at /debug/pprof/ (empty: off); keep it on loopback")
 		dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
 		dur(&c.ReadTimeout, "read-timeout", "READ_TIMEOUT", "time to read a whole request")

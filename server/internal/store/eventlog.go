@@ -206,7 +206,7 @@ func (s *Store) WaitingWorkItems(ctx context.Context) (map[string]int64, error) 
 		Count    int64  `json:"count"`
 	}
 	err := s.db.Client.WorkItem.Query().
-		Where(workitem.StatusIn(workitem.StatusCREATING, workitem.StatusWAITING)).
+		Where(workitem.StatusIn(workitem.StatusCREATING, workitem.StatusWAITING), workitem.ResolvedAtIsNil()).
 		GroupBy(workitem.FieldProvider).Aggregate(ent.Count()).Scan(ctx, &rows)
 	if err != nil {
 		return nil, translate(err)

@@ -17,7 +17,7 @@ var _ engine.ConnectorUsage = (*Store)(nil)
 // EXTERNAL state addressed to it, and its work items still being created or waiting.
 func (s *Store) SystemUsage(ctx context.Context, sys engine.System) ([]string, int, error) {
 	open, err := s.db.Client.WorkItem.Query().
-		Where(workitem.Provider(sys.String()), workitem.StatusIn(workitem.StatusCREATING, workitem.StatusWAITING)).Count(ctx)
+		Where(workitem.Provider(sys.String()), workitem.StatusIn(workitem.StatusCREATING, workitem.StatusWAITING), workitem.ResolvedAtIsNil()).Count(ctx)
 	if err != nil {
 		return nil, 0, translate(err)
 	}

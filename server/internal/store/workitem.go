@@ -539,7 +539,7 @@ var _ engine.ReconcileStore = (*Store)(nil)
 
 func (s *Store) WorkItemsToReconcile(ctx context.Context, p engine.System, checkedBefore time.Time, limit int) ([]engine.WorkItem, error) {
 	rows, err := s.db.Client.WorkItem.Query().
-		Where(workitem.StatusEQ(workitem.StatusWAITING), workitem.Provider(p.String()), workitem.ExternalIDNotNil(),
+		Where(workitem.StatusEQ(workitem.StatusWAITING), workitem.ResolvedAtIsNil(), workitem.Provider(p.String()), workitem.ExternalIDNotNil(),
 			workitem.Or(workitem.LastCheckedAtIsNil(), workitem.LastCheckedAtLT(dbTime(checkedBefore)))).
 		Order(workitem.ByLastCheckedAt(entsql.OrderNullsFirst()), workitem.ByID()).Limit(limit).All(ctx)
 	if err != nil {
