@@ -226,6 +226,19 @@ func elNewest(t *testing.T, c clients, f *flowhookv1.EventFilter) *flowhookv1.Ev
 	return res.Msg.GetEvents()[0]
 }
 
+// elAwaitJobStory waits until the Event Log of an event processed by a job holds the job's
+// VERDICT step after the first delivered steps, and returns its entries: a job writes its steps
+// just after it saved the verdict, so the verdict is seen before them.
+func elAwaitJobStory(t *testing.T, c clients, id string, delivered int) []*flowhookv1.EventLogEntry {
+	t.Helper()
+	var entries []*flowhookv1.EventLogEntry
+	require.Eventually(t, func() bool {
+		entries = elGet(t, c, id).GetEntries()
+		return len(entries) > delivered && slices.Contains(elSteps(entries[delivered:]), stVerdict)
+	}, flowsRetryWait, flowsTick, "the job's steps never reached the Event Log")
+	return entries
+}
+
 func elGet(t *testing.T, c clients, id string) *flowhookv1.GetEventResponse {
 	t.Helper()
 	res, err := c.eventLog.GetEvent(context.Background(), connect.NewRequest(&flowhookv1.GetEventRequest{Id: id}))
@@ -667,7 +680,7 @@ func TestEventLogDebugStories(t *testing.T) {
 		t.Run("PENDING envelope-sent processed by its job", func(t *testing.T) {
 			// The fake posts envelope-sent before it answers the create: before the coupling.
 			ev := elAwait(t, b.clients, &flowhookv1.EventFilter{ExternalId: envID, EventType: "envelope-sent"}, flowhookv1.Verdict_VERDICT_PROGRESS, flowsWait)
-			entries := elGet(t, b.clients, ev.GetId()).GetEntries()
+			entries := elAwaitJobStory(t, b.clients, ev.GetId(), 5)
 			require.GreaterOrEqual(t, len(entries), 8, elStory(entries))
 			elRequireSteps(t, entries[:5], stReceived, stAuthenticated, stParsed, stBuffered, stVerdict)
 			elRequireDelivery(t, entries[:5], ev.GetTraceId())
@@ -889,7 +902,7 @@ func TestEventLogDebugStories(t *testing.T) {
 			b.settled(t, id2, "done")
 			ev = elAwait(t, b.clients, done, flowhookv1.Verdict_VERDICT_APPLIED, flowsWait)
 			require.Equal(t, id2, ev.GetInstanceId())
-			entries := elGet(t, b.clients, ev.GetId()).GetEntries()
+			entries := elAwaitJobStory(t, b.clients, ev.GetId(), 5)
 			require.Greater(t, len(entries), 5, elStory(entries))
 			for i, e := range entries[:5] {
 				require.True(t, proto.Equal(first[i], e), elStory(entries))
