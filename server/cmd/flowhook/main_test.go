@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
 var update = flag.Bool("update", false, "rewrite the testdata/*.golden files")
@@ -190,30 +192,12 @@ func TestServeOnPortZero(t *testing.T) {
 	require.Equal(t, 0, <-done)
 }
 
-// syncBuffer is a buffer a running command writes and a test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a flowhook dev or serve run in-process.
 type running struct {
 	base   string // http://127.0.0.1:port
 	addr   string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testlog.Buffer // the running command writes them while the test reads
+	stderr *testlog.Buffer
 	stop   func() int
 }
 
@@ -224,7 +208,7 @@ var apiLine = regexp.MustCompile(`(?m)^  API +(http://\S+)`)
 func startServer(t *testing.T, vars map[string]string, args ...string) *running {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &running{stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &running{stdout: &testlog.Buffer{}, stderr: &testlog.Buffer{}}
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, append(args, "-log-format", "json"), env(vars), s.stdout, s.stderr) }()
 	var once sync.Once

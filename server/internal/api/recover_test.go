@@ -1,11 +1,9 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -13,6 +11,7 @@ import (
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
+	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
 // panickingIdentity is an identity service, for this test only, whose CreateUser panics.
@@ -24,29 +23,12 @@ func (panickingIdentity) CreateUser(context.Context, *connect.Request[flowhookv1
 	panic("boom: secret internal state")
 }
 
-type syncLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRecoverPanics: a handler's panic is answered with a bare Internal (no panic text goes to
 // the client) and logged at ERROR with the procedure and the panic, not the request; the
 // server goes on serving.
 func TestRecoverPanics(t *testing.T) {
 	t.Parallel()
-	var logs syncLog
+	var logs testlog.Buffer // the server's goroutines write it
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	path, h := flowhookv1connect.NewIdentityServiceHandler(panickingIdentity{}, recoverPanics(log))
 	srv := httptest.NewServer(h)

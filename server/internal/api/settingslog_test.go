@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -10,7 +9,6 @@ import (
 	"encoding/pem"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -20,28 +18,11 @@ import (
 	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/store"
+	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
-// logBuffer is a slog handler's output, safe for the server's goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// lines returns the JSON records whose message is msg.
-func (l *logBuffer) lines(t *testing.T, msg string) []map[string]any {
+// logLines returns the JSON records in l whose message is msg.
+func logLines(t *testing.T, l *testlog.Buffer, msg string) []map[string]any {
 	t.Helper()
 	var out []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(l.String()), "\n") {
@@ -65,9 +46,9 @@ func names(v any) []string {
 }
 
 // lastLine returns the one new record with msg since seen of them, asserting there is one.
-func lastLine(t *testing.T, l *logBuffer, msg string, seen int) map[string]any {
+func lastLine(t *testing.T, l *testlog.Buffer, msg string, seen int) map[string]any {
 	t.Helper()
-	recs := l.lines(t, msg)
+	recs := logLines(t, l, msg)
 	require.Len(t, recs, seen+1, "one line for %q", msg)
 	rec := recs[seen]
 	require.Equal(t, "INFO", rec["level"])
@@ -79,7 +60,7 @@ func lastLine(t *testing.T, l *logBuffer, msg string, seen int) map[string]any {
 func TestSettingsChangesLogged(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
-		logs := &logBuffer{}
+		logs := &testlog.Buffer{} // the server's goroutines write it
 		cfg := config.Default()
 		opts := dbtest.Options(t, d)
 		cfg.DatabaseURL, cfg.DataDir = opts.DatabaseURL, opts.DataDir

@@ -37,7 +37,6 @@
 package jaegertest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,10 +47,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
 // BinEnv names the environment variable holding the path of the Jaeger binary.
@@ -70,7 +70,7 @@ const (
 type Jaeger struct {
 	otlpPort, queryPort, healthPort int
 	client                          *http.Client
-	out                             *syncBuffer
+	out                             *testlog.Buffer // the process writes it while the test reads
 }
 
 // config is the collector configuration Jaeger runs with: memory storage, OTLP over HTTP in,
@@ -163,7 +163,7 @@ func start(t testing.TB, bin, cfg string) (j *Jaeger, retry bool, err error) {
 	j = &Jaeger{
 		otlpPort: ports[0], queryPort: ports[1], healthPort: ports[2],
 		client: &http.Client{Timeout: 10 * time.Second},
-		out:    &syncBuffer{},
+		out:    &testlog.Buffer{},
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -313,22 +313,4 @@ func environ() []string {
 		}
 	}
 	return env
-}
-
-// syncBuffer is a bytes.Buffer that the process's output and the test may use at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

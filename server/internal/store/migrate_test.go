@@ -21,6 +21,7 @@ import (
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/store"
+	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
 // moduleRoot is where the committed migration directories are, seen from this package.
@@ -227,7 +228,7 @@ func TestMigrateWaitsForTheDatabase(t *testing.T) {
 	db, err := store.Open(ctx, store.Options{DatabaseURL: u.String(), MaxConns: 3})
 	require.NoError(t, err)
 	defer db.Close()
-	var logs lockedBuffer
+	var logs testlog.Buffer // Migrate's goroutine writes it while the test reads
 	done := make(chan error, 1)
 	go func() { done <- db.Migrate(ctx, slog.New(slog.NewTextHandler(&logs, nil))) }()
 
@@ -244,22 +245,4 @@ func TestMigrateWaitsForTheDatabase(t *testing.T) {
 	var versions int
 	require.NoError(t, inDB.QueryRow(ctx, "SELECT count(*) FROM goose_db_version").Scan(&versions))
 	require.Greater(t, versions, 1, "the migrations were applied")
-}
-
-// lockedBuffer is a log's destination that a test reads while another goroutine writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,14 +1,12 @@
 package telemetry_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowhook/flowhook/server/internal/telemetry"
+	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
 func TestSetupFromEnvironment(t *testing.T) {
@@ -54,24 +53,6 @@ func TestSetupFromEnvironment(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a buffer the exporter's goroutine and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestExporterErrorsGoThroughTheLogger: a collector that refuses the spans makes the OTLP
 // exporter fail; the failure is a WARN record of the JSON logger, not plain text on stderr.
 func TestExporterErrorsGoThroughTheLogger(t *testing.T) {
@@ -84,7 +65,7 @@ func TestExporterErrorsGoThroughTheLogger(t *testing.T) {
 	for k, v := range env {
 		t.Setenv(k, v) // the OTLP exporter reads the process environment itself
 	}
-	var logs lockedBuffer
+	var logs testlog.Buffer // the exporter's goroutine writes it
 	tel, err := telemetry.Setup(context.Background(), "test", func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
 	require.NoError(t, err)
 	require.True(t, tel.Exporting)

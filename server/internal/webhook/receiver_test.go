@@ -31,6 +31,7 @@ import (
 	"github.com/flowhook/flowhook/server/internal/provider"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/testlog"
 	"github.com/flowhook/flowhook/server/internal/webhook"
 )
 
@@ -144,23 +145,6 @@ func (w *trackingWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // fixture is a router with the DocuSign receiver, recording everything it does.
 type fixture struct {
 	handler http.Handler
@@ -168,7 +152,7 @@ type fixture struct {
 	reader  *sdkmetric.ManualReader
 	ingest  *fakeIngester
 	log     *fakeLog
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 	debug   atomic.Bool
 	writer  atomic.Pointer[trackingWriter]
 
@@ -193,7 +177,7 @@ func baseFixture(t *testing.T) *fixture {
 		spans:  tracetest.NewSpanRecorder(),
 		reader: sdkmetric.NewManualReader(),
 		ingest: &fakeIngester{byKey: map[string]engine.StoredEvent{}},
-		logs:   &syncBuffer{},
+		logs:   &testlog.Buffer{},
 	}
 	f.log = &fakeLog{responded: func() bool {
 		w := f.writer.Load()

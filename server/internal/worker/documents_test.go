@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
 // fakeDocuments records what the documents' ports were asked: "w-bad" fails to download,
@@ -90,7 +92,7 @@ func TestDocuments(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			db := dbtest.Open(t, d)
-			var logs lockedBuffer
+			var logs testlog.Buffer // the queue's goroutines write it
 			spans := tracetest.NewSpanRecorder()
 			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
 				FetchCooldown: 10 * time.Millisecond, MarkGrace: time.Hour,
@@ -113,7 +115,8 @@ func TestDocuments(t *testing.T) {
 				return done
 			}, 20*time.Second, 5*time.Millisecond)
 			require.Eventually(t, func() bool {
-				return logs.contains(`"msg":"fetching a signed document failed; a job will fetch it"`) && logs.contains(`"work_item_id":"w-bad"`)
+				out := logs.String()
+				return strings.Contains(out, `"msg":"fetching a signed document failed; a job will fetch it"`) && strings.Contains(out, `"work_item_id":"w-bad"`)
 			}, 20*time.Second, 5*time.Millisecond)
 			// Each download is a span; the one whose work item came with the commit links to
 			// the transition that created the work item.

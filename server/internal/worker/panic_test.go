@@ -1,12 +1,9 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
 // panicArgs is a job for this test only, whose worker panics.
@@ -28,24 +26,6 @@ type panicWorker struct {
 
 func (panicWorker) Work(context.Context, *river.Job[panicArgs]) error { panic("boom in a job") }
 
-// lockedBuffer is a log sink the queue's goroutines write and the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestJobPanicIsAFailedAttempt: a job that panics fails its attempt with ErrPanic's message, is
 // retried later, and the panic is logged at ERROR with the job's kind and id; the queue goes on.
 func TestJobPanicIsAFailedAttempt(t *testing.T) {
@@ -54,7 +34,7 @@ func TestJobPanicIsAFailedAttempt(t *testing.T) {
 		t.Run(string(d), func(t *testing.T) {
 			t.Parallel()
 			db := dbtest.Open(t, d)
-			var logs lockedBuffer
+			var logs testlog.Buffer // the queue's goroutines write it
 			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond, FetchCooldown: 10 * time.Millisecond})
 			require.NoError(t, err)
 			river.AddWorker(q.Workers(), panicWorker{})
@@ -88,5 +68,3 @@ func TestJobPanicIsAFailedAttempt(t *testing.T) {
 		})
 	}
 }
-
-func (l *lockedBuffer) contains(s string) bool { return strings.Contains(l.String(), s) }
