@@ -13,7 +13,9 @@
 #      p50/p99/p99.9 and the CPU per request of flowhook and PostgreSQL.
 #   4. The same with 2 and 3 replicas on one database (BENCH_REPLICAS="2 3"), requests round
 #      robin, for the webhook, start and take scenarios.
-#   5. pgbench runs again; the ratios are to the mean of the two pgbench runs.
+#   5. pgbench runs again; the ratios are to the mean of the two pgbench runs. Before the paced
+#      runs, pgbench also runs the same script paced at 10/s with one client: PostgreSQL's own
+#      latency at light load, which the 10/s row is compared with.
 #
 # Output: the table on stdout, and BENCH_OUT (default bench-out/) holds rows.json, pgbench.txt,
 # latency.svg (p50/p99 against offered load) and the server's log. Everything talks to
@@ -117,6 +119,16 @@ loadgen -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -pool-max 
 # it 12.0–24.1 ms in seven (docs/performance.md, session 17).
 psql -q "$PG/flowhook_bench" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null ||
   echo "bench: VACUUM ANALYZE and CHECKPOINT failed (they need the database's owner and pg_checkpoint); the paced runs meet the closed runs' dead rows" >&2
+# PostgreSQL's own latency at light load, the floor under the 10/s row: the same script, one
+# client, paced at 10/s for 300 transactions (as many as loadgen's 10/s row), measured from each
+# transaction's scheduled time as loadgen measures from a send's intended time. On an idle
+# machine every round trip wakes two processes, so even PostgreSQL alone takes milliseconds here.
+echo "bench: pgbench paced at 10/s (one client, 300 transactions)"
+pgbench -n -c 1 -j 1 -R 10 -t 300 -l --log-prefix="$work/pgpaced" -f tools/bench/pgbench.sql "$PG/pgbench_bench" >"$OUT/pgbench-paced.txt" 2>&1
+# The per-transaction log's third field is the latency in µs; nearest-rank percentiles, as HDR's.
+read -r pg_p50 pg_p99 pg_p999 < <(cat "$work"/pgpaced.* | awk '{print $3}' | sort -n |
+  awk '{a[NR] = $1} END { n = NR; split("0.5 0.99 0.999", q, " "); for (i = 1; i <= 3; i++) { r = int(q[i] * n); if (r < q[i] * n) r++; printf "%.2f ", a[r] / 1000 } print "" }')
+echo "bench: PostgreSQL alone at 10/s: p50 ${pg_p50} / p99 ${pg_p99} / p99.9 ${pg_p999} ms"
 echo "bench: loadgen, paced (open loop): webhook → transition at each rate"
 loadgen -scenario transition-docusign -sweep "$SWEEP" -duration "${SECONDS_EACH}s" -min-requests 300 -svg "$OUT/latency.svg" -json "$OUT/open.json" | tee "$OUT/open.txt"
 [ -z "${profile_pid:-}" ] || wait "$profile_pid"
@@ -142,7 +154,11 @@ ratios() { # file replicas
   ' "$1"
 }
 {
-  printf 'PostgreSQL (pgbench, insert+update, 8 clients): %.0f and %.0f tps, mean %.0f\n\n' "$tps1" "$tps2" "$(echo "($tps1 + $tps2) / 2" | bc -l)"
+  printf 'PostgreSQL (pgbench, insert+update, 8 clients): %.0f and %.0f tps, mean %.0f\n' "$tps1" "$tps2" "$(echo "($tps1 + $tps2) / 2" | bc -l)"
+  printf 'PostgreSQL alone paced at 10/s (the same script, one client, 300 transactions): p50 %s / p99 %s / p99.9 %s ms\n' "$pg_p50" "$pg_p99" "$pg_p999"
+  jq -r --argjson p50 "$pg_p50" --argjson p99 "$pg_p99" '.rows[] | select(.mode == "open" and .target_rate == 10)
+    | "flowhook paced at 10/s: p50 \(.p50_ms) / p99 \(.p99_ms) ms, \((.p50_ms / $p50 * 10 | round) / 10) × and \((.p99_ms / $p99 * 10 | round) / 10) × PostgreSQL alone"' "$OUT/open.json"
+  echo
   {
     printf 'replicas\tscenario\tload\trate/s\t× pgbench\tp50 ms\tp99 ms\tp99.9 ms\terrors+dropped\tserver CPU ms/req\tdb CPU ms/req\n'
     ratios "$OUT/closed.json" 1
