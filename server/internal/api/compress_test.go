@@ -1,0 +1,78 @@
+package api_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+
+	"connectrpc.com/connect"
+	"github.com/stretchr/testify/require"
+
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/server/internal/api"
+	"github.com/flowhook/flowhook/server/internal/store"
+)
+
+// TestResponseCompression: a client that accepts gzip gets a small response as it is and a
+// large one compressed; one that does not accept it gets every response as it is.
+func TestResponseCompression(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Postgres)
+	ctx := context.Background()
+	for i := range 8 {
+		_, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: b.draft(fmt.Sprintf("Contract %d", i))}))
+		require.NoError(t, err)
+	}
+
+	// post sends a Connect unary JSON request with the Accept-Encoding given ("" sends
+	// "identity": Go's transport would otherwise ask for gzip itself and hide the answer's
+	// encoding) and returns the response's Content-Encoding and its body, decompressed.
+	post := func(t *testing.T, procedure, acceptEncoding string) (string, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+procedure, bytes.NewReader([]byte(`{}`)))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+bootstrapKey)
+		if acceptEncoding == "" {
+			acceptEncoding = "identity"
+		}
+		req.Header.Set("Accept-Encoding", acceptEncoding)
+		res, err := b.httpClient.Do(req)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, res.Body.Close()) }()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		var body io.Reader = res.Body
+		encoding := res.Header.Get("Content-Encoding")
+		if encoding == "gzip" {
+			zr, err := gzip.NewReader(res.Body)
+			require.NoError(t, err)
+			body = zr
+		}
+		raw, err := io.ReadAll(body)
+		require.NoError(t, err)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
+		return encoding, out
+	}
+
+	const small, large = "/flowhook.v1.IdentityService/WhoAmI", "/flowhook.v1.WorkflowDesignService/ListWorkflows"
+	enc, who := post(t, small, "gzip")
+	require.Empty(t, enc, "a small response is not compressed")
+	require.NotEmpty(t, who["user"])
+
+	enc, list := post(t, large, "gzip")
+	require.Equal(t, "gzip", enc, "a response over %d bytes is compressed for a client that accepts gzip", api.CompressMinBytes)
+	require.Len(t, list["workflows"], 8)
+
+	enc, list = post(t, large, "")
+	require.Empty(t, enc, "nothing is compressed for a client that does not accept gzip")
+	require.Len(t, list["workflows"], 8)
+	raw, err := json.Marshal(list)
+	require.NoError(t, err)
+	require.Greater(t, len(raw), api.CompressMinBytes, "the large response is over the threshold")
+}
