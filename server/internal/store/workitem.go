@@ -9,6 +9,7 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/ent"
@@ -561,18 +562,46 @@ func (s *Store) MarkChecked(ctx context.Context, workItemID string, at time.Time
 	return translate(s.db.Client.WorkItem.UpdateOneID(wid).SetLastCheckedAt(dbTime(at)).Exec(ctx))
 }
 
+// EarlierPending goes to the hot reads' path (Store.queryRow): it runs before every OneSpan
+// callback is read back, and through ent's builder and database/sql it was 7% of the server's
+// CPU under OneSpan completions.
 func (s *Store) EarlierPending(ctx context.Context, ev engine.StoredEvent) (bool, error) {
 	if ev.Event.OccurredAt.IsZero() {
 		return false, nil
 	}
 	at := dbTime(ev.Event.OccurredAt)
-	earlier := webhookevent.ProviderTimeLT(at)
-	if id, err := uuid.Parse(ev.ID); err == nil {
-		// The same provider time (milliseconds): the one received first is the earlier.
-		earlier = webhookevent.Or(earlier, webhookevent.And(webhookevent.ProviderTime(at), webhookevent.IDLT(id)))
+	// The same provider time (milliseconds): the one received first is the earlier. No event
+	// has an id below the nil UUID, so an event without one has no such earlier event.
+	id, err := uuid.Parse(ev.ID)
+	if err != nil {
+		id = uuid.Nil
 	}
-	q := s.db.Client.WebhookEvent.Query().Where(webhookevent.Provider(ev.Event.System.String()),
-		webhookevent.ExternalID(ev.Event.ExternalID), webhookevent.VerdictEQ(webhookevent.VerdictPENDING), earlier)
-	n, err := q.Exist(ctx)
-	return n, translate(err)
+	var found uuid.UUID
+	err = s.queryRow(ctx, earlierPendingSQL[s.entDialect()], ev.Event.System.String(), ev.Event.ExternalID,
+		webhookevent.VerdictPENDING.String(), at, at, id).Scan(&found)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, translate(err)
+	}
+	return true, nil
 }
+
+// earlierPendingSQL is EarlierPending's query, by dialect: one PENDING event of the provider and
+// external id that the provider sent earlier, or at the same time and that was received first.
+var earlierPendingSQL = byDialect(func(b *entsql.DialectBuilder) string {
+	query, _ := b.Select(webhookevent.FieldID).From(b.Table(webhookevent.Table)).
+		Where(entsql.And(
+			entsql.EQ(webhookevent.FieldProvider, ""),
+			entsql.EQ(webhookevent.FieldExternalID, ""),
+			entsql.EQ(webhookevent.FieldVerdict, ""),
+			entsql.Or(
+				entsql.LT(webhookevent.FieldProviderTime, ""),
+				entsql.And(entsql.EQ(webhookevent.FieldProviderTime, ""), entsql.LT(webhookevent.FieldID, "")),
+			),
+		)).
+		Limit(1).
+		Query()
+	return query
+})

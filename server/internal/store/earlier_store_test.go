@@ -1,0 +1,73 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// TestEarlierPending: a PENDING event of the same system and external id that the provider sent
+// earlier holds a later one back, and of two sent in the same millisecond the one received
+// first (the lower id) holds back the other. A decided event, another external id, another
+// system, and an event without a provider time hold nothing back.
+func TestEarlierPending(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, d)
+			ctx := context.Background()
+			t0 := time.Now().UTC().Truncate(time.Millisecond)
+			pending := func(sys engine.System, externalID string, at time.Time) engine.StoredEvent {
+				t.Helper()
+				ev, created, err := st.InsertEvent(ctx, engine.StoredEvent{
+					Event: engine.InboundEvent{System: sys, Type: "PACKAGE_COMPLETE", ExternalID: externalID, DedupeKey: uuid.NewString(), OccurredAt: at},
+					Body:  []byte(`{}`), ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
+				require.NoError(t, err)
+				require.True(t, created)
+				return ev
+			}
+			earlier := func(ev engine.StoredEvent) bool {
+				t.Helper()
+				held, err := st.EarlierPending(ctx, ev)
+				require.NoError(t, err)
+				return held
+			}
+
+			first := pending(coupleOneSpan, "pkg-1", t0)
+			second := pending(coupleOneSpan, "pkg-1", t0.Add(time.Second))
+			require.True(t, earlier(second), "the first is still PENDING")
+			require.False(t, earlier(first), "nothing was sent before the first")
+
+			pending(coupleOneSpan, "pkg-2", t0.Add(-time.Second))
+			pending(coupleDocuSign, "pkg-1", t0.Add(-time.Second))
+			require.False(t, earlier(first), "another external id or system holds nothing back")
+
+			require.NoError(t, st.FinishEvent(ctx, engine.EventResult{EventID: first.ID, Verdict: engine.VerdictIgnored, Reason: "unconfirmed"}))
+			require.False(t, earlier(second), "a decided event holds nothing back")
+
+			third := pending(coupleOneSpan, "pkg-1", t0.Add(time.Second)) // sent in the same millisecond as second
+			lo, hi := second, third
+			if a, b := uuid.MustParse(lo.ID), uuid.MustParse(hi.ID); bytes.Compare(b[:], a[:]) < 0 {
+				lo, hi = hi, lo
+			}
+			require.True(t, earlier(hi), "of two sent at once, the one received first goes first")
+			require.False(t, earlier(lo))
+
+			noTime := second
+			noTime.Event.OccurredAt = time.Time{}
+			require.False(t, earlier(noTime), "without a provider time nothing is earlier")
+			noID := engine.StoredEvent{Event: engine.InboundEvent{System: coupleOneSpan, ExternalID: "pkg-1", OccurredAt: t0.Add(time.Second)}}
+			require.False(t, earlier(noID), "without an id only an earlier provider time counts")
+			noID.Event.OccurredAt = t0.Add(2 * time.Second)
+			require.True(t, earlier(noID))
+		})
+	}
+}
