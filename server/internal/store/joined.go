@@ -27,7 +27,7 @@ func (s *Store) WorkItemWithInstance(ctx context.Context, p engine.System, exter
 	)
 	dest := append(inOrder(workItemColumns(&w), workitem.Columns), inOrder(instanceColumns(&in, &form), instance.Columns)...)
 	if err := s.queryRow(ctx, workItemWithInstanceSQL[s.entDialect()], p.String(), externalID).Scan(dest...); err != nil {
-		if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		if noRow(err) {
 			return engine.WorkItem{}, engine.Instance{}, fmt.Errorf("%w: %s work item %s", engine.ErrNotFound, p, externalID)
 		}
 		return engine.WorkItem{}, engine.Instance{}, translate(err)
@@ -47,7 +47,7 @@ func (s *Store) WorkItemWithInstance(ctx context.Context, p engine.System, exter
 func (s *Store) workItemByExternal(ctx context.Context, p engine.System, externalID string) (*ent.WorkItem, error) {
 	var w ent.WorkItem
 	if err := s.queryRow(ctx, workItemByExternalSQL[s.entDialect()], p.String(), externalID).Scan(inOrder(workItemColumns(&w), workitem.Columns)...); err != nil {
-		if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		if noRow(err) {
 			return nil, fmt.Errorf("%w: %s work item %s", engine.ErrNotFound, p, externalID)
 		}
 		return nil, translate(err)
@@ -98,6 +98,12 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) interfa
 // reads is where the hot reads go: the main pool, through pgx itself on PostgreSQL.
 func (s *Store) reads() querier {
 	return side{db: s.db.SQL, pool: s.db.Pool}.statements()
+}
+
+// noRow says a query of one row found none, on either path of queryRow: pgx's error on
+// PostgreSQL, database/sql's on SQLite.
+func noRow(err error) bool {
+	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows)
 }
 
 // rows is a result of several rows, from pgx or database/sql.
@@ -175,7 +181,7 @@ func (s *Store) InstanceWithWorkItem(ctx context.Context, id string) (engine.Ins
 	item := nullable(inOrder(workItemColumns(&w), workitem.Columns))
 	dest := append(inOrder(instanceColumns(&in, &form), instance.Columns), item.dest...)
 	if err := s.queryRow(ctx, instanceWithWorkItemSQL[s.entDialect()], iid).Scan(dest...); err != nil {
-		if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		if noRow(err) {
 			return engine.Instance{}, fmt.Errorf("%w: instance %s", engine.ErrNotFound, id)
 		}
 		return engine.Instance{}, translate(err)

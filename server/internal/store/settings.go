@@ -2,13 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	entsql "entgo.io/ent/dialect/sql"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/setting"
@@ -52,7 +49,7 @@ func (s *Store) GetSettings(ctx context.Context, id string) (engine.Settings, er
 func (s *Store) SettingsRevision(ctx context.Context, id string) (int64, error) {
 	var rev int64
 	err := s.queryRow(ctx, settingsRevisionSQL[s.entDialect()], id).Scan(&rev)
-	if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+	if noRow(err) {
 		return 0, nil
 	}
 	return rev, translate(err)

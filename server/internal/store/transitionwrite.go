@@ -13,7 +13,6 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/flowhook/flowhook/ent"
@@ -409,7 +408,7 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 	scan := inOrder(instanceColumns(&row, &form), instance.Columns)
 	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
 		if err := q.queryRow(ctx, query, args...).Scan(scan...); err != nil {
-			if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+			if noRow(err) {
 				return nil, fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
 			}
 			return nil, err

@@ -12,7 +12,6 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/predicate"
@@ -322,7 +321,7 @@ func (s *Store) VersionHead(ctx context.Context, id string, number int32) (engin
 		archived int64
 	)
 	if err := s.queryRow(ctx, q, args...).Scan(&wf, &v.Version, &v.Revision, &v.PublishedAt, &archived); err != nil {
-		if errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows) {
+		if noRow(err) {
 			return engine.Version{}, s.versionNotFound(ctx, wid, number)
 		}
 		return engine.Version{}, translate(err)

@@ -9,7 +9,6 @@ import (
 
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/ent"
@@ -580,7 +579,7 @@ func (s *Store) EarlierPending(ctx context.Context, ev engine.StoredEvent) (bool
 	err = s.queryRow(ctx, earlierPendingSQL[s.entDialect()], ev.Event.System.String(), ev.Event.ExternalID,
 		webhookevent.VerdictPENDING.String(), at, at, id).Scan(&found)
 	switch {
-	case errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows):
+	case noRow(err):
 		return false, nil
 	case err != nil:
 		return false, translate(err)
