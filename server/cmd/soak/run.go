@@ -149,14 +149,24 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	for i, r := range replicas {
-		if err := r.start(ctx); err != nil {
-			return fail(fmt.Errorf("replica %d: %w", i, err))
+	// The first replica alone is set up through: the others start once the settings are
+	// saved. A replica reuses a settings read for up to engine.SecurityTTL, so one that had
+	// read them before the Webhook Receiver debug option was turned on would, for that long,
+	// acknowledge a notification flowhook does not act on (OneSpan's DOCUMENT_SIGNED)
+	// without keeping it, and the check counts every acknowledged notification as kept.
+	startReplica := func(i int) error {
+		if err := replicas[i].start(ctx); err != nil {
+			return fmt.Errorf("replica %d: %w", i, err)
 		}
 		px.setLive(i, true)
+		return nil
+	}
+	for _, r := range replicas {
 		defer r.stop()
 	}
-	logf("%d replicas ready behind %s", len(replicas), proxyURL)
+	if err := startReplica(0); err != nil {
+		return fail(err)
+	}
 
 	db, err := pgxpool.New(ctx, dbURL)
 	if err != nil {
@@ -170,6 +180,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 		return fail(fmt.Errorf("set up: %w", err))
 	}
 	logf("providers configured, workflows published")
+	for i := 1; i < len(replicas); i++ {
+		if err := startReplica(i); err != nil {
+			return fail(err)
+		}
+	}
+	logf("%d replicas ready behind %s", len(replicas), proxyURL)
 	if err := d.drive(ctx); err != nil {
 		d.stopBackground()
 		return fail(err)
