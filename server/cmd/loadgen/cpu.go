@@ -75,15 +75,18 @@ func postgresCPU() time.Duration {
 	return sum
 }
 
-// cpuMeter reads the server's and the database's CPU time before and after a scenario.
+// cpuMeter reads the server's, the database's and the load's CPU time before and after a
+// scenario. The load is this process and the fakes it started: on a machine that the server
+// and PostgreSQL share with them, what they spend is not the server's to use.
 type cpuMeter struct {
 	serverPIDs []int
 	db         bool
+	loadPIDs   []int
 }
 
 type cpuSample struct {
-	server, db time.Duration
-	serverOK   bool
+	server, db, load time.Duration
+	serverOK, loadOK bool
 }
 
 func (m cpuMeter) sample() cpuSample {
@@ -95,20 +98,30 @@ func (m cpuMeter) sample() cpuSample {
 	if m.db {
 		s.db = postgresCPU()
 	}
+	if len(m.loadPIDs) > 0 {
+		t, err := cpuOf(m.loadPIDs)
+		s.load, s.loadOK = t, err == nil
+	}
 	return s
 }
 
-// perRequest is the CPU milliseconds per request between two samples (-1: not measured).
-func (m cpuMeter) perRequest(before, after cpuSample, n int64) (server, db float64) {
-	server, db = -1, -1
+// cpuUse is the CPU milliseconds per request between two samples (-1: not measured).
+type cpuUse struct{ server, db, load float64 }
+
+func (m cpuMeter) perRequest(before, after cpuSample, n int64) cpuUse {
+	u := cpuUse{-1, -1, -1}
 	if n <= 0 {
-		return server, db
+		return u
 	}
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
 	if before.serverOK && after.serverOK {
-		server = float64((after.server - before.server).Microseconds()) / 1000 / float64(n)
+		u.server = per(after.server - before.server)
 	}
 	if m.db {
-		db = float64((after.db - before.db).Microseconds()) / 1000 / float64(n)
+		u.db = per(after.db - before.db)
 	}
-	return server, db
+	if before.loadOK && after.loadOK {
+		u.load = per(after.load - before.load)
+	}
+	return u
 }

@@ -110,6 +110,7 @@ func TestLoadgen(t *testing.T) {
 		require.Positive(t, r.P99, r.Scenario)
 		require.GreaterOrEqual(t, r.Max, r.P99, r.Scenario)
 		require.GreaterOrEqual(t, r.ServerCPU, 0.0, "%s: the server's CPU was measured", r.Scenario)
+		require.GreaterOrEqual(t, r.LoadCPU, 0.0, "%s: the load's CPU (the tool and its fakes) was measured", r.Scenario)
 		switch r.Scenario {
 		case "transition-docusign", "transition-onespan", "transition-connector", "take":
 			require.NotNil(t, r.Moved, r.Scenario)
@@ -310,4 +311,26 @@ func TestSweepSVG(t *testing.T) {
 	require.Contains(t, svg, "latency (ms")
 	require.Equal(t, 2, bytes.Count([]byte(svg), []byte("<polyline")))
 	require.Equal(t, 6, bytes.Count([]byte(svg), []byte("<circle")))
+}
+
+// TestCPUPerRequest: each process group's CPU is divided among the requests, and one not
+// measured (a process gone, or none given) is -1, never a zero that reads as free.
+func TestCPUPerRequest(t *testing.T) {
+	t.Parallel()
+	m := cpuMeter{serverPIDs: []int{1}, db: true, loadPIDs: []int{2}}
+	before := cpuSample{server: time.Second, db: 2 * time.Second, load: 3 * time.Second, serverOK: true, loadOK: true}
+	after := cpuSample{server: 2 * time.Second, db: 4 * time.Second, load: 3500 * time.Millisecond, serverOK: true, loadOK: true}
+	require.Equal(t, cpuUse{server: 1, db: 2, load: 0.5}, m.perRequest(before, after, 1000))
+
+	after.loadOK = false
+	require.Equal(t, cpuUse{server: 1, db: 2, load: -1}, m.perRequest(before, after, 1000), "the load's processes not read")
+	require.Equal(t, cpuUse{-1, -1, -1}, m.perRequest(before, after, 0), "no requests")
+	require.Equal(t, cpuUse{server: -1, db: -1, load: -1}, cpuMeter{}.perRequest(cpuSample{}, cpuSample{}, 10), "nothing to measure")
+
+	// This process is there to read; one past the kernel's largest pid never is, and makes
+	// the group unmeasured rather than partly counted.
+	_, err := cpuOf([]int{os.Getpid()})
+	require.NoError(t, err)
+	_, err = cpuOf([]int{os.Getpid(), 1 << 30})
+	require.Error(t, err)
 }

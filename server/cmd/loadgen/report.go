@@ -30,7 +30,10 @@ type row struct {
 	// CPU milliseconds per request (-1: not measured).
 	ServerCPU float64 `json:"server_cpu_ms_per_req"`
 	DBCPU     float64 `json:"db_cpu_ms_per_req"`
-	Moved     *int64  `json:"moved,omitempty"` // instances the scenario moved, checked against count
+	// LoadCPU is the load's own: this tool's and the fakes' it started (the fakes sign and
+	// send the OneSpan callbacks and serve the documents and read-backs the server asks for).
+	LoadCPU float64 `json:"load_cpu_ms_per_req"`
+	Moved   *int64  `json:"moved,omitempty"` // instances the scenario moved, checked against count
 	// Settle is the seconds after the last request until the server finished the scenario's
 	// background work (signed documents fetched); Seconds includes it.
 	Settle     float64 `json:"settle_seconds,omitempty"`
@@ -56,11 +59,11 @@ func newRow(sc scenario, s shape, o outcome) row {
 	return r
 }
 
-const rowFormat = "%-21s %-12s %8s %7s %9s %6s %7s %8s %8s %8s %8s %8s %8s %8s %s\n"
+const rowFormat = "%-21s %-12s %8s %7s %9s %6s %7s %8s %8s %8s %8s %8s %8s %8s %8s %s\n"
 
 func printHeader(w io.Writer) {
 	fmt.Fprintf(w, rowFormat, "scenario", "load", "count", "secs", "rate/s", "errors", "dropped",
-		"p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "srv cpu", "db cpu", "check")
+		"p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "srv cpu", "db cpu", "load cpu", "check")
 }
 
 func printRow(w io.Writer, r row) {
@@ -83,7 +86,7 @@ func printRow(w io.Writer, r row) {
 	}
 	fmt.Fprintf(w, rowFormat, r.Scenario, load, fmt.Sprint(r.Count), fmt.Sprintf("%.1f", r.Seconds), fmt.Sprintf("%.1f", r.Rate),
 		fmt.Sprint(r.Errors), fmt.Sprint(r.Dropped), msText(r.P50), msText(r.P90), msText(r.P99), msText(r.P999), msText(r.Max),
-		cpuText(r.ServerCPU), cpuText(r.DBCPU), check)
+		cpuText(r.ServerCPU), cpuText(r.DBCPU), cpuText(r.LoadCPU), check)
 }
 
 func msText(v float64) string {
@@ -111,7 +114,8 @@ func printNotes(w io.Writer, rows []row, cfg config) {
 		}
 	}
 	fmt.Fprintln(w, "Latency: closed loop, from send to answer; open loop, from each send's intended time (sends wait for a slot past -max-inflight; one more than -max-lag late is dropped).")
-	fmt.Fprintln(w, "CPU: ms per request, of the -server-pid process(es) and of every process named postgres on the machine (utime+stime, and ended children's),")
+	fmt.Fprintln(w, "CPU: ms per request, of the -server-pid process(es), of every process named postgres on the machine, and of the load (this tool and the fakes it started;")
+	fmt.Fprintln(w, "     on one machine that is CPU the server and PostgreSQL do not get) (utime+stime, and ended children's),")
 	fmt.Fprintln(w, "     over the timed part: background work then (jobs left by the preparation, idle CPU) is divided among its requests, which weighs at low rates.")
 	if len(cfg.ServerPIDs) == 0 {
 		fmt.Fprintln(w, "srv cpu: not measured (no -server-pid).")

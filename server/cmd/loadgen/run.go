@@ -43,7 +43,10 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 	}
 	logf("set up (suffix %s): providers point at the fakes, workflows published", b.suffix)
 
-	meter := cpuMeter{serverPIDs: cfg.ServerPIDs, db: cfg.DBCPU}
+	meter := cpuMeter{serverPIDs: cfg.ServerPIDs, db: cfg.DBCPU, loadPIDs: []int{os.Getpid()}}
+	if pid := f.PID(); pid > 0 {
+		meter.loadPIDs = append(meter.loadPIDs, pid)
+	}
 	var rows []row
 	printHeader(out)
 	var runErr error
@@ -157,7 +160,8 @@ func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax in
 	if sc.settles != nil {
 		r.Settle = settle.Seconds()
 	}
-	r.ServerCPU, r.DBCPU = meter.perRequest(cpu0, cpu1, o.ok+o.errors)
+	use := meter.perRequest(cpu0, cpu1, o.ok+o.errors)
+	r.ServerCPU, r.DBCPU, r.LoadCPU = use.server, use.db, use.load
 	if sc.moved != nil {
 		after, err := sc.moved(context.WithoutCancel(ctx))
 		if err != nil {

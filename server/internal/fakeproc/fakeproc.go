@@ -36,6 +36,14 @@ type Fakes struct {
 	done chan struct{}
 }
 
+// PID is the fakes' process id when Start ran them (0 when attached to running fakes).
+func (f *Fakes) PID() int {
+	if f.cmd == nil || f.cmd.Process == nil {
+		return 0
+	}
+	return f.cmd.Process.Pid
+}
+
 // Attach is a client of fakes that run already.
 func Attach(urls URLs, hc *http.Client) *Fakes {
 	return &Fakes{URLs: urls, hc: hc}
