@@ -29,7 +29,8 @@ OUT=${BENCH_OUT:-bench-out}
 SECONDS_EACH=${BENCH_SECONDS:-10}
 PGBENCH_SECONDS=${BENCH_PGBENCH_SECONDS:-15}
 WORKERS=${BENCH_WORKERS:-8}
-# Items prepared for a closed-loop scenario that uses one per request (a transition, a take):
+# Items prepared for a scenario that uses one per request (a transition, a take), closed loop
+# or at a paced rate:
 # enough for the whole run at the rates reached here. With loadgen's default (3,000) the
 # DocuSign completions ran out after about 4 s of the 10, and the fixed costs of a run (cold
 # statements, the documents' settle) weighed on its rate by a fifth.
@@ -137,7 +138,9 @@ else
   echo "bench: pgbench paced at 10/s failed (see $OUT/pgbench-paced.txt); the 10/s row is shown without it" >&2
 fi
 echo "bench: loadgen, paced (open loop): webhook → transition at each rate"
-loadgen -scenario transition-docusign -sweep "$SWEEP" -duration "${SECONDS_EACH}s" -min-requests 300 -svg "$OUT/latency.svg" -json "$OUT/open.json" | tee "$OUT/open.txt"
+# Each rate gets the items its whole run uses (rate × time, up to POOL): with loadgen's default
+# of 3,000, the rates past 300/s ran out early, and the 1,000/s row was a three-second burst.
+loadgen -scenario transition-docusign -sweep "$SWEEP" -duration "${SECONDS_EACH}s" -min-requests 300 -pool-max "$POOL" -svg "$OUT/latency.svg" -json "$OUT/open.json" | tee "$OUT/open.txt"
 [ -z "${profile_pid:-}" ] || wait "$profile_pid"
 replica_files=()
 for n in ${BENCH_REPLICAS:-2 3}; do

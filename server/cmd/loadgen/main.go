@@ -5,7 +5,8 @@
 // paced at a target rate; latency counts from each send's intended time, so that a server
 // that stalls the sender cannot hide its latency: no coordinated omission), records latency in
 // HDR histograms, and prints one row per scenario: count, rate, errors, p50…max, and the CPU
-// milliseconds per request that the server process(es) and PostgreSQL spent.
+// milliseconds per request that the server process(es), PostgreSQL and the load itself (this
+// tool and the fakes it started, which share the machine) spent.
 //
 //	go run ./server/cmd/loadgen -url http://127.0.0.1:18080 -key fh_… [-server-pid 1234]
 //	    [-scenario ingest-docusign,transition-docusign,…] [-mode closed -workers 16 | -mode open -rate 500]
@@ -19,7 +20,7 @@
 // part; a scenario that uses one per request (transition-*, ingest-onespan, take) gets at most
 // -pool-max and stops early when they run out. The notes under the table say, for each
 // scenario, when flowhook answers (DocuSign and connector notifications are applied inline,
-// the 200 after the transition commits; OneSpan's callbacks are applied by a job).
+// the 200 after the transition commits; OneSpan's callbacks are processed once stored).
 //
 // It does not start flowhook. It starts the provider fakes (server/cmd/fakeproviders, built
 // with `go build` unless -fakes-bin names it) unless -fakes names running ones, and points
