@@ -163,6 +163,29 @@ func (c *fakeClock) advanceTo(t time.Time) {
 	}
 }
 
+// TestRealClockSleepUntil: the open loop's real clock never returns before the time it was
+// given, whether the wait is all in the kernel (shorter than preciseWindow) or starts on a Go
+// timer; a time already past returns at once; a cancelled context ends a long wait with its
+// error (a wait that ignored it would hang the test).
+func TestRealClockSleepUntil(t *testing.T) {
+	clk := realClock{}
+	for _, d := range []time.Duration{-time.Millisecond, 0, 300 * time.Microsecond, preciseWindow / 2, preciseWindow + 3*time.Millisecond} {
+		until := time.Now().Add(d)
+		require.NoError(t, clk.SleepUntil(context.Background(), until))
+		require.False(t, time.Now().Before(until), "returned before the time given (%s ahead)", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.ErrorIs(t, clk.SleepUntil(ctx, time.Now().Add(time.Hour)), context.Canceled)
+	require.ErrorIs(t, clk.SleepUntil(ctx, time.Now().Add(preciseWindow/2)), context.Canceled)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- clk.SleepUntil(ctx, time.Now().Add(time.Hour)) }()
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+}
+
 // TestOpenLoopCoordinatedOmission: ten sends paced 10 ms apart, one outstanding at most; the
 // first stalls the server for 100 ms. The nine behind it go out late, and each one's latency
 // counts from its intended time (90, 80, …, 10 ms), not from when it went out (0 ms) — what
