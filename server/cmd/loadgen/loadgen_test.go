@@ -94,14 +94,14 @@ func TestLoadgen(t *testing.T) {
 	require.NoError(t, err, logs.String())
 
 	cfg.Mode, cfg.Rate, cfg.JSON = "open", 40, ""
-	cfg.Scenarios = []string{"ingest-connector", "transition-connector", "start", "list-instances"}
+	cfg.Scenarios = []string{"ingest-connector", "transition-connector", "start", "start-external", "list-instances"}
 	out.Reset()
 	open, err := run(ctx, cfg, &out, &logs)
 	t.Log("\n" + out.String())
 	require.NoError(t, err, logs.String())
 
 	rows := append(closed, open...)
-	require.Len(t, rows, 9)
+	require.Len(t, rows, 10)
 	for _, r := range rows {
 		require.Positive(t, r.Count, r.Scenario)
 		require.Zero(t, r.Errors, "%s: %s", r.Scenario, r.FirstError)
@@ -115,6 +115,10 @@ func TestLoadgen(t *testing.T) {
 		case "transition-docusign", "transition-onespan", "transition-connector", "take":
 			require.NotNil(t, r.Moved, r.Scenario)
 			require.Equal(t, r.Count, *r.Moved, "%s: every transition moved its instance", r.Scenario)
+		case "start-external":
+			require.NotNil(t, r.Moved, r.Scenario)
+			require.Equal(t, r.Count, *r.Moved, "every start entered the EXTERNAL state")
+			require.Positive(t, r.Settle, "the run waited for every ticket to be created and coupled")
 		}
 	}
 	require.Equal(t, "open", open[0].Mode)

@@ -15,8 +15,10 @@
 // Scenarios: ingest-docusign, ingest-onespan, ingest-connector (a signed notification stored
 // for a coupled work item, the instance left waiting), transition-docusign, transition-onespan,
 // transition-connector (the outcome that moves a waiting instance to its END state, checked
-// by counting the completed instances), start, take (TakeTransition as the assignee),
-// list-assigned and list-instances. The items a scenario needs are prepared before its timed
+// by counting the completed instances), start, start-external (StartInstance into an
+// EXTERNAL state: the instance, its work item and the job that creates it at the provider;
+// the row's time includes creating and coupling every work item), take (TakeTransition as
+// the assignee), list-assigned and list-instances. The items a scenario needs are prepared before its timed
 // part; a scenario that uses one per request (transition-*, ingest-onespan, take) gets at most
 // -pool-max and stops early when they run out. The notes under the table say, for each
 // scenario, when flowhook answers (DocuSign and connector notifications are applied inline,
@@ -69,7 +71,7 @@ func main() {
 var allScenarios = []string{
 	"ingest-docusign", "ingest-onespan", "ingest-connector",
 	"transition-docusign", "transition-onespan", "transition-connector",
-	"start", "take", "list-assigned", "list-instances",
+	"start", "start-external", "take", "list-assigned", "list-instances",
 }
 
 // config is what one run does.

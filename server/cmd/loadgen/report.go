@@ -35,7 +35,8 @@ type row struct {
 	LoadCPU float64 `json:"load_cpu_ms_per_req"`
 	Moved   *int64  `json:"moved,omitempty"` // instances the scenario moved, checked against count
 	// Settle is the seconds after the last request until the server finished the scenario's
-	// background work (signed documents fetched); Seconds includes it.
+	// background work (signed documents fetched, new work items created and coupled); Seconds
+	// includes it.
 	Settle     float64 `json:"settle_seconds,omitempty"`
 	Problem    string  `json:"problem,omitempty"`
 	FirstError string  `json:"first_error,omitempty"`
@@ -76,7 +77,7 @@ func printRow(w io.Writer, r row) {
 		check = fmt.Sprintf("%d moved", *r.Moved)
 	}
 	if r.Settle > 0 {
-		check += fmt.Sprintf(", documents fetched %.2fs after", r.Settle)
+		check += fmt.Sprintf(", settled %.2fs after", r.Settle)
 	}
 	if r.Problem != "" {
 		check += " PROBLEM: " + r.Problem

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"connectrpc.com/connect"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
@@ -33,8 +34,9 @@ type scenario struct {
 	// reports the difference over its run, checked against the successful requests.
 	moved func(ctx context.Context) (int64, error)
 	// settles, when set, waits until the server has finished the background work the
-	// scenario left (the signed documents to fetch); the wait counts in the scenario's time
-	// and CPU, so that its rate is one the server can sustain.
+	// scenario left (the signed documents to fetch, the work items to create and couple); the
+	// wait counts in the scenario's time and CPU, so that its rate is one the server can
+	// sustain.
 	settles func(ctx context.Context) error
 	note    string
 }
@@ -74,6 +76,11 @@ func (b *bench) scenario(name string) scenario {
 			moved: completed(b.external["connector"]), note: "ticket.resolved; applied inline: the 200 comes after the transition commits"}
 	case "start":
 		return scenario{name: name, do: b.start, note: "StartInstance of the HUMAN workflow (START → HUMAN)"}
+	case "start-external":
+		return scenario{name: name, do: b.startConnector, moved: func(ctx context.Context) (int64, error) {
+			return b.countStatus(ctx, b.startExternal, flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL)
+		}, settles: b.coupled(b.startExternal),
+			note: "StartInstance of a workflow whose first state is EXTERNAL (a connector's ticket): the 200 comes after the instance, its work item and the job that creates the ticket commit; the time includes creating and coupling every ticket"}
 	case "take":
 		return scenario{name: name, consumes: true, prepare: func(ctx context.Context, n int) ([]item, error) {
 			return b.startMany(ctx, b.human, n, nil)
@@ -252,6 +259,18 @@ func (b *bench) post(ctx context.Context, path string, body []byte, h http.Heade
 func (b *bench) start(ctx context.Context, _ item, i int) error {
 	_, err := b.adminAt().Instances.StartInstance(ctx, connect.NewRequest(&flowhookv1.StartInstanceRequest{
 		WorkflowId: b.human, RequestId: "loadgen-" + b.suffix + "-s" + strconv.Itoa(i) + "-" + randomKey(6)}))
+	return err
+}
+
+// startConnector starts an instance of start-external's workflow, which enters its EXTERNAL
+// state at once.
+func (b *bench) startConnector(ctx context.Context, _ item, i int) error {
+	fd, err := structpb.NewStruct(map[string]any{"signer_name": "Signer " + strconv.Itoa(i), "signer_email": fmt.Sprintf("signer%d@example.com", i)})
+	if err != nil {
+		return err
+	}
+	_, err = b.adminAt().Instances.StartInstance(ctx, connect.NewRequest(&flowhookv1.StartInstanceRequest{
+		WorkflowId: b.startExternal, FormData: fd, RequestId: "loadgen-" + b.suffix + "-x" + strconv.Itoa(i) + "-" + randomKey(6)}))
 	return err
 }
 

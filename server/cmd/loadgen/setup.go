@@ -52,6 +52,7 @@ type bench struct {
 	docuSignHMAC    string
 	oneSpanKey      string // the callback key
 	connector       string // its name
+	startExternal   string // the workflow start-external starts
 	connectorSecret string
 
 	external map[string]string // workflow id by system name
@@ -151,6 +152,12 @@ func setUp(ctx context.Context, b *bench) error {
 			return fmt.Errorf("workflow %s: %w", s.name, err)
 		}
 		b.external[s.name] = id
+	}
+	// start-external's own workflow (the connector's shape), so that its instances are the
+	// only ones it counts.
+	b.startExternal, err = publish(ctx, b.admin, externalDraft(system{"start-external", flowhookv1.Provider_PROVIDER_CONNECTOR}, b.connector, b.suffix))
+	if err != nil {
+		return fmt.Errorf("start-external workflow: %w", err)
 	}
 	b.human, err = publish(ctx, b.admin, humanDraft(u.Msg.GetUser().GetId(), b.suffix))
 	if err != nil {
@@ -322,6 +329,45 @@ func (b *bench) settle(ctx context.Context) error {
 		}
 		if err := (realClock{}).SleepUntil(ctx, time.Now().Add(100*time.Millisecond)); err != nil {
 			return err
+		}
+	}
+}
+
+// coupled waits until every instance of workflowID waits on a work item coupled to its
+// external id (created at the provider by the job its start enqueued).
+func (b *bench) coupled(workflowID string) func(ctx context.Context) error {
+	return func(ctx context.Context) error {
+		began := time.Now()
+		for {
+			waiting, uncoupled := 0, 0
+			token := ""
+			for {
+				res, err := b.admin.Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{
+					Filter:   &flowhookv1.InstanceFilter{WorkflowId: workflowID, Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL},
+					PageSize: 500, PageToken: token}))
+				if err != nil {
+					return fmt.Errorf("ListInstances: %w", err)
+				}
+				for _, in := range res.Msg.GetInstances() {
+					waiting++
+					if wi := in.GetWorkItem(); wi.GetExternalId() == "" || wi.GetStatus() != "WAITING" {
+						uncoupled++
+					}
+				}
+				if token = res.Msg.GetNextPageToken(); token == "" {
+					break
+				}
+			}
+			if uncoupled == 0 {
+				b.logf("%d instances coupled %s after the run", waiting, time.Since(began).Round(time.Millisecond))
+				return nil
+			}
+			if time.Since(began) > 2*time.Minute {
+				return fmt.Errorf("%d of %d instances still not coupled two minutes after the run", uncoupled, waiting)
+			}
+			if err := (realClock{}).SleepUntil(ctx, time.Now().Add(250*time.Millisecond)); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -287,6 +287,74 @@ func TestCreateInstanceAlone(t *testing.T) {
 	}
 }
 
+// TestEnterExternalWorkItems: a start or an update that enters an EXTERNAL state writes its new
+// work item and the job that creates it at the provider in the instance's transaction, and the
+// work item reads back exactly as given, the columns not given at their defaults, on both
+// databases. An update from a revision that is no longer current writes neither the work item
+// nor its job. (Session 20 tried writing them in the instance's one statement on PostgreSQL:
+// no faster, docs/performance.md.)
+func TestEnterExternalWorkItems(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			now := time.Now().UTC().Truncate(time.Microsecond)
+			newItem := func(instanceID string, entered int64, sys engine.System, traceparent string) engine.WorkItem {
+				return engine.WorkItem{ID: engine.NewIDAt(now), InstanceID: instanceID, StateKey: "sign", EnteredRevision: entered,
+					System: sys, Status: engine.WorkItemCreating, Traceparent: traceparent, CreatedAt: now, UpdatedAt: now, Revision: 1}
+			}
+			// stored reads a work item back, its times in UTC.
+			stored := func(id string) engine.WorkItem {
+				wi, err := f.st.GetWorkItem(ctx, id)
+				require.NoError(t, err)
+				wi.CreatedAt, wi.UpdatedAt = wi.CreatedAt.UTC(), wi.UpdatedAt.UTC()
+				return wi
+			}
+
+			inst := engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1, WorkflowName: "Contract",
+				StateKey: "sign", Status: engine.StatusWaitingExternal, System: engine.System{Provider: "DOCUSIGN"}, Revision: 1,
+				StartedBy: f.userID, FormData: map[string]any{"name": "Ada"}, CreatedAt: now, UpdatedAt: now}
+			first := newItem(inst.ID, 1, engine.System{Provider: "DOCUSIGN"}, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+			jobsBefore := len(f.jobs.all())
+			created, err := f.st.CreateInstance(ctx, inst, []engine.Activity{{Kind: engine.ActivityStarted, ActorID: f.userID, ToState: "sign", CreatedAt: now}},
+				engine.Effects{NewWorkItems: []engine.WorkItem{first}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID}}})
+			require.NoError(t, err)
+			require.Equal(t, first, stored(first.ID))
+			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID}}, f.jobs.all()[jobsBefore:])
+
+			// The next EXTERNAL step, at a connector, entered by an update (a take, a retry of
+			// the state…): the instance at revision 2 and its new work item.
+			next := created
+			next.Revision, next.System, next.UpdatedAt = 2, engine.System{Provider: "CONNECTOR", Connector: "tickets"}, now
+			second := newItem(inst.ID, 2, next.System, "")
+			moved, err := f.st.UpdateInstance(ctx, next, 1, []engine.Activity{{Kind: engine.ActivityTransition, FromState: "sign", ToState: "sign", CreatedAt: now}},
+				engine.Effects{NewWorkItems: []engine.WorkItem{second}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: second.ID}}})
+			require.NoError(t, err)
+			require.EqualValues(t, 2, moved.Revision)
+			require.Equal(t, second, stored(second.ID))
+			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID}, engine.CreateWorkItemJob{WorkItemID: second.ID}},
+				f.jobs.all()[jobsBefore:])
+			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts, 2)
+
+			// From revision 1 again: a conflict, and nothing of it is written.
+			stale := newItem(inst.ID, 2, engine.System{Provider: "DOCUSIGN"}, "")
+			_, err = f.st.UpdateInstance(ctx, next, 1, []engine.Activity{{Kind: engine.ActivityTransition, FromState: "sign", ToState: "sign", CreatedAt: now}},
+				engine.Effects{NewWorkItems: []engine.WorkItem{stale}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: stale.ID}}})
+			require.ErrorIs(t, err, engine.ErrConflict)
+			_, err = f.st.GetWorkItem(ctx, stale.ID)
+			require.ErrorIs(t, err, engine.ErrNotFound)
+			require.Len(t, f.jobs.all()[jobsBefore:], 2, "no job for the work item not written")
+			acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts, 2)
+		})
+	}
+}
+
 // inUTC is in with its times in UTC: reads may give them in the local zone.
 func inUTC(in engine.Instance) engine.Instance {
 	utc := func(t *time.Time) *time.Time {
