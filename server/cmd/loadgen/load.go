@@ -134,7 +134,7 @@ func (realClock) SleepUntil(ctx context.Context, t time.Time) error {
 	for d := time.Until(t); d > 0; d = time.Until(t) {
 		sleepPrecise(d)
 	}
-	return nil
+	return ctx.Err()
 }
 
 // openLoop schedules sends at fixed intervals (1/rate) over the duration and measures each

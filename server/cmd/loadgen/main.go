@@ -18,9 +18,9 @@
 // by counting the completed instances), start, start-external (StartInstance into an
 // EXTERNAL state: the instance, its work item and the job that creates it at the provider;
 // the row's time includes creating and coupling every work item), take (TakeTransition as
-// the assignee), list-assigned and list-instances. The items a scenario needs are prepared before its timed
-// part; a scenario that uses one per request (transition-*, ingest-onespan, take) gets at most
-// -pool-max and stops early when they run out. The notes under the table say, for each
+// the assignee), list-assigned and list-instances. The items a scenario needs are prepared
+// before its timed part; a scenario that uses one per request (transition-*, ingest-onespan,
+// take) gets at most -pool-max and stops early when they run out. The notes under the table say, for each
 // scenario, when flowhook answers (DocuSign and connector notifications are applied inline,
 // the 200 after the transition commits; OneSpan's callbacks are processed once stored).
 //
