@@ -276,23 +276,14 @@ func (b *bench) prepareExternal(ctx context.Context, s string, n int) ([]item, e
 	}
 	var ready []item
 	for ctx.Err() == nil {
+		_, coupled, err := b.waitingExternal(ctx, b.external[s])
+		if err != nil {
+			return nil, err
+		}
 		ready = ready[:0]
-		token := ""
-		for {
-			res, err := b.admin.Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{
-				Filter:   &flowhookv1.InstanceFilter{WorkflowId: b.external[s], Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL},
-				PageSize: 500, PageToken: token}))
-			if err != nil {
-				return nil, fmt.Errorf("ListInstances: %w", err)
-			}
-			for _, in := range res.Msg.GetInstances() {
-				wi := in.GetWorkItem()
-				if want[in.GetId()] && wi.GetExternalId() != "" && wi.GetStatus() == "WAITING" {
-					ready = append(ready, item{instanceID: in.GetId(), externalID: wi.GetExternalId(), revision: in.GetRevision()})
-				}
-			}
-			if token = res.Msg.GetNextPageToken(); token == "" {
-				break
+		for _, it := range coupled {
+			if want[it.instanceID] {
+				ready = append(ready, it)
 			}
 		}
 		if len(ready) == n {
@@ -333,37 +324,46 @@ func (b *bench) settle(ctx context.Context) error {
 	}
 }
 
+// waitingExternal lists a workflow's WAITING_EXTERNAL instances: how many there are, and those
+// whose work item is coupled to its external id (created at the provider and waiting there).
+func (b *bench) waitingExternal(ctx context.Context, workflowID string) (int, []item, error) {
+	waiting, token := 0, ""
+	var coupled []item
+	for {
+		res, err := b.admin.Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{
+			Filter:   &flowhookv1.InstanceFilter{WorkflowId: workflowID, Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL},
+			PageSize: 500, PageToken: token}))
+		if err != nil {
+			return 0, nil, fmt.Errorf("ListInstances: %w", err)
+		}
+		for _, in := range res.Msg.GetInstances() {
+			waiting++
+			if wi := in.GetWorkItem(); wi.GetExternalId() != "" && wi.GetStatus() == "WAITING" {
+				coupled = append(coupled, item{instanceID: in.GetId(), externalID: wi.GetExternalId(), revision: in.GetRevision()})
+			}
+		}
+		if token = res.Msg.GetNextPageToken(); token == "" {
+			return waiting, coupled, nil
+		}
+	}
+}
+
 // coupled waits until every instance of workflowID waits on a work item coupled to its
 // external id (created at the provider by the job its start enqueued).
 func (b *bench) coupled(workflowID string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		began := time.Now()
 		for {
-			waiting, uncoupled := 0, 0
-			token := ""
-			for {
-				res, err := b.admin.Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{
-					Filter:   &flowhookv1.InstanceFilter{WorkflowId: workflowID, Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL},
-					PageSize: 500, PageToken: token}))
-				if err != nil {
-					return fmt.Errorf("ListInstances: %w", err)
-				}
-				for _, in := range res.Msg.GetInstances() {
-					waiting++
-					if wi := in.GetWorkItem(); wi.GetExternalId() == "" || wi.GetStatus() != "WAITING" {
-						uncoupled++
-					}
-				}
-				if token = res.Msg.GetNextPageToken(); token == "" {
-					break
-				}
+			waiting, coupled, err := b.waitingExternal(ctx, workflowID)
+			if err != nil {
+				return err
 			}
-			if uncoupled == 0 {
+			if len(coupled) == waiting {
 				b.logf("%d instances coupled %s after the run", waiting, time.Since(began).Round(time.Millisecond))
 				return nil
 			}
 			if time.Since(began) > 2*time.Minute {
-				return fmt.Errorf("%d of %d instances still not coupled two minutes after the run", uncoupled, waiting)
+				return fmt.Errorf("%d of %d instances still not coupled two minutes after the run", waiting-len(coupled), waiting)
 			}
 			if err := (realClock{}).SleepUntil(ctx, time.Now().Add(250*time.Millisecond)); err != nil {
 				return err
