@@ -8580,6 +8580,7 @@ type WorkItemMutation struct {
 	addrevision         *int64
 	last_checked_at     *time.Time
 	document_due_at     *time.Time
+	create_due_at       *time.Time
 	clearedFields       map[string]struct{}
 	done                bool
 	oldValue            func(context.Context) (*WorkItem, error)
@@ -9407,6 +9408,55 @@ func (m *WorkItemMutation) ResetDocumentDueAt() {
 	delete(m.clearedFields, workitem.FieldDocumentDueAt)
 }
 
+// SetCreateDueAt sets the "create_due_at" field.
+func (m *WorkItemMutation) SetCreateDueAt(t time.Time) {
+	m.create_due_at = &t
+}
+
+// CreateDueAt returns the value of the "create_due_at" field in the mutation.
+func (m *WorkItemMutation) CreateDueAt() (r time.Time, exists bool) {
+	v := m.create_due_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreateDueAt returns the old "create_due_at" field's value of the WorkItem entity.
+// If the WorkItem object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkItemMutation) OldCreateDueAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreateDueAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreateDueAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreateDueAt: %w", err)
+	}
+	return oldValue.CreateDueAt, nil
+}
+
+// ClearCreateDueAt clears the value of the "create_due_at" field.
+func (m *WorkItemMutation) ClearCreateDueAt() {
+	m.create_due_at = nil
+	m.clearedFields[workitem.FieldCreateDueAt] = struct{}{}
+}
+
+// CreateDueAtCleared returns if the "create_due_at" field was cleared in this mutation.
+func (m *WorkItemMutation) CreateDueAtCleared() bool {
+	_, ok := m.clearedFields[workitem.FieldCreateDueAt]
+	return ok
+}
+
+// ResetCreateDueAt resets all changes to the "create_due_at" field.
+func (m *WorkItemMutation) ResetCreateDueAt() {
+	m.create_due_at = nil
+	delete(m.clearedFields, workitem.FieldCreateDueAt)
+}
+
 // Where appends a list predicates to the WorkItemMutation builder.
 func (m *WorkItemMutation) Where(ps ...predicate.WorkItem) {
 	m.predicates = append(m.predicates, ps...)
@@ -9441,7 +9491,7 @@ func (m *WorkItemMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkItemMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 18)
 	if m.created_at != nil {
 		fields = append(fields, workitem.FieldCreatedAt)
 	}
@@ -9493,6 +9543,9 @@ func (m *WorkItemMutation) Fields() []string {
 	if m.document_due_at != nil {
 		fields = append(fields, workitem.FieldDocumentDueAt)
 	}
+	if m.create_due_at != nil {
+		fields = append(fields, workitem.FieldCreateDueAt)
+	}
 	return fields
 }
 
@@ -9535,6 +9588,8 @@ func (m *WorkItemMutation) Field(name string) (ent.Value, bool) {
 		return m.LastCheckedAt()
 	case workitem.FieldDocumentDueAt:
 		return m.DocumentDueAt()
+	case workitem.FieldCreateDueAt:
+		return m.CreateDueAt()
 	}
 	return nil, false
 }
@@ -9578,6 +9633,8 @@ func (m *WorkItemMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldLastCheckedAt(ctx)
 	case workitem.FieldDocumentDueAt:
 		return m.OldDocumentDueAt(ctx)
+	case workitem.FieldCreateDueAt:
+		return m.OldCreateDueAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown WorkItem field %s", name)
 }
@@ -9706,6 +9763,13 @@ func (m *WorkItemMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDocumentDueAt(v)
 		return nil
+	case workitem.FieldCreateDueAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreateDueAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WorkItem field %s", name)
 }
@@ -9778,6 +9842,9 @@ func (m *WorkItemMutation) ClearedFields() []string {
 	if m.FieldCleared(workitem.FieldDocumentDueAt) {
 		fields = append(fields, workitem.FieldDocumentDueAt)
 	}
+	if m.FieldCleared(workitem.FieldCreateDueAt) {
+		fields = append(fields, workitem.FieldCreateDueAt)
+	}
 	return fields
 }
 
@@ -9806,6 +9873,9 @@ func (m *WorkItemMutation) ClearField(name string) error {
 		return nil
 	case workitem.FieldDocumentDueAt:
 		m.ClearDocumentDueAt()
+		return nil
+	case workitem.FieldCreateDueAt:
+		m.ClearCreateDueAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WorkItem nullable field %s", name)
@@ -9865,6 +9935,9 @@ func (m *WorkItemMutation) ResetField(name string) error {
 		return nil
 	case workitem.FieldDocumentDueAt:
 		m.ResetDocumentDueAt()
+		return nil
+	case workitem.FieldCreateDueAt:
+		m.ResetCreateDueAt()
 		return nil
 	}
 	return fmt.Errorf("unknown WorkItem field %s", name)

@@ -52,7 +52,9 @@ type WorkItem struct {
 	LastCheckedAt *time.Time `json:"last_checked_at,omitempty"`
 	// DocumentDueAt holds the value of the "document_due_at" field.
 	DocumentDueAt *time.Time `json:"document_due_at,omitempty"`
-	selectValues  sql.SelectValues
+	// CreateDueAt holds the value of the "create_due_at" field.
+	CreateDueAt  *time.Time `json:"create_due_at,omitempty"`
+	selectValues sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -64,7 +66,7 @@ func (*WorkItem) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case workitem.FieldStateKey, workitem.FieldProvider, workitem.FieldExternalID, workitem.FieldStatus, workitem.FieldProviderStatus, workitem.FieldOutcome, workitem.FieldError, workitem.FieldTraceparent:
 			values[i] = new(sql.NullString)
-		case workitem.FieldCreatedAt, workitem.FieldUpdatedAt, workitem.FieldLastEventAt, workitem.FieldResolvedAt, workitem.FieldLastCheckedAt, workitem.FieldDocumentDueAt:
+		case workitem.FieldCreatedAt, workitem.FieldUpdatedAt, workitem.FieldLastEventAt, workitem.FieldResolvedAt, workitem.FieldLastCheckedAt, workitem.FieldDocumentDueAt, workitem.FieldCreateDueAt:
 			values[i] = new(sql.NullTime)
 		case workitem.FieldID, workitem.FieldInstanceID:
 			values[i] = new(uuid.UUID)
@@ -196,6 +198,13 @@ func (_m *WorkItem) assignValues(columns []string, values []any) error {
 				_m.DocumentDueAt = new(time.Time)
 				*_m.DocumentDueAt = value.Time
 			}
+		case workitem.FieldCreateDueAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field create_due_at", values[i])
+			} else if value.Valid {
+				_m.CreateDueAt = new(time.Time)
+				*_m.CreateDueAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -290,6 +299,11 @@ func (_m *WorkItem) String() string {
 	builder.WriteString(", ")
 	if v := _m.DocumentDueAt; v != nil {
 		builder.WriteString("document_due_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.CreateDueAt; v != nil {
+		builder.WriteString("create_due_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -222,6 +222,20 @@ func (_c *WorkItemCreate) SetNillableDocumentDueAt(v *time.Time) *WorkItemCreate
 	return _c
 }
 
+// SetCreateDueAt sets the "create_due_at" field.
+func (_c *WorkItemCreate) SetCreateDueAt(v time.Time) *WorkItemCreate {
+	_c.mutation.SetCreateDueAt(v)
+	return _c
+}
+
+// SetNillableCreateDueAt sets the "create_due_at" field if the given value is not nil.
+func (_c *WorkItemCreate) SetNillableCreateDueAt(v *time.Time) *WorkItemCreate {
+	if v != nil {
+		_c.SetCreateDueAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WorkItemCreate) SetID(v uuid.UUID) *WorkItemCreate {
 	_c.mutation.SetID(v)
@@ -451,6 +465,10 @@ func (_c *WorkItemCreate) createSpec() (*WorkItem, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.DocumentDueAt(); ok {
 		_spec.SetField(workitem.FieldDocumentDueAt, field.TypeTime, value)
 		_node.DocumentDueAt = &value
+	}
+	if value, ok := _c.mutation.CreateDueAt(); ok {
+		_spec.SetField(workitem.FieldCreateDueAt, field.TypeTime, value)
+		_node.CreateDueAt = &value
 	}
 	return _node, _spec
 }
@@ -699,6 +717,24 @@ func (u *WorkItemUpsert) UpdateDocumentDueAt() *WorkItemUpsert {
 // ClearDocumentDueAt clears the value of the "document_due_at" field.
 func (u *WorkItemUpsert) ClearDocumentDueAt() *WorkItemUpsert {
 	u.SetNull(workitem.FieldDocumentDueAt)
+	return u
+}
+
+// SetCreateDueAt sets the "create_due_at" field.
+func (u *WorkItemUpsert) SetCreateDueAt(v time.Time) *WorkItemUpsert {
+	u.Set(workitem.FieldCreateDueAt, v)
+	return u
+}
+
+// UpdateCreateDueAt sets the "create_due_at" field to the value that was provided on create.
+func (u *WorkItemUpsert) UpdateCreateDueAt() *WorkItemUpsert {
+	u.SetExcluded(workitem.FieldCreateDueAt)
+	return u
+}
+
+// ClearCreateDueAt clears the value of the "create_due_at" field.
+func (u *WorkItemUpsert) ClearCreateDueAt() *WorkItemUpsert {
+	u.SetNull(workitem.FieldCreateDueAt)
 	return u
 }
 
@@ -990,6 +1026,27 @@ func (u *WorkItemUpsertOne) UpdateDocumentDueAt() *WorkItemUpsertOne {
 func (u *WorkItemUpsertOne) ClearDocumentDueAt() *WorkItemUpsertOne {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.ClearDocumentDueAt()
+	})
+}
+
+// SetCreateDueAt sets the "create_due_at" field.
+func (u *WorkItemUpsertOne) SetCreateDueAt(v time.Time) *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetCreateDueAt(v)
+	})
+}
+
+// UpdateCreateDueAt sets the "create_due_at" field to the value that was provided on create.
+func (u *WorkItemUpsertOne) UpdateCreateDueAt() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateCreateDueAt()
+	})
+}
+
+// ClearCreateDueAt clears the value of the "create_due_at" field.
+func (u *WorkItemUpsertOne) ClearCreateDueAt() *WorkItemUpsertOne {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.ClearCreateDueAt()
 	})
 }
 
@@ -1448,6 +1505,27 @@ func (u *WorkItemUpsertBulk) UpdateDocumentDueAt() *WorkItemUpsertBulk {
 func (u *WorkItemUpsertBulk) ClearDocumentDueAt() *WorkItemUpsertBulk {
 	return u.Update(func(s *WorkItemUpsert) {
 		s.ClearDocumentDueAt()
+	})
+}
+
+// SetCreateDueAt sets the "create_due_at" field.
+func (u *WorkItemUpsertBulk) SetCreateDueAt(v time.Time) *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.SetCreateDueAt(v)
+	})
+}
+
+// UpdateCreateDueAt sets the "create_due_at" field to the value that was provided on create.
+func (u *WorkItemUpsertBulk) UpdateCreateDueAt() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.UpdateCreateDueAt()
+	})
+}
+
+// ClearCreateDueAt clears the value of the "create_due_at" field.
+func (u *WorkItemUpsertBulk) ClearCreateDueAt() *WorkItemUpsertBulk {
+	return u.Update(func(s *WorkItemUpsert) {
+		s.ClearCreateDueAt()
 	})
 }
 

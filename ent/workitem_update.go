@@ -247,6 +247,26 @@ func (_u *WorkItemUpdate) ClearDocumentDueAt() *WorkItemUpdate {
 	return _u
 }
 
+// SetCreateDueAt sets the "create_due_at" field.
+func (_u *WorkItemUpdate) SetCreateDueAt(v time.Time) *WorkItemUpdate {
+	_u.mutation.SetCreateDueAt(v)
+	return _u
+}
+
+// SetNillableCreateDueAt sets the "create_due_at" field if the given value is not nil.
+func (_u *WorkItemUpdate) SetNillableCreateDueAt(v *time.Time) *WorkItemUpdate {
+	if v != nil {
+		_u.SetCreateDueAt(*v)
+	}
+	return _u
+}
+
+// ClearCreateDueAt clears the value of the "create_due_at" field.
+func (_u *WorkItemUpdate) ClearCreateDueAt() *WorkItemUpdate {
+	_u.mutation.ClearCreateDueAt()
+	return _u
+}
+
 // Mutation returns the WorkItemMutation object of the builder.
 func (_u *WorkItemUpdate) Mutation() *WorkItemMutation {
 	return _u.mutation
@@ -375,6 +395,12 @@ func (_u *WorkItemUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DocumentDueAtCleared() {
 		_spec.ClearField(workitem.FieldDocumentDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CreateDueAt(); ok {
+		_spec.SetField(workitem.FieldCreateDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.CreateDueAtCleared() {
+		_spec.ClearField(workitem.FieldCreateDueAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -616,6 +642,26 @@ func (_u *WorkItemUpdateOne) ClearDocumentDueAt() *WorkItemUpdateOne {
 	return _u
 }
 
+// SetCreateDueAt sets the "create_due_at" field.
+func (_u *WorkItemUpdateOne) SetCreateDueAt(v time.Time) *WorkItemUpdateOne {
+	_u.mutation.SetCreateDueAt(v)
+	return _u
+}
+
+// SetNillableCreateDueAt sets the "create_due_at" field if the given value is not nil.
+func (_u *WorkItemUpdateOne) SetNillableCreateDueAt(v *time.Time) *WorkItemUpdateOne {
+	if v != nil {
+		_u.SetCreateDueAt(*v)
+	}
+	return _u
+}
+
+// ClearCreateDueAt clears the value of the "create_due_at" field.
+func (_u *WorkItemUpdateOne) ClearCreateDueAt() *WorkItemUpdateOne {
+	_u.mutation.ClearCreateDueAt()
+	return _u
+}
+
 // Mutation returns the WorkItemMutation object of the builder.
 func (_u *WorkItemUpdateOne) Mutation() *WorkItemMutation {
 	return _u.mutation
@@ -774,6 +820,12 @@ func (_u *WorkItemUpdateOne) sqlSave(ctx context.Context) (_node *WorkItem, err 
 	}
 	if _u.mutation.DocumentDueAtCleared() {
 		_spec.ClearField(workitem.FieldDocumentDueAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CreateDueAt(); ok {
+		_spec.SetField(workitem.FieldCreateDueAt, field.TypeTime, value)
+	}
+	if _u.mutation.CreateDueAtCleared() {
+		_spec.ClearField(workitem.FieldCreateDueAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &WorkItem{config: _u.config}

@@ -362,6 +362,7 @@ var (
 		{Name: "revision", Type: field.TypeInt64, Default: 1},
 		{Name: "last_checked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "document_due_at", Type: field.TypeTime, Nullable: true},
+		{Name: "create_due_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WorkItemsTable holds the schema information for the "work_items" table.
 	WorkItemsTable = &schema.Table{
@@ -401,6 +402,14 @@ var (
 				Columns: []*schema.Column{WorkItemsColumns[17]},
 				Annotation: &entsql.IndexAnnotation{
 					Where: "document_due_at IS NOT NULL",
+				},
+			},
+			{
+				Name:    "workitem_create_due_at",
+				Unique:  false,
+				Columns: []*schema.Column{WorkItemsColumns[18]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "create_due_at IS NOT NULL",
 				},
 			},
 		},

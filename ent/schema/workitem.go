@@ -43,6 +43,12 @@ func (WorkItem) Fields() []ent.Field {
 		// while later (the replica died, the provider failed) is handed to a fetch_document
 		// job by the leader's sweep (store.HandOverDueDocuments).
 		field.Time("document_due_at").Optional().Nillable(),
+		// Set when the work item is written CREATING for the first time: it is created at its
+		// provider in-process once that write commits, and the coupling (or its failure, or its
+		// closing) clears it. One still set a while later (the replica died, its queue was
+		// full) is handed to a create_work_item job that looks for the item by our id first
+		// (store.HandOverDueCreations), so it is never created twice.
+		field.Time("create_due_at").Optional().Nillable(),
 	}
 }
 
@@ -58,6 +64,8 @@ func (WorkItem) Indexes() []ent.Index {
 		index.Fields("status", "last_checked_at").Annotations(entsql.IndexWhere("resolved_at IS NULL")),
 		// Partial: only the few work items whose document is still due are in it.
 		index.Fields("document_due_at").Annotations(entsql.IndexWhere("document_due_at IS NOT NULL")),
+		// Partial: only the few work items whose creation is still due are in it.
+		index.Fields("create_due_at").Annotations(entsql.IndexWhere("create_due_at IS NOT NULL")),
 	}
 }
 

@@ -135,6 +135,11 @@ func DocumentDueAt(v time.Time) predicate.WorkItem {
 	return predicate.WorkItem(sql.FieldEQ(FieldDocumentDueAt, v))
 }
 
+// CreateDueAt applies equality check predicate on the "create_due_at" field. It's identical to CreateDueAtEQ.
+func CreateDueAt(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldEQ(FieldCreateDueAt, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.WorkItem {
 	return predicate.WorkItem(sql.FieldEQ(FieldCreatedAt, v))
@@ -1018,6 +1023,56 @@ func DocumentDueAtIsNil() predicate.WorkItem {
 // DocumentDueAtNotNil applies the NotNil predicate on the "document_due_at" field.
 func DocumentDueAtNotNil() predicate.WorkItem {
 	return predicate.WorkItem(sql.FieldNotNull(FieldDocumentDueAt))
+}
+
+// CreateDueAtEQ applies the EQ predicate on the "create_due_at" field.
+func CreateDueAtEQ(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldEQ(FieldCreateDueAt, v))
+}
+
+// CreateDueAtNEQ applies the NEQ predicate on the "create_due_at" field.
+func CreateDueAtNEQ(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldNEQ(FieldCreateDueAt, v))
+}
+
+// CreateDueAtIn applies the In predicate on the "create_due_at" field.
+func CreateDueAtIn(vs ...time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldIn(FieldCreateDueAt, vs...))
+}
+
+// CreateDueAtNotIn applies the NotIn predicate on the "create_due_at" field.
+func CreateDueAtNotIn(vs ...time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldNotIn(FieldCreateDueAt, vs...))
+}
+
+// CreateDueAtGT applies the GT predicate on the "create_due_at" field.
+func CreateDueAtGT(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldGT(FieldCreateDueAt, v))
+}
+
+// CreateDueAtGTE applies the GTE predicate on the "create_due_at" field.
+func CreateDueAtGTE(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldGTE(FieldCreateDueAt, v))
+}
+
+// CreateDueAtLT applies the LT predicate on the "create_due_at" field.
+func CreateDueAtLT(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldLT(FieldCreateDueAt, v))
+}
+
+// CreateDueAtLTE applies the LTE predicate on the "create_due_at" field.
+func CreateDueAtLTE(v time.Time) predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldLTE(FieldCreateDueAt, v))
+}
+
+// CreateDueAtIsNil applies the IsNil predicate on the "create_due_at" field.
+func CreateDueAtIsNil() predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldIsNull(FieldCreateDueAt))
+}
+
+// CreateDueAtNotNil applies the NotNil predicate on the "create_due_at" field.
+func CreateDueAtNotNil() predicate.WorkItem {
+	return predicate.WorkItem(sql.FieldNotNull(FieldCreateDueAt))
 }
 
 // And groups predicates with the AND operator between them.

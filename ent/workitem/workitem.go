@@ -49,6 +49,8 @@ const (
 	FieldLastCheckedAt = "last_checked_at"
 	// FieldDocumentDueAt holds the string denoting the document_due_at field in the database.
 	FieldDocumentDueAt = "document_due_at"
+	// FieldCreateDueAt holds the string denoting the create_due_at field in the database.
+	FieldCreateDueAt = "create_due_at"
 	// Table holds the table name of the workitem in the database.
 	Table = "work_items"
 )
@@ -73,6 +75,7 @@ var Columns = []string{
 	FieldRevision,
 	FieldLastCheckedAt,
 	FieldDocumentDueAt,
+	FieldCreateDueAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -224,4 +227,9 @@ func ByLastCheckedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDocumentDueAt orders the results by the document_due_at field.
 func ByDocumentDueAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDocumentDueAt, opts...).ToFunc()
+}
+
+// ByCreateDueAt orders the results by the create_due_at field.
+func ByCreateDueAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCreateDueAt, opts...).ToFunc()
 }

@@ -826,11 +826,8 @@ func TestDocuSignNotConfigured(t *testing.T) {
 		require.Equal(t, in.GetReason(), acts[failed[0]].GetMessage())
 		require.Equal(t, "sign", acts[failed[0]].GetFromState())
 
-		// Nothing to retry: the job ended on its first attempt.
-		require.Eventually(t, func() bool {
-			state, attempt, err := flowsJob(b, "create_work_item")
-			return err == nil && state == "completed" && attempt == 1
-		}, flowsWait, flowsTick)
+		// Nothing to retry: the in-process creation failed it for good, and gave no job.
+		flowsNoCreateLeft(t, b)
 
 		// And no HMAC key to check a notification against: refused.
 		a := flowsPost(b.httpClient, b.baseURL, flowsSIM(t, "envelope-completed", "completed", uuid.NewString(), uuid.NewString()))
@@ -839,13 +836,16 @@ func TestDocuSignNotConfigured(t *testing.T) {
 	})
 }
 
-// flowsJob returns the state and attempt of the only River job of a kind.
-func flowsJob(b *testBundle, kind string) (string, int, error) {
-	var state string
-	var attempt int
-	err := b.app.DB().SQL.QueryRowContext(context.Background(),
-		"SELECT state, attempt FROM river_job WHERE kind = '"+kind+"'").Scan(&state, &attempt)
-	return state, attempt, err
+// flowsNoCreateLeft checks that a creation that failed for good left nothing to do: no
+// create_work_item job, and no work item whose creation is still due.
+func flowsNoCreateLeft(t *testing.T, b *testBundle) {
+	t.Helper()
+	var jobs, due int
+	db := b.app.DB().SQL
+	require.NoError(t, db.QueryRowContext(context.Background(), "SELECT count(*) FROM river_job WHERE kind = 'create_work_item'").Scan(&jobs))
+	require.NoError(t, db.QueryRowContext(context.Background(), "SELECT count(*) FROM work_items WHERE create_due_at IS NOT NULL").Scan(&due))
+	require.Zero(t, jobs, "no create job")
+	require.Zero(t, due, "no creation due")
 }
 
 // TestDocuSignRefusedCreate: DocuSign answers the create with a 400: the instance FAILED at once
@@ -874,11 +874,8 @@ func TestDocuSignRefusedCreate(t *testing.T) {
 		require.Len(t, failed, 1, flowsTimeline(acts))
 		require.Equal(t, in.GetReason(), acts[failed[0]].GetMessage())
 
-		// No retries: one create, refused; the job is done after its first attempt.
-		require.Eventually(t, func() bool {
-			state, attempt, err := flowsJob(b.testBundle, "create_work_item")
-			return err == nil && state == "completed" && attempt == 1
-		}, flowsWait, flowsTick)
+		// No retries: one create, refused, in-process, and no job after it.
+		flowsNoCreateLeft(t, b.testBundle)
 		base := "/restapi/v2.1/accounts/" + b.fake.AccountID() + "/envelopes"
 		require.Equal(t, 1, b.fake.CountRequests(http.MethodPost, base))
 		require.Zero(t, b.fake.CountRequests(http.MethodGet, base), "nothing to look for after a refusal")

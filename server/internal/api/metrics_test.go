@@ -101,6 +101,9 @@ func TestMetrics(t *testing.T) {
 	eventsDue, ok := scrape(t, b.testBundle, "flowhook_events_due")
 	require.True(t, ok, "flowhook_events_due is exported")
 	require.Zero(t, eventsDue, "no event waits in-process")
+	creationsDue, ok := scrape(t, b.testBundle, "flowhook_creations_due")
+	require.True(t, ok, "flowhook_creations_due is exported")
+	require.Zero(t, creationsDue, "the envelope was created (its in-process attempt failed, and was handed to a job)")
 	_, err = b.starter.instances.GetSignedDocument(context.Background(), connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
 	require.NoError(t, err, "its document was kept")
 	require.Eventually(t, func() bool {

@@ -99,7 +99,7 @@ func TestWebhookTraces(t *testing.T) {
 		for _, s := range rec.Ended() {
 			mine := attr(s, "flowhook.external_id") == envID
 			switch s.Name() {
-			case "river.work/create_work_item":
+			case "create_work_item":
 				job = true
 			case webhook.SpanName:
 				ingest = ingest || mine && attr(s, "flowhook.event.type") == "envelope-completed"
@@ -119,16 +119,17 @@ func TestWebhookTraces(t *testing.T) {
 	}
 	require.NotNil(t, approve, "the TakeTransition RPC is a span")
 
-	// The creating job is a span linked to the transition that enqueued it.
+	// The in-process creation is a span (as a job's would be) linked to the transition that
+	// entered the state.
 	var created bool
 	for _, s := range rec.Ended() {
-		if s.Name() == "river.work/create_work_item" {
-			for _, l := range s.Links() {
-				created = created || l.SpanContext.TraceID() == approve.SpanContext().TraceID()
-			}
+		if s.Name() == "create_work_item" {
+			require.Equal(t, "inprocess", attr(s, "flowhook.create.path"))
+			link, ok := linkTo(s.Links(), "work_item.created")
+			created = created || ok && link.TraceID() == approve.SpanContext().TraceID() && link.SpanID() == approve.SpanContext().SpanID()
 		}
 	}
-	require.True(t, created, "the create_work_item job span links to the transition")
+	require.True(t, created, "the create_work_item span links to the transition")
 
 	// Each webhook request is a server span in a trace of its own.
 	ingests := spansNamed(rec, webhook.SpanName, "flowhook.external_id", envID)

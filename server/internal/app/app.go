@@ -346,6 +346,8 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 		Save: st.SaveDocuments, Clear: st.ClearDocumentDue, HandOver: st.HandOverDueDocuments})
 	worker.RegisterEvents(a.queue, worker.EventPorts{Process: external.ProcessCommitted,
 		HandOver: st.HandOverEvent, HandOverDue: st.HandOverDueEvents})
+	worker.RegisterCreations(a.queue, worker.CreationPorts{Create: creator.CreateCommitted,
+		HandOver: st.HandOverCreations, HandOverDue: st.HandOverDueCreations})
 
 	mux := http.NewServeMux()
 	err := api.Register(mux, api.Services{
@@ -442,8 +444,8 @@ func waitingGauge(mp metric.MeterProvider, st *store.Store, providers engine.Cat
 		})
 }
 
-// dueGauges report the signed documents still to fetch and the events stored PENDING still
-// to process in-process: a number that keeps growing says a provider is failing or the
+// dueGauges report the signed documents still to fetch, the events stored PENDING still to
+// process and the new work items still to create in-process: a number that keeps growing says a provider is failing or the
 // replicas cannot keep up.
 func dueGauges(mp metric.MeterProvider, st *store.Store) error {
 	observe := func(count func(context.Context) (int64, error)) func(context.Context, metric.Int64Observer) error {
@@ -461,9 +463,14 @@ func dueGauges(mp metric.MeterProvider, st *store.Store) error {
 		observe(st.DocumentsDue)); err != nil {
 		return err
 	}
-	return countGauge(mp, "flowhook.events.due",
+	if err := countGauge(mp, "flowhook.events.due",
 		"Events stored PENDING not processed in-process yet (at once, else by a job after a grace)", "{event}",
-		observe(st.EventsDue))
+		observe(st.EventsDue)); err != nil {
+		return err
+	}
+	return countGauge(mp, "flowhook.creations.due",
+		"New work items not created at their provider in-process yet (at once, else by a job after a grace)", "{work_item}",
+		observe(st.CreationsDue))
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {

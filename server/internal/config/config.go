@@ -69,7 +69,8 @@ type Config struct {
 	JobTimeout time.Duration
 	// MarkGrace is how long a signed document or an event stored PENDING may stay due (not
 	// handled in-process) before the leader's sweep hands it to a job (0: the job timeout and
-	// a minute, at least worker.MarkGrace). Not a flag: tests shorten it.
+	// a minute, at least worker.MarkGrace). A new work item's creation has its own
+	// (worker.CreationGrace, from the job timeout). Not a flag: tests shorten it.
 	MarkGrace time.Duration
 	// CORSOrigins are the browser origins (https://app.example.com) allowed to call the API
 	// from another origin, e.g. a front end built on the TypeScript SDK; "*" allows any. Empty

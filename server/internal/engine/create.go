@@ -64,6 +64,24 @@ func (c *Creator) Create(ctx context.Context, workItemID string, retried, lastAt
 	if err != nil {
 		return err
 	}
+	return c.create(ctx, wi, retried, lastAttempt)
+}
+
+// CreateCommitted is the in-process creation of a work item whose first write committed (the
+// job as the store gave it, with the item as written when it has it): a first attempt, never
+// the last, so that what fails is returned, for a job that looks for the item by our id first
+// (Retried) to go on with.
+func (c *Creator) CreateCommitted(ctx context.Context, job CreateWorkItemJob) error {
+	if job.Item == nil || job.Item.ID != job.WorkItemID {
+		return c.Create(ctx, job.WorkItemID, job.Retried, false)
+	}
+	// Nothing but a creation moves a work item off CREATING before it is coupled (a
+	// cancellation leaves it to the creation, as abandon says), and each of those writes is
+	// conditional on CREATING: the item as inserted is as good as one read again.
+	return c.create(ctx, *job.Item, job.Retried, false)
+}
+
+func (c *Creator) create(ctx context.Context, wi WorkItem, retried, lastAttempt bool) error {
 	if wi.Status != WorkItemCreating {
 		return nil
 	}

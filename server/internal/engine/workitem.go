@@ -57,11 +57,19 @@ type WorkItem struct {
 type Job interface{ Kind() string }
 
 // CreateWorkItemJob renders the document and creates the work item at its provider. Retried
-// says an earlier job may have reached the provider for this work item (RetryInstance): the
-// job then looks for the item by our id before creating one.
+// says an earlier attempt may have reached the provider for this work item (RetryInstance, an
+// in-process creation handed over): the job then looks for the item by our id before creating
+// one. A first creation (not Retried) is not handed to River by the store: it marks the new
+// work item due, and once that commits the queue creates it in-process; a creation that fails
+// there, or a mark still set after a grace, gets a River job with Retried set (see the store's
+// creations.go).
 type CreateWorkItemJob struct {
 	WorkItemID string `json:"work_item_id"`
 	Retried    bool   `json:"retried,omitempty"`
+	// Item is set exactly on a creation the store marked due instead of giving it to River:
+	// the work item as the write that committed inserted it, which the in-process creation
+	// need not read again. Never stored with a job.
+	Item *WorkItem `json:"-"`
 }
 
 func (CreateWorkItemJob) Kind() string { return "create_work_item" }

@@ -76,6 +76,7 @@ func TestUpdateInstanceRevision(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, listed)
 			require.Empty(t, f.jobs.all(), "its job was not enqueued")
+			require.Empty(t, f.jobs.told(), "nor its creation told")
 
 			updated, err := f.st.UpdateInstance(ctx, moved, in.Revision, acts, eff)
 			require.NoError(t, err)
@@ -85,7 +86,9 @@ func TestUpdateInstanceRevision(t *testing.T) {
 			require.Nil(t, updated.Assignee, "the assignee is cleared")
 			require.Equal(t, moved.System, updated.System)
 			require.Equal(t, moved.FormData, updated.FormData)
-			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: wi.ID}}, f.jobs.all())
+			require.Empty(t, f.jobs.all(), "its creation is a mark on the work item, not a River job")
+			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: wi.ID, Item: &wi}}, f.jobs.told(),
+				"the queue is told to create it, with the item as written")
 			cur, err := f.st.CurrentWorkItem(ctx, in.ID)
 			require.NoError(t, err)
 			require.Equal(t, wi.ID, cur.ID)

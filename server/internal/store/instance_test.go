@@ -202,7 +202,11 @@ func TestRetryWorkItem(t *testing.T) {
 			require.EqualValues(t, 3, cur.EnteredRevision)
 			require.Equal(t, fw.Revision+1, cur.Revision)
 			require.Empty(t, cur.Error)
-			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: wi.ID, Retried: true}}, f.jobs.all())
+			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: wi.ID, Retried: true}}, f.jobs.all(),
+				"a retry's creation is River's job, which looks for the item first")
+			n, err := f.st.CreationsDue(ctx)
+			require.NoError(t, err)
+			require.Zero(t, n, "and no mark")
 			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
 			require.NoError(t, err)
 			require.Equal(t, engine.ActivityRetried, acts[len(acts)-1].Kind)

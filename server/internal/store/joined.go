@@ -144,6 +144,7 @@ func workItemColumns(w *ent.WorkItem) map[string]any {
 		workitem.FieldLastEventAt: &w.LastEventAt, workitem.FieldTraceparent: &w.Traceparent,
 		workitem.FieldResolvedAt: &w.ResolvedAt, workitem.FieldRevision: &w.Revision,
 		workitem.FieldLastCheckedAt: &w.LastCheckedAt, workitem.FieldDocumentDueAt: &w.DocumentDueAt,
+		workitem.FieldCreateDueAt: &w.CreateDueAt,
 	}
 }
 

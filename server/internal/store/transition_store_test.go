@@ -288,11 +288,12 @@ func TestCreateInstanceAlone(t *testing.T) {
 }
 
 // TestEnterExternalWorkItems: a start or an update that enters an EXTERNAL state writes its new
-// work item and the job that creates it at the provider in the instance's transaction, and the
-// work item reads back exactly as given, the columns not given at their defaults, on both
-// databases. An update from a revision that is no longer current writes neither the work item
-// nor its job. (Session 20 tried writing them in the instance's one statement on PostgreSQL:
-// no faster, docs/performance.md.)
+// work item in the instance's transaction, marked due for its creation at the provider (no
+// River job), and once it commits tells the queue, with the item as written; the work item
+// reads back exactly as given, the columns not given at their defaults, on both databases. An
+// update from a revision that is no longer current writes neither the work item nor its mark,
+// and tells nothing. (Session 20 tried writing the work item in the instance's one statement
+// on PostgreSQL: no faster, docs/performance.md.)
 func TestEnterExternalWorkItems(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -317,12 +318,19 @@ func TestEnterExternalWorkItems(t *testing.T) {
 				StateKey: "sign", Status: engine.StatusWaitingExternal, System: engine.System{Provider: "DOCUSIGN"}, Revision: 1,
 				StartedBy: f.userID, FormData: map[string]any{"name": "Ada"}, CreatedAt: now, UpdatedAt: now}
 			first := newItem(inst.ID, 1, engine.System{Provider: "DOCUSIGN"}, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-			jobsBefore := len(f.jobs.all())
+			jobsBefore, toldBefore := len(f.jobs.all()), len(f.jobs.told())
+			due := func() int64 {
+				n, err := f.st.CreationsDue(ctx)
+				require.NoError(t, err)
+				return n
+			}
 			created, err := f.st.CreateInstance(ctx, inst, []engine.Activity{{Kind: engine.ActivityStarted, ActorID: f.userID, ToState: "sign", CreatedAt: now}},
 				engine.Effects{NewWorkItems: []engine.WorkItem{first}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID}}})
 			require.NoError(t, err)
 			require.Equal(t, first, stored(first.ID))
-			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID}}, f.jobs.all()[jobsBefore:])
+			require.Empty(t, f.jobs.all()[jobsBefore:], "no River job")
+			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID, Item: &first}}, f.jobs.told()[toldBefore:])
+			require.EqualValues(t, 1, due(), "its creation is due")
 
 			// The next EXTERNAL step, at a connector, entered by an update (a take, a retry of
 			// the state…): the instance at revision 2 and its new work item.
@@ -334,8 +342,10 @@ func TestEnterExternalWorkItems(t *testing.T) {
 			require.NoError(t, err)
 			require.EqualValues(t, 2, moved.Revision)
 			require.Equal(t, second, stored(second.ID))
-			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID}, engine.CreateWorkItemJob{WorkItemID: second.ID}},
-				f.jobs.all()[jobsBefore:])
+			require.Empty(t, f.jobs.all()[jobsBefore:], "no River job")
+			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID, Item: &first}, engine.CreateWorkItemJob{WorkItemID: second.ID, Item: &second}},
+				f.jobs.told()[toldBefore:])
+			require.EqualValues(t, 2, due())
 			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
 			require.NoError(t, err)
 			require.Len(t, acts, 2)
@@ -347,7 +357,8 @@ func TestEnterExternalWorkItems(t *testing.T) {
 			require.ErrorIs(t, err, engine.ErrConflict)
 			_, err = f.st.GetWorkItem(ctx, stale.ID)
 			require.ErrorIs(t, err, engine.ErrNotFound)
-			require.Len(t, f.jobs.all()[jobsBefore:], 2, "no job for the work item not written")
+			require.Len(t, f.jobs.told()[toldBefore:], 2, "nothing told of the work item not written")
+			require.EqualValues(t, 2, due())
 			acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
 			require.NoError(t, err)
 			require.Len(t, acts, 2)

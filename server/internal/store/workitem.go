@@ -22,12 +22,25 @@ import (
 
 // applyEffects inserts the new work items and enqueues the jobs, in tx.
 func (s *Store) applyEffects(ctx context.Context, tx txn, eff engine.Effects) error {
+	jobs, creations, marked := createsDue(eff.Jobs, eff.NewWorkItems)
+	if len(creations) > 0 && s.jobs == nil {
+		return errors.New("store: background jobs are not configured")
+	}
+	var dueAt *time.Time
+	if len(marked) > 0 {
+		t := dbTime(now())
+		dueAt = &t
+	}
 	for _, wi := range eff.NewWorkItems {
 		iid, err := uuid.Parse(wi.InstanceID)
 		if err != nil {
 			return fmt.Errorf("work item %s: instance id: %w", wi.ID, err)
 		}
-		err = tx.WorkItem.Create().
+		c := tx.WorkItem.Create()
+		if marked[wi.ID] {
+			c.SetCreateDueAt(*dueAt)
+		}
+		err = c.
 			SetID(uuid.MustParse(wi.ID)).
 			SetInstanceID(iid).
 			SetStateKey(wi.StateKey).
@@ -77,7 +90,13 @@ func (s *Store) applyEffects(ctx context.Context, tx txn, eff engine.Effects) er
 			return fmt.Errorf("%w: work item %s changed concurrently; read the instance again", engine.ErrConflict, wi.ID)
 		}
 	}
-	return s.enqueue(ctx, tx, eff.Jobs)
+	if err := s.enqueue(ctx, tx, jobs); err != nil {
+		return err
+	}
+	if tx.enqueued != nil {
+		*tx.enqueued = append(*tx.enqueued, creations...)
+	}
+	return nil
 }
 
 func (s *Store) CurrentWorkItem(ctx context.Context, instanceID string) (engine.WorkItem, error) {
@@ -155,7 +174,7 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 	var out engine.WorkItem
 	err = s.inTx(ctx, func(tx txn) error {
 		n, err := tx.WorkItem.Update().Where(workitem.ID(wid), workitem.StatusEQ(workitem.StatusCREATING)).
-			SetExternalID(externalID).SetStatus(workitem.StatusWAITING).SetUpdatedAt(now()).AddRevision(1).Save(ctx)
+			SetExternalID(externalID).SetStatus(workitem.StatusWAITING).ClearCreateDueAt().SetUpdatedAt(now()).AddRevision(1).Save(ctx)
 		if err != nil {
 			return err
 		}
@@ -255,7 +274,7 @@ func (s *Store) FailWorkItem(ctx context.Context, id, reason string, act engine.
 		}
 		// Only a work item still being created fails: one a racing attempt coupled stays.
 		n, err := tx.WorkItem.Update().Where(workitem.ID(wid), workitem.StatusEQ(workitem.StatusCREATING), workitem.Revision(row.Revision)).
-			SetStatus(workitem.StatusFAILED).SetError(reason).SetUpdatedAt(now()).AddRevision(1).Save(ctx)
+			SetStatus(workitem.StatusFAILED).SetError(reason).ClearCreateDueAt().SetUpdatedAt(now()).AddRevision(1).Save(ctx)
 		if err != nil {
 			return err
 		}
@@ -283,7 +302,7 @@ func (s *Store) CloseWorkItem(ctx context.Context, id string, status engine.Work
 		if err != nil {
 			return err
 		}
-		if err := tx.WorkItem.UpdateOneID(wid).SetStatus(workitem.Status(status)).SetError(note).
+		if err := tx.WorkItem.UpdateOneID(wid).SetStatus(workitem.Status(status)).SetError(note).ClearCreateDueAt().
 			SetUpdatedAt(now()).AddRevision(1).Exec(ctx); err != nil {
 			return err
 		}

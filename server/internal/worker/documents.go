@@ -9,7 +9,6 @@ import (
 	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -73,7 +72,7 @@ func (SweepDocumentsJob) Kind() string { return "sweep_documents" }
 // sweep, and the in-process fetcher that Committed feeds.
 func RegisterDocuments(q *Queue, p DocumentPorts) {
 	river.AddWorker(q.workers, &fetchWorker{fetch: p.Fetch})
-	addSweep(q, SweepDocumentsJob{}, p.HandOver, documentSweepInterval)
+	addSweep(q, SweepDocumentsJob{}, p.HandOver, documentSweepInterval, q.markGrace)
 	q.documents = newFetcher(p, q.log, q.tracer, q.jobTimeout)
 }
 
@@ -90,8 +89,8 @@ func (w *fetchWorker) Work(ctx context.Context, job *river.Job[engine.FetchDocum
 // the queue starts. Not unique by period, unlike the purge: a new leader (a replica started
 // after another stopped) sweeps at once, not at the next interval, and a second sweep is
 // harmless.
-func addSweep[T river.JobArgs](q *Queue, job T, handOver HandOverFunc, interval time.Duration) {
-	river.AddWorker(q.workers, &sweepWorker[T]{handOver: handOver, grace: q.markGrace})
+func addSweep[T river.JobArgs](q *Queue, job T, handOver HandOverFunc, interval, grace time.Duration) {
+	river.AddWorker(q.workers, &sweepWorker[T]{handOver: handOver, grace: grace})
 	q.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) { return job, nil }, &river.PeriodicJobOpts{RunOnStart: true}))
 }
@@ -169,16 +168,9 @@ func (f *fetcher) download(ctx context.Context, job engine.FetchDocumentJob) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(attribute.String("flowhook.work_item_id", job.WorkItemID), attribute.String("flowhook.fetch.path", "inprocess"))}
-	if job.Item != nil && job.Item.Traceparent != "" {
-		// As the webhook's processing span does: a link to the transition that created the
-		// work item.
-		created := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(),
-			propagation.MapCarrier{"traceparent": job.Item.Traceparent}))
-		if created.IsValid() {
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: created,
-				Attributes: []attribute.KeyValue{attribute.String("flowhook.link", "work_item.created")}}))
-		}
+		trace.WithAttributes(attribute.String("flowhook.work_item_id", job.WorkItemID), attribute.String("flowhook.fetch.path", engine.PathInProcess))}
+	if job.Item != nil {
+		opts = append(opts, linkToCreator(job.Item.Traceparent)...)
 	}
 	ctx, span := f.tracer.Start(ctx, "fetch_document", opts...)
 	defer span.End()

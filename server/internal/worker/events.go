@@ -56,7 +56,7 @@ func (SweepEventsJob) Kind() string { return "sweep_events" }
 // RegisterEvents adds the periodic sweep and the in-process processing that Committed feeds.
 // (The process_event worker itself is Register's.)
 func RegisterEvents(q *Queue, p EventPorts) {
-	addSweep(q, SweepEventsJob{}, p.HandOverDue, eventSweepInterval)
+	addSweep(q, SweepEventsJob{}, p.HandOverDue, eventSweepInterval, q.markGrace)
 	q.events = newProcessor(p, q.log, q.tracer, q.jobTimeout)
 }
 

@@ -58,7 +58,7 @@ type Options struct {
 	// MarkGrace is how long a signed document or an event stored PENDING may stay due (not
 	// handled in-process) before the leader's sweep hands it to a fetch_document or
 	// process_event job (default MarkGrace, or the job timeout and a minute when that is
-	// longer).
+	// longer). A new work item's creation gets its job after CreationGrace instead.
 	MarkGrace time.Duration
 	// Every job is a span (linked to the span that enqueued it) and is counted and timed.
 	TracerProvider trace.TracerProvider
@@ -93,6 +93,11 @@ type Queue struct {
 	// events processes the events stored PENDING as they commit (RegisterEvents; nil
 	// without).
 	events *processor
+	// creations creates the work items marked due as they commit (RegisterCreations; nil
+	// without).
+	creations *creations
+	// failed counts failed job attempts by kind, in-process creations' too.
+	failed metric.Int64Counter
 	// running are the in-process loops Start started, which Stop stops first.
 	running    []loop
 	markGrace  time.Duration
@@ -187,7 +192,7 @@ func New(db *store.DB, log *slog.Logger, o Options) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("River client: %w", err)
 	}
-	return &Queue{client: client, workers: workers, log: log, meter: meter, jobTimeout: o.JobTimeout, markGrace: o.MarkGrace,
+	return &Queue{client: client, workers: workers, log: log, meter: meter, failed: failures, jobTimeout: o.JobTimeout, markGrace: o.MarkGrace,
 		tracer: o.TracerProvider.Tracer("github.com/flowhook/flowhook/server/internal/worker")}, nil
 }
 
@@ -230,7 +235,8 @@ func (q *Queue) InsertTx(ctx context.Context, tx *sql.Tx, jobs ...engine.Job) er
 var _ store.CommitWatcher = (*Queue)(nil)
 
 // Committed arms the in-process alarm for the timers that committed, and queues the signed
-// documents marked due for the in-process fetcher.
+// documents, the events and the work items' creations marked due for their in-process
+// workers.
 func (q *Queue) Committed(jobs []engine.Job) {
 	for _, j := range jobs {
 		switch j := j.(type) {
@@ -245,6 +251,12 @@ func (q *Queue) Committed(jobs []engine.Job) {
 		case engine.ProcessEventJob:
 			if q.events != nil {
 				q.events.offer(j)
+			}
+		case engine.CreateWorkItemJob:
+			// Only a creation the store marked due comes with its item; one it gave River
+			// (RetryInstance's) is River's alone.
+			if q.creations != nil && j.Item != nil {
+				q.creations.offer(j)
 			}
 		}
 	}
@@ -264,6 +276,9 @@ func (q *Queue) Start(ctx context.Context) error {
 		}
 		if q.events != nil {
 			q.start(ctx, q.events.run)
+		}
+		if q.creations != nil {
+			q.start(ctx, q.creations.run)
 		}
 	}
 	return nil

@@ -1,0 +1,115 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// TestCreationMarks: a new work item's creation is a mark, not a River job, on both
+// databases. The coupling, the item's failure and its closing each clear it; a hand-over gives
+// a work item still due a create_work_item job with Retried set (the job then looks for the
+// item by our id first), once; the sweep hands over only marks older than its cutoff, the
+// longest due first; a retry of a FAILED item is River's job, not a mark.
+func TestCreationMarks(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			due := func() int64 {
+				n, err := f.st.CreationsDue(ctx)
+				require.NoError(t, err)
+				return n
+			}
+			// marked starts an instance into "sign", its work item's creation due.
+			marked := func() (engine.Instance, engine.WorkItem) {
+				now := time.Now().UTC().Truncate(time.Microsecond)
+				inst := engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1, WorkflowName: "Contract",
+					StateKey: "sign", Status: engine.StatusWaitingExternal, System: engine.System{Provider: "DOCUSIGN"}, Revision: 1,
+					StartedBy: f.userID, FormData: map[string]any{"name": "Ada"}, CreatedAt: now, UpdatedAt: now}
+				wi := engine.WorkItem{ID: engine.NewIDAt(now), InstanceID: inst.ID, StateKey: "sign", EnteredRevision: 1,
+					System: inst.System, Status: engine.WorkItemCreating, CreatedAt: now, UpdatedAt: now, Revision: 1}
+				created, err := f.st.CreateInstance(ctx, inst, nil,
+					engine.Effects{NewWorkItems: []engine.WorkItem{wi}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: wi.ID}}})
+				require.NoError(t, err)
+				return created, wi
+			}
+			retried := func(id string) engine.Job { return engine.CreateWorkItemJob{WorkItemID: id, Retried: true} }
+
+			// Coupled, failed, closed: each clears its mark.
+			_, a := marked()
+			_, b := marked()
+			_, c := marked()
+			require.EqualValues(t, 3, due())
+			_, err := f.st.CoupleWorkItem(ctx, a.ID, "env-a", coupleAct("env-a"))
+			require.NoError(t, err)
+			require.EqualValues(t, 2, due(), "the coupling clears the mark")
+			require.NoError(t, f.st.FailWorkItem(ctx, b.ID, "refused", engine.Activity{Kind: engine.ActivityFailed, FromState: "sign",
+				Message: "refused", CreatedAt: time.Now()}))
+			require.EqualValues(t, 1, due(), "the failure clears the mark")
+			require.NoError(t, f.st.CloseWorkItem(ctx, c.ID, engine.WorkItemCancelled, "the instance moved on", nil))
+			require.Zero(t, due(), "the closing clears the mark")
+			require.NoError(t, f.st.HandOverCreations(ctx, a.ID, b.ID, c.ID))
+			require.Empty(t, f.jobs.all(), "nothing due, nothing handed over")
+
+			// A failed in-process creation: handed over at once, once.
+			_, e := marked()
+			require.NoError(t, f.st.HandOverCreations(ctx, e.ID))
+			require.Equal(t, []engine.Job{retried(e.ID)}, f.jobs.all(), "a River job that looks for the item first")
+			require.Zero(t, due())
+			require.NoError(t, f.st.HandOverCreations(ctx, e.ID))
+			require.Len(t, f.jobs.all(), 1, "handed over once")
+			got, err := f.st.GetWorkItem(ctx, e.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.WorkItemCreating, got.Status, "the job creates it")
+			require.ErrorIs(t, f.st.HandOverCreations(ctx, "not-an-id"), engine.ErrNotFound)
+
+			// Left due (the replica died): the sweep takes only the marks older than its
+			// cutoff, the longest due first, batch after batch.
+			n, err := f.st.HandOverDueCreations(ctx, time.Now().Add(-time.Minute), 10)
+			require.NoError(t, err)
+			require.Zero(t, n)
+			_, g := marked()
+			_, h := marked()
+			_, i := marked()
+			n, err = f.st.HandOverDueCreations(ctx, time.Now().Add(-time.Minute), 10)
+			require.NoError(t, err)
+			require.Zero(t, n, "a mark younger than the cutoff stays for the in-process creation")
+			cutoff := time.Now().Add(time.Minute)
+			n, err = f.st.HandOverDueCreations(ctx, cutoff, 2)
+			require.NoError(t, err)
+			require.Equal(t, 2, n)
+			n, err = f.st.HandOverDueCreations(ctx, cutoff, 2)
+			require.NoError(t, err)
+			require.Equal(t, 1, n)
+			n, err = f.st.HandOverDueCreations(ctx, cutoff, 2)
+			require.NoError(t, err)
+			require.Zero(t, n)
+			require.Equal(t, []engine.Job{retried(e.ID), retried(g.ID), retried(h.ID), retried(i.ID)}, f.jobs.all())
+			require.Zero(t, due())
+
+			// The job's coupling finds no mark and couples.
+			_, err = f.st.CoupleWorkItem(ctx, g.ID, "env-g", coupleAct("env-g"))
+			require.NoError(t, err)
+
+			// Every creation told to the queue came with its item; the hand-overs told nothing.
+			var told []string
+			for _, j := range f.jobs.told() {
+				cj, ok := j.(engine.CreateWorkItemJob)
+				require.True(t, ok, "%T", j)
+				require.NotNil(t, cj.Item)
+				require.Equal(t, cj.WorkItemID, cj.Item.ID)
+				require.False(t, cj.Retried)
+				told = append(told, cj.WorkItemID)
+			}
+			require.Equal(t, []string{a.ID, b.ID, c.ID, e.ID, g.ID, h.ID, i.ID}, told)
+		})
+	}
+}

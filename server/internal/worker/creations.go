@@ -1,0 +1,206 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// A new work item is created at its provider in-process, as soon as the write that entered
+// its EXTERNAL state commits (Queue.Committed), not by a River job per work item: River's
+// insert, fetch and completion of a job were a fifth of PostgreSQL's statement time for a start
+// into an EXTERNAL state, and creating in-process made 22–53% more of those starts a second
+// (see the store's creations.go). The mark in the database is the guarantee: a creation that
+// fails, or that Stop interrupts, is handed to a create_work_item job at once, and the
+// leader's sweep hands a mark still set after MarkGrace (the replica died, its queue was
+// full) to a job too. Those jobs look for the item by our id before creating one, so an item
+// whose provider answered but whose coupling never committed is found, not created again.
+
+// CreationPorts are what the work items' in-process creation needs.
+type CreationPorts struct {
+	// Create creates a work item whose first write committed, as that write gave it
+	// (engine.Creator.CreateCommitted).
+	Create func(ctx context.Context, job engine.CreateWorkItemJob) error
+	// HandOver gives the work items still due their create_work_item jobs
+	// (store.HandOverCreations).
+	HandOver func(ctx context.Context, workItemIDs ...string) error
+	// HandOverDue is the sweep's (store.HandOverDueCreations).
+	HandOverDue HandOverFunc
+}
+
+const (
+	// creationWorkers is how many work items a replica creates at once: each waits mostly on
+	// its provider (a DocuSign envelope with its document takes a second or more).
+	creationWorkers = 16
+	// creationQueue bounds the creations waiting in a replica; more are left to the sweep.
+	creationQueue = 4096
+	// creationSweepInterval is how often the leader sweeps: more often than for documents or
+	// events, as a creation a dead replica held is what a person waits for (the envelope to
+	// sign in their inbox); the sweep reads a partial index that is empty but for those.
+	creationSweepInterval = 15 * time.Second
+	// handOverTimeout bounds the hand-over of what a stopping replica did not create.
+	handOverTimeout = 10 * time.Second
+)
+
+// SweepCreationsJob is the leader's periodic sweep of the work items whose creation is still
+// due.
+type SweepCreationsJob struct{}
+
+func (SweepCreationsJob) Kind() string { return "sweep_creations" }
+
+// RegisterCreations adds the periodic sweep and the in-process creation that Committed feeds.
+// (The create_work_item worker itself is Register's.)
+func RegisterCreations(q *Queue, p CreationPorts) {
+	addSweep(q, SweepCreationsJob{}, p.HandOverDue, creationSweepInterval, CreationGrace(q.jobTimeout))
+	q.creations = &creations{p: p, log: q.log, tracer: q.tracer, timeout: q.jobTimeout, failed: q.failed,
+		jobs: make(chan engine.CreateWorkItemJob, creationQueue)}
+}
+
+// CreationGrace is how long a creation may stay due before the sweep hands it to a job: twice
+// the job timeout (4 min by default). A job must never take over a creation still running
+// in-process: it could look for the item by our id before the creation made it, and make a
+// second. So an in-process creation starts only within a job timeout of its commit (a later
+// one, behind a long queue, is handed over instead) and is bounded by the job timeout: it has
+// ended before the sweep may take its mark.
+func CreationGrace(jobTimeout time.Duration) time.Duration { return 2 * jobTimeout }
+
+// creations creates the work items that committed due, creationWorkers at a time.
+type creations struct {
+	p       CreationPorts
+	log     *slog.Logger
+	tracer  trace.Tracer
+	timeout time.Duration
+	failed  metric.Int64Counter
+	jobs    chan engine.CreateWorkItemJob
+}
+
+// offer queues a committed creation; when the queue is full, or the creations are not
+// running, the sweep's job creates the item.
+func (c *creations) offer(job engine.CreateWorkItemJob) {
+	select {
+	case c.jobs <- job:
+	default:
+	}
+}
+
+// run creates until ctx ends, then hands what is still queued to jobs.
+func (c *creations) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range creationWorkers {
+		wg.Go(func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case job := <-c.jobs:
+					if ctx.Err() != nil { // both were ready: stopping wins
+						c.handOver(ctx, job.WorkItemID)
+						return
+					}
+					c.create(ctx, job)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	// Stopping: another replica (or this one, started again) creates them now, not after the
+	// sweep's grace.
+	var left []string
+	for {
+		select {
+		case job := <-c.jobs:
+			left = append(left, job.WorkItemID)
+			continue
+		default:
+		}
+		break
+	}
+	for len(left) > 0 {
+		n := min(len(left), handOverBatch)
+		c.handOver(ctx, left[:n]...)
+		left = left[n:]
+	}
+}
+
+// create creates one work item; what it cannot finish it hands to a job.
+func (c *creations) create(ctx context.Context, job engine.CreateWorkItemJob) {
+	if job.Item == nil || time.Since(job.Item.CreatedAt) > c.timeout {
+		// Too late to start (see CreationGrace): the item was written before its mark, so
+		// this errs on the side of the job.
+		c.log.WarnContext(ctx, "a work item waited too long to be created in-process; a job will create it",
+			"work_item_id", job.WorkItemID)
+		c.handOver(ctx, job.WorkItemID)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	// The span a job's run would be (River's middleware makes one), linked as the job's
+	// would be to the transition that entered the state.
+	opts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindInternal),
+		trace.WithAttributes(attribute.String("flowhook.work_item_id", job.WorkItemID), attribute.String("flowhook.create.path", engine.PathInProcess))}
+	opts = append(opts, linkToCreator(job.Item.Traceparent)...)
+	cctx, span := c.tracer.Start(cctx, job.Kind(), opts...)
+	err := c.try(cctx, job)
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "handed to a job")
+	}
+	span.End()
+	if err == nil {
+		return
+	}
+	c.failed.Add(ctx, 1, metric.WithAttributes(attribute.String("kind", job.Kind())))
+	if ctx.Err() == nil {
+		c.log.WarnContext(ctx, "creating a work item failed; a job will retry it, looking for it by our id first",
+			"work_item_id", job.WorkItemID, "error", err.Error())
+	}
+	c.handOver(ctx, job.WorkItemID)
+}
+
+// handOver gives work items still due their jobs, also while the replica stops (the database
+// is open until the queue has stopped); what it cannot hand over is the sweep's.
+func (c *creations) handOver(ctx context.Context, ids ...string) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
+	defer cancel()
+	if err := c.p.HandOver(hctx, ids...); err != nil {
+		c.log.WarnContext(ctx, "handing work items to their create jobs failed; the sweep will", "work_items", len(ids), "error", err.Error())
+	}
+}
+
+// try creates the work item, a panic becoming its error (and the item a job's), as a job's
+// would.
+func (c *creations) try(ctx context.Context, job engine.CreateWorkItemJob) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.ErrorContext(ctx, "creating a work item panicked", "work_item_id", job.WorkItemID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = fmt.Errorf("%w: %v", ErrPanic, v)
+		}
+	}()
+	return c.p.Create(ctx, job)
+}
+
+// linkToCreator is the span option linking to the transition that created a work item (its
+// W3C traceparent), as the webhook's processing span links: none without a valid one.
+func linkToCreator(traceparent string) []trace.SpanStartOption {
+	if traceparent == "" {
+		return nil
+	}
+	created := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(),
+		propagation.MapCarrier{"traceparent": traceparent}))
+	if !created.IsValid() {
+		return nil
+	}
+	return []trace.SpanStartOption{trace.WithLinks(trace.Link{SpanContext: created,
+		Attributes: []attribute.KeyValue{attribute.String("flowhook.link", "work_item.created")}})}
+}

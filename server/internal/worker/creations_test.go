@@ -1,0 +1,152 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/testlog"
+)
+
+// fakeCreations records what the creations' ports were asked: "w-bad" fails, "w-panic"
+// panics, "w-slow-*" wait until their context ends.
+type fakeCreations struct {
+	mu                  sync.Mutex
+	created, handedOver []string
+	withItem            map[string]bool
+	cutoffs             []time.Time
+}
+
+func (f *fakeCreations) ports() CreationPorts {
+	return CreationPorts{
+		Create: func(ctx context.Context, job engine.CreateWorkItemJob) error {
+			f.mu.Lock()
+			f.created = append(f.created, job.WorkItemID)
+			f.withItem[job.WorkItemID] = job.Item != nil && job.Item.ID == job.WorkItemID
+			f.mu.Unlock()
+			switch id := job.WorkItemID; {
+			case id == "w-bad":
+				return errors.New("the provider did not answer")
+			case id == "w-panic":
+				panic("a bug")
+			case len(id) > 7 && id[:7] == "w-slow-":
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		},
+		HandOver: func(_ context.Context, ids ...string) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.handedOver = append(f.handedOver, ids...)
+			return nil
+		},
+		HandOverDue: func(_ context.Context, cutoff time.Time, _ int) (int, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.cutoffs = append(f.cutoffs, cutoff)
+			return 0, nil
+		},
+	}
+}
+
+func (f *fakeCreations) wait(fn func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn()
+}
+
+// TestCreations: a creation the store marked due (it comes with its item) is made in-process
+// as it commits; one that fails or panics is handed to its job at once, and so is one that
+// reaches a creator later than a job timeout after it was written; a creation River has (a
+// retry's, or any without its item) is not the in-process creator's. Stop hands over the
+// creations in progress and those still queued, not leaving them to the sweep. The sweep
+// runs on the leader as the queue starts, its grace never shorter than a job's rescue, however
+// short the marks' grace.
+func TestCreations(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.Open(t, d)
+			var logs testlog.Buffer // the queue's goroutines write it
+			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
+				FetchCooldown: 10 * time.Millisecond, MarkGrace: time.Millisecond, JobTimeout: time.Minute})
+			require.NoError(t, err)
+			f := &fakeCreations{withItem: map[string]bool{}}
+			RegisterCreations(q, f.ports())
+			ctx := context.Background()
+			started := time.Now()
+			require.NoError(t, q.Start(ctx))
+			stopped := false
+			defer func() {
+				if !stopped {
+					require.NoError(t, q.Stop(ctx))
+				}
+			}()
+
+			due := func(id string) engine.CreateWorkItemJob {
+				return engine.CreateWorkItemJob{WorkItemID: id, Item: &engine.WorkItem{ID: id, Status: engine.WorkItemCreating,
+					Traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", CreatedAt: time.Now()}}
+			}
+			stale := due("w-stale")
+			stale.Item.CreatedAt = time.Now().Add(-time.Minute - time.Second)
+			q.Committed([]engine.Job{due("w-ok"), due("w-bad"), due("w-panic"), stale,
+				engine.CreateWorkItemJob{WorkItemID: "w-retry", Retried: true}, engine.CreateWorkItemJob{WorkItemID: "w-river"},
+				engine.CancelWorkItemJob{WorkItemID: "w-other"}})
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.handedOver) })
+				return n == 3
+			}, 20*time.Second, 5*time.Millisecond)
+			f.wait(func() {
+				require.ElementsMatch(t, []string{"w-ok", "w-bad", "w-panic"}, f.created, "only the marked creations, each once")
+				require.Equal(t, map[string]bool{"w-ok": true, "w-bad": true, "w-panic": true}, f.withItem, "as committed, not read again")
+				require.ElementsMatch(t, []string{"w-bad", "w-panic", "w-stale"}, f.handedOver,
+					"what failed goes to its job, and so does what is too late to start (older than a job timeout)")
+			})
+			require.Contains(t, logs.String(), `"msg":"a work item waited too long to be created in-process; a job will create it"`)
+			require.Contains(t, logs.String(), `"msg":"creating a work item panicked"`)
+			require.Contains(t, logs.String(), `"msg":"creating a work item failed; a job will retry it, looking for it by our id first"`)
+
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.cutoffs) })
+				return n >= 1
+			}, 20*time.Second, 5*time.Millisecond, "the leader sweeps as it starts")
+			f.wait(func() {
+				require.WithinDuration(t, started.Add(-2*time.Minute), f.cutoffs[0], 5*time.Second,
+					"twice the job timeout, whatever the marks' grace: a creation in progress is never swept")
+			})
+
+			// Every creator busy, and two more queued: Stop hands all of them over.
+			var slow []engine.Job
+			var want []string
+			for i := range creationWorkers + 2 {
+				id := fmt.Sprintf("w-slow-%d", i)
+				slow, want = append(slow, due(id)), append(want, id)
+			}
+			q.Committed(slow)
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.created) })
+				return n == 3+creationWorkers
+			}, 20*time.Second, 5*time.Millisecond, "every creator took one")
+			stopped = true
+			require.NoError(t, q.Stop(ctx))
+			f.wait(func() {
+				require.ElementsMatch(t, append([]string{"w-bad", "w-panic", "w-stale"}, want...), f.handedOver,
+					"those in progress and those queued are handed over as the replica stops")
+				require.Len(t, f.created, 3+creationWorkers, "the queued ones were not started")
+			})
+		})
+	}
+}
