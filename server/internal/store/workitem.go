@@ -173,24 +173,19 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 	}
 	var out engine.WorkItem
 	err = s.inTx(ctx, func(tx txn) error {
-		n, err := tx.WorkItem.Update().Where(workitem.ID(wid), workitem.StatusEQ(workitem.StatusCREATING)).
-			SetExternalID(externalID).SetStatus(workitem.StatusWAITING).ClearCreateDueAt().SetUpdatedAt(now()).AddRevision(1).Save(ctx)
+		row, err := coupleRow(ctx, tx, wid, externalID)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			return fmt.Errorf("%w: work item %s is no longer being created", engine.ErrConflict, id)
-		}
-		row, err := tx.WorkItem.Get(ctx, wid)
+		// The instance shows the coupled id (Workflow Manage filters on it; not a revision of
+		// the instance's own), in the statement that numbers the coupling's activity.
+		last, err := bumpActivitySeq(ctx, tx, row.InstanceID, 1, func(u *entsql.UpdateBuilder) {
+			u.Set(instance.FieldExternalID, externalID)
+		})
 		if err != nil {
 			return err
 		}
-		// The instance shows the coupled id (Workflow Manage filters on it); not a revision of
-		// the instance's own.
-		if err := tx.Instance.Update().Where(instance.ID(row.InstanceID)).SetExternalID(externalID).Exec(ctx); err != nil {
-			return err
-		}
-		if err := appendActivities(ctx, tx, row.InstanceID, []engine.Activity{act}); err != nil {
+		if err := insertActivities(ctx, tx, row.InstanceID, last-1, []engine.Activity{act}); err != nil {
 			return err
 		}
 		if err := s.pickUpEarly(ctx, tx, row, externalID); err != nil {
@@ -203,6 +198,24 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 		return engine.WorkItem{}, fmt.Errorf("%w: another work item already has the id %s", engine.ErrConflict, externalID)
 	}
 	return out, translate(err)
+}
+
+// coupleRow couples a CREATING work item to externalID (WAITING, its creation no longer due)
+// and returns it as written, in one statement; ErrConflict when it is no longer CREATING.
+func coupleRow(ctx context.Context, tx txn, wid uuid.UUID, externalID string) (*ent.WorkItem, error) {
+	query, args := entsql.Dialect(tx.dialect).Update(workitem.Table).
+		Set(workitem.FieldExternalID, externalID).Set(workitem.FieldStatus, workitem.StatusWAITING.String()).
+		SetNull(workitem.FieldCreateDueAt).Set(workitem.FieldUpdatedAt, now()).Add(workitem.FieldRevision, 1).
+		Where(entsql.And(entsql.EQ(workitem.FieldID, wid), entsql.EQ(workitem.FieldStatus, workitem.StatusCREATING.String()))).
+		Returning(workitem.Columns...).Query()
+	var w ent.WorkItem
+	if err := tx.sql.QueryRowContext(ctx, query, args...).Scan(inOrder(workItemColumns(&w), workitem.Columns)...); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("%w: work item %s is no longer being created", engine.ErrConflict, wid)
+		}
+		return nil, err
+	}
+	return &w, nil
 }
 
 // pickUpEarly enqueues, in the coupling's transaction, the processing of every event that
@@ -329,12 +342,14 @@ func appendActivities(ctx context.Context, tx txn, instanceID uuid.UUID, acts []
 	return insertActivities(ctx, tx, instanceID, last-int64(len(acts)), acts)
 }
 
-// bumpActivitySeq adds n to the instance's activity counter and returns its new value.
-func bumpActivitySeq(ctx context.Context, tx txn, instanceID uuid.UUID, n int) (int64, error) {
-	query, args := entsql.Dialect(tx.dialect).Update(instance.Table).
-		Add(instance.FieldActivitySeq, n).
-		Where(entsql.EQ(instance.FieldID, instanceID)).
-		Returning(instance.FieldActivitySeq).Query()
+// bumpActivitySeq adds n to the instance's activity counter and returns its new value; also sets
+// more of the instance's columns in the same statement.
+func bumpActivitySeq(ctx context.Context, tx txn, instanceID uuid.UUID, n int, also ...func(*entsql.UpdateBuilder)) (int64, error) {
+	u := entsql.Dialect(tx.dialect).Update(instance.Table).Add(instance.FieldActivitySeq, n)
+	for _, set := range also {
+		set(u)
+	}
+	query, args := u.Where(entsql.EQ(instance.FieldID, instanceID)).Returning(instance.FieldActivitySeq).Query()
 	var last int64
 	if err := tx.sql.QueryRowContext(ctx, query, args...).Scan(&last); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
