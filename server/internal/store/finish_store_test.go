@@ -169,3 +169,86 @@ func TestFinishTransition(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishProgress: the result of an event stored PENDING that moves no instance (a progress
+// of a coupled work item, processed after the coupling picked it up) is one statement on
+// PostgreSQL too (finishTransition; on SQLite a transaction): the work item's provider status
+// and revision, the activity numbered after the instance's last, the event's verdict, its
+// attempt and its mark cleared, and the instance's revision and state untouched; saved again,
+// or decided on a work item that has moved on, it writes nothing and answers ErrConflict.
+func TestFinishProgress(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			finish := func(r engine.EventResult) error {
+				if d == store.Postgres {
+					return store.FinishTransition(f.st, r) // no fallback: a failing statement fails the test
+				}
+				return f.st.FinishEvent(ctx, r)
+			}
+			inst, wi := f.coupled(t, "env-progress")
+			progress := func(w engine.WorkItem) (engine.StoredEvent, engine.EventResult) {
+				ev := coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-delivered")
+				now := time.Now()
+				w.ProviderStatus, w.UpdatedAt, w.LastEventAt = "delivered", now, &now
+				return ev, engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictProgress, Reason: "delivered", InstanceID: inst.ID,
+					WorkItemID: wi.ID, WorkItem: &w, Activities: []engine.Activity{
+						{Kind: engine.ActivityExternalProgress, FromState: "sign", ToState: "sign", Message: "envelope delivered", CreatedAt: now}}}
+			}
+
+			ev, r := progress(wi)
+			require.NoError(t, finish(r))
+			got, err := f.st.GetInstance(ctx, inst.ID)
+			require.NoError(t, err)
+			require.Equal(t, inst.Revision, got.Revision, "the instance does not move")
+			require.Equal(t, inst.StateKey, got.StateKey)
+			require.Equal(t, engine.StatusWaitingExternal, got.Status)
+			gotWI, err := f.st.GetWorkItem(ctx, wi.ID)
+			require.NoError(t, err)
+			require.Equal(t, wi.Revision+1, gotWI.Revision)
+			require.Equal(t, "delivered", gotWI.ProviderStatus)
+			require.Equal(t, engine.WorkItemWaiting, gotWI.Status)
+			require.NotNil(t, gotWI.LastEventAt)
+			stored, err := f.st.GetEvent(ctx, ev.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictProgress, stored.Verdict)
+			require.Equal(t, wi.ID, stored.WorkItemID)
+			require.EqualValues(t, 1, stored.Attempts)
+			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts, 2, "the coupling's, then the progress")
+			require.EqualValues(t, 2, acts[1].Seq)
+			require.Equal(t, "envelope delivered", acts[1].Message)
+			due, err := f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			require.Zero(t, due, "the event's mark is cleared")
+
+			// Saved again: nothing more.
+			require.ErrorIs(t, finish(r), engine.ErrConflict)
+			// Decided on the work item before that progress: nothing is written.
+			ev2, r2 := progress(wi)
+			require.ErrorIs(t, finish(r2), engine.ErrConflict)
+			stored, err = f.st.GetEvent(ctx, ev2.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictPending, stored.Verdict)
+			require.Zero(t, stored.Attempts)
+			again, err := f.st.GetWorkItem(ctx, wi.ID)
+			require.NoError(t, err)
+			require.Equal(t, gotWI.Revision, again.Revision)
+			acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts, 2)
+			// On the work item as it is now: written, numbered after.
+			_, r3 := progress(gotWI)
+			r3.EventID = ev2.ID
+			require.NoError(t, finish(r3))
+			acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, acts, 3)
+			require.EqualValues(t, 3, acts[2].Seq)
+		})
+	}
+}

@@ -263,16 +263,24 @@ func (s *Store) documentCommitted(r engine.EventResult, dueAt *time.Time) {
 
 // resultArgs are what a transitional result writes, in the order transitionSQL and finishSQL
 // take them after their event's: the instance's conditional UPDATE (ent's builder, $1…$k,
-// written only when wl locked the work item and d found the event), then the work item,
-// the activities' count and rows (of the event eid) and the document's mark.
+// written only when wl locked the work item and d found the event; for a result that does not
+// move the instance, a progress, only its activity counter), then the work item, the
+// activities' count and rows (of the event eid) and the document's mark.
 func (s *Store) resultArgs(r engine.EventResult, eid uuid.UUID, documentDue *time.Time) (update string, updateArgs, args []any, err error) {
 	iid, err := uuid.Parse(r.InstanceID)
 	if err != nil {
 		return "", nil, nil, err
 	}
-	u, err := instanceUpdate(s.db.Client, s.entDialect(), iid, *r.Instance, r.InstanceRevision, len(r.Activities))
-	if err != nil {
-		return "", nil, nil, err
+	var u *entsql.UpdateBuilder
+	if r.Instance != nil {
+		if u, err = instanceUpdate(s.db.Client, s.entDialect(), iid, *r.Instance, r.InstanceRevision, len(r.Activities)); err != nil {
+			return "", nil, nil, err
+		}
+	} else {
+		// Progress: the instance stays where it is; its counter numbers the activities, and
+		// its row lock orders them with concurrent appends, as appendActivities does.
+		u = entsql.Dialect(s.entDialect()).Update(instance.Table).Add(instance.FieldActivitySeq, len(r.Activities)).
+			Where(entsql.EQ(instance.FieldID, iid)).Returning(instance.FieldActivitySeq)
 	}
 	u.Where(entsql.ExprP("EXISTS (SELECT 1 FROM wl) AND EXISTS (SELECT 1 FROM d)"))
 	update, updateArgs = u.Query()
@@ -422,7 +430,8 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 	return instanceFromRow(&row)
 }
 
-// finishSQL is FinishEvent of a transitional result (PostgreSQL) in one statement: the event
+// finishSQL is FinishEvent of a result that writes its work item (a transition, or a progress
+// that moves no instance: finishable) on PostgreSQL in one statement: the event
 // stored PENDING earlier takes the place of transitionSQL's new one. Its CTEs:
 //
 //   - d: the event, locked, if it is still PENDING (else another run saved its result);

@@ -428,7 +428,7 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 	if err != nil {
 		return err
 	}
-	if s.db.Dialect == Postgres && r.Instance != nil && r.WorkItem != nil && r.InstanceID != "" && onlyJobs(r.Effects) {
+	if s.db.Dialect == Postgres && finishable(r) {
 		// One statement (transitionwrite.go); one it could not write goes the long way.
 		if err := s.finishTransition(ctx, eid, r); !errors.Is(err, errNotWritten) {
 			return translate(err)
@@ -465,6 +465,13 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 		}
 		return s.applyResult(ctx, tx, r)
 	}))
+}
+
+// finishable says whether finishTransition can write r: a result that writes its work item
+// and its instance's activities (moving the instance or not: an outcome, a progress), with no
+// effects but jobs. An ORPHANED one is checked against a racing coupling first.
+func finishable(r engine.EventResult) bool {
+	return r.WorkItem != nil && r.InstanceID != "" && onlyJobs(r.Effects) && r.Verdict != engine.VerdictOrphaned
 }
 
 func (s *Store) InsertEventApplied(ctx context.Context, ev engine.StoredEvent, r engine.EventResult) (engine.StoredEvent, bool, error) {
