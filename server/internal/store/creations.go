@@ -21,11 +21,12 @@ import (
 // closing (CoupleWorkItem, FailWorkItem, CloseWorkItem).
 //
 // What in-process creation cannot finish (the provider failed or did not answer, the replica
-// stopped) is handed to a real create_work_item job at once (HandOverCreations), and a mark
-// still set a while later (the replica died, its queue was full) is handed over by the
-// leader's sweep (HandOverDueCreations). Either job has Retried set: the provider may have
-// created the item before its answer was lost, so the job looks for it by our id before
-// creating one, and an item is never created twice. In-process creation is bounded by the job
+// stopped) is handed to a real create_work_item job at once (HandOverCreations) with Retried
+// set: the provider may have created the item before its answer was lost, so the job looks for
+// it by our id before creating one, and an item is never created twice. What it could not
+// start (its queue was full, the replica stopped first) is handed over at once too, without
+// Retried: nothing reached the provider. A mark still set a while later (the replica died) is
+// handed over by the leader's sweep (HandOverDueCreations), with Retried set. In-process creation is bounded by the job
 // timeout, and the sweep's grace is longer, so a job never races the in-process attempt it
 // takes over. In the common case a creation costs its provider calls and the coupling, not
 // River's insert, fetch and completion of a job (measured: a fifth of PostgreSQL's statement
@@ -64,10 +65,12 @@ func createsDue(jobs []engine.Job, items []engine.WorkItem) (river, due []engine
 }
 
 // HandOverCreations gives each work item whose creation is still due (of ids) a
-// create_work_item job with Retried set, clearing its mark, in one transaction: what
-// in-process creation could not finish, River retries, looking for the item by our id first.
-// A work item no longer due (coupled, failed, handed over already) is left alone.
-func (s *Store) HandOverCreations(ctx context.Context, ids ...string) error {
+// create_work_item job, clearing its mark, in one transaction: what in-process creation could
+// not finish, or did not start, River does. retried says an in-process attempt may have
+// reached the provider: the job then looks for the item by our id first; one that never
+// started (the queue was full, or the replica stopped first) creates it at once. A work item
+// no longer due (coupled, failed, handed over already) is left alone.
+func (s *Store) HandOverCreations(ctx context.Context, retried bool, ids ...string) error {
 	in := make([]uuid.UUID, 0, len(ids))
 	for _, id := range ids {
 		wid, err := parseID("work item", id)
@@ -79,7 +82,7 @@ func (s *Store) HandOverCreations(ctx context.Context, ids ...string) error {
 	if len(in) == 0 {
 		return nil
 	}
-	_, err := s.handOverCreations(ctx, func(tx txn) ([]uuid.UUID, error) {
+	_, err := s.handOverCreations(ctx, retried, func(tx txn) ([]uuid.UUID, error) {
 		q := tx.WorkItem.Query().Where(workitem.IDIn(in...), workitem.CreateDueAtNotNil())
 		if tx.locks {
 			q = q.ForUpdate()
@@ -90,11 +93,12 @@ func (s *Store) HandOverCreations(ctx context.Context, ids ...string) error {
 }
 
 // HandOverDueCreations gives each work item whose creation is due since before cutoff (at
-// most limit, the longest due first) its create_work_item job, with Retried set, clearing its
-// mark, in one transaction, and says how many it handed over. On PostgreSQL a work item
-// another transaction holds is skipped, not waited for.
+// most limit, the longest due first) its create_work_item job, with Retried set (an in-process
+// attempt may have reached the provider before its replica died), clearing its mark, in one
+// transaction, and says how many it handed over. On PostgreSQL a work item another
+// transaction holds is skipped, not waited for.
 func (s *Store) HandOverDueCreations(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	return s.handOverCreations(ctx, func(tx txn) ([]uuid.UUID, error) {
+	return s.handOverCreations(ctx, true, func(tx txn) ([]uuid.UUID, error) {
 		q := tx.WorkItem.Query().Where(workitem.CreateDueAtLT(dbTime(cutoff))).
 			Order(workitem.ByCreateDueAt(), workitem.ByID()).Limit(limit)
 		if tx.locks {
@@ -104,9 +108,11 @@ func (s *Store) HandOverDueCreations(ctx context.Context, cutoff time.Time, limi
 	})
 }
 
-func (s *Store) handOverCreations(ctx context.Context, pick func(tx txn) ([]uuid.UUID, error)) (int, error) {
+func (s *Store) handOverCreations(ctx context.Context, retried bool, pick func(tx txn) ([]uuid.UUID, error)) (int, error) {
 	return s.handOverMarks(ctx, workitem.Table, workitem.FieldCreateDueAt,
-		func(id uuid.UUID) engine.Job { return engine.CreateWorkItemJob{WorkItemID: id.String(), Retried: true} }, pick)
+		func(id uuid.UUID) engine.Job {
+			return engine.CreateWorkItemJob{WorkItemID: id.String(), Retried: retried}
+		}, pick)
 }
 
 // CreationsDue counts the work items whose creation is still due (neither coupled nor failed

@@ -13,9 +13,10 @@ import (
 
 // TestCreationMarks: a new work item's creation is a mark, not a River job, on both
 // databases. The coupling, the item's failure and its closing each clear it; a hand-over gives
-// a work item still due a create_work_item job with Retried set (the job then looks for the
-// item by our id first), once; the sweep hands over only marks older than its cutoff, the
-// longest due first; a retry of a FAILED item is River's job, not a mark.
+// a work item still due a create_work_item job, once: with Retried set (the job then looks for
+// the item by our id first) for what an attempt may have reached the provider with, without
+// for what never started; the sweep hands over only marks older than its cutoff, batch after
+// batch; a retry of a FAILED item is River's job, not a mark.
 func TestCreationMarks(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -56,23 +57,33 @@ func TestCreationMarks(t *testing.T) {
 			require.EqualValues(t, 1, due(), "the failure clears the mark")
 			require.NoError(t, f.st.CloseWorkItem(ctx, c.ID, engine.WorkItemCancelled, "the instance moved on", nil))
 			require.Zero(t, due(), "the closing clears the mark")
-			require.NoError(t, f.st.HandOverCreations(ctx, a.ID, b.ID, c.ID))
+			require.NoError(t, f.st.HandOverCreations(ctx, true, a.ID, b.ID, c.ID))
 			require.Empty(t, f.jobs.all(), "nothing due, nothing handed over")
 
 			// A failed in-process creation: handed over at once, once.
 			_, e := marked()
-			require.NoError(t, f.st.HandOverCreations(ctx, e.ID))
+			require.NoError(t, f.st.HandOverCreations(ctx, true, e.ID))
 			require.Equal(t, []engine.Job{retried(e.ID)}, f.jobs.all(), "a River job that looks for the item first")
 			require.Zero(t, due())
-			require.NoError(t, f.st.HandOverCreations(ctx, e.ID))
+			require.NoError(t, f.st.HandOverCreations(ctx, true, e.ID))
+			require.NoError(t, f.st.HandOverCreations(ctx, false, e.ID))
 			require.Len(t, f.jobs.all(), 1, "handed over once")
 			got, err := f.st.GetWorkItem(ctx, e.ID)
 			require.NoError(t, err)
 			require.Equal(t, engine.WorkItemCreating, got.Status, "the job creates it")
-			require.ErrorIs(t, f.st.HandOverCreations(ctx, "not-an-id"), engine.ErrNotFound)
+			require.ErrorIs(t, f.st.HandOverCreations(ctx, true, "not-an-id"), engine.ErrNotFound)
+
+			// Never started in-process (the queue was full): a job that creates at once.
+			_, n1 := marked()
+			_, n2 := marked()
+			require.NoError(t, f.st.HandOverCreations(ctx, false, n1.ID, n2.ID))
+			require.ElementsMatch(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: n1.ID}, engine.CreateWorkItemJob{WorkItemID: n2.ID}},
+				f.jobs.all()[1:])
+			require.Zero(t, due())
+			before := len(f.jobs.all())
 
 			// Left due (the replica died): the sweep takes only the marks older than its
-			// cutoff, the longest due first, batch after batch.
+			// cutoff, batch after batch.
 			n, err := f.st.HandOverDueCreations(ctx, time.Now().Add(-time.Minute), 10)
 			require.NoError(t, err)
 			require.Zero(t, n)
@@ -92,7 +103,8 @@ func TestCreationMarks(t *testing.T) {
 			n, err = f.st.HandOverDueCreations(ctx, cutoff, 2)
 			require.NoError(t, err)
 			require.Zero(t, n)
-			require.Equal(t, []engine.Job{retried(e.ID), retried(g.ID), retried(h.ID), retried(i.ID)}, f.jobs.all())
+			require.ElementsMatch(t, []engine.Job{retried(g.ID), retried(h.ID), retried(i.ID)}, f.jobs.all()[before:],
+				"the sweep's jobs look first: the replica that left the mark may have reached the provider")
 			require.Zero(t, due())
 
 			// The job's coupling finds no mark and couples.
@@ -109,7 +121,7 @@ func TestCreationMarks(t *testing.T) {
 				require.False(t, cj.Retried)
 				told = append(told, cj.WorkItemID)
 			}
-			require.Equal(t, []string{a.ID, b.ID, c.ID, e.ID, g.ID, h.ID, i.ID}, told)
+			require.Equal(t, []string{a.ID, b.ID, c.ID, e.ID, n1.ID, n2.ID, g.ID, h.ID, i.ID}, told)
 		})
 	}
 }

@@ -22,34 +22,42 @@ import (
 // insert, fetch and completion of a job were a fifth of PostgreSQL's statement time for a start
 // into an EXTERNAL state, and creating in-process made 22–53% more of those starts a second
 // (see the store's creations.go). The mark in the database is the guarantee: a creation that
-// fails, or that Stop interrupts, is handed to a create_work_item job at once, and the
-// leader's sweep hands a mark still set after MarkGrace (the replica died, its queue was
-// full) to a job too. Those jobs look for the item by our id before creating one, so an item
-// whose provider answered but whose coupling never committed is found, not created again.
+// fails, or that Stop interrupts, is handed to a create_work_item job at once, which looks for
+// the item by our id before creating one, so an item whose provider answered but whose
+// coupling never committed is found, not created again; one the full queue did not take, or
+// still queued when Stop came, goes to a job at once too (that job creates without looking:
+// nothing reached the provider); and the leader's sweep hands a mark still set after
+// CreationGrace (the replica died) to a job that looks first.
 
 // CreationPorts are what the work items' in-process creation needs.
 type CreationPorts struct {
 	// Create creates a work item whose first write committed, as that write gave it
 	// (engine.Creator.CreateCommitted).
 	Create func(ctx context.Context, job engine.CreateWorkItemJob) error
-	// HandOver gives the work items still due their create_work_item jobs
-	// (store.HandOverCreations).
-	HandOver func(ctx context.Context, workItemIDs ...string) error
+	// HandOver gives the work items still due their create_work_item jobs; retried when an
+	// in-process attempt may have reached the provider (store.HandOverCreations).
+	HandOver func(ctx context.Context, retried bool, workItemIDs ...string) error
 	// HandOverDue is the sweep's (store.HandOverDueCreations).
 	HandOverDue HandOverFunc
 }
 
 const (
-	// creationWorkers is how many work items a replica creates at once: each waits mostly on
-	// its provider (a DocuSign envelope with its document takes a second or more).
-	creationWorkers = 16
-	// creationQueue bounds the creations waiting in a replica; more are left to the sweep.
+	// creationWorkers is how many work items a replica creates at once (as many as River's
+	// workers): each waits mostly on its provider (a DocuSign envelope with its document takes
+	// a second or more).
+	creationWorkers = 20
+	// creationQueue bounds the creations waiting in a replica; more are handed to jobs at once,
+	// as a burst of starts would otherwise wait for the sweep.
 	creationQueue = 4096
+	// overflowMax bounds the creations waiting to be handed over (only while nothing hands them
+	// over: the queue not running); more are left to the sweep.
+	overflowMax = 100_000
 	// creationSweepInterval is how often the leader sweeps: more often than for documents or
 	// events, as a creation a dead replica held is what a person waits for (the envelope to
 	// sign in their inbox); the sweep reads a partial index that is empty but for those.
 	creationSweepInterval = 15 * time.Second
-	// handOverTimeout bounds the hand-over of what a stopping replica did not create.
+	// handOverTimeout bounds one hand-over (of what failed, what the full queue did not take,
+	// what a stopping replica did not create).
 	handOverTimeout = 10 * time.Second
 )
 
@@ -64,7 +72,7 @@ func (SweepCreationsJob) Kind() string { return "sweep_creations" }
 func RegisterCreations(q *Queue, p CreationPorts) {
 	addSweep(q, SweepCreationsJob{}, p.HandOverDue, creationSweepInterval, CreationGrace(q.jobTimeout))
 	q.creations = &creations{p: p, log: q.log, tracer: q.tracer, timeout: q.jobTimeout, failed: q.failed,
-		jobs: make(chan engine.CreateWorkItemJob, creationQueue)}
+		jobs: make(chan engine.CreateWorkItemJob, creationQueue), wake: make(chan struct{}, 1)}
 }
 
 // CreationGrace is how long a creation may stay due before the sweep hands it to a job: twice
@@ -83,20 +91,55 @@ type creations struct {
 	timeout time.Duration
 	failed  metric.Int64Counter
 	jobs    chan engine.CreateWorkItemJob
+	// overflow holds the creations the full queue did not take, until run hands them over;
+	// wake says there are some.
+	mu       sync.Mutex
+	overflow []string
+	wake     chan struct{}
 }
 
-// offer queues a committed creation; when the queue is full, or the creations are not
-// running, the sweep's job creates the item.
+// offer queues a committed creation; when the queue is full, it is handed to a job at once
+// (by run), not left to the sweep.
 func (c *creations) offer(job engine.CreateWorkItemJob) {
 	select {
 	case c.jobs <- job:
+		return
+	default:
+	}
+	c.mu.Lock()
+	if len(c.overflow) < overflowMax {
+		c.overflow = append(c.overflow, job.WorkItemID)
+	}
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
 	default:
 	}
 }
 
-// run creates until ctx ends, then hands what is still queued to jobs.
+// takeOverflow empties the overflow.
+func (c *creations) takeOverflow() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.overflow
+	c.overflow = nil
+	return out
+}
+
+// run creates until ctx ends, handing what the queue could not take to jobs as it comes; then
+// it hands what is still queued to jobs.
 func (c *creations) run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-c.wake:
+				c.handOverNew(ctx, c.takeOverflow())
+			}
+		}
+	})
 	for range creationWorkers {
 		wg.Go(func() {
 			for {
@@ -105,7 +148,7 @@ func (c *creations) run(ctx context.Context) {
 					return
 				case job := <-c.jobs:
 					if ctx.Err() != nil { // both were ready: stopping wins
-						c.handOver(ctx, job.WorkItemID)
+						c.handOver(ctx, false, job.WorkItemID)
 						return
 					}
 					c.create(ctx, job)
@@ -116,7 +159,7 @@ func (c *creations) run(ctx context.Context) {
 	wg.Wait()
 	// Stopping: another replica (or this one, started again) creates them now, not after the
 	// sweep's grace.
-	var left []string
+	left := c.takeOverflow()
 	for {
 		select {
 		case job := <-c.jobs:
@@ -126,10 +169,16 @@ func (c *creations) run(ctx context.Context) {
 		}
 		break
 	}
-	for len(left) > 0 {
-		n := min(len(left), handOverBatch)
-		c.handOver(ctx, left[:n]...)
-		left = left[n:]
+	c.handOverNew(ctx, left)
+}
+
+// handOverNew hands creations never started in-process to jobs, handOverBatch in one
+// transaction: nothing reached the provider, so the jobs create without looking first.
+func (c *creations) handOverNew(ctx context.Context, ids []string) {
+	for len(ids) > 0 {
+		n := min(len(ids), handOverBatch)
+		c.handOver(ctx, false, ids[:n]...)
+		ids = ids[n:]
 	}
 }
 
@@ -140,7 +189,7 @@ func (c *creations) create(ctx context.Context, job engine.CreateWorkItemJob) {
 		// this errs on the side of the job.
 		c.log.WarnContext(ctx, "a work item waited too long to be created in-process; a job will create it",
 			"work_item_id", job.WorkItemID)
-		c.handOver(ctx, job.WorkItemID)
+		c.handOver(ctx, false, job.WorkItemID)
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -165,15 +214,16 @@ func (c *creations) create(ctx context.Context, job engine.CreateWorkItemJob) {
 		c.log.WarnContext(ctx, "creating a work item failed; a job will retry it, looking for it by our id first",
 			"work_item_id", job.WorkItemID, "error", err.Error())
 	}
-	c.handOver(ctx, job.WorkItemID)
+	c.handOver(ctx, true, job.WorkItemID)
 }
 
-// handOver gives work items still due their jobs, also while the replica stops (the database
-// is open until the queue has stopped); what it cannot hand over is the sweep's.
-func (c *creations) handOver(ctx context.Context, ids ...string) {
+// handOver gives work items still due their jobs (retried: an attempt may have reached the
+// provider), also while the replica stops (the database is open until the queue has
+// stopped); what it cannot hand over is the sweep's.
+func (c *creations) handOver(ctx context.Context, retried bool, ids ...string) {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
 	defer cancel()
-	if err := c.p.HandOver(hctx, ids...); err != nil {
+	if err := c.p.HandOver(hctx, retried, ids...); err != nil {
 		c.log.WarnContext(ctx, "handing work items to their create jobs failed; the sweep will", "work_items", len(ids), "error", err.Error())
 	}
 }

@@ -22,7 +22,9 @@ type fakeCreations struct {
 	mu                  sync.Mutex
 	created, handedOver []string
 	withItem            map[string]bool
-	cutoffs             []time.Time
+	// retried is what each hand-over said of its work items.
+	retried map[string]bool
+	cutoffs []time.Time
 }
 
 func (f *fakeCreations) ports() CreationPorts {
@@ -43,10 +45,13 @@ func (f *fakeCreations) ports() CreationPorts {
 			}
 			return nil
 		},
-		HandOver: func(_ context.Context, ids ...string) error {
+		HandOver: func(_ context.Context, retried bool, ids ...string) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.handedOver = append(f.handedOver, ids...)
+			for _, id := range ids {
+				f.retried[id] = retried
+			}
 			return nil
 		},
 		HandOverDue: func(_ context.Context, cutoff time.Time, _ int) (int, error) {
@@ -66,9 +71,11 @@ func (f *fakeCreations) wait(fn func()) {
 
 // TestCreations: a creation the store marked due (it comes with its item) is made in-process
 // as it commits; one that fails or panics is handed to its job at once, and so is one that
-// reaches a creator later than a job timeout after it was written; a creation River has (a
-// retry's, or any without its item) is not the in-process creator's. Stop hands over the
-// creations in progress and those still queued, not leaving them to the sweep. The sweep
+// reaches a creator later than a job timeout after it was written, or that the full queue
+// does not take; a creation River has (a retry's, or any without its item) is not the
+// in-process creator's. Stop hands over the creations in progress and those still queued, not
+// leaving them to the sweep. Only what an attempt may have reached the provider with is handed
+// over as retried. The sweep
 // runs on the leader as the queue starts, its grace never shorter than a job's rescue, however
 // short the marks' grace.
 func TestCreations(t *testing.T) {
@@ -81,7 +88,7 @@ func TestCreations(t *testing.T) {
 			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
 				FetchCooldown: 10 * time.Millisecond, MarkGrace: time.Millisecond, JobTimeout: time.Minute})
 			require.NoError(t, err)
-			f := &fakeCreations{withItem: map[string]bool{}}
+			f := &fakeCreations{withItem: map[string]bool{}, retried: map[string]bool{}}
 			RegisterCreations(q, f.ports())
 			ctx := context.Background()
 			started := time.Now()
@@ -112,6 +119,8 @@ func TestCreations(t *testing.T) {
 				require.Equal(t, map[string]bool{"w-ok": true, "w-bad": true, "w-panic": true}, f.withItem, "as committed, not read again")
 				require.ElementsMatch(t, []string{"w-bad", "w-panic", "w-stale"}, f.handedOver,
 					"what failed goes to its job, and so does what is too late to start (older than a job timeout)")
+				require.Equal(t, map[string]bool{"w-bad": true, "w-panic": true, "w-stale": false}, f.retried,
+					"a job looks for what an attempt may have made; one never started creates at once")
 			})
 			require.Contains(t, logs.String(), `"msg":"a work item waited too long to be created in-process; a job will create it"`)
 			require.Contains(t, logs.String(), `"msg":"creating a work item panicked"`)
@@ -127,24 +136,48 @@ func TestCreations(t *testing.T) {
 					"twice the job timeout, whatever the marks' grace: a creation in progress is never swept")
 			})
 
-			// Every creator busy, and two more queued: Stop hands all of them over.
-			var slow []engine.Job
-			var want []string
-			for i := range creationWorkers + 2 {
-				id := fmt.Sprintf("w-slow-%d", i)
-				slow, want = append(slow, due(id)), append(want, id)
+			// Every creator busy, then the queue full, and three more: those three go to jobs at
+			// once; Stop hands over the rest, those in progress as retried.
+			var busy, queued []engine.Job
+			for i := range creationWorkers {
+				busy = append(busy, due(fmt.Sprintf("w-slow-%d", i)))
 			}
-			q.Committed(slow)
+			q.Committed(busy)
 			require.Eventually(t, func() bool {
 				n := 0
 				f.wait(func() { n = len(f.created) })
 				return n == 3+creationWorkers
 			}, 20*time.Second, 5*time.Millisecond, "every creator took one")
+			for i := range creationQueue + 3 {
+				queued = append(queued, due(fmt.Sprintf("w-queued-%d", i)))
+			}
+			q.Committed(queued)
+			overflow := []string{"w-queued-4096", "w-queued-4097", "w-queued-4098"}
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.handedOver) })
+				return n == 3+len(overflow)
+			}, 20*time.Second, 5*time.Millisecond, "what the full queue did not take is handed over")
+			f.wait(func() {
+				require.ElementsMatch(t, overflow, f.handedOver[3:])
+				for _, id := range overflow {
+					require.False(t, f.retried[id], "never started: the job creates at once")
+				}
+			})
 			stopped = true
 			require.NoError(t, q.Stop(ctx))
 			f.wait(func() {
-				require.ElementsMatch(t, append([]string{"w-bad", "w-panic", "w-stale"}, want...), f.handedOver,
-					"those in progress and those queued are handed over as the replica stops")
+				require.Len(t, f.handedOver, 3+creationWorkers+creationQueue+3, "those in progress and those queued are handed over as the replica stops")
+				for _, j := range busy {
+					id := j.(engine.CreateWorkItemJob).WorkItemID
+					require.True(t, f.retried[id], "%s was in progress: its job looks first", id)
+				}
+				for _, j := range queued {
+					id := j.(engine.CreateWorkItemJob).WorkItemID
+					_, handed := f.retried[id]
+					require.True(t, handed, id)
+					require.False(t, f.retried[id], "%s was never started", id)
+				}
 				require.Len(t, f.created, 3+creationWorkers, "the queued ones were not started")
 			})
 		})
