@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,12 +18,11 @@ import (
 // fakeCreations records what the creations' ports were asked: "w-bad" fails, "w-panic"
 // panics, "w-slow-*" wait until their context ends.
 type fakeCreations struct {
-	mu                  sync.Mutex
+	recorder
 	created, handedOver []string
 	withItem            map[string]bool
 	// retried is what each hand-over said of its work items.
 	retried map[string]bool
-	cutoffs []time.Time
 }
 
 func (f *fakeCreations) ports() CreationPorts {
@@ -54,19 +52,8 @@ func (f *fakeCreations) ports() CreationPorts {
 			}
 			return nil
 		},
-		HandOverDue: func(_ context.Context, cutoff time.Time, _ int) (int, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.cutoffs = append(f.cutoffs, cutoff)
-			return 0, nil
-		},
+		HandOverDue: f.handOverDue,
 	}
-}
-
-func (f *fakeCreations) wait(fn func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn()
 }
 
 // TestCreations: a creation the store marked due (it comes with its item) is made in-process
@@ -75,9 +62,8 @@ func (f *fakeCreations) wait(fn func()) {
 // does not take; a creation River has (a retry's, or any without its item) is not the
 // in-process creator's. Stop hands over the creations in progress and those still queued, not
 // leaving them to the sweep. Only what an attempt may have reached the provider with is handed
-// over as retried. The sweep
-// runs on the leader as the queue starts, its grace never shorter than a job's rescue, however
-// short the marks' grace.
+// over as retried. The sweep runs on the leader as the queue starts, its grace twice the job
+// timeout, however short the marks' grace.
 func TestCreations(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {

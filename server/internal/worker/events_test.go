@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,9 +17,8 @@ import (
 // fakeEvents records what the events' ports were asked: "e-early" is not ready yet
 // (ErrRetryLater), "e-bad" fails, "e-panic" panics; "e-slow-*" wait for release.
 type fakeEvents struct {
-	mu                       sync.Mutex
+	recorder
 	stored, read, handedOver []string
-	cutoffs                  []time.Time
 	release                  chan struct{}
 }
 
@@ -60,19 +58,8 @@ func (f *fakeEvents) ports() EventPorts {
 			f.handedOver = append(f.handedOver, id)
 			return nil
 		},
-		HandOverDue: func(_ context.Context, cutoff time.Time, _ int) (int, error) {
-			f.mu.Lock()
-			defer f.mu.Unlock()
-			f.cutoffs = append(f.cutoffs, cutoff)
-			return 0, nil
-		},
+		HandOverDue: f.handOverDue,
 	}
-}
-
-func (f *fakeEvents) wait(fn func()) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fn()
 }
 
 // TestEvents: an event that committed PENDING is processed in-process at once — as stored
