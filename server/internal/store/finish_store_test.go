@@ -16,6 +16,17 @@ import (
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
+// finisher saves a stored event's result: on PostgreSQL with finishTransition's one statement
+// alone (no fallback: a failing statement fails the test), on SQLite with FinishEvent.
+func finisher(st *store.Store, d store.Dialect) func(engine.EventResult) error {
+	return func(r engine.EventResult) error {
+		if d == store.Postgres {
+			return store.FinishTransition(st, r)
+		}
+		return st.FinishEvent(context.Background(), r)
+	}
+}
+
 // TestFinishTransition: the result of an event stored PENDING that moves its instance (a
 // OneSpan completion read back; on PostgreSQL one statement, finishTransition; on SQLite a
 // transaction) moves the work item and the instance together, saves the event's verdict,
@@ -29,12 +40,7 @@ func TestFinishTransition(t *testing.T) {
 			t.Parallel()
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
-			finish := func(r engine.EventResult) error {
-				if d == store.Postgres {
-					return store.FinishTransition(f.st, r) // no fallback: a failing statement fails the test
-				}
-				return f.st.FinishEvent(ctx, r)
-			}
+			finish := finisher(f.st, d)
 			// completed is an event stored PENDING for inst's package, and its result as decided.
 			completed := func(inst engine.Instance, wi engine.WorkItem, jobs ...engine.Job) (engine.StoredEvent, engine.EventResult) {
 				ev := coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
@@ -183,12 +189,7 @@ func TestFinishProgress(t *testing.T) {
 			t.Parallel()
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
-			finish := func(r engine.EventResult) error {
-				if d == store.Postgres {
-					return store.FinishTransition(f.st, r) // no fallback: a failing statement fails the test
-				}
-				return f.st.FinishEvent(ctx, r)
-			}
+			finish := finisher(f.st, d)
 			inst, wi := f.coupled(t, "env-progress")
 			progress := func(w engine.WorkItem) (engine.StoredEvent, engine.EventResult) {
 				ev := coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-delivered")
