@@ -129,7 +129,7 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, retried, lastAttempt 
 		}
 		msg = fmt.Sprintf("%s %s sent to %s", wi.System, externalID, strings.Join(names, ", "))
 	}
-	_, err = c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
+	coupled, err := c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
 		CreatedAt: c.clock.Now(), Message: msg})
 	if errors.Is(err, ErrConflict) {
 		return nil // coupled by a racing attempt
@@ -139,8 +139,9 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, retried, lastAttempt 
 	}
 	// The instance may have been cancelled while the provider was creating the item: the
 	// cancel job left a CREATING item to this job, so it is voided here, now that it has an id.
-	if now, err := c.instances.GetInstance(ctx, wi.InstanceID); err == nil && movedOn(now, wi) {
-		return c.Cancel(ctx, wi.ID, nonEmpty(now.Reason, "the instance moved on"), lastAttempt)
+	// The coupling says how it found the instance: no second read.
+	if coupled.movedOn() {
+		return c.Cancel(ctx, wi.ID, nonEmpty(coupled.InstanceReason, "the instance moved on"), lastAttempt)
 	}
 	return nil
 }

@@ -81,8 +81,9 @@ type WorkStore interface {
 	// CoupleWorkItem sets the provider's id on a CREATING work item (WAITING), records the
 	// activity, and enqueues the processing of the events that arrived for that id before the
 	// coupling: PENDING ones, and ORPHANED ones, made PENDING again (with a step in their
-	// Event Log), in the same transaction.
-	CoupleWorkItem(ctx context.Context, id, externalID string, act Activity) (WorkItem, error)
+	// Event Log), in the same transaction. It returns the work item as written and its
+	// instance as the coupling found it.
+	CoupleWorkItem(ctx context.Context, id, externalID string, act Activity) (Coupled, error)
 	// FailWorkItem marks a CREATING work item FAILED (ErrConflict when it is no longer
 	// CREATING) and, when its instance still waits on it, the instance FAILED with the reason.
 	FailWorkItem(ctx context.Context, id, reason string, act Activity) error

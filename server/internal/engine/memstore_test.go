@@ -263,12 +263,12 @@ func (s *memStore) GetWorkItem(_ context.Context, id string) (engine.WorkItem, e
 	return wi, nil
 }
 
-func (s *memStore) CoupleWorkItem(_ context.Context, id, externalID string, act engine.Activity) (engine.WorkItem, error) {
+func (s *memStore) CoupleWorkItem(_ context.Context, id, externalID string, act engine.Activity) (engine.Coupled, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	wi := s.items[id]
 	if wi.Status != engine.WorkItemCreating {
-		return engine.WorkItem{}, fmt.Errorf("%w: work item %s is no longer being created", engine.ErrConflict, id)
+		return engine.Coupled{}, fmt.Errorf("%w: work item %s is no longer being created", engine.ErrConflict, id)
 	}
 	wi.Status, wi.ExternalID = engine.WorkItemWaiting, externalID
 	wi.Revision++
@@ -277,7 +277,7 @@ func (s *memStore) CoupleWorkItem(_ context.Context, id, externalID string, act 
 	in.ExternalID = externalID
 	s.instances[wi.InstanceID] = in
 	s.appendLocked(wi.InstanceID, []engine.Activity{act})
-	return wi, nil
+	return engine.Coupled{WorkItem: wi, InstanceStatus: in.Status, InstanceRevision: in.Revision, InstanceReason: in.Reason}, nil
 }
 
 func (s *memStore) FailWorkItem(_ context.Context, id, reason string, act engine.Activity) error {
@@ -390,11 +390,16 @@ type memClient struct {
 	failAfterCreate error
 	findErr         error
 	cancels         []string // "external id: reason" of each Cancel
+	// onCreate, when set, runs in each create before the item is made (outside the lock).
+	onCreate func()
 }
 
 func newMemClient() *memClient { return &memClient{items: map[string]string{}} }
 
 func (c *memClient) Create(_ context.Context, req engine.WorkItemRequest) (string, error) {
+	if c.onCreate != nil {
+		c.onCreate()
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.creates = append(c.creates, req.WorkItemID)

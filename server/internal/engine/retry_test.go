@@ -258,3 +258,37 @@ func TestRetryInstance(t *testing.T) {
 		require.Len(t, creates, 1)
 	})
 }
+
+// TestCancelledWhileTheProviderCreates: an instance cancelled while its provider creates the
+// item (the cancellation leaves a CREATING item to its creation) has the item voided as soon
+// as it is coupled: the coupling says it found the instance cancelled, with its reason.
+func TestCancelledWhileTheProviderCreates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupRun(t)
+	b.providers.configure(b.client)
+	in := b.toSign(t)
+	const reason = "the order was withdrawn"
+	b.client.onCreate = func() {
+		_, err := b.runner.Cancel(ctx, admin, in.ID, reason)
+		require.NoError(t, err)
+	}
+	jobs := b.work(t, false)
+	require.Len(t, jobs, 1)
+	_, _, items := b.client.record()
+	ext := items[jobs[0].WorkItemID]
+	require.NotEmpty(t, ext, "the provider made the item")
+	require.Equal(t, []string{ext + ": " + reason}, b.client.cancelled(), "voided, with the cancellation's reason")
+	got := b.instance(t, in.ID)
+	require.Equal(t, engine.StatusCancelled, got.Status)
+	require.Equal(t, engine.WorkItemCancelled, got.WorkItem.Status)
+	require.Equal(t, ext, got.WorkItem.ExternalID)
+
+	// Not cancelled: coupled, and nothing voided.
+	b2 := setupRun(t)
+	b2.providers.configure(b2.client)
+	in2 := b2.toSign(t)
+	b2.work(t, false)
+	require.Empty(t, b2.client.cancelled())
+	require.Equal(t, engine.WorkItemWaiting, b2.instance(t, in2.ID).WorkItem.Status)
+}

@@ -141,7 +141,7 @@ func (s *inboxStore) FinishEvent(_ context.Context, r engine.EventResult) error 
 	return nil
 }
 
-func (s *inboxStore) CoupleWorkItem(ctx context.Context, id, externalID string, act engine.Activity) (engine.WorkItem, error) {
+func (s *inboxStore) CoupleWorkItem(ctx context.Context, id, externalID string, act engine.Activity) (engine.Coupled, error) {
 	wi, err := s.memStore.CoupleWorkItem(ctx, id, externalID, act)
 	if err != nil {
 		return wi, err

@@ -74,6 +74,22 @@ type CreateWorkItemJob struct {
 
 func (CreateWorkItemJob) Kind() string { return "create_work_item" }
 
+// Coupled is a work item as its coupling wrote it (WAITING on its provider's id), with its
+// instance's status, revision and reason as the coupling found them. The coupling writes the
+// instance's row (its activity counter), so a cancellation either committed before it, and
+// shows here, or comes after it and finds the work item coupled.
+type Coupled struct {
+	WorkItem
+	InstanceStatus   InstanceStatus
+	InstanceRevision int64
+	InstanceReason   string
+}
+
+// movedOn reports whether the instance no longer waited on the work item when it was coupled.
+func (c Coupled) movedOn() bool {
+	return c.InstanceStatus != StatusWaitingExternal || c.InstanceRevision != c.EnteredRevision
+}
+
 // ProcessEventJob applies a stored webhook event that could not be applied as it arrived.
 // The store does not hand it to River: it marks the event due, and once that commits the
 // queue processes it in-process; an event still due after a grace gets a River job (see the

@@ -262,3 +262,123 @@ func TestWorkItemWithInstance(t *testing.T) {
 		})
 	}
 }
+
+// TestCoupleInOneStatement: on PostgreSQL a coupling whose early events are all PENDING is one
+// statement (coupleSQL), which writes what the transaction writes — the work item WAITING on
+// the id, the instance's external id and the activity numbered after the last, the PENDING
+// events marked due and told to the queue once it commits — and returns the work item as a
+// read gives it. It writes nothing, for the transaction to say why or to pick them up, when
+// the work item is no longer CREATING or an ORPHANED event waits for the id.
+func TestCoupleInOneStatement(t *testing.T) {
+	t.Parallel()
+	f := newInstanceFixture(t, store.Postgres)
+	ctx := context.Background()
+	now := time.Now()
+	inst := engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1, WorkflowName: "Contract",
+		StateKey: "sign", Status: engine.StatusWaitingExternal, System: coupleDocuSign, Revision: 1, StartedBy: f.userID,
+		FormData: map[string]any{}, CreatedAt: now, UpdatedAt: now}
+	wi := engine.WorkItem{ID: engine.NewIDAt(now), InstanceID: inst.ID, StateKey: "sign", EnteredRevision: 1,
+		System: coupleDocuSign, Status: engine.WorkItemCreating, CreatedAt: now, UpdatedAt: now, Revision: 1}
+	inst, err := f.st.CreateInstance(ctx, inst, []engine.Activity{{Kind: engine.ActivityStarted, ToState: "sign", Message: "before",
+		CreatedAt: now}}, engine.Effects{NewWorkItems: []engine.WorkItem{wi}})
+	require.NoError(t, err)
+	early := coupleEvent(t, f.st, coupleDocuSign, "env-alone", "envelope-sent")
+	otherID := coupleEvent(t, f.st, coupleDocuSign, "env-another", "envelope-sent")
+	before := len(f.jobs.told())
+
+	coupled, written, err := store.CoupleAlone(f.st, ctx, wi.ID, "env-alone", coupleAct("env-alone"))
+	require.NoError(t, err)
+	require.True(t, written)
+	read, err := f.st.GetWorkItem(ctx, wi.ID)
+	require.NoError(t, err)
+	require.Equal(t, read, coupled.WorkItem, "the work item as a read gives it")
+	require.Equal(t, engine.WorkItemWaiting, read.Status)
+	require.Equal(t, "env-alone", read.ExternalID)
+	require.Equal(t, wi.Revision+1, read.Revision)
+	require.Equal(t, engine.StatusWaitingExternal, coupled.InstanceStatus)
+	require.Equal(t, inst.Revision, coupled.InstanceRevision)
+	got, err := f.st.GetInstance(ctx, inst.ID)
+	require.NoError(t, err)
+	require.Equal(t, "env-alone", got.ExternalID)
+	require.Equal(t, inst.Revision, got.Revision, "not a change of the instance's own")
+	acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+	require.NoError(t, err)
+	require.Len(t, acts, 2)
+	require.Equal(t, "before", acts[0].Message)
+	require.Equal(t, "DOCUSIGN env-alone sent to ada@example.com", acts[1].Message)
+	require.Equal(t, acts[0].Seq+1, acts[1].Seq, "numbered after the last")
+	require.Equal(t, []string{early.ID}, processJobs(f.jobs.told()[before:]), "the early event, once the statement committed")
+	require.Empty(t, processJobs(f.jobs.all()), "no River job")
+	due, err := f.st.EventsDue(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, due, "the early event marked due again, and the other id's, untouched")
+	require.Equal(t, engine.VerdictPending, coupleGet(t, f.st, otherID.ID).Verdict)
+
+	// No longer CREATING: nothing written, and the transaction says why.
+	before = len(f.jobs.told())
+	_, written, err = store.CoupleAlone(f.st, ctx, wi.ID, "env-again", coupleAct("env-again"))
+	require.NoError(t, err)
+	require.False(t, written)
+	_, err = f.st.CoupleWorkItem(ctx, wi.ID, "env-again", coupleAct("env-again"))
+	require.ErrorIs(t, err, engine.ErrConflict)
+	acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+	require.NoError(t, err)
+	require.Len(t, acts, 2, "no activity of a coupling refused")
+	require.Empty(t, f.jobs.told()[before:])
+
+	// An ORPHANED event for the id: nothing written by the statement; the transaction couples
+	// and picks it up with its Event Log.
+	inst2, wi2 := f.waiting(t, "", "")
+	orphan := coupleOrphan(t, f.st, coupleDocuSign, "env-orphan", "envelope-completed")
+	_, written, err = store.CoupleAlone(f.st, ctx, wi2.ID, "env-orphan", coupleAct("env-orphan"))
+	require.NoError(t, err)
+	require.False(t, written)
+	still, err := f.st.GetWorkItem(ctx, wi2.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemCreating, still.Status, "nothing of the statement stays")
+	require.Equal(t, engine.VerdictOrphaned, coupleGet(t, f.st, orphan.ID).Verdict)
+	coupled, err = f.st.CoupleWorkItem(ctx, wi2.ID, "env-orphan", coupleAct("env-orphan"))
+	require.NoError(t, err)
+	require.Equal(t, "env-orphan", coupled.ExternalID)
+	require.Equal(t, engine.StatusWaitingExternal, coupled.InstanceStatus)
+	require.Equal(t, inst2.Revision, coupled.InstanceRevision)
+	require.Equal(t, engine.VerdictPending, coupleGet(t, f.st, orphan.ID).Verdict)
+	steps, err := f.st.EventLog(ctx, orphan.ID)
+	require.NoError(t, err)
+	require.Len(t, steps, 1)
+	require.Equal(t, eventlog.StepReplayed, steps[0].Step)
+}
+
+// TestCouplingFindsTheInstance: a coupling returns the instance as it found it, so that a
+// creation learns without a second read that the instance was cancelled while the provider
+// created the item (and voids it); an instance still waiting shows as such.
+func TestCouplingFindsTheInstance(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			inst, wi := f.waiting(t, "", "")
+			cancelled := inst
+			now := time.Now()
+			cancelled.Status, cancelled.Reason, cancelled.EndedAt, cancelled.UpdatedAt = engine.StatusCancelled, "cancelled by an admin", &now, now
+			moved, err := f.st.UpdateInstance(ctx, cancelled, inst.Revision, nil, engine.Effects{})
+			require.NoError(t, err)
+
+			coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-late", coupleAct("env-late"))
+			require.NoError(t, err)
+			require.Equal(t, engine.WorkItemWaiting, coupled.Status)
+			require.Equal(t, engine.StatusCancelled, coupled.InstanceStatus)
+			require.Equal(t, moved.Revision, coupled.InstanceRevision)
+			require.Equal(t, "cancelled by an admin", coupled.InstanceReason)
+
+			inst2, wi2 := f.waiting(t, "", "")
+			coupled, err = f.st.CoupleWorkItem(ctx, wi2.ID, "env-on-time", coupleAct("env-on-time"))
+			require.NoError(t, err)
+			require.Equal(t, engine.StatusWaitingExternal, coupled.InstanceStatus)
+			require.Equal(t, inst2.Revision, coupled.InstanceRevision)
+			require.Empty(t, coupled.InstanceReason)
+		})
+	}
+}

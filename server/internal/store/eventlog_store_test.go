@@ -159,7 +159,7 @@ func TestInsertEventApplied(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, total, "the event is not stored without its result")
 
-			saved, created, err := f.st.InsertEventApplied(ctx, ev, result(coupled))
+			saved, created, err := f.st.InsertEventApplied(ctx, ev, result(coupled.WorkItem))
 			require.NoError(t, err)
 			require.True(t, created)
 			require.Equal(t, engine.VerdictProgress, saved.Verdict)

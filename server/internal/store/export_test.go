@@ -103,3 +103,9 @@ var WarmSQL = warmSQL
 func SidePools(db *DB) (writes, batches *sql.DB, writesPool, batchesPool *pgxpool.Pool) {
 	return db.Writes, db.Batches, db.writesPool, db.batchesPool
 }
+
+// CoupleAlone is CoupleWorkItem's one statement on PostgreSQL, without the transaction it
+// falls back to: written says it coupled the work item.
+func CoupleAlone(s *Store, ctx context.Context, id, externalID string, act engine.Activity) (engine.Coupled, bool, error) {
+	return s.coupleAlone(ctx, uuid.MustParse(id), externalID, act)
+}

@@ -116,8 +116,9 @@ func TestGroupCommitFallsBack(t *testing.T) {
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
 			inst, wi := f.waiting(t, "", "")
-			wi, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
+			coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
 			require.NoError(t, err)
+			wi = coupled.WorkItem
 			good, rGood := progress(inst, wi, "k-good", "delivered")
 			// An instance that does not exist: its activities cannot be numbered, after the
 			// event and the work item were written.

@@ -96,8 +96,9 @@ func (f instanceFixture) coupled(t *testing.T, ext string) (engine.Instance, eng
 	t.Helper()
 	ctx := context.Background()
 	inst, wi := f.waiting(t, "", "")
-	wi, err := f.st.CoupleWorkItem(ctx, wi.ID, ext, coupleAct(ext))
+	coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, ext, coupleAct(ext))
 	require.NoError(t, err)
+	wi = coupled.WorkItem
 	inst, err = f.st.GetInstance(ctx, inst.ID)
 	require.NoError(t, err)
 	return inst, wi

@@ -121,7 +121,7 @@ func TestExpiredWorkItems(t *testing.T) {
 			require.NoError(t, err)
 
 			now := time.Now()
-			stale := coupled
+			stale := coupled.WorkItem
 			stale.Revision-- // read before the coupling
 			stale.Status, stale.Outcome, stale.ResolvedAt, stale.UpdatedAt = engine.WorkItemExpired, engine.OutcomeExpired, &now, now
 			moved := cur

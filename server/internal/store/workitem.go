@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -166,38 +167,133 @@ func (s *Store) WorkItemByExternal(ctx context.Context, p engine.System, externa
 	return workItemFromRow(row), nil
 }
 
-func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act engine.Activity) (engine.WorkItem, error) {
+func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act engine.Activity) (engine.Coupled, error) {
 	wid, err := parseID("work item", id)
 	if err != nil {
-		return engine.WorkItem{}, err
+		return engine.Coupled{}, err
 	}
-	var out engine.WorkItem
-	err = s.inTx(ctx, func(tx txn) error {
-		row, err := coupleRow(ctx, tx, wid, externalID)
-		if err != nil {
+	var out engine.Coupled
+	written := false
+	if s.db.Dialect == Postgres {
+		out, written, err = s.coupleAlone(ctx, wid, externalID, act)
+	}
+	if !written && err == nil {
+		// SQLite; or the statement wrote nothing: the work item is no longer CREATING, or an
+		// ORPHANED event waits for the id, which the transaction picks up with its Event Log.
+		err = s.inTx(ctx, func(tx txn) error {
+			row, err := coupleRow(ctx, tx, wid, externalID)
+			if err != nil {
+				return err
+			}
+			// The instance shows the coupled id (Workflow Manage filters on it; not a revision
+			// of the instance's own), in the statement that numbers the coupling's activity.
+			inst, err := bumpActivitySeq(ctx, tx, row.InstanceID, 1, func(u *entsql.UpdateBuilder) {
+				u.Set(instance.FieldExternalID, externalID)
+			})
+			if err != nil {
+				return err
+			}
+			if err := insertActivities(ctx, tx, row.InstanceID, inst.seq-1, []engine.Activity{act}); err != nil {
+				return err
+			}
+			if err := s.pickUpEarly(ctx, tx, row, externalID); err != nil {
+				return err
+			}
+			out, err = inst.coupled(row)
 			return err
-		}
-		// The instance shows the coupled id (Workflow Manage filters on it; not a revision of
-		// the instance's own), in the statement that numbers the coupling's activity.
-		last, err := bumpActivitySeq(ctx, tx, row.InstanceID, 1, func(u *entsql.UpdateBuilder) {
-			u.Set(instance.FieldExternalID, externalID)
 		})
-		if err != nil {
-			return err
-		}
-		if err := insertActivities(ctx, tx, row.InstanceID, last-1, []engine.Activity{act}); err != nil {
-			return err
-		}
-		if err := s.pickUpEarly(ctx, tx, row, externalID); err != nil {
-			return err
-		}
-		out = workItemFromRow(row)
-		return nil
-	})
+	}
 	if err != nil && (isUniqueViolation(err) || ent.IsConstraintError(err)) {
-		return engine.WorkItem{}, fmt.Errorf("%w: another work item already has the id %s", engine.ErrConflict, externalID)
+		return engine.Coupled{}, fmt.Errorf("%w: another work item already has the id %s", engine.ErrConflict, externalID)
 	}
 	return out, translate(err)
+}
+
+// coupleSQL is CoupleWorkItem in one statement (PostgreSQL), for a work item whose early
+// events, if any, are all PENDING (the common case: a provider that posts its first
+// notification as it creates the item, before our coupling commits). Its CTEs:
+//
+//   - l: the events already stored for the id, PENDING or ORPHANED, locked, as pickUpEarly's
+//     query locks them (a job deciding one ORPHANED right now either committed first, and l
+//     reads it ORPHANED, or waits for this statement and then finds the work item coupled);
+//   - w: the work item coupled (WAITING, its creation no longer due), if it is still CREATING
+//     and no ORPHANED event waits for the id (the transaction picks those up, with a step in
+//     their Event Log);
+//   - i: the instance's activity counter moved on and its external id set; it returns the
+//     instance's status, revision and reason, which say whether it moved on meanwhile;
+//   - acts: the coupling's activity, numbered from the counter;
+//   - e: the PENDING events marked due, for the queue to process once this commits.
+//
+// It writes everything or nothing; nothing when w coupled nothing, and CoupleWorkItem then
+// runs the transaction, which says why (ErrConflict) or picks up the ORPHANED events.
+const coupleSQL = `WITH l AS (
+  SELECT e.id, e.verdict FROM webhook_events AS e
+  WHERE e.provider = (SELECT p.provider FROM work_items AS p WHERE p.id = $1::uuid) AND e.external_id = $2::text
+    AND e.verdict IN ('PENDING', 'ORPHANED')
+  FOR UPDATE OF e
+), w AS (
+  UPDATE work_items AS w SET external_id = $2::text, status = 'WAITING', create_due_at = NULL,
+    updated_at = $3::timestamptz, revision = w.revision + 1
+  WHERE w.id = $1::uuid AND w.status = 'CREATING' AND NOT EXISTS (SELECT 1 FROM l WHERE l.verdict = 'ORPHANED')
+  RETURNING {w}
+), i AS (
+  UPDATE instances AS i SET activity_seq = i.activity_seq + 1, external_id = $2::text
+  FROM w WHERE i.id = w.instance_id
+  RETURNING i.activity_seq, i.status, i.revision, i.reason
+), acts AS (
+  INSERT INTO activities (id, instance_id, seq, kind, actor_id, from_state, to_state, transition_key,
+    assignee_user_id, assignee_group_id, details, message, created_at)
+  SELECT $4::uuid, w.instance_id, i.activity_seq, $5::text, $6::text, $7::text, $8::text, $9::text,
+    $10::text, $11::text, $12::jsonb, $13::text, $14::timestamptz
+  FROM w CROSS JOIN i
+), e AS (
+  UPDATE webhook_events AS e SET due_at = $3::timestamptz FROM l
+  WHERE e.id = l.id AND l.verdict = 'PENDING' AND e.verdict = 'PENDING' AND EXISTS (SELECT 1 FROM i)
+  RETURNING e.id
+)
+SELECT {wi}, i.status, i.revision, i.reason, ARRAY(SELECT e.id FROM e ORDER BY e.id) FROM w CROSS JOIN i`
+
+var coupleStatement = strings.NewReplacer("{w}", columnList("w", workitem.Columns), "{wi}", columnList("w", workitem.Columns)).Replace(coupleSQL)
+
+// coupleAlone runs coupleSQL on the writes pool on its own (autocommit): written says it
+// coupled the work item, and the queue is told of the early events it marked due.
+func (s *Store) coupleAlone(ctx context.Context, wid uuid.UUID, externalID string, act engine.Activity) (engine.Coupled, bool, error) {
+	var acts activityRows
+	if err := acts.add(uuid.Nil, uuid.Nil, act); err != nil {
+		return engine.Coupled{}, false, err
+	}
+	at := dbTime(now())
+	var (
+		row  ent.WorkItem
+		inst bumped
+		due  []uuid.UUID
+	)
+	dest := append(inOrder(workItemColumns(&row), workitem.Columns), &inst.status, &inst.revision, &inst.reason, &due)
+	err := s.writes().statements().queryRow(ctx, coupleStatement, [16]byte(wid), externalID, at, acts.id[0], acts.kind[0],
+		acts.actorID[0], acts.fromState[0], acts.toState[0], acts.transitionKey[0], acts.assigneeUser[0], acts.assigneeGroup[0],
+		acts.details[0], acts.message[0], acts.createdAt[0]).Scan(dest...)
+	if noRow(err) {
+		return engine.Coupled{}, false, nil
+	}
+	if err != nil {
+		return engine.Coupled{}, false, err
+	}
+	jobs := make([]engine.Job, len(due))
+	for i, id := range due {
+		jobs[i] = engine.ProcessEventJob{EventID: id.String()}
+	}
+	s.committed(jobs)
+	out, err := inst.coupled(&row)
+	return out, true, err
+}
+
+// columnList lists columns as alias."column", in order.
+func columnList(alias string, columns []string) string {
+	out := make([]string, len(columns))
+	for i, c := range columns {
+		out[i] = alias + `."` + c + `"`
+	}
+	return strings.Join(out, ", ")
 }
 
 // coupleRow couples a CREATING work item to externalID (WAITING, its creation no longer due)
@@ -335,29 +431,50 @@ func appendActivities(ctx context.Context, tx txn, instanceID uuid.UUID, acts []
 	if len(acts) == 0 {
 		return nil
 	}
-	last, err := bumpActivitySeq(ctx, tx, instanceID, len(acts))
+	inst, err := bumpActivitySeq(ctx, tx, instanceID, len(acts))
 	if err != nil {
 		return err
 	}
-	return insertActivities(ctx, tx, instanceID, last-int64(len(acts)), acts)
+	return insertActivities(ctx, tx, instanceID, inst.seq-int64(len(acts)), acts)
 }
 
-// bumpActivitySeq adds n to the instance's activity counter and returns its new value; also sets
-// more of the instance's columns in the same statement.
-func bumpActivitySeq(ctx context.Context, tx txn, instanceID uuid.UUID, n int, also ...func(*entsql.UpdateBuilder)) (int64, error) {
+// bumped is an instance as bumpActivitySeq left it: its activity counter's new value, and its
+// status, revision and reason.
+type bumped struct {
+	seq      int64
+	status   string
+	revision int64
+	reason   string
+}
+
+// coupled is a coupling's result: the work item as written and this, its instance.
+func (b bumped) coupled(row *ent.WorkItem) (engine.Coupled, error) {
+	status, err := engine.ParseStatus(b.status)
+	if err != nil {
+		return engine.Coupled{}, err
+	}
+	return engine.Coupled{WorkItem: workItemFromRow(row), InstanceStatus: status, InstanceRevision: b.revision,
+		InstanceReason: b.reason}, nil
+}
+
+// bumpActivitySeq adds n to the instance's activity counter and returns its new value with the
+// instance's status, revision and reason; also sets more of the instance's columns in the same
+// statement.
+func bumpActivitySeq(ctx context.Context, tx txn, instanceID uuid.UUID, n int, also ...func(*entsql.UpdateBuilder)) (bumped, error) {
 	u := entsql.Dialect(tx.dialect).Update(instance.Table).Add(instance.FieldActivitySeq, n)
 	for _, set := range also {
 		set(u)
 	}
-	query, args := u.Where(entsql.EQ(instance.FieldID, instanceID)).Returning(instance.FieldActivitySeq).Query()
-	var last int64
-	if err := tx.sql.QueryRowContext(ctx, query, args...).Scan(&last); err != nil {
+	query, args := u.Where(entsql.EQ(instance.FieldID, instanceID)).
+		Returning(instance.FieldActivitySeq, instance.FieldStatus, instance.FieldRevision, instance.FieldReason).Query()
+	var b bumped
+	if err := tx.sql.QueryRowContext(ctx, query, args...).Scan(&b.seq, &b.status, &b.revision, &b.reason); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return 0, fmt.Errorf("%w: instance %s", engine.ErrNotFound, instanceID)
+			return bumped{}, fmt.Errorf("%w: instance %s", engine.ErrNotFound, instanceID)
 		}
-		return 0, err
+		return bumped{}, err
 	}
-	return last, nil
+	return b, nil
 }
 
 func (s *Store) InsertEvent(ctx context.Context, ev engine.StoredEvent) (engine.StoredEvent, bool, error) {
