@@ -89,6 +89,7 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, retried, lastAttempt 
 	if err != nil {
 		return err
 	}
+	c.runner.pin(inst) // for its provider's first notifications
 	if movedOn(inst, wi) {
 		return c.abandon(ctx, wi, inst, retried, lastAttempt)
 	}

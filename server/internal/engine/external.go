@@ -148,9 +148,6 @@ type External struct {
 	tracer   trace.Tracer
 	duration metric.Float64Histogram
 	webhooks metric.Int64Counter
-	// pins remembers the versions of instances recently seen, so that a progress event needs
-	// no read of its instance.
-	pins immutableCache[versionPin]
 	// items lets one notification of a work item at a time be decided (itemlock.go).
 	items itemLocks
 }
@@ -165,7 +162,6 @@ type versionPin struct {
 func NewExternal(work WorkStore, instances InstanceStore, runner *Runner, providers Providers, clock Clock, orphanWindow time.Duration) *External {
 	x := &External{work: work, instances: instances, runner: runner, providers: providers, clock: clock, OrphanWindow: orphanWindow,
 		Debug: func(context.Context) bool { return false }}
-	x.pins.limit = 10_000
 	_ = x.Instrument(tracenoop.NewTracerProvider(), metricnoop.NewMeterProvider())
 	return x
 }
@@ -533,7 +529,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 	// Progress needs only the instance's version, which never changes: known, the instance is
 	// read only for an outcome (or for the Event Log's story).
 	var inst Instance
-	pin, pinned := x.pins.get(wi.InstanceID)
+	pin, pinned := x.runner.pins.get(wi.InstanceID)
 	switch {
 	case read != nil:
 		inst = *read // read with the work item
@@ -545,7 +541,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 	}
 	if inst.ID != "" {
 		pin = versionPin{workflowID: inst.WorkflowID, version: inst.Version}
-		x.pins.put(inst.ID, pin)
+		x.runner.pin(inst)
 		eventlog.Note(ctx, eventlog.StepMatched, "work item %s (%s, provider status %s) of instance %s, which is %s in state %q",
 			wi.ID, strings.ToLower(string(wi.Status)), nonEmpty(wi.ProviderStatus, "-"), inst.ID, inst.Status, inst.StateKey)
 	}

@@ -462,6 +462,36 @@ func TestProgressReadsNoInstance(t *testing.T) {
 	require.Equal(t, engine.StatusCompleted, b.stored(t, b.instance.ID).Status)
 }
 
+// TestStartedInstanceIsPinned: the runner that started an instance into an EXTERNAL state knows
+// its version, and so does a creation that read it: the provider's first progress event, on a
+// replica that did either, reads no instance. One that did neither reads it once.
+func TestStartedInstanceIsPinned(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupRoute(t, nil) // started through the runner that External uses
+	reads := b.store.reads()
+	ev, _ := b.deliver(t, "envelope-sent", "k-1", time.Now())
+	require.Equal(t, engine.VerdictProgress, ev.Verdict)
+	require.Equal(t, reads, b.store.reads(), "the start pinned the version: the instance was not read")
+
+	// Another replica: a runner of its own, which started nothing.
+	other := engine.NewRunner(b.store, b.store, engine.SystemClock{})
+	x := engine.NewExternal(b.inbox, b.store, other, routeProviders{&memProviders{}}, engine.SystemClock{}, routeWindow)
+	receive := func(key string, at time.Time) {
+		t.Helper()
+		ev, _, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: docuSign},
+			Type: "envelope-delivered", ExternalID: "env-1", DedupeKey: key, OccurredAt: at, Status: "delivered"}, Body: []byte(`{}`)})
+		require.NoError(t, err)
+		require.Equal(t, engine.VerdictProgress, ev.Verdict)
+	}
+	reads = b.store.reads()
+	receive("k-2", time.Now().Add(time.Second))
+	require.Greater(t, b.store.reads(), reads, "not pinned here: the instance is read")
+	reads = b.store.reads()
+	receive("k-3", time.Now().Add(2*time.Second))
+	require.Equal(t, reads, b.store.reads(), "then pinned")
+}
+
 // TestEarlyEventIsAppliedByItsJob: an event that beat the coupling is stored PENDING with its
 // job, waits while the window is open, and is applied once by its job; processing it again, or
 // concurrently, applies nothing more.

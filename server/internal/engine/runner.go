@@ -49,13 +49,18 @@ type Runner struct {
 	versions  Store
 	clock     Clock
 	cache     immutableCache[Draft]
+	// pins remembers the versions of instances recently started into an EXTERNAL state or
+	// read, so that their progress events need no read of the instance (External.decide).
+	pins immutableCache[versionPin]
 	// Directory tells who may be given work by Reassign (see reassign.go); set after NewRunner.
 	Directory Directory
 }
 
 // NewRunner returns the instance side of the engine.
 func NewRunner(instances InstanceStore, versions Store, clock Clock) *Runner {
-	return &Runner{instances: instances, versions: versions, clock: clock}
+	r := &Runner{instances: instances, versions: versions, clock: clock}
+	r.pins.limit = 10_000
+	return r
 }
 
 // StartInput is what starting an instance takes.
@@ -120,7 +125,16 @@ func (r *Runner) Start(ctx context.Context, p Principal, in StartInput) (Instanc
 		}
 		return r.sameRequest(ctx, existing, in)
 	}
+	if err == nil && len(eff.NewWorkItems) > 0 {
+		// Its provider's first notifications may come before the creation's coupling does.
+		r.pin(created)
+	}
 	return created, err
+}
+
+// pin remembers the version an instance runs.
+func (r *Runner) pin(in Instance) {
+	r.pins.put(in.ID, versionPin{workflowID: in.WorkflowID, version: in.Version})
 }
 
 // startingPoint reads the version a start runs (the latest when in.Version is 0), refusing an

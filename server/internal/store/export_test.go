@@ -109,3 +109,11 @@ func SidePools(db *DB) (writes, batches *sql.DB, writesPool, batchesPool *pgxpoo
 func CoupleAlone(s *Store, ctx context.Context, id, externalID string, act engine.Activity) (engine.Coupled, bool, error) {
 	return s.coupleAlone(ctx, uuid.MustParse(id), externalID, act)
 }
+
+// WithTransactions is the store writing CreateInstance and UpdateInstance in their
+// transaction on PostgreSQL too, where it takes one statement: the two are compared.
+func WithTransactions(s *Store) *Store {
+	out := *s
+	out.forceTx = true
+	return &out
+}

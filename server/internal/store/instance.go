@@ -58,8 +58,8 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 		return c
 	}
 	var out engine.Instance
-	if s.db.Dialect == Postgres && onlyJobs(eff) {
-		out, err = s.createInstanceAlone(ctx, newInstance(s.db.Client).Mutation(), form, acts, eff.Jobs)
+	if s.db.Dialect == Postgres && newItemsAlone(eff) && !s.forceTx {
+		out, err = s.createInstanceAlone(ctx, newInstance(s.db.Client).Mutation(), form, acts, eff)
 	} else {
 		err = s.inTx(ctx, func(tx txn) error {
 			row, err := newInstance(tx.Client).Save(ctx)
@@ -182,8 +182,8 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	if s.db.Dialect == Postgres && onlyJobs(eff) {
-		out, err := s.updateInstanceAlone(ctx, iid, in, expectedRevision, acts, eff.Jobs)
+	if s.db.Dialect == Postgres && newItemsAlone(eff) && !s.forceTx {
+		out, err := s.updateInstanceAlone(ctx, iid, in, expectedRevision, acts, eff)
 		return out, translate(err)
 	}
 	var out engine.Instance

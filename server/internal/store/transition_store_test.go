@@ -238,8 +238,8 @@ func TestCreateInstanceAlone(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now()
 			deadline := now.Add(time.Hour)
-			// create starts an instance with the effects eff gives for its id.
-			create := func(requestID string, eff func(id string) engine.Effects) engine.Instance {
+			// create starts an instance with the effects eff gives for its id, on st.
+			create := func(st *store.Store, requestID string, eff func(id string) engine.Effects) engine.Instance {
 				inst := engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1, WorkflowName: "Contract",
 					StateKey: "sign", Status: engine.StatusActive, Revision: 1, StartedBy: f.userID, RequestID: requestID,
 					RequestFingerprint: "v1:" + requestID, Assignee: &engine.Assignee{GroupID: "reviewers"}, Deadline: &deadline,
@@ -249,7 +249,7 @@ func TestCreateInstanceAlone(t *testing.T) {
 					{Kind: engine.ActivityAssigned, FromState: "start", ToState: "sign", CreatedAt: now,
 						Assignee: &engine.Assignee{GroupID: "reviewers"}, Message: "assigned"},
 				}
-				created, err := f.st.CreateInstance(ctx, inst, acts, eff(inst.ID))
+				created, err := st.CreateInstance(ctx, inst, acts, eff(inst.ID))
 				require.NoError(t, err)
 				got, err := f.st.GetInstance(ctx, inst.ID)
 				require.NoError(t, err)
@@ -264,19 +264,22 @@ func TestCreateInstanceAlone(t *testing.T) {
 				return inUTC(got)
 			}
 			jobsBefore := len(f.jobs.all())
-			alone := create("order-alone", func(string) engine.Effects {
+			alone := create(f.st, "order-alone", func(string) engine.Effects {
 				return engine.Effects{Jobs: []engine.Job{engine.ProcessEventJob{EventID: "e"}}}
 			})
 			require.Equal(t, []engine.Job{engine.ProcessEventJob{EventID: "e"}}, f.jobs.all()[jobsBefore:])
-			inTx := create("order-tx", func(id string) engine.Effects {
+			withItem := func(id string) engine.Effects {
 				return engine.Effects{NewWorkItems: []engine.WorkItem{{ID: engine.NewIDAt(now), InstanceID: id, StateKey: "sign",
 					EnteredRevision: 1, System: engine.System{Provider: "DOCUSIGN"}, Status: engine.WorkItemCreating,
 					CreatedAt: now, UpdatedAt: now, Revision: 1}}}
-			})
-			for _, in := range []*engine.Instance{&alone, &inTx} {
+			}
+			aloneWithItem := create(f.st, "order-alone-item", withItem)
+			inTx := create(store.WithTransactions(f.st), "order-tx", withItem)
+			for _, in := range []*engine.Instance{&alone, &aloneWithItem, &inTx} {
 				in.ID, in.RequestID, in.RequestFingerprint = "", "", ""
 			}
 			require.Equal(t, inTx, alone)
+			require.Equal(t, inTx, aloneWithItem)
 			require.Equal(t, map[string]any{"name": "Ada", "amount": 12.5}, alone.FormData)
 
 			_, err := f.st.CreateInstance(ctx, engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1,
@@ -290,79 +293,89 @@ func TestCreateInstanceAlone(t *testing.T) {
 // TestEnterExternalWorkItems: a start or an update that enters an EXTERNAL state writes its new
 // work item in the instance's transaction, marked due for its creation at the provider (no
 // River job), and once it commits tells the queue, with the item as written; the work item
-// reads back exactly as given, the columns not given at their defaults, on both databases. An
-// update from a revision that is no longer current writes neither the work item nor its mark,
-// and tells nothing. (Session 20 tried writing the work item in the instance's one statement
-// on PostgreSQL: no faster, docs/performance.md.)
+// reads back exactly as given, the columns not given at their defaults, on both databases, and
+// on PostgreSQL written by the instance's one statement as by the transaction. An update from a
+// revision that is no longer current writes neither the work item nor its mark, and tells
+// nothing.
 func TestEnterExternalWorkItems(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
-		t.Run(string(d), func(t *testing.T) {
-			t.Parallel()
-			f := newInstanceFixture(t, d)
-			ctx := context.Background()
-			now := time.Now().UTC().Truncate(time.Microsecond)
-			newItem := func(instanceID string, entered int64, sys engine.System, traceparent string) engine.WorkItem {
-				return engine.WorkItem{ID: engine.NewIDAt(now), InstanceID: instanceID, StateKey: "sign", EnteredRevision: entered,
-					System: sys, Status: engine.WorkItemCreating, Traceparent: traceparent, CreatedAt: now, UpdatedAt: now, Revision: 1}
-			}
-			// stored reads a work item back, its times in UTC.
-			stored := func(id string) engine.WorkItem {
-				wi, err := f.st.GetWorkItem(ctx, id)
+		writers := []string{"as it writes"}
+		if d == store.Postgres {
+			writers = append(writers, "in a transaction")
+		}
+		for _, writer := range writers {
+			t.Run(string(d)+"/"+writer, func(t *testing.T) {
+				t.Parallel()
+				f := newInstanceFixture(t, d)
+				st := f.st
+				if writer == "in a transaction" {
+					st = store.WithTransactions(f.st)
+				}
+				ctx := context.Background()
+				now := time.Now().UTC().Truncate(time.Microsecond)
+				newItem := func(instanceID string, entered int64, sys engine.System, traceparent string) engine.WorkItem {
+					return engine.WorkItem{ID: engine.NewIDAt(now), InstanceID: instanceID, StateKey: "sign", EnteredRevision: entered,
+						System: sys, Status: engine.WorkItemCreating, Traceparent: traceparent, CreatedAt: now, UpdatedAt: now, Revision: 1}
+				}
+				// stored reads a work item back, its times in UTC.
+				stored := func(id string) engine.WorkItem {
+					wi, err := f.st.GetWorkItem(ctx, id)
+					require.NoError(t, err)
+					wi.CreatedAt, wi.UpdatedAt = wi.CreatedAt.UTC(), wi.UpdatedAt.UTC()
+					return wi
+				}
+
+				inst := engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1, WorkflowName: "Contract",
+					StateKey: "sign", Status: engine.StatusWaitingExternal, System: engine.System{Provider: "DOCUSIGN"}, Revision: 1,
+					StartedBy: f.userID, FormData: map[string]any{"name": "Ada"}, CreatedAt: now, UpdatedAt: now}
+				first := newItem(inst.ID, 1, engine.System{Provider: "DOCUSIGN"}, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+				jobsBefore, toldBefore := len(f.jobs.all()), len(f.jobs.told())
+				due := func() int64 {
+					n, err := f.st.CreationsDue(ctx)
+					require.NoError(t, err)
+					return n
+				}
+				created, err := st.CreateInstance(ctx, inst, []engine.Activity{{Kind: engine.ActivityStarted, ActorID: f.userID, ToState: "sign", CreatedAt: now}},
+					engine.Effects{NewWorkItems: []engine.WorkItem{first}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID}}})
 				require.NoError(t, err)
-				wi.CreatedAt, wi.UpdatedAt = wi.CreatedAt.UTC(), wi.UpdatedAt.UTC()
-				return wi
-			}
+				require.Equal(t, first, stored(first.ID))
+				require.Empty(t, f.jobs.all()[jobsBefore:], "no River job")
+				require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID, Item: &first}}, f.jobs.told()[toldBefore:])
+				require.EqualValues(t, 1, due(), "its creation is due")
 
-			inst := engine.Instance{ID: engine.NewIDAt(now), WorkflowID: f.workflowID, Version: 1, WorkflowName: "Contract",
-				StateKey: "sign", Status: engine.StatusWaitingExternal, System: engine.System{Provider: "DOCUSIGN"}, Revision: 1,
-				StartedBy: f.userID, FormData: map[string]any{"name": "Ada"}, CreatedAt: now, UpdatedAt: now}
-			first := newItem(inst.ID, 1, engine.System{Provider: "DOCUSIGN"}, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-			jobsBefore, toldBefore := len(f.jobs.all()), len(f.jobs.told())
-			due := func() int64 {
-				n, err := f.st.CreationsDue(ctx)
+				// The next EXTERNAL step, at a connector, entered by an update (a take, a retry of
+				// the state…): the instance at revision 2 and its new work item.
+				next := created
+				next.Revision, next.System, next.UpdatedAt = 2, engine.System{Provider: "CONNECTOR", Connector: "tickets"}, now
+				second := newItem(inst.ID, 2, next.System, "")
+				moved, err := st.UpdateInstance(ctx, next, 1, []engine.Activity{{Kind: engine.ActivityTransition, FromState: "sign", ToState: "sign", CreatedAt: now}},
+					engine.Effects{NewWorkItems: []engine.WorkItem{second}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: second.ID}}})
 				require.NoError(t, err)
-				return n
-			}
-			created, err := f.st.CreateInstance(ctx, inst, []engine.Activity{{Kind: engine.ActivityStarted, ActorID: f.userID, ToState: "sign", CreatedAt: now}},
-				engine.Effects{NewWorkItems: []engine.WorkItem{first}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID}}})
-			require.NoError(t, err)
-			require.Equal(t, first, stored(first.ID))
-			require.Empty(t, f.jobs.all()[jobsBefore:], "no River job")
-			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID, Item: &first}}, f.jobs.told()[toldBefore:])
-			require.EqualValues(t, 1, due(), "its creation is due")
+				require.EqualValues(t, 2, moved.Revision)
+				require.Equal(t, second, stored(second.ID))
+				require.Empty(t, f.jobs.all()[jobsBefore:], "no River job")
+				require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID, Item: &first}, engine.CreateWorkItemJob{WorkItemID: second.ID, Item: &second}},
+					f.jobs.told()[toldBefore:])
+				require.EqualValues(t, 2, due())
+				acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+				require.NoError(t, err)
+				require.Len(t, acts, 2)
 
-			// The next EXTERNAL step, at a connector, entered by an update (a take, a retry of
-			// the state…): the instance at revision 2 and its new work item.
-			next := created
-			next.Revision, next.System, next.UpdatedAt = 2, engine.System{Provider: "CONNECTOR", Connector: "tickets"}, now
-			second := newItem(inst.ID, 2, next.System, "")
-			moved, err := f.st.UpdateInstance(ctx, next, 1, []engine.Activity{{Kind: engine.ActivityTransition, FromState: "sign", ToState: "sign", CreatedAt: now}},
-				engine.Effects{NewWorkItems: []engine.WorkItem{second}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: second.ID}}})
-			require.NoError(t, err)
-			require.EqualValues(t, 2, moved.Revision)
-			require.Equal(t, second, stored(second.ID))
-			require.Empty(t, f.jobs.all()[jobsBefore:], "no River job")
-			require.Equal(t, []engine.Job{engine.CreateWorkItemJob{WorkItemID: first.ID, Item: &first}, engine.CreateWorkItemJob{WorkItemID: second.ID, Item: &second}},
-				f.jobs.told()[toldBefore:])
-			require.EqualValues(t, 2, due())
-			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
-			require.NoError(t, err)
-			require.Len(t, acts, 2)
-
-			// From revision 1 again: a conflict, and nothing of it is written.
-			stale := newItem(inst.ID, 2, engine.System{Provider: "DOCUSIGN"}, "")
-			_, err = f.st.UpdateInstance(ctx, next, 1, []engine.Activity{{Kind: engine.ActivityTransition, FromState: "sign", ToState: "sign", CreatedAt: now}},
-				engine.Effects{NewWorkItems: []engine.WorkItem{stale}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: stale.ID}}})
-			require.ErrorIs(t, err, engine.ErrConflict)
-			_, err = f.st.GetWorkItem(ctx, stale.ID)
-			require.ErrorIs(t, err, engine.ErrNotFound)
-			require.Len(t, f.jobs.told()[toldBefore:], 2, "nothing told of the work item not written")
-			require.EqualValues(t, 2, due())
-			acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
-			require.NoError(t, err)
-			require.Len(t, acts, 2)
-		})
+				// From revision 1 again: a conflict, and nothing of it is written.
+				stale := newItem(inst.ID, 2, engine.System{Provider: "DOCUSIGN"}, "")
+				_, err = st.UpdateInstance(ctx, next, 1, []engine.Activity{{Kind: engine.ActivityTransition, FromState: "sign", ToState: "sign", CreatedAt: now}},
+					engine.Effects{NewWorkItems: []engine.WorkItem{stale}, Jobs: []engine.Job{engine.CreateWorkItemJob{WorkItemID: stale.ID}}})
+				require.ErrorIs(t, err, engine.ErrConflict)
+				_, err = f.st.GetWorkItem(ctx, stale.ID)
+				require.ErrorIs(t, err, engine.ErrNotFound)
+				require.Len(t, f.jobs.told()[toldBefore:], 2, "nothing told of the work item not written")
+				require.EqualValues(t, 2, due())
+				acts, _, err = f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
+				require.NoError(t, err)
+				require.Len(t, acts, 2)
+			})
+		}
 	}
 }
 

@@ -347,28 +347,53 @@ const instanceRowSQL = `WITH i AS (
 )
 SELECT {returning} FROM i`
 
-var instanceRowStatement = &statement{text: strings.Replace(instanceRowSQL, "{returning}", returnedInstanceColumns(), 1)}
+// newItemsSQL inserts an instanceRowSQL's new work items (an instance that enters an EXTERNAL
+// state), each with its creation marked due when it has one (creations.go), only when i wrote
+// the instance. Its placeholders follow instanceRowSQL's own.
+const newItemsSQL = `, items AS (
+  INSERT INTO work_items (id, instance_id, state_key, entered_revision, provider, status, traceparent, created_at,
+    updated_at, create_due_at)
+  SELECT x.id, x.instance_id, x.state_key, x.entered_revision, x.provider, x.status, x.traceparent, x.created_at,
+    x.updated_at, x.create_due_at
+  FROM unnest($15::uuid[], $16::uuid[], $17::text[], $18::bigint[], $19::text[], $20::text[], $21::text[],
+    $22::timestamptz[], $23::timestamptz[], $24::timestamptz[])
+    AS x(id, instance_id, state_key, entered_revision, provider, status, traceparent, created_at, updated_at, create_due_at)
+  CROSS JOIN i
+)
+SELECT {returning}`
 
-// updateInstanceAlone is UpdateInstance on PostgreSQL for an update whose only effects are
-// jobs: one statement on the writes pool (in a transaction with River's insert when it has
-// jobs), one round trip where the transaction took five.
+var (
+	instanceRowStatement      = &statement{text: strings.Replace(instanceRowSQL, "{returning}", returnedInstanceColumns(), 1)}
+	instanceRowItemsStatement = &statement{text: strings.Replace(strings.Replace(instanceRowSQL, "\nSELECT {returning}", newItemsSQL, 1),
+		"{returning}", returnedInstanceColumns(), 1)}
+)
+
+// newItemsAlone says whether an instance's write in one statement can take effects: jobs, and
+// new work items (newItemsSQL), but no work item to retry or expire.
+func newItemsAlone(e engine.Effects) bool {
+	return len(e.RetriedWorkItems)+len(e.ExpiredWorkItems) == 0
+}
+
+// updateInstanceAlone is UpdateInstance on PostgreSQL for an update whose effects are jobs and
+// new work items (newItemsAlone): one statement on the writes pool (in a transaction with
+// River's insert when it has jobs for River), one round trip where the transaction took five.
 func (s *Store) updateInstanceAlone(ctx context.Context, iid uuid.UUID, in engine.Instance, expectedRevision int64,
-	acts []engine.Activity, jobs []engine.Job) (engine.Instance, error) {
+	acts []engine.Activity, eff engine.Effects) (engine.Instance, error) {
 	u, err := instanceUpdate(s.db.Client, s.entDialect(), iid, in, expectedRevision, len(acts))
 	if err != nil {
 		return engine.Instance{}, err
 	}
 	update, args := u.Returning(instance.Columns...).Query()
-	return s.writeInstanceRow(ctx, instanceRowStatement.with(update, len(args)), args, iid, acts, jobs)
+	return s.writeInstanceRow(ctx, update, args, iid, acts, eff)
 }
 
-// createInstanceAlone is CreateInstance on PostgreSQL for a start whose only effects are jobs:
-// one statement on the writes pool (in a transaction with River's insert when it has jobs).
-// Its mutation is CreateInstance's, whose activity counter is the activities' count; the
-// columns it leaves unset take their defaults, as ent's would (TestCreateInstanceAlone
-// compares the two).
+// createInstanceAlone is CreateInstance on PostgreSQL for a start whose effects are jobs and
+// new work items (newItemsAlone): one statement on the writes pool (in a transaction with
+// River's insert when it has jobs for River). Its mutation is CreateInstance's, whose activity
+// counter is the activities' count; the columns it leaves unset take their defaults, as ent's
+// would (TestCreateInstanceAlone compares the two).
 func (s *Store) createInstanceAlone(ctx context.Context, m *ent.InstanceMutation, form []byte, acts []engine.Activity,
-	jobs []engine.Job) (engine.Instance, error) {
+	eff engine.Effects) (engine.Instance, error) {
 	iid, ok := m.ID()
 	if !ok {
 		return engine.Instance{}, errors.New("an instance to create has no id")
@@ -386,7 +411,7 @@ func (s *Store) createInstanceAlone(ctx context.Context, m *ent.InstanceMutation
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	return s.writeInstanceRow(ctx, instanceRowStatement.with(insert, len(args)), args, iid, acts, jobs)
+	return s.writeInstanceRow(ctx, insert, args, iid, acts, eff)
 }
 
 // returnedInstanceColumns lists every column of the CTE i, in instance.Columns' order.
@@ -398,12 +423,22 @@ func returnedInstanceColumns() string {
 	return strings.Join(cols, ", ")
 }
 
-// writeInstanceRow runs an instanceRowStatement whose inner statement takes args, for the
-// instance iid and its activities acts, on the writes pool, in a transaction with River's
-// insert of jobs when there are any. sql.ErrNoRows is ErrConflict: a conditional update found
+// writeInstanceRow runs an instanceRowStatement around inner, which takes args, for the
+// instance iid, its activities acts and the effects eff (newItemsAlone), on the writes pool, in
+// a transaction with River's insert of the jobs for River when there are any. The new work
+// items are inserted with it (instanceRowItemsStatement), and the creations it marked due are
+// told to the queue once it commits. sql.ErrNoRows is ErrConflict: a conditional update found
 // the instance moved on.
-func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, iid uuid.UUID, acts []engine.Activity,
-	jobs []engine.Job) (engine.Instance, error) {
+func (s *Store) writeInstanceRow(ctx context.Context, inner string, args []any, iid uuid.UUID, acts []engine.Activity,
+	eff engine.Effects) (engine.Instance, error) {
+	jobs, creations, marked := createsDue(eff.Jobs, eff.NewWorkItems)
+	if len(creations) > 0 && s.jobs == nil {
+		return engine.Instance{}, errors.New("store: background jobs are not configured")
+	}
+	query := instanceRowStatement.with(inner, len(args))
+	if len(eff.NewWorkItems) > 0 {
+		query = instanceRowItemsStatement.with(inner, len(args))
+	}
 	var rows activityRows
 	for _, a := range acts {
 		if err := rows.add(uuid.Nil, iid, a); err != nil {
@@ -411,6 +446,13 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 		}
 	}
 	args = append(append(args, int64(len(acts))), rows.args()[1:]...) // the activities' event ids are not needed
+	if len(eff.NewWorkItems) > 0 {
+		items, err := newItemRows(eff.NewWorkItems, marked)
+		if err != nil {
+			return engine.Instance{}, err
+		}
+		args = append(args, items...)
+	}
 	var row ent.Instance
 	var form []byte
 	scan := inOrder(instanceColumns(&row, &form), instance.Columns)
@@ -426,8 +468,37 @@ func (s *Store) writeInstanceRow(ctx context.Context, query string, args []any, 
 	if err != nil {
 		return engine.Instance{}, err
 	}
+	s.committed(creations)
 	row.FormData = form
 	return instanceFromRow(&row)
+}
+
+// newItemRows are newItemsSQL's arguments: the work items' columns, as arrays, with the
+// creations of those marked (createsDue) due now.
+func newItemRows(items []engine.WorkItem, marked map[string]bool) ([]any, error) {
+	n := len(items)
+	ids, instances := make([][16]byte, n), make([][16]byte, n)
+	states, providers, statuses, traceparents := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	entered := make([]int64, n)
+	created, updated, due := make([]time.Time, n), make([]time.Time, n), make([]*time.Time, n)
+	at := dbTime(now())
+	for i, wi := range items {
+		id, err := uuid.Parse(wi.ID)
+		if err != nil {
+			return nil, fmt.Errorf("work item id: %w", err)
+		}
+		iid, err := uuid.Parse(wi.InstanceID)
+		if err != nil {
+			return nil, fmt.Errorf("work item %s: instance id: %w", wi.ID, err)
+		}
+		ids[i], instances[i], states[i], entered[i] = id, iid, wi.StateKey, wi.EnteredRevision
+		providers[i], statuses[i], traceparents[i] = wi.System.String(), string(wi.Status), wi.Traceparent
+		created[i], updated[i] = dbTime(wi.CreatedAt), dbTime(wi.UpdatedAt)
+		if marked[wi.ID] {
+			due[i] = &at
+		}
+	}
+	return []any{ids, instances, states, entered, providers, statuses, traceparents, created, updated, due}, nil
 }
 
 // finishSQL is FinishEvent of a result that writes its work item (a transition, or a progress

@@ -28,6 +28,9 @@ type Store struct {
 	// commits is the group commit of inbound events (groupcommit.go); each Store value made
 	// by New or With… has its own.
 	commits *groupCommit
+	// forceTx has CreateInstance and UpdateInstance write in their transaction where
+	// PostgreSQL takes one statement: tests compare the two (WithTransactions).
+	forceTx bool
 }
 
 var _ engine.Store = (*Store)(nil)
