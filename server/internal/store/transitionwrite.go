@@ -436,8 +436,13 @@ func (s *Store) writeInstanceRow(ctx context.Context, inner string, args []any, 
 		return engine.Instance{}, errors.New("store: background jobs are not configured")
 	}
 	query := instanceRowStatement.with(inner, len(args))
+	var items []any
 	if len(eff.NewWorkItems) > 0 {
 		query = instanceRowItemsStatement.with(inner, len(args))
+		var err error
+		if items, err = newItemRows(eff.NewWorkItems, marked); err != nil {
+			return engine.Instance{}, err
+		}
 	}
 	var rows activityRows
 	for _, a := range acts {
@@ -446,13 +451,7 @@ func (s *Store) writeInstanceRow(ctx context.Context, inner string, args []any, 
 		}
 	}
 	args = append(append(args, int64(len(acts))), rows.args()[1:]...) // the activities' event ids are not needed
-	if len(eff.NewWorkItems) > 0 {
-		items, err := newItemRows(eff.NewWorkItems, marked)
-		if err != nil {
-			return engine.Instance{}, err
-		}
-		args = append(args, items...)
-	}
+	args = append(args, items...)
 	var row ent.Instance
 	var form []byte
 	scan := inOrder(instanceColumns(&row, &form), instance.Columns)

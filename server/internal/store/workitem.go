@@ -251,9 +251,9 @@ const coupleSQL = `WITH l AS (
   WHERE e.id = l.id AND l.verdict = 'PENDING' AND e.verdict = 'PENDING' AND EXISTS (SELECT 1 FROM i)
   RETURNING e.id
 )
-SELECT {wi}, i.status, i.revision, i.reason, ARRAY(SELECT e.id FROM e ORDER BY e.id) FROM w CROSS JOIN i`
+SELECT {w}, i.status, i.revision, i.reason, ARRAY(SELECT e.id FROM e ORDER BY e.id) FROM w CROSS JOIN i`
 
-var coupleStatement = strings.NewReplacer("{w}", columnList("w", workitem.Columns), "{wi}", columnList("w", workitem.Columns)).Replace(coupleSQL)
+var coupleStatement = strings.ReplaceAll(coupleSQL, "{w}", columnList("w", workitem.Columns))
 
 // coupleAlone runs coupleSQL on the writes pool on its own (autocommit): written says it
 // coupled the work item, and the queue is told of the early events it marked due.

@@ -23,16 +23,18 @@ import (
 // events.go). The mark in the database is the guarantee: what in-process processing cannot
 // finish (ErrRetryLater: the work item is not coupled yet, an earlier callback waits; a
 // failure) is handed to a process_event job at once, which River snoozes and retries as
-// before, and the leader's sweep hands a mark still set after MarkGrace (the replica died,
-// its queue was full) to a job too. So nothing is stranded.
+// before, and so is what the full queue does not take (a burst: thousands of work items
+// created at once, each with its provider's first notification); the leader's sweep hands a
+// mark still set after MarkGrace (the replica died) to a job too. So nothing is stranded.
 
 // EventPorts are what the events' in-process processing needs.
 type EventPorts struct {
 	// Process processes an event whose write committed, as that write stored it when given,
 	// else read by its id (engine.External.ProcessCommitted).
 	Process func(ctx context.Context, eventID string, stored *engine.StoredEvent) (engine.Verdict, error)
-	// HandOver gives an event still due its process_event job (store.HandOverEvent).
-	HandOver func(ctx context.Context, eventID string) error
+	// HandOver gives events still due their process_event jobs, in one transaction
+	// (store.HandOverEvent).
+	HandOver func(ctx context.Context, eventIDs ...string) error
 	// HandOverDue is the sweep's (store.HandOverDueEvents).
 	HandOverDue HandOverFunc
 }
@@ -42,7 +44,7 @@ const (
 	// provider's read-back and the database.
 	eventWorkers = 8
 	// eventQueue bounds the events waiting in a replica (and those waiting behind one of
-	// their item); more are left to the sweep.
+	// their item); more are handed to jobs at once.
 	eventQueue = 4096
 	// eventSweepInterval is how often the leader sweeps.
 	eventSweepInterval = time.Minute
@@ -73,11 +75,15 @@ type processor struct {
 	// busy holds the items with an event queued or being processed, and the events waiting
 	// behind it.
 	busy map[string][]engine.ProcessEventJob
+	// overflow holds the events the full queue did not take, until run hands them over;
+	// wake says there are some.
+	overflow []string
+	wake     chan struct{}
 }
 
 func newProcessor(p EventPorts, log *slog.Logger, tracer trace.Tracer, timeout time.Duration) *processor {
 	return &processor{p: p, log: log, tracer: tracer, timeout: timeout, jobs: make(chan engine.ProcessEventJob, eventQueue),
-		busy: map[string][]engine.ProcessEventJob{}}
+		busy: map[string][]engine.ProcessEventJob{}, wake: make(chan struct{}, 1)}
 }
 
 // itemOf is the key of an event's work item (its system and external id), or of the event
@@ -90,7 +96,7 @@ func itemOf(job engine.ProcessEventJob) string {
 }
 
 // offer queues a committed event, behind the one of its item in progress if there is one;
-// when the queue is full, or the processor is not running, the sweep's job processes it.
+// when the queue is full, it is handed to a job at once (by run), not left to the sweep.
 func (pr *processor) offer(job engine.ProcessEventJob) {
 	key := itemOf(job)
 	pr.mu.Lock()
@@ -98,13 +104,47 @@ func (pr *processor) offer(job engine.ProcessEventJob) {
 	if waiting, ok := pr.busy[key]; ok {
 		if len(waiting) < eventQueue {
 			pr.busy[key] = append(waiting, job)
+			return
 		}
-		return
+	} else {
+		select {
+		case pr.jobs <- job:
+			pr.busy[key] = nil
+			return
+		default:
+		}
+	}
+	if len(pr.overflow) < overflowMax {
+		pr.overflow = append(pr.overflow, job.EventID)
 	}
 	select {
-	case pr.jobs <- job:
-		pr.busy[key] = nil
+	case pr.wake <- struct{}{}:
 	default:
+	}
+}
+
+// takeOverflow empties the overflow.
+func (pr *processor) takeOverflow() []string {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	out := pr.overflow
+	pr.overflow = nil
+	return out
+}
+
+// handOverOverflow hands what the full queue did not take to jobs, handOverBatch to a
+// transaction; what it cannot hand over the sweep will.
+func (pr *processor) handOverOverflow(ctx context.Context) {
+	ids := pr.takeOverflow()
+	for len(ids) > 0 && ctx.Err() == nil {
+		n := min(len(ids), handOverBatch)
+		hctx, cancel := context.WithTimeout(ctx, handOverTimeout)
+		if err := pr.p.HandOver(hctx, ids[:n]...); err != nil && ctx.Err() == nil {
+			pr.log.WarnContext(ctx, "handing events the full queue did not take to their jobs failed; the sweep will",
+				"events", n, "error", err.Error())
+		}
+		cancel()
+		ids = ids[n:]
 	}
 }
 
@@ -123,9 +163,20 @@ func (pr *processor) next(job engine.ProcessEventJob) (engine.ProcessEventJob, b
 	return waiting[0], true
 }
 
-// run processes until ctx ends; what is still queued then is left to the sweep.
+// run processes until ctx ends, handing what the queue could not take to jobs as it comes;
+// what is still queued then is left to the sweep.
 func (pr *processor) run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-pr.wake:
+				pr.handOverOverflow(ctx)
+			}
+		}
+	})
 	for range eventWorkers {
 		wg.Go(func() {
 			for {

@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,10 +21,17 @@ import (
 type fakeEvents struct {
 	recorder
 	stored, read, handedOver []string
-	release                  chan struct{}
+	release, hold            chan struct{}
 }
 
 func (f *fakeEvents) process(ctx context.Context, id string) (engine.Verdict, error) {
+	if strings.HasPrefix(id, "e-hold-") { // every worker busy
+		select {
+		case <-f.hold:
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	switch id {
 	case "e-early":
 		return "", engine.ErrRetryLater
@@ -52,10 +61,10 @@ func (f *fakeEvents) ports() EventPorts {
 			f.mu.Unlock()
 			return f.process(ctx, id)
 		},
-		HandOver: func(_ context.Context, id string) error {
+		HandOver: func(_ context.Context, ids ...string) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			f.handedOver = append(f.handedOver, id)
+			f.handedOver = append(f.handedOver, ids...)
 			return nil
 		},
 		HandOverDue: f.handOverDue,
@@ -77,7 +86,7 @@ func TestEvents(t *testing.T) {
 			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
 				FetchCooldown: 10 * time.Millisecond, MarkGrace: time.Hour})
 			require.NoError(t, err)
-			f := &fakeEvents{release: make(chan struct{})}
+			f := &fakeEvents{release: make(chan struct{}), hold: make(chan struct{})}
 			RegisterEvents(q, f.ports())
 			ctx := context.Background()
 			started := time.Now()
@@ -117,6 +126,38 @@ func TestEvents(t *testing.T) {
 			require.Contains(t, logs.String(), `"msg":"processing an event panicked"`)
 			require.Contains(t, logs.String(), `"msg":"processing an event failed; a job will retry it"`)
 			require.NotContains(t, logs.String(), `"event_id":"e-early"`, "not ready is not a failure")
+
+			// Every worker busy, then the queue full, and three more: those three go to their
+			// jobs at once, not to the sweep (a burst of creations brings thousands of first
+			// notifications).
+			var held, queued []engine.Job
+			for i := range eventWorkers {
+				held = append(held, item(fmt.Sprintf("e-hold-%d", i), fmt.Sprintf("pkg-hold-%d", i)))
+			}
+			q.Committed(held)
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.stored) })
+				return n == 6+eventWorkers
+			}, 20*time.Second, 5*time.Millisecond, "every worker took one")
+			for i := range eventQueue + 3 {
+				queued = append(queued, item(fmt.Sprintf("e-queued-%d", i), fmt.Sprintf("pkg-queued-%d", i)))
+			}
+			q.Committed(queued)
+			overflow := []string{"e-queued-4096", "e-queued-4097", "e-queued-4098"}
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.handedOver) })
+				return n == 3+len(overflow)
+			}, 20*time.Second, 5*time.Millisecond, "what the full queue did not take is handed over")
+			f.wait(func() { require.ElementsMatch(t, overflow, f.handedOver[3:]) })
+			close(f.hold)
+			require.Eventually(t, func() bool {
+				n := 0
+				f.wait(func() { n = len(f.stored) })
+				return n == 6+eventWorkers+eventQueue
+			}, 20*time.Second, 5*time.Millisecond, "the queued ones are processed")
+			f.wait(func() { require.Len(t, f.handedOver, 3+len(overflow), "nothing else handed over") })
 
 			require.Eventually(t, func() bool {
 				n := 0
