@@ -57,24 +57,17 @@ func markEventDue(ctx context.Context, tx txn, id uuid.UUID) error {
 	return err
 }
 
-// HandOverEvent gives each event of eventIDs still due its process_event job now, clearing
-// its mark, in one transaction: what in-process processing could not finish, or its full
-// queue did not take, River runs (and snoozes while the work item is not coupled). An event
-// no longer due (processed, handed over already) is left alone.
-func (s *Store) HandOverEvent(ctx context.Context, eventIDs ...string) error {
-	in := make([]uuid.UUID, 0, len(eventIDs))
-	for _, id := range eventIDs {
-		eid, err := parseID("event", id)
-		if err != nil {
-			return err
-		}
-		in = append(in, eid)
+// HandOverEvent gives an event still due its process_event job now, clearing its mark, in one
+// transaction: what in-process processing could not finish, River retries (and snoozes while
+// the work item is not coupled). An event no longer due (processed, handed over already) is
+// left alone.
+func (s *Store) HandOverEvent(ctx context.Context, eventID string) error {
+	eid, err := parseID("event", eventID)
+	if err != nil {
+		return err
 	}
-	if len(in) == 0 {
-		return nil
-	}
-	_, err := s.handOverEvents(ctx, func(tx txn) ([]uuid.UUID, error) {
-		q := tx.WebhookEvent.Query().Where(webhookevent.IDIn(in...), webhookevent.DueAtNotNil())
+	_, err = s.handOverEvents(ctx, func(tx txn) ([]uuid.UUID, error) {
+		q := tx.WebhookEvent.Query().Where(webhookevent.ID(eid), webhookevent.DueAtNotNil())
 		if tx.locks {
 			q = q.ForUpdate()
 		}

@@ -23,18 +23,18 @@ import (
 // events.go). The mark in the database is the guarantee: what in-process processing cannot
 // finish (ErrRetryLater: the work item is not coupled yet, an earlier callback waits; a
 // failure) is handed to a process_event job at once, which River snoozes and retries as
-// before, and so is what the full queue does not take (a burst: thousands of work items
-// created at once, each with its provider's first notification); the leader's sweep hands a
-// mark still set after MarkGrace (the replica died) to a job too. So nothing is stranded.
+// before. What the full queue does not take (a burst: thousands of work items created at
+// once, each with its provider's first notification) waits by its id and is queued as room
+// frees, rather than for the sweep's grace or a River job each. The leader's sweep hands a
+// mark still set after MarkGrace (the replica died) to a job. So nothing is stranded.
 
 // EventPorts are what the events' in-process processing needs.
 type EventPorts struct {
 	// Process processes an event whose write committed, as that write stored it when given,
 	// else read by its id (engine.External.ProcessCommitted).
 	Process func(ctx context.Context, eventID string, stored *engine.StoredEvent) (engine.Verdict, error)
-	// HandOver gives events still due their process_event jobs, in one transaction
-	// (store.HandOverEvent).
-	HandOver func(ctx context.Context, eventIDs ...string) error
+	// HandOver gives an event still due its process_event job (store.HandOverEvent).
+	HandOver func(ctx context.Context, eventID string) error
 	// HandOverDue is the sweep's (store.HandOverDueEvents).
 	HandOverDue HandOverFunc
 }
@@ -43,8 +43,9 @@ const (
 	// eventWorkers is how many events a replica processes at once: each waits mostly on the
 	// provider's read-back and the database.
 	eventWorkers = 8
-	// eventQueue bounds the events waiting in a replica (and those waiting behind one of
-	// their item); more are handed to jobs at once.
+	// eventQueue bounds the events waiting in a replica with their content (and those waiting
+	// behind one of their item); more wait by their id (overflowMax of them), read when
+	// processed.
 	eventQueue = 4096
 	// eventSweepInterval is how often the leader sweeps.
 	eventSweepInterval = time.Minute
@@ -75,8 +76,8 @@ type processor struct {
 	// busy holds the items with an event queued or being processed, and the events waiting
 	// behind it.
 	busy map[string][]engine.ProcessEventJob
-	// overflow holds the events the full queue did not take, until run hands them over;
-	// wake says there are some.
+	// overflow holds the ids of the events the full queue did not take, until run queues
+	// them; wake says there are some.
 	overflow []string
 	wake     chan struct{}
 }
@@ -96,7 +97,7 @@ func itemOf(job engine.ProcessEventJob) string {
 }
 
 // offer queues a committed event, behind the one of its item in progress if there is one;
-// when the queue is full, it is handed to a job at once (by run), not left to the sweep.
+// when the queue is full, it waits by its id for run to queue it as room frees.
 func (pr *processor) offer(job engine.ProcessEventJob) {
 	key := itemOf(job)
 	pr.mu.Lock()
@@ -132,19 +133,15 @@ func (pr *processor) takeOverflow() []string {
 	return out
 }
 
-// handOverOverflow hands what the full queue did not take to jobs, handOverBatch to a
-// transaction; what it cannot hand over the sweep will.
-func (pr *processor) handOverOverflow(ctx context.Context) {
-	ids := pr.takeOverflow()
-	for len(ids) > 0 && ctx.Err() == nil {
-		n := min(len(ids), handOverBatch)
-		hctx, cancel := context.WithTimeout(ctx, handOverTimeout)
-		if err := pr.p.HandOver(hctx, ids[:n]...); err != nil && ctx.Err() == nil {
-			pr.log.WarnContext(ctx, "handing events the full queue did not take to their jobs failed; the sweep will",
-				"events", n, "error", err.Error())
+// queueOverflow queues what the full queue did not take, by id (the processing reads it), as
+// room frees; what ctx's end leaves is the sweep's.
+func (pr *processor) queueOverflow(ctx context.Context) {
+	for _, id := range pr.takeOverflow() {
+		select {
+		case <-ctx.Done():
+			return
+		case pr.jobs <- engine.ProcessEventJob{EventID: id}:
 		}
-		cancel()
-		ids = ids[n:]
 	}
 }
 
@@ -163,8 +160,8 @@ func (pr *processor) next(job engine.ProcessEventJob) (engine.ProcessEventJob, b
 	return waiting[0], true
 }
 
-// run processes until ctx ends, handing what the queue could not take to jobs as it comes;
-// what is still queued then is left to the sweep.
+// run processes until ctx ends, queueing what the full queue could not take as room frees;
+// what is still queued or waiting then is left to the sweep.
 func (pr *processor) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -173,7 +170,7 @@ func (pr *processor) run(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-pr.wake:
-				pr.handOverOverflow(ctx)
+				pr.queueOverflow(ctx)
 			}
 		}
 	})

@@ -61,10 +61,10 @@ func (f *fakeEvents) ports() EventPorts {
 			f.mu.Unlock()
 			return f.process(ctx, id)
 		},
-		HandOver: func(_ context.Context, ids ...string) error {
+		HandOver: func(_ context.Context, id string) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			f.handedOver = append(f.handedOver, ids...)
+			f.handedOver = append(f.handedOver, id)
 			return nil
 		},
 		HandOverDue: f.handOverDue,
@@ -127,8 +127,9 @@ func TestEvents(t *testing.T) {
 			require.Contains(t, logs.String(), `"msg":"processing an event failed; a job will retry it"`)
 			require.NotContains(t, logs.String(), `"event_id":"e-early"`, "not ready is not a failure")
 
-			// Every worker busy, then the queue full, and three more: those three go to their
-			// jobs at once, not to the sweep (a burst of creations brings thousands of first
+			// Every worker busy, then the queue full, and three more: those three wait by their
+			// id and are processed in-process as room frees (read by their id), not left to the
+			// sweep nor given a job each (a burst of creations brings thousands of first
 			// notifications).
 			var held, queued []engine.Job
 			for i := range eventWorkers {
@@ -145,19 +146,16 @@ func TestEvents(t *testing.T) {
 			}
 			q.Committed(queued)
 			overflow := []string{"e-queued-4096", "e-queued-4097", "e-queued-4098"}
-			require.Eventually(t, func() bool {
-				n := 0
-				f.wait(func() { n = len(f.handedOver) })
-				return n == 3+len(overflow)
-			}, 20*time.Second, 5*time.Millisecond, "what the full queue did not take is handed over")
-			f.wait(func() { require.ElementsMatch(t, overflow, f.handedOver[3:]) })
 			close(f.hold)
 			require.Eventually(t, func() bool {
 				n := 0
-				f.wait(func() { n = len(f.stored) })
-				return n == 6+eventWorkers+eventQueue
-			}, 20*time.Second, 5*time.Millisecond, "the queued ones are processed")
-			f.wait(func() { require.Len(t, f.handedOver, 3+len(overflow), "nothing else handed over") })
+				f.wait(func() { n = len(f.stored) + len(f.read) })
+				return n == 7+eventWorkers+eventQueue+len(overflow)
+			}, 20*time.Second, 5*time.Millisecond, "the queued ones and those that waited by their id are processed")
+			f.wait(func() {
+				require.ElementsMatch(t, append([]string{"e-replayed"}, overflow...), f.read, "those that waited by their id are read")
+				require.Len(t, f.handedOver, 3, "nothing else handed over")
+			})
 
 			require.Eventually(t, func() bool {
 				n := 0
