@@ -360,11 +360,7 @@ func TestCouplingFindsTheInstance(t *testing.T) {
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
 			inst, wi := f.waiting(t, "", "")
-			cancelled := inst
-			now := time.Now()
-			cancelled.Status, cancelled.Reason, cancelled.EndedAt, cancelled.UpdatedAt = engine.StatusCancelled, "cancelled by an admin", &now, now
-			moved, err := f.st.UpdateInstance(ctx, cancelled, inst.Revision, nil, engine.Effects{})
-			require.NoError(t, err)
+			moved := f.cancel(t, inst, "cancelled by an admin")
 
 			coupled, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-late", coupleAct("env-late"))
 			require.NoError(t, err)

@@ -90,6 +90,19 @@ func (f instanceFixture) waiting(t *testing.T, requestID, fingerprint string) (e
 	return created, wi
 }
 
+// cancel cancels inst (as read) with reason and its CANCELLED activity, and returns it as
+// stored.
+func (f instanceFixture) cancel(t *testing.T, inst engine.Instance, reason string) engine.Instance {
+	t.Helper()
+	cancelled := inst
+	ended := time.Now()
+	cancelled.Status, cancelled.Reason, cancelled.EndedAt, cancelled.UpdatedAt = engine.StatusCancelled, reason, &ended, ended
+	cancelled, err := f.st.UpdateInstance(context.Background(), cancelled, inst.Revision,
+		[]engine.Activity{{Kind: engine.ActivityCancelled, Message: reason, CreatedAt: ended}}, engine.Effects{})
+	require.NoError(t, err)
+	return cancelled
+}
+
 // coupled creates an instance waiting in "sign" on a work item coupled to the DocuSign
 // envelope ext, and returns both as stored.
 func (f instanceFixture) coupled(t *testing.T, ext string) (engine.Instance, engine.WorkItem) {

@@ -87,12 +87,7 @@ func TestFailWorkItemOfAnInstanceThatMovedOn(t *testing.T) {
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
 			inst, wi := f.waiting(t, "", "")
-			cancelled := inst
-			ended := time.Now()
-			cancelled.Status, cancelled.Reason, cancelled.EndedAt, cancelled.UpdatedAt = engine.StatusCancelled, "withdrawn", &ended, ended
-			cancelled, err := f.st.UpdateInstance(ctx, cancelled, inst.Revision,
-				[]engine.Activity{{Kind: engine.ActivityCancelled, Message: "withdrawn", CreatedAt: ended}}, engine.Effects{})
-			require.NoError(t, err)
+			cancelled := f.cancel(t, inst, "withdrawn")
 
 			require.NoError(t, f.st.FailWorkItem(ctx, wi.ID, "refused", engine.Activity{Kind: engine.ActivityFailed, Message: "refused", CreatedAt: time.Now()}))
 			item, err := f.st.GetWorkItem(ctx, wi.ID)
