@@ -90,7 +90,7 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, retried, lastAttempt 
 		return err
 	}
 	c.runner.pin(inst) // for its provider's first notifications
-	if movedOn(inst, wi) {
+	if movedOn(inst.Status, inst.Revision, wi) {
 		return c.abandon(ctx, wi, inst, retried, lastAttempt)
 	}
 	def, err := c.runner.definition(ctx, inst.WorkflowID, inst.Version)
@@ -141,15 +141,15 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, retried, lastAttempt 
 	// The instance may have been cancelled while the provider was creating the item: the
 	// cancel job left a CREATING item to this job, so it is voided here, now that it has an id.
 	// The coupling says how it found the instance: no second read.
-	if coupled.movedOn() {
+	if movedOn(coupled.InstanceStatus, coupled.InstanceRevision, wi) {
 		return c.Cancel(ctx, wi.ID, nonEmpty(coupled.InstanceReason, "the instance moved on"), lastAttempt)
 	}
 	return nil
 }
 
-// movedOn reports whether the instance no longer waits on the work item.
-func movedOn(inst Instance, wi WorkItem) bool {
-	return inst.Status != StatusWaitingExternal || inst.Revision != wi.EnteredRevision
+// movedOn reports whether an instance at status and revision no longer waits on the work item.
+func movedOn(status InstanceStatus, revision int64, wi WorkItem) bool {
+	return status != StatusWaitingExternal || revision != wi.EnteredRevision
 }
 
 // abandon ends a work item whose instance moved on (was cancelled) before it was coupled. An

@@ -85,11 +85,6 @@ type Coupled struct {
 	InstanceReason   string
 }
 
-// movedOn reports whether the instance no longer waited on the work item when it was coupled.
-func (c Coupled) movedOn() bool {
-	return c.InstanceStatus != StatusWaitingExternal || c.InstanceRevision != c.EnteredRevision
-}
-
 // ProcessEventJob applies a stored webhook event that could not be applied as it arrived.
 // The store does not hand it to River: it marks the event due, and once that commits the
 // queue processes it in-process; an event still due after a grace gets a River job (see the
