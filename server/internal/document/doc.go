@@ -29,7 +29,7 @@
 // # Text
 //
 // Text is drawn with the PDF core fonts (Helvetica), whose encoding is cp1252. User text is
-// normalised to NFC and translated with fpdf's unicode translator; a character that cp1252 cannot
+// normalised to NFC and encoded as Windows-1252 (x/text's charmap); a character that cp1252 cannot
 // show (Cyrillic, CJK, emoji, control characters, invalid UTF-8) becomes "?" rather than an
 // error. Sizes are not limited here (the engine validates them), but nothing in the layout grows
 // worse than linearly with the input: a form of 100 fields of 10,000 characters renders to a few

@@ -127,7 +127,7 @@ var (
 type renderer struct {
 	in     Input
 	pdf    *fpdf.Fpdf
-	enc    *encoder
+	enc    encoder
 	pageW  float64
 	pageH  float64
 	width  float64 // between the margins
@@ -154,7 +154,7 @@ func newRenderer(in Input) *renderer {
 	pdf.SetCellMargin(0) // so SplitLines wraps to exactly the column width
 	pdf.AliasNbPages(pagesAlias)
 
-	r := &renderer{in: in, pdf: pdf, enc: newEncoder(pdf.UnicodeTranslatorFromDescriptor("cp1252"))}
+	r := &renderer{in: in, pdf: pdf, enc: newEncoder()}
 	r.pageW, r.pageH = pdf.GetPageSize()
 	r.width = r.pageW - 2*marginX
 	r.bottom = r.pageH - marginBase

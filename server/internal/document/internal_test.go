@@ -47,12 +47,29 @@ func TestEncoderText(t *testing.T) {
 		{"anchor at the end", "a/sn3/", false, "a/ sn3/"},
 		{"empty", "", true, ""},
 	}
-	pdf := fpdf.New("P", "pt", "A4", "")
-	enc := newEncoder(pdf.UnicodeTranslatorFromDescriptor("cp1252"))
-	require.NoError(t, pdf.Error())
+	enc := newEncoder()
 	for _, tc := range cases {
 		require.Equal(t, tc.want, enc.text(tc.in, tc.multiline), tc.name)
 	}
+}
+
+// TestGlyphsAreFpdfs: the encoder gives every rune of the Basic Multilingual Plane from U+00A0
+// the byte fpdf's own cp1252 translator gives, and '?' where that one has no glyph ('.').
+func TestGlyphsAreFpdfs(t *testing.T) {
+	t.Parallel()
+	pdf := fpdf.New("P", "pt", "A4", "")
+	translate := pdf.UnicodeTranslatorFromDescriptor("cp1252")
+	require.NoError(t, pdf.Error())
+	enc, known := newEncoder(), 0
+	for r := rune(0xa0); r <= 0xffff; r++ {
+		want := byte('?')
+		if t := translate(string(r)); len(t) == 1 && t[0] >= 0x80 {
+			want = t[0]
+			known++
+		}
+		require.Equalf(t, want, enc.glyph(r), "U+%04X", r)
+	}
+	require.Equal(t, 96+27, known, "Latin-1's 96 from U+00A0 and cp1252's 27 extras")
 }
 
 func TestUTF16BE(t *testing.T) {

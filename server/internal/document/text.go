@@ -5,6 +5,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -15,22 +16,18 @@ const (
 	emDash   = "\x97" // —
 )
 
-// encoder turns user text (UTF-8) into cp1252 for fpdf's core fonts.
-type encoder struct {
-	// translate is fpdf's cp1252 translator. It maps a rune it cannot show to '.', which would
-	// pass for real text, so encoder asks it one rune at a time and uses '?' instead.
-	translate func(string) string
-	glyphs    map[rune]byte // translate's answers, so each distinct rune is asked once
-}
+// encoder turns user text (UTF-8) into cp1252 (Windows-1252) for fpdf's core fonts. It is
+// stateless and safe for concurrent use. (fpdf's own translator parses its code page's map on
+// every call, a third of a document's rendering time, and maps a rune it cannot show to '.',
+// which would pass for real text.)
+type encoder struct{}
 
-func newEncoder(translate func(string) string) *encoder {
-	return &encoder{translate: translate, glyphs: make(map[rune]byte)}
-}
+func newEncoder() encoder { return encoder{} }
 
 // text returns s in cp1252, with anchors defused. Line breaks ("\n", "\r\n", "\r") are kept as
 // "\n" if multiline, else become spaces; tabs become spaces; other control characters, invalid
 // UTF-8 and characters cp1252 lacks become '?'.
-func (e *encoder) text(s string, multiline bool) string {
+func (e encoder) text(s string, multiline bool) string {
 	s = norm.NFC.String(s)
 	var b strings.Builder
 	b.Grow(len(s))
@@ -61,19 +58,13 @@ func (e *encoder) text(s string, multiline bool) string {
 	return defuse(b.String())
 }
 
-// glyph is r's cp1252 byte, or '?'.
-func (e *encoder) glyph(r rune) byte {
-	if c, ok := e.glyphs[r]; ok {
+// glyph is r's cp1252 byte, or '?'. It is asked only for r >= 0xa0, which cp1252 holds, if at
+// all, at 0x80 or above.
+func (encoder) glyph(r rune) byte {
+	if c, ok := charmap.Windows1252.EncodeRune(r); ok && c >= 0x80 {
 		return c
 	}
-	c := byte('?')
-	// Every rune the translator knows maps to a byte of 0x80 or more (it is asked only for
-	// r >= 0xa0); anything else is its '.' for "unknown".
-	if t := e.translate(string(r)); len(t) == 1 && t[0] >= 0x80 {
-		c = t[0]
-	}
-	e.glyphs[r] = c
-	return c
+	return '?'
 }
 
 // defuse breaks every "/sn<digits>/" in s, in any letter case, by a space after the slash, so
