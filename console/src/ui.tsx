@@ -93,7 +93,7 @@ export function Loading({ what }: { what?: string }) {
 }
 
 /** Forward-only paging through page tokens, with a way back to the first page. */
-export function Pager(props: { page: number; next?: string; onNext: () => void; onFirst: () => void; total?: bigint }) {
+export function Pager(props: { page: number; next?: string; onNext: () => void; onFirst: () => void; total?: bigint; estimated?: boolean }) {
   return (
     <nav className="pager" aria-label="Pages">
       <button type="button" onClick={props.onFirst} disabled={props.page === 0}>
@@ -101,7 +101,7 @@ export function Pager(props: { page: number; next?: string; onNext: () => void; 
       </button>
       <span>
         Page {props.page + 1}
-        {props.total !== undefined && ` · ${props.total} in all`}
+        {props.total !== undefined && ` · ${props.estimated ? "about " : ""}${props.total} in all`}
       </span>
       <button type="button" onClick={props.onNext} disabled={!props.next}>
         Next page

@@ -146,7 +146,7 @@ function EventList() {
         </button>
         <span className="spacer" />
         <span className="muted" role="status" id="events-total">
-          {list.data ? `${String(list.data.totalSize)} notification${list.data.totalSize === 1n ? "" : "s"} match` : ""}
+          {list.data ? `${list.data.totalSizeEstimated ? "about " : ""}${String(list.data.totalSize)} notification${list.data.totalSize === 1n ? "" : "s"} match` : ""}
         </span>
       </div>
       <ErrorNote error={list.error} title="The Event Log could not be read" />
@@ -176,7 +176,7 @@ function EventList() {
           </table>
         </div>
       )}
-      <Pager page={pg.page} next={list.data?.nextPageToken} onNext={() => pg.next(list.data?.nextPageToken ?? "")} onFirst={pg.first} total={list.data?.totalSize} />
+      <Pager page={pg.page} next={list.data?.nextPageToken} onNext={() => pg.next(list.data?.nextPageToken ?? "")} onFirst={pg.first} total={list.data?.totalSize} estimated={list.data?.totalSizeEstimated} />
       <div className="side-by-side">
         <Reconcile />
         <SecuritySettingsSection />

@@ -184,6 +184,7 @@ export function Manage() {
       ) : (
         <>
           <p className="muted" role="status" id="manage-total">
+            {list.data?.totalSizeEstimated ? "about " : ""}
             {String(list.data?.totalSize ?? 0n)} instance{list.data?.totalSize === 1n ? "" : "s"} match
             {list.isFetching ? " · refreshing…" : ""}
           </p>
@@ -221,7 +222,7 @@ export function Manage() {
               </table>
             </div>
           )}
-          <Pager page={pg.page} next={list.data?.nextPageToken} onNext={() => pg.next(list.data?.nextPageToken ?? "")} onFirst={pg.first} total={list.data?.totalSize} />
+          <Pager page={pg.page} next={list.data?.nextPageToken} onNext={() => pg.next(list.data?.nextPageToken ?? "")} onFirst={pg.first} total={list.data?.totalSize} estimated={list.data?.totalSizeEstimated} />
         </>
       )}
     </Page>
@@ -274,7 +275,13 @@ function Counts({ base, current, onPick }: { base: MessageInitShape<typeof Insta
 function CountOf({ filter }: { filter: MessageInitShape<typeof InstanceFilterSchema> }) {
   const c = useQuery(WorkflowInstanceService.method.listInstances, { filter, pageSize: 1 }, { refetchInterval: POLL_MS, placeholderData: keepPreviousData });
   if (c.error) return <span className="n" title={String(c.error)}>?</span>;
-  return <span className="n">{c.data ? String(c.data.totalSize) : "…"}</span>;
+  if (!c.data) return <span className="n">…</span>;
+  return (
+    <span className="n" title={c.data.totalSizeEstimated ? "an estimate: more than 10,000 match" : undefined}>
+      {c.data.totalSizeEstimated ? "~" : ""}
+      {String(c.data.totalSize)}
+    </span>
+  );
 }
 
 function assigneeText(i: Instance, names: Map<string, string>): string {

@@ -630,10 +630,14 @@ type ListEventsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Events        []*Event               `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
 	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	// How many match the filter (counted on the first page, carried in the token).
-	TotalSize     int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// How many events match the filter: counted exactly up to 10,000; past that, PostgreSQL's
+	// estimate for the filter (never below 10,001), and total_size_estimated is set.
+	TotalSize int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// True when total_size is an estimate (more than 10,000 match on PostgreSQL): the server does
+	// not count every matching row for every page. The embedded SQLite database always counts.
+	TotalSizeEstimated bool `protobuf:"varint,4,opt,name=total_size_estimated,json=totalSizeEstimated,proto3" json:"total_size_estimated,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ListEventsResponse) Reset() {
@@ -685,6 +689,13 @@ func (x *ListEventsResponse) GetTotalSize() int64 {
 		return x.TotalSize
 	}
 	return 0
+}
+
+func (x *ListEventsResponse) GetTotalSizeEstimated() bool {
+	if x != nil {
+		return x.TotalSizeEstimated
+	}
+	return false
 }
 
 type GetEventRequest struct {
@@ -1088,12 +1099,13 @@ const file_flowhook_v1_eventlog_proto_rawDesc = "" +
 	"\x06filter\x18\x01 \x01(\v2\x18.flowhook.v1.EventFilterR\x06filter\x12$\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\x87\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xb9\x01\n" +
 	"\x12ListEventsResponse\x12*\n" +
 	"\x06events\x18\x01 \x03(\v2\x12.flowhook.v1.EventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"+\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\x120\n" +
+	"\x14total_size_estimated\x18\x04 \x01(\bR\x12totalSizeEstimated\"+\n" +
 	"\x0fGetEventRequest\x12\x18\n" +
 	"\x02id\x18\x01 \x01(\tB\b\xbaH\x05r\x03\xb0\x01\x01R\x02id\"\x88\x02\n" +
 	"\x10GetEventResponse\x12(\n" +

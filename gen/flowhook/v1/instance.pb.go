@@ -899,9 +899,14 @@ type ListInstancesResponse struct {
 	// Newest first.
 	Instances     []*Instance `protobuf:"bytes,1,rep,name=instances,proto3" json:"instances,omitempty"`
 	NextPageToken string      `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
-	TotalSize     int64       `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// How many instances match the filter: counted exactly up to 10,000; past that, PostgreSQL's
+	// estimate for the filter (never below 10,001), and total_size_estimated is set.
+	TotalSize int64 `protobuf:"varint,3,opt,name=total_size,json=totalSize,proto3" json:"total_size,omitempty"`
+	// True when total_size is an estimate (more than 10,000 match on PostgreSQL): the server does
+	// not count every matching row for every page. The embedded SQLite database always counts.
+	TotalSizeEstimated bool `protobuf:"varint,4,opt,name=total_size_estimated,json=totalSizeEstimated,proto3" json:"total_size_estimated,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ListInstancesResponse) Reset() {
@@ -953,6 +958,13 @@ func (x *ListInstancesResponse) GetTotalSize() int64 {
 		return x.TotalSize
 	}
 	return 0
+}
+
+func (x *ListInstancesResponse) GetTotalSizeEstimated() bool {
+	if x != nil {
+		return x.TotalSizeEstimated
+	}
+	return false
 }
 
 type ListAssignedToMeRequest struct {
@@ -1990,12 +2002,13 @@ const file_flowhook_v1_instance_proto_rawDesc = "" +
 	"\x06filter\x18\x01 \x01(\v2\x1b.flowhook.v1.InstanceFilterR\x06filter\x12$\n" +
 	"\tpage_size\x18\x02 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x03 \x01(\tR\tpageToken\"\x93\x01\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xc5\x01\n" +
 	"\x15ListInstancesResponse\x123\n" +
 	"\tinstances\x18\x01 \x03(\v2\x15.flowhook.v1.InstanceR\tinstances\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1d\n" +
 	"\n" +
-	"total_size\x18\x03 \x01(\x03R\ttotalSize\"^\n" +
+	"total_size\x18\x03 \x01(\x03R\ttotalSize\x120\n" +
+	"\x14total_size_estimated\x18\x04 \x01(\bR\x12totalSizeEstimated\"^\n" +
 	"\x17ListAssignedToMeRequest\x12$\n" +
 	"\tpage_size\x18\x01 \x01(\x05B\a\xbaH\x04\x1a\x02(\x00R\bpageSize\x12\x1d\n" +
 	"\n" +

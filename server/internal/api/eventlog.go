@@ -92,7 +92,7 @@ func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[f
 	if err != nil {
 		return nil, toConnect(ctx, s.logger, err)
 	}
-	res := &flowhookv1.ListEventsResponse{NextPageToken: encodePageToken(ctx, next, filter), TotalSize: total}
+	res := &flowhookv1.ListEventsResponse{NextPageToken: encodePageToken(ctx, next, filter), TotalSize: total.N, TotalSizeEstimated: total.Estimated}
 	for _, ev := range list {
 		res.Events = append(res.Events, eventToProto(ev))
 	}

@@ -102,7 +102,7 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
-	res := &flowhookv1.ListInstancesResponse{NextPageToken: encodePageToken(ctx, next, filter), TotalSize: total}
+	res := &flowhookv1.ListInstancesResponse{NextPageToken: encodePageToken(ctx, next, filter), TotalSize: total.N, TotalSizeEstimated: total.Estimated}
 	for _, in := range list {
 		res.Instances = append(res.Instances, instanceToProto(in))
 	}

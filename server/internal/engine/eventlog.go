@@ -26,7 +26,7 @@ type EventFilter struct {
 type EventLogStore interface {
 	// ListEvents returns a page of stored events, newest first (without bodies), the position
 	// after it ("" at the end) and, on the first page, how many match.
-	ListEvents(ctx context.Context, f EventFilter, p Page) ([]StoredEvent, string, int64, error)
+	ListEvents(ctx context.Context, f EventFilter, p Page) ([]StoredEvent, string, Total, error)
 	GetEvent(ctx context.Context, id string) (StoredEvent, error)
 	// EventLog returns an event's steps, oldest first.
 	EventLog(ctx context.Context, eventID string) ([]eventlog.Entry, error)

@@ -11,6 +11,16 @@ type Page struct {
 	After string
 }
 
+// Total is how many items a list's filter matches. A list that can grow without bound (the
+// instances, the Event Log) counts exactly up to a bound; past it, N is the database's
+// estimate for the filter, never below the bound, and Estimated is set: counting every row for
+// every page (and for a console's counters, every few seconds) costs in proportion to the
+// table.
+type Total struct {
+	N         int64
+	Estimated bool
+}
+
 // WorkflowFilter narrows ListWorkflows.
 type WorkflowFilter struct {
 	NameContains string // case-insensitive

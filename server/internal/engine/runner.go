@@ -30,7 +30,7 @@ type InstanceStore interface {
 	CurrentWorkItem(ctx context.Context, instanceID string) (WorkItem, error)
 	// LatestSignedDocument returns the newest signed document of an instance.
 	LatestSignedDocument(ctx context.Context, instanceID string) (SignedDocument, error)
-	ListInstances(ctx context.Context, f InstanceFilter, p Page) ([]Instance, string, int64, error)
+	ListInstances(ctx context.Context, f InstanceFilter, p Page) ([]Instance, string, Total, error)
 	// ListAssigned returns the ACTIVE instances assigned to the user or one of the groups,
 	// oldest first.
 	ListAssigned(ctx context.Context, userID string, groupIDs []string, p Page) ([]Instance, string, error)
@@ -497,9 +497,9 @@ func (r *Runner) SignedDocument(ctx context.Context, p Principal, id string) (Si
 }
 
 // List is Workflow Manage: every instance, filtered (admins; checked by the caller's role).
-func (r *Runner) List(ctx context.Context, f InstanceFilter, p Page) ([]Instance, string, int64, error) {
+func (r *Runner) List(ctx context.Context, f InstanceFilter, p Page) ([]Instance, string, Total, error) {
 	if !f.CreatedAfter.IsZero() && !f.CreatedBefore.IsZero() && !f.CreatedAfter.Before(f.CreatedBefore) {
-		return nil, "", 0, Invalid(Problem{Path: "filter.created_before", Message: "must be after created_after"})
+		return nil, "", Total{}, Invalid(Problem{Path: "filter.created_before", Message: "must be after created_after"})
 	}
 	return r.instances.ListInstances(ctx, f, p)
 }

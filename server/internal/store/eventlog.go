@@ -27,7 +27,7 @@ var listFields = []string{webhookevent.FieldID, webhookevent.FieldProvider, webh
 	webhookevent.FieldAttempts, webhookevent.FieldProcessedAt, webhookevent.FieldTraceID,
 	webhookevent.FieldTraceparent, webhookevent.FieldSize}
 
-func (s *Store) ListEvents(ctx context.Context, f engine.EventFilter, p engine.Page) ([]engine.StoredEvent, string, int64, error) {
+func (s *Store) ListEvents(ctx context.Context, f engine.EventFilter, p engine.Page) ([]engine.StoredEvent, string, engine.Total, error) {
 	var where []predicate.WebhookEvent
 	if f.Provider != engine.ProviderUnspecified {
 		match := webhookevent.Provider(engine.System{Provider: f.Provider, Connector: f.Connector}.String())
@@ -48,29 +48,34 @@ func (s *Store) ListEvents(ctx context.Context, f engine.EventFilter, p engine.P
 	if f.InstanceID != "" {
 		where = append(where, webhookevent.InstanceID(f.InstanceID))
 	}
-	// Ids are UUIDv7 made from received_at: a time range is also an id range.
+	// Ids are UUIDv7 made from received_at: a time range is also an id range (left out of the
+	// count's estimate, as ListInstances does).
+	var ids []predicate.WebhookEvent
 	if !f.Since.IsZero() {
-		where = append(where, webhookevent.ReceivedAtGTE(dbTime(f.Since)), webhookevent.IDGTE(idFloor(f.Since)))
+		where = append(where, webhookevent.ReceivedAtGTE(dbTime(f.Since)))
+		ids = append(ids, webhookevent.IDGTE(idFloor(f.Since)))
 	}
 	if !f.Until.IsZero() {
-		where = append(where, webhookevent.ReceivedAtLT(dbTime(f.Until)), webhookevent.IDLT(idFloor(f.Until.Add(time.Millisecond))))
+		where = append(where, webhookevent.ReceivedAtLT(dbTime(f.Until)))
+		ids = append(ids, webhookevent.IDLT(idFloor(f.Until.Add(time.Millisecond))))
 	}
 	// Every page counts: total_size is the server's, never carried in a token.
-	total, err := s.db.Client.WebhookEvent.Query().Where(where...).Count(ctx)
+	total, err := s.total(ctx, webhookevent.Table, predicates(where), predicates(ids))
 	if err != nil {
-		return nil, "", 0, translate(err)
+		return nil, "", engine.Total{}, err
 	}
+	where = append(where, ids...)
 	q := s.db.Client.WebhookEvent.Query().Where(where...)
 	if p.After != "" {
 		before, err := uuid.Parse(p.After)
 		if err != nil {
-			return nil, "", 0, badToken()
+			return nil, "", engine.Total{}, badToken()
 		}
 		q = q.Where(webhookevent.IDLT(before))
 	}
 	rows, err := q.Order(webhookevent.ByID(entsql.OrderDesc())).Limit(p.Size + 1).Select(listFields...).All(ctx)
 	if err != nil {
-		return nil, "", 0, translate(err)
+		return nil, "", engine.Total{}, translate(err)
 	}
 	next := ""
 	if len(rows) > p.Size {
@@ -81,7 +86,7 @@ func (s *Store) ListEvents(ctx context.Context, f engine.EventFilter, p engine.P
 	for i, r := range rows {
 		out[i] = eventFromRow(r)
 	}
-	return out, next, int64(total), nil
+	return out, next, total, nil
 }
 
 func (s *Store) EventLog(ctx context.Context, eventID string) ([]eventlog.Entry, error) {

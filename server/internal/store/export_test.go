@@ -117,3 +117,11 @@ func WithTransactions(s *Store) *Store {
 	out.forceTx = true
 	return &out
 }
+
+// WithCountBound is the store counting a list's matches exactly up to bound only (countExactly
+// otherwise), so that a test reaches the estimate with a few rows.
+func WithCountBound(s *Store, bound int) *Store {
+	out := *s
+	out.countBound = bound
+	return &out
+}

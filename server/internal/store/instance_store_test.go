@@ -9,8 +9,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
 )
 
 // newInstance saves an instance of the fixture's workflow created at at, in state key with
@@ -324,7 +326,7 @@ func TestListInstancesFilters(t *testing.T) {
 				got, next, total, err := f.st.ListInstances(ctx, tc.filter, engine.Page{Size: 50})
 				require.NoError(t, err, tc.name)
 				require.Equal(t, idsOf(tc.want), idsOf(got), tc.name)
-				require.EqualValues(t, len(tc.want), total, tc.name)
+				require.Equal(t, engine.Total{N: int64(len(tc.want))}, total, tc.name)
 				require.Empty(t, next, tc.name)
 			}
 			// Read back as saved.
@@ -339,16 +341,72 @@ func TestListInstancesFilters(t *testing.T) {
 			page1, next, total, err := f.st.ListInstances(ctx, engine.InstanceFilter{}, engine.Page{Size: 4})
 			require.NoError(t, err)
 			require.Equal(t, idsOf([]engine.Instance{ff, e, dd, c}), idsOf(page1))
-			require.EqualValues(t, 6, total)
+			require.Equal(t, engine.Total{N: 6}, total)
 			require.Equal(t, c.ID, next)
 			page2, next, total, err := f.st.ListInstances(ctx, engine.InstanceFilter{}, engine.Page{Size: 4, After: next})
 			require.NoError(t, err)
 			require.Equal(t, idsOf([]engine.Instance{b, a}), idsOf(page2))
-			require.EqualValues(t, 6, total)
+			require.Equal(t, engine.Total{N: 6}, total)
 			require.Empty(t, next)
 			_, _, _, err = f.st.ListInstances(ctx, engine.InstanceFilter{}, engine.Page{Size: 4, After: "x"})
 			_, invalid := engine.IsValidation(err)
 			require.True(t, invalid, "%v", err)
+		})
+	}
+}
+
+// TestListTotalPastTheBound: a list counts its matches exactly up to the bound; past it, on
+// PostgreSQL, total_size is the planner's estimate for the filter, never below the bound plus
+// one, and says it is one. SQLite counts them all. (The bound is 3 here, 10,000 in service.)
+func TestListTotalPastTheBound(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			st := store.WithCountBound(f.st, 3)
+			base := time.Now().Add(-time.Hour)
+			for i := range 6 {
+				f.newInstance(t, base.Add(time.Duration(i)*time.Second), func(in *engine.Instance) {
+					if i < 2 {
+						in.Status = engine.StatusCompleted
+					}
+				})
+			}
+			list := func(filter engine.InstanceFilter) engine.Total {
+				t.Helper()
+				page, next, total, err := st.ListInstances(ctx, filter, engine.Page{Size: 4})
+				require.NoError(t, err)
+				require.Len(t, page, min(4, int(total.N)), "the page itself is not bounded by the count")
+				require.Equal(t, total.N > 4, next != "")
+				return total
+			}
+
+			require.Equal(t, engine.Total{N: 2}, list(engine.InstanceFilter{Status: engine.StatusCompleted}), "at most the bound: exact")
+			require.Equal(t, engine.Total{N: 3}, list(engine.InstanceFilter{CreatedAfter: base.Add(3 * time.Second)}), "the bound itself: exact")
+			all := list(engine.InstanceFilter{})
+			active := list(engine.InstanceFilter{Status: engine.StatusActive})
+			if d == store.SQLite {
+				require.Equal(t, engine.Total{N: 6}, all)
+				require.Equal(t, engine.Total{N: 4}, active)
+				return
+			}
+			require.True(t, all.Estimated, "%+v", all)
+			require.GreaterOrEqual(t, all.N, int64(4), "never below the bound plus one")
+			require.True(t, active.Estimated, "%+v", active)
+			require.GreaterOrEqual(t, active.N, int64(4))
+
+			// Once analysed (as autovacuum does), the estimate of the whole table is its size.
+			require.NoError(t, store.InTx(st, ctx, func(c *ent.Client) error {
+				_, err := c.ExecContext(ctx, "ANALYZE instances")
+				return err
+			}))
+			require.Equal(t, engine.Total{N: 6, Estimated: true}, list(engine.InstanceFilter{}))
+			// The service's own bound counts these exactly.
+			_, _, total, err := f.st.ListInstances(ctx, engine.InstanceFilter{}, engine.Page{Size: 4})
+			require.NoError(t, err)
+			require.Equal(t, engine.Total{N: 6}, total)
 		})
 	}
 }

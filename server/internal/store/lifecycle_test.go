@@ -358,12 +358,12 @@ func TestListInstancesAssigneeInactive(t *testing.T) {
 			require.NoError(t, err)
 			page1, next, total, err := f.st.ListInstances(ctx, inactive, engine.Page{Size: 1})
 			require.NoError(t, err)
-			require.Equal(t, int64(2), total)
+			require.Equal(t, engine.Total{N: 2}, total)
 			require.Equal(t, []string{second.ID}, idsOf(page1), "newest first")
 			require.NotEmpty(t, next)
 			page2, next, total, err := f.st.ListInstances(ctx, inactive, engine.Page{Size: 1, After: next})
 			require.NoError(t, err)
-			require.Equal(t, int64(2), total)
+			require.Equal(t, engine.Total{N: 2}, total)
 			require.Equal(t, []string{first.ID}, idsOf(page2))
 			require.Empty(t, next)
 
@@ -372,7 +372,7 @@ func TestListInstancesAssigneeInactive(t *testing.T) {
 			list, _, total, err = f.st.ListInstances(ctx, narrowed, engine.Page{Size: 10})
 			require.NoError(t, err)
 			require.Equal(t, []string{first.ID}, idsOf(list), "with another filter")
-			require.Equal(t, int64(1), total)
+			require.Equal(t, engine.Total{N: 1}, total)
 			narrowed = inactive
 			narrowed.WorkflowID = uuid.NewString()
 			list, _, total, err = f.st.ListInstances(ctx, narrowed, engine.Page{Size: 10})

@@ -69,7 +69,7 @@ func TestDeadlines(t *testing.T) {
 			overdue := func(before time.Time) []string {
 				list, _, total, err := st.ListInstances(ctx, engine.InstanceFilter{OverdueBefore: before}, engine.Page{Size: 10})
 				require.NoError(t, err)
-				require.EqualValues(t, len(list), total)
+				require.Equal(t, engine.Total{N: int64(len(list))}, total)
 				return idsOf(list)
 			}
 			require.Empty(t, overdue(*at(5)), "before is exclusive")

@@ -31,6 +31,8 @@ type Store struct {
 	// forceTx has CreateInstance and UpdateInstance write in their transaction where
 	// PostgreSQL takes one statement: tests compare the two (WithTransactions).
 	forceTx bool
+	// countBound, when set, replaces countExactly (tests: WithCountBound).
+	countBound int
 }
 
 var _ engine.Store = (*Store)(nil)
