@@ -115,8 +115,14 @@ type WorkStore interface {
 	EarlierPending(ctx context.Context, ev StoredEvent) (bool, error)
 }
 
-// ErrRetryLater: the event cannot be processed yet (its work item is not coupled yet).
+// ErrRetryLater: the event cannot be processed yet (its work item is not coupled yet, or an
+// earlier callback of the item waits).
 var ErrRetryLater = errors.New("retry later")
+
+// ErrNotCoupled is ErrRetryLater for an event whose work item is not coupled to its id yet (a
+// provider that notifies as it creates the item, before our coupling commits). The coupling
+// marks the id's PENDING events due when it commits, and they are processed then.
+var ErrNotCoupled = fmt.Errorf("%w: no work item is coupled to the id yet", ErrRetryLater)
 
 // Where an event is processed: as it arrives, in-process once stored PENDING, by its job, or
 // replayed by an administrator.
@@ -520,7 +526,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 		if until := ev.ReceivedAt.Add(x.OrphanWindow); x.clock.Now().Before(until) {
 			eventlog.Note(ctx, eventlog.StepBuffered, "no work item has the %s id %s yet (its creation may not have committed); kept PENDING and retried until %s",
 				ev.Event.System, ev.Event.ExternalID, until.UTC().Format(time.RFC3339))
-			return res, fmt.Errorf("%w: no work item is coupled to %s %s yet", ErrRetryLater, ev.Event.System, ev.Event.ExternalID)
+			return res, fmt.Errorf("%w (%s %s)", ErrNotCoupled, ev.Event.System, ev.Event.ExternalID)
 		}
 		return finish(VerdictOrphaned, fmt.Sprintf("no work item has the %s id %s after %s", ev.Event.System, ev.Event.ExternalID, x.OrphanWindow))
 	}

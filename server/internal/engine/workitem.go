@@ -94,6 +94,9 @@ type ProcessEventJob struct {
 	// Event, when set, is the event as the write that committed stored it: the in-process
 	// processing then need not read it again. Never stored with a job.
 	Event *StoredEvent `json:"-"`
+	// Waited is how many times the in-process processing waited for the event's coupling
+	// (ErrNotCoupled) before this try. Never stored with a job.
+	Waited int `json:"-"`
 }
 
 func (ProcessEventJob) Kind() string { return "process_event" }

@@ -11,8 +11,8 @@ import (
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
-// countExactly is how many rows a list that can grow without bound counts exactly; counting
-// 10,000 index entries takes about a millisecond here, 100,000 took 8.
+// countExactly is how many rows a list that can grow without bound counts exactly: 10,001
+// index entries take 2–3 ms here under EXPLAIN ANALYZE, where all of 100,000 took 8.
 const countExactly = 10_000
 
 // total counts the rows of table that where matches (ent's predicates): exactly up to the

@@ -20,9 +20,10 @@ import (
 // coupled yet) is processed in-process as soon as its insert commits (Queue.Committed), not
 // by a River job per event: River's insert, fetch and completion of a job, with the read of
 // the event, cost a third of PostgreSQL's time for a OneSpan completion (see the store's
-// events.go). The mark in the database is the guarantee: what in-process processing cannot
-// finish (ErrRetryLater: the work item is not coupled yet, an earlier callback waits; a
-// failure) is handed to a process_event job at once, which River snoozes and retries as
+// events.go). The mark in the database is the guarantee: an event whose work item is not
+// coupled yet waits in memory for its coupling (notCoupledWaits); what in-process processing
+// cannot finish (ErrRetryLater: still not coupled after the waits, an earlier callback waits;
+// a failure) is handed to a process_event job at once, which River snoozes and retries as
 // before. What the full queue does not take (a burst: thousands of work items created at
 // once, each with its provider's first notification) waits by its id and is queued as room
 // frees, rather than for the sweep's grace or a River job each. The leader's sweep hands a
@@ -80,11 +81,26 @@ type processor struct {
 	// them; wake says there are some.
 	overflow []string
 	wake     chan struct{}
+	// waits are how long an event whose work item is not coupled yet (engine.ErrNotCoupled)
+	// waits in memory before it is tried again, once each; after the last it is handed to its
+	// job. waiting holds the timers of the events waiting so.
+	waits   []time.Duration
+	waiting map[string]*time.Timer
 }
+
+// notCoupledWaits are the processor's waits. A provider that notifies as it creates an item
+// (a connector's ticket.created, DocuSign's envelope-sent) usually beats our coupling by a few
+// milliseconds. The coupling marks the event due again when it commits, and it is processed
+// then; the waits only matter when the coupling missed it (the event committed while the
+// coupling's statement ran) or never comes (the creation failed, the replica died), when the
+// job's snoozes take over. Handing every early event to its job at once cost a transaction, a
+// River job and its run per start into an EXTERNAL state at light load.
+var notCoupledWaits = []time.Duration{time.Second, 5 * time.Second}
 
 func newProcessor(p EventPorts, log *slog.Logger, tracer trace.Tracer, timeout time.Duration) *processor {
 	return &processor{p: p, log: log, tracer: tracer, timeout: timeout, jobs: make(chan engine.ProcessEventJob, eventQueue),
-		busy: map[string][]engine.ProcessEventJob{}, wake: make(chan struct{}, 1)}
+		busy: map[string][]engine.ProcessEventJob{}, wake: make(chan struct{}, 1),
+		waits: notCoupledWaits, waiting: map[string]*time.Timer{}}
 }
 
 // itemOf is the key of an event's work item (its system and external id), or of the event
@@ -102,6 +118,11 @@ func (pr *processor) offer(job engine.ProcessEventJob) {
 	key := itemOf(job)
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	if t, ok := pr.waiting[job.EventID]; ok {
+		// Its coupling committed (or a replay): the wait is over.
+		t.Stop()
+		delete(pr.waiting, job.EventID)
+	}
 	if waiting, ok := pr.busy[key]; ok {
 		if len(waiting) < eventQueue {
 			pr.busy[key] = append(waiting, job)
@@ -200,8 +221,10 @@ func (pr *processor) process(ctx context.Context, job engine.ProcessEventJob) {
 	pctx, span := pr.tracer.Start(pctx, "process_event", trace.WithSpanKind(trace.SpanKindInternal),
 		trace.WithAttributes(attribute.String("flowhook.event.id", job.EventID), attribute.String("flowhook.process.path", engine.PathInProcess)))
 	err := pr.try(pctx, job)
+	waits := errors.Is(err, engine.ErrNotCoupled) && job.Waited < len(pr.waits)
 	if err != nil {
-		span.SetAttributes(attribute.Bool("flowhook.handed_over", ctx.Err() == nil))
+		span.SetAttributes(attribute.Bool("flowhook.handed_over", ctx.Err() == nil && !waits),
+			attribute.Bool("flowhook.waits_for_coupling", waits))
 		if !errors.Is(err, engine.ErrRetryLater) {
 			span.RecordError(err)
 			span.SetStatus(codes.Error, "handed to a job")
@@ -211,6 +234,10 @@ func (pr *processor) process(ctx context.Context, job engine.ProcessEventJob) {
 	if err == nil || ctx.Err() != nil {
 		return // done, or stopping: the mark is the sweep's
 	}
+	if waits {
+		pr.waitForCoupling(ctx, job)
+		return
+	}
 	if !errors.Is(err, engine.ErrRetryLater) {
 		pr.log.WarnContext(ctx, "processing an event failed; a job will retry it", "event_id", job.EventID, "error", err.Error())
 	}
@@ -219,6 +246,28 @@ func (pr *processor) process(ctx context.Context, job engine.ProcessEventJob) {
 	if herr := pr.p.HandOver(hctx, job.EventID); herr != nil && ctx.Err() == nil {
 		pr.log.WarnContext(ctx, "handing an event to its job failed; the sweep will", "event_id", job.EventID, "error", herr.Error())
 	}
+}
+
+// waitForCoupling tries the event again after its wait, read by its id (its coupling may have
+// processed it meanwhile), unless it is offered again first (its coupling committed). Its mark
+// stays set meanwhile: if the replica stops, the sweep hands it over.
+func (pr *processor) waitForCoupling(ctx context.Context, job engine.ProcessEventJob) {
+	again := engine.ProcessEventJob{EventID: job.EventID, Waited: job.Waited + 1}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	var t *time.Timer
+	t = time.AfterFunc(pr.waits[job.Waited], func() {
+		pr.mu.Lock()
+		mine := pr.waiting[job.EventID] == t
+		if mine {
+			delete(pr.waiting, job.EventID)
+		}
+		pr.mu.Unlock()
+		if mine && ctx.Err() == nil {
+			pr.offer(again)
+		}
+	})
+	pr.waiting[job.EventID] = t
 }
 
 // try processes the event, a panic becoming its error (and the event a job's), as a job's

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -176,4 +179,99 @@ func indexOf(s []string, v string) int { // slices.Index
 		}
 	}
 	return -1
+}
+
+// couplingEvents is a work item's events whose coupling has not committed: processing says
+// engine.ErrNotCoupled until coupled is set.
+type couplingEvents struct {
+	mu         sync.Mutex
+	coupled    bool
+	tries      []string // "stored" or "read", in order
+	handedOver []string
+}
+
+func (f *couplingEvents) ports() EventPorts {
+	return EventPorts{
+		Process: func(_ context.Context, id string, ev *engine.StoredEvent) (engine.Verdict, error) {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			how := "read"
+			if ev != nil && ev.ID == id {
+				how = "stored"
+			}
+			f.tries = append(f.tries, how)
+			if !f.coupled {
+				return "", fmt.Errorf("%w (connector:tickets T-1)", engine.ErrNotCoupled)
+			}
+			return engine.VerdictProgress, nil
+		},
+		HandOver: func(_ context.Context, id string) error {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.handedOver = append(f.handedOver, id)
+			return nil
+		},
+	}
+}
+
+func (f *couplingEvents) state() ([]string, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.tries), slices.Clone(f.handedOver)
+}
+
+// TestEventsWaitForTheirCoupling: an event whose work item is not coupled yet is not handed to
+// its job at once (a transaction and a River job per start into an EXTERNAL state): it waits in
+// memory, and its coupling offering it again ends the wait. Not offered again, it is tried
+// again after each wait, read by its id, and handed to its job after the last.
+func TestEventsWaitForTheirCoupling(t *testing.T) {
+	t.Parallel()
+	start := func(t *testing.T, waits ...time.Duration) (*processor, *couplingEvents) {
+		f := &couplingEvents{}
+		pr := newProcessor(f.ports(), slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider().Tracer(""), time.Minute)
+		pr.waits = waits
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); pr.run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return pr, f
+	}
+	early := engine.ProcessEventJob{EventID: "e-early", Event: &engine.StoredEvent{ID: "e-early",
+		Event: engine.InboundEvent{System: engine.System{Provider: "CONNECTOR", Connector: "tickets"}, ExternalID: "T-1"}}}
+	waiting := func(pr *processor) int {
+		pr.mu.Lock()
+		defer pr.mu.Unlock()
+		return len(pr.waiting)
+	}
+
+	t.Run("the coupling ends the wait", func(t *testing.T) {
+		t.Parallel()
+		pr, f := start(t, time.Hour, time.Hour)
+		pr.offer(early)
+		require.Eventually(t, func() bool { return waiting(pr) == 1 }, 10*time.Second, time.Millisecond)
+		tries, handed := f.state()
+		require.Equal(t, []string{"stored"}, tries)
+		require.Empty(t, handed, "not handed to its job")
+
+		f.mu.Lock()
+		f.coupled = true
+		f.mu.Unlock()
+		pr.offer(engine.ProcessEventJob{EventID: "e-early"}) // as the coupling tells the queue
+		require.Eventually(t, func() bool { tries, _ := f.state(); return len(tries) == 2 }, 10*time.Second, time.Millisecond)
+		require.Zero(t, waiting(pr), "the wait is over")
+		tries, handed = f.state()
+		require.Equal(t, []string{"stored", "read"}, tries)
+		require.Empty(t, handed)
+	})
+
+	t.Run("never coupled: tried after each wait, then handed over", func(t *testing.T) {
+		t.Parallel()
+		pr, f := start(t, time.Millisecond, 2*time.Millisecond)
+		pr.offer(early)
+		require.Eventually(t, func() bool { _, handed := f.state(); return len(handed) == 1 }, 10*time.Second, time.Millisecond)
+		tries, handed := f.state()
+		require.Equal(t, []string{"stored", "read", "read"}, tries)
+		require.Equal(t, []string{"e-early"}, handed)
+		require.Zero(t, waiting(pr))
+	})
 }
