@@ -283,6 +283,9 @@ func TestCoupleInOneStatement(t *testing.T) {
 		CreatedAt: now}}, engine.Effects{NewWorkItems: []engine.WorkItem{wi}})
 	require.NoError(t, err)
 	early := coupleEvent(t, f.st, coupleDocuSign, "env-alone", "envelope-sent")
+	// One handed to its job already (its mark cleared): the coupling marks it due again.
+	handed := coupleEvent(t, f.st, coupleDocuSign, "env-alone", "envelope-delivered")
+	require.NoError(t, f.st.HandOverEvent(ctx, handed.ID))
 	otherID := coupleEvent(t, f.st, coupleDocuSign, "env-another", "envelope-sent")
 	before := len(f.jobs.told())
 
@@ -307,11 +310,25 @@ func TestCoupleInOneStatement(t *testing.T) {
 	require.Equal(t, "before", acts[0].Message)
 	require.Equal(t, "DOCUSIGN env-alone sent to ada@example.com", acts[1].Message)
 	require.Equal(t, acts[0].Seq+1, acts[1].Seq, "numbered after the last")
-	require.Equal(t, []string{early.ID}, processJobs(f.jobs.told()[before:]), "the early event, once the statement committed")
-	require.Empty(t, processJobs(f.jobs.all()), "no River job")
+	told := f.jobs.told()[before:]
+	require.ElementsMatch(t, []string{early.ID, handed.ID}, processJobs(told), "the early events, once the statement committed")
+	for _, j := range told {
+		// Each as the coupling locked and left it, so that processing does not read it again.
+		job := j.(engine.ProcessEventJob)
+		require.NotNil(t, job.Event, "event %s told with its content", job.EventID)
+		read := coupleGet(t, f.st, job.EventID)
+		require.Equal(t, read.ID, job.Event.ID)
+		require.Equal(t, read.Event, job.Event.Event)
+		require.Equal(t, read.Body, job.Event.Body)
+		require.Equal(t, read.Headers, job.Event.Headers)
+		require.Equal(t, engine.VerdictPending, job.Event.Verdict)
+		require.Equal(t, read.Attempts, job.Event.Attempts)
+		require.True(t, read.ReceivedAt.Equal(job.Event.ReceivedAt), "received at %s, told %s", read.ReceivedAt, job.Event.ReceivedAt)
+	}
+	require.Equal(t, []string{handed.ID}, processJobs(f.jobs.all()), "no River job but the hand-over's")
 	due, err := f.st.EventsDue(ctx)
 	require.NoError(t, err)
-	require.EqualValues(t, 2, due, "the early event marked due again, and the other id's, untouched")
+	require.EqualValues(t, 3, due, "the early events due (the one handed over marked again), and the other id's, untouched")
 	require.Equal(t, engine.VerdictPending, coupleGet(t, f.st, otherID.ID).Verdict)
 
 	// No longer CREATING: nothing written, and the transaction says why.

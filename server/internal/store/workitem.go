@@ -227,7 +227,7 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 // It writes everything or nothing; nothing when w coupled nothing, and CoupleWorkItem then
 // runs the transaction, which says why (ErrConflict) or picks up the ORPHANED events.
 const coupleSQL = `WITH l AS (
-  SELECT e.id, e.verdict FROM webhook_events AS e
+  SELECT {l} FROM webhook_events AS e
   WHERE e.provider = (SELECT p.provider FROM work_items AS p WHERE p.id = $1::uuid) AND e.external_id = $2::text
     AND e.verdict IN ('PENDING', 'ORPHANED')
   FOR UPDATE OF e
@@ -248,12 +248,62 @@ const coupleSQL = `WITH l AS (
   FROM w CROSS JOIN i
 ), e AS (
   UPDATE webhook_events AS e SET due_at = $3::timestamptz FROM l
-  WHERE e.id = l.id AND l.verdict = 'PENDING' AND e.verdict = 'PENDING' AND EXISTS (SELECT 1 FROM i)
-  RETURNING e.id
+  WHERE e.id = l.id AND l.verdict = 'PENDING' AND e.verdict = 'PENDING' AND e.due_at IS NULL AND EXISTS (SELECT 1 FROM i)
+  RETURNING e.id, e.due_at
 )
-SELECT {w}, i.status, i.revision, i.reason, ARRAY(SELECT e.id FROM e ORDER BY e.id) FROM w CROSS JOIN i`
+SELECT {w}, i.status, i.revision, i.reason, {p}
+FROM w CROSS JOIN i LEFT JOIN l ON l.verdict = 'PENDING' LEFT JOIN e ON e.id = l.id
+ORDER BY l.id`
 
-var coupleStatement = strings.ReplaceAll(coupleSQL, "{w}", columnList("w", workitem.Columns))
+var coupleStatement = strings.NewReplacer(
+	"{w}", columnList("w", workitem.Columns),
+	"{l}", columnList("e", webhookevent.Columns),
+	"{p}", pendingColumns("l", "e"),
+).Replace(coupleSQL)
+
+// pendingColumns lists the columns of a PENDING event the coupling read and locked (alias l),
+// as the coupling leaves it (its mark from e when it set one), for the queue to process it
+// without reading it again. A coupling with no such event has one row, of NULLs there: each
+// column reads then as its Go field's zero value (the id as the nil UUID), except those that
+// are pointers in ent.WebhookEvent.
+func pendingColumns(l, e string) string {
+	zero := map[string]string{
+		webhookevent.FieldID: "'00000000-0000-0000-0000-000000000000'::uuid", webhookevent.FieldBody: "''::bytea",
+		webhookevent.FieldHeaders: "'{}'::jsonb", webhookevent.FieldReceivedAt: "'epoch'::timestamptz",
+		webhookevent.FieldAttempts: "0", webhookevent.FieldSize: "0",
+	}
+	out := make([]string, len(webhookevent.Columns))
+	for i, c := range webhookevent.Columns {
+		switch c {
+		case webhookevent.FieldProviderTime, webhookevent.FieldProcessedAt:
+			out[i] = l + `."` + c + `"`
+		case webhookevent.FieldDueAt:
+			out[i] = `COALESCE(` + e + `."` + c + `", ` + l + `."` + c + `")`
+		default:
+			z, ok := zero[c]
+			if !ok {
+				z = "''"
+			}
+			out[i] = `COALESCE(` + l + `."` + c + `", ` + z + `)`
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// webhookEventColumns maps each column of webhook_events to where it scans into e.
+func webhookEventColumns(e *ent.WebhookEvent) map[string]any {
+	return map[string]any{
+		webhookevent.FieldID: &e.ID, webhookevent.FieldProvider: &e.Provider, webhookevent.FieldDedupeKey: &e.DedupeKey,
+		webhookevent.FieldEventType: &e.EventType, webhookevent.FieldExternalID: &e.ExternalID,
+		webhookevent.FieldProviderTime: &e.ProviderTime, webhookevent.FieldBody: &e.Body, webhookevent.FieldHeaders: &e.Headers,
+		webhookevent.FieldRemoteAddr: &e.RemoteAddr, webhookevent.FieldReceivedAt: &e.ReceivedAt,
+		webhookevent.FieldVerdict: &e.Verdict, webhookevent.FieldVerdictReason: &e.VerdictReason,
+		webhookevent.FieldInstanceID: &e.InstanceID, webhookevent.FieldWorkItemID: &e.WorkItemID,
+		webhookevent.FieldAttempts: &e.Attempts, webhookevent.FieldProcessedAt: &e.ProcessedAt,
+		webhookevent.FieldTraceID: &e.TraceID, webhookevent.FieldTraceparent: &e.Traceparent,
+		webhookevent.FieldSize: &e.Size, webhookevent.FieldDueAt: &e.DueAt,
+	}
+}
 
 // coupleAlone runs coupleSQL on the writes pool on its own (autocommit): written says it
 // coupled the work item, and the queue is told of the early events it marked due.
@@ -266,21 +316,38 @@ func (s *Store) coupleAlone(ctx context.Context, wid uuid.UUID, externalID strin
 	var (
 		row  ent.WorkItem
 		inst bumped
-		due  []uuid.UUID
+		ev   ent.WebhookEvent
 	)
-	dest := append(inOrder(workItemColumns(&row), workitem.Columns), &inst.status, &inst.revision, &inst.reason, &due)
-	err := s.writes().statements().queryRow(ctx, coupleStatement, [16]byte(wid), externalID, at, acts.id[0], acts.kind[0],
+	dest := append(inOrder(workItemColumns(&row), workitem.Columns), &inst.status, &inst.revision, &inst.reason)
+	dest = append(dest, inOrder(webhookEventColumns(&ev), webhookevent.Columns)...)
+	rows, err := s.writes().statements().query(ctx, coupleStatement, [16]byte(wid), externalID, at, acts.id[0], acts.kind[0],
 		acts.actorID[0], acts.fromState[0], acts.toState[0], acts.transitionKey[0], acts.assigneeUser[0], acts.assigneeGroup[0],
-		acts.details[0], acts.message[0], acts.createdAt[0]).Scan(dest...)
-	if noRow(err) {
-		return engine.Coupled{}, false, nil
-	}
+		acts.details[0], acts.message[0], acts.createdAt[0])
 	if err != nil {
 		return engine.Coupled{}, false, err
 	}
-	jobs := make([]engine.Job, len(due))
-	for i, id := range due {
-		jobs[i] = engine.ProcessEventJob{EventID: id.String()}
+	defer rows.Close()
+	written := false
+	var jobs []engine.Job
+	for rows.Next() {
+		ev = ent.WebhookEvent{}
+		if err := rows.Scan(dest...); err != nil {
+			return engine.Coupled{}, false, err
+		}
+		written = true
+		if ev.ID != uuid.Nil {
+			// The event as the coupling locked it and left it: processing need not read it.
+			stored := eventFromRow(&ev)
+			jobs = append(jobs, engine.ProcessEventJob{EventID: stored.ID, Event: &stored})
+		}
+	}
+	// Closed, the statement has committed (its end is read): only then may the queue see them.
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return engine.Coupled{}, false, err
+	}
+	if !written {
+		return engine.Coupled{}, false, nil
 	}
 	s.committed(jobs)
 	out, err := inst.coupled(&row)

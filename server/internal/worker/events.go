@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 
@@ -167,12 +168,18 @@ func (pr *processor) queueOverflow(ctx context.Context) {
 }
 
 // next is the event waiting behind the one of its item just processed, if any; when none
-// waits, the item is no longer busy.
-func (pr *processor) next(job engine.ProcessEventJob) (engine.ProcessEventJob, bool) {
+// waits, the item is no longer busy. When that one finished, an offer of the same event
+// queued behind it (its coupling's, which committed while it ran) is dropped: processing it
+// would decide the event again from the copy the coupling read, for a write that finds it no
+// longer PENDING.
+func (pr *processor) next(job engine.ProcessEventJob, finished bool) (engine.ProcessEventJob, bool) {
 	key := itemOf(job)
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	waiting := pr.busy[key]
+	if finished {
+		waiting = slices.DeleteFunc(waiting, func(q engine.ProcessEventJob) bool { return q.EventID == job.EventID })
+	}
 	if len(waiting) == 0 {
 		delete(pr.busy, key)
 		return engine.ProcessEventJob{}, false
@@ -202,8 +209,9 @@ func (pr *processor) run(ctx context.Context) {
 				case <-ctx.Done():
 					return
 				case job := <-pr.jobs:
-					for ok := true; ok && ctx.Err() == nil; job, ok = pr.next(job) {
-						pr.process(ctx, job)
+					for ok := true; ok && ctx.Err() == nil; {
+						finished := pr.process(ctx, job)
+						job, ok = pr.next(job, finished)
 					}
 				}
 			}
@@ -212,8 +220,9 @@ func (pr *processor) run(ctx context.Context) {
 	wg.Wait()
 }
 
-// process processes one event; what it cannot finish it hands to a job.
-func (pr *processor) process(ctx context.Context, job engine.ProcessEventJob) {
+// process processes one event; what it cannot finish it hands to a job. finished says it
+// finished.
+func (pr *processor) process(ctx context.Context, job engine.ProcessEventJob) (finished bool) {
 	pctx, cancel := context.WithTimeout(ctx, pr.timeout)
 	defer cancel()
 	// The span a job's run would be (River's middleware makes one): the processing's own span
@@ -232,11 +241,11 @@ func (pr *processor) process(ctx context.Context, job engine.ProcessEventJob) {
 	}
 	span.End()
 	if err == nil || ctx.Err() != nil {
-		return // done, or stopping: the mark is the sweep's
+		return err == nil // done, or stopping: the mark is the sweep's
 	}
 	if waits {
 		pr.waitForCoupling(ctx, job)
-		return
+		return false
 	}
 	if !errors.Is(err, engine.ErrRetryLater) {
 		pr.log.WarnContext(ctx, "processing an event failed; a job will retry it", "event_id", job.EventID, "error", err.Error())
@@ -246,6 +255,7 @@ func (pr *processor) process(ctx context.Context, job engine.ProcessEventJob) {
 	if herr := pr.p.HandOver(hctx, job.EventID); herr != nil && ctx.Err() == nil {
 		pr.log.WarnContext(ctx, "handing an event to its job failed; the sweep will", "event_id", job.EventID, "error", herr.Error())
 	}
+	return false
 }
 
 // waitForCoupling tries the event again after its wait, read by its id (its coupling may have
@@ -255,6 +265,13 @@ func (pr *processor) waitForCoupling(ctx context.Context, job engine.ProcessEven
 	again := engine.ProcessEventJob{EventID: job.EventID, Waited: job.Waited + 1}
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	for _, queued := range pr.busy[itemOf(job)] {
+		if queued.EventID == job.EventID {
+			// Offered again while this try ran (its coupling committed meanwhile): it is
+			// processed next, as the coupling left it; a wait would only read it again.
+			return
+		}
+	}
 	var t *time.Timer
 	t = time.AfterFunc(pr.waits[job.Waited], func() {
 		pr.mu.Lock()

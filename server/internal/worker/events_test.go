@@ -188,19 +188,28 @@ type couplingEvents struct {
 	coupled    bool
 	tries      []string // "stored" or "read", in order
 	handedOver []string
+	// gate, when set, holds the first try after it has decided, until it is closed.
+	gate chan struct{}
 }
 
 func (f *couplingEvents) ports() EventPorts {
 	return EventPorts{
 		Process: func(_ context.Context, id string, ev *engine.StoredEvent) (engine.Verdict, error) {
 			f.mu.Lock()
-			defer f.mu.Unlock()
 			how := "read"
 			if ev != nil && ev.ID == id {
 				how = "stored"
 			}
 			f.tries = append(f.tries, how)
-			if !f.coupled {
+			coupled, gate := f.coupled, f.gate
+			if len(f.tries) > 1 {
+				gate = nil
+			}
+			f.mu.Unlock()
+			if gate != nil {
+				<-gate
+			}
+			if !coupled {
 				return "", fmt.Errorf("%w (connector:tickets T-1)", engine.ErrNotCoupled)
 			}
 			return engine.VerdictProgress, nil
@@ -256,12 +265,57 @@ func TestEventsWaitForTheirCoupling(t *testing.T) {
 		f.mu.Lock()
 		f.coupled = true
 		f.mu.Unlock()
-		pr.offer(engine.ProcessEventJob{EventID: "e-early"}) // as the coupling tells the queue
+		pr.offer(early) // as the coupling tells the queue: with the event as it left it
 		require.Eventually(t, func() bool { tries, _ := f.state(); return len(tries) == 2 }, 10*time.Second, time.Millisecond)
 		require.Zero(t, waiting(pr), "the wait is over")
 		tries, handed = f.state()
-		require.Equal(t, []string{"stored", "read"}, tries)
+		require.Equal(t, []string{"stored", "stored"}, tries, "not read again")
 		require.Empty(t, handed)
+	})
+
+	t.Run("coupled while its first try ran: processed next, no wait", func(t *testing.T) {
+		t.Parallel()
+		pr, f := start(t, time.Hour, time.Hour)
+		f.gate = make(chan struct{})
+		pr.offer(early)
+		require.Eventually(t, func() bool { tries, _ := f.state(); return len(tries) == 1 }, 10*time.Second, time.Millisecond)
+		// The try has found no coupling; the coupling commits and tells the queue before the
+		// try returns.
+		f.mu.Lock()
+		f.coupled = true
+		f.mu.Unlock()
+		pr.offer(early)
+		close(f.gate)
+		require.Eventually(t, func() bool { tries, _ := f.state(); return len(tries) == 2 }, 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool {
+			pr.mu.Lock()
+			defer pr.mu.Unlock()
+			return len(pr.busy) == 0
+		}, 10*time.Second, time.Millisecond)
+		require.Zero(t, waiting(pr), "no wait armed: it would only read the event again")
+		tries, handed := f.state()
+		require.Equal(t, []string{"stored", "stored"}, tries)
+		require.Empty(t, handed)
+	})
+
+	t.Run("coupled before its first try: the coupling's offer behind it is dropped", func(t *testing.T) {
+		t.Parallel()
+		pr, f := start(t, time.Hour, time.Hour)
+		f.coupled = true
+		f.gate = make(chan struct{})
+		pr.offer(early)
+		require.Eventually(t, func() bool { tries, _ := f.state(); return len(tries) == 1 }, 10*time.Second, time.Millisecond)
+		pr.offer(early) // the coupling's, while the first try (which found it coupled) runs
+		close(f.gate)
+		require.Eventually(t, func() bool {
+			pr.mu.Lock()
+			defer pr.mu.Unlock()
+			return len(pr.busy) == 0
+		}, 10*time.Second, time.Millisecond)
+		tries, handed := f.state()
+		require.Equal(t, []string{"stored"}, tries, "decided once")
+		require.Empty(t, handed)
+		require.Zero(t, waiting(pr))
 	})
 
 	t.Run("never coupled: tried after each wait, then handed over", func(t *testing.T) {
