@@ -64,7 +64,7 @@ func (c *Creator) Create(ctx context.Context, workItemID string, retried, lastAt
 	if err != nil {
 		return err
 	}
-	return c.create(ctx, wi, retried, lastAttempt)
+	return c.create(ctx, wi, nil, retried, lastAttempt)
 }
 
 // CreateCommitted is the in-process creation of a work item whose first write committed (the
@@ -77,17 +77,31 @@ func (c *Creator) CreateCommitted(ctx context.Context, job CreateWorkItemJob) er
 	}
 	// Nothing but a creation moves a work item off CREATING before it is coupled (a
 	// cancellation leaves it to the creation, as abandon says), and each of those writes is
-	// conditional on CREATING: the item as inserted is as good as one read again.
-	return c.create(ctx, *job.Item, job.Retried, false)
+	// conditional on CREATING: the item as inserted is as good as one read again. So is its
+	// instance as that write left it: an instance that moves on (a cancellation) after it may
+	// as well move on after a read, during the provider's call, and the coupling, which finds
+	// the instance as it is, voids the item either way (a read only narrowed that window).
+	inst := job.Instance
+	if inst != nil && inst.ID != job.Item.InstanceID {
+		inst = nil
+	}
+	return c.create(ctx, *job.Item, inst, job.Retried, false)
 }
 
-func (c *Creator) create(ctx context.Context, wi WorkItem, retried, lastAttempt bool) error {
+// create creates wi at its provider; inst is its instance when the caller has it as written,
+// nil to read it.
+func (c *Creator) create(ctx context.Context, wi WorkItem, written *Instance, retried, lastAttempt bool) error {
 	if wi.Status != WorkItemCreating {
 		return nil
 	}
-	inst, err := c.instances.GetInstance(ctx, wi.InstanceID)
-	if err != nil {
-		return err
+	var inst Instance
+	if written != nil {
+		inst = *written
+	} else {
+		var err error
+		if inst, err = c.instances.GetInstance(ctx, wi.InstanceID); err != nil {
+			return err
+		}
 	}
 	c.runner.pin(inst) // for its provider's first notifications
 	if movedOn(inst.Status, inst.Revision, wi) {

@@ -292,3 +292,53 @@ func TestCancelledWhileTheProviderCreates(t *testing.T) {
 	require.Empty(t, b2.client.cancelled())
 	require.Equal(t, engine.WorkItemWaiting, b2.instance(t, in2.ID).WorkItem.Status)
 }
+
+// TestCreationTakesTheInstanceAsWritten: an in-process creation given the instance as the
+// start wrote it does not read it again; one cancelled after that write is still voided, since
+// the coupling finds the instance as it is. Without it, the creation reads it.
+func TestCreationTakesTheInstanceAsWritten(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupRun(t)
+	b.providers.configure(b.client)
+	committed := func(in engine.Instance, given bool) engine.WorkItem {
+		t.Helper()
+		var creations []engine.CreateWorkItemJob
+		for _, j := range b.store.takeJobs() {
+			if cj, ok := j.(engine.CreateWorkItemJob); ok {
+				creations = append(creations, cj)
+			}
+		}
+		require.Len(t, creations, 1)
+		cj := creations[0]
+		wi, err := b.store.GetWorkItem(ctx, cj.WorkItemID)
+		require.NoError(t, err)
+		cj.Item = &wi
+		if given {
+			cj.Instance = &in
+		}
+		require.NoError(t, b.creator.CreateCommitted(ctx, cj))
+		got, err := b.store.GetWorkItem(ctx, wi.ID)
+		require.NoError(t, err)
+		return got
+	}
+
+	in := b.toSign(t)
+	reads := b.store.reads()
+	require.Equal(t, engine.WorkItemWaiting, committed(in, true).Status)
+	require.Equal(t, reads, b.store.reads(), "the instance was not read")
+
+	// Cancelled after the start's write, before the creation: made, then voided.
+	in = b.toSign(t)
+	_, err := b.runner.Cancel(ctx, admin, in.ID, "withdrawn")
+	require.NoError(t, err)
+	got := committed(in, true)
+	require.Equal(t, engine.WorkItemCancelled, got.Status)
+	require.Equal(t, []string{got.ExternalID + ": withdrawn"}, b.client.cancelled())
+	require.Equal(t, engine.StatusCancelled, b.instance(t, in.ID).Status)
+
+	in = b.toSign(t)
+	reads = b.store.reads()
+	require.Equal(t, engine.WorkItemWaiting, committed(in, false).Status)
+	require.Equal(t, reads+1, b.store.reads(), "not given: read")
+}

@@ -70,6 +70,10 @@ type CreateWorkItemJob struct {
 	// the work item as the write that committed inserted it, which the in-process creation
 	// need not read again. Never stored with a job.
 	Item *WorkItem `json:"-"`
+	// Instance, when set with Item, is the item's instance as that write left it (a start or
+	// a move into an EXTERNAL state), which the creation need not read again either. Never
+	// stored with a job.
+	Instance *Instance `json:"-"`
 }
 
 func (CreateWorkItemJob) Kind() string { return "create_work_item" }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
 )
 
 // TestCreationMarks: a new work item's creation is a mark, not a River job, on both
@@ -118,6 +119,13 @@ func TestCreationMarks(t *testing.T) {
 				require.True(t, ok, "%T", j)
 				require.NotNil(t, cj.Item)
 				require.Equal(t, cj.WorkItemID, cj.Item.ID)
+				if d == store.Postgres {
+					// The one statement returns the instance as written: the creation need
+					// not read it.
+					require.NotNil(t, cj.Instance, "%s told with its instance", cj.WorkItemID)
+					require.Equal(t, cj.Item.InstanceID, cj.Instance.ID)
+					require.Equal(t, engine.StatusWaitingExternal, cj.Instance.Status)
+				}
 				require.False(t, cj.Retried)
 				told = append(told, cj.WorkItemID)
 			}

@@ -467,9 +467,18 @@ func (s *Store) writeInstanceRow(ctx context.Context, inner string, args []any, 
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	s.committed(creations)
 	row.FormData = form
-	return instanceFromRow(&row)
+	inst, err := instanceFromRow(&row)
+	if err == nil {
+		// The creations go with the instance as written, which they need not read again.
+		for i, j := range creations {
+			c := j.(engine.CreateWorkItemJob)
+			c.Instance = &inst
+			creations[i] = c
+		}
+	}
+	s.committed(creations)
+	return inst, err
 }
 
 // newItemRows are newItemsSQL's arguments: the work items' columns, as arrays, with the
