@@ -222,7 +222,12 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 //   - i: the instance's activity counter moved on and its external id set; it returns the
 //     instance's status, revision and reason, which say whether it moved on meanwhile;
 //   - acts: the coupling's activity, numbered from the counter;
-//   - e: the PENDING events marked due, for the queue to process once this commits.
+//   - e: the PENDING events not marked due (handed to their job meanwhile) marked due again;
+//     one still marked keeps its mark rather than gain a second version of its row;
+//
+// and it returns a row per PENDING event, as l locked it, with its mark (one row of NULLs
+// there when there is none), for the queue to process each once this commits without
+// reading it again.
 //
 // It writes everything or nothing; nothing when w coupled nothing, and CoupleWorkItem then
 // runs the transaction, which says why (ErrConflict) or picks up the ORPHANED events.
