@@ -95,10 +95,12 @@ func TestCreations(t *testing.T) {
 			q.Committed([]engine.Job{due("w-ok"), due("w-bad"), due("w-panic"), stale,
 				engine.CreateWorkItemJob{WorkItemID: "w-retry", Retried: true}, engine.CreateWorkItemJob{WorkItemID: "w-river"},
 				engine.CancelWorkItemJob{WorkItemID: "w-other"}})
+			// The creations run side by side: w-ok may still be on its way when the three
+			// hand-overs are done.
 			require.Eventually(t, func() bool {
-				n := 0
-				f.wait(func() { n = len(f.handedOver) })
-				return n == 3
+				handed, created := 0, 0
+				f.wait(func() { handed, created = len(f.handedOver), len(f.created) })
+				return handed == 3 && created == 3
 			}, 20*time.Second, 5*time.Millisecond)
 			f.wait(func() {
 				require.ElementsMatch(t, []string{"w-ok", "w-bad", "w-panic"}, f.created, "only the marked creations, each once")
