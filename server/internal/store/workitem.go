@@ -311,7 +311,8 @@ func webhookEventColumns(e *ent.WebhookEvent) map[string]any {
 }
 
 // coupleAlone runs coupleSQL on the writes pool on its own (autocommit): written says it
-// coupled the work item, and the queue is told of the early events it marked due.
+// coupled the work item, and the queue is told of the early events it picked up, each with
+// its content.
 func (s *Store) coupleAlone(ctx context.Context, wid uuid.UUID, externalID string, act engine.Activity) (engine.Coupled, bool, error) {
 	var acts activityRows
 	if err := acts.add(uuid.Nil, uuid.Nil, act); err != nil {

@@ -169,16 +169,20 @@ func (pr *processor) queueOverflow(ctx context.Context) {
 
 // next is the event waiting behind the one of its item just processed, if any; when none
 // waits, the item is no longer busy. When that one finished, an offer of the same event
-// queued behind it (its coupling's, which committed while it ran) is dropped: processing it
-// would decide the event again from the copy the coupling read, for a write that finds it no
-// longer PENDING.
+// queued behind it with a copy of the event (its coupling's, which committed while it ran)
+// is dropped: the copy was taken while the event was PENDING, before this finished it, and
+// processing it would decide the event again for a write that finds it no longer PENDING. (An
+// offer by id alone, a replay's or a wait's, is keyed by that id and never waits here; were
+// one to, it would read the event, so it would stay.)
 func (pr *processor) next(job engine.ProcessEventJob, finished bool) (engine.ProcessEventJob, bool) {
 	key := itemOf(job)
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	waiting := pr.busy[key]
 	if finished {
-		waiting = slices.DeleteFunc(waiting, func(q engine.ProcessEventJob) bool { return q.EventID == job.EventID })
+		waiting = slices.DeleteFunc(waiting, func(q engine.ProcessEventJob) bool {
+			return q.EventID == job.EventID && q.Event != nil
+		})
 	}
 	if len(waiting) == 0 {
 		delete(pr.busy, key)
