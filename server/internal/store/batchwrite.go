@@ -102,12 +102,7 @@ SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 // once it has committed the queue processes them. Its error, always errBatch, asks for the
 // batch to be written one notification at a time.
 func (s *Store) writeRows(ctx context.Context, batch []*inbound) error {
-	var due []engine.Job
-	err := s.writeStatement(ctx, s.batches(), false, func(q querier) ([]engine.Job, error) {
-		var err error
-		due, err = s.writeRowsOn(ctx, q, batch)
-		return nil, err
-	})
+	due, err := s.writeRowsOn(ctx, s.batches().statements(), batch)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errBatch, err)
 	}

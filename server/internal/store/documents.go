@@ -117,7 +117,10 @@ func (s *Store) SaveDocuments(ctx context.Context, docs []engine.SignedDocument)
 			docIDs[i], types[i], names[i], contents[i], sums[i], times[i] = uuid.Must(uuid.NewV7()), d.ContentType, d.Name, d.Content,
 				hex.EncodeToString(sum[:]), at
 		}
-		rows, err := s.db.Pool.Query(ctx, saveDocumentsSQL, ids, docIDs, types, names, contents, sums, times)
+		// On the batches pool, whose sessions plan it once (DB.Batches): on the main pool,
+		// PostgreSQL planned it again for every call, which took longer than running it
+		// (0.22 ms against 0.15 ms for one document, in the statement log).
+		rows, err := s.batches().statements().query(ctx, saveDocumentsSQL, ids, docIDs, types, names, contents, sums, times)
 		if err != nil {
 			return translate(err)
 		}

@@ -84,6 +84,9 @@ func WriteTransition(s *Store, ev engine.StoredEvent, r engine.EventResult) (boo
 // WriteBatchSQL is the group commit's statement on PostgreSQL, for tests of its plan.
 const WriteBatchSQL = writeBatchSQL
 
+// SaveDocumentsSQL is SaveDocuments' statement on PostgreSQL, for tests of its plan.
+const SaveDocumentsSQL = saveDocumentsSQL
+
 // FinishTransition saves a transitional result of a stored event with the one statement of
 // finishTransition (PostgreSQL), without falling back: its error says when the statement
 // failed.
@@ -124,4 +127,37 @@ func WithCountBound(s *Store, bound int) *Store {
 	out := *s
 	out.countBound = bound
 	return &out
+}
+
+// HoldPipeline holds the pipeline of one-statement writes (pipeline.go) as a batch being sent
+// would: what is written meanwhile queues. queued says how many wait; release lets them go,
+// as the next batch. It must be released.
+func HoldPipeline(s *Store) (queued func() int, release func()) {
+	held, gate := make(chan struct{}), make(chan struct{})
+	l := &s.commits.pipeline
+	go l.do(&piped{ctx: context.Background()}, func([]*piped) {
+		close(held)
+		<-gate
+	})
+	<-held
+	return func() int {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.queue)
+	}, func() { close(gate) }
+}
+
+// PipelineSent says how many batches the pipeline has sent, and how many statements in all.
+func PipelineSent(s *Store) (batches, statements int64) {
+	return s.commits.sent.Load(), s.commits.piped.Load()
+}
+
+// WriteStatement writes query, a statement with no arguments, as a one-statement write on the
+// writes pool (through the pipeline on PostgreSQL), its rows read to their end.
+func WriteStatement(s *Store, ctx context.Context, query string) error {
+	return s.writeStatement(ctx, s.writes(), false, oneStatement{query: query, read: func(r rows) ([]engine.Job, error) {
+		for r.Next() {
+		}
+		return nil, nil
+	}})
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,12 +20,9 @@ import (
 // Group commit of inbound events.
 //
 // Concurrent webhooks are written together: one write (one WAL flush) for every notification
-// that arrived while the previous batch was being written, instead of one each. There is no
-// timer and no background goroutine: the first caller to find nobody writing leads, takes
-// what queued behind it (up to maxBatch), writes them, hands each caller its result, and
-// passes the lead to the first caller still queued. A lone notification at low load is
-// written at once. Progress and PENDING notifications (the ingest path) go through it; a
-// transition is written on its own (see writeInbound).
+// that arrived while the previous batch was being written, instead of one each (a lane:
+// lane.go). Progress and PENDING notifications (the ingest path) go through it; a transition
+// is written on its own statement, which the pipeline sends with others (see writeInbound).
 //
 // On PostgreSQL a batch is one statement (writeRows, batchwrite.go). On SQLite it is one
 // transaction, notification by notification, each one's writes ordered so that none can fail
@@ -56,18 +53,15 @@ const batchTimeout = 30 * time.Second
 const writers = 1
 
 type groupCommit struct {
-	lanes [writers]lane
-}
-
-// lane is one writer's queue.
-type lane struct {
-	mu      sync.Mutex
-	queue   []*inbound
-	leading bool
+	lanes [writers]lane[*inbound]
+	// pipeline is the one-statement writes' lane (pipeline.go); sent counts its batches and
+	// piped their statements.
+	pipeline    lane[*piped]
+	sent, piped atomic.Int64
 }
 
 // lane returns the writer a notification goes to.
-func (g *groupCommit) lane(ev engine.StoredEvent) *lane {
+func (g *groupCommit) lane(ev engine.StoredEvent) *lane[*inbound] {
 	h := fnv.New32a()
 	h.Write([]byte(ev.Event.System.String()))
 	h.Write([]byte{0})
@@ -82,12 +76,9 @@ type inbound struct {
 	id     uuid.UUID
 	ev     engine.StoredEvent
 	result *engine.EventResult
-	lane   *lane
 
 	created bool
 	err     error
-	// done receives once: lead (this caller leads the next batch) or the result is set.
-	done chan bool
 }
 
 // errBatch: a notification's writes failed after they began; the batch is written again one
@@ -98,7 +89,7 @@ var errBatch = errors.New("group commit: write each notification on its own")
 // new. It waits for its batch to commit whatever happens to ctx: the transaction it joined is
 // shared.
 func (s *Store) writeInbound(ctx context.Context, ev engine.StoredEvent, r *engine.EventResult) (uuid.UUID, bool, error) {
-	in := &inbound{ctx: ctx, id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: r, done: make(chan bool, 1)}
+	in := &inbound{ctx: ctx, id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: r}
 	if r != nil && moves(*r) {
 		// A transition: queued behind others in a lane it is slower than written on its own,
 		// beside the others (measured: under overload the lanes held transitions to a third).
@@ -109,20 +100,7 @@ func (s *Store) writeInbound(ctx context.Context, ev engine.StoredEvent, r *engi
 		s.writeAlone(ctx, in)
 		return in.id, in.created, in.err
 	}
-	g := s.commits.lane(ev)
-	in.lane = g
-	g.mu.Lock()
-	if g.leading {
-		g.queue = append(g.queue, in)
-		g.mu.Unlock()
-		if lead := <-in.done; !lead {
-			return in.id, in.created, in.err
-		}
-	} else {
-		g.leading = true
-		g.mu.Unlock()
-	}
-	s.lead(in)
+	s.commits.lane(ev).do(in, s.writeBatchSafe)
 	return in.id, in.created, in.err
 }
 
@@ -130,37 +108,6 @@ func (s *Store) writeInbound(ctx context.Context, ev engine.StoredEvent, r *engi
 func moves(r engine.EventResult) bool {
 	e := r.Effects
 	return r.Instance != nil || len(e.NewWorkItems)+len(e.RetriedWorkItems)+len(e.ExpiredWorkItems)+len(e.Jobs) > 0
-}
-
-// lead writes a batch: first, then whoever queued behind it. It answers each of them, then
-// passes the lead on to the next in the queue (or leaves it when the queue is empty).
-func (s *Store) lead(first *inbound) {
-	g := first.lane
-	g.mu.Lock()
-	n := min(len(g.queue), maxBatch-1)
-	batch := make([]*inbound, 0, n+1)
-	batch = append(batch, first)
-	batch = append(batch, g.queue[:n]...)
-	g.queue = append(g.queue[:0:0], g.queue[n:]...)
-	g.mu.Unlock()
-
-	s.writeBatchSafe(batch)
-	for _, in := range batch {
-		if in != first {
-			in.done <- false
-		}
-	}
-
-	g.mu.Lock()
-	if len(g.queue) == 0 {
-		g.leading = false
-		g.mu.Unlock()
-		return
-	}
-	next := g.queue[0]
-	g.queue = g.queue[1:]
-	g.mu.Unlock()
-	next.done <- true
 }
 
 // writeBatchSafe writes the batch; a panic becomes every caller's error, so that nobody in

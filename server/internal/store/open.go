@@ -62,10 +62,11 @@ type DB struct {
 	Writes     *sql.DB
 	writesPool *pgxpool.Pool
 	// Batches is a third, smaller pool (PostgreSQL only; SQL on SQLite) for the group
-	// commit's statement (writeRows). Its sessions keep every plan generic and never choose a
-	// sequential scan (plan_cache_mode, enable_seqscan): the statement is prepared and planned
-	// once per connection, and every table it reads it reads through an index, whatever the
-	// table's size when the plan was made. Left to PostgreSQL's choice (the main pool), a
+	// commit's statement (writeRows) and the documents' (SaveDocuments). Its sessions keep
+	// every plan generic and never choose a sequential scan (plan_cache_mode,
+	// enable_seqscan): a statement is prepared and planned once per connection, and every
+	// table it reads it reads through an index, whatever the table's size when the plan was
+	// made. Left to PostgreSQL's choice (the main pool), a
 	// connection switched after five batches to a generic plan made for the sizes of that
 	// moment, which scanned webhook_events and work_items whole as they grew: ingest fell by
 	// a third or more, at random (auto_explain showed it). Planned for every batch instead,
@@ -82,13 +83,15 @@ func (s *Store) batches() side {
 	return side{db: s.db.SQL}
 }
 
-// batchesConns is the size of the batches pool at most: one lane writes one batch at a time.
-const batchesConns = 2
+// batchesConns is the size of the batches pool at most: one lane writes one batch at a time,
+// and the documents' saver keeps one batch of documents at a time (SaveDocuments); one more
+// for a document a job fetched.
+const batchesConns = 3
 
 // writes is the pool of the one-statement transitions (DB.Writes; SQL when the DB has none).
 func (s *Store) writes() side {
 	if s.db.Writes != nil {
-		return side{db: s.db.Writes, pool: s.db.writesPool}
+		return side{db: s.db.Writes, pool: s.db.writesPool, piped: true}
 	}
 	return side{db: s.db.SQL}
 }
@@ -99,6 +102,8 @@ func (s *Store) writes() side {
 type side struct {
 	db   *sql.DB
 	pool *pgxpool.Pool
+	// piped: statements on their own go through the pipeline (pipeline.go).
+	piped bool
 }
 
 // statements runs statements each on its own: through pgx itself when there is a pool.
@@ -109,16 +114,17 @@ func (on side) statements() querier {
 	return sqlQuerier{on.db}
 }
 
-// writesConns is the size of the writes pool at most: a transition's statement is short, but one with
-// jobs holds its connection for four round trips. Transitions bursting on their own pool leave
-// the main pool's connections to the reads and to River's fetches (when transitions used the
-// main pool, paced at 1,000 a second, 711 signed documents were fetched for 4,911 DocuSign
-// completions: the fetch jobs fell behind).
-const writesConns = 8
+// writesConns is the size of the writes pool at most: the pipeline sends its batches on one
+// connection (pipeline.go), and a write with jobs for River holds one for the four round trips
+// of its transaction. Transitions bursting on their own pool leave the main pool's
+// connections to the reads and to River's fetches (when transitions used the main pool, paced
+// at 1,000 a second, 711 signed documents were fetched for 4,911 DocuSign completions: the
+// fetch jobs fell behind).
+const writesConns = 7
 
 // DefaultMaxConns is how many connections a DB opens to PostgreSQL when Options say nothing:
 // 20 for the main pool (pgx's default, max(4, cores), is too few once River's listener, leader
-// and fetchers hold connections beside the requests) and the side pools' 8 and 2.
+// and fetchers hold connections beside the requests) and the side pools' 7 and 3.
 const DefaultMaxConns = 30
 
 // MinMaxConns is the fewest connections a DB can work with: two for the main pool (River's

@@ -6,15 +6,15 @@ import "testing"
 // their full size from a total of 30 (the default), and at least one each below that.
 func TestPoolSizes(t *testing.T) {
 	for _, c := range []struct{ total, main, writes, batches int32 }{
-		{0, 20, 8, 2},
-		{DefaultMaxConns, 20, 8, 2},
-		{100, 90, 8, 2},
+		{0, 20, 7, 3},
+		{DefaultMaxConns, 20, 7, 3},
+		{100, 90, 7, 3},
 		{12, 6, 4, 2},
 		{6, 3, 2, 1},
 		{5, 3, 1, 1},
 		{MinMaxConns, 2, 1, 1},
 		{3, 2, 1, 1}, // raised to MinMaxConns
-		{-1, 20, 8, 2},
+		{-1, 20, 7, 3},
 	} {
 		main, writes, batches := poolSizes(c.total)
 		if main != c.main || writes != c.writes || batches != c.batches {

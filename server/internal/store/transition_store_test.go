@@ -26,6 +26,29 @@ func sameJobs(t *testing.T, want, got []engine.Job, msg string) {
 	require.Equal(t, want, got, msg)
 }
 
+// completion is the result of a completion of the envelope of inst, as read: it finishes the
+// work item and ends the instance.
+func completion(inst engine.Instance, wi engine.WorkItem, key string, jobs ...engine.Job) (engine.StoredEvent, engine.EventResult) {
+	now := time.Now()
+	ev := engine.StoredEvent{Event: engine.InboundEvent{System: coupleDocuSign, Type: "envelope-completed",
+		ExternalID: wi.ExternalID, DedupeKey: key, OccurredAt: now.Add(-time.Second)}, Body: []byte(`{"status":"completed"}`),
+		Headers: map[string]string{"X-DocuSign-AccountId": "acc-1"}, RemoteAddr: "127.0.0.1:4711", ReceivedAt: now, Size: 22}
+	w := wi
+	w.Status, w.ProviderStatus, w.Outcome, w.UpdatedAt, w.ResolvedAt, w.LastEventAt = engine.WorkItemResolved, "completed",
+		engine.OutcomeFinished, now, &now, &now
+	moved := inst
+	moved.StateKey, moved.Status, moved.System, moved.ExternalID, moved.EndedAt, moved.UpdatedAt = "done",
+		engine.StatusCompleted, engine.System{}, "", &now, now
+	moved.FormData = map[string]any{"name": "Ada", "signed": true}
+	return ev, engine.EventResult{Verdict: engine.VerdictApplied, Reason: "finished", InstanceID: inst.ID, WorkItemID: wi.ID,
+		WorkItem: &w, Instance: &moved, InstanceRevision: inst.Revision,
+		Activities: []engine.Activity{
+			{Kind: engine.ActivityOutcome, FromState: "sign", ToState: "sign", Message: "envelope completed", CreatedAt: now},
+			{Kind: engine.ActivityTransition, FromState: "sign", ToState: "done", TransitionKey: "finished", CreatedAt: now},
+		},
+		Effects: engine.Effects{Jobs: jobs}}
+}
+
 // TestInboundTransition: a notification whose result moves its instance (on PostgreSQL one
 // statement, writeTransition; on SQLite statement by statement) stores the event and moves
 // the work item and the instance together, numbering the activities after the instance's
@@ -39,27 +62,7 @@ func TestInboundTransition(t *testing.T) {
 			t.Parallel()
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
-			// completed is the result of a completion of the envelope of inst, as read.
-			completed := func(inst engine.Instance, wi engine.WorkItem, key string, jobs ...engine.Job) (engine.StoredEvent, engine.EventResult) {
-				now := time.Now()
-				ev := engine.StoredEvent{Event: engine.InboundEvent{System: coupleDocuSign, Type: "envelope-completed",
-					ExternalID: wi.ExternalID, DedupeKey: key, OccurredAt: now.Add(-time.Second)}, Body: []byte(`{"status":"completed"}`),
-					Headers: map[string]string{"X-DocuSign-AccountId": "acc-1"}, RemoteAddr: "127.0.0.1:4711", ReceivedAt: now, Size: 22}
-				w := wi
-				w.Status, w.ProviderStatus, w.Outcome, w.UpdatedAt, w.ResolvedAt, w.LastEventAt = engine.WorkItemResolved, "completed",
-					engine.OutcomeFinished, now, &now, &now
-				moved := inst
-				moved.StateKey, moved.Status, moved.System, moved.ExternalID, moved.EndedAt, moved.UpdatedAt = "done",
-					engine.StatusCompleted, engine.System{}, "", &now, now
-				moved.FormData = map[string]any{"name": "Ada", "signed": true}
-				return ev, engine.EventResult{Verdict: engine.VerdictApplied, Reason: "finished", InstanceID: inst.ID, WorkItemID: wi.ID,
-					WorkItem: &w, Instance: &moved, InstanceRevision: inst.Revision,
-					Activities: []engine.Activity{
-						{Kind: engine.ActivityOutcome, FromState: "sign", ToState: "sign", Message: "envelope completed", CreatedAt: now},
-						{Kind: engine.ActivityTransition, FromState: "sign", ToState: "done", TransitionKey: "finished", CreatedAt: now},
-					},
-					Effects: engine.Effects{Jobs: jobs}}
-			}
+			completed := completion
 			// write is the store's write; on PostgreSQL, its one statement without the
 			// statement-by-statement fallback, so that a statement that fails fails the test.
 			write := func(ev engine.StoredEvent, r engine.EventResult) (bool, error) {

@@ -175,19 +175,21 @@ func (q sqlQuerier) queryRow(ctx context.Context, query string, args ...any) int
 	return q.db.QueryRowContext(ctx, query, args...)
 }
 
-// writeStatement runs write, a one-statement write, on the side pool on its own (autocommit;
-// through pgx itself on PostgreSQL), or, when withJobs, in a transaction on it with River's
-// insert of the jobs write returns. A write on its own must return none.
-func (s *Store) writeStatement(ctx context.Context, on side, withJobs bool, write func(q querier) ([]engine.Job, error)) error {
+// writeStatement writes st, a one-statement write, on the side pool: on its own (autocommit;
+// through pgx itself on PostgreSQL, in the pipeline on the writes pool), or, when withJobs, in
+// a transaction on it with River's insert of the jobs its read returns. A write on its own
+// must return none.
+func (s *Store) writeStatement(ctx context.Context, on side, withJobs bool, st oneStatement) error {
 	if !withJobs {
-		jobs, err := write(on.statements())
-		if err == nil && len(jobs) > 0 {
-			err = errors.New("jobs to enqueue outside a transaction")
+		if on.piped && on.pool != nil {
+			if sent, err := s.pipe(ctx, on.pool, st); sent {
+				return err
+			}
 		}
-		return err
+		return alone(runOn(ctx, on.statements(), st))
 	}
 	return s.inTxOn(ctx, on.db, func(tx txn) error {
-		jobs, err := write(sqlQuerier{tx.sql})
+		jobs, err := runOn(ctx, sqlQuerier{tx.sql}, st)
 		if err != nil {
 			return err
 		}
@@ -220,12 +222,10 @@ func (s *Store) writeTransition(ctx context.Context, in *inbound) error {
 	if err != nil {
 		return err
 	}
-	err = s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
-		if err := s.transitionOn(ctx, q, in, dueAt); err != nil || !in.created {
-			return nil, err
-		}
-		return jobs, nil
-	})
+	st, err := s.transitionStatement(in, dueAt, jobs)
+	if err == nil {
+		err = s.writeStatement(ctx, s.writes(), len(jobs) > 0, st)
+	}
 	if err != nil {
 		in.created, in.err = false, nil
 		return fmt.Errorf("%w: %w", errNotWritten, err)
@@ -305,27 +305,38 @@ func (s *Store) resultArgs(r engine.EventResult, eid uuid.UUID, documentDue *tim
 	return update, updateArgs, append(append(args, acts.args()...), documentDue), nil
 }
 
-func (s *Store) transitionOn(ctx context.Context, q querier, in *inbound, documentDue *time.Time) error {
+// transitionStatement is transitionSQL for in, whose read sets in.created and in.err and
+// returns jobs when it wrote the event.
+func (s *Store) transitionStatement(in *inbound, documentDue *time.Time, jobs []engine.Job) (oneStatement, error) {
 	var ev eventRows
 	if err := ev.add(in); err != nil {
-		return err
+		return oneStatement{}, err
 	}
 	update, updateArgs, args, err := s.resultArgs(*in.result, in.id, documentDue)
 	if err != nil {
-		return err
+		return oneStatement{}, err
 	}
 	// The instance's UPDATE, built by ent's builder, takes $1…$k; the rest follow it.
-	query := transitionStatement.with(update, len(updateArgs))
-	ids, err := taggedIDs(q.query(ctx, query, append(append(updateArgs, ev.row(0)...), args...)...))
-	if err != nil {
-		return err
-	}
-	fresh, inserted := ids["d"][in.id], ids["e"][in.id]
-	in.created = inserted
-	if fresh && !inserted {
-		in.err = fmt.Errorf("%w: the work item or instance changed concurrently; read them again", engine.ErrConflict)
-	}
-	return nil
+	return oneStatement{
+		query: transitionStatement.with(update, len(updateArgs)),
+		args:  append(append(updateArgs, ev.row(0)...), args...),
+		read: func(r rows) ([]engine.Job, error) {
+			in.created, in.err = false, nil
+			ids, err := taggedIDs(r, nil)
+			if err != nil {
+				return nil, err
+			}
+			fresh, inserted := ids["d"][in.id], ids["e"][in.id]
+			in.created = inserted
+			if fresh && !inserted {
+				in.err = fmt.Errorf("%w: the work item or instance changed concurrently; read them again", engine.ErrConflict)
+			}
+			if !inserted {
+				return nil, nil
+			}
+			return jobs, nil
+		},
+	}, nil
 }
 
 // instanceRowSQL is an UpdateInstance (a take, a form saved, a cancellation…) or a
@@ -444,26 +455,27 @@ func (s *Store) writeInstanceRow(ctx context.Context, inner string, args []any, 
 			return engine.Instance{}, err
 		}
 	}
-	var rows activityRows
+	var actRows activityRows
 	for _, a := range acts {
-		if err := rows.add(uuid.Nil, iid, a); err != nil {
+		if err := actRows.add(uuid.Nil, iid, a); err != nil {
 			return engine.Instance{}, err
 		}
 	}
-	args = append(append(args, int64(len(acts))), rows.args()[1:]...) // the activities' event ids are not needed
+	args = append(append(args, int64(len(acts))), actRows.args()[1:]...) // the activities' event ids are not needed
 	args = append(args, items...)
 	var row ent.Instance
 	var form []byte
 	scan := inOrder(instanceColumns(&row, &form), instance.Columns)
-	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
-		if err := q.queryRow(ctx, query, args...).Scan(scan...); err != nil {
-			if noRow(err) {
+	err := s.writeStatement(ctx, s.writes(), len(jobs) > 0, oneStatement{query: query, args: args,
+		read: func(r rows) ([]engine.Job, error) {
+			if !r.Next() {
+				if err := r.Err(); err != nil {
+					return nil, err
+				}
 				return nil, fmt.Errorf("%w: the instance changed concurrently; read it again", engine.ErrConflict)
 			}
-			return nil, err
-		}
-		return jobs, nil
-	})
+			return jobs, r.Scan(scan...)
+		}})
 	if err != nil {
 		return engine.Instance{}, err
 	}
@@ -543,21 +555,29 @@ func (s *Store) finishTransition(ctx context.Context, eid uuid.UUID, r engine.Ev
 	if err != nil {
 		return err
 	}
+	update, updateArgs, rest, err := s.resultArgs(r, eid, dueAt)
+	if err != nil {
+		return fmt.Errorf("%w: %w", errNotWritten, err)
+	}
 	var conflict error
-	err = s.writeStatement(ctx, s.writes(), len(jobs) > 0, func(q querier) ([]engine.Job, error) {
-		applied, pending, err := s.finishOn(ctx, q, eid, r, dueAt)
-		switch {
-		case err != nil:
-			return nil, err
-		case !pending:
-			conflict = fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
-		case !applied:
-			conflict = fmt.Errorf("%w: the work item or instance changed concurrently; read them again", engine.ErrConflict)
-		default:
-			return jobs, nil
-		}
-		return nil, conflict // nothing was written: the transaction, if any, rolls back nothing
-	})
+	err = s.writeStatement(ctx, s.writes(), len(jobs) > 0, oneStatement{
+		query: finishStatement.with(update, len(updateArgs)),
+		args:  append(append(updateArgs, [16]byte(eid), string(r.Verdict), r.Reason, r.InstanceID, r.WorkItemID, dbTime(now())), rest...),
+		read: func(rs rows) ([]engine.Job, error) {
+			conflict = nil
+			ids, err := taggedIDs(rs, nil)
+			switch {
+			case err != nil:
+				return nil, err
+			case !ids["d"][eid]:
+				conflict = fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
+			case !ids["e"][eid]:
+				conflict = fmt.Errorf("%w: the work item or instance changed concurrently; read them again", engine.ErrConflict)
+			default:
+				return jobs, nil
+			}
+			return nil, conflict // nothing was written: the transaction, if any, rolls back nothing
+		}})
 	if conflict != nil {
 		return conflict
 	}
@@ -566,19 +586,4 @@ func (s *Store) finishTransition(ctx context.Context, eid uuid.UUID, r engine.Ev
 	}
 	s.documentCommitted(r, dueAt)
 	return nil
-}
-
-// finishOn runs finishStatement on q: pending says the event was still PENDING, applied that
-// the result was written.
-func (s *Store) finishOn(ctx context.Context, q querier, eid uuid.UUID, r engine.EventResult, documentDue *time.Time) (applied, pending bool, err error) {
-	update, updateArgs, rest, err := s.resultArgs(r, eid, documentDue)
-	if err != nil {
-		return false, false, err
-	}
-	args := append([]any{[16]byte(eid), string(r.Verdict), r.Reason, r.InstanceID, r.WorkItemID, dbTime(now())}, rest...)
-	ids, err := taggedIDs(q.query(ctx, finishStatement.with(update, len(updateArgs)), append(updateArgs, args...)...))
-	if err != nil {
-		return false, false, err
-	}
-	return ids["e"][eid], ids["d"][eid], nil
 }

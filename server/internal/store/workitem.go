@@ -326,30 +326,30 @@ func (s *Store) coupleAlone(ctx context.Context, wid uuid.UUID, externalID strin
 	)
 	dest := append(inOrder(workItemColumns(&row), workitem.Columns), &inst.status, &inst.revision, &inst.reason)
 	dest = append(dest, inOrder(webhookEventColumns(&ev), webhookevent.Columns)...)
-	rows, err := s.writes().statements().query(ctx, coupleStatement, [16]byte(wid), externalID, at, acts.id[0], acts.kind[0],
-		acts.actorID[0], acts.fromState[0], acts.toState[0], acts.transitionKey[0], acts.assigneeUser[0], acts.assigneeGroup[0],
-		acts.details[0], acts.message[0], acts.createdAt[0])
-	if err != nil {
-		return engine.Coupled{}, false, err
-	}
-	defer rows.Close()
 	written := false
 	var jobs []engine.Job
-	for rows.Next() {
-		ev = ent.WebhookEvent{}
-		if err := rows.Scan(dest...); err != nil {
-			return engine.Coupled{}, false, err
+	read := func(r rows) ([]engine.Job, error) {
+		written, jobs = false, nil
+		for r.Next() {
+			ev = ent.WebhookEvent{}
+			if err := r.Scan(dest...); err != nil {
+				return nil, err
+			}
+			written = true
+			if ev.ID != uuid.Nil {
+				// The event as the coupling locked it and left it: processing need not read it.
+				stored := eventFromRow(&ev)
+				jobs = append(jobs, engine.ProcessEventJob{EventID: stored.ID, Event: &stored})
+			}
 		}
-		written = true
-		if ev.ID != uuid.Nil {
-			// The event as the coupling locked it and left it: processing need not read it.
-			stored := eventFromRow(&ev)
-			jobs = append(jobs, engine.ProcessEventJob{EventID: stored.ID, Event: &stored})
-		}
+		return nil, nil
 	}
-	// Closed, the statement has committed (its end is read): only then may the queue see them.
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	err := s.writeStatement(ctx, s.writes(), false, oneStatement{query: coupleStatement, read: read,
+		args: []any{[16]byte(wid), externalID, at, acts.id[0], acts.kind[0], acts.actorID[0], acts.fromState[0],
+			acts.toState[0], acts.transitionKey[0], acts.assigneeUser[0], acts.assigneeGroup[0], acts.details[0],
+			acts.message[0], acts.createdAt[0]}})
+	// Written, the statement has committed (its end is read): only then may the queue see them.
+	if err != nil {
 		return engine.Coupled{}, false, err
 	}
 	if !written {
