@@ -30,6 +30,8 @@
 //	GET  /onespan/account                    apiKey (UpdateOneSpanSettings: base_url = the onespan URL)
 //	GET  /onespan/packages                   packages created so far: packageId, status, name
 //	POST /onespan/packages/{id}/{action}     sign | complete | decline | optout | expire | archive | trash | delete
+//	GET  /onespan/packages/{id}/downloads    how often its documents were downloaded; ?wait=30s[&atLeast=1]:
+//	                                         answered once they were at least atLeast times (or when wait passed)
 //	GET  /onespan/deliveries                 every callback posted: packageId, event, statusCode, …
 //	GET  /onespan/held                       callbacks that failed (OneSpan never retries; later ones still go)
 //	POST /onespan/redeliver                  resend them now, in order, each once: deliveries made, still held

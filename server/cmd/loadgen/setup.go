@@ -62,10 +62,6 @@ type bench struct {
 
 	mu    sync.Mutex
 	pools map[string][]item // ingest pools by system, kept across a sweep
-
-	// oneSpanTypical is a moving average of how long a OneSpan completion has taken to show
-	// (nanoseconds): a wait polls first a little before it (oneSpanComplete).
-	oneSpanTypical atomic.Int64
 }
 
 // item is an instance prepared for a scenario.

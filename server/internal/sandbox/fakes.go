@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -11,7 +12,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/flowhook/flowhook/server/internal/provider/connector/connectorfake"
 	"github.com/flowhook/flowhook/server/internal/provider/connector/standardwebhooks"
@@ -134,6 +137,7 @@ func (f *Fakes) Control() http.Handler {
 		_ = f.Tickets.SetSecrets(body.Secret) // parsed above: it cannot fail
 		writeJSON(w, http.StatusOK, map[string]string{"signingSecret": body.Secret})
 	})
+	mux.HandleFunc("GET /onespan/packages/{id}/downloads", f.oneSpanDownloads)
 	for _, s := range f.systems() {
 		s.register(mux)
 	}
@@ -141,6 +145,44 @@ func (f *Fakes) Control() http.Handler {
 		writeError(w, http.StatusNotFound, "no such control endpoint; see `go doc ./server/cmd/fakeproviders`")
 	})
 	return mux
+}
+
+// maxDownloadsWait bounds GET /onespan/packages/{id}/downloads?wait=.
+const maxDownloadsWait = time.Minute
+
+// oneSpanDownloads is GET /onespan/packages/{id}/downloads[?wait=30s&atLeast=1]: how many
+// times the package's documents have been downloaded — flowhook does once a completion has
+// moved its instance and marked the signed documents due. With wait (at most a minute) it
+// answers once they have been at least atLeast times (default 1), or when wait has passed,
+// with the count either way.
+func (f *Fakes) oneSpanDownloads(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	q := r.URL.Query()
+	wait, atLeast := time.Duration(0), 1
+	if v := q.Get("wait"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > maxDownloadsWait {
+			writeError(w, http.StatusBadRequest, "wait: a duration from 0s to 1m, such as 30s")
+			return
+		}
+		wait = d
+	}
+	if v := q.Get("atLeast"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "atLeast: a count, 0 or more")
+			return
+		}
+		atLeast = n
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), wait)
+	defer cancel()
+	n, ok := f.OneSpan.Downloads(ctx, id, atLeast)
+	if !ok {
+		writeError(w, http.StatusNotFound, "no package "+id)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"packageId": id, "downloads": n})
 }
 
 // system is one fake as the control API and the sandbox's work items see it: its items, the

@@ -209,6 +209,68 @@ func control(t *testing.T, base, method, path, body string) (int, map[string]any
 	return res.StatusCode, out
 }
 
+// TestControlDownloads: GET /onespan/packages/{id}/downloads counts the downloads of a
+// package's documents; with wait it answers once there are atLeast of them (a waiter is woken by
+// the download), or when wait has passed, with the count either way; bad parameters and
+// unknown packages get clear errors.
+func TestControlDownloads(t *testing.T) {
+	t.Parallel()
+	b := newControlBundle(t)
+	pkg := b.pkg(t)
+	path := "/onespan/packages/" + pkg + "/downloads"
+
+	code, got := b.call(t, "GET", path, "")
+	require.Equal(t, http.StatusOK, code)
+	require.Equal(t, map[string]any{"packageId": pkg, "downloads": float64(0)}, got)
+
+	type answer struct {
+		got map[string]any
+		err error
+	}
+	waited := make(chan answer, 1)
+	go func() { // require must not run outside the test's goroutine
+		var a answer
+		res, err := http.Get(b.control + path + "?wait=30s")
+		if a.err = err; err == nil {
+			a.err = json.NewDecoder(res.Body).Decode(&a.got)
+			res.Body.Close()
+		}
+		waited <- a
+	}()
+	code, _ = b.call(t, "POST", "/onespan/packages/"+pkg+"/complete", "")
+	require.Equal(t, http.StatusOK, code)
+	zip, err := b.oneSpan.Download(t.Context(), pkg)
+	require.NoError(t, err)
+	require.NotEmpty(t, zip)
+	a := <-waited
+	require.NoError(t, a.err)
+	require.Equal(t, map[string]any{"packageId": pkg, "downloads": float64(1)}, a.got, "the waiter sees the download")
+
+	// Not reached within wait: the count as it is.
+	began := time.Now()
+	code, got = b.call(t, "GET", path+"?wait=50ms&atLeast=2", "")
+	require.Equal(t, http.StatusOK, code)
+	require.EqualValues(t, 1, got["downloads"])
+	require.GreaterOrEqual(t, time.Since(began), 50*time.Millisecond, "it waited")
+
+	for _, tc := range []struct {
+		path string
+		code int
+		msg  string
+	}{
+		{path + "?wait=2m", http.StatusBadRequest, "wait: a duration from 0s to 1m"},
+		{path + "?wait=soon", http.StatusBadRequest, "wait: a duration"},
+		{path + "?wait=-1s", http.StatusBadRequest, "wait: a duration"},
+		{path + "?atLeast=-1", http.StatusBadRequest, "atLeast: a count"},
+		{path + "?atLeast=many", http.StatusBadRequest, "atLeast: a count"},
+		{"/onespan/packages/nope/downloads?wait=1s", http.StatusNotFound, "no package nope"},
+	} {
+		code, got := b.call(t, "GET", tc.path, "")
+		require.Equal(t, tc.code, code, tc.path)
+		require.Contains(t, got["error"], tc.msg, tc.path)
+	}
+}
+
 // TestReadReason: the optional body of an action, malformed and oversized.
 func TestReadReason(t *testing.T) {
 	t.Parallel()

@@ -12,8 +12,9 @@ import (
 
 // A pipeline of one-statement writes (PostgreSQL).
 //
-// A transition, a start, a take or a coupling is one statement on the writes pool
-// (transitionwrite.go), on its own in autocommit: a round trip and a commit each. Concurrent
+// A transition, a finished event, a start, an instance's update or a coupling is one statement
+// on the writes pool (transitionwrite.go), on its own in autocommit: a round trip and a commit
+// each. Concurrent
 // ones are sent together instead, in a lane (lane.go): the leader sends every statement that
 // queued while the batch before it was written in one pgx batch, which PostgreSQL runs in one
 // implicit transaction (the batch's one Sync), so the batch is one round trip and one commit
@@ -56,7 +57,9 @@ func (s *Store) pipe(ctx context.Context, pool *pgxpool.Pool, st oneStatement) (
 }
 
 // sendBatch sends batch's statements in one pgx batch and reads each one's rows with its read;
-// each is sent when the batch committed. A batch of one is sent as a statement.
+// each is sent when the batch committed. A batch of one is sent as a statement. The batch runs
+// under none of its callers' contexts (30 s bound), as the group commit's does: a client that
+// hangs up must not fail the others' writes.
 func (s *Store) sendBatch(pool *pgxpool.Pool, batch []*piped) {
 	defer func() {
 		if p := recover(); p != nil {

@@ -3,6 +3,7 @@ package onespanfake
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -128,6 +129,10 @@ type pkg struct {
 	docs      []*docState
 	signers   []*signerState // signing order
 	messages  []message
+	// downloads counts the downloads of its documents (the zip, or one document's PDF);
+	// downloaded, when someone waits for one (Downloads), is closed at the next.
+	downloads  int
+	downloaded chan struct{}
 }
 
 type docState struct {
@@ -686,6 +691,7 @@ func (f *Fake) downloadZip(w http.ResponseWriter, r *http.Request) {
 		for _, d := range p.docs {
 			entries = append(entries, entry{name: d.name + ".pdf", data: f.documentBytes(p, d)})
 		}
+		downloadedLocked(p)
 	}
 	f.mu.Unlock()
 	if !ok {
@@ -729,6 +735,44 @@ func (f *Fake) documentBytes(p *pkg, d *docState) []byte {
 	return out
 }
 
+// downloadedLocked counts a download of p's documents and wakes who waits for one; the caller
+// holds f.mu.
+func downloadedLocked(p *pkg) {
+	p.downloads++
+	if p.downloaded != nil {
+		close(p.downloaded)
+		p.downloaded = nil
+	}
+}
+
+// Downloads returns how many times a package's documents have been downloaded (the zip, or a
+// document's PDF: what flowhook does once a completion has moved its instance), waiting until
+// they have been at least atLeast times or ctx ends; ok is false for a package it does not hold.
+func (f *Fake) Downloads(ctx context.Context, id string, atLeast int) (n int, ok bool) {
+	for {
+		f.mu.Lock()
+		p, ok := f.packages[id]
+		if !ok || p.downloads >= atLeast {
+			if ok {
+				n = p.downloads
+			}
+			f.mu.Unlock()
+			return n, ok
+		}
+		if p.downloaded == nil {
+			p.downloaded = make(chan struct{})
+		}
+		next := p.downloaded
+		n = p.downloads
+		f.mu.Unlock()
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return n, true
+		}
+	}
+}
+
 // downloadPDF is GET /api/packages/{id}/documents/{docId}/pdf (providers.md B7).
 func (f *Fake) downloadPDF(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
@@ -738,6 +782,7 @@ func (f *Fake) downloadPDF(w http.ResponseWriter, r *http.Request) {
 		for _, d := range p.docs {
 			if d.id == r.PathValue("docId") {
 				body = f.documentBytes(p, d)
+				downloadedLocked(p)
 			}
 		}
 	}
