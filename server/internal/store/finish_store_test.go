@@ -41,23 +41,12 @@ func TestFinishTransition(t *testing.T) {
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
 			finish := finisher(f.st, d)
-			// completed is an event stored PENDING for inst's package, and its result as decided.
+			// completed is an event stored PENDING for inst's envelope, and its result as decided.
 			completed := func(inst engine.Instance, wi engine.WorkItem, jobs ...engine.Job) (engine.StoredEvent, engine.EventResult) {
 				ev := coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
-				now := time.Now()
-				w := wi
-				w.Status, w.ProviderStatus, w.Outcome, w.UpdatedAt, w.ResolvedAt, w.LastEventAt = engine.WorkItemResolved, "completed",
-					engine.OutcomeFinished, now, &now, &now
-				moved := inst
-				moved.StateKey, moved.Status, moved.System, moved.ExternalID, moved.EndedAt, moved.UpdatedAt = "done",
-					engine.StatusCompleted, engine.System{}, "", &now, now
-				return ev, engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictApplied, Reason: "finished", InstanceID: inst.ID,
-					WorkItemID: wi.ID, WorkItem: &w, Instance: &moved, InstanceRevision: inst.Revision,
-					Activities: []engine.Activity{
-						{Kind: engine.ActivityOutcome, FromState: "sign", ToState: "sign", Message: "envelope completed", CreatedAt: now},
-						{Kind: engine.ActivityTransition, FromState: "sign", ToState: "done", TransitionKey: "finished", CreatedAt: now},
-					},
-					Effects: engine.Effects{Jobs: jobs}}
+				_, r := completion(inst, wi, ev.Event.DedupeKey, jobs...)
+				r.EventID = ev.ID
+				return ev, r
 			}
 			unchanged := func(inst engine.Instance, wi engine.WorkItem, ev engine.StoredEvent) {
 				t.Helper()

@@ -32,7 +32,7 @@ import (
 // One batch is sent at a time, as the group commit writes one at a time: measured with 8
 // closed-loop workers, one lane against two and four, DocuSign completions went 1,269 and 1,211
 // → 1,360 a second, starts 2,113 and 2,004 → 2,262, takes 1,874 and 1,809 → 2,034, and
-// PostgreSQL's CPU a request fell by a sixth to a quarter: batches are bigger for the same round
+// PostgreSQL's CPU a request fell by an eighth to a quarter: batches are bigger for the same round
 // trips, and no two batches wait for each other's row locks. Against no pipeline (each
 // statement on its own, in parallel on the pool), in two alternating pairs: completions
 // +6–9%, starts +15–18%, takes +18–20%, connector transitions +12–22%, with a fifth to a third
