@@ -20,7 +20,9 @@ import (
 func queueWhileHeld(t *testing.T, st *store.Store, writes ...func()) (batches, statements int64) {
 	t.Helper()
 	b0, s0 := store.PipelineSent(st)
-	queued, release := store.HoldPipeline(st)
+	queued, hold := store.HoldPipeline(st)
+	release := sync.OnceFunc(hold)
+	defer release() // a failed wait must not leave the writes held
 	var wg sync.WaitGroup
 	for _, w := range writes {
 		wg.Go(w)
