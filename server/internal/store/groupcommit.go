@@ -91,9 +91,10 @@ var errBatch = errors.New("group commit: write each notification on its own")
 func (s *Store) writeInbound(ctx context.Context, ev engine.StoredEvent, r *engine.EventResult) (uuid.UUID, bool, error) {
 	in := &inbound{ctx: ctx, id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: r}
 	if r != nil && moves(*r) {
-		// A transition: queued behind others in a lane it is slower than written on its own,
-		// beside the others (measured: under overload the lanes held transitions to a third).
-		// On PostgreSQL it is one statement when its only effects are jobs.
+		// A transition is not in the group commit's batches: queued behind ingest there, it
+		// was slower (measured: under overload the lanes held transitions to a third). On
+		// PostgreSQL it is one statement when its only effects are jobs, sent in the pipeline
+		// with the other one-statement writes (pipeline.go).
 		if s.db.Dialect == Postgres && transitional(in) && s.writeTransition(ctx, in) == nil {
 			return in.id, in.created, in.err // one statement (writeTransition)
 		}
