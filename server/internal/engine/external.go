@@ -78,6 +78,10 @@ type WorkStore interface {
 	// WorkItemWithInstance is WorkItemByExternal and the work item's instance, read together
 	// (the store joins them: one round trip): deciding an outcome needs both.
 	WorkItemWithInstance(ctx context.Context, s System, externalID string) (WorkItem, Instance, error)
+	// WorkItemForCallback is WorkItemWithInstance of ev's system and id and, in the same
+	// round trip, EarlierPending(ev): what deciding a callback that is read back needs before
+	// it asks the system (one read instead of two, before every OneSpan outcome).
+	WorkItemForCallback(ctx context.Context, ev StoredEvent) (WorkItem, Instance, bool, error)
 	// CoupleWorkItem sets the provider's id on a CREATING work item (WAITING), records the
 	// activity, and enqueues the processing of the events that arrived for that id before the
 	// coupling: PENDING ones, and ORPHANED ones, made PENDING again (with a step in their
@@ -365,7 +369,7 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save
 		return "", err
 	}
 	defer unlock()
-	wi, inst, err := x.find(ctx, ev.Event)
+	wi, inst, earlier, err := x.find(ctx, ev)
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
@@ -373,7 +377,7 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save
 	ctx, span := x.startSpan(ctx, ev, wi, found, path)
 	defer span.End()
 
-	res, err := x.decide(ctx, ev, wi, inst, found)
+	res, err := x.decide(ctx, ev, wi, inst, earlier, found)
 	if err == nil {
 		err = save(ctx, res)
 	}
@@ -501,21 +505,31 @@ func safeError(err error) string {
 // event an outcome (which needs the instance), its instance with it in one read; a progress
 // event's instance is not read (nil). An outcome that only the state's overrides make one
 // reads its instance in decide.
-func (x *External) find(ctx context.Context, ev InboundEvent) (WorkItem, *Instance, error) {
+func (x *External) find(ctx context.Context, stored StoredEvent) (WorkItem, *Instance, *bool, error) {
+	ev := stored.Event
 	if _, terminal, err := x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason); err == nil && terminal {
+		if !x.signsBody(ev.System) {
+			// A callback that is read back: whether an earlier one waits comes with the read.
+			wi, inst, earlier, err := x.work.WorkItemForCallback(ctx, stored)
+			if err != nil {
+				return WorkItem{}, nil, nil, err
+			}
+			return wi, &inst, &earlier, nil
+		}
 		wi, inst, err := x.work.WorkItemWithInstance(ctx, ev.System, ev.ExternalID)
 		if err != nil {
-			return WorkItem{}, nil, err
+			return WorkItem{}, nil, nil, err
 		}
-		return wi, &inst, nil
+		return wi, &inst, nil, nil
 	}
 	wi, err := x.work.WorkItemByExternal(ctx, ev.System, ev.ExternalID)
-	return wi, nil, err
+	return wi, nil, nil, err
 }
 
 // decide says what an event does, reading but not writing. ErrRetryLater: its work item is not
-// coupled yet and the orphan window is still open.
-func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read *Instance, found bool) (EventResult, error) {
+// coupled yet and the orphan window is still open. read and earlier are what find read with
+// the work item (nil: not read, decide reads them when it needs them).
+func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read *Instance, earlier *bool, found bool) (EventResult, error) {
 	res := EventResult{EventID: ev.ID}
 	finish := func(v Verdict, reason string) (EventResult, error) {
 		res.Verdict, res.Reason = v, reason
@@ -602,11 +616,14 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 	if sys := ev.Event.System; !x.signsBody(sys) {
 		// Processed by jobs, callbacks of one item could be applied out of their order; the
 		// read-back cannot always tell (an archive hides a decline), so the earlier goes first.
-		earlier, err := x.work.EarlierPending(ctx, ev)
-		if err != nil {
-			return res, err
+		if earlier == nil {
+			e, err := x.work.EarlierPending(ctx, ev)
+			if err != nil {
+				return res, err
+			}
+			earlier = &e
 		}
-		if earlier {
+		if *earlier {
 			eventlog.Note(ctx, eventlog.StepBuffered, "an earlier callback of %s %s is still being processed: this one waits for it", sys, ev.Event.ExternalID)
 			return res, fmt.Errorf("%w: an earlier event of %s %s is pending", ErrRetryLater, sys, ev.Event.ExternalID)
 		}

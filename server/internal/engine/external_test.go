@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +23,8 @@ type routeStore struct {
 	gate func()
 	// gets counts GetEvent's calls.
 	gets int
+	// earlier is what EarlierPending answers: an earlier callback of the item waits.
+	earlier bool
 }
 
 func (s *routeStore) WorkItemByExternal(_ context.Context, sys engine.System, externalID string) (engine.WorkItem, error) {
@@ -37,6 +40,10 @@ func (s *routeStore) WorkItemByExternal(_ context.Context, sys engine.System, ex
 
 func (s *routeStore) WorkItemWithInstance(ctx context.Context, sys engine.System, externalID string) (engine.WorkItem, engine.Instance, error) {
 	return withInstance(ctx, s, sys, externalID)
+}
+
+func (s *routeStore) WorkItemForCallback(ctx context.Context, ev engine.StoredEvent) (engine.WorkItem, engine.Instance, bool, error) {
+	return forCallback(ctx, s, ev)
 }
 
 func (s *routeStore) byKeyLocked(ev engine.StoredEvent) (engine.StoredEvent, bool) {
@@ -101,7 +108,9 @@ func (s *routeStore) eventReads() int {
 }
 
 func (s *routeStore) EarlierPending(context.Context, engine.StoredEvent) (bool, error) {
-	return false, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.earlier, nil
 }
 
 func (s *routeStore) FinishEvent(_ context.Context, r engine.EventResult) error {
@@ -583,6 +592,73 @@ func TestCommittedEventIsProcessedAsStored(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, engine.VerdictApplied, v, "a second run finds it applied and changes nothing")
 	require.Equal(t, 1, b.inbox.event(t, "k-done").Attempts)
+}
+
+// TestReadBackWaitsForEarlierCallback: a callback that is not signed (OneSpan's) is read back
+// from its system before it moves anything, unless an earlier callback of the same item still
+// waits, known from the read that found the work item: then it stays PENDING and the system is
+// not asked. Once the earlier one is decided, the read-back confirms it and it is applied.
+func TestReadBackWaitsForEarlierCallback(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	oneSpan := engine.System{Provider: engine.Provider("ONESPAN")}
+	d := flowDraft()
+	for i := range d.States {
+		if d.States[i].Key == "sign" {
+			d.States[i].External.Provider = oneSpan.Provider
+		}
+	}
+	b := setupRoute(t, &d)
+	require.Equal(t, oneSpan, b.workItem.System)
+	client := &readBackClient{status: engine.ExternalStatus{Status: "COMPLETED", Outcome: engine.OutcomeFinished}}
+	x := engine.NewExternal(b.inbox, b.store, b.runner, readBackProviders{routeProviders{&memProviders{}}, client}, engine.SystemClock{}, routeWindow)
+
+	ev, created, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: oneSpan, Type: "envelope-completed",
+		ExternalID: "env-1", DedupeKey: "cb-1", OccurredAt: time.Now()}, Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, engine.VerdictPending, ev.Verdict, "stored to be read back, not decided as it arrives")
+
+	b.inbox.mu.Lock()
+	b.inbox.earlier = true
+	b.inbox.mu.Unlock()
+	_, err = x.ProcessCommitted(ctx, ev.ID, &ev)
+	require.ErrorIs(t, err, engine.ErrRetryLater)
+	require.Equal(t, engine.VerdictPending, b.inbox.event(t, "cb-1").Verdict, "left PENDING")
+	require.Zero(t, client.calls.Load(), "the system is not asked while an earlier callback waits")
+	require.Equal(t, engine.StatusWaitingExternal, b.stored(t, b.instance.ID).Status)
+
+	b.inbox.mu.Lock()
+	b.inbox.earlier = false
+	b.inbox.mu.Unlock()
+	v, err := x.ProcessCommitted(ctx, ev.ID, &ev)
+	require.NoError(t, err)
+	require.Equal(t, engine.VerdictApplied, v)
+	require.Equal(t, engine.VerdictApplied, b.inbox.event(t, "cb-1").Verdict)
+	require.Equal(t, int32(1), client.calls.Load(), "read back once")
+	require.Equal(t, engine.StatusCompleted, b.stored(t, b.instance.ID).Status)
+}
+
+// readBackProviders are routeProviders whose client reads statuses back.
+type readBackProviders struct {
+	routeProviders
+	client engine.ProviderClient
+}
+
+func (p readBackProviders) Client(context.Context, engine.System) (engine.ProviderClient, error) {
+	return p.client, nil
+}
+
+// readBackClient answers Status with status and counts the calls.
+type readBackClient struct {
+	engine.ProviderClient
+	status engine.ExternalStatus
+	calls  atomic.Int32
+}
+
+func (c *readBackClient) Status(context.Context, string) (engine.ExternalStatus, error) {
+	c.calls.Add(1)
+	return c.status, nil
 }
 
 // TestFinishedFetchesOnlyKeptDocuments: finishing a DocuSign envelope enqueues the download of

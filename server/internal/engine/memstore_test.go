@@ -645,6 +645,21 @@ func (s *memStore) reads() int {
 	return s.instanceReads
 }
 
+// forCallback is WorkItemForCallback of the fakes: withInstance, then EarlierPending (the
+// store reads them in one query).
+func forCallback(ctx context.Context, s interface {
+	WorkItemByExternal(context.Context, engine.System, string) (engine.WorkItem, error)
+	GetInstance(context.Context, string) (engine.Instance, error)
+	EarlierPending(context.Context, engine.StoredEvent) (bool, error)
+}, ev engine.StoredEvent) (engine.WorkItem, engine.Instance, bool, error) {
+	wi, in, err := withInstance(ctx, s, ev.Event.System, ev.Event.ExternalID)
+	if err != nil {
+		return wi, in, false, err
+	}
+	earlier, err := s.EarlierPending(ctx, ev)
+	return wi, in, earlier, err
+}
+
 // withInstance is WorkItemWithInstance of the fakes: the work item, then its instance (the
 // store joins them).
 func withInstance(ctx context.Context, s interface {

@@ -44,6 +44,10 @@ func (s *inboxStore) WorkItemWithInstance(ctx context.Context, sys engine.System
 	return withInstance(ctx, s, sys, externalID)
 }
 
+func (s *inboxStore) WorkItemForCallback(ctx context.Context, ev engine.StoredEvent) (engine.WorkItem, engine.Instance, bool, error) {
+	return forCallback(ctx, s, ev)
+}
+
 func (s *inboxStore) byExternalLocked(sys engine.System, externalID string) (engine.WorkItem, error) {
 	for _, wi := range s.items {
 		if wi.System == sys && wi.ExternalID == externalID {

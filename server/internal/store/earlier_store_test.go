@@ -71,3 +71,68 @@ func TestEarlierPending(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkItemForCallback: the one query gives what WorkItemWithInstance and EarlierPending give
+// apart, in each of EarlierPending's cases that concern a coupled work item, and ErrNotFound for
+// an id nobody coupled.
+func TestWorkItemForCallback(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			_, wi := f.waiting(t, "", "")
+			_, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-callback", coupleAct("env-callback"))
+			require.NoError(t, err)
+			wantWI, wantInst, err := f.st.WorkItemWithInstance(ctx, coupleDocuSign, "env-callback")
+			require.NoError(t, err)
+
+			t0 := time.Now().UTC().Truncate(time.Millisecond)
+			pending := func(at time.Time) engine.StoredEvent {
+				t.Helper()
+				ev, created, err := f.st.InsertEvent(ctx, engine.StoredEvent{
+					Event: engine.InboundEvent{System: coupleDocuSign, Type: "envelope-completed", ExternalID: "env-callback", DedupeKey: uuid.NewString(), OccurredAt: at},
+					Body:  []byte(`{}`), ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
+				require.NoError(t, err)
+				require.True(t, created)
+				return ev
+			}
+			// read checks the joined read against the two reads and returns its answer.
+			read := func(ev engine.StoredEvent) bool {
+				t.Helper()
+				gotWI, gotInst, earlier, err := f.st.WorkItemForCallback(ctx, ev)
+				require.NoError(t, err)
+				require.Equal(t, wantWI, gotWI)
+				require.Equal(t, wantInst, gotInst)
+				alone, err := f.st.EarlierPending(ctx, ev)
+				require.NoError(t, err)
+				require.Equal(t, alone, earlier, "the same answer as EarlierPending")
+				return earlier
+			}
+
+			first, second := pending(t0), pending(t0.Add(time.Second))
+			require.True(t, read(second), "the first is still PENDING")
+			require.False(t, read(first), "nothing was sent before the first")
+
+			third := pending(t0.Add(time.Second)) // sent in the same millisecond as second
+			lo, hi := second, third
+			if a, b := uuid.MustParse(lo.ID), uuid.MustParse(hi.ID); bytes.Compare(b[:], a[:]) < 0 {
+				lo, hi = hi, lo
+			}
+			require.True(t, read(hi), "of two sent at once, the one received first goes first")
+			require.NoError(t, f.st.FinishEvent(ctx, engine.EventResult{EventID: first.ID, Verdict: engine.VerdictIgnored, Reason: "unconfirmed"}))
+			require.False(t, read(lo), "a decided event holds nothing back")
+
+			noTime := hi
+			noTime.Event.OccurredAt = time.Time{}
+			require.False(t, read(noTime), "without a provider time nothing is earlier")
+
+			for _, at := range []time.Time{t0, {}} {
+				nobody := engine.StoredEvent{ID: hi.ID, Event: engine.InboundEvent{System: coupleDocuSign, ExternalID: "env-nobody", OccurredAt: at}}
+				_, _, _, err = f.st.WorkItemForCallback(ctx, nobody)
+				require.ErrorIs(t, err, engine.ErrNotFound)
+			}
+		})
+	}
+}
