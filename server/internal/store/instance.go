@@ -302,13 +302,15 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 	// range: the bounds let the planner walk the primary key instead of filtering on it. (They
 	// are left out of the count's estimate: the planner would take the two ranges for
 	// independent and halve it again.)
-	var ids []predicate.Instance
+	var ids, created, pageCreated []predicate.Instance
 	if !f.CreatedAfter.IsZero() {
-		where = append(where, instance.CreatedAtGTE(dbTime(f.CreatedAfter)))
+		created = append(created, instance.CreatedAtGTE(dbTime(f.CreatedAfter)))
+		pageCreated = append(pageCreated, s.createdFilter(">=", f.CreatedAfter))
 		ids = append(ids, instance.IDGTE(idFloor(f.CreatedAfter)))
 	}
 	if !f.CreatedBefore.IsZero() {
-		where = append(where, instance.CreatedAtLT(dbTime(f.CreatedBefore)))
+		created = append(created, instance.CreatedAtLT(dbTime(f.CreatedBefore)))
+		pageCreated = append(pageCreated, s.createdFilter("<", f.CreatedBefore))
 		ids = append(ids, instance.IDLT(idFloor(f.CreatedBefore.Add(time.Millisecond))))
 	}
 	if !f.OverdueBefore.IsZero() {
@@ -319,11 +321,11 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 		where = append(where, instance.StatusEQ(instance.StatusACTIVE), assigneeDeactivated)
 	}
 	// Every page counts: total_size is the server's, never carried in a token.
-	total, err := s.total(ctx, instance.Table, predicates(where), predicates(ids))
+	total, err := s.total(ctx, instance.Table, predicates(append(where, created...)), predicates(ids))
 	if err != nil {
 		return nil, "", engine.Total{}, err
 	}
-	where = append(where, ids...)
+	where = append(append(where, pageCreated...), ids...)
 	q := s.db.Client.Instance.Query().Where(where...)
 	if p.After != "" {
 		before, err := uuid.Parse(p.After)
@@ -345,6 +347,30 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 		return nil, "", engine.Total{}, err
 	}
 	return out, next, total, nil
+}
+
+// createdFilter is created_at op t for a page's query. On PostgreSQL it is written so that
+// the planner cannot take the (created_at, id) index for it: with the id bounds beside it, it
+// took the two ranges for independent, expected a few dozen rows, and chose that index and a
+// sort of every row in the range (1.3 ms for 1,900 rows, growing with the range) over the
+// primary key's walk in the page's order, which stops after a page (0.03 ms). The id bounds
+// select the range; this only drops the rows of its first and last millisecond that fall
+// outside it. The count keeps the plain comparison: it reads the whole range, and that index
+// serves it best.
+func (s *Store) createdFilter(op string, t time.Time) predicate.Instance {
+	at := dbTime(t)
+	if s.db.Dialect != Postgres {
+		if op == ">=" {
+			return instance.CreatedAtGTE(at)
+		}
+		return instance.CreatedAtLT(at)
+	}
+	return func(sel *entsql.Selector) {
+		sel.Where(entsql.P(func(b *entsql.Builder) {
+			b.WriteString("(" + sel.C(instance.FieldCreatedAt) + " + interval '0 seconds') " + op + " ")
+			b.Arg(at)
+		}))
+	}
 }
 
 // attachWorkItems sets each listed instance's current work item (the newest, as GetInstance
