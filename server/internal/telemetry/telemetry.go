@@ -72,6 +72,12 @@ func Setup(ctx context.Context, version string, getenv func(string) string, log 
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
 		t.Exporting = true
+	} else {
+		// Spans that leave nothing behind are not recorded: their attributes, events and links
+		// were built for nobody (5% of the server's CPU under webhooks). Their contexts are
+		// still made, so events keep their trace ids, and a caller that asks for its trace to
+		// be sampled (a sampled traceparent) still has its spans recorded.
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.NeverSample())))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	mp, handler, err := newMetrics(res)

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowhook/flowhook/server/internal/telemetry"
@@ -26,7 +27,7 @@ func TestSetupFromEnvironment(t *testing.T) {
 		exporting bool
 		noop      bool
 	}{
-		{"no endpoint: spans made, not exported", nil, false, false},
+		{"no endpoint: spans made, not recorded or exported", nil, false, false},
 		{"endpoint: OTLP over HTTP", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, true, false},
 		{"traces endpoint", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, true, false},
 		{"exporter none wins", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_EXPORTER": "none"}, false, false},
@@ -46,7 +47,15 @@ func TestSetupFromEnvironment(t *testing.T) {
 				require.IsType(t, &sdktrace.TracerProvider{}, tel.TracerProvider)
 				_, span := tel.TracerProvider.Tracer("t").Start(context.Background(), "s")
 				require.True(t, span.SpanContext().IsValid(), "spans carry trace ids for the logs")
+				require.Equal(t, tc.exporting, span.IsRecording(), "recorded only when they are exported")
 				span.End()
+				// A caller that asks for its trace to be sampled has its spans recorded.
+				parent := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2},
+					TraceFlags: trace.FlagsSampled, Remote: true})
+				_, child := tel.TracerProvider.Tracer("t").Start(trace.ContextWithRemoteSpanContext(context.Background(), parent), "s")
+				require.True(t, child.IsRecording())
+				require.Equal(t, parent.TraceID(), child.SpanContext().TraceID())
+				child.End()
 			}
 			require.NoError(t, tel.Shutdown(context.Background()))
 		})
