@@ -189,16 +189,9 @@ func isJSONObject(b []byte) bool {
 }
 
 // dedupeKey hashes the canonical form of the message: re-encoded with sorted keys and no
-// spaces, numbers as written, the top-level retryCount removed.
+// spaces, numbers as written, the top-level retryCount removed (canonical.go).
 func dedupeKey(body []byte) (string, error) {
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	var top map[string]any
-	if err := d.Decode(&top); err != nil {
-		return "", err
-	}
-	delete(top, "retryCount")
-	canon, err := json.Marshal(top)
+	canon, err := canonicalObject(make([]byte, 0, len(body)), body, "retryCount")
 	if err != nil {
 		return "", err
 	}

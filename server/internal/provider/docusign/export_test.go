@@ -12,3 +12,6 @@ func RetryDelay(h http.Header, now time.Time, attempt int) time.Duration {
 	rc := rest.Client{Now: func() time.Time { return now }, RateLimit: rateLimit}
 	return rc.RetryDelay(h, attempt)
 }
+
+// CanonicalObject is the dedupe key's canonical form of the JSON object b without drop.
+func CanonicalObject(b []byte, drop string) ([]byte, error) { return canonicalObject(nil, b, drop) }
