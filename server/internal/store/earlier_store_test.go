@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
 )
 
 // TestEarlierPending: a PENDING event of the same system and external id that the provider sent
@@ -26,13 +27,7 @@ func TestEarlierPending(t *testing.T) {
 			ctx := context.Background()
 			t0 := time.Now().UTC().Truncate(time.Millisecond)
 			pending := func(sys engine.System, externalID string, at time.Time) engine.StoredEvent {
-				t.Helper()
-				ev, created, err := st.InsertEvent(ctx, engine.StoredEvent{
-					Event: engine.InboundEvent{System: sys, Type: "PACKAGE_COMPLETE", ExternalID: externalID, DedupeKey: uuid.NewString(), OccurredAt: at},
-					Body:  []byte(`{}`), ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
-				require.NoError(t, err)
-				require.True(t, created)
-				return ev
+				return storePending(t, st, sys, externalID, at)
 			}
 			earlier := func(ev engine.StoredEvent) bool {
 				t.Helper()
@@ -90,13 +85,7 @@ func TestWorkItemForCallback(t *testing.T) {
 
 			t0 := time.Now().UTC().Truncate(time.Millisecond)
 			pending := func(at time.Time) engine.StoredEvent {
-				t.Helper()
-				ev, created, err := f.st.InsertEvent(ctx, engine.StoredEvent{
-					Event: engine.InboundEvent{System: coupleDocuSign, Type: "envelope-completed", ExternalID: "env-callback", DedupeKey: uuid.NewString(), OccurredAt: at},
-					Body:  []byte(`{}`), ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
-				require.NoError(t, err)
-				require.True(t, created)
-				return ev
+				return storePending(t, f.st, coupleDocuSign, "env-callback", at)
 			}
 			// read checks the joined read against the two reads and returns its answer.
 			read := func(ev engine.StoredEvent) bool {
@@ -135,4 +124,15 @@ func TestWorkItemForCallback(t *testing.T) {
 			}
 		})
 	}
+}
+
+// storePending stores a new PENDING outcome event of the system's id, sent at at.
+func storePending(t *testing.T, st *store.Store, sys engine.System, externalID string, at time.Time) engine.StoredEvent {
+	t.Helper()
+	ev, created, err := st.InsertEvent(context.Background(), engine.StoredEvent{
+		Event: engine.InboundEvent{System: sys, Type: "PACKAGE_COMPLETE", ExternalID: externalID, DedupeKey: uuid.NewString(), OccurredAt: at},
+		Body:  []byte(`{}`), ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
+	require.NoError(t, err)
+	require.True(t, created)
+	return ev
 }
