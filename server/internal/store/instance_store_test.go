@@ -255,6 +255,41 @@ func TestConcurrentAppendsTakeTurns(t *testing.T) {
 	}
 }
 
+// TestListInstancesCreatedWithinAMillisecond: a creation range's bounds hold to the
+// microsecond. Ids carry their creation's millisecond only, so the id range that walks the
+// primary key takes in the instances of the bounds' own milliseconds, and the page's time
+// comparison must drop those created just before the start or at or after the end.
+func TestListInstancesCreatedWithinAMillisecond(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			ms := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
+			early := f.newInstance(t, ms.Add(200*time.Microsecond), nil)
+			late := f.newInstance(t, ms.Add(700*time.Microsecond), nil)
+			bound := ms.Add(500 * time.Microsecond) // between them, in the same millisecond
+			require.Equal(t, early.ID[:13], late.ID[:13], "the two ids carry the same millisecond")
+			for _, tc := range []struct {
+				name   string
+				filter engine.InstanceFilter
+				want   []engine.Instance
+			}{
+				{"created after", engine.InstanceFilter{CreatedAfter: bound}, []engine.Instance{late}},
+				{"created before", engine.InstanceFilter{CreatedBefore: bound}, []engine.Instance{early}},
+				{"from the first, before the second", engine.InstanceFilter{CreatedAfter: early.CreatedAt, CreatedBefore: late.CreatedAt}, []engine.Instance{early}},
+				{"an empty range inside the millisecond", engine.InstanceFilter{CreatedAfter: bound, CreatedBefore: late.CreatedAt}, nil},
+			} {
+				got, _, total, err := f.st.ListInstances(ctx, tc.filter, engine.Page{Size: 50})
+				require.NoError(t, err, tc.name)
+				require.Equal(t, idsOf(tc.want), idsOf(got), tc.name)
+				require.Equal(t, engine.Total{N: int64(len(tc.want))}, total, tc.name)
+			}
+		})
+	}
+}
+
 // TestListInstancesFilters: Workflow Manage's filters, alone and together, newest first, with
 // the total counted on every page.
 func TestListInstancesFilters(t *testing.T) {
