@@ -64,7 +64,7 @@ func parseValue(b []byte, depth int) (*value, []byte, error) {
 	if len(b) == 0 {
 		return nil, nil, errNotJSON
 	}
-	if depth >= maxDepth {
+	if (b[0] == '{' || b[0] == '[') && depth >= maxDepth {
 		return nil, nil, errors.New("docusign: JSON nested too deeply")
 	}
 	switch b[0] {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -69,9 +70,17 @@ func TestCanonicalObjectIsTheRoundTrip(t *testing.T) {
 		_, err := docusign.CanonicalObject([]byte(body), "retryCount")
 		require.Error(t, err, "%q", body)
 	}
-	deep := bytes.Repeat([]byte(`{"a":`), 10001)
-	deep = append(deep, append([]byte(`1`), bytes.Repeat([]byte(`}`), 10001)...)...)
-	_, err = docusign.CanonicalObject(deep, "")
+	nested := func(n int) []byte {
+		return []byte(strings.Repeat(`{"a":`, n) + `1` + strings.Repeat(`}`, n))
+	}
+	want, err := roundTrip(nested(10000), "")
+	require.NoError(t, err, "encoding/json reads 10,000 levels")
+	got, err := docusign.CanonicalObject(nested(10000), "")
+	require.NoError(t, err)
+	require.Equal(t, string(want), string(got))
+	_, err = roundTrip(nested(10001), "")
+	require.Error(t, err)
+	_, err = docusign.CanonicalObject(nested(10001), "")
 	require.Error(t, err, "nested deeper than encoding/json reads")
 }
 
