@@ -161,3 +161,6 @@ func WriteStatement(s *Store, ctx context.Context, query string) error {
 		return nil, nil
 	}})
 }
+
+// VerdictOnly is verdictOnly: whether FinishEvent writes r as its event's row alone.
+var VerdictOnly = verdictOnly

@@ -242,3 +242,104 @@ func TestFinishProgress(t *testing.T) {
 		})
 	}
 }
+
+// TestFinishVerdict: a result that writes nothing but its event's verdict (a callback its
+// system did not confirm, a stale or a duplicate event: the verdict and the ids the engine
+// found) is one statement, outside a transaction: the verdict, its reason and the ids saved,
+// the attempt counted, the mark cleared, the work item and the instance untouched; saved again
+// it answers ErrConflict and changes nothing; racing runs save it once. What writes more, or
+// an ORPHANED verdict (checked against a racing coupling), keeps its transaction.
+func TestFinishVerdict(t *testing.T) {
+	t.Parallel()
+	ignored := engine.EventResult{EventID: "e", Verdict: engine.VerdictIgnored, Reason: "unconfirmed", InstanceID: "i", WorkItemID: "w"}
+	require.True(t, store.VerdictOnly(ignored))
+	for _, v := range []engine.Verdict{engine.VerdictStale, engine.VerdictDuplicate} {
+		r := ignored
+		r.Verdict = v
+		require.True(t, store.VerdictOnly(r), v)
+	}
+	more := map[string]func(*engine.EventResult){
+		"orphaned":   func(r *engine.EventResult) { r.Verdict = engine.VerdictOrphaned },
+		"work item":  func(r *engine.EventResult) { r.WorkItem = &engine.WorkItem{} },
+		"instance":   func(r *engine.EventResult) { r.Instance = &engine.Instance{} },
+		"activity":   func(r *engine.EventResult) { r.Activities = []engine.Activity{{Kind: engine.ActivityOutcome}} },
+		"job":        func(r *engine.EventResult) { r.Effects.Jobs = []engine.Job{engine.FetchDocumentJob{WorkItemID: "w"}} },
+		"work items": func(r *engine.EventResult) { r.Effects.NewWorkItems = []engine.WorkItem{{}} },
+	}
+	for name, add := range more {
+		r := ignored
+		add(&r)
+		require.False(t, store.VerdictOnly(r), name)
+	}
+
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			inst, wi := f.coupled(t, "env-unconfirmed")
+			dueBefore, err := f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			ev := coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
+			due, err := f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			require.Equal(t, dueBefore+1, due, "stored PENDING, marked due")
+			r := engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictIgnored, Reason: "the provider reports sent",
+				InstanceID: inst.ID, WorkItemID: wi.ID}
+			require.NoError(t, f.st.FinishEvent(ctx, r))
+			stored, err := f.st.GetEvent(ctx, ev.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictIgnored, stored.Verdict)
+			require.Equal(t, "the provider reports sent", stored.Reason)
+			require.Equal(t, inst.ID, stored.InstanceID)
+			require.Equal(t, wi.ID, stored.WorkItemID)
+			require.EqualValues(t, 1, stored.Attempts)
+			require.NotNil(t, stored.ProcessedAt)
+			due, err = f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			require.Equal(t, dueBefore, due, "the event's mark is cleared")
+			got, err := f.st.GetInstance(ctx, inst.ID)
+			require.NoError(t, err)
+			require.Equal(t, inst.Revision, got.Revision)
+			gotWI, err := f.st.GetWorkItem(ctx, wi.ID)
+			require.NoError(t, err)
+			require.Equal(t, wi.Revision, gotWI.Revision)
+
+			// Saved again, or as another verdict: nothing changes.
+			require.ErrorIs(t, f.st.FinishEvent(ctx, r), engine.ErrConflict)
+			r2 := r
+			r2.Verdict, r2.Reason = engine.VerdictStale, "later"
+			require.ErrorIs(t, f.st.FinishEvent(ctx, r2), engine.ErrConflict)
+			again, err := f.st.GetEvent(ctx, ev.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictIgnored, again.Verdict)
+			require.Equal(t, "the provider reports sent", again.Reason)
+			require.EqualValues(t, 1, again.Attempts)
+
+			// Racing runs of one event's processing: saved once.
+			ev = coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
+			r.EventID = ev.ID
+			var wg sync.WaitGroup
+			var saved atomic.Int32
+			start := make(chan struct{})
+			for range 8 {
+				wg.Go(func() {
+					<-start
+					err := f.st.FinishEvent(ctx, r)
+					if err != nil && !errors.Is(err, engine.ErrConflict) {
+						assert.NoError(t, err)
+					}
+					if err == nil {
+						saved.Add(1)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			require.EqualValues(t, 1, saved.Load())
+			stored, err = f.st.GetEvent(ctx, ev.ID)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, stored.Attempts)
+		})
+	}
+}

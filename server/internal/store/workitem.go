@@ -624,8 +624,8 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 			return translate(err)
 		}
 	}
-	return translate(s.inTx(ctx, func(tx txn) error {
-		n, err := tx.WebhookEvent.Update().Where(webhookevent.ID(eid), webhookevent.VerdictEQ(webhookevent.VerdictPENDING)).
+	verdict := func(c *ent.Client) error {
+		n, err := c.WebhookEvent.Update().Where(webhookevent.ID(eid), webhookevent.VerdictEQ(webhookevent.VerdictPENDING)).
 			SetVerdict(webhookevent.Verdict(r.Verdict)).SetVerdictReason(r.Reason).
 			SetInstanceID(r.InstanceID).SetWorkItemID(r.WorkItemID).
 			SetProcessedAt(now()).AddAttempts(1).ClearDueAt().Save(ctx)
@@ -634,6 +634,17 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 		}
 		if n == 0 {
 			return fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
+		}
+		return nil
+	}
+	if verdictOnly(r) {
+		// Nothing but the event's own row: one statement, no transaction around it (a
+		// duplicate, a stale event, a callback its system did not confirm).
+		return translate(verdict(s.db.Client))
+	}
+	return translate(s.inTx(ctx, func(tx txn) error {
+		if err := verdict(tx.Client); err != nil {
+			return err
 		}
 		if r.Verdict == engine.VerdictOrphaned {
 			// Its work item may have been coupled since it was looked for: the coupling
@@ -662,6 +673,14 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 // effects but jobs. An ORPHANED one is checked against a racing coupling first.
 func finishable(r engine.EventResult) bool {
 	return r.WorkItem != nil && r.InstanceID != "" && onlyJobs(r.Effects) && r.Verdict != engine.VerdictOrphaned
+}
+
+// verdictOnly says whether r writes nothing but its event's verdict: no work item, instance,
+// activity or effect (a duplicate, a stale event, a callback its system did not confirm). An
+// ORPHANED one is checked against a racing coupling first.
+func verdictOnly(r engine.EventResult) bool {
+	return r.WorkItem == nil && r.Instance == nil && len(r.Activities) == 0 && onlyJobs(r.Effects) &&
+		len(r.Effects.Jobs) == 0 && r.Verdict != engine.VerdictOrphaned
 }
 
 func (s *Store) InsertEventApplied(ctx context.Context, ev engine.StoredEvent, r engine.EventResult) (engine.StoredEvent, bool, error) {
