@@ -164,3 +164,6 @@ func WriteStatement(s *Store, ctx context.Context, query string) error {
 
 // VerdictOnly is verdictOnly: whether FinishEvent writes r as its event's row alone.
 var VerdictOnly = verdictOnly
+
+// RegisterTypes is registerTypes: what every PostgreSQL connection's type map is taught.
+var RegisterTypes = registerTypes

@@ -161,7 +161,10 @@ func openPostgres(ctx context.Context, o Options) (*DB, error) {
 	}
 	mainConns, writesN, batchesN := poolSizes(o.MaxConns)
 	cfg.MaxConns = mainConns
-	cfg.AfterConnect = warm
+	cfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		registerTypes(c.TypeMap())
+		return warm(ctx, c)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL pool: %w", err)
