@@ -59,8 +59,8 @@ func (b *bench) scenario(name string) scenario {
 		return scenario{name: name, prepare: pool("docusign"), do: b.docuSignEvent("envelope-sent", "sent"),
 			note: "envelope-sent (progress) for coupled envelopes; inline: 200 after the event commits"}
 	case "ingest-onespan":
-		return scenario{name: name, consumes: true, prepare: external("onespan"), do: b.oneSpanCallback("PACKAGE_COMPLETE"),
-			note: "PACKAGE_COMPLETE for coupled packages still SENT at the fake: 200 once stored PENDING; processing (in-process) reads the package back, unconfirmed: nothing moves"}
+		return scenario{name: name, consumes: true, prepare: external("onespan"), do: b.oneSpanCallback("PACKAGE_COMPLETE"), settles: b.settle,
+			note: "PACKAGE_COMPLETE for coupled packages still SENT at the fake: 200 once stored PENDING; processing (in-process) reads the package back, unconfirmed: nothing moves; the time includes processing every callback (none left PENDING)"}
 	case "ingest-connector":
 		return scenario{name: name, prepare: pool("connector"), do: b.connectorEvent("ticket.commented"),
 			note: "ticket.commented (progress) for coupled tickets; inline: 200 after the event commits"}
