@@ -639,8 +639,13 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 	}
 	if verdictOnly(r) {
 		// Nothing but the event's own row: one statement, no transaction around it (a
-		// duplicate, a stale event, a callback its system did not confirm).
-		return translate(verdict(s.db.Client))
+		// duplicate, a stale event, a callback its system did not confirm); on PostgreSQL
+		// through pgx itself, on the main pool. (Through the writes pool's pipeline it cost
+		// PostgreSQL more, and unconfirmed callbacks were processed slower than they came.)
+		if s.db.Dialect != Postgres {
+			return translate(verdict(s.db.Client))
+		}
+		return translate(s.finishVerdict(ctx, eid, r))
 	}
 	return translate(s.inTx(ctx, func(tx txn) error {
 		if err := verdict(tx.Client); err != nil {
@@ -673,6 +678,32 @@ func (s *Store) FinishEvent(ctx context.Context, r engine.EventResult) error {
 // effects but jobs. An ORPHANED one is checked against a racing coupling first.
 func finishable(r engine.EventResult) bool {
 	return r.WorkItem != nil && r.InstanceID != "" && onlyJobs(r.Effects) && r.Verdict != engine.VerdictOrphaned
+}
+
+// verdictSQL saves a verdict alone (verdictOnly) if the event is still PENDING.
+const verdictSQL = `UPDATE webhook_events SET verdict = $2, verdict_reason = $3, instance_id = $4, work_item_id = $5,
+  processed_at = $6, attempts = attempts + 1, due_at = NULL
+WHERE id = $1 AND verdict = 'PENDING'
+RETURNING id`
+
+// finishVerdict is FinishEvent of a verdict alone on PostgreSQL: ErrConflict when the event
+// is no longer PENDING.
+func (s *Store) finishVerdict(ctx context.Context, eid uuid.UUID, r engine.EventResult) error {
+	var saved bool
+	err := alone(runOn(ctx, pgxQuerier{s.db.Pool}, oneStatement{
+		query: verdictSQL,
+		args:  []any{[16]byte(eid), string(r.Verdict), r.Reason, r.InstanceID, r.WorkItemID, dbTime(now())},
+		read: func(rs rows) ([]engine.Job, error) {
+			saved = false
+			for rs.Next() {
+				saved = true
+			}
+			return nil, nil
+		}}))
+	if err == nil && !saved {
+		err = fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
+	}
+	return err
 }
 
 // verdictOnly says whether r writes nothing but its event's verdict: no work item, instance,
