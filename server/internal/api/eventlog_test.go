@@ -1002,9 +1002,17 @@ func TestEventLogList(t *testing.T) {
 			}
 			return out
 		}
-		// Received times, oldest last; since and until taken from events themselves.
+		// since and until taken from events' own received times: the second oldest and the
+		// second newest. By time, not by place in the list: ids order events by millisecond
+		// only, and two events of one millisecond may be listed in either order.
 		n := len(all)
-		since, until := all[n-2].GetReceivedAt(), all[1].GetReceivedAt()
+		times := make([]time.Time, n)
+		for i, e := range all {
+			times[i] = e.GetReceivedAt().AsTime()
+		}
+		slices.SortFunc(times, time.Time.Compare)
+		require.True(t, times[1].After(times[0]) && times[n-2].After(times[n-3]), "distinct received times where the bounds fall: %v", times)
+		since, until := timestamppb.New(times[1]), timestamppb.New(times[n-2])
 		require.True(t, until.AsTime().After(since.AsTime()))
 		cases := []struct {
 			name string
