@@ -181,6 +181,11 @@ var (
 				Columns: []*schema.Column{InstancesColumns[3], InstancesColumns[6], InstancesColumns[0]},
 			},
 			{
+				Name:    "instance_workflow_id_status_id",
+				Unique:  false,
+				Columns: []*schema.Column{InstancesColumns[3], InstancesColumns[7], InstancesColumns[0]},
+			},
+			{
 				Name:    "instance_status_id",
 				Unique:  false,
 				Columns: []*schema.Column{InstancesColumns[7], InstancesColumns[0]},

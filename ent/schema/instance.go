@@ -74,6 +74,10 @@ func (Instance) Indexes() []ent.Index {
 		index.Fields("assignee_group_id", "id").Annotations(entsql.IndexWhere("assignee_group_id IS NOT NULL")),
 		index.Fields("workflow_id", "id"),
 		index.Fields("workflow_id", "state_key", "id"),
+		// A workflow's instances of one status ("the ACTIVE ones of this workflow"): without
+		// it PostgreSQL ANDed two bitmaps of the workflow's and the status's whole ranges to
+		// count the first 10,001, 13-19 ms of CPU a list with 40,000 matching (session 27).
+		index.Fields("workflow_id", "status", "id"),
 		index.Fields("status", "id"),
 		index.Fields("state_key", "id"),
 		index.Fields("started_by", "id"),

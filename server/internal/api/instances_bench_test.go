@@ -65,6 +65,7 @@ func BenchmarkInstanceLists(b *testing.B) {
 		{"All", nil},
 		{"StatusActive", &flowhookv1.InstanceFilter{Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_ACTIVE}},
 		{"WorkflowState", &flowhookv1.InstanceFilter{WorkflowId: fx.workflowIDs[0], StateKey: "review"}},
+		{"WorkflowStatus", &flowhookv1.InstanceFilter{WorkflowId: fx.workflowIDs[0], Status: flowhookv1.InstanceStatus_INSTANCE_STATUS_ACTIVE}},
 		{"ProviderExternalID", &flowhookv1.InstanceFilter{Provider: flowhookv1.Provider_PROVIDER_DOCUSIGN, ExternalId: fx.externalID}},
 		// A week half a year ago, the last week, and everything before half a year ago.
 		{"CreatedRangeMid", &flowhookv1.InstanceFilter{CreatedAfter: timestamppb.New(mid), CreatedBefore: timestamppb.New(mid.Add(7 * 24 * time.Hour))}},
