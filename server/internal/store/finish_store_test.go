@@ -286,6 +286,17 @@ func TestFinishVerdict(t *testing.T) {
 			require.Equal(t, dueBefore+1, due, "stored PENDING, marked due")
 			r := engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictIgnored, Reason: "the provider reports sent",
 				InstanceID: inst.ID, WorkItemID: wi.ID}
+			// A verdict the store does not know is refused, as ent refuses it, and changes nothing.
+			bad := r
+			bad.Verdict = "MAYBE"
+			err = f.st.FinishEvent(ctx, bad)
+			require.Error(t, err)
+			require.NotErrorIs(t, err, engine.ErrConflict)
+			pending, err := f.st.GetEvent(ctx, ev.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictPending, pending.Verdict)
+			require.Zero(t, pending.Attempts)
+
 			require.NoError(t, f.st.FinishEvent(ctx, r))
 			stored, err := f.st.GetEvent(ctx, ev.ID)
 			require.NoError(t, err)

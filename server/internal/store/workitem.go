@@ -689,6 +689,9 @@ RETURNING id`
 // finishVerdict is FinishEvent of a verdict alone on PostgreSQL: ErrConflict when the event
 // is no longer PENDING.
 func (s *Store) finishVerdict(ctx context.Context, eid uuid.UUID, r engine.EventResult) error {
+	if err := webhookevent.VerdictValidator(webhookevent.Verdict(r.Verdict)); err != nil {
+		return err // as ent's update refuses it, before the statement
+	}
 	var saved bool
 	err := alone(runOn(ctx, pgxQuerier{s.db.Pool}, oneStatement{
 		query: verdictSQL,
