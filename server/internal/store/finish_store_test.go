@@ -16,6 +16,30 @@ import (
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
+// racingSaves runs save from n goroutines at once and returns how many succeeded; an error
+// other than ErrConflict fails the test.
+func racingSaves(t *testing.T, n int, save func() error) int32 {
+	t.Helper()
+	var wg sync.WaitGroup
+	var saved atomic.Int32
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() {
+			<-start
+			err := save()
+			if err != nil && !errors.Is(err, engine.ErrConflict) {
+				assert.NoError(t, err)
+			}
+			if err == nil {
+				saved.Add(1)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	return saved.Load()
+}
+
 // finisher saves a stored event's result: on PostgreSQL with finishTransition's one statement
 // alone (no fallback: a failing statement fails the test), on SQLite with FinishEvent.
 func finisher(st *store.Store, d store.Dialect) func(engine.EventResult) error {
@@ -140,24 +164,7 @@ func TestFinishTransition(t *testing.T) {
 			// Racing runs of one event's processing: saved once, the others conflict.
 			inst, wi = f.coupled(t, "env-racing")
 			_, r = completed(inst, wi)
-			var wg sync.WaitGroup
-			var saved atomic.Int32
-			start := make(chan struct{})
-			for range 8 {
-				wg.Go(func() {
-					<-start
-					err := finish(r)
-					if err != nil && !errors.Is(err, engine.ErrConflict) {
-						assert.NoError(t, err)
-					}
-					if err == nil {
-						saved.Add(1)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			require.EqualValues(t, 1, saved.Load())
+			require.EqualValues(t, 1, racingSaves(t, 8, func() error { return finish(r) }))
 			acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
 			require.NoError(t, err)
 			require.Len(t, acts, 3, "the coupling's and the completion's two, once")
@@ -330,24 +337,7 @@ func TestFinishVerdict(t *testing.T) {
 			// Racing runs of one event's processing: saved once.
 			ev = coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
 			r.EventID = ev.ID
-			var wg sync.WaitGroup
-			var saved atomic.Int32
-			start := make(chan struct{})
-			for range 8 {
-				wg.Go(func() {
-					<-start
-					err := f.st.FinishEvent(ctx, r)
-					if err != nil && !errors.Is(err, engine.ErrConflict) {
-						assert.NoError(t, err)
-					}
-					if err == nil {
-						saved.Add(1)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			require.EqualValues(t, 1, saved.Load())
+			require.EqualValues(t, 1, racingSaves(t, 8, func() error { return f.st.FinishEvent(ctx, r) }))
 			stored, err = f.st.GetEvent(ctx, ev.ID)
 			require.NoError(t, err)
 			require.EqualValues(t, 1, stored.Attempts)
