@@ -79,6 +79,7 @@ func BenchmarkInstanceLists(b *testing.B) {
 	assigned := []assignedCase{
 		{"Hot", fx.hot},     // in the three busiest groups
 		{"Quiet", fx.quiet}, // in the quietest group only
+		{"Late", fx.late},   // in no group, assigned only the newest instances
 	}
 
 	// The plans, once, untimed; the lists an admin filters first, then the one every user calls,
@@ -161,7 +162,8 @@ type listBenchUser struct {
 type listBenchFixture struct {
 	workflowIDs    []string
 	hot, quiet     listBenchUser
-	externalID     string // of a WAITING_EXTERNAL instance
+	late           listBenchUser // in no group; assigned only among the newest 2% of instances
+	externalID     string        // of a WAITING_EXTERNAL instance
 	oldest, newest time.Time
 	// ACTIVE instances per assignee (user or group id).
 	activeByAssignee map[string]int
@@ -204,12 +206,12 @@ func seedListBench(b *testing.B, bundle *testBundle) *listBenchFixture {
 		}
 		userIDs[i] = res.Msg.GetUser().GetId()
 	}
-	// User 0 is in the three busiest groups, user 1 in the quietest only, the others in 1–3
-	// groups at random.
+	// User 0 is in the three busiest groups, user 1 in the quietest only, user 2 in none (a
+	// newcomer, assigned only recent instances), the others in 1–3 groups at random.
 	members := make([][]int, listBenchUsers)
 	members[0] = []int{0, 1, 2}
 	members[1] = []int{listBenchGroups - 1}
-	for u := 2; u < listBenchUsers; u++ {
+	for u := 3; u < listBenchUsers; u++ {
 		members[u] = rng.Perm(listBenchGroups)[:1+rng.IntN(3)]
 	}
 	for u, gs := range members {
@@ -272,7 +274,7 @@ func seedListBench(b *testing.B, bundle *testBundle) *listBenchFixture {
 	for _, w := range workflows {
 		fx.workflowIDs = append(fx.workflowIDs, w.id)
 	}
-	fx.hot, fx.quiet = keyed[0], keyed[1]
+	fx.hot, fx.quiet, fx.late = keyed[0], keyed[1], keyed[2]
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	fx.oldest = now.Add(-listBenchSpan)
 	step := listBenchSpan / listBenchInstances // ~315 s
@@ -300,11 +302,17 @@ func seedListBench(b *testing.B, bundle *testBundle) *listBenchFixture {
 		if open := min(1, 0.15+0.9*age); rng.Float64() < open {
 			if rng.IntN(3) < 2 {
 				state, status = "review", "ACTIVE"
-				if rng.IntN(4) == 0 {
+				switch {
+				case age > 0.98 && rng.IntN(2) == 0:
+					// The newcomer's: a planner that takes its instances for spread over the
+					// table walks the primary key from the oldest to find them.
+					assigneeUser = fx.late.id
+					fx.activeByAssignee[fx.late.id]++
+				case rng.IntN(4) == 0:
 					u := userIDs[rng.IntN(listBenchUsers)]
 					assigneeUser = u
 					fx.activeByAssignee[u]++
-				} else {
+				default:
 					g := groupIDs[pick(groupWeights)]
 					assigneeGroup = g
 					fx.activeByAssignee[g]++
@@ -479,8 +487,11 @@ func listBenchPlan(ctx context.Context, b *testing.B, conn *sql.Conn, query stri
 // listBenchLiteral is a statement argument as an SQL literal of unknown type, for EXECUTE.
 func listBenchLiteral(a any) string {
 	s := fmt.Sprint(a)
-	if t, ok := a.(time.Time); ok {
-		s = t.Format(time.RFC3339Nano)
+	switch v := a.(type) {
+	case time.Time:
+		s = v.Format(time.RFC3339Nano)
+	case []string: // an array's literal; the ids passed this way need no quoting
+		s = "{" + strings.Join(v, ",") + "}"
 	}
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }

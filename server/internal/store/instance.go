@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -423,6 +424,9 @@ func assigneeDeactivated(s *entsql.Selector) {
 }
 
 func (s *Store) ListAssigned(ctx context.Context, userID string, groupIDs []string, p engine.Page) ([]engine.Instance, string, error) {
+	if s.db.Dialect == Postgres {
+		return s.listAssignedMerged(ctx, userID, groupIDs, p)
+	}
 	who := []predicate.Instance{instance.AssigneeUserID(userID)}
 	if len(groupIDs) > 0 {
 		who = append(who, instance.AssigneeGroupIDIn(groupIDs...))
@@ -441,6 +445,59 @@ func (s *Store) ListAssigned(ctx context.Context, userID string, groupIDs []stri
 	}
 	out, next, err := instancesFromRows(rows, p.Size)
 	return out, next, err
+}
+
+// listAssignedSQL is ListAssigned's query on PostgreSQL: the user's ACTIVE instances and each
+// group's, each walked in id order on its own partial index (assignee, id) and cut at the page,
+// then merged (an instance assigned to the user and a group once). One scan of the OR read
+// every match and sorted them all for the page: 29 ms for a user with 37,663 (13 ms of
+// PostgreSQL's CPU a list in make bench, session 27); a page now reads about a page per key.
+var listAssignedSQL = func() string {
+	cols := strings.Join(instance.Columns, ", ")
+	return `SELECT DISTINCT ON (a.id) a.* FROM (
+  (SELECT ` + cols + ` FROM instances WHERE assignee_user_id = $1 AND status = 'ACTIVE' AND id > $3 ORDER BY id LIMIT $4)
+  UNION ALL
+  (SELECT i.* FROM unnest($2::text[]) AS g(id) CROSS JOIN LATERAL (
+    SELECT ` + cols + ` FROM instances WHERE assignee_group_id = g.id AND status = 'ACTIVE' AND id > $3 ORDER BY id LIMIT $4) AS i)
+) AS a ORDER BY a.id LIMIT $4`
+}()
+
+// listAssignedMerged is ListAssigned on PostgreSQL (listAssignedSQL).
+func (s *Store) listAssignedMerged(ctx context.Context, userID string, groupIDs []string, p engine.Page) ([]engine.Instance, string, error) {
+	after := uuid.Nil
+	if p.After != "" {
+		var err error
+		if after, err = uuid.Parse(p.After); err != nil {
+			return nil, "", badToken()
+		}
+	}
+	if groupIDs == nil {
+		groupIDs = []string{}
+	}
+	// Through ent's driver, as the other lists, so that what wraps it (the lists' benchmark
+	// logs every plan) sees the query.
+	rs, err := s.db.Client.QueryContext(ctx, listAssignedSQL, userID, groupIDs, after, p.Size+1)
+	if err != nil {
+		return nil, "", translate(err)
+	}
+	defer rs.Close()
+	var rows []*ent.Instance
+	for rs.Next() {
+		in := &ent.Instance{}
+		var form []byte
+		if err := rs.Scan(inOrder(instanceColumns(in, &form), instance.Columns)...); err != nil {
+			return nil, "", translate(err)
+		}
+		in.FormData = form
+		rows = append(rows, in)
+	}
+	if err := rs.Close(); err != nil {
+		return nil, "", translate(err)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, "", translate(err)
+	}
+	return instancesFromRows(rows, p.Size)
 }
 
 func (s *Store) ListActivity(ctx context.Context, instanceID string, p engine.Page) ([]engine.Activity, string, error) {

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -638,6 +639,68 @@ func TestCurrentWorkItem(t *testing.T) {
 			require.NotNil(t, read.WorkItem)
 			require.Equal(t, coupledItem, *read.WorkItem)
 			require.Equal(t, "env-read-together", read.WorkItem.ExternalID)
+		})
+	}
+}
+
+// TestListAssignedPages: the pages of "assigned to me", walked to the end at several sizes,
+// are exactly the ACTIVE instances assigned to the user or one of the groups, oldest first,
+// each once — with more per user and group than a page (PostgreSQL merges one ordered walk per
+// user and group, each cut at the page), an instance assigned to the user and a group, and
+// assigned instances that are not ACTIVE between them.
+func TestListAssignedPages(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			base := time.Now().Add(-time.Hour)
+			assignees := []engine.Assignee{{UserID: "u-1"}, {GroupID: "g-a"}, {GroupID: "g-b"}, {UserID: "u-2"},
+				{GroupID: "g-x"}, {GroupID: "g-c"}, {UserID: "u-1", GroupID: "g-b"}}
+			statuses := []engine.InstanceStatus{engine.StatusActive, engine.StatusActive, engine.StatusWaitingExternal, engine.StatusActive, engine.StatusCompleted}
+			mine := func(a engine.Assignee) bool {
+				return a.UserID == "u-1" || slices.Contains([]string{"g-a", "g-b", "g-c"}, a.GroupID)
+			}
+			var want []engine.Instance
+			for i := range 40 {
+				a, status := assignees[i%len(assignees)], statuses[i%len(statuses)]
+				in := f.newInstance(t, base.Add(time.Duration(i)*time.Second), func(in *engine.Instance) {
+					in.Assignee, in.Status = &a, status
+				})
+				if status == engine.StatusActive && mine(a) {
+					want = append(want, in)
+				}
+			}
+			require.Greater(t, len(want), 12, "more of each than a page of 3")
+			for _, size := range []int{1, 3, 7, 50} {
+				var got []engine.Instance
+				after := ""
+				for pages := 0; ; pages++ {
+					require.Less(t, pages, 100, "the pages end")
+					page, next, err := f.st.ListAssigned(ctx, "u-1", []string{"g-a", "g-b", "g-c"}, engine.Page{Size: size, After: after})
+					require.NoError(t, err)
+					require.LessOrEqual(t, len(page), size)
+					got = append(got, page...)
+					if next == "" {
+						break
+					}
+					require.Equal(t, page[len(page)-1].ID, next)
+					after = next
+				}
+				require.Equal(t, idsOf(want), idsOf(got), "page size %d", size)
+			}
+			for _, groups := range [][]string{nil, {}} {
+				got, _, err := f.st.ListAssigned(ctx, "u-1", groups, engine.Page{Size: 50})
+				require.NoError(t, err)
+				for _, in := range got {
+					require.Equal(t, "u-1", in.Assignee.UserID, "without groups, the user's own")
+				}
+				require.NotEmpty(t, got)
+			}
+			_, _, err := f.st.ListAssigned(ctx, "u-1", nil, engine.Page{Size: 5, After: "not-an-id"})
+			var invalid *engine.ValidationError
+			require.ErrorAs(t, err, &invalid, "a token this service did not issue")
 		})
 	}
 }
