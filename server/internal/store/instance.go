@@ -449,9 +449,11 @@ func (s *Store) ListAssigned(ctx context.Context, userID string, groupIDs []stri
 
 // listAssignedSQL is ListAssigned's query on PostgreSQL: the user's ACTIVE instances and each
 // group's, each walked in id order on its own partial index (assignee, id) and cut at the page,
-// then merged (an instance assigned to the user and a group once). One scan of the OR read
-// every match and sorted them all for the page: 29 ms for a user with 37,663 (13 ms of
-// PostgreSQL's CPU a list in make bench, session 27); a page now reads about a page per key.
+// then merged (an instance assigned to the user and a group once): a page reads about a page
+// per user and group, wherever their instances are. With one scan of the OR the planner read
+// every match and sorted them, or walked the primary key from the oldest instance, filtering,
+// which is slow when the matches are all recent (a newcomer, a new group): 13.8 ms for 2,000
+// of the newest among 47,000 instances, against 0.20 ms merged (session 27).
 var listAssignedSQL = func() string {
 	cols := strings.Join(instance.Columns, ", ")
 	return `SELECT DISTINCT ON (a.id) a.* FROM (
