@@ -16,6 +16,20 @@ import (
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
+// requireVerdict checks a processed event's row: its verdict and reason, the ids processing
+// found, one attempt counted, and when it was processed.
+func requireVerdict(t *testing.T, st *store.Store, eventID string, v engine.Verdict, reason, instanceID, workItemID string) {
+	t.Helper()
+	stored, err := st.GetEvent(context.Background(), eventID)
+	require.NoError(t, err)
+	require.Equal(t, v, stored.Verdict)
+	require.Equal(t, reason, stored.Reason)
+	require.Equal(t, instanceID, stored.InstanceID)
+	require.Equal(t, workItemID, stored.WorkItemID)
+	require.EqualValues(t, 1, stored.Attempts)
+	require.NotNil(t, stored.ProcessedAt)
+}
+
 // racingSaves runs save from n goroutines at once and returns how many succeeded; an error
 // other than ErrConflict fails the test.
 func racingSaves(t *testing.T, n int, save func() error) int32 {
@@ -114,14 +128,7 @@ func TestFinishTransition(t *testing.T) {
 				require.NoError(t, err)
 				require.Equal(t, wi.Revision+1, gotWI.Revision)
 				require.Equal(t, engine.OutcomeFinished, gotWI.Outcome)
-				stored, err := f.st.GetEvent(ctx, ev.ID)
-				require.NoError(t, err)
-				require.Equal(t, engine.VerdictApplied, stored.Verdict)
-				require.Equal(t, "finished", stored.Reason)
-				require.Equal(t, inst.ID, stored.InstanceID)
-				require.Equal(t, wi.ID, stored.WorkItemID)
-				require.EqualValues(t, 1, stored.Attempts)
-				require.NotNil(t, stored.ProcessedAt)
+				requireVerdict(t, f.st, ev.ID, engine.VerdictApplied, "finished", inst.ID, wi.ID)
 				acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 10})
 				require.NoError(t, err)
 				require.Len(t, acts, 3, "the coupling's, then the result's two")
@@ -305,14 +312,7 @@ func TestFinishVerdict(t *testing.T) {
 			require.Zero(t, pending.Attempts)
 
 			require.NoError(t, f.st.FinishEvent(ctx, r))
-			stored, err := f.st.GetEvent(ctx, ev.ID)
-			require.NoError(t, err)
-			require.Equal(t, engine.VerdictIgnored, stored.Verdict)
-			require.Equal(t, "the provider reports sent", stored.Reason)
-			require.Equal(t, inst.ID, stored.InstanceID)
-			require.Equal(t, wi.ID, stored.WorkItemID)
-			require.EqualValues(t, 1, stored.Attempts)
-			require.NotNil(t, stored.ProcessedAt)
+			requireVerdict(t, f.st, ev.ID, engine.VerdictIgnored, "the provider reports sent", inst.ID, wi.ID)
 			due, err = f.st.EventsDue(ctx)
 			require.NoError(t, err)
 			require.Equal(t, dueBefore, due, "the event's mark is cleared")
@@ -338,9 +338,7 @@ func TestFinishVerdict(t *testing.T) {
 			ev = coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
 			r.EventID = ev.ID
 			require.EqualValues(t, 1, racingSaves(t, 8, func() error { return f.st.FinishEvent(ctx, r) }))
-			stored, err = f.st.GetEvent(ctx, ev.ID)
-			require.NoError(t, err)
-			require.EqualValues(t, 1, stored.Attempts)
+			requireVerdict(t, f.st, ev.ID, engine.VerdictIgnored, "the provider reports sent", inst.ID, wi.ID)
 		})
 	}
 }
