@@ -77,9 +77,7 @@ func TestWorkItemForCallback(t *testing.T) {
 			t.Parallel()
 			f := newInstanceFixture(t, d)
 			ctx := context.Background()
-			_, wi := f.waiting(t, "", "")
-			_, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-callback", coupleAct("env-callback"))
-			require.NoError(t, err)
+			f.coupled(t, "env-callback")
 			wantWI, wantInst, err := f.st.WorkItemWithInstance(ctx, coupleDocuSign, "env-callback")
 			require.NoError(t, err)
 

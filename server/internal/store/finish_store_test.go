@@ -30,6 +30,18 @@ func requireVerdict(t *testing.T, st *store.Store, eventID string, v engine.Verd
 	require.NotNil(t, stored.ProcessedAt)
 }
 
+// requireUntouched checks that an instance and its work item are still at the revisions given.
+func requireUntouched(t *testing.T, st *store.Store, inst engine.Instance, wi engine.WorkItem) {
+	t.Helper()
+	ctx := context.Background()
+	got, err := st.GetInstance(ctx, inst.ID)
+	require.NoError(t, err)
+	require.Equal(t, inst.Revision, got.Revision)
+	gotWI, err := st.GetWorkItem(ctx, wi.ID)
+	require.NoError(t, err)
+	require.Equal(t, wi.Revision, gotWI.Revision)
+}
+
 // racingSaves runs save from n goroutines at once and returns how many succeeded; an error
 // other than ErrConflict fails the test.
 func racingSaves(t *testing.T, n int, save func() error) int32 {
@@ -88,12 +100,7 @@ func TestFinishTransition(t *testing.T) {
 			}
 			unchanged := func(inst engine.Instance, wi engine.WorkItem, ev engine.StoredEvent) {
 				t.Helper()
-				got, err := f.st.GetInstance(ctx, inst.ID)
-				require.NoError(t, err)
-				require.Equal(t, inst.Revision, got.Revision)
-				gotWI, err := f.st.GetWorkItem(ctx, wi.ID)
-				require.NoError(t, err)
-				require.Equal(t, wi.Revision, gotWI.Revision)
+				requireUntouched(t, f.st, inst, wi)
 				stored, err := f.st.GetEvent(ctx, ev.ID)
 				require.NoError(t, err)
 				require.Equal(t, engine.VerdictPending, stored.Verdict)
@@ -316,12 +323,7 @@ func TestFinishVerdict(t *testing.T) {
 			due, err = f.st.EventsDue(ctx)
 			require.NoError(t, err)
 			require.Equal(t, dueBefore, due, "the event's mark is cleared")
-			got, err := f.st.GetInstance(ctx, inst.ID)
-			require.NoError(t, err)
-			require.Equal(t, inst.Revision, got.Revision)
-			gotWI, err := f.st.GetWorkItem(ctx, wi.ID)
-			require.NoError(t, err)
-			require.Equal(t, wi.Revision, gotWI.Revision)
+			requireUntouched(t, f.st, inst, wi)
 
 			// Saved again, or as another verdict: nothing changes.
 			require.ErrorIs(t, f.st.FinishEvent(ctx, r), engine.ErrConflict)
