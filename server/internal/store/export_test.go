@@ -167,3 +167,9 @@ var VerdictOnly = verdictOnly
 
 // RegisterTypes is registerTypes: what every PostgreSQL connection's type map is taught.
 var RegisterTypes = registerTypes
+
+// VerdictSQL is verdictSQL, the statement of a verdict alone on PostgreSQL.
+const VerdictSQL = verdictSQL
+
+// PoolOf is the store's main pgx pool (nil on SQLite).
+func PoolOf(s *Store) *pgxpool.Pool { return s.db.Pool }

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -343,4 +346,44 @@ func TestFinishVerdict(t *testing.T) {
 			requireVerdict(t, f.st, ev.ID, engine.VerdictIgnored, "the provider reports sent", inst.ID, wi.ID)
 		})
 	}
+}
+
+// TestVerdictCommitsLazily: a verdict alone commits without waiting for its WAL's flush
+// (verdictSQL sets synchronous_commit off for its own transaction), and the setting ends with
+// that transaction: the connection's next statement, on the same session, commits as
+// configured. A verdict lost to a crash of PostgreSQL leaves its event PENDING and due, as it
+// was stored (the sweep's case: TestFinishVerdict and the worker's tests).
+func TestVerdictCommitsLazily(t *testing.T) {
+	t.Parallel()
+	f := newInstanceFixture(t, store.Postgres)
+	ctx := context.Background()
+	inst, wi := f.coupled(t, "env-lazy")
+	ev := coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
+
+	// One session, so that what the statement set is seen by the next one if it leaked.
+	cfg := store.PoolOf(f.st).Config()
+	cfg.MinConns, cfg.MaxConns = 1, 1
+	one, err := pgxpool.NewWithConfig(ctx, cfg)
+	require.NoError(t, err)
+	t.Cleanup(one.Close)
+	var before string
+	require.NoError(t, one.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&before))
+	require.NotEqual(t, "off", before, "the test database commits durably")
+
+	var id uuid.UUID
+	var during string
+	require.NoError(t, one.QueryRow(ctx, store.VerdictSQL, uuid.MustParse(ev.ID), string(engine.VerdictIgnored), "unconfirmed",
+		inst.ID, wi.ID, time.Now()).Scan(&id, &during))
+	require.Equal(t, ev.ID, id.String())
+	require.Equal(t, "off", during, "the verdict's transaction commits without waiting for the flush")
+	var after string
+	require.NoError(t, one.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&after))
+	require.Equal(t, before, after, "the setting ended with the verdict's transaction")
+	requireVerdict(t, f.st, ev.ID, engine.VerdictIgnored, "unconfirmed", inst.ID, wi.ID)
+
+	// Not PENDING any more: no row, and nothing set.
+	err = one.QueryRow(ctx, store.VerdictSQL, uuid.MustParse(ev.ID), string(engine.VerdictStale), "later",
+		inst.ID, wi.ID, time.Now()).Scan(&id, &during)
+	require.ErrorIs(t, err, pgx.ErrNoRows)
+	requireVerdict(t, f.st, ev.ID, engine.VerdictIgnored, "unconfirmed", inst.ID, wi.ID)
 }
