@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
@@ -88,10 +89,20 @@ func TestLoadgen(t *testing.T) {
 	cfg.URL, cfg.Key, cfg.FakesBin, cfg.ServerPIDs, cfg.JSON = base, key, fakesBin, []int{srv.Process.Pid}, jsonPath
 	cfg.Duration, cfg.PoolMax, cfg.IngestPool, cfg.Workers = time.Second, 60, 10, 4
 	cfg.Scenarios = []string{"ingest-docusign", "transition-docusign", "transition-onespan", "take", "list-assigned"}
+	cfg.AnalyzeDB, cfg.Verbose = dbURL, true
 	var out, logs bytes.Buffer
 	closed, err := run(ctx, cfg, &out, &logs)
 	t.Log("\n" + out.String())
 	require.NoError(t, err, logs.String())
+	// -analyze-db: the database was analyzed before the list, after the runs that wrote it.
+	require.Contains(t, logs.String(), "analyzed the database")
+	conn, err := pgx.Connect(ctx, dbURL)
+	require.NoError(t, err)
+	var analyzed bool
+	require.NoError(t, conn.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'instances'`).Scan(&analyzed))
+	require.NoError(t, conn.Close(ctx))
+	require.True(t, analyzed, "instances has statistics")
+	cfg.AnalyzeDB, cfg.Verbose = "", false
 
 	cfg.Mode, cfg.Rate, cfg.JSON = "open", 40, ""
 	cfg.Scenarios = []string{"ingest-connector", "transition-connector", "start", "start-external", "list-instances"}
@@ -290,6 +301,39 @@ func TestLoopbackOnly(t *testing.T) {
 			require.Equal(t, tc.ok, err == nil, fmt.Sprint(err))
 		})
 	}
+}
+
+// TestLoopbackDB: -analyze-db takes a database on this machine only, and its refusal does not
+// repeat the URL (it may hold a password).
+func TestLoopbackDB(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		url string
+		ok  bool
+	}{
+		{"postgres://postgres@127.0.0.1:5432/flowhook", true},
+		{"postgres://u:pw@localhost/flowhook?sslmode=disable", true},
+		{"postgres://u@[::1]:5432/x", true},
+		{"host=/var/run/postgresql dbname=flowhook", true},
+		{"postgres://u:secret@10.1.2.3:5432/flowhook", false},
+		{"postgres://u:secret@db.example.com/flowhook", false},
+		{"postgres://u:secret@127.0.0.1:notaport/x", false},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			err := loopbackDB(tc.url)
+			require.Equal(t, tc.ok, err == nil, fmt.Sprint(err))
+			if err != nil {
+				require.NotContains(t, err.Error(), "secret")
+			}
+		})
+	}
+	var stderr bytes.Buffer
+	_, err := parseFlags([]string{"-key", "k", "-analyze-db", "postgres://u:secret@10.1.2.3/flowhook"}, &stderr)
+	require.ErrorContains(t, err, "-analyze-db")
+	require.NotContains(t, err.Error(), "secret")
+	cfg, err := parseFlags([]string{"-key", "k", "-analyze-db", "postgres://postgres@127.0.0.1:5432/flowhook"}, &stderr)
+	require.NoError(t, err)
+	require.Equal(t, "postgres://postgres@127.0.0.1:5432/flowhook", cfg.AnalyzeDB)
 }
 
 func TestFlags(t *testing.T) {

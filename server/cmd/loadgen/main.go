@@ -98,8 +98,9 @@ type config struct {
 	MinRequests int
 	SVG         string
 	JSON        string
-	PoolMax     int // items prepared for a scenario that uses one per request
-	IngestPool  int // coupled items an ingest scenario sends its progress events for, round robin
+	PoolMax     int    // items prepared for a scenario that uses one per request
+	IngestPool  int    // coupled items an ingest scenario sends its progress events for, round robin
+	AnalyzeDB   string // a PostgreSQL URL: ANALYZE it before each list scenario (analyze.go)
 	Verbose     bool
 }
 
@@ -165,6 +166,11 @@ func (c config) validate() error {
 	if c.SVG != "" && len(c.Sweep) == 0 {
 		errs = append(errs, errors.New("-svg: needs -sweep"))
 	}
+	if c.AnalyzeDB != "" {
+		if err := loopbackDB(c.AnalyzeDB); err != nil {
+			errs = append(errs, fmt.Errorf("-analyze-db: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -217,6 +223,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.JSON, "json", "", "write every row to this file as JSON")
 	fs.IntVar(&c.PoolMax, "pool-max", c.PoolMax, "at most this many items prepared for a scenario that uses one per request (transition, take)")
 	fs.IntVar(&c.IngestPool, "ingest-pool", c.IngestPool, "coupled items an ingest scenario posts its events for, round robin")
+	fs.StringVar(&c.AnalyzeDB, "analyze-db", "", "flowhook's PostgreSQL database (URL, loopback only): ANALYZE it before each list scenario, outside the timed part, as autovacuum would have (where it is off, the lists are planned on guesses)")
 	fs.BoolVar(&c.Verbose, "v", false, "print progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		return c, err

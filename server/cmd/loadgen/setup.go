@@ -58,7 +58,8 @@ type bench struct {
 	external map[string]string // workflow id by system name
 	human    string            // the HUMAN workflow's id
 
-	ingestSize int // items in an ingest pool
+	ingestSize int    // items in an ingest pool
+	analyzeDB  string // -analyze-db
 
 	mu    sync.Mutex
 	pools map[string][]item // ingest pools by system, kept across a sweep
