@@ -80,6 +80,7 @@ func BenchmarkInstanceLists(b *testing.B) {
 		{"Hot", fx.hot},     // in the three busiest groups
 		{"Quiet", fx.quiet}, // in the quietest group only
 		{"Late", fx.late},   // in no group, assigned only the newest instances
+		{"Busy", fx.busy},   // in no group, half the ACTIVE instances of the newest third
 	}
 
 	// The plans, once, untimed; the lists an admin filters first, then the one every user calls,
@@ -163,6 +164,7 @@ type listBenchFixture struct {
 	workflowIDs    []string
 	hot, quiet     listBenchUser
 	late           listBenchUser // in no group; assigned only among the newest 2% of instances
+	busy           listBenchUser // in no group; half the ACTIVE ones of the newest third
 	externalID     string        // of a WAITING_EXTERNAL instance
 	oldest, newest time.Time
 	// ACTIVE instances per assignee (user or group id).
@@ -206,12 +208,13 @@ func seedListBench(b *testing.B, bundle *testBundle) *listBenchFixture {
 		}
 		userIDs[i] = res.Msg.GetUser().GetId()
 	}
-	// User 0 is in the three busiest groups, user 1 in the quietest only, user 2 in none (a
-	// newcomer, assigned only recent instances), the others in 1–3 groups at random.
+	// User 0 is in the three busiest groups, user 1 in the quietest only, users 2 and 3 in
+	// none (2 a newcomer, assigned only recent instances; 3 a busy approver, assigned half of
+	// the recent ones), the others in 1–3 groups at random.
 	members := make([][]int, listBenchUsers)
 	members[0] = []int{0, 1, 2}
 	members[1] = []int{listBenchGroups - 1}
-	for u := 3; u < listBenchUsers; u++ {
+	for u := 4; u < listBenchUsers; u++ {
 		members[u] = rng.Perm(listBenchGroups)[:1+rng.IntN(3)]
 	}
 	for u, gs := range members {
@@ -274,7 +277,7 @@ func seedListBench(b *testing.B, bundle *testBundle) *listBenchFixture {
 	for _, w := range workflows {
 		fx.workflowIDs = append(fx.workflowIDs, w.id)
 	}
-	fx.hot, fx.quiet, fx.late = keyed[0], keyed[1], keyed[2]
+	fx.hot, fx.quiet, fx.late, fx.busy = keyed[0], keyed[1], keyed[2], keyed[3]
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	fx.oldest = now.Add(-listBenchSpan)
 	step := listBenchSpan / listBenchInstances // ~315 s
@@ -308,6 +311,12 @@ func seedListBench(b *testing.B, bundle *testBundle) *listBenchFixture {
 					// table walks the primary key from the oldest to find them.
 					assigneeUser = fx.late.id
 					fx.activeByAssignee[fx.late.id]++
+				case age > 2.0/3 && rng.IntN(2) == 0:
+					// The busy approver's: a tenth of the table, all recent. The planner
+					// takes them for spread over the table too, and for plenty: the primary
+					// key from the oldest looked cheaper than the user's own index.
+					assigneeUser = fx.busy.id
+					fx.activeByAssignee[fx.busy.id]++
 				case rng.IntN(4) == 0:
 					u := userIDs[rng.IntN(listBenchUsers)]
 					assigneeUser = u

@@ -173,3 +173,6 @@ const VerdictSQL = verdictSQL
 
 // PoolOf is the store's main pgx pool (nil on SQLite).
 func PoolOf(s *Store) *pgxpool.Pool { return s.db.Pool }
+
+// ListAssignedSQL is ListAssigned's query on PostgreSQL, for tests of its plan.
+var ListAssignedSQL = listAssignedSQL

@@ -454,13 +454,24 @@ func (s *Store) ListAssigned(ctx context.Context, userID string, groupIDs []stri
 // every match and sorted them, or walked the primary key from the oldest instance, filtering,
 // which is slow when the matches are all recent (a newcomer, a new group): 13.8 ms for 2,000
 // of the newest among 47,000 instances, against 0.20 ms merged (session 27).
+//
+// Each walk names its assignee as a range of one value (>= and <=) and is ordered by
+// (assignee, id), which only the assignee's index gives: with "= $1 ORDER BY id" the primary
+// key gives the order too, and the planner, which takes the assignee's instances for spread
+// evenly over the table, walked it from the oldest instance whenever they looked plentiful
+// (a busy approver's 25,000 among 117,000, all recent: 40,400 rows read and dropped, 14–20 ms
+// a page, against 0.05–0.14 ms on the index; session 28). For a deterministic collation a
+// text is >= and <= a value only if it is that value. The pages merge by id: within a walk
+// the assignee is one value, so its order is the id's.
 var listAssignedSQL = func() string {
 	cols := strings.Join(instance.Columns, ", ")
 	return `SELECT DISTINCT ON (a.id) a.* FROM (
-  (SELECT ` + cols + ` FROM instances WHERE assignee_user_id = $1 AND status = 'ACTIVE' AND id > $3 ORDER BY id LIMIT $4)
+  (SELECT ` + cols + ` FROM instances WHERE assignee_user_id >= $1 AND assignee_user_id <= $1 AND status = 'ACTIVE' AND id > $3
+    ORDER BY assignee_user_id, id LIMIT $4)
   UNION ALL
   (SELECT i.* FROM unnest($2::text[]) AS g(id) CROSS JOIN LATERAL (
-    SELECT ` + cols + ` FROM instances WHERE assignee_group_id = g.id AND status = 'ACTIVE' AND id > $3 ORDER BY id LIMIT $4) AS i)
+    SELECT ` + cols + ` FROM instances WHERE assignee_group_id >= g.id AND assignee_group_id <= g.id AND status = 'ACTIVE' AND id > $3
+    ORDER BY assignee_group_id, id LIMIT $4) AS i)
 ) AS a ORDER BY a.id LIMIT $4`
 }()
 
