@@ -111,10 +111,10 @@ if [ "${BENCH_PROFILE:-0}" = 1 ]; then
   profile_pid=$!
 fi
 echo "bench: loadgen against one flowhook (pid $server_pid), closed loop, $WORKERS workers, ${SECONDS_EACH}s a scenario"
-# The lists come last, on the instances the runs before them made; -analyze-db analyzes the
-# database before each, as a deployment's autovacuum would have (it is off on CI machines, and
-# unanalyzed tables are planned on guesses).
-loadgen -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -pool-max "$POOL" -analyze-db "$PG/flowhook_bench?sslmode=disable" \
+# The lists come last, on the instances the runs before them made; -vacuum-db vacuums and
+# analyzes the database before each, as a deployment's autovacuum would have (it is off on CI
+# machines, and unanalyzed tables are planned on guesses).
+loadgen -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -pool-max "$POOL" -vacuum-db "$PG/flowhook_bench?sslmode=disable" \
   -json "$OUT/closed.json" | tee "$OUT/closed.txt"
 # The closed-loop runs leave tens of thousands of dead rows in every table they wrote. A
 # deployment's autovacuum clears them as they come; where autovacuum is off (as on CI machines),

@@ -89,20 +89,21 @@ func TestLoadgen(t *testing.T) {
 	cfg.URL, cfg.Key, cfg.FakesBin, cfg.ServerPIDs, cfg.JSON = base, key, fakesBin, []int{srv.Process.Pid}, jsonPath
 	cfg.Duration, cfg.PoolMax, cfg.IngestPool, cfg.Workers = time.Second, 60, 10, 4
 	cfg.Scenarios = []string{"ingest-docusign", "transition-docusign", "transition-onespan", "take", "list-assigned"}
-	cfg.AnalyzeDB, cfg.Verbose = dbURL, true
+	cfg.VacuumDB, cfg.Verbose = dbURL, true
 	var out, logs bytes.Buffer
 	closed, err := run(ctx, cfg, &out, &logs)
 	t.Log("\n" + out.String())
 	require.NoError(t, err, logs.String())
-	// -analyze-db: the database was analyzed before the list, after the runs that wrote it.
-	require.Contains(t, logs.String(), "analyzed the database")
+	// -vacuum-db: the database was vacuumed and analyzed before the list, after the runs that
+	// wrote it.
+	require.Contains(t, logs.String(), "vacuumed and analyzed the database")
 	conn, err := pgx.Connect(ctx, dbURL)
 	require.NoError(t, err)
 	var analyzed bool
-	require.NoError(t, conn.QueryRow(ctx, `SELECT last_analyze IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'instances'`).Scan(&analyzed))
+	require.NoError(t, conn.QueryRow(ctx, `SELECT last_analyze IS NOT NULL AND last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'instances'`).Scan(&analyzed))
 	require.NoError(t, conn.Close(ctx))
-	require.True(t, analyzed, "instances has statistics")
-	cfg.AnalyzeDB, cfg.Verbose = "", false
+	require.True(t, analyzed, "instances was vacuumed and has statistics")
+	cfg.VacuumDB, cfg.Verbose = "", false
 
 	cfg.Mode, cfg.Rate, cfg.JSON = "open", 40, ""
 	cfg.Scenarios = []string{"ingest-connector", "transition-connector", "start", "start-external", "list-instances"}
@@ -303,7 +304,7 @@ func TestLoopbackOnly(t *testing.T) {
 	}
 }
 
-// TestLoopbackDB: -analyze-db takes a database on this machine only, and its refusal does not
+// TestLoopbackDB: -vacuum-db takes a database on this machine only, and its refusal does not
 // repeat the URL (it may hold a password).
 func TestLoopbackDB(t *testing.T) {
 	t.Parallel()
@@ -328,12 +329,12 @@ func TestLoopbackDB(t *testing.T) {
 		})
 	}
 	var stderr bytes.Buffer
-	_, err := parseFlags([]string{"-key", "k", "-analyze-db", "postgres://u:secret@10.1.2.3/flowhook"}, &stderr)
-	require.ErrorContains(t, err, "-analyze-db")
+	_, err := parseFlags([]string{"-key", "k", "-vacuum-db", "postgres://u:secret@10.1.2.3/flowhook"}, &stderr)
+	require.ErrorContains(t, err, "-vacuum-db")
 	require.NotContains(t, err.Error(), "secret")
-	cfg, err := parseFlags([]string{"-key", "k", "-analyze-db", "postgres://postgres@127.0.0.1:5432/flowhook"}, &stderr)
+	cfg, err := parseFlags([]string{"-key", "k", "-vacuum-db", "postgres://postgres@127.0.0.1:5432/flowhook"}, &stderr)
 	require.NoError(t, err)
-	require.Equal(t, "postgres://postgres@127.0.0.1:5432/flowhook", cfg.AnalyzeDB)
+	require.Equal(t, "postgres://postgres@127.0.0.1:5432/flowhook", cfg.VacuumDB)
 }
 
 func TestFlags(t *testing.T) {

@@ -100,7 +100,7 @@ type config struct {
 	JSON        string
 	PoolMax     int    // items prepared for a scenario that uses one per request
 	IngestPool  int    // coupled items an ingest scenario sends its progress events for, round robin
-	AnalyzeDB   string // a PostgreSQL URL: ANALYZE it before each list scenario (analyze.go)
+	VacuumDB    string // a PostgreSQL URL: VACUUM ANALYZE it before each list scenario (vacuum.go)
 	Verbose     bool
 }
 
@@ -166,9 +166,9 @@ func (c config) validate() error {
 	if c.SVG != "" && len(c.Sweep) == 0 {
 		errs = append(errs, errors.New("-svg: needs -sweep"))
 	}
-	if c.AnalyzeDB != "" {
-		if err := loopbackDB(c.AnalyzeDB); err != nil {
-			errs = append(errs, fmt.Errorf("-analyze-db: %w", err))
+	if c.VacuumDB != "" {
+		if err := loopbackDB(c.VacuumDB); err != nil {
+			errs = append(errs, fmt.Errorf("-vacuum-db: %w", err))
 		}
 	}
 	return errors.Join(errs...)
@@ -223,7 +223,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.JSON, "json", "", "write every row to this file as JSON")
 	fs.IntVar(&c.PoolMax, "pool-max", c.PoolMax, "at most this many items prepared for a scenario that uses one per request (transition, take)")
 	fs.IntVar(&c.IngestPool, "ingest-pool", c.IngestPool, "coupled items an ingest scenario posts its events for, round robin")
-	fs.StringVar(&c.AnalyzeDB, "analyze-db", "", "flowhook's PostgreSQL database (URL, loopback only): ANALYZE it before each list scenario, outside the timed part, as autovacuum would have (where it is off, the lists are planned on guesses)")
+	fs.StringVar(&c.VacuumDB, "vacuum-db", "", "flowhook's PostgreSQL database (URL, loopback only): VACUUM ANALYZE it before each list scenario, outside the timed part, as autovacuum would have (where it is off, the lists are planned on guesses)")
 	fs.BoolVar(&c.Verbose, "v", false, "print progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		return c, err

@@ -37,7 +37,7 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 	logf("fakes: %s", f.URLs.Control)
 
 	urls := strings.Split(cfg.URL, ",")
-	b := &bench{baseURL: urls[0], urls: urls, adminKey: cfg.Key, hc: hc, admin: client.New(hc, urls[0], cfg.Key), fakes: f, suffix: runSuffix(), logf: logf, ingestSize: cfg.IngestPool, analyzeDB: cfg.AnalyzeDB}
+	b := &bench{baseURL: urls[0], urls: urls, adminKey: cfg.Key, hc: hc, admin: client.New(hc, urls[0], cfg.Key), fakes: f, suffix: runSuffix(), logf: logf, ingestSize: cfg.IngestPool, vacuumDB: cfg.VacuumDB}
 	if err := setUp(ctx, b); err != nil {
 		return nil, fmt.Errorf("set up: %w", err)
 	}

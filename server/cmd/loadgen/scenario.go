@@ -54,17 +54,17 @@ func (b *bench) scenario(name string) scenario {
 		return func(ctx context.Context, _ int) ([]item, error) { return b.ingestPool(ctx, s, b.ingestSize) }
 	}
 	// A list's pool is the HUMAN workflow's instances, which the runs before it made; with
-	// -analyze-db the database is analyzed first (analyze.go).
+	// -vacuum-db the database is vacuumed and analyzed first (vacuum.go).
 	listPool := func(ctx context.Context, _ int) ([]item, error) {
 		if _, err := b.humanPool(ctx); err != nil {
 			return nil, err
 		}
-		if b.analyzeDB != "" {
-			took, err := analyze(ctx, b.analyzeDB)
+		if b.vacuumDB != "" {
+			took, err := vacuum(ctx, b.vacuumDB)
 			if err != nil {
 				return nil, err
 			}
-			b.logf("analyzed the database in %s", took.Round(time.Millisecond))
+			b.logf("vacuumed and analyzed the database in %s", took.Round(time.Millisecond))
 		}
 		return nil, nil
 	}

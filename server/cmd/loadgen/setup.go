@@ -59,7 +59,7 @@ type bench struct {
 	human    string            // the HUMAN workflow's id
 
 	ingestSize int    // items in an ingest pool
-	analyzeDB  string // -analyze-db
+	vacuumDB   string // -vacuum-db
 
 	mu    sync.Mutex
 	pools map[string][]item // ingest pools by system, kept across a sweep
