@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"regexp"
 	"strconv"
 	"strings"
@@ -39,17 +40,7 @@ func TestBatchPlanUsesIndexes(t *testing.T) {
 		_, err = conn.ExecContext(ctx, "PREPARE "+name+" AS "+query)
 		require.NoError(t, err)
 		nulls := strings.TrimSuffix(strings.Repeat("NULL, ", params), ", ")
-		rows, err := conn.QueryContext(ctx, "EXPLAIN EXECUTE "+name+"("+nulls+")")
-		require.NoError(t, err)
-		defer rows.Close()
-		var lines []string
-		for rows.Next() {
-			var line string
-			require.NoError(t, rows.Scan(&line))
-			lines = append(lines, line)
-		}
-		require.NoError(t, rows.Err())
-		return strings.Join(lines, "\n")
+		return explain(t, conn, "EXPLAIN EXECUTE "+name+"("+nulls+")")
 	}
 
 	text := plan("batch", store.WriteBatchSQL)
@@ -62,4 +53,20 @@ func TestBatchPlanUsesIndexes(t *testing.T) {
 	text = plan("documents", store.SaveDocumentsSQL)
 	require.Contains(t, text, "on work_items", text)
 	require.NotContains(t, text, "Seq Scan on work_items", text)
+}
+
+// explain runs an EXPLAIN on conn and returns its plan's lines as one text.
+func explain(t *testing.T, conn *sql.Conn, query string) string {
+	t.Helper()
+	rows, err := conn.QueryContext(context.Background(), query)
+	require.NoError(t, err)
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		lines = append(lines, line)
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(lines, "\n")
 }

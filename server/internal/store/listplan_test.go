@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -37,24 +36,10 @@ func TestListAssignedPlan(t *testing.T) {
 	_, err = conn.ExecContext(ctx, `PREPARE assigned(text, text[], uuid, int) AS `+store.ListAssignedSQL)
 	require.NoError(t, err)
 
-	explain := func(mode string) string {
-		t.Helper()
+	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
 		_, err := conn.ExecContext(ctx, `SET plan_cache_mode = `+mode)
 		require.NoError(t, err)
-		rows, err := conn.QueryContext(ctx, `EXPLAIN EXECUTE assigned('user-1', '{group-1}', '00000000-0000-0000-0000-000000000000', 51)`)
-		require.NoError(t, err)
-		defer rows.Close()
-		var lines []string
-		for rows.Next() {
-			var line string
-			require.NoError(t, rows.Scan(&line))
-			lines = append(lines, line)
-		}
-		require.NoError(t, rows.Err())
-		return strings.Join(lines, "\n")
-	}
-	for _, mode := range []string{"force_custom_plan", "force_generic_plan"} {
-		text := explain(mode)
+		text := explain(t, conn, `EXPLAIN EXECUTE assigned('user-1', '{group-1}', '00000000-0000-0000-0000-000000000000', 51)`)
 		require.Contains(t, text, "using instance_assignee_user_id_id on instances", mode+"\n"+text)
 		require.Contains(t, text, "using instance_assignee_group_id_id on instances", mode+"\n"+text)
 		require.NotContains(t, text, "instances_pkey", mode+"\n"+text)
