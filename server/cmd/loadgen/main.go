@@ -31,6 +31,8 @@
 // Setup names everything with a suffix of its own, so the tool can run again on the same
 // server. Everything it talks to must be on the loopback interface. -fakes takes the JSON line
 // a running fakeproviders printed, or its control URL with -fakes-docusign and -fakes-onespan.
+// -vacuum-db names flowhook's database (on this machine), which the tool then vacuums and
+// analyzes before each list scenario, as autovacuum would have (vacuum.go).
 package main
 
 import (
