@@ -2,13 +2,9 @@ package store_test
 
 import (
 	"context"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
@@ -168,25 +164,14 @@ func TestInboundTransition(t *testing.T) {
 			// conflict (its caller reads again and finds the redelivery), never an error.
 			inst, wi := f.coupled(t, "env-racing")
 			ev, r := completed(inst, wi, "k-racing")
-			const deliveries = 8
-			var wg sync.WaitGroup
-			var applied atomic.Int32
-			start := make(chan struct{})
-			for range deliveries {
-				wg.Go(func() {
-					<-start
-					_, created, err := f.st.InsertEventApplied(ctx, ev, r)
-					if err != nil && !errors.Is(err, engine.ErrConflict) {
-						assert.NoError(t, err)
-					}
-					if created {
-						applied.Add(1)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			require.EqualValues(t, 1, applied.Load())
+			applied := racingSaves(t, 8, func() error {
+				_, created, err := f.st.InsertEventApplied(ctx, ev, r)
+				if err == nil && !created {
+					return engine.ErrConflict // a redelivery, answered with the stored event
+				}
+				return err
+			})
+			require.EqualValues(t, 1, applied)
 			got, err := f.st.GetInstance(ctx, inst.ID)
 			require.NoError(t, err)
 			require.Equal(t, inst.Revision+1, got.Revision)
