@@ -406,3 +406,59 @@ func TestCPUPerRequest(t *testing.T) {
 	_, err = cpuOf([]int{os.Getpid(), 1 << 30})
 	require.Error(t, err)
 }
+
+// TestMovedCheck: a row's check counts the instances created since its run began (before its
+// preparation), the difference over the timed part against the requests answered 200; when
+// the server no longer counts them exactly (more than 10,000, an estimate), the row says so
+// rather than reporting a problem it cannot know of.
+func TestMovedCheck(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := &bench{logf: func(string, ...any) {}}
+	run := func(moved func(context.Context, time.Time) (int64, error), prepared *time.Time) row {
+		t.Helper()
+		sc := scenario{name: "stub", consumes: true,
+			prepare: func(context.Context, int) ([]item, error) {
+				*prepared = time.Now()
+				return make([]item, 5), nil
+			},
+			do:    func(context.Context, item, int) error { return nil },
+			moved: moved}
+		r, err := runScenario(ctx, b, sc, shape{workers: 2, duration: time.Minute}, 5, cpuMeter{})
+		require.NoError(t, err)
+		require.Equal(t, int64(5), r.Count)
+		return r
+	}
+
+	var prepared time.Time
+	var calls []time.Time
+	var counted int64
+	r := run(func(_ context.Context, since time.Time) (int64, error) {
+		calls = append(calls, since)
+		counted += 5 // before: 5 (say, left by a test), after: 10
+		return counted, nil
+	}, &prepared)
+	require.Len(t, calls, 2, "counted before and after the timed part")
+	require.Equal(t, calls[0], calls[1], "both counts since the same time")
+	require.False(t, calls[0].After(prepared), "since the run began, before its items were prepared")
+	require.NotNil(t, r.Moved)
+	require.Equal(t, int64(5), *r.Moved)
+	require.Empty(t, r.Problem)
+	require.Empty(t, r.Unchecked)
+
+	r = run(func(context.Context, time.Time) (int64, error) { counted += 4; return counted, nil }, &prepared)
+	require.Equal(t, "5 answered 200 but 4 instances moved", r.Problem, "one missing is a problem")
+
+	r = run(func(context.Context, time.Time) (int64, error) { return 0, errUncounted }, &prepared)
+	require.Nil(t, r.Moved)
+	require.Empty(t, r.Problem, "an estimate is not a problem")
+	require.Equal(t, errUncounted.Error(), r.Unchecked)
+	var out bytes.Buffer
+	printRow(&out, r)
+	require.Contains(t, out.String(), "moved: more than 10,000 instances: not counted exactly")
+
+	_, err := runScenario(ctx, b, scenario{name: "stub", do: func(context.Context, item, int) error { return nil },
+		moved: func(context.Context, time.Time) (int64, error) { return 0, errors.New("unavailable") }},
+		shape{workers: 1, duration: time.Minute, count: 1}, 1, cpuMeter{})
+	require.ErrorContains(t, err, "unavailable", "any other failure to count ends the run")
+}

@@ -34,6 +34,8 @@ type row struct {
 	// send the OneSpan callbacks and serve the documents and read-backs the server asks for).
 	LoadCPU float64 `json:"load_cpu_ms_per_req"`
 	Moved   *int64  `json:"moved,omitempty"` // instances the scenario moved, checked against count
+	// Unchecked says why the instances moved could not be counted (more than 10,000).
+	Unchecked string `json:"unchecked,omitempty"`
 	// Settle is the seconds after the last request until the server finished the scenario's
 	// background work (signed documents fetched, new work items created and coupled); Seconds
 	// includes it.
@@ -75,6 +77,9 @@ func printRow(w io.Writer, r row) {
 	check := ""
 	if r.Moved != nil {
 		check = fmt.Sprintf("%d moved", *r.Moved)
+	}
+	if r.Unchecked != "" {
+		check = "moved: " + r.Unchecked
 	}
 	if r.Settle > 0 {
 		check += fmt.Sprintf(", settled %.2fs after", r.Settle)

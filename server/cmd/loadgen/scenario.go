@@ -30,9 +30,10 @@ type scenario struct {
 	// them, else a pool it cycles through (nil: no items).
 	prepare func(ctx context.Context, n int) ([]item, error)
 	do      func(ctx context.Context, it item, i int) error
-	// moved counts the instances the scenario has moved so far (nil: it moves none); a row
+	// moved counts the instances created since the run began (its items, prepared then, or
+	// the instances it starts) that the scenario has moved so far (nil: it moves none); a row
 	// reports the difference over its run, checked against the successful requests.
-	moved func(ctx context.Context) (int64, error)
+	moved func(ctx context.Context, since time.Time) (int64, error)
 	// settles, when set, waits until the server has finished the background work the
 	// scenario left (the signed documents to fetch, the work items to create and couple); the
 	// wait counts in the scenario's time and CPU, so that its rate is one the server can
@@ -42,9 +43,9 @@ type scenario struct {
 }
 
 func (b *bench) scenario(name string) scenario {
-	completed := func(workflowID string) func(context.Context) (int64, error) {
-		return func(ctx context.Context) (int64, error) {
-			return b.countStatus(ctx, workflowID, flowhookv1.InstanceStatus_INSTANCE_STATUS_COMPLETED)
+	completed := func(workflowID string) func(context.Context, time.Time) (int64, error) {
+		return func(ctx context.Context, since time.Time) (int64, error) {
+			return b.countStatus(ctx, workflowID, flowhookv1.InstanceStatus_INSTANCE_STATUS_COMPLETED, since)
 		}
 	}
 	external := func(s string) func(context.Context, int) ([]item, error) {
@@ -91,8 +92,8 @@ func (b *bench) scenario(name string) scenario {
 	case "start":
 		return scenario{name: name, do: b.start, note: "StartInstance of the HUMAN workflow (START → HUMAN)"}
 	case "start-external":
-		return scenario{name: name, do: b.startConnector, moved: func(ctx context.Context) (int64, error) {
-			return b.countStatus(ctx, b.startExternal, flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL)
+		return scenario{name: name, do: b.startConnector, moved: func(ctx context.Context, since time.Time) (int64, error) {
+			return b.countStatus(ctx, b.startExternal, flowhookv1.InstanceStatus_INSTANCE_STATUS_WAITING_EXTERNAL, since)
 		}, settles: b.coupled(b.startExternal),
 			note: "StartInstance of a workflow whose first state is EXTERNAL (a connector's ticket): the 200 comes after the instance, its work item and the job that creates the ticket commit; the time includes creating and coupling every ticket"}
 	case "take":

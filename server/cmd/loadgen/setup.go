@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/flowhook/flowhook/client"
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
@@ -391,15 +393,22 @@ func (b *bench) ingestPool(ctx context.Context, s string, n int) ([]item, error)
 	return pool, nil
 }
 
-// countStatus is the number of a workflow's instances in a status.
-func (b *bench) countStatus(ctx context.Context, workflowID string, status flowhookv1.InstanceStatus) (int64, error) {
+// countStatus is the number of a workflow's instances created after since in a status.
+func (b *bench) countStatus(ctx context.Context, workflowID string, status flowhookv1.InstanceStatus, since time.Time) (int64, error) {
 	res, err := b.admin.Instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{
-		Filter: &flowhookv1.InstanceFilter{WorkflowId: workflowID, Status: status}, PageSize: 1}))
+		Filter: &flowhookv1.InstanceFilter{WorkflowId: workflowID, Status: status, CreatedAfter: timestamppb.New(since)}, PageSize: 1}))
 	if err != nil {
 		return 0, err
 	}
+	if res.Msg.GetTotalSizeEstimated() {
+		return 0, errUncounted
+	}
 	return res.Msg.GetTotalSize(), nil
 }
+
+// errUncounted: more than 10,000 instances matched, which the server estimates rather than
+// counts (ListInstancesResponse.total_size_estimated); a run's check says so.
+var errUncounted = errors.New("more than 10,000 instances: not counted exactly")
 
 // randomKey is the base64 (URL alphabet) of n random bytes.
 func randomKey(n int) string {

@@ -3,6 +3,7 @@ package onespanfake
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"context"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -700,6 +702,7 @@ func (f *Fake) downloadZip(w http.ResponseWriter, r *http.Request) {
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	zw.RegisterCompressor(zip.Deflate, fastDeflate)
 	for _, e := range entries {
 		fw, err := zw.Create(e.name)
 		if err == nil {
@@ -718,6 +721,45 @@ func (f *Fake) downloadZip(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Disposition", `attachment; filename="documents.zip"`)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// deflaters keep the zips' flate writers (at BestSpeed) between downloads: a writer is large to
+// allocate, and its reset is most of a small document's cost.
+var deflaters sync.Pool
+
+// fastDeflate compresses a zip entry at flate.BestSpeed: still Deflate, as OneSpan's zips are,
+// at a fraction of the default level's CPU, which the fake spends on the machine flowhook is
+// measured on (loadgen).
+func fastDeflate(w io.Writer) (io.WriteCloser, error) {
+	if fw, ok := deflaters.Get().(*flate.Writer); ok {
+		fw.Reset(w)
+		return &pooledDeflater{fw}, nil
+	}
+	fw, err := flate.NewWriter(w, flate.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	return &pooledDeflater{fw}, nil
+}
+
+// pooledDeflater returns its writer to deflaters once closed.
+type pooledDeflater struct{ fw *flate.Writer }
+
+func (p *pooledDeflater) Write(b []byte) (int, error) {
+	if p.fw == nil {
+		return 0, errors.New("onespanfake: write to a closed zip entry")
+	}
+	return p.fw.Write(b)
+}
+
+func (p *pooledDeflater) Close() error {
+	if p.fw == nil {
+		return errors.New("onespanfake: zip entry closed twice")
+	}
+	err := p.fw.Close()
+	deflaters.Put(p.fw)
+	p.fw = nil
+	return err
 }
 
 // documentBytes is a document as downloaded; the caller holds f.mu.
