@@ -587,6 +587,7 @@ func TestDocuments(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, zr.File, 1)
 		require.Equal(t, "Contract.pdf", zr.File[0].Name)
+		require.Equal(t, zip.Deflate, zr.File[0].Method, "deflated, as OneSpan's zips are")
 		rc, err := zr.File[0].Open()
 		require.NoError(t, err)
 		defer rc.Close()
