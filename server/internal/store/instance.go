@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -211,11 +210,10 @@ func (s *Store) UpdateInstance(ctx context.Context, in engine.Instance, expected
 // activity counter, under the row lock the update takes), and they are inserted after it: a
 // transition is one round trip fewer than an update followed by an append.
 func updateInstance(ctx context.Context, tx txn, iid uuid.UUID, in engine.Instance, expectedRevision int64, acts []engine.Activity) error {
-	u, err := instanceUpdate(tx.Client, tx.dialect, iid, in, expectedRevision, len(acts))
+	query, args, err := instanceUpdateQuery(tx.Client, tx.dialect, iid, in, expectedRevision, len(acts), updatePlain)
 	if err != nil {
 		return err
 	}
-	query, args := u.Query()
 	var last int64
 	if err := tx.sql.QueryRowContext(ctx, query, args...).Scan(&last); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -253,13 +251,8 @@ func instanceUpdate(c *ent.Client, d string, iid uuid.UUID, in engine.Instance, 
 	}
 	// Cleared fields come from a map: sorted, the statement's text (which the driver caches as a
 	// prepared statement) is always the same.
-	cleared := m.ClearedFields()
-	slices.Sort(cleared)
-	for _, f := range cleared {
+	for _, f := range clearedColumns(m, in) {
 		u.SetNull(f)
-	}
-	if in.EndedAt == nil {
-		u.SetNull(instance.FieldEndedAt) // RetryInstance reopens a FAILED instance
 	}
 	return u, nil
 }

@@ -120,20 +120,27 @@ func shiftPlaceholders(query string, k int) string {
 }
 
 // statement is a statement's text around a statement that ent's builder writes (%s), which
-// takes $1…$k: its own placeholders follow, renumbered once for each k.
+// takes $1…$k: its own placeholders follow, renumbered once for each k. The inner statements
+// are of a few shapes (instanceUpdateQuery), so the whole texts are kept too.
 type statement struct {
 	text    string
 	shifted sync.Map // k → text
+	whole   sync.Map // inner → text
 }
 
 // with returns the statement around inner, whose arguments are k.
 func (st *statement) with(inner string, k int) string {
+	if q, ok := st.whole.Load(inner); ok {
+		return q.(string)
+	}
 	q, ok := st.shifted.Load(k)
 	if !ok {
 		q = shiftPlaceholders(st.text, k)
 		st.shifted.Store(k, q)
 	}
-	return fmt.Sprintf(q.(string), inner)
+	whole := fmt.Sprintf(q.(string), inner)
+	st.whole.Store(inner, whole)
+	return whole
 }
 
 var transitionStatement = &statement{text: withResult(transitionSQL)}
@@ -271,19 +278,16 @@ func (s *Store) resultArgs(r engine.EventResult, eid uuid.UUID, documentDue *tim
 	if err != nil {
 		return "", nil, nil, err
 	}
-	var u *entsql.UpdateBuilder
+	// Progress: the instance stays where it is; its counter numbers the activities, and its
+	// row lock orders them with concurrent appends, as appendActivities does.
+	var in engine.Instance
+	v := updateProgress
 	if r.Instance != nil {
-		if u, err = instanceUpdate(s.db.Client, s.entDialect(), iid, *r.Instance, r.InstanceRevision, len(r.Activities)); err != nil {
-			return "", nil, nil, err
-		}
-	} else {
-		// Progress: the instance stays where it is; its counter numbers the activities, and
-		// its row lock orders them with concurrent appends, as appendActivities does.
-		u = entsql.Dialect(s.entDialect()).Update(instance.Table).Add(instance.FieldActivitySeq, len(r.Activities)).
-			Where(entsql.EQ(instance.FieldID, iid)).Returning(instance.FieldActivitySeq)
+		in, v = *r.Instance, updateInResult
 	}
-	u.Where(entsql.ExprP("EXISTS (SELECT 1 FROM wl) AND EXISTS (SELECT 1 FROM d)"))
-	update, updateArgs = u.Query()
+	if update, updateArgs, err = instanceUpdateQuery(s.db.Client, s.entDialect(), iid, in, r.InstanceRevision, len(r.Activities), v); err != nil {
+		return "", nil, nil, err
+	}
 	w := r.WorkItem
 	wid, err := uuid.Parse(w.ID)
 	if err != nil {
@@ -390,11 +394,10 @@ func newItemsAlone(e engine.Effects) bool {
 // River's insert when it has jobs for River), one round trip where the transaction took five.
 func (s *Store) updateInstanceAlone(ctx context.Context, iid uuid.UUID, in engine.Instance, expectedRevision int64,
 	acts []engine.Activity, eff engine.Effects) (engine.Instance, error) {
-	u, err := instanceUpdate(s.db.Client, s.entDialect(), iid, in, expectedRevision, len(acts))
+	update, args, err := instanceUpdateQuery(s.db.Client, s.entDialect(), iid, in, expectedRevision, len(acts), updateRow)
 	if err != nil {
 		return engine.Instance{}, err
 	}
-	update, args := u.Returning(instance.Columns...).Query()
 	return s.writeInstanceRow(ctx, update, args, iid, acts, eff)
 }
 

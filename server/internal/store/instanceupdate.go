@@ -1,0 +1,137 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+
+	"github.com/flowhook/flowhook/ent"
+	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// An instance's conditional UPDATE, its text cached by its shape.
+//
+// Every transition writes its instance with instanceUpdate's statement. Ent's builder wrote
+// its text anew each time (the columns quoted, the predicates joined, the placeholders
+// numbered), and a transition's statement wrapped it in its own text with a Sprintf: together
+// a tenth of the server's CPU on a DocuSign completion (docs/performance.md, session 30). The
+// text depends only on the statement's shape (the dialect, what it is part of, the columns the
+// mutation sets and those it clears), of which there are a few dozen, so instanceUpdateQuery
+// builds it with ent once for each shape and keeps it; the arguments are taken from the
+// mutation each time, in the order the builder takes them. The first build of each shape
+// checks the two against each other, so the cache cannot drift from setInstanceFields.
+
+// updateVariant is what an instance's UPDATE is part of.
+type updateVariant uint8
+
+const (
+	// updatePlain: on its own, in a transaction (updateInstance), returning the counter.
+	updatePlain updateVariant = iota
+	// updateInResult: a result's statement (transitionSQL, finishSQL): written only when wl
+	// locked the work item and d found the event, returning the counter.
+	updateInResult
+	// updateProgress: a result that does not move the instance (a progress): only its
+	// activity counter, in a result's statement.
+	updateProgress
+	// updateRow: on its own in one statement (instanceRowSQL), returning every column.
+	updateRow
+)
+
+// updateShape is what an instance UPDATE's text depends on.
+type updateShape struct {
+	dialect string
+	variant updateVariant
+	columns string // the columns set, in the mutation's order, and those set to NULL
+}
+
+// updateTexts holds the texts of the shapes built so far: updateShape → string.
+var updateTexts sync.Map
+
+// instanceUpdateQuery is the text and arguments of instanceUpdate's statement for in, as part
+// of v (n: the activities its counter numbers).
+func instanceUpdateQuery(c *ent.Client, d string, iid uuid.UUID, in engine.Instance, expectedRevision int64, n int,
+	v updateVariant) (string, []any, error) {
+	if v == updateProgress {
+		shape := updateShape{dialect: d, variant: v}
+		args := []any{n, iid}
+		if text, ok := updateTexts.Load(shape); ok {
+			return text.(string), args, nil
+		}
+		u := entsql.Dialect(d).Update(instance.Table).Add(instance.FieldActivitySeq, n).
+			Where(entsql.EQ(instance.FieldID, iid)).Returning(instance.FieldActivitySeq)
+		u.Where(entsql.ExprP(resultCondition))
+		return keepShape(shape, u, args)
+	}
+	form, err := json.Marshal(in.FormData)
+	if err != nil {
+		return "", nil, err
+	}
+	m := c.Instance.Update().Mutation()
+	setInstanceFields(m, in, form)
+	fields := m.Fields()
+	args := make([]any, 0, len(fields)+5)
+	args = append(args, dbTime(in.UpdatedAt), 1, n)
+	var columns strings.Builder
+	for _, f := range fields {
+		val, _ := m.Field(f)
+		if f == instance.FieldFormData {
+			val = form // a JSON column takes its encoding, as Ent gives it
+		}
+		args = append(args, val)
+		columns.WriteString(f)
+		columns.WriteByte(',')
+	}
+	args = append(args, iid, expectedRevision)
+	columns.WriteString("NULL:")
+	for _, f := range clearedColumns(m, in) {
+		columns.WriteString(f)
+		columns.WriteByte(',')
+	}
+	shape := updateShape{dialect: d, variant: v, columns: columns.String()}
+	if text, ok := updateTexts.Load(shape); ok {
+		return text.(string), args, nil
+	}
+	u, err := instanceUpdate(c, d, iid, in, expectedRevision, n)
+	if err != nil {
+		return "", nil, err
+	}
+	switch v {
+	case updateInResult:
+		u.Where(entsql.ExprP(resultCondition))
+	case updateRow:
+		u.Returning(instance.Columns...)
+	}
+	return keepShape(shape, u, args)
+}
+
+// resultCondition is what an instance's UPDATE in a result's statement waits for: the work
+// item locked at its revision (wl) and the event new (d).
+const resultCondition = "EXISTS (SELECT 1 FROM wl) AND EXISTS (SELECT 1 FROM d)"
+
+// keepShape builds u, checks that its arguments are args, and keeps its text for shape.
+func keepShape(shape updateShape, u *entsql.UpdateBuilder, args []any) (string, []any, error) {
+	text, built := u.Query()
+	if !reflect.DeepEqual(built, args) {
+		return "", nil, fmt.Errorf("an instance update's arguments are not its builder's: %d against %d", len(args), len(built))
+	}
+	updateTexts.Store(shape, text)
+	return text, args, nil
+}
+
+// clearedColumns are the columns instanceUpdate sets to NULL, in its order: those the
+// mutation clears, sorted, then ended_at when in has not ended.
+func clearedColumns(m *ent.InstanceMutation, in engine.Instance) []string {
+	cleared := m.ClearedFields()
+	slices.Sort(cleared)
+	if in.EndedAt == nil {
+		cleared = append(cleared, instance.FieldEndedAt) // RetryInstance reopens a FAILED instance
+	}
+	return cleared
+}
