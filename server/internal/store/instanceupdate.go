@@ -16,7 +16,7 @@ import (
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
-// An instance's conditional UPDATE, its text cached by its shape.
+// An instance's conditional UPDATE, and its INSERT, their texts cached by their shapes.
 //
 // Every transition writes its instance with instanceUpdate's statement. Ent's builder wrote
 // its text anew each time (the columns quoted, the predicates joined, the placeholders
@@ -26,9 +26,11 @@ import (
 // mutation sets and those it clears), of which there are a few dozen, so instanceUpdateQuery
 // builds it with ent once for each shape and keeps it; the arguments are taken from the
 // mutation each time, in the order the builder takes them. The first build of each shape
-// checks the two against each other, so the cache cannot drift from setInstanceFields.
+// checks the two against each other, so the cache cannot drift from setInstanceFields. A start
+// in one statement (createInstanceAlone) keeps its INSERT's text the same way
+// (instanceInsertQuery).
 
-// updateVariant is what an instance's UPDATE is part of.
+// updateVariant is what an instance's UPDATE is part of (or insertRow: its INSERT).
 type updateVariant uint8
 
 const (
@@ -42,13 +44,52 @@ const (
 	updateProgress
 	// updateRow: on its own in one statement (instanceRowSQL), returning every column.
 	updateRow
+	// insertRow: the INSERT of a start in one statement (instanceRowSQL), returning every
+	// column.
+	insertRow
 )
 
-// updateShape is what an instance UPDATE's text depends on.
+// updateShape is what an instance UPDATE's (or INSERT's) text depends on.
 type updateShape struct {
 	dialect string
 	variant updateVariant
 	columns string // the columns set, in the mutation's order, and those set to NULL
+}
+
+// instanceInsertQuery is the text and arguments of the INSERT that createInstanceAlone writes
+// for the instance of m, whose form data is form, returning every column.
+func instanceInsertQuery(d string, iid uuid.UUID, m *ent.InstanceMutation, form []byte) (string, []any, error) {
+	fields := m.Fields()
+	args := make([]any, 0, len(fields)+1)
+	args = append(args, iid)
+	var columns strings.Builder
+	for _, f := range fields {
+		v, _ := m.Field(f)
+		if f == instance.FieldFormData {
+			v = form // a JSON column takes its encoding, as Ent gives it
+		}
+		args = append(args, v)
+		columns.WriteString(f)
+		columns.WriteByte(',')
+	}
+	shape := updateShape{dialect: d, variant: insertRow, columns: columns.String()}
+	if text, ok := updateTexts.Load(shape); ok {
+		return text.(string), args, nil
+	}
+	ins := entsql.Dialect(d).Insert(instance.Table).Returning(instance.Columns...)
+	ins.Set(instance.FieldID, iid)
+	for _, f := range fields {
+		v, _ := m.Field(f)
+		if f == instance.FieldFormData {
+			v = form
+		}
+		ins.Set(f, v)
+	}
+	text, built, err := ins.QueryErr()
+	if err != nil {
+		return "", nil, err
+	}
+	return keepText(shape, text, built, args)
 }
 
 // updateTexts holds the texts of the shapes built so far: updateShape → string.
@@ -115,11 +156,17 @@ func instanceUpdateQuery(c *ent.Client, d string, iid uuid.UUID, in engine.Insta
 // item locked at its revision (wl) and the event new (d).
 const resultCondition = "EXISTS (SELECT 1 FROM wl) AND EXISTS (SELECT 1 FROM d)"
 
-// keepShape builds u, checks that its arguments are args, and keeps its text for shape.
+// keepShape builds u and keeps its text for shape (keepText).
 func keepShape(shape updateShape, u *entsql.UpdateBuilder, args []any) (string, []any, error) {
 	text, built := u.Query()
+	return keepText(shape, text, built, args)
+}
+
+// keepText checks that a builder's arguments for text, built, are args, and keeps text for
+// shape.
+func keepText(shape updateShape, text string, built, args []any) (string, []any, error) {
 	if !reflect.DeepEqual(built, args) {
-		return "", nil, fmt.Errorf("an instance update's arguments are not its builder's: %d against %d", len(args), len(built))
+		return "", nil, fmt.Errorf("an instance write's arguments are not its builder's: %d against %d", len(args), len(built))
 	}
 	updateTexts.Store(shape, text)
 	return text, args, nil

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -15,11 +16,12 @@ import (
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
-// TestInstanceUpdateQuery: an instance update's text, kept by its shape, and its arguments,
-// taken from the mutation, are what ent's builder writes for the instance, on both dialects,
-// for every variant and every combination of the columns that an update sets or clears, the
-// first time a shape is seen and every time after (the second instance of each shape has other
-// values). Shapes differ in their texts, so no two share one by mistake.
+// TestInstanceUpdateQuery: an instance update's (and a start's INSERT's) text, kept by its
+// shape, and its arguments, taken from the mutation, are what ent's builder writes for the
+// instance, on both dialects, for every variant and every combination of the columns that an
+// update sets or clears (and an insert sets), the first time a shape is seen and every time
+// after (the second instance of each shape has other values). Shapes differ in their texts, so
+// no two share one by mistake.
 func TestInstanceUpdateQuery(t *testing.T) {
 	c := ent.NewClient()
 	ended := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
@@ -74,6 +76,49 @@ func TestInstanceUpdateQuery(t *testing.T) {
 		return u.Query()
 	}
 	texts := map[string]string{}
+	// A start's INSERT: every shape of the update's, with and without a request id and its
+	// fingerprint.
+	for _, d := range []string{dialect.Postgres, dialect.SQLite} {
+		for shape := range 256 {
+			for seed := range 2 {
+				in := instanceOf(shape%64, seed+1)
+				iid := uuid.New()
+				form, err := json.Marshal(in.FormData)
+				require.NoError(t, err)
+				create := c.Instance.Create().SetID(iid).SetCreatedAt(in.UpdatedAt).SetUpdatedAt(in.UpdatedAt).
+					SetWorkflowID(uuid.New()).SetVersion(int32(seed + 1)).SetWorkflowName(fmt.Sprintf("w%d", seed)).
+					SetStartedBy(uuid.New()).SetActivitySeq(int64(seed + 1))
+				if shape&64 != 0 {
+					create.SetRequestID(fmt.Sprintf("req-%d", seed))
+				}
+				if shape&128 != 0 {
+					create.SetRequestFingerprint(fmt.Sprintf("fp-%d", seed))
+				}
+				m := create.Mutation()
+				setInstanceFields(m, in, form)
+				text, args, err := instanceInsertQuery(d, iid, m, form)
+				require.NoError(t, err)
+				ins := entsql.Dialect(d).Insert(instance.Table).Returning(instance.Columns...)
+				ins.Set(instance.FieldID, iid)
+				for _, f := range m.Fields() {
+					v, _ := m.Field(f)
+					if f == instance.FieldFormData {
+						v = form
+					}
+					ins.Set(f, v)
+				}
+				wantText, wantArgs, err := ins.QueryErr()
+				require.NoError(t, err)
+				require.Equal(t, wantText, text, "insert shape %d, seed %d", shape, seed)
+				require.Equal(t, wantArgs, args, "insert shape %d, seed %d", shape, seed)
+				key := fmt.Sprintf("%s insert %d", d, shape)
+				if other, ok := texts[text]; ok && seed == 0 {
+					require.Equal(t, key, other, "two shapes with one text")
+				}
+				texts[text] = key
+			}
+		}
+	}
 	for _, d := range []string{dialect.Postgres, dialect.SQLite} {
 		for _, v := range []updateVariant{updatePlain, updateInResult, updateProgress, updateRow} {
 			for shape := range 64 {
@@ -135,6 +180,48 @@ func BenchmarkInstanceUpdateQuery(b *testing.B) {
 				b.Fatal(err)
 			}
 			_ = outer.with(update, len(args))
+		}
+	})
+}
+
+// BenchmarkInstanceInsertQuery: a start's INSERT, built by ent's builder each time (as before
+// session 30) against taken from the cache.
+func BenchmarkInstanceInsertQuery(b *testing.B) {
+	c := ent.NewClient()
+	at := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	in := engine.Instance{StateKey: "review", Status: engine.StatusActive, FormData: map[string]any{"name": "Ada", "amount": 1200},
+		Assignee: &engine.Assignee{UserID: uuid.NewString()}, UpdatedAt: at}
+	iid := uuid.New()
+	form, err := json.Marshal(in.FormData)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := c.Instance.Create().SetID(iid).SetCreatedAt(at).SetUpdatedAt(at).SetWorkflowID(uuid.New()).SetVersion(1).
+		SetWorkflowName("Expenses").SetStartedBy(uuid.New()).SetActivitySeq(2).Mutation()
+	setInstanceFields(m, in, form)
+	b.Run("builder", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			ins := entsql.Dialect(dialect.Postgres).Insert(instance.Table).Returning(instance.Columns...)
+			ins.Set(instance.FieldID, iid)
+			for _, f := range m.Fields() {
+				v, _ := m.Field(f)
+				if f == instance.FieldFormData {
+					v = form
+				}
+				ins.Set(f, v)
+			}
+			if _, _, err := ins.QueryErr(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("cached", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := instanceInsertQuery(dialect.Postgres, iid, m, form); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

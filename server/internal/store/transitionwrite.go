@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -412,16 +411,7 @@ func (s *Store) createInstanceAlone(ctx context.Context, m *ent.InstanceMutation
 	if !ok {
 		return engine.Instance{}, errors.New("an instance to create has no id")
 	}
-	ins := entsql.Dialect(s.entDialect()).Insert(instance.Table).Returning(instance.Columns...)
-	ins.Set(instance.FieldID, iid)
-	for _, f := range m.Fields() {
-		v, _ := m.Field(f)
-		if f == instance.FieldFormData {
-			v = form // a JSON column takes its encoding, as Ent gives it
-		}
-		ins.Set(f, v)
-	}
-	insert, args, err := ins.QueryErr()
+	insert, args, err := instanceInsertQuery(s.entDialect(), iid, m, form)
 	if err != nil {
 		return engine.Instance{}, err
 	}
