@@ -60,30 +60,16 @@ type updateShape struct {
 // for the instance of m, whose form data is form, returning every column.
 func instanceInsertQuery(d string, iid uuid.UUID, m *ent.InstanceMutation, form []byte) (string, []any, error) {
 	fields := m.Fields()
-	args := make([]any, 0, len(fields)+1)
-	args = append(args, iid)
 	var columns strings.Builder
-	for _, f := range fields {
-		v, _ := m.Field(f)
-		if f == instance.FieldFormData {
-			v = form // a JSON column takes its encoding, as Ent gives it
-		}
-		args = append(args, v)
-		columns.WriteString(f)
-		columns.WriteByte(',')
-	}
+	args := mutationValues(m, fields, form, append(make([]any, 0, len(fields)+1), iid), &columns)
 	shape := updateShape{dialect: d, variant: insertRow, columns: columns.String()}
 	if text, ok := updateTexts.Load(shape); ok {
 		return text.(string), args, nil
 	}
 	ins := entsql.Dialect(d).Insert(instance.Table).Returning(instance.Columns...)
 	ins.Set(instance.FieldID, iid)
-	for _, f := range fields {
-		v, _ := m.Field(f)
-		if f == instance.FieldFormData {
-			v = form
-		}
-		ins.Set(f, v)
+	for i, f := range fields {
+		ins.Set(f, args[1+i])
 	}
 	text, built, err := ins.QueryErr()
 	if err != nil {
@@ -117,18 +103,8 @@ func instanceUpdateQuery(c *ent.Client, d string, iid uuid.UUID, in engine.Insta
 	m := c.Instance.Update().Mutation()
 	setInstanceFields(m, in, form)
 	fields := m.Fields()
-	args := make([]any, 0, len(fields)+5)
-	args = append(args, dbTime(in.UpdatedAt), 1, n)
 	var columns strings.Builder
-	for _, f := range fields {
-		val, _ := m.Field(f)
-		if f == instance.FieldFormData {
-			val = form // a JSON column takes its encoding, as Ent gives it
-		}
-		args = append(args, val)
-		columns.WriteString(f)
-		columns.WriteByte(',')
-	}
+	args := mutationValues(m, fields, form, append(make([]any, 0, len(fields)+5), dbTime(in.UpdatedAt), 1, n), &columns)
 	args = append(args, iid, expectedRevision)
 	columns.WriteString("NULL:")
 	for _, f := range clearedColumns(m, in) {
@@ -150,6 +126,22 @@ func instanceUpdateQuery(c *ent.Client, d string, iid uuid.UUID, in engine.Insta
 		u.Returning(instance.Columns...)
 	}
 	return keepShape(shape, u, args)
+}
+
+// mutationValues appends to args the values of m's fields (m.Fields()), in their order, form
+// for the form data (a JSON column takes its encoding, as Ent gives it), and writes the fields'
+// names to columns.
+func mutationValues(m *ent.InstanceMutation, fields []string, form []byte, args []any, columns *strings.Builder) []any {
+	for _, f := range fields {
+		v, _ := m.Field(f)
+		if f == instance.FieldFormData {
+			v = form
+		}
+		args = append(args, v)
+		columns.WriteString(f)
+		columns.WriteByte(',')
+	}
+	return args
 }
 
 // resultCondition is what an instance's UPDATE in a result's statement waits for: the work

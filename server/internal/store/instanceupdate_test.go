@@ -98,16 +98,7 @@ func TestInstanceUpdateQuery(t *testing.T) {
 				setInstanceFields(m, in, form)
 				text, args, err := instanceInsertQuery(d, iid, m, form)
 				require.NoError(t, err)
-				ins := entsql.Dialect(d).Insert(instance.Table).Returning(instance.Columns...)
-				ins.Set(instance.FieldID, iid)
-				for _, f := range m.Fields() {
-					v, _ := m.Field(f)
-					if f == instance.FieldFormData {
-						v = form
-					}
-					ins.Set(f, v)
-				}
-				wantText, wantArgs, err := ins.QueryErr()
+				wantText, wantArgs, err := builtInsert(d, iid, m, form).QueryErr()
 				require.NoError(t, err)
 				require.Equal(t, wantText, text, "insert shape %d, seed %d", shape, seed)
 				require.Equal(t, wantArgs, args, "insert shape %d, seed %d", shape, seed)
@@ -202,16 +193,7 @@ func BenchmarkInstanceInsertQuery(b *testing.B) {
 	b.Run("builder", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			ins := entsql.Dialect(dialect.Postgres).Insert(instance.Table).Returning(instance.Columns...)
-			ins.Set(instance.FieldID, iid)
-			for _, f := range m.Fields() {
-				v, _ := m.Field(f)
-				if f == instance.FieldFormData {
-					v = form
-				}
-				ins.Set(f, v)
-			}
-			if _, _, err := ins.QueryErr(); err != nil {
+			if _, _, err := builtInsert(dialect.Postgres, iid, m, form).QueryErr(); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -224,4 +206,19 @@ func BenchmarkInstanceInsertQuery(b *testing.B) {
 			}
 		}
 	})
+}
+
+// builtInsert is the INSERT of m's instance as createInstanceAlone built it with ent's builder
+// for every start before session 30.
+func builtInsert(d string, iid uuid.UUID, m *ent.InstanceMutation, form []byte) *entsql.InsertBuilder {
+	ins := entsql.Dialect(d).Insert(instance.Table).Returning(instance.Columns...)
+	ins.Set(instance.FieldID, iid)
+	for _, f := range m.Fields() {
+		v, _ := m.Field(f)
+		if f == instance.FieldFormData {
+			v = form
+		}
+		ins.Set(f, v)
+	}
+	return ins
 }
