@@ -167,6 +167,35 @@ ratios() { # file replicas
     | "\($rep)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req * 100 | round / 100)\t\(.db_cpu_ms_per_req * 100 | round / 100)\t\(.load_cpu_ms_per_req * 100 | round / 100)"
   ' "$1"
 }
+# targets: the sitting against issue 18's targets, each with the CPU its path took a request in
+# all (flowhook, PostgreSQL and the load, which share the machine's cores) and the rate those
+# cores could give at that cost if nothing ever waited: where that ceiling is below a target,
+# no waiting removed would reach it on this machine.
+targets() {
+  jq -rs --argjson a "$tps1" --argjson b "$tps2" --argjson cores "$(nproc)" '
+    (($a + $b) / 2) as $pg
+    | (.[0].rows + .[1].rows) as $rows
+    | def verdict(ok): if ok then "met" else "NOT met" end;
+      def x(v): (v * 100 | floor) / 100;
+      def clean(r): r.errors + r.dropped == 0;
+      def ceiling(r): (r.server_cpu_ms_per_req + r.db_cpu_ms_per_req + r.load_cpu_ms_per_req) as $c
+        | if $c > 0 then "; \($c * 100 | round / 100) ms of CPU a request in all, which \($cores) cores turn into \($cores * 1000 / $c | floor)/s at most (\(x($cores * 1000 / $c / $pg)) ×)" else "" end;
+      def closed(name; min):
+        $rows[] | select(.mode == "closed" and .scenario == name)
+        | "  \(name): \(x(.rate / $pg)) × (\(.rate | floor)/s) \(verdict(.rate / $pg >= min and clean(.)))\(ceiling(.))";
+      def paced(rate; max; strict):
+        $rows[] | select(.mode == "open" and .target_rate == rate)
+        | "  paced \(rate)/s: \(.rate | floor)/s, p99 \(.p99_ms) ms \(verdict((if strict then .p99_ms < max else .p99_ms <= max end) and clean(.)))\(
+            [$rows[] | select(.mode == "closed" and .scenario == "transition-docusign" and .rate < rate)][0]
+            | if . then "; the closed loop made \(.rate | floor)/s: \(rate)/s is past what this machine serves" else "" end)";
+      "Against issue 18'"'"'s targets (ratios to pgbench'"'"'s mean, \($pg | floor) tps):",
+      "webhook ingest ≥ 0.5 ×", closed("ingest-docusign"; 0.5), closed("ingest-onespan"; 0.5), closed("ingest-connector"; 0.5),
+      "webhook → transition committed ≥ 0.25 ×", closed("transition-docusign"; 0.25), closed("transition-onespan"; 0.25), closed("transition-connector"; 0.25),
+      "StartInstance and TakeTransition ≥ 0.25 ×", closed("start"; 0.25), closed("take"; 0.25),
+      "webhook → transition paced: p99 ≤ 10 ms at 10/s, < 100 ms at 1,000/s", paced(10; 10; false), paced(1000; 100; true),
+      "not measured here: the lists'"'"' p99 with 100,000 instances (go test -run '"'"'^$'"'"' -bench BenchmarkInstanceLists ./server/internal/api/) and memory over 10 minutes at half the saturated rate (docs/performance.md, Method)"
+  ' "$OUT/closed.json" "$OUT/open.json"
+}
 {
   printf 'PostgreSQL (pgbench, insert+update, 8 clients): %.0f and %.0f tps, mean %.0f\n' "$tps1" "$tps2" "$(echo "($tps1 + $tps2) / 2" | bc -l)"
   if [ -n "$pg_p99" ]; then
@@ -181,5 +210,7 @@ ratios() { # file replicas
     ratios "$OUT/open.json" 1
     for f in "${replica_files[@]}"; do ratios "$f" "$(basename "$f" .json | sed 's/replicas-//')"; done
   } | column -t -s $'\t'
+  echo
+  targets
 } | tee "$OUT/ratios.txt"
 echo "bench: results in $OUT"
