@@ -193,7 +193,7 @@ targets() {
       "webhook → transition committed ≥ 0.25 ×", closed("transition-docusign"; 0.25), closed("transition-onespan"; 0.25), closed("transition-connector"; 0.25),
       "StartInstance and TakeTransition ≥ 0.25 ×", closed("start"; 0.25), closed("take"; 0.25),
       "webhook → transition paced: p99 ≤ 10 ms at 10/s, < 100 ms at 1,000/s", paced(10; 10; false), paced(1000; 100; true),
-      "not measured here: the lists'"'"' p99 with 100,000 instances (go test -run '"'"'^$'"'"' -bench BenchmarkInstanceLists ./server/internal/api/) and memory over 10 minutes at half the saturated rate (docs/performance.md, Method)"
+      "not measured here: the lists'"'"' p99 with 100,000 instances (go test -run '"'"'^$'"'"' -bench BenchmarkInstanceLists ./server/internal/api/) and memory over 10 minutes at half the saturated rate (how: docs/performance.md, Method)"
   ' "$OUT/closed.json" "$OUT/open.json"
 }
 {
