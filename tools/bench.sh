@@ -122,7 +122,7 @@ loadgen -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -pool-max 
 # what autovacuum would have (and checkpoints, so that the checkpointer's writes of the closed
 # runs are not in the paced ones' time). With it, 300 requests at 10/s after 40,000
 # closed-loop requests had p99 10.6–11.3 ms in three runs of four (25.0 in the other); without
-# it 12.0–24.1 ms in seven (docs/performance.md, session 17).
+# it 12.0–24.1 ms in seven (docs/performance-history.md, session 17).
 psql -q "$PG/flowhook_bench" -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null ||
   echo "bench: VACUUM ANALYZE and CHECKPOINT failed (they need the database's owner and pg_checkpoint); the paced runs meet the closed runs' dead rows" >&2
 # PostgreSQL's own latency at light load, the floor under the 10/s row: the same script, one

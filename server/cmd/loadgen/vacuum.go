@@ -24,7 +24,7 @@ import (
 // counting a workflow's first 10,001 ACTIVE instances read the table rather than its index
 // (5.8 against 2.0 ms; an index-only scan needs the visibility map). With -vacuum-db, loadgen
 // runs VACUUM ANALYZE on the database before each list scenario, outside its timed part, as
-// autovacuum would have (docs/performance.md, sessions 27 and 28).
+// autovacuum would have (docs/performance-history.md, sessions 27 and 28).
 
 // loopbackDB refuses a PostgreSQL URL whose host is not this machine (the loopback interface
 // or a Unix socket): the tool only touches a local database.

@@ -21,7 +21,7 @@ import (
 // Every transition writes its instance with instanceUpdate's statement. Ent's builder wrote
 // its text anew each time (the columns quoted, the predicates joined, the placeholders
 // numbered), and a transition's statement wrapped it in its own text with a Sprintf: together
-// a tenth of the server's CPU on a DocuSign completion (docs/performance.md, session 30). The
+// a tenth of the server's CPU on a DocuSign completion (docs/performance-history.md, session 30). The
 // text depends only on the statement's shape (the dialect, what it is part of, the columns the
 // mutation sets and those it clears: 64 combinations for each variant, 256 for the INSERT),
 // so instanceUpdateQuery builds it with ent once for each shape and keeps it; the arguments
