@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 
 	"connectrpc.com/connect"
@@ -78,30 +79,41 @@ func TestResponseCompression(t *testing.T) {
 	require.Greater(t, len(raw), api.CompressMinBytes, "the large response is over the threshold")
 
 	// A request body in gzip (Connect's Content-Encoding) goes through the same registered
-	// codec the other way.
-	var zipped bytes.Buffer
-	zw := gzip.NewWriter(&zipped)
-	_, err = zw.Write([]byte(`{"pageSize": 3}`))
-	require.NoError(t, err)
-	require.NoError(t, zw.Close())
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+large, &zipped)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Content-Encoding", "gzip")
-	req.Header.Set("Accept-Encoding", "identity")
-	req.Header.Set("Authorization", "Bearer "+bootstrapKey)
-	res, err := b.httpClient.Do(req)
-	require.NoError(t, err)
-	defer func() { require.NoError(t, res.Body.Close()) }()
-	require.Equal(t, http.StatusOK, res.StatusCode)
-	var rd io.Reader = res.Body
-	if res.Header.Get("Content-Encoding") == "gzip" { // connect-go answers in the request's encoding
-		zr, err := gzip.NewReader(res.Body)
+	// codec the other way, and the request size limit holds for what it inflates to.
+	postZipped := func(t *testing.T, body string) (int, map[string]any) {
+		t.Helper()
+		var zipped bytes.Buffer
+		zw := gzip.NewWriter(&zipped)
+		_, err := zw.Write([]byte(body))
 		require.NoError(t, err)
-		rd = zr
+		require.NoError(t, zw.Close())
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+large, &zipped)
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Encoding", "gzip")
+		req.Header.Set("Accept-Encoding", "identity")
+		req.Header.Set("Authorization", "Bearer "+bootstrapKey)
+		res, err := b.httpClient.Do(req)
+		require.NoError(t, err)
+		defer func() { require.NoError(t, res.Body.Close()) }()
+		var rd io.Reader = res.Body
+		if res.Header.Get("Content-Encoding") == "gzip" { // connect-go answers in the request's encoding
+			zr, err := gzip.NewReader(res.Body)
+			require.NoError(t, err)
+			rd = zr
+		}
+		raw, err := io.ReadAll(rd)
+		require.NoError(t, err)
+		var out map[string]any
+		require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
+		return res.StatusCode, out
 	}
-	body, err := io.ReadAll(rd)
-	require.NoError(t, err)
-	require.NoError(t, json.Unmarshal(body, &list), "%s", body)
+	status, list := postZipped(t, `{"pageSize": 3}`)
+	require.Equal(t, http.StatusOK, status, "%v", list)
 	require.Len(t, list["workflows"], 3, "the compressed request's page_size was read")
+
+	// 2 MiB once inflated (a few KiB on the wire), over the server's 1 MiB limit.
+	status, refused := postZipped(t, `{"pageToken": "`+strings.Repeat("a", 2<<20)+`"}`)
+	require.Equal(t, "resource_exhausted", refused["code"], "%v", refused)
+	require.Equal(t, http.StatusTooManyRequests, status, "Connect's status for resource_exhausted")
 }
