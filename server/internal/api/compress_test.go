@@ -31,15 +31,28 @@ func TestResponseCompression(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	// post sends a Connect unary JSON request with the Accept-Encoding given ("" sends
-	// "identity": Go's transport would otherwise ask for gzip itself and hide the answer's
-	// encoding) and returns the response's Content-Encoding and its body, decompressed.
-	post := func(t *testing.T, procedure, acceptEncoding string) (string, map[string]any) {
+	// send sends a Connect unary JSON request, its body gzipped when zip is set, with the
+	// Accept-Encoding given ("" sends "identity": Go's transport would otherwise ask for gzip
+	// itself and hide the answer's encoding), and returns the response's status,
+	// Content-Encoding and body, decompressed.
+	send := func(t *testing.T, procedure, acceptEncoding, body string, zip bool) (int, string, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+procedure, bytes.NewReader([]byte(`{}`)))
+		var payload bytes.Buffer
+		if zip {
+			zw := gzip.NewWriter(&payload)
+			_, err := zw.Write([]byte(body))
+			require.NoError(t, err)
+			require.NoError(t, zw.Close())
+		} else {
+			payload.WriteString(body)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+procedure, &payload)
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+bootstrapKey)
+		if zip {
+			req.Header.Set("Content-Encoding", "gzip")
+		}
 		if acceptEncoding == "" {
 			acceptEncoding = "identity"
 		}
@@ -47,18 +60,23 @@ func TestResponseCompression(t *testing.T) {
 		res, err := b.httpClient.Do(req)
 		require.NoError(t, err)
 		defer func() { require.NoError(t, res.Body.Close()) }()
-		require.Equal(t, http.StatusOK, res.StatusCode)
-		var body io.Reader = res.Body
+		var rd io.Reader = res.Body
 		encoding := res.Header.Get("Content-Encoding")
 		if encoding == "gzip" {
 			zr, err := gzip.NewReader(res.Body)
 			require.NoError(t, err)
-			body = zr
+			rd = zr
 		}
-		raw, err := io.ReadAll(body)
+		raw, err := io.ReadAll(rd)
 		require.NoError(t, err)
 		var out map[string]any
 		require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
+		return res.StatusCode, encoding, out
+	}
+	post := func(t *testing.T, procedure, acceptEncoding string) (string, map[string]any) {
+		t.Helper()
+		status, encoding, out := send(t, procedure, acceptEncoding, `{}`, false)
+		require.Equal(t, http.StatusOK, status, "%v", out)
 		return encoding, out
 	}
 
@@ -80,40 +98,12 @@ func TestResponseCompression(t *testing.T) {
 
 	// A request body in gzip (Connect's Content-Encoding) goes through the same registered
 	// codec the other way, and the request size limit holds for what it inflates to.
-	postZipped := func(t *testing.T, body string) (int, map[string]any) {
-		t.Helper()
-		var zipped bytes.Buffer
-		zw := gzip.NewWriter(&zipped)
-		_, err := zw.Write([]byte(body))
-		require.NoError(t, err)
-		require.NoError(t, zw.Close())
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.baseURL+large, &zipped)
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Content-Encoding", "gzip")
-		req.Header.Set("Accept-Encoding", "identity")
-		req.Header.Set("Authorization", "Bearer "+bootstrapKey)
-		res, err := b.httpClient.Do(req)
-		require.NoError(t, err)
-		defer func() { require.NoError(t, res.Body.Close()) }()
-		var rd io.Reader = res.Body
-		if res.Header.Get("Content-Encoding") == "gzip" { // connect-go answers in the request's encoding
-			zr, err := gzip.NewReader(res.Body)
-			require.NoError(t, err)
-			rd = zr
-		}
-		raw, err := io.ReadAll(rd)
-		require.NoError(t, err)
-		var out map[string]any
-		require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
-		return res.StatusCode, out
-	}
-	status, list := postZipped(t, `{"pageSize": 3}`)
+	status, _, list := send(t, large, "", `{"pageSize": 3}`, true)
 	require.Equal(t, http.StatusOK, status, "%v", list)
 	require.Len(t, list["workflows"], 3, "the compressed request's page_size was read")
 
 	// 2 MiB once inflated (a few KiB on the wire), over the server's 1 MiB limit.
-	status, refused := postZipped(t, `{"pageToken": "`+strings.Repeat("a", 2<<20)+`"}`)
+	status, _, refused := send(t, large, "", `{"pageToken": "`+strings.Repeat("a", 2<<20)+`"}`, true)
 	require.Equal(t, "resource_exhausted", refused["code"], "%v", refused)
 	require.Equal(t, http.StatusTooManyRequests, status, "Connect's status for resource_exhausted")
 }
