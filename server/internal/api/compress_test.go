@@ -34,7 +34,7 @@ func TestResponseCompression(t *testing.T) {
 	// send sends a Connect unary JSON request, its body gzipped when zip is set, with the
 	// Accept-Encoding given ("" sends "identity": Go's transport would otherwise ask for gzip
 	// itself and hide the answer's encoding), and returns the response's status,
-	// Content-Encoding and body, decompressed.
+	// Content-Encoding and body, decompressed. Every answer advertises gzip, once.
 	send := func(t *testing.T, procedure, acceptEncoding, body string, zip bool) (int, string, map[string]any) {
 		t.Helper()
 		var payload bytes.Buffer
@@ -60,6 +60,7 @@ func TestResponseCompression(t *testing.T) {
 		res, err := b.httpClient.Do(req)
 		require.NoError(t, err)
 		defer func() { require.NoError(t, res.Body.Close()) }()
+		require.Equal(t, []string{"gzip"}, res.Header.Values("Accept-Encoding"), "the encodings the server reads")
 		var rd io.Reader = res.Body
 		encoding := res.Header.Get("Content-Encoding")
 		if encoding == "gzip" {
