@@ -18,17 +18,16 @@ import (
 
 // An instance's conditional UPDATE, and its INSERT, their texts cached by their shapes.
 //
-// Every transition writes its instance with instanceUpdate's statement. Ent's builder wrote
-// its text anew each time (the columns quoted, the predicates joined, the placeholders
-// numbered), and a transition's statement wrapped it in its own text with a Sprintf: together
-// a tenth of the server's CPU on a DocuSign completion (docs/performance-history.md, session 30). The
-// text depends only on the statement's shape (the dialect, what it is part of, the columns the
-// mutation sets and those it clears: 64 combinations for each variant, 256 for the INSERT),
-// so instanceUpdateQuery builds it with ent once for each shape and keeps it; the arguments
-// are taken from the mutation each time, in the order the builder takes them. The first build of each shape
-// checks the two against each other, so the cache cannot drift from setInstanceFields. A start
-// in one statement (createInstanceAlone) keeps its INSERT's text the same way
-// (instanceInsertQuery).
+// Every transition writes its instance with instanceUpdate's statement. Ent's builder wrote its
+// text anew each time (the columns quoted, the predicates joined, the placeholders numbered), and a
+// transition's statement wrapped it in its own text with a Sprintf: together a tenth of the
+// server's CPU on a DocuSign completion (docs/performance-history.md, session 30). The text depends
+// only on the statement's shape (the dialect, what it is part of, the columns the mutation sets and
+// those it clears: 64 combinations for each variant, 256 for the INSERT), so instanceUpdateQuery
+// builds it with ent once for each shape and keeps it; the arguments are taken from the mutation
+// each time, in the order the builder takes them. The first build of each shape checks the two
+// against each other, so the cache cannot drift from setInstanceFields. A start in one statement
+// (createInstanceAlone) keeps its INSERT's text the same way (instanceInsertQuery).
 
 // updateVariant is what an instance's UPDATE is part of (or insertRow: its INSERT).
 type updateVariant uint8
