@@ -10,8 +10,9 @@
 #   3. server/cmd/loadgen drives it through the real HTTP endpoints (signed webhooks of real
 #      coupled work items, StartInstance/TakeTransition, the lists), closed loop and paced (each
 #      rate for at least 300 requests, so that its p99 is not one request), and reports rates,
-#      p50/p99/p99.9 and the CPU per request of flowhook, PostgreSQL and the load (loadgen and
-#      the fakes it started, which share the machine).
+#      p50/p99/p99.9, the CPU per request of flowhook, PostgreSQL and the load (loadgen and
+#      the fakes it started, which share the machine), and how flowhook's write lanes grouped
+#      the writes (flowhook_group_commit_*: writes a batch, and how busy each lane's writer was).
 #   4. The same with 2 and 3 replicas on one database (BENCH_REPLICAS="2 3"), requests round
 #      robin, for the webhook, start and take scenarios.
 #   5. pgbench runs again; the ratios are to the mean of the two pgbench runs. Before the paced
@@ -164,7 +165,8 @@ ratios() { # file replicas
   jq -r --argjson a "$tps1" --argjson b "$tps2" --arg rep "$2" '
     (($a + $b) / 2) as $pg
     | .rows[]
-    | "\($rep)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req * 100 | round / 100)\t\(.db_cpu_ms_per_req * 100 | round / 100)\t\(.load_cpu_ms_per_req * 100 | round / 100)"
+    | "\($rep)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req * 100 | round / 100)\t\(.db_cpu_ms_per_req * 100 | round / 100)\t\(.load_cpu_ms_per_req * 100 | round / 100)\t\(
+      [(.lanes // {}) | to_entries[] | "\(.key[0:2]) \(.value.writes_per_batch * 10 | round / 10) \(.value.busy * 100 | round)%"] | if length > 0 then join(" ") else "-" end)"
   ' "$1"
 }
 # targets: the sitting against issue 18's targets, each with the CPU its path took a request in
@@ -205,7 +207,7 @@ targets() {
   fi
   echo
   {
-    printf 'replicas\tscenario\tload\trate/s\t× pgbench\tp50 ms\tp99 ms\tp99.9 ms\terrors+dropped\tserver CPU ms/req\tdb CPU ms/req\tload CPU ms/req\n'
+    printf 'replicas\tscenario\tload\trate/s\t× pgbench\tp50 ms\tp99 ms\tp99.9 ms\terrors+dropped\tserver CPU ms/req\tdb CPU ms/req\tload CPU ms/req\twrite lanes\n'
     ratios "$OUT/closed.json" 1
     ratios "$OUT/open.json" 1
     for f in "${replica_files[@]}"; do ratios "$f" "$(basename "$f" .json | sed 's/replicas-//')"; done

@@ -123,6 +123,19 @@ func TestLoadgen(t *testing.T) {
 		require.GreaterOrEqual(t, r.Max, r.P99, r.Scenario)
 		require.GreaterOrEqual(t, r.ServerCPU, 0.0, "%s: the server's CPU was measured", r.Scenario)
 		require.GreaterOrEqual(t, r.LoadCPU, 0.0, "%s: the load's CPU (the tool and its fakes) was measured", r.Scenario)
+		// The server's write lanes: a notification that moves nothing is written by the group
+		// commit, a transition, a take or a start by the pipeline.
+		switch r.Scenario {
+		case "ingest-docusign", "ingest-connector":
+			require.Contains(t, r.Lanes, "events", r.Scenario)
+		case "transition-docusign", "transition-connector", "take", "start":
+			require.Contains(t, r.Lanes, "statements", r.Scenario)
+		}
+		for lane, u := range r.Lanes {
+			require.Positive(t, u.Batches, "%s: %s", r.Scenario, lane)
+			require.GreaterOrEqual(t, u.WritesPerBatch, 1.0, "%s: %s", r.Scenario, lane)
+			require.True(t, u.Busy > 0 && u.Busy <= 1, "%s: %s busy %v", r.Scenario, lane, u.Busy)
+		}
 		switch r.Scenario {
 		case "transition-docusign", "transition-onespan", "transition-connector", "take":
 			require.NotNil(t, r.Moved, r.Scenario)

@@ -33,7 +33,11 @@ type row struct {
 	// LoadCPU is the load's own: this tool's and the fakes' it started (the fakes sign and
 	// send the OneSpan callbacks and serve the documents and read-backs the server asks for).
 	LoadCPU float64 `json:"load_cpu_ms_per_req"`
-	Moved   *int64  `json:"moved,omitempty"` // instances the scenario moved, checked against count
+	// Lanes are the server's write lanes over the timed part (flowhook_group_commit_*), by
+	// lane: "events" (the group commit of notifications) and "statements" (the pipeline of
+	// one-statement writes); none when the server has no metrics.
+	Lanes map[string]laneUse `json:"lanes,omitempty"`
+	Moved *int64             `json:"moved,omitempty"` // instances the scenario moved, checked against count
 	// Unchecked says why the instances moved could not be counted (more than 10,000).
 	Unchecked string `json:"unchecked,omitempty"`
 	// Settle is the seconds after the last request until the server finished the scenario's
@@ -62,11 +66,11 @@ func newRow(sc scenario, s shape, o outcome) row {
 	return r
 }
 
-const rowFormat = "%-21s %-12s %8s %7s %9s %6s %7s %8s %8s %8s %8s %8s %8s %8s %8s %s\n"
+const rowFormat = "%-21s %-12s %8s %7s %9s %6s %7s %8s %8s %8s %8s %8s %8s %8s %8s  %-21s %s\n"
 
 func printHeader(w io.Writer) {
 	fmt.Fprintf(w, rowFormat, "scenario", "load", "count", "secs", "rate/s", "errors", "dropped",
-		"p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "srv cpu", "db cpu", "load cpu", "check")
+		"p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "srv cpu", "db cpu", "load cpu", "write lanes", "check")
 }
 
 func printRow(w io.Writer, r row) {
@@ -92,7 +96,7 @@ func printRow(w io.Writer, r row) {
 	}
 	fmt.Fprintf(w, rowFormat, r.Scenario, load, fmt.Sprint(r.Count), fmt.Sprintf("%.1f", r.Seconds), fmt.Sprintf("%.1f", r.Rate),
 		fmt.Sprint(r.Errors), fmt.Sprint(r.Dropped), msText(r.P50), msText(r.P90), msText(r.P99), msText(r.P999), msText(r.Max),
-		cpuText(r.ServerCPU), cpuText(r.DBCPU), cpuText(r.LoadCPU), check)
+		cpuText(r.ServerCPU), cpuText(r.DBCPU), cpuText(r.LoadCPU), lanesText(r.Lanes), check)
 }
 
 func msText(v float64) string {
@@ -123,6 +127,8 @@ func printNotes(w io.Writer, rows []row, cfg config) {
 	fmt.Fprintln(w, "CPU: ms per request, of the -server-pid process(es), of every process named postgres on the machine, and of the load (this tool and the fakes it started;")
 	fmt.Fprintln(w, "     on one machine that is CPU the server and PostgreSQL do not get) (utime+stime, and ended children's),")
 	fmt.Fprintln(w, "     over the timed part: background work then (jobs left by the preparation, idle CPU) is divided among its requests, which weighs at low rates.")
+	fmt.Fprintln(w, "write lanes: the server's, over the timed part (flowhook_group_commit_*): ev, the group commit of notifications; st, the pipeline of one-statement writes")
+	fmt.Fprintln(w, "     (transitions, starts, takes); for each, the writes a batch (one round trip and one commit) and the share of the time its one writer was writing.")
 	if len(cfg.ServerPIDs) == 0 {
 		fmt.Fprintln(w, "srv cpu: not measured (no -server-pid).")
 	}

@@ -144,6 +144,9 @@ func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax in
 		}
 	}
 	b.logf("%s: %d items ready; running", sc.name, len(items))
+	// The write lanes' counters are read outside the timed part (a scrape also counts the
+	// gauges in the database); a server without metrics leaves the column empty.
+	lanes0, lanesErr := b.readLanes(ctx)
 	cpu0 := meter.sample()
 	var o outcome
 	if s.open {
@@ -167,6 +170,11 @@ func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax in
 	}
 	use := meter.perRequest(cpu0, cpu1, o.ok+o.errors)
 	r.ServerCPU, r.DBCPU, r.LoadCPU = use.server, use.db, use.load
+	if lanesErr == nil {
+		if lanes1, err := b.readLanes(ctx); err == nil {
+			r.Lanes = laneUses(lanes0, lanes1, len(b.urls))
+		}
+	}
 	if sc.moved != nil {
 		after, err := sc.moved(context.WithoutCancel(ctx), since)
 		switch {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -202,37 +200,18 @@ func (b *bench) documentsFetched(ctx context.Context) error {
 	}
 }
 
-// documentsDue reads flowhook_documents_due from /metrics.
+// documentsDue reads flowhook_documents_due from the first replica's /metrics.
 func (b *bench) documentsDue(ctx context.Context) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.urls[0]+"/metrics", nil)
-	if err != nil {
-		return 0, err
-	}
-	res, err := b.hc.Do(req)
-	if err != nil {
-		return 0, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("%w: GET /metrics: %d", errStatus, res.StatusCode)
-	}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if rest, ok := strings.CutPrefix(line, "flowhook_documents_due"); ok && (strings.HasPrefix(rest, "{") || strings.HasPrefix(rest, " ")) {
-			f := strings.Fields(line)
-			v, err := strconv.ParseFloat(f[len(f)-1], 64)
-			if err != nil {
-				return 0, fmt.Errorf("flowhook_documents_due: %w", err)
-			}
-			return int64(v), nil
+	n, found := int64(0), false
+	err := b.scrape(ctx, b.urls[0], func(name, _ string, v float64) {
+		if name == "flowhook_documents_due" {
+			n, found = int64(v), true
 		}
+	})
+	if err == nil && !found {
+		err = errors.New("/metrics has no flowhook_documents_due")
 	}
-	if err := sc.Err(); err != nil {
-		return 0, err
-	}
-	return 0, errors.New("/metrics has no flowhook_documents_due")
+	return n, err
 }
 
 func (b *bench) post(ctx context.Context, path string, body []byte, h http.Header) error {

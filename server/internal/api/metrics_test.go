@@ -54,7 +54,8 @@ func scrape(t *testing.T, b *testBundle, name string, labels ...string) (float64
 }
 
 // TestMetrics follows an envelope in the Prometheus metrics: a failed create attempt, the work
-// item waiting, the webhook by verdict, its processing time, and River's job counts.
+// item waiting, the webhook by verdict, its processing time, River's job counts, and the
+// store's write lanes.
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	tel, err := telemetry.New(noop.NewTracerProvider())
@@ -110,6 +111,19 @@ func TestMetrics(t *testing.T) {
 		done, ok := scrape(t, b.testBundle, "river_work_count_total", `kind="create_work_item"`, `status="ok"`)
 		return ok && done >= 1
 	}, 20*time.Second, 20*time.Millisecond, "River's job metrics are exported")
+
+	// The store's write lanes: the envelope's progress went through the group commit, its
+	// coupling and its completion through the pipeline of one-statement writes (PostgreSQL).
+	for _, lane := range []string{`lane="events"`, `lane="statements"`} {
+		writes, ok := scrape(t, b.testBundle, "flowhook_group_commit_writes_total", lane)
+		require.True(t, ok, lane)
+		batches, ok := scrape(t, b.testBundle, "flowhook_group_commit_batches_total", lane)
+		require.True(t, ok, lane)
+		require.True(t, batches >= 1 && batches <= writes, "%s: %v batches of %v writes", lane, batches, writes)
+		busy, ok := scrape(t, b.testBundle, "flowhook_group_commit_busy_seconds_total", lane)
+		require.True(t, ok, lane)
+		require.Greater(t, busy, 0.0, lane)
+	}
 
 	// Nothing secret in any series.
 	res, err := b.httpClient.Get(b.baseURL + "/metrics")

@@ -333,6 +333,9 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	if err := dueGauges(tel.MeterProvider, st); err != nil {
 		return nil, err
 	}
+	if err := laneCounters(tel.MeterProvider, st); err != nil {
+		return nil, err
+	}
 	creator := engine.NewCreator(st, st, runner, providers, render, clock, a.log)
 	reconciler := engine.NewReconciler(st, external, providers, clock)
 	worker.Register(a.queue.Workers(), creator, external, reconciler, func(ctx context.Context) (int, error) {
@@ -471,6 +474,39 @@ func dueGauges(mp metric.MeterProvider, st *store.Store) error {
 	return countGauge(mp, "flowhook.creations.due",
 		"New work items not created at their provider in-process yet (at once, else by a job after a grace)", "{work_item}",
 		observe(st.CreationsDue))
+}
+
+// laneCounters report the store's write lanes (store.LaneStats), read at each scrape: the
+// batches each lane wrote, the writes in them, and the seconds its writer spent writing. Their
+// rates say how well writes are grouped (writes / batches) and whether a lane's one writer is
+// what this replica waits on (busy seconds a second near 1).
+func laneCounters(mp metric.MeterProvider, st *store.Store) error {
+	m := mp.Meter("github.com/flowhook/flowhook/server/internal/app")
+	batches, err := m.Int64ObservableCounter("flowhook.group_commit.batches", metric.WithUnit("{batch}"),
+		metric.WithDescription("Batches written by the store's write lanes (events: the group commit of notifications; statements: the pipeline of one-statement writes)"))
+	if err != nil {
+		return err
+	}
+	writes, err := m.Int64ObservableCounter("flowhook.group_commit.writes", metric.WithUnit("{write}"),
+		metric.WithDescription("Writes (notifications, statements) in the batches of the store's write lanes"))
+	if err != nil {
+		return err
+	}
+	busy, err := m.Float64ObservableCounter("flowhook.group_commit.busy", metric.WithUnit("s"),
+		metric.WithDescription("Time the writer of each of the store's write lanes spent writing its batches"))
+	if err != nil {
+		return err
+	}
+	_, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		for _, l := range st.Lanes() {
+			lane := metric.WithAttributes(attribute.String("lane", l.Lane))
+			o.ObserveInt64(batches, l.Batches, lane)
+			o.ObserveInt64(writes, l.Writes, lane)
+			o.ObserveFloat64(busy, l.Busy.Seconds(), lane)
+		}
+		return nil
+	}, batches, writes, busy)
+	return err
 }
 
 func writeStatus(w http.ResponseWriter, code int, status string) {

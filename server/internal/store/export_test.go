@@ -131,25 +131,33 @@ func WithCountBound(s *Store, bound int) *Store {
 
 // HoldPipeline holds the pipeline of one-statement writes (pipeline.go) as a batch being sent
 // would: what is written meanwhile queues. queued says how many wait; release lets them go,
-// as the next batch. It must be released.
+// as the next batch, and returns once the holding batch is done (it counts as a batch of one
+// in PipelineSent). It must be released.
 func HoldPipeline(s *Store) (queued func() int, release func()) {
-	held, gate := make(chan struct{}), make(chan struct{})
+	held, gate, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	l := &s.commits.pipeline
-	go l.do(&piped{ctx: context.Background()}, func([]*piped) {
-		close(held)
-		<-gate
-	})
+	go func() {
+		defer close(done)
+		l.do(&piped{ctx: context.Background()}, func([]*piped) {
+			close(held)
+			<-gate
+		})
+	}()
 	<-held
 	return func() int {
-		l.mu.Lock()
-		defer l.mu.Unlock()
-		return len(l.queue)
-	}, func() { close(gate) }
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			return len(l.queue)
+		}, func() {
+			close(gate)
+			<-done
+		}
 }
 
-// PipelineSent says how many batches the pipeline has sent, and how many statements in all.
+// PipelineSent says how many batches the pipeline has sent, and how many statements in all
+// (its lane's counts, Store.Lanes).
 func PipelineSent(s *Store) (batches, statements int64) {
-	return s.commits.sent.Load(), s.commits.piped.Load()
+	return s.commits.pipeline.batches.Load(), s.commits.pipeline.writes.Load()
 }
 
 // WriteStatement writes query, a statement with no arguments, as a one-statement write on the

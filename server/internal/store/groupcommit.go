@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,10 +53,34 @@ const writers = 1
 
 type groupCommit struct {
 	lanes [writers]lane[*inbound]
-	// pipeline is the one-statement writes' lane (pipeline.go); sent counts its batches and
-	// piped their statements.
-	pipeline    lane[*piped]
-	sent, piped atomic.Int64
+	// pipeline is the one-statement writes' lane (pipeline.go).
+	pipeline lane[*piped]
+}
+
+// LaneStats is what one kind of write lane has written since the store was made: Batches
+// written, the Writes in them (their mean size is how much the lane saves: one round trip and
+// one commit a batch), and the time its writer spent writing, Busy. A lane busy nearly all
+// the time is what a replica's writes wait on; where it is not, they wait on something else.
+type LaneStats struct {
+	// Lane is "events" (the group commit of notifications stored or applied without moving
+	// their instance) or "statements" (the pipeline of one-statement writes: transitions,
+	// starts, takes, finished events; PostgreSQL only).
+	Lane            string
+	Batches, Writes int64
+	Busy            time.Duration
+}
+
+// Lanes reports the group commit's lanes and the pipeline's (LaneStats).
+func (s *Store) Lanes() []LaneStats {
+	events := LaneStats{Lane: "events"}
+	for i := range s.commits.lanes {
+		l := &s.commits.lanes[i]
+		events.Batches += l.batches.Load()
+		events.Writes += l.writes.Load()
+		events.Busy += time.Duration(l.busy.Load())
+	}
+	p := &s.commits.pipeline
+	return []LaneStats{events, {Lane: "statements", Batches: p.batches.Load(), Writes: p.writes.Load(), Busy: time.Duration(p.busy.Load())}}
 }
 
 // lane returns the writer a notification goes to.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,7 +149,8 @@ func TestGroupCommitFallsBack(t *testing.T) {
 
 // TestGroupCommitConcurrent: many webhooks at once, through the group commit's lead hand-off,
 // with every notification delivered twice: each is stored and applied exactly once, every
-// caller gets its answer, and each instance's activities are numbered without a gap.
+// caller gets its answer, each instance's activities are numbered without a gap, and the
+// lane counts every write once (Store.Lanes).
 func TestGroupCommitConcurrent(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -167,6 +169,8 @@ func TestGroupCommitConcurrent(t *testing.T) {
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			applied := map[string]int{}
+			var writes atomic.Int64 // every InsertEventApplied: a write in the events lane
+			lanes0 := f.st.Lanes()
 			start := make(chan struct{})
 			for i := range items {
 				for n := range each {
@@ -180,6 +184,7 @@ func TestGroupCommitConcurrent(t *testing.T) {
 									return
 								}
 								ev, r := progress(insts[i], wi, key, fmt.Sprintf("step-%d", n))
+								writes.Add(1)
 								_, created, err := f.st.InsertEventApplied(ctx, ev, *r)
 								if errors.Is(err, engine.ErrConflict) {
 									continue // another notification of the item won: read it again
@@ -200,6 +205,16 @@ func TestGroupCommitConcurrent(t *testing.T) {
 			}
 			close(start)
 			wg.Wait()
+			// The lanes' counts (flowhook_group_commit_*): every write once, in batches of one
+			// or more, with the time they took; nothing went through the pipeline.
+			lanes1 := f.st.Lanes()
+			require.Equal(t, []string{"events", "statements"}, []string{lanes1[0].Lane, lanes1[1].Lane})
+			events := lanes1[0].Writes - lanes0[0].Writes
+			batches := lanes1[0].Batches - lanes0[0].Batches
+			require.Equal(t, writes.Load(), events)
+			require.True(t, batches >= 1 && batches <= events, "%d batches of %d writes", batches, events)
+			require.Greater(t, lanes1[0].Busy, lanes0[0].Busy)
+			require.Equal(t, lanes0[1], lanes1[1])
 			require.Len(t, applied, items*each)
 			for key, n := range applied {
 				require.Equal(t, 1, n, key)

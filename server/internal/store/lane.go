@@ -1,6 +1,10 @@
 package store
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
 
 // lane is a queue of writes that are written in batches, one batch at a time, with no timer
 // and no goroutine of its own: the first caller to find nobody writing leads. It takes what
@@ -13,6 +17,9 @@ type lane[T any] struct {
 	mu      sync.Mutex
 	queue   []*waiter[T]
 	leading bool
+	// batches, writes and busy (nanoseconds spent in write) count what the lane has written,
+	// for its metrics (Store.Lanes).
+	batches, writes, busy atomic.Int64
 }
 
 type waiter[T any] struct {
@@ -48,7 +55,11 @@ func (l *lane[T]) do(item T, write func(batch []T)) {
 		batch = append(batch, q.item)
 	}
 
+	start := time.Now()
 	write(batch)
+	l.busy.Add(int64(time.Since(start)))
+	l.batches.Add(1)
+	l.writes.Add(int64(len(batch)))
 	for _, q := range queued {
 		q.done <- false
 	}

@@ -68,8 +68,6 @@ func (s *Store) sendBatch(pool *pgxpool.Pool, batch []*piped) {
 			}
 		}
 	}()
-	s.commits.sent.Add(1)
-	s.commits.piped.Add(int64(len(batch)))
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), batchTimeout)
 	defer cancel()
 	if len(batch) == 1 {
