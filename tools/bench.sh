@@ -172,7 +172,8 @@ ratios() { # file replicas
 # targets: the sitting against issue 18's targets, each with the CPU its path took a request in
 # all (flowhook, PostgreSQL and the load, which share the machine's cores) and the rate those
 # cores could give at that cost if nothing ever waited: where that ceiling is below a target,
-# no waiting removed would reach it on this machine.
+# no waiting removed would reach it on this machine. Beside them, the write lanes: a lane whose
+# writer was busy nearly all the time is what that path waited on.
 targets() {
   jq -rs --argjson a "$tps1" --argjson b "$tps2" --argjson cores "$(nproc)" '
     (($a + $b) / 2) as $pg
@@ -182,9 +183,11 @@ targets() {
       def clean(r): r.errors + r.dropped == 0;
       def ceiling(r): (r.server_cpu_ms_per_req + r.db_cpu_ms_per_req + r.load_cpu_ms_per_req) as $c
         | if $c > 0 then "; \($c * 100 | round / 100) ms of CPU a request in all, which \($cores) cores turn into \($cores * 1000 / $c | floor)/s at most (\(x($cores * 1000 / $c / $pg)) ×)" else "" end;
+      def lanes(r): [(r.lanes // {}) | to_entries[] | "\(.key) \(.value.writes_per_batch * 10 | round / 10) a batch, busy \(.value.busy * 100 | round)%"]
+        | if length > 0 then "; write lanes: \(join(", "))" else "" end;
       def closed(name; min):
         $rows[] | select(.mode == "closed" and .scenario == name)
-        | "  \(name): \(x(.rate / $pg)) × (\(.rate | floor)/s) \(verdict(.rate / $pg >= min and clean(.)))\(ceiling(.))";
+        | "  \(name): \(x(.rate / $pg)) × (\(.rate | floor)/s) \(verdict(.rate / $pg >= min and clean(.)))\(ceiling(.))\(lanes(.))";
       def paced(rate; max; strict):
         $rows[] | select(.mode == "open" and .target_rate == rate)
         | "  paced \(rate)/s: \(.rate | floor)/s, p99 \(.p99_ms) ms \(verdict((if strict then .p99_ms < max else .p99_ms <= max end) and clean(.)))\(
