@@ -11,7 +11,6 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/flowhook/flowhook/ent/activity"
-	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/google/uuid"
 )
 
@@ -43,31 +42,8 @@ type Activity struct {
 	// Message holds the value of the "message" field.
 	Message string `json:"message,omitempty"`
 	// CreatedAt holds the value of the "created_at" field.
-	CreatedAt time.Time `json:"created_at,omitempty"`
-	// Edges holds the relations/edges for other nodes in the graph.
-	// The values are being populated by the ActivityQuery when eager-loading is set.
-	Edges        ActivityEdges `json:"edges"`
+	CreatedAt    time.Time `json:"created_at,omitempty"`
 	selectValues sql.SelectValues
-}
-
-// ActivityEdges holds the relations/edges for other nodes in the graph.
-type ActivityEdges struct {
-	// Instance holds the value of the instance edge.
-	Instance *Instance `json:"instance,omitempty"`
-	// loadedTypes holds the information for reporting if a
-	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
-}
-
-// InstanceOrErr returns the Instance value or an error if the edge
-// was not loaded in eager-loading, or loaded but was not found.
-func (e ActivityEdges) InstanceOrErr() (*Instance, error) {
-	if e.Instance != nil {
-		return e.Instance, nil
-	} else if e.loadedTypes[0] {
-		return nil, &NotFoundError{label: instance.Label}
-	}
-	return nil, &NotLoadedError{edge: "instance"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -191,11 +167,6 @@ func (_m *Activity) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (_m *Activity) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
-}
-
-// QueryInstance queries the "instance" edge of the Activity entity.
-func (_m *Activity) QueryInstance() *InstanceQuery {
-	return NewActivityClient(_m.config).QueryInstance(_m)
 }
 
 // Update returns a builder for updating this Activity.

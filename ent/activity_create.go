@@ -14,7 +14,6 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/flowhook/flowhook/ent/activity"
-	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/google/uuid"
 )
 
@@ -168,11 +167,6 @@ func (_c *ActivityCreate) SetNillableID(v *uuid.UUID) *ActivityCreate {
 	return _c
 }
 
-// SetInstance sets the "instance" edge to the Instance entity.
-func (_c *ActivityCreate) SetInstance(v *Instance) *ActivityCreate {
-	return _c.SetInstanceID(v.ID)
-}
-
 // Mutation returns the ActivityMutation object of the builder.
 func (_c *ActivityCreate) Mutation() *ActivityMutation {
 	return _c.mutation
@@ -277,9 +271,6 @@ func (_c *ActivityCreate) check() error {
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Activity.created_at"`)}
 	}
-	if len(_c.mutation.InstanceIDs()) == 0 {
-		return &ValidationError{Name: "instance", err: errors.New(`ent: missing required edge "Activity.instance"`)}
-	}
 	return nil
 }
 
@@ -315,6 +306,10 @@ func (_c *ActivityCreate) createSpec() (*Activity, *sqlgraph.CreateSpec) {
 	if id, ok := _c.mutation.ID(); ok {
 		_node.ID = id
 		_spec.ID.Value = &id
+	}
+	if value, ok := _c.mutation.InstanceID(); ok {
+		_spec.SetField(activity.FieldInstanceID, field.TypeUUID, value)
+		_node.InstanceID = value
 	}
 	if value, ok := _c.mutation.Seq(); ok {
 		_spec.SetField(activity.FieldSeq, field.TypeInt64, value)
@@ -359,23 +354,6 @@ func (_c *ActivityCreate) createSpec() (*Activity, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(activity.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
-	}
-	if nodes := _c.mutation.InstanceIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.M2O,
-			Inverse: true,
-			Table:   activity.InstanceTable,
-			Columns: []string{activity.InstanceColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(instance.FieldID, field.TypeUUID),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_node.InstanceID = nodes[0]
-		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
 }

@@ -13,7 +13,6 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/flowhook/flowhook/ent/activity"
-	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/predicate"
 	"github.com/google/uuid"
 )
@@ -21,12 +20,11 @@ import (
 // ActivityQuery is the builder for querying Activity entities.
 type ActivityQuery struct {
 	config
-	ctx          *QueryContext
-	order        []activity.OrderOption
-	inters       []Interceptor
-	predicates   []predicate.Activity
-	withInstance *InstanceQuery
-	modifiers    []func(*sql.Selector)
+	ctx        *QueryContext
+	order      []activity.OrderOption
+	inters     []Interceptor
+	predicates []predicate.Activity
+	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -61,28 +59,6 @@ func (_q *ActivityQuery) Unique(unique bool) *ActivityQuery {
 func (_q *ActivityQuery) Order(o ...activity.OrderOption) *ActivityQuery {
 	_q.order = append(_q.order, o...)
 	return _q
-}
-
-// QueryInstance chains the current query on the "instance" edge.
-func (_q *ActivityQuery) QueryInstance() *InstanceQuery {
-	query := (&InstanceClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, selector),
-			sqlgraph.To(instance.Table, instance.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, activity.InstanceTable, activity.InstanceColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
 }
 
 // First returns the first Activity entity from the query.
@@ -272,28 +248,16 @@ func (_q *ActivityQuery) Clone() *ActivityQuery {
 		return nil
 	}
 	return &ActivityQuery{
-		config:       _q.config,
-		ctx:          _q.ctx.Clone(),
-		order:        append([]activity.OrderOption{}, _q.order...),
-		inters:       append([]Interceptor{}, _q.inters...),
-		predicates:   append([]predicate.Activity{}, _q.predicates...),
-		withInstance: _q.withInstance.Clone(),
+		config:     _q.config,
+		ctx:        _q.ctx.Clone(),
+		order:      append([]activity.OrderOption{}, _q.order...),
+		inters:     append([]Interceptor{}, _q.inters...),
+		predicates: append([]predicate.Activity{}, _q.predicates...),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
 		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
-}
-
-// WithInstance tells the query-builder to eager-load the nodes that are connected to
-// the "instance" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *ActivityQuery) WithInstance(opts ...func(*InstanceQuery)) *ActivityQuery {
-	query := (&InstanceClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withInstance = query
-	return _q
 }
 
 // GroupBy is used to group vertices by one or more fields/columns.
@@ -372,11 +336,8 @@ func (_q *ActivityQuery) prepareQuery(ctx context.Context) error {
 
 func (_q *ActivityQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Activity, error) {
 	var (
-		nodes       = []*Activity{}
-		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
-			_q.withInstance != nil,
-		}
+		nodes = []*Activity{}
+		_spec = _q.querySpec()
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*Activity).scanValues(nil, columns)
@@ -384,7 +345,6 @@ func (_q *ActivityQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Act
 	_spec.Assign = func(columns []string, values []any) error {
 		node := &Activity{config: _q.config}
 		nodes = append(nodes, node)
-		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
 	if len(_q.modifiers) > 0 {
@@ -399,43 +359,7 @@ func (_q *ActivityQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Act
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
-	if query := _q.withInstance; query != nil {
-		if err := _q.loadInstance(ctx, query, nodes, nil,
-			func(n *Activity, e *Instance) { n.Edges.Instance = e }); err != nil {
-			return nil, err
-		}
-	}
 	return nodes, nil
-}
-
-func (_q *ActivityQuery) loadInstance(ctx context.Context, query *InstanceQuery, nodes []*Activity, init func(*Activity), assign func(*Activity, *Instance)) error {
-	ids := make([]uuid.UUID, 0, len(nodes))
-	nodeids := make(map[uuid.UUID][]*Activity)
-	for i := range nodes {
-		fk := nodes[i].InstanceID
-		if _, ok := nodeids[fk]; !ok {
-			ids = append(ids, fk)
-		}
-		nodeids[fk] = append(nodeids[fk], nodes[i])
-	}
-	if len(ids) == 0 {
-		return nil
-	}
-	query.Where(instance.IDIn(ids...))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		nodes, ok := nodeids[n.ID]
-		if !ok {
-			return fmt.Errorf(`unexpected foreign-key "instance_id" returned %v`, n.ID)
-		}
-		for i := range nodes {
-			assign(nodes[i], n)
-		}
-	}
-	return nil
 }
 
 func (_q *ActivityQuery) sqlCount(ctx context.Context) (int, error) {
@@ -465,9 +389,6 @@ func (_q *ActivityQuery) querySpec() *sqlgraph.QuerySpec {
 			if fields[i] != activity.FieldID {
 				_spec.Node.Columns = append(_spec.Node.Columns, fields[i])
 			}
-		}
-		if _q.withInstance != nil {
-			_spec.Node.AddColumnOnce(activity.FieldInstanceID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

@@ -94,14 +94,6 @@ func (_u *ActivityUpdate) ExecX(ctx context.Context) {
 	}
 }
 
-// check runs all checks and user-defined validators on the builder.
-func (_u *ActivityUpdate) check() error {
-	if _u.mutation.InstanceCleared() && len(_u.mutation.InstanceIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "Activity.instance"`)
-	}
-	return nil
-}
-
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *ActivityUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ActivityUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -109,9 +101,6 @@ func (_u *ActivityUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *Activ
 }
 
 func (_u *ActivityUpdate) sqlSave(ctx context.Context) (_node int, err error) {
-	if err := _u.check(); err != nil {
-		return _node, err
-	}
 	_spec := sqlgraph.NewUpdateSpec(activity.Table, activity.Columns, sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -233,14 +222,6 @@ func (_u *ActivityUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
-// check runs all checks and user-defined validators on the builder.
-func (_u *ActivityUpdateOne) check() error {
-	if _u.mutation.InstanceCleared() && len(_u.mutation.InstanceIDs()) > 0 {
-		return errors.New(`ent: clearing a required unique edge "Activity.instance"`)
-	}
-	return nil
-}
-
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *ActivityUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *ActivityUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -248,9 +229,6 @@ func (_u *ActivityUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *Ac
 }
 
 func (_u *ActivityUpdateOne) sqlSave(ctx context.Context) (_node *Activity, err error) {
-	if err := _u.check(); err != nil {
-		return _node, err
-	}
 	_spec := sqlgraph.NewUpdateSpec(activity.Table, activity.Columns, sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID))
 	id, ok := _u.mutation.ID()
 	if !ok {

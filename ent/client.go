@@ -408,22 +408,6 @@ func (c *ActivityClient) GetX(ctx context.Context, id uuid.UUID) *Activity {
 	return obj
 }
 
-// QueryInstance queries the instance edge of a Activity.
-func (c *ActivityClient) QueryInstance(_m *Activity) *InstanceQuery {
-	query := (&InstanceClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(activity.Table, activity.FieldID, id),
-			sqlgraph.To(instance.Table, instance.FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, activity.InstanceTable, activity.InstanceColumn),
-		)
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
-}
-
 // Hooks returns the client hooks.
 func (c *ActivityClient) Hooks() []Hook {
 	return c.hooks.Activity
@@ -986,22 +970,6 @@ func (c *InstanceClient) GetX(ctx context.Context, id uuid.UUID) *Instance {
 		panic(err)
 	}
 	return obj
-}
-
-// QueryActivities queries the activities edge of a Instance.
-func (c *InstanceClient) QueryActivities(_m *Instance) *ActivityQuery {
-	query := (&ActivityClient{config: c.config}).Query()
-	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
-		id := _m.ID
-		step := sqlgraph.NewStep(
-			sqlgraph.From(instance.Table, instance.FieldID, id),
-			sqlgraph.To(activity.Table, activity.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, instance.ActivitiesTable, instance.ActivitiesColumn),
-		)
-		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
-		return fromV, nil
-	}
-	return query
 }
 
 // Hooks returns the client hooks.

@@ -62,29 +62,8 @@ type Instance struct {
 	// DocumentsErasedAt holds the value of the "documents_erased_at" field.
 	DocumentsErasedAt *time.Time `json:"documents_erased_at,omitempty"`
 	// ActivitySeq holds the value of the "activity_seq" field.
-	ActivitySeq int64 `json:"activity_seq,omitempty"`
-	// Edges holds the relations/edges for other nodes in the graph.
-	// The values are being populated by the InstanceQuery when eager-loading is set.
-	Edges        InstanceEdges `json:"edges"`
+	ActivitySeq  int64 `json:"activity_seq,omitempty"`
 	selectValues sql.SelectValues
-}
-
-// InstanceEdges holds the relations/edges for other nodes in the graph.
-type InstanceEdges struct {
-	// Activities holds the value of the activities edge.
-	Activities []*Activity `json:"activities,omitempty"`
-	// loadedTypes holds the information for reporting if a
-	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
-}
-
-// ActivitiesOrErr returns the Activities value or an error if the edge
-// was not loaded in eager-loading.
-func (e InstanceEdges) ActivitiesOrErr() ([]*Activity, error) {
-	if e.loadedTypes[0] {
-		return e.Activities, nil
-	}
-	return nil, &NotLoadedError{edge: "activities"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -278,11 +257,6 @@ func (_m *Instance) assignValues(columns []string, values []any) error {
 // This includes values selected through modifiers, order, etc.
 func (_m *Instance) Value(name string) (ent.Value, error) {
 	return _m.selectValues.Get(name)
-}
-
-// QueryActivities queries the "activities" edge of the Instance entity.
-func (_m *Instance) QueryActivities() *ActivityQuery {
-	return NewInstanceClient(_m.config).QueryActivities(_m)
 }
 
 // Update returns a builder for updating this Instance.

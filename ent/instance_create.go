@@ -13,7 +13,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/google/uuid"
 )
@@ -292,21 +291,6 @@ func (_c *InstanceCreate) SetNillableID(v *uuid.UUID) *InstanceCreate {
 	return _c
 }
 
-// AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
-func (_c *InstanceCreate) AddActivityIDs(ids ...uuid.UUID) *InstanceCreate {
-	_c.mutation.AddActivityIDs(ids...)
-	return _c
-}
-
-// AddActivities adds the "activities" edges to the Activity entity.
-func (_c *InstanceCreate) AddActivities(v ...*Activity) *InstanceCreate {
-	ids := make([]uuid.UUID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _c.AddActivityIDs(ids...)
-}
-
 // Mutation returns the InstanceMutation object of the builder.
 func (_c *InstanceCreate) Mutation() *InstanceMutation {
 	return _c.mutation
@@ -534,22 +518,6 @@ func (_c *InstanceCreate) createSpec() (*Instance, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ActivitySeq(); ok {
 		_spec.SetField(instance.FieldActivitySeq, field.TypeInt64, value)
 		_node.ActivitySeq = value
-	}
-	if nodes := _c.mutation.ActivitiesIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   instance.ActivitiesTable,
-			Columns: []string{instance.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec
 }

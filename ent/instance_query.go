@@ -4,7 +4,6 @@ package ent
 
 import (
 	"context"
-	"database/sql/driver"
 	"fmt"
 	"math"
 
@@ -13,7 +12,6 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
-	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/predicate"
 	"github.com/google/uuid"
@@ -22,12 +20,11 @@ import (
 // InstanceQuery is the builder for querying Instance entities.
 type InstanceQuery struct {
 	config
-	ctx            *QueryContext
-	order          []instance.OrderOption
-	inters         []Interceptor
-	predicates     []predicate.Instance
-	withActivities *ActivityQuery
-	modifiers      []func(*sql.Selector)
+	ctx        *QueryContext
+	order      []instance.OrderOption
+	inters     []Interceptor
+	predicates []predicate.Instance
+	modifiers  []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -62,28 +59,6 @@ func (_q *InstanceQuery) Unique(unique bool) *InstanceQuery {
 func (_q *InstanceQuery) Order(o ...instance.OrderOption) *InstanceQuery {
 	_q.order = append(_q.order, o...)
 	return _q
-}
-
-// QueryActivities chains the current query on the "activities" edge.
-func (_q *InstanceQuery) QueryActivities() *ActivityQuery {
-	query := (&ActivityClient{config: _q.config}).Query()
-	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
-		if err := _q.prepareQuery(ctx); err != nil {
-			return nil, err
-		}
-		selector := _q.sqlQuery(ctx)
-		if err := selector.Err(); err != nil {
-			return nil, err
-		}
-		step := sqlgraph.NewStep(
-			sqlgraph.From(instance.Table, instance.FieldID, selector),
-			sqlgraph.To(activity.Table, activity.FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, instance.ActivitiesTable, instance.ActivitiesColumn),
-		)
-		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
-		return fromU, nil
-	}
-	return query
 }
 
 // First returns the first Instance entity from the query.
@@ -273,28 +248,16 @@ func (_q *InstanceQuery) Clone() *InstanceQuery {
 		return nil
 	}
 	return &InstanceQuery{
-		config:         _q.config,
-		ctx:            _q.ctx.Clone(),
-		order:          append([]instance.OrderOption{}, _q.order...),
-		inters:         append([]Interceptor{}, _q.inters...),
-		predicates:     append([]predicate.Instance{}, _q.predicates...),
-		withActivities: _q.withActivities.Clone(),
+		config:     _q.config,
+		ctx:        _q.ctx.Clone(),
+		order:      append([]instance.OrderOption{}, _q.order...),
+		inters:     append([]Interceptor{}, _q.inters...),
+		predicates: append([]predicate.Instance{}, _q.predicates...),
 		// clone intermediate query.
 		sql:       _q.sql.Clone(),
 		path:      _q.path,
 		modifiers: append([]func(*sql.Selector){}, _q.modifiers...),
 	}
-}
-
-// WithActivities tells the query-builder to eager-load the nodes that are connected to
-// the "activities" edge. The optional arguments are used to configure the query builder of the edge.
-func (_q *InstanceQuery) WithActivities(opts ...func(*ActivityQuery)) *InstanceQuery {
-	query := (&ActivityClient{config: _q.config}).Query()
-	for _, opt := range opts {
-		opt(query)
-	}
-	_q.withActivities = query
-	return _q
 }
 
 // GroupBy is used to group vertices by one or more fields/columns.
@@ -373,11 +336,8 @@ func (_q *InstanceQuery) prepareQuery(ctx context.Context) error {
 
 func (_q *InstanceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Instance, error) {
 	var (
-		nodes       = []*Instance{}
-		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
-			_q.withActivities != nil,
-		}
+		nodes = []*Instance{}
+		_spec = _q.querySpec()
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
 		return (*Instance).scanValues(nil, columns)
@@ -385,7 +345,6 @@ func (_q *InstanceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ins
 	_spec.Assign = func(columns []string, values []any) error {
 		node := &Instance{config: _q.config}
 		nodes = append(nodes, node)
-		node.Edges.loadedTypes = loadedTypes
 		return node.assignValues(columns, values)
 	}
 	if len(_q.modifiers) > 0 {
@@ -400,45 +359,7 @@ func (_q *InstanceQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*Ins
 	if len(nodes) == 0 {
 		return nodes, nil
 	}
-	if query := _q.withActivities; query != nil {
-		if err := _q.loadActivities(ctx, query, nodes,
-			func(n *Instance) { n.Edges.Activities = []*Activity{} },
-			func(n *Instance, e *Activity) { n.Edges.Activities = append(n.Edges.Activities, e) }); err != nil {
-			return nil, err
-		}
-	}
 	return nodes, nil
-}
-
-func (_q *InstanceQuery) loadActivities(ctx context.Context, query *ActivityQuery, nodes []*Instance, init func(*Instance), assign func(*Instance, *Activity)) error {
-	fks := make([]driver.Value, 0, len(nodes))
-	nodeids := make(map[uuid.UUID]*Instance)
-	for i := range nodes {
-		fks = append(fks, nodes[i].ID)
-		nodeids[nodes[i].ID] = nodes[i]
-		if init != nil {
-			init(nodes[i])
-		}
-	}
-	if len(query.ctx.Fields) > 0 {
-		query.ctx.AppendFieldOnce(activity.FieldInstanceID)
-	}
-	query.Where(predicate.Activity(func(s *sql.Selector) {
-		s.Where(sql.InValues(s.C(instance.ActivitiesColumn), fks...))
-	}))
-	neighbors, err := query.All(ctx)
-	if err != nil {
-		return err
-	}
-	for _, n := range neighbors {
-		fk := n.InstanceID
-		node, ok := nodeids[fk]
-		if !ok {
-			return fmt.Errorf(`unexpected referenced foreign-key "instance_id" returned %v for node %v`, fk, n.ID)
-		}
-		assign(node, n)
-	}
-	return nil
 }
 
 func (_q *InstanceQuery) sqlCount(ctx context.Context) (int, error) {

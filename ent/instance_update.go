@@ -13,10 +13,8 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
-	"github.com/flowhook/flowhook/ent/activity"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/predicate"
-	"github.com/google/uuid"
 )
 
 // InstanceUpdate is the builder for updating Instance entities.
@@ -295,45 +293,9 @@ func (_u *InstanceUpdate) AddActivitySeq(v int64) *InstanceUpdate {
 	return _u
 }
 
-// AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
-func (_u *InstanceUpdate) AddActivityIDs(ids ...uuid.UUID) *InstanceUpdate {
-	_u.mutation.AddActivityIDs(ids...)
-	return _u
-}
-
-// AddActivities adds the "activities" edges to the Activity entity.
-func (_u *InstanceUpdate) AddActivities(v ...*Activity) *InstanceUpdate {
-	ids := make([]uuid.UUID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.AddActivityIDs(ids...)
-}
-
 // Mutation returns the InstanceMutation object of the builder.
 func (_u *InstanceUpdate) Mutation() *InstanceMutation {
 	return _u.mutation
-}
-
-// ClearActivities clears all "activities" edges to the Activity entity.
-func (_u *InstanceUpdate) ClearActivities() *InstanceUpdate {
-	_u.mutation.ClearActivities()
-	return _u
-}
-
-// RemoveActivityIDs removes the "activities" edge to Activity entities by IDs.
-func (_u *InstanceUpdate) RemoveActivityIDs(ids ...uuid.UUID) *InstanceUpdate {
-	_u.mutation.RemoveActivityIDs(ids...)
-	return _u
-}
-
-// RemoveActivities removes "activities" edges to Activity entities.
-func (_u *InstanceUpdate) RemoveActivities(v ...*Activity) *InstanceUpdate {
-	ids := make([]uuid.UUID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.RemoveActivityIDs(ids...)
 }
 
 // Save executes the query and returns the number of nodes affected by the update operation.
@@ -485,51 +447,6 @@ func (_u *InstanceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedActivitySeq(); ok {
 		_spec.AddField(instance.FieldActivitySeq, field.TypeInt64, value)
-	}
-	if _u.mutation.ActivitiesCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   instance.ActivitiesTable,
-			Columns: []string{instance.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID),
-			},
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.RemovedActivitiesIDs(); len(nodes) > 0 && !_u.mutation.ActivitiesCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   instance.ActivitiesTable,
-			Columns: []string{instance.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.ActivitiesIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   instance.ActivitiesTable,
-			Columns: []string{instance.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -815,45 +732,9 @@ func (_u *InstanceUpdateOne) AddActivitySeq(v int64) *InstanceUpdateOne {
 	return _u
 }
 
-// AddActivityIDs adds the "activities" edge to the Activity entity by IDs.
-func (_u *InstanceUpdateOne) AddActivityIDs(ids ...uuid.UUID) *InstanceUpdateOne {
-	_u.mutation.AddActivityIDs(ids...)
-	return _u
-}
-
-// AddActivities adds the "activities" edges to the Activity entity.
-func (_u *InstanceUpdateOne) AddActivities(v ...*Activity) *InstanceUpdateOne {
-	ids := make([]uuid.UUID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.AddActivityIDs(ids...)
-}
-
 // Mutation returns the InstanceMutation object of the builder.
 func (_u *InstanceUpdateOne) Mutation() *InstanceMutation {
 	return _u.mutation
-}
-
-// ClearActivities clears all "activities" edges to the Activity entity.
-func (_u *InstanceUpdateOne) ClearActivities() *InstanceUpdateOne {
-	_u.mutation.ClearActivities()
-	return _u
-}
-
-// RemoveActivityIDs removes the "activities" edge to Activity entities by IDs.
-func (_u *InstanceUpdateOne) RemoveActivityIDs(ids ...uuid.UUID) *InstanceUpdateOne {
-	_u.mutation.RemoveActivityIDs(ids...)
-	return _u
-}
-
-// RemoveActivities removes "activities" edges to Activity entities.
-func (_u *InstanceUpdateOne) RemoveActivities(v ...*Activity) *InstanceUpdateOne {
-	ids := make([]uuid.UUID, len(v))
-	for i := range v {
-		ids[i] = v[i].ID
-	}
-	return _u.RemoveActivityIDs(ids...)
 }
 
 // Where appends a list predicates to the InstanceUpdate builder.
@@ -1035,51 +916,6 @@ func (_u *InstanceUpdateOne) sqlSave(ctx context.Context) (_node *Instance, err 
 	}
 	if value, ok := _u.mutation.AddedActivitySeq(); ok {
 		_spec.AddField(instance.FieldActivitySeq, field.TypeInt64, value)
-	}
-	if _u.mutation.ActivitiesCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   instance.ActivitiesTable,
-			Columns: []string{instance.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID),
-			},
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.RemovedActivitiesIDs(); len(nodes) > 0 && !_u.mutation.ActivitiesCleared() {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   instance.ActivitiesTable,
-			Columns: []string{instance.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges.Clear = append(_spec.Edges.Clear, edge)
-	}
-	if nodes := _u.mutation.ActivitiesIDs(); len(nodes) > 0 {
-		edge := &sqlgraph.EdgeSpec{
-			Rel:     sqlgraph.O2M,
-			Inverse: false,
-			Table:   instance.ActivitiesTable,
-			Columns: []string{instance.ActivitiesColumn},
-			Bidi:    false,
-			Target: &sqlgraph.EdgeTarget{
-				IDSpec: sqlgraph.NewFieldSpec(activity.FieldID, field.TypeUUID),
-			},
-		}
-		for _, k := range nodes {
-			edge.Target.Nodes = append(edge.Target.Nodes, k)
-		}
-		_spec.Edges.Add = append(_spec.Edges.Add, edge)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Instance{config: _u.config}

@@ -57,6 +57,7 @@ type ActivityMutation struct {
 	op                Op
 	typ               string
 	id                *uuid.UUID
+	instance_id       *uuid.UUID
 	seq               *int64
 	addseq            *int64
 	kind              *string
@@ -71,8 +72,6 @@ type ActivityMutation struct {
 	message           *string
 	created_at        *time.Time
 	clearedFields     map[string]struct{}
-	instance          *uuid.UUID
-	clearedinstance   bool
 	done              bool
 	oldValue          func(context.Context) (*Activity, error)
 	predicates        []predicate.Activity
@@ -184,12 +183,12 @@ func (m *ActivityMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
 
 // SetInstanceID sets the "instance_id" field.
 func (m *ActivityMutation) SetInstanceID(u uuid.UUID) {
-	m.instance = &u
+	m.instance_id = &u
 }
 
 // InstanceID returns the value of the "instance_id" field in the mutation.
 func (m *ActivityMutation) InstanceID() (r uuid.UUID, exists bool) {
-	v := m.instance
+	v := m.instance_id
 	if v == nil {
 		return
 	}
@@ -215,7 +214,7 @@ func (m *ActivityMutation) OldInstanceID(ctx context.Context) (v uuid.UUID, err 
 
 // ResetInstanceID resets all changes to the "instance_id" field.
 func (m *ActivityMutation) ResetInstanceID() {
-	m.instance = nil
+	m.instance_id = nil
 }
 
 // SetSeq sets the "seq" field.
@@ -663,33 +662,6 @@ func (m *ActivityMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
-// ClearInstance clears the "instance" edge to the Instance entity.
-func (m *ActivityMutation) ClearInstance() {
-	m.clearedinstance = true
-	m.clearedFields[activity.FieldInstanceID] = struct{}{}
-}
-
-// InstanceCleared reports if the "instance" edge to the Instance entity was cleared.
-func (m *ActivityMutation) InstanceCleared() bool {
-	return m.clearedinstance
-}
-
-// InstanceIDs returns the "instance" edge IDs in the mutation.
-// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
-// InstanceID instead. It exists only for internal usage by the builders.
-func (m *ActivityMutation) InstanceIDs() (ids []uuid.UUID) {
-	if id := m.instance; id != nil {
-		ids = append(ids, *id)
-	}
-	return
-}
-
-// ResetInstance resets all changes to the "instance" edge.
-func (m *ActivityMutation) ResetInstance() {
-	m.instance = nil
-	m.clearedinstance = false
-}
-
 // Where appends a list predicates to the ActivityMutation builder.
 func (m *ActivityMutation) Where(ps ...predicate.Activity) {
 	m.predicates = append(m.predicates, ps...)
@@ -725,7 +697,7 @@ func (m *ActivityMutation) Type() string {
 // AddedFields().
 func (m *ActivityMutation) Fields() []string {
 	fields := make([]string, 0, 12)
-	if m.instance != nil {
+	if m.instance_id != nil {
 		fields = append(fields, activity.FieldInstanceID)
 	}
 	if m.seq != nil {
@@ -1034,28 +1006,19 @@ func (m *ActivityMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *ActivityMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.instance != nil {
-		edges = append(edges, activity.EdgeInstance)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
 func (m *ActivityMutation) AddedIDs(name string) []ent.Value {
-	switch name {
-	case activity.EdgeInstance:
-		if id := m.instance; id != nil {
-			return []ent.Value{*id}
-		}
-	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *ActivityMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
+	edges := make([]string, 0, 0)
 	return edges
 }
 
@@ -1067,42 +1030,25 @@ func (m *ActivityMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *ActivityMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.clearedinstance {
-		edges = append(edges, activity.EdgeInstance)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
 func (m *ActivityMutation) EdgeCleared(name string) bool {
-	switch name {
-	case activity.EdgeInstance:
-		return m.clearedinstance
-	}
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
 func (m *ActivityMutation) ClearEdge(name string) error {
-	switch name {
-	case activity.EdgeInstance:
-		m.ClearInstance()
-		return nil
-	}
 	return fmt.Errorf("unknown Activity unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
 func (m *ActivityMutation) ResetEdge(name string) error {
-	switch name {
-	case activity.EdgeInstance:
-		m.ResetInstance()
-		return nil
-	}
 	return fmt.Errorf("unknown Activity edge %s", name)
 }
 
@@ -3169,9 +3115,6 @@ type InstanceMutation struct {
 	activity_seq        *int64
 	addactivity_seq     *int64
 	clearedFields       map[string]struct{}
-	activities          map[uuid.UUID]struct{}
-	removedactivities   map[uuid.UUID]struct{}
-	clearedactivities   bool
 	done                bool
 	oldValue            func(context.Context) (*Instance, error)
 	predicates          []predicate.Instance
@@ -4278,60 +4221,6 @@ func (m *InstanceMutation) ResetActivitySeq() {
 	m.addactivity_seq = nil
 }
 
-// AddActivityIDs adds the "activities" edge to the Activity entity by ids.
-func (m *InstanceMutation) AddActivityIDs(ids ...uuid.UUID) {
-	if m.activities == nil {
-		m.activities = make(map[uuid.UUID]struct{})
-	}
-	for i := range ids {
-		m.activities[ids[i]] = struct{}{}
-	}
-}
-
-// ClearActivities clears the "activities" edge to the Activity entity.
-func (m *InstanceMutation) ClearActivities() {
-	m.clearedactivities = true
-}
-
-// ActivitiesCleared reports if the "activities" edge to the Activity entity was cleared.
-func (m *InstanceMutation) ActivitiesCleared() bool {
-	return m.clearedactivities
-}
-
-// RemoveActivityIDs removes the "activities" edge to the Activity entity by IDs.
-func (m *InstanceMutation) RemoveActivityIDs(ids ...uuid.UUID) {
-	if m.removedactivities == nil {
-		m.removedactivities = make(map[uuid.UUID]struct{})
-	}
-	for i := range ids {
-		delete(m.activities, ids[i])
-		m.removedactivities[ids[i]] = struct{}{}
-	}
-}
-
-// RemovedActivities returns the removed IDs of the "activities" edge to the Activity entity.
-func (m *InstanceMutation) RemovedActivitiesIDs() (ids []uuid.UUID) {
-	for id := range m.removedactivities {
-		ids = append(ids, id)
-	}
-	return
-}
-
-// ActivitiesIDs returns the "activities" edge IDs in the mutation.
-func (m *InstanceMutation) ActivitiesIDs() (ids []uuid.UUID) {
-	for id := range m.activities {
-		ids = append(ids, id)
-	}
-	return
-}
-
-// ResetActivities resets all changes to the "activities" edge.
-func (m *InstanceMutation) ResetActivities() {
-	m.activities = nil
-	m.clearedactivities = false
-	m.removedactivities = nil
-}
-
 // Where appends a list predicates to the InstanceMutation builder.
 func (m *InstanceMutation) Where(ps ...predicate.Instance) {
 	m.predicates = append(m.predicates, ps...)
@@ -4924,85 +4813,49 @@ func (m *InstanceMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *InstanceMutation) AddedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.activities != nil {
-		edges = append(edges, instance.EdgeActivities)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // AddedIDs returns all IDs (to other nodes) that were added for the given edge
 // name in this mutation.
 func (m *InstanceMutation) AddedIDs(name string) []ent.Value {
-	switch name {
-	case instance.EdgeActivities:
-		ids := make([]ent.Value, 0, len(m.activities))
-		for id := range m.activities {
-			ids = append(ids, id)
-		}
-		return ids
-	}
 	return nil
 }
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *InstanceMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.removedactivities != nil {
-		edges = append(edges, instance.EdgeActivities)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
 // the given name in this mutation.
 func (m *InstanceMutation) RemovedIDs(name string) []ent.Value {
-	switch name {
-	case instance.EdgeActivities:
-		ids := make([]ent.Value, 0, len(m.removedactivities))
-		for id := range m.removedactivities {
-			ids = append(ids, id)
-		}
-		return ids
-	}
 	return nil
 }
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *InstanceMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 1)
-	if m.clearedactivities {
-		edges = append(edges, instance.EdgeActivities)
-	}
+	edges := make([]string, 0, 0)
 	return edges
 }
 
 // EdgeCleared returns a boolean which indicates if the edge with the given name
 // was cleared in this mutation.
 func (m *InstanceMutation) EdgeCleared(name string) bool {
-	switch name {
-	case instance.EdgeActivities:
-		return m.clearedactivities
-	}
 	return false
 }
 
 // ClearEdge clears the value of the edge with the given name. It returns an error
 // if that edge is not defined in the schema.
 func (m *InstanceMutation) ClearEdge(name string) error {
-	switch name {
-	}
 	return fmt.Errorf("unknown Instance unique edge %s", name)
 }
 
 // ResetEdge resets all changes to the edge with the given name in this mutation.
 // It returns an error if the edge is not defined in the schema.
 func (m *InstanceMutation) ResetEdge(name string) error {
-	switch name {
-	case instance.EdgeActivities:
-		m.ResetActivities()
-		return nil
-	}
 	return fmt.Errorf("unknown Instance edge %s", name)
 }
 

@@ -4,7 +4,6 @@ package activity
 
 import (
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/google/uuid"
 )
 
@@ -37,17 +36,8 @@ const (
 	FieldMessage = "message"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
-	// EdgeInstance holds the string denoting the instance edge name in mutations.
-	EdgeInstance = "instance"
 	// Table holds the table name of the activity in the database.
 	Table = "activities"
-	// InstanceTable is the table that holds the instance relation/edge.
-	InstanceTable = "activities"
-	// InstanceInverseTable is the table name for the Instance entity.
-	// It exists in this package in order to avoid circular dependency with the "instance" package.
-	InstanceInverseTable = "instances"
-	// InstanceColumn is the table column denoting the instance relation/edge.
-	InstanceColumn = "instance_id"
 )
 
 // Columns holds all SQL columns for activity fields.
@@ -157,18 +147,4 @@ func ByMessage(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
-}
-
-// ByInstanceField orders the results by instance field.
-func ByInstanceField(field string, opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newInstanceStep(), sql.OrderByField(field, opts...))
-	}
-}
-func newInstanceStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(InstanceInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.M2O, true, InstanceTable, InstanceColumn),
-	)
 }

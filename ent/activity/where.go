@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/flowhook/flowhook/ent/predicate"
 	"github.com/google/uuid"
 )
@@ -129,6 +128,26 @@ func InstanceIDIn(vs ...uuid.UUID) predicate.Activity {
 // InstanceIDNotIn applies the NotIn predicate on the "instance_id" field.
 func InstanceIDNotIn(vs ...uuid.UUID) predicate.Activity {
 	return predicate.Activity(sql.FieldNotIn(FieldInstanceID, vs...))
+}
+
+// InstanceIDGT applies the GT predicate on the "instance_id" field.
+func InstanceIDGT(v uuid.UUID) predicate.Activity {
+	return predicate.Activity(sql.FieldGT(FieldInstanceID, v))
+}
+
+// InstanceIDGTE applies the GTE predicate on the "instance_id" field.
+func InstanceIDGTE(v uuid.UUID) predicate.Activity {
+	return predicate.Activity(sql.FieldGTE(FieldInstanceID, v))
+}
+
+// InstanceIDLT applies the LT predicate on the "instance_id" field.
+func InstanceIDLT(v uuid.UUID) predicate.Activity {
+	return predicate.Activity(sql.FieldLT(FieldInstanceID, v))
+}
+
+// InstanceIDLTE applies the LTE predicate on the "instance_id" field.
+func InstanceIDLTE(v uuid.UUID) predicate.Activity {
+	return predicate.Activity(sql.FieldLTE(FieldInstanceID, v))
 }
 
 // SeqEQ applies the EQ predicate on the "seq" field.
@@ -739,29 +758,6 @@ func CreatedAtLT(v time.Time) predicate.Activity {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.Activity {
 	return predicate.Activity(sql.FieldLTE(FieldCreatedAt, v))
-}
-
-// HasInstance applies the HasEdge predicate on the "instance" edge.
-func HasInstance() predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.M2O, true, InstanceTable, InstanceColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
-}
-
-// HasInstanceWith applies the HasEdge predicate on the "instance" edge with a given conditions (other predicates).
-func HasInstanceWith(preds ...predicate.Instance) predicate.Activity {
-	return predicate.Activity(func(s *sql.Selector) {
-		step := newInstanceStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
 }
 
 // And groups predicates with the AND operator between them.

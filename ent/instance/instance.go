@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/google/uuid"
 )
 
@@ -60,17 +59,8 @@ const (
 	FieldDocumentsErasedAt = "documents_erased_at"
 	// FieldActivitySeq holds the string denoting the activity_seq field in the database.
 	FieldActivitySeq = "activity_seq"
-	// EdgeActivities holds the string denoting the activities edge name in mutations.
-	EdgeActivities = "activities"
 	// Table holds the table name of the instance in the database.
 	Table = "instances"
-	// ActivitiesTable is the table that holds the activities relation/edge.
-	ActivitiesTable = "activities"
-	// ActivitiesInverseTable is the table name for the Activity entity.
-	// It exists in this package in order to avoid circular dependency with the "activity" package.
-	ActivitiesInverseTable = "activities"
-	// ActivitiesColumn is the table column denoting the activities relation/edge.
-	ActivitiesColumn = "instance_id"
 )
 
 // Columns holds all SQL columns for instance fields.
@@ -264,25 +254,4 @@ func ByDocumentsErasedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByActivitySeq orders the results by the activity_seq field.
 func ByActivitySeq(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldActivitySeq, opts...).ToFunc()
-}
-
-// ByActivitiesCount orders the results by activities count.
-func ByActivitiesCount(opts ...sql.OrderTermOption) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborsCount(s, newActivitiesStep(), opts...)
-	}
-}
-
-// ByActivities orders the results by activities terms.
-func ByActivities(term sql.OrderTerm, terms ...sql.OrderTerm) OrderOption {
-	return func(s *sql.Selector) {
-		sqlgraph.OrderByNeighborTerms(s, newActivitiesStep(), append([]sql.OrderTerm{term}, terms...)...)
-	}
-}
-func newActivitiesStep() *sqlgraph.Step {
-	return sqlgraph.NewStep(
-		sqlgraph.From(Table, FieldID),
-		sqlgraph.To(ActivitiesInverseTable, FieldID),
-		sqlgraph.Edge(sqlgraph.O2M, false, ActivitiesTable, ActivitiesColumn),
-	)
 }

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect/sql"
-	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/flowhook/flowhook/ent/predicate"
 	"github.com/google/uuid"
 )
@@ -1299,29 +1298,6 @@ func ActivitySeqLT(v int64) predicate.Instance {
 // ActivitySeqLTE applies the LTE predicate on the "activity_seq" field.
 func ActivitySeqLTE(v int64) predicate.Instance {
 	return predicate.Instance(sql.FieldLTE(FieldActivitySeq, v))
-}
-
-// HasActivities applies the HasEdge predicate on the "activities" edge.
-func HasActivities() predicate.Instance {
-	return predicate.Instance(func(s *sql.Selector) {
-		step := sqlgraph.NewStep(
-			sqlgraph.From(Table, FieldID),
-			sqlgraph.Edge(sqlgraph.O2M, false, ActivitiesTable, ActivitiesColumn),
-		)
-		sqlgraph.HasNeighbors(s, step)
-	})
-}
-
-// HasActivitiesWith applies the HasEdge predicate on the "activities" edge with a given conditions (other predicates).
-func HasActivitiesWith(preds ...predicate.Activity) predicate.Instance {
-	return predicate.Instance(func(s *sql.Selector) {
-		step := newActivitiesStep()
-		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
-			for _, p := range preds {
-				p(s)
-			}
-		})
-	})
 }
 
 // And groups predicates with the AND operator between them.

@@ -12,6 +12,7 @@ var (
 	// ActivitiesColumns holds the columns for the "activities" table.
 	ActivitiesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
+		{Name: "instance_id", Type: field.TypeUUID},
 		{Name: "seq", Type: field.TypeInt64},
 		{Name: "kind", Type: field.TypeString},
 		{Name: "actor_id", Type: field.TypeString, Default: ""},
@@ -23,26 +24,17 @@ var (
 		{Name: "details", Type: field.TypeJSON, Nullable: true},
 		{Name: "message", Type: field.TypeString, Size: 2147483647, Default: ""},
 		{Name: "created_at", Type: field.TypeTime},
-		{Name: "instance_id", Type: field.TypeUUID},
 	}
 	// ActivitiesTable holds the schema information for the "activities" table.
 	ActivitiesTable = &schema.Table{
 		Name:       "activities",
 		Columns:    ActivitiesColumns,
 		PrimaryKey: []*schema.Column{ActivitiesColumns[0]},
-		ForeignKeys: []*schema.ForeignKey{
-			{
-				Symbol:     "activities_instances_activities",
-				Columns:    []*schema.Column{ActivitiesColumns[12]},
-				RefColumns: []*schema.Column{InstancesColumns[0]},
-				OnDelete:   schema.NoAction,
-			},
-		},
 		Indexes: []*schema.Index{
 			{
 				Name:    "activity_instance_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{ActivitiesColumns[12], ActivitiesColumns[1]},
+				Columns: []*schema.Column{ActivitiesColumns[1], ActivitiesColumns[2]},
 			},
 		},
 	}
@@ -523,7 +515,6 @@ var (
 )
 
 func init() {
-	ActivitiesTable.ForeignKeys[0].RefTable = InstancesTable
 	APIKeysTable.ForeignKeys[0].RefTable = UsersTable
 	WorkflowVersionsTable.ForeignKeys[0].RefTable = WorkflowsTable
 	UserGroupsTable.ForeignKeys[0].RefTable = UsersTable

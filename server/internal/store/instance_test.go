@@ -59,9 +59,15 @@ type instanceFixture struct {
 
 func newInstanceFixture(t *testing.T, d store.Dialect) instanceFixture {
 	t.Helper()
+	return newInstanceFixtureOn(t, newStore(t, d))
+}
+
+// newInstanceFixtureOn is newInstanceFixture on st, for a test that also reaches st's database.
+func newInstanceFixtureOn(t *testing.T, st *store.Store) instanceFixture {
+	t.Helper()
 	ctx := context.Background()
 	jobs := &jobRecorder{}
-	st := newStore(t, d).WithJobs(jobs)
+	st = st.WithJobs(jobs)
 	wf, err := st.CreateWorkflow(ctx, engine.Draft{Name: "Contract", States: []engine.State{
 		{Key: "start", Kind: engine.StateKindStart},
 		{Key: "sign", Kind: engine.StateKindExternal, External: &engine.ExternalStep{Provider: "DOCUSIGN"}},

@@ -127,8 +127,9 @@ func copyDir(t *testing.T, src, dst string) []string {
 }
 
 // TestActivitySeqMigration migrates a database that holds instances and their activities,
-// written before instances counted their activities: every activity is still there, each
-// instance's counter is its newest activity's number, and the next activity follows it.
+// written before instances counted their activities: every activity is still there (also
+// through SQLite's rebuild of the table without its foreign key), each instance's counter is
+// its newest activity's number, and the next activity follows it.
 func TestActivitySeqMigration(t *testing.T) {
 	t.Parallel()
 	const before = 20261203093022 // before time_and_lifecycle rebuilt instances, and activity_seq

@@ -11,6 +11,7 @@ import (
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
 )
 
 // TestCoupleWorkItemGuards: coupling sets the provider's id on a CREATING work item only, and
@@ -146,6 +147,37 @@ func TestCloseWorkItem(t *testing.T) {
 
 			err = f.st.CloseWorkItem(ctx, engine.NewIDAt(time.Now()), engine.WorkItemCancelled, "", nil)
 			require.ErrorIs(t, err, engine.ErrNotFound)
+		})
+	}
+}
+
+// TestActivitiesNeedTheirInstance: activities have no foreign key to their instance (its check
+// cost every append a query and a lock); the instance's counter, which numbers every append,
+// refuses one to an instance that does not exist, and the append's transaction writes nothing.
+// (The group commit's statement is TestGroupCommitFallsBack's.)
+func TestActivitiesNeedTheirInstance(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.Open(t, d)
+			f := newInstanceFixtureOn(t, store.New(db))
+			ctx := context.Background()
+			_, wi := f.waiting(t, "", "")
+			ghost := engine.NewIDAt(time.Now())
+			_, err := db.SQL.ExecContext(ctx, "UPDATE work_items SET instance_id = '"+ghost+"' WHERE id = '"+wi.ID+"'")
+			require.NoError(t, err)
+
+			err = f.st.CloseWorkItem(ctx, wi.ID, engine.WorkItemCancelled, "voided",
+				&engine.Activity{Kind: engine.ActivityExternalProgress, ToState: "sign", Message: "voided", CreatedAt: time.Now()})
+			require.ErrorIs(t, err, engine.ErrNotFound)
+			got, err := f.st.GetWorkItem(ctx, wi.ID)
+			require.NoError(t, err)
+			require.Equal(t, wi.Status, got.Status, "the close rolled back with its activity")
+			require.Equal(t, wi.Revision, got.Revision)
+			var n int
+			require.NoError(t, db.SQL.QueryRowContext(ctx, "SELECT count(*) FROM activities WHERE instance_id = '"+ghost+"'").Scan(&n))
+			require.Zero(t, n)
 		})
 	}
 }
