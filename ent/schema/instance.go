@@ -53,7 +53,7 @@ func (Instance) Fields() []ent.Field {
 		// increases it and numbers them from the value it returns, in one statement that
 		// also locks the row, so that concurrent appends to one instance take turns. It is
 		// also what keeps activities to instances that exist: an append to an instance that
-		// does not exist gets no number, and the NOT NULL of activities.seq refuses it.
+		// does not exist finds no counter to move, and writes nothing.
 		field.Int64("activity_seq").Default(0),
 	}
 }
