@@ -112,7 +112,7 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 		eventlog.Note(ctx, eventlog.StepParsed, "%s for %s %s%s", parsed.Type, parsed.System, parsed.ExternalID, occurred(parsed.OccurredAt))
 	}
 	attempts := ev.Attempts
-	_, err = x.handle(ctx, ev, PathReplay, func(ctx context.Context, res EventResult) error {
+	_, err = x.handle(ctx, ev, nil, PathReplay, func(ctx context.Context, res EventResult) error {
 		return x.work.ReplayEvent(ctx, ev, attempts, res)
 	})
 	if errors.Is(err, ErrRetryLater) {

@@ -52,6 +52,20 @@ type StoredEvent struct {
 	// Size is the body's length as received.
 	Size        int64
 	ProcessedAt *time.Time
+	// ReadForCallback, on an event to store PENDING, asks the write that stores it for what
+	// WorkStore.WorkItemForCallback reads for it, read in the write's transaction after the
+	// insert, for its in-process processing (ProcessEventJob.Read): processing then starts
+	// from it instead of a read of its own. A store that cannot read with its write ignores
+	// it. Never stored.
+	ReadForCallback bool
+}
+
+// CallbackRead is what WorkStore.WorkItemForCallback reads for a callback: its work item, the
+// work item's instance, and whether an earlier callback of the item waits.
+type CallbackRead struct {
+	WorkItem WorkItem
+	Instance Instance
+	Earlier  bool
 }
 
 // EventResult is the outcome of processing an event, saved in one transaction: the verdict,
@@ -212,15 +226,16 @@ func (x *External) Instrument(tp trace.TracerProvider, mp metric.MeterProvider) 
 // and of two racing processors one saves its result. ErrRetryLater asks to be called again.
 // With the debug option on, its steps go to the Event Log.
 func (x *External) Process(ctx context.Context, eventID string) (Verdict, error) {
-	return x.logged(ctx, eventID, func(ctx context.Context) (Verdict, error) { return x.processRetrying(ctx, eventID, nil, PathJob) })
+	return x.logged(ctx, eventID, func(ctx context.Context) (Verdict, error) { return x.processRetrying(ctx, eventID, nil, nil, PathJob) })
 }
 
 // ProcessCommitted is Process in-process, for an event marked due whose write has just
-// committed (the job's place): stored, when given, is the event as that write stored it, and
-// it is not read again unless something moved meanwhile.
-func (x *External) ProcessCommitted(ctx context.Context, eventID string, stored *StoredEvent) (Verdict, error) {
-	return x.logged(ctx, eventID, func(ctx context.Context) (Verdict, error) {
-		return x.processRetrying(ctx, eventID, stored, PathInProcess)
+// committed (the job's place): job.Event, when given, is the event as that write stored it, and
+// it is not read again unless something moved meanwhile; job.Read, when given, is what that
+// write read for it (StoredEvent.ReadForCallback), which the first try starts from.
+func (x *External) ProcessCommitted(ctx context.Context, job ProcessEventJob) (Verdict, error) {
+	return x.logged(ctx, job.EventID, func(ctx context.Context) (Verdict, error) {
+		return x.processRetrying(ctx, job.EventID, job.Event, job.Read, PathInProcess)
 	})
 }
 
@@ -244,13 +259,14 @@ func (x *External) logged(ctx context.Context, eventID string, process func(cont
 	return v, err
 }
 
-// processRetrying processes the event: stored (when given, the first time) or read.
-func (x *External) processRetrying(ctx context.Context, eventID string, stored *StoredEvent, path string) (Verdict, error) {
+// processRetrying processes the event: stored (when given, the first time, from read when
+// given) or read.
+func (x *External) processRetrying(ctx context.Context, eventID string, stored *StoredEvent, read *CallbackRead, path string) (Verdict, error) {
 	for attempt := 0; ; attempt++ {
 		var v Verdict
 		var err error
 		if stored != nil && attempt == 0 {
-			v, err = x.processEvent(ctx, *stored, path)
+			v, err = x.processEvent(ctx, *stored, read, path)
 		} else {
 			v, err = x.process(ctx, eventID, path)
 		}
@@ -269,14 +285,14 @@ func (x *External) process(ctx context.Context, eventID, path string) (Verdict, 
 	if err != nil {
 		return "", err
 	}
-	return x.processEvent(ctx, ev, path)
+	return x.processEvent(ctx, ev, nil, path)
 }
 
-func (x *External) processEvent(ctx context.Context, ev StoredEvent, path string) (Verdict, error) {
+func (x *External) processEvent(ctx context.Context, ev StoredEvent, read *CallbackRead, path string) (Verdict, error) {
 	if ev.Verdict != VerdictPending {
 		return ev.Verdict, nil
 	}
-	return x.handle(ctx, ev, path, func(ctx context.Context, res EventResult) error {
+	return x.handle(ctx, ev, read, path, func(ctx context.Context, res EventResult) error {
 		return x.work.FinishEvent(ctx, res)
 	})
 }
@@ -293,8 +309,9 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 	given := ev.Verdict != ""
 	if !given && !x.signsBody(ev.Event.System) {
 		// The answer must not wait for a call to the provider: processing reads it back once
-		// the event is stored.
+		// the event is stored, from what its write read for it.
 		ev.Verdict = VerdictPending
+		ev.ReadForCallback = x.readsForCallback(ctx, ev.Event)
 		eventlog.Note(ctx, eventlog.StepBuffered, "%s callbacks are not signed: processing reads the %s back from %s before anything moves",
 			ev.Event.System, ev.Event.ExternalID, ev.Event.System)
 	}
@@ -305,7 +322,7 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 		for attempt := 0; attempt < 3; attempt++ {
 			var saved StoredEvent
 			var created bool
-			_, err := x.handle(ctx, ev, PathInline, func(ctx context.Context, res EventResult) error {
+			_, err := x.handle(ctx, ev, nil, PathInline, func(ctx context.Context, res EventResult) error {
 				var err error
 				saved, created, err = x.work.InsertEventApplied(ctx, ev, res)
 				return err
@@ -359,17 +376,31 @@ func (x *External) received(ctx context.Context, mark eventlog.Mark, saved Store
 	return saved, created, nil
 }
 
-// handle finds the event's work item, decides what the event does and saves the result with
-// save, in a span linked to the transition that created the work item and to the request
-// that delivered the event. Other notifications of the same work item wait meanwhile.
-func (x *External) handle(ctx context.Context, ev StoredEvent, path string, save func(context.Context, EventResult) error) (Verdict, error) {
+// handle finds the event's work item (or starts from read, what the write that stored it
+// read), decides what the event does and saves the result with save, in a span linked to the
+// transition that created the work item and to the request that delivered the event. Other
+// notifications of the same work item wait meanwhile.
+func (x *External) handle(ctx context.Context, ev StoredEvent, read *CallbackRead, path string, save func(context.Context, EventResult) error) (Verdict, error) {
 	start := time.Now()
 	unlock, err := x.items.lock(ctx, itemKey(ev.Event))
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	wi, inst, earlier, err := x.find(ctx, ev)
+	var (
+		wi      WorkItem
+		inst    *Instance
+		earlier *bool
+	)
+	if read != nil && !read.Earlier {
+		// Read as the event's write committed, a moment ago: what moved since (another
+		// replica's processing of the item) makes the write below conflict, and the retry
+		// reads again. An earlier callback that waited then may have finished since: that
+		// read is not kept.
+		wi, inst, earlier = read.WorkItem, &read.Instance, new(bool)
+	} else {
+		wi, inst, earlier, err = x.find(ctx, ev)
+	}
 	found := err == nil
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return "", err
@@ -499,6 +530,18 @@ func safeError(err error) string {
 		}
 	}
 	return "the database is unavailable (" + errorClass(err) + ")"
+}
+
+// readsForCallback says whether find reads an event's work item with WorkItemForCallback, and
+// the event has the provider's time that read needs: a callback that is read back, of an
+// outcome in its system's table. Its write can read the same as it commits
+// (StoredEvent.ReadForCallback).
+func (x *External) readsForCallback(ctx context.Context, ev InboundEvent) bool {
+	if x.signsBody(ev.System) || ev.OccurredAt.IsZero() {
+		return false
+	}
+	_, terminal, err := x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason)
+	return err == nil && terminal
 }
 
 // find reads the work item an event's id is coupled to and, when the system's table makes the

@@ -21,8 +21,8 @@ type routeStore struct {
 	events []engine.StoredEvent // in the order stored
 	// gate, when set, is called as InsertEventApplied begins.
 	gate func()
-	// gets counts GetEvent's calls.
-	gets int
+	// gets counts GetEvent's calls; callbackReads WorkItemForCallback's.
+	gets, callbackReads int
 	// earlier is what EarlierPending answers: an earlier callback of the item waits.
 	earlier bool
 }
@@ -43,7 +43,17 @@ func (s *routeStore) WorkItemWithInstance(ctx context.Context, sys engine.System
 }
 
 func (s *routeStore) WorkItemForCallback(ctx context.Context, ev engine.StoredEvent) (engine.WorkItem, engine.Instance, bool, error) {
+	s.mu.Lock()
+	s.callbackReads++
+	s.mu.Unlock()
 	return forCallback(ctx, s, ev)
+}
+
+// callbackReadCount is how many times WorkItemForCallback was called.
+func (s *routeStore) callbackReadCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.callbackReads
 }
 
 func (s *routeStore) byKeyLocked(ev engine.StoredEvent) (engine.StoredEvent, bool) {
@@ -577,18 +587,18 @@ func TestCommittedEventIsProcessedAsStored(t *testing.T) {
 	}
 	progress := early("k-progress", "envelope-delivered")
 	gets := b.inbox.eventReads()
-	v, err := b.external.ProcessCommitted(ctx, progress.ID, &progress)
+	v, err := b.external.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: progress.ID, Event: &progress})
 	require.NoError(t, err)
 	require.Equal(t, engine.VerdictProgress, v)
 	require.Equal(t, gets, b.inbox.eventReads(), "processed as stored: not read again")
 
 	done := early("k-done", "envelope-completed")
-	v, err = b.external.ProcessCommitted(ctx, done.ID, nil)
+	v, err = b.external.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: done.ID})
 	require.NoError(t, err)
 	require.Equal(t, engine.VerdictApplied, v)
 	require.Equal(t, gets+1, b.inbox.eventReads(), "without the write's copy it is read")
 	require.Equal(t, engine.StatusCompleted, b.stored(t, in.ID).Status)
-	v, err = b.external.ProcessCommitted(ctx, done.ID, &done)
+	v, err = b.external.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: done.ID, Event: &done})
 	require.NoError(t, err)
 	require.Equal(t, engine.VerdictApplied, v, "a second run finds it applied and changes nothing")
 	require.Equal(t, 1, b.inbox.event(t, "k-done").Attempts)
@@ -622,7 +632,7 @@ func TestReadBackWaitsForEarlierCallback(t *testing.T) {
 	b.inbox.mu.Lock()
 	b.inbox.earlier = true
 	b.inbox.mu.Unlock()
-	_, err = x.ProcessCommitted(ctx, ev.ID, &ev)
+	_, err = x.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: ev.ID, Event: &ev})
 	require.ErrorIs(t, err, engine.ErrRetryLater)
 	require.Equal(t, engine.VerdictPending, b.inbox.event(t, "cb-1").Verdict, "left PENDING")
 	require.Zero(t, client.calls.Load(), "the system is not asked while an earlier callback waits")
@@ -631,7 +641,7 @@ func TestReadBackWaitsForEarlierCallback(t *testing.T) {
 	b.inbox.mu.Lock()
 	b.inbox.earlier = false
 	b.inbox.mu.Unlock()
-	v, err := x.ProcessCommitted(ctx, ev.ID, &ev)
+	v, err := x.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: ev.ID, Event: &ev})
 	require.NoError(t, err)
 	require.Equal(t, engine.VerdictApplied, v)
 	require.Equal(t, engine.VerdictApplied, b.inbox.event(t, "cb-1").Verdict)
@@ -650,6 +660,67 @@ func (p readBackProviders) Client(context.Context, engine.System) (engine.Provid
 }
 
 // readBackClient answers Status with status and counts the calls.
+// TestReadBackStartsFromItsWritesRead: a callback that is read back asks the write that
+// stores it for what WorkItemForCallback reads (ReadForCallback), and its processing starts
+// from that read without a read of its own. A read that says an earlier callback waited is
+// not kept (that one may have finished since): the processing reads again. A read that the
+// work item moved on from since (a progress event applied meanwhile) makes the write
+// conflict, and the processing reads again and applies the callback once.
+func TestReadBackStartsFromItsWritesRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	oneSpan := engine.System{Provider: engine.Provider("ONESPAN")}
+	for _, c := range []struct {
+		name     string
+		change   func(*engine.CallbackRead)
+		reads    int   // WorkItemForCallback's calls by the processing
+		readBack int32 // the system's
+	}{
+		{"as read", func(*engine.CallbackRead) {}, 0, 1},
+		{"an earlier callback waited", func(r *engine.CallbackRead) { r.Earlier = true }, 1, 1},
+		{"the work item moved on since", func(r *engine.CallbackRead) { r.WorkItem.Revision-- }, 1, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d := flowDraft()
+			for i := range d.States {
+				if d.States[i].Key == "sign" {
+					d.States[i].External.Provider = oneSpan.Provider
+				}
+			}
+			b := setupRoute(t, &d)
+			client := &readBackClient{status: engine.ExternalStatus{Status: "COMPLETED", Outcome: engine.OutcomeFinished}}
+			x := engine.NewExternal(b.inbox, b.store, b.runner, readBackProviders{routeProviders{&memProviders{}}, client}, engine.SystemClock{}, routeWindow)
+
+			ev, created, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: oneSpan, Type: "envelope-completed",
+				ExternalID: "env-1", DedupeKey: "cb-1", OccurredAt: time.Now()}, Body: []byte(`{}`)})
+			require.NoError(t, err)
+			require.True(t, created)
+			require.True(t, ev.ReadForCallback, "a callback read back asks its write for the read")
+			wi, inst, earlier, err := b.inbox.WorkItemForCallback(ctx, ev)
+			require.NoError(t, err)
+			read := &engine.CallbackRead{WorkItem: wi, Instance: inst, Earlier: earlier}
+			c.change(read)
+			before := b.inbox.callbackReadCount()
+
+			v, err := x.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: ev.ID, Event: &ev, Read: read})
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictApplied, v)
+			require.Equal(t, c.reads, b.inbox.callbackReadCount()-before)
+			require.Equal(t, c.readBack, client.calls.Load())
+			got := b.stored(t, b.instance.ID)
+			require.Equal(t, engine.StatusCompleted, got.Status)
+			require.Equal(t, b.instance.Revision+1, got.Revision, "moved once")
+		})
+	}
+
+	// A DocuSign notification is signed: it is decided as it arrives, and asks for no read.
+	b := setupRoute(t, nil)
+	ev, created := b.deliver(t, "envelope-delivered", "k-progress", time.Now())
+	require.True(t, created)
+	require.False(t, ev.ReadForCallback)
+}
+
 type readBackClient struct {
 	engine.ProviderClient
 	status engine.ExternalStatus

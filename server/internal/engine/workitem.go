@@ -101,6 +101,10 @@ type ProcessEventJob struct {
 	// Waited is how many times the in-process processing waited for the event's coupling
 	// (ErrNotCoupled) before this try. Never stored with a job.
 	Waited int `json:"-"`
+	// Read, when set, is what the write that stored the event read for it
+	// (StoredEvent.ReadForCallback): its first try in-process starts from it. Never stored
+	// with a job.
+	Read *CallbackRead `json:"-"`
 }
 
 func (ProcessEventJob) Kind() string { return "process_event" }

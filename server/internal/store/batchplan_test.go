@@ -18,8 +18,9 @@ import (
 // generically, on empty tables), read every table through an index. The group commit's: the
 // redelivery check probes the unique (provider, dedupe_key) index, and neither webhook_events,
 // work_items nor instances is scanned whole. (A plan made while the tables were small, and
-// kept as they grew, scanned them whole: ingest fell by a third or more.) The documents': the
-// work items are found by their ids.
+// kept as they grew, scanned them whole: ingest fell by a third or more.) The callbacks' read
+// sent with it: the work items by their system's id, the instances by theirs, the earlier
+// callbacks by their external id. The documents': the work items are found by their ids.
 func TestBatchPlanUsesIndexes(t *testing.T) {
 	t.Parallel()
 	db := dbtest.Open(t, store.Postgres)
@@ -49,6 +50,15 @@ func TestBatchPlanUsesIndexes(t *testing.T) {
 		require.NotContains(t, text, "Seq Scan on "+table, text)
 	}
 	require.NotContains(t, text, "Hash Anti Join", text)
+
+	text = plan("callbacks", store.CallbackReadSQL)
+	for _, index := range []string{"workitem_provider_external_id on work_items", "instances_pkey on instances",
+		"webhookevent_external_id_provider_received_at on webhook_events"} {
+		require.Contains(t, text, index, text)
+	}
+	for _, table := range []string{"webhook_events", "work_items", "instances"} {
+		require.NotContains(t, text, "Seq Scan on "+table, text)
+	}
 
 	text = plan("documents", store.SaveDocumentsSQL)
 	require.Contains(t, text, "on work_items", text)

@@ -102,7 +102,7 @@ SELECT 'd', id FROM d UNION ALL SELECT 'e', id FROM e`
 // once it has committed the queue processes them. Its error, always errBatch, asks for the
 // batch to be written one notification at a time.
 func (s *Store) writeRows(ctx context.Context, batch []*inbound) error {
-	due, err := s.writeRowsOn(ctx, s.batches().statements(), batch)
+	due, err := s.writeRowsOn(ctx, s.batches(), batch)
 	if err != nil {
 		return fmt.Errorf("%w: %w", errBatch, err)
 	}
@@ -110,9 +110,10 @@ func (s *Store) writeRows(ctx context.Context, batch []*inbound) error {
 	return nil
 }
 
-// writeRowsOn runs writeBatchSQL on q and returns the process_event jobs of the events it
-// stored PENDING (and marked due), each with the event as stored.
-func (s *Store) writeRowsOn(ctx context.Context, q querier, batch []*inbound) ([]engine.Job, error) {
+// writeRowsOn runs writeBatchSQL on one of on's sessions and returns the process_event jobs of
+// the events it stored PENDING (and marked due), each with the event as stored and, for a
+// callback that asked (readsOf), what was read for it with the write (callbackread.go).
+func (s *Store) writeRowsOn(ctx context.Context, on side, batch []*inbound) ([]engine.Job, error) {
 	var ev eventRows
 	var wis workItemUpdates
 	var acts activityRows
@@ -152,8 +153,17 @@ func (s *Store) writeRowsOn(ctx context.Context, q querier, batch []*inbound) ([
 			}
 		}
 	}
-	args := append(append(ev.args(), wis.args()...), acts.args()...)
-	ids, err := taggedIDs(q.query(ctx, writeBatchSQL, append(args, order)...))
+	args := append(append(append(ev.args(), wis.args()...), acts.args()...), order)
+	var (
+		ids  map[string]map[uuid.UUID]bool
+		read map[uuid.UUID]*engine.CallbackRead
+		err  error
+	)
+	if reads := readsOf(batch); len(reads.id) > 0 && on.pool != nil {
+		ids, read, err = writeAndRead(ctx, on.pool, args, reads)
+	} else {
+		ids, err = taggedIDs(on.statements().query(ctx, writeBatchSQL, args...))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +185,7 @@ func (s *Store) writeRowsOn(ctx context.Context, q querier, batch []*inbound) ([
 		case in.created && in.result == nil && in.ev.Verdict == engine.VerdictPending:
 			stored := in.ev
 			stored.ID = in.id.String()
-			jobs = append(jobs, engine.ProcessEventJob{EventID: stored.ID, Event: &stored})
+			jobs = append(jobs, engine.ProcessEventJob{EventID: stored.ID, Event: &stored, Read: read[in.id]})
 		}
 	}
 	for _, in := range batch {

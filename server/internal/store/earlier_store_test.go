@@ -124,6 +124,69 @@ func TestWorkItemForCallback(t *testing.T) {
 	}
 }
 
+// TestCallbacksReadWithTheirWrite: a batch's callbacks that ask for it (ReadForCallback) come
+// to their processing with what WorkItemForCallback reads for them, read with the batch's
+// write on PostgreSQL: the work item and its instance, and whether an earlier callback waits.
+// A callback whose id no work item has, one without the provider's time, one that did not ask,
+// and two of one item in the same batch come without it (their processing reads). So does
+// every callback on SQLite, whose batch is written notification by notification.
+func TestCallbacksReadWithTheirWrite(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			for _, ext := range []string{"pkg-read", "pkg-held", "pkg-twice", "pkg-untimed", "pkg-unasked"} {
+				f.coupled(t, ext)
+			}
+			t0 := time.Now().UTC().Truncate(time.Millisecond)
+			held := storePending(t, f.st, coupleDocuSign, "pkg-held", t0.Add(-time.Second))
+			callback := func(ext string, at time.Time, asks bool) engine.StoredEvent {
+				return engine.StoredEvent{Event: engine.InboundEvent{System: coupleDocuSign, Type: "PACKAGE_COMPLETE", ExternalID: ext,
+					DedupeKey: uuid.NewString(), OccurredAt: at}, Body: []byte(`{}`), ReceivedAt: time.Now(),
+					Verdict: engine.VerdictPending, ReadForCallback: asks}
+			}
+			evs := []engine.StoredEvent{
+				callback("pkg-read", t0, true), callback("pkg-held", t0, true), callback("pkg-nobody", t0, true),
+				callback("pkg-twice", t0, true), callback("pkg-twice", t0.Add(time.Second), true),
+				callback("pkg-untimed", time.Time{}, true), callback("pkg-unasked", t0, false),
+			}
+			toldBefore := len(f.jobs.told())
+			created, errs := store.WriteInboundBatch(f.st, evs, make([]*engine.EventResult, len(evs)))
+			for i := range evs {
+				require.NoError(t, errs[i])
+				require.True(t, created[i])
+			}
+			reads := map[string]*engine.CallbackRead{}
+			jobs := map[string]engine.ProcessEventJob{}
+			for _, j := range f.jobs.told()[toldBefore:] {
+				pj, ok := j.(engine.ProcessEventJob)
+				require.True(t, ok)
+				require.NotNil(t, pj.Event)
+				jobs[pj.Event.Event.ExternalID+"/"+pj.Event.Event.OccurredAt.String()] = pj
+				if pj.Read != nil {
+					reads[pj.Event.Event.ExternalID] = pj.Read
+				}
+			}
+			require.Len(t, jobs, len(evs), "every callback is processed")
+			if d != store.Postgres {
+				require.Empty(t, reads, "SQLite reads nothing with its write")
+				return
+			}
+			require.Len(t, reads, 2, "only pkg-read and pkg-held: %v", reads)
+			for _, ext := range []string{"pkg-read", "pkg-held"} {
+				j := jobs[ext+"/"+t0.String()]
+				wantWI, wantInst, wantEarlier, err := f.st.WorkItemForCallback(ctx, *j.Event)
+				require.NoError(t, err)
+				require.Equal(t, &engine.CallbackRead{WorkItem: wantWI, Instance: wantInst, Earlier: wantEarlier}, j.Read, ext)
+			}
+			require.False(t, reads["pkg-read"].Earlier)
+			require.True(t, reads["pkg-held"].Earlier, "the callback %s stored before it still waits", held.ID)
+		})
+	}
+}
+
 // storePending stores a new PENDING outcome event of the system's id, sent at at.
 func storePending(t *testing.T, st *store.Store, sys engine.System, externalID string, at time.Time) engine.StoredEvent {
 	t.Helper()

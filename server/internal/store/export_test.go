@@ -84,6 +84,10 @@ func WriteTransition(s *Store, ev engine.StoredEvent, r engine.EventResult) (boo
 // WriteBatchSQL is the group commit's statement on PostgreSQL, for tests of its plan.
 const WriteBatchSQL = writeBatchSQL
 
+// CallbackReadSQL is the read sent with a batch's write for its callbacks, for tests of its
+// plan.
+var CallbackReadSQL = callbackReadSQL
+
 // SaveDocumentsSQL is SaveDocuments' statement on PostgreSQL, for tests of its plan.
 const SaveDocumentsSQL = saveDocumentsSQL
 

@@ -32,9 +32,9 @@ import (
 
 // EventPorts are what the events' in-process processing needs.
 type EventPorts struct {
-	// Process processes an event whose write committed, as that write stored it when given,
-	// else read by its id (engine.External.ProcessCommitted).
-	Process func(ctx context.Context, eventID string, stored *engine.StoredEvent) (engine.Verdict, error)
+	// Process processes an event whose write committed, as that write stored it (and from
+	// what it read for it) when given, else read by its id (engine.External.ProcessCommitted).
+	Process func(ctx context.Context, job engine.ProcessEventJob) (engine.Verdict, error)
 	// HandOver gives an event still due its process_event job (store.HandOverEvent).
 	HandOver func(ctx context.Context, eventID string) error
 	// HandOverDue is the sweep's (store.HandOverDueEvents).
@@ -173,7 +173,9 @@ func (pr *processor) queueOverflow(ctx context.Context) {
 // is dropped: the copy was taken while the event was PENDING, before this finished it, and
 // processing it would decide the event again for a write that finds it no longer PENDING. (An
 // offer by id alone, a replay's or a wait's, is keyed by that id and never waits here; were
-// one to, it would read the event, so it would stay.)
+// one to, it would read the event, so it would stay.) What the next one's write read for it
+// is dropped too: it was read before the one just processed wrote, so its processing reads
+// its work item again.
 func (pr *processor) next(job engine.ProcessEventJob, finished bool) (engine.ProcessEventJob, bool) {
 	key := itemOf(job)
 	pr.mu.Lock()
@@ -189,7 +191,9 @@ func (pr *processor) next(job engine.ProcessEventJob, finished bool) (engine.Pro
 		return engine.ProcessEventJob{}, false
 	}
 	pr.busy[key] = waiting[1:]
-	return waiting[0], true
+	nextJob := waiting[0]
+	nextJob.Read = nil
+	return nextJob, true
 }
 
 // run processes until ctx ends, queueing what the full queue could not take as room frees;
@@ -300,6 +304,6 @@ func (pr *processor) try(ctx context.Context, job engine.ProcessEventJob) (err e
 			err = fmt.Errorf("%w: %v", ErrPanic, v)
 		}
 	}()
-	_, err = pr.p.Process(ctx, job.EventID, job.Event)
+	_, err = pr.p.Process(ctx, job)
 	return err
 }

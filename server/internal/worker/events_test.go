@@ -24,7 +24,9 @@ import (
 type fakeEvents struct {
 	recorder
 	stored, read, handedOver []string
-	release, hold            chan struct{}
+	// withRead are the events that came with what their write read (ProcessEventJob.Read).
+	withRead      []string
+	release, hold chan struct{}
 }
 
 func (f *fakeEvents) process(ctx context.Context, id string) (engine.Verdict, error) {
@@ -54,12 +56,16 @@ func (f *fakeEvents) process(ctx context.Context, id string) (engine.Verdict, er
 
 func (f *fakeEvents) ports() EventPorts {
 	return EventPorts{
-		Process: func(ctx context.Context, id string, ev *engine.StoredEvent) (engine.Verdict, error) {
+		Process: func(ctx context.Context, job engine.ProcessEventJob) (engine.Verdict, error) {
+			id, ev := job.EventID, job.Event
 			f.mu.Lock()
 			if ev != nil && ev.ID == id {
 				f.stored = append(f.stored, id)
 			} else {
 				f.read = append(f.read, id)
+			}
+			if job.Read != nil {
+				f.withRead = append(f.withRead, id)
 			}
 			f.mu.Unlock()
 			return f.process(ctx, id)
@@ -100,9 +106,14 @@ func TestEvents(t *testing.T) {
 				return engine.ProcessEventJob{EventID: id, Event: &engine.StoredEvent{ID: id,
 					Event: engine.InboundEvent{System: engine.System{Provider: "ONESPAN"}, ExternalID: external}}}
 			}
-			// Two events of one package: the second waits for the first, however long it takes.
-			q.Committed([]engine.Job{item("e-slow-1", "pkg-1"), item("e-slow-2", "pkg-1"),
-				item("e-1", "pkg-2"), engine.ProcessEventJob{EventID: "e-replayed"},
+			read := func(j engine.ProcessEventJob) engine.ProcessEventJob {
+				j.Read = &engine.CallbackRead{}
+				return j
+			}
+			// Two events of one package: the second waits for the first, however long it takes,
+			// and what its write read for it is dropped (read before the first one wrote).
+			q.Committed([]engine.Job{read(item("e-slow-1", "pkg-1")), read(item("e-slow-2", "pkg-1")),
+				read(item("e-1", "pkg-2")), engine.ProcessEventJob{EventID: "e-replayed"},
 				item("e-early", "pkg-3"), item("e-bad", "pkg-4"), item("e-panic", "pkg-5"),
 				engine.CancelWorkItemJob{WorkItemID: "w-other"}})
 			require.Eventually(t, func() bool {
@@ -124,6 +135,7 @@ func TestEvents(t *testing.T) {
 				require.ElementsMatch(t, []string{"e-slow-1", "e-slow-2", "e-1", "e-early", "e-bad", "e-panic"}, f.stored)
 				require.Less(t, indexOf(f.stored, "e-slow-1"), indexOf(f.stored, "e-slow-2"))
 				require.Equal(t, []string{"e-replayed"}, f.read, "without the event, it is read by its id")
+				require.ElementsMatch(t, []string{"e-slow-1", "e-1"}, f.withRead, "the one that waited for another of its item comes without its write's read")
 				require.Len(t, f.handedOver, 3, "finished ones are not handed over")
 			})
 			require.Contains(t, logs.String(), `"msg":"processing an event panicked"`)
@@ -196,7 +208,8 @@ type couplingEvents struct {
 
 func (f *couplingEvents) ports() EventPorts {
 	return EventPorts{
-		Process: func(_ context.Context, id string, ev *engine.StoredEvent) (engine.Verdict, error) {
+		Process: func(_ context.Context, job engine.ProcessEventJob) (engine.Verdict, error) {
+			id, ev := job.EventID, job.Event
 			f.mu.Lock()
 			how := "read"
 			if ev != nil && ev.ID == id {
