@@ -611,28 +611,14 @@ func TestCommittedEventIsProcessedAsStored(t *testing.T) {
 func TestReadBackWaitsForEarlierCallback(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	oneSpan := engine.System{Provider: engine.Provider("ONESPAN")}
-	d := flowDraft()
-	for i := range d.States {
-		if d.States[i].Key == "sign" {
-			d.States[i].External.Provider = oneSpan.Provider
-		}
-	}
-	b := setupRoute(t, &d)
-	require.Equal(t, oneSpan, b.workItem.System)
-	client := &readBackClient{status: engine.ExternalStatus{Status: "COMPLETED", Outcome: engine.OutcomeFinished}}
-	x := engine.NewExternal(b.inbox, b.store, b.runner, readBackProviders{routeProviders{&memProviders{}}, client}, engine.SystemClock{}, routeWindow)
-
-	ev, created, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: oneSpan, Type: "envelope-completed",
-		ExternalID: "env-1", DedupeKey: "cb-1", OccurredAt: time.Now()}, Body: []byte(`{}`)})
-	require.NoError(t, err)
-	require.True(t, created)
+	b, client, x := oneSpanRoute(t)
+	ev := b.callback(t, x)
 	require.Equal(t, engine.VerdictPending, ev.Verdict, "stored to be read back, not decided as it arrives")
 
 	b.inbox.mu.Lock()
 	b.inbox.earlier = true
 	b.inbox.mu.Unlock()
-	_, err = x.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: ev.ID, Event: &ev})
+	_, err := x.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: ev.ID, Event: &ev})
 	require.ErrorIs(t, err, engine.ErrRetryLater)
 	require.Equal(t, engine.VerdictPending, b.inbox.event(t, "cb-1").Verdict, "left PENDING")
 	require.Zero(t, client.calls.Load(), "the system is not asked while an earlier callback waits")
@@ -669,7 +655,6 @@ func (p readBackProviders) Client(context.Context, engine.System) (engine.Provid
 func TestReadBackStartsFromItsWritesRead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	oneSpan := engine.System{Provider: engine.Provider("ONESPAN")}
 	for _, c := range []struct {
 		name     string
 		change   func(*engine.CallbackRead)
@@ -682,20 +667,8 @@ func TestReadBackStartsFromItsWritesRead(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			d := flowDraft()
-			for i := range d.States {
-				if d.States[i].Key == "sign" {
-					d.States[i].External.Provider = oneSpan.Provider
-				}
-			}
-			b := setupRoute(t, &d)
-			client := &readBackClient{status: engine.ExternalStatus{Status: "COMPLETED", Outcome: engine.OutcomeFinished}}
-			x := engine.NewExternal(b.inbox, b.store, b.runner, readBackProviders{routeProviders{&memProviders{}}, client}, engine.SystemClock{}, routeWindow)
-
-			ev, created, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: oneSpan, Type: "envelope-completed",
-				ExternalID: "env-1", DedupeKey: "cb-1", OccurredAt: time.Now()}, Body: []byte(`{}`)})
-			require.NoError(t, err)
-			require.True(t, created)
+			b, client, x := oneSpanRoute(t)
+			ev := b.callback(t, x)
 			require.True(t, ev.ReadForCallback, "a callback read back asks its write for the read")
 			wi, inst, earlier, err := b.inbox.WorkItemForCallback(ctx, ev)
 			require.NoError(t, err)
@@ -719,6 +692,33 @@ func TestReadBackStartsFromItsWritesRead(t *testing.T) {
 	ev, created := b.deliver(t, "envelope-delivered", "k-progress", time.Now())
 	require.True(t, created)
 	require.False(t, ev.ReadForCallback)
+}
+
+// oneSpanRoute is setupRoute with the work item at OneSpan: x reads its callbacks back from
+// client, which says the package is COMPLETED.
+func oneSpanRoute(t *testing.T) (*routeBundle, *readBackClient, *engine.External) {
+	t.Helper()
+	d := flowDraft()
+	for i := range d.States {
+		if d.States[i].Key == "sign" {
+			d.States[i].External.Provider = "ONESPAN"
+		}
+	}
+	b := setupRoute(t, &d)
+	require.Equal(t, engine.System{Provider: "ONESPAN"}, b.workItem.System)
+	client := &readBackClient{status: engine.ExternalStatus{Status: "COMPLETED", Outcome: engine.OutcomeFinished}}
+	x := engine.NewExternal(b.inbox, b.store, b.runner, readBackProviders{routeProviders{&memProviders{}}, client}, engine.SystemClock{}, routeWindow)
+	return b, client, x
+}
+
+// callback has x receive a OneSpan callback that the package completed, as new.
+func (b *routeBundle) callback(t *testing.T, x *engine.External) engine.StoredEvent {
+	t.Helper()
+	ev, created, err := x.Receive(context.Background(), engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: "ONESPAN"},
+		Type: "envelope-completed", ExternalID: "env-1", DedupeKey: "cb-1", OccurredAt: time.Now()}, Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.True(t, created)
+	return ev
 }
 
 type readBackClient struct {
