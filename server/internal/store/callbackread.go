@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,6 +73,9 @@ type callbackReads struct {
 // the batch.
 func readsOf(batch []*inbound) callbackReads {
 	var c callbackReads
+	if !slices.ContainsFunc(batch, func(in *inbound) bool { return in.ev.ReadForCallback }) {
+		return c // a DocuSign or connector batch: nothing to read
+	}
 	items := make(map[string]int, len(batch))
 	for _, in := range batch {
 		items[itemKeyOf(in.ev)]++
