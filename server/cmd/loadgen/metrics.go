@@ -61,7 +61,7 @@ type laneCounts struct {
 }
 
 // laneOrder is the order the lanes are shown in, with their short names.
-var laneOrder = []struct{ name, short string }{{"events", "ev"}, {"statements", "st"}}
+var laneOrder = []struct{ name, short string }{{"events", "ev"}, {"statements", "st"}, {"verdicts", "vd"}}
 
 // readLanes reads every replica's lane counters.
 func (b *bench) readLanes(ctx context.Context) (laneCounts, error) {
@@ -117,7 +117,7 @@ func laneUses(before, after laneCounts, replicas int) map[string]laneUse {
 }
 
 // lanesText is a row's lanes for the table: "ev 3.8 86%" (the events lane: 3.8 notifications
-// a batch, its writer busy 86% of the time), then the statements lane.
+// a batch, its writer busy 86% of the time), then the statements and verdicts lanes.
 func lanesText(uses map[string]laneUse) string {
 	var parts []string
 	for _, l := range laneOrder {

@@ -34,8 +34,9 @@ type row struct {
 	// send the OneSpan callbacks and serve the documents and read-backs the server asks for).
 	LoadCPU float64 `json:"load_cpu_ms_per_req"`
 	// Lanes are the server's write lanes over the timed part (flowhook_group_commit_*), by
-	// lane: "events" (the group commit of notifications) and "statements" (the pipeline of
-	// one-statement writes); none when the server has no metrics.
+	// lane: "events" (the group commit of notifications), "statements" (the pipeline of
+	// one-statement writes) and "verdicts" (verdicts alone); none when the server has no
+	// metrics.
 	Lanes map[string]laneUse `json:"lanes,omitempty"`
 	Moved *int64             `json:"moved,omitempty"` // instances the scenario moved, checked against count
 	// Unchecked says why the instances moved could not be counted (more than 10,000).

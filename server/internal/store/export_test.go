@@ -188,3 +188,20 @@ func PoolOf(s *Store) *pgxpool.Pool { return s.db.Pool }
 
 // ListAssignedSQL is ListAssigned's query on PostgreSQL, for tests of its plan.
 var ListAssignedSQL = listAssignedSQL
+
+// VerdictsSQL is verdictsSQL, the statement of a batch of verdicts alone.
+const VerdictsSQL = verdictsSQL
+
+// WriteVerdictBatch writes results as one batch of the verdicts lane (PostgreSQL) and says,
+// for each, whether the batch wrote it (false: its caller would write it alone) and saved it.
+func WriteVerdictBatch(ctx context.Context, s *Store, results []engine.EventResult) (written, saved []bool) {
+	batch := make([]*verdictWrite, len(results))
+	for i, r := range results {
+		batch[i] = &verdictWrite{ctx: ctx, id: uuid.MustParse(r.EventID), r: r, at: dbTime(now())}
+	}
+	s.writeVerdicts(batch)
+	for _, v := range batch {
+		written, saved = append(written, v.written), append(saved, v.saved)
+	}
+	return written, saved
+}

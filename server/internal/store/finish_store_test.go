@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -386,4 +387,102 @@ func TestVerdictCommitsLazily(t *testing.T) {
 		inst.ID, wi.ID, time.Now()).Scan(&id, &during)
 	require.ErrorIs(t, err, pgx.ErrNoRows)
 	requireVerdict(t, f.st, ev.ID, engine.VerdictIgnored, "unconfirmed", inst.ID, wi.ID)
+
+	// A batch of verdicts (verdictsSQL) commits the same way.
+	ev2 := coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed")
+	require.NoError(t, one.QueryRow(ctx, store.VerdictsSQL, []uuid.UUID{uuid.MustParse(ev2.ID)}, []string{string(engine.VerdictStale)},
+		[]string{"batched"}, []string{inst.ID}, []string{wi.ID}, []time.Time{time.Now()}).Scan(&id, &during))
+	require.Equal(t, ev2.ID, id.String())
+	require.Equal(t, "off", during, "the batch's transaction commits without waiting for the flush")
+	require.NoError(t, one.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&after))
+	require.Equal(t, before, after, "the setting ended with the batch's transaction")
+	requireVerdict(t, f.st, ev2.ID, engine.VerdictStale, "batched", inst.ID, wi.ID)
+}
+
+// TestVerdictsInOneStatement: concurrent verdicts alone are written together in one statement
+// (the verdicts lane, PostgreSQL), each with its own verdict, reason and ids and its own
+// condition: one whose event is no longer PENDING, or not there, is not saved; a second
+// verdict of one event in the batch is left to be written alone, where it conflicts. A batch
+// whose statement fails writes nothing, and each verdict is written alone: the bad one fails
+// on its own, the others are saved. Through FinishEvent, many at once are each saved once and
+// counted by the lane.
+func TestVerdictsInOneStatement(t *testing.T) {
+	t.Parallel()
+	f := newInstanceFixture(t, store.Postgres)
+	ctx := context.Background()
+	inst, wi := f.coupled(t, "env-verdicts")
+	event := func() string { return coupleEvent(t, f.st, coupleDocuSign, wi.ExternalID, "envelope-completed").ID }
+	result := func(id string, v engine.Verdict, reason string) engine.EventResult {
+		return engine.EventResult{EventID: id, Verdict: v, Reason: reason, InstanceID: inst.ID, WorkItemID: wi.ID}
+	}
+	a, b, c, done := event(), event(), event(), event()
+	require.NoError(t, f.st.FinishEvent(ctx, result(done, engine.VerdictIgnored, "first")))
+
+	written, saved := store.WriteVerdictBatch(ctx, f.st, []engine.EventResult{
+		result(a, engine.VerdictIgnored, "unconfirmed"),
+		result(b, engine.VerdictStale, "older than the last"),
+		result(done, engine.VerdictDuplicate, "again"),
+		result(a, engine.VerdictStale, "a second verdict"),
+		result(c, engine.VerdictDuplicate, "seen"),
+		result(uuid.NewString(), engine.VerdictIgnored, "no such event"),
+	})
+	require.Equal(t, []bool{true, true, true, false, true, true}, written)
+	require.Equal(t, []bool{true, true, false, false, true, false}, saved)
+	requireVerdict(t, f.st, a, engine.VerdictIgnored, "unconfirmed", inst.ID, wi.ID)
+	requireVerdict(t, f.st, b, engine.VerdictStale, "older than the last", inst.ID, wi.ID)
+	requireVerdict(t, f.st, c, engine.VerdictDuplicate, "seen", inst.ID, wi.ID)
+	requireVerdict(t, f.st, done, engine.VerdictIgnored, "first", inst.ID, wi.ID)
+	for _, id := range []string{a, b, c, done} {
+		ev, err := f.st.GetEvent(ctx, id)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, ev.Attempts, "counted once")
+	}
+	// The second verdict of a, written alone, conflicts.
+	require.ErrorIs(t, f.st.FinishEvent(ctx, result(a, engine.VerdictStale, "a second verdict")), engine.ErrConflict)
+	requireVerdict(t, f.st, a, engine.VerdictIgnored, "unconfirmed", inst.ID, wi.ID)
+
+	// A statement that fails (a reason PostgreSQL refuses: not UTF-8) writes nothing; alone,
+	// the good verdict is saved and the bad one fails without being saved.
+	good, bad := event(), event()
+	written, saved = store.WriteVerdictBatch(ctx, f.st, []engine.EventResult{
+		result(good, engine.VerdictIgnored, "fine"), result(bad, engine.VerdictIgnored, "\xff\xfe")})
+	require.Equal(t, []bool{false, false}, written)
+	require.Equal(t, []bool{false, false}, saved)
+	for _, id := range []string{good, bad} {
+		ev, err := f.st.GetEvent(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, engine.VerdictPending, ev.Verdict)
+	}
+	require.NoError(t, f.st.FinishEvent(ctx, result(good, engine.VerdictIgnored, "fine")))
+	requireVerdict(t, f.st, good, engine.VerdictIgnored, "fine", inst.ID, wi.ID)
+	err := f.st.FinishEvent(ctx, result(bad, engine.VerdictIgnored, "\xff\xfe"))
+	require.Error(t, err)
+	require.NotErrorIs(t, err, engine.ErrConflict)
+	ev, err := f.st.GetEvent(ctx, bad)
+	require.NoError(t, err)
+	require.Equal(t, engine.VerdictPending, ev.Verdict)
+
+	// Many at once through FinishEvent: each saved once, every one counted by the lane.
+	const n = 32
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = event()
+	}
+	lane := func() store.LaneStats { return f.st.Lanes()[2] }
+	before := lane()
+	require.Equal(t, "verdicts", before.Lane)
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i, id := range ids {
+		wg.Go(func() { errs[i] = f.st.FinishEvent(ctx, result(id, engine.VerdictIgnored, fmt.Sprint("n", i))) })
+	}
+	wg.Wait()
+	for i, id := range ids {
+		require.NoError(t, errs[i])
+		requireVerdict(t, f.st, id, engine.VerdictIgnored, fmt.Sprint("n", i), inst.ID, wi.ID)
+	}
+	after := lane()
+	require.EqualValues(t, n, after.Writes-before.Writes)
+	batches := after.Batches - before.Batches
+	require.True(t, batches >= 1 && batches <= n, "%d batches of %d verdicts", batches, n)
 }

@@ -55,6 +55,8 @@ type groupCommit struct {
 	lanes [writers]lane[*inbound]
 	// pipeline is the one-statement writes' lane (pipeline.go).
 	pipeline lane[*piped]
+	// verdicts is the lane of verdicts alone (verdicts.go).
+	verdicts lane[*verdictWrite]
 }
 
 // LaneStats is what one kind of write lane has written since the store was made: Batches
@@ -63,14 +65,15 @@ type groupCommit struct {
 // the time is what a replica's writes wait on; where it is not, they wait on something else.
 type LaneStats struct {
 	// Lane is "events" (the group commit of notifications stored or applied without moving
-	// their instance) or "statements" (the pipeline of one-statement writes: transitions,
-	// starts, takes, finished events; PostgreSQL only).
+	// their instance), "statements" (the pipeline of one-statement writes: transitions,
+	// starts, takes, finished events; PostgreSQL only) or "verdicts" (verdicts alone: a
+	// duplicate, a stale event, an unconfirmed callback; PostgreSQL only).
 	Lane            string
 	Batches, Writes int64
 	Busy            time.Duration
 }
 
-// Lanes reports the group commit's lanes and the pipeline's (LaneStats).
+// Lanes reports the group commit's lanes, the pipeline's and the verdicts' (LaneStats).
 func (s *Store) Lanes() []LaneStats {
 	events := LaneStats{Lane: "events"}
 	for i := range s.commits.lanes {
@@ -79,8 +82,11 @@ func (s *Store) Lanes() []LaneStats {
 		events.Writes += l.writes.Load()
 		events.Busy += time.Duration(l.busy.Load())
 	}
-	p := &s.commits.pipeline
-	return []LaneStats{events, {Lane: "statements", Batches: p.batches.Load(), Writes: p.writes.Load(), Busy: time.Duration(p.busy.Load())}}
+	stats := func(name string, l interface{ counts() (int64, int64, int64) }) LaneStats {
+		b, w, busy := l.counts()
+		return LaneStats{Lane: name, Batches: b, Writes: w, Busy: time.Duration(busy)}
+	}
+	return []LaneStats{events, stats("statements", &s.commits.pipeline), stats("verdicts", &s.commits.verdicts)}
 }
 
 // lane returns the writer a notification goes to.

@@ -206,15 +206,16 @@ func TestGroupCommitConcurrent(t *testing.T) {
 			close(start)
 			wg.Wait()
 			// The lanes' counts (flowhook_group_commit_*): every write once, in batches of one
-			// or more, with the time they took; nothing went through the pipeline.
+			// or more, with the time they took; nothing went through the pipeline or the verdicts.
 			lanes1 := f.st.Lanes()
-			require.Equal(t, []string{"events", "statements"}, []string{lanes1[0].Lane, lanes1[1].Lane})
+			require.Equal(t, []string{"events", "statements", "verdicts"}, []string{lanes1[0].Lane, lanes1[1].Lane, lanes1[2].Lane})
 			events := lanes1[0].Writes - lanes0[0].Writes
 			batches := lanes1[0].Batches - lanes0[0].Batches
 			require.Equal(t, writes.Load(), events)
 			require.True(t, batches >= 1 && batches <= events, "%d batches of %d writes", batches, events)
 			require.Greater(t, lanes1[0].Busy, lanes0[0].Busy)
 			require.Equal(t, lanes0[1], lanes1[1])
+			require.Equal(t, lanes0[2], lanes1[2])
 			require.Len(t, applied, items*each)
 			for key, n := range applied {
 				require.Equal(t, 1, n, key)

@@ -698,29 +698,6 @@ const verdictSQL = `UPDATE webhook_events SET verdict = $2, verdict_reason = $3,
 WHERE id = $1 AND verdict = 'PENDING'
 RETURNING id, set_config('synchronous_commit', 'off', true)`
 
-// finishVerdict is FinishEvent of a verdict alone on PostgreSQL: ErrConflict when the event
-// is no longer PENDING.
-func (s *Store) finishVerdict(ctx context.Context, eid uuid.UUID, r engine.EventResult) error {
-	if err := webhookevent.VerdictValidator(webhookevent.Verdict(r.Verdict)); err != nil {
-		return err // as ent's update refuses it, before the statement
-	}
-	var saved bool
-	err := alone(runOn(ctx, pgxQuerier{s.db.Pool}, oneStatement{
-		query: verdictSQL,
-		args:  []any{[16]byte(eid), string(r.Verdict), r.Reason, r.InstanceID, r.WorkItemID, dbTime(now())},
-		read: func(rs rows) ([]engine.Job, error) {
-			saved = false
-			for rs.Next() {
-				saved = true
-			}
-			return nil, nil
-		}}))
-	if err == nil && !saved {
-		err = fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, r.EventID)
-	}
-	return err
-}
-
 // verdictOnly says whether r writes nothing but its event's verdict: no work item, instance,
 // activity or effect (a duplicate, a stale event, a callback its system did not confirm). An
 // ORPHANED one is checked against a racing coupling first.
