@@ -129,7 +129,8 @@ func printNotes(w io.Writer, rows []row, cfg config) {
 	fmt.Fprintln(w, "     on one machine that is CPU the server and PostgreSQL do not get) (utime+stime, and ended children's),")
 	fmt.Fprintln(w, "     over the timed part: background work then (jobs left by the preparation, idle CPU) is divided among its requests, which weighs at low rates.")
 	fmt.Fprintln(w, "write lanes: the server's, over the timed part (flowhook_group_commit_*): ev, the group commit of notifications; st, the pipeline of one-statement writes")
-	fmt.Fprintln(w, "     (transitions, starts, takes); for each, the writes a batch (one round trip and one commit) and the share of the time its one writer was writing.")
+	fmt.Fprintln(w, "     (transitions, starts, takes); vd, verdicts alone (unconfirmed, stale, duplicate); for each, the writes a batch (one round trip and one commit)")
+	fmt.Fprintln(w, "     and the share of the time its one writer was writing.")
 	if len(cfg.ServerPIDs) == 0 {
 		fmt.Fprintln(w, "srv cpu: not measured (no -server-pid).")
 	}

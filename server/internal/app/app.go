@@ -483,7 +483,7 @@ func dueGauges(mp metric.MeterProvider, st *store.Store) error {
 func laneCounters(mp metric.MeterProvider, st *store.Store) error {
 	m := mp.Meter("github.com/flowhook/flowhook/server/internal/app")
 	batches, err := m.Int64ObservableCounter("flowhook.group_commit.batches", metric.WithUnit("{batch}"),
-		metric.WithDescription("Batches written by the store's write lanes (events: the group commit of notifications; statements: the pipeline of one-statement writes)"))
+		metric.WithDescription("Batches written by the store's write lanes (events: the group commit of notifications; statements: the pipeline of one-statement writes; verdicts: verdicts alone)"))
 	if err != nil {
 		return err
 	}
