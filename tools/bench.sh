@@ -166,7 +166,7 @@ ratios() { # file replicas
     (($a + $b) / 2) as $pg
     | .rows[]
     | "\($rep)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req * 100 | round / 100)\t\(.db_cpu_ms_per_req * 100 | round / 100)\t\(.load_cpu_ms_per_req * 100 | round / 100)\t\(
-      [(.lanes // {}) | to_entries[] | "\(.key[0:2]) \(.value.writes_per_batch * 10 | round / 10) \(.value.busy * 100 | round)%"] | if length > 0 then join(" ") else "-" end)"
+      [(.lanes // {}) | to_entries[] | "\({"events": "ev", "statements": "st", "verdicts": "vd"}[.key] // .key[0:2]) \(.value.writes_per_batch * 10 | round / 10) \(.value.busy * 100 | round)%"] | if length > 0 then join(" ") else "-" end)"
   ' "$1"
 }
 # targets: the sitting against issue 18's targets, each with the CPU its path took a request in
