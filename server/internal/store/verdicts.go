@@ -90,19 +90,21 @@ func (s *Store) writeVerdict(ctx context.Context, v *verdictWrite) (bool, error)
 // callers' contexts (batchTimeout), as the group commit's batches are. When the statement
 // fails, nothing in it was written, and each caller writes its own verdict alone.
 func (s *Store) writeVerdicts(batch []*verdictWrite) {
+	// A panic must not leave the lane without a leader (every verdict after it would wait
+	// forever): nothing is written, and each caller writes its own alone.
+	defer func() {
+		if p := recover(); p != nil {
+			for _, v := range batch {
+				v.written, v.saved, v.err = false, false, nil
+			}
+		}
+	}()
 	if len(batch) == 1 {
 		v := batch[0]
 		v.saved, v.err = s.writeVerdict(v.ctx, v)
 		v.written = true
 		return
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			for _, v := range batch {
-				v.written = false // its caller writes it alone
-			}
-		}
-	}()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), batchTimeout)
 	defer cancel()
 	n := len(batch)
