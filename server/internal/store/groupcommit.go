@@ -77,16 +77,15 @@ type LaneStats struct {
 func (s *Store) Lanes() []LaneStats {
 	events := LaneStats{Lane: "events"}
 	for i := range s.commits.lanes {
-		l := &s.commits.lanes[i]
-		events.Batches += l.batches.Load()
-		events.Writes += l.writes.Load()
-		events.Busy += time.Duration(l.busy.Load())
+		l := laneStats("", &s.commits.lanes[i])
+		events.Batches, events.Writes, events.Busy = events.Batches+l.Batches, events.Writes+l.Writes, events.Busy+l.Busy
 	}
-	stats := func(name string, l interface{ counts() (int64, int64, int64) }) LaneStats {
-		b, w, busy := l.counts()
-		return LaneStats{Lane: name, Batches: b, Writes: w, Busy: time.Duration(busy)}
-	}
-	return []LaneStats{events, stats("statements", &s.commits.pipeline), stats("verdicts", &s.commits.verdicts)}
+	return []LaneStats{events, laneStats("statements", &s.commits.pipeline), laneStats("verdicts", &s.commits.verdicts)}
+}
+
+// laneStats is what l has written so far, as lane name.
+func laneStats[T any](name string, l *lane[T]) LaneStats {
+	return LaneStats{Lane: name, Batches: l.batches.Load(), Writes: l.writes.Load(), Busy: time.Duration(l.busy.Load())}
 }
 
 // lane returns the writer a notification goes to.

@@ -75,8 +75,3 @@ func (l *lane[T]) do(item T, write func(batch []T)) {
 	l.mu.Unlock()
 	next.done <- true
 }
-
-// counts are the lane's batches, writes and busy nanoseconds so far.
-func (l *lane[T]) counts() (batches, writes, busy int64) {
-	return l.batches.Load(), l.writes.Load(), l.busy.Load()
-}

@@ -680,24 +680,6 @@ func finishable(r engine.EventResult) bool {
 	return r.WorkItem != nil && r.InstanceID != "" && onlyJobs(r.Effects) && r.Verdict != engine.VerdictOrphaned
 }
 
-// verdictSQL saves a verdict alone (verdictOnly) if the event is still PENDING, and commits
-// without waiting for its WAL to reach the disk (synchronous_commit off for its own
-// transaction only: set_config's third argument). A verdict alone is the one write flowhook
-// can lose and redo: the event was stored durably before its 200, and the verdict is what
-// processing it again decides (the read-back, the dedupe, the staleness check are asked
-// again). If PostgreSQL crashes within a few hundred milliseconds of the commit (three times
-// wal_writer_delay at most, 200 ms by default), the event is PENDING and due again, as it was
-// stored, and the leader's sweep of due events (HandOverDueEvents) has it processed once
-// more. A commit that waits (anything else) flushes the WAL up to itself, this verdict's
-// too, so nothing decided after seeing the verdict outlives it. Measured on a 2-core machine:
-// a one-row UPDATE commits at 5,058 a second waiting for its flush and 9,116 not, the
-// machine's CPU busy in both (0.54 against 0.20 ms a commit): the flush is most of a small
-// write's cost there.
-const verdictSQL = `UPDATE webhook_events SET verdict = $2, verdict_reason = $3, instance_id = $4, work_item_id = $5,
-  processed_at = $6, attempts = attempts + 1, due_at = NULL
-WHERE id = $1 AND verdict = 'PENDING'
-RETURNING id, set_config('synchronous_commit', 'off', true)`
-
 // verdictOnly says whether r writes nothing but its event's verdict: no work item, instance,
 // activity or effect (a duplicate, a stale event, a callback its system did not confirm). An
 // ORPHANED one is checked against a racing coupling first.
