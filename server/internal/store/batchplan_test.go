@@ -44,14 +44,21 @@ func TestBatchPlanUsesIndexes(t *testing.T) {
 		return explain(t, conn, "EXPLAIN EXECUTE "+name+"("+nulls+")")
 	}
 
-	text := plan("batch", store.WriteBatchSQL)
-	require.Contains(t, text, "Index Only Scan using webhookevent_provider_dedupe_key on webhook_events", text)
-	for _, table := range []string{"webhook_events", "work_items", "instances"} {
-		require.NotContains(t, text, "Seq Scan on "+table, text)
+	require.Len(t, store.WriteBatchSQLs, 4)
+	for i, query := range store.WriteBatchSQLs {
+		text := plan("batch"+strconv.Itoa(i), query)
+		require.Contains(t, text, "Index Only Scan using webhookevent_provider_dedupe_key on webhook_events", text)
+		for _, table := range []string{"webhook_events", "work_items", "instances"} {
+			require.NotContains(t, text, "Seq Scan on "+table, text)
+		}
+		require.NotContains(t, text, "Hash Anti Join", text)
+		// Each statement has the parts its number says (1: the work items', 2: the
+		// activities'), and only those.
+		require.Equal(t, i&1 != 0, strings.Contains(text, "Update on work_items"), text)
+		require.Equal(t, i&2 != 0, strings.Contains(text, "Insert on activities"), text)
 	}
-	require.NotContains(t, text, "Hash Anti Join", text)
 
-	text = plan("callbacks", store.CallbackReadSQL)
+	text := plan("callbacks", store.CallbackReadSQL)
 	for _, index := range []string{"workitem_provider_external_id on work_items", "instances_pkey on instances",
 		"webhookevent_external_id_provider_received_at on webhook_events"} {
 		require.Contains(t, text, index, text)

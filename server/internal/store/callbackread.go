@@ -99,12 +99,13 @@ func itemKeyOf(ev engine.StoredEvent) string {
 	return ev.Event.System.String() + "\x00" + ev.Event.ExternalID
 }
 
-// writeAndRead runs writeBatchSQL with args and callbackReadSQL for reads in one pgx batch (one
-// round trip, one implicit transaction): the write's tagged ids, and what was read for each
-// callback that has a work item, by its event id.
-func writeAndRead(ctx context.Context, pool *pgxpool.Pool, args []any, reads callbackReads) (map[string]map[uuid.UUID]bool, map[uuid.UUID]*engine.CallbackRead, error) {
+// writeAndRead runs the batch's statement (query, one of writeBatchSQLs) with args and
+// callbackReadSQL for reads in one pgx batch (one round trip, one implicit transaction): the
+// write's tagged ids, and what was read for each callback that has a work item, by its event
+// id.
+func writeAndRead(ctx context.Context, pool *pgxpool.Pool, query string, args []any, reads callbackReads) (map[string]map[uuid.UUID]bool, map[uuid.UUID]*engine.CallbackRead, error) {
 	var pb pgx.Batch
-	pb.Queue(writeBatchSQL, args...)
+	pb.Queue(query, args...)
 	pb.Queue(callbackReadSQL, reads.id, reads.provider, reads.externalID, reads.at)
 	br := pool.SendBatch(ctx, &pb)
 	ids, err := taggedIDs(br.Query())

@@ -81,8 +81,9 @@ func WriteTransition(s *Store, ev engine.StoredEvent, r engine.EventResult) (boo
 	return in.created, translate(in.err)
 }
 
-// WriteBatchSQL is the group commit's statement on PostgreSQL, for tests of its plan.
-const WriteBatchSQL = writeBatchSQL
+// WriteBatchSQLs are the group commit's statements on PostgreSQL (with and without the work
+// items' and the activities' parts), for tests of their plans.
+var WriteBatchSQLs = writeBatchSQLs[:]
 
 // CallbackReadSQL is the read sent with a batch's write for its callbacks, for tests of its
 // plan.
