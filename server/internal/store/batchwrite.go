@@ -159,8 +159,9 @@ func (s *Store) writeRows(ctx context.Context, batch []*inbound) error {
 }
 
 // writeRowsOn runs the batch's writeBatchSQL on one of on's sessions and returns the
-// process_event jobs of the events it stored PENDING (and marked due), each with the event as stored and, for a
-// callback that asked (readsOf), what was read for it with the write (callbackread.go).
+// process_event jobs of the events it stored PENDING (and marked due), each with the event as
+// stored and, for a callback that asked (readsOf), what was read for it with the write
+// (callbackread.go).
 func (s *Store) writeRowsOn(ctx context.Context, on side, batch []*inbound) ([]engine.Job, error) {
 	var ev eventRows
 	var wis workItemUpdates

@@ -49,6 +49,23 @@ func WriteInboundBatch(s *Store, evs []engine.StoredEvent, results []*engine.Eve
 	return created, errs
 }
 
+// WriteRows writes notifications as one batch in the group commit's statement (PostgreSQL),
+// without falling back to writing each alone: its error says the statement failed.
+func WriteRows(s *Store, evs []engine.StoredEvent, results []*engine.EventResult) ([]bool, []error, error) {
+	batch := make([]*inbound, len(evs))
+	for i, ev := range evs {
+		batch[i] = &inbound{ctx: context.Background(), id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: results[i]}
+	}
+	if err := s.writeRows(context.Background(), batch); err != nil {
+		return nil, nil, err
+	}
+	created, errs := make([]bool, len(evs)), make([]error, len(evs))
+	for i, in := range batch {
+		created[i], errs[i] = in.created, translate(in.err)
+	}
+	return created, errs, nil
+}
+
 // JoinedColumnsMissing names the columns of either table that the maps above do not scan: a
 // column added to the schema must be added there too (TestWorkItemWithInstance checks).
 func JoinedColumnsMissing() string {

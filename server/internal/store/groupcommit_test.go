@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -103,6 +104,63 @@ func TestGroupCommitBatch(t *testing.T) {
 				require.Equal(t, want.msgs, msgs)
 			}
 		})
+	}
+}
+
+// TestGroupCommitStatementParts: a batch's statement has only the parts the batch needs (the
+// work items' updates, the activities), and each of the four writes what its notifications
+// ask, in one statement (no fallback to writing each alone).
+func TestGroupCommitStatementParts(t *testing.T) {
+	t.Parallel()
+	f := newInstanceFixture(t, store.Postgres)
+	ctx := context.Background()
+	for _, shape := range []struct {
+		name                 string
+		workItem, activities bool
+	}{{"events only", false, false}, {"work items", true, false}, {"activities", false, true}, {"both", true, true}} {
+		inst, wi := f.coupled(t, "env-parts-"+strings.ReplaceAll(shape.name, " ", "-"))
+		actsBefore, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 50})
+		require.NoError(t, err)
+		ev, r := progress(inst, wi, "k-parts-"+shape.name, "delivered")
+		if !shape.workItem {
+			r.WorkItem = nil
+		}
+		if !shape.activities {
+			r.Activities = nil
+		}
+		pending := engine.StoredEvent{Event: engine.InboundEvent{System: coupleDocuSign, Type: "envelope-completed",
+			ExternalID: "env-unknown-" + shape.name, DedupeKey: "k-pending-" + shape.name}, Body: []byte(`{}`),
+			ReceivedAt: time.Now(), Verdict: engine.VerdictPending}
+		created, errs, err := store.WriteRows(f.st, []engine.StoredEvent{ev, pending}, []*engine.EventResult{r, nil})
+		require.NoError(t, err, shape.name)
+		require.Equal(t, []bool{true, true}, created, shape.name)
+		require.Equal(t, []error{nil, nil}, errs, shape.name)
+
+		got, err := f.st.GetWorkItem(ctx, wi.ID)
+		require.NoError(t, err)
+		if shape.workItem {
+			require.Equal(t, wi.Revision+1, got.Revision, shape.name)
+			require.Equal(t, "delivered", got.ProviderStatus, shape.name)
+		} else {
+			require.Equal(t, wi.Revision, got.Revision, shape.name)
+		}
+		acts, _, err := f.st.ListActivity(ctx, inst.ID, engine.Page{Size: 50})
+		require.NoError(t, err)
+		if shape.activities {
+			require.Len(t, acts, len(actsBefore)+1, shape.name)
+			require.Equal(t, "delivered", acts[len(acts)-1].Message, shape.name)
+			require.EqualValues(t, len(acts), acts[len(acts)-1].Seq, shape.name)
+		} else {
+			require.Len(t, acts, len(actsBefore), shape.name)
+		}
+		evs, _, err := listAll(ctx, f, engine.EventFilter{})
+		require.NoError(t, err)
+		stored := map[string]engine.Verdict{}
+		for _, e := range evs {
+			stored[e.Event.DedupeKey] = e.Verdict
+		}
+		require.Equal(t, engine.VerdictProgress, stored[ev.Event.DedupeKey], shape.name)
+		require.Equal(t, engine.VerdictPending, stored[pending.Event.DedupeKey], shape.name)
 	}
 }
 
