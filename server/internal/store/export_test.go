@@ -36,34 +36,39 @@ func MigrateUpTo(ctx context.Context, db *DB, version int64) error {
 // stored with its processing job), the way concurrent webhooks are, and returns whether each
 // was new and its error.
 func WriteInboundBatch(s *Store, evs []engine.StoredEvent, results []*engine.EventResult) ([]bool, []error) {
-	batch := make([]*inbound, len(evs))
-	for i, ev := range evs {
-		batch[i] = &inbound{ctx: context.Background(), id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: results[i]}
-	}
-	order := append([]*inbound(nil), batch...)
-	s.writeBatchSafe(batch)
-	created, errs := make([]bool, len(evs)), make([]error, len(evs))
-	for i, in := range order {
-		created[i], errs[i] = in.created, translate(in.err)
-	}
+	batch := inboundBatch(evs, results)
+	s.writeBatchSafe(append([]*inbound(nil), batch...)) // it may reorder what it is given
+	created, errs := outcomes(batch)
 	return created, errs
 }
 
 // WriteRows writes notifications as one batch in the group commit's statement (PostgreSQL),
 // without falling back to writing each alone: its error says the statement failed.
 func WriteRows(s *Store, evs []engine.StoredEvent, results []*engine.EventResult) ([]bool, []error, error) {
+	batch := inboundBatch(evs, results)
+	if err := s.writeRows(context.Background(), batch); err != nil {
+		return nil, nil, err
+	}
+	created, errs := outcomes(batch)
+	return created, errs, nil
+}
+
+// inboundBatch is a batch of the notifications with their results (nil: stored PENDING).
+func inboundBatch(evs []engine.StoredEvent, results []*engine.EventResult) []*inbound {
 	batch := make([]*inbound, len(evs))
 	for i, ev := range evs {
 		batch[i] = &inbound{ctx: context.Background(), id: uuid.MustParse(engine.NewIDAt(ev.ReceivedAt)), ev: ev, result: results[i]}
 	}
-	if err := s.writeRows(context.Background(), batch); err != nil {
-		return nil, nil, err
-	}
-	created, errs := make([]bool, len(evs)), make([]error, len(evs))
+	return batch
+}
+
+// outcomes are whether each notification of a written batch was new, and its error.
+func outcomes(batch []*inbound) ([]bool, []error) {
+	created, errs := make([]bool, len(batch)), make([]error, len(batch))
 	for i, in := range batch {
 		created[i], errs[i] = in.created, translate(in.err)
 	}
-	return created, errs, nil
+	return created, errs
 }
 
 // JoinedColumnsMissing names the columns of either table that the maps above do not scan: a
