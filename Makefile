@@ -135,7 +135,9 @@ fuzz:
 
 ## bench: throughput and latency as ratios to PostgreSQL's own rate, in one sitting: pgbench's
 ##        insert+update script, then server/cmd/loadgen against a fresh `flowhook serve` on the
-##        same PostgreSQL, then pgbench again (tools/bench.sh; results in bench-out/)
+##        same PostgreSQL, then pgbench again, then the lists on 100,000 instances; with
+##        BENCH_MEMORY=10m also memory at half the saturated rate (tools/bench.sh; results in
+##        bench-out/)
 bench: ensure-postgres
 	bash tools/bench.sh
 

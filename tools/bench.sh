@@ -18,10 +18,18 @@
 #   5. pgbench runs again; the ratios are to the mean of the two pgbench runs. Before the paced
 #      runs, pgbench also runs the same script paced at 10/s with one client: PostgreSQL's own
 #      latency at light load, which the 10/s row is compared with.
+#   6. With BENCH_MEMORY (a duration, e.g. 10m), one flowhook on a fresh database takes DocuSign
+#      notifications paced at half the sitting's saturated ingest rate for that long, its
+#      resident memory read every 10 s: flat or not (issue 18's memory target).
+#   7. BenchmarkInstanceLists (server/internal/api) times ListAssignedToMe and ListInstances
+#      one call at a time on 100,000 instances, BENCH_LISTS_CALLS calls each (BENCH_LISTS=0
+#      skips it): their p99 against the 10 ms target.
 #
-# Output: the table on stdout, and BENCH_OUT (default bench-out/) holds rows.json, pgbench.txt,
-# latency.svg (p50/p99 against offered load) and the server's log. Everything talks to
-# 127.0.0.1 only. Needs PostgreSQL (started when down, as for the tests) with pgbench and psql.
+# Output: the table on stdout, and BENCH_OUT (default bench-out/) holds ratios.txt (the table
+# and the targets), the rows as JSON (closed.json, open.json, replicas-N.json, memory.json),
+# pgbench.txt, lists.txt, latency.svg (p50/p99 against offered load) and the server's log.
+# Everything talks to 127.0.0.1 only. Needs PostgreSQL (started when down, as for the tests)
+# with pgbench and psql.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +45,9 @@ WORKERS=${BENCH_WORKERS:-8}
 # statements, the documents' settle) weighed on its rate by a fifth.
 POOL=${BENCH_POOL:-10000}
 SWEEP=${BENCH_SWEEP:-10,100,250,500,1000}
+MEMORY=${BENCH_MEMORY:-}
+LISTS=${BENCH_LISTS:-1}
+LISTS_CALLS=${BENCH_LISTS_CALLS:-300}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -161,6 +172,31 @@ echo "bench: pgbench again"
 tps2=$(run_pgbench)
 echo "bench: pgbench ${tps2} tps"
 
+# Memory: half the sitting's saturated ingest rate, for BENCH_MEMORY, on one fresh flowhook
+# whose resident memory loadgen reads every 10 s (the row's server_rss).
+memory_rate=""
+if [ -n "$MEMORY" ]; then
+  memory_rate=$(jq -r '[.rows[] | select(.mode == "closed" and .scenario == "ingest-docusign")][0].rate // 0 | . / 2 | floor' "$OUT/closed.json")
+  if [ "${memory_rate:-0}" -gt 0 ]; then
+    start_replicas 1
+    echo "bench: memory: ingest-docusign paced at ${memory_rate}/s (half the closed loop's rate) for $MEMORY"
+    loadgen -mode open -rate "$memory_rate" -duration "$MEMORY" -scenario ingest-docusign -rss-every 10s \
+      -json "$OUT/memory.json" | tee "$OUT/memory.txt"
+    stop_replicas
+  else
+    echo "bench: memory not measured: no ingest-docusign rate in this sitting" >&2
+  fi
+fi
+
+# The lists, one call at a time on 100,000 instances (the Go benchmark seeds its own database).
+if [ "$LISTS" != 0 ]; then
+  echo "bench: the lists on 100,000 instances (BenchmarkInstanceLists, $LISTS_CALLS calls each)"
+  TEST_DATABASE_URL="$PG/postgres?sslmode=disable" go test ./server/internal/api/ -run '^$' -bench BenchmarkInstanceLists \
+    -benchtime "${LISTS_CALLS}x" -count 1 >"$OUT/lists.txt" 2>&1 ||
+    echo "bench: BenchmarkInstanceLists failed (see $OUT/lists.txt)" >&2
+  grep -E '^BenchmarkInstanceLists/' "$OUT/lists.txt" || true
+fi
+
 ratios() { # file replicas
   jq -r --argjson a "$tps1" --argjson b "$tps2" --arg rep "$2" '
     (($a + $b) / 2) as $pg
@@ -198,8 +234,53 @@ targets() {
       "webhook → transition committed ≥ 0.25 ×", closed("transition-docusign"; 0.25), closed("transition-onespan"; 0.25), closed("transition-connector"; 0.25),
       "StartInstance and TakeTransition ≥ 0.25 ×", closed("start"; 0.25), closed("take"; 0.25),
       "webhook → transition paced: p99 ≤ 10 ms at 10/s, < 100 ms at 1,000/s", paced(10; 10; false), paced(1000; 100; true),
-      "not measured here: the lists'"'"' p99 with 100,000 instances (go test -run '"'"'^$'"'"' -bench BenchmarkInstanceLists ./server/internal/api/) and memory over 10 minutes at half the saturated rate (how: docs/performance.md, Method)"
+      empty
   ' "$OUT/closed.json" "$OUT/open.json"
+  lists_target
+  memory_target
+}
+# lists_target: the slowest p99 of each list in BenchmarkInstanceLists' output, against 10 ms.
+lists_target() {
+  echo "ListAssignedToMe and ListInstances p99 < 10 ms with 100,000 instances (one call at a time)"
+  if [ "$LISTS" = 0 ]; then
+    echo "  not measured (BENCH_LISTS=0)"
+    return
+  fi
+  awk '
+    /^BenchmarkInstanceLists\// {
+      split($1, name, "/"); list = name[2]; sub(/-[0-9]+$/, "", name[3]); p99 = -1; cases++
+      for (i = 2; i < NF; i++) if ($(i + 1) == "p99-ms") p99 = $i + 0
+      n[list]++
+      if (p99 > worst[list]) { worst[list] = p99; which[list] = name[3] }
+    }
+    END {
+      if (cases == 0) { print "  NOT measured: BenchmarkInstanceLists reported nothing (see lists.txt)"; exit }
+      for (l in n) printf "  %s: slowest p99 %.2f ms (%s, of %d cases) %s\n", l, worst[l], which[l], n[l], (worst[l] < 10 ? "met" : "NOT met")
+    }' "$OUT/lists.txt" | sort
+}
+# memory_target: flat when the resident memory of the run's last minute stays within 10% of the
+# second minute's (the first is the heap growing to its working size).
+memory_target() {
+  echo "memory flat over 10 minutes at half the saturated rate"
+  if [ -z "$MEMORY" ]; then
+    echo "  not measured (BENCH_MEMORY=10m measures it: ten more minutes)"
+    return
+  fi
+  if [ ! -s "$OUT/memory.json" ]; then
+    echo "  NOT measured: no memory run (see the log above)"
+    return
+  fi
+  jq -r --arg dur "$MEMORY" '
+    .rows[0] as $r | ($r.server_rss // []) as $s | ($s | last // {at_s: 0}).at_s as $lastat
+    | if ($s | length) == 0 then "  NOT measured: the server'"'"'s memory could not be read"
+      elif $lastat < 180 then "  \($dur) is too short to judge (at least 3 minutes: the first is the heap growing)"
+      else
+        ([$s[] | select(.at_s >= 60 and .at_s <= 120) | .mb] | max) as $base
+        | ([$s[] | select(.at_s >= $lastat - 60) | .mb] | max) as $tail
+        | ([$s[] | .mb] | max) as $peak
+        | (($tail / $base - 1) * 100 | round) as $growth
+        | "  ingest-docusign paced at \($r.target_rate)/s for \($dur) (\($r.count) notifications, \($r.errors + $r.dropped) errors and dropped): resident \($base) MB in the second minute, \($tail) MB in the last, \($peak) at most: \(if $growth >= 0 then "+" else "" end)\($growth)% \(if $growth <= 10 and $r.errors + $r.dropped == 0 then "met" else "NOT met" end)"
+      end' "$OUT/memory.json"
 }
 {
   printf 'PostgreSQL (pgbench, insert+update, 8 clients): %.0f and %.0f tps, mean %.0f\n' "$tps1" "$tps2" "$(echo "($tps1 + $tps2) / 2" | bc -l)"

@@ -82,6 +82,7 @@ type cpuMeter struct {
 	serverPIDs []int
 	db         bool
 	loadPIDs   []int
+	rssEvery   time.Duration // how often the servers' resident memory is read (memory.go)
 }
 
 type cpuSample struct {

@@ -86,6 +86,7 @@ type config struct {
 	FakesOS     string // the OneSpan fake's URL, with a plain -fakes control URL
 	ServerPIDs  []int
 	DBCPU       bool
+	RSSEvery    time.Duration // how often the servers' resident memory is read during a timed part (0: never)
 	Scenarios   []string
 	Mode        string // closed or open
 	Workers     int
@@ -165,6 +166,9 @@ func (c config) validate() error {
 	if c.MinRequests < 0 || c.MinRequests > 100000 {
 		errs = append(errs, errors.New("-min-requests: want 0 to 100000"))
 	}
+	if c.RSSEvery < 0 {
+		errs = append(errs, errors.New("-rss-every: want 0 (never) or an interval"))
+	}
 	if c.SVG != "" && len(c.Sweep) == 0 {
 		errs = append(errs, errors.New("-svg: needs -sweep"))
 	}
@@ -195,7 +199,7 @@ func loopbackOnly(raw string) error {
 func defaults() config {
 	return config{URL: "http://127.0.0.1:8080", Key: os.Getenv("FLOWHOOK_API_KEY"), DBCPU: true, Scenarios: allScenarios,
 		Mode: "closed", Workers: 16, Rate: 100, Duration: 10 * time.Second, MaxInflight: 512, MaxLag: 2 * time.Second,
-		PoolMax: 3000, IngestPool: 200}
+		PoolMax: 3000, IngestPool: 200, RSSEvery: 10 * time.Second}
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
@@ -211,6 +215,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.FakesOS, "fakes-onespan", "", "the OneSpan fake's URL, with a control URL as -fakes")
 	fs.StringVar(&pids, "server-pid", "", "flowhook process id(s), comma separated, whose CPU time to report")
 	fs.BoolVar(&c.DBCPU, "db-cpu", c.DBCPU, "report the CPU time of every process named postgres on this machine")
+	fs.DurationVar(&c.RSSEvery, "rss-every", c.RSSEvery, "read the -server-pid processes' resident memory this often during a timed part (JSON server_rss; 0: never)")
 	fs.StringVar(&scenarios, "scenario", strings.Join(allScenarios, ","), "scenarios to run, comma separated")
 	fs.StringVar(&c.Mode, "mode", c.Mode, "closed (N workers) or open (paced at -rate)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "closed loop: concurrent workers")

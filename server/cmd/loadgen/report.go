@@ -38,7 +38,10 @@ type row struct {
 	// one-statement writes) and "verdicts" (verdicts alone); none when the server has no
 	// metrics.
 	Lanes map[string]laneUse `json:"lanes,omitempty"`
-	Moved *int64             `json:"moved,omitempty"` // instances the scenario moved, checked against count
+	// RSS is the servers' resident memory (every -server-pid's together) at the start of the
+	// timed part, every -rss-every during it and at its end; none without -server-pid.
+	RSS   []rssSample `json:"server_rss,omitempty"`
+	Moved *int64      `json:"moved,omitempty"` // instances the scenario moved, checked against count
 	// Unchecked says why the instances moved could not be counted (more than 10,000).
 	Unchecked string `json:"unchecked,omitempty"`
 	// Settle is the seconds after the last request until the server finished the scenario's
@@ -89,6 +92,10 @@ func printRow(w io.Writer, r row) {
 	if r.Settle > 0 {
 		check += fmt.Sprintf(", settled %.2fs after", r.Settle)
 	}
+	if n := len(r.RSS); n > 0 && r.Seconds >= 60 {
+		// Over a minute or more, whether the server's memory kept growing.
+		check = strings.TrimPrefix(check+fmt.Sprintf(", rss %.0f → %.0f MB (max %.0f)", r.RSS[0].MB, r.RSS[n-1].MB, maxRSS(r.RSS)), ", ")
+	}
 	if r.Problem != "" {
 		check += " PROBLEM: " + r.Problem
 	}
@@ -98,6 +105,14 @@ func printRow(w io.Writer, r row) {
 	fmt.Fprintf(w, rowFormat, r.Scenario, load, fmt.Sprint(r.Count), fmt.Sprintf("%.1f", r.Seconds), fmt.Sprintf("%.1f", r.Rate),
 		fmt.Sprint(r.Errors), fmt.Sprint(r.Dropped), msText(r.P50), msText(r.P90), msText(r.P99), msText(r.P999), msText(r.Max),
 		cpuText(r.ServerCPU), cpuText(r.DBCPU), cpuText(r.LoadCPU), lanesText(r.Lanes), check)
+}
+
+func maxRSS(s []rssSample) float64 {
+	m := 0.0
+	for _, x := range s {
+		m = max(m, x.MB)
+	}
+	return m
 }
 
 func msText(v float64) string {

@@ -44,7 +44,7 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 	}
 	logf("set up (suffix %s): providers point at the fakes, workflows published", b.suffix)
 
-	meter := cpuMeter{serverPIDs: cfg.ServerPIDs, db: cfg.DBCPU, loadPIDs: []int{os.Getpid()}}
+	meter := cpuMeter{serverPIDs: cfg.ServerPIDs, db: cfg.DBCPU, loadPIDs: []int{os.Getpid()}, rssEvery: cfg.RSSEvery}
 	if pid := f.PID(); pid > 0 {
 		meter.loadPIDs = append(meter.loadPIDs, pid)
 	}
@@ -148,6 +148,7 @@ func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax in
 	// gauges in the database); a server without metrics leaves the column empty.
 	lanes0, lanesErr := b.readLanes(ctx)
 	cpu0 := meter.sample()
+	rss := startRSS(meter.serverPIDs, meter.rssEvery)
 	var o outcome
 	if s.open {
 		o = openLoop(ctx, realClock{}, s, limit, do)
@@ -165,6 +166,7 @@ func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax in
 	}
 	cpu1 := meter.sample()
 	r := newRow(sc, s, o)
+	r.RSS = rss.end()
 	if sc.settles != nil {
 		r.Settle = settle.Seconds()
 	}
