@@ -32,6 +32,7 @@ build:
 test: ensure-postgres check-generated lint test-go test-sdk test-console test-readme
 
 test-go: jaeger
+	@bash tools/ensure-tools.sh jq
 	$(GO) test -race -count=1 ./...
 
 ensure-postgres:

@@ -15,15 +15,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-for tool in curl jq; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "readme-example: installing $tool with apt"
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$tool" >/dev/null
-  fi
-done
+bash tools/ensure-tools.sh curl jq
 
 # blocks MARK: the code of every fenced block that follows a line "<!-- MARK -->".
 blocks() {
