@@ -34,14 +34,15 @@ targets() {
         | if $c > 0 and r.load_cpu_ms_per_req >= 0 and $own > 0 then "; \($c * 100 | round / 100) ms of CPU a request in all (the load'"'"'s \(r.load_cpu_ms_per_req * 100 | round / 100)), which \($cores) cores turn into \($cores * 1000 / $c | floor)/s at most (\(x($cores * 1000 / $c / $pg)) ×); flowhook'"'"'s and PostgreSQL'"'"'s alone, \($cores * 1000 / $own | floor)/s (\(x($cores * 1000 / $own / $pg)) ×)" else "" end;
       def lanes(r): [(r.lanes // {}) | to_entries[] | "\(.key) \(.value.writes_per_batch * 10 | round / 10) a batch, busy \(.value.busy * 100 | round)%"]
         | if length > 0 then "; write lanes: \(join(", "))" else "" end;
-      def closed(name; min):
+      def measured(rows; what): [rows] | if length > 0 then .[] else "  \(what): not measured in this sitting" end;
+      def closed(name; min): measured(
         $rows[] | select(.mode == "closed" and .scenario == name)
-        | "  \(name): \(x(.rate / $pg)) × (\(.rate | floor)/s) \(verdict(.rate / $pg >= min and clean(.)))\(ceiling(.))\(lanes(.))";
-      def paced(rate; max; strict):
+        | "  \(name): \(x(.rate / $pg)) × (\(.rate | floor)/s) \(verdict(.rate / $pg >= min and clean(.)))\(ceiling(.))\(lanes(.))"; name);
+      def paced(rate; max; strict): measured(
         $rows[] | select(.mode == "open" and .target_rate == rate)
         | "  paced \(rate)/s: \(.rate | floor)/s, p99 \(.p99_ms) ms \(verdict((if strict then .p99_ms < max else .p99_ms <= max end) and clean(.)))\(
             [$rows[] | select(.mode == "closed" and .scenario == "transition-docusign" and .rate < rate)][0]
-            | if . then "; the closed loop made \(.rate | floor)/s: \(rate)/s is past what this machine serves" else "" end)";
+            | if . then "; the closed loop made \(.rate | floor)/s: \(rate)/s is past what this machine serves" else "" end)"; "paced \(rate)/s");
       "Against issue 18'"'"'s targets (ratios to pgbench'"'"'s mean, \($pg | floor) tps):",
       "webhook ingest ≥ 0.5 ×", closed("ingest-docusign"; 0.5), closed("ingest-onespan"; 0.5), closed("ingest-connector"; 0.5),
       "webhook → transition committed ≥ 0.25 ×", closed("transition-docusign"; 0.25), closed("transition-onespan"; 0.25), closed("transition-connector"; 0.25),

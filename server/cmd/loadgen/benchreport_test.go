@@ -38,7 +38,7 @@ func runTargets(t *testing.T, closed, open, memory []row, lists string, env ...s
 // renamed in loadgen's JSON breaks this test, not a sitting): each target met or not against
 // pgbench's mean (here 4,000 tps), a row with errors never met, the CPU in all with the load's
 // share and the ceiling without it, the lists' slowest p99, memory flat or growing, and what
-// was not measured said so.
+// was not measured (a row, the lists, memory) said so.
 func TestBenchReport(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("jq"); err != nil {
@@ -117,6 +117,12 @@ func TestBenchReport(t *testing.T) {
 	out = runTargets(t, closed, open, nil, "", "LISTS=0", "MEMORY=")
 	require.Contains(t, out, "  not measured (BENCH_LISTS=0)\n", "%s", out)
 	require.Contains(t, out, "  not measured (BENCH_MEMORY=10m measures it: ten more minutes)\n", "%s", out)
+	// A row the sitting did not run (BENCH_SWEEP without 1000, a scenario left out) is said to
+	// be unmeasured, not left out of the verdicts.
+	out = runTargets(t, closed[:len(closed)-1], open[:1], flat, lists, "LISTS=1", "MEMORY=10m")
+	require.Contains(t, out, "  take: not measured in this sitting\n", "%s", out)
+	require.Contains(t, out, "  paced 1000/s: not measured in this sitting\n", "%s", out)
+	require.Contains(t, out, "  paced 10/s: 10/s, p99 5.6 ms met\n", "%s", out)
 	out = runTargets(t, closed, open, nil, "FAIL\n", "LISTS=1", "MEMORY=10m")
 	require.Contains(t, out, "  NOT measured: BenchmarkInstanceLists reported nothing (see lists.txt)\n", "%s", out)
 	require.Contains(t, out, "  NOT measured: no memory run (see the log above)\n", "%s", out)
