@@ -31,7 +31,7 @@ targets() {
       def clean(r): r.errors + r.dropped == 0;
       def ceiling(r): (r.server_cpu_ms_per_req + r.db_cpu_ms_per_req + r.load_cpu_ms_per_req) as $c
         | (r.server_cpu_ms_per_req + r.db_cpu_ms_per_req) as $own
-        | if $c > 0 and r.load_cpu_ms_per_req >= 0 and $own > 0 then "; \($c * 100 | round / 100) ms of CPU a request in all (the load'"'"'s \(r.load_cpu_ms_per_req * 100 | round / 100)), which \($cores) cores turn into \($cores * 1000 / $c | floor)/s at most (\(x($cores * 1000 / $c / $pg)) ×); flowhook'"'"'s and PostgreSQL'"'"'s alone, \($cores * 1000 / $own | floor)/s (\(x($cores * 1000 / $own / $pg)) ×)" else "" end;
+        | if ([r.server_cpu_ms_per_req, r.db_cpu_ms_per_req, r.load_cpu_ms_per_req] | min) >= 0 and $own > 0 then "; \($c * 100 | round / 100) ms of CPU a request in all (the load'"'"'s \(r.load_cpu_ms_per_req * 100 | round / 100)), which \($cores) cores turn into \($cores * 1000 / $c | floor)/s at most (\(x($cores * 1000 / $c / $pg)) ×); flowhook'"'"'s and PostgreSQL'"'"'s alone, \($cores * 1000 / $own | floor)/s (\(x($cores * 1000 / $own / $pg)) ×)" else "" end;
       def lanes(r): [(r.lanes // {}) | to_entries[] | "\(.key) \(.value.writes_per_batch * 10 | round / 10) a batch, busy \(.value.busy * 100 | round)%"]
         | if length > 0 then "; write lanes: \(join(", "))" else "" end;
       def measured(rows; what): [rows] | if length > 0 then .[] else "  \(what): not measured in this sitting" end;
