@@ -298,7 +298,7 @@ func (f *Fakes) systems() []system {
 				return Held{ID: w.PackageID, Event: w.Event, URL: w.URL, Tried: true}
 			})
 		},
-		action: actionHandler{kind: "package", idField: "packageId", status: f.oneSpanStatus, reorder: f.OneSpan,
+		action: actionHandler{kind: "package", idField: "packageId", status: f.oneSpanStatus, reorder: f.OneSpan, downloads: f.OneSpan.Downloads,
 			actions: map[string]action{
 				"sign":     noReason(f.OneSpan.Sign),
 				"complete": noReason(f.OneSpan.Complete),
@@ -449,6 +449,9 @@ type actionHandler struct {
 	actions       map[string]action
 	reorder       reorderer            // nil: the fake cannot reorder
 	final         func(id string) bool // the item has ended: no action can give it an outcome any more
+	// downloads waits until flowhook has downloaded the item's documents at least atLeast
+	// times, or ctx ends (onespanfake.Fake.Downloads); nil: the fake cannot say.
+	downloads func(ctx context.Context, id string, atLeast int) (int, bool)
 }
 
 func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -469,6 +472,19 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if body.Reorder && h.reorder == nil {
 		writeError(w, http.StatusBadRequest, "reorder: this fake cannot reorder its notifications")
 		return
+	}
+	var waitDownloads time.Duration
+	if body.WaitDownloads != "" {
+		d, err := time.ParseDuration(body.WaitDownloads)
+		switch {
+		case h.downloads == nil:
+			writeError(w, http.StatusBadRequest, "waitDownloads: this fake does not count downloads")
+			return
+		case err != nil || d <= 0 || d > maxDownloadsWait:
+			writeError(w, http.StatusBadRequest, "waitDownloads: a duration from 1ms to 1m, such as 30s")
+			return
+		}
+		waitDownloads = d
 	}
 	before := h.count()
 	started := false
@@ -492,8 +508,15 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			reordering = held
 		}
 	}
-	status, _ := h.status(id)
-	writeJSON(w, http.StatusOK, map[string]any{h.idField: id, "status": status, "deliveries": itemDeliveries(h.since(before), id), "reordering": reordering})
+	answer := map[string]any{h.idField: id, "deliveries": itemDeliveries(h.since(before), id), "reordering": reordering}
+	if waitDownloads > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), waitDownloads)
+		n, _ := h.downloads(ctx, id, 1)
+		cancel()
+		answer["downloads"] = n
+	}
+	answer["status"], _ = h.status(id)
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // itemDeliveries are the deliveries about the item id among ds: an action's own, when ds are
@@ -514,6 +537,11 @@ type actionBody struct {
 	// Reorder holds the item's notifications from this action on until it ends, then posts
 	// them newest first.
 	Reorder bool `json:"reorder"`
+	// WaitDownloads (a duration up to a minute; OneSpan's packages only) answers once flowhook
+	// has downloaded the item's signed documents, as it does once the action's outcome has
+	// moved its instance, or when the wait has passed; the answer's downloads says how often.
+	// One request where an action and GET …/downloads?wait= were two (loadgen's completions).
+	WaitDownloads string `json:"waitDownloads,omitempty"`
 }
 
 // readReason reads the optional {"reason": "…"} body of an action at the sandbox's own route
@@ -524,13 +552,17 @@ func readReason(w http.ResponseWriter, r *http.Request) (string, bool) {
 		writeError(w, http.StatusBadRequest, "reorder: only the control API's actions reorder (POST /sandbox/control/{system}/{items}/{id}/{action})")
 		return "", false
 	}
+	if ok && body.WaitDownloads != "" {
+		writeError(w, http.StatusBadRequest, "waitDownloads: only the control API's actions wait (POST /sandbox/control/{system}/{items}/{id}/{action})")
+		return "", false
+	}
 	return body.Reason, ok
 }
 
 // readAction reads the optional {"reason": "…", "reorder": true} body of an action.
 func readAction(w http.ResponseWriter, r *http.Request) (actionBody, bool) {
 	var body actionBody
-	if !readBody(w, r, &body, `{"reason": "…", "reorder": true|false}`) {
+	if !readBody(w, r, &body, `{"reason": "…", "reorder": true|false, "waitDownloads": "30s"}`) {
 		return body, false
 	}
 	if body.Reason == "" {

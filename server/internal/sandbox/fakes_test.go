@@ -271,6 +271,69 @@ func TestControlDownloads(t *testing.T) {
 	}
 }
 
+// TestControlActionWaitsForDownloads: an action's {"waitDownloads": …} answers once the
+// package's documents were downloaded (one request where the action and GET …/downloads?wait=
+// were two), or when the wait has passed, with the count either way; a bad wait, or one asked
+// of a fake that counts no downloads, is a 400 before the action plays.
+func TestControlActionWaitsForDownloads(t *testing.T) {
+	t.Parallel()
+	b := newControlBundle(t)
+	pkg := b.pkg(t)
+
+	type answer struct {
+		code int
+		got  map[string]any
+		err  error
+	}
+	acted := make(chan answer, 1)
+	go func() { // require must not run outside the test's goroutine
+		var a answer
+		res, err := http.Post(b.control+"/onespan/packages/"+pkg+"/complete", "application/json", strings.NewReader(`{"waitDownloads":"30s"}`))
+		if a.err = err; err == nil {
+			a.code = res.StatusCode
+			a.err = json.NewDecoder(res.Body).Decode(&a.got)
+			res.Body.Close()
+		}
+		acted <- a
+	}()
+	zip, err := b.oneSpan.Download(t.Context(), pkg) // what flowhook does once the completion moved
+	require.NoError(t, err)
+	require.NotEmpty(t, zip)
+	a := <-acted
+	require.NoError(t, a.err)
+	require.Equal(t, http.StatusOK, a.code)
+	require.EqualValues(t, 1, a.got["downloads"])
+	require.Equal(t, "COMPLETED", a.got["status"])
+	require.NotEmpty(t, a.got["deliveries"], "the callbacks were posted")
+
+	// Nobody downloads: answered when the wait has passed, with the count as it is.
+	other := b.pkg(t)
+	code, got := b.call(t, "POST", "/onespan/packages/"+other+"/complete", `{"waitDownloads":"20ms"}`)
+	require.Equal(t, http.StatusOK, code)
+	require.EqualValues(t, 0, got["downloads"])
+	require.Equal(t, "COMPLETED", got["status"])
+
+	third := b.pkg(t)
+	env := b.envelope(t)
+	for _, tc := range []struct {
+		path, body, msg string
+	}{
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"2m"}`, "waitDownloads: a duration from 1ms to 1m"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"soon"}`, "waitDownloads: a duration"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"-1s"}`, "waitDownloads: a duration"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":30}`, "body: want"},
+		{"/docusign/envelopes/" + env + "/complete", `{"waitDownloads":"1s"}`, "waitDownloads: this fake does not count downloads"},
+	} {
+		code, got := b.call(t, "POST", tc.path, tc.body)
+		require.Equal(t, http.StatusBadRequest, code, tc.body)
+		require.Contains(t, got["error"], tc.msg, tc.body)
+	}
+	st, _ := b.f.oneSpanStatus(third)
+	require.Equal(t, "SENT", st, "a refused wait plays no action")
+	st, _ = b.f.DocuSign.EnvelopeStatus(env)
+	require.Equal(t, "sent", st)
+}
+
 // TestReadReason: the optional body of an action, malformed and oversized.
 func TestReadReason(t *testing.T) {
 	t.Parallel()
@@ -287,6 +350,7 @@ func TestReadReason(t *testing.T) {
 		{`{"reason":"` + strings.Repeat("x", 70<<10) + `"}`, false, http.StatusRequestEntityTooLarge, ""},
 		{`{"reason":"late","reorder":true}`, false, http.StatusBadRequest, ""}, // only the control API reorders
 		{`{"reorder":"yes"}`, false, http.StatusBadRequest, ""},
+		{`{"waitDownloads":"1s"}`, false, http.StatusBadRequest, ""}, // only the control API waits
 	} {
 		w := httptest.NewRecorder()
 		r := httptest.NewRequest("POST", "/docusign/envelopes/x/decline", strings.NewReader(tc.body))

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
@@ -59,13 +60,7 @@ func (s *Store) ListEvents(ctx context.Context, f engine.EventFilter, p engine.P
 		where = append(where, webhookevent.ReceivedAtLT(dbTime(f.Until)))
 		ids = append(ids, webhookevent.IDLT(idFloor(f.Until.Add(time.Millisecond))))
 	}
-	// Every page counts: total_size is the server's, never carried in a token.
-	total, err := s.total(ctx, webhookevent.Table, predicates(where), predicates(ids))
-	if err != nil {
-		return nil, "", engine.Total{}, err
-	}
-	where = append(where, ids...)
-	q := s.db.Client.WebhookEvent.Query().Where(where...)
+	q := s.db.Client.WebhookEvent.Query().Where(append(slices.Clone(where), ids...)...)
 	if p.After != "" {
 		before, err := uuid.Parse(p.After)
 		if err != nil {
@@ -73,9 +68,15 @@ func (s *Store) ListEvents(ctx context.Context, f engine.EventFilter, p engine.P
 		}
 		q = q.Where(webhookevent.IDLT(before))
 	}
-	rows, err := q.Order(webhookevent.ByID(entsql.OrderDesc())).Limit(p.Size + 1).Select(listFields...).All(ctx)
+	// Every page counts: total_size is the server's, never carried in a token.
+	var rows []*ent.WebhookEvent
+	total, err := s.counted(ctx, webhookevent.Table, predicates(where), predicates(ids), func(ctx context.Context) error {
+		var err error
+		rows, err = q.Order(webhookevent.ByID(entsql.OrderDesc())).Limit(p.Size + 1).Select(listFields...).All(ctx)
+		return translate(err)
+	})
 	if err != nil {
-		return nil, "", engine.Total{}, translate(err)
+		return nil, "", engine.Total{}, err
 	}
 	next := ""
 	if len(rows) > p.Size {

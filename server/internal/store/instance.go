@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -314,13 +315,8 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 	if f.AssigneeInactive {
 		where = append(where, instance.StatusEQ(instance.StatusACTIVE), assigneeDeactivated)
 	}
-	// Every page counts: total_size is the server's, never carried in a token.
-	total, err := s.total(ctx, instance.Table, predicates(append(where, created...)), predicates(ids))
-	if err != nil {
-		return nil, "", engine.Total{}, err
-	}
-	where = append(append(where, pageCreated...), ids...)
-	q := s.db.Client.Instance.Query().Where(where...)
+	counting := append(slices.Clone(where), created...)
+	q := s.db.Client.Instance.Query().Where(append(append(where, pageCreated...), ids...)...)
 	if p.After != "" {
 		before, err := uuid.Parse(p.After)
 		if err != nil {
@@ -328,10 +324,16 @@ func (s *Store) ListInstances(ctx context.Context, f engine.InstanceFilter, p en
 		}
 		q = q.Where(instance.IDLT(before))
 	}
-	// Newest first: ids are UUIDv7, ordered by creation.
-	rows, err := q.Order(instance.ByID(entsql.OrderDesc())).Limit(p.Size + 1).All(ctx)
+	// Every page counts: total_size is the server's, never carried in a token. Newest first:
+	// ids are UUIDv7, ordered by creation.
+	var rows []*ent.Instance
+	total, err := s.counted(ctx, instance.Table, predicates(counting), predicates(ids), func(ctx context.Context) error {
+		var err error
+		rows, err = q.Order(instance.ByID(entsql.OrderDesc())).Limit(p.Size + 1).All(ctx)
+		return translate(err)
+	})
 	if err != nil {
-		return nil, "", engine.Total{}, translate(err)
+		return nil, "", engine.Total{}, err
 	}
 	out, next, err := instancesFromRows(rows, p.Size)
 	if err != nil {
