@@ -58,4 +58,11 @@
 // still held for its item ([] once it ended); other items' notifications go out as usual
 // meanwhile; an action the item's state refuses holds nothing. The sandbox's own
 // POST /sandbox/work-items/… route does not reorder (asking it to is a 400).
+//
+// A OneSpan action may also wait for flowhook's download of the package's signed documents,
+// which follows once its outcome has moved the instance: {"waitDownloads": "30s"} (at most a
+// minute) answers when the download has arrived, or when the wait has passed, with "downloads"
+// (how many there were) beside the deliveries — the action and GET
+// /onespan/packages/{id}/downloads?wait= in one request (the load tool's OneSpan
+// completions). Control API only, as reordering is.
 package sandbox
