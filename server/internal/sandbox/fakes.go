@@ -481,7 +481,7 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "waitDownloads: this fake does not count downloads")
 			return
 		case err != nil || d <= 0 || d > maxDownloadsWait:
-			writeError(w, http.StatusBadRequest, "waitDownloads: a duration from 1ms to 1m, such as 30s")
+			writeError(w, http.StatusBadRequest, "waitDownloads: a positive duration up to 1m, such as 30s")
 			return
 		}
 		waitDownloads = d

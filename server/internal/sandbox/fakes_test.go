@@ -318,9 +318,10 @@ func TestControlActionWaitsForDownloads(t *testing.T) {
 	for _, tc := range []struct {
 		path, body, msg string
 	}{
-		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"2m"}`, "waitDownloads: a duration from 1ms to 1m"},
-		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"soon"}`, "waitDownloads: a duration"},
-		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"-1s"}`, "waitDownloads: a duration"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"2m"}`, "waitDownloads: a positive duration up to 1m"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"soon"}`, "waitDownloads: a positive duration"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"-1s"}`, "waitDownloads: a positive duration"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"0s"}`, "waitDownloads: a positive duration"},
 		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":30}`, "body: want"},
 		{"/docusign/envelopes/" + env + "/complete", `{"waitDownloads":"1s"}`, "waitDownloads: this fake does not count downloads"},
 	} {

@@ -63,9 +63,9 @@ func (s *Store) total(ctx context.Context, table string, where, implied []func(*
 
 // counted runs a list's page (page, which keeps what it reads) and its total side by side on
 // PostgreSQL, each on a connection of the pool: the count of up to 10,001 rows is most of a
-// list's time, and one after the other the two added up (a page past its first reads the
-// page's ids, not the count's). On SQLite, one after the other. Either failing cancels the
-// other; the first error is returned.
+// list's time, and one after the other the two added up. (Neither depends on the other: the
+// total is the filter's, the same on every page.) On SQLite, one after the other. Either
+// failing cancels the other; the first error is returned.
 func (s *Store) counted(ctx context.Context, table string, where, implied []func(*entsql.Selector), page func(context.Context) error) (engine.Total, error) {
 	if s.db.Dialect != Postgres {
 		total, err := s.total(ctx, table, where, implied)
