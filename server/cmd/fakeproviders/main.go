@@ -30,7 +30,7 @@
 //	GET  /onespan/account                    apiKey (UpdateOneSpanSettings: base_url = the onespan URL)
 //	GET  /onespan/packages                   packages created so far: packageId, status, name
 //	POST /onespan/packages/{id}/{action}     sign | complete | decline | optout | expire | archive | trash | delete;
-//	                                         body {"waitDownloads": "30s"}: answered once flowhook downloaded
+//	                                         body {"waitDownloads": "30s"} (0s–1m): answered once flowhook downloaded
 //	                                         the signed documents too (or when the wait passed), with downloads
 //	GET  /onespan/packages/{id}/downloads    how often its documents were downloaded; ?wait=30s[&atLeast=1]:
 //	                                         answered once they were at least atLeast times (or when wait passed)

@@ -147,8 +147,16 @@ func (f *Fakes) Control() http.Handler {
 	return mux
 }
 
-// maxDownloadsWait bounds GET /onespan/packages/{id}/downloads?wait=.
+// maxDownloadsWait bounds a wait for downloads: GET /onespan/packages/{id}/downloads?wait=
+// and an action's {"waitDownloads": …}.
 const maxDownloadsWait = time.Minute
+
+// downloadsWait parses a wait for downloads: a duration from 0s (answer with the count as it
+// is) to maxDownloadsWait.
+func downloadsWait(v string) (time.Duration, bool) {
+	d, err := time.ParseDuration(v)
+	return d, err == nil && d >= 0 && d <= maxDownloadsWait
+}
 
 // oneSpanDownloads is GET /onespan/packages/{id}/downloads[?wait=30s&atLeast=1]: how many
 // times the package's documents have been downloaded — flowhook does once a completion has
@@ -160,8 +168,8 @@ func (f *Fakes) oneSpanDownloads(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	wait, atLeast := time.Duration(0), 1
 	if v := q.Get("wait"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > maxDownloadsWait {
+		d, ok := downloadsWait(v)
+		if !ok {
 			writeError(w, http.StatusBadRequest, "wait: a duration from 0s to 1m, such as 30s")
 			return
 		}
@@ -475,13 +483,13 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	var waitDownloads time.Duration
 	if body.WaitDownloads != "" {
-		d, err := time.ParseDuration(body.WaitDownloads)
+		d, ok := downloadsWait(body.WaitDownloads)
 		switch {
 		case h.downloads == nil:
 			writeError(w, http.StatusBadRequest, "waitDownloads: this fake does not count downloads")
 			return
-		case err != nil || d <= 0 || d > maxDownloadsWait:
-			writeError(w, http.StatusBadRequest, "waitDownloads: a positive duration up to 1m, such as 30s")
+		case !ok:
+			writeError(w, http.StatusBadRequest, "waitDownloads: a duration from 0s to 1m, such as 30s")
 			return
 		}
 		waitDownloads = d
@@ -509,7 +517,7 @@ func (h actionHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	answer := map[string]any{h.idField: id, "deliveries": itemDeliveries(h.since(before), id), "reordering": reordering}
-	if waitDownloads > 0 {
+	if body.WaitDownloads != "" {
 		ctx, cancel := context.WithTimeout(r.Context(), waitDownloads)
 		n, _ := h.downloads(ctx, id, 1)
 		cancel()
@@ -537,7 +545,7 @@ type actionBody struct {
 	// Reorder holds the item's notifications from this action on until it ends, then posts
 	// them newest first.
 	Reorder bool `json:"reorder"`
-	// WaitDownloads (a duration up to a minute; OneSpan's packages only) answers once flowhook
+	// WaitDownloads (0s to a minute; OneSpan's packages only) answers once flowhook
 	// has downloaded the item's signed documents, as it does once the action's outcome has
 	// moved its instance, or when the wait has passed; the answer's downloads says how often.
 	// One request where an action and GET …/downloads?wait= were two (loadgen's completions).

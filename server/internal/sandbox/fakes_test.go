@@ -306,22 +306,24 @@ func TestControlActionWaitsForDownloads(t *testing.T) {
 	require.Equal(t, "COMPLETED", a.got["status"])
 	require.NotEmpty(t, a.got["deliveries"], "the callbacks were posted")
 
-	// Nobody downloads: answered when the wait has passed, with the count as it is.
-	other := b.pkg(t)
-	code, got := b.call(t, "POST", "/onespan/packages/"+other+"/complete", `{"waitDownloads":"20ms"}`)
-	require.Equal(t, http.StatusOK, code)
-	require.EqualValues(t, 0, got["downloads"])
-	require.Equal(t, "COMPLETED", got["status"])
+	// Nobody downloads: answered when the wait has passed (or at once for 0s), with the count
+	// as it is.
+	for _, wait := range []string{"20ms", "0s"} {
+		other := b.pkg(t)
+		code, got := b.call(t, "POST", "/onespan/packages/"+other+"/complete", `{"waitDownloads":"`+wait+`"}`)
+		require.Equal(t, http.StatusOK, code, wait)
+		require.EqualValues(t, 0, got["downloads"], wait)
+		require.Equal(t, "COMPLETED", got["status"], wait)
+	}
 
 	third := b.pkg(t)
 	env := b.envelope(t)
 	for _, tc := range []struct {
 		path, body, msg string
 	}{
-		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"2m"}`, "waitDownloads: a positive duration up to 1m"},
-		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"soon"}`, "waitDownloads: a positive duration"},
-		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"-1s"}`, "waitDownloads: a positive duration"},
-		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"0s"}`, "waitDownloads: a positive duration"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"2m"}`, "waitDownloads: a duration from 0s to 1m"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"soon"}`, "waitDownloads: a duration"},
+		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":"-1s"}`, "waitDownloads: a duration"},
 		{"/onespan/packages/" + third + "/complete", `{"waitDownloads":30}`, "body: want"},
 		{"/docusign/envelopes/" + env + "/complete", `{"waitDownloads":"1s"}`, "waitDownloads: this fake does not count downloads"},
 	} {

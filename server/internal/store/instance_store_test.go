@@ -704,3 +704,45 @@ func TestListAssignedPages(t *testing.T) {
 		})
 	}
 }
+
+// TestListsFailWhole: a list whose count and page run side by side (PostgreSQL) or one after
+// the other (SQLite) fails as a whole when either cannot run — here a request already gone —
+// with no page and no total; a token this service did not issue is refused before either runs.
+func TestListsFailWhole(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			f.newInstance(t, time.Now().Add(-time.Minute), nil)
+			gone, cancel := context.WithCancel(context.Background())
+			cancel()
+
+			page, next, total, err := f.st.ListInstances(gone, engine.InstanceFilter{}, engine.Page{Size: 10})
+			require.Error(t, err)
+			require.Empty(t, page)
+			require.Empty(t, next)
+			require.Equal(t, engine.Total{}, total)
+			events, next, total, err := f.st.ListEvents(gone, engine.EventFilter{}, engine.Page{Size: 10})
+			require.Error(t, err)
+			require.Empty(t, events)
+			require.Empty(t, next)
+			require.Equal(t, engine.Total{}, total)
+
+			ctx := context.Background()
+			var invalid *engine.ValidationError
+			_, _, _, err = f.st.ListInstances(ctx, engine.InstanceFilter{}, engine.Page{Size: 10, After: "not-a-token"})
+			require.ErrorAs(t, err, &invalid)
+			require.Equal(t, "page_token", invalid.Problems[0].Path)
+			_, _, _, err = f.st.ListEvents(ctx, engine.EventFilter{}, engine.Page{Size: 10, After: "not-a-token"})
+			require.ErrorAs(t, err, &invalid)
+			require.Equal(t, "page_token", invalid.Problems[0].Path)
+
+			// The same lists with a live request: both parts arrive.
+			page, _, total, err = f.st.ListInstances(ctx, engine.InstanceFilter{}, engine.Page{Size: 10})
+			require.NoError(t, err)
+			require.Len(t, page, 1)
+			require.Equal(t, engine.Total{N: 1}, total)
+		})
+	}
+}
