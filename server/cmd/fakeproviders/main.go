@@ -7,7 +7,7 @@
 // with HMAC signatures, OneSpan callbacks with the callback key, signed ticket events) back to
 // flowhook exactly as the systems would.
 //
-//	fakeproviders [-addr 127.0.0.1]
+//	fakeproviders [-addr 127.0.0.1] [-keep 10000]
 //
 // Each fake listens on its own free loopback port. Once they listen, one JSON line goes to
 // stdout:
@@ -21,7 +21,7 @@
 //	GET  /docusign/envelopes                 envelopes created so far: envelopeId, status, subject
 //	POST /docusign/envelopes/{id}/{action}   deliver | sign | complete | decline | void | expire;
 //	                                         body {"reason": "…"} for decline and void
-//	GET  /docusign/deliveries                every Connect message posted: envelopeId, event, statusCode, …
+//	GET  /docusign/deliveries                the Connect messages posted (the newest -keep): envelopeId, event, statusCode, …
 //	GET  /docusign/held                      Connect's failure log: messages that failed and those queued
 //	                                         untried behind them while the listener is down (id, event, url, tried)
 //	POST /docusign/redeliver                 republish the held messages now, in order, each once (instead of
@@ -34,7 +34,7 @@
 //	                                         the signed documents too (or when the wait passed), with downloads
 //	GET  /onespan/packages/{id}/downloads    how often its documents were downloaded; ?wait=30s[&atLeast=1]:
 //	                                         answered once they were at least atLeast times (or when wait passed)
-//	GET  /onespan/deliveries                 every callback posted: packageId, event, statusCode, …
+//	GET  /onespan/deliveries                 the callbacks posted (the newest -keep): packageId, event, statusCode, …
 //	GET  /onespan/held                       callbacks that failed (OneSpan never retries; later ones still go)
 //	POST /onespan/redeliver                  resend them now, in order, each once: deliveries made, still held
 //	PUT  /onespan/duplicates                 {"count": n}: post every callback n times from now on (1 to 10)
@@ -44,7 +44,7 @@
 //	GET  /tickets/tickets                    tickets created so far: id, workItemId, state, latestType, reason
 //	POST /tickets/tickets/{id}/{action}      approve | reject | resolve | delete | expire | comment;
 //	                                         body {"reason": "…"} (a comment's text)
-//	GET  /tickets/deliveries                 every ticket event posted: id, event, statusCode, …
+//	GET  /tickets/deliveries                 the ticket events posted (the newest -keep): id, event, statusCode, …
 //	GET  /tickets/held                       events whose delivery failed (later ones still go)
 //	POST /tickets/redeliver                  redeliver them now, in order, each once, signed anew: deliveries
 //	                                         made, still held
@@ -59,7 +59,9 @@
 // the real service; POST …/redeliver posts what is held at once, as the real systems'
 // republish or resend does, and a second one posts nothing. The credentials are generated at
 // start and live only in this process; the fakes hold everything in memory and forget it when
-// the command stops (SIGINT/SIGTERM).
+// the command stops (SIGINT/SIGTERM). Of the requests they answered and the notifications they
+// posted, each keeps only its newest -keep (default 10,000; -1 keeps all), so that a long run
+// (the load tool's) does not grow with its traffic; items are all kept.
 //
 // The same fakes and control API are what `flowhook dev` serves on its own listener under
 // /sandbox/ (package server/internal/sandbox), with the control API at /sandbox/control/….
@@ -103,10 +105,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("fakeproviders", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	host := fs.String("addr", "127.0.0.1", "host (or IP) the fakes listen on, each on a free port")
+	keep := fs.Int("keep", sandbox.DefaultKeep, "how many of its newest requests and deliveries each fake keeps (-1: all)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	f, err := sandbox.NewFakes(sandbox.FakesOptions{})
+	if *keep == 0 || *keep < -1 {
+		return fmt.Errorf("-keep %d: want a positive count, or -1 for all", *keep)
+	}
+	f, err := sandbox.NewFakes(sandbox.FakesOptions{Keep: *keep})
 	if err != nil {
 		return err
 	}

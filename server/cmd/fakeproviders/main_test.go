@@ -78,6 +78,12 @@ func TestRunRejectsBadFlags(t *testing.T) {
 	t.Parallel()
 	require.Error(t, run(context.Background(), []string{"-nope"}, io.Discard, io.Discard))
 	require.Error(t, run(context.Background(), []string{"-addr", "256.0.0.1"}, io.Discard, io.Discard))
+	for _, keep := range []string{"0", "-2", "ten"} {
+		var stderr strings.Builder
+		err := run(context.Background(), []string{"-keep", keep}, io.Discard, &stderr)
+		require.Error(t, err, "-keep %s", keep)
+		require.Contains(t, err.Error()+stderr.String(), "-keep", "the error names the flag")
+	}
 }
 
 // control calls the control API and decodes its JSON answer.

@@ -11,7 +11,10 @@
 // fakes' credentials are generated in memory at each start, so settings a sandbox wrote
 // earlier — recognised by a URL whose path is /sandbox/… — are re-pointed every time; settings
 // an administrator gave for a real system are never touched. The fakes keep their items in
-// memory: they are forgotten when the server stops.
+// memory: they are forgotten when the server stops. Of the requests they answered and the
+// notifications they posted, each fake keeps its newest 10,000 (DefaultKeep; GET
+// /sandbox/control/{system}/deliveries lists those), so a sandbox left running for days does
+// not grow with its traffic.
 //
 // Routes, unauthenticated (they exist only in sandbox mode):
 //

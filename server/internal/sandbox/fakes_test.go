@@ -119,11 +119,19 @@ type controlBundle struct {
 
 func newControlBundle(t *testing.T) *controlBundle {
 	t.Helper()
+	return newControlBundleWith(t, FakesOptions{})
+}
+
+// newControlBundleWith is newControlBundle with the fakes' options (its listeners' URL and
+// client set on top of them).
+func newControlBundleWith(t *testing.T, opts FakesOptions) *controlBundle {
+	t.Helper()
 	b := &controlBundle{hooks: map[string]*providertest.Listener{}, hc: providertest.HTTPClient(t)}
 	for _, name := range []string{"docusign", "onespan", "tickets"} {
 		b.hooks[name] = providertest.NewListener(t, "/webhooks/"+name, 0, nil)
 	}
-	f, err := NewFakes(FakesOptions{OneSpanCallbackURL: b.hooks["onespan"].URL, HTTPClient: b.hc})
+	opts.OneSpanCallbackURL, opts.HTTPClient = b.hooks["onespan"].URL, b.hc
+	f, err := NewFakes(opts)
 	require.NoError(t, err)
 	b.f = f
 	serve := func(h http.Handler) string {
@@ -416,6 +424,51 @@ func TestActionHandler(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, code)
 	require.Contains(t, body, "this fake cannot reorder")
 	require.Len(t, posted, 3, "refused actions posted nothing")
+}
+
+// TestControlKeepsNewest: the fakes keep only their newest deliveries and requests (Keep), so a
+// sandbox left running does not grow with its traffic: GET …/deliveries lists the newest
+// Keep, the newest last; an action still answers with all of its own deliveries; the items
+// themselves are all kept and listed.
+func TestControlKeepsNewest(t *testing.T) {
+	t.Parallel()
+	const keep = 3
+	b := newControlBundleWith(t, FakesOptions{Keep: keep})
+	for _, tc := range []struct {
+		name, items, action string
+		create              func(*testing.T) string
+		requests            func() int
+	}{
+		{"docusign", "envelopes", "complete", b.envelope, func() int { return len(b.f.DocuSign.Requests()) }},
+		{"onespan", "packages", "complete", b.pkg, func() int { return len(b.f.OneSpan.Requests()) }},
+		{"tickets", "tickets", "resolve", b.ticket, func() int { return len(b.f.Tickets.Requests()) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ids []string
+			for range 4 {
+				id := tc.create(t)
+				ids = append(ids, id)
+				code, got := b.call(t, "POST", "/"+tc.name+"/"+tc.items+"/"+id+"/"+tc.action, "")
+				require.Equal(t, http.StatusOK, code, "%v", got)
+				made := got["deliveries"].([]any)
+				require.NotEmpty(t, made, "the action's own deliveries")
+				for _, d := range made {
+					require.Equal(t, id, d.(map[string]any)["id"])
+					require.EqualValues(t, http.StatusOK, d.(map[string]any)["statusCode"])
+				}
+			}
+			require.Greater(t, len(b.hooks[tc.name].Posts()), keep, "more were posted than are kept")
+			code, got := b.call(t, "GET", "/"+tc.name+"/deliveries", "")
+			require.Equal(t, http.StatusOK, code)
+			kept := got["deliveries"].([]any)
+			require.Len(t, kept, keep)
+			require.Equal(t, ids[3], kept[keep-1].(map[string]any)["id"], "the newest is kept, last")
+			require.LessOrEqual(t, tc.requests(), keep, "the requests answered are bounded too")
+			code, got = b.call(t, "GET", "/"+tc.name+"/"+tc.items, "")
+			require.Equal(t, http.StatusOK, code)
+			require.Len(t, got[tc.items], 4, "every item is kept")
+		})
+	}
 }
 
 // TestControlRedeliver: each fake's listener fails its first notification and is back for the

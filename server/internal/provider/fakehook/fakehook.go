@@ -110,6 +110,9 @@ type Options[M Message] struct {
 	Timeout time.Duration
 	// Policy handles failures (default: Once).
 	Policy Policy[M]
+	// Keep bounds the deliveries kept for reading to the newest Keep (default: all, as a test
+	// wants; a fake that runs for days keeps a bound: Log.Keep).
+	Keep int
 }
 
 // Sender posts a fake's messages. Its methods are safe for concurrent use; a message is posted
@@ -149,7 +152,9 @@ func New[M Message](opts Options[M]) *Sender[M] {
 	if opts.Policy == nil {
 		opts.Policy = Once[M]{}
 	}
-	return &Sender[M]{name: opts.Name, client: opts.Client, timeout: opts.Timeout, policy: opts.Policy, duplicates: 1}
+	s := &Sender[M]{name: opts.Name, client: opts.Client, timeout: opts.Timeout, policy: opts.Policy, duplicates: 1}
+	s.deliveries.Keep(opts.Keep)
+	return s
 }
 
 // Start serves a fake's handler on a local httptest server for the test's lifetime and

@@ -14,11 +14,28 @@ import (
 
 // Log is a record a fake keeps for its tests to read — the requests it answered, the creates
 // it received, the deliveries it made: entries in the order they were added, read as copies.
-// It is safe for concurrent use. Its lock is its own and is never held while anything else
-// runs, so a fake may add to it while holding its own lock. The zero value is ready to use.
+// It keeps them all unless told to keep only the newest (Keep), as a fake that runs for days
+// must (flowhook dev's sandbox, the load tool's fakes). It is safe for concurrent use. Its lock
+// is its own and is never held while anything else runs, so a fake may add to it while holding
+// its own lock. The zero value is ready to use and keeps everything.
 type Log[T any] struct {
 	mu      sync.Mutex
 	entries []T
+	// dropped counts the entries added before entries[0] and let go; keep bounds what is read
+	// (0: everything). entries holds up to twice keep, so that dropping is a copy now and then,
+	// not one at every Add.
+	dropped int
+	keep    int
+}
+
+// Keep makes the log keep only its newest n entries from now on (n < 1: all of them, the
+// default). Len and Since still count every entry ever added.
+func (l *Log[T]) Keep(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.trim() // what the old bound let go stays gone
+	l.keep = max(n, 0)
+	l.trim()
 }
 
 // Add appends e.
@@ -26,34 +43,62 @@ func (l *Log[T]) Add(e T) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.entries = append(l.entries, e)
+	if l.keep > 0 && len(l.entries) >= 2*l.keep {
+		l.trim()
+	}
 }
 
-// All returns every entry, oldest first (nil when there is none).
+// trim lets go of all but the newest keep entries; the caller holds l.mu.
+func (l *Log[T]) trim() {
+	if l.keep == 0 || len(l.entries) <= l.keep {
+		return
+	}
+	drop := len(l.entries) - l.keep
+	n := copy(l.entries, l.entries[drop:])
+	clear(l.entries[n:]) // what they referenced can be collected
+	l.entries = l.entries[:n]
+	l.dropped += drop
+}
+
+// kept are the entries a reader sees, the newest keep; the caller holds l.mu.
+func (l *Log[T]) kept() []T {
+	if l.keep > 0 && len(l.entries) > l.keep {
+		return l.entries[len(l.entries)-l.keep:]
+	}
+	return l.entries
+}
+
+// All returns every entry kept, oldest first (nil when there is none).
 func (l *Log[T]) All() []T {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return slices.Clone(l.entries)
+	return slices.Clone(l.kept())
 }
 
-// Len is the number of entries.
+// Len is the number of entries ever added, those no longer kept included.
 func (l *Log[T]) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.entries)
+	return l.dropped + len(l.entries)
 }
 
-// Since returns the entries added after the first n, oldest first (nil when there is none):
-// what was added since Len returned n, copied without copying the rest.
+// Since returns the entries added after the first n that are still kept, oldest first (nil
+// when there is none): what was added since Len returned n, copied without copying the rest.
 func (l *Log[T]) Since(n int) []T {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n >= len(l.entries) {
+	kept := l.kept()
+	first := l.dropped + len(l.entries) - len(kept) // the number of the oldest entry kept
+	if n < first {
+		n = first
+	}
+	if n >= l.dropped+len(l.entries) {
 		return nil
 	}
-	return slices.Clone(l.entries[max(n, 0):])
+	return slices.Clone(l.entries[n-l.dropped:])
 }
 
-// Filter returns the entries match accepts, oldest first (nil when there is none).
+// Filter returns the entries kept that match accepts, oldest first (nil when there is none).
 func (l *Log[T]) Filter(match func(T) bool) []T {
 	var out []T
 	for _, e := range l.All() {
@@ -64,7 +109,7 @@ func (l *Log[T]) Filter(match func(T) bool) []T {
 	return out
 }
 
-// Count counts the entries match accepts.
+// Count counts the entries kept that match accepts.
 func (l *Log[T]) Count(match func(T) bool) int { return len(l.Filter(match)) }
 
 // Queue holds the answers a test injected for a fake's next requests (FailNext), first in,

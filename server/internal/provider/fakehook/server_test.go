@@ -47,6 +47,51 @@ func TestLog(t *testing.T) {
 	require.Equal(t, 10, l.Count(func(n int) bool { return n >= 100 }))
 }
 
+// TestLogKeep: a log told to keep its newest n reads as those n, however many were added and
+// however many it holds between its trims; Len and Since still count every entry, so a reader
+// that took Len before an action finds the action's entries after it.
+func TestLogKeep(t *testing.T) {
+	t.Parallel()
+	var l fakehook.Log[int]
+	for i := range 5 {
+		l.Add(i)
+	}
+	l.Keep(3)
+	require.Equal(t, []int{2, 3, 4}, l.All(), "Keep trims what is there")
+	require.Equal(t, 5, l.Len())
+	for i := 5; i < 23; i++ {
+		l.Add(i)
+		want := []int{i - 2, i - 1, i}
+		require.Equal(t, want, l.All(), "after adding %d", i)
+		require.Equal(t, i+1, l.Len())
+		require.Equal(t, want, l.Since(0), "Since before the oldest kept: all that is kept")
+		require.Equal(t, []int{i}, l.Since(i))
+		require.Nil(t, l.Since(i+1))
+		require.Equal(t, 2, l.Count(func(n int) bool { return n >= i-1 }))
+		require.Equal(t, []int{i - 2}, l.Filter(func(n int) bool { return n == i-2 }))
+		require.Nil(t, l.Filter(func(n int) bool { return n == i-3 }), "let go")
+	}
+	since := l.Since(21)
+	since[0] = 99
+	require.Equal(t, []int{20, 21, 22}, l.All(), "Since is a copy")
+
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Go(func() { l.Add(100 + i) })
+	}
+	wg.Wait()
+	require.Equal(t, 123, l.Len(), "adding from many goroutines loses no count")
+	require.Len(t, l.All(), 3)
+
+	l.Keep(0)
+	for i := range 10 {
+		l.Add(1000 + i)
+	}
+	require.Len(t, l.All(), 13, "Keep(0) keeps everything again")
+	require.Equal(t, 133, l.Len())
+	require.Equal(t, []int{1008, 1009}, l.Since(131))
+}
+
 // TestQueue: n copies in, oldest out first; an empty queue says so.
 func TestQueue(t *testing.T) {
 	t.Parallel()

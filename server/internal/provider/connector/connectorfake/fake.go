@@ -36,6 +36,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// DeliveryTimeout bounds one callback POST (default: 30 s).
 	DeliveryTimeout time.Duration
+	// Keep bounds the requests and the deliveries the fake keeps for reading to the newest
+	// Keep of each (default: all, as a test wants; flowhook dev's sandbox, which runs for days,
+	// keeps a bound). Its items and their creates are kept whatever Keep says.
+	Keep int
 }
 
 // AuthHeader is a header of the system's own that a connector sends with every call.
@@ -132,8 +136,8 @@ func New(opts Options) *Fake {
 		opts.Now = time.Now
 	}
 	waiting := &fakehook.Wait[*callback]{}
-	hooks := fakehook.New(fakehook.Options[*callback]{Name: "connectorfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: waiting})
-	return &Fake{
+	hooks := fakehook.New(fakehook.Options[*callback]{Name: "connectorfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: waiting, Keep: opts.Keep})
+	f := &Fake{
 		opts:    opts,
 		now:     opts.Now,
 		secrets: slices.Clone(opts.Secrets),
@@ -142,6 +146,8 @@ func New(opts Options) *Fake {
 		hooks:   hooks,
 		waiting: waiting,
 	}
+	f.requests.Keep(opts.Keep)
+	return f
 }
 
 // Start serves the fake on a local httptest server for the test's lifetime and returns its

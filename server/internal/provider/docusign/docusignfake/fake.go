@@ -46,6 +46,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// DeliveryTimeout bounds one Connect POST (default: 100 s, DocuSign's).
 	DeliveryTimeout time.Duration
+	// Keep bounds the requests and the deliveries the fake keeps for reading to the newest
+	// Keep of each (default: all, as a test wants; flowhook dev's sandbox, which runs for days,
+	// keeps a bound). Its items and their creates are kept whatever Keep says.
+	Keep int
 	// ConfigurationID is the configurationId of messages (default: 1).
 	ConfigurationID int64
 }
@@ -166,8 +170,8 @@ func New(opts Options) *Fake {
 		opts.ConfigurationID = 1
 	}
 	connect := &connectPolicy{retry: RetryPolicy{Max: 10}, down: map[string]bool{}}
-	hooks := fakehook.New(fakehook.Options[*outgoing]{Name: "docusignfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: connect})
-	return &Fake{
+	hooks := fakehook.New(fakehook.Options[*outgoing]{Name: "docusignfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: connect, Keep: opts.Keep})
+	f := &Fake{
 		opts:          opts,
 		now:           opts.Now,
 		tokens:        map[string]time.Time{},
@@ -177,6 +181,8 @@ func New(opts Options) *Fake {
 		hooks:         hooks,
 		connect:       connect,
 	}
+	f.requests.Keep(opts.Keep)
+	return f
 }
 
 // Start serves the fake on a local httptest server for the test's lifetime and returns its URL,

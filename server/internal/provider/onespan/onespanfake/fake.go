@@ -40,6 +40,10 @@ type Options struct {
 	HTTPClient *http.Client
 	// DeliveryTimeout bounds one callback POST (default: 30 s; OneSpan's is not published).
 	DeliveryTimeout time.Duration
+	// Keep bounds the requests and the deliveries the fake keeps for reading to the newest
+	// Keep of each (default: all, as a test wants; flowhook dev's sandbox, which runs for days,
+	// keeps a bound). Its items and their creates are kept whatever Keep says.
+	Keep int
 }
 
 // Failure is an error the fake answers API requests with, for FailNextWith.
@@ -109,7 +113,7 @@ func New(opts Options) *Fake {
 		opts.DeliveryTimeout = 30 * time.Second
 	}
 	failed := &fakehook.Keep[*outgoing]{}
-	hooks := fakehook.New(fakehook.Options[*outgoing]{Name: "onespanfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: failed})
+	hooks := fakehook.New(fakehook.Options[*outgoing]{Name: "onespanfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: failed, Keep: opts.Keep})
 	f := &Fake{
 		opts:     opts,
 		now:      opts.Now,
@@ -121,6 +125,7 @@ func New(opts Options) *Fake {
 	if opts.CallbackURL != "" {
 		f.callback = &Callback{URL: opts.CallbackURL, Key: opts.CallbackKey, Events: slices.Clone(opts.CallbackEvents)}
 	}
+	f.requests.Keep(opts.Keep)
 	return f
 }
 
