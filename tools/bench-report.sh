@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The report of a `make bench` sitting (sourced by tools/bench.sh, and by loadgen's
-# TestBenchReport with made-up rows): the table of every row as ratios to pgbench's mean, then
-# the sitting against issue 18's targets, each met or not.
+# TestBenchReport with made-up rows): the table of every row as ratios to pgbench's mean (and,
+# for a row with a baseline, to the pgbench run seconds before it), then the sitting against
+# issue 18's targets, each met or not by the mean, with the ratio beside it too.
 #
 # Reads: OUT (the sitting's folder: closed.json, open.json, replicas-N.json, lists.txt,
 # memory.json, as loadgen and the lists' benchmark wrote them), tps1 and tps2 (pgbench's two
@@ -13,7 +14,7 @@ ratios() { # file replicas
   jq -r --argjson a "$tps1" --argjson b "$tps2" --arg rep "$2" '
     (($a + $b) / 2) as $pg
     | .rows[]
-    | "\($rep)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req * 100 | round / 100)\t\(.db_cpu_ms_per_req * 100 | round / 100)\t\(.load_cpu_ms_per_req * 100 | round / 100)\t\(
+    | "\($rep)\t\(.scenario)\t\(if .mode == "open" then "\(.target_rate)/s paced" else "\(.workers) workers" end)\t\(.rate | floor)\t\((.rate / $pg * 100 | floor) / 100)\t\(if (.baseline_rate // 0) > 0 then "\((.rate / .baseline_rate * 100 | floor) / 100) (\(.baseline_rate | floor))" else "-" end)\t\(.p50_ms)\t\(.p99_ms)\t\(.p999_ms)\t\(.errors + .dropped)\t\(.server_cpu_ms_per_req * 100 | round / 100)\t\(.db_cpu_ms_per_req * 100 | round / 100)\t\(.load_cpu_ms_per_req * 100 | round / 100)\t\(
       [(.lanes // {}) | to_entries[] | "\({"events": "ev", "statements": "st", "verdicts": "vd"}[.key] // .key[0:2]) \(.value.writes_per_batch * 10 | round / 10) \(.value.busy * 100 | round)%"] | if length > 0 then join(" ") else "-" end)"
   ' "$1"
 }
@@ -34,10 +35,11 @@ targets() {
         | if ([r.server_cpu_ms_per_req, r.db_cpu_ms_per_req, r.load_cpu_ms_per_req] | min) >= 0 and $own > 0 then "; \($c * 100 | round / 100) ms of CPU a request in all (the load'"'"'s \(r.load_cpu_ms_per_req * 100 | round / 100)), which \($cores) cores turn into \($cores * 1000 / $c | floor)/s at most (\(x($cores * 1000 / $c / $pg)) ×); flowhook'"'"'s and PostgreSQL'"'"'s alone, \($cores * 1000 / $own | floor)/s (\(x($cores * 1000 / $own / $pg)) ×)" else "" end;
       def lanes(r): [(r.lanes // {}) | to_entries[] | "\(.key) \(.value.writes_per_batch * 10 | round / 10) a batch, busy \(.value.busy * 100 | round)%"]
         | if length > 0 then "; write lanes: \(join(", "))" else "" end;
+      def beside(r): if (r.baseline_rate // 0) > 0 then "; \(x(r.rate / r.baseline_rate)) × the pgbench run just before it (\(r.baseline_rate | floor) tps)" else "" end;
       def measured(rows; what): [rows] | if length > 0 then .[] else "  \(what): not measured in this sitting" end;
       def closed(name; min): measured(
         $rows[] | select(.mode == "closed" and .scenario == name)
-        | "  \(name): \(x(.rate / $pg)) × (\(.rate | floor)/s) \(verdict(.rate / $pg >= min and clean(.)))\(ceiling(.))\(lanes(.))"; name);
+        | "  \(name): \(x(.rate / $pg)) × (\(.rate | floor)/s) \(verdict(.rate / $pg >= min and clean(.)))\(beside(.))\(ceiling(.))\(lanes(.))"; name);
       def paced(rate; max; strict): measured(
         $rows[] | select(.mode == "open" and .target_rate == rate)
         | "  paced \(rate)/s: \(.rate | floor)/s, p99 \(.p99_ms) ms \(verdict((if strict then .p99_ms < max else .p99_ms <= max end) and clean(.)))\(
@@ -107,7 +109,7 @@ report() {
   fi
   echo
   {
-    printf 'replicas\tscenario\tload\trate/s\t× pgbench\tp50 ms\tp99 ms\tp99.9 ms\terrors+dropped\tserver CPU ms/req\tdb CPU ms/req\tload CPU ms/req\twrite lanes\n'
+    printf 'replicas\tscenario\tload\trate/s\t× pgbench\t× pgbench beside (its tps)\tp50 ms\tp99 ms\tp99.9 ms\terrors+dropped\tserver CPU ms/req\tdb CPU ms/req\tload CPU ms/req\twrite lanes\n'
     ratios "$OUT/closed.json" 1
     ratios "$OUT/open.json" 1
     for f in "${replica_files[@]}"; do ratios "$f" "$(basename "$f" .json | sed 's/replicas-//')"; done

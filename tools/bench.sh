@@ -15,6 +15,10 @@
 #      the writes (flowhook_group_commit_*: writes a batch, and how busy each lane's writer was).
 #   4. The same with 2 and 3 replicas on one database (BENCH_REPLICAS="2 3"), requests round
 #      robin, for the webhook, start and take scenarios.
+#      Before each closed-loop row's timed part, pgbench runs the same script for
+#      BENCH_BASELINE_SECONDS (loadgen -baseline; 0: not run): each row's rate is also set
+#      against PostgreSQL's own rate seconds before it, which these machines' drift (a fifth
+#      within minutes) does not move.
 #   5. pgbench runs again; the ratios are to the mean of the two pgbench runs. Before the paced
 #      runs, pgbench also runs the same script paced at 10/s with one client: PostgreSQL's own
 #      latency at light load, which the 10/s row is compared with.
@@ -48,6 +52,7 @@ SWEEP=${BENCH_SWEEP:-10,100,250,500,1000}
 MEMORY=${BENCH_MEMORY:-}
 LISTS=${BENCH_LISTS:-1}
 LISTS_CALLS=${BENCH_LISTS_CALLS:-300}
+BASELINE_SECONDS=${BENCH_BASELINE_SECONDS:-5}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -126,8 +131,14 @@ echo "bench: loadgen against one flowhook (pid $server_pid), closed loop, $WORKE
 # The lists come last, on the instances the runs before them made; -vacuum-db vacuums and
 # analyzes the database before each, as a deployment's autovacuum would have (it is off on CI
 # machines, and unanalyzed tables are planned on guesses).
+# Each row's baseline: pgbench's rate seconds before its timed part (its items prepared), on the
+# pgbench database the first run left.
+baseline=()
+if [ "$BASELINE_SECONDS" != 0 ]; then
+  baseline=(-baseline "pgbench -n -c 8 -j 2 -T $BASELINE_SECONDS -f tools/bench/pgbench.sql '$PG/pgbench_bench' 2>/dev/null | sed -n 's/^tps = \([0-9.]*\) .*/\1/p'")
+fi
 loadgen -mode closed -workers "$WORKERS" -duration "${SECONDS_EACH}s" -pool-max "$POOL" -vacuum-db "$PG/flowhook_bench?sslmode=disable" \
-  -json "$OUT/closed.json" | tee "$OUT/closed.txt"
+  "${baseline[@]}" -json "$OUT/closed.json" | tee "$OUT/closed.txt"
 # The closed-loop runs leave tens of thousands of dead rows in every table they wrote. A
 # deployment's autovacuum clears them as they come; where autovacuum is off (as on CI machines),
 # the paced runs would meet them all, which a deployment never does, so the bench vacuums here

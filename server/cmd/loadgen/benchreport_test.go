@@ -51,11 +51,15 @@ func TestBenchReport(t *testing.T) {
 	take := closedRow("take", 2100, 0.3, 0.27, 0.1)
 	take.Errors = 3
 	start := closedRow("start", 2000, -1, 0.28, 0.11) // the server's CPU not measured: no ceiling
+	// Rows with -baseline's pgbench beside them (make bench's): their ratio to it is shown
+	// too; the verdict stays the mean's.
+	oneSpan, docuSign := closedRow("ingest-onespan", 1800, 0.35, 0.27, 0.21), closedRow("transition-docusign", 1200, 0.43, 0.52, 0.2)
+	oneSpan.Baseline, docuSign.Baseline = 3500.9, 4800
 	closed := []row{
 		closedRow("ingest-docusign", 2500, 0.24, 0.22, 0.09),
-		closedRow("ingest-onespan", 1800, 0.35, 0.27, 0.21),
+		oneSpan,
 		closedRow("ingest-connector", 2400, 0.24, 0.23, 0.1),
-		closedRow("transition-docusign", 1200, 0.43, 0.52, 0.2),
+		docuSign,
 		closedRow("transition-onespan", 700, 0.73, 0.77, 0.83),
 		closedRow("transition-connector", 1900, 0.3, 0.36, 0.09),
 		start,
@@ -87,8 +91,8 @@ func TestBenchReport(t *testing.T) {
 	for _, want := range []string{
 		"Against issue 18's targets (ratios to pgbench's mean, 4000 tps):",
 		"  ingest-docusign: 0.62 × (2500/s) met; 0.55 ms of CPU a request in all (the load's 0.09), which ",
-		"  ingest-onespan: 0.45 × (1800/s) NOT met; 0.83 ms of CPU a request in all (the load's 0.21), which ",
-		"  transition-docusign: 0.3 × (1200/s) met;",
+		"  ingest-onespan: 0.45 × (1800/s) NOT met; 0.51 × the pgbench run just before it (3500 tps); 0.83 ms of CPU a request in all (the load's 0.21), which ",
+		"  transition-docusign: 0.3 × (1200/s) met; 0.25 × the pgbench run just before it (4800 tps); 1.15 ms",
 		"  transition-onespan: 0.17 × (700/s) NOT met; 2.33 ms of CPU a request in all (the load's 0.83), which ",
 		"  start: 0.5 × (2000/s) met; write lanes: events 3.8 a batch, busy 85%\n",
 		"  take: 0.52 × (2100/s) NOT met;", // its rate would do, but 3 requests failed

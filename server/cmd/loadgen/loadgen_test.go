@@ -90,6 +90,7 @@ func TestLoadgen(t *testing.T) {
 	cfg.Duration, cfg.PoolMax, cfg.IngestPool, cfg.Workers = time.Second, 60, 10, 4
 	cfg.Scenarios = []string{"ingest-docusign", "transition-docusign", "transition-onespan", "take", "list-assigned"}
 	cfg.VacuumDB, cfg.Verbose = dbURL, true
+	cfg.Baseline = "echo 'a pgbench would say more'; echo 2468.25" // make bench's short pgbench
 	var out, logs bytes.Buffer
 	closed, err := run(ctx, cfg, &out, &logs)
 	t.Log("\n" + out.String())
@@ -103,7 +104,11 @@ func TestLoadgen(t *testing.T) {
 	require.NoError(t, conn.QueryRow(ctx, `SELECT last_analyze IS NOT NULL AND last_vacuum IS NOT NULL FROM pg_stat_user_tables WHERE relname = 'instances'`).Scan(&analyzed))
 	require.NoError(t, conn.Close(ctx))
 	require.True(t, analyzed, "instances was vacuumed and has statistics")
-	cfg.VacuumDB, cfg.Verbose = "", false
+	for _, r := range closed {
+		require.Equal(t, 2468.25, r.Baseline, "%s: -baseline's rate, run before its timed part", r.Scenario)
+	}
+	require.Contains(t, out.String(), "baseline 2468/s")
+	cfg.VacuumDB, cfg.Verbose, cfg.Baseline = "", false, ""
 
 	cfg.Mode, cfg.Rate, cfg.JSON = "open", 40, ""
 	cfg.Scenarios = []string{"ingest-connector", "transition-connector", "start", "start-external", "list-instances"}
@@ -112,6 +117,9 @@ func TestLoadgen(t *testing.T) {
 	t.Log("\n" + out.String())
 	require.NoError(t, err, logs.String())
 
+	for _, r := range open {
+		require.Zero(t, r.Baseline, "%s: no -baseline, none kept", r.Scenario)
+	}
 	rows := append(closed, open...)
 	require.Len(t, rows, 10)
 	for _, r := range rows {

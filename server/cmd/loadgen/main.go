@@ -32,7 +32,10 @@
 // server. Everything it talks to must be on the loopback interface. -fakes takes the JSON line
 // a running fakeproviders printed, or its control URL with -fakes-docusign and -fakes-onespan.
 // -vacuum-db names flowhook's database (on this machine), which the tool then vacuums and
-// analyzes before each list scenario, as autovacuum would have (vacuum.go).
+// analyzes before each list scenario, as autovacuum would have (vacuum.go). -baseline runs a
+// shell command right before each timed part and keeps the rate its output ends with in the
+// row (baseline.go): make bench runs a short pgbench there, PostgreSQL's own rate seconds
+// before each row.
 package main
 
 import (
@@ -104,7 +107,11 @@ type config struct {
 	PoolMax     int    // items prepared for a scenario that uses one per request
 	IngestPool  int    // coupled items an ingest scenario sends its progress events for, round robin
 	VacuumDB    string // a PostgreSQL URL: VACUUM ANALYZE it before each list scenario (vacuum.go)
-	Verbose     bool
+	// Baseline is a shell command run right before each timed part, whose output's last line
+	// is a rate (baseline.go): make bench's short pgbench, so that each row has PostgreSQL's
+	// own rate beside it, measured seconds before it.
+	Baseline string
+	Verbose  bool
 }
 
 func (c config) validate() error {
@@ -231,6 +238,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.PoolMax, "pool-max", c.PoolMax, "at most this many items prepared for a scenario that uses one per request (transition, take)")
 	fs.IntVar(&c.IngestPool, "ingest-pool", c.IngestPool, "coupled items an ingest scenario posts its events for, round robin")
 	fs.StringVar(&c.VacuumDB, "vacuum-db", "", "flowhook's PostgreSQL database (URL, loopback only): VACUUM ANALYZE it before each list scenario, outside the timed part, as autovacuum would have (where it is off, the lists are planned on guesses)")
+	fs.StringVar(&c.Baseline, "baseline", "", "a shell command run right before each timed part (its items prepared), whose output's last line is a rate, such as a short pgbench's tps: each row keeps it (JSON baseline_rate), so that the row can be set against the machine's speed at that moment")
 	fs.BoolVar(&c.Verbose, "v", false, "print progress to stderr")
 	if err := fs.Parse(args); err != nil {
 		return c, err

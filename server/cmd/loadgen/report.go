@@ -47,7 +47,10 @@ type row struct {
 	// Settle is the seconds after the last request until the server finished the scenario's
 	// background work (signed documents fetched, new work items created and coupled); Seconds
 	// includes it.
-	Settle     float64 `json:"settle_seconds,omitempty"`
+	Settle float64 `json:"settle_seconds,omitempty"`
+	// Baseline is what -baseline's command reported right before the timed part (make bench:
+	// pgbench's tps on the same PostgreSQL); 0 without -baseline.
+	Baseline   float64 `json:"baseline_rate,omitempty"`
 	Problem    string  `json:"problem,omitempty"`
 	FirstError string  `json:"first_error,omitempty"`
 	Note       string  `json:"note"`
@@ -91,6 +94,9 @@ func printRow(w io.Writer, r row) {
 	}
 	if r.Settle > 0 {
 		check += fmt.Sprintf(", settled %.2fs after", r.Settle)
+	}
+	if r.Baseline > 0 {
+		check = strings.TrimPrefix(check+fmt.Sprintf(", baseline %.0f/s", r.Baseline), ", ")
 	}
 	if n := len(r.RSS); n > 0 && r.Seconds >= 60 {
 		// Over a minute or more, whether the server's memory kept growing.

@@ -38,7 +38,7 @@ func run(ctx context.Context, cfg config, out, logw io.Writer) ([]row, error) {
 	logf("fakes: %s", f.URLs.Control)
 
 	urls := strings.Split(cfg.URL, ",")
-	b := &bench{baseURL: urls[0], urls: urls, adminKey: cfg.Key, hc: hc, admin: client.New(hc, urls[0], cfg.Key), fakes: f, suffix: runSuffix(), logf: logf, ingestSize: cfg.IngestPool, vacuumDB: cfg.VacuumDB}
+	b := &bench{baseURL: urls[0], urls: urls, adminKey: cfg.Key, hc: hc, admin: client.New(hc, urls[0], cfg.Key), fakes: f, suffix: runSuffix(), logf: logf, ingestSize: cfg.IngestPool, vacuumDB: cfg.VacuumDB, baseline: cfg.Baseline}
 	if err := setUp(ctx, b); err != nil {
 		return nil, fmt.Errorf("set up: %w", err)
 	}
@@ -143,6 +143,14 @@ func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax in
 			return row{}, err
 		}
 	}
+	var baseline float64
+	if b.baseline != "" {
+		var err error
+		if baseline, err = runBaseline(ctx, b.baseline); err != nil {
+			return row{}, err
+		}
+		b.logf("%s: baseline %.0f/s", sc.name, baseline)
+	}
 	b.logf("%s: %d items ready; running", sc.name, len(items))
 	// The write lanes' counters are read outside the timed part (a scrape also counts the
 	// gauges in the database); a server without metrics leaves the column empty.
@@ -166,6 +174,7 @@ func runScenario(ctx context.Context, b *bench, sc scenario, s shape, poolMax in
 	}
 	cpu1 := meter.sample()
 	r := newRow(sc, s, o)
+	r.Baseline = baseline
 	r.RSS = rss.end()
 	if sc.settles != nil {
 		r.Settle = settle.Seconds()

@@ -62,6 +62,7 @@ type bench struct {
 
 	ingestSize int    // items in an ingest pool
 	vacuumDB   string // -vacuum-db
+	baseline   string // -baseline
 
 	mu    sync.Mutex
 	pools map[string][]item // ingest pools by system, kept across a sweep
