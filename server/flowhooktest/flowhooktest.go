@@ -113,11 +113,11 @@ func (d *DocuSign) Decline(envelopeID, reason string) error {
 // acknowledged runs move and reports the first of its notifications the server did not answer
 // with a 2xx (DocuSign would retry it later; a test wants to know now).
 func (d *DocuSign) acknowledged(envelopeID string, move func() error) error {
-	before := len(d.fake.Deliveries())
+	before := d.fake.DeliveryCount()
 	if err := move(); err != nil {
 		return fmt.Errorf("flowhooktest: DocuSign: %w", err)
 	}
-	for _, dl := range d.fake.Deliveries()[before:] {
+	for _, dl := range d.fake.DeliveriesSince(before) {
 		if dl.EnvelopeID != envelopeID || dl.OK() {
 			continue
 		}
