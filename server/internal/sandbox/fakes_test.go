@@ -471,6 +471,15 @@ func TestControlKeepsNewest(t *testing.T) {
 	}
 }
 
+// TestFakesKeep: the fakes' bound for each FakesOptions.Keep — the default, which `flowhook
+// dev` and fakeproviders run with, is DefaultKeep; a negative one keeps everything.
+func TestFakesKeep(t *testing.T) {
+	t.Parallel()
+	for keep, want := range map[int]int{0: DefaultKeep, -1: 0, -7: 0, 1: 1, 3: 3, 50_000: 50_000} {
+		require.Equal(t, want, FakesOptions{Keep: keep}.keep(), "Keep %d", keep)
+	}
+}
+
 // TestControlRedeliver: each fake's listener fails its first notification and is back for the
 // next. What failed (and, at DocuSign, everything queued behind it) is listed by GET …/held;
 // POST …/redeliver posts all of it at once, in order, each once, answering with the deliveries
