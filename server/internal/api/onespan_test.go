@@ -36,6 +36,12 @@ func setupOneSpan(t testing.TB, d store.Dialect) oneSpanBundle {
 // setupOneSpanWith is setupOneSpan with telemetry (nil: none).
 func setupOneSpanWith(t testing.TB, d store.Dialect, tel *telemetry.Telemetry) oneSpanBundle {
 	t.Helper()
+	return setupOneSpanDesign(t, d, tel, nil)
+}
+
+// setupOneSpanDesign is setupOneSpanWith with the OneSpan state's outcome_overrides.
+func setupOneSpanDesign(t testing.TB, d store.Dialect, tel *telemetry.Telemetry, overrides map[string]flowhookv1.Outcome) oneSpanBundle {
+	t.Helper()
 	b := setupWith(t, d, tel, nil)
 	p := newPeople(t, b)
 	ctx := context.Background()
@@ -54,7 +60,7 @@ func setupOneSpanWith(t testing.TB, d store.Dialect, tel *telemetry.Telemetry) o
 	d2 := b.draft("OneSpan signing")
 	sign := d2.States[2]
 	sign.External.Provider = flowhookv1.Provider_PROVIDER_ONESPAN
-	sign.External.OutcomeOverrides = nil
+	sign.External.OutcomeOverrides = overrides
 	d2.States = append(d2.States,
 		&flowhookv1.State{Key: "expired", Name: "Expired", Kind: flowhookv1.StateKind_STATE_KIND_END},
 		&flowhookv1.State{Key: "withdrawn", Name: "Withdrawn", Kind: flowhookv1.StateKind_STATE_KIND_END})
@@ -257,6 +263,49 @@ func TestOneSpanIgnoredAndDisagreeing(t *testing.T) {
 		got2, err := b.instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: id}))
 		require.NoError(t, err)
 		require.Equal(t, "sign", got2.Msg.GetInstance().GetStateKey())
+	})
+}
+
+// TestOneSpanOverride: a OneSpan state may map a package-ending event to another outcome (here
+// PACKAGE_DECLINE to EXPIRED). The read-back confirms the event — the package is DECLINED —
+// and the state's outcome moves the instance; reconciliation, which feeds what it finds through
+// the same pipeline, agrees. An override of an event flowhook ignores (SIGNER_COMPLETE) could
+// never apply: the design is refused, saying why.
+func TestOneSpanOverride(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		b := setupOneSpanDesign(t, d, nil, map[string]flowhookv1.Outcome{"PACKAGE_DECLINE": flowhookv1.Outcome_OUTCOME_EXPIRED})
+		ctx := context.Background()
+
+		id, pkg := b.toSignature(t)
+		require.NoError(t, b.fake.Decline(pkg, "not today"))
+		in := b.settled(t, id, "expired")
+		require.Equal(t, flowhookv1.InstanceStatus_INSTANCE_STATUS_COMPLETED, in.GetStatus())
+		var ev *flowhookv1.Event
+		require.Eventually(t, func() bool {
+			list := b.events(t, &flowhookv1.EventFilter{ExternalId: pkg, EventType: "PACKAGE_DECLINE"})
+			if len(list) != 1 || list[0].GetVerdict() == flowhookv1.Verdict_VERDICT_PENDING {
+				return false
+			}
+			ev = list[0]
+			return true
+		}, 20*time.Second, 10*time.Millisecond)
+		require.Equal(t, flowhookv1.Verdict_VERDICT_APPLIED, ev.GetVerdict(), ev.GetVerdictReason())
+
+		// Reconciliation reads the second package DECLINED and moves its instance the same way.
+		id2, pkg2 := b.toSignature(t)
+		b.fake.HoldDeliveries(true)
+		require.NoError(t, b.fake.Decline(pkg2, "lost callback"))
+		_, err := b.eventLog.ReconcileWorkItems(ctx, connect.NewRequest(&flowhookv1.ReconcileWorkItemsRequest{Provider: flowhookv1.Provider_PROVIDER_ONESPAN}))
+		require.NoError(t, err)
+		b.settled(t, id2, "expired")
+
+		draft := b.draft("OneSpan progress override")
+		draft.States[2].External.Provider = flowhookv1.Provider_PROVIDER_ONESPAN
+		draft.States[2].External.OutcomeOverrides = map[string]flowhookv1.Outcome{"SIGNER_COMPLETE": flowhookv1.Outcome_OUTCOME_APPROVED}
+		_, err = b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: draft}))
+		require.Equal(t, connect.CodeInvalidArgument, connect.CodeOf(err), "%v", err)
+		require.ErrorContains(t, err, `flowhook ignores ONESPAN's "SIGNER_COMPLETE", so no override can apply to it`)
 	})
 }
 

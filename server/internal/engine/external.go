@@ -670,13 +670,20 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 			eventlog.Note(ctx, eventlog.StepBuffered, "an earlier callback of %s %s is still being processed: this one waits for it", sys, ev.Event.ExternalID)
 			return res, fmt.Errorf("%w: an earlier event of %s %s is pending", ErrRetryLater, sys, ev.Event.ExternalID)
 		}
+		// The read-back confirms the event, not the state's mapping of it: a status agrees
+		// with an event when both end the item the same way in the system's own table (a
+		// declined package confirms PACKAGE_DECLINE, which a state may map to EXPIRED).
+		reported, err := x.reported(ctx, ev.Event, outcome)
+		if err != nil {
+			return res, err
+		}
 		st, err := x.confirm(ctx, sys, ev.Event.ExternalID)
 		if err != nil {
 			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed (retried): %s", sys, ev.Event.ExternalID, providerErrorText(err))
 			return res, err
 		}
-		if st.Outcome != outcome && !st.Concealed {
-			eventlog.Note(ctx, eventlog.StepOutcome, "%s says %s is %q, which is not %s: the callback is not confirmed", sys, ev.Event.ExternalID, st.Status, outcome)
+		if st.Outcome != reported && !st.Concealed {
+			eventlog.Note(ctx, eventlog.StepOutcome, "%s says %s is %q, which is not %s: the callback is not confirmed", sys, ev.Event.ExternalID, st.Status, reported)
 			return finish(VerdictIgnored, fmt.Sprintf("%s reports the status %q, which disagrees with %s; nothing changed", sys, st.Status, ev.Event.Type))
 		}
 		eventlog.Note(ctx, eventlog.StepOutcome, "%s confirms: %s is %q", sys, ev.Event.ExternalID, st.Status)
@@ -733,6 +740,18 @@ func (x *External) outcome(ctx context.Context, ev InboundEvent, state State) (O
 		}
 	}
 	return x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason)
+}
+
+// reported is the outcome an event reports in its system's own table, before any state's
+// overrides: what a read-back of the item must agree with. An event that only the overrides
+// make an outcome (none is allowed where outcomes are read back, ProviderSpec.Acts) must agree
+// with the outcome it was given.
+func (x *External) reported(ctx context.Context, ev InboundEvent, given Outcome) (Outcome, error) {
+	o, ok, err := x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason)
+	if err != nil || !ok {
+		return given, err
+	}
+	return o, nil
 }
 
 // WorkItemOutcome maps an event of a work item's system as processing it would: through the

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 )
 
 // routeStore is memStore with the inbox as the real store keeps it: one event per system and
@@ -719,6 +720,68 @@ func (b *routeBundle) callback(t *testing.T, x *engine.External) engine.StoredEv
 	require.NoError(t, err)
 	require.True(t, created)
 	return ev
+}
+
+// oneSpanTable maps OneSpan's events as its provider does.
+type oneSpanTable struct{ readBackProviders }
+
+func (oneSpanTable) Outcome(_ context.Context, _ engine.System, eventType, reason string) (engine.Outcome, bool, error) {
+	o, ok := onespan.DefaultOutcome(eventType, reason)
+	return o, ok, nil
+}
+
+// TestReadBackConfirmsTheEventNotItsOverride: a state may map a OneSpan event to another
+// outcome than OneSpan's table (PACKAGE_DECLINE to EXPIRED). Reading the package back confirms
+// the event — a DECLINED package is what PACKAGE_DECLINE reports — and the state's outcome is
+// applied; a package whose status does not end the way the event says confirms nothing.
+func TestReadBackConfirmsTheEventNotItsOverride(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		status  engine.ExternalStatus
+		verdict engine.Verdict
+		state   string
+	}{
+		{"declined", engine.ExternalStatus{Status: "DECLINED", Outcome: engine.OutcomeDenied}, engine.VerdictApplied, "lapsed"},
+		{"still sent", engine.ExternalStatus{Status: "SENT"}, engine.VerdictIgnored, "sign"},
+		{"expired", engine.ExternalStatus{Status: "EXPIRED", Outcome: engine.OutcomeExpired}, engine.VerdictIgnored, "sign"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			d := flowDraft()
+			for i := range d.States {
+				if d.States[i].Key == "sign" {
+					d.States[i].External.Provider = "ONESPAN"
+					d.States[i].External.OutcomeOverrides = map[string]engine.Outcome{"PACKAGE_DECLINE": engine.OutcomeExpired}
+				}
+			}
+			d.States = append(d.States, engine.State{Key: "lapsed", Kind: engine.StateKindEnd})
+			d.Transitions = append(d.Transitions, engine.Transition{Key: "expire", From: "sign", To: "lapsed", OnOutcome: engine.OutcomeExpired})
+			b := setupRoute(t, &d)
+			client := &readBackClient{status: c.status}
+			x := engine.NewExternal(b.inbox, b.store, b.runner, oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, client}}, engine.SystemClock{}, routeWindow)
+			ev, created, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: "ONESPAN"},
+				Type: "PACKAGE_DECLINE", ExternalID: "env-1", DedupeKey: "cb-decline", OccurredAt: time.Now()}, Body: []byte(`{}`)})
+			require.NoError(t, err)
+			require.True(t, created)
+			require.Equal(t, engine.VerdictPending, ev.Verdict)
+
+			v, err := x.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: ev.ID, Event: &ev})
+			require.NoError(t, err)
+			require.Equal(t, c.verdict, v)
+			require.Equal(t, int32(1), client.calls.Load(), "read back once")
+			got := b.stored(t, b.instance.ID)
+			require.Equal(t, c.state, got.StateKey)
+			if c.verdict == engine.VerdictApplied {
+				require.Equal(t, engine.StatusCompleted, got.Status)
+				require.Equal(t, engine.OutcomeExpired, got.WorkItem.Outcome, "the state's outcome, not OneSpan's")
+			} else {
+				require.Equal(t, engine.StatusWaitingExternal, got.Status)
+				require.Contains(t, b.inbox.event(t, "cb-decline").Reason, "disagrees with PACKAGE_DECLINE")
+			}
+		})
+	}
 }
 
 type readBackClient struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -74,9 +75,14 @@ type ProviderSpec struct {
 	Route string
 	// Action is what a transition into one of its states does.
 	Action ActionKind
-	// Events are the event names outcome_overrides may name; nil means any name (a connector's
-	// outside system defines its own).
+	// Events are the event names the provider reports, which outcome_overrides may name; nil
+	// means any name (a connector's outside system defines its own).
 	Events []string
+	// Acts lists the events of Events that flowhook acts on, when it does not act on all of
+	// them (nil: all). The others are answered and ignored as they arrive (the receiver's
+	// Handles), so an override could never apply to them and outcome_overrides may not name
+	// them. OneSpan: the events that end a package, which reading the package back confirms.
+	Acts []string
 	// Signers says a step sends a document for signature: it needs at least one signer, and
 	// the document is always rendered.
 	Signers bool
@@ -109,6 +115,11 @@ func (s ProviderSpec) KnowsEvent(name string) bool {
 		}
 	}
 	return false
+}
+
+// ActsOn reports whether flowhook acts on the event (Acts), for an event the provider knows.
+func (s ProviderSpec) ActsOn(name string) bool {
+	return s.Acts == nil || slices.Contains(s.Acts, name)
 }
 
 // MaxEventTypeLen bounds an event type a connector's outside system may name.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -234,12 +235,15 @@ func validateExternal(ps *Problems, path string, e ExternalStep, startForm []For
 	slices.Sort(events) // problems in a stable order
 	for _, ev := range events {
 		p := fmt.Sprintf("%s.outcome_overrides[%q]", path, truncateText(ev, MaxEventTypeLen))
-		if known && !spec.KnowsEvent(ev) {
+		switch {
+		case known && !spec.KnowsEvent(ev):
 			if spec.Events == nil {
 				ps.Add(p, "an event type is 1 to %d characters", MaxEventTypeLen)
 			} else {
 				ps.Add(p, "%q is not an event %s reports", truncateText(ev, MaxEventTypeLen), e.Provider)
 			}
+		case known && !spec.ActsOn(ev):
+			ps.Add(p, "flowhook ignores %s's %q, so no override can apply to it: name one of %s", e.Provider, ev, strings.Join(spec.Acts, ", "))
 		}
 		switch o := e.OutcomeOverrides[ev]; {
 		case o == OutcomeUnspecified:

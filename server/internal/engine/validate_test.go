@@ -929,6 +929,15 @@ func TestValidateDraft(t *testing.T) {
 			want: []want{p(`states[2].external.outcome_overrides["envelope-voided"]`, `"envelope-voided" is not an event ONESPAN reports`)},
 		},
 		{
+			name: "overrides: a OneSpan event flowhook ignores",
+			mutate: func(d *engine.Draft) {
+				ext(d).Provider = oneSpan
+				ext(d).OutcomeOverrides = map[string]engine.Outcome{"PACKAGE_EXPIRE": engine.OutcomeDeleted, "SIGNER_COMPLETE": engine.OutcomeApproved}
+			},
+			want: []want{p(`states[2].external.outcome_overrides["SIGNER_COMPLETE"]`,
+				`flowhook ignores ONESPAN's "SIGNER_COMPLETE", so no override can apply to it: name one of PACKAGE_COMPLETE, PACKAGE_DECLINE`)},
+		},
+		{
 			name:   "overrides: unspecified outcome",
 			mutate: func(d *engine.Draft) { ext(d).OutcomeOverrides["envelope-declined"] = engine.OutcomeUnspecified },
 			want:   []want{pExact(`states[2].external.outcome_overrides["envelope-declined"]`, "the outcome is required")},

@@ -39,7 +39,9 @@ const (
 )
 
 // Events are the callback events OneSpan can report about a package (providers.md B6), plus
-// PACKAGE_DELETED, a spelling accepted on receipt: the names a state's outcome_overrides may use.
+// PACKAGE_DELETED, a spelling accepted on receipt. flowhook acts on HandledEvents alone (the
+// ones that end a package, which reading the package back confirms): only those may a state's
+// outcome_overrides name.
 var Events = []string{
 	"DOCUMENT_SIGNED", "DOCUMENT_VIEWED", "EMAIL_BOUNCE", "KBA_FAILURE", "PACKAGE_ACTIVATE",
 	"PACKAGE_ARCHIVE", "PACKAGE_ATTACHMENT", "PACKAGE_COMPLETE", "PACKAGE_CREATE",
@@ -67,6 +69,7 @@ func (Plugin) Spec() engine.ProviderSpec {
 		Route:             "OneSpan",
 		Action:            "ONESPAN_CREATE_PACKAGE",
 		Events:            Events,
+		Acts:              HandledEvents,
 		Signers:           true,
 		SignsBody:         false,
 		Documents:         true,
