@@ -66,7 +66,8 @@ func setupOneSpanDesign(t testing.TB, d store.Dialect, tel *telemetry.Telemetry,
 		&flowhookv1.State{Key: "withdrawn", Name: "Withdrawn", Kind: flowhookv1.StateKind_STATE_KIND_END})
 	d2.Transitions = append(d2.Transitions,
 		&flowhookv1.Transition{Key: "lapsed", FromState: "sign", ToState: "expired", OnOutcome: flowhookv1.Outcome_OUTCOME_EXPIRED},
-		&flowhookv1.Transition{Key: "deleted", FromState: "sign", ToState: "withdrawn", OnOutcome: flowhookv1.Outcome_OUTCOME_DELETED})
+		&flowhookv1.Transition{Key: "deleted", FromState: "sign", ToState: "withdrawn", OnOutcome: flowhookv1.Outcome_OUTCOME_DELETED},
+		&flowhookv1.Transition{Key: "accepted", FromState: "sign", ToState: "done", OnOutcome: flowhookv1.Outcome_OUTCOME_APPROVED})
 	wf, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: d2}))
 	require.NoError(t, err)
 	_, err = b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: wf.Msg.GetWorkflow().GetId(), ExpectedRevision: 1}))
@@ -267,15 +268,31 @@ func TestOneSpanIgnoredAndDisagreeing(t *testing.T) {
 }
 
 // TestOneSpanOverride: a OneSpan state may map a package-ending event to another outcome (here
-// PACKAGE_DECLINE to EXPIRED). The read-back confirms the event — the package is DECLINED —
-// and the state's outcome moves the instance; reconciliation, which feeds what it finds through
-// the same pipeline, agrees. An override of an event flowhook ignores (SIGNER_COMPLETE) could
-// never apply: the design is refused, saying why.
+// PACKAGE_DECLINE to EXPIRED, PACKAGE_COMPLETE to APPROVED). The read-back confirms the event —
+// the package is DECLINED — and the state's outcome moves the instance; reconciliation, which
+// feeds what it finds through the same pipeline, agrees. A completed package's signed
+// documents are kept whatever the state calls its completion. An override of an event flowhook
+// ignores (SIGNER_COMPLETE) could never apply: the design is refused, saying why.
 func TestOneSpanOverride(t *testing.T) {
 	t.Parallel()
 	forEachDialect(t, func(t *testing.T, d store.Dialect) {
-		b := setupOneSpanDesign(t, d, nil, map[string]flowhookv1.Outcome{"PACKAGE_DECLINE": flowhookv1.Outcome_OUTCOME_EXPIRED})
+		b := setupOneSpanDesign(t, d, nil, map[string]flowhookv1.Outcome{
+			"PACKAGE_DECLINE": flowhookv1.Outcome_OUTCOME_EXPIRED, "PACKAGE_COMPLETE": flowhookv1.Outcome_OUTCOME_APPROVED})
 		ctx := context.Background()
+
+		signed, signedPkg := b.toSignature(t)
+		require.NoError(t, b.fake.Complete(signedPkg))
+		require.Equal(t, flowhookv1.Outcome_OUTCOME_APPROVED, b.settled(t, signed, "done").GetWorkItem().GetOutcome())
+		var doc *flowhookv1.GetSignedDocumentResponse
+		require.Eventually(t, func() bool {
+			res, err := b.starter.instances.GetSignedDocument(ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: signed}))
+			if err != nil {
+				return false
+			}
+			doc = res.Msg
+			return true
+		}, 20*time.Second, 10*time.Millisecond, "the signed documents were never kept")
+		require.Equal(t, "application/zip", doc.GetContentType())
 
 		id, pkg := b.toSignature(t)
 		require.NoError(t, b.fake.Decline(pkg, "not today"))

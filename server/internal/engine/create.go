@@ -335,7 +335,8 @@ func (c *Creator) Cancel(ctx context.Context, workItemID, reason string, lastAtt
 	return c.work.CloseWorkItem(ctx, wi.ID, closed, note, &act)
 }
 
-// FetchDocument downloads and keeps the signed document of a FINISHED work item.
+// FetchDocument downloads and keeps the signed document of a resolved work item whose
+// document is due (DownloadDocument).
 func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
 	wi, err := c.work.GetWorkItem(ctx, workItemID)
 	if err != nil {
@@ -381,10 +382,13 @@ func (c *Creator) DownloadFor(ctx context.Context, job FetchDocumentJob) (*Signe
 	return c.DownloadDocument(ctx, wi)
 }
 
-// DownloadDocument downloads the signed document of a FINISHED work item from its provider;
-// nil when there is none to keep (the work item did not finish, or the provider keeps none).
+// DownloadDocument downloads the signed document of a resolved work item from its provider;
+// nil when there is none to keep (the work item is not resolved, or the provider keeps none).
+// Only a work item whose item finished at the provider has its document due: resolved
+// FINISHED, or resolved otherwise by a state that maps the provider's "finished" to another
+// outcome (an envelope-completed that a state calls APPROVED was still signed).
 func (c *Creator) DownloadDocument(ctx context.Context, wi WorkItem) (*SignedDocument, error) {
-	if wi.Status != WorkItemResolved || wi.Outcome != OutcomeFinished || wi.ExternalID == "" {
+	if wi.Status != WorkItemResolved || wi.ExternalID == "" {
 		return nil, nil
 	}
 	client, err := recentClient(ctx, c.providers, wi.System)

@@ -640,7 +640,18 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 			Message: fmt.Sprintf("%s reported %s", ev.Event.System, ev.Event.Type)}}
 		return finish(VerdictProgress, "")
 	}
-	eventlog.Note(ctx, eventlog.StepOutcome, "%s maps to the outcome %s", ev.Event.Type, outcome)
+	// What the event reports in its system's own table, before the state's overrides: what a
+	// read-back must agree with, and whether the item finished (its document is kept
+	// whatever outcome the state maps that to).
+	reported, err := x.reported(ctx, ev.Event, state, outcome)
+	if err != nil {
+		return res, err
+	}
+	if reported != outcome {
+		eventlog.Note(ctx, eventlog.StepOutcome, "%s reports %s, which state %q maps to the outcome %s", ev.Event.Type, reported, wi.StateKey, outcome)
+	} else {
+		eventlog.Note(ctx, eventlog.StepOutcome, "%s maps to the outcome %s", ev.Event.Type, outcome)
+	}
 	if inst.ID == "" {
 		if inst, err = x.instances.GetInstance(ctx, wi.InstanceID); err != nil {
 			return res, err
@@ -673,10 +684,6 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 		// The read-back confirms the event, not the state's mapping of it: a status agrees
 		// with an event when both end the item the same way in the system's own table (a
 		// declined package confirms PACKAGE_DECLINE, which a state may map to EXPIRED).
-		reported, err := x.reported(ctx, ev.Event, outcome)
-		if err != nil {
-			return res, err
-		}
 		st, err := x.confirm(ctx, sys, ev.Event.ExternalID)
 		if err != nil {
 			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed (retried): %s", sys, ev.Event.ExternalID, providerErrorText(err))
@@ -703,7 +710,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 	res.InstanceRevision = inst.Revision
 	res.Activities = []Activity{{Kind: ActivityOutcome, ToState: wi.StateKey, CreatedAt: now,
 		Message: outcomeMessage(ev.Event, outcome)}}
-	if outcome == OutcomeFinished && x.keepsDocuments(wi.System) {
+	if (outcome == OutcomeFinished || reported == OutcomeFinished) && x.keepsDocuments(wi.System) {
 		res.Effects.Jobs = append(res.Effects.Jobs, FetchDocumentJob{WorkItemID: wi.ID})
 	}
 
@@ -742,11 +749,17 @@ func (x *External) outcome(ctx context.Context, ev InboundEvent, state State) (O
 	return x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason)
 }
 
-// reported is the outcome an event reports in its system's own table, before any state's
-// overrides: what a read-back of the item must agree with. An event that only the overrides
-// make an outcome (none is allowed where outcomes are read back, ProviderSpec.Acts) must agree
-// with the outcome it was given.
-func (x *External) reported(ctx context.Context, ev InboundEvent, given Outcome) (Outcome, error) {
+// reported is the outcome an event reports in its system's own table, before state's
+// overrides: given (the outcome mapped) when the state overrides nothing of the event, or when
+// only the override makes it an outcome (then a read-back must agree with given; no such
+// override is allowed where outcomes are read back, ProviderSpec.Acts).
+func (x *External) reported(ctx context.Context, ev InboundEvent, state State, given Outcome) (Outcome, error) {
+	if state.External == nil {
+		return given, nil
+	}
+	if _, ok := state.External.OutcomeOverrides[ev.Type]; !ok {
+		return given, nil
+	}
 	o, ok, err := x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason)
 	if err != nil || !ok {
 		return given, err

@@ -285,11 +285,13 @@ func TestOutcomeRouting(t *testing.T) {
 			outcome: engine.OutcomeDenied, status: engine.StatusCompleted, state: "rejected",
 			kinds:     []engine.ActivityKind{engine.ActivityOutcome, engine.ActivityTransition, engine.ActivityCompleted},
 			lastEntry: `completed in "rejected"`},
+		// The envelope was still completed: its signed document is kept, whatever the state
+		// calls the outcome.
 		{name: "an override wins over the system's table", draft: withOverride(map[string]engine.Outcome{"envelope-completed": engine.OutcomeDenied}),
 			event: "envelope-completed", verdict: engine.VerdictApplied, reason: `took "declined" to "rejected"`,
 			outcome: engine.OutcomeDenied, status: engine.StatusCompleted, state: "rejected",
 			kinds:     []engine.ActivityKind{engine.ActivityOutcome, engine.ActivityTransition, engine.ActivityCompleted},
-			lastEntry: `completed in "rejected"`},
+			lastEntry: `completed in "rejected"`, fetch: true},
 		{name: "an outcome without a transition leaves the instance, and says so", event: "envelope-voided",
 			verdict: engine.VerdictApplied, reason: "no transition for DELETED", outcome: engine.OutcomeDeleted,
 			status: engine.StatusWaitingExternal, state: "sign",
