@@ -358,7 +358,7 @@ test("the DocuSign loop: start, approve from the inbox, the sandbox completes, t
   await rita.close();
 });
 
-test("an override makes DocuSign's completion APPROVED; without the sandbox there is no sandbox panel", async () => {
+test("an override makes DocuSign's completion APPROVED, its signed document kept; without the sandbox there is no sandbox panel", async () => {
   const started = await dev.rpc(
     "WorkflowInstanceService/StartInstance",
     { workflowId: approvedId, formData: { signer_name: "Sue", signer_email: "sue@example.com" } },
@@ -390,6 +390,10 @@ test("an override makes DocuSign's completion APPROVED; without the sandbox ther
   const server = (await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id })).instance;
   assert.equal(server.workItem.outcome, "OUTCOME_APPROVED");
   assert.equal(await cp.page.$("#cancel-instance"), null);
+  // The envelope was still completed: its signed document is kept and offered.
+  await cp.page.waitForSelector("#signed-document a[download]", { timeout: 20_000 });
+  const doc = await dev.rpc("WorkflowInstanceService/GetSignedDocument", { instanceId: id });
+  assert.match(await text(cp, "#signed-document"), new RegExp(doc.sha256));
   await cp.close();
 });
 

@@ -1,24 +1,31 @@
 // The signed document of an instance (DocuSign's combined PDF…), downloaded through a Blob URL:
 // shown only when there is one (NotFound means none yet; it is fetched shortly after the work
-// item FINISHED, so it is polled for a while then).
+// item FINISHED, so it is polled for a while then). A state may map the provider's completion
+// to another outcome (outcome_overrides: envelope-completed → APPROVED) and the document is
+// kept all the same, so any resolved work item of a provider that keeps documents is asked
+// about too, briefly and silently: a declined envelope simply has none.
 import { useQuery } from "@connectrpc/connect-query";
-import { Code, ConnectError, Outcome, type Instance } from "@flowhook/sdk";
+import { Code, ConnectError, Outcome, Provider, type Instance } from "@flowhook/sdk";
 import { useEffect, useMemo } from "react";
 import { WorkflowInstanceService } from "../../api";
 import { ErrorNote, Time } from "../../ui";
 
 export function SignedDocument({ instance }: { instance: Instance }) {
-  const finished = instance.workItem?.outcome === Outcome.FINISHED && !instance.documentsErasedAt;
+  const wi = instance.workItem;
+  const finished = wi?.outcome === Outcome.FINISHED && !instance.documentsErasedAt;
+  const keeps = wi?.provider === Provider.DOCUSIGN || wi?.provider === Provider.ONESPAN;
+  const maybe = !finished && keeps && wi?.status === "RESOLVED" && !instance.documentsErasedAt;
   const doc = useQuery(
     WorkflowInstanceService.method.getSignedDocument,
     { instanceId: instance.id },
     {
-      enabled: finished,
+      enabled: finished || maybe,
       retry: false,
       staleTime: Infinity,
-      // Fetched by a background job shortly after the outcome: asked again for about a minute.
+      // Fetched by a background job shortly after the outcome: asked again for about a minute
+      // (ten seconds where the outcome is not FINISHED).
       refetchInterval: (q) =>
-        q.state.error && ConnectError.from(q.state.error).code === Code.NotFound && q.state.errorUpdateCount < 30 ? 2000 : false,
+        q.state.error && ConnectError.from(q.state.error).code === Code.NotFound && q.state.errorUpdateCount < (finished ? 30 : 5) ? 2000 : false,
     },
   );
   const d = doc.data;
@@ -32,7 +39,7 @@ export function SignedDocument({ instance }: { instance: Instance }) {
       </p>
     );
   }
-  if (!finished) return null;
+  if (!finished && !(maybe && doc.data)) return null;
   if (doc.error && ConnectError.from(doc.error).code === Code.NotFound) {
     return (
       <p className="muted" role="status" id="signed-document-pending">
