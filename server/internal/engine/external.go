@@ -749,7 +749,7 @@ func (x *External) outcome(ctx context.Context, ev InboundEvent, state State) (O
 	return x.providers.Outcome(ctx, ev.System, ev.Type, ev.Reason)
 }
 
-// reported is the outcome an event reports in its system's own table, before state's
+// reported is the outcome an event reports in its system's own table, before the state's
 // overrides: given (the outcome mapped) when the state overrides nothing of the event, or when
 // only the override makes it an outcome (then a read-back must agree with given; no such
 // override is allowed where outcomes are read back, ProviderSpec.Acts).

@@ -669,7 +669,9 @@ func (cb Callback) String() string {
 func (cb Callback) GoString() string { return cb.String() }
 
 // CallbackEvents are the events flowhook registers: the outcomes (HandledEvents, in OneSpan's
-// spelling) and progress for the timeline.
+// spelling) and three progress events, which flowhook answers and ignores (the Event Log keeps
+// them while the Webhook Receiver debug option is on, so that a package's story shows there,
+// and the sandbox can hold and reorder them).
 var CallbackEvents = []string{
 	"PACKAGE_ACTIVATE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED",
 	"PACKAGE_COMPLETE", "PACKAGE_DECLINE", "PACKAGE_OPT_OUT", "PACKAGE_EXPIRE",
