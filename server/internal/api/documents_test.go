@@ -48,15 +48,7 @@ func TestDocumentLeftDueIsFetchedLater(t *testing.T) {
 		cfg := b.cfg
 		cfg.MarkGrace = time.Millisecond // the replica's sweep takes the mark at once
 		r := serveWith(t, cfg, tel2)
-		var doc *flowhookv1.GetSignedDocumentResponse
-		require.Eventually(t, func() bool {
-			res, err := r.instances.GetSignedDocument(ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
-			if err != nil {
-				return false
-			}
-			doc = res.Msg
-			return true
-		}, 60*time.Second, 20*time.Millisecond, "the sweep's job never fetched the document")
+		doc := awaitSignedDocument(t, r.instances, id, 60*time.Second) // the sweep's job fetches it
 		require.True(t, strings.HasPrefix(string(doc.GetContent()), "%PDF-"))
 		due, ok := scrape(t, r, "flowhook_documents_due")
 		require.True(t, ok)

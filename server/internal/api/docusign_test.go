@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
+	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
 	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
 	"github.com/flowhook/flowhook/server/internal/store"
@@ -133,15 +134,7 @@ func TestDocuSignEndToEnd(t *testing.T) {
 		}
 
 		// The combined signed PDF is fetched in the background and kept with the instance.
-		var doc *flowhookv1.GetSignedDocumentResponse
-		require.Eventually(t, func() bool {
-			res, err := b.starter.instances.GetSignedDocument(ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
-			if err != nil {
-				return false
-			}
-			doc = res.Msg
-			return true
-		}, 20*time.Second, 10*time.Millisecond, "the signed document was never fetched")
+		doc := awaitSignedDocument(t, b.starter.instances, id, 20*time.Second)
 		require.Equal(t, "application/pdf", doc.GetContentType())
 		require.True(t, strings.HasPrefix(string(doc.GetContent()), "%PDF-"))
 		require.Len(t, doc.GetSha256(), 64)
@@ -239,4 +232,20 @@ func TestDocuSignCancelledWhileCreating(t *testing.T) {
 		require.Equal(t, flowhookv1.InstanceStatus_INSTANCE_STATUS_CANCELLED, in.GetStatus())
 		require.Equal(t, envID, in.GetWorkItem().GetExternalId())
 	})
+}
+
+// awaitSignedDocument waits up to wait for the instance's signed document to be kept, and
+// returns it.
+func awaitSignedDocument(t *testing.T, c flowhookv1connect.WorkflowInstanceServiceClient, id string, wait time.Duration) *flowhookv1.GetSignedDocumentResponse {
+	t.Helper()
+	var doc *flowhookv1.GetSignedDocumentResponse
+	require.Eventually(t, func() bool {
+		res, err := c.GetSignedDocument(context.Background(), connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: id}))
+		if err != nil {
+			return false
+		}
+		doc = res.Msg
+		return true
+	}, wait, 10*time.Millisecond, "the signed document of %s was never kept", id)
+	return doc
 }

@@ -283,31 +283,13 @@ func TestOneSpanOverride(t *testing.T) {
 		signed, signedPkg := b.toSignature(t)
 		require.NoError(t, b.fake.Complete(signedPkg))
 		require.Equal(t, flowhookv1.Outcome_OUTCOME_APPROVED, b.settled(t, signed, "done").GetWorkItem().GetOutcome())
-		var doc *flowhookv1.GetSignedDocumentResponse
-		require.Eventually(t, func() bool {
-			res, err := b.starter.instances.GetSignedDocument(ctx, connect.NewRequest(&flowhookv1.GetSignedDocumentRequest{InstanceId: signed}))
-			if err != nil {
-				return false
-			}
-			doc = res.Msg
-			return true
-		}, 20*time.Second, 10*time.Millisecond, "the signed documents were never kept")
-		require.Equal(t, "application/zip", doc.GetContentType())
+		require.Equal(t, "application/zip", awaitSignedDocument(t, b.starter.instances, signed, 20*time.Second).GetContentType())
 
 		id, pkg := b.toSignature(t)
 		require.NoError(t, b.fake.Decline(pkg, "not today"))
 		in := b.settled(t, id, "expired")
 		require.Equal(t, flowhookv1.InstanceStatus_INSTANCE_STATUS_COMPLETED, in.GetStatus())
-		var ev *flowhookv1.Event
-		require.Eventually(t, func() bool {
-			list := b.events(t, &flowhookv1.EventFilter{ExternalId: pkg, EventType: "PACKAGE_DECLINE"})
-			if len(list) != 1 || list[0].GetVerdict() == flowhookv1.Verdict_VERDICT_PENDING {
-				return false
-			}
-			ev = list[0]
-			return true
-		}, 20*time.Second, 10*time.Millisecond)
-		require.Equal(t, flowhookv1.Verdict_VERDICT_APPLIED, ev.GetVerdict(), ev.GetVerdictReason())
+		require.Equal(t, []string{"APPLIED"}, osfSettled(t, b, pkg, "PACKAGE_DECLINE", 1))
 
 		// Reconciliation reads the second package DECLINED and moves its instance the same way.
 		id2, pkg2 := b.toSignature(t)
