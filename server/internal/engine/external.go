@@ -642,10 +642,12 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 	}
 	// What the event reports in its system's own table, before the state's overrides: what a
 	// read-back must agree with, and whether the item finished (its document is kept
-	// whatever outcome the state maps that to).
-	reported, err := x.reported(ctx, ev.Event, state, outcome)
-	if err != nil {
-		return res, err
+	// whatever outcome the state maps that to). Asked only where either matters.
+	reported := outcome
+	if !x.signsBody(ev.Event.System) || x.keepsDocuments(wi.System) {
+		if reported, err = x.reported(ctx, ev.Event, state, outcome); err != nil {
+			return res, err
+		}
 	}
 	if reported != outcome {
 		eventlog.Note(ctx, eventlog.StepOutcome, "%s reports %s, which state %q maps to the outcome %s", ev.Event.Type, reported, wi.StateKey, outcome)
