@@ -36,10 +36,9 @@ type Plugin interface {
 	// including a replaced one during its grace period).
 	Credentials(s engine.Settings, now time.Time) []string
 	// Authenticate checks a notification's credentials against creds, in constant time.
+	// Which events are acted on is the spec's (ProviderSpec.Acts); others are answered 200
+	// and kept only while debugging.
 	Authenticate(body []byte, h http.Header, creds []string, now time.Time) engine.Authentication
-	// Handles says whether an event is acted on; others are answered 200 and kept only while
-	// debugging.
-	Handles(eventType string) bool
 }
 
 // SettingsEditor is implemented by a provider whose settings group the settings API reads and

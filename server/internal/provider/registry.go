@@ -332,7 +332,7 @@ func (r *Registry) Receiving(ctx context.Context, route, connector string) (engi
 			// A grace period is checked at every call, not at every read.
 			return pl.Credentials(s, r.now()), nil
 		}
-		return receiving{pl: pl, route: spec.Route, sys: sys, credentials: credentials, now: r.now}, true, nil
+		return receiving{pl: pl, route: spec.Route, acts: spec.Acts, sys: sys, credentials: credentials, now: r.now}, true, nil
 	}
 	return nil, false, nil
 }
@@ -340,12 +340,14 @@ func (r *Registry) Receiving(ctx context.Context, route, connector string) (engi
 // NewReceiving is a system's webhook side over its provider's plugin: credentials says what a
 // notification may be authenticated with now.
 func NewReceiving(pl Plugin, sys engine.System, credentials func(context.Context) ([]string, error), now func() time.Time) engine.Receiving {
-	return receiving{pl: pl, route: pl.Spec().Route, sys: sys, credentials: credentials, now: now}
+	spec := pl.Spec()
+	return receiving{pl: pl, route: spec.Route, acts: spec.Acts, sys: sys, credentials: credentials, now: now}
 }
 
 type receiving struct {
 	pl          Plugin
 	route       string
+	acts        []string // the spec's Acts: nil, every event
 	sys         engine.System
 	credentials func(context.Context) ([]string, error)
 	now         func() time.Time
@@ -379,7 +381,11 @@ func (v receiving) Parse(body []byte, h http.Header) (engine.InboundEvent, error
 	return ev, nil
 }
 
-func (v receiving) Handles(eventType string) bool { return v.pl.Handles(eventType) }
+// Handles: the events the spec says flowhook acts on (ProviderSpec.Acts), the ones
+// outcome_overrides may name too.
+func (v receiving) Handles(eventType string) bool {
+	return engine.ProviderSpec{Acts: v.acts}.ActsOn(eventType)
+}
 
 // Connectors is the administration of connectors, by the provider that has them; nil when no
 // provider does.

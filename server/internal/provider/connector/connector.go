@@ -177,9 +177,6 @@ func (Plugin) TestConnection(ctx context.Context, pc engine.ProviderClient, _ st
 	return engine.ConnectionReport{Message: "the system could not be reached"}
 }
 
-// Handles: every type is kept; one without an outcome is progress.
-func (Plugin) Handles(string) bool { return true }
-
 // Config is a connector's settings group read.
 type Config struct {
 	Name        string

@@ -50,7 +50,7 @@ func TestPluginFacts(t *testing.T) {
 	p := connector.Plugin{}
 	require.Equal(t, "connector.tickets", p.SettingsID("tickets"))
 	for _, typ := range []string{"ticket.created", "anything", ""} {
-		require.True(t, p.Handles(typ), "every type is kept: %q", typ)
+		require.True(t, p.Spec().ActsOn(typ), "every type is kept: %q", typ)
 	}
 	lim := p.Limits()
 	require.EqualValues(t, 256<<10, lim.MaxBody)

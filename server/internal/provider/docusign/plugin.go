@@ -124,9 +124,6 @@ func signatureCount(h http.Header) int {
 	return n
 }
 
-// Handles: every Connect event is kept; the ones that end nothing are progress.
-func (Plugin) Handles(string) bool { return true }
-
 // SettingsFrom reads DocuSign's settings group.
 func SettingsFrom(s engine.Settings) Settings {
 	str := func(k string) string { v, _ := s.Plain[k].(string); return v }

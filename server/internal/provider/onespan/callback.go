@@ -210,17 +210,12 @@ func dedupeKey(fields ...string) string {
 }
 
 // HandledEvents are the events that end a package, in OneSpan's spelling, plus PACKAGE_DELETED,
-// a spelling accepted on receipt (OneSpan's is PACKAGE_DELETE, providers.md B6). Every other
-// event is progress or noise: the receiver stores it and ignores it.
+// a spelling accepted on receipt (OneSpan's is PACKAGE_DELETE, providers.md B6): the spec's
+// Acts, the only events flowhook acts on. Every other event is progress or noise: the receiver
+// answers it and ignores it.
 var HandledEvents = []string{
 	"PACKAGE_COMPLETE", "PACKAGE_DECLINE", "PACKAGE_OPT_OUT", "PACKAGE_EXPIRE",
 	"PACKAGE_TRASH", "PACKAGE_DELETE", "PACKAGE_DELETED", "PACKAGE_ARCHIVE",
-}
-
-// Handled reports whether eventType is one of HandledEvents (names are case-sensitive).
-func Handled(eventType string) bool {
-	_, ok := DefaultOutcome(eventType, "")
-	return ok
 }
 
 // DefaultOutcome maps a callback event to the workflow outcome it ends in: PACKAGE_COMPLETE is

@@ -228,13 +228,13 @@ func TestDefaultOutcome(t *testing.T) {
 		got, ok := onespan.DefaultOutcome(tc.event, "some reason")
 		require.Equal(t, tc.want, got, tc.event)
 		require.Equal(t, tc.want != engine.OutcomeUnspecified, ok, tc.event)
-		require.Equal(t, ok, onespan.Handled(tc.event), tc.event)
+		require.Equal(t, ok, onespan.Plugin{}.Spec().ActsOn(tc.event), "flowhook acts on %q exactly when it ends a package", tc.event)
 	}
 	// HandledEvents is exactly what DefaultOutcome ends on, and every one of them is an event
 	// the engine lets a state override.
 	var handled []string
 	for _, ev := range onespan.Events {
-		if onespan.Handled(ev) {
+		if _, ok := onespan.DefaultOutcome(ev, ""); ok {
 			handled = append(handled, ev)
 		}
 	}

@@ -133,9 +133,6 @@ func (Plugin) Authenticate(_ []byte, h http.Header, keys []string, _ time.Time) 
 		Note: fmt.Sprintf("the callback key matches one of the %d accepted now (OneSpan signs no body: the package will be read back)", len(keys))}
 }
 
-// Handles: only the events that end a package; the rest are answered and ignored.
-func (Plugin) Handles(eventType string) bool { return Handled(eventType) }
-
 // StatusEvent names the callback OneSpan would have sent for a package's status (for
 // reconciliation, which feeds what it finds through the webhook pipeline).
 func StatusEvent(st engine.ExternalStatus) string {
