@@ -119,12 +119,20 @@ func timeoutTransition(def Draft, from string) (Transition, bool) {
 // expire is an EXTERNAL state's timeout: the outcome EXPIRED, as if the provider had reported
 // it. A WAITING work item becomes EXPIRED and is cancelled at its provider; one still CREATING
 // is left to its create job, which finds the instance moved on and cancels what it made (as
-// for a cancelled instance).
+// for a cancelled instance). One already RESOLVED keeps its outcome: the timer only records
+// that the deadline passed.
 func (r *Runner) expire(ctx context.Context, inst *Instance, def Draft, state State, fired Activity, now time.Time) ([]Activity, Effects, error) {
 	var eff Effects
 	reason := fmt.Sprintf("the timeout of %q (%s) passed at %s", state.Key, state.Timeout, fired.Deadline.Format(time.RFC3339))
 	wi, err := r.instances.CurrentWorkItem(ctx, inst.ID)
 	switch {
+	case err == nil && wi.StateKey == state.Key && wi.Status == WorkItemResolved:
+		// The outcome landed first and the state has no transition for it (with one, the
+		// instance would have left): it stands. Taking EXPIRED now would move the instance by
+		// an outcome its work item never had. The deadline is spent; the instance stays.
+		fired.Message = fmt.Sprintf("%s, but %s %s had already reported %s, for which %q has no transition: the instance stays where it is",
+			reason, wi.System, wi.ExternalID, wi.Outcome, state.Key)
+		return []Activity{fired}, eff, nil
 	case err == nil && wi.StateKey == state.Key && wi.Status == WorkItemWaiting:
 		w := wi
 		w.Status = WorkItemExpired

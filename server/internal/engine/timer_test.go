@@ -316,6 +316,64 @@ func TestExternalTimeoutWhileCreating(t *testing.T) {
 	require.Empty(t, creates, "nothing was created for an instance that moved on")
 }
 
+// TestTimeoutAfterAnOutcomeWithoutTransition: an outcome that landed first wins, also when the
+// state has no transition for it. The envelope is declined, the instance stays in "sign" (no
+// DENIED transition), and at the deadline the timer records that it passed, clears it, and
+// takes no EXPIRED transition: the work item keeps DENIED, nothing is cancelled, nothing moves.
+func TestTimeoutAfterAnOutcomeWithoutTransition(t *testing.T) {
+	t.Parallel()
+	b := setupTimers(t)
+	ctx := context.Background()
+	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
+	require.NoError(t, err)
+	var timer engine.StateTimeoutJob
+	for _, j := range b.store.takeJobs() {
+		switch j := j.(type) {
+		case engine.StateTimeoutJob:
+			timer = j
+		case engine.CreateWorkItemJob:
+			require.NoError(t, b.creator.Create(ctx, j.WorkItemID, false, false))
+		}
+	}
+	wi, err := b.store.CurrentWorkItem(ctx, in.ID)
+	require.NoError(t, err)
+	x := engine.NewExternal(&routeStore{memStore: b.store}, b.store, b.runner, routeProviders{b.providers}, b.clock, routeWindow)
+	ev, created, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: docuSign},
+		Type: "envelope-declined", ExternalID: wi.ExternalID, DedupeKey: "declined-1", OccurredAt: b.clock.Now(), Status: "declined"},
+		Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.True(t, created)
+	require.Equal(t, engine.VerdictApplied, ev.Verdict)
+	require.Equal(t, "no transition for DENIED", ev.Reason)
+	require.Equal(t, "sign", b.instance(t, in.ID).StateKey)
+	b.store.takeJobs()
+
+	b.clock.add(24 * time.Hour)
+	fired, err := b.runner.Timeout(ctx, timer)
+	require.NoError(t, err)
+	require.True(t, fired, "the passing of the deadline is recorded")
+	got := b.instance(t, in.ID)
+	require.Equal(t, "sign", got.StateKey, "no EXPIRED transition is taken after DENIED")
+	require.Equal(t, engine.StatusWaitingExternal, got.Status)
+	require.Nil(t, got.Deadline, "the deadline is spent")
+	after, err := b.store.GetWorkItem(ctx, wi.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemResolved, after.Status)
+	require.Equal(t, engine.OutcomeDenied, after.Outcome, "the outcome that landed first stands")
+	for _, j := range b.store.takeJobs() {
+		_, isCancel := j.(engine.CancelWorkItemJob)
+		require.False(t, isCancel, "a resolved envelope is not cancelled")
+	}
+	acts := b.store.activities(in.ID)
+	last := acts[len(acts)-1]
+	require.Equal(t, engine.ActivityTimedOut, last.Kind)
+	require.Contains(t, last.Message, "had already reported DENIED, for which \"sign\" has no transition: the instance stays where it is")
+
+	fired, err = b.runner.Timeout(ctx, timer)
+	require.NoError(t, err)
+	require.False(t, fired, "a spent timer does nothing")
+}
+
 // TestRetryRestartsTheTimer: a timer that passes while the instance is FAILED does nothing; the
 // retried step gets its whole timeout again, with a new timer.
 func TestRetryRestartsTheTimer(t *testing.T) {
