@@ -127,7 +127,9 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, written *Instance, re
 	}
 	externalID, found := "", false
 	if retried {
-		if externalID, found, err = client.FindByWorkItem(ctx, wi.ID, wi.CreatedAt); err != nil {
+		// ErrNotSupported: the system cannot be searched, and the create sent again under the
+		// same id is answered with the item an earlier attempt made.
+		if externalID, found, err = client.FindByWorkItem(ctx, wi.ID, wi.CreatedAt); err != nil && !errors.Is(err, ErrNotSupported) {
 			return c.failOrRetry(ctx, wi, err, lastAttempt)
 		}
 	}
@@ -166,9 +168,13 @@ func movedOn(status InstanceStatus, revision int64, wi WorkItem) bool {
 	return status != StatusWaitingExternal || revision != wi.EnteredRevision
 }
 
-// abandon ends a work item whose instance moved on (was cancelled) before it was coupled. An
-// earlier attempt may have reached the provider: then the item it created is found by our id,
-// coupled and voided, so that nobody is asked to sign for a cancelled instance.
+// abandon ends a work item whose instance moved on (was cancelled, or its state timed out)
+// before it was coupled. An earlier attempt may have reached the provider: then the item it
+// created is found by our id, coupled and voided, so that nobody is asked to sign for a
+// cancelled instance, nor works a ticket nobody waits for. A system that cannot be searched
+// (FindByWorkItem's ErrNotSupported) is sent the create again under the same id, which it
+// answers with the item the earlier attempt made — or makes it now, to be voided at once:
+// one that may exist at the system is never left open there unknown.
 func (c *Creator) abandon(ctx context.Context, wi WorkItem, inst Instance, retried, lastAttempt bool) error {
 	if retried {
 		client, err := c.providers.Client(ctx, wi.System)
@@ -176,12 +182,15 @@ func (c *Creator) abandon(ctx context.Context, wi WorkItem, inst Instance, retri
 			return c.failOrRetry(ctx, wi, err, lastAttempt)
 		}
 		externalID, found, err := client.FindByWorkItem(ctx, wi.ID, wi.CreatedAt)
+		if errors.Is(err, ErrNotSupported) {
+			externalID, found, err = c.createAgain(ctx, client, wi, inst)
+		}
 		if err != nil {
 			return c.failOrRetry(ctx, wi, err, lastAttempt)
 		}
 		if found {
 			_, err := c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
-				CreatedAt: c.clock.Now(), Message: fmt.Sprintf("%s %s was created before the instance moved on", wi.System, externalID)})
+				CreatedAt: c.clock.Now(), Message: fmt.Sprintf("%s %s was made for this work item; the instance moved on, so it is voided", wi.System, externalID)})
 			if err != nil && !errors.Is(err, ErrConflict) {
 				return err
 			}
@@ -189,6 +198,26 @@ func (c *Creator) abandon(ctx context.Context, wi WorkItem, inst Instance, retri
 		}
 	}
 	return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, "the instance moved on before the work item was created", nil)
+}
+
+// createAgain sends a work item's create again, for abandon, to learn the id of what an
+// earlier attempt made at a system that cannot be searched. A request that cannot be built now
+// could not have been sent before, and one the system refuses for good made nothing: found is
+// false for both.
+func (c *Creator) createAgain(ctx context.Context, client ProviderClient, wi WorkItem, inst Instance) (string, bool, error) {
+	def, err := c.runner.definition(ctx, inst.WorkflowID, inst.Version)
+	if err != nil {
+		return "", false, err
+	}
+	req, err := c.request(def, inst, wi)
+	if err != nil {
+		return "", false, nil
+	}
+	externalID, err := client.Create(ctx, req)
+	if errors.Is(err, ErrProviderPermanent) {
+		return "", false, nil
+	}
+	return externalID, err == nil, err
 }
 
 // request builds the provider request from the state's external step and the instance: the

@@ -390,6 +390,9 @@ type memClient struct {
 	failAfterCreate error
 	findErr         error
 	cancels         []string // "external id: reason" of each Cancel
+	// unsearchable: FindByWorkItem answers ErrNotSupported and a create sent again for a work
+	// item is answered with the item made for it (a connector's Idempotency-Key).
+	unsearchable bool
 	// onCreate, when set, runs in each create before the item is made (outside the lock).
 	onCreate func()
 }
@@ -406,6 +409,9 @@ func (c *memClient) Create(_ context.Context, req engine.WorkItemRequest) (strin
 	if c.createErr != nil {
 		return "", c.createErr
 	}
+	if id, ok := c.items[req.WorkItemID]; ok && c.unsearchable {
+		return id, nil
+	}
 	id := fmt.Sprintf("env-%d", len(c.items)+1)
 	c.items[req.WorkItemID] = id
 	if err := c.failAfterCreate; err != nil {
@@ -421,6 +427,9 @@ func (c *memClient) FindByWorkItem(_ context.Context, workItemID string, _ time.
 	c.finds = append(c.finds, workItemID)
 	if c.findErr != nil {
 		return "", false, c.findErr
+	}
+	if c.unsearchable {
+		return "", false, fmt.Errorf("%w: no search; the create is sent again", engine.ErrNotSupported)
 	}
 	id, ok := c.items[workItemID]
 	return id, ok, nil

@@ -239,8 +239,10 @@ type ProviderClient interface {
 	// Create creates the work item and returns the provider's id.
 	Create(ctx context.Context, req WorkItemRequest) (externalID string, err error)
 	// FindByWorkItem looks for an item created earlier for our work item id. A provider that
-	// cannot be searched, but deduplicates creates by our id, finds nothing: the create is
-	// sent again and answered with the item made the first time.
+	// cannot be searched, but deduplicates creates by our id, answers ErrNotSupported: the
+	// create is sent again and answered with the item made the first time (also to void what
+	// an earlier attempt made for an instance that moved on). It finds nothing, without an
+	// error, when it could not void what it would learn.
 	FindByWorkItem(ctx context.Context, workItemID string, since time.Time) (externalID string, found bool, err error)
 	// Status reads the item's current status (reconciliation; confirming a callback).
 	Status(ctx context.Context, externalID string) (ExternalStatus, error)

@@ -293,6 +293,71 @@ func TestCancelledWhileTheProviderCreates(t *testing.T) {
 	require.Equal(t, engine.WorkItemWaiting, b2.instance(t, in2.ID).WorkItem.Status)
 }
 
+// TestAbandonedRetriedCreation: an instance cancelled while its work item's creation waits to
+// be retried (the first attempt's answer was lost, or it failed) has whatever that attempt
+// made at the system voided, and nothing else: a searchable system is searched by our id; one
+// that cannot be searched (ErrNotSupported) is sent the create again, which it answers with
+// the item made before (or makes now, to be voided at once).
+func TestAbandonedRetriedCreation(t *testing.T) {
+	t.Parallel()
+	const reason = "the order was withdrawn"
+	for _, tc := range []struct {
+		name         string
+		unsearchable bool
+		reached      bool // the first attempt made the item before its answer was lost
+		creates      int  // create requests in all
+		voided       bool
+	}{
+		{name: "searchable, made before", reached: true, creates: 1, voided: true},
+		{name: "searchable, never made", creates: 1},
+		{name: "unsearchable, made before", unsearchable: true, reached: true, creates: 2, voided: true},
+		{name: "unsearchable, never made", unsearchable: true, creates: 2, voided: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			b := setupRun(t)
+			b.providers.configure(b.client)
+			b.client.unsearchable = tc.unsearchable
+			if tc.reached {
+				b.client.failAfterCreate = errors.New("read tcp: connection reset by peer")
+			} else {
+				b.client.createErr = errors.New("read tcp: connection reset by peer")
+			}
+			in := b.toSign(t)
+			wiID := b.store.takeJobs()[0].(engine.CreateWorkItemJob).WorkItemID
+			require.Error(t, b.creator.Create(ctx, wiID, false, false), "the first attempt fails and is retried")
+			b.client.createErr = nil
+			_, err := b.runner.Cancel(ctx, admin, in.ID, reason)
+			require.NoError(t, err)
+			b.store.takeJobs()
+
+			require.NoError(t, b.creator.Create(ctx, wiID, true, false))
+			creates, finds, items := b.client.record()
+			require.Len(t, creates, tc.creates)
+			require.Equal(t, []string{wiID}, finds, "the retried attempt looks first")
+			got := b.instance(t, in.ID)
+			require.Equal(t, engine.StatusCancelled, got.Status)
+			require.Equal(t, engine.WorkItemCancelled, got.WorkItem.Status)
+			if !tc.voided {
+				require.Empty(t, items, "nothing was made")
+				require.Empty(t, b.client.cancelled())
+				require.Empty(t, got.WorkItem.ExternalID)
+				return
+			}
+			require.Len(t, items, 1, "one item at the system for the work item")
+			ext := items[wiID]
+			require.Equal(t, ext, got.WorkItem.ExternalID, "coupled, so that its later notifications are stale")
+			require.Equal(t, []string{ext + ": " + reason}, b.client.cancelled(), "voided, with the cancellation's reason")
+			var msgs []string
+			for _, a := range b.store.activities(in.ID) {
+				msgs = append(msgs, a.Message)
+			}
+			require.Contains(t, msgs, "DOCUSIGN "+ext+" was made for this work item; the instance moved on, so it is voided")
+		})
+	}
+}
+
 // TestCreationTakesTheInstanceAsWritten: an in-process creation given the instance as the
 // start wrote it does not read it again; one cancelled after that write is still voided, since
 // the coupling finds the instance as it is. Without it, the creation reads it.

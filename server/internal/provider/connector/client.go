@@ -142,10 +142,16 @@ func (c *Client) Create(ctx context.Context, req engine.WorkItemRequest) (string
 	return id, nil
 }
 
-// FindByWorkItem finds nothing: the protocol has no search, and none is needed, since the
-// create is sent again under the same Idempotency-Key and answered with the item made before.
+// FindByWorkItem cannot search: the protocol has none, and none is needed, since the create is
+// sent again under the same Idempotency-Key and answered with the item made before. It says so
+// with engine.ErrNotSupported, so that a ticket an earlier attempt may have made for an
+// instance that has since moved on is learnt that way and voided. Without a cancel_url nothing
+// could void it: it finds nothing, and no create is sent only to learn an id.
 func (c *Client) FindByWorkItem(context.Context, string, time.Time) (string, bool, error) {
-	return "", false, nil
+	if c.cfg.CancelURL == "" {
+		return "", false, nil
+	}
+	return "", false, fmt.Errorf("%w: connector %s cannot be searched; the create is sent again under its Idempotency-Key", engine.ErrNotSupported, c.cfg.Name)
 }
 
 // Status reads the item's latest event type from status_url (reconciliation).

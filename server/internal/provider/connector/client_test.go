@@ -631,7 +631,7 @@ func TestClientNotSupported(t *testing.T) {
 	require.Contains(t, err.Error(), "connector tickets has no cancel_url")
 
 	id, found, err := b.client.FindByWorkItem(t.Context(), "wi_01HZX", time.Now())
-	require.NoError(t, err, "a create is sent again under the same Idempotency-Key instead")
+	require.NoError(t, err, "nothing could void what a create sent again would learn: it finds nothing")
 	require.False(t, found)
 	require.Empty(t, id)
 
@@ -639,6 +639,21 @@ func TestClientNotSupported(t *testing.T) {
 	require.ErrorIs(t, err, engine.ErrNoDocument)
 	require.Nil(t, doc)
 
+	require.Empty(t, b.remote.Tries(), "nothing was asked of the system")
+}
+
+// TestFindByWorkItemSendsTheCreateAgain: with a cancel_url, FindByWorkItem says it cannot
+// search (engine.ErrNotSupported), so that an abandoned creation is sent again under its
+// Idempotency-Key and what it made voided; it asks nothing of the system itself.
+func TestFindByWorkItemSendsTheCreateAgain(t *testing.T) {
+	t.Parallel()
+	b := setupClient(t, nil)
+	id, found, err := b.client.FindByWorkItem(t.Context(), "wi_01HZX", time.Now())
+	require.ErrorIs(t, err, engine.ErrNotSupported)
+	require.NotErrorIs(t, err, engine.ErrProviderPermanent)
+	require.Contains(t, err.Error(), "connector tickets cannot be searched; the create is sent again under its Idempotency-Key")
+	require.False(t, found)
+	require.Empty(t, id)
 	require.Empty(t, b.remote.Tries(), "nothing was asked of the system")
 }
 

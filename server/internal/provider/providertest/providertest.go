@@ -441,14 +441,14 @@ func (h Harness) testCreate(t *testing.T) {
 	require.Equal(t, []string{id, other}, a.fake.Created())
 	for wi, want := range map[string]string{"wi_conf_create": id, "wi_conf_create_other": other} {
 		got, found, err := a.client.FindByWorkItem(t.Context(), wi, from)
-		require.NoError(t, err)
+		h.requireFound(t, err)
 		require.Equal(t, h.Searchable, found, wi)
 		if h.Searchable {
 			require.Equal(t, want, got, wi)
 		}
 	}
 	_, found, err := a.client.FindByWorkItem(t.Context(), "wi_conf_never_created", from)
-	require.NoError(t, err)
+	h.requireFound(t, err)
 	require.False(t, found)
 	if !h.Searchable {
 		// Creating again under the same id is answered with the item made the first time.
@@ -468,6 +468,19 @@ func (h Harness) testCreate(t *testing.T) {
 	}
 }
 
+// requireFound checks FindByWorkItem's error: none from a searchable provider; from one that
+// cannot be searched, none (it finds nothing) or engine.ErrNotSupported (the engine sends the
+// create again instead, under the same idempotency key).
+func (h Harness) requireFound(t *testing.T, err error) {
+	t.Helper()
+	if h.Searchable || err == nil {
+		require.NoError(t, err)
+		return
+	}
+	require.ErrorIs(t, err, engine.ErrNotSupported)
+	require.NotErrorIs(t, err, engine.ErrProviderPermanent)
+}
+
 // testLostCreate: when the create's answer is lost the item exists all the same, Create
 // reports an error without having created a second item, and FindByWorkItem finds the one —
 // or, for a provider that is not searched, creating again returns it — so that the engine's
@@ -484,7 +497,7 @@ func (h Harness) testLostCreate(t *testing.T) {
 	created := a.fake.Created()
 	require.Len(t, created, 1, "the lost create was not made twice")
 	got, found, err := a.client.FindByWorkItem(t.Context(), "wi_conf_lost", from)
-	require.NoError(t, err)
+	h.requireFound(t, err)
 	require.Equal(t, h.Searchable, found)
 	if !h.Searchable {
 		// The client may have repeated the create under its idempotency key and got the item
