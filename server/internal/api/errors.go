@@ -40,6 +40,17 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 		}
 		return withProblems(code, msg, problems)
 	}
+	var readBack *engine.ReadBackError
+	if errors.As(err, &readBack) {
+		// An outside system could not confirm a notification (a replay's read-back): nothing
+		// changed. Unavailable when asking again later may succeed; FailedPrecondition when an
+		// administrator must act first (settings missing or refused).
+		code := connect.CodeUnavailable
+		if errors.Is(err, engine.ErrProviderPermanent) || errors.Is(err, engine.ErrNotConfigured) || errors.Is(err, engine.ErrNotSupported) {
+			code = connect.CodeFailedPrecondition
+		}
+		return connect.NewError(code, errors.New(readBack.Error()+"; the event is unchanged"))
+	}
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
 		return connect.NewError(connect.CodeNotFound, err)

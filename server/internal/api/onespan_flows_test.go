@@ -490,6 +490,40 @@ func TestOneSpanFailedDeliveryReplayed(t *testing.T) {
 	})
 }
 
+// TestOneSpanReplayWhenReadBackFails: a callback replayed while OneSpan refuses flowhook's API
+// key cannot be confirmed: ReplayEvent answers FailedPrecondition with OneSpan's own words (not
+// a bare internal error), and the event and the instance are unchanged. Once the key is right
+// again, a replay (or the callback's job, whichever comes first) moves the instance, once.
+func TestOneSpanReplayWhenReadBackFails(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		b := setupOneSpan(t, d)
+		ctx := context.Background()
+		id, pkg := b.toSignature(t)
+		rev := osfInstance(t, b, id).GetRevision()
+		key := b.fake.APIKey()
+		b.fake.SetAPIKey("a-key-flowhook-does-not-have-7c2f")
+		require.NoError(t, b.fake.Complete(pkg))
+		ev := elAwait(t, b.clients, &flowhookv1.EventFilter{ExternalId: pkg, EventType: "PACKAGE_COMPLETE"}, flowhookv1.Verdict_VERDICT_PENDING, flowsWait)
+
+		_, err := b.eventLog.ReplayEvent(ctx, connect.NewRequest(&flowhookv1.ReplayEventRequest{Id: ev.GetId()}))
+		cerr := requireCode(t, err, connect.CodeFailedPrecondition)
+		require.Contains(t, cerr.Message(), "ONESPAN "+pkg+" could not be read back to confirm the notification: ONESPAN: HTTP 401")
+		require.True(t, strings.HasSuffix(cerr.Message(), "; the event is unchanged"), cerr.Message())
+		require.Equal(t, []string{"PENDING"}, flowsVerdicts(b.testBundle, pkg, "PACKAGE_COMPLETE"))
+		in := osfInstance(t, b, id)
+		require.Equal(t, "sign", in.GetStateKey())
+		require.Equal(t, rev, in.GetRevision())
+
+		b.fake.SetAPIKey(key)
+		res, err := b.eventLog.ReplayEvent(ctx, connect.NewRequest(&flowhookv1.ReplayEventRequest{Id: ev.GetId()}))
+		require.NoError(t, err)
+		require.Equal(t, flowhookv1.Verdict_VERDICT_APPLIED, res.Msg.GetEvent().GetVerdict())
+		osfRequireMovedOnce(t, b, id, "done", rev, flowhookv1.Outcome_OUTCOME_FINISHED, "PACKAGE_COMPLETE")
+		require.Equal(t, []string{"APPLIED"}, flowsVerdicts(b.testBundle, pkg, "PACKAGE_COMPLETE"))
+	})
+}
+
 // TestOneSpanCallbackKeyAfterGrace: a key rolled with a grace of 1 ns is refused as soon as
 // flowhook reads its keys again; the refusal, with the debug option on, is kept as REJECTED
 // without the key.

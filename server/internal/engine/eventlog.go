@@ -116,8 +116,13 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 		return x.work.ReplayEvent(ctx, ev, attempts, res)
 	})
 	if errors.Is(err, ErrRetryLater) {
-		// Its work item is still unknown and the orphan window open: it waits, with its job.
-		res := EventResult{EventID: ev.ID, Verdict: VerdictPending, Reason: "waiting for its work item to be coupled"}
+		// Its work item is still unknown and the orphan window open, or an earlier callback of
+		// its item is still being processed: it waits, with its job.
+		why := "waiting for an earlier notification of its work item to be processed"
+		if errors.Is(err, ErrNotCoupled) {
+			why = "waiting for its work item to be coupled"
+		}
+		res := EventResult{EventID: ev.ID, Verdict: VerdictPending, Reason: why}
 		eventlog.Note(ctx, eventlog.StepVerdict, "PENDING: %s", res.Reason)
 		err = x.work.ReplayEvent(ctx, ev, attempts, res)
 	}

@@ -137,6 +137,22 @@ type WorkStore interface {
 // earlier callback of the item waits).
 var ErrRetryLater = errors.New("retry later")
 
+// ReadBackError: a notification that carries no signature could not be confirmed, since its
+// system could not be asked for the item's status (unreachable, refusing, not configured).
+// Nothing changed; processing it again later may succeed. Its text names the system, the item
+// and the provider's readable error, never a driver's or a credential: safe for a caller.
+type ReadBackError struct {
+	System     System
+	ExternalID string
+	Err        error
+}
+
+func (e *ReadBackError) Error() string {
+	return fmt.Sprintf("%s %s could not be read back to confirm the notification: %s", e.System, e.ExternalID, providerErrorText(e.Err))
+}
+
+func (e *ReadBackError) Unwrap() error { return e.Err }
+
 // ErrNotCoupled is ErrRetryLater for an event whose work item is not coupled to its id yet (a
 // provider that notifies as it creates the item, before our coupling commits). The coupling
 // marks the id's PENDING events due when it commits, and they are processed then.
@@ -497,14 +513,21 @@ func elapsed(ctx context.Context) string {
 	return ""
 }
 
-// providerErrorText is a provider error's readable text (a ProviderError never holds a
-// credential), or its class.
+// providerErrorText describes a failed call to an outside system, for the Event Log and for
+// callers: the system's own readable error, what its settings lack, or the kind of failure —
+// never a transport's text (it may carry addresses). A store error says so (safeError).
 func providerErrorText(err error) string {
 	var pe *ProviderError
-	if errors.As(err, &pe) {
+	switch {
+	case errors.As(err, &pe):
 		return pe.Error()
+	case errors.Is(err, ErrNotConfigured), errors.Is(err, ErrNotSupported):
+		return err.Error()
+	case errors.Is(err, ErrUnavailable), errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound), errors.Is(err, ErrFailedPrecondition):
+		return safeError(err)
+	default:
+		return "the system could not be reached (" + errorClass(err) + ")"
 	}
-	return safeError(err)
 }
 
 // errorClass names an error's kind for spans and metrics, never its text.
@@ -689,7 +712,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 		st, err := x.confirm(ctx, sys, ev.Event.ExternalID)
 		if err != nil {
 			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed (retried): %s", sys, ev.Event.ExternalID, providerErrorText(err))
-			return res, err
+			return res, &ReadBackError{System: sys, ExternalID: ev.Event.ExternalID, Err: err}
 		}
 		if st.Outcome != reported && !st.Concealed {
 			eventlog.Note(ctx, eventlog.StepOutcome, "%s says %s is %q, which is not %s: the callback is not confirmed", sys, ev.Event.ExternalID, st.Status, reported)

@@ -184,6 +184,9 @@ func (s *Store) ReplayEvent(ctx context.Context, ev engine.StoredEvent, attempts
 		if !ev.Event.OccurredAt.IsZero() {
 			u.SetProviderTime(dbTime(ev.Event.OccurredAt))
 		}
+		if r.Verdict != engine.VerdictPending {
+			u.ClearDueAt() // decided: nothing left for in-process processing or the sweep
+		}
 		n, err := u.Save(ctx)
 		if err != nil {
 			return err

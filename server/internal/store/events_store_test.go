@@ -14,7 +14,7 @@ import (
 // TestEventsDue: an event stored PENDING gets no River job but a mark, and the queue is told
 // once it commits. Its result clears the mark (FinishEvent). HandOverEvent gives an event
 // still due its River job, once; the sweep (HandOverDueEvents) hands the marks older than its
-// cutoff over, a batch at a time, each once.
+// cutoff over, a batch at a time, each once. A replay's verdict clears the mark as well.
 func TestEventsDue(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -42,6 +42,18 @@ func TestEventsDue(t *testing.T) {
 			require.Zero(t, due())
 			require.NoError(t, f.st.HandOverEvent(ctx, done.ID))
 			require.Empty(t, f.jobs.all(), "a processed event is not handed over")
+
+			// Replayed while still due (an administrator was quicker than its processing): the
+			// replay's verdict clears the mark too, so the sweep has nothing to hand over.
+			replayed := coupleGet(t, f.st, coupleEvent(t, f.st, coupleOneSpan, "pkg-2", "PACKAGE_COMPLETE").ID)
+			require.EqualValues(t, 1, due())
+			require.NoError(t, f.st.ReplayEvent(ctx, replayed, replayed.Attempts,
+				engine.EventResult{EventID: replayed.ID, Verdict: engine.VerdictIgnored, Reason: "unconfirmed"}))
+			require.Zero(t, due())
+			n, err = f.st.HandOverDueEvents(ctx, time.Now().Add(time.Second), 10)
+			require.NoError(t, err)
+			require.Zero(t, n)
+			require.Empty(t, f.jobs.all())
 
 			// Not finished in-process (its work item is not coupled yet): handed over at once,
 			// once; River has it from then on, and its result still lands once.
