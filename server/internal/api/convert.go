@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -109,7 +110,7 @@ func draftFromProto(p *flowhookv1.WorkflowDraft) (engine.Draft, engine.Problems)
 			st.FormFields[j] = engine.FormField{Name: f.GetName(), Label: f.GetLabel(), Type: fieldTypeFromProto(f.GetType()), Required: f.GetRequired()}
 		}
 		if a := s.GetAssignee(); a != nil {
-			st.Assignee = &engine.Assignee{UserID: a.GetUserId(), GroupID: a.GetGroupId()}
+			st.Assignee = &engine.Assignee{UserID: canonicalID(a.GetUserId()), GroupID: canonicalID(a.GetGroupId())}
 		}
 		if e := s.GetExternal(); e != nil {
 			ext := &engine.ExternalStep{
@@ -273,4 +274,20 @@ func optionalTimestamp(t *time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamp(*t)
+}
+
+// canonicalID is an id in the one form the server stores and compares ids in (lowercase, with
+// hyphens) when it is a UUID in any form uuid.Parse reads (uppercase, braces, "urn:uuid:", no
+// hyphens); anything else as given, for validation to name. Ids are matched as strings where
+// they are kept in documents (a version's assignees, an instance's) and where a repeated
+// request is compared, so one user written two ways must not become two.
+func canonicalID(id string) string {
+	if id == "" {
+		return id
+	}
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return id
+	}
+	return u.String()
 }

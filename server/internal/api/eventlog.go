@@ -59,7 +59,7 @@ func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[f
 		Connector:  pf.GetConnector(),
 		EventType:  pf.GetEventType(),
 		ExternalID: pf.GetExternalId(),
-		InstanceID: pf.GetInstanceId(),
+		InstanceID: canonicalID(pf.GetInstanceId()),
 	}
 	checkProviderFilter(&ps, "filter.", pf.GetProvider(), f.Connector)
 	// The verdict's enum, the lengths and the instance id are the proto's rules (strict.go).

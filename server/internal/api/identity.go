@@ -119,7 +119,7 @@ func (s *IdentityService) CreateApiKey(ctx context.Context, req *connect.Request
 		return nil, err
 	}
 	secret := auth.NewSecret()
-	k, err := s.identity.CreateAPIKey(ctx, p, req.Msg.GetUserId(), req.Msg.GetName(), auth.Prefix(secret), auth.Hash(secret))
+	k, err := s.identity.CreateAPIKey(ctx, p, canonicalID(req.Msg.GetUserId()), req.Msg.GetName(), auth.Prefix(secret), auth.Hash(secret))
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
@@ -143,7 +143,7 @@ func (s *IdentityService) ListApiKeys(ctx context.Context, req *connect.Request[
 	if err != nil {
 		return nil, err
 	}
-	keys, err := s.identity.ListAPIKeys(ctx, p, req.Msg.GetUserId())
+	keys, err := s.identity.ListAPIKeys(ctx, p, canonicalID(req.Msg.GetUserId()))
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}

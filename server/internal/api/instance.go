@@ -31,7 +31,7 @@ func (s *InstanceService) StartInstance(ctx context.Context, req *connect.Reques
 		return nil, err
 	}
 	inst, err := s.runner.Start(ctx, p, engine.StartInput{
-		WorkflowID:    req.Msg.GetWorkflowId(),
+		WorkflowID:    canonicalID(req.Msg.GetWorkflowId()),
 		Version:       req.Msg.GetVersion(),
 		FormData:      req.Msg.GetFormData().AsMap(),
 		TransitionKey: req.Msg.GetTransitionKey(),

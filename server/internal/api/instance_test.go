@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -483,4 +484,51 @@ func TestDesignChecksAssigneesExist(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Msg.GetProblems(), 1)
 	require.Equal(t, "states[1].assignee.user_id", res.Msg.GetProblems()[0].GetPath())
+}
+
+// TestIDsInAnyForm: a UUID written another way (capitals, braces) names the same group, user or
+// workflow. An assignee is kept in the canonical form, so its work reaches its members; a
+// start repeated with the workflow id in capitals is the same request; a user's own keys are
+// theirs in capitals too; an unknown user in capitals is named missing.
+func TestIDsInAnyForm(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Postgres)
+	p := newPeople(t, b)
+	ctx := context.Background()
+	d := b.draft("Shouted ids")
+	d.States[1].Assignee = &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_GroupId{GroupId: "{" + strings.ToUpper(b.legalGroupID) + "}"}}
+	wf, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: d}))
+	require.NoError(t, err)
+	wfID := wf.Msg.GetWorkflow().GetId()
+	require.Equal(t, b.legalGroupID, wf.Msg.GetWorkflow().GetDraft().GetStates()[1].GetAssignee().GetGroupId(), "kept canonical")
+	_, err = b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: wfID, ExpectedRevision: 1}))
+	require.NoError(t, err)
+
+	start := validStart(t, strings.ToUpper(wfID))
+	start.RequestId = "shouted-ids-1"
+	first, err := p.starter.instances.StartInstance(ctx, connect.NewRequest(start))
+	require.NoError(t, err)
+	in := first.Msg.GetInstance()
+	require.Equal(t, wfID, in.GetWorkflowId())
+	require.Equal(t, b.legalGroupID, in.GetAssignee().GetGroupId())
+	again, err := p.starter.instances.StartInstance(ctx, connect.NewRequest(start))
+	require.NoError(t, err, "the same request, not another workflow's")
+	require.Equal(t, in.GetId(), again.Msg.GetInstance().GetId())
+	require.Equal(t, []string{in.GetId()}, assignedIDs(t, p.member), "the group's work reaches its member")
+	_, err = p.member.instances.TakeTransition(ctx, connect.NewRequest(&flowhookv1.TakeTransitionRequest{
+		InstanceId: strings.ToUpper(in.GetId()), TransitionKey: "approve", ExpectedRevision: in.GetRevision()}))
+	require.NoError(t, err)
+
+	keys, err := p.member.identity.ListApiKeys(ctx, connect.NewRequest(&flowhookv1.ListApiKeysRequest{UserId: strings.ToUpper(p.memberID)}))
+	require.NoError(t, err, "a user's own keys, whatever the case of the id")
+	require.Len(t, keys.Msg.GetApiKeys(), 1)
+
+	ghost := b.draft("Ghost in capitals")
+	const ghostID = "0190f5d2-6b1e-7c3a-9d4e-1f2a3b4c5d6e"
+	ghost.States[1].Assignee = &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_UserId{UserId: strings.ToUpper(ghostID)}}
+	res, err := b.design.ValidateWorkflow(ctx, connect.NewRequest(&flowhookv1.ValidateWorkflowRequest{Workflow: ghost}))
+	require.NoError(t, err)
+	require.Len(t, res.Msg.GetProblems(), 1)
+	require.Equal(t, "states[1].assignee.user_id", res.Msg.GetProblems()[0].GetPath())
+	require.Contains(t, res.Msg.GetProblems()[0].GetMessage(), ghostID)
 }
