@@ -254,6 +254,35 @@ func inactiveIDs(t *testing.T, c clients) ([]string, int64) {
 	return ids, res.Msg.GetTotalSize()
 }
 
+// TestPublishRefusesDeactivatedAssignee: a draft may name a deactivated user, but publishing it
+// is refused (FailedPrecondition, the state and the user named), since every new instance would
+// wait on someone who cannot act; reactivated, it publishes.
+func TestPublishRefusesDeactivatedAssignee(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Postgres)
+	p := newPeople(t, b)
+	ctx := context.Background()
+	d := b.draft("Given to one person")
+	d.States[1].Assignee = &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_UserId{UserId: p.memberID}}
+	_, err := deactivate(b.clients, p.memberID)
+	require.NoError(t, err)
+	wf, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: d}))
+	require.NoError(t, err, "a draft may name them")
+	id := wf.Msg.GetWorkflow().GetId()
+	_, err = b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: id, ExpectedRevision: 1}))
+	cerr := requireCode(t, err, connect.CodeFailedPrecondition)
+	require.Contains(t, cerr.Message(), "workflow.states[1].assignee.user_id")
+	require.Contains(t, cerr.Message(), "user "+p.memberID+" is deactivated and cannot be given work")
+	_, err = p.starter.instances.StartInstance(ctx, connect.NewRequest(validStart(t, id)))
+	requireCode(t, err, connect.CodeFailedPrecondition)
+
+	_, err = reactivate(b.clients, p.memberID)
+	require.NoError(t, err)
+	v, err := b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: id, ExpectedRevision: 1}))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, v.Msg.GetVersion().GetVersion())
+}
+
 // TestReassignInstance: an admin moves the HUMAN work from the legal group to a user: it
 // leaves the group's "assigned to me" for the user's, the group's member may no longer act on
 // it, the user may; one REASSIGNED entry records it; a repeat changes nothing. The instance of

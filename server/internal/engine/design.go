@@ -104,6 +104,30 @@ func (d *Designer) checkAssignees(ctx context.Context, draft Draft) (Problems, e
 	return ps, nil
 }
 
+// inactiveAssignees names the HUMAN states assigned to a deactivated user: published, such a
+// version would give every new instance to someone who cannot act on it (ReassignInstance
+// refuses them for the same reason). A draft may name one; publishing it may not.
+func (d *Designer) inactiveAssignees(ctx context.Context, draft Draft) (Problems, error) {
+	var ps Problems
+	for i, s := range draft.States {
+		if s.Kind != StateKindHuman || s.Assignee == nil || s.Assignee.UserID == "" {
+			continue
+		}
+		u, err := d.directory.GetUser(ctx, s.Assignee.UserID)
+		if errors.Is(err, ErrNotFound) {
+			continue // saving the draft named it
+		}
+		if err != nil {
+			return nil, err
+		}
+		if u.DeactivatedAt != nil {
+			ps.Add(fmt.Sprintf("states[%d].assignee.user_id", i),
+				"user %s is deactivated and cannot be given work; reactivate them or choose another assignee", u.ID)
+		}
+	}
+	return ps, nil
+}
+
 // validateForSave is every problem of a draft being saved, paths under "workflow".
 func (d *Designer) validateForSave(ctx context.Context, draft Draft) (Problems, error) {
 	ps, err := d.Validate(ctx, draft)
@@ -171,13 +195,18 @@ func (d *Designer) Publish(ctx context.Context, id string, expectedRevision int6
 	if expectedRevision <= 0 {
 		return Version{}, Invalid(Problem{Path: "expected_revision", Message: "is required: pass the revision you read (it starts at 1)"})
 	}
-	// A connector may have been deleted since the draft was saved: it must exist now.
+	// A connector may have been deleted since the draft was saved: it must exist now. So must
+	// its users be able to act: one deactivated since would get every new instance.
 	if wf, err := d.store.GetWorkflow(ctx, id); err == nil && wf.Revision == expectedRevision {
 		ps, err := d.checkConnectors(ctx, wf.Draft)
 		if err != nil {
 			return Version{}, err
 		}
-		if len(ps) > 0 {
+		inactive, err := d.inactiveAssignees(ctx, wf.Draft)
+		if err != nil {
+			return Version{}, err
+		}
+		if ps = append(ps, inactive...); len(ps) > 0 {
 			return Version{}, fmt.Errorf("%w: the draft does not validate; update it first: %w", ErrFailedPrecondition, ps.Prefixed("workflow").Err())
 		}
 	}

@@ -132,6 +132,8 @@ func validateStates(ps *Problems, states []State, providers Catalog) map[string]
 		ps.Add("states", "a workflow needs at least one END state, found none")
 	}
 
+	validateFieldTypes(ps, states)
+
 	// External steps are checked against the start form, so they come once all states are read.
 	var startForm []FormField
 	if len(starts) > 0 {
@@ -166,6 +168,37 @@ func validateFormFields(ps *Problems, path string, fields []FormField) {
 			ps.Add(p+".type", "is required")
 		case !f.Type.Valid():
 			ps.Add(p+".type", "unknown field type %d", int(f.Type))
+		}
+	}
+}
+
+// validateFieldTypes: an instance keeps one value for each field name, which any START or
+// HUMAN state asking for the name replaces, so every state that asks for a name asks for the
+// same type. Otherwise a reviewer's NUMBER "signer_email" would overwrite the start form's
+// EMAIL, and the signature step built from it would fail.
+func validateFieldTypes(ps *Problems, states []State) {
+	type first struct {
+		state, field int
+		typ          FieldType
+	}
+	seen := map[string]first{}
+	for i, s := range states {
+		if s.Kind != StateKindStart && s.Kind != StateKindHuman {
+			continue
+		}
+		for j, f := range s.FormFields {
+			if f.Name == "" || !f.Type.Valid() {
+				continue
+			}
+			prev, ok := seen[f.Name]
+			switch {
+			case !ok:
+				seen[f.Name] = first{i, j, f.Type}
+			case prev.state != i && prev.typ != f.Type:
+				ps.Add(fmt.Sprintf("states[%d].form_fields[%d].type", i, j),
+					"field %q is %s in states[%d].form_fields[%d]: an instance keeps one value for each name, so every state that asks for it asks for a %s",
+					f.Name, prev.typ, prev.state, prev.field, prev.typ)
+			}
 		}
 	}
 }

@@ -1042,6 +1042,13 @@ func TestValidateDraft(t *testing.T) {
 			},
 		},
 		{
+			name: "form fields: a name asked again keeps its type",
+			mutate: func(d *engine.Draft) {
+				d.States[stReview].FormFields = []engine.FormField{{Name: "amount", Type: engine.FieldTypeString}}
+			},
+			want: []want{p(fmt.Sprintf("states[%d].form_fields[0].type", stReview), `field "amount" is NUMBER in states[0].form_fields[`)},
+		},
+		{
 			name: "form fields: empty and bad names",
 			mutate: func(d *engine.Draft) {
 				d.States[stStart].FormFields = append(d.States[stStart].FormFields,
