@@ -196,7 +196,7 @@ func validateFieldTypes(ps *Problems, states []State) {
 				seen[f.Name] = first{i, j, f.Type}
 			case prev.state != i && prev.typ != f.Type:
 				ps.Add(fmt.Sprintf("states[%d].form_fields[%d].type", i, j),
-					"field %q is %s in states[%d].form_fields[%d]: an instance keeps one value for each name, so every state that asks for it asks for a %s",
+					"field %q is %s in states[%d].form_fields[%d]: an instance keeps one value for each name, so every state that asks for it must ask for %s",
 					f.Name, prev.typ, prev.state, prev.field, prev.typ)
 			}
 		}
