@@ -70,6 +70,27 @@ func (b *timerBundle) expectNoop(t *testing.T, d time.Duration, timer engine.Sta
 	require.False(t, fired)
 }
 
+// toSign starts an instance into the EXTERNAL "sign", creates its envelope, and returns the
+// instance with its timer.
+func (b *timerBundle) toSign(t *testing.T) (engine.Instance, engine.StateTimeoutJob) {
+	t.Helper()
+	ctx := context.Background()
+	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
+	require.NoError(t, err)
+	require.NotNil(t, in.Deadline)
+	var timer engine.StateTimeoutJob
+	for _, j := range b.store.takeJobs() {
+		switch j := j.(type) {
+		case engine.StateTimeoutJob:
+			timer = j
+		case engine.CreateWorkItemJob:
+			require.NoError(t, b.creator.Create(ctx, j.WorkItemID, false, false))
+		}
+	}
+	require.Equal(t, "sign", timer.StateKey)
+	return in, timer
+}
+
 // timers takes the jobs enqueued so far and returns the timers among them.
 func (b *timerBundle) timers(t *testing.T) []engine.StateTimeoutJob {
 	t.Helper()
@@ -235,19 +256,7 @@ func TestExternalTimeoutExpires(t *testing.T) {
 	t.Parallel()
 	b := setupTimers(t)
 	ctx := context.Background()
-	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
-	require.NoError(t, err)
-	require.NotNil(t, in.Deadline)
-	var timer engine.StateTimeoutJob
-	for _, j := range b.store.takeJobs() {
-		switch j := j.(type) {
-		case engine.StateTimeoutJob:
-			timer = j
-		case engine.CreateWorkItemJob:
-			require.NoError(t, b.creator.Create(ctx, j.WorkItemID, false, false))
-		}
-	}
-	require.Equal(t, "sign", timer.StateKey)
+	in, timer := b.toSign(t)
 	wi, err := b.store.CurrentWorkItem(ctx, in.ID)
 	require.NoError(t, err)
 	require.Equal(t, engine.WorkItemWaiting, wi.Status)
@@ -324,17 +333,7 @@ func TestTimeoutAfterAnOutcomeWithoutTransition(t *testing.T) {
 	t.Parallel()
 	b := setupTimers(t)
 	ctx := context.Background()
-	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
-	require.NoError(t, err)
-	var timer engine.StateTimeoutJob
-	for _, j := range b.store.takeJobs() {
-		switch j := j.(type) {
-		case engine.StateTimeoutJob:
-			timer = j
-		case engine.CreateWorkItemJob:
-			require.NoError(t, b.creator.Create(ctx, j.WorkItemID, false, false))
-		}
-	}
+	in, timer := b.toSign(t)
 	wi, err := b.store.CurrentWorkItem(ctx, in.ID)
 	require.NoError(t, err)
 	x := engine.NewExternal(&routeStore{memStore: b.store}, b.store, b.runner, routeProviders{b.providers}, b.clock, routeWindow)
@@ -381,17 +380,7 @@ func TestRetryRestartsTheTimer(t *testing.T) {
 	b := setupTimers(t)
 	ctx := context.Background()
 	b.client.createErr = fmt.Errorf("%w: HTTP 400 INVALID_REQUEST_PARAMETER", engine.ErrProviderPermanent)
-	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
-	require.NoError(t, err)
-	var timer engine.StateTimeoutJob
-	for _, j := range b.store.takeJobs() {
-		switch j := j.(type) {
-		case engine.StateTimeoutJob:
-			timer = j
-		case engine.CreateWorkItemJob:
-			require.NoError(t, b.creator.Create(ctx, j.WorkItemID, false, false))
-		}
-	}
+	in, timer := b.toSign(t)
 	require.Equal(t, engine.StatusFailed, b.instance(t, in.ID).Status)
 	b.clock.add(25 * time.Hour)
 	fired, err := b.runner.Timeout(ctx, timer)
