@@ -17,8 +17,8 @@ const (
 )
 
 // ValidateForm checks data against a form: every value of the declared type, every required
-// field present, no undeclared fields. Paths are "<prefix>.<field>". It returns the data with
-// empty optional values dropped.
+// field present (a blank string is absent), no undeclared fields. Paths are "<prefix>.<field>".
+// It returns the data with empty optional values dropped.
 func ValidateForm(prefix string, fields []FormField, data map[string]any) (map[string]any, Problems) {
 	var ps Problems
 	out := make(map[string]any, len(data))
@@ -43,7 +43,7 @@ func ValidateForm(prefix string, fields []FormField, data map[string]any) (map[s
 			continue
 		}
 		v := data[k]
-		if v == nil || v == "" {
+		if blank(v) {
 			continue // absent; required fields are checked below
 		}
 		if msg := checkValue(f.Type, v); msg != "" {
@@ -62,12 +62,19 @@ func ValidateForm(prefix string, fields []FormField, data map[string]any) (map[s
 		if _, ok := out[f.Name]; ok {
 			continue
 		}
-		if v, present := data[f.Name]; present && v != nil && v != "" {
+		if v, present := data[f.Name]; present && !blank(v) {
 			continue // present but of the wrong type: reported above
 		}
 		ps.Add(prefix+"."+f.Name, "is required")
 	}
 	return out, ps
+}
+
+// blank reports a value that says nothing: none, or a string of nothing but white space (as
+// the console's forms read one), which a required field does not accept.
+func blank(v any) bool {
+	s, ok := v.(string)
+	return v == nil || ok && strings.TrimSpace(s) == ""
 }
 
 func checkValue(t FieldType, v any) string {

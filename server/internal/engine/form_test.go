@@ -33,6 +33,10 @@ func TestValidateForm(t *testing.T) {
 			map[string]any{"name": "Ada", "email": "ada@example.com"}},
 		{"missing required", map[string]any{}, map[string]string{"form_data.name": "is required", "form_data.email": "is required"}, nil},
 		{"empty string is missing", map[string]any{"name": "", "email": "a@b.co"}, map[string]string{"form_data.name": "is required"}, nil},
+		{"blank string is missing", map[string]any{"name": " \t\n ", "email": "   "},
+			map[string]string{"form_data.name": "is required", "form_data.email": "is required"}, nil},
+		{"blank optional is dropped", map[string]any{"name": "Ada", "email": "a@b.co", "due": "  "}, nil,
+			map[string]any{"name": "Ada", "email": "a@b.co"}},
 		{"wrong types", map[string]any{"name": 5.0, "email": true, "amount": "12", "urgent": "yes", "due": 20261201.0},
 			map[string]string{
 				"form_data.name":   "must be a string, got a number",
