@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
@@ -116,7 +117,13 @@ func (c connectorBundle) settled(t *testing.T, instanceID string) *flowhookv1.In
 // signature headers); it returns the answer's status.
 func (c connectorBundle) callback(t *testing.T, name, secret string, ts time.Time, typ, ticket string) int {
 	t.Helper()
-	body := fmt.Appendf(nil, `{"type":%q,"timestamp":%q,"data":{"id":%q,"reason":"posted by the test"}}`, typ, ts.UTC().Format(time.RFC3339), ticket)
+	return c.post(t, name, secret, ts, fmt.Appendf(nil, `{"type":%q,"timestamp":%q,"data":{"id":%q,"reason":"posted by the test"}}`,
+		typ, ts.UTC().Format(time.RFC3339), ticket))
+}
+
+// post posts body as a callback to /webhooks/c2i/{name}, signed as callback signs.
+func (c connectorBundle) post(t *testing.T, name, secret string, ts time.Time, body []byte) int {
+	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, c.baseURL+"/webhooks/c2i/"+name, bytes.NewReader(body))
 	require.NoError(t, err)
 	req.Header.Set("Content-Type", "application/json")
@@ -127,6 +134,45 @@ func (c connectorBundle) callback(t *testing.T, name, secret string, ts time.Tim
 	require.NoError(t, err)
 	require.NoError(t, res.Body.Close())
 	return res.StatusCode
+}
+
+// TestConnectorCallbackText: a signed callback's text is stored as PostgreSQL and the API can
+// keep it. A reason of many multi-byte characters, cut for the timeline, is cut between
+// characters (cut inside one, the write failed on every delivery: 503 for ever); a control
+// character in what names the ticket makes the callback unparseable (kept, 200), not a 503.
+func TestConnectorCallbackText(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		c := setupConnector(t, d, nil)
+		inst := c.start(t, "Ada Lovelace")
+		tk := c.coupled(t, inst.GetId())
+		now := time.Now()
+		reason := "a" + strings.Repeat("€", 100) // 301 bytes: a cut at 200 falls inside a "€"
+		body, err := json.Marshal(map[string]any{"type": connectorfake.TypeRejected, "timestamp": now.UTC().Format(time.RFC3339),
+			"data": map[string]any{"id": tk.ID, "reason": reason}})
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, c.post(t, "tickets", c.secret, now, body))
+		moved := c.settled(t, inst.GetId())
+		require.Equal(t, "rejected", moved.GetStateKey())
+		var outcome string
+		for _, a := range flowsActivity(t, c.clients, inst.GetId()) {
+			require.True(t, utf8.ValidString(a.GetMessage()), "%q", a.GetMessage())
+			if strings.Contains(a.GetMessage(), "outcome DENIED") {
+				outcome = a.GetMessage()
+			}
+		}
+		require.Contains(t, outcome, "(a"+strings.Repeat("€", 66)+"…)", "cut at 200 bytes, between characters")
+
+		for _, bad := range []string{`TCK-\u0000-1`, `TCK-\u001b[31m`} { // JSON escapes of NUL and ESC
+			raw := fmt.Appendf(nil, `{"type":%q,"timestamp":%q,"data":{"id":"%s","reason":"r"}}`, connectorfake.TypeResolved, now.UTC().Format(time.RFC3339), bad)
+			require.Equal(t, http.StatusOK, c.post(t, "tickets", c.secret, now, raw), "kept as unparseable, not refused for ever")
+		}
+		evs := elTry(c.clients, &flowhookv1.EventFilter{Verdict: flowhookv1.Verdict_VERDICT_UNPARSEABLE})
+		require.Len(t, evs, 2, "each kept once the 200 was sent")
+		for _, ev := range evs {
+			require.Contains(t, ev.GetVerdictReason(), "its item id holds the control character U+00")
+		}
+	})
 }
 
 func TestConnectorFlows(t *testing.T) {

@@ -99,8 +99,11 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 	// reconciliation made: its body is not the provider's).
 	if ev.Headers[SourceHeader] == "" {
 		parsed, perr := x.providers.Parse(ev.Event.System, ev.Body)
+		if perr == nil {
+			parsed, perr = CleanInbound(parsed)
+		}
 		if perr != nil {
-			res := EventResult{EventID: ev.ID, Verdict: VerdictUnparseable, Reason: perr.Error()}
+			res := EventResult{EventID: ev.ID, Verdict: VerdictUnparseable, Reason: CleanProse(perr.Error())}
 			eventlog.Note(ctx, eventlog.StepVerdict, "%s: %s", res.Verdict, res.Reason)
 			if err := x.work.ReplayEvent(ctx, ev, ev.Attempts, res); err != nil {
 				return StoredEvent{}, before, err

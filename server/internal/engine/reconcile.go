@@ -101,6 +101,9 @@ func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, 
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %s", sys, wi.ExternalID, providerErrorText(err)))
 			continue
 		}
+		// The status and reason are the system's words, stored and shown: as text PostgreSQL
+		// keeps (the status is in the event's dedupe key).
+		st.Status, st.Reason = CleanLine(st.Status), CleanProse(st.Reason)
 		eventType := spec.StatusEvent(st)
 		if _, terminal, err := r.external.WorkItemOutcome(ctx, wi, eventType, st.Reason); err != nil {
 			return err

@@ -53,3 +53,45 @@ func checkTextOf(ps *Problems, path, s string, max int, required, prose bool) {
 func checkProse(ps *Problems, path, s string, max int, required bool) {
 	checkTextOf(ps, path, s, max, required, true)
 }
+
+// CleanInbound checks and mends a parsed notification's text before anything stores or shows
+// it. What names things — its type, its item's id, its dedupe key, our work item id — must be
+// valid UTF-8 without control characters (NUL among them, which PostgreSQL cannot store in
+// text: such a notification would fail every delivery): otherwise it is unparseable, and the
+// error names the part. What the system says to people — its status and its reason — is
+// mended instead (CleanLine, CleanProse), so that a stray control character in a decline
+// reason does not cost the outcome.
+func CleanInbound(ev InboundEvent) (InboundEvent, error) {
+	for _, f := range []struct{ name, v string }{
+		{"event type", ev.Type}, {"item id", ev.ExternalID}, {"dedupe key", ev.DedupeKey}, {"work item id", ev.WorkItemID},
+	} {
+		if !utf8.ValidString(f.v) {
+			return ev, fmt.Errorf("its %s is not valid UTF-8", f.name)
+		}
+		if r, bad := ControlChar(f.v, false); bad {
+			return ev, fmt.Errorf("its %s holds the control character %U", f.name, r)
+		}
+	}
+	ev.Status, ev.Reason = CleanLine(ev.Status), CleanProse(ev.Reason)
+	return ev, nil
+}
+
+// CleanLine is s as one line of valid UTF-8: invalid bytes replaced, control characters
+// dropped.
+func CleanLine(s string) string { return cleanText(s, false) }
+
+// CleanProse is s as valid UTF-8 prose: invalid bytes replaced, control characters but line
+// feeds and tabs dropped.
+func CleanProse(s string) string { return cleanText(s, true) }
+
+func cleanText(s string, prose bool) string {
+	if _, bad := ControlChar(s, prose); !bad && utf8.ValidString(s) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !(prose && (r == '\n' || r == '\t')) {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+}

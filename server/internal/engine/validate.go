@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Limits on the size of a draft. A request over them is refused with a problem, so that one
@@ -397,9 +398,14 @@ func validateTransitions(ps *Problems, d Draft, states map[string]int) {
 	}
 }
 
+// truncateText is s cut to at most n bytes, at a character's start (a cut inside one would
+// leave invalid UTF-8, which PostgreSQL refuses to store), with "…" when it was cut.
 func truncateText(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "…"
 }

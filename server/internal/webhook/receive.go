@@ -46,14 +46,18 @@ func (rt *Router) receive(r *http.Request, rc engine.Receiving, dl *Delivery) Re
 	}
 	eventlog.Note(ctx, eventlog.StepAuthenticated, "%s", auth.Note)
 	ev, perr := rc.Parse(body, r.Header)
+	if perr == nil {
+		ev, perr = engine.CleanInbound(ev)
+	}
 	stored := engine.StoredEvent{Event: ev, Body: body, Headers: dl.Headers, RemoteAddr: dl.RemoteAddr, Size: int64(len(body))}
 	switch {
 	case perr != nil:
-		// Authentic but unreadable: kept for an administrator, never retried.
+		// Authentic but unreadable: kept for an administrator, never retried. The reason may
+		// quote the body: kept as text PostgreSQL stores.
 		sum := sha256.Sum256(body)
 		stored.Event = engine.InboundEvent{Type: "unparseable", DedupeKey: hex.EncodeToString(sum[:])}
-		stored.Verdict, stored.Reason = engine.VerdictUnparseable, perr.Error()
-		eventlog.Note(ctx, eventlog.StepParsed, "unparseable: %s", perr.Error())
+		stored.Verdict, stored.Reason = engine.VerdictUnparseable, engine.CleanProse(perr.Error())
+		eventlog.Note(ctx, eventlog.StepParsed, "unparseable: %s", stored.Reason)
 	case !rc.Handles(ev.Type):
 		eventlog.Note(ctx, eventlog.StepParsed, "%s for %s %s", truncate(ev.Type, 100), limits.Item, ev.ExternalID)
 		stored.Verdict, stored.Reason = engine.VerdictIgnored, "flowhook does not act on "+truncate(ev.Type, 100)
