@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -269,8 +268,10 @@ func (Plugin) ApplySettings(cur engine.Settings, update []byte, now time.Time) (
 	if base == "" {
 		base = DefaultBaseURL
 	}
-	if u, err := url.Parse(base); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-		ps.Add("base_url", "must be an http(s) URL such as %s", DefaultBaseURL)
+	// What is saved is what the client accepts (Settings.Validate): a URL without user info
+	// (which the view would show), keys of printable ASCII.
+	if _, err := parseBaseURL(base); err != nil {
+		ps.Add("base_url", "%v", err)
 	}
 	secret := func(path string, v *string, minLen int) {
 		if v == nil {
@@ -281,6 +282,10 @@ func (Plugin) ApplySettings(cur engine.Settings, update []byte, now time.Time) (
 			ps.Add(path, "must be one word (no spaces or line breaks)")
 		case len(*v) < minLen || len(*v) > 1024:
 			ps.Add(path, "must be %d to 1024 characters", minLen)
+		default:
+			if err := checkKey(*v); err != nil {
+				ps.Add(path, "%v", err)
+			}
 		}
 	}
 	secret("api_key", m.APIKey, 8)

@@ -61,6 +61,10 @@ func TestApplySettingsProblems(t *testing.T) {
 	}{
 		{"a base URL that is not http(s)", map[string]any{"baseUrl": "ftp://sandbox.esignlive.com"}, []string{"base_url"}},
 		{"a base URL with a query", map[string]any{"baseUrl": "https://sandbox.esignlive.com?x=1"}, []string{"base_url"}},
+		{"a base URL with user info", map[string]any{"baseUrl": "https://user:pw-7f3a9c2e41d8@sandbox.esignlive.com"}, []string{"base_url"}},
+		{"a base URL with an empty query", map[string]any{"baseUrl": "https://sandbox.esignlive.com?"}, []string{"base_url"}},
+		{"a callback key not in ASCII", map[string]any{"callbackKey": "pässwort-callback-key-01"}, []string{"callback_key"}},
+		{"an API key with a control character", map[string]any{"apiKey": "api-key-\x01-7f3a9c2e"}, []string{"api_key"}},
 		{"a short API key", map[string]any{"apiKey": "short"}, []string{"api_key"}},
 		{"an API key with a space", map[string]any{"apiKey": "two words-of-an-api-key"}, []string{"api_key"}},
 		{"a short callback key", map[string]any{"callbackKey": "cb-key"}, []string{"callback_key"}},
@@ -77,7 +81,7 @@ func TestApplySettingsProblems(t *testing.T) {
 			t.Parallel()
 			_, err := onespan.Plugin{}.ApplySettings(engine.Settings{}, providertest.JSON(t, tc.update), time.Now())
 			require.Equal(t, tc.paths, providertest.ProblemPaths(t, err))
-			providertest.RequireNoSecret(t, err.Error(), "cb-key-7f3a9c2e41d8", "two words-of-an-api-key")
+			providertest.RequireNoSecret(t, err.Error(), "cb-key-7f3a9c2e41d8", "two words-of-an-api-key", "pw-7f3a9c2e41d8", "pässwort")
 		})
 	}
 	t.Run("not JSON", func(t *testing.T) {
