@@ -89,7 +89,9 @@ func (c *Client) call(ctx context.Context, method, target, msgID string, body []
 	req := rest.Request{Method: method, URL: target, Body: body, Accept: "application/json", Header: h,
 		Idempotent: true, Limit: maxAnswer,
 		Prepare: func(r *http.Request) error {
-			return standardwebhooks.SetHeaders(r.Header, []string{c.cfg.SigningSecret}, msgID, c.now(), body)
+			// During a rotation's grace, with the previous secret too: the system may not have
+			// the new one yet (Standard Webhooks carries a signature for each).
+			return standardwebhooks.SetHeaders(r.Header, c.cfg.Secrets(c.now()), msgID, c.now(), body)
 		}}
 	if body != nil {
 		req.ContentType = "application/json"

@@ -168,6 +168,32 @@ func requireSigned(t *testing.T, tr tried) {
 	require.ErrorIs(t, swh.Verify([]string{secretOther}, tr.header, tr.body, tr.at, time.Second), swh.ErrNoMatch)
 }
 
+// TestClientSignsWithBothSecretsDuringGrace: after a rotation, flowhook's calls carry a
+// signature by the new secret and one by the previous, until the previous one's grace ends,
+// so that a system that has not taken the new secret yet still accepts them.
+func TestClientSignsWithBothSecretsDuringGrace(t *testing.T) {
+	t.Parallel()
+	start := providertest.NewClock().Now() // the bundle's clock starts there too
+	b := setupClient(t, func(c *connector.Config) {
+		c.PreviousSecret, c.PreviousValidUntil = secretOther, start.Add(time.Hour)
+	}, reply(http.StatusCreated, `{"id":"TCK-1"}`), reply(http.StatusCreated, `{"id":"TCK-2"}`))
+	_, err := b.client.Create(t.Context(), workItem())
+	require.NoError(t, err)
+	tries := b.remote.Tries()
+	require.Len(t, tries, 1)
+	tr := tries[0]
+	require.Len(t, strings.Fields(tr.header.Get(swh.HeaderSignature)), 2, "one signature for each secret")
+	require.NoError(t, swh.Verify([]string{secretCurrent}, tr.header, tr.body, tr.at, time.Second))
+	require.NoError(t, swh.Verify([]string{secretOther}, tr.header, tr.body, tr.at, time.Second), "a system still on the previous secret")
+
+	b.clock.Advance(2 * time.Hour) // the grace is over
+	req := workItem()
+	req.WorkItemID = "wi_after_grace"
+	_, err = b.client.Create(t.Context(), req)
+	require.NoError(t, err)
+	requireSigned(t, b.remote.Tries()[1])
+}
+
 func TestClientCreateRequest(t *testing.T) {
 	t.Parallel()
 	pdf := []byte("%PDF-1.7\n\x00\x01\xfe\xff binary")

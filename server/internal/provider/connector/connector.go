@@ -187,7 +187,7 @@ type Config struct {
 	Outcomes    map[string]engine.Outcome
 	CreatedAt   time.Time
 	// SigningSecret signs flowhook's calls and verifies callbacks; PreviousSecret still
-	// verifies callbacks until PreviousValidUntil.
+	// verifies callbacks, and signs flowhook's calls beside it, until PreviousValidUntil.
 	SigningSecret      string
 	PreviousSecret     string
 	PreviousValidUntil time.Time
@@ -222,7 +222,8 @@ func ConfigFrom(s engine.Settings) Config {
 	return c
 }
 
-// Secrets are the secrets a callback may be signed with at now.
+// Secrets are the secrets a callback may be signed with at now, and those flowhook's calls are
+// signed with: the current one first.
 func (c Config) Secrets(now time.Time) []string {
 	var out []string
 	if c.SigningSecret != "" {
