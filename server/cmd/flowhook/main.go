@@ -184,11 +184,8 @@ func server(ctx context.Context, cmd config.Command, args []string, getenv func(
 	if cfg.PublicURL == "http://"+cfg.Addr {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
-	a, err := app.New(ctx, cfg, log, tel)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
+	// The debug listener too, before the app: building it may create the first admin with a
+	// generated key, printed below, and a failure after that would lose the key for good.
 	if cfg.DebugAddr != "" {
 		stopDebug, err := serveDebug(cfg.DebugAddr, log)
 		if err != nil {
@@ -196,8 +193,13 @@ func server(ctx context.Context, cmd config.Command, args []string, getenv func(
 		}
 		defer stopDebug()
 	}
+	a, err := app.New(ctx, cfg, log, tel)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
 	if cmd == config.Dev {
-		banner(stdout, cfg, a, tel.Metrics != nil)
+		banner(stdout, cfg, a, tel.Metrics != nil, ln.Addr().String())
 	} else if a.BootstrapKey != "" {
 		// Printed once, to the terminal rather than the logs: it is a credential.
 		fmt.Fprintf(stdout, "\nCreated the first admin (admin@flowhook.local). Its API key, shown only now:\n\n    %s\n\n"+
@@ -227,7 +229,7 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 }
 
 // banner tells a newcomer, on stdout, where everything is and what to do next.
-func banner(w io.Writer, cfg config.Config, a *app.App, metrics bool) {
+func banner(w io.Writer, cfg config.Config, a *app.App, metrics bool, addr string) {
 	base := strings.TrimRight(cfg.PublicURL, "/")
 	var key string
 	prefix := auth.Prefix(cfg.BootstrapAdminKey)
@@ -258,9 +260,10 @@ func banner(w io.Writer, cfg config.Config, a *app.App, metrics bool) {
 	if a.Sandbox != nil {
 		sandboxURL = a.Sandbox.URL() + "/  (fake DocuSign, OneSpan and the connector \"sandbox\")"
 	}
+	// The sandbox command talks to the address bound here, whatever URL providers are given.
 	next := "flowhook sandbox list"
-	if cfg.Addr != config.Default().Addr {
-		next = "FLOWHOOK_ADDR=" + strings.TrimPrefix(base, "http://") + " " + next
+	if addr != config.Default().Addr {
+		next = "FLOWHOOK_ADDR=" + addr + " " + next
 	}
 	fmt.Fprintf(w, `
 flowhook dev is running. SANDBOX MODE: nothing reaches a real provider.

@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"connectrpc.com/connect"
 	"github.com/stretchr/testify/require"
 
+	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/server/internal/testlog"
 )
 
@@ -69,6 +71,19 @@ func TestRunCommands(t *testing.T) {
 }
 
 // TestHelpGolden: each command's -h lists its own flags and variables, on stdout, and exits 0.
+// TestHelpHidesTheDatabasePassword: help shows FLOWHOOK_DATABASE_URL as the flag's default,
+// without its password, for every command that reads it.
+func TestHelpHidesTheDatabasePassword(t *testing.T) {
+	t.Parallel()
+	vars := env(map[string]string{"FLOWHOOK_DATABASE_URL": "postgres://flowhook:s3cret-pw-91@db.internal:5432/flowhook?sslmode=disable"})
+	for _, cmd := range []string{"serve", "migrate", "rotate-secrets"} {
+		var stdout, stderr bytes.Buffer
+		require.Equal(t, 0, run(t.Context(), []string{cmd, "-h"}, vars, &stdout, &stderr), cmd)
+		require.NotContains(t, stdout.String()+stderr.String(), "s3cret-pw-91", cmd)
+		require.Contains(t, stdout.String(), "postgres://flowhook:xxxxx@db.internal:5432/flowhook?sslmode=disable", cmd)
+	}
+}
+
 func TestHelpGolden(t *testing.T) {
 	t.Parallel()
 	for _, cmd := range []string{"dev", "serve", "migrate", "rotate-secrets", "sandbox", "version"} {
@@ -288,4 +303,25 @@ func TestDebugListener(t *testing.T) {
 
 	code = run(t.Context(), []string{"serve", "-debug-addr", "nonsense", "-data-dir", t.TempDir()}, env(nil), io.Discard, io.Discard)
 	require.NotZero(t, code)
+}
+
+// TestDebugAddrInUseCreatesNoAdmin: a debug address in use stops serve before anything is
+// made, so that no first admin is created whose generated key nobody was shown; the next start
+// creates it with the key it is given.
+func TestDebugAddrInUseCreatesNoAdmin(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer held.Close()
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"serve", "-addr", "127.0.0.1:0", "-debug-addr", held.Addr().String(), "-data-dir", dir}, env(nil), &stdout, &stderr)
+	require.NotZero(t, code)
+	require.Contains(t, stderr.String(), "debug listener on "+held.Addr().String())
+	require.NotContains(t, stdout.String(), "Created the first admin")
+
+	const key = "fh_test_after_debug_addr_0123456789"
+	s := startServer(t, map[string]string{"FLOWHOOK_BOOTSTRAP_ADMIN_KEY": key}, "serve", "-addr", "127.0.0.1:0", "-data-dir", dir)
+	me, err := newClients(s.base, key).identity.WhoAmI(t.Context(), connect.NewRequest(&flowhookv1.WhoAmIRequest{}))
+	require.NoError(t, err, "the first admin has the key given now")
+	require.Equal(t, "admin@flowhook.local", me.Msg.GetUser().GetEmail())
 }
