@@ -58,7 +58,7 @@ func startDev(t *testing.T, dataDir string, vars map[string]string) (*running, s
 	require.Contains(t, banner, s.base+"/sandbox/")
 	require.Contains(t, banner, s.base+"/console/")
 	require.Contains(t, banner, "rm -rf "+dataDir)
-	require.Contains(t, banner, "flowhook sandbox list")
+	require.Contains(t, banner, "FLOWHOOK_ADDR="+s.addr+" flowhook sandbox list", "the port bound, not the default")
 	require.Contains(t, banner, "forgotten when flowhook dev stops")
 	require.Contains(t, s.stderr.String(), `"level":"WARN","msg":"SANDBOX MODE`)
 	if k := vars["FLOWHOOK_BOOTSTRAP_ADMIN_KEY"]; k != "" {
@@ -70,6 +70,17 @@ func startDev(t *testing.T, dataDir string, vars map[string]string) (*running, s
 		return s, m[1]
 	}
 	return s, ""
+}
+
+// TestDevBannerBehindAPublicURL: with FLOWHOOK_PUBLIC_URL (a tunnel in front of dev), the
+// banner's next step still names the address the sandbox command reaches: the one bound.
+func TestDevBannerBehindAPublicURL(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, map[string]string{"FLOWHOOK_PUBLIC_URL": "https://tunnel.example/flowhook"}, "dev", "-addr", "127.0.0.1:0", "-data-dir", t.TempDir())
+	banner := s.stdout.String()
+	require.Contains(t, banner, "https://tunnel.example/flowhook/sandbox/", "providers are given the public URL")
+	require.Contains(t, banner, "FLOWHOOK_ADDR="+s.addr+" flowhook sandbox list")
+	require.NotContains(t, banner, "FLOWHOOK_ADDR=https")
 }
 
 // signingDraft is start → an EXTERNAL state at provider → done (FINISHED or APPROVED) or

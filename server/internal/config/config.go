@@ -189,6 +189,13 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 	fs.SetOutput(io.Discard) // errors are returned; help is written below
 	fs.Usage = func() {}
 	var errs []error
+	// envErrs are the variables that do not parse, by the flag that reads them: a flag given
+	// on the command line wins over its variable (README), so its variable's error is dropped.
+	type envErr struct {
+		flag string
+		err  error
+	}
+	var envErrs []envErr
 	env := func(key string) string { return getenv("FLOWHOOK_" + key) }
 
 	str := func(p *string, flagName, key, help string) {
@@ -201,7 +208,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 		if v := env(key); v != "" {
 			d, err := time.ParseDuration(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("FLOWHOOK_%s: %q is not a duration (e.g. 30s, 2m)", key, v))
+				envErrs = append(envErrs, envErr{flagName, fmt.Errorf("FLOWHOOK_%s: %q is not a duration (e.g. 30s, 2m)", key, v)})
 			} else {
 				*p = d
 			}
@@ -212,7 +219,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 		if v := env(key); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("FLOWHOOK_%s: %q is not a whole number", key, v))
+				envErrs = append(envErrs, envErr{flagName, fmt.Errorf("FLOWHOOK_%s: %q is not a whole number", key, v)})
 			} else {
 				*p = n
 			}
@@ -223,7 +230,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 		if v := env(key); v != "" {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("FLOWHOOK_%s: %q is not true or false", key, v))
+				envErrs = append(envErrs, envErr{flagName, fmt.Errorf("FLOWHOOK_%s: %q is not true or false", key, v)})
 			} else {
 				*p = b
 			}
@@ -278,6 +285,13 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 		}
 		return c, fmt.Errorf("%w (see 'flowhook %s -h')", err, cmd)
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, e := range envErrs {
+		if !given[e.flag] {
+			errs = append(errs, e.err)
+		}
+	}
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " ")))
 	}
@@ -299,10 +313,24 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 	return c, c.Validate()
 }
 
+// redactedURL is a database URL with its password masked ("xxxxx"); one that is not a URL is
+// not shown at all.
+func redactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(set, not shown)"
+	}
+	return u.Redacted()
+}
+
 // writeHelp writes a command's help: what it does, its flags, and the variables it reads
 // that have no flag.
 func writeHelp(w io.Writer, cmd Command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "usage: flowhook %s [flags]\n\n%s\n\nflags:\n", cmd, summaries[cmd])
+	if f := fs.Lookup("database-url"); f != nil && f.DefValue != "" {
+		// Its default is FLOWHOOK_DATABASE_URL when set: shown without its password.
+		f.DefValue = redactedURL(f.DefValue)
+	}
 	fs.SetOutput(w)
 	fs.PrintDefaults()
 	fs.SetOutput(io.Discard)

@@ -44,6 +44,17 @@ func TestLoadEnvThenFlags(t *testing.T) {
 	require.Equal(t, slog.LevelDebug, c.LogLevel)
 	require.Equal(t, "https://flowhook.example.com", c.PublicURL)
 	require.Equal(t, []string{"https://app.example.com", "http://localhost:5173"}, c.CORSOrigins)
+
+	// A variable that does not parse is no problem when its flag is given: the flag wins. One
+	// whose flag is not given still is.
+	c, err = config.Load("serve", []string{"-job-timeout", "2m", "-db-max-conns", "8", "-sandbox=false"},
+		env(map[string]string{"FLOWHOOK_JOB_TIMEOUT": "2", "FLOWHOOK_DB_MAX_CONNS": "many", "FLOWHOOK_SANDBOX": "maybe"}), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 2*time.Minute, c.JobTimeout)
+	require.Equal(t, 8, c.DBMaxConns)
+	_, err = config.Load("serve", []string{"-job-timeout", "2m"},
+		env(map[string]string{"FLOWHOOK_JOB_TIMEOUT": "2", "FLOWHOOK_READ_TIMEOUT": "soon"}), io.Discard)
+	require.EqualError(t, err, `FLOWHOOK_READ_TIMEOUT: "soon" is not a duration (e.g. 30s, 2m)`)
 }
 
 func TestLoadReportsEveryProblem(t *testing.T) {
