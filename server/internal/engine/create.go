@@ -151,6 +151,12 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, written *Instance, re
 	if errors.Is(err, ErrConflict) {
 		return nil // coupled by a racing attempt
 	}
+	if errors.Is(err, ErrExternalIDTaken) {
+		// Left CREATING, the item would be created again and again under the same id and
+		// answered the same: the instance would wait for ever, and the other item's
+		// notifications would never be this one's.
+		return c.failWith(ctx, wi, idTaken(wi, externalID))
+	}
 	if err != nil {
 		return err
 	}
@@ -161,6 +167,11 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, written *Instance, re
 		return c.Cancel(ctx, wi.ID, nonEmpty(coupled.InstanceReason, "the instance moved on"), lastAttempt)
 	}
 	return nil
+}
+
+// idTaken says that the system answered a work item with an id another work item has.
+func idTaken(wi WorkItem, externalID string) string {
+	return fmt.Sprintf("%s answered with the id %s, which another work item already has (the system must give each work item an id of its own)", wi.System, externalID)
 }
 
 // movedOn reports whether an instance at status and revision no longer waits on the work item.
@@ -191,6 +202,10 @@ func (c *Creator) abandon(ctx context.Context, wi WorkItem, inst Instance, retri
 		if found {
 			_, err := c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
 				CreatedAt: c.clock.Now(), Message: fmt.Sprintf("%s %s was made for this work item; the instance moved on, so it is voided", wi.System, externalID)})
+			if errors.Is(err, ErrExternalIDTaken) {
+				// The id is another work item's: voiding it would void that one's.
+				return c.work.CloseWorkItem(ctx, wi.ID, WorkItemCancelled, "the instance moved on; "+idTaken(wi, externalID)+", so nothing was voided", nil)
+			}
 			if err != nil && !errors.Is(err, ErrConflict) {
 				return err
 			}

@@ -100,7 +100,9 @@ type WorkStore interface {
 	// activity, and enqueues the processing of the events that arrived for that id before the
 	// coupling: PENDING ones, and ORPHANED ones, made PENDING again (with a step in their
 	// Event Log), in the same transaction. It returns the work item as written and its
-	// instance as the coupling found it.
+	// instance as the coupling found it. ErrConflict when the work item is no longer CREATING
+	// (a racing attempt coupled or closed it); ErrExternalIDTaken when another work item of
+	// the system has the id.
 	CoupleWorkItem(ctx context.Context, id, externalID string, act Activity) (Coupled, error)
 	// FailWorkItem marks a CREATING work item FAILED (ErrConflict when it is no longer
 	// CREATING) and, when its instance still waits on it, the instance FAILED with the reason.
@@ -157,6 +159,12 @@ func (e *ReadBackError) Unwrap() error { return e.Err }
 // provider that notifies as it creates the item, before our coupling commits). The coupling
 // marks the id's PENDING events due when it commits, and they are processed then.
 var ErrNotCoupled = fmt.Errorf("%w: no work item is coupled to the id yet", ErrRetryLater)
+
+// ErrExternalIDTaken is CoupleWorkItem's answer when another work item of the system already
+// has the id: the system answered a new work item with an id it had given before (a sandbox
+// restarted, a connector that numbers its tickets per process). It is not a racing attempt of
+// the same work item (ErrConflict), and trying again would only be answered the same id.
+var ErrExternalIDTaken = errors.New("another work item already has the id")
 
 // Where an event is processed: as it arrives, in-process once stored PENDING, by its job, or
 // replayed by an administrator.

@@ -270,6 +270,11 @@ func (s *memStore) CoupleWorkItem(_ context.Context, id, externalID string, act 
 	if wi.Status != engine.WorkItemCreating {
 		return engine.Coupled{}, fmt.Errorf("%w: work item %s is no longer being created", engine.ErrConflict, id)
 	}
+	for _, other := range s.items {
+		if other.ID != id && other.System == wi.System && other.ExternalID == externalID {
+			return engine.Coupled{}, fmt.Errorf("%w: %s", engine.ErrExternalIDTaken, externalID)
+		}
+	}
 	wi.Status, wi.ExternalID = engine.WorkItemWaiting, externalID
 	wi.Revision++
 	s.items[id] = wi
@@ -398,6 +403,13 @@ type memClient struct {
 }
 
 func newMemClient() *memClient { return &memClient{items: map[string]string{}} }
+
+// restart is the system forgetting its items and numbering them from 1 again.
+func (c *memClient) restart() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.items = map[string]string{}
+}
 
 func (c *memClient) Create(_ context.Context, req engine.WorkItemRequest) (string, error) {
 	if c.onCreate != nil {

@@ -407,3 +407,58 @@ func TestCreationTakesTheInstanceAsWritten(t *testing.T) {
 	require.Equal(t, engine.WorkItemWaiting, committed(in, false).Status)
 	require.Equal(t, reads+1, b.store.reads(), "not given: read")
 }
+
+// TestSystemReusesAnID: a system that answers a new work item with an id another work item
+// already has (a sandbox restarted, a connector numbering its tickets per process) fails the
+// new item and its instance, with a reason that says so, rather than leaving it CREATING to be
+// created again and answered the same for ever; the other item is untouched. A creation
+// abandoned (its instance cancelled) that learns such an id closes without voiding it, since
+// the item at the system is the other work item's.
+func TestSystemReusesAnID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t.Run("creating", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t)
+		b.providers.configure(b.client)
+		first := b.toSign(t)
+		b.work(t, false)
+		b.client.restart()
+		second := b.toSign(t)
+		b.work(t, false)
+
+		got := b.instance(t, second.ID)
+		require.Equal(t, engine.StatusFailed, got.Status)
+		require.Equal(t, engine.WorkItemFailed, got.WorkItem.Status)
+		require.Contains(t, got.Reason, "answered with the id env-1, which another work item already has")
+		require.Empty(t, got.WorkItem.ExternalID)
+		kept := b.instance(t, first.ID)
+		require.Equal(t, engine.StatusWaitingExternal, kept.Status)
+		require.Equal(t, engine.WorkItemWaiting, kept.WorkItem.Status)
+		require.Equal(t, "env-1", kept.WorkItem.ExternalID)
+	})
+	t.Run("abandoned", func(t *testing.T) {
+		t.Parallel()
+		b := setupRun(t)
+		b.providers.configure(b.client)
+		b.client.unsearchable = true
+		first := b.toSign(t)
+		b.work(t, false)
+		b.client.restart()
+		b.client.createErr = errors.New("read tcp: connection reset by peer")
+		second := b.toSign(t)
+		wiID := b.store.takeJobs()[0].(engine.CreateWorkItemJob).WorkItemID
+		require.Error(t, b.creator.Create(ctx, wiID, false, false))
+		b.client.createErr = nil
+		_, err := b.runner.Cancel(ctx, admin, second.ID, "withdrawn")
+		require.NoError(t, err)
+		b.store.takeJobs()
+
+		require.NoError(t, b.creator.Create(ctx, wiID, true, false))
+		got := b.instance(t, second.ID)
+		require.Equal(t, engine.StatusCancelled, got.Status)
+		require.Equal(t, engine.WorkItemCancelled, got.WorkItem.Status)
+		require.Empty(t, b.client.cancelled(), "env-1 is the first instance's: not voided")
+		require.Equal(t, engine.WorkItemWaiting, b.instance(t, first.ID).WorkItem.Status)
+	})
+}

@@ -84,7 +84,10 @@ func NewFakes(opts FakesOptions) (*Fakes, error) {
 	f := &Fakes{
 		DocuSignPEM:  string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})),
 		DocuSignHMAC: base64.StdEncoding.EncodeToString(randomBytes(32)),
-		Tickets:      connectorfake.New(connectorfake.Options{HTTPClient: opts.HTTPClient, Keep: keep}),
+		// Each start numbers its tickets from 1 under a prefix of its own: flowhook keeps the
+		// work items of earlier starts, and a ticket id given again would be another work
+		// item's (engine.ErrExternalIDTaken).
+		Tickets: connectorfake.New(connectorfake.Options{HTTPClient: opts.HTTPClient, Keep: keep, IDPrefix: ticketPrefix()}),
 	}
 	f.DocuSign = docusignfake.New(docusignfake.Options{PublicKey: &key.PublicKey, HMACKeys: []string{f.DocuSignHMAC},
 		BaseURI: opts.DocuSignBaseURI, HTTPClient: opts.HTTPClient, Keep: keep})
@@ -96,6 +99,17 @@ func NewFakes(opts FakesOptions) (*Fakes, error) {
 	f.OneSpan = onespanfake.New(oneSpan)
 	f.OneSpanAPIKey = f.OneSpan.APIKey()
 	return f, nil
+}
+
+// ticketPrefix is "TCK-" and four letters or digits drawn at random ("TCK-7QK2-"): one start
+// in a million shares another's.
+func ticketPrefix() string {
+	const alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789" // no I, O, 0 or 1 to misread
+	b := randomBytes(4)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return "TCK-" + string(b) + "-"
 }
 
 func randomBytes(n int) []byte {

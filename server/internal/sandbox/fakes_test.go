@@ -654,3 +654,17 @@ func eventOf(t *testing.T, system string, body []byte) string {
 	require.NoError(t, json.Unmarshal(body, &v), "%s: %s", system, body)
 	return v.Event + v.Name + v.Type
 }
+
+// TestTicketIDsPerStart: each start of the sandbox numbers its tickets from 1 under a prefix
+// of its own, so that a ticket of a new start never has the id of one flowhook coupled to a
+// work item before the restart (which the coupling would refuse, failing the instance).
+func TestTicketIDsPerStart(t *testing.T) {
+	t.Parallel()
+	first, second := newControlBundle(t), newControlBundle(t)
+	a, b := first.ticket(t), second.ticket(t)
+	require.Regexp(t, `^TCK-[A-HJ-NP-Z2-9]{4}-1$`, a)
+	require.Regexp(t, `^TCK-[A-HJ-NP-Z2-9]{4}-1$`, b)
+	require.NotEqual(t, a, b, "two starts, two prefixes")
+	next := first.ticket(t)
+	require.Equal(t, strings.TrimSuffix(a, "1")+"2", next, "one prefix for a start's tickets")
+}

@@ -204,7 +204,7 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 		})
 	}
 	if err != nil && (isUniqueViolation(err) || ent.IsConstraintError(err)) {
-		return engine.Coupled{}, fmt.Errorf("%w: another work item already has the id %s", engine.ErrConflict, externalID)
+		return engine.Coupled{}, fmt.Errorf("%w: %s", engine.ErrExternalIDTaken, externalID)
 	}
 	return out, translate(err)
 }

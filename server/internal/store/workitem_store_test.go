@@ -54,8 +54,9 @@ func TestCoupleWorkItemGuards(t *testing.T) {
 			// Another work item of the system cannot take the id; another system's can.
 			_, other := f.waiting(t, "", "")
 			_, err = f.st.CoupleWorkItem(ctx, other.ID, "env-1", coupleAct("env-1"))
-			require.ErrorIs(t, err, engine.ErrConflict)
-			require.ErrorContains(t, err, "another work item already has the id env-1")
+			require.ErrorIs(t, err, engine.ErrExternalIDTaken, "not a racing attempt of the same item")
+			require.NotErrorIs(t, err, engine.ErrConflict)
+			require.ErrorContains(t, err, "another work item already has the id: env-1")
 			left, err := f.st.GetWorkItem(ctx, other.ID)
 			require.NoError(t, err)
 			require.Equal(t, engine.WorkItemCreating, left.Status, "nothing of the refused coupling stays")

@@ -52,7 +52,7 @@
 //
 // Routes: POST /tickets (create), GET /tickets/{id} (status), POST /tickets/{id}/cancel, so a
 // connector's URLs are CreateURL, StatusURL and CancelURL of the fake's base URL. Ticket ids
-// are TCK-1, TCK-2, …. A create answers 201 {"id", "type"} and posts ticket.created before it
+// are TCK-1, TCK-2, … (Options.IDPrefix). A create answers 201 {"id", "type"} and posts ticket.created before it
 // answers (a receiver must cope with an event for an item it has not coupled yet); a repeated
 // Idempotency-Key answers 200 with the same id. A cancel marks the ticket ticket.cancelled and
 // posts that event; cancelling again is 200 and changes nothing; cancelling a ticket that

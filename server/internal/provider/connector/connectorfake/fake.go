@@ -40,6 +40,10 @@ type Options struct {
 	// Keep of each (default: all, as a test wants; flowhook dev's sandbox, which runs for days,
 	// keeps a bound). Its items and their creates are kept whatever Keep says.
 	Keep int
+	// IDPrefix starts every ticket id, which goes on with the ticket's number (default "TCK-":
+	// TCK-1, TCK-2, …). A fake that may be started again against the same flowhook (flowhook
+	// dev's sandbox) gives each start a prefix of its own, so that no id comes twice.
+	IDPrefix string
 }
 
 // AuthHeader is a header of the system's own that a connector sends with every call.
@@ -134,6 +138,9 @@ func New(opts Options) *Fake {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.IDPrefix == "" {
+		opts.IDPrefix = "TCK-"
 	}
 	waiting := &fakehook.Wait[*callback]{}
 	hooks := fakehook.New(fakehook.Options[*callback]{Name: "connectorfake", Client: opts.HTTPClient, Timeout: opts.DeliveryTimeout, Policy: waiting, Keep: opts.Keep})

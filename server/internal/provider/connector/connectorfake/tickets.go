@@ -132,7 +132,7 @@ func (f *Fake) create(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	now := f.now()
 	t := &Ticket{
-		ID: "TCK-" + strconv.Itoa(len(f.order)+1), WorkItemID: key, InstanceID: d.InstanceID, WorkflowID: d.WorkflowID,
+		ID: f.opts.IDPrefix + strconv.Itoa(len(f.order)+1), WorkItemID: key, InstanceID: d.InstanceID, WorkflowID: d.WorkflowID,
 		WorkflowVersion: *d.WorkflowVersion, State: d.State, CallbackURL: d.CallbackURL, FormData: form, Created: now,
 	}
 	if d.Document != nil {
