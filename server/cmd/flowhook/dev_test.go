@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net"
 	"net/http"
 	"regexp"
@@ -432,4 +433,58 @@ func TestSandboxNoServer(t *testing.T) {
 	stderr.Reset()
 	require.Equal(t, 1, run(t.Context(), []string{"sandbox", "-bogus", "void", "x", "-addr", addr}, env(nil), &stdout, &stderr))
 	require.Contains(t, stderr.String(), "flag provided but not defined: -bogus")
+}
+
+// TestDevSandboxHeldWebhooks: once flowhook refused one of the fake DocuSign's Connect
+// messages (here its HMAC key was changed), the fake marks the listener down and queues the
+// later ones, as DocuSign does; `flowhook sandbox complete` then says the webhook is held,
+// how to post it, and exits 1 — not "no webhook sent" with 0 while the instance never moves.
+// The redelivery it names posts it, once flowhook knows the key again.
+func TestDevSandboxHeldWebhooks(t *testing.T) {
+	t.Parallel()
+	dev, key := startDev(t, t.TempDir(), nil)
+	c := newClients(dev.base, key)
+	in := waiting(t, c, publish(t, c, signingDraft("Held webhooks", flowhookv1.Provider_PROVIDER_DOCUSIGN, "")))
+	envelope := in.GetWorkItem().GetExternalId()
+
+	setHMAC := func(keys ...string) {
+		t.Helper()
+		ds, err := c.settings.GetDocuSignSettings(t.Context(), connect.NewRequest(&flowhookv1.GetDocuSignSettingsRequest{}))
+		require.NoError(t, err)
+		cur := ds.Msg.GetSettings()
+		_, err = c.settings.UpdateDocuSignSettings(t.Context(), connect.NewRequest(&flowhookv1.UpdateDocuSignSettingsRequest{
+			AccountId: cur.GetAccountId(), IntegrationKey: cur.GetIntegrationKey(), UserId: cur.GetUserId(), OauthBaseUrl: cur.GetOauthBaseUrl(),
+			HmacKeys: keys, ReplaceHmacKeys: true, ExpectedRevision: cur.GetRevision()}))
+		require.NoError(t, err)
+	}
+	setHMAC("bm90IHRoZSBzYW5kYm94J3Mga2V5IGF0IGFsbCwgbm90IGF0IGFsbA==")
+	code, out, errOut := dev.sandbox(t, "deliver", envelope)
+	require.Equal(t, 1, code, out)
+	require.Regexp(t, `webhook recipient-delivered +→ \S+/webhooks/DocuSign HTTP 401\n`+
+		`  webhook recipient-delivered +→ \S+/webhooks/DocuSign held for redelivery\n`+
+		`  webhook envelope-delivered +→ \S+/webhooks/DocuSign held, not posted\n`, out)
+	redeliver := dev.base + "/sandbox/control/docusign/redeliver"
+	require.Equal(t, "flowhook: flowhook did not accept 1 of the 1 webhooks (see the Event Log: EventLogService.ListEvents); "+
+		"the sandbox holds 2 webhook(s) of "+envelope+" until they are redelivered: curl -X POST "+redeliver+"\n", errOut)
+
+	code, out, errOut = dev.sandbox(t, "complete", envelope)
+	require.Equal(t, 1, code, out)
+	require.Contains(t, out, "DOCUSIGN "+envelope+": complete; status now completed")
+	require.Regexp(t, `webhook envelope-completed +→ \S+/webhooks/DocuSign held, not posted`, out)
+	require.NotContains(t, out, "no webhook sent")
+	require.Contains(t, errOut, "the sandbox holds 4 webhook(s) of "+envelope+" until they are redelivered: curl -X POST "+redeliver)
+
+	res, err := http.Get(dev.base + "/sandbox/control/docusign/account")
+	require.NoError(t, err)
+	var account struct {
+		HMACKeys []string `json:"hmacKeys"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&account))
+	require.NoError(t, res.Body.Close())
+	setHMAC(account.HMACKeys...)
+	res, err = http.Post(redeliver, "application/json", nil)
+	require.NoError(t, err)
+	require.NoError(t, res.Body.Close())
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	await(t, c, in.GetId(), completedIn("done"))
 }

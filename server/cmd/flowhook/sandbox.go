@@ -207,11 +207,28 @@ func (c sandboxClient) act(ctx context.Context, w io.Writer, action, id, reason 
 		}
 		fmt.Fprintf(w, "  webhook %-24s → %s %s\n", d.Event, d.URL, result)
 	}
-	if len(out.Deliveries) == 0 {
+	for _, h := range out.Held {
+		// A fake keeps what flowhook did not accept and, as DocuSign does once its listener
+		// is down, may queue the later ones untried.
+		held := "held, not posted"
+		if h.Tried {
+			held = "held for redelivery"
+		}
+		fmt.Fprintf(w, "  webhook %-24s → %s %s\n", h.Event, h.URL, held)
+	}
+	if len(out.Deliveries) == 0 && len(out.Held) == 0 {
 		fmt.Fprintln(w, "  no webhook sent (flowhook is not subscribed to this event)")
 	}
+	var problems []string
 	if failed > 0 {
-		return fmt.Errorf("flowhook did not accept %d of the %d webhooks (see the Event Log: EventLogService.ListEvents)", failed, len(out.Deliveries))
+		problems = append(problems, fmt.Sprintf("flowhook did not accept %d of the %d webhooks (see the Event Log: EventLogService.ListEvents)", failed, len(out.Deliveries)))
+	}
+	if len(out.Held) > 0 {
+		problems = append(problems, fmt.Sprintf("the sandbox holds %d webhook(s) of %s until they are redelivered: curl -X POST %s%s",
+			len(out.Held), out.ExternalID, c.base, out.Redeliver))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
 }

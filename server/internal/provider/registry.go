@@ -58,6 +58,7 @@ type Registry struct {
 	plugins   []Plugin
 	specs     engine.Specs // specs[i] is plugins[i]'s, read once
 	settings  engine.SettingsStore
+	saving    engine.SettingsStore // settings, for writes: see savedHere
 	http      *http.Client
 	now       func() time.Time
 	publicURL string
@@ -97,8 +98,35 @@ func HTTPClient(timeout time.Duration) *http.Client {
 // NewRegistry returns a registry of the plugins over the settings store; publicURL is the base
 // of the webhook URLs providers report to.
 func NewRegistry(settings engine.SettingsStore, publicURL string, httpClient *http.Client, now func() time.Time, plugins ...Plugin) *Registry {
-	return &Registry{plugins: plugins, specs: Specs(plugins...), settings: settings, http: httpClient, now: now,
+	r := &Registry{plugins: plugins, specs: Specs(plugins...), settings: settings, http: httpClient, now: now,
 		publicURL: strings.TrimRight(publicURL, "/"), clients: map[string]cachedClient{}, read: map[string]cachedSettings{}}
+	r.saving = savedHere{SettingsStore: settings, r: r}
+	return r
+}
+
+// savedHere is the settings store as the registry and the connectors' administration write
+// it: a group saved or deleted through this replica is what its notifications are checked
+// with from the next one on, rather than up to credentialsTTL later (an administrator who
+// changed a key saw the old one still accepted, the new one refused).
+type savedHere struct {
+	engine.SettingsStore
+	r *Registry
+}
+
+func (s savedHere) PutSettings(ctx context.Context, g engine.Settings, expectedRevision int64) (engine.Settings, error) {
+	saved, err := s.SettingsStore.PutSettings(ctx, g, expectedRevision)
+	if err == nil {
+		s.r.remember(saved.ID, saved)
+	}
+	return saved, err
+}
+
+func (s savedHere) DeleteSettings(ctx context.Context, id string) error {
+	err := s.SettingsStore.DeleteSettings(ctx, id)
+	s.r.mu.Lock()
+	delete(s.r.read, id)
+	s.r.mu.Unlock()
+	return err
 }
 
 // Spec describes a provider.
@@ -207,9 +235,9 @@ func (r *Registry) RecentClient(ctx context.Context, sys engine.System) (engine.
 	return r.Client(ctx, sys)
 }
 
-// recent returns a system's settings read at most credentialsTTL ago.
+// recent returns a system's settings read (or saved here) at most credentialsTTL ago.
 func (r *Registry) recent(ctx context.Context, pl Plugin, sys engine.System) (engine.Settings, error) {
-	key := sys.String()
+	key := pl.SettingsID(sys.Connector)
 	now := r.now()
 	r.mu.Lock()
 	c, ok := r.read[key]
@@ -217,19 +245,25 @@ func (r *Registry) recent(ctx context.Context, pl Plugin, sys engine.System) (en
 	if ok && now.Sub(c.at) < credentialsTTL && !now.Before(c.at) {
 		return c.settings, nil
 	}
-	s, err := r.settings.GetSettings(ctx, pl.SettingsID(sys.Connector))
+	s, err := r.settings.GetSettings(ctx, key)
 	if err != nil {
 		return engine.Settings{}, err
 	}
+	r.remember(key, s)
+	return s, nil
+}
+
+// remember keeps a settings group, read or saved now, for credentialsTTL.
+func (r *Registry) remember(id string, s engine.Settings) {
+	now := r.now()
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	if len(r.read) >= maxCachedSettings {
 		// Names come from request paths (/webhooks/c2i/{name}): the cache must not grow
 		// with whatever anyone posts to. Emptied when full, it refills with the live ones.
 		clear(r.read)
 	}
-	r.read[key] = cachedSettings{settings: s, at: now}
-	r.mu.Unlock()
-	return s, nil
+	r.read[id] = cachedSettings{settings: s, at: now}
 }
 
 // Outcome maps an event of a system by its provider's table (a connector's own, from its
@@ -392,7 +426,7 @@ func (v receiving) Handles(eventType string) bool {
 func (r *Registry) Connectors(usage engine.ConnectorUsage) engine.Connectors {
 	for _, pl := range r.plugins {
 		if a, ok := pl.(ConnectorAdministration); ok {
-			return a.NewAdmin(r.settings, usage, r.CallbackURL, r.now)
+			return a.NewAdmin(r.saving, usage, r.CallbackURL, r.now)
 		}
 	}
 	return nil
@@ -444,7 +478,7 @@ func (r *Registry) UpdateSettings(ctx context.Context, p engine.Provider, update
 		return nil, err
 	}
 	next.ID, next.UpdatedBy = pl.SettingsID(""), actor
-	saved, err := r.settings.PutSettings(ctx, next, cur.Revision)
+	saved, err := r.saving.PutSettings(ctx, next, cur.Revision)
 	if err != nil {
 		return nil, err
 	}

@@ -472,3 +472,56 @@ func TestHTTPClientKeepsConnections(t *testing.T) {
 	defer mu.Unlock()
 	require.Equal(t, 8, opened)
 }
+
+// TestSettingsSavedHereApplyAtOnce: settings saved through the registry (a provider's, a
+// connector's) are what this replica checks notifications with from the next one on, not up
+// to credentialsTTL later: a rolled connector secret is accepted at once, and a connector
+// deleted here has no route at once; a change saved elsewhere still takes up to the TTL.
+func TestSettingsSavedHereApplyAtOnce(t *testing.T) {
+	t.Parallel()
+	r, st, _ := newRegistry(t)
+	ctx := context.Background()
+	admin := r.Connectors(unused{})
+	old, next := standardwebhooks.NewSecret(), standardwebhooks.NewSecret()
+	in := engine.ConnectorInput{Name: "tickets", CreateURL: "https://tickets.example.com/tickets",
+		Outcomes: map[string]engine.Outcome{"ticket.approved": engine.OutcomeApproved}, SigningSecret: old}
+	c, _, err := admin.CreateConnector(ctx, in, "admin")
+	require.NoError(t, err)
+	rc, ok, err := r.Receiving(ctx, "c2i", "tickets")
+	require.NoError(t, err)
+	require.True(t, ok, "created here: routed at once")
+	creds, err := rc.Credentials(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{old}, creds)
+
+	in.SigningSecret, in.SecretGrace, in.ExpectedRevision = next, time.Hour, c.Revision
+	c, err = admin.UpdateConnector(ctx, in, "admin")
+	require.NoError(t, err)
+	reads := st.readCount()
+	creds, err = rc.Credentials(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{next, old}, creds, "the new secret at once, the old one for its grace")
+	require.Equal(t, reads, st.readCount(), "from the save, not a read")
+
+	// Saved by another replica: seen within the TTL, as before.
+	cur, err := st.GetSettings(ctx, connector.SettingsPrefix+"tickets")
+	require.NoError(t, err)
+	third := standardwebhooks.NewSecret()
+	cfg := connector.ConfigFrom(cur)
+	cfg.SigningSecret, cfg.PreviousSecret, cfg.PreviousValidUntil = third, "", time.Time{}
+	_, err = st.PutSettings(ctx, cfg.Settings(), cur.Revision)
+	require.NoError(t, err)
+	creds, err = rc.Credentials(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{next, old}, creds, "read here at most two seconds ago")
+
+	require.NoError(t, admin.DeleteConnector(ctx, "tickets"))
+	_, ok, err = r.Receiving(ctx, "c2i", "tickets")
+	require.NoError(t, err)
+	require.False(t, ok, "deleted here: no route at once")
+}
+
+// unused is the usage of a connector nothing uses.
+type unused struct{}
+
+func (unused) SystemUsage(context.Context, engine.System) ([]string, int, error) { return nil, 0, nil }

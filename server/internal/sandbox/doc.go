@@ -23,6 +23,7 @@
 //	POST /sandbox/work-items/{externalId}/{action}  body {"reason": "…"} (optional): the fake holding the item
 //	                                                plays the action and posts its real, signed webhook to
 //	                                                flowhook, then answers with the deliveries (HTTP statuses)
+//	                                                and the item's webhooks the fake holds (held, redeliver)
 //	     /sandbox/docusign/…, /sandbox/onespan/…, /sandbox/tickets/…   the fakes' own APIs
 //	     /sandbox/control/{docusign|onespan|tickets}/…                 the fakes' control API (Fakes.Control)
 //	GET  /sandbox/control/{docusign|onespan|tickets}/held              notifications held after a failed delivery

@@ -292,6 +292,12 @@ type ActionResult struct {
 	// Deliveries are the notifications the action posted to flowhook, each with the HTTP
 	// status flowhook answered (0 and Error when it could not be reached).
 	Deliveries []Delivery `json:"deliveries"`
+	// Held are the item's notifications its fake holds after the action, not posted: a
+	// delivery flowhook did not acknowledge made the fake mark its listener down (DocuSign
+	// then queues every later message behind it) or keep the failed one. Redeliver is the
+	// control API's path that posts them (POST), set when something is held.
+	Held      []Held `json:"held,omitempty"`
+	Redeliver string `json:"redeliver,omitempty"`
 }
 
 // actionsOf lists the actions an item accepts now: generic names first, then the fake's own.
@@ -393,6 +399,15 @@ func (s *Sandbox) act(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	status, _ := sys.action.status(id)
-	writeJSON(w, http.StatusOK, ActionResult{System: sys.name, ExternalID: id, Action: name, Performed: own,
-		Status: status, Deliveries: itemDeliveries(sys.since(before), id)})
+	res := ActionResult{System: sys.name, ExternalID: id, Action: name, Performed: own,
+		Status: status, Deliveries: itemDeliveries(sys.since(before), id)}
+	for _, h := range sys.held() {
+		if h.ID == id {
+			res.Held = append(res.Held, h)
+		}
+	}
+	if len(res.Held) > 0 {
+		res.Redeliver = Prefix + "/control" + sys.prefix + "/redeliver"
+	}
+	writeJSON(w, http.StatusOK, res)
 }
