@@ -241,9 +241,9 @@ func banner(w io.Writer, cfg config.Config, a *app.App, metrics bool, addr strin
 	case a.BootstrapKeyState == app.KeyKnown:
 		key = "$FLOWHOOK_BOOTSTRAP_ADMIN_KEY (" + prefix + "…), already an admin's key"
 	case a.BootstrapKeyState == app.KeyAdopted:
-		key = "$FLOWHOOK_BOOTSTRAP_ADMIN_KEY (" + prefix + "…), added now to admin@flowhook.local's keys"
+		key = "$FLOWHOOK_BOOTSTRAP_ADMIN_KEY (" + prefix + "…), added now to " + a.BootstrapKeyOwner + "'s keys"
 	case a.BootstrapKeyState == app.KeyIgnored:
-		key = "NOT $FLOWHOOK_BOOTSTRAP_ADMIN_KEY: it is a revoked key or not an admin's (see the log);\n" +
+		key = "NOT $FLOWHOOK_BOOTSTRAP_ADMIN_KEY: it is a revoked key, a deactivated user's or not an admin's (see the log);\n" +
 			"                 use the key printed when this data dir was made, or start over"
 	default:
 		key = "the one printed when this data dir was made (set FLOWHOOK_BOOTSTRAP_ADMIN_KEY to add one of your choice)"

@@ -46,6 +46,8 @@ type App struct {
 	BootstrapKey string
 	// BootstrapKeyState says how FLOWHOOK_BOOTSTRAP_ADMIN_KEY was used (see KeyState).
 	BootstrapKeyState KeyState
+	// BootstrapKeyOwner is the email of the admin the key was added to (KeyAdopted).
+	BootstrapKeyOwner string
 	// Sandbox is the sandbox when the configuration asked for it (flowhook dev, serve
 	// --sandbox), nil otherwise.
 	Sandbox *sandbox.Sandbox
@@ -148,7 +150,8 @@ const (
 	// KeyAdopted: the database had its first admin; the key was added to its keys (dev).
 	KeyAdopted
 	// KeyIgnored: the database had its first admin and the key is not an admin's; it was
-	// not used (serve; or dev, when the key is revoked or a non-admin's).
+	// not used (serve; or dev, when the key is revoked, a non-admin's or a deactivated
+	// user's).
 	KeyIgnored
 )
 
@@ -191,10 +194,11 @@ func (a *App) bootstrap(ctx context.Context) (string, error) {
 func (a *App) adopt(ctx context.Context, st *store.Store, secret string) (KeyState, error) {
 	key, owner, err := st.APIKeyByHash(ctx, auth.Hash(secret))
 	switch {
-	case err == nil && key.RevokedAt == nil && slices.Contains(owner.Roles, engine.RoleAdmin):
+	case err == nil && key.RevokedAt == nil && owner.DeactivatedAt == nil && slices.Contains(owner.Roles, engine.RoleAdmin):
 		return KeyKnown, nil
 	case err == nil:
-		a.log.WarnContext(ctx, "FLOWHOOK_BOOTSTRAP_ADMIN_KEY was ignored: it is a revoked key or not an admin's", "api_key_prefix", auth.Prefix(secret))
+		// Every call with it would be refused: never announced as working.
+		a.log.WarnContext(ctx, "FLOWHOOK_BOOTSTRAP_ADMIN_KEY was ignored: it is a revoked key, a deactivated user's or not an admin's", "api_key_prefix", auth.Prefix(secret))
 		return KeyIgnored, nil
 	case !errors.Is(err, engine.ErrNotFound):
 		return KeyNone, fmt.Errorf("look up the bootstrap key: %w", err)
@@ -211,10 +215,12 @@ func (a *App) adopt(ctx context.Context, st *store.Store, secret string) (KeySta
 		return KeyNone, fmt.Errorf("add FLOWHOOK_BOOTSTRAP_ADMIN_KEY to the admin's keys: %w", err)
 	}
 	a.log.InfoContext(ctx, "added FLOWHOOK_BOOTSTRAP_ADMIN_KEY to the first admin's API keys", "user", admin.Email, "api_key_prefix", auth.Prefix(secret))
+	a.BootstrapKeyOwner = admin.Email
 	return KeyAdopted, nil
 }
 
-// firstAdmin returns the bootstrap admin (admin@flowhook.local), else the first admin found.
+// firstAdmin returns the bootstrap admin (admin@flowhook.local), else the first admin found,
+// of the admins not deactivated (whose keys are refused).
 func firstAdmin(ctx context.Context, st *store.Store) (engine.User, error) {
 	var found *engine.User
 	for after := ""; ; {
@@ -223,7 +229,7 @@ func firstAdmin(ctx context.Context, st *store.Store) (engine.User, error) {
 			return engine.User{}, fmt.Errorf("find the first admin: %w", err)
 		}
 		for _, u := range page {
-			if !slices.Contains(u.Roles, engine.RoleAdmin) {
+			if !slices.Contains(u.Roles, engine.RoleAdmin) || u.DeactivatedAt != nil {
 				continue
 			}
 			if u.Email == bootstrapEmail {
@@ -239,7 +245,7 @@ func firstAdmin(ctx context.Context, st *store.Store) (engine.User, error) {
 		after = next
 	}
 	if found == nil {
-		return engine.User{}, errors.New("find the first admin: the database has users but no admin")
+		return engine.User{}, errors.New("find the first admin: the database has users but no active admin")
 	}
 	return *found, nil
 }

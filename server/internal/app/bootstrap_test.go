@@ -17,6 +17,8 @@ import (
 	"github.com/flowhook/flowhook/server/internal/app"
 	"github.com/flowhook/flowhook/server/internal/config"
 	"github.com/flowhook/flowhook/server/internal/dbtest"
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/store"
 	"github.com/flowhook/flowhook/server/internal/telemetry"
 )
 
@@ -145,6 +147,26 @@ func TestBootstrapKeyOnExistingDatabase(t *testing.T) {
 			require.Equal(t, app.KeyKnown, again.BootstrapKeyState)
 			require.NotContains(t, logs, "BOOTSTRAP_ADMIN_KEY was ignored")
 			require.Nil(t, again.Sandbox, "no sandbox unless asked for")
+
+			// The first admin deactivated (another admin remains): its key is no longer called
+			// an admin's, and a new key goes to an admin whose keys work.
+			st := store.New(again.DB())
+			other, err := st.CreateUser(context.Background(), engine.User{DisplayName: "Grace", Email: "grace@example.com", Roles: []engine.Role{engine.RoleAdmin}})
+			require.NoError(t, err)
+			me, err = whoAmI(t, again, chosen)
+			require.NoError(t, err)
+			_, err = st.SetDeactivated(context.Background(), me.GetUser().GetId(), true)
+			require.NoError(t, err)
+			deactivated, logs := start(true)
+			require.Equal(t, app.KeyIgnored, deactivated.BootstrapKeyState)
+			require.Contains(t, logs, "FLOWHOOK_BOOTSTRAP_ADMIN_KEY was ignored: it is a revoked key, a deactivated user's or not an admin's")
+			cfg.BootstrapAdminKey = "fh_chosen_after_the_admin_left_0002"
+			adopted, _ := start(true)
+			require.Equal(t, app.KeyAdopted, adopted.BootstrapKeyState)
+			require.Equal(t, "grace@example.com", adopted.BootstrapKeyOwner)
+			me, err = whoAmI(t, adopted, cfg.BootstrapAdminKey)
+			require.NoError(t, err, "the key added works")
+			require.Equal(t, other.ID, me.GetUser().GetId())
 		})
 	}
 }
