@@ -40,7 +40,11 @@ func Pages[Req, Res any, ReqP interface {
 			yield(nil, fmt.Errorf("client: %s is not a list request: it has no page_token", m.Descriptor().FullName()))
 			return
 		}
+		// The tokens the walk has asked with, from a kept one it starts from on.
 		seen := map[string]bool{}
+		if start := m.Get(field).String(); start != "" {
+			seen[start] = true
+		}
 		for n := 1; ; n++ {
 			// Each call gets its own message, so that none changes under a caller that keeps it.
 			res, err := list(ctx, connect.NewRequest((*Req)(proto.Clone(next).(ReqP))))
@@ -56,7 +60,8 @@ func Pages[Req, Res any, ReqP interface {
 			if token == "" {
 				return
 			}
-			// A server that hands back a token it gave before would be followed for ever.
+			// A server that hands back a token it gave before, or the one the walk started
+			// from, would be followed for ever.
 			if seen[token] {
 				yield(nil, fmt.Errorf("client: %s: page %d answered a page token an earlier page had", m.Descriptor().FullName(), n))
 				return

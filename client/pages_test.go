@@ -147,3 +147,32 @@ func TestPagesRefusesWhatIsNotAListing(t *testing.T) {
 	require.Equal(t, []string{"", "again"}, tokens, "each page asked for with the token before it")
 	require.EqualError(t, last, "client: flowhook.v1.ListGroupsRequest: page 2 answered a page token an earlier page had")
 }
+
+// TestPagesFromAKeptTokenStopsWhenItComesBack: a walk that starts from a kept token ends with
+// an error when the server answers that very token, before it yields the same page twice.
+func TestPagesFromAKeptTokenStopsWhenItComesBack(t *testing.T) {
+	t.Parallel()
+	var tokens []string
+	stuck := func(_ context.Context, req *connect.Request[flowhookv1.ListGroupsRequest]) (*connect.Response[flowhookv1.ListGroupsResponse], error) {
+		tokens = append(tokens, req.Msg.GetPageToken())
+		return connect.NewResponse(&flowhookv1.ListGroupsResponse{
+			Groups:        []*flowhookv1.Group{{Id: "at " + req.Msg.GetPageToken()}},
+			NextPageToken: "kept",
+		}), nil
+	}
+	var got []string
+	var errs []error
+	for page, err := range client.Pages(t.Context(), stuck, &flowhookv1.ListGroupsRequest{PageToken: "kept"}) {
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, g := range page.GetGroups() {
+			got = append(got, g.GetId())
+		}
+	}
+	require.Equal(t, []string{"at kept"}, got, "the kept token's page once")
+	require.Equal(t, []string{"kept"}, tokens)
+	require.Len(t, errs, 1)
+	require.EqualError(t, errs[0], "client: flowhook.v1.ListGroupsRequest: page 1 answered a page token an earlier page had")
+}

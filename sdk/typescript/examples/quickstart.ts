@@ -85,8 +85,10 @@ const started = await flowhook.instances.startInstance({
 });
 console.log(`started an instance: it waits in "${started.instance?.stateKey}"`);
 
-const mine = await flowhook.instances.listAssignedToMe({ pageSize: 50 });
-const todo = mine.instances.find((i) => i.id === started.instance?.id)!;
+// Read it back by its id. listAssignedToMe lists it too, among any older work of mine: walk
+// that list with items() rather than looking on its first page only.
+const { instance: todo } = await flowhook.instances.getInstance({ instanceId: started.instance!.id });
+if (!todo) throw new Error("the started instance is gone");
 console.log(`assigned to me: ${todo.workflowName.replace(/ \d{4}-.*/, "")} in "${todo.stateKey}", amount ${todo.formData?.["amount"]}`);
 
 const took = await flowhook.instances.takeTransition({

@@ -1,6 +1,6 @@
 // createFlowhookClient: one typed Connect client per flowhook service, sharing one transport
 // that carries the caller's API key as a bearer credential.
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { WorkflowDesignService } from "./gen/flowhook/v1/design_pb.js";
 import { EventLogService } from "./gen/flowhook/v1/eventlog_pb.js";
@@ -10,7 +10,10 @@ import { ProviderSettingsService } from "./gen/flowhook/v1/settings_pb.js";
 
 /**
  * An API key, or a function that returns the current one (called before every request, so a
- * front end can swap keys without building a new client).
+ * front end can swap keys without building a new client). The call's `signal` and `timeoutMs`
+ * cover the function's work: a call cancelled or out of time while it runs rejects at once
+ * with `Code.Canceled` or `Code.DeadlineExceeded`. A function that throws, or answers no usable
+ * key, rejects the call with `Code.Unauthenticated` (a `ConnectError` it throws keeps its code).
  */
 export type ApiKeySource = string | (() => string | Promise<string>);
 
@@ -100,21 +103,117 @@ export function createFlowhookClient(options: FlowhookClientOptions): FlowhookCl
 export function withBearer(transport: Transport, apiKey: ApiKeySource): Transport {
   if (typeof apiKey === "string") {
     checkApiKey(apiKey);
-  } else if (typeof apiKey !== "function") {
+    return {
+      unary: async (method, signal, timeoutMs, header, input, contextValues) =>
+        transport.unary(method, signal, wholeMs(timeoutMs), bearer(header, apiKey), input, contextValues),
+      stream: async (method, signal, timeoutMs, header, input, contextValues) =>
+        transport.stream(method, signal, wholeMs(timeoutMs), bearer(header, apiKey), input, contextValues),
+    };
+  }
+  if (typeof apiKey !== "function") {
     throw new TypeError("flowhook: apiKey must be a string or a function returning one");
   }
-  const headers = async (init: HeadersInit | undefined): Promise<Headers> => {
-    const key = typeof apiKey === "string" ? apiKey : checkApiKey(await apiKey());
-    const h = new Headers(init);
-    h.set("Authorization", `Bearer ${key}`);
-    return h;
-  };
   return {
-    unary: async (method, signal, timeoutMs, header, input, contextValues) =>
-      transport.unary(method, signal, wholeMs(timeoutMs), await headers(header), input, contextValues),
-    stream: async (method, signal, timeoutMs, header, input, contextValues) =>
-      transport.stream(method, signal, wholeMs(timeoutMs), await headers(header), input, contextValues),
+    unary: async (method, signal, timeoutMs, header, input, contextValues) => {
+      const asked = await askKey(apiKey, signal, timeoutMs);
+      return transport.unary(method, signal, wholeMs(asked.timeoutMs), bearer(header, asked.key), input, contextValues);
+    },
+    stream: async (method, signal, timeoutMs, header, input, contextValues) => {
+      const asked = await askKey(apiKey, signal, timeoutMs);
+      return transport.stream(method, signal, wholeMs(asked.timeoutMs), bearer(header, asked.key), input, contextValues);
+    },
   };
+}
+
+function bearer(init: HeadersInit | undefined, key: string): Headers {
+  const h = new Headers(init);
+  h.set("Authorization", `Bearer ${key}`);
+  return h;
+}
+
+/**
+ * Asks a key function for one call's key, racing it against the call's signal and deadline, so
+ * that a call cancelled or out of time while the key is looked up rejects at once, as the
+ * transport would have (Canceled, DeadlineExceeded), and never goes out. The deadline counts
+ * from the call's start: what the lookup took is taken off the timeout the transport gets.
+ * A function that fails, or answers no usable key, rejects the call with Unauthenticated.
+ */
+async function askKey(
+  apiKey: () => string | Promise<string>,
+  signal: AbortSignal | undefined,
+  timeoutMs: number | undefined,
+): Promise<{ key: string; timeoutMs: number | undefined }> {
+  // As connect-es reads timeoutMs: above 0 a deadline; 0 or less none; undefined the
+  // transport's default, which only the transport knows.
+  const limited = timeoutMs !== undefined && timeoutMs > 0;
+  const start = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let onAbort: (() => void) | undefined;
+  let key: unknown;
+  try {
+    key = await new Promise<unknown>((resolve, reject) => {
+      if (signal?.aborted) {
+        reject(cancelled(signal));
+        return;
+      }
+      if (signal !== undefined) {
+        onAbort = () => reject(cancelled(signal));
+        signal.addEventListener("abort", onAbort);
+      }
+      if (limited) {
+        timer = setTimeout(() => reject(timedOut()), timeoutMs);
+      }
+      let answer: string | Promise<string>;
+      try {
+        answer = apiKey();
+      } catch (err) {
+        reject(keyFailed(err));
+        return;
+      }
+      Promise.resolve(answer).then(resolve, (err: unknown) => reject(keyFailed(err)));
+    });
+  } finally {
+    clearTimeout(timer);
+    if (onAbort !== undefined) {
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+  try {
+    checkApiKey(key);
+  } catch (err) {
+    throw new ConnectError((err as Error).message, Code.Unauthenticated, undefined, undefined, err);
+  }
+  if (!limited) {
+    return { key: key as string, timeoutMs };
+  }
+  const left = timeoutMs - (performance.now() - start);
+  if (left <= 0) {
+    // Out of time, though the timer has not fired yet. (0 would mean no deadline at all.)
+    throw timedOut();
+  }
+  return { key: key as string, timeoutMs: left };
+}
+
+// A call cancelled by its signal: Canceled, as connect-es reports it (a ConnectError reason
+// keeps its code).
+function cancelled(signal: AbortSignal): ConnectError {
+  const reason: unknown = signal.reason;
+  return reason === undefined ? new ConnectError("This operation was aborted", Code.Canceled) : ConnectError.from(reason, Code.Canceled);
+}
+
+// connect-es's own words for a call past its deadline.
+function timedOut(): ConnectError {
+  return new ConnectError("the operation timed out", Code.DeadlineExceeded);
+}
+
+// A key function that threw or rejected: Unauthenticated, the cause kept; a ConnectError it
+// threw (a refresh over Connect that failed) keeps its code.
+function keyFailed(err: unknown): ConnectError {
+  if (err instanceof ConnectError) {
+    return err;
+  }
+  const why = err instanceof Error ? err.message : String(err);
+  return new ConnectError(`flowhook: the apiKey function failed: ${why}`, Code.Unauthenticated, undefined, undefined, err);
 }
 
 // The Connect and gRPC timeout headers carry whole milliseconds: a fractional timeoutMs would

@@ -28,7 +28,8 @@ export async function* pages<Req extends { pageToken?: string }, Res extends { n
   options?: CallOptions,
 ): AsyncGenerator<Res, void, undefined> {
   let token = request.pageToken ?? "";
-  const seen = new Set<string>();
+  // The tokens the walk has asked with, from a kept one it starts from on.
+  const seen = new Set<string>(token === "" ? [] : [token]);
   for (let n = 1; ; n++) {
     const res = await list({ ...request, pageToken: token }, options);
     yield res;
@@ -36,7 +37,8 @@ export async function* pages<Req extends { pageToken?: string }, Res extends { n
     if (token === "") {
       return;
     }
-    // A server that hands back a token it gave before would be followed for ever.
+    // A server that hands back a token it gave before, or the one the walk started from,
+    // would be followed for ever.
     if (seen.has(token)) {
       throw new Error(`flowhook: page ${n} of the list answered a page token an earlier page had; stopping`);
     }

@@ -1,6 +1,6 @@
 // The client factory, the transports and the error helpers, against the running server.
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, mock } from "node:test";
 import { readdirSync } from "node:fs";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import {
   Role,
   StateKind,
   codeName,
+  create,
   createFlowhookClient,
   describeError,
   errorCode,
@@ -27,6 +28,7 @@ import {
   type ListGroupsRequestSchema,
   type ListGroupsResponse,
   type MessageInitShape,
+  type Transport,
 } from "@flowhook/sdk";
 import * as sdkNode from "@flowhook/sdk/node";
 import { createFlowhookNodeClient, createNodeTransport, type NodeTransportOptions } from "@flowhook/sdk/node";
@@ -119,7 +121,7 @@ describe("the client", () => {
     assert.equal(asked, 3);
 
     const broken = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: () => "" });
-    await assert.rejects(broken.identity.whoAmI({}), /apiKey is required/);
+    await assert.rejects(broken.identity.whoAmI({}), (e) => hasCode(e, Code.Unauthenticated) && /apiKey is required/.test(String(e)));
   });
 
   it("refuses a missing key, a key with spaces and a bad base URL before any request", () => {
@@ -379,6 +381,47 @@ describe("the client", () => {
     assert.equal(pagesSeen, 2);
   });
 
+  it("stops a walk from a kept token when the server answers that token again, before a page repeats", async () => {
+    const asked: string[] = [];
+    const stuck: ListCall<{ pageToken?: string }, { nextPageToken: string; page: string }> = async (req) => {
+      asked.push(req.pageToken ?? "");
+      return { nextPageToken: "kept", page: `page at ${req.pageToken}` };
+    };
+    const got: string[] = [];
+    await assert.rejects(
+      (async () => {
+        for await (const page of pages(stuck, { pageToken: "kept" })) {
+          got.push(page.page);
+        }
+      })(),
+      /^Error: flowhook: page 1 of the list answered a page token an earlier page had; stopping$/,
+    );
+    assert.deepEqual(got, ["page at kept"], "the kept token's page once");
+    assert.deepEqual(asked, ["kept"]);
+  });
+
+  it("changes one security setting and keeps the others, the README's way", async () => {
+    const before = await admin.settings.getSecuritySettings({});
+    const set = await admin.settings.updateSecuritySettings({
+      eventRetentionDays: 90,
+      formDataRetentionDays: 365,
+      documentRetentionDays: 60,
+      expectedRevision: before.settings!.revision,
+    });
+    assert.equal(set.settings?.webhookReceiverDebug, false);
+
+    // As sdk/typescript/README.md writes it:
+    const { settings } = await admin.settings.getSecuritySettings({});
+    const { $typeName, revision, updatedAt, ...current } = settings!;
+    const changed = await admin.settings.updateSecuritySettings({ ...current, webhookReceiverDebug: true, expectedRevision: revision });
+
+    const { revision: after, updatedAt: _at, ...values } = changed.settings!;
+    assert.deepEqual(values, { ...current, $typeName, webhookReceiverDebug: true });
+    assert.deepEqual([values.eventRetentionDays, values.formDataRetentionDays, values.documentRetentionDays], [90, 365, 60]);
+    assert.equal(after, revision + 1n);
+    assert.ok(updatedAt);
+  });
+
   it("helpers read any error", () => {
     assert.equal(errorCode(new Error("boom")), Code.Unknown);
     assert.equal(errorCode("not even an error"), Code.Unknown);
@@ -389,6 +432,138 @@ describe("the client", () => {
     assert.equal(codeName(Code.FailedPrecondition), "failed_precondition");
     assert.equal(codeName(99 as Code), "code_99");
     assert.equal(describeError(new ConnectError("nope", Code.NotFound)), "not_found: nope");
+  });
+});
+
+describe("a key function", () => {
+  const key = "fh_key_from_the_function_0000000";
+
+  // A transport that answers every call with an empty message, and notes what reached it.
+  type Reached = { timeoutMs: number | undefined; authorization: string | null };
+  function answering(reached: Reached[]): Transport {
+    return {
+      unary: async (method, _signal, timeoutMs, header) => {
+        reached.push({ timeoutMs, authorization: new Headers(header).get("Authorization") });
+        return { stream: false, service: method.parent, method, header: new Headers(), trailer: new Headers(), message: create(method.output) };
+      },
+      stream: () => Promise.reject(new Error("flowhook has no streaming RPC")),
+    };
+  }
+
+  // A key function whose answer the test gives: `asked` resolves, with the function that
+  // answers, once the client has asked.
+  function heldKey(): { apiKey: () => Promise<string>; asked: Promise<(key: string) => void> } {
+    let announce!: (answer: (key: string) => void) => void;
+    const asked = new Promise<(key: string) => void>((r) => (announce = r));
+    return { apiKey: () => new Promise<string>((resolve) => announce(resolve)), asked };
+  }
+
+  it("sends the key it answers, with the call's timeout", async () => {
+    const reached: Reached[] = [];
+    const client = createFlowhookClient({ transport: answering(reached), apiKey: async () => key });
+    await client.identity.whoAmI({});
+    await client.identity.whoAmI({}, { timeoutMs: 0 }); // no deadline: passed on as is
+    assert.deepEqual(reached, [
+      { timeoutMs: undefined, authorization: `Bearer ${key}` },
+      { timeoutMs: 0, authorization: `Bearer ${key}` },
+    ]);
+  });
+
+  it("rejects a call cancelled while its key is looked up with Canceled, and sends nothing", async () => {
+    const reached: Reached[] = [];
+    const held = heldKey();
+    const client = createFlowhookClient({ transport: answering(reached), apiKey: held.apiKey });
+    const ctl = new AbortController();
+    const call = client.identity.whoAmI({}, { signal: ctl.signal });
+    const answer = await held.asked;
+    ctl.abort();
+    answer(key); // too late: the call was cancelled
+    const err = await call.then(() => assert.fail("a cancelled call was answered"), (e: unknown) => e);
+    assert.ok(err instanceof ConnectError, String(err));
+    assert.equal(err.code, Code.Canceled);
+    assert.deepEqual(reached, []);
+
+    // Cancelled before it starts: the key is not even asked for.
+    let asked = 0;
+    const counting = createFlowhookClient({ transport: answering(reached), apiKey: () => (asked++, key) });
+    await assert.rejects(counting.identity.whoAmI({}, { signal: AbortSignal.abort() }), (e) => hasCode(e, Code.Canceled));
+    const why = new ConnectError("the user left the page", Code.Aborted);
+    await assert.rejects(counting.identity.whoAmI({}, { signal: AbortSignal.abort(why) }), (e) => e === why);
+    assert.equal(asked, 0);
+    assert.deepEqual(reached, []);
+  });
+
+  it("counts the call's timeout from its start: DeadlineExceeded while the key is looked up", async () => {
+    mock.timers.enable({ apis: ["setTimeout"] });
+    try {
+      const reached: Reached[] = [];
+      const held = heldKey();
+      const client = createFlowhookClient({ transport: answering(reached), apiKey: held.apiKey });
+      const call = client.identity.whoAmI({}, { timeoutMs: 1000 });
+      const answer = await held.asked;
+      mock.timers.tick(1000);
+      answer(key); // too late: the deadline passed
+      const err = await call.then(() => assert.fail("a call past its deadline was answered"), (e: unknown) => e);
+      assert.ok(err instanceof ConnectError, String(err));
+      assert.equal(err.code, Code.DeadlineExceeded);
+      assert.deepEqual(reached, []);
+    } finally {
+      mock.timers.reset();
+    }
+  });
+
+  it("hands the transport what is left of the timeout once the key is known", async () => {
+    let now = 5000;
+    mock.method(performance, "now", () => now);
+    mock.timers.enable({ apis: ["setTimeout"] });
+    try {
+      const reached: Reached[] = [];
+      const client = createFlowhookClient({ transport: answering(reached), apiKey: async () => key });
+      for (const [took, timeoutMs] of [[300, 1000], [0.4, 1000], [1000, 1000], [1500, 1000]] as const) {
+        const held = heldKey();
+        const timed = createFlowhookClient({ transport: answering(reached), apiKey: held.apiKey });
+        const call = timed.identity.whoAmI({}, { timeoutMs }).then(() => "answered", (e: unknown) => Code[errorCode(e)]);
+        const answer = await held.asked;
+        now += took; // the lookup took that long, and the timer has not fired yet
+        answer(key);
+        assert.equal(await call, took < timeoutMs ? "answered" : "DeadlineExceeded", `${took} ms of ${timeoutMs}`);
+      }
+      // 700 left; 999.6 left goes out as 1000 (whole milliseconds); none left, nothing sent.
+      assert.deepEqual(reached.map((r) => r.timeoutMs), [700, 1000]);
+      await client.identity.whoAmI({}, { timeoutMs: 250 });
+      assert.equal(reached.at(-1)?.timeoutMs, 250);
+    } finally {
+      mock.timers.reset();
+      mock.restoreAll();
+    }
+  });
+
+  it("rejects with Unauthenticated when the function throws or answers no usable key", async () => {
+    const reached: Reached[] = [];
+    const cause = new Error("the vault is sealed");
+    const cases: [string, () => string | Promise<string>, RegExp][] = [
+      ["throws", () => { throw cause; }, /the apiKey function failed: the vault is sealed/],
+      ["rejects", () => Promise.reject(cause), /the apiKey function failed: the vault is sealed/],
+      ["rejects with a string", () => Promise.reject("sealed"), /the apiKey function failed: sealed/],
+      ["answers an empty key", () => "", /apiKey is required/],
+      ["answers a key with spaces", async () => "a b\r\nX-Evil: 1", /spaces or control characters/],
+      ["answers no string", () => undefined as unknown as string, /apiKey is required/],
+    ];
+    for (const [what, apiKey, message] of cases) {
+      const client = createFlowhookClient({ transport: answering(reached), apiKey });
+      const err = await client.identity.whoAmI({}).then(() => assert.fail(`a function that ${what} was answered`), (e: unknown) => e);
+      assert.ok(err instanceof ConnectError, `${what}: ${String(err)}`);
+      assert.equal(err.code, Code.Unauthenticated, what);
+      assert.match(err.rawMessage, message, what);
+      if (what === "throws" || what === "rejects") {
+        assert.equal(err.cause, cause, what);
+      }
+    }
+    // A ConnectError of its own (a refresh over Connect that failed) keeps its code.
+    const down = new ConnectError("the token service is down", Code.Unavailable);
+    const client = createFlowhookClient({ transport: answering(reached), apiKey: () => Promise.reject(down) });
+    await assert.rejects(client.identity.whoAmI({}), (e) => e === down);
+    assert.deepEqual(reached, []);
   });
 });
 

@@ -56,6 +56,9 @@ describe("a signing workflow through the SDK", () => {
   it("configures DocuSign and the Webhook Receiver debug option", async () => {
     account = await fakes.control<DocuSignAccount>("GET", "/docusign/account");
     stage.secret(account.hmacKeys[0]!, account.privateKeyPem.split("\n")[1]!);
+    // As the README does: read the settings, then save at their revision (0: never saved).
+    const { settings: docusign } = await admin.settings.getDocuSignSettings({});
+    assert.equal(docusign?.revision, 0n);
     const saved = await admin.settings.updateDocuSignSettings({
       accountId: account.accountId,
       integrationKey: account.integrationKey,
@@ -64,6 +67,7 @@ describe("a signing workflow through the SDK", () => {
       privateKeyPem: account.privateKeyPem,
       hmacKeys: account.hmacKeys,
       replaceHmacKeys: true,
+      expectedRevision: docusign!.revision,
     });
     assert.equal(saved.settings?.privateKeySet, true);
     assert.equal(saved.settings?.hmacKeyCount, 1);
@@ -74,11 +78,9 @@ describe("a signing workflow through the SDK", () => {
     const test = await admin.settings.testProviderConnection({ provider: Provider.DOCUSIGN });
     assert.equal(test.ok, true, test.message);
 
-    const current = await admin.settings.getSecuritySettings({});
-    const security = await admin.settings.updateSecuritySettings({
-      webhookReceiverDebug: true,
-      expectedRevision: current.settings!.revision,
-    });
+    // UpdateSecuritySettings replaces every value: the others are carried over.
+    const { $typeName: _, revision, updatedAt: _at, ...current } = (await admin.settings.getSecuritySettings({})).settings!;
+    const security = await admin.settings.updateSecuritySettings({ ...current, webhookReceiverDebug: true, expectedRevision: revision });
     assert.equal(security.settings?.webhookReceiverDebug, true);
   });
 

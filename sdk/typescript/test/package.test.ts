@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { StateKind, createFlowhookClient } from "@flowhook/sdk";
 import { Server, sdkDir } from "./harness.js";
 
 /** Runs a command to completion, asynchronously (the server keeps answering meanwhile). */
@@ -36,6 +37,28 @@ describe("the npm package", () => {
   });
 
   it("runs the quickstart example against the server", async () => {
+    // More than a page of older work assigned to the admin: the example must find its own.
+    const admin = createFlowhookClient({ baseUrl: server.baseUrl, apiKey: server.adminKey });
+    const me = await admin.identity.whoAmI({});
+    const older = await admin.design.createWorkflow({
+      workflow: {
+        name: "Older work",
+        states: [
+          { key: "start", kind: StateKind.START },
+          { key: "todo", kind: StateKind.HUMAN, assignee: { assignee: { case: "userId", value: me.user!.id } } },
+          { key: "done", kind: StateKind.END },
+        ],
+        transitions: [
+          { key: "submit", fromState: "start", toState: "todo" },
+          { key: "finish", fromState: "todo", toState: "done" },
+        ],
+      },
+    });
+    await admin.design.publishWorkflow({ workflowId: older.workflow!.id, expectedRevision: older.workflow!.revision });
+    for (let i = 0; i < 51; i++) {
+      await admin.instances.startInstance({ workflowId: older.workflow!.id });
+    }
+
     const env = { ...process.env, FLOWHOOK_URL: server.baseUrl, FLOWHOOK_API_KEY: server.adminKey };
     const res = await run(process.execPath, ["build-test/examples/quickstart.js"], { cwd: sdkDir(), env });
     assert.equal(res.code, 0, res.stderr);
