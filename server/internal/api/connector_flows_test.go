@@ -394,6 +394,14 @@ func TestConnectorFlows(t *testing.T) {
 			require.Zero(t, docusign.Msg.GetTotalSize())
 			_, err = c.instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{Filter: &flowhookv1.InstanceFilter{Connector: "tickets"}}))
 			require.Contains(t, problems(t, requireCode(t, err, connect.CodeInvalidArgument)), "filter.connector")
+			// With another provider the filter would match nothing: refused, not an empty page.
+			_, err = c.instances.ListInstances(ctx, connect.NewRequest(&flowhookv1.ListInstancesRequest{Filter: &flowhookv1.InstanceFilter{
+				Provider: flowhookv1.Provider_PROVIDER_DOCUSIGN, Connector: "tickets"}}))
+			require.Equal(t, "goes with the provider PROVIDER_CONNECTOR, not PROVIDER_DOCUSIGN",
+				problems(t, requireCode(t, err, connect.CodeInvalidArgument))["filter.connector"])
+			_, err = c.eventLog.ListEvents(ctx, connect.NewRequest(&flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{
+				Provider: flowhookv1.Provider_PROVIDER_ONESPAN, Connector: "tickets"}}))
+			require.Contains(t, problems(t, requireCode(t, err, connect.CodeInvalidArgument)), "filter.connector")
 			evs, err := c.eventLog.ListEvents(ctx, connect.NewRequest(&flowhookv1.ListEventsRequest{Filter: &flowhookv1.EventFilter{
 				Provider: flowhookv1.Provider_PROVIDER_CONNECTOR, Connector: "tickets"}}))
 			require.NoError(t, err)

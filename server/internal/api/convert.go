@@ -81,8 +81,9 @@ func checkProviderFilter(ps *engine.Problems, path string, p flowhookv1.Provider
 	switch {
 	case p != flowhookv1.Provider_PROVIDER_UNSPECIFIED && !knownProvider(p):
 		ps.Add(path+"provider", "unknown provider %d", int(p))
-	case connector != "" && p == flowhookv1.Provider_PROVIDER_UNSPECIFIED:
-		ps.Add(path+"connector", "needs its provider: PROVIDER_CONNECTOR")
+	case connector != "" && p != flowhookv1.Provider_PROVIDER_CONNECTOR:
+		// With another provider it would match nothing, an empty page that looks genuine.
+		ps.Add(path+"connector", "goes with the provider PROVIDER_CONNECTOR, not %s", p)
 	case connector != "" && !engine.ValidConnectorName(connector):
 		ps.Add(path+"connector", "is not a connector name (lower case letters, digits and '-')")
 	}

@@ -327,7 +327,7 @@ func (a *App) routes(tel *telemetry.Telemetry) (http.Handler, error) {
 	providers := provider.NewRegistry(st, a.cfg.PublicURL, provider.HTTPClient(a.cfg.ProviderTimeout), time.Now, provider.Builtin()...)
 	connectors := providers.Connectors(st)
 	runner := engine.NewRunner(st, st, clock)
-	runner.Directory = st
+	runner.Directory, runner.Providers = st, providers
 	external := engine.NewExternal(st, st, runner, providers, clock, a.cfg.OrphanWindow)
 	external.Log, external.Debug = st, security.Debug
 	if err := external.Instrument(tel.TracerProvider, tel.MeterProvider); err != nil {

@@ -28,6 +28,7 @@ type memStore struct {
 	engine.WorkStore
 
 	mu            sync.Mutex
+	tookPartErr   error                       // when set, TookPart fails with it
 	instanceReads int                         // GetInstance calls
 	versions      map[string][]engine.Version // by workflow id; [0] is version 1
 	instances     map[string]engine.Instance
@@ -325,6 +326,9 @@ func (s *memStore) CloseWorkItem(_ context.Context, id string, status engine.Wor
 func (s *memStore) TookPart(_ context.Context, instanceID, userID string, groupIDs []string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.tookPartErr != nil {
+		return false, s.tookPartErr
+	}
 	for _, a := range s.acts[instanceID] {
 		if a.ActorID == userID {
 			return true, nil

@@ -54,6 +54,10 @@ type Runner struct {
 	pins immutableCache[versionPin]
 	// Directory tells who may be given work by Reassign (see reassign.go); set after NewRunner.
 	Directory Directory
+	// Providers tells which EXTERNAL steps send their signers something to sign, whose name
+	// and email a start or a transition into them must carry (signersFilled); set after
+	// NewRunner (nil: not checked, the creation fails instead).
+	Providers Catalog
 }
 
 // NewRunner returns the instance side of the engine.
@@ -168,10 +172,41 @@ func (r *Runner) startingPoint(ctx context.Context, in StartInput) (Version, Sta
 	data, ps := ValidateForm("form_data", start.FormFields, in.FormData)
 	t, tps := pickTransition(v.Definition, start, in.TransitionKey)
 	ps = append(ps, tps...)
+	if len(ps) == 0 {
+		ps = r.signersFilled(v.Definition, t, data)
+	}
 	if err := ps.Err(); err != nil {
 		return Version{}, State{}, Transition{}, nil, err
 	}
 	return v, start, t, data, nil
+}
+
+// signersFilled checks that an instance entering a signature step by t carries each signer's
+// name and email (the form fields the step names, which the form may leave optional). Without
+// them the work item cannot be created, for good: the instance would be FAILED, and a retry
+// would read the same form data. Refused here, the caller can give them.
+func (r *Runner) signersFilled(def Draft, t Transition, data map[string]any) Problems {
+	if r.Providers == nil {
+		return nil
+	}
+	to, ok := def.State(t.To)
+	if !ok || to.Kind != StateKindExternal || to.External == nil {
+		return nil
+	}
+	if spec, ok := r.Providers.Spec(to.External.Provider); !ok || !spec.Signers {
+		return nil // a connector's parties are optional
+	}
+	var ps Problems
+	named := map[string]bool{}
+	for i, s := range to.External.Signers {
+		for _, f := range []string{s.NameField, s.EmailField} {
+			if v, _ := data[f].(string); strings.TrimSpace(v) == "" && !named[f] {
+				named[f] = true
+				ps.Add("form_data."+f, "is required: signer %d of %q signs with it", i+1, to.Key)
+			}
+		}
+	}
+	return ps
 }
 
 // sameRequest answers a repeated request id with the instance it started when the request
@@ -320,8 +355,8 @@ func (r *Runner) Take(ctx context.Context, p Principal, in TakeInput) (Instance,
 	if err != nil {
 		return Instance{}, err
 	}
-	if !r.canSee(ctx, p, inst) {
-		return Instance{}, errNotYours
+	if err := r.canSee(ctx, p, inst); err != nil {
+		return Instance{}, err
 	}
 	if in.ExpectedRevision > 0 && in.ExpectedRevision != inst.Revision {
 		return Instance{}, fmt.Errorf("%w: the instance is at revision %d, not %d", ErrConflict, inst.Revision, in.ExpectedRevision)
@@ -353,6 +388,9 @@ func (r *Runner) Take(ctx context.Context, p Principal, in TakeInput) (Instance,
 		merged = map[string]any{}
 	}
 	maps.Copy(merged, data)
+	if err := r.signersFilled(def, t, merged).Err(); err != nil {
+		return Instance{}, err
+	}
 	inst.FormData = merged
 	inst.Revision = read + 1
 	acts, eff := r.move(ctx, &inst, def, t, p.UserID, changes)
@@ -370,8 +408,8 @@ func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (In
 	if err != nil {
 		return Instance{}, err
 	}
-	if !r.canSee(ctx, p, inst) {
-		return Instance{}, errNotYours
+	if err := r.canSee(ctx, p, inst); err != nil {
+		return Instance{}, err
 	}
 	if !p.IsAdmin() && inst.StartedBy != p.UserID {
 		return Instance{}, fmt.Errorf("%w: only an admin or the user who started it cancels an instance", ErrPermissionDenied)
@@ -482,8 +520,8 @@ func (r *Runner) Get(ctx context.Context, p Principal, id string) (Instance, err
 	if err != nil {
 		return Instance{}, err
 	}
-	if !r.canSee(ctx, p, inst) {
-		return Instance{}, errNotYours
+	if err := r.canSee(ctx, p, inst); err != nil {
+		return Instance{}, err
 	}
 	return inst, nil
 }
@@ -519,13 +557,21 @@ func (r *Runner) Activity(ctx context.Context, p Principal, id string, pg Page) 
 
 var errNotYours = fmt.Errorf("%w: only admins, its starter, its assignees and those who acted on it see an instance", ErrPermissionDenied)
 
-// canSee: admins, the starter, the current and past assignees, and whoever acted on it.
-func (r *Runner) canSee(ctx context.Context, p Principal, inst Instance) bool {
+// canSee: admins, the starter, the current and past assignees, and whoever acted on it; nil,
+// or errNotYours, or the error that kept it from being known (a database unavailable is
+// Unavailable, to be retried, not a refusal).
+func (r *Runner) canSee(ctx context.Context, p Principal, inst Instance) error {
 	if p.IsAdmin() || inst.StartedBy == p.UserID || isAssignee(p, inst.Assignee) {
-		return true
+		return nil
 	}
 	took, err := r.instances.TookPart(ctx, inst.ID, p.UserID, p.GroupIDs)
-	return err == nil && took
+	switch {
+	case err != nil:
+		return err
+	case !took:
+		return errNotYours
+	}
+	return nil
 }
 
 func isAssignee(p Principal, a *Assignee) bool {

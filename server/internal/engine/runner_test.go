@@ -593,3 +593,90 @@ func TestCancelRefusals(t *testing.T) {
 		require.Equal(t, "first", b.stored(t, in.ID).Reason)
 	})
 }
+
+// TestWhoSeesItWhenTheDatabaseFails: whether a caller took part in an instance is read from
+// the database; when that read fails, the caller is told to retry (the store's error, here
+// ErrUnavailable), not refused as a stranger. Admins, the starter and the assignee need no
+// read.
+func TestWhoSeesItWhenTheDatabaseFails(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupFlow(t)
+	in := b.start(t, "submit")
+	b.store.mu.Lock()
+	b.store.tookPartErr = errors.Join(engine.ErrUnavailable, errors.New("the database is unavailable"))
+	b.store.mu.Unlock()
+	_, err := b.runner.Get(ctx, stranger, in.ID)
+	require.ErrorIs(t, err, engine.ErrUnavailable)
+	require.NotErrorIs(t, err, engine.ErrPermissionDenied)
+	_, err = b.runner.Take(ctx, stranger, engine.TakeInput{InstanceID: in.ID, TransitionKey: "reject"})
+	require.ErrorIs(t, err, engine.ErrUnavailable)
+	_, err = b.runner.Cancel(ctx, stranger, in.ID, "no")
+	require.ErrorIs(t, err, engine.ErrUnavailable)
+	for _, p := range []engine.Principal{admin, starter, lawyer} {
+		_, err := b.runner.Get(ctx, p, in.ID)
+		require.NoError(t, err)
+	}
+	b.store.mu.Lock()
+	b.store.tookPartErr = nil
+	b.store.mu.Unlock()
+	_, err = b.runner.Get(ctx, stranger, in.ID)
+	require.ErrorIs(t, err, engine.ErrPermissionDenied)
+}
+
+// TestSignersFilledBeforeSigning: a signature step's signers may read form fields the form
+// leaves optional; an instance entering it without them would fail for good at the work
+// item's creation (and a retry would read the same form). So a start or a transition into
+// the step without a signer's name or email is refused, naming the fields, and nothing is
+// written; a path through a HUMAN state that fills them in goes on.
+func TestSignersFilledBeforeSigning(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	draft := engine.Draft{
+		Name: "Optional signer",
+		States: []engine.State{
+			{Key: "start", Kind: engine.StateKindStart, FormFields: []engine.FormField{
+				{Name: "signer_name", Type: engine.FieldTypeString},
+				{Name: "signer_email", Type: engine.FieldTypeEmail},
+			}},
+			{Key: "review", Kind: engine.StateKindHuman, Assignee: &engine.Assignee{GroupID: "legal"}, FormFields: []engine.FormField{
+				{Name: "signer_email", Type: engine.FieldTypeEmail},
+			}},
+			{Key: "sign", Kind: engine.StateKindExternal, External: &engine.ExternalStep{
+				Provider: docuSign, Signers: []engine.Signer{{NameField: "signer_name", EmailField: "signer_email"}}}},
+			{Key: "done", Kind: engine.StateKindEnd},
+		},
+		Transitions: []engine.Transition{
+			{Key: "now", From: "start", To: "sign"},
+			{Key: "later", From: "start", To: "review"},
+			{Key: "send", From: "review", To: "sign"},
+			{Key: "signed", From: "sign", To: "done", OnOutcome: engine.OutcomeFinished},
+		},
+	}
+	require.Empty(t, engine.ValidateDraft(draft, catalog), "optional signer fields are a valid design")
+	st := newMemStore()
+	st.publish("wf-optional", draft)
+	runner := engine.NewRunner(st, st, engine.SystemClock{})
+	runner.Providers = catalog
+
+	_, err := runner.Start(ctx, starter, engine.StartInput{WorkflowID: "wf-optional", TransitionKey: "now",
+		FormData: map[string]any{"signer_name": "Ada Lovelace"}})
+	ps, ok := engine.IsValidation(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, []engine.Problem{{Path: "form_data.signer_email", Message: `is required: signer 1 of "sign" signs with it`}}, ps)
+	require.Empty(t, st.takeJobs(), "nothing started")
+
+	in, err := runner.Start(ctx, starter, engine.StartInput{WorkflowID: "wf-optional", TransitionKey: "later",
+		FormData: map[string]any{"signer_name": "Ada Lovelace"}})
+	require.NoError(t, err, "a HUMAN state comes first")
+	_, err = runner.Take(ctx, lawyer, engine.TakeInput{InstanceID: in.ID, TransitionKey: "send", FormData: map[string]any{"signer_email": "  "}})
+	ps, ok = engine.IsValidation(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, []engine.Problem{{Path: "form_data.signer_email", Message: `is required: signer 1 of "sign" signs with it`}}, ps)
+	got, err := runner.Get(ctx, admin, in.ID)
+	require.NoError(t, err)
+	require.Equal(t, "review", got.StateKey, "nothing moved")
+	moved, err := runner.Take(ctx, lawyer, engine.TakeInput{InstanceID: in.ID, TransitionKey: "send", FormData: map[string]any{"signer_email": "ada@example.com"}})
+	require.NoError(t, err)
+	require.Equal(t, engine.StatusWaitingExternal, moved.Status)
+}

@@ -389,3 +389,63 @@ func TestListInstancesAssigneeInactive(t *testing.T) {
 		})
 	}
 }
+
+// TestNameFilterFoldsEveryScript: the name filter ignores case in any script on both
+// databases (SQLite's lower() and LIKE fold ASCII only: "änderung" did not find
+// "Änderungsantrag" there), and takes LIKE's wildcards as the letters they are.
+func TestNameFilterFoldsEveryScript(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, d)
+			ctx := context.Background()
+			names := map[string]string{}
+			for _, name := range []string{"Änderungsantrag", "ÉTÉ 100% payé", "Ordinary"} {
+				wf, err := st.CreateWorkflow(ctx, engine.Draft{Name: name})
+				require.NoError(t, err)
+				_, err = st.PublishVersion(ctx, wf.ID, 1, func(d engine.Draft) (engine.Draft, error) { return d, nil })
+				require.NoError(t, err)
+				names[wf.ID] = name
+			}
+			found := func(list func(engine.WorkflowFilter) ([]string, int64), filter string) []string {
+				t.Helper()
+				ids, total := list(engine.WorkflowFilter{NameContains: filter})
+				require.EqualValues(t, len(ids), total, filter)
+				var out []string
+				for _, id := range ids {
+					out = append(out, names[id])
+				}
+				return out
+			}
+			lists := map[string]func(engine.WorkflowFilter) ([]string, int64){
+				"ListWorkflows": func(f engine.WorkflowFilter) ([]string, int64) {
+					page, _, total, err := st.ListWorkflows(ctx, f, engine.Page{Size: 10})
+					require.NoError(t, err)
+					var ids []string
+					for _, wf := range page {
+						ids = append(ids, wf.ID)
+					}
+					return ids, total
+				},
+				"ListPublished": func(f engine.WorkflowFilter) ([]string, int64) {
+					page, _, total, err := st.ListPublished(ctx, f, engine.Page{Size: 10})
+					require.NoError(t, err)
+					var ids []string
+					for _, v := range page {
+						ids = append(ids, v.WorkflowID)
+					}
+					return ids, total
+				},
+			}
+			for name, list := range lists {
+				require.Equal(t, []string{"Änderungsantrag"}, found(list, "änderung"), name)
+				require.Equal(t, []string{"Änderungsantrag"}, found(list, "ÄNDERUNGSANTRAG"), name)
+				require.Equal(t, []string{"ÉTÉ 100% payé"}, found(list, "été 100% PAYÉ"), name)
+				require.Empty(t, found(list, "0%p"), name)
+				require.Empty(t, found(list, "_"), name)
+				require.Equal(t, []string{"Ordinary"}, found(list, "ORDIN"), name)
+			}
+		})
+	}
+}

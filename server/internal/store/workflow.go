@@ -137,7 +137,7 @@ func (s *Store) GetWorkflow(ctx context.Context, id string) (engine.Workflow, er
 func (s *Store) ListWorkflows(ctx context.Context, f engine.WorkflowFilter, p engine.Page) ([]engine.Workflow, string, int64, error) {
 	q := s.db.Client.Workflow.Query()
 	if f.NameContains != "" {
-		q = q.Where(workflow.NameContainsFold(f.NameContains))
+		q = q.Where(s.nameContains(f.NameContains))
 	}
 	if !f.IncludeArchived {
 		q = q.Where(workflow.ArchivedAtIsNil())
@@ -185,7 +185,7 @@ func workflowPage(ctx context.Context, q *ent.WorkflowQuery, p engine.Page) ([]*
 func (s *Store) ListPublished(ctx context.Context, f engine.WorkflowFilter, p engine.Page) ([]engine.Version, string, int64, error) {
 	q := s.db.Client.Workflow.Query().Where(workflow.LatestVersionGT(0), workflow.ArchivedAtIsNil())
 	if f.NameContains != "" {
-		q = q.Where(workflow.NameContainsFold(f.NameContains))
+		q = q.Where(s.nameContains(f.NameContains))
 	}
 	rows, next, total, err := workflowPage(ctx, q, p)
 	if err != nil {

@@ -16,9 +16,11 @@ import (
 	"github.com/flowhook/flowhook/server/internal/provider/rest"
 )
 
-// MaxSignatures is how many X-DocuSign-Signature-N headers Verify considers (N = 1…10): one
-// per active HMAC key on the account; a request carrying more gains nothing.
-const MaxSignatures = 10
+// MaxSignatures is how many X-DocuSign-Signature-N headers Verify considers (N = 1…100): one
+// per active HMAC key on the account, whose limit DocuSign does not document (100 by a
+// third-party account, providers.md). With 10, an account whose key for flowhook signed
+// X-DocuSign-Signature-11 had every message refused.
+const MaxSignatures = 100
 
 // signatureHeaderPrefix is matched without regard to case: Go canonicalizes it to
 // X-Docusign-Signature-N, DocuSign spells it X-DocuSign-Signature-N.
@@ -78,16 +80,17 @@ func Verify(body []byte, h http.Header, keys []string) error {
 // MaxSignatures of them, whatever the case of the header names.
 func signatures(h http.Header) []string {
 	var out []string
-	for n := 1; n <= MaxSignatures && len(out) < MaxSignatures; n++ {
-		want := signatureHeaderPrefix + strconv.Itoa(n)
-		for name, vs := range h {
-			if len(name) != len(want) || !strings.EqualFold(name, want) {
-				continue
-			}
-			for _, v := range vs {
-				if v = strings.TrimSpace(v); v != "" && len(out) < MaxSignatures {
-					out = append(out, v)
-				}
+	for name, vs := range h {
+		if len(name) <= len(signatureHeaderPrefix) || !strings.EqualFold(name[:len(signatureHeaderPrefix)], signatureHeaderPrefix) {
+			continue
+		}
+		digits := name[len(signatureHeaderPrefix):]
+		if n, err := strconv.Atoi(digits); err != nil || n < 1 || n > MaxSignatures || digits != strconv.Itoa(n) {
+			continue
+		}
+		for _, v := range vs {
+			if v = strings.TrimSpace(v); v != "" && len(out) < MaxSignatures {
+				out = append(out, v)
 			}
 		}
 	}

@@ -79,7 +79,13 @@ func TestVerifyNegative(t *testing.T) {
 	for n := 1; n <= docusign.MaxSignatures; n++ {
 		manyHeaders.Set("X-DocuSign-Signature-"+strconv.Itoa(n), docusignfake.Signature(body(), "wrong"))
 	}
-	manyHeaders.Set("X-DocuSign-Signature-11", good) // beyond MaxSignatures: not looked at
+	manyHeaders.Set("X-DocuSign-Signature-"+strconv.Itoa(docusign.MaxSignatures+1), good) // beyond MaxSignatures: not looked at
+	// An account with many HMAC keys: flowhook's is the eleventh (refused with a cap of 10).
+	eleventh := http.Header{}
+	for n := 1; n <= 10; n++ {
+		eleventh.Set("X-DocuSign-Signature-"+strconv.Itoa(n), docusignfake.Signature(body(), "another key "+strconv.Itoa(n)))
+	}
+	eleventh.Set("X-DocuSign-Signature-11", good)
 
 	cases := []struct {
 		name   string
@@ -107,6 +113,9 @@ func TestVerifyNegative(t *testing.T) {
 		{"header name in odd case", body(), http.Header{"X-DOCUSIGN-signature-1": {good}}, []string{v.Key}, nil},
 		{"header set canonically by Go", body(), func() http.Header { h := http.Header{}; h.Set("x-docusign-signature-2", good); return h }(), []string{v.Key}, nil},
 		{"more than MaxSignatures headers", body(), manyHeaders, []string{v.Key}, docusign.ErrBadSignature},
+		{"valid in the eleventh header", body(), eleventh, []string{v.Key}, nil},
+		{"a header number with a leading zero", body(), http.Header{"X-Docusign-Signature-01": {good}}, []string{v.Key}, docusign.ErrNoSignature},
+		{"header number zero", body(), http.Header{"X-Docusign-Signature-0": {good}}, []string{v.Key}, docusign.ErrNoSignature},
 		{"non-base64 signature", body(), sigHeader("!!!not base64!!!"), []string{v.Key}, docusign.ErrBadSignature},
 		{"hex instead of base64", body(), sigHeader(strings.Repeat("ab", 32)), []string{v.Key}, docusign.ErrBadSignature},
 		{"signature of the empty body", body(), sigHeader(docusignfake.Signature(nil, v.Key)), []string{v.Key}, docusign.ErrBadSignature},

@@ -367,6 +367,19 @@ func TestStatusMapsOutcomes(t *testing.T) {
 				require.Equal(t, tc.outcome, outcome)
 				require.Equal(t, tc.outcome != engine.OutcomeUnspecified, terminal)
 			}
+
+			// Reconciliation feeds StatusEvent(st) through the pipeline, where the read-back
+			// (this same status) must confirm it: the same outcome, or one the status conceals.
+			// Until session 43 a package completed then archived became PACKAGE_ARCHIVE
+			// (DELETED), never confirmed, and the instance waited for good.
+			event := onespan.StatusEvent(st)
+			reconciled, _ := onespan.DefaultOutcome(event, "")
+			if !concealed {
+				require.Equal(t, st.Outcome, reconciled, "%s for %+v", event, st)
+			}
+			if tc.status == onespan.StatusTrashed {
+				require.Equal(t, "PACKAGE_TRASH", event, "as the callback, so that a state's override of it applies")
+			}
 		})
 	}
 }

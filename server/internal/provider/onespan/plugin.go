@@ -135,6 +135,14 @@ func (Plugin) Authenticate(_ []byte, h http.Header, keys []string, _ time.Time) 
 // StatusEvent names the callback OneSpan would have sent for a package's status (for
 // reconciliation, which feeds what it finds through the webhook pipeline).
 func StatusEvent(st engine.ExternalStatus) string {
+	switch {
+	case st.Outcome == engine.OutcomeFinished:
+		// COMPLETED, or ARCHIVED after its completion: PACKAGE_ARCHIVE (DELETED) would not be
+		// confirmed by the read-back (FINISHED), and the package would never be resolved.
+		return "PACKAGE_COMPLETE"
+	case st.Status == StatusTrashed:
+		return "PACKAGE_TRASH" // a state's override of it applies, as to the callback
+	}
 	switch st.Status {
 	case "COMPLETED":
 		return "PACKAGE_COMPLETE"
