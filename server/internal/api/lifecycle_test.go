@@ -283,6 +283,37 @@ func TestPublishRefusesDeactivatedAssignee(t *testing.T) {
 	require.EqualValues(t, 1, v.Msg.GetVersion().GetVersion())
 }
 
+// TestAssigneeMustBeAbleToWork: a user with the DESIGNER role alone cannot list, read or act
+// on instances, so work given to them would wait until an admin reassigned it: a draft may
+// name them, but publishing is refused and so is a reassignment to them, each saying why.
+func TestAssigneeMustBeAbleToWork(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.Postgres)
+	p := newPeople(t, b)
+	ctx := context.Background()
+	u, err := b.identity.CreateUser(ctx, connect.NewRequest(&flowhookv1.CreateUserRequest{
+		DisplayName: "Dana Designer", Email: "dana@example.com", Roles: []flowhookv1.Role{flowhookv1.Role_ROLE_DESIGNER}}))
+	require.NoError(t, err)
+	designerID := u.Msg.GetUser().GetId()
+	d := b.draft("Given to a designer")
+	d.States[1].Assignee = toUser(designerID)
+	wf, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: d}))
+	require.NoError(t, err, "a draft may name them")
+	_, err = b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: wf.Msg.GetWorkflow().GetId(), ExpectedRevision: 1}))
+	cerr := requireCode(t, err, connect.CodeFailedPrecondition)
+	require.Contains(t, cerr.Message(), "workflow.states[1].assignee.user_id")
+	require.Contains(t, cerr.Message(), "user "+designerID+" has neither the USER nor the ADMIN role")
+
+	started, err := p.starter.instances.StartInstance(ctx, connect.NewRequest(validStart(t, p.workflowID)))
+	require.NoError(t, err)
+	_, err = reassign(b.clients, started.Msg.GetInstance().GetId(), toUser(designerID), "")
+	cerr = requireCode(t, err, connect.CodeFailedPrecondition)
+	require.Contains(t, cerr.Message(), "has neither the USER nor the ADMIN role")
+	got, err := b.instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: started.Msg.GetInstance().GetId()}))
+	require.NoError(t, err)
+	require.Equal(t, started.Msg.GetInstance().GetRevision(), got.Msg.GetInstance().GetRevision(), "nothing changed")
+}
+
 // TestReassignInstance: an admin moves the HUMAN work from the legal group to a user: it
 // leaves the group's "assigned to me" for the user's, the group's member may no longer act on
 // it, the user may; one REASSIGNED entry records it; a repeat changes nothing. The instance of

@@ -104,9 +104,10 @@ func (d *Designer) checkAssignees(ctx context.Context, draft Draft) (Problems, e
 	return ps, nil
 }
 
-// inactiveAssignees names the HUMAN states assigned to a deactivated user: published, such a
-// version would give every new instance to someone who cannot act on it (ReassignInstance
-// refuses them for the same reason). A draft may name one; publishing it may not.
+// inactiveAssignees names the HUMAN states assigned to a user who cannot act on work
+// (cannotWork: deactivated, or without the USER role): published, such a version would give
+// every new instance to someone who cannot act on it (ReassignInstance refuses them for the
+// same reason). A draft may name one; publishing it may not.
 func (d *Designer) inactiveAssignees(ctx context.Context, draft Draft) (Problems, error) {
 	var ps Problems
 	for i, s := range draft.States {
@@ -120,12 +121,24 @@ func (d *Designer) inactiveAssignees(ctx context.Context, draft Draft) (Problems
 		if err != nil {
 			return nil, err
 		}
-		if u.DeactivatedAt != nil {
-			ps.Add(fmt.Sprintf("states[%d].assignee.user_id", i),
-				"user %s is deactivated and cannot be given work; reactivate them or choose another assignee", u.ID)
+		if why := cannotWork(u); why != "" {
+			ps.Add(fmt.Sprintf("states[%d].assignee.user_id", i), "%s", why)
 		}
 	}
 	return ps, nil
+}
+
+// cannotWork says why a user cannot be given work ("" when they can): deactivated (their keys
+// are refused), or without the USER role (ListAssignedToMe, GetInstance and TakeTransition
+// need it, or ADMIN), so every instance given to them would wait until an admin reassigned it.
+func cannotWork(u User) string {
+	switch {
+	case u.DeactivatedAt != nil:
+		return fmt.Sprintf("user %s is deactivated and cannot be given work; reactivate them or choose another assignee", u.ID)
+	case !slices.Contains(u.Roles, RoleUser) && !slices.Contains(u.Roles, RoleAdmin):
+		return fmt.Sprintf("user %s has neither the USER nor the ADMIN role, without which nobody acts on work; choose another assignee", u.ID)
+	}
+	return ""
 }
 
 // validateForSave is every problem of a draft being saved, paths under "workflow".

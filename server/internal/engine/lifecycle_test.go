@@ -42,10 +42,12 @@ func (b *flowBundle) withDirectory() {
 	gone := time.Now()
 	b.runner.Directory = &memDirectory{
 		users: map[string]engine.User{
-			"u-legal":    {ID: "u-legal"},
-			"u-boss":     {ID: "u-boss"},
-			"u-stranger": {ID: "u-stranger"},
-			"u-gone":     {ID: "u-gone", DeactivatedAt: &gone},
+			"u-legal":    {ID: "u-legal", Roles: []engine.Role{engine.RoleUser}},
+			"u-boss":     {ID: "u-boss", Roles: []engine.Role{engine.RoleUser}},
+			"u-stranger": {ID: "u-stranger", Roles: []engine.Role{engine.RoleUser}},
+			"u-gone":     {ID: "u-gone", Roles: []engine.Role{engine.RoleUser}, DeactivatedAt: &gone},
+			"u-designer": {ID: "u-designer", Roles: []engine.Role{engine.RoleDesigner}},
+			"u-admin":    {ID: "u-admin", Roles: []engine.Role{engine.RoleAdmin}},
 		},
 		groups: map[string]engine.Group{"legal": {ID: "legal"}, "sales": {ID: "sales"}},
 	}
@@ -185,6 +187,7 @@ func TestReassignRefusals(t *testing.T) {
 		{"unknown user", admin, engine.ReassignInput{InstanceID: active.ID, Assignee: engine.Assignee{UserID: "u-nobody"}}, engine.ErrNotFound, `no user has the id "u-nobody"`},
 		{"unknown group", admin, engine.ReassignInput{InstanceID: active.ID, Assignee: engine.Assignee{GroupID: "g-nobody"}}, engine.ErrNotFound, `no group has the id "g-nobody"`},
 		{"deactivated user", admin, engine.ReassignInput{InstanceID: active.ID, Assignee: engine.Assignee{UserID: "u-gone"}}, engine.ErrFailedPrecondition, "user u-gone is deactivated"},
+		{"a designer only", admin, engine.ReassignInput{InstanceID: active.ID, Assignee: engine.Assignee{UserID: "u-designer"}}, engine.ErrFailedPrecondition, "user u-designer has neither the USER nor the ADMIN role"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

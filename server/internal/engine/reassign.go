@@ -88,9 +88,8 @@ func (r *Runner) assignable(ctx context.Context, to Assignee) (Assignee, error) 
 		if err != nil {
 			return Assignee{}, err
 		}
-		if u.DeactivatedAt != nil {
-			return Assignee{}, fmt.Errorf("%w: user %s is deactivated and cannot be given work; reactivate them or choose another assignee",
-				ErrFailedPrecondition, u.ID)
+		if why := cannotWork(u); why != "" {
+			return Assignee{}, fmt.Errorf("%w: %s", ErrFailedPrecondition, why)
 		}
 		return Assignee{UserID: u.ID}, nil
 	}
