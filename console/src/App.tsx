@@ -1,4 +1,7 @@
-// The console's frame: the navigation the caller's roles allow, and the page of the URL.
+// The console's frame: the navigation the caller's roles allow, and the page of the URL. Roles
+// follow the server's (auth.Procedures; ADMIN holds every role): the inbox, starting and acting
+// on instances are USER work, the Designer DESIGNER work; the first page a caller may use is
+// their home.
 import { Role } from "@flowhook/sdk";
 import { useEffect, type ReactNode } from "react";
 import { Designer } from "./pages/Designer";
@@ -10,17 +13,17 @@ import { Settings } from "./pages/Settings";
 import { Start } from "./pages/Start";
 import { Link, match, navigate, useLocation } from "./router";
 import { SignedIn, useSession } from "./session";
-import { enumLabel, Page } from "./ui";
+import { enumLabel, ErrorNote, Page } from "./ui";
 
-type Access = "everyone" | "designer" | "admin";
+type Access = "user" | "designer" | "admin";
 
 type Route = { pattern: string; access: Access; title: string; render: (p: Record<string, string>) => ReactNode };
 
 const routes: Route[] = [
-  { pattern: "/inbox", access: "everyone", title: "Inbox", render: () => <Inbox /> },
-  { pattern: "/start", access: "everyone", title: "Start", render: () => <Start /> },
-  { pattern: "/start/:workflowId", access: "everyone", title: "Start", render: (p) => <Start workflowId={p.workflowId} /> },
-  { pattern: "/instances/:id", access: "everyone", title: "Form Activity", render: (p) => <InstancePage id={p.id} /> },
+  { pattern: "/inbox", access: "user", title: "Inbox", render: () => <Inbox /> },
+  { pattern: "/start", access: "user", title: "Start", render: () => <Start /> },
+  { pattern: "/start/:workflowId", access: "user", title: "Start", render: (p) => <Start workflowId={p.workflowId} /> },
+  { pattern: "/instances/:id", access: "user", title: "Form Activity", render: (p) => <InstancePage id={p.id} /> },
   { pattern: "/manage", access: "admin", title: "Workflow Manage", render: () => <Manage /> },
   { pattern: "/designer", access: "designer", title: "Designer", render: () => <Designer /> },
   { pattern: "/designer/:workflowId", access: "designer", title: "Designer", render: (p) => <Designer workflowId={p.workflowId} /> },
@@ -37,8 +40,8 @@ const routes: Route[] = [
 ];
 
 const nav: { to: string; label: string; access: Access }[] = [
-  { to: "/inbox", label: "Inbox", access: "everyone" },
-  { to: "/start", label: "Start", access: "everyone" },
+  { to: "/inbox", label: "Inbox", access: "user" },
+  { to: "/start", label: "Start", access: "user" },
   { to: "/manage", label: "Workflow Manage", access: "admin" },
   { to: "/designer", label: "Designer", access: "designer" },
   { to: "/events", label: "Event Log", access: "admin" },
@@ -56,11 +59,13 @@ export function App() {
 function Shell() {
   const s = useSession();
   const { path } = useLocation();
-  const allowed = (a: Access) => a === "everyone" || (a === "admin" ? s.isAdmin : s.isDesigner);
+  const allowed = (a: Access) => (a === "admin" ? s.isAdmin : a === "designer" ? s.isDesigner : s.isUser);
+  // The caller's first page: the inbox for users, the Designer for designers.
+  const home = nav.find((n) => allowed(n.access));
 
   useEffect(() => {
-    if (path === "/" || path === "/index.html") navigate("/inbox", { replace: true });
-  }, [path]);
+    if ((path === "/" || path === "/index.html") && home) navigate(home.to, { replace: true });
+  }, [path, home]);
 
   let found: { route: Route; params: Record<string, string> } | undefined;
   for (const route of routes) {
@@ -75,16 +80,28 @@ function Shell() {
   }, [found?.route.title]);
 
   let body: ReactNode;
-  if (!found) {
+  if (!home) {
+    body = (
+      <Page title="No pages for you">
+        <div className="error" role="alert" id="no-role">
+          <strong>Your account has no role that the console serves.</strong>
+          <p>
+            You are signed in as {s.user.email}. Ask an administrator for the role USER (the inbox and starting workflows) or
+            DESIGNER (the Designer).
+          </p>
+        </div>
+      </Page>
+    );
+  } else if (!found) {
     body = (
       <Page title="Page not found">
         <p>
-          There is no page at <code>{path}</code>. <Link to="/inbox">Go to your inbox</Link>.
+          There is no page at <code>{path}</code>. <Link to={home.to}>Go to the {home.label}</Link>.
         </p>
       </Page>
     );
   } else if (!allowed(found.route.access)) {
-    body = <NotAllowed title={found.route.title} access={found.route.access} />;
+    body = <NotAllowed title={found.route.title} access={found.route.access} home={home} />;
   } else {
     body = found.route.render(found.params);
   }
@@ -94,7 +111,7 @@ function Shell() {
         Skip to content
       </a>
       <header className="top">
-        <Link to="/inbox" className="brand">
+        <Link to={home?.to ?? "/"} className="brand">
           flowhook
         </Link>
         <nav aria-label="Pages">
@@ -119,14 +136,27 @@ function Shell() {
           </button>
         </div>
       </header>
-      <main id="main">{body}</main>
+      <main id="main">
+        {s.stale && (
+          <div id="session-stale">
+            <ErrorNote error={s.stale.error} title="flowhook could not be reached to check your account" />
+            <p>
+              This page stays as it was; what you typed is kept.{" "}
+              <button type="button" onClick={s.stale.retry}>
+                Try again
+              </button>
+            </p>
+          </div>
+        )}
+        {body}
+      </main>
     </>
   );
 }
 
-function NotAllowed({ title, access }: { title: string; access: Access }) {
+function NotAllowed({ title, access, home }: { title: string; access: Access; home: { to: string; label: string } }) {
   const s = useSession();
-  const who = access === "admin" ? "administrators" : "designers and administrators";
+  const who = access === "admin" ? "administrators" : access === "designer" ? "designers and administrators" : "users and administrators";
   return (
     <Page title="Not allowed">
       <div className="error" role="alert" id="not-allowed">
@@ -136,7 +166,7 @@ function NotAllowed({ title, access }: { title: string; access: Access }) {
         <p>
           You are signed in as {s.user.email} with the role{s.user.roles.length === 1 ? "" : "s"}{" "}
           {s.user.roles.map((r) => enumLabel(Role, r)).join(", ")}. Ask an administrator for access, or{" "}
-          <Link to="/inbox">go to your inbox</Link>.
+          <Link to={home.to}>go to the {home.label}</Link>.
         </p>
       </div>
     </Page>

@@ -1,6 +1,6 @@
 // A small router over the History API: the console's pages are paths under /console/, so a URL
 // can be bookmarked, shared and reloaded (the server answers every such path with the app).
-import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from "react";
+import { useEffect, useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent } from "react";
 
 export const BASE = "/console";
 
@@ -45,12 +45,38 @@ export function match(pattern: string, path: string): Record<string, string> | u
   return params;
 }
 
+// What a page with unsaved work asks before the console's own links leave it.
+let leaving: { message: string } | undefined;
+
+/**
+ * While when holds, leaving the page asks first: the browser's own question on a reload, a
+ * closed tab or another site (beforeunload), and message in a confirm on the console's links.
+ * (The browser's Back button, within the console, is not asked about.)
+ */
+export function useLeaveGuard(when: boolean, message: string) {
+  useEffect(() => {
+    if (!when) return;
+    const onBeforeUnload = (e: BeforeUnloadEvent) => {
+      e.preventDefault();
+      e.returnValue = message; // older browsers ask only when it is set
+    };
+    const mine = { message };
+    window.addEventListener("beforeunload", onBeforeUnload);
+    leaving = mine;
+    return () => {
+      window.removeEventListener("beforeunload", onBeforeUnload);
+      if (leaving === mine) leaving = undefined;
+    };
+  }, [when, message]);
+}
+
 /** An <a> that navigates within the console (a real link: open in a new tab still works). */
 export function Link({ to, ...rest }: { to: string } & Omit<AnchorHTMLAttributes<HTMLAnchorElement>, "href">) {
   const onClick = (e: MouseEvent<HTMLAnchorElement>) => {
     rest.onClick?.(e);
     if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
     e.preventDefault();
+    if (leaving && !window.confirm(leaving.message)) return;
     navigate(to);
   };
   return <a {...rest} href={BASE + to} onClick={onClick} />;

@@ -1,5 +1,7 @@
 // Who is signed in: the key in sessionStorage, checked with WhoAmI; the roles decide which pages
-// show. A refused key (revoked, expired, mistyped) leads to a page that says so.
+// show. A refused key (revoked, expired, mistyped) leads to a page that says so. A later check
+// that fails otherwise (the server unreachable for a moment) leaves the pages as they are, with
+// a note: what was typed into them is not lost.
 import { useQuery } from "@connectrpc/connect-query";
 import { Code, ConnectError, IdentityService, Role, type User } from "@flowhook/sdk";
 import { useQueryClient } from "@tanstack/react-query";
@@ -12,6 +14,10 @@ export type Session = {
   groupIds: string[];
   isAdmin: boolean;
   isDesigner: boolean;
+  /** USER or ADMIN: the inbox, starting and acting on instances. */
+  isUser: boolean;
+  /** The last check of the account failed (not refused): the error, and a way to check again. */
+  stale?: { error: unknown; retry: () => void };
   signOut: () => void;
 };
 
@@ -48,11 +54,14 @@ export function SignedIn({ children }: { children: ReactNode }) {
 function WhoAmI({ children, signOut, signIn }: { children: ReactNode; signOut: () => void; signIn: (k: string) => void }) {
   const who = useQuery(IdentityService.method.whoAmI, {}, { retry: false, staleTime: 60_000 });
   if (who.isPending) return <Loading what="your account" />;
+  const data = who.data;
   if (who.error) {
     const code = ConnectError.from(who.error).code;
     if (code === Code.Unauthenticated || code === Code.PermissionDenied) {
       return <SignIn onSignIn={signIn} refused={ConnectError.from(who.error).rawMessage} />;
     }
+  }
+  if (!data) {
     return (
       <main className="signin">
         <ErrorNote error={who.error} title="flowhook could not be reached" />
@@ -65,12 +74,14 @@ function WhoAmI({ children, signOut, signIn }: { children: ReactNode; signOut: (
       </main>
     );
   }
-  const user = who.data.user!;
+  const user = data.user!;
   const session: Session = {
     user,
-    groupIds: who.data.groupIds,
+    groupIds: data.groupIds,
     isAdmin: user.roles.includes(Role.ADMIN),
     isDesigner: user.roles.includes(Role.ADMIN) || user.roles.includes(Role.DESIGNER),
+    isUser: user.roles.includes(Role.ADMIN) || user.roles.includes(Role.USER),
+    stale: who.error ? { error: who.error, retry: () => void who.refetch() } : undefined,
     signOut,
   };
   return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;

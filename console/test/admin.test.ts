@@ -192,6 +192,54 @@ test("Workflow Manage: paging through more than one page", async () => {
   await cp.close();
 });
 
+test("Workflow Manage: paging through overdue instances keeps the time the first page was read at", async () => {
+  // The browser's clock two hours on: for it the reviews' deadlines (an hour away) have passed.
+  const ahead = 2 * 3600 * 1000;
+  const want = await listIds({ workflowId: fx.reviewWf, overdueBefore: new Date(Date.now() + ahead).toISOString() });
+  assert.ok(want.length > 10, `more than a page of overdue reviews: ${want.length}`);
+  const cp = await open(browser, dev, dev.adminKey, `/console/manage?workflow=${fx.reviewWf}&overdue=1&size=10`);
+  const page = cp.page;
+  await page.evaluateOnNewDocument(`{
+    const Real = Date;
+    globalThis.Date = class extends Real {
+      constructor(...a) { if (a.length === 0) super(Real.now() + ${ahead}); else super(...a); }
+      static now() { return Real.now() + ${ahead}; }
+    };
+  }`);
+  await page.reload();
+  await cp.waitForText(`Page 1 · ${want.length} in all`);
+
+  // Every later read of page 2, each with the filter it sends: the page follows the clock (every
+  // 5 s) and polls; three answers are at least one of each.
+  const reads: { overdueBefore: string; status: number }[] = [];
+  let third: () => void;
+  const threeRead = new Promise<void>((resolve) => (third = resolve));
+  page.on("response", (r) => {
+    if (!r.url().endsWith("/flowhook.v1.WorkflowInstanceService/ListInstances")) return;
+    const body = JSON.parse(r.request().postData() ?? "{}");
+    if (!body.pageToken) return;
+    reads.push({ overdueBefore: body.filter?.overdueBefore, status: r.status() });
+    if (reads.length === 3) third();
+  });
+  const [next] = await page.$$("xpath/.//button[normalize-space()='Next page']");
+  await next.click();
+  await cp.waitForText(`Page 2 · ${want.length} in all`);
+  await threeRead;
+  assert.deepEqual(
+    reads.map((r) => r.status),
+    [200, 200, 200],
+    `page 2 read with the token of page 1: ${JSON.stringify(reads)}`,
+  );
+  assert.equal(new Set(reads.map((r) => r.overdueBefore)).size, 1, "one overdue_before for the pages after the first");
+  assert.equal(await page.$("main .error"), null);
+  assert.equal(await page.$$eval("#manage-table tbody tr", (rows) => rows.length), want.length - 10);
+  // Back on the first page, it follows the clock again.
+  const [firstBtn] = await page.$$("xpath/.//button[normalize-space()='First page']");
+  await firstBtn.click();
+  await cp.waitForText(`Page 1 · ${want.length} in all`);
+  await cp.close();
+});
+
 test("Workflow Manage: bulk cancel of several with one reason, and the driver's single cancel", async () => {
   const cp = await open(browser, dev, dev.adminKey, `/console/manage?workflow=${fx.reviewWf}&status=ACTIVE&size=100`);
   const picked = fx.reviews.slice(0, 3);
@@ -231,6 +279,9 @@ test("Workflow Manage: a FAILED instance shows why and is retried", async () => 
   await cp.page.waitForSelector(`tr[id="row-${instanceId}"][data-status=FAILED]`);
   const row = await cp.page.$eval(`tr[id="row-${instanceId}"]`, (e) => e.textContent ?? "");
   assert.match(row, /creating the .* work item failed/);
+  // CancelInstance takes open instances only: a FAILED one cannot be selected to cancel.
+  assert.equal(await cp.page.$eval(`input[id="select-${instanceId}"]`, (e) => (e as HTMLInputElement).disabled), true);
+  assert.equal(await cp.page.$eval("#manage-table thead input[type=checkbox]", (e) => (e as HTMLInputElement).disabled), true, "nothing to select on a page of FAILED ones");
   await cp.axe("manage failed");
   await peek(cp.page, "manage-failed");
   await retryFromManage(cp, instanceId);
@@ -423,6 +474,38 @@ test("Settings: connectors — create shows the signing secret once, test connec
   assert.equal(edited.connector.displayName, "Acme ticket desk");
   assert.equal(edited.connector.revision, "2");
   await cp.axe("settings connector edit");
+
+  // Another admin saves it meanwhile; the list here is read again (here: after a connector is
+  // created), the form keeps the revision it was filled from and the save is a conflict.
+  await cp.page.click("#ec-display", { count: 3 });
+  await cp.page.type("#ec-display", "Acme (mine)");
+  const { connector: cur } = await dev.rpc("ProviderSettingsService/GetConnector", { name: "acme-tickets" });
+  await dev.rpc("ProviderSettingsService/UpdateConnector", {
+    name: "acme-tickets",
+    displayName: "Acme (theirs)",
+    createUrl: cur.createUrl,
+    outcomes: cur.outcomes,
+    expectedRevision: cur.revision,
+  });
+  await cp.page.type("#nc-name", "acme-other");
+  await cp.page.type("#nc-create-url", "https://other.acme.example/api/items");
+  await cp.page.click("#create-connector");
+  await cp.page.waitForSelector("#connector-acme-other");
+  await cp.page.waitForFunction(() => /revision 3/.test(document.querySelector("#connector-acme-tickets")?.textContent ?? ""));
+  await cp.page.click("#save-connector");
+  await cp.page.waitForFunction(() => !!document.querySelector("#connector-conflict") || document.body.innerText.includes("Saved (revision 4)"));
+  const after = await dev.rpc("ProviderSettingsService/GetConnector", { name: "acme-tickets" });
+  assert.equal(after.connector.displayName, "Acme (theirs)", "their change is not overwritten");
+  assert.match(await cp.page.$eval("#connector-conflict", (e) => e.textContent ?? ""), /changed meanwhile/);
+  assert.equal(await cp.page.$eval("#ec-display", (e) => (e as HTMLInputElement).value), "Acme (mine)", "our entries are kept");
+  await cp.axe("settings connector conflict");
+  await cp.page.click("#connector-reload");
+  await cp.page.waitForFunction(() => (document.querySelector("#ec-display") as HTMLInputElement | null)?.value === "Acme (theirs)");
+  await cp.page.click("#save-connector");
+  await cp.waitForText("Saved (revision 4)");
+  await cp.page.click('button[aria-label="Delete acme-other"]');
+  await cp.page.click("#confirm-delete-acme-other");
+  await cp.page.waitForFunction(() => !document.querySelector("#connector-acme-other"));
   await cp.page.click('button[aria-label="Delete acme-tickets"]');
   await cp.page.click("#confirm-delete-acme-tickets");
   await cp.page.waitForFunction(() => !document.querySelector("#connector-acme-tickets"));
@@ -486,6 +569,14 @@ test("Settings: users, groups and API keys", async () => {
   await cp.page.waitForSelector('#keys-table tr[data-name="dora laptop"][data-revoked=false]');
   await cp.axe("settings keys");
   await peek(cp.page, "keys");
+  // The secret was Dora's key's: the keys of another user do not show it.
+  const me = await dev.rpc("IdentityService/WhoAmI", {});
+  await cp.page.select("#keys-user", me.user.id);
+  await cp.page.waitForFunction(() => /New API key for (?!dora@)/.test(document.querySelector("#new-key-title")?.textContent ?? ""));
+  assert.equal(await cp.page.$("#new-key-secret"), null, "another user's keys show no secret");
+  await cp.page.select("#keys-user", dora.id);
+  await cp.page.waitForSelector('#keys-table tr[data-name="dora laptop"]');
+  assert.equal(await cp.page.$("#new-key-secret"), null, "shown once: not again on coming back");
   await cp.page.click('#keys-table tr[data-name="dora laptop"] button.danger');
   await cp.page.click('#keys-table tr[data-name="dora laptop"] [id^=confirm-revoke-]');
   await cp.page.waitForSelector('#keys-table tr[data-name="dora laptop"][data-revoked=true]');

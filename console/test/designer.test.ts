@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser } from "puppeteer-core";
+import { docusignDraft } from "./drivers/admin.js";
 import { check, choose, designSigningWorkflow, selectState, selectTransition, setText, settledStatus, waitForGraph } from "./drivers/designer.js";
 import { ConsolePage, Dev, launch, open, screenshot } from "./harness.js";
 
@@ -317,5 +318,105 @@ test("a HUMAN state's timeout needs its on_timeout transition", async () => {
   const saved = await dev.rpc("WorkflowDesignService/GetWorkflow", { workflowId: workflow.id });
   assert.equal(saved.workflow.draft.states[1].timeout, "7200s");
   assert.equal(saved.workflow.draft.transitions[1].onTimeout, true);
+  await cp.close();
+});
+
+test("while a save runs the draft is not editable; leaving unsaved changes asks first", async () => {
+  const { workflow } = await dev.rpc("WorkflowDesignService/CreateWorkflow", { workflow: minimal("Saved while typing") });
+  const cp = await open(browser, dev, dev.adminKey, `/console/designer/${workflow.id}`);
+  const page = cp.page;
+  await waitForGraph(page, 2, 1);
+  await page.click("#select-workflow");
+  await setText(page, "#workflow-name", "Saved while typing (mine)");
+  await page.waitForSelector("#unsaved");
+  const beforeUnload = () =>
+    page.evaluate(() => {
+      const e = new Event("beforeunload", { cancelable: true });
+      window.dispatchEvent(e);
+      return e.defaultPrevented;
+    });
+
+  // Leaving: a reload or a closed tab asks (beforeunload); the console's own links confirm.
+  assert.equal(await beforeUnload(), true, "beforeunload asks while there are unsaved changes");
+  const dialogs: string[] = [];
+  page.on("dialog", (d) => {
+    dialogs.push(`${d.type()}: ${d.message()}`);
+    void (dialogs.length === 1 ? d.dismiss() : d.accept());
+  });
+  await page.click("p.crumbs a");
+  assert.deepEqual(dialogs, ["confirm: This workflow has unsaved changes. Leave it and lose them?"]);
+  assert.equal(new URL(page.url()).pathname, `/console/designer/${workflow.id}`, "dismissed: still on the editor");
+  assert.equal(await page.$eval("#workflow-name", (e) => (e as HTMLInputElement).value), "Saved while typing (mine)");
+
+  // Saving: held at the server's door until we see the editor wait for it.
+  let release: (() => void) | undefined;
+  let arrived: () => void;
+  const held = new Promise<void>((resolve) => (arrived = resolve));
+  await page.setRequestInterception(true);
+  page.on("request", (r) => {
+    if (r.url().endsWith("/flowhook.v1.WorkflowDesignService/UpdateWorkflow")) {
+      release = () => void r.continue();
+      arrived();
+    } else {
+      void r.continue();
+    }
+  });
+  await page.click("#save-draft");
+  await held;
+  await page.waitForFunction(() => document.querySelector("#save-draft")?.textContent === "Saving…");
+  assert.equal(await page.$eval("#workflow-name", (e) => (e as HTMLInputElement).matches(":disabled")), true, "the inputs wait while it saves");
+  assert.equal(await page.$eval("#add-state", (e) => (e as HTMLButtonElement).disabled), true);
+  release!();
+  await page.waitForSelector("#save-result");
+  await page.waitForFunction(() => !(document.querySelector("#workflow-name") as HTMLInputElement).matches(":disabled"));
+  assert.equal(await page.$eval("#workflow-name", (e) => (e as HTMLInputElement).value), "Saved while typing (mine)");
+  assert.equal((await dev.rpc("WorkflowDesignService/GetWorkflow", { workflowId: workflow.id })).workflow.draft.name, "Saved while typing (mine)");
+
+  // Saved: leaving asks nothing.
+  await page.waitForFunction(() => !document.querySelector("#unsaved"));
+  assert.equal(await beforeUnload(), false);
+  await page.click("p.crumbs a");
+  await page.waitForSelector("#workflow-table");
+  assert.equal(dialogs.length, 1, "no question once saved");
+  await cp.close();
+});
+
+test("outcome overrides: two rows with the same event are both kept while typing", async () => {
+  const { workflow } = await dev.rpc("WorkflowDesignService/CreateWorkflow", { workflow: docusignDraft("Overrides typed") });
+  const cp = await open(browser, dev, dev.adminKey, `/console/designer/${workflow.id}`);
+  const page = cp.page;
+  await waitForGraph(page, 4, 4);
+  await selectState(page, "sign");
+  const events = () => page.$$eval("input[id^=override-][id$=-event]", (is) => is.map((i) => (i as HTMLInputElement).value));
+  await page.click("#add-override");
+  await page.waitForSelector("#override-0-event");
+  await page.click("#add-override");
+  await page.waitForSelector("#override-1-event");
+  assert.deepEqual(await events(), ["event-1", "event-2"]);
+
+  // Typed over, the second passes through the first's event on its way.
+  await setText(page, "#override-1-event", "envelope-declined");
+  await setText(page, "#override-0-event", "envelope-voided");
+  await setText(page, "#override-1-event", "envelope-voidedx");
+  assert.deepEqual(await events(), ["envelope-voided", "envelope-voidedx"]);
+  // One character taken back: both are "envelope-voided" — still two rows, and a problem.
+  await page.focus("#override-1-event");
+  await page.keyboard.press("Backspace");
+  await page.waitForSelector("#overrides-duplicate");
+  assert.deepEqual(await events(), ["envelope-voided", "envelope-voided"]);
+  assert.match(await page.$eval("#overrides-duplicate", (e) => e.textContent ?? ""), /Two overrides are for the event “envelope-voided”/);
+  assert.equal(await page.$eval("#override-1-event", (e) => e.getAttribute("aria-invalid")), "true");
+  await cp.axe("designer: overrides with the same event");
+  for (let n = 0; n < "voided".length; n++) await page.keyboard.press("Backspace");
+  await page.keyboard.type("declined");
+  await page.waitForFunction(() => !document.querySelector("#overrides-duplicate"));
+  await choose(page, "#override-1-outcome", "5");
+  assert.deepEqual(await events(), ["envelope-voided", "envelope-declined"]);
+
+  await page.click("#save-draft");
+  await page.waitForSelector("#save-result");
+  const saved = await dev.rpc("WorkflowDesignService/GetWorkflow", { workflowId: workflow.id });
+  const sign = saved.workflow.draft.states.find((s: any) => s.key === "sign");
+  assert.deepEqual(sign.external.outcomeOverrides, { "envelope-voided": "OUTCOME_DENIED", "envelope-declined": "OUTCOME_EXPIRED" });
   await cp.close();
 });

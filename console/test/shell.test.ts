@@ -1,5 +1,6 @@
-// The console's frame: sign-in, the pages each role sees, a refused key, a page opened by URL
-// that the caller's roles do not allow, and the CSP holding with no violation.
+// The console's frame: sign-in, the pages each role sees (and the home page it lands on), a
+// refused key, a page opened by URL that the caller's roles do not allow, a failed check of the
+// account that leaves the page be, and the CSP holding with no violation.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser } from "puppeteer-core";
@@ -75,5 +76,75 @@ test("a user sees only their pages and a clear message on an admin page opened b
   }
   await cp.goto("/no/such/page");
   await cp.waitForText("There is no page at");
+  await cp.close();
+});
+
+test("a designer who is not a user lands on the Designer, and is offered only what their role allows", async () => {
+  const d = await dev.user("desi@example.com", ["ROLE_DESIGNER"], "Desi");
+  const cp = await open(browser, dev, d.key);
+  // The inbox and Start are USER work (ListAssignedToMe, StartInstance): not a designer's home.
+  await cp.page.waitForFunction(() => location.pathname === "/console/designer");
+  await cp.page.waitForSelector("#workflow-table");
+  assert.deepEqual(await navLabels(cp.page), ["Designer"]);
+  assert.equal(await cp.page.$eval("header.top a.brand", (a) => a.getAttribute("href")), "/console/designer");
+  await cp.axe("designer's home");
+  for (const path of ["/inbox", "/start"]) {
+    await cp.goto(path);
+    await cp.page.waitForSelector("#not-allowed");
+    assert.match(await cp.page.$eval("#not-allowed", (e) => e.textContent ?? ""), /is for users and administrators/);
+    assert.equal(await cp.page.$eval("#not-allowed a", (a) => a.getAttribute("href")), "/console/designer");
+  }
+  await cp.axe("a designer on the inbox");
+  await cp.close();
+
+  // A user with both roles keeps the inbox as home, and has both.
+  const both = await dev.user("dual@example.com", ["ROLE_DESIGNER", "ROLE_USER"], "Dual");
+  const cp2 = await open(browser, dev, both.key);
+  await cp2.page.waitForFunction(() => location.pathname === "/console/inbox");
+  assert.deepEqual(await navLabels(cp2.page), ["Inbox", "Start", "Designer"]);
+  await cp2.close();
+});
+
+test("a failed check of the account keeps the page and what it shows; a refused key still signs out", async () => {
+  const cp = await open(browser, dev, dev.adminKey, "/console/settings/keys");
+  const page = cp.page;
+  await page.waitForSelector("#keys-user");
+  // From now on WhoAmI fails as when the server restarts; every other call goes through.
+  let whoAmI: "unavailable" | "refused" | "" = "unavailable";
+  let failed = 0;
+  await page.setRequestInterception(true);
+  page.on("request", (r) => {
+    if (whoAmI !== "" && r.url().endsWith("/flowhook.v1.IdentityService/WhoAmI")) {
+      failed++;
+      const [status, code] = whoAmI === "unavailable" ? [503, "unavailable"] : [401, "unauthenticated"];
+      void r.respond({ status, contentType: "application/json", body: JSON.stringify({ code, message: `WhoAmI ${code} (test)` }) });
+    } else {
+      void r.continue();
+    }
+  });
+  // Creating a key reads every query again (WhoAmI included): the new secret, shown once, stays.
+  await page.type("#nk-name", "kept on screen");
+  await page.click("#create-key");
+  await page.waitForSelector("#new-key-secret");
+  await page.waitForFunction(() => document.querySelector("#session-stale") || document.querySelector("main.signin"), { timeout: 20_000 });
+  assert.ok(failed > 0, "WhoAmI was asked again");
+  assert.equal(await page.$("main.signin"), null, "the page is not replaced");
+  assert.ok(await page.$("#new-key-secret"), "the new key's secret is still shown");
+  assert.match(await page.$eval("#session-stale", (e) => e.textContent ?? ""), /could not be reached/);
+  await cp.axe("account check failed");
+  // Asked again once the server answers: the note goes.
+  whoAmI = "";
+  await page.click("#session-stale button");
+  await page.waitForFunction(() => !document.querySelector("#session-stale"));
+  assert.ok(await page.$("#new-key-secret"));
+  // The 503s were on purpose.
+  cp.problems.splice(0, cp.problems.length, ...cp.problems.filter((p) => !/status of 503/.test(p)));
+
+  // A key refused at the next check (revoked meanwhile): the sign-in says so, as on a reload.
+  whoAmI = "refused";
+  await page.type("#nk-name", "another");
+  await page.click("#create-key");
+  await page.waitForSelector("#key-refused");
+  assert.equal(await page.$("header.top"), null);
   await cp.close();
 });

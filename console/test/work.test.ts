@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Browser } from "puppeteer-core";
 import { Dev, launch, open, screenshot, type ConsolePage } from "./harness.js";
+import { makeFailedInstance } from "./drivers/admin.js";
 import { fillByLabel, instanceStatus, sandboxAction, startInstance, takeTransitionFromInbox, waitForInstanceStatus } from "./drivers/work.js";
 
 let dev: Dev;
@@ -466,40 +467,26 @@ test("live: a transition taken elsewhere shows on the open page without a reload
 });
 
 test("a FAILED instance: its reason, and Retry for an admin", async () => {
-  // The signer's email is optional in this start form: left out, DocuSign's envelope cannot be
-  // created and the instance fails.
-  const wf = await publish({
-    name: "Optional signer",
-    states: [
-      {
-        key: "start",
-        name: "Request",
-        kind: "STATE_KIND_START",
-        formFields: [
-          { name: "signer_name", label: "Signer", type: "FIELD_TYPE_STRING", required: true },
-          { name: "signer_email", label: "Signer email", type: "FIELD_TYPE_EMAIL" },
-        ],
-      },
-      {
-        key: "sign",
-        name: "Signature",
-        kind: "STATE_KIND_EXTERNAL",
-        external: { provider: "PROVIDER_DOCUSIGN", emailSubject: "Sign", documentTitle: "Doc", signers: [{ nameField: "signer_name", emailField: "signer_email" }] },
-      },
-      { key: "done", name: "Done", kind: "STATE_KIND_END" },
-    ],
-    transitions: [
-      { key: "submit", fromState: "start", toState: "sign" },
-      { key: "signed", fromState: "sign", toState: "done", onOutcome: "OUTCOME_FINISHED" },
-    ],
-  });
-  const started = await dev.rpc("WorkflowInstanceService/StartInstance", { workflowId: wf, formData: { signer_name: "Nora" } }, requester.key);
-  const id = started.instance.id;
+  // Its outside system refuses to create the work item (a 422: a permanent failure), so the
+  // instance fails; the system accepts again once it has.
+  const { instanceId: id } = await makeFailedInstance(dev, requester.key);
+
+  // Its starter sees why, and neither Retry (admins') nor Cancel (CancelInstance takes open
+  // instances only: ACTIVE, WAITING_EXTERNAL).
+  const user = await open(browser, dev, requester.key, `/console/instances/${id}`);
+  await waitForInstanceStatus(user, "Failed");
+  assert.match(await text(user, "#instance-reason"), /creating the .* work item failed/);
+  await user.page.waitForSelector('#timeline li[data-kind="FAILED"]');
+  assert.equal(await user.page.$("#retry-instance"), null);
+  assert.equal(await user.page.$("#cancel-instance"), null, "a FAILED instance is not offered Cancel");
+  await user.close();
+
   const cp = await open(browser, dev, dev.adminKey, `/console/instances/${id}`);
   await waitForInstanceStatus(cp, "Failed");
-  assert.match(await text(cp, "#instance-reason"), /signer 1 has no name or email/);
+  assert.match(await text(cp, "#instance-reason"), /creating the .* work item failed/);
   await cp.page.waitForSelector('#timeline li[data-kind="FAILED"]');
   await cp.page.waitForSelector("#retry-instance");
+  assert.equal(await cp.page.$("#cancel-instance"), null, "a FAILED instance is not offered Cancel");
   await cp.axe("form activity: failed");
   await cp.page.click("#retry-instance");
   await cp.page.waitForSelector("#admin-result");
@@ -508,12 +495,8 @@ test("a FAILED instance: its reason, and Retry for an admin", async () => {
   assert.match(await text(cp, '#timeline li[data-kind="RETRIED"]'), /You \(Administrator\) retried the failed step/);
   const activity = await dev.rpc("WorkflowInstanceService/ListActivity", { instanceId: id });
   assert.ok(activity.entries.some((e: any) => e.kind === "ACTIVITY_KIND_RETRIED"));
+  await waitForInstanceStatus(cp, "Waiting external");
   await cp.close();
-
-  const user = await open(browser, dev, requester.key, `/console/instances/${id}`);
-  await user.page.waitForSelector("#instance-reason");
-  assert.equal(await user.page.$("#retry-instance"), null);
-  await user.close();
 });
 
 test("a START with two ways out asks which to take", async () => {
@@ -567,5 +550,123 @@ test("a conflict: the form was filled against an older revision", async () => {
   await cp.page.waitForSelector("#take-result");
   await waitForInstanceStatus(cp, "Completed");
   assert.equal((await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id })).instance.stateKey, "rejected");
+  await cp.close();
+});
+
+test("the user who started an instance cancels it, with a reason; others who see it do not", async () => {
+  const started = await dev.rpc("WorkflowInstanceService/StartInstance", { workflowId: reviewId, formData: { topic: "Changed my mind" } }, requester.key);
+  const id = started.instance.id;
+  // The assignee sees it, and acts on it, but did not start it.
+  const member = await open(browser, dev, lena.key, `/console/instances/${id}`);
+  await member.page.waitForSelector("#action-form");
+  assert.equal(await member.page.$("#cancel-instance"), null);
+  await member.close();
+
+  const cp = await open(browser, dev, requester.key, `/console/instances/${id}`);
+  await cp.page.waitForSelector("#cancel-instance");
+  assert.equal(await cp.page.$("#admin-actions"), null, "the starter is no admin");
+  assert.equal(await cp.page.$("#retry-instance"), null);
+  await cp.page.click("#cancel-instance");
+  await cp.page.waitForSelector("#confirm-cancel");
+  await cp.page.click("#confirm-cancel");
+  await cp.waitForText("Reason is required");
+  assert.equal((await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id })).instance.status, "INSTANCE_STATUS_ACTIVE");
+  await cp.axe("form activity: the starter cancels");
+  await cp.page.locator("#starter-actions textarea").fill("No longer needed");
+  await cp.page.click("#confirm-cancel");
+  await cp.page.waitForSelector("#starter-result");
+  await waitForInstanceStatus(cp, "Cancelled");
+  const server = (await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id })).instance;
+  assert.equal(server.status, "INSTANCE_STATUS_CANCELLED");
+  assert.equal(server.reason, "No longer needed");
+  await cp.page.waitForSelector('#timeline li[data-kind="CANCELLED"]');
+  assert.equal(await cp.page.$("#cancel-instance"), null);
+  await cp.close();
+});
+
+test("a transition back into the same state: the next one is taken at the revision it answered", async () => {
+  const wf = await publish({
+    name: "Back and forth",
+    states: [
+      { key: "start", name: "Request", kind: "STATE_KIND_START" },
+      { key: "review", name: "Review", kind: "STATE_KIND_HUMAN", assignee: { userId: lena.id }, formFields: [{ name: "note", label: "Note", type: "FIELD_TYPE_STRING" }] },
+      { key: "done", name: "Done", kind: "STATE_KIND_END" },
+    ],
+    transitions: [
+      { key: "submit", fromState: "start", toState: "review" },
+      { key: "again", name: "Ask again", fromState: "review", toState: "review" },
+      { key: "finish", name: "Finish", fromState: "review", toState: "done" },
+    ],
+  });
+  const started = await dev.rpc("WorkflowInstanceService/StartInstance", { workflowId: wf, formData: {} }, requester.key);
+  const id = started.instance.id;
+  const cp = await open(browser, dev, lena.key, `/console/instances/${id}`);
+  await cp.page.waitForSelector("#transition-again");
+  await cp.page.click("#transition-again");
+  await fillByLabel(cp, "#action-form", { Note: "once more" });
+  await cp.page.click("#take-transition");
+  await cp.page.waitForSelector("#take-result");
+  assert.match(await text(cp, "#take-result"), /“Ask again” taken; the instance is now in Review/);
+  // Still in Review: a new form, and the next transition goes through (no conflict with itself).
+  await cp.page.waitForSelector("#transition-finish:not([disabled])");
+  await cp.page.click("#transition-finish");
+  await cp.page.click("#take-transition");
+  await cp.page.waitForFunction(
+    () => document.querySelector("#take-conflict") || document.querySelector("#instance-status .badge")?.textContent?.trim() === "Completed",
+    { timeout: 20_000, polling: 100 },
+  );
+  assert.equal(await cp.page.$("#take-conflict"), null, "the second transition was refused as a conflict");
+  const server = (await dev.rpc("WorkflowInstanceService/GetInstance", { instanceId: id })).instance;
+  assert.equal(server.stateKey, "done");
+  await cp.close();
+});
+
+test("start: choosing another way out after a lost answer is a new request", async () => {
+  const wf = await publish({
+    name: "Purchase, lost answer",
+    states: [
+      { key: "start", name: "Order", kind: "STATE_KIND_START", formFields: [{ name: "item", label: "Item", type: "FIELD_TYPE_STRING", required: true }] },
+      { key: "small", name: "Small purchase", kind: "STATE_KIND_HUMAN", assignee: { userId: ann.id } },
+      { key: "large", name: "Large purchase", kind: "STATE_KIND_HUMAN", assignee: { groupId: legalId } },
+      { key: "done", name: "Bought", kind: "STATE_KIND_END" },
+    ],
+    transitions: [
+      { key: "cheap", name: "Under 1000", fromState: "start", toState: "small" },
+      { key: "dear", name: "1000 or more", fromState: "start", toState: "large" },
+      { key: "buy", fromState: "small", toState: "done" },
+      { key: "buy2", fromState: "large", toState: "done" },
+    ],
+  });
+  const cp = await open(browser, dev, requester.key, `/console/start/${wf}`);
+  await cp.page.waitForSelector("#start-way-dear");
+  // The first StartInstance reaches the server, but its answer is lost on the way back.
+  let lose = true;
+  await cp.page.setRequestInterception(true);
+  cp.page.on("request", (r) => {
+    if (lose && r.url().endsWith("/flowhook.v1.WorkflowInstanceService/StartInstance")) {
+      lose = false;
+      void fetch(r.url(), { method: "POST", headers: r.headers(), body: r.postData() }).then(() =>
+        r.respond({ status: 503, contentType: "application/json", body: JSON.stringify({ code: "unavailable", message: "the answer was lost (test)" }) }),
+      );
+    } else {
+      void r.continue();
+    }
+  });
+  await fillByLabel(cp, "#start-form", { Item: "Desk" });
+  await cp.page.click("#start-submit");
+  await cp.waitForText("the answer was lost (test)");
+  assert.equal((await instancesOf(wf)).length, 1, "the first request started an instance");
+  // Not what was meant: the other way, and Start again.
+  await cp.page.click("#start-way-dear");
+  await cp.page.click("#start-submit");
+  await cp.page.waitForFunction(
+    () => /\/console\/instances\/[^/]+$/.test(location.pathname) || /already used/.test(document.querySelector("#start-form")?.textContent ?? ""),
+    { timeout: 20_000, polling: 100 },
+  );
+  assert.doesNotMatch(await text(cp, "main"), /already used/);
+  await cp.page.waitForFunction(() => document.querySelector("#instance-state")?.textContent === "Large purchase");
+  const states = (await instancesOf(wf)).map((i) => i.stateKey).sort();
+  assert.deepEqual(states, ["large", "small"]);
+  cp.problems.splice(0, cp.problems.length, ...cp.problems.filter((p) => !/status of 503/.test(p)));
   await cp.close();
 });

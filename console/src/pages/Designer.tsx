@@ -1,6 +1,7 @@
 // The Designer: the list of workflows, the editor of a workflow's draft (the graph laid out by
-// elkjs, the form of the selected element beside it, live validation, save and publish) and
-// the read-only view of a published version.
+// elkjs, the form of the selected element beside it, live validation, save and publish — the
+// draft not editable while they run — and a question before leaving unsaved changes) and the
+// read-only view of a published version.
 import { useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
 import {
   Code,
@@ -20,7 +21,7 @@ import {
 } from "@flowhook/sdk";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
-import { Link, navigate } from "../router";
+import { Link, navigate, useLeaveGuard } from "../router";
 import { useSession } from "../session";
 import { Badge, ErrorNote, Loading, Page, Pager, Time, usePaging } from "../ui";
 import { Graph } from "./designer/Graph";
@@ -301,6 +302,10 @@ function Editor({ workflowId }: { workflowId: string }) {
     return () => window.clearTimeout(timer);
   }, [draft, client]);
 
+  // Unsaved changes: leaving asks first.
+  const dirty = draft !== undefined && saved !== undefined && !equals(WorkflowDraftSchema, draft, saved.draft ?? minimalDraft(""));
+  useLeaveGuard(dirty, "This workflow has unsaved changes. Leave it and lose them?");
+
   if (got.error) {
     return (
       <Page title="Designer">
@@ -319,7 +324,6 @@ function Editor({ workflowId }: { workflowId: string }) {
     );
   }
 
-  const dirty = !equals(WorkflowDraftSchema, draft, saved.draft ?? minimalDraft(""));
   const problems = check.state === "done" ? check.problems : [];
   const change = (fn: (c: WorkflowDraft) => void) => {
     setDraft((d) => (d ? edit(d, fn) : d));
@@ -460,6 +464,7 @@ function Editor({ workflowId }: { workflowId: string }) {
         <button
           type="button"
           id="add-state"
+          disabled={busy !== undefined}
           onClick={() => {
             const d = addState(draft);
             replace(d, { kind: "state", index: d.states.length - 1 });
@@ -470,6 +475,7 @@ function Editor({ workflowId }: { workflowId: string }) {
         <button
           type="button"
           id="add-transition"
+          disabled={busy !== undefined}
           onClick={() => {
             const d = addTransition(draft, selectedStateKey ?? draft.states[0]?.key ?? "");
             replace(d, { kind: "transition", index: d.transitions.length - 1 });
@@ -500,6 +506,8 @@ function Editor({ workflowId }: { workflowId: string }) {
           selection={selection}
           problems={problems}
           readOnly={false}
+          // While a save or publish runs the draft is not edited: what it answers replaces it.
+          busy={busy !== undefined}
           directory={directory}
           onChange={change}
           onRemoveState={(i) => replace(removeState(draft, i), { kind: "workflow" })}

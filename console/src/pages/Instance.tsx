@@ -1,10 +1,10 @@
 // Form Activity (/instances/:id): one instance — where it is, who acts, its form data, the work
 // item at the outside system, its timeline, the webhooks that moved it (admins), the signed
-// document; acting on it (the HUMAN state's transitions; cancel and retry for admins); live
-// while open: polled every 2 s until it is completed or cancelled.
+// document; acting on it (the HUMAN state's transitions; cancel and retry for admins, cancel for
+// the user who started it); live while open: polled every 2 s until it is completed or cancelled.
 import { createConnectQueryKey, useQuery } from "@connectrpc/connect-query";
 import { createClient } from "@connectrpc/connect";
-import { Code, ConnectError, InstanceStatus, Outcome, Verdict, type ActivityEntry } from "@flowhook/sdk";
+import { Code, ConnectError, InstanceStatus, Outcome, Verdict, type ActivityEntry, type Instance } from "@flowhook/sdk";
 import { keepPreviousData, useQuery as useTanstackQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { EventLogService, transport, WorkflowDesignService, WorkflowInstanceService } from "../api";
@@ -13,7 +13,7 @@ import { Link } from "../router";
 import { useSession } from "../session";
 import { enumLabel, ErrorNote, Loading, Page, providerName, StatusBadge, Time } from "../ui";
 import { ActionPanel } from "./instance/ActionPanel";
-import { AdminActions } from "./instance/AdminActions";
+import { AdminActions, StarterActions } from "./instance/AdminActions";
 import { useNames } from "./instance/names";
 import { SandboxPanel } from "./instance/SandboxPanel";
 import { SignedDocument } from "./instance/SignedDocument";
@@ -39,7 +39,9 @@ export function InstancePage({ id }: { id: string }) {
   const s = useSession();
   const names = useNames();
   const qc = useQueryClient();
-  const [taken, setTaken] = useState<{ text: string; n: number } | undefined>();
+  // The last transition taken here: its note, a count (a new action panel for each), and the
+  // instance as TakeTransition answered (newer than the one read until the page reads it again).
+  const [taken, setTaken] = useState<{ text: string; n: number; instance: Instance } | undefined>();
   const inst = useQuery(
     WorkflowInstanceService.method.getInstance,
     { instanceId: id },
@@ -108,12 +110,16 @@ export function InstancePage({ id }: { id: string }) {
 
   const v = version.data?.version;
   const n = namer(v);
-  const state = v?.states.find((x) => x.key === i.stateKey);
+  // The action panel acts on the newest revision known: TakeTransition's answer until the
+  // instance is read again (a transition back into the same state keeps the panel's state but
+  // not its revision).
+  const acting = taken && taken.instance.revision > i.revision ? taken.instance : i;
+  const state = v?.states.find((x) => x.key === acting.stateKey);
   const canAct =
-    i.status === InstanceStatus.ACTIVE &&
+    acting.status === InstanceStatus.ACTIVE &&
     (s.isAdmin ||
-      (i.assignee?.assignee.case === "userId" && i.assignee.assignee.value === s.user.id) ||
-      (i.assignee?.assignee.case === "groupId" && s.groupIds.includes(i.assignee.assignee.value)));
+      (acting.assignee?.assignee.case === "userId" && acting.assignee.assignee.value === s.user.id) ||
+      (acting.assignee?.assignee.case === "groupId" && s.groupIds.includes(acting.assignee.assignee.value)));
   const wi = i.workItem;
   const formEntries = Object.entries(i.formData ?? {});
 
@@ -183,13 +189,13 @@ export function InstancePage({ id }: { id: string }) {
           )}
           {canAct && (
             <section className="card" aria-labelledby="action-title" id="action-panel">
-              <h2 id="action-title">Your action: {n.state(i.stateKey)}</h2>
+              <h2 id="action-title">Your action: {n.state(acting.stateKey)}</h2>
               {version.error && <ErrorNote error={version.error} title="The workflow version could not be read" />}
               {!v && !version.error && <Loading what="the form" />}
               {v && state && (
                 <ActionPanel
-                  key={`${i.stateKey}:${taken?.n ?? 0}`}
-                  instance={i}
+                  key={`${acting.stateKey}:${taken?.n ?? 0}`}
+                  instance={acting}
                   version={v}
                   onChanged={refresh}
                   reload={async () => {
@@ -200,6 +206,7 @@ export function InstancePage({ id }: { id: string }) {
                   onTaken={(now, name) =>
                     setTaken((t) => ({
                       n: (t?.n ?? 0) + 1,
+                      instance: now,
                       text: `Done: “${name}” taken; the instance is now in ${n.state(now.stateKey)} (${enumLabel(InstanceStatus, now.status)}).`,
                     }))
                   }
@@ -314,7 +321,11 @@ export function InstancePage({ id }: { id: string }) {
             </section>
           )}
 
-          {s.isAdmin && <AdminActions instance={i} onChanged={refresh} />}
+          {s.isAdmin ? (
+            <AdminActions instance={i} onChanged={refresh} />
+          ) : (
+            i.startedBy === s.user.id && <StarterActions instance={i} onChanged={refresh} />
+          )}
         </div>
       </div>
     </Page>

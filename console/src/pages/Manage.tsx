@@ -1,5 +1,6 @@
 // Workflow Manage (admin): every instance, filtered (kept in the URL so a view can be shared),
-// counted per status, paged; several cancelled at once with one reason; a FAILED one retried.
+// counted per status, paged; several open ones cancelled at once with one reason; a FAILED one
+// retried.
 // An instance waiting on an outside system says which system and item it waits on, never a
 // person: nobody's work until the system answers.
 import { keepPreviousData, useQueryClient } from "@tanstack/react-query";
@@ -18,6 +19,7 @@ import { IdentityService, WorkflowDesignService, WorkflowInstanceService } from 
 import { Link } from "../router";
 import { enumLabel, ErrorNote, Loading, Page, Pager, providerName, StatusBadge, Time, usePaging } from "../ui";
 import { errText, SystemSelect, TextFilter, useQueryFilters } from "./admin/common";
+import { cancellable } from "./instance/AdminActions";
 
 const STATUSES = [
   InstanceStatus.ACTIVE,
@@ -60,7 +62,15 @@ export function Manage() {
     inactive: q.get("inactive") === "1",
   };
   const size = PAGE_SIZES.includes(Number(q.get("size"))) ? Number(q.get("size")) : 25;
-  const now = useNow(POLL_MS, f.overdue);
+  const filterKey = JSON.stringify({ ...f, size });
+
+  // Page tokens are bound to the whole filter, overdue_before included: the first page follows
+  // the clock, and the time it was read at is kept (asOf) for the pages after it.
+  const [paging, setPaging] = useState<{ key: string; tokens: string[]; asOf?: number }>({ key: filterKey, tokens: [""] });
+  const paged = paging.key === filterKey ? paging : { key: filterKey, tokens: [""], asOf: undefined };
+  const clock = useNow(POLL_MS, f.overdue && paged.asOf === undefined);
+  const now = paged.asOf !== undefined ? new Date(paged.asOf) : clock;
+  const pg = usePaging(paged.tokens, (t) => setPaging({ key: filterKey, tokens: t, asOf: t.length > 1 ? (paged.asOf ?? now.getTime()) : undefined }));
 
   // The filter without its status: the counts per status use it with each status.
   const base: MessageInitShape<typeof InstanceFilterSchema> = {
@@ -73,11 +83,6 @@ export function Manage() {
     overdueBefore: f.overdue ? timestampFromDate(now) : undefined,
   };
   const filter = { ...base, status: enumFrom(InstanceStatus, f.status) };
-  const filterKey = JSON.stringify({ ...f, size });
-
-  const [paging, setPaging] = useState<{ key: string; tokens: string[] }>({ key: filterKey, tokens: [""] });
-  const tokens = paging.key === filterKey ? paging.tokens : [""];
-  const pg = usePaging(tokens, (t) => setPaging({ key: filterKey, tokens: t }));
 
   const list = useQuery(
     WorkflowInstanceService.method.listInstances,
@@ -93,6 +98,10 @@ export function Manage() {
     for (const g of groups.data?.groups ?? []) m.set("g:" + g.id, g.name);
     return m;
   }, [users.data, groups.data]);
+
+  // While the list of a changed filter loads, the page shown is the previous filter's: its token
+  // is not for this filter.
+  const nextToken = list.isPlaceholderData ? undefined : list.data?.nextPageToken;
 
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const instances = list.data?.instances ?? [];
@@ -222,17 +231,19 @@ export function Manage() {
               </table>
             </div>
           )}
-          <Pager page={pg.page} next={list.data?.nextPageToken} onNext={() => pg.next(list.data?.nextPageToken ?? "")} onFirst={pg.first} total={list.data?.totalSize} estimated={list.data?.totalSizeEstimated} />
+          <Pager
+            page={pg.page}
+            next={nextToken}
+            onNext={() => pg.next(nextToken ?? "")}
+            onFirst={pg.first}
+            total={list.data?.totalSize}
+            estimated={list.data?.totalSizeEstimated}
+          />
         </>
       )}
     </Page>
   );
 }
-
-function cancellable(i: Instance): boolean {
-  return i.status === InstanceStatus.ACTIVE || i.status === InstanceStatus.WAITING_EXTERNAL || i.status === InstanceStatus.FAILED;
-}
-
 
 /** Instances per status under the other filters; a click filters by that status. */
 function Counts({ base, current, onPick }: { base: MessageInitShape<typeof InstanceFilterSchema>; current: string; onPick: (s: string) => void }) {

@@ -102,15 +102,20 @@ function StartForm({ version }: { version: WorkflowVersion }) {
   const ways = version.transitions.filter((t) => t.fromState === start?.key);
   const stateName = (key: string) => version.states.find((s) => s.key === key)?.name || key;
   const [values, setValuesRaw] = useState<FormValues>(() => initialValues(fields));
-  const [way, setWay] = useState(ways[0]?.key ?? "");
+  const [way, setWayRaw] = useState(ways[0]?.key ?? "");
   const [problems, setProblems] = useState<Record<string, string>>({});
   const [other, setOther] = useState<string[]>([]);
   // One id per filled-in request: a second click (or a retry after a lost answer) with the same
-  // input returns the instance the first started; changed input is a new request.
+  // input returns the instance the first started; changed input — the form or the way out of
+  // START, both part of what the server compares (engine.StartFingerprint) — is a new request.
   const [requestId, setRequestId] = useState(newRequestId);
   const run = useMutation(WorkflowInstanceService.method.startInstance);
   const setValues = (v: FormValues) => {
     setValuesRaw(v);
+    setRequestId(newRequestId());
+  };
+  const setWay = (key: string) => {
+    setWayRaw(key);
     setRequestId(newRequestId());
   };
 

@@ -20,7 +20,8 @@
 //   Settings (/settings/{docusign|onespan|connectors|security|users|groups|keys|console}): #tab-{key};
 //     DocuSign #ds-* fields, #ds-private-key-state / #ds-hmac-state, #docusign-webhook-url(-copy), #docusign-test → #docusign-test-result[data-ok]
 //     OneSpan #os-*, #os-api-key-state, #os-callback-key-state, #onespan-test → #onespan-test-result
-//     Connectors #nc-* create fields, #create-connector → #connector-created + #connector-secret (once); tr#connector-{name}
+//     Connectors #nc-* create fields, #create-connector → #connector-created + #connector-secret (once); tr#connector-{name};
+//       edit: #ec-* fields, #save-connector → "Saved (revision N)" or #connector-conflict (+ #connector-reload)
 //     Users #nu-name #nu-email #nu-role-{ADMIN|DESIGNER|USER} #create-user; tr#user-{id}[data-email]
 //     Groups #ng-name #create-group; div#group-{id}[data-name], select#add-{groupId}
 //     Keys #keys-user #nk-name #create-key → #new-key-secret; tr#key-{id}[data-name][data-revoked]; #confirm-revoke-{id}
@@ -169,8 +170,8 @@ export function docusignDraft(name: string): Draft {
   };
 }
 
-export async function start(dev: Dev, workflowId: string, formData: Record<string, unknown> = {}): Promise<string> {
-  const { instance } = await dev.rpc("WorkflowInstanceService/StartInstance", { workflowId, formData });
+export async function start(dev: Dev, workflowId: string, formData: Record<string, unknown> = {}, key = dev.adminKey): Promise<string> {
+  const { instance } = await dev.rpc("WorkflowInstanceService/StartInstance", { workflowId, formData }, key);
   return instance.id;
 }
 
@@ -224,9 +225,10 @@ const flakyWorkflow = new WeakMap<Dev, string>();
  * An instance in FAILED whose RetryInstance then succeeds: a connector "flaky-{n}" whose
  * create_url is a local HTTP server answering 422 (a permanent failure: the work item and the
  * instance fail at once, no backoff), switched to answer 201 {"id"} as soon as the instance is
- * FAILED. The server is unref'd: it never keeps the test process alive.
+ * FAILED. The server is unref'd: it never keeps the test process alive. Started with key (an
+ * administrator's unless given).
  */
-export async function makeFailedInstance(dev: Dev): Promise<{ instanceId: string }> {
+export async function makeFailedInstance(dev: Dev, key = dev.adminKey): Promise<{ instanceId: string }> {
   const sys = await flakySystem();
   sys.fail = true;
   let wf = flakyWorkflow.get(dev);
@@ -241,7 +243,7 @@ export async function makeFailedInstance(dev: Dev): Promise<{ instanceId: string
     wf = await publish(dev, connectorDraft(`Flaky tickets ${name}`, name));
     flakyWorkflow.set(dev, wf);
   }
-  const instanceId = await start(dev, wf, { title: "will fail first" });
+  const instanceId = await start(dev, wf, { title: "will fail first" }, key);
   await waitForInstance(dev, instanceId, (i) => i.status === "INSTANCE_STATUS_FAILED");
   sys.fail = false;
   return { instanceId };

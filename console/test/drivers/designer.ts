@@ -15,7 +15,8 @@
 //            #assignee-user / #assignee-group, #field-<j>-name|label|type|required, #add-field,
 //            #ext-provider, #ext-connector, #ext-include-document, #ext-email-subject,
 //            #ext-document-title, #signer-<k>-name|email, #add-signer, #add-override,
-//            #override-<k>-event|outcome, #remove-state; a field's problems are in #<input id>-problem
+//            #override-<k>-event|outcome (#overrides-duplicate while two have the same event),
+//            #remove-state; a field's problems are in #<input id>-problem
 //            transition: #transition-key, #transition-name, #transition-from, #transition-to,
 //            #transition-outcome, #transition-timeout, #remove-transition, #transition-actions (versions)
 //   version: #read-only-note, and the same graph and panel with every input disabled.

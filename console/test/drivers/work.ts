@@ -12,8 +12,9 @@
 //              (#work-item-external-id, #work-item-outcome); #signed-document; #form-data
 //              (dd[data-field=<name>]); admin: #instance-events (tr[data-event-id]),
 //              #admin-actions, #cancel-instance, #confirm-cancel, #retry-instance,
-//              #admin-result; sandbox: #sandbox-panel, buttons [data-sandbox-action=<action>],
-//              #sandbox-result.
+//              #admin-result; its starter (not an admin): #starter-actions, #cancel-instance,
+//              #confirm-cancel, #starter-result; sandbox: #sandbox-panel, buttons
+//              [data-sandbox-action=<action>], #sandbox-result.
 import type { ConsolePage } from "../harness.js";
 
 /** Fills the inputs of the form around `scope` whose labels are the keys of values. */

@@ -2,7 +2,7 @@
 // signing secret shown once), edited at their revision, tested and deleted (after a confirm).
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
-import { Outcome, Provider, type Connector } from "@flowhook/sdk";
+import { Code, ConnectError, Outcome, Provider, type Connector } from "@flowhook/sdk";
 import { useState, type FormEvent } from "react";
 import { ProviderSettingsService } from "../../api";
 import { enumLabel, ErrorNote, Loading, Time } from "../../ui";
@@ -247,9 +247,8 @@ function CreateConnector() {
   );
 }
 
-function EditConnector({ c, onClose }: { c: Connector; onClose: () => void }) {
-  const qc = useQueryClient();
-  const [d, setD] = useState<Draft>({
+function draftOf(c: Connector): Draft {
+  return {
     name: c.name,
     displayName: c.displayName,
     createUrl: c.createUrl,
@@ -258,10 +257,38 @@ function EditConnector({ c, onClose }: { c: Connector; onClose: () => void }) {
     outcomes: outcomesText(c.outcomes),
     signingSecret: "",
     authHeader: "",
-  });
+  };
+}
+
+/**
+ * The form of a connector, filled from one revision of it (c is the live list's: it moves on
+ * when someone else saves): that revision is sent, so that a change made meanwhile is a
+ * conflict, explained, not overwritten.
+ */
+function EditConnector({ c, onClose }: { c: Connector; onClose: () => void }) {
+  const qc = useQueryClient();
+  const [d, setD] = useState<Draft>(() => draftOf(c));
+  const [revision, setRevision] = useState(c.revision);
   const [clearAuth, setClearAuth] = useState(false);
   const [problems, setProblems] = useState<string[]>([]);
-  const m = useMutation(ProviderSettingsService.method.updateConnector, { onSuccess: () => qc.invalidateQueries() });
+  const m = useMutation(ProviderSettingsService.method.updateConnector, {
+    onSuccess: (r) => {
+      if (r.connector) setRevision(r.connector.revision);
+      void qc.invalidateQueries();
+    },
+    // A conflict: read the list again, so that the saved connector can be loaded.
+    onError: (err) => {
+      if (ConnectError.from(err).code === Code.Aborted) void qc.invalidateQueries();
+    },
+  });
+  const conflict = m.error && ConnectError.from(m.error).code === Code.Aborted ? m.error : undefined;
+  const reload = () => {
+    setD(draftOf(c));
+    setRevision(c.revision);
+    setClearAuth(false);
+    setProblems([]);
+    m.reset();
+  };
   const submit = (e: FormEvent) => {
     e.preventDefault();
     const o = parseOutcomes(d.outcomes);
@@ -277,13 +304,13 @@ function EditConnector({ c, onClose }: { c: Connector; onClose: () => void }) {
       signingSecret: d.signingSecret,
       authHeader: d.authHeader,
       clearAuthHeader: clearAuth,
-      expectedRevision: c.revision,
+      expectedRevision: revision,
     });
   };
   return (
     <form className="card" onSubmit={submit} aria-labelledby="edit-connector-title" autoComplete="off" id="edit-connector">
       <h3 id="edit-connector-title">
-        Edit connector <code>{c.name}</code> <span className="muted">(revision {String(c.revision)})</span>
+        Edit connector <code>{c.name}</code> <span className="muted">(revision {String(revision)})</span>
       </h3>
       <ConnectorFields d={d} set={setD} editing={c} prefix="ec" />
       {c.authHeaderSet && (
@@ -304,7 +331,20 @@ function EditConnector({ c, onClose }: { c: Connector; onClose: () => void }) {
           Saved (revision {String(m.data.connector?.revision ?? 0n)}).
         </p>
       )}
-      <ErrorNote error={m.error} title="The connector was not saved" />
+      {conflict ? (
+        <div className="error" role="alert" id="connector-conflict">
+          <strong>The connector changed meanwhile.</strong>
+          <p>
+            Someone else saved it since this form was filled from revision {String(revision)} ({ConnectError.from(conflict).rawMessage}).
+            Nothing was saved; your entries are kept. Load the saved connector to start again from it.
+          </p>
+          <button type="button" id="connector-reload" onClick={reload}>
+            Load the saved connector
+          </button>
+        </div>
+      ) : (
+        <ErrorNote error={m.error} title="The connector was not saved" />
+      )}
       <div className="row-actions">
         <button type="submit" className="primary" id="save-connector" disabled={m.isPending}>
           {m.isPending ? "Saving…" : "Save connector"}

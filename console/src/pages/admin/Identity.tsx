@@ -321,7 +321,8 @@ export function KeysTab() {
           </table>
         </div>
       )}
-      <CreateKey userId={userId} who={owner?.email ?? ""} />
+      {/* One per user: a new key's secret is shown to whoever made it for that user only. */}
+      <CreateKey key={userId} userId={userId} who={owner?.email ?? ""} />
     </section>
   );
 }

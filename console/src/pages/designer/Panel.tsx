@@ -32,6 +32,8 @@ type Props = {
   selection: Selection;
   problems: Placed[];
   readOnly: boolean;
+  /** A save or publish runs: the inputs wait (what is typed then would be lost when it ends). */
+  busy?: boolean;
   directory: Directory;
   onChange: (fn: (c: WorkflowDraft) => void) => void;
   onRemoveState?: (index: number) => void;
@@ -94,7 +96,7 @@ export function Panel(p: Props) {
           </ul>
         </div>
       )}
-      <fieldset disabled={p.readOnly} className="plain">
+      <fieldset disabled={p.readOnly || p.busy} className="plain">
         <legend className="sr-only">{p.readOnly ? "Read-only: a published version" : `Edit ${targetName(p.draft, sel)}`}</legend>
         {body}
       </fieldset>
@@ -468,8 +470,6 @@ function ExternalForm(p: Props & { index: number; startFields: { name: string; t
   }
   const names = p.startFields.filter((f) => f.type === FieldType.STRING);
   const emails = p.startFields.filter((f) => f.type === FieldType.EMAIL);
-  const overrides = Object.entries(e.outcomeOverrides);
-  const setOverrides = (entries: [string, Outcome][]) => change((x) => (x.outcomeOverrides = Object.fromEntries(entries)));
   const fieldOptions = (list: { name: string; label: string }[], current: string) => (
     <>
       <option value="">Choose a start-form field…</option>
@@ -608,16 +608,62 @@ function ExternalForm(p: Props & { index: number; startFields: { name: string; t
       <h3>Outcome overrides</h3>
       <Problems id="overrides-problem" messages={messagesUnder(p.problems, target, "external.outcome_overrides").map((m) => m.message)} />
       <p className="muted small">A provider event that means a different outcome for this state than the provider's own mapping.</p>
-      {overrides.map(([ev, out], k) => (
+      <Overrides value={e.outcomeOverrides} readOnly={p.readOnly} onChange={(m) => change((x) => (x.outcomeOverrides = m))} />
+    </fieldset>
+  );
+}
+
+type Override = [event: string, outcome: Outcome];
+
+/** A map's content, whatever the order of its keys. */
+function overridesKey(m: { [event: string]: Outcome }): string {
+  return JSON.stringify(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The outcome overrides, edited as rows (a map loses a row the moment two keys are equal, e.g.
+ * "ab" backspaced to "a" beside an "a"): the draft gets the map while the events differ; while
+ * two are the same the rows stay as typed, the draft keeps its last map, and a problem says so.
+ */
+function Overrides({ value, readOnly, onChange }: { value: { [event: string]: Outcome }; readOnly: boolean; onChange: (m: { [event: string]: Outcome }) => void }) {
+  const key = overridesKey(value);
+  // The rows, and the map they were made from or gave: a draft changed elsewhere (reloaded,
+  // saved) starts the rows again from its map.
+  const [edit, setEdit] = useState<{ key: string; rows: Override[] }>(() => ({ key, rows: Object.entries(value) }));
+  const rows = edit.key === key ? edit.rows : Object.entries(value);
+  const counts = new Map<string, number>();
+  for (const [ev] of rows) counts.set(ev, (counts.get(ev) ?? 0) + 1);
+  const twice = new Set([...counts].filter(([, n]) => n > 1).map(([ev]) => ev));
+  const set = (next: Override[]) => {
+    const events = next.map(([ev]) => ev);
+    if (new Set(events).size !== events.length) {
+      setEdit({ key, rows: next });
+      return;
+    }
+    const m = Object.fromEntries(next);
+    setEdit({ key: overridesKey(m), rows: next });
+    onChange(m);
+  };
+  return (
+    <>
+      {twice.size > 0 && (
+        <p className="problem" role="alert" id="overrides-duplicate">
+          Two overrides are for the event {[...twice].map((ev) => `“${ev}”`).join(", ")}: give each its own event. Until then the draft keeps
+          the overrides as they were.
+        </p>
+      )}
+      {rows.map(([ev, out], k) => (
         <div className="signer" key={k}>
-          <div className="field">
+          <div className={twice.has(ev) ? "field invalid" : "field"}>
             <label htmlFor={`override-${k}-event`}>Event {k + 1}</label>
             <input
               id={`override-${k}-event`}
               value={ev}
-              readOnly={p.readOnly}
+              readOnly={readOnly}
               spellCheck={false}
-              onChange={(x) => setOverrides(overrides.map((o, m) => (m === k ? [x.target.value, o[1]] : o)))}
+              aria-invalid={twice.has(ev) ? true : undefined}
+              aria-describedby={twice.has(ev) ? "overrides-duplicate" : undefined}
+              onChange={(x) => set(rows.map((o, m) => (m === k ? [x.target.value, o[1]] : o)))}
             />
           </div>
           <div className="field">
@@ -625,7 +671,7 @@ function ExternalForm(p: Props & { index: number; startFields: { name: string; t
             <select
               id={`override-${k}-outcome`}
               value={out}
-              onChange={(x) => setOverrides(overrides.map((o, m) => (m === k ? [o[0], Number(x.target.value) as Outcome] : o)))}
+              onChange={(x) => set(rows.map((o, m) => (m === k ? [o[0], Number(x.target.value) as Outcome] : o)))}
             >
               {OUTCOMES.map((o) => (
                 <option key={o} value={o}>
@@ -634,27 +680,27 @@ function ExternalForm(p: Props & { index: number; startFields: { name: string; t
               ))}
             </select>
           </div>
-          {!p.readOnly && (
-            <button type="button" aria-label={`Remove override ${k + 1}`} onClick={() => setOverrides(overrides.filter((_, m) => m !== k))}>
+          {!readOnly && (
+            <button type="button" aria-label={`Remove override ${k + 1}`} onClick={() => set(rows.filter((_, m) => m !== k))}>
               ✕
             </button>
           )}
         </div>
       ))}
-      {!p.readOnly && (
+      {!readOnly && (
         <button
           type="button"
           id="add-override"
           onClick={() => {
-            let n = overrides.length + 1;
-            while (e.outcomeOverrides[`event-${n}`] !== undefined) n++;
-            setOverrides([...overrides, [`event-${n}`, Outcome.DENIED]]);
+            let n = rows.length + 1;
+            while (rows.some(([ev]) => ev === `event-${n}`)) n++;
+            set([...rows, [`event-${n}`, Outcome.DENIED]]);
           }}
         >
           Add override
         </button>
       )}
-    </fieldset>
+    </>
   );
 }
 

@@ -1,42 +1,25 @@
-// Admin actions on an instance: cancel (with a reason, after a confirm step) while it is open,
-// retry while it is FAILED, reassign the HUMAN work while it is ACTIVE.
+// Acting on an instance besides its form: an admin cancels it (with a reason, after a confirm
+// step) while it is open (ACTIVE or WAITING_EXTERNAL: a FAILED one is retried, not cancelled),
+// retries it while it is FAILED, reassigns the HUMAN work while it is ACTIVE; the user who
+// started it may cancel it too while it is open (runner.Cancel: "an admin or the starter").
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { InstanceStatus, type Instance } from "@flowhook/sdk";
 import { useId, useState, type FormEvent } from "react";
 import { IdentityService, WorkflowInstanceService } from "../../api";
 import { ErrorNote } from "../../ui";
 
+/** What CancelInstance takes: an open instance. */
+export function cancellable(i: Instance): boolean {
+  return i.status === InstanceStatus.ACTIVE || i.status === InstanceStatus.WAITING_EXTERNAL;
+}
+
 export function AdminActions({ instance, onChanged }: { instance: Instance; onChanged: () => void }) {
-  const open = [InstanceStatus.ACTIVE, InstanceStatus.WAITING_EXTERNAL, InstanceStatus.FAILED].includes(instance.status);
+  const open = cancellable(instance);
   const failed = instance.status === InstanceStatus.FAILED;
-  const cancel = useMutation(WorkflowInstanceService.method.cancelInstance);
   const retry = useMutation(WorkflowInstanceService.method.retryInstance);
-  const [confirming, setConfirming] = useState(false);
-  const [reason, setReason] = useState("");
-  const [problem, setProblem] = useState("");
   const [done, setDone] = useState("");
-  const reasonId = useId();
 
-  if (!open && !done) return null;
-
-  const submitCancel = (e: FormEvent) => {
-    e.preventDefault();
-    if (reason.trim() === "") {
-      setProblem("Reason is required: say why it is cancelled (kept in the timeline).");
-      return;
-    }
-    setProblem("");
-    cancel.mutate(
-      { instanceId: instance.id, reason: reason.trim() },
-      {
-        onSuccess: () => {
-          setDone("The instance was cancelled.");
-          setConfirming(false);
-          onChanged();
-        },
-      },
-    );
-  };
+  if (!open && !failed && !done) return null;
 
   return (
     <section className="card" aria-labelledby="admin-title" id="admin-actions">
@@ -73,46 +56,108 @@ export function AdminActions({ instance, onChanged }: { instance: Instance; onCh
       )}
       {instance.status === InstanceStatus.ACTIVE && <Reassign instance={instance} onChanged={onChanged} />}
       {open && (
-        <div className="admin-block">
-          <h3>Cancel</h3>
-          {open && !confirming && (
-            <button type="button" className="danger" id="cancel-instance" onClick={() => setConfirming(true)}>
-              Cancel instance…
-            </button>
-          )}
-          {open && confirming && (
-            <form onSubmit={submitCancel} noValidate aria-label="Cancel the instance">
-              <div className={problem ? "field invalid" : "field"}>
-                <label htmlFor={reasonId}>Why is it cancelled? *</label>
-                <textarea
-                  id={reasonId}
-                  value={reason}
-                  required
-                  aria-invalid={problem ? true : undefined}
-                  aria-describedby={problem ? `${reasonId}-problem` : undefined}
-                  disabled={cancel.isPending}
-                  onChange={(e) => setReason(e.target.value)}
-                />
-                {problem && (
-                  <p className="problem" role="alert" id={`${reasonId}-problem`}>
-                    {problem}
-                  </p>
-                )}
-              </div>
-              <ErrorNote error={cancel.error} title="Cancel was refused" />
-              <div className="admin-row">
-                <button type="submit" className="danger" id="confirm-cancel" disabled={cancel.isPending}>
-                  {cancel.isPending ? "Cancelling…" : "Confirm: cancel the instance"}
-                </button>
-                <button type="button" onClick={() => setConfirming(false)} disabled={cancel.isPending}>
-                  Keep it
-                </button>
-              </div>
-            </form>
-          )}
-        </div>
+        <CancelBlock
+          instance={instance}
+          onCancelled={() => {
+            setDone("The instance was cancelled.");
+            onChanged();
+          }}
+        />
       )}
     </section>
+  );
+}
+
+/** The starter's own actions (not an admin): cancelling what they started, while it is open. */
+export function StarterActions({ instance, onChanged }: { instance: Instance; onChanged: () => void }) {
+  const [done, setDone] = useState("");
+  if (!cancellable(instance) && !done) return null;
+  return (
+    <section className="card" aria-labelledby="starter-title" id="starter-actions">
+      <h2 id="starter-title">You started this instance</h2>
+      {done && (
+        <p className="success" role="status" id="starter-result">
+          {done}
+        </p>
+      )}
+      {cancellable(instance) && (
+        <CancelBlock
+          instance={instance}
+          onCancelled={() => {
+            setDone("The instance was cancelled.");
+            onChanged();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+/** Cancel: a button, then the reason (required, kept in the timeline) and a confirm. */
+function CancelBlock({ instance, onCancelled }: { instance: Instance; onCancelled: () => void }) {
+  const cancel = useMutation(WorkflowInstanceService.method.cancelInstance);
+  const [confirming, setConfirming] = useState(false);
+  const [reason, setReason] = useState("");
+  const [problem, setProblem] = useState("");
+  const reasonId = useId();
+
+  const submitCancel = (e: FormEvent) => {
+    e.preventDefault();
+    if (reason.trim() === "") {
+      setProblem("Reason is required: say why it is cancelled (kept in the timeline).");
+      return;
+    }
+    setProblem("");
+    cancel.mutate(
+      { instanceId: instance.id, reason: reason.trim() },
+      {
+        onSuccess: () => {
+          setConfirming(false);
+          onCancelled();
+        },
+      },
+    );
+  };
+
+  return (
+    <div className="admin-block">
+      <h3>Cancel</h3>
+      {!confirming && (
+        <button type="button" className="danger" id="cancel-instance" onClick={() => setConfirming(true)}>
+          Cancel instance…
+        </button>
+      )}
+      {confirming && (
+        <form onSubmit={submitCancel} noValidate aria-label="Cancel the instance">
+          <div className={problem ? "field invalid" : "field"}>
+            <label htmlFor={reasonId}>Why is it cancelled? *</label>
+            <textarea
+              id={reasonId}
+              value={reason}
+              required
+              aria-invalid={problem ? true : undefined}
+              aria-describedby={problem ? `${reasonId}-problem` : undefined}
+              disabled={cancel.isPending}
+              onChange={(e) => setReason(e.target.value)}
+            />
+            {problem && (
+              <p className="problem" role="alert" id={`${reasonId}-problem`}>
+                {problem}
+              </p>
+            )}
+          </div>
+          <ErrorNote error={cancel.error} title="Cancel was refused" />
+          <div className="admin-row">
+            <button type="submit" className="danger" id="confirm-cancel" disabled={cancel.isPending}>
+              {cancel.isPending ? "Cancelling…" : "Confirm: cancel the instance"}
+            </button>
+            <button type="button" onClick={() => setConfirming(false)} disabled={cancel.isPending}>
+              Keep it
+            </button>
+          </div>
+        </form>
+      )}
+    </div>
   );
 }
 
