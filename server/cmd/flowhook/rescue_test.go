@@ -57,6 +57,9 @@ func TestKilledReplicasJobIsRescued(t *testing.T) {
 		// otherwise time out in A and fail normally), and the rescue come soon after.
 		"FLOWHOOK_JOB_TIMEOUT": "10s",
 		"OTEL_SDK_DISABLED":    "true",
+		// Two replicas at the default 30 each, beside another package's tests on the same
+		// PostgreSQL (go test runs two at a time), came near its 100 connections.
+		"FLOWHOOK_DB_MAX_CONNS": "8",
 	}
 	fake := connectorfake.New(connectorfake.Options{AuthHeader: connectorfake.AuthHeader{Name: "Authorization", Value: ticketsToken}})
 	base := fake.Start(t)

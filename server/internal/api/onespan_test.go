@@ -245,6 +245,21 @@ func TestOneSpanIgnoredAndDisagreeing(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEmpty(t, got.Msg.GetEntries())
 		require.NotContains(t, got.Msg.GetHeaders(), "Authorization")
+		// Replayed, it stays IGNORED: a replay applies nothing the receiver would not (until
+		// session 43 it became PROGRESS, wrote the work item and the timeline from an
+		// unconfirmed callback).
+		activity := func() int {
+			t.Helper()
+			res, err := b.instances.ListActivity(ctx, connect.NewRequest(&flowhookv1.ListActivityRequest{InstanceId: id, PageSize: 100}))
+			require.NoError(t, err)
+			return len(res.Msg.GetEntries())
+		}
+		entries := activity()
+		replayed, err := b.eventLog.ReplayEvent(ctx, connect.NewRequest(&flowhookv1.ReplayEventRequest{Id: ignored[0].GetId()}))
+		require.NoError(t, err)
+		require.Equal(t, flowhookv1.Verdict_VERDICT_IGNORED, replayed.Msg.GetEvent().GetVerdict())
+		require.Equal(t, "flowhook does not act on SIGNER_COMPLETE", replayed.Msg.GetEvent().GetVerdictReason())
+		require.Equal(t, entries, activity(), "no activity")
 
 		// A PACKAGE_COMPLETE for a package OneSpan still reports SENT (forged with a leaked
 		// key, or simply wrong): nothing moves, and the event says why.

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/flowhook/flowhook/ent/migrate"
 	"github.com/flowhook/flowhook/server/internal/store"
@@ -142,11 +143,30 @@ func NewEmptyPostgres(t testing.TB) string {
 	return createDatabase(t, "")
 }
 
+// connectAdmin connects to the admin URL, waiting while the server has no connection to spare
+// (SQLSTATE 53300, "too many clients already": the test binaries go test runs side by side
+// each hold pools on the same server, and their peaks may meet): a test then waits for a slot
+// rather than fail on the machine's max_connections.
+func connectAdmin(ctx context.Context) (*pgx.Conn, error) {
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		conn, err := pgx.Connect(ctx, AdminURL())
+		var pe *pgconn.PgError
+		if err == nil || !errors.As(err, &pe) || pe.Code != "53300" {
+			return conn, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+	}
+}
+
 func createDatabase(t testing.TB, clause string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	admin, err := pgx.Connect(ctx, AdminURL())
+	admin, err := connectAdmin(ctx)
 	if err != nil {
 		t.Fatalf("dbtest: PostgreSQL at TEST_DATABASE_URL (default %s) is required: %v", DefaultAdminURL, err)
 	}
@@ -158,7 +178,7 @@ func createDatabase(t testing.TB, clause string) string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		conn, err := pgx.Connect(ctx, AdminURL())
+		conn, err := connectAdmin(ctx)
 		if err != nil {
 			t.Errorf("dbtest: drop %s: %v", name, err)
 			return
@@ -202,7 +222,7 @@ func ensureTemplate(ctx context.Context) (string, error) {
 		return "", err
 	}
 	name := "flowhook_tmpl_" + hash
-	admin, err := pgx.Connect(ctx, AdminURL())
+	admin, err := connectAdmin(ctx)
 	if err != nil {
 		return "", err
 	}

@@ -115,6 +115,16 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 		eventlog.Note(ctx, eventlog.StepParsed, "%s for %s %s%s", parsed.Type, parsed.System, parsed.ExternalID, occurred(parsed.OccurredAt))
 	}
 	attempts := ev.Attempts
+	if spec, ok := x.providers.Spec(ev.Event.System.Provider); ok && !spec.ActsOn(ev.Event.Type) {
+		// As the receiver decides it (kept IGNORED while debugging): a replay applies nothing
+		// flowhook does not act on, least of all an unconfirmed callback's progress.
+		res := EventResult{EventID: ev.ID, Verdict: VerdictIgnored, Reason: "flowhook does not act on " + truncateText(ev.Event.Type, MaxEventTypeLen)}
+		eventlog.Note(ctx, eventlog.StepVerdict, "%s: %s", res.Verdict, res.Reason)
+		if err := x.work.ReplayEvent(ctx, ev, attempts, res); err != nil {
+			return StoredEvent{}, before, err
+		}
+		return x.reread(ctx, eventID, before)
+	}
 	_, err = x.handle(ctx, ev, nil, PathReplay, func(ctx context.Context, res EventResult) error {
 		return x.work.ReplayEvent(ctx, ev, attempts, res)
 	})

@@ -304,6 +304,26 @@ func (x *External) processRetrying(ctx context.Context, eventID string, stored *
 	}
 }
 
+// GiveUp ends an event whose processing failed on its job's last attempt (a OneSpan package
+// that could not be read back for hours): IGNORED, saying why, so that it no longer holds the
+// later notifications of its work item (EarlierPending) and reconciliation, which asks the
+// system again, decides the work item. An administrator may still replay it. An event decided
+// meanwhile is left as it is.
+func (x *External) GiveUp(ctx context.Context, eventID string, attempts int, cause error) error {
+	_, err := x.logged(ctx, eventID, func(ctx context.Context) (Verdict, error) {
+		res := EventResult{EventID: eventID, Verdict: VerdictIgnored, Reason: CleanProse(fmt.Sprintf(
+			"not processed after %d attempts (%s); reconciliation asks the system again, and an administrator may replay it",
+			attempts, safeError(cause)))}
+		eventlog.Note(ctx, eventlog.StepVerdict, "%s: %s", res.Verdict, res.Reason)
+		err := x.work.FinishEvent(ctx, res)
+		if errors.Is(err, ErrConflict) {
+			return "", nil
+		}
+		return res.Verdict, err
+	})
+	return err
+}
+
 func (x *External) process(ctx context.Context, eventID, path string) (Verdict, error) {
 	ev, err := x.work.GetEvent(ctx, eventID)
 	if err != nil {

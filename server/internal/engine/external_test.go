@@ -790,11 +790,54 @@ type readBackClient struct {
 	engine.ProviderClient
 	status engine.ExternalStatus
 	calls  atomic.Int32
+	fail   atomic.Pointer[error] // when set, Status fails with it
 }
 
 func (c *readBackClient) Status(context.Context, string) (engine.ExternalStatus, error) {
 	c.calls.Add(1)
+	if err := c.fail.Load(); err != nil {
+		return engine.ExternalStatus{}, *err
+	}
 	return c.status, nil
+}
+
+// TestGiveUpFreesTheWorkItem: a callback whose package cannot be read back fails its job's
+// attempts; on the last one the job gives it up — IGNORED, saying why and what happens next —
+// so that it no longer holds its work item's later notifications (which wait while an earlier
+// one is PENDING: left PENDING, it held them for ever), and the next callback is confirmed and
+// applied. An event decided meanwhile stays as it is.
+func TestGiveUpFreesTheWorkItem(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, client, x := oneSpanRoute(t)
+	refused := error(&engine.ProviderError{HTTPStatus: 401, Message: "Invalid API key."})
+	client.fail.Store(&refused)
+	ev := b.callback(t, x)
+	_, err := x.Process(ctx, ev.ID)
+	var rb *engine.ReadBackError
+	require.ErrorAs(t, err, &rb, "the job fails, to be retried")
+
+	require.Equal(t, engine.VerdictPending, b.inbox.event(t, "cb-1").Verdict)
+
+	require.NoError(t, x.GiveUp(ctx, ev.ID, engine.ProcessEventAttempts, err))
+	given := b.inbox.event(t, "cb-1")
+	require.Equal(t, engine.VerdictIgnored, given.Verdict)
+	require.Contains(t, given.Reason, "not processed after 12 attempts")
+	require.Contains(t, given.Reason, "reconciliation asks the system again")
+	// No longer PENDING, it holds nothing (EarlierPending reads PENDING events): the next
+	// callback is confirmed and applied.
+	client.fail.Store(nil)
+	later, created, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: "ONESPAN"},
+		Type: "envelope-completed", ExternalID: "env-1", DedupeKey: "cb-2", OccurredAt: time.Now()}, Body: []byte(`{}`)})
+	require.NoError(t, err)
+	require.True(t, created)
+	v, err := x.Process(ctx, later.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.VerdictApplied, v)
+	require.Equal(t, engine.StatusCompleted, b.stored(t, b.instance.ID).Status)
+
+	require.NoError(t, x.GiveUp(ctx, later.ID, engine.ProcessEventAttempts, refused), "decided meanwhile: left alone")
+	require.Equal(t, engine.VerdictApplied, b.inbox.event(t, "cb-2").Verdict)
 }
 
 // TestFinishedFetchesOnlyKeptDocuments: finishing a DocuSign envelope enqueues the download of

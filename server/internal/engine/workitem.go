@@ -109,6 +109,15 @@ type ProcessEventJob struct {
 
 func (ProcessEventJob) Kind() string { return "process_event" }
 
+// ProcessEventAttempts bounds a process_event job's failed attempts (a read-back that keeps
+// failing): River's backoff (attempt⁴ seconds) spreads 12 over about eleven hours, after which
+// the event is given up (External.GiveUp) and reconciliation asks the system instead. A
+// snooze (ErrRetryLater) spends no attempt. River's default, 25, spanned three weeks, after
+// which the event stayed PENDING for good and held every later one of its work item.
+const ProcessEventAttempts = 12
+
+func (ProcessEventJob) MaxAttempts() int { return ProcessEventAttempts }
+
 // CancelWorkItemJob voids a work item at its provider because its instance was cancelled, or
 // because its state's timeout passed (Expired).
 type CancelWorkItemJob struct {

@@ -133,3 +133,36 @@ func TestDocumentsDue(t *testing.T) {
 		})
 	}
 }
+
+// TestLatestSignedDocumentIsTheNewestWorkItems: an instance that signs twice (two signature
+// steps, or a loop back into one) shows the document of its newest work item, whichever was
+// saved last: the first step's fetch may be late (a failed download, left to the sweep) and
+// save after the second's (until session 43 the latest saved was shown).
+func TestLatestSignedDocumentIsTheNewestWorkItems(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			inst, first := f.coupled(t, "env-first")
+			now := time.Now()
+			second := engine.WorkItem{ID: engine.NewIDAt(now.Add(time.Millisecond)), InstanceID: inst.ID, StateKey: "sign",
+				EnteredRevision: inst.Revision + 1, System: engine.System{Provider: "DOCUSIGN"}, Status: engine.WorkItemCreating,
+				CreatedAt: now, UpdatedAt: now, Revision: 1}
+			moved := inst
+			moved.UpdatedAt = now
+			_, err := f.st.UpdateInstance(ctx, moved, inst.Revision, nil, engine.Effects{NewWorkItems: []engine.WorkItem{second}})
+			require.NoError(t, err)
+			_, err = f.st.CoupleWorkItem(ctx, second.ID, "env-second", coupleAct("env-second"))
+			require.NoError(t, err)
+
+			require.NoError(t, f.st.SaveDocument(ctx, second.ID, "second.pdf", "application/pdf", []byte("%PDF-1.4 second")))
+			require.NoError(t, f.st.SaveDocument(ctx, first.ID, "first.pdf", "application/pdf", []byte("%PDF-1.4 first")))
+			doc, err := f.st.LatestSignedDocument(ctx, inst.ID)
+			require.NoError(t, err)
+			require.Equal(t, second.ID, doc.WorkItemID)
+			require.Equal(t, "second.pdf", doc.Name)
+		})
+	}
+}

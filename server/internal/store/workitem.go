@@ -778,8 +778,10 @@ func (s *Store) LatestSignedDocument(ctx context.Context, instanceID string) (en
 	if err != nil {
 		return engine.SignedDocument{}, err
 	}
+	// The newest work item's (ids are UUIDv7: they sort by creation), not the latest saved:
+	// an earlier step's fetch may be late and save after a later one's.
 	row, err := s.db.Client.SignedDocument.Query().Where(signeddocument.InstanceID(iid)).
-		Order(signeddocument.ByCreatedAt(entsql.OrderDesc())).First(ctx)
+		Order(signeddocument.ByWorkItemID(entsql.OrderDesc())).First(ctx)
 	if err != nil {
 		if ent.IsNotFound(err) {
 			return engine.SignedDocument{}, fmt.Errorf("%w: instance %s has no signed document (yet)", engine.ErrNotFound, instanceID)

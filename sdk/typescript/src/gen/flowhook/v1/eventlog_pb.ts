@@ -246,7 +246,7 @@ export type ListEventsRequest = Message<"flowhook.v1.ListEventsRequest"> & {
   filter?: EventFilter | undefined;
 
   /**
-   * 1 to 200; 0 means 50.
+   * 0 means 50; at most 500 are returned (a larger size is taken as 500).
    *
    * @generated from field: int32 page_size = 2;
    */
