@@ -404,6 +404,15 @@ type memClient struct {
 	unsearchable bool
 	// onCreate, when set, runs in each create before the item is made (outside the lock).
 	onCreate func()
+	// downloadErr answers the downloads of signed documents.
+	downloadErr error
+}
+
+func (c *memClient) Download(context.Context, string) ([]byte, error) {
+	if c.downloadErr != nil {
+		return nil, c.downloadErr
+	}
+	return []byte("%PDF-1.7 signed"), nil
 }
 
 func newMemClient() *memClient { return &memClient{items: map[string]string{}} }

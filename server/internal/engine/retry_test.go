@@ -462,3 +462,67 @@ func TestSystemReusesAnID(t *testing.T) {
 		require.Equal(t, engine.WorkItemWaiting, b.instance(t, first.ID).WorkItem.Status)
 	})
 }
+
+// documentStore is the memory store with the document marks a fetch clears.
+type documentStore struct {
+	*memStore
+	mu      sync.Mutex
+	cleared []string
+}
+
+func (s *documentStore) ClearDocumentDue(_ context.Context, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cleared = append(s.cleared, id)
+	return nil
+}
+
+// TestFetchDocumentGivesUpOnAPermanentFailure: a signed document that can never be kept (over
+// the size cap, not a PDF or zip, gone at the provider) ends its fetch at once, said at WARN
+// with the instance and the work item, its mark cleared; a transient failure is returned, for
+// the job to try again later.
+func TestFetchDocumentGivesUpOnAPermanentFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		err       error
+		permanent bool
+	}{
+		{"too large", fmt.Errorf("%w: the documents zip is larger than 67108864 bytes", engine.ErrProviderPermanent), true},
+		{"unreachable", errors.New("read tcp: connection reset by peer"), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupRun(t)
+			b.providers.configure(b.client)
+			b.client.downloadErr = tc.err
+			in := b.toSign(t)
+			b.work(t, false)
+			wi := b.instance(t, in.ID).WorkItem
+			b.store.mu.Lock()
+			resolved := b.store.items[wi.ID]
+			resolved.Status, resolved.Outcome = engine.WorkItemResolved, engine.OutcomeFinished
+			b.store.items[wi.ID] = resolved
+			b.store.mu.Unlock()
+			st := &documentStore{memStore: b.store}
+			creator := engine.NewCreator(st, st, b.runner, b.providers, nil, engine.SystemClock{}, slog.New(b.log))
+
+			err := creator.FetchDocument(ctx, wi.ID)
+			warned := b.log.at(slog.LevelWarn)
+			if !tc.permanent {
+				require.ErrorContains(t, err, "connection reset")
+				require.Empty(t, st.cleared, "the mark stays for the job")
+				require.Empty(t, warned)
+				return
+			}
+			require.NoError(t, err, "not tried again")
+			require.Equal(t, []string{wi.ID}, st.cleared)
+			require.Len(t, warned, 1)
+			require.Equal(t, "the signed document of a work item cannot be kept; it is not fetched again", warned[0].msg)
+			require.Equal(t, in.ID, warned[0].attrs["instance_id"])
+			require.Equal(t, wi.ID, warned[0].attrs["work_item_id"])
+			require.Contains(t, warned[0].attrs["reason"], "larger than")
+		})
+	}
+}
