@@ -95,12 +95,32 @@ type reconcileWorker struct {
 	reconciler *engine.Reconciler
 }
 
-// Timeout: a run asks providers about up to 500 work items each, one at a time.
-func (w *reconcileWorker) Timeout(*river.Job[engine.ReconcileJob]) time.Duration {
-	return 30 * time.Minute
+// Work asks providers about up to 500 work items each, one at a time, oldest checked first:
+// past its budget it snoozes and goes on with those not checked yet (budgeted).
+func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[engine.ReconcileJob]) error {
+	return budgeted(ctx, func(ctx context.Context) error {
+		_, err := w.reconciler.Run(ctx, engine.ProviderUnspecified, 500)
+		return err
+	})
 }
 
-func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[engine.ReconcileJob]) error {
-	_, err := w.reconciler.Run(ctx, engine.ProviderUnspecified, 500)
+// budgeted runs a long housekeeping job's work (reconciliation, retention) with three
+// quarters of the attempt's deadline (the queue's job timeout) and, when that runs out before
+// the work is done, snoozes the job to go on where it stopped: the work commits as it goes
+// (items checked, batches erased). So no attempt outlasts the job timeout, and one left
+// running by a killed replica is rescued after 1.5 × that timeout. Until session 43 these
+// jobs had a timeout of 30 minutes of their own, and a replica killed while running one left
+// it running for 45 (the soak found an erase_by_retention job stranded so).
+func budgeted(ctx context.Context, work func(context.Context) error) error {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return work(ctx)
+	}
+	bctx, cancel := context.WithTimeout(ctx, time.Until(deadline)*3/4)
+	defer cancel()
+	err := work(bctx)
+	if err != nil && bctx.Err() != nil && ctx.Err() == nil {
+		return river.JobSnooze(time.Second)
+	}
 	return err
 }

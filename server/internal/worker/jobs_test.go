@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -52,4 +53,36 @@ func TestProcessEventJobAttempts(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, jobs.Jobs, 1)
 	require.Equal(t, engine.ProcessEventAttempts, jobs.Jobs[0].MaxAttempts)
+}
+
+// TestBudgeted: a housekeeping job's work runs within three quarters of its attempt's
+// deadline; cut short by that budget (not by the attempt's own end) it snoozes, to go on where
+// it stopped; done in time, or failing otherwise, it answers as the work did; with no
+// deadline it runs as is.
+func TestBudgeted(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	var left time.Duration
+	err := budgeted(ctx, func(ctx context.Context) error {
+		deadline, _ := ctx.Deadline()
+		left = time.Until(deadline)
+		<-ctx.Done() // a backlog longer than the budget
+		return ctx.Err()
+	})
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Equal(t, time.Second, snooze.Duration)
+	require.LessOrEqual(t, left, 150*time.Millisecond, "three quarters of the attempt's time")
+	require.NoError(t, ctx.Err(), "the budget ended first")
+
+	require.NoError(t, budgeted(context.Background(), func(ctx context.Context) error {
+		_, has := ctx.Deadline()
+		require.False(t, has)
+		return nil
+	}))
+	failing := errors.New("the database is unavailable")
+	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel2()
+	require.ErrorIs(t, budgeted(ctx2, func(context.Context) error { return failing }), failing)
 }

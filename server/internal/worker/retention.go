@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -20,13 +19,12 @@ type retentionWorker struct {
 	retention *engine.Retention
 }
 
-// Timeout: the first run after a retention is turned on may erase a large backlog, batch by
-// batch; a run cut short commits the batches it finished and the retry goes on from there.
-func (w *retentionWorker) Timeout(*river.Job[engine.RetentionJob]) time.Duration {
-	return 30 * time.Minute
-}
-
+// Work: the first run after a retention is turned on may erase a large backlog, batch by
+// batch; past its budget it snoozes, keeping the batches it finished, and goes on from there
+// (budgeted).
 func (w *retentionWorker) Work(ctx context.Context, _ *river.Job[engine.RetentionJob]) error {
-	_, err := w.retention.Run(ctx)
-	return err
+	return budgeted(ctx, func(ctx context.Context) error {
+		_, err := w.retention.Run(ctx)
+		return err
+	})
 }
