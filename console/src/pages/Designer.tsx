@@ -2,7 +2,7 @@
 // elkjs, the form of the selected element beside it, live validation, save and publish — the
 // draft not editable while they run — and a question before leaving unsaved changes) and the
 // read-only view of a published version.
-import { useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
+import { useInfiniteQuery, useMutation, useQuery, useTransport } from "@connectrpc/connect-query";
 import {
   Code,
   ConnectError,
@@ -21,6 +21,7 @@ import {
 } from "@flowhook/sdk";
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import { useAll } from "../all";
 import { Link, navigate, useLeaveGuard } from "../router";
 import { useSession } from "../session";
 import { Badge, ErrorNote, Loading, Page, Pager, Time, usePaging } from "../ui";
@@ -196,14 +197,15 @@ function WorkflowList() {
 function useDirectory(): Directory {
   const s = useSession();
   const opts = { enabled: s.isAdmin, retry: false, staleTime: 60_000 };
-  const users = useQuery(IdentityService.method.listUsers, { pageSize: 500 }, opts);
-  const groups = useQuery(IdentityService.method.listGroups, { pageSize: 500 }, opts);
-  const connectors = useQuery(ProviderSettingsService.method.listConnectors, { pageSize: 500 }, opts);
+  const users = useAll(IdentityService.method.listUsers, {}, (r) => r.users, opts);
+  const groups = useAll(IdentityService.method.listGroups, {}, (r) => r.groups, opts);
+  const connectors = useAll(ProviderSettingsService.method.listConnectors, {}, (r) => r.connectors, opts);
   return useMemo(
     () => ({
-      users: users.data?.users.map((u) => ({ id: u.id, label: `${u.displayName || u.email} <${u.email}>${u.deactivated ? " (deactivated)" : ""}` })),
-      groups: groups.data?.groups.map((g) => ({ id: g.id, label: g.name })),
-      connectors: connectors.data?.connectors.map((c) => c.name),
+      users: users.data?.items.map((u) => ({ id: u.id, label: `${u.displayName || u.email} <${u.email}>${u.deactivated ? " (deactivated)" : ""}` })),
+      groups: groups.data?.items.map((g) => ({ id: g.id, label: g.name })),
+      connectors: connectors.data?.items.map((c) => c.name),
+      cut: { users: users.data?.complete === false, groups: groups.data?.complete === false, connectors: connectors.data?.complete === false },
     }),
     [users.data, groups.data, connectors.data],
   );
@@ -247,7 +249,6 @@ function Editor({ workflowId }: { workflowId: string }) {
   const qc = useQueryClient();
   const directory = useDirectory();
   const got = useQuery(WorkflowDesignService.method.getWorkflow, { workflowId }, { refetchOnWindowFocus: false, staleTime: Infinity });
-  const versions = useQuery(WorkflowDesignService.method.listWorkflowVersions, { workflowId, pageSize: 20 });
 
   const [saved, setSaved] = useState<Workflow>();
   const [draft, setDraft] = useState<WorkflowDraft>();
@@ -520,19 +521,26 @@ function Editor({ workflowId }: { workflowId: string }) {
         />
       </div>
 
-      <Versions workflowId={workflowId} data={versions.data?.versions} error={versions.error} pending={versions.isPending} />
+      <Versions workflowId={workflowId} />
     </Page>
   );
 }
 
-function Versions(p: { workflowId: string; data?: { version: number; publishedAt?: import("@flowhook/sdk").Timestamp; revision: bigint; name: string }[]; error: unknown; pending: boolean }) {
+/** The published versions, newest first, a page at a time: "Older versions" reads the next. */
+function Versions({ workflowId }: { workflowId: string }) {
+  const versions = useInfiniteQuery(
+    WorkflowDesignService.method.listWorkflowVersions,
+    { workflowId, pageSize: 20, pageToken: "" },
+    { pageParamKey: "pageToken", getNextPageParam: (last) => last.nextPageToken || undefined },
+  );
+  const list = versions.data?.pages.flatMap((p) => p.versions);
   return (
     <section aria-labelledby="versions-title" className="versions">
       <h2 id="versions-title">Versions</h2>
-      <ErrorNote error={p.error} title="The versions could not be listed" />
-      {p.pending && <Loading what="versions" />}
-      {p.data && p.data.length === 0 && <p className="muted">Never published.</p>}
-      {p.data && p.data.length > 0 && (
+      <ErrorNote error={versions.error} title="The versions could not be listed" />
+      {versions.isPending && <Loading what="versions" />}
+      {list && list.length === 0 && <p className="muted">Never published.</p>}
+      {list && list.length > 0 && (
         <div className="table-wrap">
           <table id="version-table">
             <thead>
@@ -544,10 +552,10 @@ function Versions(p: { workflowId: string; data?: { version: number; publishedAt
               </tr>
             </thead>
             <tbody>
-              {p.data.map((v) => (
+              {list.map((v) => (
                 <tr key={v.version}>
                   <td>
-                    <Link to={`/designer/${p.workflowId}/versions/${v.version}`}>Version {v.version}</Link>
+                    <Link to={`/designer/${workflowId}/versions/${v.version}`}>Version {v.version}</Link>
                   </td>
                   <td>{v.name}</td>
                   <td>{String(v.revision)}</td>
@@ -560,6 +568,11 @@ function Versions(p: { workflowId: string; data?: { version: number; publishedAt
           </table>
         </div>
       )}
+      {versions.hasNextPage && (
+        <button type="button" id="older-versions" onClick={() => void versions.fetchNextPage()} disabled={versions.isFetchingNextPage}>
+          {versions.isFetchingNextPage ? "Loading…" : "Older versions"}
+        </button>
+      )}
     </section>
   );
 }
@@ -569,7 +582,6 @@ function Versions(p: { workflowId: string; data?: { version: number; publishedAt
 
 function VersionView({ workflowId, version }: { workflowId: string; version: number }) {
   const v = useQuery(WorkflowDesignService.method.getWorkflowVersion, { workflowId, version });
-  const versions = useQuery(WorkflowDesignService.method.listWorkflowVersions, { workflowId, pageSize: 20 });
   const directory = useDirectory();
   const [selection, setSelection] = useState<Selection>({ kind: "workflow" });
   const data = v.data?.version;
@@ -608,7 +620,7 @@ function VersionView({ workflowId, version }: { workflowId: string; version: num
           />
         </div>
       )}
-      <Versions workflowId={workflowId} data={versions.data?.versions} error={versions.error} pending={versions.isPending} />
+      <Versions workflowId={workflowId} />
     </Page>
   );
 }

@@ -15,6 +15,7 @@ import {
   type InstanceFilterSchema,
 } from "@flowhook/sdk";
 import { useEffect, useMemo, useState, type FormEvent } from "react";
+import { AllNote, useAll } from "../all";
 import { IdentityService, WorkflowDesignService, WorkflowInstanceService } from "../api";
 import { Link } from "../router";
 import { enumLabel, ErrorNote, Loading, Page, Pager, providerName, StatusBadge, Time, usePaging } from "../ui";
@@ -89,13 +90,13 @@ export function Manage() {
     { filter, pageSize: size, pageToken: pg.token },
     { refetchInterval: POLL_MS, placeholderData: keepPreviousData },
   );
-  const workflows = useQuery(WorkflowDesignService.method.listWorkflows, { pageSize: 500, includeArchived: true });
-  const users = useQuery(IdentityService.method.listUsers, { pageSize: 500 }, { staleTime: 60_000 });
-  const groups = useQuery(IdentityService.method.listGroups, { pageSize: 500 }, { staleTime: 60_000 });
+  const workflows = useAll(WorkflowDesignService.method.listWorkflows, { includeArchived: true }, (r) => r.workflows);
+  const users = useAll(IdentityService.method.listUsers, {}, (r) => r.users, { staleTime: 60_000 });
+  const groups = useAll(IdentityService.method.listGroups, {}, (r) => r.groups, { staleTime: 60_000 });
   const names = useMemo(() => {
     const m = new Map<string, string>();
-    for (const u of users.data?.users ?? []) m.set("u:" + u.id, (u.displayName || u.email) + (u.deactivated ? " (deactivated)" : ""));
-    for (const g of groups.data?.groups ?? []) m.set("g:" + g.id, g.name);
+    for (const u of users.data?.items ?? []) m.set("u:" + u.id, (u.displayName || u.email) + (u.deactivated ? " (deactivated)" : ""));
+    for (const g of groups.data?.items ?? []) m.set("g:" + g.id, g.name);
     return m;
   }, [users.data, groups.data]);
 
@@ -126,7 +127,7 @@ export function Manage() {
           <label htmlFor="f-workflow">Workflow</label>
           <select id="f-workflow" value={f.workflow} onChange={(e) => onFilter({ workflow: e.target.value })}>
             <option value="">All workflows</option>
-            {(workflows.data?.workflows ?? []).map((w) => (
+            {(workflows.data?.items ?? []).map((w) => (
               <option key={w.id} value={w.id}>
                 {w.draft?.name || w.id}
                 {w.archived ? " (archived)" : ""}
@@ -181,6 +182,9 @@ export function Manage() {
           Clear filters
         </button>
       </form>
+      <AllNote list={workflows} what="workflows" rest="flowhook has more, which the Workflow filter does not offer" />
+      <AllNote list={users} what="users" rest="flowhook has more, shown by their ids" />
+      <AllNote list={groups} what="groups" rest="flowhook has more, shown by their ids" />
 
       <BulkCancel
         ids={[...selected].filter((id) => instances.some((i) => i.id === id && cancellable(i)))}

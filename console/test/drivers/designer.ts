@@ -8,7 +8,7 @@
 //            #validation-status (aria-busy="true" while a check runs; "No problems" / "N problems"),
 //            #problem-list (one button per problem, data-path = the problem's path),
 //            #unsaved, #save-result, #save-conflict (+ #reload), #publish-result ("Published version N"),
-//            #version-table
+//            #version-table (newest first, a page at a time; #older-versions reads the next page)
 //   panel:   #designer-panel, #panel-title, #element-problems;
 //            workflow: #workflow-name, #workflow-description
 //            state: #state-key, #state-name, #state-kind, #state-timeout (+ -unit), #assignee-type,

@@ -1,9 +1,10 @@
 // Connectors: outside systems reached through signed calls. Listed, created (the generated
 // signing secret shown once), edited at their revision, tested and deleted (after a confirm).
-import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { useMutation } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { Code, ConnectError, Outcome, Provider, type Connector } from "@flowhook/sdk";
 import { useState, type FormEvent } from "react";
+import { AllNote, useAll } from "../../all";
 import { ProviderSettingsService } from "../../api";
 import { enumLabel, ErrorNote, Loading, Time } from "../../ui";
 import { CopyButton, SecretOnce, SecretState } from "./common";
@@ -91,14 +92,15 @@ function ConnectorFields({ d, set, editing, prefix }: { d: Draft; set: (d: Draft
 const empty: Draft = { name: "", displayName: "", createUrl: "", statusUrl: "", cancelUrl: "", outcomes: "", signingSecret: "", authHeader: "" };
 
 export function ConnectorsTab() {
-  const list = useQuery(ProviderSettingsService.method.listConnectors, { pageSize: 500 });
+  const list = useAll(ProviderSettingsService.method.listConnectors, {}, (r) => r.connectors);
   const [editing, setEditing] = useState<string | undefined>();
-  const connectors = list.data?.connectors ?? [];
+  const connectors = list.data?.items ?? [];
   const current = connectors.find((c) => c.name === editing);
   return (
     <section aria-labelledby="connectors-title">
       <h2 id="connectors-title">Connectors</h2>
       <ErrorNote error={list.error} title="The connectors could not be listed" />
+      <AllNote list={list} what="connectors" />
       {list.isPending ? (
         <Loading what="connectors" />
       ) : connectors.length === 0 ? (

@@ -3,6 +3,7 @@ import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { useQueryClient } from "@tanstack/react-query";
 import { Role, type ApiKey, type Group, type User } from "@flowhook/sdk";
 import { useState, type FormEvent } from "react";
+import { AllNote, useAll } from "../../all";
 import { IdentityService } from "../../api";
 import { Link } from "../../router";
 import { useSession } from "../../session";
@@ -12,16 +13,17 @@ import { SecretOnce } from "./common";
 const ROLES = [Role.ADMIN, Role.DESIGNER, Role.USER] as const;
 
 function useUsers() {
-  return useQuery(IdentityService.method.listUsers, { pageSize: 500 });
+  return useAll(IdentityService.method.listUsers, {}, (r) => r.users);
 }
 
 export function UsersTab() {
   const users = useUsers();
-  const list = users.data?.users ?? [];
+  const list = users.data?.items ?? [];
   return (
     <section aria-labelledby="users-title">
       <h2 id="users-title">Users</h2>
       <ErrorNote error={users.error} title="The users could not be listed" />
+      <AllNote list={users} what="users" />
       {users.isPending ? (
         <Loading what="users" />
       ) : (
@@ -154,19 +156,21 @@ function CreateUser() {
 }
 
 export function GroupsTab() {
-  const groups = useQuery(IdentityService.method.listGroups, { pageSize: 500 });
+  const groups = useAll(IdentityService.method.listGroups, {}, (r) => r.groups);
   const users = useUsers();
-  const list = groups.data?.groups ?? [];
+  const list = groups.data?.items ?? [];
   return (
     <section aria-labelledby="groups-title">
       <h2 id="groups-title">Groups</h2>
       <ErrorNote error={groups.error ?? users.error} title="The groups could not be listed" />
+      <AllNote list={groups} what="groups" />
+      <AllNote list={users} what="users" rest="flowhook has more, which cannot be added as members here" />
       {groups.isPending ? (
         <Loading what="groups" />
       ) : list.length === 0 ? (
         <p>No group yet.</p>
       ) : (
-        list.map((g) => <GroupCard key={g.id} g={g} users={users.data?.users ?? []} />)
+        list.map((g) => <GroupCard key={g.id} g={g} users={users.data?.items ?? []} />)
       )}
       <CreateGroup />
     </section>
@@ -278,7 +282,7 @@ export function KeysTab() {
   const users = useUsers();
   const [userId, setUserId] = useState(me.id);
   const keys = useQuery(IdentityService.method.listApiKeys, { userId });
-  const owner = users.data?.users.find((u) => u.id === userId) ?? (userId === me.id ? me : undefined);
+  const owner = users.data?.items.find((u) => u.id === userId) ?? (userId === me.id ? me : undefined);
   return (
     <section aria-labelledby="keys-title">
       <h2 id="keys-title">API keys</h2>
@@ -288,13 +292,14 @@ export function KeysTab() {
       <div className="field card">
         <label htmlFor="keys-user">Keys of</label>
         <select id="keys-user" value={userId} onChange={(e) => setUserId(e.target.value)}>
-          {(users.data?.users ?? [me]).map((u) => (
+          {(users.data?.items ?? [me]).map((u) => (
             <option key={u.id} value={u.id}>
               {u.displayName} ({u.email}){u.id === me.id ? " — you" : ""}
             </option>
           ))}
         </select>
       </div>
+      <AllNote list={users} what="users" />
       <ErrorNote error={keys.error ?? users.error} title="The keys could not be listed" />
       {keys.isPending ? (
         <Loading what="keys" />

@@ -1,8 +1,8 @@
 // Small pieces the admin pages share: filters kept in the URL query, a copy button, the
 // "set / not set" state of a write-only secret, and a secret shown once.
-import { useQuery } from "@connectrpc/connect-query";
 import { Provider } from "@flowhook/sdk";
 import { useState } from "react";
+import { AllNote, useAll } from "../../all";
 import { ProviderSettingsService } from "../../api";
 import { navigate, useLocation } from "../../router";
 import "./admin.css";
@@ -85,9 +85,9 @@ export function errText(e: unknown): string {
  * or provider=CONNECTOR&connector=name.
  */
 export function SystemSelect({ id, label, provider, connector, onChange }: { id: string; label: string; provider: string; connector: string; onChange: (provider: string, connector: string) => void }) {
-  const list = useQuery(ProviderSettingsService.method.listConnectors, { pageSize: 500 }, { staleTime: 60_000 });
+  const list = useAll(ProviderSettingsService.method.listConnectors, {}, (r) => r.connectors, { staleTime: 60_000 });
   const value = provider === "CONNECTOR" && connector ? `CONNECTOR:${connector}` : provider;
-  const names = (list.data?.connectors ?? []).map((c) => ({ name: c.name, label: c.displayName || c.name }));
+  const names = (list.data?.items ?? []).map((c) => ({ name: c.name, label: c.displayName || c.name }));
   if (connector && !names.some((n) => n.name === connector)) names.push({ name: connector, label: connector });
   return (
     <div className="field">
@@ -111,6 +111,7 @@ export function SystemSelect({ id, label, provider, connector, onChange }: { id:
           </option>
         ))}
       </select>
+      <AllNote list={list} what="connectors" />
     </div>
   );
 }

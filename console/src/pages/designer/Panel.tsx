@@ -25,6 +25,8 @@ export type Directory = {
   users?: { id: string; label: string }[];
   groups?: { id: string; label: string }[];
   connectors?: string[];
+  /** The lists that stopped at the console's bound (see useAll): they miss some. */
+  cut?: { users?: boolean; groups?: boolean; connectors?: boolean };
 };
 
 type Props = {
@@ -290,7 +292,13 @@ function AssigneeForm(p: Props & { index: number }) {
           id={id}
           label={type === "user" ? "User" : "Group"}
           messages={msgs}
-          hint={list ? undefined : `Only administrators can list ${type}s: enter the ${type}'s id.`}
+          hint={
+            !list
+              ? `Only administrators can list ${type}s: enter the ${type}'s id.`
+              : p.directory.cut?.[type === "user" ? "users" : "groups"]
+                ? `Only the first ${list.length.toLocaleString("en")} ${type}s are listed here: flowhook has more.`
+                : undefined
+          }
         >
           {(aria) =>
             list ? (
@@ -514,7 +522,13 @@ function ExternalForm(p: Props & { index: number; startFields: { name: string; t
             id="ext-connector"
             label="Connector"
             messages={at("external.connector")}
-            hint={p.directory.connectors ? undefined : "Only administrators can list connectors: enter its name."}
+            hint={
+              !p.directory.connectors
+                ? "Only administrators can list connectors: enter its name."
+                : p.directory.cut?.connectors
+                  ? `Only the first ${p.directory.connectors.length.toLocaleString("en")} connectors are listed here: flowhook has more.`
+                  : undefined
+            }
           >
             {(a) =>
               p.directory.connectors ? (

@@ -2,9 +2,10 @@
 // step) while it is open (ACTIVE or WAITING_EXTERNAL: a FAILED one is retried, not cancelled),
 // retries it while it is FAILED, reassigns the HUMAN work while it is ACTIVE; the user who
 // started it may cancel it too while it is open (runner.Cancel: "an admin or the starter").
-import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { useMutation } from "@connectrpc/connect-query";
 import { InstanceStatus, type Instance } from "@flowhook/sdk";
 import { useId, useState, type FormEvent } from "react";
+import { AllNote, useAll } from "../../all";
 import { IdentityService, WorkflowInstanceService } from "../../api";
 import { ErrorNote } from "../../ui";
 
@@ -162,8 +163,8 @@ function CancelBlock({ instance, onCancelled }: { instance: Instance; onCancelle
 }
 
 function Reassign({ instance, onChanged }: { instance: Instance; onChanged: () => void }) {
-  const users = useQuery(IdentityService.method.listUsers, { pageSize: 500 }, { staleTime: 60_000 });
-  const groups = useQuery(IdentityService.method.listGroups, { pageSize: 500 }, { staleTime: 60_000 });
+  const users = useAll(IdentityService.method.listUsers, {}, (r) => r.users, { staleTime: 60_000 });
+  const groups = useAll(IdentityService.method.listGroups, {}, (r) => r.groups, { staleTime: 60_000 });
   const reassign = useMutation(WorkflowInstanceService.method.reassignInstance);
   const [to, setTo] = useState("");
   const [reason, setReason] = useState("");
@@ -213,7 +214,7 @@ function Reassign({ instance, onChanged }: { instance: Instance; onChanged: () =
         >
           <option value="">Choose a user or group…</option>
           <optgroup label="Users">
-            {(users.data?.users ?? [])
+            {(users.data?.items ?? [])
               .filter((u) => !u.deactivated && !(current?.case === "userId" && current.value === u.id))
               .map((u) => (
                 <option key={u.id} value={`user:${u.id}`}>
@@ -222,7 +223,7 @@ function Reassign({ instance, onChanged }: { instance: Instance; onChanged: () =
               ))}
           </optgroup>
           <optgroup label="Groups">
-            {(groups.data?.groups ?? [])
+            {(groups.data?.items ?? [])
               .filter((g) => !(current?.case === "groupId" && current.value === g.id))
               .map((g) => (
                 <option key={g.id} value={`group:${g.id}`}>
@@ -241,6 +242,8 @@ function Reassign({ instance, onChanged }: { instance: Instance; onChanged: () =
         <label htmlFor={reasonId}>Why (optional, kept in the timeline)</label>
         <input id={reasonId} value={reason} onChange={(e) => setReason(e.target.value)} disabled={reassign.isPending} />
       </div>
+      <AllNote list={users} what="users" />
+      <AllNote list={groups} what="groups" />
       <ErrorNote error={users.error ?? groups.error} title="Users and groups could not be read" />
       <ErrorNote error={reassign.error} title="Reassign was refused" />
       {done && (

@@ -1,7 +1,7 @@
 // Who is who: user and group ids in words. Admins may list users and groups, so they see names;
 // everyone else sees "you", "your group" or the id.
-import { useQuery } from "@connectrpc/connect-query";
 import type { Assignee } from "@flowhook/sdk";
+import { useAll } from "../../all";
 import { IdentityService } from "../../api";
 import { useSession } from "../../session";
 
@@ -13,17 +13,17 @@ export type Names = {
 
 export function useNames(): Names {
   const s = useSession();
-  const users = useQuery(IdentityService.method.listUsers, { pageSize: 500 }, { enabled: s.isAdmin, staleTime: 60_000 });
-  const groups = useQuery(IdentityService.method.listGroups, { pageSize: 500 }, { enabled: s.isAdmin, staleTime: 60_000 });
+  const users = useAll(IdentityService.method.listUsers, {}, (r) => r.users, { enabled: s.isAdmin, staleTime: 60_000 });
+  const groups = useAll(IdentityService.method.listGroups, {}, (r) => r.groups, { enabled: s.isAdmin, staleTime: 60_000 });
   const user = (id: string): string => {
     if (id === "") return "flowhook";
     if (id === "timer") return "the timer";
     if (id === s.user.id) return `you (${s.user.displayName || s.user.email})`;
-    const u = users.data?.users.find((x) => x.id === id);
+    const u = users.data?.items.find((x) => x.id === id);
     return u ? u.displayName || u.email : `user ${id}`;
   };
   const group = (id: string): string => {
-    const g = groups.data?.groups.find((x) => x.id === id);
+    const g = groups.data?.items.find((x) => x.id === id);
     if (g) return `group ${g.name}`;
     if (s.groupIds.includes(id)) return "your group";
     return `group ${id.slice(0, 8)}…`;
