@@ -499,9 +499,10 @@ test("a FAILED instance: its reason, and Retry for an admin", async () => {
   await cp.close();
 });
 
-test("a START with two ways out asks which to take", async () => {
-  const wf = await publish({
-    name: "Purchase",
+// purchase is a workflow whose START has two ways out, to Ann or to the legal group.
+function purchase(name: string) {
+  return {
+    name,
     states: [
       { key: "start", name: "Order", kind: "STATE_KIND_START", formFields: [{ name: "item", label: "Item", type: "FIELD_TYPE_STRING", required: true }] },
       { key: "small", name: "Small purchase", kind: "STATE_KIND_HUMAN", assignee: { userId: ann.id } },
@@ -514,7 +515,11 @@ test("a START with two ways out asks which to take", async () => {
       { key: "buy", fromState: "small", toState: "done" },
       { key: "buy2", fromState: "large", toState: "done" },
     ],
-  });
+  };
+}
+
+test("a START with two ways out asks which to take", async () => {
+  const wf = await publish(purchase("Purchase"));
   const cp = await open(browser, dev, dev.adminKey, `/console/start/${wf}`);
   await cp.page.waitForSelector("#start-way-dear");
   assert.equal(await cp.page.$eval("#start-way-cheap", (r) => (r as HTMLInputElement).checked), true, "the first way is chosen at first");
@@ -622,21 +627,7 @@ test("a transition back into the same state: the next one is taken at the revisi
 });
 
 test("start: choosing another way out after a lost answer is a new request", async () => {
-  const wf = await publish({
-    name: "Purchase, lost answer",
-    states: [
-      { key: "start", name: "Order", kind: "STATE_KIND_START", formFields: [{ name: "item", label: "Item", type: "FIELD_TYPE_STRING", required: true }] },
-      { key: "small", name: "Small purchase", kind: "STATE_KIND_HUMAN", assignee: { userId: ann.id } },
-      { key: "large", name: "Large purchase", kind: "STATE_KIND_HUMAN", assignee: { groupId: legalId } },
-      { key: "done", name: "Bought", kind: "STATE_KIND_END" },
-    ],
-    transitions: [
-      { key: "cheap", name: "Under 1000", fromState: "start", toState: "small" },
-      { key: "dear", name: "1000 or more", fromState: "start", toState: "large" },
-      { key: "buy", fromState: "small", toState: "done" },
-      { key: "buy2", fromState: "large", toState: "done" },
-    ],
-  });
+  const wf = await publish(purchase("Purchase, lost answer"));
   const cp = await open(browser, dev, requester.key, `/console/start/${wf}`);
   await cp.page.waitForSelector("#start-way-dear");
   // The first StartInstance reaches the server, but its answer is lost on the way back.

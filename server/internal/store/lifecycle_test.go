@@ -412,30 +412,18 @@ func TestNameFilterFoldsEveryScript(t *testing.T) {
 				t.Helper()
 				ids, total := list(engine.WorkflowFilter{NameContains: filter})
 				require.EqualValues(t, len(ids), total, filter)
-				var out []string
-				for _, id := range ids {
-					out = append(out, names[id])
-				}
-				return out
+				return mapped(ids, func(id string) string { return names[id] })
 			}
 			lists := map[string]func(engine.WorkflowFilter) ([]string, int64){
 				"ListWorkflows": func(f engine.WorkflowFilter) ([]string, int64) {
 					page, _, total, err := st.ListWorkflows(ctx, f, engine.Page{Size: 10})
 					require.NoError(t, err)
-					var ids []string
-					for _, wf := range page {
-						ids = append(ids, wf.ID)
-					}
-					return ids, total
+					return mapped(page, func(wf engine.Workflow) string { return wf.ID }), total
 				},
 				"ListPublished": func(f engine.WorkflowFilter) ([]string, int64) {
 					page, _, total, err := st.ListPublished(ctx, f, engine.Page{Size: 10})
 					require.NoError(t, err)
-					var ids []string
-					for _, v := range page {
-						ids = append(ids, v.WorkflowID)
-					}
-					return ids, total
+					return mapped(page, func(v engine.Version) string { return v.WorkflowID }), total
 				},
 			}
 			for name, list := range lists {
@@ -448,4 +436,13 @@ func TestNameFilterFoldsEveryScript(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mapped is f of each of in, in order (nil for none).
+func mapped[T any](in []T, f func(T) string) []string {
+	var out []string
+	for _, v := range in {
+		out = append(out, f(v))
+	}
+	return out
 }
