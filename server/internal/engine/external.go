@@ -310,10 +310,15 @@ func (x *External) processRetrying(ctx context.Context, eventID string, stored *
 // system again, decides the work item. An administrator may still replay it. An event decided
 // meanwhile is left as it is.
 func (x *External) GiveUp(ctx context.Context, eventID string, attempts int, cause error) error {
+	why := safeError(cause)
+	var rb *ReadBackError
+	if errors.As(cause, &rb) {
+		why = rb.Error() // the system's words, never a transport's text
+	}
 	_, err := x.logged(ctx, eventID, func(ctx context.Context) (Verdict, error) {
 		res := EventResult{EventID: eventID, Verdict: VerdictIgnored, Reason: CleanProse(fmt.Sprintf(
 			"not processed after %d attempts (%s); reconciliation asks the system again, and an administrator may replay it",
-			attempts, safeError(cause)))}
+			attempts, why))}
 		eventlog.Note(ctx, eventlog.StepVerdict, "%s: %s", res.Verdict, res.Reason)
 		err := x.work.FinishEvent(ctx, res)
 		if errors.Is(err, ErrConflict) {

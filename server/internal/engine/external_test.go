@@ -822,7 +822,8 @@ func TestGiveUpFreesTheWorkItem(t *testing.T) {
 	require.NoError(t, x.GiveUp(ctx, ev.ID, engine.ProcessEventAttempts, err))
 	given := b.inbox.event(t, "cb-1")
 	require.Equal(t, engine.VerdictIgnored, given.Verdict)
-	require.Contains(t, given.Reason, "not processed after 12 attempts")
+	require.Contains(t, given.Reason, "not processed after 12 attempts (ONESPAN env-1 could not be read back to confirm the notification: ")
+	require.Contains(t, given.Reason, "Invalid API key.")
 	require.Contains(t, given.Reason, "reconciliation asks the system again")
 	// No longer PENDING, it holds nothing (EarlierPending reads PENDING events): the next
 	// callback is confirmed and applied.
