@@ -263,7 +263,7 @@ func TestDevOneSpanAndConnectorLoops(t *testing.T) {
 	t.Parallel()
 	dev, key := startDev(t, t.TempDir(), map[string]string{"FLOWHOOK_BOOTSTRAP_ADMIN_KEY": "fh_dev_loops_chosen_key_0123456789"})
 	c := newClients(dev.base, key)
-	require.Contains(t, dev.stdout.String(), "$FLOWHOOK_BOOTSTRAP_ADMIN_KEY (fh_dev_loo…), the first admin's key")
+	require.Contains(t, dev.stdout.String(), "$FLOWHOOK_BOOTSTRAP_ADMIN_KEY (fh_dev_l…), the first admin's key")
 
 	os, err := c.settings.GetOneSpanSettings(t.Context(), connect.NewRequest(&flowhookv1.GetOneSpanSettingsRequest{}))
 	require.NoError(t, err)

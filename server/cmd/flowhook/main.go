@@ -64,10 +64,19 @@ Run 'flowhook <command> -h' for a command's flags and the environment variables 
 `
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// signalContext ends at the first SIGINT or SIGTERM, which starts a graceful shutdown. From then
+// on the signals do what they do by default, so that a second Ctrl-C ends the process at once
+// rather than wait for the drain.
+func signalContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop)
+	return ctx, stop
 }
 
 // run runs a command until it ends or ctx does, and returns the exit code. An error is
@@ -181,8 +190,13 @@ func server(ctx context.Context, cmd config.Command, args []string, getenv func(
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	if cfg.PublicURL == "http://"+cfg.Addr {
-		cfg.PublicURL = "http://" + ln.Addr().String()
+	if cfg.PublicURL == config.DefaultPublicURL(cfg.Addr) {
+		cfg.PublicURL = config.DefaultPublicURL(ln.Addr().String())
+		if cmd == config.Serve {
+			log.WarnContext(ctx, "no public URL is set: DocuSign, OneSpan and connectors are told to send their webhooks to "+cfg.PublicURL+
+				", which only this machine reaches; set FLOWHOOK_PUBLIC_URL (or -public-url) to the address they reach flowhook at",
+				"public_url", cfg.PublicURL)
+		}
 	}
 	// The debug listener too, before the app: building it may create the first admin with a
 	// generated key, printed below, and a failure after that would lose the key for good.
@@ -218,13 +232,13 @@ func serveDebug(addr string, log *slog.Logger) (func(), error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	// No /debug/pprof/cmdline: a command line may hold a database URL with its password.
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	log.Warn("debug listener on: Go's profiles are served at /debug/pprof/ (keep it on loopback)", "debug_addr", ln.Addr().String())
+	log.Warn("debug listener on: Go's profiles are served at /debug/pprof/", "debug_addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
 }
 
@@ -289,7 +303,9 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	// The fewest connections a pool set works with: migrate runs beside serving replicas (as an
+	// init job), whose connections count against the same max_connections.
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: store.MinMaxConns})
 	if err != nil {
 		return err
 	}

@@ -82,6 +82,18 @@ func TestHelpHidesTheDatabasePassword(t *testing.T) {
 		require.NotContains(t, stdout.String()+stderr.String(), "s3cret-pw-91", cmd)
 		require.Contains(t, stdout.String(), "postgres://flowhook:xxxxx@db.internal:5432/flowhook?sslmode=disable", cmd)
 	}
+	// pgx also takes the password as a query parameter, and a connection string that is no URL.
+	for raw, shown := range map[string]string{
+		"postgres://flowhook@db.internal/flowhook?password=s3cret-pw-91&sslmode=disable": "postgres://flowhook@db.internal/flowhook?password=xxxxx&sslmode=disable",
+		"host=db.internal user=flowhook password=s3cret-pw-91 dbname=flowhook":           "(set, not shown)",
+	} {
+		for _, cmd := range []string{"serve", "migrate", "rotate-secrets"} {
+			var stdout, stderr bytes.Buffer
+			require.Equal(t, 0, run(t.Context(), []string{cmd, "-h"}, env(map[string]string{"FLOWHOOK_DATABASE_URL": raw}), &stdout, &stderr), cmd)
+			require.NotContains(t, stdout.String()+stderr.String(), "s3cret-pw-91", cmd)
+			require.Contains(t, stdout.String(), shown, cmd)
+		}
+	}
 }
 
 func TestHelpGolden(t *testing.T) {

@@ -27,7 +27,10 @@ const replicaEnv = "FLOWHOOK_TEST_REPLICA"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(replicaEnv) == "1" {
-		os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+		ctx, stop := signalContext() // as main's
+		code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }

@@ -47,7 +47,7 @@ func rotateSecrets(ctx context.Context, args []string, getenv func(string) strin
 			return fmt.Errorf("no embedded database in %s (set -data-dir, or FLOWHOOK_DATABASE_URL for PostgreSQL)", cfg.DataDir)
 		}
 	}
-	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	db, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, MaxConns: store.MinMaxConns})
 	if err != nil {
 		return err
 	}

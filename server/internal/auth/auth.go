@@ -37,12 +37,10 @@ func Hash(secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Prefix is the part of a secret shown in listings.
+// Prefix is the part of a secret shown in listings and logs: KeyPrefixLen characters, and never
+// more than a quarter of the secret (a key of one's own choosing may be as short as 20).
 func Prefix(secret string) string {
-	if len(secret) <= KeyPrefixLen {
-		return secret
-	}
-	return secret[:KeyPrefixLen]
+	return secret[:min(KeyPrefixLen, len(secret)/4)]
 }
 
 type principalKey struct{}

@@ -57,7 +57,9 @@ func TestSecrets(t *testing.T) {
 	require.Len(t, auth.Hash(a), 64)
 	require.NotContains(t, auth.Hash(a), a)
 	require.Equal(t, a[:auth.KeyPrefixLen], auth.Prefix(a))
-	require.Equal(t, "short", auth.Prefix("short"))
+	// A key of one's own choosing shows a quarter of itself at most.
+	require.Equal(t, "Kq9mZ", auth.Prefix("Kq9mZ2xV7pL4sT8wR1yB"))
+	require.Equal(t, "s", auth.Prefix("short"))
 }
 
 func TestAuthenticate(t *testing.T) {

@@ -249,7 +249,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 	}
 	str(&c.DataDir, "data-dir", "DATA_DIR", "directory of the embedded database")
 	if server {
-		str(&c.PublicURL, "public-url", "PUBLIC_URL", "base URL providers reach this service at; default http://{addr}")
+		str(&c.PublicURL, "public-url", "PUBLIC_URL", "base URL providers reach this service at; default http://{addr} (127.0.0.1 for a wildcard host)")
 	}
 	str(&logLevel, "log-level", "LOG_LEVEL", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "LOG_FORMAT", "json or text")
@@ -264,7 +264,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 	if cmd == Serve {
 		boolean(&c.Sandbox, "sandbox", "SANDBOX", "serve the sandbox (fake providers under /sandbox/, unauthenticated) as flowhook dev does; never on a server others reach")
 		num(&c.DBMaxConns, "db-max-conns", "DB_MAX_CONNS", "connections this replica opens to PostgreSQL at most, all its pools together (0: 30; at least 4)")
-		str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "host:port of a second listener serving Go's profiles at /debug/pprof/ (empty: off); keep it on loopback")
+		str(&c.DebugAddr, "debug-addr", "DEBUG_ADDR", "host:port of a second listener serving Go's profiles at /debug/pprof/ (empty: off); loopback only")
 		dur(&c.ReadHeaderTimeout, "read-header-timeout", "READ_HEADER_TIMEOUT", "time to read a request's headers")
 		dur(&c.ReadTimeout, "read-timeout", "READ_TIMEOUT", "time to read a whole request")
 		dur(&c.WriteTimeout, "write-timeout", "WRITE_TIMEOUT", "time to write a response")
@@ -299,7 +299,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", logLevel))
 	}
 	if c.PublicURL == "" {
-		c.PublicURL = "http://" + c.Addr
+		c.PublicURL = DefaultPublicURL(c.Addr)
 	}
 	for o := range strings.SplitSeq(corsOrigins, ",") {
 		// Browsers send an Origin without a trailing slash; one pasted with it would never match.
@@ -317,10 +317,32 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 // not shown at all.
 func redactedURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Scheme == "" {
+		// Not a URL (pgx also takes "host=… password=…"): nothing of it is shown.
 		return "(set, not shown)"
 	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
 	return u.Redacted()
+}
+
+// DefaultPublicURL is the public URL when none is set: http://{addr}, a wildcard host (":8080",
+// "0.0.0.0:8080", "[::]:8080") named 127.0.0.1, since a URL given to others must name a host.
+func DefaultPublicURL(addr string) string {
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+			return "http://" + net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	return "http://" + addr
+}
+
+// loopback reports a host only this machine reaches: localhost or a loopback address.
+func loopback(host string) bool {
+	ip := net.ParseIP(host)
+	return strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback())
 }
 
 // writeHelp writes a command's help: what it does, its flags, and the variables it reads
@@ -398,8 +420,11 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("log format %q: want json or text", c.LogFormat))
 	}
 	if c.DebugAddr != "" {
-		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+		if host, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			errs = append(errs, fmt.Errorf("debug-addr %q: want host:port, e.g. 127.0.0.1:6060", c.DebugAddr))
+		} else if !loopback(host) {
+			errs = append(errs, fmt.Errorf("debug-addr %q: Go's profiles have no authentication, so they are served on loopback only "+
+				"(127.0.0.1:6060 or [::1]:6060); reach them from elsewhere through an SSH tunnel or a port-forward", c.DebugAddr))
 		}
 	}
 	if c.DBMaxConns != 0 && (c.DBMaxConns < MinDBMaxConns || c.DBMaxConns > 10000) {

@@ -26,6 +26,30 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, slog.LevelInfo, c.LogLevel)
 }
 
+// TestDefaultPublicURL: without a public URL, the one providers are given names a host, also
+// when flowhook listens on every interface (":8080", the usual spelling in a container). The
+// debug listener may be on loopback only.
+func TestDefaultPublicURL(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]string{
+		":8080":          "http://127.0.0.1:8080",
+		"0.0.0.0:8080":   "http://127.0.0.1:8080",
+		"[::]:8080":      "http://127.0.0.1:8080",
+		"10.0.0.5:8080":  "http://10.0.0.5:8080",
+		"localhost:8080": "http://localhost:8080",
+	} {
+		c, err := config.Load("serve", []string{"-addr", addr}, env(nil), io.Discard)
+		require.NoError(t, err)
+		require.Equal(t, want, c.PublicURL, addr)
+		require.Equal(t, want, config.DefaultPublicURL(addr), addr)
+	}
+	for _, addr := range []string{"127.0.0.1:6060", "[::1]:6060", "localhost:0"} {
+		c, err := config.Load("serve", []string{"-debug-addr", addr}, env(nil), io.Discard)
+		require.NoError(t, err, addr)
+		require.Equal(t, addr, c.DebugAddr)
+	}
+}
+
 func TestLoadEnvThenFlags(t *testing.T) {
 	t.Parallel()
 	c, err := config.Load("serve",
@@ -80,6 +104,9 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		{"bad port", []string{"-addr", "127.0.0.1:99999"}, nil, []string{"port must be a number from 0 to 65535"}},
 		{"bad public url", []string{"-public-url", "ftp://x"}, nil, []string{`public URL "ftp://x"`}},
 		{"stray argument", []string{"extra"}, nil, []string{"unexpected arguments: extra"}},
+		{"debug listener on every interface", []string{"-debug-addr", ":6060"}, nil, []string{`debug-addr ":6060": Go's profiles have no authentication`}},
+		{"debug listener on a public address", nil, map[string]string{"FLOWHOOK_DEBUG_ADDR": "10.1.2.3:6060"}, []string{`debug-addr "10.1.2.3:6060"`, "loopback only"}},
+		{"debug listener on a wildcard address", []string{"-debug-addr", "0.0.0.0:6060"}, nil, []string{`debug-addr "0.0.0.0:6060"`}},
 		{"bad CORS origins", []string{"-cors-origins", "app.example.com,https://x.example.com/app,https://ok.example.com,*"}, nil, []string{
 			`CORS origin "app.example.com"`, `CORS origin "https://x.example.com/app"`,
 		}},

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 
@@ -45,6 +46,19 @@ type dbError struct {
 func (e *dbError) Error() string   { return e.msg }
 func (e *dbError) Unwrap() []error { return []error{e.kind, e.cause} }
 
+// Detail is err's text with the driver's words of any database error in its chain: for an
+// operator (a log line, a command's last words), never for an API caller.
+func Detail(err error) string { return withDetail(err).Error() }
+
+// withDetail wraps err (errors.Is still sees through it) in a text that adds the driver's words.
+func withDetail(err error) error {
+	var classified *dbError
+	if errors.As(err, &classified) {
+		return fmt.Errorf("%w (%s)", err, classified.cause.Error())
+	}
+	return err
+}
+
 // LogValue puts the driver's text in logs, where an operator needs it.
 func (e *dbError) LogValue() slog.Value {
 	return slog.StringValue(e.msg + ": " + e.cause.Error())
@@ -54,15 +68,23 @@ func (e *dbError) LogValue() slog.Value {
 func unavailable(err error) bool {
 	var connErr *pgconn.ConnectError
 	var netErr net.Error
+	var dnsErr *net.DNSError
 	var pgErr *pgconn.PgError
 	var liteErr *sqlite.Error
 	switch {
-	case errors.As(err, &connErr), errors.As(err, &netErr):
-		return true
 	case errors.As(err, &pgErr):
 		// 08: connection exception; 53: insufficient resources; 57P01-03: shutdown, cannot connect now.
+		// A server's refusal at connect time comes wrapped in a ConnectError and is judged here
+		// by its code: a wrong password or role (28…) or a database that does not exist (3D000)
+		// does not go away by waiting, and the operator needs the server's words at once.
+		// 40001, 40P01: a serialization failure or a deadlock; the transaction was rolled back
+		// whole, and trying it again is what PostgreSQL asks for.
 		c := pgErr.Code
-		return len(c) >= 2 && (c[:2] == "08" || c[:2] == "53" || c == "57P01" || c == "57P02" || c == "57P03")
+		return len(c) >= 2 && (c[:2] == "08" || c[:2] == "53" || c == "57P01" || c == "57P02" || c == "57P03" || c == "40001" || c == "40P01")
+	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
+		return false // a host name that does not resolve: a typo, not a database starting
+	case errors.As(err, &connErr), errors.As(err, &netErr):
+		return true
 	case errors.As(err, &liteErr):
 		code := liteErr.Code() & 0xff
 		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED

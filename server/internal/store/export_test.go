@@ -228,3 +228,6 @@ func WriteVerdictBatch(ctx context.Context, s *Store, results []engine.EventResu
 	}
 	return written, saved
 }
+
+// Translate is translate, for tests of how a driver's error is classified.
+var Translate = translate

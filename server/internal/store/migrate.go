@@ -31,10 +31,13 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 	deadline := time.Now().Add(migrateRetryFor)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
 		err := db.migrate(ctx, log)
-		if err == nil || !errors.Is(err, engine.ErrUnavailable) || time.Now().Add(wait).After(deadline) {
+		if err == nil || !errors.Is(err, engine.ErrUnavailable) {
 			return err
 		}
-		log.WarnContext(ctx, "the database cannot take the migrations now; trying again", "error", err.Error(), "in", wait.String())
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("%w; gave up after %s", withDetail(err), migrateRetryFor)
+		}
+		log.WarnContext(ctx, "the database cannot take the migrations now; trying again", "error", Detail(err), "in", wait.String())
 		select {
 		case <-ctx.Done():
 			return err

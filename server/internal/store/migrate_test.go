@@ -235,6 +235,7 @@ func TestMigrateWaitsForTheDatabase(t *testing.T) {
 
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "trying again") }, 20*time.Second, 10*time.Millisecond,
 		"Migrate did not say it waits for the database")
+	require.Contains(t, logs.String(), "too many connections", "the log names the server's reason, not only \"unavailable\"")
 	select {
 	case err := <-done:
 		t.Fatalf("Migrate gave up while the database refused it: %v", err)
@@ -246,4 +247,43 @@ func TestMigrateWaitsForTheDatabase(t *testing.T) {
 	var versions int
 	require.NoError(t, inDB.QueryRow(ctx, "SELECT count(*) FROM goose_db_version").Scan(&versions))
 	require.Greater(t, versions, 1, "the migrations were applied")
+}
+
+// TestMigrateFailsAtOnceOnAWrongDatabase: a database that does not exist, a role that does not
+// exist and a host name that does not resolve do not go away by waiting. Migrate does not retry
+// them for half a minute behind "the database is unavailable": it fails on the first try,
+// in the server's (or resolver's) words, and without the URL's password.
+func TestMigrateFailsAtOnceOnAWrongDatabase(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	base, err := url.Parse(dbtest.AdminURL())
+	require.NoError(t, err)
+	noDB := *base
+	noDB.Path = "/flowhook_no_such_database_" + strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	noRole := *base
+	noRole.User = url.UserPassword("flowhook_no_such_role", "s3cr3t-pw")
+	noHost := *base
+	noHost.Host = "no-such-host.invalid:5432"
+	for name, tc := range map[string]struct {
+		url  url.URL
+		said string
+	}{
+		"database": {noDB, "does not exist"},
+		"role":     {noRole, "does not exist"},
+		"host":     {noHost, "no-such-host.invalid"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			db, err := store.Open(ctx, store.Options{DatabaseURL: tc.url.String(), MaxConns: 3})
+			require.NoError(t, err)
+			defer db.Close()
+			var logs testlog.Buffer
+			err = db.Migrate(ctx, slog.New(slog.NewTextHandler(&logs, nil)))
+			require.Error(t, err)
+			require.NotErrorIs(t, err, engine.ErrUnavailable)
+			require.NotContains(t, logs.String(), "trying again")
+			require.Contains(t, err.Error(), tc.said)
+			require.NotContains(t, err.Error(), "s3cr3t")
+		})
+	}
 }

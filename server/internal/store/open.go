@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -279,9 +280,14 @@ func sidePool(ctx context.Context, cfg *pgxpool.Config, conns int32, params map[
 
 // SQLiteDSN is the modernc DSN of an embedded database file: foreign keys on, WAL, a busy
 // timeout, and IMMEDIATE transactions so that writers queue instead of failing on upgrade.
+// synchronous(FULL): in WAL mode NORMAL may lose the last commits to a power cut or an
+// operating system crash, and a webhook is answered 2xx only once its commit is durable. The
+// path is escaped as a URI's ('?', '#' and '%' in a directory name would cut or change it).
 func SQLiteDSN(path string) string {
-	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_txlock=immediate&_time_format=sqlite"
+	return "file:" + sqlitePathEscaper.Replace(path) + "?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_txlock=immediate&_time_format=sqlite"
 }
+
+var sqlitePathEscaper = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23")
 
 func openSQLite(dataDir string) (*DB, error) {
 	if dataDir == "" {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -151,4 +153,33 @@ func TestMaxConnsBoundsEveryPool(t *testing.T) {
 		err := held[0].QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name).Scan(&n)
 		return err == nil && n == total
 	}, 10*time.Second, 10*time.Millisecond, "PostgreSQL does not count %d connections to the database", total)
+}
+
+// TestSQLiteDataDirWithURICharacters: a data directory whose name holds characters a file: URI
+// gives a meaning ('#' cuts it, '%' escapes, '?' starts the parameters) keeps its database in
+// that directory, beside secret.key, and the database is durable at each commit
+// (synchronous FULL: a webhook answered 2xx survives a power cut).
+func TestSQLiteDataDirWithURICharacters(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	parent := t.TempDir()
+	for _, name := range []string{"a#b", "c%41d", "e?f=g"} {
+		dir := filepath.Join(parent, name)
+		db, err := store.Open(ctx, store.Options{DataDir: dir})
+		require.NoError(t, err, name)
+		require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)), name)
+		var sync int
+		require.NoError(t, db.SQL.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync))
+		require.Equal(t, 2, sync, "synchronous FULL")
+		require.NoError(t, db.Close())
+		_, err = os.Stat(filepath.Join(dir, store.SQLiteFile))
+		require.NoError(t, err, "the database is in %s", name)
+	}
+	entries, err := os.ReadDir(parent)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	require.ElementsMatch(t, []string{"a#b", "c%41d", "e?f=g"}, names, "nothing was made beside them")
 }

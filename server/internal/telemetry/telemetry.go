@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -65,6 +67,9 @@ func Setup(ctx context.Context, version string, getenv func(string) string, log 
 	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	exporter := getenv("OTEL_TRACES_EXPORTER")
 	endpoint := getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") + getenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+	if err := checkExport(getenv); err != nil {
+		return nil, err
+	}
 	if exporter != "none" && (endpoint != "" || exporter == "otlp") {
 		exp, err := otlptracehttp.New(ctx)
 		if err != nil {
@@ -92,6 +97,34 @@ func Setup(ctx context.Context, version string, getenv func(string) string, log 
 	return t, nil
 }
 
+// checkExport refuses, at start-up, trace-export settings this build would otherwise ignore or
+// misread at its first export, long after: an exporter other than OTLP, OTLP over gRPC, and an
+// endpoint that is not an absolute http(s) URL (the SDK reads "127.0.0.1:4318" as a URL
+// without a scheme and exports to https://localhost:4318).
+func checkExport(getenv func(string) string) error {
+	switch e := strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER")); e {
+	case "", "otlp", "none":
+	default:
+		return fmt.Errorf("OTEL_TRACES_EXPORTER=%q: flowhook exports traces over OTLP only (otlp, or none to export nothing)", e)
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"} {
+		if p := strings.TrimSpace(getenv(name)); p != "" && p != "http/protobuf" {
+			return fmt.Errorf("%s=%q: flowhook exports over OTLP/HTTP with protobuf only (http/protobuf; a collector's port 4318)", name, p)
+		}
+	}
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"} {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("%s=%q: not an absolute http(s) URL, such as http://127.0.0.1:4318", name, v)
+		}
+	}
+	return nil
+}
+
 // ErrorHandler logs OpenTelemetry's errors as WARN records of log.
 func ErrorHandler(log *slog.Logger) otel.ErrorHandler {
 	return otel.ErrorHandlerFunc(func(err error) {
@@ -109,8 +142,18 @@ func New(tp trace.TracerProvider) (*Telemetry, error) {
 	return &Telemetry{TracerProvider: tp, MeterProvider: mp, Metrics: handler, shutdown: mp.Shutdown}, nil
 }
 
-// Shutdown flushes pending spans.
+// FlushTimeout bounds Shutdown when its context has no deadline of its own: a collector that
+// takes connections and never answers would otherwise hold the process for the exporter's own
+// timeout (30 s) after the server has drained.
+const FlushTimeout = 5 * time.Second
+
+// Shutdown flushes pending spans, for FlushTimeout at most unless ctx sets its own deadline.
 func (t *Telemetry) Shutdown(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, FlushTimeout)
+		defer cancel()
+	}
 	if err := t.shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("telemetry shutdown: %w", err)
 	}

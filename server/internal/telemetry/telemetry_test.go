@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel"
@@ -93,5 +94,59 @@ func TestExporterErrorsGoThroughTheLogger(t *testing.T) {
 	require.Equal(t, "WARN", rec.Level)
 	require.Equal(t, "OpenTelemetry error", rec.Msg)
 	require.Contains(t, rec.Error, "400")
+	otel.SetErrorHandler(telemetry.ErrorHandler(slog.New(slog.DiscardHandler)))
+}
+
+// TestSetupRefusesWhatItWouldMisread: export settings this build would ignore or misread at its
+// first export (long after start-up) stop Setup with the variable's name instead.
+func TestSetupRefusesWhatItWouldMisread(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"OTEL_TRACES_EXPORTER": "console"},
+		{"OTEL_TRACES_EXPORTER": "zipkin", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"},
+		{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"},
+		{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT": "127.0.0.1:4318"},
+		{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"},
+		{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://collector/v1/traces"},
+	} {
+		_, err := telemetry.Setup(context.Background(), "test", func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+		require.Error(t, err, "%v", env)
+		named := false
+		for k := range env {
+			named = named || strings.Contains(err.Error(), k)
+		}
+		require.True(t, named, "the error names the variable: %v", err)
+	}
+	ok := map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_TRACES_EXPORTER": "none"}
+	tel, err := telemetry.Setup(context.Background(), "test", func(k string) string { return ok[k] }, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	require.NoError(t, tel.Shutdown(context.Background()))
+}
+
+// TestShutdownIsBounded: a collector that takes the connection and never answers does not hold
+// Shutdown for the exporter's own timeout (set here to ten minutes): a context without a
+// deadline gets telemetry.FlushTimeout. The bound below is the test's liveness limit only.
+func TestShutdownIsBounded(t *testing.T) {
+	// Not parallel: Setup installs the global tracer provider.
+	hold := make(chan struct{})
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-hold }))
+	defer collector.Close()
+	defer close(hold)
+	env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL, "OTEL_EXPORTER_OTLP_TIMEOUT": "600000", "OTEL_BSP_EXPORT_TIMEOUT": "600000"}
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
+	tel, err := telemetry.Setup(context.Background(), "test", func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	require.NoError(t, err)
+	_, span := tel.TracerProvider.Tracer("t").Start(context.Background(), "held")
+	span.End()
+	done := make(chan error, 1)
+	go func() { done <- tel.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, context.DeadlineExceeded, "the flush was cut at FlushTimeout")
+	case <-time.After(time.Minute):
+		t.Fatal("Shutdown waits for a collector that never answers")
+	}
 	otel.SetErrorHandler(telemetry.ErrorHandler(slog.New(slog.DiscardHandler)))
 }
