@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,21 +59,51 @@ func cpuOf(pids []int) (time.Duration, error) {
 }
 
 // postgresCPU sums the CPU time of every process named postgres on the machine (other
-// databases' included: run on a quiet server).
+// databases' included: run on a quiet server), in a consistent sample (stableSum).
 func postgresCPU() time.Duration {
+	return stableSum(postgresPIDs, func(pids []int) time.Duration {
+		var sum time.Duration
+		for _, pid := range pids {
+			if t, err := cpuTime(pid); err == nil {
+				sum += t
+			}
+		}
+		return sum
+	})
+}
+
+// postgresPIDs lists the processes named postgres, in /proc's order.
+func postgresPIDs() []int {
 	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var sum time.Duration
+	var pids []int
 	for _, d := range dirs {
 		comm, err := os.ReadFile(filepath.Join(d, "comm"))
 		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
 			continue
 		}
 		pid, _ := strconv.Atoi(filepath.Base(d))
-		if t, err := cpuTime(pid); err == nil {
-			sum += t
-		}
+		pids = append(pids, pid)
 	}
-	return sum
+	return pids
+}
+
+// stableSum reads the processes' CPU time again while the set of processes changed during the
+// read (list, then sum, then list again), up to a bound, and returns the last sum. A backend
+// that ends is reaped by the postmaster, whose cutime then holds its time: reaped between
+// reading the two, it was counted in neither or in both. make bench's -baseline pgbench ends
+// right before a row's first sample, and its backends exit then.
+func stableSum(list func() []int, sum func([]int) time.Duration) time.Duration {
+	pids := list()
+	var s time.Duration
+	for range 100 {
+		s = sum(pids)
+		again := list()
+		if slices.Equal(pids, again) {
+			break
+		}
+		pids = again
+	}
+	return s
 }
 
 // cpuMeter reads the server's, the database's and the load's CPU time before and after a

@@ -23,7 +23,11 @@ type shape struct {
 	maxLag      time.Duration
 }
 
-// outcome is what a run measured. Latencies are in microseconds, of successful requests only.
+// outcome is what a run measured. Latencies are in microseconds, of every request: a failed
+// one at the time it took to fail, and (open loop) a dropped send at how late it was when it
+// was dropped. Neither did what the row times, so when there are any the percentiles are lower
+// bounds (the row's percentiles_lower_bound), never the survivors' alone, which would look
+// better the more was dropped.
 type outcome struct {
 	hist     *hdrhistogram.Histogram
 	ok       int64
@@ -46,6 +50,8 @@ func newRecorder() *recorder {
 	return &recorder{hist: hdrhistogram.New(1, int64(5*time.Minute/time.Microsecond), 3)}
 }
 
+// record counts a request that took d, and err when it failed; either way d is in the
+// histogram.
 func (r *recorder) record(d time.Duration, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -54,10 +60,23 @@ func (r *recorder) record(d time.Duration, err error) {
 		if r.firstErr == nil {
 			r.firstErr = err
 		}
-		return
+	} else {
+		r.ok.Add(1)
 	}
-	r.ok.Add(1)
+	r.latency(d)
+}
+
+// latency puts d in the histogram (r.mu held).
+func (r *recorder) latency(d time.Duration) {
 	_ = r.hist.RecordValue(min(max(1, d.Microseconds()), r.hist.HighestTrackableValue()))
+}
+
+// dropped puts a dropped send in the histogram at lag, how late it was when dropped: what it
+// would have taken is at least that.
+func (r *recorder) dropped(lag time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.latency(lag)
 }
 
 func (r *recorder) outcome(elapsed time.Duration, dropped int64) outcome {
@@ -141,7 +160,7 @@ func (realClock) SleepUntil(ctx context.Context, t time.Time) error {
 // one's latency from its intended time, not from when it went out: when the server (or the
 // cap on outstanding requests) holds the sender up, the wait counts. At most s.maxInflight
 // requests are outstanding; a send waits for a slot, and one that cannot start within
-// s.maxLag of its intended time is dropped (counted, not sent).
+// s.maxLag of its intended time is dropped (counted, not sent, and its lateness recorded).
 func openLoop(ctx context.Context, clk clock, s shape, limit int, do request) outcome {
 	total := max(1, int(s.rate*s.duration.Seconds()))
 	if b := bound(s.count, limit); b > 0 {
@@ -163,9 +182,10 @@ loop:
 		case <-ctx.Done():
 			break loop
 		}
-		if s.maxLag > 0 && clk.Now().Sub(intended) > s.maxLag {
+		if lag := clk.Now().Sub(intended); s.maxLag > 0 && lag > s.maxLag {
 			<-slots
 			dropped++
+			rec.dropped(lag)
 			continue
 		}
 		wg.Go(func() {

@@ -251,17 +251,35 @@ func TestOpenLoopCoordinatedOmission(t *testing.T) {
 	require.InDelta(t, 55_000, o.hist.Mean(), 100, "100, 90, …, 10 ms")
 	require.InDelta(t, 90_000, o.hist.ValueAtQuantile(90), 100)
 
-	// With -max-lag 50 ms, the sends more than 50 ms late are dropped, not sent.
+	r := newRow(scenario{name: "stub"}, s, o)
+	require.False(t, r.LowerBound, "nothing dropped nor failed: the percentiles are the requests'")
+
+	// With -max-lag 50 ms, the sends more than 50 ms late are dropped, not sent. Each is in the
+	// histogram at how late it was when dropped (60 to 90 ms), so that the percentiles are not
+	// the survivors' alone (which would be better the more was dropped), and the row's
+	// percentiles are lower bounds.
 	s.maxLag = 50 * time.Millisecond
 	clk = &fakeClock{now: start}
 	o = openLoop(context.Background(), clk, s, 0, stall(clk))
 	require.EqualValues(t, 4, o.dropped, "the sends intended at 10 to 40 ms")
 	require.EqualValues(t, 6, o.ok)
-	require.InDelta(t, 50_000, o.hist.ValueAtQuantile(80), 100, "the send intended at 50 ms went out at 100 ms")
+	require.EqualValues(t, 10, o.hist.TotalCount(), "the sent and the dropped")
+	require.InDelta(t, 90_000, o.hist.ValueAtQuantile(90), 100, "the send intended at 10 ms, dropped at 100 ms")
+	require.InDelta(t, 55_000, o.hist.Mean(), 100, "100, 90 (dropped), …, 60 (dropped), 50, …, 10 ms")
+	r = newRow(scenario{name: "stub"}, s, o)
+	require.True(t, r.LowerBound)
+	require.InDelta(t, 90, r.P90, 0.1)
+	var out bytes.Buffer
+	printRow(&out, r)
+	require.Contains(t, out.String(), " ≥90.0", "the table marks lower bounds: %s", out.String())
+	b, err := json.Marshal(r)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"percentiles_lower_bound":true`)
 }
 
 // TestOpenLoopLimitAndErrors: an open loop makes no more requests than the items prepared,
-// and counts failures apart from latencies.
+// counts failures apart from successes, and has their latencies in the histogram too (the
+// row's percentiles then lower bounds).
 func TestOpenLoopLimitAndErrors(t *testing.T) {
 	t.Parallel()
 	start := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
@@ -282,7 +300,8 @@ func TestOpenLoopLimitAndErrors(t *testing.T) {
 	require.EqualValues(t, 20, o.ok)
 	require.EqualValues(t, 5, o.errors)
 	require.EqualError(t, o.firstErr, "boom")
-	require.EqualValues(t, 20, o.hist.TotalCount())
+	require.EqualValues(t, 25, o.hist.TotalCount(), "the failures' latencies too")
+	require.True(t, newRow(scenario{name: "stub"}, shape{open: true, rate: 1000}, o).LowerBound)
 }
 
 // TestClosedLoop: workers stop at the count, every request is made once.

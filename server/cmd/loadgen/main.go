@@ -36,6 +36,11 @@
 // shell command right before each timed part and keeps the rate its output ends with in the
 // row (baseline.go): make bench runs a short pgbench there, PostgreSQL's own rate seconds
 // before each row.
+//
+// Exit status: 0; 1 when the run failed (the rows so far are printed and written); 2 for
+// wrong flags; 3 when every scenario ran but a row's check failed (PROBLEM in the table,
+// problem in the JSON: say, fewer instances moved than requests answered 200), after the
+// rows are printed and written.
 package main
 
 import (
@@ -66,10 +71,34 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(2)
 	}
-	if _, err := run(ctx, cfg, os.Stdout, os.Stderr); err != nil {
+	rows, err := run(ctx, cfg, os.Stdout, os.Stderr)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadgen:", err)
 		os.Exit(1)
 	}
+	if err := problems(rows); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(exitProblem)
+	}
+}
+
+// exitProblem is loadgen's exit status when every scenario ran, and its rows were printed and
+// written, but a row's check failed (its problem): the rows are there to read, yet not to be
+// taken as a result. 1 is a run that failed; 2, flags that are wrong.
+const exitProblem = 3
+
+// problems names the rows whose check failed (nil: none).
+func problems(rows []row) error {
+	var errs []error
+	for _, r := range rows {
+		if r.Problem != "" {
+			errs = append(errs, fmt.Errorf("%s (%s): %s", r.Scenario, r.load(), r.Problem))
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%d rows with a problem (not a result): %w", len(errs), errors.Join(errs...))
 }
 
 // Scenario names, in the order they run by default.

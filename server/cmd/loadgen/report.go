@@ -27,6 +27,12 @@ type row struct {
 	P99        float64 `json:"p99_ms"`
 	P999       float64 `json:"p999_ms"`
 	Max        float64 `json:"max_ms"`
+	// LowerBound: some requests failed or (open loop) were dropped. They are in the
+	// percentiles, a failure at the time it took, a dropped send at how late it was when
+	// dropped, so that the percentiles do not describe the survivors alone; what those
+	// requests would have taken to succeed is more, so the percentiles are lower bounds (the
+	// table's ≥).
+	LowerBound bool `json:"percentiles_lower_bound"`
 	// CPU milliseconds per request (-1: not measured).
 	ServerCPU float64 `json:"server_cpu_ms_per_req"`
 	DBCPU     float64 `json:"db_cpu_ms_per_req"`
@@ -60,7 +66,7 @@ func newRow(sc scenario, s shape, o outcome) row {
 	ms := func(q float64) float64 { return float64(o.hist.ValueAtQuantile(q)) / 1000 }
 	r := row{Scenario: sc.name, Mode: "closed", Workers: s.workers, Count: o.ok, Seconds: o.elapsed.Seconds(),
 		Errors: o.errors, Dropped: o.dropped, P50: ms(50), P90: ms(90), P99: ms(99), P999: ms(99.9),
-		Max: float64(o.hist.Max()) / 1000, Note: sc.note}
+		Max: float64(o.hist.Max()) / 1000, LowerBound: o.errors+o.dropped > 0, Note: sc.note}
 	if s.open {
 		r.Mode, r.Workers, r.TargetRate = "open", 0, s.rate
 	}
@@ -80,11 +86,16 @@ func printHeader(w io.Writer) {
 		"p50 ms", "p90 ms", "p99 ms", "p99.9", "max ms", "srv cpu", "db cpu", "load cpu", "write lanes", "check")
 }
 
-func printRow(w io.Writer, r row) {
-	load := fmt.Sprintf("closed ×%d", r.Workers)
+// load is how the row's requests were sent: "closed ×8", "open 100/s".
+func (r row) load() string {
 	if r.Mode == "open" {
-		load = fmt.Sprintf("open %g/s", r.TargetRate)
+		return fmt.Sprintf("open %g/s", r.TargetRate)
 	}
+	return fmt.Sprintf("closed ×%d", r.Workers)
+}
+
+func printRow(w io.Writer, r row) {
+	load := r.load()
 	check := ""
 	if r.Moved != nil {
 		check = fmt.Sprintf("%d moved", *r.Moved)
@@ -108,8 +119,12 @@ func printRow(w io.Writer, r row) {
 	if r.FirstError != "" {
 		check += " first error: " + r.FirstError
 	}
+	lat := msText
+	if r.LowerBound {
+		lat = func(v float64) string { return "≥" + msText(v) }
+	}
 	fmt.Fprintf(w, rowFormat, r.Scenario, load, fmt.Sprint(r.Count), fmt.Sprintf("%.1f", r.Seconds), fmt.Sprintf("%.1f", r.Rate),
-		fmt.Sprint(r.Errors), fmt.Sprint(r.Dropped), msText(r.P50), msText(r.P90), msText(r.P99), msText(r.P999), msText(r.Max),
+		fmt.Sprint(r.Errors), fmt.Sprint(r.Dropped), lat(r.P50), lat(r.P90), lat(r.P99), lat(r.P999), lat(r.Max),
 		cpuText(r.ServerCPU), cpuText(r.DBCPU), cpuText(r.LoadCPU), lanesText(r.Lanes), check)
 }
 
@@ -146,6 +161,8 @@ func printNotes(w io.Writer, rows []row, cfg config) {
 		}
 	}
 	fmt.Fprintln(w, "Latency: closed loop, from send to answer; open loop, from each send's intended time (sends wait for a slot past -max-inflight; one more than -max-lag late is dropped).")
+	fmt.Fprintln(w, "     A failed request counts at the time it took, a dropped send at how late it was when dropped: with any, the row's latencies are lower bounds (≥).")
+	fmt.Fprintln(w, "     A webhook counts as answered only with 200 {\"status\":\"accepted\"} (not duplicate, not ignored).")
 	fmt.Fprintln(w, "CPU: ms per request, of the -server-pid process(es), of every process named postgres on the machine, and of the load (this tool and the fakes it started;")
 	fmt.Fprintln(w, "     on one machine that is CPU the server and PostgreSQL do not get) (utime+stime, and ended children's),")
 	fmt.Fprintln(w, "     over the timed part: background work then (jobs left by the preparation, idle CPU) is divided among its requests, which weighs at low rates.")

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,6 +174,13 @@ func (b *bench) connectorEvent(typ string) func(context.Context, item, int) erro
 // errStatus is a webhook answered with something other than 200.
 var errStatus = errors.New("not 200")
 
+// errNotAccepted is a webhook answered 200 whose body's status is not "accepted": flowhook's
+// receiver (server/internal/webhook/receive.go) answers {"status":"accepted"} for an event it
+// stored (applied, or PENDING with its job: what the ingest scenarios of OneSpan time), and
+// 200 with "duplicate" for a redelivery or "ignored" for an event it does not act on, neither
+// of which did the work a scenario times: such a request counts as an error, not as a rate.
+var errNotAccepted = errors.New(`answered 200 but not {"status":"accepted"}`)
+
 // documentsFetched waits until the server has no signed document left to fetch
 // (flowhook_documents_due, on the first replica's /metrics: they share the database).
 func (b *bench) documentsFetched(ctx context.Context) error {
@@ -226,6 +234,12 @@ func (b *bench) post(ctx context.Context, path string, body []byte, h http.Heade
 	msg, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 	if res.StatusCode != http.StatusOK {
 		return fmt.Errorf("%w: POST %s: %d %s", errStatus, path, res.StatusCode, bytes.TrimSpace(msg))
+	}
+	var reply struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(msg, &reply); err != nil || reply.Status != "accepted" {
+		return fmt.Errorf("%w: POST %s: %s", errNotAccepted, path, bytes.TrimSpace(msg))
 	}
 	return nil
 }
