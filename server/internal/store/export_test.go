@@ -4,13 +4,17 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"io/fs"
 	"strings"
+	"testing/fstest"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pressly/goose/v3"
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/instance"
+	"github.com/flowhook/flowhook/ent/migrate"
 	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
@@ -231,3 +235,38 @@ func WriteVerdictBatch(ctx context.Context, s *Store, results []engine.EventResu
 
 // Translate is translate, for tests of how a driver's error is classified.
 var Translate = translate
+
+// MigrateWithExtra applies flowhook's migrations for the database and the extra ones (file
+// name → goose SQL) after them, the way Migrate applies its own (River's none): for tests of
+// what a future migration meets.
+func MigrateWithExtra(ctx context.Context, db *DB, extra map[string]string) error {
+	dir, err := fs.Sub(migrate.Files, string(db.Dialect))
+	if err != nil {
+		return err
+	}
+	files := fstest.MapFS{}
+	entries, err := fs.ReadDir(dir, ".")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		b, err := fs.ReadFile(dir, e.Name())
+		if err != nil {
+			return err
+		}
+		files[e.Name()] = &fstest.MapFile{Data: b}
+	}
+	for name, text := range extra {
+		files[name] = &fstest.MapFile{Data: []byte(text)}
+	}
+	d := goose.DialectSQLite3
+	if db.Dialect == Postgres {
+		d = goose.DialectPostgres
+	}
+	p, err := goose.NewProvider(d, db.SQL, files)
+	if err != nil {
+		return err
+	}
+	_, err = db.up(ctx, p)
+	return err
+}

@@ -51,7 +51,7 @@ func (db *DB) migrate(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	results, err := provider.Up(ctx)
+	results, err := db.up(ctx, provider)
 	if err != nil {
 		return fmt.Errorf("apply migrations: %w", translate(err))
 	}
@@ -78,6 +78,50 @@ func (db *DB) migrate(ctx context.Context, log *slog.Logger) error {
 		db.warmSides(ctx, log)
 	}
 	return nil
+}
+
+// up applies the provider's pending migrations. On SQLite it does so with foreign keys off: a
+// migration that changes a table rebuilds it (create the new one, copy, drop the old one,
+// rename), and with foreign keys enforced, dropping a table deletes the rows that refer to it
+// ON DELETE CASCADE (a rebuilt groups table would take every membership with it) or fails on
+// the rows of the tables that refer to it. The generated migrations say PRAGMA foreign_keys =
+// off themselves, but inside the transaction goose runs each in, where SQLite ignores it; here
+// it is set on the one connection outside any transaction, and the references are checked
+// (PRAGMA foreign_key_check) before they are enforced again.
+func (db *DB) up(ctx context.Context, provider *goose.Provider) ([]*goose.MigrationResult, error) {
+	if db.Dialect != SQLite {
+		return provider.Up(ctx)
+	}
+	if _, err := db.SQL.ExecContext(ctx, "PRAGMA foreign_keys = off"); err != nil {
+		return nil, err
+	}
+	results, err := provider.Up(ctx)
+	if err == nil {
+		err = foreignKeyCheck(ctx, db.SQL)
+	}
+	if _, onErr := db.SQL.ExecContext(context.WithoutCancel(ctx), "PRAGMA foreign_keys = on"); onErr != nil && err == nil {
+		err = onErr
+	}
+	return results, err
+}
+
+// foreignKeyCheck fails on the first row of an SQLite database whose reference finds nothing.
+func foreignKeyCheck(ctx context.Context, db *sql.DB) error {
+	rows, err := db.QueryContext(ctx, "PRAGMA foreign_key_check")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table, parent string
+		var rowid sql.NullInt64
+		var fkid int
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return err
+		}
+		return fmt.Errorf("after the migrations, a row of %s (rowid %d) refers to a row of %s that does not exist", table, rowid.Int64, parent)
+	}
+	return rows.Err()
 }
 
 // migrations is goose's provider of flowhook's migrations for the database.

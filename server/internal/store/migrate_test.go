@@ -287,3 +287,53 @@ func TestMigrateFailsAtOnceOnAWrongDatabase(t *testing.T) {
 		})
 	}
 }
+
+// TestSQLiteRebuildKeepsReferringRows: a future migration that changes the groups table is,
+// on SQLite, a rebuild (create a new table, copy, drop the old one, rename) as the generator
+// writes it. With foreign keys enforced, the drop would delete every membership (user_groups
+// refers to groups ON DELETE CASCADE). Migrations run with them off and checked after, so the
+// memberships are still there, and foreign keys are enforced again afterwards.
+func TestSQLiteRebuildKeepsReferringRows(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Options{DataDir: t.TempDir()})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.Migrate(ctx, slog.New(slog.DiscardHandler)))
+	st := store.New(db)
+	u, err := st.CreateUser(ctx, engine.User{Email: "dora@example.com", DisplayName: "Dora", Roles: []engine.Role{engine.RoleUser}})
+	require.NoError(t, err)
+	g, err := st.CreateGroup(ctx, engine.Group{Name: "legal"})
+	require.NoError(t, err)
+	_, err = st.SetGroupMember(ctx, g.ID, u.ID, true)
+	require.NoError(t, err)
+
+	// The rebuild, from the table's own definition and indexes, in the generator's form.
+	var create string
+	require.NoError(t, db.SQL.QueryRowContext(ctx, "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'groups'").Scan(&create))
+	rows, err := db.SQL.QueryContext(ctx, "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'groups' AND sql IS NOT NULL")
+	require.NoError(t, err)
+	var indexes []string
+	for rows.Next() {
+		var s string
+		require.NoError(t, rows.Scan(&s))
+		indexes = append(indexes, s+";")
+	}
+	require.NoError(t, rows.Err())
+	require.NoError(t, rows.Close())
+	newTable := strings.Replace(create, "`groups`", "`new_groups`", 1)
+	if newTable == create {
+		newTable = strings.Replace(create, "groups", "new_groups", 1)
+	}
+	rebuild := "-- +goose Up\nPRAGMA foreign_keys = off;\n" + newTable + ";\n" +
+		"INSERT INTO `new_groups` SELECT * FROM `groups`;\nDROP TABLE `groups`;\nALTER TABLE `new_groups` RENAME TO `groups`;\n" +
+		strings.Join(indexes, "\n") + "\nPRAGMA foreign_keys = on;\n"
+	require.NoError(t, store.MigrateWithExtra(ctx, db, map[string]string{"29991231000000_rebuild_groups.sql": rebuild}))
+
+	got, err := st.GetGroup(ctx, g.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{u.ID}, got.MemberIDs, "the membership survived the rebuild of groups")
+	var on int
+	require.NoError(t, db.SQL.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&on))
+	require.Equal(t, 1, on, "foreign keys are enforced again")
+}
