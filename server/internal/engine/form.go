@@ -115,7 +115,8 @@ func checkValue(t FieldType, v any) string {
 		if !ok {
 			return fmt.Sprintf("must be an email address string, got %s", typeName(v))
 		}
-		if a, err := mail.ParseAddress(s); err != nil || a.Address != s || len(s) > 254 {
+		// 254 bytes as stored: lower-cased (some letters take more bytes in lower case).
+		if a, err := mail.ParseAddress(s); err != nil || a.Address != s || len(s) > 254 || len(strings.ToLower(s)) > 254 {
 			return fmt.Sprintf("%q is not an email address", truncateText(s, 64))
 		}
 	default:

@@ -1,6 +1,7 @@
 package onespan_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -18,16 +19,23 @@ import (
 )
 
 // FuzzParseEvent: ParseEvent never panics, fails only with ErrMalformedEvent, fills what it
-// promises, is deterministic, and gives a replay of the same fields the same dedupe key.
+// promises, is deterministic, gives the same event for the same body reformatted or
+// re-encoded (refusing it only when that takes it over MaxEventSize), and gives a replay of
+// the same fields the same dedupe key.
 func FuzzParseEvent(f *testing.F) {
 	seeds := providertest.Testdata(f, "events/*.json")
 	for _, s := range []string{``, `{}`, `null`, `[]`, `{"name":"x","packageId":"y","createdDate":"2020-01-01T00:00:00Z"}`,
 		`{"name":"x","packageId":"y","createdDate":"2020-01-01T00:00:00.5+01:00","message":null,"documentId":null,"@class":1}`,
 		`{"name":"x","packageId":"y","createdDate":"2020-01-01T00:00:00Z","x":[[[[[[[[[]]]]]]]]]}`,
 		`{"NAME":"x","PackageId":"y","createdDate":"2020-01-01T00:00:00Z"}`,
-		`{"name":"x","name":"z","packageId":"y","createdDate":"2020-01-01T00:00:00Z"}`} {
+		`{"name":"x","name":"z","packageId":"y","createdDate":"2020-01-01T00:00:00Z"}`,
+		`{"name":"x","packageId":"y","createdDate":"0001-01-01T00:00:00Z"}`, // Go's zero time: no time (found by fuzzing)
+		"{\"name\":\"a<b>&c\",\"packageId\":\"y\",\"createdDate\":\"2020-01-01T00:00:00Z\",\"message\":\"x\u2028y\"}"} {
 		seeds = append(seeds, []byte(s))
 	}
+	// A body at the size limit, which indenting or escaping takes over it.
+	pad := `{"name":"x","packageId":"y","createdDate":"2020-01-01T00:00:00Z","pad":"`
+	seeds = append(seeds, []byte(pad+strings.Repeat("&", onespan.MaxEventSize-len(pad)-2)+`"}`))
 	for _, d := range fakeDeliveries(f) {
 		seeds = append(seeds, d.Body)
 	}
@@ -36,33 +44,63 @@ func FuzzParseEvent(f *testing.F) {
 		require.LessOrEqual(t, len(ev.ExternalID), 255)
 		require.False(t, ev.OccurredAt.IsZero())
 
+		// The same bytes reformatted (compacted, indented: every key kept, in its order) are
+		// the same event, whatever they hold, unless reformatting takes them over the size
+		// limit: a valid body is never refused for its layout.
+		var compact, indented bytes.Buffer
+		require.NoError(t, json.Compact(&compact, body))
+		require.NoError(t, json.Indent(&indented, body, "", "\t"))
+		requireSameEvent(t, ev, compact.Bytes(), "compacted", true)
+		requireSameEvent(t, ev, indented.Bytes(), "indented", true)
+
 		var m map[string]json.RawMessage
-		if json.Unmarshal(body, &m) != nil {
-			return
-		}
-		// Keys that differ only in case are one field to encoding/json, the last one in the
-		// document winning; re-encoding sorts them, which may change the winner: such a body
-		// has no reformatted twin (testdata/fuzz/FuzzParseEvent/cf34fd88ccb2538f).
-		seen := map[string]bool{}
-		for k := range m {
-			folded := strings.ToUpper(strings.ToLower(k)) // as encoding/json folds a name
-			if seen[folded] {
+		require.NoError(t, json.Unmarshal(body, &m), "ParseEvent took it for a JSON object")
+		// Keys that encoding/json folds to one of the event's fields (strings.EqualFold, as
+		// encoding/json matches a name) are one field to it, the last one in the document
+		// winning; re-encoding sorts the keys, which may change the winner: such a body has no
+		// re-encoded twin (testdata/fuzz/FuzzParseEvent/cf34fd88ccb2538f).
+		for _, field := range []string{"name", "sessionUser", "packageId", "message", "documentId", "createdDate"} {
+			n := 0
+			for k := range m {
+				if strings.EqualFold(k, field) {
+					n++
+				}
+			}
+			if n > 1 {
 				return
 			}
-			seen[folded] = true
 		}
+		// Decoded and encoded again (keys sorted, duplicates gone, strings escaped anew), it is
+		// the same event.
+		again, err := json.Marshal(m)
+		require.NoError(t, err)
+		requireSameEvent(t, ev, again, "re-encoded", true)
 		// The same event re-encoded (a replay of the failure email's payload, reformatted)
-		// keeps its key; @class and message do not take part in it.
+		// keeps its key; @class and message do not take part in it (message is the reason,
+		// which a key folding to "message" may still give).
 		m["@class"] = json.RawMessage(`"com.silanis.esl.packages.event.ESLProcessEvent"`)
 		m["message"] = json.RawMessage(`"replayed"`)
 		resent, err := json.Marshal(m)
 		require.NoError(t, err)
-		ev2, err := onespan.ParseEvent(resent)
-		if err != nil {
-			return // re-encoding can push it over a limit
-		}
-		require.Equal(t, ev.DedupeKey, ev2.DedupeKey)
+		requireSameEvent(t, ev, resent, "replayed", false)
 	}, seeds...)
+}
+
+// requireSameEvent requires body, a reformatting of the body that gave ev, to give the same
+// event (its reason aside unless withReason), unless it is over the size limit, where it
+// must be refused.
+func requireSameEvent(t *testing.T, ev engine.InboundEvent, body []byte, what string, withReason bool) {
+	t.Helper()
+	got, err := onespan.ParseEvent(body)
+	if len(body) > onespan.MaxEventSize {
+		require.ErrorIs(t, err, onespan.ErrMalformedEvent, "%s: %d bytes", what, len(body))
+		return
+	}
+	require.NoError(t, err, "%s: a valid event refused: %s", what, body)
+	if !withReason {
+		got.Reason = ev.Reason
+	}
+	require.Equal(t, ev, got, "%s: %s", what, body)
 }
 
 // FuzzVerify: Verify never panics, accepts exactly the configured key behind a Basic scheme,

@@ -245,17 +245,18 @@ func Quote(s string) string { return QuoteN(s, 40) }
 func QuoteN(s string, n int) string { return strconv.Quote(Clean(s, n)) }
 
 // ParseTime reads the ISO-8601 times providers send: RFC 3339 with up to 9 fractional
-// digits (DocuSign often sends 7), and the same without a zone, which is UTC.
+// digits (DocuSign often sends 7), and the same without a zone, which is UTC. Go's zero
+// time is not a time: callers read it as none.
 func ParseTime(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, false
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t.UTC(), true
+		return t.UTC(), !t.IsZero()
 	}
 	if t, err := time.ParseInLocation("2006-01-02T15:04:05.999999999", s, time.UTC); err == nil {
-		return t, true
+		return t, !t.IsZero()
 	}
 	return time.Time{}, false
 }

@@ -439,6 +439,10 @@ func TestParseTime(t *testing.T) {
 		{"29/04/2026 18:55", time.Time{}, false},
 		{"2026-04-29T25:00:00Z", time.Time{}, false},
 		{"garbage", time.Time{}, false},
+		// Go's zero time is what every caller takes for "no time": a system that sends it has
+		// sent none (found by FuzzParseEvent).
+		{"0001-01-01T00:00:00Z", time.Time{}, false},
+		{"0001-01-01T0:00:00", time.Time{}, false},
 	}
 	for _, tc := range cases {
 		got, ok := rest.ParseTime(tc.in)
