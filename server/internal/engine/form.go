@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -45,6 +46,9 @@ func ValidateForm(prefix string, fields []FormField, data map[string]any) (map[s
 		v := data[k]
 		if blank(v) {
 			continue // absent; required fields are checked below
+		}
+		if s, ok := v.(string); ok && f.Type == FieldTypeString && strings.Contains(s, "\r\n") {
+			v = strings.ReplaceAll(s, "\r\n", "\n") // text from Windows: its line breaks kept as "\n"
 		}
 		if msg := checkValue(f.Type, v); msg != "" {
 			ps.Add(path, "%s", msg)
@@ -116,7 +120,7 @@ func checkValue(t FieldType, v any) string {
 			return fmt.Sprintf("must be an email address string, got %s", typeName(v))
 		}
 		// 254 bytes as stored: lower-cased (some letters take more bytes in lower case).
-		if a, err := mail.ParseAddress(s); err != nil || a.Address != s || len(s) > 254 || len(strings.ToLower(s)) > 254 {
+		if a, err := mail.ParseAddress(s); err != nil || a.Address != s || len(s) > 254 || len(strings.ToLower(s)) > 254 || !MailDomainOK(s) {
 			return fmt.Sprintf("%q is not an email address", truncateText(s, 64))
 		}
 	default:
@@ -162,4 +166,30 @@ func diffForm(prev, next map[string]any) []FieldChange {
 		out = append(out, c)
 	}
 	return out
+}
+
+// MailDomainOK reports whether an address's domain is one mail can be delivered to over the
+// Internet: two or more dot-separated labels of letters (any script), digits and hyphens, none
+// starting or ending with a hyphen. net/mail also takes "ada@example", "ada@[127.0.0.1]" and
+// "ada@-example.com", which a provider refuses when it sends the signing request, too late.
+func MailDomainOK(addr string) bool {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 {
+		return false
+	}
+	labels := strings.Split(addr[at+1:], ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '-' {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -52,6 +52,18 @@ func TestValidateForm(t *testing.T) {
 			}, nil},
 		{"bad formats", map[string]any{"name": "x", "email": "Ada <ada@example.com>", "due": "01/12/2026"},
 			map[string]string{"form_data.email": "is not an email address", "form_data.due": "is not a date"}, nil},
+		{"Windows line breaks", map[string]any{"name": "line one\r\nline two", "email": "a@b.co"}, nil,
+			map[string]any{"name": "line one\nline two", "email": "a@b.co"}},
+		{"a lone carriage return", map[string]any{"name": "line one\rline two", "email": "a@b.co"},
+			map[string]string{"form_data.name": "U+000D"}, nil},
+		{"email domains mail cannot reach", map[string]any{"name": "x", "email": "ada@example"},
+			map[string]string{"form_data.email": "is not an email address"}, nil},
+		{"email to an address literal", map[string]any{"name": "x", "email": "ada@[127.0.0.1]"},
+			map[string]string{"form_data.email": "is not an email address"}, nil},
+		{"email domain label with a hyphen first", map[string]any{"name": "x", "email": "a@-example.com"},
+			map[string]string{"form_data.email": "is not an email address"}, nil},
+		{"email in another script", map[string]any{"name": "x", "email": "ada@bücher.de"}, nil,
+			map[string]any{"name": "x", "email": "ada@bücher.de"}},
 		{"email longer than 254 bytes once lower-cased", map[string]any{"name": "x", "email": strings.Repeat("Ⱥ", 121) + "@example.com"},
 			map[string]string{"form_data.email": "is not an email address"}, nil},
 		{"non-finite number", map[string]any{"name": "x", "email": "a@b.co", "amount": math.Inf(1)},
@@ -238,9 +250,10 @@ func FuzzValidateForm(f *testing.F) {
 			// given.
 			switch field.Type {
 			case engine.FieldTypeString:
-				s := v.(string)
+				s := strings.ReplaceAll(v.(string), "\r\n", "\n") // Windows' line breaks kept as "\n"
 				require.Equal(t, utf8.ValidString(s) && utf8.RuneCountInString(s) <= engine.MaxFieldValueLen && engine.ControlProblem(s, true) == "",
 					accepted, "%s: %q: %q", path, s, msgs)
+				v = s
 			case engine.FieldTypeNumber:
 				n := v.(float64)
 				require.Equal(t, !math.IsNaN(n) && !math.IsInf(n, 0), accepted, "%s: %v: %q", path, n, msgs)
@@ -256,6 +269,7 @@ func FuzzValidateForm(f *testing.F) {
 				if accepted {
 					require.LessOrEqual(t, len(v.(string)), 254, path)
 					require.Contains(t, v, "@", path)
+					require.True(t, engine.MailDomainOK(v.(string)), path)
 					v = strings.ToLower(v.(string)) // kept lower-cased
 				}
 			}

@@ -275,7 +275,7 @@ func checkEmail(ps *Problems, path, email string) {
 		return
 	}
 	a, err := mail.ParseAddress(email)
-	if err != nil || a.Address != email || a.Name != "" {
+	if err != nil || a.Address != email || a.Name != "" || !MailDomainOK(email) {
 		ps.Add(path, "%q is not an email address", truncateText(email, 64))
 	}
 }
