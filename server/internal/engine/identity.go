@@ -94,6 +94,10 @@ type IdentityStore interface {
 	CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error)
 	GetAPIKey(ctx context.Context, id string) (APIKey, error)
 	ListAPIKeys(ctx context.Context, userID string) ([]APIKey, error)
+	// RevokeAPIKey revokes a key (the first revocation's time stands). It refuses, with
+	// ErrLastAdminKey, the last unrevoked key of every active admin, deciding in one
+	// transaction with SetDeactivated's locks, so that nothing leaves the service without a
+	// working admin key. ErrNotFound when there is no such key.
 	RevokeAPIKey(ctx context.Context, id string, at time.Time) (APIKey, error)
 	// APIKeyByHash finds a key by the hash of its secret, with its user.
 	APIKeyByHash(ctx context.Context, hash string) (APIKey, User, error)
@@ -109,14 +113,19 @@ type IdentityStore interface {
 	MissingAssignees(ctx context.Context, userIDs, groupIDs []string) (users, groups []string, err error)
 	// SetDeactivated deactivates (deactivate) or reactivates a user and returns it; doing it
 	// twice changes nothing (the first deactivation's time stands). It refuses to deactivate
-	// the last active admin with ErrLastAdmin, deciding in one transaction, so that two
+	// the last active admin with a working (unrevoked) key with ErrLastAdmin, deciding in one transaction, so that two
 	// admins deactivating each other at once cannot both succeed. ErrNotFound when there is
 	// no such user.
 	SetDeactivated(ctx context.Context, id string, deactivate bool) (User, error)
 }
 
 // ErrLastAdmin: deactivating the user would leave nobody to administer the service.
-var ErrLastAdmin = fmt.Errorf("%w: the last active admin cannot be deactivated; create another admin first", ErrFailedPrecondition)
+var ErrLastAdmin = fmt.Errorf("%w: the last active admin with a working API key cannot be deactivated; create another admin (with a key) first", ErrFailedPrecondition)
+
+// ErrLastAdminKey: revoking the key would leave no active admin with a working key, and
+// nothing in the service could make one again (serve ignores FLOWHOOK_BOOTSTRAP_ADMIN_KEY once
+// an admin exists).
+var ErrLastAdminKey = fmt.Errorf("%w: this is the last working API key of an active admin: revoked, nobody could administer the service; create another key first", ErrFailedPrecondition)
 
 // Identity manages users, groups and API keys.
 type Identity struct {

@@ -208,6 +208,13 @@ func (s *Store) ListAPIKeys(ctx context.Context, userID string) ([]engine.APIKey
 	if err != nil {
 		return nil, translate(err)
 	}
+	if len(rows) == 0 { // no keys, or no such user: as CreateAPIKey, NotFound for the latter
+		if exists, err := s.db.Client.User.Query().Where(user.ID(uid)).Exist(ctx); err != nil {
+			return nil, translate(err)
+		} else if !exists {
+			return nil, fmt.Errorf("%w: user %s", engine.ErrNotFound, userID)
+		}
+	}
 	out := make([]engine.APIKey, len(rows))
 	for i, r := range rows {
 		out[i] = keyFromRow(r)
@@ -220,12 +227,53 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (engi
 	if err != nil {
 		return engine.APIKey{}, err
 	}
-	// Conditional: the first revocation's time stands.
-	if err := s.db.Client.ApiKey.Update().Where(apikey.ID(kid), apikey.RevokedAtIsNil()).
-		SetRevokedAt(at.UTC().Truncate(time.Microsecond)).Exec(ctx); err != nil {
+	err = s.inTx(ctx, func(tx txn) error {
+		k, err := tx.ApiKey.Get(ctx, kid)
+		if ent.IsNotFound(err) {
+			return fmt.Errorf("%w: api key %s", engine.ErrNotFound, id)
+		}
+		if err != nil || k.RevokedAt != nil {
+			return err // the first revocation's time stands
+		}
+		if ok, err := adminKeyRemains(ctx, tx, uuid.Nil, kid); err != nil {
+			return err
+		} else if !ok {
+			return engine.ErrLastAdminKey
+		}
+		return tx.ApiKey.Update().Where(apikey.ID(kid), apikey.RevokedAtIsNil()).
+			SetRevokedAt(at.UTC().Truncate(time.Microsecond)).Exec(ctx)
+	})
+	if err != nil {
 		return engine.APIKey{}, translate(err)
 	}
 	return s.GetAPIKey(ctx, id)
+}
+
+// adminKeyRemains reports whether an active admin other than withoutUser keeps an unrevoked key
+// other than withoutKey: whether the service would still have someone to administer it. It
+// locks every active user first, in id order, as SetDeactivated does, so that revocations and
+// deactivations that would together take the last one away run one after the other (the
+// second then sees the first's change) and cannot deadlock. SQLite runs transactions one at a
+// time.
+func adminKeyRemains(ctx context.Context, tx txn, withoutUser, withoutKey uuid.UUID) (bool, error) {
+	q := tx.User.Query().Where(user.DeactivatedAtIsNil()).Order(user.ByID())
+	if tx.locks {
+		q = q.ForUpdate()
+	}
+	active, err := q.Select(user.FieldID, user.FieldRoles).All(ctx)
+	if err != nil {
+		return false, err
+	}
+	var admins []uuid.UUID
+	for _, u := range active {
+		if u.ID != withoutUser && slices.Contains(u.Roles, engine.RoleAdmin.String()) {
+			admins = append(admins, u.ID)
+		}
+	}
+	if len(admins) == 0 {
+		return false, nil
+	}
+	return tx.ApiKey.Query().Where(apikey.UserIDIn(admins...), apikey.RevokedAtIsNil(), apikey.IDNEQ(withoutKey)).Exist(ctx)
 }
 
 func (s *Store) APIKeyByHash(ctx context.Context, hash string) (engine.APIKey, engine.User, error) {
@@ -354,21 +402,11 @@ func (s *Store) SetDeactivated(ctx context.Context, id string, deactivate bool) 
 			return err // a deactivated user stays as deactivated first
 		}
 		if slices.Contains(target.Roles, engine.RoleAdmin.String()) {
-			// Lock every active user, in id order, before counting the admins who would remain:
-			// of two admins deactivating each other at once, the second waits for the first,
-			// then no longer sees it active, and is refused. Locking in one order cannot
-			// deadlock. SQLite runs transactions one at a time.
-			q := tx.User.Query().Where(user.DeactivatedAtIsNil()).Order(user.ByID())
-			if tx.locks {
-				q = q.ForUpdate()
-			}
-			active, err := q.Select(user.FieldID, user.FieldRoles).All(ctx)
-			if err != nil {
+			// Of two admins deactivating each other at once, the second waits for the first's
+			// locks, then no longer sees it active, and is refused (adminKeyRemains).
+			if ok, err := adminKeyRemains(ctx, tx, uid, uuid.Nil); err != nil {
 				return err
-			}
-			if !slices.ContainsFunc(active, func(u *ent.User) bool {
-				return u.ID != uid && slices.Contains(u.Roles, engine.RoleAdmin.String())
-			}) {
+			} else if !ok {
 				return engine.ErrLastAdmin
 			}
 		}

@@ -125,6 +125,107 @@ func TestArchiveWorkflow(t *testing.T) {
 	}
 }
 
+// createAdmin creates an admin (with the other roles) and a working API key of its.
+func createAdmin(t *testing.T, st *store.Store, name string, roles ...engine.Role) engine.User {
+	t.Helper()
+	u := createUser(t, st, name, append([]engine.Role{engine.RoleAdmin}, roles...)...)
+	_, err := st.CreateAPIKey(context.Background(), engine.APIKey{UserID: u.ID, Name: "k", Prefix: "fh_" + name, Hash: "hash-admin-" + name})
+	require.NoError(t, err)
+	return u
+}
+
+// TestLastAdminKey: the service keeps an active admin with a working key. The last unrevoked
+// key of every active admin cannot be revoked, nor the last admin with a key deactivated (an
+// admin without keys does not count); any other key can; and two admins revoking each other's
+// only keys at once cannot both succeed.
+func TestLastAdminKey(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, d)
+			ctx := context.Background()
+			at := time.Now()
+			ann := createUser(t, st, "ann", engine.RoleAdmin)
+			k1, err := st.CreateAPIKey(ctx, engine.APIKey{UserID: ann.ID, Name: "one", Prefix: "fh_ann1", Hash: "hash-ann-1"})
+			require.NoError(t, err)
+			_, err = st.RevokeAPIKey(ctx, k1.ID, at)
+			require.ErrorIs(t, err, engine.ErrLastAdminKey)
+			require.ErrorIs(t, err, engine.ErrFailedPrecondition)
+			got, err := st.GetAPIKey(ctx, k1.ID)
+			require.NoError(t, err)
+			require.Nil(t, got.RevokedAt, "still working")
+
+			k2, err := st.CreateAPIKey(ctx, engine.APIKey{UserID: ann.ID, Name: "two", Prefix: "fh_ann2", Hash: "hash-ann-2"})
+			require.NoError(t, err)
+			revoked, err := st.RevokeAPIKey(ctx, k1.ID, at)
+			require.NoError(t, err, "ann keeps another key")
+			require.NotNil(t, revoked.RevokedAt)
+			again, err := st.RevokeAPIKey(ctx, k1.ID, at.Add(time.Hour))
+			require.NoError(t, err, "a revoked key revoked again changes nothing")
+			require.Equal(t, revoked.RevokedAt, again.RevokedAt)
+			_, err = st.RevokeAPIKey(ctx, k2.ID, at)
+			require.ErrorIs(t, err, engine.ErrLastAdminKey)
+
+			// A second admin without keys keeps nobody able to administer.
+			ben := createUser(t, st, "ben", engine.RoleAdmin)
+			_, err = st.RevokeAPIKey(ctx, k2.ID, at)
+			require.ErrorIs(t, err, engine.ErrLastAdminKey)
+			_, err = st.SetDeactivated(ctx, ann.ID, true)
+			require.ErrorIs(t, err, engine.ErrLastAdmin, "ben has no key")
+			kb, err := st.CreateAPIKey(ctx, engine.APIKey{UserID: ben.ID, Name: "k", Prefix: "fh_ben", Hash: "hash-ben"})
+			require.NoError(t, err)
+			_, err = st.RevokeAPIKey(ctx, k2.ID, at)
+			require.NoError(t, err, "ben has a key")
+			_, err = st.RevokeAPIKey(ctx, kb.ID, at)
+			require.ErrorIs(t, err, engine.ErrLastAdminKey, "ann has none left")
+
+			// A user's keys, admin or not, go freely while an admin keeps one.
+			carl := createUser(t, st, "carl", engine.RoleUser)
+			kc, err := st.CreateAPIKey(ctx, engine.APIKey{UserID: carl.ID, Name: "k", Prefix: "fh_carl", Hash: "hash-carl"})
+			require.NoError(t, err)
+			_, err = st.RevokeAPIKey(ctx, kc.ID, at)
+			require.NoError(t, err)
+
+			_, err = st.RevokeAPIKey(ctx, uuid.NewString(), at)
+			require.ErrorIs(t, err, engine.ErrNotFound)
+			_, err = st.ListAPIKeys(ctx, uuid.NewString())
+			require.ErrorIs(t, err, engine.ErrNotFound, "no such user")
+			none, err := st.ListAPIKeys(ctx, createUser(t, st, "dora", engine.RoleUser).ID)
+			require.NoError(t, err, "a user without keys")
+			require.Empty(t, none)
+
+			// Two admins, each with one key, revoke each other's at once: one wins.
+			for round := range 5 {
+				a := createAdmin(t, st, fmt.Sprintf("ra%d", round))
+				b := createAdmin(t, st, fmt.Sprintf("rb%d", round))
+				deactivateAllBut(t, st, a.ID, b.ID)
+				var ids []string
+				for _, u := range []string{a.ID, b.ID} {
+					keys, err := st.ListAPIKeys(ctx, u)
+					require.NoError(t, err)
+					ids = append(ids, keys[0].ID)
+				}
+				var wg sync.WaitGroup
+				errs := make([]error, 2)
+				for i, id := range ids {
+					wg.Go(func() { _, errs[i] = st.RevokeAPIKey(ctx, id, at) })
+				}
+				wg.Wait()
+				ok := 0
+				for _, err := range errs {
+					if err == nil {
+						ok++
+					} else {
+						require.ErrorIs(t, err, engine.ErrLastAdminKey, "round %d", round)
+					}
+				}
+				require.Equal(t, 1, ok, "round %d: exactly one revocation wins", round)
+			}
+		})
+	}
+}
+
 func createUser(t *testing.T, st *store.Store, name string, roles ...engine.Role) engine.User {
 	t.Helper()
 	u, err := st.CreateUser(context.Background(), engine.User{DisplayName: name, Email: name + "@example.com", Roles: roles})
@@ -216,8 +317,8 @@ func TestDeactivateUser(t *testing.T) {
 			t.Parallel()
 			st := newStore(t, d)
 			ctx := context.Background()
-			ann := createUser(t, st, "ann", engine.RoleAdmin)
-			ben := createUser(t, st, "ben", engine.RoleAdmin, engine.RoleUser)
+			ann := createAdmin(t, st, "ann")
+			ben := createAdmin(t, st, "ben", engine.RoleUser)
 			carl := createUser(t, st, "carl", engine.RoleUser)
 			_, err := st.CreateAPIKey(ctx, engine.APIKey{UserID: carl.ID, Name: "k", Prefix: "fh_carl", Hash: "hash-carl"})
 			require.NoError(t, err)
@@ -282,8 +383,8 @@ func TestDeactivateAdminsRace(t *testing.T) {
 			st := newStore(t, d)
 			ctx := context.Background()
 			for round := range 5 {
-				a := createUser(t, st, fmt.Sprintf("a%d", round), engine.RoleAdmin)
-				b := createUser(t, st, fmt.Sprintf("b%d", round), engine.RoleAdmin)
+				a := createAdmin(t, st, fmt.Sprintf("a%d", round))
+				b := createAdmin(t, st, fmt.Sprintf("b%d", round))
 				if round > 0 {
 					// Only a and b are active admins this round.
 					deactivateAllBut(t, st, a.ID, b.ID)
