@@ -153,6 +153,9 @@ func TestBootstrapKeyOnExistingDatabase(t *testing.T) {
 			st := store.New(again.DB())
 			other, err := st.CreateUser(context.Background(), engine.User{DisplayName: "Grace", Email: "grace@example.com", Roles: []engine.Role{engine.RoleAdmin}})
 			require.NoError(t, err)
+			// With a working key of her own: the last admin with one cannot be deactivated.
+			_, err = st.CreateAPIKey(context.Background(), engine.APIKey{UserID: other.ID, Name: "grace", Prefix: "fh_grace", Hash: "hash-of-grace-s-key"})
+			require.NoError(t, err)
 			me, err = whoAmI(t, again, chosen)
 			require.NoError(t, err)
 			_, err = st.SetDeactivated(context.Background(), me.GetUser().GetId(), true)

@@ -50,11 +50,18 @@ type Instance struct {
 	RequestFingerprint string
 	Assignee           *Assignee // set only while ACTIVE in a HUMAN state
 	System             System    // of the EXTERNAL state it waits (or waited) in
-	ExternalID         string
-	Reason             string
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
-	EndedAt            *time.Time
+	// ExternalID is the id of the current (or last) external step's work item, as its
+	// coupling wrote it. A write of the instance leaves it as it is (a move or a cancel that
+	// read the instance before the coupling committed would otherwise take it back), except
+	// one that says ResetExternalID.
+	ExternalID string
+	// ResetExternalID: this write starts an external step (or runs a failed one again), whose
+	// coupling fills ExternalID anew: the stored id is cleared. Not stored.
+	ResetExternalID bool
+	Reason          string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	EndedAt         *time.Time
 	// Deadline is when the current state's timeout passes (nil: it has none, or the instance
 	// left it). The state's timer fires only while the instance is open at this deadline.
 	Deadline *time.Time

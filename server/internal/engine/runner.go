@@ -315,7 +315,7 @@ func (r *Runner) move(ctx context.Context, inst *Instance, def Draft, t Transiti
 	case StateKindExternal:
 		inst.Status = StatusWaitingExternal
 		inst.System = SystemOf(to.External)
-		inst.ExternalID = ""
+		inst.ExternalID, inst.ResetExternalID = "", true
 		wi := WorkItem{
 			ID:              NewIDAt(now),
 			InstanceID:      inst.ID,
@@ -473,7 +473,7 @@ func (r *Runner) Retry(ctx context.Context, p Principal, id string) (Instance, e
 	inst.Status = StatusWaitingExternal
 	inst.Reason = ""
 	inst.EndedAt = nil
-	inst.ExternalID = ""
+	inst.ExternalID, inst.ResetExternalID = "", true
 	inst.UpdatedAt = now
 	inst.Revision = read + 1
 	wi.Status = WorkItemCreating

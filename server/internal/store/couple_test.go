@@ -395,3 +395,54 @@ func TestCouplingFindsTheInstance(t *testing.T) {
 		})
 	}
 }
+
+// TestInstanceExternalIDIsTheCouplings: the instance's external_id (Workflow Manage filters on
+// it) is what the coupling of its current step wrote. A write that read the instance before the
+// coupling committed (a cancel, a timer's move) leaves it, where it wrote it back empty until
+// session 44; and the late coupling of an earlier step's work item, after the instance moved
+// on to another step, does not take the current step's id.
+func TestInstanceExternalIDIsTheCouplings(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+
+			inst, wi := f.waiting(t, "", "") // read before its coupling
+			_, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-a", coupleAct("env-a"))
+			require.NoError(t, err)
+			f.cancel(t, inst, "cancelled as read before the coupling")
+			got, err := f.st.GetInstance(ctx, inst.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.StatusCancelled, got.Status)
+			require.Equal(t, "env-a", got.ExternalID, "the cancel kept the coupled id")
+
+			inst2, first := f.waiting(t, "", "")
+			now := time.Now()
+			second := engine.WorkItem{ID: engine.NewIDAt(now.Add(time.Millisecond)), InstanceID: inst2.ID, StateKey: "sign",
+				EnteredRevision: inst2.Revision + 1, System: engine.System{Provider: "DOCUSIGN"}, Status: engine.WorkItemCreating,
+				CreatedAt: now, UpdatedAt: now, Revision: 1}
+			moved := inst2
+			moved.UpdatedAt, moved.ResetExternalID = now, true
+			_, err = f.st.UpdateInstance(ctx, moved, inst2.Revision, nil, engine.Effects{NewWorkItems: []engine.WorkItem{second}})
+			require.NoError(t, err)
+			_, err = f.st.CoupleWorkItem(ctx, second.ID, "env-two", coupleAct("env-two"))
+			require.NoError(t, err)
+			_, err = f.st.CoupleWorkItem(ctx, first.ID, "env-one", coupleAct("env-one")) // the first step's, late
+			require.NoError(t, err)
+			got, err = f.st.GetInstance(ctx, inst2.ID)
+			require.NoError(t, err)
+			require.Equal(t, "env-two", got.ExternalID, "the current step's id stays")
+
+			// A move that starts a step clears it, for that step's coupling to fill.
+			again := got
+			again.UpdatedAt, again.ResetExternalID = time.Now(), true
+			_, err = f.st.UpdateInstance(ctx, again, got.Revision, nil, engine.Effects{})
+			require.NoError(t, err)
+			got, err = f.st.GetInstance(ctx, inst2.ID)
+			require.NoError(t, err)
+			require.Empty(t, got.ExternalID)
+		})
+	}
+}

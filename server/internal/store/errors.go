@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -72,19 +73,23 @@ func unavailable(err error) bool {
 	var pgErr *pgconn.PgError
 	var liteErr *sqlite.Error
 	switch {
+	case errors.As(err, &connErr):
+		// A connection that could not be made is temporary (a database starting, at its limit,
+		// refusing connections for now), except what does not go away by waiting: a wrong
+		// password or role (28…), a database that does not exist (3D000), a host name that
+		// does not resolve. The operator needs the server's words for those at once.
+		if errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "28") || pgErr.Code == "3D000") {
+			return false
+		}
+		return !(errors.As(err, &dnsErr) && dnsErr.IsNotFound)
+	case errors.As(err, &netErr):
+		return true
 	case errors.As(err, &pgErr):
-		// 08: connection exception; 53: insufficient resources; 57P01-03: shutdown, cannot connect now.
-		// A server's refusal at connect time comes wrapped in a ConnectError and is judged here
-		// by its code: a wrong password or role (28…) or a database that does not exist (3D000)
-		// does not go away by waiting, and the operator needs the server's words at once.
-		// 40001, 40P01: a serialization failure or a deadlock; the transaction was rolled back
-		// whole, and trying it again is what PostgreSQL asks for.
+		// 08: connection exception; 53: insufficient resources; 57P01-03: shutdown, cannot
+		// connect now; 40001, 40P01: a serialization failure or a deadlock (the transaction was
+		// rolled back whole, and trying it again is what PostgreSQL asks for).
 		c := pgErr.Code
 		return len(c) >= 2 && (c[:2] == "08" || c[:2] == "53" || c == "57P01" || c == "57P02" || c == "57P03" || c == "40001" || c == "40P01")
-	case errors.As(err, &dnsErr) && dnsErr.IsNotFound:
-		return false // a host name that does not resolve: a typo, not a database starting
-	case errors.As(err, &connErr), errors.As(err, &netErr):
-		return true
 	case errors.As(err, &liteErr):
 		code := liteErr.Code() & 0xff
 		return code == sqlite3.SQLITE_BUSY || code == sqlite3.SQLITE_LOCKED

@@ -235,10 +235,16 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id string, at time.Time) (engi
 		if err != nil || k.RevokedAt != nil {
 			return err // the first revocation's time stands
 		}
-		if ok, err := adminKeyRemains(ctx, tx, uuid.Nil, kid); err != nil {
+		owner, err := tx.User.Get(ctx, k.UserID)
+		if err != nil {
 			return err
-		} else if !ok {
-			return engine.ErrLastAdminKey
+		}
+		if owner.DeactivatedAt == nil && slices.Contains(owner.Roles, engine.RoleAdmin.String()) {
+			if ok, err := adminKeyRemains(ctx, tx, uuid.Nil, kid); err != nil {
+				return err
+			} else if !ok {
+				return engine.ErrLastAdminKey
+			}
 		}
 		return tx.ApiKey.Update().Where(apikey.ID(kid), apikey.RevokedAtIsNil()).
 			SetRevokedAt(at.UTC().Truncate(time.Microsecond)).Exec(ctx)

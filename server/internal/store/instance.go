@@ -56,6 +56,9 @@ func (s *Store) CreateInstance(ctx context.Context, in engine.Instance, acts []e
 			c.SetRequestFingerprint(in.RequestFingerprint)
 		}
 		setInstanceFields(c.Mutation(), in, form)
+		if in.ExternalID != "" { // a start has none; the tests' fixtures make instances with one
+			c.SetExternalID(in.ExternalID)
+		}
 		return c
 	}
 	var out engine.Instance
@@ -102,9 +105,9 @@ func setInstanceFields(m *ent.InstanceMutation, in engine.Instance, form []byte)
 	if in.System.Provider != engine.ProviderUnspecified {
 		m.SetProvider(in.System.String())
 	}
-	if in.ExternalID != "" {
-		m.SetExternalID(in.ExternalID)
-	} else {
+	// external_id is the coupling's to write (coupleAlone, coupleRow's transaction); a move
+	// that starts an external step clears it, and no other write touches it.
+	if in.ResetExternalID {
 		m.ClearExternalID()
 	}
 	if in.EndedAt != nil {

@@ -45,7 +45,9 @@ func TestInstanceUpdateQuery(t *testing.T) {
 			in.System = engine.System{Provider: engine.Provider("DOCUSIGN")}
 		}
 		if shape&8 != 0 {
-			in.ExternalID = fmt.Sprintf("env-%d", seed)
+			// An insert writes the id; an update clears it (a move into an external step) or
+			// leaves it to the coupling.
+			in.ExternalID, in.ResetExternalID = fmt.Sprintf("env-%d", seed), true
 		}
 		if shape&16 != 0 {
 			e := ended.Add(time.Duration(seed) * time.Minute)
@@ -96,6 +98,9 @@ func TestInstanceUpdateQuery(t *testing.T) {
 				}
 				m := create.Mutation()
 				setInstanceFields(m, in, form)
+				if in.ExternalID != "" { // as createInstance
+					m.SetExternalID(in.ExternalID)
+				}
 				text, args, err := instanceInsertQuery(d, iid, m, form)
 				require.NoError(t, err)
 				wantText, wantArgs, err := builtInsert(d, iid, m, form).QueryErr()

@@ -189,6 +189,15 @@ func TestLastAdminKey(t *testing.T) {
 
 			_, err = st.RevokeAPIKey(ctx, uuid.NewString(), at)
 			require.ErrorIs(t, err, engine.ErrNotFound)
+			// A deactivated admin's key is no admin's working key: it goes freely.
+			k3, err := st.CreateAPIKey(ctx, engine.APIKey{UserID: ann.ID, Name: "three", Prefix: "fh_ann3", Hash: "hash-ann-3"})
+			require.NoError(t, err)
+			_, err = st.SetDeactivated(ctx, ann.ID, true)
+			require.NoError(t, err, "ben has a key")
+			_, err = st.RevokeAPIKey(ctx, k3.ID, at)
+			require.NoError(t, err)
+			_, err = st.SetDeactivated(ctx, ann.ID, false)
+			require.NoError(t, err)
 			_, err = st.ListAPIKeys(ctx, uuid.NewString())
 			require.ErrorIs(t, err, engine.ErrNotFound, "no such user")
 			none, err := st.ListAPIKeys(ctx, createUser(t, st, "dora", engine.RoleUser).ID)

@@ -98,7 +98,7 @@ func TestInboundTransition(t *testing.T) {
 				require.Equal(t, "done", got.StateKey)
 				require.Equal(t, engine.StatusCompleted, got.Status)
 				require.NotNil(t, got.EndedAt)
-				require.Empty(t, got.ExternalID)
+				require.Equal(t, wi.ExternalID, got.ExternalID, "an ended instance keeps the id of its last external step")
 				require.Equal(t, map[string]any{"name": "Ada", "signed": true}, got.FormData)
 				gotWI, err := f.st.GetWorkItem(ctx, wi.ID)
 				require.NoError(t, err)

@@ -187,8 +187,13 @@ func (s *Store) CoupleWorkItem(ctx context.Context, id, externalID string, act e
 			}
 			// The instance shows the coupled id (Workflow Manage filters on it; not a revision
 			// of the instance's own), in the statement that numbers the coupling's activity.
+			// Only while the instance is still in the step this work item was made for: a late
+			// coupling of an abandoned one does not take the current step's id.
 			inst, err := bumpActivitySeq(ctx, tx, row.InstanceID, 1, func(u *entsql.UpdateBuilder) {
-				u.Set(instance.FieldExternalID, externalID)
+				u.Set(instance.FieldExternalID, entsql.ExprFunc(func(b *entsql.Builder) {
+					b.WriteString("CASE WHEN ").Ident(instance.FieldRevision).WriteString(" = ").Arg(row.EnteredRevision).
+						WriteString(" THEN ").Arg(externalID).WriteString(" ELSE ").Ident(instance.FieldExternalID).WriteString(" END")
+				}))
 			})
 			if err != nil {
 				return err
@@ -242,7 +247,8 @@ const coupleSQL = `WITH l AS (
   WHERE w.id = $1::uuid AND w.status = 'CREATING' AND NOT EXISTS (SELECT 1 FROM l WHERE l.verdict = 'ORPHANED')
   RETURNING {w}
 ), i AS (
-  UPDATE instances AS i SET activity_seq = i.activity_seq + 1, external_id = $2::text
+  UPDATE instances AS i SET activity_seq = i.activity_seq + 1,
+    external_id = CASE WHEN i.revision = w.entered_revision THEN $2::text ELSE i.external_id END
   FROM w WHERE i.id = w.instance_id
   RETURNING i.activity_seq, i.status, i.revision, i.reason
 ), acts AS (
