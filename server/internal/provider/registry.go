@@ -12,10 +12,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -84,16 +88,99 @@ var (
 	_ engine.ProviderSettings = (*Registry)(nil)
 )
 
-// HTTPClient is the client the registry's provider clients share: each request bounded by
-// timeout, and as many idle connections kept per provider host as the in-process fetchers and
-// processors use at once (net/http keeps 2 by default and closes the rest, so with 4
-// downloads and 8 read-backs at a time most calls opened a connection, a TLS handshake
-// against a real provider).
+// HTTPClient is the client the registry's provider clients share (every call flowhook makes
+// to an outside system: DocuSign, OneSpan, connectors): each request bounded by timeout, and
+// as many idle connections kept per provider host as the in-process fetchers and processors
+// use at once (net/http keeps 2 by default and closes the rest, so with 4 downloads and 8
+// read-backs at a time most calls opened a connection, a TLS handshake against a real
+// provider). It follows a redirect only on the host it called (sameHostRedirects) and connects
+// to no link-local, multicast or unspecified address (refuseAddress).
 func HTTPClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 32
-	return &http.Client{Timeout: timeout, Transport: t}
+	// http.DefaultTransport's dialer, which also checks each address it connects to.
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: refuseAddress}
+	t.DialContext = dialer.DialContext
+	return &http.Client{Timeout: timeout, Transport: t, CheckRedirect: sameHostRedirects}
 }
+
+// maxRedirects is how many redirects a call follows, net/http's default.
+const maxRedirects = 10
+
+// sameHostRedirects follows a redirect only to the origin (scheme, host and port) the call was
+// made to. A request carries the credentials of the system it was made for — a connector's
+// auth header and signature headers, which net/http forwards across hosts (it strips only
+// Authorization and cookies) — and a system that sends flowhook elsewhere is misconfigured or
+// hostile: the call fails, naming both hosts. Neither DocuSign nor OneSpan redirects an API
+// call, a token request or a document download to another host (providers.md A2, A9, B7).
+func sameHostRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	if from, to := origin(via[0].URL), origin(req.URL); from != to {
+		return &refusedCall{msg: fmt.Sprintf("%s redirected to %s, another host: flowhook follows a redirect only on the host it called, "+
+			"since the request carries that system's credentials", from, to)}
+	}
+	return nil
+}
+
+// origin is a URL's scheme://host:port, the port written out and the host in lower case (no
+// path, query or user, which may carry credentials).
+func origin(u *url.URL) string {
+	scheme, port := strings.ToLower(u.Scheme), u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
+}
+
+// The metadata services that answer outside link-local addresses (the others' is
+// 169.254.169.254): AWS's over IPv6, and Alibaba Cloud's.
+var (
+	awsMetadataIPv6 = netip.MustParseAddr("fd00:ec2::254")
+	alibabaMetadata = netip.MustParseAddr("100.100.100.200")
+)
+
+// refuseAddress is the outside-systems dialer's Control: it sees each address connected to
+// once a name is resolved, so a name that resolves to a refused address is caught too. Loopback
+// and private addresses stay allowed (fakes run on 127.0.0.1; systems on a private network).
+// A proxy from the environment is connected to, not the system behind it: the proxy's
+// address is checked, and the proxy resolves the system's name.
+func refuseAddress(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return &refusedCall{msg: fmt.Sprintf("%q is not an IP address and port: flowhook does not call it", address)}
+	}
+	ip := ap.Addr().Unmap()
+	var what string
+	switch {
+	case ip.IsLinkLocalUnicast():
+		what = "a link-local address (such as a cloud's metadata service)"
+	case ip.WithZone("") == awsMetadataIPv6 || ip == alibabaMetadata:
+		what = "a cloud's metadata service"
+	case ip.IsMulticast():
+		what = "a multicast address"
+	case ip.IsUnspecified():
+		what = "an unspecified address"
+	default:
+		return nil
+	}
+	return &refusedCall{msg: fmt.Sprintf("%s is %s: flowhook does not call it", ap.Addr(), what)}
+}
+
+// refusedCall is a call the outside-systems client will not make: a setting (or the system's
+// own configuration) has to change, so it is permanent (errors.Is engine.ErrProviderPermanent)
+// rather than tried again later. Its text names no path, query or credential.
+type refusedCall struct{ msg string }
+
+func (e *refusedCall) Error() string { return e.msg }
+
+func (e *refusedCall) Is(target error) bool { return target == engine.ErrProviderPermanent }
 
 // NewRegistry returns a registry of the plugins over the settings store; publicURL is the base
 // of the webhook URLs providers report to.

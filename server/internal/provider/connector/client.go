@@ -102,6 +102,13 @@ func (c *Client) call(ctx context.Context, method, target, msgID string, body []
 		if errors.As(err, &ue) {
 			err = ue.Err // its text quotes the whole URL, query and all
 		}
+		if errors.Is(err, engine.ErrProviderPermanent) {
+			// The HTTP client refused the call (a redirect to another host, a link-local
+			// address): its reason, which names no credential, is shown to an administrator
+			// (a connection test's report) as a permanent failure, not "could not be reached".
+			return nil, &engine.ProviderError{System: c.sys, Permanent: true,
+				Message: fmt.Sprintf("%s %s: %s", method, redactURL(target), err)}
+		}
 		return nil, fmt.Errorf("%s: %s %s: %w", c.sys, method, redactURL(target), err)
 	}
 	return resp, nil

@@ -9,12 +9,15 @@ package rest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
 )
 
 // Defaults of a Client.
@@ -99,7 +102,9 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		var delay time.Duration
 		switch {
 		case err != nil:
-			if ctx.Err() != nil || !r.Idempotent || attempt >= maxRetries {
+			// A call the client refuses to make (engine.ErrProviderPermanent: a redirect to
+			// another host, an address it does not call) fails the same way every time.
+			if ctx.Err() != nil || !r.Idempotent || attempt >= maxRetries || errors.Is(err, engine.ErrProviderPermanent) {
 				return nil, err
 			}
 			delay = baseBackoff << attempt

@@ -3,6 +3,7 @@ package rest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 	"github.com/flowhook/flowhook/server/internal/provider/rest"
 )
@@ -28,12 +30,17 @@ var now = time.Date(2026, 4, 29, 18, 0, 0, 0, time.UTC)
 
 var errReset = errors.New("connection reset by peer")
 
+// errRefused is a call the HTTP client refuses to make (provider.HTTPClient: a redirect to
+// another host, an address it does not call): permanent, and errReset too for the test's check.
+var errRefused = fmt.Errorf("%w %w: refused by the client", engine.ErrProviderPermanent, errReset)
+
 // answer is what one try gets: the server's answer, or a transport error before it.
 type answer struct {
 	status int
 	header map[string]string
 	body   string
 	reset  bool // the transport fails; the server sees nothing
+	refuse bool // the client refuses the call (errRefused)
 }
 
 func status(code int, header ...string) answer {
@@ -44,7 +51,10 @@ func status(code int, header ...string) answer {
 	return a
 }
 
-var reset = answer{reset: true}
+var (
+	reset  = answer{reset: true}
+	refuse = answer{refuse: true}
+)
 
 // reached is a request as the server received it.
 type reached struct {
@@ -87,9 +97,12 @@ func (e *exchange) RoundTrip(r *http.Request) (*http.Response, error) {
 	if n >= len(e.script) {
 		return nil, errors.New("a try beyond the script")
 	}
-	if e.script[n].reset {
+	if e.script[n].reset || e.script[n].refuse {
 		if r.Body != nil {
 			_ = r.Body.Close()
+		}
+		if e.script[n].refuse {
+			return nil, errRefused
 		}
 		return nil, errReset
 	}
@@ -194,6 +207,7 @@ func TestDoRetries(t *testing.T) {
 		{"a transport error retried when idempotent", rest.Client{}, true,
 			[]answer{reset, reset, status(200)}, 200, []time.Duration{s, 2 * s}, 0},
 		{"a transport error of a create is not retried", rest.Client{}, false, []answer{reset}, 0, nil, 0},
+		{"a call the client refuses is not retried", rest.Client{}, true, []answer{refuse}, 0, nil, 0},
 		{"transport errors beyond MaxRetries", rest.Client{MaxRetries: 2}, true,
 			[]answer{reset, status(503), reset}, 0, []time.Duration{s, 2 * s}, 0},
 	}
