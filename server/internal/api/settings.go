@@ -63,15 +63,20 @@ func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *conne
 	if docDays < 0 || docDays > engine.MaxDataRetentionDays {
 		ps.Add("document_retention_days", "must be between 0 (keep for ever) and %d", engine.MaxDataRetentionDays)
 	}
+	prev, err := s.settings.GetSettings(ctx, engine.SettingsSecurity)
+	if err != nil {
+		return nil, toConnect(ctx, s.log, err)
+	}
+	// 0 means "never saved" (SecuritySettings.revision), not "whatever is saved": without this,
+	// the store would answer that the settings were saved concurrently.
+	if prev.Revision > 0 && m.GetExpectedRevision() == 0 {
+		ps.Add("expected_revision", "is required: pass the revision GetSecuritySettings returned")
+	}
 	if err := invalid(ps); err != nil {
 		return nil, err
 	}
 	next := engine.SecuritySettings{WebhookReceiverDebug: m.GetWebhookReceiverDebug(), EventRetentionDays: days,
 		FormDataRetentionDays: formDays, DocumentRetentionDays: docDays}
-	prev, err := s.settings.GetSettings(ctx, engine.SettingsSecurity)
-	if err != nil {
-		return nil, toConnect(ctx, s.log, err)
-	}
 	saved, err := s.settings.PutSettings(ctx, engine.Settings{ID: engine.SettingsSecurity, Plain: next.Plain(), UpdatedBy: p.UserID}, m.GetExpectedRevision())
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)

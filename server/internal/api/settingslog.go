@@ -13,17 +13,21 @@ import (
 
 // secretField is a write-only secret of a settings request (its proto name) and the field of
 // the settings message that says whether it is set (a bool or a count); rolled, when not
-// empty, is a field that changes when the secret is replaced (a re-sent equal secret is not).
+// empty, is a field that changes when the secret is replaced (a re-sent equal secret is not);
+// applied, when not empty, is the request's flag without which the secret given is ignored
+// (DocuSign's hmac_keys without replace_hmac_keys), so that it is not logged as replaced.
 type secretField struct {
-	request, set, rolled string
+	request, set, rolled, applied string
 }
 
 // settingsSecrets lists, by request message, the secrets its changes are logged as set,
 // replaced or cleared: never their values.
 var settingsSecrets = map[string][]secretField{
-	"flowhook.v1.UpdateDocuSignSettingsRequest": {{request: "private_key_pem", set: "private_key_set"}, {request: "hmac_keys", set: "hmac_key_count"}},
-	"flowhook.v1.UpdateOneSpanSettingsRequest":  {{request: "api_key", set: "api_key_set"}, {request: "callback_key", set: "callback_key_set"}},
-	"flowhook.v1.CreateConnectorRequest":        {{request: "signing_secret", set: "signing_secret_set"}, {request: "auth_header", set: "auth_header_set"}},
+	"flowhook.v1.UpdateDocuSignSettingsRequest": {{request: "private_key_pem", set: "private_key_set"},
+		{request: "hmac_keys", set: "hmac_key_count", applied: "replace_hmac_keys"}},
+	"flowhook.v1.UpdateOneSpanSettingsRequest": {{request: "api_key", set: "api_key_set"},
+		{request: "callback_key", set: "callback_key_set", rolled: "previous_callback_key_valid_until"}},
+	"flowhook.v1.CreateConnectorRequest": {{request: "signing_secret", set: "signing_secret_set"}, {request: "auth_header", set: "auth_header_set"}},
 	"flowhook.v1.UpdateConnectorRequest": {{request: "signing_secret", set: "signing_secret_set", rolled: "previous_signing_secret_valid_until"},
 		{request: "auth_header", set: "auth_header_set"}},
 }
@@ -43,6 +47,7 @@ func logSettingsChange(ctx context.Context, log *slog.Logger, msg, group, by str
 	for _, s := range secrets {
 		skip = append(skip, s.set)
 		_, given := r[s.request]
+		given = given && (s.applied == "" || truthy(r[s.applied]))
 		wasSet, isSet := truthy(b[s.set]), truthy(a[s.set])
 		switch {
 		case !wasSet && isSet:

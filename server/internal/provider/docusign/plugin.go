@@ -173,20 +173,31 @@ func (Plugin) ViewSettings(s engine.Settings, webhookURL string, _ time.Time) an
 		WebhookURL: webhookURL, Revision: s.Revision, UpdatedAt: timeOrNil(s.UpdatedAt)}
 }
 
-// ApplySettings replaces the plain values (the OAuth host defaults to DocuSign's developer
-// environment); the private key changes when given, the HMAC keys when replace_hmac_keys says
-// so. Every problem is reported at once.
+// ApplySettings replaces the plain values given. An empty OAuth host or account id keeps the
+// saved one, so that an update naming neither (a private key rotated) does not move the account
+// to another host or account; with none saved, the OAuth host is DocuSign's developer
+// environment and the account the user's default. The private key changes when given, the HMAC
+// keys when replace_hmac_keys says so (without it, hmac_keys are ignored, as the API says).
+// Every problem is reported at once.
 func (Plugin) ApplySettings(cur engine.Settings, update []byte, _ time.Time) (engine.Settings, error) {
 	var m settingsUpdate
 	if err := json.Unmarshal(update, &m); err != nil {
 		return engine.Settings{}, err
 	}
+	saved := SettingsFrom(cur)
 	oauth := strings.TrimSpace(m.OAuthBaseURL)
+	if oauth == "" {
+		oauth = saved.OAuthBaseURL
+	}
 	if oauth == "" {
 		oauth = DemoOAuthBaseURL // DocuSign's developer environment until told otherwise
 	}
+	account := strings.TrimSpace(m.AccountID)
+	if account == "" {
+		account = saved.AccountID
+	}
 	next := engine.Settings{Plain: map[string]any{
-		KeyAccountID:      strings.TrimSpace(m.AccountID),
+		KeyAccountID:      account,
 		KeyIntegrationKey: strings.TrimSpace(m.IntegrationKey),
 		KeyUserID:         strings.TrimSpace(m.UserID),
 		KeyOAuthBaseURL:   oauth,

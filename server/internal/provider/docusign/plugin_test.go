@@ -103,12 +103,13 @@ func TestSettingsRoundTrip(t *testing.T) {
 	}, providertest.JSONObject(t, view))
 	providertest.RequireNoSecret(t, view, pemSecret(), hmacKey, hmacKeyOld)
 
-	// An update without the secrets keeps them; replacing the HMAC keys with none clears them.
+	// An update without the secrets keeps them, and without an account id the saved one;
+	// replacing the HMAC keys with none clears them.
 	second, err := p.ApplySettings(first, providertest.JSON(t, map[string]any{
 		"integrationKey": settingsIntegKey, "userId": settingsUserID, "oauthBaseUrl": docusign.ProductionOAuthBaseURL,
 	}), now)
 	require.NoError(t, err)
-	want.AccountID, want.OAuthBaseURL = "", docusign.ProductionOAuthBaseURL
+	want.OAuthBaseURL = docusign.ProductionOAuthBaseURL
 	require.Equal(t, want, docusign.SettingsFrom(second))
 	third, err := p.ApplySettings(second, providertest.JSON(t, map[string]any{
 		"integrationKey": settingsIntegKey, "userId": settingsUserID, "hmacKeys": []string{}, "replaceHmacKeys": true,
@@ -116,8 +117,8 @@ func TestSettingsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, docusign.SettingsFrom(third).HMACKeys)
 	require.Empty(t, p.Credentials(third, now))
-	require.Equal(t, map[string]any{"integrationKey": settingsIntegKey, "userId": settingsUserID,
-		"oauthBaseUrl": docusign.DemoOAuthBaseURL, "privateKeySet": true}, providertest.JSONObject(t, p.ViewSettings(third, "", now)))
+	require.Equal(t, map[string]any{"accountId": settingsAccountID, "integrationKey": settingsIntegKey, "userId": settingsUserID,
+		"oauthBaseUrl": docusign.ProductionOAuthBaseURL, "privateKeySet": true}, providertest.JSONObject(t, p.ViewSettings(third, "", now)))
 
 	// The stored group makes a client; an incomplete one is not configured.
 	c, err := p.NewClient(system, first, providertest.HTTPClient(t), time.Now)

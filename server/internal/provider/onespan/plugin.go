@@ -263,9 +263,11 @@ func (Plugin) ViewSettings(s engine.Settings, webhookURL string, now time.Time) 
 	return v
 }
 
-// ApplySettings replaces the base URL (OneSpan's US2 sandbox when empty); the API key changes
-// when given; a new callback key is rolled, the one it replaces accepted for the grace period
-// (24 hours unless told otherwise, at most 30 days). Every problem is reported at once.
+// ApplySettings replaces the base URL when one is given (an empty one keeps the saved URL, and
+// is OneSpan's US2 sandbox only when none was saved: a key rotated without the URL must not move
+// the account to another host); the API key changes when given; a new callback key is rolled,
+// the one it replaces accepted for the grace period (24 hours unless told otherwise, at most 30
+// days). Every problem is reported at once.
 func (Plugin) ApplySettings(cur engine.Settings, update []byte, now time.Time) (engine.Settings, error) {
 	var m settingsUpdate
 	if err := json.Unmarshal(update, &m); err != nil {
@@ -273,6 +275,9 @@ func (Plugin) ApplySettings(cur engine.Settings, update []byte, now time.Time) (
 	}
 	var ps engine.Problems
 	base := strings.TrimRight(strings.TrimSpace(m.BaseURL), "/")
+	if base == "" {
+		base = ConfigFrom(cur).BaseURL
+	}
 	if base == "" {
 		base = DefaultBaseURL
 	}

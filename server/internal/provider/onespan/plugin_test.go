@@ -106,10 +106,10 @@ func TestSettingsRoundTrip(t *testing.T) {
 	require.Equal(t, onespan.Config{BaseURL: "https://apps.esignlive.com", APIKey: apiKey, CallbackKey: callbackKeyOld + "-0123"}, onespan.ConfigFrom(first))
 	require.Equal(t, []string{callbackKeyOld + "-0123"}, p.Credentials(first, now))
 
-	// A new callback key with a grace of an hour; the API key is kept, the base URL defaults.
+	// A new callback key with a grace of an hour; the API key and the base URL are kept.
 	second, err := p.ApplySettings(first, providertest.JSON(t, map[string]any{"callbackKey": callbackKey + "-abcd", "callbackKeyGrace": "3600s"}), now)
 	require.NoError(t, err)
-	require.Equal(t, onespan.Config{BaseURL: onespan.DefaultBaseURL, APIKey: apiKey, CallbackKey: callbackKey + "-abcd",
+	require.Equal(t, onespan.Config{BaseURL: "https://apps.esignlive.com", APIKey: apiKey, CallbackKey: callbackKey + "-abcd",
 		PreviousCallbackKey: callbackKeyOld + "-0123", PreviousValidUntil: now.Add(time.Hour)}, onespan.ConfigFrom(second))
 	require.Equal(t, []string{callbackKey + "-abcd", callbackKeyOld + "-0123"}, p.Credentials(second, now.Add(59*time.Minute)))
 	require.Equal(t, []string{callbackKey + "-abcd"}, p.Credentials(second, now.Add(time.Hour)))
@@ -118,7 +118,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	secrets := []string{apiKey, callbackKey + "-abcd", callbackKeyOld + "-0123"}
 	view := p.ViewSettings(second, settingsWebhook, now)
 	require.Equal(t, map[string]any{
-		"baseUrl": onespan.DefaultBaseURL, "apiKeySet": true, "callbackKeySet": true,
+		"baseUrl": "https://apps.esignlive.com", "apiKeySet": true, "callbackKeySet": true,
 		"previousCallbackKeyValidUntil": "2026-05-01T13:00:00Z",
 		"webhookUrl":                    settingsWebhook, "revision": float64(7), "updatedAt": "2026-05-01T12:00:00Z",
 	}, providertest.JSONObject(t, view))
@@ -143,7 +143,7 @@ func TestSettingsRoundTrip(t *testing.T) {
 	c, err := p.NewClient(system, second, providertest.HTTPClient(t), time.Now)
 	require.NoError(t, err)
 	require.IsType(t, &onespan.Client{}, c)
-	require.Equal(t, onespan.DefaultBaseURL+"/api", c.(*onespan.Client).APIRoot())
+	require.Equal(t, "https://apps.esignlive.com/api", c.(*onespan.Client).APIRoot())
 	_, err = p.NewClient(system, engine.Settings{}, nil, time.Now)
 	require.ErrorIs(t, err, engine.ErrNotConfigured)
 	require.Empty(t, providertest.JSONObject(t, p.ViewSettings(engine.Settings{}, "", now)), "nothing set, nothing shown")
