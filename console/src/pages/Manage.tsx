@@ -1,6 +1,6 @@
 // Workflow Manage (admin): every instance, filtered (kept in the URL so a view can be shared),
-// counted per status, paged; several open ones cancelled at once with one reason; a FAILED one
-// retried.
+// counted per status, paged; several open or FAILED ones cancelled at once with one reason; a
+// FAILED one retried.
 // An instance waiting on an outside system says which system and item it waits on, never a
 // person: nobody's work until the system answers.
 import { keepPreviousData, useQueryClient } from "@tanstack/react-query";
@@ -20,7 +20,7 @@ import { IdentityService, WorkflowDesignService, WorkflowInstanceService } from 
 import { Link } from "../router";
 import { enumLabel, ErrorNote, Loading, Page, Pager, providerName, StatusBadge, Time, usePaging } from "../ui";
 import { errText, SystemSelect, TextFilter, useQueryFilters } from "./admin/common";
-import { cancellable } from "./instance/AdminActions";
+import { cancellable, open as openInstance } from "./instance/AdminActions";
 
 const STATUSES = [
   InstanceStatus.ACTIVE,
@@ -309,7 +309,7 @@ function assigneeText(i: Instance, names: Map<string, string>): string {
 function Row({ i, names, selected, onToggle }: { i: Instance; names: Map<string, string>; selected: boolean; onToggle: (on: boolean) => void }) {
   const short = i.id.slice(-8);
   const waiting = i.status === InstanceStatus.WAITING_EXTERNAL;
-  const overdue = i.deadline && timestampDate(i.deadline).getTime() < Date.now() && cancellable(i);
+  const overdue = i.deadline && timestampDate(i.deadline).getTime() < Date.now() && openInstance(i);
   return (
     <tr id={`row-${i.id}`} data-status={InstanceStatus[i.status]}>
       <td className="check">

@@ -526,3 +526,53 @@ func TestFetchDocumentGivesUpOnAPermanentFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelFailedInstance: a FAILED instance can be cancelled, by an admin or its starter (it
+// could only be retried before, and one whose step fails every time — a signer left blank on a
+// start form, reached by a timer — stayed FAILED for good). Its failed work item goes to its
+// creation once more as abandoned: what an attempt made at the system before failing is found
+// by our id and voided; otherwise the item is closed. Nothing new is created.
+func TestCancelFailedInstance(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, made := range []bool{true, false} {
+		t.Run(fmt.Sprintf("the attempt made the item: %v", made), func(t *testing.T) {
+			t.Parallel()
+			b := setupRun(t)
+			b.providers.configure(b.client)
+			if made {
+				b.client.failAfterCreate = fmt.Errorf("%w: HTTP 400 the answer was refused", engine.ErrProviderPermanent)
+			} else {
+				b.client.createErr = fmt.Errorf("%w: HTTP 400 refused", engine.ErrProviderPermanent)
+			}
+			in := b.toSign(t)
+			first := b.work(t, false)
+			require.Len(t, first, 1)
+			failed := b.instance(t, in.ID)
+			require.Equal(t, engine.StatusFailed, failed.Status)
+
+			const reason = "nobody will sign this"
+			got, err := b.runner.Cancel(ctx, admin, in.ID, reason)
+			require.NoError(t, err)
+			require.Equal(t, engine.StatusCancelled, got.Status)
+			require.Equal(t, reason, got.Reason)
+			require.NotNil(t, got.EndedAt)
+			_, err = b.runner.Cancel(ctx, admin, in.ID, reason)
+			require.ErrorIs(t, err, engine.ErrFailedPrecondition, "cancelled once")
+
+			again := b.work(t, false)
+			require.Equal(t, []engine.CreateWorkItemJob{{WorkItemID: first[0].WorkItemID, Retried: true}}, again)
+			creates, finds, items := b.client.record()
+			require.Len(t, creates, 1, "nothing created after the failure")
+			require.Equal(t, []string{first[0].WorkItemID}, finds, "looked for by our id")
+			done := b.instance(t, in.ID)
+			require.Equal(t, engine.StatusCancelled, done.Status)
+			require.Equal(t, engine.WorkItemCancelled, done.WorkItem.Status)
+			if made {
+				require.Equal(t, []string{items[first[0].WorkItemID] + ": " + reason}, b.client.cancelled(), "voided, with the reason")
+			} else {
+				require.Empty(t, b.client.cancelled())
+			}
+		})
+	}
+}

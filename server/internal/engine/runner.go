@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 )
 
@@ -364,14 +365,23 @@ func (r *Runner) Take(ctx context.Context, p Principal, in TakeInput) (Instance,
 	if inst.Status != StatusActive {
 		return Instance{}, fmt.Errorf("%w: the instance is %s in %q; there is no transition to take", ErrFailedPrecondition, inst.Status, inst.StateKey)
 	}
-	if !p.IsAdmin() && !isAssignee(p, inst.Assignee) {
-		return Instance{}, fmt.Errorf("%w: %q is assigned to someone else", ErrPermissionDenied, inst.StateKey)
-	}
 	def, err := r.definition(ctx, inst.WorkflowID, inst.Version)
 	if err != nil {
 		return Instance{}, err
 	}
 	state, _ := def.State(inst.StateKey)
+	// A transition key names one transition of the workflow. One out of another state (often:
+	// the caller read the instance before someone else moved it, and sent no expected_revision)
+	// is answered as that, the state's ways out named, before the assignee and the form are
+	// checked against a state the caller did not mean.
+	if i := slices.IndexFunc(def.Transitions, func(t Transition) bool { return t.Key == in.TransitionKey }); i >= 0 &&
+		def.Transitions[i].From != inst.StateKey {
+		_, tps := pickTransition(def, state, in.TransitionKey)
+		return Instance{}, tps.Err()
+	}
+	if !p.IsAdmin() && !isAssignee(p, inst.Assignee) {
+		return Instance{}, fmt.Errorf("%w: %q is assigned to someone else", ErrPermissionDenied, inst.StateKey)
+	}
 	data, ps := ValidateForm("form_data", state.FormFields, in.FormData)
 	t, tps := pickTransition(def, state, in.TransitionKey)
 	if in.TransitionKey == "" && len(tps) > 0 {
@@ -397,7 +407,10 @@ func (r *Runner) Take(ctx context.Context, p Principal, in TakeInput) (Instance,
 	return r.instances.UpdateInstance(ctx, inst, read, acts, eff)
 }
 
-// Cancel cancels an open instance, for an admin or its starter.
+// Cancel cancels an open or FAILED instance, for an admin or its starter. A FAILED instance's
+// failed work item is handed to its creation once more, as an abandoned one: an attempt that
+// reached the system before failing may have made the item, which is then found by our id and
+// voided; otherwise the item is closed.
 func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (Instance, error) {
 	var ps Problems
 	checkProse(&ps, "reason", reason, MaxDescriptionLen, true)
@@ -414,12 +427,12 @@ func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (In
 	if !p.IsAdmin() && inst.StartedBy != p.UserID {
 		return Instance{}, fmt.Errorf("%w: only an admin or the user who started it cancels an instance", ErrPermissionDenied)
 	}
-	if !inst.Status.Open() {
+	if !inst.Status.Open() && inst.Status != StatusFailed {
 		return Instance{}, fmt.Errorf("%w: the instance is %s already", ErrFailedPrecondition, inst.Status)
 	}
 	now := r.clock.Now()
 	read := inst.Revision
-	waiting := inst.Status == StatusWaitingExternal
+	waiting, failed := inst.Status == StatusWaitingExternal, inst.Status == StatusFailed
 	inst.Status = StatusCancelled
 	inst.Assignee = nil
 	inst.Deadline = nil
@@ -432,6 +445,17 @@ func (r *Runner) Cancel(ctx context.Context, p Principal, id, reason string) (In
 		// A work item still open at its provider is voided there, in the background.
 		if wi, err := r.instances.CurrentWorkItem(ctx, inst.ID); err == nil && wi.Status.Open() {
 			eff.Jobs = append(eff.Jobs, CancelWorkItemJob{WorkItemID: wi.ID, Reason: reason})
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return Instance{}, err
+		}
+	}
+	if failed {
+		// Back to CREATING (conditionally on it still being FAILED, as a retry), its creation
+		// marked retried: it finds the instance gone (movedOn) and abandons the item.
+		if wi, err := r.instances.CurrentWorkItem(ctx, inst.ID); err == nil && wi.Status == WorkItemFailed && wi.StateKey == inst.StateKey {
+			wi.Status, wi.Error, wi.UpdatedAt = WorkItemCreating, "", now
+			eff.RetriedWorkItems = []WorkItem{wi}
+			eff.Jobs = append(eff.Jobs, CreateWorkItemJob{WorkItemID: wi.ID, Retried: true})
 		} else if err != nil && !errors.Is(err, ErrNotFound) {
 			return Instance{}, err
 		}

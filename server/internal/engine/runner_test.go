@@ -680,3 +680,31 @@ func TestSignersFilledBeforeSigning(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, engine.StatusWaitingExternal, moved.Status)
 }
+
+// TestTakeAfterAnotherMovedIt: a caller who read the instance in "review" and takes "approve"
+// (without expected_revision) after someone else escalated it to "boss" is told that "boss"
+// has no "approve" and what its ways out are, not that "boss" is someone else's
+// (PermissionDenied) nor, as an admin, that the form sent does not fit "boss".
+func TestTakeAfterAnotherMovedIt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setupFlow(t)
+	in := b.start(t, "submit")
+	_, err := b.runner.Take(ctx, lawyer, engine.TakeInput{InstanceID: in.ID, TransitionKey: "escalate"})
+	require.NoError(t, err)
+	before := b.stored(t, in.ID)
+	for _, who := range []engine.Principal{lawyer, admin} {
+		_, err := b.runner.Take(ctx, who, engine.TakeInput{InstanceID: in.ID, TransitionKey: "approve",
+			FormData: map[string]any{"note": "fine by me"}})
+		require.Equal(t, map[string]string{"transition_key": `state "boss" has no transition "approve"; its ways out are: close`},
+			problemPaths(t, err), who.UserID)
+	}
+	require.Equal(t, before, b.stored(t, in.ID), "nothing changed")
+	// A key of no transition, and the right one for the right person, as before.
+	_, err = b.runner.Take(ctx, boss, engine.TakeInput{InstanceID: in.ID, TransitionKey: "nope"})
+	require.Equal(t, map[string]string{"transition_key": `state "boss" has no transition "nope"; its ways out are: close`}, problemPaths(t, err))
+	_, err = b.runner.Take(ctx, lawyer, engine.TakeInput{InstanceID: in.ID, TransitionKey: "close"})
+	require.ErrorIs(t, err, engine.ErrPermissionDenied)
+	_, err = b.runner.Take(ctx, boss, engine.TakeInput{InstanceID: in.ID, TransitionKey: "close"})
+	require.NoError(t, err)
+}

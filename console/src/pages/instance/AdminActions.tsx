@@ -1,7 +1,7 @@
 // Acting on an instance besides its form: an admin cancels it (with a reason, after a confirm
-// step) while it is open (ACTIVE or WAITING_EXTERNAL: a FAILED one is retried, not cancelled),
-// retries it while it is FAILED, reassigns the HUMAN work while it is ACTIVE; the user who
-// started it may cancel it too while it is open (runner.Cancel: "an admin or the starter").
+// step) while it is open (ACTIVE or WAITING_EXTERNAL) or FAILED, retries it while it is FAILED,
+// reassigns the HUMAN work while it is ACTIVE; the user who started it may cancel it too
+// (runner.Cancel: "an admin or the starter").
 import { useMutation } from "@connectrpc/connect-query";
 import { InstanceStatus, type Instance } from "@flowhook/sdk";
 import { useId, useState, type FormEvent } from "react";
@@ -10,17 +10,23 @@ import { IdentityService, WorkflowInstanceService } from "../../api";
 import { ErrorNote } from "../../ui";
 
 /** What CancelInstance takes: an open instance. */
-export function cancellable(i: Instance): boolean {
+/** Open (ACTIVE or WAITING_EXTERNAL): its work is still to do. */
+export function open(i: Instance): boolean {
   return i.status === InstanceStatus.ACTIVE || i.status === InstanceStatus.WAITING_EXTERNAL;
 }
 
+/** CancelInstance takes open instances and FAILED ones (whose failed step is then voided). */
+export function cancellable(i: Instance): boolean {
+  return open(i) || i.status === InstanceStatus.FAILED;
+}
+
 export function AdminActions({ instance, onChanged }: { instance: Instance; onChanged: () => void }) {
-  const open = cancellable(instance);
+  const canCancel = cancellable(instance);
   const failed = instance.status === InstanceStatus.FAILED;
   const retry = useMutation(WorkflowInstanceService.method.retryInstance);
   const [done, setDone] = useState("");
 
-  if (!open && !failed && !done) return null;
+  if (!canCancel && !done) return null;
 
   return (
     <section className="card" aria-labelledby="admin-title" id="admin-actions">
@@ -56,7 +62,7 @@ export function AdminActions({ instance, onChanged }: { instance: Instance; onCh
         </div>
       )}
       {instance.status === InstanceStatus.ACTIVE && <Reassign instance={instance} onChanged={onChanged} />}
-      {open && (
+      {canCancel && (
         <CancelBlock
           instance={instance}
           onCancelled={() => {

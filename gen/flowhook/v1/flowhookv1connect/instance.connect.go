@@ -78,7 +78,8 @@ type WorkflowInstanceServiceClient interface {
 	ListAssignedToMe(context.Context, *connect.Request[v1.ListAssignedToMeRequest]) (*connect.Response[v1.ListAssignedToMeResponse], error)
 	// Takes a transition out of the current HUMAN state: by an assignee or an admin.
 	TakeTransition(context.Context, *connect.Request[v1.TakeTransitionRequest]) (*connect.Response[v1.TakeTransitionResponse], error)
-	// By an admin or the starter, while the instance is active or waiting.
+	// By an admin or the starter, while the instance is active, waiting or FAILED (a failed
+	// step's work item that an attempt may have made at its system is looked for and voided).
 	CancelInstance(context.Context, *connect.Request[v1.CancelInstanceRequest]) (*connect.Response[v1.CancelInstanceResponse], error)
 	// Re-runs the step a FAILED instance failed in (admin only): for an EXTERNAL state, the
 	// creation of its work item, looking first for one an earlier attempt created, so that a
@@ -253,7 +254,8 @@ type WorkflowInstanceServiceHandler interface {
 	ListAssignedToMe(context.Context, *connect.Request[v1.ListAssignedToMeRequest]) (*connect.Response[v1.ListAssignedToMeResponse], error)
 	// Takes a transition out of the current HUMAN state: by an assignee or an admin.
 	TakeTransition(context.Context, *connect.Request[v1.TakeTransitionRequest]) (*connect.Response[v1.TakeTransitionResponse], error)
-	// By an admin or the starter, while the instance is active or waiting.
+	// By an admin or the starter, while the instance is active, waiting or FAILED (a failed
+	// step's work item that an attempt may have made at its system is looked for and voided).
 	CancelInstance(context.Context, *connect.Request[v1.CancelInstanceRequest]) (*connect.Response[v1.CancelInstanceResponse], error)
 	// Re-runs the step a FAILED instance failed in (admin only): for an EXTERNAL state, the
 	// creation of its work item, looking first for one an earlier attempt created, so that a

@@ -1107,7 +1107,8 @@ export const WorkflowInstanceService: GenService<{
     output: typeof TakeTransitionResponseSchema;
   },
   /**
-   * By an admin or the starter, while the instance is active or waiting.
+   * By an admin or the starter, while the instance is active, waiting or FAILED (a failed
+   * step's work item that an attempt may have made at its system is looked for and voided).
    *
    * @generated from rpc flowhook.v1.WorkflowInstanceService.CancelInstance
    */
