@@ -69,6 +69,9 @@ func TestRotateSecrets(t *testing.T) {
 				requireSecrets(ctx, t, ring, id, secrets, 1) // B first, A still opens
 				_, err := onB.GetSettings(ctx, id)
 				require.ErrorIs(t, err, store.ErrSealedWithAnotherKey, "%s: not yet re-sealed", id)
+				// A caller is told what to do, not "internal error".
+				require.ErrorIs(t, err, engine.ErrFailedPrecondition, id)
+				require.ErrorContains(t, err, "start flowhook with the key they were saved with")
 			}
 
 			rep, err := ring.RotateSecrets(ctx)
@@ -105,6 +108,9 @@ func TestRotateSecrets(t *testing.T) {
 			requireSecrets(ctx, t, onC, "connector.stray", map[string]string{"signing_secret": "sealed with C"}, 1)
 
 			_, err = store.New(db).RotateSecrets(ctx)
+			require.ErrorContains(t, err, "no secret key is configured")
+			_, err = store.New(db).GetSettings(ctx, "connector.stray")
+			require.ErrorIs(t, err, engine.ErrFailedPrecondition)
 			require.ErrorContains(t, err, "no secret key is configured")
 		})
 	}

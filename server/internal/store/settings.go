@@ -30,12 +30,17 @@ func (s *Store) GetSettings(ctx context.Context, id string) (engine.Settings, er
 		out.Plain = map[string]any{}
 	}
 	if len(row.SecretBox) > 0 {
+		// Neither heals by trying again: the operator restarts flowhook with the key the
+		// secrets were sealed with (FailedPrecondition, in words a caller can act on; the key
+		// id names no secret), where an unclassified error answered a bare "internal error".
 		if s.sealer == nil {
-			return engine.Settings{}, fmt.Errorf("settings %s hold secrets but no secret key is configured", id)
+			return engine.Settings{}, fmt.Errorf("%w: settings %s hold secrets but no secret key is configured: "+
+				"start flowhook with the FLOWHOOK_SECRET_KEY they were saved with", engine.ErrFailedPrecondition, id)
 		}
 		raw, err := s.sealer.Open(row.SecretBox, "settings/"+id)
 		if err != nil {
-			return engine.Settings{}, fmt.Errorf("settings %s: %w", id, err)
+			return engine.Settings{}, fmt.Errorf("%w: settings %s: %w; start flowhook with the key they were saved with "+
+				"(the first of FLOWHOOK_SECRET_KEY, the old one after it while rotate-secrets runs)", engine.ErrFailedPrecondition, id, err)
 		}
 		if err := json.Unmarshal(raw, &out.Secrets); err != nil {
 			return engine.Settings{}, fmt.Errorf("settings %s secrets: %w", id, err)
