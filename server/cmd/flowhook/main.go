@@ -72,11 +72,21 @@ func main() {
 
 // signalContext ends at the first SIGINT or SIGTERM, which starts a graceful shutdown. From then
 // on the signals do what they do by default, so that a second Ctrl-C ends the process at once
-// rather than wait for the drain.
+// rather than wait for the drain: the relay stops before the context ends, so by the time
+// anything has seen the shutdown begin, a second signal is no longer caught.
 func signalContext() (context.Context, context.CancelFunc) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	context.AfterFunc(ctx, stop)
-	return ctx, stop
+	ctx, cancel := context.WithCancel(context.Background())
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-c:
+		case <-ctx.Done():
+		}
+		signal.Stop(c)
+		cancel()
+	}()
+	return ctx, cancel
 }
 
 // run runs a command until it ends or ctx does, and returns the exit code. An error is

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -215,21 +214,7 @@ func TestLastAdminKey(t *testing.T) {
 					require.NoError(t, err)
 					ids = append(ids, keys[0].ID)
 				}
-				var wg sync.WaitGroup
-				errs := make([]error, 2)
-				for i, id := range ids {
-					wg.Go(func() { _, errs[i] = st.RevokeAPIKey(ctx, id, at) })
-				}
-				wg.Wait()
-				ok := 0
-				for _, err := range errs {
-					if err == nil {
-						ok++
-					} else {
-						require.ErrorIs(t, err, engine.ErrLastAdminKey, "round %d", round)
-					}
-				}
-				require.Equal(t, 1, ok, "round %d: exactly one revocation wins", round)
+				oneWins(t, ids, engine.ErrLastAdminKey, func(id string) error { _, err := st.RevokeAPIKey(ctx, id, at); return err })
 			}
 		})
 	}
@@ -398,28 +383,31 @@ func TestDeactivateAdminsRace(t *testing.T) {
 					// Only a and b are active admins this round.
 					deactivateAllBut(t, st, a.ID, b.ID)
 				}
-				var wg sync.WaitGroup
-				errs := make([]error, 2)
-				for i, id := range []string{a.ID, b.ID} {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						_, errs[i] = st.SetDeactivated(ctx, id, true)
-					}()
-				}
-				wg.Wait()
-				ok := 0
-				for _, err := range errs {
-					if err == nil {
-						ok++
-					} else {
-						require.True(t, errors.Is(err, engine.ErrLastAdmin), "round %d: %v", round, err)
-					}
-				}
-				require.Equal(t, 1, ok, "round %d: exactly one deactivation wins", round)
+				oneWins(t, []string{a.ID, b.ID}, engine.ErrLastAdmin, func(id string) error { _, err := st.SetDeactivated(ctx, id, true); return err })
 			}
 		})
 	}
+}
+
+// oneWins runs do for each id at once and requires exactly one to succeed and the others to
+// be refused with refused.
+func oneWins(t *testing.T, ids []string, refused error, do func(id string) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, len(ids))
+	for i, id := range ids {
+		wg.Go(func() { errs[i] = do(id) })
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+		} else {
+			require.ErrorIs(t, err, refused)
+		}
+	}
+	require.Equal(t, 1, ok, "exactly one of %d at once wins", len(ids))
 }
 
 // deactivateAllBut leaves only the given users active (the admins of earlier rounds go).
