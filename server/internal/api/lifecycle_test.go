@@ -8,6 +8,7 @@ import (
 	"connectrpc.com/connect"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/server/internal/store"
@@ -281,6 +282,14 @@ func TestPublishRefusesDeactivatedAssignee(t *testing.T) {
 	v, err := b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: id, ExpectedRevision: 1}))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, v.Msg.GetVersion().GetVersion())
+
+	// Deactivated again: the same publication retried (its answer lost) is answered with the
+	// version it made, as any retried publication is, not refused for what changed since.
+	_, err = deactivate(b.clients, p.memberID)
+	require.NoError(t, err)
+	again, err := b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: id, ExpectedRevision: 1}))
+	require.NoError(t, err)
+	require.True(t, proto.Equal(v.Msg.GetVersion(), again.Msg.GetVersion()))
 }
 
 // TestAssigneeMustBeAbleToWork: a user with the DESIGNER role alone cannot list, read or act

@@ -209,8 +209,10 @@ func (d *Designer) Publish(ctx context.Context, id string, expectedRevision int6
 		return Version{}, Invalid(Problem{Path: "expected_revision", Message: "is required: pass the revision you read (it starts at 1)"})
 	}
 	// A connector may have been deleted since the draft was saved: it must exist now. So must
-	// its users be able to act: one deactivated since would get every new instance.
-	if wf, err := d.store.GetWorkflow(ctx, id); err == nil && wf.Revision == expectedRevision {
+	// its users be able to act: one deactivated since would get every new instance. A revision
+	// published already is answered with its version, as the store does (a retried call whose
+	// answer was lost), whatever changed since.
+	if wf, err := d.store.GetWorkflow(ctx, id); err == nil && wf.Revision == expectedRevision && !d.publishedFrom(ctx, wf) {
 		ps, err := d.checkConnectors(ctx, wf.Draft)
 		if err != nil {
 			return Version{}, err
@@ -230,6 +232,16 @@ func (d *Designer) Publish(ctx context.Context, id string, expectedRevision int6
 		}
 		return WithActions(draft, d.providers), nil
 	})
+}
+
+// publishedFrom reports whether the workflow's latest version was published from its current
+// draft revision (a read that fails says no: the checks run, as before).
+func (d *Designer) publishedFrom(ctx context.Context, wf Workflow) bool {
+	if wf.LatestVersion == 0 {
+		return false
+	}
+	v, err := d.store.GetVersion(ctx, wf.ID, wf.LatestVersion)
+	return err == nil && v.Revision == wf.Revision
 }
 
 // GetVersion returns a published version (0: the latest).
