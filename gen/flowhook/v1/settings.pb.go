@@ -26,13 +26,14 @@ const (
 
 type DocuSignSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The account envelopes are created in (a GUID); empty: the user's default account.
+	// The account envelopes are created in (a GUID); empty when first saved: the user's default
+	// account.
 	AccountId string `protobuf:"bytes,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
 	// The integration key (client id) of the app, a GUID.
 	IntegrationKey string `protobuf:"bytes,2,opt,name=integration_key,json=integrationKey,proto3" json:"integration_key,omitempty"`
 	// The user the integration impersonates (JWT grant), a GUID.
 	UserId string `protobuf:"bytes,3,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
-	// https://account-d.docusign.com (demo, the default when empty) or
+	// https://account-d.docusign.com (demo, the default when first saved empty) or
 	// https://account.docusign.com (production); any URL, so a sandbox or a fake can stand in.
 	OauthBaseUrl string `protobuf:"bytes,4,opt,name=oauth_base_url,json=oauthBaseUrl,proto3" json:"oauth_base_url,omitempty"`
 	// Output only: whether the RSA private key is set.
@@ -370,7 +371,8 @@ func (x *UpdateDocuSignSettingsResponse) GetSettings() *DocuSignSettings {
 type OneSpanSettings struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The OneSpan Sign host of the account's region, e.g. https://sandbox.esignlive.com (the
-	// default when empty) or https://apps.esignlive.com; the API is under {base_url}/api.
+	// default when first saved empty) or https://apps.esignlive.com; the API is under
+	// {base_url}/api.
 	BaseUrl string `protobuf:"bytes,1,opt,name=base_url,json=baseUrl,proto3" json:"base_url,omitempty"`
 	// Output only: whether the API key is set.
 	ApiKeySet bool `protobuf:"varint,2,opt,name=api_key_set,json=apiKeySet,proto3" json:"api_key_set,omitempty"`

@@ -141,7 +141,7 @@ function DocuSignForm({ s, m }: { s: DocuSignSettings; m: DsMutation }) {
       <div className="two">
         <div className="field">
           <label htmlFor="ds-account">Account id</label>
-          <input id="ds-account" value={accountId} onChange={(e) => setAccountId(e.target.value)} placeholder="empty: the user's default account" spellCheck={false} />
+          <input id="ds-account" value={accountId} onChange={(e) => setAccountId(e.target.value)} placeholder={s.revision === 0n ? "empty: the user's default account" : "empty: keep the saved one"} spellCheck={false} />
         </div>
         <div className="field">
           <label htmlFor="ds-integration-key">Integration key</label>
@@ -243,7 +243,7 @@ function OneSpanForm({ s, m }: { s: OneSpanSettings; m: OsMutation }) {
     <form className="card" onSubmit={save} aria-label="OneSpan settings" autoComplete="off">
       <div className="field">
         <label htmlFor="os-base-url">Base URL</label>
-        <input id="os-base-url" type="url" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} placeholder="https://sandbox.esignlive.com" spellCheck={false} />
+        <input id="os-base-url" type="url" value={baseUrl} onChange={(e) => setBaseUrl(e.target.value)} placeholder={s.revision === 0n ? "https://sandbox.esignlive.com" : "empty: keep the saved one"} spellCheck={false} />
       </div>
       <h3>Secrets</h3>
       <p className="hint">Write-only: flowhook says whether each is set, never its value. Leave a field empty to keep what is saved.</p>

@@ -74,16 +74,20 @@ const (
 // ProviderSettingsServiceClient is a client for the flowhook.v1.ProviderSettingsService service.
 type ProviderSettingsServiceClient interface {
 	GetDocuSignSettings(context.Context, *connect.Request[v1.GetDocuSignSettingsRequest]) (*connect.Response[v1.GetDocuSignSettingsResponse], error)
-	// Replaces the plain values; secrets change only when given.
+	// Replaces the plain values given (an empty account_id or oauth_base_url keeps the saved
+	// one); secrets change only when given.
 	UpdateDocuSignSettings(context.Context, *connect.Request[v1.UpdateDocuSignSettingsRequest]) (*connect.Response[v1.UpdateDocuSignSettingsResponse], error)
 	// Signs in at the provider with the saved settings and reads who the integration acts as.
 	TestProviderConnection(context.Context, *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error)
 	GetOneSpanSettings(context.Context, *connect.Request[v1.GetOneSpanSettingsRequest]) (*connect.Response[v1.GetOneSpanSettingsResponse], error)
-	// Replaces the plain values; secrets change only when given. A new callback key is rolled:
+	// Replaces the plain values given (an empty base_url keeps the saved one); secrets change
+	// only when given. A new callback key is rolled:
 	// the previous one is still accepted for callback_key_grace.
 	UpdateOneSpanSettings(context.Context, *connect.Request[v1.UpdateOneSpanSettingsRequest]) (*connect.Response[v1.UpdateOneSpanSettingsResponse], error)
 	GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error)
-	// Every replica applies a change within a few seconds.
+	// Replaces the whole group: send every field you want kept (GetSecuritySettings shows them),
+	// with the revision it returned once saved. Every replica applies a change within a few
+	// seconds.
 	UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error)
 	// Registers a connector: an outside system that EXTERNAL states with PROVIDER_CONNECTOR
 	// create work items in. AlreadyExists when the name is taken. An empty signing_secret is
@@ -272,16 +276,20 @@ func (c *providerSettingsServiceClient) DeleteConnector(ctx context.Context, req
 // service.
 type ProviderSettingsServiceHandler interface {
 	GetDocuSignSettings(context.Context, *connect.Request[v1.GetDocuSignSettingsRequest]) (*connect.Response[v1.GetDocuSignSettingsResponse], error)
-	// Replaces the plain values; secrets change only when given.
+	// Replaces the plain values given (an empty account_id or oauth_base_url keeps the saved
+	// one); secrets change only when given.
 	UpdateDocuSignSettings(context.Context, *connect.Request[v1.UpdateDocuSignSettingsRequest]) (*connect.Response[v1.UpdateDocuSignSettingsResponse], error)
 	// Signs in at the provider with the saved settings and reads who the integration acts as.
 	TestProviderConnection(context.Context, *connect.Request[v1.TestProviderConnectionRequest]) (*connect.Response[v1.TestProviderConnectionResponse], error)
 	GetOneSpanSettings(context.Context, *connect.Request[v1.GetOneSpanSettingsRequest]) (*connect.Response[v1.GetOneSpanSettingsResponse], error)
-	// Replaces the plain values; secrets change only when given. A new callback key is rolled:
+	// Replaces the plain values given (an empty base_url keeps the saved one); secrets change
+	// only when given. A new callback key is rolled:
 	// the previous one is still accepted for callback_key_grace.
 	UpdateOneSpanSettings(context.Context, *connect.Request[v1.UpdateOneSpanSettingsRequest]) (*connect.Response[v1.UpdateOneSpanSettingsResponse], error)
 	GetSecuritySettings(context.Context, *connect.Request[v1.GetSecuritySettingsRequest]) (*connect.Response[v1.GetSecuritySettingsResponse], error)
-	// Every replica applies a change within a few seconds.
+	// Replaces the whole group: send every field you want kept (GetSecuritySettings shows them),
+	// with the revision it returned once saved. Every replica applies a change within a few
+	// seconds.
 	UpdateSecuritySettings(context.Context, *connect.Request[v1.UpdateSecuritySettingsRequest]) (*connect.Response[v1.UpdateSecuritySettingsResponse], error)
 	// Registers a connector: an outside system that EXTERNAL states with PROVIDER_CONNECTOR
 	// create work items in. AlreadyExists when the name is taken. An empty signing_secret is

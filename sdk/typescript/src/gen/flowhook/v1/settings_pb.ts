@@ -22,7 +22,8 @@ export const file_flowhook_v1_settings: GenFile = /*@__PURE__*/
  */
 export type DocuSignSettings = Message<"flowhook.v1.DocuSignSettings"> & {
   /**
-   * The account envelopes are created in (a GUID); empty: the user's default account.
+   * The account envelopes are created in (a GUID); empty when first saved: the user's default
+   * account.
    *
    * @generated from field: string account_id = 1;
    */
@@ -43,7 +44,7 @@ export type DocuSignSettings = Message<"flowhook.v1.DocuSignSettings"> & {
   userId: string;
 
   /**
-   * https://account-d.docusign.com (demo, the default when empty) or
+   * https://account-d.docusign.com (demo, the default when first saved empty) or
    * https://account.docusign.com (production); any URL, so a sandbox or a fake can stand in.
    *
    * @generated from field: string oauth_base_url = 4;
@@ -200,7 +201,8 @@ export const UpdateDocuSignSettingsResponseSchema: GenMessage<UpdateDocuSignSett
 export type OneSpanSettings = Message<"flowhook.v1.OneSpanSettings"> & {
   /**
    * The OneSpan Sign host of the account's region, e.g. https://sandbox.esignlive.com (the
-   * default when empty) or https://apps.esignlive.com; the API is under {base_url}/api.
+   * default when first saved empty) or https://apps.esignlive.com; the API is under
+   * {base_url}/api.
    *
    * @generated from field: string base_url = 1;
    */
@@ -1000,7 +1002,8 @@ export const ProviderSettingsService: GenService<{
     output: typeof GetDocuSignSettingsResponseSchema;
   },
   /**
-   * Replaces the plain values; secrets change only when given.
+   * Replaces the plain values given (an empty account_id or oauth_base_url keeps the saved
+   * one); secrets change only when given.
    *
    * @generated from rpc flowhook.v1.ProviderSettingsService.UpdateDocuSignSettings
    */
@@ -1028,7 +1031,8 @@ export const ProviderSettingsService: GenService<{
     output: typeof GetOneSpanSettingsResponseSchema;
   },
   /**
-   * Replaces the plain values; secrets change only when given. A new callback key is rolled:
+   * Replaces the plain values given (an empty base_url keeps the saved one); secrets change
+   * only when given. A new callback key is rolled:
    * the previous one is still accepted for callback_key_grace.
    *
    * @generated from rpc flowhook.v1.ProviderSettingsService.UpdateOneSpanSettings
@@ -1047,7 +1051,9 @@ export const ProviderSettingsService: GenService<{
     output: typeof GetSecuritySettingsResponseSchema;
   },
   /**
-   * Every replica applies a change within a few seconds.
+   * Replaces the whole group: send every field you want kept (GetSecuritySettings shows them),
+   * with the revision it returned once saved. Every replica applies a change within a few
+   * seconds.
    *
    * @generated from rpc flowhook.v1.ProviderSettingsService.UpdateSecuritySettings
    */
