@@ -359,3 +359,37 @@ func TestRetryInstanceConnector(t *testing.T) {
 		require.Equal(t, 2, creates, "the refused create and the retry's, under one key")
 	})
 }
+
+// TestCancelFailedInstanceVoidsWhatWasMade: DocuSign made the envelope and the answer was lost
+// (a refusal in its place), so the instance FAILED; its starter cancels it rather than retry
+// it. The failed work item is looked for by our id, found, coupled and voided at DocuSign,
+// and closed CANCELLED; nothing new is created. A FAILED instance could not be cancelled
+// before, and one whose step failed for good stayed FAILED with its envelope open.
+func TestCancelFailedInstanceVoidsWhatWasMade(t *testing.T) {
+	t.Parallel()
+	forEachDialect(t, func(t *testing.T, d store.Dialect) {
+		b := setup(t, d)
+		p := newPeople(t, b)
+		fake := retryConfigureDocuSign(t, b, answerLostAfterCreate)
+		id := flowsApprove(t, p)
+		retryWaitFailed(t, b, id)
+		envs := fake.Envelopes()
+		require.Len(t, envs, 1)
+		envID := envs[0].EnvelopeID
+		require.NotEmpty(t, envID, "DocuSign made the envelope before the refusal")
+
+		_, err := p.member.instances.CancelInstance(context.Background(), connect.NewRequest(&flowhookv1.CancelInstanceRequest{InstanceId: id, Reason: "not needed"}))
+		requireCode(t, err, connect.CodePermissionDenied) // not its starter, not an admin
+		res, err := p.starter.instances.CancelInstance(context.Background(), connect.NewRequest(&flowhookv1.CancelInstanceRequest{InstanceId: id, Reason: "no longer needed"}))
+		require.NoError(t, err)
+		require.Equal(t, flowhookv1.InstanceStatus_INSTANCE_STATUS_CANCELLED, res.Msg.GetInstance().GetStatus())
+		require.Eventually(t, func() bool {
+			st, _ := fake.EnvelopeStatus(envID)
+			in := flowsGet(b.clients, id)
+			return st == "voided" && in != nil && in.GetWorkItem().GetStatus() == "CANCELLED"
+		}, flowsWait, flowsTick, "the envelope made before was never voided")
+		require.Len(t, fake.Envelopes(), 1, "nothing created after the failure")
+		_, err = p.starter.instances.CancelInstance(context.Background(), connect.NewRequest(&flowhookv1.CancelInstanceRequest{InstanceId: id, Reason: "again"}))
+		requireCode(t, err, connect.CodeFailedPrecondition)
+	})
+}
