@@ -47,9 +47,9 @@ type dbError struct {
 func (e *dbError) Error() string   { return e.msg }
 func (e *dbError) Unwrap() []error { return []error{e.kind, e.cause} }
 
-// Detail is err's text with the driver's words of any database error in its chain: for an
+// detail is err's text with the driver's words of any database error in its chain: for an
 // operator (a log line, a command's last words), never for an API caller.
-func Detail(err error) string { return withDetail(err).Error() }
+func detail(err error) string { return withDetail(err).Error() }
 
 // withDetail wraps err (errors.Is still sees through it) in a text that adds the driver's words.
 func withDetail(err error) error {

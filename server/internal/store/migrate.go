@@ -37,7 +37,7 @@ func (db *DB) Migrate(ctx context.Context, log *slog.Logger) error {
 		if time.Now().Add(wait).After(deadline) {
 			return fmt.Errorf("%w; gave up after %s", withDetail(err), migrateRetryFor)
 		}
-		log.WarnContext(ctx, "the database cannot take the migrations now; trying again", "error", Detail(err), "in", wait.String())
+		log.WarnContext(ctx, "the database cannot take the migrations now; trying again", "error", detail(err), "in", wait.String())
 		select {
 		case <-ctx.Done():
 			return err
