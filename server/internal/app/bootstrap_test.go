@@ -76,6 +76,9 @@ func TestBootstrapConfiguredKeyRacingReplicas(t *testing.T) {
 	cfg := config.Default()
 	cfg.DatabaseURL = dbtest.NewEmptyPostgres(t)
 	cfg.BootstrapAdminKey = "fh_configured_bootstrap_key_42"
+	// Four replicas at the default 30 each (their side pools opened at once), beside other
+	// packages' tests on the same PostgreSQL, met its 100 connections in a CI run here.
+	cfg.DBMaxConns = 8
 	apps := make([]*app.App, 4)
 	errs := make([]error, 4)
 	var wg sync.WaitGroup
