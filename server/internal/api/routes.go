@@ -43,6 +43,10 @@ type Options struct {
 // accepts it); smaller ones go out as they are.
 const CompressMinBytes = 1024
 
+// OpenRequestBytes caps a request to gRPC health and reflection, which anyone may call: a
+// health check names a service, a reflection request a symbol or a file.
+const OpenRequestBytes = 16 << 10
+
 // gzipName is the gzip encoding's name in Connect's and gRPC's headers.
 const gzipName = "gzip"
 
@@ -61,11 +65,12 @@ var ServiceNames = []string{
 	flowhookv1connect.EventLogServiceName,
 }
 
-// Register mounts the Connect services, gRPC health and reflection on mux. Every RPC gets a
-// span (otelconnect), authentication and its role check, strict decoding (an unknown JSON
-// field or enum name is InvalidArgument) and the protovalidate rules of its request
-// (strict.go), a cap on its request size, and panic recovery that answers Internal. Health and
-// reflection need no credentials.
+// Register mounts the Connect services, gRPC health and reflection on mux. Every RPC gets
+// authentication and its role check before its body is read (auth.Gate: a refused call gets no
+// span), a span (otelconnect), strict decoding (an unknown JSON field or enum name is
+// InvalidArgument) and the protovalidate rules of its request (strict.go), a cap on its request
+// size, and panic recovery that answers Internal. Health and reflection need no credentials;
+// their requests are capped at OpenRequestBytes.
 func Register(mux *http.ServeMux, svc Services, o Options) error {
 	otelInterceptor, err := otelconnect.NewInterceptor(
 		otelconnect.WithTracerProvider(o.TracerProvider),
@@ -80,8 +85,8 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 	if err != nil {
 		return err
 	}
-	// The request checks come after authentication (an anonymous caller learns nothing of the
-	// rules) and before anything reads the request.
+	// The request checks come after authentication (the gate's, and the interceptor's for a
+	// call that did not pass it) and before the handler.
 	opts := []connect.HandlerOption{
 		connect.WithInterceptors(otelInterceptor, svc.Auth.Interceptor(func(ctx context.Context, err error) error {
 			return toConnect(ctx, o.Log, err)
@@ -101,14 +106,23 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 		recoverPanics(o.Log),
 	}
 	opts = append(opts, strictJSONCodecs()...)
-	mux.Handle(flowhookv1connect.NewWorkflowDesignServiceHandler(svc.Design, opts...))
-	mux.Handle(flowhookv1connect.NewWorkflowInstanceServiceHandler(svc.Instances, opts...))
-	mux.Handle(flowhookv1connect.NewIdentityServiceHandler(svc.Identity, opts...))
-	mux.Handle(flowhookv1connect.NewProviderSettingsServiceHandler(svc.Settings, opts...))
-	mux.Handle(flowhookv1connect.NewEventLogServiceHandler(svc.EventLog, opts...))
-	mux.Handle(grpchealth.NewHandler(svc.Health))
+	// Authentication and the role check come first, before connect-go reads the body (Gate).
+	gated := func(path string, h http.Handler) (string, http.Handler) {
+		return path, svc.Auth.Gate(h, func(ctx context.Context, err error) error {
+			return toConnect(ctx, o.Log, err)
+		})
+	}
+	mux.Handle(gated(flowhookv1connect.NewWorkflowDesignServiceHandler(svc.Design, opts...)))
+	mux.Handle(gated(flowhookv1connect.NewWorkflowInstanceServiceHandler(svc.Instances, opts...)))
+	mux.Handle(gated(flowhookv1connect.NewIdentityServiceHandler(svc.Identity, opts...)))
+	mux.Handle(gated(flowhookv1connect.NewProviderSettingsServiceHandler(svc.Settings, opts...)))
+	mux.Handle(gated(flowhookv1connect.NewEventLogServiceHandler(svc.EventLog, opts...)))
+	// Health and reflection need no key, so their requests (a service name, a file's name) are
+	// capped small: connect-go's default is no cap at all, and these are read by anyone.
+	open := connect.WithReadMaxBytes(OpenRequestBytes)
+	mux.Handle(grpchealth.NewHandler(svc.Health, open))
 	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector))
+	mux.Handle(grpcreflect.NewHandlerV1(reflector, open))
+	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, open))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"connectrpc.com/connect"
 
@@ -21,7 +22,41 @@ type interceptor struct {
 	onError func(context.Context, error) error
 }
 
+// gatedKey marks a context whose call Gate has authenticated and checked already.
+type gatedKey struct{}
+
+// Gate authenticates a Connect, gRPC or gRPC-Web call of an RPC in Procedures, and checks the
+// caller's roles, before next reads anything of the request: a caller without a valid key, or
+// without the role, is answered in the call's own protocol (connect.ErrorWriter) and its body
+// is never read — not decompressed, decoded nor checked against the rules, so that an
+// anonymous caller can neither learn the rules nor spend the server's CPU on a body. connect-go
+// decodes a unary request before its interceptors run, which is why this is a handler in
+// front rather than the interceptor alone. A request that is not such a call (another
+// protocol, a path that names no RPC) goes on to next, which answers it as connect-go does;
+// the interceptor still refuses any call that did not come through here.
+func (a *Authenticator) Gate(next http.Handler, onError func(context.Context, error) error) http.Handler {
+	i := &interceptor{auth: a, onError: onError}
+	ew := connect.NewErrorWriter()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, known := Procedures[r.URL.Path]; !known || !ew.IsSupported(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, err := i.check(r.Context(), r.URL.Path, r.Header.Get("Authorization"))
+		if err != nil {
+			_ = ew.Write(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, gatedKey{}, r.URL.Path)))
+	})
+}
+
 func (i *interceptor) check(ctx context.Context, procedure, header string) (context.Context, error) {
+	if gated, _ := ctx.Value(gatedKey{}).(string); gated == procedure {
+		if _, ok := FromContext(ctx); ok {
+			return ctx, nil
+		}
+	}
 	p, err := i.auth.Authenticate(ctx, header)
 	if err != nil {
 		var cerr *connect.Error
