@@ -199,3 +199,18 @@ func TestConnectorInDesigns(t *testing.T) {
 		require.Contains(t, cerr.Message(), wf.Msg.GetWorkflow().GetId()+"/1")
 	})
 }
+
+// TestConnectorNameRequired: GetConnector and DeleteConnector without a name are the caller's
+// mistake (InvalidArgument at name), not a connector that is not there.
+func TestConnectorNameRequired(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	_, err := b.settings.GetConnector(ctx, connect.NewRequest(&flowhookv1.GetConnectorRequest{}))
+	require.Contains(t, problems(t, requireCode(t, err, connect.CodeInvalidArgument)), "name")
+	_, err = b.settings.DeleteConnector(ctx, connect.NewRequest(&flowhookv1.DeleteConnectorRequest{}))
+	require.Contains(t, problems(t, requireCode(t, err, connect.CodeInvalidArgument)), "name")
+	// A name nobody has is still NotFound.
+	_, err = b.settings.GetConnector(ctx, connect.NewRequest(&flowhookv1.GetConnectorRequest{Name: "nobody"}))
+	requireCode(t, err, connect.CodeNotFound)
+}

@@ -269,6 +269,23 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 	return timestamppb.New(t)
 }
 
+// filterTime is a list filter's time bound, the zero time when it is unset (nil): the engine
+// and the store read the zero time as no bound. A bound at the zero time itself
+// (0001-01-01T00:00:00Z, the earliest a Timestamp holds) is refused rather than read so: as an
+// upper bound (until, created_before, overdue_before) it would list every row instead of none.
+func filterTime(ps *engine.Problems, path string, t *timestamppb.Timestamp) time.Time {
+	switch {
+	case t == nil:
+	case t.CheckValid() != nil:
+		ps.Add(path, "is not a valid timestamp")
+	case t.AsTime().IsZero():
+		ps.Add(path, "must be after 0001-01-01T00:00:00Z; leave it unset for no bound")
+	default:
+		return t.AsTime()
+	}
+	return time.Time{}
+}
+
 // optionalTimestamp is timestamp for a time that may be unset (nil).
 func optionalTimestamp(t *time.Time) *timestamppb.Timestamp {
 	if t == nil {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"unicode/utf8"
 
 	"connectrpc.com/connect"
 
@@ -61,7 +62,7 @@ func (s *DesignService) GetWorkflow(ctx context.Context, req *connect.Request[fl
 func (s *DesignService) ListWorkflows(ctx context.Context, req *connect.Request[flowhookv1.ListWorkflowsRequest]) (*connect.Response[flowhookv1.ListWorkflowsResponse], error) {
 	var ps engine.Problems
 	filter := req.Msg.GetNameFilter()
-	if len(filter) > engine.MaxNameLen {
+	if utf8.RuneCountInString(filter) > engine.MaxNameLen {
 		ps.Add("name_filter", "must be at most %d characters", engine.MaxNameLen)
 	}
 	// A page token is bound to the filter: to include_archived too, so that a token of one
@@ -93,7 +94,7 @@ func (s *DesignService) ListWorkflows(ctx context.Context, req *connect.Request[
 func (s *DesignService) ListPublishedWorkflows(ctx context.Context, req *connect.Request[flowhookv1.ListPublishedWorkflowsRequest]) (*connect.Response[flowhookv1.ListPublishedWorkflowsResponse], error) {
 	var ps engine.Problems
 	filter := req.Msg.GetNameFilter()
-	if len(filter) > engine.MaxNameLen {
+	if utf8.RuneCountInString(filter) > engine.MaxNameLen {
 		ps.Add("name_filter", "must be at most %d characters", engine.MaxNameLen)
 	}
 	// The token is bound to this listing as well as to the filter: ListWorkflows' tokens do

@@ -506,3 +506,28 @@ func TestPlainHTTP(t *testing.T) {
 	require.Contains(t, listed, flowhookv1connect.WorkflowDesignServiceName)
 	require.Contains(t, listed, grpchealth.HealthV1ServiceName)
 }
+
+// TestNameFilterCountsCharacters: a name filter's limit is in characters, as its rule's is,
+// not in bytes: 200 "ä" (400 bytes) filter the listings, 201 are refused.
+func TestNameFilterCountsCharacters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	name := strings.Repeat("ä", 200)
+	created, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: b.draft(name)}))
+	require.NoError(t, err)
+	_, err = b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: created.Msg.GetWorkflow().GetId(), ExpectedRevision: 1}))
+	require.NoError(t, err)
+
+	list, err := b.design.ListWorkflows(ctx, connect.NewRequest(&flowhookv1.ListWorkflowsRequest{NameFilter: name}))
+	require.NoError(t, err)
+	require.Len(t, list.Msg.GetWorkflows(), 1)
+	published, err := b.design.ListPublishedWorkflows(ctx, connect.NewRequest(&flowhookv1.ListPublishedWorkflowsRequest{NameFilter: name}))
+	require.NoError(t, err)
+	require.Len(t, published.Msg.GetVersions(), 1)
+
+	_, err = b.design.ListWorkflows(ctx, connect.NewRequest(&flowhookv1.ListWorkflowsRequest{NameFilter: name + "ä"}))
+	require.Contains(t, problems(t, requireCode(t, err, connect.CodeInvalidArgument)), "name_filter")
+	_, err = b.design.ListPublishedWorkflows(ctx, connect.NewRequest(&flowhookv1.ListPublishedWorkflowsRequest{NameFilter: name + "ä"}))
+	require.Contains(t, problems(t, requireCode(t, err, connect.CodeInvalidArgument)), "name_filter")
+}

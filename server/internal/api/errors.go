@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strconv"
 
 	"connectrpc.com/connect"
@@ -38,7 +39,7 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 		if errors.Is(err, engine.ErrFailedPrecondition) {
 			code, msg = connect.CodeFailedPrecondition, "the workflow's draft is not valid"
 		}
-		return withProblems(code, msg, problems)
+		return withProblems(code, msg, problems, 0)
 	}
 	var readBack *engine.ReadBackError
 	if errors.As(err, &readBack) {
@@ -67,15 +68,35 @@ func toConnect(ctx context.Context, log *slog.Logger, err error) error {
 	return connect.NewError(connect.CodeInternal, errors.New("internal error"))
 }
 
-// withProblems builds an error whose message lists the problems and whose detail carries them
-// as a ValidationErrorDetails, for clients to show next to each field.
-func withProblems(code connect.Code, msg string, problems []engine.Problem) error {
+// maxProblems bounds the problems one answer lists. A request can break a rule in each of
+// thousands of list items (a few bytes each); listing every one would make the answer many
+// times the request, and the work of it grow with their number. The first maxProblems are
+// listed, then one problem, at the request (path ""), that counts the others.
+const maxProblems = 100
+
+// listed is at most maxProblems of ps and, when there are more (or omitted ones: found and
+// counted, not kept), a last problem that says how many.
+func listed(ps []engine.Problem, omitted int) []engine.Problem {
+	if len(ps) > maxProblems {
+		omitted += len(ps) - maxProblems
+		ps = ps[:maxProblems]
+	}
+	if omitted == 0 {
+		return ps
+	}
+	return append(slices.Clip(ps), engine.Problem{Message: "and " + strconv.Itoa(omitted) + " more problems"})
+}
+
+// withProblems builds an error whose message names the first problem and counts the others,
+// and whose detail carries them (listed) as a ValidationErrorDetails, for clients to show next
+// to each field. omitted counts problems found but not kept.
+func withProblems(code connect.Code, msg string, problems []engine.Problem, omitted int) error {
 	text := msg + ": " + problems[0].String()
-	if len(problems) > 1 {
-		text += " (and " + strconv.Itoa(len(problems)-1) + " more problems)"
+	if more := len(problems) - 1 + omitted; more > 0 {
+		text += " (and " + strconv.Itoa(more) + " more problems)"
 	}
 	cerr := connect.NewError(code, errors.New(text))
-	if detail, err := connect.NewErrorDetail(&flowhookv1.ValidationErrorDetails{Problems: problemsToProto(problems)}); err == nil {
+	if detail, err := connect.NewErrorDetail(&flowhookv1.ValidationErrorDetails{Problems: problemsToProto(listed(problems, omitted))}); err == nil {
 		cerr.AddDetail(detail)
 	}
 	return cerr
@@ -86,7 +107,7 @@ func invalid(ps engine.Problems) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	return withProblems(connect.CodeInvalidArgument, "invalid request", ps)
+	return withProblems(connect.CodeInvalidArgument, "invalid request", ps, 0)
 }
 
 // errAttr logs an error with the detail a classified database error keeps out of its message.

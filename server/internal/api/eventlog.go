@@ -66,20 +66,8 @@ func (s *EventLogService) ListEvents(ctx context.Context, req *connect.Request[f
 	if v := pf.GetVerdict(); v != flowhookv1.Verdict_VERDICT_UNSPECIFIED {
 		f.Verdict = verdictFromProto(v)
 	}
-	if t := pf.GetSince(); t != nil {
-		if t.CheckValid() != nil {
-			ps.Add("filter.since", "is not a valid timestamp")
-		} else {
-			f.Since = t.AsTime()
-		}
-	}
-	if t := pf.GetUntil(); t != nil {
-		if t.CheckValid() != nil {
-			ps.Add("filter.until", "is not a valid timestamp")
-		} else {
-			f.Until = t.AsTime()
-		}
-	}
+	f.Since = filterTime(&ps, "filter.since", pf.GetSince())
+	f.Until = filterTime(&ps, "filter.until", pf.GetUntil())
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
 		ps.Add("filter.until", "must be after since")
 	}

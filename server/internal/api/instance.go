@@ -71,27 +71,9 @@ func (s *InstanceService) ListInstances(ctx context.Context, req *connect.Reques
 		AssigneeInactive: pf.GetAssigneeInactive(),
 	}
 	checkProviderFilter(&ps, "filter.", pf.GetProvider(), f.Connector)
-	if t := pf.GetCreatedAfter(); t != nil {
-		if t.CheckValid() != nil {
-			ps.Add("filter.created_after", "is not a valid timestamp")
-		} else {
-			f.CreatedAfter = t.AsTime()
-		}
-	}
-	if t := pf.GetCreatedBefore(); t != nil {
-		if t.CheckValid() != nil {
-			ps.Add("filter.created_before", "is not a valid timestamp")
-		} else {
-			f.CreatedBefore = t.AsTime()
-		}
-	}
-	if t := pf.GetOverdueBefore(); t != nil {
-		if t.CheckValid() != nil {
-			ps.Add("filter.overdue_before", "is not a valid timestamp")
-		} else {
-			f.OverdueBefore = t.AsTime()
-		}
-	}
+	f.CreatedAfter = filterTime(&ps, "filter.created_after", pf.GetCreatedAfter())
+	f.CreatedBefore = filterTime(&ps, "filter.created_before", pf.GetCreatedBefore())
+	f.OverdueBefore = filterTime(&ps, "filter.overdue_before", pf.GetOverdueBefore())
 	// The token is bound to the whole filter.
 	filter := filterKey(pf)
 	p := page(ctx, &ps, req.Msg.GetPageSize(), req.Msg.GetPageToken(), filter)

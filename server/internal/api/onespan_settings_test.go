@@ -67,3 +67,15 @@ func TestOneSpanSettings(t *testing.T) {
 		require.Contains(t, ps, "callback_key_grace")
 	})
 }
+
+// TestOneSpanSettingsGraceOutOfRange: a callback_key_grace no duration can be (seconds beyond
+// ±10,000 years) is refused at its field, not as a request that cannot be read.
+func TestOneSpanSettingsGraceOutOfRange(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	_, err := b.settings.UpdateOneSpanSettings(context.Background(), connect.NewRequest(&flowhookv1.UpdateOneSpanSettingsRequest{
+		CallbackKeyGrace: &durationpb.Duration{Seconds: 1e15}}))
+	ps := problems(t, requireCode(t, err, connect.CodeInvalidArgument))
+	require.Contains(t, ps, "callback_key_grace")
+	require.NotContains(t, ps, "")
+}

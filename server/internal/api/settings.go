@@ -10,6 +10,8 @@ import (
 	"connectrpc.com/connect"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
@@ -150,6 +152,9 @@ func (s *SettingsService) update(ctx context.Context, p engine.Provider, req pro
 	if expectedRevision < 0 {
 		return invalid(engine.Problems{{Path: "expected_revision", Message: "must not be negative"}})
 	}
+	if err := invalid(badDurations(req)); err != nil {
+		return err
+	}
 	b, err := protojson.Marshal(req)
 	if err != nil {
 		return invalid(engine.Problems{{Path: "", Message: "the request cannot be read: " + err.Error()}})
@@ -172,6 +177,22 @@ func (s *SettingsService) update(ctx context.Context, p engine.Provider, req pro
 	}
 	logSettingsChange(ctx, s.log, "provider settings changed", p.String(), caller.UserID, req, before, out)
 	return nil
+}
+
+// badDurations names the durations of a settings update that JSON cannot carry to the provider
+// (seconds beyond ±10,000 years, nanos out of range), which protojson.Marshal would refuse
+// without saying which field it was.
+func badDurations(req proto.Message) engine.Problems {
+	var ps engine.Problems
+	req.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Message() != nil && !fd.IsList() && !fd.IsMap() {
+			if d, ok := v.Message().Interface().(*durationpb.Duration); ok && d.CheckValid() != nil {
+				ps.Add(string(fd.Name()), "is not a valid duration (its seconds or nanos are out of range)")
+			}
+		}
+		return true
+	})
+	return ps
 }
 
 // revision is a settings message's revision field (0 when it has none).
@@ -234,6 +255,9 @@ func (s *SettingsService) CreateConnector(ctx context.Context, req *connect.Requ
 }
 
 func (s *SettingsService) GetConnector(ctx context.Context, req *connect.Request[flowhookv1.GetConnectorRequest]) (*connect.Response[flowhookv1.GetConnectorResponse], error) {
+	if err := invalid(connectorNameRequired(req.Msg.GetName())); err != nil {
+		return nil, err
+	}
 	c, err := s.connectors.GetConnector(ctx, req.Msg.GetName())
 	if err != nil {
 		return nil, toConnect(ctx, s.log, err)
@@ -290,11 +314,24 @@ func (s *SettingsService) DeleteConnector(ctx context.Context, req *connect.Requ
 	if err != nil {
 		return nil, err
 	}
+	if err := invalid(connectorNameRequired(req.Msg.GetName())); err != nil {
+		return nil, err
+	}
 	if err := s.connectors.DeleteConnector(ctx, req.Msg.GetName()); err != nil {
 		return nil, toConnect(ctx, s.log, err)
 	}
 	s.log.InfoContext(ctx, "connector deleted", "group", "connector."+req.Msg.GetName(), "by", caller.UserID)
 	return connect.NewResponse(&flowhookv1.DeleteConnectorResponse{}), nil
+}
+
+// connectorNameRequired: a request naming no connector is the caller's mistake, not a connector
+// that is not there (any other name that cannot be a connector's names none: NotFound).
+func connectorNameRequired(name string) engine.Problems {
+	var ps engine.Problems
+	if name == "" {
+		ps.Add("name", "is required: the connector's name")
+	}
+	return ps
 }
 
 func outcomesFromProto(m map[string]flowhookv1.Outcome) map[string]engine.Outcome {

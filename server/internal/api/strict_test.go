@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -455,4 +457,194 @@ func TestStrictNUL(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, groups.Msg.GetGroups(), len(before.Msg.GetGroups()), "a refused request created nothing")
 	})
+}
+
+// problemList is the ValidationErrorDetails of an error, in order.
+func problemList(t *testing.T, cerr *connect.Error) []*flowhookv1.Problem {
+	t.Helper()
+	var out []*flowhookv1.Problem
+	for _, d := range cerr.Details() {
+		v, err := d.Value()
+		require.NoError(t, err)
+		if vd, ok := v.(*flowhookv1.ValidationErrorDetails); ok {
+			out = append(out, vd.GetProblems()...)
+		}
+	}
+	return out
+}
+
+// violationCount is the number of rule violations an error carries.
+func violationCount(t *testing.T, cerr *connect.Error) int {
+	t.Helper()
+	n := 0
+	for _, d := range cerr.Details() {
+		v, err := d.Value()
+		require.NoError(t, err)
+		if vs, ok := v.(*validate.Violations); ok {
+			n += len(vs.GetViolations())
+		}
+	}
+	return n
+}
+
+// TestStrictProblemsBounded: a request with thousands of broken values — each item of a list
+// a few bytes — is refused with the first 100 problems and one that counts the others, in
+// both details, and an answer of a few kilobytes; ValidateWorkflow's answer is bounded alike.
+func TestStrictProblemsBounded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	const n = 5000
+
+	// The walk's findings: null_value numbers outside NullValue, in form data.
+	nulls := make([]*structpb.Value, n)
+	for i := range nulls {
+		nulls[i] = &structpb.Value{Kind: &structpb.Value_NullValue{NullValue: 3}}
+	}
+	raw, err := proto.Marshal(&flowhookv1.StartInstanceRequest{
+		WorkflowId: "0190f5d2-6b1e-7c3a-9d4e-1f2a3b4c5d6e",
+		FormData: &structpb.Struct{Fields: map[string]*structpb.Value{
+			"x": {Kind: &structpb.Value_ListValue{ListValue: &structpb.ListValue{Values: nulls}}}}},
+	})
+	require.NoError(t, err)
+	status, body := b.postRaw(t, "/flowhook.v1.WorkflowInstanceService/StartInstance", "application/proto", raw)
+	require.Equal(t, http.StatusBadRequest, status)
+	require.Less(t, len(body), 32<<10, "the answer does not grow with the request")
+	var e rawError
+	require.NoError(t, json.Unmarshal(body, &e))
+	require.Contains(t, e.Message, "(and 4999 more problems)")
+
+	_, err = b.instances.StartInstance(ctx, connect.NewRequest(&flowhookv1.StartInstanceRequest{
+		WorkflowId: "0190f5d2-6b1e-7c3a-9d4e-1f2a3b4c5d6e",
+		FormData: &structpb.Struct{Fields: map[string]*structpb.Value{
+			"x": {Kind: &structpb.Value_ListValue{ListValue: &structpb.ListValue{Values: nulls}}}}},
+	}))
+	ps := problemList(t, requireCode(t, err, connect.CodeInvalidArgument))
+	require.Len(t, ps, 101)
+	require.Equal(t, `form_data.fields["x"].list_value.values[0].null_value`, ps[0].GetPath())
+	require.Empty(t, ps[100].GetPath(), "the count is the request's")
+	require.Equal(t, "and 4900 more problems", ps[100].GetMessage())
+
+	// Rule violations and the domain's problems: a draft of 1000 empty transitions (the most
+	// allowed), three rules broken by each.
+	dr := b.draft("many problems")
+	dr.Transitions = make([]*flowhookv1.Transition, engine.MaxTransitions)
+	for i := range dr.Transitions {
+		dr.Transitions[i] = &flowhookv1.Transition{}
+	}
+	_, err = b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: dr}))
+	cerr := requireCode(t, err, connect.CodeInvalidArgument)
+	ps = problemList(t, cerr)
+	require.Len(t, ps, 101)
+	require.Regexp(t, `^and \d+ more problems$`, ps[100].GetMessage())
+	require.Equal(t, 100, violationCount(t, cerr))
+	require.Regexp(t, `\(and \d{4} more problems\)$`, cerr.Message())
+
+	res, err := b.design.ValidateWorkflow(ctx, connect.NewRequest(&flowhookv1.ValidateWorkflowRequest{Workflow: dr}))
+	require.NoError(t, err)
+	require.Len(t, res.Msg.GetProblems(), 101)
+	require.Regexp(t, `^and \d+ more problems$`, res.Msg.GetProblems()[100].GetMessage())
+}
+
+// TestStrictOversized: a list longer than its rule allows is refused on its size alone, with
+// the rule's id, before anything visits its items: neither the rules, nor the domain, nor
+// ValidateWorkflow's handler (which looks assignees up) is given a draft of thousands of
+// states.
+func TestStrictOversized(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+
+	dr := b.draft("too many transitions")
+	for range 2 * engine.MaxTransitions {
+		dr.Transitions = append(dr.Transitions, &flowhookv1.Transition{})
+	}
+	_, err := b.designGRPC.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: dr}))
+	cerr := requireCode(t, err, connect.CodeInvalidArgument)
+	ps := problemList(t, cerr)
+	require.Len(t, ps, 1)
+	require.Equal(t, "workflow.transitions", ps[0].GetPath())
+	require.Equal(t, "at most 1000 transitions are allowed, got 2005", ps[0].GetMessage())
+	require.Equal(t, map[string]string{"workflow.transitions": "repeated.max_items"}, violations(t, cerr))
+
+	// HUMAN states assigned to users nobody has: ValidateWorkflow refuses the draft for its
+	// size instead of looking every assignee up.
+	dr = b.draft("too many states")
+	for i := range engine.MaxStates {
+		dr.States = append(dr.States, &flowhookv1.State{Key: "s" + strconv.Itoa(i), Kind: flowhookv1.StateKind_STATE_KIND_HUMAN,
+			Assignee: &flowhookv1.Assignee{Assignee: &flowhookv1.Assignee_UserId{UserId: "0190f5d2-6b1e-7c3a-9d4e-" + fmt.Sprintf("%012d", i)}}})
+	}
+	_, err = b.design.ValidateWorkflow(ctx, connect.NewRequest(&flowhookv1.ValidateWorkflowRequest{Workflow: dr}))
+	cerr = requireCode(t, err, connect.CodeInvalidArgument)
+	require.Equal(t, map[string]string{"workflow.states": "at most 200 states are allowed, got 205"}, problems(t, cerr))
+
+	// Nested lists too, with protovalidate's path.
+	dr = b.draft("too many signers")
+	for range engine.MaxSigners {
+		dr.States[2].External.Signers = append(dr.States[2].External.Signers, dr.States[2].External.Signers[0])
+	}
+	_, err = b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: dr}))
+	cerr = requireCode(t, err, connect.CodeInvalidArgument)
+	require.Equal(t, map[string]string{"workflow.states[2].external.signers": "repeated.max_items"}, violations(t, cerr))
+}
+
+// TestStrictNonFiniteNumbers: NaN and ±Infinity, which binary protobuf can carry in a
+// google.protobuf.Value and JSON cannot, are refused at their path instead of becoming the
+// strings "NaN" and "Infinity" in form data.
+func TestStrictNonFiniteNumbers(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+	ctx := context.Background()
+	created, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: b.draft("finite")}))
+	require.NoError(t, err)
+	id := created.Msg.GetWorkflow().GetId()
+	_, err = b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: id, ExpectedRevision: 1}))
+	require.NoError(t, err)
+
+	for _, x := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		for _, field := range []string{"signer_name", "amount"} {
+			_, err := b.instances.StartInstance(ctx, connect.NewRequest(&flowhookv1.StartInstanceRequest{
+				WorkflowId: id, TransitionKey: "submit",
+				FormData: &structpb.Struct{Fields: map[string]*structpb.Value{
+					"signer_name": structpb.NewStringValue("Ada"), "signer_email": structpb.NewStringValue("ada@example.com"),
+					field: structpb.NewNumberValue(x)}},
+			}))
+			cerr := requireCode(t, err, connect.CodeInvalidArgument)
+			require.Contains(t, problems(t, cerr)[`form_data.fields["`+field+`"].number_value`], "must be a finite number", "%v in %s", x, field)
+		}
+	}
+}
+
+// TestStrictCodecErrors: a request the codec cannot read is InvalidArgument naming its message
+// by its proto name, never by its Go type, and a name the request makes up comes back cut
+// short, not in full.
+func TestStrictCodecErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t, store.SQLite)
+
+	status, body := b.postRaw(t, "/flowhook.v1.IdentityService/CreateGroup", "application/proto", []byte{0xff, 0xff})
+	require.Equal(t, http.StatusBadRequest, status, string(body))
+	var e rawError
+	require.NoError(t, json.Unmarshal(body, &e))
+	require.Equal(t, "invalid_argument", e.Code)
+	require.Contains(t, e.Message, "flowhook.v1.CreateGroupRequest")
+	require.NotContains(t, e.Message, "flowhookv1")
+
+	long := strings.Repeat("x", 200<<10)
+	for _, c := range []struct{ name, body, want string }{
+		{"unknown field", `{"name":"finance","` + long + `":1}`, `unknown field "` + strings.Repeat("x", 64) + `…"`},
+		{"unknown enum name", `{"displayName":"Eve","email":"eve@example.com","roles":["ROLE_` + long + `"]}`, `"ROLE_` + strings.Repeat("x", 59) + `…"`},
+		{"number", `{"name":` + strings.Repeat("1", 200<<10) + `}`, "invalid value for string field name: " + strings.Repeat("1", 64) + "…"},
+	} {
+		procedure := "/flowhook.v1.IdentityService/CreateGroup"
+		if strings.Contains(c.body, "roles") {
+			procedure = "/flowhook.v1.IdentityService/CreateUser"
+		}
+		status, body := b.postRaw(t, procedure, "application/json", []byte(c.body))
+		require.Equal(t, http.StatusBadRequest, status, c.name)
+		require.Less(t, len(body), 1<<10, c.name)
+		var e rawError
+		require.NoError(t, json.Unmarshal(body, &e), c.name)
+		require.Contains(t, e.Message, c.want, c.name)
+	}
 }

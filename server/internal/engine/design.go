@@ -28,9 +28,13 @@ func NewDesigner(store Store, directory IdentityStore, providers Catalog, connec
 }
 
 // Validate returns every problem of the draft, paths relative to it: its own, assignees that
-// name no user or group, and external steps that name no connector.
+// name no user or group, and external steps that name no connector. A draft over the size
+// limits is its size problem alone, as ValidateDraft reports it: nothing is looked up for it.
 func (d *Designer) Validate(ctx context.Context, draft Draft) (Problems, error) {
 	ps := ValidateDraft(draft, d.providers)
+	if oversized(draft) {
+		return ps, nil
+	}
 	aps, err := d.checkAssignees(ctx, draft)
 	if err != nil {
 		return nil, err
@@ -45,10 +49,13 @@ func (d *Designer) DraftProblems(draft Draft) Problems { return ValidateDraft(dr
 
 // checkConnectors reports external steps that name a connector nobody registered.
 func (d *Designer) checkConnectors(ctx context.Context, draft Draft) (Problems, error) {
+	// Each name is looked up once, however many states name it.
 	var names []string
+	named := make(map[string]bool)
 	for _, s := range draft.States {
-		if s.Kind == StateKindExternal && s.External != nil && ValidConnectorName(s.External.Connector) {
+		if s.Kind == StateKindExternal && s.External != nil && ValidConnectorName(s.External.Connector) && !named[s.External.Connector] {
 			if spec, ok := d.providers.Spec(s.External.Provider); ok && spec.Connectors {
+				named[s.External.Connector] = true
 				names = append(names, s.External.Connector)
 			}
 		}
@@ -60,9 +67,10 @@ func (d *Designer) checkConnectors(ctx context.Context, draft Draft) (Problems, 
 	if err != nil {
 		return nil, err
 	}
+	gone := setOf(missing)
 	var ps Problems
 	for i, s := range draft.States {
-		if s.Kind == StateKindExternal && s.External != nil && slices.Contains(missing, s.External.Connector) {
+		if s.Kind == StateKindExternal && s.External != nil && gone[s.External.Connector] {
 			ps.Add(fmt.Sprintf("states[%d].external.connector", i), "no connector is named %q; an admin registers it with CreateConnector", s.External.Connector)
 		}
 	}
@@ -71,14 +79,18 @@ func (d *Designer) checkConnectors(ctx context.Context, draft Draft) (Problems, 
 
 // checkAssignees reports HUMAN states assigned to users or groups that do not exist.
 func (d *Designer) checkAssignees(ctx context.Context, draft Draft) (Problems, error) {
+	// Each id is looked up once, however many states name it.
 	var users, groups []string
+	namedUser, namedGroup := make(map[string]bool), make(map[string]bool)
 	for _, s := range draft.States {
 		if s.Kind == StateKindHuman && s.Assignee != nil {
-			if s.Assignee.UserID != "" {
-				users = append(users, s.Assignee.UserID)
+			if id := s.Assignee.UserID; id != "" && !namedUser[id] {
+				namedUser[id] = true
+				users = append(users, id)
 			}
-			if s.Assignee.GroupID != "" {
-				groups = append(groups, s.Assignee.GroupID)
+			if id := s.Assignee.GroupID; id != "" && !namedGroup[id] {
+				namedGroup[id] = true
+				groups = append(groups, id)
 			}
 		}
 	}
@@ -89,19 +101,28 @@ func (d *Designer) checkAssignees(ctx context.Context, draft Draft) (Problems, e
 	if err != nil {
 		return nil, err
 	}
+	noUser, noGroup := setOf(missingUsers), setOf(missingGroups)
 	var ps Problems
 	for i, s := range draft.States {
 		if s.Kind != StateKindHuman || s.Assignee == nil {
 			continue
 		}
-		if s.Assignee.UserID != "" && slices.Contains(missingUsers, s.Assignee.UserID) {
+		if s.Assignee.UserID != "" && noUser[s.Assignee.UserID] {
 			ps.Add(fmt.Sprintf("states[%d].assignee.user_id", i), "no user has the id %q", truncateText(s.Assignee.UserID, 64))
 		}
-		if s.Assignee.GroupID != "" && slices.Contains(missingGroups, s.Assignee.GroupID) {
+		if s.Assignee.GroupID != "" && noGroup[s.Assignee.GroupID] {
 			ps.Add(fmt.Sprintf("states[%d].assignee.group_id", i), "no group has the id %q", truncateText(s.Assignee.GroupID, 64))
 		}
 	}
 	return ps, nil
+}
+
+func setOf(ss []string) map[string]bool {
+	set := make(map[string]bool, len(ss))
+	for _, s := range ss {
+		set[s] = true
+	}
+	return set
 }
 
 // inactiveAssignees names the HUMAN states assigned to a user who cannot act on work

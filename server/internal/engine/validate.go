@@ -62,6 +62,10 @@ func ValidateDraft(d Draft, providers Catalog) Problems {
 	return ps
 }
 
+// oversized reports a draft with more states or transitions than allowed: ValidateDraft says
+// so and checks nothing else, and nothing is looked up for it (Designer.Validate).
+func oversized(d Draft) bool { return len(d.States) > MaxStates || len(d.Transitions) > MaxTransitions }
+
 // validateStates checks each state on its own and returns the index of each valid key.
 func validateStates(ps *Problems, states []State, providers Catalog) map[string]int {
 	index := make(map[string]int, len(states))
