@@ -560,8 +560,10 @@ type UpdateOneSpanSettingsRequest struct {
 	CallbackKeyGrace *durationpb.Duration `protobuf:"bytes,4,opt,name=callback_key_grace,json=callbackKeyGrace,proto3" json:"callback_key_grace,omitempty"`
 	ExpectedRevision int64                `protobuf:"varint,5,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
 	// After saving, register webhook_url and the current callback key at OneSpan for the events
-	// flowhook handles (POST /api/callback; one configuration per OneSpan account). When OneSpan
-	// refuses, the settings stay saved and the error says why.
+	// flowhook handles (POST /api/callback; one configuration per OneSpan account): the outcomes,
+	// and while the Webhook Receiver debug option is on the progress events too (turning the
+	// option on or off registers it again). When OneSpan refuses, the settings stay saved and the
+	// error says why.
 	RegisterCallback bool `protobuf:"varint,6,opt,name=register_callback,json=registerCallback,proto3" json:"register_callback,omitempty"`
 	unknownFields    protoimpl.UnknownFields
 	sizeCache        protoimpl.SizeCache
@@ -1449,7 +1451,8 @@ func (x *CreateConnectorResponse) GetSigningSecret() string {
 
 type GetConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// No rule: a name that cannot be a connector's names none (NotFound).
+	// Required (an empty name is InvalidArgument); otherwise no rule: a name that cannot be a
+	// connector's names none (NotFound).
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1825,7 +1828,8 @@ func (x *UpdateConnectorResponse) GetConnector() *Connector {
 
 type DeleteConnectorRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// No rule: a name that cannot be a connector's names none (NotFound).
+	// Required (an empty name is InvalidArgument); otherwise no rule: a name that cannot be a
+	// connector's names none (NotFound).
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

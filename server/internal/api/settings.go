@@ -86,6 +86,15 @@ func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *conne
 	// This replica applies it now; the others within engine.SecurityTTL.
 	s.security.Forget()
 	sec := engine.SecurityFrom(saved)
+	if prevSec := engine.SecurityFrom(prev); prevSec.WebhookReceiverDebug != sec.WebhookReceiverDebug {
+		// What a provider is registered for may follow the option (OneSpan's progress events).
+		// The option is saved whatever the provider says; the connection test shows what is
+		// registered there.
+		if err := s.providers.DebugChanged(ctx, sec.WebhookReceiverDebug); err != nil {
+			s.log.WarnContext(ctx, "the Webhook Receiver debug option changed, but a provider's registration could not follow it",
+				"webhook_receiver_debug", sec.WebhookReceiverDebug, "error", err.Error())
+		}
+	}
 	logSettingsChange(ctx, s.log, "security settings changed", engine.SettingsSecurity, p.UserID, m,
 		securityToProto(engine.SecurityFrom(prev)), securityToProto(sec))
 	return connect.NewResponse(&flowhookv1.UpdateSecuritySettingsResponse{Settings: securityToProto(sec)}), nil

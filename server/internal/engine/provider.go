@@ -394,4 +394,8 @@ type ProviderSettings interface {
 	UpdateSettings(ctx context.Context, p Provider, update []byte, expectedRevision int64, actor string) ([]byte, error)
 	// TestConnection signs in at a system with its saved settings and says what it found.
 	TestConnection(ctx context.Context, s System) (ConnectionReport, error)
+	// DebugChanged follows the Webhook Receiver debug option where a provider's registration
+	// depends on it (the events OneSpan's callback is registered for); its error names each
+	// provider that could not follow.
+	DebugChanged(ctx context.Context, debug bool) error
 }

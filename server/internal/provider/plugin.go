@@ -52,8 +52,17 @@ type SettingsEditor interface {
 	// request); an *engine.ValidationError lists what is wrong with it.
 	ApplySettings(cur engine.Settings, update []byte, now time.Time) (engine.Settings, error)
 	// SettingsSaved runs after an update was saved (registering a callback at the provider),
-	// with the client of the saved settings at hand; its error says what failed.
-	SettingsSaved(ctx context.Context, saved engine.Settings, client func() (engine.ProviderClient, error), update []byte, webhookURL string) error
+	// with the client of the saved settings at hand and the Webhook Receiver debug option's
+	// state; its error says what failed.
+	SettingsSaved(ctx context.Context, saved engine.Settings, client func() (engine.ProviderClient, error), update []byte, webhookURL string, debug bool) error
+}
+
+// DebugFollower is implemented by a provider whose registration at the provider depends on
+// the Webhook Receiver debug option (OneSpan's callback is registered for the progress events
+// only while it is on): DebugChanged brings the registration in line when the option changes,
+// and says whether it changed anything.
+type DebugFollower interface {
+	DebugChanged(ctx context.Context, saved engine.Settings, client func() (engine.ProviderClient, error), webhookURL string, debug bool) (bool, error)
 }
 
 // Tester is implemented by a provider that can check its connection for an administrator.

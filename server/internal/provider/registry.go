@@ -564,6 +564,12 @@ func (r *Registry) UpdateSettings(ctx context.Context, p engine.Provider, update
 	if err != nil {
 		return nil, err
 	}
+	// What a follow-up registers may depend on the debug option (OneSpan's callback events).
+	sec, err := r.settings.GetSettings(ctx, engine.SettingsSecurity)
+	if err != nil {
+		return nil, err
+	}
+	debug := engine.SecurityFrom(sec).WebhookReceiverDebug
 	next.ID, next.UpdatedBy = pl.SettingsID(""), actor
 	saved, err := r.saving.PutSettings(ctx, next, cur.Revision)
 	if err != nil {
@@ -572,10 +578,34 @@ func (r *Registry) UpdateSettings(ctx context.Context, p engine.Provider, update
 	sys := engine.System{Provider: p}
 	webhookURL := r.CallbackURL(sys)
 	client := func() (engine.ProviderClient, error) { return r.Client(ctx, sys) }
-	if err := ed.SettingsSaved(ctx, saved, client, update, webhookURL); err != nil {
+	if err := ed.SettingsSaved(ctx, saved, client, update, webhookURL, debug); err != nil {
 		return nil, fmt.Errorf("%w: the settings are saved (revision %d), but %s", engine.ErrFailedPrecondition, saved.Revision, followUpText(err))
 	}
 	return json.Marshal(ed.ViewSettings(saved, webhookURL, r.now()))
+}
+
+// DebugChanged has every provider whose registration depends on the Webhook Receiver debug
+// option (DebugFollower) follow it, with its saved settings; the error names each provider that
+// could not, and why (followUpText). A provider with nothing registered has nothing to follow.
+func (r *Registry) DebugChanged(ctx context.Context, debug bool) error {
+	var errs []error
+	for i, pl := range r.plugins {
+		f, ok := pl.(DebugFollower)
+		if !ok {
+			continue
+		}
+		spec := r.specs[i]
+		saved, err := r.settings.GetSettings(ctx, pl.SettingsID(""))
+		if err != nil {
+			return err
+		}
+		sys := engine.System{Provider: spec.Provider}
+		client := func() (engine.ProviderClient, error) { return r.Client(ctx, sys) }
+		if _, err := f.DebugChanged(ctx, saved, client, r.CallbackURL(sys), debug); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s", spec.Name, followUpText(err)))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // followUpText is a follow-up's failure, readable: what the provider refused (its error holds

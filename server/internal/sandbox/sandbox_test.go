@@ -41,6 +41,8 @@ func (s *settingsRecorder) TestConnection(context.Context, engine.System) (engin
 	return engine.ConnectionReport{}, nil
 }
 
+func (s *settingsRecorder) DebugChanged(context.Context, bool) error { return nil }
+
 // connectorRecorder is the connector administration with at most one connector.
 type connectorRecorder struct {
 	engine.Connectors // not called

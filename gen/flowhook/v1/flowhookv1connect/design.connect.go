@@ -76,7 +76,9 @@ type WorkflowDesignServiceClient interface {
 	UpdateWorkflow(context.Context, *connect.Request[v1.UpdateWorkflowRequest]) (*connect.Response[v1.UpdateWorkflowResponse], error)
 	GetWorkflow(context.Context, *connect.Request[v1.GetWorkflowRequest]) (*connect.Response[v1.GetWorkflowResponse], error)
 	ListWorkflows(context.Context, *connect.Request[v1.ListWorkflowsRequest]) (*connect.Response[v1.ListWorkflowsResponse], error)
-	// Checks a draft without saving it and returns every problem found (an empty list when valid).
+	// Checks a draft without saving it and returns every problem found (an empty list when valid;
+	// at most 100, the last saying how many more). A draft past its size limits (states,
+	// transitions, fields) is refused as a whole (InvalidArgument), as saving it would be.
 	ValidateWorkflow(context.Context, *connect.Request[v1.ValidateWorkflowRequest]) (*connect.Response[v1.ValidateWorkflowResponse], error)
 	// Publishes the draft at expected_revision as the next version. Publishing the same revision
 	// again returns the version it already produced.
@@ -260,7 +262,9 @@ type WorkflowDesignServiceHandler interface {
 	UpdateWorkflow(context.Context, *connect.Request[v1.UpdateWorkflowRequest]) (*connect.Response[v1.UpdateWorkflowResponse], error)
 	GetWorkflow(context.Context, *connect.Request[v1.GetWorkflowRequest]) (*connect.Response[v1.GetWorkflowResponse], error)
 	ListWorkflows(context.Context, *connect.Request[v1.ListWorkflowsRequest]) (*connect.Response[v1.ListWorkflowsResponse], error)
-	// Checks a draft without saving it and returns every problem found (an empty list when valid).
+	// Checks a draft without saving it and returns every problem found (an empty list when valid;
+	// at most 100, the last saying how many more). A draft past its size limits (states,
+	// transitions, fields) is refused as a whole (InvalidArgument), as saving it would be.
 	ValidateWorkflow(context.Context, *connect.Request[v1.ValidateWorkflowRequest]) (*connect.Response[v1.ValidateWorkflowResponse], error)
 	// Publishes the draft at expected_revision as the next version. Publishing the same revision
 	// again returns the version it already produced.

@@ -231,7 +231,7 @@ func (Plugin) ApplySettings(cur engine.Settings, update []byte, _ time.Time) (en
 }
 
 // SettingsSaved: nothing to register at DocuSign (each envelope carries its own webhook).
-func (Plugin) SettingsSaved(context.Context, engine.Settings, func() (engine.ProviderClient, error), []byte, string) error {
+func (Plugin) SettingsSaved(context.Context, engine.Settings, func() (engine.ProviderClient, error), []byte, string, bool) error {
 	return nil
 }
 

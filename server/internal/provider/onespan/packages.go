@@ -12,6 +12,7 @@ import (
 	"net/mail"
 	"net/textproto"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -668,14 +669,31 @@ func (cb Callback) String() string {
 
 func (cb Callback) GoString() string { return cb.String() }
 
-// CallbackEvents are the events flowhook registers: the outcomes (HandledEvents, in OneSpan's
-// spelling) and three progress events, which flowhook answers and ignores (the Event Log keeps
-// them while the Webhook Receiver debug option is on, so that a package's story shows there,
-// and the sandbox can hold and reorder them).
-var CallbackEvents = []string{
-	"PACKAGE_ACTIVATE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED",
+// OutcomeCallbackEvents are the events flowhook registers at OneSpan whatever the debug option:
+// the outcomes (HandledEvents, in OneSpan's spelling), the only ones it acts on.
+var OutcomeCallbackEvents = []string{
 	"PACKAGE_COMPLETE", "PACKAGE_DECLINE", "PACKAGE_OPT_OUT", "PACKAGE_EXPIRE",
 	"PACKAGE_TRASH", "PACKAGE_DELETE", "PACKAGE_ARCHIVE",
+}
+
+// ProgressCallbackEvents are registered as well while the Webhook Receiver debug option is on:
+// flowhook answers and ignores them, and the Event Log keeps them then, so that a package's
+// story shows there. With the option off they would be answered and dropped — for each
+// package, a DOCUMENT_SIGNED per document and signer and a SIGNER_COMPLETE per signer, each a
+// request OneSpan makes and flowhook answers for nothing — so they are not asked for.
+var ProgressCallbackEvents = []string{"PACKAGE_ACTIVATE", "SIGNER_COMPLETE", "DOCUMENT_SIGNED"}
+
+// CallbackEvents are all the events flowhook may register: the progress events and the
+// outcomes (what CallbackEventsFor(true) is). The sandbox's OneSpan is registered for them, so
+// that it can hold and reorder a package's every event.
+var CallbackEvents = CallbackEventsFor(true)
+
+// CallbackEventsFor are the events registered with the Webhook Receiver debug option on or off.
+func CallbackEventsFor(debug bool) []string {
+	if !debug {
+		return slices.Clone(OutcomeCallbackEvents)
+	}
+	return slices.Concat(ProgressCallbackEvents, OutcomeCallbackEvents)
 }
 
 // RegisterCallback creates or replaces the account's callback configuration

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -330,24 +331,69 @@ func (Plugin) ApplySettings(cur engine.Settings, update []byte, now time.Time) (
 }
 
 // SettingsSaved registers the webhook URL and the callback key at OneSpan when the update asks
-// for it (register_callback): one callback configuration per account.
-func (Plugin) SettingsSaved(ctx context.Context, saved engine.Settings, client func() (engine.ProviderClient, error), update []byte, webhookURL string) error {
+// for it (register_callback): one callback configuration per account, for the outcomes, and
+// for the progress events too while the debug option is on (CallbackEventsFor).
+func (Plugin) SettingsSaved(ctx context.Context, saved engine.Settings, client func() (engine.ProviderClient, error), update []byte, webhookURL string, debug bool) error {
 	var m settingsUpdate
 	if err := json.Unmarshal(update, &m); err != nil || !m.RegisterCallback {
 		return err
 	}
-	pc, err := client()
+	c, err := oneSpanClient(client)
 	if err != nil {
 		return fmt.Errorf("registering the callback at OneSpan failed: %w", err)
 	}
-	c, ok := pc.(*Client)
-	if !ok {
-		return errors.New("not a OneSpan client")
-	}
-	if err := c.RegisterCallback(ctx, webhookURL, ConfigFrom(saved).CallbackKey, nil); err != nil {
+	if err := c.RegisterCallback(ctx, webhookURL, ConfigFrom(saved).CallbackKey, CallbackEventsFor(debug)); err != nil {
 		return fmt.Errorf("registering the callback at OneSpan failed: %w", err)
 	}
 	return nil
+}
+
+// DebugChanged registers flowhook's callback again for the events the debug option now asks
+// for (CallbackEventsFor), when the account's callback is flowhook's (its URL is webhookURL:
+// one registered by hand for another listener, or none, is left alone) and is registered for
+// other events. It needs the API key and the callback key saved; without them nothing was
+// registered by flowhook.
+func (Plugin) DebugChanged(ctx context.Context, saved engine.Settings, client func() (engine.ProviderClient, error), webhookURL string, debug bool) (bool, error) {
+	cfg := ConfigFrom(saved)
+	if cfg.APIKey == "" || cfg.CallbackKey == "" {
+		return false, nil
+	}
+	c, err := oneSpanClient(client)
+	if err != nil {
+		return false, fmt.Errorf("registering the callback at OneSpan again failed: %w", err)
+	}
+	cb, err := c.GetCallback(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading the callback registered at OneSpan failed: %w", err)
+	}
+	want := CallbackEventsFor(debug)
+	if cb.URL != webhookURL || sameEvents(cb.Events, want) {
+		return false, nil
+	}
+	if err := c.RegisterCallback(ctx, webhookURL, cfg.CallbackKey, want); err != nil {
+		return false, fmt.Errorf("registering the callback at OneSpan again failed: %w", err)
+	}
+	return true, nil
+}
+
+func oneSpanClient(client func() (engine.ProviderClient, error)) (*Client, error) {
+	pc, err := client()
+	if err != nil {
+		return nil, err
+	}
+	c, ok := pc.(*Client)
+	if !ok {
+		return nil, errors.New("not a OneSpan client")
+	}
+	return c, nil
+}
+
+// sameEvents says whether two event lists hold the same events, in any order.
+func sameEvents(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
 }
 
 // TestConnection makes two cheap authenticated reads and says whether the callback registered
@@ -371,8 +417,12 @@ func (Plugin) TestConnection(ctx context.Context, pc engine.ProviderClient, webh
 		msg += "; no callback is registered (save the settings with register_callback)"
 	case info.CallbackURL != webhookURL:
 		msg += fmt.Sprintf("; the callback registered is %s, not %s", info.CallbackURL, webhookURL)
+	case sameEvents(info.CallbackEvents, OutcomeCallbackEvents):
+		msg += "; the callback is registered for the outcomes"
+	case sameEvents(info.CallbackEvents, CallbackEvents):
+		msg += "; the callback is registered for the outcomes and the progress events (the Webhook Receiver debug option's)"
 	default:
-		msg += "; the callback is registered"
+		msg += fmt.Sprintf("; the callback is registered for %v (save the settings with register_callback to register flowhook's)", info.CallbackEvents)
 	}
 	return engine.ConnectionReport{OK: true, Message: msg, BaseURI: info.APIRoot}
 }

@@ -542,7 +542,9 @@ export const WorkflowDesignService: GenService<{
     output: typeof ListWorkflowsResponseSchema;
   },
   /**
-   * Checks a draft without saving it and returns every problem found (an empty list when valid).
+   * Checks a draft without saving it and returns every problem found (an empty list when valid;
+   * at most 100, the last saying how many more). A draft past its size limits (states,
+   * transitions, fields) is refused as a whole (InvalidArgument), as saving it would be.
    *
    * @generated from rpc flowhook.v1.WorkflowDesignService.ValidateWorkflow
    */

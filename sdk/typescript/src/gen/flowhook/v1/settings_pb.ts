@@ -324,8 +324,10 @@ export type UpdateOneSpanSettingsRequest = Message<"flowhook.v1.UpdateOneSpanSet
 
   /**
    * After saving, register webhook_url and the current callback key at OneSpan for the events
-   * flowhook handles (POST /api/callback; one configuration per OneSpan account). When OneSpan
-   * refuses, the settings stay saved and the error says why.
+   * flowhook handles (POST /api/callback; one configuration per OneSpan account): the outcomes,
+   * and while the Webhook Receiver debug option is on the progress events too (turning the
+   * option on or off registers it again). When OneSpan refuses, the settings stay saved and the
+   * error says why.
    *
    * @generated from field: bool register_callback = 6;
    */
@@ -778,7 +780,8 @@ export const CreateConnectorResponseSchema: GenMessage<CreateConnectorResponse> 
  */
 export type GetConnectorRequest = Message<"flowhook.v1.GetConnectorRequest"> & {
   /**
-   * No rule: a name that cannot be a connector's names none (NotFound).
+   * Required (an empty name is InvalidArgument); otherwise no rule: a name that cannot be a
+   * connector's names none (NotFound).
    *
    * @generated from field: string name = 1;
    */
@@ -959,7 +962,8 @@ export const UpdateConnectorResponseSchema: GenMessage<UpdateConnectorResponse> 
  */
 export type DeleteConnectorRequest = Message<"flowhook.v1.DeleteConnectorRequest"> & {
   /**
-   * No rule: a name that cannot be a connector's names none (NotFound).
+   * Required (an empty name is InvalidArgument); otherwise no rule: a name that cannot be a
+   * connector's names none (NotFound).
    *
    * @generated from field: string name = 1;
    */
