@@ -42,8 +42,8 @@ type EventLogStore interface {
 // it is decided against the current state and the result saved, with the new verdict. An event
 // that took effect (APPLIED, PROGRESS) is not applied twice: replaying it records that nothing
 // was left to do. Rejected events were never authenticated and are not replayed. The replay's
-// steps always go to the Event Log. It returns the event as saved, its verdict before, and the
-// steps.
+// steps always go to the Event Log. An event whose body retention erased (ErasedHeader) is
+// not replayed either. It returns the event as saved, its verdict before, and the steps.
 func (x *External) Replay(ctx context.Context, eventID, actorID string) (StoredEvent, Verdict, []eventlog.Entry, error) {
 	trail := eventlog.NewTrail(x.clock.Now)
 	ctx = eventlog.With(ctx, trail)
@@ -82,6 +82,11 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 	before := ev.Verdict
 	if ev.Verdict == VerdictRejected {
 		return StoredEvent{}, before, fmt.Errorf("%w: event %s was rejected (never authenticated); it cannot be replayed", ErrFailedPrecondition, eventID)
+	}
+	if why := ev.Headers[ErasedHeader]; why != "" {
+		// Its body is empty: parsed again, it would become UNPARSEABLE.
+		return StoredEvent{}, before, fmt.Errorf("%w: event %s's body was erased with its instance's form data (%s); it cannot be replayed",
+			ErrFailedPrecondition, eventID, truncateText(why, 200))
 	}
 	if first {
 		who := "an administrator"

@@ -26,13 +26,25 @@ type Erasure struct {
 type RetentionStore interface {
 	// EraseFormData empties the form data of instances whose form data is not erased yet,
 	// sets their FormDataErasedAt, and removes the values of their timeline's field changes
-	// (the field names stay, and so does the rest of every entry).
+	// (the field names stay, and so does the rest of every entry). In the same transaction
+	// it erases the bodies of their webhook events (those decided for them, and every other
+	// event of their work items' ids), which carry the same people's names and emails: see
+	// ErasedHeader.
 	EraseFormData(ctx context.Context, e Erasure) (int, error)
 	// EraseDocuments deletes the signed documents of instances that still have some (one a
 	// late fetch saved after an earlier erasure too), and sets their DocumentsErasedAt.
 	// Instances that never had one are left as they are: nothing of theirs was erased.
 	EraseDocuments(ctx context.Context, e Erasure) (int, error)
 }
+
+// ErasedHeader marks a webhook event whose body retention erased with its instance's form
+// data; its value is the erasure's message. The event keeps its row, its dedupe key (a
+// redelivery is still a duplicate) and its verdict, but its body is empty, a verdict reason
+// is "[erased]", as are the messages of the steps that may quote a body (PARSED, VERDICT,
+// REPLAYED, ERROR), and it cannot be replayed: there is nothing left to read again. A PENDING
+// one is still processed (processing reads the stored fields, never the body). The Event
+// Log shows the header with the event's others, as it shows SourceHeader.
+const ErasedHeader = "X-Flowhook-Erased"
 
 // RetainedStatuses are the finished statuses retention erases. A FAILED instance is not
 // finished: an admin may still retry it (RetryInstance), and its step needs its data.
@@ -51,8 +63,9 @@ type Erased struct {
 
 // Retention erases what finished instances keep beyond the security settings' retentions
 // (form_data_retention_days, document_retention_days), counted from when each ended. The
-// instance and its timeline stay, with an ERASED entry saying what went; the Event Log has
-// its own purge (PurgeEventLog).
+// instance and its timeline stay, with an ERASED entry saying what went; its webhook events'
+// bodies go with its form data (ErasedHeader), and the Event Log has its own purge
+// (PurgeEventLog) for the rest.
 type Retention struct {
 	store    RetentionStore
 	security *Security

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -122,6 +123,41 @@ func TestStoreEventDedupe(t *testing.T) {
 			_, total, err := listAll(ctx, f, engine.EventFilter{ExternalID: "env-1", Provider: "DOCUSIGN"})
 			require.NoError(t, err)
 			require.EqualValues(t, 3, total, "k-1, k-bad and k-race")
+		})
+	}
+}
+
+// TestListEventsNewestFirstWithinAMillisecond: events received microseconds apart, in one
+// millisecond, list newest first (ids are made from the time received, which orders them
+// within its millisecond too).
+func TestListEventsNewestFirstWithinAMillisecond(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			base := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Minute)
+			var want []string
+			for i := range 20 {
+				ev, created, err := f.st.InsertEvent(ctx, engine.StoredEvent{
+					Event: engine.InboundEvent{System: coupleDocuSign, Type: "envelope-delivered", ExternalID: "env-1",
+						DedupeKey: fmt.Sprintf("k-%d", i)},
+					Body: []byte(`{}`), ReceivedAt: base.Add(time.Duration(i) * 10 * time.Microsecond), Verdict: engine.VerdictIgnored})
+				require.NoError(t, err)
+				require.True(t, created)
+				want = append([]string{ev.ID}, want...)
+			}
+			got, _, err := listAll(ctx, f, engine.EventFilter{})
+			require.NoError(t, err)
+			ids := make([]string, len(got))
+			for i, e := range got {
+				ids[i] = e.ID
+			}
+			require.Equal(t, want, ids, "newest first")
+			got, _, err = listAll(ctx, f, engine.EventFilter{Since: base.Add(50 * time.Microsecond), Until: base.Add(191 * time.Microsecond)})
+			require.NoError(t, err)
+			require.Len(t, got, 15, "received 50 µs to 190 µs after the first: the id range of their millisecond holds them")
 		})
 	}
 }

@@ -1,23 +1,30 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
 	"unicode/utf8"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/activity"
+	"github.com/flowhook/flowhook/ent/eventlogentry"
 	"github.com/flowhook/flowhook/ent/instance"
 	"github.com/flowhook/flowhook/ent/predicate"
 	"github.com/flowhook/flowhook/ent/signeddocument"
+	"github.com/flowhook/flowhook/ent/webhookevent"
+	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/eventlog"
 )
 
 var _ engine.RetentionStore = (*Store)(nil)
@@ -48,6 +55,9 @@ func (s *Store) EraseFormData(ctx context.Context, e engine.Erasure) (int, error
 			return err
 		}
 		if err := redactMessages(ctx, tx, ids, values); err != nil {
+			return err
+		}
+		if err := eraseEvents(ctx, tx, ids, e.Activity.Message); err != nil {
 			return err
 		}
 		for _, id := range ids {
@@ -119,6 +129,111 @@ func erasable(ctx context.Context, tx txn, e engine.Erasure, which predicate.Ins
 		q = q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
 	}
 	return q.IDs(ctx)
+}
+
+// erasedSteps are the steps whose messages may quote a body or free text read from one (a
+// parser's error, a verdict's reason, a provider's error): their messages become [erased].
+// The others hold the system's own words: sizes, addresses, ids, statuses, state keys.
+var erasedSteps = []any{string(eventlog.StepParsed), string(eventlog.StepVerdict), string(eventlog.StepReplayed),
+	string(eventlog.StepError)}
+
+// eraseBatch bounds the ids of one statement (SQLite takes 32766 parameters).
+const eraseBatch = 1000
+
+// eraseEvents erases what the webhook events of instances keep of their personal data (a
+// DocuSign notification carries its recipients' names and emails): the events decided for
+// them (instance_id) and every other event of their work items' ids (kept IGNORED while
+// debugging, ORPHANED, PENDING — whose processing reads no body). Each keeps its row, dedupe
+// key and verdict; its body becomes empty, a reason becomes [erased], the messages of its
+// erasedSteps too, and its headers gain engine.ErasedHeader (why), which tells the Event
+// Log and a replay that the body is gone.
+func eraseEvents(ctx context.Context, tx txn, ids []uuid.UUID, why string) error {
+	instanceIDs := make([]string, len(ids))
+	for i, id := range ids {
+		instanceIDs[i] = id.String()
+	}
+	events, err := tx.WebhookEvent.Query().Where(webhookevent.InstanceIDIn(instanceIDs...)).IDs(ctx)
+	if err != nil {
+		return err
+	}
+	var items []struct {
+		Provider   string `json:"provider"`
+		ExternalID string `json:"external_id"`
+	}
+	if err := tx.WorkItem.Query().Where(workitem.InstanceIDIn(ids...), workitem.ExternalIDNotNil()).
+		Select(workitem.FieldProvider, workitem.FieldExternalID).Scan(ctx, &items); err != nil {
+		return err
+	}
+	if len(items) > 0 {
+		systems := make(map[string]map[string]bool, len(items)) // by external id, its providers
+		externals := make([]string, 0, len(items))
+		for _, it := range items {
+			if systems[it.ExternalID] == nil {
+				systems[it.ExternalID] = map[string]bool{}
+				externals = append(externals, it.ExternalID)
+			}
+			systems[it.ExternalID][it.Provider] = true
+		}
+		for chunk := range slices.Chunk(externals, eraseBatch) {
+			var rows []struct {
+				ID         uuid.UUID `json:"id"`
+				Provider   string    `json:"provider"`
+				ExternalID string    `json:"external_id"`
+			}
+			if err := tx.WebhookEvent.Query().Where(webhookevent.ExternalIDIn(chunk...)).
+				Select(webhookevent.FieldID, webhookevent.FieldProvider, webhookevent.FieldExternalID).Scan(ctx, &rows); err != nil {
+				return err
+			}
+			for _, r := range rows {
+				if systems[r.ExternalID][r.Provider] {
+					events = append(events, r.ID)
+				}
+			}
+		}
+	}
+	slices.SortFunc(events, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	events = slices.Compact(events)
+	d := entsql.Dialect(tx.dialect)
+	for chunk := range slices.Chunk(events, eraseBatch) {
+		in := make([]any, len(chunk))
+		for i, id := range chunk {
+			in[i] = id
+		}
+		query, args := d.Update(webhookevent.Table).
+			Set(webhookevent.FieldBody, []byte{}).
+			Set(webhookevent.FieldVerdictReason, entsql.ExprFunc(func(b *entsql.Builder) {
+				b.WriteString("CASE WHEN ").Ident(webhookevent.FieldVerdictReason).WriteString(" = '' THEN '' ELSE ").
+					Arg(erasedText).WriteString(" END")
+			})).
+			Set(webhookevent.FieldHeaders, withHeader(tx.dialect, engine.ErasedHeader, why)).
+			Where(entsql.In(webhookevent.FieldID, in...)).Query()
+		if _, err := tx.sql.ExecContext(ctx, query, args...); err != nil {
+			return err
+		}
+		query, args = d.Update(eventlogentry.Table).Set(eventlogentry.FieldMessage, erasedText).
+			Where(entsql.And(entsql.In(eventlogentry.FieldEventID, in...), entsql.In(eventlogentry.FieldStep, erasedSteps...))).Query()
+		if _, err := tx.sql.ExecContext(ctx, query, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withHeader is the headers column with name set to value (kept as JSON: jsonb on
+// PostgreSQL, text on SQLite), every other header as it is. An event stored without headers
+// holds SQL NULL or JSON null (a nil map, marshalled): either becomes an object.
+func withHeader(d, name, value string) entsql.Querier {
+	return entsql.ExprFunc(func(b *entsql.Builder) {
+		col := webhookevent.FieldHeaders
+		if d == dialect.Postgres {
+			b.WriteString("(CASE WHEN jsonb_typeof(").Ident(col).WriteString(") = 'object' THEN ").Ident(col).
+				WriteString(" ELSE '{}'::jsonb END) || jsonb_build_object(").
+				Arg(name).WriteString("::text, ").Arg(value).WriteString("::text)")
+			return
+		}
+		b.WriteString("json_set(CASE WHEN json_type(").Ident(col).WriteString(") = 'object' THEN ").Ident(col).
+			WriteString(" ELSE '{}' END, ").Arg(`$."` + name + `"`).WriteString(", ").Arg(value).WriteString(")")
+	})
 }
 
 // hasSignedDocument matches the instances that keep a signed document.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -12,8 +13,10 @@ import (
 
 	"github.com/flowhook/flowhook/ent"
 	"github.com/flowhook/flowhook/ent/activity"
+	"github.com/flowhook/flowhook/ent/workitem"
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/eventlog"
 	"github.com/flowhook/flowhook/server/internal/store"
 )
 
@@ -247,6 +250,152 @@ func TestEraseInBatches(t *testing.T) {
 				}
 				require.Equal(t, 1, erased, id)
 			}
+		})
+	}
+}
+
+// externalID is the provider's id of an instance's work item.
+func externalID(t *testing.T, st *store.Store, instanceID string) string {
+	t.Helper()
+	var ext string
+	require.NoError(t, store.InTx(st, context.Background(), func(c *ent.Client) error {
+		wi, err := c.WorkItem.Query().Where(workitem.InstanceID(uuid.MustParse(instanceID))).Only(context.Background())
+		if err == nil {
+			ext = *wi.ExternalID
+		}
+		return err
+	}))
+	return ext
+}
+
+// TestEraseFormDataErasesItsEvents: erasing an instance's form data erases, in the same
+// transaction, the bodies of its webhook events (which carry its signers' names and emails),
+// their reasons and the steps that may quote a body, and marks them erased; every other
+// event stays as it is. An erased event is still a duplicate of its redelivery, and one still
+// PENDING is still decided.
+func TestEraseFormDataErasesItsEvents(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			old := f.finished(t, engine.StatusCompleted, 40*retentionDay, false)
+			recent := f.finished(t, engine.StatusCompleted, 20*retentionDay, false)
+			failed := f.finished(t, engine.StatusFailed, 40*retentionDay, false)
+			oldEnv, recentEnv, failedEnv := externalID(t, f.st, old.ID), externalID(t, f.st, recent.ID), externalID(t, f.st, failed.ID)
+			body := []byte(`{"recipients":{"signers":[{"name":"Ada Lovelace","email":"ada@example.com"}]}}`)
+			headers := map[string]string{"Content-Type": "application/json", "User-Agent": "DocuSign"}
+			n := 0
+			add := func(sys engine.System, ext string, v engine.Verdict, reason string) engine.StoredEvent {
+				n++
+				h := headers
+				if n == 3 {
+					h = nil // stored as JSON null
+				}
+				ev, created, err := f.st.InsertEvent(ctx, engine.StoredEvent{
+					Event: engine.InboundEvent{System: sys, Type: "recipient-completed", ExternalID: ext, DedupeKey: fmt.Sprintf("k-%d", n)},
+					Body:  body, Headers: h, RemoteAddr: "192.0.2.1", ReceivedAt: time.Now(), Verdict: v, Reason: reason, Size: int64(len(body))})
+				require.NoError(t, err)
+				require.True(t, created)
+				return ev
+			}
+			decided := func(ext, instanceID string) engine.StoredEvent {
+				ev := add(coupleDocuSign, ext, engine.VerdictPending, "")
+				require.NoError(t, f.st.FinishEvent(ctx, engine.EventResult{EventID: ev.ID, Verdict: engine.VerdictProgress,
+					Reason: "ada@example.com signed", InstanceID: instanceID}))
+				return ev
+			}
+			applied := decided(oldEnv, old.ID)
+			ignored := add(coupleDocuSign, oldEnv, engine.VerdictIgnored, "flowhook does not act on recipient-sent")
+			pending := add(coupleDocuSign, oldEnv, engine.VerdictPending, "")
+			kept := []engine.StoredEvent{decided(recentEnv, recent.ID), decided(failedEnv, failed.ID),
+				add(coupleOneSpan, oldEnv, engine.VerdictIgnored, "another system's id"),
+				add(coupleDocuSign, "", engine.VerdictUnparseable, "invalid character")}
+			steps := []eventlog.Entry{
+				{Step: eventlog.StepReceived, Message: "82 bytes of JSON from 192.0.2.1"},
+				{Step: eventlog.StepParsed, Message: "unparseable: no signer ada@example.com"},
+				{Step: eventlog.StepOutcome, Message: "recipient-completed is progress, not an outcome"},
+				{Step: eventlog.StepVerdict, Message: "PROGRESS: ada@example.com signed (after 2ms)"},
+				{Step: eventlog.StepReplayed, Message: "replayed by an administrator; it was PROGRESS after 1 attempt(s) (ada@example.com signed)"},
+				{Step: eventlog.StepError, Message: "DocuSign refused: recipient Ada Lovelace unknown"},
+			}
+			for _, ev := range append([]engine.StoredEvent{applied, ignored, pending}, kept...) {
+				for i := range steps {
+					steps[i].ID, steps[i].At = engine.NewIDAt(time.Now()), time.Now()
+				}
+				require.NoError(t, f.st.AppendEventLog(ctx, ev.ID, steps))
+			}
+			messages := func(id string) []string {
+				entries, err := f.st.EventLog(ctx, id)
+				require.NoError(t, err)
+				out := make([]string, len(entries))
+				for i, e := range entries {
+					out[i] = e.Message
+				}
+				return out
+			}
+			before := map[string]engine.StoredEvent{}
+			for _, ev := range kept {
+				got, err := f.st.GetEvent(ctx, ev.ID)
+				require.NoError(t, err)
+				before[ev.ID] = got
+			}
+
+			const why = "form data erased by retention (ended more than 30 days ago)"
+			erased, err := f.st.EraseFormData(ctx, erasure(time.Now().Add(-30*retentionDay), 500, why))
+			require.NoError(t, err)
+			require.Equal(t, 1, erased)
+
+			marked := map[string]string{"Content-Type": "application/json", "User-Agent": "DocuSign", engine.ErasedHeader: why}
+			for _, tc := range []struct {
+				ev       engine.StoredEvent
+				verdict  engine.Verdict
+				reason   string
+				instance string
+				headers  map[string]string
+			}{
+				{applied, engine.VerdictProgress, "[erased]", old.ID, marked},
+				{ignored, engine.VerdictIgnored, "[erased]", "", marked},
+				{pending, engine.VerdictPending, "", "", map[string]string{engine.ErasedHeader: why}}, // stored without headers
+			} {
+				got, err := f.st.GetEvent(ctx, tc.ev.ID)
+				require.NoError(t, err)
+				require.Empty(t, got.Body, "the body is gone")
+				require.EqualValues(t, len(body), got.Size, "its size as received stays")
+				require.Equal(t, tc.headers, got.Headers, "marked erased, the safe headers kept")
+				require.Equal(t, tc.verdict, got.Verdict)
+				require.Equal(t, tc.reason, got.Reason)
+				require.Equal(t, tc.instance, got.InstanceID)
+				require.Equal(t, tc.ev.Event.DedupeKey, got.Event.DedupeKey)
+				require.Equal(t, tc.ev.Event.ExternalID, got.Event.ExternalID)
+				require.Equal(t, []string{"82 bytes of JSON from 192.0.2.1", "[erased]", "recipient-completed is progress, not an outcome",
+					"[erased]", "[erased]", "[erased]"}, messages(tc.ev.ID), "the steps that may quote the body")
+			}
+			for _, ev := range kept {
+				got, err := f.st.GetEvent(ctx, ev.ID)
+				require.NoError(t, err)
+				require.Equal(t, before[ev.ID], got, "another instance's, another system's, or no instance's: kept")
+				require.Equal(t, body, got.Body)
+				require.Equal(t, steps[1].Message, messages(ev.ID)[1])
+			}
+
+			// A redelivery is still a duplicate.
+			again, created, err := f.st.InsertEvent(ctx, engine.StoredEvent{
+				Event: engine.InboundEvent{System: coupleDocuSign, Type: "recipient-completed", ExternalID: oldEnv, DedupeKey: applied.Event.DedupeKey},
+				Body:  body, ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
+			require.NoError(t, err)
+			require.False(t, created)
+			require.Equal(t, applied.ID, again.ID)
+
+			// The PENDING one is still decided (processing reads no body), and stays erased.
+			require.NoError(t, f.st.FinishEvent(ctx, engine.EventResult{EventID: pending.ID, Verdict: engine.VerdictStale,
+				Reason: "older than the work item's last event", InstanceID: old.ID}))
+			got, err := f.st.GetEvent(ctx, pending.ID)
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictStale, got.Verdict)
+			require.Equal(t, why, got.Headers[engine.ErasedHeader])
+			require.Empty(t, got.Body)
 		})
 	}
 }

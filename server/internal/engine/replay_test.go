@@ -1,0 +1,80 @@
+package engine_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// replayStore is routeStore saving what replays decide.
+type replayStore struct {
+	*routeStore
+	replayed []engine.EventResult
+}
+
+func (s *replayStore) ReplayEvent(_ context.Context, _ engine.StoredEvent, _ int, r engine.EventResult) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replayed = append(s.replayed, r)
+	return nil
+}
+
+// parsingProviders reads a body as DocuSign's parser would, in short: an empty one does not
+// parse.
+type parsingProviders struct{ routeProviders }
+
+func (parsingProviders) Parse(_ engine.System, body []byte) (engine.InboundEvent, error) {
+	var b struct {
+		Event string `json:"event"`
+		Data  struct {
+			EnvelopeID string `json:"envelopeId"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return engine.InboundEvent{}, err
+	}
+	return engine.InboundEvent{Type: b.Event, ExternalID: b.Data.EnvelopeID}, nil
+}
+
+// TestReplayRefusesAnErasedEvent: an event whose body retention erased is not replayed (its
+// empty body would be parsed into UNPARSEABLE): FailedPrecondition, saying why, and nothing
+// saved or noted. The same event with its body is replayed.
+func TestReplayRefusesAnErasedEvent(t *testing.T) {
+	t.Parallel()
+	for _, erased := range []bool{true, false} {
+		b := setupRoute(t, nil)
+		inbox := &replayStore{routeStore: b.inbox}
+		x := engine.NewExternal(inbox, b.store, b.runner, parsingProviders{routeProviders{&memProviders{}}}, engine.SystemClock{}, routeWindow)
+		ev := engine.StoredEvent{ID: engine.NewIDAt(time.Now()), ReceivedAt: time.Now(), Attempts: 1,
+			Event: engine.InboundEvent{System: engine.System{Provider: docuSign}, Type: "envelope-delivered", ExternalID: "env-1", DedupeKey: "k-1"},
+			Body:  []byte(`{"event":"envelope-delivered","data":{"envelopeId":"env-1"}}`), Headers: map[string]string{"Content-Type": "application/json"},
+			Verdict: engine.VerdictIgnored, Reason: "not processed after 5 attempts"}
+		if erased {
+			ev.Body, ev.Reason = []byte{}, "[erased]"
+			ev.Headers[engine.ErasedHeader] = "form data erased by retention (ended more than 7 days ago)"
+		}
+		inbox.mu.Lock()
+		inbox.events = append(inbox.events, ev)
+		inbox.mu.Unlock()
+
+		got, before, steps, err := x.Replay(context.Background(), ev.ID, "u-admin")
+		if !erased {
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictIgnored, before)
+			require.Len(t, inbox.replayed, 1, "replayed")
+			require.NotEmpty(t, steps)
+			continue
+		}
+		require.ErrorIs(t, err, engine.ErrFailedPrecondition)
+		require.ErrorContains(t, err, "erased with its instance's form data (form data erased by retention (ended more than 7 days ago)); it cannot be replayed")
+		require.Empty(t, inbox.replayed, "nothing saved: not an UNPARSEABLE verdict for the empty body")
+		require.Empty(t, steps, "nothing noted")
+		require.Zero(t, got.ID)
+		require.Equal(t, ev, inbox.event(t, "k-1"), "the event is as it was")
+	}
+}
