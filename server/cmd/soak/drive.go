@@ -92,8 +92,8 @@ type driver struct {
 	begun     time.Time
 	started   atomic.Int64
 
-	stopBackground func()
-	quiet          time.Duration // since begun, when settle found the soak quiescent (0: never) // ends the actor and the sampler (set by drive)
+	stopBackground func()        // ends the actor and the sampler (set by drive)
+	quiet          time.Duration // since begun, when settle found the soak quiescent (0: never)
 }
 
 func (d *driver) startedCount() int64 { return d.started.Load() }
@@ -491,20 +491,19 @@ func vmRSS(pid int) (int64, bool) {
 	return 0, false
 }
 
-// settle waits until every instance has ended and no job is left to run — running, available,
-// or waiting for its time (retryable after a failure during a crash, scheduled, snoozed) —
-// on two polls a second apart, or the settle time is up; then it stops the actor and the
-// sampler. A single quiet poll is not enough: a job that failed while PostgreSQL was down is
-// retryable for a few seconds, and a late duplicate from a fake makes a new one.
+// settle waits until every instance has ended, no job is left to run — running, available,
+// or waiting for its time (retryable after a failure during a crash, scheduled, snoozed; every
+// kind, periodic ones too, but a timer waiting for its deadline: jobsLeft) — and no event is
+// left PENDING or due in-process, on two polls a second apart, or the settle time is up; then
+// it stops the actor and the sampler. A single quiet poll is not enough: a job that failed
+// while PostgreSQL was down is retryable for a few seconds, and a late duplicate from a fake
+// makes a new one.
 func (d *driver) settle(ctx context.Context) {
 	defer d.stopBackground()
 	deadline := time.Now().Add(d.cfg.Settle)
 	quietPolls := 0
 	for time.Now().Before(deadline) {
-		var open, jobs int
-		err := d.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM instances WHERE ended_at IS NULL),
-			(SELECT count(*) FROM river_job WHERE state NOT IN ('completed', 'cancelled', 'discarded'))
-			  + (SELECT count(*) FROM webhook_events WHERE due_at IS NOT NULL)`).Scan(&open, &jobs)
+		open, jobs, err := d.unsettled(ctx)
 		if err == nil && open == 0 && jobs == 0 && d.started.Load() == int64(d.cfg.Instances) {
 			if quietPolls++; quietPolls == 2 {
 				d.quiet = time.Since(d.begun)
@@ -515,7 +514,7 @@ func (d *driver) settle(ctx context.Context) {
 			quietPolls = 0
 		}
 		if err == nil && (open > 0 || jobs > 0) {
-			d.logf("settling: %d instances open, %d jobs (or events due in-process) not finished", open, jobs)
+			d.logf("settling: %d instances open, %d jobs (or events PENDING) not finished", open, jobs)
 		}
 		// What a fake holds after a failed delivery would wait for its daily retry: ask for it
 		// now (the fakes' "redeliver now"; nothing when nothing is held).
@@ -527,4 +526,13 @@ func (d *driver) settle(ctx context.Context) {
 		}
 	}
 	d.logf("not quiescent after %s", d.cfg.Settle)
+}
+
+// unsettled counts what keeps the soak from quiescence: the instances open, and the jobs left
+// (jobsLeft) with the events PENDING or due in-process.
+func (d *driver) unsettled(ctx context.Context) (open, left int, err error) {
+	err = d.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM instances WHERE ended_at IS NULL),
+		(SELECT count(*) FROM river_job WHERE `+jobsLeft+`)
+		  + (SELECT count(*) FROM webhook_events WHERE verdict = 'PENDING' OR due_at IS NOT NULL)`).Scan(&open, &left)
+	return open, left, err
 }

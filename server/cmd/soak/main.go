@@ -6,17 +6,21 @@
 // PostgreSQL (pg_ctl -m immediate) at random moments, and then checks the database against the
 // fakes: every webhook stored once, every outcome applied once, one work item and one item at
 // the provider per external step, every instance in the end state its outcome implies, no job
-// left running or available, no event taking effect on a work item after its outcome, and the
-// surviving replicas' memory flat. It prints a table and exits 1 when anything was lost,
-// doubled or stranded, or when memory grew.
+// left to run (running, available, retryable, scheduled, pending; new runs of the periodic
+// ones aside) and no event left PENDING, no event taking effect on a work item after its
+// outcome, and the surviving replicas' memory flat. It prints a table and exits 1 when the
+// soak never became quiescent (every instance ended, no job left, no event PENDING) within
+// -settle, when anything was lost, doubled or stranded, or when memory grew.
 //
 //	go run ./server/cmd/soak [-instances 200] [-replicas 2] [-kills 1] [-restarts 1] [-duration 30s] [-reorder 0.2]
 //
 // It builds ./server/cmd/flowhook and ./server/cmd/fakeproviders (or takes -flowhook-bin and
 // -fakes-bin), and needs PostgreSQL's binaries (initdb, pg_ctl, pg_isready: -pg-bin, else the
 // newest /usr/lib/postgresql/*/bin); as root it runs them as the postgres user. Everything
-// lives in a temporary directory that is removed at the end, unless -keep or a failure: then
-// the replicas' and PostgreSQL's logs are left there and the path is printed.
+// lives in two temporary directories, the logs' and the cluster's, removed at the end, unless
+// -keep or a failure: then both are left, the cluster stopped with the soak's database in it
+// (the ids in the report can be looked up), and the soak prints where, and how to start the
+// cluster and stop it again.
 package main
 
 import (
@@ -131,7 +135,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.FlowhookBin, "flowhook-bin", os.Getenv("FLOWHOOK_BIN"), "flowhook binary (default: built; env FLOWHOOK_BIN)")
 	fs.StringVar(&c.FakesBin, "fakes-bin", os.Getenv("FLOWHOOK_FAKES_BIN"), "fakeproviders binary (default: built; env FLOWHOOK_FAKES_BIN)")
 	fs.DurationVar(&c.JobTimeout, "job-timeout", 0, "FLOWHOOK_JOB_TIMEOUT for the replicas (0: their default); a job of a killed replica is rescued after about 1.5× it")
-	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directory (logs) even when the soak passes")
+	fs.BoolVar(&c.Keep, "keep", false, "keep the temporary directories (logs, and PostgreSQL's cluster with the soak's database) even when the soak passes")
 	fs.BoolVar(&c.Verbose, "v", false, "print progress")
 	if err := fs.Parse(args); err != nil {
 		return c, err

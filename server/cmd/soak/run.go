@@ -80,17 +80,25 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// Kept (a failure, or -keep): the cluster and the database stay, the server stopped, so
+	// that what the report names can be looked up.
+	var dbName string
 	defer func() {
 		if keep {
-			_ = exec.Command("cp", filepath.Join(pg.dir, "postgres.log"), work).Run()
+			pg.stop("fast")
+			fmt.Fprint(out, pg.keptNote(dbName))
+			return
 		}
 		pg.close()
 	}()
-	dbName, err := createDatabase(ctx, pg.url)
+	dbName, err = createDatabase(ctx, pg.url)
 	if err != nil {
 		return fail(fmt.Errorf("create database: %w", err))
 	}
 	defer func() {
+		if keep {
+			return
+		}
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		if err := dropDatabase(dctx, pg.url, dbName); err != nil {

@@ -12,9 +12,9 @@ import (
 )
 
 // TestSoak runs a short soak: 150 instances through two replicas, one SIGKILL and one crash of
-// PostgreSQL, every notification ×3, and fails on anything lost, doubled or stranded. It
-// needs PostgreSQL's binaries (initdb, pg_ctl), not a running server: it starts its own.
-// SOAK_INSTANCES changes M.
+// PostgreSQL, every notification ×3, and fails when it never became quiescent or on anything
+// lost, doubled or stranded. It needs PostgreSQL's binaries (initdb, pg_ctl), not a running
+// server: it starts its own. SOAK_INSTANCES changes M.
 func TestSoak(t *testing.T) {
 	cfg := defaults()
 	cfg.Instances, cfg.Replicas, cfg.Kills, cfg.Restarts = 150, 2, 1, 1
@@ -34,6 +34,7 @@ func TestSoak(t *testing.T) {
 	rep, err := run(ctx, cfg, &out)
 	t.Log("\n" + out.String())
 	require.NoError(t, err)
+	require.Positive(t, rep.quiet, "quiescent: every instance ended, no job left, no event PENDING")
 	require.Equal(t, cfg.Instances, rep.started, "every instance started")
 	require.Len(t, rep.chaos, 2, "one kill and one restart happened")
 	require.Empty(t, rep.lost, "lost")
@@ -45,6 +46,7 @@ func TestSoak(t *testing.T) {
 	require.Positive(t, rep.outcomeFirst, "an outcome reached flowhook before its progress")
 	require.Zero(t, rep.late["APPLIED"], "no second outcome")
 	require.Positive(t, rep.documentsKept, "signed documents were kept (the lost ones are in rep.lost)")
+	require.True(t, rep.ok(), "the verdict is PASS")
 }
 
 // TestJudgeMemory: the bound on a replica's RSS (kB samples, one a second).
