@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+const signalAdminKey = "fh_test_signal_admin_key_0123456789"
+
 // TestSecondSignalEndsTheDrain: the first SIGINT starts a graceful shutdown, which waits here
 // for a request whose body never finishes (the drain may take -shutdown-timeout, ten minutes);
 // a second SIGINT ends the process at once, as Ctrl-C's default does, instead of being
@@ -25,7 +27,7 @@ func TestSecondSignalEndsTheDrain(t *testing.T) {
 	cmd := exec.Command(os.Args[0], "serve", "-addr", "127.0.0.1:0", "-log-format", "json", "-data-dir", t.TempDir(),
 		"-shutdown-timeout", "10m", "-read-timeout", "10m")
 	cmd.Env = []string{replicaEnv + "=1", "PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "OTEL_SDK_DISABLED=true",
-		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY=fh_test_signal_admin_key_0123456789"}
+		"FLOWHOOK_BOOTSTRAP_ADMIN_KEY=" + signalAdminKey}
 	out, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -68,12 +70,14 @@ func TestSecondSignalEndsTheDrain(t *testing.T) {
 	addr := await("serving")
 
 	// A request whose handler reads its body: "100 Continue" says the handler has started
-	// reading it, so the connection is active and the drain has to wait for it.
+	// reading it, so the connection is active and the drain has to wait for it. It carries the
+	// key: a call without one is refused before its body is read.
 	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
 	_, err = conn.Write([]byte("POST /flowhook.v1.IdentityService/WhoAmI HTTP/1.1\r\nHost: " + addr +
-		"\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"))
+		"\r\nContent-Type: application/json\r\nAuthorization: Bearer " + signalAdminKey +
+		"\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n"))
 	require.NoError(t, err)
 	status, err := bufio.NewReader(conn).ReadString('\n')
 	require.NoError(t, err)
