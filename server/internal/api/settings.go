@@ -90,7 +90,12 @@ func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *conne
 		// What a provider is registered for may follow the option (OneSpan's progress events).
 		// The option is saved whatever the provider says; the connection test shows what is
 		// registered there.
-		if err := s.providers.DebugChanged(ctx, sec.WebhookReceiverDebug); err != nil {
+		// Bounded: a provider that does not answer must not hold the option's answer (its
+		// client tries a failing call again with backoff).
+		fctx, cancel := context.WithTimeout(ctx, debugFollowTimeout)
+		err := s.providers.DebugChanged(fctx, sec.WebhookReceiverDebug)
+		cancel()
+		if err != nil {
 			s.log.WarnContext(ctx, "the Webhook Receiver debug option changed, but a provider's registration could not follow it",
 				"webhook_receiver_debug", sec.WebhookReceiverDebug, "error", err.Error())
 		}
@@ -99,6 +104,10 @@ func (s *SettingsService) UpdateSecuritySettings(ctx context.Context, req *conne
 		securityToProto(engine.SecurityFrom(prev)), securityToProto(sec))
 	return connect.NewResponse(&flowhookv1.UpdateSecuritySettingsResponse{Settings: securityToProto(sec)}), nil
 }
+
+// debugFollowTimeout bounds how long UpdateSecuritySettings waits for the providers to follow a
+// change of the debug option.
+const debugFollowTimeout = 10 * time.Second
 
 func securityToProto(s engine.SecuritySettings) *flowhookv1.SecuritySettings {
 	return &flowhookv1.SecuritySettings{
