@@ -109,10 +109,11 @@ if [ "$last" = start ]; then echo "pg_ctl: failing after the start" >&2; exit 1;
 // server stopped, and says where they are and how to start the server.
 func TestFailedRunKeepsTheCluster(t *testing.T) {
 	s := setupPG(t, nil)
-	// Fakes that print where they listen and end, and a flowhook that exits at once: the
+	// Fakes that print where they listen and run until stopped (had they ended at once, the
+	// soak could see them end before it read the line), and a flowhook that exits at once: the
 	// soak fails starting its first replica, once PostgreSQL and its database are up.
 	fakes, flowhook := filepath.Join(s.bin, "fakes"), filepath.Join(s.bin, "flowhook")
-	require.NoError(t, os.WriteFile(fakes, []byte("#!/bin/sh\necho '{\"control\": \"http://127.0.0.1:9\"}'\n"), 0o755))
+	require.NoError(t, os.WriteFile(fakes, []byte("#!/bin/sh\necho '{\"control\": \"http://127.0.0.1:9\"}'\nexec tail -f /dev/null\n"), 0o755))
 	require.NoError(t, os.WriteFile(flowhook, []byte("#!/bin/sh\nexit 1\n"), 0o755))
 	cfg := defaults()
 	cfg.PGBin, cfg.FakesBin, cfg.FlowhookBin = s.bin, fakes, flowhook
