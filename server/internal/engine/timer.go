@@ -31,6 +31,24 @@ func (r *Runner) startTimer(inst *Instance, state State, now time.Time, acts []A
 // one that set it); it is to be run again at the deadline.
 var ErrTooEarly = errors.New("the deadline has not passed yet")
 
+// ErrOutcomePending: an EXTERNAL state's timer found a notification of its work item that the
+// system sent before the deadline still being processed (a OneSpan callback whose package
+// cannot be read back while OneSpan is down, say): what it reports happened first, so the
+// timer waits for it — up to OutcomeGrace past the deadline — and is to be run again later.
+var ErrOutcomePending = errors.New("a notification sent before the deadline is still being processed")
+
+// OutcomeGrace bounds how long past its deadline an EXTERNAL state's timer waits for a
+// notification sent before the deadline (ErrOutcomePending); after it the state times out,
+// and a later outcome is STALE. The notification's processing is retried meanwhile (an hour
+// covers its first six attempts), and reconciliation asks the system after that.
+const OutcomeGrace = time.Hour
+
+// PendingEvents is an optional part of the InstanceStore: whether a notification of a work
+// item's system and external id that the system sent at or before a time is still PENDING.
+type PendingEvents interface {
+	PendingSentBy(ctx context.Context, system System, externalID string, at time.Time) (bool, error)
+}
+
 // Timeout fires a state's timer: when the instance is still open in the job's state at the
 // job's deadline, the state's timeout takes it on — an EXTERNAL state by the outcome EXPIRED
 // (its work item becomes EXPIRED and is cancelled at its provider by a job, so that a later
@@ -119,7 +137,9 @@ func timeoutTransition(def Draft, from string) (Transition, bool) {
 // expire is an EXTERNAL state's timeout: the outcome EXPIRED, as if the provider had reported
 // it. A WAITING work item becomes EXPIRED and is cancelled at its provider; one still CREATING
 // is left to its create job, which finds the instance moved on and cancels what it made (as
-// for a cancelled instance). One already RESOLVED keeps its outcome: the timer only records
+// for a cancelled instance), and gets a cancel job too, for the item coupled as this commits.
+// A WAITING item with a notification the system sent by the deadline still being processed
+// holds the timer back (ErrOutcomePending), up to OutcomeGrace: what happened first wins. One already RESOLVED keeps its outcome: the timer only records
 // that the deadline passed.
 func (r *Runner) expire(ctx context.Context, inst *Instance, def Draft, state State, fired Activity, now time.Time) ([]Activity, Effects, error) {
 	var eff Effects
@@ -134,6 +154,15 @@ func (r *Runner) expire(ctx context.Context, inst *Instance, def Draft, state St
 			reason, wi.System, wi.ExternalID, wi.Outcome, state.Key)
 		return []Activity{fired}, eff, nil
 	case err == nil && wi.StateKey == state.Key && wi.Status == WorkItemWaiting:
+		if pe, ok := r.instances.(PendingEvents); ok && now.Before(fired.Deadline.Add(OutcomeGrace)) {
+			pending, err := pe.PendingSentBy(ctx, wi.System, wi.ExternalID, *fired.Deadline)
+			if err != nil {
+				return nil, Effects{}, err
+			}
+			if pending {
+				return nil, Effects{}, fmt.Errorf("%w: %s %s, for %q (due at %s)", ErrOutcomePending, wi.System, wi.ExternalID, state.Key, fired.Deadline.Format(time.RFC3339Nano))
+			}
+		}
 		w := wi
 		w.Status = WorkItemExpired
 		w.Outcome = OutcomeExpired
@@ -142,6 +171,14 @@ func (r *Runner) expire(ctx context.Context, inst *Instance, def Draft, state St
 		eff.ExpiredWorkItems = append(eff.ExpiredWorkItems, w)
 		eff.Jobs = append(eff.Jobs, CancelWorkItemJob{WorkItemID: wi.ID, Reason: reason, Expired: true})
 		fired.Message = fmt.Sprintf("%s: outcome EXPIRED; %s %s is cancelled there", reason, wi.System, wi.ExternalID)
+	case err == nil && wi.StateKey == state.Key && wi.Status == WorkItemCreating:
+		// Its create job may couple it between this read and the write below: the coupling
+		// does not change the instance, so this write stands, and the create job, having seen
+		// the instance still waiting, voids nothing. The cancel job, run after this commits,
+		// voids it then (a CREATING item it leaves to the create job, which finds the instance
+		// moved on), as for a cancelled instance.
+		eff.Jobs = append(eff.Jobs, CancelWorkItemJob{WorkItemID: wi.ID, Reason: reason, Expired: true})
+		fired.Message = reason + ": outcome EXPIRED"
 	case err == nil || errors.Is(err, ErrNotFound):
 		fired.Message = reason + ": outcome EXPIRED"
 	default:

@@ -291,7 +291,8 @@ func TestExternalTimeoutExpires(t *testing.T) {
 }
 
 // TestExternalTimeoutWhileCreating: a work item still being created is left to its create
-// job, which finds the instance moved on; nothing is cancelled that does not exist yet.
+// job, which finds the instance moved on; the timer's cancel job, run first, voids nothing that
+// does not exist yet.
 func TestExternalTimeoutWhileCreating(t *testing.T) {
 	t.Parallel()
 	b := setupTimers(t)
@@ -313,16 +314,122 @@ func TestExternalTimeoutWhileCreating(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, fired)
 	require.Equal(t, "review", b.instance(t, in.ID).StateKey)
+	var cancels []engine.CancelWorkItemJob
 	for _, j := range b.store.takeJobs() {
-		_, isCancel := j.(engine.CancelWorkItemJob)
-		require.False(t, isCancel, "no item to cancel yet")
+		if c, ok := j.(engine.CancelWorkItemJob); ok {
+			cancels = append(cancels, c)
+		}
 	}
+	require.Len(t, cancels, 1, "a cancel job, for an item coupled as the timer commits")
+	require.NoError(t, b.creator.Cancel(ctx, cancels[0].WorkItemID, cancels[0].Reason, false))
+	require.Empty(t, b.client.cancelled(), "nothing to void yet: the item is still being created")
 	require.NoError(t, b.creator.Create(ctx, create.WorkItemID, false, false))
 	wi, err := b.store.GetWorkItem(ctx, create.WorkItemID)
 	require.NoError(t, err)
 	require.Equal(t, engine.WorkItemCancelled, wi.Status, "the create job abandons it")
 	creates, _, _ := b.client.record()
 	require.Empty(t, creates, "nothing was created for an instance that moved on")
+}
+
+// TestExternalTimeoutRacingTheCoupling: the create job couples the envelope while the timer
+// fires (after the timer read the item CREATING, before its write). The coupling does not
+// change the instance, so the timer's write stands; the create job saw the instance still
+// waiting and voided nothing. The timer's cancel job voids the envelope: nobody is left asked to
+// sign for an instance that moved on.
+func TestExternalTimeoutRacingTheCoupling(t *testing.T) {
+	t.Parallel()
+	b := setupTimers(t)
+	ctx := context.Background()
+	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
+	require.NoError(t, err)
+	var timer engine.StateTimeoutJob
+	var create engine.CreateWorkItemJob
+	for _, j := range b.store.takeJobs() {
+		switch j := j.(type) {
+		case engine.StateTimeoutJob:
+			timer = j
+		case engine.CreateWorkItemJob:
+			create = j
+		}
+	}
+	b.clock.add(24 * time.Hour)
+	b.store.beforeUpdate = func() {
+		require.NoError(t, b.creator.Create(ctx, create.WorkItemID, false, false))
+	}
+	fired, err := b.runner.Timeout(ctx, timer)
+	require.NoError(t, err)
+	require.True(t, fired)
+	require.Equal(t, "review", b.instance(t, in.ID).StateKey)
+	wi, err := b.store.GetWorkItem(ctx, create.WorkItemID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemWaiting, wi.Status, "coupled while the timer fired")
+	var cancels []engine.CancelWorkItemJob
+	for _, j := range b.store.takeJobs() {
+		if c, ok := j.(engine.CancelWorkItemJob); ok {
+			cancels = append(cancels, c)
+		}
+	}
+	require.Len(t, cancels, 1, "the timer cancels the item it found being created")
+	require.Equal(t, create.WorkItemID, cancels[0].WorkItemID)
+	require.True(t, cancels[0].Expired)
+	require.NoError(t, b.creator.Cancel(ctx, cancels[0].WorkItemID, cancels[0].Reason, false))
+	require.Equal(t, []string{wi.ExternalID + ": " + cancels[0].Reason}, b.client.cancelled())
+	wi, err = b.store.GetWorkItem(ctx, create.WorkItemID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemCancelled, wi.Status)
+}
+
+// pendingStore answers PendingSentBy (engine.PendingEvents) with pending, and records what it
+// was asked.
+type pendingStore struct {
+	*memStore
+	pending bool
+	asked   []string
+}
+
+func (s *pendingStore) PendingSentBy(_ context.Context, sys engine.System, externalID string, at time.Time) (bool, error) {
+	s.asked = append(s.asked, fmt.Sprintf("%s %s %s", sys, externalID, at.Format(time.RFC3339Nano)))
+	return s.pending, nil
+}
+
+// TestExternalTimeoutWaitsForAnOutcomeSentBeforeIt: the envelope's completion, sent before the
+// deadline, is still being processed when the timer fires (its status cannot be confirmed, say):
+// the timer waits for it (ErrOutcomePending, nothing changed) until OutcomeGrace has passed,
+// then times the state out. With nothing pending it fires at once (the other tests).
+func TestExternalTimeoutWaitsForAnOutcomeSentBeforeIt(t *testing.T) {
+	t.Parallel()
+	b := setupTimers(t)
+	ctx := context.Background()
+	in, timer := b.toSign(t)
+	wi, err := b.store.CurrentWorkItem(ctx, in.ID)
+	require.NoError(t, err)
+	ps := &pendingStore{memStore: b.store, pending: true}
+	runner := engine.NewRunner(ps, b.store, b.clock)
+
+	b.clock.add(24 * time.Hour)
+	fired, err := runner.Timeout(ctx, timer)
+	require.ErrorIs(t, err, engine.ErrOutcomePending)
+	require.False(t, fired)
+	require.Equal(t, []string{fmt.Sprintf("%s %s %s", wi.System, wi.ExternalID, timer.Deadline.Format(time.RFC3339Nano))}, ps.asked,
+		"asked about what the system sent by the deadline")
+	got := b.instance(t, in.ID)
+	require.Equal(t, "sign", got.StateKey)
+	require.Equal(t, in.Revision, got.Revision, "nothing changed")
+	require.Empty(t, b.store.takeJobs())
+
+	b.clock.add(engine.OutcomeGrace - time.Millisecond)
+	_, err = runner.Timeout(ctx, timer)
+	require.ErrorIs(t, err, engine.ErrOutcomePending, "still within the grace")
+
+	b.clock.add(time.Millisecond)
+	fired, err = runner.Timeout(ctx, timer)
+	require.NoError(t, err)
+	require.True(t, fired, "past the grace, the state times out")
+	require.Equal(t, "review", b.instance(t, in.ID).StateKey)
+	expired, err := b.store.GetWorkItem(ctx, wi.ID)
+	require.NoError(t, err)
+	require.Equal(t, engine.WorkItemExpired, expired.Status)
+	require.Len(t, ps.asked, 2, "past the grace it does not ask")
 }
 
 // TestTimeoutAfterAnOutcomeWithoutTransition: an outcome that landed first wins, also when the

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,6 +23,9 @@ const (
 	MaxKeyLen           = 64
 	MaxEmailSubjectLen  = 100 // DocuSign's limit for an envelope's emailSubject
 	MaxTimeout          = 366 * 24 * time.Hour
+	// MinTimeoutRound is the least time a round of timeouts may take: states whose timeouts
+	// lead from one to the next and back (a reminder loop) go round at most once a second.
+	MinTimeoutRound = time.Second
 )
 
 var keyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]*$`)
@@ -399,6 +403,67 @@ func validateTransitions(ps *Problems, d Draft, states map[string]int) {
 				ps.Add(fmt.Sprintf("states[%d].timeout", i), "EXTERNAL state %q has a timeout but no transition on OUTCOME_EXPIRED: its timeout is that outcome, so give it one", s.Key)
 			}
 		}
+	}
+	validateTimeoutRounds(ps, d, states, onTimeout, outcomes)
+}
+
+// validateTimeoutRounds refuses a round of timeouts faster than MinTimeoutRound: states whose
+// timers lead from one to the next and back to the first, with nobody acting in between. A
+// HUMAN review with a 1 ms timeout whose on_timeout transition re-enters it would move each
+// instance a thousand times a second, for ever (and an EXTERNAL one would create a work item at
+// its provider each time). A slower round is a design (a reminder every day), kept.
+func validateTimeoutRounds(ps *Problems, d Draft, states map[string]int, onTimeout map[string]int, outcomes map[string]map[Outcome]int) {
+	// next[i] is the state index state i's timer moves into, if any: each state has one
+	// timeout transition at most, so the timers make a graph of single steps.
+	next := make(map[int]int)
+	for i, s := range d.States {
+		if j, ok := states[s.Key]; s.Timeout <= 0 || s.Timeout > MaxTimeout || !ok || j != i {
+			continue
+		}
+		t, ok := onTimeout[s.Key]
+		if s.Kind == StateKindExternal {
+			t, ok = outcomes[s.Key][OutcomeExpired]
+		} else if s.Kind != StateKindHuman {
+			ok = false
+		}
+		if !ok {
+			continue
+		}
+		if to, found := states[d.Transitions[t].To]; found {
+			next[i] = to
+		}
+	}
+	reported := make(map[int]bool)
+	for start := range d.States {
+		if _, ok := next[start]; !ok || reported[start] {
+			continue
+		}
+		round, path := d.States[start].Timeout, []int{start}
+		at, back := next[start], false
+		for steps := 0; steps < len(d.States); steps++ {
+			if at == start {
+				back = true
+				break
+			}
+			j, ok := next[at]
+			if !ok {
+				break
+			}
+			round += d.States[at].Timeout
+			path = append(path, at)
+			at = j
+		}
+		if !back || round >= MinTimeoutRound {
+			continue
+		}
+		keys := make([]string, 0, len(path)+1)
+		for _, i := range path {
+			reported[i] = true
+			keys = append(keys, strconv.Quote(d.States[i].Key))
+		}
+		keys = append(keys, strconv.Quote(d.States[start].Key))
+		ps.Add(fmt.Sprintf("states[%d].timeout", start), "the timeouts of %s lead back into %q after %s: an instance would go round without end; make the round take at least %s",
+			strings.Join(keys, " → "), d.States[start].Key, round, MinTimeoutRound)
 	}
 }
 

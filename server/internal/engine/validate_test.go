@@ -333,6 +333,40 @@ func TestValidateDraft(t *testing.T) {
 			want:   []want{p("states[2].timeout", `EXTERNAL state "sign" has a timeout but no transition on OUTCOME_EXPIRED`)},
 		},
 		{
+			name: "valid: a timeout of a nanosecond that leads out",
+			mutate: func(d *engine.Draft) {
+				d.States[stReview].Timeout = time.Nanosecond
+				d.Transitions[trReject].OnTimeout = true
+			},
+		},
+		{
+			name: "timeout: a HUMAN state whose timeout re-enters it within a second",
+			mutate: func(d *engine.Draft) {
+				d.States[stReview].Timeout = time.Millisecond
+				d.Transitions = append(d.Transitions, engine.Transition{Key: "remind", From: "review", To: "review", OnTimeout: true})
+			},
+			want: []want{p("states[1].timeout", `the timeouts of "review" → "review" lead back into "review" after 1ms: an instance would go round without end; make the round take at least 1s`)},
+		},
+		{
+			name: "timeout: a round of two states' timeouts under a second",
+			mutate: func(d *engine.Draft) {
+				d.States[stReview].Timeout = 300 * time.Millisecond
+				d.Transitions[trApprove].OnTimeout = true
+				d.States[stSign].Timeout = 699 * time.Millisecond
+				d.Transitions = append(d.Transitions, engine.Transition{Key: "expired", From: "sign", To: "review", OnOutcome: engine.OutcomeExpired})
+			},
+			want: []want{p("states[1].timeout", `the timeouts of "review" → "sign" → "review" lead back into "review" after 999ms`)},
+		},
+		{
+			name: "valid: a round of timeouts taking a second",
+			mutate: func(d *engine.Draft) {
+				d.States[stReview].Timeout = 300 * time.Millisecond
+				d.Transitions[trApprove].OnTimeout = true
+				d.States[stSign].Timeout = 700 * time.Millisecond
+				d.Transitions = append(d.Transitions, engine.Transition{Key: "expired", From: "sign", To: "review", OnOutcome: engine.OutcomeExpired})
+			},
+		},
+		{
 			name: "on_timeout: two transitions marked out of one state",
 			mutate: func(d *engine.Draft) {
 				d.States[stReview].Timeout = time.Hour

@@ -67,6 +67,39 @@ func TestEarlierPending(t *testing.T) {
 	}
 }
 
+// TestPendingSentBy: a timer's question (engine.PendingEvents) — is an event of the system and
+// external id that the system sent at or before the deadline still PENDING — on both databases:
+// one sent at the deadline counts, one sent after it, another external id or system, and a
+// decided one do not.
+func TestPendingSentBy(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			st := newStore(t, d)
+			ctx := context.Background()
+			deadline := time.Now().UTC().Truncate(time.Millisecond)
+			pendingBy := func() bool {
+				t.Helper()
+				held, err := st.PendingSentBy(ctx, coupleOneSpan, "pkg-1", deadline)
+				require.NoError(t, err)
+				return held
+			}
+			require.False(t, pendingBy(), "nothing stored")
+			storePending(t, st, coupleOneSpan, "pkg-1", deadline.Add(time.Millisecond))
+			storePending(t, st, coupleOneSpan, "pkg-2", deadline.Add(-time.Second))
+			storePending(t, st, coupleDocuSign, "pkg-1", deadline.Add(-time.Second))
+			require.False(t, pendingBy(), "sent after the deadline, or another item's")
+			at := storePending(t, st, coupleOneSpan, "pkg-1", deadline)
+			require.True(t, pendingBy(), "sent at the deadline")
+			require.NoError(t, st.FinishEvent(ctx, engine.EventResult{EventID: at.ID, Verdict: engine.VerdictApplied, Reason: "moved"}))
+			require.False(t, pendingBy(), "decided")
+			storePending(t, st, coupleOneSpan, "pkg-1", deadline.Add(-time.Hour))
+			require.True(t, pendingBy(), "sent an hour before")
+		})
+	}
+}
+
 // TestWorkItemForCallback: the one query gives what WorkItemWithInstance and EarlierPending give
 // apart, in each of EarlierPending's cases that concern a coupled work item, and ErrNotFound for
 // an id nobody coupled.

@@ -134,3 +134,17 @@ func (s *Store) EventsDue(ctx context.Context) (int64, error) {
 	n, err := s.db.Client.WebhookEvent.Query().Where(webhookevent.DueAtNotNil()).Count(ctx)
 	return int64(n), translate(err)
 }
+
+var _ engine.PendingEvents = (*Store)(nil)
+
+// lastEventID is above every event's id: PendingSentBy's events sent at its time are all
+// earlier than it.
+const lastEventID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+// PendingSentBy reports whether an event of the system and external id that the system sent
+// at or before at is still PENDING (engine.PendingEvents, for an EXTERNAL state's timer): the
+// EarlierPending query, for an event sent at that time and received after every other.
+func (s *Store) PendingSentBy(ctx context.Context, system engine.System, externalID string, at time.Time) (bool, error) {
+	return s.EarlierPending(ctx, engine.StoredEvent{ID: lastEventID,
+		Event: engine.InboundEvent{System: system, ExternalID: externalID, OccurredAt: at}})
+}

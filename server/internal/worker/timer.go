@@ -82,11 +82,20 @@ type timerWorker struct {
 	fire TimerFunc
 }
 
+// outcomePendingSnooze is how long a timer waits before it looks again for a notification sent
+// before its deadline that is still being processed (engine.ErrOutcomePending).
+const outcomePendingSnooze = 30 * time.Second
+
 func (w *timerWorker) Work(ctx context.Context, job *river.Job[engine.StateTimeoutJob]) error {
 	_, err := w.fire(ctx, job.Args)
-	if errors.Is(err, engine.ErrTooEarly) {
+	switch {
+	case errors.Is(err, engine.ErrTooEarly):
 		// This replica's clock is behind the one that set the deadline.
 		return river.JobSnooze(max(time.Until(job.Args.Deadline), 10*time.Millisecond))
+	case errors.Is(err, engine.ErrOutcomePending):
+		// What the system reported before the deadline goes first: the timer looks again in
+		// a while (until engine.OutcomeGrace has passed, when it fires whatever waits).
+		return river.JobSnooze(outcomePendingSnooze)
 	}
 	return err
 }
