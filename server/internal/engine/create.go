@@ -387,10 +387,13 @@ func (c *Creator) FetchDocument(ctx context.Context, workItemID string) error {
 		return err
 	}
 	doc, err := c.DownloadDocument(ctx, wi)
-	if errors.Is(err, ErrProviderPermanent) {
-		// Larger than the cap, not a PDF or zip, gone at the provider: trying again for weeks
+	if errors.Is(err, ErrDocumentUnkeepable) || errors.Is(err, ErrGone) {
+		// Larger than the cap, an empty zip, gone at the provider: trying again for weeks
 		// (River's attempts) would download the same thing each time and then drop it unsaid.
-		// Said once, at WARN, like a failed creation; the mark is cleared.
+		// Said once, at WARN, like a failed creation; the mark is cleared. Any other failure,
+		// permanent ones too (a refused or rotated credential, a missing consent, settings not
+		// saved, a call the network policy refuses), is the job's to retry with backoff: an
+		// administrator fixes it, and the document is fetched then.
 		c.log.WarnContext(ctx, "the signed document of a work item cannot be kept; it is not fetched again",
 			slog.String("instance_id", wi.InstanceID), slog.String("work_item_id", wi.ID),
 			slog.String("system", wi.System.String()), slog.String("reason", publicText(err)))

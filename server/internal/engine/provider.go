@@ -263,6 +263,15 @@ var ErrNotSupported = errors.New("not supported by the provider")
 // errorCode, a missing consent); other provider errors are transient.
 var ErrProviderPermanent = errors.New("the provider refused the request")
 
+// ErrDocumentUnkeepable marks a result document flowhook can never keep, however often it is
+// downloaded again: larger than the size cap, not a PDF, a zip with no document in it.
+var ErrDocumentUnkeepable = errors.New("the document cannot be kept")
+
+// ErrGone marks a provider's answer that the item does not exist there (any more): a OneSpan
+// package not found, a DocuSign ENVELOPE_DOES_NOT_EXIST. Not a refused credential, a missing
+// consent or a wrong address: those are fixed by an administrator, and the call then works.
+var ErrGone = errors.New("the item does not exist at the provider")
+
 // ErrNotConfigured: the system has no (complete) settings yet.
 var ErrNotConfigured = errors.New("the provider is not configured; an admin sets it up in the provider settings")
 
@@ -274,6 +283,11 @@ type ProviderError struct {
 	Code       string // DocuSign errorCode, OneSpan messageKey
 	Message    string
 	Permanent  bool
+	// Gone: the item does not exist at the provider (errors.Is ErrGone). Unkeepable: the answer
+	// is a document that can never be kept (errors.Is ErrDocumentUnkeepable). Either is
+	// permanent.
+	Gone       bool
+	Unkeepable bool
 	// RetryAfter is how long the provider asked us to wait (429), when it said.
 	RetryAfter time.Duration
 }
@@ -290,7 +304,15 @@ func (e *ProviderError) Error() string {
 }
 
 func (e *ProviderError) Is(target error) bool {
-	return target == ErrProviderPermanent && e.Permanent
+	switch target {
+	case ErrProviderPermanent:
+		return e.Permanent || e.Gone || e.Unkeepable
+	case ErrGone:
+		return e.Gone
+	case ErrDocumentUnkeepable:
+		return e.Unkeepable
+	}
+	return false
 }
 
 func itoaStatus(n int) string {

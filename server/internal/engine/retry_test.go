@@ -478,25 +478,53 @@ func (s *documentStore) ClearDocumentDue(_ context.Context, id string) error {
 }
 
 // TestFetchDocumentGivesUpOnAPermanentFailure: a signed document that can never be kept (over
-// the size cap, not a PDF or zip, gone at the provider) ends its fetch at once, said at WARN
-// with the instance and the work item, its mark cleared; a transient failure is returned, for
-// the job to try again later.
+// the size cap, an empty zip) or whose item is gone at the provider ends its fetch at once,
+// said at WARN with the instance and the work item, its mark cleared. Any other failure is
+// returned, its mark kept, for the job to try again later with backoff: a transient one (an
+// answer that is not a PDF or zip: a proxy's page, say), and the permanent ones an administrator fixes — a refused or rotated credential (401),
+// a forbidden call (403), a missing consent, settings not saved, a call the network policy
+// refuses, a bare 404 (a wrong address, not a deletion).
 func TestFetchDocumentGivesUpOnAPermanentFailure(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
+	docusign := engine.System{Provider: "docusign"}
+	onespan := engine.System{Provider: "onespan"}
 	for _, tc := range []struct {
-		name      string
-		err       error
-		permanent bool
+		name string
+		err  error // nil: the system is not configured any more
+		// reason is what the WARN says when the fetch gives up, "" when it must not.
+		reason string
 	}{
-		{"too large", fmt.Errorf("%w: the documents zip is larger than 67108864 bytes", engine.ErrProviderPermanent), true},
-		{"unreachable", errors.New("read tcp: connection reset by peer"), false},
+		{"too large", &engine.ProviderError{System: onespan, HTTPStatus: 200, Permanent: true, Unkeepable: true,
+			Message: "the documents zip is larger than 67108864 bytes"}, "larger than"},
+		{"not a PDF", &engine.ProviderError{System: docusign, HTTPStatus: 200,
+			Message: "the combined document is not a PDF"}, ""},
+		{"not a zip", &engine.ProviderError{System: onespan, HTTPStatus: 200,
+			Message: "the documents download is not a zip"}, ""},
+		{"empty zip", &engine.ProviderError{System: onespan, HTTPStatus: 200, Permanent: true, Unkeepable: true,
+			Message: "the documents zip has no documents in it"}, "no documents"},
+		{"package gone", &engine.ProviderError{System: onespan, HTTPStatus: 404, Code: "error.notFound", Permanent: true, Gone: true,
+			Message: "The specified package does not exist."}, "does not exist"},
+		{"envelope gone", &engine.ProviderError{System: docusign, HTTPStatus: 400, Code: "ENVELOPE_DOES_NOT_EXIST", Permanent: true, Gone: true,
+			Message: "The envelope specified either does not exist or you have no access to it."}, "ENVELOPE_DOES_NOT_EXIST"},
+		{"unreachable", errors.New("read tcp: connection reset by peer"), ""},
+		{"key rotated", &engine.ProviderError{System: onespan, HTTPStatus: 401, Code: "error.unauthorised.noUser", Permanent: true,
+			Message: "OneSpan refused the API key (check the API key and the base URL): Unauthorized"}, ""},
+		{"token refused after a refresh", &engine.ProviderError{System: docusign, HTTPStatus: 401, Code: "USER_AUTHENTICATION_FAILED", Permanent: true,
+			Message: "One or both of Username and Password are invalid."}, ""},
+		{"forbidden", &engine.ProviderError{System: onespan, HTTPStatus: 403, Code: "error.forbidden", Permanent: true,
+			Message: "the API key's user may not do this: Forbidden"}, ""},
+		{"consent missing", &engine.ProviderError{System: docusign, HTTPStatus: 400, Code: "consent_required", Permanent: true,
+			Message: "the impersonated user has not granted consent to the integration key"}, ""},
+		{"refused by the network policy", fmt.Errorf("docusign: downloading a document: %w",
+			fmt.Errorf("%w: the call to 169.254.169.254 is refused by the network policy", engine.ErrProviderPermanent)), ""},
+		{"bare 404", &engine.ProviderError{System: onespan, HTTPStatus: 404, Permanent: true, Message: "Not Found"}, ""},
+		{"not configured", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setupRun(t)
 			b.providers.configure(b.client)
-			b.client.downloadErr = tc.err
 			in := b.toSign(t)
 			b.work(t, false)
 			wi := b.instance(t, in.ID).WorkItem
@@ -505,13 +533,22 @@ func TestFetchDocumentGivesUpOnAPermanentFailure(t *testing.T) {
 			resolved.Status, resolved.Outcome = engine.WorkItemResolved, engine.OutcomeFinished
 			b.store.items[wi.ID] = resolved
 			b.store.mu.Unlock()
+			if tc.err == nil {
+				b.providers.configure(nil)
+			}
+			b.client.downloadErr = tc.err
 			st := &documentStore{memStore: b.store}
 			creator := engine.NewCreator(st, st, b.runner, b.providers, nil, engine.SystemClock{}, slog.New(b.log))
 
 			err := creator.FetchDocument(ctx, wi.ID)
 			warned := b.log.at(slog.LevelWarn)
-			if !tc.permanent {
-				require.ErrorContains(t, err, "connection reset")
+			if tc.reason == "" {
+				require.Error(t, err, "returned for the job to try again")
+				if tc.err != nil {
+					require.ErrorIs(t, err, tc.err)
+				} else {
+					require.ErrorIs(t, err, engine.ErrNotConfigured)
+				}
 				require.Empty(t, st.cleared, "the mark stays for the job")
 				require.Empty(t, warned)
 				return
@@ -522,7 +559,7 @@ func TestFetchDocumentGivesUpOnAPermanentFailure(t *testing.T) {
 			require.Equal(t, "the signed document of a work item cannot be kept; it is not fetched again", warned[0].msg)
 			require.Equal(t, in.ID, warned[0].attrs["instance_id"])
 			require.Equal(t, wi.ID, warned[0].attrs["work_item_id"])
-			require.Contains(t, warned[0].attrs["reason"], "larger than")
+			require.Contains(t, warned[0].attrs["reason"], tc.reason)
 		})
 	}
 }

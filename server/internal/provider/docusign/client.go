@@ -353,6 +353,8 @@ func rateLimit(h http.Header, now time.Time) time.Duration {
 // providerError turns a non-2xx answer into a *engine.ProviderError: REST errors carry
 // {errorCode, message}, OAuth errors {error, error_description}. 408, 429 and 5xx are
 // transient; every other status is permanent (a 401 only reaches here after a new token).
+// ENVELOPE_DOES_NOT_EXIST (a 400) is also gone (engine.ErrGone); a bare 404, a path DocuSign
+// does not know (RESOURCE_NOT_FOUND: a wrong base URI), is not.
 func providerError(resp *rest.Response) error {
 	var body struct {
 		ErrorCode        string `json:"errorCode"`
@@ -377,6 +379,7 @@ func providerError(resp *rest.Response) error {
 		Code:       rest.Clean(code, 100),
 		Message:    rest.Clean(msg, 500),
 		Permanent:  !rest.Transient(resp.Status),
+		Gone:       code == envelopeDoesNotExist,
 	}
 	if !pe.Permanent {
 		pe.RetryAfter = resp.RetryAfter
@@ -384,9 +387,17 @@ func providerError(resp *rest.Response) error {
 	return pe
 }
 
+// envelopeDoesNotExist is DocuSign's errorCode for an envelope it does not have (any more).
+const envelopeDoesNotExist = "ENVELOPE_DOES_NOT_EXIST"
+
 // localError is a problem the client found in an answer DocuSign gave.
 func localError(status int, permanent bool, msg string) error {
 	return &engine.ProviderError{System: system, HTTPStatus: status, Message: msg, Permanent: permanent}
+}
+
+// unkeepable is a document DocuSign gave that can never be kept (engine.ErrDocumentUnkeepable).
+func unkeepable(status int, msg string) error {
+	return &engine.ProviderError{System: system, HTTPStatus: status, Message: msg, Permanent: true, Unkeepable: true}
 }
 
 // flexInt and flexBool accept a JSON number or boolean also when it comes as a string, as

@@ -13,8 +13,10 @@
 //
 // Errors from DocuSign are *engine.ProviderError values. A 400 with an errorCode is permanent
 // (errors.Is(err, engine.ErrProviderPermanent)); rate limits and server errors are retried a
-// bounded number of times and are otherwise transient. No error or log line carries the access
-// token, the private key or an HMAC key.
+// bounded number of times and are otherwise transient. ENVELOPE_DOES_NOT_EXIST is also
+// engine.ErrGone, and a download that can never be kept (too large, not a PDF)
+// engine.ErrDocumentUnkeepable. No error or log line carries the access token, the private key
+// or an HMAC key.
 //
 // The package docusignfake beside this one is a local DocuSign that follows the same shapes; the
 // tests of this package run against it. The shapes come from reference/providers.md, part A.

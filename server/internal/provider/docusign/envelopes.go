@@ -357,7 +357,10 @@ func (c *Client) Cancel(ctx context.Context, externalID, reason string) error {
 }
 
 // Download returns the envelope's documents merged into one PDF, without the certificate of
-// completion (providers.md A9), up to the client's size cap.
+// completion (providers.md A9), up to the client's size cap. A larger answer is
+// engine.ErrDocumentUnkeepable; an envelope DocuSign does not have is engine.ErrGone
+// (providerError). An answer that is not a PDF is transient: it did not come from DocuSign's
+// document (a proxy's page, say), and the download is tried again.
 func (c *Client) Download(ctx context.Context, externalID string) ([]byte, error) {
 	if err := checkEnvelopeID(externalID); err != nil {
 		return nil, err
@@ -369,8 +372,9 @@ func (c *Client) Download(ctx context.Context, externalID string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	// Downloading again does not mend this: the document cannot be kept.
 	if resp.TooLarge {
-		return nil, localError(resp.Status, true, fmt.Sprintf("the combined document is larger than %d bytes", c.maxDocument))
+		return nil, unkeepable(resp.Status, fmt.Sprintf("the combined document is larger than %d bytes", c.maxDocument))
 	}
 	if !bytes.HasPrefix(resp.Body, []byte("%PDF-")) {
 		return nil, localError(resp.Status, false, "the combined document is not a PDF")

@@ -220,7 +220,8 @@ func parseAPIError(body []byte) (apiError, bool) {
 
 // providerError turns a non-2xx answer into a *engine.ProviderError with OneSpan's messageKey
 // as the code and its message (else its name, else the HTTP status text). 408, 429 and 5xx are
-// transient; every other status is permanent.
+// transient; every other status is permanent. A 404 with OneSpan's error body is also gone
+// (engine.ErrGone): the thing does not exist. A bare 404 (a wrong base URL, a proxy) is not.
 func (c *Client) providerError(resp *rest.Response) error {
 	e, _ := parseAPIError(resp.Body) // a body that is not JSON still gives the status
 	msg := e.Message
@@ -243,6 +244,7 @@ func (c *Client) providerError(resp *rest.Response) error {
 		Message:    c.redact(rest.Clean(msg, 500)),
 		Permanent:  !rest.Transient(resp.Status),
 	}
+	pe.Gone = resp.Status == http.StatusNotFound && pe.Code != ""
 	if !pe.Permanent {
 		pe.RetryAfter = resp.RetryAfter
 	}
@@ -269,4 +271,9 @@ func (c *Client) scrub(err error) error {
 // localError is a problem the client found in an answer OneSpan gave.
 func localError(status int, permanent bool, msg string) error {
 	return &engine.ProviderError{System: system, HTTPStatus: status, Message: msg, Permanent: permanent}
+}
+
+// unkeepable is a document OneSpan gave that can never be kept (engine.ErrDocumentUnkeepable).
+func unkeepable(status int, msg string) error {
+	return &engine.ProviderError{System: system, HTTPStatus: status, Message: msg, Permanent: true, Unkeepable: true}
 }

@@ -33,7 +33,9 @@
 // Errors from OneSpan are *engine.ProviderError values carrying OneSpan's messageKey as Code. A
 // 4xx is permanent (errors.Is(err, engine.ErrProviderPermanent)); 408, 429 and 5xx are
 // transient and retried a bounded number of times when the request is idempotent (a create is
-// retried only on 429). No error carries the API key or a callback key.
+// retried only on 429). A 404 with OneSpan's error body is also engine.ErrGone, and a download
+// that can never be kept (too large, not a zip, an empty zip) engine.ErrDocumentUnkeepable. No
+// error carries the API key or a callback key.
 //
 // The package onespanfake beside this one is a local OneSpan Sign that follows the same shapes;
 // the tests of this package run against it. The shapes come from reference/providers.md, part B.

@@ -504,12 +504,9 @@ func (c *Client) getPackage(ctx context.Context, id string) (*packageView, error
 	return &p, nil
 }
 
-// isGone reports a 404 that came with OneSpan's error body: the thing does not exist. A bare
-// 404 (a wrong base URL, a proxy) is not taken for a deletion.
-func isGone(err error) bool {
-	var pe *engine.ProviderError
-	return errors.As(err, &pe) && pe.HTTPStatus == http.StatusNotFound && pe.Code != ""
-}
+// isGone reports a 404 that came with OneSpan's error body: the thing does not exist
+// (providerError). A bare 404 (a wrong base URL, a proxy) is not taken for a deletion.
+func isGone(err error) bool { return errors.Is(err, engine.ErrGone) }
 
 // Status reads the package (providers.md B4). A package OneSpan no longer has (404) reports
 // StatusDeleted and OutcomeDeleted. The reason of a decline or an opt-out is the newest of the
@@ -591,7 +588,10 @@ func (c *Client) Cancel(ctx context.Context, externalID, reason string) error {
 }
 
 // Download returns the package's documents as OneSpan's zip (GET …/documents/zip, providers.md
-// B7), up to the client's size cap.
+// B7), up to the client's size cap. A larger answer or an empty zip is
+// engine.ErrDocumentUnkeepable; a package OneSpan does not have is engine.ErrGone
+// (providerError). An answer that is not a zip is transient: it did not come from OneSpan's
+// documents (a proxy's page, say), and the download is tried again.
 func (c *Client) Download(ctx context.Context, externalID string) ([]byte, error) {
 	if err := checkID("package", externalID); err != nil {
 		return nil, err
@@ -603,10 +603,14 @@ func (c *Client) Download(ctx context.Context, externalID string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	if resp.TooLarge {
-		return nil, localError(resp.Status, true, fmt.Sprintf("the documents zip is larger than %d bytes", c.maxDocument))
-	}
-	if !bytes.HasPrefix(resp.Body, []byte("PK\x03\x04")) && !bytes.HasPrefix(resp.Body, []byte("PK\x05\x06")) {
+	// Downloading again mends neither of the first two: the document cannot be kept.
+	switch {
+	case resp.TooLarge:
+		return nil, unkeepable(resp.Status, fmt.Sprintf("the documents zip is larger than %d bytes", c.maxDocument))
+	case bytes.HasPrefix(resp.Body, []byte("PK\x05\x06")):
+		// The end of the central directory first: a zip with no entries.
+		return nil, unkeepable(resp.Status, "the documents zip has no documents in it")
+	case !bytes.HasPrefix(resp.Body, []byte("PK\x03\x04")):
 		return nil, localError(resp.Status, false, "the documents download is not a zip")
 	}
 	return resp.Body, nil
@@ -630,7 +634,7 @@ func (c *Client) DownloadPDF(ctx context.Context, packageID, documentID string) 
 		return nil, err
 	}
 	if resp.TooLarge {
-		return nil, localError(resp.Status, true, fmt.Sprintf("the document is larger than %d bytes", c.maxDocument))
+		return nil, unkeepable(resp.Status, fmt.Sprintf("the document is larger than %d bytes", c.maxDocument))
 	}
 	if !bytes.HasPrefix(resp.Body, []byte("%PDF-")) {
 		return nil, localError(resp.Status, false, "the document is not a PDF")

@@ -1,0 +1,120 @@
+package docusign_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign"
+	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
+	"github.com/flowhook/flowhook/server/internal/provider/providertest"
+)
+
+// answerRewriter replaces the answers to requests whose path ends with suffix (a proxy, or a
+// DocuSign that misbehaves) with status and body.
+type answerRewriter struct {
+	next   http.RoundTripper
+	suffix string
+	status int
+	body   []byte
+}
+
+func (a answerRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.next.RoundTrip(r)
+	if err != nil || !strings.HasSuffix(r.URL.Path, a.suffix) {
+		return resp, err
+	}
+	_ = resp.Body.Close()
+	resp.StatusCode, resp.Status = a.status, strconv.Itoa(a.status)+" "+http.StatusText(a.status)
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(a.body)), int64(len(a.body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// TestDownloadFailureKinds: a download that can never be kept (larger than the cap) is
+// engine.ErrDocumentUnkeepable and an envelope DocuSign does not have engine.ErrGone, both
+// permanent; a token refused after its refresh, a missing consent and a path DocuSign does not
+// know (a wrong base URI) are permanent but neither, for an administrator to fix; an answer
+// that is not a PDF (a proxy's page) is transient.
+func TestDownloadFailureKinds(t *testing.T) {
+	t.Parallel()
+	const unknownEnvelope = "0b5c4e7a-1d2f-4a3b-9c8d-7e6f5a4b3c2d"
+	for _, tc := range []struct {
+		name string
+		// prepare readies the bundle and returns the client and the envelope to download.
+		prepare    func(t *testing.T, b *testBundle) (*docusign.Client, string)
+		unkeepable bool
+		gone       bool
+		transient  bool // not a document of the provider's (a proxy's page): tried again
+		status     int
+		message    string
+	}{
+		{name: "larger than the cap", unkeepable: true, status: http.StatusOK, message: "larger than 20 bytes",
+			prepare: func(t *testing.T, b *testBundle) (*docusign.Client, string) {
+				c, err := docusign.NewClient(b.settings, providertest.HTTPClient(t), b.clock.Now,
+					docusign.WithWait(b.waits.Wait), docusign.WithMaxDocumentSize(20))
+				require.NoError(t, err)
+				return c, completed(t, b)
+			}},
+		{name: "not a PDF", transient: true, status: http.StatusOK, message: "not a PDF",
+			prepare: func(t *testing.T, b *testBundle) (*docusign.Client, string) {
+				hc := providertest.HTTPClient(t)
+				hc.Transport = answerRewriter{next: hc.Transport, suffix: "/documents/combined", status: http.StatusOK,
+					body: []byte("<html>a proxy's login page</html>")}
+				c, err := docusign.NewClient(b.settings, hc, b.clock.Now, docusign.WithWait(b.waits.Wait))
+				require.NoError(t, err)
+				return c, completed(t, b)
+			}},
+		{name: "envelope gone", gone: true, status: http.StatusBadRequest, message: "does not exist",
+			prepare: func(_ *testing.T, b *testBundle) (*docusign.Client, string) { return b.client, unknownEnvelope }},
+		{name: "token refused after its refresh", status: http.StatusUnauthorized,
+			prepare: func(t *testing.T, b *testBundle) (*docusign.Client, string) {
+				id := completed(t, b)
+				b.fake.FailNext(2, docusignfake.Failure{Status: http.StatusUnauthorized, Code: "USER_AUTHENTICATION_FAILED"})
+				return b.client, id
+			}},
+		{name: "consent missing", status: http.StatusBadRequest, message: "consent",
+			prepare: func(t *testing.T, b *testBundle) (*docusign.Client, string) {
+				b.fake.SetConsentRequired(true)
+				return b.client, unknownEnvelope
+			}},
+		{name: "path unknown", status: http.StatusNotFound,
+			prepare: func(t *testing.T, b *testBundle) (*docusign.Client, string) {
+				id := completed(t, b)
+				b.fake.FailNext(1, docusignfake.Failure{Status: http.StatusNotFound, Code: "RESOURCE_NOT_FOUND"})
+				return b.client, id
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			c, id := tc.prepare(t, b)
+			doc, err := c.Download(t.Context(), id)
+			require.Nil(t, doc)
+			pe := providerErr(t, err)
+			require.Equal(t, !tc.transient, pe.Permanent)
+			require.Equal(t, tc.status, pe.HTTPStatus)
+			require.Contains(t, pe.Error(), tc.message)
+			require.Equal(t, !tc.transient, errors.Is(err, engine.ErrProviderPermanent))
+			require.Equal(t, tc.unkeepable, pe.Unkeepable)
+			require.Equal(t, tc.unkeepable, errors.Is(err, engine.ErrDocumentUnkeepable))
+			require.Equal(t, tc.gone, pe.Gone)
+			require.Equal(t, tc.gone, errors.Is(err, engine.ErrGone))
+		})
+	}
+}
+
+// completed is an envelope created and completed at the fake.
+func completed(t *testing.T, b *testBundle) string {
+	t.Helper()
+	id := b.create(t, "wi_download_kinds")
+	require.NoError(t, b.fake.Complete(id))
+	return id
+}
