@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
@@ -59,6 +60,12 @@ const (
 	documentFetchers = 4
 	// saveBatch is how many downloaded documents one statement keeps at most.
 	saveBatch = 64
+	// saveBytes is how much content one statement keeps at most, unless one document is
+	// larger (it is kept alone). PostgreSQL refuses a value over 1 GB, and the statement binds
+	// all the content as one bytea[]: 16 documents at the providers' 64 MB cap would reach
+	// it. Signed PDFs are mostly under a megabyte, so a batch of small ones is still one
+	// statement of up to saveBatch.
+	saveBytes = 64 << 20
 	// handOverBatch is how many documents one transaction of the sweep hands over.
 	handOverBatch = 500
 )
@@ -71,18 +78,27 @@ func (SweepDocumentsJob) Kind() string { return "sweep_documents" }
 // RegisterDocuments adds the fetch_document worker (the jobs the sweep enqueues), the periodic
 // sweep, and the in-process fetcher that Committed feeds.
 func RegisterDocuments(q *Queue, p DocumentPorts) {
-	river.AddWorker(q.workers, &fetchWorker{fetch: p.Fetch})
+	river.AddWorker(q.workers, &fetchWorker{fetch: p.Fetch, log: q.log})
 	addSweep(q, SweepDocumentsJob{}, p.HandOver, documentSweepInterval, q.markGrace)
-	q.documents = newFetcher(p, q.log, q.tracer, q.jobTimeout)
+	q.documents = newFetcher(p, q.log, q.tracer, q.jobTimeout, q.markGrace)
 }
 
 type fetchWorker struct {
 	river.WorkerDefaults[engine.FetchDocumentJob]
 	fetch FetchFunc
+	log   *slog.Logger
 }
 
+// Work fetches the document. Its last attempt failing (River's 25, three weeks of backoff: a
+// credential an administrator never mended, say) is said at WARN: River discards the job, and
+// nothing fetches the document again.
 func (w *fetchWorker) Work(ctx context.Context, job *river.Job[engine.FetchDocumentJob]) error {
-	return w.fetch(ctx, job.Args.WorkItemID)
+	err := w.fetch(ctx, job.Args.WorkItemID)
+	if err != nil && job.Attempt >= job.MaxAttempts && ctx.Err() == nil {
+		w.log.WarnContext(ctx, "fetching a signed document failed on its last attempt; it is not fetched again",
+			"work_item_id", job.Args.WorkItemID, "attempts", job.Attempt, "error", err.Error())
+	}
+	return err
 }
 
 // addSweep registers the leader's periodic sweep job of one kind of mark, every interval and as
@@ -115,25 +131,68 @@ func (w *sweepWorker[T]) Work(ctx context.Context, _ *river.Job[T]) error {
 
 // fetcher fetches the documents that committed due: a few downloads at a time, and one
 // goroutine that keeps what they bring, several documents in one statement.
+//
+// What a replica holds is bounded: documentFetchers downloads (each up to the provider's cap
+// on a document, 64 MB by default), and the content downloaded and not kept yet (held: the
+// batch being kept and as much again waiting for it), whatever the count of documents.
 type fetcher struct {
 	p       DocumentPorts
 	log     *slog.Logger
 	tracer  trace.Tracer
 	timeout time.Duration
-	jobs    chan engine.FetchDocumentJob
-	docs    chan engine.SignedDocument
+	// fresh is how long a job may wait in the queue and still be downloaded (freshFor).
+	fresh time.Duration
+	now   func() time.Time
+	jobs  chan offered
+	docs  chan engine.SignedDocument
+	// saveBytes bounds the content of one statement; held, the content downloaded and not
+	// kept yet (a download waits for room before it hands its document to the saver).
+	saveBytes int64
+	held      *semaphore.Weighted
+	heldBytes int64
 }
 
-func newFetcher(p DocumentPorts, log *slog.Logger, tracer trace.Tracer, timeout time.Duration) *fetcher {
-	return &fetcher{p: p, log: log, tracer: tracer, timeout: timeout,
-		jobs: make(chan engine.FetchDocumentJob, documentQueue), docs: make(chan engine.SignedDocument, saveBatch)}
+// offered is a committed job and when it was offered.
+type offered struct {
+	job engine.FetchDocumentJob
+	at  time.Time
 }
 
-// offer queues a committed job; when the queue is full, or the fetcher is not running, the
-// sweep's job fetches its document.
+// freshFor is how long a job may wait in the queue and still be downloaded in-process: the
+// grace less the download's timeout. The sweep may hand a mark over from grace after it was
+// set; the offer comes as the mark commits, a moment later. A download taken within
+// grace − timeout of its offer ends (its context's timeout) before the sweep may take the
+// mark, so it never runs beside the sweep's job; one that waited longer is dropped, its mark
+// left for the sweep's job to fetch once. Downloading it anyway would spend the provider's
+// API quota twice (DocuSign's hourly limit, which envelope creation shares) for a second save
+// that ON CONFLICT drops. With the defaults (timeout 2 min, grace 3 min) a job is downloaded
+// if it waited less than a minute: in a burst, what 4 downloaders do not reach within a
+// minute goes to River's jobs, which more workers run. The edge is not exact (the mark's
+// commit and the save take a moment, the leader's clock is another's): a download that takes
+// its whole timeout right at the limit may still meet the sweep's job, and ON CONFLICT keeps
+// the first document. A grace no longer than the timeout (only tests set one) leaves every
+// document to the sweep.
+func freshFor(grace, timeout time.Duration) time.Duration { return grace - timeout }
+
+func newFetcher(p DocumentPorts, log *slog.Logger, tracer trace.Tracer, timeout, grace time.Duration) *fetcher {
+	f := &fetcher{p: p, log: log, tracer: tracer, timeout: timeout, fresh: freshFor(grace, timeout), now: time.Now,
+		jobs: make(chan offered, documentQueue), docs: make(chan engine.SignedDocument, saveBatch)}
+	f.bound(saveBytes)
+	return f
+}
+
+// bound sets the content one statement keeps (n) and the content held: twice that, a batch
+// being kept and the next.
+func (f *fetcher) bound(n int64) {
+	f.saveBytes, f.heldBytes = n, 2*n
+	f.held = semaphore.NewWeighted(f.heldBytes)
+}
+
+// offer queues a committed job, stamped with the time; when the queue is full, or the
+// fetcher is not running, the sweep's job fetches its document.
 func (f *fetcher) offer(job engine.FetchDocumentJob) {
 	select {
-	case f.jobs <- job:
+	case f.jobs <- offered{job: job, at: f.now()}:
 	default:
 	}
 }
@@ -149,8 +208,11 @@ func (f *fetcher) run(ctx context.Context) {
 				select {
 				case <-ctx.Done():
 					return
-				case job := <-f.jobs:
-					f.download(ctx, job)
+				case o := <-f.jobs:
+					// One that waited too long is left to the sweep (freshFor).
+					if f.now().Sub(o.at) < f.fresh {
+						f.download(ctx, o.job)
+					}
 				}
 			}
 		}()
@@ -187,29 +249,62 @@ func (f *fetcher) download(ctx context.Context, job engine.FetchDocumentJob) {
 		return
 	}
 	if doc != nil {
-		select {
-		case f.docs <- *doc:
-		case <-ctx.Done():
-		}
+		f.hold(ctx, *doc)
 	}
 }
 
-// save keeps the downloaded documents, as many as are ready (at most saveBatch) in one
-// statement, until ctx ends.
+// weight is what a document counts against held: its size, or all of held for one larger,
+// which then waits until nothing else is held.
+func (f *fetcher) weight(d engine.SignedDocument) int64 {
+	return min(int64(len(d.Content)), f.heldBytes)
+}
+
+// hold hands a downloaded document to the saver once what is held leaves room for it; false
+// when ctx ends first (the sweep's job fetches it then).
+func (f *fetcher) hold(ctx context.Context, d engine.SignedDocument) bool {
+	n := f.weight(d)
+	if f.held.Acquire(ctx, n) != nil {
+		return false
+	}
+	select {
+	case f.docs <- d:
+		return true
+	case <-ctx.Done():
+		f.held.Release(n)
+		return false
+	}
+}
+
+// save keeps the downloaded documents, as many as are ready in one statement (at most
+// saveBatch, and saveBytes of content unless the first alone is larger), until ctx ends. A
+// document that would take a batch over saveBytes starts the next one.
 func (f *fetcher) save(ctx context.Context) {
 	batch := make([]engine.SignedDocument, 0, saveBatch)
+	var next engine.SignedDocument
+	hasNext := false
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case d := <-f.docs:
-			batch = append(batch[:0], d)
-		}
-	more:
-		for len(batch) < saveBatch {
+		batch = batch[:0]
+		if hasNext {
+			batch, hasNext = append(batch, next), false
+		} else {
 			select {
+			case <-ctx.Done():
+				return
 			case d := <-f.docs:
 				batch = append(batch, d)
+			}
+		}
+		size := int64(len(batch[0].Content))
+	more:
+		for len(batch) < saveBatch && size < f.saveBytes {
+			select {
+			case d := <-f.docs:
+				if size+int64(len(d.Content)) > f.saveBytes {
+					next, hasNext = d, true
+					break more
+				}
+				batch = append(batch, d)
+				size += int64(len(d.Content))
 			default:
 				break more
 			}
@@ -219,5 +314,10 @@ func (f *fetcher) save(ctx context.Context) {
 			f.log.WarnContext(ctx, "keeping signed documents failed; jobs will fetch them", "documents", len(batch), "error", err.Error())
 		}
 		cancel()
+		var held int64
+		for _, d := range batch {
+			held += f.weight(d)
+		}
+		f.held.Release(held)
 	}
 }

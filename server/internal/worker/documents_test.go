@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -10,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -23,10 +26,10 @@ import (
 // fakeDocuments records what the documents' ports were asked: "w-bad" fails to download,
 // "w-none" has no document.
 type fakeDocuments struct {
-	mu                      sync.Mutex
-	fetched, cleared, saved []string
-	batches                 [][]string
-	cutoffs                 []time.Time
+	mu                                  sync.Mutex
+	fetched, downloaded, cleared, saved []string
+	batches                             [][]string
+	cutoffs                             []time.Time
 }
 
 func (f *fakeDocuments) ports() DocumentPorts {
@@ -38,6 +41,9 @@ func (f *fakeDocuments) ports() DocumentPorts {
 			return nil
 		},
 		Download: func(_ context.Context, job engine.FetchDocumentJob) (*engine.SignedDocument, error) {
+			f.mu.Lock()
+			f.downloaded = append(f.downloaded, job.WorkItemID)
+			f.mu.Unlock()
 			switch job.WorkItemID {
 			case "w-bad":
 				return nil, errors.New("the provider is down")
@@ -168,17 +174,17 @@ func TestDocuments(t *testing.T) {
 func TestDocumentFetcherBounds(t *testing.T) {
 	t.Parallel()
 	f := &fakeDocuments{}
-	fe := newFetcher(f.ports(), slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider().Tracer(""), time.Minute)
+	fe := newFetcher(f.ports(), slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider().Tracer(""), time.Minute, time.Hour)
 	for range documentQueue + 10 {
 		fe.offer(engine.FetchDocumentJob{WorkItemID: "w"}) // not running: the queue fills, then offers drop
 	}
 	require.Len(t, fe.jobs, documentQueue)
 
 	// Three downloaded before the saver looks: one statement keeps them.
-	for _, id := range []string{"a", "b", "c"} {
-		fe.docs <- engine.SignedDocument{WorkItemID: id}
-	}
 	ctx, cancel := context.WithCancel(context.Background())
+	for _, id := range []string{"a", "b", "c"} {
+		require.True(t, fe.hold(ctx, engine.SignedDocument{WorkItemID: id}))
+	}
 	saved := make(chan struct{})
 	go func() {
 		defer close(saved)
@@ -213,5 +219,166 @@ func TestDocumentFetcherBounds(t *testing.T) {
 	case <-cancelled:
 	default:
 		t.Fatal("Stop returned before the download in progress ended")
+	}
+}
+
+// testFetcher is a fetcher over f's ports, not running, whose clock stands still until advance
+// moves it.
+func testFetcher(t *testing.T, f *fakeDocuments, timeout, grace time.Duration) (fe *fetcher, advance func(time.Duration)) {
+	t.Helper()
+	fe = newFetcher(f.ports(), slog.New(slog.DiscardHandler), tracenoop.NewTracerProvider().Tracer(""), timeout, grace)
+	var mu sync.Mutex
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	fe.now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	return fe, func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(d)
+	}
+}
+
+// runSaver runs fe's saver until the returned stop, which waits for it to return.
+func runSaver(fe *fetcher) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fe.save(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// TestDocumentFetcherLeavesStaleJobsToTheSweep: a job that waited in the queue for the grace
+// less the download's timeout or longer is not downloaded (the sweep may hand its mark over
+// before a download taken now would end): its mark is neither cleared nor its document kept,
+// so the sweep's job fetches it, once. One that waited less is downloaded and kept.
+func TestDocumentFetcherLeavesStaleJobsToTheSweep(t *testing.T) {
+	t.Parallel()
+	f := &fakeDocuments{}
+	const timeout, grace = 2 * time.Minute, 3 * time.Minute // the defaults: a minute to start
+	fe, advance := testFetcher(t, f, timeout, grace)
+	fe.offer(engine.FetchDocumentJob{WorkItemID: "w-old"})
+	fe.offer(engine.FetchDocumentJob{WorkItemID: "w-none"}) // no document: its mark would be cleared
+	advance(time.Second)
+	fe.offer(engine.FetchDocumentJob{WorkItemID: "w-recent"})
+	advance(grace - timeout - time.Second) // w-old and w-none waited a minute, w-recent 59 s
+	fe.offer(engine.FetchDocumentJob{WorkItemID: "w-new"})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fe.run(ctx)
+	}()
+	require.Eventually(t, func() bool {
+		done := false
+		f.read(func() { done = slices.Contains(f.saved, "w-recent") && slices.Contains(f.saved, "w-new") })
+		return done
+	}, 20*time.Second, 5*time.Millisecond)
+	// The queue is first in, first out: w-old and w-none were taken before what was kept, and
+	// run returns once every job taken is done with.
+	cancel()
+	<-done
+	f.read(func() {
+		require.ElementsMatch(t, []string{"w-recent", "w-new"}, f.downloaded, "a stale job is never downloaded")
+		require.ElementsMatch(t, []string{"w-recent", "w-new"}, f.saved)
+		require.Empty(t, f.cleared, "a stale job's mark is left for the sweep")
+	})
+	require.Empty(t, fe.jobs)
+}
+
+// TestDocumentSaverBoundsBytes: one statement keeps at most saveBytes of content: the documents
+// ready are split where the next would take the batch over, and one larger than the budget is
+// kept alone. What is downloaded and not kept yet is held against twice the budget: a download
+// waits for room, which the saver frees as it keeps.
+func TestDocumentSaverBoundsBytes(t *testing.T) {
+	t.Parallel()
+	f := &fakeDocuments{}
+	fe, _ := testFetcher(t, f, time.Minute, time.Hour)
+	fe.bound(10) // a statement keeps 10 bytes, 20 are held
+	doc := func(id string, n int) engine.SignedDocument {
+		return engine.SignedDocument{WorkItemID: id, Content: make([]byte, n)}
+	}
+	ctx := context.Background()
+	for _, d := range []engine.SignedDocument{doc("a", 4), doc("b", 4), doc("big", 11), doc("c", 1)} {
+		require.True(t, fe.hold(ctx, d))
+	}
+	require.False(t, fe.held.TryAcquire(1), "20 bytes wait for the saver: nothing more is held")
+	waited := make(chan bool)
+	go func() { waited <- fe.hold(ctx, doc("d", 5)) }() // waits for room
+
+	stop := runSaver(fe)
+	require.True(t, <-waited, "keeping a batch makes room")
+	require.Eventually(t, func() bool {
+		done := false
+		f.read(func() { done = slices.Contains(f.saved, "d") })
+		return done
+	}, 20*time.Second, 5*time.Millisecond)
+	stop()
+	f.read(func() {
+		require.Equal(t, [][]string{{"a", "b"}, {"big"}}, f.batches[:2], "big would take a+b over 10 bytes, and is kept alone")
+		require.Equal(t, []string{"a", "b", "big", "c", "d"}, f.saved)
+	})
+	require.True(t, fe.held.TryAcquire(20), "what was kept is held no more")
+}
+
+// TestDocumentSaverKeepsSmallDocumentsTogether: the common case is unchanged: small documents
+// ready together are kept in one statement, up to saveBatch of them.
+func TestDocumentSaverKeepsSmallDocumentsTogether(t *testing.T) {
+	t.Parallel()
+	f := &fakeDocuments{}
+	fe, _ := testFetcher(t, f, time.Minute, time.Hour)
+	content := make([]byte, 256<<10) // a signed PDF of a few pages
+	ctx := context.Background()
+	for i := range saveBatch {
+		require.True(t, fe.hold(ctx, engine.SignedDocument{WorkItemID: fmt.Sprint("w-", i), Content: content}))
+	}
+	stop := runSaver(fe)
+	require.Eventually(t, func() bool {
+		n := 0
+		f.read(func() { n = len(f.saved) })
+		return n == saveBatch
+	}, 20*time.Second, 5*time.Millisecond)
+	stop()
+	f.read(func() {
+		require.Len(t, f.batches, 1)
+		require.Len(t, f.batches[0], saveBatch)
+	})
+}
+
+// TestFetchJobSaysItsLastFailure: a fetch_document job failing on its last attempt says so at
+// WARN with the work item (River discards it, and nothing fetches the document again); an
+// earlier attempt's failure is only returned, for River to retry.
+func TestFetchJobSaysItsLastFailure(t *testing.T) {
+	t.Parallel()
+	refused := errors.New("OneSpan refused the API key")
+	for _, tt := range []struct {
+		name    string
+		attempt int
+		warned  bool
+	}{{"an earlier attempt", 24, false}, {"the last attempt", 25, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var logs strings.Builder
+			w := &fetchWorker{fetch: func(context.Context, string) error { return refused }, log: slog.New(slog.NewJSONHandler(&logs, nil))}
+			job := &river.Job[engine.FetchDocumentJob]{JobRow: &rivertype.JobRow{Attempt: tt.attempt, MaxAttempts: 25},
+				Args: engine.FetchDocumentJob{WorkItemID: "wi-1"}}
+			require.ErrorIs(t, w.Work(context.Background(), job), refused, "River retries or discards it")
+			if !tt.warned {
+				require.Empty(t, logs.String())
+				return
+			}
+			require.Contains(t, logs.String(), `"level":"WARN"`)
+			require.Contains(t, logs.String(), "fetching a signed document failed on its last attempt")
+			require.Contains(t, logs.String(), `"work_item_id":"wi-1"`)
+			require.Contains(t, logs.String(), "refused the API key")
+		})
 	}
 }
