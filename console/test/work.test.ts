@@ -341,12 +341,43 @@ test("the DocuSign loop: start, approve from the inbox, the sandbox completes, t
   if (first.traceId) {
     assert.equal(await admin.page.$eval(`tr[data-event-id="${first.id}"] a[target=_blank]`, (a) => a.getAttribute("href")), `http://127.0.0.1:16686/trace/${first.traceId}`);
   }
+  assert.equal(await admin.page.$("#instance-events-more"), null, "every webhook of the instance is on the card");
   assert.equal(await admin.page.$("#cancel-instance"), null, "a completed instance cannot be cancelled");
   await admin.page.evaluate(() => window.scrollTo(0, 0));
   await admin.axe("form activity: completed");
   await admin.page.setViewport({ width: 1280, height: Math.min(2400, await admin.page.evaluate(() => document.body.scrollHeight)) });
   await screenshot(admin.page, "form-activity");
   await admin.close();
+
+  // An instance with more webhooks than the card reads (200) says so and links to all of them in
+  // the Event Log (its answer here given a next page, as ListEvents gives past 200).
+  const many = await open(browser, dev, dev.adminKey, `/console/instances/${id}`);
+  await many.page.setRequestInterception(true);
+  many.page.on("request", (r) => {
+    if (new URL(r.url()).pathname.endsWith(".EventLogService/ListEvents")) {
+      void r.respond({ status: 200, contentType: "application/json", body: JSON.stringify({ ...events, nextPageToken: "more" }) });
+    } else void r.continue();
+  });
+  await many.page.reload();
+  await many.page.waitForSelector("#instance-events-more");
+  assert.match(await text(many, "#instance-events-more"), new RegExp(`The newest ${events.events.length} are shown`));
+  assert.equal(await many.page.$eval("#instance-events-more a", (a) => a.getAttribute("href")), `/console/events?instance=${encodeURIComponent(id)}`);
+  await many.close();
+
+  // A signed document of another work item (an earlier signature step's) is not this step's:
+  // the card says this one's is being fetched, and offers no download.
+  const earlier = await open(browser, dev, dev.adminKey, `/console/instances/${id}`);
+  await earlier.page.setRequestInterception(true);
+  earlier.page.on("request", (r) => {
+    if (new URL(r.url()).pathname.endsWith(".WorkflowInstanceService/GetSignedDocument")) {
+      void r.respond({ status: 200, contentType: "application/json", body: JSON.stringify({ ...doc, workItemId: "0190a8c4-0000-7000-8000-000000000001" }) });
+    } else void r.continue();
+  });
+  await earlier.page.reload();
+  await earlier.page.waitForSelector("#signed-document-pending");
+  assert.match(await text(earlier, "#signed-document-pending"), /being fetched/);
+  assert.equal(await earlier.page.$("#signed-document a[download]"), null);
+  await earlier.close();
 
   // The requester (not an admin) sees the same instance without the admin parts.
   await rita.goto(`/instances/${id}`);

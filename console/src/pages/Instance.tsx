@@ -272,6 +272,12 @@ export function InstancePage({ id }: { id: string }) {
                   </table>
                 </div>
               )}
+              {events.data && events.data.nextPageToken !== "" && (
+                <p className="muted" id="instance-events-more">
+                  The newest {events.data.events.length} are shown.{" "}
+                  <Link to={`/events?instance=${encodeURIComponent(id)}`}>All of this instance's webhooks in the Event Log</Link>
+                </p>
+              )}
             </section>
           )}
         </div>

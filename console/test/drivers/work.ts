@@ -10,7 +10,7 @@
 //              submit button, labelled with the transition's name), #take-result (success),
 //              #take-conflict; #timeline (li[data-kind=<ActivityKind>]); #work-item
 //              (#work-item-external-id, #work-item-outcome); #signed-document; #form-data
-//              (dd[data-field=<name>]); admin: #instance-events (tr[data-event-id]),
+//              (dd[data-field=<name>]); admin: #instance-events (tr[data-event-id]; #instance-events-more when it shows the newest only),
 //              #admin-actions, #cancel-instance, #confirm-cancel, #retry-instance,
 //              #admin-result; its starter (not an admin): #starter-actions, #cancel-instance,
 //              #confirm-cancel, #starter-result; sandbox: #sandbox-panel, buttons

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 	"go.opentelemetry.io/otel/trace"
@@ -779,15 +780,33 @@ func eventFromRow(r *ent.WebhookEvent) engine.StoredEvent {
 	return ev
 }
 
+// LatestSignedDocument is the document of the instance's newest work item that has one or will
+// have one (ids are UUIDv7: they sort by creation), not the latest saved: an earlier step's
+// fetch may be late and save after a later one's. While that work item's document is still due
+// there is none (ErrNotFound), not an earlier step's, which it supersedes (two signature steps:
+// the first's is not the signed document once the second has finished). A later work item
+// that keeps no document (a connector's, a declined envelope, a provider that returned none)
+// leaves the earlier one the instance's signed document.
 func (s *Store) LatestSignedDocument(ctx context.Context, instanceID string) (engine.SignedDocument, error) {
 	iid, err := parseID("instance", instanceID)
 	if err != nil {
 		return engine.SignedDocument{}, err
 	}
-	// The newest work item's (ids are UUIDv7: they sort by creation), not the latest saved:
-	// an earlier step's fetch may be late and save after a later one's.
-	row, err := s.db.Client.SignedDocument.Query().Where(signeddocument.InstanceID(iid)).
-		Order(signeddocument.ByWorkItemID(entsql.OrderDesc())).First(ctx)
+	var wid uuid.UUID
+	var kept bool
+	err = s.queryRow(ctx, signedDocumentItemSQL[s.entDialect()], iid).Scan(&wid, &kept)
+	switch {
+	case noRow(err):
+		return engine.SignedDocument{}, fmt.Errorf("%w: instance %s has no signed document (yet)", engine.ErrNotFound, instanceID)
+	case err != nil:
+		return engine.SignedDocument{}, translate(err)
+	case !kept:
+		return engine.SignedDocument{}, fmt.Errorf("%w: instance %s has no signed document yet: work item %s's is being fetched",
+			engine.ErrNotFound, instanceID, wid)
+	}
+	// A kept document never changes: reading it apart from the work item is no race (retention
+	// may have erased it since, which is NotFound all the same).
+	row, err := s.db.Client.SignedDocument.Query().Where(signeddocument.WorkItemID(wid)).Only(ctx)
 	if err != nil {
 		if ent.IsNotFound(err) {
 			return engine.SignedDocument{}, fmt.Errorf("%w: instance %s has no signed document (yet)", engine.ErrNotFound, instanceID)
@@ -796,6 +815,27 @@ func (s *Store) LatestSignedDocument(ctx context.Context, instanceID string) (en
 	}
 	return engine.SignedDocument{WorkItemID: row.WorkItemID.String(), Name: row.Name, ContentType: row.ContentType,
 		Content: row.Content, SHA256: row.Sha256, CreatedAt: row.CreatedAt}, nil
+}
+
+// signedDocumentItemSQL is, by dialect, the instance's newest work item whose document is kept
+// or still due, and whether it is kept. Due means what store/documents.go and the soak's check
+// mean: marked for the in-process fetch (document_due_at), or handed by the sweep to a
+// fetch_document job River has not finished with (it clears the mark then; a job backing off
+// after the provider failed is retryable for hours). A job River gave up on (discarded) is not
+// due: the earlier document is the instance's again.
+var signedDocumentItemSQL = map[string]string{
+	dialect.Postgres: `SELECT w.id, d.id IS NOT NULL
+FROM work_items AS w LEFT JOIN signed_documents AS d ON d.work_item_id = w.id
+WHERE w.instance_id = $1 AND (d.id IS NOT NULL OR w.document_due_at IS NOT NULL OR EXISTS (
+  SELECT 1 FROM river_job AS j WHERE j.kind = '` + engine.FetchDocumentJob{}.Kind() + `'
+    AND j.args @> jsonb_build_object('work_item_id', w.id::text) AND j.state NOT IN ('completed', 'cancelled', 'discarded')))
+ORDER BY w.id DESC LIMIT 1`,
+	dialect.SQLite: `SELECT w.id, d.id IS NOT NULL
+FROM work_items AS w LEFT JOIN signed_documents AS d ON d.work_item_id = w.id
+WHERE w.instance_id = ? AND (d.id IS NOT NULL OR w.document_due_at IS NOT NULL OR EXISTS (
+  SELECT 1 FROM river_job AS j WHERE j.kind = '` + engine.FetchDocumentJob{}.Kind() + `'
+    AND json_extract(j.args, '$.work_item_id') = w.id AND j.state NOT IN ('completed', 'cancelled', 'discarded')))
+ORDER BY w.id DESC LIMIT 1`,
 }
 
 var _ engine.ReconcileStore = (*Store)(nil)

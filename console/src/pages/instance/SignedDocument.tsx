@@ -4,30 +4,47 @@
 // to another outcome (outcome_overrides: envelope-completed → APPROVED) and the document is
 // kept all the same, so any resolved work item of a provider that keeps documents is asked
 // about too, briefly and silently: a declined envelope simply has none.
-import { useQuery } from "@connectrpc/connect-query";
+//
+// The document shown is this work item's where its provider keeps one: the query is keyed by
+// it, and an answer of another work item (an earlier signature step's) counts as none yet,
+// polled like NotFound — never shown as this step's signed document. Where this work item's
+// system keeps none (a connector's ticket after a signature step), the instance's signed
+// document is the earlier step's, and it is shown.
+import { createClient } from "@connectrpc/connect";
 import { Code, ConnectError, Outcome, Provider, type Instance } from "@flowhook/sdk";
+import { useQuery } from "@tanstack/react-query";
 import { useEffect, useMemo } from "react";
-import { WorkflowInstanceService } from "../../api";
+import { transport, WorkflowInstanceService } from "../../api";
 import { ErrorNote, Time } from "../../ui";
+
+const instances = createClient(WorkflowInstanceService, transport);
+
+/** The instance's signed document; with workItemId, that work item's (NotFound while it has none). */
+async function signedDocumentOf(instanceId: string, workItemId: string, signal: AbortSignal) {
+  const doc = await instances.getSignedDocument({ instanceId }, { signal });
+  if (workItemId !== "" && doc.workItemId !== workItemId) {
+    throw new ConnectError("this work item's signed document has not been kept yet", Code.NotFound);
+  }
+  return doc;
+}
 
 export function SignedDocument({ instance }: { instance: Instance }) {
   const wi = instance.workItem;
   const finished = wi?.outcome === Outcome.FINISHED && !instance.documentsErasedAt;
   const keeps = wi?.provider === Provider.DOCUSIGN || wi?.provider === Provider.ONESPAN;
   const maybe = !finished && keeps && wi?.status === "RESOLVED" && !instance.documentsErasedAt;
-  const doc = useQuery(
-    WorkflowInstanceService.method.getSignedDocument,
-    { instanceId: instance.id },
-    {
-      enabled: finished || maybe,
-      retry: false,
-      staleTime: Infinity,
-      // Fetched by a background job shortly after the outcome: asked again for about a minute
-      // (ten seconds where the outcome is not FINISHED).
-      refetchInterval: (q) =>
-        q.state.error && ConnectError.from(q.state.error).code === Code.NotFound && q.state.errorUpdateCount < (finished ? 30 : 5) ? 2000 : false,
-    },
-  );
+  const workItemId = wi?.id ?? "";
+  const doc = useQuery({
+    queryKey: ["signed-document", instance.id, workItemId],
+    queryFn: ({ signal }) => signedDocumentOf(instance.id, keeps ? workItemId : "", signal),
+    enabled: (finished || maybe) && workItemId !== "",
+    retry: false,
+    staleTime: Infinity,
+    // Fetched by a background job shortly after the outcome: asked again for about a minute
+    // (ten seconds where the outcome is not FINISHED).
+    refetchInterval: (q) =>
+      q.state.error && ConnectError.from(q.state.error).code === Code.NotFound && q.state.errorUpdateCount < (finished ? 30 : 5) ? 2000 : false,
+  });
   const d = doc.data;
   const href = useMemo(() => (d ? URL.createObjectURL(new Blob([d.content.slice()], { type: d.contentType || "application/pdf" })) : undefined), [d]);
   useEffect(() => () => (href ? URL.revokeObjectURL(href) : undefined), [href]);

@@ -93,7 +93,10 @@ type WorkflowInstanceServiceClient interface {
 	// everyone who acted on the instance.
 	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
 	// The signed document an outside system returned when the work item FINISHED (DocuSign's
-	// combined PDF). Readable like GetInstance; NotFound until it has been fetched.
+	// combined PDF). Readable like GetInstance; NotFound until it has been fetched. It is the
+	// newest work item's that keeps one (work_item_id): while a later step's is still being
+	// fetched, NotFound, not an earlier step's; a later work item that keeps none (a connector's,
+	// a declined envelope) leaves the earlier one the instance's.
 	GetSignedDocument(context.Context, *connect.Request[v1.GetSignedDocumentRequest]) (*connect.Response[v1.GetSignedDocumentResponse], error)
 }
 
@@ -269,7 +272,10 @@ type WorkflowInstanceServiceHandler interface {
 	// everyone who acted on the instance.
 	ListActivity(context.Context, *connect.Request[v1.ListActivityRequest]) (*connect.Response[v1.ListActivityResponse], error)
 	// The signed document an outside system returned when the work item FINISHED (DocuSign's
-	// combined PDF). Readable like GetInstance; NotFound until it has been fetched.
+	// combined PDF). Readable like GetInstance; NotFound until it has been fetched. It is the
+	// newest work item's that keeps one (work_item_id): while a later step's is still being
+	// fetched, NotFound, not an earlier step's; a later work item that keeps none (a connector's,
+	// a declined envelope) leaves the earlier one the instance's.
 	GetSignedDocument(context.Context, *connect.Request[v1.GetSignedDocumentRequest]) (*connect.Response[v1.GetSignedDocumentResponse], error)
 }
 

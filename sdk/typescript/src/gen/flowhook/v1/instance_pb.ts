@@ -1154,7 +1154,10 @@ export const WorkflowInstanceService: GenService<{
   },
   /**
    * The signed document an outside system returned when the work item FINISHED (DocuSign's
-   * combined PDF). Readable like GetInstance; NotFound until it has been fetched.
+   * combined PDF). Readable like GetInstance; NotFound until it has been fetched. It is the
+   * newest work item's that keeps one (work_item_id): while a later step's is still being
+   * fetched, NotFound, not an earlier step's; a later work item that keeps none (a connector's,
+   * a declined envelope) leaves the earlier one the instance's.
    *
    * @generated from rpc flowhook.v1.WorkflowInstanceService.GetSignedDocument
    */
