@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
-	"github.com/flowhook/flowhook/server/internal/sandbox"
 	"github.com/flowhook/flowhook/server/internal/worker"
 )
 
@@ -99,10 +98,10 @@ func (d *driver) check(ctx context.Context) (*report, error) {
 		if _, err := d.fakes.Control(ctx, "GET", "/"+s.name+"/deliveries", nil, &list); err != nil {
 			return nil, err
 		}
-		// fakeproviders keeps its newest sandbox.DefaultKeep deliveries (fakeproc starts it
-		// without -keep): a list that long may have lost older ones, which the comparison
-		// below would take for notifications stored and never posted.
-		if len(list.Deliveries) >= sandbox.DefaultKeep {
+		// Fakes that keep only their newest deliveries (d.fakesKeep; the soak starts its own
+		// keeping all): a list that long may have lost older ones, which the comparison below
+		// would take for notifications stored and never posted.
+		if d.fakesKeep > 0 && len(list.Deliveries) >= d.fakesKeep {
 			full[s.name] = true
 			r.stranded = append(r.stranded, fmt.Sprintf("%s: the fake kept only its newest %d deliveries, older ones are not compared: drive fewer instances",
 				s.name, len(list.Deliveries)))
@@ -501,6 +500,20 @@ func max0(s []int64) int64 {
 }
 
 // print writes the table, then the first problems of each kind.
+// counts is m's entries, each as format makes it of its key (%[1]s) and count (%[2]d), sorted
+// and comma separated; none when m is empty.
+func counts(m map[string]int, format, none string) string {
+	out := make([]string, 0, len(m))
+	for k, n := range m {
+		out = append(out, fmt.Sprintf(format, k, n))
+	}
+	if len(out) == 0 {
+		return none
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
+}
+
 func (r *report) print(w io.Writer) {
 	c := r.cfg
 	row := func(name, format string, args ...any) {
@@ -511,23 +524,10 @@ func (r *report) print(w io.Writer) {
 		verdict = "FAIL"
 	}
 	fmt.Fprintf(w, "soak %s: %d replicas, duplicates ×%d, seed %d, %s\n", verdict, c.Replicas, c.Duplicates, c.Seed, r.elapsed.Round(100*time.Millisecond))
-	ends := []string{}
-	for state, n := range r.ends {
-		ends = append(ends, fmt.Sprintf("%s %d", state, n))
-	}
-	sort.Strings(ends)
-	row("instances", "%d started of %d (%s; %d items acted on early)", r.started, r.instances, strings.Join(ends, ", "), r.early)
-	late := []string{}
-	for v, n := range r.late {
-		late = append(late, fmt.Sprintf("%s %d", v, n))
-	}
-	sort.Strings(late)
-	if len(late) == 0 {
-		late = append(late, "none")
-	}
+	row("instances", "%d started of %d (%s; %d items acted on early)", r.started, r.instances, counts(r.ends, "%[1]s %[2]d", ""), r.early)
 	row("reordered", "%d items newest first (%d with progress to post after the outcome), %d seen outcome first by flowhook",
 		r.reordered, r.multi, r.outcomeFirst)
-	row("after outcome", "events received after their item's outcome: %s (none may take effect once it is applied)", strings.Join(late, ", "))
+	row("after outcome", "events received after their item's outcome: %s (none may take effect once it is applied)", counts(r.late, "%[1]s %[2]d", "none"))
 	row("webhooks", "%d posted, %d distinct, %d acknowledged, %d stored", r.deliveries, r.distinct, r.acked, r.stored)
 	kills, restarts := 0, 0
 	for _, e := range r.chaos {
@@ -551,15 +551,7 @@ func (r *report) print(w io.Writer) {
 	row("lost", "%d", len(r.lost))
 	row("doubled", "%d", len(r.doubled))
 	row("stranded", "%d", len(r.stranded))
-	jobs := []string{}
-	for state, n := range r.jobs {
-		jobs = append(jobs, fmt.Sprintf("%d %s", n, state))
-	}
-	sort.Strings(jobs)
-	if len(jobs) == 0 {
-		jobs = append(jobs, "none")
-	}
-	row("jobs left", "%s", strings.Join(jobs, ", "))
+	row("jobs left", "%s", counts(r.jobs, "%[2]d %[1]s", "none"))
 	row("signed documents", "%d kept, %d still due (the sweep hands a mark to a job after its grace)", r.documentsKept, r.documentsDue)
 	row("latency", "p50 %s, p99 %s, max %s (action at the fake to outcome applied; %d instances)",
 		percentile(r.latencies, 50).Round(time.Millisecond), percentile(r.latencies, 99).Round(time.Millisecond),

@@ -64,7 +64,7 @@ func setupCheck(t *testing.T, quiet time.Duration, deliveries ...string) checkBu
 	}))
 	t.Cleanup(control.Close)
 	d := &driver{cfg: defaults(), db: db, fakes: fakeproc.Attach(fakeproc.URLs{Control: control.URL}, control.Client()),
-		proxy: newProxy(nil, time.Second), logf: t.Logf, quiet: quiet}
+		fakesKeep: sandbox.DefaultKeep, proxy: newProxy(nil, time.Second), logf: t.Logf, quiet: quiet}
 	d.cfg.Instances = 0
 	return checkBundle{d: d, db: db}
 }
@@ -202,7 +202,7 @@ func TestUnsettled(t *testing.T) {
 
 // TestCheckFakesListFull: a fake whose list of deliveries is as long as it keeps may have
 // dropped older ones; those stored are then not reported as never posted, and the run fails
-// saying why.
+// saying why. Fakes that keep everything have no such limit.
 func TestCheckFakesListFull(t *testing.T) {
 	t.Parallel()
 	ids := make([]string, sandbox.DefaultKeep)
@@ -220,5 +220,14 @@ func TestCheckFakesListFull(t *testing.T) {
 	require.Empty(t, r.doubled)
 	require.Empty(t, r.lost)
 	require.Equal(t, []string{"docusign: the fake kept only its newest 10000 deliveries, older ones are not compared: drive fewer instances"}, r.stranded)
+	require.False(t, r.ok())
+
+	// Fakes keeping every delivery (the soak's own): as long a list is the whole story, and the
+	// event stored that the fake never posted is reported.
+	b.d.fakesKeep = fakesKeepAll
+	r, err = b.d.check(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, r.stranded)
+	require.Equal(t, []string{"webhook docusign dropped-1 envelope-completed: stored, never posted by the fake"}, r.doubled)
 	require.False(t, r.ok())
 }

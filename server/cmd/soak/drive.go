@@ -80,6 +80,8 @@ type driver struct {
 	proxy    *proxy
 	replicas []*replica
 	logf     func(string, ...any)
+	// fakesKeep is how many deliveries each fake keeps (fakeproviders -keep; -1: all).
+	fakesKeep int
 
 	workflows []string // by system index
 
@@ -97,6 +99,9 @@ type driver struct {
 }
 
 func (d *driver) startedCount() int64 { return d.started.Load() }
+
+// fakesKeepAll is fakeproviders' -keep for every delivery: the soak's own fakes keep them all.
+const fakesKeepAll = -1
 
 func (d *driver) actedCount() int {
 	d.mu.Lock()

@@ -113,7 +113,9 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 		return fail(err)
 	}
 	defer fakesLog.Close()
-	fakes, err := fakeproc.Start(ctx, cfg.FakesBin, fakesLog, &http.Client{Timeout: 2 * time.Minute})
+	// Every delivery is kept, for the check to compare with what flowhook stored: the fakes'
+	// default keeps the newest 10,000, fewer than a soak of some 3,400 instances posts.
+	fakes, err := fakeproc.Start(ctx, cfg.FakesBin, fakesLog, &http.Client{Timeout: 2 * time.Minute}, "-keep", strconv.Itoa(fakesKeepAll))
 	if err != nil {
 		return fail(err)
 	}
@@ -182,7 +184,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	}
 	defer db.Close()
 
-	d := &driver{cfg: cfg, fakes: fakes, db: db, pg: pg, proxy: px, replicas: replicas, logf: logf,
+	d := &driver{cfg: cfg, fakes: fakes, fakesKeep: fakesKeepAll, db: db, pg: pg, proxy: px, replicas: replicas, logf: logf,
 		api: newAPI(proxyURL, adminKey)}
 	if err := d.setUp(ctx); err != nil {
 		return fail(fmt.Errorf("set up: %w", err))

@@ -49,13 +49,14 @@ func Attach(urls URLs, hc *http.Client) *Fakes {
 	return &Fakes{URLs: urls, hc: hc}
 }
 
-// Start runs bin (a fakeproviders binary) and returns once it printed its URLs. Its stderr, and
-// its stdout after that first line, go to log (nil: discarded).
-func Start(ctx context.Context, bin string, log io.Writer, hc *http.Client) (*Fakes, error) {
+// Start runs bin (a fakeproviders binary) with args (its flags: "-keep", "-1") and returns
+// once it printed its URLs. Its stderr, and its stdout after that first line, go to log (nil:
+// discarded).
+func Start(ctx context.Context, bin string, log io.Writer, hc *http.Client, args ...string) (*Fakes, error) {
 	if log == nil {
 		log = io.Discard
 	}
-	cmd := exec.Command(bin)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = log
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
