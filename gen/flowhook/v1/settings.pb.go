@@ -1668,7 +1668,9 @@ type UpdateConnectorRequest struct {
 	// Write-only: empty keeps the stored header (clear_auth_header removes it).
 	AuthHeader       string `protobuf:"bytes,8,opt,name=auth_header,json=authHeader,proto3" json:"auth_header,omitempty"`
 	ExpectedRevision int64  `protobuf:"varint,9,opt,name=expected_revision,json=expectedRevision,proto3" json:"expected_revision,omitempty"`
-	// 0 means 24 hours; at most 30 days.
+	// With a new signing_secret, how long the one replaced still verifies callbacks: 0 means 24
+	// hours; at most 30 days. Without one, a grace ends the running grace of the secret replaced
+	// before sooner, never later (a nanosecond: now), as when it leaked; 0 keeps it.
 	SigningSecretGrace *durationpb.Duration `protobuf:"bytes,10,opt,name=signing_secret_grace,json=signingSecretGrace,proto3" json:"signing_secret_grace,omitempty"`
 	ClearAuthHeader    bool                 `protobuf:"varint,11,opt,name=clear_auth_header,json=clearAuthHeader,proto3" json:"clear_auth_header,omitempty"`
 	unknownFields      protoimpl.UnknownFields

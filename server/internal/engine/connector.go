@@ -47,7 +47,8 @@ type ConnectorInput struct {
 	Outcomes    map[string]Outcome
 	// SigningSecret is the Standard Webhooks secret (whsec_…). Empty: on create a new one is
 	// generated and returned once; on update the stored one is kept. A new one on update
-	// rolls the old one, which stays valid for SecretGrace.
+	// rolls the old one, which stays valid for SecretGrace. Without a new one, a SecretGrace
+	// only shortens the replaced secret's running grace (a nanosecond ends it now; 0 keeps it).
 	SigningSecret string
 	SecretGrace   time.Duration
 	// AuthHeader is "Name: value", sent on every call to the system. Empty keeps the stored

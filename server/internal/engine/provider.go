@@ -215,6 +215,10 @@ type WorkItemRequest struct {
 	Parties []Party
 	// CallbackURL is where the provider reports events (our /webhooks/… URL).
 	CallbackURL string
+	// CreatedAt is when the work item was created: the same at every attempt, so that what is
+	// sent under the work item's id is too (a connector's create body is byte for byte the
+	// same, as an Idempotency-Key asks).
+	CreatedAt time.Time
 }
 
 // ExternalStatus is what a provider says about a work item when asked.

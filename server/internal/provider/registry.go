@@ -2,7 +2,7 @@
 // EXTERNAL states. Each provider is one package below this one (docusign, onespan, connector)
 // implementing Plugin, and one line of Builtin. The Registry implements the engine's provider
 // port over them — specs, clients built from the settings administrators change at run time
-// (rebuilt when their revision changes, reused otherwise, so that an access token outlives one
+// (rebuilt when they are saved again, reused otherwise, so that an access token outlives one
 // job), event tables, the webhook side of each system and the settings API — and is all the
 // rest of flowhook sees of any provider.
 package provider
@@ -68,14 +68,24 @@ type Registry struct {
 	publicURL string
 
 	mu      sync.Mutex
-	clients map[string]cachedClient // by system
+	clients map[string]cachedClient // by settings group (one per system)
 	read    map[string]cachedSettings
 }
 
+// cachedClient is a client with the version of the settings it was built from: their revision
+// and the time they were saved. The revision alone does not name a version: a group deleted
+// and saved again (a connector re-created under its name, perhaps for another system) starts
+// at revision 1 again.
 type cachedClient struct {
-	revision int64
-	client   engine.ProviderClient
-	checked  time.Time // when its settings' revision was last seen to match
+	revision  int64
+	updatedAt time.Time
+	client    engine.ProviderClient
+	checked   time.Time // when its settings' version was last seen to match
+}
+
+// builtFrom says whether the client was built from the settings at revision and updatedAt.
+func (c cachedClient) builtFrom(revision int64, updatedAt time.Time) bool {
+	return c.revision == revision && c.updatedAt.Equal(updatedAt)
 }
 
 type cachedSettings struct {
@@ -212,6 +222,7 @@ func (s savedHere) DeleteSettings(ctx context.Context, id string) error {
 	err := s.SettingsStore.DeleteSettings(ctx, id)
 	s.r.mu.Lock()
 	delete(s.r.read, id)
+	delete(s.r.clients, id)
 	s.r.mu.Unlock()
 	return err
 }
@@ -251,9 +262,10 @@ func (r *Registry) lookup(sys engine.System) (Plugin, engine.ProviderSpec, error
 	return pl, spec, nil
 }
 
-// revisioner is a settings store that reads a group's revision alone (0: never saved).
+// revisioner is a settings store that reads a group's revision and the time it was saved
+// alone (0 and the zero time: never saved).
 type revisioner interface {
-	SettingsRevision(ctx context.Context, id string) (int64, error)
+	SettingsRevision(ctx context.Context, id string) (int64, time.Time, error)
 }
 
 // Client returns the client of a system for its current settings.
@@ -262,19 +274,19 @@ func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.Provid
 	if err != nil {
 		return nil, err
 	}
-	key := sys.String()
+	key := pl.SettingsID(sys.Connector)
 	if rs, ok := r.settings.(revisioner); ok {
-		// A client built already needs only its settings' revision checked: reading the
+		// A client built already needs only its settings' version checked: reading the
 		// whole group means opening its sealed secrets.
 		r.mu.Lock()
 		c, cached := r.clients[key]
 		r.mu.Unlock()
 		if cached {
-			rev, err := rs.SettingsRevision(ctx, pl.SettingsID(sys.Connector))
+			rev, at, err := rs.SettingsRevision(ctx, key)
 			if err != nil {
 				return nil, err
 			}
-			if rev == c.revision {
+			if c.builtFrom(rev, at) {
 				r.mu.Lock()
 				if cur, ok := r.clients[key]; ok && cur.client == c.client {
 					cur.checked = r.now()
@@ -285,16 +297,17 @@ func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.Provid
 			}
 		}
 	}
-	s, err := r.settings.GetSettings(ctx, pl.SettingsID(sys.Connector))
+	s, err := r.settings.GetSettings(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	if s.Revision == 0 {
-		return nil, notConfigured(sys, spec)
-	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.clients[key]; ok && c.revision == s.Revision {
+	if s.Revision == 0 {
+		delete(r.clients, key) // nor is it handed out by RecentClient
+		return nil, notConfigured(sys, spec)
+	}
+	if c, ok := r.clients[key]; ok && c.builtFrom(s.Revision, s.UpdatedAt) {
 		return c.client, nil
 	}
 	c, err := pl.NewClient(sys, s, r.http, r.now)
@@ -304,7 +317,7 @@ func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.Provid
 		}
 		return nil, err
 	}
-	r.clients[key] = cachedClient{revision: s.Revision, client: c, checked: r.now()}
+	r.clients[key] = cachedClient{revision: s.Revision, updatedAt: s.UpdatedAt, client: c, checked: r.now()}
 	return c, nil
 }
 
@@ -313,8 +326,12 @@ func (r *Registry) Client(ctx context.Context, sys engine.System) (engine.Provid
 // download: its mark stays, and a job fetches it): a client whose settings were checked that
 // recently is returned without reading them again.
 func (r *Registry) RecentClient(ctx context.Context, sys engine.System) (engine.ProviderClient, error) {
+	pl, _, err := r.lookup(sys)
+	if err != nil {
+		return nil, err
+	}
 	r.mu.Lock()
-	c, ok := r.clients[sys.String()]
+	c, ok := r.clients[pl.SettingsID(sys.Connector)]
 	r.mu.Unlock()
 	if now := r.now(); ok && now.Sub(c.checked) < credentialsTTL && !now.Before(c.checked) {
 		return c.client, nil

@@ -25,12 +25,16 @@ import (
 	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 )
 
-// memSettings is an in-memory engine.SettingsStore that counts its reads.
+// memSettings is an in-memory engine.SettingsStore that counts its reads. Each save is stamped
+// a microsecond after the one before, as the store stamps updated_at (sameTime: every save at
+// one time, as two saves within a clock tick are).
 type memSettings struct {
-	mu    sync.Mutex
-	m     map[string]engine.Settings
-	reads int
-	fail  error
+	mu       sync.Mutex
+	m        map[string]engine.Settings
+	reads    int
+	saves    int
+	sameTime bool
+	fail     error
 }
 
 func newMemSettings() *memSettings { return &memSettings{m: map[string]engine.Settings{}} }
@@ -65,6 +69,9 @@ func (s *memSettings) PutSettings(_ context.Context, in engine.Settings, expecte
 	}
 	in.Revision = expected + 1
 	in.UpdatedAt = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	if s.saves++; !s.sameTime {
+		in.UpdatedAt = in.UpdatedAt.Add(time.Duration(s.saves) * time.Microsecond)
+	}
 	s.m[in.ID] = in
 	return in, nil
 }
@@ -299,11 +306,11 @@ type revisionSettings struct {
 	revisions int
 }
 
-func (s *revisionSettings) SettingsRevision(_ context.Context, id string) (int64, error) {
+func (s *revisionSettings) SettingsRevision(_ context.Context, id string) (int64, time.Time, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.revisions++
-	return s.m[id].Revision, nil
+	return s.m[id].Revision, s.m[id].UpdatedAt, nil
 }
 
 // TestRegistryClientRevision: with a store that reads revisions alone, a client built already
@@ -525,3 +532,110 @@ func TestSettingsSavedHereApplyAtOnce(t *testing.T) {
 type unused struct{}
 
 func (unused) SystemUsage(context.Context, engine.System) ([]string, int, error) { return nil, 0, nil }
+
+// recordingSystem is a connector's outside system that answers every create and keeps where
+// each came and the auth header it carried.
+type recordingSystem struct {
+	*httptest.Server
+	mu    sync.Mutex
+	auths []string
+}
+
+func newRecordingSystem(t *testing.T) *recordingSystem {
+	t.Helper()
+	s := &recordingSystem{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.auths = append(s.auths, r.Header.Get("Authorization"))
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"TCK-1"}`)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *recordingSystem) calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.auths)
+}
+
+// TestRegistryClientRecreated: a connector deleted and created again under its name is at
+// revision 1 again, as the one deleted was; the client built for the one deleted (its URLs,
+// auth header and secret) is not used for the new one, whether the delete and the create went
+// through this replica's registry or another's, and whether or not the store reads a revision
+// alone. A registry that finds the settings gone keeps no client for them either (RecentClient
+// would hand it out).
+func TestRegistryClientRecreated(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name      string
+		elsewhere bool // deleted and created again through another replica's registry
+		revisions bool // the store reads a revision alone, as store.Store does
+		sameTime  bool // both rows stamped alike: only the delete seen here tells them apart
+		between   bool // this registry asks for the client while the connector is gone
+	}{
+		{name: "here", revisions: true},
+		{name: "here, stamped alike", revisions: true, sameTime: true},
+		{name: "here, without revisions", sameTime: true},
+		{name: "elsewhere", elsewhere: true, revisions: true},
+		{name: "elsewhere, without revisions", elsewhere: true},
+		{name: "elsewhere, asked for between", elsewhere: true, revisions: true, sameTime: true, between: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			mem := newMemSettings()
+			mem.sameTime = tc.sameTime
+			var st engine.SettingsStore = mem
+			if tc.revisions {
+				st = &revisionSettings{memSettings: mem}
+			}
+			clk := &clock{t: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}
+			newReg := func() *provider.Registry {
+				return provider.NewRegistry(st, "https://flowhook.example.com/", http.DefaultClient, clk.now, provider.Builtin()...)
+			}
+			r := newReg()
+			admin := r.Connectors(unused{})
+			if tc.elsewhere {
+				admin = newReg().Connectors(unused{})
+			}
+			ctx := context.Background()
+			tickets := engine.System{Provider: connector.Provider, Connector: "tickets"}
+			staging, production := newRecordingSystem(t), newRecordingSystem(t)
+			input := func(sys *recordingSystem, token string) engine.ConnectorInput {
+				return engine.ConnectorInput{Name: "tickets", CreateURL: sys.URL + "/tickets", AuthHeader: "Authorization: Bearer " + token,
+					Outcomes: map[string]engine.Outcome{"ticket.approved": engine.OutcomeApproved}}
+			}
+			req := engine.WorkItemRequest{WorkItemID: "wi-1", InstanceID: "in-1", State: "ticket"}
+
+			first, _, err := admin.CreateConnector(ctx, input(staging, "staging"), "admin")
+			require.NoError(t, err)
+			require.EqualValues(t, 1, first.Revision)
+			c1, err := r.Client(ctx, tickets)
+			require.NoError(t, err)
+			_, err = c1.Create(ctx, req)
+			require.NoError(t, err)
+			require.Equal(t, []string{"Bearer staging"}, staging.calls())
+
+			require.NoError(t, admin.DeleteConnector(ctx, "tickets"))
+			if tc.between {
+				_, err = r.Client(ctx, tickets)
+				require.ErrorIs(t, err, engine.ErrNotConfigured, "deleted")
+				_, err = r.RecentClient(ctx, tickets)
+				require.ErrorIs(t, err, engine.ErrNotConfigured, "found gone a moment ago: no client kept")
+			}
+			again, _, err := admin.CreateConnector(ctx, input(production, "production"), "admin")
+			require.NoError(t, err)
+			require.EqualValues(t, 1, again.Revision, "created again: at revision 1, as the one deleted was")
+
+			c2, err := r.Client(ctx, tickets)
+			require.NoError(t, err)
+			require.False(t, c1 == c2, "a client for the connector created again")
+			_, err = c2.Create(ctx, req)
+			require.NoError(t, err)
+			require.Equal(t, []string{"Bearer staging"}, staging.calls(), "nothing more to the system deleted")
+			require.Equal(t, []string{"Bearer production"}, production.calls(), "the new system, with its own auth header")
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 
@@ -49,19 +50,26 @@ func (s *Store) GetSettings(ctx context.Context, id string) (engine.Settings, er
 	return out, nil
 }
 
-// SettingsRevision reads a settings group's revision alone (0 when it was never saved): a
-// provider client built already is checked against it, with no secrets opened.
-func (s *Store) SettingsRevision(ctx context.Context, id string) (int64, error) {
+// SettingsRevision reads a settings group's revision and the time it was saved alone (0 and
+// the zero time when it was never saved), as GetSettings reads them: a provider client built
+// already is checked against them, with no secrets opened. The revision alone does not name
+// what was saved: a group deleted and saved again starts at revision 1 again.
+func (s *Store) SettingsRevision(ctx context.Context, id string) (int64, time.Time, error) {
 	var rev int64
-	err := s.queryRow(ctx, settingsRevisionSQL[s.entDialect()], id).Scan(&rev)
+	var at time.Time
+	err := s.queryRow(ctx, settingsRevisionSQL[s.entDialect()], id).Scan(&rev, &at)
 	if noRow(err) {
-		return 0, nil
+		return 0, time.Time{}, nil
 	}
-	return rev, translate(err)
+	if err != nil {
+		return 0, time.Time{}, translate(err)
+	}
+	return rev, at, nil
 }
 
 var settingsRevisionSQL = byDialect(func(b *entsql.DialectBuilder) string {
-	query, _ := b.Select(setting.FieldRevision).From(b.Table(setting.Table)).Where(entsql.EQ(setting.FieldID, "")).Query()
+	query, _ := b.Select(setting.FieldRevision, setting.FieldUpdatedAt).From(b.Table(setting.Table)).
+		Where(entsql.EQ(setting.FieldID, "")).Query()
 	return query
 })
 

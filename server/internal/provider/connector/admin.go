@@ -187,7 +187,9 @@ func (a *Admin) CreateConnector(ctx context.Context, in engine.ConnectorInput, a
 
 // UpdateConnector replaces a connector's settings when it is at in.ExpectedRevision. Secrets
 // left empty are kept; a new signing secret rolls the old one, which verifies callbacks for
-// in.SecretGrace more (a day by default).
+// in.SecretGrace more (a day by default). Without a new signing secret, a grace ends the
+// replaced secret's sooner, never later: an administrator who learns it leaked ends its grace
+// (a nanosecond: now) without rolling the current one; 0 keeps it.
 func (a *Admin) UpdateConnector(ctx context.Context, in engine.ConnectorInput, actor string) (engine.Connector, error) {
 	ps := validate(in)
 	if in.ExpectedRevision <= 0 {
@@ -213,6 +215,10 @@ func (a *Admin) UpdateConnector(ctx context.Context, in engine.ConnectorInput, a
 			grace = in.SecretGrace
 		}
 		c.PreviousSecret, c.PreviousValidUntil, c.SigningSecret = c.SigningSecret, now.Add(grace), in.SigningSecret
+	} else if end := now.Add(in.SecretGrace); in.SecretGrace > 0 && c.PreviousSecret != "" && end.Before(c.PreviousValidUntil) {
+		// Shortened only: a client that sends a grace with every update must not keep a
+		// replaced secret valid for ever.
+		c.PreviousValidUntil = end
 	}
 	switch {
 	case in.ClearAuthHeader:

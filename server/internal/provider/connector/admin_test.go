@@ -796,6 +796,42 @@ func TestAdminUpdate(t *testing.T) {
 		require.NotContains(t, g.Plain, connector.KeyPreviousValidUntil)
 	})
 
+	// An administrator who learns the replaced secret leaked ends its grace without rolling the
+	// current one: a grace without a new secret shortens the one running, never lengthens it.
+	t.Run("a grace without a new secret ends the previous one's sooner", func(t *testing.T) {
+		t.Parallel()
+		b, _ := setup(t)
+		rolled := b.clock.Now()
+		_, err := update(t, b, 1, func(in *engine.ConnectorInput) { in.SigningSecret = secretCurrent })
+		require.NoError(t, err)
+		b.clock.Advance(time.Hour)
+
+		got, err := update(t, b, 2, func(in *engine.ConnectorInput) { in.SecretGrace = 48 * time.Hour })
+		require.NoError(t, err)
+		require.Equal(t, rolled.Add(24*time.Hour), got.PreviousSecretValidUntil, "never lengthened")
+
+		got, err = update(t, b, 3, func(in *engine.ConnectorInput) { in.SecretGrace = 2 * time.Hour })
+		require.NoError(t, err)
+		require.Equal(t, b.clock.Now().Add(2*time.Hour), got.PreviousSecretValidUntil, "shortened to two hours from now")
+
+		got, err = update(t, b, 4, func(in *engine.ConnectorInput) {
+			in.SigningSecret, in.SecretGrace = secretCurrent, time.Nanosecond // the current secret again: no roll
+		})
+		require.NoError(t, err)
+		g, cfg := b.stored(t, "tickets")
+		require.Equal(t, secretCurrent, cfg.SigningSecret, "the current secret is kept")
+		require.Equal(t, b.clock.Now().Add(time.Nanosecond), got.PreviousSecretValidUntil)
+		require.Equal(t, []string{secretCurrent}, connector.Plugin{}.Credentials(g, b.clock.Now().Add(time.Nanosecond)),
+			"the previous secret is refused from now on")
+
+		b.clock.Advance(time.Second)
+		got, err = update(t, b, 5, func(in *engine.ConnectorInput) { in.SecretGrace = time.Hour })
+		require.NoError(t, err)
+		require.True(t, got.PreviousSecretValidUntil.IsZero(), "a grace that is over does not start again")
+		_, cfg = b.stored(t, "tickets")
+		require.Empty(t, cfg.PreviousSecret)
+	})
+
 	t.Run("rolling again replaces the previous secret", func(t *testing.T) {
 		t.Parallel()
 		b, _ := setup(t)

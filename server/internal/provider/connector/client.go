@@ -116,8 +116,10 @@ func (c *Client) call(ctx context.Context, method, target, msgID string, body []
 
 // Create posts the work item to create_url under its Idempotency-Key (our work item id), so
 // that a retry — after a lost answer or a crash — is answered with the item created the first
-// time. 2xx {"id": …} couples the id; 408, 429 and 5xx are tried again with backoff (and the
-// job tries again later); any other answer is a permanent failure quoting it.
+// time. The body is the same at every attempt, byte for byte (its timestamp is the work item's
+// creation): a system following the Idempotency-Key draft refuses a key sent again with
+// another payload. 2xx {"id": …} couples the id; 408, 429 and 5xx are tried again with
+// backoff (and the job tries again later); any other answer is a permanent failure quoting it.
 func (c *Client) Create(ctx context.Context, req engine.WorkItemRequest) (string, error) {
 	data := createData{WorkItemID: req.WorkItemID, InstanceID: req.InstanceID, WorkflowID: req.WorkflowID,
 		WorkflowVersion: req.WorkflowVersion, State: req.State, FormData: req.FormData, CallbackURL: req.CallbackURL}
@@ -127,7 +129,11 @@ func (c *Client) Create(ctx context.Context, req engine.WorkItemRequest) (string
 	if d := req.Document; d != nil {
 		data.Document = &document{Title: d.Title, ContentType: d.ContentType, Base64: base64.StdEncoding.EncodeToString(d.Content)}
 	}
-	body, err := json.Marshal(message{Type: "workitem.create", Timestamp: c.now().UTC().Format(time.RFC3339), Data: data})
+	created := req.CreatedAt
+	if created.IsZero() {
+		created = c.now() // a request that does not say
+	}
+	body, err := json.Marshal(message{Type: "workitem.create", Timestamp: created.UTC().Format(time.RFC3339), Data: data})
 	if err != nil {
 		return "", fmt.Errorf("%w: the work item cannot be sent as JSON: %w", engine.ErrProviderPermanent, err)
 	}

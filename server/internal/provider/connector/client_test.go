@@ -154,8 +154,12 @@ func workItem() engine.WorkItemRequest {
 		Subject:         "Refund for Ann Lee",
 		Parties:         []engine.Party{{Name: "Ann Lee", Email: "ann@example.com"}},
 		CallbackURL:     "https://flowhook.example/webhooks/c2i/tickets",
+		CreatedAt:       workItemCreated,
 	}
 }
+
+// workItemCreated is when workItem was created: five minutes before providertest's clock.
+var workItemCreated = time.Date(2026, 4, 29, 17, 55, 0, 0, time.UTC)
 
 // requireSigned checks a try's Standard Webhooks headers: signed with the connector's secret
 // over the exact body, at the client's time of the try, and with no other secret.
@@ -198,9 +202,10 @@ func TestClientCreateRequest(t *testing.T) {
 	t.Parallel()
 	pdf := []byte("%PDF-1.7\n\x00\x01\xfe\xff binary")
 	tests := []struct {
-		name string
-		edit func(*engine.WorkItemRequest)
-		data string // the expected "data" of the message
+		name      string
+		edit      func(*engine.WorkItemRequest)
+		data      string // the expected "data" of the message
+		timestamp string // the message's; empty: the work item's creation
 	}{
 		{
 			name: "with a document",
@@ -221,6 +226,13 @@ func TestClientCreateRequest(t *testing.T) {
 			edit: func(r *engine.WorkItemRequest) { r.FormData = nil },
 			data: `{"workItemId":"wi_01HZX","instanceId":"in_01HZX","workflowId":"wf_refunds","workflowVersion":3,"state":"REVIEW",
 				"formData":{},"callbackUrl":"https://flowhook.example/webhooks/c2i/tickets"}`,
+		},
+		{
+			name: "no creation time: the time of the send",
+			edit: func(r *engine.WorkItemRequest) { r.CreatedAt = time.Time{} },
+			data: `{"workItemId":"wi_01HZX","instanceId":"in_01HZX","workflowId":"wf_refunds","workflowVersion":3,"state":"REVIEW",
+				"formData":{"amount":12.5,"customer":"Ann Lee","rush":true},"callbackUrl":"https://flowhook.example/webhooks/c2i/tickets"}`,
+			timestamp: "2026-04-29T18:00:00Z",
 		},
 		{
 			name: "nested form data",
@@ -254,7 +266,11 @@ func TestClientCreateRequest(t *testing.T) {
 			require.Equal(t, []string{req.WorkItemID}, tr.header.Values("Idempotency-Key"))
 			require.Equal(t, []string{apiKey}, tr.header.Values("X-Api-Key"))
 			requireSigned(t, tr)
-			require.JSONEq(t, `{"type":"workitem.create","timestamp":"2026-04-29T18:00:00Z","data":`+tc.data+`}`, string(tr.body))
+			timestamp := tc.timestamp
+			if timestamp == "" {
+				timestamp = "2026-04-29T17:55:00Z"
+			}
+			require.JSONEq(t, `{"type":"workitem.create","timestamp":"`+timestamp+`","data":`+tc.data+`}`, string(tr.body))
 		})
 	}
 }
@@ -333,8 +349,9 @@ func TestClientCreateRetries(t *testing.T) {
 	}
 	require.Len(t, sigs, 4, "a fresh signature per try")
 
-	// A second create of the same work item, an hour later (after a crash), is the same
-	// message again.
+	// A second create of the same work item, an hour later (after a crash, a retried instance,
+	// an abandoned create sent again), is the same message again, byte for byte: a system
+	// following the Idempotency-Key draft refuses a key sent again with another payload.
 	b2 := setupClient(t, nil, reply(http.StatusCreated, `{"id":"TCK-7"}`))
 	b2.clock.Advance(time.Hour)
 	_, err = b2.client.Create(t.Context(), workItem())
@@ -343,6 +360,8 @@ func TestClientCreateRetries(t *testing.T) {
 	require.Len(t, again, 1)
 	require.Equal(t, tries[0].header.Get(swh.HeaderID), again[0].header.Get(swh.HeaderID))
 	require.Equal(t, tries[0].header.Get("Idempotency-Key"), again[0].header.Get("Idempotency-Key"))
+	require.Equal(t, string(tries[0].body), string(again[0].body), "an hour later: the same body")
+	requireSigned(t, again[0])
 }
 
 func TestClientCreateAnswers(t *testing.T) {

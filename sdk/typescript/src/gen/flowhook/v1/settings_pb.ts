@@ -921,7 +921,9 @@ export type UpdateConnectorRequest = Message<"flowhook.v1.UpdateConnectorRequest
   expectedRevision: bigint;
 
   /**
-   * 0 means 24 hours; at most 30 days.
+   * With a new signing_secret, how long the one replaced still verifies callbacks: 0 means 24
+   * hours; at most 30 days. Without one, a grace ends the running grace of the secret replaced
+   * before sooner, never later (a nanosecond: now), as when it leaked; 0 keeps it.
    *
    * @generated from field: google.protobuf.Duration signing_secret_grace = 10;
    */
