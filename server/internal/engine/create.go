@@ -149,7 +149,7 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, written *Instance, re
 	coupled, err := c.work.CoupleWorkItem(ctx, wi.ID, externalID, Activity{Kind: ActivityExternalProgress, ToState: wi.StateKey,
 		CreatedAt: c.clock.Now(), Message: msg})
 	if errors.Is(err, ErrConflict) {
-		return nil // coupled by a racing attempt
+		return c.duplicate(ctx, client, wi, externalID, err) // coupled or ended by a racing attempt
 	}
 	if errors.Is(err, ErrExternalIDTaken) {
 		// Left CREATING, the item would be created again and again under the same id and
@@ -166,6 +166,53 @@ func (c *Creator) create(ctx context.Context, wi WorkItem, written *Instance, re
 	if movedOn(coupled.InstanceStatus, coupled.InstanceRevision, wi) {
 		return c.Cancel(ctx, wi.ID, nonEmpty(coupled.InstanceReason, "the instance moved on"), lastAttempt)
 	}
+	return nil
+}
+
+// duplicate ends the item externalID that this attempt created (or found) for wi when its
+// coupling conflicted: a racing attempt (a job beside an in-process creation, a retry after a
+// lost answer) coupled wi first, or closed or failed it. When wi holds another id, or none
+// because it was closed (its instance moved on), ours is an item nobody waits for, open at the
+// provider (a signer asked to sign an envelope nothing will read): it is voided, naming the one
+// in use, and a failure to void is logged at WARN with its id, for an administrator, as no
+// retry would (it finds wi no longer CREATING). A wi that FAILED holds none but may be run
+// again (RetryInstance, under the same id), and then finds ours: it is left open. When wi holds
+// ours (a system that answers a create sent again under our id with the item it made),
+// nothing is left over. When wi is still CREATING the conflict was not a coupling (an early
+// event changed under it): err is returned, and the retry finds ours by our id.
+func (c *Creator) duplicate(ctx context.Context, client ProviderClient, wi WorkItem, externalID string, err error) error {
+	stored, rerr := c.work.GetWorkItem(ctx, wi.ID)
+	if rerr != nil {
+		c.log.WarnContext(ctx, "the coupling of a work item conflicted with another attempt, and reading it again failed: the item this attempt made may be a duplicate left open",
+			slog.String("instance_id", wi.InstanceID), slog.String("work_item_id", wi.ID), slog.String("system", wi.System.String()),
+			slog.String("external_id", externalID), slog.String("error", rerr.Error()))
+		return nil
+	}
+	switch {
+	case stored.Status == WorkItemCreating:
+		return err
+	case stored.ExternalID == externalID:
+		return nil
+	case stored.ExternalID == "" && stored.Status == WorkItemFailed:
+		// RetryInstance runs the step again under the same id, and its lookup finds ours:
+		// voided, it would couple a dead item.
+		c.log.InfoContext(ctx, "a work item failed while this attempt created it; its item is left for RetryInstance to find",
+			slog.String("work_item_id", wi.ID), slog.String("system", wi.System.String()), slog.String("external_id", externalID))
+		return nil
+	}
+	reason := fmt.Sprintf("a duplicate of %s, made for the same flowhook work item %s", stored.ExternalID, wi.ID)
+	if stored.ExternalID == "" {
+		reason = fmt.Sprintf("made for flowhook work item %s after it was closed", wi.ID)
+	}
+	if cerr := client.Cancel(ctx, externalID, reason); cerr != nil {
+		c.log.WarnContext(ctx, "voiding a duplicate work item at its provider failed; it stays open there",
+			slog.String("instance_id", wi.InstanceID), slog.String("work_item_id", wi.ID), slog.String("system", wi.System.String()),
+			slog.String("external_id", externalID), slog.String("coupled_external_id", stored.ExternalID), slog.String("error", publicText(cerr)))
+		return nil
+	}
+	c.log.InfoContext(ctx, "voided a duplicate work item at its provider",
+		slog.String("work_item_id", wi.ID), slog.String("system", wi.System.String()),
+		slog.String("external_id", externalID), slog.String("coupled_external_id", stored.ExternalID))
 	return nil
 }
 
@@ -291,6 +338,7 @@ func (c *Creator) request(def Draft, inst Instance, wi WorkItem) (WorkItemReques
 		FormData:        inst.FormData,
 		Subject:         nonEmpty(ext.EmailSubject, in.Title),
 		CallbackURL:     c.providers.CallbackURL(wi.System),
+		CreatedAt:       wi.CreatedAt,
 	}
 	if spec.Signers {
 		req.Subject = nonEmpty(ext.EmailSubject, truncateText("Please sign: "+in.Title, MaxEmailSubjectLen-1))

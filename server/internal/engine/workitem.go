@@ -75,9 +75,17 @@ type CreateWorkItemJob struct {
 	// a move into an EXTERNAL state), which the creation need not read again either. Never
 	// stored with a job.
 	Instance *Instance `json:"-"`
+	// NotBefore, when set, is the earliest the job may run: a hand-over of an in-process
+	// attempt that may have reached the provider waits for the provider to finish what that
+	// attempt abandoned before the job looks for the item by our id (see the worker's
+	// creationRetryDelay). Zero: at once. Never stored with a job (River's scheduled_at is).
+	NotBefore time.Time `json:"-"`
 }
 
 func (CreateWorkItemJob) Kind() string { return "create_work_item" }
+
+// ScheduledAt is NotBefore: zero runs the job at once.
+func (j CreateWorkItemJob) ScheduledAt() time.Time { return j.NotBefore }
 
 // Coupled is a work item as its coupling wrote it (WAITING on its provider's id), with its
 // instance's status, revision and reason as the coupling found them. The coupling writes the

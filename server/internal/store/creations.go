@@ -21,11 +21,13 @@ import (
 // closing (CoupleWorkItem, FailWorkItem, CloseWorkItem).
 //
 // What in-process creation cannot finish (the provider failed or did not answer, the replica
-// stopped) is handed to a real create_work_item job at once (HandOverCreations) with Retried
-// set: the provider may have created the item before its answer was lost, so the job looks for
-// it by our id before creating one, and an item is never created twice. What it could not
-// start (its queue was full, the replica stopped first) is handed over at once too, without
-// Retried: nothing reached the provider. A mark still set a while later (the replica died) is
+// stopped) is handed to a real create_work_item job (HandOverCreations) with Retried set: the
+// provider may have created the item before its answer was lost, so the job looks for it by
+// our id before creating one, and an item is never created twice. That job is scheduled a
+// while later (the worker says when), not at once: a provider may still be creating the item
+// of a request flowhook abandoned, and a lookup before it is done would miss it and create a
+// second. What it could not start (its queue was full, the replica stopped first) is handed
+// over at once, without Retried: nothing reached the provider. A mark still set a while later (the replica died) is
 // handed over by the leader's sweep (HandOverDueCreations), with Retried set. In-process creation is bounded by the job
 // timeout, and the sweep's grace is longer, so a job never races the in-process attempt it
 // takes over. In the common case a creation costs its provider calls and the coupling, not
@@ -68,9 +70,11 @@ func createsDue(jobs []engine.Job, items []engine.WorkItem) (river, due []engine
 // create_work_item job, clearing its mark, in one transaction: what in-process creation could
 // not finish, or did not start, River does. retried says an in-process attempt may have
 // reached the provider: the job then looks for the item by our id first; one that never
-// started (the queue was full, or the replica stopped first) creates it at once. A work item
-// no longer due (coupled, failed, handed over already) is left alone.
-func (s *Store) HandOverCreations(ctx context.Context, retried bool, ids ...string) error {
+// started (the queue was full, or the replica stopped first) creates it at once. notBefore,
+// when set, is when the jobs may run (River's scheduled_at): a retried hand-over gives the
+// provider time to finish what the attempt abandoned; zero runs them at once. A work item no
+// longer due (coupled, failed, handed over already) is left alone.
+func (s *Store) HandOverCreations(ctx context.Context, retried bool, notBefore time.Time, ids ...string) error {
 	in := make([]uuid.UUID, 0, len(ids))
 	for _, id := range ids {
 		wid, err := parseID("work item", id)
@@ -82,7 +86,7 @@ func (s *Store) HandOverCreations(ctx context.Context, retried bool, ids ...stri
 	if len(in) == 0 {
 		return nil
 	}
-	_, err := s.handOverCreations(ctx, retried, func(tx txn) ([]uuid.UUID, error) {
+	_, err := s.handOverCreations(ctx, retried, notBefore, func(tx txn) ([]uuid.UUID, error) {
 		q := tx.WorkItem.Query().Where(workitem.IDIn(in...), workitem.CreateDueAtNotNil())
 		if tx.locks {
 			q = q.ForUpdate()
@@ -96,9 +100,10 @@ func (s *Store) HandOverCreations(ctx context.Context, retried bool, ids ...stri
 // most limit, the longest due first) its create_work_item job, with Retried set (an in-process
 // attempt may have reached the provider before its replica died), clearing its mark, in one
 // transaction, and says how many it handed over. On PostgreSQL a work item another
-// transaction holds is skipped, not waited for.
+// transaction holds is skipped, not waited for. Their jobs run at once: the mark is older than
+// the grace, far longer than a provider takes to finish a request.
 func (s *Store) HandOverDueCreations(ctx context.Context, cutoff time.Time, limit int) (int, error) {
-	return s.handOverCreations(ctx, true, func(tx txn) ([]uuid.UUID, error) {
+	return s.handOverCreations(ctx, true, time.Time{}, func(tx txn) ([]uuid.UUID, error) {
 		q := tx.WorkItem.Query().Where(workitem.CreateDueAtLT(dbTime(cutoff))).
 			Order(workitem.ByCreateDueAt(), workitem.ByID()).Limit(limit)
 		if tx.locks {
@@ -108,10 +113,10 @@ func (s *Store) HandOverDueCreations(ctx context.Context, cutoff time.Time, limi
 	})
 }
 
-func (s *Store) handOverCreations(ctx context.Context, retried bool, pick func(tx txn) ([]uuid.UUID, error)) (int, error) {
+func (s *Store) handOverCreations(ctx context.Context, retried bool, notBefore time.Time, pick func(tx txn) ([]uuid.UUID, error)) (int, error) {
 	return s.handOverMarks(ctx, workitem.Table, workitem.FieldCreateDueAt,
 		func(id uuid.UUID) engine.Job {
-			return engine.CreateWorkItemJob{WorkItemID: id.String(), Retried: retried}
+			return engine.CreateWorkItemJob{WorkItemID: id.String(), Retried: retried, NotBefore: notBefore}
 		}, pick)
 }
 

@@ -22,11 +22,12 @@ import (
 // insert, fetch and completion of a job were a fifth of PostgreSQL's statement time for a start
 // into an EXTERNAL state, and creating in-process made 22–53% more of those starts a second
 // (see the store's creations.go). The mark in the database is the guarantee: a creation that
-// fails, or that Stop interrupts, is handed to a create_work_item job at once, which looks for
-// the item by our id before creating one, so an item whose provider answered but whose
-// coupling never committed is found, not created again; one the full queue did not take, or
-// still queued when Stop came, goes to a job at once too (that job creates without looking:
-// nothing reached the provider); and the leader's sweep hands a mark still set after
+// fails, or that Stop interrupts, is handed to a create_work_item job, which looks for the item
+// by our id before creating one, so an item whose provider answered but whose coupling never
+// committed is found, not created again; that job runs a while later (creationRetryDelay), so
+// that the provider has finished what the attempt abandoned when it looks; one the full queue
+// did not take, or still queued when Stop came, goes to a job at once (that job creates
+// without looking: nothing reached the provider); and the leader's sweep hands a mark still set after
 // CreationGrace (the replica died) to a job that looks first.
 
 // CreationPorts are what the work items' in-process creation needs.
@@ -35,8 +36,9 @@ type CreationPorts struct {
 	// (engine.Creator.CreateCommitted).
 	Create func(ctx context.Context, job engine.CreateWorkItemJob) error
 	// HandOver gives the work items still due their create_work_item jobs; retried when an
-	// in-process attempt may have reached the provider (store.HandOverCreations).
-	HandOver func(ctx context.Context, retried bool, workItemIDs ...string) error
+	// in-process attempt may have reached the provider, to run not before notBefore (zero: at
+	// once) (store.HandOverCreations).
+	HandOver func(ctx context.Context, retried bool, notBefore time.Time, workItemIDs ...string) error
 	// HandOverDue is the sweep's (store.HandOverDueCreations).
 	HandOverDue HandOverFunc
 }
@@ -59,7 +61,29 @@ const (
 	// handOverTimeout bounds one hand-over (of what failed, what the full queue did not take,
 	// what a stopping replica did not create).
 	handOverTimeout = 10 * time.Second
+	// creationRetryMin and creationRetryMax bound creationRetryDelay.
+	creationRetryMin = 10 * time.Second
+	creationRetryMax = time.Minute
 )
+
+// creationRetryDelay is how long a work item's creation waits, after an attempt that may have
+// reached its provider failed having run for ran, before it is tried again (looking for the
+// item by our id first): as long again as the attempt ran, at least creationRetryMin and at
+// most creationRetryMax. A provider does not stop when flowhook stops waiting: a request that
+// Stop cancelled (a rolling deploy), that timed out, or that a gateway answered 504 may still
+// become an envelope seconds later (DocuSign's creation of an envelope with its document takes
+// seconds, more when it is slow, and its listing may lag), and a lookup before then misses it
+// and creates a second one: the signer is emailed twice. A request that ran long met a slow
+// provider, and is given as long again as flowhook gave it: with the default timeouts (a
+// provider call cut at a minute, an attempt at two) that is the cap, and with a short job
+// timeout (the soak's 10 s) the timeout. One cut short (Stop, a reset connection) still waits
+// the floor. The cap is a person waiting for the envelope in their inbox; River's scheduler,
+// which makes a scheduled job available, adds up to 5 s. Both the in-process hand-over (the
+// job's scheduled_at) and the create_work_item job's own retries (createWorker.NextRetry) wait
+// so; the sweep's hand-over does not: its mark is older than CreationGrace.
+func creationRetryDelay(ran time.Duration) time.Duration {
+	return min(max(ran, creationRetryMin), creationRetryMax)
+}
 
 // SweepCreationsJob is the leader's periodic sweep of the work items whose creation is still
 // due.
@@ -148,7 +172,7 @@ func (c *creations) run(ctx context.Context) {
 					return
 				case job := <-c.jobs:
 					if ctx.Err() != nil { // both were ready: stopping wins
-						c.handOver(ctx, false, job.WorkItemID)
+						c.handOver(ctx, false, time.Time{}, job.WorkItemID)
 						return
 					}
 					c.create(ctx, job)
@@ -177,7 +201,7 @@ func (c *creations) run(ctx context.Context) {
 func (c *creations) handOverNew(ctx context.Context, ids []string) {
 	for len(ids) > 0 {
 		n := min(len(ids), handOverBatch)
-		c.handOver(ctx, false, ids[:n]...)
+		c.handOver(ctx, false, time.Time{}, ids[:n]...)
 		ids = ids[n:]
 	}
 }
@@ -189,7 +213,7 @@ func (c *creations) create(ctx context.Context, job engine.CreateWorkItemJob) {
 		// this errs on the side of the job.
 		c.log.WarnContext(ctx, "a work item waited too long to be created in-process; a job will create it",
 			"work_item_id", job.WorkItemID)
-		c.handOver(ctx, false, job.WorkItemID)
+		c.handOver(ctx, false, time.Time{}, job.WorkItemID)
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, c.timeout)
@@ -200,7 +224,9 @@ func (c *creations) create(ctx context.Context, job engine.CreateWorkItemJob) {
 		trace.WithAttributes(attribute.String("flowhook.work_item_id", job.WorkItemID), attribute.String("flowhook.create.path", engine.PathInProcess))}
 	opts = append(opts, linkToCreator(job.Item.Traceparent)...)
 	cctx, span := c.tracer.Start(cctx, job.Kind(), opts...)
+	began := time.Now()
 	err := c.try(cctx, job)
+	ran := time.Since(began)
 	if err != nil {
 		span.RecordError(err)
 		span.SetStatus(codes.Error, "handed to a job")
@@ -214,16 +240,17 @@ func (c *creations) create(ctx context.Context, job engine.CreateWorkItemJob) {
 		c.log.WarnContext(ctx, "creating a work item failed; a job will retry it, looking for it by our id first",
 			"work_item_id", job.WorkItemID, "error", err.Error())
 	}
-	c.handOver(ctx, true, job.WorkItemID)
+	// Stop's cancellation too: the request it cut may still be creating the item.
+	c.handOver(ctx, true, time.Now().Add(creationRetryDelay(ran)), job.WorkItemID)
 }
 
 // handOver gives work items still due their jobs (retried: an attempt may have reached the
-// provider), also while the replica stops (the database is open until the queue has
-// stopped); what it cannot hand over is the sweep's.
-func (c *creations) handOver(ctx context.Context, retried bool, ids ...string) {
+// provider), to run not before notBefore (zero: at once), also while the replica stops (the
+// database is open until the queue has stopped); what it cannot hand over is the sweep's.
+func (c *creations) handOver(ctx context.Context, retried bool, notBefore time.Time, ids ...string) {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handOverTimeout)
 	defer cancel()
-	if err := c.p.HandOver(hctx, retried, ids...); err != nil {
+	if err := c.p.HandOver(hctx, retried, notBefore, ids...); err != nil {
 		c.log.WarnContext(ctx, "handing work items to their create jobs failed; the sweep will", "work_items", len(ids), "error", err.Error())
 	}
 }

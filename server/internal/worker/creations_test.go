@@ -21,8 +21,10 @@ type fakeCreations struct {
 	recorder
 	created, handedOver []string
 	withItem            map[string]bool
-	// retried is what each hand-over said of its work items.
-	retried map[string]bool
+	// retried is what each hand-over said of its work items, notBefore when their jobs may
+	// run.
+	retried   map[string]bool
+	notBefore map[string]time.Time
 }
 
 func (f *fakeCreations) ports() CreationPorts {
@@ -43,12 +45,13 @@ func (f *fakeCreations) ports() CreationPorts {
 			}
 			return nil
 		},
-		HandOver: func(_ context.Context, retried bool, ids ...string) error {
+		HandOver: func(_ context.Context, retried bool, notBefore time.Time, ids ...string) error {
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.handedOver = append(f.handedOver, ids...)
 			for _, id := range ids {
 				f.retried[id] = retried
+				f.notBefore[id] = notBefore
 			}
 			return nil
 		},
@@ -62,7 +65,8 @@ func (f *fakeCreations) ports() CreationPorts {
 // does not take; a creation River has (a retry's, or any without its item) is not the
 // in-process creator's. Stop hands over the creations in progress and those still queued, not
 // leaving them to the sweep. Only what an attempt may have reached the provider with is handed
-// over as retried. The sweep runs on the leader as the queue starts, its grace twice the job
+// over as retried, and its job scheduled creationRetryDelay later (the provider may still be
+// making the item), the rest to run at once. The sweep runs on the leader as the queue starts, its grace twice the job
 // timeout, however short the marks' grace.
 func TestCreations(t *testing.T) {
 	t.Parallel()
@@ -74,7 +78,7 @@ func TestCreations(t *testing.T) {
 			q, err := New(db, slog.New(slog.NewJSONHandler(&logs, nil)), Options{FetchPollInterval: 50 * time.Millisecond,
 				FetchCooldown: 10 * time.Millisecond, MarkGrace: time.Millisecond, JobTimeout: time.Minute})
 			require.NoError(t, err)
-			f := &fakeCreations{withItem: map[string]bool{}, retried: map[string]bool{}}
+			f := &fakeCreations{withItem: map[string]bool{}, retried: map[string]bool{}, notBefore: map[string]time.Time{}}
 			RegisterCreations(q, f.ports())
 			ctx := context.Background()
 			started := time.Now()
@@ -109,6 +113,12 @@ func TestCreations(t *testing.T) {
 					"what failed goes to its job, and so does what is too late to start (older than a job timeout)")
 				require.Equal(t, map[string]bool{"w-bad": true, "w-panic": true, "w-stale": false}, f.retried,
 					"a job looks for what an attempt may have made; one never started creates at once")
+				for _, id := range []string{"w-bad", "w-panic"} {
+					// They failed at once: the floor.
+					require.WithinRange(t, f.notBefore[id], started.Add(creationRetryMin), time.Now().Add(creationRetryMin),
+						"%s: its job waits for the provider to finish what the attempt may have started", id)
+				}
+				require.True(t, f.notBefore["w-stale"].IsZero(), "never started: its job runs at once")
 			})
 			require.Contains(t, logs.String(), `"msg":"a work item waited too long to be created in-process; a job will create it"`)
 			require.Contains(t, logs.String(), `"msg":"creating a work item panicked"`)
@@ -150,21 +160,26 @@ func TestCreations(t *testing.T) {
 				require.ElementsMatch(t, overflow, f.handedOver[3:])
 				for _, id := range overflow {
 					require.False(t, f.retried[id], "never started: the job creates at once")
+					require.True(t, f.notBefore[id].IsZero(), id)
 				}
 			})
 			stopped = true
+			stopping := time.Now()
 			require.NoError(t, q.Stop(ctx))
 			f.wait(func() {
 				require.Len(t, f.handedOver, 3+creationWorkers+creationQueue+3, "those in progress and those queued are handed over as the replica stops")
 				for _, j := range busy {
 					id := j.(engine.CreateWorkItemJob).WorkItemID
 					require.True(t, f.retried[id], "%s was in progress: its job looks first", id)
+					require.WithinRange(t, f.notBefore[id], stopping.Add(creationRetryMin), time.Now().Add(creationRetryMax),
+						"%s: Stop cut its request, which the provider may still be making: its job waits", id)
 				}
 				for _, j := range queued {
 					id := j.(engine.CreateWorkItemJob).WorkItemID
 					_, handed := f.retried[id]
 					require.True(t, handed, id)
 					require.False(t, f.retried[id], "%s was never started", id)
+					require.True(t, f.notBefore[id].IsZero(), id)
 				}
 				require.Len(t, f.created, 3+creationWorkers, "the queued ones were not started")
 			})

@@ -42,6 +42,24 @@ func (w *createWorker) Work(ctx context.Context, job *river.Job[engine.CreateWor
 	return w.creator.Create(ctx, job.Args.WorkItemID, job.Args.Retried || job.Attempt > 1, job.Attempt >= job.MaxAttempts)
 }
 
+// NextRetry is River's backoff, but never sooner than creationRetryDelay after the failed
+// attempt: it may have reached the provider, which may still be creating the item, and the
+// retry looks for it by our id (River's first retry, a second later, would miss it and create
+// a second one). An attempt River rescued (its replica died) ran until the rescue: it waits the
+// cap.
+func (w *createWorker) NextRetry(job *river.Job[engine.CreateWorkItemJob]) time.Time {
+	now := time.Now()
+	ran := time.Duration(0)
+	if job.AttemptedAt != nil {
+		ran = now.Sub(*job.AttemptedAt)
+	}
+	at := (&river.DefaultClientRetryPolicy{}).NextRetry(job.JobRow)
+	if soonest := now.Add(creationRetryDelay(ran)); at.Before(soonest) {
+		return soonest
+	}
+	return at
+}
+
 type processWorker struct {
 	river.WorkerDefaults[engine.ProcessEventJob]
 	external *engine.External

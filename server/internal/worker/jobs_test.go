@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/flowhook/flowhook/server/internal/dbtest"
@@ -85,4 +86,43 @@ func TestBudgeted(t *testing.T) {
 	ctx2, cancel2 := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel2()
 	require.ErrorIs(t, budgeted(ctx2, func(context.Context) error { return failing }), failing)
+}
+
+// TestCreateRetryWaits: a create_work_item job's retry comes no sooner than creationRetryDelay
+// after its failed attempt (the attempt may have reached the provider, which may still be
+// making the item its retry looks for): as long again as the attempt ran, at least
+// creationRetryMin (River's first retry comes after a second), at most creationRetryMax (a job
+// River rescued ran until the rescue); River's backoff when that is longer.
+func TestCreateRetryWaits(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, creationRetryMin, creationRetryDelay(0))
+	require.Equal(t, 30*time.Second, creationRetryDelay(30*time.Second))
+	require.Equal(t, creationRetryMax, creationRetryDelay(10*time.Minute))
+
+	w := &createWorker{}
+	for _, tc := range []struct {
+		name     string
+		ran      time.Duration // since the failed attempt began; -1: no AttemptedAt
+		errors   int           // of earlier attempts
+		min, max time.Duration // of the wait from now
+	}{
+		{"failed at once, first attempt", time.Millisecond, 0, creationRetryMin, creationRetryMin + time.Second},
+		{"no attempt time", -1, 0, creationRetryMin, creationRetryMin + time.Second},
+		{"a slow provider", 30 * time.Second, 0, 30 * time.Second, 31 * time.Second},
+		{"timed out at the job timeout", 2 * time.Minute, 0, creationRetryMax, creationRetryMax + time.Second},
+		{"rescued", 4 * time.Minute, 1, creationRetryMax, creationRetryMax + time.Second},
+		// River's backoff after the fifth attempt, 5⁴ s ± 10 %, is longer.
+		{"River's backoff is longer", time.Millisecond, 4, 562 * time.Second, 688 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := time.Now()
+			row := &rivertype.JobRow{Attempt: tc.errors + 1, Errors: make([]rivertype.AttemptError, tc.errors)}
+			if tc.ran >= 0 {
+				at := before.Add(-tc.ran)
+				row.AttemptedAt = &at
+			}
+			next := w.NextRetry(&river.Job[engine.CreateWorkItemJob]{JobRow: row})
+			require.WithinRange(t, next, before.Add(tc.min), time.Now().Add(tc.max))
+		})
+	}
 }
