@@ -91,6 +91,37 @@ func (b *timerBundle) toSign(t *testing.T) (engine.Instance, engine.StateTimeout
 	return in, timer
 }
 
+// toSignCreating starts an instance into the EXTERNAL "sign" and returns it with its timer and
+// its work item's create job, not run: the item is still CREATING.
+func (b *timerBundle) toSignCreating(t *testing.T) (engine.Instance, engine.StateTimeoutJob, engine.CreateWorkItemJob) {
+	t.Helper()
+	in, err := b.runner.Start(context.Background(), starter, startInput(b.workflowID, "to_sign"))
+	require.NoError(t, err)
+	var timer engine.StateTimeoutJob
+	var create engine.CreateWorkItemJob
+	for _, j := range b.store.takeJobs() {
+		switch j := j.(type) {
+		case engine.StateTimeoutJob:
+			timer = j
+		case engine.CreateWorkItemJob:
+			create = j
+		}
+	}
+	require.NotEmpty(t, create.WorkItemID)
+	return in, timer, create
+}
+
+// cancelJobs takes the jobs enqueued so far and returns the cancel jobs among them.
+func (b *timerBundle) cancelJobs() []engine.CancelWorkItemJob {
+	var out []engine.CancelWorkItemJob
+	for _, j := range b.store.takeJobs() {
+		if c, ok := j.(engine.CancelWorkItemJob); ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // timers takes the jobs enqueued so far and returns the timers among them.
 func (b *timerBundle) timers(t *testing.T) []engine.StateTimeoutJob {
 	t.Helper()
@@ -297,29 +328,13 @@ func TestExternalTimeoutWhileCreating(t *testing.T) {
 	t.Parallel()
 	b := setupTimers(t)
 	ctx := context.Background()
-	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
-	require.NoError(t, err)
-	var timer engine.StateTimeoutJob
-	var create engine.CreateWorkItemJob
-	for _, j := range b.store.takeJobs() {
-		switch j := j.(type) {
-		case engine.StateTimeoutJob:
-			timer = j
-		case engine.CreateWorkItemJob:
-			create = j
-		}
-	}
+	in, timer, create := b.toSignCreating(t)
 	b.clock.add(24 * time.Hour)
 	fired, err := b.runner.Timeout(ctx, timer)
 	require.NoError(t, err)
 	require.True(t, fired)
 	require.Equal(t, "review", b.instance(t, in.ID).StateKey)
-	var cancels []engine.CancelWorkItemJob
-	for _, j := range b.store.takeJobs() {
-		if c, ok := j.(engine.CancelWorkItemJob); ok {
-			cancels = append(cancels, c)
-		}
-	}
+	cancels := b.cancelJobs()
 	require.Len(t, cancels, 1, "a cancel job, for an item coupled as the timer commits")
 	require.NoError(t, b.creator.Cancel(ctx, cancels[0].WorkItemID, cancels[0].Reason, false))
 	require.Empty(t, b.client.cancelled(), "nothing to void yet: the item is still being created")
@@ -340,18 +355,7 @@ func TestExternalTimeoutRacingTheCoupling(t *testing.T) {
 	t.Parallel()
 	b := setupTimers(t)
 	ctx := context.Background()
-	in, err := b.runner.Start(ctx, starter, startInput(b.workflowID, "to_sign"))
-	require.NoError(t, err)
-	var timer engine.StateTimeoutJob
-	var create engine.CreateWorkItemJob
-	for _, j := range b.store.takeJobs() {
-		switch j := j.(type) {
-		case engine.StateTimeoutJob:
-			timer = j
-		case engine.CreateWorkItemJob:
-			create = j
-		}
-	}
+	in, timer, create := b.toSignCreating(t)
 	b.clock.add(24 * time.Hour)
 	b.store.beforeUpdate = func() {
 		require.NoError(t, b.creator.Create(ctx, create.WorkItemID, false, false))
@@ -363,12 +367,7 @@ func TestExternalTimeoutRacingTheCoupling(t *testing.T) {
 	wi, err := b.store.GetWorkItem(ctx, create.WorkItemID)
 	require.NoError(t, err)
 	require.Equal(t, engine.WorkItemWaiting, wi.Status, "coupled while the timer fired")
-	var cancels []engine.CancelWorkItemJob
-	for _, j := range b.store.takeJobs() {
-		if c, ok := j.(engine.CancelWorkItemJob); ok {
-			cancels = append(cancels, c)
-		}
-	}
+	cancels := b.cancelJobs()
 	require.Len(t, cancels, 1, "the timer cancels the item it found being created")
 	require.Equal(t, create.WorkItemID, cancels[0].WorkItemID)
 	require.True(t, cancels[0].Expired)

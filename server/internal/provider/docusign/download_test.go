@@ -1,12 +1,8 @@
 package docusign_test
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,27 +12,6 @@ import (
 	"github.com/flowhook/flowhook/server/internal/provider/docusign/docusignfake"
 	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
-
-// answerRewriter replaces the answers to requests whose path ends with suffix (a proxy, or a
-// DocuSign that misbehaves) with status and body.
-type answerRewriter struct {
-	next   http.RoundTripper
-	suffix string
-	status int
-	body   []byte
-}
-
-func (a answerRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := a.next.RoundTrip(r)
-	if err != nil || !strings.HasSuffix(r.URL.Path, a.suffix) {
-		return resp, err
-	}
-	_ = resp.Body.Close()
-	resp.StatusCode, resp.Status = a.status, strconv.Itoa(a.status)+" "+http.StatusText(a.status)
-	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(a.body)), int64(len(a.body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
 
 // TestDownloadFailureKinds: a download that can never be kept (larger than the cap) is
 // engine.ErrDocumentUnkeepable and an envelope DocuSign does not have engine.ErrGone, both
@@ -66,8 +41,7 @@ func TestDownloadFailureKinds(t *testing.T) {
 		{name: "not a PDF", transient: true, status: http.StatusOK, message: "not a PDF",
 			prepare: func(t *testing.T, b *testBundle) (*docusign.Client, string) {
 				hc := providertest.HTTPClient(t)
-				hc.Transport = answerRewriter{next: hc.Transport, suffix: "/documents/combined", status: http.StatusOK,
-					body: []byte("<html>a proxy's login page</html>")}
+				hc.Transport = providertest.AnswerRewriter{Next: hc.Transport, Suffix: "/documents/combined", Status: http.StatusOK, Body: []byte("<html>a proxy's login page</html>")}
 				c, err := docusign.NewClient(b.settings, hc, b.clock.Now, docusign.WithWait(b.waits.Wait))
 				require.NoError(t, err)
 				return c, completed(t, b)

@@ -4,10 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
-	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -17,27 +14,6 @@ import (
 	"github.com/flowhook/flowhook/server/internal/provider/onespan/onespanfake"
 	"github.com/flowhook/flowhook/server/internal/provider/providertest"
 )
-
-// answerRewriter replaces the answers to requests whose path ends with suffix (a proxy, or a
-// OneSpan that misbehaves) with status and body.
-type answerRewriter struct {
-	next   http.RoundTripper
-	suffix string
-	status int
-	body   []byte
-}
-
-func (a answerRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := a.next.RoundTrip(r)
-	if err != nil || !strings.HasSuffix(r.URL.Path, a.suffix) {
-		return resp, err
-	}
-	_ = resp.Body.Close()
-	resp.StatusCode, resp.Status = a.status, strconv.Itoa(a.status)+" "+http.StatusText(a.status)
-	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(a.body)), int64(len(a.body))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
 
 // emptyZip is a zip with no entries: its end of central directory alone ("PK\x05\x06…").
 func emptyZip(t *testing.T) []byte {
@@ -58,7 +34,7 @@ func TestDownloadFailureKinds(t *testing.T) {
 	rewritten := func(suffix string, status int, body []byte) func(t *testing.T, b *testBundle) *onespan.Client {
 		return func(t *testing.T, b *testBundle) *onespan.Client {
 			hc := providertest.HTTPClient(t)
-			hc.Transport = answerRewriter{next: hc.Transport, suffix: suffix, status: status, body: body}
+			hc.Transport = providertest.AnswerRewriter{Next: hc.Transport, Suffix: suffix, Status: status, Body: body}
 			c, err := onespan.NewClient(b.settings, hc, b.clock.Now, onespan.WithWait(b.waits.Wait))
 			require.NoError(t, err)
 			return c

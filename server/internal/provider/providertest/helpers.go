@@ -639,3 +639,24 @@ func testFindByWorkItem(t *testing.T, h ClientHarness) {
 		}
 	}
 }
+
+// AnswerRewriter replaces the answers to requests whose path ends with Suffix (a proxy's page,
+// or a provider that misbehaves) with Status and Body; the rest pass through Next.
+type AnswerRewriter struct {
+	Next   http.RoundTripper
+	Suffix string
+	Status int
+	Body   []byte
+}
+
+func (a AnswerRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := a.Next.RoundTrip(r)
+	if err != nil || !strings.HasSuffix(r.URL.Path, a.Suffix) {
+		return resp, err
+	}
+	_ = resp.Body.Close()
+	resp.StatusCode, resp.Status = a.Status, fmt.Sprintf("%d %s", a.Status, http.StatusText(a.Status))
+	resp.Body, resp.ContentLength = io.NopCloser(strings.NewReader(string(a.Body))), int64(len(a.Body))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
