@@ -3,13 +3,11 @@ package onespan_test
 import (
 	"archive/zip"
 	"bytes"
-	"errors"
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/flowhook/flowhook/server/internal/engine"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan"
 	"github.com/flowhook/flowhook/server/internal/provider/onespan/onespanfake"
 	"github.com/flowhook/flowhook/server/internal/provider/providertest"
@@ -104,15 +102,8 @@ func TestDownloadFailureKinds(t *testing.T) {
 				doc, err = c.Download(t.Context(), id)
 			}
 			require.Nil(t, doc)
-			pe := providerErr(t, err)
-			require.Equal(t, !tc.transient, pe.Permanent)
-			require.Equal(t, tc.status, pe.HTTPStatus)
-			require.Contains(t, pe.Error(), tc.message)
-			require.Equal(t, !tc.transient, errors.Is(err, engine.ErrProviderPermanent))
-			require.Equal(t, tc.unkeepable, pe.Unkeepable)
-			require.Equal(t, tc.unkeepable, errors.Is(err, engine.ErrDocumentUnkeepable))
-			require.Equal(t, tc.gone, pe.Gone)
-			require.Equal(t, tc.gone, errors.Is(err, engine.ErrGone))
+			providertest.RequireDownloadFailure(t, err, system, providertest.DownloadFailure{Status: tc.status, Message: tc.message,
+				Transient: tc.transient, Unkeepable: tc.unkeepable, Gone: tc.gone})
 		})
 	}
 }

@@ -660,3 +660,28 @@ func (a AnswerRewriter) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp.Header.Del("Content-Length")
 	return resp, nil
 }
+
+// DownloadFailure is what a document download's failure should be: its HTTP status, a part
+// of its message, and its kind — transient (a proxy's page: tried again), unkeepable (never
+// to be kept: engine.ErrDocumentUnkeepable), gone (engine.ErrGone); otherwise permanent, for
+// an administrator to mend.
+type DownloadFailure struct {
+	Status                      int
+	Message                     string
+	Transient, Unkeepable, Gone bool
+}
+
+// RequireDownloadFailure checks err, a download's, against want: a *engine.ProviderError of
+// sys whose fields and errors.Is answers match.
+func RequireDownloadFailure(t testing.TB, err error, sys engine.System, want DownloadFailure) {
+	t.Helper()
+	pe := RequireProviderError(t, err, sys)
+	require.Equal(t, !want.Transient, pe.Permanent)
+	require.Equal(t, want.Status, pe.HTTPStatus)
+	require.Contains(t, pe.Error(), want.Message)
+	require.Equal(t, !want.Transient, errors.Is(err, engine.ErrProviderPermanent))
+	require.Equal(t, want.Unkeepable, pe.Unkeepable)
+	require.Equal(t, want.Unkeepable, errors.Is(err, engine.ErrDocumentUnkeepable))
+	require.Equal(t, want.Gone, pe.Gone)
+	require.Equal(t, want.Gone, errors.Is(err, engine.ErrGone))
+}
