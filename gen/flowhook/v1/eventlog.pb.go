@@ -214,7 +214,8 @@ type Event struct {
 	// When the provider says it happened.
 	ProviderTime *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=provider_time,json=providerTime,proto3" json:"provider_time,omitempty"`
 	ProcessedAt  *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=processed_at,json=processedAt,proto3" json:"processed_at,omitempty"`
-	// How many times it was processed (replays included).
+	// How many times it was decided, replays included (a replay that leaves it PENDING, waiting
+	// as its processing does for its work item, is not counted: it is still to be decided).
 	Attempts int32 `protobuf:"varint,12,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// The trace of the request that delivered it (open it in Jaeger).
 	TraceId    string `protobuf:"bytes,13,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
@@ -979,7 +980,9 @@ type ReconcileWorkItemsResponse struct {
 	Checked int32 `protobuf:"varint,1,opt,name=checked,proto3" json:"checked,omitempty"`
 	// How many had reached an outcome at their provider.
 	OutcomesFound int32 `protobuf:"varint,2,opt,name=outcomes_found,json=outcomesFound,proto3" json:"outcomes_found,omitempty"`
-	// How many of those became new events (a webhook may have reported them already).
+	// How many of those became new events (a webhook may have reported them already), or were
+	// processed again: the event an earlier run stored for the same status, given up after its
+	// processing failed on every attempt.
 	EventsStored int32 `protobuf:"varint,3,opt,name=events_stored,json=eventsStored,proto3" json:"events_stored,omitempty"`
 	// What failed, readable (a provider not configured, a status read refused).
 	Problems      []string `protobuf:"bytes,4,rep,name=problems,proto3" json:"problems,omitempty"`

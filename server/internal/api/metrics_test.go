@@ -89,7 +89,7 @@ func TestMetrics(t *testing.T) {
 		ingested, ok := scrape(t, b.testBundle, "flowhook_webhook_ingest_duration_seconds_count", `provider="DOCUSIGN"`)
 		return ok && all == ingested && all >= applied
 	}, 10*time.Second, 10*time.Millisecond, "every notification is counted and timed")
-	processed, ok := scrape(t, b.testBundle, "flowhook_webhook_process_duration_seconds_count", `provider="DOCUSIGN"`, `verdict="APPLIED"`)
+	processed, ok := scrape(t, b.testBundle, "flowhook_webhook_process_duration_seconds_count", `provider="DOCUSIGN"`, `verdict="applied"`)
 	require.True(t, ok)
 	require.GreaterOrEqual(t, processed, 1.0)
 	waiting, _ = scrape(t, b.testBundle, "flowhook_work_items_waiting", `provider="DOCUSIGN"`)

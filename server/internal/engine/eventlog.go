@@ -90,7 +90,11 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 	}
 	if first {
 		who := "an administrator"
-		if actorID != "" {
+		switch actorID {
+		case "":
+		case ReconcileActor:
+			who = "reconciliation, which found its item still waiting"
+		default:
 			who = "user " + actorID
 		}
 		eventlog.Note(ctx, eventlog.StepReplayed, "replayed by %s; it was %s after %d attempt(s)%s", who, ev.Verdict, ev.Attempts, reasonSuffix(ev.Reason))
@@ -118,6 +122,8 @@ func (x *External) replay(ctx context.Context, eventID, actorID string, first bo
 		parsed.System, parsed.DedupeKey = ev.Event.System, ev.Event.DedupeKey
 		ev.Event = parsed
 		eventlog.Note(ctx, eventlog.StepParsed, "%s for %s %s%s", parsed.Type, parsed.System, parsed.ExternalID, occurred(parsed.OccurredAt))
+	} else {
+		ev = x.withPayload(ev) // the status reconciliation found, and its reason
 	}
 	attempts := ev.Attempts
 	if spec, ok := x.providers.Spec(ev.Event.System.Provider); ok && !spec.ActsOn(ev.Event.Type) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -166,14 +167,20 @@ var ErrNotCoupled = fmt.Errorf("%w: no work item is coupled to the id yet", ErrR
 // the same work item (ErrConflict), and trying again would only be answered the same id.
 var ErrExternalIDTaken = errors.New("another work item already has the id")
 
-// Where an event is processed: as it arrives, in-process once stored PENDING, by its job, or
-// replayed by an administrator.
+// Where an event is processed: as it arrives, in-process once stored PENDING, by its job,
+// replayed by an administrator, or as reconciliation stores it (the event it made for a status
+// found at the system).
 const (
 	PathInline    = "inline"
 	PathInProcess = "inprocess"
 	PathJob       = "job"
 	PathReplay    = "replay"
+	PathReconcile = "reconcile"
 )
+
+// errRedelivery: the event being stored with its result was stored before (a redelivery):
+// nothing was saved, and what was decided for it took no effect.
+var errRedelivery = errors.New("a redelivery: nothing saved")
 
 // External processes what providers report about work items. A provider whose notifications
 // are not signed over their body (ProviderSpec.SignsBody false: OneSpan sends a shared key,
@@ -311,18 +318,24 @@ func (x *External) processRetrying(ctx context.Context, eventID string, stored *
 // meanwhile is left as it is.
 func (x *External) GiveUp(ctx context.Context, eventID string, attempts int, cause error) error {
 	why := safeError(cause)
-	var rb *ReadBackError
-	if errors.As(cause, &rb) {
-		why = rb.Error() // the system's words, never a transport's text
-	}
 	_, err := x.logged(ctx, eventID, func(ctx context.Context) (Verdict, error) {
+		ev, err := x.work.GetEvent(ctx, eventID)
+		if errors.Is(err, ErrNotFound) || (err == nil && ev.Verdict != VerdictPending) {
+			return "", nil // gone, or decided meanwhile
+		}
+		if err != nil {
+			return "", err
+		}
 		res := EventResult{EventID: eventID, Verdict: VerdictIgnored, Reason: CleanProse(fmt.Sprintf(
 			"not processed after %d attempts (%s); reconciliation asks the system again, and an administrator may replay it",
 			attempts, why))}
 		eventlog.Note(ctx, eventlog.StepVerdict, "%s: %s", res.Verdict, res.Reason)
-		err := x.work.FinishEvent(ctx, res)
+		err = x.work.FinishEvent(ctx, res)
 		if errors.Is(err, ErrConflict) {
 			return "", nil
+		}
+		if err == nil {
+			x.countDecided(ctx, ev, res.Verdict)
 		}
 		return res.Verdict, err
 	})
@@ -334,7 +347,33 @@ func (x *External) process(ctx context.Context, eventID, path string) (Verdict, 
 	if err != nil {
 		return "", err
 	}
-	return x.processEvent(ctx, ev, nil, path)
+	return x.processEvent(ctx, x.withPayload(ev), nil, path)
+}
+
+// withPayload gives an event read from the inbox what the inbox does not keep of it: the
+// status and the reason its payload carries, which its outcome may be decided from (DocuSign's
+// void reason tells an expired envelope from a voided one) and which the work item's provider
+// status shows. A provider's body is parsed again; reconciliation's is its own JSON. A body
+// that cannot be read (erased, say) leaves the event as it was stored.
+func (x *External) withPayload(ev StoredEvent) StoredEvent {
+	if len(ev.Body) == 0 || ev.Event.Status != "" || ev.Event.Reason != "" {
+		return ev
+	}
+	if ev.Headers[SourceHeader] != "" {
+		var b struct{ Status, Reason string }
+		if json.Unmarshal(ev.Body, &b) == nil {
+			ev.Event.Status, ev.Event.Reason = CleanLine(b.Status), CleanProse(b.Reason)
+		}
+		return ev
+	}
+	parsed, err := x.providers.Parse(ev.Event.System, ev.Body)
+	if err == nil {
+		parsed, err = CleanInbound(parsed)
+	}
+	if err == nil && parsed.Type == ev.Event.Type && parsed.ExternalID == ev.Event.ExternalID {
+		ev.Event.Status, ev.Event.Reason = parsed.Status, parsed.Reason
+	}
+	return ev
 }
 
 func (x *External) processEvent(ctx context.Context, ev StoredEvent, read *CallbackRead, path string) (Verdict, error) {
@@ -368,12 +407,19 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 		ev.Verdict = VerdictPending
 		// Something may move between the reads and the write (a progress event of the same
 		// envelope applied by a job): read again a few times before leaving it to the job.
+		path := PathInline
+		if ev.Headers[SourceHeader] != "" {
+			path = PathReconcile
+		}
 		for attempt := 0; attempt < 3; attempt++ {
 			var saved StoredEvent
 			var created bool
-			_, err := x.handle(ctx, ev, nil, PathInline, func(ctx context.Context, res EventResult) error {
+			_, err := x.handle(ctx, ev, nil, path, func(ctx context.Context, res EventResult) error {
 				var err error
 				saved, created, err = x.work.InsertEventApplied(ctx, ev, res)
+				if err == nil && !created {
+					err = errRedelivery
+				}
 				return err
 			})
 			if errors.Is(err, ErrRetryLater) {
@@ -383,7 +429,7 @@ func (x *External) Receive(ctx context.Context, ev StoredEvent) (StoredEvent, bo
 				eventlog.Note(ctx, eventlog.StepError, "the work item or instance changed while this was decided; reading again")
 				continue
 			}
-			if err != nil {
+			if err != nil && !errors.Is(err, errRedelivery) {
 				return StoredEvent{}, false, err
 			}
 			return x.received(ctx, eventlog.Reserve(ctx), saved, created, false)
@@ -463,9 +509,18 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, read *CallbackRea
 	}
 	verdict := string(res.Verdict)
 	switch {
+	case errors.Is(err, errRedelivery):
+		// Stored before: nothing was saved, and the redelivery says so (received).
+		verdict = string(VerdictDuplicate)
 	case errors.Is(err, ErrRetryLater):
 		verdict = string(VerdictPending)
 		span.SetAttributes(attribute.Bool("flowhook.retry_later", true))
+	case errors.Is(err, ErrConflict):
+		// Something moved since the read: the caller reads again (or leaves the event to its
+		// job), and that processing is measured. Not a failure.
+		span.SetAttributes(attribute.Bool("flowhook.conflict", true))
+		span.SetAttributes(attribute.String("flowhook.webhook.verdict", "CONFLICT"))
+		return res.Verdict, err
 	case err != nil:
 		verdict = "error"
 		span.SetStatus(codes.Error, "not saved")
@@ -476,13 +531,8 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, read *CallbackRea
 			msg += ": " + res.Reason
 		}
 		eventlog.Note(ctx, eventlog.StepVerdict, "%s (after %s)", msg, elapsed(ctx))
-		// A notification stored PENDING is counted now, with its final verdict; one decided
-		// as it arrived was counted by the webhook router. One decided before (ORPHANED, then
-		// picked up again when its work item was coupled) was counted then. Reconciliation's
-		// own events are not notifications.
-		if path != PathInline && ev.Verdict == VerdictPending && ev.Attempts == 0 && res.Verdict != VerdictPending && ev.Headers[SourceHeader] == "" {
-			x.webhooks.Add(ctx, 1, metric.WithAttributes(attribute.String("provider", ev.Event.System.String()),
-				attribute.String("verdict", strings.ToLower(string(res.Verdict)))))
+		if path != PathInline && path != PathReconcile {
+			x.countDecided(ctx, ev, res.Verdict)
 		}
 	}
 	span.SetAttributes(attribute.String("flowhook.webhook.verdict", verdict))
@@ -491,9 +541,21 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, read *CallbackRea
 	}
 	x.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
 		attribute.String("provider", ev.Event.System.String()),
-		attribute.String("verdict", verdict),
+		attribute.String("verdict", strings.ToLower(verdict)),
 		attribute.String("path", path)))
 	return res.Verdict, err
+}
+
+// countDecided counts a notification stored PENDING when it is decided (by its job, in-process,
+// replayed, or given up), with its final verdict: one decided as it arrived was counted by the
+// webhook router, and one decided before (ORPHANED, then picked up again when its work item
+// was coupled) was counted then. Reconciliation's own events are not notifications.
+func (x *External) countDecided(ctx context.Context, ev StoredEvent, v Verdict) {
+	if ev.Verdict != VerdictPending || ev.Attempts != 0 || v == VerdictPending || ev.Headers[SourceHeader] != "" {
+		return
+	}
+	x.webhooks.Add(ctx, 1, metric.WithAttributes(attribute.String("provider", ev.Event.System.String()),
+		attribute.String("verdict", strings.ToLower(string(v)))))
 }
 
 // startSpan starts the processing span. Its links lead to the transition that created the work
@@ -577,10 +639,18 @@ func errorClass(err error) string {
 	}
 }
 
+// ErrPanicked is what an event's processing that panicked failed with, as the Event Log and
+// the event's reason tell it (the panic's own text and stack are in the server's log).
+var ErrPanicked = errors.New("processing panicked (a defect: the server's log has its stack)")
+
 // safeError is an error's description for the Event Log: the engine's own errors say what
 // happened; anything else (a driver's text) is named by its class only.
 func safeError(err error) string {
-	for _, known := range []error{ErrConflict, ErrNotFound, ErrFailedPrecondition} {
+	var rb *ReadBackError
+	if errors.As(err, &rb) {
+		return rb.Error() // the system's words, never a transport's text
+	}
+	for _, known := range []error{ErrConflict, ErrNotFound, ErrFailedPrecondition, ErrPanicked} {
 		if errors.Is(err, known) {
 			return err.Error()
 		}
@@ -744,7 +814,7 @@ func (x *External) decide(ctx context.Context, ev StoredEvent, wi WorkItem, read
 		// declined package confirms PACKAGE_DECLINE, which a state may map to EXPIRED).
 		st, err := x.confirm(ctx, sys, ev.Event.ExternalID)
 		if err != nil {
-			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed (retried): %s", sys, ev.Event.ExternalID, providerErrorText(err))
+			eventlog.Note(ctx, eventlog.StepError, "reading %s %s back failed: %s", sys, ev.Event.ExternalID, providerErrorText(err))
 			return res, &ReadBackError{System: sys, ExternalID: ev.Event.ExternalID, Err: err}
 		}
 		if st.Outcome != reported && !st.Concealed {

@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,7 +74,7 @@ func (s *routeStore) InsertEvent(_ context.Context, ev engine.StoredEvent) (engi
 		return e, false, nil
 	}
 	ev.ID = engine.NewIDAt(ev.ReceivedAt)
-	s.events = append(s.events, ev)
+	s.events = append(s.events, kept(ev))
 	if ev.Verdict == engine.VerdictPending {
 		s.jobs = append(s.jobs, engine.ProcessEventJob{EventID: ev.ID})
 	}
@@ -95,8 +96,15 @@ func (s *routeStore) InsertEventApplied(_ context.Context, ev engine.StoredEvent
 	now := time.Now()
 	ev.ID = engine.NewIDAt(ev.ReceivedAt)
 	ev.Verdict, ev.Reason, ev.InstanceID, ev.WorkItemID, ev.Attempts, ev.ProcessedAt = r.Verdict, r.Reason, r.InstanceID, r.WorkItemID, 1, &now
-	s.events = append(s.events, ev)
+	s.events = append(s.events, kept(ev))
 	return ev, true, nil
+}
+
+// kept is what the inbox keeps of an event: not the status and reason its payload carries
+// (processing reads them from its body again).
+func kept(ev engine.StoredEvent) engine.StoredEvent {
+	ev.Event.Status, ev.Event.Reason = "", ""
+	return ev
 }
 
 func (s *routeStore) GetEvent(_ context.Context, id string) (engine.StoredEvent, error) {
@@ -146,6 +154,32 @@ func (s *routeStore) FinishEvent(_ context.Context, r engine.EventResult) error 
 	return nil
 }
 
+// ReplayEvent saves a replay's result as the store does: only over the event as the replay
+// read it (its attempts and verdict).
+func (s *routeStore) ReplayEvent(_ context.Context, read engine.StoredEvent, attempts int, r engine.EventResult) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.events, func(e engine.StoredEvent) bool { return e.ID == read.ID })
+	if i < 0 || s.events[i].Attempts != attempts || s.events[i].Verdict != read.Verdict {
+		return fmt.Errorf("%w: event %s was processed concurrently", engine.ErrConflict, read.ID)
+	}
+	if r.Verdict == engine.VerdictPending {
+		s.jobs = append(s.jobs, engine.ProcessEventJob{EventID: read.ID})
+	} else if err := s.applyResultLocked(r); err != nil {
+		return err
+	}
+	now := time.Now()
+	ev := &s.events[i]
+	if !(ev.Verdict == engine.VerdictPending && r.Verdict == engine.VerdictPending) {
+		ev.Attempts++ // still undecided, it has not been decided once more
+	}
+	ev.Verdict, ev.Reason, ev.ProcessedAt = r.Verdict, r.Reason, &now
+	if r.InstanceID != "" {
+		ev.InstanceID, ev.WorkItemID = r.InstanceID, r.WorkItemID
+	}
+	return nil
+}
+
 // applyResultLocked checks every condition before it writes anything.
 func (s *routeStore) applyResultLocked(r engine.EventResult) error {
 	if w := r.WorkItem; w != nil && s.items[w.ID].Revision != w.Revision {
@@ -185,10 +219,14 @@ func (s *routeStore) event(t *testing.T, key string) engine.StoredEvent {
 }
 
 // routeProviders maps DocuSign's events as its table does: completed is FINISHED, declined
-// DENIED, voided DELETED; anything else is progress.
+// DENIED, voided DELETED (EXPIRED when its reason says the envelope expired); anything else is
+// progress.
 type routeProviders struct{ *memProviders }
 
-func (routeProviders) Outcome(_ context.Context, _ engine.System, eventType, _ string) (engine.Outcome, bool, error) {
+func (routeProviders) Outcome(_ context.Context, _ engine.System, eventType, reason string) (engine.Outcome, bool, error) {
+	if eventType == "envelope-voided" && reason == "Envelope has expired." {
+		return engine.OutcomeExpired, true, nil
+	}
 	o, ok := map[string]engine.Outcome{
 		"envelope-completed": engine.OutcomeFinished,
 		"envelope-declined":  engine.OutcomeDenied,
@@ -605,6 +643,47 @@ func TestCommittedEventIsProcessedAsStored(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, engine.VerdictApplied, v, "a second run finds it applied and changes nothing")
 	require.Equal(t, 1, b.inbox.event(t, "k-done").Attempts)
+}
+
+// TestStoredEventIsDecidedFromItsPayload: an event processed from the inbox (by its job, after
+// a coupling picked it up, or replayed) is decided from what its payload says, which the inbox
+// keeps only in the body: an envelope voided because it expired is EXPIRED, not DELETED, and
+// the work item shows the status reported — for a provider's notification as for one that
+// reconciliation stored.
+func TestStoredEventIsDecidedFromItsPayload(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	provider := `{"event":"envelope-voided","data":{"envelopeId":"env-1","envelopeSummary":{"status":"voided","voidedReason":"Envelope has expired."}}}`
+	reconciled := `{"source":"reconciliation","provider":"DOCUSIGN","externalId":"env-1","status":"voided","reason":"Envelope has expired."}`
+	for _, c := range []struct {
+		name, body string
+		headers    map[string]string
+		replay     bool
+	}{
+		{"notification, by its job", provider, nil, false},
+		{"reconciliation's, by its job", reconciled, map[string]string{engine.SourceHeader: "reconciliation"}, false},
+		{"reconciliation's, replayed", reconciled, map[string]string{engine.SourceHeader: "reconciliation"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := setupRoute(t, nil)
+			ev, created, err := b.inbox.InsertEvent(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: docuSign},
+				Type: "envelope-voided", ExternalID: "env-1", DedupeKey: "k-voided", Status: "voided", Reason: "Envelope has expired."},
+				Body: []byte(c.body), Headers: c.headers, ReceivedAt: time.Now(), Verdict: engine.VerdictPending})
+			require.NoError(t, err)
+			require.True(t, created)
+			require.Empty(t, b.inbox.event(t, "k-voided").Event.Reason, "the inbox keeps no reason")
+			if c.replay {
+				_, _, _, err = b.external.Replay(ctx, ev.ID, "u-admin")
+			} else {
+				_, err = b.external.Process(ctx, ev.ID)
+			}
+			require.NoError(t, err)
+			require.Equal(t, engine.VerdictApplied, b.inbox.event(t, "k-voided").Verdict)
+			wi := b.stored(t, b.instance.ID).WorkItem
+			require.Equal(t, engine.OutcomeExpired, wi.Outcome, "decided from the void reason in its body")
+			require.Equal(t, "voided", wi.ProviderStatus)
+		})
+	}
 }
 
 // TestReadBackWaitsForEarlierCallback: a callback that is not signed (OneSpan's) is read back

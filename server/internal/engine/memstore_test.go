@@ -3,6 +3,7 @@ package engine_test
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -376,6 +377,26 @@ func (p *memProviders) Client(_ context.Context, s engine.System) (engine.Provid
 		return nil, fmt.Errorf("%w: %s: %w", engine.ErrProviderPermanent, s, engine.ErrNotConfigured)
 	}
 	return p.client, nil
+}
+
+// Parse reads a body as DocuSign's parser would, in short (an empty one does not parse): the
+// event, the envelope and, from its summary, the status and the void reason.
+func (p *memProviders) Parse(_ engine.System, body []byte) (engine.InboundEvent, error) {
+	var b struct {
+		Event string `json:"event"`
+		Data  struct {
+			EnvelopeID      string `json:"envelopeId"`
+			EnvelopeSummary struct {
+				Status       string `json:"status"`
+				VoidedReason string `json:"voidedReason"`
+			} `json:"envelopeSummary"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &b); err != nil {
+		return engine.InboundEvent{}, err
+	}
+	return engine.InboundEvent{Type: b.Event, ExternalID: b.Data.EnvelopeID,
+		Status: b.Data.EnvelopeSummary.Status, Reason: b.Data.EnvelopeSummary.VoidedReason}, nil
 }
 
 // configure sets the client (nil: not configured).

@@ -25,11 +25,15 @@ type ReconcileReport struct {
 	Checked int
 	// Outcomes is how many had reached an outcome at their provider.
 	Outcomes int
-	// Stored is how many of those became new events (a webhook may have told us already).
+	// Stored is how many of those became new events (a webhook may have told us already), or
+	// processed again an earlier run's event for the same status that was given up.
 	Stored int
 	// Problems are readable errors (a provider not configured or failing), never credentials.
 	Problems []string
 }
+
+// ReconcileActor is who replays an event reconciliation stored and its processing gave up.
+const ReconcileActor = "reconciliation"
 
 // SourceHeader marks an event that reconciliation made (its body is not the provider's).
 const SourceHeader = "X-Flowhook-Source"
@@ -112,6 +116,12 @@ func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, 
 		}
 		rep.Outcomes++
 		created, err := r.feed(ctx, wi, st, eventType)
+		var rb *ReadBackError
+		if errors.As(err, &rb) {
+			// Its read-back failed again: the system's words, and the next run asks again.
+			rep.Problems = append(rep.Problems, rb.Error())
+			continue
+		}
 		if err != nil {
 			return err
 		}
@@ -153,6 +163,18 @@ func (r *Reconciler) feed(ctx context.Context, wi WorkItem, st ExternalStatus, e
 	}
 	if trail != nil {
 		_ = x.Log.AppendEventLog(context.WithoutCancel(ctx), saved.ID, trail.Entries())
+	}
+	if !created && saved.Verdict == VerdictIgnored {
+		// The event a run stored for this status was given up (its read-back failed on every
+		// attempt of its job: OneSpan down for hours, its API key being rotated) and the item
+		// still waits: it is processed again, as an administrator's replay would, its story
+		// saying so. A run finding the same status again would otherwise find it a duplicate,
+		// and the item would wait for good.
+		_, _, _, err := x.Replay(ctx, saved.ID, ReconcileActor)
+		if errors.Is(err, ErrConflict) {
+			return false, nil
+		}
+		return err == nil, err
 	}
 	return created, nil
 }

@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -24,23 +23,6 @@ func (s *replayStore) ReplayEvent(_ context.Context, _ engine.StoredEvent, _ int
 	return nil
 }
 
-// parsingProviders reads a body as DocuSign's parser would, in short: an empty one does not
-// parse.
-type parsingProviders struct{ routeProviders }
-
-func (parsingProviders) Parse(_ engine.System, body []byte) (engine.InboundEvent, error) {
-	var b struct {
-		Event string `json:"event"`
-		Data  struct {
-			EnvelopeID string `json:"envelopeId"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &b); err != nil {
-		return engine.InboundEvent{}, err
-	}
-	return engine.InboundEvent{Type: b.Event, ExternalID: b.Data.EnvelopeID}, nil
-}
-
 // TestReplayRefusesAnErasedEvent: an event whose body retention erased is not replayed (its
 // empty body would be parsed into UNPARSEABLE): FailedPrecondition, saying why, and nothing
 // saved or noted. The same event with its body is replayed.
@@ -49,7 +31,7 @@ func TestReplayRefusesAnErasedEvent(t *testing.T) {
 	for _, erased := range []bool{true, false} {
 		b := setupRoute(t, nil)
 		inbox := &replayStore{routeStore: b.inbox}
-		x := engine.NewExternal(inbox, b.store, b.runner, parsingProviders{routeProviders{&memProviders{}}}, engine.SystemClock{}, routeWindow)
+		x := engine.NewExternal(inbox, b.store, b.runner, routeProviders{&memProviders{}}, engine.SystemClock{}, routeWindow)
 		ev := engine.StoredEvent{ID: engine.NewIDAt(time.Now()), ReceivedAt: time.Now(), Attempts: 1,
 			Event: engine.InboundEvent{System: engine.System{Provider: docuSign}, Type: "envelope-delivered", ExternalID: "env-1", DedupeKey: "k-1"},
 			Body:  []byte(`{"event":"envelope-delivered","data":{"envelopeId":"env-1"}}`), Headers: map[string]string{"Content-Type": "application/json"},
@@ -77,4 +59,34 @@ func TestReplayRefusesAnErasedEvent(t *testing.T) {
 		require.Zero(t, got.ID)
 		require.Equal(t, ev, inbox.event(t, "k-1"), "the event is as it was")
 	}
+}
+
+// TestReplayTellsAReadBackFailure: a replay of a OneSpan callback whose package cannot be read
+// back (OneSpan refusing the API key) fails with the system's words, and its steps say so —
+// not that the database is unavailable, nor that the replay will be retried (it is not).
+func TestReplayTellsAReadBackFailure(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, client, _ := oneSpanRoute(t)
+	x := engine.NewExternal(b.inbox, b.store, b.runner, oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, client}}, engine.SystemClock{}, routeWindow)
+	refused := error(&engine.ProviderError{HTTPStatus: 401, Message: "Invalid API key."})
+	client.fail.Store(&refused)
+	ev, created, err := x.Receive(ctx, engine.StoredEvent{Event: engine.InboundEvent{System: engine.System{Provider: "ONESPAN"},
+		Type: "PACKAGE_COMPLETE", ExternalID: "env-1", DedupeKey: "cb-1", OccurredAt: time.Now()},
+		Body: []byte(`{"event":"PACKAGE_COMPLETE","data":{"envelopeId":"env-1"}}`)})
+	require.NoError(t, err)
+	require.True(t, created)
+
+	_, _, steps, err := x.Replay(ctx, ev.ID, "u-admin")
+	var rb *engine.ReadBackError
+	require.ErrorAs(t, err, &rb)
+	var story []string
+	for _, s := range steps {
+		story = append(story, string(s.Step)+": "+s.Message)
+		require.NotContains(t, s.Message, "database")
+		require.NotContains(t, s.Message, "retried")
+	}
+	require.Contains(t, story, "ERROR: the replay failed: "+rb.Error(), "%q", story)
+	require.Contains(t, rb.Error(), "Invalid API key.")
+	require.Equal(t, engine.VerdictPending, b.inbox.event(t, "cb-1").Verdict, "left as it was")
 }

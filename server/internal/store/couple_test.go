@@ -185,6 +185,39 @@ func TestOrphanAfterCouplingIsRefused(t *testing.T) {
 	}
 }
 
+// TestReplayAfterPickUpIsRefused: a replay that read an event ORPHANED (and found no work
+// item) before a coupling picked it up cannot save ORPHANED over the coupling's PENDING: it
+// answers ErrConflict (the replay reads again), and the event stays PENDING with its job. A
+// PENDING event replayed PENDING is not counted as an attempt: it has not been decided.
+func TestReplayAfterPickUpIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, d := range dbtest.Dialects {
+		t.Run(string(d), func(t *testing.T) {
+			t.Parallel()
+			f := newInstanceFixture(t, d)
+			ctx := context.Background()
+			_, wi := f.waiting(t, "", "")
+			orphan := coupleOrphan(t, f.st, coupleDocuSign, "env-1", "envelope-completed")
+			require.Equal(t, engine.VerdictOrphaned, orphan.Verdict)
+			_, err := f.st.CoupleWorkItem(ctx, wi.ID, "env-1", coupleAct("env-1"))
+			require.NoError(t, err)
+
+			err = f.st.ReplayEvent(ctx, orphan, orphan.Attempts, engine.EventResult{EventID: orphan.ID, Verdict: engine.VerdictOrphaned, Reason: "no work item"})
+			require.ErrorIs(t, err, engine.ErrConflict)
+			got := coupleGet(t, f.st, orphan.ID)
+			require.Equal(t, engine.VerdictPending, got.Verdict, "the coupling's pick-up stands")
+			due, err := f.st.EventsDue(ctx)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), due, "still due for processing")
+
+			require.NoError(t, f.st.ReplayEvent(ctx, got, got.Attempts, engine.EventResult{EventID: got.ID, Verdict: engine.VerdictPending, Reason: "waiting"}))
+			again := coupleGet(t, f.st, got.ID)
+			require.Equal(t, engine.VerdictPending, again.Verdict)
+			require.Equal(t, got.Attempts, again.Attempts, "left PENDING, not counted as an attempt")
+		})
+	}
+}
+
 // TestCoupleRacesOrphaning: a job orphaning an event and the coupling of its id, at the same
 // time: whichever commits first, the event ends PENDING and processed again after the
 // coupling — never ORPHANED with its work item coupled.

@@ -173,11 +173,18 @@ func (s *Store) ReplayEvent(ctx context.Context, ev engine.StoredEvent, attempts
 		return err
 	}
 	return translate(s.inTx(ctx, func(tx txn) error {
+		// Saved over the event as the replay read it: its attempts, and its verdict (a coupling
+		// picks an ORPHANED event up as PENDING without counting an attempt).
 		u := tx.WebhookEvent.Update().Where(webhookevent.ID(eid), webhookevent.Attempts(attempts),
-			webhookevent.VerdictNEQ(webhookevent.VerdictREJECTED)).
+			webhookevent.VerdictEQ(webhookevent.Verdict(ev.Verdict)), webhookevent.VerdictNEQ(webhookevent.VerdictREJECTED)).
 			SetEventType(ev.Event.Type).SetExternalID(ev.Event.ExternalID).
 			SetVerdict(webhookevent.Verdict(r.Verdict)).SetVerdictReason(r.Reason).
-			SetProcessedAt(now()).AddAttempts(1)
+			SetProcessedAt(now())
+		if ev.Verdict != engine.VerdictPending || r.Verdict != engine.VerdictPending {
+			// Not a PENDING event left PENDING: that one has not been decided yet, and its
+			// first decision is still to be counted (External.handle).
+			u.AddAttempts(1)
+		}
 		if r.InstanceID != "" {
 			u.SetInstanceID(r.InstanceID).SetWorkItemID(r.WorkItemID)
 		}

@@ -62,10 +62,28 @@ func (w *createWorker) NextRetry(job *river.Job[engine.CreateWorkItemJob]) time.
 
 type processWorker struct {
 	river.WorkerDefaults[engine.ProcessEventJob]
-	external *engine.External
+	external eventProcessor
+}
+
+// eventProcessor is what a process_event job asks of engine.External.
+type eventProcessor interface {
+	Process(ctx context.Context, eventID string) (engine.Verdict, error)
+	GiveUp(ctx context.Context, eventID string, attempts int, cause error) error
 }
 
 func (w *processWorker) Work(ctx context.Context, job *river.Job[engine.ProcessEventJob]) error {
+	if job.Attempt >= job.MaxAttempts {
+		defer func() {
+			if v := recover(); v != nil {
+				// The last attempt gives its event up even when it panics (River discards the
+				// job: left PENDING, the event would hold its item's later callbacks for
+				// good); the panic goes on to the recoverer, which logs it and fails the
+				// attempt.
+				_ = w.external.GiveUp(ctx, job.Args.EventID, job.Attempt, engine.ErrPanicked)
+				panic(v)
+			}
+		}()
+	}
 	_, err := w.external.Process(ctx, job.Args.EventID)
 	switch {
 	case errors.Is(err, engine.ErrRetryLater):

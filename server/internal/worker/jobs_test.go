@@ -126,3 +126,38 @@ func TestCreateRetryWaits(t *testing.T) {
 		})
 	}
 }
+
+// panickingProcessor panics in Process and records what it gave up.
+type panickingProcessor struct{ givenUp []error }
+
+func (*panickingProcessor) Process(context.Context, string) (engine.Verdict, error) {
+	panic("boom in processing")
+}
+
+func (p *panickingProcessor) GiveUp(_ context.Context, _ string, _ int, cause error) error {
+	p.givenUp = append(p.givenUp, cause)
+	return nil
+}
+
+// TestLastAttemptPanicGivesUp: a process_event job whose last attempt panics still gives its
+// event up (left PENDING by the discarded job, it would hold its item's later callbacks for
+// good), saying it panicked, and the panic goes on to the recoverer; an earlier attempt's
+// panic is only the recoverer's (the job is retried).
+func TestLastAttemptPanicGivesUp(t *testing.T) {
+	t.Parallel()
+	for _, last := range []bool{false, true} {
+		p := &panickingProcessor{}
+		w := &processWorker{external: p}
+		job := &river.Job[engine.ProcessEventJob]{JobRow: &rivertype.JobRow{Attempt: 3, MaxAttempts: engine.ProcessEventAttempts},
+			Args: engine.ProcessEventJob{EventID: "e-1"}}
+		if last {
+			job.Attempt = engine.ProcessEventAttempts
+		}
+		require.PanicsWithValue(t, "boom in processing", func() { _ = w.Work(context.Background(), job) })
+		if last {
+			require.Equal(t, []error{engine.ErrPanicked}, p.givenUp)
+		} else {
+			require.Empty(t, p.givenUp)
+		}
+	}
+}

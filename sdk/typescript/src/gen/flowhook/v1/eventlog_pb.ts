@@ -89,7 +89,8 @@ export type Event = Message<"flowhook.v1.Event"> & {
   processedAt?: Timestamp | undefined;
 
   /**
-   * How many times it was processed (replays included).
+   * How many times it was decided, replays included (a replay that leaves it PENDING, waiting
+   * as its processing does for its work item, is not counted: it is still to be decided).
    *
    * @generated from field: int32 attempts = 12;
    */
@@ -450,7 +451,9 @@ export type ReconcileWorkItemsResponse = Message<"flowhook.v1.ReconcileWorkItems
   outcomesFound: number;
 
   /**
-   * How many of those became new events (a webhook may have reported them already).
+   * How many of those became new events (a webhook may have reported them already), or were
+   * processed again: the event an earlier run stored for the same status, given up after its
+   * processing failed on every attempt.
    *
    * @generated from field: int32 events_stored = 3;
    */

@@ -1,0 +1,99 @@
+package engine_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/flowhook/flowhook/server/internal/engine"
+)
+
+// reconcileStore is routeStore as reconciliation reads it: every coupled item still waiting is
+// due (each run asks about all of them).
+type reconcileStore struct{ *routeStore }
+
+func (s reconcileStore) WorkItemsToReconcile(_ context.Context, sys engine.System, _ time.Time, limit int) ([]engine.WorkItem, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []engine.WorkItem
+	for _, wi := range s.items {
+		if wi.System == sys && wi.Status == engine.WorkItemWaiting && wi.ExternalID != "" && len(out) < limit {
+			out = append(out, wi)
+		}
+	}
+	return out, nil
+}
+
+func (reconcileStore) MarkChecked(context.Context, string, time.Time) error { return nil }
+
+// oneSystem is OneSpan's table with one system of each provider.
+type oneSystem struct{ oneSpanTable }
+
+func (oneSystem) Systems(_ context.Context, p engine.Provider) ([]engine.System, error) {
+	return []engine.System{{Provider: p}}, nil
+}
+
+// readBackFails is the client whose every second status read fails with fail, when set:
+// reconciliation's own read answers, the read-back that confirms its event does not.
+type readBackFails struct {
+	*readBackClient
+	n    atomic.Int32
+	fail atomic.Pointer[error]
+}
+
+func (c *readBackFails) Status(ctx context.Context, id string) (engine.ExternalStatus, error) {
+	if err := c.fail.Load(); err != nil && c.n.Add(1)%2 == 0 {
+		return engine.ExternalStatus{}, *err
+	}
+	return c.readBackClient.Status(ctx, id)
+}
+
+// TestReconcileRetriesItsGivenUpEvent: the event reconciliation stored for a completed package
+// is given up after its read-back failed on every attempt (OneSpan down for hours). While
+// OneSpan still fails, a run says so among its problems and goes on; once it answers, the
+// next run finds the same status — the same event, a duplicate — and processes it again: the
+// instance moves on, instead of waiting for good.
+func TestReconcileRetriesItsGivenUpEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, client, _ := oneSpanRoute(t)
+	flaky := &readBackFails{readBackClient: client}
+	prov := oneSystem{oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, flaky}}}
+	x := engine.NewExternal(b.inbox, b.store, b.runner, prov, engine.SystemClock{}, routeWindow)
+	r := engine.NewReconciler(reconcileStore{b.inbox}, x, prov, engine.SystemClock{})
+
+	refused := error(&engine.ProviderError{HTTPStatus: 503, Message: "Service Unavailable"})
+	rep, err := r.Run(ctx, engine.ProviderUnspecified, 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Stored)
+	ev := b.inbox.event(t, "reconcile:env-1:COMPLETED")
+	require.Equal(t, engine.VerdictPending, ev.Verdict, "stored, to be confirmed by its read-back")
+
+	client.fail.Store(&refused)
+	_, perr := x.Process(ctx, ev.ID)
+	require.Error(t, perr)
+	require.NoError(t, x.GiveUp(ctx, ev.ID, engine.ProcessEventAttempts, perr))
+	require.Equal(t, engine.VerdictIgnored, b.inbox.event(t, ev.Event.DedupeKey).Verdict)
+	require.Equal(t, engine.StatusWaitingExternal, b.stored(t, b.instance.ID).Status)
+
+	// The status read answers, the read-back still fails: one problem, the item left to the
+	// next run.
+	client.fail.Store(nil)
+	flaky.fail.Store(&refused)
+	rep, err = r.Run(ctx, engine.ProviderUnspecified, 10)
+	require.NoError(t, err)
+	require.Equal(t, engine.StatusWaitingExternal, b.stored(t, b.instance.ID).Status)
+	require.Len(t, rep.Problems, 1)
+	require.Contains(t, rep.Problems[0], "could not be read back to confirm the notification")
+
+	flaky.fail.Store(nil)
+	rep, err = r.Run(ctx, engine.ProviderUnspecified, 10)
+	require.NoError(t, err)
+	require.Empty(t, rep.Problems)
+	require.Equal(t, 1, rep.Stored, "processed again")
+	require.Equal(t, engine.VerdictApplied, b.inbox.event(t, ev.Event.DedupeKey).Verdict)
+	require.Equal(t, engine.StatusCompleted, b.stored(t, b.instance.ID).Status)
+}
