@@ -12,6 +12,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/server/internal/store"
@@ -275,6 +276,91 @@ func TestWebhookTraceOfAnEarlyNotification(t *testing.T) {
 	parent := map[string]string{"job": "river.work/process_event", "inprocess": "process_event"}[attr(viaJob, "flowhook.process.path")]
 	require.NotEmpty(t, parent, attr(viaJob, "flowhook.process.path"))
 	require.Eventually(t, func() bool { return parentName(rec, viaJob) == parent }, 20*time.Second, 10*time.Millisecond, "path %s parent %q (%s)", attr(viaJob, "flowhook.process.path"), parentName(rec, viaJob), viaJob.Parent().SpanID())
+
+	// The create job that retried the lost answer can be followed from the attempt that
+	// failed: its run links to its insert, made in that attempt's trace.
+	var run sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "river.work/create_work_item" {
+			run = s
+		}
+	}
+	require.NotNil(t, run, "the create job ran")
+	require.Len(t, run.Links(), 1)
+	insert := spanByID(rec, run.Links()[0].SpanContext.SpanID())
+	require.NotNil(t, insert, "the job's insert was traced")
+	attempt := spanByID(rec, insert.Parent().SpanID())
+	require.NotNil(t, attempt, "the insert has a parent")
+	require.Equal(t, "create_work_item", attempt.Name())
+	require.Equal(t, "inprocess", attr(attempt, "flowhook.create.path"))
+	_, ok = linkTo(attempt.Links(), "work_item.created")
+	require.True(t, ok, "the attempt links to the transition")
+}
+
+// TestTimerCreatedWorkItemIsTraced: a HUMAN state's timeout (fired by the in-process alarm)
+// takes its transition into the DocuSign state: the timer's firing has a span, the envelope's
+// creation belongs to its trace, and the envelope's webhook links back to it.
+func TestTimerCreatedWorkItemIsTraced(t *testing.T) {
+	t.Parallel()
+	b, rec := tracedDocuSign(t, store.Postgres)
+	ctx := context.Background()
+	d := b.draft("Timed to sign")
+	d.States[1].Timeout = durationpb.New(time.Second)
+	d.Transitions[1].OnTimeout = true // approve: review → sign
+	d.Transitions[2].OnTimeout = false
+	wf, err := b.design.CreateWorkflow(ctx, connect.NewRequest(&flowhookv1.CreateWorkflowRequest{Workflow: d}))
+	require.NoError(t, err)
+	_, err = b.design.PublishWorkflow(ctx, connect.NewRequest(&flowhookv1.PublishWorkflowRequest{WorkflowId: wf.Msg.GetWorkflow().GetId(), ExpectedRevision: 1}))
+	require.NoError(t, err)
+	started, err := b.starter.instances.StartInstance(ctx, connect.NewRequest(validStart(t, wf.Msg.GetWorkflow().GetId())))
+	require.NoError(t, err)
+	id := started.Msg.GetInstance().GetId()
+	var envID string
+	require.Eventually(t, func() bool {
+		got, err := b.instances.GetInstance(ctx, connect.NewRequest(&flowhookv1.GetInstanceRequest{InstanceId: id}))
+		if err == nil {
+			envID = got.Msg.GetInstance().GetWorkItem().GetExternalId()
+		}
+		return envID != ""
+	}, 20*time.Second, 10*time.Millisecond)
+	require.NoError(t, b.fake.Complete(envID))
+	b.settled(t, id, "done")
+
+	var process sdktrace.ReadOnlySpan
+	require.Eventually(t, func() bool {
+		for _, s := range spansNamed(rec, "webhook.process", "flowhook.external_id", envID) {
+			if attr(s, "flowhook.webhook.verdict") == "APPLIED" {
+				process = s
+			}
+		}
+		return process != nil
+	}, 20*time.Second, 10*time.Millisecond)
+	created, ok := linkTo(process.Links(), "work_item.created")
+	require.True(t, ok, "the webhook's processing links to the transition that created the envelope")
+	var timer sdktrace.ReadOnlySpan
+	for _, s := range spansNamed(rec, "state_timeout", "flowhook.instance_id", id) {
+		if attr(s, "flowhook.timer.fired") == "true" {
+			timer = s
+		}
+	}
+	if timer == nil { // the durable job fired it (River's scheduler beat the alarm)
+		for _, s := range rec.Ended() {
+			if s.Name() == "river.work/state_timeout" && s.SpanContext().TraceID() == created.TraceID() {
+				timer = s
+			}
+		}
+	}
+	require.NotNil(t, timer, "the firing has a span")
+	require.Equal(t, timer.SpanContext().TraceID(), created.TraceID(), "the link leads to the timer's trace")
+}
+
+func spanByID(rec *tracetest.SpanRecorder, id trace.SpanID) sdktrace.ReadOnlySpan {
+	for _, s := range rec.Ended() {
+		if s.SpanContext().SpanID() == id {
+			return s
+		}
+	}
+	return nil
 }
 
 func parentName(rec *tracetest.SpanRecorder, s sdktrace.ReadOnlySpan) string {

@@ -213,6 +213,9 @@ func (c *creations) create(ctx context.Context, job engine.CreateWorkItemJob) {
 		// this errs on the side of the job.
 		c.log.WarnContext(ctx, "a work item waited too long to be created in-process; a job will create it",
 			"work_item_id", job.WorkItemID)
+		if job.Item != nil {
+			ctx = withCreator(ctx, job.Item.Traceparent) // the job's insert, in the transition's trace
+		}
 		c.handOver(ctx, false, time.Time{}, job.WorkItemID)
 		return
 	}
@@ -240,8 +243,10 @@ func (c *creations) create(ctx context.Context, job engine.CreateWorkItemJob) {
 		c.log.WarnContext(ctx, "creating a work item failed; a job will retry it, looking for it by our id first",
 			"work_item_id", job.WorkItemID, "error", err.Error())
 	}
-	// Stop's cancellation too: the request it cut may still be creating the item.
-	c.handOver(ctx, true, time.Now().Add(creationRetryDelay(ran)), job.WorkItemID)
+	// Stop's cancellation too: the request it cut may still be creating the item. The job's
+	// insert belongs to the attempt's trace (which links to the transition), so that the
+	// job's run can be followed from it.
+	c.handOver(trace.ContextWithSpan(ctx, span), true, time.Now().Add(creationRetryDelay(ran)), job.WorkItemID)
 }
 
 // handOver gives work items still due their jobs (retried: an attempt may have reached the
@@ -270,14 +275,27 @@ func (c *creations) try(ctx context.Context, job engine.CreateWorkItemJob) (err 
 // linkToCreator is the span option linking to the transition that created a work item (its
 // W3C traceparent), as the webhook's processing span links: none without a valid one.
 func linkToCreator(traceparent string) []trace.SpanStartOption {
-	if traceparent == "" {
-		return nil
-	}
-	created := trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(),
-		propagation.MapCarrier{"traceparent": traceparent}))
+	created := creatorSpan(traceparent)
 	if !created.IsValid() {
 		return nil
 	}
 	return []trace.SpanStartOption{trace.WithLinks(trace.Link{SpanContext: created,
 		Attributes: []attribute.KeyValue{attribute.String("flowhook.link", "work_item.created")}})}
+}
+
+// withCreator is ctx in the trace of the transition that created a work item (its W3C
+// traceparent), when it has a valid one.
+func withCreator(ctx context.Context, traceparent string) context.Context {
+	if created := creatorSpan(traceparent); created.IsValid() {
+		return trace.ContextWithRemoteSpanContext(ctx, created)
+	}
+	return ctx
+}
+
+func creatorSpan(traceparent string) trace.SpanContext {
+	if traceparent == "" {
+		return trace.SpanContext{}
+	}
+	return trace.SpanContextFromContext(propagation.TraceContext{}.Extract(context.Background(),
+		propagation.MapCarrier{"traceparent": traceparent}))
 }

@@ -10,7 +10,9 @@ import (
 
 	"github.com/riverqueue/river"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
@@ -73,8 +75,27 @@ func RegisterTimers(q *Queue, fire TimerFunc, load TimerLoader) error {
 		}
 	}
 	river.AddWorker(q.workers, &timerWorker{fire: measured("job")})
-	q.alarm = newAlarm(measured("alarm"), load, q.log)
+	q.alarm = newAlarm(traced(q.tracer, measured("alarm")), load, q.log)
 	return nil
+}
+
+// traced fires an in-process timer in a span of its own, as River's middleware gives the
+// timer's job one: the transition a timeout takes, and a work item it creates, belong to it
+// (without a span, a work item the timer created had no trace to link its webhooks to).
+func traced(tracer trace.Tracer, fire TimerFunc) TimerFunc {
+	return func(ctx context.Context, job engine.StateTimeoutJob) (bool, error) {
+		ctx, span := tracer.Start(ctx, job.Kind(), trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(
+			attribute.String("flowhook.instance_id", job.InstanceID), attribute.String("flowhook.state", job.StateKey),
+			attribute.String("flowhook.timer.path", "alarm")))
+		defer span.End()
+		fired, err := fire(ctx, job)
+		span.SetAttributes(attribute.Bool("flowhook.timer.fired", fired))
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, "left to its job")
+		}
+		return fired, err
+	}
 }
 
 type timerWorker struct {
