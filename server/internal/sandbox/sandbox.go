@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -131,6 +133,9 @@ func (s *Sandbox) Setup(ctx context.Context) error {
 	}
 	if err := s.pointConnector(ctx); err != nil {
 		return fmt.Errorf("sandbox: create the connector %q: %w", ConnectorName, err)
+	}
+	if err := s.repointConnectors(ctx); err != nil {
+		return fmt.Errorf("sandbox: point connectors at the sandbox again: %w", err)
 	}
 	var fake, real []string
 	for _, b := range s.bindings {
@@ -255,6 +260,54 @@ func (s *Sandbox) pointConnector(ctx context.Context) error {
 	}
 	s.bound(ctx, name, tickets)
 	return nil
+}
+
+// repointConnectors points again every other connector registered against an earlier
+// sandbox's ticketing system (its create URL under /sandbox/tickets, as the README's example
+// registers one) at this one: its URLs on this sandbox's address, and the signing secret of
+// this start's fake (the earlier fake's secret, and perhaps its port, are gone with it: the
+// connector's work items would fail and its webhooks be refused). Its name, outcomes and
+// auth header stay as the administrator gave them.
+func (s *Sandbox) repointConnectors(ctx context.Context) error {
+	var all []engine.Connector
+	for page := (engine.Page{Size: 100}); ; {
+		cs, next, _, err := s.opts.Connectors.ListConnectors(ctx, page)
+		if err != nil {
+			return err
+		}
+		all = append(all, cs...)
+		if next == "" {
+			break
+		}
+		page.After = next
+	}
+	for _, c := range all {
+		if c.Name == ConnectorName || !isSandboxURL(c.CreateURL, "tickets") {
+			continue
+		}
+		in := engine.ConnectorInput{Name: c.Name, DisplayName: c.DisplayName, Outcomes: c.Outcomes,
+			CreateURL: s.ticketsURL(c.CreateURL), StatusURL: s.ticketsURL(c.StatusURL), CancelURL: s.ticketsURL(c.CancelURL),
+			SigningSecret: s.fakes.Tickets.Secrets()[0], SecretGrace: time.Nanosecond, ExpectedRevision: c.Revision}
+		if _, err := s.opts.Connectors.UpdateConnector(ctx, in, Actor); err != nil {
+			return fmt.Errorf("connector %q: %w", c.Name, err)
+		}
+		s.bound(ctx, "connector:"+c.Name, s.fakes.TicketsURL)
+	}
+	return nil
+}
+
+// ticketsURL is raw, a URL of an earlier sandbox's ticketing system, on this one's address
+// ("" stays "": an optional URL not given).
+func (s *Sandbox) ticketsURL(raw string) string {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if raw == "" || err != nil || !isSandboxURL(raw, "tickets") {
+		return raw
+	}
+	out := s.fakes.TicketsURL + strings.TrimPrefix(strings.TrimRight(u.Path, "/"), Prefix+"/tickets")
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	return out
 }
 
 func (s *Sandbox) bound(ctx context.Context, system, url string) {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -43,11 +44,35 @@ func (s *settingsRecorder) TestConnection(context.Context, engine.System) (engin
 
 func (s *settingsRecorder) DebugChanged(context.Context, bool) error { return nil }
 
-// connectorRecorder is the connector administration with at most one connector.
+// connectorRecorder is the connector administration with at most one connector named
+// sandbox (have) and others.
 type connectorRecorder struct {
 	engine.Connectors // not called
 	have              *engine.Connector
+	others            []engine.Connector
 	created, updated  *engine.ConnectorInput
+	updates           map[string]engine.ConnectorInput
+}
+
+func (c *connectorRecorder) ListConnectors(_ context.Context, p engine.Page) ([]engine.Connector, string, int64, error) {
+	var all []engine.Connector
+	if c.have != nil {
+		all = append(all, *c.have)
+	}
+	all = append(all, c.others...)
+	// One connector a page: the listing is read to its end.
+	i := 0
+	if p.After != "" {
+		fmt.Sscan(p.After, &i)
+	}
+	if i >= len(all) {
+		return nil, "", int64(len(all)), nil
+	}
+	next := ""
+	if i+1 < len(all) {
+		next = fmt.Sprint(i + 1)
+	}
+	return all[i : i+1], next, int64(len(all)), nil
 }
 
 func (c *connectorRecorder) GetConnector(_ context.Context, name string) (engine.Connector, error) {
@@ -63,7 +88,13 @@ func (c *connectorRecorder) CreateConnector(_ context.Context, in engine.Connect
 }
 
 func (c *connectorRecorder) UpdateConnector(_ context.Context, in engine.ConnectorInput, _ string) (engine.Connector, error) {
-	c.updated = &in
+	if in.Name == ConnectorName {
+		c.updated = &in
+	}
+	if c.updates == nil {
+		c.updates = map[string]engine.ConnectorInput{}
+	}
+	c.updates[in.Name] = in
 	return engine.Connector{Name: in.Name}, nil
 }
 
@@ -121,6 +152,30 @@ func TestSetupPointsOnlyUnconfiguredOrSandboxSystems(t *testing.T) {
 	require.NoError(t, fresh.Setup(context.Background()))
 	require.NotNil(t, cr.created, "the connector is created when missing")
 	require.Equal(t, ConnectorName, cr.created.Name)
+}
+
+// TestSetupPointsTheAdminsSandboxConnectorsAgain: a connector an administrator registered
+// against an earlier sandbox's ticketing system (the README's example: another port, the
+// earlier fake's secret) is pointed at this one — its URLs on this address, this fake's
+// secret, the earlier one ended — keeping its name, outcomes and display name; a connector of
+// a real system is left alone.
+func TestSetupPointsTheAdminsSandboxConnectorsAgain(t *testing.T) {
+	t.Parallel()
+	s, _, cr := newSandbox(t, map[engine.Provider]string{"DOCUSIGN": `{}`, "ONESPAN": `{}`}, nil)
+	outcomes := map[string]engine.Outcome{"ticket.approved": engine.OutcomeApproved}
+	cr.others = []engine.Connector{
+		{Name: "tickets", DisplayName: "Ticketing", Revision: 4, Outcomes: outcomes,
+			CreateURL: "http://127.0.0.1:40000/sandbox/tickets/tickets", StatusURL: "http://127.0.0.1:40000/sandbox/tickets/tickets/{id}"},
+		{Name: "helpdesk", Revision: 2, CreateURL: "https://helpdesk.example.com/api/tickets"},
+	}
+	require.NoError(t, s.Setup(context.Background()))
+	got, ok := cr.updates["tickets"]
+	require.True(t, ok, "pointed again")
+	require.Equal(t, engine.ConnectorInput{Name: "tickets", DisplayName: "Ticketing", Outcomes: outcomes,
+		CreateURL: "http://127.0.0.1:8080/sandbox/tickets/tickets", StatusURL: "http://127.0.0.1:8080/sandbox/tickets/tickets/{id}",
+		SigningSecret: s.fakes.Tickets.Secrets()[0], SecretGrace: time.Nanosecond, ExpectedRevision: 4}, got)
+	require.NotContains(t, cr.updates, "helpdesk", "a real system's connector is left alone")
+	require.Contains(t, s.Bindings(), Binding{System: "connector:tickets", URL: "http://127.0.0.1:8080/sandbox/tickets", Sandbox: true})
 }
 
 func TestIsSandboxURL(t *testing.T) {
