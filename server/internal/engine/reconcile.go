@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/flowhook/flowhook/server/internal/eventlog"
@@ -89,7 +90,7 @@ func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, 
 		rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %s", sys, providerErrorText(err)))
 		return nil
 	}
-	for _, wi := range items {
+	for i, wi := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -100,6 +101,17 @@ func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, 
 		rep.Checked++
 		if merr := r.store.MarkChecked(ctx, wi.ID, now); merr != nil {
 			return merr
+		}
+		if err != nil && systemDown(err) {
+			// Asking about the next item would fail the same way (and spend a rate limit
+			// already spent, or mark every item checked for nothing): the rest wait for the
+			// next run.
+			p := fmt.Sprintf("%s %s: %s", sys, wi.ExternalID, providerErrorText(err))
+			if left := len(items) - i - 1; left > 0 {
+				p += fmt.Sprintf("; the %d other item(s) of %s due are asked next run", left, sys)
+			}
+			rep.Problems = append(rep.Problems, p)
+			return nil
 		}
 		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s: %s", sys, wi.ExternalID, providerErrorText(err)))
@@ -130,6 +142,24 @@ func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, 
 		}
 	}
 	return nil
+}
+
+// systemDown says whether a status read failed for the system's sake, not the item's: it
+// cannot answer now (429, a 5xx, no answer at all) or refuses flowhook's credentials (401,
+// 403). An item it does not know (404) or a request it refuses for that item is the item's.
+func systemDown(err error) bool {
+	var pe *ProviderError
+	if !errors.As(err, &pe) {
+		return true
+	}
+	if pe.Gone {
+		return false
+	}
+	switch s := pe.HTTPStatus; {
+	case s == 0, s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s >= 500:
+		return true
+	}
+	return false
 }
 
 // feed stores the event the provider would have sent for st and processes it.

@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -96,4 +97,45 @@ func TestReconcileRetriesItsGivenUpEvent(t *testing.T) {
 	require.Equal(t, 1, rep.Stored, "processed again")
 	require.Equal(t, engine.VerdictApplied, b.inbox.event(t, ev.Event.DedupeKey).Verdict)
 	require.Equal(t, engine.StatusCompleted, b.stored(t, b.instance.ID).Status)
+}
+
+// TestReconcileStopsWhenTheSystemCannotAnswer: a status read refused for the system's sake (a
+// 429, a 5xx, credentials refused, no answer) stops the run's batch of that system at the first
+// item — asking the next would fail alike, spend a rate limit already spent, and mark every
+// item checked for nothing — saying how many wait; a failure that is the item's own (404) does
+// not.
+func TestReconcileStopsWhenTheSystemCannotAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		err     error
+		checked int
+	}{
+		{"rate limited", &engine.ProviderError{HTTPStatus: 429, Message: "Too Many Requests"}, 1},
+		{"unavailable", &engine.ProviderError{HTTPStatus: 503, Message: "Service Unavailable"}, 1},
+		{"key refused", &engine.ProviderError{HTTPStatus: 401, Message: "Invalid API key."}, 1},
+		{"no answer", errors.New("dial tcp: connection refused"), 1},
+		{"item gone", &engine.ProviderError{HTTPStatus: 404, Message: "not found", Gone: true}, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, client, _ := oneSpanRoute(t)
+			for _, id := range []string{"env-2", "env-3"} {
+				in := b.start(t, "sign_now")
+				_, err := b.store.CoupleWorkItem(ctx, b.stored(t, in.ID).WorkItem.ID, id, engine.Activity{Kind: engine.ActivityExternalProgress, ToState: "sign"})
+				require.NoError(t, err)
+			}
+			prov := oneSystem{oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, client}}}
+			r := engine.NewReconciler(reconcileStore{b.inbox}, engine.NewExternal(b.inbox, b.store, b.runner, prov, engine.SystemClock{}, routeWindow), prov, engine.SystemClock{})
+			client.fail.Store(&c.err)
+			rep, err := r.Run(ctx, engine.ProviderUnspecified, 10)
+			require.NoError(t, err)
+			require.Equal(t, c.checked, rep.Checked)
+			require.EqualValues(t, c.checked, client.calls.Load())
+			require.Len(t, rep.Problems, c.checked)
+			if c.checked == 1 {
+				require.Contains(t, rep.Problems[0], "the 2 other item(s) of ONESPAN due are asked next run")
+			}
+		})
+	}
 }
