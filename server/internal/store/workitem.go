@@ -844,7 +844,12 @@ func (s *Store) WorkItemsToReconcile(ctx context.Context, p engine.System, check
 	rows, err := s.db.Client.WorkItem.Query().
 		Where(workitem.StatusEQ(workitem.StatusWAITING), workitem.ResolvedAtIsNil(), workitem.Provider(p.String()), workitem.ExternalIDNotNil(),
 			workitem.Or(workitem.LastCheckedAtIsNil(), workitem.LastCheckedAtLT(dbTime(checkedBefore)))).
-		Order(workitem.ByLastCheckedAt(entsql.OrderNullsFirst()), workitem.ByID()).Limit(limit).All(ctx)
+		// Oldest first, by the last check or, never checked, the item's creation: with nulls
+		// first, a steady flow of new items (more than a run's limit between runs) kept the
+		// items checked once from ever being asked again.
+		Order(func(sel *entsql.Selector) {
+			sel.OrderExpr(entsql.Expr("COALESCE(" + sel.C(workitem.FieldLastCheckedAt) + ", " + sel.C(workitem.FieldCreatedAt) + ")"))
+		}, workitem.ByID()).Limit(limit).All(ctx)
 	if err != nil {
 		return nil, translate(err)
 	}
