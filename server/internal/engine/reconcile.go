@@ -16,8 +16,10 @@ type ReconcileStore interface {
 	// WorkItemsToReconcile returns up to limit WAITING work items of the system that nobody
 	// asked the system about since checkedBefore, the longest unasked first.
 	WorkItemsToReconcile(ctx context.Context, s System, checkedBefore time.Time, limit int) ([]WorkItem, error)
-	// MarkChecked records when the system was asked about a work item.
-	MarkChecked(ctx context.Context, workItemID string, at time.Time) error
+	// ClaimCheck records that the system is asked about a work item at, when nobody asked since
+	// checkedBefore (another run, on this replica or another, may have claimed it since it was
+	// listed): false when somebody did, and this run leaves it.
+	ClaimCheck(ctx context.Context, workItemID string, at, checkedBefore time.Time) (bool, error)
 }
 
 // ReconcileReport says what a reconciliation run did.
@@ -94,14 +96,20 @@ func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// Claimed before it is asked: two runs at once (the periodic job and an
+		// administrator's, on two replicas) ask about each item once.
+		claimed, err := r.store.ClaimCheck(ctx, wi.ID, now, now.Add(-spec.ReconcileInterval))
+		if err != nil {
+			return err
+		}
+		if !claimed {
+			continue
+		}
 		st, err := client.Status(ctx, wi.ExternalID)
 		if errors.Is(err, ErrNotSupported) {
 			return nil // the system cannot be asked
 		}
 		rep.Checked++
-		if merr := r.store.MarkChecked(ctx, wi.ID, now); merr != nil {
-			return merr
-		}
 		if err != nil && systemDown(err) {
 			// Asking about the next item would fail the same way (and spend a rate limit
 			// already spent, or mark every item checked for nothing): the rest wait for the

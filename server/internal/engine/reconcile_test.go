@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,8 +14,13 @@ import (
 )
 
 // reconcileStore is routeStore as reconciliation reads it: every coupled item still waiting is
-// due (each run asks about all of them).
-type reconcileStore struct{ *routeStore }
+// listed, and claimed when nobody claimed it since the run's interval began.
+type reconcileStore struct {
+	*routeStore
+	claims *sync.Map // work item id → time.Time of its last check
+}
+
+func newReconcileStore(s *routeStore) reconcileStore { return reconcileStore{s, &sync.Map{}} }
 
 func (s reconcileStore) WorkItemsToReconcile(_ context.Context, sys engine.System, _ time.Time, limit int) ([]engine.WorkItem, error) {
 	s.mu.Lock()
@@ -28,7 +34,15 @@ func (s reconcileStore) WorkItemsToReconcile(_ context.Context, sys engine.Syste
 	return out, nil
 }
 
-func (reconcileStore) MarkChecked(context.Context, string, time.Time) error { return nil }
+func (s reconcileStore) ClaimCheck(_ context.Context, id string, at, checkedBefore time.Time) (bool, error) {
+	s.mu.Lock() // one claim at a time, as the store's conditional update
+	defer s.mu.Unlock()
+	if last, ok := s.claims.Load(id); ok && !last.(time.Time).Before(checkedBefore) {
+		return false, nil
+	}
+	s.claims.Store(id, at)
+	return true, nil
+}
 
 // oneSystem is OneSpan's table with one system of each provider.
 type oneSystem struct{ oneSpanTable }
@@ -64,7 +78,9 @@ func TestReconcileRetriesItsGivenUpEvent(t *testing.T) {
 	flaky := &readBackFails{readBackClient: client}
 	prov := oneSystem{oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, flaky}}}
 	x := engine.NewExternal(b.inbox, b.store, b.runner, prov, engine.SystemClock{}, routeWindow)
-	r := engine.NewReconciler(reconcileStore{b.inbox}, x, prov, engine.SystemClock{})
+	clock := &stepClock{now: time.Now()}
+	r := engine.NewReconciler(newReconcileStore(b.inbox), x, prov, clock)
+	later := func() { clock.add(6 * time.Hour) } // the next periodic run
 
 	refused := error(&engine.ProviderError{HTTPStatus: 503, Message: "Service Unavailable"})
 	rep, err := r.Run(ctx, engine.ProviderUnspecified, 10)
@@ -84,6 +100,7 @@ func TestReconcileRetriesItsGivenUpEvent(t *testing.T) {
 	// next run.
 	client.fail.Store(nil)
 	flaky.fail.Store(&refused)
+	later()
 	rep, err = r.Run(ctx, engine.ProviderUnspecified, 10)
 	require.NoError(t, err)
 	require.Equal(t, engine.StatusWaitingExternal, b.stored(t, b.instance.ID).Status)
@@ -91,6 +108,7 @@ func TestReconcileRetriesItsGivenUpEvent(t *testing.T) {
 	require.Contains(t, rep.Problems[0], "could not be read back to confirm the notification")
 
 	flaky.fail.Store(nil)
+	later()
 	rep, err = r.Run(ctx, engine.ProviderUnspecified, 10)
 	require.NoError(t, err)
 	require.Empty(t, rep.Problems)
@@ -126,7 +144,7 @@ func TestReconcileStopsWhenTheSystemCannotAnswer(t *testing.T) {
 				require.NoError(t, err)
 			}
 			prov := oneSystem{oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, client}}}
-			r := engine.NewReconciler(reconcileStore{b.inbox}, engine.NewExternal(b.inbox, b.store, b.runner, prov, engine.SystemClock{}, routeWindow), prov, engine.SystemClock{})
+			r := engine.NewReconciler(newReconcileStore(b.inbox), engine.NewExternal(b.inbox, b.store, b.runner, prov, engine.SystemClock{}, routeWindow), prov, engine.SystemClock{})
 			client.fail.Store(&c.err)
 			rep, err := r.Run(ctx, engine.ProviderUnspecified, 10)
 			require.NoError(t, err)
@@ -138,4 +156,23 @@ func TestReconcileStopsWhenTheSystemCannotAnswer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReconcileAsksOncePerInterval: a second run within the provider's interval (an
+// administrator's "reconcile now" while the periodic job runs, on another replica) finds every
+// item claimed by the first and asks the system nothing more.
+func TestReconcileAsksOncePerInterval(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, client, _ := oneSpanRoute(t)
+	client.status = engine.ExternalStatus{Status: "SENT"} // still waiting there too
+	prov := oneSystem{oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, client}}}
+	r := engine.NewReconciler(newReconcileStore(b.inbox), engine.NewExternal(b.inbox, b.store, b.runner, prov, engine.SystemClock{}, routeWindow), prov, engine.SystemClock{})
+	rep, err := r.Run(ctx, engine.ProviderUnspecified, 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Checked)
+	rep, err = r.Run(ctx, engine.ProviderUnspecified, 10)
+	require.NoError(t, err)
+	require.Zero(t, rep.Checked, "claimed by the first run")
+	require.EqualValues(t, 1, client.calls.Load(), "asked once")
 }

@@ -10,11 +10,19 @@ import (
 	"github.com/flowhook/flowhook/server/internal/dbtest"
 )
 
+// claim claims a work item's check and requires the answer.
+func claim(t *testing.T, f instanceFixture, id string, at, checkedBefore time.Time, want bool) {
+	t.Helper()
+	got, err := f.st.ClaimCheck(context.Background(), id, at, checkedBefore)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+}
+
 // TestWorkItemsToReconcileOldestFirst: the work items due for reconciliation come oldest first
 // by their last check or, never checked, their creation — an item checked once before a flow
 // of new items is asked again ahead of them (with the never-checked first, more new items
 // than a run's limit kept it from ever being asked again) — and one checked within the
-// interval is not due.
+// interval is not due, nor claimed again by another run.
 func TestWorkItemsToReconcileOldestFirst(t *testing.T) {
 	t.Parallel()
 	for _, d := range dbtest.Dialects {
@@ -24,9 +32,10 @@ func TestWorkItemsToReconcileOldestFirst(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now()
 			_, checkedLongAgo := f.coupled(t, "env-old")
-			require.NoError(t, f.st.MarkChecked(ctx, checkedLongAgo.ID, now.Add(-7*time.Hour)))
+			claim(t, f, checkedLongAgo.ID, now.Add(-7*time.Hour), now.Add(-8*time.Hour), true)
 			_, checkedNow := f.coupled(t, "env-recent")
-			require.NoError(t, f.st.MarkChecked(ctx, checkedNow.ID, now))
+			claim(t, f, checkedNow.ID, now, now.Add(-time.Hour), true)
+			claim(t, f, checkedNow.ID, now, now.Add(-time.Hour), false) // another run asked it since
 			_, fresh1 := f.coupled(t, "env-new-1")
 			_, fresh2 := f.coupled(t, "env-new-2")
 

@@ -860,13 +860,16 @@ func (s *Store) WorkItemsToReconcile(ctx context.Context, p engine.System, check
 	return out, nil
 }
 
-func (s *Store) MarkChecked(ctx context.Context, workItemID string, at time.Time) error {
+func (s *Store) ClaimCheck(ctx context.Context, workItemID string, at, checkedBefore time.Time) (bool, error) {
 	wid, err := parseID("work item", workItemID)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// Not a change of the work item's own: its revision stays.
-	return translate(s.db.Client.WorkItem.UpdateOneID(wid).SetLastCheckedAt(dbTime(at)).Exec(ctx))
+	n, err := s.db.Client.WorkItem.Update().Where(workitem.ID(wid),
+		workitem.Or(workitem.LastCheckedAtIsNil(), workitem.LastCheckedAtLT(dbTime(checkedBefore)))).
+		SetLastCheckedAt(dbTime(at)).Save(ctx)
+	return n == 1, translate(err)
 }
 
 // EarlierPending goes to the hot reads' path (Store.queryRow). Before a OneSpan outcome is read
