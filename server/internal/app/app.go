@@ -112,8 +112,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, tel *telemetr
 			db.Close()
 			return nil, err
 		}
+	} else {
+		a.warnSandboxLeftovers(ctx)
 	}
 	return a, nil
+}
+
+// warnSandboxLeftovers warns of the systems whose settings still point at a sandbox (an
+// earlier dev or serve --sandbox start on this database) that this server does not serve:
+// their work items would fail.
+func (a *App) warnSandboxLeftovers(ctx context.Context) {
+	st := a.store()
+	providers := provider.NewRegistry(st, a.cfg.PublicURL, provider.HTTPClient(a.cfg.ProviderTimeout), time.Now, provider.Builtin()...)
+	left, err := sandbox.Leftovers(ctx, providers, providers.Connectors(st))
+	if err != nil {
+		a.log.WarnContext(ctx, "could not check the providers' settings for a sandbox's", "error", err.Error())
+		return
+	}
+	for _, b := range left {
+		a.log.WarnContext(ctx, b.System+" points at a sandbox this server does not serve (started without --sandbox): its work items will fail; "+
+			"set it up for the real system in the settings (or the console's Settings page), or start with --sandbox", "system", b.System, "url", b.URL)
+	}
 }
 
 // mountSandbox serves the sandbox under /sandbox/ on the app's handler, after pointing every

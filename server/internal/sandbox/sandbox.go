@@ -464,3 +464,47 @@ func (s *Sandbox) act(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, res)
 }
+
+// Leftovers lists the systems whose settings point at a sandbox (a URL under /sandbox/…): a
+// server started without one (serve without --sandbox, after a dev or serve --sandbox start
+// on the same database) has nothing there, and their work items would fail with a 404.
+func Leftovers(ctx context.Context, providers engine.ProviderSettings, connectors engine.Connectors) ([]Binding, error) {
+	var out []Binding
+	var ds flowhookv1.DocuSignSettings
+	var one flowhookv1.OneSpanSettings
+	for _, c := range []struct {
+		provider engine.Provider
+		fake     string
+		m        proto.Message
+		url      func() string
+	}{
+		{docusign.Provider, "docusign", &ds, ds.GetOauthBaseUrl},
+		{onespan.Provider, "onespan", &one, one.GetBaseUrl},
+	} {
+		view, err := providers.ViewSettings(ctx, c.provider)
+		if err != nil {
+			return nil, err
+		}
+		if err := unmarshal.Unmarshal(view, c.m); err != nil {
+			return nil, fmt.Errorf("read the %s settings: %w", c.provider, err)
+		}
+		if u := c.url(); isSandboxURL(u, c.fake) {
+			out = append(out, Binding{System: string(c.provider), URL: u, Sandbox: true})
+		}
+	}
+	for page := (engine.Page{Size: 100}); ; {
+		cs, next, _, err := connectors.ListConnectors(ctx, page)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if isSandboxURL(c.CreateURL, "tickets") {
+				out = append(out, Binding{System: "connector:" + c.Name, URL: c.CreateURL, Sandbox: true})
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		page.After = next
+	}
+}
