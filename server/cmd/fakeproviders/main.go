@@ -16,8 +16,8 @@
 //
 // The control URL serves a small JSON API that plays the signers', senders' and agents' part:
 //
-//	GET  /docusign/account                   accountId, integrationKey, userId, privateKeyPem, hmacKeys:
-//	                                         what UpdateDocuSignSettings needs (oauth_base_url = the docusign URL)
+//	GET  /docusign/account                   accountId, integrationKey, userId, privateKeyPem, hmacKeys,
+//	                                         oauthBaseUrl: what UpdateDocuSignSettings needs
 //	GET  /docusign/envelopes                 envelopes created so far: envelopeId, status, subject
 //	POST /docusign/envelopes/{id}/{action}   deliver | sign | complete | decline | void | expire;
 //	                                         body {"reason": "…"} for decline and void
@@ -27,7 +27,8 @@
 //	POST /docusign/redeliver                 republish the held messages now, in order, each once (instead of
 //	                                         Connect's daily retry): the deliveries made, and what is still held
 //	PUT  /docusign/duplicates                {"count": n}: post every message n times from now on (1 to 10)
-//	GET  /onespan/account                    apiKey (UpdateOneSpanSettings: base_url = the onespan URL)
+//	GET  /onespan/account                    apiKey, baseUrl (and callbackKey when callbacks are registered):
+//	                                         what UpdateOneSpanSettings needs
 //	GET  /onespan/packages                   packages created so far: packageId, status, name
 //	POST /onespan/packages/{id}/{action}     sign | complete | decline | optout | expire | archive | trash | delete;
 //	                                         body {"waitDownloads": "30s"} (0s–1m): answered once flowhook downloaded
@@ -133,7 +134,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		lns = append(lns, ln)
 		urls[i] = "http://" + ln.Addr().String()
 	}
-	f.TicketsURL = urls[2]
+	f.DocuSignURL, f.OneSpanURL, f.TicketsURL = urls[0], urls[1], urls[2]
 	handlers := []http.Handler{f.DocuSign.Handler(), f.OneSpan.Handler(), f.Tickets.Handler(), f.Control()}
 	servers := make([]*http.Server, count)
 	errc := make(chan error, count)

@@ -29,7 +29,8 @@ func TestControlAPI(t *testing.T) {
 	t.Parallel()
 	f, err := NewFakes(FakesOptions{})
 	require.NoError(t, err)
-	f.TicketsURL = "http://127.0.0.1:9"
+	f.TicketsURL, f.DocuSignURL, f.OneSpanURL = "http://127.0.0.1:9", "http://127.0.0.1:7", "http://127.0.0.1:8"
+	f.OneSpanCallbackKey = "callback-key"
 	srv := httptest.NewServer(f.Control())
 	t.Cleanup(srv.Close)
 	call := func(method, path, body string) (int, map[string]any) {
@@ -42,9 +43,11 @@ func TestControlAPI(t *testing.T) {
 	require.Equal(t, f.DocuSign.AccountID(), account["accountId"])
 	require.Contains(t, account["privateKeyPem"], "-----BEGIN RSA PRIVATE KEY-----")
 	require.Len(t, account["hmacKeys"], 1)
+	require.Equal(t, "http://127.0.0.1:7", account["oauthBaseUrl"], "all UpdateDocuSignSettings needs")
 	code, oneSpan := call("GET", "/onespan/account", "")
 	require.Equal(t, http.StatusOK, code)
-	require.Equal(t, f.OneSpan.APIKey(), oneSpan["apiKey"])
+	require.Equal(t, map[string]any{"apiKey": f.OneSpan.APIKey(), "baseUrl": "http://127.0.0.1:8", "callbackKey": "callback-key"}, oneSpan,
+		"all UpdateOneSpanSettings needs")
 	code, list := call("GET", "/onespan/packages", "")
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, []any{}, list["packages"])

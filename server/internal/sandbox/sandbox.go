@@ -88,7 +88,7 @@ func New(opts Options) (*Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: %w", err)
 	}
-	fakes.TicketsURL = base + "/tickets"
+	fakes.TicketsURL, fakes.DocuSignURL, fakes.OneSpanURL = base+"/tickets", base+"/docusign", base+"/onespan"
 	s := &Sandbox{opts: opts, base: base, fakes: fakes, systems: fakes.systems()}
 	mux := http.NewServeMux()
 	mux.Handle(Prefix+"/docusign/", http.StripPrefix(Prefix+"/docusign", fakes.DocuSign.Handler()))
