@@ -541,9 +541,26 @@ func (x *External) handle(ctx context.Context, ev StoredEvent, read *CallbackRea
 	}
 	x.duration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
 		attribute.String("provider", ev.Event.System.String()),
-		attribute.String("verdict", strings.ToLower(verdict)),
+		attribute.String("verdict", verdictLabel(verdict)),
 		attribute.String("path", path)))
 	return res.Verdict, err
+}
+
+// verdictLabels are the metrics' verdict labels, lower case (made once: a label per event).
+var verdictLabels = func() map[string]string {
+	m := map[string]string{}
+	for _, v := range []Verdict{VerdictPending, VerdictApplied, VerdictProgress, VerdictDuplicate, VerdictStale, VerdictIgnored,
+		VerdictRejected, VerdictUnparseable, VerdictOrphaned} {
+		m[string(v)] = strings.ToLower(string(v))
+	}
+	return m
+}()
+
+func verdictLabel(v string) string {
+	if l, ok := verdictLabels[v]; ok {
+		return l
+	}
+	return strings.ToLower(v)
 }
 
 // countDecided counts a notification stored PENDING when it is decided (by its job, in-process,
@@ -555,7 +572,7 @@ func (x *External) countDecided(ctx context.Context, ev StoredEvent, v Verdict) 
 		return
 	}
 	x.webhooks.Add(ctx, 1, metric.WithAttributes(attribute.String("provider", ev.Event.System.String()),
-		attribute.String("verdict", strings.ToLower(string(v)))))
+		attribute.String("verdict", verdictLabel(string(v)))))
 }
 
 // startSpan starts the processing span. Its links lead to the transition that created the work
