@@ -17,6 +17,8 @@ import (
 
 	flowhookv1 "github.com/flowhook/flowhook/gen/flowhook/v1"
 	"github.com/flowhook/flowhook/gen/flowhook/v1/flowhookv1connect"
+	"github.com/flowhook/flowhook/server/internal/app"
+	"github.com/flowhook/flowhook/server/internal/config"
 )
 
 // clients are the RPC clients of a server, as one caller.
@@ -60,6 +62,7 @@ func startDev(t *testing.T, dataDir string, vars map[string]string) (*running, s
 	require.Contains(t, banner, s.base+"/console/")
 	require.Contains(t, banner, "rm -rf "+dataDir)
 	require.Contains(t, banner, "FLOWHOOK_ADDR="+s.addr+" flowhook sandbox list", "the port bound, not the default")
+	require.Contains(t, banner, "FLOWHOOK_ADDR="+s.addr+" flowhook sandbox complete <external id>", "every hint names it")
 	require.Contains(t, banner, "forgotten when flowhook dev stops")
 	require.Contains(t, s.stderr.String(), `"level":"WARN","msg":"SANDBOX MODE`)
 	if k := vars["FLOWHOOK_BOOTSTRAP_ADMIN_KEY"]; k != "" {
@@ -487,4 +490,30 @@ func TestDevSandboxHeldWebhooks(t *testing.T) {
 	require.NoError(t, res.Body.Close())
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	await(t, c, in.GetId(), completedIn("done"))
+}
+
+// TestDevBannerHints: every command the banner suggests pasting in a second terminal names the
+// address bound, unless it is the sandbox command's default, where none does.
+func TestDevBannerHints(t *testing.T) {
+	t.Parallel()
+	for addr, prefix := range map[string]string{
+		"127.0.0.1:8080":  "",
+		"127.0.0.1:18481": "FLOWHOOK_ADDR=127.0.0.1:18481 ",
+	} {
+		cfg := config.Default()
+		cfg.Addr, cfg.PublicURL, cfg.DataDir = addr, "http://"+addr, "./.flowhook"
+		var out bytes.Buffer
+		banner(&out, cfg, &app.App{}, true, addr)
+		_, next, ok := strings.Cut(out.String(), "\nNext, in a second terminal")
+		require.True(t, ok, out.String())
+		var hints []string
+		for _, line := range strings.Split(next, "\n") {
+			if strings.Contains(line, "flowhook sandbox ") {
+				hints = append(hints, line)
+			}
+		}
+		require.Len(t, hints, 2, next)
+		require.Equal(t, "  "+prefix+"flowhook sandbox list", hints[0], addr)
+		require.True(t, strings.HasPrefix(hints[1], "  "+prefix+"flowhook sandbox complete <external id>"), "%s: %q", addr, hints[1])
+	}
 }

@@ -200,7 +200,7 @@ func server(ctx context.Context, cmd config.Command, args []string, getenv func(
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	defer ln.Close()
-	if cfg.PublicURL == config.DefaultPublicURL(cfg.Addr) {
+	if cfg.PublicURLDefault {
 		cfg.PublicURL = config.DefaultPublicURL(ln.Addr().String())
 		if cmd == config.Serve {
 			log.WarnContext(ctx, "no public URL is set: DocuSign, OneSpan and connectors are told to send their webhooks to "+cfg.PublicURL+
@@ -284,10 +284,11 @@ func banner(w io.Writer, cfg config.Config, a *app.App, metrics bool, addr strin
 	if a.Sandbox != nil {
 		sandboxURL = a.Sandbox.URL() + "/  (fake DocuSign, OneSpan and the connector \"sandbox\")"
 	}
-	// The sandbox command talks to the address bound here, whatever URL providers are given.
-	next := "flowhook sandbox list"
+	// The sandbox command talks to the address bound here, whatever URL providers are given:
+	// every hint pasted in a new terminal names it, unless it is the command's default.
+	var cli string
 	if addr != config.Default().Addr {
-		next = "FLOWHOOK_ADDR=" + addr + " " + next
+		cli = "FLOWHOOK_ADDR=" + addr + " "
 	}
 	fmt.Fprintf(w, `
 flowhook dev is running. SANDBOX MODE: nothing reaches a real provider.
@@ -302,10 +303,10 @@ flowhook dev is running. SANDBOX MODE: nothing reaches a real provider.
 Work items at the sandbox live in memory: they are forgotten when flowhook dev stops.
 
 Next, in a second terminal (or with go run ./server/cmd/flowhook instead of flowhook):
-  %s
-  flowhook sandbox complete <external id>   (also: decline, void, expire, delete, …)
+  %sflowhook sandbox list
+  %sflowhook sandbox complete <external id>   (also: decline, void, expire, delete, …)
 
-`, base, key, metricsURL, sandboxURL, base, data, cfg.DataDir, next)
+`, base, key, metricsURL, sandboxURL, base, data, cfg.DataDir, cli, cli)
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -54,6 +54,8 @@ func TestRunCommands(t *testing.T) {
 		{name: "migrate embedded", args: []string{"migrate", "-data-dir", filepath.Join(dataDir, "db")}, code: 0, stderr: "database is up to date"},
 		{name: "sandbox without words", args: []string{"sandbox"}, code: 1, stderr: "want 'list' or an action and an external id"},
 		{name: "sandbox with too many words", args: []string{"sandbox", "complete", "a", "b"}, code: 1, stderr: `got "complete a b"`},
+		{name: "sandbox list with an id", args: []string{"sandbox", "list", "extra"}, code: 1,
+			stderr: `sandbox: list takes no external id, got "list extra"`, noStderr: "at the sandbox"},
 		{name: "sandbox bad addr", args: []string{"sandbox", "list", "-addr", "nowhere"}, code: 1, stderr: `addr "nowhere"`},
 	}
 	for _, tc := range cases {
@@ -336,4 +338,29 @@ func TestDebugAddrInUseCreatesNoAdmin(t *testing.T) {
 	me, err := newClients(s.base, key).identity.WhoAmI(t.Context(), connect.NewRequest(&flowhookv1.WhoAmIRequest{}))
 	require.NoError(t, err, "the first admin has the key given now")
 	require.Equal(t, "admin@flowhook.local", me.Msg.GetUser().GetEmail())
+}
+
+// TestPublicURLWarning: serve warns that no public URL is set only when neither -public-url
+// nor FLOWHOOK_PUBLIC_URL is given, not when the one given equals the default http://{addr}.
+func TestPublicURLWarning(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // a free port: the default public URL below must name it
+	const warning = "no public URL is set"
+
+	s := startServer(t, nil, "serve", "-addr", "127.0.0.1:0", "-data-dir", t.TempDir())
+	require.Contains(t, s.stderr.String(), warning, "nothing given")
+	require.Equal(t, 0, s.stop())
+
+	s = startServer(t, map[string]string{"FLOWHOOK_PUBLIC_URL": "http://" + addr}, "serve", "-addr", addr, "-data-dir", t.TempDir())
+	require.NotContains(t, s.stderr.String(), warning, "the variable is given")
+	require.Contains(t, s.stderr.String(), `"public_url":"http://`+addr+`"`)
+	require.Equal(t, 0, s.stop())
+
+	s = startServer(t, nil, "serve", "-addr", addr, "-public-url", "http://"+addr, "-data-dir", t.TempDir())
+	require.NotContains(t, s.stderr.String(), warning, "the flag is given")
+	require.Contains(t, s.stderr.String(), `"public_url":"http://`+addr+`"`)
+	require.Equal(t, 0, s.stop())
 }

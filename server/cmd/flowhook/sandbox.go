@@ -79,12 +79,15 @@ func sandboxCommand(ctx context.Context, args []string, getenv func(string) stri
 	}
 	c := sandboxClient{base: base, http: &http.Client{Timeout: 2 * time.Minute}}
 	switch {
-	case len(words) == 1 && words[0] == "list":
-		return c.list(ctx, stdout)
-	case len(words) == 2:
-		return c.act(ctx, stdout, words[0], words[1], *reason)
 	case len(words) == 0:
 		return errors.New("sandbox: want 'list' or an action and an external id (see 'flowhook sandbox -h')")
+	case len(words) == 1 && words[0] == "list":
+		return c.list(ctx, stdout)
+	case words[0] == "list":
+		// Not the action "list" on an item: list takes no external id.
+		return fmt.Errorf("sandbox: list takes no external id, got %q (see 'flowhook sandbox -h')", strings.Join(words, " "))
+	case len(words) == 2:
+		return c.act(ctx, stdout, words[0], words[1], *reason)
 	default:
 		return fmt.Errorf("sandbox: want 'list' or an action and an external id, got %q (see 'flowhook sandbox -h')", strings.Join(words, " "))
 	}

@@ -361,10 +361,9 @@ func TestConnectorFlows(t *testing.T) {
 			require.NoError(t, err)
 			require.False(t, res.Msg.GetOk())
 			require.Contains(t, res.Msg.GetMessage(), `no connector is named "nobody"`)
-			res, err = c.settings.TestProviderConnection(ctx, connect.NewRequest(&flowhookv1.TestProviderConnectionRequest{
+			_, err = c.settings.TestProviderConnection(ctx, connect.NewRequest(&flowhookv1.TestProviderConnectionRequest{
 				Provider: flowhookv1.Provider_PROVIDER_CONNECTOR}))
-			require.NoError(t, err)
-			require.False(t, res.Msg.GetOk(), "a connector's name is needed")
+			require.Contains(t, problems(t, requireCode(t, err, connect.CodeInvalidArgument)), "connector", "a connector's name is needed")
 		})
 
 		t.Run("a connector in use is not deleted", func(t *testing.T) {

@@ -3,11 +3,14 @@ package api
 import (
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"connectrpc.com/connect"
 	"connectrpc.com/grpchealth"
@@ -143,11 +146,12 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 		recoverPanics(o.Log),
 	}
 	opts = append(opts, strictJSONCodecs()...)
-	// Authentication and the role check come first, before connect-go reads the body (Gate).
+	// Authentication and the role check come first, before connect-go reads the body (Gate);
+	// before that, a request no RPC protocol reads is told why (explainUnsupported).
 	gated := func(path string, h http.Handler) (string, http.Handler) {
-		return path, svc.Auth.Gate(h, func(ctx context.Context, err error) error {
+		return path, explainUnsupported(svc.Auth.Gate(h, func(ctx context.Context, err error) error {
 			return toConnect(ctx, o.Log, err)
-		})
+		}))
 	}
 	mux.Handle(gated(flowhookv1connect.NewWorkflowDesignServiceHandler(svc.Design, opts...)))
 	mux.Handle(gated(flowhookv1connect.NewWorkflowInstanceServiceHandler(svc.Instances, opts...)))
@@ -157,9 +161,105 @@ func Register(mux *http.ServeMux, svc Services, o Options) error {
 	// Health and reflection need no key, so their requests (a service name, a file's name) are
 	// capped small: connect-go's default is no cap at all, and these are read by anyone.
 	open := connect.WithReadMaxBytes(OpenRequestBytes)
-	mux.Handle(grpchealth.NewHandler(svc.Health, open))
+	explained := func(path string, h http.Handler) (string, http.Handler) { return path, explainUnsupported(h) }
+	mux.Handle(explained(grpchealth.NewHandler(svc.Health, open)))
 	reflector := grpcreflect.NewStaticReflector(append([]string{grpchealth.HealthV1ServiceName}, ServiceNames...)...)
-	mux.Handle(grpcreflect.NewHandlerV1(reflector, open))
-	mux.Handle(grpcreflect.NewHandlerV1Alpha(reflector, open))
+	mux.Handle(explained(grpcreflect.NewHandlerV1(reflector, open)))
+	mux.Handle(explained(grpcreflect.NewHandlerV1Alpha(reflector, open)))
 	return nil
 }
+
+// explainUnsupported gives a body to the empty answers connect-go makes to a request no RPC
+// protocol reads: a POST without a Content-Type it accepts (curl -d sends none, or
+// application/x-www-form-urlencoded) gets 415 and a GET to a procedure that is not read with
+// GET gets 405, both with nothing to read. The status and connect-go's headers (Accept-Post,
+// Allow) stay; the body is a Connect error in JSON saying what to send. A POST whose Content-Type
+// names JSON, binary protobuf, Connect streaming, gRPC or gRPC-Web goes through untouched, so
+// does any answer connect-go writes a body to.
+func explainUnsupported(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && rpcContentType(r.Header.Get("Content-Type")) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ew := &emptyRefusal{ResponseWriter: w}
+		next.ServeHTTP(ew, r)
+		if ew.held == 0 {
+			return
+		}
+		msg := "send Content-Type: application/json (or application/proto, or use a Connect/gRPC client)"
+		switch {
+		case ew.held == http.StatusMethodNotAllowed:
+			msg = "call this procedure with POST and Content-Type: application/json (or application/proto, or use a Connect/gRPC client)"
+		case r.Method == http.MethodGet:
+			msg = "a GET names its request in the query: ?encoding=json&message=<the request's JSON, URL-encoded>; or POST it with Content-Type: application/json"
+		case r.Header.Get("Content-Type") != "":
+			msg = "Content-Type " + echo(r.Header.Get("Content-Type")) + " is not one this API reads: " + msg
+		}
+		body, _ := json.Marshal(struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}{connect.CodeInvalidArgument.String(), msg})
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(ew.held)
+		_, _ = w.Write(body)
+	})
+}
+
+// rpcContentType reports a media type some RPC protocol reads: JSON or binary protobuf
+// (Connect unary), application/connect+… (Connect streaming), application/grpc… (gRPC,
+// gRPC-Web), parameters such as charset allowed.
+func rpcContentType(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	mt = strings.ToLower(strings.TrimSpace(mt))
+	return mt == "application/json" || mt == "application/proto" ||
+		strings.HasPrefix(mt, "application/connect+") || strings.HasPrefix(mt, "application/grpc")
+}
+
+// echo quotes a header the answer repeats, cut to maxEchoed characters.
+func echo(v string) string {
+	if r := []rune(v); len(r) > maxEchoed {
+		v = string(r[:maxEchoed]) + "…"
+	}
+	return strconv.Quote(v)
+}
+
+// emptyRefusal holds back a 405 or 415 until something is written after it: when nothing is,
+// the refusal was empty and explainUnsupported writes it with a body.
+type emptyRefusal struct {
+	http.ResponseWriter
+	held int
+}
+
+func (w *emptyRefusal) WriteHeader(code int) {
+	if w.held == 0 && (code == http.StatusMethodNotAllowed || code == http.StatusUnsupportedMediaType) {
+		w.held = code
+		return
+	}
+	w.release()
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *emptyRefusal) Write(b []byte) (int, error) {
+	w.release()
+	return w.ResponseWriter.Write(b)
+}
+
+// release writes a held status: a body follows it.
+func (w *emptyRefusal) release() {
+	if code := w.held; code != 0 {
+		w.held = 0
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *emptyRefusal) Flush() {
+	w.release()
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *emptyRefusal) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -238,6 +238,8 @@ func (s *SettingsService) TestProviderConnection(ctx context.Context, req *conne
 	switch {
 	case p == flowhookv1.Provider_PROVIDER_UNSPECIFIED || !knownProvider(p):
 		ps.Add("provider", "is required: the provider whose connection to test")
+	case p == flowhookv1.Provider_PROVIDER_CONNECTOR && connector == "":
+		ps.Add("connector", "is required when provider is PROVIDER_CONNECTOR: the connector whose connection to test")
 	case connector != "" && !engine.ValidConnectorName(connector):
 		ps.Add("connector", "is not a connector name (lower case letters, digits and '-')")
 	}

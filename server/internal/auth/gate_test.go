@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -161,3 +162,28 @@ type specRequest struct {
 }
 
 func (r *specRequest) Spec() connect.Spec { return connect.Spec{Procedure: r.procedure} }
+
+// A refusal for want of a role names every role that may call the procedure, ADMIN among them
+// (an admin holds every role), so that it does not read as if admins may not.
+func TestPermissionDeniedNamesEveryAllowedRole(t *testing.T) {
+	t.Parallel()
+	const secret = "fh_gate_test_key_0123456789abcdef"
+	a, _ := newAuth(secret) // a USER
+	gate := a.Gate(http.NotFoundHandler(), func(_ context.Context, err error) error { return err })
+	for path, want := range map[string]string{
+		"/flowhook.v1.WorkflowDesignService/CreateWorkflow":   "/flowhook.v1.WorkflowDesignService/CreateWorkflow needs one of the roles ADMIN, DESIGNER",
+		"/flowhook.v1.WorkflowInstanceService/ListInstances":  "/flowhook.v1.WorkflowInstanceService/ListInstances needs the role ADMIN",
+		"/flowhook.v1.ProviderSettingsService/ListConnectors": "/flowhook.v1.ProviderSettingsService/ListConnectors needs the role ADMIN",
+	} {
+		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+secret)
+		rec := httptest.NewRecorder()
+		gate.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusForbidden, rec.Code, path)
+		var e struct{ Code, Message string }
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &e), rec.Body.String())
+		require.Equal(t, "permission_denied", e.Code)
+		require.Equal(t, want, e.Message)
+	}
+}

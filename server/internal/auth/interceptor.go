@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"connectrpc.com/connect"
 
@@ -74,7 +75,27 @@ func (i *interceptor) check(ctx context.Context, procedure, header string) (cont
 			return WithPrincipal(ctx, p), nil
 		}
 	}
-	return ctx, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s needs one of the roles %v", procedure, roles))
+	return ctx, connect.NewError(connect.CodePermissionDenied, fmt.Errorf("%s needs %s", procedure, allowedRoles(roles)))
+}
+
+// allowedRoles names the roles that may call a procedure, for its refusal: the ones it lists
+// and ADMIN, which holds every role (engine.Principal.Has), so that an admin reading the
+// message knows they may call it too.
+func allowedRoles(roles []engine.Role) string {
+	allowed := []engine.Role{engine.RoleAdmin}
+	for _, r := range roles {
+		if r != engine.RoleAdmin {
+			allowed = append(allowed, r)
+		}
+	}
+	if len(allowed) == 1 {
+		return "the role " + allowed[0].String()
+	}
+	names := make([]string, len(allowed))
+	for i, r := range allowed {
+		names[i] = r.String()
+	}
+	return "one of the roles " + strings.Join(names, ", ")
 }
 
 func (i *interceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc {

@@ -28,6 +28,11 @@ type Config struct {
 	DataDir string
 	// PublicURL is the base URL the outside world reaches this service at (webhook URLs).
 	PublicURL string
+	// PublicURLDefault reports that no public URL was given (neither -public-url nor
+	// FLOWHOOK_PUBLIC_URL) and PublicURL is DefaultPublicURL(Addr): serve then names the port
+	// actually bound (-addr …:0) and warns that only this machine reaches it. A URL given that
+	// happens to equal the default is not a default.
+	PublicURLDefault bool
 	// LogLevel is debug, info, warn or error; LogFormat is json or text.
 	LogLevel  slog.Level
 	LogFormat string
@@ -300,6 +305,7 @@ func Load(cmd Command, args []string, getenv func(string) string, help io.Writer
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = DefaultPublicURL(c.Addr)
+		c.PublicURLDefault = true
 	}
 	for o := range strings.SplitSeq(corsOrigins, ",") {
 		// Browsers send an Origin without a trailing slash; one pasted with it would never match.

@@ -202,3 +202,30 @@ func TestLoadPerCommand(t *testing.T) {
 	_, err = config.Load("launch", nil, env(nil), io.Discard)
 	require.ErrorContains(t, err, `unknown command "launch"`)
 }
+
+// TestPublicURLDefault: PublicURLDefault says that no public URL was given, by flag or
+// variable; one given that equals the default http://{addr} was given all the same.
+func TestPublicURLDefault(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{"nothing", []string{"-addr", "127.0.0.1:18483"}, nil, true},
+		{"empty variable", []string{"-addr", "127.0.0.1:18483"}, map[string]string{"FLOWHOOK_PUBLIC_URL": ""}, true},
+		{"variable equal to the default", []string{"-addr", "127.0.0.1:18483"}, map[string]string{"FLOWHOOK_PUBLIC_URL": "http://127.0.0.1:18483"}, false},
+		{"flag equal to the default", []string{"-addr", "127.0.0.1:18483", "-public-url", "http://127.0.0.1:18483"}, nil, false},
+		{"another URL", nil, map[string]string{"FLOWHOOK_PUBLIC_URL": "https://flowhook.example.com"}, false},
+	} {
+		for _, cmd := range []config.Command{config.Serve, config.Dev} {
+			c, err := config.Load(cmd, tc.args, env(tc.env), io.Discard)
+			require.NoError(t, err, "%s %s", cmd, tc.name)
+			require.Equal(t, tc.want, c.PublicURLDefault, "%s %s", cmd, tc.name)
+		}
+	}
+	c, err := config.Load(config.Serve, []string{"-addr", "127.0.0.1:18483"}, env(nil), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "http://127.0.0.1:18483", c.PublicURL)
+}
