@@ -59,6 +59,10 @@ type StoredEvent struct {
 	// from it instead of a read of its own. A store that cannot read with its write ignores
 	// it. Never stored.
 	ReadForCallback bool
+	// FromInbox says the event was read back from the inbox, which keeps no status or reason
+	// (Event.Status and Event.Reason are empty): processing reads them from its body again
+	// (withPayload). Never stored.
+	FromInbox bool
 }
 
 // CallbackRead is what WorkStore.WorkItemForCallback reads for a callback: its work item, the
@@ -311,6 +315,9 @@ func (x *External) processRetrying(ctx context.Context, eventID string, stored *
 	}
 }
 
+// givenUpReason begins the reason of an event GiveUp ended.
+const givenUpReason = "not processed after "
+
 // GiveUp ends an event whose processing failed on its job's last attempt (a OneSpan package
 // that could not be read back for hours): IGNORED, saying why, so that it no longer holds the
 // later notifications of its work item (EarlierPending) and reconciliation, which asks the
@@ -327,7 +334,7 @@ func (x *External) GiveUp(ctx context.Context, eventID string, attempts int, cau
 			return "", err
 		}
 		res := EventResult{EventID: eventID, Verdict: VerdictIgnored, Reason: CleanProse(fmt.Sprintf(
-			"not processed after %d attempts (%s); reconciliation asks the system again, and an administrator may replay it",
+			givenUpReason+"%d attempts (%s); reconciliation asks the system again, and an administrator may replay it",
 			attempts, why))}
 		eventlog.Note(ctx, eventlog.StepVerdict, "%s: %s", res.Verdict, res.Reason)
 		err = x.work.FinishEvent(ctx, res)
@@ -347,7 +354,7 @@ func (x *External) process(ctx context.Context, eventID, path string) (Verdict, 
 	if err != nil {
 		return "", err
 	}
-	return x.processEvent(ctx, x.withPayload(ev), nil, path)
+	return x.processEvent(ctx, ev, nil, path)
 }
 
 // withPayload gives an event read from the inbox what the inbox does not keep of it: the
@@ -356,9 +363,10 @@ func (x *External) process(ctx context.Context, eventID, path string) (Verdict, 
 // status shows. A provider's body is parsed again; reconciliation's is its own JSON. A body
 // that cannot be read (erased, say) leaves the event as it was stored.
 func (x *External) withPayload(ev StoredEvent) StoredEvent {
-	if len(ev.Body) == 0 || ev.Event.Status != "" || ev.Event.Reason != "" {
+	if !ev.FromInbox || len(ev.Body) == 0 || ev.Event.Status != "" || ev.Event.Reason != "" {
 		return ev
 	}
+	ev.FromInbox = false
 	if ev.Headers[SourceHeader] != "" {
 		var b struct{ Status, Reason string }
 		if json.Unmarshal(ev.Body, &b) == nil {
@@ -380,6 +388,7 @@ func (x *External) processEvent(ctx context.Context, ev StoredEvent, read *Callb
 	if ev.Verdict != VerdictPending {
 		return ev.Verdict, nil
 	}
+	ev = x.withPayload(ev) // read from the inbox: by its job, or picked up by a coupling
 	return x.handle(ctx, ev, read, path, func(ctx context.Context, res EventResult) error {
 		return x.work.FinishEvent(ctx, res)
 	})

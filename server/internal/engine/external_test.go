@@ -103,7 +103,7 @@ func (s *routeStore) InsertEventApplied(_ context.Context, ev engine.StoredEvent
 // kept is what the inbox keeps of an event: not the status and reason its payload carries
 // (processing reads them from its body again).
 func kept(ev engine.StoredEvent) engine.StoredEvent {
-	ev.Event.Status, ev.Event.Reason = "", ""
+	ev.Event.Status, ev.Event.Reason, ev.FromInbox = "", "", true
 	return ev
 }
 
@@ -659,10 +659,12 @@ func TestStoredEventIsDecidedFromItsPayload(t *testing.T) {
 		name, body string
 		headers    map[string]string
 		replay     bool
+		inProcess  bool // as a coupling picks it up: the row it locked, handed to the processor
 	}{
-		{"notification, by its job", provider, nil, false},
-		{"reconciliation's, by its job", reconciled, map[string]string{engine.SourceHeader: "reconciliation"}, false},
-		{"reconciliation's, replayed", reconciled, map[string]string{engine.SourceHeader: "reconciliation"}, true},
+		{"notification, by its job", provider, nil, false, false},
+		{"notification, picked up by a coupling", provider, nil, false, true},
+		{"reconciliation's, by its job", reconciled, map[string]string{engine.SourceHeader: "reconciliation"}, false, false},
+		{"reconciliation's, replayed", reconciled, map[string]string{engine.SourceHeader: "reconciliation"}, true, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := setupRoute(t, nil)
@@ -672,9 +674,13 @@ func TestStoredEventIsDecidedFromItsPayload(t *testing.T) {
 			require.NoError(t, err)
 			require.True(t, created)
 			require.Empty(t, b.inbox.event(t, "k-voided").Event.Reason, "the inbox keeps no reason")
-			if c.replay {
+			switch {
+			case c.replay:
 				_, _, _, err = b.external.Replay(ctx, ev.ID, "u-admin")
-			} else {
+			case c.inProcess:
+				row := b.inbox.event(t, "k-voided")
+				_, err = b.external.ProcessCommitted(ctx, engine.ProcessEventJob{EventID: ev.ID, Event: &row})
+			default:
 				_, err = b.external.Process(ctx, ev.ID)
 			}
 			require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/flowhook/flowhook/server/internal/eventlog"
@@ -110,6 +111,9 @@ func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, 
 			return nil // the system cannot be asked
 		}
 		rep.Checked++
+		if err != nil && ctx.Err() != nil {
+			return ctx.Err() // the run's own time is up (the job snoozes to go on), not the system
+		}
 		if err != nil && systemDown(err) {
 			// Asking about the next item would fail the same way (and spend a rate limit
 			// already spent, or mark every item checked for nothing): the rest wait for the
@@ -153,8 +157,9 @@ func (r *Reconciler) system(ctx context.Context, spec ProviderSpec, sys System, 
 }
 
 // systemDown says whether a status read failed for the system's sake, not the item's: it
-// cannot answer now (429, a 5xx, no answer at all) or refuses flowhook's credentials (401,
-// 403). An item it does not know (404) or a request it refuses for that item is the item's.
+// cannot answer now (429, a 5xx, no answer at all) or refuses flowhook's credentials (401).
+// An item it does not know (404) or refuses to show (403: another sender's package, say) is
+// the item's.
 func systemDown(err error) bool {
 	var pe *ProviderError
 	if !errors.As(err, &pe) {
@@ -164,7 +169,7 @@ func systemDown(err error) bool {
 		return false
 	}
 	switch s := pe.HTTPStatus; {
-	case s == 0, s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s >= 500:
+	case s == 0, s == http.StatusUnauthorized, s == http.StatusTooManyRequests, s >= 500:
 		return true
 	}
 	return false
@@ -202,7 +207,7 @@ func (r *Reconciler) feed(ctx context.Context, wi WorkItem, st ExternalStatus, e
 	if trail != nil {
 		_ = x.Log.AppendEventLog(context.WithoutCancel(ctx), saved.ID, trail.Entries())
 	}
-	if !created && saved.Verdict == VerdictIgnored {
+	if !created && saved.Verdict == VerdictIgnored && strings.HasPrefix(saved.Reason, givenUpReason) {
 		// The event a run stored for this status was given up (its read-back failed on every
 		// attempt of its job: OneSpan down for hours, its API key being rotated) and the item
 		// still waits: it is processed again, as an administrator's replay would, its story

@@ -135,6 +135,7 @@ func TestReconcileStopsWhenTheSystemCannotAnswer(t *testing.T) {
 		{"key refused", &engine.ProviderError{HTTPStatus: 401, Message: "Invalid API key."}, 1},
 		{"no answer", errors.New("dial tcp: connection refused"), 1},
 		{"item gone", &engine.ProviderError{HTTPStatus: 404, Message: "not found", Gone: true}, 3},
+		{"item refused", &engine.ProviderError{HTTPStatus: 403, Message: "not the sender's package"}, 3},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b, client, _ := oneSpanRoute(t)
@@ -175,4 +176,56 @@ func TestReconcileAsksOncePerInterval(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, rep.Checked, "claimed by the first run")
 	require.EqualValues(t, 1, client.calls.Load(), "asked once")
+}
+
+// cancellingClient answers a status read as a run whose time ran out mid-call would see it.
+type cancellingClient struct {
+	*readBackClient
+	cancel context.CancelFunc
+}
+
+func (c cancellingClient) Status(ctx context.Context, _ string) (engine.ExternalStatus, error) {
+	c.cancel()
+	return engine.ExternalStatus{}, ctx.Err()
+}
+
+// TestReconcileOutOfTimeIsNotTheSystem: a run whose own time runs out during a status read
+// ends with that (the job snoozes and goes on where it stopped), not as if the system could
+// not answer (a problem, the rest left to the next run).
+func TestReconcileOutOfTimeIsNotTheSystem(t *testing.T) {
+	t.Parallel()
+	b, client, _ := oneSpanRoute(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	prov := oneSystem{oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, cancellingClient{client, cancel}}}}
+	r := engine.NewReconciler(newReconcileStore(b.inbox), engine.NewExternal(b.inbox, b.store, b.runner, prov, engine.SystemClock{}, routeWindow), prov, engine.SystemClock{})
+	rep, err := r.Run(ctx, engine.ProviderUnspecified, 10)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Empty(t, rep.Problems)
+}
+
+// TestReconcileLeavesAnUnconfirmedEvent: the event a run stored that its read-back did not
+// confirm (IGNORED: the package was not what the status said) is not processed again by the
+// next run finding the same status — only one its processing gave up is.
+func TestReconcileLeavesAnUnconfirmedEvent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, client, _ := oneSpanRoute(t)
+	prov := oneSystem{oneSpanTable{readBackProviders{routeProviders{&memProviders{}}, client}}}
+	x := engine.NewExternal(b.inbox, b.store, b.runner, prov, engine.SystemClock{}, routeWindow)
+	r := engine.NewReconciler(newReconcileStore(b.inbox), x, prov, engine.SystemClock{})
+	body := `{"source":"reconciliation","provider":"ONESPAN","externalId":"env-1","status":"COMPLETED"}`
+	b.inbox.mu.Lock()
+	b.inbox.events = append(b.inbox.events, engine.StoredEvent{ID: engine.NewIDAt(time.Now()), ReceivedAt: time.Now(), Attempts: 1,
+		Event: engine.InboundEvent{System: engine.System{Provider: "ONESPAN"}, Type: "PACKAGE_COMPLETE", ExternalID: "env-1",
+			DedupeKey: "reconcile:env-1:COMPLETED"}, Body: []byte(body), Headers: map[string]string{engine.SourceHeader: "reconciliation"},
+		Verdict: engine.VerdictIgnored, Reason: "ONESPAN says env-1 is \"SENT\", which is not PACKAGE_COMPLETE: the callback is not confirmed", FromInbox: true})
+	b.inbox.mu.Unlock()
+
+	rep, err := r.Run(ctx, engine.ProviderUnspecified, 10)
+	require.NoError(t, err)
+	require.Zero(t, rep.Stored)
+	require.EqualValues(t, 1, client.calls.Load(), "the status read only: no read-back of a replay")
+	require.Equal(t, engine.VerdictIgnored, b.inbox.event(t, "reconcile:env-1:COMPLETED").Verdict)
+	require.Equal(t, engine.StatusWaitingExternal, b.stored(t, b.instance.ID).Status)
 }

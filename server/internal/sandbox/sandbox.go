@@ -6,11 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -282,18 +282,40 @@ func (s *Sandbox) repointConnectors(ctx context.Context) error {
 		page.After = next
 	}
 	for _, c := range all {
-		if c.Name == ConnectorName || !isSandboxURL(c.CreateURL, "tickets") {
+		if c.Name == ConnectorName || !isSandboxURL(c.CreateURL, "tickets") || !s.ours(c.CreateURL) {
 			continue
 		}
 		in := engine.ConnectorInput{Name: c.Name, DisplayName: c.DisplayName, Outcomes: c.Outcomes,
 			CreateURL: s.ticketsURL(c.CreateURL), StatusURL: s.ticketsURL(c.StatusURL), CancelURL: s.ticketsURL(c.CancelURL),
-			SigningSecret: s.fakes.Tickets.Secrets()[0], SecretGrace: time.Nanosecond, ExpectedRevision: c.Revision}
+			SigningSecret: s.fakes.Tickets.Secrets()[0], ExpectedRevision: c.Revision}
 		if _, err := s.opts.Connectors.UpdateConnector(ctx, in, Actor); err != nil {
-			return fmt.Errorf("connector %q: %w", c.Name, err)
+			// Not a reason to refuse to start: the connector stays as it was, and says so.
+			s.opts.Log.WarnContext(ctx, "sandbox: connector "+c.Name+" could not be pointed at this sandbox; its work items may fail",
+				"url", c.CreateURL, "error", err.Error())
+			continue
 		}
 		s.bound(ctx, "connector:"+c.Name, s.fakes.TicketsURL)
 	}
 	return nil
+}
+
+// ours says whether raw, a sandbox's URL, is on this server's host or a loopback address (an
+// earlier start of this machine's dev, on any port), not another server's sandbox that a
+// connector was pointed at on purpose.
+func (s *Sandbox) ours(raw string) bool {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if b, err := url.Parse(s.base); err == nil && strings.EqualFold(host, b.Hostname()) {
+		return true
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ticketsURL is raw, a URL of an earlier sandbox's ticketing system, on this one's address

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -155,10 +154,10 @@ func TestSetupPointsOnlyUnconfiguredOrSandboxSystems(t *testing.T) {
 }
 
 // TestSetupPointsTheAdminsSandboxConnectorsAgain: a connector an administrator registered
-// against an earlier sandbox's ticketing system (the README's example: another port, the
-// earlier fake's secret) is pointed at this one — its URLs on this address, this fake's
-// secret, the earlier one ended — keeping its name, outcomes and display name; a connector of
-// a real system is left alone.
+// against an earlier sandbox's ticketing system on this machine (the README's example:
+// another port, the earlier fake's secret) is pointed at this one — its URLs on this
+// address, this fake's secret — keeping its name, outcomes and display name; a connector of a
+// real system, or of another server's sandbox, is left alone.
 func TestSetupPointsTheAdminsSandboxConnectorsAgain(t *testing.T) {
 	t.Parallel()
 	s, _, cr := newSandbox(t, map[engine.Provider]string{"DOCUSIGN": `{}`, "ONESPAN": `{}`}, nil)
@@ -167,14 +166,16 @@ func TestSetupPointsTheAdminsSandboxConnectorsAgain(t *testing.T) {
 		{Name: "tickets", DisplayName: "Ticketing", Revision: 4, Outcomes: outcomes,
 			CreateURL: "http://127.0.0.1:40000/sandbox/tickets/tickets", StatusURL: "http://127.0.0.1:40000/sandbox/tickets/tickets/{id}"},
 		{Name: "helpdesk", Revision: 2, CreateURL: "https://helpdesk.example.com/api/tickets"},
+		{Name: "demo", Revision: 3, CreateURL: "https://demo.example.com/sandbox/tickets/tickets"},
 	}
 	require.NoError(t, s.Setup(context.Background()))
 	got, ok := cr.updates["tickets"]
 	require.True(t, ok, "pointed again")
 	require.Equal(t, engine.ConnectorInput{Name: "tickets", DisplayName: "Ticketing", Outcomes: outcomes,
 		CreateURL: "http://127.0.0.1:8080/sandbox/tickets/tickets", StatusURL: "http://127.0.0.1:8080/sandbox/tickets/tickets/{id}",
-		SigningSecret: s.fakes.Tickets.Secrets()[0], SecretGrace: time.Nanosecond, ExpectedRevision: 4}, got)
+		SigningSecret: s.fakes.Tickets.Secrets()[0], ExpectedRevision: 4}, got)
 	require.NotContains(t, cr.updates, "helpdesk", "a real system's connector is left alone")
+	require.NotContains(t, cr.updates, "demo", "another server's sandbox is left alone")
 	require.Contains(t, s.Bindings(), Binding{System: "connector:tickets", URL: "http://127.0.0.1:8080/sandbox/tickets", Sandbox: true})
 }
 

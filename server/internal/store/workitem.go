@@ -772,7 +772,7 @@ func eventFromRow(r *ent.WebhookEvent) engine.StoredEvent {
 		Body:  r.Body, Headers: r.Headers, RemoteAddr: r.RemoteAddr, ReceivedAt: r.ReceivedAt,
 		Verdict: engine.Verdict(r.Verdict), Reason: r.VerdictReason, InstanceID: r.InstanceID,
 		WorkItemID: r.WorkItemID, Attempts: r.Attempts, TraceID: r.TraceID,
-		Traceparent: r.Traceparent, Size: r.Size, ProcessedAt: r.ProcessedAt,
+		Traceparent: r.Traceparent, Size: r.Size, ProcessedAt: r.ProcessedAt, FromInbox: true,
 	}
 	if r.ProviderTime != nil {
 		ev.Event.OccurredAt = *r.ProviderTime

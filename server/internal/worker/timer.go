@@ -90,12 +90,23 @@ func traced(tracer trace.Tracer, fire TimerFunc) TimerFunc {
 		defer span.End()
 		fired, err := fire(ctx, job)
 		span.SetAttributes(attribute.Bool("flowhook.timer.fired", fired))
-		if err != nil {
+		switch {
+		case errors.Is(err, engine.ErrTooEarly), errors.Is(err, engine.ErrOutcomePending):
+			span.SetAttributes(attribute.String("flowhook.timer.left_to_job", errorReason(err))) // as planned, not a failure
+		case err != nil:
 			span.RecordError(err)
 			span.SetStatus(codes.Error, "left to its job")
 		}
 		return fired, err
 	}
+}
+
+// errorReason names a timer's expected hand-over to its job.
+func errorReason(err error) string {
+	if errors.Is(err, engine.ErrTooEarly) {
+		return "too_early"
+	}
+	return "outcome_pending"
 }
 
 type timerWorker struct {

@@ -9,6 +9,10 @@ import (
 
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
 )
@@ -48,5 +52,41 @@ func TestTimerJobSnoozes(t *testing.T) {
 				require.Equal(t, tt.err, err)
 			}
 		})
+	}
+}
+
+// TestAlarmSpan: a timer the alarm fires has a span of its own (the transition a timeout takes
+// belongs to its trace), saying whether it fired; a firing left to its job as planned (the
+// deadline not reached on this replica's clock, an outcome sent before it still being
+// processed) is not an error, a failure is.
+func TestAlarmSpan(t *testing.T) {
+	t.Parallel()
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	job := engine.StateTimeoutJob{InstanceID: "i-1", StateKey: "review", Deadline: time.Now()}
+	for _, c := range []struct {
+		fired bool
+		err   error
+		code  codes.Code
+	}{
+		{true, nil, codes.Unset},
+		{false, engine.ErrTooEarly, codes.Unset},
+		{false, engine.ErrOutcomePending, codes.Unset},
+		{false, errors.New("the database is unavailable"), codes.Error},
+	} {
+		var inSpan bool
+		fire := traced(tp.Tracer("test"), func(ctx context.Context, _ engine.StateTimeoutJob) (bool, error) {
+			inSpan = trace.SpanContextFromContext(ctx).IsValid()
+			return c.fired, c.err
+		})
+		fired, err := fire(context.Background(), job)
+		require.Equal(t, c.fired, fired)
+		require.ErrorIs(t, err, c.err)
+		require.True(t, inSpan, "fired in its span")
+		spans := rec.Ended()
+		s := spans[len(spans)-1]
+		require.Equal(t, "state_timeout", s.Name())
+		require.Equal(t, c.code, s.Status().Code, "%v", c.err)
 	}
 }
