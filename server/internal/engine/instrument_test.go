@@ -36,8 +36,15 @@ func instrument(t *testing.T, x *engine.External) measured {
 // points sums a metric's data points by one attribute's value (counters and histograms' counts).
 func (m measured) points(t *testing.T, name, key string) map[string]int64 {
 	t.Helper()
+	return metricPoints(t, m.reader, name, key)
+}
+
+// metricPoints sums the data points of the metric name that reader collects by the value of
+// their attribute key (counters' values, histograms' counts).
+func metricPoints(t *testing.T, reader *sdkmetric.ManualReader, name, key string) map[string]int64 {
+	t.Helper()
 	var rm metricdata.ResourceMetrics
-	require.NoError(t, m.reader.Collect(context.Background(), &rm))
+	require.NoError(t, reader.Collect(context.Background(), &rm))
 	out := map[string]int64{}
 	for _, sm := range rm.ScopeMetrics {
 		for _, mt := range sm.Metrics {

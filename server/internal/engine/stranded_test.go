@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/flowhook/flowhook/server/internal/engine"
@@ -281,21 +280,7 @@ func (b *strandedBundle) runJobs(t *testing.T, retried bool) map[string]engine.V
 // counted returns flowhook.webhooks by verdict.
 func (b *strandedBundle) counted(t *testing.T) map[string]int64 {
 	t.Helper()
-	var rm metricdata.ResourceMetrics
-	require.NoError(t, b.reader.Collect(context.Background(), &rm))
-	out := map[string]int64{}
-	for _, sm := range rm.ScopeMetrics {
-		for _, m := range sm.Metrics {
-			if m.Name != "flowhook.webhooks" {
-				continue
-			}
-			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
-				v, _ := dp.Attributes.Value("verdict")
-				out[v.AsString()] += dp.Value
-			}
-		}
-	}
-	return out
+	return metricPoints(t, b.reader, "flowhook.webhooks", "verdict")
 }
 
 // orphan has the envelope's events arrive before any coupling and wait out the window.
