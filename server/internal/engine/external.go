@@ -368,7 +368,7 @@ func (x *External) withPayload(ev StoredEvent) StoredEvent {
 	}
 	ev.FromInbox = false
 	if ev.Headers[SourceHeader] != "" {
-		var b struct{ Status, Reason string }
+		var b reconciledBody
 		if json.Unmarshal(ev.Body, &b) == nil {
 			ev.Event.Status, ev.Event.Reason = CleanLine(b.Status), CleanProse(b.Reason)
 		}

@@ -175,11 +175,22 @@ func systemDown(err error) bool {
 	return false
 }
 
+// reconciledBody is the body of the event reconciliation stores for a status it found (what
+// External.withPayload reads its status and reason from again).
+type reconciledBody struct {
+	Source     string    `json:"source"`
+	Provider   string    `json:"provider"`
+	ExternalID string    `json:"externalId"`
+	Status     string    `json:"status"`
+	Reason     string    `json:"reason"`
+	ChangedAt  time.Time `json:"changedAt"`
+}
+
 // feed stores the event the provider would have sent for st and processes it.
 func (r *Reconciler) feed(ctx context.Context, wi WorkItem, st ExternalStatus, eventType string) (bool, error) {
 	p := wi.System
-	body, err := json.Marshal(map[string]any{"source": "reconciliation", "provider": p.String(), "externalId": wi.ExternalID,
-		"status": st.Status, "reason": st.Reason, "changedAt": st.ChangedAt})
+	body, err := json.Marshal(reconciledBody{Source: "reconciliation", Provider: p.String(), ExternalID: wi.ExternalID,
+		Status: st.Status, Reason: st.Reason, ChangedAt: st.ChangedAt})
 	if err != nil {
 		return false, err
 	}
